@@ -1,0 +1,134 @@
+/* Option parsing for the coordinator's commands (see cli.h). */
+#include "cli.h"
+
+#include "mailferry/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const struct cli_option cli_common_options[] = {
+    {"json", false, "print one machine-readable JSON document on stdout"},
+    {"config", true, "read settings from FILE (flags and MAILFERRY_* win)"},
+    {"log-format", true, "log lines as text (default) or json"},
+    {"log-level", true, "debug, info (default), warn or error"},
+    {"help", false, "show this help"},
+    {NULL, false, NULL},
+};
+
+static const struct cli_option *
+find(const struct cli_option *opts, const char *name, size_t len) {
+    for (; opts && opts->name; opts++)
+        if (strlen(opts->name) == len && strncmp(opts->name, name, len) == 0)
+            return opts;
+    return NULL;
+}
+
+static void
+print_options(FILE *out, const struct cli_option *opts) {
+    for (; opts && opts->name; opts++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s", opts->name,
+                 opts->takes_value ? " VALUE" : "");
+        fprintf(out, "  %-32s %s\n", left, opts->help);
+    }
+}
+
+void
+cli_print_help(const char *command, const char *usage,
+               const struct cli_option *options) {
+    printf("usage: mailferry %s %s\n\noptions:\n", command, usage);
+    print_options(stdout, options);
+    print_options(stdout, cli_common_options);
+}
+
+static bool
+usage_error(const char *command, const char *usage, const char *msg,
+            const char *arg) {
+    fprintf(stderr,
+            "mailferry %s: %s%s%s\nusage: mailferry %s %s\n"
+            "(mailferry %s --help lists the options)\n",
+            command, msg, arg ? ": " : "", arg ? arg : "", command, usage,
+            command);
+    return false;
+}
+
+bool
+cli_parse(struct cli *cli, const char *command, const char *usage,
+          const struct cli_option *options, int argc, char **argv) {
+    struct mf_error err = {0};
+    const char *v;
+
+    memset(cli, 0, sizeof(*cli));
+    cli->command = command;
+    cli->config = mf_config_new();
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const struct cli_option *o;
+        const char *eq;
+        size_t len;
+
+        if (strcmp(a, "--") == 0) {
+            for (i++; i < argc; i++) {
+                if (cli->npositional == CLI_MAX_POSITIONAL)
+                    return usage_error(command, usage, "too many arguments",
+                                       argv[i]);
+                cli->positional[cli->npositional++] = argv[i];
+            }
+            break;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (cli->npositional == CLI_MAX_POSITIONAL)
+                return usage_error(command, usage, "too many arguments", a);
+            cli->positional[cli->npositional++] = a;
+            continue;
+        }
+        a += 2;
+        eq = strchr(a, '=');
+        len = eq ? (size_t)(eq - a) : strlen(a);
+        o = find(options, a, len);
+        if (!o)
+            o = find(cli_common_options, a, len);
+        if (!o)
+            return usage_error(command, usage, "unknown option", argv[i]);
+        if (!o->takes_value) {
+            if (eq)
+                return usage_error(command, usage, "option takes no value",
+                                   argv[i]);
+            mf_config_set_flag(cli->config, o->name, "true");
+        } else if (eq) {
+            mf_config_set_flag(cli->config, o->name, eq + 1);
+        } else if (i + 1 < argc) {
+            mf_config_set_flag(cli->config, o->name, argv[++i]);
+        } else {
+            return usage_error(command, usage, "option needs a value", argv[i]);
+        }
+    }
+    if (mf_config_get(cli->config, "help", NULL)) {
+        cli_print_help(command, usage, options);
+        cli->help = true;
+        return true;
+    }
+    if ((v = mf_config_get(cli->config, "config", NULL)) != NULL &&
+        mf_config_load_file(cli->config, v, &err) != MF_E_OK)
+        return usage_error(command, usage, "cannot read config", err.detail);
+    if (mf_config_get_bool(cli->config, "json", false, &cli->json, &err) !=
+        MF_E_OK)
+        return usage_error(command, usage, err.detail, NULL);
+
+    enum mf_log_format fmt = MF_LOG_TEXT;
+    enum mf_log_level lvl = MF_LOG_INFO;
+    if ((v = mf_config_get(cli->config, "log-format", NULL)) &&
+        !mf_log_format_parse(v, &fmt))
+        return usage_error(command, usage, "--log-format is text or json", v);
+    if ((v = mf_config_get(cli->config, "log-level", NULL)) &&
+        !mf_log_level_parse(v, &lvl))
+        return usage_error(command, usage,
+                           "--log-level is debug, info, warn or error", v);
+    mf_log_setup(fmt, lvl, stderr);
+    return true;
+}
+
+void
+cli_free(struct cli *cli) {
+    mf_config_free(&cli->config);
+}

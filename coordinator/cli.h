@@ -1,0 +1,56 @@
+/*
+ * Command-line handling shared by the coordinator's commands: a small
+ * option table per command, parsed into an mf_config (flags have the
+ * highest precedence), plus positional arguments.
+ *
+ * Options are "--name VALUE", "--name=VALUE" or, for switches, "--name".
+ * Every option a command takes is listed in its table, so a typo is a
+ * usage error (exit 2), never silently ignored.
+ */
+#ifndef MF_CLI_H
+#define MF_CLI_H
+
+#include "mailferry/config.h"
+
+#include <stdbool.h>
+
+/* Exit codes of every mailferry command. */
+enum {
+    MF_EXIT_OK = 0,
+    MF_EXIT_FAIL = 1,  /* the command ran and found a problem */
+    MF_EXIT_USAGE = 2, /* the command line is wrong */
+    MF_EXIT_ERROR = 3, /* the command could not run (I/O, server, config) */
+};
+
+struct cli_option {
+    const char *name; /* without "--"; also the config key */
+    bool takes_value;
+    const char *help;
+};
+
+#define CLI_MAX_POSITIONAL 8
+
+struct cli {
+    const char *command;      /* "csv validate", for messages */
+    struct mf_config *config; /* owned */
+    const char *positional[CLI_MAX_POSITIONAL]; /* borrowed from argv */
+    int npositional;
+    bool json;
+    bool help; /* --help was given and printed: exit 0 */
+};
+
+/* Options every command takes. */
+extern const struct cli_option cli_common_options[];
+
+/* Parses argv (after the command words) against options and the common
+ * options. On a usage error prints it with the command's usage line and
+ * returns false. With --help, prints the help, sets cli->help and returns
+ * true. */
+bool cli_parse(struct cli *cli, const char *command, const char *usage,
+               const struct cli_option *options, int argc, char **argv);
+void cli_free(struct cli *cli);
+/* Prints the usage line and option help of a command to stdout. */
+void cli_print_help(const char *command, const char *usage,
+                    const struct cli_option *options);
+
+#endif

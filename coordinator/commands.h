@@ -1,0 +1,7 @@
+/* The coordinator's commands; each returns a process exit code (cli.h). */
+#ifndef MF_COMMANDS_H
+#define MF_COMMANDS_H
+
+int cmd_csv_validate(int argc, char **argv);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * mailferry: the coordinator's command-line entry point. Finds the command
+ * named by the first words of argv and hands it the rest.
+ */
+#include "cli.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef MF_VERSION
+#define MF_VERSION "0.1.0"
+#endif
+
+struct command {
+    const char *group; /* first word */
+    const char *name;  /* second word, or NULL for one-word commands */
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"csv", "validate", cmd_csv_validate,
+     "check a batch CSV file; every error with line and column"},
+};
+
+static void
+usage(FILE *out) {
+    fprintf(out, "usage: mailferry COMMAND [ARGS] [--help]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "%s%s%s", commands[i].group,
+                 commands[i].name ? " " : "",
+                 commands[i].name ? commands[i].name : "");
+        fprintf(out, "  %-22s %s\n", name, commands[i].summary);
+    }
+    fprintf(out, "\nmailferry --version prints the version.\n");
+}
+
+int
+main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return MF_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return MF_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("mailferry %s\n", MF_VERSION);
+        return MF_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        const struct command *c = &commands[i];
+        if (strcmp(argv[1], c->group) != 0)
+            continue;
+        if (!c->name)
+            return c->run(argc - 2, argv + 2);
+        if (argc >= 3 && strcmp(argv[2], c->name) == 0)
+            return c->run(argc - 3, argv + 3);
+    }
+    fprintf(stderr, "mailferry: unknown command \"%s%s%s\"\n", argv[1],
+            argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
+    usage(stderr);
+    return MF_EXIT_USAGE;
+}

@@ -1,0 +1,120 @@
+/*
+ * Batch CSV files (DESIGN.md §5): the same format Exchange Online's IMAP
+ * migration takes.
+ *
+ *   EmailAddress,UserName,Password[,UserRoot][,TargetUserName,TargetPassword]
+ *
+ * The parser is a push parser: feed it bytes in any chunks (down to one
+ * byte at a time, with identical results) and it calls back once per valid
+ * mailbox row and once per problem found. It never holds more than one
+ * record, plus one set of lower-cased addresses to find duplicates, so a
+ * file of any size streams through. Every problem is reported, not just the
+ * first, with its line (1-based, the physical line where the field starts)
+ * and column (1-based field number).
+ *
+ * The parser does no I/O; mf_csv_parse_file() is a convenience that
+ * streams a file through it.
+ */
+#ifndef MAILFERRY_CSV_H
+#define MAILFERRY_CSV_H
+
+#include "mailferry/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exchange Online's limits for a migration batch file. */
+#define MF_CSV_DEFAULT_MAX_ROWS 50000
+#define MF_CSV_DEFAULT_MAX_BYTES (10 * 1000 * 1000)
+#define MF_CSV_DEFAULT_MAX_FIELD 4096
+
+struct mf_csv_options {
+    uint64_t max_rows;          /* data rows; 0: default */
+    uint64_t max_bytes;         /* whole file; 0: default */
+    size_t max_field;           /* bytes per field; 0: default */
+    bool allow_unknown_columns; /* otherwise an unknown column is an error */
+    bool password_optional;     /* admin credentials given: may be empty */
+};
+
+/* The known columns, in the order of mf_csv_column_name(). */
+enum mf_csv_column {
+    MF_CSV_COL_EMAIL,
+    MF_CSV_COL_USERNAME,
+    MF_CSV_COL_PASSWORD,
+    MF_CSV_COL_USERROOT,
+    MF_CSV_COL_TARGET_USERNAME,
+    MF_CSV_COL_TARGET_PASSWORD,
+    MF_CSV_COL_COUNT
+};
+const char *mf_csv_column_name(enum mf_csv_column col);
+
+/* One valid mailbox row. All strings are borrowed: valid only during the
+ * callback. Optional columns are NULL when absent or empty. */
+struct mf_csv_row {
+    uint64_t line;  /* where the record starts */
+    uint64_t index; /* 0-based among valid rows */
+    const char *email;
+    const char *username;
+    const char *password;
+    const char *user_root;
+    const char *target_username;
+    const char *target_password;
+};
+
+/* One problem. column is 0 when the problem concerns the whole line. */
+struct mf_csv_issue {
+    uint64_t line;
+    unsigned column;
+    const char *column_name; /* borrowed; NULL when unknown */
+    mf_err code;
+    char detail[256]; /* never contains a password */
+};
+
+struct mf_csv_callbacks {
+    void (*on_row)(void *ud, const struct mf_csv_row *row);
+    void (*on_issue)(void *ud, const struct mf_csv_issue *issue);
+};
+
+struct mf_csv_stats {
+    uint64_t rows;      /* data rows seen (not the header, not blank lines) */
+    uint64_t mailboxes; /* valid rows delivered to on_row */
+    uint64_t issues;
+    uint64_t bytes;
+};
+
+struct mf_csv_parser;
+
+/* options may be NULL (defaults). cb and ud are borrowed. */
+struct mf_csv_parser *mf_csv_parser_new(const struct mf_csv_options *options,
+                                        const struct mf_csv_callbacks *cb,
+                                        void *ud);
+void mf_csv_parser_free(struct mf_csv_parser **p);
+
+/* Feeds bytes. Returns MF_E_OK, or the code of a problem that stops
+ * parsing (size or row limit); such a problem is also reported through
+ * on_issue, and later calls return it again. */
+MF_WARN_UNUSED mf_err mf_csv_parser_feed(struct mf_csv_parser *p,
+                                         const uint8_t *data, size_t len);
+/* Ends the input: flushes the last record and reports what only the end
+ * can show (unterminated quote, no header, no rows). Returns MF_E_OK when
+ * the file had no problem at all, else the code of the first problem. */
+MF_WARN_UNUSED mf_err mf_csv_parser_finish(struct mf_csv_parser *p);
+void mf_csv_parser_stats(const struct mf_csv_parser *p,
+                         struct mf_csv_stats *stats_r);
+
+/* Streams the file at path through a parser. Returns as finish() does; an
+ * unreadable file gives MF_E_IO with err set and no callbacks. */
+MF_WARN_UNUSED mf_err mf_csv_parse_file(const char *path,
+                                        const struct mf_csv_options *options,
+                                        const struct mf_csv_callbacks *cb,
+                                        void *ud, struct mf_csv_stats *stats_r,
+                                        struct mf_error *err);
+
+/* True when s looks like a deliverable address: local@domain, each part
+ * within RFC 5321 lengths, dot-atom local part (UTF-8 allowed, RFC 6531),
+ * domain of letter-digit-hyphen labels (UTF-8 allowed) with at least one
+ * dot. reason_r (may be NULL) gets a short phrase when false. */
+bool mf_csv_address_valid(const char *s, const char **reason_r);
+
+#endif

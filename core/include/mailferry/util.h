@@ -1,0 +1,51 @@
+/*
+ * Small utilities used everywhere: allocation that aborts on failure
+ * (STYLE.md "Memory": the programs are supervised and every job resumes,
+ * so running out of memory is not an error path), assertions that stay on
+ * in release builds, a growable byte buffer, and secret wiping.
+ */
+#ifndef MAILFERRY_UTIL_H
+#define MAILFERRY_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+void *mf_xmalloc(size_t n);
+void *mf_xcalloc(size_t count, size_t size);
+void *mf_xrealloc(void *p, size_t n);
+char *mf_xstrdup(const char *s);
+char *mf_xstrndup(const char *s, size_t n);
+/* printf into a new string; aborts on failure. */
+char *mf_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Programmer errors: stay on in release builds. */
+#define MF_ASSERT(cond)                                                        \
+    ((cond) ? (void)0 : mf__assert_fail(#cond, __FILE__, __LINE__, __func__))
+_Noreturn void mf__assert_fail(const char *expr, const char *file, int line,
+                               const char *func);
+
+#define MF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Overwrites n bytes at p so the compiler cannot elide it (secrets). */
+void mf_wipe(void *p, size_t n);
+
+/* A growable byte buffer; data is always NUL-terminated for convenience. */
+struct mf_buf {
+    uint8_t *data; /* owned */
+    size_t len;
+    size_t cap;
+};
+void mf_buf_append(struct mf_buf *b, const void *p, size_t n);
+void mf_buf_append_str(struct mf_buf *b, const char *s);
+void mf_buf_appendf(struct mf_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void mf_buf_reset(struct mf_buf *b);
+/* Frees the storage; b is empty and reusable afterwards. */
+void mf_buf_free(struct mf_buf *b);
+
+/* Parses a whole decimal string into *out_r within [min, max]. Returns
+ * false (and leaves *out_r untouched) on any junk, sign or overflow. */
+bool mf_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out_r);
+
+#endif

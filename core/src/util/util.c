@@ -1,0 +1,163 @@
+/*
+ * Allocation wrappers, assertions, byte buffers and number parsing
+ * (see mailferry/util.h).
+ */
+#include "mailferry/util.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Noreturn void
+out_of_memory(size_t n) {
+    fprintf(stderr, "mailferry: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *
+mf_xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        out_of_memory(n);
+    return p;
+}
+
+void *
+mf_xcalloc(size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        out_of_memory(count * size);
+    return p;
+}
+
+void *
+mf_xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        out_of_memory(n);
+    return q;
+}
+
+char *
+mf_xstrdup(const char *s) {
+    return mf_xstrndup(s, strlen(s));
+}
+
+char *
+mf_xstrndup(const char *s, size_t n) {
+    size_t len = strnlen(s, n);
+    char *p = mf_xmalloc(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+char *
+mf_xasprintf(const char *fmt, ...) {
+    va_list ap;
+    int n;
+    char *p;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    MF_ASSERT(n >= 0);
+    p = mf_xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+void
+mf__assert_fail(const char *expr, const char *file, int line,
+                const char *func) {
+    fprintf(stderr, "mailferry: assertion failed: %s (%s:%d, %s)\n", expr, file,
+            line, func);
+    abort();
+}
+
+void
+mf_wipe(void *p, size_t n) {
+    if (p && n)
+        OPENSSL_cleanse(p, n);
+}
+
+static void
+buf_reserve(struct mf_buf *b, size_t extra) {
+    size_t need = b->len + extra + 1;
+    size_t cap;
+
+    MF_ASSERT(need > b->len);
+    if (need <= b->cap)
+        return;
+    cap = b->cap ? b->cap : 64;
+    while (cap < need) {
+        MF_ASSERT(cap <= SIZE_MAX / 2);
+        cap *= 2;
+    }
+    b->data = mf_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void
+mf_buf_append(struct mf_buf *b, const void *p, size_t n) {
+    buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void
+mf_buf_append_str(struct mf_buf *b, const char *s) {
+    mf_buf_append(b, s, strlen(s));
+}
+
+void
+mf_buf_appendf(struct mf_buf *b, const char *fmt, ...) {
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    MF_ASSERT(n >= 0);
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void
+mf_buf_reset(struct mf_buf *b) {
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void
+mf_buf_free(struct mf_buf *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+bool
+mf_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out_r) {
+    char *end;
+    unsigned long long v;
+
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max)
+        return false;
+    *out_r = v;
+    return true;
+}

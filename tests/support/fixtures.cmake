@@ -1,0 +1,42 @@
+# Server fixtures for integration tests.
+#
+# A fixture is a script `<script> start|stop` that starts (or stops) one
+# kind of real server on 127.0.0.1 with free ports and a private temporary
+# data directory. `start` writes $MF_TEST_RUN_DIR/<name>.env, shell-style
+# KEY=VALUE lines (addresses, ports, PIDs, the data directory); `stop`
+# reads it, ends exactly the processes it started (by PID) and removes the
+# data directory. Tests read the .env file (testenv.h) to find the server.
+
+function(mf_server_fixture name)
+  cmake_parse_arguments(A "" "SCRIPT" "" ${ARGN})
+  add_test(NAME fixture.${name}.start COMMAND ${A_SCRIPT} start)
+  add_test(NAME fixture.${name}.stop COMMAND ${A_SCRIPT} stop)
+  set_tests_properties(fixture.${name}.start PROPERTIES
+    FIXTURES_SETUP ${name} LABELS "fixture;integration" TIMEOUT 120
+    ENVIRONMENT "MF_TEST_RUN_DIR=${MF_TEST_RUN_DIR};MF_BUILD_DIR=${CMAKE_BINARY_DIR};MF_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  set_tests_properties(fixture.${name}.stop PROPERTIES
+    FIXTURES_CLEANUP ${name} LABELS "fixture;integration" TIMEOUT 60
+    ENVIRONMENT "MF_TEST_RUN_DIR=${MF_TEST_RUN_DIR};MF_BUILD_DIR=${CMAKE_BINARY_DIR};MF_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()
+
+# mf_integration_test(<name> COMMAND cmd... [FIXTURES f...] [LABELS l...]
+#                     [TIMEOUT s])
+# Registers integration.<name>, run with MF_TEST_RUN_DIR, MF_BUILD_DIR and
+# MF_SOURCE_DIR in its environment.
+function(mf_integration_test name)
+  cmake_parse_arguments(A "" "TIMEOUT" "COMMAND;FIXTURES;LABELS" ${ARGN})
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 300)
+  endif()
+  add_test(NAME integration.${name} COMMAND ${A_COMMAND})
+  set_tests_properties(integration.${name} PROPERTIES
+    FIXTURES_REQUIRED "${A_FIXTURES}" LABELS "integration;${A_LABELS}"
+    TIMEOUT ${A_TIMEOUT}
+    ENVIRONMENT "MF_TEST_RUN_DIR=${MF_TEST_RUN_DIR};MF_BUILD_DIR=${CMAKE_BINARY_DIR};MF_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()
+
+# Fixture registrations: one file per server kind, each next to its script.
+file(GLOB MF_FIXTURE_FILES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*/fixture.cmake)
+foreach(f ${MF_FIXTURE_FILES})
+  include(${f})
+endforeach()

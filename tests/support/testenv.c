@@ -1,0 +1,34 @@
+/* Reads fixture .env files (see testenv.h). */
+#include "testenv.h"
+
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *
+mf_testenv_get(const char *fixture, const char *key) {
+    const char *dir = getenv("MF_TEST_RUN_DIR");
+    char path[4096], line[4096];
+    size_t klen = strlen(key);
+    char *value = NULL;
+    FILE *f;
+
+    if (!dir)
+        return NULL;
+    snprintf(path, sizeof(path), "%s/%s.env", dir, fixture);
+    f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
+            char *v = line + klen + 1;
+            v[strcspn(v, "\r\n")] = '\0';
+            value = mf_xstrdup(v);
+            break;
+        }
+    }
+    fclose(f);
+    return value;
+}

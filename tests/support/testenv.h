@@ -1,0 +1,12 @@
+/*
+ * Test-side access to server fixtures: each fixture's start script writes
+ * $MF_TEST_RUN_DIR/<fixture>.env with KEY=VALUE lines.
+ */
+#ifndef MF_TESTENV_H
+#define MF_TESTENV_H
+
+/* The value of key in fixture's .env file, as a new string the caller
+ * frees, or NULL when the file or key is missing. */
+char *mf_testenv_get(const char *fixture, const char *key);
+
+#endif
