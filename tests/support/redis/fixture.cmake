@@ -1,0 +1,11 @@
+# redis-server fixture (Debian's /usr/bin/redis-server on loopback and a
+# unix socket, AOF on) and a smoke test against it. Included by
+# tests/support/fixtures.cmake.
+
+mf_server_fixture(redis SCRIPT ${CMAKE_CURRENT_LIST_DIR}/fixture)
+
+add_executable(smoke_redis ${CMAKE_CURRENT_LIST_DIR}/smoke_redis.c)
+target_link_libraries(smoke_redis PRIVATE mf_testsupport PkgConfig::HIREDIS
+  mf_flags)
+mf_integration_test(redis.smoke COMMAND smoke_redis
+  FIXTURES redis LABELS redis TIMEOUT 60)
