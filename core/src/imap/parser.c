@@ -502,6 +502,8 @@ word_eq(const uint8_t *w, size_t n, const char *kw) {
         uint8_t a = w[i], b = (uint8_t)kw[i];
         if (a >= 'a' && a <= 'z')
             a = (uint8_t)(a - 'a' + 'A');
+        if (b >= 'a' && b <= 'z')
+            b = (uint8_t)(b - 'a' + 'A');
         if (a != b)
             return false;
     }
@@ -672,6 +674,8 @@ parse_header(struct mf_imap_parser *p, struct cur *c, struct mf_error *e) {
                                 "invalid character 0x%02x in tag", ch);
         c->pos++;
     }
+    if (c->pos == 0)
+        return mf_error_set(e, MF_E_IMAP_PARSE, "response without a tag");
     r->tag = arena_strndup(&p->arena, c->s, c->pos);
     skip_sp(c);
     if (!read_word(c, &w, &n) ||
@@ -835,7 +839,9 @@ mf_imap_parser_feed(struct mf_imap_parser *p, const uint8_t *buf, size_t len,
             continue;
         }
 
-        uint8_t ch = buf[i++];
+        /* The offending byte of a framing error is not counted as
+         * consumed; a line that fails to parse is. */
+        uint8_t ch = buf[i];
         if (p->resp_bytes >= p->lim.max_line) {
             mf_error_set(&e, MF_E_IMAP_LINE_TOO_LONG,
                          "response longer than %zu bytes (literals "
@@ -862,6 +868,7 @@ mf_imap_parser_feed(struct mf_imap_parser *p, const uint8_t *buf, size_t len,
             p->line = mf_xrealloc(p->line, p->line_cap);
         }
         p->line[p->line_len++] = ch;
+        i++;
         if (ch != '\n')
             continue;
 
