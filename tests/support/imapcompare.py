@@ -1,0 +1,258 @@
+#!/usr/bin/python3
+"""Independent source/target comparer for migration tests.
+
+Logs in to the source and the target IMAP servers with Python's imaplib
+(nothing of mailferry's own code is used, so a bug in the engine cannot
+hide itself) and checks that the target holds what the source holds:
+
+  * every selectable source folder exists on the target under the
+    expected name: the path decoded from modified UTF-7, re-joined with
+    the target's separator; a component containing the target's separator
+    has it replaced (--separator-replacement); with --special-use, a source
+    folder marked \\Sent, \\Trash, ... maps to the target folder with the
+    same attribute; INBOX maps to INBOX;
+  * per folder, the same multiset of messages: exact bytes (SHA-256),
+    flags and keywords (\\Recent ignored), and INTERNALDATE (as an instant);
+    every missing, extra or changed message is listed;
+  * subscriptions (with --subscriptions).
+
+Usage:
+  imapcompare.py --source HOST:PORT --target HOST:PORT --user U --password P
+                 [--target-user U --target-password P]
+                 [--master ADMIN --master-password P] [--special-use]
+                 [--separator-replacement C] [--exclude NAME ...]
+                 [--subscriptions] [--json]
+Exit 0 when equal, 1 when different, 2 on usage or connection errors.
+"""
+
+import argparse
+import base64
+import email.utils
+import hashlib
+import imaplib
+import json
+import re
+import sys
+import time
+
+SPECIAL = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All",
+           "\\Flagged", "\\Important")
+LIST_RE = re.compile(rb'^\((?P<attrs>[^)]*)\) (?P<delim>"(?:\\.|[^"])*"|NIL) (?P<name>.*)$')
+
+
+def mutf7_decode(raw):
+    out, i = [], 0
+    while i < len(raw):
+        c = raw[i]
+        if c != "&":
+            out.append(c)
+            i += 1
+            continue
+        j = raw.index("-", i)
+        if j == i + 1:
+            out.append("&")
+        else:
+            b64 = raw[i + 1:j].replace(",", "/")
+            b64 += "=" * (-len(b64) % 4)
+            out.append(base64.b64decode(b64).decode("utf-16-be"))
+        i = j + 1
+    return "".join(out)
+
+
+def unquote(tok):
+    tok = tok.strip()
+    if tok.startswith(b'"') and tok.endswith(b'"'):
+        return re.sub(rb'\\(.)', rb'\1', tok[1:-1])
+    return tok
+
+
+class Side:
+    def __init__(self, hostport, user, password, master, master_password):
+        host, port = hostport.rsplit(":", 1)
+        self.imap = imaplib.IMAP4(host, int(port))
+        if master:
+            self.imap.login("%s*%s" % (user, master), master_password)
+        else:
+            self.imap.login(user, password)
+        self.folders = {}  # raw name -> (attrs, delim)
+        self.subscribed = set()
+        typ, data = self.imap.list('""', "*")
+        self._parse_list(data, self.folders)
+        typ, data = self.imap.lsub('""', "*")
+        subs = {}
+        self._parse_list(data, subs)
+        self.subscribed = set(subs)
+        self.delim = next((d for _, d in self.folders.values() if d), None)
+
+    @staticmethod
+    def _parse_list(data, into):
+        pending = None
+        for item in data:
+            if item is None:
+                continue
+            if isinstance(item, tuple):  # name sent as a literal
+                head, lit = item
+                m = LIST_RE.match(head.rstrip() + b' ""')
+                into[lit.decode()] = (m.group("attrs").decode().split(),
+                                      unquote(m.group("delim")).decode() or None)
+                continue
+            if item in (b")",):
+                continue
+            m = LIST_RE.match(item)
+            if not m:
+                raise RuntimeError("cannot parse LIST line %r" % item)
+            delim = m.group("delim")
+            delim = None if delim == b"NIL" else unquote(delim).decode()
+            into[unquote(m.group("name")).decode()] = (
+                m.group("attrs").decode().split(), delim)
+
+    def messages(self, raw_name):
+        """Multiset of (sha256, flags, internaldate) in a folder."""
+        quoted = '"%s"' % raw_name.replace("\\", "\\\\").replace('"', '\\"')
+        typ, data = self.imap.select(quoted, readonly=True)
+        if typ != "OK":
+            raise RuntimeError("SELECT %s: %s" % (raw_name, data))
+        typ, data = self.imap.uid("SEARCH", None, "ALL")
+        uids = data[0].split()
+        result = []
+        for k in range(0, len(uids), 200):
+            chunk = b",".join(uids[k:k + 200]).decode()
+            typ, data = self.imap.uid("FETCH", chunk,
+                                      "(FLAGS INTERNALDATE BODY.PEEK[])")
+            for item in data:
+                if not isinstance(item, tuple):
+                    continue
+                head, body = item
+                flags = re.search(rb"FLAGS \(([^)]*)\)", head)
+                idate = re.search(rb'INTERNALDATE "([^"]+)"', head)
+                fl = sorted(f for f in flags.group(1).decode().split()
+                            if f != "\\Recent")
+                when = email.utils.parsedate_to_datetime(
+                    _rfc2822(idate.group(1).decode())).timestamp()
+                result.append((hashlib.sha256(body).hexdigest(), " ".join(fl),
+                               int(when), len(body)))
+        return result
+
+    def special_use(self):
+        out = {}
+        for name, (attrs, _) in self.folders.items():
+            for a in attrs:
+                if a in SPECIAL and a not in out:
+                    out[a] = name
+        return out
+
+
+def _rfc2822(idate):
+    # "05-Mar-2024 14:07:09 +0100" -> "05 Mar 2024 14:07:09 +0100"
+    return idate.strip().replace("-", " ", 2)
+
+
+def expected_target_name(src, raw, tgt, args, src_special, tgt_special):
+    attrs, delim = src.folders[raw]
+    if raw.upper() == "INBOX":
+        return "INBOX"
+    if args.special_use:
+        for a in attrs:
+            if a in SPECIAL and src_special.get(a) == raw and a in tgt_special:
+                return tgt_special[a]
+    decoded = mutf7_decode(raw)
+    parts = decoded.split(delim) if delim else [decoded]
+    tdelim = tgt.delim or "/"
+    parts = [p.replace(tdelim, args.separator_replacement) for p in parts]
+    return encode_mutf7(tdelim.join(parts))
+
+
+def encode_mutf7(s):
+    out, buf = [], []
+
+    def flush():
+        if buf:
+            b = base64.b64encode("".join(buf).encode("utf-16-be")).decode()
+            out.append("&" + b.rstrip("=").replace("/", ",") + "-")
+            buf.clear()
+    for ch in s:
+        if 0x20 <= ord(ch) <= 0x7e:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            buf.append(ch)
+    flush()
+    return "".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--target", required=True)
+    ap.add_argument("--user", required=True)
+    ap.add_argument("--password")
+    ap.add_argument("--target-user")
+    ap.add_argument("--target-password")
+    ap.add_argument("--master")
+    ap.add_argument("--master-password")
+    ap.add_argument("--special-use", action="store_true")
+    ap.add_argument("--separator-replacement", default="_")
+    ap.add_argument("--exclude", action="append", default=[])
+    ap.add_argument("--subscriptions", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    try:
+        src = Side(args.source, args.user, args.password, args.master,
+                   args.master_password)
+        tgt = Side(args.target, args.target_user or args.user,
+                   args.target_password or args.password, args.master,
+                   args.master_password)
+    except (OSError, imaplib.IMAP4.error) as e:
+        print("imapcompare: cannot log in: %s" % e, file=sys.stderr)
+        return 2
+
+    problems = []
+    folders = 0
+    messages = 0
+    src_special, tgt_special = src.special_use(), tgt.special_use()
+    for raw in sorted(src.folders):
+        attrs, _ = src.folders[raw]
+        if "\\Noselect" in attrs or "\\NonExistent" in attrs:
+            continue
+        if mutf7_decode(raw) in args.exclude or raw in args.exclude:
+            continue
+        want = expected_target_name(src, raw, tgt, args, src_special,
+                                    tgt_special)
+        if want not in tgt.folders and not (want == "INBOX"):
+            problems.append("folder %r: missing on target as %r" % (raw, want))
+            continue
+        folders += 1
+        a = src.messages(raw)
+        b = tgt.messages(want)
+        messages += len(a)
+        ka = sorted(m[:3] for m in a)
+        kb = sorted(m[:3] for m in b)
+        if ka != kb:
+            from collections import Counter
+            ca, cb = Counter(ka), Counter(kb)
+            for m, n in (ca - cb).items():
+                problems.append("folder %r: %d x message %s flags [%s] date %d "
+                                "missing on target" % (raw, n, m[0][:12], m[1], m[2]))
+            for m, n in (cb - ca).items():
+                problems.append("folder %r -> %r: %d x message %s flags [%s] "
+                                "date %d extra on target" % (raw, want, n,
+                                                             m[0][:12], m[1], m[2]))
+        if args.subscriptions and raw in src.subscribed and \
+                want not in tgt.subscribed:
+            problems.append("folder %r: not subscribed on target" % want)
+
+    if args.json:
+        print(json.dumps({"equal": not problems, "folders": folders,
+                          "messages": messages, "problems": problems}))
+    else:
+        for p in problems:
+            print("DIFF " + p)
+        print("imapcompare: %d folders, %d messages: %s" %
+              (folders, messages, "EQUAL" if not problems else
+               "%d differences" % len(problems)))
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
