@@ -2,7 +2,8 @@
 # cluster in its own process), the `kafka` server fixture that runs it, and
 # a smoke test against it. Included by tests/support/fixtures.cmake.
 
-add_executable(mailferry-devbroker ${CMAKE_CURRENT_LIST_DIR}/devbroker.c)
+add_executable(mailferry-devbroker ${CMAKE_CURRENT_LIST_DIR}/devbroker.c
+  ${CMAKE_CURRENT_LIST_DIR}/control.c)
 target_link_libraries(mailferry-devbroker PRIVATE PkgConfig::RDKAFKA mf_flags)
 set_target_properties(mailferry-devbroker PROPERTIES
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
