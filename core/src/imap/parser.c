@@ -740,7 +740,6 @@ literal_start(struct mf_imap_parser *p, uint64_t size, struct mf_error *e) {
     p->lit_stream = p->cb.on_literal_begin && size > p->lim.stream_threshold;
     if (p->lit_stream) {
         struct mf_imap_literal_info info = {
-            .tag = p->resp.tag,
             .has_number = p->resp.has_number,
             .number = p->resp.number,
             .keyword =

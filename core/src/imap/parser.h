@@ -242,10 +242,9 @@ void mf_imap_parser_limits_init(struct mf_imap_parser_limits *lim);
 /* What the streaming callbacks learn about a literal. Borrowed: valid
  * during on_literal_begin() only. */
 struct mf_imap_literal_info {
-    const char *tag; /* tagged response: its tag; otherwise NULL */
     bool has_number; /* "* 12 FETCH ...": true, number 12 */
     uint32_t number;
-    const char *keyword; /* upper case, "FETCH"; NULL for tagged */
+    const char *keyword; /* upper case: "FETCH", "LIST", ... */
     /* The atom right before the literal in the same list, as sent
      * ("BODY[]", "BODY[TEXT]<0>", "RFC822", "BINARY[]"), or NULL. */
     const char *item;

@@ -53,10 +53,10 @@ on_begin(void *ud, const struct mf_imap_literal_info *info) {
     assert_false(run->in_stream);
     run->in_stream = true;
     mf_buf_appendf(&run->streams,
-                   "begin tag=%s num=%s%u kw=%s item=%s "
+                   "begin num=%s%u kw=%s item=%s "
                    "depth=%u size=%llu [",
-                   info->tag ? info->tag : "-", info->has_number ? "" : "-",
-                   (unsigned)info->number, info->keyword ? info->keyword : "-",
+                   info->has_number ? "" : "-", (unsigned)info->number,
+                   info->keyword ? info->keyword : "-",
                    info->item ? info->item : "-", info->depth,
                    (unsigned long long)info->size);
     return run->fail_begin;
@@ -692,12 +692,11 @@ test_streaming(void **state) {
                 "* LIST () \"/\" {6}<streamed>\n"
                 "a1 OK \"done\"\n");
     assert_string_equal(
-        o.streams,
-        "begin tag=- num=7 kw=FETCH item=BODY[] depth=1 size=10 "
-        "[0123456789] end\n"
-        "begin tag=- num=8 kw=FETCH item=BODY[TEXT]<0> depth=1 size=5 "
-        "[ABCDE] end\n"
-        "begin tag=- num=-0 kw=LIST item=- depth=0 size=6 [folder] end\n");
+        o.streams, "begin num=7 kw=FETCH item=BODY[] depth=1 size=10 "
+                   "[0123456789] end\n"
+                   "begin num=8 kw=FETCH item=BODY[TEXT]<0> depth=1 size=5 "
+                   "[ABCDE] end\n"
+                   "begin num=-0 kw=LIST item=- depth=0 size=6 [folder] end\n");
     assert_false(o.mid);
     free_outcome(&o);
 
@@ -733,7 +732,7 @@ test_streaming_big(void **state) {
     assert_int_equal(o.rc, MF_E_OK);
     assert_string_equal(o.dump,
                         "* 1 FETCH (UID 5 BODY[] {3145728}<streamed>)\n");
-    const char *hdr = "begin tag=- num=1 kw=FETCH item=BODY[] depth=1 "
+    const char *hdr = "begin num=1 kw=FETCH item=BODY[] depth=1 "
                       "size=3145728 [";
     assert_memory_equal(o.streams, hdr, strlen(hdr));
     assert_memory_equal(o.streams + strlen(hdr), in.data + in.len - size - 3,
