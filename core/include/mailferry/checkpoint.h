@@ -1,0 +1,49 @@
+/*
+ * Per-folder checkpoints (DESIGN.md §7, §8 "Exactly once"): for each
+ * (batch, mailbox, source folder), the folder's UIDVALIDITY, the highest
+ * source UID known to be on the target, and whether the folder is clean
+ * (every UID up to last_uid copied and confirmed) or dirty (a copy was in
+ * flight when the worker stopped, so messages above last_uid may already
+ * be on the target and must be recognised before copying again).
+ *
+ * Stored as one Redis hash per mailbox, "mf:{b:<batch>}:ckpt:<mailbox>",
+ * one field per folder (the folder's raw source name), value
+ * "<uidvalidity> <last_uid> <clean|dirty>". One HSET per update, so a
+ * crash leaves either the old or the new checkpoint, never half of one.
+ */
+#ifndef MAILFERRY_CHECKPOINT_H
+#define MAILFERRY_CHECKPOINT_H
+
+#include "mailferry/redis.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mf_checkpoint {
+    uint32_t uidvalidity;
+    uint32_t last_uid;
+    bool dirty;
+};
+
+/* Reads a folder's checkpoint. *found_r false (and *ckpt_r zeroed) when
+ * there is none. A stored value that does not parse is MF_E_REDIS. */
+MF_WARN_UNUSED mf_err mf_checkpoint_get(struct mf_redis *r, const char *batch,
+                                        const char *mailbox, const char *folder,
+                                        struct mf_checkpoint *ckpt_r,
+                                        bool *found_r, struct mf_error *err);
+/* Writes a folder's checkpoint. */
+MF_WARN_UNUSED mf_err mf_checkpoint_put(struct mf_redis *r, const char *batch,
+                                        const char *mailbox, const char *folder,
+                                        const struct mf_checkpoint *ckpt,
+                                        struct mf_error *err);
+/* Forgets every checkpoint of a mailbox (batch removal, full resync). */
+MF_WARN_UNUSED mf_err mf_checkpoint_clear(struct mf_redis *r, const char *batch,
+                                          const char *mailbox,
+                                          struct mf_error *err);
+
+/* Value codec, exposed for tests: formats into out (>= 32 bytes) / parses
+ * a stored value, false when malformed. */
+void mf_checkpoint_format(const struct mf_checkpoint *c, char *out, size_t n);
+bool mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r);
+
+#endif

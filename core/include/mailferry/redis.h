@@ -1,0 +1,66 @@
+/*
+ * Redis access shared by every part that keeps state there (DESIGN.md §7):
+ * one connection per thread, made from a URL, with commands that turn
+ * hiredis failures into mf_err codes and keep hiredis' own words.
+ *
+ *   redis://host[:port][/db]    TCP (default port 6379, db 0)
+ *   unix:///path/to/socket      a unix socket
+ *
+ * Keys: every key starts with "mf:" and carries a hash tag ("{...}") so
+ * that all keys one Lua script or transaction touches live in one Redis
+ * Cluster slot: "mf:{b:<batch>}:..." for a batch's records and
+ * checkpoints. mf_redis_key() builds them.
+ *
+ * A lost connection is reported as MF_E_REDIS_UNAVAILABLE (class retry);
+ * the next command reconnects. Nothing here retries by itself: the caller
+ * decides whether to pause work or give up (DESIGN.md §7).
+ */
+#ifndef MAILFERRY_REDIS_H
+#define MAILFERRY_REDIS_H
+
+#include "mailferry/err.h"
+
+#include <hiredis/hiredis.h>
+#include <stdint.h>
+
+#define MF_REDIS_HOST_MAX 256
+#define MF_REDIS_PATH_MAX 108 /* sun_path */
+
+struct mf_redis_address {
+    char host[MF_REDIS_HOST_MAX]; /* empty for a unix socket */
+    uint16_t port;
+    char path[MF_REDIS_PATH_MAX]; /* unix socket path, or empty */
+    unsigned db;
+};
+
+/* Parses a Redis URL (pure). *addr_r untouched on error. */
+MF_WARN_UNUSED mf_err mf_redis_address_parse(const char *url,
+                                             struct mf_redis_address *addr_r,
+                                             struct mf_error *err);
+
+struct mf_redis;
+
+/* Connects to url. Commands time out after timeout_ms (0: 5000). */
+MF_WARN_UNUSED mf_err mf_redis_connect(const char *url, long timeout_ms,
+                                       struct mf_redis **r_r,
+                                       struct mf_error *err);
+void mf_redis_free(struct mf_redis **r);
+
+/* Runs one command (hiredis redisCommandArgv semantics: binary-safe
+ * arguments). On success *reply_r is the reply, which the caller frees
+ * with freeReplyObject(); a Redis error reply is MF_E_REDIS with its text.
+ * If the connection is broken, reconnects once first. */
+MF_WARN_UNUSED mf_err mf_redis_command_argv(struct mf_redis *r, int argc,
+                                            const char **argv,
+                                            const size_t *argvlen,
+                                            redisReply **reply_r,
+                                            struct mf_error *err);
+/* printf-style convenience for commands without binary arguments. */
+MF_WARN_UNUSED mf_err mf_redis_command(struct mf_redis *r, redisReply **reply_r,
+                                       struct mf_error *err, const char *fmt,
+                                       ...);
+
+/* Writes "mf:{<tag>}:<rest>" into out (truncates safely). */
+void mf_redis_key(char *out, size_t n, const char *tag, const char *rest);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * Redis connections over hiredis (see mailferry/redis.h). The connection
+ * is synchronous with a timeout; callers run it on their own thread. After
+ * any I/O error hiredis' context is unusable, so it is dropped and the
+ * next command connects anew.
+ */
+#include "mailferry/redis.h"
+
+#include "mailferry/util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mf_redis {
+    struct mf_redis_address addr;
+    long timeout_ms;
+    redisContext *ctx; /* owned; NULL while disconnected */
+};
+
+mf_err
+mf_redis_address_parse(const char *url, struct mf_redis_address *addr_r,
+                       struct mf_error *err) {
+    struct mf_redis_address a = {.port = 6379};
+    const char *p, *end;
+    uint64_t v;
+
+    if (strncmp(url, "unix://", 7) == 0) {
+        p = url + 7;
+        if (*p != '/' || strlen(p) >= sizeof(a.path))
+            return mf_error_set(err, MF_E_CONFIG,
+                                "\"%.100s\": unix:// needs an absolute socket "
+                                "path shorter than %zu bytes",
+                                url, sizeof(a.path));
+        snprintf(a.path, sizeof(a.path), "%s", p);
+        *addr_r = a;
+        return MF_E_OK;
+    }
+    if (strncmp(url, "redis://", 8) != 0)
+        return mf_error_set(err, MF_E_CONFIG,
+                            "\"%.100s\": a Redis URL is redis://host:port or "
+                            "unix:///path",
+                            url);
+    p = url + 8;
+    end = p + strcspn(p, ":/");
+    if (end == p || (size_t)(end - p) >= sizeof(a.host))
+        return mf_error_set(err, MF_E_CONFIG, "\"%.100s\": bad host", url);
+    memcpy(a.host, p, (size_t)(end - p));
+    p = end;
+    if (*p == ':') {
+        char digits[8];
+        size_t n = strspn(p + 1, "0123456789");
+        if (n == 0 || n >= sizeof(digits))
+            return mf_error_set(err, MF_E_CONFIG, "\"%.100s\": bad port", url);
+        memcpy(digits, p + 1, n);
+        digits[n] = '\0';
+        if (!mf_parse_u64(digits, 1, 65535, &v))
+            return mf_error_set(err, MF_E_CONFIG, "\"%.100s\": bad port", url);
+        a.port = (uint16_t)v;
+        p += 1 + n;
+    }
+    if (*p == '/' && p[1] != '\0') {
+        if (!mf_parse_u64(p + 1, 0, 15, &v))
+            return mf_error_set(err, MF_E_CONFIG,
+                                "\"%.100s\": the database is 0 to 15", url);
+        a.db = (unsigned)v;
+    } else if (*p != '\0' && strcmp(p, "/") != 0) {
+        return mf_error_set(err, MF_E_CONFIG, "\"%.100s\": unexpected \"%s\"",
+                            url, p);
+    }
+    *addr_r = a;
+    return MF_E_OK;
+}
+
+static void
+describe(const struct mf_redis *r, char *out, size_t n) {
+    if (r->addr.path[0])
+        snprintf(out, n, "unix://%s", r->addr.path);
+    else
+        snprintf(out, n, "redis://%s:%u", r->addr.host, r->addr.port);
+}
+
+static mf_err
+reconnect(struct mf_redis *r, struct mf_error *err) {
+    struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
+    char where[MF_REDIS_HOST_MAX + 32];
+    redisContext *c;
+
+    if (r->ctx) {
+        redisFree(r->ctx);
+        r->ctx = NULL;
+    }
+    describe(r, where, sizeof(where));
+    if (r->addr.path[0])
+        c = redisConnectUnixWithTimeout(r->addr.path, tv);
+    else
+        c = redisConnectWithTimeout(r->addr.host, r->addr.port, tv);
+    if (!c)
+        return mf_error_set(err, MF_E_REDIS_UNAVAILABLE, "%s: cannot connect",
+                            where);
+    if (c->err) {
+        mf_err rc = mf_error_set(err, MF_E_REDIS_UNAVAILABLE, "%s: %s", where,
+                                 c->errstr);
+        redisFree(c);
+        return rc;
+    }
+    redisSetTimeout(c, tv);
+    r->ctx = c;
+    if (r->addr.db) {
+        redisReply *reply = redisCommand(c, "SELECT %u", r->addr.db);
+        bool ok = reply && reply->type == REDIS_REPLY_STATUS;
+        if (reply)
+            freeReplyObject(reply);
+        if (!ok) {
+            redisFree(r->ctx);
+            r->ctx = NULL;
+            return mf_error_set(err, MF_E_REDIS, "%s: SELECT %u failed", where,
+                                r->addr.db);
+        }
+    }
+    return MF_E_OK;
+}
+
+mf_err
+mf_redis_connect(const char *url, long timeout_ms, struct mf_redis **r_r,
+                 struct mf_error *err) {
+    struct mf_redis *r = mf_xcalloc(1, sizeof(*r));
+    mf_err rc;
+
+    if ((rc = mf_redis_address_parse(url, &r->addr, err)) != MF_E_OK ||
+        (r->timeout_ms = timeout_ms ? timeout_ms : 5000,
+         rc = reconnect(r, err)) != MF_E_OK) {
+        free(r);
+        return rc;
+    }
+    *r_r = r;
+    return MF_E_OK;
+}
+
+void
+mf_redis_free(struct mf_redis **rp) {
+    struct mf_redis *r = *rp;
+
+    if (!r)
+        return;
+    if (r->ctx)
+        redisFree(r->ctx);
+    free(r);
+    *rp = NULL;
+}
+
+/* Turns hiredis' answer into ours: no reply means the connection broke
+ * (dropped, so the next command reconnects); an error reply is MF_E_REDIS
+ * with Redis' text. */
+static mf_err
+finish(struct mf_redis *r, redisReply *reply, const char *what,
+       redisReply **reply_r, struct mf_error *err) {
+    char where[MF_REDIS_HOST_MAX + 32];
+    mf_err rc;
+
+    if (!reply) {
+        describe(r, where, sizeof(where));
+        rc = mf_error_set(err, MF_E_REDIS_UNAVAILABLE, "%s: %s", where,
+                          r->ctx->errstr[0] ? r->ctx->errstr : "no reply");
+        redisFree(r->ctx);
+        r->ctx = NULL;
+        return rc;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        rc = mf_error_set(err, MF_E_REDIS, "%s: %.*s", what, (int)reply->len,
+                          reply->str);
+        freeReplyObject(reply);
+        return rc;
+    }
+    *reply_r = reply;
+    return MF_E_OK;
+}
+
+mf_err
+mf_redis_command_argv(struct mf_redis *r, int argc, const char **argv,
+                      const size_t *argvlen, redisReply **reply_r,
+                      struct mf_error *err) {
+    mf_err rc;
+
+    if (!r->ctx && (rc = reconnect(r, err)) != MF_E_OK)
+        return rc;
+    return finish(r, redisCommandArgv(r->ctx, argc, argv, argvlen), argv[0],
+                  reply_r, err);
+}
+
+mf_err
+mf_redis_command(struct mf_redis *r, redisReply **reply_r, struct mf_error *err,
+                 const char *fmt, ...) {
+    redisReply *reply;
+    va_list ap;
+    mf_err rc;
+
+    if (!r->ctx && (rc = reconnect(r, err)) != MF_E_OK)
+        return rc;
+    va_start(ap, fmt);
+    reply = redisvCommand(r->ctx, fmt, ap);
+    va_end(ap);
+    return finish(r, reply, "command", reply_r, err);
+}
+
+void
+mf_redis_key(char *out, size_t n, const char *tag, const char *rest) {
+    snprintf(out, n, "mf:{%s}:%s", tag, rest);
+}

@@ -1,0 +1,139 @@
+/*
+ * Checkpoints against a real redis-server (fixture "redis"): round trip
+ * over TCP and the unix socket, hash-tagged keys, and a server restart
+ * that the client survives (the checkpoint is still there, from the AOF).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mailferry/checkpoint.h"
+#include "mailferry/util.h"
+#include "testenv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void
+test_round_trip(void **state) {
+    char *url = mf_testenv_get("redis", "REDIS_URL");
+    char *unix_url = mf_testenv_get("redis", "REDIS_UNIX_URL");
+    struct mf_redis *r = NULL, *u = NULL;
+    struct mf_error err = {0};
+    struct mf_checkpoint c = {.uidvalidity = 1700000000, .last_uid = 42};
+    struct mf_checkpoint got;
+    redisReply *reply = NULL;
+    bool found = true;
+
+    (void)state;
+    assert_non_null(url);
+    assert_non_null(unix_url);
+    assert_int_equal(mf_redis_connect(url, 2000, &r, &err), MF_E_OK);
+    assert_int_equal(mf_redis_connect(unix_url, 2000, &u, &err), MF_E_OK);
+    assert_int_equal(mf_checkpoint_clear(r, "b1", "a@x.org", &err), MF_E_OK);
+    assert_int_equal(
+        mf_checkpoint_get(r, "b1", "a@x.org", "INBOX", &got, &found, &err),
+        MF_E_OK);
+    assert_false(found);
+    assert_int_equal(
+        mf_checkpoint_put(r, "b1", "a@x.org", "Sent.2024", &c, &err), MF_E_OK);
+    /* Read back through the other connection. */
+    assert_int_equal(
+        mf_checkpoint_get(u, "b1", "a@x.org", "Sent.2024", &got, &found, &err),
+        MF_E_OK);
+    assert_true(found);
+    assert_int_equal(c.uidvalidity, got.uidvalidity);
+    assert_int_equal(c.last_uid, got.last_uid);
+    assert_int_equal(c.dirty, got.dirty);
+    /* The key is hash-tagged by batch (Redis Cluster slot). */
+    assert_int_equal(mf_redis_command(r, &reply, &err, "EXISTS %s",
+                                      "mf:{b:b1}:ckpt:a@x.org"),
+                     MF_E_OK);
+    assert_int_equal(reply->integer, 1);
+    freeReplyObject(reply);
+    /* A corrupt value is an error, not a silent zero. */
+    assert_int_equal(mf_redis_command(r, &reply, &err, "HSET %s %s %s",
+                                      "mf:{b:b1}:ckpt:a@x.org", "Bad", "x y"),
+                     MF_E_OK);
+    freeReplyObject(reply);
+    assert_int_equal(
+        mf_checkpoint_get(r, "b1", "a@x.org", "Bad", &got, &found, &err),
+        MF_E_REDIS);
+    /* A Redis error reply keeps Redis' words. */
+    assert_int_equal(mf_redis_command(r, &reply, &err, "NOSUCHCOMMAND"),
+                     MF_E_REDIS);
+    assert_non_null(strstr(err.detail, "unknown command"));
+    mf_redis_free(&r);
+    mf_redis_free(&u);
+    assert_null(r);
+    free(url);
+    free(unix_url);
+}
+
+static void
+test_survives_restart(void **state) {
+    char *url = mf_testenv_get("redis", "REDIS_URL");
+    char *script =
+        mf_xasprintf("%s/tests/support/redis/fixture", getenv("MF_SOURCE_DIR"));
+    struct mf_checkpoint c = {
+        .uidvalidity = 9, .last_uid = 1000, .dirty = true};
+    struct mf_checkpoint got;
+    struct mf_redis *r = NULL;
+    struct mf_error err = {0};
+    bool found = false;
+    int status;
+    pid_t pid;
+
+    (void)state;
+    assert_int_equal(mf_redis_connect(url, 2000, &r, &err), MF_E_OK);
+    assert_int_equal(mf_checkpoint_put(r, "b2", "m@x.org", "INBOX", &c, &err),
+                     MF_E_OK);
+    pid = fork();
+    if (pid == 0) {
+        execl(script, script, "restart", (char *)NULL);
+        _exit(127);
+    }
+    assert_true(waitpid(pid, &status, 0) == pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The old connection is dead; the first command may say so, and the
+     * next one reconnects. */
+    mf_err rc =
+        mf_checkpoint_get(r, "b2", "m@x.org", "INBOX", &got, &found, &err);
+    if (rc == MF_E_REDIS_UNAVAILABLE)
+        rc = mf_checkpoint_get(r, "b2", "m@x.org", "INBOX", &got, &found, &err);
+    assert_int_equal(rc, MF_E_OK);
+    assert_true(found);
+    assert_int_equal(c.uidvalidity, got.uidvalidity);
+    assert_int_equal(c.last_uid, got.last_uid);
+    assert_int_equal(c.dirty, got.dirty);
+    mf_redis_free(&r);
+    free(url);
+    free(script);
+}
+
+static void
+test_unreachable(void **state) {
+    struct mf_redis *r = NULL;
+    struct mf_error err = {0};
+
+    (void)state;
+    assert_int_equal(mf_redis_connect("redis://127.0.0.1:1", 1000, &r, &err),
+                     MF_E_REDIS_UNAVAILABLE);
+    assert_null(r);
+    assert_non_null(strstr(err.detail, "redis://127.0.0.1:1"));
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_survives_restart),
+        cmocka_unit_test(test_unreachable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
