@@ -1,0 +1,352 @@
+/*
+ * IMAP commands and session (layers 2 and 3 of the engine, STYLE.md).
+ *
+ * A struct mf_imap_session owns one logged-in connection (conn.h) and one
+ * response parser (parser.h). It tags commands ("mf1", "mf2", ...: never
+ * curl's "A001"), pipelines them and matches the tagged answers.
+ *
+ * Commands. A command is built in a struct mf_imap_cmd_spec: a list of
+ * segments, each protocol text, literal bytes (copied) or a body source (a
+ * callback that produces the literal's bytes while it is sent, in bounded
+ * memory, for APPEND of big messages). The session writes the tag, the
+ * literal headers and the final CRLF itself, choosing {n+} (LITERAL+, or
+ * LITERAL- for n <= 4096, RFC 7888) or a synchronizing {n} after which it
+ * sends nothing more, of this command or any later one, until the server's
+ * "+" arrives (RFC 3501 section 7.5; the pipelining rule of isync's
+ * drv_imap.c).
+ *
+ * Pipelining. Submitted commands queue up; up to `window` of them are in
+ * flight (their first byte sent, their tagged answer not yet read).
+ * mf_imap_session_run()/mf_imap_session_wait() drive the I/O: they send
+ * what the rules allow, read, feed the parser, dispatch untagged responses
+ * to handlers registered by keyword and complete commands.
+ *
+ * Async contract (STYLE.md): a done callback runs exactly once, with the
+ * tagged status, or with an error when the session breaks (BYE,
+ * disconnect, timeout, a malformed response) or is freed (MF_E_CANCELLED).
+ * If submit fails, the callback never runs. Callbacks run from inside
+ * run()/wait()/free(); they may submit commands but must not call run(),
+ * wait() or free() on the same session.
+ *
+ * Errors. A tagged NO or BAD fails that command only, with a code chosen
+ * from the resp-code and text (see mf_imap_status_to_error() in
+ * session.c for the table) and detail keeping the server's words. Errors
+ * of class RECONNECT (BYE, disconnect, timeout, parse errors) break the
+ * session: state BROKEN, every pending command fails with that error, and
+ * later submits fail. A server-suggested backoff ("try again in 30
+ * seconds") is parsed into retry_after_ms.
+ *
+ * Ownership: the session owns the connection and the parser. Everything a
+ * callback receives (responses, arguments, results) is borrowed for the
+ * duration of the call.
+ */
+#ifndef MF_IMAP_SESSION_H
+#define MF_IMAP_SESSION_H
+
+#include "imap/conn.h"
+#include "imap/parser.h"
+#include "mailferry/err.h"
+#include "mailferry/util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ */
+/* Command specs                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Produces the bytes of a literal while the command is being sent. read
+ * fills at most cap bytes into buf and sets *n_r (> 0 unless the literal is
+ * complete); the session calls it until size bytes came. A non-OK return,
+ * or too few bytes, breaks the session: a literal cannot be abandoned
+ * halfway (the command's callback and all others get that code).
+ * release (optional) runs exactly once when the session no longer needs
+ * the source, if submit succeeded. */
+struct mf_imap_body_source {
+    uint64_t size;
+    mf_err (*read)(void *ud, uint8_t *buf, size_t cap, size_t *n_r);
+    void (*release)(void *ud);
+    void *ud;
+};
+
+enum mf_imap_seg_kind {
+    MF_IMAP_SEG_TEXT = 1, /* protocol text: no CR, LF or NUL */
+    MF_IMAP_SEG_LITERAL,  /* literal bytes held in the spec */
+    MF_IMAP_SEG_SOURCE,   /* literal bytes from a body source */
+};
+
+struct mf_imap_seg {
+    enum mf_imap_seg_kind kind;
+    size_t off, len;                   /* TEXT, LITERAL: range in bytes */
+    struct mf_imap_body_source source; /* SOURCE (borrowed) */
+};
+
+/* A command without tag and final CRLF: "SELECT INBOX", or "APPEND INBOX
+ * (\Seen) " + literal. Owned by the caller, who may reuse or clear it
+ * right after submit (the session copies what it needs). Zero
+ * initialisation ({0}) is a valid empty spec. */
+struct mf_imap_cmd_spec {
+    struct mf_buf bytes;      /* owned: text and literal bytes */
+    struct mf_imap_seg *segs; /* owned */
+    size_t nsegs, cap;
+};
+
+/* Appends protocol text (no CR, LF or NUL: asserted). */
+void mf_imap_cmd_text(struct mf_imap_cmd_spec *c, const char *text);
+void mf_imap_cmd_textf(struct mf_imap_cmd_spec *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Appends s (n bytes, no NUL) as an astring: atom or quoted string when
+ * possible (mf_imap_quote_astring()), else a literal. For mailbox names,
+ * UTF-8 or already encoded in modified UTF-7: the bytes are sent as they
+ * are. */
+void mf_imap_cmd_astring(struct mf_imap_cmd_spec *c, const uint8_t *s,
+                         size_t n);
+/* Appends a literal of n bytes (copied). */
+void mf_imap_cmd_literal(struct mf_imap_cmd_spec *c, const uint8_t *data,
+                         size_t n);
+/* Appends a literal whose bytes come from src (copied; src->ud borrowed). */
+void mf_imap_cmd_source(struct mf_imap_cmd_spec *c,
+                        const struct mf_imap_body_source *src);
+/* Frees the spec's storage; it is empty and reusable afterwards. */
+void mf_imap_cmd_clear(struct mf_imap_cmd_spec *c);
+
+/* ------------------------------------------------------------------ */
+/* Results and errors                                                  */
+/* ------------------------------------------------------------------ */
+
+/* How a command ended. Borrowed during the done callback. */
+struct mf_imap_result {
+    /* MF_E_OK for a tagged OK; the mapped code for NO/BAD; the session's
+     * error when it broke. detail: "NO [UNAVAILABLE] Try again in 30
+     * seconds" (status, code, server text) or the local reason. */
+    struct mf_error error;
+    enum mf_imap_status status; /* NONE when no tagged answer came */
+    char resp_code[32];         /* "TRYCREATE", "" when none */
+    uint32_t retry_after_ms;    /* server-suggested backoff, 0 if none */
+    /* The tagged response (its resp-code args: APPENDUID, COPYUID), or
+     * NULL when the session broke; valid during the callback only. */
+    const struct mf_imap_response *tagged;
+};
+
+/* Maps a tagged or untagged status response to an error (MF_E_OK for OK
+ * and PREAUTH), filling res (error, status, resp_code, retry_after_ms;
+ * tagged is set to r). Exposed for tests and for the store layer. */
+mf_err mf_imap_status_to_error(const struct mf_imap_response *r,
+                               struct mf_imap_result *res);
+/* Parses a server-suggested backoff from free text ("try again in 30
+ * seconds", "retry after 2 minutes", "please wait 10s"), in
+ * milliseconds, capped at one day; 0 when there is none. */
+uint32_t mf_imap_parse_retry_after(const char *text, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Session                                                             */
+/* ------------------------------------------------------------------ */
+
+enum mf_imap_state {
+    MF_IMAP_STATE_NOT_AUTHENTICATED = 1,
+    MF_IMAP_STATE_AUTHENTICATED,
+    MF_IMAP_STATE_SELECTED,
+    MF_IMAP_STATE_LOGOUT,
+    MF_IMAP_STATE_BROKEN,
+};
+const char *mf_imap_state_name(enum mf_imap_state st);
+
+/* Capabilities (post-login, from our own CAPABILITY). */
+#define MF_IMAP_CAP_TABLE(XX)                                                  \
+    XX(IMAP4REV1, "IMAP4REV1")                                                 \
+    XX(LITERAL_PLUS, "LITERAL+")                                               \
+    XX(LITERAL_MINUS, "LITERAL-")                                              \
+    XX(UIDPLUS, "UIDPLUS")                                                     \
+    XX(MULTIAPPEND, "MULTIAPPEND")                                             \
+    XX(SPECIAL_USE, "SPECIAL-USE")                                             \
+    XX(APPENDLIMIT, "APPENDLIMIT")                                             \
+    XX(NAMESPACE, "NAMESPACE")                                                 \
+    XX(STATUS_SIZE, "STATUS=SIZE")                                             \
+    XX(ID, "ID")                                                               \
+    XX(CONDSTORE, "CONDSTORE")                                                 \
+    XX(ENABLE, "ENABLE")                                                       \
+    XX(LIST_EXTENDED, "LIST-EXTENDED")                                         \
+    XX(LIST_STATUS, "LIST-STATUS")                                             \
+    XX(MOVE, "MOVE")                                                           \
+    XX(IDLE, "IDLE")                                                           \
+    XX(UTF8_ACCEPT, "UTF8=ACCEPT")                                             \
+    XX(COMPRESS, "COMPRESS=DEFLATE")
+
+enum mf_imap_cap_bit {
+#define XX(name, str) MF_IMAP_CAPBIT_##name,
+    MF_IMAP_CAP_TABLE(XX)
+#undef XX
+};
+#define XX(name, str) MF_IMAP_CAP_##name = 1u << MF_IMAP_CAPBIT_##name,
+enum mf_imap_cap { MF_IMAP_CAP_TABLE(XX) };
+#undef XX
+
+/* Parses capability atoms into a bitmask; *appendlimit_r gets the value
+ * of APPENDLIMIT=n (0 when absent or without a value). */
+uint32_t mf_imap_caps_parse(const struct mf_imap_arg *args, size_t n,
+                            uint64_t *appendlimit_r);
+
+struct mf_imap_session_options {
+    unsigned window; /* commands in flight; 0: 32 */
+    long timeout_ms; /* no answer this long breaks the session; 0: 120 s */
+    const struct mf_imap_parser_limits *limits; /* NULL: defaults */
+};
+
+struct mf_imap_session;
+
+typedef void (*mf_imap_done_cb)(void *ud, const struct mf_imap_result *res);
+/* Untagged handler. A non-OK return breaks the session with that code
+ * (the response is lost, so nothing can go on consistently). */
+typedef mf_err (*mf_imap_untagged_cb)(void *ud,
+                                      const struct mf_imap_response *r);
+/* Protocol trace: sent true for our lines, false for the server's; line
+ * without CRLF, not NUL-terminated. Credentials are masked and literals
+ * shown by size only. */
+typedef void (*mf_imap_trace_cb)(void *ud, bool sent, const char *line,
+                                 size_t len);
+
+/* Connects and logs in (mf__imap_conn_open()), then as
+ * mf_imap_session_new_on_conn(). opts may be NULL. On failure err has the
+ * code and detail and *retry_after_ms_r (may be NULL) any server-suggested
+ * backoff. */
+MF_WARN_UNUSED mf_err mf_imap_session_open(
+    const struct mf_imap_conn_options *conn_opts,
+    const struct mf_imap_login *login,
+    const struct mf_imap_session_options *opts, struct mf_imap_session **s_r,
+    struct mf_error *err, uint32_t *retry_after_ms_r);
+
+/* Wraps a logged-in connection (taken over: freed on failure too) and
+ * asks for the post-login CAPABILITY. On success the session is in state
+ * AUTHENTICATED. */
+MF_WARN_UNUSED mf_err mf_imap_session_new_on_conn(
+    struct mf_imap_conn *conn, const struct mf_imap_session_options *opts,
+    struct mf_imap_session **s_r, struct mf_error *err,
+    uint32_t *retry_after_ms_r);
+
+/* Fails every pending command with MF_E_CANCELLED (callbacks run), closes
+ * the connection without LOGOUT and frees s; accepts NULL; sets *s to
+ * NULL. */
+void mf_imap_session_free(struct mf_imap_session **s);
+
+enum mf_imap_state mf_imap_session_state(const struct mf_imap_session *s);
+uint32_t mf_imap_session_caps(const struct mf_imap_session *s);
+bool mf_imap_session_has(const struct mf_imap_session *s, uint32_t cap);
+/* APPENDLIMIT=n, or 0 when the server gave no value. */
+uint64_t mf_imap_session_appendlimit(const struct mf_imap_session *s);
+/* The error that broke the session (code MF_E_OK while healthy), and the
+ * backoff the server suggested with it. */
+const struct mf_error *mf_imap_session_error(const struct mf_imap_session *s);
+uint32_t mf_imap_session_retry_after_ms(const struct mf_imap_session *s);
+/* How the last command run by a synchronous helper below ended (tagged
+ * is NULL). */
+const struct mf_imap_result *
+mf_imap_session_last(const struct mf_imap_session *s);
+
+/* Registers cb for untagged responses with this keyword ("FETCH",
+ * "EXISTS", "EXPUNGE", "LIST", "STATUS", "SEARCH", "FLAGS", "CAPABILITY",
+ * "OK", "NO", "BAD", "BYE", ...), replacing any earlier one; cb NULL
+ * removes it. The session's own bookkeeping (capabilities, EXISTS,
+ * UIDVALIDITY...) happens first in any case. */
+void mf_imap_session_on_untagged(struct mf_imap_session *s, const char *keyword,
+                                 mf_imap_untagged_cb cb, void *ud);
+/* Streams literals larger than the limits' stream_threshold to these
+ * callbacks (see parser.h): all three or none; NULL removes. */
+void mf_imap_session_set_literal_sink(struct mf_imap_session *s,
+                                      mf_imap_literal_begin_cb begin,
+                                      mf_imap_literal_data_cb data,
+                                      mf_imap_literal_end_cb end, void *ud);
+void mf_imap_session_set_trace(struct mf_imap_session *s, mf_imap_trace_cb cb,
+                               void *ud);
+
+/* Queues a command. On success *id_r (may be NULL) identifies it for
+ * mf_imap_session_wait() and cb will run exactly once. Fails, without
+ * calling cb, with the session's error when it is broken, MF_E_STATE after
+ * LOGOUT, MF_E_INVALID_ARGUMENT for an empty spec. */
+MF_WARN_UNUSED mf_err mf_imap_session_submit(
+    struct mf_imap_session *s, const struct mf_imap_cmd_spec *spec,
+    mf_imap_done_cb cb, void *ud, uint32_t *id_r);
+
+/* Drives I/O until every submitted command has completed. timeout_ms
+ * bounds the wait for the server between two reads (-1: the session's
+ * timeout); when it passes the session breaks with MF_E_TIMEOUT. Returns
+ * MF_E_OK, or the error that broke the session. */
+MF_WARN_UNUSED mf_err mf_imap_session_run(struct mf_imap_session *s,
+                                          long timeout_ms);
+/* Like mf_imap_session_run(), until command id has completed. */
+MF_WARN_UNUSED mf_err mf_imap_session_wait(struct mf_imap_session *s,
+                                           uint32_t id, long timeout_ms);
+/* Commands submitted and not yet completed. */
+size_t mf_imap_session_pending(const struct mf_imap_session *s);
+
+/* ------------------------------------------------------------------ */
+/* Synchronous helpers (session_ops.c)                                 */
+/* ------------------------------------------------------------------ */
+/* Each submits one command and waits for it, returning its code; the full
+ * result is in mf_imap_session_last(). Mailbox names are bytes sent as
+ * given (see mf_imap_cmd_astring()). */
+
+/* What SELECT/EXAMINE reported (RFC 3501 section 6.3.1, RFC 7162). */
+struct mf_imap_mailbox_info {
+    uint32_t exists;
+    uint32_t uidvalidity; /* 0 when the server sent none */
+    uint32_t uidnext;     /* 0 when the server sent none */
+    uint64_t highestmodseq;
+    bool read_only;
+    char flags[512];           /* "(\Answered \Seen $Forwarded)", as sent */
+    char permanent_flags[512]; /* "(\Seen \*)", "" when not sent */
+};
+
+MF_WARN_UNUSED mf_err
+mf_imap_session_select(struct mf_imap_session *s, const char *mailbox,
+                       bool readonly, struct mf_imap_mailbox_info *info_r);
+
+/* RFC 3501 LIST response, plus RFC 6154 special-use attributes. */
+#define MF_IMAP_LIST_NOSELECT (1u << 0)
+#define MF_IMAP_LIST_NOINFERIORS (1u << 1)
+#define MF_IMAP_LIST_HASCHILDREN (1u << 2)
+#define MF_IMAP_LIST_HASNOCHILDREN (1u << 3)
+#define MF_IMAP_LIST_NONEXISTENT (1u << 4)
+#define MF_IMAP_LIST_SUBSCRIBED (1u << 5)
+#define MF_IMAP_LIST_MARKED (1u << 6)
+#define MF_IMAP_LIST_UNMARKED (1u << 7)
+#define MF_IMAP_LIST_ALL (1u << 8)
+#define MF_IMAP_LIST_ARCHIVE (1u << 9)
+#define MF_IMAP_LIST_DRAFTS (1u << 10)
+#define MF_IMAP_LIST_FLAGGED (1u << 11)
+#define MF_IMAP_LIST_JUNK (1u << 12)
+#define MF_IMAP_LIST_SENT (1u << 13)
+#define MF_IMAP_LIST_TRASH (1u << 14)
+#define MF_IMAP_LIST_IMPORTANT (1u << 15)
+
+/* One LIST reply; borrowed during the callback. */
+struct mf_imap_list_entry {
+    uint32_t attrs;                /* MF_IMAP_LIST_* */
+    const struct mf_imap_arg *raw; /* the attribute atoms as sent */
+    size_t nraw;
+    char delimiter;      /* 0 for NIL (flat namespace) */
+    const uint8_t *name; /* as sent (modified UTF-7) */
+    size_t name_len;
+};
+/* cb returns MF_E_OK to go on; any other code breaks the session. */
+typedef mf_err (*mf_imap_list_cb)(void *ud, const struct mf_imap_list_entry *e);
+
+/* LIST ref pattern [RETURN (return_opts)]; return_opts ("SPECIAL-USE
+ * SUBSCRIBED") is sent only when the server has LIST-EXTENDED and it is
+ * not NULL. */
+MF_WARN_UNUSED mf_err mf_imap_session_list(struct mf_imap_session *s,
+                                           const char *ref, const char *pattern,
+                                           const char *return_opts,
+                                           mf_imap_list_cb cb, void *ud);
+MF_WARN_UNUSED mf_err mf_imap_session_create(struct mf_imap_session *s,
+                                             const char *mailbox);
+MF_WARN_UNUSED mf_err mf_imap_session_subscribe(struct mf_imap_session *s,
+                                                const char *mailbox);
+MF_WARN_UNUSED mf_err mf_imap_session_noop(struct mf_imap_session *s);
+/* Refreshes the capabilities (after ENABLE, say). */
+MF_WARN_UNUSED mf_err mf_imap_session_capability(struct mf_imap_session *s);
+/* LOGOUT; the session is in state LOGOUT afterwards whatever the answer
+ * (a server that just closes the connection is fine). */
+MF_WARN_UNUSED mf_err mf_imap_session_logout(struct mf_imap_session *s);
+
+#endif
