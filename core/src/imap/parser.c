@@ -863,7 +863,10 @@ mf_imap_parser_feed(struct mf_imap_parser *p, const uint8_t *buf, size_t len,
             break;
         }
         if (p->line_len == p->line_cap) {
+            /* line_len <= resp_bytes <= max_line bounds the buffer. */
             p->line_cap = p->line_cap ? p->line_cap * 2 : 256;
+            if (p->line_cap > p->lim.max_line)
+                p->line_cap = p->lim.max_line;
             p->line = mf_xrealloc(p->line, p->line_cap);
         }
         p->line[p->line_len++] = ch;

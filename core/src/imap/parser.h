@@ -261,6 +261,9 @@ struct mf_imap_literal_info {
  * failed: feed the remaining bytes later (or hand them to something else,
  * after STARTTLS say).
  *
+ * Callbacks must not call mf_imap_parser_feed(), _reset() or _free() on
+ * the parser that calls them.
+ *
  * on_literal_begin/on_literal_data/on_literal_end: optional, all three or
  * none. A non-OK return from any of them fails the parser with that code
  * (the literal's bytes are lost, so the response cannot be delivered). */
