@@ -1,0 +1,218 @@
+/*
+ * The folder plan's outward faces: LIST attribute names, the names of
+ * actions and reasons, counts, and the JSON form used by "plan" and
+ * "batch create --dry-run" (see mailferry/folderplan.h). Optional members
+ * of a folder object appear only when they say something, so that a plan
+ * of thousands of folders stays readable.
+ */
+#include "folderplan_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} attr_names[] = {
+    {"\\Noselect", MF_FOLDER_ATTR_NOSELECT},
+    {"\\NonExistent", MF_FOLDER_ATTR_NONEXISTENT},
+    {"\\Noinferiors", MF_FOLDER_ATTR_NOINFERIORS},
+    {"\\HasChildren", MF_FOLDER_ATTR_HASCHILDREN},
+    {"\\HasNoChildren", MF_FOLDER_ATTR_HASNOCHILDREN},
+    {"\\Marked", MF_FOLDER_ATTR_MARKED},
+    {"\\Unmarked", MF_FOLDER_ATTR_UNMARKED},
+    {"\\Subscribed", MF_FOLDER_ATTR_SUBSCRIBED},
+    {"\\All", MF_FOLDER_ATTR_ALL},
+    {"\\Archive", MF_FOLDER_ATTR_ARCHIVE},
+    {"\\Drafts", MF_FOLDER_ATTR_DRAFTS},
+    {"\\Flagged", MF_FOLDER_ATTR_FLAGGED},
+    {"\\Junk", MF_FOLDER_ATTR_JUNK},
+    {"\\Sent", MF_FOLDER_ATTR_SENT},
+    {"\\Trash", MF_FOLDER_ATTR_TRASH},
+    {"\\Important", MF_FOLDER_ATTR_IMPORTANT},
+};
+
+unsigned
+mf_folder_attr_parse(const char *name, size_t len) {
+    for (size_t i = 0; i < MF_ARRAY_LEN(attr_names); i++)
+        if (strlen(attr_names[i].name) == len &&
+            strncasecmp(attr_names[i].name, name, len) == 0)
+            return attr_names[i].bit;
+    return 0;
+}
+
+const char *
+mf_folder_special_use_name(unsigned attr) {
+    if (!(attr & MF_FOLDER_ATTR_SPECIAL_USE_MASK) || (attr & (attr - 1)))
+        return NULL;
+    for (size_t i = 0; i < MF_ARRAY_LEN(attr_names); i++)
+        if (attr_names[i].bit == attr)
+            return attr_names[i].name;
+    return NULL;
+}
+
+const char *
+mf_folder_action_name(enum mf_folder_action a) {
+    switch (a) {
+    case MF_FOLDER_COPY:
+        return "copy";
+    case MF_FOLDER_CONTAINER:
+        return "container";
+    case MF_FOLDER_EXCLUDED:
+        return "excluded";
+    }
+    return "?";
+}
+
+/* No default: the compiler flags a reason without a name. */
+const char *
+mf_folder_reason_name(enum mf_folder_reason r) {
+    switch (r) {
+    case MF_FOLDER_REASON_NONE:
+        return "";
+    case MF_FOLDER_REASON_RULE:
+        return "rule";
+    case MF_FOLDER_REASON_NOT_INCLUDED:
+        return "not-included";
+    case MF_FOLDER_REASON_PRESET:
+        return "preset";
+    case MF_FOLDER_REASON_NOSELECT:
+        return "noselect";
+    case MF_FOLDER_REASON_NONEXISTENT:
+        return "nonexistent";
+    case MF_FOLDER_REASON_EMPTY_NAME:
+        return "empty-name";
+    case MF_FOLDER_REASON_NAMESPACE:
+        return "namespace";
+    case MF_FOLDER_REASON_LIMIT:
+        return "limit";
+    case MF_FOLDER_REASON_BAD_NAME:
+        return "bad-name";
+    case MF_FOLDER_REASON_IMPLIED:
+        return "implied";
+    }
+    return "?";
+}
+
+void
+mf_folder_plan_stats(const struct mf_folder_plan *plan,
+                     struct mf_folder_plan_stats *st) {
+    memset(st, 0, sizeof(*st));
+    for (size_t i = 0; i < mf_folder_plan_count(plan); i++) {
+        const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
+        st->copy += e->action == MF_FOLDER_COPY;
+        st->container += e->action == MF_FOLDER_CONTAINER;
+        st->excluded += e->action == MF_FOLDER_EXCLUDED;
+        st->create += e->create_needed;
+        st->special_use += (e->flags & MF_FOLDER_F_SPECIAL_USE) != 0;
+        st->renamed += (e->flags & MF_FOLDER_F_RENAMED) != 0;
+        st->delim_replaced += (e->flags & MF_FOLDER_F_DELIM_REPLACED) != 0;
+        st->collisions += (e->flags & MF_FOLDER_F_COLLISION) != 0;
+        st->bad_encoding += (e->flags & MF_FOLDER_F_BAD_ENCODING) != 0;
+    }
+}
+
+static void
+json_entry(const struct mf_folder_entry *e, struct mf_json *j) {
+    mf_json_object_begin(j);
+    mf_json_key(j, "source");
+    if (e->src_raw)
+        /* The raw name holds no NUL unless it was excluded for one; the
+         * JSON writer replaces bytes that are not UTF-8. */
+        mf_json_string(j, (const char *)e->src_raw);
+    else
+        mf_json_null(j);
+    mf_json_key(j, "source_path");
+    mf_json_string(j, e->src_path);
+    mf_json_key(j, "action");
+    mf_json_string(j, mf_folder_action_name(e->action));
+    if (e->reason != MF_FOLDER_REASON_NONE) {
+        mf_json_key(j, "reason");
+        mf_json_string(j, mf_folder_reason_name(e->reason));
+    }
+    if (e->reason_detail) {
+        mf_json_key(j, "reason_detail");
+        mf_json_string(j, e->reason_detail);
+    }
+    mf_json_key(j, "target");
+    mf_json_string(j, e->tgt_name);
+    mf_json_key(j, "target_wire");
+    mf_json_string(j, e->tgt_wire);
+    mf_json_key(j, "create");
+    mf_json_bool(j, e->create_needed);
+    mf_json_key(j, "subscribed");
+    mf_json_bool(j, e->subscribed);
+    if (e->flags & MF_FOLDER_F_INBOX) {
+        mf_json_key(j, "inbox");
+        mf_json_bool(j, true);
+    }
+    if (e->flags & MF_FOLDER_F_SPECIAL_USE) {
+        mf_json_key(j, "special_use");
+        mf_json_string(j, mf_folder_special_use_name(e->special_use));
+        if (e->flags & MF_FOLDER_F_GUESSED_USE) {
+            mf_json_key(j, "special_use_guessed");
+            mf_json_bool(j, true);
+        }
+    }
+    if (e->flags & MF_FOLDER_F_RENAMED) {
+        mf_json_key(j, "renamed");
+        mf_json_bool(j, true);
+    }
+    if (e->flags & MF_FOLDER_F_DELIM_REPLACED) {
+        mf_json_key(j, "delimiter_replaced");
+        mf_json_object_begin(j);
+        mf_json_key(j, "from");
+        mf_json_string(j, e->repl_from);
+        mf_json_key(j, "to");
+        mf_json_string(j, e->repl_to);
+        mf_json_object_end(j);
+    }
+    if (e->flags & MF_FOLDER_F_COLLISION) {
+        mf_json_key(j, "collision");
+        mf_json_object_begin(j);
+        mf_json_key(j, "wanted");
+        mf_json_string(j, e->wanted_name);
+        mf_json_object_end(j);
+    }
+    if (e->encoding_error) {
+        mf_json_key(j, "encoding_error");
+        mf_json_string(j, e->encoding_error);
+    }
+    mf_json_object_end(j);
+}
+
+void
+mf_folder_plan_to_json(const struct mf_folder_plan *plan, struct mf_json *j) {
+    struct mf_folder_plan_stats st;
+
+    mf_folder_plan_stats(plan, &st);
+    mf_json_object_begin(j);
+    mf_json_key(j, "folders");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < mf_folder_plan_count(plan); i++)
+        json_entry(mf_folder_plan_entry(plan, i), j);
+    mf_json_array_end(j);
+    mf_json_key(j, "summary");
+    mf_json_object_begin(j);
+    mf_json_key(j, "copy");
+    mf_json_u64(j, st.copy);
+    mf_json_key(j, "container");
+    mf_json_u64(j, st.container);
+    mf_json_key(j, "excluded");
+    mf_json_u64(j, st.excluded);
+    mf_json_key(j, "create");
+    mf_json_u64(j, st.create);
+    mf_json_key(j, "special_use");
+    mf_json_u64(j, st.special_use);
+    mf_json_key(j, "renamed");
+    mf_json_u64(j, st.renamed);
+    mf_json_key(j, "delimiter_replaced");
+    mf_json_u64(j, st.delim_replaced);
+    mf_json_key(j, "collisions");
+    mf_json_u64(j, st.collisions);
+    mf_json_key(j, "bad_encoding");
+    mf_json_u64(j, st.bad_encoding);
+    mf_json_object_end(j);
+    mf_json_object_end(j);
+}
