@@ -16,6 +16,8 @@
  *   NO "too many ..." (other), or a     MF_E_THROTTLED
  *     suggested backoff without a code
  *   NO [TRYCREATE] [NONEXISTENT]        MF_E_MAILBOX_MISSING
+ *   NO "Mailbox doesn't exist" (no      MF_E_MAILBOX_MISSING (Dovecot 2.3
+ *     code), "no such mailbox"          SELECT)
  *   NO [AUTHENTICATIONFAILED]           MF_E_AUTH
  *     [AUTHORIZATIONFAILED] [EXPIRED]
  *   NO [TOOBIG] (RFC 7889)              MF_E_MESSAGE_TOO_LARGE
@@ -248,6 +250,14 @@ map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
         return MF_E_EXISTS;
     if (!r->code.name && (contains_ci(t, n, "too many") || retry_after_ms > 0))
         return MF_E_THROTTLED;
+    /* Dovecot 2.3 answers SELECT of a missing mailbox with a bare "NO
+     * Mailbox doesn't exist: name", other servers with similar words. */
+    if (!r->code.name && (contains_ci(t, n, "mailbox doesn't exist") ||
+                          contains_ci(t, n, "mailbox does not exist") ||
+                          contains_ci(t, n, "no such mailbox") ||
+                          contains_ci(t, n, "mailbox not found") ||
+                          contains_ci(t, n, "unknown mailbox")))
+        return MF_E_MAILBOX_MISSING;
     return MF_E_IMAP_NO;
 }
 

@@ -1,0 +1,319 @@
+/*
+ * The IMAP session against the real Dovecot pair (fixture "dovecot"):
+ * CAPABILITY, LIST, CREATE, SELECT, a pipelined APPEND of 20 small
+ * messages with flags and INTERNALDATE (checked through APPENDUID), a
+ * 1 MB APPEND from a body source, and UID FETCH of everything back, the
+ * big body through the streaming literal sink.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "imap/session.h"
+#include "testenv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NMSG 20
+#define BIG_SIZE (1024 * 1024)
+
+static char *
+need(const char *key) {
+    char *v = mf_testenv_get("dovecot", key);
+    if (!v)
+        fail_msg("dovecot.env has no %s (is the fixture running?)", key);
+    return v;
+}
+
+static void
+stderr_trace(void *ud, bool sent, const char *line, size_t len) {
+    (void)ud;
+    fprintf(stderr, "%s %.*s\n", sent ? "C:" : "S:", (int)len, line);
+}
+
+static struct mf_imap_session *
+open_target(void) {
+    struct mf_imap_conn_options o;
+    struct mf_imap_login login = {.user = "user07@example.test",
+                                  .password = "pw-user07"};
+    struct mf_imap_session_options so = {.window = 8, .timeout_ms = 10000};
+    struct mf_imap_session *s = NULL;
+    struct mf_error err = {0};
+    char *port = need("TARGET_IMAP_PORT");
+    char *url = mf_xasprintf("imap://127.0.0.1:%s/?tls=off", port);
+
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(mf_endpoint_parse(url, &o.endpoint, &err), MF_E_OK);
+    o.connect_timeout_ms = 10000;
+    o.io_timeout_ms = 10000;
+    mf_err rc = mf_imap_session_open(&o, &login, &so, &s, &err, NULL);
+    if (rc != MF_E_OK)
+        fail_msg("open: %s %s", mf_err_name(rc), err.detail);
+    free(port);
+    free(url);
+    if (getenv("MF_TRACE"))
+        mf_imap_session_set_trace(s, stderr_trace, NULL);
+    return s;
+}
+
+static mf_err
+on_list(void *ud, const struct mf_imap_list_entry *e) {
+    if (e->name_len == 5 && memcmp(e->name, "INBOX", 5) == 0)
+        *(bool *)ud = true;
+    return MF_E_OK;
+}
+
+struct appended {
+    int calls;
+    mf_err code;
+    uint32_t uid;
+};
+
+static void
+on_appended(void *ud, const struct mf_imap_result *res) {
+    struct appended *a = ud;
+    uint32_t uid;
+
+    a->calls++;
+    a->code = res->error.code;
+    /* RFC 4315: OK [APPENDUID uidvalidity uid] */
+    if (res->tagged && res->tagged->code.name &&
+        strcmp(res->tagged->code.name, "APPENDUID") == 0 &&
+        res->tagged->code.nargs == 2 &&
+        mf_imap_arg_as_u32(&res->tagged->code.args[1], &uid))
+        a->uid = uid;
+}
+
+static char *
+message(int i) {
+    return mf_xasprintf("From: a@example.test\r\nTo: b@example.test\r\n"
+                        "Subject: message %d\r\nMessage-ID: <%d.%d@mf>\r\n"
+                        "\r\nBody of message %d.\r\n",
+                        i, i, (int)getpid(), i);
+}
+
+struct big {
+    uint64_t off;
+};
+
+static uint8_t
+big_byte(uint64_t i) {
+    /* Lines of 64 bytes ending in CRLF: a valid message body. */
+    return (i % 64 == 62) ? '\r' : (i % 64 == 63) ? '\n' : 'a' + (i % 26);
+}
+
+static mf_err
+big_read(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
+    struct big *b = ud;
+    size_t n = cap < BIG_SIZE - b->off ? cap : BIG_SIZE - b->off;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = big_byte(b->off + i);
+    b->off += n;
+    *n_r = n;
+    return MF_E_OK;
+}
+
+struct fetched {
+    int count;
+    int ok_bodies, ok_flags, ok_dates;
+    uint64_t streamed, streamed_bad;
+    int streams;
+};
+
+static mf_err
+on_fetch(void *ud, const struct mf_imap_response *r) {
+    struct fetched *f = ud;
+    const struct mf_imap_arg *items, *v;
+    size_t n;
+    uint32_t uid;
+    const uint8_t *body;
+    size_t blen;
+    const char *date;
+
+    if (r->nargs != 1 || !mf_imap_arg_as_list(&r->args[0], &items, &n))
+        return MF_E_IMAP_UNEXPECTED;
+    v = mf_imap_args_find(items, n, "UID");
+    if (!v || !mf_imap_arg_as_u32(v, &uid))
+        return MF_E_IMAP_UNEXPECTED;
+    f->count++;
+    v = mf_imap_args_find(items, n, "BODY[]");
+    if (v && v->type == MF_IMAP_ARG_STREAMED)
+        return MF_E_OK; /* the big one: checked by the sink */
+    if (v && mf_imap_arg_as_string(v, &body, &blen)) {
+        /* Subjects say which message it is. */
+        const char *subj = memmem(body, blen, "Subject: message ", 17);
+        if (subj) {
+            int i = (int)strtol(subj + 17, NULL, 10);
+            char *want = message(i);
+            if (strlen(want) == blen && memcmp(want, body, blen) == 0)
+                f->ok_bodies++;
+            free(want);
+            const struct mf_imap_arg *fl = mf_imap_args_find(items, n, "FLAGS");
+            const struct mf_imap_arg *fa;
+            size_t fn;
+            bool seen = false, kw = false;
+            if (fl && mf_imap_arg_as_list(fl, &fa, &fn))
+                for (size_t k = 0; k < fn; k++) {
+                    seen = seen || mf_imap_arg_atom_eq(&fa[k], "\\Seen");
+                    kw = kw || mf_imap_arg_atom_eq(&fa[k], "$Forwarded");
+                }
+            if (seen == (i % 2 == 0) && kw)
+                f->ok_flags++;
+            v = mf_imap_args_find(items, n, "INTERNALDATE");
+            /* Maildir keeps the instant, not the zone (Dovecot answers
+             * in +0000): compare instants. */
+            struct mf_imap_datetime dt, wdt = {2021, 3, i + 1, 10, i, 0, 60};
+            if (v && mf_imap_arg_as_astring(v, &date) &&
+                mf_imap_datetime_parse(date, strlen(date), &dt) == MF_E_OK &&
+                mf_imap_datetime_to_unix(&dt) == mf_imap_datetime_to_unix(&wdt))
+                f->ok_dates++;
+        }
+    }
+    return MF_E_OK;
+}
+
+static mf_err
+sink_begin(void *ud, const struct mf_imap_literal_info *info) {
+    struct fetched *f = ud;
+    (void)info;
+    f->streams++;
+    f->streamed = 0;
+    return MF_E_OK;
+}
+
+static mf_err
+sink_data(void *ud, const uint8_t *p, size_t n) {
+    struct fetched *f = ud;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != big_byte(f->streamed + i))
+            f->streamed_bad++;
+    f->streamed += n;
+    return MF_E_OK;
+}
+
+static mf_err
+sink_end(void *ud) {
+    (void)ud;
+    return MF_E_OK;
+}
+
+static void
+test_session_dovecot(void **state) {
+    struct mf_imap_session *s = open_target();
+    struct mf_imap_mailbox_info info;
+    struct appended ap[NMSG + 1];
+    struct fetched fx = {0};
+    struct big big = {0};
+    bool inbox = false;
+    char folder[64];
+    (void)state;
+
+    memset(ap, 0, sizeof(ap));
+    assert_true(mf_imap_session_has(
+        s, MF_IMAP_CAP_IMAP4REV1 | MF_IMAP_CAP_LITERAL_PLUS |
+               MF_IMAP_CAP_UIDPLUS | MF_IMAP_CAP_MULTIAPPEND));
+    assert_int_equal(mf_imap_session_state(s), MF_IMAP_STATE_AUTHENTICATED);
+    assert_int_equal(mf_imap_session_list(s, "", "*", NULL, on_list, &inbox),
+                     MF_E_OK);
+    assert_true(inbox);
+
+    snprintf(folder, sizeof(folder), "mfsession %d", (int)getpid());
+    assert_int_equal(mf_imap_session_create(s, folder), MF_E_OK);
+    assert_int_equal(mf_imap_session_select(s, folder, false, &info), MF_E_OK);
+    assert_int_equal(info.exists, 0);
+    assert_true(info.uidvalidity != 0);
+    mf_err rc = mf_imap_session_select(s, "no such folder", false, &info);
+    if (rc != MF_E_MAILBOX_MISSING)
+        fail_msg("SELECT of a missing folder: %s %s", mf_err_name(rc),
+                 mf_imap_session_last(s)->error.detail);
+    assert_int_equal(mf_imap_session_select(s, folder, false, &info), MF_E_OK);
+
+    /* 20 pipelined APPENDs, window 8. */
+    for (int i = 0; i < NMSG; i++) {
+        struct mf_imap_cmd_spec c = {0};
+        char *m = message(i);
+        mf_imap_cmd_text(&c, "APPEND ");
+        mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
+        mf_imap_cmd_textf(&c,
+                          " (%s$Forwarded) \"%02d-Mar-2021 10:%02d:00 "
+                          "+0100\" ",
+                          i % 2 == 0 ? "\\Seen " : "", i + 1, i);
+        mf_imap_cmd_literal(&c, (const uint8_t *)m, strlen(m));
+        assert_int_equal(
+            mf_imap_session_submit(s, &c, on_appended, &ap[i], NULL), MF_E_OK);
+        mf_imap_cmd_clear(&c);
+        free(m);
+    }
+    /* And a 1 MB body from a source. */
+    {
+        struct mf_imap_body_source src = {
+            .size = BIG_SIZE, .read = big_read, .ud = &big};
+        struct mf_imap_cmd_spec c = {0};
+        mf_imap_cmd_text(&c, "APPEND ");
+        mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
+        mf_imap_cmd_text(&c, " ");
+        mf_imap_cmd_source(&c, &src);
+        assert_int_equal(
+            mf_imap_session_submit(s, &c, on_appended, &ap[NMSG], NULL),
+            MF_E_OK);
+        mf_imap_cmd_clear(&c);
+    }
+    assert_int_equal(mf_imap_session_run(s, -1), MF_E_OK);
+    for (int i = 0; i <= NMSG; i++) {
+        assert_int_equal(ap[i].calls, 1);
+        assert_int_equal(ap[i].code, MF_E_OK);
+        assert_int_equal(ap[i].uid, (uint32_t)i + 1);
+    }
+
+    mf_imap_session_on_untagged(s, "FETCH", on_fetch, &fx);
+    mf_imap_session_set_literal_sink(s, sink_begin, sink_data, sink_end, &fx);
+    {
+        struct mf_imap_cmd_spec c = {0};
+        struct appended done = {0};
+        mf_imap_cmd_text(&c, "UID FETCH 1:* (UID FLAGS INTERNALDATE "
+                             "BODY.PEEK[])");
+        assert_int_equal(
+            mf_imap_session_submit(s, &c, on_appended, &done, NULL), MF_E_OK);
+        mf_imap_cmd_clear(&c);
+        assert_int_equal(mf_imap_session_run(s, -1), MF_E_OK);
+        assert_int_equal(done.code, MF_E_OK);
+    }
+    assert_int_equal(fx.count, NMSG + 1);
+    assert_int_equal(fx.ok_bodies, NMSG);
+    assert_int_equal(fx.ok_flags, NMSG);
+    assert_int_equal(fx.ok_dates, NMSG);
+    assert_int_equal(fx.streams, 1);
+    assert_int_equal(fx.streamed, BIG_SIZE);
+    assert_int_equal(fx.streamed_bad, 0);
+
+    /* Clean up: leave the mailbox as it was. */
+    {
+        struct mf_imap_cmd_spec c = {0};
+        mf_imap_cmd_text(&c, "UNSELECT");
+        assert_int_equal(mf_imap_session_submit(s, &c, NULL, NULL, NULL),
+                         MF_E_OK);
+        mf_imap_cmd_clear(&c);
+        mf_imap_cmd_text(&c, "DELETE ");
+        mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
+        assert_int_equal(mf_imap_session_submit(s, &c, NULL, NULL, NULL),
+                         MF_E_OK);
+        mf_imap_cmd_clear(&c);
+        assert_int_equal(mf_imap_session_run(s, -1), MF_E_OK);
+        assert_int_equal(mf_imap_session_state(s), MF_IMAP_STATE_AUTHENTICATED);
+    }
+    assert_int_equal(mf_imap_session_logout(s), MF_E_OK);
+    mf_imap_session_free(&s);
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_session_dovecot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
