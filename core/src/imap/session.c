@@ -24,7 +24,7 @@
  * first, because a literal cannot be cut short). Breaking the session
  * fails every queued command, in order, exactly once.
  */
-#include "imap/session.h"
+#include "imap/session_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -1004,201 +1004,32 @@ mf_imap_session_free(struct mf_imap_session **sp) {
 }
 
 /* ================================================================== */
-/* Synchronous helpers                                                 */
+/* For session_ops.c (session_int.h)                                   */
 /* ================================================================== */
 
-static void
-sync_done(void *ud, const struct mf_imap_result *res) {
-    struct mf_imap_session *s = ud;
-
-    s->last = *res;
-    s->last.tagged = NULL;
+struct mf_imap_result *
+mf__imap_session_last_mut(struct mf_imap_session *s) {
+    return &s->last;
 }
 
-/* Submits spec, waits for it, returns its code (clears spec). */
-static mf_err
-sync_cmd(struct mf_imap_session *s, struct mf_imap_cmd_spec *spec) {
-    uint32_t id;
-    mf_err rc;
-
-    memset(&s->last, 0, sizeof(s->last));
-    rc = mf_imap_session_submit(s, spec, sync_done, s, &id);
-    mf_imap_cmd_clear(spec);
-    if (rc != MF_E_OK) {
-        s->last.error.code = rc;
-        snprintf(s->last.error.detail, sizeof(s->last.error.detail), "%s",
-                 s->state == MF_IMAP_STATE_BROKEN ? s->err.detail
-                                                  : "cannot submit");
-        return rc;
-    }
-    /* The callback has the outcome, the break's error included. */
-    rc = mf_imap_session_wait(s, id, -1);
-    (void)rc;
-    return s->last.error.code;
+const struct mf_imap_mailbox_info *
+mf__imap_session_mbox(const struct mf_imap_session *s) {
+    return &s->mbox;
 }
 
-static void
-add_mailbox(struct mf_imap_cmd_spec *c, const char *mailbox) {
-    mf_imap_cmd_astring(c, (const uint8_t *)mailbox, strlen(mailbox));
+bool
+mf__imap_session_untagged_get(struct mf_imap_session *s, const char *keyword,
+                              mf_imap_untagged_cb *cb_r, void **ud_r) {
+    struct handler *h = find_handler(s, keyword);
+
+    if (!h)
+        return false;
+    *cb_r = h->cb;
+    *ud_r = h->ud;
+    return true;
 }
 
-mf_err
-mf_imap_session_select(struct mf_imap_session *s, const char *mailbox,
-                       bool readonly, struct mf_imap_mailbox_info *info_r) {
-    struct mf_imap_cmd_spec c = {0};
-    mf_err rc;
-
-    mf_imap_cmd_text(&c, readonly ? "EXAMINE " : "SELECT ");
-    add_mailbox(&c, mailbox);
-    rc = sync_cmd(s, &c);
-    if (rc == MF_E_OK && info_r) {
-        *info_r = s->mbox;
-        if (readonly)
-            info_r->read_only = true;
-    }
-    return rc;
-}
-
-struct list_ctx {
-    mf_imap_list_cb cb;
-    void *ud;
-};
-
-static const struct {
-    const char *name;
-    uint32_t bit;
-} list_attrs[] = {
-    {"\\NOSELECT", MF_IMAP_LIST_NOSELECT},
-    {"\\NOINFERIORS", MF_IMAP_LIST_NOINFERIORS},
-    {"\\HASCHILDREN", MF_IMAP_LIST_HASCHILDREN},
-    {"\\HASNOCHILDREN", MF_IMAP_LIST_HASNOCHILDREN},
-    {"\\NONEXISTENT", MF_IMAP_LIST_NONEXISTENT},
-    {"\\SUBSCRIBED", MF_IMAP_LIST_SUBSCRIBED},
-    {"\\MARKED", MF_IMAP_LIST_MARKED},
-    {"\\UNMARKED", MF_IMAP_LIST_UNMARKED},
-    {"\\ALL", MF_IMAP_LIST_ALL},
-    {"\\ARCHIVE", MF_IMAP_LIST_ARCHIVE},
-    {"\\DRAFTS", MF_IMAP_LIST_DRAFTS},
-    {"\\FLAGGED", MF_IMAP_LIST_FLAGGED},
-    {"\\JUNK", MF_IMAP_LIST_JUNK},
-    {"\\SENT", MF_IMAP_LIST_SENT},
-    {"\\TRASH", MF_IMAP_LIST_TRASH},
-    {"\\IMPORTANT", MF_IMAP_LIST_IMPORTANT},
-};
-
-/* mailbox-list = "(" [mbx-list-flags] ")" SP (DQUOTE QUOTED-CHAR DQUOTE /
- *                nil) SP mailbox [SP mbox-list-extended]   (RFC 5258) */
-static mf_err
-on_list(void *ud, const struct mf_imap_response *r) {
-    struct list_ctx *ctx = ud;
-    struct mf_imap_list_entry e;
-    const uint8_t *d;
-    size_t dl;
-
-    memset(&e, 0, sizeof(e));
-    if (r->nargs < 3 || !mf_imap_arg_as_list(&r->args[0], &e.raw, &e.nraw))
-        return MF_E_IMAP_UNEXPECTED;
-    for (size_t i = 0; i < e.nraw; i++)
-        for (size_t k = 0; k < MF_ARRAY_LEN(list_attrs); k++)
-            if (mf_imap_arg_atom_eq(&e.raw[i], list_attrs[k].name))
-                e.attrs |= list_attrs[k].bit;
-    if (mf_imap_arg_is_nil(&r->args[1]))
-        e.delimiter = 0;
-    else if (mf_imap_arg_as_string(&r->args[1], &d, &dl) && dl == 1)
-        e.delimiter = (char)d[0];
-    else
-        return MF_E_IMAP_UNEXPECTED;
-    if (!mf_imap_arg_as_string(&r->args[2], &e.name, &e.name_len)) {
-        /* A mailbox called NIL arrives as the atom NIL. */
-        const char *nil;
-        if (!mf_imap_arg_as_astring(&r->args[2], &nil))
-            return MF_E_IMAP_UNEXPECTED;
-        e.name = (const uint8_t *)nil;
-        e.name_len = strlen(nil);
-    }
-    return ctx->cb(ctx->ud, &e);
-}
-
-mf_err
-mf_imap_session_list(struct mf_imap_session *s, const char *ref,
-                     const char *pattern, const char *return_opts,
-                     mf_imap_list_cb cb, void *ud) {
-    struct mf_imap_cmd_spec c = {0};
-    struct list_ctx ctx = {.cb = cb, .ud = ud};
-    struct handler saved = {0};
-    struct handler *h = find_handler(s, "LIST");
-    mf_err rc;
-
-    if (h)
-        saved = *h;
-    mf_imap_session_on_untagged(s, "LIST", on_list, &ctx);
-    mf_imap_cmd_text(&c, "LIST ");
-    /* The reference and pattern are list-mailbox: "%" and "*" must not be
-     * quoted away, so quote only when needed. */
-    add_mailbox(&c, ref);
-    mf_imap_cmd_text(&c, " ");
-    if (pattern[0] && strspn(pattern, "*%") == strlen(pattern))
-        mf_imap_cmd_text(&c, pattern);
-    else
-        add_mailbox(&c, pattern);
-    if (return_opts && (s->caps & MF_IMAP_CAP_LIST_EXTENDED))
-        mf_imap_cmd_textf(&c, " RETURN (%s)", return_opts);
-    rc = sync_cmd(s, &c);
-    if (saved.cb)
-        mf_imap_session_on_untagged(s, "LIST", saved.cb, saved.ud);
-    else
-        mf_imap_session_on_untagged(s, "LIST", NULL, NULL);
-    return rc;
-}
-
-mf_err
-mf_imap_session_create(struct mf_imap_session *s, const char *mailbox) {
-    struct mf_imap_cmd_spec c = {0};
-
-    mf_imap_cmd_text(&c, "CREATE ");
-    add_mailbox(&c, mailbox);
-    return sync_cmd(s, &c);
-}
-
-mf_err
-mf_imap_session_subscribe(struct mf_imap_session *s, const char *mailbox) {
-    struct mf_imap_cmd_spec c = {0};
-
-    mf_imap_cmd_text(&c, "SUBSCRIBE ");
-    add_mailbox(&c, mailbox);
-    return sync_cmd(s, &c);
-}
-
-mf_err
-mf_imap_session_noop(struct mf_imap_session *s) {
-    struct mf_imap_cmd_spec c = {0};
-
-    mf_imap_cmd_text(&c, "NOOP");
-    return sync_cmd(s, &c);
-}
-
-mf_err
-mf_imap_session_capability(struct mf_imap_session *s) {
-    struct mf_imap_cmd_spec c = {0};
-
-    mf_imap_cmd_text(&c, "CAPABILITY");
-    return sync_cmd(s, &c);
-}
-
-mf_err
-mf_imap_session_logout(struct mf_imap_session *s) {
-    struct mf_imap_cmd_spec c = {0};
-    mf_err rc;
-
-    if (s->state == MF_IMAP_STATE_BROKEN) {
-        s->state = MF_IMAP_STATE_LOGOUT;
-        return MF_E_OK;
-    }
-    mf_imap_cmd_text(&c, "LOGOUT");
-    rc = sync_cmd(s, &c);
-    /* The server's BYE and closing the connection are the normal end. */
-    if (rc == MF_E_IMAP_BYE || rc == MF_E_DISCONNECTED)
-        rc = MF_E_OK;
-    s->state = MF_IMAP_STATE_LOGOUT;
-    return rc;
+void
+mf__imap_session_set_state(struct mf_imap_session *s, enum mf_imap_state st) {
+    s->state = st;
 }
