@@ -30,7 +30,7 @@
  *
  * Errors. A tagged NO or BAD fails that command only, with a code chosen
  * from the resp-code and text (see mf_imap_status_to_error() in
- * session.c for the table) and detail keeping the server's words. Errors
+ * cmd.c for the table) and detail keeping the server's words. Errors
  * of class RECONNECT (BYE, disconnect, timeout, parse errors) break the
  * session: state BROKEN, every pending command fails with that error, and
  * later submits fail. A server-suggested backoff ("try again in 30
