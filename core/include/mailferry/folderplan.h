@@ -188,7 +188,8 @@ void mf_folder_rules_to_json(const struct mf_folder_rules *rules,
 struct mf_folder_src {
     const uint8_t *name; /* borrowed: raw bytes as the server sent them */
     size_t len;
-    char delim;      /* hierarchy delimiter; '\0' for NIL (a flat server) */
+    char delim;      /* hierarchy delimiter; '\0' for NIL (a flat server);
+                        one that is not punctuation is taken as NIL */
     unsigned attrs;  /* MF_FOLDER_ATTR_ bits */
     bool subscribed; /* from LSUB or LIST-EXTENDED \Subscribed */
 };
@@ -211,7 +212,9 @@ struct mf_folder_plan_input {
 
     const struct mf_folder_tgt *tgt; /* borrowed: n_tgt entries */
     size_t n_tgt;
-    char tgt_delim;         /* '\0' for NIL: levels are then joined by "/" */
+    /* '\0' for NIL: levels are then joined by "/". Must be punctuation
+     * (else MF_E_IMAP_UNEXPECTED). */
+    char tgt_delim;
     const char *tgt_prefix; /* as for src_prefix */
     bool tgt_utf8;          /* encode target names as UTF-8, not mUTF-7 */
     /* Names differing only in case are the same folder (Exchange, Gmail).
@@ -309,8 +312,10 @@ struct mf_folder_plan;
  * (*plan_r untouched, err filled) with MF_E_INVALID_ARGUMENT for a NULL
  * argument, MF_E_LIMIT for more than MF_FOLDER_COUNT_MAX folders, and
  * MF_E_CONFIG when the rules do not fit the target (the separator
- * replacement contains the target delimiter; a target root with an empty
- * level). Deterministic: the same input gives the same plan. */
+ * replacement or a target root level contains the target delimiter), and
+ * MF_E_IMAP_UNEXPECTED when the target delimiter is not punctuation.
+ * Deterministic: the same input gives the same plan, whatever the order
+ * of the folders in it. */
 MF_WARN_UNUSED mf_err
 mf_folder_plan_build(const struct mf_folder_plan_input *in,
                      struct mf_folder_plan **plan_r, struct mf_error *err);

@@ -50,4 +50,109 @@ bool mf__folder_path_split(const char *path, bool wild, char ***comps_r,
                            size_t *n_r, const char **why_r);
 void mf__folder_strv_free(char **v, size_t n);
 
+/* ------------------------------------------------------------------ */
+/* Plan building, shared by folderplan.c and folderplan_target.c       */
+/* ------------------------------------------------------------------ */
+
+/* A string-keyed (bytes + length) open-addressing hash map to indexes. */
+struct mf__folder_smap_slot {
+    char *k; /* owned; NULL for an empty slot */
+    size_t klen;
+    size_t v;
+};
+
+struct mf__folder_smap {
+    struct mf__folder_smap_slot *s; /* owned */
+    size_t cap, n;
+};
+
+bool mf__folder_smap_get(const struct mf__folder_smap *m, const char *k,
+                         size_t n, size_t *v_r);
+/* Inserts k -> v unless k is present. Returns true when inserted. */
+bool mf__folder_smap_add(struct mf__folder_smap *m, const char *k, size_t n,
+                         size_t v);
+void mf__folder_smap_free(struct mf__folder_smap *m);
+
+/* Special uses that are mapped (Sent, Drafts, Trash, Junk, Archive). */
+#define MF__FOLDER_N_SU 5
+
+/* One entry under construction. */
+struct mf__folder_work {
+    struct mf_folder_entry e; /* the public part; moved into the plan */
+    size_t idx;               /* input index; SIZE_MAX for implied */
+    bool inbox_root;          /* components[0] is the real INBOX */
+    char **fcomps;            /* owned: folded components, or NULL */
+    size_t n_fcomps;
+    unsigned attrs;  /* with guessed special uses */
+    bool guessed;    /* a special use in attrs was guessed */
+    int su_slot;     /* the special use slot it maps to, or -1 */
+    unsigned su_bit; /* the MF_FOLDER_ATTR_ bit of su_slot */
+    char *tgt;       /* owned: decoded target name, or NULL */
+    char *key;       /* owned: target key of tgt */
+    char *sortkey;   /* owned */
+};
+
+struct mf__folder_rename {
+    char **from; /* owned; folded when case-insensitive */
+    size_t nfrom;
+    char **to; /* owned */
+    size_t nto;
+};
+
+/* Everything one mf_folder_plan_build() call works with. */
+struct mf__folder_ctx {
+    const struct mf_folder_plan_input *in; /* borrowed */
+    const struct mf_folder_rules *rules;   /* borrowed */
+    struct mf_error *err;                  /* borrowed, may be NULL */
+    char delim;                            /* target delimiter, 0 for NIL */
+    char joiner;                           /* delim, or "/" on a flat target */
+    bool ci;                               /* rules are case-insensitive */
+    const char *repl;                      /* borrowed: separator replacement */
+    char *tprefix;                         /* owned: decoded target prefix */
+    char *tbase;   /* owned: tprefix + root levels + joiner */
+    char *inbox;   /* owned: the target name of INBOX */
+    char *sprefix; /* owned: decoded source prefix, INBOX canonical */
+
+    struct mf__folder_pat *incl, *excl, *preset; /* owned */
+    size_t n_incl, n_excl, n_preset;
+    struct mf__folder_rename *ren; /* owned */
+    size_t n_ren;
+
+    char **tnames;                   /* owned: decoded target names */
+    struct mf__folder_smap existing; /* target key -> target index */
+    long su_tgt[MF__FOLDER_N_SU];    /* target index per use, or -1 */
+    bool su_tgt_guessed[MF__FOLDER_N_SU];
+
+    struct mf__folder_work *w; /* owned */
+    size_t n, cap;
+    struct mf__folder_smap memo; /* source prefix key -> memo_v index */
+    char **memo_v;               /* owned target names */
+    size_t n_memo;
+    struct mf__folder_smap claims; /* target key -> work index (COPY) */
+};
+
+struct mf_folder_plan {
+    struct mf_folder_entry *e; /* owned */
+    size_t n;
+};
+
+/* The components rules compare: folded ones when case-insensitive. */
+static inline char **
+mf__folder_fcomps(const struct mf__folder_work *w) {
+    return w->fcomps ? w->fcomps : w->e.src_components;
+}
+
+/* If the first level of s (up to delim) is any case of INBOX, writes it
+ * as "INBOX" (RFC 3501 5.1: INBOX is case-insensitive). */
+void mf__folder_canon_inbox(char *s, char delim);
+/* The target key of target name t, as a new string: how the target
+ * compares names (INBOX canonical; folded if case-insensitive). */
+char *mf__folder_tkey(const struct mf__folder_ctx *c, const char *t);
+/* Marks w excluded for reason r; takes detail (may be NULL). */
+void mf__folder_exclude(struct mf__folder_work *w, enum mf_folder_reason r,
+                        char *detail);
+/* Computes every target name, claims, containers and the final order,
+ * and moves the entries into plan. */
+void mf__folder_place(struct mf__folder_ctx *c, struct mf_folder_plan *plan);
+
 #endif
