@@ -198,6 +198,25 @@ record_end(struct mf__csv_tokenizer *t) {
     t->record_open = false;
 }
 
+/* After a field's text: a comma ends the field, a line end the record.
+ * Returns false when c is neither. */
+static bool
+separator(struct mf__csv_tokenizer *t, uint8_t c) {
+    if (c == ',') {
+        field_end(t);
+        t->state = S_FIELD_START;
+    } else if (c == '\r') {
+        record_end(t);
+        t->state = S_AFTER_CR;
+    } else if (c == '\n') {
+        record_end(t);
+        t->state = S_FIELD_START;
+    } else {
+        return false;
+    }
+    return true;
+}
+
 static void
 step(struct mf__csv_tokenizer *t, uint8_t c) {
     switch (t->state) {
@@ -231,16 +250,7 @@ step(struct mf__csv_tokenizer *t, uint8_t c) {
         }
         return;
     case S_UNQUOTED:
-        if (c == ',') {
-            field_end(t);
-            t->state = S_FIELD_START;
-        } else if (c == '\r') {
-            record_end(t);
-            t->state = S_AFTER_CR;
-        } else if (c == '\n') {
-            record_end(t);
-            t->state = S_FIELD_START;
-        } else {
+        if (!separator(t, c)) {
             if (c == '"' && !t->field_bad)
                 issue(t, MF_E_CSV_BAD_QUOTE,
                       "quote inside an unquoted field at character %llu "
@@ -259,16 +269,7 @@ step(struct mf__csv_tokenizer *t, uint8_t c) {
         if (c == '"') {
             field_add(t, c);
             t->state = S_QUOTED;
-        } else if (c == ',') {
-            field_end(t);
-            t->state = S_FIELD_START;
-        } else if (c == '\r') {
-            record_end(t);
-            t->state = S_AFTER_CR;
-        } else if (c == '\n') {
-            record_end(t);
-            t->state = S_FIELD_START;
-        } else {
+        } else if (!separator(t, c)) {
             if (!t->field_bad)
                 issue(t, MF_E_CSV_BAD_QUOTE,
                       "text after the closing quote at character %llu",
