@@ -1399,6 +1399,33 @@ test_order_independent(void **state) {
 }
 
 static void
+test_odd_delimiters(void **state) {
+    static const struct mf_folder_src src[] = {
+        {(const uint8_t *)"INBOX", 5, 'B', 0, false},
+        {(const uint8_t *)"ABC", 3, 'B', 0, false},
+    };
+    struct mf_folder_plan_input in = {0};
+    struct mf_folder_plan *plan = NULL;
+    struct mf_error err;
+
+    (void)state;
+    in.src = src;
+    in.n_src = 2;
+    /* A letter as the target's delimiter would cut INBOX apart. */
+    in.tgt_delim = 'B';
+    assert_int_equal(mf_folder_plan_build(&in, &plan, &err),
+                     MF_E_IMAP_UNEXPECTED);
+    assert_null(plan);
+    /* On the source it is read as NIL: names stay whole. */
+    in.tgt_delim = '\\';
+    assert_int_equal(mf_folder_plan_build(&in, &plan, &err), MF_E_OK);
+    assert_true(find(plan, "INBOX")->flags & MF_FOLDER_F_INBOX);
+    assert_string_equal(find(plan, "ABC")->tgt_name, "ABC");
+    assert_int_equal(find(plan, "ABC")->n_components, 1);
+    mf_folder_plan_free(&plan);
+}
+
+static void
 test_attrs(void **state) {
     (void)state;
     assert_int_equal(mf_folder_attr_parse("\\NoSelect", 9), NOSEL);
@@ -1448,6 +1475,7 @@ main(void) {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_order_independent),
+        cmocka_unit_test(test_odd_delimiters),
         cmocka_unit_test(test_attrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
