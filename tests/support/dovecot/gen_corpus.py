@@ -607,7 +607,8 @@ def gen_user(a, idx, user, password):
                       p[5]["features"]]
         if candidates:
             src = plan[rng.choice(candidates)]
-            dup = dict(src[5], features=src[5]["features"] + ["dup-same-folder"])
+            dup = dict(src[5], features=src[5]["features"] +
+                       ["dup-same-folder"])
             plan.append((src[0], src[1], src[2], src[3], src[4], dup))
             other = [i for i, f in enumerate(manifest_folders)
                      if i != src[0] and f["weight"] > 0]
@@ -627,7 +628,7 @@ def gen_user(a, idx, user, password):
 
     # Append, pipelined: LITERAL+ lets us send command and bytes without
     # waiting for a continuation; keep a bounded window in flight.
-    window, inflight, inflight_bytes = [], 0, 0
+    window, inflight_bytes = [], 0
 
     def drain(upto):
         nonlocal inflight_bytes

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import socket
-import ssl
 import subprocess
 import sys
 import time
