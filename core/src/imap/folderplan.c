@@ -539,6 +539,8 @@ choose_special_uses(struct mf__folder_ctx *c) {
             struct mf__folder_work *w = &c->w[i];
             if (w->e.action == MF_FOLDER_COPY && !w->inbox_root &&
                 w->su_slot < 0 && (w->attrs & su_bits[s]) &&
+                !mf__folder_has_rename(c, mf__folder_fcomps(w),
+                                       w->e.n_components) &&
                 (!best || su_better(w, best, s)))
                 best = w;
         }

@@ -148,6 +148,9 @@ void mf__folder_canon_inbox(char *s, char delim);
 /* The target key of target name t, as a new string: how the target
  * compares names (INBOX canonical; folded if case-insensitive). */
 char *mf__folder_tkey(const struct mf__folder_ctx *c, const char *t);
+/* True when a rename rule names the source path fcomps[0..d) exactly. */
+bool mf__folder_has_rename(const struct mf__folder_ctx *c, char *const *fcomps,
+                           size_t d);
 /* Marks w excluded for reason r; takes detail (may be NULL). */
 void mf__folder_exclude(struct mf__folder_work *w, enum mf_folder_reason r,
                         char *detail);

@@ -253,6 +253,16 @@ rename_target(const struct mf__folder_ctx *c, char *const *fcomps, size_t d) {
     return NULL;
 }
 
+bool
+mf__folder_has_rename(const struct mf__folder_ctx *c, char *const *fcomps,
+                      size_t d) {
+    char *t = rename_target(c, fcomps, d);
+    bool has = t != NULL;
+
+    free(t);
+    return has;
+}
+
 /* The target name of source path prefix comps[0..d): a rename rule
  * there, or the parent's target plus this level. Remembered. */
 static const char *
@@ -290,14 +300,16 @@ entry_target(struct mf__folder_ctx *c, struct mf__folder_work *w) {
     size_t d = w->e.n_components;
     char *t = NULL;
 
-    if (w->su_slot >= 0) {
+    /* The admin's rename wins over the automatic special-use mapping
+     * (choose_special_uses() skips renamed folders). */
+    if ((t = rename_target(c, f, d)) != NULL) {
+        w->e.flags |= MF_FOLDER_F_RENAMED;
+    } else if (w->su_slot >= 0) {
         t = mf_xstrdup(c->tnames[c->su_tgt[w->su_slot]]);
         w->e.flags |= MF_FOLDER_F_SPECIAL_USE;
         w->e.special_use = w->su_bit;
         if (w->guessed || c->su_tgt_guessed[w->su_slot])
             w->e.flags |= MF_FOLDER_F_GUESSED_USE;
-    } else if ((t = rename_target(c, f, d)) != NULL) {
-        w->e.flags |= MF_FOLDER_F_RENAMED;
     } else if (d == 1 && w->inbox_root) {
         t = mf_xstrdup(c->inbox);
     } else {

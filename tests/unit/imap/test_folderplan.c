@@ -552,6 +552,19 @@ test_special_use_off_and_missing(void **state) {
     assert_string_equal(find(plan, "Trash")->tgt_name, "Trash");
     mf_folder_plan_free(&plan);
     mf_folder_rules_free(&r);
+
+    /* An explicit rename wins over the special-use mapping. */
+    {
+        static const char *const ren[] = {"Trash=Old Trash", NULL};
+        r = rules(NULL, NULL, ren);
+        su.rules = r;
+        plan = build(&su);
+        assert_string_equal(find(plan, "Trash")->tgt_name, "Old Trash");
+        assert_true(find(plan, "Trash")->flags & MF_FOLDER_F_RENAMED);
+        assert_false(find(plan, "Trash")->flags & MF_FOLDER_F_SPECIAL_USE);
+        mf_folder_plan_free(&plan);
+        mf_folder_rules_free(&r);
+    }
 }
 
 static void
