@@ -8,7 +8,18 @@
  * a refused login is CURLE_LOGIN_DENIED; SASL PLAIN with
  * CURLOPT_SASL_AUTHZID does admin impersonation; the connect timeout
  * covers the login. TLS may buffer decrypted bytes, so recv is always
- * drained until CURLE_AGAIN before we poll the socket.
+ * drained until CURLE_AGAIN before we poll the socket: rx_drained
+ * remembers whether the last receive ended that way, and
+ * mf__imap_conn_wait() does not poll for input until it did.
+ *
+ * curl_easy_send() is a bare SSL_write(): after SSL_ERROR_WANT_WRITE
+ * (CURLE_AGAIN) OpenSSL insists on a retry with the same buffer address
+ * and at least the same length (curl does not set
+ * SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER). Callers' buffers move (they grow
+ * and compact), so curl connections send from their own fixed `tx`
+ * buffer: a piece of at most TX_MAX bytes is copied there and retried from
+ * there until curl takes it. Callers only have to offer the same bytes
+ * first again (conn.h), which a byte stream does anyway.
  */
 #include "conn.h"
 
@@ -22,13 +33,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+/* One TLS record's worth of plaintext (RFC 8446 section 5.1). */
+#define TX_MAX ((size_t)16 * 1024)
 
 struct mf_imap_conn {
     CURL *curl; /* owned; NULL for an fd connection */
     int fd;     /* the socket (owned only when curl is NULL) */
     long io_timeout_ms;
     char local_ip[64];
+    uint8_t *tx;     /* owned, TX_MAX, curl only: bytes of a pending send */
+    size_t txlen;    /* > 0 while curl has not taken tx yet */
+    bool rx_drained; /* the last receive found nothing: poll may wait */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -158,6 +176,7 @@ mf__imap_conn_open(const struct mf_imap_conn_options *o,
     }
     c = mf_xcalloc(1, sizeof(*c));
     c->curl = h;
+    c->tx = mf_xmalloc(TX_MAX);
     c->fd = sock;
     c->io_timeout_ms = o->io_timeout_ms ? o->io_timeout_ms : 120000L;
     if (curl_easy_getinfo(h, CURLINFO_LOCAL_IP, &local_ip) == CURLE_OK &&
@@ -191,8 +210,14 @@ mf__imap_conn_free(struct mf_imap_conn **cp) {
         curl_easy_cleanup(c->curl);
     else if (c->fd >= 0)
         close(c->fd);
+    free(c->tx);
     free(c);
     *cp = NULL;
+}
+
+int
+mf__imap_conn_fd(const struct mf_imap_conn *c) {
+    return c->fd;
 }
 
 const char *
@@ -200,40 +225,102 @@ mf__imap_conn_local_ip(const struct mf_imap_conn *c) {
     return c->local_ip;
 }
 
-/* Waits until fd is ready for events; MF_E_TIMEOUT after timeout_ms. */
-static mf_err
-wait_fd(int fd, short events, long timeout_ms, struct mf_error *err) {
-    struct pollfd pfd = {.fd = fd, .events = events};
+static long
+now_ms(void) {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+mf_err
+mf__imap_conn_wait(struct mf_imap_conn *c, bool want_read, bool want_write,
+                   long timeout_ms, bool *readable_r, bool *writable_r,
+                   struct mf_error *err) {
+    struct pollfd pfd = {.fd = c->fd};
+    bool r = false, w = false;
+    long deadline, asked;
     int n;
 
-    do
-        n = poll(&pfd, 1, (int)timeout_ms);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return mf_error_set(err, MF_E_IO, "poll: %s", strerror(errno));
-    if (n == 0)
+    MF_ASSERT(want_read || want_write);
+    if (timeout_ms < 0)
+        timeout_ms = c->io_timeout_ms;
+    asked = timeout_ms;
+    if (want_read && !c->rx_drained) {
+        /* TLS may hold decrypted bytes the socket no longer signals. */
+        r = true;
+        timeout_ms = 0;
+    }
+    pfd.events =
+        (short)((want_read && !r ? POLLIN : 0) | (want_write ? POLLOUT : 0));
+    if (pfd.events) {
+        deadline = now_ms() + timeout_ms;
+        for (;;) {
+            n = poll(&pfd, 1, (int)timeout_ms);
+            if (n >= 0 || errno != EINTR)
+                break;
+            timeout_ms = deadline - now_ms();
+            if (timeout_ms < 0)
+                timeout_ms = 0;
+        }
+        if (n < 0)
+            return mf_error_set(err, MF_E_IO, "poll: %s", strerror(errno));
+        if (pfd.revents & POLLNVAL)
+            return mf_error_set(err, MF_E_INTERNAL, "poll: invalid socket");
+        /* A hang-up or error: let recv/send report it in their words. */
+        if (pfd.revents & (POLLERR | POLLHUP)) {
+            r = r || want_read;
+            w = want_write;
+        }
+        r = r || (pfd.revents & POLLIN);
+        w = w || (pfd.revents & POLLOUT);
+    }
+    if (!r && !w)
         return mf_error_set(err, MF_E_TIMEOUT,
-                            "no progress on the connection for %ld ms",
-                            timeout_ms);
+                            "no progress on the connection for %ld ms", asked);
+    if (readable_r)
+        *readable_r = r;
+    if (writable_r)
+        *writable_r = w;
     return MF_E_OK;
 }
 
-/* One non-blocking send: bytes sent, 0 when it would block. */
+/* curl: the bytes go out from c->tx, see the top of this file. */
 static mf_err
-send_some(struct mf_imap_conn *c, const uint8_t *p, size_t n, size_t *sent_r,
-          struct mf_error *err) {
-    if (c->curl) {
-        CURLcode cc = curl_easy_send(c->curl, p, n, sent_r);
-        if (cc == CURLE_AGAIN) {
-            *sent_r = 0;
-            return MF_E_OK;
-        }
-        if (cc != CURLE_OK)
-            return mf_error_set(err, MF_E_DISCONNECTED, "send: %s",
-                                curl_easy_strerror(cc));
+curl_send_some(struct mf_imap_conn *c, const uint8_t *p, size_t n,
+               size_t *sent_r, struct mf_error *err) {
+    size_t k = 0;
+    CURLcode cc;
+
+    if (c->txlen == 0) {
+        c->txlen = n < TX_MAX ? n : TX_MAX;
+        memcpy(c->tx, p, c->txlen);
+    } else {
+        /* A retry: conn.h asks for the same bytes first again. */
+        MF_ASSERT(n >= c->txlen && memcmp(c->tx, p, c->txlen) == 0);
+    }
+    cc = curl_easy_send(c->curl, c->tx, c->txlen, &k);
+    if (cc == CURLE_AGAIN) {
+        *sent_r = 0;
         return MF_E_OK;
     }
-    ssize_t k = send(c->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    c->txlen = 0;
+    if (cc != CURLE_OK)
+        return mf_error_set(err, MF_E_DISCONNECTED, "send: %s",
+                            curl_easy_strerror(cc));
+    *sent_r = k;
+    return MF_E_OK;
+}
+
+mf_err
+mf__imap_conn_send_some(struct mf_imap_conn *c, const void *buf, size_t n,
+                        size_t *sent_r, struct mf_error *err) {
+    ssize_t k;
+
+    MF_ASSERT(n > 0);
+    if (c->curl)
+        return curl_send_some(c, buf, n, sent_r, err);
+    k = send(c->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (k < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
             *sent_r = 0;
@@ -254,11 +341,11 @@ mf__imap_conn_send(struct mf_imap_conn *c, const void *buf, size_t n,
 
     while (n > 0) {
         size_t sent = 0;
-        if ((rc = send_some(c, p, n, &sent, err)) != MF_E_OK)
+        if ((rc = mf__imap_conn_send_some(c, p, n, &sent, err)) != MF_E_OK)
             return rc;
         if (sent == 0) {
-            if ((rc = wait_fd(c->fd, POLLOUT, c->io_timeout_ms, err)) !=
-                MF_E_OK)
+            rc = mf__imap_conn_wait(c, false, true, -1, NULL, NULL, err);
+            if (rc != MF_E_OK)
                 return rc;
             continue;
         }
@@ -268,28 +355,39 @@ mf__imap_conn_send(struct mf_imap_conn *c, const void *buf, size_t n,
     return MF_E_OK;
 }
 
-/* One non-blocking receive: bytes read, 0 when nothing is there yet. */
-static mf_err
-recv_some(struct mf_imap_conn *c, uint8_t *p, size_t cap, size_t *n_r,
-          struct mf_error *err) {
+mf_err
+mf__imap_conn_recv_some(struct mf_imap_conn *c, void *buf, size_t cap,
+                        size_t *n_r, struct mf_error *err) {
+    ssize_t k;
+
+    MF_ASSERT(cap > 0);
     if (c->curl) {
-        CURLcode cc = curl_easy_recv(c->curl, p, cap, n_r);
+        size_t n = 0;
+        CURLcode cc = curl_easy_recv(c->curl, buf, cap, &n);
         if (cc == CURLE_AGAIN) {
+            c->rx_drained = true;
             *n_r = 0;
             return MF_E_OK;
         }
         if (cc != CURLE_OK)
             return mf_error_set(err, MF_E_DISCONNECTED, "recv: %s",
                                 curl_easy_strerror(cc));
-        if (*n_r == 0)
+        if (n == 0)
             return mf_error_set(err, MF_E_DISCONNECTED,
                                 "the server closed the connection");
+        c->rx_drained = false;
+        *n_r = n;
         return MF_E_OK;
     }
-    ssize_t k = recv(c->fd, p, cap, MSG_DONTWAIT);
+    k = recv(c->fd, buf, cap, MSG_DONTWAIT);
     if (k < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->rx_drained = true;
             *n_r = 0;
+            return MF_E_OK;
+        }
+        if (errno == EINTR) {
+            *n_r = 0; /* not drained: wait() comes straight back */
             return MF_E_OK;
         }
         return mf_error_set(err, MF_E_DISCONNECTED, "recv: %s",
@@ -298,6 +396,7 @@ recv_some(struct mf_imap_conn *c, uint8_t *p, size_t cap, size_t *n_r,
     if (k == 0)
         return mf_error_set(err, MF_E_DISCONNECTED,
                             "the server closed the connection");
+    c->rx_drained = false;
     *n_r = (size_t)k;
     return MF_E_OK;
 }
@@ -307,16 +406,16 @@ mf__imap_conn_recv(struct mf_imap_conn *c, void *buf, size_t cap, size_t *n_r,
                    long timeout_ms, struct mf_error *err) {
     mf_err rc;
 
-    if (timeout_ms < 0)
-        timeout_ms = c->io_timeout_ms;
     for (;;) {
-        /* Drain first: TLS may hold decrypted bytes the socket no longer
-         * signals. */
-        if ((rc = recv_some(c, buf, cap, n_r, err)) != MF_E_OK)
+        size_t n = 0;
+        if ((rc = mf__imap_conn_recv_some(c, buf, cap, &n, err)) != MF_E_OK)
             return rc;
-        if (*n_r > 0)
+        if (n > 0) {
+            *n_r = n;
             return MF_E_OK;
-        if ((rc = wait_fd(c->fd, POLLIN, timeout_ms, err)) != MF_E_OK)
+        }
+        rc = mf__imap_conn_wait(c, true, false, timeout_ms, NULL, NULL, err);
+        if (rc != MF_E_OK)
             return rc;
     }
 }

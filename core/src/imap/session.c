@@ -12,11 +12,15 @@
  * 7.5: the continuation belongs to the oldest command that asked, and a
  * byte of a later command would be read as literal data).
  *
- * Sending uses a staging buffer: parts of several commands are gathered
- * and written in chunks of up to SEND_CHUNK bytes; after each chunk the
- * input is drained without waiting. conn.h only offers a blocking send,
- * so draining between chunks is what keeps a server that is busy writing
- * FETCH answers from deadlocking with us while we write commands.
+ * I/O never blocks in one direction (conn.h's non-blocking loop). Parts
+ * of several commands are staged into `out`, at most about OUT_CHUNK bytes
+ * (body sources are read a piece at a time, only as the socket takes what
+ * came before), and sent as far as the socket takes them; whatever has
+ * arrived is read and parsed first, and the wait is for input and, while
+ * bytes are staged, for room to write. So a server that writes big FETCH
+ * answers and reads our APPEND literal only once it is done writing cannot
+ * deadlock with us. Memory: `out`, `inbuf` and `srcbuf`, bounded, plus
+ * what the commands themselves hold.
  *
  * Completion. A tagged answer completes its command at once (callback),
  * even if the command is still being sent (a NO to a synchronizing
@@ -34,8 +38,11 @@
 
 #define DEFAULT_WINDOW 32
 #define DEFAULT_TIMEOUT_MS 120000L
-#define SEND_CHUNK ((size_t)16 * 1024)
+/* Staged output: at most about this much waits for the socket. */
+#define OUT_CHUNK ((size_t)64 * 1024)
 #define IOBUF_SIZE ((size_t)64 * 1024)
+/* Reads of IOBUF_SIZE in a row before sending gets a turn. */
+#define READS_PER_TURN 16
 /* LITERAL- (RFC 7888 section 4): non-synchronizing literals up to 4096. */
 #define LITERAL_MINUS_MAX 4096
 
@@ -109,9 +116,10 @@ struct mf_imap_session {
     struct mf_imap_result last; /* helpers: last result, tagged NULL */
     struct mf_imap_mailbox_info mbox;
 
-    struct mf_buf stage; /* owned: bytes gathered for one send */
-    uint8_t *inbuf;      /* owned, IOBUF_SIZE */
-    uint8_t *srcbuf;     /* owned, SEND_CHUNK: body source reads */
+    struct mf_buf out; /* owned: staged bytes, sent from out_off on */
+    size_t out_off;
+    uint8_t *inbuf;  /* owned, IOBUF_SIZE */
+    uint8_t *srcbuf; /* owned, OUT_CHUNK: body source reads */
 };
 
 /* ================================================================== */
@@ -227,6 +235,9 @@ session_break(struct mf_imap_session *s, const struct mf_error *err,
         return s->err.code;
     s->state = MF_IMAP_STATE_BROKEN;
     s->err = *err;
+    /* Nothing is sent any more. */
+    mf_buf_reset(&s->out);
+    s->out_off = 0;
     s->retry_after_ms = retry_after_ms;
     fail_all(s, &s->err, retry_after_ms);
     return s->err.code;
@@ -472,50 +483,50 @@ on_disconnect(struct mf_imap_session *s, const struct mf_error *e) {
     return session_break(s, e, 0);
 }
 
-/* Reads once, waiting up to timeout_ms, and feeds the parser. MF_E_TIMEOUT
- * (session intact) when nothing came; other errors break the session. */
-static mf_err
-pump(struct mf_imap_session *s, long timeout_ms) {
-    struct mf_error e = {0};
-    size_t n = 0, consumed = 0;
-    mf_err rc;
-
-    rc = mf__imap_conn_recv(s->conn, s->inbuf, IOBUF_SIZE, &n, timeout_ms, &e);
-    if (rc == MF_E_TIMEOUT)
-        return rc;
-    if (rc != MF_E_OK) {
-        if (rc == MF_E_DISCONNECTED)
-            return on_disconnect(s, &e);
-        return session_break(s, &e, 0);
-    }
-    s->dispatching = true;
-    rc = mf_imap_parser_feed(s->parser, s->inbuf, n, &consumed);
-    s->dispatching = false;
-    if (rc == MF_E_OK)
-        return MF_E_OK;
-    if (s->fatal.code != MF_E_OK)
-        return session_break(s, &s->fatal, 0);
-    return session_break(s, mf_imap_parser_error(s->parser), 0);
+static bool
+busy(struct mf_imap_session *s, uint32_t id) {
+    if (!id)
+        return s->pending > 0;
+    for (struct cmd *c = s->head; c; c = c->next)
+        if (c->id == id)
+            return !c->done;
+    return false;
 }
 
-/* Sends the staged bytes, then takes in whatever the server has sent
- * meanwhile without waiting. */
+/* Reads and parses what has arrived, without waiting, until the
+ * connection has nothing more (then it may be polled), command id (0:
+ * all) is done, or READS_PER_TURN reads went by (sending gets a turn; the
+ * connection remembers it was not drained, so the next wait does not
+ * block). */
 static mf_err
-flush_stage(struct mf_imap_session *s) {
-    struct mf_error e = {0};
-    mf_err rc;
+read_some(struct mf_imap_session *s, uint32_t id) {
+    for (int i = 0; i < READS_PER_TURN && busy(s, id); i++) {
+        struct mf_error e = {0};
+        size_t n = 0, consumed = 0;
+        mf_err rc;
 
-    if (s->stage.len == 0)
-        return MF_E_OK;
-    rc = mf__imap_conn_send(s->conn, s->stage.data, s->stage.len, &e);
-    mf_buf_reset(&s->stage);
-    if (rc != MF_E_OK) {
+        rc = mf__imap_conn_recv_some(s->conn, s->inbuf, IOBUF_SIZE, &n, &e);
         if (rc == MF_E_DISCONNECTED)
             return on_disconnect(s, &e);
-        return session_break(s, &e, 0);
+        if (rc != MF_E_OK)
+            return session_break(s, &e, 0);
+        if (n == 0)
+            break;
+        s->dispatching = true;
+        rc = mf_imap_parser_feed(s->parser, s->inbuf, n, &consumed);
+        s->dispatching = false;
+        if (rc == MF_E_OK)
+            continue;
+        if (s->fatal.code != MF_E_OK)
+            return session_break(s, &s->fatal, 0);
+        return session_break(s, mf_imap_parser_error(s->parser), 0);
     }
-    rc = pump(s, 0);
-    return rc == MF_E_TIMEOUT ? MF_E_OK : rc;
+    return s->state == MF_IMAP_STATE_BROKEN ? s->err.code : MF_E_OK;
+}
+
+static size_t
+out_left(const struct mf_imap_session *s) {
+    return s->out.len - s->out_off;
 }
 
 static bool
@@ -527,25 +538,27 @@ can_send(const struct mf_imap_session *s) {
            !s->got_bye && (c->started || s->inflight < s->window);
 }
 
-/* Stages and sends a batch of what the window and the continuation rule
- * allow. */
+/* Copies what the window and the continuation rule allow into `out`,
+ * until OUT_CHUNK bytes wait there. Body sources are read here, a piece
+ * at a time, only as the socket takes what came before. */
 static mf_err
-stage_and_send(struct mf_imap_session *s) {
+stage(struct mf_imap_session *s) {
     mf_err rc;
 
-    for (;;) {
+    /* Keep the unsent bytes at the front: `out` never grows past about
+     * OUT_CHUNK. (The connection copes with the bytes moving, conn.h.) */
+    if (s->out_off > 0) {
+        size_t left = out_left(s);
+        memmove(s->out.data, s->out.data + s->out_off, left);
+        s->out.len = left;
+        s->out.data[left] = '\0';
+        s->out_off = 0;
+    }
+    while (out_left(s) < OUT_CHUNK && can_send(s)) {
         struct cmd *c = s->send_cur;
+        size_t room = OUT_CHUNK - out_left(s);
         struct part *p;
 
-        if (s->state == MF_IMAP_STATE_BROKEN)
-            return s->err.code;
-        if (!can_send(s))
-            break;
-        if (s->stage.len >= SEND_CHUNK) {
-            if ((rc = flush_stage(s)) != MF_E_OK)
-                return rc;
-            continue; /* the drain may have changed everything */
-        }
         if (!c->started) {
             c->started = true;
             s->inflight++;
@@ -565,19 +578,20 @@ stage_and_send(struct mf_imap_session *s) {
         p = &c->parts[c->part];
         switch (p->kind) {
         case PART_WAIT:
+            /* The header before it is staged; nothing more until "+". */
             s->waiting = c;
             break;
         case PART_BYTES: {
             size_t n = p->len - (size_t)c->off;
-            if (n > SEND_CHUNK - s->stage.len)
-                n = SEND_CHUNK - s->stage.len;
-            mf_buf_append(&s->stage, c->out.data + p->off + c->off, n);
+            if (n > room)
+                n = room;
+            mf_buf_append(&s->out, c->out.data + p->off + c->off, n);
             c->off += n;
             break;
         }
         case PART_SOURCE: {
             uint64_t want = p->src.size - c->off;
-            size_t n = 0, room = SEND_CHUNK - s->stage.len;
+            size_t n = 0;
             struct mf_error e = {0};
             if (want > room)
                 want = room;
@@ -597,10 +611,9 @@ stage_and_send(struct mf_imap_session *s) {
             if (rc != MF_E_OK) {
                 /* A literal cannot be cut short: the connection is lost. */
                 e.code = rc;
-                mf_buf_reset(&s->stage);
                 return session_break(s, &e, 0);
             }
-            mf_buf_append(&s->stage, s->srcbuf, n);
+            mf_buf_append(&s->out, s->srcbuf, n);
             c->off += n;
             break;
         }
@@ -613,30 +626,51 @@ stage_and_send(struct mf_imap_session *s) {
             c->off = 0;
         }
     }
-    return flush_stage(s);
+    return MF_E_OK;
 }
 
-/* Sends until nothing more may go: the drain after each send may bring
- * the "+" or the tagged answers that open the window again. */
+/* Sending failed: the server may have said why (BYE, or closed after a
+ * tagged NO), so take in what it sent before giving up. */
 static mf_err
-flush(struct mf_imap_session *s) {
-    mf_err rc;
+send_failed(struct mf_imap_session *s, const struct mf_error *e) {
+    struct mf_error copy = *e;
 
-    do {
-        if ((rc = stage_and_send(s)) != MF_E_OK)
+    if (copy.code != MF_E_DISCONNECTED)
+        return session_break(s, &copy, 0);
+    (void)read_some(s, 0);
+    if (s->state == MF_IMAP_STATE_BROKEN)
+        return s->err.code;
+    return on_disconnect(s, &copy);
+}
+
+/* Stages and sends until the socket would block or nothing more may go
+ * (the window is full, a "+" is awaited, or nothing is queued). */
+static mf_err
+write_some(struct mf_imap_session *s) {
+    for (;;) {
+        struct mf_error e = {0};
+        size_t sent = 0;
+        mf_err rc;
+
+        if (out_left(s) < OUT_CHUNK / 2 && (rc = stage(s)) != MF_E_OK)
             return rc;
-    } while (can_send(s));
-    return s->state == MF_IMAP_STATE_BROKEN ? s->err.code : MF_E_OK;
+        if (out_left(s) == 0)
+            return MF_E_OK;
+        rc = mf__imap_conn_send_some(s->conn, s->out.data + s->out_off,
+                                     out_left(s), &sent, &e);
+        if (rc != MF_E_OK)
+            return send_failed(s, &e);
+        if (sent == 0)
+            return MF_E_OK;
+        s->out_off += sent;
+    }
 }
 
-static bool
-cmd_pending(struct mf_imap_session *s, uint32_t id) {
-    for (struct cmd *c = s->head; c; c = c->next)
-        if (c->id == id)
-            return !c->done;
-    return false;
-}
-
+/* The I/O loop: read what is there, send what may go, then wait for
+ * either direction. Reading never waits for a send to finish and sending
+ * never waits for the server to read, so a server that writes a lot (FETCH
+ * answers) while it does not read (our APPEND literal) cannot deadlock us.
+ * The timeout is for the connection making no progress at all. */
 static mf_err
 drive(struct mf_imap_session *s, uint32_t id, long timeout_ms) {
     mf_err rc;
@@ -645,27 +679,31 @@ drive(struct mf_imap_session *s, uint32_t id, long timeout_ms) {
     if (timeout_ms < 0)
         timeout_ms = s->timeout_ms;
     for (;;) {
-        bool busy = id ? cmd_pending(s, id) : s->pending > 0;
+        struct mf_error e = {0};
+
         if (s->state == MF_IMAP_STATE_BROKEN)
             return s->err.code;
-        if (!busy)
+        if (!busy(s, id))
             return MF_E_OK;
-        if ((rc = flush(s)) != MF_E_OK)
+        if ((rc = read_some(s, id)) != MF_E_OK)
             return rc;
-        busy = id ? cmd_pending(s, id) : s->pending > 0;
-        if (!busy)
+        if (!busy(s, id))
             continue;
-        rc = pump(s, timeout_ms);
+        if ((rc = write_some(s)) != MF_E_OK)
+            return rc;
+        rc = mf__imap_conn_wait(s->conn, true, out_left(s) > 0, timeout_ms,
+                                NULL, NULL, &e);
         if (rc == MF_E_TIMEOUT && s->got_bye)
             return session_break(s, &s->bye, s->bye_retry_ms);
         if (rc == MF_E_TIMEOUT)
             return break_with(s, MF_E_TIMEOUT,
                               "no answer from the server for %ld ms "
-                              "(%zu commands pending%s)",
+                              "(%zu commands pending%s, %zu bytes unsent)",
                               timeout_ms, s->pending,
-                              s->waiting ? ", waiting for \"+\"" : "");
+                              s->waiting ? ", waiting for \"+\"" : "",
+                              out_left(s));
         if (rc != MF_E_OK)
-            return rc;
+            return session_break(s, &e, 0);
     }
 }
 
@@ -944,7 +982,7 @@ mf_imap_session_new_on_conn(struct mf_imap_conn *conn,
     else
         mf_imap_parser_limits_init(&s->limits);
     s->inbuf = mf_xmalloc(IOBUF_SIZE);
-    s->srcbuf = mf_xmalloc(SEND_CHUNK);
+    s->srcbuf = mf_xmalloc(OUT_CHUNK);
     make_parser(s);
     /* Capabilities change after login (RFC 3501 6.2.3 and RFC 9051): ask
      * again instead of trusting the greeting's. */
@@ -996,7 +1034,7 @@ mf_imap_session_free(struct mf_imap_session **sp) {
     for (size_t i = 0; i < s->nhandlers; i++)
         free(s->handlers[i].keyword);
     free(s->handlers);
-    mf_buf_free(&s->stage);
+    mf_buf_free(&s->out);
     free(s->inbuf);
     free(s->srcbuf);
     free(s);
@@ -1032,4 +1070,9 @@ mf__imap_session_untagged_get(struct mf_imap_session *s, const char *keyword,
 void
 mf__imap_session_set_state(struct mf_imap_session *s, enum mf_imap_state st) {
     s->state = st;
+}
+
+struct mf_imap_conn *
+mf__imap_session_conn(struct mf_imap_session *s) {
+    return s->conn;
 }

@@ -16,10 +16,13 @@
  * drv_imap.c).
  *
  * Pipelining. Submitted commands queue up; up to `window` of them are in
- * flight (their first byte sent, their tagged answer not yet read).
+ * flight (their first byte staged, their tagged answer not yet read).
  * mf_imap_session_run()/mf_imap_session_wait() drive the I/O: they send
- * what the rules allow, read, feed the parser, dispatch untagged responses
- * to handlers registered by keyword and complete commands.
+ * what the rules allow while reading whatever arrives (never blocking on a
+ * send, so big literals and big FETCH answers can cross), feed the parser,
+ * dispatch untagged responses to handlers registered by keyword and
+ * complete commands. Memory stays bounded: body sources are read a piece
+ * at a time as the socket takes the bytes.
  *
  * Async contract (STYLE.md): a done callback runs exactly once, with the
  * tagged status, or with an error when the session breaks (BYE,
@@ -267,10 +270,13 @@ MF_WARN_UNUSED mf_err mf_imap_session_submit(
     struct mf_imap_session *s, const struct mf_imap_cmd_spec *spec,
     mf_imap_done_cb cb, void *ud, uint32_t *id_r);
 
-/* Drives I/O until every submitted command has completed. timeout_ms
- * bounds the wait for the server between two reads (-1: the session's
- * timeout); when it passes the session breaks with MF_E_TIMEOUT. Returns
- * MF_E_OK, or the error that broke the session. */
+/* Drives I/O until every submitted command has completed: reads and
+ * writes at the same time, never blocking in one direction (conn.h).
+ * timeout_ms bounds how long the connection may make no progress at all,
+ * nothing read and nothing written (-1: the session's timeout); when it
+ * passes the session breaks with MF_E_TIMEOUT. Returns MF_E_OK, or the
+ * error that broke the session. When it returns, bytes of later commands
+ * may still be staged; the next run() or wait() sends them. */
 MF_WARN_UNUSED mf_err mf_imap_session_run(struct mf_imap_session *s,
                                           long timeout_ms);
 /* Like mf_imap_session_run(), until command id has completed. */

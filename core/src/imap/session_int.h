@@ -19,5 +19,7 @@ bool mf__imap_session_untagged_get(struct mf_imap_session *s,
                                    mf_imap_untagged_cb *cb_r, void **ud_r);
 void mf__imap_session_set_state(struct mf_imap_session *s,
                                 enum mf_imap_state st);
+/* The session's connection (borrowed), for tests: socket options. */
+struct mf_imap_conn *mf__imap_session_conn(struct mf_imap_session *s);
 
 #endif

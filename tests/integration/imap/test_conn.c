@@ -286,7 +286,9 @@ nonblocking_append(const char *u, const char *ca) {
                      0);
     mf_buf_appendf(&req, "mf2 APPEND %s {%d+}\r\n", folder, NB_SIZE);
     for (size_t i = 0; i < NB_SIZE; i++) {
-        uint8_t b = (i % 64 == 62) ? '\r' : (i % 64 == 63) ? '\n' : 'a' + i % 26;
+        uint8_t b = (i % 64 == 62)   ? '\r'
+                    : (i % 64 == 63) ? '\n'
+                                     : 'a' + i % 26;
         mf_buf_append(&req, &b, 1);
     }
     mf_buf_append(&req, "\r\n", 2);
@@ -325,8 +327,8 @@ nonblocking_append(const char *u, const char *ca) {
             off += sent;
         }
         /* 3. Wait for either direction. */
-        mf_err rc = mf__imap_conn_wait(c, true, off < req.len, -1, &rd, &wr,
-                                       &err);
+        mf_err rc =
+            mf__imap_conn_wait(c, true, off < req.len, -1, &rd, &wr, &err);
         if (rc != MF_E_OK)
             fail_msg("wait: %s %s (sent %zu of %zu)", mf_err_name(rc),
                      err.detail, off, req.len);

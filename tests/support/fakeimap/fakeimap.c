@@ -334,8 +334,11 @@ step_send(struct mf_fakeimap *f, const char *text, bool crlf) {
     mf_buf_free(&out);
 }
 
+/* FILL n text / S*: n text: sends n bytes made of text repeated, without
+ * reading anything meanwhile (a server busy writing). FILL tolerates a
+ * client that hangs up; S*: counts that as a mismatch. */
 static void
-step_fill(struct mf_fakeimap *f, const char *args) {
+step_fill(struct mf_fakeimap *f, const char *args, bool tolerant) {
     struct mf_buf unit = {0}, chunk = {0};
     char *end;
     unsigned long n = strtoul(args, &end, 10);
@@ -345,9 +348,10 @@ step_fill(struct mf_fakeimap *f, const char *args) {
     expand(f, *end ? end : "x", &unit);
     while (chunk.len < 65536)
         mf_buf_append(&chunk, unit.data, unit.len);
-    while (n > 0) {
+    while (n > 0 && !f->error) {
+        /* chunk holds whole repetitions: the pattern runs on. */
         size_t k = n < chunk.len ? n : chunk.len;
-        if (!send_all(f, chunk.data, k, true))
+        if (!send_all(f, chunk.data, k, tolerant))
             break;
         n -= k;
     }
@@ -408,7 +412,9 @@ run(void *arg) {
         } else if (strncmp(line, "TIMEOUT ", 8) == 0) {
             f->timeout_ms = strtol(line + 8, NULL, 10);
         } else if (strncmp(line, "FILL ", 5) == 0) {
-            step_fill(f, line + 5);
+            step_fill(f, line + 5, true);
+        } else if (strncmp(line, "S*: ", 4) == 0) {
+            step_fill(f, line + 4, false);
         } else if (strcmp(line, "CLOSE") == 0) {
             closed = true;
         } else {

@@ -16,8 +16,11 @@
  *   QUIET ms       the client must send nothing for ms milliseconds
  *   SLEEP ms       pause
  *   TIMEOUT ms     how long later C:/C+: steps wait (default 3000)
- *   FILL n text    send n bytes made of text repeated (no CRLF); the client
- *                  may hang up meanwhile (hostile-server tests)
+ *   S*: n text     send n bytes made of text repeated (no CRLF), without
+ *                  reading anything meanwhile: a server busy writing a big
+ *                  response while the client may be writing too
+ *   FILL n text    like S*:, but the client may hang up meanwhile
+ *                  (hostile-server tests)
  *   CLOSE          close the connection and end the script
  *   # ...          comment; blank lines are ignored
  *

@@ -3,7 +3,11 @@
  * CAPABILITY, LIST, CREATE, SELECT, a pipelined APPEND of 20 small
  * messages with flags and INTERNALDATE (checked through APPENDUID), a
  * 1 MB APPEND from a body source, and UID FETCH of everything back, the
- * big body through the streaming literal sink.
+ * big body through the streaming literal sink; all of it over plain IMAP
+ * and over TLS (imaps). Then big streams crossing: 16 MB of FETCH answers
+ * while a 4 MB APPEND goes out on the same connection (Dovecot stops
+ * reading while its output is blocked, so a session that does not read
+ * while it writes would deadlock), again plain and TLS.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,12 +15,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "imap/session.h"
+#include "imap/session_int.h"
 #include "testenv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define NMSG 20
@@ -37,24 +42,28 @@ stderr_trace(void *ud, bool sent, const char *line, size_t len) {
 }
 
 static struct mf_imap_session *
-open_target(void) {
+open_target(bool tls) {
     struct mf_imap_conn_options o;
     struct mf_imap_login login = {.user = "user07@example.test",
                                   .password = "pw-user07"};
     struct mf_imap_session_options so = {.window = 8, .timeout_ms = 10000};
     struct mf_imap_session *s = NULL;
     struct mf_error err = {0};
-    char *port = need("TARGET_IMAP_PORT");
-    char *url = mf_xasprintf("imap://127.0.0.1:%s/?tls=off", port);
+    char *port = need(tls ? "TARGET_IMAPS_PORT" : "TARGET_IMAP_PORT");
+    char *ca = tls ? need("CA_FILE") : NULL;
+    char *url = tls ? mf_xasprintf("imaps://127.0.0.1:%s/", port)
+                    : mf_xasprintf("imap://127.0.0.1:%s/?tls=off", port);
 
     memset(&o, 0, sizeof(o));
     assert_int_equal(mf_endpoint_parse(url, &o.endpoint, &err), MF_E_OK);
     o.connect_timeout_ms = 10000;
     o.io_timeout_ms = 10000;
+    o.ca_file = ca;
     mf_err rc = mf_imap_session_open(&o, &login, &so, &s, &err, NULL);
     if (rc != MF_E_OK)
         fail_msg("open: %s %s", mf_err_name(rc), err.detail);
     free(port);
+    free(ca);
     free(url);
     if (getenv("MF_TRACE"))
         mf_imap_session_set_trace(s, stderr_trace, NULL);
@@ -99,6 +108,7 @@ message(int i) {
 
 struct big {
     uint64_t off;
+    uint64_t size; /* 0: BIG_SIZE */
 };
 
 static uint8_t
@@ -110,7 +120,8 @@ big_byte(uint64_t i) {
 static mf_err
 big_read(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
     struct big *b = ud;
-    size_t n = cap < BIG_SIZE - b->off ? cap : BIG_SIZE - b->off;
+    uint64_t size = b->size ? b->size : BIG_SIZE;
+    size_t n = cap < size - b->off ? cap : (size_t)(size - b->off);
     for (size_t i = 0; i < n; i++)
         buf[i] = big_byte(b->off + i);
     b->off += n;
@@ -203,15 +214,14 @@ sink_end(void *ud) {
 }
 
 static void
-test_session_dovecot(void **state) {
-    struct mf_imap_session *s = open_target();
+session_flow(bool tls) {
+    struct mf_imap_session *s = open_target(tls);
     struct mf_imap_mailbox_info info;
     struct appended ap[NMSG + 1];
     struct fetched fx = {0};
     struct big big = {0};
     bool inbox = false;
     char folder[64];
-    (void)state;
 
     memset(ap, 0, sizeof(ap));
     assert_true(mf_imap_session_has(
@@ -222,7 +232,8 @@ test_session_dovecot(void **state) {
                      MF_E_OK);
     assert_true(inbox);
 
-    snprintf(folder, sizeof(folder), "mfsession %d", (int)getpid());
+    snprintf(folder, sizeof(folder), "mfsession %d%s", (int)getpid(),
+             tls ? " tls" : "");
     assert_int_equal(mf_imap_session_create(s, folder), MF_E_OK);
     assert_int_equal(mf_imap_session_select(s, folder, false, &info), MF_E_OK);
     assert_int_equal(info.exists, 0);
@@ -310,10 +321,154 @@ test_session_dovecot(void **state) {
     mf_imap_session_free(&s);
 }
 
+static void
+test_session_dovecot(void **state) {
+    (void)state;
+    session_flow(false);
+}
+
+static void
+test_session_dovecot_tls(void **state) {
+    (void)state;
+    session_flow(true);
+}
+
+/* ------------------------------------------------------------------ */
+/* Crossing streams                                                    */
+/* ------------------------------------------------------------------ */
+
+#define CROSS_SIZE (4 * 1024 * 1024)
+#define CROSS_FETCHES 4
+
+struct cross {
+    int streams;
+    uint64_t pos, total, bad;
+};
+
+static mf_err
+cross_begin(void *ud, const struct mf_imap_literal_info *info) {
+    struct cross *x = ud;
+    (void)info;
+    x->streams++;
+    x->pos = 0;
+    return MF_E_OK;
+}
+
+static mf_err
+cross_data(void *ud, const uint8_t *p, size_t n) {
+    struct cross *x = ud;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != big_byte(x->pos + i))
+            x->bad++;
+    x->pos += n;
+    x->total += n;
+    return MF_E_OK;
+}
+
+static mf_err
+cross_end(void *ud) {
+    (void)ud;
+    return MF_E_OK;
+}
+
+static void
+submit_append_big(struct mf_imap_session *s, const char *folder, struct big *b,
+                  struct appended *ap) {
+    struct mf_imap_body_source src = {
+        .size = CROSS_SIZE, .read = big_read, .ud = b};
+    struct mf_imap_cmd_spec c = {0};
+
+    mf_imap_cmd_text(&c, "APPEND ");
+    mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
+    mf_imap_cmd_text(&c, " ");
+    mf_imap_cmd_source(&c, &src);
+    assert_int_equal(mf_imap_session_submit(s, &c, on_appended, ap, NULL),
+                     MF_E_OK);
+    mf_imap_cmd_clear(&c);
+}
+
+static void
+crossing_streams(bool tls) {
+    struct mf_imap_session *s = open_target(tls);
+    struct appended first = {0}, second = {0}, fetched[CROSS_FETCHES];
+    struct big b1 = {.size = CROSS_SIZE}, b2 = {.size = CROSS_SIZE};
+    struct cross x = {0};
+    char folder[64];
+    int small = 8192;
+
+    /* A small send buffer: sends would block in the middle of TLS
+     * records while the staged output moves (the retry path of conn.c).
+     * (A small receive buffer would make loopback TCP crawl: tiny windows
+     * and delayed ACKs.) */
+    assert_int_equal(setsockopt(mf__imap_conn_fd(mf__imap_session_conn(s)),
+                                SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)),
+                     0);
+    memset(fetched, 0, sizeof(fetched));
+    snprintf(folder, sizeof(folder), "mfcross %d%s", (int)getpid(),
+             tls ? " tls" : "");
+    assert_int_equal(mf_imap_session_create(s, folder), MF_E_OK);
+    assert_int_equal(mf_imap_session_select(s, folder, false, NULL), MF_E_OK);
+    submit_append_big(s, folder, &b1, &first);
+    assert_int_equal(mf_imap_session_run(s, -1), MF_E_OK);
+    assert_int_equal(first.code, MF_E_OK);
+
+    /* 16 MB of FETCH answers, and a 4 MB APPEND pipelined behind them. */
+    mf_imap_session_set_literal_sink(s, cross_begin, cross_data, cross_end, &x);
+    for (int i = 0; i < CROSS_FETCHES; i++) {
+        struct mf_imap_cmd_spec c = {0};
+        mf_imap_cmd_text(&c, "UID FETCH 1 (BODY.PEEK[])");
+        assert_int_equal(
+            mf_imap_session_submit(s, &c, on_appended, &fetched[i], NULL),
+            MF_E_OK);
+        mf_imap_cmd_clear(&c);
+    }
+    submit_append_big(s, folder, &b2, &second);
+    assert_int_equal(mf_imap_session_run(s, -1), MF_E_OK);
+    for (int i = 0; i < CROSS_FETCHES; i++)
+        assert_int_equal(fetched[i].code, MF_E_OK);
+    assert_int_equal(second.code, MF_E_OK);
+    assert_int_equal(second.uid, first.uid + 1);
+    assert_int_equal(x.streams, CROSS_FETCHES);
+    assert_int_equal(x.total, (uint64_t)CROSS_FETCHES * CROSS_SIZE);
+    assert_int_equal(x.bad, 0);
+    mf_imap_session_set_literal_sink(s, NULL, NULL, NULL, NULL);
+
+    {
+        struct mf_imap_cmd_spec c = {0};
+        mf_imap_cmd_text(&c, "UNSELECT");
+        assert_int_equal(mf_imap_session_submit(s, &c, NULL, NULL, NULL),
+                         MF_E_OK);
+        mf_imap_cmd_clear(&c);
+        mf_imap_cmd_text(&c, "DELETE ");
+        mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
+        assert_int_equal(mf_imap_session_submit(s, &c, NULL, NULL, NULL),
+                         MF_E_OK);
+        mf_imap_cmd_clear(&c);
+        assert_int_equal(mf_imap_session_run(s, -1), MF_E_OK);
+    }
+    assert_int_equal(mf_imap_session_logout(s), MF_E_OK);
+    mf_imap_session_free(&s);
+}
+
+static void
+test_crossing_streams(void **state) {
+    (void)state;
+    crossing_streams(false);
+}
+
+static void
+test_crossing_streams_tls(void **state) {
+    (void)state;
+    crossing_streams(true);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_session_dovecot),
+        cmocka_unit_test(test_session_dovecot_tls),
+        cmocka_unit_test(test_crossing_streams),
+        cmocka_unit_test(test_crossing_streams_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

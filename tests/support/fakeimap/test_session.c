@@ -3,7 +3,9 @@
  * against the scripted fake server (fakeimap.h): capabilities, SELECT,
  * pipelining and its window, synchronizing and non-synchronizing literals,
  * body sources, BYE and disconnects with commands pending, error mapping
- * with backoff hints, hostile servers, timeouts.
+ * with backoff hints, hostile servers, timeouts; a server that writes
+ * megabytes without reading while we write megabytes (no deadlock), and
+ * the connection's non-blocking primitives.
  *
  * Every session starts with our own CAPABILITY, hence the CAPS prefix.
  */
@@ -19,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define CAPS_PLUS                                                              \
     "C: $0 CAPABILITY\n"                                                       \
@@ -416,8 +420,9 @@ test_literal_minus(void **state) {
 
 /* A body source streams a big literal in bounded pieces. */
 struct src {
-    uint64_t left;
+    uint64_t size, left;
     size_t max_read;
+    size_t max_give; /* short reads: at most this much per call (0: cap) */
     int released;
 };
 
@@ -425,10 +430,10 @@ static mf_err
 src_read(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
     struct src *s = ud;
     size_t n = cap < s->left ? cap : (size_t)s->left;
-    if (n > 1000)
-        n = 1000; /* short reads are fine */
+    if (s->max_give && n > s->max_give)
+        n = s->max_give; /* short reads are fine */
     for (size_t i = 0; i < n; i++)
-        buf[i] = "xyz"[(size_t)((300000 - s->left + i) % 3)];
+        buf[i] = "xyz"[(size_t)((s->size - s->left + i) % 3)];
     s->left -= n;
     if (cap > s->max_read)
         s->max_read = cap;
@@ -445,7 +450,7 @@ static void
 test_body_source(void **state) {
     struct t t = {0};
     struct rec r = {0};
-    struct src src = {.left = 300000};
+    struct src src = {.size = 300000, .left = 300000, .max_give = 1000};
     struct mf_imap_body_source bs = {
         .size = 300000, .read = src_read, .release = src_release, .ud = &src};
     struct mf_imap_cmd_spec c = {0};
@@ -467,6 +472,174 @@ test_body_source(void **state) {
     assert_int_equal(src.released, 1);
     assert_true(src.max_read <= 64 * 1024);
     finish(&t);
+}
+
+/* The deadlock a blocking send would have: the server writes 4 MB of
+ * FETCH answers and reads nothing until it is done, while we send a 4 MB
+ * APPEND literal (LITERAL+, from a body source) pipelined behind the
+ * FETCH. Neither socket buffer holds that much, so both sides would wait
+ * for each other forever; the session must read while it writes. */
+#define DL_FETCHES 64
+#define DL_LITERAL (64 * 1024)
+#define DL_APPEND (4 * 1024 * 1024)
+
+struct fetch_sum {
+    int count;
+    uint64_t bytes;
+    int bad;
+};
+
+static mf_err
+sum_fetch(void *ud, const struct mf_imap_response *r) {
+    struct fetch_sum *fs = ud;
+    const struct mf_imap_arg *items, *v;
+    const uint8_t *body;
+    size_t n, blen;
+
+    fs->count++;
+    if (r->nargs != 1 || !mf_imap_arg_as_list(&r->args[0], &items, &n) ||
+        !(v = mf_imap_args_find(items, n, "BODY[]")) ||
+        !mf_imap_arg_as_string(v, &body, &blen)) {
+        fs->bad++;
+        return MF_E_OK;
+    }
+    for (size_t i = 0; i < blen; i++)
+        if (body[i] != "0123456789abcdef"[i % 16]) {
+            fs->bad++;
+            break;
+        }
+    fs->bytes += blen;
+    return MF_E_OK;
+}
+
+static void
+test_no_deadlock(void **state) {
+    struct t t = {0};
+    struct rec r1 = {0}, r2 = {0};
+    struct fetch_sum fs = {0};
+    struct src src = {.size = DL_APPEND, .left = DL_APPEND};
+    struct mf_imap_body_source bs = {.size = DL_APPEND,
+                                     .read = src_read,
+                                     .release = src_release,
+                                     .ud = &src};
+    struct mf_imap_cmd_spec c = {0};
+    struct mf_buf script = {0};
+    (void)state;
+
+    mf_buf_append_str(&script, CAPS_PLUS "TIMEOUT 20000\n"
+                                         "C: $1 UID FETCH 1:* (BODY.PEEK[])\n");
+    for (int i = 1; i <= DL_FETCHES; i++)
+        mf_buf_appendf(&script,
+                       "S+: * %d FETCH (UID %d BODY[] {%d}\\r\\n\n"
+                       "S*: %d 0123456789abcdef\n"
+                       "S: )\n",
+                       i, i, DL_LITERAL, DL_LITERAL);
+    mf_buf_appendf(&script,
+                   "S: $1 OK Fetch completed.\n"
+                   "C: $2 APPEND INBOX {%d+}\n"
+                   "C*: %d xyz\n"
+                   "C: \n"
+                   "S: $2 OK [APPENDUID 1 1] Append completed.\n",
+                   DL_APPEND, DL_APPEND);
+    open_opts(&t, (char *)script.data, 0, 10000, NULL);
+    mf_imap_session_on_untagged(t.s, "FETCH", sum_fetch, &fs);
+    submit_text(t.s, "UID FETCH 1:* (BODY.PEEK[])", &r1);
+    mf_imap_cmd_text(&c, "APPEND INBOX ");
+    mf_imap_cmd_source(&c, &bs);
+    assert_int_equal(mf_imap_session_submit(t.s, &c, rec_done, &r2, NULL),
+                     MF_E_OK);
+    mf_imap_cmd_clear(&c);
+    run_expect(&t, MF_E_OK);
+    assert_int_equal(r1.code, MF_E_OK);
+    assert_int_equal(r2.code, MF_E_OK);
+    assert_string_equal(r2.resp_code, "APPENDUID");
+    assert_int_equal(fs.count, DL_FETCHES);
+    assert_int_equal(fs.bad, 0);
+    assert_int_equal(fs.bytes, (uint64_t)DL_FETCHES * DL_LITERAL);
+    /* The source was read in bounded pieces as the socket drained. */
+    assert_int_equal(src.left, 0);
+    assert_int_equal(src.released, 1);
+    assert_true(src.max_read <= 64 * 1024);
+    mf_buf_free(&script);
+    finish(&t);
+}
+
+/* The connection's non-blocking primitives over a socketpair: a receive
+ * that may have left data behind makes wait() report readable without
+ * polling; a full socket makes send_some() take nothing and wait() time
+ * out, until the peer reads. */
+static void
+test_conn_nonblocking(void **state) {
+    struct mf_error err = {0};
+    struct mf_imap_conn *c;
+    uint8_t buf[8], big[65536];
+    bool rd = false, wr = false;
+    size_t n = 0, total = 0;
+    int sv[2];
+    (void)state;
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    c = mf__imap_conn_from_fd(sv[0], 500);
+    assert_int_equal(write(sv[1], "0123456789", 10), 10);
+    assert_int_equal(mf__imap_conn_recv_some(c, buf, 4, &n, &err), MF_E_OK);
+    assert_int_equal(n, 4);
+    /* Not drained: readable at once. */
+    assert_int_equal(mf__imap_conn_wait(c, true, false, 0, &rd, &wr, &err),
+                     MF_E_OK);
+    assert_true(rd);
+    assert_false(wr);
+    assert_int_equal(mf__imap_conn_recv_some(c, buf, sizeof(buf), &n, &err),
+                     MF_E_OK);
+    assert_int_equal(n, 6);
+    assert_memory_equal(buf, "456789", 6);
+    assert_int_equal(mf__imap_conn_recv_some(c, buf, sizeof(buf), &n, &err),
+                     MF_E_OK);
+    assert_int_equal(n, 0);
+    /* Drained: the wait polls, and nothing comes. */
+    assert_int_equal(mf__imap_conn_wait(c, true, false, 50, &rd, &wr, &err),
+                     MF_E_TIMEOUT);
+    /* Both ways: writable, not readable. */
+    rd = wr = false;
+    assert_int_equal(mf__imap_conn_wait(c, true, true, 50, &rd, &wr, &err),
+                     MF_E_OK);
+    assert_false(rd);
+    assert_true(wr);
+    /* Fill the socket: send_some takes nothing, never blocks. */
+    memset(big, 'z', sizeof(big));
+    for (;;) {
+        assert_int_equal(mf__imap_conn_send_some(c, big, sizeof(big), &n, &err),
+                         MF_E_OK);
+        if (n == 0)
+            break;
+        total += n;
+        assert_true(total < (size_t)64 * 1024 * 1024);
+    }
+    assert_int_equal(mf__imap_conn_wait(c, false, true, 50, &rd, &wr, &err),
+                     MF_E_TIMEOUT);
+    /* The blocking send times out the same way. */
+    assert_int_equal(mf__imap_conn_send(c, big, sizeof(big), &err),
+                     MF_E_TIMEOUT);
+    /* The peer reads everything: room again. */
+    for (;;) {
+        ssize_t k = recv(sv[1], big, sizeof(big), MSG_DONTWAIT);
+        if (k <= 0)
+            break;
+        assert_true((size_t)k <= total);
+        total -= (size_t)k;
+    }
+    assert_int_equal(total, 0);
+    assert_int_equal(mf__imap_conn_wait(c, false, true, 1000, &rd, &wr, &err),
+                     MF_E_OK);
+    assert_true(wr);
+    /* The peer hangs up: readable, and the receive says so. */
+    close(sv[1]);
+    assert_int_equal(mf__imap_conn_wait(c, true, false, 1000, &rd, &wr, &err),
+                     MF_E_OK);
+    assert_true(rd);
+    assert_int_equal(mf__imap_conn_recv_some(c, buf, sizeof(buf), &n, &err),
+                     MF_E_DISCONNECTED);
+    mf__imap_conn_free(&c);
+    assert_null(c);
 }
 
 /* BYE while an APPEND waits for "+", more commands queued behind: each
@@ -847,6 +1020,8 @@ main(void) {
         cmocka_unit_test(test_literal_plus),
         cmocka_unit_test(test_literal_minus),
         cmocka_unit_test(test_body_source),
+        cmocka_unit_test(test_no_deadlock),
+        cmocka_unit_test(test_conn_nonblocking),
         cmocka_unit_test(test_bye_pending),
         cmocka_unit_test(test_disconnect_mid_literal),
         cmocka_unit_test(test_throttled_retry_after),
