@@ -256,9 +256,9 @@ header(struct mf_csv_parser *p, struct mf__csv_record *rec) {
         if (col == COL_UNKNOWN) {
             if (!p->opt.allow_unknown_columns && !rec->fields[i].bad)
                 report(p, rec->line, i + 1, MF_E_CSV_UNKNOWN_COLUMN,
-                       "unknown column \"%.64s\" (expected EmailAddress, "
-                       "UserName, Password, UserRoot, TargetUserName, "
-                       "TargetPassword; --allow-unknown-columns ignores it)",
+                       "\"%.64s\" is none of EmailAddress, UserName, "
+                       "Password, UserRoot, TargetUserName, TargetPassword "
+                       "(--allow-unknown-columns ignores it)",
                        name);
             continue;
         }
@@ -355,11 +355,11 @@ row(struct mf_csv_parser *p, struct mf__csv_record *rec) {
                 c == MF_CSV_COL_EMAIL || c == MF_CSV_COL_USERNAME ||
                 (c == MF_CSV_COL_PASSWORD && !p->opt.password_optional);
             if (required) {
-                report(p, rec->line, pos, MF_E_CSV_EMPTY_FIELD, "%s is empty%s",
-                       column_names[c],
+                report(p, rec->line, pos, MF_E_CSV_EMPTY_FIELD, "%s",
                        c == MF_CSV_COL_PASSWORD
-                           ? " (give admin credentials to leave it empty)"
-                           : "");
+                           ? "every row needs one, unless admin credentials "
+                             "are given (--password-optional)"
+                           : "every row needs one");
                 ok = false;
             }
             continue;
