@@ -26,37 +26,18 @@ Exit 0 when equal, 1 when different, 2 on usage or connection errors.
 """
 
 import argparse
-import base64
 import email.utils
 import hashlib
 import imaplib
 import json
 import re
 import sys
-import time
+
+from mutf7 import mutf7_decode, mutf7_encode
 
 SPECIAL = ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All",
            "\\Flagged", "\\Important")
 LIST_RE = re.compile(rb'^\((?P<attrs>[^)]*)\) (?P<delim>"(?:\\.|[^"])*"|NIL) (?P<name>.*)$')
-
-
-def mutf7_decode(raw):
-    out, i = [], 0
-    while i < len(raw):
-        c = raw[i]
-        if c != "&":
-            out.append(c)
-            i += 1
-            continue
-        j = raw.index("-", i)
-        if j == i + 1:
-            out.append("&")
-        else:
-            b64 = raw[i + 1:j].replace(",", "/")
-            b64 += "=" * (-len(b64) % 4)
-            out.append(base64.b64decode(b64).decode("utf-16-be"))
-        i = j + 1
-    return "".join(out)
 
 
 def unquote(tok):
@@ -159,25 +140,7 @@ def expected_target_name(src, raw, tgt, args, src_special, tgt_special):
     parts = decoded.split(delim) if delim else [decoded]
     tdelim = tgt.delim or "/"
     parts = [p.replace(tdelim, args.separator_replacement) for p in parts]
-    return encode_mutf7(tdelim.join(parts))
-
-
-def encode_mutf7(s):
-    out, buf = [], []
-
-    def flush():
-        if buf:
-            b = base64.b64encode("".join(buf).encode("utf-16-be")).decode()
-            out.append("&" + b.rstrip("=").replace("/", ",") + "-")
-            buf.clear()
-    for ch in s:
-        if 0x20 <= ord(ch) <= 0x7e:
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            buf.append(ch)
-    flush()
-    return "".join(out)
+    return mutf7_encode(tdelim.join(parts))
 
 
 def main():

@@ -44,6 +44,10 @@ void mf_buf_reset(struct mf_buf *b);
 /* Frees the storage; b is empty and reusable afterwards. */
 void mf_buf_free(struct mf_buf *b);
 
+/* The value (0-63) of a base64 digit, or -1. The 64th digit differs by
+ * use: '/' in RFC 4648 base64, ',' in IMAP's modified UTF-7. */
+int mf_base64_digit(unsigned char c, char digit63);
+
 /* Parses a whole decimal string into *out_r within [min, max]. Returns
  * false (and leaves *out_r untouched) on any junk, sign or overflow. */
 bool mf_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out_r);

@@ -29,6 +29,8 @@
  * the hash). Slots whose count drops to zero stay, so there are no
  * tombstones.
  */
+#include "mailferry/util.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,18 +375,8 @@ hexval(char c) {
 }
 
 static int
-b64val(char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+b64val(unsigned char c) {
+    return mf_base64_digit(c, '/');
 }
 
 /* RFC 2047 4.1. Padding may be missing (common); a lone 6-bit leftover

@@ -10,6 +10,8 @@
  */
 #include "mailferry/mutf7.h"
 
+#include "mailferry/util.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -18,17 +20,7 @@ static const char b64chars[] =
 
 static int
 b64val(unsigned char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == ',')
-        return 63;
-    return -1;
+    return mf_base64_digit(c, ',');
 }
 
 static void

@@ -161,3 +161,18 @@ mf_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out_r) {
     *out_r = v;
     return true;
 }
+
+int
+mf_base64_digit(unsigned char c, char digit63) {
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == (unsigned char)digit63)
+        return 63;
+    return -1;
+}

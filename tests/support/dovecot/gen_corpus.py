@@ -43,50 +43,9 @@ import ssl
 import sys
 import time
 
-# ------------------------------------------------------------ modified UTF-7
-
-
-def mutf7_encode(name):
-    """RFC 3501 5.1.3: printable ASCII stands for itself ('&' as '&-'),
-    runs of anything else are UTF-16BE in base64 with ',' for '/', no
-    padding, between '&' and '-'."""
-    out = []
-    run = []
-
-    def flush():
-        if run:
-            b = "".join(run).encode("utf-16-be")
-            out.append("&" + base64.b64encode(b).decode().rstrip("=")
-                       .replace("/", ",") + "-")
-            run.clear()
-
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7E:
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            run.append(ch)
-    flush()
-    return "".join(out)
-
-
-def mutf7_decode(s):
-    out = []
-    i = 0
-    while i < len(s):
-        if s[i] != "&":
-            out.append(s[i])
-            i += 1
-            continue
-        j = s.index("-", i)
-        if j == i + 1:
-            out.append("&")
-        else:
-            b64 = s[i + 1:j].replace(",", "/")
-            b64 += "=" * (-len(b64) % 4)
-            out.append(base64.b64decode(b64).decode("utf-16-be"))
-        i = j + 1
-    return "".join(out)
+# Modified UTF-7 lives in tests/support/mutf7.py, shared with imapcompare.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from mutf7 import mutf7_decode, mutf7_encode  # noqa: E402
 
 
 # ------------------------------------------------------------ IMAP client
