@@ -373,4 +373,8 @@ void mf_imap_datetime_from_unix(int64_t t, int tz_minutes,
  * quotes needed), NUL-terminated; out holds at least 12 bytes. */
 void mf_imap_date_format(int year, int month, int day, char out[12]);
 
+/* ASCII case-insensitive comparison of the n bytes at w with the whole of
+ * kw (shared by parser.c and imaparg.c). */
+bool mf__imap_word_eq(const uint8_t *w, size_t n, const char *kw);
+
 #endif
