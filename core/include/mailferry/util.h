@@ -7,6 +7,7 @@
 #ifndef MAILFERRY_UTIL_H
 #define MAILFERRY_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,9 @@ char *mf_xstrdup(const char *s);
 char *mf_xstrndup(const char *s, size_t n);
 /* printf into a new string; aborts on failure. */
 char *mf_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same with a va_list (not consumed: the caller still va_end()s it). */
+char *mf_xvasprintf(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
 
 /* Programmer errors: stay on in release builds. */
 #define MF_ASSERT(cond)                                                        \

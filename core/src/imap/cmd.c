@@ -80,17 +80,11 @@ void
 mf_imap_cmd_textf(struct mf_imap_cmd_spec *c, const char *fmt, ...) {
     va_list ap;
     char *s;
-    int n;
 
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    s = mf_xvasprintf(fmt, ap);
     va_end(ap);
-    MF_ASSERT(n >= 0);
-    s = mf_xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    add_text(c, s, (size_t)n);
+    add_text(c, s, strlen(s));
     free(s);
 }
 

@@ -56,18 +56,29 @@ mf_xstrndup(const char *s, size_t n) {
 }
 
 char *
-mf_xasprintf(const char *fmt, ...) {
-    va_list ap;
+mf_xvasprintf(const char *fmt, va_list ap) {
+    va_list copy;
     int n;
     char *p;
 
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
+    va_copy(copy, ap);
+    n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
     MF_ASSERT(n >= 0);
     p = mf_xmalloc((size_t)n + 1);
+    va_copy(copy, ap);
+    vsnprintf(p, (size_t)n + 1, fmt, copy);
+    va_end(copy);
+    return p;
+}
+
+char *
+mf_xasprintf(const char *fmt, ...) {
+    va_list ap;
+    char *p;
+
     va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    p = mf_xvasprintf(fmt, ap);
     va_end(ap);
     return p;
 }
