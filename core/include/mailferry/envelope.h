@@ -1,0 +1,189 @@
+/*
+ * Kafka message envelopes (DESIGN.md §6): the typed C form of the
+ * protobuf messages in proto/mailferry/v1/, and the one place that packs
+ * and unpacks them (core/src/kafka/envelope.c); nothing else includes the
+ * generated *.pb-c.h headers.
+ *
+ * Every message on the mailferry topics is an Envelope: a schema version,
+ * a message id, the sender, a send time and exactly one body: a Job (on
+ * <prefix>.jobs and <prefix>.jobs.dlq), a Progress or a Result (on
+ * <prefix>.results). Readers refuse a schema version newer than
+ * MF_ENVELOPE_SCHEMA_VERSION with MF_E_SCHEMA_VERSION, and anything that
+ * does not parse, has no body or fails the checks below with
+ * MF_E_ENVELOPE; both say what was wrong in the error detail.
+ *
+ * Ownership: every char * and array in these structs is owned by the
+ * struct that holds it. Unpacked strings are never NULL (empty when the
+ * field was absent); for packing, NULL reads as "". mf_envelope_clear()
+ * frees everything an envelope owns, whichever body it has.
+ */
+#ifndef MAILFERRY_ENVELOPE_H
+#define MAILFERRY_ENVELOPE_H
+
+#include "mailferry/crypto.h"
+#include "mailferry/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The schema version this program writes and the newest it reads. */
+#define MF_ENVELOPE_SCHEMA_VERSION 1
+/* A sensible unpack limit: Kafka's default message.max.bytes. */
+#define MF_ENVELOPE_MAX_DEFAULT (1024 * 1024)
+
+/* Values equal those of the protobuf enums (job.proto, result.proto). */
+enum mf_job_kind {
+    MF_JOB_KIND_UNSPECIFIED = 0,
+    MF_JOB_KIND_INITIAL = 1,     /* first full pass */
+    MF_JOB_KIND_INCREMENTAL = 2, /* new mail and flag changes */
+    MF_JOB_KIND_FINAL = 3,       /* the last pass before Completed */
+};
+
+enum mf_outcome {
+    MF_OUTCOME_UNSPECIFIED = 0,
+    MF_OUTCOME_SYNCED = 1,
+    MF_OUTCOME_FAILED = 2,
+    MF_OUTCOME_STOPPED = 3, /* stopped at a message boundary on request */
+    MF_OUTCOME_RETRY = 4,   /* transient failure: re-enqueue */
+};
+
+struct mf_job_credentials {
+    char *login;            /* user, or admin when impersonating */
+    char *authorization_id; /* SASL PLAIN authzid when impersonating */
+    bool has_password;
+    struct mf_sealed_secret password; /* or an OAuth2 token when oauth */
+    bool oauth;
+};
+
+struct mf_job {
+    char *batch;
+    char *mailbox; /* EmailAddress from the CSV */
+    char *job_id;  /* unique per (batch, mailbox, pass) */
+    uint32_t attempt;
+    enum mf_job_kind kind;
+    uint64_t pass;
+    struct mf_job_credentials source;
+    struct mf_job_credentials target;
+    char *user_root;
+    uint64_t batch_generation;
+};
+
+struct mf_counters {
+    uint64_t folders_total;
+    uint64_t folders_done;
+    uint64_t folders_excluded;
+    uint64_t messages_source;
+    uint64_t bytes_source;
+    uint64_t messages_copied;
+    uint64_t bytes_copied;
+    uint64_t messages_skipped_too_large;
+    uint64_t messages_skipped_excluded;
+    uint64_t messages_failed;
+    uint64_t flags_updated;
+    uint64_t messages_already_present;
+};
+
+struct mf_progress {
+    char *batch;
+    char *mailbox;
+    char *job_id;
+    uint32_t attempt;
+    char *worker;
+    char *current_folder;
+    struct mf_counters counters;
+    uint64_t sequence; /* increases per job attempt */
+};
+
+/* One skipped or failed message. */
+struct mf_result_item {
+    char *folder;
+    uint32_t uid;
+    uint64_t size;
+    char *internal_date;
+    char *subject;
+    uint32_t error_code; /* mf_err number */
+    char *error_name;
+    char *error_detail;
+};
+
+struct mf_result {
+    char *batch;
+    char *mailbox;
+    char *job_id;
+    uint32_t attempt;
+    char *worker;
+    enum mf_outcome outcome;
+    struct mf_counters counters;
+    uint32_t error_code; /* mf_err number */
+    char *error_name;
+    char *error_detail;
+    uint64_t started_at_ms;
+    uint64_t finished_at_ms;
+    struct mf_result_item *skipped; /* owned array of nskipped */
+    size_t nskipped;
+    struct mf_result_item *failed; /* owned array of nfailed */
+    size_t nfailed;
+};
+
+enum mf_envelope_body {
+    MF_ENVELOPE_NONE,
+    MF_ENVELOPE_JOB,
+    MF_ENVELOPE_PROGRESS,
+    MF_ENVELOPE_RESULT,
+};
+
+struct mf_envelope {
+    uint32_t schema_version;
+    char *message_id;
+    uint64_t sent_at_ms; /* producer wall clock, Unix ms */
+    char *sender;        /* "mailferry-worker/0.1.0 host" */
+    enum mf_envelope_body body;
+    /* Only the member that body names is meaningful. */
+    struct mf_job job;
+    struct mf_progress progress;
+    struct mf_result result;
+};
+
+/* Zeroes *env and fills the header: the current schema version, a new
+ * random message id, the time now and a copy of sender (may be NULL).
+ * The caller then fills the body it named. */
+void mf_envelope_init(struct mf_envelope *env, enum mf_envelope_body body,
+                      const char *sender);
+
+/* Frees everything env owns and zeroes it. Accepts NULL. */
+void mf_envelope_clear(struct mf_envelope *env);
+
+/* Packs env into a new buffer *buf_r of *len_r bytes that the caller
+ * frees with free(). MF_E_INVALID_ARGUMENT if env has no body or its
+ * schema version is not MF_ENVELOPE_SCHEMA_VERSION. */
+MF_WARN_UNUSED mf_err mf_envelope_pack(const struct mf_envelope *env,
+                                       uint8_t **buf_r, size_t *len_r,
+                                       struct mf_error *err);
+
+/* Unpacks len bytes into *env_r (overwritten; clear it with
+ * mf_envelope_clear() after a success, nothing to clear after an error).
+ * max_len bounds the input (0: MF_ENVELOPE_MAX_DEFAULT) and, through it,
+ * the memory used. Checks, besides protobuf's own:
+ *   - schema_version is set and at most MF_ENVELOPE_SCHEMA_VERSION
+ *     (MF_E_SCHEMA_VERSION for a newer one);
+ *   - a body is set, with a known kind or outcome;
+ *   - batch and mailbox are set (job_id too, for a job);
+ *   - sealed secrets have the sizes AES-256-GCM needs, a valid key id
+ *     and at most MF_CRYPTO_SECRET_MAX bytes of ciphertext.
+ * Errors: MF_E_LIMIT, MF_E_ENVELOPE, MF_E_SCHEMA_VERSION. */
+MF_WARN_UNUSED mf_err mf_envelope_unpack(const uint8_t *buf, size_t len,
+                                         size_t max_len,
+                                         struct mf_envelope *env_r,
+                                         struct mf_error *err);
+
+/* The Kafka key of a mailbox's messages, "<batch>/<mailbox>", as a new
+ * string the caller frees. Jobs and results of one mailbox share it, so
+ * they stay in order on one partition. */
+char *mf_envelope_key(const char *batch, const char *mailbox);
+
+/* Stable names for logs and reports ("initial", "synced", ...). */
+const char *mf_job_kind_name(enum mf_job_kind kind);
+const char *mf_outcome_name(enum mf_outcome outcome);
+
+#endif

@@ -1,0 +1,634 @@
+/*
+ * Envelopes: the only module that calls protobuf-c's pack and unpack
+ * (STYLE.md "Memory"). It converts between the typed structs of
+ * mailferry/envelope.h and the generated Mailferry__V1__* structs.
+ *
+ * Packing builds the generated structs on the stack (and a few small heap
+ * arrays for repeated fields) pointing at the caller's strings, so nothing
+ * is copied before protobuf-c serialises. Unpacking runs protobuf-c with
+ * an allocator that stops at a budget proportional to the input size, so
+ * a hostile message cannot make the process grow (protobuf-c turns a
+ * failed allocation into a failed unpack), then copies the fields into
+ * the typed structs, checks them and frees protobuf-c's tree. The typed
+ * structs own everything they hold.
+ */
+#include "mailferry/envelope.h"
+
+#include "mailferry/util.h"
+
+#include "mailferry/v1/envelope.pb-c.h"
+
+#include <openssl/rand.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef Mailferry__V1__Envelope PbEnvelope;
+typedef Mailferry__V1__Job PbJob;
+typedef Mailferry__V1__Credentials PbCredentials;
+typedef Mailferry__V1__SealedSecret PbSealed;
+typedef Mailferry__V1__Counters PbCounters;
+typedef Mailferry__V1__Progress PbProgress;
+typedef Mailferry__V1__Result PbResult;
+typedef Mailferry__V1__Item PbItem;
+
+/* ------------------------------------------------------------------ */
+/* Header helpers                                                     */
+/* ------------------------------------------------------------------ */
+
+void
+mf_envelope_init(struct mf_envelope *env, enum mf_envelope_body body,
+                 const char *sender) {
+    uint8_t id[16];
+    char hex[2 * sizeof(id) + 1];
+    struct timespec ts;
+
+    memset(env, 0, sizeof(*env));
+    env->schema_version = MF_ENVELOPE_SCHEMA_VERSION;
+    env->body = body;
+    /* Message ids only need to be unique, not secret; fall back to the
+     * clock should the RNG fail. */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (RAND_bytes(id, sizeof(id)) != 1) {
+        memset(id, 0, sizeof(id));
+        memcpy(id, &ts, sizeof(ts) < sizeof(id) ? sizeof(ts) : sizeof(id));
+    }
+    for (size_t i = 0; i < sizeof(id); i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+    env->message_id = mf_xstrdup(hex);
+    env->sent_at_ms =
+        (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    env->sender = mf_xstrdup(sender ? sender : "");
+}
+
+char *
+mf_envelope_key(const char *batch, const char *mailbox) {
+    return mf_xasprintf("%s/%s", batch, mailbox);
+}
+
+const char *
+mf_job_kind_name(enum mf_job_kind kind) {
+    switch (kind) {
+    case MF_JOB_KIND_UNSPECIFIED:
+        return "unspecified";
+    case MF_JOB_KIND_INITIAL:
+        return "initial";
+    case MF_JOB_KIND_INCREMENTAL:
+        return "incremental";
+    case MF_JOB_KIND_FINAL:
+        return "final";
+    }
+    return "unknown";
+}
+
+const char *
+mf_outcome_name(enum mf_outcome outcome) {
+    switch (outcome) {
+    case MF_OUTCOME_UNSPECIFIED:
+        return "unspecified";
+    case MF_OUTCOME_SYNCED:
+        return "synced";
+    case MF_OUTCOME_FAILED:
+        return "failed";
+    case MF_OUTCOME_STOPPED:
+        return "stopped";
+    case MF_OUTCOME_RETRY:
+        return "retry";
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------------ */
+/* Clearing                                                           */
+/* ------------------------------------------------------------------ */
+
+static void
+clear_credentials(struct mf_job_credentials *c) {
+    free(c->login);
+    free(c->authorization_id);
+    mf_sealed_secret_clear(&c->password);
+}
+
+static void
+clear_items(struct mf_result_item *items, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].folder);
+        free(items[i].internal_date);
+        free(items[i].subject);
+        free(items[i].error_name);
+        free(items[i].error_detail);
+    }
+    free(items);
+}
+
+void
+mf_envelope_clear(struct mf_envelope *env) {
+    struct mf_job *j;
+    struct mf_progress *p;
+    struct mf_result *r;
+
+    if (!env)
+        return;
+    j = &env->job;
+    p = &env->progress;
+    r = &env->result;
+    free(env->message_id);
+    free(env->sender);
+    free(j->batch);
+    free(j->mailbox);
+    free(j->job_id);
+    free(j->user_root);
+    clear_credentials(&j->source);
+    clear_credentials(&j->target);
+    free(p->batch);
+    free(p->mailbox);
+    free(p->job_id);
+    free(p->worker);
+    free(p->current_folder);
+    free(r->batch);
+    free(r->mailbox);
+    free(r->job_id);
+    free(r->worker);
+    free(r->error_name);
+    free(r->error_detail);
+    clear_items(r->skipped, r->nskipped);
+    clear_items(r->failed, r->nfailed);
+    memset(env, 0, sizeof(*env));
+}
+
+/* ------------------------------------------------------------------ */
+/* Packing                                                            */
+/* ------------------------------------------------------------------ */
+
+/* protobuf-c takes char * but only reads while packing. */
+static char *
+s(const char *p) {
+    return (char *)(p ? p : "");
+}
+
+static ProtobufCBinaryData
+bin(const uint8_t *p, size_t n) {
+    ProtobufCBinaryData b = {n, (uint8_t *)p};
+    return b;
+}
+
+static void
+pb_sealed(PbSealed *pb, const struct mf_sealed_secret *x) {
+    mailferry__v1__sealed_secret__init(pb);
+    pb->master_key_id = s(x->master_key_id);
+    pb->wrapped_data_key =
+        bin(x->wrapped_data_key, sizeof(x->wrapped_data_key));
+    pb->wrap_iv = bin(x->wrap_iv, sizeof(x->wrap_iv));
+    pb->wrap_tag = bin(x->wrap_tag, sizeof(x->wrap_tag));
+    pb->iv = bin(x->iv, sizeof(x->iv));
+    pb->ciphertext = bin(x->ciphertext, x->ciphertext_len);
+    pb->tag = bin(x->tag, sizeof(x->tag));
+}
+
+static void
+pb_credentials(PbCredentials *pb, PbSealed *sealed,
+               const struct mf_job_credentials *x) {
+    mailferry__v1__credentials__init(pb);
+    pb->login = s(x->login);
+    pb->authorization_id = s(x->authorization_id);
+    pb->oauth = x->oauth;
+    if (x->has_password) {
+        pb_sealed(sealed, &x->password);
+        pb->password = sealed;
+    }
+}
+
+static void
+pb_counters(PbCounters *pb, const struct mf_counters *x) {
+    mailferry__v1__counters__init(pb);
+    pb->folders_total = x->folders_total;
+    pb->folders_done = x->folders_done;
+    pb->folders_excluded = x->folders_excluded;
+    pb->messages_source = x->messages_source;
+    pb->bytes_source = x->bytes_source;
+    pb->messages_copied = x->messages_copied;
+    pb->bytes_copied = x->bytes_copied;
+    pb->messages_skipped_too_large = x->messages_skipped_too_large;
+    pb->messages_skipped_excluded = x->messages_skipped_excluded;
+    pb->messages_failed = x->messages_failed;
+    pb->flags_updated = x->flags_updated;
+    pb->messages_already_present = x->messages_already_present;
+}
+
+/* A new array of n Items and one of n pointers to them (freed by the
+ * caller: *items_r and the return value). */
+static PbItem **
+pb_items(const struct mf_result_item *x, size_t n, PbItem **items_r) {
+    PbItem *items = mf_xcalloc(n ? n : 1, sizeof(*items));
+    PbItem **ptrs = mf_xcalloc(n ? n : 1, sizeof(*ptrs));
+
+    for (size_t i = 0; i < n; i++) {
+        mailferry__v1__item__init(&items[i]);
+        items[i].folder = s(x[i].folder);
+        items[i].uid = x[i].uid;
+        items[i].size = x[i].size;
+        items[i].internal_date = s(x[i].internal_date);
+        items[i].subject = s(x[i].subject);
+        items[i].error_code = x[i].error_code;
+        items[i].error_name = s(x[i].error_name);
+        items[i].error_detail = s(x[i].error_detail);
+        ptrs[i] = &items[i];
+    }
+    *items_r = items;
+    return ptrs;
+}
+
+mf_err
+mf_envelope_pack(const struct mf_envelope *env, uint8_t **buf_r, size_t *len_r,
+                 struct mf_error *err) {
+    PbEnvelope pe;
+    PbJob pj;
+    PbCredentials psrc, ptgt;
+    PbSealed psrc_pw, ptgt_pw;
+    PbCounters pc;
+    PbProgress pp;
+    PbResult pr;
+    PbItem *skipped = NULL, *failed = NULL;
+    uint8_t *buf;
+    size_t len;
+
+    if (env->schema_version != MF_ENVELOPE_SCHEMA_VERSION)
+        return mf_error_set(err, MF_E_INVALID_ARGUMENT,
+                            "envelope schema version %u, expected %d",
+                            env->schema_version, MF_ENVELOPE_SCHEMA_VERSION);
+    mailferry__v1__envelope__init(&pe);
+    pe.schema_version = env->schema_version;
+    pe.message_id = s(env->message_id);
+    pe.sent_at_ms = env->sent_at_ms;
+    pe.sender = s(env->sender);
+
+    switch (env->body) {
+    case MF_ENVELOPE_JOB: {
+        const struct mf_job *j = &env->job;
+        mailferry__v1__job__init(&pj);
+        pj.batch = s(j->batch);
+        pj.mailbox = s(j->mailbox);
+        pj.job_id = s(j->job_id);
+        pj.attempt = j->attempt;
+        pj.kind = (Mailferry__V1__JobKind)j->kind;
+        pj.pass = j->pass;
+        pb_credentials(&psrc, &psrc_pw, &j->source);
+        pb_credentials(&ptgt, &ptgt_pw, &j->target);
+        pj.source = &psrc;
+        pj.target = &ptgt;
+        pj.user_root = s(j->user_root);
+        pj.batch_generation = j->batch_generation;
+        pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_JOB;
+        pe.job = &pj;
+        break;
+    }
+    case MF_ENVELOPE_PROGRESS: {
+        const struct mf_progress *p = &env->progress;
+        mailferry__v1__progress__init(&pp);
+        pp.batch = s(p->batch);
+        pp.mailbox = s(p->mailbox);
+        pp.job_id = s(p->job_id);
+        pp.attempt = p->attempt;
+        pp.worker = s(p->worker);
+        pp.current_folder = s(p->current_folder);
+        pb_counters(&pc, &p->counters);
+        pp.counters = &pc;
+        pp.sequence = p->sequence;
+        pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_PROGRESS;
+        pe.progress = &pp;
+        break;
+    }
+    case MF_ENVELOPE_RESULT: {
+        const struct mf_result *r = &env->result;
+        mailferry__v1__result__init(&pr);
+        pr.batch = s(r->batch);
+        pr.mailbox = s(r->mailbox);
+        pr.job_id = s(r->job_id);
+        pr.attempt = r->attempt;
+        pr.worker = s(r->worker);
+        pr.outcome = (Mailferry__V1__Outcome)r->outcome;
+        pb_counters(&pc, &r->counters);
+        pr.counters = &pc;
+        pr.error_code = r->error_code;
+        pr.error_name = s(r->error_name);
+        pr.error_detail = s(r->error_detail);
+        pr.started_at_ms = r->started_at_ms;
+        pr.finished_at_ms = r->finished_at_ms;
+        pr.n_skipped = r->nskipped;
+        pr.skipped = pb_items(r->skipped, r->nskipped, &skipped);
+        pr.n_failed = r->nfailed;
+        pr.failed = pb_items(r->failed, r->nfailed, &failed);
+        pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_RESULT;
+        pe.result = &pr;
+        break;
+    }
+    case MF_ENVELOPE_NONE:
+    default:
+        return mf_error_set(err, MF_E_INVALID_ARGUMENT, "envelope has no body");
+    }
+
+    len = mailferry__v1__envelope__get_packed_size(&pe);
+    buf = mf_xmalloc(len ? len : 1);
+    MF_ASSERT(mailferry__v1__envelope__pack(&pe, buf) == len);
+    if (env->body == MF_ENVELOPE_RESULT) {
+        free(pr.skipped);
+        free(pr.failed);
+        free(skipped);
+        free(failed);
+    }
+    *buf_r = buf;
+    *len_r = len;
+    return MF_E_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Unpacking                                                          */
+/* ------------------------------------------------------------------ */
+
+/* protobuf-c's allocations for one unpack, capped. Each block carries its
+ * size in front so that free can give the budget back. */
+struct budget {
+    size_t used, max;
+};
+
+static void *
+budget_alloc(void *ud, size_t n) {
+    struct budget *b = ud;
+    size_t *p;
+
+    if (n > b->max - b->used || n > b->max)
+        return NULL;
+    p = malloc(sizeof(size_t) + n);
+    if (!p)
+        return NULL;
+    b->used += n;
+    *p = n;
+    return p + 1;
+}
+
+static void
+budget_free(void *ud, void *ptr) {
+    struct budget *b = ud;
+    size_t *p = ptr;
+
+    if (!p)
+        return;
+    b->used -= p[-1];
+    free(p - 1);
+}
+
+static char *
+dup(const char *p) {
+    return mf_xstrdup(p ? p : "");
+}
+
+static mf_err
+un_sealed(const PbSealed *pb, struct mf_sealed_secret *x, const char *which,
+          struct mf_error *err) {
+    static const struct {
+        const char *name;
+        size_t off, want;
+    } f[] = {
+        {"wrapped_data_key", offsetof(PbSealed, wrapped_data_key),
+         MF_CRYPTO_KEY_LEN},
+        {"wrap_iv", offsetof(PbSealed, wrap_iv), MF_CRYPTO_IV_LEN},
+        {"wrap_tag", offsetof(PbSealed, wrap_tag), MF_CRYPTO_TAG_LEN},
+        {"iv", offsetof(PbSealed, iv), MF_CRYPTO_IV_LEN},
+        {"tag", offsetof(PbSealed, tag), MF_CRYPTO_TAG_LEN},
+    };
+
+    for (size_t i = 0; i < MF_ARRAY_LEN(f); i++) {
+        const ProtobufCBinaryData *b =
+            (const ProtobufCBinaryData *)((const char *)pb + f[i].off);
+        if (b->len != f[i].want)
+            return mf_error_set(err, MF_E_ENVELOPE,
+                                "%s password: %s is %zu bytes, not %zu", which,
+                                f[i].name, b->len, f[i].want);
+    }
+    if (!mf_crypto_key_id_valid(pb->master_key_id))
+        return mf_error_set(err, MF_E_ENVELOPE,
+                            "%s password: invalid master key id", which);
+    if (pb->ciphertext.len > MF_CRYPTO_SECRET_MAX)
+        return mf_error_set(err, MF_E_ENVELOPE,
+                            "%s password: %zu bytes of ciphertext (max %d)",
+                            which, pb->ciphertext.len, MF_CRYPTO_SECRET_MAX);
+    memset(x, 0, sizeof(*x));
+    snprintf(x->master_key_id, sizeof(x->master_key_id), "%s",
+             pb->master_key_id);
+    memcpy(x->wrapped_data_key, pb->wrapped_data_key.data, MF_CRYPTO_KEY_LEN);
+    memcpy(x->wrap_iv, pb->wrap_iv.data, MF_CRYPTO_IV_LEN);
+    memcpy(x->wrap_tag, pb->wrap_tag.data, MF_CRYPTO_TAG_LEN);
+    memcpy(x->iv, pb->iv.data, MF_CRYPTO_IV_LEN);
+    memcpy(x->tag, pb->tag.data, MF_CRYPTO_TAG_LEN);
+    x->ciphertext_len = pb->ciphertext.len;
+    x->ciphertext = mf_xmalloc(x->ciphertext_len ? x->ciphertext_len : 1);
+    if (x->ciphertext_len)
+        memcpy(x->ciphertext, pb->ciphertext.data, x->ciphertext_len);
+    return MF_E_OK;
+}
+
+static mf_err
+un_credentials(const PbCredentials *pb, struct mf_job_credentials *x,
+               const char *which, struct mf_error *err) {
+    x->login = dup(pb ? pb->login : NULL);
+    x->authorization_id = dup(pb ? pb->authorization_id : NULL);
+    x->oauth = pb && pb->oauth;
+    if (pb && pb->password) {
+        mf_err rc = un_sealed(pb->password, &x->password, which, err);
+        if (rc != MF_E_OK)
+            return rc;
+        x->has_password = true;
+    }
+    return MF_E_OK;
+}
+
+static void
+un_counters(const PbCounters *pb, struct mf_counters *x) {
+    memset(x, 0, sizeof(*x));
+    if (!pb)
+        return;
+    x->folders_total = pb->folders_total;
+    x->folders_done = pb->folders_done;
+    x->folders_excluded = pb->folders_excluded;
+    x->messages_source = pb->messages_source;
+    x->bytes_source = pb->bytes_source;
+    x->messages_copied = pb->messages_copied;
+    x->bytes_copied = pb->bytes_copied;
+    x->messages_skipped_too_large = pb->messages_skipped_too_large;
+    x->messages_skipped_excluded = pb->messages_skipped_excluded;
+    x->messages_failed = pb->messages_failed;
+    x->flags_updated = pb->flags_updated;
+    x->messages_already_present = pb->messages_already_present;
+}
+
+static struct mf_result_item *
+un_items(PbItem *const *pb, size_t n) {
+    struct mf_result_item *x = mf_xcalloc(n ? n : 1, sizeof(*x));
+
+    for (size_t i = 0; i < n; i++) {
+        x[i].folder = dup(pb[i]->folder);
+        x[i].uid = pb[i]->uid;
+        x[i].size = pb[i]->size;
+        x[i].internal_date = dup(pb[i]->internal_date);
+        x[i].subject = dup(pb[i]->subject);
+        x[i].error_code = pb[i]->error_code;
+        x[i].error_name = dup(pb[i]->error_name);
+        x[i].error_detail = dup(pb[i]->error_detail);
+    }
+    return x;
+}
+
+/* Batch and mailbox must be there: they key every record. */
+static mf_err
+need_names(const char *what, const char *batch, const char *mailbox,
+           struct mf_error *err) {
+    if (!batch || !*batch)
+        return mf_error_set(err, MF_E_ENVELOPE, "%s without a batch", what);
+    if (!mailbox || !*mailbox)
+        return mf_error_set(err, MF_E_ENVELOPE, "%s without a mailbox", what);
+    return MF_E_OK;
+}
+
+static mf_err
+un_job(const PbJob *pb, struct mf_job *x, struct mf_error *err) {
+    mf_err rc = need_names("job", pb->batch, pb->mailbox, err);
+
+    if (rc != MF_E_OK)
+        return rc;
+    if (!pb->job_id || !*pb->job_id)
+        return mf_error_set(err, MF_E_ENVELOPE, "job without a job id");
+    if (pb->kind < MAILFERRY__V1__JOB_KIND__JOB_KIND_UNSPECIFIED ||
+        pb->kind > MAILFERRY__V1__JOB_KIND__JOB_KIND_FINAL)
+        return mf_error_set(err, MF_E_ENVELOPE, "unknown job kind %d",
+                            (int)pb->kind);
+    x->batch = dup(pb->batch);
+    x->mailbox = dup(pb->mailbox);
+    x->job_id = dup(pb->job_id);
+    x->attempt = pb->attempt;
+    x->kind = (enum mf_job_kind)pb->kind;
+    x->pass = pb->pass;
+    x->user_root = dup(pb->user_root);
+    x->batch_generation = pb->batch_generation;
+    rc = un_credentials(pb->source, &x->source, "source", err);
+    if (rc == MF_E_OK)
+        rc = un_credentials(pb->target, &x->target, "target", err);
+    return rc;
+}
+
+static mf_err
+un_progress(const PbProgress *pb, struct mf_progress *x, struct mf_error *err) {
+    mf_err rc = need_names("progress", pb->batch, pb->mailbox, err);
+
+    if (rc != MF_E_OK)
+        return rc;
+    x->batch = dup(pb->batch);
+    x->mailbox = dup(pb->mailbox);
+    x->job_id = dup(pb->job_id);
+    x->attempt = pb->attempt;
+    x->worker = dup(pb->worker);
+    x->current_folder = dup(pb->current_folder);
+    un_counters(pb->counters, &x->counters);
+    x->sequence = pb->sequence;
+    return MF_E_OK;
+}
+
+static mf_err
+un_result(const PbResult *pb, struct mf_result *x, struct mf_error *err) {
+    mf_err rc = need_names("result", pb->batch, pb->mailbox, err);
+
+    if (rc != MF_E_OK)
+        return rc;
+    if (pb->outcome < MAILFERRY__V1__OUTCOME__OUTCOME_UNSPECIFIED ||
+        pb->outcome > MAILFERRY__V1__OUTCOME__OUTCOME_RETRY)
+        return mf_error_set(err, MF_E_ENVELOPE, "unknown outcome %d",
+                            (int)pb->outcome);
+    x->batch = dup(pb->batch);
+    x->mailbox = dup(pb->mailbox);
+    x->job_id = dup(pb->job_id);
+    x->attempt = pb->attempt;
+    x->worker = dup(pb->worker);
+    x->outcome = (enum mf_outcome)pb->outcome;
+    un_counters(pb->counters, &x->counters);
+    x->error_code = pb->error_code;
+    x->error_name = dup(pb->error_name);
+    x->error_detail = dup(pb->error_detail);
+    x->started_at_ms = pb->started_at_ms;
+    x->finished_at_ms = pb->finished_at_ms;
+    x->skipped = un_items(pb->skipped, pb->n_skipped);
+    x->nskipped = pb->n_skipped;
+    x->failed = un_items(pb->failed, pb->n_failed);
+    x->nfailed = pb->n_failed;
+    return MF_E_OK;
+}
+
+mf_err
+mf_envelope_unpack(const uint8_t *buf, size_t len, size_t max_len,
+                   struct mf_envelope *env_r, struct mf_error *err) {
+    /* The unpacked tree of a message takes a bounded multiple of its
+     * size: each field costs at most a few pointers and a struct, and the
+     * smallest field takes two bytes on the wire. */
+    struct budget b = {0, 0};
+    ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
+    struct mf_envelope env;
+    PbEnvelope *pe;
+    mf_err rc = MF_E_OK;
+
+    if (max_len == 0)
+        max_len = MF_ENVELOPE_MAX_DEFAULT;
+    if (len > max_len)
+        return mf_error_set(err, MF_E_LIMIT,
+                            "message of %zu bytes exceeds the limit of %zu",
+                            len, max_len);
+    b.max = 128 * len + 65536;
+    pe = mailferry__v1__envelope__unpack(&alloc, len, buf);
+    if (!pe)
+        return mf_error_set(err, MF_E_ENVELOPE,
+                            "not a valid protobuf Envelope (%zu bytes)", len);
+
+    memset(&env, 0, sizeof(env));
+    if (pe->schema_version == 0) {
+        rc = mf_error_set(err, MF_E_ENVELOPE, "envelope has no schema version");
+        goto out;
+    }
+    if (pe->schema_version > MF_ENVELOPE_SCHEMA_VERSION) {
+        rc = mf_error_set(err, MF_E_SCHEMA_VERSION,
+                          "envelope schema version %u from \"%.64s\"; this "
+                          "program reads versions up to %d: upgrade it",
+                          pe->schema_version, pe->sender ? pe->sender : "",
+                          MF_ENVELOPE_SCHEMA_VERSION);
+        goto out;
+    }
+    env.schema_version = pe->schema_version;
+    env.message_id = dup(pe->message_id);
+    env.sent_at_ms = pe->sent_at_ms;
+    env.sender = dup(pe->sender);
+    switch (pe->body_case) {
+    case MAILFERRY__V1__ENVELOPE__BODY_JOB:
+        env.body = MF_ENVELOPE_JOB;
+        rc = un_job(pe->job, &env.job, err);
+        break;
+    case MAILFERRY__V1__ENVELOPE__BODY_PROGRESS:
+        env.body = MF_ENVELOPE_PROGRESS;
+        rc = un_progress(pe->progress, &env.progress, err);
+        break;
+    case MAILFERRY__V1__ENVELOPE__BODY_RESULT:
+        env.body = MF_ENVELOPE_RESULT;
+        rc = un_result(pe->result, &env.result, err);
+        break;
+    case MAILFERRY__V1__ENVELOPE__BODY__NOT_SET:
+    default:
+        rc = mf_error_set(err, MF_E_ENVELOPE,
+                          "envelope has no body this program knows");
+        break;
+    }
+out:
+    mailferry__v1__envelope__free_unpacked(pe, &alloc);
+    if (rc != MF_E_OK) {
+        mf_envelope_clear(&env);
+        return rc;
+    }
+    *env_r = env;
+    return MF_E_OK;
+}
