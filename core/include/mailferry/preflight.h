@@ -1,0 +1,252 @@
+/*
+ * Preflight checks (DESIGN.md §1 items 1-2 and 5): what an admin runs
+ * before a batch or before the MX switch.
+ *
+ *  - MX records and their TTLs (`mailferry endpoint dns`): a DNS query
+ *    builder and a response parser that do no I/O (dnsmx.c: unit tests
+ *    and a fuzz target feed them bytes), and a tiny UDP client with TCP
+ *    fallback for truncated answers (dnsquery.c). We do not go through
+ *    the system resolver because the admin names the server to ask
+ *    (--server IP:PORT), the test starts one on a loopback port, and the
+ *    system resolver hides TTLs behind its cache.
+ *
+ *  - IMAP capability verdicts (caps.c, pure): the capabilities mailferry
+ *    uses, how much it needs each, and what it loses without it.
+ *
+ *  - The endpoint test (endpoint_test.c, probe.c): TCP connect, TLS with
+ *    the certificate's subject, expiry and verification result, greeting
+ *    and capabilities, logins through the same libcurl path the workers
+ *    use (admin, impersonated user, plain user), NAMESPACE and the
+ *    hierarchy separator, and a probe of how many concurrent logged-in
+ *    connections the server accepts. The outcome is a list of steps with
+ *    a verdict each plus the facts found, for the CLI to print as text or
+ *    JSON.
+ *
+ * Ownership: results are plain structs with fixed-size text fields, owned
+ * by the caller. Passwords are borrowed, never copied or printed.
+ */
+#ifndef MAILFERRY_PREFLIGHT_H
+#define MAILFERRY_PREFLIGHT_H
+
+#include "mailferry/endpoint.h"
+#include "mailferry/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ */
+/* DNS MX (dnsmx.c: pure; dnsquery.c: I/O)                             */
+/* ------------------------------------------------------------------ */
+
+/* Above this TTL (seconds) the MX switch may take long to be seen: lower
+ * it to about an hour well before the switch (DESIGN.md §1 item 5). */
+#define MF_DNS_TTL_ADVICE 3600u
+
+/* A domain name as text (RFC 1035 section 2.3.4: 255 octets on the wire;
+ * escapes "\DDD" may make the text longer). */
+#define MF_DNS_NAME_TEXT_MAX 1024
+/* MX records kept from one answer; more are counted in `dropped`. */
+#define MF_DNS_MX_MAX 32
+/* The largest DNS message we accept (TCP length prefix limit). */
+#define MF_DNS_MSG_MAX 65535
+
+#define MF_DNS_TYPE_CNAME 5
+#define MF_DNS_TYPE_MX 15
+
+/* RCODE values (RFC 1035 section 4.1.1). */
+#define MF_DNS_RCODE_NOERROR 0
+#define MF_DNS_RCODE_SERVFAIL 2
+#define MF_DNS_RCODE_NXDOMAIN 3
+#define MF_DNS_RCODE_REFUSED 5
+
+struct mf_dns_mx {
+    uint16_t preference;
+    uint32_t ttl; /* seconds; a TTL with the top bit set counts as 0
+                     (RFC 2181 section 8) */
+    char exchange[MF_DNS_NAME_TEXT_MAX]; /* "mx1.example.com", "." */
+};
+
+struct mf_dns_mx_answer {
+    uint8_t rcode;      /* MF_DNS_RCODE_* */
+    bool truncated;     /* TC: ask again over TCP */
+    bool authoritative; /* AA */
+    /* The name the MX records belong to, after CNAMEs (the query name
+     * when there were none). */
+    char owner[MF_DNS_NAME_TEXT_MAX];
+    unsigned cnames; /* CNAME records followed */
+    size_t count;    /* records in mx[] */
+    size_t dropped;  /* MX records beyond MF_DNS_MX_MAX */
+    struct mf_dns_mx mx[MF_DNS_MX_MAX];
+};
+
+/* Writes a standard query (RD set) for name (dotted text, a trailing dot
+ * optional, "\." and "\DDD" escapes allowed) of type qtype, class IN,
+ * with this id into buf. Fails with MF_E_INVALID_ARGUMENT for a bad name
+ * (empty label, label over 63 octets, name over 255) and MF_E_LIMIT when
+ * cap is too small. */
+MF_WARN_UNUSED mf_err mf_dns_build_query(const char *name, uint16_t qtype,
+                                         uint16_t id, uint8_t *buf, size_t cap,
+                                         size_t *len_r, struct mf_error *err);
+
+/* Parses the response msg (len bytes) to an MX query for qname sent
+ * with id. Checks the header (QR set, the id, opcode QUERY, one question
+ * equal to qname/MX/IN), then collects the MX records of qname in the
+ * answer section, following CNAME records; other records are skipped.
+ * Names may be compressed (RFC 1035 section 4.1.4): pointers must point
+ * backwards, at most 128 of them per name. A non-zero RCODE is not an
+ * error here: it is reported in ans_r->rcode with no records. Malformed
+ * or mismatched messages fail with MF_E_DNS and a detail saying where;
+ * *ans_r is untouched on error. */
+MF_WARN_UNUSED mf_err mf_dns_parse_mx(const uint8_t *msg, size_t len,
+                                      uint16_t id, const char *qname,
+                                      struct mf_dns_mx_answer *ans_r,
+                                      struct mf_error *err);
+
+/* "NOERROR", "NXDOMAIN", ...; "RCODE<n>" in buf for others. */
+const char *mf_dns_rcode_name(uint8_t rcode, char *buf, size_t n);
+
+/* A DNS server address: "IPv4", "IPv4:PORT", "[IPv6]:PORT" or a bare
+ * IPv6 address; the port defaults to 53. No names (they would need DNS
+ * to find DNS). */
+struct mf_dns_server {
+    char ip[64]; /* numeric, without brackets */
+    uint16_t port;
+};
+MF_WARN_UNUSED mf_err mf_dns_server_parse(const char *s,
+                                          struct mf_dns_server *srv_r,
+                                          struct mf_error *err);
+/* The first "nameserver" of resolv.conf text (NUL-terminated), port 53.
+ * MF_E_NOT_FOUND when there is none. */
+MF_WARN_UNUSED mf_err mf_dns_resolvconf_server(const char *text,
+                                               struct mf_dns_server *srv_r,
+                                               struct mf_error *err);
+
+/* Asks srv for the MX records of domain over UDP (three tries, each
+ * waiting timeout_ms / 3), and again over TCP when the answer is
+ * truncated. Lookup failures: MF_E_TIMEOUT (no answer), MF_E_CONNECT
+ * (TCP refused), MF_E_DNS (malformed answer, socket errors). A negative
+ * answer (NXDOMAIN, SERVFAIL...) is MF_E_OK with its rcode and no
+ * records: the caller decides. */
+MF_WARN_UNUSED mf_err mf_dns_query_mx(const struct mf_dns_server *srv,
+                                      const char *domain, long timeout_ms,
+                                      struct mf_dns_mx_answer *ans_r,
+                                      struct mf_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Capabilities (caps.c: pure)                                         */
+/* ------------------------------------------------------------------ */
+
+enum mf_preflight_need {
+    MF_PREFLIGHT_REQUIRED = 1, /* mailferry cannot work without it */
+    MF_PREFLIGHT_RECOMMENDED,  /* works, but slower or less exact */
+    MF_PREFLIGHT_USEFUL,       /* used when offered */
+};
+const char *mf_preflight_need_name(enum mf_preflight_need n);
+
+/* A capability mailferry looks for. */
+struct mf_preflight_cap {
+    const char *name; /* "LITERAL+", "APPENDLIMIT" (matches APPENDLIMIT=n) */
+    enum mf_preflight_need need;
+    const char *why; /* what mailferry uses it for / loses without it */
+};
+/* The table, in display order; *n_r gets its length. */
+const struct mf_preflight_cap *mf_preflight_caps_table(size_t *n_r);
+/* True if the capability atom `atom` (as the server sent it, any case)
+ * is the one named by `name`: equal, or "NAME=value" when name has no
+ * "=" of its own (APPENDLIMIT=35651584, AUTH=PLAIN is matched by the
+ * name "AUTH=PLAIN" only). */
+bool mf_preflight_cap_matches(const char *atom, const char *name);
+/* True if the space-separated capability list has `name`. */
+bool mf_preflight_caps_have(const char *caps, const char *name);
+/* True if the table marks atom as used by mailferry. */
+bool mf_preflight_cap_used(const char *atom);
+
+/* ------------------------------------------------------------------ */
+/* Endpoint test (endpoint_test.c, probe.c)                            */
+/* ------------------------------------------------------------------ */
+
+struct mf_preflight_options {
+    struct mf_endpoint endpoint;
+    const char *ca_file; /* extra CA bundle, or NULL: the system store */
+    bool insecure;       /* certificate problems are warnings */
+    long timeout_ms;     /* per connection, login included; 0: 15 s */
+    /* Admin impersonation: admin_user with admin_password; with as_user
+     * the admin logs in as that user (SASL PLAIN authorization
+     * identity), without it as itself. All borrowed, may be NULL. */
+    const char *admin_user;
+    const char *admin_password;
+    const char *as_user;
+    /* A plain user login, also optional. */
+    const char *user;
+    const char *password;
+    /* > 0: open up to this many concurrent logged-in connections. */
+    unsigned probe_connections;
+};
+
+enum mf_preflight_verdict {
+    MF_PREFLIGHT_OK = 1,
+    MF_PREFLIGHT_WARN, /* works, but the admin should know */
+    MF_PREFLIGHT_FAIL, /* mailferry cannot work like this */
+    MF_PREFLIGHT_SKIP, /* not checked (not asked, or an earlier step failed) */
+};
+const char *mf_preflight_verdict_name(enum mf_preflight_verdict v);
+
+#define MF_PREFLIGHT_STEP_MAX 16
+#define MF_PREFLIGHT_TEXT_MAX 512
+
+/* One checked step. */
+struct mf_preflight_step {
+    char name[32]; /* "tcp", "tls", "greeting", "login.admin", ... */
+    enum mf_preflight_verdict verdict;
+    mf_err code; /* MF_E_OK unless FAIL (WARN may carry one too) */
+    char text[MF_PREFLIGHT_TEXT_MAX]; /* one readable line */
+    uint64_t elapsed_ms;
+};
+
+struct mf_preflight_tls_info {
+    bool done;               /* a handshake completed */
+    char version[16];        /* "TLSv1.3" */
+    char cipher[64];         /* "TLS_AES_256_GCM_SHA384" */
+    char subject[256];       /* RFC 2253: "CN=localhost,O=mailferry test" */
+    char issuer[256];        /* RFC 2253 */
+    char san[256];           /* "DNS:localhost, IP:127.0.0.1" */
+    char not_after[32];      /* "2035-01-01T00:00:00Z" */
+    int64_t days_left;       /* negative when expired */
+    bool verified;           /* chain and host name check passed */
+    char verify_result[128]; /* OpenSSL's words: "ok", "unable to get..." */
+};
+
+struct mf_preflight_result {
+    char url[MF_ENDPOINT_HOST_MAX + 32];
+    char peer[80]; /* "127.0.0.1:10993" after connect */
+    struct mf_preflight_tls_info tls;
+    char greeting[MF_PREFLIGHT_TEXT_MAX];
+    char caps_prelogin[2048]; /* the server's capability atoms */
+    char caps[2048];          /* after login; "" when no login */
+    uint64_t appendlimit;     /* 0: none announced */
+    /* NAMESPACE (RFC 2342): the first personal namespace; has_namespace
+     * false when the server has no NAMESPACE or it failed. */
+    bool has_namespace;
+    char ns_personal_prefix[128];
+    char ns_personal_sep[4];      /* "" for NIL */
+    unsigned ns_other, ns_shared; /* counts of other users' / shared */
+    char separator[4];            /* LIST "" "": "" when flat (NIL) */
+    /* Probe. */
+    unsigned probe_asked;
+    unsigned probe_opened; /* connections open at the same time */
+    bool probe_refused;    /* the server refused connection probe_opened+1 */
+    char probe_refusal[MF_PREFLIGHT_TEXT_MAX];
+    size_t nsteps;
+    struct mf_preflight_step steps[MF_PREFLIGHT_STEP_MAX];
+};
+
+/* Runs every check against o->endpoint, filling *res (zeroed first).
+ * Returns MF_E_OK when nothing FAILed, else the code of the first failed
+ * step (MF_E_DNS, MF_E_CONNECT, MF_E_TIMEOUT, MF_E_TLS, MF_E_TLS_VERIFY,
+ * MF_E_AUTH, MF_E_IMAP_CAPABILITY, ...). Steps after a failed connection
+ * are SKIPped. */
+mf_err mf_preflight_endpoint_test(const struct mf_preflight_options *o,
+                                  struct mf_preflight_result *res);
+
+#endif
