@@ -22,6 +22,10 @@ struct command {
 static const struct command commands[] = {
     {"csv", "validate", cmd_csv_validate,
      "check a batch CSV file; every error with line and column"},
+    {"endpoint", "test", cmd_endpoint_test,
+     "check an IMAP endpoint: TLS, capabilities, logins, connection limit"},
+    {"endpoint", "dns", cmd_endpoint_dns,
+     "show a domain's MX records and warn when a TTL is above an hour"},
 };
 
 static void
