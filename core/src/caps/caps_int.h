@@ -1,0 +1,76 @@
+/*
+ * Internals of the caps module, shared by its files and the unit tests:
+ * key names, the Lua scripts and the script runner.
+ *
+ * Keys of one endpoint all carry the hash tag "{c:<endpoint>}" so that one
+ * script may touch any of them in a Redis Cluster:
+ *
+ *   mf:{c:EP}:cap:total          ZSET lease member -> expiry (ms, TIME)
+ *   mf:{c:EP}:cap:user:<user>    ZSET per login name (percent-encoded)
+ *   mf:{c:EP}:cap:ip:<ip>        ZSET per egress IP (percent-encoded)
+ *   mf:{c:EP}:cap:mailboxes      ZSET of mailbox leases
+ *   mf:{c:EP}:q                  ZSET waiter id -> ticket (FIFO order)
+ *   mf:{c:EP}:qexp               ZSET waiter id -> expiry of its place
+ *   mf:{c:EP}:qinfo              HASH waiter id -> "key\tlimit\n..." caps
+ *   mf:{c:EP}:qseq               counter that numbers tickets
+ *   mf:{c:EP}:wake:<waiter id>   LIST a waiter BLPOPs on
+ *   mf:{c:EP}:bw                 HASH tokens, ts (bandwidth bucket)
+ */
+#ifndef MF_CAPS_INT_H
+#define MF_CAPS_INT_H
+
+#include "mailferry/caps.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MF__CAPS_MAX_CAPS 3
+#define MF__CAPS_ID_LEN 32 /* hex digits of a random id */
+
+/* Every key name one lease or waiter needs (all owned). */
+struct mf__caps_keys {
+    char *q, *qexp, *qinfo, *qseq, *wake_prefix;
+    size_t ncaps;
+    char *cap[MF__CAPS_MAX_CAPS];
+    unsigned limit[MF__CAPS_MAX_CAPS];
+    enum mf_caps_cap which[MF__CAPS_MAX_CAPS];
+};
+
+/* "mf:{c:<endpoint>}:<rest>" as a new string. */
+char *mf__caps_key(const char *endpoint, const char *rest);
+/* Percent-encodes every byte outside [A-Za-z0-9._@+-] so that names never
+ * contain the separators of qinfo or a hash tag. Returns a new string. */
+char *mf__caps_encode(const char *s);
+/* Fills k for a checked spec. */
+void mf__caps_keys_init(struct mf__caps_keys *k,
+                        const struct mf_caps_spec *spec);
+void mf__caps_keys_copy(struct mf__caps_keys *dst,
+                        const struct mf__caps_keys *src);
+void mf__caps_keys_fini(struct mf__caps_keys *k);
+/* A random id of MF__CAPS_ID_LEN hex digits into out (>= 33 bytes). */
+void mf__caps_random_id(char *out);
+
+/* A Lua script, loaded into Redis on first use (EVALSHA, then EVAL when
+ * Redis answers NOSCRIPT, e.g. after a restart). */
+struct mf__caps_script {
+    const char *text;
+    char sha[41]; /* filled once, under the module's once-lock */
+};
+extern struct mf__caps_script mf__caps_lease_script;
+extern struct mf__caps_script mf__caps_bw_script;
+
+/* Runs script with keys and args. A broken connection is retried once
+ * (every script here is safe to repeat: ids are chosen by the caller).
+ * *reply_r as for mf_redis_command_argv(). */
+MF_WARN_UNUSED mf_err mf__caps_script_run(
+    struct mf_redis *r, struct mf__caps_script *s, int nkeys, const char **keys,
+    int nargs, const char **args, redisReply **reply_r, struct mf_error *err);
+
+/* Bandwidth counters, owned by lease.c with the other metrics. */
+extern _Atomic uint64_t mf__caps_bw_waits, mf__caps_bw_wait_ms;
+
+/* The integer element i of an array reply, or false. */
+bool mf__caps_reply_int(const redisReply *reply, size_t i, long long *v_r);
+
+#endif
