@@ -1,0 +1,291 @@
+/*
+ * The Kafka consumer: one consumer-group member that never auto-commits.
+ *
+ * The caller polls for a message, claims the job it carries (in Redis),
+ * then commits that message's offset synchronously (claim, then commit:
+ * DESIGN.md §6). Rebalances are handled here, inside poll: the callback
+ * assigns or unassigns (eagerly or incrementally, whichever protocol the
+ * assignor speaks) and tells the caller through mf_kafka_rebalance_cb.
+ * A paused consumer pauses new partitions as they arrive, so pausing
+ * holds across rebalances.
+ *
+ * Everything runs on the caller's thread: librdkafka calls the rebalance
+ * callback from rd_kafka_consumer_poll() and rd_kafka_consumer_close(),
+ * because the main queue is forwarded to the consumer queue.
+ */
+#include "kafka_int.h"
+
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mf_kafka_consumer {
+    rd_kafka_t *rk; /* owned */
+    mf_kafka_rebalance_cb on_rebalance;
+    void *ud;
+    bool paused;
+    bool closed;
+    size_t assigned;        /* partitions assigned now */
+    struct mf_error rb_err; /* the last failure inside the callback */
+};
+
+/* ------------------------------------------------------------------ */
+/* Rebalances                                                         */
+/* ------------------------------------------------------------------ */
+
+static void
+notify(struct mf_kafka_consumer *c, enum mf_kafka_rebalance ev,
+       const rd_kafka_topic_partition_list_t *parts) {
+    struct mf_kafka_partition *p;
+
+    if (!c->on_rebalance)
+        return;
+    p = mf_xcalloc(parts->cnt ? (size_t)parts->cnt : 1, sizeof(*p));
+    for (int i = 0; i < parts->cnt; i++) {
+        p[i].topic = parts->elems[i].topic;
+        p[i].partition = parts->elems[i].partition;
+    }
+    c->on_rebalance(c->ud, ev, p, (size_t)parts->cnt);
+    free(p);
+}
+
+static void
+record(struct mf_kafka_consumer *c, rd_kafka_resp_err_t e, const char *what) {
+    if (e)
+        mf__kafka_error(&c->rb_err, e, what, NULL);
+}
+
+static void
+record_error(struct mf_kafka_consumer *c, rd_kafka_error_t *e,
+             const char *what) {
+    if (!e)
+        return;
+    mf__kafka_error(&c->rb_err, rd_kafka_error_code(e), what,
+                    rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+}
+
+static void
+rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+             rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    struct mf_kafka_consumer *c = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (coop) {
+            record_error(c, rd_kafka_incremental_assign(rk, parts),
+                         "incremental assign");
+            c->assigned += (size_t)parts->cnt;
+        } else {
+            record(c, rd_kafka_assign(rk, parts), "assign");
+            c->assigned = (size_t)parts->cnt;
+        }
+        if (c->paused)
+            record(c, rd_kafka_pause_partitions(rk, parts), "pause");
+        notify(c, MF_KAFKA_ASSIGNED, parts);
+        return;
+    }
+    /* Revoked (or an error: drop everything, as librdkafka advises). */
+    notify(c, rd_kafka_assignment_lost(rk) ? MF_KAFKA_LOST : MF_KAFKA_REVOKED,
+           parts);
+    if (coop && e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        record_error(c, rd_kafka_incremental_unassign(rk, parts),
+                     "incremental unassign");
+        c->assigned -= (size_t)parts->cnt <= c->assigned ? (size_t)parts->cnt
+                                                         : c->assigned;
+    } else {
+        if (e != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+            record(c, e, "rebalance");
+        record(c, rd_kafka_assign(rk, NULL), "unassign");
+        c->assigned = 0;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                         */
+/* ------------------------------------------------------------------ */
+
+mf_err
+mf_kafka_consumer_new(const struct mf_config *cfg,
+                      const struct mf_kafka_consumer_params *params,
+                      struct mf_kafka_consumer **c_r, struct mf_error *err) {
+    struct mf_kafka_consumer *c;
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_topic_partition_list_t *topics;
+    rd_kafka_resp_err_t e;
+    char errstr[512];
+    mf_err rc;
+
+    MF_ASSERT(params && params->ntopics > 0 && params->topics);
+    rc = mf__kafka_conf_new(cfg, MF__KAFKA_CONSUMER, params->client_id,
+                            params->group_id, &conf, err);
+    if (rc != MF_E_OK)
+        return rc;
+    c = mf_xcalloc(1, sizeof(*c));
+    c->on_rebalance = params->on_rebalance;
+    c->ud = params->ud;
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        free(c);
+        return mf_error_set(err, MF_E_CONFIG, "Kafka consumer: %s", errstr);
+    }
+    /* Rebalance and error events come out of rd_kafka_consumer_poll(). */
+    rd_kafka_poll_set_consumer(c->rk);
+    topics = rd_kafka_topic_partition_list_new((int)params->ntopics);
+    for (size_t i = 0; i < params->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, params->topics[i],
+                                          RD_KAFKA_PARTITION_UA);
+    e = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        rc = mf__kafka_error(err, e, "subscribe", NULL);
+        rd_kafka_destroy(c->rk);
+        free(c);
+        return rc;
+    }
+    *c_r = c;
+    return MF_E_OK;
+}
+
+mf_err
+mf_kafka_consumer_close(struct mf_kafka_consumer *c, struct mf_error *err) {
+    rd_kafka_resp_err_t e;
+
+    if (c->closed)
+        return MF_E_OK;
+    c->closed = true;
+    e = rd_kafka_consumer_close(c->rk);
+    if (e)
+        return mf__kafka_error(err, e, "leave consumer group", NULL);
+    return MF_E_OK;
+}
+
+void
+mf_kafka_consumer_free(struct mf_kafka_consumer **c) {
+    struct mf_error err = {0};
+
+    if (!c || !*c)
+        return;
+    if (mf_kafka_consumer_close(*c, &err) != MF_E_OK) {
+        /* Best effort: the group notices when the session times out. */
+    }
+    rd_kafka_destroy((*c)->rk);
+    free(*c);
+    *c = NULL;
+}
+
+size_t
+mf_kafka_consumer_assigned(struct mf_kafka_consumer *c) {
+    return c->assigned;
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                           */
+/* ------------------------------------------------------------------ */
+
+void
+mf_kafka_message_free(struct mf_kafka_message **m) {
+    if (!m || !*m)
+        return;
+    rd_kafka_message_destroy((*m)->priv);
+    free(*m);
+    *m = NULL;
+}
+
+mf_err
+mf_kafka_consumer_poll(struct mf_kafka_consumer *c, int timeout_ms,
+                       struct mf_kafka_message **m_r, struct mf_error *err) {
+    rd_kafka_message_t *rkm;
+    struct mf_kafka_message *m;
+
+    *m_r = NULL;
+    if (c->closed)
+        return mf_error_set(err, MF_E_STATE, "Kafka consumer is closed");
+    rkm = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    if (c->rb_err.code != MF_E_OK) {
+        /* A failed (un)assign inside the rebalance callback. */
+        *err = c->rb_err;
+        mf_error_clear(&c->rb_err);
+        if (rkm)
+            rd_kafka_message_destroy(rkm);
+        return err->code;
+    }
+    if (!rkm)
+        return MF_E_OK;
+    if (rkm->err) {
+        mf_err rc = MF_E_OK;
+        /* End of a partition is news, not an error. */
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            char what[320];
+            if (rkm->rkt)
+                snprintf(what, sizeof(what), "consume %s [%d]",
+                         rd_kafka_topic_name(rkm->rkt), (int)rkm->partition);
+            else
+                snprintf(what, sizeof(what), "consume");
+            rc = mf__kafka_error(err, rkm->err, what,
+                                 rd_kafka_message_errstr(rkm));
+        }
+        rd_kafka_message_destroy(rkm);
+        return rc;
+    }
+    m = mf_xcalloc(1, sizeof(*m));
+    m->topic = rd_kafka_topic_name(rkm->rkt);
+    m->partition = rkm->partition;
+    m->offset = rkm->offset;
+    m->key = rkm->key;
+    m->key_len = rkm->key ? rkm->key_len : 0;
+    m->value = rkm->payload;
+    m->value_len = rkm->payload ? rkm->len : 0;
+    m->timestamp_ms = rd_kafka_message_timestamp(rkm, NULL);
+    m->priv = rkm;
+    *m_r = m;
+    return MF_E_OK;
+}
+
+mf_err
+mf_kafka_consumer_commit(struct mf_kafka_consumer *c,
+                         const struct mf_kafka_message *m,
+                         struct mf_error *err) {
+    rd_kafka_topic_partition_list_t *offsets =
+        rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp;
+    rd_kafka_resp_err_t e;
+    char what[320];
+    mf_err rc = MF_E_OK;
+
+    snprintf(what, sizeof(what), "commit %s [%d] offset %lld", m->topic,
+             (int)m->partition, (long long)m->offset);
+    tp = rd_kafka_topic_partition_list_add(offsets, m->topic, m->partition);
+    /* The committed offset is the next one to read. */
+    tp->offset = m->offset + 1;
+    e = rd_kafka_commit(c->rk, offsets, 0 /* synchronous */);
+    if (!e)
+        e = tp->err; /* the per-partition result */
+    if (e)
+        rc = mf__kafka_error(err, e, what, NULL);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    return rc;
+}
+
+mf_err
+mf_kafka_consumer_pause(struct mf_kafka_consumer *c, bool paused,
+                        struct mf_error *err) {
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_resp_err_t e;
+
+    c->paused = paused;
+    e = rd_kafka_assignment(c->rk, &parts);
+    if (!e)
+        e = paused ? rd_kafka_pause_partitions(c->rk, parts)
+                   : rd_kafka_resume_partitions(c->rk, parts);
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    if (e)
+        return mf__kafka_error(err, e, paused ? "pause" : "resume", NULL);
+    return MF_E_OK;
+}
