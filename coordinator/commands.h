@@ -3,6 +3,7 @@
 #define MF_COMMANDS_H
 
 int cmd_csv_validate(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 int cmd_endpoint_test(int argc, char **argv);
 int cmd_endpoint_dns(int argc, char **argv);
 

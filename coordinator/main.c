@@ -22,6 +22,8 @@ struct command {
 static const struct command commands[] = {
     {"csv", "validate", cmd_csv_validate,
      "check a batch CSV file; every error with line and column"},
+    {"migrate", NULL, cmd_migrate,
+     "migrate the mailboxes of a CSV in this process, N at a time"},
     {"endpoint", "test", cmd_endpoint_test,
      "check an IMAP endpoint: TLS, capabilities, logins, connection limit"},
     {"endpoint", "dns", cmd_endpoint_dns,

@@ -2,7 +2,7 @@
 # `mailferry csv validate` as an admin runs it: exit codes, the
 # FILE:LINE:COLUMN lines, the summary and the --json document.
 set -euo pipefail
-mf="$MF_BUILD_DIR/coordinator/mailferry"
+mf="$MF_BUILD_DIR/bin/mailferry"
 samples="$MF_SOURCE_DIR/deploy/samples"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -8,8 +8,10 @@
  *
  * Stored as one Redis hash per mailbox, "mf:{b:<batch>}:ckpt:<mailbox>",
  * one field per folder (the folder's raw source name), value
- * "<uidvalidity> <last_uid> <clean|dirty>". One HSET per update, so a
- * crash leaves either the old or the new checkpoint, never half of one.
+ * "<uidvalidity> <last_uid> <clean|dirty> <tgt_uidvalidity> <tgt_mark>"
+ * (the last two may be absent in values written by older versions). One
+ * HSET per update, so a crash leaves either the old or the new checkpoint,
+ * never half of one.
  */
 #ifndef MAILFERRY_CHECKPOINT_H
 #define MAILFERRY_CHECKPOINT_H
@@ -23,6 +25,12 @@ struct mf_checkpoint {
     uint32_t uidvalidity;
     uint32_t last_uid;
     bool dirty;
+    /* The target folder's UIDVALIDITY (0: unknown) and a target UID below
+     * which every message was there before the copy in flight began: after
+     * a crash only target messages above tgt_mark can be the in-flight
+     * ones, so only those need to be recognised (DESIGN.md section 8). */
+    uint32_t tgt_uidvalidity;
+    uint32_t tgt_mark;
 };
 
 /* Reads a folder's checkpoint. *found_r false (and *ckpt_r zeroed) when

@@ -15,6 +15,10 @@
 void *mf_xmalloc(size_t n);
 void *mf_xcalloc(size_t count, size_t size);
 void *mf_xrealloc(void *p, size_t n);
+/* realloc for count elements of size bytes; aborts on overflow too. */
+void *mf_xreallocarray(void *p, size_t count, size_t size);
+/* A copy of n bytes (n may be 0). */
+void *mf_xmemdup(const void *p, size_t n);
 char *mf_xstrdup(const char *s);
 char *mf_xstrndup(const char *s, size_t n);
 /* printf into a new string; aborts on failure. */

@@ -18,14 +18,14 @@ hash_key(char *out, size_t n, const char *batch, const char *mailbox) {
 
 void
 mf_checkpoint_format(const struct mf_checkpoint *c, char *out, size_t n) {
-    snprintf(out, n, "%u %u %s", c->uidvalidity, c->last_uid,
-             c->dirty ? "dirty" : "clean");
+    snprintf(out, n, "%u %u %s %u %u", c->uidvalidity, c->last_uid,
+             c->dirty ? "dirty" : "clean", c->tgt_uidvalidity, c->tgt_mark);
 }
 
 bool
 mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
-    char buf[64], *a, *b, *state;
-    uint64_t uv, uid;
+    char buf[96], *a, *b, *state, *tuv = NULL, *tmark = NULL;
+    uint64_t uv, uid, tv = 0, tm = 0;
 
     if (len == 0 || len >= sizeof(buf))
         return false;
@@ -38,6 +38,15 @@ mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
     if (!(state = strchr(b, ' ')))
         return false;
     *state++ = '\0';
+    if ((tuv = strchr(state, ' '))) {
+        *tuv++ = '\0';
+        if (!(tmark = strchr(tuv, ' ')))
+            return false;
+        *tmark++ = '\0';
+        if (!mf_parse_u64(tuv, 0, UINT32_MAX, &tv) ||
+            !mf_parse_u64(tmark, 0, UINT32_MAX, &tm))
+            return false;
+    }
     if (!mf_parse_u64(a, 1, UINT32_MAX, &uv) ||
         !mf_parse_u64(b, 0, UINT32_MAX, &uid))
         return false;
@@ -46,6 +55,8 @@ mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
     c_r->uidvalidity = (uint32_t)uv;
     c_r->last_uid = (uint32_t)uid;
     c_r->dirty = state[0] == 'd';
+    c_r->tgt_uidvalidity = (uint32_t)tv;
+    c_r->tgt_mark = (uint32_t)tm;
     return true;
 }
 
@@ -84,7 +95,7 @@ mf_err
 mf_checkpoint_put(struct mf_redis *r, const char *batch, const char *mailbox,
                   const char *folder, const struct mf_checkpoint *ckpt,
                   struct mf_error *err) {
-    char key[1100], value[64];
+    char key[1100], value[96];
     const char *argv[4];
     size_t argvlen[4];
     redisReply *reply = NULL;

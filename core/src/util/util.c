@@ -41,6 +41,21 @@ mf_xrealloc(void *p, size_t n) {
     return q;
 }
 
+void *
+mf_xreallocarray(void *p, size_t count, size_t size) {
+    if (size && count > SIZE_MAX / size)
+        out_of_memory(SIZE_MAX);
+    return mf_xrealloc(p, count * size);
+}
+
+void *
+mf_xmemdup(const void *p, size_t n) {
+    void *q = mf_xmalloc(n ? n : 1);
+    if (n)
+        memcpy(q, p, n);
+    return q;
+}
+
 char *
 mf_xstrdup(const char *s) {
     return mf_xstrndup(s, strlen(s));

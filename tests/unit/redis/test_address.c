@@ -41,10 +41,13 @@ test_urls(void **state) {
 
 static void
 test_checkpoint_codec(void **state) {
-    struct mf_checkpoint c = {
-        .uidvalidity = 4294967295u, .last_uid = 17, .dirty = true};
+    struct mf_checkpoint c = {.uidvalidity = 4294967295u,
+                              .last_uid = 17,
+                              .dirty = true,
+                              .tgt_uidvalidity = 9,
+                              .tgt_mark = 88};
     struct mf_checkpoint d;
-    char buf[64];
+    char buf[96];
     static const char *const bad[] = {"",
                                       "1",
                                       "1 2",
@@ -52,15 +55,25 @@ test_checkpoint_codec(void **state) {
                                       "1 2 maybe",
                                       "1 -2 clean",
                                       "4294967296 1 clean",
-                                      "1 2 clean x"};
+                                      "1 2 clean x",
+                                      "1 2 clean 3",
+                                      "1 2 clean 3 x",
+                                      "1 2 clean 3 4 5"};
+    struct mf_checkpoint old;
 
     (void)state;
     mf_checkpoint_format(&c, buf, sizeof(buf));
-    assert_string_equal(buf, "4294967295 17 dirty");
+    assert_string_equal(buf, "4294967295 17 dirty 9 88");
     assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
     assert_int_equal(c.uidvalidity, d.uidvalidity);
     assert_int_equal(c.last_uid, d.last_uid);
     assert_int_equal(c.dirty, d.dirty);
+    assert_int_equal(d.tgt_uidvalidity, 9);
+    assert_int_equal(d.tgt_mark, 88);
+    /* Values written before the target fields existed still parse. */
+    assert_true(mf_checkpoint_parse("5 6 clean", 9, &old));
+    assert_int_equal(old.last_uid, 6);
+    assert_int_equal(old.tgt_uidvalidity, 0);
     for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++)
         if (mf_checkpoint_parse(bad[i], strlen(bad[i]), &d))
             fail_msg("accepted \"%s\"", bad[i]);

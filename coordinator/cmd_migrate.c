@@ -1,0 +1,470 @@
+/*
+ * `mailferry migrate FILE --source URL --target URL`: migrates the
+ * mailboxes of a batch CSV in this process, N at a time, and prints one
+ * line of statistics per mailbox and a summary (or one JSON document with
+ * --json). Exit 0 when every mailbox finished, 1 when one failed, 2 on a
+ * wrong command line, 3 when it could not start (CSV unreadable, Redis
+ * unreachable). Ctrl-C stops every mailbox at a message boundary with a
+ * checkpoint; the next run resumes there.
+ *
+ * Credentials: each row's UserName and Password log in to the source and,
+ * unless TargetUserName/TargetPassword columns or --target-admin say
+ * otherwise, to the target too. With --admin the admin logs in on the
+ * user's behalf: SASL PLAIN with the user as authorization identity
+ * (default), or a login name made from --admin-login-format, such as
+ * "{user}*{admin}" (Dovecot master users) or "{domain}/{admin}/{user}".
+ * Passwords come from files only and are wiped after the run.
+ */
+#include "cli.h"
+#include "commands.h"
+#include "mailferry/csv.h"
+#include "mailferry/json.h"
+#include "mailferry/log.h"
+#include "mailferry/migrate.h"
+#include "mailferry/util.h"
+#include "migrate_output.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "FILE --source URL --target URL [--concurrency N] "
+    "[--admin USER --admin-password-file F] "
+    "[--target-admin USER --target-admin-password-file F] [--redis URL] "
+    "[--json]";
+
+static const struct cli_option options[] = {
+    {"source", true,
+     "source server: imaps://host[:port], imap://host[:port] "
+     "(STARTTLS) or imap://host:port/?tls=off"},
+    {"target", true, "target server, same forms"},
+    {"concurrency", true, "mailboxes migrated at the same time (default 4)"},
+    {"admin", true, "source admin who logs in on behalf of each user"},
+    {"admin-password-file", true, "file holding the source admin's password"},
+    {"admin-login-format", true,
+     "sasl (default: SASL PLAIN with authzid) or a template such as "
+     "{user}*{admin} or {domain}/{admin}/{user}"},
+    {"target-admin", true, "target admin who logs in on behalf of each user"},
+    {"target-admin-password-file", true,
+     "file holding the target admin's password"},
+    {"target-admin-login-format", true, "as --admin-login-format"},
+    {"ca-file", true, "trust this CA bundle as well (PEM)"},
+    {"insecure", false, "do not verify certificates (lab servers only)"},
+    {"bind-address", true, "local address for outgoing connections"},
+    {"redis", true,
+     "keep checkpoints in this Redis (redis://host:port, "
+     "unix:///path); default: in memory for this run"},
+    {"batch", true, "batch name for checkpoints in Redis (default: default)"},
+    {"max-message-size", true, "skip messages larger than this (35M)"},
+    {"include", true,
+     "copy only folders matching these patterns (comma "
+     "separated, e.g. INBOX,Archive/*)"},
+    {"exclude", true, "do not copy folders matching these patterns"},
+    {"separator-replacement", true,
+     "replaces the target's hierarchy separator inside folder names (_)"},
+    {"max-attempts", true, "tries per mailbox before it fails (5)"},
+    {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
+    {NULL, false, NULL},
+};
+
+/* ------------------------------------------------------------------ */
+/* Mailboxes from the CSV                                              */
+/* ------------------------------------------------------------------ */
+
+struct csv_load {
+    struct csv_mailbox *rows;
+    size_t n;
+    uint64_t issues;
+    const char *path;
+};
+
+static char *
+dup_or_null(const char *s) {
+    return s ? mf_xstrdup(s) : NULL;
+}
+
+static void
+on_row(void *ud, const struct mf_csv_row *r) {
+    struct csv_load *l = ud;
+    struct csv_mailbox *row;
+
+    l->rows = mf_xreallocarray(l->rows, l->n + 1, sizeof(*l->rows));
+    row = &l->rows[l->n++];
+    memset(row, 0, sizeof(*row));
+    row->email = mf_xstrdup(r->email);
+    row->username = mf_xstrdup(r->username);
+    row->password = dup_or_null(r->password);
+    row->target_username = dup_or_null(r->target_username);
+    row->target_password = dup_or_null(r->target_password);
+}
+
+static void
+on_issue(void *ud, const struct mf_csv_issue *is) {
+    struct csv_load *l = ud;
+    l->issues++;
+    fprintf(stderr, "%s:%llu:%u: error: %s: %s [%s]\n", l->path,
+            (unsigned long long)is->line, is->column, mf_strerror(is->code),
+            is->detail, mf_err_name(is->code));
+}
+
+static void
+rows_free(struct csv_mailbox *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        mf_secret_free(&rows[i].password);
+        mf_secret_free(&rows[i].target_password);
+        free(rows[i].email);
+        free(rows[i].username);
+        free(rows[i].target_username);
+    }
+    free(rows);
+}
+
+/* ------------------------------------------------------------------ */
+/* Logins                                                              */
+/* ------------------------------------------------------------------ */
+
+struct admin {
+    const char *user;   /* NULL: no admin */
+    char *password;     /* owned secret */
+    const char *format; /* "sasl" or a template */
+};
+
+/* Expands {user}, {admin}, {domain} in fmt. */
+static char *
+expand(const char *fmt, const char *user, const char *admin,
+       const char *email) {
+    struct mf_buf b = {0};
+    const char *at = strrchr(email, '@');
+
+    for (const char *p = fmt; *p; p++) {
+        if (strncmp(p, "{user}", 6) == 0)
+            mf_buf_append_str(&b, user), p += 5;
+        else if (strncmp(p, "{admin}", 7) == 0)
+            mf_buf_append_str(&b, admin), p += 6;
+        else if (strncmp(p, "{domain}", 8) == 0)
+            mf_buf_append_str(&b, at ? at + 1 : ""), p += 7;
+        else
+            mf_buf_append(&b, p, 1);
+    }
+    mf_buf_append(&b, "", 1);
+    return (char *)b.data;
+}
+
+/* Fills lg for user (login name) on one side; *owned_r receives a string
+ * to free afterwards (an expanded login name), or NULL. */
+static void
+make_login(const struct admin *ad, const char *user, const char *password,
+           const char *email, struct mf_migrate_login *lg, char **owned_r) {
+    memset(lg, 0, sizeof(*lg));
+    *owned_r = NULL;
+    if (!ad->user) {
+        lg->user = user;
+        lg->password = password;
+        return;
+    }
+    lg->password = ad->password;
+    if (!ad->format || strcmp(ad->format, "sasl") == 0) {
+        lg->user = ad->user;
+        lg->authzid = user;
+    } else {
+        *owned_r = expand(ad->format, user, ad->user, email);
+        lg->user = *owned_r;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Running                                                             */
+/* ------------------------------------------------------------------ */
+
+static atomic_bool stop_flag;
+
+static void
+on_signal(int sig) {
+    (void)sig;
+    atomic_store(&stop_flag, true);
+}
+
+struct run {
+    struct mf_migrate_options opts;
+    struct csv_mailbox *rows;
+    size_t n;
+    struct admin src_admin, dst_admin;
+    const char *redis_url;
+    atomic_size_t next;
+    struct mailbox_outcome *out; /* n */
+    pthread_mutex_t mu;
+    bool json;
+    size_t finished;
+};
+
+static void *
+worker(void *arg) {
+    struct run *r = arg;
+    struct mf_migrate_options o = r->opts;
+    struct mf_redis *redis = NULL;
+    struct mf_error err = {0};
+
+    if (r->redis_url &&
+        mf_redis_connect(r->redis_url, 5000, &redis, &err) != MF_E_OK) {
+        mf_log_error(NULL, "redis.connect", &err);
+        redis = NULL;
+    }
+    o.redis = redis;
+    for (;;) {
+        size_t i = atomic_fetch_add(&r->next, 1);
+        struct csv_mailbox *row;
+        struct mailbox_outcome *out;
+        struct mf_migrate_login src, dst;
+        char *src_owned, *dst_owned;
+        const char *tuser, *tpass;
+
+        if (i >= r->n || atomic_load(&stop_flag))
+            break;
+        row = &r->rows[i];
+        out = &r->out[i];
+        out->email = row->email;
+        make_login(&r->src_admin, row->username, row->password, row->email,
+                   &src, &src_owned);
+        tuser = row->target_username ? row->target_username : row->username;
+        tpass = row->target_password ? row->target_password : row->password;
+        if (r->dst_admin.user)
+            tuser = row->target_username ? row->target_username : row->email;
+        make_login(&r->dst_admin, tuser, tpass, row->email, &dst, &dst_owned);
+        out->progress = mf_xcalloc(1, sizeof(*out->progress));
+        o.progress = out->progress;
+        atomic_store(&out->started, true);
+        if (r->redis_url && !redis) {
+            out->result.error = err;
+        } else {
+            mf_err rc =
+                mf_migrate_mailbox(&o, row->email, &src, &dst, &out->result);
+            (void)rc; /* the result holds the outcome */
+        }
+        free(src_owned);
+        free(dst_owned);
+        pthread_mutex_lock(&r->mu);
+        atomic_store(&out->done, true);
+        r->finished++;
+        if (!r->json)
+            migrate_print_mailbox(stdout, out);
+        pthread_mutex_unlock(&r->mu);
+    }
+    mf_redis_free(&redis);
+    return NULL;
+}
+
+static mf_err
+add_patterns(struct mf_folder_rules *rules, const char *list, bool include,
+             struct mf_error *err) {
+    char *copy, *p;
+    mf_err rc = MF_E_OK;
+
+    if (!list)
+        return MF_E_OK;
+    copy = mf_xstrdup(list);
+    p = copy;
+    while (p && rc == MF_E_OK) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (*p)
+            rc = include ? mf_folder_rules_parse_include(rules, p, err)
+                         : mf_folder_rules_parse_exclude(rules, p, err);
+        p = comma ? comma + 1 : NULL;
+    }
+    free(copy);
+    return rc;
+}
+
+static bool
+parse_server(struct cli *cli, const char *key, struct mf_migrate_server *s,
+             struct mf_error *err) {
+    const char *url = mf_config_get(cli->config, key, NULL);
+    bool insecure = false;
+
+    memset(s, 0, sizeof(*s));
+    if (!url) {
+        mf_error_set(err, MF_E_USAGE, "--%s URL is required", key);
+        return false;
+    }
+    if (mf_endpoint_parse(url, &s->endpoint, err) != MF_E_OK)
+        return false;
+    if (mf_config_get_bool(cli->config, "insecure", false, &insecure, err))
+        return false;
+    s->insecure = insecure;
+    s->ca_file = mf_config_get(cli->config, "ca-file", NULL);
+    s->bind_address = mf_config_get(cli->config, "bind-address", NULL);
+    return true;
+}
+
+static bool
+read_admin(struct cli *cli, const char *prefix, struct admin *ad,
+           struct mf_error *err) {
+    char key[64];
+
+    snprintf(key, sizeof(key), "%sadmin", prefix);
+    ad->user = mf_config_get(cli->config, key, NULL);
+    snprintf(key, sizeof(key), "%sadmin-login-format", prefix);
+    ad->format = mf_config_get(cli->config, key, NULL);
+    if (!ad->user)
+        return true;
+    snprintf(key, sizeof(key), "%sadmin-password", prefix);
+    if (mf_config_get_secret(cli->config, key, &ad->password, err))
+        return false;
+    if (!ad->password) {
+        mf_error_set(err, MF_E_USAGE, "--%sadmin needs --%s-file", prefix, key);
+        return false;
+    }
+    return true;
+}
+
+int
+cmd_migrate(int argc, char **argv) {
+    struct cli cli;
+    struct run r = {0};
+    struct mf_migrate_server src_srv, dst_srv;
+    struct mf_folder_rules *rules = NULL;
+    struct mf_csv_options copt = {0};
+    struct mf_csv_callbacks ccb = {.on_row = on_row, .on_issue = on_issue};
+    struct csv_load load = {0};
+    struct mf_csv_stats cstats;
+    struct mf_error err = {0};
+    pthread_t *threads = NULL;
+    uint64_t concurrency, v;
+    size_t nthreads = 0;
+    struct sigaction sa;
+    struct timespec t0;
+    int exit_code = MF_EXIT_USAGE;
+    mf_err rc;
+
+    pthread_mutex_init(&r.mu, NULL);
+    if (!cli_parse(&cli, "migrate", usage, options, argc, argv))
+        goto out;
+    if (cli.help) {
+        exit_code = MF_EXIT_OK;
+        goto out;
+    }
+    if (cli.npositional != 1) {
+        fprintf(stderr,
+                "mailferry migrate: expected one FILE\nusage: "
+                "mailferry migrate %s\n",
+                usage);
+        goto out;
+    }
+    rules = mf_folder_rules_new();
+    if (!parse_server(&cli, "source", &src_srv, &err) ||
+        !parse_server(&cli, "target", &dst_srv, &err) ||
+        !read_admin(&cli, "", &r.src_admin, &err) ||
+        !read_admin(&cli, "target-", &r.dst_admin, &err) ||
+        mf_config_get_u64(cli.config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
+                          &concurrency, &err) ||
+        mf_config_get_u64(cli.config, "max-message-size",
+                          MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE, 1,
+                          (uint64_t)1 << 40, MF_UNIT_BYTES,
+                          &r.opts.max_message_size, &err) ||
+        mf_config_get_u64(cli.config, "max-attempts", 5, 1, 100, MF_UNIT_NONE,
+                          &v, &err) ||
+        mf_config_get_bool(cli.config, "allow-unknown-columns", false,
+                           &copt.allow_unknown_columns, &err) ||
+        add_patterns(rules, mf_config_get(cli.config, "include", NULL), true,
+                     &err) ||
+        add_patterns(rules, mf_config_get(cli.config, "exclude", NULL), false,
+                     &err) ||
+        (mf_config_get(cli.config, "separator-replacement", NULL) &&
+         mf_folder_rules_parse_separator_replacement(
+             rules, mf_config_get(cli.config, "separator-replacement", NULL),
+             &err))) {
+        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+        goto out;
+    }
+    r.opts.max_attempts = (unsigned)v;
+    r.opts.source = &src_srv;
+    r.opts.target = &dst_srv;
+    r.opts.rules = rules;
+    r.opts.batch = mf_config_get(cli.config, "batch", NULL);
+    if (!r.opts.batch)
+        r.opts.batch = "default";
+    r.opts.stop = &stop_flag;
+    r.redis_url = mf_config_get(cli.config, "redis", NULL);
+    r.json = cli.json;
+
+    exit_code = MF_EXIT_ERROR;
+    copt.password_optional = r.src_admin.user != NULL;
+    load.path = cli.positional[0];
+    rc = mf_csv_parse_file(load.path, &copt, &ccb, &load, &cstats, &err);
+    if (rc == MF_E_IO) {
+        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+        goto out;
+    }
+    if (rc != MF_E_OK) {
+        fprintf(stderr,
+                "mailferry migrate: %s has %llu errors; nothing migrated "
+                "(see `mailferry csv validate`)\n",
+                load.path, (unsigned long long)load.issues);
+        exit_code = MF_EXIT_FAIL;
+        goto out;
+    }
+    if (r.redis_url) {
+        struct mf_redis *probe = NULL;
+        if (mf_redis_connect(r.redis_url, 5000, &probe, &err) != MF_E_OK) {
+            fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
+            goto out;
+        }
+        mf_redis_free(&probe);
+    }
+    r.rows = load.rows;
+    r.n = load.n;
+    r.out = mf_xcalloc(r.n ? r.n : 1, sizeof(*r.out));
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    nthreads = concurrency < r.n ? concurrency : r.n;
+    threads = mf_xcalloc(nthreads ? nthreads : 1, sizeof(*threads));
+    for (size_t i = 0; i < nthreads; i++)
+        if (pthread_create(&threads[i], NULL, worker, &r) != 0) {
+            fprintf(stderr, "mailferry migrate: cannot start a thread\n");
+            nthreads = i;
+            atomic_store(&stop_flag, true);
+            break;
+        }
+    migrate_watch(&r.mu, r.out, r.n, &r.finished, &stop_flag,
+                  !r.json && isatty(STDERR_FILENO));
+    for (size_t i = 0; i < nthreads; i++)
+        pthread_join(threads[i], NULL);
+    {
+        struct timespec t1;
+        double secs;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        secs = (double)(t1.tv_sec - t0.tv_sec) +
+               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        exit_code = migrate_print_summary(stdout, r.out, r.n, secs, r.json,
+                                          atomic_load(&stop_flag))
+                        ? MF_EXIT_OK
+                        : MF_EXIT_FAIL;
+    }
+out:
+    if (r.out)
+        for (size_t i = 0; i < r.n; i++) {
+            mf_migrate_result_clear(&r.out[i].result);
+            free(r.out[i].progress);
+        }
+    free(r.out);
+    free(threads);
+    rows_free(load.rows, load.n);
+    mf_secret_free(&r.src_admin.password);
+    mf_secret_free(&r.dst_admin.password);
+    mf_folder_rules_free(&rules);
+    pthread_mutex_destroy(&r.mu);
+    cli_free(&cli);
+    return exit_code;
+}

@@ -1,0 +1,231 @@
+/* Output of `mailferry migrate` (see migrate_output.h). */
+#include "migrate_output.h"
+
+#include "mailferry/json.h"
+#include "mailferry/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double
+mb(uint64_t bytes) {
+    return (double)bytes / (1000.0 * 1000.0);
+}
+
+static double
+rate(uint64_t n, double secs) {
+    return secs > 0.001 ? (double)n / secs : 0.0;
+}
+
+void
+migrate_print_mailbox(FILE *out, const struct mailbox_outcome *o) {
+    const struct mf_migrate_result *r = &o->result;
+    const struct mf_migrate_stats *s = &r->stats;
+    bool ok = r->error.code == MF_E_OK;
+
+    fprintf(out,
+            "%-6s %s: folders %u, messages %llu, copied %llu (%.1f MB), "
+            "already there %llu, skipped %llu (too large %llu, vanished "
+            "%llu), failed %llu, flags updated %llu, %.1f s, %.0f msgs/s",
+            ok ? "ok" : (r->error.code == MF_E_CANCELLED ? "STOP" : "FAIL"),
+            o->email, s->folders_copied, (unsigned long long)s->messages_source,
+            (unsigned long long)s->messages_copied, mb(s->bytes_copied),
+            (unsigned long long)s->messages_present,
+            (unsigned long long)(s->skipped_too_large + s->skipped_vanished),
+            (unsigned long long)s->skipped_too_large,
+            (unsigned long long)s->skipped_vanished,
+            (unsigned long long)s->failed, (unsigned long long)s->flags_updated,
+            s->seconds, rate(s->messages_copied, s->seconds));
+    if (s->attempts > 1)
+        fprintf(out, ", %u attempts", s->attempts);
+    fprintf(out, "\n");
+    if (!ok)
+        fprintf(out, "       error %d %s: %s: %s\n", r->error.code,
+                mf_err_name(r->error.code), mf_strerror(r->error.code),
+                r->error.detail);
+    for (size_t i = 0; i < r->n_skipped; i++)
+        fprintf(out, "       skipped %s UID %u (%llu bytes, %s, \"%s\"): %s\n",
+                r->skipped[i].folder, r->skipped[i].uid,
+                (unsigned long long)r->skipped[i].size,
+                r->skipped[i].date ? r->skipped[i].date : "no date",
+                r->skipped[i].subject ? r->skipped[i].subject : "",
+                r->skipped[i].error.detail);
+    for (size_t i = 0; i < r->n_failed; i++)
+        fprintf(out, "       failed %s UID %u: %s: %s\n", r->failed[i].folder,
+                r->failed[i].uid, mf_err_name(r->failed[i].error.code),
+                r->failed[i].error.detail);
+    fflush(out);
+}
+
+void
+migrate_watch(pthread_mutex_t *mu, const struct mailbox_outcome *v, size_t n,
+              const size_t *finished, const atomic_bool *stop, bool draw) {
+    struct timespec t0, t;
+
+    if (!draw)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec tick = {.tv_sec = 1, .tv_nsec = 0};
+        uint64_t msgs = 0, total = 0, bytes = 0;
+        size_t fin, running = 0;
+        double secs;
+
+        nanosleep(&tick, NULL);
+        pthread_mutex_lock(mu);
+        fin = *finished;
+        for (size_t i = 0; i < n; i++) {
+            const struct mf_migrate_progress *p = v[i].progress;
+            if (!atomic_load(&v[i].started) || !p)
+                continue;
+            if (!atomic_load(&v[i].done))
+                running++;
+            msgs += atomic_load(&p->messages_done);
+            total += atomic_load(&p->messages_total);
+            bytes += atomic_load(&p->bytes_done);
+        }
+        pthread_mutex_unlock(mu);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        secs = (double)(t.tv_sec - t0.tv_sec) +
+               (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+        fprintf(stderr,
+                "\r\033[K%zu/%zu mailboxes done, %zu running, %llu/%llu "
+                "messages, %.1f MB, %.0f msgs/s%s",
+                fin, n, running, (unsigned long long)msgs,
+                (unsigned long long)total, mb(bytes), rate(msgs, secs),
+                atomic_load(stop) ? " (stopping)" : "");
+        if (fin == n || (atomic_load(stop) && running == 0))
+            break;
+    }
+    fprintf(stderr, "\r\033[K");
+}
+
+static void
+json_items(struct mf_json *j, const char *key, const struct mf_migrate_item *v,
+           size_t n) {
+    mf_json_key(j, key);
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < n; i++) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "folder"), mf_json_string(j, v[i].folder);
+        mf_json_key(j, "uid"), mf_json_u64(j, v[i].uid);
+        mf_json_key(j, "size"), mf_json_u64(j, v[i].size);
+        mf_json_key(j, "date"), mf_json_string(j, v[i].date);
+        mf_json_key(j, "subject"), mf_json_string(j, v[i].subject);
+        mf_json_key(j, "code"), mf_json_string(j, mf_err_name(v[i].error.code));
+        mf_json_key(j, "number"), mf_json_u64(j, (uint64_t)v[i].error.code);
+        mf_json_key(j, "detail"), mf_json_string(j, v[i].error.detail);
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+}
+
+static void
+json_mailbox(struct mf_json *j, const struct mailbox_outcome *o) {
+    const struct mf_migrate_result *r = &o->result;
+    const struct mf_migrate_stats *s = &r->stats;
+
+    mf_json_object_begin(j);
+    mf_json_key(j, "email"), mf_json_string(j, o->email);
+    mf_json_key(j, "state");
+    mf_json_string(j, !atomic_load(&o->done)            ? "NotStarted"
+                      : r->error.code == MF_E_OK        ? "Synced"
+                      : r->error.code == MF_E_CANCELLED ? "Stopped"
+                                                        : "Failed");
+    mf_json_key(j, "folders_copied"), mf_json_u64(j, s->folders_copied);
+    mf_json_key(j, "folders_excluded"), mf_json_u64(j, s->folders_excluded);
+    mf_json_key(j, "folders_created"), mf_json_u64(j, s->folders_created);
+    mf_json_key(j, "folders_renamed"), mf_json_u64(j, s->folders_renamed);
+    mf_json_key(j, "messages_source"), mf_json_u64(j, s->messages_source);
+    mf_json_key(j, "bytes_source"), mf_json_u64(j, s->bytes_source);
+    mf_json_key(j, "messages_copied"), mf_json_u64(j, s->messages_copied);
+    mf_json_key(j, "bytes_copied"), mf_json_u64(j, s->bytes_copied);
+    mf_json_key(j, "messages_present"), mf_json_u64(j, s->messages_present);
+    mf_json_key(j, "skipped_too_large"), mf_json_u64(j, s->skipped_too_large);
+    mf_json_key(j, "skipped_vanished"), mf_json_u64(j, s->skipped_vanished);
+    mf_json_key(j, "failed"), mf_json_u64(j, s->failed);
+    mf_json_key(j, "flags_updated"), mf_json_u64(j, s->flags_updated);
+    mf_json_key(j, "uidvalidity_changes"),
+        mf_json_u64(j, s->uidvalidity_changes);
+    mf_json_key(j, "attempts"), mf_json_u64(j, s->attempts);
+    mf_json_key(j, "seconds"), mf_json_double(j, s->seconds);
+    mf_json_key(j, "error");
+    if (r->error.code == MF_E_OK) {
+        mf_json_null(j);
+    } else {
+        mf_json_object_begin(j);
+        mf_json_key(j, "code"), mf_json_string(j, mf_err_name(r->error.code));
+        mf_json_key(j, "number"), mf_json_u64(j, (uint64_t)r->error.code);
+        mf_json_key(j, "class"),
+            mf_json_string(j,
+                           mf_err_class_name(mf_err_class_of(r->error.code)));
+        mf_json_key(j, "detail"), mf_json_string(j, r->error.detail);
+        mf_json_object_end(j);
+    }
+    json_items(j, "skipped", r->skipped, r->n_skipped);
+    json_items(j, "failed_items", r->failed, r->n_failed);
+    mf_json_object_end(j);
+}
+
+bool
+migrate_print_summary(FILE *out, const struct mailbox_outcome *v, size_t n,
+                      double seconds, bool json, bool stopped) {
+    struct mf_migrate_stats t = {0};
+    size_t ok = 0, failed = 0, not_run = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct mf_migrate_result *r = &v[i].result;
+        if (!atomic_load(&v[i].done))
+            not_run++;
+        else if (r->error.code == MF_E_OK)
+            ok++;
+        else
+            failed++;
+        t.messages_source += r->stats.messages_source;
+        t.messages_copied += r->stats.messages_copied;
+        t.bytes_copied += r->stats.bytes_copied;
+        t.messages_present += r->stats.messages_present;
+        t.skipped_too_large += r->stats.skipped_too_large;
+        t.skipped_vanished += r->stats.skipped_vanished;
+        t.failed += r->stats.failed;
+    }
+    if (json) {
+        struct mf_buf b = {0};
+        struct mf_json j;
+        mf_json_init(&j, &b);
+        mf_json_object_begin(&j);
+        mf_json_key(&j, "mailboxes_total"), mf_json_u64(&j, n);
+        mf_json_key(&j, "mailboxes_ok"), mf_json_u64(&j, ok);
+        mf_json_key(&j, "mailboxes_failed"), mf_json_u64(&j, failed);
+        mf_json_key(&j, "mailboxes_not_run"), mf_json_u64(&j, not_run);
+        mf_json_key(&j, "stopped"), mf_json_bool(&j, stopped);
+        mf_json_key(&j, "messages_copied"), mf_json_u64(&j, t.messages_copied);
+        mf_json_key(&j, "bytes_copied"), mf_json_u64(&j, t.bytes_copied);
+        mf_json_key(&j, "seconds"), mf_json_double(&j, seconds);
+        mf_json_key(&j, "mailboxes");
+        mf_json_array_begin(&j);
+        for (size_t i = 0; i < n; i++)
+            json_mailbox(&j, &v[i]);
+        mf_json_array_end(&j);
+        mf_json_object_end(&j);
+        fprintf(out, "%s\n", (const char *)b.data);
+        mf_buf_free(&b);
+    } else {
+        fprintf(out,
+                "\n%zu mailboxes: %zu ok, %zu failed, %zu not run%s\n"
+                "messages: %llu on the source, %llu copied (%.1f MB), %llu "
+                "already there, %llu skipped, %llu failed\n"
+                "time: %.1f s, %.0f msgs/s, %.1f MB/s\n",
+                n, ok, failed, not_run, stopped ? " (stopped)" : "",
+                (unsigned long long)t.messages_source,
+                (unsigned long long)t.messages_copied, mb(t.bytes_copied),
+                (unsigned long long)t.messages_present,
+                (unsigned long long)(t.skipped_too_large + t.skipped_vanished),
+                (unsigned long long)t.failed, seconds,
+                rate(t.messages_copied, seconds),
+                seconds > 0 ? mb(t.bytes_copied) / seconds : 0.0);
+    }
+    fflush(out);
+    return failed == 0 && not_run == 0;
+}

@@ -1,0 +1,145 @@
+/*
+ * The migration engine: copies one mailbox from a source IMAP server to a
+ * target IMAP server completely, exactly once, and fast (DESIGN.md section
+ * 8). The programs call mf_migrate_mailbox() once per mailbox (per job);
+ * it connects, plans the folders, creates them, copies every folder and
+ * returns the statistics and the per-message lists the report shows.
+ *
+ * Per folder: the source is read by a second thread (pipelined UID FETCH
+ * of BODY.PEEK[]) while this thread appends to the target (MULTIAPPEND
+ * batches or one streamed APPEND per big message), with a bounded queue
+ * between them. A checkpoint per folder (Redis, or memory when no Redis is
+ * given) makes re-runs copy only new messages; after an interrupted run
+ * the messages already on the target are recognised by fingerprint
+ * (Message-ID, size, INTERNALDATE), only among the target UIDs the
+ * checkpoint says can be new (APPENDUID keeps that window small). An
+ * incremental pass (a folder with a clean checkpoint) also carries flag
+ * changes over.
+ *
+ * Errors of class RETRY and RECONNECT (throttling, dropped connections,
+ * Redis away) are retried with exponential backoff and jitter, honouring
+ * a server's suggested wait, up to max_attempts; others end the mailbox
+ * (authentication, TLS, a missing mailbox). One bad message fails only
+ * itself and is listed in the result.
+ */
+#ifndef MAILFERRY_MIGRATE_H
+#define MAILFERRY_MIGRATE_H
+
+#include "mailferry/endpoint.h"
+#include "mailferry/err.h"
+#include "mailferry/folderplan.h"
+#include "mailferry/redis.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Default cap on a message's size: Exchange Online's 35 MB. */
+#define MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE ((uint64_t)35 * 1000 * 1000)
+
+/* One server as the admin described it. Borrowed. */
+struct mf_migrate_server {
+    struct mf_endpoint endpoint;
+    const char *ca_file;      /* NULL: the system store */
+    bool insecure;            /* no certificate verification */
+    const char *bind_address; /* local address, or NULL */
+    long connect_timeout_ms;  /* 0: 30 s */
+    long io_timeout_ms;       /* 0: 120 s */
+};
+
+/* How to log in to one side for one mailbox. Borrowed; the engine never
+ * keeps or logs the password. */
+struct mf_migrate_login {
+    const char *user;     /* login name (the admin's with authzid) */
+    const char *password; /* NULL with oauth_token */
+    const char *authzid;  /* SASL PLAIN impersonation, or NULL */
+    const char *oauth_token;
+};
+
+/* Live counters of a running mailbox: updated by the engine, read by a
+ * progress display in another thread. */
+struct mf_migrate_progress {
+    _Atomic uint64_t messages_total; /* to copy, known so far */
+    _Atomic uint64_t messages_done;  /* copied, present, skipped, failed */
+    _Atomic uint64_t bytes_done;
+    _Atomic uint32_t folders_done;
+    _Atomic uint32_t folders_total;
+};
+
+struct mf_migrate_options {
+    const struct mf_migrate_server *source, *target;
+    /* NULL: default rules. */
+    const struct mf_folder_rules *rules;
+    /* Messages above this are skipped and listed (0: 35 MB); the
+     * target's APPENDLIMIT lowers it further. */
+    uint64_t max_message_size;
+    /* Checkpoints: in Redis under batch when redis is set; in memory
+     * (lost at exit) otherwise. */
+    struct mf_redis *redis;
+    const char *batch;
+    unsigned max_attempts;   /* tries per mailbox (0: 5) */
+    uint32_t backoff_ms;     /* first backoff (0: 1000); doubles, +-25 % */
+    uint32_t max_backoff_ms; /* (0: 60000) */
+    /* Tuning (0: defaults). */
+    unsigned batch_messages;    /* per MULTIAPPEND (50) */
+    size_t batch_bytes;         /* per MULTIAPPEND (1 MiB) */
+    unsigned appends_in_flight; /* MULTIAPPEND commands in flight (4) */
+    size_t pipe_bytes;          /* reader-to-writer queue (2 MiB) */
+    uint64_t stream_threshold;  /* bigger bodies stream (256 KiB) */
+    /* Set (by a signal handler, a stop command) to stop at the next
+     * message boundary with a checkpoint; the result is then
+     * MF_E_CANCELLED. May be NULL. */
+    const atomic_bool *stop;
+    /* Optional live counters. */
+    struct mf_migrate_progress *progress;
+};
+
+/* A skipped or failed message (or folder, with uid 0). */
+struct mf_migrate_item {
+    char *folder; /* owned: source folder, decoded */
+    uint32_t uid;
+    uint64_t size;
+    char *date;    /* owned: INTERNALDATE, or NULL */
+    char *subject; /* owned: decoded, or NULL */
+    struct mf_error error;
+};
+
+struct mf_migrate_stats {
+    uint32_t folders_copied; /* folders whose messages were copied */
+    uint32_t folders_excluded;
+    uint32_t folders_created;
+    uint32_t folders_renamed; /* by a separator replacement or collision */
+    uint64_t messages_source, bytes_source; /* considered this run */
+    uint64_t messages_copied, bytes_copied;
+    uint64_t messages_present; /* recognised as already on the target */
+    uint64_t skipped_too_large, skipped_vanished;
+    uint64_t failed;
+    uint64_t flags_updated; /* incremental pass */
+    uint32_t uidvalidity_changes;
+    uint32_t attempts; /* 1 + retries */
+    double seconds;
+};
+
+struct mf_migrate_result {
+    struct mf_migrate_stats stats;
+    struct mf_error error; /* MF_E_OK when the mailbox finished */
+    struct mf_migrate_item *skipped;
+    size_t n_skipped;
+    struct mf_migrate_item *failed;
+    size_t n_failed;
+};
+
+/* Migrates one mailbox. mailbox is its EmailAddress (checkpoint key and
+ * log context). Returns MF_E_OK when every folder was copied (messages may
+ * still have been skipped or failed: see res); otherwise the error that
+ * ended the mailbox, also in res->error. res is always filled; free it
+ * with mf_migrate_result_clear(). */
+MF_WARN_UNUSED mf_err mf_migrate_mailbox(const struct mf_migrate_options *o,
+                                         const char *mailbox,
+                                         const struct mf_migrate_login *src,
+                                         const struct mf_migrate_login *dst,
+                                         struct mf_migrate_result *res);
+void mf_migrate_result_clear(struct mf_migrate_result *res);
+
+#endif

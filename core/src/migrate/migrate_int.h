@@ -1,0 +1,98 @@
+/*
+ * Internals of the migration engine shared by mailbox.c (connections,
+ * folder plan, retries), folder.c (one folder's copy), flagsync.c
+ * (incremental flag changes) and ckpt.c (checkpoints in Redis or memory).
+ */
+#ifndef MF_MIGRATE_INT_H
+#define MF_MIGRATE_INT_H
+
+#include "mailferry/checkpoint.h"
+#include "mailferry/fingerprint.h"
+#include "mailferry/migrate.h"
+#include "migrate/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mf__ckpt_mem; /* ckpt.c */
+
+/* One mailbox's run: what every folder copy needs. */
+struct mf__run {
+    const struct mf_migrate_options *o;
+    const char *mailbox;
+    struct mf_store *src, *dst; /* open while copying */
+    struct mf_migrate_result *res;
+    struct mf__ckpt_mem *mem; /* checkpoints when there is no Redis */
+    /* Resolved tuning. */
+    uint64_t max_size;
+    unsigned batch_messages;
+    size_t batch_bytes;
+    unsigned appends_in_flight;
+    size_t pipe_bytes;
+    uint64_t stream_threshold;
+    unsigned consecutive_rejects;
+    /* Why the current folder or mailbox failed. */
+    struct mf_error err;
+    uint32_t retry_after_ms;
+};
+
+/* Copies one planned folder (action COPY). Returns MF_E_OK, or the error
+ * (also in run->err) that stopped it; messages that failed alone are in
+ * run->res. */
+MF_WARN_UNUSED mf_err mf__migrate_folder(struct mf__run *run,
+                                         const struct mf_folder_entry *e);
+
+/* Makes the target's flags equal the source's for the messages with
+ * source UIDs up to last_uid, pairing messages by fingerprint (both
+ * folders selected). */
+MF_WARN_UNUSED mf_err mf__migrate_flag_sync(struct mf__run *run,
+                                            const char *label,
+                                            uint32_t last_uid);
+
+/* Checkpoints of run's mailbox (Redis or memory). */
+MF_WARN_UNUSED mf_err mf__ckpt_get(struct mf__run *run, const char *folder,
+                                   struct mf_checkpoint *ck_r, bool *found_r);
+MF_WARN_UNUSED mf_err mf__ckpt_put(struct mf__run *run, const char *folder,
+                                   const struct mf_checkpoint *ck);
+void mf__ckpt_mem_free(struct mf__ckpt_mem **m);
+
+/* Adds a skipped (failed false) or failed message to the result. */
+void mf__run_item(struct mf__run *run, bool failed, const char *folder,
+                  uint32_t uid, uint64_t size, const char *date,
+                  const char *subject, const struct mf_error *error);
+
+/* Copies a store's error into run->err and returns its code. */
+mf_err mf__run_store_error(struct mf__run *run, struct mf_store *st,
+                           const char *what);
+
+/* Fingerprint of a message from its metadata (strict: Message-ID, size,
+ * INTERNALDATE). */
+void mf__meta_fingerprint(const struct mf_store_meta *m,
+                          struct mf_fingerprint *fp_r);
+
+/* Metadata kept per message while a folder is copied. */
+struct mf__msg {
+    uint32_t uid;
+    uint32_t tgt_uid; /* from APPENDUID, or 0 */
+    uint64_t size;
+    char date[40];
+    char *flags; /* owned */
+    struct mf_fingerprint fp;
+    uint8_t state; /* enum in folder.c */
+};
+
+struct mf__msglist {
+    struct mf__msg *m;
+    size_t n, cap;
+    bool with_fp;
+};
+
+/* Fetches the metadata of UIDs [first, last] (last 0: to the end) into
+ * list (appended), with fingerprints when with_fp. */
+MF_WARN_UNUSED mf_err mf__msglist_fetch(struct mf__run *run,
+                                        struct mf_store *st, uint32_t first,
+                                        uint32_t last, bool with_fp,
+                                        struct mf__msglist *list);
+void mf__msglist_clear(struct mf__msglist *list);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * Small pieces of a mailbox run shared by the folder copy and the flag
+ * sync: checkpoints (Redis when configured, else a list in memory that
+ * lives as long as the run), the result's item lists, error copying and
+ * message metadata lists with fingerprints.
+ */
+#include "migrate/migrate_int.h"
+
+#include "imap/parser.h"
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Checkpoints                                                         */
+/* ------------------------------------------------------------------ */
+
+struct mf__ckpt_mem {
+    char *folder;
+    struct mf_checkpoint ck;
+    struct mf__ckpt_mem *next;
+};
+
+mf_err
+mf__ckpt_get(struct mf__run *run, const char *folder,
+             struct mf_checkpoint *ck_r, bool *found_r) {
+    if (run->o->redis) {
+        mf_err rc =
+            mf_checkpoint_get(run->o->redis, run->o->batch ? run->o->batch : "",
+                              run->mailbox, folder, ck_r, found_r, &run->err);
+        return rc;
+    }
+    for (struct mf__ckpt_mem *m = run->mem; m; m = m->next)
+        if (strcmp(m->folder, folder) == 0) {
+            *ck_r = m->ck;
+            *found_r = true;
+            return MF_E_OK;
+        }
+    memset(ck_r, 0, sizeof(*ck_r));
+    *found_r = false;
+    return MF_E_OK;
+}
+
+mf_err
+mf__ckpt_put(struct mf__run *run, const char *folder,
+             const struct mf_checkpoint *ck) {
+    struct mf__ckpt_mem *m;
+
+    if (run->o->redis)
+        return mf_checkpoint_put(run->o->redis,
+                                 run->o->batch ? run->o->batch : "",
+                                 run->mailbox, folder, ck, &run->err);
+    for (m = run->mem; m; m = m->next)
+        if (strcmp(m->folder, folder) == 0)
+            break;
+    if (!m) {
+        m = mf_xcalloc(1, sizeof(*m));
+        m->folder = mf_xstrdup(folder);
+        m->next = run->mem;
+        run->mem = m;
+    }
+    m->ck = *ck;
+    return MF_E_OK;
+}
+
+void
+mf__ckpt_mem_free(struct mf__ckpt_mem **mp) {
+    while (*mp) {
+        struct mf__ckpt_mem *m = *mp;
+        *mp = m->next;
+        free(m->folder);
+        free(m);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Results                                                             */
+/* ------------------------------------------------------------------ */
+
+void
+mf__run_item(struct mf__run *run, bool failed, const char *folder, uint32_t uid,
+             uint64_t size, const char *date, const char *subject,
+             const struct mf_error *error) {
+    struct mf_migrate_result *res = run->res;
+    struct mf_migrate_item **list = failed ? &res->failed : &res->skipped;
+    size_t *n = failed ? &res->n_failed : &res->n_skipped;
+    struct mf_migrate_item *it;
+
+    *list = mf_xreallocarray(*list, *n + 1, sizeof(**list));
+    it = &(*list)[(*n)++];
+    memset(it, 0, sizeof(*it));
+    it->folder = mf_xstrdup(folder ? folder : "");
+    it->uid = uid;
+    it->size = size;
+    it->date = date && date[0] ? mf_xstrdup(date) : NULL;
+    it->subject = subject ? mf_xstrdup(subject) : NULL;
+    it->error = *error;
+}
+
+mf_err
+mf__run_store_error(struct mf__run *run, struct mf_store *st,
+                    const char *what) {
+    run->err.code = st->error.code ? st->error.code : MF_E_INTERNAL;
+    snprintf(run->err.detail, sizeof(run->err.detail), "%.60s: %.190s",
+             what ? what : "", st->error.detail);
+    run->retry_after_ms = st->retry_after_ms;
+    return run->err.code;
+}
+
+/* ------------------------------------------------------------------ */
+/* Metadata lists                                                      */
+/* ------------------------------------------------------------------ */
+
+void
+mf__meta_fingerprint(const struct mf_store_meta *m,
+                     struct mf_fingerprint *fp_r) {
+    struct mf_imap_datetime dt;
+    int64_t when = 0;
+
+    if (mf_imap_datetime_parse(m->date, strlen(m->date), &dt) == MF_E_OK)
+        when = mf_imap_datetime_to_unix(&dt);
+    mf_fingerprint_compute(m->message_id, m->size, when, MF_FINGERPRINT_STRICT,
+                           fp_r);
+}
+
+static int
+by_uid(const void *a, const void *b) {
+    const struct mf__msg *x = a, *y = b;
+    return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static mf_err
+on_meta(void *ud, const struct mf_store_meta *m) {
+    struct mf__msglist *l = ud;
+    struct mf__msg *x;
+
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->m = mf_xreallocarray(l->m, l->cap, sizeof(*l->m));
+    }
+    x = &l->m[l->n++];
+    memset(x, 0, sizeof(*x));
+    x->uid = m->uid;
+    x->size = m->size;
+    snprintf(x->date, sizeof(x->date), "%s", m->date);
+    x->flags = mf_xstrdup(m->flags);
+    if (l->with_fp)
+        mf__meta_fingerprint(m, &x->fp);
+    return MF_E_OK;
+}
+
+mf_err
+mf__msglist_fetch(struct mf__run *run, struct mf_store *st, uint32_t first,
+                  uint32_t last, bool with_fp, struct mf__msglist *list) {
+    size_t before = list->n;
+    mf_err rc;
+
+    list->with_fp = with_fp;
+    rc = st->ops->fetch_meta(
+        st, first, last, with_fp ? MF_STORE_META_MESSAGE_ID : 0, on_meta, list);
+    if (rc != MF_E_OK)
+        return mf__run_store_error(run, st, "message list");
+    /* Servers answer in sequence order, which is UID order; be sure. */
+    qsort(list->m + before, list->n - before, sizeof(*list->m), by_uid);
+    return MF_E_OK;
+}
+
+void
+mf__msglist_clear(struct mf__msglist *list) {
+    for (size_t i = 0; i < list->n; i++)
+        free(list->m[i].flags);
+    free(list->m);
+    memset(list, 0, sizeof(*list));
+}

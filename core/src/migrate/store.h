@@ -1,0 +1,181 @@
+/*
+ * The store interface (layer 5 of the engine, STYLE.md): what the
+ * migration engine needs from a mail server, as a small vtable in the
+ * manner of isync's driver.h. Two implementations: store_imap.c (a real
+ * server over an mf_imap_session) and store_mem.c (an in-memory fake for
+ * unit tests of the engine, with fault injection).
+ *
+ * A store is used by one thread at a time. Calls are synchronous except
+ * append() and set_flags(), which queue a command and return at once so
+ * that many can be in flight; flush() drives them. Callbacks run from
+ * inside the store's calls, exactly once per queued command (also when the
+ * store breaks); if a queueing call fails, its callback never runs.
+ *
+ * Errors: every failing call returns an mf_err and leaves code and detail
+ * in st->error, the server's suggested backoff in st->retry_after_ms.
+ * After an error of class RECONNECT the store is broken: the engine closes
+ * it and opens a new one.
+ *
+ * Ownership: everything a callback receives is borrowed for the duration
+ * of the call.
+ */
+#ifndef MF_MIGRATE_STORE_H
+#define MF_MIGRATE_STORE_H
+
+#include "imap/session.h"
+#include "mailferry/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One folder as LIST reported it. */
+struct mf_store_folder {
+    const uint8_t *name; /* raw, as sent (modified UTF-7) */
+    size_t len;
+    char delim;     /* '\0' for NIL */
+    unsigned attrs; /* MF_FOLDER_ATTR_ bits (folderplan.h) */
+    bool subscribed;
+};
+typedef mf_err (*mf_store_folder_cb)(void *ud, const struct mf_store_folder *f);
+
+/* What SELECT told. */
+struct mf_store_select {
+    uint32_t uidvalidity;
+    uint32_t uidnext; /* 0 when the server did not say */
+    uint32_t exists;
+};
+
+/* What fetch_meta() asks for besides UID, FLAGS, INTERNALDATE, SIZE. */
+#define MF_STORE_META_MESSAGE_ID (1u << 0)
+#define MF_STORE_META_SUBJECT (1u << 1)
+
+/* One message's metadata. */
+struct mf_store_meta {
+    uint32_t uid;
+    uint64_t size;
+    const char *date;       /* INTERNALDATE as sent, without quotes */
+    const char *flags;      /* "\Seen $Work", space separated, no \Recent */
+    const char *message_id; /* with MF_STORE_META_MESSAGE_ID; NULL: none */
+    const char *subject;    /* with MF_STORE_META_SUBJECT (decoded); or NULL */
+};
+typedef mf_err (*mf_store_meta_cb)(void *ud, const struct mf_store_meta *m);
+
+/* Where fetch_bodies() delivers bodies: begin, data (any number of
+ * chunks, summing to size), end, per message in the order the server sends
+ * them; vanished for every asked UID that never came (expunged meanwhile).
+ * A non-OK return breaks the store. */
+struct mf_store_body_cb {
+    mf_err (*begin)(void *ud, uint32_t uid, uint64_t size);
+    mf_err (*data)(void *ud, const uint8_t *p, size_t n);
+    mf_err (*end)(void *ud);
+    mf_err (*vanished)(void *ud, uint32_t uid);
+};
+
+/* One message to append. body->ud is borrowed until the append's done
+ * callback has run. */
+struct mf_store_append_msg {
+    const char *flags; /* "\Seen $Work" or "" */
+    const char *date;  /* INTERNALDATE without quotes, or NULL */
+    struct mf_imap_body_source body;
+};
+
+/* How a queued append or flag change ended. uids: with UIDPLUS, the
+ * target UIDs given to the messages in order (n of them), else NULL. */
+struct mf_store_done {
+    struct mf_error error;
+    uint32_t retry_after_ms;
+    uint32_t uidvalidity; /* APPENDUID's, or 0 */
+    const uint32_t *uids;
+    size_t n;
+};
+typedef void (*mf_store_done_cb)(void *ud, const struct mf_store_done *d);
+
+struct mf_store;
+
+struct mf_store_ops {
+    /* Every folder (LIST "" "*" with special-use and subscription
+     * attributes where offered, or LIST plus LSUB). */
+    mf_err (*list)(struct mf_store *st, mf_store_folder_cb cb, void *ud);
+    /* CREATE; a folder that already exists is success. */
+    mf_err (*create)(struct mf_store *st, const char *name);
+    mf_err (*subscribe)(struct mf_store *st, const char *name);
+    /* SELECT, or EXAMINE when readonly. */
+    mf_err (*select)(struct mf_store *st, const char *name, bool readonly,
+                     struct mf_store_select *sel_r);
+    /* Metadata of the messages with UIDs in [first, last] (last 0: to the
+     * end) of the selected folder, in UID order. */
+    mf_err (*fetch_meta)(struct mf_store *st, uint32_t first, uint32_t last,
+                         unsigned what, mf_store_meta_cb cb, void *ud);
+    /* Bodies of the n given UIDs (ascending) of the selected folder, never
+     * marking anything \Seen. */
+    mf_err (*fetch_bodies)(struct mf_store *st, const uint32_t *uids, size_t n,
+                           const struct mf_store_body_cb *cb, void *ud);
+    /* Queues an APPEND of n messages into folder (one MULTIAPPEND when the
+     * server has it and n > 1; n must be 1 otherwise). */
+    mf_err (*append)(struct mf_store *st, const char *folder,
+                     const struct mf_store_append_msg *msgs, size_t n,
+                     mf_store_done_cb cb, void *ud);
+    /* Queues UID STORE uid FLAGS (flags) in the selected folder. */
+    mf_err (*set_flags)(struct mf_store *st, uint32_t uid, const char *flags,
+                        mf_store_done_cb cb, void *ud);
+    /* Drives queued commands until at most max_pending are unfinished. */
+    mf_err (*flush)(struct mf_store *st, size_t max_pending);
+    /* Logs out (politely when still healthy) and frees st. */
+    void (*close)(struct mf_store *st);
+};
+
+/* What a store can do, known after open. */
+struct mf_store_caps {
+    bool uidplus;         /* APPENDUID comes back */
+    bool multiappend;     /* append() takes n > 1 */
+    uint64_t appendlimit; /* 0: none announced */
+    char delim;           /* hierarchy delimiter ('\0': NIL or unknown) */
+    char prefix[128];     /* personal namespace prefix ("INBOX." or "") */
+};
+
+/* The part every implementation shares; implementations embed it first. */
+struct mf_store {
+    const struct mf_store_ops *ops;
+    struct mf_store_caps caps;
+    struct mf_error error;
+    uint32_t retry_after_ms;
+};
+
+/* Closes *st if not NULL and sets it to NULL. */
+void mf_store_close(struct mf_store **st);
+
+/* Sets st->error (and retry_after_ms 0) and returns code. */
+mf_err mf_store_fail(struct mf_store *st, mf_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------ */
+/* The IMAP store                                                      */
+/* ------------------------------------------------------------------ */
+
+struct mf_store_imap_options {
+    const struct mf_imap_conn_options *conn;
+    const struct mf_imap_login *login;
+    unsigned window; /* commands in flight (0: 32) */
+    long timeout_ms; /* no progress this long breaks it (0: 120 s) */
+    /* Literals above this stream through the body callbacks instead of
+     * being buffered whole (0: 256 KiB). */
+    uint64_t stream_threshold;
+    uint64_t max_literal; /* largest message accepted (0: 64 MiB) */
+};
+
+/* Connects, logs in, learns capabilities and the namespace. On failure
+ * err has the code and detail, *retry_after_ms_r (may be NULL) the
+ * server's suggested backoff. */
+MF_WARN_UNUSED mf_err mf_store_imap_open(const struct mf_store_imap_options *o,
+                                         struct mf_store **st_r,
+                                         struct mf_error *err,
+                                         uint32_t *retry_after_ms_r);
+/* Wraps an open session instead (tests with the fake server). Takes the
+ * session over. */
+MF_WARN_UNUSED mf_err mf_store_imap_wrap(struct mf_imap_session *s,
+                                         const struct mf_store_imap_options *o,
+                                         struct mf_store **st_r,
+                                         struct mf_error *err);
+
+#endif
