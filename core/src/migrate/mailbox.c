@@ -72,6 +72,11 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
     uint32_t retry_ms = 0;
     mf_err rc;
 
+    if (run->open) {
+        rc = run->open(run->open_ud, srv == run->o->target, login, st_r, &err,
+                       &retry_ms);
+        goto out;
+    }
     co.endpoint = srv->endpoint;
     co.ca_file = srv->ca_file;
     co.insecure = srv->insecure;
@@ -90,6 +95,7 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
      * about its size must not make us buffer it. */
     so.max_literal = run->max_size + 1024 * 1024;
     rc = mf_store_imap_open(&so, st_r, &err, &retry_ms);
+out:
     if (rc != MF_E_OK) {
         run->err.code = rc;
         snprintf(run->err.detail, sizeof(run->err.detail), "%s: %.240s", side,
@@ -353,6 +359,16 @@ mf_migrate_mailbox(const struct mf_migrate_options *o, const char *mailbox,
                    const struct mf_migrate_login *src,
                    const struct mf_migrate_login *dst,
                    struct mf_migrate_result *res) {
+    return mf__migrate_mailbox_with(o, mailbox, src, dst, NULL, NULL, res);
+}
+
+mf_err
+mf__migrate_mailbox_with(const struct mf_migrate_options *o,
+                         const char *mailbox,
+                         const struct mf_migrate_login *src,
+                         const struct mf_migrate_login *dst,
+                         mf__store_open_fn open, void *open_ud,
+                         struct mf_migrate_result *res) {
     struct mf__run run = {0};
     struct names done = {0};
     unsigned max_attempts =
@@ -363,6 +379,8 @@ mf_migrate_mailbox(const struct mf_migrate_options *o, const char *mailbox,
     memset(res, 0, sizeof(*res));
     run.o = o;
     run.mailbox = mailbox;
+    run.open = open;
+    run.open_ud = open_ud;
     run.res = res;
     run.batch_messages = o->batch_messages ? o->batch_messages : 50;
     run.batch_bytes = o->batch_bytes ? o->batch_bytes : 1024 * 1024;

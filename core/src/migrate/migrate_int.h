@@ -16,10 +16,26 @@
 
 struct mf__ckpt_mem; /* ckpt.c */
 
+/* Opens one side's store (target false: the source). The engine uses
+ * the IMAP store; unit tests pass the in-memory one. On failure err and
+ * *retry_ms_r say why. */
+typedef mf_err (*mf__store_open_fn)(void *ud, bool target,
+                                    const struct mf_migrate_login *login,
+                                    struct mf_store **st_r,
+                                    struct mf_error *err, uint32_t *retry_ms_r);
+
+/* mf_migrate_mailbox() with the stores opened by open (tests). */
+MF_WARN_UNUSED mf_err mf__migrate_mailbox_with(
+    const struct mf_migrate_options *o, const char *mailbox,
+    const struct mf_migrate_login *src, const struct mf_migrate_login *dst,
+    mf__store_open_fn open, void *open_ud, struct mf_migrate_result *res);
+
 /* One mailbox's run: what every folder copy needs. */
 struct mf__run {
     const struct mf_migrate_options *o;
     const char *mailbox;
+    mf__store_open_fn open; /* NULL: the IMAP store */
+    void *open_ud;
     struct mf_store *src, *dst; /* open while copying */
     struct mf_migrate_result *res;
     struct mf__ckpt_mem *mem; /* checkpoints when there is no Redis */

@@ -952,27 +952,3 @@ mf_store_imap_open(const struct mf_store_imap_options *o,
         return rc;
     return mf_store_imap_wrap(s, o, st_r, err);
 }
-
-/* ------------------------------------------------------------------ */
-/* Shared helpers                                                      */
-/* ------------------------------------------------------------------ */
-
-void
-mf_store_close(struct mf_store **st) {
-    if (*st) {
-        (*st)->ops->close(*st);
-        *st = NULL;
-    }
-}
-
-mf_err
-mf_store_fail(struct mf_store *st, mf_err code, const char *fmt, ...) {
-    va_list ap;
-
-    st->error.code = code;
-    va_start(ap, fmt);
-    vsnprintf(st->error.detail, sizeof(st->error.detail), fmt, ap);
-    va_end(ap);
-    st->retry_after_ms = 0;
-    return code;
-}
