@@ -1,0 +1,234 @@
+/*
+ * The consolidated batch report (DESIGN.md §11): one data model, three
+ * writers (CSV, JSON, a self-contained HTML page).
+ *
+ * The model is plain C: a struct mf_report_batch owns an array of
+ * struct mf_report_mailbox, and each mailbox owns its lists of skipped and
+ * failed items; the batch also owns the throughput samples behind the
+ * chart. Everything is built with the mf_report_add_*() functions, which
+ * COPY what they are given (strings, items), so the caller may pass
+ * borrowed, stack or arena memory and free it right after. The report is
+ * freed whole with mf_report_free().
+ *
+ * Bounds: every text is cut at MF_REPORT_TEXT_MAX bytes (on a UTF-8
+ * character boundary), each mailbox keeps at most MF_REPORT_ITEMS_MAX
+ * skipped and failed items (the rest are only counted, in *_unlisted), and
+ * the samples are thinned to half resolution whenever MF_REPORT_SAMPLES_MAX
+ * is reached. So no mailbox or server can make a report grow without
+ * bound, and the writers are linear in the size of the model.
+ *
+ * There is no field for a password or token anywhere in the model, and the
+ * endpoint URLs lose any user:password@ part when they are copied in.
+ *
+ * Times are seconds since the Unix epoch (UTC); 0 means "not yet" and is
+ * written as an empty CSV field, JSON null or a dash.
+ */
+#ifndef MAILFERRY_REPORT_H
+#define MAILFERRY_REPORT_H
+
+#include "mailferry/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define MF_REPORT_TEXT_MAX 1024    /* bytes kept of any one string */
+#define MF_REPORT_ITEMS_MAX 10000  /* skipped (and failed) items per mailbox */
+#define MF_REPORT_SAMPLES_MAX 4096 /* throughput samples kept */
+#define MF_REPORT_HTML_ITEMS_MAX 500 /* item rows listed in the HTML page */
+
+/* Mailbox states (DESIGN.md §4), in the order the HTML table sorts them
+ * when it puts trouble first: see mf_report_state_rank(). */
+enum mf_report_state {
+    MF_REPORT_QUEUED,
+    MF_REPORT_SYNCING,
+    MF_REPORT_SYNCED,
+    MF_REPORT_INCREMENTAL_SYNCING,
+    MF_REPORT_STOPPED,
+    MF_REPORT_FAILED,
+    MF_REPORT_COMPLETED,
+    MF_REPORT_STATE_COUNT
+};
+/* "Queued", "Syncing", "Synced", "IncrementalSyncing", "Stopped",
+ * "Failed", "Completed"; "Unknown" for an out-of-range value. */
+const char *mf_report_state_name(enum mf_report_state s);
+/* The reverse, case-insensitive. MF_E_NOT_FOUND for an unknown name. */
+MF_WARN_UNUSED mf_err mf_report_state_parse(const char *s,
+                                            enum mf_report_state *s_r);
+
+/* Why a message was skipped. */
+enum mf_report_skip_reason {
+    MF_REPORT_SKIP_TOO_LARGE, /* over the batch's maximum message size */
+    MF_REPORT_SKIP_EXCLUDED,  /* in an excluded folder */
+    MF_REPORT_SKIP_FAILED,    /* the copy failed (see the failed items) */
+    MF_REPORT_SKIP_REASON_COUNT
+};
+/* "too_large", "excluded", "failed". */
+const char *mf_report_skip_reason_name(enum mf_report_skip_reason r);
+
+/* The model's strings are const char * so that callers can fill the
+ * structs below with borrowed strings (literals, a Redis reply) and add
+ * them; inside the report every one of them is an owned copy. */
+
+/* One skipped message. */
+struct mf_report_skipped {
+    const char *folder; /* source folder, UTF-8 (decoded modified UTF-7) */
+    uint32_t uid;
+    uint64_t size;         /* RFC822.SIZE */
+    int64_t internal_date; /* INTERNALDATE, Unix time; 0 unknown */
+    const char *subject;   /* decoded Subject, may be NULL */
+    enum mf_report_skip_reason reason;
+};
+
+/* One message whose copy failed. */
+struct mf_report_failed {
+    const char *folder;
+    uint32_t uid;
+    int error_code;         /* an mf_err number */
+    const char *error_text; /* the upstream's words, may be NULL */
+};
+
+/* One mailbox's row. The caller fills one (strings borrowed) and adds it
+ * with mf_report_add_mailbox(). */
+struct mf_report_mailbox {
+    const char *email;
+    enum mf_report_state state;
+    uint32_t folders_copied;
+    uint32_t folders_excluded;
+    uint64_t source_messages, source_bytes;
+    uint64_t copied_messages, copied_bytes;
+    uint64_t skipped[MF_REPORT_SKIP_REASON_COUNT]; /* counts by reason */
+    /* The last error; error_code 0 (MF_E_OK) means none. error_name NULL
+     * on input: filled from mf_err_name(error_code). */
+    int error_code;
+    const char *error_name;
+    const char *error_text;
+    int64_t first_sync, last_sync; /* when the first / last pass ran */
+    double duration_seconds;       /* time spent copying, all passes */
+    /* Throughput; 0 on input with a duration: copied / duration. */
+    double messages_per_second, bytes_per_second;
+    uint32_t attempts;
+    const char *worker; /* the worker that ran it last, may be NULL */
+
+    /* Per-item lists: add with mf_report_add_skipped/_failed (entries in a
+     * mailbox passed to mf_report_add_mailbox are ignored). */
+    struct mf_report_skipped *skipped_items; /* owned */
+    size_t n_skipped_items;
+    uint64_t skipped_unlisted; /* added beyond MF_REPORT_ITEMS_MAX */
+    struct mf_report_failed *failed_items; /* owned */
+    size_t n_failed_items;
+    uint64_t failed_unlisted;
+    size_t skipped_cap_, failed_cap_; /* internal: allocated lengths */
+};
+
+/* Cumulative totals at a point in time: what the whole batch had copied
+ * so far. The chart plots the rate between consecutive samples, so a
+ * missed sample costs resolution, not data. */
+struct mf_report_sample {
+    int64_t time;
+    uint64_t messages;
+    uint64_t bytes;
+};
+
+/* Sums over the mailboxes, computed by mf_report_totals(). */
+struct mf_report_totals {
+    uint64_t mailboxes;
+    uint64_t by_state[MF_REPORT_STATE_COUNT];
+    uint64_t folders_copied, folders_excluded;
+    uint64_t source_messages, source_bytes;
+    uint64_t copied_messages, copied_bytes;
+    uint64_t skipped[MF_REPORT_SKIP_REASON_COUNT];
+    uint64_t mailboxes_with_errors; /* error_code != 0 */
+    uint64_t failed_items;          /* listed + unlisted */
+    uint64_t attempts;
+    /* Wall-clock time of the batch: finished (or generated) - started. */
+    double elapsed_seconds;
+    double messages_per_second, bytes_per_second; /* over elapsed */
+};
+
+/* What mf_report_new() copies; every string is borrowed. */
+struct mf_report_batch_info {
+    const char *name;
+    const char *state; /* the batch state's name (DESIGN.md §4) */
+    int64_t created, started, finished;
+    int64_t generated;           /* when the report was made; 0: now */
+    const char *source, *target; /* endpoint URLs */
+};
+
+struct mf_report_batch {
+    char *name;  /* owned */
+    char *state; /* owned */
+    int64_t created, started, finished, generated;
+    char *source, *target;               /* owned, without any user:password@ */
+    struct mf_report_mailbox *mailboxes; /* owned, n_mailboxes long */
+    size_t n_mailboxes;
+    struct mf_report_sample *samples; /* owned, in the order added */
+    size_t n_samples;
+    size_t mailboxes_cap_, samples_cap_; /* internal */
+};
+
+/* A new, empty report with a copy of info. Never NULL. */
+struct mf_report_batch *mf_report_new(const struct mf_report_batch_info *info);
+/* Frees the report and everything in it; *b becomes NULL. NULL is fine. */
+void mf_report_free(struct mf_report_batch **b);
+
+/* Appends a deep copy of m (its item lists are not copied) and returns
+ * its index, for mf_report_add_skipped/_failed. */
+size_t mf_report_add_mailbox(struct mf_report_batch *b,
+                             const struct mf_report_mailbox *m);
+/* Appends a copy of an item to mailbox i. Past MF_REPORT_ITEMS_MAX the
+ * item is only counted. These lists do not change the mailbox's counts
+ * (skipped[], copied_...): those come from the worker's totals. */
+void mf_report_add_skipped(struct mf_report_batch *b, size_t i,
+                           const struct mf_report_skipped *item);
+void mf_report_add_failed(struct mf_report_batch *b, size_t i,
+                          const struct mf_report_failed *item);
+/* Appends a throughput sample; samples should come in time order. */
+void mf_report_add_sample(struct mf_report_batch *b,
+                          const struct mf_report_sample *s);
+
+/* Computes the batch totals (linear in the number of mailboxes). */
+void mf_report_totals(const struct mf_report_batch *b,
+                      struct mf_report_totals *t_r);
+
+/* The writers. Each writes one whole document to f (which stays open;
+ * the caller closes it) and returns MF_E_OK, or MF_E_IO when writing or
+ * the final fflush() fails. All are linear in the size of the report.
+ *
+ * CSV: RFC 4180, CRLF line ends, a header row, one row per mailbox with
+ * the columns of DESIGN.md §11. A text field that starts with = + - @,
+ * a tab or a CR gets a leading ' so spreadsheets do not run it as a
+ * formula (OWASP "CSV injection").
+ *
+ * JSON: one object with the batch, its totals, the throughput samples
+ * and the mailboxes, each with its skipped and failed item lists.
+ *
+ * HTML: one self-contained page (inline CSS and SVG; no scripts, no
+ * external assets): totals, a status chart, throughput over time, the
+ * mailbox table with failed mailboxes first, and the failed and skipped
+ * items (the first MF_REPORT_HTML_ITEMS_MAX of each). Every string is
+ * HTML-escaped. */
+MF_WARN_UNUSED mf_err mf_report_write_csv(const struct mf_report_batch *b,
+                                          FILE *f);
+MF_WARN_UNUSED mf_err mf_report_write_json(const struct mf_report_batch *b,
+                                           FILE *f);
+MF_WARN_UNUSED mf_err mf_report_write_html(const struct mf_report_batch *b,
+                                           FILE *f);
+
+enum mf_report_format {
+    MF_REPORT_CSV,
+    MF_REPORT_JSON,
+    MF_REPORT_HTML,
+    MF_REPORT_FORMAT_COUNT
+};
+/* "csv", "json", "html" (case-insensitive). MF_E_USAGE otherwise. */
+MF_WARN_UNUSED mf_err mf_report_format_parse(const char *s,
+                                             enum mf_report_format *fmt_r);
+/* "csv", "json", "html": the name, also the file extension. */
+const char *mf_report_format_name(enum mf_report_format fmt);
+/* Writes b in format fmt (one of the writers above). */
+MF_WARN_UNUSED mf_err mf_report_write(const struct mf_report_batch *b,
+                                      enum mf_report_format fmt, FILE *f);
+
+#endif

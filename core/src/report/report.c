@@ -1,0 +1,399 @@
+/*
+ * The report model (see mailferry/report.h): building it, copying and
+ * bounding what goes in, the totals, and choosing a writer.
+ *
+ * Arrays grow by doubling, so adding n mailboxes or items is O(n). Every
+ * string that comes in is copied and cut at MF_REPORT_TEXT_MAX bytes; the
+ * report owns all of its memory and mf_report_free() releases it.
+ */
+#include "report_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* ---------------------------------------------------------------------
+ * Names
+ * ------------------------------------------------------------------ */
+
+static const char *const state_names[MF_REPORT_STATE_COUNT] = {
+    [MF_REPORT_QUEUED] = "Queued",
+    [MF_REPORT_SYNCING] = "Syncing",
+    [MF_REPORT_SYNCED] = "Synced",
+    [MF_REPORT_INCREMENTAL_SYNCING] = "IncrementalSyncing",
+    [MF_REPORT_STOPPED] = "Stopped",
+    [MF_REPORT_FAILED] = "Failed",
+    [MF_REPORT_COMPLETED] = "Completed",
+};
+
+const char *
+mf_report_state_name(enum mf_report_state s) {
+    if ((unsigned)s >= MF_REPORT_STATE_COUNT)
+        return "Unknown";
+    return state_names[s];
+}
+
+mf_err
+mf_report_state_parse(const char *s, enum mf_report_state *s_r) {
+    for (int i = 0; i < MF_REPORT_STATE_COUNT; i++) {
+        if (strcasecmp(s, state_names[i]) == 0) {
+            *s_r = (enum mf_report_state)i;
+            return MF_E_OK;
+        }
+    }
+    return MF_E_NOT_FOUND;
+}
+
+const char *
+mf_report_skip_reason_name(enum mf_report_skip_reason r) {
+    switch (r) {
+    case MF_REPORT_SKIP_TOO_LARGE:
+        return "too_large";
+    case MF_REPORT_SKIP_EXCLUDED:
+        return "excluded";
+    case MF_REPORT_SKIP_FAILED:
+        return "failed";
+    case MF_REPORT_SKIP_REASON_COUNT:
+        break;
+    }
+    return "unknown";
+}
+
+int
+mf__report_state_rank(enum mf_report_state s) {
+    switch (s) {
+    case MF_REPORT_FAILED:
+        return 0;
+    case MF_REPORT_STOPPED:
+        return 1;
+    case MF_REPORT_SYNCING:
+        return 2;
+    case MF_REPORT_INCREMENTAL_SYNCING:
+        return 3;
+    case MF_REPORT_QUEUED:
+        return 4;
+    case MF_REPORT_SYNCED:
+        return 5;
+    case MF_REPORT_COMPLETED:
+        return 6;
+    case MF_REPORT_STATE_COUNT:
+        break;
+    }
+    return 7;
+}
+
+const char *
+mf__report_error_name(const struct mf_report_mailbox *m) {
+    if (m->error_code == 0)
+        return NULL;
+    return m->error_name ? m->error_name : mf_err_name((mf_err)m->error_code);
+}
+
+/* ---------------------------------------------------------------------
+ * Copying in
+ * ------------------------------------------------------------------ */
+
+/* A copy of s cut at MF_REPORT_TEXT_MAX bytes, never inside a UTF-8
+ * sequence; NULL stays NULL. */
+static char *
+text_dup(const char *s) {
+    size_t n;
+
+    if (!s)
+        return NULL;
+    n = strnlen(s, MF_REPORT_TEXT_MAX + 1);
+    if (n > MF_REPORT_TEXT_MAX) {
+        n = MF_REPORT_TEXT_MAX;
+        /* s[n] is the first byte left out: if it continues a sequence,
+         * leave out that sequence's lead byte and the rest of it too. */
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    return mf_xstrndup(s, n);
+}
+
+/* A copy of an endpoint URL without the userinfo ("user:pw@") of its
+ * authority: reports must never carry credentials (DESIGN.md §10). */
+static char *
+endpoint_dup(const char *url) {
+    const char *start, *end, *at = NULL;
+    char *out;
+
+    if (!url)
+        return NULL;
+    start = strstr(url, "://");
+    start = start ? start + 3 : url;
+    end = start + strcspn(start, "/?#");
+    for (const char *p = start; p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (!at)
+        return text_dup(url);
+    out = mf_xasprintf("%.*s%s", (int)(start - url), url, at + 1);
+    if (strlen(out) > MF_REPORT_TEXT_MAX) {
+        char *cut = text_dup(out);
+        free(out);
+        out = cut;
+    }
+    return out;
+}
+
+/* Makes room for one more element in *arr (n used, *cap allocated). */
+static void
+grow(void **arr, size_t n, size_t *cap, size_t elem) {
+    if (n < *cap)
+        return;
+    *cap = *cap ? *cap * 2 : 8;
+    MF_ASSERT(*cap <= SIZE_MAX / elem);
+    *arr = mf_xrealloc(*arr, *cap * elem);
+}
+
+struct mf_report_batch *
+mf_report_new(const struct mf_report_batch_info *info) {
+    struct mf_report_batch *b = mf_xcalloc(1, sizeof(*b));
+
+    b->name = text_dup(info->name ? info->name : "");
+    b->state = text_dup(info->state ? info->state : "");
+    b->created = info->created;
+    b->started = info->started;
+    b->finished = info->finished;
+    b->generated = info->generated ? info->generated : (int64_t)time(NULL);
+    b->source = endpoint_dup(info->source);
+    b->target = endpoint_dup(info->target);
+    return b;
+}
+
+size_t
+mf_report_add_mailbox(struct mf_report_batch *b,
+                      const struct mf_report_mailbox *m) {
+    struct mf_report_mailbox *c;
+
+    grow((void **)&b->mailboxes, b->n_mailboxes, &b->mailboxes_cap_,
+         sizeof(*b->mailboxes));
+    c = &b->mailboxes[b->n_mailboxes];
+    *c = *m;
+    c->email = text_dup(m->email ? m->email : "");
+    c->error_name = m->error_code ? text_dup(mf__report_error_name(m)) : NULL;
+    c->error_text = m->error_code ? text_dup(m->error_text) : NULL;
+    c->worker = text_dup(m->worker);
+    c->skipped_items = NULL;
+    c->n_skipped_items = 0;
+    c->skipped_unlisted = 0;
+    c->failed_items = NULL;
+    c->n_failed_items = 0;
+    c->failed_unlisted = 0;
+    c->skipped_cap_ = c->failed_cap_ = 0;
+    if (!(c->duration_seconds > 0))
+        c->duration_seconds = 0; /* also NaN and clock skew */
+    if (c->duration_seconds > 0 && c->messages_per_second == 0 &&
+        c->bytes_per_second == 0) {
+        c->messages_per_second =
+            (double)c->copied_messages / c->duration_seconds;
+        c->bytes_per_second = (double)c->copied_bytes / c->duration_seconds;
+    }
+    return b->n_mailboxes++;
+}
+
+void
+mf_report_add_skipped(struct mf_report_batch *b, size_t i,
+                      const struct mf_report_skipped *item) {
+    struct mf_report_mailbox *m;
+    struct mf_report_skipped *c;
+
+    MF_ASSERT(i < b->n_mailboxes);
+    m = &b->mailboxes[i];
+    if (m->n_skipped_items >= MF_REPORT_ITEMS_MAX) {
+        m->skipped_unlisted++;
+        return;
+    }
+    grow((void **)&m->skipped_items, m->n_skipped_items, &m->skipped_cap_,
+         sizeof(*m->skipped_items));
+    c = &m->skipped_items[m->n_skipped_items++];
+    *c = *item;
+    c->folder = text_dup(item->folder ? item->folder : "");
+    c->subject = text_dup(item->subject);
+}
+
+void
+mf_report_add_failed(struct mf_report_batch *b, size_t i,
+                     const struct mf_report_failed *item) {
+    struct mf_report_mailbox *m;
+    struct mf_report_failed *c;
+
+    MF_ASSERT(i < b->n_mailboxes);
+    m = &b->mailboxes[i];
+    if (m->n_failed_items >= MF_REPORT_ITEMS_MAX) {
+        m->failed_unlisted++;
+        return;
+    }
+    grow((void **)&m->failed_items, m->n_failed_items, &m->failed_cap_,
+         sizeof(*m->failed_items));
+    c = &m->failed_items[m->n_failed_items++];
+    *c = *item;
+    c->folder = text_dup(item->folder ? item->folder : "");
+    c->error_text = text_dup(item->error_text);
+}
+
+void
+mf_report_add_sample(struct mf_report_batch *b,
+                     const struct mf_report_sample *s) {
+    if (b->n_samples >= MF_REPORT_SAMPLES_MAX) {
+        /* Samples are cumulative, so dropping every second one halves the
+         * resolution and loses nothing else. */
+        size_t k = 0;
+        for (size_t i = 0; i < b->n_samples; i += 2)
+            b->samples[k++] = b->samples[i];
+        b->n_samples = k;
+    }
+    grow((void **)&b->samples, b->n_samples, &b->samples_cap_,
+         sizeof(*b->samples));
+    b->samples[b->n_samples++] = *s;
+}
+
+/* ---------------------------------------------------------------------
+ * Freeing, totals
+ * ------------------------------------------------------------------ */
+
+/* The model's strings are const for its readers; the report owns them. */
+static void
+text_free(const char *s) {
+    free((void *)s);
+}
+
+static void
+mailbox_free(struct mf_report_mailbox *m) {
+    text_free(m->email);
+    text_free(m->error_name);
+    text_free(m->error_text);
+    text_free(m->worker);
+    for (size_t i = 0; i < m->n_skipped_items; i++) {
+        text_free(m->skipped_items[i].folder);
+        text_free(m->skipped_items[i].subject);
+    }
+    free(m->skipped_items);
+    for (size_t i = 0; i < m->n_failed_items; i++) {
+        text_free(m->failed_items[i].folder);
+        text_free(m->failed_items[i].error_text);
+    }
+    free(m->failed_items);
+}
+
+void
+mf_report_free(struct mf_report_batch **bp) {
+    struct mf_report_batch *b = bp ? *bp : NULL;
+
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n_mailboxes; i++)
+        mailbox_free(&b->mailboxes[i]);
+    free(b->mailboxes);
+    free(b->samples);
+    free(b->name);
+    free(b->state);
+    free(b->source);
+    free(b->target);
+    free(b);
+    *bp = NULL;
+}
+
+void
+mf_report_totals(const struct mf_report_batch *b,
+                 struct mf_report_totals *t_r) {
+    struct mf_report_totals t = {0};
+    int64_t end;
+
+    for (size_t i = 0; i < b->n_mailboxes; i++) {
+        const struct mf_report_mailbox *m = &b->mailboxes[i];
+
+        t.mailboxes++;
+        if ((unsigned)m->state < MF_REPORT_STATE_COUNT)
+            t.by_state[m->state]++;
+        t.folders_copied += m->folders_copied;
+        t.folders_excluded += m->folders_excluded;
+        t.source_messages += m->source_messages;
+        t.source_bytes += m->source_bytes;
+        t.copied_messages += m->copied_messages;
+        t.copied_bytes += m->copied_bytes;
+        for (int r = 0; r < MF_REPORT_SKIP_REASON_COUNT; r++)
+            t.skipped[r] += m->skipped[r];
+        if (m->error_code != 0)
+            t.mailboxes_with_errors++;
+        t.failed_items += m->n_failed_items + m->failed_unlisted;
+        t.attempts += m->attempts;
+    }
+    end = b->finished ? b->finished : b->generated;
+    if (b->started && end > b->started) {
+        t.elapsed_seconds = (double)(end - b->started);
+        t.messages_per_second = (double)t.copied_messages / t.elapsed_seconds;
+        t.bytes_per_second = (double)t.copied_bytes / t.elapsed_seconds;
+    }
+    *t_r = t;
+}
+
+/* Stable: equal ranks keep the order the mailboxes were added in. */
+static int
+cmp_rank(const void *pa, const void *pb, void *ud) {
+    const struct mf_report_batch *b = ud;
+    size_t ia = *(const size_t *)pa, ib = *(const size_t *)pb;
+    int ra = mf__report_state_rank(b->mailboxes[ia].state);
+    int rb = mf__report_state_rank(b->mailboxes[ib].state);
+
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    return ia < ib ? -1 : ia > ib;
+}
+
+size_t *
+mf__report_sorted_by_rank(const struct mf_report_batch *b) {
+    size_t *idx = mf_xcalloc(b->n_mailboxes ? b->n_mailboxes : 1, sizeof(*idx));
+
+    for (size_t i = 0; i < b->n_mailboxes; i++)
+        idx[i] = i;
+    qsort_r(idx, b->n_mailboxes, sizeof(*idx), cmp_rank, (void *)b);
+    return idx;
+}
+
+/* ---------------------------------------------------------------------
+ * Formats
+ * ------------------------------------------------------------------ */
+
+static const char *const format_names[MF_REPORT_FORMAT_COUNT] = {
+    [MF_REPORT_CSV] = "csv",
+    [MF_REPORT_JSON] = "json",
+    [MF_REPORT_HTML] = "html",
+};
+
+mf_err
+mf_report_format_parse(const char *s, enum mf_report_format *fmt_r) {
+    for (int i = 0; i < MF_REPORT_FORMAT_COUNT; i++) {
+        if (strcasecmp(s, format_names[i]) == 0) {
+            *fmt_r = (enum mf_report_format)i;
+            return MF_E_OK;
+        }
+    }
+    return MF_E_USAGE;
+}
+
+const char *
+mf_report_format_name(enum mf_report_format fmt) {
+    if ((unsigned)fmt >= MF_REPORT_FORMAT_COUNT)
+        return "unknown";
+    return format_names[fmt];
+}
+
+mf_err
+mf_report_write(const struct mf_report_batch *b, enum mf_report_format fmt,
+                FILE *f) {
+    switch (fmt) {
+    case MF_REPORT_CSV:
+        return mf_report_write_csv(b, f);
+    case MF_REPORT_JSON:
+        return mf_report_write_json(b, f);
+    case MF_REPORT_HTML:
+        return mf_report_write_html(b, f);
+    case MF_REPORT_FORMAT_COUNT:
+        break;
+    }
+    return MF_E_INVALID_ARGUMENT;
+}

@@ -1,0 +1,216 @@
+/*
+ * The JSON report: one document with the batch, its totals, the
+ * throughput samples and every mailbox with its skipped and failed item
+ * lists (DESIGN.md §11). Written with the streaming writer of
+ * mailferry/json.h; the text is flushed to the file after each mailbox,
+ * so memory stays flat whatever the size of the batch.
+ *
+ *   { "report_version": 1,
+ *     "batch": { "name", "state", "created", "started", "finished",
+ *                "generated", "source", "target" },
+ *     "totals": { "mailboxes", "states": { "<State>": n, ... }, ... },
+ *     "throughput": [ { "time", "messages", "bytes" }, ... ],
+ *     "mailboxes": [ { "email", "state", ..., "error": null | { "code",
+ *                      "name", "text" }, "skipped_items": [...],
+ *                      "failed_items": [...] }, ... ] }
+ *
+ * Times are ISO 8601 UTC strings, or null when not known.
+ */
+#include "report_int.h"
+
+#include "mailferry/json.h"
+
+#define REPORT_VERSION 1
+
+static void
+key_time(struct mf_json *j, const char *key, int64_t t) {
+    char iso[MF__REPORT_TIME_LEN];
+
+    mf_json_key(j, key);
+    mf__report_time_iso(t, iso);
+    mf_json_string(j, t ? iso : NULL);
+}
+
+static void
+key_u64(struct mf_json *j, const char *key, uint64_t v) {
+    mf_json_key(j, key);
+    mf_json_u64(j, v);
+}
+
+static void
+key_double(struct mf_json *j, const char *key, double v) {
+    mf_json_key(j, key);
+    mf_json_double(j, v);
+}
+
+static void
+key_string(struct mf_json *j, const char *key, const char *s) {
+    mf_json_key(j, key);
+    mf_json_string(j, s);
+}
+
+static void
+skipped_counts(struct mf_json *j, const uint64_t skipped[]) {
+    mf_json_key(j, "skipped");
+    mf_json_object_begin(j);
+    for (int r = 0; r < MF_REPORT_SKIP_REASON_COUNT; r++)
+        key_u64(j, mf_report_skip_reason_name(r), skipped[r]);
+    mf_json_object_end(j);
+}
+
+/* "error": null, or the code, its name and the text. */
+static void
+error_obj(struct mf_json *j, int code, const char *name, const char *text) {
+    mf_json_key(j, "error");
+    if (code == 0) {
+        mf_json_null(j);
+        return;
+    }
+    mf_json_object_begin(j);
+    mf_json_key(j, "code"), mf_json_i64(j, code);
+    key_string(j, "name", name ? name : mf_err_name((mf_err)code));
+    key_string(j, "text", text);
+    mf_json_object_end(j);
+}
+
+static void
+batch_obj(struct mf_json *j, const struct mf_report_batch *b) {
+    mf_json_key(j, "batch");
+    mf_json_object_begin(j);
+    key_string(j, "name", b->name);
+    key_string(j, "state", b->state);
+    key_time(j, "created", b->created);
+    key_time(j, "started", b->started);
+    key_time(j, "finished", b->finished);
+    key_time(j, "generated", b->generated);
+    key_string(j, "source", b->source);
+    key_string(j, "target", b->target);
+    mf_json_object_end(j);
+}
+
+static void
+totals_obj(struct mf_json *j, const struct mf_report_totals *t) {
+    mf_json_key(j, "totals");
+    mf_json_object_begin(j);
+    key_u64(j, "mailboxes", t->mailboxes);
+    mf_json_key(j, "states");
+    mf_json_object_begin(j);
+    for (int s = 0; s < MF_REPORT_STATE_COUNT; s++)
+        key_u64(j, mf_report_state_name(s), t->by_state[s]);
+    mf_json_object_end(j);
+    key_u64(j, "folders_copied", t->folders_copied);
+    key_u64(j, "folders_excluded", t->folders_excluded);
+    key_u64(j, "source_messages", t->source_messages);
+    key_u64(j, "source_bytes", t->source_bytes);
+    key_u64(j, "copied_messages", t->copied_messages);
+    key_u64(j, "copied_bytes", t->copied_bytes);
+    skipped_counts(j, t->skipped);
+    key_u64(j, "mailboxes_with_errors", t->mailboxes_with_errors);
+    key_u64(j, "failed_items", t->failed_items);
+    key_u64(j, "attempts", t->attempts);
+    key_double(j, "elapsed_seconds", t->elapsed_seconds);
+    key_double(j, "messages_per_second", t->messages_per_second);
+    key_double(j, "bytes_per_second", t->bytes_per_second);
+    mf_json_object_end(j);
+}
+
+static void
+samples_arr(struct mf_json *j, const struct mf_report_batch *b) {
+    mf_json_key(j, "throughput");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < b->n_samples; i++) {
+        mf_json_object_begin(j);
+        key_time(j, "time", b->samples[i].time);
+        key_u64(j, "messages", b->samples[i].messages);
+        key_u64(j, "bytes", b->samples[i].bytes);
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+}
+
+static void
+items(struct mf_json *j, const struct mf_report_mailbox *m) {
+    mf_json_key(j, "skipped_items");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < m->n_skipped_items; i++) {
+        const struct mf_report_skipped *s = &m->skipped_items[i];
+
+        mf_json_object_begin(j);
+        key_string(j, "folder", s->folder);
+        key_u64(j, "uid", s->uid);
+        key_u64(j, "size", s->size);
+        key_time(j, "internal_date", s->internal_date);
+        key_string(j, "subject", s->subject);
+        key_string(j, "reason", mf_report_skip_reason_name(s->reason));
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+    key_u64(j, "skipped_unlisted", m->skipped_unlisted);
+
+    mf_json_key(j, "failed_items");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < m->n_failed_items; i++) {
+        const struct mf_report_failed *f = &m->failed_items[i];
+
+        mf_json_object_begin(j);
+        key_string(j, "folder", f->folder);
+        key_u64(j, "uid", f->uid);
+        error_obj(j, f->error_code, NULL, f->error_text);
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+    key_u64(j, "failed_unlisted", m->failed_unlisted);
+}
+
+static void
+mailbox_obj(struct mf_json *j, const struct mf_report_mailbox *m) {
+    mf_json_object_begin(j);
+    key_string(j, "email", m->email);
+    key_string(j, "state", mf_report_state_name(m->state));
+    key_u64(j, "folders_copied", m->folders_copied);
+    key_u64(j, "folders_excluded", m->folders_excluded);
+    key_u64(j, "source_messages", m->source_messages);
+    key_u64(j, "source_bytes", m->source_bytes);
+    key_u64(j, "copied_messages", m->copied_messages);
+    key_u64(j, "copied_bytes", m->copied_bytes);
+    skipped_counts(j, m->skipped);
+    error_obj(j, m->error_code, mf__report_error_name(m), m->error_text);
+    key_time(j, "first_sync", m->first_sync);
+    key_time(j, "last_sync", m->last_sync);
+    key_double(j, "duration_seconds", m->duration_seconds);
+    key_double(j, "messages_per_second", m->messages_per_second);
+    key_double(j, "bytes_per_second", m->bytes_per_second);
+    key_u64(j, "attempts", m->attempts);
+    key_string(j, "worker", m->worker);
+    items(j, m);
+    mf_json_object_end(j);
+}
+
+mf_err
+mf_report_write_json(const struct mf_report_batch *b, FILE *f) {
+    struct mf__report_out o;
+    struct mf_report_totals t;
+    struct mf_json j;
+
+    mf__report_out_init(&o, f);
+    mf_report_totals(b, &t);
+    mf_json_init(&j, &o.buf);
+    mf_json_object_begin(&j);
+    key_u64(&j, "report_version", REPORT_VERSION);
+    batch_obj(&j, b);
+    totals_obj(&j, &t);
+    samples_arr(&j, b);
+    mf__report_out_maybe_flush(&o);
+    mf_json_key(&j, "mailboxes");
+    mf_json_array_begin(&j);
+    for (size_t i = 0; i < b->n_mailboxes; i++) {
+        mailbox_obj(&j, &b->mailboxes[i]);
+        /* The writer keeps its state in j, not in the text, so the text
+         * can go out between values. */
+        mf__report_out_maybe_flush(&o);
+    }
+    mf_json_array_end(&j);
+    mf_json_object_end(&j);
+    mf_buf_append(&o.buf, "\n", 1);
+    return mf__report_out_finish(&o);
+}

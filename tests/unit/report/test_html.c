@@ -1,0 +1,215 @@
+/* HTML report: hostile strings stay text, nothing external, failed
+ * mailboxes first, bounded item lists, the empty cases. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "report_test.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static void
+assert_contains(const char *text, const char *needle) {
+    if (!strstr(text, needle))
+        fail_msg("missing %s", needle);
+}
+
+/* Case-insensitive: "<SCRIPT" counts too. */
+static bool
+contains_ci(const char *text, const char *needle) {
+    return strcasestr(text, needle) != NULL;
+}
+
+static size_t
+count_of(const char *text, const char *needle) {
+    size_t n = 0;
+
+    for (const char *p = text; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void
+test_escaping(void **state) {
+    struct mf_report_batch_info info = {
+        .name = "<b>batch</b>",
+        .state = "Syncing\"><script>x()</script>",
+        .generated = T_2024,
+        .source = "imaps://<x>@host",
+    };
+    struct mf_report_batch *b = mf_report_new(&info);
+    struct mf_report_mailbox m = {
+        .email = "\"><script>alert(1)</script>@example.test",
+        .state = MF_REPORT_FAILED,
+        .error_code = MF_E_IMAP_NO,
+        .error_text = "NO <script>alert('e')</script> & more",
+        .worker = "<SCRIPT>w</SCRIPT>",
+    };
+    char *html;
+    size_t i;
+
+    (void)state;
+    i = mf_report_add_mailbox(b, &m);
+    mf_report_add_skipped(
+        b, i,
+        &(struct mf_report_skipped){"<script>folder()</script>", 1, 10, 0,
+                                    "<script>alert('s')</script>\x01\xff",
+                                    MF_REPORT_SKIP_TOO_LARGE});
+    mf_report_add_failed(b, i,
+                         &(struct mf_report_failed){
+                             "Inbox/<img src=x onerror=alert(1)>", 2,
+                             MF_E_MESSAGE_REJECTED, "<script>f()</script>"});
+    html = render(b, MF_REPORT_HTML);
+    assert_false(contains_ci(html, "<script"));
+    assert_false(contains_ci(html, "<img"));
+    assert_contains(html, "&lt;b&gt;batch&lt;/b&gt;");
+    assert_contains(html, "Syncing&quot;&gt;&lt;script&gt;x()&lt;/script&gt;");
+    assert_contains(html, "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+                          "@example.test");
+    assert_contains(html, "NO &lt;script&gt;alert(&#39;e&#39;)&lt;/script&gt;"
+                          " &amp; more");
+    assert_contains(html, "&lt;SCRIPT&gt;w&lt;/SCRIPT&gt;");
+    assert_contains(html, "&lt;script&gt;folder()&lt;/script&gt;");
+    /* A control character and an invalid byte become U+FFFD. */
+    assert_contains(html, "&lt;script&gt;alert(&#39;s&#39;)&lt;/script&gt;"
+                          "\xef\xbf\xbd\xef\xbf\xbd");
+    assert_contains(html, "Inbox/&lt;img src=x onerror=alert(1)&gt;");
+    assert_contains(html, "&lt;script&gt;f()&lt;/script&gt;");
+    /* The userinfo of the URL is gone, markup or not. */
+    assert_contains(html, "imaps://host");
+    free(html);
+    mf_report_free(&b);
+}
+
+static void
+test_self_contained(void **state) {
+    struct mf_report_batch *b = small_batch();
+    char *html;
+
+    (void)state;
+    for (int k = 0; k <= 10; k++)
+        mf_report_add_sample(
+            b, &(struct mf_report_sample){T_2024 + 60 * k, 10 * (uint64_t)k * k,
+                                          1000 * (uint64_t)k * k});
+    html = render(b, MF_REPORT_HTML);
+    assert_memory_equal(html, "<!DOCTYPE html>", 15);
+    assert_string_equal(html + strlen(html) - 8, "</html>\n");
+    assert_contains(html, "<meta charset=\"utf-8\">");
+    assert_contains(html, "Content-Security-Policy\" content=\"default-src "
+                          "'none'; style-src 'unsafe-inline'; img-src data:");
+    assert_false(contains_ci(html, "<script"));
+    assert_false(contains_ci(html, "<link"));
+    assert_false(contains_ci(html, " src="));
+    assert_false(contains_ci(html, " href="));
+    assert_false(contains_ci(html, "@import"));
+    assert_false(contains_ci(html, "http://"));
+    assert_false(contains_ci(html, "https://"));
+    assert_int_equal(count_of(html, "<svg"), 2);
+    assert_contains(html, "class=\"tp\""); /* the throughput chart */
+    assert_false(contains_ci(html, "No throughput samples"));
+    assert_null(strstr(html, "hunter2"));
+    free(html);
+    mf_report_free(&b);
+}
+
+static void
+test_failed_first(void **state) {
+    struct mf_report_batch_info info = {.name = "order", .generated = 1};
+    struct mf_report_batch *b = mf_report_new(&info);
+    static const struct {
+        const char *email;
+        enum mf_report_state state;
+    } in[] = {
+        {"a-done@x.test", MF_REPORT_COMPLETED},
+        {"b-failed@x.test", MF_REPORT_FAILED},
+        {"c-queued@x.test", MF_REPORT_QUEUED},
+        {"d-stopped@x.test", MF_REPORT_STOPPED},
+        {"e-failed@x.test", MF_REPORT_FAILED},
+        {"f-synced@x.test", MF_REPORT_SYNCED},
+    };
+    static const char *const want[] = {
+        "b-failed", "e-failed", "d-stopped", "c-queued", "f-synced", "a-done",
+    };
+    char *html;
+    const char *p;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(in) / sizeof(*in); i++)
+        mf_report_add_mailbox(
+            b, &(struct mf_report_mailbox){
+                   .email = in[i].email,
+                   .state = in[i].state,
+                   .error_code =
+                       in[i].state == MF_REPORT_FAILED ? MF_E_TIMEOUT : 0,
+               });
+    html = render(b, MF_REPORT_HTML);
+    p = strstr(html, "<tbody>");
+    assert_non_null(p);
+    for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+        const char *q = strstr(p, want[i]);
+
+        if (!q)
+            fail_msg("%s missing or out of order", want[i]);
+        p = q;
+    }
+    assert_int_equal(count_of(html, "<tr class=\"failed\">"), 2);
+    assert_int_equal(count_of(html, "<tr class=\"errrow\">"), 2);
+    assert_contains(html, "<span class=\"code\">TIMEOUT 303</span>timed out");
+    free(html);
+    mf_report_free(&b);
+}
+
+static void
+test_item_rows_bounded(void **state) {
+    struct mf_report_batch_info info = {.name = "many", .generated = 1};
+    struct mf_report_batch *b = mf_report_new(&info);
+    size_t i;
+    char *html;
+
+    (void)state;
+    i = mf_report_add_mailbox(b, &(struct mf_report_mailbox){.email = "m@x"});
+    for (uint32_t k = 0; k < 2 * MF_REPORT_HTML_ITEMS_MAX; k++)
+        mf_report_add_skipped(
+            b, i,
+            &(struct mf_report_skipped){"INBOX", k, 1, 0, "subject-row",
+                                        MF_REPORT_SKIP_TOO_LARGE});
+    html = render(b, MF_REPORT_HTML);
+    assert_int_equal(count_of(html, "subject-row"), MF_REPORT_HTML_ITEMS_MAX);
+    assert_contains(html, "Showing the first 500 of 1,000; the JSON report "
+                          "lists every item.");
+    free(html);
+    mf_report_free(&b);
+}
+
+static void
+test_empty(void **state) {
+    struct mf_report_batch_info info = {0};
+    struct mf_report_batch *b = mf_report_new(&info);
+    char *html;
+
+    (void)state;
+    html = render(b, MF_REPORT_HTML);
+    assert_contains(html, "No mailboxes in this batch.");
+    assert_contains(html, "No throughput samples");
+    assert_contains(html, "No message failed to copy.");
+    assert_contains(html, "No message was skipped.");
+    assert_false(contains_ci(html, "nan"));
+    assert_false(contains_ci(html, "inf%"));
+    free(html);
+    mf_report_free(&b);
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_self_contained),
+        cmocka_unit_test(test_failed_first),
+        cmocka_unit_test(test_item_rows_bounded),
+        cmocka_unit_test(test_empty),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,237 @@
+/* The report model: names, copying and bounds, totals, and a 10,000
+ * mailbox batch written in every format within a time bound. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "report_test.h"
+
+#include <string.h>
+#include <time.h>
+
+static void
+test_names(void **state) {
+    enum mf_report_state s;
+    enum mf_report_format f;
+
+    (void)state;
+    for (int i = 0; i < MF_REPORT_STATE_COUNT; i++) {
+        assert_int_equal(mf_report_state_parse(mf_report_state_name(i), &s),
+                         MF_E_OK);
+        assert_int_equal(s, i);
+    }
+    assert_string_equal(mf_report_state_name(MF_REPORT_INCREMENTAL_SYNCING),
+                        "IncrementalSyncing");
+    assert_int_equal(mf_report_state_parse("failed", &s), MF_E_OK);
+    assert_int_equal(s, MF_REPORT_FAILED);
+    assert_int_equal(mf_report_state_parse("Done", &s), MF_E_NOT_FOUND);
+    assert_string_equal(mf_report_state_name(99), "Unknown");
+    assert_string_equal(mf_report_skip_reason_name(MF_REPORT_SKIP_TOO_LARGE),
+                        "too_large");
+
+    assert_int_equal(mf_report_format_parse("csv", &f), MF_E_OK);
+    assert_int_equal(f, MF_REPORT_CSV);
+    assert_int_equal(mf_report_format_parse("JSON", &f), MF_E_OK);
+    assert_int_equal(f, MF_REPORT_JSON);
+    assert_int_equal(mf_report_format_parse("html", &f), MF_E_OK);
+    assert_int_equal(f, MF_REPORT_HTML);
+    f = MF_REPORT_CSV;
+    assert_int_equal(mf_report_format_parse("pdf", &f), MF_E_USAGE);
+    assert_int_equal(mf_report_format_parse("", &f), MF_E_USAGE);
+    assert_int_equal(f, MF_REPORT_CSV); /* untouched on error */
+    assert_string_equal(mf_report_format_name(MF_REPORT_HTML), "html");
+    assert_int_equal(mf_report_write(NULL, MF_REPORT_FORMAT_COUNT, stdout),
+                     MF_E_INVALID_ARGUMENT);
+}
+
+static void
+test_endpoint_credentials_dropped(void **state) {
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"imaps://user:pw@host:993", "imaps://host:993"},
+        {"imaps://user@host", "imaps://host"},
+        {"imap://a:b@c@host/?tls=off", "imap://host/?tls=off"},
+        {"imaps://host:993/path@x", "imaps://host:993/path@x"},
+        {"imaps://host?u=a@b", "imaps://host?u=a@b"},
+        {"user:pw@host", "host"},
+        {"imaps://host", "imaps://host"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        struct mf_report_batch_info info = {.source = cases[i].in,
+                                            .target = cases[i].in};
+        struct mf_report_batch *b = mf_report_new(&info);
+
+        assert_string_equal(b->source, cases[i].out);
+        assert_string_equal(b->target, cases[i].out);
+        mf_report_free(&b);
+    }
+}
+
+static void
+test_copies_and_bounds(void **state) {
+    struct mf_report_batch_info info = {.name = "b", .generated = 1};
+    struct mf_report_batch *b = mf_report_new(&info);
+    char email[] = "someone@example.test";
+    char big[MF_REPORT_TEXT_MAX + 10];
+    struct mf_report_mailbox m = {
+        .email = email,
+        .copied_messages = 300,
+        .copied_bytes = 3000,
+        .duration_seconds = 60,
+        .error_code = MF_E_TIMEOUT,
+        .error_text = big,
+    };
+    size_t i;
+
+    (void)state;
+    /* 'a' then two-byte characters, so the cut falls inside one. */
+    big[0] = 'a';
+    for (size_t k = 1; k + 1 < sizeof(big) - 1; k += 2)
+        big[k] = '\xc3', big[k + 1] = '\xa9';
+    big[sizeof(big) - 2] = 'z';
+    big[sizeof(big) - 1] = '\0';
+    i = mf_report_add_mailbox(b, &m);
+    email[0] = 'X'; /* the report kept its own copy */
+    assert_string_equal(b->mailboxes[i].email, "someone@example.test");
+    assert_string_equal(b->mailboxes[i].error_name, "TIMEOUT");
+    assert_int_equal(strlen(b->mailboxes[i].error_text),
+                     MF_REPORT_TEXT_MAX - 1);
+    assert_true(b->mailboxes[i].messages_per_second == 5);
+    assert_true(b->mailboxes[i].bytes_per_second == 50);
+
+    for (uint32_t k = 0; k < MF_REPORT_ITEMS_MAX + 5; k++) {
+        mf_report_add_skipped(b, i, &(struct mf_report_skipped){.uid = k});
+        mf_report_add_failed(b, i, &(struct mf_report_failed){.uid = k});
+    }
+    assert_int_equal(b->mailboxes[i].n_skipped_items, MF_REPORT_ITEMS_MAX);
+    assert_int_equal(b->mailboxes[i].skipped_unlisted, 5);
+    assert_int_equal(b->mailboxes[i].n_failed_items, MF_REPORT_ITEMS_MAX);
+    assert_int_equal(b->mailboxes[i].failed_unlisted, 5);
+    assert_string_equal(b->mailboxes[i].skipped_items[3].folder, "");
+    assert_null(b->mailboxes[i].skipped_items[3].subject);
+
+    /* Samples past the cap halve the resolution, keeping first and
+     * newest. */
+    for (int64_t t = 0; t < 3 * MF_REPORT_SAMPLES_MAX; t++)
+        mf_report_add_sample(
+            b, &(struct mf_report_sample){1000 + t, (uint64_t)t, (uint64_t)t});
+    assert_true(b->n_samples <= MF_REPORT_SAMPLES_MAX);
+    assert_true(b->n_samples >= MF_REPORT_SAMPLES_MAX / 2);
+    assert_int_equal(b->samples[0].time, 1000);
+    assert_int_equal(b->samples[b->n_samples - 1].time,
+                     1000 + 3 * MF_REPORT_SAMPLES_MAX - 1);
+    for (size_t k = 1; k < b->n_samples; k++)
+        assert_true(b->samples[k].time > b->samples[k - 1].time);
+    mf_report_free(&b);
+    mf_report_free(&b); /* NULL is fine */
+    mf_report_free(NULL);
+}
+
+static void
+test_totals(void **state) {
+    struct mf_report_batch *b = small_batch();
+    struct mf_report_totals t;
+
+    (void)state;
+    mf_report_add_failed(b, 1,
+                         &(struct mf_report_failed){"INBOX", 1, 401, "x"});
+    mf_report_totals(b, &t);
+    assert_int_equal(t.mailboxes, 2);
+    assert_int_equal(t.by_state[MF_REPORT_SYNCED], 1);
+    assert_int_equal(t.by_state[MF_REPORT_FAILED], 1);
+    assert_int_equal(t.source_messages, 110);
+    assert_int_equal(t.copied_bytes, 490000);
+    assert_int_equal(t.skipped[MF_REPORT_SKIP_TOO_LARGE], 1);
+    assert_int_equal(t.mailboxes_with_errors, 1);
+    assert_int_equal(t.failed_items, 1);
+    assert_int_equal(t.attempts, 4);
+    assert_true(t.elapsed_seconds == 3600);
+    assert_true(t.messages_per_second == 98.0 / 3600);
+    mf_report_free(&b);
+}
+
+static double
+now_seconds(void) {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 10,000 mailboxes with items, in all three formats: linear work, so well
+ * under a second on any machine; a quadratic step would take minutes. */
+static void
+test_large_batch(void **state) {
+    struct mf_report_batch_info info = {
+        .name = "big", .generated = T_2024, .started = T_2024 - 3600};
+    struct mf_report_batch *b = mf_report_new(&info);
+    double start = now_seconds(), built, elapsed;
+    size_t sizes[MF_REPORT_FORMAT_COUNT];
+
+    (void)state;
+    for (int k = 0; k < 10000; k++) {
+        char email[64];
+        struct mf_report_mailbox m = {
+            .email = email,
+            .state = (enum mf_report_state)(k % MF_REPORT_STATE_COUNT),
+            .source_messages = 1000 + (uint64_t)k,
+            .copied_messages = 900,
+            .duration_seconds = 100,
+            .error_code = k % 7 == 5 ? MF_E_AUTH : 0,
+            .error_text = "LOGIN failed",
+            .worker = "worker-1",
+        };
+        size_t i;
+
+        snprintf(email, sizeof(email), "user%05d@example.test", k);
+        i = mf_report_add_mailbox(b, &m);
+        for (uint32_t s = 0; s < 3; s++)
+            mf_report_add_skipped(b, i,
+                                  &(struct mf_report_skipped){
+                                      "INBOX", s, 1 << 20, T_2024,
+                                      "subject <x>", MF_REPORT_SKIP_TOO_LARGE});
+        mf_report_add_failed(b, i,
+                             &(struct mf_report_failed){
+                                 "Sent", 9, MF_E_MESSAGE_REJECTED, "refused"});
+        mf_report_add_sample(b, &(struct mf_report_sample){T_2024 - 3600 + k,
+                                                           900 * (uint64_t)k,
+                                                           (uint64_t)k << 20});
+    }
+    built = now_seconds();
+    for (int fmt = 0; fmt < MF_REPORT_FORMAT_COUNT; fmt++) {
+        char *text = render(b, (enum mf_report_format)fmt);
+
+        sizes[fmt] = strlen(text);
+        free(text);
+    }
+    elapsed = now_seconds() - start;
+    print_message("10,000 mailboxes: built in %.3f s, written in %.3f s "
+                  "(csv %zu, json %zu, html %zu bytes)\n",
+                  built - start, now_seconds() - built, sizes[0], sizes[1],
+                  sizes[2]);
+    assert_true(elapsed < 10.0);
+    /* Every mailbox is in every format; the HTML lists at most
+     * MF_REPORT_HTML_ITEMS_MAX items of each kind. */
+    assert_true(sizes[MF_REPORT_CSV] > 10000 * 50);
+    assert_true(sizes[MF_REPORT_JSON] > 10000 * 500);
+    assert_true(sizes[MF_REPORT_HTML] > 10000 * 500);
+    assert_true(sizes[MF_REPORT_HTML] < 10000 * 3000);
+    mf_report_free(&b);
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_endpoint_credentials_dropped),
+        cmocka_unit_test(test_copies_and_bounds),
+        cmocka_unit_test(test_totals),
+        cmocka_unit_test(test_large_batch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
