@@ -10,7 +10,8 @@
  *                  5 TLS (handshake, STARTTLS, certificate not trusted),
  *                  6 authentication (admin, impersonation or user login);
  *                  1 anything else that failed (a required capability).
- *   endpoint dns:  4 an MX TTL is above 3600 s (the records were found);
+ *   endpoint dns:  4 an MX TTL is above 3600 s (the records were found;
+ *                  not 2, which means a usage error for every command);
  *                  1 the lookup failed or found no MX record.
  */
 #include "cli.h"
@@ -433,8 +434,18 @@ static const struct cli_option dns_options[] = {
     {NULL, false, NULL},
 };
 
-/* The server to ask: --server, else resolv.conf's first nameserver. */
-static bool
+static int
+mx_cmp(const void *a, const void *b) {
+    const struct mf_dns_mx *x = a, *y = b;
+
+    if (x->preference != y->preference)
+        return x->preference < y->preference ? -1 : 1;
+    return strcmp(x->exchange, y->exchange);
+}
+
+/* The server to ask: --server, else resolv.conf's first nameserver.
+ * Returns MF_EXIT_OK, or the exit code after printing why not. */
+static int
 dns_server(const struct cli *cli, struct mf_dns_server *srv) {
     const char *s = mf_config_get(cli->config, "server", NULL);
     struct mf_error err = {0};
@@ -444,9 +455,9 @@ dns_server(const struct cli *cli, struct mf_dns_server *srv) {
 
     if (s) {
         if (mf_dns_server_parse(s, srv, &err) == MF_E_OK)
-            return true;
+            return MF_EXIT_OK;
         fprintf(stderr, "mailferry endpoint dns: %s\n", err.detail);
-        return false;
+        return MF_EXIT_USAGE;
     }
     f = fopen("/etc/resolv.conf", "r");
     n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
@@ -454,9 +465,9 @@ dns_server(const struct cli *cli, struct mf_dns_server *srv) {
         fclose(f);
     text[n] = '\0';
     if (mf_dns_resolvconf_server(text, srv, &err) == MF_E_OK)
-        return true;
+        return MF_EXIT_OK;
     fprintf(stderr, "mailferry endpoint dns: %s\n", err.detail);
-    return false;
+    return MF_EXIT_ERROR;
 }
 
 int
@@ -493,8 +504,9 @@ cmd_endpoint_dns(int argc, char **argv) {
         fprintf(stderr, "mailferry endpoint dns: %s\n", err.detail);
         goto out;
     }
-    if (!dns_server(&cli, &srv))
+    if ((exit_code = dns_server(&cli, &srv)) != MF_EXIT_OK)
         goto out;
+    exit_code = MF_EXIT_USAGE;
     snprintf(where, sizeof(where), "%s%s%s:%u", strchr(srv.ip, ':') ? "[" : "",
              srv.ip, strchr(srv.ip, ':') ? "]" : "", srv.port);
     ans = mf_xcalloc(1, sizeof(*ans));
@@ -512,6 +524,8 @@ cmd_endpoint_dns(int argc, char **argv) {
     else if (ans->count == 0)
         failure = "the domain has no MX record (mail would go to its "
                   "address record)";
+    if (!failure)
+        qsort(ans->mx, ans->count, sizeof(ans->mx[0]), mx_cmp);
     for (size_t i = 0; !failure && i < ans->count; i++)
         if (ans->mx[i].ttl > max_ttl)
             max_ttl = ans->mx[i].ttl;
@@ -566,9 +580,10 @@ cmd_endpoint_dns(int argc, char **argv) {
         const struct mf_dns_mx *mx = &ans->mx[i];
         printf("  %5u %-40s TTL %6u s", mx->preference, mx->exchange, mx->ttl);
         if (mx->ttl > MF_DNS_TTL_ADVICE)
-            printf("  WARNING: above %u s: lower it to about an hour "
-                   "(3600 s) at least %u s before the MX switch\n",
-                   MF_DNS_TTL_ADVICE, mx->ttl);
+            printf("  WARNING: above %u s: lower it to about an hour, "
+                   "then wait the old TTL (%u s, %.1f h) before the MX "
+                   "switch\n",
+                   MF_DNS_TTL_ADVICE, mx->ttl, mx->ttl / 3600.0);
         else
             printf("  ok\n");
     }

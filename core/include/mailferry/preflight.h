@@ -153,9 +153,8 @@ struct mf_preflight_cap {
 /* The table, in display order; *n_r gets its length. */
 const struct mf_preflight_cap *mf_preflight_caps_table(size_t *n_r);
 /* True if the capability atom `atom` (as the server sent it, any case)
- * is the one named by `name`: equal, or "NAME=value" when name has no
- * "=" of its own (APPENDLIMIT=35651584, AUTH=PLAIN is matched by the
- * name "AUTH=PLAIN" only). */
+ * is the one named by `name`: equal, or "NAME=number" (APPENDLIMIT=
+ * 35651584 is APPENDLIMIT; AUTH=PLAIN is matched by "AUTH=PLAIN" only). */
 bool mf_preflight_cap_matches(const char *atom, const char *name);
 /* True if the space-separated capability list has `name`. */
 bool mf_preflight_caps_have(const char *caps, const char *name);

@@ -77,9 +77,14 @@ matches_n(const char *atom, size_t n, const char *name) {
         return false;
     if (n == ln)
         return true;
-    /* "APPENDLIMIT=35651584" is APPENDLIMIT; "AUTH=PLAIN" is not "AUTH". */
-    return atom[ln] == '=' && !strchr(name, '=') &&
-           strcasecmp(name, "AUTH") != 0;
+    /* "APPENDLIMIT=35651584" is APPENDLIMIT (a number after "="), but
+     * "AUTH=PLAIN" is not "AUTH" nor "STATUS=SIZE" "STATUS". */
+    if (atom[ln] != '=' || ln + 1 == n)
+        return false;
+    for (size_t i = ln + 1; i < n; i++)
+        if (atom[i] < '0' || atom[i] > '9')
+            return false;
+    return true;
 }
 
 bool

@@ -69,7 +69,7 @@ encode_name(const char *name, uint8_t out[NAME_WIRE_MAX]) {
                     if (c > 255)
                         return 0;
                     p += 3;
-                } else if (*p) {
+                } else if (*p && !isdigit((unsigned char)*p)) {
                     c = (unsigned char)*p++;
                 } else {
                     return 0;
