@@ -1,0 +1,398 @@
+#!/usr/bin/python3
+"""Integration tests of `mailferry migrate` against the Dovecot pair and
+redis-server, judged by the independent comparer (tests/support/
+imapcompare.py), never by mailferry's own counters alone.
+
+Each case is one ctest test (`migrate_test.py CASE`) with its own users, so
+the cases can run in parallel on the same servers:
+
+  copy     users 10-11: full copy, EQUAL; a re-run copies nothing; flag
+           changes and a new message carry over on the next run
+  kill     user 12: kill -9 in the middle of a folder, re-run: EQUAL (no
+           message missing, none twice); a run without the checkpoints
+           recognises everything and copies nothing
+  sizecap  user 13: messages over --max-message-size are skipped and
+           listed with folder, UID, size, date and subject; the rest EQUAL
+  admin    users 14-15: admin impersonation, SASL PLAIN authzid and the
+           "{user}*{admin}" login template
+  tls      user 16: imaps and STARTTLS with the test CA; an untrusted
+           certificate fails at once with TLS_VERIFY
+  errors   user 17: a wrong password fails with AUTH without retries; a
+           closed port fails with CONNECT after the retries; a broken CSV
+           migrates nothing
+"""
+import imaplib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+RUN = os.environ["MF_TEST_RUN_DIR"]
+SRC_DIR = os.environ["MF_SOURCE_DIR"]
+BUILD = os.environ["MF_BUILD_DIR"]
+SUPPORT = os.path.join(SRC_DIR, "tests", "support")
+MAILFERRY = os.path.join(BUILD, "bin", "mailferry")
+
+
+def env_file(name):
+    out = {}
+    with open(os.path.join(RUN, name + ".env")) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                out[k] = v
+    return out
+
+
+DOV = env_file("dovecot")
+REDIS = env_file("redis")
+SRC_PORT = int(DOV["SOURCE_IMAP_PORT"])
+TGT_PORT = int(DOV["TARGET_IMAP_PORT"])
+SRC = f"imap://127.0.0.1:{SRC_PORT}/?tls=off"
+TGT = f"imap://127.0.0.1:{TGT_PORT}/?tls=off"
+RUN_ID = f"{os.getpid()}-{int(time.time())}"
+TMP = tempfile.mkdtemp(prefix="mf-migrate-test.", dir=RUN)
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def user(n):
+    return f"user{n:02d}@example.test", f"pw-user{n:02d}"
+
+
+def csv_for(users, name):
+    path = os.path.join(TMP, name + ".csv")
+    with open(path, "w") as f:
+        f.write("EmailAddress,UserName,Password\n")
+        for n in users:
+            u, p = user(n)
+            f.write(f"{u},{u},{p}\n")
+    return path
+
+
+def corpus(first, count, profile="small", messages=None):
+    cmd = ["/usr/bin/python3", os.path.join(SUPPORT, "dovecot", "gen_corpus.py"),
+           "--server", "source", "--first-user", str(first), "--users",
+           str(count), "--profile", profile, "--clean", "-j", "2"]
+    if messages:
+        cmd += ["--messages-per-user", str(messages), "--no-items"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def migrate(csv, *extra, source=SRC, target=TGT, check_exit=0):
+    cmd = [MAILFERRY, "migrate", csv, "--source", source, "--target", target,
+           "--json"] + list(extra)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if check_exit is not None and p.returncode != check_exit:
+        fail(f"{' '.join(cmd)}: exit {p.returncode}\n{p.stdout}\n{p.stderr}")
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        fail(f"not JSON: {p.stdout!r} {p.stderr!r}")
+    return p.returncode, doc
+
+
+def compare(n, **kw):
+    u, p = user(n)
+    cmd = ["/usr/bin/python3", os.path.join(SUPPORT, "imapcompare.py"),
+           "--source", f"127.0.0.1:{SRC_PORT}", "--target",
+           f"127.0.0.1:{TGT_PORT}", "--user", u, "--password", p,
+           "--special-use", "--subscriptions", "--json"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    doc = json.loads(p.stdout)
+    return doc
+
+
+def assert_equal(n):
+    doc = compare(n)
+    check(doc["equal"], f"user {n}: not equal: {doc['problems'][:10]}")
+    return doc
+
+
+def mailbox(doc, n):
+    u, _ = user(n)
+    for m in doc["mailboxes"]:
+        if m["email"] == u:
+            return m
+    fail(f"{u} not in the JSON output")
+
+
+LIST_RE = re.compile(r'^\((.*?)\) (NIL|"(?:[^"\\]|\\.)*") (.*)$')
+
+
+def imap_login(port, n):
+    c = imaplib.IMAP4("127.0.0.1", port)
+    u, p = user(n)
+    c.login(u, p)
+    return c
+
+
+def total_messages(port, n):
+    c = imap_login(port, n)
+    total = 0
+    typ, data = c.list('""', "*")
+    for line in data:
+        if not isinstance(line, bytes):
+            continue  # a name sent as a literal: the corpus has none
+        m = LIST_RE.match(line.decode())
+        if not m or "\\noselect" in m.group(1).lower():
+            continue
+        typ, st = c.status(m.group(3), "(MESSAGES)")
+        if typ == "OK":
+            total += int(st[0].decode().rsplit("MESSAGES ", 1)[1].rstrip(")"))
+    c.logout()
+    return total
+
+
+def clean_target(*users):
+    """Empties the users' target mailboxes: earlier runs of a test (by hand
+    or in CI) must not leave messages a later run would find."""
+    for n in users:
+        c = imap_login(TGT_PORT, n)
+        typ, data = c.list('""', "*")
+        names = []
+        for line in data:
+            m = LIST_RE.match(line.decode()) if isinstance(line, bytes) else None
+            if m:
+                names.append((m.group(3), "\\noselect" in m.group(1).lower()))
+        for name, noselect in names:
+            if noselect:
+                continue
+            typ, data = c.select(name)
+            if typ == "OK" and int(data[0]) > 0:
+                c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
+                c.expunge()
+            if typ == "OK":
+                c.close()
+        for name, _ in sorted(names, key=lambda x: -len(x[0])):
+            if name.strip('"').upper() != "INBOX":
+                c.delete(name)
+        c.logout()
+
+
+def redis_args(batch):
+    # Checkpoints of an earlier run (by hand, against the same servers)
+    # must not meet a target that clean_target() emptied behind their back.
+    return ["--redis", REDIS["REDIS_URL"], "--batch", f"{batch}-{RUN_ID}"]
+
+
+# ---------------------------------------------------------------------------
+
+
+def case_copy():
+    corpus(10, 2)
+    clean_target(10, 11)
+    csv = csv_for([10, 11], "copy")
+    rc, doc = migrate(csv, "--concurrency", "2", *redis_args("t-copy"))
+    check(doc["mailboxes_ok"] == 2, f"not all ok: {doc}")
+    for n in (10, 11):
+        m = mailbox(doc, n)
+        check(m["messages_copied"] > 40, f"user {n}: copied {m}")
+        check(m["folders_copied"] >= 8, f"user {n}: folders {m}")
+        assert_equal(n)
+    # A re-run finds clean checkpoints: nothing to look at, nothing copied.
+    rc, doc = migrate(csv, *redis_args("t-copy"))
+    for n in (10, 11):
+        m = mailbox(doc, n)
+        check(m["messages_copied"] == 0 and m["messages_source"] == 0,
+              f"re-run copied: {m}")
+    # Without the checkpoints (another batch name) every message is
+    # recognised on the target by fingerprint: still nothing copied.
+    rc, doc = migrate(csv, *redis_args("t-copy-other"))
+    for n in (10, 11):
+        m = mailbox(doc, n)
+        check(m["messages_copied"] == 0 and m["messages_present"] > 40,
+              f"re-run without checkpoints copied: {m}")
+        assert_equal(n)
+    # Incremental: a new message and changed flags carry over.
+    c = imap_login(SRC_PORT, 10)
+    c.select("INBOX")
+    typ, data = c.uid("SEARCH", None, "ALL")
+    uids = data[0].split()
+    c.uid("STORE", uids[0], "+FLAGS", "(\\Flagged $MfChanged1)")
+    c.uid("STORE", uids[1], "FLAGS", "($MfChanged2)")
+    c.append("INBOX", "(\\Seen)", imaplib.Time2Internaldate(1700000000),
+             b"Subject: incremental\r\nMessage-ID: <inc1@example.test>\r\n"
+             b"\r\nnew\r\n")
+    c.logout()
+    rc, doc = migrate(csv, *redis_args("t-copy"))
+    m = mailbox(doc, 10)
+    check(m["messages_copied"] == 1, f"incremental copied {m}")
+    check(m["flags_updated"] == 2, f"incremental flags {m}")
+    assert_equal(10)
+    assert_equal(11)
+
+
+def case_kill():
+    n = 12
+    corpus(n, 1, profile="bench", messages=1500)
+    clean_target(n)
+    csv = csv_for([n], "kill")
+    total = total_messages(SRC_PORT, n)
+    cmd = [MAILFERRY, "migrate", csv, "--source", SRC, "--target", TGT,
+           "--json"] + redis_args("t-kill")
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    seen = 0
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None:
+        try:
+            seen = total_messages(TGT_PORT, n)
+        except (imaplib.IMAP4.error, OSError):
+            seen = 0
+        if seen >= 150:
+            break
+        time.sleep(0.05)
+    check(p.poll() is None, "migrate finished before it could be killed")
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    partial = total_messages(TGT_PORT, n)
+    check(0 < partial < total, f"kill did not land mid-copy: {partial}/{total}")
+    print(f"killed with {partial} of {total} messages on the target")
+    rc, doc = migrate(csv, *redis_args("t-kill"))
+    m = mailbox(doc, n)
+    check(m["messages_copied"] + m["messages_present"] <= total,
+          f"resume: {m}")
+    assert_equal(n)
+    check(total_messages(TGT_PORT, n) == total, "target count differs")
+    # Without checkpoints at all: every message recognised, none copied.
+    rc, doc = migrate(csv)
+    m = mailbox(doc, n)
+    check(m["messages_copied"] == 0 and m["messages_present"] == total,
+          f"recognition without checkpoints: {m}")
+    assert_equal(n)
+
+
+def case_sizecap():
+    n = 13
+    corpus(n, 1)
+    clean_target(n)
+    csv = csv_for([n], "sizecap")
+    limit = 1000000
+    rc, doc = migrate(csv, "--max-message-size", str(limit))
+    m = mailbox(doc, n)
+    check(m["skipped_too_large"] > 0, f"nothing skipped: {m}")
+    check(len(m["skipped"]) == m["skipped_too_large"], f"list: {m}")
+    for it in m["skipped"]:
+        check(it["size"] > limit and it["uid"] > 0 and it["folder"] and
+              it["date"] and it["subject"] and
+              it["code"] == "MESSAGE_TOO_LARGE", f"skipped item {it}")
+    doc = compare(n)
+    # Exactly the skipped messages are missing on the target.
+    missing = [p for p in doc["problems"] if "missing on target" in p]
+    check(len(missing) == len(m["skipped"]) and
+          len(doc["problems"]) == len(missing),
+          f"compare: {doc['problems'][:10]} vs {len(m['skipped'])} skipped")
+
+
+def case_admin():
+    corpus(14, 2)
+    clean_target(14, 15)
+    pwfile = os.path.join(TMP, "admin.pw")
+    with open(pwfile, "w") as f:
+        f.write(DOV["MASTER_PASSWORD"] + "\n")
+    os.chmod(pwfile, 0o600)
+    # Passwords empty in the CSV: the admin logs in for everyone.
+    for n, fmt in ((14, "sasl"), (15, "{user}*{admin}")):
+        u, _ = user(n)
+        csv = os.path.join(TMP, f"admin{n}.csv")
+        with open(csv, "w") as f:
+            f.write(f"EmailAddress,UserName,Password\n{u},{u},\n")
+        rc, doc = migrate(csv, "--admin", DOV["MASTER_USER"],
+                          "--admin-password-file", pwfile,
+                          "--admin-login-format", fmt,
+                          "--target-admin", DOV["MASTER_USER"],
+                          "--target-admin-password-file", pwfile,
+                          "--target-admin-login-format", fmt)
+        check(doc["mailboxes_ok"] == 1, f"{fmt}: {doc}")
+        assert_equal(n)
+
+
+def case_tls():
+    n = 16
+    corpus(n, 1)
+    clean_target(n)
+    csv = csv_for([n], "tls")
+    imaps_s = f"imaps://127.0.0.1:{DOV['SOURCE_IMAPS_PORT']}"
+    imaps_t = f"imaps://127.0.0.1:{DOV['TARGET_IMAPS_PORT']}"
+    rc, doc = migrate(csv, "--ca-file", DOV["CA_FILE"], source=imaps_s,
+                      target=imaps_t)
+    check(doc["mailboxes_ok"] == 1, f"imaps: {doc}")
+    assert_equal(n)
+    starttls_s = f"imap://127.0.0.1:{SRC_PORT}"
+    starttls_t = f"imap://127.0.0.1:{TGT_PORT}"
+    rc, doc = migrate(csv, "--ca-file", DOV["CA_FILE"], source=starttls_s,
+                      target=starttls_t)
+    check(doc["mailboxes_ok"] == 1, f"starttls: {doc}")
+    check(mailbox(doc, n)["messages_copied"] == 0, "starttls re-run copied")
+    t0 = time.time()
+    rc, doc = migrate(csv, "--ca-file", DOV["OTHER_CA_FILE"], source=imaps_s,
+                      target=imaps_t, check_exit=1)
+    m = mailbox(doc, n)
+    check(m["error"]["code"] == "TLS_VERIFY" and m["attempts"] == 1,
+          f"untrusted certificate: {m}")
+    check(time.time() - t0 < 20, "untrusted certificate took too long")
+
+
+def case_errors():
+    n = 17
+    u, _ = user(n)
+    csv = os.path.join(TMP, "badpw.csv")
+    with open(csv, "w") as f:
+        f.write(f"EmailAddress,UserName,Password\n{u},{u},wrong-password\n")
+    rc, doc = migrate(csv, check_exit=1)
+    m = mailbox(doc, n)
+    check(m["error"]["code"] == "AUTH" and m["attempts"] == 1,
+          f"wrong password: {m}")
+    check("source" in m["error"]["detail"] and
+          "wrong-password" not in json.dumps(doc), f"detail: {m['error']}")
+    # A closed port: retried with backoff, then CONNECT.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    closed = s.getsockname()[1]
+    s.close()
+    csv_ok = csv_for([n], "errors")
+    rc, doc = migrate(csv_ok, "--max-attempts", "2",
+                      source=f"imap://127.0.0.1:{closed}/?tls=off",
+                      check_exit=1)
+    m = mailbox(doc, n)
+    check(m["error"]["code"] == "CONNECT" and m["attempts"] == 2,
+          f"closed port: {m}")
+    # A broken CSV migrates nothing and says where.
+    bad = os.path.join(TMP, "broken.csv")
+    with open(bad, "w") as f:
+        f.write("EmailAddress,UserName,Password\nnot-an-address,x,y\n")
+    p = subprocess.run([MAILFERRY, "migrate", bad, "--source", SRC,
+                        "--target", TGT], capture_output=True, text=True)
+    check(p.returncode == 1 and "broken.csv:2:" in p.stderr,
+          f"broken CSV: {p.returncode} {p.stderr}")
+
+
+CASES = {
+    "copy": case_copy,
+    "kill": case_kill,
+    "sizecap": case_sizecap,
+    "admin": case_admin,
+    "tls": case_tls,
+    "errors": case_errors,
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print("usage: migrate_test.py " + "|".join(CASES))
+        sys.exit(2)
+    CASES[sys.argv[1]]()
+    print("ok: " + sys.argv[1])
