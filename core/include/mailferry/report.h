@@ -99,8 +99,9 @@ struct mf_report_mailbox {
     uint64_t source_messages, source_bytes;
     uint64_t copied_messages, copied_bytes;
     uint64_t skipped[MF_REPORT_SKIP_REASON_COUNT]; /* counts by reason */
-    /* The last error; error_code 0 (MF_E_OK) means none. error_name NULL
-     * on input: filled from mf_err_name(error_code). */
+    /* The last error; error_code 0 (MF_E_OK) means none, and then name
+     * and text are not kept. error_name NULL on input: filled from
+     * mf_err_name(error_code). */
     int error_code;
     const char *error_name;
     const char *error_text;

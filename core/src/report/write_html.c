@@ -101,10 +101,10 @@ static const char css[] =
     ".empty{color:var(--muted);padding:40px 0;text-align:center}"
     "table{width:100%;border-collapse:collapse;font-size:13px}"
     "th{text-align:left;font-weight:600;color:var(--muted);font-size:11px;"
-    "text-transform:uppercase;letter-spacing:.06em;padding:9px 7px;"
+    "text-transform:uppercase;letter-spacing:.05em;padding:9px 6px;"
     "background:var(--soft);border-bottom:1px solid var(--line);"
     "white-space:nowrap}"
-    "td{padding:8px 7px;border-bottom:1px solid #eef2f7;"
+    "td{padding:8px 6px;border-bottom:1px solid #eef2f7;"
     "vertical-align:middle}"
     "tbody tr:hover td{background:#f8fafc}"
     ".num{text-align:right;font-variant-numeric:tabular-nums;"
@@ -126,7 +126,7 @@ static const char css[] =
     "padding:1px 7px;border-radius:5px;background:#fee2e2;color:#991b1b;"
     "margin-right:8px}"
     ".warnrow .code{background:#fef3c7;color:#92400e}"
-    ".pill{display:inline-block;padding:2px 9px;border-radius:999px;"
+    ".pill{display:inline-block;padding:2px 8px;border-radius:999px;"
     "font-size:11.5px;font-weight:600;white-space:nowrap}"
     ".pill:before{content:'';display:inline-block;width:6px;height:6px;"
     "border-radius:50%;background:currentColor;margin-right:6px;"
@@ -205,6 +205,19 @@ html_time(struct mf_buf *out, int64_t t, bool seconds) {
     }
     strftime(s, sizeof(s), seconds ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d %H:%M",
              &tm);
+    mf_buf_append_str(out, s);
+}
+
+/* "08:05" UTC. */
+static void
+html_clock(struct mf_buf *out, int64_t t) {
+    char s[16];
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (!gmtime_r(&tt, &tm))
+        return;
+    strftime(s, sizeof(s), "%H:%M", &tm);
     mf_buf_append_str(out, s);
 }
 
@@ -326,7 +339,7 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
     count(out, t->mailboxes);
     mf_buf_append_str(out, "</div><div class=\"sub\"><b>");
     count(out, done);
-    mf_buf_append_str(out, "</b> synced or completed &middot; ");
+    mf_buf_append_str(out, "</b> finished &middot; ");
     mf_buf_append_str(out, failed ? "<b class=\"bad\">" : "<b>");
     count(out, failed);
     mf_buf_append_str(out, "</b> failed</div></div>");
@@ -337,7 +350,7 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
     mf_buf_appendf(out, "</div><div class=\"sub\"><b>%.1f%%</b> of ", pct);
     count(out, t->source_messages);
     mf_buf_appendf(out,
-                   " on the source</div><div class=\"bar\"><span "
+                   "</div><div class=\"bar\"><span "
                    "style=\"width:%.1f%%;background:#2563eb\"></span>"
                    "</div></div>",
                    pct);
@@ -469,8 +482,16 @@ mailbox_row(struct mf_buf *out, const struct mf_report_mailbox *m) {
     mf_buf_append_str(out, "</td><td class=\"num\">");
     html_time(out, m->last_sync, false);
     if (m->first_sync && m->first_sync != m->last_sync) {
+        /* Only the time when it is the same day: keeps the column
+         * narrow. */
+        bool same_day =
+            m->last_sync && m->first_sync / 86400 == m->last_sync / 86400;
+
         mf_buf_append_str(out, "<div class=\"small\">first ");
-        html_time(out, m->first_sync, false);
+        if (same_day)
+            html_clock(out, m->first_sync);
+        else
+            html_time(out, m->first_sync, false);
         mf_buf_append_str(out, "</div>");
     }
     mf_buf_append_str(out, "</td></tr>\n");

@@ -196,7 +196,7 @@ build(void) {
             break;
         case MF_REPORT_QUEUED:
             share = 0, m.worker = NULL;
-            m.folders_copied = 0;
+            m.folders_copied = 0, m.attempts = 0;
             break;
         default:
             share = 1;
