@@ -70,6 +70,12 @@ MF_WARN_UNUSED mf_err mf__caps_script_run(
 /* Bandwidth counters, owned by lease.c with the other metrics. */
 extern _Atomic uint64_t mf__caps_bw_waits, mf__caps_bw_wait_ms;
 
+/* Turns Redis' "not ready yet" error replies (LOADING after a restart,
+ * BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN) into MF_E_REDIS_UNAVAILABLE:
+ * the caller should pause and retry, exactly as for a lost connection.
+ * Other codes pass through. */
+mf_err mf__caps_transient(mf_err rc, struct mf_error *err);
+
 /* The integer element i of an array reply, or false. */
 bool mf__caps_reply_int(const redisReply *reply, size_t i, long long *v_r);
 

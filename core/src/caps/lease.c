@@ -260,7 +260,8 @@ sleep_on_wake(struct mf_redis *r, struct mf_caps_waiter *w, long ms,
     argv[0] = "BLPOP", argv[1] = w->wake_key, argv[2] = secs;
     for (int i = 0; i < 3; i++)
         argvlen[i] = strlen(argv[i]);
-    if ((rc = mf_redis_command_argv(r, 3, argv, argvlen, &reply, err)))
+    rc = mf_redis_command_argv(r, 3, argv, argvlen, &reply, err);
+    if ((rc = mf__caps_transient(rc, err)) != MF_E_OK)
         return rc;
     if (reply->type == REDIS_REPLY_NIL)
         w->stats.timeouts++;

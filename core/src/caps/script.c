@@ -280,6 +280,27 @@ run_once(struct mf_redis *r, struct mf__caps_script *s, int nkeys,
 }
 
 mf_err
+mf__caps_transient(mf_err rc, struct mf_error *err) {
+    static const char *const words[] = {"LOADING", "BUSY", "MASTERDOWN",
+                                        "TRYAGAIN", "CLUSTERDOWN"};
+    const char *p;
+
+    if (rc != MF_E_REDIS)
+        return rc;
+    /* The detail reads "<command>: <Redis error text>". */
+    p = strstr(err->detail, ": ");
+    p = p ? p + 2 : err->detail;
+    for (size_t i = 0; i < MF_ARRAY_LEN(words); i++) {
+        size_t n = strlen(words[i]);
+        if (strncmp(p, words[i], n) == 0 && (p[n] == ' ' || p[n] == '\0')) {
+            err->code = MF_E_REDIS_UNAVAILABLE;
+            return MF_E_REDIS_UNAVAILABLE;
+        }
+    }
+    return rc;
+}
+
+mf_err
 mf__caps_script_run(struct mf_redis *r, struct mf__caps_script *s, int nkeys,
                     const char **keys, int nargs, const char **args,
                     redisReply **reply_r, struct mf_error *err) {
@@ -291,5 +312,5 @@ mf__caps_script_run(struct mf_redis *r, struct mf__caps_script *s, int nkeys,
      * next command; a restarted Redis is thus reached on the retry. */
     if (rc == MF_E_REDIS_UNAVAILABLE)
         rc = run_once(r, s, nkeys, keys, nargs, args, reply_r, err);
-    return rc;
+    return mf__caps_transient(rc, err);
 }

@@ -12,14 +12,8 @@
 
 #include "caps_test.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 
 static struct mf_caps_spec
 conn_spec(const char *ep, const char *user, const char *ip, unsigned total,
@@ -249,6 +243,7 @@ test_lost_lease(void **state) {
 
 struct fair {
     const char *ep;
+    const char *url; /* a private redis-server: exact command counts */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int queued;          /* waiters that hold a ticket */
@@ -267,7 +262,7 @@ static void *
 fair_thread(void *p) {
     struct fair_arg *a = p;
     struct fair *f = a->f;
-    struct mf_redis *r = ct_connect();
+    struct mf_redis *r = ct_connect_url(f->url);
     struct mf_caps_spec s = conn_spec(f->ep, "u", "10.1.1.1", 1, 0, 0);
     struct mf_caps_waiter *w;
     struct mf_caps_lease *l = NULL;
@@ -308,7 +303,10 @@ fair_thread(void *p) {
 
 static void
 test_fairness(void **state) {
-    struct mf_redis *r = ct_connect();
+    char dir[] = "/tmp/mailferry-caps.XXXXXX";
+    char *url = NULL;
+    pid_t pid;
+    struct mf_redis *r;
     char *ep = ct_endpoint("fair");
     struct mf_caps_spec s = conn_spec(ep, "u", "10.1.1.1", 1, 0, 0);
     struct mf_caps_waiter *w = mf_caps_waiter_new(&s);
@@ -320,6 +318,11 @@ test_fairness(void **state) {
     long long evalsha0, eval0, blpop0, scripts, blpops;
 
     (void)state;
+    assert_non_null(mkdtemp(dir));
+    pid = ct_private_redis(dir, &url);
+    assert_true(pid > 0);
+    f.url = url;
+    r = ct_connect_url(url);
     pthread_mutex_init(&f.mu, NULL);
     pthread_cond_init(&f.cv, NULL);
     l = try_once(r, w, NULL);
@@ -369,6 +372,9 @@ test_fairness(void **state) {
     assert_true(blpops <= NWAITERS);
     mf_caps_waiter_free(&w);
     mf_redis_free(&r);
+    ct_stop_redis(pid);
+    rmdir(dir);
+    free(url);
     free(ep);
 }
 
@@ -531,61 +537,6 @@ test_no_starvation(void **state) {
 
 /* ------------------------------------------ Redis unreachable */
 
-static pid_t
-spawn_redis(int port, const char *dir) {
-    char ports[16];
-    pid_t pid;
-
-    snprintf(ports, sizeof(ports), "%d", port);
-    pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2(null, 1);
-        execl("/usr/bin/redis-server", "redis-server", "--port", ports,
-              "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-              "--dir", dir, "--logfile", "", "--loglevel", "warning",
-              (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100; i++) {
-        struct mf_redis *r = NULL;
-        struct mf_error err = {0};
-        char *url = mf_xasprintf("redis://127.0.0.1:%d", port);
-        mf_err rc = mf_redis_connect(url, 500, &r, &err);
-        free(url);
-        mf_redis_free(&r);
-        if (rc == MF_E_OK)
-            return pid;
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return -1;
-        ct_sleep_ms(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
-static void
-stop_redis(pid_t pid) {
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
-
-static int
-free_port(void) {
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t n = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 static void
 test_unreachable(void **state) {
     char dir[] = "/tmp/mailferry-caps.XXXXXX";
@@ -597,23 +548,20 @@ test_unreachable(void **state) {
     struct mf_caps_spec s =
         conn_spec("src:unreachable", "u", "10.0.0.1", 2, 0, 0);
     int port = 0;
-    pid_t pid = -1;
-    char *url;
+    pid_t pid;
+    char *url = NULL;
 
     (void)state;
     assert_non_null(mkdtemp(dir));
-    for (int i = 0; i < 5 && pid < 0; i++) {
-        port = free_port();
-        pid = spawn_redis(port, dir);
-    }
+    pid = ct_private_redis(dir, &url);
     assert_true(pid > 0);
-    url = mf_xasprintf("redis://127.0.0.1:%d", port);
+    port = (int)strtol(strrchr(url, ':') + 1, NULL, 10);
     assert_int_equal(mf_redis_connect(url, 1000, &r, &err), MF_E_OK);
     w = mf_caps_waiter_new(&s);
     held = try_once(r, w, NULL);
     assert_non_null(held);
 
-    stop_redis(pid);
+    ct_stop_redis(pid);
     /* Gone: no lease, an error of class retry, twice in a row. */
     for (int i = 0; i < 2; i++) {
         assert_int_equal(mf_caps_acquire(r, w, &l, &full, &err),
@@ -631,14 +579,14 @@ test_unreachable(void **state) {
 
     /* Back (empty: this one has no AOF). The old lease is lost, new ones
      * are handed out again. */
-    pid = spawn_redis(port, dir);
+    pid = ct_spawn_redis(port, dir);
     assert_true(pid > 0);
     assert_int_equal(mf_caps_renew(r, held, &err), MF_E_LEASE_LOST);
     mf_caps_lease_free(&held);
     assert_int_equal(mf_caps_acquire(r, w, &l, &full, &err), MF_E_OK);
     assert_non_null(l);
     assert_int_equal(mf_caps_release(r, &l, &err), MF_E_OK);
-    stop_redis(pid);
+    ct_stop_redis(pid);
     mf_caps_waiter_free(&w);
     mf_redis_free(&r);
     free(url);
