@@ -197,6 +197,10 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
                           : level <= 6 ? MF_LOG_INFO
                                        : MF_LOG_DEBUG;
 
+    /* Producers and consumers share the kafka.* settings, so each is
+     * told about the other's properties: expected, hence debug. */
+    if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "will be ignored by"))
+        l = MF_LOG_DEBUG;
     mf_log(l, NULL, "kafka.log", "%s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
