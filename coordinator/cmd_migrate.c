@@ -69,6 +69,9 @@ static const struct cli_option options[] = {
      "replaces the target's hierarchy separator inside folder names (_)"},
     {"max-attempts", true, "tries per mailbox before it fails (5)"},
     {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
+    {"report-dir", true,
+     "write report.csv, report.json and report.html "
+     "here (default ./mailferry-report)"},
     {NULL, false, NULL},
 };
 
@@ -339,6 +342,8 @@ cmd_migrate(int argc, char **argv) {
     size_t nthreads = 0;
     struct sigaction sa;
     struct timespec t0;
+    struct watch_samples samples = {0};
+    int64_t started;
     int exit_code = MF_EXIT_USAGE;
     mf_err rc;
 
@@ -428,6 +433,7 @@ cmd_migrate(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    started = (int64_t)time(NULL);
     nthreads = concurrency < r.n ? concurrency : r.n;
     threads = mf_xcalloc(nthreads ? nthreads : 1, sizeof(*threads));
     for (size_t i = 0; i < nthreads; i++)
@@ -438,7 +444,7 @@ cmd_migrate(int argc, char **argv) {
             break;
         }
     migrate_watch(&r.mu, r.out, r.n, &r.finished, &stop_flag,
-                  !r.json && isatty(STDERR_FILENO));
+                  !r.json && isatty(STDERR_FILENO), &samples);
     for (size_t i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
     {
@@ -452,6 +458,15 @@ cmd_migrate(int argc, char **argv) {
                         ? MF_EXIT_OK
                         : MF_EXIT_FAIL;
     }
+    {
+        const char *dir = mf_config_get(cli.config, "report-dir", NULL);
+        if (!migrate_write_reports(dir ? dir : "mailferry-report", r.opts.batch,
+                                   mf_config_get(cli.config, "source", NULL),
+                                   mf_config_get(cli.config, "target", NULL),
+                                   started, r.out, r.n, &samples,
+                                   r.json ? stderr : stdout))
+            exit_code = MF_EXIT_ERROR;
+    }
 out:
     if (r.out)
         for (size_t i = 0; i < r.n; i++) {
@@ -460,6 +475,7 @@ out:
         }
     free(r.out);
     free(threads);
+    free(samples.v);
     rows_free(load.rows, load.n);
     mf_secret_free(&r.src_admin.password);
     mf_secret_free(&r.dst_admin.password);

@@ -60,19 +60,26 @@ migrate_print_mailbox(FILE *out, const struct mailbox_outcome *o) {
 
 void
 migrate_watch(pthread_mutex_t *mu, const struct mailbox_outcome *v, size_t n,
-              const size_t *finished, const atomic_bool *stop, bool draw) {
+              const size_t *finished, const atomic_bool *stop, bool draw,
+              struct watch_samples *samples) {
     struct timespec t0, t;
 
-    if (!draw)
-        return;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        struct timespec tick = {.tv_sec = 1, .tv_nsec = 0};
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000L};
         uint64_t msgs = 0, total = 0, bytes = 0;
         size_t fin, running = 0;
         double secs;
 
-        nanosleep(&tick, NULL);
+        /* Wake often to notice the end; sample and draw once a second. */
+        for (int k = 0; k < 10; k++) {
+            pthread_mutex_lock(mu);
+            fin = *finished;
+            pthread_mutex_unlock(mu);
+            if (fin == n)
+                break;
+            nanosleep(&tick, NULL);
+        }
         pthread_mutex_lock(mu);
         fin = *finished;
         for (size_t i = 0; i < n; i++) {
@@ -89,16 +96,25 @@ migrate_watch(pthread_mutex_t *mu, const struct mailbox_outcome *v, size_t n,
         clock_gettime(CLOCK_MONOTONIC, &t);
         secs = (double)(t.tv_sec - t0.tv_sec) +
                (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+        samples->v =
+            mf_xreallocarray(samples->v, samples->n + 1, sizeof(*samples->v));
+        samples->v[samples->n].time = (int64_t)time(NULL);
+        samples->v[samples->n].messages = msgs;
+        samples->v[samples->n].bytes = bytes;
+        samples->n++;
+        if (fin == n || (atomic_load(stop) && running == 0))
+            break;
+        if (!draw)
+            continue;
         fprintf(stderr,
                 "\r\033[K%zu/%zu mailboxes done, %zu running, %llu/%llu "
                 "messages, %.1f MB, %.0f msgs/s%s",
                 fin, n, running, (unsigned long long)msgs,
                 (unsigned long long)total, mb(bytes), rate(msgs, secs),
                 atomic_load(stop) ? " (stopping)" : "");
-        if (fin == n || (atomic_load(stop) && running == 0))
-            break;
     }
-    fprintf(stderr, "\r\033[K");
+    if (draw)
+        fprintf(stderr, "\r\033[K");
 }
 
 static void

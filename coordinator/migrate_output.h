@@ -30,12 +30,31 @@ struct mailbox_outcome {
 /* One line (or a few with skipped and failed messages) about a finished
  * mailbox. */
 void migrate_print_mailbox(FILE *out, const struct mailbox_outcome *o);
-/* Redraws a progress line on stderr every second until finished == n or
- * stop is set (then until the workers finish); returns at once when
- * draw is false. *finished is read under mu. */
+/* Throughput over time, for the report's chart. */
+struct watch_sample {
+    int64_t time; /* Unix seconds */
+    uint64_t messages, bytes;
+};
+struct watch_samples {
+    struct watch_sample *v; /* owned */
+    size_t n;
+};
+
+/* Every second until finished == n (or stop is set and nothing runs):
+ * records a sample and, when draw, redraws a progress line on stderr.
+ * *finished is read under mu. */
 void migrate_watch(pthread_mutex_t *mu, const struct mailbox_outcome *v,
                    size_t n, const size_t *finished, const atomic_bool *stop,
-                   bool draw);
+                   bool draw, struct watch_samples *samples);
+
+/* Writes report.csv, report.json and report.html into dir (created if
+ * needed); prints where on out. False (with a message on stderr) when a
+ * file cannot be written. */
+bool migrate_write_reports(const char *dir, const char *batch,
+                           const char *source, const char *target,
+                           int64_t started, const struct mailbox_outcome *v,
+                           size_t n, const struct watch_samples *samples,
+                           FILE *out);
 /* Prints the summary or the JSON document; true when every mailbox
  * finished without error. */
 bool migrate_print_summary(FILE *out, const struct mailbox_outcome *v, size_t n,

@@ -100,8 +100,9 @@ struct mf_migrate_item {
     char *folder; /* owned: source folder, decoded */
     uint32_t uid;
     uint64_t size;
-    char *date;    /* owned: INTERNALDATE, or NULL */
-    char *subject; /* owned: decoded, or NULL */
+    char *date; /* owned: INTERNALDATE as the server sent it, or NULL */
+    int64_t internal_date; /* the same as Unix time; 0 unknown */
+    char *subject;         /* owned: decoded, or NULL */
     struct mf_error error;
 };
 

@@ -95,6 +95,11 @@ mf__run_item(struct mf__run *run, bool failed, const char *folder, uint32_t uid,
     it->uid = uid;
     it->size = size;
     it->date = date && date[0] ? mf_xstrdup(date) : NULL;
+    if (it->date) {
+        struct mf_imap_datetime dt;
+        if (mf_imap_datetime_parse(date, strlen(date), &dt) == MF_E_OK)
+            it->internal_date = mf_imap_datetime_to_unix(&dt);
+    }
     it->subject = subject ? mf_xstrdup(subject) : NULL;
     it->error = *error;
 }

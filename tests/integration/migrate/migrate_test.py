@@ -57,6 +57,7 @@ SRC = f"imap://127.0.0.1:{SRC_PORT}/?tls=off"
 TGT = f"imap://127.0.0.1:{TGT_PORT}/?tls=off"
 RUN_ID = f"{os.getpid()}-{int(time.time())}"
 TMP = tempfile.mkdtemp(prefix="mf-migrate-test.", dir=RUN)
+REPORT = os.path.join(TMP, "report")
 
 
 def fail(msg):
@@ -94,7 +95,7 @@ def corpus(first, count, profile="small", messages=None):
 
 def migrate(csv, *extra, source=SRC, target=TGT, check_exit=0):
     cmd = [MAILFERRY, "migrate", csv, "--source", source, "--target", target,
-           "--json"] + list(extra)
+           "--json", "--report-dir", REPORT] + list(extra)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if check_exit is not None and p.returncode != check_exit:
         fail(f"{' '.join(cmd)}: exit {p.returncode}\n{p.stdout}\n{p.stderr}")
@@ -290,6 +291,16 @@ def case_sizecap():
         check(it["size"] > limit and it["uid"] > 0 and it["folder"] and
               it["date"] and it["subject"] and
               it["code"] == "MESSAGE_TOO_LARGE", f"skipped item {it}")
+    # The report lists them too, in all three formats.
+    with open(os.path.join(REPORT, "report.json")) as f:
+        rep = json.load(f)
+    text = json.dumps(rep, ensure_ascii=False)
+    for it in m["skipped"]:
+        check(it["subject"] in text, f"report lacks {it['subject']!r}")
+    with open(os.path.join(REPORT, "report.csv")) as f:
+        check(user(n)[0] in f.read(), "report.csv lacks the mailbox")
+    with open(os.path.join(REPORT, "report.html")) as f:
+        check("too large" in f.read(), "report.html lacks the skipped list")
     doc = compare(n)
     # Exactly the skipped messages are missing on the target.
     missing = [p for p in doc["problems"] if "missing on target" in p]

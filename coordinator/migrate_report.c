@@ -1,0 +1,133 @@
+/*
+ * The report `mailferry migrate` leaves behind: the same consolidated
+ * report a batch gets (core/include/mailferry/report.h), in CSV, JSON and
+ * HTML, built from the mailboxes' results and the throughput samples.
+ */
+#include "migrate_output.h"
+
+#include "mailferry/report.h"
+#include "mailferry/util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static enum mf_report_state
+state_of(const struct mailbox_outcome *o) {
+    if (!atomic_load(&o->done))
+        return atomic_load(&o->started) ? MF_REPORT_STOPPED : MF_REPORT_QUEUED;
+    if (o->result.error.code == MF_E_OK)
+        return MF_REPORT_SYNCED;
+    if (o->result.error.code == MF_E_CANCELLED)
+        return MF_REPORT_STOPPED;
+    return MF_REPORT_FAILED;
+}
+
+static void
+add_mailbox(struct mf_report_batch *b, const struct mailbox_outcome *o,
+            int64_t started) {
+    const struct mf_migrate_result *r = &o->result;
+    const struct mf_migrate_stats *s = &r->stats;
+    struct mf_report_mailbox m = {0};
+    size_t idx;
+
+    m.email = o->email;
+    m.state = state_of(o);
+    m.folders_copied = s->folders_copied;
+    m.folders_excluded = s->folders_excluded;
+    m.source_messages = s->messages_source;
+    m.source_bytes = s->bytes_source;
+    m.copied_messages = s->messages_copied;
+    m.copied_bytes = s->bytes_copied;
+    m.skipped[MF_REPORT_SKIP_TOO_LARGE] = s->skipped_too_large;
+    m.skipped[MF_REPORT_SKIP_FAILED] = s->failed + s->skipped_vanished;
+    m.error_code = (int)r->error.code;
+    m.error_text = r->error.code ? r->error.detail : NULL;
+    if (atomic_load(&o->done)) {
+        m.first_sync = started;
+        m.last_sync = started + (int64_t)s->seconds;
+    }
+    m.duration_seconds = s->seconds;
+    m.attempts = s->attempts;
+    m.worker = "mailferry migrate";
+    idx = mf_report_add_mailbox(b, &m);
+    for (size_t i = 0; i < r->n_skipped; i++) {
+        const struct mf_migrate_item *it = &r->skipped[i];
+        struct mf_report_skipped k = {
+            .folder = it->folder,
+            .uid = it->uid,
+            .size = it->size,
+            .internal_date = it->internal_date,
+            .subject = it->subject,
+            .reason = it->error.code == MF_E_MESSAGE_TOO_LARGE
+                          ? MF_REPORT_SKIP_TOO_LARGE
+                          : MF_REPORT_SKIP_FAILED,
+        };
+        mf_report_add_skipped(b, idx, &k);
+    }
+    for (size_t i = 0; i < r->n_failed; i++) {
+        const struct mf_migrate_item *it = &r->failed[i];
+        struct mf_report_failed f = {.folder = it->folder,
+                                     .uid = it->uid,
+                                     .error_code = (int)it->error.code,
+                                     .error_text = it->error.detail};
+        mf_report_add_failed(b, idx, &f);
+    }
+}
+
+bool
+migrate_write_reports(const char *dir, const char *batch, const char *source,
+                      const char *target, int64_t started,
+                      const struct mailbox_outcome *v, size_t n,
+                      const struct watch_samples *samples, FILE *out) {
+    struct mf_report_batch_info info = {0};
+    struct mf_report_batch *b;
+    bool ok = true, any_failed = false;
+
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mailferry migrate: cannot create %s: %s\n", dir,
+                strerror(errno));
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        any_failed |= state_of(&v[i]) != MF_REPORT_SYNCED;
+    info.name = batch;
+    info.state = any_failed ? "SyncedWithErrors" : "Synced";
+    info.created = info.started = started;
+    info.finished = (int64_t)time(NULL);
+    info.source = source;
+    info.target = target;
+    b = mf_report_new(&info);
+    for (size_t i = 0; i < n; i++)
+        add_mailbox(b, &v[i], started);
+    for (size_t i = 0; i < samples->n; i++) {
+        struct mf_report_sample s = {.time = samples->v[i].time,
+                                     .messages = samples->v[i].messages,
+                                     .bytes = samples->v[i].bytes};
+        mf_report_add_sample(b, &s);
+    }
+    for (int f = 0; f < MF_REPORT_FORMAT_COUNT && ok; f++) {
+        char path[4096];
+        FILE *fp;
+        snprintf(path, sizeof(path), "%s/report.%s", dir,
+                 mf_report_format_name((enum mf_report_format)f));
+        if (!(fp = fopen(path, "w"))) {
+            fprintf(stderr, "mailferry migrate: cannot write %s: %s\n", path,
+                    strerror(errno));
+            ok = false;
+            break;
+        }
+        if (mf_report_write(b, (enum mf_report_format)f, fp) != MF_E_OK) {
+            fprintf(stderr, "mailferry migrate: cannot write %s\n", path);
+            ok = false;
+        }
+        if (fclose(fp) != 0)
+            ok = false;
+    }
+    if (ok)
+        fprintf(out, "report: %s/report.html (also .csv and .json)\n", dir);
+    mf_report_free(&b);
+    return ok;
+}
