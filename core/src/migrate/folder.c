@@ -359,6 +359,7 @@ submit(struct folder_run *fr, struct batch *b) {
         am[i].body.read = om->streamed ? read_streamed : read_whole;
         am[i].body.release = NULL;
         am[i].body.ud = om;
+        om->off = om->streamed ? om->off : 0; /* a resubmit starts over */
         fr->list.m[om->idx].state = M_QUEUED;
     }
     rc = dst->ops->append(dst, fr->dst_name, am, b->n, batch_done, b);
