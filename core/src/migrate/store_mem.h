@@ -1,0 +1,143 @@
+/*
+ * An in-memory mail server and a store over it (store.h), for unit tests
+ * of the migration engine (STYLE.md "The IMAP engine, in layers", 5).
+ *
+ * A struct mf_mem_server holds folders (raw name, attributes,
+ * subscription, UIDVALIDITY, UIDNEXT) and their messages (UID, flags,
+ * INTERNALDATE text, body bytes). Stores opened over it with
+ * mf_store_mem_open() read and change it; the server outlives them, so a
+ * test can let the engine reopen (attempts) and inspect the result
+ * afterwards. The capabilities a store announces are the server's caps
+ * field, which tests set directly.
+ *
+ * Behaviour modelled on a real server: fetch_meta() leaves out \Recent;
+ * fetch_bodies() delivers bodies in pieces of `chunk` bytes and reports
+ * UIDs that are not there as vanished; append() is all or nothing (RFC
+ * 3502), refuses a flag list with \Recent (BAD), a message over the
+ * APPENDLIMIT (MF_E_MESSAGE_TOO_LARGE) and a folder that does not exist
+ * (MF_E_MAILBOX_MISSING). Appends and flag changes are queued and carried
+ * out, oldest first, by flush(), which also runs their callbacks; close()
+ * runs the callbacks of what is still queued with MF_E_CANCELLED, as the
+ * IMAP store does.
+ *
+ * Fault injection (struct mf_mem_faults; each fault fires once, then
+ * clears itself): opens refused N times with a code and a suggested
+ * backoff; the append command that would store the server's Nth message
+ * fails with a code (the store breaks when the code is of class
+ * RECONNECT; with append_fail_commit the messages are stored before the
+ * answer is "lost", as when a connection drops after the server committed);
+ * every append of a message containing a marker string is refused (NO);
+ * the store breaks with BYE after the server delivered K body bytes; a
+ * message is expunged between fetch_meta() and fetch_bodies().
+ *
+ * Threads: a store is used by one thread at a time (store.h), and so is a
+ * server: the engine reads the source on its reader thread and writes the
+ * target on its own, so source and target must be different servers.
+ *
+ * Ownership: the server owns its folders and messages; stores borrow the
+ * server and must be closed before it is freed.
+ */
+#ifndef MF_MIGRATE_STORE_MEM_H
+#define MF_MIGRATE_STORE_MEM_H
+
+#include "migrate/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mf_mem_msg {
+    uint32_t uid;
+    char *flags;   /* owned: "\Seen $Work", may contain \Recent */
+    char *date;    /* owned: INTERNALDATE text, or NULL */
+    uint8_t *body; /* owned */
+    size_t len;
+};
+
+struct mf_mem_folder {
+    char *name; /* owned: raw name as LIST sends it */
+    unsigned attrs;
+    bool subscribed;
+    uint32_t uidvalidity, uidnext;
+    struct mf_mem_msg *msgs; /* owned: n of them, by UID */
+    size_t n, cap;
+};
+
+struct mf_mem_faults {
+    /* The next open_fail_count opens fail with open_fail_code (e.g.
+     * MF_E_THROTTLED, MF_E_AUTH) and open_retry_after_ms. */
+    unsigned open_fail_count;
+    mf_err open_fail_code;
+    uint32_t open_retry_after_ms;
+    /* The append command that would store the server's message number
+     * append_fail_at (1-based, counting every message stored by APPEND)
+     * fails with append_fail_code; with append_fail_commit its messages
+     * are stored all the same. */
+    uint64_t append_fail_at;
+    mf_err append_fail_code;
+    bool append_fail_commit;
+    /* Appends of a message whose body contains this are refused (NO).
+     * Borrowed; does not clear itself. */
+    const char *reject_marker;
+    /* The store breaks with MF_E_IMAP_BYE once the server has delivered
+     * this many body bytes in total (0: never). */
+    uint64_t fetch_break_after;
+    /* The next fetch_bodies() in folder vanish_folder first expunges
+     * vanish_uid. vanish_folder is borrowed. */
+    const char *vanish_folder;
+    uint32_t vanish_uid;
+};
+
+struct mf_mem_stats {
+    unsigned opens, closes, open_failures;
+    uint64_t appended;     /* messages stored by APPEND */
+    uint64_t append_cmds;  /* append commands carried out */
+    uint64_t multi_cmds;   /* of them, with more than one message */
+    uint64_t body_bytes;   /* delivered by fetch_bodies() */
+    uint64_t flag_changes; /* set_flags() carried out */
+    unsigned creates, subscribes;
+    uint64_t max_queued; /* most commands ever queued on one store */
+};
+
+struct mf_mem_server {
+    struct mf_store_caps caps; /* what stores announce; tests set it */
+    size_t chunk;              /* bytes per body piece (default 1000) */
+    struct mf_mem_faults faults;
+    struct mf_mem_stats stats;
+    struct mf_mem_folder **folders; /* owned: in LIST order */
+    size_t nfolders;
+    uint32_t next_uidvalidity; /* for CREATE */
+};
+
+/* A new server with an empty INBOX (as every server has), delimiter delim,
+ * UIDPLUS and MULTIAPPEND, no APPENDLIMIT and an empty personal prefix. */
+struct mf_mem_server *mf_mem_server_new(char delim);
+/* Frees *srv and everything it holds; accepts NULL; sets *srv to NULL. */
+void mf_mem_server_free(struct mf_mem_server **srv);
+
+/* The folder named name (INBOX in any case), or NULL. */
+struct mf_mem_folder *mf_mem_folder_find(struct mf_mem_server *srv,
+                                         const char *name);
+/* Adds a folder (or returns the existing one, unchanged). */
+struct mf_mem_folder *mf_mem_folder_add(struct mf_mem_server *srv,
+                                        const char *name, unsigned attrs,
+                                        bool subscribed);
+/* Adds a message with the next UID and returns that UID. flags may be
+ * NULL (none), date NULL (no INTERNALDATE). */
+uint32_t mf_mem_msg_add(struct mf_mem_folder *f, const char *flags,
+                        const char *date, const void *body, size_t len);
+/* The message with this UID, or NULL. */
+struct mf_mem_msg *mf_mem_msg_find(struct mf_mem_folder *f, uint32_t uid);
+/* Expunges the message with this UID; false when there is none. */
+bool mf_mem_msg_remove(struct mf_mem_folder *f, uint32_t uid);
+/* Replaces a message's flags. */
+void mf_mem_msg_set_flags(struct mf_mem_msg *m, const char *flags);
+
+/* Opens a store over srv (borrowed until the store is closed). Fails as
+ * the faults say, with err and *retry_after_ms_r (may be NULL) filled. */
+MF_WARN_UNUSED mf_err mf_store_mem_open(struct mf_mem_server *srv,
+                                        struct mf_store **st_r,
+                                        struct mf_error *err,
+                                        uint32_t *retry_after_ms_r);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * Unit tests of the incremental flag sync (core/src/migrate/flagsync.c),
+ * called directly with a hand-built struct mf__run over two in-memory
+ * stores with their folders selected, as folder.c does on a folder with a
+ * clean checkpoint.
+ *
+ * What they prove: the target's flags become the source's (\Recent left
+ * out, case ignored when comparing), only pairs that differ get a UID
+ * STORE and are counted, pairing is by fingerprint and in UID order among
+ * duplicates, messages above last_uid and target-only messages are left
+ * alone, and a refused STORE ends the sync with that error.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "memtest.h"
+
+struct t {
+    struct mf_mem_server *src, *dst;
+    struct mf_migrate_options o;
+    struct mf_migrate_result res;
+    struct mf__run run;
+    struct mf_mem_folder *sf, *df;
+};
+
+static int
+setup(void **state) {
+    struct t *t = calloc(1, sizeof(*t));
+
+    t->src = mf_mem_server_new('.');
+    t->dst = mf_mem_server_new('/');
+    t->sf = mf_mem_folder_find(t->src, "INBOX");
+    t->df = mf_mem_folder_find(t->dst, "INBOX");
+    t->run.o = &t->o;
+    t->run.res = &t->res;
+    t->run.mailbox = "user@example.org";
+    *state = t;
+    return 0;
+}
+
+static int
+teardown(void **state) {
+    struct t *t = *state;
+
+    mf_store_close(&t->run.src);
+    mf_store_close(&t->run.dst);
+    mf_migrate_result_clear(&t->res);
+    mf_mem_server_free(&t->src);
+    mf_mem_server_free(&t->dst);
+    free(t);
+    return 0;
+}
+
+/* Opens both stores and selects INBOX (the target read-only if asked). */
+static void
+open_both(struct t *t, bool dst_readonly) {
+    struct mf_error err = {0};
+    struct mf_store_select sel;
+
+    assert_int_equal(mf_store_mem_open(t->src, &t->run.src, &err, NULL),
+                     MF_E_OK);
+    assert_int_equal(mf_store_mem_open(t->dst, &t->run.dst, &err, NULL),
+                     MF_E_OK);
+    assert_int_equal(t->run.src->ops->select(t->run.src, "INBOX", true, &sel),
+                     MF_E_OK);
+    assert_int_equal(
+        t->run.dst->ops->select(t->run.dst, "INBOX", dst_readonly, &sel),
+        MF_E_OK);
+}
+
+/* The same message on both sides with different flags. */
+static void
+pair(struct t *t, const char *tag, unsigned date_no, const char *sflags,
+     const char *dflags) {
+    add_msg(t->sf, tag, 400, sflags, date_no);
+    add_msg(t->df, tag, 400, dflags, date_no);
+}
+
+static void
+expect_flags(struct mf_mem_folder *f, size_t i, const char *want) {
+    char a[256], b[256];
+
+    norm_flags(f->msgs[i].flags, a, sizeof(a));
+    norm_flags(want, b, sizeof(b));
+    if (strcmp(a, b) != 0)
+        fail_msg("message %zu (uid %u): flags \"%s\", want \"%s\"", i,
+                 f->msgs[i].uid, f->msgs[i].flags, want);
+}
+
+static void
+test_flags_follow_source(void **state) {
+    struct t *t = *state;
+
+    pair(t, "a", 1, "\\Seen", "");                         /* differs */
+    pair(t, "b", 2, "\\Seen $Work", "\\Seen $Work");       /* same */
+    pair(t, "c", 3, "", "\\Seen \\Flagged");               /* differs */
+    pair(t, "d", 4, "\\Seen \\Recent", "\\Seen");          /* same: \Recent */
+    pair(t, "e", 5, "\\SEEN $work", "\\Seen $Work");       /* same: case */
+    pair(t, "f", 6, "\\Answered \\Seen", "\\Seen");        /* differs */
+    pair(t, "g", 7, "$Label1 $Label2", "$Label2 $Label1"); /* same: order */
+    /* Only on the target: untouched. */
+    add_msg(t->df, "extra", 400, "\\Deleted", 8);
+    open_both(t, false);
+
+    assert_int_equal(
+        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[t->sf->n - 1].uid),
+        MF_E_OK);
+    assert_int_equal(t->res.stats.flags_updated, 3);
+    assert_int_equal(t->dst->stats.flag_changes, 3);
+    expect_flags(t->df, 0, "\\Seen");
+    expect_flags(t->df, 2, "");
+    expect_flags(t->df, 5, "\\Answered \\Seen");
+    expect_flags(t->df, 7, "\\Deleted");
+    /* Nothing changed on the source. */
+    assert_int_equal(t->src->stats.flag_changes, 0);
+
+    /* Again: nothing left to do. */
+    assert_int_equal(
+        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[t->sf->n - 1].uid),
+        MF_E_OK);
+    assert_int_equal(t->res.stats.flags_updated, 3);
+}
+
+static void
+test_last_uid_bounds(void **state) {
+    struct t *t = *state;
+
+    pair(t, "a", 1, "\\Seen", "");
+    pair(t, "b", 2, "\\Seen", "");
+    pair(t, "c", 3, "\\Seen", ""); /* above last_uid: a later copy's job */
+    open_both(t, false);
+    assert_int_equal(
+        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[1].uid), MF_E_OK);
+    assert_int_equal(t->res.stats.flags_updated, 2);
+    expect_flags(t->df, 0, "\\Seen");
+    expect_flags(t->df, 1, "\\Seen");
+    expect_flags(t->df, 2, "");
+    /* last_uid 0: nothing at all. */
+    assert_int_equal(mf__migrate_flag_sync(&t->run, "INBOX", 0), MF_E_OK);
+    assert_int_equal(t->res.stats.flags_updated, 2);
+}
+
+static void
+test_duplicates_pair_in_order(void **state) {
+    struct t *t = *state;
+
+    /* The same message three times on each side; the flags of the n-th
+     * source copy go to the n-th target copy. */
+    pair(t, "twin", 1, "\\Seen", "");
+    pair(t, "twin", 1, "", "");
+    pair(t, "twin", 1, "\\Flagged", "");
+    open_both(t, false);
+    assert_int_equal(
+        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[t->sf->n - 1].uid),
+        MF_E_OK);
+    assert_int_equal(t->res.stats.flags_updated, 2);
+    expect_flags(t->df, 0, "\\Seen");
+    expect_flags(t->df, 1, "");
+    expect_flags(t->df, 2, "\\Flagged");
+}
+
+static void
+test_many(void **state) {
+    struct t *t = *state;
+    unsigned changed = 0;
+
+    /* More differences than the sync keeps in flight (64). */
+    for (unsigned i = 0; i < 500; i++) {
+        char tag[32];
+        bool differ = i % 3 == 0;
+        snprintf(tag, sizeof(tag), "m%u", i);
+        pair(t, tag, i, "\\Seen", differ ? "" : "\\Seen");
+        changed += differ;
+    }
+    open_both(t, false);
+    assert_int_equal(
+        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[t->sf->n - 1].uid),
+        MF_E_OK);
+    assert_int_equal(t->res.stats.flags_updated, changed);
+    assert_null(folders_differ(t->sf, t->df, true));
+}
+
+static void
+test_refused_store(void **state) {
+    struct t *t = *state;
+
+    pair(t, "a", 1, "\\Seen", "");
+    open_both(t, true); /* read-only: the mem store answers NO */
+    assert_int_equal(
+        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[t->sf->n - 1].uid),
+        MF_E_IMAP_NO);
+    assert_int_equal(t->run.err.code, MF_E_IMAP_NO);
+    assert_int_equal(t->res.stats.flags_updated, 0);
+    expect_flags(t->df, 0, "");
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+        T(test_flags_follow_source),
+        T(test_last_uid_bounds),
+        T(test_duplicates_pair_in_order),
+        T(test_many),
+        T(test_refused_store),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
