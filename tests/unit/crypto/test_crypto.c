@@ -111,10 +111,10 @@ test_keyfile_parse_errors(void **state) {
         char id[66];
         memset(id, 'a', 65);
         id[65] = '\0';
-        snprintf(text, sizeof(text), "%s%s", id, KEY_B64 + 2);
+        snprintf(text, sizeof(text), "%s%s", id, &KEY_B64[2]); /* ":<key>" */
         assert_int_equal(mf_crypto_keyring_parse(text, strlen(text), &kr, &err),
                          MF_E_CONFIG);
-        snprintf(text, sizeof(text), "%s%s", id + 1, KEY_B64 + 2);
+        snprintf(text, sizeof(text), "%s%s", id + 1, &KEY_B64[2]);
         assert_int_equal(mf_crypto_keyring_parse(text, strlen(text), &kr, &err),
                          MF_E_OK);
         mf_crypto_keyring_free(&kr);
