@@ -26,6 +26,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,19 @@ static const struct cli_option options[] = {
      "replaces the target's hierarchy separator inside folder names (_)"},
     {"max-attempts", true, "tries per mailbox before it fails (5)"},
     {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
+    {"max-connections", true, "connections to the source, fleet-wide"},
+    {"max-connections-per-user", true,
+     "connections to the source per login name (the admin's with --admin)"},
+    {"max-connections-per-ip", true, "connections to the source per egress IP"},
+    {"max-concurrent-mailboxes", true, "mailboxes in progress, fleet-wide"},
+    {"max-bytes-per-second", true, "bytes per second read from the source"},
+    {"target-max-connections", true, "as --max-connections, for the target"},
+    {"target-max-connections-per-user", true, "for the target"},
+    {"target-max-connections-per-ip", true, "for the target"},
+    {"target-max-bytes-per-second", true, "bytes per second to the target"},
+    {"egress-ip", true,
+     "this process's address for the per-IP caps (default: the local "
+     "address toward each server)"},
     {"report-dir", true,
      "write report.csv, report.json and report.html "
      "here (default ./mailferry-report)"},
@@ -305,6 +319,54 @@ parse_server(struct cli *cli, const char *key, struct mf_migrate_server *s,
     return true;
 }
 
+struct cap_flag {
+    const char *key;
+    size_t offset; /* in struct mf_migrate_caps */
+    bool u64;
+};
+
+#define CAPF(k, f)                                                             \
+    { k, offsetof(struct mf_migrate_caps, f), false }
+#define CAPF64(k, f)                                                           \
+    { k, offsetof(struct mf_migrate_caps, f), true }
+static const struct cap_flag cap_flags[] = {
+    CAPF("max-connections", source.max_connections),
+    CAPF("max-connections-per-user", source.max_connections_per_user),
+    CAPF("max-connections-per-ip", source.max_connections_per_ip),
+    CAPF("max-concurrent-mailboxes", source.max_concurrent_mailboxes),
+    CAPF64("max-bytes-per-second", source_bytes_per_second),
+    CAPF("target-max-connections", target.max_connections),
+    CAPF("target-max-connections-per-user", target.max_connections_per_user),
+    CAPF("target-max-connections-per-ip", target.max_connections_per_ip),
+    CAPF64("target-max-bytes-per-second", target_bytes_per_second),
+};
+
+/* Reads the cap flags into caps; *any_r says whether one was given. */
+static bool
+read_caps(struct cli *cli, struct mf_migrate_caps *caps, bool *any_r,
+          struct mf_error *err) {
+    *any_r = false;
+    for (size_t i = 0; i < sizeof(cap_flags) / sizeof(cap_flags[0]); i++) {
+        uint64_t v;
+        char *field = (char *)caps + cap_flags[i].offset;
+        if (mf_config_get_u64(cli->config, cap_flags[i].key, 0, 0,
+                              cap_flags[i].u64 ? UINT64_MAX / 2 : 1000000,
+                              cap_flags[i].u64 ? MF_UNIT_BYTES : MF_UNIT_NONE,
+                              &v, err))
+            return false;
+        if (v)
+            *any_r = true;
+        if (cap_flags[i].u64)
+            memcpy(field, &v, sizeof(v));
+        else {
+            unsigned u = (unsigned)v;
+            memcpy(field, &u, sizeof(u));
+        }
+    }
+    caps->egress_ip = mf_config_get(cli->config, "egress-ip", NULL);
+    return true;
+}
+
 static bool
 read_admin(struct cli *cli, const char *prefix, struct admin *ad,
            struct mf_error *err) {
@@ -343,6 +405,9 @@ cmd_migrate(int argc, char **argv) {
     struct sigaction sa;
     struct timespec t0;
     struct watch_samples samples = {0};
+    struct mf_migrate_caps caps = {0};
+    char holder[128];
+    bool any_cap = false;
     int64_t started;
     int exit_code = MF_EXIT_USAGE;
     mf_err rc;
@@ -397,6 +462,23 @@ cmd_migrate(int argc, char **argv) {
     r.opts.stop = &stop_flag;
     r.redis_url = mf_config_get(cli.config, "redis", NULL);
     r.json = cli.json;
+    if (!read_caps(&cli, &caps, &any_cap, &err)) {
+        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+        goto out;
+    }
+    if (any_cap && !r.redis_url) {
+        fprintf(stderr, "mailferry migrate: connection and bandwidth caps "
+                        "live in Redis: give --redis URL\n");
+        goto out;
+    }
+    if (any_cap) {
+        char host[64] = "host";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(holder, sizeof(holder), "%s/%ld", host, (long)getpid());
+        caps.redis_url = r.redis_url;
+        caps.holder = holder;
+        r.opts.caps = &caps;
+    }
 
     exit_code = MF_EXIT_ERROR;
     copt.password_optional = r.src_admin.user != NULL;

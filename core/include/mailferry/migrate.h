@@ -25,6 +25,7 @@
 #ifndef MAILFERRY_MIGRATE_H
 #define MAILFERRY_MIGRATE_H
 
+#include "mailferry/caps.h"
 #include "mailferry/endpoint.h"
 #include "mailferry/err.h"
 #include "mailferry/folderplan.h"
@@ -67,6 +68,18 @@ struct mf_migrate_progress {
     _Atomic uint32_t folders_total;
 };
 
+/* Fleet-wide caps (DESIGN.md §7), shared through Redis by every process
+ * that migrates from the same servers. Borrowed. */
+struct mf_migrate_caps {
+    const char *redis_url; /* where leases and buckets live */
+    struct mf_caps_limits source, target;
+    uint64_t source_bytes_per_second, target_bytes_per_second; /* 0: none */
+    const char *egress_ip; /* per-IP identity; NULL: the local address
+                              toward each server (--bind-address if set) */
+    const char *holder;    /* "host/pid", shown in Redis */
+    long ttl_ms;           /* lease TTL; 0: 30 s */
+};
+
 struct mf_migrate_options {
     const struct mf_migrate_server *source, *target;
     /* NULL: default rules. */
@@ -93,6 +106,8 @@ struct mf_migrate_options {
     const atomic_bool *stop;
     /* Optional live counters. */
     struct mf_migrate_progress *progress;
+    /* Connection and bandwidth caps; NULL: none. */
+    const struct mf_migrate_caps *caps;
 };
 
 /* A skipped or failed message (or folder, with uid 0). */
@@ -118,7 +133,8 @@ struct mf_migrate_stats {
     uint64_t failed;
     uint64_t flags_updated; /* incremental pass */
     uint32_t uidvalidity_changes;
-    uint32_t attempts; /* 1 + retries */
+    uint32_t attempts;      /* 1 + retries */
+    uint64_t lease_wait_ms; /* waiting for connection slots */
     double seconds;
 };
 

@@ -26,6 +26,7 @@
  * FAILED, VANISHED. A batch the target refuses as a whole is retried one
  * message at a time so that a bad message fails alone.
  */
+#include "migrate/leases.h"
 #include "migrate/migrate_int.h"
 #include "migrate/pipe.h"
 
@@ -225,6 +226,7 @@ rd_data(void *ud, const uint8_t *p, size_t n) {
 
     if (fr->rd_len + n > fr->rd_size)
         return MF_E_IMAP_UNEXPECTED;
+    mf__leases_bandwidth(fr->run->leases, false, n);
     if (fr->rd_whole) {
         memcpy(fr->rd_buf + fr->rd_len, p, n);
         fr->rd_len += n;
@@ -335,6 +337,7 @@ read_streamed(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
             return MF_E_IMAP_UNEXPECTED; /* the source sent too few bytes */
     }
     n = om->cur->len - om->off < cap ? om->cur->len - om->off : cap;
+    mf__leases_bandwidth(om->fr->run->leases, true, n);
     memcpy(buf, om->cur->data + om->off, n);
     om->off += n;
     *n_r = n;
@@ -349,6 +352,8 @@ submit(struct folder_run *fr, struct batch *b) {
     struct mf_store_append_msg stack[64] = {{0}}, *am;
     mf_err rc;
 
+    if (!b->msgs[0]->streamed)
+        mf__leases_bandwidth(fr->run->leases, true, b->bytes);
     am = b->n <= MF_ARRAY_LEN(stack) ? stack : mf_xcalloc(b->n, sizeof(*am));
     for (size_t i = 0; i < b->n; i++) {
         struct outmsg *om = b->msgs[i];

@@ -5,6 +5,7 @@
  * are not visited again; a folder interrupted halfway resumes from its
  * checkpoint.
  */
+#include "migrate/leases.h"
 #include "migrate/migrate_int.h"
 
 #include "mailferry/util.h"
@@ -72,6 +73,10 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
     uint32_t retry_ms = 0;
     mf_err rc;
 
+    /* No connection without a lease in every cap of that side. */
+    if ((rc = mf__leases_connection(run->leases, srv == run->o->target,
+                                    login->user, &err)))
+        goto out;
     if (run->open) {
         rc = run->open(run->open_ud, srv == run->o->target, login, st_r, &err,
                        &retry_ms);
@@ -96,6 +101,10 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
     so.max_literal = run->max_size + 1024 * 1024;
     rc = mf_store_imap_open(&so, st_r, &err, &retry_ms);
 out:
+    if (rc == MF_E_OK)
+        mf__leases_attach(run->leases, srv == run->o->target, *st_r);
+    else
+        mf__leases_release_connection(run->leases, srv == run->o->target);
     if (rc != MF_E_OK) {
         run->err.code = rc;
         snprintf(run->err.detail, sizeof(run->err.detail), "%s: %.240s", side,
@@ -312,8 +321,12 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
 out:
     mf_folder_plan_free(&plan);
     names_free(&broken);
+    mf__leases_attach(run->leases, false, NULL);
+    mf__leases_attach(run->leases, true, NULL);
     mf_store_close(&run->src);
     mf_store_close(&run->dst);
+    mf__leases_release_connection(run->leases, false);
+    mf__leases_release_connection(run->leases, true);
     return rc;
 }
 
@@ -390,6 +403,9 @@ mf__migrate_mailbox_with(const struct mf_migrate_options *o,
         o->stream_threshold ? o->stream_threshold : 256 * 1024;
     run.max_size = o->max_message_size ? o->max_message_size
                                        : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
+    if ((rc = mf__leases_new(o, &run.leases, &run.err)) ||
+        (rc = mf__leases_mailbox(run.leases, &run.err)))
+        goto done;
     for (unsigned n = 1;; n++) {
         res->stats.attempts = n;
         run.retry_after_ms = 0;
@@ -399,6 +415,9 @@ mf__migrate_mailbox_with(const struct mf_migrate_options *o,
             break;
         nap(&run, backoff(&run, n));
     }
+done:
+    res->stats.lease_wait_ms = mf__leases_waited_ms(run.leases);
+    mf__leases_free(&run.leases);
     if (rc != MF_E_OK) {
         res->error = run.err;
         if (res->error.code == MF_E_OK)

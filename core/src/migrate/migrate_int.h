@@ -14,7 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct mf__ckpt_mem; /* ckpt.c */
+struct mf__ckpt_mem; /* run.c */
+struct mf__leases;   /* leases.c */
 
 /* Opens one side's store (target false: the source). The engine uses
  * the IMAP store; unit tests pass the in-memory one. On failure err and
@@ -38,7 +39,8 @@ struct mf__run {
     void *open_ud;
     struct mf_store *src, *dst; /* open while copying */
     struct mf_migrate_result *res;
-    struct mf__ckpt_mem *mem; /* checkpoints when there is no Redis */
+    struct mf__ckpt_mem *mem;  /* checkpoints when there is no Redis */
+    struct mf__leases *leases; /* caps; NULL: none */
     /* Resolved tuning. */
     uint64_t max_size;
     unsigned batch_messages;

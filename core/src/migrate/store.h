@@ -123,6 +123,10 @@ struct mf_store_ops {
     mf_err (*flush)(struct mf_store *st, size_t max_pending);
     /* Logs out (politely when still healthy) and frees st. */
     void (*close)(struct mf_store *st);
+    /* Optional, callable from another thread while st is in use: makes
+     * the connection fail at once (its lease was lost), so that the
+     * owner's current call returns a RECONNECT-class error. */
+    void (*abort)(struct mf_store *st);
 };
 
 /* What a store can do, known after open. */

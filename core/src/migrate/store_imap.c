@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* UIDs per body FETCH command: small enough that a vanished message is
  * found soon, large enough that command overhead does not matter. */
@@ -846,6 +847,17 @@ imap_close(struct mf_store *st) {
     free(is);
 }
 
+/* shutdown(2) is safe from another thread: the owner's poll and recv
+ * return at once with a hang-up, which the session reports as a dropped
+ * connection. */
+static void
+imap_abort(struct mf_store *st) {
+    struct imap_store *is = IS(st);
+    int fd = mf__imap_conn_fd(mf__imap_session_conn(is->s));
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
 static const struct mf_store_ops imap_ops = {
     .list = imap_list,
     .create = imap_create,
@@ -857,6 +869,7 @@ static const struct mf_store_ops imap_ops = {
     .set_flags = imap_set_flags,
     .flush = imap_flush,
     .close = imap_close,
+    .abort = imap_abort,
 };
 
 /* ------------------------------------------------------------------ */

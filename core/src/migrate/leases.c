@@ -1,0 +1,359 @@
+/*
+ * Connection caps and bandwidth caps for one mailbox run (DESIGN.md §7,
+ * core/include/mailferry/caps.h).
+ *
+ * Before a store is opened the run waits for a lease in every cap of that
+ * side (total, per user, per egress IP); before the mailbox starts, for a
+ * lease in the source's mailbox cap. A keeper thread renews the leases
+ * about every TTL/3 on its own Redis connection; when a lease is lost, or
+ * cannot be confirmed in time, it shuts the store's connection down
+ * (store abort), which the engine sees as a dropped connection: it closes
+ * the store, releases what is left and acquires again before reconnecting.
+ * So no connection lives without a lease.
+ *
+ * Redis unreachable: waiting goes on (no connection is opened), pausing a
+ * second between tries, until Redis is back or the run is stopped.
+ *
+ * Threads: the mailbox thread acquires and releases (its own Redis
+ * connection), the keeper renews (another), the reader thread takes from
+ * the source's bandwidth bucket (a third); a mutex guards the lease slots
+ * the mailbox thread and the keeper share.
+ */
+#include "migrate/leases.h"
+
+#include "mailferry/util.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLOT_MAILBOX 0
+#define SLOT_SOURCE 1
+#define SLOT_TARGET 2
+#define NSLOTS 3
+
+struct slot {
+    struct mf_caps_lease *lease; /* owned */
+    struct mf_store *store;      /* borrowed: aborted if the lease is lost */
+};
+
+struct mf__leases {
+    const struct mf_migrate_caps *caps;
+    const atomic_bool *stop;
+    struct mf_redis *r;      /* mailbox thread */
+    struct mf_redis *keep_r; /* keeper thread */
+    struct mf_redis *bw_r;   /* reader thread (source bandwidth) */
+    char ep[2][MF_CAPS_ENDPOINT_MAX];
+    char ip[2][64];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct slot slot[NSLOTS];
+    pthread_t keeper;
+    bool keeper_started, quit;
+    _Atomic uint64_t waited_ms;
+    _Atomic uint64_t lost;
+};
+
+static void
+nap_ms(long ms) {
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The local address a connection to host:port would use: the per-IP
+ * identity of this worker when --egress-ip is not given. A UDP connect
+ * sends nothing. */
+static void
+egress_ip(const struct mf_migrate_server *srv, char *out, size_t n) {
+    struct addrinfo hints = {0}, *ai = NULL;
+    char port[8];
+    int fd = -1;
+
+    snprintf(out, n, "%s", srv->bind_address ? srv->bind_address : "0.0.0.0");
+    if (srv->bind_address)
+        return;
+    hints.ai_socktype = SOCK_DGRAM;
+    snprintf(port, sizeof(port), "%u", srv->endpoint.port);
+    if (getaddrinfo(srv->endpoint.host, port, &hints, &ai) != 0)
+        return;
+    fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+            getnameinfo((struct sockaddr *)&ss, sl, out, (socklen_t)n, NULL, 0,
+                        NI_NUMERICHOST);
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+}
+
+static bool
+stopped(const struct mf__leases *l) {
+    return l->stop && atomic_load(l->stop);
+}
+
+/* ------------------------------------------------------------------ */
+/* Keeper thread                                                       */
+/* ------------------------------------------------------------------ */
+
+static void *
+keeper_main(void *arg) {
+    struct mf__leases *l = arg;
+
+    pthread_mutex_lock(&l->mu);
+    while (!l->quit) {
+        uint64_t now = mf_caps_now_ms();
+        long next = 1000;
+
+        for (int i = 0; i < NSLOTS; i++) {
+            struct slot *s = &l->slot[i];
+            struct mf_error err;
+            mf_err rc;
+
+            if (!s->lease)
+                continue;
+            if (mf_caps_lease_due(s->lease, now)) {
+                rc = mf_caps_renew(l->keep_r, s->lease, &err);
+                if (rc == MF_E_LEASE_LOST ||
+                    (rc != MF_E_OK &&
+                     mf_caps_lease_expired(s->lease, mf_caps_now_ms()))) {
+                    /* The slot may be someone else's now: close. */
+                    atomic_fetch_add(&l->lost, 1);
+                    if (rc == MF_E_LEASE_LOST)
+                        mf_caps_lease_free(&s->lease);
+                    if (s->store && s->store->ops->abort)
+                        s->store->ops->abort(s->store);
+                    continue;
+                }
+            }
+            if (s->lease) {
+                long ms = mf_caps_lease_next_ms(s->lease, mf_caps_now_ms());
+                if (ms < next)
+                    next = ms;
+            }
+        }
+        if (next < 50)
+            next = 50;
+        {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += next / 1000;
+            ts.tv_nsec += (next % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public (module) API                                                 */
+/* ------------------------------------------------------------------ */
+
+mf_err
+mf__leases_new(const struct mf_migrate_options *o, struct mf__leases **l_r,
+               struct mf_error *err) {
+    struct mf__leases *l;
+    mf_err rc;
+
+    *l_r = NULL;
+    if (!o->caps || !o->caps->redis_url)
+        return MF_E_OK;
+    l = mf_xcalloc(1, sizeof(*l));
+    l->caps = o->caps;
+    l->stop = o->stop;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    snprintf(l->ep[0], sizeof(l->ep[0]), "src:%.180s:%u",
+             o->source->endpoint.host, o->source->endpoint.port);
+    snprintf(l->ep[1], sizeof(l->ep[1]), "dst:%.180s:%u",
+             o->target->endpoint.host, o->target->endpoint.port);
+    if (o->caps->egress_ip) {
+        snprintf(l->ip[0], sizeof(l->ip[0]), "%s", o->caps->egress_ip);
+        snprintf(l->ip[1], sizeof(l->ip[1]), "%s", o->caps->egress_ip);
+    } else {
+        egress_ip(o->source, l->ip[0], sizeof(l->ip[0]));
+        egress_ip(o->target, l->ip[1], sizeof(l->ip[1]));
+    }
+    /* Redis may be away right now: the clients reconnect by themselves. */
+    if ((rc = mf_redis_connect(o->caps->redis_url, 5000, &l->r, err)) ||
+        (rc = mf_redis_connect(o->caps->redis_url, 5000, &l->keep_r, err)) ||
+        (rc = mf_redis_connect(o->caps->redis_url, 5000, &l->bw_r, err))) {
+        mf__leases_free(&l);
+        return rc;
+    }
+    if (pthread_create(&l->keeper, NULL, keeper_main, l) != 0) {
+        mf__leases_free(&l);
+        return mf_error_set(err, MF_E_INTERNAL, "cannot start lease keeper");
+    }
+    l->keeper_started = true;
+    *l_r = l;
+    return MF_E_OK;
+}
+
+void
+mf__leases_free(struct mf__leases **lp) {
+    struct mf__leases *l = *lp;
+
+    if (!l)
+        return;
+    if (l->keeper_started) {
+        pthread_mutex_lock(&l->mu);
+        l->quit = true;
+        pthread_cond_signal(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->keeper, NULL);
+    }
+    for (int i = 0; i < NSLOTS; i++) {
+        struct mf_error err;
+        if (l->slot[i].lease)
+            (void)mf_caps_release(l->r, &l->slot[i].lease, &err);
+    }
+    mf_redis_free(&l->r);
+    mf_redis_free(&l->keep_r);
+    mf_redis_free(&l->bw_r);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+    *lp = NULL;
+}
+
+static mf_err
+acquire(struct mf__leases *l, int slot, const struct mf_caps_spec *spec,
+        struct mf_error *err) {
+    struct mf_caps_waiter *w;
+    struct mf_caps_lease *lease = NULL;
+    mf_err rc;
+
+    if ((rc = mf_caps_spec_check(spec, err)))
+        return rc;
+    w = mf_caps_waiter_new(spec);
+    for (;;) {
+        if (stopped(l)) {
+            struct mf_error e2;
+            if (mf_caps_cancel(l->r, w, &e2) != MF_E_OK) {
+                /* Our place in line expires by itself. */
+            }
+            rc = mf_error_set(err, MF_E_CANCELLED,
+                              "stopped while waiting for a connection slot");
+            break;
+        }
+        rc = mf_caps_wait(l->r, w, 1000, &lease, err);
+        if (rc == MF_E_OK)
+            break;
+        if (rc == MF_E_TIMEOUT)
+            continue;
+        /* Redis away: never connect without a lease; pause, try again. */
+        nap_ms(1000);
+    }
+    atomic_fetch_add(&l->waited_ms, mf_caps_waiter_stats(w)->waited_ms);
+    mf_caps_waiter_free(&w);
+    if (rc == MF_E_OK) {
+        pthread_mutex_lock(&l->mu);
+        MF_ASSERT(l->slot[slot].lease == NULL);
+        l->slot[slot].lease = lease;
+        l->slot[slot].store = NULL;
+        pthread_cond_signal(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+    }
+    return rc;
+}
+
+mf_err
+mf__leases_mailbox(struct mf__leases *l, struct mf_error *err) {
+    struct mf_caps_spec spec = {0};
+
+    if (!l || l->caps->source.max_concurrent_mailboxes == 0)
+        return MF_E_OK;
+    spec.endpoint = l->ep[0];
+    spec.kind = MF_CAPS_MAILBOX;
+    spec.limits = l->caps->source;
+    spec.ttl_ms = l->caps->ttl_ms;
+    spec.holder = l->caps->holder;
+    return acquire(l, SLOT_MAILBOX, &spec, err);
+}
+
+mf_err
+mf__leases_connection(struct mf__leases *l, bool target, const char *user,
+                      struct mf_error *err) {
+    struct mf_caps_spec spec = {0};
+    int side = target ? 1 : 0;
+
+    if (!l)
+        return MF_E_OK;
+    spec.endpoint = l->ep[side];
+    spec.kind = MF_CAPS_CONNECTION;
+    spec.limits = target ? l->caps->target : l->caps->source;
+    spec.limits.max_concurrent_mailboxes = 0;
+    spec.user = spec.limits.max_connections_per_user ? user : NULL;
+    spec.ip = spec.limits.max_connections_per_ip ? l->ip[side] : NULL;
+    spec.ttl_ms = l->caps->ttl_ms;
+    spec.holder = l->caps->holder;
+    return acquire(l, target ? SLOT_TARGET : SLOT_SOURCE, &spec, err);
+}
+
+void
+mf__leases_attach(struct mf__leases *l, bool target, struct mf_store *st) {
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->slot[target ? SLOT_TARGET : SLOT_SOURCE].store = st;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void
+mf__leases_release_connection(struct mf__leases *l, bool target) {
+    struct slot *s;
+    struct mf_caps_lease *lease;
+    struct mf_error err;
+
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->mu);
+    s = &l->slot[target ? SLOT_TARGET : SLOT_SOURCE];
+    lease = s->lease;
+    s->lease = NULL;
+    s->store = NULL;
+    pthread_mutex_unlock(&l->mu);
+    if (lease)
+        (void)mf_caps_release(l->r, &lease, &err);
+}
+
+void
+mf__leases_bandwidth(struct mf__leases *l, bool target, uint64_t bytes) {
+    uint64_t rate;
+    long wait_ms = 0;
+    struct mf_error err;
+
+    if (!l)
+        return;
+    rate = target ? l->caps->target_bytes_per_second
+                  : l->caps->source_bytes_per_second;
+    if (rate == 0)
+        return;
+    /* The writer (target) and the reader (source) are different threads
+     * with their own connections. */
+    if (mf_caps_bw_take(target ? l->r : l->bw_r, l->ep[target ? 1 : 0], bytes,
+                        rate, &wait_ms, &err) != MF_E_OK)
+        wait_ms = 0; /* Redis away: the connection caps still hold */
+    if (wait_ms > 0)
+        nap_ms(wait_ms);
+}
+
+uint64_t
+mf__leases_waited_ms(const struct mf__leases *l) {
+    return l ? atomic_load(&l->waited_ms) : 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * Connection and bandwidth caps of one mailbox run (see leases.c). Every
+ * function accepts a NULL leases object (no caps configured) and then does
+ * nothing.
+ */
+#ifndef MF_MIGRATE_LEASES_H
+#define MF_MIGRATE_LEASES_H
+
+#include "mailferry/caps.h"
+#include "mailferry/migrate.h"
+#include "migrate/store.h"
+
+struct mf__leases;
+
+/* Connects to the caps' Redis and starts the keeper; *l_r stays NULL when
+ * o->caps is NULL. */
+MF_WARN_UNUSED mf_err mf__leases_new(const struct mf_migrate_options *o,
+                                     struct mf__leases **l_r,
+                                     struct mf_error *err);
+/* Stops the keeper and releases every lease still held. */
+void mf__leases_free(struct mf__leases **l);
+/* Waits for a slot in the source's mailbox cap (when it has one). */
+MF_WARN_UNUSED mf_err mf__leases_mailbox(struct mf__leases *l,
+                                         struct mf_error *err);
+/* Waits for a connection lease on one side for login name user. Returns
+ * MF_E_CANCELLED when the run is stopped meanwhile. */
+MF_WARN_UNUSED mf_err mf__leases_connection(struct mf__leases *l, bool target,
+                                            const char *user,
+                                            struct mf_error *err);
+/* The store opened under that side's lease: aborted if the lease is lost. */
+void mf__leases_attach(struct mf__leases *l, bool target, struct mf_store *st);
+/* Releases that side's connection lease (after the store is closed). */
+void mf__leases_release_connection(struct mf__leases *l, bool target);
+/* Takes bytes from the side's bandwidth bucket, sleeping as told. */
+void mf__leases_bandwidth(struct mf__leases *l, bool target, uint64_t bytes);
+/* Total time spent waiting for leases. */
+uint64_t mf__leases_waited_ms(const struct mf__leases *l);
+
+#endif
