@@ -19,3 +19,7 @@ target_link_libraries(smoke_kafka PRIVATE mf_testsupport PkgConfig::RDKAFKA
   mf_flags)
 mf_integration_test(kafka.smoke COMMAND smoke_kafka
   FIXTURES kafka LABELS kafka TIMEOUT 90)
+# It reads the whole jobs topic and controls the brokers: it must not run
+# beside other tests that use the dev broker.
+set_tests_properties(integration.kafka.smoke PROPERTIES
+  RESOURCE_LOCK kafka-devbroker)
