@@ -168,7 +168,8 @@ mf__msglist_fetch(struct mf__run *run, struct mf_store *st, uint32_t first,
     if (rc != MF_E_OK)
         return mf__run_store_error(run, st, "message list");
     /* Servers answer in sequence order, which is UID order; be sure. */
-    qsort(list->m + before, list->n - before, sizeof(*list->m), by_uid);
+    if (list->n > before) /* qsort(NULL, 0, ...) is undefined */
+        qsort(list->m + before, list->n - before, sizeof(*list->m), by_uid);
     return MF_E_OK;
 }
 
