@@ -184,6 +184,25 @@ test_many(void **state) {
     assert_null(folders_differ(t->sf, t->df, true));
 }
 
+/* Nothing on the target yet (the copy found an empty folder).
+ *
+ * BUG under the sanitizer build: flagsync.c calls qsort(dst.m, 0, ...)
+ * with dst.m NULL, which is undefined (glibc declares the base nonnull)
+ * and makes UBSan abort. Fix in mf__migrate_flag_sync(): guard both
+ * qsort calls with "if (src.n)" and "if (dst.n)" (as run.c's
+ * mf__msglist_fetch() now does). */
+static void
+test_empty_target(void **state) {
+    struct t *t = *state;
+
+    add_msg(t->sf, "a", 400, "\\Seen", 1);
+    open_both(t, false);
+    assert_int_equal(
+        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[0].uid), MF_E_OK);
+    assert_int_equal(t->res.stats.flags_updated, 0);
+    assert_int_equal(t->df->n, 0);
+}
+
 static void
 test_refused_store(void **state) {
     struct t *t = *state;
@@ -207,6 +226,7 @@ main(void) {
         T(test_duplicates_pair_in_order),
         T(test_many),
         T(test_refused_store),
+        T(test_empty_target),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
