@@ -440,7 +440,9 @@ MF_WARN_UNUSED mf_err mf_batch_expired_claims(struct mf_redis *r,
  * Queued, *job_r filled for the caller to produce, *dead_r false. When
  * the job already had max_attempts lost workers, the mailbox is Failed
  * (MF_E_LEASE_LOST "worker lost") instead, *dead_r true: the caller
- * dead-letters the job. The batch then settles. MF_E_CLAIMED if the
+ * dead-letters the job. When the batch is Stopping, the mailbox becomes
+ * Stopped instead and job_r->attempt is 0 (nothing to produce). The
+ * batch then settles. MF_E_CLAIMED if the
  * claim is live again (renewed meanwhile), MF_E_STATE if there is no
  * expired claim. */
 MF_WARN_UNUSED mf_err mf_batch_requeue(struct mf_redis *r, const char *batch,

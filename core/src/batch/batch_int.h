@@ -1,0 +1,143 @@
+/*
+ * Internals of the batch module (see mailferry/batch.h): key names, a
+ * growable argument vector for binary-safe commands, the Lua scripts and
+ * their runner, and small reply helpers shared by the files of the module:
+ *
+ *   state.c    state names, transition tables, the derived state (pure)
+ *   script.c   the Lua scripts and the EVALSHA/EVAL runner
+ *   store.c    create, get, list, remove, mailbox records
+ *   jobs.c     passes, stop, settle, claims, requeue
+ *   results.c  progress, results, the item codec
+ *   report.c   the report model built from the records
+ */
+#ifndef MF_BATCH_INT_H
+#define MF_BATCH_INT_H
+
+#include "mailferry/batch.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Mailboxes per script call when walking a batch. */
+#define MF__BATCH_CHUNK 200
+
+/* Key buffer size: "mf:{b:<64>}:mb:<320>:skipped" fits easily. */
+#define MF__BATCH_KEY_MAX 512
+
+/* The batch-level keys. */
+struct mf__batch_keys {
+    char batch[MF__BATCH_KEY_MAX];     /* HASH */
+    char mailboxes[MF__BATCH_KEY_MAX]; /* LIST */
+    char claims[MF__BATCH_KEY_MAX];    /* ZSET */
+    char results[MF__BATCH_KEY_MAX];   /* SET */
+    char samples[MF__BATCH_KEY_MAX];   /* LIST */
+    char mb_prefix[MF__BATCH_KEY_MAX]; /* "mf:{b:N}:mb:" */
+    char list[4][MF__BATCH_KEY_MAX];   /* include exclude rename preset */
+};
+void mf__batch_keys(struct mf__batch_keys *k, const char *batch);
+/* "mf:{b:N}:mb:<email><suffix>" (suffix "" / ":skipped" / ":failed"). */
+void mf__batch_mb_key(char *out, size_t n, const char *batch, const char *email,
+                      const char *suffix);
+/* "mf:{b:N}:ckpt:<email>" (checkpoint.h's layout). */
+void mf__batch_ckpt_key(char *out, size_t n, const char *batch,
+                        const char *email);
+/* "mf:{batches}:index". */
+void mf__batch_index_key(char *out, size_t n);
+/* Checks name (MF_E_INVALID_ARGUMENT) so keys stay in one hash tag. */
+MF_WARN_UNUSED mf_err mf__batch_check_name(const char *name,
+                                           struct mf_error *err);
+
+/* A growable, binary-safe argument vector. Strings are copied. */
+struct mf__batch_argv {
+    char **v; /* owned */
+    size_t *len;
+    size_t n, cap;
+};
+void mf__batch_argv_add(struct mf__batch_argv *a, const void *p, size_t len);
+void mf__batch_argv_adds(struct mf__batch_argv *a, const char *s);
+void mf__batch_argv_addu(struct mf__batch_argv *a, uint64_t v);
+void mf__batch_argv_addi(struct mf__batch_argv *a, int64_t v);
+void mf__batch_argv_reset(struct mf__batch_argv *a);
+/* Resets and frees the vector's storage (reusable afterwards). */
+void mf__batch_argv_free(struct mf__batch_argv *a);
+/* Runs the vector as one command. */
+MF_WARN_UNUSED mf_err mf__batch_argv_run(struct mf_redis *r,
+                                         struct mf__batch_argv *a,
+                                         redisReply **reply_r,
+                                         struct mf_error *err);
+
+/* The scripts (script.c). Each starts with a common prelude. */
+enum mf__batch_script {
+    MF__BS_CREATE_MB,
+    MF__BS_SET_STATE,
+    MF__BS_MB_SET_STATE,
+    MF__BS_GETMANY,
+    MF__BS_PASS_BEGIN,
+    MF__BS_PASS_CHUNK,
+    MF__BS_PASS_END,
+    MF__BS_STOP,
+    MF__BS_SETTLE,
+    MF__BS_CLAIM,
+    MF__BS_RENEW,
+    MF__BS_RELEASE,
+    MF__BS_EXPIRED,
+    MF__BS_REQUEUE,
+    MF__BS_PROGRESS,
+    MF__BS_RESULT,
+    MF__BS_COUNT
+};
+/* The full text of a script (for EVAL inside MULTI). */
+const char *mf__batch_script_text(enum mf__batch_script s);
+/* Runs a script: a->v[0..] must be laid out as "EVALSHA", "<sha>",
+ * "<nkeys>", keys..., args...: use mf__batch_script_argv() to start it.
+ * Falls back to EVAL when Redis answers NOSCRIPT. Redis' transient
+ * replies (LOADING, BUSY...) become MF_E_REDIS_UNAVAILABLE. */
+void mf__batch_script_argv(struct mf__batch_argv *a, enum mf__batch_script s,
+                           int nkeys);
+MF_WARN_UNUSED mf_err mf__batch_script_run(struct mf_redis *r,
+                                           struct mf__batch_argv *a,
+                                           redisReply **reply_r,
+                                           struct mf_error *err);
+/* Makes a script's {"ERR"...}-style status replies errors: element 0 of
+ * the array reply is a status word; "OK" is success. Returns the word or
+ * NULL when the reply is not of that shape. */
+const char *mf__batch_reply_word(const redisReply *reply);
+/* Element i of an array reply as string / integer. */
+const char *mf__batch_reply_str(const redisReply *reply, size_t i,
+                                size_t *len_r);
+long long mf__batch_reply_ll(const redisReply *reply, size_t i);
+
+/* Hash reply (HGETALL: field, value, ...) lookup; NULL when absent. */
+const redisReply *mf__batch_hget(const redisReply *h, const char *field);
+uint64_t mf__batch_hget_u64(const redisReply *h, const char *field);
+int64_t mf__batch_hget_i64(const redisReply *h, const char *field);
+double mf__batch_hget_double(const redisReply *h, const char *field);
+/* A new string copy of a field, or NULL when absent or empty. */
+char *mf__batch_hget_strdup(const redisReply *h, const char *field);
+/* Copies a field into out (truncated; "" when absent). */
+void mf__batch_hget_copy(const redisReply *h, const char *field, char *out,
+                         size_t n);
+
+/* Fills a mailbox record from its HGETALL reply (owned copies). */
+void mf__batch_mailbox_fill(struct mf_batch_mailbox *mb, const redisReply *h);
+void mf__batch_mailbox_clear(struct mf_batch_mailbox *mb);
+
+/* Kind names in job ids and records: "full", "incremental", "final". */
+const char *mf__batch_kind_name(enum mf_job_kind k);
+enum mf_job_kind mf__batch_kind_parse(const char *s);
+
+/* The item codec: a length-prefixed record "<len>:<bytes>" per field
+ * (folder, uid, size, internal_date, subject, code, name, detail). */
+void mf__batch_item_encode(struct mf_buf *out, const struct mf_batch_item *it);
+/* Decodes into *it_r, whose strings point into *store_r, a new block
+ * the caller frees. false (nothing to free) when malformed. */
+bool mf__batch_item_decode(const char *s, size_t len, char **store_r,
+                           struct mf_batch_item *it_r);
+
+/* A Redis status word turned into an error with a clear detail. */
+mf_err mf__batch_refused(struct mf_error *err, const redisReply *reply,
+                         const char *batch, const char *email,
+                         const char *what);
+
+#endif

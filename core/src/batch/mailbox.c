@@ -1,0 +1,258 @@
+/*
+ * Mailbox records: reading one (HGETALL), walking all of a batch in CSV
+ * order (one script call returns the records of MF__BATCH_CHUNK mailboxes),
+ * and the table-checked state setters for batches and mailboxes (the
+ * allowed "from" states come from state.c's tables, so C and Lua agree).
+ */
+#include "batch/batch_int.h"
+
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+get_blob(const redisReply *h, const char *field, struct mf_batch_blob *b) {
+    const redisReply *v = mf__batch_hget(h, field);
+
+    if (v && v->type == REDIS_REPLY_STRING && v->len > 0) {
+        b->data = mf_xmemdup(v->str, v->len);
+        b->len = v->len;
+    }
+}
+
+void
+mf__batch_mailbox_fill(struct mf_batch_mailbox *mb, const redisReply *h) {
+    struct mf_migrate_stats *s = &mb->stats;
+    const redisReply *v;
+    char buf[32];
+
+    memset(mb, 0, sizeof(*mb));
+    mb->cfg.email = mf__batch_hget_strdup(h, "email");
+    if (!mb->cfg.email)
+        mb->cfg.email = mf_xstrdup("");
+    mb->cfg.user = mf__batch_hget_strdup(h, "user");
+    get_blob(h, "password", &mb->cfg.password);
+    mb->cfg.user_root = mf__batch_hget_strdup(h, "user_root");
+    mb->cfg.target_user = mf__batch_hget_strdup(h, "target_user");
+    get_blob(h, "target_password", &mb->cfg.target_password);
+    v = mf__batch_hget(h, "state");
+    if (!v || v->type != REDIS_REPLY_STRING ||
+        mf_mailbox_state_parse(v->str, &mb->state) != MF_E_OK)
+        mb->state = MF_MAILBOX_QUEUED;
+    mf__batch_hget_copy(h, "job", mb->job_id, sizeof(mb->job_id));
+    mb->pass = mf__batch_hget_u64(h, "pass");
+    mb->attempt = (uint32_t)mf__batch_hget_u64(h, "attempt");
+    mf__batch_hget_copy(h, "kind", buf, sizeof(buf));
+    mb->kind = mf__batch_kind_parse(buf);
+    mb->attempts_total = (uint32_t)mf__batch_hget_u64(h, "attempts_total");
+    mb->synced_once = mf__batch_hget_u64(h, "synced_once") != 0;
+    mf__batch_hget_copy(h, "claim_worker", mb->claim_worker,
+                        sizeof(mb->claim_worker));
+    mb->claim_expiry_ms = mf__batch_hget_i64(h, "claim_expiry");
+    mf__batch_hget_copy(h, "worker", mb->worker, sizeof(mb->worker));
+    mb->first_sync = mf__batch_hget_i64(h, "first_sync");
+    mb->last_sync = mf__batch_hget_i64(h, "last_sync");
+    mb->finished = mf__batch_hget_i64(h, "finished");
+    s->folders_copied = (uint32_t)mf__batch_hget_u64(h, "folders_copied");
+    s->folders_excluded = (uint32_t)mf__batch_hget_u64(h, "folders_excluded");
+    s->folders_created = (uint32_t)mf__batch_hget_u64(h, "folders_created");
+    s->folders_renamed = (uint32_t)mf__batch_hget_u64(h, "folders_renamed");
+    s->messages_source = mf__batch_hget_u64(h, "messages_source");
+    s->bytes_source = mf__batch_hget_u64(h, "bytes_source");
+    s->messages_copied = mf__batch_hget_u64(h, "messages_copied");
+    s->bytes_copied = mf__batch_hget_u64(h, "bytes_copied");
+    s->messages_present = mf__batch_hget_u64(h, "messages_present");
+    s->skipped_too_large = mf__batch_hget_u64(h, "skipped_too_large");
+    s->skipped_vanished = mf__batch_hget_u64(h, "skipped_vanished");
+    s->failed = mf__batch_hget_u64(h, "failed");
+    s->flags_updated = mf__batch_hget_u64(h, "flags_updated");
+    s->uidvalidity_changes =
+        (uint32_t)mf__batch_hget_u64(h, "uidvalidity_changes");
+    s->attempts = mb->attempts_total;
+    s->seconds = mf__batch_hget_double(h, "seconds");
+    mb->skipped_excluded = mf__batch_hget_u64(h, "skipped_excluded");
+    mb->skipped_unlisted = mf__batch_hget_u64(h, "skipped_unlisted");
+    mb->failed_unlisted = mf__batch_hget_u64(h, "failed_unlisted");
+    mb->progress_seq = mf__batch_hget_u64(h, "p_seq");
+    mb->messages_total = mf__batch_hget_u64(h, "p_total");
+    mb->messages_done = mf__batch_hget_u64(h, "p_messages");
+    mb->bytes_done = mf__batch_hget_u64(h, "p_bytes");
+    mb->folders_total = (uint32_t)mf__batch_hget_u64(h, "p_ftotal");
+    mb->folders_done = (uint32_t)mf__batch_hget_u64(h, "p_fdone");
+    mb->error_code = (int)mf__batch_hget_i64(h, "error_code");
+    mf__batch_hget_copy(h, "error_name", mb->error_name,
+                        sizeof(mb->error_name));
+    mf__batch_hget_copy(h, "error_detail", mb->error_detail,
+                        sizeof(mb->error_detail));
+}
+
+static void
+free_blob(struct mf_batch_blob *b) {
+    if (b->data) {
+        mf_wipe(b->data, b->len);
+        free(b->data);
+    }
+    b->data = NULL;
+    b->len = 0;
+}
+
+void
+mf__batch_mailbox_clear(struct mf_batch_mailbox *mb) {
+    free(mb->cfg.email);
+    free(mb->cfg.user);
+    free_blob(&mb->cfg.password);
+    free(mb->cfg.user_root);
+    free(mb->cfg.target_user);
+    free_blob(&mb->cfg.target_password);
+    memset(mb, 0, sizeof(*mb));
+}
+
+void
+mf_batch_mailbox_free(struct mf_batch_mailbox **mbp) {
+    if (!*mbp)
+        return;
+    mf__batch_mailbox_clear(*mbp);
+    free(*mbp);
+    *mbp = NULL;
+}
+
+mf_err
+mf_batch_mailbox_get(struct mf_redis *r, const char *batch, const char *email,
+                     struct mf_batch_mailbox **mb_r, struct mf_error *err) {
+    char key[MF__BATCH_KEY_MAX];
+    redisReply *h = NULL;
+    mf_err rc;
+
+    if ((rc = mf__batch_check_name(batch, err)))
+        return rc;
+    mf__batch_mb_key(key, sizeof(key), batch, email, "");
+    if ((rc = mf_redis_command(r, &h, err, "HGETALL %s", key)))
+        return rc;
+    if (h->type != REDIS_REPLY_ARRAY || h->elements == 0) {
+        freeReplyObject(h);
+        return mf_error_set(err, MF_E_NOT_FOUND,
+                            "batch %s has no mailbox %.200s", batch, email);
+    }
+    *mb_r = mf_xcalloc(1, sizeof(**mb_r));
+    mf__batch_mailbox_fill(*mb_r, h);
+    freeReplyObject(h);
+    return MF_E_OK;
+}
+
+mf_err
+mf_batch_foreach_mailbox(struct mf_redis *r, const char *batch,
+                         mf_batch_mailbox_cb cb, void *ud,
+                         struct mf_error *err) {
+    struct mf__batch_keys k;
+    struct mf__batch_argv a = {0};
+    redisReply *names = NULL, *recs = NULL;
+    char key[MF__BATCH_KEY_MAX];
+    struct mf_batch_mailbox mb;
+    size_t start = 0;
+    mf_err rc;
+
+    if ((rc = mf__batch_check_name(batch, err)))
+        return rc;
+    mf__batch_keys(&k, batch);
+    for (;;) {
+        size_t m;
+        if ((rc = mf_redis_command(r, &names, err, "LRANGE %s %zu %zu",
+                                   k.mailboxes, start,
+                                   start + MF__BATCH_CHUNK - 1)))
+            break;
+        m = names->type == REDIS_REPLY_ARRAY ? names->elements : 0;
+        if (m == 0)
+            break;
+        mf__batch_script_argv(&a, MF__BS_GETMANY, (int)m);
+        for (size_t i = 0; i < m; i++) {
+            mf__batch_mb_key(key, sizeof(key), batch, names->element[i]->str,
+                             "");
+            mf__batch_argv_adds(&a, key);
+        }
+        if ((rc = mf__batch_script_run(r, &a, &recs, err)))
+            break;
+        for (size_t i = 0; i < recs->elements && !rc; i++) {
+            if (recs->element[i]->elements == 0)
+                continue; /* removed meanwhile */
+            mf__batch_mailbox_fill(&mb, recs->element[i]);
+            rc = cb(ud, &mb);
+            mf__batch_mailbox_clear(&mb);
+        }
+        freeReplyObject(recs);
+        recs = NULL;
+        freeReplyObject(names);
+        names = NULL;
+        if (rc || m < MF__BATCH_CHUNK)
+            break;
+        start += m;
+    }
+    if (names)
+        freeReplyObject(names);
+    mf__batch_argv_free(&a);
+    return rc;
+}
+
+mf_err
+mf_batch_set_state(struct mf_redis *r, const char *batch,
+                   enum mf_batch_state to, struct mf_error *err) {
+    struct mf__batch_keys k;
+    struct mf__batch_argv a = {0};
+    redisReply *reply = NULL;
+    char what[64];
+    mf_err rc;
+
+    if ((rc = mf__batch_check_name(batch, err)))
+        return rc;
+    MF_ASSERT((unsigned)to < MF_BATCH_STATE_COUNT);
+    mf__batch_keys(&k, batch);
+    mf__batch_script_argv(&a, MF__BS_SET_STATE, 1);
+    mf__batch_argv_adds(&a, k.batch);
+    mf__batch_argv_adds(&a, mf_batch_state_name(to));
+    for (int f = 0; f < MF_BATCH_STATE_COUNT; f++)
+        if (mf_batch_transition_allowed((enum mf_batch_state)f, to))
+            mf__batch_argv_adds(&a, mf_batch_state_name(f));
+    if (!(rc = mf__batch_script_run(r, &a, &reply, err))) {
+        const char *w = mf__batch_reply_word(reply);
+        snprintf(what, sizeof(what), "go to %s", mf_batch_state_name(to));
+        if (!w || strcmp(w, "OK"))
+            rc = mf__batch_refused(err, reply, batch, NULL, what);
+        freeReplyObject(reply);
+    }
+    mf__batch_argv_free(&a);
+    return rc;
+}
+
+mf_err
+mf_batch_mailbox_set_state(struct mf_redis *r, const char *batch,
+                           const char *email, enum mf_mailbox_state to,
+                           struct mf_error *err) {
+    struct mf__batch_keys k;
+    struct mf__batch_argv a = {0};
+    redisReply *reply = NULL;
+    char key[MF__BATCH_KEY_MAX], what[64];
+    mf_err rc;
+
+    if ((rc = mf__batch_check_name(batch, err)))
+        return rc;
+    MF_ASSERT((unsigned)to < MF_MAILBOX_STATE_COUNT);
+    mf__batch_keys(&k, batch);
+    mf__batch_mb_key(key, sizeof(key), batch, email, "");
+    mf__batch_script_argv(&a, MF__BS_MB_SET_STATE, 2);
+    mf__batch_argv_adds(&a, k.batch);
+    mf__batch_argv_adds(&a, key);
+    mf__batch_argv_adds(&a, mf_mailbox_state_name(to));
+    for (int f = 0; f < MF_MAILBOX_STATE_COUNT; f++)
+        if (mf_mailbox_transition_allowed((enum mf_mailbox_state)f, to))
+            mf__batch_argv_adds(&a, mf_mailbox_state_name(f));
+    if (!(rc = mf__batch_script_run(r, &a, &reply, err))) {
+        const char *w = mf__batch_reply_word(reply);
+        snprintf(what, sizeof(what), "go to %s", mf_mailbox_state_name(to));
+        if (!w || strcmp(w, "OK"))
+            rc = mf__batch_refused(err, reply, batch, email, what);
+        freeReplyObject(reply);
+    }
+    mf__batch_argv_free(&a);
+    return rc;
+}
