@@ -6,11 +6,13 @@
  * program measures that last figure: it reads every user's messages from
  * the source Dovecot's Maildir++ files (no source IMAP server involved),
  * then N threads, one IMAP connection each, take the next user from a
- * shared queue and, per source folder, CREATE and SELECT a target folder
- * and send pipelined MULTIAPPEND commands (RFC 3502) of --batch messages
- * with LITERAL+ literals (RFC 7888), --window commands in flight. APPEND
- * into a selected folder is Dovecot's fast path (it does not reopen the
- * mailbox for every command).
+ * shared queue and send that user's whole copy as one pipeline: per
+ * source folder CREATE (an existing folder is fine) and SELECT of a
+ * target folder, then MULTIAPPEND commands (RFC 3502) of --batch messages
+ * with LITERAL+ literals (RFC 7888), no flags and no date; the session
+ * keeps --window commands in flight, so the server never waits for a
+ * round trip between folders. APPEND into the selected folder is
+ * Dovecot's fast path (it does not reopen the mailbox per command).
  *
  * All messages are loaded into memory before the clock starts, so the
  * figure leaves out the cost of reading the source, as the benchmark
@@ -322,63 +324,73 @@ cursor_read(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
     return MF_E_OK;
 }
 
-struct append_ctx {
-    struct run *run;
+/* What one submitted command is, for its done callback. */
+struct cmd_ctx {
     const struct user *u;
     const struct folder *f;
-    bool failed;
+    const char *verb; /* "CREATE", "SELECT", "APPEND" */
+    bool *failed;     /* the user's: set on the first error */
 };
 
 static void
-append_done(void *ud, const struct mf_imap_result *res) {
-    struct append_ctx *a = ud;
+cmd_done(void *ud, const struct mf_imap_result *res) {
+    struct cmd_ctx *c = ud;
 
-    if (res->error.code != MF_E_OK && !a->failed) {
-        a->failed = true;
-        fprintf(stderr, "ingest: %s: APPEND to %s: %s: %s\n", a->u->email,
-                a->f->target_name, mf_strerror(res->error.code),
+    /* A folder left over from an earlier run is fine. */
+    if (res->error.code == MF_E_OK ||
+        (res->error.code == MF_E_EXISTS && !strcmp(c->verb, "CREATE")))
+        return;
+    if (!*c->failed)
+        fprintf(stderr, "ingest: %s: %s %s: %s: %s\n", c->u->email, c->verb,
+                c->f->target_name, mf_strerror(res->error.code),
                 res->error.detail);
+    *c->failed = true;
+}
+
+static bool
+submit(struct mf_imap_session *s, struct mf_imap_cmd_spec *spec,
+       struct cmd_ctx *ctx) {
+    mf_err rc = mf_imap_session_submit(s, spec, cmd_done, ctx, NULL);
+
+    mf_imap_cmd_clear(spec);
+    if (rc != MF_E_OK) {
+        fprintf(stderr, "ingest: %s: %s %s: %s: %s\n", ctx->u->email, ctx->verb,
+                ctx->f->target_name, mf_strerror(rc),
+                mf_imap_session_error(s)->detail);
+        *ctx->failed = true;
+        return false;
     }
+    return true;
 }
 
+/* Submits one folder: CREATE (not for INBOX), SELECT, then its messages
+ * in MULTIAPPEND commands of run->batch. Nothing waits: the whole user is
+ * one pipeline, the session keeps run->window commands in flight, so the
+ * server never idles between folders. ctx has room for three entries. */
 static bool
-session_failed(const struct user *u, const char *what, const char *box,
-               struct mf_imap_session *s, mf_err rc) {
-    const struct mf_imap_result *last = mf_imap_session_last(s);
-
-    fprintf(stderr, "ingest: %s: %s %s: %s: %s\n", u->email, what, box,
-            mf_strerror(rc), last ? last->error.detail : "");
-    return false;
-}
-
-/* Copies one folder: CREATE (an existing folder is fine), SELECT, then
- * every message in MULTIAPPEND commands of run->batch, all submitted at
- * once; the session keeps run->window of them in flight. */
-static bool
-ingest_folder(struct run *run, struct mf_imap_session *s, const struct user *u,
-              const struct folder *f) {
-    struct mf_imap_mailbox_info info;
-    struct msg_cursor *cur;
-    struct append_ctx actx = {run, u, f, false};
+submit_folder(struct run *run, struct mf_imap_session *s,
+              const struct folder *f, struct msg_cursor *cur,
+              struct cmd_ctx *ctx) {
     struct mf_imap_cmd_spec spec = {0};
-    mf_err rc;
+    size_t len = strlen(f->target_name);
 
     if (strcmp(f->target_name, "INBOX") != 0) {
-        rc = mf_imap_session_create(s, f->target_name);
-        if (rc != MF_E_OK && rc != MF_E_EXISTS)
-            return session_failed(u, "CREATE", f->target_name, s, rc);
+        ctx[0].verb = "CREATE";
+        mf_imap_cmd_text(&spec, "CREATE ");
+        mf_imap_cmd_astring(&spec, (const uint8_t *)f->target_name, len);
+        if (!submit(s, &spec, &ctx[0]))
+            return false;
     }
-    rc = mf_imap_session_select(s, f->target_name, false, &info);
-    if (rc != MF_E_OK)
-        return session_failed(u, "SELECT", f->target_name, s, rc);
-    if (f->nmsgs == 0)
-        return true;
-    cur = mf_xcalloc(f->nmsgs, sizeof(*cur));
+    ctx[1].verb = "SELECT";
+    mf_imap_cmd_text(&spec, "SELECT ");
+    mf_imap_cmd_astring(&spec, (const uint8_t *)f->target_name, len);
+    if (!submit(s, &spec, &ctx[1]))
+        return false;
+    ctx[2].verb = "APPEND";
     for (size_t i = 0; i < f->nmsgs; i += run->batch) {
         size_t end = i + run->batch < f->nmsgs ? i + run->batch : f->nmsgs;
         mf_imap_cmd_text(&spec, "APPEND ");
-        mf_imap_cmd_astring(&spec, (const uint8_t *)f->target_name,
-                            strlen(f->target_name));
+        mf_imap_cmd_astring(&spec, (const uint8_t *)f->target_name, len);
         for (size_t j = i; j < end; j++) {
             struct mf_imap_body_source src = {0};
             cur[j].p = f->data + f->off[j];
@@ -389,23 +401,10 @@ ingest_folder(struct run *run, struct mf_imap_session *s, const struct user *u,
             mf_imap_cmd_text(&spec, " ");
             mf_imap_cmd_source(&spec, &src);
         }
-        rc = mf_imap_session_submit(s, &spec, append_done, &actx, NULL);
-        mf_imap_cmd_clear(&spec);
-        if (rc != MF_E_OK) {
-            actx.failed = true;
-            session_failed(u, "APPEND", f->target_name, s, rc);
-            break;
-        }
+        if (!submit(s, &spec, &ctx[2]))
+            return false;
     }
-    /* Runs the callbacks of everything submitted, also after a failure. */
-    rc = mf_imap_session_run(s, -1);
-    free(cur);
-    if (rc != MF_E_OK && !actx.failed) {
-        fprintf(stderr, "ingest: %s: %s: %s: %s\n", u->email, f->target_name,
-                mf_strerror(rc), mf_imap_session_error(s)->detail);
-        actx.failed = true;
-    }
-    return !actx.failed;
+    return true;
 }
 
 static bool
@@ -414,7 +413,10 @@ ingest_user(struct run *run, const struct user *u) {
     struct mf_imap_session_options so = {.window = run->window};
     struct mf_imap_session *s = NULL;
     struct mf_error err = {0};
-    bool ok = true;
+    struct msg_cursor *cur;
+    struct cmd_ctx *ctx;
+    bool failed = false;
+    size_t m = 0;
     mf_err rc;
 
     rc = mf_imap_session_open(&run->conn, &login, &so, &s, &err, NULL);
@@ -429,19 +431,39 @@ ingest_user(struct run *run, const struct user *u) {
                 "ingest: %s: the target lacks MULTIAPPEND or "
                 "LITERAL+\n",
                 u->email);
-        ok = false;
+        mf_imap_session_free(&s);
+        return false;
     }
-    for (size_t i = 0; ok && i < u->nfolders; i++)
-        ok = ingest_folder(run, s, u, &u->folders[i]);
-    if (ok) {
+    cur = mf_xcalloc(u->msgs ? u->msgs : 1, sizeof(*cur));
+    ctx = mf_xcalloc(3 * u->nfolders, sizeof(*ctx));
+    for (size_t i = 0; i < u->nfolders && !failed; i++) {
+        for (int k = 0; k < 3; k++) {
+            ctx[3 * i + k].u = u;
+            ctx[3 * i + k].f = &u->folders[i];
+            ctx[3 * i + k].failed = &failed;
+        }
+        if (!submit_folder(run, s, &u->folders[i], cur + m, &ctx[3 * i]))
+            break;
+        m += u->folders[i].nmsgs;
+    }
+    /* Runs the callbacks of everything submitted, also after a failure. */
+    rc = mf_imap_session_run(s, -1);
+    if (rc != MF_E_OK && !failed) {
+        fprintf(stderr, "ingest: %s: %s: %s\n", u->email, mf_strerror(rc),
+                mf_imap_session_error(s)->detail);
+        failed = true;
+    }
+    if (!failed) {
         rc = mf_imap_session_logout(s);
         (void)rc; /* the data is in; a lost LOGOUT answer changes nothing */
     }
     mf_imap_session_free(&s);
-    if (run->verbose && ok)
+    free(cur);
+    free(ctx);
+    if (run->verbose && !failed)
         fprintf(stderr, "ingest: %s: %llu messages\n", u->email,
                 (unsigned long long)u->msgs);
-    return ok;
+    return !failed;
 }
 
 static void *
