@@ -80,6 +80,9 @@ static const struct cli_option options[] = {
     {"target-max-connections-per-user", true, "for the target"},
     {"target-max-connections-per-ip", true, "for the target"},
     {"target-max-bytes-per-second", true, "bytes per second to the target"},
+    {"lease-ttl", true,
+     "lifetime of a connection lease that is not renewed (30s); a dead "
+     "process's slots come back after it"},
     {"egress-ip", true,
      "this process's address for the per-IP caps (default: the local "
      "address toward each server)"},
@@ -364,6 +367,13 @@ read_caps(struct cli *cli, struct mf_migrate_caps *caps, bool *any_r,
         }
     }
     caps->egress_ip = mf_config_get(cli->config, "egress-ip", NULL);
+    {
+        uint64_t ttl;
+        if (mf_config_get_u64(cli->config, "lease-ttl", 30, 1, 3600,
+                              MF_UNIT_SECONDS, &ttl, err))
+            return false;
+        caps->ttl_ms = (long)ttl * 1000;
+    }
     return true;
 }
 

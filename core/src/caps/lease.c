@@ -32,7 +32,9 @@
  * again. BLPOP also returns after wake_ms without a token: that bounds the
  * delay when room appears without any script running (a dead holder's
  * lease just expiring) and refreshes the waiter's place, which expires
- * after max(3 wake periods, 5 s) so that a dead waiter stops reserving.
+ * after max(3 wake periods, 1 s) so that a dead waiter stops reserving
+ * soon: well before the leases of the same dead process expire, as long
+ * as wake periods are short against the lease TTL.
  * Cost per waiter: two commands per wake period while nothing changes.
  *
  * The wake and cap keys of other waiters are not among the script's KEYS;
@@ -117,7 +119,7 @@ mf_caps_waiter_new(const struct mf_caps_spec *spec) {
     }
     w->ttl_ms = spec->ttl_ms ? spec->ttl_ms : MF_CAPS_DEFAULT_TTL_MS;
     w->wake_ms = spec->wake_ms ? spec->wake_ms : MF_CAPS_DEFAULT_WAKE_MS;
-    w->wttl_ms = 3 * w->wake_ms > 5000 ? 3 * w->wake_ms : 5000;
+    w->wttl_ms = 3 * w->wake_ms > 1000 ? 3 * w->wake_ms : 1000;
     return w;
 }
 

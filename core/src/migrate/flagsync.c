@@ -93,8 +93,10 @@ mf__migrate_flag_sync(struct mf__run *run, const char *label,
     if ((rc = mf__msglist_fetch(run, run->src, 1, last_uid, true, &src)) ||
         (rc = mf__msglist_fetch(run, st, 1, 0, true, &dst)))
         goto out;
-    qsort(src.m, src.n, sizeof(*src.m), by_fp_uid);
-    qsort(dst.m, dst.n, sizeof(*dst.m), by_fp_uid);
+    if (src.n)
+        qsort(src.m, src.n, sizeof(*src.m), by_fp_uid);
+    if (dst.n)
+        qsort(dst.m, dst.n, sizeof(*dst.m), by_fp_uid);
     while (i < src.n && k < dst.n && rc == MF_E_OK) {
         int c = memcmp(src.m[i].fp.digest, dst.m[k].fp.digest,
                        sizeof(src.m[i].fp.digest));

@@ -182,6 +182,15 @@ advance(struct folder_run *fr, bool force) {
     ck = fr->ck;
     ck.last_uid = fr->last_uid;
     ck.dirty = true;
+    /* Messages after the prefix may already be on the target below the
+     * mark (a batch split into single appends finishes after later
+     * batches): the mark must stay under them, or a resume would not look
+     * for them and copy them twice. */
+    for (size_t i = fr->prefix; i < fr->list.n; i++) {
+        const struct mf__msg *m = &fr->list.m[i];
+        if (m->state == M_DONE && m->tgt_uid && m->tgt_uid <= ck.tgt_mark)
+            ck.tgt_mark = m->tgt_uid - 1;
+    }
     if (mf__ckpt_put(fr->run, fr->src_name, &ck) != MF_E_OK) {
         set_werr(fr, &fr->run->err, 0);
         return;
@@ -618,12 +627,12 @@ write_all(struct folder_run *fr) {
         }
         mf__pipe_item_free(&it);
     }
-    if (fr->werr.code == MF_E_OK || fr->werr.code == MF_E_CANCELLED) {
-        if (fr->werr.code == MF_E_OK)
-            (void)submit_current(fr);
-        if (dst->ops->flush(dst, 0) != MF_E_OK)
-            set_werr(fr, &dst->error, dst->retry_after_ms);
-    }
+    /* Whatever ended the loop, every append in flight must finish here:
+     * their callbacks use this frame. */
+    if (fr->werr.code == MF_E_OK)
+        (void)submit_current(fr);
+    if (dst->ops->flush(dst, 0) != MF_E_OK)
+        set_werr(fr, &dst->error, dst->retry_after_ms);
     batch_free(fr->cur);
     fr->cur = NULL;
 }

@@ -33,6 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Servers learn of a closed connection a little after the client closes
+ * it (Dovecot's anvil counts imap processes until they exit), so a slot
+ * is handed back this long after its connection was closed, lest a new
+ * connection be counted beside the old one. */
+#define RELEASE_GRACE_MS 100
+
 #define SLOT_MAILBOX 0
 #define SLOT_SOURCE 1
 #define SLOT_TARGET 2
@@ -301,6 +307,13 @@ mf__leases_connection(struct mf__leases *l, bool target, const char *user,
     spec.user = spec.limits.max_connections_per_user ? user : NULL;
     spec.ip = spec.limits.max_connections_per_ip ? l->ip[side] : NULL;
     spec.ttl_ms = l->caps->ttl_ms;
+    /* A dead holder's slot is noticed by the waiters' timed wake-ups:
+     * keep them short against the TTL. */
+    spec.wake_ms = spec.ttl_ms ? spec.ttl_ms / 6 : 0;
+    if (spec.wake_ms && spec.wake_ms < 100)
+        spec.wake_ms = 100;
+    if (spec.wake_ms > MF_CAPS_DEFAULT_WAKE_MS)
+        spec.wake_ms = MF_CAPS_DEFAULT_WAKE_MS;
     spec.holder = l->caps->holder;
     return acquire(l, target ? SLOT_TARGET : SLOT_SOURCE, &spec, err);
 }
@@ -315,21 +328,28 @@ mf__leases_attach(struct mf__leases *l, bool target, struct mf_store *st) {
 }
 
 void
-mf__leases_release_connection(struct mf__leases *l, bool target) {
-    struct slot *s;
-    struct mf_caps_lease *lease;
+mf__leases_release_connections(struct mf__leases *l, bool source, bool target) {
+    struct mf_caps_lease *lease[2] = {NULL, NULL};
     struct mf_error err;
 
     if (!l)
         return;
     pthread_mutex_lock(&l->mu);
-    s = &l->slot[target ? SLOT_TARGET : SLOT_SOURCE];
-    lease = s->lease;
-    s->lease = NULL;
-    s->store = NULL;
+    for (int side = 0; side < 2; side++) {
+        struct slot *s = &l->slot[side ? SLOT_TARGET : SLOT_SOURCE];
+        if (!(side ? target : source))
+            continue;
+        lease[side] = s->lease;
+        s->lease = NULL;
+        s->store = NULL;
+    }
     pthread_mutex_unlock(&l->mu);
-    if (lease)
-        (void)mf_caps_release(l->r, &lease, &err);
+    if (!lease[0] && !lease[1])
+        return;
+    nap_ms(RELEASE_GRACE_MS);
+    for (int side = 0; side < 2; side++)
+        if (lease[side])
+            (void)mf_caps_release(l->r, &lease[side], &err);
 }
 
 void

@@ -29,8 +29,10 @@ MF_WARN_UNUSED mf_err mf__leases_connection(struct mf__leases *l, bool target,
                                             struct mf_error *err);
 /* The store opened under that side's lease: aborted if the lease is lost. */
 void mf__leases_attach(struct mf__leases *l, bool target, struct mf_store *st);
-/* Releases that side's connection lease (after the store is closed). */
-void mf__leases_release_connection(struct mf__leases *l, bool target);
+/* Releases the connection leases of the sides asked for, after their
+ * stores were closed (and a short grace: see leases.c). */
+void mf__leases_release_connections(struct mf__leases *l, bool source,
+                                    bool target);
 /* Takes bytes from the side's bandwidth bucket, sleeping as told. */
 void mf__leases_bandwidth(struct mf__leases *l, bool target, uint64_t bytes);
 /* Total time spent waiting for leases. */

@@ -104,7 +104,8 @@ out:
     if (rc == MF_E_OK)
         mf__leases_attach(run->leases, srv == run->o->target, *st_r);
     else
-        mf__leases_release_connection(run->leases, srv == run->o->target);
+        mf__leases_release_connections(run->leases, srv != run->o->target,
+                                       srv == run->o->target);
     if (rc != MF_E_OK) {
         run->err.code = rc;
         snprintf(run->err.detail, sizeof(run->err.detail), "%s: %.240s", side,
@@ -325,8 +326,7 @@ out:
     mf__leases_attach(run->leases, true, NULL);
     mf_store_close(&run->src);
     mf_store_close(&run->dst);
-    mf__leases_release_connection(run->leases, false);
-    mf__leases_release_connection(run->leases, true);
+    mf__leases_release_connections(run->leases, true, true);
     return rc;
 }
 
