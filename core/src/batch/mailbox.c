@@ -158,9 +158,9 @@ mf_batch_foreach_mailbox(struct mf_redis *r, const char *batch,
     mf__batch_keys(&k, batch);
     for (;;) {
         size_t m;
-        if ((rc = mf_redis_command(r, &names, err, "LRANGE %s %zu %zu",
-                                   k.mailboxes, start,
-                                   start + MF__BATCH_CHUNK - 1)))
+        if ((rc = mf_redis_command(r, &names, err, "LRANGE %s %lld %lld",
+                                   k.mailboxes, (long long)start,
+                                   (long long)(start + MF__BATCH_CHUNK - 1))))
             break;
         m = names->type == REDIS_REPLY_ARRAY ? names->elements : 0;
         if (m == 0)

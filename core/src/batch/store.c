@@ -614,8 +614,8 @@ mf_batch_remove(struct mf_redis *r, const char *name, struct mf_error *err) {
         reply = NULL;
         if ((rc = simple(r, &a, NULL, err)))
             goto out;
-        if ((rc = mf_redis_command(r, &reply, err, "LTRIM %s %zu -1",
-                                   k.mailboxes, m)))
+        if ((rc = mf_redis_command(r, &reply, err, "LTRIM %s %lld -1",
+                                   k.mailboxes, (long long)m)))
             goto out;
         freeReplyObject(reply);
         reply = NULL;

@@ -1,0 +1,1029 @@
+/*
+ * Batch and mailbox records against a real redis-server (fixture
+ * "redis"): create/get/list/remove, every batch and mailbox transition
+ * (table-driven, refusals included), claim exclusivity between threads,
+ * claim expiry and requeue up to the attempt limit, stale attempts,
+ * progress ordering, results applied once, the derived batch state over
+ * full/incremental/final passes and a stop/resume, the report built from
+ * the records, hash tags on every key, and no plaintext password at rest.
+ *
+ * Each test uses batch names with a per-run prefix, so runs against a
+ * shared redis-server never collide.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "batch/batch_int.h"
+#include "mailferry/checkpoint.h"
+#include "mailferry/util.h"
+#include "testenv.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PLAINTEXT "Plain-Text-Secret-42"
+
+static char prefix[32];
+static char *url;
+
+static struct mf_redis *
+conn(void) {
+    struct mf_redis *r = NULL;
+    struct mf_error err = {0};
+
+    assert_int_equal(mf_redis_connect(url, 5000, &r, &err), MF_E_OK);
+    return r;
+}
+
+static void
+bname(char *out, size_t n, const char *what) {
+    snprintf(out, n, "%s-%s", prefix, what);
+}
+
+/* Stands in for the crypto module: "SEALED:" + random bytes (with NULs). */
+static void
+sealed(uint8_t *buf, size_t n) {
+    memcpy(buf, "SEALED:", 7);
+    for (size_t i = 7; i < n; i++)
+        buf[i] = (uint8_t)(rand() & 0xff);
+    buf[9] = 0;
+}
+
+static uint8_t blob_a[40], blob_b[40], blob_admin[48];
+
+/* Creates batch name with n mailboxes m<i>@x.org. */
+static void
+create(struct mf_redis *r, const char *name, size_t n, uint32_t max_attempts) {
+    static char *inc[] = {"INBOX", "Archive/*"}, *exc[] = {"Junk"},
+                *ren[] = {"Sent Items=Sent"};
+    struct mf_batch_config c = {
+        .name = (char *)name,
+        .source = "imaps://src.example:993",
+        .target = "imap://tgt.example:143",
+        .admin_user = "admin",
+        .admin_password = {blob_admin, sizeof(blob_admin)},
+        .include = inc,
+        .n_include = 2,
+        .exclude = exc,
+        .n_exclude = 1,
+        .rename = ren,
+        .n_rename = 1,
+        .separator_replacement = "_",
+        .max_message_size = 1000,
+        .source_caps = {.max_connections = 10, .max_bytes_per_second = 99},
+        .target_caps = {.max_connections_per_user = 2},
+        .max_attempts = max_attempts,
+        .incremental_every = 86400,
+    };
+    struct mf_batch_mailbox_cfg *mbs = mf_xcalloc(n, sizeof(*mbs));
+    char **emails = mf_xcalloc(n, sizeof(*emails));
+    struct mf_error err = {0};
+
+    for (size_t i = 0; i < n; i++) {
+        emails[i] = mf_xasprintf("m%zu@x.org", i);
+        mbs[i].email = emails[i];
+        mbs[i].user = emails[i];
+        mbs[i].password = (struct mf_batch_blob){blob_a, sizeof(blob_a)};
+        mbs[i].target_password =
+            (struct mf_batch_blob){blob_b, i % 2 ? sizeof(blob_b) : 0};
+    }
+    if (mf_batch_create(r, &c, mbs, n, &err) != MF_E_OK)
+        fail_msg("create %s: %s", name, err.detail);
+    for (size_t i = 0; i < n; i++)
+        free(emails[i]);
+    free(emails);
+    free(mbs);
+}
+
+static mf_err
+count_job(void *ud, const struct mf_batch_job *job) {
+    struct mf_batch_job *last = ud;
+
+    last[0].pass++; /* counter in slot 0 */
+    last[1] = *job;
+    return MF_E_OK;
+}
+
+/* Begins a pass and returns how many jobs it queued; *last the last. */
+static int
+begin(struct mf_redis *r, const char *name, enum mf_batch_op op,
+      struct mf_batch_job *last, enum mf_batch_state *st) {
+    struct mf_batch_job j[2] = {0};
+    struct mf_error err = {0};
+
+    if (mf_batch_begin_pass(r, name, op, count_job, j, st, &err) != MF_E_OK)
+        fail_msg("begin pass %s: %s", name, err.detail);
+    if (last)
+        *last = j[1];
+    return (int)j[0].pass;
+}
+
+static struct mf_batch_mailbox *
+mb_get(struct mf_redis *r, const char *name, const char *email) {
+    struct mf_batch_mailbox *mb = NULL;
+    struct mf_error err = {0};
+
+    if (mf_batch_mailbox_get(r, name, email, &mb, &err) != MF_E_OK)
+        fail_msg("mailbox %s: %s", email, err.detail);
+    return mb;
+}
+
+static enum mf_batch_state
+bstate(struct mf_redis *r, const char *name) {
+    struct mf_batch_config *c = NULL;
+    struct mf_error err = {0};
+    enum mf_batch_state s;
+
+    assert_int_equal(mf_batch_get(r, name, &c, &err), MF_E_OK);
+    s = c->state;
+    mf_batch_config_free(&c);
+    return s;
+}
+
+static void
+claim_job(struct mf_redis *r, const char *name, const char *email,
+          const char *worker, int64_t ttl, struct mf_batch_lease *l) {
+    struct mf_batch_mailbox *mb = mb_get(r, name, email);
+    struct mf_error err = {0};
+
+    if (mf_batch_claim(r, name, email, mb->job_id, mb->attempt, worker, ttl, l,
+                       &err) != MF_E_OK)
+        fail_msg("claim %s: %s", email, err.detail);
+    mf_batch_mailbox_free(&mb);
+}
+
+static void
+result(struct mf_redis *r, const char *name, const struct mf_batch_lease *l,
+       enum mf_outcome o, uint64_t copied, struct mf_batch_applied *out) {
+    struct mf_batch_item sk[2] = {
+        {.folder = "INBOX",
+         .uid = 7,
+         .size = 5000,
+         .internal_date = 1700000000,
+         .subject = "Huge attachment",
+         .code = MF_E_MESSAGE_TOO_LARGE,
+         .detail = "5000 bytes, over the limit of 1000 bytes"},
+        {.folder = "INBOX",
+         .uid = 8,
+         .size = 6000,
+         .subject = "Another",
+         .code = MF_E_MESSAGE_TOO_LARGE},
+    };
+    struct mf_batch_item fl[1] = {{.folder = "Drafts",
+                                   .uid = 3,
+                                   .code = MF_E_MESSAGE_REJECTED,
+                                   .detail = "NO [LIMIT] too big"}};
+    struct mf_batch_result res = {
+        .job_id = l->job_id,
+        .attempt = l->attempt,
+        .worker = l->worker,
+        .outcome = o,
+        .stats = {.folders_copied = 3,
+                  .messages_source = 100,
+                  .bytes_source = 100000,
+                  .messages_copied = copied,
+                  .bytes_copied = copied * 1000,
+                  .skipped_too_large = 2,
+                  .failed = 1,
+                  .seconds = 2.5},
+        .error_code = o == MF_OUTCOME_SYNCED ? 0 : MF_E_AUTH,
+        .error_detail = o == MF_OUTCOME_SYNCED ? NULL : "NO [AUTHFAILED] bad",
+        .skipped = sk,
+        .n_skipped = 2,
+        .failed = fl,
+        .n_failed = 1,
+    };
+    struct mf_error err = {0};
+
+    if (mf_batch_apply_result(r, name, l->email, &res, out, &err) != MF_E_OK)
+        fail_msg("result %s: %s", l->email, err.detail);
+}
+
+struct list_ctx {
+    const char *want;
+    bool found;
+    uint64_t n;
+    enum mf_batch_state state;
+};
+
+static mf_err
+list_cb(void *ud, const struct mf_batch_summary *s) {
+    struct list_ctx *lc = ud;
+
+    if (strcmp(s->name, lc->want) == 0) {
+        lc->found = true;
+        lc->n = s->counts[MF_MAILBOX_QUEUED];
+        lc->state = s->state;
+    }
+    return MF_E_OK;
+}
+
+/* Calls fn for every key whose name contains name (SCAN). */
+static size_t
+scan_keys(struct mf_redis *r, const char *name,
+          void (*fn)(struct mf_redis *, const char *, void *), void *ud) {
+    char cursor[32] = "0", pattern[128];
+    size_t n = 0;
+    struct mf_error err = {0};
+
+    snprintf(pattern, sizeof(pattern), "*%s*", name);
+    do {
+        redisReply *reply = NULL;
+        assert_int_equal(mf_redis_command(r, &reply, &err,
+                                          "SCAN %s MATCH %s COUNT 1000", cursor,
+                                          pattern),
+                         MF_E_OK);
+        snprintf(cursor, sizeof(cursor), "%s", reply->element[0]->str);
+        for (size_t i = 0; i < reply->element[1]->elements; i++, n++)
+            if (fn)
+                fn(r, reply->element[1]->element[i]->str, ud);
+        freeReplyObject(reply);
+    } while (strcmp(cursor, "0") != 0);
+    return n;
+}
+
+static size_t
+count_keys(struct mf_redis *r, const char *name) {
+    return scan_keys(r, name, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+test_crud(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_config *c = NULL;
+    struct mf_batch_mailbox *mb;
+    struct mf_error err = {0};
+    struct mf_checkpoint ck = {.uidvalidity = 5, .last_uid = 9};
+    char name[80];
+    enum mf_batch_state st;
+    redisReply *reply = NULL;
+
+    (void)state;
+    bname(name, sizeof(name), "crud");
+    create(r, name, 3, 0);
+    assert_int_equal(mf_batch_get(r, name, &c, &err), MF_E_OK);
+    assert_string_equal(c->source, "imaps://src.example:993");
+    assert_int_equal(c->state, MF_BATCH_CREATED);
+    assert_int_equal(c->n_mailboxes, 3);
+    assert_int_equal(c->counts[MF_MAILBOX_QUEUED], 3);
+    assert_int_equal(c->max_attempts, 3); /* the default */
+    assert_int_equal(c->n_include, 2);
+    assert_string_equal(c->include[1], "Archive/*");
+    assert_string_equal(c->rename[0], "Sent Items=Sent");
+    assert_int_equal(c->source_caps.max_connections, 10);
+    assert_int_equal(c->source_caps.max_bytes_per_second, 99);
+    assert_int_equal(c->target_caps.max_connections_per_user, 2);
+    assert_int_equal(c->admin_password.len, sizeof(blob_admin));
+    assert_memory_equal(c->admin_password.data, blob_admin, sizeof(blob_admin));
+    assert_true(c->created > 1600000000);
+    mf_batch_config_free(&c);
+    assert_null(c);
+    mb = mb_get(r, name, "m1@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_QUEUED);
+    assert_int_equal(mb->cfg.password.len, sizeof(blob_a));
+    assert_memory_equal(mb->cfg.password.data, blob_a, sizeof(blob_a));
+    assert_int_equal(mb->cfg.target_password.len, sizeof(blob_b));
+    mf_batch_mailbox_free(&mb);
+
+    /* The name is taken; bad rows are refused before anything is stored. */
+    {
+        struct mf_batch_config c2 = {.name = name, .source = "imaps://a"};
+        struct mf_batch_mailbox_cfg rows[2] = {{.email = "d@x.org"},
+                                               {.email = "d@x.org"}};
+        char other[80];
+        assert_int_equal(mf_batch_create(r, &c2, rows, 1, &err), MF_E_EXISTS);
+        bname(other, sizeof(other), "dup");
+        c2.name = other;
+        assert_int_equal(mf_batch_create(r, &c2, rows, 2, &err),
+                         MF_E_INVALID_ARGUMENT);
+        assert_int_equal(mf_batch_create(r, &c2, rows, 0, &err),
+                         MF_E_INVALID_ARGUMENT);
+        c2.name = "bad{name}";
+        assert_int_equal(mf_batch_create(r, &c2, rows, 1, &err),
+                         MF_E_INVALID_ARGUMENT);
+        assert_int_equal(mf_batch_get(r, other, &c, &err), MF_E_NOT_FOUND);
+    }
+    /* Listed, with counts. */
+    {
+        struct list_ctx lc = {.want = name};
+        assert_int_equal(mf_batch_list(r, list_cb, &lc, &err), MF_E_OK);
+        assert_true(lc.found);
+        assert_int_equal(lc.n, 3);
+        assert_int_equal(lc.state, MF_BATCH_CREATED);
+    }
+    /* A checkpoint of the batch, to be removed with it. */
+    assert_int_equal(mf_checkpoint_put(r, name, "m0@x.org", "INBOX", &ck, &err),
+                     MF_E_OK);
+    /* Remove is refused while running. */
+    assert_int_equal(begin(r, name, MF_BATCH_OP_START, NULL, &st), 3);
+    assert_int_equal(st, MF_BATCH_SYNCING);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_STATE);
+    assert_non_null(strstr(err.detail, "Syncing"));
+    /* Stopped with nothing running: straight to Stopped. */
+    assert_int_equal(mf_batch_stop(r, name, &st, &err), MF_E_OK);
+    assert_int_equal(st, MF_BATCH_STOPPED);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    assert_int_equal(mf_batch_get(r, name, &c, &err), MF_E_NOT_FOUND);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_NOT_FOUND);
+    /* Not a key is left, checkpoints included, nor the index entry. */
+    assert_int_equal(count_keys(r, name), 0);
+    {
+        struct list_ctx lc = {.want = name};
+        assert_int_equal(mf_batch_list(r, list_cb, &lc, &err), MF_E_OK);
+        assert_false(lc.found);
+    }
+    (void)reply;
+    mf_redis_free(&r);
+}
+
+/* Every batch and mailbox transition against Redis, by the tables. */
+static void
+test_transitions(void **state) {
+    struct mf_redis *r = conn();
+    struct mf__batch_keys k;
+    char name[80], mkey[MF__BATCH_KEY_MAX];
+    struct mf_error err = {0};
+    redisReply *reply = NULL;
+    int refused = 0, allowed = 0;
+
+    (void)state;
+    bname(name, sizeof(name), "trans");
+    create(r, name, 1, 0);
+    mf__batch_keys(&k, name);
+    mf__batch_mb_key(mkey, sizeof(mkey), name, "m0@x.org", "");
+    for (int f = 0; f < MF_BATCH_STATE_COUNT; f++)
+        for (int t = 0; t < MF_BATCH_STATE_COUNT; t++) {
+            bool want = mf_batch_transition_allowed(f, t);
+            mf_err rc;
+            assert_int_equal(mf_redis_command(r, &reply, &err,
+                                              "HSET %s state %s", k.batch,
+                                              mf_batch_state_name(f)),
+                             MF_E_OK);
+            freeReplyObject(reply);
+            rc = mf_batch_set_state(r, name, t, &err);
+            if (rc != (want ? MF_E_OK : MF_E_STATE))
+                fail_msg("batch %s -> %s: %s", mf_batch_state_name(f),
+                         mf_batch_state_name(t), err.detail);
+            if (!want) {
+                /* The refusal names the current state. */
+                assert_non_null(strstr(err.detail, mf_batch_state_name(f)));
+                refused++;
+            } else {
+                assert_int_equal(bstate(r, name), t);
+                allowed++;
+            }
+        }
+    assert_int_equal(allowed, 25);
+    /* Mailboxes: the batch stays Created, so nothing settles. */
+    assert_int_equal(
+        mf_redis_command(r, &reply, &err, "HSET %s state Created", k.batch),
+        MF_E_OK);
+    freeReplyObject(reply);
+    for (int f = 0; f < MF_MAILBOX_STATE_COUNT; f++)
+        for (int t = 0; t < MF_MAILBOX_STATE_COUNT; t++) {
+            bool want = mf_mailbox_transition_allowed(f, t);
+            struct mf_batch_mailbox *mb;
+            mf_err rc;
+            assert_int_equal(mf_redis_command(r, &reply, &err,
+                                              "HSET %s state %s", mkey,
+                                              mf_mailbox_state_name(f)),
+                             MF_E_OK);
+            freeReplyObject(reply);
+            rc = mf_batch_mailbox_set_state(r, name, "m0@x.org", t, &err);
+            if (rc != (want ? MF_E_OK : MF_E_STATE))
+                fail_msg("mailbox %s -> %s: %s", mf_mailbox_state_name(f),
+                         mf_mailbox_state_name(t), err.detail);
+            mb = mb_get(r, name, "m0@x.org");
+            assert_int_equal(mb->state, want ? t : f);
+            mf_batch_mailbox_free(&mb);
+        }
+    assert_int_equal(mf_batch_mailbox_set_state(r, name, "nobody@x.org",
+                                                MF_MAILBOX_QUEUED, &err),
+                     MF_E_NOT_FOUND);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    (void)refused;
+    mf_redis_free(&r);
+}
+
+struct race {
+    const char *name;
+    struct mf_batch_job job;
+    pthread_barrier_t *barrier;
+    int id;
+    mf_err rc;
+};
+
+static void *
+racer(void *arg) {
+    struct race *x = arg;
+    struct mf_redis *r = NULL;
+    struct mf_error err = {0};
+    struct mf_batch_lease l;
+    char worker[32];
+
+    if (mf_redis_connect(url, 5000, &r, &err) != MF_E_OK) {
+        x->rc = MF_E_REDIS_UNAVAILABLE;
+        return NULL;
+    }
+    snprintf(worker, sizeof(worker), "worker-%d", x->id);
+    pthread_barrier_wait(x->barrier);
+    x->rc = mf_batch_claim(r, x->name, x->job.email, x->job.job_id,
+                           x->job.attempt, worker, 60000, &l, &err);
+    mf_redis_free(&r);
+    return NULL;
+}
+
+/* Eight threads, eight connections, one job: exactly one claim wins. */
+static void
+test_claim_race(void **state) {
+    enum { N = 8 };
+    struct mf_redis *r = conn();
+    struct race x[N];
+    pthread_t th[N];
+    pthread_barrier_t barrier;
+    struct mf_batch_job job;
+    struct mf_batch_mailbox *mb;
+    struct mf_error err = {0};
+    enum mf_batch_state st;
+    char name[80];
+    int won = 0, claimed = 0;
+
+    (void)state;
+    bname(name, sizeof(name), "race");
+    create(r, name, 1, 0);
+    assert_int_equal(begin(r, name, MF_BATCH_OP_START, &job, NULL), 1);
+    assert_int_equal(job.attempt, 1);
+    assert_int_equal(job.kind, MF_JOB_KIND_INITIAL);
+    pthread_barrier_init(&barrier, NULL, N);
+    for (int i = 0; i < N; i++) {
+        x[i] = (struct race){
+            .name = name, .job = job, .barrier = &barrier, .id = i};
+        pthread_create(&th[i], NULL, racer, &x[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        won += x[i].rc == MF_E_OK;
+        claimed += x[i].rc == MF_E_CLAIMED;
+    }
+    pthread_barrier_destroy(&barrier);
+    assert_int_equal(won, 1);
+    assert_int_equal(claimed, N - 1);
+    mb = mb_get(r, name, job.email);
+    assert_int_equal(mb->state, MF_MAILBOX_SYNCING);
+    assert_int_equal(strncmp(mb->claim_worker, "worker-", 7), 0);
+    assert_int_equal(mb->attempts_total, 1);
+    mf_batch_mailbox_free(&mb);
+    assert_int_equal(mf_batch_stop(r, name, &st, &err), MF_E_OK);
+    assert_int_equal(st, MF_BATCH_STOPPING); /* the winner still runs */
+    assert_int_equal(mf_batch_mailbox_set_state(r, name, job.email,
+                                                MF_MAILBOX_STOPPED, &err),
+                     MF_E_OK);
+    assert_int_equal(bstate(r, name), MF_BATCH_STOPPED);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    mf_redis_free(&r);
+}
+
+static mf_err
+count_mb(void *ud, const struct mf_batch_mailbox *mb) {
+    int *n = ud;
+
+    (void)mb;
+    (*n)++;
+    return MF_E_OK;
+}
+
+static mf_err
+count_q(void *ud, const struct mf_batch_job *job) {
+    int *n = ud;
+
+    assert_int_equal(job->attempt, 1);
+    (*n)++;
+    return MF_E_OK;
+}
+
+/* More mailboxes than one chunk: every walk crosses chunk boundaries. */
+static void
+test_large(void **state) {
+    enum { N = 3 * MF__BATCH_CHUNK + 7 };
+    struct mf_redis *r = conn();
+    struct mf_batch_config *c = NULL;
+    struct mf_error err = {0};
+    enum mf_batch_state st;
+    char name[80];
+    int n = 0;
+
+    (void)state;
+    bname(name, sizeof(name), "large");
+    create(r, name, N, 0);
+    assert_int_equal(begin(r, name, MF_BATCH_OP_START, NULL, &st), N);
+    assert_int_equal(st, MF_BATCH_SYNCING);
+    assert_int_equal(mf_batch_foreach_mailbox(r, name, count_mb, &n, &err),
+                     MF_E_OK);
+    assert_int_equal(n, N);
+    n = 0;
+    assert_int_equal(mf_batch_foreach_queued(r, name, count_q, &n, &err),
+                     MF_E_OK);
+    assert_int_equal(n, N);
+    assert_int_equal(mf_batch_get(r, name, &c, &err), MF_E_OK);
+    assert_int_equal(c->counts[MF_MAILBOX_QUEUED], N);
+    mf_batch_config_free(&c);
+    assert_int_equal(mf_batch_stop(r, name, &st, &err), MF_E_OK);
+    assert_int_equal(st, MF_BATCH_STOPPED);
+    assert_int_equal(mf_batch_get(r, name, &c, &err), MF_E_OK);
+    assert_int_equal(c->counts[MF_MAILBOX_STOPPED], N);
+    assert_int_equal(c->counts[MF_MAILBOX_QUEUED], 0);
+    mf_batch_config_free(&c);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    assert_int_equal(count_keys(r, name), 0);
+    mf_redis_free(&r);
+}
+
+struct exp_ctx {
+    int n;
+    char email[64];
+    uint32_t attempt;
+    char worker[64];
+};
+
+static mf_err
+exp_cb(void *ud, const struct mf_batch_expired *e) {
+    struct exp_ctx *x = ud;
+
+    x->n++;
+    snprintf(x->email, sizeof(x->email), "%s", e->email);
+    snprintf(x->worker, sizeof(x->worker), "%s", e->worker);
+    x->attempt = e->attempt;
+    return MF_E_OK;
+}
+
+static struct exp_ctx
+expired(struct mf_redis *r, const char *name) {
+    struct exp_ctx x = {0};
+    struct mf_error err = {0};
+
+    assert_int_equal(mf_batch_expired_claims(r, name, exp_cb, &x, &err),
+                     MF_E_OK);
+    return x;
+}
+
+/* Expiry -> found -> requeued with the next attempt; stale attempts are
+ * refused; after max attempts the mailbox is Failed ("worker lost"). A
+ * graceful release is requeued at once and does not count. */
+static void
+test_expiry_requeue(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_lease l, l2;
+    struct mf_batch_job job;
+    struct mf_batch_mailbox *mb;
+    struct mf_batch_applied ap;
+    struct mf_error err = {0};
+    struct exp_ctx x;
+    char name[80], job1[MF_BATCH_JOB_ID_MAX];
+    bool dead = true;
+
+    (void)state;
+    bname(name, sizeof(name), "expiry");
+    create(r, name, 2, 3);
+    assert_int_equal(begin(r, name, MF_BATCH_OP_START, NULL, NULL), 2);
+    claim_job(r, name, "m0@x.org", "w1", 150, &l);
+    snprintf(job1, sizeof(job1), "%s", l.job_id);
+    assert_int_equal(expired(r, name).n, 0);
+    usleep(300 * 1000);
+    x = expired(r, name);
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.email, "m0@x.org");
+    assert_string_equal(x.worker, "w1");
+    assert_int_equal(x.attempt, 1);
+    /* The old holder finds out. */
+    assert_int_equal(mf_batch_renew(r, &l, 1000, &err), MF_E_LEASE_LOST);
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
+                     MF_E_OK);
+    assert_false(dead);
+    assert_int_equal(job.attempt, 2);
+    assert_string_equal(job.job_id, job1);
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
+                     MF_E_STATE);
+    /* The stale attempt 1 (a re-delivered Kafka message) must not run. */
+    assert_int_equal(
+        mf_batch_claim(r, name, "m0@x.org", job1, 1, "w9", 1000, &l2, &err),
+        MF_E_STATE);
+    assert_non_null(strstr(err.detail, "stale"));
+    /* Attempt 2: live claim excludes others. */
+    claim_job(r, name, "m0@x.org", "w2", 150, &l);
+    assert_int_equal(l.attempt, 2);
+    assert_int_equal(
+        mf_batch_claim(r, name, "m0@x.org", job1, 2, "w9", 1000, &l2, &err),
+        MF_E_CLAIMED);
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
+                     MF_E_CLAIMED);
+    usleep(300 * 1000);
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
+                     MF_E_OK);
+    assert_int_equal(job.attempt, 3);
+    claim_job(r, name, "m0@x.org", "w3", 150, &l);
+    usleep(300 * 1000);
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
+                     MF_E_OK);
+    assert_true(dead);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_FAILED);
+    assert_int_equal(mb->error_code, MF_E_LEASE_LOST);
+    assert_string_equal(mb->error_name, "LEASE_LOST");
+    assert_non_null(strstr(mb->error_detail, "worker lost"));
+    assert_int_equal(mb->attempts_total, 3);
+    mf_batch_mailbox_free(&mb);
+
+    /* Graceful releases: requeued at once, never dead. */
+    for (int i = 0; i < 5; i++) {
+        claim_job(r, name, "m1@x.org", "w4", 60000, &l);
+        assert_int_equal(mf_batch_release(r, &l, false, &err), MF_E_OK);
+        x = expired(r, name);
+        assert_int_equal(x.n, 1);
+        assert_int_equal(
+            mf_batch_requeue(r, name, "m1@x.org", &job, &dead, &err), MF_E_OK);
+        assert_false(dead);
+        assert_int_equal(job.attempt, (uint32_t)i + 2);
+    }
+    /* A finished job's claim is not requeued while its result travels. */
+    claim_job(r, name, "m1@x.org", "w4", 100, &l);
+    assert_int_equal(mf_batch_release(r, &l, true, &err), MF_E_OK);
+    usleep(200 * 1000);
+    assert_int_equal(expired(r, name).n, 0);
+    result(r, name, &l, MF_OUTCOME_SYNCED, 10, &ap);
+    assert_true(ap.applied);
+    assert_int_equal(ap.batch_state, MF_BATCH_SYNCED_WITH_ERRORS);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    mf_redis_free(&r);
+}
+
+static bool
+progress(struct mf_redis *r, const char *name, const struct mf_batch_lease *l,
+         uint32_t attempt, uint64_t seq, uint64_t done) {
+    struct mf_batch_progress p = {.job_id = l->job_id,
+                                  .attempt = attempt,
+                                  .seq = seq,
+                                  .messages_total = 100,
+                                  .messages_done = done,
+                                  .bytes_done = done * 1000,
+                                  .folders_total = 4,
+                                  .folders_done = 1};
+    struct mf_error err = {0};
+    bool applied = false;
+
+    assert_int_equal(
+        mf_batch_apply_progress(r, name, l->email, &p, &applied, &err),
+        MF_E_OK);
+    return applied;
+}
+
+/* Old progress is ignored; a result is applied once. */
+static void
+test_progress_and_result_once(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_lease l;
+    struct mf_batch_mailbox *mb;
+    struct mf_batch_applied ap;
+    struct mf_error err = {0};
+    char name[80];
+
+    (void)state;
+    bname(name, sizeof(name), "once");
+    create(r, name, 1, 0);
+    begin(r, name, MF_BATCH_OP_START, NULL, NULL);
+    claim_job(r, name, "m0@x.org", "w1", 60000, &l);
+    assert_true(progress(r, name, &l, 1, 2, 20));
+    assert_false(progress(r, name, &l, 1, 1, 10)); /* older */
+    assert_false(progress(r, name, &l, 1, 2, 25)); /* same seq */
+    assert_false(progress(r, name, &l, 2, 9, 90)); /* not this attempt */
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->messages_done, 20);
+    assert_int_equal(mb->progress_seq, 2);
+    mf_batch_mailbox_free(&mb);
+    assert_true(progress(r, name, &l, 1, 3, 30));
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->messages_done, 30);
+    assert_int_equal(mb->folders_total, 4);
+    mf_batch_mailbox_free(&mb);
+
+    result(r, name, &l, MF_OUTCOME_SYNCED, 40, &ap);
+    assert_true(ap.applied);
+    assert_false(ap.requeue);
+    assert_int_equal(ap.batch_state, MF_BATCH_SYNCED);
+    /* The duplicate delivery changes nothing. */
+    result(r, name, &l, MF_OUTCOME_SYNCED, 40, &ap);
+    assert_false(ap.applied);
+    result(r, name, &l, MF_OUTCOME_FAILED, 77, &ap);
+    assert_false(ap.applied);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_SYNCED);
+    assert_int_equal(mb->stats.messages_copied, 40);
+    assert_int_equal(mb->stats.bytes_copied, 40000);
+    assert_int_equal(mb->stats.messages_source, 100);
+    assert_int_equal(mb->stats.skipped_too_large, 2);
+    assert_int_equal(mb->error_code, 0);
+    assert_true(mb->synced_once);
+    assert_string_equal(mb->worker, "w1");
+    assert_string_equal(mb->claim_worker, "");
+    mf_batch_mailbox_free(&mb);
+    /* Progress after the result is ignored too. */
+    assert_false(progress(r, name, &l, 1, 10, 50));
+    assert_int_equal(bstate(r, name), MF_BATCH_SYNCED);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    mf_redis_free(&r);
+}
+
+/* Full pass with an error, incremental pass, final pass. */
+static void
+test_passes(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_lease l0, l1;
+    struct mf_batch_mailbox *mb;
+    struct mf_batch_applied ap;
+    struct mf_batch_job job;
+    struct mf_error err = {0};
+    enum mf_batch_state st;
+    char name[80];
+
+    (void)state;
+    bname(name, sizeof(name), "passes");
+    create(r, name, 2, 0);
+    assert_int_equal(
+        mf_batch_begin_pass(r, name, MF_BATCH_OP_SYNC, NULL, NULL, NULL, &err),
+        MF_E_STATE);
+    assert_non_null(strstr(err.detail, "Created"));
+    begin(r, name, MF_BATCH_OP_START, NULL, &st);
+    assert_int_equal(st, MF_BATCH_SYNCING);
+    /* A second start while running is refused. */
+    assert_int_equal(
+        mf_batch_begin_pass(r, name, MF_BATCH_OP_START, NULL, NULL, NULL, &err),
+        MF_E_STATE);
+    claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
+    claim_job(r, name, "m1@x.org", "w2", 60000, &l1);
+    result(r, name, &l0, MF_OUTCOME_SYNCED, 10, &ap);
+    assert_int_equal(ap.batch_state, MF_BATCH_SYNCING);
+    result(r, name, &l1, MF_OUTCOME_FAILED, 1, &ap);
+    assert_int_equal(ap.batch_state, MF_BATCH_SYNCED_WITH_ERRORS);
+    mb = mb_get(r, name, "m1@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_FAILED);
+    assert_int_equal(mb->error_code, MF_E_AUTH);
+    assert_string_equal(mb->error_name, "AUTH");
+    assert_string_equal(mb->error_detail, "NO [AUTHFAILED] bad");
+    mf_batch_mailbox_free(&mb);
+
+    /* Incremental: m0 incremental, m1 full again (never synced). */
+    assert_int_equal(begin(r, name, MF_BATCH_OP_SYNC, &job, &st), 2);
+    assert_int_equal(st, MF_BATCH_INCREMENTAL_SYNCING);
+    assert_int_equal(job.kind, MF_JOB_KIND_INITIAL);
+    assert_int_equal(job.pass, 2);
+    assert_non_null(strstr(job.job_id, "/2/full"));
+    claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
+    claim_job(r, name, "m1@x.org", "w2", 60000, &l1);
+    assert_non_null(strstr(l0.job_id, "/2/incremental"));
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_INCREMENTAL_SYNCING);
+    mf_batch_mailbox_free(&mb);
+    mb = mb_get(r, name, "m1@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_SYNCING);
+    mf_batch_mailbox_free(&mb);
+    result(r, name, &l0, MF_OUTCOME_SYNCED, 5, &ap);
+    result(r, name, &l1, MF_OUTCOME_SYNCED, 5, &ap);
+    assert_int_equal(ap.batch_state, MF_BATCH_SYNCED);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->stats.messages_copied, 15); /* accumulated */
+    assert_true(mb->stats.seconds > 4.9 && mb->stats.seconds < 5.1);
+    mf_batch_mailbox_free(&mb);
+    mb = mb_get(r, name, "m1@x.org");
+    assert_int_equal(mb->error_code, 0); /* cleared by the success */
+    mf_batch_mailbox_free(&mb);
+
+    /* Final pass. */
+    assert_int_equal(begin(r, name, MF_BATCH_OP_COMPLETE, &job, &st), 2);
+    assert_int_equal(st, MF_BATCH_COMPLETING);
+    assert_int_equal(job.kind, MF_JOB_KIND_FINAL);
+    claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
+    claim_job(r, name, "m1@x.org", "w2", 60000, &l1);
+    result(r, name, &l0, MF_OUTCOME_SYNCED, 1, &ap);
+    assert_int_equal(ap.batch_state, MF_BATCH_COMPLETING);
+    result(r, name, &l1, MF_OUTCOME_SYNCED, 1, &ap);
+    assert_int_equal(ap.batch_state, MF_BATCH_COMPLETED);
+    mb = mb_get(r, name, "m1@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_COMPLETED);
+    mf_batch_mailbox_free(&mb);
+    assert_int_equal(
+        mf_batch_begin_pass(r, name, MF_BATCH_OP_SYNC, NULL, NULL, NULL, &err),
+        MF_E_STATE);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    mf_redis_free(&r);
+}
+
+/* Stop with a mailbox running, resume, a transient failure (retry). */
+static void
+test_stop_resume(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_lease l0, l1, l2;
+    struct mf_batch_mailbox *mb;
+    struct mf_batch_applied ap;
+    struct mf_error err = {0};
+    enum mf_batch_state st;
+    char name[80], old2[MF_BATCH_JOB_ID_MAX];
+    bool stop = true;
+
+    (void)state;
+    bname(name, sizeof(name), "stop");
+    create(r, name, 3, 0);
+    begin(r, name, MF_BATCH_OP_START, NULL, NULL);
+    assert_int_equal(mf_batch_stop_requested(r, name, &stop, &err), MF_E_OK);
+    assert_false(stop);
+    claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
+    claim_job(r, name, "m1@x.org", "w2", 60000, &l1);
+    mb = mb_get(r, name, "m2@x.org");
+    snprintf(old2, sizeof(old2), "%s", mb->job_id);
+    mf_batch_mailbox_free(&mb);
+    result(r, name, &l1, MF_OUTCOME_SYNCED, 3, &ap);
+    assert_int_equal(mf_batch_stop(r, name, &st, &err), MF_E_OK);
+    assert_int_equal(st, MF_BATCH_STOPPING);
+    assert_int_equal(mf_batch_stop_requested(r, name, &stop, &err), MF_E_OK);
+    assert_true(stop);
+    assert_int_equal(mf_batch_renew(r, &l0, 60000, &err), MF_E_OK);
+    assert_true(l0.stop_requested);
+    /* m2 was Queued: Stopped now, its job may no longer run. */
+    assert_int_equal(
+        mf_batch_claim(r, name, "m2@x.org", old2, 1, "w3", 1000, &l2, &err),
+        MF_E_STATE);
+    result(r, name, &l0, MF_OUTCOME_STOPPED, 2, &ap);
+    assert_int_equal(ap.batch_state, MF_BATCH_STOPPED);
+    assert_int_equal(mf_batch_stop(r, name, &st, &err), MF_E_STATE);
+
+    /* Resume: only m0 and m2 get a job. */
+    assert_int_equal(begin(r, name, MF_BATCH_OP_START, NULL, &st), 2);
+    assert_int_equal(st, MF_BATCH_SYNCING);
+    mb = mb_get(r, name, "m1@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_SYNCED);
+    mf_batch_mailbox_free(&mb);
+    claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
+    claim_job(r, name, "m2@x.org", "w3", 60000, &l2);
+    assert_int_equal(l2.attempt, 1);
+    assert_non_null(strstr(l2.job_id, "/2/full"));
+    /* A transient failure: the next attempt of the same job. */
+    result(r, name, &l0, MF_OUTCOME_RETRY, 1, &ap);
+    assert_true(ap.applied);
+    assert_true(ap.requeue);
+    assert_false(ap.dead);
+    assert_int_equal(ap.job.attempt, 2);
+    assert_string_equal(ap.job.job_id, l0.job_id);
+    assert_string_equal(ap.job.email, "m0@x.org");
+    claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
+    assert_int_equal(l0.attempt, 2);
+    result(r, name, &l0, MF_OUTCOME_SYNCED, 1, &ap);
+    result(r, name, &l2, MF_OUTCOME_SYNCED, 1, &ap);
+    assert_int_equal(ap.batch_state, MF_BATCH_SYNCED);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->stats.messages_copied, 2 + 1 + 1);
+    mf_batch_mailbox_free(&mb);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    mf_redis_free(&r);
+}
+
+struct dump {
+    struct mf_buf all;
+    const char *tag;
+    int untagged;
+};
+
+static void
+dump_key(struct mf_redis *r, const char *key, void *ud) {
+    struct dump *d = ud;
+    struct mf_error err = {0};
+    redisReply *t = NULL, *v = NULL;
+
+    if (!strstr(key, d->tag))
+        d->untagged++;
+    assert_int_equal(mf_redis_command(r, &t, &err, "TYPE %s", key), MF_E_OK);
+    if (strcmp(t->str, "hash") == 0)
+        assert_int_equal(mf_redis_command(r, &v, &err, "HGETALL %s", key),
+                         MF_E_OK);
+    else if (strcmp(t->str, "list") == 0)
+        assert_int_equal(mf_redis_command(r, &v, &err, "LRANGE %s 0 -1", key),
+                         MF_E_OK);
+    else if (strcmp(t->str, "set") == 0)
+        assert_int_equal(mf_redis_command(r, &v, &err, "SMEMBERS %s", key),
+                         MF_E_OK);
+    else if (strcmp(t->str, "zset") == 0)
+        assert_int_equal(mf_redis_command(r, &v, &err, "ZRANGE %s 0 -1", key),
+                         MF_E_OK);
+    freeReplyObject(t);
+    for (size_t i = 0; v && i < v->elements; i++)
+        mf_buf_append(&d->all, v->element[i]->str, v->element[i]->len);
+    if (v)
+        freeReplyObject(v);
+}
+
+/* The report from the records; hash tags; nothing in the clear. */
+static void
+test_report_keys_secrets(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_lease l0, l1;
+    struct mf_batch_applied ap;
+    struct mf_report_batch *rep = NULL;
+    struct mf_checkpoint ck = {.uidvalidity = 5, .last_uid = 9};
+    struct mf_error err = {0};
+    struct dump d = {0};
+    char name[80], tag[100], *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    (void)state;
+    bname(name, sizeof(name), "report");
+    create(r, name, 2, 0);
+    begin(r, name, MF_BATCH_OP_START, NULL, NULL);
+    claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
+    claim_job(r, name, "m1@x.org", "w2", 60000, &l1);
+    assert_true(progress(r, name, &l0, 1, 1, 5));
+    assert_int_equal(mf_checkpoint_put(r, name, "m0@x.org", "INBOX", &ck, &err),
+                     MF_E_OK);
+    result(r, name, &l0, MF_OUTCOME_SYNCED, 40, &ap);
+    result(r, name, &l1, MF_OUTCOME_FAILED, 0, &ap);
+    assert_int_equal(ap.batch_state, MF_BATCH_SYNCED_WITH_ERRORS);
+
+    assert_int_equal(mf_batch_report(r, name, &rep, &err), MF_E_OK);
+    assert_string_equal(rep->name, name);
+    assert_string_equal(rep->state, "SyncedWithErrors");
+    assert_int_equal(rep->n_mailboxes, 2);
+    assert_string_equal(rep->mailboxes[0].email, "m0@x.org");
+    assert_int_equal(rep->mailboxes[0].state, MF_REPORT_SYNCED);
+    assert_int_equal(rep->mailboxes[0].copied_messages, 40);
+    assert_int_equal(rep->mailboxes[0].n_skipped_items, 2);
+    assert_string_equal(rep->mailboxes[0].skipped_items[0].subject,
+                        "Huge attachment");
+    assert_int_equal(rep->mailboxes[0].skipped_items[0].reason,
+                     MF_REPORT_SKIP_TOO_LARGE);
+    assert_int_equal(rep->mailboxes[0].n_failed_items, 1);
+    assert_string_equal(rep->mailboxes[0].failed_items[0].error_text,
+                        "NO [LIMIT] too big");
+    assert_int_equal(rep->mailboxes[1].state, MF_REPORT_FAILED);
+    assert_int_equal(rep->mailboxes[1].error_code, MF_E_AUTH);
+    assert_string_equal(rep->mailboxes[1].worker, "w2");
+    assert_int_equal(rep->mailboxes[1].attempts, 1);
+    assert_true(rep->n_samples >= 1);
+    f = open_memstream(&text, &len);
+    assert_int_equal(mf_report_write_json(rep, f), MF_E_OK);
+    fclose(f);
+    assert_non_null(strstr(text, "Huge attachment"));
+    assert_null(strstr(text, "SEALED"));
+    free(text);
+    mf_report_free(&rep);
+
+    /* Every key of the batch carries its hash tag; no plaintext. */
+    snprintf(tag, sizeof(tag), "{b:%s}", name);
+    d.tag = tag;
+    assert_true(scan_keys(r, name, dump_key, &d) >= 8);
+    assert_int_equal(d.untagged, 0);
+    assert_non_null(memmem(d.all.data, d.all.len, blob_a, sizeof(blob_a)));
+    assert_non_null(
+        memmem(d.all.data, d.all.len, blob_admin, sizeof(blob_admin)));
+    assert_null(memmem(d.all.data, d.all.len, PLAINTEXT, strlen(PLAINTEXT)));
+    mf_buf_free(&d.all);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    assert_int_equal(count_keys(r, name), 0);
+    mf_redis_free(&r);
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crud),
+        cmocka_unit_test(test_transitions),
+        cmocka_unit_test(test_claim_race),
+        cmocka_unit_test(test_large),
+        cmocka_unit_test(test_expiry_requeue),
+        cmocka_unit_test(test_progress_and_result_once),
+        cmocka_unit_test(test_passes),
+        cmocka_unit_test(test_stop_resume),
+        cmocka_unit_test(test_report_keys_secrets),
+    };
+    int rc;
+
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    snprintf(prefix, sizeof(prefix), "t%ld-%d", (long)time(NULL),
+             (int)getpid());
+    url = mf_testenv_get("redis", "REDIS_URL");
+    if (!url) {
+        fprintf(stderr, "no redis fixture (REDIS_URL)\n");
+        return 1;
+    }
+    sealed(blob_a, sizeof(blob_a));
+    sealed(blob_b, sizeof(blob_b));
+    sealed(blob_admin, sizeof(blob_admin));
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(url);
+    return rc;
+}
