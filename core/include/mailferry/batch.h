@@ -493,6 +493,8 @@ struct mf_batch_result {
     uint64_t skipped_excluded;
     int error_code; /* mf_err number, 0 for none */
     const char *error_name, *error_detail;
+    /* n_skipped/n_failed are the full counts; the arrays need only the
+     * first min(n, MF_BATCH_ITEMS_MAX) entries (the rest are counted). */
     const struct mf_batch_item *skipped;
     size_t n_skipped;
     const struct mf_batch_item *failed;
@@ -523,6 +525,20 @@ MF_WARN_UNUSED mf_err mf_batch_apply_result(struct mf_redis *r,
                                             const struct mf_batch_result *res,
                                             struct mf_batch_applied *out_r,
                                             struct mf_error *err);
+
+/* The same two, fed straight from a decoded Progress or Result envelope
+ * body (envelope.h): batch, mailbox, job and attempt come from it; its
+ * counters map onto the stats (folders_done -> folders_copied,
+ * messages_already_present -> messages_present, messages_failed ->
+ * failed, seconds from started_at_ms/finished_at_ms); done messages for
+ * progress are copied + present + skipped + failed. An item's
+ * internal_date is kept when it is a decimal Unix time, else 0. */
+MF_WARN_UNUSED mf_err mf_batch_apply_envelope_progress(
+    struct mf_redis *r, const struct mf_progress *p, bool *applied_r,
+    struct mf_error *err);
+MF_WARN_UNUSED mf_err mf_batch_apply_envelope_result(
+    struct mf_redis *r, const struct mf_result *res,
+    struct mf_batch_applied *out_r, struct mf_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Report                                                             */

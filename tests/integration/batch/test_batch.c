@@ -997,6 +997,73 @@ test_report_keys_secrets(void **state) {
     mf_redis_free(&r);
 }
 
+/* Envelope bodies as the coordinator decodes them. */
+static void
+test_envelope(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_lease l;
+    struct mf_batch_mailbox *mb;
+    struct mf_batch_applied ap;
+    struct mf_error err = {0};
+    char name[80];
+    bool applied = false;
+    struct mf_result_item sk = {.folder = "INBOX",
+                                .uid = 4,
+                                .size = 9000,
+                                .internal_date = "1700000001",
+                                .subject = "Big",
+                                .error_code = MF_E_MESSAGE_TOO_LARGE};
+    struct mf_progress p = {0};
+    struct mf_result res = {0};
+
+    (void)state;
+    bname(name, sizeof(name), "env");
+    create(r, name, 1, 0);
+    begin(r, name, MF_BATCH_OP_START, NULL, NULL);
+    claim_job(r, name, "m0@x.org", "w1", 60000, &l);
+    p.batch = name, p.mailbox = "m0@x.org", p.job_id = l.job_id;
+    p.attempt = 1, p.sequence = 1, p.counters.messages_copied = 3;
+    p.counters.messages_already_present = 2, p.counters.bytes_copied = 300;
+    assert_int_equal(mf_batch_apply_envelope_progress(r, &p, &applied, &err),
+                     MF_E_OK);
+    assert_true(applied);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->messages_done, 5);
+    assert_int_equal(mb->bytes_done, 300);
+    mf_batch_mailbox_free(&mb);
+    res.batch = name, res.mailbox = "m0@x.org", res.job_id = l.job_id;
+    res.attempt = 1, res.worker = "w1", res.outcome = MF_OUTCOME_SYNCED;
+    res.counters.folders_done = 2, res.counters.messages_copied = 7;
+    res.counters.messages_skipped_too_large = 1;
+    res.counters.messages_skipped_excluded = 4;
+    res.started_at_ms = 1000, res.finished_at_ms = 4500;
+    res.skipped = &sk, res.nskipped = 1;
+    assert_int_equal(mf_batch_apply_envelope_result(r, &res, &ap, &err),
+                     MF_E_OK);
+    assert_true(ap.applied);
+    assert_int_equal(ap.batch_state, MF_BATCH_SYNCED);
+    assert_int_equal(mf_batch_apply_envelope_result(r, &res, &ap, &err),
+                     MF_E_OK);
+    assert_false(ap.applied);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->stats.messages_copied, 7);
+    assert_int_equal(mb->stats.folders_copied, 2);
+    assert_int_equal(mb->skipped_excluded, 4);
+    assert_true(mb->stats.seconds > 3.4 && mb->stats.seconds < 3.6);
+    mf_batch_mailbox_free(&mb);
+    {
+        struct mf_report_batch *rep = NULL;
+        assert_int_equal(mf_batch_report(r, name, &rep, &err), MF_E_OK);
+        assert_int_equal(rep->mailboxes[0].n_skipped_items, 1);
+        assert_int_equal(rep->mailboxes[0].skipped_items[0].internal_date,
+                         1700000001);
+        assert_int_equal(rep->mailboxes[0].skipped[MF_REPORT_SKIP_EXCLUDED], 4);
+        mf_report_free(&rep);
+    }
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    mf_redis_free(&r);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -1009,6 +1076,7 @@ main(void) {
         cmocka_unit_test(test_passes),
         cmocka_unit_test(test_stop_resume),
         cmocka_unit_test(test_report_keys_secrets),
+        cmocka_unit_test(test_envelope),
     };
     int rc;
 
