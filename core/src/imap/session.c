@@ -411,8 +411,10 @@ mf_imap_session_set_literal_sink(struct mf_imap_session *s,
                                  mf_imap_literal_data_cb data,
                                  mf_imap_literal_end_cb end, void *ud) {
     /* The parser takes its callbacks at creation; between responses it
-     * holds no state, so it is simply made anew. */
-    MF_ASSERT(!s->dispatching && !mf_imap_parser_in_response(s->parser));
+     * holds no state, so it is simply made anew. A broken session reads
+     * nothing more, so a response it was in the middle of is dropped. */
+    MF_ASSERT(!s->dispatching && (s->state == MF_IMAP_STATE_BROKEN ||
+                                  !mf_imap_parser_in_response(s->parser)));
     MF_ASSERT((begin && data && end) || (!begin && !data && !end));
     s->lit_begin = begin;
     s->lit_data = data;
