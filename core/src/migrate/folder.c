@@ -49,9 +49,6 @@ enum {
     M_VANISHED,
 };
 
-/* After this many messages refused in a row the target is not refusing a
- * message but everything (over quota, read-only): fail the mailbox. */
-#define MAX_CONSECUTIVE_REJECTS 10
 /* Checkpoint at least this often while copying. */
 #define CKPT_EVERY_MESSAGES 500
 #define CKPT_EVERY_SECONDS 2.0
@@ -432,7 +429,7 @@ message_failed(struct folder_run *fr, struct outmsg *om,
     run->res->stats.failed++;
     mf__run_item(run, true, fr->label, m->uid, m->size, m->date, NULL, &e);
     progress_done(fr, 0);
-    if (++run->consecutive_rejects >= MAX_CONSECUTIVE_REJECTS)
+    if (++run->consecutive_rejects >= MF__MAX_CONSECUTIVE_REJECTS)
         set_werr(fr, &d->error, d->retry_after_ms);
 }
 

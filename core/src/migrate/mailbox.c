@@ -305,6 +305,11 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
             goto out;
         }
         rc = mf__migrate_folder(run, e);
+        if (rc != MF_E_OK &&
+            run->consecutive_rejects >= MF__MAX_CONSECUTIVE_REJECTS) {
+            free(key);
+            goto out; /* the target refuses everything: the mailbox fails */
+        }
         if (rc == MF_E_OK || folder_only(rc)) {
             if (rc != MF_E_OK)
                 folder_failed(run, e);

@@ -31,6 +31,11 @@ MF_WARN_UNUSED mf_err mf__migrate_mailbox_with(
     const struct mf_migrate_login *src, const struct mf_migrate_login *dst,
     mf__store_open_fn open, void *open_ud, struct mf_migrate_result *res);
 
+/* After this many messages refused in a row the target is not refusing a
+ * message but everything (over quota, read-only): the folder stops, and
+ * the mailbox fails instead of trying every other folder the same way. */
+#define MF__MAX_CONSECUTIVE_REJECTS 10
+
 /* One mailbox's run: what every folder copy needs. */
 struct mf__run {
     const struct mf_migrate_options *o;

@@ -401,6 +401,29 @@ test_bad_message_alone(void **state) {
     expect_same(t, "INBOX", "INBOX");
 }
 
+/* A target that refuses every message (over quota, read-only) fails the
+ * mailbox after a few refusals in a row, instead of trying every folder
+ * the same way. */
+static void
+test_target_refuses_everything(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+    struct mf_mem_folder *arch = mf_mem_folder_add(t->env.src, "Archive", 0, 0);
+    mf_err rc;
+
+    for (unsigned i = 0; i < 30; i++) {
+        add_msg(in, "POISON-in", 300, "", i);
+        add_msg(arch, "POISON-arch", 300, "", i);
+    }
+    t->env.dst->faults.reject_marker = "POISON";
+    rc = run(t);
+    assert_int_not_equal(rc, MF_E_OK);
+    assert_int_equal(t->res.error.code, rc);
+    assert_int_equal(t->res.stats.messages_copied, 0);
+    /* It stopped at the first folder: ten failures, not sixty. */
+    assert_int_equal(t->res.stats.failed, 10);
+}
+
 static void
 test_size_cap(void **state) {
     struct t *t = *state;
@@ -566,6 +589,7 @@ main(void) {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         T(test_full_copy),
+        T(test_target_refuses_everything),
         T(test_full_copy_plain_target),
         T(test_rerun_copies_nothing),
         T(test_duplicates_stay),
