@@ -6,5 +6,16 @@ int cmd_csv_validate(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_endpoint_test(int argc, char **argv);
 int cmd_endpoint_dns(int argc, char **argv);
+int cmd_batch_create(int argc, char **argv);
+int cmd_batch_start(int argc, char **argv);
+int cmd_batch_status(int argc, char **argv);
+int cmd_batch_stop(int argc, char **argv);
+int cmd_batch_sync(int argc, char **argv);
+int cmd_batch_complete(int argc, char **argv);
+int cmd_batch_report(int argc, char **argv);
+int cmd_batch_list(int argc, char **argv);
+int cmd_batch_remove(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_key_generate(int argc, char **argv);
 
 #endif

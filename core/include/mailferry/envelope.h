@@ -182,6 +182,23 @@ MF_WARN_UNUSED mf_err mf_envelope_unpack(const uint8_t *buf, size_t len,
  * they stay in order on one partition. */
 char *mf_envelope_key(const char *batch, const char *mailbox);
 
+/* A sealed secret on its own, as the bytes of a mailferry.v1.SealedSecret
+ * protobuf: how the coordinator stores sealed passwords in Redis (the
+ * batch store keeps them as opaque blobs). Packing gives a new buffer
+ * *buf_r of *len_r bytes that the caller frees with free(); it holds only
+ * sealed material, never a secret in clear. Unpacking applies the same
+ * checks as a job's credentials in mf_envelope_unpack() (field sizes, key
+ * id, at most MF_CRYPTO_SECRET_MAX bytes of ciphertext): MF_E_ENVELOPE
+ * for anything else, MF_E_LIMIT for an input above 2 * MF_CRYPTO_SECRET_MAX
+ * bytes. *s_r is overwritten on success only; release it with
+ * mf_sealed_secret_clear(). */
+MF_WARN_UNUSED mf_err mf_sealed_secret_pack(const struct mf_sealed_secret *s,
+                                            uint8_t **buf_r, size_t *len_r,
+                                            struct mf_error *err);
+MF_WARN_UNUSED mf_err mf_sealed_secret_unpack(const uint8_t *buf, size_t len,
+                                              struct mf_sealed_secret *s_r,
+                                              struct mf_error *err);
+
 /* Stable names for logs and reports ("initial", "synced", ...). */
 const char *mf_job_kind_name(enum mf_job_kind kind);
 const char *mf_outcome_name(enum mf_outcome outcome);

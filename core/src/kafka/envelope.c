@@ -632,3 +632,53 @@ out:
     *env_r = env;
     return MF_E_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* Sealed secrets on their own                                        */
+/* ------------------------------------------------------------------ */
+
+mf_err
+mf_sealed_secret_pack(const struct mf_sealed_secret *x, uint8_t **buf_r,
+                      size_t *len_r, struct mf_error *err) {
+    PbSealed pb;
+    uint8_t *buf;
+    size_t len;
+
+    if (!x->ciphertext && x->ciphertext_len)
+        return mf_error_set(err, MF_E_INVALID_ARGUMENT,
+                            "sealed secret without ciphertext");
+    pb_sealed(&pb, x);
+    len = mailferry__v1__sealed_secret__get_packed_size(&pb);
+    buf = mf_xmalloc(len ? len : 1);
+    MF_ASSERT(mailferry__v1__sealed_secret__pack(&pb, buf) == len);
+    *buf_r = buf;
+    *len_r = len;
+    return MF_E_OK;
+}
+
+mf_err
+mf_sealed_secret_unpack(const uint8_t *buf, size_t len,
+                        struct mf_sealed_secret *s_r, struct mf_error *err) {
+    struct budget b = {0, 0};
+    ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
+    struct mf_sealed_secret x;
+    PbSealed *pb;
+    mf_err rc;
+
+    if (len > 2 * MF_CRYPTO_SECRET_MAX)
+        return mf_error_set(err, MF_E_LIMIT,
+                            "sealed secret of %zu bytes exceeds the limit of "
+                            "%d",
+                            len, 2 * MF_CRYPTO_SECRET_MAX);
+    b.max = 128 * len + 65536;
+    pb = mailferry__v1__sealed_secret__unpack(&alloc, len, buf);
+    if (!pb)
+        return mf_error_set(err, MF_E_ENVELOPE,
+                            "not a valid protobuf SealedSecret (%zu bytes)",
+                            len);
+    rc = un_sealed(pb, &x, "stored", err);
+    mailferry__v1__sealed_secret__free_unpacked(pb, &alloc);
+    if (rc == MF_E_OK)
+        *s_r = x;
+    return rc;
+}

@@ -1,0 +1,547 @@
+/*
+ * The status display of `mailferry batch status` and `batch list`.
+ *
+ * One snapshot is read per draw: the batch record (state and counts by
+ * mailbox state) and every mailbox record, walked in chunks
+ * (mf_batch_foreach_mailbox), of which only the running ones and the
+ * failed ones are kept for printing; the rest are summed. So a 50,000
+ * mailbox batch costs one pass over Redis per draw and memory in the
+ * number of running mailboxes.
+ *
+ * Rates: a running mailbox's msgs/s is its messages done in this pass
+ * over the time since the pass began (its record's last_sync, Redis
+ * time); with --watch the batch's rate comes from the difference between
+ * two draws. ETAs divide what is left by those rates; for mailboxes not
+ * started yet, "what is left" is estimated from the finished ones'
+ * average size. They are estimates and say so ("~").
+ */
+#include "batch_status.h"
+
+#include "mailferry/json.h"
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BAR_WIDTH 30
+#define FAILED_SHOWN 20
+
+struct running {
+    char *email;
+    enum mf_mailbox_state state;
+    uint32_t attempt;
+    char worker[MF_BATCH_WORKER_MAX];
+    uint64_t total, done, bytes;
+    uint32_t folders_total, folders_done;
+    double rate; /* msgs/s, 0 unknown */
+};
+
+struct failed {
+    char *email;
+    char name[64];
+    char detail[MF_ERROR_DETAIL_MAX];
+};
+
+struct snapshot {
+    int64_t now;
+    struct running *run;
+    size_t nrun;
+    struct failed *fail;
+    size_t nfail, nfail_total;
+    uint64_t finished;        /* mailboxes in a final state */
+    uint64_t finished_source; /* their source messages (for estimates) */
+    uint64_t messages_copied; /* all passes, finished mailboxes */
+    uint64_t bytes_copied;
+    uint64_t running_done; /* messages done by running jobs */
+    uint64_t running_left; /* messages left in running jobs */
+    uint64_t queued;
+    double rate; /* msgs/s of the batch, 0 unknown */
+    /* JSON: every mailbox. */
+    struct mf_json *j;
+};
+
+static void
+snapshot_free(struct snapshot *s) {
+    for (size_t i = 0; i < s->nrun; i++)
+        free(s->run[i].email);
+    for (size_t i = 0; i < s->nfail; i++)
+        free(s->fail[i].email);
+    free(s->run);
+    free(s->fail);
+    memset(s, 0, sizeof(*s));
+}
+
+static bool
+running_state(enum mf_mailbox_state st) {
+    return st == MF_MAILBOX_SYNCING || st == MF_MAILBOX_INCREMENTAL_SYNCING;
+}
+
+static double
+mailbox_rate(const struct mf_batch_mailbox *mb, int64_t now) {
+    int64_t el = now - mb->last_sync;
+
+    if (!running_state(mb->state) || mb->last_sync <= 0 || !mb->messages_done)
+        return 0;
+    return (double)mb->messages_done / (double)(el > 0 ? el : 1);
+}
+
+static void
+json_mailbox(struct mf_json *j, const struct mf_batch_mailbox *mb,
+             double rate) {
+    uint64_t left = mb->messages_total > mb->messages_done
+                        ? mb->messages_total - mb->messages_done
+                        : 0;
+
+    mf_json_object_begin(j);
+    mf_json_key(j, "email"), mf_json_string(j, mb->cfg.email);
+    mf_json_key(j, "state"),
+        mf_json_string(j, mf_mailbox_state_name(mb->state));
+    mf_json_key(j, "job_id"), mf_json_string(j, mb->job_id);
+    mf_json_key(j, "pass"), mf_json_u64(j, mb->pass);
+    mf_json_key(j, "kind"), mf_json_string(j, mf_job_kind_name(mb->kind));
+    mf_json_key(j, "attempt"), mf_json_u64(j, mb->attempt);
+    mf_json_key(j, "attempts_total"), mf_json_u64(j, mb->attempts_total);
+    mf_json_key(j, "worker"), mf_json_string(j, mb->worker);
+    mf_json_key(j, "claimed_by"),
+        mf_json_string(j, mb->claim_worker[0] ? mb->claim_worker : NULL);
+    mf_json_key(j, "first_sync"), mf_json_i64(j, mb->first_sync);
+    mf_json_key(j, "last_sync"), mf_json_i64(j, mb->last_sync);
+    mf_json_key(j, "finished"), mf_json_i64(j, mb->finished);
+    mf_json_key(j, "messages_source"),
+        mf_json_u64(j, mb->stats.messages_source);
+    mf_json_key(j, "messages_copied"),
+        mf_json_u64(j, mb->stats.messages_copied);
+    mf_json_key(j, "bytes_copied"), mf_json_u64(j, mb->stats.bytes_copied);
+    mf_json_key(j, "progress");
+    mf_json_object_begin(j);
+    mf_json_key(j, "messages_total"), mf_json_u64(j, mb->messages_total);
+    mf_json_key(j, "messages_done"), mf_json_u64(j, mb->messages_done);
+    mf_json_key(j, "bytes_done"), mf_json_u64(j, mb->bytes_done);
+    mf_json_key(j, "folders_total"), mf_json_u64(j, mb->folders_total);
+    mf_json_key(j, "folders_done"), mf_json_u64(j, mb->folders_done);
+    mf_json_key(j, "messages_per_second"), mf_json_double(j, rate);
+    mf_json_key(j, "eta_seconds");
+    if (rate > 0)
+        mf_json_double(j, (double)left / rate);
+    else
+        mf_json_null(j);
+    mf_json_object_end(j);
+    mf_json_key(j, "error");
+    if (mb->error_code) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "code"), mf_json_i64(j, mb->error_code);
+        mf_json_key(j, "name"), mf_json_string(j, mb->error_name);
+        mf_json_key(j, "detail"), mf_json_string(j, mb->error_detail);
+        mf_json_object_end(j);
+    } else {
+        mf_json_null(j);
+    }
+    mf_json_object_end(j);
+}
+
+static mf_err
+on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
+    struct snapshot *s = ud;
+    double rate = mailbox_rate(mb, s->now);
+
+    if (s->j)
+        json_mailbox(s->j, mb, rate);
+    if (running_state(mb->state)) {
+        struct running *r;
+        s->run = mf_xreallocarray(s->run, s->nrun + 1, sizeof(*s->run));
+        r = &s->run[s->nrun++];
+        memset(r, 0, sizeof(*r));
+        r->email = mf_xstrdup(mb->cfg.email);
+        r->state = mb->state;
+        r->attempt = mb->attempt;
+        snprintf(r->worker, sizeof(r->worker), "%s",
+                 mb->claim_worker[0] ? mb->claim_worker : mb->worker);
+        r->total = mb->messages_total;
+        r->done = mb->messages_done;
+        r->bytes = mb->bytes_done;
+        r->folders_total = mb->folders_total;
+        r->folders_done = mb->folders_done;
+        r->rate = rate;
+        s->running_done += r->done;
+        s->running_left += r->total > r->done ? r->total - r->done : 0;
+        s->rate += rate;
+    } else if (mb->state == MF_MAILBOX_QUEUED) {
+        s->queued++;
+    } else {
+        s->finished++;
+        s->finished_source += mb->stats.messages_source;
+    }
+    s->messages_copied += mb->stats.messages_copied;
+    s->bytes_copied += mb->stats.bytes_copied;
+    if (mb->state == MF_MAILBOX_FAILED) {
+        s->nfail_total++;
+        if (s->nfail < FAILED_SHOWN) {
+            struct failed *f;
+            s->fail = mf_xreallocarray(s->fail, s->nfail + 1, sizeof(*s->fail));
+            f = &s->fail[s->nfail++];
+            f->email = mf_xstrdup(mb->cfg.email);
+            snprintf(f->name, sizeof(f->name), "%s",
+                     mb->error_name[0] ? mb->error_name : "error");
+            snprintf(f->detail, sizeof(f->detail), "%s", mb->error_detail);
+        }
+    }
+    return MF_E_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Formatting                                                         */
+/* ------------------------------------------------------------------ */
+
+static void
+bar(char *out, size_t n, double frac) {
+    int fill;
+
+    if (frac < 0)
+        frac = 0;
+    if (frac > 1)
+        frac = 1;
+    fill = (int)(frac * BAR_WIDTH + 0.5);
+    snprintf(out, n, "[%.*s%.*s] %3d%%", fill, "##############################",
+             BAR_WIDTH - fill, "..............................",
+             (int)(frac * 100));
+}
+
+static void
+human_bytes(char *out, size_t n, uint64_t v) {
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double d = (double)v;
+    size_t u = 0;
+
+    while (d >= 1024 && u + 1 < MF_ARRAY_LEN(units)) {
+        d /= 1024;
+        u++;
+    }
+    snprintf(out, n, u ? "%.1f %s" : "%.0f %s", d, units[u]);
+}
+
+static void
+human_secs(char *out, size_t n, double secs) {
+    long s = (long)(secs + 0.5);
+
+    if (s >= 86400)
+        snprintf(out, n, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
+    else if (s >= 3600)
+        snprintf(out, n, "%ldh%02ldm", s / 3600, s % 3600 / 60);
+    else if (s >= 60)
+        snprintf(out, n, "%ldm%02lds", s / 60, s % 60);
+    else
+        snprintf(out, n, "%lds", s);
+}
+
+static void
+human_time(char *out, size_t n, int64_t t, int64_t now) {
+    struct tm tm;
+    time_t tt = (time_t)t;
+    char ago[32];
+
+    if (!t) {
+        snprintf(out, n, "-");
+        return;
+    }
+    gmtime_r(&tt, &tm);
+    human_secs(ago, sizeof(ago), (double)(now > t ? now - t : 0));
+    snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d UTC (%s ago)",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ago);
+}
+
+/* The batch's messages still to copy: running jobs' remainders plus an
+ * estimate for the queued mailboxes. */
+static double
+messages_left(const struct snapshot *s) {
+    double avg =
+        s->finished ? (double)s->finished_source / (double)s->finished : 0;
+    return (double)s->running_left + avg * (double)s->queued;
+}
+
+static void
+print_text(FILE *out, const struct mf_batch_config *cfg,
+           const struct snapshot *s) {
+    char b1[128], b2[64], b3[64];
+    double left = messages_left(s);
+
+    human_time(b1, sizeof(b1), cfg->started ? cfg->started : cfg->created,
+               s->now);
+    fprintf(out, "batch %s: %s, pass %llu, %llu mailboxes, %s %s\n", cfg->name,
+            mf_batch_state_name(cfg->state), (unsigned long long)cfg->pass,
+            (unsigned long long)cfg->n_mailboxes,
+            cfg->started ? "started" : "created", b1);
+    fprintf(out, " ");
+    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++)
+        if (cfg->counts[i])
+            fprintf(out, " %s %llu",
+                    mf_mailbox_state_name((enum mf_mailbox_state)i),
+                    (unsigned long long)cfg->counts[i]);
+    fprintf(out, "\n");
+    bar(b1, sizeof(b1),
+        cfg->n_mailboxes ? (double)s->finished / (double)cfg->n_mailboxes : 0);
+    fprintf(out, "  mailboxes %s  %llu/%llu done\n", b1,
+            (unsigned long long)s->finished,
+            (unsigned long long)cfg->n_mailboxes);
+    human_bytes(b2, sizeof(b2), s->bytes_copied);
+    fprintf(out, "  messages  copied %llu (%s)",
+            (unsigned long long)(s->messages_copied + s->running_done), b2);
+    if (s->nrun || s->queued) {
+        fprintf(out, ", %.1f msgs/s", s->rate);
+        if (s->rate > 0 && left > 0) {
+            human_secs(b3, sizeof(b3), left / s->rate);
+            fprintf(out, ", ETA ~%s", b3);
+        }
+    }
+    fprintf(out, "\n");
+    if (s->nrun)
+        fprintf(out, "  running:\n");
+    for (size_t i = 0; i < s->nrun; i++) {
+        const struct running *r = &s->run[i];
+        bar(b1, sizeof(b1),
+            r->total ? (double)r->done / (double)r->total : 0.0);
+        human_bytes(b2, sizeof(b2), r->bytes);
+        fprintf(out, "    %-32s %s %llu/%llu msgs %s folders %u/%u", r->email,
+                b1, (unsigned long long)r->done, (unsigned long long)r->total,
+                b2, r->folders_done, r->folders_total);
+        if (r->rate > 0) {
+            fprintf(out, " %.1f msgs/s", r->rate);
+            if (r->total > r->done) {
+                human_secs(b3, sizeof(b3),
+                           (double)(r->total - r->done) / r->rate);
+                fprintf(out, " ETA %s", b3);
+            }
+        }
+        fprintf(out, "  [%s, attempt %u%s%s]\n",
+                mf_mailbox_state_name(r->state), r->attempt,
+                r->worker[0] ? ", " : "", r->worker);
+    }
+    if (s->nfail_total)
+        fprintf(out, "  failed (%llu):\n", (unsigned long long)s->nfail_total);
+    for (size_t i = 0; i < s->nfail; i++)
+        fprintf(out, "    %-32s %s: %s\n", s->fail[i].email, s->fail[i].name,
+                s->fail[i].detail);
+    if (s->nfail_total > s->nfail)
+        fprintf(out, "    ... (`mailferry batch report %s` lists all)\n",
+                cfg->name);
+}
+
+static void
+print_json_doc(const struct mf_batch_config *cfg, const struct snapshot *s,
+               struct mf_json *j) {
+    double left = messages_left(s);
+
+    mf_json_key(j, "totals");
+    mf_json_object_begin(j);
+    mf_json_key(j, "mailboxes_finished"), mf_json_u64(j, s->finished);
+    mf_json_key(j, "mailboxes_running"), mf_json_u64(j, s->nrun);
+    mf_json_key(j, "mailboxes_queued"), mf_json_u64(j, s->queued);
+    mf_json_key(j, "mailboxes_failed"), mf_json_u64(j, s->nfail_total);
+    mf_json_key(j, "messages_copied"),
+        mf_json_u64(j, s->messages_copied + s->running_done);
+    mf_json_key(j, "bytes_copied"), mf_json_u64(j, s->bytes_copied);
+    mf_json_key(j, "messages_per_second"), mf_json_double(j, s->rate);
+    mf_json_key(j, "eta_seconds");
+    if (s->rate > 0 && (s->nrun || s->queued))
+        mf_json_double(j, left / s->rate);
+    else
+        mf_json_null(j);
+    mf_json_object_end(j);
+    (void)cfg;
+}
+
+static void
+json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
+    mf_json_key(j, "batch"), mf_json_string(j, cfg->name);
+    mf_json_key(j, "state"), mf_json_string(j, mf_batch_state_name(cfg->state));
+    mf_json_key(j, "pass"), mf_json_u64(j, cfg->pass);
+    mf_json_key(j, "source"), mf_json_string(j, cfg->source);
+    mf_json_key(j, "target"), mf_json_string(j, cfg->target);
+    mf_json_key(j, "created"), mf_json_i64(j, cfg->created);
+    mf_json_key(j, "started"), mf_json_i64(j, cfg->started);
+    mf_json_key(j, "finished"), mf_json_i64(j, cfg->finished);
+    mf_json_key(j, "max_attempts"), mf_json_u64(j, cfg->max_attempts);
+    mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
+    mf_json_key(j, "n_mailboxes"), mf_json_u64(j, cfg->n_mailboxes);
+    mf_json_key(j, "counts");
+    mf_json_object_begin(j);
+    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++) {
+        mf_json_key(j, mf_mailbox_state_name((enum mf_mailbox_state)i));
+        mf_json_u64(j, cfg->counts[i]);
+    }
+    mf_json_object_end(j);
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands                                                           */
+/* ------------------------------------------------------------------ */
+
+int
+batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
+                  unsigned interval_ms, const atomic_bool *stop) {
+    bool tty = isatty(STDOUT_FILENO);
+    uint64_t prev_done = 0;
+    struct timespec prev_t = {0};
+    int exit_code = MF_EXIT_OK;
+
+    for (;;) {
+        struct mf_batch_config *cfg = NULL;
+        struct snapshot s = {0};
+        struct mf_error err = {0};
+        struct mf_buf b = {0};
+        struct mf_json j;
+        struct timespec t;
+        bool final;
+        mf_err rc;
+
+        if ((rc = mf_batch_get(r, name, &cfg, &err))) {
+            batch_print_error("batch status", name, &err);
+            return batch_exit_code(rc);
+        }
+        s.now = (int64_t)time(NULL);
+        if (json) {
+            mf_json_init(&j, &b);
+            mf_json_object_begin(&j);
+            json_header(&j, cfg);
+            mf_json_key(&j, "mailboxes");
+            mf_json_array_begin(&j);
+            s.j = &j;
+        }
+        rc = mf_batch_foreach_mailbox(r, name, on_mailbox, &s, &err);
+        if (rc) {
+            batch_print_error("batch status", name, &err);
+            exit_code = batch_exit_code(rc);
+            mf_buf_free(&b);
+            snapshot_free(&s);
+            mf_batch_config_free(&cfg);
+            return exit_code;
+        }
+        /* Between two draws, the batch's rate is what it copied meanwhile
+         * (finished and running together). */
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        {
+            uint64_t done = s.messages_copied + s.running_done;
+            double dt = (double)(t.tv_sec - prev_t.tv_sec) +
+                        (double)(t.tv_nsec - prev_t.tv_nsec) / 1e9;
+            if (prev_t.tv_sec && dt > 0.5 && done >= prev_done)
+                s.rate = (double)(done - prev_done) / dt;
+            prev_done = done;
+            prev_t = t;
+        }
+        if (json) {
+            mf_json_array_end(&j);
+            print_json_doc(cfg, &s, &j);
+            mf_json_object_end(&j);
+            printf("%s\n", (char *)b.data);
+            mf_buf_free(&b);
+        } else {
+            if (watch && tty)
+                fputs("\033[H\033[J", stdout);
+            print_text(stdout, cfg, &s);
+            if (watch)
+                printf("(every %u s; Ctrl-C ends)\n", interval_ms / 1000);
+        }
+        fflush(stdout);
+        final = !mf_batch_state_running(cfg->state);
+        snapshot_free(&s);
+        mf_batch_config_free(&cfg);
+        if (!watch || final)
+            break;
+        for (unsigned waited = 0; waited < interval_ms && !atomic_load(stop);
+             waited += 100)
+            usleep(100 * 1000);
+        if (atomic_load(stop))
+            break;
+        if (!tty)
+            printf("\n");
+    }
+    return exit_code;
+}
+
+struct list {
+    bool json;
+    struct mf_json j;
+    size_t n;
+    int64_t now;
+};
+
+static mf_err
+on_batch(void *ud, const struct mf_batch_summary *b) {
+    struct list *l = ud;
+
+    l->n++;
+    if (l->json) {
+        mf_json_object_begin(&l->j);
+        mf_json_key(&l->j, "batch"), mf_json_string(&l->j, b->name);
+        mf_json_key(&l->j, "state"),
+            mf_json_string(&l->j, mf_batch_state_name(b->state));
+        mf_json_key(&l->j, "n_mailboxes"), mf_json_u64(&l->j, b->n_mailboxes);
+        mf_json_key(&l->j, "counts");
+        mf_json_object_begin(&l->j);
+        for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++) {
+            mf_json_key(&l->j, mf_mailbox_state_name((enum mf_mailbox_state)i));
+            mf_json_u64(&l->j, b->counts[i]);
+        }
+        mf_json_object_end(&l->j);
+        mf_json_key(&l->j, "created"), mf_json_i64(&l->j, b->created);
+        mf_json_key(&l->j, "started"), mf_json_i64(&l->j, b->started);
+        mf_json_key(&l->j, "finished"), mf_json_i64(&l->j, b->finished);
+        mf_json_object_end(&l->j);
+        return MF_E_OK;
+    }
+    {
+        char counts[256] = "";
+        size_t off = 0;
+        for (int i = 0; i < MF_MAILBOX_STATE_COUNT && off < sizeof(counts); i++)
+            if (b->counts[i]) {
+                int w =
+                    snprintf(counts + off, sizeof(counts) - off, "%s%s %llu",
+                             off ? ", " : "",
+                             mf_mailbox_state_name((enum mf_mailbox_state)i),
+                             (unsigned long long)b->counts[i]);
+                if (w > 0)
+                    off += (size_t)w;
+            }
+        if (l->n == 1)
+            printf("%-24s %-20s %9s  %s\n", "BATCH", "STATE", "MAILBOXES",
+                   "BY STATE");
+        printf("%-24s %-20s %9llu  %s\n", b->name,
+               mf_batch_state_name(b->state),
+               (unsigned long long)b->n_mailboxes, counts);
+    }
+    return MF_E_OK;
+}
+
+int
+batch_status_list(struct mf_redis *r, bool json) {
+    struct list l = {0};
+    struct mf_buf b = {0};
+    struct mf_error err = {0};
+    mf_err rc;
+
+    l.json = json;
+    l.now = (int64_t)time(NULL);
+    if (json) {
+        mf_json_init(&l.j, &b);
+        mf_json_object_begin(&l.j);
+        mf_json_key(&l.j, "batches");
+        mf_json_array_begin(&l.j);
+    }
+    if ((rc = mf_batch_list(r, on_batch, &l, &err))) {
+        batch_print_error("batch list", NULL, &err);
+        mf_buf_free(&b);
+        return batch_exit_code(rc);
+    }
+    if (json) {
+        mf_json_array_end(&l.j);
+        mf_json_object_end(&l.j);
+        printf("%s\n", (char *)b.data);
+        mf_buf_free(&b);
+    } else if (!l.n) {
+        printf("no batches (`mailferry batch create` makes one)\n");
+    }
+    return MF_EXIT_OK;
+}

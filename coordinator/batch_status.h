@@ -1,0 +1,41 @@
+/*
+ * The batch commands' shared pieces: connecting to Redis from the command
+ * line, mapping errors to exit codes, and the status display
+ * (batch_status.c) behind `batch status` and `batch list`.
+ */
+#ifndef MF_BATCH_STATUS_H
+#define MF_BATCH_STATUS_H
+
+#include "cli.h"
+#include "mailferry/batch.h"
+#include "mailferry/redis.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+/* Connects to the Redis named by --redis / MAILFERRY_REDIS / the config
+ * file. Prints the problem and returns false if there is none or it does
+ * not answer. */
+bool batch_cli_redis(struct cli *cli, struct mf_redis **r_r);
+
+/* The exit code for an error of a batch command: 1 for what the admin
+ * can fix by choosing another batch or state (MF_E_NOT_FOUND, MF_E_STATE,
+ * MF_E_EXISTS, input errors), 3 for what kept the command from running
+ * (Redis, Kafka, I/O, crypto). */
+int batch_exit_code(mf_err rc);
+
+/* Prints err for command on stderr, with a hint for common cases. */
+void batch_print_error(const char *command, const char *batch,
+                       const struct mf_error *err);
+
+/* `batch status NAME`: prints the batch once, or with watch every
+ * interval_ms until the batch is in a final state or *stop is set. json:
+ * one JSON document (no watching). Returns an exit code. */
+int batch_status_show(struct mf_redis *r, const char *name, bool json,
+                      bool watch, unsigned interval_ms,
+                      const atomic_bool *stop);
+
+/* `batch list` (and `batch status` without a name). Returns an exit code. */
+int batch_status_list(struct mf_redis *r, bool json);
+
+#endif

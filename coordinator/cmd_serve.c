@@ -1,0 +1,251 @@
+/*
+ * `mailferry serve`: the coordinator service (core jobs.h,
+ * mf_service_run) in the foreground until SIGTERM or SIGINT, with
+ * /healthz, /readyz and /metrics on --http-listen (core http.h).
+ *
+ * `mailferry key generate FILE [--key-id ID] [--rotate]`: the master key
+ * file that seals the passwords of batches (crypto.h), mode 0600; with
+ * --rotate a new current key goes on top of an existing file.
+ *
+ * Exit codes: 0 stopped on a signal / key written; 2 wrong command line;
+ * 3 could not start (configuration, key file, Redis, Kafka, HTTP port).
+ */
+#include "cli.h"
+#include "commands.h"
+#include "mailferry/crypto.h"
+#include "mailferry/http.h"
+#include "mailferry/jobs.h"
+#include "mailferry/json.h"
+#include "mailferry/log.h"
+#include "mailferry/metrics.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* ------------------------------------------------------------------ */
+/* serve                                                              */
+/* ------------------------------------------------------------------ */
+
+static const char serve_usage[] =
+    "--kafka HOST:PORT[,...] --redis URL --master-key-file F "
+    "[--http-listen ADDR] [--topic-prefix P] [--scan-interval 5s]";
+
+static const struct cli_option serve_options[] = {
+    {"kafka", true, "Kafka bootstrap servers (kafka.* settings pass through)"},
+    {"redis", true, "Redis holding the batches"},
+    {"master-key-file", true,
+     "key file the passwords were sealed with (jobs it requeues carry "
+     "them)"},
+    {"topic-prefix", true, "topic name prefix (default mailferry)"},
+    {"http-listen", true,
+     "serve /healthz, /readyz and /metrics here (e.g. :9090, "
+     "127.0.0.1:9090)"},
+    {"scan-interval", true,
+     "how often to look for expired claims and due incremental passes (5s)"},
+    {"group-id", true,
+     "consumer group on the results topic (mailferry-coordinator)"},
+    {NULL, false, NULL},
+};
+
+static atomic_bool serve_stop;
+
+static void
+on_signal(int sig) {
+    (void)sig;
+    atomic_store(&serve_stop, true);
+}
+
+struct probe {
+    struct mf_service_metrics *m;
+    uint32_t scan_ms;
+};
+
+static bool
+probe_alive(void *ud) {
+    struct probe *p = ud;
+    return mf_service_metrics_alive(p->m, (int64_t)time(NULL), p->scan_ms);
+}
+
+static bool
+probe_ready(void *ud, char *why, size_t n) {
+    struct probe *p = ud;
+    return mf_service_metrics_ready(p->m, why, n);
+}
+
+static void
+probe_collect(void *ud, struct mf_metrics *reg) {
+    struct probe *p = ud;
+    mf_service_metrics_collect(p->m, reg);
+}
+
+int
+cmd_serve(int argc, char **argv) {
+    struct cli cli;
+    struct mf_crypto_keyring *kr = NULL;
+    struct mf_http_server *http = NULL;
+    struct mf_metrics *reg = NULL;
+    struct mf_service_metrics metrics;
+    struct mf_service_options o = {0};
+    struct mf_http_health health = {0};
+    struct probe probe;
+    struct mf_error err = {0};
+    struct sigaction sa;
+    const char *keyfile, *listen;
+    uint64_t scan;
+    int exit_code = MF_EXIT_USAGE;
+
+    if (!cli_parse(&cli, "serve", serve_usage, serve_options, argc, argv))
+        goto out;
+    if (cli.help) {
+        exit_code = MF_EXIT_OK;
+        goto out;
+    }
+    keyfile = mf_config_get(cli.config, "master-key-file", NULL);
+    o.redis_url = mf_config_get(cli.config, "redis", NULL);
+    if (cli.npositional || !keyfile || !o.redis_url ||
+        !mf_config_get(cli.config, "kafka", NULL)) {
+        fprintf(stderr,
+                "mailferry serve: --kafka, --redis and --master-key-file are "
+                "required\nusage: mailferry serve %s\n",
+                serve_usage);
+        goto out;
+    }
+    if (mf_config_get_u64(cli.config, "scan-interval", 5, 1, 3600,
+                          MF_UNIT_SECONDS, &scan, &err)) {
+        fprintf(stderr, "mailferry serve: %s\n", err.detail);
+        goto out;
+    }
+    exit_code = MF_EXIT_ERROR;
+    if (mf_crypto_keyring_load(keyfile, &kr, &err)) {
+        fprintf(stderr, "mailferry serve: key file %s: %s\n", keyfile,
+                err.detail);
+        goto out;
+    }
+    mf_service_metrics_init(&metrics);
+    o.config = cli.config;
+    o.keyring = kr;
+    o.group_id = mf_config_get(cli.config, "group-id", NULL);
+    o.scan_interval_ms = (uint32_t)scan * 1000;
+    o.metrics = &metrics;
+
+    if ((listen = mf_config_get(cli.config, "http-listen", NULL))) {
+        reg = mf_metrics_new();
+        probe = (struct probe){&metrics, o.scan_interval_ms};
+        health = (struct mf_http_health){probe_alive, probe_ready,
+                                         probe_collect, &probe, reg};
+        if (mf_http_server_start(listen, mf_http_health_handler, &health, &http,
+                                 &err)) {
+            fprintf(stderr, "mailferry serve: --http-listen %s: %s\n", listen,
+                    err.detail);
+            goto out;
+        }
+        mf_log(MF_LOG_INFO, NULL, "http.listen",
+               "/healthz, /readyz and /metrics on %s (port %u)", listen,
+               (unsigned)mf_http_server_port(http));
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (mf_service_run(&o, &serve_stop, &err)) {
+        mf_log_error(NULL, "service.start", &err);
+        fprintf(stderr, "mailferry serve: %s\n", err.detail);
+        goto out;
+    }
+    exit_code = MF_EXIT_OK;
+out:
+    mf_http_server_stop(&http);
+    mf_metrics_free(&reg);
+    mf_crypto_keyring_free(&kr);
+    cli_free(&cli);
+    return exit_code;
+}
+
+/* ------------------------------------------------------------------ */
+/* key generate                                                       */
+/* ------------------------------------------------------------------ */
+
+int
+cmd_key_generate(int argc, char **argv) {
+    static const struct cli_option options[] = {
+        {"key-id", true,
+         "name of the new key (default: key-YYYYMMDD-HHMMSS, UTC)"},
+        {"rotate", false,
+         "put a new current key on top of an existing file; the old keys "
+         "still open what they sealed"},
+        {NULL, false, NULL},
+    };
+    static const char usage[] = "FILE [--key-id ID] [--rotate] [--json]";
+    struct cli cli;
+    struct mf_error err = {0};
+    char id[MF_CRYPTO_KEY_ID_MAX + 1];
+    const char *key_id;
+    bool rotate = false;
+    int exit_code = MF_EXIT_USAGE;
+    mf_err rc;
+
+    if (!cli_parse(&cli, "key generate", usage, options, argc, argv))
+        goto out;
+    if (cli.help) {
+        exit_code = MF_EXIT_OK;
+        goto out;
+    }
+    if (cli.npositional != 1 ||
+        mf_config_get_bool(cli.config, "rotate", false, &rotate, &err)) {
+        fprintf(stderr,
+                "mailferry key generate: expected one FILE\n"
+                "usage: mailferry key generate %s\n",
+                usage);
+        goto out;
+    }
+    key_id = mf_config_get(cli.config, "key-id", NULL);
+    if (!key_id) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(id, sizeof(id), "key-%Y%m%d-%H%M%S", &tm);
+        key_id = id;
+    }
+    if (!mf_crypto_key_id_valid(key_id)) {
+        fprintf(stderr,
+                "mailferry key generate: \"%s\" is not a key id: 1 to %d of "
+                "A-Z a-z 0-9 . _ -\n",
+                key_id, MF_CRYPTO_KEY_ID_MAX);
+        goto out;
+    }
+    rc = mf_crypto_keyfile_generate(
+        cli.positional[0], key_id,
+        rotate ? MF_CRYPTO_KEYFILE_ROTATE : MF_CRYPTO_KEYFILE_CREATE, &err);
+    if (rc) {
+        fprintf(stderr, "mailferry key generate: %s: %s [%s]\n",
+                cli.positional[0], err.detail, mf_err_name(rc));
+        exit_code = rc == MF_E_EXISTS || rc == MF_E_CONFIG ? MF_EXIT_FAIL
+                                                           : MF_EXIT_ERROR;
+        if (rc == MF_E_EXISTS)
+            fprintf(stderr, "(--rotate adds a new key to an existing file)\n");
+        goto out;
+    }
+    if (cli.json) {
+        struct mf_buf b = {0};
+        struct mf_json j;
+        mf_json_init(&j, &b);
+        mf_json_object_begin(&j);
+        mf_json_key(&j, "file"), mf_json_string(&j, cli.positional[0]);
+        mf_json_key(&j, "key_id"), mf_json_string(&j, key_id);
+        mf_json_key(&j, "rotated"), mf_json_bool(&j, rotate);
+        mf_json_object_end(&j);
+        printf("%s\n", (char *)b.data);
+        mf_buf_free(&b);
+    } else
+        printf("%s: new current key %s%s (keep this file secret; mode 0600)\n",
+               cli.positional[0], key_id,
+               rotate ? " on top of the old ones" : "");
+    exit_code = MF_EXIT_OK;
+out:
+    cli_free(&cli);
+    return exit_code;
+}

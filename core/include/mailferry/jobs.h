@@ -1,0 +1,227 @@
+/*
+ * Jobs and the coordinator service (DESIGN.md §3, §4, §6, §10): the code
+ * between the batch records in Redis (batch.h) and the Kafka topics
+ * (kafka.h, envelope.h), kept in the library so that `mailferry serve`,
+ * the `mailferry batch ...` commands and the embedded `mailferry migrate`
+ * share it.
+ *
+ * Credentials (DESIGN.md §10). The store only holds sealed secrets
+ * (crypto.h), serialised with mf_sealed_secret_pack():
+ *
+ *   mailbox password          sealed for (batch, email, "source")
+ *   mailbox target password   sealed for (batch, email, "target"); also
+ *                             the source password re-sealed for the
+ *                             target when the target logs in as the user
+ *   source admin password     sealed for (batch, "", "source-admin")
+ *   target admin password     sealed for (batch, "", "target-admin")
+ *
+ * A job carries a mailbox's own sealed password as stored. An admin
+ * password is opened and re-sealed for the job's mailbox and purpose
+ * ("source" or "target"), with a fresh data key, so every job's secret
+ * opens only for that batch, mailbox and side; workers never see an
+ * admin secret that would open for another mailbox. Clear text exists
+ * only inside mf_jobs_build() and mf_jobs_seal_blob() and is wiped there.
+ *
+ * Logins: without an admin, the CSV's UserName (TargetUserName, or the
+ * UserName, on the target). With an admin, the admin login format says
+ * how the admin acts for the user: "sasl" (the default: SASL PLAIN, login
+ * the admin, authorization identity the user) or a template with
+ * {user}, {admin} and {domain} (the EmailAddress's domain), such as
+ * "{user}*{admin}" (Dovecot master users) or "{domain}/{admin}/{user}".
+ * On the target the user is TargetUserName, else the EmailAddress.
+ *
+ * The service (mf_service_run): one consumer-group member on
+ * <prefix>.results (group "mailferry-coordinator") and one producer for
+ * <prefix>.jobs and <prefix>.jobs.dlq. It applies progress and results to
+ * the records (idempotent per job and attempt), produces the next attempt
+ * of a job whose result says RETRY or dead-letters it when attempts are
+ * exhausted, commits each result's offset only after it is applied and
+ * what it caused is delivered (at least once), and every scan interval
+ * requeues jobs whose claim expired (the worker died) and begins the
+ * incremental passes that batches with an interval are due for. Several
+ * services may run against the same batches: every change is a checked
+ * Redis script, so the second one to try finds nothing to do.
+ */
+#ifndef MAILFERRY_JOBS_H
+#define MAILFERRY_JOBS_H
+
+#include "mailferry/batch.h"
+#include "mailferry/config.h"
+#include "mailferry/crypto.h"
+#include "mailferry/envelope.h"
+#include "mailferry/err.h"
+#include "mailferry/kafka.h"
+#include "mailferry/metrics.h"
+#include "mailferry/redis.h"
+#include "mailferry/util.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MF_JOBS_PURPOSE_SOURCE "source"
+#define MF_JOBS_PURPOSE_TARGET "target"
+#define MF_JOBS_PURPOSE_SOURCE_ADMIN "source-admin"
+#define MF_JOBS_PURPOSE_TARGET_ADMIN "target-admin"
+#define MF_JOBS_LOGIN_FORMAT_SASL "sasl"
+#define MF_JOBS_GROUP_DEFAULT "mailferry-coordinator"
+
+/* ------------------------------------------------------------------ */
+/* Credentials and jobs                                               */
+/* ------------------------------------------------------------------ */
+
+/* Seals secret (len bytes) for (batch, mailbox, purpose) and serialises
+ * it into *blob_r, a new blob to release with mf_jobs_blob_free(). Use ""
+ * as mailbox for an admin secret. Errors as mf_crypto_seal(). */
+MF_WARN_UNUSED mf_err mf_jobs_seal_blob(const struct mf_crypto_keyring *kr,
+                                        const char *batch, const char *mailbox,
+                                        const char *purpose, const void *secret,
+                                        size_t len,
+                                        struct mf_batch_blob *blob_r,
+                                        struct mf_error *err);
+/* Frees a blob's bytes and zeroes it. Accepts an empty blob. */
+void mf_jobs_blob_free(struct mf_batch_blob *b);
+
+/* Whether fmt is a valid admin login format: NULL, "sasl", or a template
+ * that names {user} and uses no placeholder but {user}, {admin} and
+ * {domain}. On false, err says why (MF_E_USAGE). */
+bool mf_jobs_login_format_valid(const char *fmt, struct mf_error *err);
+
+/* The login for user acting through admin with format fmt (see the top
+ * of this file): *login_r and *authzid_r are new strings (authzid_r ""
+ * for a template). email gives {domain}. */
+void mf_jobs_admin_login(const char *admin, const char *fmt, const char *user,
+                         const char *email, char **login_r, char **authzid_r);
+
+/* Builds the job envelope body for one job of a mailbox: ids from job,
+ * logins and sealed passwords from the batch configuration and the
+ * mailbox record as described at the top of this file. *job_r is
+ * overwritten; on success the caller releases it (as the job of an
+ * envelope: mf_envelope_clear(), or mf_jobs_job_clear()). Errors:
+ * MF_E_ENVELOPE (a stored blob does not parse), MF_E_STATE (a needed
+ * password is missing), and those of mf_crypto_open()/_seal(). */
+MF_WARN_UNUSED mf_err mf_jobs_build(const struct mf_crypto_keyring *kr,
+                                    const struct mf_batch_config *cfg,
+                                    const struct mf_batch_mailbox_cfg *mb,
+                                    const struct mf_batch_job *job,
+                                    struct mf_job *job_r, struct mf_error *err);
+/* Frees what a struct mf_job owns and zeroes it. */
+void mf_jobs_job_clear(struct mf_job *job);
+
+/* ------------------------------------------------------------------ */
+/* Producing jobs                                                     */
+/* ------------------------------------------------------------------ */
+
+/* What mf_jobs_enqueue() and friends need; everything borrowed. */
+struct mf_jobs_ctx {
+    struct mf_redis *redis;
+    struct mf_kafka_producer *producer;
+    const struct mf_kafka_topics *topics;
+    const struct mf_crypto_keyring *keyring;
+    const char *sender; /* envelope sender; NULL: "mailferry" */
+};
+
+/* Packs job into an envelope and queues it on topic (the jobs topic or
+ * the dead-letter topic) with the mailbox's key. Delivery is checked by
+ * the caller's mf_kafka_producer_flush(). */
+MF_WARN_UNUSED mf_err mf_jobs_produce(const struct mf_jobs_ctx *c,
+                                      const char *topic,
+                                      const struct mf_job *job,
+                                      struct mf_error *err);
+
+/* Reads the mailbox record and configuration, builds the job and
+ * produces it on topic. cfg may be NULL (read from Redis). */
+MF_WARN_UNUSED mf_err mf_jobs_produce_job(const struct mf_jobs_ctx *c,
+                                          const struct mf_batch_config *cfg,
+                                          const char *batch, const char *topic,
+                                          const struct mf_batch_job *job,
+                                          struct mf_error *err);
+
+/* Begins a pass with mf_batch_begin_pass(): every job it returns is built
+ * and produced on the jobs topic, then the producer is flushed (up to
+ * flush_ms). *n_r (may be NULL) is the number of jobs produced, *state_r
+ * (may be NULL) the batch state afterwards. A job that cannot be built
+ * (a stored secret does not open) stops the walk with its error; the
+ * mailboxes not yet produced stay Queued and mf_jobs_reissue() produces
+ * them again. */
+MF_WARN_UNUSED mf_err mf_jobs_begin_pass(const struct mf_jobs_ctx *c,
+                                         const char *batch, enum mf_batch_op op,
+                                         int flush_ms, uint64_t *n_r,
+                                         enum mf_batch_state *state_r,
+                                         struct mf_error *err);
+
+/* Produces the current job of every Queued mailbox again (after an
+ * interrupted start; duplicates are harmless, only one claim wins) and
+ * flushes. *n_r (may be NULL) is the number produced. */
+MF_WARN_UNUSED mf_err mf_jobs_reissue(const struct mf_jobs_ctx *c,
+                                      const char *batch, int flush_ms,
+                                      uint64_t *n_r, struct mf_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The coordinator service                                            */
+/* ------------------------------------------------------------------ */
+
+/* Counters for /metrics, updated by the service thread and read by any
+ * other (an HTTP thread) without locks. */
+struct mf_service_metrics {
+    atomic_uint_fast64_t results_applied;  /* results folded in */
+    atomic_uint_fast64_t results_ignored;  /* duplicates and stale ones */
+    atomic_uint_fast64_t progress_applied; /* progress messages folded in */
+    atomic_uint_fast64_t progress_ignored;
+    atomic_uint_fast64_t messages_invalid; /* not an envelope we read */
+    atomic_uint_fast64_t jobs_produced;    /* requeued and scheduled jobs */
+    atomic_uint_fast64_t jobs_requeued;    /* RETRY results and lost workers */
+    atomic_uint_fast64_t jobs_dead_lettered;
+    atomic_uint_fast64_t claims_expired; /* lost workers found */
+    atomic_uint_fast64_t passes_scheduled;
+    atomic_uint_fast64_t messages_copied; /* from applied results */
+    atomic_uint_fast64_t bytes_copied;
+    atomic_uint_fast64_t errors;   /* Redis or Kafka errors met */
+    atomic_int_fast64_t last_scan; /* Unix time of the last full scan */
+    atomic_int_fast64_t heartbeat; /* Unix time the loop last turned */
+    atomic_int_fast64_t started;   /* Unix time the service started */
+    atomic_bool redis_ok;          /* the last Redis command worked */
+    atomic_bool kafka_ok;          /* the consumer has partitions / no error */
+};
+
+/* Zeroes m. */
+void mf_service_metrics_init(struct mf_service_metrics *m);
+/* Declares the service's metric families in reg and sets them from m
+ * (names mailferry_coordinator_...); the collect step of /metrics. */
+void mf_service_metrics_collect(const struct mf_service_metrics *m,
+                                struct mf_metrics *reg);
+/* Alive (/healthz): the service loop turned within the last 3 scan
+ * intervals or 60 s, whichever is longer (waiting out an outage turns it
+ * too). Ready (/readyz): Redis answers and the results consumer works;
+ * why (n bytes) says which is missing. */
+bool mf_service_metrics_alive(const struct mf_service_metrics *m, int64_t now,
+                              uint32_t scan_interval_ms);
+bool mf_service_metrics_ready(const struct mf_service_metrics *m, char *why,
+                              size_t n);
+
+struct mf_service_options {
+    /* Keys "kafka", "kafka.*", "topic-prefix" (kafka.h). Borrowed. */
+    const struct mf_config *config;
+    const char *redis_url;                   /* borrowed */
+    const struct mf_crypto_keyring *keyring; /* borrowed */
+    const char *group_id;                    /* NULL: MF_JOBS_GROUP_DEFAULT */
+    const char *client_id;                   /* NULL: "mailferry-coordinator" */
+    /* Expired claims and due incremental passes are looked for this
+     * often (0: 5000 ms). */
+    uint32_t scan_interval_ms;
+    struct mf_service_metrics *metrics; /* may be NULL */
+};
+
+/* Runs the coordinator service until *stop becomes true, then leaves the
+ * consumer group, flushes the producer and returns MF_E_OK. Returns an
+ * error only when it cannot start (configuration, the first connection
+ * to Redis); afterwards Redis and Kafka outages are waited out: a result
+ * that cannot be applied is retried (its partition paused) until Redis
+ * answers, and its offset is not committed before. Logs one line per
+ * event (mailferry/log.h). */
+MF_WARN_UNUSED mf_err mf_service_run(const struct mf_service_options *o,
+                                     const atomic_bool *stop,
+                                     struct mf_error *err);
+
+#endif

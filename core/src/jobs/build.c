@@ -1,0 +1,256 @@
+/*
+ * Building jobs (DESIGN.md §10): logins and sealed passwords for one job
+ * of one mailbox, from the batch configuration and the mailbox record,
+ * ready for the jobs topic.
+ *
+ * The only clear text here is an admin password, opened from its stored
+ * blob and re-sealed at once for the job's mailbox and purpose; it lives
+ * in a struct mf_crypto_secret that wipes itself. A mailbox's own sealed
+ * password goes into the job as stored (it is already bound to the batch,
+ * the mailbox and the purpose). Everything a struct mf_job holds is owned
+ * by it and released by mf_jobs_job_clear().
+ */
+#include "mailferry/jobs.h"
+
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Blobs                                                              */
+/* ------------------------------------------------------------------ */
+
+mf_err
+mf_jobs_seal_blob(const struct mf_crypto_keyring *kr, const char *batch,
+                  const char *mailbox, const char *purpose, const void *secret,
+                  size_t len, struct mf_batch_blob *blob_r,
+                  struct mf_error *err) {
+    struct mf_sealed_secret s;
+    uint8_t *buf;
+    size_t n;
+    mf_err rc;
+
+    if ((rc =
+             mf_crypto_seal(kr, batch, mailbox, purpose, secret, len, &s, err)))
+        return rc;
+    rc = mf_sealed_secret_pack(&s, &buf, &n, err);
+    mf_sealed_secret_clear(&s);
+    if (rc)
+        return rc;
+    blob_r->data = buf;
+    blob_r->len = n;
+    return MF_E_OK;
+}
+
+void
+mf_jobs_blob_free(struct mf_batch_blob *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Logins                                                             */
+/* ------------------------------------------------------------------ */
+
+static const char *const placeholders[] = {"{user}", "{admin}", "{domain}"};
+
+bool
+mf_jobs_login_format_valid(const char *fmt, struct mf_error *err) {
+    bool has_user = false;
+
+    if (!fmt || strcmp(fmt, MF_JOBS_LOGIN_FORMAT_SASL) == 0)
+        return true;
+    for (const char *p = fmt; *p; p++) {
+        size_t i;
+        if (*p == '}') {
+            mf_error_set(err, MF_E_USAGE,
+                         "login format \"%s\": a \"}\" without \"{\"", fmt);
+            return false;
+        }
+        if (*p != '{')
+            continue;
+        for (i = 0; i < MF_ARRAY_LEN(placeholders); i++)
+            if (strncmp(p, placeholders[i], strlen(placeholders[i])) == 0)
+                break;
+        if (i == MF_ARRAY_LEN(placeholders)) {
+            mf_error_set(err, MF_E_USAGE,
+                         "login format \"%s\": unknown placeholder (use "
+                         "{user}, {admin}, {domain}, or \"sasl\")",
+                         fmt);
+            return false;
+        }
+        has_user |= i == 0;
+        p += strlen(placeholders[i]) - 1;
+    }
+    if (!has_user) {
+        mf_error_set(err, MF_E_USAGE,
+                     "login format \"%s\" does not name {user}: every "
+                     "mailbox would log in as the same user",
+                     fmt);
+        return false;
+    }
+    return true;
+}
+
+void
+mf_jobs_admin_login(const char *admin, const char *fmt, const char *user,
+                    const char *email, char **login_r, char **authzid_r) {
+    const char *at = strrchr(email, '@');
+    struct mf_buf b = {0};
+
+    if (!fmt || strcmp(fmt, MF_JOBS_LOGIN_FORMAT_SASL) == 0) {
+        *login_r = mf_xstrdup(admin);
+        *authzid_r = mf_xstrdup(user);
+        return;
+    }
+    for (const char *p = fmt; *p; p++) {
+        if (strncmp(p, "{user}", 6) == 0)
+            mf_buf_append_str(&b, user), p += 5;
+        else if (strncmp(p, "{admin}", 7) == 0)
+            mf_buf_append_str(&b, admin), p += 6;
+        else if (strncmp(p, "{domain}", 8) == 0)
+            mf_buf_append_str(&b, at ? at + 1 : ""), p += 7;
+        else
+            mf_buf_append(&b, p, 1);
+    }
+    mf_buf_append(&b, "", 1);
+    *login_r = (char *)b.data;
+    *authzid_r = mf_xstrdup("");
+}
+
+/* ------------------------------------------------------------------ */
+/* Jobs                                                               */
+/* ------------------------------------------------------------------ */
+
+void
+mf_jobs_job_clear(struct mf_job *j) {
+    struct mf_envelope env;
+
+    /* The envelope owns a job exactly as we do: let it free one. */
+    memset(&env, 0, sizeof(env));
+    env.body = MF_ENVELOPE_JOB;
+    env.job = *j;
+    mf_envelope_clear(&env);
+    memset(j, 0, sizeof(*j));
+}
+
+static mf_err
+unpack_blob(const struct mf_batch_blob *b, struct mf_sealed_secret *s_r,
+            const char *what, struct mf_error *err) {
+    mf_err rc = mf_sealed_secret_unpack(b->data, b->len, s_r, err);
+    if (rc) {
+        struct mf_error e = *err;
+        mf_error_set(err, rc, "stored %s: %s", what, e.detail);
+    }
+    return rc;
+}
+
+/* Opens the admin secret stored for (batch, "", admin_purpose) and seals
+ * it again for (batch, email, purpose). */
+static mf_err
+reseal_admin(const struct mf_crypto_keyring *kr, const char *batch,
+             const char *email, const struct mf_batch_blob *blob,
+             const char *admin_purpose, const char *purpose,
+             struct mf_sealed_secret *out_r, struct mf_error *err) {
+    struct mf_sealed_secret stored;
+    struct mf_crypto_secret *clear = NULL;
+    mf_err rc;
+
+    if (!blob->len)
+        return mf_error_set(err, MF_E_STATE,
+                            "batch %s has no %s password stored", batch,
+                            admin_purpose);
+    if ((rc = unpack_blob(blob, &stored, admin_purpose, err)))
+        return rc;
+    rc = mf_crypto_open(kr, batch, "", admin_purpose, &stored, &clear, err);
+    mf_sealed_secret_clear(&stored);
+    if (rc)
+        return rc;
+    rc = mf_crypto_seal(kr, batch, email, purpose, clear->data, clear->len,
+                        out_r, err);
+    mf_crypto_secret_free(&clear);
+    return rc;
+}
+
+/* One side's credentials. admin NULL: the user logs in as user with the
+ * stored own password (purpose-bound already). */
+static mf_err
+side(const struct mf_crypto_keyring *kr, const char *batch, const char *email,
+     const char *admin, const char *fmt, const struct mf_batch_blob *admin_pw,
+     const char *admin_purpose, const char *user,
+     const struct mf_batch_blob *own_pw, const char *purpose,
+     struct mf_job_credentials *c, struct mf_error *err) {
+    mf_err rc;
+
+    if (admin && *admin) {
+        mf_jobs_admin_login(admin, fmt, user, email, &c->login,
+                            &c->authorization_id);
+        if ((rc = reseal_admin(kr, batch, email, admin_pw, admin_purpose,
+                               purpose, &c->password, err)))
+            return rc;
+        c->has_password = true;
+        return MF_E_OK;
+    }
+    c->login = mf_xstrdup(user);
+    c->authorization_id = mf_xstrdup("");
+    if (!own_pw->len)
+        return mf_error_set(err, MF_E_STATE,
+                            "mailbox %s has no %s password stored", email,
+                            purpose);
+    if ((rc = unpack_blob(own_pw, &c->password, purpose, err)))
+        return rc;
+    c->has_password = true;
+    return MF_E_OK;
+}
+
+mf_err
+mf_jobs_build(const struct mf_crypto_keyring *kr,
+              const struct mf_batch_config *cfg,
+              const struct mf_batch_mailbox_cfg *mb,
+              const struct mf_batch_job *job, struct mf_job *job_r,
+              struct mf_error *err) {
+    struct mf_job j;
+    const char *tuser;
+    mf_err rc;
+
+    memset(&j, 0, sizeof(j));
+    j.batch = mf_xstrdup(cfg->name);
+    j.mailbox = mf_xstrdup(mb->email);
+    j.job_id = mf_xstrdup(job->job_id);
+    j.attempt = job->attempt;
+    j.kind = job->kind;
+    j.pass = job->pass;
+    j.user_root = mf_xstrdup(mb->user_root ? mb->user_root : "");
+    /* A batch removed and created again under the same name is a new
+     * generation: a worker can tell its jobs from stale ones. */
+    j.batch_generation = (uint64_t)(cfg->created > 0 ? cfg->created : 0);
+
+    rc =
+        side(kr, cfg->name, mb->email, cfg->admin_user, cfg->admin_login_format,
+             &cfg->admin_password, MF_JOBS_PURPOSE_SOURCE_ADMIN, mb->user,
+             &mb->password, MF_JOBS_PURPOSE_SOURCE, &j.source, err);
+    if (rc)
+        goto out;
+    /* The target logs in as TargetUserName; with a target admin the
+     * default user is the EmailAddress, else the source login. */
+    if (cfg->target_admin_user && *cfg->target_admin_user)
+        tuser =
+            mb->target_user && *mb->target_user ? mb->target_user : mb->email;
+    else
+        tuser =
+            mb->target_user && *mb->target_user ? mb->target_user : mb->user;
+    rc = side(kr, cfg->name, mb->email, cfg->target_admin_user,
+              cfg->target_admin_login_format, &cfg->target_admin_password,
+              MF_JOBS_PURPOSE_TARGET_ADMIN, tuser, &mb->target_password,
+              MF_JOBS_PURPOSE_TARGET, &j.target, err);
+out:
+    if (rc) {
+        mf_jobs_job_clear(&j);
+        return rc;
+    }
+    *job_r = j;
+    return MF_E_OK;
+}
