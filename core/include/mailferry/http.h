@@ -84,13 +84,18 @@ void mf_http_server_stop(struct mf_http_server **s);
 
 /* A ready-made handler for the probe endpoints, built on callbacks that
  * all run on the server thread:
- *   /healthz  200 "ok" when alive() is true (or alive is NULL), else 503;
- *   /readyz   200 "ready" when ready() is true (or ready is NULL), else 503
- *             with the reason ready() wrote into why (n bytes, NUL-ended);
+ *   /healthz  200 "ok\n" when alive() is true (or alive is NULL), else
+ *             503 "not alive\n";
+ *   /readyz   200 "ready\n" when ready() is true (or ready is NULL), else
+ *             503 "not ready: <why>\n" with the reason ready() wrote into
+ *             why (n bytes; truncate, always NUL-terminate);
  *   /metrics  collect() refreshes gauges (may be NULL), then the registry
  *             is rendered with Content-Type MF_METRICS_CONTENT_TYPE
  *             (404 when metrics is NULL);
- *   anything else 404. */
+ *   anything else 404.
+ * Plain-text bodies are "text/plain; charset=utf-8". Every response also
+ * carries Content-Length, "Cache-Control: no-store" and
+ * "Connection: close"; HEAD gets the same headers without the body. */
 struct mf_http_health {
     bool (*alive)(void *ud);
     bool (*ready)(void *ud, char *why, size_t n);

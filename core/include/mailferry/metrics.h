@@ -16,7 +16,8 @@
  * Programmer errors are assertions (they stay on in release builds): an
  * invalid metric or label name, using a family that was not declared,
  * declaring a name again with another type, an odd label list, or a series
- * whose label names differ from the family's first series. Label values are
+ * whose label names differ from the family's first series (same names,
+ * same order). Label values are
  * free text (escaped when rendered). Series are rendered in the order they
  * were created, families in the order they were declared; a series is never
  * removed (set a gauge to 0 instead), so keep label values bounded (states,
