@@ -13,12 +13,11 @@
  *     mf_metrics_set(m, "mailferry_mailboxes", 12, "state", "synced", NULL);
  *     mf_metrics_add(m, "mailferry_jobs_total", 1, NULL);   // no labels
  *
- * Programmer errors are assertions (they stay on in release builds): an
- * invalid metric or label name, using a family that was not declared,
- * declaring a name again with another type, an odd label list, or a series
- * whose label names differ from the family's first series (same names,
- * same order). Label values are
- * free text (escaped when rendered). Series are rendered in the order they
+ * Programmer errors are assertions (they stay on in release builds): an invalid
+ * metric or label name, using a family that was not declared, declaring a name
+ * again with another type, an odd label list, or a series whose label names
+ * differ from the family's first series (same names, same order). Label values
+ * are free text (escaped when rendered). Series are rendered in the order they
  * were created, families in the order they were declared; a series is never
  * removed (set a gauge to 0 instead), so keep label values bounded (states,
  * error codes), never per-mailbox.
