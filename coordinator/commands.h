@@ -17,5 +17,7 @@ int cmd_batch_list(int argc, char **argv);
 int cmd_batch_remove(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_key_generate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_batch_compare(int argc, char **argv);
 
 #endif

@@ -1,0 +1,649 @@
+/*
+ * `mailferry plan FILE --source URL [--target URL]`: what a batch would
+ * copy, before it runs (DESIGN.md §1, §3). Per mailbox of the CSV, a
+ * few at a time: the folder plan (source folder -> target folder, or
+ * excluded and why, renamed because of separators or collisions), the
+ * messages and bytes per folder, the messages over the size cap; totals
+ * per mailbox and for the batch. With --from-batch NAME (repeatable) and
+ * --redis URL, also the throughput one connection achieved in those
+ * finished test batches and, from it, the time the planned mailboxes
+ * would take at several connection counts and batch sizes that fit a
+ * window. The work is in core/src/plan (mailferry/plan.h).
+ *
+ * Exit: 0 every mailbox planned; 1 a mailbox could not be planned (the
+ * others still are) or the CSV has errors; 2 a wrong command line; 3 the
+ * command could not run (CSV unreadable, Redis unreachable, a test batch
+ * missing or without a Synced mailbox to measure).
+ */
+#include "cli.h"
+#include "commands.h"
+#include "mailferry/csv.h"
+#include "mailferry/json.h"
+#include "mailferry/plan.h"
+#include "mailferry/util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "FILE --source URL [--target URL] [--admin USER "
+    "--admin-password-file F] [--include P,...] [--exclude P,...] "
+    "[--max-message-size 35M] [--concurrency N] [--from-batch NAME ... "
+    "--redis URL [--connections 1,2,4] [--window 8h]] [--json]";
+
+static const struct cli_option options[] = {
+    {"source", true,
+     "source server: imaps://host[:port], imap://host[:port] "
+     "(STARTTLS) or imap://host:port/?tls=off"},
+    {"target", true,
+     "target server (for its separator, special-use folders and "
+     "APPENDLIMIT); without it the plan assumes \"/\" and no special-use"},
+    {"concurrency", true, "mailboxes planned at the same time (default 4)"},
+    {"admin", true, "source admin who logs in on behalf of each user"},
+    {"admin-password-file", true, "file holding the source admin's password"},
+    {"admin-login-format", true,
+     "sasl (default: SASL PLAIN with authzid) or a template such as "
+     "{user}*{admin} or {domain}/{admin}/{user}"},
+    {"target-admin", true, "target admin who logs in on behalf of each user"},
+    {"target-admin-password-file", true,
+     "file holding the target admin's password"},
+    {"target-admin-login-format", true, "as --admin-login-format"},
+    {"ca-file", true, "trust this CA bundle as well (PEM)"},
+    {"insecure", false, "do not verify certificates (lab servers only)"},
+    {"bind-address", true, "local address for outgoing connections"},
+    {"max-message-size", true,
+     "messages larger than this would be skipped (35M; the target's "
+     "APPENDLIMIT lowers it)"},
+    {"include", true,
+     "copy only folders matching these patterns (comma separated, e.g. "
+     "INBOX,Archive/*)"},
+    {"exclude", true, "do not copy folders matching these patterns"},
+    {"separator-replacement", true,
+     "replaces the target's hierarchy separator inside folder names (_)"},
+    {"size-method", true,
+     "auto (STATUS=SIZE when offered, else FETCH), status or fetch"},
+    {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
+    {"from-batch", true,
+     "estimate from this finished test batch (repeatable, or comma "
+     "separated)"},
+    {"redis", true, "where the test batches live (redis://host:port)"},
+    {"connections", true,
+     "connection counts to estimate (default 1,2,4,8,16,32)"},
+    {"max-connections", true,
+     "connections the source tolerates: never suggest more"},
+    {"window", true, "suggest batch sizes that finish within this (8h)"},
+    {NULL, false, NULL},
+};
+
+/* ------------------------------------------------------------------ */
+/* CSV                                                                 */
+/* ------------------------------------------------------------------ */
+
+struct row {
+    char *email, *user, *password, *target_user, *target_password;
+};
+
+struct rows {
+    struct row *v;
+    size_t n;
+    uint64_t issues;
+    const char *path;
+};
+
+static char *
+dup_or_null(const char *s) {
+    return s ? mf_xstrdup(s) : NULL;
+}
+
+static void
+on_row(void *ud, const struct mf_csv_row *r) {
+    struct rows *l = ud;
+    struct row *w;
+
+    l->v = mf_xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+    w = &l->v[l->n++];
+    w->email = mf_xstrdup(r->email);
+    w->user = mf_xstrdup(r->username);
+    w->password = dup_or_null(r->password);
+    w->target_user = dup_or_null(r->target_username);
+    w->target_password = dup_or_null(r->target_password);
+}
+
+static void
+on_issue(void *ud, const struct mf_csv_issue *is) {
+    struct rows *l = ud;
+
+    l->issues++;
+    fprintf(stderr, "%s:%llu:%u: error: %s: %s [%s]\n", l->path,
+            (unsigned long long)is->line, is->column, mf_strerror(is->code),
+            is->detail, mf_err_name(is->code));
+}
+
+static void
+rows_free(struct rows *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        mf_secret_free(&l->v[i].password);
+        mf_secret_free(&l->v[i].target_password);
+        free(l->v[i].email);
+        free(l->v[i].user);
+        free(l->v[i].target_user);
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* ------------------------------------------------------------------ */
+/* Logins (as `mailferry migrate` makes them)                          */
+/* ------------------------------------------------------------------ */
+
+struct admin {
+    const char *user;   /* NULL: no admin */
+    char *password;     /* owned secret */
+    const char *format; /* "sasl" or a template */
+};
+
+static bool
+read_admin(struct cli *cli, const char *prefix, struct admin *ad,
+           struct mf_error *err) {
+    char key[64];
+
+    snprintf(key, sizeof(key), "%sadmin", prefix);
+    ad->user = mf_config_get(cli->config, key, NULL);
+    snprintf(key, sizeof(key), "%sadmin-login-format", prefix);
+    ad->format = mf_config_get(cli->config, key, NULL);
+    if (!ad->user)
+        return true;
+    snprintf(key, sizeof(key), "%sadmin-password", prefix);
+    if (mf_config_get_secret(cli->config, key, &ad->password, err))
+        return false;
+    if (!ad->password) {
+        mf_error_set(err, MF_E_USAGE, "--%sadmin needs --%s-file", prefix, key);
+        return false;
+    }
+    return true;
+}
+
+/* Expands {user}, {admin}, {domain} in fmt. */
+static char *
+expand(const char *fmt, const char *user, const char *admin,
+       const char *email) {
+    struct mf_buf b = {0};
+    const char *at = strrchr(email, '@');
+
+    for (const char *p = fmt; *p; p++) {
+        if (strncmp(p, "{user}", 6) == 0)
+            mf_buf_append_str(&b, user), p += 5;
+        else if (strncmp(p, "{admin}", 7) == 0)
+            mf_buf_append_str(&b, admin), p += 6;
+        else if (strncmp(p, "{domain}", 8) == 0)
+            mf_buf_append_str(&b, at ? at + 1 : ""), p += 7;
+        else
+            mf_buf_append(&b, p, 1);
+    }
+    mf_buf_append(&b, "", 1);
+    return (char *)b.data;
+}
+
+/* Fills lg; *owned_r gets an expanded login name to free later. */
+static void
+make_login(const struct admin *ad, const char *user, const char *password,
+           const char *email, struct mf_migrate_login *lg, char **owned_r) {
+    memset(lg, 0, sizeof(*lg));
+    *owned_r = NULL;
+    if (!ad->user) {
+        lg->user = user;
+        lg->password = password;
+        return;
+    }
+    lg->password = ad->password;
+    if (!ad->format || strcmp(ad->format, "sasl") == 0) {
+        lg->user = ad->user;
+        lg->authzid = user;
+    } else {
+        *owned_r = expand(ad->format, user, ad->user, email);
+        lg->user = *owned_r;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                             */
+/* ------------------------------------------------------------------ */
+
+static bool
+parse_server(struct cli *cli, const char *key, bool required,
+             struct mf_migrate_server *s, bool *given_r, struct mf_error *err) {
+    const char *url = mf_config_get(cli->config, key, NULL);
+    bool insecure = false;
+
+    memset(s, 0, sizeof(*s));
+    *given_r = url != NULL;
+    if (!url) {
+        if (required)
+            mf_error_set(err, MF_E_USAGE, "--%s URL is required", key);
+        return !required;
+    }
+    if (mf_endpoint_parse(url, &s->endpoint, err) != MF_E_OK)
+        return false;
+    if (mf_config_get_bool(cli->config, "insecure", false, &insecure, err))
+        return false;
+    s->insecure = insecure;
+    s->ca_file = mf_config_get(cli->config, "ca-file", NULL);
+    s->bind_address = mf_config_get(cli->config, "bind-address", NULL);
+    return true;
+}
+
+static mf_err
+add_patterns(struct mf_folder_rules *rules, const char *list, bool include,
+             struct mf_error *err) {
+    char *copy, *p;
+    mf_err rc = MF_E_OK;
+
+    if (!list)
+        return MF_E_OK;
+    copy = mf_xstrdup(list);
+    p = copy;
+    while (p && rc == MF_E_OK) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (*p)
+            rc = include ? mf_folder_rules_parse_include(rules, p, err)
+                         : mf_folder_rules_parse_exclude(rules, p, err);
+        p = comma ? comma + 1 : NULL;
+    }
+    free(copy);
+    return rc;
+}
+
+struct names {
+    char **v;
+    size_t n;
+};
+
+static void
+names_add_list(struct names *s, const char *list) {
+    char *copy = mf_xstrdup(list), *p = copy;
+
+    while (p) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (*p) {
+            s->v = mf_xreallocarray(s->v, s->n + 1, sizeof(*s->v));
+            s->v[s->n++] = mf_xstrdup(p);
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    free(copy);
+}
+
+/* --from-batch may repeat, and the option table keeps only the last
+ * value of an option: collect them all from argv. */
+static void
+collect_batches(int argc, char **argv, struct names *s) {
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--from-batch") == 0 && i + 1 < argc)
+            names_add_list(s, argv[++i]);
+        else if (strncmp(argv[i], "--from-batch=", 13) == 0)
+            names_add_list(s, argv[i] + 13);
+    }
+}
+
+static void
+names_free(struct names *s) {
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+/* ------------------------------------------------------------------ */
+/* Running                                                             */
+/* ------------------------------------------------------------------ */
+
+static atomic_bool stop_flag;
+
+static void
+on_signal(int sig) {
+    (void)sig;
+    atomic_store(&stop_flag, true);
+}
+
+struct progress {
+    size_t done, n;
+    bool draw;
+};
+
+static void
+on_planned(void *ud, size_t index, const struct mf_plan_mailbox *mb) {
+    struct progress *p = ud;
+
+    (void)index;
+    p->done++;
+    if (p->draw)
+        fprintf(stderr, "\rplanned %zu/%zu: %-40.40s", p->done, p->n,
+                mb->email);
+    if (p->draw && p->done == p->n)
+        fprintf(stderr, "\r%70s\r", "");
+}
+
+/* Reads the test batches and merges their rates. */
+static int
+read_history(const char *url, const struct names *batches,
+             struct mf_plan_digest **d_r, struct mf_estimate_rate *rate) {
+    struct mf_redis *r = NULL;
+    struct mf_error err = {0};
+    struct mf_plan_digest *d = mf_xcalloc(batches->n, sizeof(*d));
+
+    *d_r = d;
+    if (mf_redis_connect(url, 5000, &r, &err) != MF_E_OK) {
+        fprintf(stderr, "mailferry plan: Redis: %s\n", err.detail);
+        return MF_EXIT_ERROR;
+    }
+    for (size_t i = 0; i < batches->n; i++) {
+        if (mf_plan_batch_digest(r, batches->v[i], &d[i], &err) != MF_E_OK) {
+            fprintf(stderr, "mailferry plan: test batch %s: %s\n",
+                    batches->v[i], err.detail);
+            mf_redis_free(&r);
+            return MF_EXIT_ERROR;
+        }
+        if (d[i].running)
+            fprintf(stderr,
+                    "mailferry plan: warning: test batch %s is %s; its "
+                    "figures may still change\n",
+                    d[i].name, d[i].state);
+        mf_estimate_rate_merge(rate, &d[i].rate);
+    }
+    mf_redis_free(&r);
+    if (!(rate->bytes_per_second > 0) && !(rate->messages_per_second > 0)) {
+        fprintf(stderr,
+                "mailferry plan: the test batches have no Synced mailbox "
+                "with a duration: nothing to estimate from\n");
+        return MF_EXIT_ERROR;
+    }
+    return MF_EXIT_OK;
+}
+
+struct settings {
+    struct mf_plan_options po;
+    struct mf_migrate_server src, dst;
+    struct admin src_admin, dst_admin;
+    struct mf_folder_rules *rules;
+    struct names batches;
+    const char *redis;
+    unsigned *conns;
+    size_t n_conns;
+    uint64_t max_connections, window;
+    bool allow_unknown;
+};
+
+static bool
+read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
+    bool has_target = false, has_source = false;
+    const char *v;
+    uint64_t u;
+
+    st->rules = mf_folder_rules_new();
+    if (!parse_server(cli, "source", true, &st->src, &has_source, err) ||
+        !parse_server(cli, "target", false, &st->dst, &has_target, err) ||
+        !read_admin(cli, "", &st->src_admin, err) ||
+        !read_admin(cli, "target-", &st->dst_admin, err) ||
+        mf_config_get_u64(cli->config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
+                          &u, err) ||
+        mf_config_get_u64(cli->config, "max-message-size",
+                          MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE, 1,
+                          (uint64_t)1 << 40, MF_UNIT_BYTES,
+                          &st->po.max_message_size, err) ||
+        mf_config_get_bool(cli->config, "allow-unknown-columns", false,
+                           &st->allow_unknown, err) ||
+        add_patterns(st->rules, mf_config_get(cli->config, "include", NULL),
+                     true, err) ||
+        add_patterns(st->rules, mf_config_get(cli->config, "exclude", NULL),
+                     false, err) ||
+        ((v = mf_config_get(cli->config, "separator-replacement", NULL)) &&
+         mf_folder_rules_parse_separator_replacement(st->rules, v, err)) ||
+        mf_config_get_u64(cli->config, "max-connections", 0, 0, 100000,
+                          MF_UNIT_NONE, &st->max_connections, err) ||
+        mf_config_get_u64(cli->config, "window", 0, 0, 365 * 86400,
+                          MF_UNIT_SECONDS, &st->window, err))
+        return false;
+    st->po.concurrency = (unsigned)u;
+    st->po.source = &st->src;
+    st->po.target = has_target ? &st->dst : NULL;
+    st->po.rules = st->rules;
+    st->po.stop = &stop_flag;
+    if ((v = mf_config_get(cli->config, "size-method", NULL)) &&
+        !mf_plan_size_method_parse(v, &st->po.size_method)) {
+        mf_error_set(err, MF_E_USAGE,
+                     "--size-method is auto, status or fetch, not \"%s\"", v);
+        return false;
+    }
+    if ((v = mf_config_get(cli->config, "connections", NULL)) &&
+        mf_estimate_parse_connections(v, &st->conns, &st->n_conns, err))
+        return false;
+    st->redis = mf_config_get(cli->config, "redis", NULL);
+    if (st->batches.n == 0 &&
+        (v = mf_config_get(cli->config, "from-batch", NULL)))
+        names_add_list(&st->batches, v); /* from the environment or file */
+    if (st->batches.n && !st->redis) {
+        mf_error_set(err, MF_E_USAGE, "--from-batch needs --redis URL");
+        return false;
+    }
+    if (!st->batches.n &&
+        (mf_config_get(cli->config, "connections", NULL) ||
+         mf_config_get(cli->config, "window", NULL) ||
+         mf_config_get(cli->config, "max-connections", NULL))) {
+        mf_error_set(err, MF_E_USAGE,
+                     "--connections, --max-connections and --window "
+                     "estimate from a test batch: give --from-batch NAME");
+        return false;
+    }
+    return true;
+}
+
+static void
+settings_free(struct settings *st) {
+    mf_secret_free(&st->src_admin.password);
+    mf_secret_free(&st->dst_admin.password);
+    mf_folder_rules_free(&st->rules);
+    names_free(&st->batches);
+    free(st->conns);
+}
+
+static void
+print_json(const struct cli *cli, const struct mf_plan_batch *b,
+           const struct names *batches, const struct mf_plan_digest *d,
+           const struct mf_estimate_rate *rate, const struct mf_estimate *est,
+           const char **names) {
+    struct mf_buf buf = {0};
+    struct mf_json j;
+
+    mf_json_init(&j, &buf);
+    mf_json_object_begin(&j);
+    mf_json_key(&j, "source");
+    mf_json_string(&j, mf_config_get(cli->config, "source", NULL));
+    mf_json_key(&j, "target");
+    mf_json_string(&j, mf_config_get(cli->config, "target", NULL));
+    mf_json_key(&j, "plan");
+    mf_plan_batch_to_json(b, &j);
+    mf_json_key(&j, "from_batches");
+    mf_json_array_begin(&j);
+    for (size_t i = 0; rate && i < batches->n; i++)
+        mf_plan_digest_to_json(&d[i], &j);
+    mf_json_array_end(&j);
+    mf_json_key(&j, "estimate");
+    if (rate)
+        mf_estimate_to_json(rate, est, names, &j);
+    else
+        mf_json_null(&j);
+    mf_json_object_end(&j);
+    fwrite(buf.data, 1, buf.len, stdout);
+    fputc('\n', stdout);
+    mf_buf_free(&buf);
+}
+
+static void
+print_text(const struct mf_plan_batch *b, const struct names *batches,
+           const struct mf_plan_digest *d, const struct mf_estimate_rate *rate,
+           const struct mf_estimate *est, const char **names) {
+    mf_plan_batch_print(stdout, b);
+    if (!rate)
+        return;
+    printf("\nestimate from test batch%s", batches->n > 1 ? "es" : "");
+    for (size_t i = 0; i < batches->n; i++)
+        printf("%s %s (%s)", i ? "," : "", d[i].name, d[i].state);
+    printf("\n");
+    mf_estimate_print(stdout, rate, est, names);
+}
+
+int
+cmd_plan(int argc, char **argv) {
+    struct cli cli;
+    struct settings st = {0};
+    struct rows rows = {0};
+    struct mf_csv_options copt = {0};
+    struct mf_csv_callbacks ccb = {.on_row = on_row, .on_issue = on_issue};
+    struct mf_csv_stats cstats;
+    struct mf_plan_request *reqs = NULL;
+    char **owned = NULL;
+    struct mf_plan_batch *b = NULL;
+    struct mf_plan_digest *digests = NULL;
+    struct mf_estimate_rate rate = {0};
+    struct mf_estimate est = {0};
+    const char **names = NULL; /* borrowed from b */
+    bool have_est = false;
+    struct progress prog = {0};
+    struct mf_error err = {0};
+    struct sigaction sa;
+    int exit_code = MF_EXIT_USAGE;
+    mf_err rc;
+
+    if (!cli_parse(&cli, "plan", usage, options, argc, argv))
+        goto out;
+    if (cli.help) {
+        exit_code = MF_EXIT_OK;
+        goto out;
+    }
+    if (cli.npositional != 1) {
+        fprintf(stderr,
+                "mailferry plan: expected one FILE\nusage: mailferry plan "
+                "%s\n",
+                usage);
+        goto out;
+    }
+    collect_batches(argc, argv, &st.batches);
+    if (!read_settings(&cli, &st, &err)) {
+        fprintf(stderr, "mailferry plan: %s\n", err.detail);
+        goto out;
+    }
+
+    exit_code = MF_EXIT_ERROR;
+    copt.password_optional = st.src_admin.user != NULL;
+    copt.allow_unknown_columns = st.allow_unknown;
+    rows.path = cli.positional[0];
+    rc = mf_csv_parse_file(rows.path, &copt, &ccb, &rows, &cstats, &err);
+    if (rc == MF_E_IO) {
+        fprintf(stderr, "mailferry plan: %s\n", err.detail);
+        goto out;
+    }
+    if (rc != MF_E_OK) {
+        fprintf(stderr,
+                "mailferry plan: %s has %llu errors; nothing planned (see "
+                "`mailferry csv validate`)\n",
+                rows.path, (unsigned long long)rows.issues);
+        exit_code = MF_EXIT_FAIL;
+        goto out;
+    }
+    /* The test batches first: a typo there should not wait for the
+     * whole plan. */
+    if (st.batches.n &&
+        (exit_code = read_history(st.redis, &st.batches, &digests, &rate)) !=
+            MF_EXIT_OK)
+        goto out;
+    exit_code = MF_EXIT_ERROR;
+
+    reqs = mf_xcalloc(rows.n ? rows.n : 1, sizeof(*reqs));
+    owned = mf_xcalloc(2 * (rows.n ? rows.n : 1), sizeof(*owned));
+    for (size_t i = 0; i < rows.n; i++) {
+        const struct row *w = &rows.v[i];
+        const char *tuser = w->target_user ? w->target_user : w->user;
+        const char *tpass =
+            w->target_password ? w->target_password : w->password;
+
+        if (st.dst_admin.user)
+            tuser = w->target_user ? w->target_user : w->email;
+        reqs[i].email = w->email;
+        make_login(&st.src_admin, w->user, w->password, w->email,
+                   &reqs[i].source, &owned[2 * i]);
+        make_login(&st.dst_admin, tuser, tpass, w->email, &reqs[i].target,
+                   &owned[2 * i + 1]);
+    }
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    prog.n = rows.n;
+    prog.draw = !cli.json && isatty(STDERR_FILENO);
+    st.po.on_mailbox = on_planned;
+    st.po.ud = &prog;
+    if (mf_plan_batch(&st.po, reqs, rows.n, &b, &err) != MF_E_OK) {
+        fprintf(stderr, "mailferry plan: %s\n", err.detail);
+        goto out;
+    }
+
+    names = mf_xcalloc(b->n ? b->n : 1, sizeof(*names));
+    if (st.batches.n) {
+        struct mf_estimate_job *jobs =
+            mf_xcalloc(b->n ? b->n : 1, sizeof(*jobs));
+        size_t nj = 0;
+
+        /* Only what was planned can be estimated; the failed mailboxes
+         * are listed as failed. */
+        for (size_t i = 0; i < b->n; i++) {
+            const struct mf_plan_mailbox *mb = &b->mailboxes[i];
+            if (mb->error.code != MF_E_OK)
+                continue;
+            jobs[nj].bytes = mb->totals.copy.bytes;
+            jobs[nj].messages = mb->totals.copy.messages;
+            names[nj++] = mb->email;
+        }
+        rc = mf_estimate_compute(&rate, jobs, nj, st.conns, st.n_conns,
+                                 (unsigned)st.max_connections,
+                                 (double)st.window, &est, &err);
+        free(jobs);
+        if (rc != MF_E_OK) {
+            fprintf(stderr, "mailferry plan: %s\n", err.detail);
+            goto out;
+        }
+        have_est = true;
+    }
+    if (cli.json)
+        print_json(&cli, b, &st.batches, digests, have_est ? &rate : NULL, &est,
+                   names);
+    else
+        print_text(b, &st.batches, digests, have_est ? &rate : NULL, &est,
+                   names);
+    exit_code = b->n_failed ? MF_EXIT_FAIL : MF_EXIT_OK;
+out:
+    if (have_est)
+        mf_estimate_clear(&est);
+    if (owned)
+        for (size_t i = 0; i < 2 * rows.n; i++)
+            free(owned[i]);
+    free(owned);
+    free(reqs);
+    free(digests);
+    free(names);
+    mf_plan_batch_free(&b);
+    rows_free(&rows);
+    settings_free(&st);
+    cli_free(&cli);
+    return exit_code;
+}

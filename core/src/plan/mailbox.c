@@ -1,0 +1,239 @@
+/*
+ * One mailbox's plan (mf_plan_mailbox(), mailferry/plan.h): log in to
+ * the source and, when given, the target; list both; build the folder
+ * plan exactly as the copy engine does (core/src/migrate/mailbox.c), so
+ * that what the plan shows is what a batch would do; then measure.
+ *
+ * The IMAP store (core/src/migrate/store.h) provides LIST (with the LSUB
+ * fallback and special-use attributes), the namespace prefix and the
+ * delimiter; the plan keeps a borrowed pointer to the store's session for
+ * the STATUS and FETCH commands the store has no operation for. The
+ * session is opened here with a longer line limit than the default, for
+ * "* SEARCH" answers listing many UIDs (parser.h).
+ */
+#include "plan/plan_int.h"
+
+#include "migrate/store.h"
+
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Room for about a million UIDs in one "* SEARCH" line. */
+#define SEARCH_MAX_LINE ((size_t)8 * 1024 * 1024)
+#define SEARCH_MAX_ARGS ((size_t)1200000)
+
+static double
+now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Opens one side; *s_r is the store's session (borrowed). */
+static mf_err
+open_side(const struct mf_migrate_server *srv,
+          const struct mf_migrate_login *lg, const char *side,
+          struct mf_store **st_r, struct mf_imap_session **s_r,
+          struct mf_error *err) {
+    struct mf_imap_conn_options co = {0};
+    struct mf_imap_login il = {0};
+    struct mf_imap_parser_limits lim;
+    struct mf_imap_session_options so = {0};
+    struct mf_store_imap_options sto = {0};
+    struct mf_imap_session *s = NULL;
+    struct mf_error e = {0};
+    mf_err rc;
+
+    co.endpoint = srv->endpoint;
+    co.ca_file = srv->ca_file;
+    co.insecure = srv->insecure;
+    co.bind_address = srv->bind_address;
+    co.connect_timeout_ms = srv->connect_timeout_ms;
+    co.io_timeout_ms = srv->io_timeout_ms;
+    il.user = lg->user;
+    il.password = lg->password;
+    il.authzid = lg->authzid;
+    il.oauth_token = lg->oauth_token;
+    mf_imap_parser_limits_init(&lim);
+    lim.max_line = SEARCH_MAX_LINE;
+    lim.max_args = SEARCH_MAX_ARGS;
+    so.limits = &lim;
+    so.timeout_ms = srv->io_timeout_ms;
+    rc = mf_imap_session_open(&co, &il, &so, &s, &e, NULL);
+    if (rc == MF_E_OK) {
+        sto.conn = &co;
+        sto.login = &il;
+        /* Takes the session over, also on failure. */
+        rc = mf_store_imap_wrap(s, &sto, st_r, &e);
+    }
+    if (rc != MF_E_OK) {
+        err->code = rc;
+        snprintf(err->detail, sizeof(err->detail), "%s: %.240s", side,
+                 e.detail);
+        return rc;
+    }
+    *s_r = s;
+    return MF_E_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Folder lists                                                        */
+/* ------------------------------------------------------------------ */
+
+struct lists {
+    struct mf_folder_src *src;
+    size_t nsrc;
+    struct mf_folder_tgt *tgt;
+    size_t ntgt;
+};
+
+static mf_err
+on_src_folder(void *ud, const struct mf_store_folder *f) {
+    struct lists *l = ud;
+    struct mf_folder_src *s;
+
+    l->src = mf_xreallocarray(l->src, l->nsrc + 1, sizeof(*l->src));
+    s = &l->src[l->nsrc++];
+    s->name = mf_xmemdup(f->name, f->len);
+    s->len = f->len;
+    s->delim = f->delim;
+    s->attrs = f->attrs;
+    s->subscribed = f->subscribed;
+    return MF_E_OK;
+}
+
+static mf_err
+on_tgt_folder(void *ud, const struct mf_store_folder *f) {
+    struct lists *l = ud;
+    struct mf_folder_tgt *t;
+
+    l->tgt = mf_xreallocarray(l->tgt, l->ntgt + 1, sizeof(*l->tgt));
+    t = &l->tgt[l->ntgt++];
+    t->name = mf_xmemdup(f->name, f->len);
+    t->len = f->len;
+    t->attrs = f->attrs;
+    return MF_E_OK;
+}
+
+static void
+lists_free(struct lists *l) {
+    for (size_t i = 0; i < l->nsrc; i++)
+        free((void *)l->src[i].name);
+    for (size_t i = 0; i < l->ntgt; i++)
+        free((void *)l->tgt[i].name);
+    free(l->src);
+    free(l->tgt);
+    memset(l, 0, sizeof(*l));
+}
+
+static mf_err
+store_error(struct mf_store *st, const char *what, struct mf_error *err) {
+    mf_err code = st->error.code != MF_E_OK ? st->error.code : MF_E_INTERNAL;
+
+    return mf_error_set(err, code, "%s: %.220s", what, st->error.detail);
+}
+
+/* ------------------------------------------------------------------ */
+/* One mailbox                                                         */
+/* ------------------------------------------------------------------ */
+
+mf_err
+mf_plan_mailbox(const struct mf_plan_options *o,
+                const struct mf_plan_request *req,
+                struct mf_plan_mailbox *res) {
+    struct mf_store *src = NULL, *dst = NULL;
+    struct mf_imap_session *ss = NULL, *ts = NULL; /* borrowed */
+    struct lists l = {0};
+    struct mf_folder_plan_input in = {0};
+    double t0 = now_s();
+    char tgt_prefix[sizeof(((struct mf_store_caps *)0)->prefix)] = "";
+    uint64_t cap;
+    mf_err rc;
+
+    memset(res, 0, sizeof(*res));
+    res->email = mf_xstrdup(req->email ? req->email : "");
+    cap = o->max_message_size ? o->max_message_size
+                              : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
+    res->max_message_size = cap;
+    if (o->stop && atomic_load(o->stop)) {
+        rc = mf_error_set(&res->error, MF_E_CANCELLED, "stopped");
+        goto out;
+    }
+    if ((rc = open_side(o->source, &req->source, "source", &src, &ss,
+                        &res->error)))
+        goto out;
+    if (o->target) {
+        if ((rc = open_side(o->target, &req->target, "target", &dst, &ts,
+                            &res->error)))
+            goto out;
+        res->target_checked = true;
+        res->appendlimit = dst->caps.appendlimit;
+        if (res->appendlimit && res->appendlimit < cap)
+            cap = res->appendlimit;
+        res->max_message_size = cap;
+    }
+
+    switch (o->size_method) {
+    case MF_PLAN_SIZE_AUTO:
+        res->method = mf_imap_session_has(ss, MF_IMAP_CAP_STATUS_SIZE)
+                          ? MF_PLAN_SIZE_STATUS
+                          : MF_PLAN_SIZE_FETCH;
+        break;
+    case MF_PLAN_SIZE_STATUS:
+        if (!mf_imap_session_has(ss, MF_IMAP_CAP_STATUS_SIZE)) {
+            rc = mf_error_set(&res->error, MF_E_IMAP_CAPABILITY,
+                              "source: no STATUS=SIZE (RFC 8438); use "
+                              "--size-method fetch");
+            goto out;
+        }
+        res->method = MF_PLAN_SIZE_STATUS;
+        break;
+    case MF_PLAN_SIZE_FETCH:
+        res->method = MF_PLAN_SIZE_FETCH;
+        break;
+    }
+
+    if ((rc = src->ops->list(src, on_src_folder, &l))) {
+        rc = store_error(src, "source LIST", &res->error);
+        goto out;
+    }
+    if (dst && (rc = dst->ops->list(dst, on_tgt_folder, &l))) {
+        rc = store_error(dst, "target LIST", &res->error);
+        goto out;
+    }
+    /* The target can go: everything else is on the source. */
+    if (dst) {
+        res->tgt_delim = dst->caps.delim;
+        snprintf(tgt_prefix, sizeof(tgt_prefix), "%s", dst->caps.prefix);
+    } else {
+        /* No target to ask: the common case ("/", no prefix). */
+        res->tgt_delim = '/';
+    }
+    mf_store_close(&dst);
+    res->src_delim = src->caps.delim;
+    for (size_t i = 0; !res->src_delim && i < l.nsrc; i++)
+        res->src_delim = l.src[i].delim;
+    in.src = l.src;
+    in.n_src = l.nsrc;
+    in.src_prefix = src->caps.prefix;
+    in.tgt = l.tgt;
+    in.n_tgt = l.ntgt;
+    in.tgt_delim = res->tgt_delim;
+    in.tgt_prefix = tgt_prefix;
+    in.rules = o->rules;
+    if ((rc = mf_folder_plan_build(&in, &res->plan, &res->error)))
+        goto out;
+    lists_free(&l);
+    rc = mf__plan_measure(ss, res);
+    mf__plan_totals(res);
+out:
+    lists_free(&l);
+    mf_store_close(&src);
+    mf_store_close(&dst);
+    res->seconds = now_s() - t0;
+    return rc;
+}

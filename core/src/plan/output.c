@@ -1,0 +1,526 @@
+/*
+ * The plan's outward faces (mailferry/plan.h): a readable table per
+ * mailbox and a batch summary, and one JSON document. The JSON folder
+ * objects use the member names of mf_folder_plan_to_json() (folderplan.h)
+ * plus the measured sizes, so a script reading either finds the same
+ * words. Exact byte counts appear in both forms; the text adds rounded
+ * sizes for the eye.
+ */
+#include "plan/plan_int.h"
+
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define COL_SOURCE 28
+#define COL_TARGET 28
+
+void
+mf_plan_format_bytes(char *out, size_t n, uint64_t bytes) {
+    static const char *units[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+    double v = (double)bytes;
+    size_t u = 0;
+
+    while (v >= 1000 && u + 1 < MF_ARRAY_LEN(units)) {
+        v /= 1000;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, n, "%llu B", (unsigned long long)bytes);
+    else
+        snprintf(out, n, "%.1f %s", v, units[u]);
+}
+
+void
+mf_plan_format_duration(char *out, size_t n, double seconds) {
+    unsigned long long s;
+
+    if (!(seconds >= 0))
+        seconds = 0;
+    if (seconds < 10) {
+        snprintf(out, n, "%.1fs", seconds);
+        return;
+    }
+    s = (unsigned long long)(seconds + 0.5);
+    if (s < 60)
+        snprintf(out, n, "%llus", s);
+    else if (s < 3600)
+        snprintf(out, n, "%llum %02llus", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(out, n, "%lluh %02llum", s / 3600, s / 60 % 60);
+    else
+        snprintf(out, n, "%llud %02lluh", s / 86400, s / 3600 % 24);
+}
+
+/* Terminal columns of code point c: 2 for the East Asian wide and
+ * full-width ranges (folder names in Chinese, Japanese, Korean), else 1.
+ * Enough for aligned tables; not a full wcwidth(). */
+static size_t
+cp_width(uint32_t c) {
+    return (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
+                   (c >= 0xac00 && c <= 0xd7a3) ||
+                   (c >= 0xf900 && c <= 0xfaff) ||
+                   (c >= 0xfe30 && c <= 0xfe4f) ||
+                   (c >= 0xff00 && c <= 0xff60) ||
+                   (c >= 0xffe0 && c <= 0xffe6) ||
+                   (c >= 0x20000 && c <= 0x3fffd)
+               ? 2
+               : 1;
+}
+
+/* Decodes the code point at s[*i] (advancing *i); invalid bytes count as
+ * one column each. */
+static uint32_t
+next_cp(const char *s, size_t len, size_t *i) {
+    const unsigned char *p = (const unsigned char *)s + *i;
+    size_t left = len - *i, n = 1;
+    uint32_t c = p[0];
+
+    if (c >= 0xf0 && left >= 4)
+        n = 4, c &= 0x07;
+    else if (c >= 0xe0 && left >= 3)
+        n = 3, c &= 0x0f;
+    else if (c >= 0xc0 && left >= 2)
+        n = 2, c &= 0x1f;
+    else
+        n = 1;
+    for (size_t k = 1; k < n; k++) {
+        if ((p[k] & 0xc0) != 0x80) {
+            *i += 1;
+            return '?';
+        }
+        c = (c << 6) | (p[k] & 0x3f);
+    }
+    *i += n;
+    return c;
+}
+
+void
+mf__plan_pad(FILE *out, const char *s, size_t width) {
+    size_t len = strlen(s), cols = 0, i = 0, cut = 0, cut_cols = 0;
+
+    while (i < len) {
+        size_t w = cp_width(next_cp(s, len, &i));
+        if (cols + w <= width - 1) {
+            cut = i;
+            cut_cols = cols + w;
+        }
+        cols += w;
+    }
+    if (cols > width) {
+        /* Leave room for the ellipsis, one column. */
+        fprintf(out, "%.*s\u2026", (int)cut, s);
+        cols = cut_cols + 1;
+    } else {
+        fputs(s, out);
+    }
+    for (; cols < width; cols++)
+        fputc(' ', out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Text                                                                */
+/* ------------------------------------------------------------------ */
+
+static const char *
+source_label(const struct mf_folder_entry *e) {
+    if (e->src_path)
+        return e->src_path;
+    if (e->src_raw)
+        return (const char *)e->src_raw;
+    return e->tgt_name ? e->tgt_name : "?";
+}
+
+static void
+note(FILE *out, const struct mf_folder_entry *e,
+     const struct mf_plan_folder *f) {
+    const char *sep = "";
+
+    if (e->action != MF_FOLDER_COPY) {
+        fprintf(out, "%s%s", mf_folder_action_name(e->action),
+                e->reason != MF_FOLDER_REASON_NONE ? ": " : "");
+        fputs(mf_folder_reason_name(e->reason), out);
+        if (e->reason_detail)
+            fprintf(out, " (%s)", e->reason_detail);
+        sep = "; ";
+    }
+    if (e->flags & MF_FOLDER_F_SPECIAL_USE) {
+        fprintf(out, "%sspecial-use %s%s", sep,
+                mf_folder_special_use_name(e->special_use),
+                e->flags & MF_FOLDER_F_GUESSED_USE ? " (by name)" : "");
+        sep = "; ";
+    }
+    if (e->flags & MF_FOLDER_F_RENAMED) {
+        fprintf(out, "%srenamed", sep);
+        sep = "; ";
+    }
+    if (e->flags & MF_FOLDER_F_DELIM_REPLACED) {
+        fprintf(out, "%sseparator replaced: \"%s\" -> \"%s\"", sep,
+                e->repl_from ? e->repl_from : "", e->repl_to ? e->repl_to : "");
+        sep = "; ";
+    }
+    if (e->flags & MF_FOLDER_F_COLLISION) {
+        fprintf(out, "%scollision with \"%s\"", sep,
+                e->wanted_name ? e->wanted_name : "");
+        sep = "; ";
+    }
+    if (e->encoding_error) {
+        fprintf(out, "%sname: %s", sep, e->encoding_error);
+        sep = "; ";
+    }
+    if (f && f->error.code != MF_E_OK)
+        fprintf(out, "%serror: %s [%s]", sep, f->error.detail,
+                mf_err_name(f->error.code));
+}
+
+static void
+delim_text(char *out, size_t n, char d) {
+    if (d)
+        snprintf(out, n, "\"%c\"", d);
+    else
+        snprintf(out, n, "NIL");
+}
+
+static void
+counts_text(char *out, size_t n, const struct mf_plan_counts *c) {
+    char b[32];
+
+    mf_plan_format_bytes(b, sizeof(b), c->bytes);
+    snprintf(out, n, "%llu messages, %s (%llu bytes)",
+             (unsigned long long)c->messages, b, (unsigned long long)c->bytes);
+}
+
+void
+mf_plan_mailbox_print(FILE *out, const struct mf_plan_mailbox *mb) {
+    char sd[8], td[8], cap[32], tmp[96];
+    const struct mf_plan_totals *t = &mb->totals;
+
+    mf_plan_format_bytes(cap, sizeof(cap), mb->max_message_size);
+    if (!mb->plan) {
+        fprintf(out, "%s: NOT PLANNED: %s [%s]\n\n", mb->email,
+                mb->error.detail, mf_err_name(mb->error.code));
+        return;
+    }
+    delim_text(sd, sizeof(sd), mb->src_delim);
+    delim_text(td, sizeof(td), mb->tgt_delim);
+    fprintf(out, "%s: separator %s -> %s%s, sizes by %s, %.2fs\n", mb->email,
+            sd, td, mb->target_checked ? "" : " (assumed: no target given)",
+            mb->method == MF_PLAN_SIZE_STATUS ? "STATUS=SIZE" : "FETCH",
+            mb->seconds);
+    fputs("  ", out);
+    mf__plan_pad(out, "SOURCE FOLDER", COL_SOURCE);
+    fputc(' ', out);
+    mf__plan_pad(out, "TARGET FOLDER", COL_TARGET);
+    fprintf(out, " %8s %12s %9s  %s\n", "MESSAGES", "BYTES", "OVER CAP",
+            "NOTE");
+    for (size_t i = 0; i < mf_folder_plan_count(mb->plan); i++) {
+        const struct mf_folder_entry *e = mf_folder_plan_entry(mb->plan, i);
+        const struct mf_plan_folder *f = mb->folders ? &mb->folders[i] : NULL;
+
+        fputs("  ", out);
+        mf__plan_pad(out, source_label(e), COL_SOURCE);
+        fputc(' ', out);
+        mf__plan_pad(out, e->tgt_name ? e->tgt_name : "-", COL_TARGET);
+        if (f && f->measured) {
+            fprintf(out, " %8llu %12llu", (unsigned long long)f->total.messages,
+                    (unsigned long long)f->total.bytes);
+            if (f->oversize.messages)
+                fprintf(out, " %9llu",
+                        (unsigned long long)f->oversize.messages);
+            else
+                fprintf(out, " %9s", "");
+        } else {
+            fprintf(out, " %8s %12s %9s", "-", "-", "");
+        }
+        fputs("  ", out);
+        note(out, e, f);
+        fputc('\n', out);
+    }
+    fprintf(out,
+            "  folders: %u to copy, %u containers, %u excluded, %u renamed, "
+            "%u special-use\n",
+            t->folders_copy, t->folders_container, t->folders_excluded,
+            t->folders_renamed, t->folders_special_use);
+    counts_text(tmp, sizeof(tmp), &t->copy);
+    fprintf(out, "  to copy: %s\n", tmp);
+    counts_text(tmp, sizeof(tmp), &t->oversize);
+    fprintf(out, "  over the %s cap (skipped): %s\n", cap, tmp);
+    counts_text(tmp, sizeof(tmp), &t->excluded);
+    fprintf(out, "  in folders not copied: %s\n", tmp);
+    if (mb->n_oversize) {
+        fprintf(out, "  messages over the cap:\n");
+        for (size_t i = 0; i < mb->n_oversize; i++)
+            fprintf(out, "    %s  UID %u  %llu bytes\n", mb->oversize[i].folder,
+                    mb->oversize[i].uid,
+                    (unsigned long long)mb->oversize[i].size);
+        if (t->oversize.messages > mb->n_oversize)
+            fprintf(
+                out, "    ... and %llu more\n",
+                (unsigned long long)(t->oversize.messages - mb->n_oversize));
+    }
+    if (mb->error.code != MF_E_OK)
+        fprintf(out, "  INCOMPLETE: %s [%s]\n", mb->error.detail,
+                mf_err_name(mb->error.code));
+    fputc('\n', out);
+}
+
+void
+mf_plan_batch_print(FILE *out, const struct mf_plan_batch *b) {
+    const struct mf_plan_totals *t = &b->totals;
+    char tmp[96], cap[32];
+
+    for (size_t i = 0; i < b->n; i++)
+        mf_plan_mailbox_print(out, &b->mailboxes[i]);
+    mf_plan_format_bytes(cap, sizeof(cap), b->max_message_size);
+    fprintf(out, "batch: %zu mailboxes planned, %zu failed (%.1fs)\n",
+            b->n_planned, b->n_failed, b->seconds);
+    fprintf(out, "  folders: %u to copy, %u containers, %u excluded\n",
+            t->folders_copy, t->folders_container, t->folders_excluded);
+    counts_text(tmp, sizeof(tmp), &t->copy);
+    fprintf(out, "  to copy: %s\n", tmp);
+    counts_text(tmp, sizeof(tmp), &t->oversize);
+    fprintf(out, "  over the %s cap (skipped): %s\n", cap, tmp);
+    counts_text(tmp, sizeof(tmp), &t->excluded);
+    fprintf(out, "  in folders not copied: %s\n", tmp);
+    if (b->n_planned) {
+        const struct mf_plan_mailbox *l = &b->mailboxes[b->largest];
+        counts_text(tmp, sizeof(tmp), &l->totals.copy);
+        fprintf(out, "  largest mailbox: %s: %s\n", l->email, tmp);
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (b->mailboxes[i].error.code != MF_E_OK)
+            fprintf(out, "  FAILED %s: %s [%s]\n", b->mailboxes[i].email,
+                    b->mailboxes[i].error.detail,
+                    mf_err_name(b->mailboxes[i].error.code));
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON                                                                */
+/* ------------------------------------------------------------------ */
+
+static void
+json_error(struct mf_json *j, const struct mf_error *e) {
+    if (e->code == MF_E_OK) {
+        mf_json_null(j);
+        return;
+    }
+    mf_json_object_begin(j);
+    mf_json_key(j, "code");
+    mf_json_u64(j, (uint64_t)e->code);
+    mf_json_key(j, "name");
+    mf_json_string(j, mf_err_name(e->code));
+    mf_json_key(j, "detail");
+    mf_json_string(j, e->detail);
+    mf_json_object_end(j);
+}
+
+static void
+json_delim(struct mf_json *j, char d) {
+    char s[2] = {d, '\0'};
+
+    if (d)
+        mf_json_string(j, s);
+    else
+        mf_json_null(j);
+}
+
+static void
+json_counts(struct mf_json *j, const char *prefix,
+            const struct mf_plan_counts *c) {
+    char k[64];
+
+    snprintf(k, sizeof(k), "%s_messages", prefix);
+    mf_json_key(j, k);
+    mf_json_u64(j, c->messages);
+    snprintf(k, sizeof(k), "%s_bytes", prefix);
+    mf_json_key(j, k);
+    mf_json_u64(j, c->bytes);
+}
+
+void
+mf_plan_totals_to_json(const struct mf_plan_totals *t, struct mf_json *j) {
+    mf_json_object_begin(j);
+    mf_json_key(j, "folders_copy");
+    mf_json_u64(j, t->folders_copy);
+    mf_json_key(j, "folders_container");
+    mf_json_u64(j, t->folders_container);
+    mf_json_key(j, "folders_excluded");
+    mf_json_u64(j, t->folders_excluded);
+    mf_json_key(j, "folders_renamed");
+    mf_json_u64(j, t->folders_renamed);
+    mf_json_key(j, "folders_special_use");
+    mf_json_u64(j, t->folders_special_use);
+    json_counts(j, "source", &t->source);
+    json_counts(j, "copy", &t->copy);
+    json_counts(j, "oversize", &t->oversize);
+    json_counts(j, "excluded", &t->excluded);
+    mf_json_object_end(j);
+}
+
+static void
+json_folder(struct mf_json *j, const struct mf_folder_entry *e,
+            const struct mf_plan_folder *f) {
+    mf_json_object_begin(j);
+    mf_json_key(j, "source");
+    if (e->src_raw)
+        mf_json_string(j, (const char *)e->src_raw);
+    else
+        mf_json_null(j);
+    mf_json_key(j, "source_path");
+    mf_json_string(j, e->src_path);
+    mf_json_key(j, "action");
+    mf_json_string(j, mf_folder_action_name(e->action));
+    mf_json_key(j, "reason");
+    if (e->reason != MF_FOLDER_REASON_NONE)
+        mf_json_string(j, mf_folder_reason_name(e->reason));
+    else
+        mf_json_null(j);
+    mf_json_key(j, "reason_detail");
+    mf_json_string(j, e->reason_detail);
+    mf_json_key(j, "target");
+    mf_json_string(j, e->tgt_name);
+    mf_json_key(j, "target_wire");
+    mf_json_string(j, e->tgt_wire);
+    mf_json_key(j, "create");
+    mf_json_bool(j, e->create_needed);
+    mf_json_key(j, "subscribed");
+    mf_json_bool(j, e->subscribed);
+    mf_json_key(j, "inbox");
+    mf_json_bool(j, (e->flags & MF_FOLDER_F_INBOX) != 0);
+    mf_json_key(j, "special_use");
+    if (e->flags & MF_FOLDER_F_SPECIAL_USE)
+        mf_json_string(j, mf_folder_special_use_name(e->special_use));
+    else
+        mf_json_null(j);
+    mf_json_key(j, "renamed");
+    mf_json_bool(j, (e->flags & MF_FOLDER_F_RENAMED) != 0);
+    mf_json_key(j, "delimiter_replaced");
+    if (e->flags & MF_FOLDER_F_DELIM_REPLACED) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "from");
+        mf_json_string(j, e->repl_from);
+        mf_json_key(j, "to");
+        mf_json_string(j, e->repl_to);
+        mf_json_object_end(j);
+    } else {
+        mf_json_null(j);
+    }
+    mf_json_key(j, "collision");
+    if (e->flags & MF_FOLDER_F_COLLISION)
+        mf_json_string(j, e->wanted_name);
+    else
+        mf_json_null(j);
+    if (e->encoding_error) {
+        mf_json_key(j, "encoding_error");
+        mf_json_string(j, e->encoding_error);
+    }
+    mf_json_key(j, "measured");
+    mf_json_bool(j, f && f->measured);
+    if (f && f->measured) {
+        mf_json_key(j, "messages");
+        mf_json_u64(j, f->total.messages);
+        mf_json_key(j, "bytes");
+        mf_json_u64(j, f->total.bytes);
+        json_counts(j, "oversize", &f->oversize);
+    } else {
+        mf_json_key(j, "messages");
+        mf_json_null(j);
+        mf_json_key(j, "bytes");
+        mf_json_null(j);
+    }
+    mf_json_key(j, "error");
+    if (f)
+        json_error(j, &f->error);
+    else
+        mf_json_null(j);
+    mf_json_object_end(j);
+}
+
+void
+mf_plan_mailbox_to_json(const struct mf_plan_mailbox *mb, struct mf_json *j) {
+    mf_json_object_begin(j);
+    mf_json_key(j, "email");
+    mf_json_string(j, mb->email);
+    mf_json_key(j, "ok");
+    mf_json_bool(j, mb->error.code == MF_E_OK);
+    mf_json_key(j, "error");
+    json_error(j, &mb->error);
+    mf_json_key(j, "seconds");
+    mf_json_double(j, mb->seconds);
+    if (!mb->plan) {
+        mf_json_object_end(j);
+        return;
+    }
+    mf_json_key(j, "size_method");
+    mf_json_string(j, mf_plan_size_method_name(mb->method));
+    mf_json_key(j, "target_checked");
+    mf_json_bool(j, mb->target_checked);
+    mf_json_key(j, "source_delimiter");
+    json_delim(j, mb->src_delim);
+    mf_json_key(j, "target_delimiter");
+    json_delim(j, mb->tgt_delim);
+    mf_json_key(j, "appendlimit");
+    if (mb->appendlimit)
+        mf_json_u64(j, mb->appendlimit);
+    else
+        mf_json_null(j);
+    mf_json_key(j, "max_message_size");
+    mf_json_u64(j, mb->max_message_size);
+    mf_json_key(j, "folders");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < mf_folder_plan_count(mb->plan); i++)
+        json_folder(j, mf_folder_plan_entry(mb->plan, i),
+                    mb->folders ? &mb->folders[i] : NULL);
+    mf_json_array_end(j);
+    mf_json_key(j, "oversize");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < mb->n_oversize; i++) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "folder");
+        mf_json_string(j, mb->oversize[i].folder);
+        mf_json_key(j, "uid");
+        mf_json_u64(j, mb->oversize[i].uid);
+        mf_json_key(j, "size");
+        mf_json_u64(j, mb->oversize[i].size);
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+    mf_json_key(j, "oversize_unlisted");
+    mf_json_u64(j, mb->totals.oversize.messages > mb->n_oversize
+                       ? mb->totals.oversize.messages - mb->n_oversize
+                       : 0);
+    mf_json_key(j, "totals");
+    mf_plan_totals_to_json(&mb->totals, j);
+    mf_json_object_end(j);
+}
+
+void
+mf_plan_batch_to_json(const struct mf_plan_batch *b, struct mf_json *j) {
+    mf_json_object_begin(j);
+    mf_json_key(j, "max_message_size");
+    mf_json_u64(j, b->max_message_size);
+    mf_json_key(j, "size_method");
+    mf_json_string(j, mf_plan_size_method_name(b->size_method));
+    mf_json_key(j, "has_target");
+    mf_json_bool(j, b->has_target);
+    mf_json_key(j, "planned");
+    mf_json_u64(j, b->n_planned);
+    mf_json_key(j, "failed");
+    mf_json_u64(j, b->n_failed);
+    mf_json_key(j, "seconds");
+    mf_json_double(j, b->seconds);
+    mf_json_key(j, "largest");
+    if (b->n_planned)
+        mf_json_string(j, b->mailboxes[b->largest].email);
+    else
+        mf_json_null(j);
+    mf_json_key(j, "mailboxes");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < b->n; i++)
+        mf_plan_mailbox_to_json(&b->mailboxes[i], j);
+    mf_json_array_end(j);
+    mf_json_key(j, "totals");
+    mf_plan_totals_to_json(&b->totals, j);
+    mf_json_object_end(j);
+}
