@@ -292,38 +292,89 @@ def check_program_env(t, objs, c, prog, words, text):
                   (flag, " ".join([prog] + list(words))))
 
 
-def check_files(t, objs, pod, c):
-    """Every --*-file path is a file of a mounted Secret."""
-    mounts = c.get("volumeMounts", [])
+def find_mount(c, path):
+    """The volume mount whose directory holds path, and path inside it."""
+    best = None
+    for m in c.get("volumeMounts", []):
+        mp = m["mountPath"].rstrip("/") + "/"
+        if path.startswith(mp) and (best is None or
+                                    len(mp) > len(best["mountPath"])):
+            best = m
+    if best is None:
+        return None, None
+    return best, path[len(best["mountPath"].rstrip("/")) + 1:]
+
+
+def projected_key(vol_src, rel):
+    """The Secret/ConfigMap key a volume shows as file rel, or None."""
+    items = vol_src.get("items")
+    if items:
+        return {i["path"]: i["key"] for i in items}.get(rel)
+    return rel
+
+
+def config_file_settings(t, objs, pod, c, env):
+    """[(key, value)] from the container's config file (--config or
+    MAILFERRY_CONFIG), which must be a file of a mounted ConfigMap."""
+    path = dict(flags_of(c.get("args", []))).get("config") or env.get(
+        "MAILFERRY_CONFIG")
+    if not path:
+        return []
+    what = "%s: %s: config file %s" % (t, c["name"], path)
+    mount, rel = find_mount(c, path)
     vols = {v["name"]: v for v in pod.get("volumes", [])}
-    for flag, value in flags_of(c.get("args", [])):
-        if not flag.endswith("-file") or value is None:
+    src = vols.get(mount["name"], {}).get("configMap") if mount else None
+    if not check(src is not None, what + " is a file of a mounted ConfigMap"):
+        return []
+    cm = named(objs, "ConfigMap", src["name"])
+    key = projected_key(src, rel)
+    if not check(cm is not None and key in cm.get("data", {}),
+                 what + " is rendered (ConfigMap %s, key %s)" %
+                 (src["name"], key)):
+        return []
+    out, section = [], ""
+    for line in cm["data"][key].splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
             continue
-        what = "%s: %s: --%s=%s" % (t, c["name"], flag, value)
-        mount = None
-        for m in mounts:
-            mp = m["mountPath"].rstrip("/") + "/"
-            if value.startswith(mp):
-                mount = m
+        m = re.fullmatch(r"\[([\w.-]+)\]", line)
+        if m:
+            section = m.group(1) + "."
+            continue
+        k, eq, v = line.partition("=")
+        check(bool(eq), what + ": line %r is key = value" % line)
+        out.append((section + k.strip(), v.strip()))
+    return out
+
+
+def check_key(what, key, text, prog_words):
+    """key (a config key) is one the program reads."""
+    if key.startswith("kafka."):
+        check(help_has_kafka_passthrough(text), what,
+              "kafka.<prop> pass-through not in the help")
+    else:
+        check(help_has_flag(text, key), what, "--%s is not in `%s --help`" %
+              (key, prog_words))
+
+
+def check_files(t, objs, pod, c, refs):
+    """Every file setting (refs: [(how it is named, path)]) is a file of a
+    mounted Secret that uid APP_UID can read."""
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    for how, value in refs:
+        what = "%s: %s: %s=%s" % (t, c["name"], how, value)
+        mount, rel = find_mount(c, value)
         if not check(mount is not None, what + " is under a volume mount",
                      "no volume mounted there"):
             continue
-        rel = value[len(mount["mountPath"].rstrip("/")) + 1:]
-        vol = vols.get(mount["name"], {})
-        sec = vol.get("secret")
+        sec = vols.get(mount["name"], {}).get("secret")
         if not check(sec is not None, what + " is in a Secret volume",
                      "volume %s is not a Secret" % mount["name"]):
             continue
-        items = sec.get("items")
-        if items:
-            keys = {i["path"]: i["key"] for i in items}
-            if not check(rel in keys, what + " is a file the Secret "
-                         "volume projects", "items give %s, not %s" %
-                         (sorted(keys), rel)):
-                continue
-            key = keys[rel]
-        else:
-            key = rel
+        key = projected_key(sec, rel)
+        if not check(key is not None, what + " is a file the Secret volume "
+                     "projects", "items: %s" % sec.get("items")):
+            continue
         check(mount.get("readOnly") is True, what + " (mounted readOnly)")
         mode = sec.get("defaultMode", 0o644)
         fs_group = pod.get("securityContext", {}).get("fsGroup")
@@ -334,6 +385,33 @@ def check_files(t, objs, pod, c):
         if rendered is not None:
             check(key in rendered.get("data", {}),
                   "%s: Secret %s has key %s" % (t, sec["secretName"], key))
+
+
+def file_refs(c, env, conf):
+    """[(how, path)] of every *-file setting: args, env, config file."""
+    refs = [("--" + f, v) for f, v in flags_of(c.get("args", []))
+            if f.endswith("-file") and v]
+    refs += [(n, v) for n, v in sorted(env.items())
+             if n.startswith("MAILFERRY_") and n.endswith("_FILE") and v]
+    refs += [("config " + k, v) for k, v in conf if k.endswith("-file")]
+    return refs
+
+
+def check_args_parse(t, c, prog, words):
+    """The program's own parser accepts the args (with --help appended, it
+    parses everything, then prints help instead of running)."""
+    path = os.path.join(BIN, prog)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MAILFERRY_")}
+    try:
+        p = subprocess.run([path] + c.get("args", []) + ["--help"],
+                           capture_output=True, text=True, timeout=15,
+                           env=env)
+        rc, err = p.returncode, (p.stderr.strip().splitlines() or [""])[0]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        rc, err = 127, str(e)
+    check(rc == 0, "%s: %s: `%s` accepts the args" % (
+        t, c["name"], " ".join([prog] + list(words))), err)
 
 
 def check_security(t, pod, c):
@@ -441,8 +519,16 @@ def check_workload(t, objs):
                 w + " `%s %s` is a command in `%s --help`" %
                 (prog, words[0], prog), why)
         check_program_args(t, c, prog, words, text)
+        check_args_parse(t, c, prog, words)
         check_program_env(t, objs, c, prog, words, text)
-        check_files(t, objs, pod, c)
+        env = container_env(objs, c)
+        conf = config_file_settings(t, objs, pod, c, env)
+        for k, v in conf:
+            check_key("%s: %s: config file key %s is a real key" %
+                      (t, c["name"], k), k, text,
+                      " ".join([prog] + words))
+        check_files(t, objs, pod, c, file_refs(c, env, conf))
+        info.setdefault("conf", {})[d["metadata"]["name"]] = dict(conf)
         check_security(t, pod, c)
         port = check_probes(t, c, prog)
         sa = pod.get("serviceAccountName")
@@ -629,7 +715,9 @@ def check_production(objs, info):
     for name in ("mailferry-worker", "mailferry-coordinator"):
         if info and name in info:
             flags = dict(flags_of(info[name][2].get("args", [])))
-            check("kafka.sasl.password-file" in flags,
+            conf = info.get("conf", {}).get(name, {})
+            check("kafka.sasl.password-file" in flags or
+                  "kafka.sasl.password-file" in conf,
                   "production: %s reads the SASL password from a file" %
                   name)
     w = named(objs, "Deployment", "mailferry-worker")
@@ -877,9 +965,26 @@ def check_docs():
     named_codes = re.findall(r"`([A-Z][A-Z0-9_]+)` \((\d+)\)", text)
     check(len(named_codes) >= 8, "docs/operations.md names error codes as "
           "`NAME` (number)", "found %d" % len(named_codes))
-    for name, num in named_codes:
+    for name, num in sorted(set(named_codes)):
         check(table.get(name) == num, "docs: error %s is %s in err.h" %
               (name, num), "err.h says %s" % table.get(name))
+    # Metric names: each must be declared somewhere in the programs'
+    # sources (the coordinator's are "mailferry_coordinator_" + a suffix).
+    literals = set()
+    for top in ("core", "worker", "coordinator"):
+        for dirpath, _, files in os.walk(os.path.join(SRC, top)):
+            for fn in files:
+                if fn.endswith((".c", ".h")):
+                    with open(os.path.join(dirpath, fn),
+                              errors="replace") as f:
+                        literals |= set(re.findall(r'"([a-z_]+)"', f.read()))
+    names = sorted(set(re.findall(r"`(mailferry_[a-z0-9_]+)", text)))
+    for n in names:
+        if n.startswith("mailferry_coordinator_"):
+            ok = n in literals or n[len("mailferry_coordinator_"):] in literals
+        else:
+            ok = n in literals
+        check(ok, "docs: metric %s is one the programs declare" % n)
 
 
 # ------------------------------------------------------------------ #
