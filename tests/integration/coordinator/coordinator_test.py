@@ -1,0 +1,619 @@
+#!/usr/bin/python3
+"""The coordinator end to end: `mailferry batch ...` and `mailferry serve`
+against the redis fixture and the Kafka dev broker, with coord_helper as
+a fake worker (claims, progress, results) and as a raw job reader.
+
+    coordinator_test.py CASE     CASE: create lifecycle retry report secrets
+
+Each case uses its own topic prefix (the dev broker auto-creates the
+topics) and batch names, so cases run in parallel with each other and
+with other tests on the same fixtures. Every process started here is
+stopped by PID; the temporary directory is removed.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("MF_BUILD_DIR", ".")
+RUN = os.environ["MF_TEST_RUN_DIR"]
+MF = os.path.join(BUILD, "bin", "mailferry")
+HELPER = os.path.join(BUILD, "bin", "coord_helper")
+PW = {i: "pw-user%02d" % i for i in range(30, 40)}
+ADMIN_PW = "Adm1n-S3cret-xyzzy"
+TARGET_ADMIN_PW = "T4rget-Adm1n-plugh"
+
+
+def envfile(name):
+    out = {}
+    with open(os.path.join(RUN, name + ".env")) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                out[k] = v
+    return out
+
+
+REDIS = envfile("redis")
+KAFKA = envfile("kafka")["KAFKA_BOOTSTRAP"]
+REDIS_URL = REDIS["REDIS_URL"]
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    if not cond:
+        raise Fail(what)
+    print("ok:", what)
+
+
+# ---------------------------------------------------------------- redis
+
+
+class Redis:
+    """A tiny RESP client: enough to SCAN, read every type and DUMP."""
+
+    def __init__(self):
+        self.s = socket.create_connection(
+            (REDIS["REDIS_HOST"], int(REDIS["REDIS_PORT"])), timeout=10)
+        self.f = self.s.makefile("rb")
+
+    def cmd(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(out)
+        return self.read()
+
+    def read(self):
+        line = self.f.readline()
+        t, rest = line[:1], line[1:-2]
+        if t == b"+":
+            return rest
+        if t == b"-":
+            raise Fail("redis: " + rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.f.read(n + 2)
+            return data[:-2]
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise Fail("redis: bad reply %r" % line)
+
+    def keys(self, pattern):
+        cur, out = b"0", []
+        while True:
+            cur, batch = self.cmd("SCAN", cur, "MATCH", pattern, "COUNT",
+                                  1000)
+            out += batch
+            if cur == b"0":
+                return out
+
+    def everything(self, pattern):
+        """Every byte stored under the keys matching pattern."""
+        blob = b""
+        for k in self.keys(pattern):
+            t = self.cmd("TYPE", k)
+            if t == b"hash":
+                blob += b"\n".join(self.cmd("HGETALL", k))
+            elif t == b"list":
+                blob += b"\n".join(self.cmd("LRANGE", k, 0, -1))
+            elif t == b"set":
+                blob += b"\n".join(self.cmd("SMEMBERS", k))
+            elif t == b"zset":
+                blob += b"\n".join(self.cmd("ZRANGE", k, 0, -1))
+            elif t == b"string":
+                blob += self.cmd("GET", k)
+            blob += self.cmd("DUMP", k) or b""
+        return blob
+
+
+# ---------------------------------------------------------------- runs
+
+
+class Case:
+    def __init__(self, name):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="mailferry-coordtest.")
+        self.tag = "ct-%s-%d" % (name, os.getpid())
+        self.prefix = self.tag
+        self.key = os.path.join(self.dir, "master.key")
+        self.env = dict(os.environ)
+        # Topics of this case's prefix do not exist yet: let the dev
+        # broker create them on first use.
+        self.env["MAILFERRY_KAFKA_ALLOW_AUTO_CREATE_TOPICS"] = "true"
+        self.env["MAILFERRY_KAFKA_SESSION_TIMEOUT_MS"] = "6000"
+        self.serve_proc = None
+        self.serve_log = os.path.join(self.dir, "serve.log")
+        self.outputs = []  # everything the CLI printed, for secret checks
+        self.batches = []
+        self.redis = Redis()
+        self.mf("key", "generate", self.key, "--key-id", "k1")
+        with open(os.path.join(self.dir, "admin.pw"), "w") as f:
+            f.write(ADMIN_PW + "\n")
+        with open(os.path.join(self.dir, "target-admin.pw"), "w") as f:
+            f.write(TARGET_ADMIN_PW + "\n")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def mf(self, *args, expect=0, timeout=120):
+        p = subprocess.run([MF] + [str(a) for a in args], env=self.env,
+                           capture_output=True, text=True, timeout=timeout)
+        self.outputs.append(p.stdout + p.stderr)
+        if expect is not None and p.returncode != expect:
+            raise Fail("mailferry %s: exit %d, expected %d\n%s%s" %
+                       (" ".join(map(str, args)), p.returncode, expect,
+                        p.stdout, p.stderr))
+        return p
+
+    def mfj(self, *args, expect=0):
+        p = self.mf(*args, "--json", expect=expect)
+        return json.loads(p.stdout)
+
+    def helper(self, *args, expect=0, timeout=120):
+        p = subprocess.run(
+            [HELPER, "--kafka", KAFKA, "--redis", REDIS_URL,
+             "--topic-prefix", self.prefix] + [str(a) for a in args],
+            env=self.env, capture_output=True, text=True, timeout=timeout)
+        if expect is not None and p.returncode != expect:
+            raise Fail("coord_helper %s: exit %d\n%s%s" %
+                       (" ".join(map(str, args)), p.returncode, p.stdout,
+                        p.stderr))
+        return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+    def csv(self, name, users, header="EmailAddress,UserName,Password",
+            row=None):
+        row = row or (lambda i: "user%02d@example.test,user%02d,%s" %
+                      (i, i, PW[i]))
+        with open(self.path(name), "w") as f:
+            f.write(header + "\n")
+            for i in users:
+                f.write(row(i) + "\n")
+        return self.path(name)
+
+    def create(self, batch, csv, *extra, expect=0):
+        self.batches.append(batch)
+        return self.mf("batch", "create", batch, "--csv", csv, "--source",
+                       "imap://127.0.0.1:1143/?tls=off", "--target",
+                       "imap://127.0.0.1:2143/?tls=off", "--redis",
+                       REDIS_URL, "--master-key-file", self.key, *extra,
+                       expect=expect)
+
+    def kafka_args(self):
+        return ["--redis", REDIS_URL, "--kafka", KAFKA, "--topic-prefix",
+                self.prefix, "--master-key-file", self.key]
+
+    def op(self, verb, batch, *extra, expect=0):
+        if verb in ("start", "sync", "complete"):
+            return self.mfj("batch", verb, batch, *self.kafka_args(), *extra,
+                            expect=expect)
+        return self.mf("batch", verb, batch, "--redis", REDIS_URL, *extra,
+                       expect=expect)
+
+    def status(self, batch):
+        return self.mfj("batch", "status", batch, "--redis", REDIS_URL)
+
+    def wait_state(self, batch, states, timeout=60):
+        if isinstance(states, str):
+            states = [states]
+        end = time.time() + timeout
+        st = None
+        while time.time() < end:
+            st = self.status(batch)
+            if st["state"] in states:
+                return st
+            time.sleep(0.3)
+        raise Fail("batch %s: state %s, waited for %s" %
+                   (batch, st and st["state"], states))
+
+    def mailbox(self, st, email):
+        return [m for m in st["mailboxes"] if m["email"] == email][0]
+
+    def serve(self):
+        self.serve_proc = subprocess.Popen(
+            [MF, "serve", *self.kafka_args(), "--scan-interval", "1s",
+             "--group-id", self.tag + "-coordinator",
+             "--http-listen", "127.0.0.1:0", "--log-level", "debug"],
+            env=self.env, stdout=open(self.serve_log, "w"),
+            stderr=subprocess.STDOUT)
+        end = time.time() + 30
+        while time.time() < end:
+            with open(self.serve_log) as f:
+                if "consumer.rebalance: assigned" in f.read():
+                    return
+            if self.serve_proc.poll() is not None:
+                raise Fail("serve exited: " + open(self.serve_log).read())
+            time.sleep(0.2)
+        raise Fail("serve did not join its group: " +
+                   open(self.serve_log).read())
+
+    def metrics(self):
+        with open(self.serve_log) as f:
+            for line in f:
+                if "http.listen" in line and "port " in line:
+                    port = int(line.rsplit("port ", 1)[1].split(")")[0])
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+        s.close()
+        out = {}
+        for line in data.decode().split("\r\n\r\n", 1)[1].splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                out[k] = float(v)
+        return out
+
+    def stop_serve(self):
+        if self.serve_proc and self.serve_proc.poll() is None:
+            self.serve_proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.serve_proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.serve_proc.kill()
+                self.serve_proc.wait()
+                raise Fail("serve ignored SIGTERM")
+            check(rc == 0, "serve exits 0 on SIGTERM")
+        self.serve_proc = None
+
+    def cleanup(self):
+        if self.serve_proc and self.serve_proc.poll() is None:
+            self.serve_proc.kill()
+            self.serve_proc.wait()
+        for b in self.batches:
+            self.mf("batch", "stop", b, "--redis", REDIS_URL, expect=None)
+            self.mf("batch", "remove", b, "--redis", REDIS_URL, expect=None)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def secrets_absent(blob, what, extra=()):
+    if isinstance(blob, str):
+        blob = blob.encode()
+    for s in list(PW.values()) + [ADMIN_PW, TARGET_ADMIN_PW] + list(extra):
+        if s.encode() in blob:
+            raise Fail("%s contains the password %s" % (what, s))
+    print("ok: no password in", what)
+
+
+# ---------------------------------------------------------------- cases
+
+
+def case_create(c):
+    b = c.tag
+    bad = c.csv("bad.csv", [], row=None)
+    with open(bad, "w") as f:
+        f.write("EmailAddress,UserName,Password\n"
+                "not-an-address,user30,pw-user30\n"
+                "user31@example.test,,pw-user31\n"
+                "user32@example.test,user32,pw-user32\n"
+                "user32@example.test,user32,pw-user32\n")
+    p = c.create(b, bad, expect=1)
+    lines = [l for l in p.stderr.splitlines() if ": error: " in l]
+    check(len(lines) == 3, "a CSV with three errors lists all three")
+    check([l.split(":")[1] for l in lines] == ["2", "3", "5"],
+          "each error names its line")
+    check("nothing stored" in p.stderr, "create says nothing was stored")
+    check(c.redis.keys("mf:{b:%s}*" % b) == [], "no key of the batch exists")
+    names = [x["batch"] for x in
+             c.mfj("batch", "list", "--redis", REDIS_URL)["batches"]]
+    check(b not in names, "the batch is not listed")
+    j = c.mfj("batch", "create", b, "--csv", bad, "--source",
+              "imap://127.0.0.1:1143/?tls=off", "--target",
+              "imap://127.0.0.1:2143/?tls=off", "--redis", REDIS_URL,
+              "--master-key-file", c.key, expect=1)
+    check(j["created"] is False and j["error_count"] == 3 and
+          [e["code"] for e in j["errors"]] ==
+          ["CSV_BAD_ADDRESS", "CSV_EMPTY_FIELD", "CSV_DUPLICATE_ADDRESS"],
+          "create --json lists the errors with their codes")
+
+    good = c.csv("good.csv", [30, 31, 32])
+    p = c.create(b, good, "--dry-run", "--json")
+    d = json.loads(p.stdout)
+    check(d["dry_run"] and d["mailboxes"] == 3 and
+          [m["email"] for m in d["mailbox_list"]] ==
+          ["user%d@example.test" % i for i in (30, 31, 32)],
+          "--dry-run prints what would be created")
+    check(c.redis.keys("mf:{b:%s}*" % b) == [], "--dry-run stores nothing")
+
+    c.create(b, good, "--include", "INBOX,Archive/*", "--exclude", "Junk",
+             "--rename", "Old=New", "--max-connections", "7",
+             "--max-attempts", "4", "--incremental-every", "24h")
+    st = c.status(b)
+    check(st["state"] == "Created" and st["n_mailboxes"] == 3 and
+          st["counts"]["Queued"] == 3, "status --json: Created, 3 Queued")
+    check(st["max_attempts"] == 4 and st["incremental_every"] == 86400,
+          "the batch keeps its attempts and incremental interval")
+    check(b in [x["batch"] for x in
+                c.mfj("batch", "list", "--redis", REDIS_URL)["batches"]],
+          "batch list shows it")
+    p = c.create(b, good, expect=1)
+    check("EXISTS" in p.stderr, "a second create with the name is refused")
+    c.mf("batch", "create", "bad/name", "--csv", good, expect=2)
+    c.mf("batch", "create", b + "x", "--csv", good, "--source",
+         "imap://127.0.0.1:1143/?tls=off", "--target",
+         "imap://127.0.0.1:2143/?tls=off", "--redis", REDIS_URL,
+         expect=2)  # no --master-key-file
+    c.mf("batch", "status", "no-such-batch", "--redis", REDIS_URL, expect=1)
+    c.mf("batch", "start", b, "--redis", REDIS_URL, expect=2)  # no kafka
+    c.create(b + "-lf", good, "--admin-login-format", "{admin}", expect=2)
+    # Removing a Created batch works and leaves nothing.
+    c.op("remove", b)
+    check(c.redis.keys("mf:{b:%s}*" % b) == [], "remove leaves no key")
+
+
+def case_lifecycle(c):
+    b = c.tag
+    users = [30, 31, 32, 33]
+    emails = ["user%d@example.test" % i for i in users]
+    c.create(b, c.csv("u.csv", users))
+    c.serve()
+    j = c.op("start", b)
+    check(j["jobs"] == 4 and j["state"] == "Syncing",
+          "start: 4 jobs, Syncing")
+    jobs = c.helper("--timeout", "30", "jobs", 4, "--open", c.key)
+    check(sorted(x["mailbox"] for x in jobs) == emails,
+          "one job per mailbox on the jobs topic")
+    for x in jobs:
+        check(x["key"] == "%s/%s" % (b, x["mailbox"]) and x["attempt"] == 1
+              and x["kind"] == "initial", "job key, attempt and kind")
+        n = int(x["mailbox"][4:6])
+        check(x["source_password"]["opens"] and
+              x["source_password"]["secret"] == PW[n] and
+              not x["source_password"]["opens_as_other_purpose"] and
+              not x["source_password"]["opens_for_other_mailbox"],
+              "sealed source password opens only for its mailbox/purpose")
+        check(x["target_password"]["secret"] == PW[n],
+              "the target password is the row's")
+        secrets_absent(bytes.fromhex(x["raw_hex"]), "job message")
+    check(c.status(b)["state"] == "Syncing", "status Syncing")
+    c.helper("worker", 4, "--messages", 10)
+    st = c.wait_state(b, "Synced")
+    check(st["counts"]["Synced"] == 4, "serve folds the results: Synced")
+    copied = sum(m["messages_copied"] for m in st["mailboxes"])
+    m0 = c.mailbox(st, emails[0])
+    # A result delivered again changes nothing.
+    before = c.metrics()["mailferry_coordinator_results_ignored_total"]
+    c.helper("result", b, emails[0], m0["job_id"], 1, "failed", "--dup")
+    end = time.time() + 20
+    while (c.metrics()["mailferry_coordinator_results_ignored_total"] <
+           before + 2 and time.time() < end):
+        time.sleep(0.3)
+    st2 = c.status(b)
+    check(c.metrics()["mailferry_coordinator_results_ignored_total"] ==
+          before + 2, "both duplicate deliveries were ignored")
+    check(st2["state"] == "Synced" and
+          sum(m["messages_copied"] for m in st2["mailboxes"]) == copied and
+          c.mailbox(st2, emails[0])["state"] == "Synced",
+          "a duplicate result changes nothing")
+
+    # sync: one worker holds a job while the batch is stopped.
+    j = c.op("sync", b)
+    check(j["state"] == "IncrementalSyncing" and j["jobs"] == 4,
+          "sync: IncrementalSyncing, 4 jobs")
+    c.op("remove", b, expect=1)
+    check(True, "remove is refused while running")
+    held = c.helper("worker", 1, "--die-after-claim", "--ttl-ms", 120000,
+                    "--worker", "slow-worker")
+    p = c.op("stop", b, "--json")
+    check(json.loads(p.stdout)["state"] == "Stopping",
+          "stop with a running job: Stopping")
+    st = c.status(b)
+    check(st["counts"]["Stopped"] == 3 and
+          st["counts"]["IncrementalSyncing"] == 1,
+          "queued mailboxes Stopped at once, the running one not yet")
+    held_mb = [m for m in st["mailboxes"]
+               if m["state"] == "IncrementalSyncing"][0]
+    c.helper("result", b, held_mb["email"], held_mb["job_id"], 1, "stopped",
+             "--worker", "slow-worker")
+    st = c.wait_state(b, "Stopped")
+    check(st["counts"]["Stopped"] == 4, "the worker's report: Stopped")
+    # The other three jobs of the pass are stale now: the fake worker's
+    # claims fail. Start resumes with new jobs.
+    j = c.op("start", b)
+    check(j["jobs"] == 4 and j["state"] == "IncrementalSyncing",
+          "start resumes a Stopped batch: 4 jobs")
+    claims = c.helper("worker", 4, "--timeout", 60)
+    check(sum(1 for x in claims if x["claimed"]) == 4,
+          "the resumed jobs are claimed (stale ones are refused)")
+    st = c.wait_state(b, "Synced")
+    check(st["counts"]["Synced"] == 4, "resumed pass: Synced")
+    j = c.op("complete", b)
+    check(j["state"] == "Completing", "complete: Completing")
+    c.helper("worker", 4)
+    st = c.wait_state(b, "Completed")
+    check(st["counts"]["Completed"] == 4, "Completed")
+    m = c.metrics()
+    check(m["mailferry_coordinator_results_applied_total"] >= 13,
+          "metrics count the applied results")
+    c.stop_serve()
+    secrets_absent(open(c.serve_log).read(), "the serve log")
+    c.op("remove", b)
+    check(c.redis.keys("mf:{b:%s}*" % b) == [], "remove leaves no key")
+
+
+def case_retry(c):
+    # A worker dies after claiming, twice: attempt 2, then Failed + DLQ.
+    b = c.tag
+    c.create(b, c.csv("u.csv", [34]), "--max-attempts", "2")
+    c.serve()
+    c.op("start", b)
+    c.helper("worker", 1, "--die-after-claim", "--ttl-ms", 1500)
+    jobs = c.helper("--timeout", "30", "jobs", 2)
+    check([x["attempt"] for x in jobs] == [1, 2],
+          "an expired claim is requeued with attempt 2")
+    st = c.status(b)
+    check(c.mailbox(st, "user34@example.test")["attempt"] == 2,
+          "the mailbox waits for attempt 2")
+    c.helper("worker", 1, "--die-after-claim", "--ttl-ms", 1500)
+    st = c.wait_state(b, "SyncedWithErrors", timeout=30)
+    mb = c.mailbox(st, "user34@example.test")
+    check(mb["state"] == "Failed" and mb["error"]["name"] == "LEASE_LOST",
+          "after max attempts: Failed (worker lost)")
+    dlq = c.helper("--timeout", "30", "jobs", 1, "--dlq")
+    check(dlq[0]["mailbox"] == "user34@example.test" and
+          dlq[0]["attempt"] == 2, "the dead job is on the DLQ")
+    secrets_absent(bytes.fromhex(dlq[0]["raw_hex"]), "the DLQ message")
+
+    # A RETRY result: the service produces the next attempt.
+    b2 = c.tag + "-r"
+    c.create(b2, c.csv("u2.csv", [35]), "--max-attempts", "3")
+    c.op("start", b2)
+    c.helper("worker", 1, "--outcome", "retry")
+    claims = c.helper("worker", 1, "--outcome", "synced")
+    check(claims[-1]["attempt"] == 2 and claims[-1]["claimed"],
+          "a RETRY result brings attempt 2")
+    st = c.wait_state(b2, "Synced")
+    check(c.mailbox(st, "user35@example.test")["attempt"] == 2,
+          "attempt 2 synced")
+    m = c.metrics()
+    check(m["mailferry_coordinator_jobs_requeued_total"] >= 2 and
+          m["mailferry_coordinator_jobs_dead_lettered_total"] == 1 and
+          m["mailferry_coordinator_claims_expired_total"] == 2,
+          "metrics: requeued, dead-lettered, expired claims")
+    c.stop_serve()
+
+
+def case_report(c):
+    b = c.tag
+    c.create(b, c.csv("u.csv", [36, 37, 38]))
+    c.serve()
+    c.op("start", b)
+    c.helper("worker", 2, "--messages", 5)
+    c.helper("worker", 1, "--outcome", "failed")
+    st = c.wait_state(b, "SyncedWithErrors")
+    check(st["counts"]["Synced"] == 2 and st["counts"]["Failed"] == 1,
+          "two Synced, one Failed")
+    c.stop_serve()
+    for fmt in ("csv", "json", "html"):
+        out = c.path("report." + fmt)
+        c.mf("batch", "report", b, "--redis", REDIS_URL, "--format", fmt,
+             "-o", out)
+        data = open(out, "rb").read()
+        secrets_absent(data, "the %s report" % fmt)
+        if fmt == "json":
+            d = json.loads(data)
+            states = sorted(m["state"] for m in d["mailboxes"])
+            check(states == ["Failed", "Synced", "Synced"],
+                  "JSON report: every mailbox with its state")
+            failed = [m for m in d["mailboxes"] if m["state"] == "Failed"][0]
+            check("AUTH" in json.dumps(failed),
+                  "JSON report carries the error")
+        elif fmt == "csv":
+            import csv as csvmod
+            rows = list(csvmod.DictReader(data.decode().splitlines()))
+            check(len(rows) == 3 and
+                  sorted(r["State"] for r in rows) ==
+                  ["Failed", "Synced", "Synced"], "CSV report parses")
+        else:
+            text = data.decode()
+            low = text.lower()
+            check("<html" in low and b in text, "HTML report")
+            check("http://" not in low.replace('xmlns="http://www.w3.org',
+                                               "") and
+                  "https://" not in low and "<script src" not in low and
+                  "<link" not in low, "HTML has no external references")
+    p = c.mf("batch", "report", b, "--redis", REDIS_URL, "--format", "json")
+    check(json.loads(p.stdout)["batch"]["name"] == b
+          if isinstance(json.loads(p.stdout)["batch"], dict)
+          else True, "report to stdout")
+    c.mf("batch", "report", b, "--redis", REDIS_URL, "--format", "pdf",
+         expect=2)
+
+
+def case_secrets(c):
+    b = c.tag
+    # Admin on both sides: no row passwords, logins by format.
+    csvp = c.csv("a.csv", [38, 39], row=lambda i:
+                 "user%02d@example.test,user%02d," % (i, i))
+    c.create(b, csvp, "--admin", "master", "--admin-password-file",
+             c.path("admin.pw"), "--admin-login-format", "{user}*{admin}",
+             "--target-admin", "tadmin", "--target-admin-password-file",
+             c.path("target-admin.pw"))
+    # Mailbox passwords too, in a second batch.
+    b2 = c.tag + "-u"
+    c.create(b2, c.csv("u.csv", [30, 31]))
+    c.serve()
+    c.op("start", b)
+    c.op("start", b2)
+    jobs = c.helper("--timeout", "30", "jobs", 4, "--open", c.key)
+    for x in jobs:
+        secrets_absent(bytes.fromhex(x["raw_hex"]), "job " + x["job_id"])
+        if x["batch"] == b:
+            u = x["mailbox"].split("@")[0]
+            check(x["source_login"] == u + "*master" and
+                  x["source_authzid"] == "",
+                  "source login from the template")
+            check(x["target_login"] == "tadmin" and
+                  x["target_authzid"] == x["mailbox"],
+                  "target: SASL PLAIN as the admin for the EmailAddress")
+            check(x["source_password"]["secret"] == ADMIN_PW and
+                  not x["source_password"]["opens_for_other_mailbox"],
+                  "the admin password is re-sealed for this mailbox only")
+            check(x["target_password"]["secret"] == TARGET_ADMIN_PW and
+                  not x["target_password"]["opens_as_other_purpose"],
+                  "the target admin password, sealed for the target")
+    c.helper("worker", 4)
+    c.wait_state(b, "Synced")
+    c.wait_state(b2, "Synced")
+    c.mf("batch", "report", b2, "--redis", REDIS_URL, "--format", "html",
+         "-o", c.path("r.html"))
+    c.stop_serve()
+    for name in (b, b2):
+        blob = c.redis.everything("mf:{b:%s}*" % name)
+        check(len(blob) > 0, "the batch has records in Redis")
+        secrets_absent(blob, "Redis (SCAN + HGETALL/LRANGE/DUMP) of " + name)
+    secrets_absent(open(c.serve_log).read(), "the serve log")
+    secrets_absent("\n".join(c.outputs), "the CLI output")
+    secrets_absent(open(c.path("r.html"), "rb").read(), "the HTML report")
+    # The key file rotates; the old key still opens what it sealed.
+    c.mf("key", "generate", c.key, "--key-id", "k2", "--rotate")
+    c.mf("key", "generate", c.key, "--key-id", "k3", expect=1)
+    jobs = c.helper("--timeout", "30", "jobs", 4, "--open", c.key)
+    check(all(x["source_password"]["opens"] for x in jobs),
+          "after rotation the old key still opens the sealed passwords")
+
+
+CASES = {"create": case_create, "lifecycle": case_lifecycle,
+         "retry": case_retry, "report": case_report,
+         "secrets": case_secrets}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print(__doc__)
+        return 2
+    c = Case(sys.argv[1])
+    try:
+        CASES[sys.argv[1]](c)
+    except Fail as e:
+        print("FAIL:", e)
+        if os.path.exists(c.serve_log):
+            print("--- serve log ---")
+            print(open(c.serve_log).read()[-6000:])
+        return 1
+    finally:
+        c.cleanup()
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
