@@ -236,6 +236,7 @@ struct mf_estimate_point {
     double seconds;    /* max(work / connections, longest mailbox) */
     bool floor;        /* the longest mailbox decides */
     bool extrapolated; /* more connections than the test batch used */
+    bool over_limit;   /* above max_connections: shown, never suggested */
 };
 
 /* Batch sizes for a time window at the suggested connection count. */

@@ -246,7 +246,8 @@ mf_estimate_compute(const struct mf_estimate_rate *rate,
             n > 0 && est.longest_seconds >= est.work_seconds / (double)c[i];
         p->extrapolated =
             rate->peak_concurrency && c[i] > rate->peak_concurrency;
-        if (!max_connections || c[i] <= max_connections) {
+        p->over_limit = max_connections && c[i] > max_connections;
+        if (!p->over_limit) {
             best_i = i;
             any_allowed = true;
         }

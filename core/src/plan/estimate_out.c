@@ -47,12 +47,17 @@ mf_estimate_print(FILE *out, const struct mf_estimate_rate *rate,
             fprintf(out, "longest mailbox decides");
             sep = "; ";
         }
-        if (p->extrapolated)
+        if (p->extrapolated) {
             fprintf(out, "%smore than the %u the test ran at once", sep,
                     rate->peak_concurrency);
+            sep = "; ";
+        }
+        if (p->over_limit) {
+            fprintf(out, "%sabove --max-connections", sep);
+            sep = "; ";
+        }
         if (p->connections == est->suggested_connections)
-            fprintf(out, "%s<- suggested",
-                    p->floor || p->extrapolated ? "; " : "");
+            fprintf(out, "%s<- suggested", sep);
         fputc('\n', out);
     }
     if (est->window.seconds > 0) {
@@ -125,6 +130,8 @@ mf_estimate_to_json(const struct mf_estimate_rate *rate,
         mf_json_bool(j, est->points[i].floor);
         mf_json_key(j, "extrapolated");
         mf_json_bool(j, est->points[i].extrapolated);
+        mf_json_key(j, "over_limit");
+        mf_json_bool(j, est->points[i].over_limit);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);

@@ -203,6 +203,10 @@ test_suggestion(void **state) {
                          MF_E_OK);
         assert_int_equal(est.suggested_connections, cases[c].suggested);
         assert_int_equal(est.n_points, cases[c].n_points);
+        for (size_t i = 0; i < est.n_points; i++)
+            assert_int_equal(est.points[i].over_limit,
+                             cases[c].max &&
+                                 est.points[i].connections > cases[c].max);
         mf_estimate_clear(&est);
     }
 }
