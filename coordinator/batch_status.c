@@ -166,6 +166,7 @@ on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
         r->folders_done = mb->folders_done;
         r->rate = rate;
         s->running_done += r->done;
+        s->bytes_copied += r->bytes; /* this pass's, not yet in stats */
         s->running_left += r->total > r->done ? r->total - r->done : 0;
         s->rate += rate;
     } else if (mb->state == MF_MAILBOX_QUEUED) {

@@ -76,8 +76,8 @@ batch_exit_code(mf_err rc) {
 void
 batch_print_error(const char *command, const char *batch,
                   const struct mf_error *err) {
-    fprintf(stderr, "mailferry %s: %s%s%s [%s]\n", command, batch ? batch : "",
-            batch ? ": " : "",
+    /* The store's details name the batch already. */
+    fprintf(stderr, "mailferry %s: %s [%s]\n", command,
             err->detail[0] ? err->detail : mf_strerror(err->code),
             mf_err_name(err->code));
     if (err->code == MF_E_NOT_FOUND && batch)
@@ -591,12 +591,10 @@ cmd_batch_create(int argc, char **argv) {
                            &copt.allow_unknown_columns, &err))
         goto usage_err;
     cfg.max_attempts = (uint32_t)v;
-    if (cfg.incremental_every && cfg.incremental_every < 60) {
-        mf_error_set(&err, MF_E_USAGE,
-                     "--incremental-every is at least 60s (a pass needs time "
-                     "to finish)");
-        goto usage_err;
-    }
+    if (cfg.incremental_every && cfg.incremental_every < 60)
+        fprintf(stderr, "mailferry batch create: warning: --incremental-every "
+                        "below a minute begins a pass as soon as the last "
+                        "one ends\n");
 
     exit_code = MF_EXIT_ERROR;
     if (keyfile && (rc = mf_crypto_keyring_load(keyfile, &kr, &err))) {

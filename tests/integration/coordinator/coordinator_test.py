@@ -3,7 +3,7 @@
 against the redis fixture and the Kafka dev broker, with coord_helper as
 a fake worker (claims, progress, results) and as a raw job reader.
 
-    coordinator_test.py CASE     CASE: create lifecycle retry report secrets
+    coordinator_test.py CASE     CASE: create lifecycle retry report secrets schedule
 
 Each case uses its own topic prefix (the dev broker auto-creates the
 topics) and batch names, so cases run in parallel with each other and
@@ -591,7 +591,35 @@ def case_secrets(c):
           "after rotation the old key still opens the sealed passwords")
 
 
-CASES = {"create": case_create, "lifecycle": case_lifecycle,
+def case_schedule(c):
+    # --incremental-every: serve begins the incremental pass when due.
+    b = c.tag
+    c.create(b, c.csv("u.csv", [39]), "--incremental-every", "2s")
+    c.serve()
+    c.op("start", b)
+    c.helper("worker", 1)
+    c.wait_state(b, ["Synced", "IncrementalSyncing"])
+    jobs = c.helper("--timeout", "30", "jobs", 2)
+    check([x["kind"] for x in jobs] == ["initial", "incremental"] and
+          jobs[1]["pass"] == 2, "serve schedules the incremental pass")
+    c.helper("worker", 1)
+    # Wait until the pass-2 result is applied (a Synced mailbox of pass
+    # 2, or pass 3 already begun) so nothing is left running.
+    end = time.time() + 30
+    while time.time() < end:
+        st = c.status(b)
+        m = st["mailboxes"][0]
+        if st["pass"] >= 3 or (m["pass"] >= 2 and m["state"] == "Synced"):
+            break
+        time.sleep(0.2)
+    else:
+        raise Fail("the incremental pass's result was not applied")
+    check(c.metrics()["mailferry_coordinator_passes_scheduled_total"] >= 1,
+          "metrics count the scheduled passes")
+    c.stop_serve()
+
+
+CASES = {"create": case_create, "schedule": case_schedule, "lifecycle": case_lifecycle,
          "retry": case_retry, "report": case_report,
          "secrets": case_secrets}
 
