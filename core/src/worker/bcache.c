@@ -1,0 +1,186 @@
+/*
+ * Batch configurations for the worker: read from Redis with
+ * mf_batch_get() and turned into what the engine takes (servers, folder
+ * rules, caps). Jobs of one batch arrive in bursts, so a configuration is
+ * kept for batch_cache_ms and shared by its jobs through a reference
+ * count; a configuration is immutable once the batch is created, so the
+ * only staleness that matters is a batch removed and created again under
+ * the same name, which the short lifetime covers.
+ *
+ * The cache is a small array used by the main loop only; the reference
+ * counts are atomic because slot threads drop theirs.
+ */
+#include "worker/worker_int.h"
+
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+mf__worker_batch_unref(struct mf__worker_batch **bp) {
+    struct mf__worker_batch *b = *bp;
+
+    if (!b)
+        return;
+    *bp = NULL;
+    if (atomic_fetch_sub(&b->refs, 1) != 1)
+        return;
+    mf_batch_config_free(&b->cfg);
+    mf_folder_rules_free(&b->rules);
+    free(b->name);
+    free(b);
+}
+
+static mf_err
+add_rules(struct mf_folder_rules *rules, char **v, size_t n,
+          mf_err (*parse)(struct mf_folder_rules *, const char *,
+                          struct mf_error *),
+          struct mf_error *err) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && *v[i] && parse(rules, v[i], err) != MF_E_OK)
+            return err->code;
+    return MF_E_OK;
+}
+
+static mf_err
+parse_include(struct mf_folder_rules *r, const char *s, struct mf_error *e) {
+    return mf_folder_rules_parse_include(r, s, e);
+}
+static mf_err
+parse_exclude(struct mf_folder_rules *r, const char *s, struct mf_error *e) {
+    return mf_folder_rules_parse_exclude(r, s, e);
+}
+static mf_err
+parse_rename(struct mf_folder_rules *r, const char *s, struct mf_error *e) {
+    return mf_folder_rules_parse_rename(r, s, e);
+}
+static mf_err
+parse_preset(struct mf_folder_rules *r, const char *s, struct mf_error *e) {
+    return mf_folder_rules_parse_preset(r, s, e);
+}
+
+static mf_err
+server(const struct mf__worker *w, const struct mf_batch_config *c,
+       const char *url, const char *which, struct mf_migrate_server *s,
+       struct mf_error *err) {
+    memset(s, 0, sizeof(*s));
+    if (!url || !*url)
+        return mf_error_set(err, MF_E_CONFIG, "the batch has no %s server",
+                            which);
+    if (mf_endpoint_parse(url, &s->endpoint, err) != MF_E_OK) {
+        char detail[MF_ERROR_DETAIL_MAX];
+        snprintf(detail, sizeof(detail), "%s", err->detail);
+        return mf_error_set(err, MF_E_CONFIG, "%s server: %s", which, detail);
+    }
+    s->ca_file = c->ca_file && *c->ca_file ? c->ca_file : NULL;
+    s->insecure = c->insecure;
+    s->bind_address = w->o.bind_address;
+    return MF_E_OK;
+}
+
+static void
+caps_limits(const struct mf_batch_caps *bc, struct mf_caps_limits *l) {
+    l->max_connections = bc->max_connections;
+    l->max_connections_per_user = bc->max_connections_per_user;
+    l->max_connections_per_ip = bc->max_connections_per_ip;
+    l->max_concurrent_mailboxes = bc->max_concurrent_mailboxes;
+}
+
+static bool
+caps_any(const struct mf_batch_caps *bc) {
+    return bc->max_connections || bc->max_connections_per_user ||
+           bc->max_connections_per_ip || bc->max_concurrent_mailboxes ||
+           bc->max_bytes_per_second;
+}
+
+/* Everything the engine needs from c; a problem lands in b->error. */
+static void
+prepare(const struct mf__worker *w, struct mf__worker_batch *b) {
+    const struct mf_batch_config *c = b->cfg;
+    struct mf_error *e = &b->error;
+
+    b->rules = mf_folder_rules_new();
+    if (server(w, c, c->source, "source", &b->source, e) ||
+        server(w, c, c->target, "target", &b->target, e) ||
+        add_rules(b->rules, c->include, c->n_include, parse_include, e) ||
+        add_rules(b->rules, c->exclude, c->n_exclude, parse_exclude, e) ||
+        add_rules(b->rules, c->rename, c->n_rename, parse_rename, e) ||
+        add_rules(b->rules, c->presets, c->n_presets, parse_preset, e) ||
+        (c->separator_replacement && *c->separator_replacement &&
+         mf_folder_rules_parse_separator_replacement(
+             b->rules, c->separator_replacement, e)) ||
+        (c->target_root && *c->target_root &&
+         mf_folder_rules_parse_target_root(b->rules, c->target_root, e))) {
+        if (e->code == MF_E_OK)
+            e->code = MF_E_CONFIG;
+        return;
+    }
+    mf_error_clear(e);
+    if (caps_any(&c->source_caps) || caps_any(&c->target_caps)) {
+        b->has_caps = true;
+        b->caps.redis_url = w->o.redis_url;
+        caps_limits(&c->source_caps, &b->caps.source);
+        caps_limits(&c->target_caps, &b->caps.target);
+        b->caps.source_bytes_per_second = c->source_caps.max_bytes_per_second;
+        b->caps.target_bytes_per_second = c->target_caps.max_bytes_per_second;
+        b->caps.egress_ip = w->o.egress_ip;
+        b->caps.holder = w->id;
+        b->caps.ttl_ms = w->o.lease_ttl_ms;
+    }
+}
+
+static void
+evict(struct mf__worker *w, size_t i) {
+    mf__worker_batch_unref(&w->cache[i]);
+    w->cache[i] = w->cache[--w->ncache];
+    w->cache[w->ncache] = NULL;
+}
+
+void
+mf__worker_cache_clear(struct mf__worker *w) {
+    while (w->ncache)
+        evict(w, w->ncache - 1);
+}
+
+mf_err
+mf__worker_batch_get(struct mf__worker *w, const char *name,
+                     struct mf__worker_batch **b_r, struct mf_error *err) {
+    uint64_t now = mf__worker_now_ms();
+    struct mf__worker_batch *b;
+    struct mf_batch_config *cfg = NULL;
+    mf_err rc;
+
+    for (size_t i = 0; i < w->ncache; i++) {
+        b = w->cache[i];
+        if (now - (uint64_t)b->loaded_ms > (uint64_t)w->o.batch_cache_ms) {
+            evict(w, i--);
+            continue;
+        }
+        if (strcmp(b->name, name) == 0) {
+            atomic_fetch_add(&b->refs, 1);
+            *b_r = b;
+            return MF_E_OK;
+        }
+    }
+    rc = mf_batch_get(w->redis, name, &cfg, err);
+    if (rc != MF_E_OK)
+        return rc;
+    b = mf_xcalloc(1, sizeof(*b));
+    atomic_init(&b->refs, 2); /* the cache's and the caller's */
+    b->name = mf_xstrdup(name);
+    b->cfg = cfg;
+    b->loaded_ms = (int64_t)now;
+    prepare(w, b);
+    if (w->ncache == MF__WORKER_CACHE_MAX) {
+        size_t oldest = 0;
+        for (size_t i = 1; i < w->ncache; i++)
+            if (w->cache[i]->loaded_ms < w->cache[oldest]->loaded_ms)
+                oldest = i;
+        evict(w, oldest);
+    }
+    w->cache[w->ncache++] = b;
+    *b_r = b;
+    return MF_E_OK;
+}

@@ -1,0 +1,466 @@
+/*
+ * One job in a slot thread: the claim is already held (run.c took it
+ * before committing the offset). The thread
+ *
+ *   1. starts the keeper (claim renewal, progress, batch stop);
+ *   2. opens the sealed source and target passwords (or OAuth2 tokens)
+ *      right before the engine logs in, and wipes them as soon as it
+ *      returns (DESIGN.md §10); nothing here logs a secret;
+ *   3. runs mf_migrate_mailbox() with the batch's options and the job's
+ *      stop flag;
+ *   4. decides the outcome and reports it:
+ *        finished                      SYNCED
+ *        stopped, batch stop           STOPPED
+ *        stopped, worker shutdown      hand back: release the claim,
+ *                                      requeue, re-produce the job
+ *        stopped, claim lost           nothing (the coordinator requeues)
+ *        error of class retry/reconnect  RETRY (the coordinator requeues)
+ *        any other error               FAILED
+ *      then publishes the result, waits until Kafka has it, and releases
+ *      the claim as finished (or, if the result could not be delivered,
+ *      as not finished, so the job is requeued at once).
+ *
+ * The thread owns its Redis connection (checkpoints, release, requeue);
+ * the job struct stays owned by the main loop, which joins and frees it.
+ */
+#include "worker/worker_int.h"
+
+#include "mailferry/util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESULT_WAIT_MS 30000L
+#define SHUTDOWN_WAIT_MIN_MS 2000L
+
+/* ------------------------------------------------------------------ */
+/* Credentials                                                        */
+/* ------------------------------------------------------------------ */
+
+static const char *
+nonempty(const char *s) {
+    return s && *s ? s : NULL;
+}
+
+/* Opens one side's secret into *s_r and points lg at it. */
+static mf_err
+open_login(struct mf__worker_job *j, const char *purpose,
+           const struct mf_job_credentials *c, struct mf_crypto_secret **s_r,
+           struct mf_migrate_login *lg, struct mf_error *err) {
+    mf_err rc;
+
+    memset(lg, 0, sizeof(*lg));
+    lg->user = nonempty(c->login);
+    lg->authzid = nonempty(c->authorization_id);
+    if (!lg->user)
+        return mf_error_set(err, MF_E_CONFIG, "the job has no %s login",
+                            purpose);
+    if (!c->has_password)
+        return mf_error_set(err, MF_E_CONFIG, "the job has no %s password",
+                            purpose);
+    rc = mf_crypto_open(j->w->o.keyring, j->env.job.batch, j->env.job.mailbox,
+                        purpose, &c->password, s_r, err);
+    if (rc != MF_E_OK)
+        return rc;
+    if (c->oauth)
+        lg->oauth_token = (const char *)(*s_r)->data;
+    else
+        lg->password = (const char *)(*s_r)->data;
+    return MF_E_OK;
+}
+
+/* Runs the engine; res is filled when the engine ran (*ran_r). */
+static mf_err
+run_engine(struct mf__worker_job *j, struct mf_redis *r,
+           struct mf_migrate_result *res, bool *ran_r, struct mf_error *err) {
+    const struct mf__worker_batch *b = j->batch;
+    struct mf_crypto_secret *src_secret = NULL, *dst_secret = NULL;
+    struct mf_migrate_login src, dst;
+    struct mf_migrate_options o;
+    mf_err rc;
+
+    *ran_r = false;
+    rc = open_login(j, "source", &j->env.job.source, &src_secret, &src, err);
+    if (rc == MF_E_OK)
+        rc =
+            open_login(j, "target", &j->env.job.target, &dst_secret, &dst, err);
+    if (rc != MF_E_OK)
+        goto out;
+    memset(&o, 0, sizeof(o));
+    o.source = &b->source;
+    o.target = &b->target;
+    o.rules = b->rules;
+    o.max_message_size = b->cfg->max_message_size;
+    o.redis = r;
+    o.batch = j->env.job.batch;
+    o.stop = &j->stop;
+    o.progress = &j->progress;
+    o.caps = b->has_caps ? &b->caps : NULL;
+    rc = mf_migrate_mailbox(&o, j->env.job.mailbox, &src, &dst, res);
+    *ran_r = true;
+    if (rc != MF_E_OK)
+        *err = res->error;
+out:
+    /* The engine keeps no copy: wipe the secrets now. */
+    mf_crypto_secret_free(&src_secret);
+    mf_crypto_secret_free(&dst_secret);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Results                                                            */
+/* ------------------------------------------------------------------ */
+
+static char *
+subject_copy(const char *s) {
+    size_t n;
+
+    if (!s)
+        return mf_xstrdup("");
+    n = strlen(s);
+    if (n <= MF__WORKER_SUBJECT_MAX)
+        return mf_xstrdup(s);
+    /* Cut at a UTF-8 character boundary. */
+    n = MF__WORKER_SUBJECT_MAX;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return mf_xstrndup(s, n);
+}
+
+/* Copies items into *out_r, as many as fit in *budget bytes of text. */
+static size_t
+copy_items(const struct mf_migrate_item *v, size_t n, size_t *budget,
+           struct mf_result_item **out_r) {
+    struct mf_result_item *out = mf_xcalloc(n ? n : 1, sizeof(*out));
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct mf_migrate_item *it = &v[i];
+        struct mf_result_item *o = &out[k];
+        size_t cost;
+
+        o->folder = mf_xstrdup(it->folder ? it->folder : "");
+        o->uid = it->uid;
+        o->size = it->size;
+        o->internal_date =
+            it->internal_date
+                ? mf_xasprintf("%" PRId64, (int64_t)it->internal_date)
+                : mf_xstrdup("");
+        o->subject = subject_copy(it->subject);
+        o->error_code = (uint32_t)it->error.code;
+        o->error_name = mf_xstrdup(mf_err_name(it->error.code));
+        o->error_detail = mf_xstrdup(it->error.detail);
+        cost = strlen(o->folder) + strlen(o->internal_date) +
+               strlen(o->subject) + strlen(o->error_name) +
+               strlen(o->error_detail) + 48;
+        if (cost > *budget) {
+            free(o->folder);
+            free(o->internal_date);
+            free(o->subject);
+            free(o->error_name);
+            free(o->error_detail);
+            memset(o, 0, sizeof(*o));
+            break;
+        }
+        *budget -= cost;
+        k++;
+    }
+    *out_r = out;
+    return k;
+}
+
+static void
+fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
+            const struct mf_migrate_result *res, const struct mf_error *error,
+            struct mf_envelope *env) {
+    struct mf__worker *w = j->w;
+    struct mf_result *r = &env->result;
+    const struct mf_migrate_stats *s = &res->stats;
+    size_t budget = MF__WORKER_ITEMS_BYTES;
+
+    mf_envelope_init(env, MF_ENVELOPE_RESULT, w->sender);
+    r->batch = mf_xstrdup(j->env.job.batch);
+    r->mailbox = mf_xstrdup(j->env.job.mailbox);
+    r->job_id = mf_xstrdup(j->env.job.job_id);
+    r->attempt = j->env.job.attempt;
+    r->worker = mf_xstrdup(w->id);
+    r->outcome = outcome;
+    r->counters.folders_total = atomic_load(&j->progress.folders_total);
+    r->counters.folders_done = s->folders_copied;
+    r->counters.folders_excluded = s->folders_excluded;
+    r->counters.messages_source = s->messages_source;
+    r->counters.bytes_source = s->bytes_source;
+    r->counters.messages_copied = s->messages_copied;
+    r->counters.bytes_copied = s->bytes_copied;
+    r->counters.messages_skipped_too_large = s->skipped_too_large;
+    r->counters.messages_failed = s->failed;
+    r->counters.flags_updated = s->flags_updated;
+    r->counters.messages_already_present = s->messages_present;
+    r->error_code = (uint32_t)error->code;
+    r->error_name = mf_xstrdup(error->code ? mf_err_name(error->code) : "");
+    r->error_detail = mf_xstrdup(error->code ? error->detail : "");
+    r->started_at_ms = j->started_at_ms;
+    r->finished_at_ms = mf__worker_wall_ms();
+    r->nfailed = copy_items(res->failed, res->n_failed, &budget, &r->failed);
+    r->nskipped =
+        copy_items(res->skipped, res->n_skipped, &budget, &r->skipped);
+}
+
+/* How long a publish may wait: normally RESULT_WAIT_MS; during shutdown
+ * what is left before the deadline (at least SHUTDOWN_WAIT_MIN_MS). */
+static long
+wait_ms(struct mf__worker *w) {
+    uint64_t deadline = atomic_load(&w->shutdown_deadline_ms);
+    uint64_t now = mf__worker_now_ms();
+
+    if (!deadline)
+        return RESULT_WAIT_MS;
+    if (deadline <= now + SHUTDOWN_WAIT_MIN_MS)
+        return SHUTDOWN_WAIT_MIN_MS;
+    return (long)(deadline - now);
+}
+
+/* A copy of the job envelope with another attempt, to produce again. */
+static void
+job_copy(const struct mf_job *src, uint32_t attempt, const char *sender,
+         struct mf_envelope *env) {
+    struct mf_job *d = &env->job;
+
+    mf_envelope_init(env, MF_ENVELOPE_JOB, sender);
+    d->batch = mf_xstrdup(src->batch);
+    d->mailbox = mf_xstrdup(src->mailbox);
+    d->job_id = mf_xstrdup(src->job_id);
+    d->attempt = attempt;
+    d->kind = src->kind;
+    d->pass = src->pass;
+    d->user_root = mf_xstrdup(src->user_root ? src->user_root : "");
+    d->batch_generation = src->batch_generation;
+    for (int side = 0; side < 2; side++) {
+        const struct mf_job_credentials *s = side ? &src->target : &src->source;
+        struct mf_job_credentials *c = side ? &d->target : &d->source;
+        c->login = mf_xstrdup(s->login ? s->login : "");
+        c->authorization_id =
+            mf_xstrdup(s->authorization_id ? s->authorization_id : "");
+        c->has_password = s->has_password;
+        c->oauth = s->oauth;
+        if (s->has_password)
+            mf_sealed_secret_copy(&c->password, &s->password);
+    }
+}
+
+static bool
+redis_ready(struct mf__worker_job *j, struct mf_redis **r) {
+    struct mf_error err = {0};
+
+    if (*r)
+        return true;
+    if (mf_redis_connect(j->w->o.redis_url, 5000, r, &err) == MF_E_OK)
+        return true;
+    *r = NULL;
+    mf_log_error(&j->log, "job.redis", &err);
+    return false;
+}
+
+static void
+release(struct mf__worker_job *j, struct mf_redis **r, bool finished) {
+    struct mf_error err = {0};
+
+    if (!redis_ready(j, r) ||
+        mf_batch_release(*r, &j->lease, finished, &err) != MF_E_OK) {
+        /* The claim expires by itself after claim_ttl. */
+        if (err.code)
+            mf_log_error(&j->log, "job.release", &err);
+        mf__worker_count_error(j->w,
+                               err.code ? err.code : MF_E_REDIS_UNAVAILABLE);
+    }
+}
+
+/* Worker shutdown: give the job back so that another worker continues
+ * it at once. */
+static void
+hand_back(struct mf__worker_job *j, struct mf_redis **r,
+          const struct mf_migrate_result *res) {
+    struct mf__worker *w = j->w;
+    struct mf_batch_job next;
+    struct mf_envelope env;
+    struct mf_error err = {0};
+    bool dead = false;
+    mf_err rc;
+
+    release(j, r, false);
+    if (!*r)
+        return;
+    rc = mf_batch_requeue(*r, j->env.job.batch, j->env.job.mailbox, &next,
+                          &dead, &err);
+    if (rc != MF_E_OK) {
+        /* Someone requeued it already, or Redis is away: the coordinator
+         * finds the released claim. */
+        mf_log(MF_LOG_WARN, &j->log, "job.handback",
+               "not requeued here (%s): %s", mf_err_name(rc), err.detail);
+        return;
+    }
+    if (next.attempt == 0) {
+        mf_log(MF_LOG_INFO, &j->log, "job.handback",
+               "the batch is stopping: mailbox Stopped");
+        return;
+    }
+    job_copy(&j->env.job, next.attempt, w->sender, &env);
+    rc = mf__worker_publish(w, dead ? w->topics.dlq : w->topics.jobs,
+                            j->env.job.batch, j->env.job.mailbox, &env,
+                            wait_ms(w), &err);
+    mf_envelope_clear(&env);
+    if (rc != MF_E_OK) {
+        mf__worker_count_error(w, rc);
+        mf_log_error(&j->log, "job.handback", &err);
+        return;
+    }
+    atomic_fetch_add(&w->stats->jobs_requeued, 1);
+    mf_log(MF_LOG_INFO, &j->log, "job.handback",
+           "worker shutdown: %s as attempt %u",
+           dead ? "dead-lettered" : "re-produced", next.attempt);
+    /* For the record: a STOPPED result of the attempt that stopped. Its
+     * attempt is no longer current, so folding it changes no state. */
+    {
+        struct mf_error why;
+        struct mf_envelope renv;
+        mf_error_set(&why, MF_E_CANCELLED,
+                     "worker shutdown; continued as attempt %u", next.attempt);
+        fill_result(j, MF_OUTCOME_STOPPED, res, &why, &renv);
+        if (mf__worker_publish(w, w->topics.results, j->env.job.batch,
+                               j->env.job.mailbox, &renv, 0, &err) != MF_E_OK)
+            mf__worker_count_error(w, err.code);
+        mf_envelope_clear(&renv);
+    }
+}
+
+static void
+count_stats(struct mf__worker *w, const struct mf_migrate_result *res,
+            enum mf_outcome outcome, mf_err code) {
+    struct mf_worker_stats *s = w->stats;
+
+    atomic_fetch_add(&s->messages_copied, res->stats.messages_copied);
+    atomic_fetch_add(&s->bytes_copied, res->stats.bytes_copied);
+    if (res->stats.lease_wait_ms) {
+        atomic_fetch_add(&s->leases_waited, 1);
+        atomic_fetch_add(&s->lease_wait_ms, res->stats.lease_wait_ms);
+    }
+    atomic_fetch_add(&s->jobs_finished[outcome], 1);
+    if (code != MF_E_OK && code != MF_E_CANCELLED)
+        mf__worker_count_error(w, code);
+}
+
+static void
+report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
+       const struct mf_error *error, const struct mf_migrate_result *res) {
+    struct mf__worker *w = j->w;
+    enum mf__worker_stop why =
+        (enum mf__worker_stop)atomic_load(&j->stop_reason);
+    enum mf_outcome outcome;
+    struct mf_envelope env;
+    struct mf_error perr = {0}, stopped;
+    const struct mf_error *e = error;
+    mf_err prc;
+
+    if (why == MF__STOP_LOST) {
+        count_stats(w, res, MF_OUTCOME_UNSPECIFIED, rc);
+        mf_log(MF_LOG_WARN, &j->log, "job.done",
+               "claim lost: no result (%s); the coordinator requeues it",
+               mf_err_name(rc));
+        return;
+    }
+    if (rc == MF_E_OK) {
+        outcome = MF_OUTCOME_SYNCED;
+    } else if (rc == MF_E_CANCELLED && why == MF__STOP_SHUTDOWN) {
+        count_stats(w, res, MF_OUTCOME_STOPPED, rc);
+        hand_back(j, r, res);
+        return;
+    } else if (rc == MF_E_CANCELLED) {
+        outcome = MF_OUTCOME_STOPPED;
+        mf_error_set(&stopped, MF_E_CANCELLED, "batch stopped");
+        e = &stopped;
+    } else {
+        mf_err_class cls = mf_err_class_of(rc);
+        outcome = cls == MF_ERRCLASS_RETRY || cls == MF_ERRCLASS_RECONNECT
+                      ? MF_OUTCOME_RETRY
+                      : MF_OUTCOME_FAILED;
+    }
+    count_stats(w, res, outcome, rc);
+    fill_result(j, outcome, res, e, &env);
+    prc = mf__worker_publish(w, w->topics.results, j->env.job.batch,
+                             j->env.job.mailbox, &env, wait_ms(w), &perr);
+    mf_envelope_clear(&env);
+    if (rc != MF_E_OK && rc != MF_E_CANCELLED)
+        mf_log_error(&j->log, "job.error", error);
+    mf_log(MF_LOG_INFO, &j->log, "job.done",
+           "%s: %" PRIu64 " of %" PRIu64 " messages copied (%" PRIu64
+           " bytes, %" PRIu64 " already there, %" PRIu64 " skipped, %" PRIu64
+           " failed) in %.1f s",
+           mf_outcome_name(outcome), res->stats.messages_copied,
+           res->stats.messages_source, res->stats.bytes_copied,
+           res->stats.messages_present,
+           res->stats.skipped_too_large + res->stats.skipped_vanished,
+           res->stats.failed, res->stats.seconds);
+    if (prc != MF_E_OK) {
+        /* Without its result the job must run again: give the claim
+         * back now rather than after it expires. */
+        mf__worker_count_error(w, prc);
+        mf_log_error(&j->log, "job.result", &perr);
+        release(j, r, false);
+        return;
+    }
+    release(j, r, true);
+}
+
+/* ------------------------------------------------------------------ */
+/* The slot thread                                                    */
+/* ------------------------------------------------------------------ */
+
+void *
+mf__worker_job_main(void *arg) {
+    struct mf__worker_job *j = arg;
+    struct mf_migrate_result res;
+    struct mf_redis *r = NULL;
+    struct mf_error err = {0};
+    bool keeper, ran = false;
+    mf_err rc;
+
+    memset(&res, 0, sizeof(res));
+    j->started_at_ms = mf__worker_wall_ms();
+    mf_log(MF_LOG_INFO, &j->log, "job.start", "%s pass %" PRIu64 " on %s",
+           mf_job_kind_name(j->env.job.kind), j->env.job.pass, j->w->id);
+    keeper = mf__worker_keeper_start(j);
+    if (!keeper)
+        rc = mf_error_set(&err, MF_E_INTERNAL, "cannot start a thread");
+    else if (j->batch->error.code != MF_E_OK)
+        rc = (err = j->batch->error).code;
+    else if (!redis_ready(j, &r))
+        rc = mf_error_set(&err, MF_E_REDIS_UNAVAILABLE,
+                          "cannot connect to Redis for checkpoints");
+    else
+        rc = run_engine(j, r, &res, &ran, &err);
+    if (keeper)
+        mf__worker_keeper_stop(j);
+    if (!ran)
+        res.error = err;
+    report(j, &r, rc, &err, &res);
+    mf_migrate_result_clear(&res);
+    mf_redis_free(&r);
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+void
+mf__worker_job_free(struct mf__worker_job **jp) {
+    struct mf__worker_job *j = *jp;
+
+    if (!j)
+        return;
+    *jp = NULL;
+    mf__worker_batch_unref(&j->batch);
+    mf_envelope_clear(&j->env);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}

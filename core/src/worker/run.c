@@ -1,0 +1,584 @@
+/*
+ * mf_worker_run(): the worker's main loop (see mailferry/worker.h).
+ *
+ * One thread, the caller's, owns the Kafka consumer and a Redis
+ * connection for claims. Each turn it reaps finished slot threads,
+ * pauses the consumer while every slot is busy (or a message waits for
+ * Redis) and resumes it when one frees up, retries a waiting message,
+ * polls the consumer for at most POLL_MS and handles what came: unpack,
+ * batch configuration, claim, commit, start a slot thread. Polling never
+ * stops, so the member stays in the group however long jobs take.
+ *
+ * A message that cannot be handled for a transient reason (Redis away,
+ * the dead-letter topic unreachable) is kept, uncommitted, in a small
+ * queue and tried again every RETRY_MS; if its partition is revoked
+ * meanwhile it is dropped, since the partition's new owner receives it.
+ */
+#include "worker/worker_int.h"
+
+#include "mailferry/util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POLL_MS 200
+#define RETRY_MS 1000
+#define PING_MS 5000
+#define WARN_EVERY_MS 30000
+#define DLQ_WAIT_MS 10000L
+#define PENDING_MAX 64
+#define FLUSH_MIN_MS 2000
+
+struct loop {
+    struct mf__worker *w;
+    struct mf_kafka_message *pending[PENDING_MAX];
+    size_t npending;
+    uint64_t retry_at;
+    bool paused;
+    uint64_t next_ping, warned_kafka, warned_redis;
+};
+
+enum handled { HANDLED, TRY_LATER };
+
+/* ------------------------------------------------------------------ */
+/* Options                                                            */
+/* ------------------------------------------------------------------ */
+
+static mf_err
+setup(struct mf__worker *w, const struct mf_worker_options *o,
+      struct mf_error *err) {
+    w->o = *o;
+    if (!o->config || !o->redis_url || !o->keyring)
+        return mf_error_set(err, MF_E_INVALID_ARGUMENT,
+                            "the worker needs a Kafka configuration, a Redis "
+                            "URL and a master key ring");
+    if (!w->o.slots)
+        w->o.slots = MF_WORKER_DEFAULT_SLOTS;
+    if (w->o.slots > MF_WORKER_MAX_SLOTS)
+        return mf_error_set(err, MF_E_CONFIG, "at most %d slots",
+                            MF_WORKER_MAX_SLOTS);
+    if (!w->o.group_id || !*w->o.group_id)
+        w->o.group_id = MF_WORKER_DEFAULT_GROUP;
+    if (w->o.claim_ttl_ms <= 0)
+        w->o.claim_ttl_ms = MF_WORKER_DEFAULT_CLAIM_TTL_MS;
+    if (w->o.claim_ttl_ms < 1500)
+        return mf_error_set(err, MF_E_CONFIG,
+                            "the claim TTL must be at least 1.5 s");
+    if (w->o.progress_interval_ms <= 0)
+        w->o.progress_interval_ms = MF_WORKER_DEFAULT_PROGRESS_MS;
+    if (w->o.shutdown_timeout_ms <= 0)
+        w->o.shutdown_timeout_ms = MF_WORKER_DEFAULT_SHUTDOWN_MS;
+    if (w->o.lease_ttl_ms <= 0)
+        w->o.lease_ttl_ms = 30000;
+    if (w->o.batch_cache_ms <= 0)
+        w->o.batch_cache_ms = 30000;
+    if (o->worker_id && *o->worker_id) {
+        if (strlen(o->worker_id) >= sizeof(w->id))
+            return mf_error_set(err, MF_E_CONFIG, "worker id too long");
+        snprintf(w->id, sizeof(w->id), "%s", o->worker_id);
+    } else {
+        char host[128] = "host";
+        if (gethostname(host, sizeof(host) - 1) != 0)
+            snprintf(host, sizeof(host), "host");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(w->id, sizeof(w->id), "%s/%ld", host, (long)getpid());
+    }
+    snprintf(w->sender, sizeof(w->sender), "mailferry-worker/%s %s",
+             MF_WORKER_VERSION, w->id);
+    if (o->topic_prefix)
+        return mf_kafka_topics_init(&w->topics, o->topic_prefix, err);
+    return mf_kafka_topics_from_config(o->config, &w->topics, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Kafka callbacks                                                    */
+/* ------------------------------------------------------------------ */
+
+static void
+drop_pending(struct loop *l, size_t i) {
+    mf_kafka_message_free(&l->pending[i]);
+    memmove(&l->pending[i], &l->pending[i + 1],
+            (l->npending - i - 1) * sizeof(l->pending[0]));
+    l->npending--;
+}
+
+static void
+on_rebalance(void *ud, enum mf_kafka_rebalance ev,
+             const struct mf_kafka_partition *parts, size_t n) {
+    struct loop *l = ud;
+
+    mf_log(MF_LOG_INFO, NULL, "worker.rebalance", "%s %zu partition(s)",
+           ev == MF_KAFKA_ASSIGNED  ? "assigned"
+           : ev == MF_KAFKA_REVOKED ? "revoked"
+                                    : "lost",
+           n);
+    if (ev == MF_KAFKA_ASSIGNED)
+        return;
+    /* A waiting message of a partition that goes away is the new owner's
+     * to handle now. */
+    for (size_t i = 0; i < l->npending;) {
+        bool gone = false;
+        for (size_t k = 0; k < n && !gone; k++)
+            gone = parts[k].partition == l->pending[i]->partition &&
+                   strcmp(parts[k].topic, l->pending[i]->topic) == 0;
+        if (gone)
+            drop_pending(l, i);
+        else
+            i++;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Handling one message                                               */
+/* ------------------------------------------------------------------ */
+
+static void
+commit(struct loop *l, const struct mf_kafka_message *m) {
+    struct mf_error err = {0};
+
+    if (mf_kafka_consumer_commit(l->w->consumer, m, &err) != MF_E_OK) {
+        /* The partition moved: its new owner gets the message again and
+         * its claim fails, so nothing runs twice. */
+        mf__worker_count_error(l->w, err.code);
+        mf_log(MF_LOG_WARN, NULL, "worker.commit",
+               "%s [%" PRId32 "] @%" PRId64 ": %s", m->topic, m->partition,
+               m->offset, err.detail);
+    }
+}
+
+static enum handled
+dead_letter(struct loop *l, const struct mf_kafka_message *m,
+            const struct mf_error *why) {
+    struct mf__worker *w = l->w;
+    struct mf_error err = {0};
+    char *key = m->key ? mf_xstrndup((const char *)m->key, m->key_len) : NULL;
+    mf_err rc;
+
+    mf_log(MF_LOG_ERROR, NULL, "job.invalid",
+           "%s [%" PRId32 "] @%" PRId64 ": %s (%s); to %s", m->topic,
+           m->partition, m->offset, why->detail, mf_err_name(why->code),
+           w->topics.dlq);
+    rc = mf__worker_produce_wait(w, w->topics.dlq, key, m->value, m->value_len,
+                                 DLQ_WAIT_MS, &err);
+    free(key);
+    if (rc != MF_E_OK) {
+        mf__worker_count_error(w, rc);
+        mf_log_error(NULL, "job.dead_letter", &err);
+        return TRY_LATER;
+    }
+    mf__worker_count_error(w, why->code);
+    atomic_fetch_add(&w->stats->jobs_dead_lettered, 1);
+    commit(l, m);
+    return HANDLED;
+}
+
+static void
+redis_trouble(struct loop *l, const struct mf_error *err) {
+    uint64_t now = mf__worker_now_ms();
+
+    atomic_store(&l->w->stats->redis_ready, false);
+    mf__worker_count_error(l->w, err->code);
+    if (now - l->warned_redis >= WARN_EVERY_MS || !l->warned_redis) {
+        l->warned_redis = now;
+        mf_log_error(NULL, "worker.redis", err);
+    }
+}
+
+static bool
+is_redis_trouble(mf_err rc) {
+    return rc == MF_E_REDIS || rc == MF_E_REDIS_UNAVAILABLE;
+}
+
+static bool
+start_job(struct loop *l, struct mf_envelope *env, struct mf__worker_batch *b,
+          const struct mf_batch_lease *lease) {
+    struct mf__worker *w = l->w;
+    struct mf__worker_job *j;
+    pthread_condattr_t ca;
+    size_t slot = w->o.slots;
+
+    for (size_t i = 0; i < w->o.slots; i++)
+        if (!w->slots[i].job) {
+            slot = i;
+            break;
+        }
+    MF_ASSERT(slot < w->o.slots);
+    j = mf_xcalloc(1, sizeof(*j));
+    j->w = w;
+    j->env = *env; /* moved */
+    memset(env, 0, sizeof(*env));
+    j->batch = b;
+    j->lease = *lease;
+    j->log.batch = j->env.job.batch;
+    j->log.mailbox = j->env.job.mailbox;
+    j->log.job = j->env.job.job_id;
+    j->log.attempt = j->env.job.attempt;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&j->thread, NULL, mf__worker_job_main, j) != 0) {
+        mf_log(MF_LOG_ERROR, &j->log, "job.start", "cannot start a thread");
+        mf__worker_job_free(&j);
+        return false;
+    }
+    w->slots[slot].job = j;
+    atomic_fetch_add(&w->stats->slots_busy, 1);
+    atomic_fetch_add(&w->stats->jobs_started, 1);
+    return true;
+}
+
+static enum handled
+handle(struct loop *l, const struct mf_kafka_message *m) {
+    struct mf__worker *w = l->w;
+    struct mf_envelope env;
+    struct mf__worker_batch *b = NULL;
+    struct mf_batch_lease lease;
+    struct mf_log_ctx ctx = {0};
+    struct mf_error err = {0};
+    enum handled h = HANDLED;
+    mf_err rc;
+
+    rc = mf_envelope_unpack(m->value, m->value_len, 0, &env, &err);
+    if (rc != MF_E_OK)
+        return dead_letter(l, m, &err);
+    if (env.body != MF_ENVELOPE_JOB) {
+        mf_error_set(&err, MF_E_ENVELOPE, "not a job");
+        mf_envelope_clear(&env);
+        return dead_letter(l, m, &err);
+    }
+    ctx.batch = env.job.batch;
+    ctx.mailbox = env.job.mailbox;
+    ctx.job = env.job.job_id;
+    ctx.attempt = env.job.attempt;
+
+    rc = mf__worker_batch_get(w, env.job.batch, &b, &err);
+    if (rc == MF_E_NOT_FOUND) {
+        mf_log(MF_LOG_INFO, &ctx, "job.skip", "the batch does not exist");
+        atomic_fetch_add(&w->stats->jobs_skipped, 1);
+        commit(l, m);
+        goto out;
+    }
+    if (is_redis_trouble(rc)) {
+        redis_trouble(l, &err);
+        h = TRY_LATER;
+        goto out;
+    }
+    if (rc != MF_E_OK) {
+        mf_log_error(&ctx, "job.skip", &err);
+        atomic_fetch_add(&w->stats->jobs_skipped, 1);
+        commit(l, m);
+        goto out;
+    }
+    rc =
+        mf_batch_claim(w->redis, env.job.batch, env.job.mailbox, env.job.job_id,
+                       env.job.attempt, w->id, w->o.claim_ttl_ms, &lease, &err);
+    if (is_redis_trouble(rc)) {
+        redis_trouble(l, &err);
+        h = TRY_LATER;
+        goto out;
+    }
+    atomic_store(&w->stats->redis_ready, true);
+    if (rc != MF_E_OK) {
+        /* Stale, duplicate or someone else's: drop it. */
+        mf_log(MF_LOG_INFO, &ctx, "job.skip", "%s: %s", mf_err_name(rc),
+               err.detail);
+        atomic_fetch_add(&w->stats->jobs_skipped, 1);
+        commit(l, m);
+        goto out;
+    }
+    /* Claim, then commit (DESIGN.md §6). */
+    commit(l, m);
+    if (start_job(l, &env, b, &lease))
+        b = NULL; /* the job's reference now */
+    else if (mf_batch_release(w->redis, &lease, false, &err) != MF_E_OK)
+        mf_log_error(&ctx, "job.release", &err);
+out:
+    mf__worker_batch_unref(&b);
+    mf_envelope_clear(&env);
+    return h;
+}
+
+/* ------------------------------------------------------------------ */
+/* The loop                                                           */
+/* ------------------------------------------------------------------ */
+
+static size_t
+reap(struct mf__worker *w) {
+    size_t busy = 0;
+
+    for (size_t i = 0; i < w->o.slots; i++) {
+        struct mf__worker_job *j = w->slots[i].job;
+        if (!j)
+            continue;
+        if (atomic_load(&j->done)) {
+            pthread_join(j->thread, NULL);
+            mf__worker_job_free(&w->slots[i].job);
+            atomic_fetch_sub(&w->stats->slots_busy, 1);
+        } else {
+            busy++;
+        }
+    }
+    return busy;
+}
+
+static void
+set_paused(struct loop *l, bool paused) {
+    struct mf_error err = {0};
+
+    if (l->paused == paused)
+        return;
+    if (mf_kafka_consumer_pause(l->w->consumer, paused, &err) != MF_E_OK) {
+        mf__worker_count_error(l->w, err.code);
+        mf_log_error(NULL, "worker.pause", &err);
+        return;
+    }
+    l->paused = paused;
+}
+
+static void
+ping_redis(struct loop *l) {
+    struct mf__worker *w = l->w;
+    struct mf_error err = {0};
+    redisReply *reply = NULL;
+    uint64_t now = mf__worker_now_ms();
+
+    if (now < l->next_ping)
+        return;
+    l->next_ping = now + PING_MS;
+    if (mf_redis_command(w->redis, &reply, &err, "PING") != MF_E_OK) {
+        redis_trouble(l, &err);
+        return;
+    }
+    freeReplyObject(reply);
+    atomic_store(&w->stats->redis_ready, true);
+}
+
+static void
+poll_once(struct loop *l, bool take) {
+    struct mf__worker *w = l->w;
+    struct mf_kafka_message *m = NULL;
+    struct mf_error err = {0};
+    uint64_t now;
+    mf_err rc;
+
+    rc = mf_kafka_consumer_poll(w->consumer, POLL_MS, &m, &err);
+    now = mf__worker_now_ms();
+    if (rc != MF_E_OK) {
+        atomic_store(&w->stats->kafka_ready, false);
+        mf__worker_count_error(w, rc);
+        if (now - l->warned_kafka >= WARN_EVERY_MS || !l->warned_kafka) {
+            l->warned_kafka = now;
+            mf_log_error(NULL, "worker.kafka", &err);
+        }
+        usleep(POLL_MS * 1000);
+        return;
+    }
+    atomic_store(&w->stats->kafka_ready, true);
+    if (!m)
+        return;
+    if (!take) {
+        /* Shutting down: not ours to run any more, and uncommitted, so
+         * the group hands it to another member. */
+        mf_kafka_message_free(&m);
+        return;
+    }
+    atomic_fetch_add(&w->stats->jobs_received, 1);
+    if (l->npending || reap(w) == w->o.slots) {
+        /* Paused consumers still return what was fetched before: keep
+         * it in order behind the others. */
+        if (l->npending == PENDING_MAX) {
+            mf_kafka_message_free(&m); /* redelivered after a rebalance */
+            return;
+        }
+        l->pending[l->npending++] = m;
+        return;
+    }
+    if (handle(l, m) == TRY_LATER) {
+        l->pending[l->npending++] = m;
+        l->retry_at = now + RETRY_MS;
+        return;
+    }
+    mf_kafka_message_free(&m);
+}
+
+static void
+retry_pending(struct loop *l) {
+    struct mf__worker *w = l->w;
+
+    while (l->npending && reap(w) < w->o.slots &&
+           mf__worker_now_ms() >= l->retry_at) {
+        if (handle(l, l->pending[0]) == TRY_LATER) {
+            l->retry_at = mf__worker_now_ms() + RETRY_MS;
+            return;
+        }
+        drop_pending(l, 0);
+    }
+}
+
+static size_t
+running(struct mf__worker *w) {
+    size_t n = 0;
+
+    for (size_t i = 0; i < w->o.slots; i++)
+        n += w->slots[i].job != NULL;
+    return n;
+}
+
+/* Stops every job, waits for them until the deadline. Returns the
+ * number abandoned. */
+static size_t
+shutdown_jobs(struct loop *l) {
+    struct mf__worker *w = l->w;
+    uint64_t deadline =
+        mf__worker_now_ms() + (uint64_t)w->o.shutdown_timeout_ms;
+    size_t n;
+
+    atomic_store(&w->shutting_down, true);
+    atomic_store(&w->shutdown_deadline_ms, deadline);
+    set_paused(l, true);
+    while (l->npending)
+        drop_pending(l, 0);
+    n = running(w);
+    mf_log(MF_LOG_INFO, NULL, "worker.shutdown",
+           "stopping %zu job(s) at a message boundary (at most %ld ms)", n,
+           w->o.shutdown_timeout_ms);
+    for (size_t i = 0; i < w->o.slots; i++)
+        if (w->slots[i].job)
+            mf__worker_job_stop(w->slots[i].job, MF__STOP_SHUTDOWN);
+    while (reap(w) > 0 && mf__worker_now_ms() < deadline) {
+        atomic_store(&w->stats->heartbeat_ms, (int64_t)mf__worker_now_ms());
+        mf_kafka_producer_poll(w->producer, 0);
+        poll_once(l, false);
+    }
+    n = reap(w);
+    for (size_t i = 0; i < w->o.slots; i++) {
+        struct mf__worker_job *j = w->slots[i].job;
+        if (!j)
+            continue;
+        /* Its claim expires by itself; the process must exit. */
+        atomic_store(&j->abandoned, true);
+        mf_log(MF_LOG_ERROR, &j->log, "job.abandoned",
+               "did not stop within the shutdown timeout");
+        pthread_detach(j->thread);
+        w->slots[i].job = NULL;
+    }
+    return n;
+}
+
+mf_err
+mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
+              struct mf_worker_stats *stats, struct mf_error *err) {
+    struct mf__worker *w = mf_xcalloc(1, sizeof(*w));
+    struct loop l;
+    const char *topics[1];
+    struct mf_kafka_consumer_params cp;
+    size_t abandoned = 0;
+    mf_err rc;
+
+    memset(&l, 0, sizeof(l));
+    l.w = w;
+    w->stop = stop;
+    if (!stats) {
+        /* Slot threads use it until they end: leaked with w if abandoned. */
+        w->own_stats = mf_xcalloc(1, sizeof(*w->own_stats));
+        stats = w->own_stats;
+    }
+    w->stats = stats;
+    rc = setup(w, o, err);
+    if (rc != MF_E_OK)
+        goto out;
+    atomic_store(&stats->slots, w->o.slots);
+    w->slots = mf_xcalloc(w->o.slots, sizeof(*w->slots));
+
+    rc = mf_kafka_producer_new(o->config, w->id, mf__worker_on_delivery, w,
+                               &w->producer, err);
+    if (rc != MF_E_OK)
+        goto out;
+    /* Claims need Redis: wait for it before joining the group. */
+    while (!atomic_load(stop)) {
+        rc = mf_redis_connect(w->o.redis_url, 5000, &w->redis, err);
+        if (rc == MF_E_OK)
+            break;
+        w->redis = NULL;
+        redis_trouble(&l, err);
+        for (int i = 0; i < 10 && !atomic_load(stop); i++)
+            usleep(100 * 1000);
+    }
+    if (!w->redis) {
+        rc = MF_E_OK; /* stopped before Redis came */
+        goto out;
+    }
+    atomic_store(&stats->redis_ready, true);
+    topics[0] = w->topics.jobs;
+    memset(&cp, 0, sizeof(cp));
+    cp.client_id = w->id;
+    cp.group_id = w->o.group_id;
+    cp.topics = topics;
+    cp.ntopics = 1;
+    cp.on_rebalance = on_rebalance;
+    cp.ud = &l;
+    rc = mf_kafka_consumer_new(o->config, &cp, &w->consumer, err);
+    if (rc != MF_E_OK)
+        goto out;
+    mf_log(MF_LOG_INFO, NULL, "worker.start",
+           "%s: %u slot(s), group %s, topic %s, claim TTL %ld ms", w->id,
+           w->o.slots, w->o.group_id, w->topics.jobs, w->o.claim_ttl_ms);
+    l.next_ping = mf__worker_now_ms() + PING_MS;
+
+    while (!atomic_load(stop)) {
+        size_t busy;
+
+        atomic_store(&stats->heartbeat_ms, (int64_t)mf__worker_now_ms());
+        busy = reap(w);
+        mf_kafka_producer_poll(w->producer, 0);
+        set_paused(&l, busy == w->o.slots || l.npending > 0);
+        retry_pending(&l);
+        busy = reap(w);
+        set_paused(&l, busy == w->o.slots || l.npending > 0);
+        poll_once(&l, true);
+        ping_redis(&l);
+    }
+
+    abandoned = shutdown_jobs(&l);
+    {
+        struct mf_error ferr = {0};
+        uint64_t now = mf__worker_now_ms();
+        uint64_t deadline = atomic_load(&w->shutdown_deadline_ms);
+        long left = deadline > now + FLUSH_MIN_MS ? (long)(deadline - now)
+                                                  : FLUSH_MIN_MS;
+        if (mf_kafka_producer_flush(w->producer, (int)left, &ferr) != MF_E_OK)
+            mf_log_error(NULL, "worker.flush", &ferr);
+    }
+    {
+        struct mf_error cerr = {0};
+        if (mf_kafka_consumer_close(w->consumer, &cerr) != MF_E_OK)
+            mf_log_error(NULL, "worker.close", &cerr);
+    }
+    mf_log(MF_LOG_INFO, NULL, "worker.stop", "%s left the group", w->id);
+    rc = MF_E_OK;
+    if (abandoned)
+        rc = mf_error_set(err, MF_E_TIMEOUT,
+                          "%zu job(s) did not stop within %ld ms", abandoned,
+                          w->o.shutdown_timeout_ms);
+out:
+    while (l.npending)
+        drop_pending(&l, 0);
+    mf_kafka_consumer_free(&w->consumer);
+    mf_redis_free(&w->redis);
+    if (abandoned) {
+        /* Abandoned slot threads still use the producer, the cache and
+         * this struct: leave them to the process exit. */
+        return rc;
+    }
+    mf__worker_cache_clear(w);
+    mf_kafka_producer_free(&w->producer);
+    free(w->slots);
+    free(w->own_stats);
+    free(w);
+    return rc;
+}

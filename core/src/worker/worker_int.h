@@ -1,0 +1,160 @@
+/*
+ * Internals of the job runner (mailferry/worker.h), shared by its files:
+ *
+ *   run.c      the main loop: consumer, claims, commits, pause, shutdown
+ *   job.c      one job in a slot thread: credentials, engine, outcome
+ *   keeper.c   the claim renewal and progress thread of a running job
+ *   publish.c  envelopes to Kafka and waiting for their delivery
+ *   bcache.c   batch configurations from Redis, cached, turned into the
+ *              engine's options
+ *   stats.c    the metrics counters
+ *
+ * Ownership: struct mf__worker belongs to mf_worker_run() and outlives
+ * every job; a struct mf__worker_job belongs to the main loop, which frees
+ * it after joining its thread; a struct mf__worker_batch is reference
+ * counted (the cache holds one reference, each job another).
+ */
+#ifndef MF_WORKER_INT_H
+#define MF_WORKER_INT_H
+
+#include "mailferry/batch.h"
+#include "mailferry/envelope.h"
+#include "mailferry/kafka.h"
+#include "mailferry/log.h"
+#include "mailferry/migrate.h"
+#include "mailferry/worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifndef MF_VERSION
+#define MF_VERSION "0.1.0"
+#endif
+#define MF_WORKER_VERSION MF_VERSION
+#define MF__WORKER_ID_MAX MF_BATCH_WORKER_MAX
+#define MF__WORKER_CACHE_MAX 64 /* batches cached at once */
+/* Item lists in a result: bytes of text at most, so that the message
+ * stays well under Kafka's 1 MB default. */
+#define MF__WORKER_ITEMS_BYTES (512 * 1024)
+#define MF__WORKER_SUBJECT_MAX 200 /* bytes of a listed subject */
+
+/* A batch's configuration as the engine needs it. */
+struct mf__worker_batch {
+    atomic_uint refs;
+    char *name;                  /* owned */
+    struct mf_batch_config *cfg; /* owned */
+    struct mf_folder_rules *rules;
+    struct mf_migrate_server source, target;
+    struct mf_migrate_caps caps;
+    bool has_caps;
+    /* Not MF_E_OK: the configuration cannot run (bad URL, bad rule);
+     * jobs of this batch fail with this error. */
+    struct mf_error error;
+    int64_t loaded_ms; /* monotonic */
+};
+
+enum mf__worker_stop {
+    MF__STOP_NONE,
+    MF__STOP_BATCH,    /* `batch stop`: STOPPED result */
+    MF__STOP_SHUTDOWN, /* the worker shuts down: hand the job back */
+    MF__STOP_LOST,     /* the claim is gone: publish nothing */
+};
+
+struct mf__worker;
+
+struct mf__worker_job {
+    struct mf__worker *w;           /* borrowed */
+    struct mf_envelope env;         /* owned: the job as received */
+    struct mf__worker_batch *batch; /* one reference */
+    struct mf_batch_lease lease;
+    struct mf_log_ctx log;   /* borrows from env */
+    atomic_bool stop;        /* the engine's stop flag */
+    _Atomic int stop_reason; /* enum mf__worker_stop, the first one wins */
+    atomic_bool done;        /* the slot thread has finished */
+    atomic_bool abandoned;   /* shutdown deadline passed: stop renewing */
+    struct mf_migrate_progress progress;
+    uint64_t started_at_ms; /* wall clock */
+    pthread_t thread;
+    /* The keeper thread and how to wake it. */
+    pthread_t keeper;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool keeper_quit; /* under mu */
+    uint64_t progress_seq;
+};
+
+struct mf__worker_slot {
+    struct mf__worker_job *job; /* NULL: free */
+};
+
+struct mf__worker {
+    struct mf_worker_options o; /* defaults filled in */
+    struct mf_worker_stats *stats;
+    struct mf_worker_stats *own_stats; /* owned: when the caller gave none */
+    char id[MF__WORKER_ID_MAX];
+    char sender[MF__WORKER_ID_MAX + 64];
+    struct mf_kafka_topics topics;
+    struct mf_kafka_producer *producer;
+    struct mf_kafka_consumer *consumer;
+    struct mf_redis *redis; /* main thread only */
+    const atomic_bool *stop;
+    atomic_bool shutting_down;
+    /* Monotonic ms by which a shutdown must be over; 0 while running. */
+    _Atomic uint64_t shutdown_deadline_ms;
+    struct mf__worker_slot *slots; /* o.slots */
+    /* Batch cache, main thread only. */
+    struct mf__worker_batch *cache[MF__WORKER_CACHE_MAX];
+    size_t ncache;
+};
+
+/* stats.c */
+uint64_t mf__worker_now_ms(void);  /* CLOCK_MONOTONIC */
+uint64_t mf__worker_wall_ms(void); /* Unix time */
+void mf__worker_count_error(struct mf__worker *w, mf_err code);
+
+/* bcache.c */
+/* The batch's configuration, from the cache or Redis; *b_r holds a new
+ * reference. MF_E_NOT_FOUND when the batch is gone; Redis errors as
+ * mf_batch_get() returns them. A configuration that cannot run is
+ * returned with b->error set. */
+MF_WARN_UNUSED mf_err mf__worker_batch_get(struct mf__worker *w,
+                                           const char *name,
+                                           struct mf__worker_batch **b_r,
+                                           struct mf_error *err);
+void mf__worker_batch_unref(struct mf__worker_batch **b);
+void mf__worker_cache_clear(struct mf__worker *w);
+
+/* publish.c */
+/* Produces value on topic with key and waits up to timeout_ms for Kafka
+ * to acknowledge it (serving delivery reports meanwhile). */
+MF_WARN_UNUSED mf_err mf__worker_produce_wait(
+    struct mf__worker *w, const char *topic, const char *key, const void *value,
+    size_t len, long timeout_ms, struct mf_error *err);
+/* Packs env and produces it keyed "<batch>/<mailbox>"; waits when
+ * timeout_ms > 0, otherwise only queues it. */
+MF_WARN_UNUSED mf_err mf__worker_publish(struct mf__worker *w,
+                                         const char *topic, const char *batch,
+                                         const char *mailbox,
+                                         const struct mf_envelope *env,
+                                         long timeout_ms, struct mf_error *err);
+/* The delivery callback given to the producer. */
+void mf__worker_on_delivery(void *ud, void *msg_opaque,
+                            const struct mf_error *result);
+
+/* keeper.c */
+MF_WARN_UNUSED bool mf__worker_keeper_start(struct mf__worker_job *j);
+void mf__worker_keeper_stop(struct mf__worker_job *j);
+/* Sets the job's stop flag, recording why (the first reason wins). */
+void mf__worker_job_stop(struct mf__worker_job *j, enum mf__worker_stop why);
+/* The progress counters of j as envelope counters. */
+void mf__worker_progress_counters(struct mf__worker_job *j,
+                                  struct mf_counters *c);
+
+/* job.c */
+/* The slot thread's body (pthread start routine). */
+void *mf__worker_job_main(void *arg);
+void mf__worker_job_free(struct mf__worker_job **j);
+
+#endif
