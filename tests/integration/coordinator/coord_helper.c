@@ -10,7 +10,7 @@
  *       and purpose and what it holds (the test compares it).
  *   coord_helper COMMON worker N [--outcome O] [--die-after-claim]
  *                [--ttl-ms T] [--messages M] [--worker ID]
- *       a fake worker: consumes jobs (group "coord-test-workers"),
+ *       a fake worker: consumes jobs (group "<prefix>-workers"),
  *       claims each (mf_batch_claim), commits, publishes a progress and a
  *       result with outcome O (synced) and releases the claim; with
  *       --die-after-claim it claims and exits without a result (a worker
@@ -317,7 +317,13 @@ cmd_worker(const struct opts *o, long n) {
         fprintf(stderr, "coord_helper: %s\n", err.detail);
         return 3;
     }
-    c = consumer(o, cfg, t.jobs, "coord-test-workers");
+    {
+        /* One group per topic prefix: cases running side by side must
+         * not rebalance each other's fake workers. */
+        char group[300];
+        snprintf(group, sizeof(group), "%s-workers", o->prefix);
+        c = consumer(o, cfg, t.jobs, group);
+    }
     while (got < n && now_s() < end) {
         struct mf_kafka_message *m = NULL;
         struct mf_envelope env;

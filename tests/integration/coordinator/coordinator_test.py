@@ -7,7 +7,8 @@ a fake worker (claims, progress, results) and as a raw job reader.
 
 Each case uses its own topic prefix (the dev broker auto-creates the
 topics) and batch names, so cases run in parallel with each other and
-with other tests on the same fixtures. Every process started here is
+with other tests on the same fixtures; each also has its own Redis
+database (a serve manages every batch of its database). Every process started here is
 stopped by PID; the temporary directory is removed.
 """
 import json
@@ -41,7 +42,14 @@ def envfile(name):
 
 REDIS = envfile("redis")
 KAFKA = envfile("kafka")["KAFKA_BOOTSTRAP"]
+# Each case keeps its batches in a Redis database of its own: a serve
+# walks every batch of its database, and cases with different topic
+# prefixes must not schedule or requeue each other's jobs.
+CASE_DB = {"create": 1, "lifecycle": 2, "retry": 3, "report": 4,
+           "secrets": 5, "schedule": 6}
 REDIS_URL = REDIS["REDIS_URL"]
+if len(sys.argv) == 2 and sys.argv[1] in CASE_DB:
+    REDIS_URL += "/%d" % CASE_DB[sys.argv[1]]
 
 
 class Fail(Exception):
@@ -60,10 +68,11 @@ def check(cond, what):
 class Redis:
     """A tiny RESP client: enough to SCAN, read every type and DUMP."""
 
-    def __init__(self):
+    def __init__(self, db):
         self.s = socket.create_connection(
             (REDIS["REDIS_HOST"], int(REDIS["REDIS_PORT"])), timeout=10)
         self.f = self.s.makefile("rb")
+        self.cmd("SELECT", db)
 
     def cmd(self, *args):
         out = b"*%d\r\n" % len(args)
@@ -140,7 +149,7 @@ class Case:
         self.serve_log = os.path.join(self.dir, "serve.log")
         self.outputs = []  # everything the CLI printed, for secret checks
         self.batches = []
-        self.redis = Redis()
+        self.redis = Redis(CASE_DB[name])
         self.mf("key", "generate", self.key, "--key-id", "k1")
         with open(os.path.join(self.dir, "admin.pw"), "w") as f:
             f.write(ADMIN_PW + "\n")
