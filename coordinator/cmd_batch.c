@@ -14,6 +14,7 @@
  * not allowed in the batch's current state); 2 wrong command line; 3
  * could not run (Redis, Kafka, key file, I/O).
  */
+#include "batch_def.h"
 #include "batch_status.h"
 #include "cli.h"
 #include "commands.h"
@@ -132,227 +133,13 @@ static const char create_usage[] =
 
 static const struct cli_option create_options[] = {
     {"csv", true, "the batch CSV (see `mailferry csv validate`)"},
-    {"source", true,
-     "source server: imaps://host[:port], imap://host[:port] "
-     "(STARTTLS) or imap://host:port/?tls=off"},
-    {"target", true, "target server, same forms"},
     {"redis", true, "Redis holding the batches"},
     {"master-key-file", true,
      "key file sealing the passwords (`mailferry key generate`)"},
-    {"admin", true, "source admin who logs in on behalf of each user"},
-    {"admin-password-file", true, "file holding the source admin's password"},
-    {"admin-login-format", true,
-     "sasl (default: SASL PLAIN with authzid) or a template such as "
-     "{user}*{admin} or {domain}/{admin}/{user}"},
-    {"target-admin", true, "target admin who logs in on behalf of each user"},
-    {"target-admin-password-file", true,
-     "file holding the target admin's password"},
-    {"target-admin-login-format", true, "as --admin-login-format"},
-    {"ca-file", true, "trust this CA bundle as well (PEM)"},
-    {"insecure", false, "do not verify certificates (lab servers only)"},
-    {"include", true, "copy only folders matching these patterns (comma list)"},
-    {"exclude", true, "do not copy folders matching these patterns"},
-    {"rename", true, "OLD=NEW folder renames (comma list)"},
-    {"preset", true, "folder presets (comma list), e.g. gmail-virtual"},
-    {"target-root", true, "put every folder under this target folder"},
-    {"separator-replacement", true,
-     "replaces the target's hierarchy separator inside folder names (_)"},
-    {"max-message-size", true, "skip messages larger than this (35M)"},
-    {"max-connections", true, "connections to the source, fleet-wide"},
-    {"max-connections-per-user", true,
-     "connections to the source per login name"},
-    {"max-connections-per-ip", true, "connections to the source per egress IP"},
-    {"max-concurrent-mailboxes", true, "mailboxes in progress, fleet-wide"},
-    {"max-bytes-per-second", true, "bytes per second read from the source"},
-    {"target-max-connections", true, "as --max-connections, for the target"},
-    {"target-max-connections-per-user", true, "for the target"},
-    {"target-max-connections-per-ip", true, "for the target"},
-    {"target-max-concurrent-mailboxes", true, "for the target"},
-    {"target-max-bytes-per-second", true, "bytes per second to the target"},
-    {"max-attempts", true, "tries per job before the mailbox fails (3)"},
-    {"incremental-every", true,
-     "`mailferry serve` runs an incremental pass this long after the last "
-     "one ended (e.g. 24h; default: never)"},
-    {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
-    {"dry-run", false, "check everything and print what would be created"},
+    BATCH_DEF_OPTIONS{"dry-run", false,
+                      "check everything and print what would be created"},
     {NULL, false, NULL},
 };
-
-/* Splits a comma list into a new array of new strings. */
-static char **
-split(const char *list, size_t *n_r) {
-    char **v = NULL;
-    size_t n = 0;
-    const char *p = list;
-
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len) {
-            v = mf_xreallocarray(v, n + 1, sizeof(*v));
-            v[n++] = mf_xstrndup(p, len);
-        }
-        p = comma ? comma + 1 : NULL;
-    }
-    *n_r = n;
-    return v;
-}
-
-static void
-strv_free(char **v, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
-struct cap_flag {
-    const char *key;
-    size_t offset; /* in struct mf_batch_caps */
-    bool u64;
-};
-
-#define CAPF(k, f)                                                             \
-    { k, offsetof(struct mf_batch_caps, f), false }
-#define CAPF64(k, f)                                                           \
-    { k, offsetof(struct mf_batch_caps, f), true }
-static const struct cap_flag cap_flags[] = {
-    CAPF("max-connections", max_connections),
-    CAPF("max-connections-per-user", max_connections_per_user),
-    CAPF("max-connections-per-ip", max_connections_per_ip),
-    CAPF("max-concurrent-mailboxes", max_concurrent_mailboxes),
-    CAPF64("max-bytes-per-second", max_bytes_per_second),
-};
-
-static bool
-read_caps(struct cli *cli, const char *prefix, struct mf_batch_caps *caps,
-          struct mf_error *err) {
-    memset(caps, 0, sizeof(*caps));
-    for (size_t i = 0; i < MF_ARRAY_LEN(cap_flags); i++) {
-        char key[64];
-        uint64_t v;
-        char *field = (char *)caps + cap_flags[i].offset;
-
-        snprintf(key, sizeof(key), "%s%s", prefix, cap_flags[i].key);
-        if (mf_config_get_u64(cli->config, key, 0, 0,
-                              cap_flags[i].u64 ? UINT64_MAX / 2 : 1000000,
-                              cap_flags[i].u64 ? MF_UNIT_BYTES : MF_UNIT_NONE,
-                              &v, err))
-            return false;
-        if (cap_flags[i].u64) {
-            memcpy(field, &v, sizeof(v));
-        } else {
-            uint32_t u = (uint32_t)v;
-            memcpy(field, &u, sizeof(u));
-        }
-    }
-    return true;
-}
-
-struct create {
-    const char *batch;
-    const char *path;
-    const struct mf_crypto_keyring *kr; /* NULL in a dry run */
-    bool source_admin, target_admin;
-    bool json;
-    struct mf_batch_mailbox_cfg *mbs; /* owned, n */
-    size_t n;
-    uint64_t issues;
-    struct mf_error seal_err; /* the first sealing failure */
-    struct mf_json j;         /* JSON issues */
-    struct mf_buf jout;
-};
-
-static void
-create_issue(struct create *c, uint64_t line, unsigned column,
-             const char *column_name, mf_err code, const char *detail) {
-    c->issues++;
-    if (c->json) {
-        mf_json_object_begin(&c->j);
-        mf_json_key(&c->j, "line"), mf_json_u64(&c->j, line);
-        mf_json_key(&c->j, "column"), mf_json_u64(&c->j, column);
-        mf_json_key(&c->j, "column_name"), mf_json_string(&c->j, column_name);
-        mf_json_key(&c->j, "code"), mf_json_string(&c->j, mf_err_name(code));
-        mf_json_key(&c->j, "number"), mf_json_u64(&c->j, code);
-        mf_json_key(&c->j, "message"), mf_json_string(&c->j, mf_strerror(code));
-        mf_json_key(&c->j, "detail"), mf_json_string(&c->j, detail);
-        mf_json_object_end(&c->j);
-        return;
-    }
-    fprintf(stderr, "%s:%llu:%u: error: %s", c->path, (unsigned long long)line,
-            column, mf_strerror(code));
-    if (column_name)
-        fprintf(stderr, " in %s", column_name);
-    fprintf(stderr, ": %s [%s]\n", detail, mf_err_name(code));
-}
-
-static void
-on_csv_issue(void *ud, const struct mf_csv_issue *is) {
-    create_issue(ud, is->line, is->column, is->column_name, is->code,
-                 is->detail);
-}
-
-static char *
-dup_or_null(const char *s) {
-    return s && *s ? mf_xstrdup(s) : NULL;
-}
-
-static void
-seal(struct create *c, const char *email, const char *purpose,
-     const char *secret, struct mf_batch_blob *b) {
-    struct mf_error err = {0};
-
-    if (!c->kr || c->seal_err.code)
-        return;
-    if (mf_jobs_seal_blob(c->kr, c->batch, email, purpose, secret,
-                          strlen(secret), b, &err) != MF_E_OK)
-        c->seal_err = err;
-}
-
-static void
-on_csv_row(void *ud, const struct mf_csv_row *r) {
-    struct create *c = ud;
-    struct mf_batch_mailbox_cfg *m;
-    const char *tpass;
-
-    /* The target needs a password unless an admin logs in for the user:
-     * TargetPassword, else the row's Password. */
-    tpass = r->target_password && *r->target_password ? r->target_password
-            : r->password && *r->password             ? r->password
-                                                      : NULL;
-    if (!c->target_admin && !tpass) {
-        create_issue(c, r->line, 0, NULL, MF_E_CSV_EMPTY_FIELD,
-                     "no password for the target: fill Password or "
-                     "TargetPassword, or give --target-admin");
-        return;
-    }
-    c->mbs = mf_xreallocarray(c->mbs, c->n + 1, sizeof(*c->mbs));
-    m = &c->mbs[c->n++];
-    memset(m, 0, sizeof(*m));
-    m->email = mf_xstrdup(r->email);
-    m->user = mf_xstrdup(r->username);
-    m->user_root = dup_or_null(r->user_root);
-    m->target_user = dup_or_null(r->target_username);
-    /* Sealed at once: the clear text is the parser's and lives only
-     * during this call. With a source admin the row's own password is
-     * not needed, so it is not kept at all. */
-    if (!c->source_admin && r->password && *r->password)
-        seal(c, r->email, MF_JOBS_PURPOSE_SOURCE, r->password, &m->password);
-    if (!c->target_admin)
-        seal(c, r->email, MF_JOBS_PURPOSE_TARGET, tpass, &m->target_password);
-}
-
-static void
-mbs_free(struct mf_batch_mailbox_cfg *v, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].email);
-        free(v[i].user);
-        free(v[i].user_root);
-        free(v[i].target_user);
-        mf_jobs_blob_free(&v[i].password);
-        mf_jobs_blob_free(&v[i].target_password);
-    }
-    free(v);
-}
 
 static void
 json_strv(struct mf_json *j, const char *key, char **v, size_t n) {
@@ -457,231 +244,89 @@ print_created(const struct mf_batch_config *cfg,
                cfg->name);
 }
 
-/* Checks the folder rules the way the workers will parse them. */
-static bool
-check_rules(const struct mf_batch_config *cfg, struct mf_error *err) {
-    struct mf_folder_rules *rules = mf_folder_rules_new();
-    bool ok = true;
-
-    for (size_t i = 0; ok && i < cfg->n_include; i++)
-        ok = !mf_folder_rules_parse_include(rules, cfg->include[i], err);
-    for (size_t i = 0; ok && i < cfg->n_exclude; i++)
-        ok = !mf_folder_rules_parse_exclude(rules, cfg->exclude[i], err);
-    for (size_t i = 0; ok && i < cfg->n_rename; i++)
-        ok = !mf_folder_rules_parse_rename(rules, cfg->rename[i], err);
-    for (size_t i = 0; ok && i < cfg->n_presets; i++)
-        ok = !mf_folder_rules_parse_preset(rules, cfg->presets[i], err);
-    if (ok && cfg->separator_replacement)
-        ok = !mf_folder_rules_parse_separator_replacement(
-            rules, cfg->separator_replacement, err);
-    if (ok && cfg->target_root)
-        ok = !mf_folder_rules_parse_target_root(rules, cfg->target_root, err);
-    mf_folder_rules_free(&rules);
-    return ok;
-}
-
-/* Reads an admin's password file, seals it for (batch, "", purpose). */
-static bool
-admin_secret(struct cli *cli, const char *prefix, const char *batch,
-             const struct mf_crypto_keyring *kr, const char *purpose,
-             struct mf_batch_blob *b, struct mf_error *err) {
-    char key[64];
-    char *pw = NULL;
-    bool ok;
-
-    snprintf(key, sizeof(key), "%sadmin-password", prefix);
-    if (mf_config_get_secret(cli->config, key, &pw, err))
-        return false;
-    if (!pw) {
-        mf_error_set(err, MF_E_USAGE, "--%sadmin needs --%s-file", prefix, key);
-        return false;
-    }
-    ok = !kr ||
-         !mf_jobs_seal_blob(kr, batch, "", purpose, pw, strlen(pw), b, err);
-    mf_secret_free(&pw);
-    return ok;
-}
-
 int
 cmd_batch_create(int argc, char **argv) {
     struct cli cli;
-    struct mf_batch_config cfg;
+    struct batch_def d;
     struct mf_crypto_keyring *kr = NULL;
     struct mf_redis *redis = NULL;
-    struct mf_csv_options copt = {0};
-    struct mf_csv_callbacks ccb = {.on_row = on_csv_row,
-                                   .on_issue = on_csv_issue};
-    struct mf_csv_stats cstats;
-    struct create c;
-    struct mf_endpoint ep;
+    struct mf_json j;
+    struct mf_buf jout = {0};
     struct mf_error err = {0};
-    const char *keyfile;
-    uint64_t v;
-    bool dry_run = false, insecure = false;
+    const char *keyfile, *csv;
+    bool dry_run = false;
     int exit_code;
     mf_err rc;
 
-    memset(&cfg, 0, sizeof(cfg));
-    memset(&c, 0, sizeof(c));
+    memset(&d, 0, sizeof(d));
     exit_code = parse(&cli, "batch create", create_usage, create_options, argc,
                       argv, 1, 1);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_USAGE;
-    cfg.name = (char *)cli.positional[0];
-    cfg.source = (char *)mf_config_get(cli.config, "source", NULL);
-    cfg.target = (char *)mf_config_get(cli.config, "target", NULL);
-    c.path = mf_config_get(cli.config, "csv", NULL);
+    csv = mf_config_get(cli.config, "csv", NULL);
     keyfile = mf_config_get(cli.config, "master-key-file", NULL);
-    if (mf_config_get_bool(cli.config, "dry-run", false, &dry_run, &err))
-        goto usage_err;
-    if (!c.path || !cfg.source || !cfg.target) {
-        mf_error_set(&err, MF_E_USAGE,
-                     "--csv, --source and --target are "
-                     "required");
-        goto usage_err;
+    if (mf_config_get_bool(cli.config, "dry-run", false, &dry_run, &err)) {
+        fprintf(stderr, "mailferry batch create: %s\n", err.detail);
+        goto out;
+    }
+    if (!csv) {
+        fprintf(stderr,
+                "mailferry batch create: --csv FILE is required\n"
+                "usage: mailferry batch create %s\n",
+                create_usage);
+        goto out;
     }
     if (!keyfile && !dry_run) {
-        mf_error_set(&err, MF_E_USAGE,
-                     "--master-key-file F is required: passwords are stored "
-                     "sealed (`mailferry key generate F` makes one)");
-        goto usage_err;
+        fprintf(stderr,
+                "mailferry batch create: --master-key-file F is required: "
+                "passwords are stored sealed (`mailferry key generate F` "
+                "makes one)\n");
+        goto out;
     }
-    if (mf_endpoint_parse(cfg.source, &ep, &err) ||
-        mf_endpoint_parse(cfg.target, &ep, &err))
-        goto usage_err;
-    if (mf_config_get_bool(cli.config, "insecure", false, &insecure, &err))
-        goto usage_err;
-    cfg.insecure = insecure;
-    cfg.ca_file = (char *)mf_config_get(cli.config, "ca-file", NULL);
-    cfg.admin_user = (char *)mf_config_get(cli.config, "admin", NULL);
-    cfg.admin_login_format =
-        (char *)mf_config_get(cli.config, "admin-login-format", NULL);
-    cfg.target_admin_user =
-        (char *)mf_config_get(cli.config, "target-admin", NULL);
-    cfg.target_admin_login_format =
-        (char *)mf_config_get(cli.config, "target-admin-login-format", NULL);
-    if (!mf_jobs_login_format_valid(cfg.admin_login_format, &err) ||
-        !mf_jobs_login_format_valid(cfg.target_admin_login_format, &err))
-        goto usage_err;
-    cfg.include =
-        split(mf_config_get(cli.config, "include", NULL), &cfg.n_include);
-    cfg.exclude =
-        split(mf_config_get(cli.config, "exclude", NULL), &cfg.n_exclude);
-    cfg.rename =
-        split(mf_config_get(cli.config, "rename", NULL), &cfg.n_rename);
-    cfg.presets =
-        split(mf_config_get(cli.config, "preset", NULL), &cfg.n_presets);
-    cfg.separator_replacement =
-        (char *)mf_config_get(cli.config, "separator-replacement", NULL);
-    cfg.target_root = (char *)mf_config_get(cli.config, "target-root", NULL);
-    if (!check_rules(&cfg, &err))
-        goto usage_err;
-    if (mf_config_get_u64(cli.config, "max-message-size", 0, 0,
-                          (uint64_t)1 << 40, MF_UNIT_BYTES,
-                          &cfg.max_message_size, &err) ||
-        !read_caps(&cli, "", &cfg.source_caps, &err) ||
-        !read_caps(&cli, "target-", &cfg.target_caps, &err) ||
-        mf_config_get_u64(cli.config, "max-attempts", MF_BATCH_DEFAULT_ATTEMPTS,
-                          1, 100, MF_UNIT_NONE, &v, &err) ||
-        mf_config_get_u64(cli.config, "incremental-every", 0, 0,
-                          (uint64_t)366 * 86400, MF_UNIT_SECONDS,
-                          &cfg.incremental_every, &err) ||
-        mf_config_get_bool(cli.config, "allow-unknown-columns", false,
-                           &copt.allow_unknown_columns, &err))
-        goto usage_err;
-    cfg.max_attempts = (uint32_t)v;
-    if (cfg.incremental_every && cfg.incremental_every < 60)
-        fprintf(stderr, "mailferry batch create: warning: --incremental-every "
-                        "below a minute begins a pass as soon as the last "
-                        "one ends\n");
-
-    exit_code = MF_EXIT_ERROR;
     if (keyfile && (rc = mf_crypto_keyring_load(keyfile, &kr, &err))) {
         fprintf(stderr, "mailferry batch create: key file %s: %s\n", keyfile,
                 err.detail);
+        exit_code = MF_EXIT_ERROR;
         goto out;
     }
-    c.batch = cfg.name;
-    c.kr = kr;
-    c.json = cli.json;
-    c.source_admin = cfg.admin_user != NULL;
-    c.target_admin = cfg.target_admin_user != NULL;
-    if ((c.source_admin &&
-         !admin_secret(&cli, "", cfg.name, kr, MF_JOBS_PURPOSE_SOURCE_ADMIN,
-                       &cfg.admin_password, &err)) ||
-        (c.target_admin && !admin_secret(&cli, "target-", cfg.name, kr,
-                                         MF_JOBS_PURPOSE_TARGET_ADMIN,
-                                         &cfg.target_admin_password, &err))) {
-        fprintf(stderr, "mailferry batch create: %s\n", err.detail);
-        exit_code = err.code == MF_E_USAGE ? MF_EXIT_USAGE : MF_EXIT_ERROR;
-        goto out;
+    if (cli.json) {
+        mf_json_init(&j, &jout);
+        mf_json_object_begin(&j);
+        mf_json_key(&j, "batch"), mf_json_string(&j, cli.positional[0]);
+        mf_json_key(&j, "file"), mf_json_string(&j, csv);
+        mf_json_key(&j, "errors"), mf_json_array_begin(&j);
     }
-
-    /* The CSV: every problem listed, nothing stored if there is one. */
-    copt.password_optional = c.source_admin;
-    if (c.json) {
-        mf_json_init(&c.j, &c.jout);
-        mf_json_object_begin(&c.j);
-        mf_json_key(&c.j, "batch"), mf_json_string(&c.j, cfg.name);
-        mf_json_key(&c.j, "file"), mf_json_string(&c.j, c.path);
-        mf_json_key(&c.j, "errors"), mf_json_array_begin(&c.j);
-    }
-    rc = mf_csv_parse_file(c.path, &copt, &ccb, &c, &cstats, &err);
-    if (rc == MF_E_IO) {
-        fprintf(stderr, "mailferry batch create: %s\n", err.detail);
-        goto out;
-    }
-    if (c.issues) {
-        if (c.json) {
-            mf_json_array_end(&c.j);
-            mf_json_key(&c.j, "created"), mf_json_bool(&c.j, false);
-            mf_json_key(&c.j, "error_count"), mf_json_u64(&c.j, c.issues);
-            mf_json_object_end(&c.j);
-            print_json(&c.jout);
+    exit_code = batch_def_read(&cli, "batch create", cli.positional[0], csv, kr,
+                               cli.json ? &j : NULL, &d);
+    if (exit_code >= 0) {
+        if (cli.json && d.issues) {
+            mf_json_array_end(&j);
+            mf_json_key(&j, "created"), mf_json_bool(&j, false);
+            mf_json_key(&j, "error_count"), mf_json_u64(&j, d.issues);
+            mf_json_object_end(&j);
+            print_json(&jout);
         }
-        fprintf(stderr,
-                "mailferry batch create: %s has %llu error%s; nothing "
-                "stored\n",
-                c.path, (unsigned long long)c.issues, c.issues == 1 ? "" : "s");
-        exit_code = MF_EXIT_FAIL;
-        goto out;
-    }
-    mf_buf_free(&c.jout);
-    if (c.seal_err.code) {
-        fprintf(stderr, "mailferry batch create: sealing passwords: %s\n",
-                c.seal_err.detail);
         goto out;
     }
     if (dry_run) {
-        print_created(&cfg, c.mbs, c.n, c.json, true);
+        print_created(&d.cfg, d.mbs, d.n, cli.json, true);
         exit_code = MF_EXIT_OK;
         goto out;
     }
+    exit_code = MF_EXIT_ERROR;
     if (!batch_cli_redis(&cli, &redis))
         goto out;
-    if ((rc = mf_batch_create(redis, &cfg, c.mbs, c.n, &err))) {
-        batch_print_error("batch create", cfg.name, &err);
+    if ((rc = mf_batch_create(redis, &d.cfg, d.mbs, d.n, &err))) {
+        batch_print_error("batch create", d.cfg.name, &err);
         exit_code = batch_exit_code(rc);
         goto out;
     }
-    print_created(&cfg, c.mbs, c.n, c.json, false);
+    print_created(&d.cfg, d.mbs, d.n, cli.json, false);
     exit_code = MF_EXIT_OK;
-    goto out;
-
-usage_err:
-    fprintf(stderr,
-            "mailferry batch create: %s\nusage: mailferry batch create %s\n",
-            err.detail, create_usage);
 out:
-    strv_free(cfg.include, cfg.n_include);
-    strv_free(cfg.exclude, cfg.n_exclude);
-    strv_free(cfg.rename, cfg.n_rename);
-    strv_free(cfg.presets, cfg.n_presets);
-    mf_jobs_blob_free(&cfg.admin_password);
-    mf_jobs_blob_free(&cfg.target_admin_password);
-    mbs_free(c.mbs, c.n);
-    mf_buf_free(&c.jout);
+    batch_def_free(&d);
+    mf_buf_free(&jout);
     mf_crypto_keyring_free(&kr);
     mf_redis_free(&redis);
     cli_free(&cli);

@@ -1,0 +1,96 @@
+/*
+ * A batch's definition from the command line and the CSV: what `batch
+ * create` stores and what `migrate` (the embedded default) creates before
+ * it runs the batch itself. One option table (BATCH_DEF_OPTIONS) and one
+ * reader, so the two commands take the same options the same way.
+ *
+ * Passwords are sealed as each CSV row is read (jobs.h says for which
+ * purpose), so the clear text of a row lives only inside the parser's
+ * callback; the admin passwords are read from files, sealed and wiped.
+ */
+#ifndef MF_BATCH_DEF_H
+#define MF_BATCH_DEF_H
+
+#include "cli.h"
+#include "mailferry/batch.h"
+#include "mailferry/crypto.h"
+#include "mailferry/json.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The options that define a batch, for a command's option table. */
+#define BATCH_DEF_OPTIONS                                                      \
+    {"source", true,                                                           \
+     "source server: imaps://host[:port], imap://host[:port] "                 \
+     "(STARTTLS) or imap://host:port/?tls=off"},                               \
+        {"target", true, "target server, same forms"},                         \
+        {"admin", true, "source admin who logs in on behalf of each user"},    \
+        {"admin-password-file", true,                                          \
+         "file holding the source admin's password"},                          \
+        {"admin-login-format", true,                                           \
+         "sasl (default: SASL PLAIN with authzid) or a template such as "      \
+         "{user}*{admin} or {domain}/{admin}/{user}"},                         \
+        {"target-admin", true,                                                 \
+         "target admin who logs in on behalf of each user"},                   \
+        {"target-admin-password-file", true,                                   \
+         "file holding the target admin's password"},                          \
+        {"target-admin-login-format", true, "as --admin-login-format"},        \
+        {"ca-file", true, "trust this CA bundle as well (PEM)"},               \
+        {"insecure", false, "do not verify certificates (lab servers only)"},  \
+        {"include", true,                                                      \
+         "copy only folders matching these patterns (comma list)"},            \
+        {"exclude", true, "do not copy folders matching these patterns"},      \
+        {"rename", true, "OLD=NEW folder renames (comma list)"},               \
+        {"preset", true, "folder presets (comma list), e.g. gmail-virtual"},   \
+        {"target-root", true, "put every folder under this target folder"},    \
+        {"separator-replacement", true,                                        \
+         "replaces the target's hierarchy separator inside folder names (_)"}, \
+        {"max-message-size", true, "skip messages larger than this (35M)"},    \
+        {"max-connections", true, "connections to the source, fleet-wide"},    \
+        {"max-connections-per-user", true,                                     \
+         "connections to the source per login name"},                          \
+        {"max-connections-per-ip", true,                                       \
+         "connections to the source per egress IP"},                           \
+        {"max-concurrent-mailboxes", true,                                     \
+         "mailboxes in progress, fleet-wide"},                                 \
+        {"max-bytes-per-second", true,                                         \
+         "bytes per second read from the source"},                             \
+        {"target-max-connections", true,                                       \
+         "as --max-connections, for the target"},                              \
+        {"target-max-connections-per-user", true, "for the target"},           \
+        {"target-max-connections-per-ip", true, "for the target"},             \
+        {"target-max-concurrent-mailboxes", true, "for the target"},           \
+        {"target-max-bytes-per-second", true,                                  \
+         "bytes per second to the target"},                                    \
+        {"max-attempts", true, "tries per job before the mailbox fails (3)"},  \
+        {"incremental-every", true,                                            \
+         "`mailferry serve` runs an incremental pass this long after the "     \
+         "last "                                                               \
+         "one ended (e.g. 24h; default: never)"},                              \
+        {"allow-unknown-columns", false,                                       \
+         "ignore CSV columns mailferry ignores"},                              \
+                                                                               \
+        /* end of BATCH_DEF_OPTIONS */
+
+struct batch_def {
+    /* Strings borrowed from the command line; lists and blobs owned. */
+    struct mf_batch_config cfg;
+    struct mf_batch_mailbox_cfg *mbs; /* owned, n */
+    size_t n;
+    uint64_t issues; /* CSV problems, each already reported */
+};
+
+/* Reads the definition of batch name from cli and the CSV at csv_path,
+ * sealing every password with kr (NULL: a dry run, nothing sealed).
+ * Every CSV problem is reported: as JSON objects into *issues_json when it
+ * is not NULL (an array is open there), else on stderr as FILE:LINE:COL.
+ * Returns -1 when d is complete, else the exit code (the reason printed
+ * on stderr, prefixed with command). Free d with batch_def_free() in any
+ * case. */
+int batch_def_read(struct cli *cli, const char *command, const char *name,
+                   const char *csv_path, const struct mf_crypto_keyring *kr,
+                   struct mf_json *issues_json, struct batch_def *d);
+void batch_def_free(struct batch_def *d);
+
+#endif
