@@ -15,6 +15,7 @@
  * "{user}*{admin}" (Dovecot master users) or "{domain}/{admin}/{user}".
  * Passwords come from files only and are wiped after the run.
  */
+#include "batch_def.h"
 #include "cli.h"
 #include "commands.h"
 #include "mailferry/csv.h"
@@ -40,55 +41,30 @@ static const char usage[] =
     "[--json]";
 
 static const struct cli_option options[] = {
-    {"source", true,
-     "source server: imaps://host[:port], imap://host[:port] "
-     "(STARTTLS) or imap://host:port/?tls=off"},
-    {"target", true, "target server, same forms"},
-    {"concurrency", true, "mailboxes migrated at the same time (default 4)"},
-    {"admin", true, "source admin who logs in on behalf of each user"},
-    {"admin-password-file", true, "file holding the source admin's password"},
-    {"admin-login-format", true,
-     "sasl (default: SASL PLAIN with authzid) or a template such as "
-     "{user}*{admin} or {domain}/{admin}/{user}"},
-    {"target-admin", true, "target admin who logs in on behalf of each user"},
-    {"target-admin-password-file", true,
-     "file holding the target admin's password"},
-    {"target-admin-login-format", true, "as --admin-login-format"},
-    {"ca-file", true, "trust this CA bundle as well (PEM)"},
-    {"insecure", false, "do not verify certificates (lab servers only)"},
-    {"bind-address", true, "local address for outgoing connections"},
+    BATCH_DEF_OPTIONS{"concurrency", true,
+                      "mailboxes migrated at the same time (default 4)"},
     {"redis", true,
-     "keep checkpoints in this Redis (redis://host:port, "
-     "unix:///path); default: in memory for this run"},
-    {"batch", true, "batch name for checkpoints in Redis (default: default)"},
-    {"max-message-size", true, "skip messages larger than this (35M)"},
-    {"include", true,
-     "copy only folders matching these patterns (comma "
-     "separated, e.g. INBOX,Archive/*)"},
-    {"exclude", true, "do not copy folders matching these patterns"},
-    {"separator-replacement", true,
-     "replaces the target's hierarchy separator inside folder names (_)"},
-    {"max-attempts", true, "tries per mailbox before it fails (5)"},
-    {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
-    {"max-connections", true, "connections to the source, fleet-wide"},
-    {"max-connections-per-user", true,
-     "connections to the source per login name (the admin's with --admin)"},
-    {"max-connections-per-ip", true, "connections to the source per egress IP"},
-    {"max-concurrent-mailboxes", true, "mailboxes in progress, fleet-wide"},
-    {"max-bytes-per-second", true, "bytes per second read from the source"},
-    {"target-max-connections", true, "as --max-connections, for the target"},
-    {"target-max-connections-per-user", true, "for the target"},
-    {"target-max-connections-per-ip", true, "for the target"},
-    {"target-max-bytes-per-second", true, "bytes per second to the target"},
-    {"lease-ttl", true,
-     "lifetime of a connection lease that is not renewed (30s); a dead "
-     "process's slots come back after it"},
+     "a shared Redis for the batch records and checkpoints (redis://host:"
+     "port, unix:///path); default: a private redis-server for this run"},
+    {"batch", true,
+     "batch name (default migrate-<time>); with --redis and "
+     "--master-key-file a second run of the same batch is an incremental "
+     "pass"},
+    {"master-key-file", true,
+     "key sealing the passwords (default: a key for this run only)"},
+    {"bind-address", true, "local address for outgoing connections"},
     {"egress-ip", true,
      "this process's address for the per-IP caps (default: the local "
      "address toward each server)"},
+    {"lease-ttl", true,
+     "lifetime of a connection lease that is not renewed (30s); a dead "
+     "process's slots come back after it"},
     {"report-dir", true,
      "write report.csv, report.json and report.html "
      "here (default ./mailferry-report)"},
+    {"direct", false,
+     "run the copy engine alone, without the batch pipeline (no Kafka; "
+     "checkpoints in --redis or in memory): for debugging and benchmarks"},
     {NULL, false, NULL},
 };
 
@@ -278,23 +254,24 @@ worker(void *arg) {
     return NULL;
 }
 
+/* Applies parse to every item of a comma list. */
 static mf_err
-add_patterns(struct mf_folder_rules *rules, const char *list, bool include,
-             struct mf_error *err) {
+add_list(struct mf_folder_rules *rules, const char *list,
+         mf_err (*parse)(struct mf_folder_rules *, const char *,
+                         struct mf_error *),
+         struct mf_error *err) {
     char *copy, *p;
     mf_err rc = MF_E_OK;
 
     if (!list)
         return MF_E_OK;
     copy = mf_xstrdup(list);
-    p = copy;
-    while (p && rc == MF_E_OK) {
+    for (p = copy; p && rc == MF_E_OK;) {
         char *comma = strchr(p, ',');
         if (comma)
             *comma = '\0';
         if (*p)
-            rc = include ? mf_folder_rules_parse_include(rules, p, err)
-                         : mf_folder_rules_parse_exclude(rules, p, err);
+            rc = parse(rules, p, err);
         p = comma ? comma + 1 : NULL;
     }
     free(copy);
@@ -436,6 +413,29 @@ cmd_migrate(int argc, char **argv) {
                 usage);
         goto out;
     }
+    {
+        bool direct = false;
+        uint64_t conc;
+        const char *dir = mf_config_get(cli.config, "report-dir", NULL);
+        struct sigaction sa2;
+        if (mf_config_get_bool(cli.config, "direct", false, &direct, &err) ||
+            mf_config_get_u64(cli.config, "concurrency", 4, 1, 256,
+                              MF_UNIT_NONE, &conc, &err)) {
+            fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+            goto out;
+        }
+        if (!direct) {
+            memset(&sa2, 0, sizeof(sa2));
+            sa2.sa_handler = on_signal;
+            sigaction(SIGINT, &sa2, NULL);
+            sigaction(SIGTERM, &sa2, NULL);
+            signal(SIGPIPE, SIG_IGN);
+            exit_code =
+                migrate_embedded(&cli, cli.positional[0], (unsigned)conc,
+                                 dir ? dir : "mailferry-report", &stop_flag);
+            goto out;
+        }
+    }
     rules = mf_folder_rules_new();
     if (!parse_server(&cli, "source", &src_srv, &err) ||
         !parse_server(&cli, "target", &dst_srv, &err) ||
@@ -451,10 +451,17 @@ cmd_migrate(int argc, char **argv) {
                           &v, &err) ||
         mf_config_get_bool(cli.config, "allow-unknown-columns", false,
                            &copt.allow_unknown_columns, &err) ||
-        add_patterns(rules, mf_config_get(cli.config, "include", NULL), true,
-                     &err) ||
-        add_patterns(rules, mf_config_get(cli.config, "exclude", NULL), false,
-                     &err) ||
+        add_list(rules, mf_config_get(cli.config, "include", NULL),
+                 mf_folder_rules_parse_include, &err) ||
+        add_list(rules, mf_config_get(cli.config, "exclude", NULL),
+                 mf_folder_rules_parse_exclude, &err) ||
+        add_list(rules, mf_config_get(cli.config, "rename", NULL),
+                 mf_folder_rules_parse_rename, &err) ||
+        add_list(rules, mf_config_get(cli.config, "preset", NULL),
+                 mf_folder_rules_parse_preset, &err) ||
+        (mf_config_get(cli.config, "target-root", NULL) &&
+         mf_folder_rules_parse_target_root(
+             rules, mf_config_get(cli.config, "target-root", NULL), &err)) ||
         (mf_config_get(cli.config, "separator-replacement", NULL) &&
          mf_folder_rules_parse_separator_replacement(
              rules, mf_config_get(cli.config, "separator-replacement", NULL),

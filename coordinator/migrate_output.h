@@ -60,4 +60,10 @@ bool migrate_write_reports(const char *dir, const char *batch,
 bool migrate_print_summary(FILE *out, const struct mailbox_outcome *v, size_t n,
                            double seconds, bool json, bool stopped);
 
+/* The embedded default (migrate_embedded.c): the batch pipeline in this
+ * process. Returns an exit code. */
+struct cli;
+int migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
+                     const char *report_dir, const atomic_bool *stop);
+
 #endif

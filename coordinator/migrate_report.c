@@ -41,6 +41,7 @@ add_mailbox(struct mf_report_batch *b, const struct mailbox_outcome *o,
     m.source_bytes = s->bytes_source;
     m.copied_messages = s->messages_copied;
     m.copied_bytes = s->bytes_copied;
+    m.present_messages = s->messages_present;
     m.skipped[MF_REPORT_SKIP_TOO_LARGE] = s->skipped_too_large;
     m.skipped[MF_REPORT_SKIP_FAILED] = s->failed + s->skipped_vanished;
     m.error_code = (int)r->error.code;

@@ -98,6 +98,8 @@ struct mf_report_mailbox {
     uint32_t folders_excluded;
     uint64_t source_messages, source_bytes;
     uint64_t copied_messages, copied_bytes;
+    /* Recognised on the target as copied before (a re-run, a resume). */
+    uint64_t present_messages;
     uint64_t skipped[MF_REPORT_SKIP_REASON_COUNT]; /* counts by reason */
     /* The last error; error_code 0 (MF_E_OK) means none, and then name
      * and text are not kept. error_name NULL on input: filled from

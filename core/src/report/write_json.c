@@ -172,6 +172,7 @@ mailbox_obj(struct mf_json *j, const struct mf_report_mailbox *m) {
     key_u64(j, "source_messages", m->source_messages);
     key_u64(j, "source_bytes", m->source_bytes);
     key_u64(j, "copied_messages", m->copied_messages);
+    key_u64(j, "present_messages", m->present_messages);
     key_u64(j, "copied_bytes", m->copied_bytes);
     skipped_counts(j, m->skipped);
     error_obj(j, m->error_code, mf__report_error_name(m), m->error_text);

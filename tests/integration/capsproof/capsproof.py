@@ -124,8 +124,9 @@ def csv(dirname, name, users):
 
 
 def migrate_cmd(srv, csvfile, bind, *extra):
-    return [MAILFERRY, "migrate", csvfile, "--source", srv.source(),
-            "--target", srv.target(), "--concurrency", "4", "--bind-address",
+    return [MAILFERRY, "migrate", csvfile, "--direct", "--source",
+            srv.source(), "--target", srv.target(), "--concurrency", "4",
+            "--bind-address",
             bind, "--redis", REDIS["REDIS_URL"], "--batch", f"caps-{RUN_ID}",
             "--json", "--report-dir", os.path.join(srv.dir, "report-" + bind)
             ] + list(extra)

@@ -20,6 +20,11 @@ the cases can run in parallel on the same servers:
   errors   user 17: a wrong password fails with AUTH without retries; a
            closed port fails with CONNECT after the retries; a broken CSV
            migrates nothing
+  embedded users 18-19: the embedded default (private Redis, in-process
+           Kafka, service and worker threads): EQUAL, nothing left running,
+           a second run copies nothing
+  embedded_stop user 19: Ctrl-C stops the batch; the same batch resumes
+           from a shared Redis and finishes EQUAL
 """
 import imaplib
 import json
@@ -93,9 +98,12 @@ def corpus(first, count, profile="small", messages=None):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def migrate(csv, *extra, source=SRC, target=TGT, check_exit=0):
+def migrate(csv, *extra, source=SRC, target=TGT, check_exit=0, direct=True):
+    """Runs the engine alone (--direct) unless direct is False: the cases
+    below test the engine's behaviour; `embedded*` test the pipeline."""
     cmd = [MAILFERRY, "migrate", csv, "--source", source, "--target", target,
-           "--json", "--report-dir", REPORT] + list(extra)
+           "--json", "--report-dir", REPORT] + (["--direct"] if direct
+                                                else []) + list(extra)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if check_exit is not None and p.returncode != check_exit:
         fail(f"{' '.join(cmd)}: exit {p.returncode}\n{p.stdout}\n{p.stderr}")
@@ -244,7 +252,7 @@ def case_kill():
     csv = csv_for([n], "kill")
     total = total_messages(SRC_PORT, n)
     cmd = [MAILFERRY, "migrate", csv, "--source", SRC, "--target", TGT,
-           "--json"] + redis_args("t-kill")
+           "--json", "--direct"] + redis_args("t-kill")
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
     seen = 0
@@ -387,9 +395,105 @@ def case_errors():
     with open(bad, "w") as f:
         f.write("EmailAddress,UserName,Password\nnot-an-address,x,y\n")
     p = subprocess.run([MAILFERRY, "migrate", bad, "--source", SRC,
-                        "--target", TGT], capture_output=True, text=True)
+                        "--target", TGT, "--direct"], capture_output=True,
+                       text=True)
     check(p.returncode == 1 and "broken.csv:2:" in p.stderr,
           f"broken CSV: {p.returncode} {p.stderr}")
+
+
+def redis_servers():
+    """PIDs of redis-server processes started by mailferry (their command
+    line names a private mailferry-redis directory)."""
+    pids = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if b"redis-server" in cmd and b"mailferry-redis." in cmd:
+                pids.add(int(d))
+    return pids
+
+
+def mailbox_report(doc, n):
+    u, _ = user(n)
+    for m in doc["mailboxes"]:
+        if m["email"] == u:
+            return m
+    fail(f"{u} not in the report")
+
+
+def case_embedded():
+    """The embedded default: a private redis-server, an in-process Kafka,
+    the coordinator service and a worker in one process."""
+    corpus(18, 2)
+    clean_target(18, 19)
+    csv = csv_for([18, 19], "embedded")
+    before = redis_servers()
+    rc, doc = migrate(csv, "--concurrency", "2", direct=False)
+    check(doc["batch"]["state"] == "Synced", f"batch: {doc['batch']}")
+    for n in (18, 19):
+        m = mailbox_report(doc, n)
+        check(m["state"] == "Synced" and m["copied_messages"] > 40, f"{m}")
+        assert_equal(n)
+    check(redis_servers() <= before, "the private redis-server outlived the "
+                                     "run")
+    for f in ("report.csv", "report.json", "report.html", "migrate.log"):
+        check(os.path.exists(os.path.join(REPORT, f)), f"no {f}")
+    with open(os.path.join(REPORT, "migrate.log")) as f:
+        log = f.read()
+    check("pw-user18" not in log and "pw-user19" not in log,
+          "a password in the log")
+    # A second run (a new batch, no checkpoints) recognises everything.
+    rc, doc = migrate(csv, direct=False)
+    for n in (18, 19):
+        m = mailbox_report(doc, n)
+        check(m["copied_messages"] == 0 and m["present_messages"] > 40,
+              f"second run: {m}")
+        assert_equal(n)
+
+
+def case_embedded_stop():
+    """Ctrl-C stops the batch at a message boundary; the same batch in a
+    shared Redis resumes with the same key and finishes: nothing lost,
+    nothing twice."""
+    n = 19
+    corpus(n, 1, profile="bench", messages=1200)
+    clean_target(n)
+    csv = csv_for([n], "embstop")
+    key = os.path.join(TMP, "master.key")
+    subprocess.run([MAILFERRY, "key", "generate", key], check=True,
+                   stdout=subprocess.DEVNULL)
+    args = [MAILFERRY, "migrate", csv, "--source", SRC, "--target", TGT,
+            "--json", "--report-dir", REPORT, "--redis", REDIS["REDIS_URL"],
+            "--batch", f"emb-{RUN_ID}", "--master-key-file", key]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if total_messages(TGT_PORT, n) >= 150:
+                break
+        except (imaplib.IMAP4.error, OSError):
+            pass
+        time.sleep(0.05)
+    check(p.poll() is None, "finished before it could be stopped")
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    check(p.returncode == 1, f"stopped run: exit {p.returncode} {err[-800:]}")
+    doc = json.loads(out)
+    check(doc["batch"]["state"] == "Stopped", f"state {doc['batch']}")
+    partial = total_messages(TGT_PORT, n)
+    total = total_messages(SRC_PORT, n)
+    check(partial < total, f"all {total} copied before the stop")
+    p = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0, f"resume: exit {p.returncode} {p.stderr[-800:]}")
+    doc = json.loads(p.stdout)
+    check(doc["batch"]["state"] == "Synced", f"resumed: {doc['batch']}")
+    assert_equal(n)
+    check(total_messages(TGT_PORT, n) == total, "target count differs")
 
 
 CASES = {
@@ -399,6 +503,8 @@ CASES = {
     "admin": case_admin,
     "tls": case_tls,
     "errors": case_errors,
+    "embedded": case_embedded,
+    "embedded_stop": case_embedded_stop,
 }
 
 if __name__ == "__main__":

@@ -1,0 +1,513 @@
+/*
+ * `mailferry migrate` as the embedded default (DESIGN.md §9): the whole
+ * pipeline in one process, with nothing to set up. It starts
+ *
+ *   - a private redis-server child (unless --redis names a shared one),
+ *   - librdkafka's mock cluster as the Kafka,
+ *   - the coordinator service (mf_service_run) in a thread,
+ *   - a worker (mf_worker_run) with --concurrency slots in a thread,
+ *
+ * creates the batch from the CSV exactly as `batch create` does (the same
+ * options, batch_def.c), begins a pass as `batch start` does, and waits
+ * until the batch settles, printing a line per mailbox as it finishes.
+ * Ctrl-C is `batch stop`: every mailbox stops at a message boundary with a
+ * checkpoint, and the run ends Stopped. Then it writes the report.
+ *
+ * Passwords are sealed with a key made for this run (or the one of
+ * --master-key-file) and wiped when the run ends; with a shared --redis and
+ * --batch NAME and the same key file, a second run is an incremental pass
+ * of the same batch: only new messages, flag changes carried over.
+ */
+#include "batch_def.h"
+#include "cli.h"
+#include "mailferry/batch.h"
+#include "mailferry/crypto.h"
+#include "mailferry/embedded.h"
+#include "mailferry/jobs.h"
+#include "mailferry/kafka.h"
+#include "mailferry/log.h"
+#include "mailferry/report.h"
+#include "mailferry/util.h"
+#include "mailferry/worker.h"
+#include "migrate_output.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct threads {
+    struct mf_service_options so;
+    struct mf_worker_options wo;
+    struct mf_worker_stats wstats;
+    atomic_bool svc_stop, wrk_stop;
+    struct mf_error svc_err, wrk_err;
+    mf_err svc_rc, wrk_rc;
+    pthread_t svc, wrk;
+    bool svc_started, wrk_started;
+};
+
+static void *
+service_main(void *arg) {
+    struct threads *t = arg;
+    t->svc_rc = mf_service_run(&t->so, &t->svc_stop, &t->svc_err);
+    return NULL;
+}
+
+static void *
+worker_main(void *arg) {
+    struct threads *t = arg;
+    t->wrk_rc = mf_worker_run(&t->wo, &t->wrk_stop, &t->wstats, &t->wrk_err);
+    return NULL;
+}
+
+/* A key for this run only: never written anywhere. */
+static mf_err
+ephemeral_keyring(struct mf_crypto_keyring **kr_r, struct mf_error *err) {
+    unsigned char key[32], b64[64];
+    char text[96];
+    int n;
+    mf_err rc;
+
+    if (RAND_bytes(key, sizeof(key)) != 1)
+        return mf_error_set(err, MF_E_CRYPTO, "no random bytes for a key");
+    n = EVP_EncodeBlock(b64, key, sizeof(key));
+    snprintf(text, sizeof(text), "run:%.*s\n", n, (const char *)b64);
+    rc = mf_crypto_keyring_parse(text, strlen(text), kr_r, err);
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(b64, sizeof(b64));
+    OPENSSL_cleanse(text, sizeof(text));
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Waiting and printing                                                */
+/* ------------------------------------------------------------------ */
+
+struct watch {
+    bool draw, json;
+    uint8_t *printed; /* per mailbox index */
+    size_t n;
+    size_t idx;
+    uint64_t msgs, total, bytes;
+    size_t running, finished;
+};
+
+static const char *
+mailbox_word(enum mf_mailbox_state st) {
+    switch (st) {
+    case MF_MAILBOX_SYNCED:
+    case MF_MAILBOX_COMPLETED:
+        return "ok";
+    case MF_MAILBOX_STOPPED:
+        return "STOP";
+    case MF_MAILBOX_FAILED:
+        return "FAIL";
+    default:
+        return "";
+    }
+}
+
+static void
+print_mailbox(const struct mf_batch_mailbox *mb) {
+    const struct mf_migrate_stats *s = &mb->stats;
+
+    printf(
+        "%-6s %s: folders %u, messages %llu, copied %llu (%.1f MB), "
+        "already there %llu, skipped %llu (too large %llu), failed %llu, "
+        "flags updated %llu, %.1f s, %.0f msgs/s, attempts %u\n",
+        mailbox_word(mb->state), mb->cfg.email, s->folders_copied,
+        (unsigned long long)s->messages_source,
+        (unsigned long long)s->messages_copied, (double)s->bytes_copied / 1e6,
+        (unsigned long long)s->messages_present,
+        (unsigned long long)(s->skipped_too_large + s->skipped_vanished),
+        (unsigned long long)s->skipped_too_large, (unsigned long long)s->failed,
+        (unsigned long long)s->flags_updated, s->seconds,
+        s->seconds > 0.001 ? (double)s->messages_copied / s->seconds : 0.0,
+        mb->attempts_total);
+    if (mb->error_code)
+        printf("       error %d %s: %s\n", mb->error_code, mb->error_name,
+               mb->error_detail);
+    fflush(stdout);
+}
+
+static mf_err
+on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
+    struct watch *w = ud;
+    size_t i = w->idx++;
+
+    if (i >= w->n) {
+        w->printed = mf_xrealloc(w->printed, i + 1);
+        memset(w->printed + w->n, 0, i + 1 - w->n);
+        w->n = i + 1;
+    }
+    if (mb->state == MF_MAILBOX_SYNCING ||
+        mb->state == MF_MAILBOX_INCREMENTAL_SYNCING) {
+        w->running++;
+        w->msgs += mb->messages_done;
+        w->total += mb->messages_total;
+        w->bytes += mb->bytes_done;
+    }
+    if (mf_mailbox_state_final(mb->state)) {
+        w->finished++;
+        if (!w->printed[i] && !w->json)
+            print_mailbox(mb);
+        w->printed[i] = 1;
+    }
+    return MF_E_OK;
+}
+
+static bool
+batch_settled(enum mf_batch_state st) {
+    return !mf_batch_state_running(st) && st != MF_BATCH_CREATED;
+}
+
+/* Waits until the batch settles; Ctrl-C (stop) stops the batch once. */
+static mf_err
+wait_batch(struct mf_redis *r, const char *name, const atomic_bool *stop,
+           atomic_bool *worker_stop, struct watch *w,
+           enum mf_batch_state *state_r, struct mf_error *err) {
+    bool stopping = false;
+    time_t last = 0;
+
+    for (;;) {
+        struct mf_batch_config *cfg = NULL;
+        struct timespec tick = {0, 250 * 1000 * 1000};
+        enum mf_batch_state st;
+        mf_err rc;
+
+        if (atomic_load(stop) && !stopping) {
+            enum mf_batch_state s2;
+            stopping = true;
+            if (w->draw)
+                fprintf(stderr, "\r\033[Kstopping at the next message "
+                                "boundary...\n");
+            if ((rc = mf_batch_stop(r, name, &s2, err)) && rc != MF_E_STATE)
+                return rc;
+            /* The worker stops its jobs at a message boundary now and
+             * reports them Stopped; the service folds that in. */
+            atomic_store(worker_stop, true);
+        }
+        if ((rc = mf_batch_get(r, name, &cfg, err)))
+            return rc;
+        st = cfg->state;
+        mf_batch_config_free(&cfg);
+        if (time(NULL) != last || batch_settled(st)) {
+            last = time(NULL);
+            w->idx = w->running = w->finished = 0;
+            w->msgs = w->total = w->bytes = 0;
+            if ((rc = mf_batch_foreach_mailbox(r, name, on_mailbox, w, err)))
+                return rc;
+            if (w->draw && !batch_settled(st))
+                fprintf(stderr,
+                        "\r\033[K%zu/%zu mailboxes done, %zu running, "
+                        "%llu/%llu messages, %.1f MB in flight",
+                        w->finished, w->n, w->running,
+                        (unsigned long long)w->msgs,
+                        (unsigned long long)w->total, (double)w->bytes / 1e6);
+        }
+        if (batch_settled(st)) {
+            if (w->draw)
+                fprintf(stderr, "\r\033[K");
+            *state_r = st;
+            return MF_E_OK;
+        }
+        nanosleep(&tick, NULL);
+    }
+}
+
+static void
+print_items(const struct mf_report_batch *rep) {
+    size_t shown = 0;
+
+    for (size_t i = 0; i < rep->n_mailboxes; i++) {
+        const struct mf_report_mailbox *m = &rep->mailboxes[i];
+        for (size_t k = 0; k < m->n_skipped_items && shown < 50; k++, shown++)
+            printf(
+                "       skipped %s %s UID %u (%llu bytes, \"%s\")\n", m->email,
+                m->skipped_items[k].folder, m->skipped_items[k].uid,
+                (unsigned long long)m->skipped_items[k].size,
+                m->skipped_items[k].subject ? m->skipped_items[k].subject : "");
+        for (size_t k = 0; k < m->n_failed_items && shown < 50; k++, shown++)
+            printf("       failed %s %s UID %u: %s\n", m->email,
+                   m->failed_items[k].folder, m->failed_items[k].uid,
+                   m->failed_items[k].error_text ? m->failed_items[k].error_text
+                                                 : "");
+    }
+    if (shown == 50)
+        printf("       ... the report lists every skipped and failed "
+               "message\n");
+}
+
+static bool
+write_reports(const struct mf_report_batch *rep, const char *dir, bool json) {
+    for (int f = 0; f < MF_REPORT_FORMAT_COUNT; f++) {
+        char path[4096];
+        FILE *fp;
+        mf_err rc;
+
+        if (f == 0 && mkdir(dir, 0755) != 0 && access(dir, W_OK) != 0) {
+            fprintf(stderr, "mailferry migrate: cannot create %s\n", dir);
+            return false;
+        }
+        snprintf(path, sizeof(path), "%s/report.%s", dir,
+                 mf_report_format_name((enum mf_report_format)f));
+        if (!(fp = fopen(path, "w"))) {
+            fprintf(stderr, "mailferry migrate: cannot write %s\n", path);
+            return false;
+        }
+        rc = mf_report_write(rep, (enum mf_report_format)f, fp);
+        if (fclose(fp) != 0 || rc != MF_E_OK) {
+            fprintf(stderr, "mailferry migrate: cannot write %s\n", path);
+            return false;
+        }
+    }
+    fprintf(json ? stderr : stdout,
+            "report: %s/report.html (also .csv and .json)\n", dir);
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* The run                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The pipeline's log lines (every job, result and retry) go to a file
+ * beside the report: the terminal shows one line per mailbox. */
+static FILE *
+open_log(struct cli *cli, const char *dir, char *path, size_t n) {
+    enum mf_log_format fmt = MF_LOG_TEXT;
+    enum mf_log_level lvl = MF_LOG_INFO;
+    const char *v;
+    FILE *f;
+
+    if (mkdir(dir, 0755) != 0 && access(dir, W_OK) != 0)
+        return NULL;
+    snprintf(path, n, "%s/migrate.log", dir);
+    if (!(f = fopen(path, "a")))
+        return NULL;
+    if ((v = mf_config_get(cli->config, "log-format", NULL)))
+        (void)mf_log_format_parse(v, &fmt);
+    if ((v = mf_config_get(cli->config, "log-level", NULL)))
+        (void)mf_log_level_parse(v, &lvl);
+    mf_log_setup(fmt, lvl, f);
+    return f;
+}
+
+int
+migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
+                 const char *report_dir, const atomic_bool *stop) {
+    struct mf_redis_child *rchild = NULL;
+    struct mf_kafka_mock *mock = NULL;
+    struct mf_crypto_keyring *kr = NULL;
+    struct mf_config *kcfg = mf_config_new();
+    struct mf_redis *r = NULL;
+    struct mf_kafka_producer *producer = NULL;
+    struct mf_kafka_topics topics;
+    struct mf_batch_config *existing = NULL;
+    struct batch_def d;
+    struct threads *t = mf_xcalloc(1, sizeof(*t));
+    struct watch w = {0};
+    struct mf_report_batch *rep = NULL;
+    struct mf_error err = {0};
+    const char *redis_url = mf_config_get(cli->config, "redis", NULL);
+    const char *keyfile = mf_config_get(cli->config, "master-key-file", NULL);
+    const char *name = mf_config_get(cli->config, "batch", NULL);
+    char gen_name[64], logpath[4200] = "";
+    FILE *logf = NULL;
+    enum mf_batch_state state = MF_BATCH_CREATED;
+    enum mf_batch_op op = MF_BATCH_OP_START;
+    uint64_t njobs = 0;
+    int exit_code = MF_EXIT_ERROR;
+    mf_err rc;
+
+    memset(&d, 0, sizeof(d));
+    logf = open_log(cli, report_dir, logpath, sizeof(logpath));
+    w.draw = !cli->json && isatty(STDERR_FILENO);
+    w.json = cli->json;
+    if (!name) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        snprintf(gen_name, sizeof(gen_name),
+                 "migrate-%04d%02d%02d-%02d%02d%02d-%ld", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (long)getpid());
+        name = gen_name;
+    }
+    if (!mf_batch_name_valid(name)) {
+        fprintf(stderr,
+                "mailferry migrate: --batch %s: use letters, digits, "
+                "'.', '_' and '-' (at most 64)\n",
+                name);
+        exit_code = MF_EXIT_USAGE;
+        goto out;
+    }
+    rc = keyfile ? mf_crypto_keyring_load(keyfile, &kr, &err)
+                 : ephemeral_keyring(&kr, &err);
+    if (rc) {
+        fprintf(stderr, "mailferry migrate: key: %s\n", err.detail);
+        goto out;
+    }
+
+    /* The servers. */
+    if (!redis_url) {
+        if ((rc = mf_redis_child_start(NULL, NULL, &rchild, &err))) {
+            fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
+            goto out;
+        }
+        redis_url = mf_redis_child_url(rchild);
+    }
+    if ((rc = mf_redis_connect(redis_url, 5000, &r, &err))) {
+        fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
+        goto out;
+    }
+    if ((rc = mf_kafka_mock_start(1, NULL, (int)(concurrency * 2 + 2), &mock,
+                                  &err)) ||
+        (rc = mf_kafka_topics_init(&topics, NULL, &err))) {
+        fprintf(stderr, "mailferry migrate: Kafka: %s\n", err.detail);
+        goto out;
+    }
+    mf_config_set_flag(kcfg, "kafka", mf_kafka_mock_bootstrap(mock));
+
+    /* The batch: a new one, or the next pass of an existing one. */
+    rc = mf_batch_get(r, name, &existing, &err);
+    if (rc == MF_E_OK) {
+        if (!keyfile) {
+            fprintf(stderr,
+                    "mailferry migrate: batch %s exists in that Redis; to "
+                    "run it again give --master-key-file (the key it was "
+                    "created with), or choose another --batch\n",
+                    name);
+            exit_code = MF_EXIT_FAIL;
+            goto out;
+        }
+        op = existing->state == MF_BATCH_STOPPED ||
+                     existing->state == MF_BATCH_CREATED
+                 ? MF_BATCH_OP_START
+                 : MF_BATCH_OP_SYNC;
+    } else if (rc == MF_E_NOT_FOUND) {
+        exit_code = batch_def_read(cli, "migrate", name, csv, kr, NULL, &d);
+        if (exit_code >= 0)
+            goto out;
+        exit_code = MF_EXIT_ERROR;
+        if ((rc = mf_batch_create(r, &d.cfg, d.mbs, d.n, &err))) {
+            fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+            goto out;
+        }
+    } else {
+        fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
+        goto out;
+    }
+
+    /* The service and the worker. */
+    t->so.config = kcfg;
+    t->so.redis_url = redis_url;
+    t->so.keyring = kr;
+    t->so.scan_interval_ms = 1000;
+    t->wo.config = kcfg;
+    t->wo.redis_url = redis_url;
+    t->wo.keyring = kr;
+    t->wo.slots = concurrency;
+    t->wo.worker_id = "migrate";
+    /* Renewals (which also notice a stop) every 2 s instead of 10. */
+    t->wo.claim_ttl_ms = 6000;
+    t->wo.bind_address = mf_config_get(cli->config, "bind-address", NULL);
+    t->wo.egress_ip = mf_config_get(cli->config, "egress-ip", NULL);
+    mf_worker_stats_init(&t->wstats);
+    t->svc_started = pthread_create(&t->svc, NULL, service_main, t) == 0;
+    t->wrk_started =
+        t->svc_started && pthread_create(&t->wrk, NULL, worker_main, t) == 0;
+    if (!t->wrk_started) {
+        fprintf(stderr, "mailferry migrate: cannot start threads\n");
+        goto out;
+    }
+
+    /* The pass, as `batch start` (or `batch sync`) makes it. */
+    if ((rc = mf_kafka_producer_new(kcfg, "mailferry-migrate", NULL, NULL,
+                                    &producer, &err))) {
+        fprintf(stderr, "mailferry migrate: Kafka: %s\n", err.detail);
+        goto out;
+    }
+    {
+        struct mf_jobs_ctx ctx = {.redis = r,
+                                  .producer = producer,
+                                  .topics = &topics,
+                                  .keyring = kr,
+                                  .sender = "mailferry-migrate"};
+        if ((rc = mf_jobs_begin_pass(&ctx, name, op, 30000, &njobs, &state,
+                                     &err))) {
+            fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+            exit_code = rc == MF_E_STATE ? MF_EXIT_FAIL : MF_EXIT_ERROR;
+            goto out;
+        }
+    }
+    if (!cli->json)
+        printf("batch %s: %llu mailboxes queued, %u at a time\n", name,
+               (unsigned long long)njobs, concurrency);
+
+    if ((rc = wait_batch(r, name, stop, &t->wrk_stop, &w, &state, &err))) {
+        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+        goto out;
+    }
+    if ((rc = mf_batch_report(r, name, &rep, &err))) {
+        fprintf(stderr, "mailferry migrate: report: %s\n", err.detail);
+        goto out;
+    }
+    if (cli->json) {
+        if (mf_report_write_json(rep, stdout) != MF_E_OK)
+            goto out;
+        fputc('\n', stdout);
+    } else {
+        struct mf_report_totals tot;
+        mf_report_totals(rep, &tot);
+        print_items(rep);
+        printf("\nbatch %s %s: %llu mailboxes, %llu synced, %llu failed, "
+               "%llu stopped\nmessages: %llu copied (%.1f MB) in %.1f s, "
+               "%.0f msgs/s\n",
+               name, mf_batch_state_name(state),
+               (unsigned long long)tot.mailboxes,
+               (unsigned long long)(tot.by_state[MF_REPORT_SYNCED] +
+                                    tot.by_state[MF_REPORT_COMPLETED]),
+               (unsigned long long)tot.by_state[MF_REPORT_FAILED],
+               (unsigned long long)tot.by_state[MF_REPORT_STOPPED],
+               (unsigned long long)tot.copied_messages,
+               (double)tot.copied_bytes / 1e6, tot.elapsed_seconds,
+               tot.messages_per_second);
+    }
+    if (!write_reports(rep, report_dir, cli->json))
+        goto out;
+    exit_code = state == MF_BATCH_SYNCED || state == MF_BATCH_COMPLETED
+                    ? MF_EXIT_OK
+                    : MF_EXIT_FAIL;
+out:
+    atomic_store(&t->wrk_stop, true);
+    if (t->wrk_started)
+        pthread_join(t->wrk, NULL);
+    atomic_store(&t->svc_stop, true);
+    if (t->svc_started)
+        pthread_join(t->svc, NULL);
+    free(t);
+    mf_report_free(&rep);
+    free(w.printed);
+    batch_def_free(&d);
+    mf_batch_config_free(&existing);
+    mf_kafka_producer_free(&producer);
+    mf_redis_free(&r);
+    mf_kafka_mock_stop(&mock);
+    mf_redis_child_stop(&rchild);
+    mf_crypto_keyring_free(&kr);
+    mf_config_free(&kcfg);
+    if (logf) {
+        mf_log_setup(MF_LOG_TEXT, MF_LOG_INFO, stderr);
+        fclose(logf);
+        if (!cli->json)
+            printf("log: %s\n", logpath);
+    }
+    return exit_code;
+}
