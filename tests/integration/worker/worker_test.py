@@ -16,7 +16,9 @@ running for several seconds, so that the cases can interrupt one.
            at once), the other worker finishes them; EQUAL
   stop     users 27-29: `batch stop` while jobs run: they stop at a
            message boundary with outcome STOPPED, the batch is Stopped;
-           `batch start` resumes and finishes; EQUAL
+           `batch start` resumes and finishes; EQUAL. The workers serve
+           /healthz, /readyz and /metrics (the counters move), and a job
+           message that does not unpack lands on the dead-letter topic
 
 Every case also checks that no password appears in clear in any Kafka
 message (all topics, read raw) or in the workers' logs.
@@ -31,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 RUN = os.environ["MF_TEST_RUN_DIR"]
 SRC_DIR = os.environ["MF_SOURCE_DIR"]
@@ -122,7 +126,7 @@ class Broker:
 
 
 class Worker:
-    def __init__(self, name, broker, key, slots=2):
+    def __init__(self, name, broker, key, slots=2, http=False):
         self.name = f"{name}-{RUN_ID}"
         self.logpath = os.path.join(TMP, f"worker-{name}.log")
         self.logf = open(self.logpath, "w")
@@ -134,10 +138,34 @@ class Worker:
                "1s", "--shutdown-timeout", f"{SHUTDOWN_TIMEOUT}s",
                "--log-format", "json", "--kafka.session.timeout.ms", "6000",
                "--kafka.heartbeat.interval.ms", "500"]
+        if http:
+            cmd += ["--http-listen", "127.0.0.1:0"]
         self.proc = subprocess.Popen(cmd, stdout=self.logf,
                                      stderr=subprocess.STDOUT)
         PROCS.append(self.proc)
         log(f"worker {self.name} pid {self.proc.pid}")
+
+    def http_port(self):
+        for _ in range(100):
+            m = re.search(r"/metrics on port (\d+)", self.text())
+            if m:
+                return int(m.group(1))
+            time.sleep(0.1)
+        fail(f"{self.name} does not serve HTTP")
+
+    def get(self, path):
+        url = f"http://127.0.0.1:{self.http_port()}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metric(self, name, labels=""):
+        status, text = self.get("/metrics")
+        check(status == 200, f"/metrics: {status}")
+        m = re.search(r"^" + re.escape(name + labels) + r" (\S+)$", text, re.M)
+        return float(m.group(1)) if m else None
 
     def wait_assigned(self, timeout=60):
         end = time.time() + timeout
@@ -391,11 +419,23 @@ def case_sigterm():
 def case_stop():
     users = [27, 28, 29]
     broker, key, h = setup("stop", users)
-    a = Worker("a", broker, key)
-    b = Worker("b", broker, key)
+    a = Worker("a", broker, key, http=True)
+    b = Worker("b", broker, key, http=True)
     h.serve()
+    for w in (a, b):
+        status, body = w.get("/healthz")
+        check(status == 200, f"{w.name} /healthz: {status} {body}")
     h.wait_for(lambda e: e["event"] == "progress" and e["done"] > 0, 120,
                "a job in progress")
+    for w in (a, b):
+        status, body = w.get("/readyz")
+        check(status == 200, f"{w.name} /readyz: {status} {body}")
+    # A message that is no job goes to the dead-letter topic.
+    h.run("garbage")
+    h.wait_for(lambda e: e["event"] == "dlq", 60, "the dead letter")
+    dead = sum(w.metric("mailferry_worker_jobs_dead_lettered_total") or 0
+               for w in (a, b))
+    check(dead == 1, f"dead-lettered {dead}")
     h.run("stop")
     log("batch stop")
     check(h.wait_served(120) == 0, "the batch did not settle after stop")
@@ -421,6 +461,13 @@ def case_stop():
     for n in users:
         u = user(n)[0]
         check(st[u]["state"] == "Synced", f"{u}: {st[u]}")
+    copied = sum(w.metric("mailferry_worker_messages_copied_total") or 0
+                 for w in (a, b))
+    check(copied >= 3 * 300, f"metrics say {copied} messages copied")
+    stopped = sum(w.metric("mailferry_worker_jobs_finished_total",
+                           '{outcome="stopped"}') or 0 for w in (a, b))
+    check(stopped >= 1, f"metrics say {stopped} jobs stopped")
+    log(f"metrics: {copied:.0f} messages copied, {stopped:.0f} stopped")
     for w in (a, b):
         w.proc.send_signal(signal.SIGTERM)
         check(w.proc.wait(timeout=60) == 0, f"{w.name} did not exit cleanly")

@@ -10,6 +10,7 @@
  *                          side), started: one job per mailbox produced
  *   start OPTS             `batch start` again (resume a Stopped batch)
  *   stop OPTS              `batch stop`
+ *   garbage OPTS           a message on the jobs topic that does not unpack
  *   serve OPTS --timeout S --dump FILE
  *                          the results-folding loop: consumes results,
  *                          jobs and dead letters (raw values appended to
@@ -200,6 +201,19 @@ cmd_start(struct ctx *c) {
     flush(c);
     printf("{\"event\":\"started\",\"state\":\"%s\"}\n",
            mf_batch_state_name(st));
+    return 0;
+}
+
+/* A message on the jobs topic that is no envelope at all. */
+static int
+cmd_garbage(struct ctx *c) {
+    static const char junk[] = "\x0a\xff\xff not an envelope";
+    struct mf_error err = {0};
+
+    if (mf_kafka_produce(c->p, c->topics.jobs, "junk", 4, junk,
+                         sizeof(junk) - 1, NULL, &err))
+        die("produce", &err);
+    flush(c);
     return 0;
 }
 
@@ -426,6 +440,10 @@ cmd_serve(struct ctx *c) {
             fputc('\n', dump);
             fflush(dump);
         }
+        if (strcmp(m->topic, c->topics.dlq) == 0) {
+            printf("{\"event\":\"dlq\",\"bytes\":%zu}\n", m->value_len);
+            fflush(stdout);
+        }
         if (strcmp(m->topic, c->topics.results) == 0 &&
             mf_envelope_unpack(m->value, m->value_len, 0, &env, &err) ==
                 MF_E_OK) {
@@ -484,6 +502,8 @@ main(int argc, char **argv) {
         rc = cmd_create(&c);
     else if (strcmp(argv[1], "start") == 0)
         rc = cmd_start(&c);
+    else if (strcmp(argv[1], "garbage") == 0)
+        rc = cmd_garbage(&c);
     else if (strcmp(argv[1], "stop") == 0)
         rc = cmd_stop(&c);
     else if (strcmp(argv[1], "serve") == 0)
