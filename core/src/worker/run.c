@@ -31,6 +31,7 @@
 #define DLQ_WAIT_MS 10000L
 #define PENDING_MAX 64
 #define FLUSH_MIN_MS 2000
+#define KAFKA_QUIET_MS 10000
 
 struct loop {
     struct mf__worker *w;
@@ -39,6 +40,7 @@ struct loop {
     uint64_t retry_at;
     bool paused;
     uint64_t next_ping, warned_kafka, warned_redis;
+    uint64_t kafka_error_at; /* last consumer error, monotonic ms */
 };
 
 enum handled { HANDLED, TRY_LATER };
@@ -370,6 +372,7 @@ poll_once(struct loop *l, bool take) {
     now = mf__worker_now_ms();
     if (rc != MF_E_OK) {
         atomic_store(&w->stats->kafka_ready, false);
+        l->kafka_error_at = now;
         mf__worker_count_error(w, rc);
         if (now - l->warned_kafka >= WARN_EVERY_MS || !l->warned_kafka) {
             l->warned_kafka = now;
@@ -378,7 +381,11 @@ poll_once(struct loop *l, bool take) {
         usleep(POLL_MS * 1000);
         return;
     }
-    atomic_store(&w->stats->kafka_ready, true);
+    /* librdkafka reports a broker outage as an error now and then, with
+     * quiet polls in between: ready only after a quiet while. */
+    atomic_store(&w->stats->kafka_ready,
+                 !l->kafka_error_at ||
+                     now - l->kafka_error_at >= KAFKA_QUIET_MS);
     if (!m)
         return;
     if (!take) {
