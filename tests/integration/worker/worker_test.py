@@ -19,6 +19,9 @@ running for several seconds, so that the cases can interrupt one.
            `batch start` resumes and finishes; EQUAL. The workers serve
            /healthz, /readyz and /metrics (the counters move), and a job
            message that does not unpack lands on the dead-letter topic
+  redis    users 20-21 (after `kill`, same lock): redis-server restarts
+           while jobs run; the workers wait it out (no crash, no lost
+           claim beyond a retry) and every mailbox ends Synced and EQUAL
 
 Every case also checks that no password appears in clear in any Kafka
 message (all topics, read raw) or in the workers' logs.
@@ -495,11 +498,37 @@ def case_stop():
     no_clear_passwords(users, h, [a, b])
 
 
+def case_redis():
+    users = [20, 21]  # shared with `kill`: the cases hold one lock
+    broker, key, h = setup("redis", users)
+    a = Worker("a", broker, key)
+    b = Worker("b", broker, key)
+    h.serve()
+    h.wait_for(lambda e: e["event"] == "progress" and e["done"] > 0, 120,
+               "a job in progress")
+    log("restarting redis-server")
+    subprocess.run([os.path.join(SUPPORT, "redis", "fixture"), "restart"],
+                   check=True, stdout=subprocess.DEVNULL)
+    for w in (a, b):
+        check(w.proc.poll() is None, f"{w.name} died with Redis away")
+    check(h.wait_served(300) == 0, "the batch did not settle")
+    st = h.states()
+    for n in users:
+        u = user(n)[0]
+        check(st[u]["state"] == "Synced", f"{u}: {st[u]}")
+    for w in (a, b):
+        w.proc.send_signal(signal.SIGTERM)
+        check(w.proc.wait(timeout=60) == 0, f"{w.name} did not exit cleanly")
+    assert_equal(users)
+    no_clear_passwords(users, h, [a, b])
+
+
 def main():
     case = sys.argv[1] if len(sys.argv) > 1 else ""
-    fn = {"kill": case_kill, "sigterm": case_sigterm, "stop": case_stop}.get(case)
+    fn = {"kill": case_kill, "sigterm": case_sigterm, "stop": case_stop,
+          "redis": case_redis}.get(case)
     if not fn:
-        print("usage: worker_test.py kill|sigterm|stop")
+        print("usage: worker_test.py kill|sigterm|stop|redis")
         sys.exit(2)
     try:
         fn()

@@ -254,6 +254,20 @@ cmd_states(struct ctx *c) {
 /* serve                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Redis may restart under a test: retry a call for up to a minute. */
+#define RETRY(call, what)                                                      \
+    do {                                                                       \
+        int tries_ = 0;                                                        \
+        while ((call) != MF_E_OK) {                                            \
+            if (++tries_ > 60 || (err.code != MF_E_REDIS_UNAVAILABLE &&        \
+                                  err.code != MF_E_REDIS))                     \
+                die(what, &err);                                               \
+            fprintf(stderr, "wtest_helper: %s: %s; retrying\n", what,          \
+                    err.detail);                                               \
+            sleep(1);                                                          \
+        }                                                                      \
+    } while (0)
+
 static struct mf_batch_item *
 items(const struct mf_result_item *v, size_t n) {
     struct mf_batch_item *out = mf_xcalloc(n ? n : 1, sizeof(*out));
@@ -312,8 +326,8 @@ fold_result(struct ctx *c, const struct mf_result *res) {
     struct mf_error err = {0};
 
     memset(&ap, 0, sizeof(ap));
-    if (mf_batch_apply_result(c->r, c->batch, res->mailbox, &br, &ap, &err))
-        die("apply result", &err);
+    RETRY(mf_batch_apply_result(c->r, c->batch, res->mailbox, &br, &ap, &err),
+          "apply result");
     printf("{\"event\":\"result\",\"mailbox\":\"%s\",\"attempt\":%u,"
            "\"outcome\":\"%s\",\"worker\":\"%s\",\"copied\":%" PRIu64
            ",\"present\":%" PRIu64 ",\"source\":%" PRIu64
@@ -348,9 +362,9 @@ fold_progress(struct ctx *c, const struct mf_progress *p) {
     struct mf_error err = {0};
     bool applied = false;
 
-    if (mf_batch_apply_progress(c->r, c->batch, p->mailbox, &bp, &applied,
-                                &err))
-        die("apply progress", &err);
+    RETRY(mf_batch_apply_progress(c->r, c->batch, p->mailbox, &bp, &applied,
+                                  &err),
+          "apply progress");
     printf("{\"event\":\"progress\",\"mailbox\":\"%s\",\"attempt\":%u,"
            "\"seq\":%" PRIu64 ",\"done\":%" PRIu64 ",\"worker\":\"%s\"}\n",
            p->mailbox, p->attempt, p->sequence, bp.messages_done, p->worker);
@@ -385,8 +399,7 @@ settled(struct ctx *c, enum mf_batch_state *st_r) {
     struct mf_error err = {0};
     bool done;
 
-    if (mf_batch_get(c->r, c->batch, &cfg, &err))
-        die("get", &err);
+    RETRY(mf_batch_get(c->r, c->batch, &cfg, &err), "get");
     *st_r = cfg->state;
     done =
         !mf_batch_state_running(cfg->state) && cfg->state != MF_BATCH_CREATED;
@@ -425,8 +438,8 @@ cmd_serve(struct ctx *c) {
 
         if (time(NULL) >= next_scan) {
             next_scan = time(NULL) + 1;
-            if (mf_batch_expired_claims(c->r, c->batch, on_expired, c, &err))
-                die("expired", &err);
+            RETRY(mf_batch_expired_claims(c->r, c->batch, on_expired, c, &err),
+                  "expired");
             flush(c);
             if (settled(c, &st)) {
                 code = 0;
