@@ -427,6 +427,14 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
         fprintf(stderr, "mailferry migrate: cannot start threads\n");
         goto out;
     }
+    /* Joining the consumer group takes a few seconds; the batch's clock
+     * starts when the worker can take jobs. */
+    for (int i = 0; i < 300 && !atomic_load(&t->wstats.partitions); i++) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        if (atomic_load(stop))
+            break;
+        nanosleep(&ts, NULL);
+    }
 
     /* The pass, as `batch start` (or `batch sync`) makes it. */
     if ((rc = mf_kafka_producer_new(kcfg, "mailferry-migrate", NULL, NULL,

@@ -714,8 +714,18 @@ skip_too_large(struct folder_run *fr) {
 
 static void
 stats_source(struct folder_run *fr) {
-    struct mf_migrate_stats *s = &fr->run->res->stats;
-    struct mf_migrate_progress *p = fr->run->o->progress;
+    struct mf__run *run = fr->run;
+    struct mf_migrate_stats *s = &run->res->stats;
+    struct mf_migrate_progress *p = run->o->progress;
+
+    /* A folder retried after a dropped connection was counted by the
+     * attempt that first listed it. */
+    for (size_t i = 0; i < run->n_counted; i++)
+        if (strcmp(run->counted[i], fr->src_name) == 0)
+            return;
+    run->counted = mf_xreallocarray(run->counted, run->n_counted + 1,
+                                    sizeof(*run->counted));
+    run->counted[run->n_counted++] = mf_xstrdup(fr->src_name);
 
     for (size_t i = 0; i < fr->list.n; i++) {
         s->messages_source++;

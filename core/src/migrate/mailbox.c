@@ -430,6 +430,9 @@ done:
     }
     res->stats.seconds = now_s() - t0;
     names_free(&done);
+    for (size_t i = 0; i < run.n_counted; i++)
+        free(run.counted[i]);
+    free(run.counted);
     mf__ckpt_mem_free(&run.mem);
     return rc;
 }

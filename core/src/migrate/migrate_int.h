@@ -46,6 +46,10 @@ struct mf__run {
     struct mf_migrate_result *res;
     struct mf__ckpt_mem *mem;  /* checkpoints when there is no Redis */
     struct mf__leases *leases; /* caps; NULL: none */
+    /* Raw names of the folders whose source messages were counted in
+     * res->stats (a retried folder is not counted twice). */
+    char **counted;
+    size_t n_counted;
     /* Resolved tuning. */
     uint64_t max_size;
     unsigned batch_messages;

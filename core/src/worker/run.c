@@ -117,6 +117,8 @@ on_rebalance(void *ud, enum mf_kafka_rebalance ev,
            : ev == MF_KAFKA_REVOKED ? "revoked"
                                     : "lost",
            n);
+    atomic_store(&l->w->stats->partitions,
+                 ev == MF_KAFKA_ASSIGNED ? (uint32_t)n : 0);
     if (ev == MF_KAFKA_ASSIGNED)
         return;
     /* A waiting message of a partition that goes away is the new owner's
