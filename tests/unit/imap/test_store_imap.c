@@ -273,20 +273,9 @@ test_fetch_bodies_streamed_expunge(void **state) {
     finish_store(&t);
 }
 
-/* The connection drops in the middle of a streamed body literal.
- *
- * BUG (aborts the program): imap_fetch_bodies() (store_imap.c) clears the
- * literal sink after mf_imap_session_run() failed, and
- * mf_imap_session_set_literal_sink() (session.c) asserts that the parser
- * is between responses, which it is not when the session broke inside a
- * literal. The same happens in the engine whenever a body callback fails
- * mid-literal (the reader's push returns MF_E_CANCELLED after the writer
- * stopped while a big message streams). Fix in session.c,
- * mf_imap_session_set_literal_sink(): allow it on a broken session,
- *     MF_ASSERT(!s->dispatching && (s->state == MF_IMAP_STATE_BROKEN ||
- *                                   !mf_imap_parser_in_response(s->parser)));
- * (a broken session parses nothing more, so remaking its parser is
- * harmless). */
+/* The connection drops in the middle of a streamed body literal: a clean
+ * RECONNECT-class error, and the literal sink can be cleared on the broken
+ * session (it once asserted there). */
 static void
 test_fetch_bodies_disconnect_mid_literal(void **state) {
     struct t t = {0};
