@@ -23,7 +23,7 @@ the cases can run in parallel on the same servers:
   embedded users 18-19: the embedded default (private Redis, in-process
            Kafka, service and worker threads): EQUAL, nothing left running,
            a second run copies nothing
-  embedded_stop user 19: Ctrl-C stops the batch; the same batch resumes
+  embedded_stop user 41: Ctrl-C stops the batch; the same batch resumes
            from a shared Redis and finishes EQUAL
 """
 import imaplib
@@ -459,7 +459,7 @@ def case_embedded_stop():
     """Ctrl-C stops the batch at a message boundary; the same batch in a
     shared Redis resumes with the same key and finishes: nothing lost,
     nothing twice."""
-    n = 19
+    n = 41
     corpus(n, 1, profile="bench", messages=1200)
     clean_target(n)
     csv = csv_for([n], "embstop")
