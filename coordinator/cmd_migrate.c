@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "mailferry/csv.h"
+#include "mailferry/jobs.h"
 #include "mailferry/json.h"
 #include "mailferry/log.h"
 #include "mailferry/migrate.h"
@@ -130,47 +131,24 @@ struct admin {
     const char *format; /* "sasl" or a template */
 };
 
-/* Expands {user}, {admin}, {domain} in fmt. */
-static char *
-expand(const char *fmt, const char *user, const char *admin,
-       const char *email) {
-    struct mf_buf b = {0};
-    const char *at = strrchr(email, '@');
-
-    for (const char *p = fmt; *p; p++) {
-        if (strncmp(p, "{user}", 6) == 0)
-            mf_buf_append_str(&b, user), p += 5;
-        else if (strncmp(p, "{admin}", 7) == 0)
-            mf_buf_append_str(&b, admin), p += 6;
-        else if (strncmp(p, "{domain}", 8) == 0)
-            mf_buf_append_str(&b, at ? at + 1 : ""), p += 7;
-        else
-            mf_buf_append(&b, p, 1);
-    }
-    mf_buf_append(&b, "", 1);
-    return (char *)b.data;
-}
-
-/* Fills lg for user (login name) on one side; *owned_r receives a string
- * to free afterwards (an expanded login name), or NULL. */
+/* Fills lg for user (login name) on one side; *owned_r and *authz_r
+ * receive strings to free afterwards (or NULL). The login name and
+ * authorization identity come from the same function the jobs use. */
 static void
 make_login(const struct admin *ad, const char *user, const char *password,
-           const char *email, struct mf_migrate_login *lg, char **owned_r) {
+           const char *email, struct mf_migrate_login *lg, char **owned_r,
+           char **authz_r) {
     memset(lg, 0, sizeof(*lg));
-    *owned_r = NULL;
+    *owned_r = *authz_r = NULL;
     if (!ad->user) {
         lg->user = user;
         lg->password = password;
         return;
     }
     lg->password = ad->password;
-    if (!ad->format || strcmp(ad->format, "sasl") == 0) {
-        lg->user = ad->user;
-        lg->authzid = user;
-    } else {
-        *owned_r = expand(ad->format, user, ad->user, email);
-        lg->user = *owned_r;
-    }
+    mf_jobs_admin_login(ad->user, ad->format, user, email, owned_r, authz_r);
+    lg->user = *owned_r;
+    lg->authzid = **authz_r ? *authz_r : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -216,7 +194,7 @@ worker(void *arg) {
         struct csv_mailbox *row;
         struct mailbox_outcome *out;
         struct mf_migrate_login src, dst;
-        char *src_owned, *dst_owned;
+        char *src_owned, *dst_owned, *src_authz, *dst_authz;
         const char *tuser, *tpass;
 
         if (i >= r->n || atomic_load(&stop_flag))
@@ -225,12 +203,13 @@ worker(void *arg) {
         out = &r->out[i];
         out->email = row->email;
         make_login(&r->src_admin, row->username, row->password, row->email,
-                   &src, &src_owned);
+                   &src, &src_owned, &src_authz);
         tuser = row->target_username ? row->target_username : row->username;
         tpass = row->target_password ? row->target_password : row->password;
         if (r->dst_admin.user)
             tuser = row->target_username ? row->target_username : row->email;
-        make_login(&r->dst_admin, tuser, tpass, row->email, &dst, &dst_owned);
+        make_login(&r->dst_admin, tuser, tpass, row->email, &dst, &dst_owned,
+                   &dst_authz);
         out->progress = mf_xcalloc(1, sizeof(*out->progress));
         o.progress = out->progress;
         atomic_store(&out->started, true);
@@ -243,6 +222,8 @@ worker(void *arg) {
         }
         free(src_owned);
         free(dst_owned);
+        free(src_authz);
+        free(dst_authz);
         pthread_mutex_lock(&r->mu);
         atomic_store(&out->done, true);
         r->finished++;
