@@ -1,0 +1,391 @@
+#!/usr/bin/python3
+"""End to end: CSV in, `mailferry batch ...`, one `mailferry serve`,
+several `mailferry-worker` processes, report out, judged by the
+independent comparer (tests/support/imapcompare.py). Issues 4 and 6.
+
+    e2e_test.py CASE
+
+Each case runs its own servers (tests/support/pipeline.py: a Dovecot pair,
+a redis-server and a Kafka dev broker in a private directory), so it can
+break them without disturbing any other test:
+
+  batch20    20 mailboxes (bench corpus, 30 messages each), one with a
+             wrong password; 3 workers. `batch remove` is refused while
+             Syncing; the batch ends SyncedWithErrors, that mailbox Failed
+             with AUTH (305) in the JSON report, the 19 others EQUAL. Mail
+             APPENDed to a source mailbox arrives with `batch sync`
+             (remove refused while IncrementalSyncing too); `batch
+             complete`, then `batch remove` leaves no key behind
+  stopstart  `batch stop` in the middle (a bandwidth cap keeps the copies
+             running): Stopped, the targets really are partial; `batch
+             start` resumes: every mailbox EQUAL, nothing lost or doubled
+  kill9      kill -9 of a worker in the middle of a mailbox: the claim
+             expires (--claim-ttl 6s), serve requeues the job and another
+             worker finishes it; EQUAL
+  sigterm    SIGTERM to a worker with a mailbox in flight: it exits 0
+             within its --shutdown-timeout (measured), hands the job back,
+             another worker finishes it; EQUAL. The workers' /healthz,
+             /readyz and /metrics answer over HTTP and the counters move
+  outage     the dev broker goes down (all brokers, 5 s) and the
+             redis-server restarts in the middle of the batch: it still
+             ends Synced, EQUAL, no process died
+  secrets    no password (users', a wrong one, the source admin's) in any
+             Kafka message (all topics read raw), in Redis (SCAN + values
+             + DUMP), in the logs (debug level) or CLI output, or in the
+             CSV, JSON and HTML reports
+"""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(
+    os.environ.get("MF_SOURCE_DIR",
+                   os.path.join(os.path.dirname(__file__), "..", "..", "..")),
+    "tests", "support"))
+
+from pipeline import (Fail, Pipeline, check, log, secrets_absent,  # noqa: E402
+                      user)
+
+WRONG_PW = "Wr0ng-e2e-pass-quux"
+
+
+def synced_all(p, batch, users, state="Synced"):
+    st = p.status(batch)
+    for n in users:
+        m = p.mailbox(st, n)
+        if m["state"] != state:
+            raise Fail(f"{m['email']}: {m['state']} {m['error']}")
+    return st
+
+
+def case_batch20(p):
+    users = list(range(1, 21))
+    bad = 7
+    b = "b20"
+    p.corpus(1, 20, 30)
+    p.create(b, p.csv("b20.csv", users, passwords={bad: WRONG_PW}))
+    p.serve()
+    ws = p.workers(3, slots=2)
+    j = p.start(b)
+    check(j["jobs"] == 20 and j["state"] == "Syncing",
+          "start: 20 jobs, Syncing")
+    r = p.op("remove", b, expect=1)
+    check("Syncing" in r.stderr, "remove is refused while Syncing: "
+          + r.stderr.strip().splitlines()[-1])
+    t0 = time.time()
+    st = p.wait_state(b, ["Synced", "SyncedWithErrors"], timeout=180)
+    log(f"first pass: {st['state']} in {time.time() - t0:.1f} s, "
+        f"{st['totals']['messages_copied']} messages")
+    check(st["state"] == "SyncedWithErrors" and st["counts"]["Synced"] == 19
+          and st["counts"]["Failed"] == 1,
+          "SyncedWithErrors: 19 Synced, 1 Failed")
+    rep = p.report(b, "json")
+    by = {m["email"]: m for m in rep["mailboxes"]}
+    fm = by[user(bad)[0]]
+    check(fm["state"] == "Failed" and fm["error"]["code"] == 305 and
+          fm["error"]["name"] == "AUTH",
+          f"the report: {fm['email']} Failed with AUTH (305): "
+          f"{fm['error']['text']}")
+    ran = {}
+    for m in rep["mailboxes"]:
+        ran[m["worker"]] = ran.get(m["worker"], 0) + 1
+    log(f"mailboxes per worker: {ran}")
+    check(len([w for w in ws if w.id in ran]) >= 2,
+          "the mailboxes were shared by several worker processes")
+    good = [n for n in users if n != bad]
+    check(all(by[user(n)[0]]["state"] == "Synced" for n in good),
+          "the report: the 19 others Synced")
+    p.assert_equal(good)
+
+    # New mail after the first pass arrives with `batch sync`.
+    mid = p.append(3, "arrives with batch sync")
+    before = p.mailbox(p.status(b), 3)["messages_copied"]
+    j = p.op("sync", b)
+    check(j["state"] == "IncrementalSyncing", "sync: IncrementalSyncing")
+    r = p.op("remove", b, expect=1)
+    check("IncrementalSyncing" in r.stderr,
+          "remove is refused while IncrementalSyncing")
+    st = p.wait_state(b, ["Synced", "SyncedWithErrors"], timeout=120)
+    m3 = p.mailbox(st, 3)
+    check(m3["pass"] == 2 and m3["state"] == "Synced",
+          f"user03 synced in pass 2 ({before} -> "
+          f"{m3['messages_copied']} messages copied)")
+    p.assert_equal([3])
+    log(f"{mid} arrived on the target")
+
+    j = p.op("complete", b)
+    check(j["state"] == "Completing", "complete: Completing")
+    st = p.wait_state(b, ["Completed", "CompletedWithErrors"], timeout=120)
+    check(st["state"] == "CompletedWithErrors" and
+          st["counts"]["Completed"] == 19,
+          f"{st['state']}: {st['counts']}")
+    p.op("remove", b)
+    names = [x["batch"] for x in
+             p.mfj("batch", "list", "--redis", p.redis_url)["batches"]]
+    check(b not in names, "remove: the batch is no longer listed")
+    rc = p.redis_client()
+    left = rc.keys("*{b:%s}*" % b)
+    rc.close()
+    check(left == [], f"remove leaves no key of the batch ({left[:5]})")
+
+
+def mid_copy(p, b, fraction, timeout=120):
+    """Waits until the running mailboxes have copied `fraction` of the
+    batch; returns the status."""
+    def enough():
+        st = p.status(b)
+        total = done = 0
+        for m in st["mailboxes"]:
+            pr = m["progress"]
+            total += pr["messages_total"] or 300
+            done += pr["messages_done"] + m["messages_copied"]
+        return st if total and done >= fraction * total else None
+    return p.wait(enough, timeout, f"{fraction:.0%} of the batch copied")
+
+
+def case_stopstart(p):
+    users = [1, 2, 3, 4]
+    b = "stopstart"
+    p.corpus(1, 4, 300)
+    p.create(b, p.csv("s.csv", users), "--max-bytes-per-second", "4000000")
+    p.serve()
+    p.workers(2, slots=2)
+    p.start(b)
+    mid_copy(p, b, 0.25)
+    p.op("stop", b)
+    t0 = time.time()
+    st = p.wait_state(b, "Stopped", timeout=60)
+    log(f"Stopped {time.time() - t0:.1f} s after `batch stop`: "
+        f"{st['counts']}")
+    check(st["counts"]["Stopped"] >= 1, "some mailboxes were stopped")
+    partial = [n for n in users if not p.compare(n)["equal"]]
+    check(partial, f"stopped mid-copy: {len(partial)} target(s) partial")
+    copied = sum(m["messages_copied"] for m in st["mailboxes"])
+    log(f"copied before the stop: {copied} messages")
+    j = p.start(b)
+    check(j["state"] == "Syncing", "start resumes the Stopped batch")
+    st = p.wait_state(b, "Synced", timeout=180)
+    synced_all(p, b, users)
+    rep = p.report(b, "json")
+    for m in rep["mailboxes"]:
+        log(f"report {m['email']}: source {m['source_messages']}, copied "
+            f"{m['copied_messages']}, present {m['present_messages']}, "
+            f"attempts {m['attempts']}")
+    log(f"resumed: {st['totals']['messages_copied']} messages copied in "
+        f"all")
+    p.assert_equal(users)
+
+
+def case_kill9(p):
+    users = [1, 2, 3, 4]
+    b = "kill9"
+    p.corpus(1, 4, 300)
+    p.create(b, p.csv("k.csv", users), "--max-bytes-per-second", "4000000")
+    p.serve()
+    ws = p.workers(3, slots=2, claim_ttl="6s")
+    p.start(b)
+    victim_w = None
+    running = p.wait(lambda: p.in_flight(b, min_done=20), 120,
+                     "a mailbox in flight")
+    email, m = running[0]
+    victim_w = [w for w in ws if w.id == m["claimed_by"]][0]
+    victims = [e for e, _ in p.in_flight(b, worker=victim_w, min_done=0)]
+    os.kill(victim_w.pid, signal.SIGKILL)
+    victim_w.proc.wait()
+    t0 = time.time()
+    log(f"kill -9 {victim_w.id} in the middle of {victims} "
+        f"({m['progress']['messages_done']}/"
+        f"{m['progress']['messages_total']} messages)")
+
+    def reclaimed():
+        st = p.status(b)
+        mb = p.mailbox(st, email)
+        return mb if (mb["claimed_by"] and mb["claimed_by"] != victim_w.id) \
+            or mb["state"] == "Synced" else None
+    mb = p.wait(reclaimed, 60, f"{email} reclaimed")
+    log(f"{email} running again on {mb['claimed_by'] or mb['worker']} "
+        f"{time.time() - t0:.1f} s after the kill (claim TTL 6 s), "
+        f"attempt {mb['attempt']}")
+    p.wait_state(b, "Synced", timeout=180)
+    st = synced_all(p, b, users)
+    for e in victims:
+        mb = p.mailbox(st, e)
+        check(mb["worker"] != victim_w.id and mb["attempts_total"] >= 2,
+              f"{e} finished on {mb['worker']} (attempt {mb['attempt']})")
+    p.assert_equal(users)
+
+
+def case_sigterm(p):
+    users = [1, 2, 3, 4]
+    b = "sigterm"
+    shutdown = 10
+    p.corpus(1, 4, 300)
+    p.create(b, p.csv("t.csv", users), "--max-bytes-per-second", "4000000")
+    p.serve()
+    ws = p.workers(3, slots=2, claim_ttl="30s",
+                   shutdown_timeout=f"{shutdown}s")
+    for w in ws:
+        status, body = w.get("/healthz")
+        check(status == 200, f"{w.id} /healthz: {status} {body.strip()}")
+    for w in ws:
+        # Ready once Kafka has been quiet for 10 s and Redis answers.
+        p.wait(lambda: w.get("/readyz")[0] == 200, 40, f"{w.id} /readyz 200")
+    check(True, "every worker answers /readyz 200")
+    m0 = {w.id: w.metrics() for w in ws}
+    p.start(b)
+    running = p.wait(lambda: p.in_flight(b, min_done=20), 120,
+                     "a mailbox in flight")
+    email, m = running[0]
+    vw = [w for w in ws if w.id == m["claimed_by"]][0]
+    victims = [e for e, _ in p.in_flight(b, worker=vw, min_done=0)]
+    mv = vw.metrics()
+    # Messages and bytes are counted when a job ends; while it runs, the
+    # job counters and the busy slots move.
+    moved = (mv["mailferry_worker_jobs_started_total"] >
+             m0[vw.id]["mailferry_worker_jobs_started_total"] and
+             mv["mailferry_worker_jobs_received_total"] >
+             m0[vw.id]["mailferry_worker_jobs_received_total"] and
+             mv["mailferry_worker_slots_busy"] >= 1 and
+             mv["mailferry_connection_leases_held"] >= 1)
+    check(moved, f"{vw.id} metrics move: jobs received "
+          f"{mv['mailferry_worker_jobs_received_total']:.0f}, started "
+          f"{mv['mailferry_worker_jobs_started_total']:.0f}, slots busy "
+          f"{mv['mailferry_worker_slots_busy']:.0f}, leases held "
+          f"{mv['mailferry_connection_leases_held']:.0f}")
+    log(f"SIGTERM {vw.id} in the middle of {victims}")
+    rc, took = vw.term(timeout=shutdown + 20)
+    log(f"{vw.id} exited {rc} {took:.2f} s after SIGTERM "
+        f"(--shutdown-timeout {shutdown}s)")
+    check(rc == 0 and took <= shutdown + 1,
+          f"exit 0 within the shutdown timeout ({took:.2f} s)")
+    text = vw.text()
+    check("job.handback" in text and "left the group" in text,
+          "it handed its jobs back and left the group")
+    t0 = time.time()
+    p.wait_state(b, "Synced", timeout=180)
+    st = synced_all(p, b, users)
+    log(f"batch Synced {time.time() - t0:.1f} s after the shutdown")
+    for e in victims:
+        mb = p.mailbox(st, e)
+        check(mb["worker"] != vw.id and mb["attempt"] >= 2,
+              f"{e} finished on {mb['worker']} (attempt {mb['attempt']})")
+    rest = [w for w in ws if w is not vw]
+    copied = sum(w.metrics()["mailferry_worker_messages_copied_total"]
+                 for w in rest)
+    synced = sum(w.metrics().get(
+        'mailferry_worker_jobs_finished_total{outcome="synced"}', 0)
+        for w in rest)
+    check(copied > sum(m0[w.id]["mailferry_worker_messages_copied_total"]
+                       for w in rest) and synced >= len(victims),
+          f"the other workers' metrics: {copied:.0f} messages copied, "
+          f"{synced:.0f} jobs synced")
+    for w in rest:
+        rc, took = w.term(timeout=shutdown + 20)
+        check(rc == 0, f"{w.id} idle shutdown: exit 0 in {took:.2f} s")
+    p.assert_equal(users)
+
+
+def case_outage(p):
+    users = [1, 2, 3, 4, 5, 6]
+    b = "outage"
+    p.corpus(1, 6, 250)
+    p.create(b, p.csv("o.csv", users), "--max-bytes-per-second", "3000000")
+    s = p.serve()
+    ws = p.workers(2, slots=3)
+    p.start(b)
+    mid_copy(p, b, 0.10)
+    p.broker("broker down all")
+    time.sleep(5)
+    p.broker("broker up all")
+    time.sleep(1)
+    st = p.status(b)
+    check(st["state"] == "Syncing",
+          f"still running after the broker outage: {st['counts']}")
+    log("restarting redis-server")
+    p.restart_redis()
+    st = p.status(b)
+    check(st["state"] == "Syncing",
+          f"still running after the redis restart: {st['counts']}")
+    t0 = time.time()
+    p.wait_state(b, ["Synced", "SyncedWithErrors"], timeout=240)
+    st = synced_all(p, b, users)
+    log(f"Synced {time.time() - t0:.1f} s after the redis restart")
+    for w in ws + [s]:
+        check(w.alive(), f"{w.name} survived the outages")
+    logs = p.logs()
+    check(b"Connection refused" in logs and b"REDIS_UNAVAILABLE" in logs,
+          "the processes felt both outages (refused Kafka connections, "
+          "REDIS_UNAVAILABLE in the logs)")
+    p.assert_equal(users)
+
+
+def case_secrets(p):
+    b1, b2 = "sec-users", "sec-admin"
+    p.corpus(1, 6, 15)
+    admin_pw = p.dov["MASTER_PASSWORD"]
+    pwfile = p.path("admin.pw")
+    with open(pwfile, "w") as f:
+        f.write(admin_pw + "\n")
+    p.create(b1, p.csv("u.csv", [1, 2, 3, 4], passwords={4: WRONG_PW}))
+    # Source admin (SASL PLAIN with an authorization identity); the target
+    # logs in per user from the CSV's TargetPassword.
+    p.create(b2, p.csv("a.csv", [5, 6], admin=True), "--admin",
+             p.dov["MASTER_USER"], "--admin-password-file", pwfile)
+    p.serve("--log-level", "debug")
+    p.workers(2, slots=2, extra=["--log-level", "debug"])
+    p.start(b1)
+    p.start(b2)
+    p.wait_state(b1, "SyncedWithErrors", timeout=120)
+    p.wait_state(b2, "Synced", timeout=120)
+    p.assert_equal([1, 2, 3, 5, 6])
+    secrets = [user(n)[1] for n in range(1, 7)] + [WRONG_PW, admin_pw]
+    reports = b""
+    for b in (b1, b2):
+        for fmt in ("csv", "json", "html"):
+            p.report(b, fmt)
+            with open(p.path(f"report-{b}.{fmt}"), "rb") as f:
+                reports += f.read()
+    check(b"user05@example.test" in reports, "the reports name the mailboxes")
+    secrets_absent(reports, "the CSV, JSON and HTML reports", secrets)
+    dump = p.kafka_dump()
+    check(b"user01@example.test" in dump and
+          dump.count(b"mailferry.jobs ") >= 6 and
+          dump.count(b"mailferry.results ") >= 6,
+          "the raw Kafka dump holds every job and the results")
+    secrets_absent(dump, "any Kafka message (jobs, results, DLQ)", secrets)
+    rc = p.redis_client()
+    blob = rc.everything("*")
+    rc.close()
+    check(b"user05@example.test" in blob, "Redis holds the batch records")
+    secrets_absent(blob, "Redis (SCAN, values, DUMP)", secrets)
+    logs = p.logs()
+    check(b"job.start" in logs, "the logs are the workers' debug logs")
+    secrets_absent(logs, "the serve and worker logs and the CLI output",
+                   secrets)
+
+
+CASES = {"batch20": (case_batch20, 20), "stopstart": (case_stopstart, 4),
+         "kill9": (case_kill9, 4), "sigterm": (case_sigterm, 4),
+         "outage": (case_outage, 6), "secrets": (case_secrets, 6)}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print(__doc__)
+        return 2
+    name = sys.argv[1]
+    fn, users = CASES[name]
+    t0 = time.time()
+    try:
+        with Pipeline("e2e-" + name, users=users) as p:
+            fn(p)
+    except Fail as e:
+        print(f"FAIL: {e}", flush=True)
+        return 1
+    print(f"PASS {name} ({time.time() - t0:.1f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
