@@ -7,6 +7,8 @@
 #include "mailferry/jobs.h"
 #include "mailferry/util.h"
 
+#include <openssl/crypto.h>
+
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,12 +128,31 @@ dup_or_null(const char *s) {
     return s && *s ? mf_xstrdup(s) : NULL;
 }
 
+/* A dry run has no key: it keeps the clear text (NUL-terminated) so
+ * that it can log in; batch_def_free() wipes it. */
+static void
+keep_clear(const char *secret, struct mf_batch_blob *b) {
+    b->len = strlen(secret);
+    b->data = mf_xmemdup(secret, b->len + 1);
+}
+
+static void
+blob_wipe_free(struct mf_batch_blob *b) {
+    if (b->data)
+        OPENSSL_cleanse(b->data, b->len);
+    mf_jobs_blob_free(b);
+}
+
 static void
 seal(struct create *c, const char *email, const char *purpose,
      const char *secret, struct mf_batch_blob *b) {
     struct mf_error err = {0};
 
-    if (!c->kr || c->seal_err.code)
+    if (!c->kr) {
+        keep_clear(secret, b);
+        return;
+    }
+    if (c->seal_err.code)
         return;
     if (mf_jobs_seal_blob(c->kr, c->batch, email, purpose, secret,
                           strlen(secret), b, &err) != MF_E_OK)
@@ -178,8 +199,8 @@ mbs_free(struct mf_batch_mailbox_cfg *v, size_t n) {
         free(v[i].user);
         free(v[i].user_root);
         free(v[i].target_user);
-        mf_jobs_blob_free(&v[i].password);
-        mf_jobs_blob_free(&v[i].target_password);
+        blob_wipe_free(&v[i].password);
+        blob_wipe_free(&v[i].target_password);
     }
     free(v);
 }
@@ -187,24 +208,12 @@ mbs_free(struct mf_batch_mailbox_cfg *v, size_t n) {
 /* Checks the folder rules the way the workers will parse them. */
 static bool
 check_rules(const struct mf_batch_config *cfg, struct mf_error *err) {
-    struct mf_folder_rules *rules = mf_folder_rules_new();
-    bool ok = true;
+    struct mf_folder_rules *rules = NULL;
 
-    for (size_t i = 0; ok && i < cfg->n_include; i++)
-        ok = !mf_folder_rules_parse_include(rules, cfg->include[i], err);
-    for (size_t i = 0; ok && i < cfg->n_exclude; i++)
-        ok = !mf_folder_rules_parse_exclude(rules, cfg->exclude[i], err);
-    for (size_t i = 0; ok && i < cfg->n_rename; i++)
-        ok = !mf_folder_rules_parse_rename(rules, cfg->rename[i], err);
-    for (size_t i = 0; ok && i < cfg->n_presets; i++)
-        ok = !mf_folder_rules_parse_preset(rules, cfg->presets[i], err);
-    if (ok && cfg->separator_replacement)
-        ok = !mf_folder_rules_parse_separator_replacement(
-            rules, cfg->separator_replacement, err);
-    if (ok && cfg->target_root)
-        ok = !mf_folder_rules_parse_target_root(rules, cfg->target_root, err);
+    if (mf_batch_config_rules(cfg, &rules, err) != MF_E_OK)
+        return false;
     mf_folder_rules_free(&rules);
-    return ok;
+    return true;
 }
 
 /* Reads an admin's password file, seals it for (batch, "", purpose). */
@@ -223,8 +232,10 @@ admin_secret(struct cli *cli, const char *prefix, const char *batch,
         mf_error_set(err, MF_E_USAGE, "--%sadmin needs --%s-file", prefix, key);
         return false;
     }
-    ok = !kr ||
-         !mf_jobs_seal_blob(kr, batch, "", purpose, pw, strlen(pw), b, err);
+    if (!kr)
+        keep_clear(pw, b), ok = true;
+    else
+        ok = !mf_jobs_seal_blob(kr, batch, "", purpose, pw, strlen(pw), b, err);
     mf_secret_free(&pw);
     return ok;
 }
@@ -356,8 +367,8 @@ batch_def_free(struct batch_def *d) {
     strv_free(d->cfg.exclude, d->cfg.n_exclude);
     strv_free(d->cfg.rename, d->cfg.n_rename);
     strv_free(d->cfg.presets, d->cfg.n_presets);
-    mf_jobs_blob_free(&d->cfg.admin_password);
-    mf_jobs_blob_free(&d->cfg.target_admin_password);
+    blob_wipe_free(&d->cfg.admin_password);
+    blob_wipe_free(&d->cfg.target_admin_password);
     mbs_free(d->mbs, d->n);
     memset(d, 0, sizeof(*d));
 }

@@ -85,6 +85,8 @@ struct batch_def {
  * sealing every password with kr (NULL: a dry run, nothing sealed).
  * Every CSV problem is reported: as JSON objects into *issues_json when it
  * is not NULL (an array is open there), else on stderr as FILE:LINE:COL.
+ * With kr NULL (a dry run) the password blobs hold the clear text
+ * instead, NUL-terminated, so that a dry run can log in to plan.
  * Returns -1 when d is complete, else the exit code (the reason printed
  * on stderr, prefixed with command). Free d with batch_def_free() in any
  * case. */

@@ -28,6 +28,7 @@
 #include "mailferry/kafka.h"
 #include "mailferry/log.h"
 #include "mailferry/migrate.h"
+#include "mailferry/plan.h"
 #include "mailferry/report.h"
 #include "mailferry/util.h"
 
@@ -244,6 +245,112 @@ print_created(const struct mf_batch_config *cfg,
                cfg->name);
 }
 
+static bool
+plan_server(const struct mf_batch_config *cfg, const char *url,
+            struct mf_migrate_server *s, struct mf_error *err) {
+    memset(s, 0, sizeof(*s));
+    if (mf_endpoint_parse(url, &s->endpoint, err) != MF_E_OK)
+        return false;
+    s->ca_file = cfg->ca_file;
+    s->insecure = cfg->insecure;
+    return true;
+}
+
+/* One side's login for a dry run: the blobs hold clear passwords there
+ * (batch_def.h). *owned gets strings to free. */
+static void
+plan_login(const char *admin, const char *fmt, const struct mf_batch_blob *apw,
+           const char *user, const struct mf_batch_blob *pw, const char *email,
+           struct mf_migrate_login *lg, char **owned) {
+    memset(lg, 0, sizeof(*lg));
+    if (admin) {
+        mf_jobs_admin_login(admin, fmt, user, email, &owned[0], &owned[1]);
+        lg->user = owned[0];
+        lg->authzid = *owned[1] ? owned[1] : NULL;
+        lg->password = (const char *)apw->data;
+        return;
+    }
+    lg->user = user;
+    lg->password = (const char *)pw->data;
+}
+
+/* `batch create --dry-run`: what would be created, and the plan of every
+ * mailbox (folders, counts, sizes, messages over the cap) measured on the
+ * servers (DESIGN.md §3), as `mailferry plan` does. */
+static int
+dry_run_plan(struct cli *cli, const struct batch_def *d) {
+    const struct mf_batch_config *cfg = &d->cfg;
+    struct mf_migrate_server src, dst;
+    struct mf_folder_rules *rules = NULL;
+    struct mf_plan_options po = {0};
+    struct mf_plan_request *reqs;
+    struct mf_plan_batch *pb = NULL;
+    char **owned = mf_xcalloc(4 * (d->n ? d->n : 1), sizeof(*owned));
+    struct mf_error err = {0};
+    uint64_t conc;
+    int exit_code = MF_EXIT_ERROR;
+
+    reqs = mf_xcalloc(d->n ? d->n : 1, sizeof(*reqs));
+    if (!plan_server(cfg, cfg->source, &src, &err) ||
+        !plan_server(cfg, cfg->target, &dst, &err) ||
+        mf_batch_config_rules(cfg, &rules, &err) ||
+        mf_config_get_u64(cli->config, "concurrency", 4, 1, 64, MF_UNIT_NONE,
+                          &conc, &err)) {
+        fprintf(stderr, "mailferry batch create: %s\n", err.detail);
+        goto out;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        const struct mf_batch_mailbox_cfg *m = &d->mbs[i];
+        const char *tuser = m->target_user           ? m->target_user
+                            : cfg->target_admin_user ? m->email
+                                                     : m->user;
+        reqs[i].email = m->email;
+        plan_login(cfg->admin_user, cfg->admin_login_format,
+                   &cfg->admin_password, m->user, &m->password, m->email,
+                   &reqs[i].source, &owned[4 * i]);
+        plan_login(cfg->target_admin_user, cfg->target_admin_login_format,
+                   &cfg->target_admin_password, tuser, &m->target_password,
+                   m->email, &reqs[i].target, &owned[4 * i + 2]);
+    }
+    po.source = &src;
+    po.target = &dst;
+    po.rules = rules;
+    po.max_message_size = cfg->max_message_size;
+    po.concurrency = (unsigned)conc;
+    if (mf_plan_batch(&po, reqs, d->n, &pb, &err) != MF_E_OK) {
+        fprintf(stderr, "mailferry batch create: plan: %s\n", err.detail);
+        goto out;
+    }
+    if (cli->json) {
+        struct mf_buf b = {0};
+        struct mf_json j;
+        mf_json_init(&j, &b);
+        mf_json_object_begin(&j);
+        mf_json_key(&j, "batch"), mf_json_string(&j, cfg->name);
+        mf_json_key(&j, "dry_run"), mf_json_bool(&j, true);
+        mf_json_key(&j, "source"), mf_json_string(&j, cfg->source);
+        mf_json_key(&j, "target"), mf_json_string(&j, cfg->target);
+        mf_json_key(&j, "mailboxes"), mf_json_u64(&j, d->n);
+        mf_json_key(&j, "plan");
+        mf_plan_batch_to_json(pb, &j);
+        mf_json_object_end(&j);
+        print_json(&b);
+    } else {
+        print_created(cfg, d->mbs, d->n, false, true);
+        printf("\n");
+        mf_plan_batch_print(stdout, pb);
+    }
+    exit_code = pb->n_failed ? MF_EXIT_FAIL : MF_EXIT_OK;
+out:
+    for (size_t i = 0; i < 4 * d->n; i++)
+        free(owned[i]);
+    free(owned);
+    free(reqs);
+    mf_plan_batch_free(&pb);
+    mf_folder_rules_free(&rules);
+    return exit_code;
+}
+
 int
 cmd_batch_create(int argc, char **argv) {
     struct cli cli;
@@ -310,8 +417,7 @@ cmd_batch_create(int argc, char **argv) {
         goto out;
     }
     if (dry_run) {
-        print_created(&d.cfg, d.mbs, d.n, cli.json, true);
-        exit_code = MF_EXIT_OK;
+        exit_code = dry_run_plan(&cli, &d);
         goto out;
     }
     exit_code = MF_EXIT_ERROR;

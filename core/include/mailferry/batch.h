@@ -52,6 +52,7 @@
 
 #include "mailferry/envelope.h" /* enum mf_job_kind, enum mf_outcome */
 #include "mailferry/err.h"
+#include "mailferry/folderplan.h"
 #include "mailferry/migrate.h" /* struct mf_migrate_stats */
 #include "mailferry/redis.h"
 #include "mailferry/report.h"
@@ -213,6 +214,13 @@ MF_WARN_UNUSED mf_err mf_batch_create(struct mf_redis *r,
                                       const struct mf_batch_config *cfg,
                                       const struct mf_batch_mailbox_cfg *mbs,
                                       size_t n, struct mf_error *err);
+
+/* The batch's folder rules, parsed from the admin's strings as the
+ * workers use them. *rules_r is new (mf_folder_rules_free()); on a bad
+ * rule MF_E_CONFIG (or the parser's code) with the reason in err. */
+MF_WARN_UNUSED mf_err mf_batch_config_rules(const struct mf_batch_config *cfg,
+                                            struct mf_folder_rules **rules_r,
+                                            struct mf_error *err);
 
 /* Reads a batch's configuration and status. MF_E_NOT_FOUND if absent.
  * *cfg_r is new; free with mf_batch_config_free(). */

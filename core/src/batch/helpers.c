@@ -390,3 +390,44 @@ mf__batch_refused(struct mf_error *err, const redisReply *reply,
     return mf_error_set(err, MF_E_REDIS, "%s: %s: unexpected answer %s", who,
                         what, w);
 }
+
+/* ------------------------------------------------------------------ */
+/* Folder rules                                                       */
+/* ------------------------------------------------------------------ */
+
+static mf_err
+add_rules(struct mf_folder_rules *rules, char *const *v, size_t n,
+          mf_err (*parse)(struct mf_folder_rules *, const char *,
+                          struct mf_error *),
+          struct mf_error *err) {
+    for (size_t i = 0; i < n; i++)
+        if (v[i] && *v[i] && parse(rules, v[i], err) != MF_E_OK)
+            return err->code ? err->code : MF_E_CONFIG;
+    return MF_E_OK;
+}
+
+mf_err
+mf_batch_config_rules(const struct mf_batch_config *c,
+                      struct mf_folder_rules **rules_r, struct mf_error *err) {
+    struct mf_folder_rules *r = mf_folder_rules_new();
+    mf_err rc;
+
+    if ((rc = add_rules(r, c->include, c->n_include,
+                        mf_folder_rules_parse_include, err)) ||
+        (rc = add_rules(r, c->exclude, c->n_exclude,
+                        mf_folder_rules_parse_exclude, err)) ||
+        (rc = add_rules(r, c->rename, c->n_rename, mf_folder_rules_parse_rename,
+                        err)) ||
+        (rc = add_rules(r, c->presets, c->n_presets,
+                        mf_folder_rules_parse_preset, err)) ||
+        (c->separator_replacement && *c->separator_replacement &&
+         (rc = mf_folder_rules_parse_separator_replacement(
+              r, c->separator_replacement, err))) ||
+        (c->target_root && *c->target_root &&
+         (rc = mf_folder_rules_parse_target_root(r, c->target_root, err)))) {
+        mf_folder_rules_free(&r);
+        return rc;
+    }
+    *rules_r = r;
+    return MF_E_OK;
+}

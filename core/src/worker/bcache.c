@@ -34,34 +34,6 @@ mf__worker_batch_unref(struct mf__worker_batch **bp) {
 }
 
 static mf_err
-add_rules(struct mf_folder_rules *rules, char **v, size_t n,
-          mf_err (*parse)(struct mf_folder_rules *, const char *,
-                          struct mf_error *),
-          struct mf_error *err) {
-    for (size_t i = 0; i < n; i++)
-        if (v[i] && *v[i] && parse(rules, v[i], err) != MF_E_OK)
-            return err->code;
-    return MF_E_OK;
-}
-
-static mf_err
-parse_include(struct mf_folder_rules *r, const char *s, struct mf_error *e) {
-    return mf_folder_rules_parse_include(r, s, e);
-}
-static mf_err
-parse_exclude(struct mf_folder_rules *r, const char *s, struct mf_error *e) {
-    return mf_folder_rules_parse_exclude(r, s, e);
-}
-static mf_err
-parse_rename(struct mf_folder_rules *r, const char *s, struct mf_error *e) {
-    return mf_folder_rules_parse_rename(r, s, e);
-}
-static mf_err
-parse_preset(struct mf_folder_rules *r, const char *s, struct mf_error *e) {
-    return mf_folder_rules_parse_preset(r, s, e);
-}
-
-static mf_err
 server(const struct mf__worker *w, const struct mf_batch_config *c,
        const char *url, const char *which, struct mf_migrate_server *s,
        struct mf_error *err) {
@@ -101,18 +73,9 @@ prepare(const struct mf__worker *w, struct mf__worker_batch *b) {
     const struct mf_batch_config *c = b->cfg;
     struct mf_error *e = &b->error;
 
-    b->rules = mf_folder_rules_new();
     if (server(w, c, c->source, "source", &b->source, e) ||
         server(w, c, c->target, "target", &b->target, e) ||
-        add_rules(b->rules, c->include, c->n_include, parse_include, e) ||
-        add_rules(b->rules, c->exclude, c->n_exclude, parse_exclude, e) ||
-        add_rules(b->rules, c->rename, c->n_rename, parse_rename, e) ||
-        add_rules(b->rules, c->presets, c->n_presets, parse_preset, e) ||
-        (c->separator_replacement && *c->separator_replacement &&
-         mf_folder_rules_parse_separator_replacement(
-             b->rules, c->separator_replacement, e)) ||
-        (c->target_root && *c->target_root &&
-         mf_folder_rules_parse_target_root(b->rules, c->target_root, e))) {
+        mf_batch_config_rules(c, &b->rules, e)) {
         if (e->code == MF_E_OK)
             e->code = MF_E_CONFIG;
         return;

@@ -266,6 +266,36 @@ def case_sizes(tmp):
                   in out, "text lists %s UID %d" % (o["folder"], o["uid"]))
 
 
+def case_dryrun(tmp):
+    """`batch create --dry-run` plans every mailbox like `plan` does (the
+    same library), logging in with the CSV's passwords, and stores
+    nothing."""
+    d = Dovecot(tmp)
+    man = d.corpus(42, 1)
+    u = d.user(42)
+    path = d.csv("dry.csv", [(u, u, d.password(42))])
+    rc, doc, err = run_json("batch", "create", "dry1", "--csv", path,
+                            "--source", d.plain, "--target", d.target,
+                            "--max-message-size", "1M", "--exclude",
+                            "Junk,Trash", "--dry-run")
+    check(rc == 0, "dry run exits 0 (got %d: %s)" % (rc, err[-300:]))
+    if doc is None:
+        return
+    check(doc["dry_run"] and doc["mailboxes"] == 1, "dry run of 1 mailbox")
+    plan = doc["plan"]
+    check(plan["planned"] == 1 and plan["failed"] == 0, "planned")
+    check_against_manifest(plan["mailboxes"][0], man["users"][u], MIB, u,
+                           excluded=("Junk", "Trash"))
+    # A wrong password shows up in the dry run, before anything is stored.
+    bad = d.csv("drybad.csv", [(u, u, "wrong")])
+    rc, doc, err = run_json("batch", "create", "dry2", "--csv", bad,
+                            "--source", d.plain, "--target", d.target,
+                            "--dry-run")
+    check(rc == 1 and doc and doc["plan"]["failed"] == 1,
+          "a wrong password fails the dry run (exit %d)" % rc)
+    check("wrong" not in json.dumps(doc), "no password in the output")
+
+
 def case_fetch(tmp):
     d = Dovecot(tmp)
     man = d.corpus(37, 1)
@@ -595,6 +625,7 @@ def case_compare(tmp):
 def main():
     case = sys.argv[1] if len(sys.argv) > 1 else ""
     cases = {"sizes": case_sizes, "fetch": case_fetch, "errors": case_errors,
+             "dryrun": case_dryrun,
              "estimate": case_estimate, "compare": case_compare}
     if case not in cases:
         sys.exit("usage: plan_test.py %s PLAN_MKBATCH" % "|".join(cases))
