@@ -1,7 +1,7 @@
 /*
  * e2e_kafkadump: every message of some Kafka topics, raw, in one file.
  *
- *   e2e_kafkadump BOOTSTRAP OUTFILE TOPIC...
+ *   e2e_kafkadump [--committed GROUP] BOOTSTRAP OUTFILE TOPIC...
  *
  * For the end-to-end secrets test (tests/integration/e2e): the test looks
  * for passwords in clear in every byte that travelled on Kafka, so this
@@ -13,6 +13,9 @@
  *
  * OUTFILE gets one record per message: "topic partition offset\n", the
  * key, "\n", the value, "\n". stdout gets one JSON line with the counts.
+ * With --committed GROUP, stdout also gets the offsets GROUP has committed
+ * on each partition read, one JSON line per partition (for diagnosing a
+ * job that no member received).
  * Exit 0 when every partition was read to its end, 1 otherwise, 2 on a
  * usage error.
  */
@@ -36,7 +39,7 @@ die(const char *what, const char *detail) {
 }
 
 static rd_kafka_t *
-consumer(const char *bootstrap) {
+consumer(const char *bootstrap, const char *group_id) {
     char err[512], group[64];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_t *rk;
@@ -44,6 +47,8 @@ consumer(const char *bootstrap) {
     /* A group id is required by the consumer API even when nothing is
      * committed; a private one keeps the pipeline's groups untouched. */
     snprintf(group, sizeof(group), "e2e-kafkadump-%ld", (long)getpid());
+    if (group_id)
+        snprintf(group, sizeof(group), "%s", group_id);
     if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err,
                           sizeof(err)) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err)) !=
@@ -108,6 +113,27 @@ find(const rd_kafka_topic_partition_list_t *list, const char *topic,
     return (size_t)-1;
 }
 
+/* Prints the offsets group has committed on the partitions of list (it
+ * only asks; it never joins the group). */
+static void
+print_committed(const char *bootstrap, const char *group,
+                const rd_kafka_topic_partition_list_t *list) {
+    rd_kafka_t *rk = consumer(bootstrap, group);
+    rd_kafka_topic_partition_list_t *c =
+        rd_kafka_topic_partition_list_copy(list);
+    rd_kafka_resp_err_t e = rd_kafka_committed(rk, c, TIMEOUT_MS);
+
+    if (e)
+        die("committed", rd_kafka_err2str(e));
+    for (int i = 0; i < c->cnt; i++)
+        printf("{\"group\":\"%s\",\"topic\":\"%s\",\"partition\":%" PRId32
+               ",\"committed\":%" PRId64 "}\n",
+               group, c->elems[i].topic, c->elems[i].partition,
+               c->elems[i].offset);
+    rd_kafka_topic_partition_list_destroy(c);
+    rd_kafka_destroy(rk);
+}
+
 int
 main(int argc, char **argv) {
     rd_kafka_topic_partition_list_t *list;
@@ -115,15 +141,23 @@ main(int argc, char **argv) {
     size_t nends = 0, left, messages = 0, bytes = 0;
     bool *done;
     int partitions = 0;
+    const char *group = NULL;
     rd_kafka_t *rk;
     FILE *out;
     time_t deadline;
 
+    if (argc > 2 && strcmp(argv[1], "--committed") == 0) {
+        group = argv[2];
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 4) {
-        fputs("usage: e2e_kafkadump BOOTSTRAP OUTFILE TOPIC...\n", stderr);
+        fputs("usage: e2e_kafkadump [--committed GROUP] BOOTSTRAP OUTFILE "
+              "TOPIC...\n",
+              stderr);
         return 2;
     }
-    rk = consumer(argv[1]);
+    rk = consumer(argv[1], NULL);
     out = fopen(argv[2], "wb");
     if (!out)
         die("output", argv[2]);
@@ -176,6 +210,8 @@ main(int argc, char **argv) {
            argc - 3, partitions, messages, bytes, left);
     if (fclose(out))
         die("output", argv[2]);
+    if (group)
+        print_committed(argv[1], group, list);
     rd_kafka_topic_partition_list_destroy(list);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
