@@ -33,7 +33,9 @@ logs are files in the private directory. `close()` (also run by the `with`
 block, by atexit and on SIGTERM/SIGINT) ends every process it started by
 PID (TERM, then KILL), stops the fixtures and removes the directory
 (kept when MF_PIPELINE_KEEP=1 is set, or after a failure with
-keep_on_failure).
+keep_on_failure). `deadline=S` raises Fail after S seconds (SIGALRM), so
+that a hung case cleans up before ctest's TIMEOUT kills it outright (the
+fixtures' servers run in their own sessions and would outlive it).
 
 Environment: MF_TEST_RUN_DIR (required), MF_BUILD_DIR (programs in
 <build>/bin), MF_SOURCE_DIR (default: two levels above this file).
@@ -303,8 +305,17 @@ class Redis:
 
 class Pipeline:
     def __init__(self, name, users=0, max_userip=None, dovecot=True,
-                 redis=True, kafka=True, keep_on_failure=True):
+                 redis=True, kafka=True, keep_on_failure=True, deadline=None):
+        """deadline (seconds): raise Fail after that long (SIGALRM), so
+        that a hung case still stops its servers before an outer timeout
+        (ctest's) kills the process without any cleanup."""
         run = os.environ["MF_TEST_RUN_DIR"]
+        if deadline:
+            def on_alarm(signum, frame):
+                raise Fail(f"pipeline {name}: deadline of {deadline} s "
+                           f"reached")
+            signal.signal(signal.SIGALRM, on_alarm)
+            signal.alarm(int(deadline))
         os.makedirs(run, exist_ok=True)
         self.name = name
         self.dir = tempfile.mkdtemp(prefix=f"mf-pipeline-{name}.", dir=run)
@@ -689,6 +700,7 @@ class Pipeline:
         if self.closed:
             return
         self.closed = True
+        signal.alarm(0)
         for p in reversed(self.procs):
             try:
                 p.stop()

@@ -86,7 +86,7 @@ def fleet(p, n=3, **kw):
     return ws
 
 
-def run_batch(p, b, users, proxy, *caps, admin=False, timeout=300):
+def run_batch(p, b, users, proxy, *caps, admin=False, timeout=150):
     p.create(b, p.csv(b + ".csv", users, admin=admin), *caps,
              source=proxy.url)
     p.start(b)
@@ -209,7 +209,7 @@ def case_killed(p):
     # notice within a sixth of it.
     check(full <= ttl + 1.0, f"slots back within the lease TTL + 1 s "
           f"({full:.2f} s)")
-    st = p.wait_state(b, ["Synced", "SyncedWithErrors"], timeout=240)
+    st = p.wait_state(b, ["Synced", "SyncedWithErrors"], timeout=120)
     check(st["state"] == "Synced", f"batch Synced: {st['counts']}")
     stats = proxy.read()
     speak = stats["per_ip"][sip]["peak"]
@@ -282,7 +282,7 @@ def main():
     fn, users, max_userip = CASES[name]
     try:
         with Pipeline("caps-" + name, users=users,
-                      max_userip=max_userip) as p:
+                      max_userip=max_userip, deadline=270) as p:
             fn(p)
     except Fail as e:
         print(f"FAIL: {e}", flush=True)

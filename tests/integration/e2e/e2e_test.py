@@ -74,7 +74,7 @@ def case_batch20(p):
     check("Syncing" in r.stderr, "remove is refused while Syncing: "
           + r.stderr.strip().splitlines()[-1])
     t0 = time.time()
-    st = p.wait_state(b, ["Synced", "SyncedWithErrors"], timeout=180)
+    st = p.wait_state(b, ["Synced", "SyncedWithErrors"], timeout=120)
     log(f"first pass: {st['state']} in {time.time() - t0:.1f} s, "
         f"{st['totals']['messages_copied']} messages")
     check(st["state"] == "SyncedWithErrors" and st["counts"]["Synced"] == 19
@@ -165,7 +165,7 @@ def case_stopstart(p):
     log(f"copied before the stop: {copied} messages")
     j = p.start(b)
     check(j["state"] == "Syncing", "start resumes the Stopped batch")
-    st = p.wait_state(b, "Synced", timeout=180)
+    st = p.wait_state(b, "Synced", timeout=120)
     synced_all(p, b, users)
     rep = p.report(b, "json")
     for m in rep["mailboxes"]:
@@ -207,7 +207,7 @@ def case_kill9(p):
     log(f"{email} running again on {mb['claimed_by'] or mb['worker']} "
         f"{time.time() - t0:.1f} s after the kill (claim TTL 6 s), "
         f"attempt {mb['attempt']}")
-    p.wait_state(b, "Synced", timeout=180)
+    p.wait_state(b, "Synced", timeout=120)
     st = synced_all(p, b, users)
     for e in victims:
         mb = p.mailbox(st, e)
@@ -263,7 +263,7 @@ def case_sigterm(p):
     check("job.handback" in text and "left the group" in text,
           "it handed its jobs back and left the group")
     t0 = time.time()
-    p.wait_state(b, "Synced", timeout=180)
+    p.wait_state(b, "Synced", timeout=120)
     st = synced_all(p, b, users)
     log(f"batch Synced {time.time() - t0:.1f} s after the shutdown")
     for e in victims:
@@ -308,7 +308,7 @@ def case_outage(p):
     check(st["state"] == "Syncing",
           f"still running after the redis restart: {st['counts']}")
     t0 = time.time()
-    p.wait_state(b, ["Synced", "SyncedWithErrors"], timeout=240)
+    p.wait_state(b, ["Synced", "SyncedWithErrors"], timeout=120)
     st = synced_all(p, b, users)
     log(f"Synced {time.time() - t0:.1f} s after the redis restart")
     for w in ws + [s]:
@@ -378,7 +378,7 @@ def main():
     fn, users = CASES[name]
     t0 = time.time()
     try:
-        with Pipeline("e2e-" + name, users=users) as p:
+        with Pipeline("e2e-" + name, users=users, deadline=270) as p:
             fn(p)
     except Fail as e:
         print(f"FAIL: {e}", flush=True)
