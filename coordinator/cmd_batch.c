@@ -331,6 +331,17 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
         mf_json_key(&j, "source"), mf_json_string(&j, cfg->source);
         mf_json_key(&j, "target"), mf_json_string(&j, cfg->target);
         mf_json_key(&j, "mailboxes"), mf_json_u64(&j, d->n);
+        mf_json_key(&j, "mailbox_list");
+        mf_json_array_begin(&j);
+        for (size_t i = 0; i < d->n; i++) {
+            mf_json_object_begin(&j);
+            mf_json_key(&j, "email"), mf_json_string(&j, d->mbs[i].email);
+            mf_json_key(&j, "user"), mf_json_string(&j, d->mbs[i].user);
+            mf_json_key(&j, "target_user"),
+                mf_json_string(&j, d->mbs[i].target_user);
+            mf_json_object_end(&j);
+        }
+        mf_json_array_end(&j);
         mf_json_key(&j, "plan");
         mf_plan_batch_to_json(pb, &j);
         mf_json_object_end(&j);

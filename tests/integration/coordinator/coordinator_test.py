@@ -334,12 +334,18 @@ def case_create(c):
           "create --json lists the errors with their codes")
 
     good = c.csv("good.csv", [30, 31, 32])
-    p = c.create(b, good, "--dry-run", "--json")
+    # The dry run also logs in to plan each mailbox: nothing listens on
+    # these test ports, so every mailbox's plan fails with CONNECT (exit 1);
+    # the plans themselves are tested in tests/integration/plan.
+    p = c.create(b, good, "--dry-run", "--json", expect=1)
     d = json.loads(p.stdout)
     check(d["dry_run"] and d["mailboxes"] == 3 and
           [m["email"] for m in d["mailbox_list"]] ==
           ["user%d@example.test" % i for i in (30, 31, 32)],
           "--dry-run prints what would be created")
+    check(d["plan"]["failed"] == 3 and
+          all(m["error"]["name"] == "CONNECT" for m in d["plan"]["mailboxes"]),
+          "--dry-run plans every mailbox (here: cannot connect)")
     check(c.redis.keys("mf:{b:%s}*" % b) == [], "--dry-run stores nothing")
 
     c.create(b, good, "--include", "INBOX,Archive/*", "--exclude", "Junk",
