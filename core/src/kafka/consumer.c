@@ -82,8 +82,14 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             record(c, rd_kafka_assign(rk, parts), "assign");
             c->assigned = (size_t)parts->cnt;
         }
+        /* librdkafka keeps a partition's pause flag across an unassign and
+         * the next assign: a partition paused before a rebalance comes
+         * back paused even if the consumer was resumed meanwhile (with
+         * nothing assigned, the resume touched nothing). So state it. */
         if (c->paused)
             record(c, rd_kafka_pause_partitions(rk, parts), "pause");
+        else
+            record(c, rd_kafka_resume_partitions(rk, parts), "resume");
         notify(c, MF_KAFKA_ASSIGNED, parts);
         return;
     }
