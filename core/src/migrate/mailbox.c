@@ -119,63 +119,17 @@ out:
 /* Folder lists and the plan                                           */
 /* ------------------------------------------------------------------ */
 
-struct lists {
-    struct mf_folder_src *src;
-    size_t nsrc;
-    struct mf_folder_tgt *tgt;
-    size_t ntgt;
-};
-
-static mf_err
-on_src_folder(void *ud, const struct mf_store_folder *f) {
-    struct lists *l = ud;
-    struct mf_folder_src *s;
-
-    l->src = mf_xreallocarray(l->src, l->nsrc + 1, sizeof(*l->src));
-    s = &l->src[l->nsrc++];
-    s->name = mf_xmemdup(f->name, f->len);
-    s->len = f->len;
-    s->delim = f->delim;
-    s->attrs = f->attrs;
-    s->subscribed = f->subscribed;
-    return MF_E_OK;
-}
-
-static mf_err
-on_tgt_folder(void *ud, const struct mf_store_folder *f) {
-    struct lists *l = ud;
-    struct mf_folder_tgt *t;
-
-    l->tgt = mf_xreallocarray(l->tgt, l->ntgt + 1, sizeof(*l->tgt));
-    t = &l->tgt[l->ntgt++];
-    t->name = mf_xmemdup(f->name, f->len);
-    t->len = f->len;
-    t->attrs = f->attrs;
-    return MF_E_OK;
-}
-
-static void
-lists_free(struct lists *l) {
-    for (size_t i = 0; i < l->nsrc; i++)
-        free((void *)l->src[i].name);
-    for (size_t i = 0; i < l->ntgt; i++)
-        free((void *)l->tgt[i].name);
-    free(l->src);
-    free(l->tgt);
-    memset(l, 0, sizeof(*l));
-}
-
 static mf_err
 make_plan(struct mf__run *run, struct mf_folder_plan **plan_r) {
-    struct lists l = {0};
+    struct mf_store_lists l = {0};
     struct mf_folder_plan_input in = {0};
     mf_err rc;
 
-    if ((rc = run->src->ops->list(run->src, on_src_folder, &l))) {
+    if ((rc = mf_store_list_source(run->src, &l))) {
         rc = mf__run_store_error(run, run->src, "source LIST");
         goto out;
     }
-    if ((rc = run->dst->ops->list(run->dst, on_tgt_folder, &l))) {
+    if ((rc = mf_store_list_target(run->dst, &l))) {
         rc = mf__run_store_error(run, run->dst, "target LIST");
         goto out;
     }
@@ -189,7 +143,7 @@ make_plan(struct mf__run *run, struct mf_folder_plan **plan_r) {
     in.rules = run->o->rules;
     rc = mf_folder_plan_build(&in, plan_r, &run->err);
 out:
-    lists_free(&l);
+    mf_store_lists_free(&l);
     return rc;
 }
 

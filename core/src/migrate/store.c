@@ -1,8 +1,12 @@
 /* What every store implementation shares (see store.h). */
 #include "migrate/store.h"
 
+#include "mailferry/util.h"
+
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void
 mf_store_close(struct mf_store **st) {
@@ -22,4 +26,57 @@ mf_store_fail(struct mf_store *st, mf_err code, const char *fmt, ...) {
     va_end(ap);
     st->retry_after_ms = 0;
     return code;
+}
+
+/* ------------------------------------------------------------------ */
+/* Folder lists for the folder plan                                    */
+/* ------------------------------------------------------------------ */
+
+static mf_err
+on_src_folder(void *ud, const struct mf_store_folder *f) {
+    struct mf_store_lists *l = ud;
+    struct mf_folder_src *s;
+
+    l->src = mf_xreallocarray(l->src, l->nsrc + 1, sizeof(*l->src));
+    s = &l->src[l->nsrc++];
+    s->name = mf_xmemdup(f->name, f->len);
+    s->len = f->len;
+    s->delim = f->delim;
+    s->attrs = f->attrs;
+    s->subscribed = f->subscribed;
+    return MF_E_OK;
+}
+
+static mf_err
+on_tgt_folder(void *ud, const struct mf_store_folder *f) {
+    struct mf_store_lists *l = ud;
+    struct mf_folder_tgt *t;
+
+    l->tgt = mf_xreallocarray(l->tgt, l->ntgt + 1, sizeof(*l->tgt));
+    t = &l->tgt[l->ntgt++];
+    t->name = mf_xmemdup(f->name, f->len);
+    t->len = f->len;
+    t->attrs = f->attrs;
+    return MF_E_OK;
+}
+
+void
+mf_store_lists_free(struct mf_store_lists *l) {
+    for (size_t i = 0; i < l->nsrc; i++)
+        free((void *)l->src[i].name);
+    for (size_t i = 0; i < l->ntgt; i++)
+        free((void *)l->tgt[i].name);
+    free(l->src);
+    free(l->tgt);
+    memset(l, 0, sizeof(*l));
+}
+
+mf_err
+mf_store_list_source(struct mf_store *st, struct mf_store_lists *l) {
+    return st->ops->list(st, on_src_folder, l);
+}
+
+mf_err
+mf_store_list_target(struct mf_store *st, struct mf_store_lists *l) {
+    return st->ops->list(st, on_tgt_folder, l);
 }

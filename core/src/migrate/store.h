@@ -23,6 +23,7 @@
 #define MF_MIGRATE_STORE_H
 
 #include "imap/session.h"
+#include "mailferry/folderplan.h"
 #include "mailferry/err.h"
 
 #include <stdbool.h>
@@ -148,6 +149,22 @@ struct mf_store {
 
 /* Closes *st if not NULL and sets it to NULL. */
 void mf_store_close(struct mf_store **st);
+
+/* A server's folders as the folder plan takes them (folderplan.h): the
+ * source's with delimiters and subscriptions, the target's with their
+ * special-use attributes. Names are owned copies. */
+struct mf_store_lists {
+    struct mf_folder_src *src;
+    size_t nsrc;
+    struct mf_folder_tgt *tgt;
+    size_t ntgt;
+};
+/* LIST into l->src (or l->tgt); on failure st->error says why. */
+MF_WARN_UNUSED mf_err mf_store_list_source(struct mf_store *st,
+                                           struct mf_store_lists *l);
+MF_WARN_UNUSED mf_err mf_store_list_target(struct mf_store *st,
+                                           struct mf_store_lists *l);
+void mf_store_lists_free(struct mf_store_lists *l);
 
 /* Sets st->error (and retry_after_ms 0) and returns code. */
 mf_err mf_store_fail(struct mf_store *st, mf_err code, const char *fmt, ...)

@@ -84,52 +84,6 @@ open_side(const struct mf_migrate_server *srv,
 /* Folder lists                                                        */
 /* ------------------------------------------------------------------ */
 
-struct lists {
-    struct mf_folder_src *src;
-    size_t nsrc;
-    struct mf_folder_tgt *tgt;
-    size_t ntgt;
-};
-
-static mf_err
-on_src_folder(void *ud, const struct mf_store_folder *f) {
-    struct lists *l = ud;
-    struct mf_folder_src *s;
-
-    l->src = mf_xreallocarray(l->src, l->nsrc + 1, sizeof(*l->src));
-    s = &l->src[l->nsrc++];
-    s->name = mf_xmemdup(f->name, f->len);
-    s->len = f->len;
-    s->delim = f->delim;
-    s->attrs = f->attrs;
-    s->subscribed = f->subscribed;
-    return MF_E_OK;
-}
-
-static mf_err
-on_tgt_folder(void *ud, const struct mf_store_folder *f) {
-    struct lists *l = ud;
-    struct mf_folder_tgt *t;
-
-    l->tgt = mf_xreallocarray(l->tgt, l->ntgt + 1, sizeof(*l->tgt));
-    t = &l->tgt[l->ntgt++];
-    t->name = mf_xmemdup(f->name, f->len);
-    t->len = f->len;
-    t->attrs = f->attrs;
-    return MF_E_OK;
-}
-
-static void
-lists_free(struct lists *l) {
-    for (size_t i = 0; i < l->nsrc; i++)
-        free((void *)l->src[i].name);
-    for (size_t i = 0; i < l->ntgt; i++)
-        free((void *)l->tgt[i].name);
-    free(l->src);
-    free(l->tgt);
-    memset(l, 0, sizeof(*l));
-}
-
 static mf_err
 store_error(struct mf_store *st, const char *what, struct mf_error *err) {
     mf_err code = st->error.code != MF_E_OK ? st->error.code : MF_E_INTERNAL;
@@ -147,7 +101,7 @@ mf_plan_mailbox(const struct mf_plan_options *o,
                 struct mf_plan_mailbox *res) {
     struct mf_store *src = NULL, *dst = NULL;
     struct mf_imap_session *ss = NULL, *ts = NULL; /* borrowed */
-    struct lists l = {0};
+    struct mf_store_lists l = {0};
     struct mf_folder_plan_input in = {0};
     double t0 = now_s();
     char tgt_prefix[sizeof(((struct mf_store_caps *)0)->prefix)] = "";
@@ -197,11 +151,11 @@ mf_plan_mailbox(const struct mf_plan_options *o,
         break;
     }
 
-    if ((rc = src->ops->list(src, on_src_folder, &l))) {
+    if ((rc = mf_store_list_source(src, &l))) {
         rc = store_error(src, "source LIST", &res->error);
         goto out;
     }
-    if (dst && (rc = dst->ops->list(dst, on_tgt_folder, &l))) {
+    if (dst && (rc = mf_store_list_target(dst, &l))) {
         rc = store_error(dst, "target LIST", &res->error);
         goto out;
     }
@@ -227,11 +181,11 @@ mf_plan_mailbox(const struct mf_plan_options *o,
     in.rules = o->rules;
     if ((rc = mf_folder_plan_build(&in, &res->plan, &res->error)))
         goto out;
-    lists_free(&l);
+    mf_store_lists_free(&l);
     rc = mf__plan_measure(ss, res);
     mf__plan_totals(res);
 out:
-    lists_free(&l);
+    mf_store_lists_free(&l);
     mf_store_close(&src);
     mf_store_close(&dst);
     res->seconds = now_s() - t0;
