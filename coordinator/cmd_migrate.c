@@ -17,6 +17,7 @@
  */
 #include "batch_def.h"
 #include "cli.h"
+#include "cli_login.h"
 #include "commands.h"
 #include "mailferry/csv.h"
 #include "mailferry/jobs.h"
@@ -125,32 +126,6 @@ rows_free(struct csv_mailbox *rows, size_t n) {
 /* Logins                                                              */
 /* ------------------------------------------------------------------ */
 
-struct admin {
-    const char *user;   /* NULL: no admin */
-    char *password;     /* owned secret */
-    const char *format; /* "sasl" or a template */
-};
-
-/* Fills lg for user (login name) on one side; *owned_r and *authz_r
- * receive strings to free afterwards (or NULL). The login name and
- * authorization identity come from the same function the jobs use. */
-static void
-make_login(const struct admin *ad, const char *user, const char *password,
-           const char *email, struct mf_migrate_login *lg, char **owned_r,
-           char **authz_r) {
-    memset(lg, 0, sizeof(*lg));
-    *owned_r = *authz_r = NULL;
-    if (!ad->user) {
-        lg->user = user;
-        lg->password = password;
-        return;
-    }
-    lg->password = ad->password;
-    mf_jobs_admin_login(ad->user, ad->format, user, email, owned_r, authz_r);
-    lg->user = *owned_r;
-    lg->authzid = **authz_r ? *authz_r : NULL;
-}
-
 /* ------------------------------------------------------------------ */
 /* Running                                                             */
 /* ------------------------------------------------------------------ */
@@ -167,7 +142,7 @@ struct run {
     struct mf_migrate_options opts;
     struct csv_mailbox *rows;
     size_t n;
-    struct admin src_admin, dst_admin;
+    struct cli_admin src_admin, dst_admin;
     const char *redis_url;
     atomic_size_t next;
     struct mailbox_outcome *out; /* n */
@@ -194,7 +169,7 @@ worker(void *arg) {
         struct csv_mailbox *row;
         struct mailbox_outcome *out;
         struct mf_migrate_login src, dst;
-        char *src_owned, *dst_owned, *src_authz, *dst_authz;
+        char *src_owned[2], *dst_owned[2];
         const char *tuser, *tpass;
 
         if (i >= r->n || atomic_load(&stop_flag))
@@ -202,14 +177,14 @@ worker(void *arg) {
         row = &r->rows[i];
         out = &r->out[i];
         out->email = row->email;
-        make_login(&r->src_admin, row->username, row->password, row->email,
-                   &src, &src_owned, &src_authz);
+        cli_login_make(&r->src_admin, row->username, row->password, row->email,
+                       &src, src_owned);
         tuser = row->target_username ? row->target_username : row->username;
         tpass = row->target_password ? row->target_password : row->password;
         if (r->dst_admin.user)
             tuser = row->target_username ? row->target_username : row->email;
-        make_login(&r->dst_admin, tuser, tpass, row->email, &dst, &dst_owned,
-                   &dst_authz);
+        cli_login_make(&r->dst_admin, tuser, tpass, row->email, &dst,
+                       dst_owned);
         out->progress = mf_xcalloc(1, sizeof(*out->progress));
         o.progress = out->progress;
         atomic_store(&out->started, true);
@@ -220,10 +195,10 @@ worker(void *arg) {
                 mf_migrate_mailbox(&o, row->email, &src, &dst, &out->result);
             (void)rc; /* the result holds the outcome */
         }
-        free(src_owned);
-        free(dst_owned);
-        free(src_authz);
-        free(dst_authz);
+        for (int k = 0; k < 2; k++) {
+            free(src_owned[k]);
+            free(dst_owned[k]);
+        }
         pthread_mutex_lock(&r->mu);
         atomic_store(&out->done, true);
         r->finished++;
@@ -257,27 +232,6 @@ add_list(struct mf_folder_rules *rules, const char *list,
     }
     free(copy);
     return rc;
-}
-
-static bool
-parse_server(struct cli *cli, const char *key, struct mf_migrate_server *s,
-             struct mf_error *err) {
-    const char *url = mf_config_get(cli->config, key, NULL);
-    bool insecure = false;
-
-    memset(s, 0, sizeof(*s));
-    if (!url) {
-        mf_error_set(err, MF_E_USAGE, "--%s URL is required", key);
-        return false;
-    }
-    if (mf_endpoint_parse(url, &s->endpoint, err) != MF_E_OK)
-        return false;
-    if (mf_config_get_bool(cli->config, "insecure", false, &insecure, err))
-        return false;
-    s->insecure = insecure;
-    s->ca_file = mf_config_get(cli->config, "ca-file", NULL);
-    s->bind_address = mf_config_get(cli->config, "bind-address", NULL);
-    return true;
 }
 
 struct cap_flag {
@@ -331,27 +285,6 @@ read_caps(struct cli *cli, struct mf_migrate_caps *caps, bool *any_r,
                               MF_UNIT_SECONDS, &ttl, err))
             return false;
         caps->ttl_ms = (long)ttl * 1000;
-    }
-    return true;
-}
-
-static bool
-read_admin(struct cli *cli, const char *prefix, struct admin *ad,
-           struct mf_error *err) {
-    char key[64];
-
-    snprintf(key, sizeof(key), "%sadmin", prefix);
-    ad->user = mf_config_get(cli->config, key, NULL);
-    snprintf(key, sizeof(key), "%sadmin-login-format", prefix);
-    ad->format = mf_config_get(cli->config, key, NULL);
-    if (!ad->user)
-        return true;
-    snprintf(key, sizeof(key), "%sadmin-password", prefix);
-    if (mf_config_get_secret(cli->config, key, &ad->password, err))
-        return false;
-    if (!ad->password) {
-        mf_error_set(err, MF_E_USAGE, "--%sadmin needs --%s-file", prefix, key);
-        return false;
     }
     return true;
 }
@@ -418,10 +351,10 @@ cmd_migrate(int argc, char **argv) {
         }
     }
     rules = mf_folder_rules_new();
-    if (!parse_server(&cli, "source", &src_srv, &err) ||
-        !parse_server(&cli, "target", &dst_srv, &err) ||
-        !read_admin(&cli, "", &r.src_admin, &err) ||
-        !read_admin(&cli, "target-", &r.dst_admin, &err) ||
+    if (!cli_server_read(&cli, "source", true, &src_srv, NULL, &err) ||
+        !cli_server_read(&cli, "target", true, &dst_srv, NULL, &err) ||
+        !cli_admin_read(&cli, "", &r.src_admin, &err) ||
+        !cli_admin_read(&cli, "target-", &r.dst_admin, &err) ||
         mf_config_get_u64(cli.config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
                           &concurrency, &err) ||
         mf_config_get_u64(cli.config, "max-message-size",
@@ -557,8 +490,8 @@ out:
     free(threads);
     free(samples.v);
     rows_free(load.rows, load.n);
-    mf_secret_free(&r.src_admin.password);
-    mf_secret_free(&r.dst_admin.password);
+    cli_admin_clear(&r.src_admin);
+    cli_admin_clear(&r.dst_admin);
     mf_folder_rules_free(&rules);
     pthread_mutex_destroy(&r.mu);
     cli_free(&cli);

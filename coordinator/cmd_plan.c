@@ -16,6 +16,7 @@
  * missing or without a Synced mailbox to measure).
  */
 #include "cli.h"
+#include "cli_login.h"
 #include "commands.h"
 #include "mailferry/csv.h"
 #include "mailferry/json.h"
@@ -139,101 +140,9 @@ rows_free(struct rows *l) {
 /* Logins (as `mailferry migrate` makes them)                          */
 /* ------------------------------------------------------------------ */
 
-struct admin {
-    const char *user;   /* NULL: no admin */
-    char *password;     /* owned secret */
-    const char *format; /* "sasl" or a template */
-};
-
-static bool
-read_admin(struct cli *cli, const char *prefix, struct admin *ad,
-           struct mf_error *err) {
-    char key[64];
-
-    snprintf(key, sizeof(key), "%sadmin", prefix);
-    ad->user = mf_config_get(cli->config, key, NULL);
-    snprintf(key, sizeof(key), "%sadmin-login-format", prefix);
-    ad->format = mf_config_get(cli->config, key, NULL);
-    if (!ad->user)
-        return true;
-    snprintf(key, sizeof(key), "%sadmin-password", prefix);
-    if (mf_config_get_secret(cli->config, key, &ad->password, err))
-        return false;
-    if (!ad->password) {
-        mf_error_set(err, MF_E_USAGE, "--%sadmin needs --%s-file", prefix, key);
-        return false;
-    }
-    return true;
-}
-
-/* Expands {user}, {admin}, {domain} in fmt. */
-static char *
-expand(const char *fmt, const char *user, const char *admin,
-       const char *email) {
-    struct mf_buf b = {0};
-    const char *at = strrchr(email, '@');
-
-    for (const char *p = fmt; *p; p++) {
-        if (strncmp(p, "{user}", 6) == 0)
-            mf_buf_append_str(&b, user), p += 5;
-        else if (strncmp(p, "{admin}", 7) == 0)
-            mf_buf_append_str(&b, admin), p += 6;
-        else if (strncmp(p, "{domain}", 8) == 0)
-            mf_buf_append_str(&b, at ? at + 1 : ""), p += 7;
-        else
-            mf_buf_append(&b, p, 1);
-    }
-    mf_buf_append(&b, "", 1);
-    return (char *)b.data;
-}
-
-/* Fills lg; *owned_r gets an expanded login name to free later. */
-static void
-make_login(const struct admin *ad, const char *user, const char *password,
-           const char *email, struct mf_migrate_login *lg, char **owned_r) {
-    memset(lg, 0, sizeof(*lg));
-    *owned_r = NULL;
-    if (!ad->user) {
-        lg->user = user;
-        lg->password = password;
-        return;
-    }
-    lg->password = ad->password;
-    if (!ad->format || strcmp(ad->format, "sasl") == 0) {
-        lg->user = ad->user;
-        lg->authzid = user;
-    } else {
-        *owned_r = expand(ad->format, user, ad->user, email);
-        lg->user = *owned_r;
-    }
-}
-
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
 /* ------------------------------------------------------------------ */
-
-static bool
-parse_server(struct cli *cli, const char *key, bool required,
-             struct mf_migrate_server *s, bool *given_r, struct mf_error *err) {
-    const char *url = mf_config_get(cli->config, key, NULL);
-    bool insecure = false;
-
-    memset(s, 0, sizeof(*s));
-    *given_r = url != NULL;
-    if (!url) {
-        if (required)
-            mf_error_set(err, MF_E_USAGE, "--%s URL is required", key);
-        return !required;
-    }
-    if (mf_endpoint_parse(url, &s->endpoint, err) != MF_E_OK)
-        return false;
-    if (mf_config_get_bool(cli->config, "insecure", false, &insecure, err))
-        return false;
-    s->insecure = insecure;
-    s->ca_file = mf_config_get(cli->config, "ca-file", NULL);
-    s->bind_address = mf_config_get(cli->config, "bind-address", NULL);
-    return true;
-}
 
 static mf_err
 add_patterns(struct mf_folder_rules *rules, const char *list, bool include,
@@ -372,7 +281,7 @@ read_history(const char *url, const struct names *batches,
 struct settings {
     struct mf_plan_options po;
     struct mf_migrate_server src, dst;
-    struct admin src_admin, dst_admin;
+    struct cli_admin src_admin, dst_admin;
     struct mf_folder_rules *rules;
     struct names batches;
     const char *redis;
@@ -389,10 +298,10 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
     uint64_t u;
 
     st->rules = mf_folder_rules_new();
-    if (!parse_server(cli, "source", true, &st->src, &has_source, err) ||
-        !parse_server(cli, "target", false, &st->dst, &has_target, err) ||
-        !read_admin(cli, "", &st->src_admin, err) ||
-        !read_admin(cli, "target-", &st->dst_admin, err) ||
+    if (!cli_server_read(cli, "source", true, &st->src, &has_source, err) ||
+        !cli_server_read(cli, "target", false, &st->dst, &has_target, err) ||
+        !cli_admin_read(cli, "", &st->src_admin, err) ||
+        !cli_admin_read(cli, "target-", &st->dst_admin, err) ||
         mf_config_get_u64(cli->config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
                           &u, err) ||
         mf_config_get_u64(cli->config, "max-message-size",
@@ -448,8 +357,8 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
 
 static void
 settings_free(struct settings *st) {
-    mf_secret_free(&st->src_admin.password);
-    mf_secret_free(&st->dst_admin.password);
+    cli_admin_clear(&st->src_admin);
+    cli_admin_clear(&st->dst_admin);
     mf_folder_rules_free(&st->rules);
     names_free(&st->batches);
     free(st->conns);
@@ -568,7 +477,7 @@ cmd_plan(int argc, char **argv) {
     exit_code = MF_EXIT_ERROR;
 
     reqs = mf_xcalloc(rows.n ? rows.n : 1, sizeof(*reqs));
-    owned = mf_xcalloc(2 * (rows.n ? rows.n : 1), sizeof(*owned));
+    owned = mf_xcalloc(4 * (rows.n ? rows.n : 1), sizeof(*owned));
     for (size_t i = 0; i < rows.n; i++) {
         const struct row *w = &rows.v[i];
         const char *tuser = w->target_user ? w->target_user : w->user;
@@ -578,10 +487,10 @@ cmd_plan(int argc, char **argv) {
         if (st.dst_admin.user)
             tuser = w->target_user ? w->target_user : w->email;
         reqs[i].email = w->email;
-        make_login(&st.src_admin, w->user, w->password, w->email,
-                   &reqs[i].source, &owned[2 * i]);
-        make_login(&st.dst_admin, tuser, tpass, w->email, &reqs[i].target,
-                   &owned[2 * i + 1]);
+        cli_login_make(&st.src_admin, w->user, w->password, w->email,
+                       &reqs[i].source, &owned[4 * i]);
+        cli_login_make(&st.dst_admin, tuser, tpass, w->email, &reqs[i].target,
+                       &owned[4 * i + 2]);
     }
 
     memset(&sa, 0, sizeof(sa));
@@ -635,7 +544,7 @@ out:
     if (have_est)
         mf_estimate_clear(&est);
     if (owned)
-        for (size_t i = 0; i < 2 * rows.n; i++)
+        for (size_t i = 0; i < 4 * rows.n; i++)
             free(owned[i]);
     free(owned);
     free(reqs);

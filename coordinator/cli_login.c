@@ -1,0 +1,78 @@
+/* Endpoint and login options (cli_login.h). */
+#include "cli_login.h"
+
+#include "mailferry/config.h"
+#include "mailferry/jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool
+cli_admin_read(struct cli *cli, const char *prefix, struct cli_admin *ad,
+               struct mf_error *err) {
+    char key[64];
+
+    memset(ad, 0, sizeof(*ad));
+    snprintf(key, sizeof(key), "%sadmin", prefix);
+    ad->user = mf_config_get(cli->config, key, NULL);
+    snprintf(key, sizeof(key), "%sadmin-login-format", prefix);
+    ad->format = mf_config_get(cli->config, key, NULL);
+    if (!ad->user)
+        return true;
+    snprintf(key, sizeof(key), "%sadmin-password", prefix);
+    if (mf_config_get_secret(cli->config, key, &ad->password, err))
+        return false;
+    if (!ad->password) {
+        mf_error_set(err, MF_E_USAGE, "--%sadmin needs --%s-file", prefix, key);
+        return false;
+    }
+    return true;
+}
+
+void
+cli_admin_clear(struct cli_admin *ad) {
+    mf_secret_free(&ad->password);
+}
+
+bool
+cli_server_read(struct cli *cli, const char *key, bool required,
+                struct mf_migrate_server *s, bool *given_r,
+                struct mf_error *err) {
+    const char *url = mf_config_get(cli->config, key, NULL);
+    bool insecure = false;
+
+    memset(s, 0, sizeof(*s));
+    if (given_r)
+        *given_r = url != NULL;
+    if (!url) {
+        if (required)
+            mf_error_set(err, MF_E_USAGE, "--%s URL is required", key);
+        return !required;
+    }
+    if (mf_endpoint_parse(url, &s->endpoint, err) != MF_E_OK ||
+        mf_config_get_bool(cli->config, "insecure", false, &insecure, err))
+        return false;
+    s->insecure = insecure;
+    s->ca_file = mf_config_get(cli->config, "ca-file", NULL);
+    s->bind_address = mf_config_get(cli->config, "bind-address", NULL);
+    return true;
+}
+
+void
+cli_login_make(const struct cli_admin *ad, const char *user,
+               const char *password, const char *email,
+               struct mf_migrate_login *lg, char *owned[2]) {
+    memset(lg, 0, sizeof(*lg));
+    owned[0] = owned[1] = NULL;
+    if (!ad->user) {
+        lg->user = user;
+        lg->password = password;
+        return;
+    }
+    lg->password = ad->password;
+    mf_jobs_admin_login(ad->user, ad->format, user, email, &owned[0],
+                        &owned[1]);
+    lg->user = owned[0];
+    lg->authzid = *owned[1] ? owned[1] : NULL;
+}
