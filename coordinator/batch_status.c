@@ -58,7 +58,8 @@ struct snapshot {
     uint64_t running_done; /* messages done by running jobs */
     uint64_t running_left; /* messages left in running jobs */
     uint64_t queued;
-    double rate; /* msgs/s of the batch, 0 unknown */
+    uint64_t lease_wait_ms; /* waited for connection slots, finished jobs */
+    double rate;            /* msgs/s of the batch, 0 unknown */
     /* JSON: every mailbox. */
     struct mf_json *j;
 };
@@ -104,6 +105,7 @@ json_mailbox(struct mf_json *j, const struct mf_batch_mailbox *mb,
     mf_json_key(j, "kind"), mf_json_string(j, mf_job_kind_name(mb->kind));
     mf_json_key(j, "attempt"), mf_json_u64(j, mb->attempt);
     mf_json_key(j, "attempts_total"), mf_json_u64(j, mb->attempts_total);
+    mf_json_key(j, "lease_wait_ms"), mf_json_u64(j, mb->stats.lease_wait_ms);
     mf_json_key(j, "worker"), mf_json_string(j, mb->worker);
     mf_json_key(j, "claimed_by"),
         mf_json_string(j, mb->claim_worker[0] ? mb->claim_worker : NULL);
@@ -149,6 +151,7 @@ on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
 
     if (s->j)
         json_mailbox(s->j, mb, rate);
+    s->lease_wait_ms += mb->stats.lease_wait_ms;
     if (running_state(mb->state)) {
         struct running *r;
         s->run = mf_xreallocarray(s->run, s->nrun + 1, sizeof(*s->run));
@@ -298,6 +301,13 @@ print_text(FILE *out, const struct mf_batch_config *cfg,
         }
     }
     fprintf(out, "\n");
+    if (s->lease_wait_ms) {
+        human_secs(b3, sizeof(b3), (double)s->lease_wait_ms / 1000.0);
+        fprintf(out,
+                "  waited    %s for connection slots (the batch's "
+                "caps)\n",
+                b3);
+    }
     if (s->nrun)
         fprintf(out, "  running:\n");
     for (size_t i = 0; i < s->nrun; i++) {
@@ -345,6 +355,7 @@ print_json_doc(const struct mf_batch_config *cfg, const struct snapshot *s,
         mf_json_u64(j, s->messages_copied + s->running_done);
     mf_json_key(j, "bytes_copied"), mf_json_u64(j, s->bytes_copied);
     mf_json_key(j, "messages_per_second"), mf_json_double(j, s->rate);
+    mf_json_key(j, "lease_wait_ms"), mf_json_u64(j, s->lease_wait_ms);
     mf_json_key(j, "eta_seconds");
     if (s->rate > 0 && (s->nrun || s->queued))
         mf_json_double(j, left / s->rate);

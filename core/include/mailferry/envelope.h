@@ -82,6 +82,7 @@ struct mf_counters {
     uint64_t messages_failed;
     uint64_t flags_updated;
     uint64_t messages_already_present;
+    uint64_t lease_wait_ms; /* waiting for connection slots (caps) */
 };
 
 struct mf_progress {

@@ -87,6 +87,7 @@ mf_batch_apply_envelope_result(struct mf_redis *r, const struct mf_result *res,
                 .skipped_too_large = c->messages_skipped_too_large,
                 .failed = c->messages_failed,
                 .flags_updated = c->flags_updated,
+                .lease_wait_ms = c->lease_wait_ms,
                 .seconds =
                     res->finished_at_ms > res->started_at_ms
                         ? (double)(res->finished_at_ms - res->started_at_ms) /

@@ -215,6 +215,7 @@ pb_counters(PbCounters *pb, const struct mf_counters *x) {
     pb->messages_failed = x->messages_failed;
     pb->flags_updated = x->flags_updated;
     pb->messages_already_present = x->messages_already_present;
+    pb->lease_wait_ms = x->lease_wait_ms;
 }
 
 /* A new array of n Items and one of n pointers to them (freed by the
@@ -461,6 +462,7 @@ un_counters(const PbCounters *pb, struct mf_counters *x) {
     x->messages_failed = pb->messages_failed;
     x->flags_updated = pb->flags_updated;
     x->messages_already_present = pb->messages_already_present;
+    x->lease_wait_ms = pb->lease_wait_ms;
 }
 
 static struct mf_result_item *

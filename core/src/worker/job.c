@@ -198,6 +198,7 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->counters.messages_failed = s->failed;
     r->counters.flags_updated = s->flags_updated;
     r->counters.messages_already_present = s->messages_present;
+    r->counters.lease_wait_ms = s->lease_wait_ms;
     r->error_code = (uint32_t)error->code;
     r->error_name = mf_xstrdup(error->code ? mf_err_name(error->code) : "");
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");

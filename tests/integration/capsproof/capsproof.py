@@ -113,6 +113,11 @@ def case_peers(p):
     check(all(v <= 2 for v in per_ip.values()), "per-IP peaks <= 2")
     check(st["peak"] >= 2, "the caps were approached")
     check(st["upstream_errors"] == 0, "no upstream error at the proxy")
+    # 12 slots against 5 connections: the waiting shows in batch status.
+    doc = p.status("peers")
+    waited = doc["totals"]["lease_wait_ms"]
+    print(f"peers: waited {waited} ms in all for connection slots")
+    check(waited > 0, "batch status shows the time waited for slots")
     p.assert_equal(users)
 
 
