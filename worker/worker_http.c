@@ -109,6 +109,10 @@ collect(void *ud, struct mf_metrics *m) {
                    atomic_load(&s->kafka_ready) ? 1 : 0, NULL);
     mf_metrics_set(m, "mailferry_worker_redis_ready",
                    atomic_load(&s->redis_ready) ? 1 : 0, NULL);
+    mf_metrics_set(m, "mailferry_worker_consumer_lag",
+                   (double)atomic_load(&s->consumer_lag), NULL);
+    mf_metrics_set(m, "mailferry_worker_partitions",
+                   (double)atomic_load(&s->partitions), NULL);
 }
 
 static void
@@ -117,6 +121,10 @@ declare(struct mf_metrics *m) {
         const char *name, *type, *help;
     } fams[] = {
         {"mailferry_worker_slots", "gauge", "Job slots (--slots)."},
+        {"mailferry_worker_consumer_lag", "gauge",
+         "Jobs waiting in this worker's partitions of the jobs topic."},
+        {"mailferry_worker_partitions", "gauge",
+         "Partitions of the jobs topic assigned to this worker."},
         {"mailferry_worker_slots_busy", "gauge", "Jobs running now."},
         {"mailferry_worker_jobs_received_total", "counter",
          "Job messages received from Kafka."},

@@ -182,7 +182,9 @@ struct mf_service_metrics {
     atomic_int_fast64_t heartbeat; /* Unix time the loop last turned */
     atomic_int_fast64_t started;   /* Unix time the service started */
     atomic_bool redis_ok;          /* the last Redis command worked */
-    atomic_bool kafka_ok;          /* the consumer has partitions / no error */
+    /* Mailboxes by state over every batch, as of the last scan. */
+    atomic_uint_fast64_t mailboxes[MF_MAILBOX_STATE_COUNT];
+    atomic_bool kafka_ok; /* the consumer has partitions / no error */
 };
 
 /* Zeroes m. */

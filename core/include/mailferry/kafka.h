@@ -211,6 +211,11 @@ MF_WARN_UNUSED mf_err mf_kafka_consumer_pause(struct mf_kafka_consumer *c,
 /* The number of partitions assigned now. */
 size_t mf_kafka_consumer_assigned(struct mf_kafka_consumer *c);
 
+/* Messages waiting in this member's partitions: the high watermarks as
+ * last fetched minus the consumer's positions, summed (0 before the first
+ * fetch). Does not block. */
+uint64_t mf_kafka_consumer_lag(struct mf_kafka_consumer *c);
+
 /* Leaves the group (the partitions go to the other members at once) and
  * stops consuming. Runs the rebalance callback with REVOKED. Idempotent. */
 MF_WARN_UNUSED mf_err mf_kafka_consumer_close(struct mf_kafka_consumer *c,

@@ -99,9 +99,10 @@ struct mf_worker_error_count {
 };
 
 struct mf_worker_stats {
-    _Atomic uint32_t slots;      /* configured */
-    _Atomic uint32_t slots_busy; /* running jobs now */
-    _Atomic uint32_t partitions; /* jobs partitions assigned to this worker */
+    _Atomic uint32_t slots;        /* configured */
+    _Atomic uint32_t slots_busy;   /* running jobs now */
+    _Atomic uint32_t partitions;   /* jobs partitions assigned to this worker */
+    _Atomic uint64_t consumer_lag; /* jobs waiting in those partitions */
     _Atomic uint64_t jobs_received;
     _Atomic uint64_t jobs_started; /* claimed and run */
     /* stale, duplicate or already claimed deliveries, committed */

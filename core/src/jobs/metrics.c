@@ -86,6 +86,12 @@ mf_service_metrics_collect(const struct mf_service_metrics *m,
                        "gauge", "When the service started.");
     mf_metrics_set(reg, "mailferry_coordinator_start_timestamp_seconds",
                    (double)atomic_load(&m->started), NULL);
+    mf_metrics_declare(reg, "mailferry_mailboxes", "gauge",
+                       "Mailboxes by state over every batch (last scan)");
+    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++)
+        mf_metrics_set(reg, "mailferry_mailboxes",
+                       (double)atomic_load(&m->mailboxes[i]), "state",
+                       mf_mailbox_state_name((enum mf_mailbox_state)i), NULL);
     mf_metrics_declare(reg, "mailferry_coordinator_redis_up", "gauge",
                        "1 when the last Redis command worked.");
     mf_metrics_set(reg, "mailferry_coordinator_redis_up",

@@ -376,6 +376,7 @@ struct names {
     char (*v)[MF_BATCH_NAME_MAX + 1];
     enum mf_batch_state *state;
     size_t n;
+    uint64_t mailboxes[MF_MAILBOX_STATE_COUNT]; /* over every batch */
 };
 
 static mf_err
@@ -386,6 +387,8 @@ on_batch(void *ud, const struct mf_batch_summary *b) {
     l->state = mf_xreallocarray(l->state, l->n + 1, sizeof(*l->state));
     snprintf(l->v[l->n], sizeof(l->v[0]), "%s", b->name);
     l->state[l->n++] = b->state;
+    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++)
+        l->mailboxes[i] += b->counts[i];
     return MF_E_OK;
 }
 
@@ -557,6 +560,8 @@ scan(struct svc *s) {
         goto out;
     }
     atomic_store(&s->m->redis_ok, true);
+    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++)
+        atomic_store(&s->m->mailboxes[i], l.mailboxes[i]);
     now = redis_now(s);
     for (size_t i = 0; i < l.n && !atomic_load(s->stop); i++) {
         struct mf_log_ctx lc = {l.v[i], NULL, NULL, 0};

@@ -190,6 +190,27 @@ mf_kafka_consumer_assigned(struct mf_kafka_consumer *c) {
     return c->assigned;
 }
 
+uint64_t
+mf_kafka_consumer_lag(struct mf_kafka_consumer *c) {
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    uint64_t lag = 0;
+
+    if (c->closed || rd_kafka_assignment(c->rk, &parts) || !parts)
+        return 0;
+    if (rd_kafka_position(c->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < parts->cnt; i++) {
+            int64_t lo = 0, hi = 0, pos = parts->elems[i].offset;
+            /* Cached by the fetcher: no request is made. */
+            if (rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic,
+                                               parts->elems[i].partition, &lo,
+                                               &hi) == 0 &&
+                pos >= 0 && hi > pos)
+                lag += (uint64_t)(hi - pos);
+        }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return lag;
+}
+
 /* ------------------------------------------------------------------ */
 /* Messages                                                           */
 /* ------------------------------------------------------------------ */

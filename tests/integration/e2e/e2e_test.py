@@ -222,7 +222,7 @@ def case_sigterm(p):
     shutdown = 10
     p.corpus(1, 4, 300)
     p.create(b, p.csv("t.csv", users), "--max-bytes-per-second", "4000000")
-    p.serve()
+    svc = p.serve()
     ws = p.workers(3, slots=2, claim_ttl="30s",
                    shutdown_timeout=f"{shutdown}s")
     for w in ws:
@@ -280,6 +280,19 @@ def case_sigterm(p):
                        for w in rest) and synced >= len(victims),
           f"the other workers' metrics: {copied:.0f} messages copied, "
           f"{synced:.0f} jobs synced")
+    parts = [w.metrics() for w in rest]
+    check(all("mailferry_worker_consumer_lag" in m for m in parts) and
+          sum(m["mailferry_worker_partitions"] for m in parts) > 0,
+          "workers export their partitions and consumer lag")
+    deadline = time.time() + 15
+    while True:
+        sm = svc.metrics()
+        n = sm.get('mailferry_mailboxes{state="Synced"}', 0)
+        if n == len(users) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    check(n == len(users), f"the coordinator's mailboxes-by-state gauge "
+          f"says {n:.0f} Synced")
     for w in rest:
         rc, took = w.term(timeout=shutdown + 20)
         check(rc == 0, f"{w.id} idle shutdown: exit 0 in {took:.2f} s")
