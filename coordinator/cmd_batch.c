@@ -415,8 +415,10 @@ cmd_batch_create(int argc, char **argv) {
         mf_json_key(&j, "file"), mf_json_string(&j, csv);
         mf_json_key(&j, "errors"), mf_json_array_begin(&j);
     }
-    exit_code = batch_def_read(&cli, "batch create", cli.positional[0], csv, kr,
-                               cli.json ? &j : NULL, &d);
+    /* A dry run seals nothing: it keeps the clear passwords to log in
+     * and plan (batch_def.h), and wipes them. */
+    exit_code = batch_def_read(&cli, "batch create", cli.positional[0], csv,
+                               dry_run ? NULL : kr, cli.json ? &j : NULL, &d);
     if (exit_code >= 0) {
         if (cli.json && d.issues) {
             mf_json_array_end(&j);

@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,10 @@ struct batch {
     int seen[MAXJOBS]; /* times each was consumed */
     int by[MAXJOBS];   /* which consumer took it (1-based) */
     int total;         /* ours consumed */
+    /* Its commit failed because the group was rebalancing: Kafka may
+     * deliver it once more (at least once); the worker's claim in Redis
+     * is what keeps it from running twice. */
+    bool uncommitted[MAXJOBS];
 };
 
 static void
@@ -164,15 +169,28 @@ poll_one(struct mf_kafka_consumer *c, int who, struct batch *b,
         return -1;
     idx = job_index(b, m);
     if (idx >= 0) {
-        if (b->seen[idx]++ != 0)
+        if (b->seen[idx] == 0) {
+            b->seen[idx] = 1;
+            b->total++;
+        } else if (!b->uncommitted[idx]) {
             fail_msg("job %d consumed twice (consumers %d and %d)", idx,
                      b->by[idx], who);
+        } /* else: the redelivery of a job whose commit was refused */
+        b->uncommitted[idx] = false;
         b->by[idx] = who;
-        b->total++;
     }
-    /* Claim, then commit: here the claim is the seen[] entry. */
-    if (mf_kafka_consumer_commit(c, m, &err) != MF_E_OK)
-        fail_msg("consumer %d: %s", who, err.detail);
+    /* Claim, then commit: here the claim is the seen[] entry. A commit
+     * refused while the group rebalances is normal (the offset goes back
+     * to the last committed one); anything else is an error. */
+    if (mf_kafka_consumer_commit(c, m, &err) != MF_E_OK) {
+        if (!strstr(err.detail, "REBALANCE_IN_PROGRESS") &&
+            !strstr(err.detail, "ILLEGAL_GENERATION"))
+            fail_msg("consumer %d: %s", who, err.detail);
+        printf("consumer %d: commit refused during a rebalance: %s\n", who,
+               err.detail);
+        if (idx >= 0)
+            b->uncommitted[idx] = true;
+    }
     mf_kafka_message_free(&m);
     return idx;
 }
