@@ -376,6 +376,7 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "started"), mf_json_i64(j, cfg->started);
     mf_json_key(j, "finished"), mf_json_i64(j, cfg->finished);
     mf_json_key(j, "max_attempts"), mf_json_u64(j, cfg->max_attempts);
+    mf_json_key(j, "max_message_size"), mf_json_u64(j, cfg->max_message_size);
     mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
     mf_json_key(j, "n_mailboxes"), mf_json_u64(j, cfg->n_mailboxes);
     mf_json_key(j, "counts");
@@ -385,6 +386,53 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
         mf_json_u64(j, cfg->counts[i]);
     }
     mf_json_object_end(j);
+}
+
+/* The batch's option changes (`batch set`), as text lines or a JSON
+ * array. */
+struct changes {
+    FILE *out;
+    struct mf_json *j;
+    unsigned n;
+};
+
+static mf_err
+on_change(void *ud, const struct mf_batch_change *c) {
+    struct changes *ch = ud;
+
+    if (ch->j) {
+        mf_json_object_begin(ch->j);
+        mf_json_key(ch->j, "when"), mf_json_i64(ch->j, c->when);
+        mf_json_key(ch->j, "option"), mf_json_string(ch->j, c->option);
+        mf_json_key(ch->j, "old"), mf_json_string(ch->j, c->old_value);
+        mf_json_key(ch->j, "new"), mf_json_string(ch->j, c->new_value);
+        mf_json_object_end(ch->j);
+    } else {
+        char when[64];
+        time_t t = (time_t)c->when;
+        struct tm tm;
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
+        fprintf(ch->out, "%s    %s UTC  --%s %s -> %s\n",
+                ch->n++ ? "" : "  changes:\n", when, c->option, c->old_value,
+                c->new_value);
+    }
+    return MF_E_OK;
+}
+
+static void
+show_changes(struct mf_redis *r, const char *name, FILE *out,
+             struct mf_json *j) {
+    struct changes ch = {.out = out, .j = j};
+    struct mf_error err = {0};
+
+    if (j) {
+        mf_json_key(j, "changes");
+        mf_json_array_begin(j);
+    }
+    if (mf_batch_changes(r, name, on_change, &ch, &err) != MF_E_OK && !j)
+        fprintf(out, "  changes: cannot read them: %s\n", err.detail);
+    if (j)
+        mf_json_array_end(j);
 }
 
 /* ------------------------------------------------------------------ */
@@ -446,6 +494,7 @@ batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
         if (json) {
             mf_json_array_end(&j);
             print_json_doc(cfg, &s, &j);
+            show_changes(r, name, NULL, &j);
             mf_json_object_end(&j);
             printf("%s\n", (char *)b.data);
             mf_buf_free(&b);
@@ -453,6 +502,7 @@ batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
             if (watch && tty)
                 fputs("\033[H\033[J", stdout);
             print_text(stdout, cfg, &s);
+            show_changes(r, name, stdout, NULL);
             if (watch)
                 printf("(every %u s; Ctrl-C ends)\n", interval_ms / 1000);
         }

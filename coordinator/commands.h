@@ -15,6 +15,7 @@ int cmd_batch_complete(int argc, char **argv);
 int cmd_batch_report(int argc, char **argv);
 int cmd_batch_list(int argc, char **argv);
 int cmd_batch_remove(int argc, char **argv);
+int cmd_batch_set(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_key_generate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);

@@ -43,6 +43,8 @@ static const struct command commands[] = {
      "the consolidated report as csv, json or html"},
     {"batch", "list", cmd_batch_list, "list the batches"},
     {"batch", "remove", cmd_batch_remove, "delete a batch that is not running"},
+    {"batch", "set", cmd_batch_set,
+     "change the size cap, attempts or incremental interval of a batch"},
     {"batch", "compare", cmd_batch_compare,
      "test batches side by side: bytes, duration, throughput, connections"},
     {"plan", NULL, cmd_plan,

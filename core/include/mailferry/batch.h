@@ -250,6 +250,37 @@ MF_WARN_UNUSED mf_err mf_batch_remove(struct mf_redis *r, const char *name,
                                       struct mf_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Options that change over a batch's life                            */
+/* ------------------------------------------------------------------ */
+
+/* Whether mf_batch_set() can change option (its command-line name
+ * without "--": "max-message-size", "max-attempts",
+ * "incremental-every"). */
+bool mf_batch_setting_known(const char *option);
+
+/* Sets option (see mf_batch_setting_known()) of an existing batch to
+ * value and records the change in the batch's history, together. The
+ * next job of each mailbox uses it (a pass retries what an earlier one
+ * skipped as too large once the cap allows it). MF_E_NOT_FOUND,
+ * MF_E_STATE while the batch is being removed, MF_E_USAGE for an option
+ * that cannot change or a value out of range. */
+MF_WARN_UNUSED mf_err mf_batch_set(struct mf_redis *r, const char *batch,
+                                   const char *option, uint64_t value,
+                                   struct mf_error *err);
+
+/* One change made by mf_batch_set(); strings borrowed for the call. */
+struct mf_batch_change {
+    int64_t when; /* Unix seconds */
+    const char *option, *old_value, *new_value;
+};
+typedef mf_err (*mf_batch_change_cb)(void *ud, const struct mf_batch_change *c);
+/* Calls cb for each change of the batch, oldest first. A non-zero return
+ * from cb stops the walk and is returned. */
+MF_WARN_UNUSED mf_err mf_batch_changes(struct mf_redis *r, const char *batch,
+                                       mf_batch_change_cb cb, void *ud,
+                                       struct mf_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Mailbox records                                                    */
 /* ------------------------------------------------------------------ */
 

@@ -8,10 +8,17 @@
  *
  * Stored as one Redis hash per mailbox, "mf:{b:<batch>}:ckpt:<mailbox>",
  * one field per folder (the folder's raw source name), value
- * "<uidvalidity> <last_uid> <clean|dirty> <tgt_uidvalidity> <tgt_mark>"
- * (the last two may be absent in values written by older versions). One
- * HSET per update, so a crash leaves either the old or the new checkpoint,
- * never half of one.
+ * "<uidvalidity> <last_uid> <clean|dirty> <tgt_uidvalidity> <tgt_mark>
+ *  <src_bytes> <pending>", pending being "-" or UIDs joined by ','
+ * (fields from tgt_uidvalidity on may be absent in values written by
+ * older versions). One HSET per update, so a crash leaves either the old
+ * or the new checkpoint, never half of one.
+ *
+ * Pending UIDs are why "last_uid" can move past a message that is not on
+ * the target: a message the target refused, one over the size cap, one
+ * whose metadata could not be read. Every later pass fetches them again
+ * and retries them, until they are copied or gone from the source, so a
+ * checkpoint never forgets a message (issue: nothing lost silently).
  */
 #ifndef MAILFERRY_CHECKPOINT_H
 #define MAILFERRY_CHECKPOINT_H
@@ -31,7 +38,20 @@ struct mf_checkpoint {
      * ones, so only those need to be recognised (DESIGN.md section 8). */
     uint32_t tgt_uidvalidity;
     uint32_t tgt_mark;
+    /* Bytes of the source messages up to last_uid when they were listed
+     * (the folder's share of the mailbox's source size in reports). */
+    uint64_t src_bytes;
+    /* Source UIDs up to last_uid that are not on the target yet, in
+     * ascending order. Owned by whoever filled the struct (parse and get
+     * allocate it): free with mf_checkpoint_pending_free(). */
+    uint32_t *pending;
+    size_t n_pending;
 };
+
+/* At most this many pending UIDs are kept per folder; past it the folder
+ * keeps its checkpoint below the next one instead (a full target refuses
+ * everything: those messages are then listed again as new). */
+#define MF_CHECKPOINT_PENDING_MAX 10000
 
 /* Reads a folder's checkpoint. *found_r false (and *ckpt_r zeroed) when
  * there is none. A stored value that does not parse is MF_E_REDIS. */
@@ -49,9 +69,12 @@ MF_WARN_UNUSED mf_err mf_checkpoint_clear(struct mf_redis *r, const char *batch,
                                           const char *mailbox,
                                           struct mf_error *err);
 
-/* Value codec, exposed for tests: formats into out (>= 32 bytes) / parses
- * a stored value, false when malformed. */
-void mf_checkpoint_format(const struct mf_checkpoint *c, char *out, size_t n);
+/* Value codec, exposed for tests: formats a value (free() it) / parses a
+ * stored value, false when malformed (then c_r owns nothing). */
+char *mf_checkpoint_format(const struct mf_checkpoint *c);
 bool mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r);
+
+/* Frees c->pending and zeroes the pending fields. */
+void mf_checkpoint_pending_free(struct mf_checkpoint *c);
 
 #endif

@@ -83,6 +83,8 @@ struct mf_counters {
     uint64_t flags_updated;
     uint64_t messages_already_present;
     uint64_t lease_wait_ms; /* waiting for connection slots (caps) */
+    uint64_t bytes_failed;  /* bytes of messages_failed: still to copy */
+    bool pass_complete;     /* the lists are the mailbox's whole state */
 };
 
 struct mf_progress {

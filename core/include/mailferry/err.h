@@ -84,10 +84,15 @@
        "server refused: too many connections")                                 \
     XX(MAILBOX_MISSING, 308, FAIL_MAILBOX, "mailbox does not exist")           \
     XX(DNS, 309, RECONNECT, "cannot resolve host name")                        \
+    XX(OVERQUOTA, 310, FAIL_MAILBOX, "target mailbox over quota")              \
+    XX(TARGET_MAILBOX_MISSING, 311, FAIL_MAILBOX,                              \
+       "target user has no mailbox")                                           \
     /* 400-499: messages */                                                    \
     XX(MESSAGE_TOO_LARGE, 400, FAIL_MESSAGE, "message larger than the limit")  \
     XX(MESSAGE_REJECTED, 401, FAIL_MESSAGE, "target refused the message")      \
     XX(MESSAGE_GONE, 402, FAIL_MESSAGE, "message vanished from the source")    \
+    XX(NOT_ALL_COPIED, 403, FAIL_MAILBOX,                                      \
+       "messages not copied (listed in the report)")                           \
     /* 500-599: Redis */                                                       \
     XX(REDIS, 500, RETRY, "Redis error")                                       \
     XX(REDIS_UNAVAILABLE, 501, RETRY, "Redis unreachable")                     \

@@ -130,12 +130,17 @@ struct mf_migrate_stats {
     uint64_t messages_copied, bytes_copied;
     uint64_t messages_present; /* recognised as already on the target */
     uint64_t skipped_too_large, skipped_vanished;
-    uint64_t failed;
+    uint64_t failed;        /* messages not copied, listed in failed */
+    uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */
     uint32_t uidvalidity_changes;
     uint32_t attempts;      /* 1 + retries */
     uint64_t lease_wait_ms; /* waiting for connection slots */
     double seconds;
+    /* Every planned folder was visited: the skipped and failed lists are
+     * the mailbox's whole state (what is not on the target and why), not
+     * a part of it. */
+    bool pass_complete;
 };
 
 struct mf_migrate_result {

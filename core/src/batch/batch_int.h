@@ -32,6 +32,7 @@ struct mf__batch_keys {
     char claims[MF__BATCH_KEY_MAX];    /* ZSET */
     char results[MF__BATCH_KEY_MAX];   /* SET */
     char samples[MF__BATCH_KEY_MAX];   /* LIST */
+    char changes[MF__BATCH_KEY_MAX];   /* LIST: mf_batch_set() history */
     char mb_prefix[MF__BATCH_KEY_MAX]; /* "mf:{b:N}:mb:" */
     char list[4][MF__BATCH_KEY_MAX];   /* include exclude rename preset */
 };

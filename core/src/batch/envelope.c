@@ -86,6 +86,8 @@ mf_batch_apply_envelope_result(struct mf_redis *r, const struct mf_result *res,
                 .messages_present = c->messages_already_present,
                 .skipped_too_large = c->messages_skipped_too_large,
                 .failed = c->messages_failed,
+                .bytes_failed = c->bytes_failed,
+                .pass_complete = c->pass_complete,
                 .flags_updated = c->flags_updated,
                 .lease_wait_ms = c->lease_wait_ms,
                 .seconds =

@@ -35,6 +35,7 @@ mf__batch_keys(struct mf__batch_keys *k, const char *batch) {
     bkey(k->claims, sizeof(k->claims), batch, "claims");
     bkey(k->results, sizeof(k->results), batch, "results");
     bkey(k->samples, sizeof(k->samples), batch, "samples");
+    bkey(k->changes, sizeof(k->changes), batch, "changes");
     bkey(k->mb_prefix, sizeof(k->mb_prefix), batch, "mb:");
     for (int i = 0; i < 4; i++)
         bkey(k->list[i], sizeof(k->list[i]), batch, lists[i]);

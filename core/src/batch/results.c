@@ -56,13 +56,17 @@ mf_batch_apply_progress(struct mf_redis *r, const char *batch,
     return MF_E_OK;
 }
 
+/* The result script's word for an outcome. A failed pass that visited
+ * every folder ("incomplete": messages are missing, and listed) replaces
+ * the mailbox's lists and counters like a synced one, since its lists are
+ * the mailbox's whole state. */
 static const char *
-outcome_word(enum mf_outcome o) {
+outcome_word(enum mf_outcome o, bool pass_complete) {
     switch (o) {
     case MF_OUTCOME_SYNCED:
         return "synced";
     case MF_OUTCOME_FAILED:
-        return "failed";
+        return pass_complete ? "incomplete" : "failed";
     case MF_OUTCOME_STOPPED:
         return "stopped";
     case MF_OUTCOME_RETRY:
@@ -148,7 +152,8 @@ mf_batch_apply_result(struct mf_redis *r, const char *batch, const char *email,
     struct mf_batch_applied out = {0};
     redisReply *reply = NULL;
     char key[MF__BATCH_KEY_MAX];
-    const char *outcome = outcome_word(res->outcome), *w;
+    const char *outcome = outcome_word(res->outcome, res->stats.pass_complete),
+               *w;
     size_t ns = res->n_skipped < MF_BATCH_ITEMS_MAX ? res->n_skipped
                                                     : MF_BATCH_ITEMS_MAX;
     size_t nf =

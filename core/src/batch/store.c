@@ -626,6 +626,7 @@ mf_batch_remove(struct mf_redis *r, const char *name, struct mf_error *err) {
     mf__batch_argv_adds(&a, k.claims);
     mf__batch_argv_adds(&a, k.results);
     mf__batch_argv_adds(&a, k.samples);
+    mf__batch_argv_adds(&a, k.changes);
     for (int l = 0; l < 4; l++)
         mf__batch_argv_adds(&a, k.list[l]);
     /* Last, so that a removal cut short stays visible as Removing. */

@@ -22,9 +22,11 @@
  *     [AUTHORIZATIONFAILED] [EXPIRED]
  *   NO [TOOBIG] (RFC 7889)              MF_E_MESSAGE_TOO_LARGE
  *   NO [ALREADYEXISTS]                  MF_E_EXISTS
- *   NO [OVERQUOTA] and anything else    MF_E_IMAP_NO: a full target does
- *                                       not empty itself, the mailbox fails
- *                                       until an admin acts
+ *   NO [OVERQUOTA]                      MF_E_OVERQUOTA: a full target does
+ *                                       not empty itself; the engine stops
+ *                                       appending to that mailbox and lists
+ *                                       what is left until an admin acts
+ *   NO anything else                    MF_E_IMAP_NO
  *   BYE [UNAVAILABLE]                   MF_E_THROTTLED
  *   BYE otherwise                       MF_E_IMAP_BYE
  */
@@ -242,6 +244,8 @@ map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
         return MF_E_MESSAGE_TOO_LARGE;
     if (code_is(r, "ALREADYEXISTS"))
         return MF_E_EXISTS;
+    if (code_is(r, "OVERQUOTA"))
+        return MF_E_OVERQUOTA;
     if (!r->code.name && (contains_ci(t, n, "too many") || retry_after_ms > 0))
         return MF_E_THROTTLED;
     /* Dovecot 2.3 answers SELECT of a missing mailbox with a bare "NO

@@ -216,6 +216,8 @@ pb_counters(PbCounters *pb, const struct mf_counters *x) {
     pb->flags_updated = x->flags_updated;
     pb->messages_already_present = x->messages_already_present;
     pb->lease_wait_ms = x->lease_wait_ms;
+    pb->bytes_failed = x->bytes_failed;
+    pb->pass_complete = x->pass_complete;
 }
 
 /* A new array of n Items and one of n pointers to them (freed by the
@@ -463,6 +465,8 @@ un_counters(const PbCounters *pb, struct mf_counters *x) {
     x->flags_updated = pb->flags_updated;
     x->messages_already_present = pb->messages_already_present;
     x->lease_wait_ms = pb->lease_wait_ms;
+    x->bytes_failed = pb->bytes_failed;
+    x->pass_complete = pb->pass_complete;
 }
 
 static struct mf_result_item *

@@ -20,11 +20,21 @@
  *   4. Checkpoint as confirmations come in: last_uid is the UID of the
  *      last message of the longest finished prefix (copied, present,
  *      skipped, failed or vanished), so nothing above it is unconfirmed;
- *      dirty until the folder is done, then clean.
+ *      dirty until the folder is done, then clean. The messages at or
+ *      below last_uid that are not on the target (skipped, failed, or
+ *      retried and not finished yet) are the checkpoint's pending UIDs:
+ *      every later pass lists them again with the new ones and retries
+ *      them, so a message is never dropped by moving the checkpoint on.
  *
  * Message states move TODO -> QUEUED -> DONE, or to PRESENT, SKIPPED,
  * FAILED, VANISHED. A batch the target refuses as a whole is retried one
- * message at a time so that a bad message fails alone.
+ * message at a time so that a bad message fails alone; a full target
+ * ([OVERQUOTA]) fails the whole batch at once and stops the folder.
+ *
+ * A folder copied with a refusal (the target folder cannot be created or
+ * selected, or the target stopped taking mail earlier in the mailbox) is
+ * only listed: every message that would have been copied is failed with
+ * that refusal, so the report counts the source as it is.
  */
 #include "migrate/leases.h"
 #include "migrate/migrate_int.h"
@@ -71,6 +81,10 @@ struct batch {
 struct folder_run {
     struct mf__run *run;
     const struct mf_folder_entry *e;
+    /* The checkpoint's last_uid and src_bytes when the folder started
+     * (0 without a usable checkpoint): pending UIDs are at or below it. */
+    uint32_t base_uid;
+    uint64_t base_bytes;
     char *src_name; /* NUL-terminated raw source name */
     const char *dst_name;
     const char *label; /* for reports: the decoded source path */
@@ -89,6 +103,7 @@ struct folder_run {
     /* Reader (its own thread). */
     pthread_t reader;
     bool reader_started;
+    mf_err reader_rc; /* what fetch_bodies() returned */
     uint32_t *todo;
     size_t ntodo;
     uint8_t *rd_buf;
@@ -156,6 +171,79 @@ finished(uint8_t st) {
     return st >= M_DONE;
 }
 
+/* Whether a message is on the target (or gone from the source): what
+ * is not is pending once the checkpoint is past it. */
+static bool
+settled(uint8_t st) {
+    return st == M_DONE || st == M_PRESENT || st == M_VANISHED;
+}
+
+/* Fills ck's pending UIDs (borrowed from fr's scratch array) and source
+ * bytes for a checkpoint at ck->last_uid. More pending UIDs than a
+ * checkpoint keeps hold ck->last_uid back below the first one left out
+ * (never below base_uid: the base's own pending UIDs always fit). Returns
+ * whether it was held back. */
+static bool
+ckpt_pending(struct folder_run *fr, struct mf_checkpoint *ck,
+             uint32_t **scratch) {
+    bool held = false;
+    size_t n = 0;
+
+    ck->src_bytes = fr->base_bytes;
+    *scratch = mf_xreallocarray(*scratch, fr->list.n + 1, sizeof(**scratch));
+    for (size_t i = 0; i < fr->list.n; i++) {
+        const struct mf__msg *m = &fr->list.m[i];
+        if (m->uid > ck->last_uid)
+            break;
+        if (!settled(m->state)) {
+            if (n == MF_CHECKPOINT_PENDING_MAX) {
+                MF_ASSERT(m->uid > fr->base_uid);
+                ck->last_uid = m->uid - 1;
+                held = true;
+                break;
+            }
+            (*scratch)[n++] = m->uid;
+        }
+        if (m->uid > fr->base_uid)
+            ck->src_bytes += m->size;
+    }
+    ck->pending = *scratch;
+    ck->n_pending = n;
+    return held;
+}
+
+/* Keeps ck->tgt_mark under the target UIDs of messages copied above
+ * ck->last_uid or after the finished prefix (a batch split into single
+ * appends finishes after later batches): a resume must look for them, or
+ * it would copy them twice. */
+static void
+ckpt_lower_mark(const struct folder_run *fr, struct mf_checkpoint *ck) {
+    for (size_t i = 0; i < fr->list.n; i++) {
+        const struct mf__msg *m = &fr->list.m[i];
+        if ((i >= fr->prefix || m->uid > ck->last_uid) && m->state == M_DONE &&
+            m->tgt_uid && m->tgt_uid <= ck->tgt_mark)
+            ck->tgt_mark = m->tgt_uid - 1;
+    }
+}
+
+/* Writes the checkpoint ck (dirty: messages above last_uid may be on the
+ * target) with fr's pending UIDs. Returns false (error in run->err) when
+ * the write failed. */
+static bool
+ckpt_write(struct folder_run *fr, struct mf_checkpoint ck, bool dirty) {
+    uint32_t *scratch = NULL;
+    bool ok;
+
+    if (ckpt_pending(fr, &ck, &scratch))
+        dirty = true;
+    ck.dirty = dirty;
+    if (dirty)
+        ckpt_lower_mark(fr, &ck);
+    ok = mf__ckpt_put(fr->run, fr->src_name, &ck) == MF_E_OK;
+    free(scratch);
+    return ok;
+}
+
 /* Moves the finished prefix on and writes a dirty checkpoint when it has
  * moved enough (or force). */
 static void
@@ -164,7 +252,8 @@ advance(struct folder_run *fr, bool force) {
 
     while (fr->prefix < fr->list.n && finished(fr->list.m[fr->prefix].state)) {
         const struct mf__msg *m = &fr->list.m[fr->prefix];
-        fr->last_uid = m->uid;
+        if (m->uid > fr->last_uid)
+            fr->last_uid = m->uid;
         /* Target UIDs up to a copied message's own are accounted for. */
         if (m->state == M_DONE && m->tgt_uid > fr->ck.tgt_mark &&
             fr->ck.tgt_uidvalidity != 0)
@@ -178,17 +267,7 @@ advance(struct folder_run *fr, bool force) {
         return;
     ck = fr->ck;
     ck.last_uid = fr->last_uid;
-    ck.dirty = true;
-    /* Messages after the prefix may already be on the target below the
-     * mark (a batch split into single appends finishes after later
-     * batches): the mark must stay under them, or a resume would not look
-     * for them and copy them twice. */
-    for (size_t i = fr->prefix; i < fr->list.n; i++) {
-        const struct mf__msg *m = &fr->list.m[i];
-        if (m->state == M_DONE && m->tgt_uid && m->tgt_uid <= ck.tgt_mark)
-            ck.tgt_mark = m->tgt_uid - 1;
-    }
-    if (mf__ckpt_put(fr->run, fr->src_name, &ck) != MF_E_OK) {
+    if (!ckpt_write(fr, ck, true)) {
         set_werr(fr, &fr->run->err, 0);
         return;
     }
@@ -276,6 +355,7 @@ reader_main(void *arg) {
     mf_err rc;
 
     rc = src->ops->fetch_bodies(src, fr->todo, fr->ntodo, &reader_cb, fr);
+    fr->reader_rc = rc;
     free(fr->rd_buf);
     fr->rd_buf = NULL;
     it = mf__pipe_item_new(rc == MF_E_OK ? MF_PIPE_DONE : MF_PIPE_ERROR);
@@ -414,23 +494,54 @@ batch_add(struct batch *b, struct outmsg *om) {
     b->bytes += om->len;
 }
 
+/* Whether an answered APPEND's error means the target refused it (so the
+ * message is not there): a NO, as opposed to a dropped connection or a
+ * cancel, after which the message may or may not be on the target. */
+static bool
+refused(mf_err code) {
+    mf_err_class cls = mf_err_class_of(code);
+    return code != MF_E_MAILBOX_MISSING &&
+           (cls == MF_ERRCLASS_FAIL_MESSAGE || cls == MF_ERRCLASS_FAIL_MAILBOX);
+}
+
+/* Marks a message the target refused (or that was never tried because of
+ * error e) as failed, and lists it. */
+static void
+fail_message(struct folder_run *fr, struct mf__msg *m,
+             const struct mf_error *e) {
+    struct mf__run *run = fr->run;
+
+    m->state = M_FAILED;
+    run->res->stats.failed++;
+    run->res->stats.bytes_failed += m->size;
+    mf__run_item(run, true, fr->label, m->uid, m->size, m->date, NULL, e);
+    progress_done(fr, 0);
+}
+
 static void
 message_failed(struct folder_run *fr, struct outmsg *om,
                const struct mf_store_done *d) {
     struct mf__run *run = fr->run;
-    struct mf__msg *m = &fr->list.m[om->idx];
     struct mf_error e = d->error;
 
     /* A plain NO to one APPEND is about this message. */
-    if (mf_err_class_of(e.code) == MF_ERRCLASS_FAIL_MAILBOX &&
-        e.code != MF_E_MAILBOX_MISSING)
+    if (mf_err_class_of(e.code) == MF_ERRCLASS_FAIL_MAILBOX)
         e.code = MF_E_MESSAGE_REJECTED;
-    m->state = M_FAILED;
-    run->res->stats.failed++;
-    mf__run_item(run, true, fr->label, m->uid, m->size, m->date, NULL, &e);
-    progress_done(fr, 0);
-    if (++run->consecutive_rejects >= MF__MAX_CONSECUTIVE_REJECTS)
-        set_werr(fr, &d->error, d->retry_after_ms);
+    fail_message(fr, &fr->list.m[om->idx], &e);
+    if (++run->consecutive_rejects >= MF__MAX_CONSECUTIVE_REJECTS) {
+        struct mf_error stop = d->error;
+        snprintf(stop.detail, sizeof(stop.detail),
+                 "the target refused %u messages in a row, the last: %.180s",
+                 run->consecutive_rejects, d->error.detail);
+        set_werr(fr, &stop, d->retry_after_ms);
+    }
+}
+
+/* Fails every message of batch b with the answer d (a refusal). */
+static void
+batch_refused(struct batch *b, const struct mf_store_done *d) {
+    for (size_t i = 0; i < b->n; i++)
+        fail_message(b->fr, &b->fr->list.m[b->msgs[i]->idx], &d->error);
 }
 
 static void
@@ -456,6 +567,14 @@ batch_done(void *ud, const struct mf_store_done *d) {
             progress_done(fr, len);
         }
         run->consecutive_rejects = 0;
+    } else if (code == MF_E_OVERQUOTA) {
+        /* RFC 5530 OVERQUOTA: nothing more fits, whichever message it is.
+         * Not retried one by one: the folder stops, the rest is listed. */
+        batch_refused(b, d);
+        set_werr(fr, &d->error, d->retry_after_ms);
+    } else if (fr->werr.code != MF_E_OK && refused(code)) {
+        /* Answered after the folder already stopped: not on the target. */
+        batch_refused(b, d);
     } else if (code == MF_E_CANCELLED || cls == MF_ERRCLASS_RETRY ||
                cls == MF_ERRCLASS_RECONNECT || code == MF_E_MAILBOX_MISSING ||
                fr->werr.code != MF_E_OK) {
@@ -657,7 +776,10 @@ recognise(struct folder_run *fr, uint32_t tgt_from) {
             goto out;
     for (size_t i = 0; i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
-        if (m->state == M_TODO && mf_fingerprint_set_take(set, &m->fp)) {
+        /* Pending UIDs (at or below base_uid) were refused or skipped, so
+         * they are not on the target: only newer ones can be. */
+        if (m->state == M_TODO && m->uid > fr->base_uid &&
+            mf_fingerprint_set_take(set, &m->fp)) {
             m->state = M_PRESENT;
             run->res->stats.messages_present++;
         }
@@ -712,14 +834,16 @@ skip_too_large(struct folder_run *fr) {
     return MF_E_OK;
 }
 
+/* Adds the folder to the mailbox's source totals: the messages the
+ * server says it has now, and the bytes of those listed so far (the
+ * checkpoint's share plus the new ones). A folder retried after a dropped
+ * connection was counted by the attempt that first listed it. */
 static void
-stats_source(struct folder_run *fr) {
+stats_source(struct folder_run *fr, uint32_t exists) {
     struct mf__run *run = fr->run;
     struct mf_migrate_stats *s = &run->res->stats;
     struct mf_migrate_progress *p = run->o->progress;
 
-    /* A folder retried after a dropped connection was counted by the
-     * attempt that first listed it. */
     for (size_t i = 0; i < run->n_counted; i++)
         if (strcmp(run->counted[i], fr->src_name) == 0)
             return;
@@ -727,12 +851,71 @@ stats_source(struct folder_run *fr) {
                                     sizeof(*run->counted));
     run->counted[run->n_counted++] = mf_xstrdup(fr->src_name);
 
-    for (size_t i = 0; i < fr->list.n; i++) {
-        s->messages_source++;
-        s->bytes_source += fr->list.m[i].size;
-    }
+    s->messages_source += exists > fr->list.n ? exists : fr->list.n;
+    s->bytes_source += fr->base_bytes;
+    for (size_t i = 0; i < fr->list.n; i++)
+        if (fr->list.m[i].uid > fr->base_uid)
+            s->bytes_source += fr->list.m[i].size;
     if (p)
         atomic_fetch_add(&p->messages_total, fr->list.n);
+}
+
+/* Lists the checkpoint's pending UIDs (metadata, as for new messages)
+ * into fr->list. A UID the source no longer has is gone: it is dropped
+ * from the pending list by the next checkpoint. Runs of consecutive UIDs
+ * are fetched as one range; past a few dozen ranges one range over all
+ * of them is cheaper than the round trips, and what is not pending is
+ * left out. */
+static mf_err
+list_pending(struct folder_run *fr, const uint32_t *uids, size_t n,
+             bool with_fp) {
+    struct mf__run *run = fr->run;
+    struct mf__msglist got = {0};
+    size_t ranges = 0;
+    mf_err rc = MF_E_OK;
+
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || uids[i] != uids[i - 1] + 1)
+            ranges++;
+    if (ranges > 32) {
+        rc = mf__msglist_fetch(run, run->src, uids[0], uids[n - 1], with_fp,
+                               &got);
+    } else {
+        for (size_t i = 0; i < n && rc == MF_E_OK;) {
+            size_t j = i;
+            while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+                j++;
+            rc = mf__msglist_fetch(run, run->src, uids[i], uids[j], with_fp,
+                                   &got);
+            i = j + 1;
+        }
+    }
+    for (size_t i = 0, k = 0; rc == MF_E_OK && i < got.n; i++) {
+        struct mf__msg *m = &got.m[i];
+        while (k < n && uids[k] < m->uid)
+            k++;
+        if (k == n || uids[k] != m->uid)
+            continue;
+        if (fr->list.n == fr->list.cap) {
+            fr->list.cap = fr->list.cap ? 2 * fr->list.cap : 64;
+            fr->list.m =
+                mf_xreallocarray(fr->list.m, fr->list.cap, sizeof(*fr->list.m));
+        }
+        fr->list.m[fr->list.n++] = *m;
+        m->flags = NULL; /* moved */
+    }
+    fr->list.with_fp = with_fp;
+    mf__msglist_clear(&got);
+    return rc;
+}
+
+/* Fails (and lists) every message not tried yet, with e: the folder
+ * cannot take them (a refusal) or stopped for good. */
+static void
+fail_unattempted(struct folder_run *fr, const struct mf_error *e) {
+    for (size_t i = 0; i < fr->list.n; i++)
+        if (fr->list.m[i].state == M_TODO)
+            fail_message(fr, &fr->list.m[i], e);
 }
 
 static void
@@ -746,13 +929,62 @@ finish(struct folder_run *fr) {
     free(fr->todo);
     free(fr->rd_buf);
     free(fr->src_name);
+    mf_checkpoint_pending_free(&fr->ck);
     mf__msglist_clear(&fr->list);
 }
 
+/* Whether an error stops this folder for good (the messages not copied
+ * are failed and listed) rather than for this attempt. */
+static bool
+definitive(mf_err code) {
+    mf_err_class cls = mf_err_class_of(code);
+    return cls == MF_ERRCLASS_FAIL_MESSAGE || cls == MF_ERRCLASS_FAIL_MAILBOX;
+}
+
+/* Copies the listed TODO messages (reader thread + writer). Returns
+ * false with fr->werr set when the copy stopped early. */
+static bool
+copy_listed(struct folder_run *fr) {
+    struct mf__run *run = fr->run;
+
+    fr->todo = mf_xcalloc(fr->list.n + 1, sizeof(*fr->todo));
+    for (size_t i = 0; i < fr->list.n; i++)
+        if (fr->list.m[i].state == M_TODO)
+            fr->todo[fr->ntodo++] = fr->list.m[i].uid;
+    if (fr->ntodo == 0)
+        return true;
+    /* Dirty before the first byte goes out. */
+    advance(fr, true);
+    if (fr->werr.code != MF_E_OK)
+        return false;
+    fr->pipe = mf__pipe_new(run->pipe_bytes);
+    if (pthread_create(&fr->reader, NULL, reader_main, fr) != 0) {
+        set_werr_code(fr, MF_E_INTERNAL, "cannot start the reader thread");
+        return false;
+    }
+    fr->reader_started = true;
+    write_all(fr);
+    mf__pipe_cancel(fr->pipe);
+    pthread_join(fr->reader, NULL);
+    fr->reader_started = false;
+    /* A FETCH cut off in the middle leaves the source session in the
+     * middle of a response: the next folder needs a new connection. */
+    if (fr->reader_rc != MF_E_OK)
+        run->reopen_source = true;
+    if (fr->werr.code == MF_E_OK)
+        return true;
+    if (definitive(fr->werr.code))
+        fail_unattempted(fr, &fr->werr);
+    advance(fr, true); /* keep what was confirmed */
+    return false;
+}
+
 mf_err
-mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e) {
+mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
+                   const struct mf_error *refusal) {
     struct folder_run fr = {0};
-    struct mf_store_select ssel, dsel;
+    struct mf_store_select ssel, dsel = {0};
+    struct mf_error tgt_err = {0};
     bool found, recognising = false, incremental = false;
     uint32_t start = 1, tgt_from = 0;
     mf_err rc;
@@ -767,36 +999,58 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e) {
         rc = mf__run_store_error(run, run->src, fr.label);
         goto out;
     }
-    if ((rc = run->dst->ops->select(run->dst, fr.dst_name, false, &dsel))) {
+    if (!refusal &&
+        (rc = run->dst->ops->select(run->dst, fr.dst_name, false, &dsel))) {
         rc = mf__run_store_error(run, run->dst, e->tgt_name);
-        goto out;
+        if (!definitive(rc))
+            goto out;
+        /* The target folder cannot be opened: list what it would hold. */
+        tgt_err = run->err;
+        refusal = &tgt_err;
     }
     if ((rc = mf__ckpt_get(run, fr.src_name, &fr.ck, &found)))
         goto out;
     if (found && fr.ck.uidvalidity == ssel.uidvalidity &&
-        (fr.ck.tgt_uidvalidity == 0 ||
+        (refusal || fr.ck.tgt_uidvalidity == 0 ||
          fr.ck.tgt_uidvalidity == dsel.uidvalidity)) {
         start = fr.ck.last_uid + 1;
+        fr.base_uid = fr.ck.last_uid;
+        fr.base_bytes = fr.ck.src_bytes;
         recognising = fr.ck.dirty;
         tgt_from = fr.ck.tgt_uidvalidity ? fr.ck.tgt_mark : 0;
         incremental = !fr.ck.dirty && fr.ck.last_uid > 0;
     } else {
         if (found)
             run->res->stats.uidvalidity_changes++;
+        mf_checkpoint_pending_free(&fr.ck);
         recognising = dsel.exists > 0;
         tgt_from = 0;
         fr.ck.tgt_mark = 0;
     }
+    if (refusal)
+        recognising = incremental = false;
     fr.ck.uidvalidity = ssel.uidvalidity;
     fr.ck.tgt_uidvalidity = dsel.uidvalidity;
     if (!recognising)
         fr.ck.tgt_mark = dsel.uidnext ? dsel.uidnext - 1 : 0;
     fr.last_uid = start - 1;
 
+    if (fr.ck.n_pending &&
+        (rc = list_pending(&fr, fr.ck.pending, fr.ck.n_pending, recognising)) !=
+            MF_E_OK)
+        goto out;
     rc = mf__msglist_fetch(run, run->src, start, 0, recognising, &fr.list);
     if (rc != MF_E_OK)
         goto out;
-    stats_source(&fr);
+    stats_source(&fr, ssel.exists);
+    if (refusal) {
+        /* Nothing is written, the checkpoint included: the next pass
+         * lists these messages again. */
+        fail_unattempted(&fr, refusal);
+        run->err = *refusal;
+        rc = refusal->code;
+        goto out;
+    }
     if (recognising && (rc = recognise(&fr, tgt_from)) != MF_E_OK)
         goto out;
     if ((rc = skip_too_large(&fr)) != MF_E_OK)
@@ -804,32 +1058,8 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e) {
     for (size_t i = 0; i < fr.list.n; i++)
         if (fr.list.m[i].state == M_PRESENT)
             progress_done(&fr, 0);
-
-    fr.todo = mf_xcalloc(fr.list.n + 1, sizeof(*fr.todo));
-    for (size_t i = 0; i < fr.list.n; i++)
-        if (fr.list.m[i].state == M_TODO)
-            fr.todo[fr.ntodo++] = fr.list.m[i].uid;
-    if (fr.ntodo > 0) {
-        /* Dirty before the first byte goes out. */
-        advance(&fr, true);
-        if (fr.werr.code != MF_E_OK)
-            goto werr;
-        fr.pipe = mf__pipe_new(run->pipe_bytes);
-        if (pthread_create(&fr.reader, NULL, reader_main, &fr) != 0) {
-            rc = mf_error_set(&run->err, MF_E_INTERNAL,
-                              "cannot start the reader thread");
-            goto out;
-        }
-        fr.reader_started = true;
-        write_all(&fr);
-        mf__pipe_cancel(fr.pipe);
-        pthread_join(fr.reader, NULL);
-        fr.reader_started = false;
-        if (fr.werr.code != MF_E_OK) {
-            advance(&fr, true); /* keep what was confirmed */
-            goto werr;
-        }
-    }
+    if (!copy_listed(&fr))
+        goto werr;
     advance(&fr, false);
     if (fr.prefix != fr.list.n) {
         rc = mf_error_set(&run->err, MF_E_INTERNAL,
@@ -840,9 +1070,13 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e) {
     if (incremental &&
         (rc = mf__migrate_flag_sync(run, fr.label, fr.ck.last_uid)) != MF_E_OK)
         goto out;
-    fr.ck.last_uid = fr.list.n ? fr.list.m[fr.list.n - 1].uid : start - 1;
-    fr.ck.dirty = false;
-    rc = mf__ckpt_put(run, fr.src_name, &fr.ck);
+    {
+        struct mf_checkpoint ck = fr.ck;
+        ck.last_uid = fr.last_uid;
+        if (fr.list.n && fr.list.m[fr.list.n - 1].uid > ck.last_uid)
+            ck.last_uid = fr.list.m[fr.list.n - 1].uid;
+        rc = ckpt_write(&fr, ck, false) ? MF_E_OK : run->err.code;
+    }
     goto out;
 werr:
     run->err = fr.werr;

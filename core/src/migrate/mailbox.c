@@ -133,6 +133,15 @@ make_plan(struct mf__run *run, struct mf_folder_plan **plan_r) {
         rc = mf__run_store_error(run, run->dst, "target LIST");
         goto out;
     }
+    /* A user with a mailbox has an INBOX (RFC 3501 5.1 reserves the name
+     * for the user's primary mailbox) and servers list it; Cyrus lists
+     * nothing for a login whose mailbox was never created. */
+    if (l.ntgt == 0) {
+        rc = mf_error_set(&run->err, MF_E_TARGET_MAILBOX_MISSING,
+                          "the target lists no folder, not even INBOX: "
+                          "create the user's mailbox on the target first");
+        goto out;
+    }
     in.src = l.src;
     in.n_src = l.nsrc;
     in.src_prefix = run->src->caps.prefix;
@@ -168,26 +177,95 @@ plan_stats(struct mf__run *run, const struct mf_folder_plan *plan) {
         atomic_store(&p->folders_total, copy);
 }
 
-/* A folder-level problem that fails that folder only: listed, and the
- * mailbox goes on. */
+/* A folder-level problem that fails that folder only: its messages are
+ * listed with the error, and the mailbox goes on (and ends with
+ * NOT_ALL_COPIED). A dropped connection or throttling is not one: the
+ * attempt ends and the next one resumes. */
 static bool
 folder_only(mf_err code) {
-    return code == MF_E_IMAP_NO || code == MF_E_MAILBOX_MISSING ||
-           code == MF_E_IMAP_BAD_MUTF7;
+    mf_err_class cls = mf_err_class_of(code);
+    return cls == MF_ERRCLASS_FAIL_MESSAGE || cls == MF_ERRCLASS_FAIL_MAILBOX;
+}
+
+/* The folder's name in reports (folder.c lists its messages so). Owned
+ * by the caller. */
+static char *
+folder_label(const struct mf_folder_entry *e) {
+    return e->src_path ? mf_xstrdup(e->src_path)
+                       : mf_xstrndup((const char *)e->src_raw, e->src_raw_len);
+}
+
+/* Takes back what an earlier attempt listed for a folder that is copied
+ * again: the new attempt lists the same messages again if they still are
+ * not copied. */
+static void
+forget_items(struct mf__run *run, const char *folder) {
+    struct mf_migrate_result *res = run->res;
+    struct mf_migrate_stats *s = &res->stats;
+    size_t k = 0;
+
+    for (size_t i = 0; i < res->n_failed; i++) {
+        struct mf_migrate_item *it = &res->failed[i];
+        if (strcmp(it->folder, folder) != 0) {
+            res->failed[k++] = *it;
+            continue;
+        }
+        if (it->uid) {
+            s->failed--;
+            s->bytes_failed -= it->size;
+        }
+        mf__run_item_clear(it);
+    }
+    res->n_failed = k;
+    k = 0;
+    for (size_t i = 0; i < res->n_skipped; i++) {
+        struct mf_migrate_item *it = &res->skipped[i];
+        if (strcmp(it->folder, folder) != 0) {
+            res->skipped[k++] = *it;
+            continue;
+        }
+        if (it->error.code == MF_E_MESSAGE_TOO_LARGE)
+            s->skipped_too_large--;
+        else if (it->error.code == MF_E_MESSAGE_GONE)
+            s->skipped_vanished--;
+        mf__run_item_clear(it);
+    }
+    res->n_skipped = k;
+}
+
+/* A target folder that could not be created, and why. */
+struct broken {
+    char *name; /* owned: the target's wire name */
+    struct mf_error err;
+};
+
+struct broken_list {
+    struct broken *v;
+    size_t n;
+};
+
+static const struct mf_error *
+broken_find(const struct broken_list *l, const char *name) {
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].name, name) == 0)
+            return &l->v[i].err;
+    return NULL;
 }
 
 static void
-folder_failed(struct mf__run *run, const struct mf_folder_entry *e) {
-    mf__run_item(run, true, e->src_path ? e->src_path : e->tgt_name, 0, 0, NULL,
-                 NULL, &run->err);
-    run->res->stats.failed++;
+broken_free(struct broken_list *l) {
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].name);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
 }
 
-/* Creates and subscribes the target folders; names that failed go into
- * broken (their folders are not copied). */
+/* Creates and subscribes the target folders; folders that cannot be
+ * created go into broken with the server's answer (their messages are
+ * listed as not copied). */
 static mf_err
 create_folders(struct mf__run *run, const struct mf_folder_plan *plan,
-               struct names *broken) {
+               struct broken_list *broken) {
     struct mf_store *dst = run->dst;
 
     for (size_t i = 0; i < mf_folder_plan_count(plan); i++) {
@@ -201,8 +279,10 @@ create_folders(struct mf__run *run, const struct mf_folder_plan *plan,
                 rc = mf__run_store_error(run, dst, e->tgt_name);
                 if (!folder_only(rc))
                     return rc;
-                folder_failed(run, e);
-                names_add(broken, e->tgt_wire);
+                broken->v = mf_xreallocarray(broken->v, broken->n + 1,
+                                             sizeof(*broken->v));
+                broken->v[broken->n].name = mf_xstrdup(e->tgt_wire);
+                broken->v[broken->n++].err = run->err;
                 continue;
             }
             run->res->stats.folders_created++;
@@ -220,11 +300,56 @@ create_folders(struct mf__run *run, const struct mf_folder_plan *plan,
 /* One attempt                                                         */
 /* ------------------------------------------------------------------ */
 
+/* Copies one planned folder, or lists it when the target cannot take
+ * it. Returns MF_E_OK when the folder is done for this pass (copied, or
+ * its failures listed), else the error that ends the attempt. */
+static mf_err
+one_folder(struct mf__run *run, const struct mf_folder_entry *e,
+           const struct mf_error *create_err) {
+    const struct mf_error *refusal =
+        create_err ? create_err
+                   : (run->refusal.code != MF_E_OK ? &run->refusal : NULL);
+    char *label = folder_label(e);
+    mf_err rc;
+
+    forget_items(run, label);
+    rc = mf__migrate_folder(run, e, refusal);
+    if (rc == MF_E_OK) {
+        run->res->stats.folders_copied++;
+    } else if (folder_only(rc)) {
+        /* A full target, or one refusing everything, stops taking this
+         * mailbox's mail: the rest is only listed, each message with this
+         * error. Otherwise the folder's own failure (it cannot be created
+         * or opened) is listed once, as UID 0, beside its messages. */
+        bool mailbox_wide =
+            rc == MF_E_OVERQUOTA ||
+            run->consecutive_rejects >= MF__MAX_CONSECUTIVE_REJECTS;
+        if (mailbox_wide && run->refusal.code == MF_E_OK)
+            run->refusal = run->err;
+        else if (!mailbox_wide && (!refusal || refusal == create_err))
+            mf__run_item(run, true, label, 0, 0, NULL, NULL,
+                         create_err ? create_err : &run->err);
+        rc = MF_E_OK;
+    }
+    free(label);
+    return rc;
+}
+
+/* Replaces the source connection (see run->reopen_source). */
+static mf_err
+reopen_source(struct mf__run *run, const struct mf_migrate_login *login) {
+    run->reopen_source = false;
+    mf__leases_attach(run->leases, false, NULL);
+    mf_store_close(&run->src);
+    mf__leases_release_connections(run->leases, true, false);
+    return open_side(run, run->o->source, login, "source", &run->src);
+}
+
 static mf_err
 attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
         const struct mf_migrate_login *dst_login, struct names *done) {
     struct mf_folder_plan *plan = NULL;
-    struct names broken = {0};
+    struct broken_list broken = {0};
     uint64_t limit;
     mf_err rc;
 
@@ -245,7 +370,7 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         char *key;
 
-        if (e->action != MF_FOLDER_COPY || names_has(&broken, e->tgt_wire))
+        if (e->action != MF_FOLDER_COPY)
             continue;
         key = mf_xstrndup((const char *)e->src_raw, e->src_raw_len);
         if (names_has(done, key)) {
@@ -258,21 +383,13 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
                               "stopped between folders");
             goto out;
         }
-        rc = mf__migrate_folder(run, e);
-        if (rc != MF_E_OK &&
-            run->consecutive_rejects >= MF__MAX_CONSECUTIVE_REJECTS) {
-            free(key);
-            goto out; /* the target refuses everything: the mailbox fails */
-        }
-        if (rc == MF_E_OK || folder_only(rc)) {
-            if (rc != MF_E_OK)
-                folder_failed(run, e);
-            else
-                run->res->stats.folders_copied++;
+        rc = one_folder(run, e, broken_find(&broken, e->tgt_wire));
+        if (rc == MF_E_OK && run->reopen_source)
+            rc = reopen_source(run, src_login);
+        if (rc == MF_E_OK) {
             names_add(done, key);
             if (run->o->progress)
                 atomic_fetch_add(&run->o->progress->folders_done, 1);
-            rc = MF_E_OK;
         }
         free(key);
         if (rc != MF_E_OK)
@@ -280,13 +397,44 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     }
 out:
     mf_folder_plan_free(&plan);
-    names_free(&broken);
+    broken_free(&broken);
     mf__leases_attach(run->leases, false, NULL);
     mf__leases_attach(run->leases, true, NULL);
     mf_store_close(&run->src);
     mf_store_close(&run->dst);
     mf__leases_release_connections(run->leases, true, true);
     return rc;
+}
+
+/* After a pass over every folder: MF_E_OK when every message is on the
+ * target (or skipped by the size cap, which is the admin's rule);
+ * otherwise the mailbox is not synced, and the error says how much is
+ * missing and the first reason. */
+static mf_err
+pass_verdict(struct mf__run *run) {
+    const struct mf_migrate_result *res = run->res;
+    const struct mf_migrate_stats *s = &res->stats;
+    const struct mf_migrate_item *first;
+    char uid[24] = "";
+
+    if (res->n_failed == 0)
+        return MF_E_OK;
+    first = &res->failed[0];
+    if (first->uid)
+        snprintf(uid, sizeof(uid), " UID %u", first->uid);
+    if (run->refusal.code == MF_E_OVERQUOTA)
+        return mf_error_set(&run->err, MF_E_OVERQUOTA,
+                            "target over quota: %llu messages (%llu bytes) "
+                            "still to copy: %.120s",
+                            (unsigned long long)s->failed,
+                            (unsigned long long)s->bytes_failed,
+                            run->refusal.detail);
+    return mf_error_set(&run->err, MF_E_NOT_ALL_COPIED,
+                        "%llu messages (%llu bytes) not copied; first: "
+                        "%.60s%s: %s: %.100s",
+                        (unsigned long long)s->failed,
+                        (unsigned long long)s->bytes_failed, first->folder, uid,
+                        mf_err_name(first->error.code), first->error.detail);
 }
 
 static bool
@@ -341,6 +489,20 @@ mf__migrate_mailbox_with(const struct mf_migrate_options *o,
                          const struct mf_migrate_login *dst,
                          mf__store_open_fn open, void *open_ud,
                          struct mf_migrate_result *res) {
+    struct mf__ckpt_mem *mem = NULL;
+    mf_err rc =
+        mf__migrate_mailbox_mem(o, mailbox, src, dst, open, open_ud, &mem, res);
+    mf__ckpt_mem_free(&mem);
+    return rc;
+}
+
+mf_err
+mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
+                        const struct mf_migrate_login *src,
+                        const struct mf_migrate_login *dst,
+                        mf__store_open_fn open, void *open_ud,
+                        struct mf__ckpt_mem **mem,
+                        struct mf_migrate_result *res) {
     struct mf__run run = {0};
     struct names done = {0};
     unsigned max_attempts =
@@ -353,6 +515,7 @@ mf__migrate_mailbox_with(const struct mf_migrate_options *o,
     run.mailbox = mailbox;
     run.open = open;
     run.open_ud = open_ud;
+    run.mem = *mem;
     run.res = res;
     run.batch_messages = o->batch_messages ? o->batch_messages : 50;
     run.batch_bytes = o->batch_bytes ? o->batch_bytes : 1024 * 1024;
@@ -374,6 +537,10 @@ mf__migrate_mailbox_with(const struct mf_migrate_options *o,
             break;
         nap(&run, backoff(&run, n));
     }
+    if (rc == MF_E_OK) {
+        res->stats.pass_complete = true;
+        rc = pass_verdict(&run);
+    }
 done:
     res->stats.lease_wait_ms = mf__leases_waited_ms(run.leases);
     mf__leases_free(&run.leases);
@@ -387,17 +554,14 @@ done:
     for (size_t i = 0; i < run.n_counted; i++)
         free(run.counted[i]);
     free(run.counted);
-    mf__ckpt_mem_free(&run.mem);
+    *mem = run.mem;
     return rc;
 }
 
 static void
 items_free(struct mf_migrate_item *v, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].folder);
-        free(v[i].date);
-        free(v[i].subject);
-    }
+    for (size_t i = 0; i < n; i++)
+        mf__run_item_clear(&v[i]);
     free(v);
 }
 

@@ -1,7 +1,8 @@
 /*
  * Internals of the migration engine shared by mailbox.c (connections,
  * folder plan, retries), folder.c (one folder's copy), flagsync.c
- * (incremental flag changes) and ckpt.c (checkpoints in Redis or memory).
+ * (incremental flag changes) and run.c (checkpoints in Redis or memory,
+ * result items, metadata lists).
  */
 #ifndef MF_MIGRATE_INT_H
 #define MF_MIGRATE_INT_H
@@ -30,6 +31,13 @@ MF_WARN_UNUSED mf_err mf__migrate_mailbox_with(
     const struct mf_migrate_options *o, const char *mailbox,
     const struct mf_migrate_login *src, const struct mf_migrate_login *dst,
     mf__store_open_fn open, void *open_ud, struct mf_migrate_result *res);
+/* The same with the in-memory checkpoints (no Redis) kept in *mem across
+ * calls, as Redis keeps them across passes (tests of later passes). */
+MF_WARN_UNUSED mf_err mf__migrate_mailbox_mem(
+    const struct mf_migrate_options *o, const char *mailbox,
+    const struct mf_migrate_login *src, const struct mf_migrate_login *dst,
+    mf__store_open_fn open, void *open_ud, struct mf__ckpt_mem **mem,
+    struct mf_migrate_result *res);
 
 /* After this many messages refused in a row the target is not refusing a
  * message but everything (over quota, read-only): the folder stops, and
@@ -58,6 +66,13 @@ struct mf__run {
     size_t pipe_bytes;
     uint64_t stream_threshold;
     unsigned consecutive_rejects;
+    /* Set when the target stopped taking this mailbox's mail (over quota,
+     * refusing everything): the remaining folders are only listed, each
+     * message failed with this error. */
+    struct mf_error refusal;
+    /* The source connection stopped in the middle of a FETCH (the folder
+     * stopped early): it is replaced before the next folder. */
+    bool reopen_source;
     /* Why the current folder or mailbox failed. */
     struct mf_error err;
     uint32_t retry_after_ms;
@@ -65,9 +80,13 @@ struct mf__run {
 
 /* Copies one planned folder (action COPY). Returns MF_E_OK, or the error
  * (also in run->err) that stopped it; messages that failed alone are in
- * run->res. */
+ * run->res. With refusal (the target folder cannot be created, or the
+ * target takes no more mail), or when the target folder cannot be
+ * selected, nothing is copied: every message that would have been is
+ * listed as failed with that error, which is returned. */
 MF_WARN_UNUSED mf_err mf__migrate_folder(struct mf__run *run,
-                                         const struct mf_folder_entry *e);
+                                         const struct mf_folder_entry *e,
+                                         const struct mf_error *refusal);
 
 /* Makes the target's flags equal the source's for the messages with
  * source UIDs up to last_uid, pairing messages by fingerprint (both
@@ -87,6 +106,9 @@ void mf__ckpt_mem_free(struct mf__ckpt_mem **m);
 void mf__run_item(struct mf__run *run, bool failed, const char *folder,
                   uint32_t uid, uint64_t size, const char *date,
                   const char *subject, const struct mf_error *error);
+
+/* Frees what an item owns. */
+void mf__run_item_clear(struct mf_migrate_item *it);
 
 /* Copies a store's error into run->err and returns its code. */
 mf_err mf__run_store_error(struct mf__run *run, struct mf_store *st,

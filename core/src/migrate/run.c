@@ -35,6 +35,10 @@ mf__ckpt_get(struct mf__run *run, const char *folder,
     for (struct mf__ckpt_mem *m = run->mem; m; m = m->next)
         if (strcmp(m->folder, folder) == 0) {
             *ck_r = m->ck;
+            ck_r->pending = m->ck.n_pending
+                                ? mf_xmemdup(m->ck.pending,
+                                             m->ck.n_pending * sizeof(uint32_t))
+                                : NULL;
             *found_r = true;
             return MF_E_OK;
         }
@@ -61,7 +65,11 @@ mf__ckpt_put(struct mf__run *run, const char *folder,
         m->next = run->mem;
         run->mem = m;
     }
+    mf_checkpoint_pending_free(&m->ck);
     m->ck = *ck;
+    m->ck.pending = ck->n_pending ? mf_xmemdup(ck->pending,
+                                               ck->n_pending * sizeof(uint32_t))
+                                  : NULL;
     return MF_E_OK;
 }
 
@@ -70,6 +78,7 @@ mf__ckpt_mem_free(struct mf__ckpt_mem **mp) {
     while (*mp) {
         struct mf__ckpt_mem *m = *mp;
         *mp = m->next;
+        mf_checkpoint_pending_free(&m->ck);
         free(m->folder);
         free(m);
     }
@@ -102,6 +111,14 @@ mf__run_item(struct mf__run *run, bool failed, const char *folder, uint32_t uid,
     }
     it->subject = subject ? mf_xstrdup(subject) : NULL;
     it->error = *error;
+}
+
+void
+mf__run_item_clear(struct mf_migrate_item *it) {
+    free(it->folder);
+    free(it->date);
+    free(it->subject);
+    memset(it, 0, sizeof(*it));
 }
 
 mf_err

@@ -233,7 +233,9 @@ mem_list(struct mf_store *st, mf_store_folder_cb cb, void *ud) {
 
     if (ms->broken)
         return broken_error(ms);
-    for (size_t i = 0; i < ms->srv->nfolders && rc == MF_E_OK; i++) {
+    for (size_t i = 0;
+         i < ms->srv->nfolders && rc == MF_E_OK && !ms->srv->faults.no_mailbox;
+         i++) {
         const struct mf_mem_folder *f = ms->srv->folders[i];
         struct mf_store_folder sf = {.name = (const uint8_t *)f->name,
                                      .len = strlen(f->name),
@@ -253,6 +255,12 @@ mem_create(struct mf_store *st, const char *name) {
 
     if (ms->broken)
         return broken_error(ms);
+    if (ms->srv->faults.no_mailbox)
+        return mf_store_fail(st, MF_E_IMAP_NO, "NO Permission denied");
+    if (ms->srv->faults.create_refuse_marker &&
+        strstr(name, ms->srv->faults.create_refuse_marker))
+        return mf_store_fail(st, MF_E_IMAP_NO,
+                             "NO [CANNOT] Invalid mailbox name: %s", name);
     ms->srv->stats.creates++;
     (void)mf_mem_folder_add(ms->srv, name, 0, false);
     return MF_E_OK;
@@ -280,7 +288,7 @@ mem_select(struct mf_store *st, const char *name, bool readonly,
     if (ms->broken)
         return broken_error(ms);
     ms->sel = NULL;
-    f = mf_mem_folder_find(ms->srv, name);
+    f = ms->srv->faults.no_mailbox ? NULL : mf_mem_folder_find(ms->srv, name);
     if (!f)
         return mf_store_fail(st, MF_E_MAILBOX_MISSING,
                              "NO [NONEXISTENT] %s does not exist", name);
@@ -583,6 +591,11 @@ run_append(struct mem_store *ms, struct op *o) {
             code = MF_E_IMAP_NO;
             why = "NO [CANNOT] message refused";
         }
+    }
+    if (code == MF_E_OK && fl->quota_messages &&
+        srv->stats.appended + o->n > fl->quota_messages) {
+        code = MF_E_OVERQUOTA;
+        why = "NO [OVERQUOTA] Quota exceeded (mailbox for user is full)";
     }
     if (code == MF_E_OK && fl->append_fail_at &&
         fl->append_fail_at <= srv->stats.appended + o->n) {

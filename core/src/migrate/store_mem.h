@@ -79,6 +79,16 @@ struct mf_mem_faults {
     /* Appends of a message whose body contains this are refused (NO).
      * Borrowed; does not clear itself. */
     const char *reject_marker;
+    /* CREATE of a name containing this is refused (NO [CANNOT], as Cyrus
+     * refuses names with '/'). Borrowed; does not clear itself. */
+    const char *create_refuse_marker;
+    /* An append that would make the server hold more than this many
+     * appended messages is refused whole with NO [OVERQUOTA] (0: no
+     * quota). Does not clear itself. */
+    uint64_t quota_messages;
+    /* The login has no mailbox: LIST shows nothing, CREATE and SELECT are
+     * refused. Does not clear itself. */
+    bool no_mailbox;
     /* The store breaks with MF_E_IMAP_BYE once the server has delivered
      * this many body bytes in total (0: never). */
     uint64_t fetch_break_after;

@@ -16,48 +16,105 @@ hash_key(char *out, size_t n, const char *batch, const char *mailbox) {
     mf_redis_key(out, n, tag, rest);
 }
 
+char *
+mf_checkpoint_format(const struct mf_checkpoint *c) {
+    struct mf_buf b = {0};
+
+    mf_buf_appendf(&b, "%u %u %s %u %u %llu ", c->uidvalidity, c->last_uid,
+                   c->dirty ? "dirty" : "clean", c->tgt_uidvalidity,
+                   c->tgt_mark, (unsigned long long)c->src_bytes);
+    if (c->n_pending == 0)
+        mf_buf_append_str(&b, "-");
+    for (size_t i = 0; i < c->n_pending; i++)
+        mf_buf_appendf(&b, "%s%u", i ? "," : "", c->pending[i]);
+    return (char *)b.data;
+}
+
 void
-mf_checkpoint_format(const struct mf_checkpoint *c, char *out, size_t n) {
-    snprintf(out, n, "%u %u %s %u %u", c->uidvalidity, c->last_uid,
-             c->dirty ? "dirty" : "clean", c->tgt_uidvalidity, c->tgt_mark);
+mf_checkpoint_pending_free(struct mf_checkpoint *c) {
+    free(c->pending);
+    c->pending = NULL;
+    c->n_pending = 0;
+}
+
+/* The pending list: "-" or ascending UIDs joined by ','. */
+static bool
+parse_pending(const char *s, struct mf_checkpoint *c) {
+    size_t cap = 0;
+
+    if (strcmp(s, "-") == 0)
+        return true;
+    while (*s) {
+        char num[16];
+        const char *comma = strchr(s, ',');
+        size_t n = comma ? (size_t)(comma - s) : strlen(s);
+        uint64_t uid;
+
+        if (n == 0 || n >= sizeof(num) ||
+            c->n_pending >= MF_CHECKPOINT_PENDING_MAX)
+            return false;
+        memcpy(num, s, n);
+        num[n] = '\0';
+        if (!mf_parse_u64(num, 1, c->last_uid, &uid) ||
+            (c->n_pending && uid <= c->pending[c->n_pending - 1]))
+            return false;
+        if (c->n_pending == cap) {
+            cap = cap ? 2 * cap : 16;
+            c->pending = mf_xreallocarray(c->pending, cap, sizeof(uint32_t));
+        }
+        c->pending[c->n_pending++] = (uint32_t)uid;
+        s += n;
+        if (*s == ',' && !*++s)
+            return false;
+    }
+    return true;
 }
 
 bool
 mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
-    char buf[96], *a, *b, *state, *tuv = NULL, *tmark = NULL;
-    uint64_t uv, uid, tv = 0, tm = 0;
+    /* Whitespace-separated fields; the first three are required. */
+    enum { NF = 7 };
+    char *buf, *f[NF] = {0};
+    uint64_t v[6] = {0};
+    struct mf_checkpoint c = {0};
+    size_t nf = 0;
+    bool ok = false;
 
-    if (len == 0 || len >= sizeof(buf))
+    if (len == 0 || len > 16 + 12 * (size_t)MF_CHECKPOINT_PENDING_MAX + 96)
         return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    a = buf;
-    if (!(b = strchr(a, ' ')))
-        return false;
-    *b++ = '\0';
-    if (!(state = strchr(b, ' ')))
-        return false;
-    *state++ = '\0';
-    if ((tuv = strchr(state, ' '))) {
-        *tuv++ = '\0';
-        if (!(tmark = strchr(tuv, ' ')))
-            return false;
-        *tmark++ = '\0';
-        if (!mf_parse_u64(tuv, 0, UINT32_MAX, &tv) ||
-            !mf_parse_u64(tmark, 0, UINT32_MAX, &tm))
-            return false;
+    buf = mf_xstrndup(s, len);
+    for (char *p = buf; p && nf < NF;) {
+        f[nf++] = p;
+        if ((p = strchr(p, ' ')))
+            *p++ = '\0';
+        if (nf == NF && p)
+            goto out; /* too many fields */
     }
-    if (!mf_parse_u64(a, 1, UINT32_MAX, &uv) ||
-        !mf_parse_u64(b, 0, UINT32_MAX, &uid))
-        return false;
-    if (strcmp(state, "clean") != 0 && strcmp(state, "dirty") != 0)
-        return false;
-    c_r->uidvalidity = (uint32_t)uv;
-    c_r->last_uid = (uint32_t)uid;
-    c_r->dirty = state[0] == 'd';
-    c_r->tgt_uidvalidity = (uint32_t)tv;
-    c_r->tgt_mark = (uint32_t)tm;
-    return true;
+    if (nf < 3 || nf == 4 || !mf_parse_u64(f[0], 1, UINT32_MAX, &v[0]) ||
+        !mf_parse_u64(f[1], 0, UINT32_MAX, &v[1]))
+        goto out;
+    if (strcmp(f[2], "clean") != 0 && strcmp(f[2], "dirty") != 0)
+        goto out;
+    if (nf >= 5 && (!mf_parse_u64(f[3], 0, UINT32_MAX, &v[3]) ||
+                    !mf_parse_u64(f[4], 0, UINT32_MAX, &v[4])))
+        goto out;
+    if (nf >= 6 && !mf_parse_u64(f[5], 0, UINT64_MAX, &v[5]))
+        goto out;
+    c.uidvalidity = (uint32_t)v[0];
+    c.last_uid = (uint32_t)v[1];
+    c.dirty = f[2][0] == 'd';
+    c.tgt_uidvalidity = (uint32_t)v[3];
+    c.tgt_mark = (uint32_t)v[4];
+    c.src_bytes = v[5];
+    if (nf == NF && !parse_pending(f[6], &c)) {
+        mf_checkpoint_pending_free(&c);
+        goto out;
+    }
+    *c_r = c;
+    ok = true;
+out:
+    free(buf);
+    return ok;
 }
 
 mf_err
@@ -95,7 +152,7 @@ mf_err
 mf_checkpoint_put(struct mf_redis *r, const char *batch, const char *mailbox,
                   const char *folder, const struct mf_checkpoint *ckpt,
                   struct mf_error *err) {
-    char key[1100], value[96];
+    char key[1100], *value;
     const char *argv[4];
     size_t argvlen[4];
     redisReply *reply = NULL;
@@ -103,11 +160,13 @@ mf_checkpoint_put(struct mf_redis *r, const char *batch, const char *mailbox,
 
     MF_ASSERT(ckpt->uidvalidity != 0);
     hash_key(key, sizeof(key), batch, mailbox);
-    mf_checkpoint_format(ckpt, value, sizeof(value));
+    value = mf_checkpoint_format(ckpt);
     argv[0] = "HSET", argv[1] = key, argv[2] = folder, argv[3] = value;
     for (int i = 0; i < 4; i++)
         argvlen[i] = strlen(argv[i]);
-    if ((rc = mf_redis_command_argv(r, 4, argv, argvlen, &reply, err)))
+    rc = mf_redis_command_argv(r, 4, argv, argvlen, &reply, err);
+    free(value);
+    if (rc)
         return rc;
     freeReplyObject(reply);
     return MF_E_OK;

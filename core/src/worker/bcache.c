@@ -3,9 +3,9 @@
  * mf_batch_get() and turned into what the engine takes (servers, folder
  * rules, caps). Jobs of one batch arrive in bursts, so a configuration is
  * kept for batch_cache_ms and shared by its jobs through a reference
- * count; a configuration is immutable once the batch is created, so the
- * only staleness that matters is a batch removed and created again under
- * the same name, which the short lifetime covers.
+ * count. The short lifetime also bounds how long a change by `batch set`
+ * (mf_batch_set()) or a batch removed and created again under the same
+ * name takes to reach the jobs.
  *
  * The cache is a small array used by the main loop only; the reference
  * counts are atomic because slot threads drop theirs.

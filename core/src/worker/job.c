@@ -199,6 +199,8 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->counters.flags_updated = s->flags_updated;
     r->counters.messages_already_present = s->messages_present;
     r->counters.lease_wait_ms = s->lease_wait_ms;
+    r->counters.bytes_failed = s->bytes_failed;
+    r->counters.pass_complete = s->pass_complete;
     r->error_code = (uint32_t)error->code;
     r->error_name = mf_xstrdup(error->code ? mf_err_name(error->code) : "");
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");

@@ -369,6 +369,30 @@ def case_create(c):
     c.mf("batch", "status", "no-such-batch", "--redis", REDIS_URL, expect=1)
     c.mf("batch", "start", b, "--redis", REDIS_URL, expect=2)  # no kafka
     c.create(b + "-lf", good, "--admin-login-format", "{admin}", expect=2)
+    # Options that may change over a batch's life change, and status
+    # lists every change (the next pass uses them: the engine tests show
+    # a raised size cap copying what an earlier pass skipped).
+    c.mf("batch", "set", b, "--redis", REDIS_URL, "--max-message-size",
+         "50M", "--max-attempts", "6")
+    c.mf("batch", "set", b, "--redis", REDIS_URL, "--max-message-size",
+         "60M")
+    st = c.status(b)
+    check(st["max_attempts"] == 6 and st["max_message_size"] == 60 << 20,
+          "batch set changes the size cap and the attempts: %r"
+          % ((st.get("max_attempts"), st.get("max_message_size")),))
+    check([(x["option"], x["old"], x["new"]) for x in st["changes"]] ==
+          [("max-message-size", "0", str(50 << 20)), ("max-attempts", "4", "6"),
+           ("max-message-size", str(50 << 20), str(60 << 20))],
+          "status --json lists every change with old and new values")
+    p = c.mf("batch", "status", b, "--redis", REDIS_URL)
+    check("--max-message-size %d -> %d" % (50 << 20, 60 << 20) in p.stdout,
+          "status lists the changes")
+    c.mf("batch", "set", b, "--redis", REDIS_URL, "--source", "x", expect=2)
+    c.mf("batch", "set", b, "--redis", REDIS_URL, expect=2)
+    c.mf("batch", "set", b, "--redis", REDIS_URL, "--max-attempts", "0",
+         expect=2)
+    c.mf("batch", "set", "no-such-batch", "--redis", REDIS_URL,
+         "--max-attempts", "2", expect=1)
     # Removing a Created batch works and leaves nothing.
     c.op("remove", b)
     check(c.redis.keys("mf:{b:%s}*" % b) == [], "remove leaves no key")

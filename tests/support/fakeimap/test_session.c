@@ -963,7 +963,7 @@ test_status_mapping(void **state) {
          MF_E_THROTTLED, 120000},
         {MF_IMAP_STATUS_NO, "LIMIT", "Account exceeded command limits",
          MF_E_THROTTLED, 0},
-        {MF_IMAP_STATUS_NO, "OVERQUOTA", "Quota exceeded", MF_E_IMAP_NO, 0},
+        {MF_IMAP_STATUS_NO, "OVERQUOTA", "Quota exceeded", MF_E_OVERQUOTA, 0},
         {MF_IMAP_STATUS_NO, "ALERT", "Too many simultaneous connections.",
          MF_E_TOO_MANY_CONNECTIONS, 0},
         {MF_IMAP_STATUS_NO, NULL, "Too many commands, please wait 10s",

@@ -503,7 +503,7 @@ test_append_errors(void **state) {
     /* Refusals fail their command only; the store goes on. */
     assert_int_equal(t.st->ops->flush(t.st, 0), MF_E_OK);
     assert_int_equal(d[0].calls, 1);
-    assert_int_equal(d[0].code, MF_E_IMAP_NO);
+    assert_int_equal(d[0].code, MF_E_OVERQUOTA);
     assert_non_null(strstr(d[0].detail, "OVERQUOTA"));
     assert_int_equal(d[0].n, 0);
     assert_int_equal(d[1].code, MF_E_MAILBOX_MISSING);

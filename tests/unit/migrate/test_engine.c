@@ -39,6 +39,7 @@ struct t {
     struct mf_migrate_login login;
     struct mf_migrate_options o;
     struct mf_migrate_result res;
+    struct mf__ckpt_mem *mem; /* checkpoints kept across pass() calls */
 };
 
 static int
@@ -63,6 +64,7 @@ teardown(void **state) {
     struct t *t = *state;
 
     mf_migrate_result_clear(&t->res);
+    mf__ckpt_mem_free(&t->mem);
     mf_mem_server_free(&t->env.src);
     mf_mem_server_free(&t->env.dst);
     free(t);
@@ -74,6 +76,24 @@ run(struct t *t) {
     mf_migrate_result_clear(&t->res);
     return mf__migrate_mailbox_with(&t->o, "user@example.org", &t->login,
                                     &t->login, memenv_open, &t->env, &t->res);
+}
+
+/* One pass with the checkpoints of the earlier passes, as a batch keeps
+ * them in Redis. */
+static mf_err
+pass(struct t *t) {
+    mf_migrate_result_clear(&t->res);
+    return mf__migrate_mailbox_mem(&t->o, "user@example.org", &t->login,
+                                   &t->login, memenv_open, &t->env, &t->mem,
+                                   &t->res);
+}
+
+static void
+expect_pass_ok(struct t *t) {
+    mf_err rc = pass(t);
+    if (rc != MF_E_OK)
+        fail_msg("migrate: %s (%s)", mf_err_name(rc), t->res.error.detail);
+    assert_true(t->res.stats.pass_complete);
 }
 
 static void
@@ -352,7 +372,8 @@ test_split_then_disconnect(void **state) {
     /* Batch 2 stores 5, singles 1 and 2 store 2 more; single 4 cuts. */
     t->env.dst->faults.append_fail_at = 8;
     t->env.dst->faults.append_fail_code = MF_E_DISCONNECTED;
-    expect_ok(t);
+    assert_int_equal(run(t), MF_E_NOT_ALL_COPIED);
+    assert_true(t->res.stats.pass_complete);
     assert_int_equal(t->res.stats.attempts, 2);
     assert_int_equal(t->res.n_failed, 1);
     assert_int_equal(t->res.failed[0].uid, bad);
@@ -365,21 +386,35 @@ test_split_then_disconnect(void **state) {
 /* Messages that fail or are skipped                                   */
 /* ------------------------------------------------------------------ */
 
+/* Adds n 300-byte messages, the one at index poison marked for the
+ * target's reject_marker "POISON"; returns that one's UID. */
+static uint32_t
+add_with_poison(struct mf_mem_folder *f, unsigned n, unsigned poison) {
+    uint32_t bad = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        char tag[32];
+        snprintf(tag, sizeof(tag), "%s%u", i == poison ? "POISON" : "ok", i);
+        uint32_t uid = add_msg(f, tag, 300, "", i);
+        if (i == poison)
+            bad = uid;
+    }
+    return bad;
+}
+
 static void
 test_bad_message_alone(void **state) {
     struct t *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
-    uint32_t bad = 0;
+    uint32_t bad = add_with_poison(in, 120, 37);
 
-    for (unsigned i = 0; i < 120; i++) {
-        char tag[32];
-        snprintf(tag, sizeof(tag), "%s%u", i == 37 ? "POISON" : "ok", i);
-        uint32_t uid = add_msg(in, tag, 300, "", i);
-        if (i == 37)
-            bad = uid;
-    }
     t->env.dst->faults.reject_marker = "POISON";
-    expect_ok(t);
+    /* The mailbox is not synced: one message is missing, and the error
+     * says which. */
+    assert_int_equal(run(t), MF_E_NOT_ALL_COPIED);
+    assert_int_equal(t->res.error.code, MF_E_NOT_ALL_COPIED);
+    assert_non_null(strstr(t->res.error.detail, "1 messages (300 bytes)"));
+    assert_true(t->res.stats.pass_complete);
     assert_int_equal(t->res.n_failed, 1);
     assert_int_equal(t->res.stats.failed, 1);
     assert_int_equal(t->res.failed[0].uid, bad);
@@ -392,9 +427,9 @@ test_bad_message_alone(void **state) {
     expect_same(t, "INBOX", "INBOX");
 }
 
-/* A target that refuses every message (over quota, read-only) fails the
- * mailbox after a few refusals in a row, instead of trying every folder
- * the same way. */
+/* A target that refuses every message (read-only, broken) stops being
+ * tried after a few refusals in a row, instead of trying every folder the
+ * same way; what was not tried is listed all the same. */
 static void
 test_target_refuses_everything(void **state) {
     struct t *t = *state;
@@ -408,11 +443,168 @@ test_target_refuses_everything(void **state) {
     }
     t->env.dst->faults.reject_marker = "POISON";
     rc = run(t);
-    assert_int_not_equal(rc, MF_E_OK);
+    assert_int_equal(rc, MF_E_NOT_ALL_COPIED);
     assert_int_equal(t->res.error.code, rc);
     assert_int_equal(t->res.stats.messages_copied, 0);
-    /* It stopped at the first folder: ten failures, not sixty. */
-    assert_int_equal(t->res.stats.failed, 10);
+    /* INBOX's batch, then its messages one by one; Archive not tried... */
+    assert_true(t->env.dst->stats.append_cmds <= 1 + 30);
+    assert_int_equal(t->env.dst->stats.appended, 0);
+    /* ... but all sixty are listed, with their folders. */
+    assert_int_equal(t->res.stats.failed, 60);
+    assert_int_equal(t->res.n_failed, 60);
+    assert_int_equal(t->res.stats.messages_source, 60);
+    assert_string_equal(t->res.failed[59].folder, "Archive");
+}
+
+/* A refused message stays pending: the next pass retries it, and once the
+ * target takes it the mailbox is synced with nothing listed. */
+static void
+test_refused_retried_next_pass(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+    uint32_t bad = add_with_poison(in, 40, 7);
+
+    t->env.dst->faults.reject_marker = "POISON";
+    assert_int_equal(pass(t), MF_E_NOT_ALL_COPIED);
+    assert_int_equal(t->res.n_failed, 1);
+    assert_int_equal(t->res.failed[0].uid, bad);
+    /* Still refused: still listed, on every pass. */
+    assert_int_equal(pass(t), MF_E_NOT_ALL_COPIED);
+    assert_int_equal(t->res.n_failed, 1);
+    assert_int_equal(t->res.failed[0].uid, bad);
+    assert_int_equal(t->res.stats.messages_copied, 0);
+    assert_int_equal(t->res.stats.messages_source, 40);
+    /* The target takes it now. */
+    t->env.dst->faults.reject_marker = NULL;
+    expect_pass_ok(t);
+    assert_int_equal(t->res.n_failed, 0);
+    assert_int_equal(t->res.stats.failed, 0);
+    assert_int_equal(t->res.stats.messages_copied, 1);
+    expect_same(t, "INBOX", "INBOX");
+    /* And it stays done. */
+    expect_pass_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 0);
+    expect_same(t, "INBOX", "INBOX");
+}
+
+/* A full target ([OVERQUOTA], RFC 5530) is its own error: the refused
+ * batch is not retried message by message, the rest of the mailbox is
+ * listed with the bytes still to copy, and once the quota is lifted the
+ * next pass copies exactly what is missing. */
+static void
+test_quota_then_lift(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *in = fill(t->env.src, "INBOX", 0, 0, 80, 400);
+    struct mf_mem_folder *sent = fill(t->env.src, "Sent", 0, 0, 40, 400);
+    uint64_t cmds, copied, missing, bytes = 0;
+    char words[64];
+
+    (void)in;
+    (void)sent;
+    t->env.dst->faults.quota_messages = 50;
+    if (pass(t) != MF_E_OVERQUOTA)
+        fail_msg("first: %s %s", mf_err_name(t->res.error.code),
+                 t->res.error.detail);
+    assert_int_equal(t->res.error.code, MF_E_OVERQUOTA);
+    assert_true(t->res.stats.pass_complete);
+    copied = t->res.stats.messages_copied;
+    missing = t->res.stats.failed;
+    assert_true(copied > 0 && copied <= 50);
+    assert_int_equal(copied + missing, 120);
+    assert_int_equal(t->res.n_failed, missing);
+    assert_int_equal(t->res.stats.messages_source, 120);
+    for (size_t i = 0; i < t->res.n_failed; i++) {
+        assert_int_equal(t->res.failed[i].error.code, MF_E_OVERQUOTA);
+        bytes += t->res.failed[i].size;
+    }
+    assert_int_equal(t->res.stats.bytes_failed, bytes);
+    snprintf(words, sizeof(words), "%llu messages (%llu bytes)",
+             (unsigned long long)missing, (unsigned long long)bytes);
+    assert_non_null(strstr(t->res.error.detail, words));
+    /* Batches were refused whole, not retried one message at a time. */
+    assert_true(t->env.dst->stats.append_cmds <= 8);
+    /* Still full: the next pass copies what fits now and lists the
+     * rest, with a few batch attempts at most. */
+    cmds = t->env.dst->stats.append_cmds;
+    if (pass(t) != MF_E_OVERQUOTA)
+        fail_msg("second: %s %s", mf_err_name(t->res.error.code),
+                 t->res.error.detail);
+    assert_int_equal(t->res.stats.messages_copied + t->res.n_failed, missing);
+    assert_true(t->env.dst->stats.append_cmds - cmds <= 4);
+    missing = t->res.n_failed;
+    /* Lifted: exactly the missing ones are copied. */
+    t->env.dst->faults.quota_messages = 0;
+    expect_pass_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, missing);
+    assert_int_equal(t->res.n_failed, 0);
+    expect_same(t, "INBOX", "INBOX");
+    expect_same(t, "Sent", "Sent");
+}
+
+/* A message over the size cap is copied by a later pass once the cap has
+ * been raised. */
+static void
+test_size_cap_raised(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+
+    add_msg(in, "small", 1000, "", 1);
+    add_msg(in, "big", 6000, "\\Seen", 2);
+    add_msg(in, "small2", 1000, "", 3);
+    t->o.max_message_size = 5000;
+    expect_pass_ok(t);
+    assert_int_equal(t->res.n_skipped, 1);
+    expect_pass_ok(t);
+    assert_int_equal(t->res.n_skipped, 1); /* still listed */
+    assert_int_equal(t->res.stats.skipped_too_large, 1);
+    t->o.max_message_size = 100000;
+    expect_pass_ok(t);
+    assert_int_equal(t->res.n_skipped, 0);
+    assert_int_equal(t->res.stats.messages_copied, 1);
+    expect_same(t, "INBOX", "INBOX");
+}
+
+/* A folder the target refuses to create counts all its messages as not
+ * copied, with the server's words, and the mailbox is not synced. */
+static void
+test_folder_create_refused(void **state) {
+    struct t *t = *state;
+    const struct mf_migrate_item *folder_item = NULL;
+    size_t msgs = 0;
+
+    fill(t->env.src, "INBOX", 0, 0, 10, 300);
+    fill(t->env.src, "Bad*Name", 0, 0, 12, 300);
+    t->env.dst->faults.create_refuse_marker = "*";
+    assert_int_equal(run(t), MF_E_NOT_ALL_COPIED);
+    assert_int_equal(t->res.stats.messages_source, 22);
+    assert_int_equal(t->res.stats.messages_copied, 10);
+    assert_int_equal(t->res.stats.failed, 12);
+    for (size_t i = 0; i < t->res.n_failed; i++) {
+        const struct mf_migrate_item *it = &t->res.failed[i];
+        assert_string_equal(it->folder, "Bad*Name");
+        assert_int_equal(it->error.code, MF_E_IMAP_NO);
+        assert_non_null(strstr(it->error.detail, "Invalid mailbox name"));
+        if (it->uid == 0)
+            folder_item = it;
+        else
+            msgs++;
+    }
+    assert_non_null(folder_item);
+    assert_int_equal(msgs, 12);
+    expect_same(t, "INBOX", "INBOX");
+}
+
+/* A target login without a mailbox is its own error, found before any
+ * folder is tried. */
+static void
+test_target_without_mailbox(void **state) {
+    struct t *t = *state;
+
+    fill(t->env.src, "INBOX", 0, 0, 5, 300);
+    t->env.dst->faults.no_mailbox = true;
+    assert_int_equal(run(t), MF_E_TARGET_MAILBOX_MISSING);
+    assert_int_equal(t->res.stats.messages_copied, 0);
+    assert_int_equal(t->env.dst->stats.creates, 0);
 }
 
 static void
@@ -592,6 +784,11 @@ main(void) {
         T(test_bye_mid_fetch),
         T(test_split_then_disconnect),
         T(test_bad_message_alone),
+        T(test_refused_retried_next_pass),
+        T(test_quota_then_lift),
+        T(test_size_cap_raised),
+        T(test_folder_create_refused),
+        T(test_target_without_mailbox),
         T(test_size_cap),
         T(test_appendlimit_wins),
         T(test_vanished),

@@ -9,6 +9,7 @@
 #include "mailferry/redis.h"
 #include "mailferry/util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void
@@ -41,13 +42,17 @@ test_urls(void **state) {
 
 static void
 test_checkpoint_codec(void **state) {
+    uint32_t pend[] = {3, 9, 17};
     struct mf_checkpoint c = {.uidvalidity = 4294967295u,
                               .last_uid = 17,
                               .dirty = true,
                               .tgt_uidvalidity = 9,
-                              .tgt_mark = 88};
-    struct mf_checkpoint d;
-    char buf[96];
+                              .tgt_mark = 88,
+                              .src_bytes = 123456789012ull,
+                              .pending = pend,
+                              .n_pending = 3};
+    struct mf_checkpoint d = {0};
+    char *buf;
     static const char *const bad[] = {"",
                                       "1",
                                       "1 2",
@@ -58,25 +63,53 @@ test_checkpoint_codec(void **state) {
                                       "1 2 clean x",
                                       "1 2 clean 3",
                                       "1 2 clean 3 x",
-                                      "1 2 clean 3 4 5"};
-    struct mf_checkpoint old;
+                                      "1 2 clean 3 4 x",
+                                      "1 2 clean 3 4 5 x",
+                                      "1 2 clean 3 4 5 3",
+                                      "1 5 clean 3 4 5 2,2",
+                                      "1 5 clean 3 4 5 3,2",
+                                      "1 5 clean 3 4 5 0",
+                                      "1 5 clean 3 4 5 1,",
+                                      "1 5 clean 3 4 5 ,1",
+                                      "1 5 clean 3 4 5 - 6",
+                                      "1 5 clean 3 4 5 1,,2"};
+    struct mf_checkpoint old = {0};
 
     (void)state;
-    mf_checkpoint_format(&c, buf, sizeof(buf));
-    assert_string_equal(buf, "4294967295 17 dirty 9 88");
+    buf = mf_checkpoint_format(&c);
+    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 3,9,17");
     assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
+    free(buf);
     assert_int_equal(c.uidvalidity, d.uidvalidity);
     assert_int_equal(c.last_uid, d.last_uid);
     assert_int_equal(c.dirty, d.dirty);
     assert_int_equal(d.tgt_uidvalidity, 9);
     assert_int_equal(d.tgt_mark, 88);
-    /* Values written before the target fields existed still parse. */
+    assert_true(d.src_bytes == 123456789012ull);
+    assert_int_equal(d.n_pending, 3);
+    assert_memory_equal(d.pending, pend, sizeof(pend));
+    mf_checkpoint_pending_free(&d);
+    assert_null(d.pending);
+    /* No pending UIDs: "-". */
+    c.n_pending = 0;
+    buf = mf_checkpoint_format(&c);
+    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 -");
+    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
+    assert_int_equal(d.n_pending, 0);
+    free(buf);
+    /* Values written before the target, size and pending fields existed
+     * still parse. */
     assert_true(mf_checkpoint_parse("5 6 clean", 9, &old));
     assert_int_equal(old.last_uid, 6);
     assert_int_equal(old.tgt_uidvalidity, 0);
+    assert_true(mf_checkpoint_parse("5 6 clean 7 8", 13, &old));
+    assert_int_equal(old.tgt_mark, 8);
+    assert_int_equal(old.n_pending, 0);
     for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++)
-        if (mf_checkpoint_parse(bad[i], strlen(bad[i]), &d))
+        if (mf_checkpoint_parse(bad[i], strlen(bad[i]), &d)) {
+            mf_checkpoint_pending_free(&d);
             fail_msg("accepted \"%s\"", bad[i]);
+        }
 }
 
 int

@@ -1,0 +1,106 @@
+/*
+ * `mailferry batch set NAME --option VALUE ...`: changes the options that
+ * may change over a batch's life (mf_batch_set()); the next pass uses
+ * them, and `batch status` lists every change.
+ */
+#include "batch_status.h"
+#include "cli.h"
+#include "commands.h"
+
+#include "mailferry/batch.h"
+#include "mailferry/config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char set_usage[] =
+    "NAME --redis URL [--max-message-size N] [--max-attempts N] "
+    "[--incremental-every DURATION] [--json]";
+
+static const struct cli_option set_options[] = {
+    {"redis", true, "Redis holding the batches"},
+    {"max-message-size", true,
+     "skip messages above N bytes (k/M/G); a later pass copies what an "
+     "earlier one skipped once the cap allows it"},
+    {"max-attempts", true, "job attempts per pass"},
+    {"incremental-every", true,
+     "begin an incremental pass this long after the last one (s/m/h/d; 0: "
+     "off)"},
+    {NULL, false, NULL},
+};
+
+/* The unit each settable option is read with. */
+static enum mf_config_unit
+unit_of(const char *option) {
+    static const struct {
+        const char *option;
+        enum mf_config_unit unit;
+    } units[] = {
+        {"max-message-size", MF_UNIT_BYTES},
+        {"incremental-every", MF_UNIT_SECONDS},
+    };
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(units[i].option, option) == 0)
+            return units[i].unit;
+    return MF_UNIT_NONE;
+}
+
+int
+cmd_batch_set(int argc, char **argv) {
+    struct cli cli;
+    struct mf_redis *redis = NULL;
+    struct mf_error err = {0};
+    const char *name;
+    int exit_code = MF_EXIT_USAGE, changed = 0;
+
+    if (!cli_parse(&cli, "batch set", set_usage, set_options, argc, argv))
+        goto out;
+    exit_code = MF_EXIT_OK;
+    if (cli.help)
+        goto out;
+    exit_code = MF_EXIT_USAGE;
+    if (cli.npositional != 1 || !mf_batch_name_valid(cli.positional[0])) {
+        fprintf(stderr, "mailferry batch set: expected one batch NAME\n"
+                        "usage: mailferry batch set %s\n",
+                set_usage);
+        goto out;
+    }
+    name = cli.positional[0];
+    exit_code = MF_EXIT_ERROR;
+    if (!batch_cli_redis(&cli, &redis))
+        goto out;
+    for (const struct cli_option *o = set_options; o->name; o++) {
+        uint64_t v;
+        mf_err rc;
+        if (!mf_batch_setting_known(o->name) ||
+            !mf_config_get(cli.config, o->name, NULL))
+            continue;
+        if ((rc = mf_config_get_u64(cli.config, o->name, 0, 0, UINT64_MAX,
+                                    unit_of(o->name), &v, &err)) ||
+            (rc = mf_batch_set(redis, name, o->name, v, &err))) {
+            batch_print_error("batch set", name, &err);
+            exit_code = rc == MF_E_USAGE || rc == MF_E_CONFIG
+                            ? MF_EXIT_USAGE
+                            : batch_exit_code(rc);
+            goto out;
+        }
+        if (!cli.json)
+            printf("batch %s: %s = %llu (from the next pass on)\n", name,
+                   o->name, (unsigned long long)v);
+        changed++;
+    }
+    if (changed == 0) {
+        fprintf(stderr, "mailferry batch set: nothing to change\n"
+                        "usage: mailferry batch set %s\n",
+                set_usage);
+        exit_code = MF_EXIT_USAGE;
+        goto out;
+    }
+    if (cli.json)
+        printf("{\"batch\":\"%s\",\"changed\":%d}\n", name, changed);
+    exit_code = MF_EXIT_OK;
+out:
+    mf_redis_free(&redis);
+    cli_free(&cli);
+    return exit_code;
+}
