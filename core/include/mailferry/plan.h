@@ -113,10 +113,25 @@ struct mf_plan_totals {
     uint32_t folders_excluded; /* EXCLUDED entries with a source folder */
     uint32_t folders_renamed;  /* delimiter replaced or collision */
     uint32_t folders_special_use;
+    uint32_t over_quota;            /* mailboxes whose plan does not fit */
     struct mf_plan_counts source;   /* every measured folder */
     struct mf_plan_counts copy;     /* COPY folders, under the cap */
     struct mf_plan_counts oversize; /* COPY folders, over the cap */
     struct mf_plan_counts excluded; /* excluded and container folders */
+};
+
+/* The target's quota on INBOX (GETQUOTAROOT, RFC 9208), when the target
+ * advertises QUOTA: the tightest root for storage and for messages, and
+ * whether what the plan would copy fits in what is left. */
+struct mf_plan_quota {
+    bool checked;                         /* asked and answered */
+    bool has_storage;                     /* a STORAGE limit was reported */
+    bool has_messages;                    /* a MESSAGE limit was reported */
+    uint64_t storage_used, storage_limit; /* bytes (RFC 9208: KiB units) */
+    uint64_t messages_used, messages_limit;
+    uint64_t bytes_short;    /* planned bytes that do not fit (0: fit) */
+    uint64_t messages_short; /* planned messages that do not fit */
+    struct mf_error error;   /* why it could not be read (not fatal) */
 };
 
 struct mf_plan_mailbox {
@@ -131,6 +146,7 @@ struct mf_plan_mailbox {
     char src_delim, tgt_delim;
     uint64_t appendlimit;              /* the target's, 0: none */
     uint64_t max_message_size;         /* the cap applied */
+    struct mf_plan_quota quota;        /* the target's (target given) */
     struct mf_plan_oversize *oversize; /* owned; at most OVERSIZE_MAX */
     size_t n_oversize;
     struct mf_plan_totals totals;

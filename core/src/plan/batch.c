@@ -103,6 +103,7 @@ mf_plan_totals_add(struct mf_plan_totals *sum, const struct mf_plan_totals *t) {
     sum->folders_excluded += t->folders_excluded;
     sum->folders_renamed += t->folders_renamed;
     sum->folders_special_use += t->folders_special_use;
+    sum->over_quota += t->over_quota;
     counts_add(&sum->source, &t->source);
     counts_add(&sum->copy, &t->copy);
     counts_add(&sum->oversize, &t->oversize);

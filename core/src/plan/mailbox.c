@@ -159,6 +159,8 @@ mf_plan_mailbox(const struct mf_plan_options *o,
         rc = store_error(dst, "target LIST", &res->error);
         goto out;
     }
+    if (ts)
+        mf__plan_quota_read(ts, res);
     /* The target can go: everything else is on the source. */
     if (dst) {
         res->tgt_delim = dst->caps.delim;
@@ -184,6 +186,11 @@ mf_plan_mailbox(const struct mf_plan_options *o,
     mf_store_lists_free(&l);
     rc = mf__plan_measure(ss, res);
     mf__plan_totals(res);
+    if (res->quota.checked) {
+        mf__plan_quota_fit(&res->quota, &res->totals.copy);
+        if (res->quota.bytes_short || res->quota.messages_short)
+            res->totals.over_quota = 1;
+    }
 out:
     mf_store_lists_free(&l);
     mf_store_close(&src);

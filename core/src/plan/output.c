@@ -191,6 +191,38 @@ counts_text(char *out, size_t n, const struct mf_plan_counts *c) {
              (unsigned long long)c->messages, b, (unsigned long long)c->bytes);
 }
 
+/* "  target quota: 1.2 MB used of 2.0 MB; 3.4 MB to copy does not fit
+ * (1.4 MB short)" */
+static void
+quota_text(FILE *out, const struct mf_plan_quota *q) {
+    char used[32], limit[32], ms[32];
+
+    if (q->error.code != MF_E_OK) {
+        fprintf(out, "  target quota: unknown: %s\n", q->error.detail);
+        return;
+    }
+    if (!q->checked || (!q->has_storage && !q->has_messages))
+        return;
+    fputs("  target quota:", out);
+    if (q->has_storage) {
+        mf_plan_format_bytes(used, sizeof(used), q->storage_used);
+        mf_plan_format_bytes(limit, sizeof(limit), q->storage_limit);
+        fprintf(out, " %s used of %s", used, limit);
+    }
+    if (q->has_messages)
+        fprintf(out, "%s %llu of %llu messages", q->has_storage ? ";" : "",
+                (unsigned long long)q->messages_used,
+                (unsigned long long)q->messages_limit);
+    if (q->bytes_short || q->messages_short) {
+        mf_plan_format_bytes(ms, sizeof(ms), q->bytes_short);
+        fprintf(out,
+                "\n  WARNING: the plan does not fit the target quota "
+                "(%s and %llu messages short): raise the quota first",
+                ms, (unsigned long long)q->messages_short);
+    }
+    fputc('\n', out);
+}
+
 void
 mf_plan_mailbox_print(FILE *out, const struct mf_plan_mailbox *mb) {
     char sd[8], td[8], cap[32], tmp[96];
@@ -248,6 +280,7 @@ mf_plan_mailbox_print(FILE *out, const struct mf_plan_mailbox *mb) {
     fprintf(out, "  over the %s cap (skipped): %s\n", cap, tmp);
     counts_text(tmp, sizeof(tmp), &t->excluded);
     fprintf(out, "  in folders not copied: %s\n", tmp);
+    quota_text(out, &mb->quota);
     if (mb->n_oversize) {
         fprintf(out, "  messages over the cap:\n");
         for (size_t i = 0; i < mb->n_oversize; i++)
@@ -283,6 +316,9 @@ mf_plan_batch_print(FILE *out, const struct mf_plan_batch *b) {
     fprintf(out, "  over the %s cap (skipped): %s\n", cap, tmp);
     counts_text(tmp, sizeof(tmp), &t->excluded);
     fprintf(out, "  in folders not copied: %s\n", tmp);
+    if (t->over_quota)
+        fprintf(out, "  WARNING: %u mailboxes do not fit their target quota\n",
+                t->over_quota);
     if (b->n_planned) {
         const struct mf_plan_mailbox *l = &b->mailboxes[b->largest];
         counts_text(tmp, sizeof(tmp), &l->totals.copy);
@@ -351,6 +387,8 @@ mf_plan_totals_to_json(const struct mf_plan_totals *t, struct mf_json *j) {
     mf_json_u64(j, t->folders_renamed);
     mf_json_key(j, "folders_special_use");
     mf_json_u64(j, t->folders_special_use);
+    mf_json_key(j, "over_quota");
+    mf_json_u64(j, t->over_quota);
     json_counts(j, "source", &t->source);
     json_counts(j, "copy", &t->copy);
     json_counts(j, "oversize", &t->oversize);
@@ -437,6 +475,38 @@ json_folder(struct mf_json *j, const struct mf_folder_entry *e,
     mf_json_object_end(j);
 }
 
+/* null when the target has no quota (or was not asked); otherwise the
+ * limits that were reported and what does not fit. */
+static void
+json_quota(struct mf_json *j, const struct mf_plan_quota *q) {
+    if (!q->checked && q->error.code == MF_E_OK) {
+        mf_json_null(j);
+        return;
+    }
+    mf_json_object_begin(j);
+    mf_json_key(j, "error");
+    json_error(j, &q->error);
+    if (q->has_storage) {
+        mf_json_key(j, "storage_used");
+        mf_json_u64(j, q->storage_used);
+        mf_json_key(j, "storage_limit");
+        mf_json_u64(j, q->storage_limit);
+    }
+    if (q->has_messages) {
+        mf_json_key(j, "messages_used");
+        mf_json_u64(j, q->messages_used);
+        mf_json_key(j, "messages_limit");
+        mf_json_u64(j, q->messages_limit);
+    }
+    mf_json_key(j, "fits");
+    mf_json_bool(j, !q->bytes_short && !q->messages_short);
+    mf_json_key(j, "bytes_short");
+    mf_json_u64(j, q->bytes_short);
+    mf_json_key(j, "messages_short");
+    mf_json_u64(j, q->messages_short);
+    mf_json_object_end(j);
+}
+
 void
 mf_plan_mailbox_to_json(const struct mf_plan_mailbox *mb, struct mf_json *j) {
     mf_json_object_begin(j);
@@ -467,6 +537,8 @@ mf_plan_mailbox_to_json(const struct mf_plan_mailbox *mb, struct mf_json *j) {
         mf_json_null(j);
     mf_json_key(j, "max_message_size");
     mf_json_u64(j, mb->max_message_size);
+    mf_json_key(j, "target_quota");
+    json_quota(j, &mb->quota);
     mf_json_key(j, "folders");
     mf_json_array_begin(j);
     for (size_t i = 0; i < mf_folder_plan_count(mb->plan); i++)

@@ -27,6 +27,19 @@ bool mf__plan_measurable(const struct mf_folder_entry *e);
 MF_WARN_UNUSED mf_err mf__plan_measure(struct mf_imap_session *s,
                                        struct mf_plan_mailbox *res);
 
+/* Reads the target's quota on INBOX into res->quota over s (the target,
+ * logged in) when it advertises QUOTA; a refusal is kept in
+ * res->quota.error and never fails the plan. */
+void mf__plan_quota_read(struct mf_imap_session *s,
+                         struct mf_plan_mailbox *res);
+/* Takes one "* QUOTA root (resource usage limit ...)" response into q
+ * (keeping the tightest root). Returns false if r is not one. */
+bool mf__plan_quota_parse(const struct mf_imap_response *r,
+                          struct mf_plan_quota *q);
+/* Sets q->bytes_short and q->messages_short for copying `copy`. */
+void mf__plan_quota_fit(struct mf_plan_quota *q,
+                        const struct mf_plan_counts *copy);
+
 /* Fills res->totals from res->plan and res->folders. */
 void mf__plan_totals(struct mf_plan_mailbox *res);
 
