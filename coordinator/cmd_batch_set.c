@@ -60,8 +60,9 @@ cmd_batch_set(int argc, char **argv) {
         goto out;
     exit_code = MF_EXIT_USAGE;
     if (cli.npositional != 1 || !mf_batch_name_valid(cli.positional[0])) {
-        fprintf(stderr, "mailferry batch set: expected one batch NAME\n"
-                        "usage: mailferry batch set %s\n",
+        fprintf(stderr,
+                "mailferry batch set: expected one batch NAME\n"
+                "usage: mailferry batch set %s\n",
                 set_usage);
         goto out;
     }
@@ -90,8 +91,9 @@ cmd_batch_set(int argc, char **argv) {
         changed++;
     }
     if (changed == 0) {
-        fprintf(stderr, "mailferry batch set: nothing to change\n"
-                        "usage: mailferry batch set %s\n",
+        fprintf(stderr,
+                "mailferry batch set: nothing to change\n"
+                "usage: mailferry batch set %s\n",
                 set_usage);
         exit_code = MF_EXIT_USAGE;
         goto out;

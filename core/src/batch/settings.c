@@ -61,23 +61,21 @@ set_once(struct mf_redis *r, const char *batch, const char *option,
     if ((rc = mf_redis_command(r, &reply, err, "WATCH %s", k.batch)))
         return rc;
     freeReplyObject(reply);
-    if ((rc = mf_redis_command(r, &reply, err, "HMGET %s state %s",
-                               k.batch, field)))
+    if ((rc = mf_redis_command(r, &reply, err, "HMGET %s state %s", k.batch,
+                               field)))
         goto unwatch;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
-        rc = mf_error_set(err, MF_E_NOT_FOUND, "batch %s does not exist",
-                          batch);
+        rc =
+            mf_error_set(err, MF_E_NOT_FOUND, "batch %s does not exist", batch);
         goto unwatch;
     }
     if (strcmp(reply->element[0]->str, "Removing") == 0) {
-        rc = mf_error_set(err, MF_E_STATE, "batch %s is being removed",
-                          batch);
+        rc = mf_error_set(err, MF_E_STATE, "batch %s is being removed", batch);
         goto unwatch;
     }
-    old = reply->element[1]->type == REDIS_REPLY_STRING
-              ? reply->element[1]->str
-              : "0";
+    old = reply->element[1]->type == REDIS_REPLY_STRING ? reply->element[1]->str
+                                                        : "0";
     snprintf(line, sizeof(line), "%lld %s %s %llu", (long long)time(NULL),
              option, old, (unsigned long long)value);
     freeReplyObject(reply);
@@ -140,13 +138,12 @@ mf_batch_set(struct mf_redis *r, const char *batch, const char *option,
         return MF_E_OK;
     }
     return mf_error_set(err, MF_E_USAGE,
-                        "--%s cannot be changed on an existing batch",
-                        option);
+                        "--%s cannot be changed on an existing batch", option);
 }
 
 mf_err
-mf_batch_changes(struct mf_redis *r, const char *batch,
-                 mf_batch_change_cb cb, void *ud, struct mf_error *err) {
+mf_batch_changes(struct mf_redis *r, const char *batch, mf_batch_change_cb cb,
+                 void *ud, struct mf_error *err) {
     char key[MF__BATCH_KEY_MAX];
     redisReply *reply = NULL;
     mf_err rc;
@@ -165,8 +162,7 @@ mf_batch_changes(struct mf_redis *r, const char *batch,
         struct mf_batch_change c;
 
         if (e->type != REDIS_REPLY_STRING ||
-            sscanf(e->str, "%lld %63s %31s %31s", &when, option, old, now) !=
-                4)
+            sscanf(e->str, "%lld %63s %31s %31s", &when, option, old, now) != 4)
             continue;
         c.when = when;
         c.option = option;
