@@ -15,6 +15,17 @@ const struct cli_option cli_common_options[] = {
     {NULL, false, NULL},
 };
 
+/* The connection settings one shell alias or config file gives every
+ * command: a command that needs one lists it in its own table (with its
+ * own help); the others accept it and leave it unused. */
+const struct cli_option cli_connection_options[] = {
+    {"kafka", true, "Kafka bootstrap servers (unused by this command)"},
+    {"redis", true, "Redis URL (unused by this command)"},
+    {"master-key-file", true, "master key file (unused by this command)"},
+    {"topic-prefix", true, "Kafka topic prefix (unused by this command)"},
+    {NULL, false, NULL},
+};
+
 static const struct cli_option *
 find(const struct cli_option *opts, const char *name, size_t len) {
     for (; opts && opts->name; opts++)
@@ -39,6 +50,11 @@ cli_print_help(const char *command, const char *usage,
     printf("usage: mailferry %s %s\n\noptions:\n", command, usage);
     print_options(stdout, options);
     print_options(stdout, cli_common_options);
+    for (const struct cli_option *o = cli_connection_options; o->name; o++)
+        if (!find(options, o->name, strlen(o->name))) {
+            const struct cli_option one[] = {*o, {NULL, false, NULL}};
+            print_options(stdout, one);
+        }
 }
 
 static bool
@@ -88,6 +104,8 @@ cli_parse(struct cli *cli, const char *command, const char *usage,
         o = find(options, a, len);
         if (!o)
             o = find(cli_common_options, a, len);
+        if (!o)
+            o = find(cli_connection_options, a, len);
         if (!o)
             return usage_error(command, usage, "unknown option", argv[i]);
         if (!o->takes_value) {

@@ -5,7 +5,8 @@
  *
  * Options are "--name VALUE", "--name=VALUE" or, for switches, "--name".
  * Every option a command takes is listed in its table, so a typo is a
- * usage error (exit 2), never silently ignored.
+ * usage error (exit 2), never silently ignored. The one exception is the
+ * shared connection settings (cli_connection_options).
  */
 #ifndef MF_CLI_H
 #define MF_CLI_H
@@ -41,6 +42,10 @@ struct cli {
 
 /* Options every command takes. */
 extern const struct cli_option cli_common_options[];
+/* --kafka, --redis, --master-key-file, --topic-prefix: every command
+ * accepts them (so one alias or config file serves all), and ignores the
+ * ones its own table does not list. */
+extern const struct cli_option cli_connection_options[];
 
 /* Parses argv (after the command words) against options and the common
  * options. On a usage error prints it with the command's usage line and

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
@@ -819,12 +820,22 @@ cmd_batch_report(int argc, char **argv) {
         goto out;
     }
     if (output && strcmp(output, "-") != 0) {
-        /* Written whole next to the target, then renamed: a reader never
-         * sees half a report. */
-        tmp = mf_xasprintf("%s.tmp.%ld", output, (long)getpid());
-        if (!(f = fopen(tmp, "w"))) {
-            perror(tmp);
-            goto out;
+        struct stat sb;
+        /* A file is written whole next to the target, then renamed: a
+         * reader never sees half a report. Anything else (a pipe,
+         * /dev/stdout, /dev/null) is written as it is: renaming onto it
+         * would replace the device or pipe with a file. */
+        if (stat(output, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+            if (!(f = fopen(output, "w"))) {
+                perror(output);
+                goto out;
+            }
+        } else {
+            tmp = mf_xasprintf("%s.tmp.%ld", output, (long)getpid());
+            if (!(f = fopen(tmp, "w"))) {
+                perror(tmp);
+                goto out;
+            }
         }
     }
     rc = mf_report_write(rep, fmt, f ? f : stdout);
@@ -832,11 +843,11 @@ cmd_batch_report(int argc, char **argv) {
         if (fclose(f) != 0)
             rc = MF_E_IO;
         f = NULL;
-        if (rc == MF_E_OK && rename(tmp, output) != 0) {
+        if (rc == MF_E_OK && tmp && rename(tmp, output) != 0) {
             perror(output);
             rc = MF_E_IO;
         }
-        if (rc)
+        if (rc && tmp)
             unlink(tmp);
     }
     if (rc) {

@@ -16,9 +16,11 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BUILD = os.environ.get("MF_BUILD_DIR", ".")
@@ -384,6 +386,13 @@ def case_create(c):
           [("max-message-size", "0", str(50 << 20)), ("max-attempts", "4", "6"),
            ("max-message-size", str(50 << 20), str(60 << 20))],
           "status --json lists every change with old and new values")
+    # One set of connection flags serves every command: those a command
+    # does not need are accepted and unused.
+    shared = ["--redis", REDIS_URL, "--kafka", "127.0.0.1:1",
+              "--master-key-file", "/nonexistent", "--topic-prefix", "x"]
+    c.mf("batch", "status", b, *shared)
+    c.mf("batch", "list", *shared)
+    c.mf("csv", "validate", good, *shared)
     p = c.mf("batch", "status", b, "--redis", REDIS_URL)
     check("--max-message-size %d -> %d" % (50 << 20, 60 << 20) in p.stdout,
           "status lists the changes")
@@ -541,6 +550,21 @@ def case_report(c):
     check(st["counts"]["Synced"] == 2 and st["counts"]["Failed"] == 1,
           "two Synced, one Failed")
     c.stop_serve()
+    # To a pipe: written into it, and the pipe stays a pipe (a report
+    # written to a temporary file and renamed over -o would replace a
+    # device such as /dev/null with a regular file).
+    fifo = c.path("report.fifo")
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(
+        target=lambda: got.append(open(fifo, "rb").read()), daemon=True)
+    reader.start()
+    c.mf("batch", "report", b, "--redis", REDIS_URL, "--format", "csv",
+         "-o", fifo)
+    reader.join(30)
+    check(got and b"EmailAddress" in got[0] and
+          stat.S_ISFIFO(os.stat(fifo).st_mode),
+          "report -o a pipe writes into it and leaves it a pipe")
     for fmt in ("csv", "json", "html"):
         out = c.path("report." + fmt)
         c.mf("batch", "report", b, "--redis", REDIS_URL, "--format", fmt,
