@@ -18,11 +18,18 @@
 #include "mailferry/json.h"
 #include "mailferry/log.h"
 #include "mailferry/metrics.h"
+#include "mailferry/notify.h"
+#include "mailferry/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ */
 /* serve                                                              */
@@ -30,7 +37,8 @@
 
 static const char serve_usage[] =
     "--kafka HOST:PORT[,...] --redis URL --master-key-file F "
-    "[--http-listen ADDR] [--topic-prefix P] [--scan-interval 5s]";
+    "[--http-listen ADDR] [--topic-prefix P] [--scan-interval 5s] "
+    "[--notify-url URL [--notify-secret-file F] [--notify-stuck-after 1h]]";
 
 static const struct cli_option serve_options[] = {
     {"kafka", true, "Kafka bootstrap servers (kafka.* settings pass through)"},
@@ -46,8 +54,50 @@ static const struct cli_option serve_options[] = {
      "how often to look for expired claims and due incremental passes (5s)"},
     {"group-id", true,
      "consumer group on the results topic (mailferry-coordinator)"},
+    {"notify-url", true,
+     "POST JSON notifications here (batch state changes, failed and "
+     "first-synced mailboxes, stuck batches; docs/operations.md)"},
+    {"notify-secret-file", true,
+     "sign notifications with this secret (X-Mailferry-Signature: "
+     "sha256=HMAC)"},
+    {"notify-stuck-after", true,
+     "announce a running batch with no result or progress for this long "
+     "(1h)"},
+    {"notify-ca-file", true, "CA file for an https:// --notify-url"},
     {NULL, false, NULL},
 };
+
+/* Reads a secret file whole (at most 4 KiB, one trailing newline
+ * dropped) into a buffer the caller wipes and frees. */
+static bool
+read_secret(const char *path, uint8_t **data_r, size_t *len_r,
+            struct mf_error *err) {
+    uint8_t *buf = mf_xmalloc(4097);
+    size_t len = 0;
+    ssize_t got;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        mf_error_set(err, MF_E_IO, "%s: %s", path, strerror(errno));
+        free(buf);
+        return false;
+    }
+    while (len < 4097 && (got = read(fd, buf + len, 4097 - len)) > 0)
+        len += (size_t)got;
+    close(fd);
+    if (len == 0 || len > 4096) {
+        mf_error_set(err, MF_E_CONFIG, "%s: %s", path,
+                     len ? "longer than 4 KiB" : "empty");
+        OPENSSL_cleanse(buf, 4097);
+        free(buf);
+        return false;
+    }
+    if (buf[len - 1] == '\n')
+        len--;
+    *data_r = buf;
+    *len_r = len;
+    return true;
+}
 
 static atomic_bool serve_stop;
 
@@ -92,8 +142,13 @@ cmd_serve(int argc, char **argv) {
     struct probe probe;
     struct mf_error err = {0};
     struct sigaction sa;
-    const char *keyfile, *listen;
-    uint64_t scan;
+    struct mf_notify_options no = {0};
+    struct mf_notifier *notifier = NULL;
+    uint8_t *secret = NULL;
+    size_t secret_len = 0;
+    char host[64] = "";
+    const char *keyfile, *listen, *v;
+    uint64_t scan, stuck;
     int exit_code = MF_EXIT_USAGE;
 
     if (!cli_parse(&cli, "serve", serve_usage, serve_options, argc, argv))
@@ -113,7 +168,9 @@ cmd_serve(int argc, char **argv) {
         goto out;
     }
     if (mf_config_get_u64(cli.config, "scan-interval", 5, 1, 3600,
-                          MF_UNIT_SECONDS, &scan, &err)) {
+                          MF_UNIT_SECONDS, &scan, &err) ||
+        mf_config_get_u64(cli.config, "notify-stuck-after", 3600, 1, 30 * 86400,
+                          MF_UNIT_SECONDS, &stuck, &err)) {
         fprintf(stderr, "mailferry serve: %s\n", err.detail);
         goto out;
     }
@@ -129,6 +186,27 @@ cmd_serve(int argc, char **argv) {
     o.group_id = mf_config_get(cli.config, "group-id", NULL);
     o.scan_interval_ms = (uint32_t)scan * 1000;
     o.metrics = &metrics;
+    o.stuck_after_s = (uint32_t)stuck;
+    if ((no.url = mf_config_get(cli.config, "notify-url", NULL))) {
+        if ((v = mf_config_get(cli.config, "notify-secret-file", NULL)) &&
+            !read_secret(v, &secret, &secret_len, &err)) {
+            fprintf(stderr, "mailferry serve: --notify-secret-file %s\n",
+                    err.detail);
+            goto out;
+        }
+        gethostname(host, sizeof(host) - 1);
+        no.secret = secret;
+        no.secret_len = secret_len;
+        no.sender = host[0] ? host : "mailferry";
+        no.ca_file = mf_config_get(cli.config, "notify-ca-file", NULL);
+        no.metrics = &metrics.notify;
+        if (mf_notifier_new(&no, &notifier, &err)) {
+            fprintf(stderr, "mailferry serve: --notify-url: %s\n", err.detail);
+            exit_code = MF_EXIT_USAGE;
+            goto out;
+        }
+        o.notifier = notifier;
+    }
 
     if ((listen = mf_config_get(cli.config, "http-listen", NULL))) {
         reg = mf_metrics_new();
@@ -158,6 +236,12 @@ cmd_serve(int argc, char **argv) {
     }
     exit_code = MF_EXIT_OK;
 out:
+    /* What is queued gets a few seconds to go out. */
+    mf_notifier_free(&notifier, 5000);
+    if (secret) {
+        OPENSSL_cleanse(secret, secret_len);
+        free(secret);
+    }
     mf_http_server_stop(&http);
     mf_metrics_free(&reg);
     mf_crypto_keyring_free(&kr);

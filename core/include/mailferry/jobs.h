@@ -52,6 +52,7 @@
 #include "mailferry/err.h"
 #include "mailferry/kafka.h"
 #include "mailferry/metrics.h"
+#include "mailferry/notify.h"
 #include "mailferry/redis.h"
 #include "mailferry/util.h"
 
@@ -185,6 +186,7 @@ struct mf_service_metrics {
     /* Mailboxes by state over every batch, as of the last scan. */
     atomic_uint_fast64_t mailboxes[MF_MAILBOX_STATE_COUNT];
     atomic_bool kafka_ok; /* the consumer has partitions / no error */
+    struct mf_notify_metrics notify; /* notifications (notify.h) */
 };
 
 /* Zeroes m. */
@@ -213,6 +215,10 @@ struct mf_service_options {
      * often (0: 5000 ms). */
     uint32_t scan_interval_ms;
     struct mf_service_metrics *metrics; /* may be NULL */
+    /* Notifications (notify.h); NULL: none. Borrowed. A running batch
+     * idle for stuck_after_s (0: 3600) is announced as stuck. */
+    struct mf_notifier *notifier;
+    uint32_t stuck_after_s;
 };
 
 /* Runs the coordinator service until *stop becomes true, then leaves the

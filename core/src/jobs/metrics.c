@@ -32,6 +32,10 @@ mf_service_metrics_init(struct mf_service_metrics *m) {
     atomic_init(&m->heartbeat, 0);
     atomic_init(&m->redis_ok, false);
     atomic_init(&m->kafka_ok, false);
+    atomic_init(&m->notify.delivered, 0);
+    atomic_init(&m->notify.retried, 0);
+    atomic_init(&m->notify.failed, 0);
+    atomic_init(&m->notify.dropped, 0);
 }
 
 static const struct {
@@ -65,6 +69,14 @@ static const struct {
     C("bytes_copied_total", bytes_copied,
       "Bytes copied, from applied results."),
     C("errors_total", errors, "Redis and Kafka errors met."),
+    C("notifications_delivered_total", notify.delivered,
+      "Notifications the receiver accepted (2xx)."),
+    C("notifications_retried_total", notify.retried,
+      "Notification attempts after a failed one."),
+    C("notifications_failed_total", notify.failed,
+      "Notifications given up after every attempt."),
+    C("notifications_dropped_total", notify.dropped,
+      "Notifications dropped: the queue was full."),
 #undef C
 };
 

@@ -69,6 +69,7 @@ struct svc {
     struct pending *retry;    /* deliveries that failed, to produce again */
     struct reissue *reissues; /* batches to reissue Queued jobs of */
     uint32_t scan_ms;
+    struct mf__watch *watch; /* for notifications */
 };
 
 static int64_t
@@ -203,6 +204,8 @@ apply_progress(struct svc *s, const struct mf_progress *p,
 
     if (rc)
         return rc;
+    if (applied)
+        mf__watch_activity(s->watch, p->batch, mono_ms() / 1000);
     atomic_fetch_add(
         applied ? &s->m->progress_applied : &s->m->progress_ignored, 1);
     return MF_E_OK;
@@ -236,14 +239,41 @@ reproduce_if_lost(struct svc *s, const struct mf_result *r,
     return rc;
 }
 
+/* Whether r's mailbox had finished a full pass before r (a Redis error
+ * reads as yes: no notification rather than a wrong one). */
+static bool
+synced_before(struct svc *s, const struct mf_result *r) {
+    struct mf_batch_mailbox *mb = NULL;
+    struct mf_error err = {0};
+    bool yes = true;
+
+    if (mf_batch_mailbox_get(s->redis, r->batch, r->mailbox, &mb, &err) ==
+        MF_E_OK)
+        yes = mb->synced_once;
+    mf_batch_mailbox_free(&mb);
+    return yes;
+}
+
 static mf_err
 apply_result(struct svc *s, const struct mf_result *r, struct mf_error *err) {
     struct mf_batch_applied out;
     struct mf_log_ctx lc = {r->batch, r->mailbox, r->job_id, r->attempt};
+    bool first_pass = r->outcome == MF_OUTCOME_SYNCED && s->o->notifier &&
+                      !synced_before(s, r);
     mf_err rc = mf_batch_apply_envelope_result(s->redis, r, &out, err);
 
     if (rc)
         return rc;
+    if (out.applied) {
+        int64_t now = mono_ms() / 1000;
+        mf__watch_activity(s->watch, r->batch, now);
+        if (r->outcome == MF_OUTCOME_FAILED || out.dead)
+            mf__notify_mailbox(s->o->notifier, "mailbox.failed", r);
+        else if (first_pass)
+            mf__notify_mailbox(s->o->notifier, "mailbox.synced", r);
+        mf__watch_state(s->watch, s->o->notifier, r->batch, out.batch_state,
+                        now);
+    }
     if (!out.applied) {
         atomic_fetch_add(&s->m->results_ignored, 1);
         mf_log(MF_LOG_DEBUG, &lc, "result.ignored",
@@ -563,6 +593,11 @@ scan(struct svc *s) {
     for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++)
         atomic_store(&s->m->mailboxes[i], l.mailboxes[i]);
     now = redis_now(s);
+    for (size_t i = 0; i < l.n; i++)
+        mf__watch_state(s->watch, s->o->notifier, l.v[i], l.state[i],
+                        mono_ms() / 1000);
+    mf__watch_stuck(s->watch, s->o->notifier, mono_ms() / 1000,
+                    s->o->stuck_after_s ? s->o->stuck_after_s : 3600);
     for (size_t i = 0; i < l.n && !atomic_load(s->stop); i++) {
         struct mf_log_ctx lc = {l.v[i], NULL, NULL, 0};
         if (mf_batch_state_running(l.state[i]))
@@ -630,6 +665,7 @@ svc_free(struct svc *s) {
         free(ri);
     }
     mf_redis_free(&s->redis);
+    mf__watch_free(&s->watch);
 }
 
 mf_err
@@ -653,6 +689,7 @@ mf_service_run(const struct mf_service_options *o, const atomic_bool *stop,
     }
     atomic_store(&s.m->started, (int_fast64_t)time(NULL));
     s.scan_ms = o->scan_interval_ms ? o->scan_interval_ms : 5000;
+    s.watch = mf__watch_new();
     gethostname(host, sizeof(host) - 1);
     snprintf(s.sender, sizeof(s.sender), "mailferry-coordinator %s", host);
 

@@ -48,7 +48,7 @@ KAFKA = envfile("kafka")["KAFKA_BOOTSTRAP"]
 # walks every batch of its database, and cases with different topic
 # prefixes must not schedule or requeue each other's jobs.
 CASE_DB = {"create": 1, "lifecycle": 2, "retry": 3, "report": 4,
-           "secrets": 5, "schedule": 6}
+           "secrets": 5, "schedule": 6, "notify": 7}
 REDIS_URL = REDIS["REDIS_URL"]
 if len(sys.argv) == 2 and sys.argv[1] in CASE_DB:
     REDIS_URL += "/%d" % CASE_DB[sys.argv[1]]
@@ -234,11 +234,12 @@ class Case:
     def mailbox(self, st, email):
         return [m for m in st["mailboxes"] if m["email"] == email][0]
 
-    def serve(self):
+    def serve(self, *extra):
         self.serve_proc = subprocess.Popen(
             [MF, "serve", *self.kafka_args(), "--scan-interval", "1s",
              "--group-id", self.tag + "-coordinator",
-             "--http-listen", "127.0.0.1:0", "--log-level", "debug"],
+             "--http-listen", "127.0.0.1:0", "--log-level", "debug",
+             *extra],
             env=self.env, stdout=open(self.serve_log, "w"),
             stderr=subprocess.STDOUT)
         end = time.time() + 30
@@ -682,7 +683,110 @@ def case_schedule(c):
     c.stop_serve()
 
 
-CASES = {"create": case_create, "schedule": case_schedule, "lifecycle": case_lifecycle,
+class Receiver:
+    """An HTTP receiver of notifications on 127.0.0.1: records each POST
+    (headers and JSON body) and answers 500 to the first `fail_first`."""
+
+    def __init__(self, fail_first=0):
+        import http.server
+        rec = self
+        self.posts = []
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with rec.lock:
+                    fail = rec.fail_first > 0
+                    if fail:
+                        rec.fail_first -= 1
+                    else:
+                        rec.posts.append((dict(self.headers), body))
+                self.send_response(500 if fail else 204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hook" % self.httpd.server_port
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def events(self):
+        with self.lock:
+            return [json.loads(b) for _, b in self.posts]
+
+    def wait(self, pred, what, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            if any(pred(e) for e in self.events()):
+                return
+            time.sleep(0.2)
+        raise Fail("no notification: %s; got %r" % (what, self.events()))
+
+
+def case_notify(c):
+    """serve --notify-url: batch state changes, a failed mailbox, first
+    passes and a stuck batch are POSTed as signed JSON, retried after the
+    receiver fails, and counted in /metrics."""
+    import hashlib
+    import hmac
+    b = c.tag
+    secret = b"notify-secret-\x01"
+    with open(c.path("notify.secret"), "wb") as f:
+        f.write(secret + b"\n")
+    os.chmod(c.path("notify.secret"), 0o600)
+    r = Receiver(fail_first=2)
+    c.create(b, c.csv("u.csv", [30, 31, 32]))
+    c.serve("--notify-url", r.url, "--notify-secret-file",
+            c.path("notify.secret"), "--notify-stuck-after", "2s")
+    c.op("start", b)
+    # Nobody works on the jobs: the batch is stuck after 2 s.
+    r.wait(lambda e: e["event"] == "batch.stuck" and e["batch"] == b,
+           "batch.stuck")
+    c.helper("worker", 2, "--messages", 5)
+    c.helper("worker", 1, "--outcome", "failed")
+    c.wait_state(b, "SyncedWithErrors")
+    r.wait(lambda e: e["event"] == "batch.state" and
+           e["state"] == "SyncedWithErrors", "batch.state SyncedWithErrors")
+    r.wait(lambda e: e["event"] == "mailbox.failed", "mailbox.failed")
+    ev = r.events()
+    synced = [e for e in ev if e["event"] == "mailbox.synced"]
+    failed = [e for e in ev if e["event"] == "mailbox.failed"]
+    check(len(synced) == 2 and all(e["messages_copied"] == 5
+                                   for e in synced),
+          "mailbox.synced for each mailbox's first pass, with its counts")
+    check(len(failed) == 1 and failed[0]["error_name"] and
+          failed[0]["mailbox"].endswith("@example.test"),
+          "mailbox.failed names the mailbox and the error")
+    states = [(e["previous"], e["state"]) for e in ev
+              if e["event"] == "batch.state"]
+    check(states and states[-1][1] == "SyncedWithErrors",
+          "batch.state carries the previous and the new state: %r" % states)
+    check(all(e["version"] == 1 and e["batch"] == b and e["time"].endswith("Z")
+              for e in ev), "every notification has version, batch, time")
+    check(len({e["id"] for e in ev}) == len(ev), "ids are unique")
+    for headers, body in r.posts:
+        want = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        check(headers.get("X-Mailferry-Signature") == want,
+              "the signature is the HMAC-SHA256 of the body")
+        check(headers.get("X-Mailferry-Event") == json.loads(body)["event"],
+              "X-Mailferry-Event names the event")
+    m = c.metrics()
+    check(m.get("mailferry_coordinator_notifications_retried_total", 0) >= 2,
+          "the two refused POSTs were retried (metrics)")
+    check(m.get("mailferry_coordinator_notifications_delivered_total", 0) ==
+          len(r.posts), "metrics count the delivered notifications")
+    secrets_absent(b"".join(p[1] for p in r.posts), "the notifications",
+                   extra=[secret.decode("latin-1")])
+    c.stop_serve()
+    r.httpd.shutdown()
+    # A URL that is not http(s) is a usage error.
+    c.mf("serve", *c.kafka_args(), "--notify-url", "ftp://x/", expect=2)
+
+
+CASES = {"notify": case_notify, "create": case_create, "schedule": case_schedule, "lifecycle": case_lifecycle,
          "retry": case_retry, "report": case_report,
          "secrets": case_secrets}
 
