@@ -257,6 +257,9 @@ enum mf_folder_reason {
 #define MF_FOLDER_F_COLLISION (1u << 4)      /* suffixed; see wanted_name */
 #define MF_FOLDER_F_BAD_ENCODING (1u << 5)   /* see encoding_error */
 #define MF_FOLDER_F_GUESSED_USE (1u << 6)    /* special use guessed by name */
+#define MF_FOLDER_F_NAME_REFUSED                                               \
+    (1u << 7) /* the target refused the name;                                  \
+                 see wanted_name */
 
 /* One entry. Every pointer is owned by the plan. */
 struct mf_folder_entry {
@@ -322,6 +325,19 @@ mf_folder_plan_build(const struct mf_folder_plan_input *in,
 
 /* Frees *plan, sets *plan to NULL; NULL is ok. */
 void mf_folder_plan_free(struct mf_folder_plan **plan);
+
+/* name with every character the strictest targets refuse in a folder
+ * name (controls and / \ ! ; | * % " # ~ ^ ?, except delim) replaced by
+ * repl (NULL: "_"); NULL when it has none. New string. */
+char *mf_folder_conservative_name(const char *name, char delim,
+                                  const char *repl);
+/* The target refused to create entry i by its name: moves it, and every
+ * entry below it, to the conservative name of its own level
+ * (MF_FOLDER_F_NAME_REFUSED, the old name in wanted_name). False when
+ * the level has nothing to replace (or cannot be encoded): the refusal
+ * stands. delim and utf8 are the target's (as given to the plan). */
+bool mf_folder_plan_fallback(struct mf_folder_plan *plan, size_t i, char delim,
+                             bool utf8, const char *repl);
 
 /* Number of entries. Entries are ordered: COPY and CONTAINER entries by
  * target name, INBOX first and every parent before its children, then

@@ -263,8 +263,35 @@ broken_free(struct broken_list *l) {
 /* Creates and subscribes the target folders; folders that cannot be
  * created go into broken with the server's answer (their messages are
  * listed as not copied). */
+/* The target refused to create entry i: by its name, unless the answer
+ * says otherwise (a full mailbox, a limit, a missing parent cannot be
+ * helped by another name). */
+static bool
+name_refusal(const struct mf_error *err) {
+    return err->code == MF_E_IMAP_NO && !strstr(err->detail, "[OVERQUOTA]") &&
+           !strstr(err->detail, "[LIMIT]") && !strstr(err->detail, "[NOPERM]");
+}
+
+/* CREATE refused by the name: once more with the conservative name
+ * (folderplan_fallback.c). True when the folder now exists. */
+static bool
+create_fallback(struct mf__run *run, struct mf_folder_plan *plan, size_t i) {
+    struct mf_store *dst = run->dst;
+    const char *repl = run->o->rules && run->o->rules->separator_replacement
+                           ? run->o->rules->separator_replacement
+                           : "_";
+
+    if (!name_refusal(&run->err) ||
+        !mf_folder_plan_fallback(plan, i, dst->caps.delim, false, repl))
+        return false;
+    if (dst->ops->create(dst, mf_folder_plan_entry(plan, i)->tgt_wire))
+        return false;
+    run->res->stats.folders_renamed++;
+    return true;
+}
+
 static mf_err
-create_folders(struct mf__run *run, const struct mf_folder_plan *plan,
+create_folders(struct mf__run *run, struct mf_folder_plan *plan,
                struct broken_list *broken) {
     struct mf_store *dst = run->dst;
 
@@ -279,6 +306,10 @@ create_folders(struct mf__run *run, const struct mf_folder_plan *plan,
                 rc = mf__run_store_error(run, dst, e->tgt_name);
                 if (!folder_only(rc))
                     return rc;
+                if (create_fallback(run, plan, i)) {
+                    run->res->stats.folders_created++;
+                    goto subscribe;
+                }
                 broken->v = mf_xreallocarray(broken->v, broken->n + 1,
                                              sizeof(*broken->v));
                 broken->v[broken->n].name = mf_xstrdup(e->tgt_wire);
@@ -287,6 +318,8 @@ create_folders(struct mf__run *run, const struct mf_folder_plan *plan,
             }
             run->res->stats.folders_created++;
         }
+    subscribe:
+        e = mf_folder_plan_entry(plan, i);
         if (e->subscribed && (rc = dst->ops->subscribe(dst, e->tgt_wire))) {
             rc = mf__run_store_error(run, dst, e->tgt_name);
             if (!folder_only(rc))

@@ -1458,6 +1458,27 @@ test_attrs(void **state) {
                         "container");
 }
 
+/* The conservative second name for a folder the target refused. */
+static void
+test_conservative_name(void **state) {
+    (void)state;
+    char *n =
+        mf_folder_conservative_name("a!b;c|d\\e*f%g\"h#i~j^k?l/m", '.', NULL);
+
+    assert_string_equal(n, "a_b_c_d_e_f_g_h_i_j_k_l_m");
+    free(n);
+    /* The delimiter stays; the replacement is the configured one. */
+    n = mf_folder_conservative_name("Top/x!y", '/', "-");
+    assert_string_equal(n, "Top/x-y");
+    free(n);
+    n = mf_folder_conservative_name("tab\there", '/', NULL);
+    assert_string_equal(n, "tab_here");
+    free(n);
+    /* Nothing to replace: no second name. */
+    assert_null(
+        mf_folder_conservative_name("Ordinary Name (2024) & more", '/', NULL));
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -1490,6 +1511,7 @@ main(void) {
         cmocka_unit_test(test_order_independent),
         cmocka_unit_test(test_odd_delimiters),
         cmocka_unit_test(test_attrs),
+        cmocka_unit_test(test_conservative_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

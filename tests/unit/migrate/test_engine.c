@@ -574,7 +574,8 @@ test_folder_create_refused(void **state) {
 
     fill(t->env.src, "INBOX", 0, 0, 10, 300);
     fill(t->env.src, "Bad*Name", 0, 0, 12, 300);
-    t->env.dst->faults.create_refuse_marker = "*";
+    /* Refuses the conservative name ("Bad_Name") too. */
+    t->env.dst->faults.create_refuse_marker = "Bad";
     assert_int_equal(run(t), MF_E_NOT_ALL_COPIED);
     assert_int_equal(t->res.stats.messages_source, 22);
     assert_int_equal(t->res.stats.messages_copied, 10);
@@ -592,6 +593,29 @@ test_folder_create_refused(void **state) {
     assert_non_null(folder_item);
     assert_int_equal(msgs, 12);
     expect_same(t, "INBOX", "INBOX");
+}
+
+/* A target that refuses a folder by its name gets it once more under a
+ * conservative name, with the folders below it; every message arrives,
+ * once, also on the next pass. */
+static void
+test_folder_name_fallback(void **state) {
+    struct t *t = *state;
+
+    fill(t->env.src, "INBOX", 0, 0, 4, 300);
+    fill(t->env.src, "Bad*Name", 0, 0, 6, 300);
+    fill(t->env.src, "Bad*Name.Sub", 0, 0, 3, 300);
+    t->env.dst->faults.create_refuse_marker = "*";
+    for (int pass_no = 0; pass_no < 2; pass_no++) {
+        assert_int_equal(pass(t), MF_E_OK);
+        assert_int_equal(t->res.stats.failed, 0);
+        assert_int_equal(t->res.stats.folders_renamed, 1);
+        expect_same(t, "Bad*Name", "Bad_Name");
+        expect_same(t, "Bad*Name.Sub", "Bad_Name/Sub");
+        expect_same(t, "INBOX", "INBOX");
+    }
+    assert_int_equal(t->res.stats.messages_copied, 0);
+    assert_null(mf_mem_folder_find(t->env.dst, "Bad*Name"));
 }
 
 /* A target login without a mailbox is its own error, found before any
@@ -788,6 +812,7 @@ main(void) {
         T(test_quota_then_lift),
         T(test_size_cap_raised),
         T(test_folder_create_refused),
+        T(test_folder_name_fallback),
         T(test_target_without_mailbox),
         T(test_size_cap),
         T(test_appendlimit_wins),

@@ -1,0 +1,130 @@
+/*
+ * A second name for a folder the target refused to create by its name.
+ *
+ * Servers refuse different characters in folder names (Cyrus: "/ ! ; |
+ * \" with its default separator; Exchange Online and Gmail their own
+ * sets), and answer `NO Invalid mailbox name` or `NO [CANNOT]` (RFC 5530
+ * 3: "CANNOT: The operation violates some invariant of the server and
+ * can never succeed"). Rather than fail every message of the folder, the
+ * copy engine (migrate/mailbox.c) asks once for a conservative name: the
+ * characters the strictest servers refuse, in the refused level (the
+ * levels above it were created), replaced with the separator replacement (the
+ * same rule as a source separator that the target uses as its own). The entry
+ * and every entry below it move to the new name, keep the old one in
+ * wanted_name and are flagged MF_FOLDER_F_NAME_REFUSED, so the report and the
+ * plan say so.
+ *
+ * The rule is a pure function of the name, so every pass finds the same
+ * second name (and the target's "[ALREADYEXISTS]" for it).
+ */
+#include "folderplan_int.h"
+
+#include "mailferry/mutf7.h"
+#include "mailferry/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What the strictest targets refuse inside a level. */
+static const char STRICT[] = "/\\!;|*%\"#~^?";
+
+static bool
+strict_char(unsigned char ch, char delim) {
+    if (ch < 0x20 || ch == 0x7f)
+        return true;
+    return ch != (unsigned char)delim && ch && strchr(STRICT, ch) != NULL;
+}
+
+char *
+mf_folder_conservative_name(const char *name, char delim, const char *repl) {
+    struct mf_buf b = {0};
+    bool changed = false;
+
+    for (const char *p = name; *p; p++) {
+        if (strict_char((unsigned char)*p, delim)) {
+            mf_buf_append_str(&b, repl && repl[0] ? repl : "_");
+            changed = true;
+        } else {
+            mf_buf_append(&b, p, 1);
+        }
+    }
+    mf_buf_append(&b, "", 1);
+    if (!changed) {
+        mf_buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.data;
+}
+
+/* Encodes a decoded target name for the wire; NULL if impossible. */
+static char *
+wire_name(const char *name, bool utf8) {
+    struct mf_buf b = {0};
+
+    if (utf8)
+        return mf_xstrdup(name);
+    if (mf_mutf7_encode(name, &b, NULL) != MF_E_OK) {
+        mf_buf_free(&b);
+        return NULL;
+    }
+    mf_buf_append(&b, "", 1);
+    return (char *)b.data;
+}
+
+/* e's target name moves from old (len n) to repl_name + the rest. */
+static bool
+move_entry(struct mf_folder_entry *e, size_t n, const char *new_prefix,
+           bool utf8) {
+    char *name = mf_xasprintf("%s%s", new_prefix, e->tgt_name + n);
+    char *wire = wire_name(name, utf8);
+
+    if (!wire) {
+        free(name);
+        return false;
+    }
+    if (!e->wanted_name)
+        e->wanted_name = mf_xstrdup(e->tgt_name);
+    free(e->tgt_name);
+    free(e->tgt_wire);
+    e->tgt_name = name;
+    e->tgt_wire = wire;
+    e->flags |= MF_FOLDER_F_NAME_REFUSED;
+    return true;
+}
+
+bool
+mf_folder_plan_fallback(struct mf_folder_plan *plan, size_t i, char delim,
+                        bool utf8, const char *repl) {
+    struct mf_folder_entry *e;
+    const char *last;
+    char *old, *conservative, *level;
+    size_t n;
+    bool ok = true;
+
+    if (!plan || i >= plan->n)
+        return false;
+    e = &plan->e[i];
+    if (!e->tgt_name)
+        return false;
+    /* Only its own level: the levels above were created (or existed). */
+    last = delim ? strrchr(e->tgt_name, delim) : NULL;
+    last = last ? last + 1 : e->tgt_name;
+    if (!(level = mf_folder_conservative_name(last, delim, repl)))
+        return false;
+    conservative =
+        mf_xasprintf("%.*s%s", (int)(last - e->tgt_name), e->tgt_name, level);
+    free(level);
+    old = mf_xstrdup(e->tgt_name);
+    n = strlen(old);
+    for (size_t k = i; k < plan->n && ok; k++) {
+        struct mf_folder_entry *c = &plan->e[k];
+
+        if (!c->tgt_name || strncmp(c->tgt_name, old, n) != 0 ||
+            (c->tgt_name[n] != '\0' && (!delim || c->tgt_name[n] != delim)))
+            continue;
+        ok = move_entry(c, n, conservative, utf8);
+    }
+    free(old);
+    free(conservative);
+    return ok;
+}
