@@ -309,6 +309,7 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
         plan_login(cfg->admin_user, cfg->admin_login_format,
                    &cfg->admin_password, m->user, &m->password, m->email,
                    &reqs[i].source, &owned[4 * i]);
+        reqs[i].source.user_root = m->user_root;
         plan_login(cfg->target_admin_user, cfg->target_admin_login_format,
                    &cfg->target_admin_password, tuser, &m->target_password,
                    m->email, &reqs[i].target, &owned[4 * i + 2]);

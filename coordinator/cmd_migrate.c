@@ -99,6 +99,8 @@ on_row(void *ud, const struct mf_csv_row *r) {
     row->password = dup_or_null(r->password);
     row->target_username = dup_or_null(r->target_username);
     row->target_password = dup_or_null(r->target_password);
+    row->user_root =
+        r->user_root && r->user_root[0] ? mf_xstrdup(r->user_root) : NULL;
 }
 
 static void
@@ -118,6 +120,7 @@ rows_free(struct csv_mailbox *rows, size_t n) {
         free(rows[i].email);
         free(rows[i].username);
         free(rows[i].target_username);
+        free(rows[i].user_root);
     }
     free(rows);
 }
@@ -179,6 +182,7 @@ worker(void *arg) {
         out->email = row->email;
         cli_login_make(&r->src_admin, row->username, row->password, row->email,
                        &src, src_owned);
+        src.user_root = row->user_root;
         tuser = row->target_username ? row->target_username : row->username;
         tpass = row->target_password ? row->target_password : row->password;
         if (r->dst_admin.user)

@@ -85,6 +85,7 @@ static const struct cli_option options[] = {
 
 struct row {
     char *email, *user, *password, *target_user, *target_password;
+    char *user_root; /* or NULL */
 };
 
 struct rows {
@@ -111,6 +112,8 @@ on_row(void *ud, const struct mf_csv_row *r) {
     w->password = dup_or_null(r->password);
     w->target_user = dup_or_null(r->target_username);
     w->target_password = dup_or_null(r->target_password);
+    w->user_root =
+        r->user_root && r->user_root[0] ? mf_xstrdup(r->user_root) : NULL;
 }
 
 static void
@@ -131,6 +134,7 @@ rows_free(struct rows *l) {
         free(l->v[i].email);
         free(l->v[i].user);
         free(l->v[i].target_user);
+        free(l->v[i].user_root);
     }
     free(l->v);
     memset(l, 0, sizeof(*l));
@@ -489,6 +493,7 @@ cmd_plan(int argc, char **argv) {
         reqs[i].email = w->email;
         cli_login_make(&st.src_admin, w->user, w->password, w->email,
                        &reqs[i].source, &owned[4 * i]);
+        reqs[i].source.user_root = w->user_root;
         cli_login_make(&st.dst_admin, tuser, tpass, w->email, &reqs[i].target,
                        &owned[4 * i + 2]);
     }

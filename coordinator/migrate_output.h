@@ -17,6 +17,7 @@
 struct csv_mailbox {
     char *email, *username, *password;
     char *target_username, *target_password;
+    char *user_root; /* the CSV's UserRoot, or NULL */
 };
 
 /* One mailbox's run as the printer sees it. */

@@ -86,6 +86,10 @@
 #define MF_FOLDER_ATTR_TRASH (1u << 14)
 #define MF_FOLDER_ATTR_IMPORTANT (1u << 15)
 #define MF_FOLDER_ATTR_SPECIAL_USE_MASK (0xffu << 8)
+/* Not a LIST attribute: the folder is the CSV's UserRoot itself, listed
+ * selectable (Cyrus's "user.ann", a UW or Courier tree): the user's
+ * INBOX. */
+#define MF_FOLDER_ATTR_USER_ROOT (1u << 16)
 
 /* Returns the MF_FOLDER_ATTR_ bit for one LIST attribute as the server
  * sent it ("\Noselect", "\HasChildren", "\Sent"...), compared

@@ -56,6 +56,10 @@ struct mf_migrate_login {
     const char *password; /* NULL with oauth_token */
     const char *authzid;  /* SASL PLAIN impersonation, or NULL */
     const char *oauth_token;
+    /* Source only: the CSV's UserRoot, the folder whose children are the
+     * user's folders when the login sees many users' (a shared
+     * namespace); NULL: the login's own mailbox. */
+    const char *user_root;
 };
 
 /* Live counters of a running mailbox: updated by the engine, read by a

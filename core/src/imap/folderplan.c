@@ -379,6 +379,10 @@ add_source(struct mf__folder_ctx *c, size_t i) {
         w->e.encoding_error = why;
     }
     mf__folder_canon_inbox(name, delim);
+    if (s->attrs & MF_FOLDER_ATTR_USER_ROOT) {
+        free(name);
+        name = mf_xstrdup("INBOX");
+    }
     if (strcmp(name, "INBOX") == 0) {
         w->inbox_root = true;
         w->e.flags |= MF_FOLDER_F_INBOX;

@@ -183,6 +183,9 @@ struct mf_store_imap_options {
      * being buffered whole (0: 256 KiB). */
     uint64_t stream_threshold;
     uint64_t max_literal; /* largest message accepted (0: 64 MiB) */
+    /* Source only: the user's folders are those below this folder (the
+     * CSV's UserRoot); NULL or "": the login's own personal namespace. */
+    const char *user_root;
 };
 
 /* Connects, logs in, learns capabilities and the namespace. On failure

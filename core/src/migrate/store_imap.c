@@ -72,6 +72,9 @@ struct imap_store {
     uint32_t mfirst, mlast;
     struct mf_header_scan *scan;
     mf_err cb_error; /* a callback's own failure, kept for the caller */
+    /* LIST pattern: "*", or "<UserRoot><delim>*" (see user_root()). */
+    char *list_pattern;
+    bool root_inbox; /* the UserRoot is selectable: it is the INBOX */
 };
 
 static struct imap_store *
@@ -181,6 +184,20 @@ on_list_entry(void *ud, const struct mf_imap_list_entry *e) {
         acc->cap = acc->cap ? acc->cap * 2 : 32;
         acc->f = mf_xreallocarray(acc->f, acc->cap, sizeof(*acc->f));
     }
+    /* A name listed twice (Dovecot's shared namespace lists a folder
+     * once from its ACL list as \Noselect and once as it is): one
+     * folder, selectable if any listing says so. */
+    for (size_t i = 0; i < acc->n; i++) {
+        unsigned a, gone = MF_FOLDER_ATTR_NOSELECT | MF_FOLDER_ATTR_NONEXISTENT;
+
+        f = &acc->f[i];
+        if (f->len != e->name_len || memcmp(f->name, e->name, f->len) != 0)
+            continue;
+        a = attrs_of(e->raw, e->nraw);
+        f->attrs = ((f->attrs | a) & ~gone) | (f->attrs & a & gone);
+        f->subscribed = f->subscribed || (a & MF_FOLDER_ATTR_SUBSCRIBED);
+        return MF_E_OK;
+    }
     f = &acc->f[acc->n++];
     f->name = mf_xmemdup(e->name, e->name_len);
     f->len = e->name_len;
@@ -212,7 +229,7 @@ imap_list(struct mf_store *st, mf_store_folder_cb cb, void *ud) {
     bool extended = mf_imap_session_has(is->s, MF_IMAP_CAP_LIST_EXTENDED);
     mf_err rc;
 
-    rc = mf_imap_session_list(is->s, "", "*",
+    rc = mf_imap_session_list(is->s, "", is->list_pattern,
                               extended ? "SUBSCRIBED SPECIAL-USE" : NULL,
                               on_list_entry, &acc);
     if (rc != MF_E_OK) {
@@ -222,11 +239,25 @@ imap_list(struct mf_store *st, mf_store_folder_cb cb, void *ud) {
     if (!extended) {
         struct mf_imap_cmd_spec c = {0};
         mf_imap_session_on_untagged(is->s, "LSUB", on_lsub, &acc);
-        mf_imap_cmd_text(&c, "LSUB \"\" *");
+        mf_imap_cmd_text(&c, "LSUB \"\" ");
+        if (strcmp(is->list_pattern, "*") == 0)
+            mf_imap_cmd_text(&c, "*");
+        else
+            mf_imap_cmd_astring(&c, (const uint8_t *)is->list_pattern,
+                                strlen(is->list_pattern));
         rc = run_cmd(is, &c);
         mf_imap_session_on_untagged(is->s, "LSUB", NULL, NULL);
         if (rc != MF_E_OK)
             goto out;
+    }
+    if (rc == MF_E_OK && is->root_inbox) {
+        const char *root = is->base.caps.prefix;
+        struct mf_store_folder f = {.name = (const uint8_t *)root,
+                                    .len = strlen(root) - 1,
+                                    .delim = is->base.caps.delim,
+                                    .attrs = MF_FOLDER_ATTR_USER_ROOT,
+                                    .subscribed = true};
+        rc = cb(ud, &f);
     }
     for (size_t i = 0; i < acc.n && rc == MF_E_OK; i++) {
         struct mf_store_folder f = {.name = acc.f[i].name,
@@ -844,6 +875,7 @@ imap_close(struct mf_store *st) {
     free(is->q);
     free(is->map);
     mf_header_scan_free(&is->scan);
+    free(is->list_pattern);
     free(is);
 }
 
@@ -907,6 +939,65 @@ on_delim(void *ud, const struct mf_imap_list_entry *e) {
     return MF_E_OK;
 }
 
+struct root_found {
+    bool found, selectable;
+    char delim;
+};
+
+static mf_err
+on_root(void *ud, const struct mf_imap_list_entry *e) {
+    struct root_found *rf = ud;
+    unsigned a = attrs_of(e->raw, e->nraw);
+
+    rf->found = true;
+    rf->delim = e->delimiter;
+    rf->selectable =
+        !(a & (MF_FOLDER_ATTR_NOSELECT | MF_FOLDER_ATTR_NONEXISTENT));
+    return MF_E_OK;
+}
+
+/* The CSV's UserRoot (Exchange Online's IMAP migration: "the location of
+ * the user's mailbox on the IMAP server", for a login that sees many
+ * users' mailboxes, as with Dovecot's shared namespace "shared/<user>/"
+ * or a Courier or UW tree): the user's folders are the ones below root.
+ * LIST lists only them, and root plus its delimiter becomes the
+ * namespace prefix the folder plan takes away, so "shared/ann/Sent" is
+ * copied to "Sent" and "shared/ann/INBOX" to INBOX. A root that can be
+ * selected (Cyrus's "user.ann" seen by its admin, UW and Courier trees)
+ * is the user's INBOX itself (MF_FOLDER_ATTR_USER_ROOT). RFC 3501 6.3.8: the
+ * root must exist as a name (selectable or not); a root the server does
+ * not list is the mailbox's own error. */
+static mf_err
+user_root(struct imap_store *is, const char *root) {
+    struct root_found rf = {0};
+    mf_err rc = mf_imap_session_list(is->s, "", root, NULL, on_root, &rf);
+
+    if (rc == MF_E_OK && !rf.found && is->base.caps.delim) {
+        /* Dovecot lists "shared/ann@x/..." but not "shared/ann@x" itself:
+         * a root with children is a root (not selectable). */
+        char *children = mf_xasprintf("%s%c%%", root, is->base.caps.delim);
+        rc = mf_imap_session_list(is->s, "", children, NULL, on_root, &rf);
+        free(children);
+        rf.selectable = false;
+    }
+    if (rc != MF_E_OK)
+        return fail_from_session(is, rc);
+    if (!rf.found || !rf.delim)
+        return mf_store_fail(&is->base, MF_E_MAILBOX_MISSING,
+                             "UserRoot \"%.100s\" is not a folder the "
+                             "source login can see",
+                             root);
+    if (strlen(root) + 2 > sizeof(is->base.caps.prefix))
+        return mf_store_fail(&is->base, MF_E_CONFIG, "UserRoot is too long");
+    snprintf(is->base.caps.prefix, sizeof(is->base.caps.prefix), "%s%c", root,
+             rf.delim);
+    is->base.caps.delim = rf.delim;
+    is->root_inbox = rf.selectable;
+    free(is->list_pattern);
+    is->list_pattern = mf_xasprintf("%s%c*", root, rf.delim);
+    return MF_E_OK;
+}
+
 mf_err
 mf_store_imap_wrap(struct mf_imap_session *s,
                    const struct mf_store_imap_options *o,
@@ -914,9 +1005,9 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     struct imap_store *is = mf_xcalloc(1, sizeof(*is));
     mf_err rc;
 
-    (void)o;
     is->base.ops = &imap_ops;
     is->s = s;
+    is->list_pattern = mf_xstrdup("*");
     is->base.caps.uidplus = mf_imap_session_has(s, MF_IMAP_CAP_UIDPLUS);
     is->base.caps.multiappend = mf_imap_session_has(s, MF_IMAP_CAP_MULTIAPPEND);
     is->base.caps.appendlimit = mf_imap_session_appendlimit(s);
@@ -933,6 +1024,8 @@ mf_store_imap_wrap(struct mf_imap_session *s,
         if (rc != MF_E_OK)
             rc = fail_from_session(is, rc);
     }
+    if (rc == MF_E_OK && o->user_root && o->user_root[0])
+        rc = user_root(is, o->user_root);
     if (rc != MF_E_OK) {
         *err = is->base.error;
         imap_close(&is->base);

@@ -67,6 +67,7 @@ open_side(const struct mf_migrate_server *srv,
     if (rc == MF_E_OK) {
         sto.conn = &co;
         sto.login = &il;
+        sto.user_root = lg->user_root;
         /* Takes the session over, also on failure. */
         rc = mf_store_imap_wrap(s, &sto, st_r, &e);
     }

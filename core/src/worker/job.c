@@ -88,6 +88,7 @@ run_engine(struct mf__worker_job *j, struct mf_redis *r,
             open_login(j, "target", &j->env.job.target, &dst_secret, &dst, err);
     if (rc != MF_E_OK)
         goto out;
+    src.user_root = nonempty(j->env.job.user_root);
     memset(&o, 0, sizeof(o));
     o.source = &b->source;
     o.target = &b->target;
