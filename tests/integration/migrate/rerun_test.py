@@ -4,12 +4,15 @@
 shared redis-server, judged by the servers themselves (what the target
 holds, per source UID) and by the independent comparer.
 
-  quota        quota01-03 (2 MB target quota, tests/support/dovecot):
-               the first run exits non-zero, each mailbox reports
-               OVERQUOTA with the bytes still to copy and lists exactly
-               the messages the target does not have; with the quota
-               lifted the same batch run again copies them: exit 0,
-               EQUAL, nothing twice
+  quota        quota01-03 (2 MB target quota, tests/support/dovecot),
+               Redis database 9: the first run exits non-zero, each
+               mailbox reports OVERQUOTA with the bytes still to copy and
+               lists exactly the messages the target does not have; with
+               quota01's quota lifted, `batch sync` through a fleet
+               (serve, a worker, the Kafka dev broker) copies quota01's
+               and lists the other two's exactly again; with every quota
+               lifted, `migrate` of the same batch copies the rest: exit
+               0, EQUAL, nothing twice
   kill_resume  users 58-59: kill -9 of `migrate` mid-copy leaves the
                batch Syncing; the same command again takes the batch
                over (the dead run's claims expire) and finishes: exit 0,
@@ -132,29 +135,77 @@ def reported(m):
             m["failed_items"] + m["skipped_items"]}
 
 
-def target_count(accounts):
-    return sum(mt.total_messages(mt.TGT_PORT, a) for a in accounts)
+class Fleet:
+    """`mailferry serve` and one `mailferry-worker` on the Kafka dev broker
+    with a topic prefix of their own; stopped by PID."""
+
+    def __init__(self, redis_url, key):
+        kafka = mt.env_file("kafka")["KAFKA_BOOTSTRAP"]
+        self.args = ["--redis", redis_url, "--kafka", kafka,
+                     "--topic-prefix", f"rerun-{mt.RUN_ID}",
+                     "--master-key-file", key]
+        self.redis_url = redis_url
+        self.procs = []
+
+    def __enter__(self):
+        env = dict(os.environ, MAILFERRY_KAFKA_SESSION_TIMEOUT_MS="6000")
+        for name, cmd in (
+                ("serve", [mt.MAILFERRY, "serve", *self.args,
+                           "--scan-interval", "1s"]),
+                ("worker", [os.path.join(mt.BUILD, "bin", "mailferry-worker"),
+                            *self.args, "--slots", "3", "--worker-id",
+                            f"rerun-{os.getpid()}", "--claim-ttl", "6s",
+                            "--kafka.session.timeout.ms", "6000",
+                            "--kafka.heartbeat.interval.ms", "500"])):
+            log = os.path.join(mt.TMP, name + ".log")
+            self.procs.append((subprocess.Popen(
+                cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                env=env), log))
+        # Both have joined their groups when the logs say so.
+        deadline = time.time() + 60
+        for p, log in self.procs:
+            while "assigned" not in open(log).read():
+                check(p.poll() is None and time.time() < deadline,
+                      f"{log}: {open(log).read()[-2000:]}")
+                time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc):
+        for p, _ in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p, _ in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def mf(self, *args):
+        r = subprocess.run([mt.MAILFERRY, *args], capture_output=True,
+                           text=True, timeout=120)
+        check(r.returncode in (0, 1), f"{args}: exit {r.returncode} "
+                                      f"{r.stdout[-1000:]} {r.stderr[-1000:]}")
+        return r
+
+    def sync(self, batch):
+        """batch sync, then the batch's report once the pass settled."""
+        self.mf("batch", "sync", batch, *self.args)
+        deadline = time.time() + 200
+        while True:
+            st = json.loads(self.mf("batch", "status", batch, "--redis",
+                                    self.redis_url, "--json").stdout)
+            if st["state"] not in ("Syncing", "IncrementalSyncing"):
+                break
+            check(time.time() < deadline, f"batch sync never settled: {st}")
+            time.sleep(0.5)
+        return json.loads(self.mf("batch", "report", batch, "--redis",
+                                  self.redis_url, "--format", "json").stdout)
 
 
-# ---------------------------------------------------------------------------
-
-
-def case_quota():
-    accounts = [quota_account(i) for i in range(1, 4)]
-    set_quota(accounts, lifted=False)
-    subprocess.run(["/usr/bin/python3", os.path.join(
-        mt.SUPPORT, "dovecot", "gen_corpus.py"), "--server", "source",
-        "--user-format", DOV["QUOTA_USER_FORMAT"], "--password-format",
-        DOV["QUOTA_PASSWORD_FORMAT"], "--first-user", "1", "--users", "3",
-        "--profile", "small", "--clean", "-j", "2"], check=True,
-        stdout=subprocess.DEVNULL)
-    mt.clean_target(*accounts)
-    csv = mt.csv_for(accounts, "quota")
-    args = batch_args("quota", key_file("quota"))
-    rc, doc = mt.migrate(csv, "--concurrency", "3", *args, direct=False,
-                         check_exit=None)
-    check(rc == 1, f"over quota: exit {rc}")
-    check(doc["batch"]["state"] == "SyncedWithErrors", f"{doc['batch']}")
+def check_refused(doc, accounts):
+    """Each mailbox ends over quota and lists exactly what the target
+    lacks."""
     for a in accounts:
         m = mt.mailbox_report(doc, a)
         missing = missing_on_target(a)
@@ -168,10 +219,9 @@ def case_quota():
               f"lacks {sorted(missing)[:20]} (listed {len(reported(m))}, "
               f"missing {len(missing)})")
         print(f"{a[0]}: {len(missing)} messages refused, all listed")
-    # Lifted: the same batch again copies what was refused, once.
-    set_quota(accounts, lifted=True)
-    rc, doc = mt.migrate(csv, *args, direct=False, check_exit=0)
-    check(doc["batch"]["state"] == "Synced", f"{doc['batch']}")
+
+
+def check_copied(doc, accounts):
     for a in accounts:
         m = mt.mailbox_report(doc, a)
         check(m["state"] == "Synced" and not m["error"] and
@@ -179,6 +229,53 @@ def case_quota():
         mt.assert_equal(a)
         check(mt.total_messages(mt.TGT_PORT, a) ==
               mt.total_messages(mt.SRC_PORT, a), f"{a[0]}: counts differ")
+
+
+def target_count(accounts):
+    return sum(mt.total_messages(mt.TGT_PORT, a) for a in accounts)
+
+
+# ---------------------------------------------------------------------------
+
+
+def case_quota():
+    """Over quota, then the quota lifted for one mailbox and `batch sync`
+    through a fleet (serve, a worker, the Kafka dev broker), then for all
+    and `migrate` of the same batch again."""
+    accounts = [quota_account(i) for i in range(1, 4)]
+    set_quota(accounts, lifted=False)
+    subprocess.run(["/usr/bin/python3", os.path.join(
+        mt.SUPPORT, "dovecot", "gen_corpus.py"), "--server", "source",
+        "--user-format", DOV["QUOTA_USER_FORMAT"], "--password-format",
+        DOV["QUOTA_PASSWORD_FORMAT"], "--first-user", "1", "--users", "3",
+        "--profile", "small", "--clean", "-j", "2"], check=True,
+        stdout=subprocess.DEVNULL)
+    mt.clean_target(*accounts)
+    csv = mt.csv_for(accounts, "quota")
+    key = key_file("quota")
+    # A Redis database of its own: the fleet's serve manages every batch
+    # of its database, and must not touch other tests' batches.
+    redis_url = mt.REDIS["REDIS_URL"] + "/9"
+    batch = f"quota-{mt.RUN_ID}"
+    args = ["--redis", redis_url, "--batch", batch, "--master-key-file", key]
+    rc, doc = mt.migrate(csv, "--concurrency", "3", *args, direct=False,
+                         check_exit=None)
+    check(rc == 1, f"over quota: exit {rc}")
+    check(doc["batch"]["state"] == "SyncedWithErrors", f"{doc['batch']}")
+    check_refused(doc, accounts)
+
+    set_quota(accounts[:1], lifted=True)
+    with Fleet(redis_url, key) as fleet:
+        doc = fleet.sync(batch)
+    check(doc["batch"]["state"] == "SyncedWithErrors", f"{doc['batch']}")
+    check_copied(doc, accounts[:1])
+    check_refused(doc, accounts[1:])
+
+    # Lifted for all: the same batch again copies what was refused, once.
+    set_quota(accounts, lifted=True)
+    rc, doc = mt.migrate(csv, *args, direct=False, check_exit=0)
+    check(doc["batch"]["state"] == "Synced", f"{doc['batch']}")
+    check_copied(doc, accounts)
     set_quota(accounts, lifted=False)
 
 
