@@ -17,6 +17,9 @@ holds, per source UID) and by the independent comparer.
                batch Syncing; the same command again takes the batch
                over (the dead run's claims expire) and finishes: exit 0,
                EQUAL, nothing twice
+  fleet_kill   user 60, Redis database 10: kill -9 of a fleet's serve and
+               worker mid-copy; the fleet started again finishes the
+               batch: Synced, EQUAL, nothing twice
 
 Helpers come from migrate_test.py; an account is a user number or an
 (email, password) pair.
@@ -191,6 +194,10 @@ class Fleet:
     def sync(self, batch):
         """batch sync, then the batch's report once the pass settled."""
         self.mf("batch", "sync", batch, *self.args)
+        return self.wait(batch)
+
+    def wait(self, batch):
+        """The batch's report once its pass settled."""
         deadline = time.time() + 200
         while True:
             st = json.loads(self.mf("batch", "status", batch, "--redis",
@@ -224,11 +231,12 @@ def check_refused(doc, accounts):
 def check_copied(doc, accounts):
     for a in accounts:
         m = mt.mailbox_report(doc, a)
+        email = mt.user(a)[0]
         check(m["state"] == "Synced" and not m["error"] and
-              not reported(m), f"{a[0]}: after the lift {m}")
+              not reported(m), f"{email}: {m}")
         mt.assert_equal(a)
         check(mt.total_messages(mt.TGT_PORT, a) ==
-              mt.total_messages(mt.SRC_PORT, a), f"{a[0]}: counts differ")
+              mt.total_messages(mt.SRC_PORT, a), f"{email}: counts differ")
 
 
 def target_count(accounts):
@@ -320,7 +328,45 @@ def case_kill_resume():
     print(f"resumed in {time.time() - t0:.1f} s")
 
 
-CASES = {"quota": case_quota, "kill_resume": case_kill_resume}
+def case_fleet_kill():
+    """kill -9 of a whole fleet (serve and its worker) in the middle of a
+    batch; the same fleet started again finishes it."""
+    n = 60
+    mt.corpus(n, 1, profile="bench", messages=1200)
+    mt.clean_target(n)
+    csv = mt.csv_for([n], "fleetkill")
+    key = key_file("fleetkill")
+    redis_url = mt.REDIS["REDIS_URL"] + "/10"  # the fleet's own database
+    batch = f"fleetkill-{mt.RUN_ID}"
+    total = mt.total_messages(mt.SRC_PORT, n)
+    fleet = Fleet(redis_url, key)
+    fleet.mf("batch", "create", batch, "--csv", csv, "--source", mt.SRC,
+             "--target", mt.TGT, "--redis", redis_url, "--master-key-file",
+             key)
+    with fleet:
+        fleet.mf("batch", "start", batch, *fleet.args)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if mt.total_messages(mt.TGT_PORT, n) >= 150:
+                    break
+            except (imaplib.IMAP4.error, OSError):
+                pass
+            time.sleep(0.05)
+        for p, _ in fleet.procs:
+            os.kill(p.pid, signal.SIGKILL)
+            p.wait()
+    partial = mt.total_messages(mt.TGT_PORT, n)
+    check(0 < partial < total, f"kill did not land mid-copy: {partial}/{total}")
+    print(f"fleet killed with {partial} of {total} messages on the target")
+    with Fleet(redis_url, key) as fleet:
+        doc = fleet.wait(batch)
+    check(doc["batch"]["state"] == "Synced", f"after the restart: {doc}")
+    check_copied(doc, [n])
+
+
+CASES = {"quota": case_quota, "kill_resume": case_kill_resume,
+         "fleet_kill": case_fleet_kill}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
