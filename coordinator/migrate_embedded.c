@@ -222,6 +222,47 @@ wait_batch(struct mf_redis *r, const char *name, const atomic_bool *stop,
     }
 }
 
+/* Takes over the pass of an earlier run that died with the batch running
+ * (issue 11, section 5). Its jobs died with its in-process Kafka and its
+ * worker holds claims nobody renews: the Queued mailboxes get their
+ * current job again (only one claim can win, so a job produced twice is
+ * harmless), and the service requeues each claim once it expires (the
+ * worker's claim TTL, 6 s), the next attempt resuming from the
+ * mailbox's checkpoint. A batch the dead run was stopping first settles
+ * Stopped (the service stops its expired claims), then starts again. */
+static mf_err
+take_over(const struct mf_jobs_ctx *ctx, const char *name,
+          const atomic_bool *stop, atomic_bool *worker_stop, bool quiet,
+          uint64_t *njobs_r, enum mf_batch_state *state_r,
+          struct mf_error *err) {
+    struct mf_batch_config *cfg = NULL;
+    struct watch w = {.json = true};
+    mf_err rc;
+
+    if ((rc = mf_batch_get(ctx->redis, name, &cfg, err)))
+        return rc;
+    *state_r = cfg->state;
+    mf_batch_config_free(&cfg);
+    if (*state_r == MF_BATCH_STOPPING) {
+        rc = wait_batch(ctx->redis, name, stop, worker_stop, &w, state_r, err);
+        free(w.printed);
+        if (rc || atomic_load(stop))
+            return rc;
+    }
+    if (!mf_batch_state_running(*state_r))
+        return mf_jobs_begin_pass(ctx, name,
+                                  *state_r == MF_BATCH_STOPPED ||
+                                          *state_r == MF_BATCH_CREATED
+                                      ? MF_BATCH_OP_START
+                                      : MF_BATCH_OP_SYNC,
+                                  30000, njobs_r, state_r, err);
+    if (!quiet)
+        printf("batch %s: %s, left so by an earlier run; taking its pass "
+               "over (its claims expire within seconds)\n",
+               name, mf_batch_state_name(*state_r));
+    return mf_jobs_reissue(ctx, name, 30000, njobs_r, err);
+}
+
 static void
 print_items(const struct mf_report_batch *rep) {
     size_t shown = 0;
@@ -322,6 +363,7 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     FILE *logf = NULL;
     enum mf_batch_state state = MF_BATCH_CREATED;
     enum mf_batch_op op = MF_BATCH_OP_START;
+    bool takeover = false;
     uint64_t njobs = 0;
     int exit_code = MF_EXIT_ERROR;
     mf_err rc;
@@ -391,6 +433,9 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
                      existing->state == MF_BATCH_CREATED
                  ? MF_BATCH_OP_START
                  : MF_BATCH_OP_SYNC;
+        /* A run that died mid-pass (crash, kill -9, host lost) left the
+         * batch running: this run takes the pass over (take_over()). */
+        takeover = mf_batch_state_running(existing->state);
     } else if (rc == MF_E_NOT_FOUND) {
         exit_code = batch_def_read(cli, "migrate", name, csv, kr, NULL, &d);
         if (exit_code >= 0)
@@ -448,8 +493,13 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
                                   .topics = &topics,
                                   .keyring = kr,
                                   .sender = "mailferry-migrate"};
-        if ((rc = mf_jobs_begin_pass(&ctx, name, op, 30000, &njobs, &state,
-                                     &err))) {
+        if (takeover)
+            rc = take_over(&ctx, name, stop, &t->wrk_stop, cli->json, &njobs,
+                           &state, &err);
+        else
+            rc =
+                mf_jobs_begin_pass(&ctx, name, op, 30000, &njobs, &state, &err);
+        if (rc) {
             fprintf(stderr, "mailferry migrate: %s\n", err.detail);
             exit_code = rc == MF_E_STATE ? MF_EXIT_FAIL : MF_EXIT_ERROR;
             goto out;

@@ -157,7 +157,20 @@ stage(struct mf_imap_session *s) {
                 want = room;
             if (want == 0)
                 break;
-            rc = p->src.read(p->src.ud, s->srcbuf, (size_t)want, &n);
+            if (c->done) {
+                /* Answered before its literal was all sent: a NO to an
+                 * APPEND with a non-synchronizing literal (LITERAL+, RFC
+                 * 7888), e.g. Dovecot's [OVERQUOTA]. The literal is part
+                 * of the command, so the server still reads it and
+                 * discards it; but the callback has run and the source's
+                 * owner may have freed it. The rest of the literal is
+                 * filler of the announced length. */
+                memset(s->srcbuf, ' ', (size_t)want);
+                n = (size_t)want;
+                rc = MF_E_OK;
+            } else {
+                rc = p->src.read(p->src.ud, s->srcbuf, (size_t)want, &n);
+            }
             if (rc == MF_E_OK && (n == 0 || n > want)) {
                 rc = MF_E_INTERNAL;
                 snprintf(e.detail, sizeof(e.detail),

@@ -474,6 +474,67 @@ test_body_source(void **state) {
     finish(&t);
 }
 
+/* A NO before the literal is all sent (Dovecot answers [OVERQUOTA] to an
+ * APPEND with LITERAL+ at once): the callback runs then, its owner frees
+ * the body source there, so the session must never read the source again;
+ * the rest of the literal still goes out (the server reads and discards
+ * it), as filler. A NOOP behind it is answered as usual. */
+struct early {
+    int reads_after_done;
+    bool done;
+    mf_err code;
+};
+
+static mf_err
+early_read(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
+    struct early *e = ud;
+    size_t n = cap < 1000 ? cap : 1000;
+
+    if (e->done)
+        e->reads_after_done++;
+    memset(buf, ' ', n);
+    *n_r = n;
+    return MF_E_OK;
+}
+
+static void
+early_done(void *ud, const struct mf_imap_result *res) {
+    struct early *e = ud;
+    e->done = true;
+    e->code = res->error.code;
+}
+
+static void
+test_no_before_literal_end(void **state) {
+    struct t t = {0};
+    struct early e = {0};
+    struct rec r = {0};
+    struct mf_imap_body_source bs = {
+        .size = 4000000, .read = early_read, .ud = &e};
+    struct mf_imap_cmd_spec c = {0};
+    (void)state;
+
+    open_s(&t, CAPS_PLUS "C: $1 APPEND INBOX {4000000+}\n"
+                         "S: $1 NO [OVERQUOTA] Quota exceeded\n"
+                         "SLEEP 100\n"
+                         "C*: 4000000 \\x20\n"
+                         "C: \n"
+                         "C: $2 NOOP\n"
+                         "S: $2 OK\n");
+    mf_imap_cmd_text(&c, "APPEND INBOX ");
+    mf_imap_cmd_source(&c, &bs);
+    assert_int_equal(mf_imap_session_submit(t.s, &c, early_done, &e, NULL),
+                     MF_E_OK);
+    mf_imap_cmd_clear(&c);
+    submit_text(t.s, "NOOP", &r);
+    run_expect(&t, MF_E_OK);
+    assert_true(e.done);
+    assert_int_equal(e.code, MF_E_OVERQUOTA);
+    assert_int_equal(e.reads_after_done, 0);
+    assert_int_equal(r.code, MF_E_OK);
+    finish(&t);
+}
+
 /* The deadlock a blocking send would have: the server writes 4 MB of
  * FETCH answers and reads nothing until it is done, while we send a 4 MB
  * APPEND literal (LITERAL+, from a body source) pipelined behind the
@@ -1020,6 +1081,7 @@ main(void) {
         cmocka_unit_test(test_literal_plus),
         cmocka_unit_test(test_literal_minus),
         cmocka_unit_test(test_body_source),
+        cmocka_unit_test(test_no_before_literal_end),
         cmocka_unit_test(test_no_deadlock),
         cmocka_unit_test(test_conn_nonblocking),
         cmocka_unit_test(test_bye_pending),
