@@ -19,6 +19,7 @@
  * queued without waiting so that several are in flight; their tagged OK
  * carries APPENDUID (RFC 4315) when the server has UIDPLUS.
  */
+#include "migrate/metamerge.h"
 #include "migrate/store.h"
 
 #include "imap/session_int.h"
@@ -56,6 +57,7 @@ struct imap_store {
     /* Sequence map of the selected folder, sorted by seq. */
     struct seqent *map;
     size_t nmap, capmap;
+    uint32_t exists; /* the selected folder's message count */
     /* Queued appends and flag changes, oldest first. */
     struct pending **q;
     size_t qhead, qlen, qcap;
@@ -71,6 +73,7 @@ struct imap_store {
     void *mud;
     uint32_t mfirst, mlast;
     struct mf_header_scan *scan;
+    struct mf__meta_merge *merge; /* owned, during fetch_meta() */
     mf_err cb_error; /* a callback's own failure, kept for the caller */
 };
 
@@ -330,6 +333,8 @@ on_expunge(void *ud, const struct mf_imap_response *r) {
     }
     for (; i < is->nmap; i++)
         is->map[i].seq--;
+    if (is->exists)
+        is->exists--;
     return MF_E_OK;
 }
 
@@ -350,6 +355,7 @@ imap_select(struct mf_store *st, const char *name, bool readonly,
     sel_r->uidvalidity = info.uidvalidity;
     sel_r->uidnext = info.uidnext;
     sel_r->exists = info.exists;
+    is->exists = info.exists;
     return MF_E_OK;
 }
 
@@ -357,31 +363,47 @@ imap_select(struct mf_store *st, const char *name, bool readonly,
 /* Metadata                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Renders a FLAGS list as "\Seen $Work", leaving out \Recent (a session
- * flag that APPEND cannot set, RFC 3501 section 2.3.2). */
+/* flag-keyword = atom; flag-extension = "\" atom   (RFC 3501 section 9)
+ * atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards /
+ *                 quoted-specials / resp-specials
+ * What APPEND can carry back: a server that sends a flag as a quoted
+ * string still has it copied when its text is an atom. */
 static bool
-render_flags(const struct mf_imap_arg *a, char *out, size_t cap) {
-    const struct mf_imap_arg *f;
-    size_t n, len = 0;
+flag_text_ok(const char *s) {
+    if (*s == '\\')
+        s++;
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
+            strchr("(){%*\"\\]", *s))
+            return false;
+    return true;
+}
 
-    out[0] = '\0';
+/* Renders a FLAGS list as "\Seen $Work" into out, leaving out \Recent (a
+ * session flag that APPEND cannot set, RFC 3501 section 2.3.2). False
+ * when a flag cannot be written back in an APPEND. */
+static bool
+render_flags(const struct mf_imap_arg *a, struct mf_buf *out) {
+    const struct mf_imap_arg *f;
+    size_t n;
+
+    mf_buf_reset(out);
     if (!mf_imap_arg_as_list(a, &f, &n))
         return false;
     for (size_t i = 0; i < n; i++) {
         const char *s;
-        size_t sl;
-        if (!mf_imap_arg_is_atom(&f[i]) || !mf_imap_arg_as_astring(&f[i], &s))
+        if (mf_imap_arg_is_nil(&f[i]) || !mf_imap_arg_as_astring(&f[i], &s) ||
+            !flag_text_ok(s))
             return false;
         if (strcasecmp(s, "\\Recent") == 0)
             continue;
-        sl = strlen(s);
-        if (len + sl + 2 > cap)
-            return false;
-        if (len)
-            out[len++] = ' ';
-        memcpy(out + len, s, sl + 1);
-        len += sl;
+        if (out->len)
+            mf_buf_append(out, " ", 1);
+        mf_buf_append_str(out, s);
     }
+    mf_buf_append(out, "", 1);
     return true;
 }
 
@@ -416,45 +438,54 @@ find_header_item(const struct mf_imap_arg *items, size_t n) {
     return NULL;
 }
 
+/* One FETCH response during fetch_meta(): its items go to the merger
+ * (metamerge.h), which delivers each message once everything about it is
+ * known. A response without UID (the second half of a split one) is
+ * about the UID its sequence number had. */
 static mf_err
 on_meta_fetch(void *ud, const struct mf_imap_response *r) {
     struct imap_store *is = ud;
     const struct mf_imap_arg *items, *a;
     size_t n;
-    struct mf_store_meta m = {0};
-    char flags[2048];
-    const char *date = NULL;
-    struct mf_buf subject = {0};
+    struct mf__meta_items it = {0};
+    struct mf_buf flags = {0}, subject = {0};
     mf_err rc;
 
     if (!r->has_number || r->nargs < 1 ||
         !mf_imap_arg_as_list(&r->args[0], &items, &n))
         return MF_E_OK;
-    if (!(a = mf_imap_args_find(items, n, "UID")) ||
-        !mf_imap_arg_as_u32(a, &m.uid))
+    if ((a = mf_imap_args_find(items, n, "UID"))) {
+        if (!mf_imap_arg_as_u32(a, &it.uid) || it.uid == 0)
+            return MF_E_OK;
+        map_put(is, r->number, it.uid);
+    } else if ((it.uid = map_uid(is, r->number)) == 0) {
         return MF_E_OK;
-    map_put(is, r->number, m.uid);
-    /* Unsolicited FETCH (a flag changed elsewhere) has fewer items; and
-     * "n:*" always includes the last message (RFC 3501 6.4.8). */
-    if (m.uid < is->mfirst || (is->mlast && m.uid > is->mlast))
-        return MF_E_OK;
-    if (!(a = mf_imap_args_find(items, n, "RFC822.SIZE")) ||
-        !mf_imap_arg_as_u64(a, &m.size))
-        return MF_E_OK;
-    if (!(a = mf_imap_args_find(items, n, "INTERNALDATE")) ||
-        !mf_imap_arg_as_astring(a, &date))
-        return MF_E_OK;
-    if (!(a = mf_imap_args_find(items, n, "FLAGS")) ||
-        !render_flags(a, flags, sizeof(flags)))
-        return MF_E_OK;
-    m.date = date;
-    m.flags = flags;
-    scan_header(is, find_header_item(items, n), &subject, &m.message_id);
-    if (subject.len) {
-        mf_buf_append(&subject, "", 1);
-        m.subject = (const char *)subject.data;
     }
-    rc = is->mcb(is->mud, &m);
+    /* "n:*" always includes the last message (RFC 3501 6.4.8). */
+    if (it.uid < is->mfirst || (is->mlast && it.uid > is->mlast))
+        return MF_E_OK;
+    if ((a = mf_imap_args_find(items, n, "RFC822.SIZE")) &&
+        mf_imap_arg_as_u64(a, &it.size))
+        it.have |= MF__META_SIZE;
+    /* INTERNALDATE NIL: copied without a date (the target's "now"),
+     * never as the text "NIL". */
+    if ((a = mf_imap_args_find(items, n, "INTERNALDATE")) &&
+        (mf_imap_arg_is_nil(a) || mf_imap_arg_as_astring(a, &it.date)))
+        it.have |= MF__META_DATE;
+    if ((a = mf_imap_args_find(items, n, "FLAGS")) && render_flags(a, &flags)) {
+        it.flags = (const char *)flags.data;
+        it.have |= MF__META_FLAGS;
+    }
+    if ((a = find_header_item(items, n))) {
+        scan_header(is, a, &subject, &it.message_id);
+        if (subject.len) {
+            mf_buf_append(&subject, "", 1);
+            it.subject = (const char *)subject.data;
+        }
+        it.have |= MF__META_HEADER;
+    }
+    rc = mf__meta_merge_add(is->merge, &it, is->mcb, is->mud);
+    mf_buf_free(&flags);
     mf_buf_free(&subject);
     if (rc != MF_E_OK)
         is->cb_error = rc;
@@ -490,9 +521,80 @@ imap_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
     is->mud = ud;
     is->mfirst = first;
     is->mlast = last;
+    is->merge = mf__meta_merge_new(
+        MF__META_SIZE | MF__META_DATE | MF__META_FLAGS |
+        (what & (MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT)
+             ? MF__META_HEADER
+             : 0));
     mf_imap_session_on_untagged(is->s, "FETCH", on_meta_fetch, is);
     rc = run_cmd(is, &c);
     mf_imap_session_on_untagged(is->s, "FETCH", NULL, NULL);
+    if (rc == MF_E_OK &&
+        (rc = mf__meta_merge_finish(is->merge, cb, ud)) != MF_E_OK)
+        rc = mf_store_fail(st, rc, "FETCH: the callback failed");
+    mf__meta_merge_free(&is->merge);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Counting                                                            */
+/* ------------------------------------------------------------------ */
+
+/* RFC 3501 7.3.1: "* n EXISTS" is the folder's message count, sent by
+ * SELECT and whenever it changes. */
+static mf_err
+on_exists(void *ud, const struct mf_imap_response *r) {
+    struct imap_store *is = ud;
+    if (r->has_number)
+        is->exists = r->number;
+    return MF_E_OK;
+}
+
+struct count_ctx {
+    struct imap_store *is;
+    uint32_t first, last_uid, n;
+};
+
+static mf_err
+on_count_fetch(void *ud, const struct mf_imap_response *r) {
+    struct count_ctx *cc = ud;
+    const struct mf_imap_arg *items, *a;
+    size_t n;
+    uint32_t uid;
+
+    if (!r->has_number || r->nargs < 1 ||
+        !mf_imap_arg_as_list(&r->args[0], &items, &n) ||
+        !(a = mf_imap_args_find(items, n, "UID")) ||
+        !mf_imap_arg_as_u32(a, &uid))
+        return MF_E_OK;
+    map_put(cc->is, r->number, uid);
+    if (uid >= cc->first && uid != cc->last_uid) {
+        cc->n++;
+        cc->last_uid = uid;
+    }
+    return MF_E_OK;
+}
+
+/* The whole folder: the EXISTS count the server keeps us told of. From
+ * a UID on: a UID FETCH of nothing but UIDs, which a server that drops
+ * messages from a listing with sizes and dates still answers in full. */
+static mf_err
+imap_count(struct mf_store *st, uint32_t first, uint32_t *n_r) {
+    struct imap_store *is = IS(st);
+    struct count_ctx cc = {.is = is, .first = first};
+    struct mf_imap_cmd_spec c = {0};
+    mf_err rc;
+
+    if (first <= 1) {
+        *n_r = is->exists;
+        return MF_E_OK;
+    }
+    mf_imap_cmd_textf(&c, "UID FETCH %u:* (UID)", first);
+    mf_imap_session_on_untagged(is->s, "FETCH", on_count_fetch, &cc);
+    rc = run_cmd(is, &c);
+    mf_imap_session_on_untagged(is->s, "FETCH", NULL, NULL);
+    if (rc == MF_E_OK)
+        *n_r = cc.n;
     return rc;
 }
 
@@ -502,28 +604,14 @@ imap_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
 
 static void
 mark_got(struct imap_store *is, uint32_t uid) {
-    size_t lo = 0, hi = is->nasked;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (is->asked[mid] < uid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = mf_u32_lower_bound(is->asked, is->nasked, uid);
     if (lo < is->nasked && is->asked[lo] == uid)
         is->got[lo] = 1;
 }
 
 static bool
 was_asked(const struct imap_store *is, uint32_t uid) {
-    size_t lo = 0, hi = is->nasked;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (is->asked[mid] < uid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = mf_u32_lower_bound(is->asked, is->nasked, uid);
     return lo < is->nasked && is->asked[lo] == uid && !is->got[lo];
 }
 
@@ -864,6 +952,7 @@ static const struct mf_store_ops imap_ops = {
     .subscribe = imap_subscribe,
     .select = imap_select,
     .fetch_meta = imap_fetch_meta,
+    .count = imap_count,
     .fetch_bodies = imap_fetch_bodies,
     .append = imap_append,
     .set_flags = imap_set_flags,
@@ -921,6 +1010,7 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     is->base.caps.multiappend = mf_imap_session_has(s, MF_IMAP_CAP_MULTIAPPEND);
     is->base.caps.appendlimit = mf_imap_session_appendlimit(s);
     mf_imap_session_on_untagged(s, "EXPUNGE", on_expunge, is);
+    mf_imap_session_on_untagged(s, "EXISTS", on_exists, is);
     if (mf_imap_session_has(s, MF_IMAP_CAP_NAMESPACE)) {
         struct mf_imap_cmd_spec c = {0};
         mf_imap_session_on_untagged(s, "NAMESPACE", on_namespace, is);
