@@ -112,6 +112,8 @@ struct folder_run {
     uint32_t *refetch;
     size_t nrefetch;
     bool rd_last_try, rd_skip;
+    uint8_t *rd_tail; /* streamed: its last bytes, until end() */
+    size_t rd_tail_len;
     uint8_t *rd_buf;
     size_t rd_len;
     uint64_t rd_size;
@@ -363,6 +365,14 @@ rd_data(void *ud, const uint8_t *p, size_t n) {
         return MF_E_OK;
     }
     fr->rd_len += n;
+    if (fr->rd_len == fr->rd_size) {
+        /* The last bytes wait for end(): the store has not confirmed yet
+         * that the body is this UID's, and once they are sent the target
+         * commits the message. */
+        fr->rd_tail = mf_xmemdup(p, n);
+        fr->rd_tail_len = n;
+        return MF_E_OK;
+    }
     return push(fr, MF_PIPE_DATA, fr->rd_uid, 0, mf_xmemdup(p, n), n);
 }
 
@@ -370,13 +380,20 @@ static mf_err
 rd_end(void *ud) {
     struct folder_run *fr = ud;
     uint8_t *buf = fr->rd_buf;
+    mf_err rc;
 
     if (fr->rd_skip)
         return MF_E_OK;
     if (fr->rd_len != fr->rd_size)
         return MF_E_IMAP_UNEXPECTED;
-    if (!fr->rd_whole)
+    if (!fr->rd_whole) {
+        uint8_t *tail = fr->rd_tail;
+        fr->rd_tail = NULL;
+        if (tail && (rc = push(fr, MF_PIPE_DATA, fr->rd_uid, 0, tail,
+                               fr->rd_tail_len)) != MF_E_OK)
+            return rc;
         return push(fr, MF_PIPE_END, fr->rd_uid, 0, NULL, 0);
+    }
     fr->rd_buf = NULL;
     return push(fr, MF_PIPE_WHOLE, fr->rd_uid, fr->rd_size, buf, fr->rd_len);
 }
@@ -414,6 +431,8 @@ reader_main(void *arg) {
     fr->reader_rc = rc;
     free(fr->rd_buf);
     fr->rd_buf = NULL;
+    free(fr->rd_tail);
+    fr->rd_tail = NULL;
     it = mf__pipe_item_new(rc == MF_E_OK ? MF_PIPE_DONE : MF_PIPE_ERROR);
     if (rc != MF_E_OK) {
         it->error = src->error;

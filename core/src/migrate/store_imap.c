@@ -65,7 +65,10 @@ struct imap_store {
     const struct mf_store_body_cb *bcb;
     void *bud;
     uint32_t lit_uid; /* uid of the literal being streamed, 0: none */
-    uint8_t *got;     /* per asked uid: delivered */
+    /* The streamed literal that ended in the FETCH response being read:
+     * its end() waits until the response's own UID confirms it. */
+    uint32_t lit_ended;
+    uint8_t *got; /* per asked uid: delivered */
     const uint32_t *asked;
     size_t nasked;
     /* fetch_meta() state. */
@@ -655,6 +658,28 @@ on_lit_end(void *ud) {
         return MF_E_OK;
     is->lit_uid = 0;
     mark_got(is, uid);
+    is->lit_ended = uid;
+    return MF_E_OK;
+}
+
+/* The FETCH response that carried a streamed body is complete: its UID
+ * item (which may come after the body) must be the UID the body was
+ * filed under by its sequence number, or the bytes belong to another
+ * message. Only then does the body end (the engine holds back its last
+ * bytes until then, so the target never commits a misfiled body). */
+static mf_err
+streamed_done(struct imap_store *is, uint32_t uid) {
+    uint32_t filed = is->lit_ended;
+
+    is->lit_ended = 0;
+    if (uid != filed) {
+        is->cb_error = mf_store_fail(
+            &is->base, MF_E_IMAP_UNEXPECTED,
+            "UID FETCH: a body filed under UID %u (by its sequence number) "
+            "came in the response of UID %u",
+            filed, uid);
+        return is->cb_error;
+    }
     return keep(is, is->bcb->end(is->bud));
 }
 
@@ -670,13 +695,20 @@ on_body_fetch(void *ud, const struct mf_imap_response *r) {
     if (!r->has_number || r->nargs < 1 ||
         !mf_imap_arg_as_list(&r->args[0], &items, &n))
         return MF_E_OK;
-    if (!(a = mf_imap_args_find(items, n, "UID")) ||
-        !mf_imap_arg_as_u32(a, &uid))
-        return MF_E_OK;
-    map_put(is, r->number, uid);
+    if ((a = mf_imap_args_find(items, n, "UID"))) {
+        if (!mf_imap_arg_as_u32(a, &uid))
+            uid = 0;
+        else
+            map_put(is, r->number, uid);
+    } else {
+        uid = map_uid(is, r->number);
+    }
     body = mf_imap_args_find(items, n, "BODY[]");
-    if (!body || body->type == MF_IMAP_ARG_STREAMED || !was_asked(is, uid))
-        return MF_E_OK; /* streamed ones were delivered already */
+    if (body && body->type == MF_IMAP_ARG_STREAMED && is->lit_ended)
+        return streamed_done(is, uid);
+    if (!uid || !body || body->type == MF_IMAP_ARG_STREAMED ||
+        !was_asked(is, uid))
+        return MF_E_OK;
     if (mf_imap_arg_is_nil(body)) {
         d = (const uint8_t *)"";
         len = 0;
@@ -727,6 +759,7 @@ imap_fetch_bodies(struct mf_store *st, const uint32_t *uids, size_t n,
     is->nasked = n;
     is->got = mf_xcalloc(n, 1);
     is->lit_uid = 0;
+    is->lit_ended = 0;
     mf_imap_session_on_untagged(is->s, "FETCH", on_body_fetch, is);
     mf_imap_session_set_literal_sink(is->s, on_lit_begin, on_lit_data,
                                      on_lit_end, is);
