@@ -19,6 +19,8 @@
  */
 #include "migrate/migrate_int.h"
 
+#include "mailferry/util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -67,4 +69,66 @@ mf__list_new(struct mf__run *run, const char *label, uint32_t start,
              "listing gave %u, twice",
              label, counted, start, listed);
     return MF_E_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Twins on a dirty resume                                             */
+/* ------------------------------------------------------------------ */
+
+/* Recognition takes the target messages above the checkpoint's target
+ * mark as the copies of the source messages above last_uid. A mark that
+ * is too low (a checkpoint rolled back, one written by an older version)
+ * lets that range also hold copies of messages at or below last_uid: if
+ * one of those has a twin above last_uid (the same message twice in the
+ * source, the same fingerprint), the twin would be taken as present and
+ * never copied. So the target's occurrences of a fingerprint count for
+ * the new messages only past the source's own occurrences at or below
+ * last_uid (minus pending ones, which are not on the target) that are not
+ * accounted for at or below the mark: multiplicity, not membership. The
+ * source (and, with a mark, the target below it) is listed again only
+ * when the set above the mark is not empty, which is after a crash. */
+static bool
+pending_has(const uint32_t *p, size_t n, uint32_t uid) {
+    size_t i = mf_u32_lower_bound(p, n, uid);
+    return i < n && p[i] == uid;
+}
+
+mf_err
+mf__recognise_twins(struct mf__run *run, struct mf_fingerprint_set *above,
+                    uint32_t base_uid, const uint32_t *pending, size_t npending,
+                    uint32_t tgt_from) {
+    struct mf__msglist src = {0}, tgt = {0};
+    struct mf_fingerprint_set *below = NULL;
+    mf_err rc = MF_E_OK;
+
+    if (base_uid == 0 || mf_fingerprint_set_total(above) == 0)
+        return MF_E_OK;
+    if ((rc = mf__msglist_fetch(run, run->src, 1, base_uid, true, &src)))
+        goto out;
+    below = mf_fingerprint_set_new(src.n + 1);
+    for (size_t i = 0; i < src.n; i++) {
+        const struct mf__msg *m = &src.m[i];
+        if (m->uid <= base_uid && !pending_has(pending, npending, m->uid) &&
+            mf_fingerprint_set_count(above, &m->fp) > 0 &&
+            (rc = mf_fingerprint_set_add(below, &m->fp)) != MF_E_OK)
+            goto out;
+    }
+    if (mf_fingerprint_set_total(below) == 0)
+        goto out;
+    /* Copies at or below the mark account for source occurrences first. */
+    if (tgt_from > 0 &&
+        (rc = mf__msglist_fetch(run, run->dst, 1, tgt_from, true, &tgt)))
+        goto out;
+    for (size_t i = 0; i < tgt.n; i++)
+        if (tgt.m[i].uid <= tgt_from)
+            (void)mf_fingerprint_set_take(below, &tgt.m[i].fp);
+    /* What is left are copies of older messages above the mark. */
+    for (size_t i = 0; i < src.n; i++)
+        if (mf_fingerprint_set_take(below, &src.m[i].fp))
+            (void)mf_fingerprint_set_take(above, &src.m[i].fp);
+out:
+    mf_fingerprint_set_free(&below);
+    mf__msglist_clear(&src);
+    mf__msglist_clear(&tgt);
+    return rc;
 }

@@ -159,4 +159,15 @@ MF_WARN_UNUSED mf_err mf__list_new(struct mf__run *run, const char *label,
                                    struct mf__msglist *list,
                                    struct mf_error *short_r);
 
+/* Takes out of above (the target's fingerprints above the mark tgt_from)
+ * the occurrences that are copies of source messages at or below base_uid
+ * (pending ones excepted), so that recognition of the messages above
+ * base_uid matches the source's multiplicity (listing.c). Both folders
+ * selected. Returns a store's error (also in run->err). */
+MF_WARN_UNUSED mf_err mf__recognise_twins(struct mf__run *run,
+                                          struct mf_fingerprint_set *above,
+                                          uint32_t base_uid,
+                                          const uint32_t *pending,
+                                          size_t npending, uint32_t tgt_from);
+
 #endif

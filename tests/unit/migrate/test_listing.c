@@ -281,6 +281,66 @@ test_last_uid_max(void **state) {
     same(t, "INBOX");
 }
 
+/* A checkpoint rolled back (Redis lost writes, a restore): dirty, at
+ * last_uid, with the target mark lowered to mark. */
+static void
+roll_back(struct t *t, uint32_t last_uid, uint32_t mark) {
+    struct mf__run r = {.o = &t->o, .mem = t->mem};
+    struct mf_checkpoint ck;
+    bool found = false;
+
+    assert_int_equal(mf__ckpt_get(&r, "INBOX", &ck, &found), MF_E_OK);
+    assert_true(found);
+    ck.last_uid = last_uid;
+    ck.dirty = true;
+    ck.tgt_mark = mark;
+    assert_int_equal(mf__ckpt_put(&r, "INBOX", &ck), MF_E_OK);
+    mf_checkpoint_pending_free(&ck);
+    t->mem = r.mem;
+}
+
+/* The same message twice in the source (same Message-ID, size, date):
+ * the twin that came after the checkpoint is copied even though the
+ * first one's copy is above a (too low) target mark. */
+static void
+test_twin_copied_despite_low_mark(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *in = mf_mem_folder_find(t->env.src, "INBOX");
+
+    add_msg(in, "x", 300, "", 1);
+    add_msg(in, "a", 300, "\\Seen", 2);
+    pass_ok(t);
+    add_msg(in, "a", 300, "\\Seen", 2); /* its twin arrives */
+    add_msg(in, "c", 300, "", 3);
+    roll_back(t, 2, 0);
+    pass_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 2);
+    same(t, "INBOX");
+    /* With a mark between the two old copies too. */
+    add_msg(in, "a", 300, "\\Seen", 2);
+    roll_back(t, 4, 1);
+    pass_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 1);
+    same(t, "INBOX");
+}
+
+/* Both twins already copied when the checkpoint rolls back to between
+ * them: recognised, not copied a third time. */
+static void
+test_copied_twin_not_duplicated(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *in = mf_mem_folder_find(t->env.src, "INBOX");
+
+    add_msg(in, "a", 300, "", 1);
+    add_msg(in, "a", 300, "", 1);
+    add_msg(in, "b", 300, "", 2);
+    pass_ok(t);
+    roll_back(t, 1, 0);
+    pass_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 0);
+    same(t, "INBOX");
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -294,6 +354,8 @@ main(void) {
         T(test_short_body_fails_message),
         T(test_short_streamed_body_fails_message),
         T(test_last_uid_max),
+        T(test_twin_copied_despite_low_mark),
+        T(test_copied_twin_not_duplicated),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
