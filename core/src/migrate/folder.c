@@ -11,12 +11,20 @@
  *          message, recognised by fingerprint against the whole target
  *          folder when it is not empty.
  *      Recognition is a multiset: a message that is twice in the source
- *      and once on the target is copied once more.
+ *      and once on the target is copied once more (listing.c counts the
+ *      twins below the checkpoint too, for a target mark that is low).
+ *      The listing is checked against the server's count (listing.c): a
+ *      short one fails the folder (FOLDER_INCOMPLETE) with nothing
+ *      written; a message listed without size, date or flags fails alone
+ *      (MESSAGE_UNLISTABLE) and stays pending.
  *   2. Skip (and list, with the subject) messages over the size cap.
  *   3. Copy: a reader thread fetches bodies (store.h fetch_bodies) into a
  *      bounded pipe (pipe.h); this thread appends them in MULTIAPPEND
  *      batches, several in flight, or streams a big one as a single
- *      APPEND while its bytes still arrive.
+ *      APPEND while its bytes still arrive (its last bytes wait until the
+ *      source confirmed its UID). A body whose length is not the listed
+ *      RFC822.SIZE is fetched once more, then fails alone
+ *      (MESSAGE_SIZE_MISMATCH).
  *   4. Checkpoint as confirmations come in: last_uid is the UID of the
  *      last message of the longest finished prefix (copied, present,
  *      skipped, failed or vanished), so nothing above it is unconfirmed;

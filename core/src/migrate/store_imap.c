@@ -15,6 +15,12 @@
  * by fetch_meta() and kept right by EXPUNGE responses (RFC 3501 section
  * 7.4.1: they may arrive during UID FETCH).
  *
+ * A message's metadata may come in several FETCH responses (RFC 3501
+ * 7.4.2): metamerge.h gathers them per UID, and a message still missing
+ * an item when the command ends is delivered as such, never dropped. A
+ * streamed body ends only when its FETCH response's UID agrees with the
+ * UID its sequence number filed it under.
+ *
  * Appends are MULTIAPPEND (RFC 3502) commands when the server has it,
  * queued without waiting so that several are in flight; their tagged OK
  * carries APPENDUID (RFC 4315) when the server has UIDPLUS.
