@@ -869,8 +869,9 @@ recognise(struct folder_run *fr, uint32_t tgt_from) {
         if (tgt.m[i].uid > tgt_from &&
             (rc = mf_fingerprint_set_add(set, &tgt.m[i].fp)) != MF_E_OK)
             goto out;
-    if ((rc = mf__recognise_twins(run, set, fr->base_uid, fr->ck.pending,
-                                  fr->ck.n_pending, tgt_from)) != MF_E_OK)
+    if ((rc = mf__recognise_twins(run, &fr->list, set, fr->base_uid,
+                                  fr->ck.pending, fr->ck.n_pending,
+                                  tgt_from)) != MF_E_OK)
         goto out;
     for (size_t i = 0; i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];

@@ -86,22 +86,38 @@ mf__list_new(struct mf__run *run, const char *label, uint32_t start,
  * last_uid (minus pending ones, which are not on the target) that are not
  * accounted for at or below the mark: multiplicity, not membership. The
  * source (and, with a mark, the target below it) is listed again only
- * when the set above the mark is not empty, which is after a crash. */
+ * when a new message matches a target message above the mark, which is
+ * after a crash or a rollback. */
 static bool
 pending_has(const uint32_t *p, size_t n, uint32_t uid) {
     size_t i = mf_u32_lower_bound(p, n, uid);
     return i < n && p[i] == uid;
 }
 
+/* Whether a message of list above base_uid has a fingerprint in above. */
+static bool
+any_match(const struct mf__msglist *list, uint32_t base_uid,
+          const struct mf_fingerprint_set *above) {
+    for (size_t i = 0; i < list->n; i++)
+        if (list->m[i].uid > base_uid && !list->m[i].missing &&
+            mf_fingerprint_set_count(above, &list->m[i].fp) > 0)
+            return true;
+    return false;
+}
+
 mf_err
-mf__recognise_twins(struct mf__run *run, struct mf_fingerprint_set *above,
-                    uint32_t base_uid, const uint32_t *pending, size_t npending,
+mf__recognise_twins(struct mf__run *run, const struct mf__msglist *list,
+                    struct mf_fingerprint_set *above, uint32_t base_uid,
+                    const uint32_t *pending, size_t npending,
                     uint32_t tgt_from) {
     struct mf__msglist src = {0}, tgt = {0};
     struct mf_fingerprint_set *below = NULL;
     mf_err rc = MF_E_OK;
 
-    if (base_uid == 0 || mf_fingerprint_set_total(above) == 0)
+    /* Nothing above the mark that a new message could be taken for (new
+     * mail on the target after the MX switch does not match): no cost. */
+    if (base_uid == 0 || mf_fingerprint_set_total(above) == 0 ||
+        !any_match(list, base_uid, above))
         return MF_E_OK;
     if ((rc = mf__msglist_fetch(run, run->src, 1, base_uid, true, &src)))
         goto out;

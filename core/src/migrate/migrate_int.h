@@ -161,10 +161,11 @@ MF_WARN_UNUSED mf_err mf__list_new(struct mf__run *run, const char *label,
 
 /* Takes out of above (the target's fingerprints above the mark tgt_from)
  * the occurrences that are copies of source messages at or below base_uid
- * (pending ones excepted), so that recognition of the messages above
+ * (pending ones excepted), so that recognition of list's messages above
  * base_uid matches the source's multiplicity (listing.c). Both folders
  * selected. Returns a store's error (also in run->err). */
 MF_WARN_UNUSED mf_err mf__recognise_twins(struct mf__run *run,
+                                          const struct mf__msglist *list,
                                           struct mf_fingerprint_set *above,
                                           uint32_t base_uid,
                                           const uint32_t *pending,
