@@ -93,6 +93,12 @@
     XX(MESSAGE_GONE, 402, FAIL_MESSAGE, "message vanished from the source")    \
     XX(NOT_ALL_COPIED, 403, FAIL_MAILBOX,                                      \
        "messages not copied (listed in the report)")                           \
+    XX(MESSAGE_UNLISTABLE, 404, FAIL_MESSAGE,                                  \
+       "the source did not list the message's size, date or flags")            \
+    XX(MESSAGE_SIZE_MISMATCH, 405, FAIL_MESSAGE,                               \
+       "message body differs from its listed size")                            \
+    XX(FOLDER_INCOMPLETE, 406, FAIL_MAILBOX,                                   \
+       "the source listed fewer messages than the folder holds")               \
     /* 500-599: Redis */                                                       \
     XX(REDIS, 500, RETRY, "Redis error")                                       \
     XX(REDIS_UNAVAILABLE, 501, RETRY, "Redis unreachable")                     \

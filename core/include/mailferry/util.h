@@ -60,4 +60,8 @@ int mf_base64_digit(unsigned char c, char digit63);
  * false (and leaves *out_r untouched) on any junk, sign or overflow. */
 bool mf_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out_r);
 
+/* The index of the first element of the ascending array a[0..n) that is
+ * not below v (n when every one is): where v is, or would go. */
+size_t mf_u32_lower_bound(const uint32_t *a, size_t n, uint32_t v);
+
 #endif

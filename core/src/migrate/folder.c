@@ -11,12 +11,20 @@
  *          message, recognised by fingerprint against the whole target
  *          folder when it is not empty.
  *      Recognition is a multiset: a message that is twice in the source
- *      and once on the target is copied once more.
+ *      and once on the target is copied once more (listing.c counts the
+ *      twins below the checkpoint too, for a target mark that is low).
+ *      The listing is checked against the server's count (listing.c): a
+ *      short one fails the folder (FOLDER_INCOMPLETE) with nothing
+ *      written; a message listed without size, date or flags fails alone
+ *      (MESSAGE_UNLISTABLE) and stays pending.
  *   2. Skip (and list, with the subject) messages over the size cap.
  *   3. Copy: a reader thread fetches bodies (store.h fetch_bodies) into a
  *      bounded pipe (pipe.h); this thread appends them in MULTIAPPEND
  *      batches, several in flight, or streams a big one as a single
- *      APPEND while its bytes still arrive.
+ *      APPEND while its bytes still arrive (its last bytes wait until the
+ *      source confirmed its UID). A body whose length is not the listed
+ *      RFC822.SIZE is fetched once more, then fails alone
+ *      (MESSAGE_SIZE_MISMATCH).
  *   4. Checkpoint as confirmations come in: last_uid is the UID of the
  *      last message of the longest finished prefix (copied, present,
  *      skipped, failed or vanished), so nothing above it is unconfirmed;
@@ -105,7 +113,15 @@ struct folder_run {
     bool reader_started;
     mf_err reader_rc; /* what fetch_bodies() returned */
     uint32_t *todo;
+    uint64_t *todo_size; /* the listed sizes of todo */
     size_t ntodo;
+    /* Bodies whose length differed from the listed size: fetched once
+     * more after the rest, then failed (rd_last_try). */
+    uint32_t *refetch;
+    size_t nrefetch;
+    bool rd_last_try, rd_skip;
+    uint8_t *rd_tail; /* streamed: its last bytes, until end() */
+    size_t rd_tail_len;
     uint8_t *rd_buf;
     size_t rd_len;
     uint64_t rd_size;
@@ -290,10 +306,47 @@ push(struct folder_run *fr, enum mf_pipe_kind kind, uint32_t uid, uint64_t size,
     return mf__pipe_push(fr->pipe, it);
 }
 
+/* The size fr->todo listed for uid (0 when not asked for). */
+static uint64_t
+listed_size(const struct folder_run *fr, uint32_t uid) {
+    size_t lo = mf_u32_lower_bound(fr->todo, fr->ntodo, uid);
+    return lo < fr->ntodo && fr->todo[lo] == uid ? fr->todo_size[lo] : 0;
+}
+
+/* A body whose length is not the RFC822.SIZE the listing gave (a server
+ * that cut it, or sent BODY[] NIL) is not copied: it is fetched once more
+ * after the others, and if it is still different it fails on its own
+ * (MESSAGE_SIZE_MISMATCH), pending for the next pass. */
+static mf_err
+size_differs(struct folder_run *fr, uint32_t uid, uint64_t size,
+             uint64_t want) {
+    struct mf_pipe_item *it;
+
+    fr->rd_skip = true;
+    if (!fr->rd_last_try) {
+        fr->refetch = mf_xreallocarray(fr->refetch, fr->nrefetch + 1,
+                                       sizeof(*fr->refetch));
+        fr->refetch[fr->nrefetch++] = uid;
+        return MF_E_OK;
+    }
+    it = mf__pipe_item_new(MF_PIPE_FAILED);
+    it->uid = uid;
+    it->error.code = MF_E_MESSAGE_SIZE_MISMATCH;
+    snprintf(it->error.detail, sizeof(it->error.detail),
+             "the source sent a body of %llu bytes where its listing said "
+             "%llu (RFC822.SIZE), twice",
+             (unsigned long long)size, (unsigned long long)want);
+    return mf__pipe_push(fr->pipe, it);
+}
+
 static mf_err
 rd_begin(void *ud, uint32_t uid, uint64_t size) {
     struct folder_run *fr = ud;
+    uint64_t want = listed_size(fr, uid);
 
+    fr->rd_skip = false;
+    if (size != want)
+        return size_differs(fr, uid, size, want);
     fr->rd_uid = uid;
     fr->rd_size = size;
     fr->rd_len = 0;
@@ -309,6 +362,8 @@ static mf_err
 rd_data(void *ud, const uint8_t *p, size_t n) {
     struct folder_run *fr = ud;
 
+    if (fr->rd_skip)
+        return MF_E_OK;
     if (fr->rd_len + n > fr->rd_size)
         return MF_E_IMAP_UNEXPECTED;
     mf__leases_bandwidth(fr->run->leases, false, n);
@@ -318,6 +373,14 @@ rd_data(void *ud, const uint8_t *p, size_t n) {
         return MF_E_OK;
     }
     fr->rd_len += n;
+    if (fr->rd_len == fr->rd_size) {
+        /* The last bytes wait for end(): the store has not confirmed yet
+         * that the body is this UID's, and once they are sent the target
+         * commits the message. */
+        fr->rd_tail = mf_xmemdup(p, n);
+        fr->rd_tail_len = n;
+        return MF_E_OK;
+    }
     return push(fr, MF_PIPE_DATA, fr->rd_uid, 0, mf_xmemdup(p, n), n);
 }
 
@@ -325,11 +388,20 @@ static mf_err
 rd_end(void *ud) {
     struct folder_run *fr = ud;
     uint8_t *buf = fr->rd_buf;
+    mf_err rc;
 
+    if (fr->rd_skip)
+        return MF_E_OK;
     if (fr->rd_len != fr->rd_size)
         return MF_E_IMAP_UNEXPECTED;
-    if (!fr->rd_whole)
+    if (!fr->rd_whole) {
+        uint8_t *tail = fr->rd_tail;
+        fr->rd_tail = NULL;
+        if (tail && (rc = push(fr, MF_PIPE_DATA, fr->rd_uid, 0, tail,
+                               fr->rd_tail_len)) != MF_E_OK)
+            return rc;
         return push(fr, MF_PIPE_END, fr->rd_uid, 0, NULL, 0);
+    }
     fr->rd_buf = NULL;
     return push(fr, MF_PIPE_WHOLE, fr->rd_uid, fr->rd_size, buf, fr->rd_len);
 }
@@ -355,9 +427,20 @@ reader_main(void *arg) {
     mf_err rc;
 
     rc = src->ops->fetch_bodies(src, fr->todo, fr->ntodo, &reader_cb, fr);
+    if (rc == MF_E_OK && fr->nrefetch) {
+        uint32_t *again = fr->refetch;
+        size_t n = fr->nrefetch;
+        fr->refetch = NULL;
+        fr->nrefetch = 0;
+        fr->rd_last_try = true;
+        rc = src->ops->fetch_bodies(src, again, n, &reader_cb, fr);
+        free(again);
+    }
     fr->reader_rc = rc;
     free(fr->rd_buf);
     fr->rd_buf = NULL;
+    free(fr->rd_tail);
+    fr->rd_tail = NULL;
     it = mf__pipe_item_new(rc == MF_E_OK ? MF_PIPE_DONE : MF_PIPE_ERROR);
     if (rc != MF_E_OK) {
         it->error = src->error;
@@ -686,6 +769,14 @@ take_vanished(struct folder_run *fr, uint32_t uid) {
     progress_done(fr, 0);
 }
 
+static void
+take_failed(struct folder_run *fr, const struct mf_pipe_item *it) {
+    struct mf__msg *m = find_msg(fr, it->uid, NULL);
+
+    if (m && m->state == M_TODO)
+        fail_message(fr, m, &it->error);
+}
+
 static bool
 stop_requested(const struct folder_run *fr) {
     const atomic_bool *stop = fr->run->o->stop;
@@ -731,6 +822,10 @@ write_all(struct folder_run *fr) {
             take_vanished(fr, it->uid);
             advance(fr, false);
             break;
+        case MF_PIPE_FAILED:
+            take_failed(fr, it);
+            advance(fr, false);
+            break;
         case MF_PIPE_DONE:
             reader_done = true;
             break;
@@ -774,6 +869,10 @@ recognise(struct folder_run *fr, uint32_t tgt_from) {
         if (tgt.m[i].uid > tgt_from &&
             (rc = mf_fingerprint_set_add(set, &tgt.m[i].fp)) != MF_E_OK)
             goto out;
+    if ((rc = mf__recognise_twins(run, &fr->list, set, fr->base_uid,
+                                  fr->ck.pending, fr->ck.n_pending,
+                                  tgt_from)) != MF_E_OK)
+        goto out;
     for (size_t i = 0; i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
         /* Pending UIDs (at or below base_uid) were refused or skipped, so
@@ -870,7 +969,7 @@ static mf_err
 list_pending(struct folder_run *fr, const uint32_t *uids, size_t n,
              bool with_fp) {
     struct mf__run *run = fr->run;
-    struct mf__msglist got = {0};
+    struct mf__msglist got = {.keep_unlistable = true};
     size_t ranges = 0;
     mf_err rc = MF_E_OK;
 
@@ -909,6 +1008,25 @@ list_pending(struct folder_run *fr, const uint32_t *uids, size_t n,
     return rc;
 }
 
+/* Fails (and lists) the messages the source listed without the size,
+ * date or flags a copy needs: they stay pending, and every later pass
+ * lists them again. */
+static void
+fail_unlistable(struct folder_run *fr) {
+    for (size_t i = 0; i < fr->list.n; i++) {
+        struct mf__msg *m = &fr->list.m[i];
+        struct mf_error e = {.code = MF_E_MESSAGE_UNLISTABLE};
+        if (m->state != M_TODO || !m->missing)
+            continue;
+        snprintf(e.detail, sizeof(e.detail),
+                 "the source's FETCH gave no usable%s%s%s",
+                 m->missing & MF_STORE_MISSING_SIZE ? " RFC822.SIZE" : "",
+                 m->missing & MF_STORE_MISSING_DATE ? " INTERNALDATE" : "",
+                 m->missing & MF_STORE_MISSING_FLAGS ? " FLAGS" : "");
+        fail_message(fr, m, &e);
+    }
+}
+
 /* Fails (and lists) every message not tried yet, with e: the folder
  * cannot take them (a refusal) or stopped for good. */
 static void
@@ -927,6 +1045,8 @@ finish(struct folder_run *fr) {
     }
     mf__pipe_free(&fr->pipe);
     free(fr->todo);
+    free(fr->todo_size);
+    free(fr->refetch);
     free(fr->rd_buf);
     free(fr->src_name);
     mf_checkpoint_pending_free(&fr->ck);
@@ -948,9 +1068,12 @@ copy_listed(struct folder_run *fr) {
     struct mf__run *run = fr->run;
 
     fr->todo = mf_xcalloc(fr->list.n + 1, sizeof(*fr->todo));
+    fr->todo_size = mf_xcalloc(fr->list.n + 1, sizeof(*fr->todo_size));
     for (size_t i = 0; i < fr->list.n; i++)
-        if (fr->list.m[i].state == M_TODO)
+        if (fr->list.m[i].state == M_TODO) {
+            fr->todo_size[fr->ntodo] = fr->list.m[i].size;
             fr->todo[fr->ntodo++] = fr->list.m[i].uid;
+        }
     if (fr->ntodo == 0)
         return true;
     /* Dirty before the first byte goes out. */
@@ -984,7 +1107,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
                    const struct mf_error *refusal) {
     struct folder_run fr = {0};
     struct mf_store_select ssel, dsel = {0};
-    struct mf_error tgt_err = {0};
+    struct mf_error tgt_err = {0}, short_err = {0};
     bool found, recognising = false, incremental = false;
     uint32_t start = 1, tgt_from = 0;
     mf_err rc;
@@ -1035,14 +1158,18 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         fr.ck.tgt_mark = dsel.uidnext ? dsel.uidnext - 1 : 0;
     fr.last_uid = start - 1;
 
+    fr.list.keep_unlistable = true;
     if (fr.ck.n_pending &&
         (rc = list_pending(&fr, fr.ck.pending, fr.ck.n_pending, recognising)) !=
             MF_E_OK)
         goto out;
-    rc = mf__msglist_fetch(run, run->src, start, 0, recognising, &fr.list);
+    rc = mf__list_new(run, fr.label, start, recognising, &fr.list, &short_err);
     if (rc != MF_E_OK)
         goto out;
     stats_source(&fr, ssel.exists);
+    fail_unlistable(&fr);
+    if (!refusal && short_err.code != MF_E_OK)
+        refusal = &short_err; /* listed, failed, nothing checkpointed */
     if (refusal) {
         /* Nothing is written, the checkpoint included: the next pass
          * lists these messages again. */

@@ -127,13 +127,17 @@ struct mf__msg {
     char date[40];
     char *flags; /* owned */
     struct mf_fingerprint fp;
-    uint8_t state; /* enum in folder.c */
+    uint8_t state;   /* enum in folder.c */
+    uint8_t missing; /* MF_STORE_MISSING_ bits: listed, not copyable */
 };
 
 struct mf__msglist {
     struct mf__msg *m;
     size_t n, cap;
     bool with_fp;
+    /* Keep messages the source listed without size, date or flags (to
+     * report them); else they are left out. */
+    bool keep_unlistable;
 };
 
 /* Fetches the metadata of UIDs [first, last] (last 0: to the end) into
@@ -143,5 +147,28 @@ MF_WARN_UNUSED mf_err mf__msglist_fetch(struct mf__run *run,
                                         uint32_t last, bool with_fp,
                                         struct mf__msglist *list);
 void mf__msglist_clear(struct mf__msglist *list);
+
+/* Lists the source messages with UIDs from start up (start 0: none, the
+ * UID before it was the last there can be) into list (appended), and
+ * checks them against the server's count (listing.c). A listing still
+ * short when listed again leaves *short_r set (MF_E_FOLDER_INCOMPLETE
+ * with detail), else its code is MF_E_OK. Returns a store's error (also
+ * in run->err) when listing or counting failed. */
+MF_WARN_UNUSED mf_err mf__list_new(struct mf__run *run, const char *label,
+                                   uint32_t start, bool with_fp,
+                                   struct mf__msglist *list,
+                                   struct mf_error *short_r);
+
+/* Takes out of above (the target's fingerprints above the mark tgt_from)
+ * the occurrences that are copies of source messages at or below base_uid
+ * (pending ones excepted), so that recognition of list's messages above
+ * base_uid matches the source's multiplicity (listing.c). Both folders
+ * selected. Returns a store's error (also in run->err). */
+MF_WARN_UNUSED mf_err mf__recognise_twins(struct mf__run *run,
+                                          const struct mf__msglist *list,
+                                          struct mf_fingerprint_set *above,
+                                          uint32_t base_uid,
+                                          const uint32_t *pending,
+                                          size_t npending, uint32_t tgt_from);
 
 #endif

@@ -31,6 +31,7 @@ enum mf_pipe_kind {
     MF_PIPE_VANISHED,  /* uid: expunged on the source meanwhile */
     MF_PIPE_DONE,      /* the reader finished: nothing follows */
     MF_PIPE_ERROR,     /* the reader failed: error says why */
+    MF_PIPE_FAILED,    /* uid: cannot be read as listed; error says why */
 };
 
 struct mf_pipe_item {

@@ -141,7 +141,8 @@ mf__meta_fingerprint(const struct mf_store_meta *m,
     struct mf_imap_datetime dt;
     int64_t when = 0;
 
-    if (mf_imap_datetime_parse(m->date, strlen(m->date), &dt) == MF_E_OK)
+    if (m->date &&
+        mf_imap_datetime_parse(m->date, strlen(m->date), &dt) == MF_E_OK)
         when = mf_imap_datetime_to_unix(&dt);
     mf_fingerprint_compute(m->message_id, m->size, when, MF_FINGERPRINT_STRICT,
                            fp_r);
@@ -158,6 +159,8 @@ on_meta(void *ud, const struct mf_store_meta *m) {
     struct mf__msglist *l = ud;
     struct mf__msg *x;
 
+    if (m->missing && !l->keep_unlistable)
+        return MF_E_OK; /* nothing to match or copy by */
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 256;
         l->m = mf_xreallocarray(l->m, l->cap, sizeof(*l->m));
@@ -165,10 +168,11 @@ on_meta(void *ud, const struct mf_store_meta *m) {
     x = &l->m[l->n++];
     memset(x, 0, sizeof(*x));
     x->uid = m->uid;
+    x->missing = (uint8_t)m->missing;
     x->size = m->size;
-    snprintf(x->date, sizeof(x->date), "%s", m->date);
-    x->flags = mf_xstrdup(m->flags);
-    if (l->with_fp)
+    snprintf(x->date, sizeof(x->date), "%s", m->date ? m->date : "");
+    x->flags = mf_xstrdup(m->flags ? m->flags : "");
+    if (l->with_fp && !m->missing)
         mf__meta_fingerprint(m, &x->fp);
     return MF_E_OK;
 }

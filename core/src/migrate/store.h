@@ -51,11 +51,23 @@ struct mf_store_select {
 #define MF_STORE_META_MESSAGE_ID (1u << 0)
 #define MF_STORE_META_SUBJECT (1u << 1)
 
-/* One message's metadata. */
+/* Items of a message's metadata the server did not give (or gave in a
+ * form that cannot be copied), in mf_store_meta.missing. */
+#define MF_STORE_MISSING_SIZE (1u << 0)
+#define MF_STORE_MISSING_DATE (1u << 1)
+#define MF_STORE_MISSING_FLAGS (1u << 2)
+
+/* One message's metadata. A message the server listed without all of
+ * size, INTERNALDATE and flags (after merging every FETCH response about
+ * it, RFC 3501 section 7.4.2) is still delivered, with missing set: only
+ * uid is meaningful then, and the engine reports it instead of dropping
+ * it. */
 struct mf_store_meta {
     uint32_t uid;
+    unsigned missing; /* MF_STORE_MISSING_ bits; 0: complete */
     uint64_t size;
-    const char *date;       /* INTERNALDATE as sent, without quotes */
+    const char *date;       /* INTERNALDATE as sent, without quotes; NULL
+                               when the server sent NIL */
     const char *flags;      /* "\Seen $Work", space separated, no \Recent */
     const char *message_id; /* with MF_STORE_META_MESSAGE_ID; NULL: none */
     const char *subject;    /* with MF_STORE_META_SUBJECT (decoded); or NULL */
@@ -108,6 +120,10 @@ struct mf_store_ops {
      * end) of the selected folder, in UID order. */
     mf_err (*fetch_meta)(struct mf_store *st, uint32_t first, uint32_t last,
                          unsigned what, mf_store_meta_cb cb, void *ud);
+    /* How many messages of the selected folder have UIDs from first up,
+     * as the server counts them apart from fetch_meta() (the check that a
+     * listing did not come back short). */
+    mf_err (*count)(struct mf_store *st, uint32_t first, uint32_t *n_r);
     /* Bodies of the n given UIDs (ascending) of the selected folder, never
      * marking anything \Seen. */
     mf_err (*fetch_bodies)(struct mf_store *st, const uint32_t *uids, size_t n,

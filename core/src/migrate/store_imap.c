@@ -15,10 +15,17 @@
  * by fetch_meta() and kept right by EXPUNGE responses (RFC 3501 section
  * 7.4.1: they may arrive during UID FETCH).
  *
+ * A message's metadata may come in several FETCH responses (RFC 3501
+ * 7.4.2): metamerge.h gathers them per UID, and a message still missing
+ * an item when the command ends is delivered as such, never dropped. A
+ * streamed body ends only when its FETCH response's UID agrees with the
+ * UID its sequence number filed it under.
+ *
  * Appends are MULTIAPPEND (RFC 3502) commands when the server has it,
  * queued without waiting so that several are in flight; their tagged OK
  * carries APPENDUID (RFC 4315) when the server has UIDPLUS.
  */
+#include "migrate/metamerge.h"
 #include "migrate/store.h"
 
 #include "imap/session_int.h"
@@ -56,6 +63,7 @@ struct imap_store {
     /* Sequence map of the selected folder, sorted by seq. */
     struct seqent *map;
     size_t nmap, capmap;
+    uint32_t exists; /* the selected folder's message count */
     /* Queued appends and flag changes, oldest first. */
     struct pending **q;
     size_t qhead, qlen, qcap;
@@ -63,7 +71,10 @@ struct imap_store {
     const struct mf_store_body_cb *bcb;
     void *bud;
     uint32_t lit_uid; /* uid of the literal being streamed, 0: none */
-    uint8_t *got;     /* per asked uid: delivered */
+    /* The streamed literal that ended in the FETCH response being read:
+     * its end() waits until the response's own UID confirms it. */
+    uint32_t lit_ended;
+    uint8_t *got; /* per asked uid: delivered */
     const uint32_t *asked;
     size_t nasked;
     /* fetch_meta() state. */
@@ -71,6 +82,7 @@ struct imap_store {
     void *mud;
     uint32_t mfirst, mlast;
     struct mf_header_scan *scan;
+    struct mf__meta_merge *merge; /* owned, during fetch_meta() */
     mf_err cb_error; /* a callback's own failure, kept for the caller */
     /* LIST pattern: "*", or "<UserRoot><delim>*" (see user_root()). */
     char *list_pattern;
@@ -361,6 +373,8 @@ on_expunge(void *ud, const struct mf_imap_response *r) {
     }
     for (; i < is->nmap; i++)
         is->map[i].seq--;
+    if (is->exists)
+        is->exists--;
     return MF_E_OK;
 }
 
@@ -381,6 +395,7 @@ imap_select(struct mf_store *st, const char *name, bool readonly,
     sel_r->uidvalidity = info.uidvalidity;
     sel_r->uidnext = info.uidnext;
     sel_r->exists = info.exists;
+    is->exists = info.exists;
     return MF_E_OK;
 }
 
@@ -388,31 +403,47 @@ imap_select(struct mf_store *st, const char *name, bool readonly,
 /* Metadata                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Renders a FLAGS list as "\Seen $Work", leaving out \Recent (a session
- * flag that APPEND cannot set, RFC 3501 section 2.3.2). */
+/* flag-keyword = atom; flag-extension = "\" atom   (RFC 3501 section 9)
+ * atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards /
+ *                 quoted-specials / resp-specials
+ * What APPEND can carry back: a server that sends a flag as a quoted
+ * string still has it copied when its text is an atom. */
 static bool
-render_flags(const struct mf_imap_arg *a, char *out, size_t cap) {
-    const struct mf_imap_arg *f;
-    size_t n, len = 0;
+flag_text_ok(const char *s) {
+    if (*s == '\\')
+        s++;
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
+            strchr("(){%*\"\\]", *s))
+            return false;
+    return true;
+}
 
-    out[0] = '\0';
+/* Renders a FLAGS list as "\Seen $Work" into out, leaving out \Recent (a
+ * session flag that APPEND cannot set, RFC 3501 section 2.3.2). False
+ * when a flag cannot be written back in an APPEND. */
+static bool
+render_flags(const struct mf_imap_arg *a, struct mf_buf *out) {
+    const struct mf_imap_arg *f;
+    size_t n;
+
+    mf_buf_reset(out);
     if (!mf_imap_arg_as_list(a, &f, &n))
         return false;
     for (size_t i = 0; i < n; i++) {
         const char *s;
-        size_t sl;
-        if (!mf_imap_arg_is_atom(&f[i]) || !mf_imap_arg_as_astring(&f[i], &s))
+        if (mf_imap_arg_is_nil(&f[i]) || !mf_imap_arg_as_astring(&f[i], &s) ||
+            !flag_text_ok(s))
             return false;
         if (strcasecmp(s, "\\Recent") == 0)
             continue;
-        sl = strlen(s);
-        if (len + sl + 2 > cap)
-            return false;
-        if (len)
-            out[len++] = ' ';
-        memcpy(out + len, s, sl + 1);
-        len += sl;
+        if (out->len)
+            mf_buf_append(out, " ", 1);
+        mf_buf_append_str(out, s);
     }
+    mf_buf_append(out, "", 1);
     return true;
 }
 
@@ -447,45 +478,54 @@ find_header_item(const struct mf_imap_arg *items, size_t n) {
     return NULL;
 }
 
+/* One FETCH response during fetch_meta(): its items go to the merger
+ * (metamerge.h), which delivers each message once everything about it is
+ * known. A response without UID (the second half of a split one) is
+ * about the UID its sequence number had. */
 static mf_err
 on_meta_fetch(void *ud, const struct mf_imap_response *r) {
     struct imap_store *is = ud;
     const struct mf_imap_arg *items, *a;
     size_t n;
-    struct mf_store_meta m = {0};
-    char flags[2048];
-    const char *date = NULL;
-    struct mf_buf subject = {0};
+    struct mf__meta_items it = {0};
+    struct mf_buf flags = {0}, subject = {0};
     mf_err rc;
 
     if (!r->has_number || r->nargs < 1 ||
         !mf_imap_arg_as_list(&r->args[0], &items, &n))
         return MF_E_OK;
-    if (!(a = mf_imap_args_find(items, n, "UID")) ||
-        !mf_imap_arg_as_u32(a, &m.uid))
+    if ((a = mf_imap_args_find(items, n, "UID"))) {
+        if (!mf_imap_arg_as_u32(a, &it.uid) || it.uid == 0)
+            return MF_E_OK;
+        map_put(is, r->number, it.uid);
+    } else if ((it.uid = map_uid(is, r->number)) == 0) {
         return MF_E_OK;
-    map_put(is, r->number, m.uid);
-    /* Unsolicited FETCH (a flag changed elsewhere) has fewer items; and
-     * "n:*" always includes the last message (RFC 3501 6.4.8). */
-    if (m.uid < is->mfirst || (is->mlast && m.uid > is->mlast))
-        return MF_E_OK;
-    if (!(a = mf_imap_args_find(items, n, "RFC822.SIZE")) ||
-        !mf_imap_arg_as_u64(a, &m.size))
-        return MF_E_OK;
-    if (!(a = mf_imap_args_find(items, n, "INTERNALDATE")) ||
-        !mf_imap_arg_as_astring(a, &date))
-        return MF_E_OK;
-    if (!(a = mf_imap_args_find(items, n, "FLAGS")) ||
-        !render_flags(a, flags, sizeof(flags)))
-        return MF_E_OK;
-    m.date = date;
-    m.flags = flags;
-    scan_header(is, find_header_item(items, n), &subject, &m.message_id);
-    if (subject.len) {
-        mf_buf_append(&subject, "", 1);
-        m.subject = (const char *)subject.data;
     }
-    rc = is->mcb(is->mud, &m);
+    /* "n:*" always includes the last message (RFC 3501 6.4.8). */
+    if (it.uid < is->mfirst || (is->mlast && it.uid > is->mlast))
+        return MF_E_OK;
+    if ((a = mf_imap_args_find(items, n, "RFC822.SIZE")) &&
+        mf_imap_arg_as_u64(a, &it.size))
+        it.have |= MF__META_SIZE;
+    /* INTERNALDATE NIL: copied without a date (the target's "now"),
+     * never as the text "NIL". */
+    if ((a = mf_imap_args_find(items, n, "INTERNALDATE")) &&
+        (mf_imap_arg_is_nil(a) || mf_imap_arg_as_astring(a, &it.date)))
+        it.have |= MF__META_DATE;
+    if ((a = mf_imap_args_find(items, n, "FLAGS")) && render_flags(a, &flags)) {
+        it.flags = (const char *)flags.data;
+        it.have |= MF__META_FLAGS;
+    }
+    if ((a = find_header_item(items, n))) {
+        scan_header(is, a, &subject, &it.message_id);
+        if (subject.len) {
+            mf_buf_append(&subject, "", 1);
+            it.subject = (const char *)subject.data;
+        }
+        it.have |= MF__META_HEADER;
+    }
+    rc = mf__meta_merge_add(is->merge, &it, is->mcb, is->mud);
+    mf_buf_free(&flags);
     mf_buf_free(&subject);
     if (rc != MF_E_OK)
         is->cb_error = rc;
@@ -521,9 +561,80 @@ imap_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
     is->mud = ud;
     is->mfirst = first;
     is->mlast = last;
+    is->merge = mf__meta_merge_new(
+        MF__META_SIZE | MF__META_DATE | MF__META_FLAGS |
+        (what & (MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT)
+             ? MF__META_HEADER
+             : 0));
     mf_imap_session_on_untagged(is->s, "FETCH", on_meta_fetch, is);
     rc = run_cmd(is, &c);
     mf_imap_session_on_untagged(is->s, "FETCH", NULL, NULL);
+    if (rc == MF_E_OK &&
+        (rc = mf__meta_merge_finish(is->merge, cb, ud)) != MF_E_OK)
+        rc = mf_store_fail(st, rc, "FETCH: the callback failed");
+    mf__meta_merge_free(&is->merge);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Counting                                                            */
+/* ------------------------------------------------------------------ */
+
+/* RFC 3501 7.3.1: "* n EXISTS" is the folder's message count, sent by
+ * SELECT and whenever it changes. */
+static mf_err
+on_exists(void *ud, const struct mf_imap_response *r) {
+    struct imap_store *is = ud;
+    if (r->has_number)
+        is->exists = r->number;
+    return MF_E_OK;
+}
+
+struct count_ctx {
+    struct imap_store *is;
+    uint32_t first, last_uid, n;
+};
+
+static mf_err
+on_count_fetch(void *ud, const struct mf_imap_response *r) {
+    struct count_ctx *cc = ud;
+    const struct mf_imap_arg *items, *a;
+    size_t n;
+    uint32_t uid;
+
+    if (!r->has_number || r->nargs < 1 ||
+        !mf_imap_arg_as_list(&r->args[0], &items, &n) ||
+        !(a = mf_imap_args_find(items, n, "UID")) ||
+        !mf_imap_arg_as_u32(a, &uid))
+        return MF_E_OK;
+    map_put(cc->is, r->number, uid);
+    if (uid >= cc->first && uid != cc->last_uid) {
+        cc->n++;
+        cc->last_uid = uid;
+    }
+    return MF_E_OK;
+}
+
+/* The whole folder: the EXISTS count the server keeps us told of. From
+ * a UID on: a UID FETCH of nothing but UIDs, which a server that drops
+ * messages from a listing with sizes and dates still answers in full. */
+static mf_err
+imap_count(struct mf_store *st, uint32_t first, uint32_t *n_r) {
+    struct imap_store *is = IS(st);
+    struct count_ctx cc = {.is = is, .first = first};
+    struct mf_imap_cmd_spec c = {0};
+    mf_err rc;
+
+    if (first <= 1) {
+        *n_r = is->exists;
+        return MF_E_OK;
+    }
+    mf_imap_cmd_textf(&c, "UID FETCH %u:* (UID)", first);
+    mf_imap_session_on_untagged(is->s, "FETCH", on_count_fetch, &cc);
+    rc = run_cmd(is, &c);
+    mf_imap_session_on_untagged(is->s, "FETCH", NULL, NULL);
+    if (rc == MF_E_OK)
+        *n_r = cc.n;
     return rc;
 }
 
@@ -533,28 +644,14 @@ imap_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
 
 static void
 mark_got(struct imap_store *is, uint32_t uid) {
-    size_t lo = 0, hi = is->nasked;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (is->asked[mid] < uid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = mf_u32_lower_bound(is->asked, is->nasked, uid);
     if (lo < is->nasked && is->asked[lo] == uid)
         is->got[lo] = 1;
 }
 
 static bool
 was_asked(const struct imap_store *is, uint32_t uid) {
-    size_t lo = 0, hi = is->nasked;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (is->asked[mid] < uid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = mf_u32_lower_bound(is->asked, is->nasked, uid);
     return lo < is->nasked && is->asked[lo] == uid && !is->got[lo];
 }
 
@@ -598,6 +695,28 @@ on_lit_end(void *ud) {
         return MF_E_OK;
     is->lit_uid = 0;
     mark_got(is, uid);
+    is->lit_ended = uid;
+    return MF_E_OK;
+}
+
+/* The FETCH response that carried a streamed body is complete: its UID
+ * item (which may come after the body) must be the UID the body was
+ * filed under by its sequence number, or the bytes belong to another
+ * message. Only then does the body end (the engine holds back its last
+ * bytes until then, so the target never commits a misfiled body). */
+static mf_err
+streamed_done(struct imap_store *is, uint32_t uid) {
+    uint32_t filed = is->lit_ended;
+
+    is->lit_ended = 0;
+    if (uid != filed) {
+        is->cb_error = mf_store_fail(
+            &is->base, MF_E_IMAP_UNEXPECTED,
+            "UID FETCH: a body filed under UID %u (by its sequence number) "
+            "came in the response of UID %u",
+            filed, uid);
+        return is->cb_error;
+    }
     return keep(is, is->bcb->end(is->bud));
 }
 
@@ -613,13 +732,20 @@ on_body_fetch(void *ud, const struct mf_imap_response *r) {
     if (!r->has_number || r->nargs < 1 ||
         !mf_imap_arg_as_list(&r->args[0], &items, &n))
         return MF_E_OK;
-    if (!(a = mf_imap_args_find(items, n, "UID")) ||
-        !mf_imap_arg_as_u32(a, &uid))
-        return MF_E_OK;
-    map_put(is, r->number, uid);
+    if ((a = mf_imap_args_find(items, n, "UID"))) {
+        if (!mf_imap_arg_as_u32(a, &uid))
+            uid = 0;
+        else
+            map_put(is, r->number, uid);
+    } else {
+        uid = map_uid(is, r->number);
+    }
     body = mf_imap_args_find(items, n, "BODY[]");
-    if (!body || body->type == MF_IMAP_ARG_STREAMED || !was_asked(is, uid))
-        return MF_E_OK; /* streamed ones were delivered already */
+    if (body && body->type == MF_IMAP_ARG_STREAMED && is->lit_ended)
+        return streamed_done(is, uid);
+    if (!uid || !body || body->type == MF_IMAP_ARG_STREAMED ||
+        !was_asked(is, uid))
+        return MF_E_OK;
     if (mf_imap_arg_is_nil(body)) {
         d = (const uint8_t *)"";
         len = 0;
@@ -670,6 +796,7 @@ imap_fetch_bodies(struct mf_store *st, const uint32_t *uids, size_t n,
     is->nasked = n;
     is->got = mf_xcalloc(n, 1);
     is->lit_uid = 0;
+    is->lit_ended = 0;
     mf_imap_session_on_untagged(is->s, "FETCH", on_body_fetch, is);
     mf_imap_session_set_literal_sink(is->s, on_lit_begin, on_lit_data,
                                      on_lit_end, is);
@@ -896,6 +1023,7 @@ static const struct mf_store_ops imap_ops = {
     .subscribe = imap_subscribe,
     .select = imap_select,
     .fetch_meta = imap_fetch_meta,
+    .count = imap_count,
     .fetch_bodies = imap_fetch_bodies,
     .append = imap_append,
     .set_flags = imap_set_flags,
@@ -1012,6 +1140,7 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     is->base.caps.multiappend = mf_imap_session_has(s, MF_IMAP_CAP_MULTIAPPEND);
     is->base.caps.appendlimit = mf_imap_session_appendlimit(s);
     mf_imap_session_on_untagged(s, "EXPUNGE", on_expunge, is);
+    mf_imap_session_on_untagged(s, "EXISTS", on_exists, is);
     if (mf_imap_session_has(s, MF_IMAP_CAP_NAMESPACE)) {
         struct mf_imap_cmd_spec c = {0};
         mf_imap_session_on_untagged(s, "NAMESPACE", on_namespace, is);

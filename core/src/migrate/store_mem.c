@@ -359,10 +359,20 @@ mem_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
 
         if (last && m->uid > last)
             break;
-        flags_without_recent(m->flags, &flags);
+        if (m->uid == ms->srv->faults.meta_drop_uid &&
+            ms->srv->faults.meta_drop_times > 0) {
+            ms->srv->faults.meta_drop_times--;
+            continue;
+        }
         meta.uid = m->uid;
+        if (m->uid == ms->srv->faults.meta_missing_uid) {
+            meta.missing = MF_STORE_MISSING_SIZE;
+            rc = cb(ud, &meta);
+            continue;
+        }
+        flags_without_recent(m->flags, &flags);
         meta.size = m->len;
-        meta.date = m->date ? m->date : "";
+        meta.date = m->date;
         meta.flags = (const char *)flags.data;
         if (what & (MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT)) {
             if (!ms->scan)
@@ -387,6 +397,19 @@ mem_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
     mf_buf_free(&subject);
     if (rc != MF_E_OK)
         return mf_store_fail(st, rc, "FETCH: the callback failed");
+    return MF_E_OK;
+}
+
+static mf_err
+mem_count(struct mf_store *st, uint32_t first, uint32_t *n_r) {
+    struct mem_store *ms = MS(st);
+    struct mf_mem_folder *f = ms->sel;
+
+    if (ms->broken)
+        return broken_error(ms);
+    if (!f)
+        return mf_store_fail(st, MF_E_IMAP_BAD, "BAD no folder selected");
+    *n_r = (uint32_t)(f->n - msg_index(f, first));
     return MF_E_OK;
 }
 
@@ -427,6 +450,7 @@ mem_fetch_bodies(struct mf_store *st, const uint32_t *uids, size_t n,
     for (size_t i = 0; i < n; i++) {
         const struct mf_mem_msg *m = mf_mem_msg_find(f, uids[i]);
         bool bye = false;
+        size_t len;
 
         if (i > 0)
             MF_ASSERT(uids[i] > uids[i - 1]);
@@ -435,10 +459,15 @@ mem_fetch_bodies(struct mf_store *st, const uint32_t *uids, size_t n,
                 goto cb_failed;
             continue;
         }
-        if ((rc = cb->begin(ud, m->uid, m->len)) != MF_E_OK)
+        len = m->len;
+        if (m->uid == fl->body_short_uid && fl->body_short_times > 0 && len) {
+            fl->body_short_times--;
+            len--;
+        }
+        if ((rc = cb->begin(ud, m->uid, len)) != MF_E_OK)
             goto cb_failed;
-        for (size_t off = 0; off < m->len && !bye; off += chunk) {
-            size_t k = m->len - off < chunk ? m->len - off : chunk;
+        for (size_t off = 0; off < len && !bye; off += chunk) {
+            size_t k = len - off < chunk ? len - off : chunk;
             bye = bye_now(ms, &k);
             if (k && (rc = cb->data(ud, m->body + off, k)) != MF_E_OK)
                 goto cb_failed;
@@ -702,6 +731,7 @@ static const struct mf_store_ops mem_ops = {
     .subscribe = mem_subscribe,
     .select = mem_select,
     .fetch_meta = mem_fetch_meta,
+    .count = mem_count,
     .fetch_bodies = mem_fetch_bodies,
     .append = mem_append,
     .set_flags = mem_set_flags,

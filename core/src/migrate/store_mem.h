@@ -28,7 +28,8 @@
  * answer is "lost", as when a connection drops after the server committed);
  * every append of a message containing a marker string is refused (NO);
  * the store breaks with BYE after the server delivered K body bytes; a
- * message is expunged between fetch_meta() and fetch_bodies().
+ * message is expunged between fetch_meta() and fetch_bodies(); a listing
+ * leaves a message out or lists it without its size; a body comes short.
  *
  * Threads: a store is used by one thread at a time (store.h), and so is a
  * server: the engine reads the source on its reader thread and writes the
@@ -96,6 +97,18 @@ struct mf_mem_faults {
      * vanish_uid. vanish_folder is borrowed. */
     const char *vanish_folder;
     uint32_t vanish_uid;
+    /* Listings (fetch_meta) leave meta_drop_uid out, the next
+     * meta_drop_times times they cover it, as a server whose FETCH answer
+     * came back short; count() still counts it. */
+    uint32_t meta_drop_uid;
+    unsigned meta_drop_times;
+    /* Listings give meta_missing_uid without RFC822.SIZE (missing set).
+     * Does not clear itself. */
+    uint32_t meta_missing_uid;
+    /* fetch_bodies() delivers body_short_uid one byte short of its size,
+     * the next body_short_times times. */
+    uint32_t body_short_uid;
+    unsigned body_short_times;
 };
 
 struct mf_mem_stats {

@@ -202,3 +202,16 @@ mf_base64_digit(unsigned char c, char digit63) {
         return 63;
     return -1;
 }
+
+size_t
+mf_u32_lower_bound(const uint32_t *a, size_t n, uint32_t v) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}

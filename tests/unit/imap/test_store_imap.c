@@ -121,9 +121,13 @@ static mf_err
 on_meta(void *ud, const struct mf_store_meta *m) {
     struct metas *ms = ud;
     ms->n++;
+    if (m->missing) {
+        mf_buf_appendf(&ms->text, "%u|missing %u\n", m->uid, m->missing);
+        return MF_E_OK;
+    }
     mf_buf_appendf(&ms->text, "%u|%llu|%s|%s|%s|%s\n", m->uid,
-                   (unsigned long long)m->size, m->date, m->flags,
-                   m->message_id ? m->message_id : "-",
+                   (unsigned long long)m->size, m->date ? m->date : "(nil)",
+                   m->flags, m->message_id ? m->message_id : "-",
                    m->subject ? m->subject : "-");
     return MF_E_OK;
 }
@@ -180,6 +184,103 @@ test_fetch_meta(void **state) {
                      MF_E_OK);
     assert_int_equal(ms.n, 0);
     mf_buf_free(&ms.text);
+    finish_store(&t);
+}
+
+/* Issue 11 section 2: nothing the server lists is dropped. The items of
+ * UID 4 come in two responses, the second without UID (RFC 3501 7.4.2):
+ * merged. INTERNALDATE NIL is no date, not "NIL". A quoted flag that is
+ * an atom is kept, one that APPEND cannot carry makes the message
+ * unlistable, as does a missing RFC822.SIZE; both are delivered (after
+ * the others, in UID order) instead of dropped. 300 keywords (over 2 KB)
+ * are kept. A late unsolicited FETCH for a delivered UID changes
+ * nothing; a message answered twice is delivered once. */
+static void
+test_fetch_meta_merged_and_reported(void **state) {
+    struct t t = {0};
+    struct metas ms = {0};
+    struct mf_store_select sel = {0};
+    struct mf_buf script = {0}, kw = {0}, want = {0};
+    (void)state;
+
+    for (unsigned i = 0; i < 300; i++)
+        mf_buf_appendf(&kw, "%sKeyword%04u", i ? " " : "", i);
+    mf_buf_append(&kw, "", 1);
+    mf_buf_appendf(
+        &script,
+        CAPS_PLUS EXAMINE
+        "C: $3 UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE)\n"
+        "S: * 1 FETCH (UID 4 FLAGS (\\Seen))\n"
+        "S: * 2 FETCH (UID 5 RFC822.SIZE 11 INTERNALDATE NIL FLAGS "
+        "(\"$Quoted\" \\Flagged))\n"
+        "S: * 1 FETCH (RFC822.SIZE 10 INTERNALDATE \"17-Jul-1996 02:44:25 "
+        "-0700\")\n"
+        "S: * 3 FETCH (UID 6 FLAGS () INTERNALDATE \" 1-Jan-2020 00:00:00 "
+        "+0000\")\n"
+        "S: * 4 FETCH (UID 7 RFC822.SIZE 12 INTERNALDATE \" 1-Jan-2020 "
+        "00:00:00 +0000\" FLAGS (\"a b\"))\n"
+        "S: * 5 FETCH (UID 8 RFC822.SIZE 13 INTERNALDATE \" 1-Jan-2020 "
+        "00:00:00 +0000\" FLAGS (%s))\n"
+        "S: * 1 FETCH (FLAGS (\\Seen \\Deleted))\n"
+        "S: * 2 FETCH (UID 5 RFC822.SIZE 11 INTERNALDATE NIL FLAGS ())\n"
+        "S: $3 OK done\n" LOGOUT,
+        (const char *)kw.data);
+    mf_buf_append(&script, "", 1);
+    open_store(&t, (const char *)script.data, 0);
+    assert_int_equal(t.st->ops->select(t.st, "INBOX", true, &sel), MF_E_OK);
+    assert_int_equal(t.st->ops->fetch_meta(t.st, 1, 0, 0, on_meta, &ms),
+                     MF_E_OK);
+    mf_buf_append(&ms.text, "", 1);
+    mf_buf_appendf(&want,
+                   "5|11|(nil)|$Quoted \\Flagged|-|-\n"
+                   "4|10|17-Jul-1996 02:44:25 -0700|\\Seen|-|-\n"
+                   "8|13| 1-Jan-2020 00:00:00 +0000|%s|-|-\n"
+                   "6|missing %u\n"
+                   "7|missing %u\n",
+                   (const char *)kw.data, MF_STORE_MISSING_SIZE,
+                   MF_STORE_MISSING_FLAGS);
+    mf_buf_append(&want, "", 1);
+    assert_string_equal((char *)ms.text.data, (char *)want.data);
+    mf_buf_free(&ms.text);
+    mf_buf_free(&script);
+    mf_buf_free(&kw);
+    mf_buf_free(&want);
+    finish_store(&t);
+}
+
+/* count(): EXISTS (kept up to date by untagged EXISTS and EXPUNGE) for
+ * the whole folder, a UID-only FETCH from a UID up (without the message
+ * below it that "n:*" always includes). */
+static void
+test_count(void **state) {
+    struct t t = {0};
+    struct mf_store_select sel = {0};
+    uint32_t n = 0;
+    (void)state;
+
+    open_store(&t,
+               CAPS_PLUS EXAMINE "C: $3 UID FETCH 12:* (UID)\n"
+                                 "S: * 3 FETCH (UID 12)\n"
+                                 "S: * 4 FETCH (UID 13)\n"
+                                 "S: * 5 EXISTS\n"
+                                 "S: * 5 FETCH (UID 14)\n"
+                                 "S: $3 OK done\n"
+                                 "C: $4 UID FETCH 20:* (UID)\n"
+                                 "S: * 1 EXPUNGE\n"
+                                 "S: * 4 FETCH (UID 14)\n"
+                                 "S: $4 OK done\n" LOGOUT,
+               0);
+    assert_int_equal(t.st->ops->select(t.st, "INBOX", true, &sel), MF_E_OK);
+    assert_int_equal(t.st->ops->count(t.st, 1, &n), MF_E_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(t.st->ops->count(t.st, 12, &n), MF_E_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(t.st->ops->count(t.st, 0, &n), MF_E_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(t.st->ops->count(t.st, 20, &n), MF_E_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(t.st->ops->count(t.st, 1, &n), MF_E_OK);
+    assert_int_equal(n, 4);
     finish_store(&t);
 }
 
@@ -271,6 +372,43 @@ test_fetch_bodies_streamed_expunge(void **state) {
     mf_buf_free(&b.log);
     mf_buf_free(&ms.text);
     finish_store(&t);
+}
+
+/* Issue 11 section 4: a streamed body is filed under the UID its
+ * sequence number had; the FETCH response's own UID (after the body)
+ * must agree, or the body never ends (so the engine never lets the target
+ * commit it) and the fetch fails. */
+static void
+test_streamed_body_uid_checked(void **state) {
+    struct t t = {0};
+    struct metas ms = {0};
+    struct bodies b = {0};
+    struct mf_store_select sel;
+    static const uint32_t uids[] = {10, 11};
+    mf_err rc;
+    (void)state;
+
+    open_store(&t,
+               CAPS_PLUS EXAMINE META4
+               "C: $4 UID FETCH 10:11 (UID BODY.PEEK[])\n"
+               "S: * 1 FETCH (BODY[] {20}\\r\\nfirst message body.. UID 10)\n"
+               "S: * 2 FETCH (BODY[] {20}\\r\\nthird message body.. UID 12)\n"
+               "S: $4 OK done\n" LOGOUT,
+               8);
+    assert_int_equal(t.st->ops->select(t.st, "INBOX", true, &sel), MF_E_OK);
+    assert_int_equal(t.st->ops->fetch_meta(t.st, 1, 0, 0, on_meta, &ms),
+                     MF_E_OK);
+    rc = t.st->ops->fetch_bodies(t.st, uids, 2, &body_cb, &b);
+    assert_int_equal(rc, MF_E_IMAP_UNEXPECTED);
+    assert_non_null(strstr(t.st->error.detail, "UID 12"));
+    mf_buf_append(&b.log, "", 1);
+    assert_string_equal((char *)b.log.data, "10:20:first message body..;"
+                                            "11:20:third message body..");
+    mf_buf_free(&b.log);
+    mf_buf_free(&ms.text);
+    mf_store_close(&t.st);
+    (void)mf_fakeimap_finish(t.fake);
+    mf_fakeimap_free(&t.fake);
 }
 
 /* The connection drops in the middle of a streamed body literal: a clean
@@ -625,6 +763,9 @@ int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fetch_meta),
+        cmocka_unit_test(test_fetch_meta_merged_and_reported),
+        cmocka_unit_test(test_count),
+        cmocka_unit_test(test_streamed_body_uid_checked),
         cmocka_unit_test(test_fetch_bodies_streamed_expunge),
         cmocka_unit_test(test_fetch_bodies_bye),
         cmocka_unit_test(test_multiappend_text_and_appenduid),
