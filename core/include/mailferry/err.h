@@ -112,16 +112,14 @@
        "OAuth2 token endpoint unreachable or failing")                         \
     XX(OAUTH_INVALID_CLIENT, 801, FAIL_JOB,                                    \
        "OAuth2 client refused (client id, secret or certificate)")             \
-    XX(OAUTH_BAD_KEY, 802, INPUT, "OAuth2 key, certificate or account file "   \
-                                  "unusable")                                  \
+    XX(OAUTH_BAD_KEY, 802, INPUT, "OAuth2 key or certificate unusable")        \
     XX(OAUTH_DENIED, 803, FAIL_MAILBOX,                                        \
        "OAuth2 token endpoint refused a token for the mailbox")                \
     XX(OAUTH_EXPIRED, 804, FAIL_MAILBOX,                                       \
        "OAuth2 token refused again after renewal (expired or revoked)")        \
     XX(OAUTH_SASL_REFUSED, 805, FAIL_MAILBOX,                                  \
        "server refused the OAuth2 token")                                      \
-    XX(OAUTH_TOKEN_FILE, 806, INPUT, "no usable OAuth2 token in the token "    \
-                                     "file")                                   \
+    XX(OAUTH_TOKEN_FILE, 806, INPUT, "no OAuth2 token in the token file")      \
     XX(OAUTH_BAD_ANSWER, 807, RETRY,                                           \
        "malformed answer from the OAuth2 token endpoint")
 
