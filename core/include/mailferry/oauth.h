@@ -87,5 +87,14 @@ struct mf_oauth_token_info {
     int64_t expires_at; /* "exp", seconds since the epoch, or 0 */
 };
 void mf_oauth_describe(const char *token, struct mf_oauth_token_info *info_r);
+/* Whether the token is a JWT whose "exp" has passed (at now). */
+bool mf_oauth_expired(const char *token, int64_t now);
+
+/* The server's error in a SASL continuation (RFC 7628 section 3.2.2:
+ * base64 of a JSON object with "status", "schemes", "scope"; XOAUTH2
+ * servers send the same) as text for an error detail, for example
+ * "status 401, schemes bearer, scope https://outlook.office.com/..."; ""
+ * when b64 holds nothing readable. */
+void mf_oauth_sasl_error_text(const char *b64, char *out, size_t cap);
 
 #endif

@@ -515,3 +515,47 @@ out:
     mf_wipe(b.data, b.len);
     mf_buf_free(&b);
 }
+
+bool
+mf_oauth_expired(const char *token, int64_t now) {
+    struct mf_oauth_token_info info;
+
+    mf_oauth_describe(token, &info);
+    return info.jwt && info.expires_at > 0 && info.expires_at <= now;
+}
+
+void
+mf_oauth_sasl_error_text(const char *b64, char *out, size_t cap) {
+    static const char *const keys[] = {"status", "schemes", "scope",
+                                       "error", "error_description"};
+    struct mf__json_obj *j = NULL;
+    struct mf_buf b = {0};
+    struct mf_error e = {0};
+    size_t pos = 0;
+
+    out[0] = '\0';
+    if (!mf__b64_decode(&b, b64, strlen(b64)))
+        goto out;
+    if (mf__json_parse((const char *)b.data, b.len, &j, &e) != MF_E_OK) {
+        /* Not JSON: show the printable text, as the server sent it. */
+        for (size_t i = 0; i < b.len && pos + 1 < cap; i++)
+            out[pos++] = b.data[i] >= 0x20 && b.data[i] < 0x7f
+                             ? (char)b.data[i]
+                             : '?';
+        out[pos] = '\0';
+        goto out;
+    }
+    for (size_t i = 0; i < MF_ARRAY_LEN(keys); i++) {
+        const char *v = mf__json_get(j, keys[i], NULL);
+        int n;
+        if (!v || !*v || pos >= cap)
+            continue;
+        n = snprintf(out + pos, cap - pos, "%s%s %s", pos ? ", " : "",
+                     keys[i], v);
+        if (n > 0)
+            pos += (size_t)n;
+    }
+out:
+    mf__json_free(&j);
+    mf_buf_free(&b);
+}
