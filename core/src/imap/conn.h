@@ -31,8 +31,8 @@ struct mf_imap_login {
     const char *authzid;     /* SASL PLAIN authorization identity, or NULL */
     const char *oauth_token; /* XOAUTH2 / OAUTHBEARER bearer token, or NULL */
     /* Or tokens from here, asked for at each connection (conn_oauth.c). */
-    struct mf_oauth *oauth;     /* borrowed, or NULL */
-    const char *oauth_mailbox;  /* whose token; NULL: user */
+    struct mf_oauth *oauth;    /* borrowed, or NULL */
+    const char *oauth_mailbox; /* whose token; NULL: user */
 };
 
 /* The last SASL continuation the server sent during an OAuth2 login. */

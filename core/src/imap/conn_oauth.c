@@ -57,8 +57,7 @@ mf__imap_conn_open(const struct mf_imap_conn_options *o,
     if (!mf_oauth_can_renew(login->oauth) &&
         mf_oauth_expired(token, (int64_t)time(NULL))) {
         rc = mf_error_set(err, MF_E_OAUTH_EXPIRED,
-                          "the token file's token for %s has expired",
-                          mailbox);
+                          "the token file's token for %s has expired", mailbox);
         goto out;
     }
     rc = try_token(o, login, token, conn_r, err);

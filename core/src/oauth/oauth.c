@@ -526,8 +526,8 @@ mf_oauth_expired(const char *token, int64_t now) {
 
 void
 mf_oauth_sasl_error_text(const char *b64, char *out, size_t cap) {
-    static const char *const keys[] = {"status", "schemes", "scope",
-                                       "error", "error_description"};
+    static const char *const keys[] = {"status", "schemes", "scope", "error",
+                                       "error_description"};
     struct mf__json_obj *j = NULL;
     struct mf_buf b = {0};
     struct mf_error e = {0};
@@ -539,9 +539,8 @@ mf_oauth_sasl_error_text(const char *b64, char *out, size_t cap) {
     if (mf__json_parse((const char *)b.data, b.len, &j, &e) != MF_E_OK) {
         /* Not JSON: show the printable text, as the server sent it. */
         for (size_t i = 0; i < b.len && pos + 1 < cap; i++)
-            out[pos++] = b.data[i] >= 0x20 && b.data[i] < 0x7f
-                             ? (char)b.data[i]
-                             : '?';
+            out[pos++] =
+                b.data[i] >= 0x20 && b.data[i] < 0x7f ? (char)b.data[i] : '?';
         out[pos] = '\0';
         goto out;
     }
@@ -550,8 +549,8 @@ mf_oauth_sasl_error_text(const char *b64, char *out, size_t cap) {
         int n;
         if (!v || !*v || pos >= cap)
             continue;
-        n = snprintf(out + pos, cap - pos, "%s%s %s", pos ? ", " : "",
-                     keys[i], v);
+        n = snprintf(out + pos, cap - pos, "%s%s %s", pos ? ", " : "", keys[i],
+                     v);
         if (n > 0)
             pos += (size_t)n;
     }
