@@ -6,6 +6,14 @@
            secret and with a certificate, Google per mailbox, the cache,
            fresh tokens, and each refusal with its own error code; no
            secret or key in any output.
+  dovecot  `mailferry migrate --direct` against a private Dovecot pair
+           whose oauth2 passdb asks our endpoint about each token: minted
+           service-account tokens on both sides copy the mailboxes (the
+           comparer agrees); a token revoked after it was cached is
+           renewed once; a token never accepted, a wrong key, a token for
+           another mailbox and an expired token each fail their mailbox
+           with their own code; no token, secret or key in the output or
+           in Dovecot's logs.
 """
 
 import os
@@ -18,6 +26,7 @@ SRC = os.environ.get("MF_SOURCE_DIR",
                      os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BUILD = os.environ.get("MF_BUILD_DIR", os.path.join(SRC, "build"))
 sys.path.insert(0, os.path.join(SRC, "tests", "support", "oauth"))
+sys.path.insert(0, os.path.join(SRC, "tests", "support"))
 import oauthenv  # noqa: E402
 
 TOOL = os.path.join(BUILD, "tests", "integration", "oauth", "oauth_mint_tool")
@@ -119,13 +128,154 @@ def case_mint(env):
     check(r[0]["code"] == "OAUTH_TOKEN_ENDPOINT", "no endpoint: retryable")
 
 
+def mailbox_lines(out):
+    """{email: (status line, error line or "")} from migrate's text."""
+    res, last = {}, None
+    for line in out.splitlines():
+        words = [w.rstrip(":") for w in line.split()[:2]]
+        who = [w for w in words if "@" in w]
+        if who and not line.startswith(" "):
+            last = who[0]
+            res[last] = [line, ""]
+        elif last and line.strip().startswith("error "):
+            res[last][1] = line.strip()
+    return res
+
+
+def case_dovecot(env):
+    from pipeline import Pipeline, user
+    os.environ["MF_DOVECOT_OAUTH2_CONF"] = env.dovecot_conf()
+    with Pipeline("oauth", users=8, redis=False, kafka=False,
+                  deadline=160) as p:
+        for n in range(1, 9):
+            p.append(n, "oauth %d" % n)
+            p.append(n, "second %d" % n, body="more\r\n")
+        g = ["--source-oauth-provider", "google",
+             "--source-oauth-service-account-file", env.sa_file,
+             "--target-oauth-provider", "google",
+             "--target-oauth-service-account-file", env.sa_file,
+             "--ca-file", env.ca_file]
+
+        def migrate(users, extra=(), expect=0, csv=None):
+            path = csv or p.path("oauth-%s.csv" % "-".join(map(str, users)))
+            if not csv:
+                with open(path, "w") as f:
+                    f.write("EmailAddress,UserName\n")
+                    for n in users:
+                        f.write("%s,%s\n" % (user(n)[0], user(n)[0]))
+            r = p.mf("migrate", "--direct", path, "--source", p.source_url(),
+                     "--target", p.target_url(), "--concurrency", "2",
+                     "--report-dir", p.path("report"),
+                     *extra, expect=expect)
+            out = r.stdout + r.stderr
+            for s in env.secrets():
+                assert s not in out, "a secret or key in migrate's output"
+            return out
+
+        # Minted tokens on both sides copy everything.
+        before = len(env.mints())
+        out = migrate([1, 2], g)
+        check(p.compare(1)["equal"] and p.compare(2)["equal"],
+              "google tokens on both sides: the comparer finds them equal")
+        subs = sorted(e["sub"] for e in env.mints()[before:])
+        check(subs == sorted([user(1)[0], user(2)[0]] * 2),
+              "one token per mailbox and side (cached for reconnections)")
+        # refuse_first: the first token of user03 is refused at login:
+        # one fresh token, one retry, the mailbox completes.
+        before = len(env.mints())
+        out = migrate([3], g)
+        n3 = [e for e in env.mints()[before:] if e["sub"] == user(3)[0]]
+        check(p.compare(3)["equal"] and len(n3) == 3,
+              "a refused cached token is renewed once (3 mints: source "
+              "twice, target once) and the mailbox completes")
+        # refuse_always: exactly two tokens, then the server's own words.
+        before = len(env.mints())
+        out = migrate([4], g, expect=1)
+        lines = mailbox_lines(out)
+        n4 = [e for e in env.mints()[before:] if e["sub"] == user(4)[0]]
+        check("OAUTH_SASL_REFUSED" in lines[user(4)[0]][1] and
+              "status invalid_token" in lines[user(4)[0]][1] and
+              len(n4) == 2,
+              "a token never accepted: OAUTH_SASL_REFUSED with the server's "
+              "JSON, after one renewal only (%s)" % lines[user(4)[0]][1])
+        # A wrong service-account key: Google's words, one request.
+        before = len(env.events())
+        wrong = [a if a != env.sa_file else env.wrong_sa_file for a in g]
+        out = migrate([5], wrong, expect=1)
+        check("OAUTH_DENIED" in mailbox_lines(out)[user(5)[0]][1] and
+              len(env.events()) - before == 1,
+              "wrong key: OAUTH_DENIED, one request to the endpoint")
+        # A token file with user07's token for user06: Dovecot refuses it.
+        import json as _j
+        import urllib.request as _u
+        import ssl as _s
+        import urllib.parse as _up
+        # Mint one directly at the endpoint (the test's own client).
+        with open(env.sa_file) as f:
+            sa = _j.load(f)
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding
+        import time as _t
+        key = serialization.load_pem_private_key(
+            sa["private_key"].encode(), None)
+        now = int(_t.time())
+        h = oauthenv.b64u(_j.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+        c = oauthenv.b64u(_j.dumps({
+            "iss": sa["client_email"], "sub": user(7)[0],
+            "scope": "https://mail.google.com/", "aud": env.google_url,
+            "iat": now, "exp": now + 600}).encode())
+        sig = key.sign((h + "." + c).encode(), padding.PKCS1v15(),
+                       hashes.SHA256())
+        form = _up.urlencode({"grant_type": "urn:ietf:params:oauth:"
+                              "grant-type:jwt-bearer", "assertion":
+                              h + "." + c + "." + oauthenv.b64u(sig)})
+        ctx = _s.create_default_context(cafile=env.ca_file)
+        with _u.urlopen(env.google_url, form.encode(), context=ctx) as resp:
+            tok = _j.load(resp)["access_token"]
+        tf = p.path("tokens")
+        with open(tf, "w") as f:
+            f.write("%s %s\n" % (user(6)[0], tok))
+        os.chmod(tf, 0o600)
+        out = migrate([6], ["--source-oauth-token-file", tf,
+                            "--target-oauth-token-file", tf], expect=1)
+        line = mailbox_lines(out)[user(6)[0]][1]
+        check("OAUTH_SASL_REFUSED" in line and tok not in out,
+              "a token for another mailbox: OAUTH_SASL_REFUSED (%s)" % line)
+        # An expired JWT in a token file: refused before connecting.
+        exp = tok.split(".")
+        claims = _j.loads(oauthenv.unb64u(exp[1]))
+        claims["exp"] = now - 10
+        stale = exp[0] + "." + oauthenv.b64u(_j.dumps(claims).encode()) + \
+            "." + exp[2]
+        with open(tf, "w") as f:
+            f.write("%s %s\n" % (user(8)[0], stale))
+        out = migrate([8], ["--source-oauth-token-file", tf,
+                            "--target-oauth-token-file", tf], expect=1)
+        check("OAUTH_EXPIRED" in mailbox_lines(out)[user(8)[0]][1],
+              "an expired token-file token: OAUTH_EXPIRED")
+        # Dovecot's logs hold no token either.
+        for role in ("SOURCE", "TARGET"):
+            with open(p.dov[role + "_LOG"], errors="replace") as f:
+                text = f.read()
+            check(tok not in text and all(s not in text for s in
+                                          env.secrets()),
+                  "no token or secret in the %s Dovecot log" % role.lower())
+
+
 def main():
     case = sys.argv[1] if len(sys.argv) > 1 else "mint"
-    d = tempfile.mkdtemp(prefix="mf-oauth.")
+    run = os.environ.get("MF_TEST_RUN_DIR")
+    if run:
+        os.makedirs(run, exist_ok=True)
+    d = tempfile.mkdtemp(prefix="mf-oauth.", dir=run)
+    os.chmod(d, 0o755)  # Dovecot's auth process reads the CA and conf
     env = None
     try:
-        env = oauthenv.OAuthEnv(d, revoked=["revoked@example.test"])
-        {"mint": case_mint}[case](env)
+        env = oauthenv.OAuthEnv(
+            d, revoked=["revoked@example.test"],
+            refuse_first=["user03@example.test"],
+            refuse_always=["user04@example.test"])
+        {"mint": case_mint, "dovecot": case_dovecot}[case](env)
         log("passed: %s" % case)
         return 0
     finally:

@@ -6,6 +6,7 @@ each for the error cases. `OAuthEnv(dir)` makes them and starts the
 server; `stop()` ends it (TERM, then KILL), by its PID only.
 """
 
+import base64
 import json
 import os
 import subprocess
@@ -22,6 +23,14 @@ TENANT = "contoso-test"
 CLIENT_ID = "00000000-aaaa-bbbb-cccc-000000000012"
 SECRET = "entra-secret-Zq8~do-not-log"
 SA_EMAIL = "mailferry@test-project.iam.gserviceaccount.com"
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64u(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
 def _key():
@@ -52,7 +61,8 @@ def _write(path, data, mode=0o600):
 
 
 class OAuthEnv:
-    def __init__(self, d, lifetime=3600, revoked=()):
+    def __init__(self, d, lifetime=3600, revoked=(), refuse_first=(),
+                 refuse_always=()):
         self.dir = d
         os.makedirs(d, exist_ok=True)
         self._tls()
@@ -89,7 +99,9 @@ class OAuthEnv:
                         clients={CLIENT_ID: dict(secret=SECRET,
                                                  certificate=self.cert_pub)},
                         service_accounts={SA_EMAIL: self.sa_pub},
-                        revoked=list(revoked))
+                        revoked=list(revoked),
+                        refuse_first=list(refuse_first),
+                        refuse_always=list(refuse_always))
         _write(p("tokenserver.json"), json.dumps(self.cfg))
         out = open(p("tokenserver.out"), "w")
         self.proc = subprocess.Popen(
@@ -143,6 +155,21 @@ class OAuthEnv:
              "-CAcreateserial", "-days", "30", "-extfile", ext, "-out",
              os.path.join(d, "server.crt"))
         os.chmod(self.ca_file, 0o644)
+
+    def dovecot_conf(self):
+        """A dovecot-oauth2.conf.ext: Dovecot's oauth2 passdb asks our
+        endpoint (RFC 7662 introspection, POST) whether a token is active
+        and whose it is; the login name must equal its "email"."""
+        path = os.path.join(self.dir, "dovecot-oauth2.conf.ext")
+        _write(path, "introspection_mode = post\n"
+               "introspection_url = %s\n"
+               "force_introspection = yes\n"
+               "username_attribute = email\n"
+               "active_attribute = active\n"
+               "active_value = true\n"
+               "tls_ca_cert_file = %s\n" % (self.introspect_url, self.ca_file),
+               0o644)
+        return path
 
     def events(self):
         try:

@@ -24,7 +24,10 @@ tokens (what was asked, what was answered), so tests count mints.
 
 CONFIG (JSON) holds: cert, key (TLS), port_file, log, lifetime (seconds),
 signing_key (PEM), clients {client_id: {secret | certificate (PEM path)}},
-service_accounts {client_email: public key PEM path}, revoked [mailbox].
+service_accounts {client_email: public key PEM path}, revoked [mailbox]
+(no token is minted for them), refuse_first [mailbox] (introspection
+refuses the first token minted for each: a token revoked after it was
+cached), refuse_always [mailbox] (minted, but never accepted).
 Stops on SIGTERM.
 """
 
@@ -66,7 +69,7 @@ class Refusal(Exception):
         self.status, self.error, self.description = status, error, description
 
 
-def verify_jwt(token, public_key, what):
+def verify_jwt(token, public_key, what, leeway=60):
     """RS256 signature and exp/nbf of a compact JWT; returns (header,
     claims)."""
     try:
@@ -82,7 +85,8 @@ def verify_jwt(token, public_key, what):
     except InvalidSignature:
         raise Refusal(401, "invalid_signature", "%s: bad signature" % what)
     now = time.time()
-    if claims.get("exp", 0) < now - 60 or claims.get("nbf", 0) > now + 60:
+    if claims.get("exp", 0) < now - leeway or \
+            claims.get("nbf", 0) > now + leeway:
         raise Refusal(400, "invalid_grant", "%s expired" % what)
     return header, claims
 
@@ -91,6 +95,7 @@ class Server:
     def __init__(self, cfg):
         self.cfg = cfg
         self.lock = threading.Lock()
+        self.refused_once = set()
         with open(cfg["signing_key"], "rb") as f:
             self.key = serialization.load_pem_private_key(f.read(), None)
         self.clients = {}
@@ -217,9 +222,20 @@ class Server:
     def introspect(self, form):
         token = form.get("token", "")
         try:
-            _, claims = verify_jwt(token, self.key.public_key(), "token")
-            if claims.get("email") in self.cfg.get("revoked", []):
+            _, claims = verify_jwt(token, self.key.public_key(), "token", 0)
+            who = claims.get("email")
+            if who in self.cfg.get("refuse_always", []):
                 raise Refusal(401, "revoked", "revoked")
+            with self.lock:
+                first = who in self.cfg.get("refuse_first", []) and \
+                    who not in self.refused_once
+                if first:
+                    self.refused_once.add(who)
+                    self.refused_once.add(claims.get("jti"))
+                elif claims.get("jti") in self.refused_once:
+                    first = True
+            if first:
+                raise Refusal(401, "revoked", "revoked after caching")
             ans = {"active": "true", "email": claims.get("email", ""),
                    "scope": claims.get("scope", "")}
         except Refusal as r:
