@@ -180,6 +180,19 @@ def case_dovecot(env):
         subs = sorted(e["sub"] for e in env.mints()[before:])
         check(subs == sorted([user(1)[0], user(2)[0]] * 2),
               "one token per mailbox and side (cached for reconnections)")
+        # endpoint test: the token's audience, scopes and expiry, never
+        # the token; then the OAuth2 login itself, on both sides.
+        r = p.mf("endpoint", "test", "--source", p.source_url(), "--target",
+                 p.target_url(), "--user", user(1)[0], *g)
+        out = r.stdout + r.stderr
+        check("oauth.token" in out and "scopes https://mail.google.com/" in
+              out and "expires 20" in out and out.count("login.oauth") == 2
+              and "eyJ" not in out and "result: ok" in out,
+              "endpoint test shows the token's claims and logs in, no token")
+        r = p.mf("endpoint", "test", "--source", p.source_url(), "--user",
+                 user(4)[0], *g, expect=1)
+        check("OAUTH_SASL_REFUSED" in r.stdout,
+              "endpoint test: a refused token fails the login step")
         # refuse_first: the first token of user03 is refused at login:
         # one fresh token, one retry, the mailbox completes.
         before = len(env.mints())
@@ -188,7 +201,8 @@ def case_dovecot(env):
         check(p.compare(3)["equal"] and len(n3) == 3,
               "a refused cached token is renewed once (3 mints: source "
               "twice, target once) and the mailbox completes")
-        # refuse_always: exactly two tokens, then the server's own words.
+        # refuse_always (endpoint test above minted 2 already): exactly
+        # two tokens, then the server's own words.
         before = len(env.mints())
         out = migrate([4], g, expect=1)
         lines = mailbox_lines(out)
