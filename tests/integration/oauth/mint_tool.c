@@ -9,7 +9,8 @@
  * client_secret_file, certificate_file, service_account_file, ca_file,
  * token_file). A mailbox ending in '!' asks for a fresh token. Each
  * mailbox prints one line: "ok MAILBOX minted=N same=0|1 aud=.. scope=..
- * sub=.. ttl=S" or "error MAILBOX NAME detail".
+ * sub=.. ttl=S" or "error MAILBOX NAME detail". "sleep:S" waits S
+ * seconds.
  */
 #include "mailferry/config.h"
 #include "mailferry/oauth.h"
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int
 main(int argc, char **argv) {
@@ -62,6 +64,10 @@ main(int argc, char **argv) {
         bool fresh = n > 0 && argv[i][n - 1] == '!';
         struct mf_oauth_token_info info;
         char *tok = NULL;
+        if (strncmp(argv[i], "sleep:", 6) == 0) {
+            sleep((unsigned)atoi(argv[i] + 6));
+            continue;
+        }
         snprintf(mb, sizeof(mb), "%.*s", (int)(fresh ? n - 1 : n), argv[i]);
         if (mf_oauth_token(o, mb, fresh, &tok, &err) != MF_E_OK) {
             printf("error %s %s %s\n", mb, mf_err_name(err.code), err.detail);

@@ -145,6 +145,9 @@ def mailbox_lines(out):
 def case_dovecot(env):
     from pipeline import Pipeline, user
     os.environ["MF_DOVECOT_OAUTH2_CONF"] = env.dovecot_conf()
+    # The source offers both mechanisms (mailferry picks OAUTHBEARER), the
+    # target XOAUTH2 only.
+    os.environ["MF_DOVECOT_OAUTH2_MECHS_TARGET"] = "xoauth2"
     with Pipeline("oauth", users=8, redis=False, kafka=False,
                   deadline=160) as p:
         for n in range(1, 9):
@@ -267,6 +270,14 @@ def case_dovecot(env):
                             "--target-oauth-token-file", tf], expect=1)
         check("OAUTH_EXPIRED" in mailbox_lines(out)[user(8)[0]][1],
               "an expired token-file token: OAUTH_EXPIRED")
+        # Which SASL mechanism each server saw.
+        with open(p.dov["SOURCE_LOG"], errors="replace") as f:
+            src_log = f.read()
+        with open(p.dov["TARGET_LOG"], errors="replace") as f:
+            tgt_log = f.read()
+        check("method=OAUTHBEARER" in src_log and "method=XOAUTH2" in tgt_log
+              and "method=OAUTHBEARER" not in tgt_log,
+              "OAUTHBEARER where offered, XOAUTH2 otherwise")
         # Dovecot's logs hold no token either.
         for role in ("SOURCE", "TARGET"):
             with open(p.dov[role + "_LOG"], errors="replace") as f:
@@ -274,6 +285,23 @@ def case_dovecot(env):
             check(tok not in text and all(s not in text for s in
                                           env.secrets()),
                   "no token or secret in the %s Dovecot log" % role.lower())
+
+
+def case_expiry(d):
+    """Tokens that expire are not used: a token of 3 s is renewed after
+    it ran out, and kept while it lasts."""
+    env = oauthenv.OAuthEnv(os.path.join(d, "short"), lifetime=3)
+    try:
+        g = dict(service_account_file=env.sa_file, ca_file=env.ca_file)
+        r = mint(env, "google", g, ["u1@example.test", "sleep:1",
+                                    "u1@example.test", "sleep:3",
+                                    "u1@example.test"])
+        check("minted=1 same=1" in r[1]["line"],
+              "a token still valid comes from the cache")
+        check("minted=2 same=0" in r[2]["line"],
+              "an expired token is renewed at the next use")
+    finally:
+        env.stop()
 
 
 def main():
@@ -290,6 +318,8 @@ def main():
             refuse_first=["user03@example.test"],
             refuse_always=["user04@example.test"])
         {"mint": case_mint, "dovecot": case_dovecot}[case](env)
+        if case == "mint":
+            case_expiry(d)
         log("passed: %s" % case)
         return 0
     finally:

@@ -332,6 +332,40 @@ describe(void **state) {
     mf_buf_free(&t);
 }
 
+static void
+sasl_error_text(void **state) {
+    (void)state;
+    char out[200];
+    struct mf_buf b = {0};
+    const char *dovecot = "{\"status\":\"invalid_token\",\"schemes\":"
+                          "\"bearer\",\"scope\":\"mail\"}";
+
+    /* RFC 7628 section 3.2.2, as Dovecot sends it. */
+    mf__b64_encode(&b, dovecot, strlen(dovecot));
+    mf_buf_append(&b, "", 1);
+    mf_oauth_sasl_error_text((char *)b.data, out, sizeof(out));
+    assert_string_equal(out,
+                        "status invalid_token, schemes bearer, scope mail");
+    /* Not JSON: the printable text. */
+    mf_buf_reset(&b);
+    mf__b64_encode(&b, "no\x01way", 6);
+    mf_buf_append(&b, "", 1);
+    mf_oauth_sasl_error_text((char *)b.data, out, sizeof(out));
+    assert_string_equal(out, "no?way");
+    /* Not base64, or nothing. */
+    mf_oauth_sasl_error_text("***", out, sizeof(out));
+    assert_string_equal(out, "");
+    mf_oauth_sasl_error_text("", out, sizeof(out));
+    assert_string_equal(out, "");
+    /* Truncated to the buffer. */
+    mf_buf_reset(&b);
+    mf__b64_encode(&b, dovecot, strlen(dovecot));
+    mf_buf_append(&b, "", 1);
+    mf_oauth_sasl_error_text((char *)b.data, out, 10);
+    assert_int_equal(strlen(out), 9);
+    mf_buf_free(&b);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -341,6 +375,7 @@ main(void) {
         cmocka_unit_test(token_files),
         cmocka_unit_test(providers_load),
         cmocka_unit_test(describe),
+        cmocka_unit_test(sasl_error_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
