@@ -65,7 +65,7 @@ main(int argc, char **argv) {
         struct mf_oauth_token_info info;
         char *tok = NULL;
         if (strncmp(argv[i], "sleep:", 6) == 0) {
-            sleep((unsigned)atoi(argv[i] + 6));
+            sleep((unsigned)strtoul(argv[i] + 6, NULL, 10));
             continue;
         }
         snprintf(mb, sizeof(mb), "%.*s", (int)(fresh ? n - 1 : n), argv[i]);

@@ -15,6 +15,7 @@
 #include "mailferry/config.h"
 #include "mailferry/json.h"
 
+#include <dirent.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
@@ -77,9 +78,20 @@ setup(void **state) {
 static int
 teardown(void **state) {
     (void)state;
-    char *cmd = mf_xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char *path;
+        if (e->d_name[0] == '.')
+            continue;
+        path = mf_xasprintf("%s/%s", dir, e->d_name);
+        unlink(path);
+        free(path);
+    }
+    closedir(d);
+    assert_int_equal(rmdir(dir), 0);
     X509_free(cert);
     EVP_PKEY_free(pkey);
     return 0;
