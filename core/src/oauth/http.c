@@ -92,7 +92,8 @@ mf__oauth_post(const struct mf_oauth_config *cfg, const char *url,
         return mf_error_set(err, MF_E_INTERNAL, "curl_easy_init failed");
     hdr = curl_slist_append(hdr, "Accept: application/json");
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+    /* Secrets go in the form: never over plain HTTP, never redirected. */
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);

@@ -121,6 +121,13 @@ def case_mint(env):
     check(r[0]["code"] == "OAUTH_TOKEN_ENDPOINT" and
           "certificate" in r[0]["rest"].lower(),
           "untrusted endpoint: OAUTH_TOKEN_ENDPOINT, nothing sent")
+    # Plain HTTP is refused: the form holds the secret.
+    r = mint(env, "entra", dict(entra, client_secret_file=env.secret_file,
+                                token_url="http://127.0.0.1:%d/t" % env.port),
+             ["a@example.test"])
+    check(r[0]["code"] == "OAUTH_TOKEN_ENDPOINT" and
+          "not supported" in r[0]["rest"].lower(),
+          "a token endpoint over plain HTTP is refused")
     # Nobody listening.
     r = mint(env, "entra", dict(entra, client_secret_file=env.secret_file,
                                 token_url="https://127.0.0.1:1/t"),
@@ -183,6 +190,14 @@ def case_dovecot(env):
         subs = sorted(e["sub"] for e in env.mints()[before:])
         check(subs == sorted([user(1)[0], user(2)[0]] * 2),
               "one token per mailbox and side (cached for reconnections)")
+        # plan logs in with minted tokens too (source and target).
+        with open(p.path("plan.csv"), "w") as f:
+            f.write("EmailAddress,UserName\n%s,%s\n" % (user(1)[0],
+                                                      user(1)[0]))
+        r = p.mf("plan", p.path("plan.csv"), "--source", p.source_url(),
+                 "--target", p.target_url(), "--json", *g)
+        check('"messages"' in r.stdout and "eyJ" not in r.stdout + r.stderr,
+              "plan runs with minted tokens on both sides")
         # endpoint test: the token's audience, scopes and expiry, never
         # the token; then the OAuth2 login itself, on both sides.
         r = p.mf("endpoint", "test", "--source", p.source_url(), "--target",
