@@ -81,50 +81,7 @@ cli_login_make(const struct cli_admin *ad, const char *user,
 bool
 cli_oauth_read(struct cli *cli, const char *side, struct mf_oauth **o_r,
                struct mf_error *err) {
-    struct mf_oauth_config c = {0};
-    const char *provider;
-    bool insecure = false;
-    char key[96];
-
-#define GET(field, name)                                                       \
-    snprintf(key, sizeof(key), "%s-oauth-%s", side, name);                     \
-    c.field = mf_config_get(cli->config, key, NULL)
-    GET(token_file, "token-file");
-    GET(tenant, "tenant");
-    GET(client_id, "client-id");
-    GET(client_secret_file, "client-secret-file");
-    GET(certificate_file, "certificate-file");
-    GET(service_account_file, "service-account-file");
-    GET(token_url, "token-url");
-#undef GET
-    snprintf(key, sizeof(key), "%s-oauth-provider", side);
-    provider = mf_config_get(cli->config, key, NULL);
-    *o_r = NULL;
-    if (provider) {
-        if (!mf_oauth_provider_parse(provider, &c.provider) ||
-            c.provider == MF_OAUTH_NONE) {
-            mf_error_set(err, MF_E_USAGE,
-                         "--%s: unknown provider %s (entra, google)", key,
-                         provider);
-            return false;
-        }
-    } else if (c.token_file) {
-        c.provider = MF_OAUTH_TOKEN_FILE;
-    } else {
-        return true;
-    }
-    if (c.provider == MF_OAUTH_TOKEN_FILE && !c.token_file) {
-        mf_error_set(err, MF_E_USAGE,
-                     "--%s token-file needs --%s-oauth-"
-                     "token-file",
-                     key, side);
-        return false;
-    }
-    if (mf_config_get_bool(cli->config, "insecure", false, &insecure, err))
-        return false;
-    c.insecure = insecure;
-    c.ca_file = mf_config_get(cli->config, "ca-file", NULL);
-    return mf_oauth_new(&c, o_r, err) == MF_E_OK;
+    return mf_oauth_from_config(cli->config, side, o_r, err) == MF_E_OK;
 }
 
 void

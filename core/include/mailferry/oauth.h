@@ -53,6 +53,22 @@ struct mf_oauth_config {
     long timeout_ms;                  /* 0: 30 s */
 };
 
+struct mf_config;
+struct mf_oauth;
+/* Reads one side's options from c ("<side>-oauth-provider",
+ * "-token-file", "-tenant", "-client-id", "-client-secret-file",
+ * "-certificate-file", "-service-account-file", "-token-url", and the
+ * shared "ca-file" and "insecure") and makes *o_r; it stays NULL when
+ * the side has no OAuth2 option. side is "source" or "target". */
+MF_WARN_UNUSED mf_err mf_oauth_from_config(const struct mf_config *c,
+                                           const char *side,
+                                           struct mf_oauth **o_r,
+                                           struct mf_error *err);
+/* The provider that side's options name ("entra", "google",
+ * "token-file"), or NULL when none: what a batch stores. */
+const char *mf_oauth_config_provider(const struct mf_config *c,
+                                     const char *side);
+
 /* Parses a provider name ("entra", "google", "token-file"). */
 bool mf_oauth_provider_parse(const char *s, enum mf_oauth_provider *p_r);
 const char *mf_oauth_provider_name(enum mf_oauth_provider p);
