@@ -409,7 +409,7 @@ submit_folder(struct run *run, struct mf_imap_session *s,
 
 static bool
 ingest_user(struct run *run, const struct user *u) {
-    struct mf_imap_login login = {u->username, u->password, NULL, NULL};
+    struct mf_imap_login login = {.user = u->username, .password = u->password};
     struct mf_imap_session_options so = {.window = run->window};
     struct mf_imap_session *s = NULL;
     struct mf_error err = {0};

@@ -3,6 +3,7 @@
 
 #include "mailferry/config.h"
 #include "mailferry/jobs.h"
+#include "mailferry/oauth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,4 +76,22 @@ cli_login_make(const struct cli_admin *ad, const char *user,
                         &owned[1]);
     lg->user = owned[0];
     lg->authzid = *owned[1] ? owned[1] : NULL;
+}
+
+bool
+cli_oauth_read(struct cli *cli, const char *side, struct mf_oauth **o_r,
+               struct mf_error *err) {
+    return mf_oauth_from_config(cli->config, side, o_r, err) == MF_E_OK;
+}
+
+void
+cli_login_oauth(struct mf_oauth *o, const char *email,
+                struct mf_migrate_login *lg) {
+    if (!o)
+        return;
+    lg->user = email;
+    lg->password = NULL;
+    lg->authzid = NULL;
+    lg->oauth = o;
+    lg->oauth_mailbox = email;
 }

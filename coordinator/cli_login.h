@@ -42,4 +42,41 @@ void cli_login_make(const struct cli_admin *ad, const char *user,
                     const char *password, const char *email,
                     struct mf_migrate_login *lg, char *owned[2]);
 
+/* OAuth2 for one side ("source" or "target"): --<side>-oauth-token-file F,
+ * or --<side>-oauth-provider entra|google with the provider's options
+ * (cli_login.c reads them into struct mf_oauth_config). */
+#define CLI_OAUTH_SIDE_OPTIONS(side, who)                                      \
+    {side "-oauth-token-file", true,                                           \
+     who " OAuth2 bearer tokens: one token, or lines \"EmailAddress TOKEN\" "  \
+         "(read again at each connection)"},                                   \
+        {side "-oauth-provider", true,                                         \
+         "mint " who " tokens: entra (client credentials) or google "          \
+         "(service account)"},                                                 \
+        {side "-oauth-tenant", true, "Entra tenant id or domain"},             \
+        {side "-oauth-client-id", true, "Entra application (client) id"},      \
+        {side "-oauth-client-secret-file", true,                               \
+         "file holding the Entra client secret"},                              \
+        {side "-oauth-certificate-file", true,                                 \
+         "PEM file with the Entra app's certificate and private key"},         \
+        {side "-oauth-service-account-file", true,                             \
+         "Google service account JSON key (domain-wide delegation)"},          \
+    {                                                                          \
+        side "-oauth-token-url", true,                                         \
+            "token endpoint instead of the provider's (sovereign clouds, "     \
+            "tests)"                                                           \
+    }
+#define CLI_OAUTH_OPTIONS                                                      \
+    CLI_OAUTH_SIDE_OPTIONS("source", "source"),                                \
+        CLI_OAUTH_SIDE_OPTIONS("target", "target")
+
+struct mf_oauth;
+/* Reads side's OAuth2 options; *o_r stays NULL when none is given. The
+ * secret, certificate and key files are read and checked here. */
+bool cli_oauth_read(struct cli *cli, const char *side, struct mf_oauth **o_r,
+                    struct mf_error *err);
+/* Makes lg log in to the mailbox email with tokens from o (when o is
+ * not NULL): the login name is the mailbox's address, no password. */
+void cli_login_oauth(struct mf_oauth *o, const char *email,
+                     struct mf_migrate_login *lg);
+
 #endif

@@ -15,9 +15,11 @@
  *                  1 the lookup failed or found no MX record.
  */
 #include "cli.h"
+#include "cli_login.h"
 #include "commands.h"
 
 #include "mailferry/json.h"
+#include "mailferry/oauth.h"
 #include "mailferry/preflight.h"
 
 #include <stdio.h>
@@ -38,7 +40,8 @@ enum {
 static const char test_usage[] =
     "--source URL [--target URL] [--admin USER --admin-password-file F] "
     "[--as USER] [--user USER --password-file F] [--ca-file F] [--insecure] "
-    "[--probe-connections N] [--json]";
+    "[--probe-connections N] [--source-oauth-... / --target-oauth-... "
+    "with --user MAILBOX] [--json]";
 
 static const struct cli_option test_options[] = {
     {"source", true,
@@ -58,6 +61,7 @@ static const struct cli_option test_options[] = {
     {"probe-connections", true,
      "open up to N concurrent logins on the source to find its limit"},
     {"timeout", true, "seconds per connection, login included (default 15)"},
+    CLI_OAUTH_OPTIONS,
     {NULL, false, NULL},
 };
 
@@ -304,6 +308,7 @@ cmd_endpoint_test(int argc, char **argv) {
     struct mf_preflight_options so = {0}, to = {0};
     struct mf_preflight_result *src = NULL, *tgt = NULL;
     char *admin_pw = NULL, *user_pw = NULL, *tadmin_pw = NULL;
+    struct mf_oauth *src_oauth = NULL, *dst_oauth = NULL;
     const char *source, *target;
     struct mf_error err = {0};
     struct mf_buf out = {0};
@@ -354,7 +359,23 @@ cmd_endpoint_test(int argc, char **argv) {
         !secret(&cli, "password", &user_pw) ||
         !secret(&cli, "target-admin-password", &tadmin_pw))
         goto out;
+    if (!cli_oauth_read(&cli, "source", &src_oauth, &err) ||
+        !cli_oauth_read(&cli, "target", &dst_oauth, &err)) {
+        fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
+        goto out;
+    }
     exit_code = MF_EXIT_USAGE;
+    if ((src_oauth || dst_oauth) && !so.user) {
+        fprintf(stderr, "mailferry endpoint test: OAuth2 needs --user "
+                        "MAILBOX (whose token to ask for)\n");
+        goto out;
+    }
+    so.oauth = src_oauth;
+    so.oauth_user = src_oauth ? so.user : NULL;
+    to.oauth = dst_oauth;
+    to.oauth_user = dst_oauth ? so.user : NULL;
+    if (so.user && (src_oauth || dst_oauth) && !user_pw)
+        so.user = NULL; /* the mailbox logs in with its token only */
     if ((so.admin_user != NULL) != (admin_pw != NULL) ||
         (so.user != NULL) != (user_pw != NULL)) {
         fprintf(stderr, "mailferry endpoint test: --admin goes with "
@@ -413,6 +434,8 @@ out:
     mf_secret_free(&admin_pw);
     mf_secret_free(&user_pw);
     mf_secret_free(&tadmin_pw);
+    mf_oauth_free(&src_oauth);
+    mf_oauth_free(&dst_oauth);
     free(src);
     free(tgt);
     mf_buf_free(&out);

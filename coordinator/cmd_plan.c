@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "mailferry/csv.h"
 #include "mailferry/json.h"
+#include "mailferry/oauth.h"
 #include "mailferry/plan.h"
 #include "mailferry/util.h"
 
@@ -76,6 +77,7 @@ static const struct cli_option options[] = {
     {"max-connections", true,
      "connections the source tolerates: never suggest more"},
     {"window", true, "suggest batch sizes that finish within this (8h)"},
+    CLI_OAUTH_OPTIONS,
     {NULL, false, NULL},
 };
 
@@ -286,6 +288,7 @@ struct settings {
     struct mf_plan_options po;
     struct mf_migrate_server src, dst;
     struct cli_admin src_admin, dst_admin;
+    struct mf_oauth *src_oauth, *dst_oauth; /* owned, or NULL */
     struct mf_folder_rules *rules;
     struct names batches;
     const char *redis;
@@ -306,6 +309,8 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
         !cli_server_read(cli, "target", false, &st->dst, &has_target, err) ||
         !cli_admin_read(cli, "", &st->src_admin, err) ||
         !cli_admin_read(cli, "target-", &st->dst_admin, err) ||
+        !cli_oauth_read(cli, "source", &st->src_oauth, err) ||
+        !cli_oauth_read(cli, "target", &st->dst_oauth, err) ||
         mf_config_get_u64(cli->config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
                           &u, err) ||
         mf_config_get_u64(cli->config, "max-message-size",
@@ -363,6 +368,8 @@ static void
 settings_free(struct settings *st) {
     cli_admin_clear(&st->src_admin);
     cli_admin_clear(&st->dst_admin);
+    mf_oauth_free(&st->src_oauth);
+    mf_oauth_free(&st->dst_oauth);
     mf_folder_rules_free(&st->rules);
     names_free(&st->batches);
     free(st->conns);
@@ -456,7 +463,7 @@ cmd_plan(int argc, char **argv) {
     }
 
     exit_code = MF_EXIT_ERROR;
-    copt.password_optional = st.src_admin.user != NULL;
+    copt.password_optional = st.src_admin.user != NULL || st.src_oauth;
     copt.allow_unknown_columns = st.allow_unknown;
     rows.path = cli.positional[0];
     rc = mf_csv_parse_file(rows.path, &copt, &ccb, &rows, &cstats, &err);
@@ -496,6 +503,8 @@ cmd_plan(int argc, char **argv) {
         reqs[i].source.user_root = w->user_root;
         cli_login_make(&st.dst_admin, tuser, tpass, w->email, &reqs[i].target,
                        &owned[4 * i + 2]);
+        cli_login_oauth(st.src_oauth, w->email, &reqs[i].source);
+        cli_login_oauth(st.dst_oauth, w->email, &reqs[i].target);
     }
 
     memset(&sa, 0, sizeof(sa));

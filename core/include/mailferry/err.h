@@ -112,7 +112,22 @@
     /* 700-799: credentials */                                                 \
     XX(CRYPTO, 700, FAIL_JOB, "cryptographic failure")                         \
     XX(KEY_UNKNOWN, 701, FAIL_JOB, "unknown master key id")                    \
-    XX(DECRYPT, 702, FAIL_JOB, "credential decryption failed")
+    XX(DECRYPT, 702, FAIL_JOB, "credential decryption failed")                 \
+    /* 800-819: OAuth2 */                                                      \
+    XX(OAUTH_TOKEN_ENDPOINT, 800, RETRY,                                       \
+       "OAuth2 token endpoint unreachable or failing")                         \
+    XX(OAUTH_INVALID_CLIENT, 801, FAIL_JOB,                                    \
+       "OAuth2 client refused (client id, secret or certificate)")             \
+    XX(OAUTH_BAD_KEY, 802, INPUT, "OAuth2 key or certificate unusable")        \
+    XX(OAUTH_DENIED, 803, FAIL_MAILBOX,                                        \
+       "OAuth2 token endpoint refused a token for the mailbox")                \
+    XX(OAUTH_EXPIRED, 804, FAIL_MAILBOX,                                       \
+       "OAuth2 token refused again after renewal (expired or revoked)")        \
+    XX(OAUTH_SASL_REFUSED, 805, FAIL_MAILBOX,                                  \
+       "server refused the OAuth2 token")                                      \
+    XX(OAUTH_TOKEN_FILE, 806, INPUT, "no OAuth2 token in the token file")      \
+    XX(OAUTH_BAD_ANSWER, 807, RETRY,                                           \
+       "malformed answer from the OAuth2 token endpoint")
 
 typedef enum {
 #define XX(name, num, cls, msg) MF_E_##name = num,

@@ -51,6 +51,7 @@ struct mf_migrate_server {
 
 /* How to log in to one side for one mailbox. Borrowed; the engine never
  * keeps or logs the password. */
+struct mf_oauth;
 struct mf_migrate_login {
     const char *user;     /* login name (the admin's with authzid) */
     const char *password; /* NULL with oauth_token */
@@ -60,6 +61,9 @@ struct mf_migrate_login {
      * user's folders when the login sees many users' (a shared
      * namespace); NULL: the login's own mailbox. */
     const char *user_root;
+    /* Or a token per connection from here (mailferry/oauth.h). */
+    struct mf_oauth *oauth;    /* borrowed, or NULL */
+    const char *oauth_mailbox; /* whose token; NULL: user */
 };
 
 /* Live counters of a running mailbox: updated by the engine, read by a

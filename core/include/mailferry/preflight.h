@@ -165,6 +165,7 @@ bool mf_preflight_cap_used(const char *atom);
 /* Endpoint test (endpoint_test.c, probe.c)                            */
 /* ------------------------------------------------------------------ */
 
+struct mf_oauth;
 struct mf_preflight_options {
     struct mf_endpoint endpoint;
     const char *ca_file; /* extra CA bundle, or NULL: the system store */
@@ -181,6 +182,11 @@ struct mf_preflight_options {
     const char *password;
     /* > 0: open up to this many concurrent logged-in connections. */
     unsigned probe_connections;
+    /* An OAuth2 login as oauth_user with a token from oauth (borrowed,
+     * may be NULL): a step shows the token's audience, scopes and expiry,
+     * never the token. */
+    struct mf_oauth *oauth;
+    const char *oauth_user;
 };
 
 enum mf_preflight_verdict {

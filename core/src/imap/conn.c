@@ -103,10 +103,33 @@ curl_error(CURLcode cc, const char *errbuf, const char *what,
                         (int)cc, curl_easy_strerror(cc));
 }
 
+/* Records the server's SASL continuations ("+ <base64>") while an OAuth2
+ * login runs: the error JSON of RFC 7628 section 3.2.2 comes in one. Only
+ * what the server sends is looked at (never our side: it has the token).
+ */
+static int
+on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud) {
+    struct mf__imap_sasl_answer *a = ud;
+
+    (void)h;
+    if (type == CURLINFO_HEADER_IN && size > 2 && data[0] == '+' &&
+        data[1] == ' ') {
+        size_t n = size - 2;
+        while (n > 0 && (data[2 + n - 1] == '\n' || data[2 + n - 1] == '\r'))
+            n--;
+        if (n > 0 && n < sizeof(a->b64)) {
+            memcpy(a->b64, data + 2, n);
+            a->b64[n] = '\0';
+        }
+    }
+    return 0;
+}
+
 mf_err
-mf__imap_conn_open(const struct mf_imap_conn_options *o,
-                   const struct mf_imap_login *login,
-                   struct mf_imap_conn **conn_r, struct mf_error *err) {
+mf__imap_conn_open_once(const struct mf_imap_conn_options *o,
+                        const struct mf_imap_login *login,
+                        struct mf__imap_sasl_answer *sasl,
+                        struct mf_imap_conn **conn_r, struct mf_error *err) {
     char errbuf[CURL_ERROR_SIZE] = "";
     char url[MF_ENDPOINT_HOST_MAX + 32];
     char iface[128];
@@ -148,7 +171,14 @@ mf__imap_conn_open(const struct mf_imap_conn_options *o,
     }
     curl_easy_setopt(h, CURLOPT_USERNAME, login->user);
     if (login->oauth_token) {
+        /* curl picks OAUTHBEARER (RFC 7628) when the server offers it,
+         * else XOAUTH2. */
         curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, login->oauth_token);
+        if (sasl) {
+            curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+            curl_easy_setopt(h, CURLOPT_DEBUGDATA, sasl);
+            curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+        }
     } else {
         curl_easy_setopt(h, CURLOPT_PASSWORD, login->password);
     }
@@ -161,6 +191,8 @@ mf__imap_conn_open(const struct mf_imap_conn_options *o,
     /* curl copied the credentials; drop its copies of the password. */
     curl_easy_setopt(h, CURLOPT_PASSWORD, "");
     curl_easy_setopt(h, CURLOPT_XOAUTH2_BEARER, "");
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
+    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, NULL);
     if (cc != CURLE_OK) {
         char what[300];
         char ep[MF_ENDPOINT_HOST_MAX + 32];

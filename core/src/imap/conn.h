@@ -30,6 +30,14 @@ struct mf_imap_login {
     const char *password;    /* borrowed; NULL with oauth_token */
     const char *authzid;     /* SASL PLAIN authorization identity, or NULL */
     const char *oauth_token; /* XOAUTH2 / OAUTHBEARER bearer token, or NULL */
+    /* Or tokens from here, asked for at each connection (conn_oauth.c). */
+    struct mf_oauth *oauth;    /* borrowed, or NULL */
+    const char *oauth_mailbox; /* whose token; NULL: user */
+};
+
+/* The last SASL continuation the server sent during an OAuth2 login. */
+struct mf__imap_sasl_answer {
+    char b64[1024];
 };
 
 struct mf_imap_conn_options {
@@ -42,6 +50,7 @@ struct mf_imap_conn_options {
 };
 
 struct mf_imap_conn;
+struct mf_oauth;
 
 /* Connects, secures and logs in. On success *conn_r is a logged-in
  * connection in the authenticated state. On failure err has the code
@@ -51,6 +60,15 @@ MF_WARN_UNUSED mf_err mf__imap_conn_open(const struct mf_imap_conn_options *o,
                                          const struct mf_imap_login *login,
                                          struct mf_imap_conn **conn_r,
                                          struct mf_error *err);
+/* One login attempt with login->oauth_token or the password (conn.c);
+ * sasl (may be NULL) gets the server's last SASL continuation. With
+ * login->oauth, mf__imap_conn_open() asks for the token, calls this, and
+ * after a refusal of a provider's token gets one fresh token and tries
+ * once more (conn_oauth.c). */
+MF_WARN_UNUSED mf_err mf__imap_conn_open_once(
+    const struct mf_imap_conn_options *o, const struct mf_imap_login *login,
+    struct mf__imap_sasl_answer *sasl, struct mf_imap_conn **conn_r,
+    struct mf_error *err);
 /* Wraps an already connected socket (tests: one end of a socketpair).
  * The connection owns fd. */
 struct mf_imap_conn *mf__imap_conn_from_fd(int fd, long io_timeout_ms);

@@ -92,6 +92,8 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
     il.password = login->password;
     il.authzid = login->authzid;
     il.oauth_token = login->oauth_token;
+    il.oauth = login->oauth;
+    il.oauth_mailbox = login->oauth_mailbox;
     so.conn = &co;
     so.login = &il;
     so.user_root = login->user_root;

@@ -58,6 +58,8 @@ open_side(const struct mf_migrate_server *srv,
     il.password = lg->password;
     il.authzid = lg->authzid;
     il.oauth_token = lg->oauth_token;
+    il.oauth = lg->oauth;
+    il.oauth_mailbox = lg->oauth_mailbox;
     mf_imap_parser_limits_init(&lim);
     lim.max_line = SEARCH_MAX_LINE;
     lim.max_args = SEARCH_MAX_ARGS;

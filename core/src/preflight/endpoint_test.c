@@ -15,6 +15,8 @@
 #include "preflight/preflight_int.h"
 
 #include "imap/session.h"
+#include "mailferry/config.h"
+#include "mailferry/oauth.h"
 #include "mailferry/util.h"
 
 #include <stdarg.h>
@@ -202,14 +204,18 @@ out:
 struct login {
     const char *step;
     const char *user, *password, *authzid;
-    const char *who; /* "admin as user01@example.test" */
+    const char *who;        /* "admin as user01@example.test" */
+    struct mf_oauth *oauth; /* tokens instead of the password, or NULL */
 };
 
 static mf_err
 open_session(struct run *r, const struct login *l, struct mf_imap_session **s_r,
              struct mf_error *err) {
-    struct mf_imap_login login = {
-        .user = l->user, .password = l->password, .authzid = l->authzid};
+    struct mf_imap_login login = {.user = l->user,
+                                  .password = l->password,
+                                  .authzid = l->authzid,
+                                  .oauth = l->oauth,
+                                  .oauth_mailbox = l->oauth ? l->user : NULL};
     struct mf_imap_session_options so = {.timeout_ms = r->conn.io_timeout_ms};
 
     return mf_imap_session_open(&r->conn, &login, &so, s_r, err, NULL);
@@ -427,11 +433,56 @@ probe_step(struct run *r, const struct login *l) {
                  n, l->who);
 }
 
+/* Asks for the OAuth2 token and shows what it says about itself: its
+ * audience, scopes or roles and expiry, never the token. */
+static bool
+oauth_token_step(struct run *r) {
+    struct mf_oauth_token_info info;
+    struct mf_error err = {0};
+    char *token = NULL;
+    char when[64] = "";
+
+    step_start(r);
+    if (mf_oauth_token(r->o->oauth, r->o->oauth_user, false, &token, &err) !=
+        MF_E_OK) {
+        step_add(r, "oauth.token", MF_PREFLIGHT_FAIL, err.code, "%s",
+                 err.detail);
+        return false;
+    }
+    mf_oauth_describe(token, &info);
+    mf_secret_free(&token);
+    if (!info.jwt) {
+        step_add(r, "oauth.token", MF_PREFLIGHT_OK, MF_E_OK,
+                 "token for %s (opaque: no claims to show)", r->o->oauth_user);
+        return true;
+    }
+    if (info.expires_at) {
+        time_t t = (time_t)info.expires_at;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    step_add(r, "oauth.token",
+             info.expires_at && info.expires_at <= (int64_t)time(NULL)
+                 ? MF_PREFLIGHT_FAIL
+                 : MF_PREFLIGHT_OK,
+             info.expires_at && info.expires_at <= (int64_t)time(NULL)
+                 ? MF_E_OAUTH_EXPIRED
+                 : MF_E_OK,
+             "token for %s: audience %s, scopes %s, subject %s, expires %s "
+             "(in %lld s)",
+             r->o->oauth_user, info.audience[0] ? info.audience : "-",
+             info.scope[0] ? info.scope : "-",
+             info.subject[0] ? info.subject : "-", when[0] ? when : "-",
+             (long long)(info.expires_at - (int64_t)time(NULL)));
+    return true;
+}
+
 static void
 login_steps(struct run *r) {
     const struct mf_preflight_options *o = r->o;
     struct mf_imap_session *first = NULL, *s = NULL;
-    struct login logins[2], *probe_login = NULL;
+    struct login logins[3] = {{0}}, *probe_login = NULL;
     char admin_who[300];
     size_t nlogins = 0;
 
@@ -459,6 +510,15 @@ login_steps(struct run *r) {
         l->password = o->password;
         l->authzid = NULL;
         l->who = o->user;
+    }
+    if (o->oauth && o->oauth_user && oauth_token_step(r)) {
+        struct login *l = &logins[nlogins++];
+        l->step = "login.oauth";
+        l->user = o->oauth_user;
+        l->password = NULL;
+        l->authzid = NULL;
+        l->who = o->oauth_user;
+        l->oauth = o->oauth;
     }
     if (nlogins == 0) {
         skip(r, "login",

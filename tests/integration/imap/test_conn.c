@@ -159,8 +159,8 @@ test_tls_modes(void **state) {
 
     /* --insecure turns verification off. */
     struct mf_imap_conn_options o;
-    struct mf_imap_login login = {"user01@example.test", "pw-user01", NULL,
-                                  NULL};
+    struct mf_imap_login login = {.user = "user01@example.test",
+                                  .password = "pw-user01"};
     options(&o, imaps);
     o.insecure = true;
     assert_int_equal(mf__imap_conn_open(&o, &login, &c, &err), MF_E_OK);
@@ -234,8 +234,8 @@ test_failures(void **state) {
 static void
 test_bind_address(void **state) {
     struct mf_imap_conn_options o;
-    struct mf_imap_login login = {"user01@example.test", "pw-user01", NULL,
-                                  NULL};
+    struct mf_imap_login login = {.user = "user01@example.test",
+                                  .password = "pw-user01"};
     struct mf_imap_conn *c = NULL;
     struct mf_error err = {0};
     char *u = url("imap", E.port, "/?tls=off");
