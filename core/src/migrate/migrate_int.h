@@ -144,4 +144,14 @@ MF_WARN_UNUSED mf_err mf__msglist_fetch(struct mf__run *run,
                                         struct mf__msglist *list);
 void mf__msglist_clear(struct mf__msglist *list);
 
+/* One side's store opened as an attempt opens it (under the caps'
+ * connection lease), and the folder plan of run->src and run->dst: for
+ * `mailferry verify` (core/src/verify/verify.c), which reads both sides
+ * the way the migration mapped them. */
+MF_WARN_UNUSED mf_err mf__run_open(struct mf__run *run, bool target,
+                                   const struct mf_migrate_login *login,
+                                   struct mf_store **st_r);
+MF_WARN_UNUSED mf_err mf__run_plan(struct mf__run *run,
+                                   struct mf_folder_plan **plan_r);
+
 #endif
