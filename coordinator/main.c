@@ -47,6 +47,8 @@ static const struct command commands[] = {
      "change the size cap, attempts or incremental interval of a batch"},
     {"batch", "compare", cmd_batch_compare,
      "test batches side by side: bytes, duration, throughput, connections"},
+    {"verify", NULL, cmd_verify,
+     "compare source and target of each mailbox of a CSV, read-only"},
     {"plan", NULL, cmd_plan,
      "folder plan and sizes per mailbox; estimates from test batches"},
     {"serve", NULL, cmd_serve,
