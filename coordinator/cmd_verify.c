@@ -12,6 +12,10 @@
  * INTERNALDATE, Subject, what differs; never a body), then a summary;
  * --json prints one document instead.
  *
+ * With --redis URL --batch NAME the result of each mailbox is stored in
+ * that batch too (mf_batch_verify_put()), so that `batch report` shows
+ * its verification column and differences.
+ *
  * Exit: 0 every mailbox verified equal; 1 a difference somewhere; 2 a
  * wrong command line; 3 nothing differs but a mailbox could not be
  * verified (or the CSV could not be read).
@@ -20,6 +24,7 @@
 #include "batch_def.h"
 #include "cli_direct.h"
 #include "commands.h"
+#include "mailferry/batch.h"
 #include "mailferry/json.h"
 #include "mailferry/util.h"
 #include "mailferry/verify.h"
@@ -30,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char usage[] =
     "FILE --source URL --target URL [--sample N | --deep] [--concurrency N] "
@@ -43,7 +49,12 @@ static const struct cli_option options[] = {
      "also compare the bodies (SHA-256 of BODY.PEEK[]) of N messages per "
      "folder, spread over it (default 0: sizes only)"},
     {"deep", false, "compare the bodies of every message"},
-    {"redis", true, "the Redis holding the fleet caps (with the cap options)"},
+    {"redis", true,
+     "the Redis holding the fleet caps (with the cap options) and, with "
+     "--batch, the batch"},
+    {"batch", true,
+     "store each mailbox's result in this batch (with --redis): `batch "
+     "report` then shows it"},
     {"bind-address", true, "local address for outgoing connections"},
     {"egress-ip", true, "this process's address for the per-IP caps"},
     {"lease-ttl", true, "lifetime of a connection lease (30s)"},
@@ -227,6 +238,26 @@ print_json(FILE *out, const struct run *r) {
     mf_buf_free(&buf);
 }
 
+/* Stores every verified mailbox's result in the batch; false (said on
+ * stderr) when Redis fails. */
+static bool
+store_results(struct mf_redis *redis, const char *batch, const struct run *r) {
+    struct mf_error err = {0};
+    int64_t now = (int64_t)time(NULL);
+
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->ran[i])
+            continue;
+        if (mf_batch_verify_put(redis, batch, r->rows[i].email, &r->res[i], now,
+                                &err) != MF_E_OK) {
+            fprintf(stderr, "mailferry verify: batch %s: %s\n", batch,
+                    err.detail);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* The command                                                         */
 /* ------------------------------------------------------------------ */
@@ -242,6 +273,8 @@ cmd_verify(int argc, char **argv) {
     uint64_t concurrency, sample;
     bool deep = false, differ = false, failed = false;
     struct sigaction sa;
+    struct mf_redis *redis = NULL;
+    const char *batch;
     int exit_code = MF_EXIT_USAGE;
 
     if (!cli_parse(&cli, "verify", usage, options, argc, argv))
@@ -267,6 +300,22 @@ cmd_verify(int argc, char **argv) {
         mf_config_get_bool(cli.config, "deep", false, &deep, &err)) {
         fprintf(stderr, "mailferry verify: %s\n", err.detail);
         goto out;
+    }
+    batch = mf_config_get(cli.config, "batch", NULL);
+    if (batch && !r.d.redis_url) {
+        fprintf(stderr, "mailferry verify: --batch needs --redis URL\n");
+        goto out;
+    }
+    if (batch) {
+        struct mf_batch_config *bc = NULL;
+        exit_code = MF_EXIT_ERROR;
+        if (mf_redis_connect(r.d.redis_url, 5000, &redis, &err) != MF_E_OK ||
+            mf_batch_get(redis, batch, &bc, &err) != MF_E_OK) {
+            fprintf(stderr, "mailferry verify: %s\n", err.detail);
+            goto out;
+        }
+        mf_batch_config_free(&bc);
+        exit_code = MF_EXIT_USAGE;
     }
     r.d.opts.stop = &stop_flag;
     r.vo.migrate = &r.d.opts;
@@ -299,6 +348,8 @@ cmd_verify(int argc, char **argv) {
         worker(&r);
     for (size_t i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
+    if (redis && !store_results(redis, batch, &r))
+        failed = true;
     if (cli.json)
         print_json(stdout, &r);
     else
@@ -319,6 +370,7 @@ out:
     free(threads);
     cli_csv_free(&load);
     cli_direct_free(&r.d);
+    mf_redis_free(&redis);
     cli_free(&cli);
     return exit_code;
 }

@@ -73,6 +73,7 @@ struct mf_verify_diff {
     uint32_t src_uid; /* 0 when none */
     uint32_t tgt_uid; /* 0 when none */
     char *date;       /* INTERNALDATE text of the message, or NULL */
+    int64_t when;     /* the same as Unix seconds UTC; 0 unknown */
     char *subject;    /* or NULL */
     char *detail;     /* what differs: "source (\Seen) target ()" */
 };
@@ -112,10 +113,11 @@ void mf_verify_compare(const char *label, const struct mf_verify_msg *src,
                        size_t ns, const struct mf_verify_msg *tgt, size_t nt,
                        struct mf_verify_result *res);
 
-/* Adds one difference (strings copied; any may be NULL). */
+/* Adds one difference about message m (its date and subject; NULL:
+ * none). Strings are copied; any may be NULL. */
 void mf_verify_add(struct mf_verify_result *res, enum mf_verify_kind kind,
                    const char *folder, uint32_t src_uid, uint32_t tgt_uid,
-                   const char *date, const char *subject, const char *detail);
+                   const struct mf_verify_msg *m, const char *detail);
 
 /* Frees what res owns and zeroes it. */
 void mf_verify_result_clear(struct mf_verify_result *res);
@@ -138,5 +140,16 @@ MF_WARN_UNUSED mf_err mf_verify_mailbox(const struct mf_verify_options *o,
                                         const struct mf_migrate_login *src,
                                         const struct mf_migrate_login *dst,
                                         struct mf_verify_result *res);
+
+/* ------------------------------------------------------------------ */
+/* Results in a batch (core/src/batch/verify.c)                        */
+/* ------------------------------------------------------------------ */
+
+/* Stores mailbox email's result in batch (replacing the last one), at
+ * time now (Unix seconds), for `batch report`. */
+MF_WARN_UNUSED mf_err mf_batch_verify_put(struct mf_redis *r, const char *batch,
+                                          const char *email,
+                                          const struct mf_verify_result *res,
+                                          int64_t now, struct mf_error *err);
 
 #endif

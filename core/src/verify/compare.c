@@ -211,7 +211,7 @@ dup_or_null(const char *s) {
 void
 mf_verify_add(struct mf_verify_result *res, enum mf_verify_kind kind,
               const char *folder, uint32_t src_uid, uint32_t tgt_uid,
-              const char *date, const char *subject, const char *detail) {
+              const struct mf_verify_msg *m, const char *detail) {
     struct mf_verify_diff *d;
 
     res->diffs =
@@ -221,8 +221,9 @@ mf_verify_add(struct mf_verify_result *res, enum mf_verify_kind kind,
     d->folder = mf_xstrdup(folder ? folder : "");
     d->src_uid = src_uid;
     d->tgt_uid = tgt_uid;
-    d->date = dup_or_null(date);
-    d->subject = dup_or_null(subject);
+    d->date = dup_or_null(m ? m->date : NULL);
+    d->when = m ? m->when : 0;
+    d->subject = dup_or_null(m ? m->subject : NULL);
     d->detail = dup_or_null(detail);
 }
 
@@ -232,24 +233,20 @@ compare_pair(const char *label, const struct mf_verify_msg *s,
     char detail[512];
 
     if (flags_differ(s->flags, t->flags, detail, sizeof(detail)))
-        mf_verify_add(res, MF_VERIFY_FLAGS, label, s->uid, t->uid, s->date,
-                      s->subject, detail);
+        mf_verify_add(res, MF_VERIFY_FLAGS, label, s->uid, t->uid, s, detail);
     if (s->when != t->when) {
         snprintf(detail, sizeof(detail), "source %s target %s",
                  s->date ? s->date : "?", t->date ? t->date : "?");
-        mf_verify_add(res, MF_VERIFY_DATE, label, s->uid, t->uid, s->date,
-                      s->subject, detail);
+        mf_verify_add(res, MF_VERIFY_DATE, label, s->uid, t->uid, s, detail);
     }
     if (s->size != t->size) {
         snprintf(detail, sizeof(detail), "source %llu bytes target %llu bytes",
                  (unsigned long long)s->size, (unsigned long long)t->size);
-        mf_verify_add(res, MF_VERIFY_BYTES, label, s->uid, t->uid, s->date,
-                      s->subject, detail);
+        mf_verify_add(res, MF_VERIFY_BYTES, label, s->uid, t->uid, s, detail);
     } else if (s->hashed && t->hashed) {
         res->compared_bodies++;
         if (memcmp(s->hash, t->hash, sizeof(s->hash)) != 0)
-            mf_verify_add(res, MF_VERIFY_BYTES, label, s->uid, t->uid, s->date,
-                          s->subject,
+            mf_verify_add(res, MF_VERIFY_BYTES, label, s->uid, t->uid, s,
                           "same size, different content (SHA-256 of BODY[])");
     }
 }
@@ -273,8 +270,8 @@ mf_verify_compare(const char *label, const struct mf_verify_msg *src, size_t ns,
         if (mf_fingerprint_set_add(in_source, &skeys[i]) != MF_E_OK)
             MF_ASSERT(!"no limit was set");
         if (sp[i] == SIZE_MAX)
-            mf_verify_add(res, MF_VERIFY_MISSING, label, src[i].uid, 0,
-                          src[i].date, src[i].subject, "not on the target");
+            mf_verify_add(res, MF_VERIFY_MISSING, label, src[i].uid, 0, &src[i],
+                          "not on the target");
         else
             compare_pair(label, &src[i], &tgt[sp[i]], res);
     }
@@ -287,7 +284,7 @@ mf_verify_compare(const char *label, const struct mf_verify_msg *src, size_t ns,
         key_of(&tgt[k], &fp);
         dup = mf_fingerprint_set_count(in_source, &fp) > 0;
         mf_verify_add(res, dup ? MF_VERIFY_DUPLICATE : MF_VERIFY_EXTRA, label,
-                      0, tgt[k].uid, tgt[k].date, tgt[k].subject,
+                      0, tgt[k].uid, &tgt[k],
                       dup ? "one copy more than on the source"
                           : "not on the source");
     }

@@ -223,7 +223,7 @@ one_folder(struct mf__run *run, const struct mf_verify_options *o,
         (rc = run->src->ops->fetch_meta(run->src, 1, 0, META, on_meta, &src))) {
         rc = mf__run_store_error(run, run->src, label);
         if (folder_only(rc)) {
-            mf_verify_add(res, MF_VERIFY_FOLDER, label, 0, 0, NULL, NULL,
+            mf_verify_add(res, MF_VERIFY_FOLDER, label, 0, 0, NULL,
                           run->err.detail);
             rc = MF_E_OK;
         }
@@ -242,10 +242,9 @@ one_folder(struct mf__run *run, const struct mf_verify_options *o,
         res->src_messages += src.n;
         for (size_t i = 0; i < src.n; i++)
             mf_verify_add(res, MF_VERIFY_MISSING, label, src.m[i].uid, 0,
-                          src.m[i].date, src.m[i].subject, detail);
+                          &src.m[i], detail);
         if (src.n == 0)
-            mf_verify_add(res, MF_VERIFY_FOLDER, label, 0, 0, NULL, NULL,
-                          detail);
+            mf_verify_add(res, MF_VERIFY_FOLDER, label, 0, 0, NULL, detail);
         rc = MF_E_OK;
         goto out;
     }

@@ -17,9 +17,11 @@ verify must list exactly: user50 one missing (the deleted message's source
 UID) and one flags difference; user51 one bytes difference (the size
 changed) without --deep, and also the same-size change (different
 content) with --deep; user49 verified equal; exit 1. A wrong command line
-exits 2.
+exits 2. With --redis and --batch the results land in the batch: `batch
+report` (CSV and JSON) shows each mailbox's verification and the
+differences.
 """
-import imaplib
+import csv as csvmod
 import json
 import os
 import re
@@ -223,6 +225,53 @@ def main():
     p = subprocess.run([MAILFERRY, "verify", csv, "--source", mt.SRC],
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 2, f"no --target: exit {p.returncode}")
+    batch_report(csv, want50)
+
+
+def batch_report(csv, want50):
+    """verify --redis --batch stores the results; batch report shows
+    them."""
+    redis = mt.REDIS["REDIS_URL"]
+    name = f"t-verify-{mt.RUN_ID}"
+    key = os.path.join(TMP, "master.key")
+    run = [MAILFERRY, "verify", csv, "--source", mt.SRC, "--target", mt.TGT,
+           "--redis", redis, "--batch", name, "--json"]
+    p = subprocess.run(run, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 3, f"verify into a missing batch: exit "
+          f"{p.returncode} {p.stderr}")
+    subprocess.run([MAILFERRY, "key", "generate", key], check=True,
+                   capture_output=True)
+    p = subprocess.run([MAILFERRY, "batch", "create", name, "--csv", csv,
+                        "--source", mt.SRC, "--target", mt.TGT, "--redis",
+                        redis, "--master-key-file", key],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, f"batch create: {p.stdout} {p.stderr}")
+    p = subprocess.run(run, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 1, f"verify --batch: exit {p.returncode}")
+    p = subprocess.run([MAILFERRY, "batch", "report", name, "--redis", redis,
+                        "--format", "json"], capture_output=True, text=True,
+                       timeout=60)
+    check(p.returncode == 0, f"batch report: {p.stderr}")
+    rep = {m["email"]: m for m in json.loads(p.stdout)["mailboxes"]}
+    v49 = rep[mt.user(49)[0]]["verification"]
+    v50 = rep[mt.user(50)[0]]["verification"]
+    check(v49["status"] == "verified equal" and v49["items"] == [] and
+          v49["verified_at"], f"report user49: {v49}")
+    got = sorted((d["kind"], d["folder"], d["source_uid"])
+                 for d in v50["items"])
+    check(v50["status"] == "differences" and v50["differences"] == 2 and
+          got == want50, f"report user50: want {want50}, got {v50}")
+    p = subprocess.run([MAILFERRY, "batch", "report", name, "--redis", redis,
+                        "--format", "csv"], capture_output=True, text=True,
+                       timeout=60)
+    rows = {r["EmailAddress"]: r for r in csvmod.DictReader(
+        p.stdout.splitlines())}
+    check(rows[mt.user(50)[0]]["Verification"] == "differences" and
+          rows[mt.user(50)[0]]["VerifyDifferences"] == "2" and
+          rows[mt.user(49)[0]]["Verification"] == "verified equal",
+          f"report CSV: {p.stdout}")
+    subprocess.run([MAILFERRY, "batch", "remove", name, "--redis", redis],
+                   capture_output=True, timeout=60)
     print("ok: verify")
 
 
