@@ -49,6 +49,8 @@ static const struct command commands[] = {
      "test batches side by side: bytes, duration, throughput, connections"},
     {"verify", NULL, cmd_verify,
      "compare source and target of each mailbox of a CSV, read-only"},
+    {"batch", "verify", cmd_batch_verify,
+     "verify every mailbox of a batch; results in its report"},
     {"plan", NULL, cmd_plan,
      "folder plan and sizes per mailbox; estimates from test batches"},
     {"serve", NULL, cmd_serve,

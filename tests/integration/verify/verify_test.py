@@ -17,9 +17,10 @@ verify must list exactly: user50 one missing (the deleted message's source
 UID) and one flags difference; user51 one bytes difference (the size
 changed) without --deep, and also the same-size change (different
 content) with --deep; user49 verified equal; exit 1. A wrong command line
-exits 2. With --redis and --batch the results land in the batch: `batch
-report` (CSV and JSON) shows each mailbox's verification and the
-differences.
+exits 2. With --redis and --batch the results land in the batch, and
+`batch verify NAME` (from the batch's definition and sealed passwords)
+does the same: `batch report` (CSV and JSON) shows each mailbox's
+verification and the differences.
 """
 import csv as csvmod
 import json
@@ -228,26 +229,10 @@ def main():
     batch_report(csv, want50)
 
 
-def batch_report(csv, want50):
-    """verify --redis --batch stores the results; batch report shows
-    them."""
+def check_report(name, want50):
+    """batch report (JSON and CSV) shows the verification of the three
+    mailboxes: 49 equal, 50 the two differences."""
     redis = mt.REDIS["REDIS_URL"]
-    name = f"t-verify-{mt.RUN_ID}"
-    key = os.path.join(TMP, "master.key")
-    run = [MAILFERRY, "verify", csv, "--source", mt.SRC, "--target", mt.TGT,
-           "--redis", redis, "--batch", name, "--json"]
-    p = subprocess.run(run, capture_output=True, text=True, timeout=300)
-    check(p.returncode == 3, f"verify into a missing batch: exit "
-          f"{p.returncode} {p.stderr}")
-    subprocess.run([MAILFERRY, "key", "generate", key], check=True,
-                   capture_output=True)
-    p = subprocess.run([MAILFERRY, "batch", "create", name, "--csv", csv,
-                        "--source", mt.SRC, "--target", mt.TGT, "--redis",
-                        redis, "--master-key-file", key],
-                       capture_output=True, text=True, timeout=60)
-    check(p.returncode == 0, f"batch create: {p.stdout} {p.stderr}")
-    p = subprocess.run(run, capture_output=True, text=True, timeout=300)
-    check(p.returncode == 1, f"verify --batch: exit {p.returncode}")
     p = subprocess.run([MAILFERRY, "batch", "report", name, "--redis", redis,
                         "--format", "json"], capture_output=True, text=True,
                        timeout=60)
@@ -270,10 +255,53 @@ def batch_report(csv, want50):
           rows[mt.user(50)[0]]["VerifyDifferences"] == "2" and
           rows[mt.user(49)[0]]["Verification"] == "verified equal",
           f"report CSV: {p.stdout}")
-    subprocess.run([MAILFERRY, "batch", "remove", name, "--redis", redis],
-                   capture_output=True, timeout=60)
-    print("ok: verify")
 
+
+def create_batch(csv, name, key):
+    p = subprocess.run([MAILFERRY, "batch", "create", name, "--csv", csv,
+                        "--source", mt.SRC, "--target", mt.TGT, "--redis",
+                        mt.REDIS["REDIS_URL"], "--master-key-file", key],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, f"batch create: {p.stdout} {p.stderr}")
+
+
+def batch_report(csv, want50):
+    """verify --redis --batch stores the results, and so does batch verify
+    (from the batch's own definition and sealed passwords); batch report
+    shows them."""
+    redis = mt.REDIS["REDIS_URL"]
+    key = os.path.join(TMP, "master.key")
+    one, two = f"t-verify-{mt.RUN_ID}", f"t-bverify-{mt.RUN_ID}"
+    run = [MAILFERRY, "verify", csv, "--source", mt.SRC, "--target", mt.TGT,
+           "--redis", redis, "--batch", one, "--json"]
+    p = subprocess.run(run, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 3, f"verify into a missing batch: exit "
+          f"{p.returncode} {p.stderr}")
+    subprocess.run([MAILFERRY, "key", "generate", key], check=True,
+                   capture_output=True)
+    create_batch(csv, one, key)
+    create_batch(csv, two, key)
+    p = subprocess.run(run, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 1, f"verify --batch: exit {p.returncode}")
+    check_report(one, want50)
+
+    p = subprocess.run([MAILFERRY, "batch", "verify", two, "--redis", redis,
+                        "--master-key-file", key, "--json"],
+                       capture_output=True, text=True, timeout=300)
+    check(p.returncode == 1, f"batch verify: exit {p.returncode} {p.stderr}")
+    res = {m["email"]: m for m in json.loads(p.stdout)["mailboxes"]}
+    check(diffs(res[mt.user(50)[0]]) == want50 and
+          res[mt.user(49)[0]]["verification"] == "verified equal",
+          f"batch verify: {res}")
+    check_report(two, want50)
+    p = subprocess.run([MAILFERRY, "batch", "verify", two, "--redis", redis,
+                        "--master-key-file", os.path.join(TMP, "nokey")],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 3, f"batch verify without its key: exit "
+          f"{p.returncode}")
+    for name in (one, two):
+        subprocess.run([MAILFERRY, "batch", "remove", name, "--redis", redis],
+                       capture_output=True, timeout=60)
 
 if __name__ == "__main__":
     main()
