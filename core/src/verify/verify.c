@@ -259,10 +259,12 @@ one_folder(struct mf__run *run, const struct mf_verify_options *o,
         su = mf_xcalloc(npick ? npick : 1, sizeof(*su));
         tu = mf_xcalloc(npick ? npick : 1, sizeof(*tu));
         /* A pair whose sizes differ is a difference already: no need
-         * to read its bodies. */
+         * to read its bodies; nor those over the size cap (never copied,
+         * and the store refuses literals past it). */
         npick = 0;
         for (size_t i = 0; i < src.n; i++)
-            if (want[i] && src.m[i].size == tgt.m[sp[i]].size) {
+            if (want[i] && src.m[i].size == tgt.m[sp[i]].size &&
+                src.m[i].size <= run->max_size) {
                 su[npick] = src.m[i].uid;
                 tu[npick++] = tgt.m[sp[i]].uid;
             }

@@ -227,6 +227,57 @@ def main():
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 2, f"no --target: exit {p.returncode}")
     batch_report(csv, want50)
+    folder_gone()
+
+
+def folder_gone():
+    """A folder deleted on the target: each of its source messages is
+    missing, with the target's answer; the other folders still compare."""
+    def leaves(c):
+        typ, data = c.list('""', "*")
+        out = set()
+        for line in data:
+            m = (mt.LIST_RE.match(line.decode()) if isinstance(line, bytes)
+                 else None)
+            attrs = m.group(1).lower().split() if m else []
+            # Not INBOX, no parent, no special-use folder (Dovecot
+            # creates those again when they are opened).
+            if m and not set(attrs) & {
+                    "\\noselect", "\\haschildren", "\\archive",
+                    "\\sent", "\\drafts", "\\junk", "\\trash",
+                    "\\all", "\\flagged"} and \
+                    m.group(3).strip('"').upper() != "INBOX":
+                out.add(m.group(3))
+        return out
+    s = mt.imap_login(mt.SRC_PORT, 49)
+    c = mt.imap_login(mt.TGT_PORT, 49)
+    # A folder of the same name on both sides (the plan maps some
+    # special-use folders to other names).
+    names = sorted(leaves(s) & leaves(c))
+    counts = {}
+    for name in names:
+        typ, data = s.select(name, readonly=True)
+        counts[name] = int(data[0]) if typ == "OK" else 0
+    s.logout()
+    names = [x for x in names if counts[x] > 0]
+    check(names, "user49 has no folder with messages to delete")
+    gone = names[0]
+    typ, data = c.select(gone, readonly=True)
+    check(typ == "OK", f"select {gone}")
+    c.close()
+    check(c.delete(gone)[0] == "OK", f"delete {gone}")
+    c.logout()
+    n = counts[gone]
+    print(f"deleted on the target: {gone} ({n} messages on the source)")
+    csv49 = mt.csv_for([49], "verify49")
+    rc, res = verify(csv49)
+    m = res[mt.user(49)[0]]
+    check(rc == 1, f"folder gone: exit {rc}")
+    kinds = {d["kind"] for d in m["differences"]}
+    check(len(m["differences"]) == max(n, 1) and
+          kinds == ({"missing"} if n else {"folder"}) and
+          all("target folder" in d["detail"] for d in m["differences"]),
+          f"folder {gone} ({n} messages) gone: {m['differences']}")
 
 
 def check_report(name, want50):
