@@ -226,6 +226,16 @@ def main():
     p = subprocess.run([MAILFERRY, "verify", csv, "--source", mt.SRC],
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 2, f"no --target: exit {p.returncode}")
+    # Under fleet caps (they live in Redis): the same answer.
+    rc, res = verify(csv, "--max-connections", "2",
+                     "--max-connections-per-user", "1", "--redis",
+                     mt.REDIS["REDIS_URL"])
+    check(rc == 1 and diffs(res[mt.user(50)[0]]) == want50,
+          f"under caps: exit {rc}: {res}")
+    p = subprocess.run([MAILFERRY, "verify", csv, "--source", mt.SRC,
+                        "--target", mt.TGT, "--max-connections", "2"],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 2, f"caps without --redis: exit {p.returncode}")
     batch_report(csv, want50)
     folder_gone()
 
