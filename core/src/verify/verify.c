@@ -21,6 +21,7 @@
 #include "mailferry/verify.h"
 #include "migrate/leases.h"
 #include "migrate/migrate_int.h"
+#include "verify/verify_int.h"
 
 #include "imap/parser.h"
 #include "mailferry/util.h"
@@ -296,6 +297,16 @@ mf_verify_mailbox(const struct mf_verify_options *o, const char *mailbox,
                   const struct mf_migrate_login *src_login,
                   const struct mf_migrate_login *dst_login,
                   struct mf_verify_result *res) {
+    return mf__verify_mailbox_with(o, mailbox, src_login, dst_login, NULL, NULL,
+                                   res);
+}
+
+mf_err
+mf__verify_mailbox_with(const struct mf_verify_options *o, const char *mailbox,
+                        const struct mf_migrate_login *src_login,
+                        const struct mf_migrate_login *dst_login,
+                        mf__store_open_fn open, void *open_ud,
+                        struct mf_verify_result *res) {
     const struct mf_migrate_options *mo = o->migrate;
     struct mf_migrate_result mres = {0};
     struct mf__run run = {0};
@@ -306,6 +317,8 @@ mf_verify_mailbox(const struct mf_verify_options *o, const char *mailbox,
     run.o = mo;
     run.mailbox = mailbox;
     run.res = &mres;
+    run.open = open;
+    run.open_ud = open_ud;
     run.stream_threshold = 256 * 1024;
     run.max_size = mo->max_message_size ? mo->max_message_size
                                         : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
