@@ -17,14 +17,13 @@
  */
 #include "batch_def.h"
 #include "cli.h"
-#include "cli_login.h"
+#include "cli_direct.h"
 #include "commands.h"
 #include "mailferry/csv.h"
 #include "mailferry/jobs.h"
 #include "mailferry/json.h"
 #include "mailferry/log.h"
 #include "mailferry/migrate.h"
-#include "mailferry/oauth.h"
 #include "mailferry/util.h"
 #include "migrate_output.h"
 
@@ -65,71 +64,12 @@ static const struct cli_option options[] = {
     {"report-dir", true,
      "write report.csv, report.json and report.html "
      "here (default ./mailferry-report)"},
+    CLI_OAUTH_OPTIONS,
     {"direct", false,
      "run the copy engine alone, without the batch pipeline (no Kafka; "
      "checkpoints in --redis or in memory): for debugging and benchmarks"},
-    CLI_OAUTH_OPTIONS,
     {NULL, false, NULL},
 };
-
-/* ------------------------------------------------------------------ */
-/* Mailboxes from the CSV                                              */
-/* ------------------------------------------------------------------ */
-
-struct csv_load {
-    struct csv_mailbox *rows;
-    size_t n;
-    uint64_t issues;
-    const char *path;
-};
-
-static char *
-dup_or_null(const char *s) {
-    return s ? mf_xstrdup(s) : NULL;
-}
-
-static void
-on_row(void *ud, const struct mf_csv_row *r) {
-    struct csv_load *l = ud;
-    struct csv_mailbox *row;
-
-    l->rows = mf_xreallocarray(l->rows, l->n + 1, sizeof(*l->rows));
-    row = &l->rows[l->n++];
-    memset(row, 0, sizeof(*row));
-    row->email = mf_xstrdup(r->email);
-    row->username = mf_xstrdup(r->username);
-    row->password = dup_or_null(r->password);
-    row->target_username = dup_or_null(r->target_username);
-    row->target_password = dup_or_null(r->target_password);
-    row->user_root =
-        r->user_root && r->user_root[0] ? mf_xstrdup(r->user_root) : NULL;
-}
-
-static void
-on_issue(void *ud, const struct mf_csv_issue *is) {
-    struct csv_load *l = ud;
-    l->issues++;
-    fprintf(stderr, "%s:%llu:%u: error: %s: %s [%s]\n", l->path,
-            (unsigned long long)is->line, is->column, mf_strerror(is->code),
-            is->detail, mf_err_name(is->code));
-}
-
-static void
-rows_free(struct csv_mailbox *rows, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        mf_secret_free(&rows[i].password);
-        mf_secret_free(&rows[i].target_password);
-        free(rows[i].email);
-        free(rows[i].username);
-        free(rows[i].target_username);
-        free(rows[i].user_root);
-    }
-    free(rows);
-}
-
-/* ------------------------------------------------------------------ */
-/* Logins                                                              */
-/* ------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------ */
 /* Running                                                             */
@@ -144,12 +84,9 @@ on_signal(int sig) {
 }
 
 struct run {
-    struct mf_migrate_options opts;
+    struct cli_direct d;
     struct csv_mailbox *rows;
     size_t n;
-    struct cli_admin src_admin, dst_admin;
-    struct mf_oauth *src_oauth, *dst_oauth; /* owned, or NULL */
-    const char *redis_url;
     atomic_size_t next;
     struct mailbox_outcome *out; /* n */
     pthread_mutex_t mu;
@@ -160,12 +97,12 @@ struct run {
 static void *
 worker(void *arg) {
     struct run *r = arg;
-    struct mf_migrate_options o = r->opts;
+    struct mf_migrate_options o = r->d.opts;
     struct mf_redis *redis = NULL;
     struct mf_error err = {0};
 
-    if (r->redis_url &&
-        mf_redis_connect(r->redis_url, 5000, &redis, &err) != MF_E_OK) {
+    if (r->d.redis_url &&
+        mf_redis_connect(r->d.redis_url, 5000, &redis, &err) != MF_E_OK) {
         mf_log_error(NULL, "redis.connect", &err);
         redis = NULL;
     }
@@ -175,39 +112,26 @@ worker(void *arg) {
         struct csv_mailbox *row;
         struct mailbox_outcome *out;
         struct mf_migrate_login src, dst;
-        char *src_owned[2], *dst_owned[2];
-        const char *tuser, *tpass;
+        char *owned[4];
 
         if (i >= r->n || atomic_load(&stop_flag))
             break;
         row = &r->rows[i];
         out = &r->out[i];
         out->email = row->email;
-        cli_login_make(&r->src_admin, row->username, row->password, row->email,
-                       &src, src_owned);
-        src.user_root = row->user_root;
-        tuser = row->target_username ? row->target_username : row->username;
-        tpass = row->target_password ? row->target_password : row->password;
-        if (r->dst_admin.user)
-            tuser = row->target_username ? row->target_username : row->email;
-        cli_login_make(&r->dst_admin, tuser, tpass, row->email, &dst,
-                       dst_owned);
-        cli_login_oauth(r->src_oauth, row->email, &src);
-        cli_login_oauth(r->dst_oauth, row->email, &dst);
+        cli_direct_logins(&r->d, row, &src, &dst, owned);
         out->progress = mf_xcalloc(1, sizeof(*out->progress));
         o.progress = out->progress;
         atomic_store(&out->started, true);
-        if (r->redis_url && !redis) {
+        if (r->d.redis_url && !redis) {
             out->result.error = err;
         } else {
             mf_err rc =
                 mf_migrate_mailbox(&o, row->email, &src, &dst, &out->result);
             (void)rc; /* the result holds the outcome */
         }
-        for (int k = 0; k < 2; k++) {
-            free(src_owned[k]);
-            free(dst_owned[k]);
-        }
+        for (int k = 0; k < 4; k++)
+            free(owned[k]);
         pthread_mutex_lock(&r->mu);
         atomic_store(&out->done, true);
         r->finished++;
@@ -219,108 +143,20 @@ worker(void *arg) {
     return NULL;
 }
 
-/* Applies parse to every item of a comma list. */
-static mf_err
-add_list(struct mf_folder_rules *rules, const char *list,
-         mf_err (*parse)(struct mf_folder_rules *, const char *,
-                         struct mf_error *),
-         struct mf_error *err) {
-    char *copy, *p;
-    mf_err rc = MF_E_OK;
-
-    if (!list)
-        return MF_E_OK;
-    copy = mf_xstrdup(list);
-    for (p = copy; p && rc == MF_E_OK;) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (*p)
-            rc = parse(rules, p, err);
-        p = comma ? comma + 1 : NULL;
-    }
-    free(copy);
-    return rc;
-}
-
-struct cap_flag {
-    const char *key;
-    size_t offset; /* in struct mf_migrate_caps */
-    bool u64;
-};
-
-#define CAPF(k, f)                                                             \
-    { k, offsetof(struct mf_migrate_caps, f), false }
-#define CAPF64(k, f)                                                           \
-    { k, offsetof(struct mf_migrate_caps, f), true }
-static const struct cap_flag cap_flags[] = {
-    CAPF("max-connections", source.max_connections),
-    CAPF("max-connections-per-user", source.max_connections_per_user),
-    CAPF("max-connections-per-ip", source.max_connections_per_ip),
-    CAPF("max-concurrent-mailboxes", source.max_concurrent_mailboxes),
-    CAPF64("max-bytes-per-second", source_bytes_per_second),
-    CAPF("target-max-connections", target.max_connections),
-    CAPF("target-max-connections-per-user", target.max_connections_per_user),
-    CAPF("target-max-connections-per-ip", target.max_connections_per_ip),
-    CAPF64("target-max-bytes-per-second", target_bytes_per_second),
-};
-
-/* Reads the cap flags into caps; *any_r says whether one was given. */
-static bool
-read_caps(struct cli *cli, struct mf_migrate_caps *caps, bool *any_r,
-          struct mf_error *err) {
-    *any_r = false;
-    for (size_t i = 0; i < sizeof(cap_flags) / sizeof(cap_flags[0]); i++) {
-        uint64_t v;
-        char *field = (char *)caps + cap_flags[i].offset;
-        if (mf_config_get_u64(cli->config, cap_flags[i].key, 0, 0,
-                              cap_flags[i].u64 ? UINT64_MAX / 2 : 1000000,
-                              cap_flags[i].u64 ? MF_UNIT_BYTES : MF_UNIT_NONE,
-                              &v, err))
-            return false;
-        if (v)
-            *any_r = true;
-        if (cap_flags[i].u64)
-            memcpy(field, &v, sizeof(v));
-        else {
-            unsigned u = (unsigned)v;
-            memcpy(field, &u, sizeof(u));
-        }
-    }
-    caps->egress_ip = mf_config_get(cli->config, "egress-ip", NULL);
-    {
-        uint64_t ttl;
-        if (mf_config_get_u64(cli->config, "lease-ttl", 30, 1, 3600,
-                              MF_UNIT_SECONDS, &ttl, err))
-            return false;
-        caps->ttl_ms = (long)ttl * 1000;
-    }
-    return true;
-}
-
 int
 cmd_migrate(int argc, char **argv) {
     struct cli cli;
     struct run r = {0};
-    struct mf_migrate_server src_srv, dst_srv;
-    struct mf_folder_rules *rules = NULL;
-    struct mf_csv_options copt = {0};
-    struct mf_csv_callbacks ccb = {.on_row = on_row, .on_issue = on_issue};
-    struct csv_load load = {0};
-    struct mf_csv_stats cstats;
+    struct cli_csv load = {0};
     struct mf_error err = {0};
     pthread_t *threads = NULL;
-    uint64_t concurrency, v;
+    uint64_t concurrency;
     size_t nthreads = 0;
     struct sigaction sa;
     struct timespec t0;
     struct watch_samples samples = {0};
-    struct mf_migrate_caps caps = {0};
-    char holder[128];
-    bool any_cap = false;
     int64_t started;
     int exit_code = MF_EXIT_USAGE;
-    mf_err rc;
 
     pthread_mutex_init(&r.mu, NULL);
     if (!cli_parse(&cli, "migrate", usage, options, argc, argv))
@@ -368,88 +204,24 @@ cmd_migrate(int argc, char **argv) {
             goto out;
         }
     }
-    rules = mf_folder_rules_new();
-    if (!cli_server_read(&cli, "source", true, &src_srv, NULL, &err) ||
-        !cli_server_read(&cli, "target", true, &dst_srv, NULL, &err) ||
-        !cli_admin_read(&cli, "", &r.src_admin, &err) ||
-        !cli_admin_read(&cli, "target-", &r.dst_admin, &err) ||
-        !cli_oauth_read(&cli, "source", &r.src_oauth, &err) ||
-        !cli_oauth_read(&cli, "target", &r.dst_oauth, &err) ||
-        mf_config_get_u64(cli.config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
-                          &concurrency, &err) ||
-        mf_config_get_u64(cli.config, "max-message-size",
-                          MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE, 1,
-                          (uint64_t)1 << 40, MF_UNIT_BYTES,
-                          &r.opts.max_message_size, &err) ||
-        mf_config_get_u64(cli.config, "max-attempts", 5, 1, 100, MF_UNIT_NONE,
-                          &v, &err) ||
-        mf_config_get_bool(cli.config, "allow-unknown-columns", false,
-                           &copt.allow_unknown_columns, &err) ||
-        add_list(rules, mf_config_get(cli.config, "include", NULL),
-                 mf_folder_rules_parse_include, &err) ||
-        add_list(rules, mf_config_get(cli.config, "exclude", NULL),
-                 mf_folder_rules_parse_exclude, &err) ||
-        add_list(rules, mf_config_get(cli.config, "rename", NULL),
-                 mf_folder_rules_parse_rename, &err) ||
-        add_list(rules, mf_config_get(cli.config, "preset", NULL),
-                 mf_folder_rules_parse_preset, &err) ||
-        (mf_config_get(cli.config, "target-root", NULL) &&
-         mf_folder_rules_parse_target_root(
-             rules, mf_config_get(cli.config, "target-root", NULL), &err)) ||
-        (mf_config_get(cli.config, "separator-replacement", NULL) &&
-         mf_folder_rules_parse_separator_replacement(
-             rules, mf_config_get(cli.config, "separator-replacement", NULL),
-             &err))) {
+    if ((exit_code = cli_direct_read(&cli, "migrate", &r.d)) != -1)
+        goto out;
+    exit_code = MF_EXIT_USAGE;
+    if (mf_config_get_u64(cli.config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
+                          &concurrency, &err)) {
         fprintf(stderr, "mailferry migrate: %s\n", err.detail);
         goto out;
     }
-    r.opts.max_attempts = (unsigned)v;
-    r.opts.source = &src_srv;
-    r.opts.target = &dst_srv;
-    r.opts.rules = rules;
-    r.opts.batch = mf_config_get(cli.config, "batch", NULL);
-    if (!r.opts.batch)
-        r.opts.batch = "default";
-    r.opts.stop = &stop_flag;
-    r.redis_url = mf_config_get(cli.config, "redis", NULL);
+    r.d.opts.stop = &stop_flag;
     r.json = cli.json;
-    if (!read_caps(&cli, &caps, &any_cap, &err)) {
-        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+    if ((exit_code = cli_csv_load(&cli, "migrate", cli.positional[0],
+                                  r.d.src_admin.user != NULL || r.d.src_oauth,
+                                  &load)) != -1)
         goto out;
-    }
-    if (any_cap && !r.redis_url) {
-        fprintf(stderr, "mailferry migrate: connection and bandwidth caps "
-                        "live in Redis: give --redis URL\n");
-        goto out;
-    }
-    if (any_cap) {
-        char host[64] = "host";
-        gethostname(host, sizeof(host) - 1);
-        snprintf(holder, sizeof(holder), "%s/%ld", host, (long)getpid());
-        caps.redis_url = r.redis_url;
-        caps.holder = holder;
-        r.opts.caps = &caps;
-    }
-
     exit_code = MF_EXIT_ERROR;
-    copt.password_optional = r.src_admin.user != NULL || r.src_oauth;
-    load.path = cli.positional[0];
-    rc = mf_csv_parse_file(load.path, &copt, &ccb, &load, &cstats, &err);
-    if (rc == MF_E_IO) {
-        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
-        goto out;
-    }
-    if (rc != MF_E_OK) {
-        fprintf(stderr,
-                "mailferry migrate: %s has %llu errors; nothing migrated "
-                "(see `mailferry csv validate`)\n",
-                load.path, (unsigned long long)load.issues);
-        exit_code = MF_EXIT_FAIL;
-        goto out;
-    }
-    if (r.redis_url) {
+    if (r.d.redis_url) {
         struct mf_redis *probe = NULL;
-        if (mf_redis_connect(r.redis_url, 5000, &probe, &err) != MF_E_OK) {
+        if (mf_redis_connect(r.d.redis_url, 5000, &probe, &err) != MF_E_OK) {
             fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
             goto out;
         }
@@ -493,11 +265,11 @@ cmd_migrate(int argc, char **argv) {
     }
     {
         const char *dir = mf_config_get(cli.config, "report-dir", NULL);
-        if (!migrate_write_reports(dir ? dir : "mailferry-report", r.opts.batch,
-                                   mf_config_get(cli.config, "source", NULL),
-                                   mf_config_get(cli.config, "target", NULL),
-                                   started, r.out, r.n, &samples,
-                                   r.json ? stderr : stdout))
+        if (!migrate_write_reports(
+                dir ? dir : "mailferry-report", r.d.opts.batch,
+                mf_config_get(cli.config, "source", NULL),
+                mf_config_get(cli.config, "target", NULL), started, r.out, r.n,
+                &samples, r.json ? stderr : stdout))
             exit_code = MF_EXIT_ERROR;
     }
 out:
@@ -509,12 +281,8 @@ out:
     free(r.out);
     free(threads);
     free(samples.v);
-    rows_free(load.rows, load.n);
-    cli_admin_clear(&r.src_admin);
-    cli_admin_clear(&r.dst_admin);
-    mf_oauth_free(&r.src_oauth);
-    mf_oauth_free(&r.dst_oauth);
-    mf_folder_rules_free(&rules);
+    cli_csv_free(&load);
+    cli_direct_free(&r.d);
     pthread_mutex_destroy(&r.mu);
     cli_free(&cli);
     return exit_code;

@@ -20,5 +20,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_key_generate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_batch_compare(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_batch_verify(int argc, char **argv);
 
 #endif

@@ -67,6 +67,17 @@ enum mf_report_skip_reason {
 /* "too_large", "excluded", "failed". */
 const char *mf_report_skip_reason_name(enum mf_report_skip_reason r);
 
+/* What `mailferry verify` (verify.h) said about a mailbox. */
+enum mf_report_verify {
+    MF_REPORT_NOT_VERIFIED = 0,
+    MF_REPORT_VERIFIED_EQUAL,
+    MF_REPORT_VERIFY_DIFFERENCES,
+    MF_REPORT_VERIFY_FAILED, /* verify ran but could not compare */
+    MF_REPORT_VERIFY_COUNT
+};
+/* "not verified", "verified equal", "differences", "verify failed". */
+const char *mf_report_verify_name(enum mf_report_verify v);
+
 /* The model's strings are const char * so that callers can fill the
  * structs below with borrowed strings (literals, a Redis reply) and add
  * them; inside the report every one of them is an owned copy. */
@@ -87,6 +98,16 @@ struct mf_report_failed {
     uint32_t uid;
     int error_code;         /* an mf_err number */
     const char *error_text; /* the upstream's words, may be NULL */
+};
+
+/* One difference `mailferry verify` found (never any of a body). */
+struct mf_report_difference {
+    const char *kind;   /* mf_verify_kind_name(): "missing", "flags", ... */
+    const char *folder; /* source folder */
+    uint32_t source_uid, target_uid; /* 0: none */
+    int64_t internal_date;           /* Unix time; 0 unknown */
+    const char *subject;             /* may be NULL */
+    const char *detail;              /* what differs, may be NULL */
 };
 
 /* One mailbox's row. The caller fills one (strings borrowed) and adds it
@@ -123,6 +144,18 @@ struct mf_report_mailbox {
     size_t n_failed_items;
     uint64_t failed_unlisted;
     size_t skipped_cap_, failed_cap_; /* internal: allocated lengths */
+
+    /* The last `mailferry verify` of the mailbox: its verdict, when, and
+     * how many differences (verify_error_text: why it failed). The
+     * differences themselves: add with mf_report_add_difference(). */
+    enum mf_report_verify verification;
+    int64_t verified_at;
+    uint64_t verify_differences;
+    const char *verify_error_text;
+    struct mf_report_difference *diff_items; /* owned */
+    size_t n_diff_items;
+    uint64_t diff_unlisted;
+    size_t diff_cap_;
 };
 
 /* Cumulative totals at a point in time: what the whole batch had copied
@@ -187,6 +220,10 @@ void mf_report_add_skipped(struct mf_report_batch *b, size_t i,
                            const struct mf_report_skipped *item);
 void mf_report_add_failed(struct mf_report_batch *b, size_t i,
                           const struct mf_report_failed *item);
+/* Appends a copy of a verify difference to mailbox i (past
+ * MF_REPORT_ITEMS_MAX only counted in diff_unlisted). */
+void mf_report_add_difference(struct mf_report_batch *b, size_t i,
+                              const struct mf_report_difference *item);
 /* Appends a throughput sample; samples should come in time order. */
 void mf_report_add_sample(struct mf_report_batch *b,
                           const struct mf_report_sample *s);

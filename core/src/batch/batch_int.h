@@ -141,4 +141,12 @@ mf_err mf__batch_refused(struct mf_error *err, const redisReply *reply,
                          const char *batch, const char *email,
                          const char *what);
 
+/* Adds mailbox email's last `mailferry verify` result (verify.c) to
+ * report mailbox i: its verdict and differences. */
+MF_WARN_UNUSED mf_err mf__batch_verify_load(struct mf_redis *r,
+                                            const char *batch,
+                                            const char *email,
+                                            struct mf_report_batch *rep,
+                                            size_t i, struct mf_error *err);
+
 #endif

@@ -102,7 +102,9 @@ one(void *ud, const struct mf_batch_mailbox *mb) {
     m.worker = mb->worker[0] ? mb->worker : NULL;
     i = mf_report_add_mailbox(c->rep, &m);
     if ((rc = add_items(c, i, mb->cfg.email, true)) ||
-        (rc = add_items(c, i, mb->cfg.email, false)))
+        (rc = add_items(c, i, mb->cfg.email, false)) ||
+        (rc = mf__batch_verify_load(c->r, c->batch, mb->cfg.email, c->rep, i,
+                                    c->err)))
         return rc;
     c->rep->mailboxes[i].skipped_unlisted += mb->skipped_unlisted;
     c->rep->mailboxes[i].failed_unlisted += mb->failed_unlisted;

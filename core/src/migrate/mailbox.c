@@ -607,3 +607,19 @@ mf_migrate_result_clear(struct mf_migrate_result *res) {
     items_free(res->failed, res->n_failed);
     memset(res, 0, sizeof(*res));
 }
+
+/* ------------------------------------------------------------------ */
+/* For `mailferry verify` (core/src/verify/verify.c)                   */
+/* ------------------------------------------------------------------ */
+
+mf_err
+mf__run_open(struct mf__run *run, bool target,
+             const struct mf_migrate_login *login, struct mf_store **st_r) {
+    return open_side(run, target ? run->o->target : run->o->source, login,
+                     target ? "target" : "source", st_r);
+}
+
+mf_err
+mf__run_plan(struct mf__run *run, struct mf_folder_plan **plan_r) {
+    return make_plan(run, plan_r);
+}

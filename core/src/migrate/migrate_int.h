@@ -170,5 +170,14 @@ MF_WARN_UNUSED mf_err mf__recognise_twins(struct mf__run *run,
                                           uint32_t base_uid,
                                           const uint32_t *pending,
                                           size_t npending, uint32_t tgt_from);
+/* One side's store opened as an attempt opens it (under the caps'
+ * connection lease), and the folder plan of run->src and run->dst: for
+ * `mailferry verify` (core/src/verify/verify.c), which reads both sides
+ * the way the migration mapped them. */
+MF_WARN_UNUSED mf_err mf__run_open(struct mf__run *run, bool target,
+                                   const struct mf_migrate_login *login,
+                                   struct mf_store **st_r);
+MF_WARN_UNUSED mf_err mf__run_plan(struct mf__run *run,
+                                   struct mf_folder_plan **plan_r);
 
 #endif

@@ -27,6 +27,20 @@ static const char *const state_names[MF_REPORT_STATE_COUNT] = {
     [MF_REPORT_COMPLETED] = "Completed",
 };
 
+static const char *const verify_names[MF_REPORT_VERIFY_COUNT] = {
+    [MF_REPORT_NOT_VERIFIED] = "not verified",
+    [MF_REPORT_VERIFIED_EQUAL] = "verified equal",
+    [MF_REPORT_VERIFY_DIFFERENCES] = "differences",
+    [MF_REPORT_VERIFY_FAILED] = "verify failed",
+};
+
+const char *
+mf_report_verify_name(enum mf_report_verify v) {
+    if ((unsigned)v >= MF_REPORT_VERIFY_COUNT)
+        return "not verified";
+    return verify_names[v];
+}
+
 const char *
 mf_report_state_name(enum mf_report_state s) {
     if ((unsigned)s >= MF_REPORT_STATE_COUNT)
@@ -184,6 +198,11 @@ mf_report_add_mailbox(struct mf_report_batch *b,
     c->n_failed_items = 0;
     c->failed_unlisted = 0;
     c->skipped_cap_ = c->failed_cap_ = 0;
+    c->verify_error_text = text_dup(m->verify_error_text);
+    c->diff_items = NULL;
+    c->n_diff_items = 0;
+    c->diff_unlisted = 0;
+    c->diff_cap_ = 0;
     if (!(c->duration_seconds > 0))
         c->duration_seconds = 0; /* also NaN and clock skew */
     if (c->duration_seconds > 0 && c->messages_per_second == 0 &&
@@ -236,6 +255,28 @@ mf_report_add_failed(struct mf_report_batch *b, size_t i,
 }
 
 void
+mf_report_add_difference(struct mf_report_batch *b, size_t i,
+                         const struct mf_report_difference *item) {
+    struct mf_report_mailbox *m;
+    struct mf_report_difference *c;
+
+    MF_ASSERT(i < b->n_mailboxes);
+    m = &b->mailboxes[i];
+    if (m->n_diff_items >= MF_REPORT_ITEMS_MAX) {
+        m->diff_unlisted++;
+        return;
+    }
+    grow((void **)&m->diff_items, m->n_diff_items, &m->diff_cap_,
+         sizeof(*m->diff_items));
+    c = &m->diff_items[m->n_diff_items++];
+    *c = *item;
+    c->kind = text_dup(item->kind ? item->kind : "");
+    c->folder = text_dup(item->folder ? item->folder : "");
+    c->subject = text_dup(item->subject);
+    c->detail = text_dup(item->detail);
+}
+
+void
 mf_report_add_sample(struct mf_report_batch *b,
                      const struct mf_report_sample *s) {
     if (b->n_samples >= MF_REPORT_SAMPLES_MAX) {
@@ -277,6 +318,14 @@ mailbox_free(struct mf_report_mailbox *m) {
         text_free(m->failed_items[i].error_text);
     }
     free(m->failed_items);
+    text_free(m->verify_error_text);
+    for (size_t i = 0; i < m->n_diff_items; i++) {
+        text_free(m->diff_items[i].kind);
+        text_free(m->diff_items[i].folder);
+        text_free(m->diff_items[i].subject);
+        text_free(m->diff_items[i].detail);
+    }
+    free(m->diff_items);
 }
 
 void

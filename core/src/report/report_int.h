@@ -65,4 +65,12 @@ void mf__report_fmt_duration(double seconds, char out[32]);
 /* Colour of a state in the page and its charts ("#1a7f37"). */
 const char *mf__report_state_color(enum mf_report_state s);
 
+/* html_verify.c: the "Verified" cell of a mailbox row and the section
+ * of verify differences. */
+void mf__report_html_verify_cell(struct mf_buf *out,
+                                 const struct mf_report_mailbox *m);
+void mf__report_html_verify_section(struct mf__report_out *o,
+                                    const struct mf_report_batch *b,
+                                    const size_t *order);
+
 #endif

@@ -18,13 +18,29 @@
 #include <string.h>
 
 static const char *const columns[] = {
-    "EmailAddress",    "State",           "FoldersCopied",
-    "FoldersExcluded", "SourceMessages",  "SourceBytes",
-    "CopiedMessages",  "CopiedBytes",     "SkippedTooLarge",
-    "SkippedExcluded", "SkippedFailed",   "ErrorCode",
-    "ErrorName",       "ErrorText",       "FirstSync",
-    "LastSync",        "DurationSeconds", "MessagesPerSecond",
-    "BytesPerSecond",  "Attempts",        "Worker",
+    "EmailAddress",
+    "State",
+    "FoldersCopied",
+    "FoldersExcluded",
+    "SourceMessages",
+    "SourceBytes",
+    "CopiedMessages",
+    "CopiedBytes",
+    "SkippedTooLarge",
+    "SkippedExcluded",
+    "SkippedFailed",
+    "ErrorCode",
+    "ErrorName",
+    "ErrorText",
+    "FirstSync",
+    "LastSync",
+    "DurationSeconds",
+    "MessagesPerSecond",
+    "BytesPerSecond",
+    "Attempts",
+    "Worker",
+    "Verification",
+    "VerifyDifferences",
 };
 
 /* Appends s as one CSV text field (NULL: empty). */
@@ -91,7 +107,10 @@ row(struct mf_buf *out, const struct mf_report_mailbox *m) {
     field_time(out, m->last_sync), mf_buf_append(out, ",", 1);
     mf_buf_appendf(out, "%.1f,%.2f,%.0f,%" PRIu32 ",", m->duration_seconds,
                    m->messages_per_second, m->bytes_per_second, m->attempts);
-    field_text(out, m->worker);
+    field_text(out, m->worker), mf_buf_append(out, ",", 1);
+    field_text(out, mf_report_verify_name(m->verification));
+    mf_buf_append(out, ",", 1);
+    field_u64(out, m->verify_differences);
     mf_buf_append(out, "\r\n", 2);
 }
 

@@ -12,7 +12,9 @@
  *     "throughput": [ { "time", "messages", "bytes" }, ... ],
  *     "mailboxes": [ { "email", "state", ..., "error": null | { "code",
  *                      "name", "text" }, "skipped_items": [...],
- *                      "failed_items": [...] }, ... ] }
+ *                      "failed_items": [...], "verification": {
+ *                      "status", "verified_at", "differences",
+ *                      "error", "items": [...], "unlisted" } }, ... ] }
  *
  * Times are ISO 8601 UTC strings, or null when not known.
  */
@@ -162,6 +164,35 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
     key_u64(j, "failed_unlisted", m->failed_unlisted);
 }
 
+/* What `mailferry verify` said (mailferry/verify.h). */
+static void
+verification_obj(struct mf_json *j, const struct mf_report_mailbox *m) {
+    mf_json_key(j, "verification");
+    mf_json_object_begin(j);
+    key_string(j, "status", mf_report_verify_name(m->verification));
+    key_time(j, "verified_at", m->verified_at);
+    key_u64(j, "differences", m->verify_differences);
+    key_string(j, "error", m->verify_error_text);
+    mf_json_key(j, "items");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < m->n_diff_items; i++) {
+        const struct mf_report_difference *d = &m->diff_items[i];
+
+        mf_json_object_begin(j);
+        key_string(j, "kind", d->kind);
+        key_string(j, "folder", d->folder);
+        key_u64(j, "source_uid", d->source_uid);
+        key_u64(j, "target_uid", d->target_uid);
+        key_time(j, "internal_date", d->internal_date);
+        key_string(j, "subject", d->subject);
+        key_string(j, "detail", d->detail);
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+    key_u64(j, "unlisted", m->diff_unlisted);
+    mf_json_object_end(j);
+}
+
 static void
 mailbox_obj(struct mf_json *j, const struct mf_report_mailbox *m) {
     mf_json_object_begin(j);
@@ -184,6 +215,7 @@ mailbox_obj(struct mf_json *j, const struct mf_report_mailbox *m) {
     key_u64(j, "attempts", m->attempts);
     key_string(j, "worker", m->worker);
     items(j, m);
+    verification_obj(j, m);
     mf_json_object_end(j);
 }
 

@@ -72,7 +72,7 @@ assert head == ["EmailAddress", "State", "FoldersCopied", "FoldersExcluded",
                 "SkippedFailed", "ErrorCode", "ErrorName", "ErrorText",
                 "FirstSync", "LastSync", "DurationSeconds",
                 "MessagesPerSecond", "BytesPerSecond", "Attempts",
-                "Worker"], head
+                "Worker", "Verification", "VerifyDifferences"], head
 assert len(rows) == 31 and all(len(x) == len(head) for x in rows)
 for row, m in zip(rows[1:], mbs):
     c = dict(zip(head, row))

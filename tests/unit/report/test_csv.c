@@ -14,7 +14,8 @@ static const char header[] =
     "EmailAddress,State,FoldersCopied,FoldersExcluded,SourceMessages,"
     "SourceBytes,CopiedMessages,CopiedBytes,SkippedTooLarge,SkippedExcluded,"
     "SkippedFailed,ErrorCode,ErrorName,ErrorText,FirstSync,LastSync,"
-    "DurationSeconds,MessagesPerSecond,BytesPerSecond,Attempts,Worker\r\n";
+    "DurationSeconds,MessagesPerSecond,BytesPerSecond,Attempts,Worker,"
+    "Verification,VerifyDifferences\r\n";
 
 static void
 test_exact(void **state) {
@@ -26,9 +27,10 @@ test_exact(void **state) {
     snprintf(want, sizeof(want), "%s%s%s", header,
              "alice@example.test,Synced,5,1,100,500000,98,490000,1,1,0,,,,"
              "2024-05-01T10:00:10Z,2024-05-01T10:01:00Z,50.0,1.96,9800,1,"
-             "w1\r\n",
+             "w1,not verified,0\r\n",
              "bob@example.test,Failed,0,0,10,1000,0,0,0,0,0,305,AUTH,"
-             "\"LOGIN failed: \"\"bad\"\", try again\",,,0.0,0.00,0,3,\r\n");
+             "\"LOGIN failed: \"\"bad\"\", try again\",,,0.0,0.00,0,3,,not "
+             "verified,0\r\n");
     assert_string_equal(csv, want);
     /* The model has no password field and the URL lost its userinfo. */
     assert_null(strstr(csv, "hunter2"));
@@ -94,8 +96,9 @@ test_quoting(void **state) {
         char *row = one_row("u@example.test", cases[i].in, NULL);
         char want[256];
 
-        snprintf(want, sizeof(want), ",%s\r\n", cases[i].field);
-        /* The worker is the last column; its text may contain commas. */
+        snprintf(want, sizeof(want), ",%s,not verified,0\r\n", cases[i].field);
+        /* The worker comes before the two verify columns; its text may
+         * contain commas. */
         assert_true(strlen(row) >= strlen(want));
         assert_string_equal(row + strlen(row) - strlen(want), want);
         free(row);
@@ -109,7 +112,7 @@ test_injection_in_every_text_column(void **state) {
     (void)state;
     assert_string_equal(row, "'=cmd|' /C calc'!A0,Failed,0,0,0,0,0,0,0,0,0,"
                              "204,IMAP_NO,\"'-err, \"\"x\"\"\",,,0.0,0.00,0,"
-                             "0,'@w\r\n");
+                             "0,'@w,not verified,0\r\n");
     free(row);
 }
 

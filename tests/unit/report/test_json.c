@@ -61,7 +61,10 @@ test_document(void **state) {
                           "\"size\":60000000,\"internal_date\":"
                           "\"2024-04-30T10:00:00Z\",\"subject\":\"Huge\","
                           "\"reason\":\"too_large\"}],\"skipped_unlisted\":0,"
-                          "\"failed_items\":[],\"failed_unlisted\":0}");
+                          "\"failed_items\":[],\"failed_unlisted\":0,"
+                          "\"verification\":{\"status\":\"not verified\","
+                          "\"verified_at\":null,\"differences\":0,"
+                          "\"error\":null,\"items\":[],\"unlisted\":0}}");
     assert_contains(json, "\"error\":{\"code\":305,\"name\":\"AUTH\",\"text\":"
                           "\"LOGIN failed: \\\"bad\\\", try again\"},"
                           "\"first_sync\":null,\"last_sync\":null,");

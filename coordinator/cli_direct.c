@@ -1,0 +1,278 @@
+/*
+ * The CSV loader and option reader of the commands that connect
+ * themselves (cli_direct.h): `migrate --direct` and `verify`.
+ */
+#include "cli_direct.h"
+
+#include "mailferry/csv.h"
+#include "mailferry/oauth.h"
+#include "mailferry/util.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Mailboxes from the CSV                                              */
+/* ------------------------------------------------------------------ */
+
+static char *
+dup_or_null(const char *s) {
+    return s ? mf_xstrdup(s) : NULL;
+}
+
+static void
+on_row(void *ud, const struct mf_csv_row *r) {
+    struct cli_csv *l = ud;
+    struct csv_mailbox *row;
+
+    l->rows = mf_xreallocarray(l->rows, l->n + 1, sizeof(*l->rows));
+    row = &l->rows[l->n++];
+    memset(row, 0, sizeof(*row));
+    row->email = mf_xstrdup(r->email);
+    row->username = mf_xstrdup(r->username);
+    row->password = dup_or_null(r->password);
+    row->target_username = dup_or_null(r->target_username);
+    row->target_password = dup_or_null(r->target_password);
+    row->user_root =
+        r->user_root && r->user_root[0] ? mf_xstrdup(r->user_root) : NULL;
+}
+
+static void
+on_issue(void *ud, const struct mf_csv_issue *is) {
+    struct cli_csv *l = ud;
+    l->issues++;
+    fprintf(stderr, "%s:%llu:%u: error: %s: %s [%s]\n", l->path,
+            (unsigned long long)is->line, is->column, mf_strerror(is->code),
+            is->detail, mf_err_name(is->code));
+}
+
+static void
+rows_free(struct csv_mailbox *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        mf_secret_free(&rows[i].password);
+        mf_secret_free(&rows[i].target_password);
+        free(rows[i].email);
+        free(rows[i].username);
+        free(rows[i].target_username);
+        free(rows[i].user_root);
+    }
+    free(rows);
+}
+
+int
+cli_csv_load(struct cli *cli, const char *command, const char *path,
+             bool password_optional, struct cli_csv *l) {
+    struct mf_csv_options copt = {0};
+    struct mf_csv_callbacks ccb = {.on_row = on_row, .on_issue = on_issue};
+    struct mf_csv_stats cstats;
+    struct mf_error err = {0};
+    mf_err rc;
+
+    memset(l, 0, sizeof(*l));
+    if (mf_config_get_bool(cli->config, "allow-unknown-columns", false,
+                           &copt.allow_unknown_columns, &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return MF_EXIT_USAGE;
+    }
+    copt.password_optional = password_optional;
+    l->path = path;
+    rc = mf_csv_parse_file(path, &copt, &ccb, l, &cstats, &err);
+    if (rc == MF_E_IO) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return MF_EXIT_ERROR;
+    }
+    if (rc != MF_E_OK) {
+        fprintf(stderr,
+                "mailferry %s: %s has %llu errors; nothing done "
+                "(see `mailferry csv validate`)\n",
+                command, path, (unsigned long long)l->issues);
+        return MF_EXIT_FAIL;
+    }
+    return -1;
+}
+
+void
+cli_csv_free(struct cli_csv *l) {
+    rows_free(l->rows, l->n);
+    memset(l, 0, sizeof(*l));
+}
+
+/* ------------------------------------------------------------------ */
+/* Migration options                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Applies parse to every item of a comma list. */
+static mf_err
+add_list(struct mf_folder_rules *rules, const char *list,
+         mf_err (*parse)(struct mf_folder_rules *, const char *,
+                         struct mf_error *),
+         struct mf_error *err) {
+    char *copy, *p;
+    mf_err rc = MF_E_OK;
+
+    if (!list)
+        return MF_E_OK;
+    copy = mf_xstrdup(list);
+    for (p = copy; p && rc == MF_E_OK;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (*p)
+            rc = parse(rules, p, err);
+        p = comma ? comma + 1 : NULL;
+    }
+    free(copy);
+    return rc;
+}
+
+struct cap_flag {
+    const char *key;
+    size_t offset; /* in struct mf_migrate_caps */
+    bool u64;
+};
+
+#define CAPF(k, f)                                                             \
+    { k, offsetof(struct mf_migrate_caps, f), false }
+#define CAPF64(k, f)                                                           \
+    { k, offsetof(struct mf_migrate_caps, f), true }
+static const struct cap_flag cap_flags[] = {
+    CAPF("max-connections", source.max_connections),
+    CAPF("max-connections-per-user", source.max_connections_per_user),
+    CAPF("max-connections-per-ip", source.max_connections_per_ip),
+    CAPF("max-concurrent-mailboxes", source.max_concurrent_mailboxes),
+    CAPF64("max-bytes-per-second", source_bytes_per_second),
+    CAPF("target-max-connections", target.max_connections),
+    CAPF("target-max-connections-per-user", target.max_connections_per_user),
+    CAPF("target-max-connections-per-ip", target.max_connections_per_ip),
+    CAPF64("target-max-bytes-per-second", target_bytes_per_second),
+};
+
+/* Reads the cap flags into caps; *any_r says whether one was given. */
+static bool
+read_caps(struct cli *cli, struct mf_migrate_caps *caps, bool *any_r,
+          struct mf_error *err) {
+    *any_r = false;
+    for (size_t i = 0; i < sizeof(cap_flags) / sizeof(cap_flags[0]); i++) {
+        uint64_t v;
+        char *field = (char *)caps + cap_flags[i].offset;
+        if (mf_config_get_u64(cli->config, cap_flags[i].key, 0, 0,
+                              cap_flags[i].u64 ? UINT64_MAX / 2 : 1000000,
+                              cap_flags[i].u64 ? MF_UNIT_BYTES : MF_UNIT_NONE,
+                              &v, err))
+            return false;
+        if (v)
+            *any_r = true;
+        if (cap_flags[i].u64)
+            memcpy(field, &v, sizeof(v));
+        else {
+            unsigned u = (unsigned)v;
+            memcpy(field, &u, sizeof(u));
+        }
+    }
+    caps->egress_ip = mf_config_get(cli->config, "egress-ip", NULL);
+    {
+        uint64_t ttl;
+        if (mf_config_get_u64(cli->config, "lease-ttl", 30, 1, 3600,
+                              MF_UNIT_SECONDS, &ttl, err))
+            return false;
+        caps->ttl_ms = (long)ttl * 1000;
+    }
+    return true;
+}
+
+int
+cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
+    struct mf_error err = {0};
+    bool any_cap = false;
+    uint64_t v;
+
+    memset(d, 0, sizeof(*d));
+    d->rules = mf_folder_rules_new();
+    if (!cli_server_read(cli, "source", true, &d->src, NULL, &err) ||
+        !cli_server_read(cli, "target", true, &d->dst, NULL, &err) ||
+        !cli_admin_read(cli, "", &d->src_admin, &err) ||
+        !cli_admin_read(cli, "target-", &d->dst_admin, &err) ||
+        !cli_oauth_read(cli, "source", &d->src_oauth, &err) ||
+        !cli_oauth_read(cli, "target", &d->dst_oauth, &err) ||
+        mf_config_get_u64(cli->config, "max-message-size",
+                          MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE, 1,
+                          (uint64_t)1 << 40, MF_UNIT_BYTES,
+                          &d->opts.max_message_size, &err) ||
+        mf_config_get_u64(cli->config, "max-attempts", 5, 1, 100, MF_UNIT_NONE,
+                          &v, &err) ||
+        add_list(d->rules, mf_config_get(cli->config, "include", NULL),
+                 mf_folder_rules_parse_include, &err) ||
+        add_list(d->rules, mf_config_get(cli->config, "exclude", NULL),
+                 mf_folder_rules_parse_exclude, &err) ||
+        add_list(d->rules, mf_config_get(cli->config, "rename", NULL),
+                 mf_folder_rules_parse_rename, &err) ||
+        add_list(d->rules, mf_config_get(cli->config, "preset", NULL),
+                 mf_folder_rules_parse_preset, &err) ||
+        (mf_config_get(cli->config, "target-root", NULL) &&
+         mf_folder_rules_parse_target_root(
+             d->rules, mf_config_get(cli->config, "target-root", NULL),
+             &err)) ||
+        (mf_config_get(cli->config, "separator-replacement", NULL) &&
+         mf_folder_rules_parse_separator_replacement(
+             d->rules,
+             mf_config_get(cli->config, "separator-replacement", NULL),
+             &err)) ||
+        !read_caps(cli, &d->caps, &any_cap, &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return MF_EXIT_USAGE;
+    }
+    d->opts.max_attempts = (unsigned)v;
+    d->opts.source = &d->src;
+    d->opts.target = &d->dst;
+    d->opts.rules = d->rules;
+    d->opts.batch = mf_config_get(cli->config, "batch", NULL);
+    if (!d->opts.batch)
+        d->opts.batch = "default";
+    d->redis_url = mf_config_get(cli->config, "redis", NULL);
+    if (any_cap && !d->redis_url) {
+        fprintf(stderr,
+                "mailferry %s: connection and bandwidth caps live in "
+                "Redis: give --redis URL\n",
+                command);
+        return MF_EXIT_USAGE;
+    }
+    if (any_cap) {
+        char host[64] = "host";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(d->holder, sizeof(d->holder), "%s/%ld", host, (long)getpid());
+        d->caps.redis_url = d->redis_url;
+        d->caps.holder = d->holder;
+        d->opts.caps = &d->caps;
+    }
+    return -1;
+}
+
+void
+cli_direct_free(struct cli_direct *d) {
+    cli_admin_clear(&d->src_admin);
+    cli_admin_clear(&d->dst_admin);
+    mf_oauth_free(&d->src_oauth);
+    mf_oauth_free(&d->dst_oauth);
+    mf_folder_rules_free(&d->rules);
+}
+
+void
+cli_direct_logins(const struct cli_direct *d, const struct csv_mailbox *row,
+                  struct mf_migrate_login *src, struct mf_migrate_login *dst,
+                  char *owned[4]) {
+    const char *tuser, *tpass;
+
+    cli_login_make(&d->src_admin, row->username, row->password, row->email, src,
+                   owned);
+    tuser = row->target_username ? row->target_username : row->username;
+    tpass = row->target_password ? row->target_password : row->password;
+    if (d->dst_admin.user)
+        tuser = row->target_username ? row->target_username : row->email;
+    cli_login_make(&d->dst_admin, tuser, tpass, row->email, dst, owned + 2);
+    src->user_root = row->user_root;
+    cli_login_oauth(d->src_oauth, row->email, src);
+    cli_login_oauth(d->dst_oauth, row->email, dst);
+}

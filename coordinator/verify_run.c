@@ -1,0 +1,281 @@
+/*
+ * Running and printing verifications (verify_run.h).
+ */
+#include "verify_run.h"
+
+#include "cli.h"
+#include "mailferry/json.h"
+#include "mailferry/util.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void *
+worker(void *arg) {
+    struct verify_run *r = arg;
+
+    for (;;) {
+        size_t i = atomic_fetch_add(&r->next, 1);
+        struct mf_migrate_login src, dst;
+        void *hold = NULL;
+        mf_err rc;
+
+        if (i >= r->n || (r->stop && atomic_load(r->stop)))
+            break;
+        rc = r->login(r->ud, i, &src, &dst, &hold, &r->res[i].error);
+        if (rc == MF_E_OK) {
+            rc = mf_verify_mailbox(&r->vo, r->email[i], &src, &dst, &r->res[i]);
+            r->release(r->ud, hold);
+        }
+        (void)rc; /* the result holds the outcome */
+        r->ran[i] = true;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+print_diff(FILE *out, const struct mf_verify_diff *d) {
+    fprintf(out, "  %-9s %s", mf_verify_kind_name(d->kind), d->folder);
+    if (d->src_uid)
+        fprintf(out, " UID %u", d->src_uid);
+    if (d->tgt_uid)
+        fprintf(out, " (target UID %u)", d->tgt_uid);
+    if (d->date)
+        fprintf(out, " date \"%s\"", d->date);
+    if (d->subject)
+        fprintf(out, " subject \"%s\"", d->subject);
+    if (d->detail)
+        fprintf(out, ": %s", d->detail);
+    fputc('\n', out);
+}
+
+static void
+print_text(FILE *out, const struct verify_run *r) {
+    size_t equal = 0, differ = 0, failed = 0;
+
+    for (size_t i = 0; i < r->n; i++) {
+        const struct mf_verify_result *v = &r->res[i];
+        fprintf(out, "%s: ", r->email[i]);
+        if (!r->ran[i]) {
+            fprintf(out, "not verified: stopped\n");
+            failed++;
+            continue;
+        }
+        if (v->error.code != MF_E_OK) {
+            fprintf(out, "not verified: %s: %s\n", mf_err_name(v->error.code),
+                    v->error.detail);
+            failed++;
+            continue;
+        }
+        if (v->n_diffs == 0) {
+            fprintf(out, "verified equal");
+            equal++;
+        } else {
+            fprintf(out, "%zu differences", v->n_diffs);
+            differ++;
+        }
+        fprintf(out,
+                " (%llu folders, %llu source messages, %llu target "
+                "messages, %llu bodies compared)\n",
+                (unsigned long long)v->folders,
+                (unsigned long long)v->src_messages,
+                (unsigned long long)v->tgt_messages,
+                (unsigned long long)v->compared_bodies);
+        for (size_t k = 0; k < v->n_diffs; k++)
+            print_diff(out, &v->diffs[k]);
+    }
+    fprintf(out,
+            "Verified: %zu mailboxes, %zu equal, %zu with differences, %zu "
+            "not verified\n",
+            r->n, equal, differ, failed);
+}
+
+static void
+json_diff(struct mf_json *j, const struct mf_verify_diff *d) {
+    mf_json_object_begin(j);
+    mf_json_key(j, "kind");
+    mf_json_string(j, mf_verify_kind_name(d->kind));
+    mf_json_key(j, "folder");
+    mf_json_string(j, d->folder);
+    mf_json_key(j, "source_uid");
+    mf_json_u64(j, d->src_uid);
+    mf_json_key(j, "target_uid");
+    mf_json_u64(j, d->tgt_uid);
+    mf_json_key(j, "date");
+    mf_json_string(j, d->date);
+    mf_json_key(j, "subject");
+    mf_json_string(j, d->subject);
+    mf_json_key(j, "detail");
+    mf_json_string(j, d->detail);
+    mf_json_object_end(j);
+}
+
+static void
+print_json(FILE *out, const struct verify_run *r) {
+    struct mf_buf buf = {0};
+    struct mf_json j;
+
+    mf_json_init(&j, &buf);
+    mf_json_object_begin(&j);
+    mf_json_key(&j, "mailboxes");
+    mf_json_array_begin(&j);
+    for (size_t i = 0; i < r->n; i++) {
+        const struct mf_verify_result *v = &r->res[i];
+        bool ok = r->ran[i] && v->error.code == MF_E_OK;
+
+        mf_json_object_begin(&j);
+        mf_json_key(&j, "email");
+        mf_json_string(&j, r->email[i]);
+        mf_json_key(&j, "verification");
+        mf_json_string(&j, !ok          ? "not verified"
+                           : v->n_diffs ? "differences"
+                                        : "verified equal");
+        mf_json_key(&j, "folders");
+        mf_json_u64(&j, v->folders);
+        mf_json_key(&j, "source_messages");
+        mf_json_u64(&j, v->src_messages);
+        mf_json_key(&j, "target_messages");
+        mf_json_u64(&j, v->tgt_messages);
+        mf_json_key(&j, "bodies_compared");
+        mf_json_u64(&j, v->compared_bodies);
+        if (!ok) {
+            mf_json_key(&j, "error");
+            mf_json_object_begin(&j);
+            mf_json_key(&j, "code");
+            mf_json_u64(&j,
+                        (uint64_t)(r->ran[i] ? v->error.code : MF_E_CANCELLED));
+            mf_json_key(&j, "name");
+            mf_json_string(
+                &j, mf_err_name(r->ran[i] ? v->error.code : MF_E_CANCELLED));
+            mf_json_key(&j, "detail");
+            mf_json_string(&j, r->ran[i] ? v->error.detail : "stopped");
+            mf_json_object_end(&j);
+        }
+        mf_json_key(&j, "differences");
+        mf_json_array_begin(&j);
+        for (size_t k = 0; k < v->n_diffs; k++)
+            json_diff(&j, &v->diffs[k]);
+        mf_json_array_end(&j);
+        mf_json_object_end(&j);
+    }
+    mf_json_array_end(&j);
+    mf_json_object_end(&j);
+    fwrite(buf.data, 1, buf.len, out);
+    fputc('\n', out);
+    mf_buf_free(&buf);
+}
+
+/* Stores every verified mailbox's result in the batch; false (said on
+ * stderr) when Redis fails. */
+static bool
+store_results(struct mf_redis *redis, const char *batch,
+              const struct verify_run *r) {
+    struct mf_error err = {0};
+    int64_t now = (int64_t)time(NULL);
+
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->ran[i])
+            continue;
+        if (mf_batch_verify_put(redis, batch, r->email[i], &r->res[i], now,
+                                &err) != MF_E_OK) {
+            fprintf(stderr, "mailferry verify: batch %s: %s\n", batch,
+                    err.detail);
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+verify_run_go(struct verify_run *r, unsigned concurrency,
+              struct mf_redis *redis, const char *batch, bool json) {
+    pthread_t *threads;
+    size_t nthreads = concurrency < r->n ? concurrency : r->n;
+    bool differ = false, failed = false;
+
+    r->res = mf_xcalloc(r->n ? r->n : 1, sizeof(*r->res));
+    r->ran = mf_xcalloc(r->n ? r->n : 1, sizeof(*r->ran));
+    threads = mf_xcalloc(nthreads ? nthreads : 1, sizeof(*threads));
+    for (size_t i = 0; i < nthreads; i++)
+        if (pthread_create(&threads[i], NULL, worker, r) != 0) {
+            nthreads = i;
+            break;
+        }
+    if (nthreads == 0 && r->n)
+        worker(r);
+    for (size_t i = 0; i < nthreads; i++)
+        pthread_join(threads[i], NULL);
+    free(threads);
+    if (redis && !store_results(redis, batch, r))
+        failed = true;
+    if (json)
+        print_json(stdout, r);
+    else
+        print_text(stdout, r);
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->ran[i] || r->res[i].error.code != MF_E_OK)
+            failed = true;
+        else if (r->res[i].n_diffs)
+            differ = true;
+    }
+    return differ ? MF_EXIT_FAIL : failed ? MF_EXIT_ERROR : MF_EXIT_OK;
+}
+
+void
+verify_run_free(struct verify_run *r) {
+    if (r->res)
+        for (size_t i = 0; i < r->n; i++)
+            mf_verify_result_clear(&r->res[i]);
+    free(r->res);
+    free(r->ran);
+    r->res = NULL;
+    r->ran = NULL;
+}
+
+bool
+verify_read_options(struct cli *cli, const char *command,
+                    uint64_t *concurrency_r, struct mf_verify_options *vo) {
+    struct mf_error err = {0};
+    uint64_t sample;
+    bool deep = false;
+
+    if (mf_config_get_u64(cli->config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
+                          concurrency_r, &err) ||
+        mf_config_get_u64(cli->config, "sample", 0, 0, UINT32_MAX, MF_UNIT_NONE,
+                          &sample, &err) ||
+        mf_config_get_bool(cli->config, "deep", false, &deep, &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return false;
+    }
+    vo->sample = deep ? SIZE_MAX : (size_t)sample;
+    return true;
+}
+
+static atomic_bool *signal_stop;
+
+static void
+on_signal(int sig) {
+    (void)sig;
+    if (signal_stop)
+        atomic_store(signal_stop, true);
+}
+
+void
+verify_signals(atomic_bool *stop) {
+    struct sigaction sa;
+
+    signal_stop = stop;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}

@@ -1,0 +1,155 @@
+/*
+ * `mailferry verify` (issue 11 section 6): an independent answer to "is
+ * everything there?" before the MX switch. It trusts none of mailferry's
+ * own records (no checkpoint, no result): per folder of the folder plan
+ * (the same source-to-target mapping the migration uses) it lists both
+ * sides read-only (EXAMINE; UID, FLAGS, INTERNALDATE, RFC822.SIZE and
+ * BODY.PEEK[HEADER.FIELDS (MESSAGE-ID SUBJECT)]) and compares them.
+ *
+ * Matching (compare.c, no I/O): a message's key is its fingerprint
+ * (mailferry/fingerprint.h) over the Message-ID alone when it has one,
+ * else the strict fingerprint (size and INTERNALDATE). Messages with one
+ * key pair up in UID order on both sides, so a message that is twice in
+ * the source must be twice on the target. Then:
+ *   - a source message without a partner is MISSING;
+ *   - a target message without a partner is EXTRA, or DUPLICATE when the
+ *     source has its key (one copy too many);
+ *   - a pair whose flag sets differ (system flags and keywords, ignoring
+ *     case and \Recent) is FLAGS;
+ *   - a pair whose INTERNALDATE instants differ is DATE;
+ *   - a pair whose RFC822.SIZE differs, or whose bodies (BODY.PEEK[],
+ *     SHA-256) differ when they were fetched (--deep, --sample N), is
+ *     BYTES.
+ * Bodies are never fetched unless asked, and no difference carries any of
+ * a body: folder, UIDs, INTERNALDATE, Subject and the two values compared.
+ *
+ * verify.c drives it against two servers under the migration's options:
+ * the same logins, folder rules and fleet caps.
+ */
+#ifndef MAILFERRY_VERIFY_H
+#define MAILFERRY_VERIFY_H
+
+#include "mailferry/err.h"
+#include "mailferry/migrate.h"
+#include "mailferry/util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One message as listed. Strings are owned by whoever built the list
+ * (compare.c only reads them). */
+struct mf_verify_msg {
+    uint32_t uid;
+    uint64_t size;
+    int64_t when;           /* INTERNALDATE, Unix seconds UTC */
+    const char *date;       /* INTERNALDATE as sent, or NULL */
+    const char *flags;      /* space separated; \Recent is ignored */
+    const char *message_id; /* NULL or "": none */
+    const char *subject;    /* decoded, or NULL */
+    bool hashed;            /* body hash below was computed */
+    uint8_t hash[32];       /* SHA-256 of BODY[] */
+};
+
+enum mf_verify_kind {
+    MF_VERIFY_MISSING = 0, /* on the source, not on the target */
+    MF_VERIFY_EXTRA,       /* on the target, not on the source */
+    MF_VERIFY_DUPLICATE,   /* on the target once more than on the source */
+    MF_VERIFY_FLAGS,       /* flags or keywords differ */
+    MF_VERIFY_DATE,        /* INTERNALDATE differs */
+    MF_VERIFY_BYTES,       /* size or body differs */
+    MF_VERIFY_FOLDER,      /* the folder could not be compared */
+    MF_VERIFY_KIND_COUNT
+};
+
+/* "missing", "extra", "duplicate", "flags", "date", "bytes", "folder". */
+const char *mf_verify_kind_name(enum mf_verify_kind k);
+
+/* One difference. Everything owned by the result. */
+struct mf_verify_diff {
+    enum mf_verify_kind kind;
+    char *folder;     /* the source folder's name (the target's for EXTRA
+                         and DUPLICATE when the source has no such folder) */
+    uint32_t src_uid; /* 0 when none */
+    uint32_t tgt_uid; /* 0 when none */
+    char *date;       /* INTERNALDATE text of the message, or NULL */
+    int64_t when;     /* the same as Unix seconds UTC; 0 unknown */
+    char *subject;    /* or NULL */
+    char *detail;     /* what differs: "source (\Seen) target ()" */
+};
+
+/* One mailbox's verification. */
+struct mf_verify_result {
+    struct mf_error error; /* set when it could not be verified at all */
+    uint64_t folders;      /* folders compared */
+    uint64_t src_messages, tgt_messages;
+    uint64_t compared_bodies; /* pairs whose bodies were hashed */
+    struct mf_verify_diff *diffs;
+    size_t n_diffs;
+};
+
+/* ------------------------------------------------------------------ */
+/* Comparing one folder (compare.c, no I/O)                            */
+/* ------------------------------------------------------------------ */
+
+/* Pairs src with tgt (see the top of the file): src_pair_r[i] is the
+ * index in tgt of src[i]'s partner, or SIZE_MAX; tgt_pair_r likewise.
+ * Both arrays are allocated by the caller (ns and nt entries). */
+void mf_verify_pair(const struct mf_verify_msg *src, size_t ns,
+                    const struct mf_verify_msg *tgt, size_t nt,
+                    size_t *src_pair_r, size_t *tgt_pair_r);
+
+/* Which paired source messages get their bodies compared: all when
+ * sample is SIZE_MAX (--deep), else up to sample of them spread evenly
+ * over the folder. Sets want_r[i] for source message i (ns entries,
+ * caller-allocated); returns how many. */
+size_t mf_verify_pick(const size_t *src_pair, size_t ns, size_t sample,
+                      bool *want_r);
+
+/* Compares one folder (label: its name in the differences) whose
+ * messages were listed, bodies hashed where wanted, and adds the counts
+ * and differences to res. */
+void mf_verify_compare(const char *label, const struct mf_verify_msg *src,
+                       size_t ns, const struct mf_verify_msg *tgt, size_t nt,
+                       struct mf_verify_result *res);
+
+/* Adds one difference about message m (its date and subject; NULL:
+ * none). Strings are copied; any may be NULL. */
+void mf_verify_add(struct mf_verify_result *res, enum mf_verify_kind kind,
+                   const char *folder, uint32_t src_uid, uint32_t tgt_uid,
+                   const struct mf_verify_msg *m, const char *detail);
+
+/* Frees what res owns and zeroes it. */
+void mf_verify_result_clear(struct mf_verify_result *res);
+
+/* ------------------------------------------------------------------ */
+/* Verifying one mailbox against the servers (verify.c)                */
+/* ------------------------------------------------------------------ */
+
+/* Bodies compared per folder (0: none; SIZE_MAX: all, --deep). */
+struct mf_verify_options {
+    const struct mf_migrate_options *migrate; /* servers, rules, caps */
+    size_t sample;
+};
+
+/* Verifies mailbox (its name in logs and leases) from src to dst.
+ * Returns MF_E_OK when it was compared (res says whether equal), else
+ * the error that stopped it (also in res->error). */
+MF_WARN_UNUSED mf_err mf_verify_mailbox(const struct mf_verify_options *o,
+                                        const char *mailbox,
+                                        const struct mf_migrate_login *src,
+                                        const struct mf_migrate_login *dst,
+                                        struct mf_verify_result *res);
+
+/* ------------------------------------------------------------------ */
+/* Results in a batch (core/src/batch/verify.c)                        */
+/* ------------------------------------------------------------------ */
+
+/* Stores mailbox email's result in batch (replacing the last one), at
+ * time now (Unix seconds), for `batch report`. */
+MF_WARN_UNUSED mf_err mf_batch_verify_put(struct mf_redis *r, const char *batch,
+                                          const char *email,
+                                          const struct mf_verify_result *res,
+                                          int64_t now, struct mf_error *err);
+
+#endif
