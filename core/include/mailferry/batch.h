@@ -429,17 +429,29 @@ struct mf_batch_lease {
     bool stop_requested; /* as of the last claim or renew */
 };
 
+/* Hex digits in a claim token (mf_batch_claim_token()). */
+#define MF_BATCH_TOKEN_LEN 32
+
+/* Writes a new random claim token (MF_BATCH_TOKEN_LEN hex digits and a
+ * NUL) into out: one per claim attempt, kept for its retries. */
+void mf_batch_claim_token(char out[MF_BATCH_TOKEN_LEN + 1]);
+
 /* Claims (job_id, attempt) of batch/email for worker_id for ttl_ms.
  * Succeeds only if the mailbox is Queued with exactly this job and
  * attempt and nobody holds a live claim; then the mailbox is Syncing
  * (IncrementalSyncing for an incremental or final pass after a first
  * full one), the worker and start time are recorded. Errors:
  * MF_E_CLAIMED (a live claim by someone), MF_E_STATE (stale job or
- * attempt, or the mailbox is not Queued: drop the job), MF_E_NOT_FOUND. */
+ * attempt, or the mailbox is not Queued: drop the job), MF_E_NOT_FOUND.
+ * token (NULL or "" for none) makes the claim safe to retry: pass the
+ * same token when retrying after an error (a reply lost with the
+ * connection may hide a claim that was made), and a live claim by
+ * worker_id with this token, job and attempt is recognised as the
+ * caller's own and succeeds again, with the same expiry. */
 MF_WARN_UNUSED mf_err mf_batch_claim(struct mf_redis *r, const char *batch,
                                      const char *email, const char *job_id,
                                      uint32_t attempt, const char *worker_id,
-                                     int64_t ttl_ms,
+                                     const char *token, int64_t ttl_ms,
                                      struct mf_batch_lease *lease_r,
                                      struct mf_error *err);
 /* Extends the claim to now + ttl_ms. MF_E_LEASE_LOST when it expired or

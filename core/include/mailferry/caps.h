@@ -129,7 +129,10 @@ mf_caps_waiter_stats(const struct mf_caps_waiter *w);
  * (owned by the caller; *full_r is MF_CAPS_CAP_NONE) or *lease_r is NULL,
  * *full_r names a cap that is full and the waiter holds a place in the
  * endpoint's queue, which it keeps by trying again (mf_caps_wait) within
- * a few wake periods. MF_E_REDIS_UNAVAILABLE / MF_E_REDIS: no lease. */
+ * a few wake periods. MF_E_REDIS_UNAVAILABLE / MF_E_REDIS: no lease is
+ * returned, but a lost reply may hide one that was granted: the next
+ * acquire on this waiter asks with the same lease member and gets that
+ * lease (counted once) instead of a second one. */
 MF_WARN_UNUSED mf_err mf_caps_acquire(struct mf_redis *r,
                                       struct mf_caps_waiter *w,
                                       struct mf_caps_lease **lease_r,

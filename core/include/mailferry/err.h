@@ -104,6 +104,7 @@
     XX(REDIS_UNAVAILABLE, 501, RETRY, "Redis unreachable")                     \
     XX(LEASE_LOST, 502, RECONNECT, "connection lease lost")                    \
     XX(CLAIMED, 503, NONE, "job already claimed")                              \
+    XX(REDIS_NOSCRIPT, 515, RETRY, "script not loaded in Redis")               \
     /* 600-699: Kafka */                                                       \
     XX(KAFKA, 600, RETRY, "Kafka error")                                       \
     XX(KAFKA_UNAVAILABLE, 601, RETRY, "Kafka unreachable")                     \

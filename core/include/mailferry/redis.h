@@ -11,9 +11,13 @@
  * Cluster slot: "mf:{b:<batch>}:..." for a batch's records and
  * checkpoints. mf_redis_key() builds them.
  *
- * A lost connection is reported as MF_E_REDIS_UNAVAILABLE (class retry);
- * the next command reconnects. Nothing here retries by itself: the caller
- * decides whether to pause work or give up (DESIGN.md §7).
+ * A lost connection is reported as MF_E_REDIS_UNAVAILABLE (class retry),
+ * and so are Redis' "not ready" error replies (LOADING after a restart,
+ * BUSY while a script runs too long, MASTERDOWN, TRYAGAIN, CLUSTERDOWN);
+ * NOSCRIPT is MF_E_REDIS_NOSCRIPT; any other error reply is MF_E_REDIS
+ * with Redis' words. The next command after a lost connection reconnects.
+ * Nothing here retries by itself: the caller decides whether to pause work or
+ * give up (DESIGN.md §7).
  */
 #ifndef MAILFERRY_REDIS_H
 #define MAILFERRY_REDIS_H
@@ -21,6 +25,7 @@
 #include "mailferry/err.h"
 
 #include <hiredis/hiredis.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define MF_REDIS_HOST_MAX 256
@@ -59,6 +64,32 @@ MF_WARN_UNUSED mf_err mf_redis_command_argv(struct mf_redis *r, int argc,
 MF_WARN_UNUSED mf_err mf_redis_command(struct mf_redis *r, redisReply **reply_r,
                                        struct mf_error *err, const char *fmt,
                                        ...);
+
+/* A Lua script (DESIGN.md §7). The scripts live as .lua files beside
+ * their module (core/src/<module>/lua/) and are embedded at build time
+ * (cmake/MfEmbedLua.cmake), which also computes the SHA-1. */
+struct mf_redis_script {
+    const char *name; /* "batch/claim.lua": named in error details */
+    const char *text; /* the whole script, NUL-terminated */
+    size_t len;
+    const char *sha1; /* 40 lowercase hex digits, as EVALSHA takes it */
+};
+
+/* Runs script s with nkeys keys followed by nargs arguments (argv and
+ * argvlen hold nkeys + nargs binary-safe strings). Sends EVALSHA; when
+ * Redis answers NOSCRIPT (first use, or a restart or SCRIPT FLUSH emptied
+ * its cache) sends EVAL with the text, which also caches it for the next
+ * EVALSHA. On success *reply_r is the script's reply (freeReplyObject()).
+ * Errors, mapped from Redis' error words once, here and in the client:
+ * MF_E_REDIS_UNAVAILABLE when Redis cannot be reached or is not ready
+ * (LOADING, BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN: pause and retry);
+ * MF_E_REDIS for any other refusal or an error the script raised, with
+ * detail "<name>: <Redis' words>". Nothing is resent after a lost reply:
+ * whether a script is safe to repeat is its caller's to know. */
+MF_WARN_UNUSED mf_err mf_redis_script_run(
+    struct mf_redis *r, const struct mf_redis_script *s, size_t nkeys,
+    size_t nargs, const char *const *argv, const size_t *argvlen,
+    redisReply **reply_r, struct mf_error *err);
 
 /* Writes "mf:{<tag>}:<rest>" into out (truncates safely). */
 void mf_redis_key(char *out, size_t n, const char *tag, const char *rest);

@@ -38,6 +38,10 @@ _Noreturn void mf__assert_fail(const char *expr, const char *file, int line,
 /* Overwrites n bytes at p so the compiler cannot elide it (secrets). */
 void mf_wipe(void *p, size_t n);
 
+/* Writes ndigits (even) random lowercase hex digits and a NUL into out:
+ * ids and tokens that only need to be unique. */
+void mf_random_hex(char *out, size_t ndigits);
+
 /* A growable byte buffer; data is always NUL-terminated for convenience. */
 struct mf_buf {
     uint8_t *data; /* owned */

@@ -4,7 +4,7 @@
  * their runner, and small reply helpers shared by the files of the module:
  *
  *   state.c    state names, transition tables, the derived state (pure)
- *   script.c   the Lua scripts and the EVALSHA/EVAL runner
+ *   script.c   names the Lua scripts (lua/<name>.lua, embedded at build time)
  *   store.c    create, get, list, remove, mailbox records
  *   jobs.c     passes, stop, settle, claims, requeue
  *   results.c  progress, results, the item codec
@@ -49,11 +49,14 @@ void mf__batch_index_key(char *out, size_t n);
 MF_WARN_UNUSED mf_err mf__batch_check_name(const char *name,
                                            struct mf_error *err);
 
-/* A growable, binary-safe argument vector. Strings are copied. */
+/* A growable, binary-safe argument vector. Strings are copied. For a
+ * script (mf__batch_script_argv()) it holds the keys, then the args. */
 struct mf__batch_argv {
     char **v; /* owned */
     size_t *len;
     size_t n, cap;
+    const struct mf_redis_script *script; /* borrowed: static; or NULL */
+    size_t nkeys;
 };
 void mf__batch_argv_add(struct mf__batch_argv *a, const void *p, size_t len);
 void mf__batch_argv_adds(struct mf__batch_argv *a, const char *s);
@@ -88,12 +91,12 @@ enum mf__batch_script {
     MF__BS_RESULT,
     MF__BS_COUNT
 };
-/* The full text of a script (for EVAL inside MULTI). */
-const char *mf__batch_script_text(enum mf__batch_script s);
-/* Runs a script: a->v[0..] must be laid out as "EVALSHA", "<sha>",
- * "<nkeys>", keys..., args...: use mf__batch_script_argv() to start it.
- * Falls back to EVAL when Redis answers NOSCRIPT. Redis' transient
- * replies (LOADING, BUSY...) become MF_E_REDIS_UNAVAILABLE. */
+/* A script's embedded text and SHA-1 (for EVAL inside MULTI). */
+const struct mf_redis_script *mf__batch_script(enum mf__batch_script s);
+/* Starts a script call: resets a and records s and nkeys; add the keys,
+ * then the args, and run it with mf__batch_script_run(), which is
+ * mf_redis_script_run() (EVALSHA, EVAL on NOSCRIPT, Redis' errors mapped
+ * to codes). */
 void mf__batch_script_argv(struct mf__batch_argv *a, enum mf__batch_script s,
                            int nkeys);
 MF_WARN_UNUSED mf_err mf__batch_script_run(struct mf_redis *r,

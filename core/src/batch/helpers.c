@@ -137,6 +137,8 @@ mf__batch_argv_reset(struct mf__batch_argv *a) {
         free(a->v[i]);
     }
     a->n = 0;
+    a->script = NULL;
+    a->nkeys = 0;
 }
 
 void

@@ -10,8 +10,10 @@
  * early; an interrupted walk is resumed by repeating the operation.
  *
  * Claims are leases on (job id, attempt) kept in the mailbox hash and in
- * a ZSET of expiries per batch, both by Redis TIME; see script.c for the
- * exact checks. Nothing here reads the host clock.
+ * a ZSET of expiries per batch, both by Redis TIME; see lua/claim.lua and
+ * its neighbours for the exact checks. A claim carries the caller's token
+ * so that a retry after a lost reply finds its own claim instead of
+ * CLAIMED. Nothing here reads the host clock.
  */
 #include "batch/batch_int.h"
 
@@ -274,11 +276,16 @@ claim_argv(struct mf__batch_argv *a, enum mf__batch_script s, const char *batch,
     mf__batch_argv_adds(a, email);
 }
 
+void
+mf_batch_claim_token(char out[MF_BATCH_TOKEN_LEN + 1]) {
+    mf_random_hex(out, MF_BATCH_TOKEN_LEN);
+}
+
 mf_err
 mf_batch_claim(struct mf_redis *r, const char *batch, const char *email,
                const char *job_id, uint32_t attempt, const char *worker_id,
-               int64_t ttl_ms, struct mf_batch_lease *lease_r,
-               struct mf_error *err) {
+               const char *token, int64_t ttl_ms,
+               struct mf_batch_lease *lease_r, struct mf_error *err) {
     struct mf__batch_argv a = {0};
     redisReply *reply = NULL;
     struct mf_batch_lease l = {0};
@@ -288,11 +295,14 @@ mf_batch_claim(struct mf_redis *r, const char *batch, const char *email,
         return rc;
     if (!worker_id || !*worker_id || strlen(worker_id) >= sizeof(l.worker) ||
         strlen(email) >= sizeof(l.email) ||
-        strlen(job_id) >= sizeof(l.job_id) || ttl_ms <= 0)
+        strlen(job_id) >= sizeof(l.job_id) || ttl_ms <= 0 ||
+        (token && strlen(token) > 2 * MF_BATCH_TOKEN_LEN))
         return mf_error_set(err, MF_E_INVALID_ARGUMENT,
-                            "claim: bad worker id, mailbox, job id or ttl");
+                            "claim: bad worker id, mailbox, job id, token or "
+                            "ttl");
     claim_argv(&a, MF__BS_CLAIM, batch, email, job_id, attempt, worker_id,
                ttl_ms);
+    mf__batch_argv_adds(&a, token ? token : "");
     if ((rc = run_ok(r, &a, batch, email, "claim the job", &reply, err)))
         return rc;
     snprintf(l.batch, sizeof(l.batch), "%s", batch);

@@ -208,7 +208,8 @@ queue_mailboxes(struct mf_redis *r, struct mf__batch_argv *a,
         /* Inside MULTI an unknown SHA would only fail at EXEC: send the
          * text. */
         mf__batch_argv_adds(a, "EVAL");
-        mf__batch_argv_adds(a, mf__batch_script_text(MF__BS_CREATE_MB));
+        mf__batch_argv_add(a, mf__batch_script(MF__BS_CREATE_MB)->text,
+                           mf__batch_script(MF__BS_CREATE_MB)->len);
         mf__batch_argv_addu(a, m + 2);
         mf__batch_argv_adds(a, k->batch);
         mf__batch_argv_adds(a, k->mailboxes);

@@ -32,7 +32,7 @@ mf_caps_bw_take(struct mf_redis *r, const char *endpoint, uint64_t bytes,
     snprintf(burst, sizeof(burst), "%d", MF_CAPS_BW_BURST_MS);
     args[0] = nbytes, args[1] = rate, args[2] = burst;
     key = mf__caps_key(endpoint, "bw");
-    rc = mf__caps_script_run(r, &mf__caps_bw_script, 1, (const char **)&key, 3,
+    rc = mf__caps_script_run(r, mf__caps_bw_script, 1, (const char **)&key, 3,
                              args, &reply, err);
     free(key);
     if (rc != MF_E_OK)

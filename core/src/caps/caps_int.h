@@ -1,6 +1,6 @@
 /*
  * Internals of the caps module, shared by its files and the unit tests:
- * key names, the Lua scripts and the script runner.
+ * key names and the Lua scripts (lua/<name>.lua, embedded at build time).
  *
  * Keys of one endpoint all carry the hash tag "{c:<endpoint>}" so that one
  * script may touch any of them in a Redis Cluster:
@@ -51,30 +51,23 @@ void mf__caps_keys_fini(struct mf__caps_keys *k);
 /* A random id of MF__CAPS_ID_LEN hex digits into out (>= 33 bytes). */
 void mf__caps_random_id(char *out);
 
-/* A Lua script, loaded into Redis on first use (EVALSHA, then EVAL when
- * Redis answers NOSCRIPT, e.g. after a restart). */
-struct mf__caps_script {
-    const char *text;
-    char sha[41]; /* filled once, under the module's once-lock */
-};
-extern struct mf__caps_script mf__caps_lease_script;
-extern struct mf__caps_script mf__caps_bw_script;
+/* The scripts (lua/lease.lua, lua/bandwidth.lua; script.c). */
+extern const struct mf_redis_script *const mf__caps_lease_script;
+extern const struct mf_redis_script *const mf__caps_bw_script;
 
-/* Runs script with keys and args. A broken connection is retried once
- * (every script here is safe to repeat: ids are chosen by the caller).
- * *reply_r as for mf_redis_command_argv(). */
-MF_WARN_UNUSED mf_err mf__caps_script_run(
-    struct mf_redis *r, struct mf__caps_script *s, int nkeys, const char **keys,
-    int nargs, const char **args, redisReply **reply_r, struct mf_error *err);
+/* Runs script s with keys and args through mf_redis_script_run(). A
+ * broken connection is retried once (every script here is safe to
+ * repeat: ids are chosen by the caller). *reply_r as for
+ * mf_redis_command_argv(). */
+MF_WARN_UNUSED mf_err mf__caps_script_run(struct mf_redis *r,
+                                          const struct mf_redis_script *s,
+                                          int nkeys, const char **keys,
+                                          int nargs, const char **args,
+                                          redisReply **reply_r,
+                                          struct mf_error *err);
 
 /* Bandwidth counters, owned by lease.c with the other metrics. */
 extern _Atomic uint64_t mf__caps_bw_waits, mf__caps_bw_wait_ms;
-
-/* Turns Redis' "not ready yet" error replies (LOADING after a restart,
- * BUSY, MASTERDOWN, TRYAGAIN, CLUSTERDOWN) into MF_E_REDIS_UNAVAILABLE:
- * the caller should pause and retry, exactly as for a lost connection.
- * Other codes pass through. */
-mf_err mf__caps_transient(mf_err rc, struct mf_error *err);
 
 /* The integer element i of an array reply, or false. */
 bool mf__caps_reply_int(const redisReply *reply, size_t i, long long *v_r);

@@ -6,7 +6,6 @@
 
 #include "mailferry/util.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,17 +172,7 @@ mf__caps_keys_fini(struct mf__caps_keys *k) {
 
 void
 mf__caps_random_id(char *out) {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char b[MF__CAPS_ID_LEN / 2];
-
-    /* Ids only need to be unique across the fleet; RAND_bytes failing
-     * means a broken OpenSSL, a bug rather than a runtime condition. */
-    MF_ASSERT(RAND_bytes(b, (int)sizeof(b)) == 1);
-    for (size_t i = 0; i < sizeof(b); i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[MF__CAPS_ID_LEN] = '\0';
+    mf_random_hex(out, MF__CAPS_ID_LEN);
 }
 
 bool

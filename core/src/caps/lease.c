@@ -2,7 +2,7 @@
  * Connection and mailbox leases (see mailferry/caps.h).
  *
  * Design. Each cap of an endpoint is a ZSET of lease members scored by
- * their expiry in Redis time (ms). One Lua script (script.c) does every
+ * their expiry in Redis time (ms). One Lua script (lua/lease.lua) does every
  * operation atomically:
  *
  *  - acquire: drops expired members of the caps it looks at, then enters
@@ -58,8 +58,12 @@ struct mf_caps_waiter {
     char *holder;   /* owned; sanitised, may be NULL */
     long ttl_ms;
     long wake_ms;
-    long wttl_ms;           /* lifetime of a place in the queue */
-    bool queued;            /* the last attempt left us in the queue */
+    long wttl_ms; /* lifetime of a place in the queue */
+    bool queued;  /* the last attempt left us in the queue */
+    /* The lease member of an acquire that got no answer (Redis away, a
+     * reply lost with the connection): the next acquire sends it again,
+     * so a lease the lost reply granted is found, not taken twice. */
+    char *retry_member;     /* owned; NULL after an answer */
     uint64_t attempt_ms;    /* monotonic, the last acquire attempt */
     uint64_t wait_start_ms; /* monotonic, when first found full */
     struct mf_caps_wait_stats stats;
@@ -132,6 +136,7 @@ mf_caps_waiter_free(struct mf_caps_waiter **wp) {
     mf__caps_keys_fini(&w->keys);
     free(w->wake_key);
     free(w->holder);
+    free(w->retry_member);
     free(w);
     *wp = NULL;
 }
@@ -172,7 +177,7 @@ call_init(struct call *c, const struct mf__caps_keys *k, const char *op,
 static mf_err
 call_run(struct mf_redis *r, struct call *c, redisReply **reply_r,
          struct mf_error *err) {
-    return mf__caps_script_run(r, &mf__caps_lease_script, c->nkeys, c->keys,
+    return mf__caps_script_run(r, mf__caps_lease_script, c->nkeys, c->keys,
                                c->nargs, c->args, reply_r, err);
 }
 
@@ -193,14 +198,20 @@ mf_caps_acquire(struct mf_redis *r, struct mf_caps_waiter *w,
     uint64_t sent;
     mf_err rc;
 
-    mf__caps_random_id(id);
-    member = w->holder ? mf_xasprintf("%s %s", id, w->holder) : mf_xstrdup(id);
+    if (w->retry_member) {
+        member = w->retry_member;
+        w->retry_member = NULL;
+    } else {
+        mf__caps_random_id(id);
+        member =
+            w->holder ? mf_xasprintf("%s %s", id, w->holder) : mf_xstrdup(id);
+    }
     call_init(&c, &w->keys, "acquire", member, w->ttl_ms, w->id, w->wttl_ms);
     sent = mf_caps_now_ms();
     w->attempt_ms = sent;
     w->stats.attempts++;
     if ((rc = call_run(r, &c, &reply, err)) != MF_E_OK) {
-        free(member);
+        w->retry_member = member;
         return rc;
     }
     if (!mf__caps_reply_int(reply, 0, &ok) ||
@@ -262,8 +273,7 @@ sleep_on_wake(struct mf_redis *r, struct mf_caps_waiter *w, long ms,
     argv[0] = "BLPOP", argv[1] = w->wake_key, argv[2] = secs;
     for (int i = 0; i < 3; i++)
         argvlen[i] = strlen(argv[i]);
-    rc = mf_redis_command_argv(r, 3, argv, argvlen, &reply, err);
-    if ((rc = mf__caps_transient(rc, err)) != MF_E_OK)
+    if ((rc = mf_redis_command_argv(r, 3, argv, argvlen, &reply, err)))
         return rc;
     if (reply->type == REDIS_REPLY_NIL)
         w->stats.timeouts++;

@@ -4,7 +4,7 @@
  * any I/O error hiredis' context is unusable, so it is dropped and the
  * next command connects anew.
  */
-#include "mailferry/redis.h"
+#include "redis/redis_int.h"
 
 #include "mailferry/util.h"
 
@@ -150,9 +150,34 @@ mf_redis_free(struct mf_redis **rp) {
     *rp = NULL;
 }
 
+mf_err
+mf__redis_reply_error(const char *text, size_t len) {
+    /* Redis' error replies start with an upper-case word that says what
+     * went wrong ("ERR" when nothing more specific applies). */
+    static const struct {
+        const char *word;
+        mf_err code;
+    } words[] = {
+        {"NOSCRIPT", MF_E_REDIS_NOSCRIPT},
+        {"LOADING", MF_E_REDIS_UNAVAILABLE},
+        {"BUSY", MF_E_REDIS_UNAVAILABLE},
+        {"MASTERDOWN", MF_E_REDIS_UNAVAILABLE},
+        {"TRYAGAIN", MF_E_REDIS_UNAVAILABLE},
+        {"CLUSTERDOWN", MF_E_REDIS_UNAVAILABLE},
+    };
+    size_t n = 0;
+
+    while (n < len && text[n] != ' ')
+        n++;
+    for (size_t i = 0; i < MF_ARRAY_LEN(words); i++)
+        if (strlen(words[i].word) == n && memcmp(words[i].word, text, n) == 0)
+            return words[i].code;
+    return MF_E_REDIS;
+}
+
 /* Turns hiredis' answer into ours: no reply means the connection broke
- * (dropped, so the next command reconnects); an error reply is MF_E_REDIS
- * with Redis' text. */
+ * (dropped, so the next command reconnects); an error reply becomes the
+ * code its first word says (mf__redis_reply_error()) with Redis' text. */
 static mf_err
 finish(struct mf_redis *r, redisReply *reply, const char *what,
        redisReply **reply_r, struct mf_error *err) {
@@ -168,8 +193,8 @@ finish(struct mf_redis *r, redisReply *reply, const char *what,
         return rc;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        rc = mf_error_set(err, MF_E_REDIS, "%s: %.*s", what, (int)reply->len,
-                          reply->str);
+        rc = mf_error_set(err, mf__redis_reply_error(reply->str, reply->len),
+                          "%s: %.*s", what, (int)reply->len, reply->str);
         freeReplyObject(reply);
         return rc;
     }

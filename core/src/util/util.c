@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,22 @@ void
 mf_wipe(void *p, size_t n) {
     if (p && n)
         OPENSSL_cleanse(p, n);
+}
+
+void
+mf_random_hex(char *out, size_t ndigits) {
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[64];
+
+    MF_ASSERT(ndigits % 2 == 0 && ndigits / 2 <= sizeof(b));
+    /* RAND_bytes failing means a broken OpenSSL, a bug rather than a
+     * runtime condition. */
+    MF_ASSERT(RAND_bytes(b, (int)(ndigits / 2)) == 1);
+    for (size_t i = 0; i < ndigits / 2; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[ndigits] = '\0';
 }
 
 static void

@@ -33,9 +33,18 @@
 #define FLUSH_MIN_MS 2000
 #define KAFKA_QUIET_MS 10000
 
+/* A received message and the token of its claim: made once, kept while
+ * the message waits, so a claim retried after a lost Redis reply is
+ * recognised as ours (mf_batch_claim()). A redelivery of the message is
+ * a new delivery with a new token: it never takes over a running job. */
+struct delivery {
+    struct mf_kafka_message *m; /* owned */
+    char token[MF_BATCH_TOKEN_LEN + 1];
+};
+
 struct loop {
     struct mf__worker *w;
-    struct mf_kafka_message *pending[PENDING_MAX];
+    struct delivery pending[PENDING_MAX];
     size_t npending;
     uint64_t retry_at;
     bool paused;
@@ -101,7 +110,7 @@ setup(struct mf__worker *w, const struct mf_worker_options *o,
 
 static void
 drop_pending(struct loop *l, size_t i) {
-    mf_kafka_message_free(&l->pending[i]);
+    mf_kafka_message_free(&l->pending[i].m);
     memmove(&l->pending[i], &l->pending[i + 1],
             (l->npending - i - 1) * sizeof(l->pending[0]));
     l->npending--;
@@ -126,8 +135,8 @@ on_rebalance(void *ud, enum mf_kafka_rebalance ev,
     for (size_t i = 0; i < l->npending;) {
         bool gone = false;
         for (size_t k = 0; k < n && !gone; k++)
-            gone = parts[k].partition == l->pending[i]->partition &&
-                   strcmp(parts[k].topic, l->pending[i]->topic) == 0;
+            gone = parts[k].partition == l->pending[i].m->partition &&
+                   strcmp(parts[k].topic, l->pending[i].m->topic) == 0;
         if (gone)
             drop_pending(l, i);
         else
@@ -237,7 +246,8 @@ start_job(struct loop *l, struct mf_envelope *env, struct mf__worker_batch *b,
 }
 
 static enum handled
-handle(struct loop *l, const struct mf_kafka_message *m) {
+handle(struct loop *l, const struct delivery *d) {
+    const struct mf_kafka_message *m = d->m;
     struct mf__worker *w = l->w;
     struct mf_envelope env;
     struct mf__worker_batch *b = NULL;
@@ -278,9 +288,9 @@ handle(struct loop *l, const struct mf_kafka_message *m) {
         commit(l, m);
         goto out;
     }
-    rc =
-        mf_batch_claim(w->redis, env.job.batch, env.job.mailbox, env.job.job_id,
-                       env.job.attempt, w->id, w->o.claim_ttl_ms, &lease, &err);
+    rc = mf_batch_claim(w->redis, env.job.batch, env.job.mailbox,
+                        env.job.job_id, env.job.attempt, w->id, d->token,
+                        w->o.claim_ttl_ms, &lease, &err);
     if (is_redis_trouble(rc)) {
         redis_trouble(l, &err);
         h = TRY_LATER;
@@ -366,6 +376,7 @@ static void
 poll_once(struct loop *l, bool take) {
     struct mf__worker *w = l->w;
     struct mf_kafka_message *m = NULL;
+    struct delivery d;
     struct mf_error err = {0};
     uint64_t now;
     mf_err rc;
@@ -397,6 +408,8 @@ poll_once(struct loop *l, bool take) {
         return;
     }
     atomic_fetch_add(&w->stats->jobs_received, 1);
+    d.m = m;
+    mf_batch_claim_token(d.token);
     if (l->npending || reap(w) == w->o.slots) {
         /* Paused consumers still return what was fetched before: keep
          * it in order behind the others. */
@@ -404,11 +417,11 @@ poll_once(struct loop *l, bool take) {
             mf_kafka_message_free(&m); /* redelivered after a rebalance */
             return;
         }
-        l->pending[l->npending++] = m;
+        l->pending[l->npending++] = d;
         return;
     }
-    if (handle(l, m) == TRY_LATER) {
-        l->pending[l->npending++] = m;
+    if (handle(l, &d) == TRY_LATER) {
+        l->pending[l->npending++] = d;
         l->retry_at = now + RETRY_MS;
         return;
     }
@@ -421,7 +434,7 @@ retry_pending(struct loop *l) {
 
     while (l->npending && reap(w) < w->o.slots &&
            mf__worker_now_ms() >= l->retry_at) {
-        if (handle(l, l->pending[0]) == TRY_LATER) {
+        if (handle(l, &l->pending[0]) == TRY_LATER) {
             l->retry_at = mf__worker_now_ms() + RETRY_MS;
             return;
         }

@@ -153,8 +153,8 @@ claim_job(struct mf_redis *r, const char *name, const char *email,
     struct mf_batch_mailbox *mb = mb_get(r, name, email);
     struct mf_error err = {0};
 
-    if (mf_batch_claim(r, name, email, mb->job_id, mb->attempt, worker, ttl, l,
-                       &err) != MF_E_OK)
+    if (mf_batch_claim(r, name, email, mb->job_id, mb->attempt, worker, NULL,
+                       ttl, l, &err) != MF_E_OK)
         fail_msg("claim %s: %s", email, err.detail);
     mf_batch_mailbox_free(&mb);
 }
@@ -437,7 +437,7 @@ racer(void *arg) {
     snprintf(worker, sizeof(worker), "worker-%d", x->id);
     pthread_barrier_wait(x->barrier);
     x->rc = mf_batch_claim(r, x->name, x->job.email, x->job.job_id,
-                           x->job.attempt, worker, 60000, &l, &err);
+                           x->job.attempt, worker, NULL, 60000, &l, &err);
     mf_redis_free(&r);
     return NULL;
 }
@@ -613,16 +613,16 @@ test_expiry_requeue(void **state) {
     assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
                      MF_E_STATE);
     /* The stale attempt 1 (a re-delivered Kafka message) must not run. */
-    assert_int_equal(
-        mf_batch_claim(r, name, "m0@x.org", job1, 1, "w9", 1000, &l2, &err),
-        MF_E_STATE);
+    assert_int_equal(mf_batch_claim(r, name, "m0@x.org", job1, 1, "w9", NULL,
+                                    1000, &l2, &err),
+                     MF_E_STATE);
     assert_non_null(strstr(err.detail, "stale"));
     /* Attempt 2: live claim excludes others. */
     claim_job(r, name, "m0@x.org", "w2", 150, &l);
     assert_int_equal(l.attempt, 2);
-    assert_int_equal(
-        mf_batch_claim(r, name, "m0@x.org", job1, 2, "w9", 1000, &l2, &err),
-        MF_E_CLAIMED);
+    assert_int_equal(mf_batch_claim(r, name, "m0@x.org", job1, 2, "w9", NULL,
+                                    1000, &l2, &err),
+                     MF_E_CLAIMED);
     assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
                      MF_E_CLAIMED);
     usleep(300 * 1000);
@@ -856,9 +856,9 @@ test_stop_resume(void **state) {
     assert_int_equal(mf_batch_renew(r, &l0, 60000, &err), MF_E_OK);
     assert_true(l0.stop_requested);
     /* m2 was Queued: Stopped now, its job may no longer run. */
-    assert_int_equal(
-        mf_batch_claim(r, name, "m2@x.org", old2, 1, "w3", 1000, &l2, &err),
-        MF_E_STATE);
+    assert_int_equal(mf_batch_claim(r, name, "m2@x.org", old2, 1, "w3", NULL,
+                                    1000, &l2, &err),
+                     MF_E_STATE);
     result(r, name, &l0, MF_OUTCOME_STOPPED, 2, &ap);
     assert_int_equal(ap.batch_state, MF_BATCH_STOPPED);
     assert_int_equal(mf_batch_stop(r, name, &st, &err), MF_E_STATE);

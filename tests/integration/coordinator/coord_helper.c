@@ -337,9 +337,9 @@ cmd_worker(const struct opts *o, long n) {
             mf_kafka_message_free(&m);
             continue;
         }
-        rc =
-            mf_batch_claim(r, env.job.batch, env.job.mailbox, env.job.job_id,
-                           env.job.attempt, o->worker, o->ttl_ms, &lease, &err);
+        rc = mf_batch_claim(r, env.job.batch, env.job.mailbox, env.job.job_id,
+                            env.job.attempt, o->worker, NULL, o->ttl_ms, &lease,
+                            &err);
         /* Claim, then commit. */
         if (mf_kafka_consumer_commit(c, m, &err))
             fprintf(stderr, "coord_helper: commit: %s\n", err.detail);

@@ -80,7 +80,7 @@ claim(struct mf_redis *r, const char *batch, struct mb *m,
     if ((rc = mf_batch_mailbox_get(r, batch, m->email, &rec, err)))
         return rc;
     rc = mf_batch_claim(r, batch, m->email, rec->job_id, rec->attempt,
-                        "plan-test-worker", 60000, &m->lease, err);
+                        "plan-test-worker", NULL, 60000, &m->lease, err);
     mf_batch_mailbox_free(&rec);
     return rc;
 }

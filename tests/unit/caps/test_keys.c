@@ -143,32 +143,13 @@ test_names_and_ids(void **state) {
     assert_string_not_equal(a, b);
 }
 
-static void
-test_transient(void **state) {
-    struct mf_error err = {0};
-
-    (void)state;
-    mf_error_set(&err, MF_E_REDIS,
-                 "BLPOP: LOADING Redis is loading the dataset in memory");
-    assert_int_equal(mf__caps_transient(MF_E_REDIS, &err),
-                     MF_E_REDIS_UNAVAILABLE);
-    assert_int_equal(err.code, MF_E_REDIS_UNAVAILABLE);
-    mf_error_set(&err, MF_E_REDIS, "EVALSHA: BUSY Redis is busy running");
-    assert_int_equal(mf__caps_transient(MF_E_REDIS, &err),
-                     MF_E_REDIS_UNAVAILABLE);
-    mf_error_set(&err, MF_E_REDIS, "EVALSHA: ERR user_script:1: LOADINGX");
-    assert_int_equal(mf__caps_transient(MF_E_REDIS, &err), MF_E_REDIS);
-    mf_error_set(&err, MF_E_REDIS, "EVALSHA: WRONGTYPE Operation");
-    assert_int_equal(mf__caps_transient(MF_E_REDIS, &err), MF_E_REDIS);
-    assert_int_equal(mf__caps_transient(MF_E_OK, &err), MF_E_OK);
-}
-
 int
 main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode),     cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_spec_check), cmocka_unit_test(test_names_and_ids),
-        cmocka_unit_test(test_transient),
+        cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_spec_check),
+        cmocka_unit_test(test_names_and_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,2 @@
+-- KEYS: batch.
+return {'OK', settle(KEYS[1])}
