@@ -625,6 +625,7 @@ run_append(struct mem_store *ms, struct op *o) {
         srv->stats.appended + o->n > fl->quota_messages) {
         code = MF_E_OVERQUOTA;
         why = "NO [OVERQUOTA] Quota exceeded (mailbox for user is full)";
+        srv->stats.quota_refused++;
     }
     if (code == MF_E_OK && fl->append_fail_at &&
         fl->append_fail_at <= srv->stats.appended + o->n) {

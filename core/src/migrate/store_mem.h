@@ -113,11 +113,12 @@ struct mf_mem_faults {
 
 struct mf_mem_stats {
     unsigned opens, closes, open_failures;
-    uint64_t appended;     /* messages stored by APPEND */
-    uint64_t append_cmds;  /* append commands carried out */
-    uint64_t multi_cmds;   /* of them, with more than one message */
-    uint64_t body_bytes;   /* delivered by fetch_bodies() */
-    uint64_t flag_changes; /* set_flags() carried out */
+    uint64_t appended;      /* messages stored by APPEND */
+    uint64_t append_cmds;   /* append commands carried out */
+    uint64_t multi_cmds;    /* of them, with more than one message */
+    uint64_t quota_refused; /* of them, refused as over quota */
+    uint64_t body_bytes;    /* delivered by fetch_bodies() */
+    uint64_t flag_changes;  /* set_flags() carried out */
     unsigned creates, subscribes;
     uint64_t max_queued; /* most commands ever queued on one store */
 };

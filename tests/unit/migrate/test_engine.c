@@ -447,7 +447,11 @@ test_target_refuses_everything(void **state) {
     assert_int_equal(t->res.error.code, rc);
     assert_int_equal(t->res.stats.messages_copied, 0);
     /* INBOX's batch, then its messages one by one; Archive not tried... */
-    assert_true(t->env.dst->stats.append_cmds <= 1 + 30);
+    /* (How many batches INBOX went in depends on timing: at most a
+     * few; each message of INBOX alone at most once.) */
+    assert_true(t->env.dst->stats.multi_cmds <= 3);
+    assert_true(t->env.dst->stats.append_cmds - t->env.dst->stats.multi_cmds <=
+                30);
     assert_int_equal(t->env.dst->stats.appended, 0);
     /* ... but all sixty are listed, with their folders. */
     assert_int_equal(t->res.stats.failed, 60);
@@ -521,16 +525,18 @@ test_quota_then_lift(void **state) {
     snprintf(words, sizeof(words), "%llu messages (%llu bytes)",
              (unsigned long long)missing, (unsigned long long)bytes);
     assert_non_null(strstr(t->res.error.detail, words));
-    /* Batches were refused whole, not retried one message at a time. */
-    assert_true(t->env.dst->stats.append_cmds <= 8);
+    /* Batches were refused whole, not retried one message at a time:
+     * only the few in flight when the first NO came were refused (how
+     * many batches went in before depends on timing, not asserted). */
+    assert_true(t->env.dst->stats.quota_refused <= 4);
     /* Still full: the next pass copies what fits now and lists the
      * rest, with a few batch attempts at most. */
-    cmds = t->env.dst->stats.append_cmds;
+    cmds = t->env.dst->stats.quota_refused;
     if (pass(t) != MF_E_OVERQUOTA)
         fail_msg("second: %s %s", mf_err_name(t->res.error.code),
                  t->res.error.detail);
     assert_int_equal(t->res.stats.messages_copied + t->res.n_failed, missing);
-    assert_true(t->env.dst->stats.append_cmds - cmds <= 4);
+    assert_true(t->env.dst->stats.quota_refused - cmds <= 4);
     missing = t->res.n_failed;
     /* Lifted: exactly the missing ones are copied. */
     t->env.dst->faults.quota_messages = 0;
