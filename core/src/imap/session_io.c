@@ -145,6 +145,12 @@ stage(struct mf_imap_session *s) {
         p = &c->parts[c->part];
         switch (p->kind) {
         case MF__IMAP_PART_WAIT:
+            if (c->answered) {
+                /* Answered already: no "+" comes for the rest. */
+                c->part = c->nparts;
+                c->off = 0;
+                continue;
+            }
             /* The header before it is staged; nothing more until "+". */
             s->waiting = c;
             break;
