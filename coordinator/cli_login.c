@@ -42,6 +42,7 @@ cli_server_read(struct cli *cli, const char *key, bool required,
                 struct mf_error *err) {
     const char *url = mf_config_get(cli->config, key, NULL);
     bool insecure = false;
+    uint64_t secs = 0;
 
     memset(s, 0, sizeof(*s));
     if (given_r)
@@ -55,6 +56,10 @@ cli_server_read(struct cli *cli, const char *key, bool required,
         mf_config_get_bool(cli->config, "insecure", false, &insecure, err))
         return false;
     s->insecure = insecure;
+    if (mf_config_get_u64(cli->config, "command-timeout", 300, 1, 86400,
+                          MF_UNIT_SECONDS, &secs, err) != MF_E_OK)
+        return false;
+    s->command_timeout_ms = (long)secs * 1000L;
     s->ca_file = mf_config_get(cli->config, "ca-file", NULL);
     s->bind_address = mf_config_get(cli->config, "bind-address", NULL);
     return true;

@@ -55,6 +55,9 @@ static const struct cli_option options[] = {
     {"master-key-file", true,
      "key sealing the passwords (default: a key for this run only)"},
     {"bind-address", true, "local address for outgoing connections"},
+    {"command-timeout", true,
+     "seconds a server may take to answer one IMAP command, plus a second "
+     "per 64 KiB it moves (default 300); past it: SERVER_TOO_SLOW"},
     {"egress-ip", true,
      "this process's address for the per-IP caps (default: the local "
      "address toward each server)"},

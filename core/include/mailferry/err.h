@@ -87,6 +87,10 @@
     XX(OVERQUOTA, 310, FAIL_MAILBOX, "target mailbox over quota")              \
     XX(TARGET_MAILBOX_MISSING, 311, FAIL_MAILBOX,                              \
        "target user has no mailbox")                                           \
+    XX(SERVER_TOO_SLOW, 312, RECONNECT,                                        \
+       "server did not answer a command in time")                              \
+    XX(SERVER_FLOOD, 313, RECONNECT,                                           \
+       "server sent more responses than the command can produce")              \
     /* 400-499: messages */                                                    \
     XX(MESSAGE_TOO_LARGE, 400, FAIL_MESSAGE, "message larger than the limit")  \
     XX(MESSAGE_REJECTED, 401, FAIL_MESSAGE, "target refused the message")      \

@@ -47,6 +47,9 @@ struct mf_migrate_server {
     const char *bind_address; /* local address, or NULL */
     long connect_timeout_ms;  /* 0: 30 s */
     long io_timeout_ms;       /* 0: 120 s */
+    /* A command unanswered this long (plus time for its bytes) breaks
+     * the connection with SERVER_TOO_SLOW; 0: 300 s. */
+    long command_timeout_ms;
 };
 
 /* How to log in to one side for one mailbox. Borrowed; the engine never

@@ -257,8 +257,8 @@ mf__imap_conn_local_ip(const struct mf_imap_conn *c) {
     return c->local_ip;
 }
 
-static long
-now_ms(void) {
+long
+mf__imap_now_ms(void) {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -286,12 +286,12 @@ mf__imap_conn_wait(struct mf_imap_conn *c, bool want_read, bool want_write,
     pfd.events =
         (short)((want_read && !r ? POLLIN : 0) | (want_write ? POLLOUT : 0));
     if (pfd.events) {
-        deadline = now_ms() + timeout_ms;
+        deadline = mf__imap_now_ms() + timeout_ms;
         for (;;) {
             n = poll(&pfd, 1, (int)timeout_ms);
             if (n >= 0 || errno != EINTR)
                 break;
-            timeout_ms = deadline - now_ms();
+            timeout_ms = deadline - mf__imap_now_ms();
             if (timeout_ms < 0)
                 timeout_ms = 0;
         }

@@ -137,6 +137,8 @@ MF_WARN_UNUSED mf_err mf__imap_conn_recv(struct mf_imap_conn *c, void *buf,
  * tests (socket options). Owned by the connection; never read or write
  * it directly (TLS). */
 int mf__imap_conn_fd(const struct mf_imap_conn *c);
+/* CLOCK_MONOTONIC in milliseconds: the clock of every I/O deadline. */
+long mf__imap_now_ms(void);
 /* The local address of the connection ("127.0.0.2"), for the per-IP cap. */
 const char *mf__imap_conn_local_ip(const struct mf_imap_conn *c);
 

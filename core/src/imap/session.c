@@ -61,11 +61,25 @@ mf__imap_session_trace(struct mf_imap_session *s, bool sent, const char *p,
         s->trace(s->trace_ud, sent, p, n);
 }
 
+/* Releases c's body sources (once: the pointers are cleared) and makes
+ * sure they are never read again. */
+static void
+release_sources(struct mf__imap_cmd *c) {
+    for (size_t i = 0; i < c->nparts; i++) {
+        struct mf_imap_body_source *src = &c->parts[i].src;
+        if (c->parts[i].kind != MF__IMAP_PART_SOURCE)
+            continue;
+        if (src->release)
+            src->release(src->ud);
+        src->release = NULL;
+        src->read = NULL;
+        src->ud = NULL;
+    }
+}
+
 void
 mf__imap_session_cmd_free(struct mf__imap_cmd *c) {
-    for (size_t i = 0; i < c->nparts; i++)
-        if (c->parts[i].kind == MF__IMAP_PART_SOURCE && c->parts[i].src.release)
-            c->parts[i].src.release(c->parts[i].src.ud);
+    release_sources(c);
     mf_buf_free(&c->out);
     mf_buf_free(&c->trace);
     free(c->parts);
@@ -87,11 +101,25 @@ mf__imap_session_cmd_unlink(struct mf_imap_session *s, struct mf__imap_cmd *c) {
     MF_ASSERT(s->send_cur != c && s->waiting != c);
 }
 
+void
+mf__imap_session_window(struct mf_imap_session *s) {
+    uint64_t exists = s->mbox.exists;
+
+    /* A folder of more than ten million messages is not real; a server
+     * that says so does not get an endless budget. */
+    if (exists > 10000000)
+        exists = 10000000;
+    s->head_since = mf__imap_now_ms();
+    s->head_bytes = 0;
+    s->head_untagged = 0;
+    s->head_budget = s->untagged_base + 2 * exists;
+}
+
 /* Runs c's callback once and updates the counters; frees c when nothing
  * of it remains to be sent. */
-static void
-complete(struct mf_imap_session *s, struct mf__imap_cmd *c,
-         const struct mf_imap_result *res) {
+void
+mf__imap_session_complete(struct mf_imap_session *s, struct mf__imap_cmd *c,
+                          const struct mf_imap_result *res) {
     MF_ASSERT(!c->done);
     c->done = true;
     s->pending--;
@@ -104,6 +132,8 @@ complete(struct mf_imap_session *s, struct mf__imap_cmd *c,
         MF_ASSERT(s->send_cur == c);
         s->send_cur = c->next;
     }
+    /* Its sources are not read after the callback (session.h). */
+    release_sources(c);
     if (c->cb)
         c->cb(c->ud, res);
     if (c->sent) {
@@ -128,8 +158,10 @@ fail_all(struct mf_imap_session *s, const struct mf_error *err,
         if (!c->done) {
             c->done = true;
             s->pending--;
+            release_sources(c);
+            /* A command the server answered keeps its answer. */
             if (c->cb)
-                c->cb(c->ud, &res);
+                c->cb(c->ud, c->answered ? &c->early : &res);
         }
         mf__imap_session_cmd_free(c);
         c = next;
@@ -257,6 +289,12 @@ on_untagged(struct mf_imap_session *s, const struct mf_imap_response *r) {
     const char *kw = r->keyword ? r->keyword : "";
     struct mf__imap_handler *h;
 
+    if (++s->head_untagged > s->head_budget)
+        return fatal(s, MF_E_SERVER_FLOOD,
+                     "%llu untagged responses without a tagged answer (the "
+                     "last: %.40s); the budget is %llu",
+                     (unsigned long long)s->head_untagged, kw,
+                     (unsigned long long)s->head_budget);
     if (r->status != MF_IMAP_STATUS_NONE)
         note_resp_code(s, r);
     if (r->status == MF_IMAP_STATUS_BYE && !s->got_bye) {
@@ -288,7 +326,8 @@ on_tagged(struct mf_imap_session *s, const struct mf_imap_response *r) {
     struct mf__imap_cmd *c;
 
     for (c = s->head; c; c = c->next)
-        if (c->started && !c->done && strcmp(c->tag, r->tag) == 0)
+        if (c->started && !c->done && !c->answered &&
+            strcmp(c->tag, r->tag) == 0)
             break;
     if (!c)
         return fatal(s, MF_E_IMAP_UNEXPECTED,
@@ -311,7 +350,18 @@ on_tagged(struct mf_imap_session *s, const struct mf_imap_response *r) {
     default:
         break;
     }
-    complete(s, c, &res);
+    mf__imap_session_window(s);
+    if (!c->sent && s->waiting != c) {
+        /* Answered before the whole command is out: the server reads the
+         * rest of a non-synchronizing literal anyway (RFC 7888 section
+         * 4), and the body source may be read only until the callback
+         * runs, so the callback waits for the last byte (session_io.c). */
+        c->answered = true;
+        c->early = res;
+        c->early.tagged = NULL;
+        return MF_E_OK;
+    }
+    mf__imap_session_complete(s, c, &res);
     return MF_E_OK;
 }
 
@@ -478,6 +528,13 @@ mf_imap_session_new_on_conn(struct mf_imap_conn *conn,
     s->window = opts && opts->window ? opts->window : DEFAULT_WINDOW;
     s->timeout_ms =
         opts && opts->timeout_ms ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+    s->cmd_timeout_ms = opts && opts->command_timeout_ms
+                            ? opts->command_timeout_ms
+                            : MF_IMAP_COMMAND_TIMEOUT_MS;
+    s->min_rate = opts && opts->min_rate ? opts->min_rate : MF_IMAP_MIN_RATE;
+    s->untagged_base = opts && opts->untagged_budget ? opts->untagged_budget
+                                                     : MF_IMAP_UNTAGGED_BUDGET;
+    mf__imap_session_window(s);
     if (opts && opts->limits)
         s->limits = *opts->limits;
     else
@@ -519,6 +576,49 @@ mf_imap_session_open(const struct mf_imap_conn_options *conn_opts,
         return rc;
     }
     return mf_imap_session_new_on_conn(conn, opts, s_r, err, retry_after_ms_r);
+}
+
+void
+mf_imap_session_abort(struct mf_imap_session *s, const char *why) {
+    struct mf_imap_result res;
+    struct mf__imap_cmd *c, *next, *last;
+
+    MF_ASSERT(!s->dispatching);
+    if (s->state == MF_IMAP_STATE_BROKEN)
+        return;
+    for (c = s->head; c; c = c->next)
+        if (c->started && !c->sent) {
+            /* Half sent: the rest cannot go without its source, and
+             * padding it would store garbage. */
+            (void)mf__imap_session_break_with(
+                s, MF_E_CANCELLED,
+                "%s (%s was half sent: the connection is closed)", why, c->tag);
+            return;
+        }
+    memset(&res, 0, sizeof(res));
+    res.error.code = MF_E_CANCELLED;
+    snprintf(res.error.detail, sizeof(res.error.detail), "%s", why);
+    /* Commands that callbacks submit meanwhile are not cancelled. */
+    last = s->tail;
+    for (c = s->head; c; c = next) {
+        next = c == last ? NULL : c->next;
+        if (c->done)
+            continue;
+        if (!c->started) {
+            /* Never sent: gone. */
+            if (s->send_cur == c)
+                s->send_cur = c->next;
+            c->sent = true;
+            mf__imap_session_complete(s, c, &res);
+            continue;
+        }
+        /* On the wire: the callback runs now, the answer is ignored. */
+        release_sources(c);
+        if (c->cb)
+            c->cb(c->ud, &res);
+        c->cb = NULL;
+        c->ud = NULL;
+    }
 }
 
 void

@@ -26,7 +26,8 @@
  *
  * Async contract (STYLE.md): a done callback runs exactly once, with the
  * tagged status, or with an error when the session breaks (BYE,
- * disconnect, timeout, a malformed response) or is freed (MF_E_CANCELLED).
+ * disconnect, timeout, a malformed response), is aborted or is freed
+ * (MF_E_CANCELLED).
  * If submit fails, the callback never runs. Callbacks run from inside
  * run()/wait()/free(); they may submit commands but must not call run(),
  * wait() or free() on the same session.
@@ -38,6 +39,19 @@
  * session: state BROKEN, every pending command fails with that error, and
  * later submits fail. A server-suggested backoff ("try again in 30
  * seconds") is parsed into retry_after_ms.
+ *
+ * Deadlines. A server must not hold a connection forever, neither by
+ * trickling bytes (each one resets a no-progress timeout) nor by flooding
+ * untagged responses (each one is progress too). So the oldest command in
+ * flight has a deadline: command_timeout_ms from when it became the
+ * oldest, plus one second per min_rate bytes of its own literals and of
+ * everything read or written meanwhile (a big APPEND or FETCH going at
+ * least at min_rate never runs out). Past it the session breaks with
+ * MF_E_SERVER_TOO_SLOW. Untagged responses between two tagged answers
+ * have a budget: untagged_budget plus twice the selected mailbox's
+ * EXISTS (a UID FETCH 1:* legitimately answers once per message); past
+ * it the session breaks with MF_E_SERVER_FLOOD. Both are of class
+ * RECONNECT: the normal attempt rules apply.
  *
  * Ownership: the session owns the connection and the parser. Everything a
  * callback receives (responses, arguments, results) is borrowed for the
@@ -65,7 +79,12 @@
  * or too few bytes, breaks the session: a literal cannot be abandoned
  * halfway (the command's callback and all others get that code).
  * release (optional) runs exactly once when the session no longer needs
- * the source, if submit succeeded. */
+ * the source, if submit succeeded, and never after the command's done
+ * callback. read is never called after the done callback either: a
+ * server that answers before it has the whole literal (a NO [OVERQUOTA]
+ * to the literal's header, as Dovecot sends) still reads the rest, so the
+ * rest is sent and the callback runs once the command is out; the owner
+ * of ud may free it in the callback. */
 struct mf_imap_body_source {
     uint64_t size;
     mf_err (*read)(void *ud, uint8_t *buf, size_t cap, size_t *n_r);
@@ -191,10 +210,19 @@ enum mf_imap_cap { MF_IMAP_CAP_TABLE(XX) };
 uint32_t mf_imap_caps_parse(const struct mf_imap_arg *args, size_t n,
                             uint64_t *appendlimit_r);
 
+/* The defaults of the deadline options below. */
+#define MF_IMAP_COMMAND_TIMEOUT_MS 300000L
+#define MF_IMAP_MIN_RATE ((uint64_t)64 * 1024)
+#define MF_IMAP_UNTAGGED_BUDGET ((uint64_t)250000)
+
 struct mf_imap_session_options {
     unsigned window; /* commands in flight; 0: 32 */
     long timeout_ms; /* no answer this long breaks the session; 0: 120 s */
     const struct mf_imap_parser_limits *limits; /* NULL: defaults */
+    /* The oldest command's deadline (see "Deadlines" above); 0: 300 s. */
+    long command_timeout_ms;
+    uint64_t min_rate;        /* bytes per second; 0: 64 KiB/s */
+    uint64_t untagged_budget; /* 0: MF_IMAP_UNTAGGED_BUDGET */
 };
 
 struct mf_imap_session;
@@ -232,6 +260,17 @@ MF_WARN_UNUSED mf_err mf_imap_session_new_on_conn(
  * the connection without LOGOUT and frees s; accepts NULL; sets *s to
  * NULL. */
 void mf_imap_session_free(struct mf_imap_session **s);
+
+/* Cancels every command not answered yet, for a caller about to free
+ * what their callbacks or body sources use: their callbacks run now, with
+ * MF_E_CANCELLED (why in the detail), their body sources are released and
+ * never read again. Commands not started are dropped. Commands sent
+ * whole stay on the wire, their answers ignored when they come. A
+ * command half sent (a literal half written, or waiting for "+") cannot
+ * be finished without its source, so the session then breaks
+ * (MF_E_CANCELLED) and the connection is unusable. Must not be called
+ * from a callback. */
+void mf_imap_session_abort(struct mf_imap_session *s, const char *why);
 
 enum mf_imap_state mf_imap_session_state(const struct mf_imap_session *s);
 uint32_t mf_imap_session_caps(const struct mf_imap_session *s);

@@ -61,11 +61,16 @@ struct mf__imap_cmd {
     struct mf_buf trace;         /* owned: the line shown in traces */
     struct mf__imap_part *parts; /* owned */
     size_t nparts;
-    size_t part;  /* the part being sent */
-    uint64_t off; /* bytes of that part sent */
-    bool started; /* first byte staged: counts as in flight */
-    bool sent;    /* every part sent */
-    bool done;    /* callback ran */
+    size_t part;            /* the part being sent */
+    uint64_t off;           /* bytes of that part sent */
+    uint64_t literal_bytes; /* sizes of its literals: deadline credit */
+    bool started;           /* first byte staged: counts as in flight */
+    bool sent;              /* every part sent */
+    bool done;              /* callback ran */
+    /* Answered while still being sent: the answer (tagged NULL) waits in
+     * early until the last byte is out (session.h, body sources). */
+    bool answered;
+    struct mf_imap_result early;
 };
 
 struct mf__imap_handler {
@@ -83,6 +88,13 @@ struct mf_imap_session {
     uint64_t appendlimit;
     unsigned window;
     long timeout_ms;
+    /* Deadlines (session.h): the oldest command in flight has been the
+     * oldest since head_since (ms), head_bytes moved and head_untagged
+     * untagged responses came since; budget is what may come. */
+    long cmd_timeout_ms;
+    uint64_t min_rate, untagged_base;
+    long head_since;
+    uint64_t head_bytes, head_untagged, head_budget;
 
     struct mf__imap_cmd *head, *tail; /* owned, submit order */
     struct mf__imap_cmd *send_cur;    /* first command not completely sent */
@@ -124,6 +136,14 @@ void mf__imap_session_cmd_free(struct mf__imap_cmd *c);
 /* Takes c out of the queue (c is neither send_cur nor waiting). */
 void mf__imap_session_cmd_unlink(struct mf_imap_session *s,
                                  struct mf__imap_cmd *c);
+/* Runs c's callback with res (exactly once) and updates the counters;
+ * frees c when nothing of it remains to be sent. */
+void mf__imap_session_complete(struct mf_imap_session *s,
+                               struct mf__imap_cmd *c,
+                               const struct mf_imap_result *res);
+/* Starts a new deadline window (session.h "Deadlines"): a command got
+ * its answer, or one was sent while none was in flight. */
+void mf__imap_session_window(struct mf_imap_session *s);
 /* Breaks the session: state BROKEN, nothing more is sent, every queued
  * command fails with err, in submit order, exactly once. Returns the
  * code (the first break's, if it was broken already). */

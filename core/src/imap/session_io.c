@@ -70,6 +70,7 @@ read_some(struct mf_imap_session *s, uint32_t id) {
             return mf__imap_session_break(s, &e, 0);
         if (n == 0)
             break;
+        s->head_bytes += n;
         s->dispatching = true;
         rc = mf_imap_parser_feed(s->parser, s->inbuf, n, &consumed);
         s->dispatching = false;
@@ -120,7 +121,8 @@ stage(struct mf_imap_session *s) {
 
         if (!c->started) {
             c->started = true;
-            s->inflight++;
+            if (s->inflight++ == 0)
+                mf__imap_session_window(s);
             if (c->verb == MF__IMAP_VERB_SELECT)
                 memset(&s->mbox, 0, sizeof(s->mbox));
             mf__imap_session_trace(s, true, (const char *)c->trace.data,
@@ -132,12 +134,23 @@ stage(struct mf_imap_session *s) {
             if (c->done) {
                 mf__imap_session_cmd_unlink(s, c);
                 mf__imap_session_cmd_free(c);
+            } else if (c->answered) {
+                /* Its answer came early; the last byte is out now. */
+                mf__imap_session_complete(s, c, &c->early);
+                if (s->state == MF_IMAP_STATE_BROKEN)
+                    return s->err.code;
             }
             continue;
         }
         p = &c->parts[c->part];
         switch (p->kind) {
         case MF__IMAP_PART_WAIT:
+            if (c->answered) {
+                /* Answered already: no "+" comes for the rest. */
+                c->part = c->nparts;
+                c->off = 0;
+                continue;
+            }
             /* The header before it is staged; nothing more until "+". */
             s->waiting = c;
             break;
@@ -237,7 +250,34 @@ write_some(struct mf_imap_session *s) {
         if (sent == 0)
             return MF_E_OK;
         s->out_off += sent;
+        s->head_bytes += sent;
     }
+}
+
+/* The oldest command in flight, or NULL. */
+static const struct mf__imap_cmd *
+oldest(const struct mf_imap_session *s) {
+    for (const struct mf__imap_cmd *c = s->head; c; c = c->next)
+        if (c->started && !c->done)
+            return c;
+    return NULL;
+}
+
+/* Milliseconds left until the oldest command's deadline (session.h
+ * "Deadlines"), at most cap; negative when it has passed. */
+static long
+deadline_left(const struct mf_imap_session *s, long cap) {
+    const struct mf__imap_cmd *c = oldest(s);
+    uint64_t credit;
+    long left;
+
+    if (!c)
+        return cap;
+    credit = (s->head_bytes + c->literal_bytes) / s->min_rate * 1000;
+    if (credit > (uint64_t)30 * 24 * 3600 * 1000)
+        credit = (uint64_t)30 * 24 * 3600 * 1000;
+    left = s->head_since + s->cmd_timeout_ms + (long)credit - mf__imap_now_ms();
+    return left < cap ? left : cap;
 }
 
 /* The I/O loop: read what is there, send what may go, then wait for
@@ -254,6 +294,7 @@ drive(struct mf_imap_session *s, uint32_t id, long timeout_ms) {
         timeout_ms = s->timeout_ms;
     for (;;) {
         struct mf_error e = {0};
+        long wait_ms;
 
         if (s->state == MF_IMAP_STATE_BROKEN)
             return s->err.code;
@@ -265,8 +306,24 @@ drive(struct mf_imap_session *s, uint32_t id, long timeout_ms) {
             continue;
         if ((rc = write_some(s)) != MF_E_OK)
             return rc;
-        rc = mf__imap_conn_wait(s->conn, true, out_left(s) > 0, timeout_ms,
-                                NULL, NULL, &e);
+        /* An early answer completes its command once its last byte is
+         * staged (session.c). */
+        if (!busy(s, id))
+            continue;
+        wait_ms = deadline_left(s, timeout_ms);
+        if (wait_ms < 0) {
+            const struct mf__imap_cmd *c = oldest(s);
+            return mf__imap_session_break_with(
+                s, MF_E_SERVER_TOO_SLOW,
+                "no answer to %s in %ld s (%llu bytes moved meanwhile, "
+                "%zu commands pending)",
+                c ? c->tag : "?", (mf__imap_now_ms() - s->head_since) / 1000,
+                (unsigned long long)s->head_bytes, s->pending);
+        }
+        rc = mf__imap_conn_wait(s->conn, true, out_left(s) > 0, wait_ms, NULL,
+                                NULL, &e);
+        if (rc == MF_E_TIMEOUT && wait_ms < timeout_ms)
+            continue; /* the deadline, checked above */
         if (rc == MF_E_TIMEOUT && s->got_bye)
             return mf__imap_session_break(s, &s->bye, s->bye_retry_ms);
         if (rc == MF_E_TIMEOUT)

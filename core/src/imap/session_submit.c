@@ -107,6 +107,7 @@ render(struct mf_imap_session *s, struct mf__imap_cmd *c,
             continue;
         }
         size = sg->kind == MF_IMAP_SEG_SOURCE ? sg->source.size : sg->len;
+        c->literal_bytes += size;
         plus = (s->caps & MF_IMAP_CAP_LITERAL_PLUS) ||
                ((s->caps & MF_IMAP_CAP_LITERAL_MINUS) &&
                 size <= LITERAL_MINUS_MAX);

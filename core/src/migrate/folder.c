@@ -844,6 +844,10 @@ write_all(struct folder_run *fr) {
         (void)submit_current(fr);
     if (dst->ops->flush(dst, 0) != MF_E_OK)
         set_werr(fr, &dst->error, dst->retry_after_ms);
+    /* However the folder ended (a refusal, a stop, a lost lease, BYE, a
+     * deadline), nothing queued may outlive it: its callbacks and body
+     * sources use this frame and the batches. Normally nothing is left. */
+    mf_store_cancel(dst);
     batch_free(fr->cur);
     fr->cur = NULL;
 }

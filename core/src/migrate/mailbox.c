@@ -98,6 +98,7 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
     so.login = &il;
     so.user_root = login->user_root;
     so.timeout_ms = srv->io_timeout_ms;
+    so.command_timeout_ms = srv->command_timeout_ms;
     so.stream_threshold = run->stream_threshold;
     /* A literal bigger than the cap is never fetched, but one that lies
      * about its size must not make us buffer it. */

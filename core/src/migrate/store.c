@@ -9,6 +9,12 @@
 #include <string.h>
 
 void
+mf_store_cancel(struct mf_store *st) {
+    if (st && st->ops->cancel)
+        st->ops->cancel(st);
+}
+
+void
 mf_store_close(struct mf_store **st) {
     if (*st) {
         (*st)->ops->close(*st);

@@ -138,7 +138,13 @@ struct mf_store_ops {
                         mf_store_done_cb cb, void *ud);
     /* Drives queued commands until at most max_pending are unfinished. */
     mf_err (*flush)(struct mf_store *st, size_t max_pending);
-    /* Logs out (politely when still healthy) and frees st. */
+    /* Cancels every queued append and flag change now: their callbacks
+     * run at once with MF_E_CANCELLED and their body sources are never
+     * read again (a half-sent literal breaks the store). For a caller
+     * about to free what they use; optional (mf_store_cancel()). */
+    void (*cancel)(struct mf_store *st);
+    /* Logs out (politely when still healthy) and frees st. Commands
+     * still queued are cancelled first, as by cancel. */
     void (*close)(struct mf_store *st);
     /* Optional, callable from another thread while st is in use: makes
      * the connection fail at once (its lease was lost), so that the
@@ -163,6 +169,8 @@ struct mf_store {
     uint32_t retry_after_ms;
 };
 
+/* st->ops->cancel(st), when the store has it. */
+void mf_store_cancel(struct mf_store *st);
 /* Closes *st if not NULL and sets it to NULL. */
 void mf_store_close(struct mf_store **st);
 
@@ -195,6 +203,8 @@ struct mf_store_imap_options {
     const struct mf_imap_login *login;
     unsigned window; /* commands in flight (0: 32) */
     long timeout_ms; /* no progress this long breaks it (0: 120 s) */
+    /* A command's deadline (session.h "Deadlines"; 0: 300 s). */
+    long command_timeout_ms;
     /* Literals above this stream through the body callbacks instead of
      * being buffered whole (0: 256 KiB). */
     uint64_t stream_threshold;

@@ -984,10 +984,33 @@ imap_flush(struct mf_store *st, size_t max_pending) {
     return rc;
 }
 
+/* Drops the finished entries at the head of the queue. */
+static void
+drop_finished(struct imap_store *is) {
+    while (is->qlen > 0 && is->q[is->qhead]->cb == NULL) {
+        free(is->q[is->qhead]);
+        is->qhead = (is->qhead + 1) % is->qcap;
+        is->qlen--;
+    }
+}
+
+/* Every queued callback runs now (CANCELLED) and no body source is read
+ * again: the caller is about to free them (session.h, abort). */
+static void
+imap_cancel(struct mf_store *st) {
+    struct imap_store *is = IS(st);
+
+    mf_imap_session_abort(is->s, "cancelled: the folder copy ended");
+    drop_finished(is);
+}
+
 static void
 imap_close(struct mf_store *st) {
     struct imap_store *is = IS(st);
 
+    /* LOGOUT must not send what is still queued: the body sources of
+     * queued appends may be gone with their folder. */
+    mf_imap_session_abort(is->s, "store closed");
     if (mf_imap_session_state(is->s) != MF_IMAP_STATE_BROKEN) {
         /* A polite LOGOUT, bounded: the session's own timeout applies. */
         mf_err rc = mf_imap_session_logout(is->s);
@@ -1028,6 +1051,7 @@ static const struct mf_store_ops imap_ops = {
     .append = imap_append,
     .set_flags = imap_set_flags,
     .flush = imap_flush,
+    .cancel = imap_cancel,
     .close = imap_close,
     .abort = imap_abort,
 };
@@ -1180,6 +1204,7 @@ mf_store_imap_open(const struct mf_store_imap_options *o,
         lim.max_literal = o->max_literal;
     so.window = o->window;
     so.timeout_ms = o->timeout_ms;
+    so.command_timeout_ms = o->command_timeout_ms;
     so.limits = &lim;
     rc =
         mf_imap_session_open(o->conn, o->login, &so, &s, err, retry_after_ms_r);

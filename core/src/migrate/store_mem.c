@@ -711,15 +711,28 @@ mem_flush(struct mf_store *st, size_t max_pending) {
     return MF_E_OK;
 }
 
+/* Runs every queued callback with MF_E_CANCELLED, as a session's abort
+ * does. */
+static void
+cancel_all(struct mem_store *ms, const char *why) {
+    while (ms->qhead < ms->qlen) {
+        struct op o = ms->q[ms->qhead++];
+        done_with(&o, MF_E_CANCELLED, why);
+        op_clear(&o);
+    }
+    ms->qhead = ms->qlen = 0;
+}
+
+static void
+mem_cancel(struct mf_store *st) {
+    cancel_all(MS(st), "cancelled: the folder copy ended");
+}
+
 static void
 mem_close(struct mf_store *st) {
     struct mem_store *ms = MS(st);
 
-    while (ms->qhead < ms->qlen) {
-        struct op o = ms->q[ms->qhead++];
-        done_with(&o, MF_E_CANCELLED, "store closed");
-        op_clear(&o);
-    }
+    cancel_all(ms, "store closed");
     ms->srv->stats.closes++;
     free(ms->q);
     mf_header_scan_free(&ms->scan);
@@ -737,6 +750,7 @@ static const struct mf_store_ops mem_ops = {
     .append = mem_append,
     .set_flags = mem_set_flags,
     .flush = mem_flush,
+    .cancel = mem_cancel,
     .close = mem_close,
 };
 

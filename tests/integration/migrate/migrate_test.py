@@ -25,6 +25,10 @@ the cases can run in parallel on the same servers:
            a second run copies nothing
   embedded_stop user 41: Ctrl-C stops the batch; the same batch resumes
            from a shared Redis and finishes EQUAL
+  hostile  user 57 (target side only): a source that trickles one byte
+           every 2 s fails the mailbox with SERVER_TOO_SLOW, one that floods
+           "* 1 EXISTS" with SERVER_FLOOD, each in bounded time
+           (tests/support/hostileimap.py, --command-timeout 3)
 """
 import imaplib
 import json
@@ -405,6 +409,32 @@ def case_errors():
           f"broken CSV: {p.returncode} {p.stderr}")
 
 
+def case_hostile():
+    n = 57
+    csv = csv_for([n], "hostile")
+    for mode, code in (("trickle", "SERVER_TOO_SLOW"),
+                       ("flood", "SERVER_FLOOD")):
+        srv = subprocess.Popen(["/usr/bin/python3",
+                                os.path.join(SUPPORT, "hostileimap.py"),
+                                mode], stdout=subprocess.PIPE, text=True)
+        try:
+            port = int(srv.stdout.readline())
+            t0 = time.monotonic()
+            rc, doc = migrate(csv, "--max-attempts", "1", "--command-timeout",
+                              "3", source=f"imap://127.0.0.1:{port}/?tls=off",
+                              check_exit=1)
+            took = time.monotonic() - t0
+        finally:
+            srv.kill()
+            srv.wait()
+        m = mailbox(doc, n)
+        check(m["error"]["code"] == code, f"{mode}: {m}")
+        # The deadline is 3 s (flood: the budget); startup and the private
+        # Redis take a few seconds more, never minutes.
+        check(took < 90, f"{mode}: took {took:.0f} s")
+        print(f"{mode}: {code} in {took:.1f} s: {m['error']['detail']}")
+
+
 def redis_servers():
     """PIDs of redis-server processes started by mailferry (their command
     line names a private mailferry-redis directory)."""
@@ -509,6 +539,7 @@ CASES = {
     "errors": case_errors,
     "embedded": case_embedded,
     "embedded_stop": case_embedded_stop,
+    "hostile": case_hostile,
 }
 
 if __name__ == "__main__":
