@@ -64,6 +64,26 @@ MF_WARN_UNUSED mf_err mf_checkpoint_put(struct mf_redis *r, const char *batch,
                                         const char *mailbox, const char *folder,
                                         const struct mf_checkpoint *ckpt,
                                         struct mf_error *err);
+/* The claim a checkpoint write is fenced by: the mailbox record (a hash
+ * in the batch's hash tag, mf_batch_record_key()) whose job, attempt and
+ * claim_worker fields must still be these, with a claim_expiry in the
+ * future by Redis TIME. Strings are borrowed. */
+struct mf_checkpoint_claim {
+    const char *record_key;
+    const char *job_id;
+    uint32_t attempt;
+    const char *worker;
+};
+
+/* mf_checkpoint_put() as a compare-and-set on the claim (one Lua script,
+ * so nothing can come between the test and the write): MF_E_FENCED when
+ * the claim is not (or no longer) this one, and nothing is written. A
+ * worker that lost its claim can then not move the checkpoint of the
+ * worker that took the mailbox over. */
+MF_WARN_UNUSED mf_err mf_checkpoint_put_claimed(
+    struct mf_redis *r, const char *batch, const char *mailbox,
+    const char *folder, const struct mf_checkpoint *ckpt,
+    const struct mf_checkpoint_claim *claim, struct mf_error *err);
 /* Forgets every checkpoint of a mailbox (batch removal, full resync). */
 MF_WARN_UNUSED mf_err mf_checkpoint_clear(struct mf_redis *r, const char *batch,
                                           const char *mailbox,

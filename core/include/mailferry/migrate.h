@@ -80,6 +80,8 @@ struct mf_migrate_caps {
     long ttl_ms;           /* lease TTL; 0: 30 s */
 };
 
+struct mf_fence; /* mailferry/fence.h */
+
 struct mf_migrate_options {
     const struct mf_migrate_server *source, *target;
     /* NULL: default rules. */
@@ -108,6 +110,10 @@ struct mf_migrate_options {
     struct mf_migrate_progress *progress;
     /* Connection and bandwidth caps; NULL: none. */
     const struct mf_migrate_caps *caps;
+    /* The job's claim (mailferry/fence.h), NULL: none. Once it no longer
+     * holds, the engine's connections are aborted, nothing more is sent,
+     * and checkpoints are written as a compare-and-set on its claim. */
+    struct mf_fence *fence;
 };
 
 /* A skipped or failed message (or folder, with uid 0). */

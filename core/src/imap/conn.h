@@ -119,6 +119,11 @@ MF_WARN_UNUSED mf_err mf__imap_conn_recv(struct mf_imap_conn *c, void *buf,
  * tests (socket options). Owned by the connection; never read or write
  * it directly (TLS). */
 int mf__imap_conn_fd(const struct mf_imap_conn *c);
+/* Gates every send on gate(ud) (NULL: none): when it returns false the
+ * connection is shut down and the send fails with MF_E_FENCED, so not one
+ * more byte reaches the server (a job that lost its claim). */
+void mf__imap_conn_set_gate(struct mf_imap_conn *c, bool (*gate)(void *ud),
+                            void *ud);
 /* The local address of the connection ("127.0.0.2"), for the per-IP cap. */
 const char *mf__imap_conn_local_ip(const struct mf_imap_conn *c);
 

@@ -41,6 +41,7 @@
 #include "migrate/pipe.h"
 
 #include "imap/parser.h"
+#include "mailferry/fence.h"
 #include "mailferry/util.h"
 
 #include <pthread.h>
@@ -446,6 +447,12 @@ submit(struct folder_run *fr, struct batch *b) {
     struct mf_store_append_msg stack[64] = {{0}}, *am;
     mf_err rc;
 
+    /* A job that lost its claim appends nothing more (fence.h). */
+    if (!mf_fence_holds(fr->run->o->fence)) {
+        set_werr_code(fr, MF_E_FENCED, "the claim on this job is gone");
+        batch_free(b);
+        return MF_E_FENCED;
+    }
     if (!b->msgs[0]->streamed)
         mf__leases_bandwidth(fr->run->leases, true, b->bytes);
     am = b->n <= MF_ARRAY_LEN(stack) ? stack : mf_xcalloc(b->n, sizeof(*am));
@@ -583,9 +590,9 @@ batch_done(void *ud, const struct mf_store_done *d) {
     } else if (fr->werr.code != MF_E_OK && refused(code)) {
         /* Answered after the folder already stopped: not on the target. */
         batch_refused(b, d);
-    } else if (code == MF_E_CANCELLED || cls == MF_ERRCLASS_RETRY ||
-               cls == MF_ERRCLASS_RECONNECT || code == MF_E_MAILBOX_MISSING ||
-               fr->werr.code != MF_E_OK) {
+    } else if (code == MF_E_CANCELLED || code == MF_E_FENCED ||
+               cls == MF_ERRCLASS_RETRY || cls == MF_ERRCLASS_RECONNECT ||
+               code == MF_E_MAILBOX_MISSING || fr->werr.code != MF_E_OK) {
         /* The session or the folder is in trouble: these messages stay
          * unconfirmed and the next attempt resumes before them. */
         set_werr(fr, &d->error, d->retry_after_ms);

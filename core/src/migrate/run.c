@@ -7,6 +7,7 @@
 #include "migrate/migrate_int.h"
 
 #include "imap/parser.h"
+#include "mailferry/fence.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -51,11 +52,23 @@ mf_err
 mf__ckpt_put(struct mf__run *run, const char *folder,
              const struct mf_checkpoint *ck) {
     struct mf__ckpt_mem *m;
+    const char *batch = run->o->batch ? run->o->batch : "";
 
+    /* A job that lost its claim moves no checkpoint: the local test saves
+     * a round trip, the claimed write is the one that counts (another
+     * worker may have taken the mailbox over while this one was away). */
+    if (!mf_fence_holds(run->o->fence))
+        return mf_error_set(&run->err, MF_E_FENCED,
+                            "checkpoint of folder %.100s not written: the "
+                            "claim on this job is gone",
+                            folder);
+    if (run->o->redis && run->o->fence)
+        return mf_checkpoint_put_claimed(run->o->redis, batch, run->mailbox,
+                                         folder, ck, &run->o->fence->claim,
+                                         &run->err);
     if (run->o->redis)
-        return mf_checkpoint_put(run->o->redis,
-                                 run->o->batch ? run->o->batch : "",
-                                 run->mailbox, folder, ck, &run->err);
+        return mf_checkpoint_put(run->o->redis, batch, run->mailbox, folder, ck,
+                                 &run->err);
     for (m = run->mem; m; m = m->next)
         if (strcmp(m->folder, folder) == 0)
             break;

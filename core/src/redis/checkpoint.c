@@ -148,28 +148,88 @@ mf_checkpoint_get(struct mf_redis *r, const char *batch, const char *mailbox,
     return rc;
 }
 
-mf_err
-mf_checkpoint_put(struct mf_redis *r, const char *batch, const char *mailbox,
-                  const char *folder, const struct mf_checkpoint *ckpt,
-                  struct mf_error *err) {
-    char key[1100], *value;
-    const char *argv[4];
-    size_t argvlen[4];
+/* KEYS: checkpoint hash, mailbox record.  ARGV: folder, value, job,
+ * attempt, worker. The claim test of the batch module's renew script
+ * (core/src/batch/script.c), in Redis TIME; kept as a C string until the
+ * scripts move to .lua files. */
+static const char put_claimed_lua[] =
+    "local f = redis.call('HMGET', KEYS[2], 'job', 'attempt',\n"
+    "                     'claim_worker', 'claim_expiry')\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "if f[1] ~= ARGV[3] or f[2] ~= ARGV[4] or f[3] ~= ARGV[5] or\n"
+    "   (tonumber(f[4]) or 0) <= now then\n"
+    "  return {'FENCED', f[1] or '', f[2] or '', f[3] or ''}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
+    "return {'OK'}\n";
+
+/* HSET of the checkpoint, or with claim the script above. */
+static mf_err
+put(struct mf_redis *r, const char *batch, const char *mailbox,
+    const char *folder, const struct mf_checkpoint *ckpt,
+    const struct mf_checkpoint_claim *claim, struct mf_error *err) {
+    char key[1100], attempt[16], *value;
+    const char *argv[10];
+    size_t argvlen[10];
+    int argc = 0;
     redisReply *reply = NULL;
     mf_err rc;
 
     MF_ASSERT(ckpt->uidvalidity != 0);
     hash_key(key, sizeof(key), batch, mailbox);
     value = mf_checkpoint_format(ckpt);
-    argv[0] = "HSET", argv[1] = key, argv[2] = folder, argv[3] = value;
-    for (int i = 0; i < 4; i++)
+    if (claim) {
+        snprintf(attempt, sizeof(attempt), "%u", claim->attempt);
+        argv[argc++] = "EVAL", argv[argc++] = put_claimed_lua;
+        argv[argc++] = "2", argv[argc++] = key;
+        argv[argc++] = claim->record_key;
+    } else {
+        argv[argc++] = "HSET", argv[argc++] = key;
+    }
+    argv[argc++] = folder, argv[argc++] = value;
+    if (claim) {
+        argv[argc++] = claim->job_id, argv[argc++] = attempt;
+        argv[argc++] = claim->worker;
+    }
+    for (int i = 0; i < argc; i++)
         argvlen[i] = strlen(argv[i]);
-    rc = mf_redis_command_argv(r, 4, argv, argvlen, &reply, err);
+    rc = mf_redis_command_argv(r, argc, argv, argvlen, &reply, err);
     free(value);
     if (rc)
         return rc;
+    if (claim && (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+                  reply->element[0]->type != REDIS_REPLY_STRING)) {
+        rc = mf_error_set(err, MF_E_REDIS, "checkpoint write: odd reply");
+    } else if (claim && strcmp(reply->element[0]->str, "FENCED") == 0) {
+        const char *v[3] = {"", "", ""};
+        for (size_t i = 1; i < reply->elements && i < 4; i++)
+            if (reply->element[i]->type == REDIS_REPLY_STRING)
+                v[i - 1] = reply->element[i]->str;
+        rc = mf_error_set(err, MF_E_FENCED,
+                          "checkpoint of %.80s folder %.60s not written: the "
+                          "claim is job %.40s attempt %.10s of worker '%.60s', "
+                          "not attempt %u of ours, or expired",
+                          mailbox, folder, v[0], v[1], v[2], claim->attempt);
+    }
     freeReplyObject(reply);
-    return MF_E_OK;
+    return rc;
+}
+
+mf_err
+mf_checkpoint_put(struct mf_redis *r, const char *batch, const char *mailbox,
+                  const char *folder, const struct mf_checkpoint *ckpt,
+                  struct mf_error *err) {
+    return put(r, batch, mailbox, folder, ckpt, NULL, err);
+}
+
+mf_err
+mf_checkpoint_put_claimed(struct mf_redis *r, const char *batch,
+                          const char *mailbox, const char *folder,
+                          const struct mf_checkpoint *ckpt,
+                          const struct mf_checkpoint_claim *claim,
+                          struct mf_error *err) {
+    return put(r, batch, mailbox, folder, ckpt, claim, err);
 }
 
 mf_err

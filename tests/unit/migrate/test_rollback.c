@@ -24,26 +24,14 @@
 #include "memtest.h"
 
 struct t {
-    struct memenv env;
-    struct mf_migrate_server s_src, s_dst;
-    struct mf_migrate_login login;
-    struct mf_migrate_options o;
-    struct mf_migrate_result res;
-    struct mf__ckpt_mem *mem; /* checkpoints kept across pass() calls */
+    struct memrun r;
 };
 
 static int
 setup(void **state) {
     struct t *t = calloc(1, sizeof(*t));
 
-    t->env.src = mf_mem_server_new('.');
-    t->env.dst = mf_mem_server_new('/');
-    t->o.source = &t->s_src;
-    t->o.target = &t->s_dst;
-    t->o.backoff_ms = 1;
-    t->o.max_backoff_ms = 5;
-    t->login.user = "user";
-    t->login.password = "secret";
+    memrun_init(&t->r);
     *state = t;
     return 0;
 }
@@ -52,34 +40,29 @@ static int
 teardown(void **state) {
     struct t *t = *state;
 
-    mf_migrate_result_clear(&t->res);
-    mf__ckpt_mem_free(&t->mem);
-    mf_mem_server_free(&t->env.src);
-    mf_mem_server_free(&t->env.dst);
+    memrun_clear(&t->r);
     free(t);
     return 0;
 }
 
 static mf_err
 pass(struct t *t) {
-    mf_migrate_result_clear(&t->res);
-    return mf__migrate_mailbox_mem(&t->o, "user@example.org", &t->login,
-                                   &t->login, memenv_open, &t->env, &t->mem,
-                                   &t->res);
+    return memrun_pass(&t->r, NULL, NULL);
 }
 
 static void
 expect_pass_ok(struct t *t) {
     mf_err rc = pass(t);
     if (rc != MF_E_OK)
-        fail_msg("migrate: %s (%s)", mf_err_name(rc), t->res.error.detail);
-    assert_true(t->res.stats.pass_complete);
+        fail_msg("migrate: %s (%s)", mf_err_name(rc), t->r.res.error.detail);
+    assert_true(t->r.res.stats.pass_complete);
 }
 
 static void
 expect_same(struct t *t, const char *src, const char *dst) {
-    const char *why = folders_differ(mf_mem_folder_find(t->env.src, src),
-                                     mf_mem_folder_find(t->env.dst, dst), true);
+    const char *why =
+        folders_differ(mf_mem_folder_find(t->r.env.src, src),
+                       mf_mem_folder_find(t->r.env.dst, dst), true);
     if (why)
         fail_msg("%s -> %s: %s", src, dst, why);
 }
@@ -100,31 +83,23 @@ struct snap {
     bool found;
 };
 
-static struct mf__run
-ckpt_run(struct t *t) {
-    struct mf__run r = {0};
-    r.o = &t->o;
-    r.mailbox = "user@example.org";
-    r.mem = t->mem;
-    return r;
-}
-
 static void
 snap_take(struct t *t, struct snap *s, const char *folder) {
-    struct mf__run r = ckpt_run(t);
-
     snprintf(s->folder, sizeof(s->folder), "%s", folder);
-    assert_int_equal(mf__ckpt_get(&r, folder, &s->ck, &s->found), MF_E_OK);
+    s->found = memrun_checkpoint(&t->r, folder, &s->ck);
     assert_true(s->found);
 }
 
 /* Puts the snapshot back: the writes since it was taken are lost. */
 static void
 snap_restore(struct t *t, struct snap *s) {
-    struct mf__run r = ckpt_run(t);
+    struct mf__run r = {0};
 
+    r.o = &t->r.o;
+    r.mailbox = "user@example.org";
+    r.mem = t->r.mem;
     assert_int_equal(mf__ckpt_put(&r, s->folder, &s->ck), MF_E_OK);
-    t->mem = r.mem;
+    t->r.mem = r.mem;
     mf_checkpoint_pending_free(&s->ck);
 }
 
@@ -133,15 +108,15 @@ snap_restore(struct t *t, struct snap *s) {
  * list the target. */
 static void
 rollback(struct t *t) {
-    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
-    struct mf_mem_folder *sent = mf_mem_folder_add(t->env.src, "Sent", 0, 0);
+    struct mf_mem_folder *in = mf_mem_folder_add(t->r.env.src, "INBOX", 0, 0);
+    struct mf_mem_folder *sent = mf_mem_folder_add(t->r.env.src, "Sent", 0, 0);
     struct snap s_in, s_sent;
     uint64_t fetches;
 
     add_n(in, "first", 30);
     add_n(sent, "sent", 10);
     expect_pass_ok(t);
-    assert_int_equal(t->res.stats.messages_copied, 40);
+    assert_int_equal(t->r.res.stats.messages_copied, 40);
     snap_take(t, &s_in, "INBOX");
     snap_take(t, &s_sent, "Sent");
     assert_false(s_in.ck.dirty);
@@ -149,25 +124,25 @@ rollback(struct t *t) {
     add_n(in, "second", 15);
     add_n(sent, "more", 5);
     expect_pass_ok(t);
-    assert_int_equal(t->res.stats.messages_copied, 20);
+    assert_int_equal(t->r.res.stats.messages_copied, 20);
 
     /* Redis lost the second pass's writes. */
     snap_restore(t, &s_in);
     snap_restore(t, &s_sent);
     expect_pass_ok(t);
-    assert_int_equal(t->res.stats.messages_copied, 0);
-    assert_int_equal(t->res.stats.messages_present, 20);
+    assert_int_equal(t->r.res.stats.messages_copied, 0);
+    assert_int_equal(t->r.res.stats.messages_present, 20);
     expect_same(t, "INBOX", "INBOX");
     expect_same(t, "Sent", "Sent");
 
     /* The target mark moved past what was recognised: nothing above it,
      * so the next pass lists no target folder (the flag sync lists each
      * one once, as before). */
-    fetches = t->env.dst->stats.meta_fetches;
+    fetches = t->r.env.dst->stats.meta_fetches;
     expect_pass_ok(t);
-    assert_int_equal(t->res.stats.messages_copied, 0);
-    assert_int_equal(t->res.stats.messages_present, 0);
-    assert_int_equal(t->env.dst->stats.meta_fetches - fetches, 2);
+    assert_int_equal(t->r.res.stats.messages_copied, 0);
+    assert_int_equal(t->r.res.stats.messages_present, 0);
+    assert_int_equal(t->r.env.dst->stats.meta_fetches - fetches, 2);
     expect_same(t, "INBOX", "INBOX");
 }
 
@@ -180,7 +155,7 @@ static void
 test_clean_rollback_no_uidplus(void **state) {
     struct t *t = *state;
 
-    t->env.dst->caps.uidplus = false;
+    t->r.env.dst->caps.uidplus = false;
     rollback(t);
 }
 
@@ -189,26 +164,26 @@ test_clean_rollback_no_uidplus(void **state) {
 static void
 test_rollback_pending_copied(void **state) {
     struct t *t = *state;
-    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+    struct mf_mem_folder *in = mf_mem_folder_add(t->r.env.src, "INBOX", 0, 0);
     struct snap s;
 
     add_n(in, "ok", 12);
     add_msg(in, "POISON", 500, "\\Flagged", 7);
     add_n(in, "late", 3);
-    t->env.dst->faults.reject_marker = "POISON";
+    t->r.env.dst->faults.reject_marker = "POISON";
     assert_int_equal(pass(t), MF_E_NOT_ALL_COPIED);
     snap_take(t, &s, "INBOX");
     assert_int_equal(s.ck.n_pending, 1);
 
-    t->env.dst->faults.reject_marker = NULL;
+    t->r.env.dst->faults.reject_marker = NULL;
     expect_pass_ok(t);
-    assert_int_equal(t->res.stats.messages_copied, 1);
+    assert_int_equal(t->r.res.stats.messages_copied, 1);
     expect_same(t, "INBOX", "INBOX");
 
     snap_restore(t, &s);
     expect_pass_ok(t);
-    assert_int_equal(t->res.stats.messages_copied, 0);
-    assert_int_equal(t->res.n_failed, 0);
+    assert_int_equal(t->r.res.stats.messages_copied, 0);
+    assert_int_equal(t->r.res.n_failed, 0);
     expect_same(t, "INBOX", "INBOX");
 }
 
@@ -217,18 +192,18 @@ test_rollback_pending_copied(void **state) {
 static void
 test_incremental_lists_no_target(void **state) {
     struct t *t = *state;
-    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+    struct mf_mem_folder *in = mf_mem_folder_add(t->r.env.src, "INBOX", 0, 0);
     uint64_t fetches;
 
     add_n(in, "a", 10);
     expect_pass_ok(t);
     add_n(in, "b", 4);
-    fetches = t->env.dst->stats.meta_fetches;
+    fetches = t->r.env.dst->stats.meta_fetches;
     expect_pass_ok(t);
-    assert_int_equal(t->res.stats.messages_copied, 4);
-    assert_int_equal(t->res.stats.messages_present, 0);
+    assert_int_equal(t->r.res.stats.messages_copied, 4);
+    assert_int_equal(t->r.res.stats.messages_present, 0);
     /* One listing: the flag sync's. */
-    assert_int_equal(t->env.dst->stats.meta_fetches - fetches, 1);
+    assert_int_equal(t->r.env.dst->stats.meta_fetches - fetches, 1);
     expect_same(t, "INBOX", "INBOX");
 }
 
@@ -240,19 +215,19 @@ test_incremental_lists_no_target(void **state) {
 static void
 test_recognised_kept_after_drop(void **state) {
     struct t *t = *state;
-    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
-    struct mf_mem_folder *din = mf_mem_folder_find(t->env.dst, "INBOX");
+    struct mf_mem_folder *in = mf_mem_folder_add(t->r.env.src, "INBOX", 0, 0);
+    struct mf_mem_folder *din = mf_mem_folder_find(t->r.env.dst, "INBOX");
 
     add_n(in, "m", 3);
     {
         const struct mf_mem_msg *m = &in->msgs[2];
         mf_mem_msg_add(din, m->flags, m->date, m->body, m->len);
     }
-    t->env.dst->caps.multiappend = false;
-    t->env.dst->faults.append_fail_at = 2;
-    t->env.dst->faults.append_fail_code = MF_E_IMAP_BYE;
+    t->r.env.dst->caps.multiappend = false;
+    t->r.env.dst->faults.append_fail_at = 2;
+    t->r.env.dst->faults.append_fail_code = MF_E_IMAP_BYE;
     expect_pass_ok(t);
-    assert_true(t->res.stats.attempts >= 2);
+    assert_true(t->r.res.stats.attempts >= 2);
     expect_same(t, "INBOX", "INBOX");
 }
 
