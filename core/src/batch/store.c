@@ -18,6 +18,7 @@
  */
 #include "batch/batch_int.h"
 
+#include "mailferry/checkpoint.h"
 #include "mailferry/util.h"
 
 #include <inttypes.h>
@@ -608,6 +609,8 @@ mf_batch_remove(struct mf_redis *r, const char *name, struct mf_error *err) {
             mf__batch_mb_key(key, sizeof(key), name, e, ":failed");
             mf__batch_argv_adds(&a, key);
             mf__batch_ckpt_key(key, sizeof(key), name, e);
+            mf__batch_argv_adds(&a, key);
+            mf_checkpoint_flags_key(key, sizeof(key), name, e);
             mf__batch_argv_adds(&a, key);
         }
         freeReplyObject(reply);

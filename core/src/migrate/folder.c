@@ -1016,6 +1016,26 @@ copy_listed(struct folder_run *fr) {
     return false;
 }
 
+/* The flag sync of an incremental pass (flagsync.c), and the flags last
+ * synced: those it made agree, and those of the messages copied now. */
+static mf_err
+sync_flags(struct folder_run *fr, bool incremental) {
+    struct mf_buf base = {0};
+    mf_err rc = MF_E_OK;
+
+    if (incremental)
+        rc = mf__migrate_flag_sync(fr->run, fr->label, fr->src_name,
+                                   fr->ck.last_uid, &base);
+    for (size_t i = 0; rc == MF_E_OK && i < fr->list.n; i++)
+        if (fr->list.m[i].state == M_DONE)
+            mf__flagbase_add(&base, fr->list.m[i].uid, fr->list.m[i].flags,
+                             fr->list.m[i].flags);
+    if (rc == MF_E_OK)
+        rc = mf__flagbase_save(fr->run, fr->src_name, &base, !incremental);
+    mf_buf_free(&base);
+    return rc;
+}
+
 mf_err
 mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
                    const struct mf_error *refusal) {
@@ -1104,8 +1124,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
                           fr.list.n - fr.prefix);
         goto out;
     }
-    if (incremental &&
-        (rc = mf__migrate_flag_sync(run, fr.label, fr.ck.last_uid)) != MF_E_OK)
+    if ((rc = sync_flags(&fr, incremental)) != MF_E_OK)
         goto out;
     {
         struct mf_checkpoint ck = fr.ck;

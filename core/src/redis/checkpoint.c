@@ -8,12 +8,67 @@
 #include <string.h>
 
 static void
-hash_key(char *out, size_t n, const char *batch, const char *mailbox) {
+batch_key(char *out, size_t n, const char *batch, const char *what,
+          const char *mailbox) {
     char tag[512], rest[512];
 
     snprintf(tag, sizeof(tag), "b:%s", batch);
-    snprintf(rest, sizeof(rest), "ckpt:%s", mailbox);
+    snprintf(rest, sizeof(rest), "%s:%s", what, mailbox);
     mf_redis_key(out, n, tag, rest);
+}
+
+static void
+hash_key(char *out, size_t n, const char *batch, const char *mailbox) {
+    batch_key(out, n, batch, "ckpt", mailbox);
+}
+
+void
+mf_checkpoint_flags_key(char *out, size_t n, const char *batch,
+                        const char *mailbox) {
+    batch_key(out, n, batch, "flags", mailbox);
+}
+
+mf_err
+mf_checkpoint_flags_get(struct mf_redis *r, const char *batch,
+                        const char *mailbox, const char *folder, char **value_r,
+                        struct mf_error *err) {
+    char key[1100];
+    const char *argv[3];
+    size_t argvlen[3];
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    mf_checkpoint_flags_key(key, sizeof(key), batch, mailbox);
+    argv[0] = "HGET", argv[1] = key, argv[2] = folder;
+    for (int i = 0; i < 3; i++)
+        argvlen[i] = strlen(argv[i]);
+    if ((rc = mf_redis_command_argv(r, 3, argv, argvlen, &reply, err)))
+        return rc;
+    *value_r = reply->type == REDIS_REPLY_STRING
+                   ? mf_xstrndup(reply->str, reply->len)
+                   : NULL;
+    freeReplyObject(reply);
+    return MF_E_OK;
+}
+
+mf_err
+mf_checkpoint_flags_put(struct mf_redis *r, const char *batch,
+                        const char *mailbox, const char *folder,
+                        const char *value, struct mf_error *err) {
+    char key[1100];
+    const char *argv[4];
+    size_t argvlen[4];
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    mf_checkpoint_flags_key(key, sizeof(key), batch, mailbox);
+    argv[0] = "HSET", argv[1] = key, argv[2] = folder, argv[3] = value;
+    for (int i = 0; i < 4; i++)
+        argvlen[i] = strlen(argv[i]);
+    if ((rc = mf_redis_command_argv(r, 4, argv, argvlen, &reply, err)))
+        return rc;
+    freeReplyObject(reply);
+    return MF_E_OK;
 }
 
 char *
@@ -236,15 +291,17 @@ mf_err
 mf_checkpoint_clear(struct mf_redis *r, const char *batch, const char *mailbox,
                     struct mf_error *err) {
     char key[1100];
-    const char *argv[2];
-    size_t argvlen[2];
+    const char *argv[3];
+    size_t argvlen[3];
     redisReply *reply = NULL;
     mf_err rc;
+    char fkey[1100];
 
     hash_key(key, sizeof(key), batch, mailbox);
-    argv[0] = "DEL", argv[1] = key;
-    argvlen[0] = 3, argvlen[1] = strlen(key);
-    if ((rc = mf_redis_command_argv(r, 2, argv, argvlen, &reply, err)))
+    mf_checkpoint_flags_key(fkey, sizeof(fkey), batch, mailbox);
+    argv[0] = "DEL", argv[1] = key, argv[2] = fkey;
+    argvlen[0] = 3, argvlen[1] = strlen(key), argvlen[2] = strlen(fkey);
+    if ((rc = mf_redis_command_argv(r, 3, argv, argvlen, &reply, err)))
         return rc;
     freeReplyObject(reply);
     return MF_E_OK;
