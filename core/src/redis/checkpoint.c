@@ -28,21 +28,33 @@ mf_checkpoint_flags_key(char *out, size_t n, const char *batch,
     batch_key(out, n, batch, "flags", mailbox);
 }
 
+/* Runs a command of up to 8 NUL-terminated words (argv NULL-ended). */
+static mf_err
+words(struct mf_redis *r, const char *const *argv, redisReply **reply_r,
+      struct mf_error *err) {
+    size_t argvlen[8];
+    int argc = 0;
+
+    while (argv[argc]) {
+        MF_ASSERT(argc < 8);
+        argvlen[argc] = strlen(argv[argc]);
+        argc++;
+    }
+    return mf_redis_command_argv(r, argc, (const char **)argv, argvlen, reply_r,
+                                 err);
+}
+
 mf_err
 mf_checkpoint_flags_get(struct mf_redis *r, const char *batch,
                         const char *mailbox, const char *folder, char **value_r,
                         struct mf_error *err) {
     char key[1100];
-    const char *argv[3];
-    size_t argvlen[3];
     redisReply *reply = NULL;
     mf_err rc;
 
     mf_checkpoint_flags_key(key, sizeof(key), batch, mailbox);
-    argv[0] = "HGET", argv[1] = key, argv[2] = folder;
-    for (int i = 0; i < 3; i++)
-        argvlen[i] = strlen(argv[i]);
-    if ((rc = mf_redis_command_argv(r, 3, argv, argvlen, &reply, err)))
+    if ((rc = words(r, (const char *[]){"HGET", key, folder, NULL}, &reply,
+                    err)))
         return rc;
     *value_r = reply->type == REDIS_REPLY_STRING
                    ? mf_xstrndup(reply->str, reply->len)
@@ -56,16 +68,12 @@ mf_checkpoint_flags_put(struct mf_redis *r, const char *batch,
                         const char *mailbox, const char *folder,
                         const char *value, struct mf_error *err) {
     char key[1100];
-    const char *argv[4];
-    size_t argvlen[4];
     redisReply *reply = NULL;
     mf_err rc;
 
     mf_checkpoint_flags_key(key, sizeof(key), batch, mailbox);
-    argv[0] = "HSET", argv[1] = key, argv[2] = folder, argv[3] = value;
-    for (int i = 0; i < 4; i++)
-        argvlen[i] = strlen(argv[i]);
-    if ((rc = mf_redis_command_argv(r, 4, argv, argvlen, &reply, err)))
+    if ((rc = words(r, (const char *[]){"HSET", key, folder, value, NULL},
+                    &reply, err)))
         return rc;
     freeReplyObject(reply);
     return MF_E_OK;
@@ -177,16 +185,12 @@ mf_checkpoint_get(struct mf_redis *r, const char *batch, const char *mailbox,
                   const char *folder, struct mf_checkpoint *ckpt_r,
                   bool *found_r, struct mf_error *err) {
     char key[1100];
-    const char *argv[3];
-    size_t argvlen[3];
     redisReply *reply = NULL;
     mf_err rc;
 
     hash_key(key, sizeof(key), batch, mailbox);
-    argv[0] = "HGET", argv[1] = key, argv[2] = folder;
-    for (int i = 0; i < 3; i++)
-        argvlen[i] = strlen(argv[i]);
-    if ((rc = mf_redis_command_argv(r, 3, argv, argvlen, &reply, err)))
+    if ((rc = words(r, (const char *[]){"HGET", key, folder, NULL}, &reply,
+                    err)))
         return rc;
     if (reply->type == REDIS_REPLY_NIL) {
         memset(ckpt_r, 0, sizeof(*ckpt_r));
