@@ -454,6 +454,10 @@ MF_WARN_UNUSED mf_err mf_batch_claim(struct mf_redis *r, const char *batch,
                                      const char *token, int64_t ttl_ms,
                                      struct mf_batch_lease *lease_r,
                                      struct mf_error *err);
+/* Writes the Redis key of a mailbox's record, where its claim lives, into
+ * out: checkpoint writes are fenced on it (mf_checkpoint_claim). */
+void mf_batch_record_key(char *out, size_t n, const char *batch,
+                         const char *email);
 /* Extends the claim to now + ttl_ms. MF_E_LEASE_LOST when it expired or
  * is no longer ours (stop the job, do not report). Updates
  * lease->expiry_ms and lease->stop_requested. */

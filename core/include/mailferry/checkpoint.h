@@ -64,7 +64,44 @@ MF_WARN_UNUSED mf_err mf_checkpoint_put(struct mf_redis *r, const char *batch,
                                         const char *mailbox, const char *folder,
                                         const struct mf_checkpoint *ckpt,
                                         struct mf_error *err);
-/* Forgets every checkpoint of a mailbox (batch removal, full resync). */
+/* The claim a checkpoint write is fenced by: the mailbox record (a hash
+ * in the batch's hash tag, mf_batch_record_key()) whose job, attempt and
+ * claim_worker fields must still be these, with a claim_expiry in the
+ * future by Redis TIME. Strings are borrowed. */
+struct mf_checkpoint_claim {
+    const char *record_key;
+    const char *job_id;
+    uint32_t attempt;
+    const char *worker;
+};
+
+/* mf_checkpoint_put() as a compare-and-set on the claim (one Lua script,
+ * so nothing can come between the test and the write): MF_E_FENCED when
+ * the claim is not (or no longer) this one, and nothing is written. A
+ * worker that lost its claim can then not move the checkpoint of the
+ * worker that took the mailbox over. */
+MF_WARN_UNUSED mf_err mf_checkpoint_put_claimed(
+    struct mf_redis *r, const char *batch, const char *mailbox,
+    const char *folder, const struct mf_checkpoint *ckpt,
+    const struct mf_checkpoint_claim *claim, struct mf_error *err);
+/* Flags last synced (three-way flag merge, flagsync.c): per folder, one
+ * line per message, "<source uid>\t<source flags>\t<target flags>\n", in
+ * ascending UID order: the flags each side had when mailferry last made
+ * them agree. Kept beside the checkpoints, one hash per mailbox, one
+ * field per folder ("mf:{b:<batch>}:flags:<mailbox>"). *value_r is NULL
+ * when the folder has none; free() it. */
+MF_WARN_UNUSED mf_err mf_checkpoint_flags_get(
+    struct mf_redis *r, const char *batch, const char *mailbox,
+    const char *folder, char **value_r, struct mf_error *err);
+MF_WARN_UNUSED mf_err mf_checkpoint_flags_put(
+    struct mf_redis *r, const char *batch, const char *mailbox,
+    const char *folder, const char *value, struct mf_error *err);
+/* The key of a mailbox's flags hash (batch removal deletes it). */
+void mf_checkpoint_flags_key(char *out, size_t n, const char *batch,
+                             const char *mailbox);
+
+/* Forgets every checkpoint of a mailbox, and its flags last synced
+ * (batch removal, full resync). */
 MF_WARN_UNUSED mf_err mf_checkpoint_clear(struct mf_redis *r, const char *batch,
                                           const char *mailbox,
                                           struct mf_error *err);

@@ -108,6 +108,8 @@
     XX(REDIS_UNAVAILABLE, 501, RETRY, "Redis unreachable")                     \
     XX(LEASE_LOST, 502, RECONNECT, "connection lease lost")                    \
     XX(CLAIMED, 503, NONE, "job already claimed")                              \
+    XX(FENCED, 504, FAIL_JOB,                                                  \
+       "the job's claim is gone: another worker owns the mailbox")             \
     XX(REDIS_NOSCRIPT, 515, RETRY, "script not loaded in Redis")               \
     /* 600-699: Kafka */                                                       \
     XX(KAFKA, 600, RETRY, "Kafka error")                                       \

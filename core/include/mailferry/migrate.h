@@ -91,6 +91,8 @@ struct mf_migrate_caps {
     long ttl_ms;           /* lease TTL; 0: 30 s */
 };
 
+struct mf_fence; /* mailferry/fence.h */
+
 struct mf_migrate_options {
     const struct mf_migrate_server *source, *target;
     /* NULL: default rules. */
@@ -119,6 +121,18 @@ struct mf_migrate_options {
     struct mf_migrate_progress *progress;
     /* Connection and bandwidth caps; NULL: none. */
     const struct mf_migrate_caps *caps;
+    /* The job's claim (mailferry/fence.h), NULL: none. Once it no longer
+     * holds, the engine's connections are aborted, nothing more is sent,
+     * and checkpoints are written as a compare-and-set on its claim. */
+    struct mf_fence *fence;
+    /* A flag changed on both sides since mailferry last synced it, or
+     * any difference on a message whose last synced flags are unknown:
+     * which side wins (three-way flag merge on incremental passes). */
+    enum mf_flag_conflict {
+        MF_FLAG_CONFLICT_DEFAULT = 0, /* target; source when unknown */
+        MF_FLAG_CONFLICT_SOURCE,
+        MF_FLAG_CONFLICT_TARGET,
+    } flag_conflict;
 };
 
 /* A skipped or failed message (or folder, with uid 0). */

@@ -51,6 +51,11 @@ mf__batch_mb_key(char *out, size_t n, const char *batch, const char *email,
 }
 
 void
+mf_batch_record_key(char *out, size_t n, const char *batch, const char *email) {
+    mf__batch_mb_key(out, n, batch, email, "");
+}
+
+void
 mf__batch_ckpt_key(char *out, size_t n, const char *batch, const char *email) {
     char rest[MF__BATCH_KEY_MAX];
 

@@ -18,6 +18,7 @@
  */
 #include "batch/batch_int.h"
 
+#include "mailferry/checkpoint.h"
 #include "mailferry/util.h"
 
 #include <inttypes.h>
@@ -613,6 +614,8 @@ mf_batch_remove(struct mf_redis *r, const char *name, struct mf_error *err) {
             mf__batch_mb_key(key, sizeof(key), name, e, ":verify_items");
             mf__batch_argv_adds(&a, key);
             mf__batch_ckpt_key(key, sizeof(key), name, e);
+            mf__batch_argv_adds(&a, key);
+            mf_checkpoint_flags_key(key, sizeof(key), name, e);
             mf__batch_argv_adds(&a, key);
         }
         freeReplyObject(reply);

@@ -47,6 +47,8 @@ struct mf_imap_conn {
     uint8_t *tx;     /* owned, TX_MAX, curl only: bytes of a pending send */
     size_t txlen;    /* > 0 while curl has not taken tx yet */
     bool rx_drained; /* the last receive found nothing: poll may wait */
+    bool (*gate)(void *ud); /* NULL, or asked before every send */
+    void *gate_ud;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -247,6 +249,13 @@ mf__imap_conn_free(struct mf_imap_conn **cp) {
     *cp = NULL;
 }
 
+void
+mf__imap_conn_set_gate(struct mf_imap_conn *c, bool (*gate)(void *ud),
+                       void *ud) {
+    c->gate = gate;
+    c->gate_ud = ud;
+}
+
 int
 mf__imap_conn_fd(const struct mf_imap_conn *c) {
     return c->fd;
@@ -350,6 +359,13 @@ mf__imap_conn_send_some(struct mf_imap_conn *c, const void *buf, size_t n,
     ssize_t k;
 
     MF_ASSERT(n > 0);
+    if (c->gate && !c->gate(c->gate_ud)) {
+        if (c->fd >= 0)
+            shutdown(c->fd, SHUT_RDWR);
+        return mf_error_set(err, MF_E_FENCED,
+                            "send refused: the claim on "
+                            "this job is gone");
+    }
     if (c->curl)
         return curl_send_some(c, buf, n, sent_r, err);
     k = send(c->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -139,6 +139,11 @@ MF_WARN_UNUSED mf_err mf__imap_conn_recv(struct mf_imap_conn *c, void *buf,
 int mf__imap_conn_fd(const struct mf_imap_conn *c);
 /* CLOCK_MONOTONIC in milliseconds: the clock of every I/O deadline. */
 long mf__imap_now_ms(void);
+/* Gates every send on gate(ud) (NULL: none): when it returns false the
+ * connection is shut down and the send fails with MF_E_FENCED, so not one
+ * more byte reaches the server (a job that lost its claim). */
+void mf__imap_conn_set_gate(struct mf_imap_conn *c, bool (*gate)(void *ud),
+                            void *ud);
 /* The local address of the connection ("127.0.0.2"), for the per-IP cap. */
 const char *mf__imap_conn_local_ip(const struct mf_imap_conn *c);
 

@@ -1,9 +1,23 @@
 /*
- * Incremental flag sync (DESIGN.md section 8, "Incremental passes"): on a
- * folder copied before, the source's flags and keywords win. Messages are
- * paired by fingerprint (Message-ID, size, INTERNALDATE); among equal
- * fingerprints, in UID order on both sides, so true duplicates pair one
- * for one. Only pairs whose flag sets differ get a UID STORE, pipelined.
+ * Incremental flag sync (DESIGN.md section 8, "Incremental passes") as a
+ * three-way merge, so that a pass never undoes what users do on the new
+ * server (issue 11 section 4). Messages are paired by fingerprint
+ * (Message-ID, size, INTERNALDATE); among equal fingerprints, in UID
+ * order on both sides, so true duplicates pair one for one.
+ *
+ * The flags last synced ("flagbase", kept beside the checkpoints:
+ * mailferry/checkpoint.h) hold per source UID the source's flags and the
+ * target's flags as they were when mailferry last made them agree (at
+ * the copy, or at the last flag sync). For each flag of a pair:
+ *   - changed on the source only: the source's value is applied;
+ *   - changed on the target only, or on neither: the target's is kept;
+ *   - changed on both sides to different values: --flag-conflict decides
+ *     (default: the target, where users read mail after the MX switch).
+ * A pair without a flagbase line (copied by a version that kept none,
+ * or recognised on the target) follows --flag-conflict for every flag
+ * that differs, the default there being the source (what every pass did
+ * before). Only pairs whose result differs from the target's flags get a
+ * UID STORE, pipelined; the result becomes the pair's new flagbase line.
  */
 #include "migrate/migrate_int.h"
 
@@ -62,6 +76,173 @@ same_flags(const char *a, const char *b) {
     return same;
 }
 
+/* ------------------------------------------------------------------ */
+/* Flagbase lines                                                      */
+/* ------------------------------------------------------------------ */
+
+struct baseline {
+    uint32_t uid;
+    const char *src, *tgt; /* into the parsed text */
+};
+
+void
+mf__flagbase_add(struct mf_buf *base, uint32_t uid, const char *src,
+                 const char *tgt) {
+    mf_buf_appendf(base, "%u\t%s\t%s\n", uid, src ? src : "", tgt ? tgt : "");
+}
+
+static int
+by_uid_stable(const void *a, const void *b) {
+    const struct baseline *x = a, *y = b;
+    if (x->uid != y->uid)
+        return x->uid < y->uid ? -1 : 1;
+    /* Later lines (higher addresses in the one text) win. */
+    return x->src < y->src ? -1 : x->src > y->src;
+}
+
+/* Parses flagbase text (modified in place) into lines sorted by UID, the
+ * last line of a UID kept; malformed lines are left out. */
+static struct baseline *
+parse_base(char *text, size_t *n_r) {
+    struct baseline *v = NULL;
+    size_t n = 0, cap = 0, k = 0;
+
+    for (char *p = text; p && *p;) {
+        char *nl = strchr(p, '\n'), *t1, *t2;
+        uint64_t uid;
+        if (nl)
+            *nl = '\0';
+        t1 = strchr(p, '\t');
+        t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (t2) {
+            *t1 = *t2 = '\0';
+            if (mf_parse_u64(p, 1, UINT32_MAX, &uid)) {
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 256;
+                    v = mf_xreallocarray(v, cap, sizeof(*v));
+                }
+                v[n++] = (struct baseline){(uint32_t)uid, t1 + 1, t2 + 1};
+            }
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    if (n)
+        qsort(v, n, sizeof(*v), by_uid_stable);
+    for (size_t i = 0; i < n; i++)
+        if (i + 1 == n || v[i + 1].uid != v[i].uid)
+            v[k++] = v[i];
+    *n_r = k;
+    return v;
+}
+
+static const struct baseline *
+find_base(const struct baseline *v, size_t n, uint32_t uid) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].uid < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v[lo].uid == uid ? &v[lo] : NULL;
+}
+
+mf_err
+mf__flagbase_save(struct mf__run *run, const char *folder, struct mf_buf *base,
+                  bool keep_old) {
+    struct mf_buf all = {0}, out = {0};
+    struct baseline *v;
+    char *old = NULL;
+    size_t n;
+    mf_err rc;
+
+    if (keep_old && (rc = mf__flagbase_get(run, folder, &old)) != MF_E_OK)
+        return rc;
+    if (old)
+        mf_buf_append(&all, old, strlen(old));
+    mf_buf_append(&all, base->data ? (const char *)base->data : "", base->len);
+    mf_buf_append(&all, "", 1);
+    v = parse_base((char *)all.data, &n);
+    for (size_t i = 0; i < n; i++)
+        mf__flagbase_add(&out, v[i].uid, v[i].src, v[i].tgt);
+    mf_buf_append(&out, "", 1);
+    rc = n || old ? mf__flagbase_put(run, folder, (const char *)out.data)
+                  : MF_E_OK;
+    free(v);
+    free(old);
+    mf_buf_free(&all);
+    mf_buf_free(&out);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The merge                                                           */
+/* ------------------------------------------------------------------ */
+
+#define MAX_WORDS 256
+
+/* Whether flag w is in the sorted word list v. */
+static bool
+has_word(char *const *v, size_t n, const char *w) {
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(v[i], w) == 0)
+            return true;
+    return false;
+}
+
+/* The merged flags of a pair (see the top of the file) into out: s and t
+ * the current flags, sb and tb the flagbase line's (NULL: none). */
+static void
+merge(const char *s, const char *sb, const char *t, const char *tb,
+      enum mf_flag_conflict rule, struct mf_buf *out) {
+    char *cs = mf_xstrdup(s), *csb = mf_xstrdup(sb ? sb : ""),
+         *ct = mf_xstrdup(t), *ctb = mf_xstrdup(tb ? tb : "");
+    char *ws[MAX_WORDS], *wsb[MAX_WORDS], *wt[MAX_WORDS], *wtb[MAX_WORDS];
+    size_t ns = split_sorted(cs, ws, MAX_WORDS);
+    size_t nsb = split_sorted(csb, wsb, MAX_WORDS);
+    size_t nt = split_sorted(ct, wt, MAX_WORDS);
+    size_t ntb = split_sorted(ctb, wtb, MAX_WORDS);
+    bool source_wins = rule == MF_FLAG_CONFLICT_SOURCE ||
+                       (rule == MF_FLAG_CONFLICT_DEFAULT && !sb);
+    char **all[2] = {wt, ws};
+    size_t nall[2] = {nt, ns};
+
+    mf_buf_reset(out);
+    /* Every flag either side has now; one that both dropped stays off. */
+    for (int side = 0; side < 2; side++)
+        for (size_t i = 0; i < nall[side]; i++) {
+            const char *f = all[side][i];
+            bool in_s = has_word(ws, ns, f), in_t = has_word(wt, nt, f);
+            bool keep;
+
+            if (side == 1 && in_t)
+                continue; /* seen with the target's */
+            if (strcasecmp(f, "\\Recent") == 0)
+                continue; /* session state, never stored */
+            if (!sb) {
+                keep = source_wins ? in_s : in_t;
+            } else {
+                bool s_moved = in_s != has_word(wsb, nsb, f);
+                bool t_moved = in_t != has_word(wtb, ntb, f);
+                if (s_moved && !t_moved)
+                    keep = in_s;
+                else if (s_moved && in_s != in_t)
+                    keep = rule == MF_FLAG_CONFLICT_SOURCE ? in_s : in_t;
+                else
+                    keep = in_t;
+            }
+            if (keep)
+                mf_buf_appendf(out, "%s%s", out->len ? " " : "", f);
+        }
+    mf_buf_append(out, "", 1);
+    out->len--;
+    free(cs);
+    free(csb);
+    free(ct);
+    free(ctb);
+}
+
 struct store_ctx {
     struct mf_error err;
     uint32_t retry_ms;
@@ -81,15 +262,23 @@ stored(void *ud, const struct mf_store_done *d) {
 
 mf_err
 mf__migrate_flag_sync(struct mf__run *run, const char *label,
-                      uint32_t last_uid) {
+                      const char *folder, uint32_t last_uid,
+                      struct mf_buf *base) {
     struct mf__msglist src = {0}, dst = {0};
     struct store_ctx ctx = {0};
     struct mf_store *st = run->dst;
-    size_t i = 0, k = 0;
+    struct mf_buf want = {0};
+    struct baseline *bl = NULL;
+    char *old = NULL;
+    size_t i = 0, k = 0, nbl = 0;
     mf_err rc;
 
     if (last_uid == 0)
         return MF_E_OK;
+    if ((rc = mf__flagbase_get(run, folder, &old)) != MF_E_OK)
+        goto out;
+    if (old)
+        bl = parse_base(old, &nbl);
     if ((rc = mf__msglist_fetch(run, run->src, 1, last_uid, true, &src)) ||
         (rc = mf__msglist_fetch(run, st, 1, 0, true, &dst)))
         goto out;
@@ -105,9 +294,14 @@ mf__migrate_flag_sync(struct mf__run *run, const char *label,
         } else if (c > 0) {
             k++;
         } else {
-            if (!same_flags(src.m[i].flags, dst.m[k].flags)) {
-                rc = st->ops->set_flags(st, dst.m[k].uid, src.m[i].flags,
-                                        stored, &ctx);
+            const struct baseline *b = find_base(bl, nbl, src.m[i].uid);
+            merge(src.m[i].flags, b ? b->src : NULL, dst.m[k].flags,
+                  b ? b->tgt : NULL, run->o->flag_conflict, &want);
+            mf__flagbase_add(base, src.m[i].uid, src.m[i].flags,
+                             (const char *)want.data);
+            if (!same_flags((const char *)want.data, dst.m[k].flags)) {
+                rc = st->ops->set_flags(st, dst.m[k].uid,
+                                        (const char *)want.data, stored, &ctx);
                 if (rc == MF_E_OK)
                     rc = st->ops->flush(st, 64);
                 if (rc != MF_E_OK)
@@ -127,5 +321,8 @@ mf__migrate_flag_sync(struct mf__run *run, const char *label,
 out:
     mf__msglist_clear(&src);
     mf__msglist_clear(&dst);
+    mf_buf_free(&want);
+    free(bl);
+    free(old);
     return rc;
 }

@@ -49,6 +49,7 @@
 #include "migrate/pipe.h"
 
 #include "imap/parser.h"
+#include "mailferry/fence.h"
 #include "mailferry/util.h"
 
 #include <pthread.h>
@@ -100,6 +101,9 @@ struct folder_run {
     size_t prefix;     /* messages in the finished prefix */
     uint32_t last_uid; /* checkpointed */
     struct mf_checkpoint ck;
+    /* Recognition looked at the target messages above rec_from and saw
+     * none above rec_seen (both 0 when it did not run). */
+    uint32_t rec_from, rec_seen;
     size_t ck_prefix; /* prefix at the last checkpoint */
     double ck_time;
     /* Writer. */
@@ -230,15 +234,20 @@ ckpt_pending(struct folder_run *fr, struct mf_checkpoint *ck,
 
 /* Keeps ck->tgt_mark under the target UIDs of messages copied above
  * ck->last_uid or after the finished prefix (a batch split into single
- * appends finishes after later batches): a resume must look for them, or
- * it would copy them twice. */
+ * appends finishes after later batches), and under the messages
+ * recognised on the target above ck->last_uid: a resume must look for
+ * them, or it would copy them twice. */
 static void
 ckpt_lower_mark(const struct folder_run *fr, struct mf_checkpoint *ck) {
     for (size_t i = 0; i < fr->list.n; i++) {
         const struct mf__msg *m = &fr->list.m[i];
-        if ((i >= fr->prefix || m->uid > ck->last_uid) && m->state == M_DONE &&
-            m->tgt_uid && m->tgt_uid <= ck->tgt_mark)
+        bool ahead = i >= fr->prefix || m->uid > ck->last_uid;
+        if (ahead && m->state == M_DONE && m->tgt_uid &&
+            m->tgt_uid <= ck->tgt_mark)
             ck->tgt_mark = m->tgt_uid - 1;
+        /* Its target UID is not known, only that it is above rec_from. */
+        if (ahead && m->state == M_PRESENT && fr->rec_from < ck->tgt_mark)
+            ck->tgt_mark = fr->rec_from;
     }
 }
 
@@ -521,6 +530,12 @@ submit(struct folder_run *fr, struct batch *b) {
     struct mf_store_append_msg stack[64] = {{0}}, *am;
     mf_err rc;
 
+    /* A job that lost its claim appends nothing more (fence.h). */
+    if (!mf_fence_holds(fr->run->o->fence)) {
+        set_werr_code(fr, MF_E_FENCED, "the claim on this job is gone");
+        batch_free(b);
+        return MF_E_FENCED;
+    }
     if (!b->msgs[0]->streamed)
         mf__leases_bandwidth(fr->run->leases, true, b->bytes);
     am = b->n <= MF_ARRAY_LEN(stack) ? stack : mf_xcalloc(b->n, sizeof(*am));
@@ -658,9 +673,9 @@ batch_done(void *ud, const struct mf_store_done *d) {
     } else if (fr->werr.code != MF_E_OK && refused(code)) {
         /* Answered after the folder already stopped: not on the target. */
         batch_refused(b, d);
-    } else if (code == MF_E_CANCELLED || cls == MF_ERRCLASS_RETRY ||
-               cls == MF_ERRCLASS_RECONNECT || code == MF_E_MAILBOX_MISSING ||
-               fr->werr.code != MF_E_OK) {
+    } else if (code == MF_E_CANCELLED || code == MF_E_FENCED ||
+               cls == MF_ERRCLASS_RETRY || cls == MF_ERRCLASS_RECONNECT ||
+               code == MF_E_MAILBOX_MISSING || fr->werr.code != MF_E_OK) {
         /* The session or the folder is in trouble: these messages stay
          * unconfirmed and the next attempt resumes before them. */
         set_werr(fr, &d->error, d->retry_after_ms);
@@ -856,8 +871,28 @@ write_all(struct folder_run *fr) {
 /* Planning the folder                                                 */
 /* ------------------------------------------------------------------ */
 
-/* Marks as PRESENT the source messages (above from) whose fingerprint is
- * among the target's messages above tgt_from, one for one. */
+/* Whether recognition must run on a folder whose checkpoint says that
+ * every target message up to mark is accounted for: only when the target
+ * has messages above it. This is the test that makes a clean checkpoint
+ * safe to resume from even when it is older than the target (Redis lost
+ * its last writes: an AOF fsync'd every second, a failover to a replica
+ * that lagged, a restore from backup): what the lost writes recorded is
+ * above the mark and is recognised, not copied twice. Normally nothing is
+ * above it and this costs nothing; a server that did not send UIDNEXT
+ * (RFC 3501 section 6.3.1 makes it optional) is asked. */
+static bool
+target_has_above(const struct mf_store_select *dsel, uint32_t mark) {
+    if (dsel->exists == 0)
+        return false;
+    return dsel->uidnext == 0 || dsel->uidnext - 1 > mark;
+}
+
+/* Marks as PRESENT the source messages whose fingerprint is among the
+ * target's messages above tgt_from, one for one. Pending UIDs take part:
+ * a message the checkpoint still lists as pending may have been copied by
+ * a pass whose checkpoint writes were lost. Only messages that reached
+ * the target after the checkpoint's mark are above it, so nothing else
+ * can match. */
 static mf_err
 recognise(struct folder_run *fr, uint32_t tgt_from) {
     struct mf__run *run = fr->run;
@@ -868,21 +903,23 @@ recognise(struct folder_run *fr, uint32_t tgt_from) {
     rc = mf__msglist_fetch(run, run->dst, tgt_from + 1, 0, true, &tgt);
     if (rc != MF_E_OK)
         goto out;
+    fr->rec_from = fr->rec_seen = tgt_from;
     set = mf_fingerprint_set_new(tgt.n + 1);
-    for (size_t i = 0; i < tgt.n; i++)
-        if (tgt.m[i].uid > tgt_from &&
-            (rc = mf_fingerprint_set_add(set, &tgt.m[i].fp)) != MF_E_OK)
+    for (size_t i = 0; i < tgt.n; i++) {
+        if (tgt.m[i].uid <= tgt_from)
+            continue; /* "n:*" names the last message when none is above */
+        if ((rc = mf_fingerprint_set_add(set, &tgt.m[i].fp)) != MF_E_OK)
             goto out;
+        if (tgt.m[i].uid > fr->rec_seen)
+            fr->rec_seen = tgt.m[i].uid;
+    }
     if ((rc = mf__recognise_twins(run, &fr->list, set, fr->base_uid,
                                   fr->ck.pending, fr->ck.n_pending,
                                   tgt_from)) != MF_E_OK)
         goto out;
     for (size_t i = 0; i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
-        /* Pending UIDs (at or below base_uid) were refused or skipped, so
-         * they are not on the target: only newer ones can be. */
-        if (m->state == M_TODO && m->uid > fr->base_uid &&
-            mf_fingerprint_set_take(set, &m->fp)) {
+        if (m->state == M_TODO && mf_fingerprint_set_take(set, &m->fp)) {
             m->state = M_PRESENT;
             run->res->stats.messages_present++;
         }
@@ -1106,6 +1143,26 @@ copy_listed(struct folder_run *fr) {
     return false;
 }
 
+/* The flag sync of an incremental pass (flagsync.c), and the flags last
+ * synced: those it made agree, and those of the messages copied now. */
+static mf_err
+sync_flags(struct folder_run *fr, bool incremental) {
+    struct mf_buf base = {0};
+    mf_err rc = MF_E_OK;
+
+    if (incremental)
+        rc = mf__migrate_flag_sync(fr->run, fr->label, fr->src_name,
+                                   fr->ck.last_uid, &base);
+    for (size_t i = 0; rc == MF_E_OK && i < fr->list.n; i++)
+        if (fr->list.m[i].state == M_DONE)
+            mf__flagbase_add(&base, fr->list.m[i].uid, fr->list.m[i].flags,
+                             fr->list.m[i].flags);
+    if (rc == MF_E_OK)
+        rc = mf__flagbase_save(fr->run, fr->src_name, &base, !incremental);
+    mf_buf_free(&base);
+    return rc;
+}
+
 mf_err
 mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
                    const struct mf_error *refusal) {
@@ -1143,8 +1200,8 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         start = fr.ck.last_uid + 1;
         fr.base_uid = fr.ck.last_uid;
         fr.base_bytes = fr.ck.src_bytes;
-        recognising = fr.ck.dirty;
         tgt_from = fr.ck.tgt_uidvalidity ? fr.ck.tgt_mark : 0;
+        recognising = fr.ck.dirty || target_has_above(&dsel, tgt_from);
         incremental = !fr.ck.dirty && fr.ck.last_uid > 0;
     } else {
         if (found)
@@ -1198,14 +1255,17 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
                           fr.list.n - fr.prefix);
         goto out;
     }
-    if (incremental &&
-        (rc = mf__migrate_flag_sync(run, fr.label, fr.ck.last_uid)) != MF_E_OK)
+    if ((rc = sync_flags(&fr, incremental)) != MF_E_OK)
         goto out;
     {
         struct mf_checkpoint ck = fr.ck;
         ck.last_uid = fr.last_uid;
         if (fr.list.n && fr.list.m[fr.list.n - 1].uid > ck.last_uid)
             ck.last_uid = fr.list.m[fr.list.n - 1].uid;
+        /* Every target message recognition saw is accounted for now: the
+         * next pass need not look at them again. */
+        if (fr.rec_seen > ck.tgt_mark)
+            ck.tgt_mark = fr.rec_seen;
         rc = ckpt_write(&fr, ck, false) ? MF_E_OK : run->err.code;
     }
     goto out;

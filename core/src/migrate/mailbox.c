@@ -8,6 +8,7 @@
 #include "migrate/leases.h"
 #include "migrate/migrate_int.h"
 
+#include "mailferry/fence.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -73,6 +74,13 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
     uint32_t retry_ms = 0;
     mf_err rc;
 
+    /* No connection for a job that lost its claim (mailferry/fence.h). */
+    if (!mf_fence_holds(run->o->fence)) {
+        rc = mf_error_set(&err, MF_E_FENCED,
+                          "not connecting: the claim on "
+                          "this job is gone");
+        goto out;
+    }
     /* No connection without a lease in every cap of that side. */
     if ((rc = mf__leases_connection(run->leases, srv == run->o->target,
                                     login->user, &err)))
@@ -105,9 +113,10 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
     so.max_literal = run->max_size + 1024 * 1024;
     rc = mf_store_imap_open(&so, st_r, &err, &retry_ms);
 out:
-    if (rc == MF_E_OK)
+    if (rc == MF_E_OK) {
         mf__leases_attach(run->leases, srv == run->o->target, *st_r);
-    else
+        mf_fence_attach(run->o->fence, srv == run->o->target, *st_r);
+    } else
         mf__leases_release_connections(run->leases, srv != run->o->target,
                                        srv == run->o->target);
     if (rc != MF_E_OK) {
@@ -377,6 +386,7 @@ static mf_err
 reopen_source(struct mf__run *run, const struct mf_migrate_login *login) {
     run->reopen_source = false;
     mf__leases_attach(run->leases, false, NULL);
+    mf_fence_attach(run->o->fence, 0, NULL);
     mf_store_close(&run->src);
     mf__leases_release_connections(run->leases, true, false);
     return open_side(run, run->o->source, login, "source", &run->src);
@@ -437,6 +447,8 @@ out:
     broken_free(&broken);
     mf__leases_attach(run->leases, false, NULL);
     mf__leases_attach(run->leases, true, NULL);
+    mf_fence_attach(run->o->fence, 0, NULL);
+    mf_fence_attach(run->o->fence, 1, NULL);
     mf_store_close(&run->src);
     mf_store_close(&run->dst);
     mf__leases_release_connections(run->leases, true, true);

@@ -88,12 +88,31 @@ MF_WARN_UNUSED mf_err mf__migrate_folder(struct mf__run *run,
                                          const struct mf_folder_entry *e,
                                          const struct mf_error *refusal);
 
-/* Makes the target's flags equal the source's for the messages with
- * source UIDs up to last_uid, pairing messages by fingerprint (both
- * folders selected). */
+struct mf_buf;
+
+/* Carries flag changes for the messages with source UIDs up to last_uid,
+ * pairing messages by fingerprint (both folders selected): a three-way
+ * merge against the flags last synced of folder (raw source name), see
+ * flagsync.c. Appends the flags now synced to base (flagbase lines). */
 MF_WARN_UNUSED mf_err mf__migrate_flag_sync(struct mf__run *run,
                                             const char *label,
-                                            uint32_t last_uid);
+                                            const char *folder,
+                                            uint32_t last_uid,
+                                            struct mf_buf *base);
+/* Appends one flagbase line: a message whose source flags were src and
+ * whose target flags were made tgt. */
+void mf__flagbase_add(struct mf_buf *base, uint32_t uid, const char *src,
+                      const char *tgt);
+/* Saves base as the folder's flags last synced, sorted by UID (the last
+ * line of a UID wins). With keep_old, the lines saved before are kept
+ * under those of base (a pass without a flag sync). */
+MF_WARN_UNUSED mf_err mf__flagbase_save(struct mf__run *run, const char *folder,
+                                        struct mf_buf *base, bool keep_old);
+/* The flags last synced of a folder (Redis or memory), NULL: none. */
+MF_WARN_UNUSED mf_err mf__flagbase_get(struct mf__run *run, const char *folder,
+                                       char **value_r);
+MF_WARN_UNUSED mf_err mf__flagbase_put(struct mf__run *run, const char *folder,
+                                       const char *value);
 
 /* Checkpoints of run's mailbox (Redis or memory). */
 MF_WARN_UNUSED mf_err mf__ckpt_get(struct mf__run *run, const char *folder,

@@ -7,6 +7,7 @@
 #include "migrate/migrate_int.h"
 
 #include "imap/parser.h"
+#include "mailferry/fence.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -20,6 +21,7 @@
 struct mf__ckpt_mem {
     char *folder;
     struct mf_checkpoint ck;
+    char *flags; /* owned: the flags last synced, or NULL */
     struct mf__ckpt_mem *next;
 };
 
@@ -33,7 +35,7 @@ mf__ckpt_get(struct mf__run *run, const char *folder,
         return rc;
     }
     for (struct mf__ckpt_mem *m = run->mem; m; m = m->next)
-        if (strcmp(m->folder, folder) == 0) {
+        if (strcmp(m->folder, folder) == 0 && m->ck.uidvalidity) {
             *ck_r = m->ck;
             ck_r->pending = m->ck.n_pending
                                 ? mf_xmemdup(m->ck.pending,
@@ -47,24 +49,77 @@ mf__ckpt_get(struct mf__run *run, const char *folder,
     return MF_E_OK;
 }
 
+static struct mf__ckpt_mem *
+mem_folder(struct mf__run *run, const char *folder) {
+    struct mf__ckpt_mem *m;
+
+    for (m = run->mem; m; m = m->next)
+        if (strcmp(m->folder, folder) == 0)
+            return m;
+    m = mf_xcalloc(1, sizeof(*m));
+    m->folder = mf_xstrdup(folder);
+    m->next = run->mem;
+    run->mem = m;
+    return m;
+}
+
+mf_err
+mf__flagbase_get(struct mf__run *run, const char *folder, char **value_r) {
+    const char *batch = run->o->batch ? run->o->batch : "";
+
+    if (run->o->redis)
+        return mf_checkpoint_flags_get(run->o->redis, batch, run->mailbox,
+                                       folder, value_r, &run->err);
+    for (struct mf__ckpt_mem *m = run->mem; m; m = m->next)
+        if (strcmp(m->folder, folder) == 0) {
+            *value_r = m->flags ? mf_xstrdup(m->flags) : NULL;
+            return MF_E_OK;
+        }
+    *value_r = NULL;
+    return MF_E_OK;
+}
+
+mf_err
+mf__flagbase_put(struct mf__run *run, const char *folder, const char *value) {
+    const char *batch = run->o->batch ? run->o->batch : "";
+    struct mf__ckpt_mem *m;
+
+    if (!mf_fence_holds(run->o->fence))
+        return mf_error_set(&run->err, MF_E_FENCED,
+                            "flags of folder %.100s not written: the claim "
+                            "on this job is gone",
+                            folder);
+    if (run->o->redis)
+        return mf_checkpoint_flags_put(run->o->redis, batch, run->mailbox,
+                                       folder, value, &run->err);
+    m = mem_folder(run, folder);
+    free(m->flags);
+    m->flags = mf_xstrdup(value);
+    return MF_E_OK;
+}
+
 mf_err
 mf__ckpt_put(struct mf__run *run, const char *folder,
              const struct mf_checkpoint *ck) {
     struct mf__ckpt_mem *m;
+    const char *batch = run->o->batch ? run->o->batch : "";
 
+    /* A job that lost its claim moves no checkpoint: the local test saves
+     * a round trip, the claimed write is the one that counts (another
+     * worker may have taken the mailbox over while this one was away). */
+    if (!mf_fence_holds(run->o->fence))
+        return mf_error_set(&run->err, MF_E_FENCED,
+                            "checkpoint of folder %.100s not written: the "
+                            "claim on this job is gone",
+                            folder);
+    if (run->o->redis && run->o->fence)
+        return mf_checkpoint_put_claimed(run->o->redis, batch, run->mailbox,
+                                         folder, ck, &run->o->fence->claim,
+                                         &run->err);
     if (run->o->redis)
-        return mf_checkpoint_put(run->o->redis,
-                                 run->o->batch ? run->o->batch : "",
-                                 run->mailbox, folder, ck, &run->err);
-    for (m = run->mem; m; m = m->next)
-        if (strcmp(m->folder, folder) == 0)
-            break;
-    if (!m) {
-        m = mf_xcalloc(1, sizeof(*m));
-        m->folder = mf_xstrdup(folder);
-        m->next = run->mem;
-        run->mem = m;
-    }
+        return mf_checkpoint_put(run->o->redis, batch, run->mailbox, folder, ck,
+                                 &run->err);
+    m = mem_folder(run, folder);
     mf_checkpoint_pending_free(&m->ck);
     m->ck = *ck;
     m->ck.pending = ck->n_pending ? mf_xmemdup(ck->pending,
@@ -79,6 +134,7 @@ mf__ckpt_mem_free(struct mf__ckpt_mem **mp) {
         struct mf__ckpt_mem *m = *mp;
         *mp = m->next;
         mf_checkpoint_pending_free(&m->ck);
+        free(m->flags);
         free(m->folder);
         free(m);
     }

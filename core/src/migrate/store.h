@@ -167,6 +167,9 @@ struct mf_store {
     struct mf_store_caps caps;
     struct mf_error error;
     uint32_t retry_after_ms;
+    /* Borrowed, NULL: none. Set by mf_fence_attach(): once the fence no
+     * longer holds, the store sends nothing more (mailferry/fence.h). */
+    struct mf_fence *fence;
 };
 
 /* st->ops->cancel(st), when the store has it. */

@@ -29,6 +29,7 @@
 #include "migrate/store.h"
 
 #include "imap/session_int.h"
+#include "mailferry/fence.h"
 #include "mailferry/fingerprint.h"
 #include "mailferry/folderplan.h"
 
@@ -1029,6 +1030,14 @@ imap_close(struct mf_store *st) {
     free(is);
 }
 
+/* The send gate of the connection: nothing goes out once the store's
+ * fence (mf_fence_attach) no longer holds. */
+static bool
+imap_gate(void *ud) {
+    struct imap_store *is = ud;
+    return mf_fence_holds(is->base.fence);
+}
+
 /* shutdown(2) is safe from another thread: the owner's poll and recv
  * return at once with a hang-up, which the session reports as a dropped
  * connection. */
@@ -1165,6 +1174,7 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     is->base.caps.appendlimit = mf_imap_session_appendlimit(s);
     mf_imap_session_on_untagged(s, "EXPUNGE", on_expunge, is);
     mf_imap_session_on_untagged(s, "EXISTS", on_exists, is);
+    mf__imap_conn_set_gate(mf__imap_session_conn(s), imap_gate, is);
     if (mf_imap_session_has(s, MF_IMAP_CAP_NAMESPACE)) {
         struct mf_imap_cmd_spec c = {0};
         mf_imap_session_on_untagged(s, "NAMESPACE", on_namespace, is);

@@ -353,6 +353,7 @@ mem_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
         return broken_error(ms);
     if (!f)
         return mf_store_fail(st, MF_E_IMAP_BAD, "BAD no folder selected");
+    ms->srv->stats.meta_fetches++;
     for (size_t i = msg_index(f, first); i < f->n && rc == MF_E_OK; i++) {
         const struct mf_mem_msg *m = &f->msgs[i];
         struct mf_store_meta meta = {0};

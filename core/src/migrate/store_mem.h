@@ -119,6 +119,7 @@ struct mf_mem_stats {
     uint64_t quota_refused; /* of them, refused as over quota */
     uint64_t body_bytes;    /* delivered by fetch_bodies() */
     uint64_t flag_changes;  /* set_flags() carried out */
+    uint64_t meta_fetches;  /* fetch_meta() calls */
     unsigned creates, subscribes;
     uint64_t max_queued; /* most commands ever queued on one store */
 };

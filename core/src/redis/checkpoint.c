@@ -1,5 +1,6 @@
 /* Folder checkpoints in Redis (see mailferry/checkpoint.h). */
 #include "mailferry/checkpoint.h"
+#include "redis_lua.h"
 
 #include "mailferry/util.h"
 
@@ -8,12 +9,75 @@
 #include <string.h>
 
 static void
-hash_key(char *out, size_t n, const char *batch, const char *mailbox) {
+batch_key(char *out, size_t n, const char *batch, const char *what,
+          const char *mailbox) {
     char tag[512], rest[512];
 
     snprintf(tag, sizeof(tag), "b:%s", batch);
-    snprintf(rest, sizeof(rest), "ckpt:%s", mailbox);
+    snprintf(rest, sizeof(rest), "%s:%s", what, mailbox);
     mf_redis_key(out, n, tag, rest);
+}
+
+static void
+hash_key(char *out, size_t n, const char *batch, const char *mailbox) {
+    batch_key(out, n, batch, "ckpt", mailbox);
+}
+
+void
+mf_checkpoint_flags_key(char *out, size_t n, const char *batch,
+                        const char *mailbox) {
+    batch_key(out, n, batch, "flags", mailbox);
+}
+
+/* Runs a command of up to 8 NUL-terminated words (argv NULL-ended). */
+static mf_err
+words(struct mf_redis *r, const char *const *argv, redisReply **reply_r,
+      struct mf_error *err) {
+    size_t argvlen[8];
+    int argc = 0;
+
+    while (argv[argc]) {
+        MF_ASSERT(argc < 8);
+        argvlen[argc] = strlen(argv[argc]);
+        argc++;
+    }
+    return mf_redis_command_argv(r, argc, (const char **)argv, argvlen, reply_r,
+                                 err);
+}
+
+mf_err
+mf_checkpoint_flags_get(struct mf_redis *r, const char *batch,
+                        const char *mailbox, const char *folder, char **value_r,
+                        struct mf_error *err) {
+    char key[1100];
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    mf_checkpoint_flags_key(key, sizeof(key), batch, mailbox);
+    if ((rc = words(r, (const char *[]){"HGET", key, folder, NULL}, &reply,
+                    err)))
+        return rc;
+    *value_r = reply->type == REDIS_REPLY_STRING
+                   ? mf_xstrndup(reply->str, reply->len)
+                   : NULL;
+    freeReplyObject(reply);
+    return MF_E_OK;
+}
+
+mf_err
+mf_checkpoint_flags_put(struct mf_redis *r, const char *batch,
+                        const char *mailbox, const char *folder,
+                        const char *value, struct mf_error *err) {
+    char key[1100];
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    mf_checkpoint_flags_key(key, sizeof(key), batch, mailbox);
+    if ((rc = words(r, (const char *[]){"HSET", key, folder, value, NULL},
+                    &reply, err)))
+        return rc;
+    freeReplyObject(reply);
+    return MF_E_OK;
 }
 
 char *
@@ -122,16 +186,12 @@ mf_checkpoint_get(struct mf_redis *r, const char *batch, const char *mailbox,
                   const char *folder, struct mf_checkpoint *ckpt_r,
                   bool *found_r, struct mf_error *err) {
     char key[1100];
-    const char *argv[3];
-    size_t argvlen[3];
     redisReply *reply = NULL;
     mf_err rc;
 
     hash_key(key, sizeof(key), batch, mailbox);
-    argv[0] = "HGET", argv[1] = key, argv[2] = folder;
-    for (int i = 0; i < 3; i++)
-        argvlen[i] = strlen(argv[i]);
-    if ((rc = mf_redis_command_argv(r, 3, argv, argvlen, &reply, err)))
+    if ((rc = words(r, (const char *[]){"HGET", key, folder, NULL}, &reply,
+                    err)))
         return rc;
     if (reply->type == REDIS_REPLY_NIL) {
         memset(ckpt_r, 0, sizeof(*ckpt_r));
@@ -148,43 +208,91 @@ mf_checkpoint_get(struct mf_redis *r, const char *batch, const char *mailbox,
     return rc;
 }
 
-mf_err
-mf_checkpoint_put(struct mf_redis *r, const char *batch, const char *mailbox,
-                  const char *folder, const struct mf_checkpoint *ckpt,
-                  struct mf_error *err) {
-    char key[1100], *value;
-    const char *argv[4];
-    size_t argvlen[4];
+/* HSET of the checkpoint, or with claim lua/checkpoint_put_claimed.lua. */
+static mf_err
+put(struct mf_redis *r, const char *batch, const char *mailbox,
+    const char *folder, const struct mf_checkpoint *ckpt,
+    const struct mf_checkpoint_claim *claim, struct mf_error *err) {
+    char key[1100], attempt[16], *value;
+    const char *argv[10];
+    size_t argvlen[10];
+    int argc = 0;
     redisReply *reply = NULL;
     mf_err rc;
 
     MF_ASSERT(ckpt->uidvalidity != 0);
     hash_key(key, sizeof(key), batch, mailbox);
     value = mf_checkpoint_format(ckpt);
-    argv[0] = "HSET", argv[1] = key, argv[2] = folder, argv[3] = value;
-    for (int i = 0; i < 4; i++)
+    if (claim) {
+        snprintf(attempt, sizeof(attempt), "%u", claim->attempt);
+        argv[argc++] = key, argv[argc++] = claim->record_key;
+    } else {
+        argv[argc++] = "HSET", argv[argc++] = key;
+    }
+    argv[argc++] = folder, argv[argc++] = value;
+    if (claim) {
+        argv[argc++] = claim->job_id, argv[argc++] = attempt;
+        argv[argc++] = claim->worker;
+    }
+    for (int i = 0; i < argc; i++)
         argvlen[i] = strlen(argv[i]);
-    rc = mf_redis_command_argv(r, 4, argv, argvlen, &reply, err);
+    if (claim)
+        rc = mf_redis_script_run(r, &mf__redis_lua_checkpoint_put_claimed, 2,
+                                 (size_t)argc - 2, argv, argvlen, &reply, err);
+    else
+        rc = mf_redis_command_argv(r, argc, argv, argvlen, &reply, err);
     free(value);
     if (rc)
         return rc;
+    if (claim && (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+                  reply->element[0]->type != REDIS_REPLY_STRING)) {
+        rc = mf_error_set(err, MF_E_REDIS, "checkpoint write: odd reply");
+    } else if (claim && strcmp(reply->element[0]->str, "FENCED") == 0) {
+        const char *v[3] = {"", "", ""};
+        for (size_t i = 1; i < reply->elements && i < 4; i++)
+            if (reply->element[i]->type == REDIS_REPLY_STRING)
+                v[i - 1] = reply->element[i]->str;
+        rc = mf_error_set(err, MF_E_FENCED,
+                          "checkpoint of %.80s folder %.60s not written: the "
+                          "claim is job %.40s attempt %.10s of worker '%.60s', "
+                          "not attempt %u of ours, or expired",
+                          mailbox, folder, v[0], v[1], v[2], claim->attempt);
+    }
     freeReplyObject(reply);
-    return MF_E_OK;
+    return rc;
+}
+
+mf_err
+mf_checkpoint_put(struct mf_redis *r, const char *batch, const char *mailbox,
+                  const char *folder, const struct mf_checkpoint *ckpt,
+                  struct mf_error *err) {
+    return put(r, batch, mailbox, folder, ckpt, NULL, err);
+}
+
+mf_err
+mf_checkpoint_put_claimed(struct mf_redis *r, const char *batch,
+                          const char *mailbox, const char *folder,
+                          const struct mf_checkpoint *ckpt,
+                          const struct mf_checkpoint_claim *claim,
+                          struct mf_error *err) {
+    return put(r, batch, mailbox, folder, ckpt, claim, err);
 }
 
 mf_err
 mf_checkpoint_clear(struct mf_redis *r, const char *batch, const char *mailbox,
                     struct mf_error *err) {
     char key[1100];
-    const char *argv[2];
-    size_t argvlen[2];
+    const char *argv[3];
+    size_t argvlen[3];
     redisReply *reply = NULL;
     mf_err rc;
+    char fkey[1100];
 
     hash_key(key, sizeof(key), batch, mailbox);
-    argv[0] = "DEL", argv[1] = key;
-    argvlen[0] = 3, argvlen[1] = strlen(key);
-    if ((rc = mf_redis_command_argv(r, 2, argv, argvlen, &reply, err)))
+    mf_checkpoint_flags_key(fkey, sizeof(fkey), batch, mailbox);
+    argv[0] = "DEL", argv[1] = key, argv[2] = fkey;
+    argvlen[0] = 3, argvlen[1] = strlen(key), argvlen[2] = strlen(fkey);
+    if ((rc = mf_redis_command_argv(r, 3, argv, argvlen, &reply, err)))
         return rc;
     freeReplyObject(reply);
     return MF_E_OK;

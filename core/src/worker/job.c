@@ -99,6 +99,7 @@ run_engine(struct mf__worker_job *j, struct mf_redis *r,
     o.stop = &j->stop;
     o.progress = &j->progress;
     o.caps = b->has_caps ? &b->caps : NULL;
+    o.fence = &j->fence;
     rc = mf_migrate_mailbox(&o, j->env.job.mailbox, &src, &dst, res);
     *ran_r = true;
     if (rc != MF_E_OK)
@@ -367,7 +368,8 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     const struct mf_error *e = error;
     mf_err prc;
 
-    if (why == MF__STOP_LOST) {
+    /* Fenced: the engine found the claim gone before the keeper did. */
+    if (why == MF__STOP_LOST || rc == MF_E_FENCED) {
         count_stats(w, res, MF_OUTCOME_UNSPECIFIED, rc);
         mf_log(MF_LOG_WARN, &j->log, "job.done",
                "claim lost: no result (%s); the coordinator requeues it",
@@ -463,6 +465,7 @@ mf__worker_job_free(struct mf__worker_job **jp) {
         return;
     *jp = NULL;
     mf__worker_batch_unref(&j->batch);
+    mf_fence_destroy(&j->fence);
     mf_envelope_clear(&j->env);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);

@@ -92,6 +92,7 @@ renew(struct mf__worker_job *j, struct mf_redis **r, uint64_t now,
     }
     if (rc == MF_E_OK) {
         *valid_until = now + (uint64_t)ttl;
+        mf_fence_extend(&j->fence, *valid_until);
         *next_r = now + (uint64_t)ttl / 3;
         if (j->lease.stop_requested &&
             atomic_load(&j->stop_reason) == MF__STOP_NONE) {
@@ -105,6 +106,7 @@ renew(struct mf__worker_job *j, struct mf_redis **r, uint64_t now,
     if (rc == MF_E_LEASE_LOST) {
         mf_log_error(&j->log, "job.claim_lost", &err);
         mf__worker_job_stop(j, MF__STOP_LOST);
+        mf_fence_break(&j->fence);
         *next_r = UINT64_MAX;
         return;
     }
@@ -114,6 +116,7 @@ renew(struct mf__worker_job *j, struct mf_redis **r, uint64_t now,
     if (*next_r + 500 >= *valid_until) {
         mf_log_error(&j->log, "job.claim_unrenewable", &err);
         mf__worker_job_stop(j, MF__STOP_LOST);
+        mf_fence_break(&j->fence);
         *next_r = UINT64_MAX;
     }
 }
@@ -134,6 +137,19 @@ check_stop(struct mf__worker_job *j, struct mf_redis **r) {
     }
 }
 
+/* The claim expired without a renewal (the process was stopped, or
+ * Redis was away): the fence breaks, which aborts the engine's
+ * connections. Checked on every wake-up, so within a second. */
+static void
+fence_watch(struct mf__worker_job *j) {
+    if (mf_fence_holds(&j->fence) ||
+        atomic_load(&j->stop_reason) == MF__STOP_LOST)
+        return;
+    mf_log(MF_LOG_WARN, &j->log, "job.claim_expired",
+           "the claim expired before it was renewed: connections aborted");
+    mf__worker_job_stop(j, MF__STOP_LOST);
+}
+
 static void *
 keeper_main(void *arg) {
     struct mf__worker_job *j = arg;
@@ -149,6 +165,7 @@ keeper_main(void *arg) {
         uint64_t wake = next_renew < next_progress ? next_renew : next_progress;
 
         now = mf__worker_now_ms();
+        fence_watch(j);
         if (now < wake) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -207,7 +207,7 @@ is_redis_trouble(mf_err rc) {
 
 static bool
 start_job(struct loop *l, struct mf_envelope *env, struct mf__worker_batch *b,
-          const struct mf_batch_lease *lease) {
+          const struct mf_batch_lease *lease, uint64_t claimed_at_ms) {
     struct mf__worker *w = l->w;
     struct mf__worker_job *j;
     pthread_condattr_t ca;
@@ -225,6 +225,17 @@ start_job(struct loop *l, struct mf_envelope *env, struct mf__worker_batch *b,
     memset(env, 0, sizeof(*env));
     j->batch = b;
     j->lease = *lease;
+    {
+        /* Valid for a TTL from before the claim was asked for. */
+        struct mf_checkpoint_claim c = {.record_key = j->record_key,
+                                        .job_id = j->lease.job_id,
+                                        .attempt = j->lease.attempt,
+                                        .worker = j->lease.worker};
+        mf_batch_record_key(j->record_key, sizeof(j->record_key),
+                            j->lease.batch, j->lease.email);
+        mf_fence_init(&j->fence, &c,
+                      claimed_at_ms + (uint64_t)w->o.claim_ttl_ms);
+    }
     j->log.batch = j->env.job.batch;
     j->log.mailbox = j->env.job.mailbox;
     j->log.job = j->env.job.job_id;
@@ -252,6 +263,7 @@ handle(struct loop *l, const struct delivery *d) {
     struct mf_envelope env;
     struct mf__worker_batch *b = NULL;
     struct mf_batch_lease lease;
+    uint64_t claimed_at;
     struct mf_log_ctx ctx = {0};
     struct mf_error err = {0};
     enum handled h = HANDLED;
@@ -288,6 +300,7 @@ handle(struct loop *l, const struct delivery *d) {
         commit(l, m);
         goto out;
     }
+    claimed_at = mf__worker_now_ms();
     rc = mf_batch_claim(w->redis, env.job.batch, env.job.mailbox,
                         env.job.job_id, env.job.attempt, w->id, d->token,
                         w->o.claim_ttl_ms, &lease, &err);
@@ -307,7 +320,7 @@ handle(struct loop *l, const struct delivery *d) {
     }
     /* Claim, then commit (DESIGN.md §6). */
     commit(l, m);
-    if (start_job(l, &env, b, &lease))
+    if (start_job(l, &env, b, &lease, claimed_at))
         b = NULL; /* the job's reference now */
     else if (mf_batch_release(w->redis, &lease, false, &err) != MF_E_OK)
         mf_log_error(&ctx, "job.release", &err);

@@ -19,6 +19,7 @@
 
 #include "mailferry/batch.h"
 #include "mailferry/envelope.h"
+#include "mailferry/fence.h"
 #include "mailferry/kafka.h"
 #include "mailferry/log.h"
 #include "mailferry/migrate.h"
@@ -69,6 +70,10 @@ struct mf__worker_job {
     struct mf_envelope env;         /* owned: the job as received */
     struct mf__worker_batch *batch; /* one reference */
     struct mf_batch_lease lease;
+    /* The engine's fence on the claim (keeper.c extends and breaks it);
+     * its claim borrows record_key, env and lease. */
+    struct mf_fence fence;
+    char record_key[MF_BATCH_NAME_MAX + MF_BATCH_EMAIL_MAX + 32];
     struct mf_log_ctx log;   /* borrows from env */
     atomic_bool stop;        /* the engine's stop flag */
     _Atomic int stop_reason; /* enum mf__worker_stop, the first one wins */

@@ -22,6 +22,12 @@ break them without disturbing any other test:
   kill9      kill -9 of a worker in the middle of a mailbox: the claim
              expires (--claim-ttl 6s), serve requeues the job and another
              worker finishes it; EQUAL
+  zombie     SIGSTOP of a worker in the middle of a mailbox, past its
+             claim (--claim-ttl 6s); another worker takes the job over;
+             SIGCONT: the stopped worker finds its claim gone (fencing,
+             issue 11 section 4) and neither appends nor moves a
+             checkpoint: no checkpoint goes back, the batch ends Synced,
+             the report adds up, EQUAL (no duplicate on the target)
   sigterm    SIGTERM to a worker with a mailbox in flight: it exits 0
              within its --shutdown-timeout (measured), hands the job back,
              another worker finishes it; EQUAL. The workers' /healthz,
@@ -216,6 +222,87 @@ def case_kill9(p):
     p.assert_equal(users)
 
 
+def checkpoints(p, b, email):
+    """{folder: (uidvalidity, last_uid, dirty)} of a mailbox in Redis."""
+    r = p.redis_client()
+    try:
+        h = r.cmd("HGETALL", f"mf:{{b:{b}}}:ckpt:{email}") or []
+    finally:
+        r.close()
+    out = {}
+    for k, v in zip(h[0::2], h[1::2]):
+        f = v.decode().split()
+        out[k.decode()] = (int(f[0]), int(f[1]), f[2] == "dirty")
+    return out
+
+
+def no_regression(before, after, what):
+    for folder, (uv, last, _) in before.items():
+        a = after.get(folder)
+        check(a is not None and (a[0] != uv or a[1] >= last),
+              f"{what}: checkpoint of {folder} did not go back "
+              f"({last} -> {a and a[1]})")
+
+
+def case_zombie(p):
+    users = [1, 2, 3, 4]
+    b = "zombie"
+    p.corpus(1, 4, 300)
+    p.create(b, p.csv("z.csv", users), "--max-bytes-per-second", "4000000")
+    p.serve()
+    ws = p.workers(3, slots=2, claim_ttl="6s")
+    p.start(b)
+    running = p.wait(lambda: p.in_flight(b, min_done=20), 120,
+                     "a mailbox in flight")
+    email, m = running[0]
+    zw = [w for w in ws if w.id == m["claimed_by"]][0]
+    victims = [e for e, _ in p.in_flight(b, worker=zw, min_done=0)]
+    os.kill(zw.pid, signal.SIGSTOP)
+    t0 = time.time()
+    log(f"SIGSTOP {zw.id} in the middle of {victims} "
+        f"({m['progress']['messages_done']}/"
+        f"{m['progress']['messages_total']} messages)")
+    try:
+        def taken_over():
+            mb = p.mailbox(p.status(b), email)
+            return mb if (mb["claimed_by"] and mb["claimed_by"] != zw.id) \
+                or mb["state"] == "Synced" else None
+        mb = p.wait(taken_over, 60, f"{email} taken over")
+        log(f"{email} taken over by {mb['claimed_by'] or mb['worker']} "
+            f"{time.time() - t0:.1f} s after the SIGSTOP, attempt "
+            f"{mb['attempt']}")
+        # Let the new owner move its checkpoints on, then wake the zombie.
+        time.sleep(3)
+        before = {e: checkpoints(p, b, e) for e in victims}
+    finally:
+        os.kill(zw.pid, signal.SIGCONT)
+    log(f"SIGCONT {zw.id}")
+    zw.wait_log(r"job\.claim_(lost|expired|unrenewable)|claim lost",
+                timeout=15)
+    time.sleep(3)
+    for e in victims:
+        no_regression(before[e], checkpoints(p, b, e),
+                      f"{e} 3 s after SIGCONT")
+    st = p.wait_state(b, "Synced", timeout=180)
+    st = synced_all(p, b, users)
+    for e in victims:
+        mb = p.mailbox(st, e)
+        check(mb["worker"] != zw.id and mb["attempts_total"] >= 2,
+              f"{e} finished on {mb['worker']} (attempt {mb['attempt']})")
+        no_regression(before[e], checkpoints(p, b, e), f"{e} at the end")
+        check(all(not d for _, _, d in checkpoints(p, b, e).values()),
+              f"{e}: every checkpoint clean")
+    rep = p.report(b, "json")
+    for m in rep["mailboxes"]:
+        check(m["state"] == "Synced" and
+              m["copied_messages"] + m["present_messages"] >=
+              m["source_messages"],
+              f"report {m['email']}: source {m['source_messages']}, copied "
+              f"{m['copied_messages']}, present {m['present_messages']}")
+    check(zw.alive(), "the zombie worker is still running")
+    p.assert_equal(users)
+
+
 def case_sigterm(p):
     users = [1, 2, 3, 4]
     b = "sigterm"
@@ -379,7 +466,8 @@ def case_secrets(p):
 
 
 CASES = {"batch20": (case_batch20, 20), "stopstart": (case_stopstart, 4),
-         "kill9": (case_kill9, 4), "sigterm": (case_sigterm, 4),
+         "kill9": (case_kill9, 4), "zombie": (case_zombie, 4),
+         "sigterm": (case_sigterm, 4),
          "outage": (case_outage, 6), "secrets": (case_secrets, 6)}
 
 

@@ -23,6 +23,10 @@ the cases can run in parallel on the same servers:
   embedded users 18-19: the embedded default (private Redis, in-process
            Kafka, service and worker threads): EQUAL, nothing left running,
            a second run copies nothing
+  rollback user 52: the checkpoints in Redis go back one pass (as when
+           Redis loses its last writes: AOF everysec, a failover, a
+           restore from backup); the next run recognises what the lost
+           pass copied and copies nothing twice: EQUAL
   embedded_stop user 41: Ctrl-C stops the batch; the same batch resumes
            from a shared Redis and finishes EQUAL
   hostile  user 57 (target side only): a source that trickles one byte
@@ -530,6 +534,56 @@ def case_embedded_stop():
     check(total_messages(TGT_PORT, n) == total, "target count differs")
 
 
+def redis_hash(batch_args, email, restore=None):
+    """The checkpoint hash of a mailbox (HGETALL, via redis-cli), or puts
+    restore (such a dump) back in its place."""
+    url = batch_args[1]
+    key = f"mf:{{b:{batch_args[3]}}}:ckpt:{email}"
+    cli = ["redis-cli", "-u", url, "--raw"]
+    if restore is None:
+        out = subprocess.run(cli + ["HGETALL", key], check=True,
+                             capture_output=True, text=True).stdout
+        lines = out.split("\n")[:-1]
+        return dict(zip(lines[0::2], lines[1::2]))
+    subprocess.run(cli + ["DEL", key], check=True, stdout=subprocess.DEVNULL)
+    for k, v in restore.items():
+        subprocess.run(cli + ["HSET", key, k, v], check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+def case_rollback():
+    n = 52
+    corpus(n, 1)
+    clean_target(n)
+    csv = csv_for([n], "rollback")
+    ra = redis_args("t-rollback")
+    rc, doc = migrate(csv, *ra)
+    check(mailbox(doc, n)["messages_copied"] > 40, "first pass copied")
+    old = redis_hash(ra, user(n)[0])
+    check(len(old) >= 8 and all(" clean " in v for v in old.values()),
+          f"clean checkpoints after the first pass: {len(old)}")
+    c = imap_login(SRC_PORT, n)
+    for i, folder in enumerate(["INBOX", "INBOX", "Sent", "Archive"]):
+        c.append(folder, "(\\Seen)", imaplib.Time2Internaldate(1700000000 + i),
+                 f"Subject: lost pass {i}\r\nMessage-ID: <rb{i}-{RUN_ID}"
+                 f"@example.test>\r\n\r\nbody {i}\r\n".encode())
+    c.logout()
+    rc, doc = migrate(csv, *ra)
+    check(mailbox(doc, n)["messages_copied"] == 4, "second pass copied 4")
+    # Redis loses the second pass's checkpoint writes.
+    redis_hash(ra, user(n)[0], restore=old)
+    rc, doc = migrate(csv, *ra)
+    m = mailbox(doc, n)
+    check(m["messages_copied"] == 0 and m["messages_present"] == 4,
+          f"after the rollback nothing is copied twice: {m}")
+    assert_equal(n)
+    rc, doc = migrate(csv, *ra)
+    m = mailbox(doc, n)
+    check(m["messages_copied"] == 0 and m["messages_present"] == 0,
+          f"and the pass after that recognises nothing: {m}")
+    assert_equal(n)
+
+
 CASES = {
     "copy": case_copy,
     "kill": case_kill,
@@ -540,6 +594,7 @@ CASES = {
     "embedded": case_embedded,
     "embedded_stop": case_embedded_stop,
     "hostile": case_hostile,
+    "rollback": case_rollback,
 }
 
 if __name__ == "__main__":

@@ -116,6 +116,73 @@ test_survives_restart(void **state) {
     free(script);
 }
 
+/* Sets the mailbox record's claim: job j1, the given attempt and worker,
+ * expiring in expire_s seconds from Redis' clock (negative: expired). */
+static void
+set_claim(struct mf_redis *r, const char *key, const char *attempt,
+          const char *worker, long expire_s) {
+    struct mf_error err = {0};
+    redisReply *reply = NULL;
+    long long now_ms;
+    char exp[32];
+
+    assert_int_equal(mf_redis_command(r, &reply, &err, "TIME"), MF_E_OK);
+    now_ms = strtoll(reply->element[0]->str, NULL, 10) * 1000 +
+             strtoll(reply->element[1]->str, NULL, 10) / 1000;
+    freeReplyObject(reply);
+    snprintf(exp, sizeof(exp), "%lld", now_ms + expire_s * 1000);
+    assert_int_equal(mf_redis_command(r, &reply, &err,
+                                      "HSET %s job j1 attempt %s claim_worker "
+                                      "%s claim_expiry %s",
+                                      key, attempt, worker, exp),
+                     MF_E_OK);
+    freeReplyObject(reply);
+}
+
+/* A claimed write lands only while the claim is (job, attempt, worker)
+ * and live: a zombie (old attempt, other worker, expired claim) moves
+ * nothing. */
+static void
+test_claimed_put(void **state) {
+    char *url = mf_testenv_get("redis", "REDIS_URL");
+    const char *key = "mf:{b:b3}:mb:z@x.org";
+    struct mf_checkpoint_claim claim = {
+        .record_key = key, .job_id = "j1", .attempt = 2, .worker = "w1"};
+    struct mf_checkpoint c = {.uidvalidity = 7, .last_uid = 50};
+    struct mf_checkpoint got;
+    struct mf_redis *r = NULL;
+    struct mf_error err = {0};
+    bool found = false;
+
+    (void)state;
+    assert_int_equal(mf_redis_connect(url, 2000, &r, &err), MF_E_OK);
+    assert_int_equal(mf_checkpoint_clear(r, "b3", "z@x.org", &err), MF_E_OK);
+    set_claim(r, key, "2", "w1", 30);
+    assert_int_equal(mf_checkpoint_put_claimed(r, "b3", "z@x.org", "INBOX", &c,
+                                               &claim, &err),
+                     MF_E_OK);
+    /* Another worker holds attempt 3 now. */
+    set_claim(r, key, "3", "w2", 30);
+    c.last_uid = 10;
+    assert_int_equal(mf_checkpoint_put_claimed(r, "b3", "z@x.org", "INBOX", &c,
+                                               &claim, &err),
+                     MF_E_FENCED);
+    assert_non_null(strstr(err.detail, "w2"));
+    /* Our attempt, but the claim expired. */
+    set_claim(r, key, "2", "w1", -1);
+    assert_int_equal(mf_checkpoint_put_claimed(r, "b3", "z@x.org", "INBOX", &c,
+                                               &claim, &err),
+                     MF_E_FENCED);
+    assert_int_equal(
+        mf_checkpoint_get(r, "b3", "z@x.org", "INBOX", &got, &found, &err),
+        MF_E_OK);
+    assert_true(found);
+    assert_int_equal(got.last_uid, 50);
+    mf_checkpoint_pending_free(&got);
+    mf_redis_free(&r);
+    free(url);
+}
+
 static void
 test_unreachable(void **state) {
     struct mf_redis *r = NULL;
@@ -132,6 +199,7 @@ int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_claimed_put),
         cmocka_unit_test(test_survives_restart),
         cmocka_unit_test(test_unreachable),
     };

@@ -34,6 +34,64 @@ memenv_open(void *ud, bool target, const struct mf_migrate_login *login,
     return mf_store_mem_open(target ? e->dst : e->src, st_r, err, retry_r);
 }
 
+/* One mailbox migrated pass after pass between two in-memory servers,
+ * with its checkpoints kept across passes as Redis keeps them. */
+struct memrun {
+    struct memenv env;
+    struct mf_migrate_server s_src, s_dst;
+    struct mf_migrate_login login;
+    struct mf_migrate_options o;
+    struct mf_migrate_result res;
+    struct mf__ckpt_mem *mem;
+};
+
+static inline void
+memrun_init(struct memrun *r) {
+    memset(r, 0, sizeof(*r));
+    r->env.src = mf_mem_server_new('.');
+    r->env.dst = mf_mem_server_new('/');
+    /* The engine tells the sides apart by these pointers. */
+    r->o.source = &r->s_src;
+    r->o.target = &r->s_dst;
+    r->o.backoff_ms = 1;
+    r->o.max_backoff_ms = 5;
+    r->login.user = "user";
+    r->login.password = "secret";
+}
+
+static inline void
+memrun_clear(struct memrun *r) {
+    mf_migrate_result_clear(&r->res);
+    mf__ckpt_mem_free(&r->mem);
+    mf_mem_server_free(&r->env.src);
+    mf_mem_server_free(&r->env.dst);
+}
+
+/* One pass; open NULL: stores over r->env. */
+static inline mf_err
+memrun_pass(struct memrun *r, mf__store_open_fn open, void *ud) {
+    mf_migrate_result_clear(&r->res);
+    return mf__migrate_mailbox_mem(&r->o, "user@example.org", &r->login,
+                                   &r->login, open ? open : memenv_open,
+                                   open ? ud : &r->env, &r->mem, &r->res);
+}
+
+/* A folder's checkpoint as the passes left it (*ck_r owns its pending
+ * UIDs); false when there is none. */
+static inline bool
+memrun_checkpoint(struct memrun *r, const char *folder,
+                  struct mf_checkpoint *ck_r) {
+    struct mf__run run = {0};
+    bool found = false;
+
+    run.o = &r->o;
+    run.mailbox = "user@example.org";
+    run.mem = r->mem;
+    if (mf__ckpt_get(&run, folder, ck_r, &found) != MF_E_OK)
+        return false;
+    return found;
+}
+
 /* A date that differs per message: "dd-Mon-yyyy hh:mm:ss +zzzz". */
 static inline void
 test_date(unsigned i, char *out, size_t cap) {

@@ -55,6 +55,17 @@ teardown(void **state) {
     return 0;
 }
 
+/* The flag sync of INBOX, with no flags last synced (the flagbase it
+ * produces is dropped). */
+static mf_err
+flag_sync(struct t *t, uint32_t last_uid) {
+    struct mf_buf base = {0};
+    mf_err rc =
+        mf__migrate_flag_sync(&t->run, "INBOX", "INBOX", last_uid, &base);
+    mf_buf_free(&base);
+    return rc;
+}
+
 /* Opens both stores and selects INBOX (the target read-only if asked). */
 static void
 open_both(struct t *t, bool dst_readonly) {
@@ -106,9 +117,7 @@ test_flags_follow_source(void **state) {
     add_msg(t->df, "extra", 400, "\\Deleted", 8);
     open_both(t, false);
 
-    assert_int_equal(
-        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[t->sf->n - 1].uid),
-        MF_E_OK);
+    assert_int_equal(flag_sync(t, t->sf->msgs[t->sf->n - 1].uid), MF_E_OK);
     assert_int_equal(t->res.stats.flags_updated, 3);
     assert_int_equal(t->dst->stats.flag_changes, 3);
     expect_flags(t->df, 0, "\\Seen");
@@ -119,9 +128,7 @@ test_flags_follow_source(void **state) {
     assert_int_equal(t->src->stats.flag_changes, 0);
 
     /* Again: nothing left to do. */
-    assert_int_equal(
-        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[t->sf->n - 1].uid),
-        MF_E_OK);
+    assert_int_equal(flag_sync(t, t->sf->msgs[t->sf->n - 1].uid), MF_E_OK);
     assert_int_equal(t->res.stats.flags_updated, 3);
 }
 
@@ -133,14 +140,13 @@ test_last_uid_bounds(void **state) {
     pair(t, "b", 2, "\\Seen", "");
     pair(t, "c", 3, "\\Seen", ""); /* above last_uid: a later copy's job */
     open_both(t, false);
-    assert_int_equal(
-        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[1].uid), MF_E_OK);
+    assert_int_equal(flag_sync(t, t->sf->msgs[1].uid), MF_E_OK);
     assert_int_equal(t->res.stats.flags_updated, 2);
     expect_flags(t->df, 0, "\\Seen");
     expect_flags(t->df, 1, "\\Seen");
     expect_flags(t->df, 2, "");
     /* last_uid 0: nothing at all. */
-    assert_int_equal(mf__migrate_flag_sync(&t->run, "INBOX", 0), MF_E_OK);
+    assert_int_equal(flag_sync(t, 0), MF_E_OK);
     assert_int_equal(t->res.stats.flags_updated, 2);
 }
 
@@ -154,9 +160,7 @@ test_duplicates_pair_in_order(void **state) {
     pair(t, "twin", 1, "", "");
     pair(t, "twin", 1, "\\Flagged", "");
     open_both(t, false);
-    assert_int_equal(
-        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[t->sf->n - 1].uid),
-        MF_E_OK);
+    assert_int_equal(flag_sync(t, t->sf->msgs[t->sf->n - 1].uid), MF_E_OK);
     assert_int_equal(t->res.stats.flags_updated, 2);
     expect_flags(t->df, 0, "\\Seen");
     expect_flags(t->df, 1, "");
@@ -177,9 +181,7 @@ test_many(void **state) {
         changed += differ;
     }
     open_both(t, false);
-    assert_int_equal(
-        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[t->sf->n - 1].uid),
-        MF_E_OK);
+    assert_int_equal(flag_sync(t, t->sf->msgs[t->sf->n - 1].uid), MF_E_OK);
     assert_int_equal(t->res.stats.flags_updated, changed);
     assert_null(folders_differ(t->sf, t->df, true));
 }
@@ -192,8 +194,7 @@ test_empty_target(void **state) {
 
     add_msg(t->sf, "a", 400, "\\Seen", 1);
     open_both(t, false);
-    assert_int_equal(
-        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[0].uid), MF_E_OK);
+    assert_int_equal(flag_sync(t, t->sf->msgs[0].uid), MF_E_OK);
     assert_int_equal(t->res.stats.flags_updated, 0);
     assert_int_equal(t->df->n, 0);
 }
@@ -204,9 +205,7 @@ test_refused_store(void **state) {
 
     pair(t, "a", 1, "\\Seen", "");
     open_both(t, true); /* read-only: the mem store answers NO */
-    assert_int_equal(
-        mf__migrate_flag_sync(&t->run, "INBOX", t->sf->msgs[t->sf->n - 1].uid),
-        MF_E_IMAP_NO);
+    assert_int_equal(flag_sync(t, t->sf->msgs[t->sf->n - 1].uid), MF_E_IMAP_NO);
     assert_int_equal(t->run.err.code, MF_E_IMAP_NO);
     assert_int_equal(t->res.stats.flags_updated, 0);
     expect_flags(t->df, 0, "");
