@@ -175,6 +175,11 @@ cmd_serve(int argc, char **argv) {
         goto out;
     }
     exit_code = MF_EXIT_ERROR;
+    /* Before the key is read: no core file, no ptrace by the same user. */
+    if (mf_process_no_core_dumps(&err)) {
+        fprintf(stderr, "mailferry serve: %s\n", err.detail);
+        goto out;
+    }
     if (mf_crypto_keyring_load(keyfile, &kr, &err)) {
         fprintf(stderr, "mailferry serve: key file %s: %s\n", keyfile,
                 err.detail);

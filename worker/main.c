@@ -253,6 +253,11 @@ main(int argc, char **argv) {
     o.topic_prefix = mf_config_get(cfg, "topic-prefix", NULL);
 
     code = EXIT_START;
+    /* Before the key is read: no core file, no ptrace by the same user. */
+    if (mf_process_no_core_dumps(&err) != MF_E_OK) {
+        mf_log_error(NULL, "worker.harden", &err);
+        goto out;
+    }
     if (mf_crypto_keyring_load(key_file, &kr, &err) != MF_E_OK) {
         mf_log_error(NULL, "worker.master_key", &err);
         goto out;

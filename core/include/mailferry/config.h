@@ -83,8 +83,21 @@ bool mf_parse_with_unit(const char *s, enum mf_config_unit unit,
 MF_WARN_UNUSED mf_err mf_config_get_secret(const struct mf_config *c,
                                            const char *key, char **secret_r,
                                            struct mf_error *err);
+/* Reads a whole secret file of at most max bytes into a new buffer
+ * (*buf_r, NUL added, *len_r bytes) that the caller wipes (mf_wipe) and
+ * frees. Refuses a file that group or others can write and logs a
+ * warning when they can read it (MF_E_SECRET_FILE; see secretfile.c).
+ * No stdio: nothing of the secret stays in a buffer that is not wiped. */
+MF_WARN_UNUSED mf_err mf_secret_file_read(const char *path, size_t max,
+                                          char **buf_r, size_t *len_r,
+                                          struct mf_error *err);
+/* Sets RLIMIT_CORE to 0 and PR_SET_DUMPABLE to 0 for this process: no
+ * core file and no ptrace or /proc/PID/mem by other processes of the same
+ * user. For programs that hold the master key (mailferry-worker,
+ * mailferry serve). MF_E_INTERNAL with the system's words on failure. */
+MF_WARN_UNUSED mf_err mf_process_no_core_dumps(struct mf_error *err);
 /* Reads a whole secret file (at most MF_SECRET_MAX bytes), minus one
- * trailing newline. */
+ * trailing newline, with mf_secret_file_read(). */
 MF_WARN_UNUSED mf_err mf_secret_read_file(const char *path, char **secret_r,
                                           struct mf_error *err);
 /* Wipes and frees *secret, sets it to NULL. */

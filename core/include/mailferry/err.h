@@ -120,6 +120,8 @@
     XX(CRYPTO, 700, FAIL_JOB, "cryptographic failure")                         \
     XX(KEY_UNKNOWN, 701, FAIL_JOB, "unknown master key id")                    \
     XX(DECRYPT, 702, FAIL_JOB, "credential decryption failed")                 \
+    XX(JOB_STALE, 703, FAIL_JOB, "job of an earlier generation of the batch")  \
+    XX(REDIS_AUTH, 704, RETRY, "Redis refused the credentials")                \
     /* 800-819: OAuth2 */                                                      \
     XX(OAUTH_TOKEN_ENDPOINT, 800, RETRY,                                       \
        "OAuth2 token endpoint unreachable or failing")                         \

@@ -12,8 +12,17 @@
  *     MF_HTTP_HEADER_MAX bytes (431 beyond, 400 when malformed);
  *   - a connection that has not sent a whole request (or not read its
  *     response) within the timeout is closed (slowloris);
- *   - at most max_conns connections are open at once; further clients
- *     wait in the kernel's listen backlog until a slot frees up;
+ *   - at most max_conns connections are open at once, and at most
+ *     max_per_client of them from one client address: a client past its
+ *     share is closed at once, so one client cannot take every slot;
+ *   - probes are served first (issue 17 item 5): probe_reserve more
+ *     slots open once the max_conns are taken, and serve only /healthz
+ *     and /readyz (anything else there gets 503), with a deadline of at
+ *     most MF_HTTP_PROBE_TIMEOUT_MS, so a crowd of slow /metrics clients
+ *     cannot keep the kubelet waiting until it restarts the process;
+ *     past them, clients wait in the kernel's listen backlog;
+ *   - the server listens only where --http-listen says (no flag, no
+ *     server); ":PORT" is every interface, "127.0.0.1:PORT" loopback;
  *   - the handler runs on the server thread, never on a caller's thread,
  *     and nothing here blocks the caller except mf_http_server_stop(),
  *     which returns promptly (a self-pipe wakes poll).
@@ -35,6 +44,9 @@
 #define MF_HTTP_HEADER_MAX 8192         /* request line + headers */
 #define MF_HTTP_DEFAULT_TIMEOUT_MS 5000 /* per-connection read/write */
 #define MF_HTTP_DEFAULT_MAX_CONNS 64    /* open at once */
+#define MF_HTTP_DEFAULT_PER_CLIENT 8    /* open at once from one address */
+#define MF_HTTP_DEFAULT_PROBE_RESERVE 4 /* slots for /healthz and /readyz */
+#define MF_HTTP_PROBE_TIMEOUT_MS 1000   /* a reserved slot's deadline */
 
 struct mf_http_server;
 
@@ -54,8 +66,10 @@ typedef void (*mf_http_handler)(void *ud, const char *method, const char *path,
 
 /* Tunables; zero fields take the defaults above. */
 struct mf_http_options {
-    unsigned timeout_ms; /* per connection: whole request, then response */
-    unsigned max_conns;  /* open connections at once */
+    unsigned timeout_ms;     /* per connection: whole request, then response */
+    unsigned max_conns;      /* open connections at once */
+    unsigned max_per_client; /* of those, from one client address */
+    unsigned probe_reserve;  /* extra slots that serve only the probes */
 };
 
 /* Starts listening on addr and serving on a new thread. addr is

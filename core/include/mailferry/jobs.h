@@ -15,11 +15,15 @@
  *   source admin password     sealed for (batch, "", "source-admin")
  *   target admin password     sealed for (batch, "", "target-admin")
  *
- * A job carries a mailbox's own sealed password as stored. An admin
- * password is opened and re-sealed for the job's mailbox and purpose
- * ("source" or "target"), with a fresh data key, so every job's secret
- * opens only for that batch, mailbox and side; workers never see an
- * admin secret that would open for another mailbox. Clear text exists
+ * Every job secret (the mailbox's own password or the admin's) is opened
+ * and sealed again for the job, with a fresh data key, bound to the
+ * batch, the mailbox, the side ("source" or "target") and to what the
+ * job says about its use: the login, the authzid, the OAuth flag, the
+ * batch generation, and the batch's endpoints, CA file and insecure flag.
+ * So whoever can produce to the jobs topic cannot send a real secret to
+ * another user, mailbox or server: the worker's mf_jobs_open_secret()
+ * fails (MF_E_DECRYPT). Workers never see an admin secret that would
+ * open for another mailbox. Clear text exists
  * only inside mf_jobs_build() and mf_jobs_seal_blob() and is wiped there.
  *
  * Logins: without an admin, the CSV's UserName (TargetUserName, or the
@@ -107,6 +111,23 @@ MF_WARN_UNUSED mf_err mf_jobs_build(const struct mf_crypto_keyring *kr,
                                     const struct mf_batch_mailbox_cfg *mb,
                                     const struct mf_batch_job *job,
                                     struct mf_job *job_r, struct mf_error *err);
+/* The batch's generation, as its jobs carry it (batch_generation): a
+ * batch removed and created again under the same name is another. */
+uint64_t mf_jobs_batch_generation(const struct mf_batch_config *cfg);
+
+/* Opens one side's secret of a job (purpose MF_JOBS_PURPOSE_SOURCE or
+ * _TARGET) as the worker must: with the batch configuration the worker
+ * runs the job with. The secret opens only if the job's login, authzid,
+ * OAuth flag and batch generation and cfg's endpoints, CA file and
+ * insecure flag are those it was sealed with (mf_jobs_build()).
+ * *secret_r is freed by the caller with mf_crypto_secret_free(). Errors
+ * as mf_crypto_open(): MF_E_DECRYPT for any change. */
+MF_WARN_UNUSED mf_err mf_jobs_open_secret(const struct mf_crypto_keyring *kr,
+                                          const struct mf_batch_config *cfg,
+                                          const struct mf_job *job,
+                                          const char *purpose,
+                                          struct mf_crypto_secret **secret_r,
+                                          struct mf_error *err);
 /* Frees what a struct mf_job owns and zeroes it. */
 void mf_jobs_job_clear(struct mf_job *job);
 

@@ -3,8 +3,23 @@
  * one connection per thread, made from a URL, with commands that turn
  * hiredis failures into mf_err codes and keep hiredis' own words.
  *
- *   redis://host[:port][/db]    TCP (default port 6379, db 0)
- *   unix:///path/to/socket      a unix socket
+ *   redis://[user@]host[:port][/db][?password-file=F]   TCP (default
+ *                               port 6379, db 0)
+ *   unix:///path/to/socket[?user=U&password-file=F]      a unix socket
+ *
+ * AUTH (issue 17 item 3): with a password file, every connection starts
+ * with AUTH <password> (requirepass), or AUTH <user> <password> for a
+ * Redis 6+ ACL user. The password is never in the URL (a URL shows up in
+ * process lists, logs and config dumps; "user:password@" is refused); the
+ * file is read with mf_secret_file_read() at each connect, so a rotated
+ * password is picked up on the next reconnect, and wiped after use. When
+ * the URL names no password file, MAILFERRY_REDIS_PASSWORD_FILE (and
+ * MAILFERRY_REDIS_USER) from the environment apply, so every program and
+ * command that takes a Redis URL authenticates the same way.
+ *
+ * TLS (rediss://) is not supported: Debian 12's hiredis is 0.14.1 and
+ * hiredis_ssl only exists from hiredis 1.0. Put Redis on a private
+ * network (Kubernetes NetworkPolicy) or behind a TLS tunnel.
  *
  * Keys: every key starts with "mf:" and carries a hash tag ("{...}") so
  * that all keys one Lua script or transaction touches live in one Redis
@@ -30,12 +45,16 @@
 
 #define MF_REDIS_HOST_MAX 256
 #define MF_REDIS_PATH_MAX 108 /* sun_path */
+#define MF_REDIS_USER_MAX 128
+#define MF_REDIS_PASSFILE_MAX 512
 
 struct mf_redis_address {
     char host[MF_REDIS_HOST_MAX]; /* empty for a unix socket */
     uint16_t port;
     char path[MF_REDIS_PATH_MAX]; /* unix socket path, or empty */
     unsigned db;
+    char user[MF_REDIS_USER_MAX];              /* ACL user, or empty */
+    char password_file[MF_REDIS_PASSFILE_MAX]; /* or empty: no AUTH */
 };
 
 /* Parses a Redis URL (pure). *addr_r untouched on error. */

@@ -292,23 +292,10 @@ mf_err
 mf_secret_read_file(const char *path, char **secret_r, struct mf_error *err) {
     char *buf = NULL;
     size_t len = 0;
-    mf_err rc = MF_E_OK;
-    FILE *f = fopen(path, "rb");
+    mf_err rc = mf_secret_file_read(path, MF_SECRET_MAX, &buf, &len, err);
 
-    if (!f)
-        return mf_error_set(err, MF_E_SECRET_FILE, "%s: %s", path,
-                            strerror(errno));
-    buf = mf_xmalloc(MF_SECRET_MAX + 2);
-    len = fread(buf, 1, MF_SECRET_MAX + 1, f);
-    if (ferror(f)) {
-        rc = mf_error_set(err, MF_E_SECRET_FILE, "%s: read error", path);
-        goto out;
-    }
-    if (len > MF_SECRET_MAX) {
-        rc = mf_error_set(err, MF_E_SECRET_FILE, "%s: larger than %d bytes",
-                          path, MF_SECRET_MAX);
-        goto out;
-    }
+    if (rc != MF_E_OK)
+        return rc;
     if (len > 0 && buf[len - 1] == '\n')
         len--;
     if (len > 0 && buf[len - 1] == '\r')
@@ -316,18 +303,13 @@ mf_secret_read_file(const char *path, char **secret_r, struct mf_error *err) {
     if (memchr(buf, '\0', len)) {
         rc = mf_error_set(err, MF_E_SECRET_FILE, "%s: contains a NUL byte",
                           path);
-        goto out;
-    }
-    buf[len] = '\0';
-    *secret_r = buf;
-    buf = NULL;
-out:
-    if (buf) {
         mf_wipe(buf, MF_SECRET_MAX + 2);
         free(buf);
+        return rc;
     }
-    fclose(f);
-    return rc;
+    mf_wipe(buf + len, MF_SECRET_MAX + 2 - len); /* the newline too */
+    *secret_r = buf;
+    return MF_E_OK;
 }
 
 void

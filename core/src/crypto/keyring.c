@@ -9,6 +9,7 @@
  * details name the line and what is wrong with it.
  */
 #include "crypto_int.h"
+#include "mailferry/config.h"
 
 #include "mailferry/util.h"
 
@@ -212,51 +213,6 @@ out:
     return rc;
 }
 
-/* Reads a whole file of at most max bytes into a new buffer (NUL added)
- * that the caller wipes and frees. */
-static mf_err
-read_file(const char *path, size_t max, char **buf_r, size_t *len_r,
-          struct mf_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char *buf = NULL;
-    size_t len = 0;
-    mf_err rc = MF_E_OK;
-
-    if (fd < 0)
-        return mf_error_set(err, MF_E_SECRET_FILE, "%s: %s", path,
-                            strerror(errno));
-    buf = mf_xmalloc(max + 2);
-    for (;;) {
-        ssize_t r = read(fd, buf + len, max + 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = mf_error_set(err, MF_E_SECRET_FILE, "%s: %s", path,
-                              strerror(errno));
-            goto out;
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-        if (len > max) {
-            rc = mf_error_set(err, MF_E_SECRET_FILE,
-                              "%s: larger than %zu bytes", path, max);
-            goto out;
-        }
-    }
-    buf[len] = '\0';
-    *buf_r = buf;
-    *len_r = len;
-    buf = NULL;
-out:
-    if (buf) {
-        OPENSSL_cleanse(buf, max + 2);
-        free(buf);
-    }
-    close(fd);
-    return rc;
-}
-
 mf_err
 mf_crypto_keyring_load(const char *path, struct mf_crypto_keyring **kr_r,
                        struct mf_error *err) {
@@ -264,7 +220,7 @@ mf_crypto_keyring_load(const char *path, struct mf_crypto_keyring **kr_r,
     size_t len = 0;
     mf_err rc;
 
-    rc = read_file(path, MF_CRYPTO_KEYFILE_MAX, &text, &len, err);
+    rc = mf_secret_file_read(path, MF_CRYPTO_KEYFILE_MAX, &text, &len, err);
     if (rc != MF_E_OK)
         return rc;
     rc = mf_crypto_keyring_parse(text, len, kr_r, err);
@@ -369,7 +325,7 @@ rotate_file(const char *path, const char *key_id, const char *line,
     int fd = -1;
     mf_err rc;
 
-    rc = read_file(path, MF_CRYPTO_KEYFILE_MAX, &text, &len, err);
+    rc = mf_secret_file_read(path, MF_CRYPTO_KEYFILE_MAX, &text, &len, err);
     if (rc != MF_E_OK)
         return rc;
     rc = mf_crypto_keyring_parse(text, len, &kr, err);

@@ -11,6 +11,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,17 +500,23 @@ mf_csv_parse_file(const char *path, const struct mf_csv_options *options,
     uint8_t chunk[64 * 1024];
     struct mf_csv_parser *p;
     mf_err rc = MF_E_OK;
-    size_t n;
-    FILE *f = fopen(path, "rb");
+    ssize_t n;
+    /* The CSV holds passwords: read(2) into chunk, which is wiped at the
+     * end, rather than stdio, whose buffer nobody wipes. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-    if (!f)
+    if (fd < 0)
         return mf_error_set(err, MF_E_IO, "%s: %s", path, strerror(errno));
     p = mf_csv_parser_new(options, cb, ud);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        if (mf_csv_parser_feed(p, chunk, n) != MF_E_OK)
+    for (;;) {
+        n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || mf_csv_parser_feed(p, chunk, (size_t)n) != MF_E_OK)
             break;
-    if (ferror(f)) {
-        rc = mf_error_set(err, MF_E_IO, "%s: read error", path);
+    }
+    if (n < 0) {
+        rc = mf_error_set(err, MF_E_IO, "%s: %s", path, strerror(errno));
         goto out;
     }
     rc = mf_csv_parser_finish(p);
@@ -519,6 +527,7 @@ mf_csv_parse_file(const char *path, const struct mf_csv_options *options,
                      (unsigned long long)p->stats.issues);
 out:
     mf_csv_parser_free(&p);
-    fclose(f);
+    mf_wipe(chunk, sizeof(chunk));
+    close(fd);
     return rc;
 }

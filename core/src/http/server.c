@@ -17,8 +17,13 @@
  * Every state has a deadline (timeout_ms from when it began; lingering at
  * most a second); a connection past it is closed, which is what keeps
  * slow or silent clients from holding slots. When max_conns connections
- * are open the listening socket is left out of poll(), so new clients wait
- * in the kernel's backlog instead of being refused.
+ * and the probe_reserve slots are open the listening socket is left out
+ * of poll(), so new clients wait in the kernel's backlog instead of being
+ * refused. A connection accepted while the max_conns are taken sits in a
+ * probe slot: it gets a short deadline and an answer only for /healthz
+ * and /readyz (503 otherwise). A client address that already holds
+ * max_per_client connections has its next one closed at once (counted
+ * over the open connections: a linear scan, at most a few thousand).
  *
  * Stopping: mf_http_server_stop() writes a byte into a self-pipe whose
  * read end is always polled, then joins the thread. The thread runs with
@@ -49,6 +54,8 @@ enum conn_state { READING, WRITING, LINGERING };
 struct conn {
     int fd; /* owned */
     enum conn_state state;
+    bool reserved;    /* in a probe slot: /healthz and /readyz only */
+    uint8_t peer[16]; /* client address (IPv4 mapped into IPv6) */
     int64_t deadline; /* monotonic ms */
     struct mf__http_req req;
     struct mf_buf out; /* owned: status line, headers and body */
@@ -62,7 +69,7 @@ struct mf_http_server {
     pthread_t thread;
     mf_http_handler handler;
     void *ud;
-    unsigned timeout_ms, max_conns;
+    unsigned timeout_ms, max_conns, max_per_client, probe_reserve;
     /* Everything below belongs to the server thread. */
     struct conn **conns; /* owned: nconns entries of max_conns */
     size_t nconns;
@@ -95,6 +102,19 @@ conn_abort(struct conn *c) {
     conn_close(c);
 }
 
+/* Moves c from a probe slot to a regular one if one has freed up since
+ * it was accepted. */
+static bool
+promote(const struct mf_http_server *s, struct conn *c) {
+    size_t regular = 0;
+    for (size_t i = 0; i < s->nconns; i++)
+        regular += s->conns[i]->fd >= 0 && !s->conns[i]->reserved;
+    if (regular >= s->max_conns)
+        return false;
+    c->reserved = false;
+    return true;
+}
+
 /* Renders status line, headers and (unless HEAD) body into c->out. */
 static void
 build_response(struct mf_http_server *s, struct conn *c) {
@@ -108,6 +128,10 @@ build_response(struct mf_http_server *s, struct conn *c) {
                strcmp(c->req.method, "HEAD") != 0) {
         resp.status = 405;
         allow = "GET, HEAD"; /* RFC 9110 §15.5.6: a 405 must say */
+    } else if (c->reserved && strcmp(c->req.path, "/healthz") != 0 &&
+               strcmp(c->req.path, "/readyz") != 0 && !promote(s, c)) {
+        /* A probe slot, and every other slot is still taken. */
+        resp.status = 503;
     } else {
         head = c->req.method[0] == 'H';
         s->handler(s->ud, c->req.method, c->req.path, &resp);
@@ -181,10 +205,34 @@ conn_read(struct mf_http_server *s, struct conn *c, int64_t now) {
 
 /* ---- the loop ---------------------------------------------------------- */
 
+/* The client's address as 16 bytes (IPv4 as ::ffff:a.b.c.d). */
+static void
+peer_key(const struct sockaddr_storage *ss, uint8_t key[16]) {
+    memset(key, 0, 16);
+    if (ss->ss_family == AF_INET6) {
+        memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    } else if (ss->ss_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    }
+}
+
+static size_t
+peer_count(const struct mf_http_server *s, const uint8_t key[16]) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->nconns; i++)
+        n += memcmp(s->conns[i]->peer, key, 16) == 0;
+    return n;
+}
+
 static void
 accept_some(struct mf_http_server *s, int64_t now) {
-    while (s->nconns < s->max_conns) {
-        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    while (s->nconns < s->max_conns + s->probe_reserve) {
+        struct sockaddr_storage ss = {0};
+        socklen_t sslen = sizeof(ss);
+        uint8_t key[16];
+        int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sslen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
                 errno == ENOMEM)
@@ -196,9 +244,22 @@ accept_some(struct mf_http_server *s, int64_t now) {
             return; /* EAGAIN, or an error that only concerns one client */
         }
         struct conn *c = mf_xcalloc(1, sizeof(*c));
+        peer_key(&ss, key);
         c->fd = fd;
+        if (peer_count(s, key) >= s->max_per_client) {
+            /* Its share is taken: closed at once, not queued, so that it
+             * cannot crowd out the others (the kubelet, Prometheus). */
+            conn_abort(c);
+            free(c);
+            continue;
+        }
+        memcpy(c->peer, key, 16);
         c->state = READING;
-        c->deadline = now + s->timeout_ms;
+        c->reserved = s->nconns >= s->max_conns;
+        c->deadline =
+            now + (c->reserved && s->timeout_ms > MF_HTTP_PROBE_TIMEOUT_MS
+                       ? MF_HTTP_PROBE_TIMEOUT_MS
+                       : s->timeout_ms);
         mf__http_req_init(&c->req);
         s->conns[s->nconns++] = c;
     }
@@ -207,11 +268,12 @@ accept_some(struct mf_http_server *s, int64_t now) {
 static void *
 serve(void *arg) {
     struct mf_http_server *s = arg;
-    struct pollfd *pfd = mf_xcalloc(2 + s->max_conns, sizeof(*pfd));
+    struct pollfd *pfd =
+        mf_xcalloc(2 + s->max_conns + s->probe_reserve, sizeof(*pfd));
     for (;;) {
         int64_t now = now_ms();
-        bool accepting =
-            s->nconns < s->max_conns && now >= s->accept_paused_until;
+        bool accepting = s->nconns < s->max_conns + s->probe_reserve &&
+                         now >= s->accept_paused_until;
         pfd[0] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
         /* A negative fd is ignored by poll(). */
         pfd[1] =
@@ -405,7 +467,15 @@ mf_http_server_start_opts(const char *addr, const struct mf_http_options *opts,
         opts && opts->max_conns ? opts->max_conns : MF_HTTP_DEFAULT_MAX_CONNS;
     if (s->max_conns > MAX_CONNS_LIMIT)
         s->max_conns = MAX_CONNS_LIMIT;
-    s->conns = mf_xcalloc(s->max_conns, sizeof(*s->conns));
+    s->max_per_client = opts && opts->max_per_client
+                            ? opts->max_per_client
+                            : MF_HTTP_DEFAULT_PER_CLIENT;
+    s->probe_reserve = opts && opts->probe_reserve
+                           ? opts->probe_reserve
+                           : MF_HTTP_DEFAULT_PROBE_RESERVE;
+    if (s->probe_reserve > MAX_CONNS_LIMIT)
+        s->probe_reserve = MAX_CONNS_LIMIT;
+    s->conns = mf_xcalloc(s->max_conns + s->probe_reserve, sizeof(*s->conns));
 
     mf_err rc = open_listener(s, addr, err);
     if (rc != MF_E_OK)

@@ -3,17 +3,20 @@
  * of one mailbox, from the batch configuration and the mailbox record,
  * ready for the jobs topic.
  *
- * The only clear text here is an admin password, opened from its stored
- * blob and re-sealed at once for the job's mailbox and purpose; it lives
- * in a struct mf_crypto_secret that wipes itself. A mailbox's own sealed
- * password goes into the job as stored (it is already bound to the batch,
- * the mailbox and the purpose). Everything a struct mf_job holds is owned
+ * The only clear text here is a password (the admin's or the mailbox's
+ * own), opened from its stored blob and sealed again at once for the
+ * job: bound to the batch, the mailbox, the side, and the login,
+ * authzid, OAuth flag, batch generation and endpoints the job carries
+ * (bound_purpose()), so that an envelope changed on its way to a worker
+ * does not open. It lives in a struct mf_crypto_secret that wipes
+ * itself. Everything a struct mf_job holds is owned
  * by it and released by mf_jobs_job_clear().
  */
 #include "mailferry/jobs.h"
 
 #include "mailferry/util.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,62 +151,127 @@ unpack_blob(const struct mf_batch_blob *b, struct mf_sealed_secret *s_r,
     return rc;
 }
 
-/* Opens the admin secret stored for (batch, "", admin_purpose) and seals
- * it again for (batch, email, purpose). */
+/* ------------------------------------------------------------------ */
+/* What a job's secret is bound to                                    */
+/* ------------------------------------------------------------------ */
+
+static void
+bind_put(struct mf_buf *b, const char *name, const char *v) {
+    if (!v)
+        v = "";
+    mf_buf_appendf(b, ";%s=%zu:", name, strlen(v));
+    mf_buf_append_str(b, v);
+}
+
+/* The purpose a job's secret is sealed for: the side ("source",
+ * "target") followed by everything of the job that says where and as
+ * whom the secret is used. Each value is length-prefixed, so no two
+ * different jobs give the same text. The crypto module binds this text
+ * as associated data (with batch and mailbox), so an envelope whose
+ * login, authzid, OAuth flag, generation or endpoints were changed after
+ * sealing fails to open (MF_E_DECRYPT). One function for the coordinator
+ * that seals and the worker that opens: the rule exists once. */
+static char *
+bound_purpose(const struct mf_batch_config *cfg, const struct mf_job *j,
+              const struct mf_job_credentials *c, const char *purpose) {
+    struct mf_buf b = {0};
+
+    mf_buf_append_str(&b, purpose);
+    mf_buf_append_str(&b, "/job.v2");
+    bind_put(&b, "login", c->login);
+    bind_put(&b, "authzid", c->authorization_id);
+    bind_put(&b, "oauth", c->oauth ? "1" : "0");
+    mf_buf_appendf(&b, ";generation=%" PRIu64, j->batch_generation);
+    bind_put(&b, "source", cfg->source);
+    bind_put(&b, "target", cfg->target);
+    bind_put(&b, "ca", cfg->ca_file);
+    bind_put(&b, "insecure", cfg->insecure ? "1" : "0");
+    /* The UserRoot picks whose folders an admin login reads. */
+    bind_put(&b, "root", j->user_root);
+    mf_buf_append(&b, "", 1);
+    return (char *)b.data;
+}
+
+mf_err
+mf_jobs_open_secret(const struct mf_crypto_keyring *kr,
+                    const struct mf_batch_config *cfg, const struct mf_job *j,
+                    const char *purpose, struct mf_crypto_secret **secret_r,
+                    struct mf_error *err) {
+    const struct mf_job_credentials *c =
+        strcmp(purpose, MF_JOBS_PURPOSE_SOURCE) == 0 ? &j->source : &j->target;
+    char *bound = bound_purpose(cfg, j, c, purpose);
+    mf_err rc = mf_crypto_open(kr, j->batch, j->mailbox, bound, &c->password,
+                               secret_r, err);
+
+    free(bound);
+    return rc;
+}
+
+/* Opens a stored blob sealed for (batch, mailbox, stored_purpose). */
 static mf_err
-reseal_admin(const struct mf_crypto_keyring *kr, const char *batch,
-             const char *email, const struct mf_batch_blob *blob,
-             const char *admin_purpose, const char *purpose,
-             struct mf_sealed_secret *out_r, struct mf_error *err) {
+open_stored(const struct mf_crypto_keyring *kr, const char *batch,
+            const char *mailbox, const struct mf_batch_blob *blob,
+            const char *stored_purpose, struct mf_crypto_secret **clear_r,
+            struct mf_error *err) {
     struct mf_sealed_secret stored;
-    struct mf_crypto_secret *clear = NULL;
     mf_err rc;
 
-    if (!blob->len)
-        return mf_error_set(err, MF_E_STATE,
-                            "batch %s has no %s password stored", batch,
-                            admin_purpose);
-    if ((rc = unpack_blob(blob, &stored, admin_purpose, err)))
+    if ((rc = unpack_blob(blob, &stored, stored_purpose, err)))
         return rc;
-    rc = mf_crypto_open(kr, batch, "", admin_purpose, &stored, &clear, err);
+    rc = mf_crypto_open(kr, batch, mailbox, stored_purpose, &stored, clear_r,
+                        err);
     mf_sealed_secret_clear(&stored);
-    if (rc)
-        return rc;
-    rc = mf_crypto_seal(kr, batch, email, purpose, clear->data, clear->len,
-                        out_r, err);
-    mf_crypto_secret_free(&clear);
     return rc;
 }
 
 /* One side's credentials. admin NULL: the user logs in as user with the
- * stored own password (purpose-bound already). */
+ * stored own password. Either secret is opened and sealed again, bound
+ * to the job (bound_purpose()). */
 static mf_err
-side(const struct mf_crypto_keyring *kr, const char *batch, const char *email,
-     const char *admin, const char *fmt, const struct mf_batch_blob *admin_pw,
-     const char *admin_purpose, const char *user,
-     const struct mf_batch_blob *own_pw, const char *purpose,
+side(const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
+     const struct mf_job *j, const char *admin, const char *fmt,
+     const struct mf_batch_blob *admin_pw, const char *admin_purpose,
+     const char *user, const struct mf_batch_blob *own_pw, const char *purpose,
      struct mf_job_credentials *c, struct mf_error *err) {
+    struct mf_crypto_secret *clear = NULL;
+    char *bound;
     mf_err rc;
 
     if (admin && *admin) {
-        mf_jobs_admin_login(admin, fmt, user, email, &c->login,
+        mf_jobs_admin_login(admin, fmt, user, j->mailbox, &c->login,
                             &c->authorization_id);
-        if ((rc = reseal_admin(kr, batch, email, admin_pw, admin_purpose,
-                               purpose, &c->password, err)))
-            return rc;
-        c->has_password = true;
-        return MF_E_OK;
+        if (!admin_pw->len)
+            return mf_error_set(err, MF_E_STATE,
+                                "batch %s has no %s password stored", j->batch,
+                                admin_purpose);
+        rc =
+            open_stored(kr, j->batch, "", admin_pw, admin_purpose, &clear, err);
+    } else {
+        c->login = mf_xstrdup(user);
+        c->authorization_id = mf_xstrdup("");
+        if (!own_pw->len)
+            return mf_error_set(err, MF_E_STATE,
+                                "mailbox %s has no %s password stored",
+                                j->mailbox, purpose);
+        rc =
+            open_stored(kr, j->batch, j->mailbox, own_pw, purpose, &clear, err);
     }
-    c->login = mf_xstrdup(user);
-    c->authorization_id = mf_xstrdup("");
-    if (!own_pw->len)
-        return mf_error_set(err, MF_E_STATE,
-                            "mailbox %s has no %s password stored", email,
-                            purpose);
-    if ((rc = unpack_blob(own_pw, &c->password, purpose, err)))
+    if (rc)
+        return rc;
+    bound = bound_purpose(cfg, j, c, purpose);
+    rc = mf_crypto_seal(kr, j->batch, j->mailbox, bound, clear->data,
+                        clear->len, &c->password, err);
+    free(bound);
+    mf_crypto_secret_free(&clear);
+    if (rc)
         return rc;
     c->has_password = true;
     return MF_E_OK;
+}
+
+uint64_t
+mf_jobs_batch_generation(const struct mf_batch_config *cfg) {
+    return (uint64_t)(cfg->created > 0 ? cfg->created : 0);
 }
 
 mf_err
@@ -226,12 +294,11 @@ mf_jobs_build(const struct mf_crypto_keyring *kr,
     j.user_root = mf_xstrdup(mb->user_root ? mb->user_root : "");
     /* A batch removed and created again under the same name is a new
      * generation: a worker can tell its jobs from stale ones. */
-    j.batch_generation = (uint64_t)(cfg->created > 0 ? cfg->created : 0);
+    j.batch_generation = mf_jobs_batch_generation(cfg);
 
-    rc =
-        side(kr, cfg->name, mb->email, cfg->admin_user, cfg->admin_login_format,
-             &cfg->admin_password, MF_JOBS_PURPOSE_SOURCE_ADMIN, mb->user,
-             &mb->password, MF_JOBS_PURPOSE_SOURCE, &j.source, err);
+    rc = side(kr, cfg, &j, cfg->admin_user, cfg->admin_login_format,
+              &cfg->admin_password, MF_JOBS_PURPOSE_SOURCE_ADMIN, mb->user,
+              &mb->password, MF_JOBS_PURPOSE_SOURCE, &j.source, err);
     if (rc)
         goto out;
     /* The target logs in as TargetUserName; with a target admin the
@@ -242,7 +309,7 @@ mf_jobs_build(const struct mf_crypto_keyring *kr,
     else
         tuser =
             mb->target_user && *mb->target_user ? mb->target_user : mb->user;
-    rc = side(kr, cfg->name, mb->email, cfg->target_admin_user,
+    rc = side(kr, cfg, &j, cfg->target_admin_user,
               cfg->target_admin_login_format, &cfg->target_admin_password,
               MF_JOBS_PURPOSE_TARGET_ADMIN, tuser, &mb->target_password,
               MF_JOBS_PURPOSE_TARGET, &j.target, err);

@@ -392,12 +392,18 @@ probe_step(struct run *r, const struct login *l) {
     struct mf_imap_session **open = mf_xcalloc(n, sizeof(*open));
     struct mf_error err = {0};
     char why[MF_ERROR_DETAIL_MAX] = "";
+    bool failed = false;
 
     step_start(r);
     res->probe_asked = n;
     for (unsigned i = 0; i < n; i++) {
         if (open_session(r, l, &open[i], &err) != MF_E_OK) {
-            res->probe_refused = true;
+            /* Only the server's own refusal of a login ("NO [LIMIT]",
+             * BYE) is a connection limit; a certificate that fails to
+             * verify, a reset or a timeout is reported as what it is. */
+            failed = err.code != MF_E_AUTH && err.code != MF_E_IMAP_NO &&
+                     err.code != MF_E_IMAP_BYE;
+            res->probe_refused = !failed;
             /* Ask again on a bare connection while the others are still
              * open, for the server's words ("NO [LIMIT] ..."). */
             if (err.code == MF_E_AUTH)
@@ -419,6 +425,13 @@ probe_step(struct run *r, const struct login *l) {
     if (res->probe_opened == 0)
         step_add(r, "probe", MF_PREFLIGHT_FAIL, err.code,
                  "not even one connection as %s: %s", l->who,
+                 res->probe_refusal);
+    else if (failed)
+        step_add(r, "probe", MF_PREFLIGHT_WARN, err.code,
+                 "%u concurrent connections as %s accepted, number %u "
+                 "failed (not a refusal by the server, so no connection "
+                 "limit is known): %s",
+                 res->probe_opened, l->who, res->probe_opened + 1,
                  res->probe_refusal);
     else if (res->probe_refused)
         step_add(r, "probe", MF_PREFLIGHT_OK, MF_E_OK,

@@ -51,6 +51,11 @@ struct mf__pf_conn {
     enum mf_imap_status status;
     char text[MF_PREFLIGHT_TEXT_MAX]; /* tagged or greeting response text */
     char caps[2048];
+    /* Set by mf__pf_tls(): whether the certificate verified, and whether
+     * --insecure accepts one that did not. mf__pf_login() sends nothing
+     * unless the connection is plain by configuration, verified, or
+     * insecure by the operator's choice. */
+    bool tls_verified, tls_insecure;
 };
 
 /* ------------------------------------------------------------------ */
@@ -453,6 +458,8 @@ mf__pf_tls(struct mf__pf_conn *c, const struct mf_preflight_options *o,
     long vr;
 
     memset(tls, 0, sizeof(*tls));
+    c->tls_verified = false;
+    c->tls_insecure = o->insecure;
     c->ctx = SSL_CTX_new(TLS_client_method());
     if (!c->ctx)
         return mf_error_set(err, MF_E_TLS, "SSL_CTX_new: %s", ssl_error_text());
@@ -496,6 +503,7 @@ mf__pf_tls(struct mf__pf_conn *c, const struct mf_preflight_options *o,
         X509_free(cert);
         vr = SSL_get_verify_result(c->ssl);
         tls->verified = vr == X509_V_OK;
+        c->tls_verified = tls->verified;
         snprintf(tls->verify_result, sizeof(tls->verify_result), "%s",
                  X509_verify_cert_error_string(vr));
     } else {
@@ -512,6 +520,14 @@ mf__pf_login(struct mf__pf_conn *c, const char *user, const char *password,
     bool plain = mf_preflight_caps_have(c->caps, "AUTH=PLAIN") || authzid;
     mf_err rc;
 
+    /* The handshake above ran with SSL_VERIFY_NONE so that the certificate
+     * can be shown; that must never let a credential through. On a TLS
+     * connection whose certificate failed verification nothing of the
+     * login is sent unless the operator said --insecure. */
+    if (c->ssl && !c->tls_verified && !c->tls_insecure)
+        return mf_error_set(err, MF_E_TLS_VERIFY,
+                            "not logging in: the server's certificate did "
+                            "not verify (--insecure accepts it)");
     if (plain) {
         /* RFC 4616: authzid NUL authcid NUL passwd, base64 (RFC 4648). */
         int n;

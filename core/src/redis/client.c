@@ -6,6 +6,7 @@
  */
 #include "redis/redis_int.h"
 
+#include "mailferry/config.h"
 #include "mailferry/util.h"
 
 #include <stdarg.h>
@@ -19,30 +20,116 @@ struct mf_redis {
     redisContext *ctx; /* owned; NULL while disconnected */
 };
 
+/* Copies s[0..n) into out (size outn) or fails. */
+static bool
+copy_part(char *out, size_t outn, const char *s, size_t n) {
+    if (n == 0 || n >= outn)
+        return false;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* "user=U&password-file=F" (the part after '?'). */
+static mf_err
+parse_query(const char *url, const char *q, struct mf_redis_address *a,
+            struct mf_error *err) {
+    while (*q) {
+        size_t n = strcspn(q, "&");
+        const char *eq = memchr(q, '=', n);
+        bool ok = false;
+        if (eq && (size_t)(eq - q) == 4 && strncmp(q, "user", 4) == 0)
+            ok = copy_part(a->user, sizeof(a->user), eq + 1,
+                           n - (size_t)(eq + 1 - q));
+        else if (eq && (size_t)(eq - q) == 13 &&
+                 strncmp(q, "password-file", 13) == 0)
+            ok = copy_part(a->password_file, sizeof(a->password_file), eq + 1,
+                           n - (size_t)(eq + 1 - q));
+        if (!ok)
+            return mf_error_set(err, MF_E_CONFIG,
+                                "\"%.100s\": unknown or bad parameter \"%.*s\" "
+                                "(user=NAME, password-file=PATH)",
+                                url, (int)n, q);
+        q += n;
+        if (*q == '&')
+            q++;
+    }
+    return MF_E_OK;
+}
+
+/* The environment's password file and user, when the URL has none. */
+static void
+auth_from_env(struct mf_redis_address *a) {
+    const char *f = getenv("MAILFERRY_REDIS_PASSWORD_FILE");
+    const char *u = getenv("MAILFERRY_REDIS_USER");
+
+    if (a->password_file[0] || !f || !*f)
+        return;
+    snprintf(a->password_file, sizeof(a->password_file), "%s", f);
+    if (!a->user[0] && u && *u)
+        snprintf(a->user, sizeof(a->user), "%s", u);
+}
+
 mf_err
 mf_redis_address_parse(const char *url, struct mf_redis_address *addr_r,
                        struct mf_error *err) {
     struct mf_redis_address a = {.port = 6379};
-    const char *p, *end;
+    const char *p, *end, *q = strchr(url, '?');
+    char base[MF_REDIS_HOST_MAX + MF_REDIS_PATH_MAX + 64];
     uint64_t v;
+    mf_err rc;
 
-    if (strncmp(url, "unix://", 7) == 0) {
-        p = url + 7;
+    {
+        /* redis://user:password@...: refused before anything echoes the
+         * URL (every other error quotes it). */
+        const char *auth = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
+        size_t n = auth ? strcspn(auth, "/?") : 0;
+        const char *at = auth ? memchr(auth, '@', n) : NULL;
+        if (at && memchr(auth, ':', (size_t)(at - auth)))
+            return mf_error_set(err, MF_E_CONFIG,
+                                "redis URL: put the password in a file "
+                                "(?password-file=PATH or "
+                                "MAILFERRY_REDIS_PASSWORD_FILE), not in the "
+                                "URL");
+    }
+    if (q && (rc = parse_query(url, q + 1, &a, err)) != MF_E_OK)
+        return rc;
+    if (!q)
+        q = url + strlen(url);
+    if ((size_t)(q - url) >= sizeof(base))
+        return mf_error_set(err, MF_E_CONFIG, "\"%.100s\": too long", url);
+    memcpy(base, url, (size_t)(q - url));
+    base[q - url] = '\0';
+    if (strncmp(base, "unix://", 7) == 0) {
+        p = base + 7;
         if (*p != '/' || strlen(p) >= sizeof(a.path))
             return mf_error_set(err, MF_E_CONFIG,
                                 "\"%.100s\": unix:// needs an absolute socket "
                                 "path shorter than %zu bytes",
                                 url, sizeof(a.path));
         snprintf(a.path, sizeof(a.path), "%s", p);
-        *addr_r = a;
-        return MF_E_OK;
+        goto done;
     }
-    if (strncmp(url, "redis://", 8) != 0)
+    if (strncmp(base, "rediss://", 9) == 0)
+        return mf_error_set(err, MF_E_CONFIG,
+                            "\"%.100s\": Redis over TLS (rediss://) is not "
+                            "supported: this build's hiredis (0.14) has no "
+                            "TLS; use a private network or a TLS tunnel",
+                            url);
+    if (strncmp(base, "redis://", 8) != 0)
         return mf_error_set(err, MF_E_CONFIG,
                             "\"%.100s\": a Redis URL is redis://host:port or "
                             "unix:///path",
                             url);
-    p = url + 8;
+    p = base + 8;
+    end = strchr(p, '@');
+    if (end) {
+        /* redis://user@host: the ACL user (a password here was refused
+         * above: it would end up in process lists and logs). */
+        if (!copy_part(a.user, sizeof(a.user), p, (size_t)(end - p)))
+            return mf_error_set(err, MF_E_CONFIG, "\"%.100s\": bad user", url);
+        p = end + 1;
+    }
     end = p + strcspn(p, ":/");
     if (end == p || (size_t)(end - p) >= sizeof(a.host))
         return mf_error_set(err, MF_E_CONFIG, "\"%.100s\": bad host", url);
@@ -69,8 +156,43 @@ mf_redis_address_parse(const char *url, struct mf_redis_address *addr_r,
         return mf_error_set(err, MF_E_CONFIG, "\"%.100s\": unexpected \"%s\"",
                             url, p);
     }
+done:
+    if (a.user[0] && !a.password_file[0] &&
+        !getenv("MAILFERRY_REDIS_PASSWORD_FILE"))
+        return mf_error_set(err, MF_E_CONFIG,
+                            "\"%.100s\": user %s needs a password file "
+                            "(?password-file=PATH)",
+                            url, a.user);
     *addr_r = a;
     return MF_E_OK;
+}
+
+/* AUTH [user] password (Redis 6 ACL, or requirepass), the password read
+ * from its file now and wiped after. */
+static mf_err
+authenticate(redisContext *c, const struct mf_redis_address *a,
+             const char *where, struct mf_error *err) {
+    char *pw = NULL;
+    redisReply *reply;
+    mf_err rc;
+
+    if ((rc = mf_secret_read_file(a->password_file, &pw, err)) != MF_E_OK)
+        return rc;
+    if (a->user[0])
+        reply = redisCommand(c, "AUTH %s %s", a->user, pw);
+    else
+        reply = redisCommand(c, "AUTH %s", pw);
+    mf_secret_free(&pw);
+    if (!reply)
+        return mf_error_set(err, MF_E_REDIS_UNAVAILABLE, "%s: AUTH: %s", where,
+                            c->errstr);
+    if (reply->type == REDIS_REPLY_ERROR)
+        rc = mf_error_set(err, MF_E_REDIS_AUTH, "%s: AUTH%s%s refused: %s",
+                          where, a->user[0] ? " as " : "", a->user, reply->str);
+    else
+        rc = MF_E_OK;
+    freeReplyObject(reply);
+    return rc;
 }
 
 static void
@@ -86,6 +208,7 @@ reconnect(struct mf_redis *r, struct mf_error *err) {
     struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
     char where[MF_REDIS_HOST_MAX + 32];
     redisContext *c;
+    mf_err rc;
 
     if (r->ctx) {
         redisFree(r->ctx);
@@ -100,12 +223,17 @@ reconnect(struct mf_redis *r, struct mf_error *err) {
         return mf_error_set(err, MF_E_REDIS_UNAVAILABLE, "%s: cannot connect",
                             where);
     if (c->err) {
-        mf_err rc = mf_error_set(err, MF_E_REDIS_UNAVAILABLE, "%s: %s", where,
-                                 c->errstr);
+        rc = mf_error_set(err, MF_E_REDIS_UNAVAILABLE, "%s: %s", where,
+                          c->errstr);
         redisFree(c);
         return rc;
     }
     redisSetTimeout(c, tv);
+    if (r->addr.password_file[0] &&
+        (rc = authenticate(c, &r->addr, where, err)) != MF_E_OK) {
+        redisFree(c);
+        return rc;
+    }
     r->ctx = c;
     if (r->addr.db) {
         redisReply *reply = redisCommand(c, "SELECT %u", r->addr.db);
@@ -129,7 +257,8 @@ mf_redis_connect(const char *url, long timeout_ms, struct mf_redis **r_r,
     mf_err rc;
 
     if ((rc = mf_redis_address_parse(url, &r->addr, err)) != MF_E_OK ||
-        (r->timeout_ms = timeout_ms ? timeout_ms : 5000,
+        (auth_from_env(&r->addr),
+         r->timeout_ms = timeout_ms ? timeout_ms : 5000,
          rc = reconnect(r, err)) != MF_E_OK) {
         free(r);
         return rc;

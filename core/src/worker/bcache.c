@@ -12,8 +12,10 @@
  */
 #include "worker/worker_int.h"
 
+#include "mailferry/jobs.h"
 #include "mailferry/util.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +111,8 @@ mf__worker_cache_clear(struct mf__worker *w) {
 
 mf_err
 mf__worker_batch_get(struct mf__worker *w, const char *name,
-                     struct mf__worker_batch **b_r, struct mf_error *err) {
+                     uint64_t generation, struct mf__worker_batch **b_r,
+                     struct mf_error *err) {
     uint64_t now = mf__worker_now_ms();
     struct mf__worker_batch *b;
     struct mf_batch_config *cfg = NULL;
@@ -118,6 +121,13 @@ mf__worker_batch_get(struct mf__worker *w, const char *name,
     for (size_t i = 0; i < w->ncache; i++) {
         b = w->cache[i];
         if (now - (uint64_t)b->loaded_ms > (uint64_t)w->o.batch_cache_ms) {
+            evict(w, i--);
+            continue;
+        }
+        if (strcmp(b->name, name) == 0 &&
+            mf_jobs_batch_generation(b->cfg) != generation) {
+            /* Created again since it was cached, or the job is stale:
+             * Redis decides. */
             evict(w, i--);
             continue;
         }
@@ -130,6 +140,15 @@ mf__worker_batch_get(struct mf__worker *w, const char *name,
     rc = mf_batch_get(w->redis, name, &cfg, err);
     if (rc != MF_E_OK)
         return rc;
+    if (mf_jobs_batch_generation(cfg) != generation) {
+        rc = mf_error_set(err, MF_E_JOB_STALE,
+                          "the job is for generation %" PRIu64
+                          " of batch %s, which is now generation %" PRIu64
+                          " (removed and created again)",
+                          generation, name, mf_jobs_batch_generation(cfg));
+        mf_batch_config_free(&cfg);
+        return rc;
+    }
     b = mf_xcalloc(1, sizeof(*b));
     atomic_init(&b->refs, 2); /* the cache's and the caller's */
     b->name = mf_xstrdup(name);

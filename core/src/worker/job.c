@@ -25,6 +25,7 @@
  */
 #include "worker/worker_int.h"
 
+#include "mailferry/jobs.h"
 #include "mailferry/util.h"
 
 #include <inttypes.h>
@@ -60,8 +61,10 @@ open_login(struct mf__worker_job *j, const char *purpose,
     if (!c->has_password)
         return mf_error_set(err, MF_E_CONFIG, "the job has no %s password",
                             purpose);
-    rc = mf_crypto_open(j->w->o.keyring, j->env.job.batch, j->env.job.mailbox,
-                        purpose, &c->password, s_r, err);
+    /* Bound to the login, authzid, OAuth flag, generation and endpoints:
+     * an envelope changed after sealing does not open (mf_jobs_build()). */
+    rc = mf_jobs_open_secret(j->w->o.keyring, j->batch->cfg, &j->env.job,
+                             purpose, s_r, err);
     if (rc != MF_E_OK)
         return rc;
     if (c->oauth)

@@ -282,7 +282,8 @@ handle(struct loop *l, const struct delivery *d) {
     ctx.job = env.job.job_id;
     ctx.attempt = env.job.attempt;
 
-    rc = mf__worker_batch_get(w, env.job.batch, &b, &err);
+    rc = mf__worker_batch_get(w, env.job.batch, env.job.batch_generation, &b,
+                              &err);
     if (rc == MF_E_NOT_FOUND) {
         mf_log(MF_LOG_INFO, &ctx, "job.skip", "the batch does not exist");
         atomic_fetch_add(&w->stats->jobs_skipped, 1);

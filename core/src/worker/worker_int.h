@@ -120,12 +120,17 @@ uint64_t mf__worker_wall_ms(void); /* Unix time */
 void mf__worker_count_error(struct mf__worker *w, mf_err code);
 
 /* bcache.c */
-/* The batch's configuration, from the cache or Redis; *b_r holds a new
- * reference. MF_E_NOT_FOUND when the batch is gone; Redis errors as
+/* The configuration of generation `generation` of the batch (a job's
+ * batch_generation), from the cache or Redis; *b_r holds a new
+ * reference. A cached configuration of another generation is dropped
+ * and read again. MF_E_NOT_FOUND when the batch is gone; MF_E_JOB_STALE
+ * when it is another generation (removed and created again since the job
+ * was built: the job is not this batch's); Redis errors as
  * mf_batch_get() returns them. A configuration that cannot run is
  * returned with b->error set. */
 MF_WARN_UNUSED mf_err mf__worker_batch_get(struct mf__worker *w,
                                            const char *name,
+                                           uint64_t generation,
                                            struct mf__worker_batch **b_r,
                                            struct mf_error *err);
 void mf__worker_batch_unref(struct mf__worker_batch **b);

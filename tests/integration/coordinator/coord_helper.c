@@ -28,6 +28,7 @@
 #include "mailferry/envelope.h"
 #include "mailferry/json.h"
 #include "mailferry/kafka.h"
+#include "mailferry/jobs.h"
 #include "mailferry/redis.h"
 #include "mailferry/util.h"
 
@@ -70,22 +71,86 @@ hex(struct mf_buf *b, const uint8_t *p, size_t n) {
         mf_buf_appendf(b, "%02x", p[i]);
 }
 
-static void
-open_one(struct mf_json *j, const struct mf_crypto_keyring *kr,
-         const struct mf_job *job, const struct mf_job_credentials *c,
-         const char *purpose, const char *key) {
+static bool
+opens(const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
+      const struct mf_job *job, const char *purpose) {
     struct mf_crypto_secret *s = NULL;
     struct mf_error err = {0};
-    char *wrong_purpose = NULL;
+    bool ok = mf_jobs_open_secret(kr, cfg, job, purpose, &s, &err) == MF_E_OK;
+
+    mf_crypto_secret_free(&s);
+    return ok;
+}
+
+/* Issue 17 item 2: each field of the envelope that says where and as whom
+ * the secret is used is changed in turn (as anyone who can produce to the
+ * jobs topic could) and the secret must no longer open. */
+static void
+tampered(struct mf_json *j, const struct mf_crypto_keyring *kr,
+         const struct mf_batch_config *cfg, const struct mf_job *job,
+         const char *purpose) {
+    static const char *const fields[] = {
+        "login",  "authzid", "oauth",    "generation", "source_url",
+        "target", "ca_file", "insecure", "user_root"};
+    bool src = strcmp(purpose, "source") == 0;
+
+    mf_json_key(j, "opens_tampered");
+    mf_json_object_begin(j);
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        struct mf_job t = *job; /* shallow: nothing here is freed */
+        struct mf_batch_config c = *cfg;
+        struct mf_job_credentials *cr = src ? &t.source : &t.target;
+        switch (i) {
+        case 0:
+            cr->login = "admin@example.test";
+            break;
+        case 1:
+            cr->authorization_id = "ceo@example.test";
+            break;
+        case 2:
+            cr->oauth = !cr->oauth;
+            break;
+        case 3:
+            t.batch_generation++;
+            break;
+        case 4:
+            c.source = "imaps://evil.example:993";
+            break;
+        case 5:
+            c.target = "imaps://evil.example:993";
+            break;
+        case 6:
+            c.ca_file = "/tmp/evil-ca.pem";
+            break;
+        case 7:
+            c.insecure = !c.insecure;
+            break;
+        case 8:
+            t.user_root = "shared/ceo@example.test";
+            break;
+        }
+        mf_json_key(j, fields[i]);
+        mf_json_bool(j, opens(kr, &c, &t, purpose));
+    }
+    mf_json_object_end(j);
+}
+
+static void
+open_one(struct mf_json *j, const struct mf_crypto_keyring *kr,
+         const struct mf_batch_config *cfg, const struct mf_job *job,
+         const char *purpose, const char *key) {
+    const struct mf_job_credentials *c =
+        strcmp(purpose, "source") == 0 ? &job->source : &job->target;
+    struct mf_crypto_secret *s = NULL;
+    struct mf_error err = {0};
 
     mf_json_key(j, key);
-    if (!c->has_password) {
+    if (!c->has_password || !cfg) {
         mf_json_null(j);
         return;
     }
     mf_json_object_begin(j);
-    if (mf_crypto_open(kr, job->batch, job->mailbox, purpose, &c->password, &s,
-                       &err) == MF_E_OK) {
+    if (mf_jobs_open_secret(kr, cfg, job, purpose, &s, &err) == MF_E_OK) {
         mf_json_key(j, "opens"), mf_json_bool(j, true);
         char *copy = mf_xstrndup((const char *)s->data, s->len);
         mf_json_key(j, "secret"), mf_json_string(j, copy);
@@ -96,21 +161,27 @@ open_one(struct mf_json *j, const struct mf_crypto_keyring *kr,
         mf_json_key(j, "error"), mf_json_string(j, err.detail);
     }
     /* Bound to the purpose: it must not open as the other side's. */
-    wrong_purpose = strcmp(purpose, "source") == 0 ? "target" : "source";
-    mf_json_key(j, "opens_as_other_purpose");
-    mf_json_bool(j, mf_crypto_open(kr, job->batch, job->mailbox, wrong_purpose,
-                                   &c->password, &s, &err) == MF_E_OK);
-    mf_crypto_secret_free(&s);
-    mf_json_key(j, "opens_for_other_mailbox");
-    mf_json_bool(j, mf_crypto_open(kr, job->batch, "other@example.test",
-                                   purpose, &c->password, &s, &err) == MF_E_OK);
-    mf_crypto_secret_free(&s);
+    {
+        struct mf_job t = *job;
+        bool src = strcmp(purpose, "source") == 0;
+        if (src)
+            t.target = job->source;
+        else
+            t.source = job->target;
+        mf_json_key(j, "opens_as_other_purpose");
+        mf_json_bool(j, opens(kr, cfg, &t, src ? "target" : "source"));
+        t = *job;
+        t.mailbox = "other@example.test";
+        mf_json_key(j, "opens_for_other_mailbox");
+        mf_json_bool(j, opens(kr, cfg, &t, purpose));
+    }
+    tampered(j, kr, cfg, job, purpose);
     mf_json_object_end(j);
 }
 
 static void
 print_job(const struct mf_job *job, const struct mf_kafka_message *m,
-          const struct mf_crypto_keyring *kr) {
+          const struct mf_crypto_keyring *kr, struct mf_redis *r) {
     struct mf_buf b = {0};
     struct mf_json j;
 
@@ -135,8 +206,15 @@ print_job(const struct mf_job *job, const struct mf_kafka_message *m,
         free(key);
     }
     if (kr) {
-        open_one(&j, kr, job, &job->source, "source", "source_password");
-        open_one(&j, kr, job, &job->target, "target", "target_password");
+        /* The configuration a worker would run the job with. */
+        struct mf_batch_config *cfg = NULL;
+        struct mf_error err = {0};
+        if (mf_batch_get(r, job->batch, &cfg, &err) != MF_E_OK)
+            fprintf(stderr, "coord_helper: batch %s: %s\n", job->batch,
+                    err.detail);
+        open_one(&j, kr, cfg, job, "source", "source_password");
+        open_one(&j, kr, cfg, job, "target", "target_password");
+        mf_batch_config_free(&cfg);
     }
     mf_json_key(&j, "raw_hex");
     {
@@ -175,6 +253,7 @@ cmd_jobs(const struct opts *o, long n) {
     struct mf_kafka_topics t;
     struct mf_error err = {0};
     struct mf_crypto_keyring *kr = NULL;
+    struct mf_redis *r = NULL;
     struct mf_kafka_consumer *c;
     char group[64];
     double end = now_s() + o->timeout;
@@ -182,7 +261,8 @@ cmd_jobs(const struct opts *o, long n) {
 
     if (mf_kafka_topics_from_config(cfg, &t, &err))
         return 3;
-    if (o->open_key && mf_crypto_keyring_load(o->open_key, &kr, &err)) {
+    if (o->open_key && (mf_crypto_keyring_load(o->open_key, &kr, &err) ||
+                        mf_redis_connect(o->redis, 5000, &r, &err))) {
         fprintf(stderr, "coord_helper: %s\n", err.detail);
         return 3;
     }
@@ -197,7 +277,7 @@ cmd_jobs(const struct opts *o, long n) {
         if (mf_envelope_unpack(m->value, m->value_len, 0, &env, &err) ==
             MF_E_OK) {
             if (env.body == MF_ENVELOPE_JOB) {
-                print_job(&env.job, m, kr);
+                print_job(&env.job, m, kr, r);
                 got++;
             }
             mf_envelope_clear(&env);
@@ -206,6 +286,7 @@ cmd_jobs(const struct opts *o, long n) {
     }
     mf_kafka_consumer_free(&c);
     mf_crypto_keyring_free(&kr);
+    mf_redis_free(&r);
     mf_config_free(&cfg);
     return got == n ? 0 : 1;
 }

@@ -429,6 +429,13 @@ def case_lifecycle(c):
               not x["source_password"]["opens_as_other_purpose"] and
               not x["source_password"]["opens_for_other_mailbox"],
               "sealed source password opens only for its mailbox/purpose")
+        for side in ("source_password", "target_password"):
+            t = x[side]["opens_tampered"]
+            check(not any(t.values()),
+                  "%s refuses every tampered field (login, authzid, oauth, "
+                  "generation, endpoints, CA, insecure, UserRoot): %s"
+                  % (side, t))
+            check(len(t) == 9, "nine fields tampered")
         check(x["target_password"]["secret"] == PW[n],
               "the target password is the row's")
         secrets_absent(bytes.fromhex(x["raw_hex"]), "job message")

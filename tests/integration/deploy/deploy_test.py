@@ -720,6 +720,27 @@ def check_production(objs, info):
                   "kafka.sasl.password-file" in conf,
                   "production: %s reads the SASL password from a file" %
                   name)
+    # Redis AUTH (issue 17 item 3): an ACL user whose password file is a
+    # mounted Secret, in both Deployments.
+    redis = env.get("MAILFERRY_REDIS", "")
+    pwfile = redis.partition("password-file=")[2].partition("&")[0]
+    check(redis.startswith("redis://mailferry@") and pwfile,
+          "production: Redis with an ACL user and a password file (%s)"
+          % redis)
+    for name in ("mailferry-worker", "mailferry-coordinator"):
+        d = named(objs, "Deployment", name)
+        if not d or not pwfile:
+            continue
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        mounts = [m for m in c.get("volumeMounts", [])
+                  if pwfile.startswith(m["mountPath"].rstrip("/") + "/")]
+        vols = {v["name"]: v for v in
+                d["spec"]["template"]["spec"].get("volumes", [])}
+        check(mounts and mounts[0].get("readOnly") is True and
+              vols.get(mounts[0]["name"], {}).get("secret", {}).get(
+                  "secretName") == "mailferry-redis-auth",
+              "production: %s mounts the Redis password Secret at %s"
+              % (name, pwfile))
     w = named(objs, "Deployment", "mailferry-worker")
     tsc = w["spec"]["template"]["spec"].get(
         "topologySpreadConstraints", []) if w else []

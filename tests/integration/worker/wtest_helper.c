@@ -28,6 +28,7 @@
 #include "mailferry/config.h"
 #include "mailferry/crypto.h"
 #include "mailferry/envelope.h"
+#include "mailferry/jobs.h"
 #include "mailferry/kafka.h"
 #include "mailferry/util.h"
 
@@ -92,17 +93,15 @@ password_of(const char *email) {
     return mf_xasprintf("pw-%.*s", (int)(at ? at - email : 0), email);
 }
 
+/* A stored password blob for email and purpose, as `batch create` keeps. */
 static void
-seal(struct ctx *c, const char *email, const char *purpose,
-     struct mf_job_credentials *cr) {
+seal_blob(struct ctx *c, const char *email, const char *purpose,
+          struct mf_batch_blob *b) {
     struct mf_error err = {0};
     char *pw = password_of(email);
 
-    cr->login = mf_xstrdup(email);
-    cr->authorization_id = mf_xstrdup("");
-    cr->has_password = true;
-    if (mf_crypto_seal(c->kr, c->batch, email, purpose, pw, strlen(pw),
-                       &cr->password, &err))
+    if (mf_jobs_seal_blob(c->kr, c->batch, email, purpose, pw, strlen(pw), b,
+                          &err))
         die("seal", &err);
     mf_wipe(pw, strlen(pw));
     free(pw);
@@ -116,15 +115,23 @@ produce_job(struct ctx *c, const struct mf_batch_job *bj, const char *topic) {
     size_t len;
     char *key;
 
+    struct mf_batch_config *cfg = NULL;
+    struct mf_batch_mailbox_cfg mb = {0};
+
+    /* Built as the coordinator builds it (mf_jobs_build()): sealed for
+     * the job's logins, generation and endpoints. */
     mf_envelope_init(&env, MF_ENVELOPE_JOB, "wtest_helper");
-    env.job.batch = mf_xstrdup(c->batch);
-    env.job.mailbox = mf_xstrdup(bj->email);
-    env.job.job_id = mf_xstrdup(bj->job_id);
-    env.job.attempt = bj->attempt;
-    env.job.kind = bj->kind;
-    env.job.pass = bj->pass;
-    seal(c, bj->email, "source", &env.job.source);
-    seal(c, bj->email, "target", &env.job.target);
+    if (mf_batch_get(c->r, c->batch, &cfg, &err))
+        die("batch get", &err);
+    mb.email = (char *)bj->email;
+    mb.user = (char *)bj->email;
+    seal_blob(c, bj->email, "source", &mb.password);
+    seal_blob(c, bj->email, "target", &mb.target_password);
+    if (mf_jobs_build(c->kr, cfg, &mb, bj, &env.job, &err))
+        die("build", &err);
+    mf_jobs_blob_free(&mb.password);
+    mf_jobs_blob_free(&mb.target_password);
+    mf_batch_config_free(&cfg);
     if (mf_envelope_pack(&env, &buf, &len, &err))
         die("pack", &err);
     key = mf_envelope_key(c->batch, bj->email);

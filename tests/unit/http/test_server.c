@@ -357,30 +357,118 @@ test_slow_clients_dropped(void **state) {
     assert_int_equal(get_status(a, "/healthz"), 200);
 }
 
-/* With max_conns 2 held by silent clients, a third waits in the backlog
- * and is served once the timeout frees a slot. */
+/* With max_conns 2 and the probe slots held by silent clients, the next
+ * waits in the backlog and is served once the timeout frees a slot. */
 static void
 test_connection_limit(void **state) {
     struct app *a = *state;
     int64_t t0 = now_ms();
-    int s1 = dial(a), s2 = dial(a);
-    usleep(50000); /* let the server accept both */
+    int held[2 + MF_HTTP_DEFAULT_PROBE_RESERVE];
+    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
+        held[i] = dial(a);
+    usleep(50000); /* let the server accept them */
     assert_int_equal(get_status(a, "/healthz"), 200);
     int64_t waited = now_ms() - t0;
     assert_true(waited >= 200);
-    close(s1);
-    close(s2);
+    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
+        close(held[i]);
+}
+
+/* A client socket bound to source address src (any 127/8 address is
+ * local on Linux), so that tests can play several clients. */
+static int
+dial_from(const struct app *a, const char *src) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in me = {.sin_family = AF_INET};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(mf_http_server_port(a->srv)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {.tv_sec = 10};
+    assert_true(fd >= 0);
+    assert_int_equal(inet_pton(AF_INET, src, &me.sin_addr), 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+static int
+status_from(const struct app *a, const char *src, const char *path) {
+    char req[256];
+    struct mf_buf b = {0};
+    int fd = dial_from(a, src), status = -1;
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+    send_all(fd, req, strlen(req));
+    if (read_all(fd, &b) > 12)
+        status = (int)strtol((const char *)b.data + 9, NULL, 10);
+    mf_buf_free(&b);
+    close(fd);
+    return status;
+}
+
+/* Issue 17 item 5: one client holding many slow connections (the default
+ * pool of 64 and more) does not stop /healthz answering another client at
+ * once: it gets its share (8) and the rest of its connections are closed. */
+static void
+test_one_client_cannot_starve_probes(void **state) {
+    struct app *a = *state;
+    int held[100];
+    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
+        held[i] = dial_from(a, "127.0.0.1");
+    usleep(100000);
+    int64_t t0 = now_ms();
+    assert_int_equal(status_from(a, "127.0.0.2", "/healthz"), 200);
+    assert_int_equal(status_from(a, "127.0.0.2", "/readyz"), 200);
+    assert_int_equal(status_from(a, "127.0.0.2", "/metrics"), 200);
+    assert_true(now_ms() - t0 < 1000);
+    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
+        close(held[i]);
+}
+
+/* Many clients holding every regular slot: probes still answer from the
+ * reserved slots; anything else there is 503, not a wait. */
+static void
+test_probes_served_first(void **state) {
+    struct app *a = *state;
+    int held[MF_HTTP_DEFAULT_MAX_CONNS];
+    char src[32];
+    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++) {
+        snprintf(src, sizeof(src), "127.0.1.%zu",
+                 1 + i / MF_HTTP_DEFAULT_PER_CLIENT);
+        held[i] = dial_from(a, src);
+    }
+    usleep(100000);
+    int64_t t0 = now_ms();
+    assert_int_equal(status_from(a, "127.0.0.2", "/healthz"), 200);
+    assert_int_equal(status_from(a, "127.0.0.2", "/readyz"), 200);
+    assert_int_equal(status_from(a, "127.0.0.2", "/metrics"), 503);
+    assert_true(now_ms() - t0 < 1000);
+    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
+        close(held[i]);
 }
 
 struct worker_arg {
     const struct app *a;
-    atomic_int *ok;
+    atomic_int *ok, *seq;
 };
 
 static void *
 one_request(void *p) {
     struct worker_arg *w = p;
-    if (get_status(w->a, "/metrics") == 200)
+    char src[32];
+    int status;
+    /* Many scrapers, from 20 addresses (within the per-client share). A
+     * /metrics request that lands in a probe slot while every regular
+     * slot is busy gets 503 at once, and a scraper asks again. */
+    snprintf(src, sizeof(src), "127.0.3.%d",
+             1 + (int)(atomic_fetch_add(w->seq, 1) % 20));
+    for (int tries = 0; tries < 20; tries++) {
+        status = status_from(w->a, src, "/metrics");
+        if (status != 503)
+            break;
+        usleep(20000);
+    }
+    if (status == 200)
         atomic_fetch_add(w->ok, 1);
     return NULL;
 }
@@ -390,14 +478,14 @@ test_concurrent(void **state) {
     struct app *a = *state;
     enum { N = 100 };
     pthread_t t[N];
-    atomic_int ok = 0;
-    struct worker_arg w = {.a = a, .ok = &ok};
+    atomic_int ok = 0, seq = 0;
+    struct worker_arg w = {.a = a, .ok = &ok, .seq = &seq};
     for (int i = 0; i < N; i++)
         assert_int_equal(pthread_create(&t[i], NULL, one_request, &w), 0);
     for (int i = 0; i < N; i++)
         pthread_join(t[i], NULL);
     assert_int_equal(ok, N);
-    assert_int_equal(a->collects, N);
+    assert_int_equal(a->collects, N); /* a 503 does not collect */
 }
 
 /* A 2 MB body goes out through many partial sends (the client's small
@@ -521,6 +609,10 @@ main(void) {
         cmocka_unit_test_setup_teardown(test_slow_clients_dropped, setup_short,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_connection_limit, setup_two_conns,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_one_client_cannot_starve_probes,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probes_served_first, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_response, setup, teardown),

@@ -40,6 +40,49 @@ test_urls(void **state) {
             fail_msg("accepted %s", bad[i]);
 }
 
+/* Issue 17 item 3: AUTH with an ACL user and a password file; never a
+ * password in the URL; no TLS with hiredis 0.14. */
+static void
+test_auth_urls(void **state) {
+    struct mf_redis_address a;
+    struct mf_error err = {0};
+    static const char *const bad[] = {
+        "redis://alice:secret@h:6379", /* password in the URL */
+        "redis://alice@h:6379",        /* a user without a password file */
+        "redis://h?password=secret",   /* unknown parameter */
+        "redis://h?password-file=",    /* empty */
+        "rediss://h:6380",             /* TLS: hiredis 0.14 has none */
+    };
+
+    (void)state;
+    unsetenv("MAILFERRY_REDIS_PASSWORD_FILE");
+    assert_int_equal(
+        mf_redis_address_parse("redis://alice@redis:7000/2?password-file=/s/pw",
+                               &a, &err),
+        MF_E_OK);
+    assert_string_equal(a.user, "alice");
+    assert_string_equal(a.host, "redis");
+    assert_int_equal(a.port, 7000);
+    assert_int_equal(a.db, 2);
+    assert_string_equal(a.password_file, "/s/pw");
+    assert_int_equal(
+        mf_redis_address_parse("redis://h?password-file=/s/pw", &a, &err),
+        MF_E_OK);
+    assert_string_equal(a.user, "");
+    assert_string_equal(a.password_file, "/s/pw");
+    assert_int_equal(
+        mf_redis_address_parse("unix:///run/r.sock?user=bob&password-file=/p",
+                               &a, &err),
+        MF_E_OK);
+    assert_string_equal(a.path, "/run/r.sock");
+    assert_string_equal(a.user, "bob");
+    assert_string_equal(a.password_file, "/p");
+    for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++)
+        if (mf_redis_address_parse(bad[i], &a, &err) != MF_E_CONFIG)
+            fail_msg("accepted %s", bad[i]);
+    assert_null(strstr(err.detail, "secret"));
+}
+
 static void
 test_checkpoint_codec(void **state) {
     uint32_t pend[] = {3, 9, 17};
@@ -116,6 +159,7 @@ int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_auth_urls),
         cmocka_unit_test(test_checkpoint_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
