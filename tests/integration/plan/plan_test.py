@@ -296,6 +296,52 @@ def case_dryrun(tmp):
     check("wrong" not in json.dumps(doc), "no password in the output")
 
 
+def case_quota(tmp):
+    """user quota04 (a 2 MiB STORAGE quota on the target, RFC 9208):
+    `plan --target` reads it with GETQUOTAROOT and warns that the
+    mailbox does not fit, by how much; a user without a quota has
+    none."""
+    d = Dovecot(tmp)
+    q = "quota04@example.test"
+    man = subprocess.run(
+        ["/usr/bin/python3", GEN_CORPUS, "--env",
+         os.path.join(RUN_DIR, "dovecot.env"), "--user-format",
+         "quota%02d@example.test", "--password-format", "pw-quota%02d",
+         "--first-user", "4", "--users", "1", "--clean"],
+        capture_output=True, text=True, timeout=120)
+    check(man.returncode == 0, "corpus for %s: %s" % (q, man.stderr[-300:]))
+    path = d.csv("quota.csv", [(q, q, "pw-quota04")])
+    rc, doc, err = run_json("plan", path, "--source", d.plain, "--target",
+                            d.target)
+    check(rc == 0, "plan exits 0 (%d: %s)" % (rc, err[-300:]))
+    if doc is None:
+        return
+    mb = doc["plan"]["mailboxes"][0]
+    tq = mb["target_quota"]
+    copy = mb["totals"]["copy_bytes"]
+    check(tq is not None and tq["storage_limit"] == 2 * MIB and
+          tq["storage_used"] == 0,
+          "the target quota: 0 of 2 MiB used (%r)" % (tq,))
+    check(copy > 2 * MIB and not tq["fits"] and
+          tq["bytes_short"] == copy - 2 * MIB,
+          "%d bytes to copy do not fit: %d short (%r)" % (
+              copy, copy - 2 * MIB, tq))
+    check(doc["plan"]["totals"]["over_quota"] == 1,
+          "the batch counts one mailbox over its quota")
+    rc, out, err = run("plan", path, "--source", d.plain, "--target",
+                       d.target)
+    check("target quota: 0 B used of 2.1 MB" in out and
+          "WARNING: the plan does not fit the target quota" in out and
+          "WARNING: 1 mailboxes do not fit their target quota" in out,
+          "the text warns, per mailbox and for the batch:\n" + out[-800:])
+    # user56's target has no quota: nothing to say.
+    path = d.csv("noquota.csv", [(d.user(56), d.user(56), d.password(56))])
+    rc, doc, err = run_json("plan", path, "--source", d.plain, "--target",
+                            d.target)
+    check(rc == 0 and doc["plan"]["mailboxes"][0]["target_quota"] is None,
+          "no quota, no target_quota")
+
+
 def case_fetch(tmp):
     d = Dovecot(tmp)
     man = d.corpus(37, 1)
@@ -625,7 +671,7 @@ def case_compare(tmp):
 def main():
     case = sys.argv[1] if len(sys.argv) > 1 else ""
     cases = {"sizes": case_sizes, "fetch": case_fetch, "errors": case_errors,
-             "dryrun": case_dryrun,
+             "dryrun": case_dryrun, "quota": case_quota,
              "estimate": case_estimate, "compare": case_compare}
     if case not in cases:
         sys.exit("usage: plan_test.py %s PLAN_MKBATCH" % "|".join(cases))
