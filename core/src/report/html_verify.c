@@ -11,6 +11,14 @@
 #include <time.h>
 
 static void
+uid_cell(struct mf_buf *out, uint32_t uid) {
+    if (uid)
+        mf_buf_appendf(out, "<td class=\"num\">%" PRIu32 "</td>", uid);
+    else
+        mf_buf_append_str(out, "<td class=\"num\">-</td>");
+}
+
+static void
 esc(struct mf_buf *out, const char *s) {
     if (s)
         mf__report_html_escape(out, s);
@@ -94,11 +102,11 @@ mf__report_html_verify_section(struct mf__report_out *o,
             esc(out, d->kind);
             mf_buf_append_str(out, "</span></td><td class=\"mono\">");
             esc(out, d->folder);
-            mf_buf_appendf(out,
-                           "</td><td class=\"num\">%" PRIu32 "</td>"
-                           "<td class=\"num\">%" PRIu32 "</td>"
-                           "<td class=\"num\">",
-                           d->source_uid, d->target_uid);
+            /* UID 0: not on that side (a missing or an extra message). */
+            mf_buf_append_str(out, "</td>");
+            uid_cell(out, d->source_uid);
+            uid_cell(out, d->target_uid);
+            mf_buf_append_str(out, "<td class=\"num\">");
             mf__report_time_iso(d->internal_date, iso);
             esc(out, d->internal_date ? iso : "");
             mf_buf_append_str(out, "</td><td class=\"subj\">");
