@@ -85,10 +85,14 @@ open_side(const struct ctx *c, const struct mf_job *job, bool target,
     if (!cr->has_password)
         return mf_error_set(err, MF_E_CONFIG, "no %s password",
                             target ? "target" : "source");
-    rc =
-        mf_crypto_open(c->kr, c->batch, job->mailbox,
-                       target ? MF_JOBS_PURPOSE_TARGET : MF_JOBS_PURPOSE_SOURCE,
-                       &cr->password, s_r, err);
+    /* Sealed for this job's login, endpoints and generation, as a
+     * worker opens it (mf_jobs_build()). */
+    rc = mf_jobs_open_secret(
+        c->kr, c->cfg, job,
+        target ? MF_JOBS_PURPOSE_TARGET : MF_JOBS_PURPOSE_SOURCE, s_r, err);
+    if (!target)
+        lg->user_root =
+            job->user_root && *job->user_root ? job->user_root : NULL;
     if (rc == MF_E_OK) {
         if (cr->oauth)
             lg->oauth_token = (const char *)(*s_r)->data;
