@@ -94,10 +94,11 @@ open_side(const struct ctx *c, const struct mf_job *job, bool target,
     if (!cr->has_password)
         return mf_error_set(err, MF_E_CONFIG, "no %s password",
                             target ? "target" : "source");
-    rc =
-        mf_crypto_open(c->kr, c->batch, job->mailbox,
-                       target ? MF_JOBS_PURPOSE_TARGET : MF_JOBS_PURPOSE_SOURCE,
-                       &cr->password, s_r, err);
+    /* Bound to the job's login, endpoints and generation, as a worker
+     * opens it (mf_jobs_build()). */
+    rc = mf_jobs_open_secret(
+        c->kr, c->cfg, job,
+        target ? MF_JOBS_PURPOSE_TARGET : MF_JOBS_PURPOSE_SOURCE, s_r, err);
     if (rc == MF_E_OK) {
         if (cr->oauth)
             lg->oauth_token = (const char *)(*s_r)->data;

@@ -349,7 +349,7 @@ def batch_report(csv, want50):
     p = subprocess.run([MAILFERRY, "batch", "verify", two, "--redis", redis,
                         "--master-key-file", key, "--json"],
                        capture_output=True, text=True, timeout=300)
-    check(p.returncode == 1, f"batch verify: exit {p.returncode} {p.stderr}")
+    check(p.returncode == 1, f"batch verify: exit {p.returncode} {p.stderr} {p.stdout}")
     res = {m["email"]: m for m in json.loads(p.stdout)["mailboxes"]}
     check(diffs(res[mt.user(50)[0]]) == want50 and
           res[mt.user(49)[0]]["verification"] == "verified equal",
