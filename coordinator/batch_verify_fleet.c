@@ -192,8 +192,16 @@ verify_fleet_go(struct cli *cli, struct mf_redis *redis,
         goto out;
     if (!wait) {
         if (json) {
-            printf("{\"batch\":\"%s\",\"jobs\":%zu,\"topic\":\"%s\"}\n", batch,
-                   n, topics.jobs);
+            struct mf_buf b = {0};
+            struct mf_json j;
+            mf_json_init(&j, &b);
+            mf_json_object_begin(&j);
+            mf_json_key(&j, "batch"), mf_json_string(&j, batch);
+            mf_json_key(&j, "jobs"), mf_json_u64(&j, n);
+            mf_json_key(&j, "topic"), mf_json_string(&j, topics.jobs);
+            mf_json_object_end(&j);
+            printf("%.*s\n", (int)b.len, (const char *)b.data);
+            mf_buf_free(&b);
         } else {
             printf("batch %s: %zu verify job%s queued on %s; the verdicts go "
                    "to `mailferry batch report %s`\n",

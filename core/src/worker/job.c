@@ -527,11 +527,12 @@ verify_report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
         1);
     mf_log(MF_LOG_INFO, &j->log, "job.done",
            "verify: %s, %zu differences (%" PRIu64 " source, %" PRIu64
-           " target messages)%s",
+           " target messages, %" PRIu64 " bodies compared)%s",
            res->error.code ? "not verified"
            : res->n_diffs  ? "differences"
                            : "verified equal",
            res->n_diffs, res->src_messages, res->tgt_messages,
+           (uint64_t)res->compared_bodies,
            stored ? "" : "; the verdict was not stored");
     release(j, r, true);
 }

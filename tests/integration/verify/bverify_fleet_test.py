@@ -11,7 +11,9 @@ differs); `batch verify --kafka --wait --json` exits 1 with user44's
 difference and user43/user45 verified equal; `batch report --format json`
 shows the same (a "bytes" difference of the message's source UID for
 user44); the mailboxes and the batch are still Synced (a verify job
-changes no migration state); the jobs ran on the workers (their logs).
+changes no migration state); the jobs ran on the workers and compared
+every body (--deep travels in the job; the workers' logs). Without
+--wait the command returns once the jobs are queued.
 """
 import imaplib
 import os
@@ -60,14 +62,16 @@ def main():
         p.corpus(USERS[0], len(USERS), 20)
         p.create(b, p.csv("bv.csv", USERS))
         p.serve()
-        ws = p.workers(2, slots=2)
+        # A short claim TTL: the verify jobs' claims are renewed while
+        # they run (every 2/3 s).
+        ws = p.workers(2, slots=2, claim_ttl="2s")
         p.start(b)
         st = p.wait_state(b, ["Synced", "SyncedWithErrors"], timeout=150)
         check(st["state"] == "Synced", f"first pass: {st['state']}")
         alter_one(p, 44)
 
         r = p.mfj("batch", "verify", b, *p.kafka_args(), "--wait",
-                  "--timeout", "120", expect=1, timeout=180)
+                  "--timeout", "120", "--deep", expect=1, timeout=180)
         got = {m["email"]: m for m in r["mailboxes"]}
         log(f"batch verify: {got}")
         for n in (43, 45):
@@ -96,8 +100,12 @@ def main():
               f"{[p.mailbox(st, n)['state'] for n in USERS]}")
         logs = "".join(open(w.logpath, errors="replace").read()
                        for w in ws)
-        check(logs.count("verify: ") >= 3,
-              "the verify jobs ran on the workers")
+        done = re.findall(r"verify: [^\n]*\((\d+) source, \d+ target "
+                          r"messages, (\d+) bodies compared\)", logs)
+        # (the altered message differs in size: its body is not hashed)
+        check(len(done) == 3 and all(int(c) > 0 for s, c in done) and
+              sum(int(s) == int(c) for s, c in done) >= 2,
+              f"the verify jobs ran on the workers, --deep: {done}")
 
         # Without --wait: the jobs are queued and the command returns.
         r = p.mfj("batch", "verify", b, *p.kafka_args())
