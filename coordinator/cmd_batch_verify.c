@@ -4,8 +4,10 @@
  * (servers, admins, folder rules, size cap and caps) and its sealed
  * passwords, opened here right before each login and wiped after it, as
  * a worker does (worker/job.c). The results go into the batch, so that
- * `batch report` shows them. It runs in this process (N mailboxes at a
- * time), not as jobs through the fleet.
+ * `batch report` shows them. Without --kafka it runs in this process (N
+ * mailboxes at a time); with --kafka each mailbox is one verify job
+ * through the fleet (batch_verify_fleet.c), optionally waited for
+ * (--wait).
  *
  * Exit: as `verify` (0 equal, 1 a difference, 3 a mailbox not verified
  * or the batch unreadable), 2 a wrong command line.
@@ -26,7 +28,8 @@
 
 static const char usage[] =
     "NAME --redis URL --master-key-file F [--sample N | --deep] "
-    "[--concurrency N] [--json]";
+    "[--concurrency N | --kafka HOST:PORT[,...] [--wait [--timeout T]]] "
+    "[--json]";
 
 static const struct cli_option options[] = {
     {"redis", true, "Redis holding the batches"},
@@ -35,6 +38,12 @@ static const struct cli_option options[] = {
                        "local address for outgoing connections"},
     {"egress-ip", true, "this process's address for the per-IP caps"},
     {"lease-ttl", true, "lifetime of a connection lease (30s)"},
+    {"kafka", true,
+     "one verify job per mailbox through the fleet on these Kafka "
+     "servers (kafka.* settings pass through) instead of in this process"},
+    {"topic-prefix", true, "topic name prefix (default mailferry)"},
+    {"wait", false, "with --kafka: wait for every verdict and print them"},
+    {"timeout", true, "with --wait: give up after this long (1h)"},
     {NULL, false, NULL},
 };
 
@@ -201,6 +210,12 @@ cmd_batch_verify(int argc, char **argv) {
     if (mf_batch_foreach_mailbox(redis, c.batch, collect, &c, &err)) {
         fprintf(stderr, "mailferry batch verify: %s\n",
                 c.err.code ? c.err.detail : err.detail);
+        goto out;
+    }
+    if (mf_config_get(cli.config, "kafka", NULL)) {
+        verify_signals(&stop_flag);
+        exit_code = verify_fleet_go(&cli, redis, kr, c.batch, c.jobs, c.n,
+                                    r.vo.sample, &stop_flag);
         goto out;
     }
     mo.source = &src;

@@ -9,6 +9,8 @@
 #define MF_VERIFY_RUN_H
 
 #include "cli.h"
+#include "mailferry/crypto.h"
+#include "mailferry/jobs.h"
 #include "mailferry/redis.h"
 #include "mailferry/verify.h"
 
@@ -53,6 +55,16 @@ bool verify_read_options(struct cli *cli, const char *command,
                          uint64_t *concurrency_r, struct mf_verify_options *vo);
 /* Ctrl-C and SIGTERM set *stop (no new mailbox starts). */
 void verify_signals(atomic_bool *stop);
+
+/* `batch verify --kafka` (batch_verify_fleet.c): produces jobs[] (built
+ * by the caller for every mailbox; their ids, kind and sample are set
+ * here) as verify jobs, and with --wait waits for their verdicts and
+ * prints them. Returns the exit code: as verify_run_go() with --wait,
+ * else 0 once Kafka has the jobs. */
+int verify_fleet_go(struct cli *cli, struct mf_redis *redis,
+                    const struct mf_crypto_keyring *kr, const char *batch,
+                    struct mf_job *jobs, size_t n, size_t sample,
+                    const atomic_bool *stop);
 
 /* The options both commands take besides their own. */
 #define VERIFY_RUN_OPTIONS                                                     \

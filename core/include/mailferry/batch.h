@@ -427,6 +427,7 @@ struct mf_batch_lease {
     char worker[MF_BATCH_WORKER_MAX];
     int64_t expiry_ms;   /* Redis TIME, ms */
     bool stop_requested; /* as of the last claim or renew */
+    bool verify;         /* a verify job's claim (mf_batch_verify_claim()) */
 };
 
 /* Hex digits in a claim token (mf_batch_claim_token()). */

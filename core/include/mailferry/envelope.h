@@ -38,6 +38,7 @@ enum mf_job_kind {
     MF_JOB_KIND_INITIAL = 1,     /* first full pass */
     MF_JOB_KIND_INCREMENTAL = 2, /* new mail and flag changes */
     MF_JOB_KIND_FINAL = 3,       /* the last pass before Completed */
+    MF_JOB_KIND_VERIFY = 4,      /* `batch verify`: compare, read only */
 };
 
 enum mf_outcome {
@@ -67,6 +68,7 @@ struct mf_job {
     struct mf_job_credentials target;
     char *user_root;
     uint64_t batch_generation;
+    uint64_t verify_sample; /* verify jobs: bodies per folder, max = all */
 };
 
 struct mf_counters {

@@ -103,6 +103,8 @@
        "message body differs from its listed size")                            \
     XX(FOLDER_INCOMPLETE, 406, FAIL_MAILBOX,                                   \
        "the source listed fewer messages than the folder holds")               \
+    XX(VERIFY_BUSY, 410, FAIL_MAILBOX,                                         \
+       "not verified: the mailbox is being migrated")                          \
     /* 500-599: Redis */                                                       \
     XX(REDIS, 500, RETRY, "Redis error")                                       \
     XX(REDIS_UNAVAILABLE, 501, RETRY, "Redis unreachable")                     \

@@ -29,6 +29,7 @@
 #ifndef MAILFERRY_VERIFY_H
 #define MAILFERRY_VERIFY_H
 
+#include "mailferry/batch.h"
 #include "mailferry/err.h"
 #include "mailferry/migrate.h"
 #include "mailferry/util.h"
@@ -151,5 +152,43 @@ MF_WARN_UNUSED mf_err mf_batch_verify_put(struct mf_redis *r, const char *batch,
                                           const char *email,
                                           const struct mf_verify_result *res,
                                           int64_t now, struct mf_error *err);
+/* The same, from verify job job_id (read back by mf_batch_verify_get()). */
+MF_WARN_UNUSED mf_err mf_batch_verify_put_job(
+    struct mf_redis *r, const char *batch, const char *email,
+    const char *job_id, const struct mf_verify_result *res, int64_t now,
+    struct mf_error *err);
+
+/* A mailbox's last stored verification, as `batch verify --wait` polls
+ * it. */
+struct mf_batch_verdict {
+    enum mf_report_verify status;     /* MF_REPORT_NOT_VERIFIED when none */
+    char job_id[MF_BATCH_JOB_ID_MAX]; /* the verify job's; "" from `verify` */
+    uint64_t differences;
+    int64_t at;
+    mf_err error_code;
+    char error_detail[256];
+};
+MF_WARN_UNUSED mf_err mf_batch_verify_get(struct mf_redis *r, const char *batch,
+                                          const char *email,
+                                          struct mf_batch_verdict *v_r,
+                                          struct mf_error *err);
+
+/* The claim of a verify job (kind MF_JOB_KIND_VERIFY): a lease of its own
+ * beside the mailbox record, so that verifying never changes the
+ * mailbox's job, attempt or state. It is refused with MF_E_CLAIMED when
+ * another verify of the mailbox holds it, and with MF_E_VERIFY_BUSY when
+ * a migration of the mailbox holds its claim. token as in
+ * mf_batch_claim(). The lease (lease_r->verify set) is renewed and
+ * released with mf_batch_renew() and mf_batch_release(); nothing
+ * requeues an expired one: a lost verify job is simply not verified. */
+MF_WARN_UNUSED mf_err
+mf_batch_verify_claim(struct mf_redis *r, const char *batch, const char *email,
+                      const char *job_id, uint32_t attempt,
+                      const char *worker_id, const char *token, int64_t ttl_ms,
+                      struct mf_batch_lease *lease_r, struct mf_error *err);
+/* Used by mf_batch_renew() and mf_batch_release() for a verify lease. */
+mf_err mf__batch_verify_lease(struct mf_redis *r, struct mf_batch_lease *lease,
+                              const char *op, int64_t ttl_ms,
+                              struct mf_error *err);
 
 #endif

@@ -390,6 +390,9 @@ mf__batch_refused(struct mf_error *err, const redisReply *reply,
     if (strcmp(w, "CLAIMED") == 0)
         return mf_error_set(err, MF_E_CLAIMED, "%s: claimed by worker %s", who,
                             a1);
+    if (strcmp(w, "BUSY") == 0)
+        return mf_error_set(err, MF_E_VERIFY_BUSY,
+                            "%s: being migrated by worker %s", who, a1);
     if (strcmp(w, "LOST") == 0)
         return mf_error_set(err, MF_E_LEASE_LOST,
                             "%s: claim lost (mailbox %s, claim held by "

@@ -18,6 +18,7 @@
 #include "batch/batch_int.h"
 
 #include "mailferry/util.h"
+#include "mailferry/verify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +325,8 @@ mf_batch_renew(struct mf_redis *r, struct mf_batch_lease *lease, int64_t ttl_ms,
     redisReply *reply = NULL;
     mf_err rc;
 
+    if (lease->verify)
+        return mf__batch_verify_lease(r, lease, "renew", ttl_ms, err);
     claim_argv(&a, MF__BS_RENEW, lease->batch, lease->email, lease->job_id,
                lease->attempt, lease->worker, ttl_ms);
     if ((rc = run_ok(r, &a, lease->batch, lease->email, "renew the claim",
@@ -342,6 +345,10 @@ mf_batch_release(struct mf_redis *r, const struct mf_batch_lease *lease,
     redisReply *reply = NULL;
     mf_err rc;
 
+    if (lease->verify) {
+        struct mf_batch_lease l = *lease;
+        return mf__batch_verify_lease(r, &l, "release", 1, err);
+    }
     claim_argv(&a, MF__BS_RELEASE, lease->batch, lease->email, lease->job_id,
                lease->attempt, lease->worker, finished ? 1 : 0);
     if ((rc = run_ok(r, &a, lease->batch, lease->email, "release the claim",

@@ -43,6 +43,7 @@ static const struct mf_redis_script *const scripts[MF__BS_COUNT] = {
     [MF__BS_REQUEUE] = &mf__batch_lua_requeue,
     [MF__BS_PROGRESS] = &mf__batch_lua_progress,
     [MF__BS_RESULT] = &mf__batch_lua_result,
+    [MF__BS_VERIFY_CLAIM] = &mf__batch_lua_verify_claim,
 };
 
 const struct mf_redis_script *

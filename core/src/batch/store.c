@@ -613,6 +613,8 @@ mf_batch_remove(struct mf_redis *r, const char *name, struct mf_error *err) {
             mf__batch_argv_adds(&a, key);
             mf__batch_mb_key(key, sizeof(key), name, e, ":verify_items");
             mf__batch_argv_adds(&a, key);
+            mf__batch_mb_key(key, sizeof(key), name, e, ":verify_claim");
+            mf__batch_argv_adds(&a, key);
             mf__batch_ckpt_key(key, sizeof(key), name, e);
             mf__batch_argv_adds(&a, key);
             mf_checkpoint_flags_key(key, sizeof(key), name, e);

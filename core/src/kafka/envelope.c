@@ -79,6 +79,8 @@ mf_job_kind_name(enum mf_job_kind kind) {
         return "incremental";
     case MF_JOB_KIND_FINAL:
         return "final";
+    case MF_JOB_KIND_VERIFY:
+        return "verify";
     }
     return "unknown";
 }
@@ -283,6 +285,7 @@ mf_envelope_pack(const struct mf_envelope *env, uint8_t **buf_r, size_t *len_r,
         pj.target = &ptgt;
         pj.user_root = s(j->user_root);
         pj.batch_generation = j->batch_generation;
+        pj.verify_sample = j->verify_sample;
         pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_JOB;
         pe.job = &pj;
         break;
@@ -506,7 +509,7 @@ un_job(const PbJob *pb, struct mf_job *x, struct mf_error *err) {
     if (!pb->job_id || !*pb->job_id)
         return mf_error_set(err, MF_E_ENVELOPE, "job without a job id");
     if (pb->kind < MAILFERRY__V1__JOB_KIND__JOB_KIND_UNSPECIFIED ||
-        pb->kind > MAILFERRY__V1__JOB_KIND__JOB_KIND_FINAL)
+        pb->kind > MAILFERRY__V1__JOB_KIND__JOB_KIND_VERIFY)
         return mf_error_set(err, MF_E_ENVELOPE, "unknown job kind %d",
                             (int)pb->kind);
     x->batch = dup(pb->batch);
@@ -517,6 +520,7 @@ un_job(const PbJob *pb, struct mf_job *x, struct mf_error *err) {
     x->pass = pb->pass;
     x->user_root = dup(pb->user_root);
     x->batch_generation = pb->batch_generation;
+    x->verify_sample = pb->verify_sample;
     rc = un_credentials(pb->source, &x->source, "source", err);
     if (rc == MF_E_OK)
         rc = un_credentials(pb->target, &x->target, "target", err);

@@ -7,7 +7,8 @@
  *      right before the engine logs in, and wipes them as soon as it
  *      returns (DESIGN.md §10); nothing here logs a secret;
  *   3. runs mf_migrate_mailbox() with the batch's options and the job's
- *      stop flag;
+ *      stop flag (a verify job: mf_verify_mailbox(), its verdict stored
+ *      in the batch by verify_report() instead of step 4);
  *   4. decides the outcome and reports it:
  *        finished                      SYNCED
  *        stopped, batch stop           STOPPED
@@ -27,6 +28,7 @@
 
 #include "mailferry/jobs.h"
 #include "mailferry/util.h"
+#include "mailferry/verify.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -74,41 +76,89 @@ open_login(struct mf__worker_job *j, const char *purpose,
     return MF_E_OK;
 }
 
+/* Opens both sides' secrets and points src and dst at them. */
+static mf_err
+open_logins(struct mf__worker_job *j, struct mf_crypto_secret **src_secret,
+            struct mf_crypto_secret **dst_secret, struct mf_migrate_login *src,
+            struct mf_migrate_login *dst, struct mf_error *err) {
+    mf_err rc =
+        open_login(j, "source", &j->env.job.source, src_secret, src, err);
+
+    if (rc == MF_E_OK)
+        rc = open_login(j, "target", &j->env.job.target, dst_secret, dst, err);
+    src->user_root = nonempty(j->env.job.user_root);
+    return rc;
+}
+
+/* The batch's options for either engine, with the job's stop flag. */
+static void
+engine_options(struct mf__worker_job *j, struct mf_redis *r,
+               struct mf_migrate_options *o) {
+    const struct mf__worker_batch *b = j->batch;
+
+    memset(o, 0, sizeof(*o));
+    o->source = &b->source;
+    o->target = &b->target;
+    o->rules = b->rules;
+    o->max_message_size = b->cfg->max_message_size;
+    o->redis = r;
+    o->batch = j->env.job.batch;
+    o->stop = &j->stop;
+    o->progress = &j->progress;
+    o->caps = b->has_caps ? &b->caps : NULL;
+    o->fence = &j->fence;
+}
+
 /* Runs the engine; res is filled when the engine ran (*ran_r). */
 static mf_err
 run_engine(struct mf__worker_job *j, struct mf_redis *r,
            struct mf_migrate_result *res, bool *ran_r, struct mf_error *err) {
-    const struct mf__worker_batch *b = j->batch;
     struct mf_crypto_secret *src_secret = NULL, *dst_secret = NULL;
     struct mf_migrate_login src, dst;
     struct mf_migrate_options o;
     mf_err rc;
 
     *ran_r = false;
-    rc = open_login(j, "source", &j->env.job.source, &src_secret, &src, err);
-    if (rc == MF_E_OK)
-        rc =
-            open_login(j, "target", &j->env.job.target, &dst_secret, &dst, err);
+    rc = open_logins(j, &src_secret, &dst_secret, &src, &dst, err);
     if (rc != MF_E_OK)
         goto out;
-    src.user_root = nonempty(j->env.job.user_root);
-    memset(&o, 0, sizeof(o));
-    o.source = &b->source;
-    o.target = &b->target;
-    o.rules = b->rules;
-    o.max_message_size = b->cfg->max_message_size;
-    o.redis = r;
-    o.batch = j->env.job.batch;
-    o.stop = &j->stop;
-    o.progress = &j->progress;
-    o.caps = b->has_caps ? &b->caps : NULL;
-    o.fence = &j->fence;
+    engine_options(j, r, &o);
     rc = mf_migrate_mailbox(&o, j->env.job.mailbox, &src, &dst, res);
     *ran_r = true;
     if (rc != MF_E_OK)
         *err = res->error;
 out:
     /* The engine keeps no copy: wipe the secrets now. */
+    mf_crypto_secret_free(&src_secret);
+    mf_crypto_secret_free(&dst_secret);
+    return rc;
+}
+
+/* A verify job: the verify engine, read only, under the same caps;
+ * res->error says why when it could not compare. */
+static mf_err
+run_verify(struct mf__worker_job *j, struct mf_redis *r,
+           struct mf_verify_result *res, struct mf_error *err) {
+    struct mf_crypto_secret *src_secret = NULL, *dst_secret = NULL;
+    struct mf_migrate_login src, dst;
+    struct mf_migrate_options o;
+    struct mf_verify_options vo = {0};
+    mf_err rc;
+
+    rc = open_logins(j, &src_secret, &dst_secret, &src, &dst, err);
+    if (rc != MF_E_OK) {
+        res->error = *err;
+        goto out;
+    }
+    engine_options(j, r, &o);
+    vo.migrate = &o;
+    vo.sample = j->env.job.verify_sample > SIZE_MAX
+                    ? SIZE_MAX
+                    : (size_t)j->env.job.verify_sample;
+    rc = mf_verify_mailbox(&vo, j->env.job.mailbox, &src, &dst, res);
+    if (rc != MF_E_OK)
+        *err = res->error;
+out:
     mf_crypto_secret_free(&src_secret);
     mf_crypto_secret_free(&dst_secret);
     return rc;
@@ -245,6 +295,7 @@ job_copy(const struct mf_job *src, uint32_t attempt, const char *sender,
     d->pass = src->pass;
     d->user_root = mf_xstrdup(src->user_root ? src->user_root : "");
     d->batch_generation = src->batch_generation;
+    d->verify_sample = src->verify_sample;
     for (int side = 0; side < 2; side++) {
         const struct mf_job_credentials *s = side ? &src->target : &src->source;
         struct mf_job_credentials *c = side ? &d->target : &d->source;
@@ -422,6 +473,70 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     release(j, r, true);
 }
 
+/* A verify job's end: the verdict goes into the batch (the mailbox's
+ * verification), never to the results topic, so the mailbox record and
+ * its state stay as they are (docs/operations.md, "batch verify"). A
+ * lost claim stores nothing; a worker shutdown gives the job back as the
+ * next attempt; a batch stop is stored as not verified. */
+static void
+verify_report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
+              struct mf_verify_result *res) {
+    struct mf__worker *w = j->w;
+    enum mf__worker_stop why =
+        (enum mf__worker_stop)atomic_load(&j->stop_reason);
+    struct mf_error err = {0};
+    bool stored;
+
+    if (why == MF__STOP_LOST || rc == MF_E_FENCED) {
+        atomic_fetch_add(&w->stats->jobs_finished[MF_OUTCOME_UNSPECIFIED], 1);
+        mf_log(MF_LOG_WARN, &j->log, "job.done",
+               "verify claim lost: no verdict (%s)", mf_err_name(rc));
+        return;
+    }
+    if (rc == MF_E_CANCELLED && why == MF__STOP_SHUTDOWN) {
+        struct mf_envelope env;
+        release(j, r, false);
+        job_copy(&j->env.job, j->env.job.attempt + 1, w->sender, &env);
+        if (mf__worker_publish(w, w->topics.jobs, j->env.job.batch,
+                               j->env.job.mailbox, &env, wait_ms(w),
+                               &err) != MF_E_OK)
+            mf_log_error(&j->log, "job.handback", &err);
+        else
+            mf_log(MF_LOG_INFO, &j->log, "job.handback",
+                   "worker shutdown: verify re-produced as attempt %u",
+                   j->env.job.attempt + 1);
+        mf_envelope_clear(&env);
+        atomic_fetch_add(&w->stats->jobs_finished[MF_OUTCOME_STOPPED], 1);
+        return;
+    }
+    if (rc == MF_E_CANCELLED)
+        mf_error_set(&res->error, MF_E_CANCELLED, "batch stopped");
+    stored = redis_ready(j, r) &&
+             mf_batch_verify_put_job(
+                 *r, j->env.job.batch, j->env.job.mailbox, j->env.job.job_id,
+                 res, (int64_t)(mf__worker_wall_ms() / 1000), &err) == MF_E_OK;
+    if (!stored && err.code) {
+        mf__worker_count_error(w, err.code);
+        mf_log_error(&j->log, "job.verdict", &err);
+    }
+    if (res->error.code != MF_E_OK && res->error.code != MF_E_CANCELLED)
+        mf_log_error(&j->log, "job.error", &res->error);
+    atomic_fetch_add(
+        &w->stats->jobs_finished[res->error.code ? MF_OUTCOME_FAILED
+                                                 : MF_OUTCOME_SYNCED],
+        1);
+    mf_log(MF_LOG_INFO, &j->log, "job.done",
+           "verify: %s, %zu differences (%" PRIu64 " source, %" PRIu64
+           " target messages, %" PRIu64 " bodies compared)%s",
+           res->error.code ? "not verified"
+           : res->n_diffs  ? "differences"
+                           : "verified equal",
+           res->n_diffs, res->src_messages, res->tgt_messages,
+           (uint64_t)res->compared_bodies,
+           stored ? "" : "; the verdict was not stored");
+    release(j, r, true);
+}
+
 /* ------------------------------------------------------------------ */
 /* The slot thread                                                    */
 /* ------------------------------------------------------------------ */
@@ -430,6 +545,7 @@ void *
 mf__worker_job_main(void *arg) {
     struct mf__worker_job *j = arg;
     struct mf_migrate_result res;
+    struct mf_verify_result vres = {0};
     struct mf_redis *r = NULL;
     struct mf_error err = {0};
     bool keeper, ran = false;
@@ -447,13 +563,23 @@ mf__worker_job_main(void *arg) {
     else if (!redis_ready(j, &r))
         rc = mf_error_set(&err, MF_E_REDIS_UNAVAILABLE,
                           "cannot connect to Redis for checkpoints");
+    else if (j->env.job.kind == MF_JOB_KIND_VERIFY)
+        rc = run_verify(j, r, &vres, &err);
     else
         rc = run_engine(j, r, &res, &ran, &err);
     if (keeper)
         mf__worker_keeper_stop(j);
+    if (j->env.job.kind == MF_JOB_KIND_VERIFY) {
+        if (rc != MF_E_OK && vres.error.code == MF_E_OK)
+            vres.error = err;
+        verify_report(j, &r, rc, &vres);
+        mf_verify_result_clear(&vres);
+        goto out;
+    }
     if (!ran)
         res.error = err;
     report(j, &r, rc, &err, &res);
+out:
     mf_migrate_result_clear(&res);
     mf_redis_free(&r);
     atomic_store(&j->done, true);

@@ -189,7 +189,9 @@ keeper_main(void *arg) {
                 renew(j, &r, now, &next_renew, &valid_until);
         }
         if (now >= next_progress) {
-            publish_progress(j);
+            /* A verify job has no copy progress to show. */
+            if (j->env.job.kind != MF_JOB_KIND_VERIFY)
+                publish_progress(j);
             check_stop(j, &r);
             next_progress = now + (uint64_t)w->o.progress_interval_ms;
         }

@@ -17,6 +17,7 @@
 #include "worker/worker_int.h"
 
 #include "mailferry/util.h"
+#include "mailferry/verify.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -302,9 +303,27 @@ handle(struct loop *l, const struct delivery *d) {
         goto out;
     }
     claimed_at = mf__worker_now_ms();
-    rc = mf_batch_claim(w->redis, env.job.batch, env.job.mailbox,
-                        env.job.job_id, env.job.attempt, w->id, d->token,
-                        w->o.claim_ttl_ms, &lease, &err);
+    if (env.job.kind == MF_JOB_KIND_VERIFY)
+        rc = mf_batch_verify_claim(w->redis, env.job.batch, env.job.mailbox,
+                                   env.job.job_id, env.job.attempt, w->id,
+                                   d->token, w->o.claim_ttl_ms, &lease, &err);
+    else
+        rc = mf_batch_claim(w->redis, env.job.batch, env.job.mailbox,
+                            env.job.job_id, env.job.attempt, w->id, d->token,
+                            w->o.claim_ttl_ms, &lease, &err);
+    if (rc == MF_E_VERIFY_BUSY) {
+        /* The mailbox is being copied: its verdict says so, rather than
+         * a comparison of a half-done copy (and `batch verify --wait`
+         * hears about it). */
+        struct mf_verify_result vr = {.error = err};
+        struct mf_error perr = {0};
+        if (mf_batch_verify_put_job(
+                w->redis, env.job.batch, env.job.mailbox, env.job.job_id, &vr,
+                (int64_t)(mf__worker_wall_ms() / 1000), &perr) != MF_E_OK) {
+            rc = perr.code;
+            err = perr;
+        }
+    }
     if (is_redis_trouble(rc)) {
         redis_trouble(l, &err);
         h = TRY_LATER;

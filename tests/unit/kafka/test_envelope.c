@@ -57,6 +57,7 @@ make_job(struct mf_envelope *env, struct mf_crypto_keyring *kr) {
                      MF_E_OK);
     j->user_root = mf_xstrdup("INBOX");
     j->batch_generation = 42;
+    j->verify_sample = 5;
 }
 
 static void
@@ -118,6 +119,7 @@ test_job_round_trip(void **state) {
     assert_string_equal(out.job.target.authorization_id, "");
     assert_string_equal(out.job.user_root, "INBOX");
     assert_int_equal(out.job.batch_generation, 42);
+    assert_int_equal(out.job.verify_sample, 5);
     assert_true(out.job.source.has_password);
     assert_int_equal(mf_crypto_open(kr, out.job.batch, out.job.mailbox,
                                     "source", &out.job.source.password, &pw,
@@ -230,6 +232,7 @@ test_progress_result_round_trip(void **state) {
 
     assert_string_equal(mf_outcome_name(MF_OUTCOME_RETRY), "retry");
     assert_string_equal(mf_job_kind_name(MF_JOB_KIND_FINAL), "final");
+    assert_string_equal(mf_job_kind_name(MF_JOB_KIND_VERIFY), "verify");
     {
         char *key = mf_envelope_key("batch-1", "a@b.c");
         assert_string_equal(key, "batch-1/a@b.c");
