@@ -42,16 +42,23 @@ def envfile(name):
     return out
 
 
-REDIS = envfile("redis")
+# MF_TEST_REDIS_FIXTURE=redis_auth: the case against the redis-server
+# that requires AUTH (issue 17 item 3), every client as its ACL user with
+# a password file (integration.coordinator.*_auth).
+REDIS_FIXTURE = os.environ.get("MF_TEST_REDIS_FIXTURE") or "redis"
+REDIS = envfile(REDIS_FIXTURE)
 KAFKA = envfile("kafka")["KAFKA_BOOTSTRAP"]
 # Each case keeps its batches in a Redis database of its own: a serve
 # walks every batch of its database, and cases with different topic
 # prefixes must not schedule or requeue each other's jobs.
 CASE_DB = {"create": 1, "lifecycle": 2, "retry": 3, "report": 4,
            "secrets": 5, "schedule": 6, "notify": 7}
-REDIS_URL = REDIS["REDIS_URL"]
+REDIS_URL, _, REDIS_QUERY = REDIS.get("REDIS_ACL_URL",
+                                      REDIS["REDIS_URL"]).partition("?")
 if len(sys.argv) == 2 and sys.argv[1] in CASE_DB:
     REDIS_URL += "/%d" % CASE_DB[sys.argv[1]]
+if REDIS_QUERY:
+    REDIS_URL += "?" + REDIS_QUERY
 
 
 class Fail(Exception):
@@ -74,6 +81,9 @@ class Redis:
         self.s = socket.create_connection(
             (REDIS["REDIS_HOST"], int(REDIS["REDIS_PORT"])), timeout=10)
         self.f = self.s.makefile("rb")
+        if "REDIS_ACL_USER" in REDIS:
+            with open(REDIS["REDIS_ACL_PASSWORD_FILE"]) as f:
+                self.cmd("AUTH", REDIS["REDIS_ACL_USER"], f.read().strip())
         self.cmd("SELECT", db)
 
     def cmd(self, *args):
@@ -805,6 +815,13 @@ def main():
     c = Case(sys.argv[1])
     try:
         CASES[sys.argv[1]](c)
+        if "REDIS_ACL_USER" in REDIS:
+            redis_pw = [open(REDIS[k]).read().strip() for k in
+                        ("REDIS_PASSWORD_FILE", "REDIS_ACL_PASSWORD_FILE")]
+            logs = [open(c.serve_log).read()] if os.path.exists(
+                c.serve_log) else []
+            secrets_absent("\n".join(c.outputs + logs),
+                           "the output and logs (Redis passwords)", redis_pw)
     except Fail as e:
         print("FAIL:", e)
         if os.path.exists(c.serve_log):
