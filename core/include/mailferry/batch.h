@@ -192,6 +192,11 @@ struct mf_batch_config {
     uint64_t n_mailboxes;
     uint64_t counts[MF_MAILBOX_STATE_COUNT]; /* mailboxes by state */
     uint64_t pass;                           /* passes begun */
+    /* Random 64 bits drawn at creation, so a batch removed and created
+     * again under the same name, even within the same second, is another
+     * generation; 0 for a batch created before the field existed (its
+     * generation is `created`, see mf_jobs_batch_generation()). */
+    uint64_t generation;
 };
 
 /* One CSV row. Borrowed on input; owned when returned. */

@@ -139,6 +139,22 @@ redis_now(struct mf_redis *r, int64_t *now_r, struct mf_error *err) {
     return MF_E_OK;
 }
 
+/* A batch's generation (see struct mf_batch_config): 64 random bits,
+ * never 0 (0 means "created before generations were random"). */
+static uint64_t
+new_generation(void) {
+    char hex[17];
+    uint64_t g = 0;
+
+    do {
+        mf_random_hex(hex, 16);
+        for (int i = 0; i < 16; i++)
+            g = g << 4 |
+                (uint64_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    } while (g == 0);
+    return g;
+}
+
 static void
 queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
                  const struct mf_batch_config *c, size_t n, int64_t now) {
@@ -168,6 +184,7 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
                 c->max_attempts ? c->max_attempts : MF_BATCH_DEFAULT_ATTEMPTS);
     add_field_u(a, "incremental_every", c->incremental_every);
     add_field_u(a, "created", (uint64_t)now);
+    add_field_u(a, "generation", new_generation());
     add_field_u(a, "n_mailboxes", n);
     add_field_u(a, "n:Queued", n);
     add_field_u(a, "pass", 0);
@@ -465,6 +482,7 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->incremental_every = mf__batch_hget_u64(h, "incremental_every");
     c->state = get_state(h);
     c->created = mf__batch_hget_i64(h, "created");
+    c->generation = mf__batch_hget_u64(h, "generation");
     c->started = mf__batch_hget_i64(h, "started");
     c->finished = mf__batch_hget_i64(h, "finished");
     c->last_pass_finished = mf__batch_hget_i64(h, "last_pass_finished");

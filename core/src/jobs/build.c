@@ -271,6 +271,11 @@ side(const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
 
 uint64_t
 mf_jobs_batch_generation(const struct mf_batch_config *cfg) {
+    /* Batches created before generations were random have none: their
+     * creation second stays their generation, so the jobs already sealed
+     * for them still open and claim. */
+    if (cfg->generation)
+        return cfg->generation;
     return (uint64_t)(cfg->created > 0 ? cfg->created : 0);
 }
 

@@ -8,7 +8,8 @@
  * the records, hash tags on every key, and no plaintext password at rest.
  *
  * Each test uses batch names with a per-run prefix, so runs against a
- * shared redis-server never collide.
+ * shared redis-server never collide. MF_TEST_REDIS_FIXTURE names another
+ * fixture (redis_auth: the server that requires AUTH).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #include "batch/batch_int.h"
 #include "mailferry/checkpoint.h"
+#include "mailferry/jobs.h"
 #include "mailferry/util.h"
 #include "testenv.h"
 
@@ -1064,6 +1066,56 @@ test_envelope(void **state) {
     mf_redis_free(&r);
 }
 
+/* Issue 17 item 2: a batch removed and created again under the same
+ * name, within the same second, is another generation (old jobs are
+ * stale); a batch stored before generations were random keeps its
+ * creation second as its generation. */
+static void
+test_generation(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_config *c1 = NULL, *c2 = NULL;
+    struct mf_error err = {0};
+    redisReply *reply = NULL;
+    struct mf__batch_keys k;
+    char name[64];
+    uint64_t g1, g2;
+
+    (void)state;
+    bname(name, sizeof(name), "gen");
+    create(r, name, 2, 3);
+    assert_int_equal(mf_batch_get(r, name, &c1, &err), MF_E_OK);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    create(r, name, 2, 3);
+    assert_int_equal(mf_batch_get(r, name, &c2, &err), MF_E_OK);
+    g1 = mf_jobs_batch_generation(c1);
+    g2 = mf_jobs_batch_generation(c2);
+    assert_true(c1->generation != 0 && g1 == c1->generation);
+    assert_true(g1 != g2);
+    /* Most likely within the same second: what the old generation
+     * (the creation second) could not tell apart. */
+    if (c1->created == c2->created)
+        print_message("re-created within the same second: generations "
+                      "%llu and %llu\n",
+                      (unsigned long long)g1, (unsigned long long)g2);
+    mf_batch_config_free(&c2);
+
+    /* A batch created before the field existed: its creation second. */
+    mf__batch_keys(&k, name);
+    assert_int_equal(
+        mf_redis_command(r, &reply, &err, "HDEL %s generation", k.batch),
+        MF_E_OK);
+    assert_int_equal(reply->integer, 1);
+    freeReplyObject(reply);
+    assert_int_equal(mf_batch_get(r, name, &c2, &err), MF_E_OK);
+    assert_int_equal(c2->generation, 0);
+    assert_true(c2->created > 0);
+    assert_true(mf_jobs_batch_generation(c2) == (uint64_t)c2->created);
+    mf_batch_config_free(&c1);
+    mf_batch_config_free(&c2);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    mf_redis_free(&r);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -1077,15 +1129,22 @@ main(void) {
         cmocka_unit_test(test_stop_resume),
         cmocka_unit_test(test_report_keys_secrets),
         cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_generation),
     };
+    const char *fixture;
     int rc;
 
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     snprintf(prefix, sizeof(prefix), "t%ld-%d", (long)time(NULL),
              (int)getpid());
-    url = mf_testenv_get("redis", "REDIS_URL");
+    /* MF_TEST_REDIS_FIXTURE=redis_auth: the same suite against the
+     * server that requires AUTH (integration.batch.records_auth). */
+    fixture = getenv("MF_TEST_REDIS_FIXTURE");
+    if (!fixture || !*fixture)
+        fixture = "redis";
+    url = mf_testenv_get(fixture, "REDIS_URL");
     if (!url) {
-        fprintf(stderr, "no redis fixture (REDIS_URL)\n");
+        fprintf(stderr, "no %s fixture (REDIS_URL)\n", fixture);
         return 1;
     }
     sealed(blob_a, sizeof(blob_a));

@@ -17,6 +17,9 @@
  *       killed mid-job). Stops after N jobs it claimed.
  *   coord_helper COMMON result BATCH MAILBOX JOB_ID ATTEMPT OUTCOME [--dup]
  *       publishes one result (twice with --dup).
+ *   coord_helper COMMON produce KEY HEX
+ *       produces the raw message HEX (a captured job's raw_hex) with KEY
+ *       to <prefix>.jobs, as anyone who can write to the topic could.
  *
  * COMMON: --kafka BOOTSTRAP --redis URL --topic-prefix P [--timeout S].
  * Exit 0 on success, 1 when fewer messages came than asked for within the
@@ -382,6 +385,40 @@ cmd_result(const struct opts *o) {
 }
 
 static int
+cmd_produce(const struct opts *o) {
+    struct mf_config *cfg = kafka_config(o);
+    struct mf_kafka_topics t;
+    struct mf_kafka_producer *p = NULL;
+    struct mf_error err = {0};
+    const char *key = o->npos == 3 ? o->pos[1] : "", *h = o->pos[2];
+    size_t n = o->npos == 3 ? strlen(h) / 2 : 0;
+    uint8_t *buf = mf_xcalloc(n + 1, 1);
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        char byte[3] = {h[2 * i], h[2 * i + 1], '\0'};
+        char *end = NULL;
+        buf[i] = (uint8_t)strtoul(byte, &end, 16);
+        if (end != byte + 2)
+            n = 0;
+    }
+    if (n == 0)
+        rc = 2;
+    else if (mf_kafka_topics_from_config(cfg, &t, &err) ||
+             mf_kafka_producer_new(cfg, "coord-helper", NULL, NULL, &p, &err) ||
+             mf_kafka_produce(p, t.jobs, key, strlen(key), buf, n, NULL,
+                              &err) ||
+             mf_kafka_producer_flush(p, 30000, &err)) {
+        fprintf(stderr, "coord_helper: produce: %s\n", err.detail);
+        rc = 3;
+    }
+    mf_kafka_producer_free(&p);
+    mf_config_free(&cfg);
+    free(buf);
+    return rc;
+}
+
+static int
 cmd_worker(const struct opts *o, long n) {
     struct mf_config *cfg = kafka_config(o);
     struct mf_kafka_topics t;
@@ -512,5 +549,7 @@ main(int argc, char **argv) {
         return cmd_worker(&o, n);
     if (!strcmp(o.pos[0], "result"))
         return cmd_result(&o);
+    if (!strcmp(o.pos[0], "produce"))
+        return cmd_produce(&o);
     return 2;
 }

@@ -42,16 +42,23 @@ def envfile(name):
     return out
 
 
-REDIS = envfile("redis")
+# MF_TEST_REDIS_FIXTURE=redis_auth: the case against the redis-server
+# that requires AUTH (issue 17 item 3), every client as its ACL user with
+# a password file (integration.coordinator.*_auth).
+REDIS_FIXTURE = os.environ.get("MF_TEST_REDIS_FIXTURE") or "redis"
+REDIS = envfile(REDIS_FIXTURE)
 KAFKA = envfile("kafka")["KAFKA_BOOTSTRAP"]
 # Each case keeps its batches in a Redis database of its own: a serve
 # walks every batch of its database, and cases with different topic
 # prefixes must not schedule or requeue each other's jobs.
 CASE_DB = {"create": 1, "lifecycle": 2, "retry": 3, "report": 4,
-           "secrets": 5, "schedule": 6, "notify": 7}
-REDIS_URL = REDIS["REDIS_URL"]
+           "secrets": 5, "schedule": 6, "notify": 7, "stale": 11}
+REDIS_URL, _, REDIS_QUERY = REDIS.get("REDIS_ACL_URL",
+                                      REDIS["REDIS_URL"]).partition("?")
 if len(sys.argv) == 2 and sys.argv[1] in CASE_DB:
     REDIS_URL += "/%d" % CASE_DB[sys.argv[1]]
+if REDIS_QUERY:
+    REDIS_URL += "?" + REDIS_QUERY
 
 
 class Fail(Exception):
@@ -74,6 +81,9 @@ class Redis:
         self.s = socket.create_connection(
             (REDIS["REDIS_HOST"], int(REDIS["REDIS_PORT"])), timeout=10)
         self.f = self.s.makefile("rb")
+        if "REDIS_ACL_USER" in REDIS:
+            with open(REDIS["REDIS_ACL_PASSWORD_FILE"]) as f:
+                self.cmd("AUTH", REDIS["REDIS_ACL_USER"], f.read().strip())
         self.cmd("SELECT", db)
 
     def cmd(self, *args):
@@ -793,9 +803,147 @@ def case_notify(c):
     c.mf("serve", *c.kafka_args(), "--notify-url", "ftp://x/", expect=2)
 
 
+def case_stale(c):
+    """Issue 17 item 2 end to end: a job of a batch that was removed and
+    created again under the same name (as if within the same second: the
+    new record gets the old creation time) is refused by a real mailferry-worker with JOB_STALE:
+    not claimed, no result, the new batch's mailbox untouched and no
+    connection to its servers, although the old job has the new batch's
+    job id and attempt. The new batch's own job, by the same worker, is
+    claimed and runs (it connects): the refusal is the generation's."""
+    b = c.tag
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(8)
+    lsn.settimeout(0.2)
+    url = "imap://127.0.0.1:%d/?tls=off" % lsn.getsockname()[1]
+    accepted = []
+    done = threading.Event()
+
+    def accept():
+        while not done.is_set():
+            try:
+                conn, _ = lsn.accept()
+            except OSError:
+                continue
+            accepted.append(time.time())
+            conn.close()
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    csvp = c.csv("u.csv", [1], row=lambda i:
+                 "stale%02d@example.test,stale%02d,pw-stale" % (i, i))
+    email = "stale01@example.test"
+
+    def create():
+        c.mf("batch", "create", b, "--csv", csvp, "--source", url,
+             "--target", url, "--redis", REDIS_URL, "--master-key-file",
+             c.key, "--max-attempts", "1")
+
+    def start(prefix):
+        c.prefix = prefix
+        j = c.mfj("batch", "start", b, *c.kafka_args())
+        check(j["jobs"] == 1, "start with prefix %s: 1 job" % prefix)
+        x = c.helper("--timeout", "30", "jobs", 1)[0]
+        c.prefix = c.tag
+        return x
+
+    c.batches.append(b)
+    create()
+    created = [c.status(b)["created"]]
+    old = start(c.tag + "-old")
+    c.op("stop", b)
+    c.wait_state(b, "Stopped")
+    c.op("remove", b)
+    create()
+    # As if created again within the same second as the first (a
+    # generation that was the creation second could not tell them apart).
+    c.redis.cmd("HSET", "mf:{b:%s}:batch" % b, "created", created[0])
+    check(c.status(b)["created"] == created[0],
+          "the new batch has the old one's creation second")
+    new = start(c.tag + "-new")
+    check(new["job_id"] == old["job_id"] and
+          new["attempt"] == old["attempt"],
+          "the new batch's job has the old job's id and attempt (%s, %d): "
+          "only the generation tells them apart"
+          % (new["job_id"], new["attempt"]))
+    key = c.redis.keys("mf:{b:%s}:mb:%s" % (b, email))
+    check(len(key) == 1, "the new batch's mailbox record exists")
+    before = c.redis.cmd("HGETALL", key[0])
+
+    # The old envelope, produced again to the jobs topic the worker reads.
+    run = c.tag + "-run"
+    c.prefix = run
+    c.helper("produce", old["key"], old["raw_hex"])
+    log = c.path("worker.log")
+    w = subprocess.Popen(
+        [os.path.join(BUILD, "bin", "mailferry-worker"), "--kafka", KAFKA,
+         "--redis", REDIS_URL, "--master-key-file", c.key, "--topic-prefix",
+         run, "--group-id", run + "-workers", "--worker-id", run,
+         "--slots", "1", "--log-format", "json", "--log-level", "debug",
+         "--kafka.session.timeout.ms", "6000"],
+        env=c.env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+    def events(name):
+        out = []
+        for line in open(log):
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("event") == name:
+                out.append(ev)
+        return out
+
+    def wait_for(what, cond, timeout=60):
+        end = time.time() + timeout
+        while time.time() < end:
+            if cond():
+                return
+            if w.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise Fail("%s; worker log:\n%s" % (what, open(log).read()[-4000:]))
+
+    try:
+        wait_for("the worker skips the old job", lambda: events("job.skip"))
+        skip = events("job.skip")
+        check(len(skip) == 1 and skip[0].get("error") == "JOB_STALE" and
+              skip[0].get("error_code") == 703,
+              "the old job is skipped with JOB_STALE (703): %s" % skip)
+        time.sleep(1)
+        check(c.redis.cmd("HGETALL", key[0]) == before,
+              "the new batch's mailbox record is untouched (not claimed)")
+        check(not accepted, "no connection to the new batch's servers")
+        st = c.status(b)
+        m = c.mailbox(st, email)
+        check(m["state"] == "Queued" and m["attempt"] == 1 and
+              not m["claimed_by"] and m["attempts_total"] == 0,
+              "the mailbox still waits for its job: %s" % m)
+        check(not any(events(e) for e in ("job.start", "job.result",
+                                          "job.done", "job.error")),
+              "the worker started nothing and published no result")
+        # The control: the new batch's own job runs on the same worker.
+        c.helper("produce", new["key"], new["raw_hex"])
+        wait_for("the new batch's own job connects", lambda: accepted)
+        check(len(events("job.skip")) == 1,
+              "the new batch's own job is not skipped")
+    finally:
+        c.prefix = c.tag
+        done.set()
+        if w.poll() is None:
+            w.send_signal(signal.SIGTERM)
+            try:
+                w.wait(30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+                w.wait()
+        lsn.close()
+    secrets_absent(open(log).read(), "the worker log", ["pw-stale"])
+
+
 CASES = {"notify": case_notify, "create": case_create, "schedule": case_schedule, "lifecycle": case_lifecycle,
          "retry": case_retry, "report": case_report,
-         "secrets": case_secrets}
+         "secrets": case_secrets, "stale": case_stale}
 
 
 def main():
@@ -805,6 +953,13 @@ def main():
     c = Case(sys.argv[1])
     try:
         CASES[sys.argv[1]](c)
+        if "REDIS_ACL_USER" in REDIS:
+            redis_pw = [open(REDIS[k]).read().strip() for k in
+                        ("REDIS_PASSWORD_FILE", "REDIS_ACL_PASSWORD_FILE")]
+            logs = [open(c.serve_log).read()] if os.path.exists(
+                c.serve_log) else []
+            secrets_absent("\n".join(c.outputs + logs),
+                           "the output and logs (Redis passwords)", redis_pw)
     except Fail as e:
         print("FAIL:", e)
         if os.path.exists(c.serve_log):
