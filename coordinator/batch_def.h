@@ -68,6 +68,9 @@
          "`mailferry serve` runs an incremental pass this long after the "     \
          "last "                                                               \
          "one ended (e.g. 24h; default: never)"},                              \
+        {"flag-conflict", true,                                                \
+         "a flag changed on both the source and the target since the last "    \
+         "pass: source or target wins (target)"},                              \
         {"allow-unknown-columns", false,                                       \
          "ignore CSV columns mailferry ignores"},                              \
                                                                                \
