@@ -3,6 +3,7 @@
  * may change over a batch's life (mf_batch_set()); the next pass uses
  * them, and `batch status` lists every change.
  */
+#include "batch_def.h"
 #include "batch_status.h"
 #include "cli.h"
 #include "commands.h"
@@ -71,10 +72,36 @@ read_value(struct cli *cli, const char *option, uint64_t *v_r, char *text,
 }
 
 int
+batch_def_apply_settings(struct cli *cli, const char *command,
+                         struct mf_redis *r, const char *name, int *changed_r) {
+    struct mf_error err = {0};
+
+    *changed_r = 0;
+    for (const struct cli_option *o = set_options; o->name; o++) {
+        uint64_t v;
+        char text[32];
+        mf_err rc;
+        if (!mf_batch_setting_known(o->name) ||
+            !mf_config_get(cli->config, o->name, NULL))
+            continue;
+        if ((rc = read_value(cli, o->name, &v, text, sizeof(text), &err)) ||
+            (rc = mf_batch_set(r, name, o->name, v, &err))) {
+            batch_print_error(command, name, &err);
+            return rc == MF_E_USAGE || rc == MF_E_CONFIG ? MF_EXIT_USAGE
+                                                         : batch_exit_code(rc);
+        }
+        if (!cli->json)
+            printf("batch %s: %s = %s (from the next pass on)\n", name, o->name,
+                   text);
+        (*changed_r)++;
+    }
+    return -1;
+}
+
+int
 cmd_batch_set(int argc, char **argv) {
     struct cli cli;
     struct mf_redis *redis = NULL;
-    struct mf_error err = {0};
     const char *name;
     int exit_code = MF_EXIT_USAGE, changed = 0;
 
@@ -95,26 +122,9 @@ cmd_batch_set(int argc, char **argv) {
     exit_code = MF_EXIT_ERROR;
     if (!batch_cli_redis(&cli, &redis))
         goto out;
-    for (const struct cli_option *o = set_options; o->name; o++) {
-        uint64_t v;
-        char text[32];
-        mf_err rc;
-        if (!mf_batch_setting_known(o->name) ||
-            !mf_config_get(cli.config, o->name, NULL))
-            continue;
-        if ((rc = read_value(&cli, o->name, &v, text, sizeof(text), &err)) ||
-            (rc = mf_batch_set(redis, name, o->name, v, &err))) {
-            batch_print_error("batch set", name, &err);
-            exit_code = rc == MF_E_USAGE || rc == MF_E_CONFIG
-                            ? MF_EXIT_USAGE
-                            : batch_exit_code(rc);
-            goto out;
-        }
-        if (!cli.json)
-            printf("batch %s: %s = %s (from the next pass on)\n", name, o->name,
-                   text);
-        changed++;
-    }
+    if ((exit_code = batch_def_apply_settings(&cli, "batch set", redis, name,
+                                              &changed)) >= 0)
+        goto out;
     if (changed == 0) {
         fprintf(stderr,
                 "mailferry batch set: nothing to change\n"

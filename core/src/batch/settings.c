@@ -5,8 +5,9 @@
  * is one field of the batch hash plus one line in the batch's history
  * list ("<unix time> <option> <old> <new>"), written together in one
  * MULTI/EXEC under WATCH, so that status never shows a change that did
- * not happen. Workers read the configuration at each job (their cache
- * lives a few seconds), so the next pass uses the new value.
+ * not happen; setting the value an option already holds changes nothing.
+ * Workers read the configuration at each job (their cache lives a few
+ * seconds), so the next pass uses the new value.
  */
 #include "batch/batch_int.h"
 
@@ -80,6 +81,9 @@ set_once(struct mf_redis *r, const char *batch, const char *option,
     }
     old = reply->element[1]->type == REDIS_REPLY_STRING ? reply->element[1]->str
                                                         : absent;
+    if (reply->element[1]->type == REDIS_REPLY_STRING &&
+        strcmp(old, value) == 0)
+        goto unwatch; /* nothing changes, nothing to list */
     snprintf(line, sizeof(line), "%lld %s %s %s", (long long)time(NULL), option,
              old, value);
     freeReplyObject(reply);

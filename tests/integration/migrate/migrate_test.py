@@ -650,19 +650,27 @@ def case_flagconflict():
           "default: the target's \\Flagged wins the conflict")
     check("\\Flagged" not in conflict_flags(TGT_PORT, 54, mid)[1],
           "--flag-conflict source: the source's unflagging wins")
-    # `batch set` switches the rule of user53's batch; the next pass (a
-    # new worker reads the batch) follows it: the source flags it again,
-    # the user unflags it on the target, the source wins.
+    # Running user53's batch again with --flag-conflict source changes
+    # the batch's rule (as `batch set` does) for this pass on: the source
+    # flags it again, the user unflags it on the target, the source wins.
     csv, args = runs[53]
-    p = subprocess.run([MAILFERRY, "batch", "set", args[3], "--redis",
-                        REDIS["REDIS_URL"], "--flag-conflict", "source"],
-                       capture_output=True, text=True, timeout=60)
-    check(p.returncode == 0, f"batch set: {p.returncode} {p.stderr}")
     conflict_store(SRC_PORT, 53, mid, "+FLAGS")
     conflict_store(TGT_PORT, 53, mid, "-FLAGS")
-    migrate(csv, *args, direct=False)
+    migrate(csv, *args, "--flag-conflict", "source", direct=False)
     check("\\Flagged" in conflict_flags(TGT_PORT, 53, mid)[1],
-          "after batch set --flag-conflict source the source wins")
+          "migrate again with --flag-conflict source: the source wins")
+    p = subprocess.run([MAILFERRY, "batch", "status", args[3], "--redis",
+                        REDIS["REDIS_URL"], "--json"], capture_output=True,
+                       text=True, timeout=60)
+    st = json.loads(p.stdout)
+    check(st["flag_conflict"] == "source" and
+          [(x["option"], x["new"]) for x in st["changes"]] ==
+          [("flag-conflict", "source")], f"batch status: {st}")
+    p = subprocess.run([MAILFERRY, "migrate", csv, "--source", SRC,
+                        "--target", TGT, *args, "--flag-conflict", "nonsense"],
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 2, f"--flag-conflict nonsense: exit {p.returncode}"
+          f" {p.stderr}")
     # The rest of each mailbox is as on the source.
     for n in users:
         check(total_messages(TGT_PORT, n) == total_messages(SRC_PORT, n),
