@@ -311,6 +311,11 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
                            &copt.allow_unknown_columns, &err))
         goto usage_err;
     cfg->max_attempts = (uint32_t)v;
+    if (mf_config_get(cli->config, "flag-conflict", NULL) &&
+        mf_flag_conflict_parse(
+            mf_config_get(cli->config, "flag-conflict", NULL),
+            &cfg->flag_conflict, &err))
+        goto usage_err;
     if (cfg->incremental_every && cfg->incremental_every < 60)
         fprintf(stderr,
                 "mailferry %s: warning: --incremental-every "

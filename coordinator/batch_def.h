@@ -68,6 +68,9 @@
          "`mailferry serve` runs an incremental pass this long after the "     \
          "last "                                                               \
          "one ended (e.g. 24h; default: never)"},                              \
+        {"flag-conflict", true,                                                \
+         "a flag changed on both the source and the target since the last "    \
+         "pass: source or target wins (target)"},                              \
         {"allow-unknown-columns", false,                                       \
          "ignore CSV columns mailferry ignores"},                              \
                                                                                \
@@ -94,5 +97,16 @@ int batch_def_read(struct cli *cli, const char *command, const char *name,
                    const char *csv_path, const struct mf_crypto_keyring *kr,
                    struct mf_json *issues_json, struct batch_def *d);
 void batch_def_free(struct batch_def *d);
+
+/* Applies to the existing batch name the options given in cli that may
+ * change over a batch's life (`batch set`: mf_batch_setting_known()), so
+ * that running a batch again with, e.g., a raised --max-message-size or
+ * another --flag-conflict uses them; a value equal to the stored one
+ * changes nothing. Each change is said on stdout unless cli->json;
+ * *changed_r counts them. Returns -1 when done, else the exit code (the
+ * reason printed on stderr, prefixed with command). In cmd_batch_set.c. */
+int batch_def_apply_settings(struct cli *cli, const char *command,
+                             struct mf_redis *r, const char *name,
+                             int *changed_r);
 
 #endif

@@ -378,6 +378,8 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "max_attempts"), mf_json_u64(j, cfg->max_attempts);
     mf_json_key(j, "max_message_size"), mf_json_u64(j, cfg->max_message_size);
     mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
+    mf_json_key(j, "flag_conflict"),
+        mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));
     mf_json_key(j, "n_mailboxes"), mf_json_u64(j, cfg->n_mailboxes);
     mf_json_key(j, "counts");
     mf_json_object_begin(j);

@@ -225,6 +225,13 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         return MF_EXIT_USAGE;
     }
     d->opts.max_attempts = (unsigned)v;
+    if (mf_config_get(cli->config, "flag-conflict", NULL) &&
+        mf_flag_conflict_parse(
+            mf_config_get(cli->config, "flag-conflict", NULL),
+            &d->opts.flag_conflict, &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return MF_EXIT_USAGE;
+    }
     d->opts.source = &d->src;
     d->opts.target = &d->dst;
     d->opts.rules = d->rules;

@@ -3,6 +3,7 @@
  * may change over a batch's life (mf_batch_set()); the next pass uses
  * them, and `batch status` lists every change.
  */
+#include "batch_def.h"
 #include "batch_status.h"
 #include "cli.h"
 #include "commands.h"
@@ -15,7 +16,7 @@
 
 static const char set_usage[] =
     "NAME --redis URL [--max-message-size N] [--max-attempts N] "
-    "[--incremental-every DURATION] [--json]";
+    "[--incremental-every DURATION] [--flag-conflict source|target] [--json]";
 
 static const struct cli_option set_options[] = {
     {"redis", true, "Redis holding the batches"},
@@ -26,6 +27,9 @@ static const struct cli_option set_options[] = {
     {"incremental-every", true,
      "begin an incremental pass this long after the last one (s/m/h/d; 0: "
      "off)"},
+    {"flag-conflict", true,
+     "which side wins a flag changed on both the source and the target "
+     "since the last pass: source or target"},
     {NULL, false, NULL},
 };
 
@@ -45,11 +49,59 @@ unit_of(const char *option) {
     return MF_UNIT_NONE;
 }
 
+/* Reads option's value into *v_r and its text into text. */
+static mf_err
+read_value(struct cli *cli, const char *option, uint64_t *v_r, char *text,
+           size_t n, struct mf_error *err) {
+    mf_err rc;
+
+    if (strcmp(option, "flag-conflict") == 0) {
+        enum mf_flag_conflict c;
+        if ((rc = mf_flag_conflict_parse(
+                 mf_config_get(cli->config, option, NULL), &c, err)))
+            return rc;
+        *v_r = c;
+        snprintf(text, n, "%s", mf_flag_conflict_name(c));
+        return MF_E_OK;
+    }
+    if ((rc = mf_config_get_u64(cli->config, option, 0, 0, UINT64_MAX,
+                                unit_of(option), v_r, err)))
+        return rc;
+    snprintf(text, n, "%llu", (unsigned long long)*v_r);
+    return MF_E_OK;
+}
+
+int
+batch_def_apply_settings(struct cli *cli, const char *command,
+                         struct mf_redis *r, const char *name, int *changed_r) {
+    struct mf_error err = {0};
+
+    *changed_r = 0;
+    for (const struct cli_option *o = set_options; o->name; o++) {
+        uint64_t v;
+        char text[32];
+        mf_err rc;
+        if (!mf_batch_setting_known(o->name) ||
+            !mf_config_get(cli->config, o->name, NULL))
+            continue;
+        if ((rc = read_value(cli, o->name, &v, text, sizeof(text), &err)) ||
+            (rc = mf_batch_set(r, name, o->name, v, &err))) {
+            batch_print_error(command, name, &err);
+            return rc == MF_E_USAGE || rc == MF_E_CONFIG ? MF_EXIT_USAGE
+                                                         : batch_exit_code(rc);
+        }
+        if (!cli->json)
+            printf("batch %s: %s = %s (from the next pass on)\n", name, o->name,
+                   text);
+        (*changed_r)++;
+    }
+    return -1;
+}
+
 int
 cmd_batch_set(int argc, char **argv) {
     struct cli cli;
     struct mf_redis *redis = NULL;
-    struct mf_error err = {0};
     const char *name;
     int exit_code = MF_EXIT_USAGE, changed = 0;
 
@@ -70,26 +122,9 @@ cmd_batch_set(int argc, char **argv) {
     exit_code = MF_EXIT_ERROR;
     if (!batch_cli_redis(&cli, &redis))
         goto out;
-    for (const struct cli_option *o = set_options; o->name; o++) {
-        uint64_t v;
-        mf_err rc;
-        if (!mf_batch_setting_known(o->name) ||
-            !mf_config_get(cli.config, o->name, NULL))
-            continue;
-        if ((rc = mf_config_get_u64(cli.config, o->name, 0, 0, UINT64_MAX,
-                                    unit_of(o->name), &v, &err)) ||
-            (rc = mf_batch_set(redis, name, o->name, v, &err))) {
-            batch_print_error("batch set", name, &err);
-            exit_code = rc == MF_E_USAGE || rc == MF_E_CONFIG
-                            ? MF_EXIT_USAGE
-                            : batch_exit_code(rc);
-            goto out;
-        }
-        if (!cli.json)
-            printf("batch %s: %s = %llu (from the next pass on)\n", name,
-                   o->name, (unsigned long long)v);
-        changed++;
-    }
+    if ((exit_code = batch_def_apply_settings(&cli, "batch set", redis, name,
+                                              &changed)) >= 0)
+        goto out;
     if (changed == 0) {
         fprintf(stderr,
                 "mailferry batch set: nothing to change\n"

@@ -365,7 +365,7 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     enum mf_batch_op op = MF_BATCH_OP_START;
     bool takeover = false;
     uint64_t njobs = 0;
-    int exit_code = MF_EXIT_ERROR;
+    int exit_code = MF_EXIT_ERROR, nset = 0;
     mf_err rc;
 
     memset(&d, 0, sizeof(d));
@@ -429,6 +429,11 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
             exit_code = MF_EXIT_FAIL;
             goto out;
         }
+        /* Options that may change (`batch set`) apply from this pass. */
+        if ((exit_code =
+                 batch_def_apply_settings(cli, "migrate", r, name, &nset)) >= 0)
+            goto out;
+        exit_code = MF_EXIT_ERROR;
         op = existing->state == MF_BATCH_STOPPED ||
                      existing->state == MF_BATCH_CREATED
                  ? MF_BATCH_OP_START

@@ -184,6 +184,9 @@ struct mf_batch_config {
     struct mf_batch_caps source_caps, target_caps;
     uint32_t max_attempts;      /* job attempts per pass; 0: 3 */
     uint64_t incremental_every; /* seconds; 0: no scheduled passes */
+    /* Flags changed on both sides between passes (migrate.h); stored as
+     * its word, absent for MF_FLAG_CONFLICT_DEFAULT. */
+    enum mf_flag_conflict flag_conflict;
 
     /* store: filled by mf_batch_get(), ignored by mf_batch_create(). */
     enum mf_batch_state state;
@@ -260,7 +263,8 @@ MF_WARN_UNUSED mf_err mf_batch_remove(struct mf_redis *r, const char *name,
 
 /* Whether mf_batch_set() can change option (its command-line name
  * without "--": "max-message-size", "max-attempts",
- * "incremental-every"). */
+ * "incremental-every", "flag-conflict"; the last one's value is an enum
+ * mf_flag_conflict, stored and listed as its word). */
 bool mf_batch_setting_known(const char *option);
 
 /* Sets option (see mf_batch_setting_known()) of an existing batch to

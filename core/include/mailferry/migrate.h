@@ -135,6 +135,14 @@ struct mf_migrate_options {
     } flag_conflict;
 };
 
+/* --flag-conflict's words: "source" or "target" (MF_FLAG_CONFLICT_DEFAULT
+ * is named "target", its rule after the first pass). The parser takes
+ * exactly those two words: MF_E_USAGE otherwise. */
+const char *mf_flag_conflict_name(enum mf_flag_conflict c);
+MF_WARN_UNUSED mf_err mf_flag_conflict_parse(const char *s,
+                                             enum mf_flag_conflict *c_r,
+                                             struct mf_error *err);
+
 /* A skipped or failed message (or folder, with uid 0). */
 struct mf_migrate_item {
     char *folder; /* owned: source folder, decoded */

@@ -1,11 +1,13 @@
 /*
  * Batch options that may change over a batch's life (mf_batch_set()):
- * the size cap, the attempts per pass, the incremental interval. A change
+ * the size cap, the attempts per pass, the incremental interval, the
+ * flag conflict rule (kept as its word, "source" or "target"). A change
  * is one field of the batch hash plus one line in the batch's history
  * list ("<unix time> <option> <old> <new>"), written together in one
  * MULTI/EXEC under WATCH, so that status never shows a change that did
- * not happen. Workers read the configuration at each job (their cache
- * lives a few seconds), so the next pass uses the new value.
+ * not happen; setting the value an option already holds changes nothing.
+ * Workers read the configuration at each job (their cache lives a few
+ * seconds), so the next pass uses the new value.
  */
 #include "batch/batch_int.h"
 
@@ -21,10 +23,13 @@ static const struct {
     const char *option; /* as on the command line, without "--" */
     const char *field;  /* in the batch hash */
     uint64_t min, max;
+    bool flag_conflict; /* an enum mf_flag_conflict, stored as its word */
 } settable[] = {
-    {"max-message-size", "max_message_size", 0, (uint64_t)1 << 40},
-    {"max-attempts", "max_attempts", 1, 100},
-    {"incremental-every", "incremental_every", 0, (uint64_t)366 * 86400},
+    {"max-message-size", "max_message_size", 0, (uint64_t)1 << 40, false},
+    {"max-attempts", "max_attempts", 1, 100, false},
+    {"incremental-every", "incremental_every", 0, (uint64_t)366 * 86400, false},
+    {"flag-conflict", "flag_conflict", MF_FLAG_CONFLICT_SOURCE,
+     MF_FLAG_CONFLICT_TARGET, true},
 };
 
 bool
@@ -47,8 +52,8 @@ changes_key(char *out, size_t n, const char *batch) {
  * batch between the read and EXEC. */
 static mf_err
 set_once(struct mf_redis *r, const char *batch, const char *option,
-         const char *field, uint64_t value, bool *raced_r,
-         struct mf_error *err) {
+         const char *field, const char *value, const char *absent,
+         bool *raced_r, struct mf_error *err) {
     struct mf__batch_keys k;
     char changes[MF__BATCH_KEY_MAX], line[160];
     redisReply *reply = NULL;
@@ -75,16 +80,19 @@ set_once(struct mf_redis *r, const char *batch, const char *option,
         goto unwatch;
     }
     old = reply->element[1]->type == REDIS_REPLY_STRING ? reply->element[1]->str
-                                                        : "0";
-    snprintf(line, sizeof(line), "%lld %s %s %llu", (long long)time(NULL),
-             option, old, (unsigned long long)value);
+                                                        : absent;
+    if (reply->element[1]->type == REDIS_REPLY_STRING &&
+        strcmp(old, value) == 0)
+        goto unwatch; /* nothing changes, nothing to list */
+    snprintf(line, sizeof(line), "%lld %s %s %s", (long long)time(NULL), option,
+             old, value);
     freeReplyObject(reply);
     reply = NULL;
     if ((rc = mf_redis_command(r, &reply, err, "MULTI")))
         goto unwatch;
     freeReplyObject(reply);
-    if ((rc = mf_redis_command(r, &reply, err, "HSET %s %s %llu", k.batch,
-                               field, (unsigned long long)value)))
+    if ((rc = mf_redis_command(r, &reply, err, "HSET %s %s %s", k.batch, field,
+                               value)))
         goto unwatch;
     freeReplyObject(reply);
     if ((rc = mf_redis_command(r, &reply, err, "RPUSH %s %s", changes, line)))
@@ -121,6 +129,7 @@ mf_batch_set(struct mf_redis *r, const char *batch, const char *option,
         return rc;
     for (size_t i = 0; i < MF_ARRAY_LEN(settable); i++) {
         bool raced = true;
+        char text[32];
         if (strcmp(settable[i].option, option) != 0)
             continue;
         if (value < settable[i].min || value > settable[i].max)
@@ -128,9 +137,18 @@ mf_batch_set(struct mf_redis *r, const char *batch, const char *option,
                                 "--%s must be between %llu and %llu", option,
                                 (unsigned long long)settable[i].min,
                                 (unsigned long long)settable[i].max);
+        if (settable[i].flag_conflict)
+            snprintf(text, sizeof(text), "%s",
+                     mf_flag_conflict_name((enum mf_flag_conflict)value));
+        else
+            snprintf(text, sizeof(text), "%llu", (unsigned long long)value);
         for (int tries = 0; raced && tries < 5; tries++)
-            if ((rc = set_once(r, batch, option, settable[i].field, value,
-                               &raced, err)))
+            if ((rc = set_once(
+                     r, batch, option, settable[i].field, text,
+                     settable[i].flag_conflict
+                         ? mf_flag_conflict_name(MF_FLAG_CONFLICT_DEFAULT)
+                         : "0",
+                     &raced, err)))
                 return rc;
         if (raced)
             return mf_error_set(err, MF_E_REDIS,

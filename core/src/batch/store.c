@@ -68,6 +68,19 @@ add_field(struct mf__batch_argv *a, const char *name, const char *value) {
     mf__batch_argv_adds(a, value);
 }
 
+/* The stored --flag-conflict word; absent (or unknown): the default. */
+static enum mf_flag_conflict
+get_flag_conflict(const redisReply *h) {
+    const redisReply *v = mf__batch_hget(h, "flag_conflict");
+    enum mf_flag_conflict c = MF_FLAG_CONFLICT_DEFAULT;
+    struct mf_error ignored;
+
+    if (v && v->type == REDIS_REPLY_STRING &&
+        mf_flag_conflict_parse(v->str, &c, &ignored) != MF_E_OK)
+        c = MF_FLAG_CONFLICT_DEFAULT;
+    return c;
+}
+
 static void
 add_field_u(struct mf__batch_argv *a, const char *name, uint64_t v) {
     mf__batch_argv_adds(a, name);
@@ -183,6 +196,8 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     add_field_u(a, "max_attempts",
                 c->max_attempts ? c->max_attempts : MF_BATCH_DEFAULT_ATTEMPTS);
     add_field_u(a, "incremental_every", c->incremental_every);
+    if (c->flag_conflict != MF_FLAG_CONFLICT_DEFAULT)
+        add_field(a, "flag_conflict", mf_flag_conflict_name(c->flag_conflict));
     add_field_u(a, "created", (uint64_t)now);
     add_field_u(a, "generation", new_generation());
     add_field_u(a, "n_mailboxes", n);
@@ -480,6 +495,7 @@ mf_batch_get(struct mf_redis *r, const char *name,
     get_caps(h, "t_", &c->target_caps);
     c->max_attempts = (uint32_t)mf__batch_hget_u64(h, "max_attempts");
     c->incremental_every = mf__batch_hget_u64(h, "incremental_every");
+    c->flag_conflict = get_flag_conflict(h);
     c->state = get_state(h);
     c->created = mf__batch_hget_i64(h, "created");
     c->generation = mf__batch_hget_u64(h, "generation");

@@ -191,6 +191,25 @@ has_word(char *const *v, size_t n, const char *w) {
     return false;
 }
 
+const char *
+mf_flag_conflict_name(enum mf_flag_conflict c) {
+    return c == MF_FLAG_CONFLICT_SOURCE ? "source" : "target";
+}
+
+mf_err
+mf_flag_conflict_parse(const char *s, enum mf_flag_conflict *c_r,
+                       struct mf_error *err) {
+    if (s && strcmp(s, "source") == 0)
+        *c_r = MF_FLAG_CONFLICT_SOURCE;
+    else if (s && strcmp(s, "target") == 0)
+        *c_r = MF_FLAG_CONFLICT_TARGET;
+    else
+        return mf_error_set(err, MF_E_USAGE,
+                            "--flag-conflict %s: expected source or target",
+                            s ? s : "");
+    return MF_E_OK;
+}
+
 /* The merged flags of a pair (see the top of the file) into out: s and t
  * the current flags, sb and tb the flagbase line's (NULL: none). */
 static void

@@ -101,6 +101,7 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
     o->target = &b->target;
     o->rules = b->rules;
     o->max_message_size = b->cfg->max_message_size;
+    o->flag_conflict = b->cfg->flag_conflict;
     o->redis = r;
     o->batch = j->env.job.batch;
     o->stop = &j->stop;

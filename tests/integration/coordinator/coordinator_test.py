@@ -369,6 +369,14 @@ def case_create(c):
           st["counts"]["Queued"] == 3, "status --json: Created, 3 Queued")
     check(st["max_attempts"] == 4 and st["incremental_every"] == 86400,
           "the batch keeps its attempts and incremental interval")
+    check(st["flag_conflict"] == "target",
+          "a flag changed on both sides follows the target by default")
+    c.create(b + "-fc", good, "--flag-conflict", "both", expect=2)
+    check(c.redis.keys("mf:{b:%s-fc}*" % b) == [],
+          "an unknown --flag-conflict stores nothing")
+    c.create(b + "-fc", good, "--flag-conflict", "source")
+    check(c.status(b + "-fc")["flag_conflict"] == "source",
+          "batch create keeps --flag-conflict source")
     check(b in [x["batch"] for x in
                 c.mfj("batch", "list", "--redis", REDIS_URL)["batches"]],
           "batch list shows it")
@@ -389,13 +397,23 @@ def case_create(c):
          "50M", "--max-attempts", "6")
     c.mf("batch", "set", b, "--redis", REDIS_URL, "--max-message-size",
          "60M")
+    c.mf("batch", "set", b, "--redis", REDIS_URL, "--flag-conflict", "sauce",
+         expect=2)
+    p = c.mf("batch", "set", b, "--redis", REDIS_URL, "--flag-conflict",
+             "source")
+    check("flag-conflict = source" in p.stdout,
+          "batch set says the new flag conflict rule: %r" % p.stdout)
     st = c.status(b)
     check(st["max_attempts"] == 6 and st["max_message_size"] == 60 << 20,
           "batch set changes the size cap and the attempts: %r"
           % ((st.get("max_attempts"), st.get("max_message_size")),))
+    check(st["flag_conflict"] == "source",
+          "batch set changes the flag conflict rule: %r"
+          % st.get("flag_conflict"))
     check([(x["option"], x["old"], x["new"]) for x in st["changes"]] ==
           [("max-message-size", "0", str(50 << 20)), ("max-attempts", "4", "6"),
-           ("max-message-size", str(50 << 20), str(60 << 20))],
+           ("max-message-size", str(50 << 20), str(60 << 20)),
+           ("flag-conflict", "target", "source")],
           "status --json lists every change with old and new values")
     # One set of connection flags serves every command: those a command
     # does not need are accepted and unused.

@@ -29,6 +29,11 @@ the cases can run in parallel on the same servers:
            pass copied and copies nothing twice: EQUAL
   embedded_stop user 41: Ctrl-C stops the batch; the same batch resumes
            from a shared Redis and finishes EQUAL
+  flagconflict users 53-54: through the worker path (the embedded
+           default, a shared Redis), a flag changed both ways between two
+           passes of one batch follows --flag-conflict: the target by
+           default (user53), the source when the batch was made with
+           --flag-conflict source (user54) or set so by `batch set`
   hostile  user 57 (target side only): a source that trickles one byte
            every 2 s fails the mailbox with SERVER_TOO_SLOW, one that floods
            "* 1 EXISTS" with SERVER_FLOOD, each in bounded time
@@ -584,6 +589,94 @@ def case_rollback():
     assert_equal(n)
 
 
+def conflict_flags(port, n, mid):
+    """(UID, flags) of the INBOX message with Message-ID mid."""
+    c = imap_login(port, n)
+    c.select("INBOX")
+    typ, data = c.uid("SEARCH", None, "HEADER", "Message-ID", mid)
+    uids = data[0].split()
+    check(typ == "OK" and len(uids) == 1, f"user{n}: {mid}: {data}")
+    typ, data = c.uid("FETCH", uids[0], "(FLAGS)")
+    c.logout()
+    flags = re.search(rb"FLAGS \(([^)]*)\)", data[0]).group(1).decode()
+    return uids[0], set(flags.split()) - {"\\Recent"}
+
+
+def conflict_store(port, n, mid, op):
+    uid, _ = conflict_flags(port, n, mid)
+    c = imap_login(port, n)
+    c.select("INBOX")
+    typ, data = c.uid("STORE", uid, op, "(\\Flagged)")
+    check(typ == "OK", f"user{n}: STORE {op}: {data}")
+    c.logout()
+
+
+def case_flagconflict():
+    """A flag changed on both sides between passes (issue 11 section 4):
+    the source drops \\Flagged while the user flags the message again on
+    the target, which had unflagged it after the first pass."""
+    users = (53, 54)
+    corpus(53, 2, messages=3)
+    clean_target(*users)
+    mid = f"<conflict-{RUN_ID}@example.test>"
+    for n in users:
+        c = imap_login(SRC_PORT, n)
+        c.append("INBOX", "(\\Flagged)", imaplib.Time2Internaldate(1700000000),
+                 f"Subject: conflict\r\nMessage-ID: {mid}\r\n\r\n"
+                 f"flag me\r\n".encode())
+        c.logout()
+    key = os.path.join(TMP, "flagconflict.key")
+    subprocess.run([MAILFERRY, "key", "generate", key], check=True,
+                   stdout=subprocess.DEVNULL)
+    runs = {}
+    for n, extra in ((53, []), (54, ["--flag-conflict", "source"])):
+        csv = csv_for([n], f"flagconflict{n}")
+        args = ["--redis", REDIS["REDIS_URL"], "--batch",
+                f"t-flagc{n}-{RUN_ID}", "--master-key-file", key]
+        runs[n] = (csv, args)
+        rc, doc = migrate(csv, *args, *extra, direct=False)
+        check(mailbox_report(doc, n)["state"] == "Synced", f"{doc}")
+        # The user unflags it on the target: the next pass keeps that.
+        conflict_store(TGT_PORT, n, mid, "-FLAGS")
+        migrate(csv, *args, direct=False)
+        check("\\Flagged" not in conflict_flags(TGT_PORT, n, mid)[1],
+              f"user{n}: a pass undid the user's change on the target")
+        # Now both sides change it: the source drops it (it had it), the
+        # user flags it again on the target (it did not have it).
+        conflict_store(SRC_PORT, n, mid, "-FLAGS")
+        conflict_store(TGT_PORT, n, mid, "+FLAGS")
+        migrate(csv, *args, direct=False)
+    check("\\Flagged" in conflict_flags(TGT_PORT, 53, mid)[1],
+          "default: the target's \\Flagged wins the conflict")
+    check("\\Flagged" not in conflict_flags(TGT_PORT, 54, mid)[1],
+          "--flag-conflict source: the source's unflagging wins")
+    # Running user53's batch again with --flag-conflict source changes
+    # the batch's rule (as `batch set` does) for this pass on: the source
+    # flags it again, the user unflags it on the target, the source wins.
+    csv, args = runs[53]
+    conflict_store(SRC_PORT, 53, mid, "+FLAGS")
+    conflict_store(TGT_PORT, 53, mid, "-FLAGS")
+    migrate(csv, *args, "--flag-conflict", "source", direct=False)
+    check("\\Flagged" in conflict_flags(TGT_PORT, 53, mid)[1],
+          "migrate again with --flag-conflict source: the source wins")
+    p = subprocess.run([MAILFERRY, "batch", "status", args[3], "--redis",
+                        REDIS["REDIS_URL"], "--json"], capture_output=True,
+                       text=True, timeout=60)
+    st = json.loads(p.stdout)
+    check(st["flag_conflict"] == "source" and
+          [(x["option"], x["new"]) for x in st["changes"]] ==
+          [("flag-conflict", "source")], f"batch status: {st}")
+    p = subprocess.run([MAILFERRY, "migrate", csv, "--source", SRC,
+                        "--target", TGT, *args, "--flag-conflict", "nonsense"],
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 2, f"--flag-conflict nonsense: exit {p.returncode}"
+          f" {p.stderr}")
+    # The rest of each mailbox is as on the source.
+    for n in users:
+        check(total_messages(TGT_PORT, n) == total_messages(SRC_PORT, n),
+              f"user{n}: counts differ")
+
+
 CASES = {
     "copy": case_copy,
     "kill": case_kill,
@@ -595,6 +688,7 @@ CASES = {
     "embedded_stop": case_embedded_stop,
     "hostile": case_hostile,
     "rollback": case_rollback,
+    "flagconflict": case_flagconflict,
 }
 
 if __name__ == "__main__":

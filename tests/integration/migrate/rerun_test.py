@@ -239,6 +239,27 @@ def check_copied(doc, accounts):
               mt.total_messages(mt.SRC_PORT, a), f"{email}: counts differ")
 
 
+def check_verified(csv, accounts):
+    """`mailferry verify` of the same CSV exits 0 and says every mailbox
+    is equal, with every source message on the target."""
+    cmd = [mt.MAILFERRY, "verify", csv, "--source", mt.SRC, "--target",
+           mt.TGT, "--json"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0, f"verify: exit {p.returncode}\n{p.stdout}\n"
+          f"{p.stderr}")
+    res = {m["email"]: m for m in json.loads(p.stdout)["mailboxes"]}
+    for a in accounts:
+        m = res.get(mt.user(a)[0])
+        check(m and m["verification"] == "verified equal" and
+              not m["differences"] and m["source_messages"] > 0 and
+              m["source_messages"] == m["target_messages"],
+              f"{a[0]}: verify says {m}")
+    p = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0 and "verified equal" in p.stdout,
+          f"verify (text): exit {p.returncode}\n{p.stdout}")
+    print(f"verify: {len(accounts)} mailboxes verified equal")
+
+
 def target_count(accounts):
     return sum(mt.total_messages(mt.TGT_PORT, a) for a in accounts)
 
@@ -284,6 +305,8 @@ def case_quota():
     rc, doc = mt.migrate(csv, *args, direct=False, check_exit=0)
     check(doc["batch"]["state"] == "Synced", f"{doc['batch']}")
     check_copied(doc, accounts)
+    # And the independent check an admin runs before cutover agrees.
+    check_verified(csv, accounts)
     set_quota(accounts, lifted=False)
 
 
