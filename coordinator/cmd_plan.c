@@ -16,6 +16,7 @@
  * missing or without a Synced mailbox to measure).
  */
 #include "cli.h"
+#include "cli_direct.h"
 #include "cli_login.h"
 #include "commands.h"
 #include "mailferry/csv.h"
@@ -80,71 +81,6 @@ static const struct cli_option options[] = {
     CLI_OAUTH_OPTIONS,
     {NULL, false, NULL},
 };
-
-/* ------------------------------------------------------------------ */
-/* CSV                                                                 */
-/* ------------------------------------------------------------------ */
-
-struct row {
-    char *email, *user, *password, *target_user, *target_password;
-    char *user_root; /* or NULL */
-};
-
-struct rows {
-    struct row *v;
-    size_t n;
-    uint64_t issues;
-    const char *path;
-};
-
-static char *
-dup_or_null(const char *s) {
-    return s ? mf_xstrdup(s) : NULL;
-}
-
-static void
-on_row(void *ud, const struct mf_csv_row *r) {
-    struct rows *l = ud;
-    struct row *w;
-
-    l->v = mf_xreallocarray(l->v, l->n + 1, sizeof(*l->v));
-    w = &l->v[l->n++];
-    w->email = mf_xstrdup(r->email);
-    w->user = mf_xstrdup(r->username);
-    w->password = dup_or_null(r->password);
-    w->target_user = dup_or_null(r->target_username);
-    w->target_password = dup_or_null(r->target_password);
-    w->user_root =
-        r->user_root && r->user_root[0] ? mf_xstrdup(r->user_root) : NULL;
-}
-
-static void
-on_issue(void *ud, const struct mf_csv_issue *is) {
-    struct rows *l = ud;
-
-    l->issues++;
-    fprintf(stderr, "%s:%llu:%u: error: %s: %s [%s]\n", l->path,
-            (unsigned long long)is->line, is->column, mf_strerror(is->code),
-            is->detail, mf_err_name(is->code));
-}
-
-static void
-rows_free(struct rows *l) {
-    for (size_t i = 0; i < l->n; i++) {
-        mf_secret_free(&l->v[i].password);
-        mf_secret_free(&l->v[i].target_password);
-        free(l->v[i].email);
-        free(l->v[i].user);
-        free(l->v[i].target_user);
-        free(l->v[i].user_root);
-    }
-    free(l->v);
-    memset(l, 0, sizeof(*l));
-}
-
-/* ------------------------------------------------------------------ */
-/* Logins (as `mailferry migrate` makes them)                          */
-/* ------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
@@ -295,7 +231,6 @@ struct settings {
     unsigned *conns;
     size_t n_conns;
     uint64_t max_connections, window;
-    bool allow_unknown;
 };
 
 static bool
@@ -317,8 +252,6 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
                           MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE, 1,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
                           &st->po.max_message_size, err) ||
-        mf_config_get_bool(cli->config, "allow-unknown-columns", false,
-                           &st->allow_unknown, err) ||
         add_patterns(st->rules, mf_config_get(cli->config, "include", NULL),
                      true, err) ||
         add_patterns(st->rules, mf_config_get(cli->config, "exclude", NULL),
@@ -425,10 +358,7 @@ int
 cmd_plan(int argc, char **argv) {
     struct cli cli;
     struct settings st = {0};
-    struct rows rows = {0};
-    struct mf_csv_options copt = {0};
-    struct mf_csv_callbacks ccb = {.on_row = on_row, .on_issue = on_issue};
-    struct mf_csv_stats cstats;
+    struct cli_csv rows = {0};
     struct mf_plan_request *reqs = NULL;
     char **owned = NULL;
     struct mf_plan_batch *b = NULL;
@@ -462,23 +392,10 @@ cmd_plan(int argc, char **argv) {
         goto out;
     }
 
-    exit_code = MF_EXIT_ERROR;
-    copt.password_optional = st.src_admin.user != NULL || st.src_oauth;
-    copt.allow_unknown_columns = st.allow_unknown;
-    rows.path = cli.positional[0];
-    rc = mf_csv_parse_file(rows.path, &copt, &ccb, &rows, &cstats, &err);
-    if (rc == MF_E_IO) {
-        fprintf(stderr, "mailferry plan: %s\n", err.detail);
+    if ((exit_code = cli_csv_load(&cli, "plan", cli.positional[0],
+                                  st.src_admin.user != NULL || st.src_oauth,
+                                  &rows)) != -1)
         goto out;
-    }
-    if (rc != MF_E_OK) {
-        fprintf(stderr,
-                "mailferry plan: %s has %llu errors; nothing planned (see "
-                "`mailferry csv validate`)\n",
-                rows.path, (unsigned long long)rows.issues);
-        exit_code = MF_EXIT_FAIL;
-        goto out;
-    }
     /* The test batches first: a typo there should not wait for the
      * whole plan. */
     if (st.batches.n &&
@@ -490,15 +407,16 @@ cmd_plan(int argc, char **argv) {
     reqs = mf_xcalloc(rows.n ? rows.n : 1, sizeof(*reqs));
     owned = mf_xcalloc(4 * (rows.n ? rows.n : 1), sizeof(*owned));
     for (size_t i = 0; i < rows.n; i++) {
-        const struct row *w = &rows.v[i];
-        const char *tuser = w->target_user ? w->target_user : w->user;
+        const struct csv_mailbox *w = &rows.rows[i];
+        const char *tuser =
+            w->target_username ? w->target_username : w->username;
         const char *tpass =
             w->target_password ? w->target_password : w->password;
 
         if (st.dst_admin.user)
-            tuser = w->target_user ? w->target_user : w->email;
+            tuser = w->target_username ? w->target_username : w->email;
         reqs[i].email = w->email;
-        cli_login_make(&st.src_admin, w->user, w->password, w->email,
+        cli_login_make(&st.src_admin, w->username, w->password, w->email,
                        &reqs[i].source, &owned[4 * i]);
         reqs[i].source.user_root = w->user_root;
         cli_login_make(&st.dst_admin, tuser, tpass, w->email, &reqs[i].target,
@@ -565,7 +483,7 @@ out:
     free(digests);
     free(names);
     mf_plan_batch_free(&b);
-    rows_free(&rows);
+    cli_csv_free(&rows);
     settings_free(&st);
     cli_free(&cli);
     return exit_code;
