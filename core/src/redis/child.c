@@ -53,7 +53,7 @@ mf_redis_child_start(const char *redis_server, const char *tmpdir,
     char sock[4200], logf[4200];
     pid_t parent = getpid();
 
-    snprintf(c->dir, sizeof(c->dir), "%s/mailferry-redis.XXXXXX",
+    snprintf(c->dir, sizeof(c->dir), "%s/mailferry-embedded-redis.XXXXXX",
              base && base[0] ? base : "/tmp");
     if (!mkdtemp(c->dir)) {
         mf_error_set(err, MF_E_IO, "cannot create a directory for Redis: %s",

@@ -445,8 +445,10 @@ def case_hostile():
 
 
 def redis_servers():
-    """PIDs of redis-server processes started by mailferry (their command
-    line names a private mailferry-redis directory)."""
+    """PIDs of redis-server processes started by mailferry itself (their
+    command line names a private mailferry-embedded-redis directory; the
+    test fixtures' servers, which other tests start meanwhile, use
+    mailferry-redis.)."""
     pids = set()
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -455,7 +457,7 @@ def redis_servers():
                     cmd = f.read()
             except OSError:
                 continue
-            if b"redis-server" in cmd and b"mailferry-redis." in cmd:
+            if b"redis-server" in cmd and b"mailferry-embedded-redis." in cmd:
                 pids.add(int(d))
     return pids
 
