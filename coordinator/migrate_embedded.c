@@ -460,6 +460,8 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     t->so.redis_url = redis_url;
     t->so.keyring = kr;
     t->so.scan_interval_ms = 1000;
+    /* Other runs may share this Redis: their batches are theirs. */
+    t->so.only_batch = name;
     t->wo.config = kcfg;
     t->wo.redis_url = redis_url;
     t->wo.keyring = kr;

@@ -240,6 +240,11 @@ struct mf_service_options {
      * idle for stuck_after_s (0: 3600) is announced as stuck. */
     struct mf_notifier *notifier;
     uint32_t stuck_after_s;
+    /* Only this batch's claims and passes (NULL: every batch). The
+     * embedded `migrate` sets it: its jobs live in an in-process Kafka,
+     * so a job it produced for another run's batch would never reach
+     * that run's worker. */
+    const char *only_batch;
 };
 
 /* Runs the coordinator service until *stop becomes true, then leaves the

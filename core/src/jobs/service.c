@@ -600,6 +600,8 @@ scan(struct svc *s) {
                     s->o->stuck_after_s ? s->o->stuck_after_s : 3600);
     for (size_t i = 0; i < l.n && !atomic_load(s->stop); i++) {
         struct mf_log_ctx lc = {l.v[i], NULL, NULL, 0};
+        if (s->o->only_batch && strcmp(l.v[i], s->o->only_batch) != 0)
+            continue;
         if (mf_batch_state_running(l.state[i]))
             rc = requeue_expired(s, l.v[i], &err);
         else if (l.state[i] == MF_BATCH_SYNCED ||
