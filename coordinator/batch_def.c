@@ -177,6 +177,9 @@ on_csv_row(void *ud, const struct mf_csv_row *r) {
         return;
     }
     c->d->mbs = mf_xreallocarray(c->d->mbs, c->d->n + 1, sizeof(*c->d->mbs));
+    c->d->lines =
+        mf_xreallocarray(c->d->lines, c->d->n + 1, sizeof(*c->d->lines));
+    c->d->lines[c->d->n] = r->line;
     m = &c->d->mbs[c->d->n++];
     memset(m, 0, sizeof(*m));
     m->email = mf_xstrdup(r->email);
@@ -246,18 +249,12 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
                struct mf_json *issues_json, struct batch_def *d) {
     struct mf_batch_config *cfg = &d->cfg;
     struct mf_csv_options copt = {0};
-    struct mf_csv_callbacks ccb = {.on_row = on_csv_row,
-                                   .on_issue = on_csv_issue};
-    struct mf_csv_stats cstats;
-    struct create c;
     struct mf_endpoint ep;
     struct mf_error err = {0};
     bool insecure = false;
     uint64_t v;
-    mf_err rc;
 
     memset(d, 0, sizeof(*d));
-    memset(&c, 0, sizeof(c));
     cfg->name = (char *)name;
     cfg->source = (char *)mf_config_get(cli->config, "source", NULL);
     cfg->target = (char *)mf_config_get(cli->config, "target", NULL);
@@ -323,23 +320,48 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
                 "one ends\n",
                 command);
 
-    c.batch = name;
-    c.path = csv_path;
-    c.kr = kr;
-    c.d = d;
-    c.j = issues_json;
-    c.source_admin = cfg->admin_user != NULL;
-    c.target_admin = cfg->target_admin_user != NULL;
-    if ((c.source_admin &&
+    if ((cfg->admin_user &&
          !admin_secret(cli, "", name, kr, MF_JOBS_PURPOSE_SOURCE_ADMIN,
                        &cfg->admin_password, &err)) ||
-        (c.target_admin &&
+        (cfg->target_admin_user &&
          !admin_secret(cli, "target-", name, kr, MF_JOBS_PURPOSE_TARGET_ADMIN,
                        &cfg->target_admin_password, &err))) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return err.code == MF_E_USAGE ? MF_EXIT_USAGE : MF_EXIT_ERROR;
     }
+    return batch_def_read_rows(command, name, csv_path, cfg->admin_user != NULL,
+                               cfg->target_admin_user != NULL,
+                               copt.allow_unknown_columns, kr, issues_json, d);
+
+usage_err:
+    fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+    return MF_EXIT_USAGE;
+}
+
+int
+batch_def_read_rows(const char *command, const char *name, const char *csv_path,
+                    bool source_admin, bool target_admin,
+                    bool allow_unknown_columns,
+                    const struct mf_crypto_keyring *kr,
+                    struct mf_json *issues_json, struct batch_def *d) {
+    struct mf_csv_options copt = {0};
+    struct mf_csv_callbacks ccb = {.on_row = on_csv_row,
+                                   .on_issue = on_csv_issue};
+    struct mf_csv_stats cstats;
+    struct create c;
+    struct mf_error err = {0};
+    mf_err rc;
+
+    memset(&c, 0, sizeof(c));
+    c.batch = name;
+    c.path = csv_path;
+    c.kr = kr;
+    c.d = d;
+    c.j = issues_json;
+    c.source_admin = source_admin;
+    c.target_admin = target_admin;
     /* The CSV: every problem listed, nothing stored if there is one. */
+    copt.allow_unknown_columns = allow_unknown_columns;
     copt.password_optional = c.source_admin;
     rc = mf_csv_parse_file(csv_path, &copt, &ccb, &c, &cstats, &err);
     if (rc == MF_E_IO) {
@@ -360,10 +382,6 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
         return MF_EXIT_ERROR;
     }
     return -1;
-
-usage_err:
-    fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
-    return MF_EXIT_USAGE;
 }
 
 void
@@ -375,5 +393,6 @@ batch_def_free(struct batch_def *d) {
     blob_wipe_free(&d->cfg.admin_password);
     blob_wipe_free(&d->cfg.target_admin_password);
     mbs_free(d->mbs, d->n);
+    free(d->lines);
     memset(d, 0, sizeof(*d));
 }

@@ -81,6 +81,7 @@ struct batch_def {
     struct mf_batch_config cfg;
     struct mf_batch_mailbox_cfg *mbs; /* owned, n */
     size_t n;
+    uint64_t *lines; /* owned, n: the CSV line of each row */
     uint64_t issues; /* CSV problems, each already reported */
 };
 
@@ -96,6 +97,15 @@ struct batch_def {
 int batch_def_read(struct cli *cli, const char *command, const char *name,
                    const char *csv_path, const struct mf_crypto_keyring *kr,
                    struct mf_json *issues_json, struct batch_def *d);
+/* The CSV part of batch_def_read() alone, for rows added to or changed
+ * in an existing batch (`batch add`, `batch update`): whether the batch
+ * has a source or target admin says which passwords a row needs. Fills
+ * d->mbs and d->lines only. Same returns. */
+int batch_def_read_rows(const char *command, const char *name,
+                        const char *csv_path, bool source_admin,
+                        bool target_admin, bool allow_unknown_columns,
+                        const struct mf_crypto_keyring *kr,
+                        struct mf_json *issues_json, struct batch_def *d);
 void batch_def_free(struct batch_def *d);
 
 /* Applies to the existing batch name the options given in cli that may

@@ -473,6 +473,9 @@ static const struct cli_option pass_options[] = {
     {"reissue", false,
      "start only: produce the jobs of Queued mailboxes again (after a crash "
      "between queueing and producing; duplicates are harmless)"},
+    {"mailbox", true,
+     "start, sync: only these mailboxes (EmailAddress[,...]; "
+     "cmd_batch_edit.c)"},
     {NULL, false, NULL},
 };
 
@@ -579,11 +582,15 @@ out:
 
 int
 cmd_batch_start(int argc, char **argv) {
+    if (batch_mailbox_given(argc, argv))
+        return batch_mailbox_action(argc, argv, "batch start");
     return run_pass(argc, argv, "batch start", MF_BATCH_OP_START);
 }
 
 int
 cmd_batch_sync(int argc, char **argv) {
+    if (batch_mailbox_given(argc, argv))
+        return batch_mailbox_action(argc, argv, "batch sync");
     return run_pass(argc, argv, "batch sync", MF_BATCH_OP_SYNC);
 }
 
@@ -620,6 +627,11 @@ print_state(bool json, const char *name, const char *key, const char *value,
 
 int
 cmd_batch_stop(int argc, char **argv) {
+    static const struct cli_option stop_options[] = {
+        {"redis", true, "Redis holding the batches"},
+        {"mailbox", true, "only these mailboxes (EmailAddress[,...])"},
+        {NULL, false, NULL},
+    };
     struct cli cli;
     struct mf_redis *redis = NULL;
     struct mf_error err = {0};
@@ -628,8 +640,11 @@ cmd_batch_stop(int argc, char **argv) {
     int exit_code;
     mf_err rc;
 
-    exit_code = parse(&cli, "batch stop", "NAME --redis URL [--json]",
-                      redis_options, argc, argv, 1, 1);
+    if (batch_mailbox_given(argc, argv))
+        return batch_mailbox_action(argc, argv, "batch stop");
+    exit_code = parse(&cli, "batch stop",
+                      "NAME [--mailbox EMAIL[,...]] --redis URL [--json]",
+                      stop_options, argc, argv, 1, 1);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_ERROR;

@@ -60,6 +60,8 @@
     XX(CSV_BAD_QUOTE, 113, INPUT, "misplaced quote")                           \
     XX(CSV_NO_ROWS, 114, INPUT, "no mailbox rows")                             \
     XX(CSV_BAD_CHARACTER, 115, INPUT, "control character in field")            \
+    XX(CSV_MAILBOX_IN_BATCH, 116, INPUT, "mailbox already in the batch")       \
+    XX(CSV_MAILBOX_NOT_IN_BATCH, 117, INPUT, "mailbox not in the batch")       \
     /* 200-299: IMAP protocol */                                               \
     XX(IMAP_PARSE, 200, RECONNECT, "malformed IMAP response")                  \
     XX(IMAP_LINE_TOO_LONG, 201, RECONNECT, "IMAP response line too long")      \

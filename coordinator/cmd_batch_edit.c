@@ -1,0 +1,485 @@
+/*
+ * Batches that change (issue 16 section 1; core: mailferry/batch_edit.h):
+ *
+ *   batch add NAME --csv F        more mailboxes, also while it runs
+ *   batch update NAME --csv F     new logins and passwords; a mailbox
+ *                                 that failed with AUTH is retried at once
+ *   batch drop NAME --mailbox E   mailboxes out of the batch
+ *   batch retry NAME [--mailbox E] [--failed]   the failed ones again
+ *   batch sync|start|stop NAME --mailbox E[,...]   (batch_mailbox_action,
+ *                                 called by cmd_batch.c's commands)
+ *
+ * The CSV of add and update is read and checked as create reads it
+ * (batch_def_read_rows(): every error with its line, passwords sealed as
+ * each row is read); nothing is stored if a row is wrong, and a mailbox
+ * already in the batch (add) or not in it (update) is refused with its
+ * line. Exit codes as cmd_batch.c's.
+ */
+#include "batch_def.h"
+#include "batch_status.h"
+#include "cli.h"
+#include "commands.h"
+
+#include "mailferry/batch_edit.h"
+#include "mailferry/crypto.h"
+#include "mailferry/jobs.h"
+#include "mailferry/json.h"
+#include "mailferry/kafka.h"
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EDIT_FLUSH_MS 60000
+
+static const char kafka_usage[] =
+    "--redis URL --kafka HOST:PORT[,...] --master-key-file F "
+    "[--topic-prefix P] [--json]";
+
+/* What a command that produces jobs holds. */
+struct edit {
+    struct cli cli;
+    const char *command, *name;
+    struct mf_redis *redis;
+    struct mf_crypto_keyring *kr;
+    struct mf_kafka_producer *producer;
+    struct mf_kafka_topics topics;
+    struct mf_jobs_ctx jc;
+    char sender[128];
+    /* Per-mailbox outcomes, as JSON or text. */
+    struct mf_buf out;
+    struct mf_json j;
+    uint64_t unknown;
+};
+
+static void
+edit_free(struct edit *e) {
+    mf_kafka_producer_free(&e->producer);
+    mf_crypto_keyring_free(&e->kr);
+    mf_redis_free(&e->redis);
+    mf_buf_free(&e->out);
+    cli_free(&e->cli);
+}
+
+/* Parses the command line (exactly one batch name). Returns -1 to go on,
+ * else the exit code. */
+static int
+edit_parse(struct edit *e, const char *command, const char *usage,
+           const struct cli_option *options, int argc, char **argv) {
+    memset(e, 0, sizeof(*e));
+    e->command = command;
+    if (!cli_parse(&e->cli, command, usage, options, argc, argv))
+        return MF_EXIT_USAGE;
+    if (e->cli.help)
+        return MF_EXIT_OK;
+    if (e->cli.npositional != 1 || !mf_batch_name_valid(e->cli.positional[0])) {
+        fprintf(stderr,
+                "mailferry %s: expected one batch NAME\n"
+                "usage: mailferry %s %s\n",
+                command, command, usage);
+        return MF_EXIT_USAGE;
+    }
+    e->name = e->cli.positional[0];
+    return -1;
+}
+
+/* Connects what the command needs: Redis always; with jobs also the key
+ * file and Kafka. Returns -1 to go on, else the exit code. */
+static int
+edit_connect(struct edit *e, bool jobs) {
+    struct mf_error err = {0};
+    const char *keyfile = mf_config_get(e->cli.config, "master-key-file", NULL);
+    char host[64] = "host";
+
+    if (jobs && (!keyfile || !mf_config_get(e->cli.config, "kafka", NULL))) {
+        fprintf(stderr,
+                "mailferry %s: --kafka and --master-key-file are required "
+                "(jobs go to Kafka with their passwords sealed)\n",
+                e->command);
+        return MF_EXIT_USAGE;
+    }
+    if (!batch_cli_redis(&e->cli, &e->redis))
+        return MF_EXIT_ERROR;
+    if (!jobs)
+        return -1;
+    if (mf_crypto_keyring_load(keyfile, &e->kr, &err)) {
+        fprintf(stderr, "mailferry %s: key file %s: %s\n", e->command, keyfile,
+                err.detail);
+        return MF_EXIT_ERROR;
+    }
+    if (mf_kafka_topics_from_config(e->cli.config, &e->topics, &err) ||
+        mf_kafka_producer_new(e->cli.config, "mailferry", NULL, NULL,
+                              &e->producer, &err)) {
+        fprintf(stderr, "mailferry %s: Kafka: %s\n", e->command, err.detail);
+        return MF_EXIT_ERROR;
+    }
+    gethostname(host, sizeof(host) - 1);
+    snprintf(e->sender, sizeof(e->sender), "mailferry %s", host);
+    e->jc = (struct mf_jobs_ctx){e->redis, e->producer, &e->topics, e->kr,
+                                 e->sender};
+    return -1;
+}
+
+static void
+outcomes_begin(struct edit *e) {
+    if (!e->cli.json)
+        return;
+    mf_json_init(&e->j, &e->out);
+    mf_json_object_begin(&e->j);
+    mf_json_key(&e->j, "batch"), mf_json_string(&e->j, e->name);
+    mf_json_key(&e->j, "mailboxes");
+    mf_json_array_begin(&e->j);
+}
+
+static mf_err
+on_outcome(void *ud, const struct mf_batch_mb_outcome *o) {
+    struct edit *e = ud;
+
+    e->unknown += strcmp(o->outcome, "unknown") == 0;
+    if (e->cli.json) {
+        mf_json_object_begin(&e->j);
+        mf_json_key(&e->j, "email"), mf_json_string(&e->j, o->email);
+        mf_json_key(&e->j, "outcome"), mf_json_string(&e->j, o->outcome);
+        mf_json_key(&e->j, "was"), mf_json_string(&e->j, o->state);
+        mf_json_key(&e->j, "job"),
+            mf_json_string(&e->j, o->job ? o->job->job_id : NULL);
+        mf_json_object_end(&e->j);
+    } else if (strcmp(o->outcome, "unknown") == 0) {
+        fprintf(stderr, "mailferry %s: %s: not in batch %s [%s]\n", e->command,
+                o->email, e->name, mf_err_name(MF_E_CSV_MAILBOX_NOT_IN_BATCH));
+    } else {
+        printf("  %s: %s%s%s%s\n", o->email, o->outcome,
+               *o->state ? " (was " : "", o->state, *o->state ? ")" : "");
+    }
+    return MF_E_OK;
+}
+
+/* Ends the outcome list and prints the summary. */
+static void
+outcomes_end(struct edit *e, uint64_t jobs, enum mf_batch_state st) {
+    if (e->cli.json) {
+        mf_json_array_end(&e->j);
+        mf_json_key(&e->j, "jobs"), mf_json_u64(&e->j, jobs);
+        mf_json_key(&e->j, "topic"),
+            mf_json_string(&e->j, e->producer ? e->topics.jobs : NULL);
+        mf_json_key(&e->j, "state"),
+            mf_json_string(&e->j, mf_batch_state_name(st));
+        mf_json_object_end(&e->j);
+        printf("%s\n", (char *)e->out.data);
+        return;
+    }
+    printf("batch %s: %llu job%s queued; state %s\n", e->name,
+           (unsigned long long)jobs, jobs == 1 ? "" : "s",
+           mf_batch_state_name(st));
+}
+
+/* Splits --mailbox's comma list; *n_r 0 when absent. */
+static char **
+mailbox_list(struct cli *cli, size_t *n_r) {
+    const char *p = mf_config_get(cli->config, "mailbox", NULL);
+    char **v = NULL;
+    size_t n = 0;
+
+    while (p && *p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len) {
+            v = mf_xreallocarray(v, n + 1, sizeof(*v));
+            v[n++] = mf_xstrndup(p, len);
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    *n_r = n;
+    return v;
+}
+
+static void
+strv_free(char **v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ------------------------------------------------------------------ */
+/* batch add, batch update                                            */
+/* ------------------------------------------------------------------ */
+
+static const struct cli_option csv_options[] = {
+    {"csv", true, "rows as `batch create` takes them"},
+    {"redis", true, "Redis holding the batches"},
+    {"kafka", true, "Kafka bootstrap servers (kafka.* settings pass through)"},
+    {"topic-prefix", true, "topic name prefix (default mailferry)"},
+    {"master-key-file", true, "key file the batch's passwords are sealed with"},
+    {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
+    {NULL, false, NULL},
+};
+
+/* Names the CSV lines of the rows at idx (a refusal of the store). */
+static void
+print_rows(const char *csv, const struct batch_def *d, const size_t *idx,
+           size_t n, mf_err code, const char *what) {
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s:%llu: error: %s: %s [%s]\n", csv,
+                (unsigned long long)d->lines[idx[i]], mf_strerror(code),
+                d->mbs[idx[i]].email, mf_err_name(code));
+    fprintf(stderr, "(%s)\n", what);
+}
+
+/* Reads and checks the CSV against the stored batch. Returns -1 with d
+ * filled, else the exit code. */
+static int
+read_rows(struct edit *e, const char *csv, struct batch_def *d) {
+    struct mf_batch_config *cfg = NULL;
+    struct mf_error err = {0};
+    bool allow = false;
+    mf_err rc;
+    int exit_code;
+
+    memset(d, 0, sizeof(*d));
+    if ((rc = mf_batch_get(e->redis, e->name, &cfg, &err))) {
+        batch_print_error(e->command, e->name, &err);
+        return batch_exit_code(rc);
+    }
+    if (mf_config_get_bool(e->cli.config, "allow-unknown-columns", false,
+                           &allow, &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", e->command, err.detail);
+        mf_batch_config_free(&cfg);
+        return MF_EXIT_USAGE;
+    }
+    exit_code = batch_def_read_rows(
+        e->command, e->name, csv, cfg->admin_user != NULL,
+        cfg->target_admin_user != NULL, allow, e->kr, NULL, d);
+    mf_batch_config_free(&cfg);
+    return exit_code;
+}
+
+static int
+csv_command(int argc, char **argv, const char *command, bool add) {
+    struct edit e;
+    struct batch_def d = {0};
+    struct mf_error err = {0};
+    enum mf_batch_state st = MF_BATCH_CREATED;
+    size_t *idx = NULL, n_idx = 0;
+    uint64_t jobs = 0;
+    const char *csv;
+    char usage[256];
+    int exit_code;
+    mf_err rc;
+
+    snprintf(usage, sizeof(usage), "NAME --csv FILE %s", kafka_usage);
+    if ((exit_code = edit_parse(&e, command, usage, csv_options, argc, argv)) >=
+        0)
+        goto out;
+    if (!(csv = mf_config_get(e.cli.config, "csv", NULL))) {
+        fprintf(stderr, "mailferry %s: --csv FILE is required\n", command);
+        exit_code = MF_EXIT_USAGE;
+        goto out;
+    }
+    if ((exit_code = edit_connect(&e, true)) >= 0 ||
+        (exit_code = read_rows(&e, csv, &d)) >= 0)
+        goto out;
+    outcomes_begin(&e);
+    if (add)
+        rc = mf_jobs_add_mailboxes(&e.jc, e.name, d.mbs, d.n, EDIT_FLUSH_MS,
+                                   &idx, &n_idx, &jobs, &st, &err);
+    else
+        rc =
+            mf_jobs_update_mailboxes(&e.jc, e.name, d.mbs, d.n, EDIT_FLUSH_MS,
+                                     &idx, &n_idx, on_outcome, &e, &jobs, &err);
+    if (rc == MF_E_CSV_MAILBOX_IN_BATCH || rc == MF_E_CSV_MAILBOX_NOT_IN_BATCH)
+        print_rows(csv, &d, idx, n_idx, rc,
+                   add ? "nothing added: `batch update` changes the logins "
+                         "of mailboxes in the batch"
+                       : "nothing changed: `batch add` adds mailboxes");
+    else if (rc)
+        batch_print_error(command, e.name, &err);
+    if (rc) {
+        exit_code = batch_exit_code(rc);
+        goto out;
+    }
+    if (!add) {
+        struct mf_batch_config *cfg = NULL;
+        if (mf_batch_get(e.redis, e.name, &cfg, &err) == MF_E_OK)
+            st = cfg->state;
+        mf_batch_config_free(&cfg);
+    }
+    if (!e.cli.json)
+        printf("batch %s: %s %zu mailbox%s\n", e.name,
+               add ? "added" : "new logins and passwords for", d.n,
+               d.n == 1 ? "" : "es");
+    outcomes_end(&e, jobs, st);
+    if (add && !jobs && !e.cli.json)
+        printf("(they wait for `mailferry batch start %s`)\n", e.name);
+    exit_code = MF_EXIT_OK;
+out:
+    free(idx);
+    batch_def_free(&d);
+    edit_free(&e);
+    return exit_code;
+}
+
+int
+cmd_batch_add(int argc, char **argv) {
+    return csv_command(argc, argv, "batch add", true);
+}
+
+int
+cmd_batch_update(int argc, char **argv) {
+    return csv_command(argc, argv, "batch update", false);
+}
+
+/* ------------------------------------------------------------------ */
+/* batch drop                                                         */
+/* ------------------------------------------------------------------ */
+
+static const struct cli_option drop_options[] = {
+    {"mailbox", true, "EmailAddress[,...] of the mailboxes to take out"},
+    {"redis", true, "Redis holding the batches"},
+    {NULL, false, NULL},
+};
+
+int
+cmd_batch_drop(int argc, char **argv) {
+    struct edit e;
+    struct mf_error err = {0};
+    enum mf_batch_state st = MF_BATCH_CREATED;
+    char **emails = NULL;
+    size_t n = 0;
+    int exit_code;
+    mf_err rc;
+
+    if ((exit_code = edit_parse(&e, "batch drop",
+                                "NAME --mailbox EMAIL[,...] --redis URL "
+                                "[--json]",
+                                drop_options, argc, argv)) >= 0)
+        goto out;
+    emails = mailbox_list(&e.cli, &n);
+    if (n == 0) {
+        fprintf(stderr, "mailferry batch drop: --mailbox EMAIL[,...] is "
+                        "required\n");
+        exit_code = MF_EXIT_USAGE;
+        goto out;
+    }
+    if ((exit_code = edit_connect(&e, false)) >= 0)
+        goto out;
+    if ((rc = mf_batch_drop_mailboxes(
+             e.redis, e.name, (const char *const *)emails, n, &st, &err))) {
+        batch_print_error("batch drop", e.name, &err);
+        exit_code = batch_exit_code(rc);
+        goto out;
+    }
+    if (e.cli.json) {
+        outcomes_begin(&e);
+        for (size_t i = 0; i < n; i++) {
+            struct mf_batch_mb_outcome o = {emails[i], "dropped", "", NULL};
+            (void)on_outcome(&e, &o);
+        }
+        outcomes_end(&e, 0, st);
+    } else {
+        printf("batch %s: dropped %zu mailbox%s (their copied mail stays on "
+               "the target); state %s\n",
+               e.name, n, n == 1 ? "" : "es", mf_batch_state_name(st));
+    }
+    exit_code = MF_EXIT_OK;
+out:
+    strv_free(emails, n);
+    edit_free(&e);
+    return exit_code;
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-mailbox sync, start, stop; retry                               */
+/* ------------------------------------------------------------------ */
+
+static const struct cli_option action_options[] = {
+    {"mailbox", true, "EmailAddress[,...]: only these mailboxes"},
+    {"failed", false, "retry: every mailbox that failed (the default)"},
+    {"redis", true, "Redis holding the batches"},
+    {"kafka", true, "Kafka bootstrap servers (kafka.* settings pass through)"},
+    {"topic-prefix", true, "topic name prefix (default mailferry)"},
+    {"master-key-file", true, "key file the batch's passwords are sealed with"},
+    {NULL, false, NULL},
+};
+
+bool
+batch_mailbox_given(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--mailbox") == 0 ||
+            strncmp(argv[i], "--mailbox=", 10) == 0)
+            return true;
+    return false;
+}
+
+static int
+action(int argc, char **argv, const char *command, enum mf_batch_mb_op op) {
+    struct edit e;
+    struct mf_error err = {0};
+    enum mf_batch_state st = MF_BATCH_CREATED;
+    char **emails = NULL;
+    size_t n = 0;
+    uint64_t jobs = 0;
+    bool failed = false, produce = op != MF_BATCH_MB_STOP;
+    char usage[256];
+    int exit_code;
+    mf_err rc;
+
+    snprintf(usage, sizeof(usage), "NAME %s %s",
+             op == MF_BATCH_MB_RETRY ? "[--mailbox EMAIL[,...]] [--failed]"
+                                     : "--mailbox EMAIL[,...]",
+             produce ? kafka_usage : "--redis URL [--json]");
+    if ((exit_code =
+             edit_parse(&e, command, usage, action_options, argc, argv)) >= 0)
+        goto out;
+    emails = mailbox_list(&e.cli, &n);
+    exit_code = MF_EXIT_USAGE;
+    if (mf_config_get_bool(e.cli.config, "failed", false, &failed, &err) ||
+        (failed && op != MF_BATCH_MB_RETRY)) {
+        fprintf(stderr, "mailferry %s: --failed is for batch retry\n", command);
+        goto out;
+    }
+    if (n == 0 && op != MF_BATCH_MB_RETRY) {
+        fprintf(stderr,
+                "mailferry %s: --mailbox EMAIL[,...] names the "
+                "mailboxes (without it the whole batch)\n",
+                command);
+        goto out;
+    }
+    if ((exit_code = edit_connect(&e, produce)) >= 0)
+        goto out;
+    outcomes_begin(&e);
+    if (produce)
+        rc = mf_jobs_mailboxes_op(
+            &e.jc, e.name, op, n ? (const char *const *)emails : NULL, n,
+            EDIT_FLUSH_MS, on_outcome, &e, &jobs, &st, &err);
+    else
+        rc = mf_batch_mailboxes_op(e.redis, e.name, op,
+                                   (const char *const *)emails, n, on_outcome,
+                                   &e, &st, &err);
+    if (rc) {
+        batch_print_error(command, e.name, &err);
+        exit_code = batch_exit_code(rc);
+        goto out;
+    }
+    outcomes_end(&e, jobs, st);
+    exit_code = e.unknown ? MF_EXIT_FAIL : MF_EXIT_OK;
+out:
+    strv_free(emails, n);
+    edit_free(&e);
+    return exit_code;
+}
+
+int
+batch_mailbox_action(int argc, char **argv, const char *command) {
+    enum mf_batch_mb_op op =
+        strcmp(command, "batch stop") == 0    ? MF_BATCH_MB_STOP
+        : strcmp(command, "batch start") == 0 ? MF_BATCH_MB_START
+                                              : MF_BATCH_MB_SYNC;
+    return action(argc, argv, command, op);
+}
+
+int
+cmd_batch_retry(int argc, char **argv) {
+    return action(argc, argv, "batch retry", MF_BATCH_MB_RETRY);
+}
