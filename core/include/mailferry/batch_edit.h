@@ -119,8 +119,9 @@ MF_WARN_UNUSED mf_err mf_jobs_mailboxes_op(
 /* mf_batch_update_mailboxes(), then: a Queued mailbox's job already on
  * Kafka carries the old password, so it is reissued (REISSUE); a mailbox
  * that failed with AUTH is retried at once (RETRY_AUTH) unless the batch
- * cannot run now (then it waits for `batch retry`). cb hears both
- * operations' outcomes. */
+ * cannot run now (then it waits for `batch retry`). cb hears what the
+ * two operations did ("reissued", "queued"), not the mailboxes they
+ * skipped. */
 MF_WARN_UNUSED mf_err mf_jobs_update_mailboxes(
     const struct mf_jobs_ctx *c, const char *batch,
     const struct mf_batch_mailbox_cfg *mbs, size_t n, int flush_ms,

@@ -22,6 +22,7 @@ struct edit_walk {
     uint64_t n;
     mf_batch_mb_outcome_cb cb;
     void *ud;
+    bool quiet_skips; /* update: only what was done is news */
 };
 
 static mf_err
@@ -51,6 +52,8 @@ on_outcome(void *ud, const struct mf_batch_mb_outcome *o) {
 
     if (o->job && (rc = produce_one(w, o->job)))
         return rc;
+    if (w->quiet_skips && strcmp(o->outcome, "skipped") == 0)
+        return MF_E_OK;
     return w->cb ? w->cb(w->ud, o) : MF_E_OK;
 }
 
@@ -132,6 +135,7 @@ mf_jobs_update_mailboxes(const struct mf_jobs_ctx *c, const char *batch,
         return rc;
     if ((rc = begin(&w, c, batch, cb, ud, err)))
         return rc;
+    w.quiet_skips = true;
     emails = mf_xcalloc(n, sizeof(*emails));
     for (size_t i = 0; i < n; i++)
         emails[i] = mbs[i].email;

@@ -1,0 +1,293 @@
+#!/usr/bin/python3
+"""Batches that change (issue 16 section 1) through a real fleet: `mailferry
+serve` and one `mailferry-worker` on the Kafka dev broker, the redis
+fixture (database 12), the Dovecot pair; judged by what the target holds
+(the independent comparer) and by the batch's records.
+
+  addupdate  users 73-75: a mailbox added while the batch runs is copied;
+             adding one already in the batch is refused with its CSV line
+             and adds nothing; user74's first password is wrong (AUTH):
+             `batch update` with the right one retries it at once, it
+             ends Synced and equal, and no other mailbox runs again
+  actions    users 76-79: `batch stop --mailbox` stops user79 mid-copy
+             (the others finish), `batch start --mailbox` finishes it;
+             `batch retry --failed` reruns only the failed user78;
+             `batch sync --mailbox` copies a new message of user76 and not
+             user77's; `batch drop` takes user77 out of status and report
+             while its mail stays on the target
+
+Both cases use Redis database 12 (a serve manages every batch of its
+database), so they never run at the same time (RESOURCE_LOCK).
+"""
+import imaplib
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import migrate_test as mt  # noqa: E402
+import rerun_test as rt  # noqa: E402
+
+check = mt.check
+REDIS_URL = mt.REDIS["REDIS_URL"] + "/12"
+
+
+def ok(what):
+    print("ok:", what)
+
+
+def email(n):
+    return mt.user(n)[0]
+
+
+def csv(name, rows):
+    """rows: user numbers, or (number, password) for a given password."""
+    path = os.path.join(mt.TMP, name + ".csv")
+    with open(path, "w") as f:
+        f.write("EmailAddress,UserName,Password\n")
+        for r in rows:
+            n, pw = r if isinstance(r, tuple) else (r, mt.user(r)[1])
+            f.write(f"{email(n)},{email(n)},{pw}\n")
+    return path
+
+
+class Run:
+    def __init__(self, name, fleet):
+        self.batch = f"{name}-{mt.RUN_ID}"
+        self.fleet = fleet
+
+    def mf(self, *args, expect=0):
+        p = subprocess.run([mt.MAILFERRY, "batch", *args], capture_output=True,
+                           text=True, timeout=120)
+        check(p.returncode == expect,
+              f"batch {' '.join(args)}: exit {p.returncode}, expected "
+              f"{expect}\n{p.stdout}\n{p.stderr}")
+        return p
+
+    def edit(self, verb, *args, expect=0):
+        """A batch command with the fleet's connection flags."""
+        return self.mf(verb, self.batch, *args, *self.fleet.args,
+                       expect=expect)
+
+    def editj(self, verb, *args):
+        return json.loads(self.edit(verb, *args, "--json").stdout)
+
+    def status(self):
+        return json.loads(self.mf("status", self.batch, "--redis", REDIS_URL,
+                                  "--json").stdout)
+
+    def mailboxes(self):
+        return {m["email"]: m for m in self.status()["mailboxes"]}
+
+    def wait(self, pred, what, timeout=200):
+        deadline = time.time() + timeout
+        while True:
+            st = self.status()
+            if pred(st):
+                return st
+            check(time.time() < deadline, f"waited for {what}: {st}")
+            time.sleep(0.3)
+
+    def settled(self, timeout=200):
+        return self.wait(lambda s: s["state"] not in
+                         ("Syncing", "IncrementalSyncing", "Completing",
+                          "Stopping"), "the batch to settle", timeout)
+
+    def report(self):
+        return json.loads(self.mf("report", self.batch, "--redis", REDIS_URL,
+                                  "--format", "json").stdout)
+
+
+def passes(run, users):
+    mbs = run.mailboxes()
+    return {n: (mbs[email(n)]["pass"], mbs[email(n)]["attempts_total"])
+            for n in users}
+
+
+def copied_to_target(n):
+    try:
+        return mt.total_messages(mt.TGT_PORT, n)
+    except (imaplib.IMAP4.error, OSError):
+        return 0
+
+
+def case_addupdate():
+    mt.corpus(73, 1, profile="bench", messages=1500)
+    mt.corpus(74, 2, profile="small")
+    mt.clean_target(73, 74, 75)
+    key = rt.key_file("addupdate")
+    with rt.Fleet(REDIS_URL, key) as fleet:
+        run = Run("addupdate", fleet)
+        run.mf("create", run.batch, "--csv",
+               csv("first", [73, (74, "wrong-password")]), "--source", mt.SRC,
+               "--target", mt.TGT, "--redis", REDIS_URL,
+               "--master-key-file", key)
+        run.edit("start")
+        run.wait(lambda s: any(m["email"] == email(73) and
+                               m["state"] == "Syncing"
+                               for m in s["mailboxes"]),
+                 "user73 to be copied")
+
+        # A CSV naming a mailbox already in the batch adds nothing, and
+        # names the line.
+        p = run.edit("add", "--csv", csv("dup", [75, 73]), expect=1)
+        check(f"dup.csv:3: error: mailbox already in the batch: {email(73)} "
+              "[CSV_MAILBOX_IN_BATCH]" in p.stderr, f"dup refused: {p.stderr}")
+        check(run.status()["n_mailboxes"] == 2 and
+              email(75) not in run.mailboxes(), "the refused add added none")
+        ok("add of a mailbox already in the batch refused with its line")
+
+        # Added while the batch runs: its job goes out at once.
+        doc = run.editj("add", "--csv", csv("add", [75]))
+        check(doc["state"] == "Syncing" and doc["jobs"] == 1,
+              f"added while running: {doc}")
+        st = run.settled()
+        mbs = {m["email"]: m for m in st["mailboxes"]}
+        check(st["n_mailboxes"] == 3 and st["state"] == "SyncedWithErrors",
+              f"after the pass: {st['state']} {st['n_mailboxes']}")
+        check(mbs[email(73)]["state"] == "Synced" and
+              mbs[email(75)]["state"] == "Synced", f"{mbs}")
+        check(mbs[email(74)]["state"] == "Failed" and
+              mbs[email(74)]["error"]["name"] == "AUTH",
+              f"user74 fails with AUTH: {mbs[email(74)]}")
+        mt.assert_equal(73)
+        mt.assert_equal(75)
+        ok("the mailbox added while the batch ran is copied, equal")
+        check([c["option"] for c in st["changes"]] == ["add-mailboxes"] and
+              st["changes"][0]["old"] == "2" and st["changes"][0]["new"] == "3",
+              f"history: {st['changes']}")
+
+        # The right password: user74 is retried at once, the others not.
+        before = passes(run, [73, 75])
+        doc = run.editj("update", "--csv", csv("update", [74]))
+        check([(m["email"], m["outcome"]) for m in doc["mailboxes"]] ==
+              [(email(74), "queued")] and doc["jobs"] == 1,
+              f"update retries the AUTH failure: {doc}")
+        st = run.settled()
+        mbs = {m["email"]: m for m in st["mailboxes"]}
+        check(st["state"] == "Synced" and mbs[email(74)]["state"] == "Synced"
+              and not mbs[email(74)]["error"], f"after update: {st['state']} "
+              f"{mbs[email(74)]}")
+        mt.assert_equal(74)
+        check(passes(run, [73, 75]) == before, "no other mailbox ran again")
+        ok("update after an AUTH failure: Synced, equal, nobody else rerun")
+        p = run.edit("update", "--csv", csv("nobody", [76]), expect=1)
+        check(f"nobody.csv:2: error: mailbox not in the batch: {email(76)}"
+              in p.stderr, f"update of a stranger: {p.stderr}")
+        run.mf("remove", run.batch, "--redis", REDIS_URL)
+
+
+def append(n, text):
+    c = mt.imap_login(mt.SRC_PORT, n)
+    msg = (f"From: a@example.test\r\nTo: {email(n)}\r\nSubject: {text}\r\n"
+           f"Message-ID: <{text}-{mt.RUN_ID}@example.test>\r\n\r\n{text}\r\n")
+    c.append("INBOX", None, None, msg.encode())
+    c.logout()
+
+
+def case_actions():
+    mt.corpus(76, 3, profile="small")
+    mt.corpus(79, 1, profile="bench", messages=1500)
+    mt.clean_target(76, 77, 78, 79)
+    key = rt.key_file("actions")
+    with rt.Fleet(REDIS_URL, key) as fleet:
+        run = Run("actions", fleet)
+        run.mf("create", run.batch, "--csv",
+               csv("all", [79, 76, 77, (78, "wrong-password")]), "--source",
+               mt.SRC, "--target", mt.TGT, "--redis", REDIS_URL,
+               "--master-key-file", key)
+        run.edit("start")
+        run.wait(lambda s: any(m["email"] == email(79) and
+                               m["state"] == "Syncing"
+                               for m in s["mailboxes"]), "user79 to run")
+        deadline = time.time() + 120
+        while copied_to_target(79) < 100:
+            check(time.time() < deadline, "user79 copies nothing")
+            time.sleep(0.1)
+
+        # Stop one mailbox mid-copy: the others go on.
+        doc = run.editj("stop", "--mailbox", email(79))
+        check([(m["email"], m["outcome"]) for m in doc["mailboxes"]] ==
+              [(email(79), "stopping")], f"stop --mailbox: {doc}")
+        st = run.settled()
+        mbs = {m["email"]: m for m in st["mailboxes"]}
+        total = mt.total_messages(mt.SRC_PORT, 79)
+        partial = copied_to_target(79)
+        check(mbs[email(79)]["state"] == "Stopped" and partial < total,
+              f"user79 stopped mid-copy: {mbs[email(79)]['state']}, "
+              f"{partial}/{total}")
+        check(mbs[email(76)]["state"] == "Synced" and
+              mbs[email(77)]["state"] == "Synced" and
+              mbs[email(78)]["state"] == "Failed", f"the others: {mbs}")
+        ok(f"stop --mailbox stopped user79 at {partial}/{total}")
+
+        # Start it again: it finishes, nobody else runs.
+        before = passes(run, [76, 77, 78])
+        doc = run.editj("start", "--mailbox", email(79))
+        check(doc["jobs"] == 1, f"start --mailbox: {doc}")
+        st = run.settled()
+        check(run.mailboxes()[email(79)]["state"] == "Synced",
+              f"user79 after start: {run.mailboxes()[email(79)]}")
+        mt.assert_equal(79)
+        check(passes(run, [76, 77, 78]) == before, "start --mailbox ran "
+              "only user79")
+        ok("start --mailbox finished user79, equal")
+
+        # Retry the failed: only user78 runs (and fails again: same
+        # password).
+        before = passes(run, [76, 77, 79])
+        p78 = passes(run, [78])[78]
+        doc = run.editj("retry", "--failed")
+        check({m["email"]: m["outcome"] for m in doc["mailboxes"]} ==
+              {email(76): "skipped", email(77): "skipped",
+               email(78): "queued", email(79): "skipped"} and
+              doc["jobs"] == 1, f"retry --failed: {doc}")
+        st = run.settled()
+        m78 = run.mailboxes()[email(78)]
+        check(m78["state"] == "Failed" and m78["pass"] == p78[0] + 1 and
+              m78["attempts_total"] > p78[1], f"user78 reran: {m78}")
+        check(passes(run, [76, 77, 79]) == before, "retry ran only user78")
+        ok("retry --failed reran only the failed mailbox")
+
+        # A new message on both sources: sync --mailbox copies user76's.
+        n77 = copied_to_target(77)
+        append(76, "after-the-first-pass")
+        append(77, "after-the-first-pass")
+        p77 = passes(run, [77])
+        doc = run.editj("sync", "--mailbox", email(76))
+        check(doc["jobs"] == 1, f"sync --mailbox: {doc}")
+        run.settled()
+        mt.assert_equal(76)
+        check(copied_to_target(77) == n77 and passes(run, [77]) == p77,
+              "user77 was not synced")
+        ok("sync --mailbox copied user76's new message, not user77's")
+
+        # Drop user77: gone from status and report; its mail stays.
+        run.edit("drop", "--mailbox", "nobody@example.test", expect=1)
+        p = run.edit("drop", "--mailbox", email(77))
+        check("dropped 1 mailbox" in p.stdout, p.stdout)
+        st = run.status()
+        check(st["n_mailboxes"] == 3 and email(77) not in
+              {m["email"] for m in st["mailboxes"]} and
+              sum(st["counts"].values()) == 3, f"status after drop: {st}")
+        check(("drop-mailboxes", "4", "3") in
+              [(c["option"], c["old"], c["new"]) for c in st["changes"]],
+              f"history: {st['changes']}")
+        rep = run.report()
+        check(email(77) not in {m["email"] for m in rep["mailboxes"]},
+              "the report leaves user77 out")
+        check(copied_to_target(77) == n77, "user77's mail stays on the target")
+        ok("drop took user77 out; its mail stays on the target")
+        run.mf("remove", run.batch, "--redis", REDIS_URL)
+
+
+CASES = {"addupdate": case_addupdate, "actions": case_actions}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print("usage: batchedit_test.py " + "|".join(CASES))
+        sys.exit(2)
+    CASES[sys.argv[1]]()
+    print("ok: " + sys.argv[1])
