@@ -103,6 +103,12 @@ MF_WARN_UNUSED mf_err mf_batch_mailboxes_op(
     const char *const *emails, size_t n, mf_batch_mb_outcome_cb cb, void *ud,
     enum mf_batch_state *state_r, struct mf_error *err);
 
+/* Whether `batch stop NAME --mailbox` asked the worker running job_id of
+ * batch/email to stop (one HGET; the claim's renewal says it too). */
+MF_WARN_UNUSED mf_err mf_batch_mailbox_stop_requested(
+    struct mf_redis *r, const char *batch, const char *email,
+    const char *job_id, bool *stop_r, struct mf_error *err);
+
 /* The same with the jobs produced on the jobs topic (c) and the producer
  * flushed (up to flush_ms); *n_jobs_r (may be NULL) counts the jobs. */
 MF_WARN_UNUSED mf_err mf_jobs_add_mailboxes(

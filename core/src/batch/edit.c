@@ -413,3 +413,23 @@ mf_batch_mailboxes_op(struct mf_redis *r, const char *batch,
     free(v);
     return rc;
 }
+
+mf_err
+mf_batch_mailbox_stop_requested(struct mf_redis *r, const char *batch,
+                                const char *email, const char *job_id,
+                                bool *stop_r, struct mf_error *err) {
+    char key[MF__BATCH_KEY_MAX];
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    *stop_r = false;
+    if ((rc = mf__batch_check_name(batch, err)))
+        return rc;
+    mf__batch_mb_key(key, sizeof(key), batch, email, "");
+    if ((rc = mf_redis_command(r, &reply, err, "HGET %s stop_job", key)))
+        return rc;
+    *stop_r = reply->type == REDIS_REPLY_STRING && job_id && *job_id &&
+              strcmp(reply->str, job_id) == 0;
+    freeReplyObject(reply);
+    return MF_E_OK;
+}

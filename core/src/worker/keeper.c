@@ -5,8 +5,9 @@
  *     the claim is lost, or cannot be renewed before it would expire
  *     (Redis away), it stops the engine and the job publishes nothing:
  *     without a claim another worker may already run the mailbox;
- *   - stops the engine when the batch is being stopped (the renewal says
- *     so, and every progress tick asks with mf_batch_stop_requested());
+ *   - stops the engine when the batch or this mailbox is being stopped
+ *     (the renewal says so, and every progress tick asks with
+ *     mf_batch_stop_requested() and mf_batch_mailbox_stop_requested());
  *   - publishes a progress envelope every progress_interval, with an
  *     increasing sequence number.
  *
@@ -15,6 +16,7 @@
  */
 #include "worker/worker_int.h"
 
+#include "mailferry/batch_edit.h"
 #include "mailferry/util.h"
 
 #include <string.h>
@@ -133,6 +135,16 @@ check_stop(struct mf__worker_job *j, struct mf_redis **r) {
     if (stop) {
         mf_log(MF_LOG_INFO, &j->log, "job.stopping",
                "the batch is being stopped");
+        mf__worker_job_stop(j, MF__STOP_BATCH);
+        return;
+    }
+    /* `batch stop NAME --mailbox` (batch_edit.h): this mailbox alone. */
+    if (mf_batch_mailbox_stop_requested(*r, j->env.job.batch,
+                                        j->env.job.mailbox, j->env.job.job_id,
+                                        &stop, &err) == MF_E_OK &&
+        stop) {
+        mf_log(MF_LOG_INFO, &j->log, "job.stopping",
+               "the mailbox is being stopped");
         mf__worker_job_stop(j, MF__STOP_BATCH);
     }
 }

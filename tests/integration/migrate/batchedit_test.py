@@ -123,7 +123,10 @@ def case_addupdate():
         run.mf("create", run.batch, "--csv",
                csv("first", [73, (74, "wrong-password")]), "--source", mt.SRC,
                "--target", mt.TGT, "--redis", REDIS_URL,
-               "--master-key-file", key)
+               "--master-key-file", key,
+               # user73 (56 MB) takes seconds: the batch still runs when
+               # user75 is added.
+               "--max-bytes-per-second", "8M")
         run.edit("start")
         run.wait(lambda s: any(m["email"] == email(73) and
                                m["state"] == "Syncing"
@@ -189,7 +192,7 @@ def append(n, text):
 
 def case_actions():
     mt.corpus(76, 3, profile="small")
-    mt.corpus(79, 1, profile="bench", messages=1500)
+    mt.corpus(79, 1, profile="bench", messages=2000)
     mt.clean_target(76, 77, 78, 79)
     key = rt.key_file("actions")
     with rt.Fleet(REDIS_URL, key) as fleet:
@@ -197,7 +200,9 @@ def case_actions():
         run.mf("create", run.batch, "--csv",
                csv("all", [79, 76, 77, (78, "wrong-password")]), "--source",
                mt.SRC, "--target", mt.TGT, "--redis", REDIS_URL,
-               "--master-key-file", key)
+               "--master-key-file", key,
+               # user79 (75 MB) takes seconds: time to stop it mid-copy.
+               "--max-bytes-per-second", "8M")
         run.edit("start")
         run.wait(lambda s: any(m["email"] == email(79) and
                                m["state"] == "Syncing"
