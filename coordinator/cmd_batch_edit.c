@@ -216,21 +216,42 @@ static const struct cli_option csv_options[] = {
     {NULL, false, NULL},
 };
 
-/* Names the CSV lines of the rows at idx (a refusal of the store). */
+/* Names the CSV lines of the rows at idx (a refusal of the store): as
+ * JSON error objects into j (an array is open there), else on stderr. */
 static void
 print_rows(const char *csv, const struct batch_def *d, const size_t *idx,
-           size_t n, mf_err code, const char *what) {
-    for (size_t i = 0; i < n; i++)
+           size_t n, mf_err code, const char *what, struct mf_json *j) {
+    for (size_t i = 0; i < n && j; i++) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "line"), mf_json_u64(j, d->lines[idx[i]]);
+        mf_json_key(j, "code"), mf_json_string(j, mf_err_name(code));
+        mf_json_key(j, "number"), mf_json_u64(j, code);
+        mf_json_key(j, "message"), mf_json_string(j, mf_strerror(code));
+        mf_json_key(j, "email"), mf_json_string(j, d->mbs[idx[i]].email);
+        mf_json_object_end(j);
+    }
+    for (size_t i = 0; i < n && !j; i++)
         fprintf(stderr, "%s:%llu: error: %s: %s [%s]\n", csv,
                 (unsigned long long)d->lines[idx[i]], mf_strerror(code),
                 d->mbs[idx[i]].email, mf_err_name(code));
     fprintf(stderr, "(%s)\n", what);
 }
 
+/* Ends the JSON list of a refused CSV and prints it. */
+static void
+errors_end(struct mf_json *j, struct mf_buf *b, uint64_t count) {
+    mf_json_array_end(j);
+    mf_json_key(j, "changed"), mf_json_bool(j, false);
+    mf_json_key(j, "error_count"), mf_json_u64(j, count);
+    mf_json_object_end(j);
+    printf("%s\n", (char *)b->data);
+}
+
 /* Reads and checks the CSV against the stored batch. Returns -1 with d
  * filled, else the exit code. */
 static int
-read_rows(struct edit *e, const char *csv, struct batch_def *d) {
+read_rows(struct edit *e, const char *csv, struct mf_json *issues,
+          struct batch_def *d) {
     struct mf_batch_config *cfg = NULL;
     struct mf_error err = {0};
     bool allow = false;
@@ -250,7 +271,7 @@ read_rows(struct edit *e, const char *csv, struct batch_def *d) {
     }
     exit_code = batch_def_read_rows(
         e->command, e->name, csv, cfg->admin_user != NULL,
-        cfg->target_admin_user != NULL, allow, e->kr, NULL, d);
+        cfg->target_admin_user != NULL, allow, e->kr, issues, d);
     mf_batch_config_free(&cfg);
     return exit_code;
 }
@@ -260,6 +281,8 @@ csv_command(int argc, char **argv, const char *command, bool add) {
     struct edit e;
     struct batch_def d = {0};
     struct mf_error err = {0};
+    struct mf_buf eout = {0};
+    struct mf_json je, *issues = NULL;
     enum mf_batch_state st = MF_BATCH_CREATED;
     size_t *idx = NULL, n_idx = 0;
     uint64_t jobs = 0;
@@ -277,9 +300,22 @@ csv_command(int argc, char **argv, const char *command, bool add) {
         exit_code = MF_EXIT_USAGE;
         goto out;
     }
-    if ((exit_code = edit_connect(&e, true)) >= 0 ||
-        (exit_code = read_rows(&e, csv, &d)) >= 0)
+    if ((exit_code = edit_connect(&e, true)) >= 0)
         goto out;
+    if (e.cli.json) {
+        /* CSV problems as `batch create --json` lists them. */
+        issues = &je;
+        mf_json_init(issues, &eout);
+        mf_json_object_begin(issues);
+        mf_json_key(issues, "batch"), mf_json_string(issues, e.name);
+        mf_json_key(issues, "file"), mf_json_string(issues, csv);
+        mf_json_key(issues, "errors"), mf_json_array_begin(issues);
+    }
+    if ((exit_code = read_rows(&e, csv, issues, &d)) >= 0) {
+        if (issues && d.issues)
+            errors_end(issues, &eout, d.issues);
+        goto out;
+    }
     outcomes_begin(&e);
     if (add)
         rc = mf_jobs_add_mailboxes(&e.jc, e.name, d.mbs, d.n, EDIT_FLUSH_MS,
@@ -288,12 +324,16 @@ csv_command(int argc, char **argv, const char *command, bool add) {
         rc =
             mf_jobs_update_mailboxes(&e.jc, e.name, d.mbs, d.n, EDIT_FLUSH_MS,
                                      &idx, &n_idx, on_outcome, &e, &jobs, &err);
-    if (rc == MF_E_CSV_MAILBOX_IN_BATCH || rc == MF_E_CSV_MAILBOX_NOT_IN_BATCH)
+    if (rc == MF_E_CSV_MAILBOX_IN_BATCH ||
+        rc == MF_E_CSV_MAILBOX_NOT_IN_BATCH) {
         print_rows(csv, &d, idx, n_idx, rc,
                    add ? "nothing added: `batch update` changes the logins "
                          "of mailboxes in the batch"
-                       : "nothing changed: `batch add` adds mailboxes");
-    else if (rc)
+                       : "nothing changed: `batch add` adds mailboxes",
+                   issues);
+        if (issues)
+            errors_end(issues, &eout, n_idx);
+    } else if (rc)
         batch_print_error(command, e.name, &err);
     if (rc) {
         exit_code = batch_exit_code(rc);
@@ -315,6 +355,7 @@ csv_command(int argc, char **argv, const char *command, bool add) {
     exit_code = MF_EXIT_OK;
 out:
     free(idx);
+    mf_buf_free(&eout);
     batch_def_free(&d);
     edit_free(&e);
     return exit_code;

@@ -153,6 +153,12 @@ def case_addupdate():
               "[CSV_MAILBOX_IN_BATCH]" in p.stderr, f"dup refused: {p.stderr}")
         check(run.status()["n_mailboxes"] == 2 and
               email(75) not in run.mailboxes(), "the refused add added none")
+        doc = json.loads(run.edit("add", "--csv", csv("dup", [75, 73]),
+                                  "--json", expect=1).stdout)
+        check(doc["changed"] is False and
+              [(e["line"], e["code"], e["email"]) for e in doc["errors"]] ==
+              [(3, "CSV_MAILBOX_IN_BATCH", email(73))],
+              f"dup refused (--json): {doc}")
         ok("add of a mailbox already in the batch refused with its line")
 
         # Added while the batch runs: its job goes out at once.
