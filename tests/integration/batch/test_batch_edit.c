@@ -409,12 +409,49 @@ test_drop(void **state) {
     mf_redis_free(&r);
 }
 
+/* A worker lost while its mailbox was being stopped: the mailbox ends
+ * Stopped, not requeued. */
+static void
+test_stop_lost_worker(void **state) {
+    struct mf_redis *r = conn();
+    char name[64];
+    struct mf_batch_mailbox *m;
+    struct mf_batch_lease l;
+    struct mf_batch_job job;
+    struct mf_error err = {0};
+    bool dead = true;
+    const char *a[] = {"a@x"};
+
+    (void)state;
+    create(r, name, sizeof(name), "lost");
+    assert_int_equal(
+        mf_batch_begin_pass(r, name, MF_BATCH_OP_START, NULL, NULL, NULL, &err),
+        MF_E_OK);
+    m = mb(r, name, "a@x");
+    assert_int_equal(mf_batch_claim(r, name, "a@x", m->job_id, m->attempt, "w1",
+                                    NULL, 50, &l, &err),
+                     MF_E_OK);
+    mf_batch_mailbox_free(&m);
+    op(r, name, MF_BATCH_MB_STOP, a, 1, MF_E_OK);
+    usleep(150 * 1000);
+    assert_int_equal(mf_batch_requeue(r, name, "a@x", &job, &dead, &err),
+                     MF_E_OK);
+    assert_int_equal(job.attempt, 0); /* nothing to produce */
+    assert_false(dead);
+    assert_int_equal(mstate(r, name, "a@x"), MF_MAILBOX_STOPPED);
+    assert_int_equal(mstate(r, name, "b@x"), MF_MAILBOX_QUEUED);
+    assert_int_equal(mf_batch_stop(r, name, NULL, &err), MF_E_OK);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    mf_redis_free(&r);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_update_stop_retry),
         cmocka_unit_test(test_drop),
+        cmocka_unit_test(test_stop_lost_worker),
     };
     char *base;
     int rc;

@@ -6,7 +6,7 @@ if not score then return {'NOCLAIM'} end
 if tonumber(score) > now_ms() then return {'LIVE'} end
 redis.call('ZREM', c, ARGV[1])
 local f = redis.call('HMGET', m, 'state', 'job', 'attempt', 'pass',
-                     'kind', 'released', 'lost', 'claim_worker')
+                     'kind', 'released', 'lost', 'claim_worker', 'stop_job')
 if not running(f[1]) then return {'NOCLAIM'} end
 redis.call('HSET', m, 'claim_worker', '', 'claim_expiry', 0,
            'released', 0)
@@ -16,7 +16,8 @@ if f[6] ~= '1' then lost = redis.call('HINCRBY', m, 'lost', 1) end
 local maxa = num(redis.call('HGET', b, 'max_attempts'))
 if maxa < 1 then maxa = 3 end
 local bst = redis.call('HGET', b, 'state')
-if bst == 'Stopping' or bst == 'Stopped' then
+-- The batch, or this mailbox (`batch stop --mailbox`), is being stopped.
+if bst == 'Stopping' or bst == 'Stopped' or f[9] == f[2] then
   mb_set(b, m, 'Stopped')
   return {'STOPPED', f[2], f[3], f[4], f[5], settle(b)}
 end
