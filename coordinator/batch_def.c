@@ -365,7 +365,8 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
     c.source_admin = cfg->admin_user != NULL;
     c.target_admin = cfg->target_admin_user != NULL;
     if (!oauth_read(cli, name, kr, d, &err)) {
-        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        fprintf(stderr, "mailferry %s: %s [%s]\n", command, err.detail,
+                mf_err_name(err.code));
         return err.code == MF_E_USAGE ? MF_EXIT_USAGE : MF_EXIT_ERROR;
     }
     c.source_oauth = d->oauth[0] != NULL;

@@ -229,6 +229,23 @@ mf__jobs_open_stored(const struct mf_crypto_keyring *kr, const char *batch,
     return rc;
 }
 
+mf_err
+mf__jobs_seal_for_job(const struct mf_crypto_keyring *kr,
+                      const struct mf_batch_config *cfg, const struct mf_job *j,
+                      const char *purpose, struct mf_job_credentials *c,
+                      struct mf_crypto_secret **clear, struct mf_error *err) {
+    char *bound = mf__jobs_bound_purpose(cfg, j, c, purpose);
+    mf_err rc = mf_crypto_seal(kr, j->batch, j->mailbox, bound, (*clear)->data,
+                               (*clear)->len, &c->password, err);
+
+    free(bound);
+    mf_crypto_secret_free(clear);
+    if (rc)
+        return rc;
+    c->has_password = true;
+    return MF_E_OK;
+}
+
 /* One side's credentials. admin NULL: the user logs in as user with the
  * stored own password. Either secret is opened and sealed again, bound
  * to the job (mf__jobs_bound_purpose()). */
@@ -239,7 +256,6 @@ side(const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
      const char *user, const struct mf_batch_blob *own_pw, const char *purpose,
      struct mf_job_credentials *c, struct mf_error *err) {
     struct mf_crypto_secret *clear = NULL;
-    char *bound;
     mf_err rc;
 
     if (mf_jobs_oauth_side(cfg, purpose))
@@ -265,15 +281,7 @@ side(const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
     }
     if (rc)
         return rc;
-    bound = mf__jobs_bound_purpose(cfg, j, c, purpose);
-    rc = mf_crypto_seal(kr, j->batch, j->mailbox, bound, clear->data,
-                        clear->len, &c->password, err);
-    free(bound);
-    mf_crypto_secret_free(&clear);
-    if (rc)
-        return rc;
-    c->has_password = true;
-    return MF_E_OK;
+    return mf__jobs_seal_for_job(kr, cfg, j, purpose, c, &clear, err);
 }
 
 uint64_t

@@ -46,6 +46,13 @@ MF_WARN_UNUSED mf_err mf__jobs_open_stored(
     const struct mf_batch_blob *blob, const char *stored_purpose,
     struct mf_crypto_secret **clear_r, struct mf_error *err);
 
+/* Seals *clear (then wiped and freed) into c->password for job j, bound
+ * to it (mf__jobs_bound_purpose()), and sets c->has_password. */
+MF_WARN_UNUSED mf_err mf__jobs_seal_for_job(
+    const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
+    const struct mf_job *j, const char *purpose, struct mf_job_credentials *c,
+    struct mf_crypto_secret **clear, struct mf_error *err);
+
 /* ---- oauth.c: OAuth2 sides -------------------------------------------- */
 
 /* Appends o's non-secret settings (provider, tenant, client id, token

@@ -83,7 +83,7 @@ mf__jobs_oauth_credentials(const struct mf_crypto_keyring *kr,
                            struct mf_job_credentials *c, struct mf_error *err) {
     const struct mf_batch_oauth *o = mf_jobs_oauth_side(cfg, purpose);
     struct mf_crypto_secret *clear = NULL;
-    char *bound, *p;
+    char *p;
     mf_err rc;
 
     c->login = mf_xstrdup(j->mailbox);
@@ -105,15 +105,7 @@ mf__jobs_oauth_credentials(const struct mf_crypto_keyring *kr,
                             "stored",
                             j->batch, purpose);
     }
-    bound = mf__jobs_bound_purpose(cfg, j, c, purpose);
-    rc = mf_crypto_seal(kr, j->batch, j->mailbox, bound, clear->data,
-                        clear->len, &c->password, err);
-    free(bound);
-    mf_crypto_secret_free(&clear);
-    if (rc)
-        return rc;
-    c->has_password = true;
-    return MF_E_OK;
+    return mf__jobs_seal_for_job(kr, cfg, j, purpose, c, &clear, err);
 }
 
 mf_err

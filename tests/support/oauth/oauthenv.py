@@ -101,7 +101,8 @@ class OAuthEnv:
                         service_accounts={SA_EMAIL: self.sa_pub},
                         revoked=list(revoked),
                         refuse_first=list(refuse_first),
-                        refuse_always=list(refuse_always))
+                        refuse_always=list(refuse_always),
+                        tokens_out=p("issued-tokens"))
         _write(p("tokenserver.json"), json.dumps(self.cfg))
         out = open(p("tokenserver.out"), "w")
         self.proc = subprocess.Popen(
@@ -192,6 +193,14 @@ class OAuthEnv:
                      if line and not line.startswith("-----")]
             out.append(lines[len(lines) // 2])
         return out
+
+    def issued(self):
+        """Every access token the endpoint issued so far."""
+        try:
+            with open(self.cfg["tokens_out"]) as f:
+                return [t for t in f.read().split() if t]
+        except FileNotFoundError:
+            return []
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
