@@ -211,3 +211,17 @@ class OAuthEnv:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+if __name__ == "__main__":
+    # `oauthenv.py DIR`: makes the environment in DIR, starts the token
+    # endpoint (it keeps running; stop it by OAUTH_PID) and prints shell
+    # lines for scripts/demo --oauth.
+    import sys
+    e = OAuthEnv(sys.argv[1])
+    print("OAUTH_PID=%d" % e.proc.pid)
+    print("OAUTH_SA_FILE=%s" % e.sa_file)
+    print("OAUTH_CA_FILE=%s" % e.ca_file)
+    print("OAUTH_DOVECOT_CONF=%s" % e.dovecot_conf())
+    print("OAUTH_LOG=%s" % e.log)
+    print("OAUTH_URL=%s" % e.google_url)
