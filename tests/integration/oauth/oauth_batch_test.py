@@ -18,7 +18,9 @@ Dovecot pair whose oauth2 passdb asks our token endpoint
          that live 15 s: the first pass copies everything; an incremental
          pass right after reuses the worker's cached tokens; once they
          expired, another pass renews them (no login is tried with an
-         expired token) and copies the new mail; then no token, client
+         expired token) and copies the new mail; `batch verify` (in
+         process and through the worker) logs in the same way and finds
+         every mailbox equal; then no token, client
          secret or private key is in Kafka, Redis, the reports, or any
          log or output (the secrets check of e2e.secrets, for OAuth2).
 """
@@ -256,6 +258,19 @@ def case_fleet(p, env):
           % len(renewed))
     refused = [e for e in env.events() if "expired" in e.get("why", "")]
     check(not refused, "no login was tried with an expired token")
+    # batch verify logs in with the batch's OAuth2 settings too: in this
+    # process, and through the worker (verify jobs).
+    base = ["batch", "verify", "ofleet", "--redis", p.redis_url,
+            "--master-key-file", p.key(), "--sample", "2"]
+    r = p.mf(*base, "--json", expect=None)
+    check(r.returncode == 0 and r.stdout.count('"verified equal"') == 4,
+          "batch verify (in process) with minted tokens: every mailbox "
+          "equal (exit %d) %s" % (r.returncode, r.stdout[-200:]))
+    r = p.mf(*base, "--kafka", p.bootstrap, "--wait", "--timeout", "90s",
+             "--json", expect=None, timeout=150)
+    check(r.returncode == 0 and r.stdout.count('"verified equal"') == 4,
+          "batch verify through the worker with minted tokens: every "
+          "mailbox equal (exit %d) %s" % (r.returncode, r.stdout[-200:]))
     # Nothing secret anywhere: Kafka, Redis, reports, logs and output.
     secrets = env.secrets() + env.issued()
     check(len(env.issued()) >= 2 * len(users) * 2 + 1,
