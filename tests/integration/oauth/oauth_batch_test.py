@@ -20,7 +20,9 @@ Dovecot pair whose oauth2 passdb asks our token endpoint
          expired, another pass renews them (no login is tried with an
          expired token) and copies the new mail; `batch verify` (in
          process and through the worker) logs in the same way and finds
-         every mailbox equal; then no token, client
+         every mailbox equal; a token-file batch whose file is rotated
+         between passes (its tokens expired) reads the new tokens at its
+         next connections; then no token, client
          secret or private key is in Kafka, Redis, the reports, or any
          log or output (the secrets check of e2e.secrets, for OAuth2).
 """
@@ -41,6 +43,7 @@ from pipeline import Pipeline, check, log, secrets_absent, user  # noqa: E402
 
 
 LIFETIME = 15  # seconds a token of the fleet case lives
+TF_USERS = [6, 7]  # the fleet case's token-file batch
 
 
 def google(env, side="both"):
@@ -200,7 +203,8 @@ def mint_for(env, who):
 
 def case_fleet(p, env):
     users = [1, 2, 3, 4]
-    for n in users:
+    fleet = {user(n)[0] for n in users}
+    for n in users + TF_USERS:
         for i in range(6):
             p.append(n, "fleet %d/%d" % (n, i))
     p.create("ofleet", write_csv(p, "fleet.csv", users), *google(env))
@@ -217,12 +221,27 @@ def case_fleet(p, env):
              "--target-oauth-token-url", env.entra_url,
              "--target-oauth-certificate-file", env.cert_file,
              "--ca-file", env.ca_file, "--max-attempts", "1")
+    # Token files, read by the worker at every new connection: rotated
+    # between passes by "an outside refresher" (this test).
+    tf = p.path("token-file")
+
+    def write_tokens(users_):
+        with open(tf + ".new", "w") as f:
+            for n in users_:
+                f.write("%s %s\n" % (user(n)[0], mint_for(env, user(n)[0])))
+        os.chmod(tf + ".new", 0o600)
+        os.replace(tf + ".new", tf)
+    write_tokens(TF_USERS)
+    p.create("otf", write_csv(p, "tf.csv", TF_USERS),
+             "--source-oauth-token-file", tf, "--target-oauth-token-file", tf)
     p.serve("--log-level", "debug")
     w = p.worker("w1", slots=1, extra=["--log-level", "debug"])
     w.wait_assigned()
     p.start("ofleet")
     p.start("oentra")
+    p.start("otf")
     p.wait_state("ofleet", "Synced", timeout=120)
+    p.wait_state("otf", "Synced", timeout=120)
     st = p.wait_state("oentra", ["SyncedWithErrors"], timeout=120)
     m = json.dumps(p.mailbox(st, 5))
     check("OAUTH_SASL_REFUSED" in m,
@@ -230,7 +249,7 @@ def case_fleet(p, env):
     for n in users:
         check(p.compare(n)["equal"], "pass 1: %s equal" % user(n)[0])
     first = len(env.mints())
-    subs = sorted(e["sub"] for e in env.mints() if e.get("sub"))
+    subs = sorted(e["sub"] for e in env.mints() if e.get("sub") in fleet)
     check(subs == sorted([user(n)[0] for n in users] * 2),
           "pass 1: one token per mailbox and side, minted by the worker")
     # At once an incremental pass: the worker still holds the tokens it
@@ -246,13 +265,25 @@ def case_fleet(p, env):
     t1 = time.time()
     incremental("pass 2")
     second = len(env.mints())
-    check(second - first < 2 * len(users),
+    cached = [e for e in env.mints()[first:second] if e.get("sub") in fleet]
+    check(len(cached) < 2 * len(users),
           "pass 2: the worker reused its cached tokens (%d minted)"
-          % (second - first))
+          % len(cached))
     # Let every token expire, add mail, run another incremental pass.
     time.sleep(max(0, LIFETIME + 1 - (time.time() - t1)))
     incremental("pass 3")
-    renewed = [e for e in env.mints()[second:] if e.get("sub")]
+    # The token file's tokens have expired too: the refresher writes new
+    # ones and the next pass of that batch uses them.
+    write_tokens(TF_USERS)
+    for n in TF_USERS:
+        p.append(n, "token file pass 2 %d" % n)
+    p.op("sync", "otf")
+    st = p.wait_state("otf", ["Synced", "SyncedWithErrors"], timeout=120)
+    check(st["state"] == "Synced" and
+          all(p.compare(n)["equal"] for n in TF_USERS),
+          "a token file rotated between passes: the worker read the new "
+          "tokens (the old ones had expired) and the pass completed")
+    renewed = [e for e in env.mints()[second:] if e.get("sub") in fleet]
     check(len(renewed) == 2 * len(users),
           "pass 3: every expired token was renewed before use (%d)"
           % len(renewed))
@@ -273,7 +304,7 @@ def case_fleet(p, env):
           "mailbox equal (exit %d) %s" % (r.returncode, r.stdout[-200:]))
     # Nothing secret anywhere: Kafka, Redis, reports, logs and output.
     secrets = env.secrets() + env.issued()
-    check(len(env.issued()) >= 2 * len(users) * 2 + 1,
+    check(len(env.issued()) >= 2 * len(users) * 2 + 2 * len(TF_USERS) + 1,
           "the endpoint issued the tokens checked for below")
     reports = b""
     for b in ("ofleet", "oentra"):
@@ -309,7 +340,8 @@ def main():
     try:
         env = oauthenv.OAuthEnv(
             d, lifetime=LIFETIME if case == "fleet" else 3600,
-            revoked=[user(6)[0]], refuse_always=[user(7)[0]])
+            revoked=[user(6)[0]] if case == "batch" else [],
+            refuse_always=[user(7)[0]] if case == "batch" else [])
         os.environ["MF_DOVECOT_OAUTH2_CONF"] = env.dovecot_conf()
         fleet = case == "fleet"
         with Pipeline("oauth-" + case, users=8, redis=fleet, kafka=fleet,
