@@ -8,7 +8,9 @@ Dovecot pair whose oauth2 passdb asks our token endpoint
          copies with minted service-account tokens on both sides (the
          comparer agrees); then, each mailbox with its own clear code and
          a bounded number of requests: a wrong client secret
-         (OAUTH_INVALID_CLIENT), a key the endpoint does not know
+         (OAUTH_INVALID_CLIENT), an unreachable endpoint
+         (OAUTH_TOKEN_ENDPOINT, retried up to --max-attempts only), a key
+         the endpoint does not know
          (OAUTH_DENIED), a mailbox the endpoint refuses (OAUTH_DENIED), a
          token for another mailbox in a token file (OAUTH_SASL_REFUSED),
          a token the server never accepts (OAUTH_SASL_REFUSED after one
@@ -121,6 +123,18 @@ def case_batch(p, env):
           "with Entra's words")
     n = len(env.events()) - before
     check(n == 2, "one token request per mailbox, no retries (%d)" % n)
+    # A token endpoint that does not answer: retryable, so retried, but
+    # only up to --max-attempts (2 here), then the mailbox fails.
+    down = [a if a != env.entra_url else "https://127.0.0.1:1/t"
+            for a in entra]
+    down[down.index(env.wrong_secret_file)] = env.secret_file
+    out = migrate("down", [3], down + google(env, "target"), expect=1)
+    line = [ln for ln in out.splitlines() if user(3)[0] in ln and
+            "attempts" in ln]
+    check("OAUTH_TOKEN_ENDPOINT" in out and line and
+          line[0].rstrip().endswith("attempts 2"),
+          "an unreachable token endpoint: OAUTH_TOKEN_ENDPOINT after "
+          "exactly --max-attempts attempts (%s)" % (line and line[0]))
     # A service-account key the endpoint does not know: OAUTH_DENIED.
     before = len(env.events())
     wrong = ["--source-oauth-provider", "google",
