@@ -5,6 +5,7 @@
 #include "mailferry/endpoint.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/jobs.h"
+#include "mailferry/oauth.h"
 #include "mailferry/util.h"
 
 #include <openssl/crypto.h>
@@ -89,6 +90,7 @@ struct create {
     const char *path;
     const struct mf_crypto_keyring *kr; /* NULL in a dry run */
     bool source_admin, target_admin;
+    bool source_oauth, target_oauth; /* no password needed on that side */
     struct batch_def *d;
     struct mf_error seal_err; /* the first sealing failure */
     struct mf_json *j;        /* JSON issues, or NULL */
@@ -170,7 +172,7 @@ on_csv_row(void *ud, const struct mf_csv_row *r) {
     tpass = r->target_password && *r->target_password ? r->target_password
             : r->password && *r->password             ? r->password
                                                       : NULL;
-    if (!c->target_admin && !tpass) {
+    if (!c->target_admin && !c->target_oauth && !tpass) {
         create_issue(c, r->line, 0, NULL, MF_E_CSV_EMPTY_FIELD,
                      "no password for the target: fill Password or "
                      "TargetPassword, or give --target-admin");
@@ -189,9 +191,9 @@ on_csv_row(void *ud, const struct mf_csv_row *r) {
     /* Sealed at once: the clear text is the parser's and lives only
      * during this call. With a source admin the row's own password is
      * not needed, so it is not kept at all. */
-    if (!c->source_admin && r->password && *r->password)
+    if (!c->source_admin && !c->source_oauth && r->password && *r->password)
         seal(c, r->email, MF_JOBS_PURPOSE_SOURCE, r->password, &m->password);
-    if (!c->target_admin)
+    if (!c->target_admin && !c->target_oauth)
         seal(c, r->email, MF_JOBS_PURPOSE_TARGET, tpass, &m->target_password);
 }
 
@@ -241,6 +243,38 @@ admin_secret(struct cli *cli, const char *prefix, const char *batch,
         ok = !mf_jobs_seal_blob(kr, batch, "", purpose, pw, strlen(pw), b, err);
     mf_secret_free(&pw);
     return ok;
+}
+
+/* Each side's OAuth2 options: its token source checked (key files read)
+ * and its settings and sealed key put into the batch configuration. */
+static bool
+oauth_read(struct cli *cli, const char *name,
+           const struct mf_crypto_keyring *kr, struct batch_def *d,
+           struct mf_error *err) {
+    static const char *const sides[2] = {MF_JOBS_PURPOSE_SOURCE,
+                                         MF_JOBS_PURPOSE_TARGET};
+    struct mf_batch_oauth *bo[2] = {&d->cfg.source_oauth, &d->cfg.target_oauth};
+    const char *admin[2] = {d->cfg.admin_user, d->cfg.target_admin_user};
+
+    for (int i = 0; i < 2; i++) {
+        struct mf_oauth_config oc;
+        bool given;
+        if (mf_oauth_config_read(cli->config, sides[i], &oc, &given, err))
+            return false;
+        if (!given)
+            continue;
+        if (admin[i]) {
+            mf_error_set(err, MF_E_USAGE,
+                         "the %s logs in with OAuth2 or through an admin, "
+                         "not both",
+                         sides[i]);
+            return false;
+        }
+        if (mf_oauth_new(&oc, &d->oauth[i], err) ||
+            mf_jobs_oauth_define(kr, name, sides[i], &oc, bo[i], err))
+            return false;
+    }
+    return true;
 }
 
 int
@@ -320,6 +354,11 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
                 "one ends\n",
                 command);
 
+    if (!oauth_read(cli, name, kr, d, &err)) {
+        fprintf(stderr, "mailferry %s: %s [%s]\n", command, err.detail,
+                mf_err_name(err.code));
+        return err.code == MF_E_USAGE ? MF_EXIT_USAGE : MF_EXIT_ERROR;
+    }
     if ((cfg->admin_user &&
          !admin_secret(cli, "", name, kr, MF_JOBS_PURPOSE_SOURCE_ADMIN,
                        &cfg->admin_password, &err)) ||
@@ -361,8 +400,10 @@ batch_def_read_rows(const char *command, const char *name, const char *csv_path,
     c.source_admin = source_admin;
     c.target_admin = target_admin;
     /* The CSV: every problem listed, nothing stored if there is one. */
+    c.source_oauth = d->oauth[0] != NULL;
+    c.target_oauth = d->oauth[1] != NULL;
     copt.allow_unknown_columns = allow_unknown_columns;
-    copt.password_optional = c.source_admin;
+    copt.password_optional = c.source_admin || c.source_oauth;
     rc = mf_csv_parse_file(csv_path, &copt, &ccb, &c, &cstats, &err);
     if (rc == MF_E_IO) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
@@ -394,5 +435,9 @@ batch_def_free(struct batch_def *d) {
     blob_wipe_free(&d->cfg.target_admin_password);
     mbs_free(d->mbs, d->n);
     free(d->lines);
+    mf_jobs_oauth_clear(&d->cfg.source_oauth);
+    mf_jobs_oauth_clear(&d->cfg.target_oauth);
+    mf_oauth_free(&d->oauth[0]);
+    mf_oauth_free(&d->oauth[1]);
     memset(d, 0, sizeof(*d));
 }

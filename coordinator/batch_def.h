@@ -7,6 +7,9 @@
  * Passwords are sealed as each CSV row is read (jobs.h says for which
  * purpose), so the clear text of a row lives only inside the parser's
  * callback; the admin passwords are read from files, sealed and wiped.
+ * OAuth2 options (--source-oauth-..., --target-oauth-...) give a side
+ * that logs in with tokens instead: its key file is read, checked and
+ * sealed (mf_jobs_oauth_define()), and the CSV needs no password for it.
  */
 #ifndef MF_BATCH_DEF_H
 #define MF_BATCH_DEF_H
@@ -18,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* The options that define a batch, for a command's option table. */
 #define BATCH_DEF_OPTIONS                                                      \
@@ -76,9 +80,16 @@
                                                                                \
         /* end of BATCH_DEF_OPTIONS */
 
+struct mf_oauth;
+
 struct batch_def {
-    /* Strings borrowed from the command line; lists and blobs owned. */
+    /* Strings borrowed from the command line; lists, blobs and the
+     * OAuth2 settings (cfg.source_oauth, cfg.target_oauth) owned. */
     struct mf_batch_config cfg;
+    /* Each side's OAuth2 token source, or NULL (owned): the key files
+     * are read and checked at create time, and a dry run logs in with
+     * them. */
+    struct mf_oauth *oauth[2];        /* source, target */
     struct mf_batch_mailbox_cfg *mbs; /* owned, n */
     size_t n;
     uint64_t *lines; /* owned, n: the CSV line of each row */
@@ -107,6 +118,12 @@ int batch_def_read_rows(const char *command, const char *name,
                         const struct mf_crypto_keyring *kr,
                         struct mf_json *issues_json, struct batch_def *d);
 void batch_def_free(struct batch_def *d);
+
+/* A batch's OAuth2 settings for `batch create` and `batch status`: the
+ * provider, tenant, client id, token URL and token file of each side
+ * that has them, never the key (batch_oauth.c). */
+void batch_oauth_json(struct mf_json *j, const struct mf_batch_config *cfg);
+void batch_oauth_text(FILE *out, const struct mf_batch_config *cfg);
 
 /* Applies to the existing batch name the options given in cli that may
  * change over a batch's life (`batch set`: mf_batch_setting_known()), so

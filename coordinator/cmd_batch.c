@@ -16,6 +16,7 @@
  */
 #include "batch_def.h"
 #include "batch_status.h"
+#include "cli_login.h"
 #include "cli.h"
 #include "commands.h"
 #include "mailferry/batch.h"
@@ -130,7 +131,8 @@ print_json(struct mf_buf *b) {
 static const char create_usage[] =
     "NAME --csv FILE --source URL --target URL --redis URL "
     "--master-key-file F [--admin USER --admin-password-file F] "
-    "[--target-admin USER --target-admin-password-file F] [--include L] "
+    "[--target-admin USER --target-admin-password-file F] "
+    "[--source-oauth-... / --target-oauth-...] [--include L] "
     "[--exclude L] [--rename OLD=NEW[,...]] [caps] [--max-attempts N] "
     "[--incremental-every 24h] [--dry-run] [--json]";
 
@@ -139,8 +141,8 @@ static const struct cli_option create_options[] = {
     {"redis", true, "Redis holding the batches"},
     {"master-key-file", true,
      "key file sealing the passwords (`mailferry key generate`)"},
-    BATCH_DEF_OPTIONS{"dry-run", false,
-                      "check everything and print what would be created"},
+    BATCH_DEF_OPTIONS CLI_OAUTH_OPTIONS,
+    {"dry-run", false, "check everything and print what would be created"},
     {NULL, false, NULL},
 };
 
@@ -188,6 +190,7 @@ print_created(const struct mf_batch_config *cfg,
         mf_json_key(&j, "admin"), mf_json_string(&j, cfg->admin_user);
         mf_json_key(&j, "target_admin"),
             mf_json_string(&j, cfg->target_admin_user);
+        batch_oauth_json(&j, cfg);
         json_strv(&j, "include", cfg->include, cfg->n_include);
         json_strv(&j, "exclude", cfg->exclude, cfg->n_exclude);
         json_strv(&j, "rename", cfg->rename, cfg->n_rename);
@@ -229,6 +232,7 @@ print_created(const struct mf_batch_config *cfg,
         printf("  target admin %s (%s)\n", cfg->target_admin_user,
                cfg->target_admin_login_format ? cfg->target_admin_login_format
                                               : "sasl");
+    batch_oauth_text(stdout, cfg);
     for (size_t i = 0; i < cfg->n_include; i++)
         printf("  include %s\n", cfg->include[i]);
     for (size_t i = 0; i < cfg->n_exclude; i++)
@@ -316,6 +320,8 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
         plan_login(cfg->target_admin_user, cfg->target_admin_login_format,
                    &cfg->target_admin_password, tuser, &m->target_password,
                    m->email, &reqs[i].target, &owned[4 * i + 2]);
+        cli_login_oauth(d->oauth[0], m->email, &reqs[i].source);
+        cli_login_oauth(d->oauth[1], m->email, &reqs[i].target);
     }
     po.source = &src;
     po.target = &dst;

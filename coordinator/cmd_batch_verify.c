@@ -18,6 +18,7 @@
 #include "mailferry/crypto.h"
 #include "mailferry/envelope.h"
 #include "mailferry/jobs.h"
+#include "mailferry/oauth.h"
 #include "mailferry/util.h"
 #include "verify_run.h"
 
@@ -78,12 +79,21 @@ collect(void *ud, const struct mf_batch_mailbox *mb) {
     return MF_E_OK;
 }
 
-/* One side's login from the job, its secret opened into *s_r. */
+/* What a mailbox's logins hold while it is verified. */
+struct hold {
+    struct mf_crypto_secret *secret[2]; /* owned, wiped */
+    struct mf_oauth *oauth[2];          /* owned */
+};
+
+/* One side's login from the job, its secret opened into h (for an OAuth2
+ * side: a token source made from the key it holds, as a worker does). */
 static mf_err
 open_side(const struct ctx *c, const struct mf_job *job, bool target,
-          struct mf_migrate_login *lg, struct mf_crypto_secret **s_r,
-          struct mf_error *err) {
+          struct mf_migrate_login *lg, struct hold *h, struct mf_error *err) {
     const struct mf_job_credentials *cr = target ? &job->target : &job->source;
+    const char *purpose =
+        target ? MF_JOBS_PURPOSE_TARGET : MF_JOBS_PURPOSE_SOURCE;
+    struct mf_crypto_secret **s_r = &h->secret[target];
     mf_err rc;
 
     memset(lg, 0, sizeof(*lg));
@@ -96,47 +106,52 @@ open_side(const struct ctx *c, const struct mf_job *job, bool target,
                             target ? "target" : "source");
     /* Sealed for this job's login, endpoints and generation, as a
      * worker opens it (mf_jobs_build()). */
-    rc = mf_jobs_open_secret(
-        c->kr, c->cfg, job,
-        target ? MF_JOBS_PURPOSE_TARGET : MF_JOBS_PURPOSE_SOURCE, s_r, err);
+    rc = mf_jobs_open_secret(c->kr, c->cfg, job, purpose, s_r, err);
     if (!target)
         lg->user_root =
             job->user_root && *job->user_root ? job->user_root : NULL;
-    if (rc == MF_E_OK) {
-        if (cr->oauth)
-            lg->oauth_token = (const char *)(*s_r)->data;
-        else
-            lg->password = (const char *)(*s_r)->data;
+    if (rc != MF_E_OK)
+        return rc;
+    if (!cr->oauth) {
+        lg->password = (const char *)(*s_r)->data;
+        return MF_E_OK;
     }
+    rc = mf_jobs_oauth_new(c->cfg, purpose, *s_r, &h->oauth[target], err);
+    mf_crypto_secret_free(s_r);
+    lg->oauth = h->oauth[target];
+    lg->oauth_mailbox = cr->login;
     return rc;
+}
+
+static void
+hold_free(struct hold *h) {
+    for (int i = 0; i < 2; i++) {
+        mf_crypto_secret_free(&h->secret[i]);
+        mf_oauth_free(&h->oauth[i]);
+    }
+    free(h);
 }
 
 static mf_err
 job_login(void *ud, size_t i, struct mf_migrate_login *src,
           struct mf_migrate_login *dst, void **hold, struct mf_error *err) {
     struct ctx *c = ud;
-    struct mf_crypto_secret **s = mf_xcalloc(2, sizeof(*s));
+    struct hold *h = mf_xcalloc(1, sizeof(*h));
     mf_err rc;
 
-    if ((rc = open_side(c, &c->jobs[i], false, src, &s[0], err)) ||
-        (rc = open_side(c, &c->jobs[i], true, dst, &s[1], err))) {
-        mf_crypto_secret_free(&s[0]);
-        mf_crypto_secret_free(&s[1]);
-        free(s);
+    if ((rc = open_side(c, &c->jobs[i], false, src, h, err)) ||
+        (rc = open_side(c, &c->jobs[i], true, dst, h, err))) {
+        hold_free(h);
         return rc;
     }
-    *hold = s;
+    *hold = h;
     return MF_E_OK;
 }
 
 static void
 job_release(void *ud, void *hold) {
-    struct mf_crypto_secret **s = hold;
-
     (void)ud;
-    mf_crypto_secret_free(&s[0]);
-    mf_crypto_secret_free(&s[1]);
-    free(s);
+    hold_free(hold);
 }
 
 static mf_err

@@ -186,15 +186,6 @@ cmd_migrate(int argc, char **argv) {
             fprintf(stderr, "mailferry migrate: %s\n", err.detail);
             goto out;
         }
-        if (!direct &&
-            (mf_config_get(cli.config, "source-oauth-provider", NULL) ||
-             mf_config_get(cli.config, "target-oauth-provider", NULL) ||
-             mf_config_get(cli.config, "source-oauth-token-file", NULL) ||
-             mf_config_get(cli.config, "target-oauth-token-file", NULL))) {
-            fprintf(stderr, "mailferry migrate: OAuth2 logins need --direct "
-                            "for now (jobs do not carry them yet)\n");
-            goto out;
-        }
         if (!direct) {
             memset(&sa2, 0, sizeof(sa2));
             sa2.sa_handler = on_signal;

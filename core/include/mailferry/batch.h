@@ -154,6 +154,19 @@ struct mf_batch_caps {
     uint64_t max_bytes_per_second;
 };
 
+/* One side's OAuth2 login (mailferry/oauth.h), provider NULL when the
+ * side logs in with passwords. Everything but key is the non-secret
+ * configuration; key is the secret material (a client secret, a PEM
+ * certificate and key, or a service account's JSON key) SEALED by
+ * mf_jobs_oauth_seal() (core/src/jobs/oauth.c), empty for a token file,
+ * which the workers read from token_file at each connection. */
+struct mf_batch_oauth {
+    char *provider; /* "entra", "google", "token-file", or NULL */
+    char *tenant, *client_id, *token_url, *scope, *token_file;
+    char *key_kind; /* "client-secret", "certificate", "service-account" */
+    struct mf_batch_blob key; /* SEALED */
+};
+
 /* A batch's configuration. For mf_batch_create() every pointer is
  * borrowed (NULL reads as empty) and the fields marked "store" are
  * ignored; mf_batch_get() returns one that owns everything. */
@@ -187,6 +200,8 @@ struct mf_batch_config {
     /* Flags changed on both sides between passes (migrate.h); stored as
      * its word, absent for MF_FLAG_CONFLICT_DEFAULT. */
     enum mf_flag_conflict flag_conflict;
+    /* OAuth2 logins per side (fields s_oauth_* and t_oauth_*). */
+    struct mf_batch_oauth source_oauth, target_oauth;
 
     /* store: filled by mf_batch_get(), ignored by mf_batch_create(). */
     enum mf_batch_state state;

@@ -128,6 +128,50 @@ MF_WARN_UNUSED mf_err mf_jobs_open_secret(const struct mf_crypto_keyring *kr,
                                           const char *purpose,
                                           struct mf_crypto_secret **secret_r,
                                           struct mf_error *err);
+/* ------------------------------------------------------------------ */
+/* OAuth2 sides (core/src/jobs/oauth.c)                               */
+/* ------------------------------------------------------------------ */
+
+struct mf_oauth;
+
+/* The OAuth2 settings of the side purpose names (MF_JOBS_PURPOSE_SOURCE
+ * or _TARGET), or NULL when that side logs in with passwords. */
+const struct mf_batch_oauth *
+mf_jobs_oauth_side(const struct mf_batch_config *cfg, const char *purpose);
+/* Seals material (len bytes: the client secret, the certificate PEM or
+ * the service account's JSON key) into o->key for (batch, "", purpose
+ * + "-oauth") and bound to o's other fields, so that a batch record whose
+ * token URL, client id or tenant was changed in Redis no longer opens
+ * the key (MF_E_DECRYPT) and the key is never sent elsewhere. */
+MF_WARN_UNUSED mf_err mf_jobs_oauth_seal(const struct mf_crypto_keyring *kr,
+                                         const char *batch, const char *purpose,
+                                         struct mf_batch_oauth *o,
+                                         const void *material, size_t len,
+                                         struct mf_error *err);
+struct mf_oauth_config;
+/* Fills o (all new strings; release with mf_jobs_oauth_clear()) with
+ * the settings of oc as a batch stores them for the side purpose, reads
+ * the key file oc names and seals it with mf_jobs_oauth_seal(); kr NULL
+ * (a dry run) reads and seals nothing. A token file must be an absolute
+ * path (MF_E_USAGE): the workers read it. */
+MF_WARN_UNUSED mf_err mf_jobs_oauth_define(const struct mf_crypto_keyring *kr,
+                                           const char *batch,
+                                           const char *purpose,
+                                           const struct mf_oauth_config *oc,
+                                           struct mf_batch_oauth *o,
+                                           struct mf_error *err);
+void mf_jobs_oauth_clear(struct mf_batch_oauth *o);
+/* A token source for one side of a job whose credentials say oauth:
+ * secret is that side's secret as mf_jobs_open_secret() opened it (the
+ * key material, or the token file's path); *o_r is new
+ * (mf_oauth_free()). The endpoint is checked with cfg's CA file and
+ * insecure flag. Errors as mf_oauth_new(). */
+MF_WARN_UNUSED mf_err mf_jobs_oauth_new(const struct mf_batch_config *cfg,
+                                        const char *purpose,
+                                        const struct mf_crypto_secret *secret,
+                                        struct mf_oauth **o_r,
+                                        struct mf_error *err);
+
 /* Frees what a struct mf_job owns and zeroes it. */
 void mf_jobs_job_clear(struct mf_job *job);
 

@@ -46,6 +46,11 @@ struct mf_oauth_config {
     const char *client_secret_file;   /* entra: a secret, or ... */
     const char *certificate_file;     /* entra: PEM key + certificate */
     const char *service_account_file; /* google: the JSON key */
+    /* Or the content of those files (a worker gets it sealed in its
+     * job, core/src/jobs/oauth.c): used when the matching file is NULL. */
+    const char *client_secret;        /* entra */
+    const char *certificate_pem;      /* entra */
+    const char *service_account_json; /* google */
     const char *token_url;            /* NULL: the provider's endpoint */
     const char *scope;                /* NULL: the provider's IMAP scope */
     const char *ca_file;              /* NULL: the system store */
@@ -64,6 +69,17 @@ MF_WARN_UNUSED mf_err mf_oauth_from_config(const struct mf_config *c,
                                            const char *side,
                                            struct mf_oauth **o_r,
                                            struct mf_error *err);
+/* Fills *oc from one side's options as mf_oauth_from_config() reads
+ * them, without reading any file; oc's strings are borrowed from c.
+ * *given_r says whether the side has any OAuth2 option (oc is zeroed
+ * when not). */
+MF_WARN_UNUSED mf_err mf_oauth_config_read(const struct mf_config *c,
+                                           const char *side,
+                                           struct mf_oauth_config *oc,
+                                           bool *given_r, struct mf_error *err);
+/* The file that holds oc's secret material (client secret, certificate
+ * and key, service-account key), or NULL (a token file has none). */
+const char *mf_oauth_config_key_file(const struct mf_oauth_config *oc);
 /* The provider that side's options name ("entra", "google",
  * "token-file"), or NULL when none: what a batch stores. */
 const char *mf_oauth_config_provider(const struct mf_config *c,

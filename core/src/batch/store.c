@@ -168,6 +168,37 @@ new_generation(void) {
     return g;
 }
 
+/* One side's OAuth2 settings (absent when the side has none). */
+static const char *const oauth_fields[] = {"provider",  "tenant", "client_id",
+                                           "token_url", "scope",  "token_file",
+                                           "key_kind"};
+
+static char **
+oauth_field(struct mf_batch_oauth *o, size_t i) {
+    char **f[] = {&o->provider, &o->tenant,     &o->client_id, &o->token_url,
+                  &o->scope,    &o->token_file, &o->key_kind};
+    return f[i];
+}
+
+static void
+add_oauth(struct mf__batch_argv *a, const char *prefix,
+          const struct mf_batch_oauth *o) {
+    char key[64];
+
+    if (!o->provider)
+        return;
+    for (size_t i = 0; i < MF_ARRAY_LEN(oauth_fields); i++) {
+        const char *v = *oauth_field((struct mf_batch_oauth *)o, i);
+        if (!v)
+            continue;
+        snprintf(key, sizeof(key), "%s%s", prefix, oauth_fields[i]);
+        add_field(a, key, v);
+    }
+    snprintf(key, sizeof(key), "%skey", prefix);
+    mf__batch_argv_adds(a, key);
+    add_blob(a, &o->key);
+}
+
 static void
 queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
                  const struct mf_batch_config *c, size_t n, int64_t now) {
@@ -198,6 +229,8 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     add_field_u(a, "incremental_every", c->incremental_every);
     if (c->flag_conflict != MF_FLAG_CONFLICT_DEFAULT)
         add_field(a, "flag_conflict", mf_flag_conflict_name(c->flag_conflict));
+    add_oauth(a, "s_oauth_", &c->source_oauth);
+    add_oauth(a, "t_oauth_", &c->target_oauth);
     add_field_u(a, "created", (uint64_t)now);
     add_field_u(a, "generation", new_generation());
     add_field_u(a, "n_mailboxes", n);
@@ -398,6 +431,18 @@ get_blob(const redisReply *h, const char *field, struct mf_batch_blob *b) {
 }
 
 static void
+get_oauth(const redisReply *h, const char *prefix, struct mf_batch_oauth *o) {
+    char key[64];
+
+    for (size_t i = 0; i < MF_ARRAY_LEN(oauth_fields); i++) {
+        snprintf(key, sizeof(key), "%s%s", prefix, oauth_fields[i]);
+        *oauth_field(o, i) = mf__batch_hget_strdup(h, key);
+    }
+    snprintf(key, sizeof(key), "%skey", prefix);
+    get_blob(h, key, &o->key);
+}
+
+static void
 get_caps(const redisReply *h, const char *pfx, struct mf_batch_caps *c) {
     char name[64];
 
@@ -496,6 +541,8 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->max_attempts = (uint32_t)mf__batch_hget_u64(h, "max_attempts");
     c->incremental_every = mf__batch_hget_u64(h, "incremental_every");
     c->flag_conflict = get_flag_conflict(h);
+    get_oauth(h, "s_oauth_", &c->source_oauth);
+    get_oauth(h, "t_oauth_", &c->target_oauth);
     c->state = get_state(h);
     c->created = mf__batch_hget_i64(h, "created");
     c->generation = mf__batch_hget_u64(h, "generation");
@@ -530,6 +577,13 @@ free_blob(struct mf_batch_blob *b) {
 }
 
 static void
+free_oauth(struct mf_batch_oauth *o) {
+    for (size_t i = 0; i < MF_ARRAY_LEN(oauth_fields); i++)
+        free(*oauth_field(o, i));
+    free_blob(&o->key);
+}
+
+static void
 free_strv(char **v, size_t n) {
     for (size_t i = 0; i < n; i++)
         free(v[i]);
@@ -558,6 +612,8 @@ mf_batch_config_free(struct mf_batch_config **cp) {
     free_strv(c->presets, c->n_presets);
     free(c->separator_replacement);
     free(c->target_root);
+    free_oauth(&c->source_oauth);
+    free_oauth(&c->target_oauth);
     free(c);
     *cp = NULL;
 }

@@ -7,12 +7,12 @@
  * own), opened from its stored blob and sealed again at once for the
  * job: bound to the batch, the mailbox, the side, and the login,
  * authzid, OAuth flag, batch generation and endpoints the job carries
- * (bound_purpose()), so that an envelope changed on its way to a worker
- * does not open. It lives in a struct mf_crypto_secret that wipes
+ * (mf__jobs_bound_purpose()), so that an envelope changed on its way to a
+ * worker does not open. It lives in a struct mf_crypto_secret that wipes
  * itself. Everything a struct mf_job holds is owned
  * by it and released by mf_jobs_job_clear().
  */
-#include "mailferry/jobs.h"
+#include "jobs/jobs_int.h"
 
 #include "mailferry/util.h"
 
@@ -155,8 +155,8 @@ unpack_blob(const struct mf_batch_blob *b, struct mf_sealed_secret *s_r,
 /* What a job's secret is bound to                                    */
 /* ------------------------------------------------------------------ */
 
-static void
-bind_put(struct mf_buf *b, const char *name, const char *v) {
+void
+mf__jobs_bind_put(struct mf_buf *b, const char *name, const char *v) {
     if (!v)
         v = "";
     mf_buf_appendf(b, ";%s=%zu:", name, strlen(v));
@@ -171,23 +171,28 @@ bind_put(struct mf_buf *b, const char *name, const char *v) {
  * login, authzid, OAuth flag, generation or endpoints were changed after
  * sealing fails to open (MF_E_DECRYPT). One function for the coordinator
  * that seals and the worker that opens: the rule exists once. */
-static char *
-bound_purpose(const struct mf_batch_config *cfg, const struct mf_job *j,
-              const struct mf_job_credentials *c, const char *purpose) {
+char *
+mf__jobs_bound_purpose(const struct mf_batch_config *cfg,
+                       const struct mf_job *j,
+                       const struct mf_job_credentials *c,
+                       const char *purpose) {
     struct mf_buf b = {0};
 
     mf_buf_append_str(&b, purpose);
     mf_buf_append_str(&b, "/job.v2");
-    bind_put(&b, "login", c->login);
-    bind_put(&b, "authzid", c->authorization_id);
-    bind_put(&b, "oauth", c->oauth ? "1" : "0");
+    mf__jobs_bind_put(&b, "login", c->login);
+    mf__jobs_bind_put(&b, "authzid", c->authorization_id);
+    mf__jobs_bind_put(&b, "oauth", c->oauth ? "1" : "0");
     mf_buf_appendf(&b, ";generation=%" PRIu64, j->batch_generation);
-    bind_put(&b, "source", cfg->source);
-    bind_put(&b, "target", cfg->target);
-    bind_put(&b, "ca", cfg->ca_file);
-    bind_put(&b, "insecure", cfg->insecure ? "1" : "0");
+    mf__jobs_bind_put(&b, "source", cfg->source);
+    mf__jobs_bind_put(&b, "target", cfg->target);
+    mf__jobs_bind_put(&b, "ca", cfg->ca_file);
+    mf__jobs_bind_put(&b, "insecure", cfg->insecure ? "1" : "0");
     /* The UserRoot picks whose folders an admin login reads. */
-    bind_put(&b, "root", j->user_root);
+    mf__jobs_bind_put(&b, "root", j->user_root);
+    /* An OAuth2 side: also where its tokens come from (oauth.c). */
+    if (c->oauth)
+        mf__jobs_oauth_bind(&b, mf_jobs_oauth_side(cfg, purpose));
     mf_buf_append(&b, "", 1);
     return (char *)b.data;
 }
@@ -199,7 +204,7 @@ mf_jobs_open_secret(const struct mf_crypto_keyring *kr,
                     struct mf_error *err) {
     const struct mf_job_credentials *c =
         strcmp(purpose, MF_JOBS_PURPOSE_SOURCE) == 0 ? &j->source : &j->target;
-    char *bound = bound_purpose(cfg, j, c, purpose);
+    char *bound = mf__jobs_bound_purpose(cfg, j, c, purpose);
     mf_err rc = mf_crypto_open(kr, j->batch, j->mailbox, bound, &c->password,
                                secret_r, err);
 
@@ -208,11 +213,11 @@ mf_jobs_open_secret(const struct mf_crypto_keyring *kr,
 }
 
 /* Opens a stored blob sealed for (batch, mailbox, stored_purpose). */
-static mf_err
-open_stored(const struct mf_crypto_keyring *kr, const char *batch,
-            const char *mailbox, const struct mf_batch_blob *blob,
-            const char *stored_purpose, struct mf_crypto_secret **clear_r,
-            struct mf_error *err) {
+mf_err
+mf__jobs_open_stored(const struct mf_crypto_keyring *kr, const char *batch,
+                     const char *mailbox, const struct mf_batch_blob *blob,
+                     const char *stored_purpose,
+                     struct mf_crypto_secret **clear_r, struct mf_error *err) {
     struct mf_sealed_secret stored;
     mf_err rc;
 
@@ -224,9 +229,26 @@ open_stored(const struct mf_crypto_keyring *kr, const char *batch,
     return rc;
 }
 
+mf_err
+mf__jobs_seal_for_job(const struct mf_crypto_keyring *kr,
+                      const struct mf_batch_config *cfg, const struct mf_job *j,
+                      const char *purpose, struct mf_job_credentials *c,
+                      struct mf_crypto_secret **clear, struct mf_error *err) {
+    char *bound = mf__jobs_bound_purpose(cfg, j, c, purpose);
+    mf_err rc = mf_crypto_seal(kr, j->batch, j->mailbox, bound, (*clear)->data,
+                               (*clear)->len, &c->password, err);
+
+    free(bound);
+    mf_crypto_secret_free(clear);
+    if (rc)
+        return rc;
+    c->has_password = true;
+    return MF_E_OK;
+}
+
 /* One side's credentials. admin NULL: the user logs in as user with the
  * stored own password. Either secret is opened and sealed again, bound
- * to the job (bound_purpose()). */
+ * to the job (mf__jobs_bound_purpose()). */
 static mf_err
 side(const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
      const struct mf_job *j, const char *admin, const char *fmt,
@@ -234,9 +256,10 @@ side(const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
      const char *user, const struct mf_batch_blob *own_pw, const char *purpose,
      struct mf_job_credentials *c, struct mf_error *err) {
     struct mf_crypto_secret *clear = NULL;
-    char *bound;
     mf_err rc;
 
+    if (mf_jobs_oauth_side(cfg, purpose))
+        return mf__jobs_oauth_credentials(kr, cfg, j, purpose, c, err);
     if (admin && *admin) {
         mf_jobs_admin_login(admin, fmt, user, j->mailbox, &c->login,
                             &c->authorization_id);
@@ -244,8 +267,8 @@ side(const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
             return mf_error_set(err, MF_E_STATE,
                                 "batch %s has no %s password stored", j->batch,
                                 admin_purpose);
-        rc =
-            open_stored(kr, j->batch, "", admin_pw, admin_purpose, &clear, err);
+        rc = mf__jobs_open_stored(kr, j->batch, "", admin_pw, admin_purpose,
+                                  &clear, err);
     } else {
         c->login = mf_xstrdup(user);
         c->authorization_id = mf_xstrdup("");
@@ -253,20 +276,12 @@ side(const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
             return mf_error_set(err, MF_E_STATE,
                                 "mailbox %s has no %s password stored",
                                 j->mailbox, purpose);
-        rc =
-            open_stored(kr, j->batch, j->mailbox, own_pw, purpose, &clear, err);
+        rc = mf__jobs_open_stored(kr, j->batch, j->mailbox, own_pw, purpose,
+                                  &clear, err);
     }
     if (rc)
         return rc;
-    bound = bound_purpose(cfg, j, c, purpose);
-    rc = mf_crypto_seal(kr, j->batch, j->mailbox, bound, clear->data,
-                        clear->len, &c->password, err);
-    free(bound);
-    mf_crypto_secret_free(&clear);
-    if (rc)
-        return rc;
-    c->has_password = true;
-    return MF_E_OK;
+    return mf__jobs_seal_for_job(kr, cfg, j, purpose, c, &clear, err);
 }
 
 uint64_t

@@ -117,6 +117,22 @@ cfg_copy(struct mf_oauth_config *d, const struct mf_oauth_config *s) {
     d->token_url = dup0(s->token_url);
     d->scope = dup0(s->scope);
     d->ca_file = dup0(s->ca_file);
+    /* Material given inline is read by the loaders and kept only in
+     * its parsed form (o->secret, o->key). */
+    d->client_secret = d->certificate_pem = d->service_account_json = NULL;
+}
+
+/* The secret material: the file's content, or the inline copy (named by
+ * what, for errors). *text_r is freed with mf_secret_free(). */
+static mf_err
+material(const char *file, const char *text, const char *what, char **text_r,
+         struct mf_error *err) {
+    if (file)
+        return mf_secret_read_file(file, text_r, err);
+    if (!text)
+        return mf_error_set(err, MF_E_USAGE, "no OAuth2 %s", what);
+    *text_r = mf_xstrdup(text);
+    return MF_E_OK;
 }
 
 static void
@@ -134,8 +150,11 @@ cfg_free(struct mf_oauth_config *c) {
 
 /* Entra: the secret or the certificate. */
 static mf_err
-load_entra(struct mf_oauth *o, struct mf_error *err) {
+load_entra(struct mf_oauth *o, const struct mf_oauth_config *in,
+           struct mf_error *err) {
     const struct mf_oauth_config *c = &o->cfg;
+    bool has_secret = c->client_secret_file || in->client_secret;
+    bool has_cert = c->certificate_file || in->certificate_pem;
     char *pem = NULL;
     mf_err rc;
 
@@ -143,7 +162,7 @@ load_entra(struct mf_oauth *o, struct mf_error *err) {
         return mf_error_set(err, MF_E_USAGE,
                             "OAuth2 provider entra needs a client id and a "
                             "tenant (or a token URL)");
-    if (!c->client_secret_file == !c->certificate_file)
+    if (has_secret == has_cert)
         return mf_error_set(err, MF_E_USAGE,
                             "OAuth2 provider entra needs a client secret file "
                             "or a certificate file (one of them)");
@@ -152,35 +171,42 @@ load_entra(struct mf_oauth *o, struct mf_error *err) {
                                          "%s/oauth2/v2.0/token",
                                          c->tenant);
     o->scope = mf_xstrdup(c->scope ? c->scope : ENTRA_SCOPE);
-    if (c->client_secret_file)
-        return mf_secret_read_file(c->client_secret_file, &o->secret, err);
-    if ((rc = mf_secret_read_file(c->certificate_file, &pem, err)) != MF_E_OK)
+    if (has_secret)
+        return material(c->client_secret_file, in->client_secret,
+                        "client secret", &o->secret, err);
+    if ((rc = material(c->certificate_file, in->certificate_pem, "certificate",
+                       &pem, err)) != MF_E_OK)
         return rc;
     rc = mf__oauth_key_load(pem, strlen(pem), true, &o->key, err);
     if (rc != MF_E_OK)
-        wrap(err, rc, c->certificate_file, "");
+        wrap(err, rc, c->certificate_file ? c->certificate_file : "certificate",
+             "");
     mf_secret_free(&pem);
     return rc;
 }
 
 /* Google: the service account's JSON key. */
 static mf_err
-load_google(struct mf_oauth *o, struct mf_error *err) {
+load_google(struct mf_oauth *o, const struct mf_oauth_config *in,
+            struct mf_error *err) {
     const struct mf_oauth_config *c = &o->cfg;
+    const char *name = c->service_account_file ? c->service_account_file
+                                               : "service account key";
     struct mf__json_obj *j = NULL;
     const char *pk, *email, *kid, *uri;
     char *text = NULL;
     mf_err rc;
 
-    if (!c->service_account_file)
+    if (!c->service_account_file && !in->service_account_json)
         return mf_error_set(err, MF_E_USAGE,
                             "OAuth2 provider google needs a service account "
                             "file");
-    rc = mf_secret_read_file(c->service_account_file, &text, err);
+    rc = material(c->service_account_file, in->service_account_json,
+                  "service account key", &text, err);
     if (rc != MF_E_OK)
         return rc;
     if ((rc = mf__json_parse(text, strlen(text), &j, err)) != MF_E_OK) {
-        rc = wrap(err, MF_E_OAUTH_BAD_KEY, c->service_account_file, "");
+        rc = wrap(err, MF_E_OAUTH_BAD_KEY, name, "");
         goto out;
     }
     pk = mf__json_get(j, "private_key", NULL);
@@ -191,12 +217,12 @@ load_google(struct mf_oauth *o, struct mf_error *err) {
         rc = mf_error_set(err, MF_E_OAUTH_BAD_KEY,
                           "%s: not a service account key (no private_key "
                           "or client_email)",
-                          c->service_account_file);
+                          name);
         goto out;
     }
     rc = mf__oauth_key_load(pk, strlen(pk), false, &o->key, err);
     if (rc != MF_E_OK) {
-        wrap(err, rc, c->service_account_file, "");
+        wrap(err, rc, name, "");
         goto out;
     }
     snprintf(o->key.kid, sizeof(o->key.kid), "%s", kid ? kid : "");
@@ -226,10 +252,10 @@ mf_oauth_new(const struct mf_oauth_config *cfg, struct mf_oauth **o_r,
             rc = mf_error_set(err, MF_E_USAGE, "no OAuth2 token file");
         break;
     case MF_OAUTH_ENTRA:
-        rc = load_entra(o, err);
+        rc = load_entra(o, cfg, err);
         break;
     case MF_OAUTH_GOOGLE:
-        rc = load_google(o, err);
+        rc = load_google(o, cfg, err);
         break;
     case MF_OAUTH_NONE:
     default:

@@ -47,11 +47,21 @@ nonempty(const char *s) {
     return s && *s ? s : NULL;
 }
 
-/* Opens one side's secret into *s_r and points lg at it. */
+/* Both sides' logins of a job and what they hold: opened secrets, or
+ * OAuth2 token sources from the worker's registry (oauthreg.c). */
+struct logins {
+    struct mf_migrate_login src, dst;
+    struct mf_crypto_secret *secret[2]; /* owned, wiped */
+    struct mf_oauth *oauth[2];          /* held from the registry */
+};
+
+/* Opens one side's secret and points lg at it: a password, or for an
+ * OAuth2 side the token source made from the key it holds. */
 static mf_err
 open_login(struct mf__worker_job *j, const char *purpose,
            const struct mf_job_credentials *c, struct mf_crypto_secret **s_r,
-           struct mf_migrate_login *lg, struct mf_error *err) {
+           struct mf_oauth **o_r, struct mf_migrate_login *lg,
+           struct mf_error *err) {
     mf_err rc;
 
     memset(lg, 0, sizeof(*lg));
@@ -69,24 +79,43 @@ open_login(struct mf__worker_job *j, const char *purpose,
                              purpose, s_r, err);
     if (rc != MF_E_OK)
         return rc;
-    if (c->oauth)
-        lg->oauth_token = (const char *)(*s_r)->data;
-    else
+    if (!c->oauth) {
         lg->password = (const char *)(*s_r)->data;
+        return MF_E_OK;
+    }
+    /* The key stays only in the token source's parsed form. */
+    rc = mf__worker_oauth_get(j->w, j->batch->cfg, &j->env.job, purpose, *s_r,
+                              o_r, err);
+    mf_crypto_secret_free(s_r);
+    if (rc != MF_E_OK)
+        return rc;
+    lg->oauth = *o_r;
+    lg->oauth_mailbox = lg->user;
     return MF_E_OK;
 }
 
-/* Opens both sides' secrets and points src and dst at them. */
-static mf_err
-open_logins(struct mf__worker_job *j, struct mf_crypto_secret **src_secret,
-            struct mf_crypto_secret **dst_secret, struct mf_migrate_login *src,
-            struct mf_migrate_login *dst, struct mf_error *err) {
-    mf_err rc =
-        open_login(j, "source", &j->env.job.source, src_secret, src, err);
+/* Wipes the secrets and gives the token sources back. */
+static void
+close_logins(struct mf__worker_job *j, struct logins *l) {
+    for (int i = 0; i < 2; i++) {
+        mf_crypto_secret_free(&l->secret[i]);
+        mf__worker_oauth_put(j->w, &l->oauth[i]);
+    }
+}
 
+/* Opens both sides' logins into l (closed with close_logins() in any
+ * case). */
+static mf_err
+open_logins(struct mf__worker_job *j, struct logins *l, struct mf_error *err) {
+    mf_err rc;
+
+    memset(l, 0, sizeof(*l));
+    rc = open_login(j, "source", &j->env.job.source, &l->secret[0],
+                    &l->oauth[0], &l->src, err);
     if (rc == MF_E_OK)
-        rc = open_login(j, "target", &j->env.job.target, dst_secret, dst, err);
-    src->user_root = nonempty(j->env.job.user_root);
+        rc = open_login(j, "target", &j->env.job.target, &l->secret[1],
+                        &l->oauth[1], &l->dst, err);
+    l->src.user_root = nonempty(j->env.job.user_root);
     return rc;
 }
 
@@ -114,24 +143,22 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
 static mf_err
 run_engine(struct mf__worker_job *j, struct mf_redis *r,
            struct mf_migrate_result *res, bool *ran_r, struct mf_error *err) {
-    struct mf_crypto_secret *src_secret = NULL, *dst_secret = NULL;
-    struct mf_migrate_login src, dst;
+    struct logins l;
     struct mf_migrate_options o;
     mf_err rc;
 
     *ran_r = false;
-    rc = open_logins(j, &src_secret, &dst_secret, &src, &dst, err);
+    rc = open_logins(j, &l, err);
     if (rc != MF_E_OK)
         goto out;
     engine_options(j, r, &o);
-    rc = mf_migrate_mailbox(&o, j->env.job.mailbox, &src, &dst, res);
+    rc = mf_migrate_mailbox(&o, j->env.job.mailbox, &l.src, &l.dst, res);
     *ran_r = true;
     if (rc != MF_E_OK)
         *err = res->error;
 out:
     /* The engine keeps no copy: wipe the secrets now. */
-    mf_crypto_secret_free(&src_secret);
-    mf_crypto_secret_free(&dst_secret);
+    close_logins(j, &l);
     return rc;
 }
 
@@ -140,13 +167,12 @@ out:
 static mf_err
 run_verify(struct mf__worker_job *j, struct mf_redis *r,
            struct mf_verify_result *res, struct mf_error *err) {
-    struct mf_crypto_secret *src_secret = NULL, *dst_secret = NULL;
-    struct mf_migrate_login src, dst;
+    struct logins l;
     struct mf_migrate_options o;
     struct mf_verify_options vo = {0};
     mf_err rc;
 
-    rc = open_logins(j, &src_secret, &dst_secret, &src, &dst, err);
+    rc = open_logins(j, &l, err);
     if (rc != MF_E_OK) {
         res->error = *err;
         goto out;
@@ -156,12 +182,11 @@ run_verify(struct mf__worker_job *j, struct mf_redis *r,
     vo.sample = j->env.job.verify_sample > SIZE_MAX
                     ? SIZE_MAX
                     : (size_t)j->env.job.verify_sample;
-    rc = mf_verify_mailbox(&vo, j->env.job.mailbox, &src, &dst, res);
+    rc = mf_verify_mailbox(&vo, j->env.job.mailbox, &l.src, &l.dst, res);
     if (rc != MF_E_OK)
         *err = res->error;
 out:
-    mf_crypto_secret_free(&src_secret);
-    mf_crypto_secret_free(&dst_secret);
+    close_logins(j, &l);
     return rc;
 }
 

@@ -538,6 +538,7 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
     memset(&l, 0, sizeof(l));
     l.w = w;
     w->stop = stop;
+    mf__worker_oauth_init(w);
     if (!stats) {
         /* Slot threads use it until they end: leaked with w if abandoned. */
         w->own_stats = mf_xcalloc(1, sizeof(*w->own_stats));
@@ -631,6 +632,7 @@ out:
         return rc;
     }
     mf__worker_cache_clear(w);
+    mf__worker_oauth_clear(w);
     mf_kafka_producer_free(&w->producer);
     free(w->slots);
     free(w->own_stats);

@@ -8,6 +8,8 @@
  *   bcache.c   batch configurations from Redis, cached, turned into the
  *              engine's options
  *   stats.c    the metrics counters
+ *   oauthreg.c OAuth2 token sources, kept across jobs so that minted
+ *              tokens are reused until shortly before they expire
  *
  * Ownership: struct mf__worker belongs to mf_worker_run() and outlives
  * every job; a struct mf__worker_job belongs to the main loop, which frees
@@ -64,6 +66,15 @@ enum mf__worker_stop {
 };
 
 struct mf__worker;
+struct mf__worker_oauth_entry;
+
+/* OAuth2 token sources by what they were made from (oauthreg.c); shared
+ * by the slot threads under mu. */
+struct mf__worker_oauth {
+    pthread_mutex_t mu;
+    struct mf__worker_oauth_entry *v; /* owned, n */
+    size_t n;
+};
 
 struct mf__worker_job {
     struct mf__worker *w;           /* borrowed */
@@ -112,6 +123,7 @@ struct mf__worker {
     /* Batch cache, main thread only. */
     struct mf__worker_batch *cache[MF__WORKER_CACHE_MAX];
     size_t ncache;
+    struct mf__worker_oauth oauth;
 };
 
 /* stats.c */
@@ -135,6 +147,21 @@ MF_WARN_UNUSED mf_err mf__worker_batch_get(struct mf__worker *w,
                                            struct mf_error *err);
 void mf__worker_batch_unref(struct mf__worker_batch **b);
 void mf__worker_cache_clear(struct mf__worker *w);
+
+/* oauthreg.c */
+/* The token source for one OAuth2 side (purpose) of job under batch
+ * configuration cfg, secret being that side's opened job secret: the one
+ * made before from the same batch generation, settings and key, or a
+ * new one. *o_r is borrowed until mf__worker_oauth_put(). Errors as
+ * mf_jobs_oauth_new(). */
+MF_WARN_UNUSED mf_err
+mf__worker_oauth_get(struct mf__worker *w, const struct mf_batch_config *cfg,
+                     const struct mf_job *job, const char *purpose,
+                     const struct mf_crypto_secret *secret,
+                     struct mf_oauth **o_r, struct mf_error *err);
+void mf__worker_oauth_put(struct mf__worker *w, struct mf_oauth **o);
+void mf__worker_oauth_init(struct mf__worker *w);
+void mf__worker_oauth_clear(struct mf__worker *w);
 
 /* publish.c */
 /* Produces value on topic with key and waits up to timeout_ms for Kafka

@@ -688,6 +688,56 @@ def case_secrets(c):
     jobs = c.helper("--timeout", "30", "jobs", 4, "--open", c.key)
     check(all(x["source_password"]["opens"] for x in jobs),
           "after rotation the old key still opens the sealed passwords")
+    secrets_oauth(c)
+
+
+def secrets_oauth(c):
+    """OAuth2 (issue 12): an Entra client secret and a Google service
+    account's private key are sealed like passwords, in Redis and in each
+    job, bound to the job; neither is in Redis, Kafka or any output."""
+    sys.path.insert(0, os.path.join(os.environ["MF_SOURCE_DIR"], "tests",
+                                    "support", "oauth"))
+    import oauthenv
+    env = oauthenv.OAuthEnv(c.path("oauth"))
+    try:
+        b3 = c.tag + "-o"
+        c.create(b3, c.csv("o.csv", [32, 33], header="EmailAddress,UserName",
+                           row=lambda i: "user%02d@example.test,user%02d" %
+                           (i, i)),
+                 "--source-oauth-provider", "entra", "--source-oauth-tenant",
+                 oauthenv.TENANT, "--source-oauth-client-id",
+                 oauthenv.CLIENT_ID, "--source-oauth-client-secret-file",
+                 env.secret_file, "--target-oauth-provider", "google",
+                 "--target-oauth-service-account-file", env.sa_file)
+        c.op("start", b3)
+        secrets = env.secrets()
+        jobs = [x for x in c.helper("--timeout", "30", "jobs", 6, "--open",
+                                    c.key) if x["batch"] == b3]
+        check(len(jobs) == 2, "the OAuth2 batch's two jobs")
+        with open(env.sa_file) as f:
+            sa = f.read().rstrip("\n")
+        for x in jobs:
+            secrets_absent(bytes.fromhex(x["raw_hex"]),
+                           "OAuth2 job " + x["job_id"], secrets)
+            check(x["source_login"] == x["mailbox"] and
+                  x["target_login"] == x["mailbox"],
+                  "OAuth2 sides log in as the EmailAddress")
+            sp, tp = x["source_password"], x["target_password"]
+            check(sp["secret"] == oauthenv.SECRET and tp["secret"] == sa,
+                  "the client secret and the service-account key, sealed "
+                  "for the job")
+            check(not sp["opens_for_other_mailbox"] and
+                  not sp["opens_as_other_purpose"] and
+                  not tp["opens_for_other_mailbox"] and
+                  not tp["opens_as_other_purpose"],
+                  "bound to this mailbox and side")
+        blob = c.redis.everything("mf:{b:%s}*" % b3)
+        check(b"s_oauth_client_id" in blob and b"t_oauth_key" in blob,
+              "Redis holds the OAuth2 settings and the sealed keys")
+        secrets_absent(blob, "Redis of the OAuth2 batch", secrets)
+        secrets_absent("\n".join(c.outputs), "the CLI output", secrets)
+    finally:
+        env.stop()
 
 
 def case_schedule(c):

@@ -651,6 +651,7 @@ def check_base(objs, info):
 
 
 def check_dev(objs, info):
+    check_oauth_mounts(objs, "dev")
     sts = {s["metadata"]["name"]: s for s in by_kind(objs, "StatefulSet")}
     check("mailferry-kafka" in sts and "mailferry-redis" in sts,
           "dev: StatefulSets for Kafka and Redis", str(sorted(sts)))
@@ -702,6 +703,37 @@ def check_dev(objs, info):
     check(ok, "dev: master key Secret is well-formed and obviously fake")
 
 
+def check_oauth_mounts(objs, overlay):
+    """OAuth2 (issue 12, deploy/k8s/components/oauth): the coordinator
+    mounts the key files `batch create` seals, every pod the token files
+    the workers read at each connection; both Secrets optional, read-only,
+    0440; the workers never mount the keys (they come sealed in jobs)."""
+    want = {"mailferry-coordinator": {
+        "/etc/mailferry/oauth": "mailferry-oauth",
+        "/run/secrets/mailferry-oauth": "mailferry-oauth-tokens"},
+        "mailferry-worker": {
+        "/run/secrets/mailferry-oauth": "mailferry-oauth-tokens"}}
+    for name, paths in want.items():
+        d = named(objs, "Deployment", name)
+        if not check(d is not None, "%s: %s exists" % (overlay, name)):
+            continue
+        spec = d["spec"]["template"]["spec"]
+        mounts = {m["mountPath"]: m for m in
+                  spec["containers"][0].get("volumeMounts", [])}
+        vols = {v["name"]: v.get("secret", {}) for v in spec.get("volumes", [])}
+        got = {path: vols.get(m["name"], {}).get("secretName")
+               for path, m in mounts.items()
+               if vols.get(m["name"], {}).get("secretName", "").startswith(
+                   "mailferry-oauth")}
+        ok = got == paths and all(
+            mounts[p].get("readOnly") is True and
+            vols[mounts[p]["name"]].get("optional") is True and
+            vols[mounts[p]["name"]].get("defaultMode") == 0o440
+            for p in paths)
+        check(ok, "%s: %s mounts the OAuth2 Secrets %s (read-only, "
+              "optional, 0440)" % (overlay, name, sorted(got.values())))
+
+
 def check_production(objs, info):
     check(not by_kind(objs, "Secret"),
           "production: no Secret values (created with kubectl)")
@@ -741,6 +773,7 @@ def check_production(objs, info):
                   "secretName") == "mailferry-redis-auth",
               "production: %s mounts the Redis password Secret at %s"
               % (name, pwfile))
+    check_oauth_mounts(objs, "production")
     w = named(objs, "Deployment", "mailferry-worker")
     tsc = w["spec"]["template"]["spec"].get(
         "topologySpreadConstraints", []) if w else []

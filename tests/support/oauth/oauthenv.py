@@ -101,7 +101,8 @@ class OAuthEnv:
                         service_accounts={SA_EMAIL: self.sa_pub},
                         revoked=list(revoked),
                         refuse_first=list(refuse_first),
-                        refuse_always=list(refuse_always))
+                        refuse_always=list(refuse_always),
+                        tokens_out=p("issued-tokens"))
         _write(p("tokenserver.json"), json.dumps(self.cfg))
         out = open(p("tokenserver.out"), "w")
         self.proc = subprocess.Popen(
@@ -193,6 +194,14 @@ class OAuthEnv:
             out.append(lines[len(lines) // 2])
         return out
 
+    def issued(self):
+        """Every access token the endpoint issued so far."""
+        try:
+            with open(self.cfg["tokens_out"]) as f:
+                return [t for t in f.read().split() if t]
+        except FileNotFoundError:
+            return []
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -202,3 +211,17 @@ class OAuthEnv:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+if __name__ == "__main__":
+    # `oauthenv.py DIR`: makes the environment in DIR, starts the token
+    # endpoint (it keeps running; stop it by OAUTH_PID) and prints shell
+    # lines for scripts/demo --oauth.
+    import sys
+    e = OAuthEnv(sys.argv[1])
+    print("OAUTH_PID=%d" % e.proc.pid)
+    print("OAUTH_SA_FILE=%s" % e.sa_file)
+    print("OAUTH_CA_FILE=%s" % e.ca_file)
+    print("OAUTH_DOVECOT_CONF=%s" % e.dovecot_conf())
+    print("OAUTH_LOG=%s" % e.log)
+    print("OAUTH_URL=%s" % e.google_url)

@@ -27,7 +27,9 @@ signing_key (PEM), clients {client_id: {secret | certificate (PEM path)}},
 service_accounts {client_email: public key PEM path}, revoked [mailbox]
 (no token is minted for them), refuse_first [mailbox] (introspection
 refuses the first token minted for each: a token revoked after it was
-cached), refuse_always [mailbox] (minted, but never accepted).
+cached), refuse_always [mailbox] (minted, but never accepted), and
+tokens_out (optional: a file every issued token is appended to, for the
+tests' no-token-anywhere checks).
 Stops on SIGTERM.
 """
 
@@ -128,8 +130,14 @@ class Server:
         c = b64url(json.dumps(claims).encode())
         sig = self.key.sign((h + "." + c).encode(), padding.PKCS1v15(),
                             hashes.SHA256())
+        token = h + "." + c + "." + b64url(sig)
+        if self.cfg.get("tokens_out"):
+            # Tests only: every token issued, so that they can check that
+            # none shows up where it must not.
+            with self.lock, open(self.cfg["tokens_out"], "a") as f:
+                f.write(token + "\n")
         return {"token_type": "Bearer", "expires_in": life,
-                "access_token": h + "." + c + "." + b64url(sig)}
+                "access_token": token}
 
     def entra(self, url, tenant, form):
         cid = form.get("client_id", "")
