@@ -43,6 +43,7 @@ add_mailbox(struct mf_report_batch *b, const struct mailbox_outcome *o,
     m.copied_bytes = s->bytes_copied;
     m.present_messages = s->messages_present;
     m.skipped[MF_REPORT_SKIP_TOO_LARGE] = s->skipped_too_large;
+    m.skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW] = s->outside_window;
     m.skipped[MF_REPORT_SKIP_FAILED] = s->failed + s->skipped_vanished;
     m.error_code = (int)r->error.code;
     m.error_text = r->error.code ? r->error.detail : NULL;

@@ -9,10 +9,11 @@
  * Stored as one Redis hash per mailbox, "mf:{b:<batch>}:ckpt:<mailbox>",
  * one field per folder (the folder's raw source name), value
  * "<uidvalidity> <last_uid> <clean|dirty> <tgt_uidvalidity> <tgt_mark>
- *  <src_bytes> <pending>", pending being "-" or UIDs joined by ','
- * (fields from tgt_uidvalidity on may be absent in values written by
- * older versions). One HSET per update, so a crash leaves either the old
- * or the new checkpoint, never half of one.
+ *  <src_bytes> <pending> [<since> <before> <out_messages> <out_bytes>]",
+ * pending being "-" or UIDs joined by ',' (fields from tgt_uidvalidity on
+ * may be absent in values written by older versions; the last four are
+ * written only when a date window was or is in use). One HSET per update, so a
+ * crash leaves either the old or the new checkpoint, never half of one.
  *
  * Pending UIDs are why "last_uid" can move past a message that is not on
  * the target: a message the target refused, one over the size cap, one
@@ -24,6 +25,7 @@
 #define MAILFERRY_CHECKPOINT_H
 
 #include "mailferry/redis.h"
+#include "mailferry/window.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +48,13 @@ struct mf_checkpoint {
      * allocate it): free with mf_checkpoint_pending_free(). */
     uint32_t *pending;
     size_t n_pending;
+    /* The date window (mailferry/window.h) the messages up to last_uid
+     * were copied under: those outside it were left on the source and
+     * are neither copied nor pending. A pass with a window that reaches
+     * further looks at them again (folder.c). out_messages and out_bytes
+     * count them. */
+    struct mf_window window;
+    uint64_t out_messages, out_bytes;
 };
 
 /* At most this many pending UIDs are kept per folder; past it the folder

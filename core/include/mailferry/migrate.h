@@ -30,6 +30,7 @@
 #include "mailferry/err.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/redis.h"
+#include "mailferry/window.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -133,6 +134,11 @@ struct mf_migrate_options {
         MF_FLAG_CONFLICT_SOURCE,
         MF_FLAG_CONFLICT_TARGET,
     } flag_conflict;
+    /* Copy only the messages whose INTERNALDATE is inside (pre-staging,
+     * mailferry/window.h); the others stay on the source, counted as
+     * outside_window, until a pass with a wider window (or none) copies
+     * them, without duplicates. Zero: everything. */
+    struct mf_window window;
 };
 
 /* --flag-conflict's words: "source" or "target" (MF_FLAG_CONFLICT_DEFAULT
@@ -163,6 +169,9 @@ struct mf_migrate_stats {
     uint64_t messages_copied, bytes_copied;
     uint64_t messages_present; /* recognised as already on the target */
     uint64_t skipped_too_large, skipped_vanished;
+    /* Left on the source because their INTERNALDATE is outside the
+     * window (options.window): not copied, and not missing either. */
+    uint64_t outside_window, bytes_outside_window;
     uint64_t failed;        /* messages not copied, listed in failed */
     uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */

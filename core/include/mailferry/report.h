@@ -62,9 +62,12 @@ enum mf_report_skip_reason {
     MF_REPORT_SKIP_TOO_LARGE, /* over the batch's maximum message size */
     MF_REPORT_SKIP_EXCLUDED,  /* in an excluded folder */
     MF_REPORT_SKIP_FAILED,    /* the copy failed (see the failed items) */
+    /* Left on the source by the date window (--since/--before): not
+     * copied on purpose, not missing; counted, never listed. */
+    MF_REPORT_SKIP_OUTSIDE_WINDOW,
     MF_REPORT_SKIP_REASON_COUNT
 };
-/* "too_large", "excluded", "failed". */
+/* "too_large", "excluded", "failed", "outside_window". */
 const char *mf_report_skip_reason_name(enum mf_report_skip_reason r);
 
 /* What `mailferry verify` (verify.h) said about a mailbox. */

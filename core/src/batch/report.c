@@ -90,6 +90,7 @@ one(void *ud, const struct mf_batch_mailbox *mb) {
     m.copied_bytes = s->bytes_copied;
     m.present_messages = s->messages_present;
     m.skipped[MF_REPORT_SKIP_TOO_LARGE] = s->skipped_too_large;
+    m.skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW] = s->outside_window;
     m.skipped[MF_REPORT_SKIP_EXCLUDED] = mb->skipped_excluded;
     m.skipped[MF_REPORT_SKIP_FAILED] = s->failed;
     m.error_code = mb->error_code;

@@ -17,7 +17,13 @@
  *      short one fails the folder (FOLDER_INCOMPLETE) with nothing
  *      written; a message listed without size, date or flags fails alone
  *      (MESSAGE_UNLISTABLE) and stays pending.
- *   2. Skip (and list, with the subject) messages over the size cap.
+ *   2. Leave on the source the messages outside the date window
+ *      (--since/--before, window.c): settled, not pending, counted as
+ *      outside_window and in the checkpoint, which remembers the window.
+ *      A later pass whose window reaches further lists the folder whole
+ *      and recognises what is on the target, as in step 1 without a
+ *      checkpoint, so the rest is copied once.
+ *      Skip (and list, with the subject) messages over the size cap.
  *   3. Copy: a reader thread fetches bodies (store.h fetch_bodies) into a
  *      bounded pipe (pipe.h); this thread appends them in MULTIAPPEND
  *      batches, several in flight, or streams a big one as a single
@@ -51,6 +57,7 @@
 #include "imap/parser.h"
 #include "mailferry/fence.h"
 #include "mailferry/util.h"
+#include "mailferry/window.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -66,6 +73,7 @@ enum {
     M_SKIPPED,
     M_FAILED,
     M_VANISHED,
+    M_OUTSIDE, /* outside the date window: left on the source */
 };
 
 /* Checkpoint at least this often while copying. */
@@ -94,6 +102,9 @@ struct folder_run {
      * (0 without a usable checkpoint): pending UIDs are at or below it. */
     uint32_t base_uid;
     uint64_t base_bytes;
+    /* Messages at or below base_uid left out by the date window and not
+     * in list (window.c decides; see window_relist()). */
+    uint64_t base_out, base_out_bytes;
     char *src_name; /* NUL-terminated raw source name */
     const char *dst_name;
     const char *label; /* for reports: the decoded source path */
@@ -195,7 +206,8 @@ finished(uint8_t st) {
  * is not is pending once the checkpoint is past it. */
 static bool
 settled(uint8_t st) {
-    return st == M_DONE || st == M_PRESENT || st == M_VANISHED;
+    return st == M_DONE || st == M_PRESENT || st == M_VANISHED ||
+           st == M_OUTSIDE;
 }
 
 /* Fills ck's pending UIDs (borrowed from fr's scratch array) and source
@@ -210,11 +222,18 @@ ckpt_pending(struct folder_run *fr, struct mf_checkpoint *ck,
     size_t n = 0;
 
     ck->src_bytes = fr->base_bytes;
+    ck->window = fr->run->o->window;
+    ck->out_messages = fr->base_out;
+    ck->out_bytes = fr->base_out_bytes;
     *scratch = mf_xreallocarray(*scratch, fr->list.n + 1, sizeof(**scratch));
     for (size_t i = 0; i < fr->list.n; i++) {
         const struct mf__msg *m = &fr->list.m[i];
         if (m->uid > ck->last_uid)
             break;
+        if (m->state == M_OUTSIDE) {
+            ck->out_messages++;
+            ck->out_bytes += m->size;
+        }
         if (!settled(m->state)) {
             if (n == MF_CHECKPOINT_PENDING_MAX) {
                 MF_ASSERT(m->uid > fr->base_uid);
@@ -977,8 +996,8 @@ skip_too_large(struct folder_run *fr) {
 /* Adds the folder to the mailbox's source totals: the messages the
  * server says it has now, and the bytes of those listed so far (the
  * checkpoint's share plus the new ones). A folder retried after a dropped
- * connection was counted by the attempt that first listed it. */
-static void
+ * connection was counted by the attempt that first listed it: false then. */
+static bool
 stats_source(struct folder_run *fr, uint32_t exists) {
     struct mf__run *run = fr->run;
     struct mf_migrate_stats *s = &run->res->stats;
@@ -986,7 +1005,7 @@ stats_source(struct folder_run *fr, uint32_t exists) {
 
     for (size_t i = 0; i < run->n_counted; i++)
         if (strcmp(run->counted[i], fr->src_name) == 0)
-            return;
+            return false;
     run->counted = mf_xreallocarray(run->counted, run->n_counted + 1,
                                     sizeof(*run->counted));
     run->counted[run->n_counted++] = mf_xstrdup(fr->src_name);
@@ -998,6 +1017,7 @@ stats_source(struct folder_run *fr, uint32_t exists) {
             s->bytes_source += fr->list.m[i].size;
     if (p)
         atomic_fetch_add(&p->messages_total, fr->list.n);
+    return true;
 }
 
 /* Lists the checkpoint's pending UIDs (metadata, as for new messages)
@@ -1065,6 +1085,33 @@ fail_unlistable(struct folder_run *fr) {
                  m->missing & MF_STORE_MISSING_DATE ? " INTERNALDATE" : "",
                  m->missing & MF_STORE_MISSING_FLAGS ? " FLAGS" : "");
         fail_message(fr, m, &e);
+    }
+}
+
+/* Leaves on the source the messages outside the date window (window.c
+ * decides, by the INTERNALDATE listed): they are settled, not pending,
+ * and the checkpoint counts them (out_messages) so that a pass with a
+ * wider window looks at them again. A date that does not parse is taken
+ * as inside: a window never hides a message it cannot place. */
+static void
+leave_outside(struct folder_run *fr, bool count) {
+    struct mf_migrate_stats *s = &fr->run->res->stats;
+    const struct mf_window *w = &fr->run->o->window;
+    uint64_t n = fr->base_out, bytes = fr->base_out_bytes;
+
+    for (size_t i = 0; !mf_window_empty(w) && i < fr->list.n; i++) {
+        struct mf__msg *m = &fr->list.m[i];
+        if (m->state != M_TODO ||
+            mf_window_place(w, m->date) != MF_WINDOW_OUTSIDE)
+            continue;
+        m->state = M_OUTSIDE;
+        n++;
+        bytes += m->size;
+        progress_done(fr, 0);
+    }
+    if (count) { /* not again when the folder is retried */
+        s->outside_window += n;
+        s->bytes_outside_window += bytes;
     }
 }
 
@@ -1169,7 +1216,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     struct folder_run fr = {0};
     struct mf_store_select ssel, dsel = {0};
     struct mf_error tgt_err = {0}, short_err = {0};
-    bool found, recognising = false, incremental = false;
+    bool found, first, recognising = false, incremental = false;
     uint32_t start = 1, tgt_from = 0;
     mf_err rc;
 
@@ -1203,6 +1250,23 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         tgt_from = fr.ck.tgt_uidvalidity ? fr.ck.tgt_mark : 0;
         recognising = fr.ck.dirty || target_has_above(&dsel, tgt_from);
         incremental = !fr.ck.dirty && fr.ck.last_uid > 0;
+        fr.base_out = fr.ck.out_messages;
+        fr.base_out_bytes = fr.ck.out_bytes;
+        if (fr.ck.out_messages &&
+            mf_window_widens(&fr.ck.window, &run->o->window)) {
+            /* A window that reaches further than the one the checkpoint
+             * was made under: what that one left out is below last_uid.
+             * The folder is listed whole again and what is on the target
+             * recognised by fingerprint, as without a checkpoint; the
+             * flags of the messages copied before are still synced. */
+            start = 1;
+            fr.base_uid = 0;
+            fr.base_bytes = fr.base_out = fr.base_out_bytes = 0;
+            tgt_from = 0;
+            fr.ck.tgt_mark = 0;
+            recognising = dsel.exists > 0;
+            mf_checkpoint_pending_free(&fr.ck); /* listed with the rest */
+        }
     } else {
         if (found)
             run->res->stats.uidvalidity_changes++;
@@ -1227,8 +1291,9 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     rc = mf__list_new(run, fr.label, start, recognising, &fr.list, &short_err);
     if (rc != MF_E_OK)
         goto out;
-    stats_source(&fr, ssel.exists);
+    first = stats_source(&fr, ssel.exists);
     fail_unlistable(&fr);
+    leave_outside(&fr, first);
     if (!refusal && short_err.code != MF_E_OK)
         refusal = &short_err; /* listed, failed, nothing checkpointed */
     if (refusal) {

@@ -91,6 +91,12 @@ mf_checkpoint_format(const struct mf_checkpoint *c) {
         mf_buf_append_str(&b, "-");
     for (size_t i = 0; i < c->n_pending; i++)
         mf_buf_appendf(&b, "%s%u", i ? "," : "", c->pending[i]);
+    /* Written only when there is a window to say: a value without them
+     * stays readable by versions that predate windows. */
+    if (c->window.since || c->window.before || c->out_messages || c->out_bytes)
+        mf_buf_appendf(&b, " %u %u %llu %llu", c->window.since,
+                       c->window.before, (unsigned long long)c->out_messages,
+                       (unsigned long long)c->out_bytes);
     return (char *)b.data;
 }
 
@@ -137,9 +143,9 @@ parse_pending(const char *s, struct mf_checkpoint *c) {
 bool
 mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
     /* Whitespace-separated fields; the first three are required. */
-    enum { NF = 7 };
+    enum { NF = 11 };
     char *buf, *f[NF] = {0};
-    uint64_t v[6] = {0};
+    uint64_t v[6] = {0}, w[4] = {0};
     struct mf_checkpoint c = {0};
     size_t nf = 0;
     bool ok = false;
@@ -154,7 +160,8 @@ mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
         if (nf == NF && p)
             goto out; /* too many fields */
     }
-    if (nf < 3 || nf == 4 || !mf_parse_u64(f[0], 1, UINT32_MAX, &v[0]) ||
+    if (nf < 3 || nf == 4 || (nf > 7 && nf < NF) ||
+        !mf_parse_u64(f[0], 1, UINT32_MAX, &v[0]) ||
         !mf_parse_u64(f[1], 0, UINT32_MAX, &v[1]))
         goto out;
     if (strcmp(f[2], "clean") != 0 && strcmp(f[2], "dirty") != 0)
@@ -170,7 +177,14 @@ mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
     c.tgt_uidvalidity = (uint32_t)v[3];
     c.tgt_mark = (uint32_t)v[4];
     c.src_bytes = v[5];
-    if (nf == NF && !parse_pending(f[6], &c)) {
+    for (size_t i = 7; i < nf; i++)
+        if (!mf_parse_u64(f[i], 0, i < 9 ? 99991231 : UINT64_MAX, &w[i - 7]))
+            goto out;
+    c.window.since = (uint32_t)w[0];
+    c.window.before = (uint32_t)w[1];
+    c.out_messages = w[2];
+    c.out_bytes = w[3];
+    if (nf >= 7 && !parse_pending(f[6], &c)) {
         mf_checkpoint_pending_free(&c);
         goto out;
     }
