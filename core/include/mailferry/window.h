@@ -45,8 +45,7 @@ MF_WARN_UNUSED mf_err mf_window_check(const struct mf_window *w,
 bool mf_window_equal(const struct mf_window *a, const struct mf_window *b);
 /* Whether a message outside old can be inside new (new is not within
  * old): a pass with new must look again at what old left out. */
-bool mf_window_widens(const struct mf_window *old,
-                      const struct mf_window *now);
+bool mf_window_widens(const struct mf_window *old, const struct mf_window *now);
 
 enum mf_window_place {
     MF_WINDOW_INSIDE,

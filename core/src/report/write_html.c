@@ -380,7 +380,9 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
                                ? "<span class=\"bad\">"
                                : "<span>");
     count(out, t->skipped[MF_REPORT_SKIP_FAILED]);
-    mf_buf_append_str(out, " failed</span>");
+    mf_buf_append_str(out, " failed</span> &middot; ");
+    count(out, t->skipped[MF_REPORT_SKIP_VANISHED]);
+    mf_buf_append_str(out, " vanished");
     if (t->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW]) {
         mf_buf_append_str(out, " &middot; ");
         count(out, t->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW]);
@@ -459,7 +461,8 @@ mailbox_row(struct mf_buf *out, const struct mf_report_mailbox *m) {
     mf_buf_append_str(out, "</td><td class=\"num\">");
     if (skipped) {
         static const char *const what[MF_REPORT_SKIP_REASON_COUNT] = {
-            "too large", "excluded", "failed", "outside the date window"};
+            "too large", "excluded", "failed", "vanished",
+            "outside the date window"};
 
         count(out, skipped);
         /* Only the reasons that occur, to keep the column narrow. */

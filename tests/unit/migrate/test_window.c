@@ -37,9 +37,9 @@ test_dates(void **state) {
     struct mf_error err = {0};
     char out[MF_WINDOW_TEXT_MAX];
     uint32_t d;
-    static const char *const bad[] = {
-        "2026-02-30", "2026-13-01", "2026-1-01", "26-01-01", "2026/01/01",
-        "",           "1969-12-31", "2026-01-01x"};
+    static const char *const bad[] = {"2026-02-30", "2026-13-01", "2026-1-01",
+                                      "26-01-01",   "2026/01/01", "",
+                                      "1969-12-31", "2026-01-01x"};
 
     (void)state;
     assert_int_equal(day("2026-03-01"), 20260301);
@@ -101,8 +101,7 @@ test_place(void **state) {
     assert_false(mf_window_widens(&none, &w));
     assert_true(mf_window_widens(&w, &none));
     assert_false(mf_window_widens(&w, &w));
-    assert_false(
-        mf_window_widens(&w, &(struct mf_window){20260401, 20260501}));
+    assert_false(mf_window_widens(&w, &(struct mf_window){20260401, 20260501}));
     assert_true(mf_window_widens(&w, &(struct mf_window){20260201, 20260501}));
     assert_true(mf_window_widens(&w, &(struct mf_window){.since = 20260401}));
 }
@@ -201,8 +200,8 @@ test_since_then_rest(void **state) {
     assert_int_equal(r->res.stats.messages_present, 5);
     assert_int_equal(r->res.stats.outside_window, 0);
     {
-        const char *why = folders_differ(
-            in, mf_mem_folder_find(r->env.dst, "INBOX"), true);
+        const char *why =
+            folders_differ(in, mf_mem_folder_find(r->env.dst, "INBOX"), true);
         if (why)
             fail_msg("%s", why);
     }
@@ -223,8 +222,9 @@ test_before_then_rest(void **state) {
     struct mf_mem_folder *sent = mf_mem_folder_add(r->env.src, "Sent", 0, 0);
 
     for (unsigned i = 0; i < 6; i++) {
-        add_dated(in, "a", i, i < 4 ? "10-Jan-2024 08:00:00 +0100"
-                                    : "10-Jan-2026 08:00:00 +0100");
+        add_dated(in, "a", i,
+                  i < 4 ? "10-Jan-2024 08:00:00 +0100"
+                        : "10-Jan-2026 08:00:00 +0100");
         add_dated(sent, "s", i, "31-Dec-2025 23:00:00 +0000");
     }
     r->o.window.before = 20260101;
@@ -251,8 +251,7 @@ main(void) {
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_place),
         cmocka_unit_test_setup_teardown(test_since_then_rest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_before_then_rest, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_before_then_rest, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
