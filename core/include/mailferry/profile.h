@@ -62,8 +62,8 @@ struct mf_profile {
     uint32_t throttle_default_ms;
     unsigned throttle_min_connections;
     /* As a source. */
-    const char *const *exclude; /* folder patterns, NULL-terminated */
-    bool gmail_virtual;         /* the gmail-virtual folder preset */
+    const char *const *exclude;     /* folder patterns, NULL-terminated */
+    bool gmail_virtual;             /* the gmail-virtual folder preset */
     const char *admin_login_format; /* impersonation template, or NULL */
 };
 
@@ -109,7 +109,7 @@ const char *mf_profile_login_format(const struct mf_profile *src,
 /* A guess at a server's profile (mf_profile_detect()). */
 struct mf_profile_guess {
     const struct mf_profile *profile; /* generic when nothing matched */
-    bool certain; /* the server named itself (ID, X-GM-EXT-1, greeting) */
+    bool certain;  /* the server named itself (ID, X-GM-EXT-1, greeting) */
     char why[160]; /* "greeting names Microsoft Exchange, AUTH=XOAUTH2" */
 };
 

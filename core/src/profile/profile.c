@@ -26,9 +26,9 @@
 
 /* Gmail's own folders that are not mail to copy by default: Spam and
  * Trash (the issue's rule; --include brings them back). */
-static const char *const gmail_exclude[] = {
-    "[Gmail]/Spam", "[Gmail]/Trash", "[Google Mail]/Spam",
-    "[Google Mail]/Trash", NULL};
+static const char *const gmail_exclude[] = {"[Gmail]/Spam", "[Gmail]/Trash",
+                                            "[Google Mail]/Spam",
+                                            "[Google Mail]/Trash", NULL};
 
 static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
     [MF_PROFILE_GENERIC] =
@@ -151,8 +151,9 @@ mf_profile_find(const char *name, const struct mf_profile **p_r,
             *p_r = &profiles[i];
             return MF_E_OK;
         }
-    return mf_error_set(err, MF_E_USAGE, "unknown profile \"%.60s\" (known: %s)",
-                        name, mf_profile_names());
+    return mf_error_set(err, MF_E_USAGE,
+                        "unknown profile \"%.60s\" (known: %s)", name,
+                        mf_profile_names());
 }
 
 uint64_t

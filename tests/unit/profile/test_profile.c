@@ -81,14 +81,14 @@ test_folder_rules(void **state) {
     bool spam = false, trash = false;
 
     (void)state;
-    assert_int_equal(
-        mf_profile_folder_rules(mf_profile_generic(), r, &err), MF_E_OK);
+    assert_int_equal(mf_profile_folder_rules(mf_profile_generic(), r, &err),
+                     MF_E_OK);
     assert_int_equal(r->n_exclude, 0);
     assert_int_equal(r->presets, 0);
     assert_int_equal(mf_profile_folder_rules(NULL, r, &err), MF_E_OK);
-    assert_int_equal(mf_profile_folder_rules(mf_profile_get(MF_PROFILE_GMAIL),
-                                             r, &err),
-                     MF_E_OK);
+    assert_int_equal(
+        mf_profile_folder_rules(mf_profile_get(MF_PROFILE_GMAIL), r, &err),
+        MF_E_OK);
     assert_true(r->presets & MF_FOLDER_PRESET_GMAIL_VIRTUAL);
     for (size_t i = 0; i < r->n_exclude; i++) {
         spam = spam || strcmp(r->exclude[i], "[Gmail]/Spam") == 0;
@@ -118,22 +118,22 @@ static const struct {
      "UNSELECT CHILDREN IDLE NAMESPACE LITERAL+",
      "", MF_PROFILE_EXCHANGE_ONLINE, false},
     {"OK Microsoft Exchange IMAP4 service ready.",
-     "IMAP4 IMAP4rev1 AUTH=XOAUTH2 LOGINDISABLED SASL-IR UIDPLUS",
-     NULL, MF_PROFILE_EXCHANGE_ONLINE, false},
+     "IMAP4 IMAP4rev1 AUTH=XOAUTH2 LOGINDISABLED SASL-IR UIDPLUS", NULL,
+     MF_PROFILE_EXCHANGE_ONLINE, false},
     /* An on-premises server without modern authentication. */
     {"OK The Microsoft Exchange IMAP4 service is ready.",
-     "IMAP4 IMAP4rev1 AUTH=NTLM AUTH=GSSAPI AUTH=PLAIN UIDPLUS",
-     NULL, MF_PROFILE_EXCHANGE_ONPREM, false},
+     "IMAP4 IMAP4rev1 AUTH=NTLM AUTH=GSSAPI AUTH=PLAIN UIDPLUS", NULL,
+     MF_PROFILE_EXCHANGE_ONPREM, false},
     /* "XOAUTH2" inside another atom is not AUTH=XOAUTH2. */
     {"OK The Microsoft Exchange IMAP4 service is ready.",
      "IMAP4rev1 X-AUTH=XOAUTH2", NULL, MF_PROFILE_EXCHANGE_ONPREM, false},
-    {"OK [CAPABILITY IMAP4rev1] Dovecot (Debian) ready.", "IMAP4rev1",
-     NULL, MF_PROFILE_DOVECOT, true},
+    {"OK [CAPABILITY IMAP4rev1] Dovecot (Debian) ready.", "IMAP4rev1", NULL,
+     MF_PROFILE_DOVECOT, true},
     /* A renamed greeting: the ID answer still names it. */
     {"OK mailferry source ready", "IMAP4rev1 ID", "name Dovecot",
      MF_PROFILE_DOVECOT, true},
-    {"OK imap.example.org Cyrus IMAP 3.6.1 server ready", "IMAP4rev1",
-     NULL, MF_PROFILE_CYRUS, true},
+    {"OK imap.example.org Cyrus IMAP 3.6.1 server ready", "IMAP4rev1", NULL,
+     MF_PROFILE_CYRUS, true},
     {"OK ready", "IMAP4rev1", "name Cyrus IMAPd version 3.6.1",
      MF_PROFILE_CYRUS, true},
     {"OK ready", "IMAP4rev1 LITERAL+", NULL, MF_PROFILE_GENERIC, false},
@@ -147,10 +147,9 @@ test_detect(void **state) {
         struct mf_profile_guess g;
         mf_profile_detect(vectors[i].greeting, vectors[i].caps, vectors[i].id,
                           &g);
-        if (g.profile->id != vectors[i].want ||
-            g.certain != vectors[i].certain)
-            fail_msg("vector %zu: %s (%s), want %s", i, g.profile->name,
-                     g.why, mf_profile_get(vectors[i].want)->name);
+        if (g.profile->id != vectors[i].want || g.certain != vectors[i].certain)
+            fail_msg("vector %zu: %s (%s), want %s", i, g.profile->name, g.why,
+                     mf_profile_get(vectors[i].want)->name);
         assert_true(g.why[0] != '\0');
     }
 }
