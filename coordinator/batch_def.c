@@ -1,6 +1,7 @@
 /* A batch's definition from the command line and the CSV (batch_def.h). */
 #include "batch_def.h"
 
+#include "mailferry/profile.h"
 #include "mailferry/csv.h"
 #include "mailferry/endpoint.h"
 #include "mailferry/folderplan.h"
@@ -169,9 +170,7 @@ on_csv_row(void *ud, const struct mf_csv_row *r) {
 
     /* The target needs a password unless an admin logs in for the user:
      * TargetPassword, else the row's Password. */
-    tpass = r->target_password && *r->target_password ? r->target_password
-            : r->password && *r->password             ? r->password
-                                                      : NULL;
+    tpass = mf_jobs_target_password(r->target_password, r->password);
     if (!c->target_admin && !c->target_oauth && !tpass) {
         create_issue(c, r->line, 0, NULL, MF_E_CSV_EMPTY_FIELD,
                      "no password for the target: fill Password or "
@@ -285,6 +284,7 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
     struct mf_csv_options copt = {0};
     struct mf_endpoint ep;
     struct mf_error err = {0};
+    const struct mf_profile *src_profile, *dst_profile;
     bool insecure = false;
     uint64_t v;
 
@@ -305,8 +305,16 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
     cfg->insecure = insecure;
     cfg->ca_file = (char *)mf_config_get(cli->config, "ca-file", NULL);
     cfg->admin_user = (char *)mf_config_get(cli->config, "admin", NULL);
-    cfg->admin_login_format =
-        (char *)mf_config_get(cli->config, "admin-login-format", NULL);
+    if (!cli_profiles_read(cli, &src_profile, &dst_profile, &err))
+        goto usage_err;
+    /* Stored by name only when not generic: a batch without profiles
+     * reads as it did before they existed. */
+    if (src_profile->id != MF_PROFILE_GENERIC)
+        cfg->source_profile = (char *)src_profile->name;
+    if (dst_profile->id != MF_PROFILE_GENERIC)
+        cfg->target_profile = (char *)dst_profile->name;
+    cfg->admin_login_format = (char *)mf_profile_login_format(
+        src_profile, mf_config_get(cli->config, "admin-login-format", NULL));
     cfg->target_admin_user =
         (char *)mf_config_get(cli->config, "target-admin", NULL);
     cfg->target_admin_login_format =
