@@ -138,6 +138,7 @@ static const struct mf_store_ops imap_ops = {
     .list = mf__store_imap_list,
     .create = mf__store_imap_create,
     .subscribe = mf__store_imap_subscribe,
+    .status = mf__store_imap_status,
     .select = mf__store_imap_select,
     .fetch_meta = mf__store_imap_fetch_meta,
     .count = mf__store_imap_count,
@@ -257,6 +258,7 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     is->base.caps.uidplus = mf_imap_session_has(s, MF_IMAP_CAP_UIDPLUS);
     is->base.caps.multiappend = mf_imap_session_has(s, MF_IMAP_CAP_MULTIAPPEND);
     is->base.caps.appendlimit = mf_imap_session_appendlimit(s);
+    is->base.caps.condstore = mf_imap_session_has(s, MF_IMAP_CAP_CONDSTORE);
     mf_imap_session_on_untagged(s, "EXPUNGE", mf__store_imap_on_expunge, is);
     mf_imap_session_on_untagged(s, "EXISTS", mf__store_imap_on_exists, is);
     mf__imap_conn_set_gate(mf__imap_session_conn(s), imap_gate, is);

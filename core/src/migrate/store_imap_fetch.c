@@ -1,6 +1,6 @@
 /*
- * The IMAP store's reading side (store_imap_int.h): SELECT, metadata and
- * bodies from pipelined UID FETCH commands, and counting.
+ * The IMAP store's reading side (store_imap_int.h): SELECT, STATUS,
+ * metadata and bodies from pipelined UID FETCH commands, and counting.
  *
  * Bodies are fetched with BODY.PEEK[] so nothing is marked \Seen (RFC
  * 3501 section 6.4.5). Bodies above the stream threshold arrive through
@@ -115,6 +115,24 @@ mf__store_imap_select(struct mf_store *st, const char *name, bool readonly,
     sel_r->uidnext = info.uidnext;
     sel_r->exists = info.exists;
     is->exists = info.exists;
+    return MF_E_OK;
+}
+
+/* STATUS (imap/session_status.c): the folder is not selected. */
+mf_err
+mf__store_imap_status(struct mf_store *st, const char *name,
+                      struct mf_store_status *status_r) {
+    struct imap_store *is = mf__store_imap(st);
+    struct mf_imap_status_info info = {0};
+    mf_err rc;
+
+    rc = mf_imap_session_status(is->s, name, &info);
+    if (rc != MF_E_OK)
+        return mf__store_imap_fail(is, rc);
+    status_r->uidvalidity = info.uidvalidity;
+    status_r->uidnext = info.uidnext;
+    status_r->messages = info.messages;
+    status_r->highestmodseq = st->caps.condstore ? info.highestmodseq : 0;
     return MF_E_OK;
 }
 

@@ -5,8 +5,8 @@
  *   store_imap.c          the vtable, opening (NAMESPACE, UserRoot),
  *                         closing, the fence gate, one waited command
  *   store_imap_folders.c  LIST (and LSUB), CREATE, SUBSCRIBE
- *   store_imap_fetch.c    SELECT, the sequence map, metadata, counting,
- *                         bodies
+ *   store_imap_fetch.c    SELECT, STATUS, the sequence map, metadata,
+ *                         counting, bodies
  *   store_imap_append.c   appends and flag changes: the queue of
  *                         commands in flight and their answers
  *
@@ -92,6 +92,8 @@ mf_err mf__store_imap_subscribe(struct mf_store *st, const char *name);
 
 mf_err mf__store_imap_select(struct mf_store *st, const char *name,
                              bool readonly, struct mf_store_select *sel_r);
+mf_err mf__store_imap_status(struct mf_store *st, const char *name,
+                             struct mf_store_status *status_r);
 mf_err mf__store_imap_fetch_meta(struct mf_store *st, uint32_t first,
                                  uint32_t last, unsigned what,
                                  mf_store_meta_cb cb, void *ud);
