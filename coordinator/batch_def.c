@@ -169,9 +169,7 @@ on_csv_row(void *ud, const struct mf_csv_row *r) {
 
     /* The target needs a password unless an admin logs in for the user:
      * TargetPassword, else the row's Password. */
-    tpass = r->target_password && *r->target_password ? r->target_password
-            : r->password && *r->password             ? r->password
-                                                      : NULL;
+    tpass = mf_jobs_target_password(r->target_password, r->password);
     if (!c->target_admin && !c->target_oauth && !tpass) {
         create_issue(c, r->line, 0, NULL, MF_E_CSV_EMPTY_FIELD,
                      "no password for the target: fill Password or "

@@ -270,16 +270,13 @@ void
 cli_direct_logins(const struct cli_direct *d, const struct csv_mailbox *row,
                   struct mf_migrate_login *src, struct mf_migrate_login *dst,
                   char *owned[4]) {
-    const char *tuser, *tpass;
+    const struct mf_jobs_names names = {row->email, row->username,
+                                        row->target_username};
 
-    cli_login_make(&d->src_admin, row->username, row->password, row->email, src,
-                   owned);
-    tuser = row->target_username ? row->target_username : row->username;
-    tpass = row->target_password ? row->target_password : row->password;
-    if (d->dst_admin.user)
-        tuser = row->target_username ? row->target_username : row->email;
-    cli_login_make(&d->dst_admin, tuser, tpass, row->email, dst, owned + 2);
+    cli_login_make(&d->src_admin, d->src_oauth, false, &names, row->password,
+                   src, owned);
     src->user_root = row->user_root;
-    cli_login_oauth(d->src_oauth, row->email, src);
-    cli_login_oauth(d->dst_oauth, row->email, dst);
+    cli_login_make(&d->dst_admin, d->dst_oauth, true, &names,
+                   mf_jobs_target_password(row->target_password, row->password),
+                   dst, owned + 2);
 }

@@ -264,22 +264,12 @@ plan_server(const struct mf_batch_config *cfg, const char *url,
     return true;
 }
 
-/* One side's login for a dry run: the blobs hold clear passwords there
- * (batch_def.h). *owned gets strings to free. */
-static void
-plan_login(const char *admin, const char *fmt, const struct mf_batch_blob *apw,
-           const char *user, const struct mf_batch_blob *pw, const char *email,
-           struct mf_migrate_login *lg, char **owned) {
-    memset(lg, 0, sizeof(*lg));
-    if (admin) {
-        mf_jobs_admin_login(admin, fmt, user, email, &owned[0], &owned[1]);
-        lg->user = owned[0];
-        lg->authzid = *owned[1] ? owned[1] : NULL;
-        lg->password = (const char *)apw->data;
-        return;
-    }
-    lg->user = user;
-    lg->password = (const char *)pw->data;
+/* A side's admin for a dry run: the blobs hold clear passwords there
+ * (batch_def.h), borrowed, not freed. */
+static struct cli_admin
+plan_admin(const char *admin, const char *fmt,
+           const struct mf_batch_blob *apw) {
+    return (struct cli_admin){admin, (char *)apw->data, fmt};
 }
 
 /* `batch create --dry-run`: what would be created, and the plan of every
@@ -295,6 +285,11 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
     struct mf_plan_batch *pb = NULL;
     char **owned = mf_xcalloc(4 * (d->n ? d->n : 1), sizeof(*owned));
     struct mf_error err = {0};
+    const struct cli_admin src_admin = plan_admin(
+        cfg->admin_user, cfg->admin_login_format, &cfg->admin_password);
+    const struct cli_admin dst_admin =
+        plan_admin(cfg->target_admin_user, cfg->target_admin_login_format,
+                   &cfg->target_admin_password);
     uint64_t conc;
     int exit_code = MF_EXIT_ERROR;
 
@@ -309,19 +304,16 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
     }
     for (size_t i = 0; i < d->n; i++) {
         const struct mf_batch_mailbox_cfg *m = &d->mbs[i];
-        const char *tuser = m->target_user           ? m->target_user
-                            : cfg->target_admin_user ? m->email
-                                                     : m->user;
+        const struct mf_jobs_names names = {m->email, m->user, m->target_user};
+
         reqs[i].email = m->email;
-        plan_login(cfg->admin_user, cfg->admin_login_format,
-                   &cfg->admin_password, m->user, &m->password, m->email,
-                   &reqs[i].source, &owned[4 * i]);
+        cli_login_make(&src_admin, d->oauth[0], false, &names,
+                       (const char *)m->password.data, &reqs[i].source,
+                       &owned[4 * i]);
         reqs[i].source.user_root = m->user_root;
-        plan_login(cfg->target_admin_user, cfg->target_admin_login_format,
-                   &cfg->target_admin_password, tuser, &m->target_password,
-                   m->email, &reqs[i].target, &owned[4 * i + 2]);
-        cli_login_oauth(d->oauth[0], m->email, &reqs[i].source);
-        cli_login_oauth(d->oauth[1], m->email, &reqs[i].target);
+        cli_login_make(&dst_admin, d->oauth[1], true, &names,
+                       (const char *)m->target_password.data, &reqs[i].target,
+                       &owned[4 * i + 2]);
     }
     po.source = &src;
     po.target = &dst;

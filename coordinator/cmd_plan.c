@@ -408,21 +408,16 @@ cmd_plan(int argc, char **argv) {
     owned = mf_xcalloc(4 * (rows.n ? rows.n : 1), sizeof(*owned));
     for (size_t i = 0; i < rows.n; i++) {
         const struct csv_mailbox *w = &rows.rows[i];
-        const char *tuser =
-            w->target_username ? w->target_username : w->username;
-        const char *tpass =
-            w->target_password ? w->target_password : w->password;
+        const struct mf_jobs_names ids = {w->email, w->username,
+                                          w->target_username};
 
-        if (st.dst_admin.user)
-            tuser = w->target_username ? w->target_username : w->email;
         reqs[i].email = w->email;
-        cli_login_make(&st.src_admin, w->username, w->password, w->email,
+        cli_login_make(&st.src_admin, st.src_oauth, false, &ids, w->password,
                        &reqs[i].source, &owned[4 * i]);
         reqs[i].source.user_root = w->user_root;
-        cli_login_make(&st.dst_admin, tuser, tpass, w->email, &reqs[i].target,
-                       &owned[4 * i + 2]);
-        cli_login_oauth(st.src_oauth, w->email, &reqs[i].source);
-        cli_login_oauth(st.dst_oauth, w->email, &reqs[i].target);
+        cli_login_make(&st.dst_admin, st.dst_oauth, true, &ids,
+                       mf_jobs_target_password(w->target_password, w->password),
+                       &reqs[i].target, &owned[4 * i + 2]);
     }
 
     memset(&sa, 0, sizeof(sa));

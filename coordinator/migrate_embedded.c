@@ -126,7 +126,7 @@ print_mailbox(const struct mf_batch_mailbox *mb) {
         (unsigned long long)s->messages_source,
         (unsigned long long)s->messages_copied, (double)s->bytes_copied / 1e6,
         (unsigned long long)s->messages_present,
-        (unsigned long long)(s->skipped_too_large + s->skipped_vanished),
+        (unsigned long long)mf_report_stats_skipped(s),
         (unsigned long long)s->skipped_too_large, (unsigned long long)s->failed,
         (unsigned long long)s->flags_updated, s->seconds,
         s->seconds > 0.001 ? (double)s->messages_copied / s->seconds : 0.0,

@@ -2,6 +2,7 @@
 #include "migrate_output.h"
 
 #include "mailferry/json.h"
+#include "mailferry/report.h"
 #include "mailferry/util.h"
 
 #include <stdlib.h>
@@ -32,7 +33,7 @@ migrate_print_mailbox(FILE *out, const struct mailbox_outcome *o) {
             o->email, s->folders_copied, (unsigned long long)s->messages_source,
             (unsigned long long)s->messages_copied, mb(s->bytes_copied),
             (unsigned long long)s->messages_present,
-            (unsigned long long)(s->skipped_too_large + s->skipped_vanished),
+            (unsigned long long)mf_report_stats_skipped(s),
             (unsigned long long)s->skipped_too_large,
             (unsigned long long)s->skipped_vanished,
             (unsigned long long)s->failed, (unsigned long long)s->flags_updated,
@@ -237,7 +238,7 @@ migrate_print_summary(FILE *out, const struct mailbox_outcome *v, size_t n,
                 (unsigned long long)t.messages_source,
                 (unsigned long long)t.messages_copied, mb(t.bytes_copied),
                 (unsigned long long)t.messages_present,
-                (unsigned long long)(t.skipped_too_large + t.skipped_vanished),
+                (unsigned long long)mf_report_stats_skipped(&t),
                 (unsigned long long)t.failed, seconds,
                 rate(t.messages_copied, seconds),
                 seconds > 0 ? mb(t.bytes_copied) / seconds : 0.0);

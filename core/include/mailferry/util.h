@@ -68,4 +68,7 @@ bool mf_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out_r);
  * not below v (n when every one is): where v is, or would go. */
 size_t mf_u32_lower_bound(const uint32_t *a, size_t n, uint32_t v);
 
+/* CLOCK_MONOTONIC in seconds: for durations, never for dates. */
+double mf_monotonic_s(void);
+
 #endif

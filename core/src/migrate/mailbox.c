@@ -47,13 +47,6 @@ names_free(struct names *s) {
     memset(s, 0, sizeof(*s));
 }
 
-static double
-now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool
 stopped(const struct mf__run *run) {
     return run->o->stop && atomic_load(run->o->stop);
@@ -556,7 +549,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     struct names done = {0};
     unsigned max_attempts =
         o->max_attempts ? o->max_attempts : DEFAULT_ATTEMPTS;
-    double t0 = now_s();
+    double t0 = mf_monotonic_s();
     mf_err rc = MF_E_OK;
 
     memset(res, 0, sizeof(*res));
@@ -598,7 +591,7 @@ done:
         if (res->error.code == MF_E_OK)
             res->error.code = rc;
     }
-    res->stats.seconds = now_s() - t0;
+    res->stats.seconds = mf_monotonic_s() - t0;
     names_free(&done);
     for (size_t i = 0; i < run.n_counted; i++)
         free(run.counted[i]);

@@ -1,8 +1,8 @@
 /*
  * Internals of the migration engine shared by mailbox.c (connections,
- * folder plan, retries), folder.c (one folder's copy), flagsync.c
- * (incremental flag changes) and run.c (checkpoints in Redis or memory,
- * result items, metadata lists).
+ * folder plan, retries), folder*.c (one folder's copy, folder_int.h),
+ * flagsync.c (incremental flag changes) and run.c (checkpoints in Redis or
+ * memory, result items, metadata lists).
  */
 #ifndef MF_MIGRATE_INT_H
 #define MF_MIGRATE_INT_H
@@ -146,7 +146,7 @@ struct mf__msg {
     char date[40];
     char *flags; /* owned */
     struct mf_fingerprint fp;
-    uint8_t state;   /* enum in folder.c */
+    uint8_t state;   /* M_ enum in folder_int.h */
     uint8_t missing; /* MF_STORE_MISSING_ bits: listed, not copyable */
 };
 

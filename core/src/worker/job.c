@@ -27,6 +27,7 @@
 #include "worker/worker_int.h"
 
 #include "mailferry/jobs.h"
+#include "mailferry/report.h"
 #include "mailferry/util.h"
 #include "mailferry/verify.h"
 
@@ -485,8 +486,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
            " failed) in %.1f s",
            mf_outcome_name(outcome), res->stats.messages_copied,
            res->stats.messages_source, res->stats.bytes_copied,
-           res->stats.messages_present,
-           res->stats.skipped_too_large + res->stats.skipped_vanished,
+           res->stats.messages_present, mf_report_stats_skipped(&res->stats),
            res->stats.failed, res->stats.seconds);
     if (prc != MF_E_OK) {
         /* Without its result the job must run again: give the claim
