@@ -123,17 +123,6 @@ bool mf_batch_state_running(enum mf_batch_state s);
 /* A mailbox state in which no job is queued or running. */
 bool mf_mailbox_state_final(enum mf_mailbox_state s);
 
-/* The batch's derived state once every mailbox is final (no Queued,
- * Syncing or IncrementalSyncing): Syncing/IncrementalSyncing -> Synced
- * when every mailbox is Synced (or Completed), else SyncedWithErrors;
- * Completing -> Completed when every mailbox is Completed, else
- * CompletedWithErrors; Stopping -> Stopped. Any other case returns cur
- * unchanged. counts[i] is the number of mailboxes in state i. Pure; the
- * Redis side (mf_batch_settle) applies the same rule atomically. */
-enum mf_batch_state
-mf_batch_derive_state(enum mf_batch_state cur,
-                      const uint64_t counts[MF_MAILBOX_STATE_COUNT]);
-
 /* ------------------------------------------------------------------ */
 /* Configuration and creation                                         */
 /* ------------------------------------------------------------------ */
@@ -432,8 +421,9 @@ MF_WARN_UNUSED mf_err mf_batch_stop(struct mf_redis *r, const char *batch,
 MF_WARN_UNUSED mf_err mf_batch_stop_requested(struct mf_redis *r,
                                               const char *batch, bool *stop_r,
                                               struct mf_error *err);
-/* Applies mf_batch_derive_state() atomically if every mailbox is final;
- * *state_r is the state afterwards (may be NULL). */
+/* Derives the batch's state atomically once every mailbox is final (the
+ * rule is settle() in core/src/batch/lua/prelude.lua, explained in
+ * script.c); *state_r is the state afterwards (may be NULL). */
 MF_WARN_UNUSED mf_err mf_batch_settle(struct mf_redis *r, const char *batch,
                                       enum mf_batch_state *state_r,
                                       struct mf_error *err);
