@@ -1,6 +1,7 @@
 /* A batch's definition from the command line and the CSV (batch_def.h). */
 #include "batch_def.h"
 
+#include "mailferry/profile.h"
 #include "mailferry/csv.h"
 #include "mailferry/endpoint.h"
 #include "mailferry/folderplan.h"
@@ -283,6 +284,7 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
     struct mf_csv_options copt = {0};
     struct mf_endpoint ep;
     struct mf_error err = {0};
+    const struct mf_profile *src_profile, *dst_profile;
     bool insecure = false;
     uint64_t v;
 
@@ -303,8 +305,16 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
     cfg->insecure = insecure;
     cfg->ca_file = (char *)mf_config_get(cli->config, "ca-file", NULL);
     cfg->admin_user = (char *)mf_config_get(cli->config, "admin", NULL);
-    cfg->admin_login_format =
-        (char *)mf_config_get(cli->config, "admin-login-format", NULL);
+    if (!cli_profiles_read(cli, &src_profile, &dst_profile, &err))
+        goto usage_err;
+    /* Stored by name only when not generic: a batch without profiles
+     * reads as it did before they existed. */
+    if (src_profile->id != MF_PROFILE_GENERIC)
+        cfg->source_profile = (char *)src_profile->name;
+    if (dst_profile->id != MF_PROFILE_GENERIC)
+        cfg->target_profile = (char *)dst_profile->name;
+    cfg->admin_login_format = (char *)mf_profile_login_format(
+        src_profile, mf_config_get(cli->config, "admin-login-format", NULL));
     cfg->target_admin_user =
         (char *)mf_config_get(cli->config, "target-admin", NULL);
     cfg->target_admin_login_format =

@@ -15,6 +15,7 @@
 #define MF_BATCH_DEF_H
 
 #include "cli.h"
+#include "cli_login.h"
 #include "mailferry/batch.h"
 #include "mailferry/crypto.h"
 #include "mailferry/json.h"
@@ -77,6 +78,7 @@
          "pass: source or target wins (target)"},                              \
         {"allow-unknown-columns", false,                                       \
          "ignore CSV columns mailferry ignores"},                              \
+        CLI_PROFILE_OPTIONS,                                                   \
                                                                                \
         /* end of BATCH_DEF_OPTIONS */
 

@@ -17,6 +17,7 @@
  */
 #include "batch_status.h"
 
+#include "mailferry/profile.h"
 #include "mailferry/json.h"
 #include "mailferry/util.h"
 
@@ -377,6 +378,10 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "finished"), mf_json_i64(j, cfg->finished);
     mf_json_key(j, "max_attempts"), mf_json_u64(j, cfg->max_attempts);
     mf_json_key(j, "max_message_size"), mf_json_u64(j, cfg->max_message_size);
+    mf_json_key(j, "source_profile"),
+        mf_json_string(j, mf_profile_or_generic(cfg->source_profile)->name);
+    mf_json_key(j, "target_profile"),
+        mf_json_string(j, mf_profile_or_generic(cfg->target_profile)->name);
     mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
     mf_json_key(j, "flag_conflict"),
         mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));

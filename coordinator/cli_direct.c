@@ -6,6 +6,7 @@
 
 #include "mailferry/csv.h"
 #include "mailferry/oauth.h"
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <stddef.h>
@@ -191,14 +192,17 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
 
     memset(d, 0, sizeof(*d));
     d->rules = mf_folder_rules_new();
-    if (!cli_server_read(cli, "source", true, &d->src, NULL, &err) ||
+    if (!cli_profiles_read(cli, &d->opts.source_profile,
+                           &d->opts.target_profile, &err) ||
+        mf_profile_folder_rules(d->opts.source_profile, d->rules, &err) ||
+        !cli_server_read(cli, "source", true, &d->src, NULL, &err) ||
         !cli_server_read(cli, "target", true, &d->dst, NULL, &err) ||
         !cli_admin_read(cli, "", &d->src_admin, &err) ||
         !cli_admin_read(cli, "target-", &d->dst_admin, &err) ||
         !cli_oauth_read(cli, "source", &d->src_oauth, &err) ||
         !cli_oauth_read(cli, "target", &d->dst_oauth, &err) ||
-        mf_config_get_u64(cli->config, "max-message-size",
-                          MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE, 1,
+        /* 0: the target profile's limit, else 35 MB (the engine's). */
+        mf_config_get_u64(cli->config, "max-message-size", 0, 0,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
                           &d->opts.max_message_size, &err) ||
         mf_config_get_u64(cli->config, "max-attempts", 5, 1, 100, MF_UNIT_NONE,
@@ -225,6 +229,8 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         return MF_EXIT_USAGE;
     }
     d->opts.max_attempts = (unsigned)v;
+    d->src_admin.format =
+        mf_profile_login_format(d->opts.source_profile, d->src_admin.format);
     if (mf_config_get(cli->config, "flag-conflict", NULL) &&
         mf_flag_conflict_parse(
             mf_config_get(cli->config, "flag-conflict", NULL),

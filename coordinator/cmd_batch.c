@@ -19,6 +19,7 @@
 #include "cli_login.h"
 #include "cli.h"
 #include "commands.h"
+#include "mailferry/profile.h"
 #include "mailferry/batch.h"
 #include "mailferry/crypto.h"
 #include "mailferry/csv.h"
@@ -197,6 +198,12 @@ print_created(const struct mf_batch_config *cfg,
         json_strv(&j, "presets", cfg->presets, cfg->n_presets);
         mf_json_key(&j, "max_message_size"),
             mf_json_u64(&j, cfg->max_message_size);
+        mf_json_key(&j, "source_profile"),
+            mf_json_string(&j,
+                           mf_profile_or_generic(cfg->source_profile)->name);
+        mf_json_key(&j, "target_profile"),
+            mf_json_string(&j,
+                           mf_profile_or_generic(cfg->target_profile)->name);
         json_caps(&j, "source_caps", &cfg->source_caps);
         json_caps(&j, "target_caps", &cfg->target_caps);
         mf_json_key(&j, "max_attempts"), mf_json_u64(&j, cfg->max_attempts);
@@ -318,7 +325,8 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
     po.source = &src;
     po.target = &dst;
     po.rules = rules;
-    po.max_message_size = cfg->max_message_size;
+    po.max_message_size = mf_profile_max_message_size(
+        mf_profile_or_generic(cfg->target_profile), cfg->max_message_size);
     po.concurrency = (unsigned)conc;
     if (mf_plan_batch(&po, reqs, d->n, &pb, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry batch create: plan: %s\n", err.detail);

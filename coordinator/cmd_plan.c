@@ -19,6 +19,7 @@
 #include "cli_direct.h"
 #include "cli_login.h"
 #include "commands.h"
+#include "mailferry/profile.h"
 #include "mailferry/csv.h"
 #include "mailferry/json.h"
 #include "mailferry/oauth.h"
@@ -78,6 +79,7 @@ static const struct cli_option options[] = {
     {"max-connections", true,
      "connections the source tolerates: never suggest more"},
     {"window", true, "suggest batch sizes that finish within this (8h)"},
+    CLI_PROFILE_OPTIONS,
     CLI_OAUTH_OPTIONS,
     {NULL, false, NULL},
 };
@@ -236,11 +238,14 @@ struct settings {
 static bool
 read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
     bool has_target = false, has_source = false;
+    const struct mf_profile *src_profile, *dst_profile;
     const char *v;
     uint64_t u;
 
     st->rules = mf_folder_rules_new();
-    if (!cli_server_read(cli, "source", true, &st->src, &has_source, err) ||
+    if (!cli_profiles_read(cli, &src_profile, &dst_profile, err) ||
+        mf_profile_folder_rules(src_profile, st->rules, err) ||
+        !cli_server_read(cli, "source", true, &st->src, &has_source, err) ||
         !cli_server_read(cli, "target", false, &st->dst, &has_target, err) ||
         !cli_admin_read(cli, "", &st->src_admin, err) ||
         !cli_admin_read(cli, "target-", &st->dst_admin, err) ||
@@ -248,8 +253,7 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
         !cli_oauth_read(cli, "target", &st->dst_oauth, err) ||
         mf_config_get_u64(cli->config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
                           &u, err) ||
-        mf_config_get_u64(cli->config, "max-message-size",
-                          MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE, 1,
+        mf_config_get_u64(cli->config, "max-message-size", 0, 0,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
                           &st->po.max_message_size, err) ||
         add_patterns(st->rules, mf_config_get(cli->config, "include", NULL),
@@ -264,6 +268,10 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
                           MF_UNIT_SECONDS, &st->window, err))
         return false;
     st->po.concurrency = (unsigned)u;
+    st->po.max_message_size =
+        mf_profile_max_message_size(dst_profile, st->po.max_message_size);
+    st->src_admin.format =
+        mf_profile_login_format(src_profile, st->src_admin.format);
     st->po.source = &st->src;
     st->po.target = has_target ? &st->dst : NULL;
     st->po.rules = st->rules;

@@ -182,7 +182,10 @@ struct mf_batch_config {
     size_t n_presets;
     char *separator_replacement; /* or NULL */
     char *target_root;           /* or NULL */
-    uint64_t max_message_size;   /* 0: the engine's default */
+    /* Provider profiles (mailferry/profile.h) by name; NULL: generic.
+     * Fields s_profile and t_profile; the jobs carry them too. */
+    char *source_profile, *target_profile;
+    uint64_t max_message_size; /* 0: the engine's default */
     struct mf_batch_caps source_caps, target_caps;
     uint32_t max_attempts;      /* job attempts per pass; 0: 3 */
     uint64_t incremental_every; /* seconds; 0: no scheduled passes */

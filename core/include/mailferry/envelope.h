@@ -69,6 +69,7 @@ struct mf_job {
     char *user_root;
     uint64_t batch_generation;
     uint64_t verify_sample; /* verify jobs: bodies per folder, max = all */
+    char *source_profile, *target_profile; /* mailferry/profile.h names */
 };
 
 struct mf_counters {

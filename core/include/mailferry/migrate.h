@@ -91,7 +91,8 @@ struct mf_migrate_caps {
     long ttl_ms;           /* lease TTL; 0: 30 s */
 };
 
-struct mf_fence; /* mailferry/fence.h */
+struct mf_fence;   /* mailferry/fence.h */
+struct mf_profile; /* mailferry/profile.h */
 
 struct mf_migrate_options {
     const struct mf_migrate_server *source, *target;
@@ -133,6 +134,13 @@ struct mf_migrate_options {
         MF_FLAG_CONFLICT_SOURCE,
         MF_FLAG_CONFLICT_TARGET,
     } flag_conflict;
+    /* Provider profiles (mailferry/profile.h), NULL: generic. The engine
+     * takes from them what the options above leave unset: the target's
+     * size limit (when max_message_size is 0), one APPEND per message
+     * instead of MULTIAPPEND, and the caps of each side (a cap left 0 in
+     * caps). Folder rules and login templates come from them in the
+     * callers (mf_profile_folder_rules()). */
+    const struct mf_profile *source_profile, *target_profile;
 };
 
 /* --flag-conflict's words: "source" or "target" (MF_FLAG_CONFLICT_DEFAULT

@@ -221,6 +221,8 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     add_blob(a, &c->target_admin_password);
     add_field(a, "separator_replacement", c->separator_replacement);
     add_field(a, "target_root", c->target_root);
+    add_field(a, "s_profile", c->source_profile);
+    add_field(a, "t_profile", c->target_profile);
     add_field_u(a, "max_message_size", c->max_message_size);
     add_caps(a, "s_", &c->source_caps);
     add_caps(a, "t_", &c->target_caps);
@@ -535,6 +537,8 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->separator_replacement =
         mf__batch_hget_strdup(h, "separator_replacement");
     c->target_root = mf__batch_hget_strdup(h, "target_root");
+    c->source_profile = mf__batch_hget_strdup(h, "s_profile");
+    c->target_profile = mf__batch_hget_strdup(h, "t_profile");
     c->max_message_size = mf__batch_hget_u64(h, "max_message_size");
     get_caps(h, "s_", &c->source_caps);
     get_caps(h, "t_", &c->target_caps);
@@ -612,6 +616,8 @@ mf_batch_config_free(struct mf_batch_config **cp) {
     free_strv(c->presets, c->n_presets);
     free(c->separator_replacement);
     free(c->target_root);
+    free(c->source_profile);
+    free(c->target_profile);
     free_oauth(&c->source_oauth);
     free_oauth(&c->target_oauth);
     free(c);

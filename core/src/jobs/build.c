@@ -260,6 +260,10 @@ mf_jobs_build(const struct mf_crypto_keyring *kr,
     /* A batch removed and created again under the same name is a new
      * generation: a worker can tell its jobs from stale ones. */
     j.batch_generation = mf_jobs_batch_generation(cfg);
+    j.source_profile =
+        mf_xstrdup(cfg->source_profile ? cfg->source_profile : "");
+    j.target_profile =
+        mf_xstrdup(cfg->target_profile ? cfg->target_profile : "");
 
     rc = side(kr, cfg, &j, mb, false, &j.source, err);
     if (rc == MF_E_OK)

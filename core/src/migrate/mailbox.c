@@ -9,6 +9,7 @@
 #include "migrate/migrate_int.h"
 
 #include "mailferry/fence.h"
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -45,6 +46,11 @@ names_free(struct names *s) {
         free(s->v[i]);
     free(s->v);
     memset(s, 0, sizeof(*s));
+}
+
+uint64_t
+mf__run_max_message_size(const struct mf_migrate_options *o) {
+    return mf_profile_max_message_size(o->target_profile, o->max_message_size);
 }
 
 static bool
@@ -396,8 +402,12 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     if ((rc = open_side(run, run->o->source, src_login, "source", &run->src)) ||
         (rc = open_side(run, run->o->target, dst_login, "target", &run->dst)))
         goto out;
-    limit = run->o->max_message_size ? run->o->max_message_size
-                                     : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
+    limit = mf__run_max_message_size(run->o);
+    /* A target whose profile takes one message per APPEND (Exchange,
+     * Gmail: no MULTIAPPEND in their CAPABILITY) gets no batches, even
+     * behind a proxy that would advertise it. */
+    if (run->o->target_profile && run->o->target_profile->no_multiappend)
+        run->dst->caps.multiappend = false;
     if (run->dst->caps.appendlimit && run->dst->caps.appendlimit < limit)
         limit = run->dst->caps.appendlimit;
     run->max_size = limit;
@@ -565,8 +575,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     run.pipe_bytes = o->pipe_bytes ? o->pipe_bytes : 2 * 1024 * 1024;
     run.stream_threshold =
         o->stream_threshold ? o->stream_threshold : 256 * 1024;
-    run.max_size = o->max_message_size ? o->max_message_size
-                                       : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
+    run.max_size = mf__run_max_message_size(o);
     if ((rc = mf__leases_new(o, &run.leases, &run.err)) ||
         (rc = mf__leases_mailbox(run.leases, &run.err)))
         goto done;

@@ -130,6 +130,8 @@ void mf__run_item(struct mf__run *run, bool failed, const char *folder,
 void mf__run_item_clear(struct mf_migrate_item *it);
 
 /* Copies a store's error into run->err and returns its code. */
+/* The message size cap before the target's APPENDLIMIT (mailbox.c). */
+uint64_t mf__run_max_message_size(const struct mf_migrate_options *o);
 mf_err mf__run_store_error(struct mf__run *run, struct mf_store *st,
                            const char *what);
 

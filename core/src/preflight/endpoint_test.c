@@ -17,6 +17,7 @@
 #include "imap/session.h"
 #include "mailferry/config.h"
 #include "mailferry/oauth.h"
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <stdarg.h>
@@ -191,6 +192,11 @@ bare_steps(struct run *r) {
     else
         step_add(r, "capabilities.prelogin", MF_PREFLIGHT_OK, MF_E_OK, "%s",
                  res->caps_prelogin);
+    /* Who the server says it is, for the profile guess (a failure here
+     * changes nothing: ID is optional). */
+    if (mf_preflight_caps_have(res->caps_prelogin, "ID") &&
+        mf__pf_id(c, res->server_id, sizeof(res->server_id), &err) != MF_E_OK)
+        res->server_id[0] = '\0';
     ok = true;
 out:
     mf__pf_close(&c);
@@ -575,6 +581,26 @@ login_steps(struct run *r) {
         probe_step(r, probe_login);
 }
 
+/* The provider profile the server looks like, from its greeting, its
+ * capabilities before and after login and its ID answer. */
+static void
+profile_step(struct run *r) {
+    struct mf_preflight_result *res = r->res;
+    struct mf_profile_guess g;
+    char caps[sizeof(res->caps_prelogin) + sizeof(res->caps) + 2];
+
+    step_start(r);
+    snprintf(caps, sizeof(caps), "%s %s", res->caps_prelogin, res->caps);
+    mf_profile_detect(res->greeting, caps, res->server_id, &g);
+    snprintf(res->profile, sizeof(res->profile), "%s", g.profile->name);
+    res->profile_certain = g.certain;
+    snprintf(res->profile_why, sizeof(res->profile_why), "%s", g.why);
+    step_add(r, "profile", MF_PREFLIGHT_OK, MF_E_OK,
+             "%s %s (%s): use --source-profile %s or --target-profile %s",
+             g.certain ? "this is" : "this looks like", g.profile->title, g.why,
+             g.profile->name, g.profile->name);
+}
+
 mf_err
 mf_preflight_endpoint_test(const struct mf_preflight_options *o,
                            struct mf_preflight_result *res) {
@@ -588,7 +614,9 @@ mf_preflight_endpoint_test(const struct mf_preflight_options *o,
     r.conn.insecure = o->insecure;
     r.conn.connect_timeout_ms = timeout;
     r.conn.io_timeout_ms = timeout;
-    if (bare_steps(&r))
+    if (bare_steps(&r)) {
         login_steps(&r);
+        profile_step(&r);
+    }
     return r.first_fail;
 }

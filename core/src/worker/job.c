@@ -27,6 +27,7 @@
 #include "worker/worker_int.h"
 
 #include "mailferry/jobs.h"
+#include "mailferry/profile.h"
 #include "mailferry/report.h"
 #include "mailferry/util.h"
 #include "mailferry/verify.h"
@@ -120,6 +121,13 @@ open_logins(struct mf__worker_job *j, struct logins *l, struct mf_error *err) {
     return rc;
 }
 
+/* A side's profile: the job's, else (a job made before jobs carried
+ * them) the batch's. */
+static const struct mf_profile *
+job_profile(const char *from_job, const char *from_batch) {
+    return mf_profile_or_generic(from_job && *from_job ? from_job : from_batch);
+}
+
 /* The batch's options for either engine, with the job's stop flag. */
 static void
 engine_options(struct mf__worker_job *j, struct mf_redis *r,
@@ -132,6 +140,10 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
     o->rules = b->rules;
     o->max_message_size = b->cfg->max_message_size;
     o->flag_conflict = b->cfg->flag_conflict;
+    o->source_profile =
+        job_profile(j->env.job.source_profile, b->cfg->source_profile);
+    o->target_profile =
+        job_profile(j->env.job.target_profile, b->cfg->target_profile);
     o->redis = r;
     o->batch = j->env.job.batch;
     o->stop = &j->stop;
@@ -323,6 +335,10 @@ job_copy(const struct mf_job *src, uint32_t attempt, const char *sender,
     d->user_root = mf_xstrdup(src->user_root ? src->user_root : "");
     d->batch_generation = src->batch_generation;
     d->verify_sample = src->verify_sample;
+    d->source_profile =
+        mf_xstrdup(src->source_profile ? src->source_profile : "");
+    d->target_profile =
+        mf_xstrdup(src->target_profile ? src->target_profile : "");
     for (int side = 0; side < 2; side++) {
         const struct mf_job_credentials *s = side ? &src->target : &src->source;
         struct mf_job_credentials *c = side ? &d->target : &d->source;
