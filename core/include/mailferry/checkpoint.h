@@ -9,10 +9,18 @@
  * Stored as one Redis hash per mailbox, "mf:{b:<batch>}:ckpt:<mailbox>",
  * one field per folder (the folder's raw source name), value
  * "<uidvalidity> <last_uid> <clean|dirty> <tgt_uidvalidity> <tgt_mark>
- *  <src_bytes> <pending>", pending being "-" or UIDs joined by ','
- * (fields from tgt_uidvalidity on may be absent in values written by
- * older versions). One HSET per update, so a crash leaves either the old
- * or the new checkpoint, never half of one.
+ *  <src_bytes> <pending> [st1:<status>]", pending being "-" or UIDs
+ * joined by ',', status "<uidnext>,<messages>,<highestmodseq>" of the
+ * source then of the target, six numbers in all (fields from
+ * tgt_uidvalidity on may be absent in values written by older versions;
+ * a status field of a version this one does not know is ignored, as if
+ * absent). One HSET per update, so a crash leaves either the old or the
+ * new checkpoint, never half of one.
+ *
+ * The status (STATUS, RFC 3501 section 6.3.10, HIGHESTMODSEQ RFC 7162
+ * section 3.1.3) is what both folders looked like when the pass that
+ * wrote a clean checkpoint was done: a later pass that finds both the
+ * same skips the folder without selecting it (migrate/unchanged.c).
  *
  * Pending UIDs are why "last_uid" can move past a message that is not on
  * the target: a message the target refused, one over the size cap, one
@@ -46,6 +54,14 @@ struct mf_checkpoint {
      * allocate it): free with mf_checkpoint_pending_free(). */
     uint32_t *pending;
     size_t n_pending;
+    /* The folders' STATUS when this clean checkpoint was written (see
+     * above); has_status false when none was recorded (an older version,
+     * a dirty checkpoint, a server without STATUS). */
+    bool has_status;
+    struct mf_checkpoint_status {
+        uint32_t uidnext, messages;
+        uint64_t highestmodseq; /* 0: the server gave none */
+    } src_status, tgt_status;
 };
 
 /* At most this many pending UIDs are kept per folder; past it the folder

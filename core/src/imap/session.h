@@ -347,6 +347,27 @@ MF_WARN_UNUSED mf_err
 mf_imap_session_select(struct mf_imap_session *s, const char *mailbox,
                        bool readonly, struct mf_imap_mailbox_info *info_r);
 
+/* What STATUS reported (session_status.c): each item 0 when the server
+ * did not send it. */
+struct mf_imap_status_info {
+    uint32_t messages;
+    uint32_t uidnext;
+    uint32_t uidvalidity;
+    uint64_t highestmodseq;
+};
+/* STATUS mailbox (MESSAGES UIDNEXT UIDVALIDITY [HIGHESTMODSEQ]), the last
+ * item only when the server has CONDSTORE (RFC 7162 section 3.1.3). Only
+ * the answer about this mailbox counts. */
+MF_WARN_UNUSED mf_err
+mf_imap_session_status(struct mf_imap_session *s, const char *mailbox,
+                       struct mf_imap_status_info *info_r);
+/* Parses the data of an untagged STATUS response (r->args: mailbox and the
+ * list of items) into *info_r (items it does not have are left as they
+ * are) when the mailbox is name. Returns false when the response is about
+ * another mailbox or malformed. No I/O: for tests as for the session. */
+bool mf_imap_status_parse(const struct mf_imap_response *r, const char *name,
+                          struct mf_imap_status_info *info_r);
+
 /* RFC 3501 LIST response, plus RFC 6154 special-use attributes. */
 #define MF_IMAP_LIST_NOSELECT (1u << 0)
 #define MF_IMAP_LIST_NOINFERIORS (1u << 1)

@@ -173,5 +173,9 @@ void mf__imap_session_set_state(struct mf_imap_session *s,
                                 enum mf_imap_state st);
 /* The session's connection (borrowed), for tests: socket options. */
 struct mf_imap_conn *mf__imap_session_conn(struct mf_imap_session *s);
+/* Submits spec, waits for it, returns its code; the whole result is in
+ * mf_imap_session_last(). Clears spec (session_ops.c). */
+MF_WARN_UNUSED mf_err mf__imap_session_sync(struct mf_imap_session *s,
+                                            struct mf_imap_cmd_spec *spec);
 
 #endif

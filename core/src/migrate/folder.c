@@ -48,6 +48,7 @@
  */
 #include "migrate/folder_int.h"
 
+#include "mailferry/log.h"
 #include "mailferry/util.h"
 
 #include <pthread.h>
@@ -80,6 +81,7 @@ mf__folder_progress(struct mf__folder *fr, uint64_t bytes) {
         atomic_fetch_add(&p->bytes_done, bytes);
     }
 }
+
 static void
 finish(struct mf__folder *fr) {
     if (fr->reader_started) {
@@ -167,13 +169,90 @@ sync_flags(struct mf__folder *fr, bool incremental) {
     return rc;
 }
 
+/* STATUS of one side's folder into *st_r. false when the store has no
+ * STATUS or the server refused it (the folder is then visited, and its
+ * SELECT tells the story); a broken connection is an error (*rc_r, also
+ * in run->err). */
+static bool
+status_of(struct mf__run *run, struct mf_store *st, const char *name,
+          const char *label, struct mf_store_status *st_r, mf_err *rc_r) {
+    mf_err rc;
+
+    *rc_r = MF_E_OK;
+    memset(st_r, 0, sizeof(*st_r));
+    if (!st->ops->status)
+        return false;
+    if ((rc = st->ops->status(st, name, st_r)) == MF_E_OK)
+        return true;
+    rc = mf__run_store_error(run, st, label);
+    if (!definitive(rc))
+        *rc_r = rc;
+    return false;
+}
+
+/* Step 0: a folder whose STATUS on both sides is what the checkpoint
+ * recorded is skipped without SELECT (unchanged.c). Sets *skip_r, and
+ * fr->src_status to the source's STATUS, asked before anything is listed
+ * so that whatever arrives later is seen as a change by the next pass. */
+static mf_err
+check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
+    struct mf__run *run = fr->run;
+    struct mf_store_status dst;
+    const char *why;
+    mf_err rc;
+
+    *skip_r = false;
+    fr->have_src_status =
+        status_of(run, run->src, fr->src_name, fr->label, &fr->src_status, &rc);
+    if (rc != MF_E_OK || !fr->have_src_status || !found)
+        return rc;
+    if (!status_of(run, run->dst, fr->dst_name, fr->e->tgt_name, &dst, &rc))
+        return rc;
+    why = mf__folder_changed(&fr->ck, found, &fr->src_status, &dst);
+    mf_log(MF_LOG_DEBUG, &(struct mf_log_ctx){.mailbox = run->mailbox},
+           why ? "folder.changed" : "folder.unchanged", "%s%s%s", fr->label,
+           why ? ": " : "", why ? why : "");
+    if (why)
+        return MF_E_OK;
+    /* Counted as the full path counts it: the checkpoint's share. */
+    fr->base_uid = fr->ck.last_uid;
+    fr->base_bytes = fr->ck.src_bytes;
+    mf__folder_stats_source(fr, fr->src_status.messages);
+    *skip_r = true;
+    return MF_E_OK;
+}
+
+/* The STATUS a clean checkpoint records (unchanged.c): the source's from
+ * before the listing, the target's now that this pass's appends and flag
+ * changes are in. Without both, nothing is recorded and the next pass
+ * visits the folder. */
+static mf_err
+record_status(struct mf__folder *fr, struct mf_checkpoint *ck) {
+    struct mf__run *run = fr->run;
+    struct mf_store_status dst;
+    mf_err rc;
+
+    ck->has_status = false;
+    if (!fr->have_src_status ||
+        !status_of(run, run->dst, fr->dst_name, fr->e->tgt_name, &dst, &rc))
+        return fr->have_src_status ? rc : MF_E_OK;
+    ck->has_status = true;
+    ck->src_status.uidnext = fr->src_status.uidnext;
+    ck->src_status.messages = fr->src_status.messages;
+    ck->src_status.highestmodseq = fr->src_status.highestmodseq;
+    ck->tgt_status.uidnext = dst.uidnext;
+    ck->tgt_status.messages = dst.messages;
+    ck->tgt_status.highestmodseq = dst.highestmodseq;
+    return MF_E_OK;
+}
+
 mf_err
 mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
                    const struct mf_error *refusal) {
     struct mf__folder fr = {0};
     struct mf_store_select ssel, dsel = {0};
     struct mf_error tgt_err = {0}, short_err = {0};
-    bool found, recognising = false, incremental = false;
+    bool found, skip, recognising = false, incremental = false;
     uint32_t start = 1, tgt_from = 0;
     mf_err rc;
 
@@ -183,6 +262,12 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     fr.dst_name = e->tgt_wire;
     fr.label = e->src_path ? e->src_path : fr.src_name;
 
+    if ((rc = mf__ckpt_get(run, fr.src_name, &fr.ck, &found)))
+        goto out;
+    if (!refusal) {
+        if ((rc = check_unchanged(&fr, found, &skip)) != MF_E_OK || skip)
+            goto out;
+    }
     if ((rc = run->src->ops->select(run->src, fr.src_name, true, &ssel))) {
         rc = mf__run_store_error(run, run->src, fr.label);
         goto out;
@@ -196,8 +281,6 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         tgt_err = run->err;
         refusal = &tgt_err;
     }
-    if ((rc = mf__ckpt_get(run, fr.src_name, &fr.ck, &found)))
-        goto out;
     if (found && fr.ck.uidvalidity == ssel.uidvalidity &&
         (refusal || fr.ck.tgt_uidvalidity == 0 ||
          fr.ck.tgt_uidvalidity == dsel.uidvalidity)) {
@@ -271,6 +354,8 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
          * next pass need not look at them again. */
         if (fr.rec_seen > ck.tgt_mark)
             ck.tgt_mark = fr.rec_seen;
+        if ((rc = record_status(&fr, &ck)) != MF_E_OK)
+            goto out;
         rc = mf__folder_ckpt_write(&fr, ck, false) ? MF_E_OK : run->err.code;
     }
     goto out;

@@ -93,6 +93,9 @@ mf__folder_ckpt_write(struct mf__folder *fr, struct mf_checkpoint ck,
     if (ckpt_pending(fr, &ck, &scratch))
         dirty = true;
     ck.dirty = dirty;
+    /* Only a clean checkpoint vouches for the folders' STATUS. */
+    if (dirty)
+        ck.has_status = false;
     if (dirty)
         ckpt_lower_mark(fr, &ck);
     ok = mf__ckpt_put(fr->run, fr->src_name, &ck) == MF_E_OK;

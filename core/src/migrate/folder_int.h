@@ -48,6 +48,9 @@ struct mf__folder {
     size_t prefix;     /* messages in the finished prefix */
     uint32_t last_uid; /* checkpointed */
     struct mf_checkpoint ck;
+    /* The source folder's STATUS before anything was listed (step 0). */
+    struct mf_store_status src_status;
+    bool have_src_status;
     /* Recognition looked at the target messages above rec_from and saw
      * none above rec_seen (both 0 when it did not run). */
     uint32_t rec_from, rec_seen;

@@ -47,6 +47,16 @@ struct mf_store_select {
     uint32_t exists;
 };
 
+/* What STATUS told about a folder (RFC 3501 section 6.3.10; HIGHESTMODSEQ
+ * RFC 7162 section 3.1.3, only from a server with CONDSTORE: it moves on
+ * every change to the folder, a flag change included). */
+struct mf_store_status {
+    uint32_t uidvalidity;
+    uint32_t uidnext;
+    uint32_t messages;
+    uint64_t highestmodseq; /* 0: not given (no CONDSTORE, or NOMODSEQ) */
+};
+
 /* What fetch_meta() asks for besides UID, FLAGS, INTERNALDATE, SIZE. */
 #define MF_STORE_META_MESSAGE_ID (1u << 0)
 #define MF_STORE_META_SUBJECT (1u << 1)
@@ -113,6 +123,11 @@ struct mf_store_ops {
     /* CREATE; a folder that already exists is success. */
     mf_err (*create)(struct mf_store *st, const char *name);
     mf_err (*subscribe)(struct mf_store *st, const char *name);
+    /* STATUS name (MESSAGES UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ when
+     * caps.condstore), without selecting it. A value the server did not
+     * send is 0. Optional: NULL when the store cannot. */
+    mf_err (*status)(struct mf_store *st, const char *name,
+                     struct mf_store_status *status_r);
     /* SELECT, or EXAMINE when readonly. */
     mf_err (*select)(struct mf_store *st, const char *name, bool readonly,
                      struct mf_store_select *sel_r);
@@ -156,6 +171,7 @@ struct mf_store_ops {
 struct mf_store_caps {
     bool uidplus;         /* APPENDUID comes back */
     bool multiappend;     /* append() takes n > 1 */
+    bool condstore;       /* status() gives HIGHESTMODSEQ (RFC 7162) */
     uint64_t appendlimit; /* 0: none announced */
     char delim;           /* hierarchy delimiter ('\0': NIL or unknown) */
     char prefix[128];     /* personal namespace prefix ("INBOX." or "") */

@@ -400,6 +400,24 @@ imap_select(struct mf_store *st, const char *name, bool readonly,
     return MF_E_OK;
 }
 
+/* STATUS (imap/session_status.c): the folder is not selected. */
+static mf_err
+imap_status(struct mf_store *st, const char *name,
+            struct mf_store_status *status_r) {
+    struct imap_store *is = IS(st);
+    struct mf_imap_status_info info = {0};
+    mf_err rc;
+
+    rc = mf_imap_session_status(is->s, name, &info);
+    if (rc != MF_E_OK)
+        return fail_from_session(is, rc);
+    status_r->uidvalidity = info.uidvalidity;
+    status_r->uidnext = info.uidnext;
+    status_r->messages = info.messages;
+    status_r->highestmodseq = st->caps.condstore ? info.highestmodseq : 0;
+    return MF_E_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Metadata                                                            */
 /* ------------------------------------------------------------------ */
@@ -1053,6 +1071,7 @@ static const struct mf_store_ops imap_ops = {
     .list = imap_list,
     .create = imap_create,
     .subscribe = imap_subscribe,
+    .status = imap_status,
     .select = imap_select,
     .fetch_meta = imap_fetch_meta,
     .count = imap_count,
@@ -1172,6 +1191,7 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     is->base.caps.uidplus = mf_imap_session_has(s, MF_IMAP_CAP_UIDPLUS);
     is->base.caps.multiappend = mf_imap_session_has(s, MF_IMAP_CAP_MULTIAPPEND);
     is->base.caps.appendlimit = mf_imap_session_appendlimit(s);
+    is->base.caps.condstore = mf_imap_session_has(s, MF_IMAP_CAP_CONDSTORE);
     mf_imap_session_on_untagged(s, "EXPUNGE", on_expunge, is);
     mf_imap_session_on_untagged(s, "EXISTS", on_exists, is);
     mf__imap_conn_set_gate(mf__imap_session_conn(s), imap_gate, is);

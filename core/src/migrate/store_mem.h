@@ -121,6 +121,8 @@ struct mf_mem_stats {
     uint64_t flag_changes;  /* set_flags() carried out */
     uint64_t meta_fetches;  /* fetch_meta() calls */
     unsigned creates, subscribes;
+    uint64_t selects;    /* select() calls (SELECT and EXAMINE) */
+    uint64_t statuses;   /* status() calls */
     uint64_t max_queued; /* most commands ever queued on one store */
 };
 
@@ -135,7 +137,9 @@ struct mf_mem_server {
 };
 
 /* A new server with an empty INBOX (as every server has), delimiter delim,
- * UIDPLUS and MULTIAPPEND, no APPENDLIMIT and an empty personal prefix. */
+ * UIDPLUS, MULTIAPPEND and CONDSTORE (status() gives a HIGHESTMODSEQ that
+ * moves with every message and flag change), no APPENDLIMIT and an empty
+ * personal prefix. */
 struct mf_mem_server *mf_mem_server_new(char delim);
 /* Frees *srv and everything it holds; accepts NULL; sets *srv to NULL. */
 void mf_mem_server_free(struct mf_mem_server **srv);
