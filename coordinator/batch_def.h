@@ -117,12 +117,13 @@ int batch_def_read(struct cli *cli, const char *command, const char *name,
                    const char *csv_path, const struct mf_crypto_keyring *kr,
                    struct mf_json *issues_json, struct batch_def *d);
 /* The CSV part of batch_def_read() alone, for rows added to or changed
- * in an existing batch (`batch add`, `batch update`): whether the batch
- * has a source or target admin says which passwords a row needs. Fills
- * d->mbs and d->lines only. Same returns. */
+ * in an existing batch (`batch add`, `batch update`): cfg, the batch's
+ * configuration, says which passwords a row needs (none for a side with
+ * an admin or OAuth2 settings, mf_jobs_oauth_side()). Fills d->mbs and
+ * d->lines only. Same returns. */
 int batch_def_read_rows(const char *command, const char *name,
-                        const char *csv_path, bool source_admin,
-                        bool target_admin, bool allow_unknown_columns,
+                        const char *csv_path, const struct mf_batch_config *cfg,
+                        bool allow_unknown_columns,
                         const struct mf_crypto_keyring *kr,
                         struct mf_json *issues_json, struct batch_def *d);
 void batch_def_free(struct batch_def *d);
