@@ -378,8 +378,7 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return err.code == MF_E_USAGE ? MF_EXIT_USAGE : MF_EXIT_ERROR;
     }
-    return batch_def_read_rows(command, name, csv_path, cfg->admin_user != NULL,
-                               cfg->target_admin_user != NULL,
+    return batch_def_read_rows(command, name, csv_path, cfg,
                                copt.allow_unknown_columns, kr, issues_json, d);
 
 usage_err:
@@ -389,7 +388,7 @@ usage_err:
 
 int
 batch_def_read_rows(const char *command, const char *name, const char *csv_path,
-                    bool source_admin, bool target_admin,
+                    const struct mf_batch_config *cfg,
                     bool allow_unknown_columns,
                     const struct mf_crypto_keyring *kr,
                     struct mf_json *issues_json, struct batch_def *d) {
@@ -407,11 +406,14 @@ batch_def_read_rows(const char *command, const char *name, const char *csv_path,
     c.kr = kr;
     c.d = d;
     c.j = issues_json;
-    c.source_admin = source_admin;
-    c.target_admin = target_admin;
+    /* A side with an admin or with OAuth2 settings needs no password
+     * from the rows; the stored batch says so for `batch add` and `batch
+     * update` as the command line does for `batch create`. */
+    c.source_admin = cfg->admin_user != NULL;
+    c.target_admin = cfg->target_admin_user != NULL;
+    c.source_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_SOURCE) != NULL;
+    c.target_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_TARGET) != NULL;
     /* The CSV: every problem listed, nothing stored if there is one. */
-    c.source_oauth = d->oauth[0] != NULL;
-    c.target_oauth = d->oauth[1] != NULL;
     copt.allow_unknown_columns = allow_unknown_columns;
     copt.password_optional = c.source_admin || c.source_oauth;
     rc = mf_csv_parse_file(csv_path, &copt, &ccb, &c, &cstats, &err);
