@@ -19,6 +19,8 @@
 #include "mailferry/batch.h"
 #include "mailferry/crypto.h"
 #include "mailferry/json.h"
+#include "mailferry/migrate.h"
+#include "mailferry/util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,7 +70,11 @@
         {"target-max-concurrent-mailboxes", true, "for the target"},           \
         {"target-max-bytes-per-second", true,                                  \
          "bytes per second to the target"},                                    \
-        {"max-attempts", true, "tries per job before the mailbox fails (3)"},  \
+        {"max-attempts", true,                                                 \
+         "tries per job before the mailbox fails (default " MF_STR(            \
+             MF_BATCH_DEFAULT_ATTEMPTS) " per pass; with migrate --direct, "   \
+                                        "per mailbox: " MF_STR(                \
+                                            MF_MIGRATE_DEFAULT_ATTEMPTS) ")"}, \
         {"incremental-every", true,                                            \
          "`mailferry serve` runs an incremental pass this long after the "     \
          "last "                                                               \

@@ -205,8 +205,9 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         mf_config_get_u64(cli->config, "max-message-size", 0, 0,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
                           &d->opts.max_message_size, &err) ||
-        mf_config_get_u64(cli->config, "max-attempts", 5, 1, 100, MF_UNIT_NONE,
-                          &v, &err) ||
+        mf_config_get_u64(cli->config, "max-attempts",
+                          MF_MIGRATE_DEFAULT_ATTEMPTS, 1, 100, MF_UNIT_NONE, &v,
+                          &err) ||
         add_list(d->rules, mf_config_get(cli->config, "include", NULL),
                  mf_folder_rules_parse_include, &err) ||
         add_list(d->rules, mf_config_get(cli->config, "exclude", NULL),

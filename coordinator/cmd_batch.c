@@ -304,7 +304,8 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
     if (!plan_server(cfg, cfg->source, &src, &err) ||
         !plan_server(cfg, cfg->target, &dst, &err) ||
         mf_batch_config_rules(cfg, &rules, &err) ||
-        mf_config_get_u64(cli->config, "concurrency", 4, 1, 64, MF_UNIT_NONE,
+        mf_config_get_u64(cli->config, "concurrency",
+                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 64, MF_UNIT_NONE,
                           &conc, &err)) {
         fprintf(stderr, "mailferry batch create: %s\n", err.detail);
         goto out;

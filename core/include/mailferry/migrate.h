@@ -38,6 +38,13 @@
 
 /* Default cap on a message's size: Exchange Online's 35 MB. */
 #define MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE ((uint64_t)35 * 1000 * 1000)
+/* Tries per mailbox when it is migrated in this process (migrate
+ * --direct); a batch's jobs have MF_BATCH_DEFAULT_ATTEMPTS per pass. */
+#define MF_MIGRATE_DEFAULT_ATTEMPTS 5
+/* Mailboxes one process migrates, plans or verifies at the same time. */
+#define MF_MIGRATE_DEFAULT_CONCURRENCY 4
+/* Seconds a server may take to answer one command (--command-timeout). */
+#define MF_MIGRATE_DEFAULT_COMMAND_TIMEOUT_S 300
 
 /* One server as the admin described it. Borrowed. */
 struct mf_migrate_server {
@@ -105,7 +112,8 @@ struct mf_migrate_options {
      * (lost at exit) otherwise. */
     struct mf_redis *redis;
     const char *batch;
-    unsigned max_attempts;   /* tries per mailbox (0: 5) */
+    unsigned
+        max_attempts; /* tries per mailbox (0: MF_MIGRATE_DEFAULT_ATTEMPTS) */
     uint32_t backoff_ms;     /* first backoff (0: 1000); doubles, +-25 % */
     uint32_t max_backoff_ms; /* (0: 60000) */
     /* Tuning (0: defaults). */

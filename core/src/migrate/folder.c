@@ -21,8 +21,10 @@
  *      (MESSAGE_UNLISTABLE) and stays pending.
  *   2. Skip (and list, with the subject) messages over the size cap.
  *   3. Copy: a reader thread fetches bodies (store.h fetch_bodies) into a
- *      bounded pipe (pipe.h); this thread appends them in MULTIAPPEND
- *      batches, several in flight, or streams a big one as a single
+ *      bounded pipe (pipe.h); this thread appends them in batches,
+ *      several in flight (one MULTIAPPEND each, or, on a target without
+ *      MULTIAPPEND, single APPENDs pipelined by the store, each message
+ *      settled by its own answer), or streams a big one as a single
  *      APPEND while its bytes still arrive (its last bytes wait until the
  *      source confirmed its UID). A body whose length is not the listed
  *      RFC822.SIZE is fetched once more, then fails alone
