@@ -346,6 +346,8 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
             mf_config_get(cli->config, "flag-conflict", NULL),
             &cfg->flag_conflict, &err))
         goto usage_err;
+    if (!cli_window_read(cli, &cfg->window, &err))
+        goto usage_err;
     if (cfg->incremental_every && cfg->incremental_every < 60)
         fprintf(stderr,
                 "mailferry %s: warning: --incremental-every "

@@ -202,6 +202,10 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }
+    if (!cli_window_read(cli, &d->opts.window, &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return MF_EXIT_USAGE;
+    }
     d->opts.source = &d->src;
     d->opts.target = &d->dst;
     d->opts.rules = d->rules;
