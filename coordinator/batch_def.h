@@ -82,6 +82,13 @@
         {"flag-conflict", true,                                                \
          "a flag changed on both the source and the target since the last "    \
          "pass: source or target wins (target)"},                              \
+        {"since", true,                                                        \
+         "pre-staging: copy only messages whose INTERNALDATE is on or after "  \
+         "this day (YYYY-MM-DD, day granularity); a later pass with an "       \
+         "earlier day or none copies the rest"},                               \
+        {"before", true,                                                       \
+         "copy only messages whose INTERNALDATE is before this day "           \
+         "(YYYY-MM-DD)"},                                                      \
         {"allow-unknown-columns", false,                                       \
          "ignore CSV columns mailferry ignores"},                              \
         CLI_PROFILE_OPTIONS,                                                   \

@@ -211,6 +211,7 @@ print_created(const struct mf_batch_config *cfg,
             mf_json_u64(&j, cfg->incremental_every);
         mf_json_key(&j, "flag_conflict"),
             mf_json_string(&j, mf_flag_conflict_name(cfg->flag_conflict));
+        batch_window_json(&j, &cfg->window);
         mf_json_key(&j, "mailboxes"), mf_json_u64(&j, n);
         if (dry_run) {
             mf_json_key(&j, "mailbox_list");

@@ -30,6 +30,7 @@
 #include "mailferry/err.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/redis.h"
+#include "mailferry/window.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -149,6 +150,11 @@ struct mf_migrate_options {
      * caps). Folder rules and login templates come from them in the
      * callers (mf_profile_folder_rules()). */
     const struct mf_profile *source_profile, *target_profile;
+    /* Copy only the messages whose INTERNALDATE is inside (pre-staging,
+     * mailferry/window.h); the others stay on the source, counted as
+     * outside_window, until a pass with a wider window (or none) copies
+     * them, without duplicates. Zero: everything. */
+    struct mf_window window;
 };
 
 /* --flag-conflict's words: "source" or "target" (MF_FLAG_CONFLICT_DEFAULT
@@ -179,6 +185,9 @@ struct mf_migrate_stats {
     uint64_t messages_copied, bytes_copied;
     uint64_t messages_present; /* recognised as already on the target */
     uint64_t skipped_too_large, skipped_vanished;
+    /* Left on the source because their INTERNALDATE is outside the
+     * window (options.window): not copied, and not missing either. */
+    uint64_t outside_window, bytes_outside_window;
     uint64_t failed;        /* messages not copied, listed in failed */
     uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */

@@ -187,11 +187,12 @@ def total_messages(port, n):
     return total
 
 
-def clean_target(*users):
-    """Empties the users' target mailboxes: earlier runs of a test (by hand
-    or in CI) must not leave messages a later run would find."""
+def clean_target(*users, port=None):
+    """Empties the users' target mailboxes (or those on port): earlier runs
+    of a test (by hand or in CI) must not leave messages a later run would
+    find."""
     for n in users:
-        c = imap_login(TGT_PORT, n)
+        c = imap_login(port or TGT_PORT, n)
         typ, data = c.list('""', "*")
         names = []
         for line in data:
