@@ -1,6 +1,7 @@
 /* A batch's definition from the command line and the CSV (batch_def.h). */
 #include "batch_def.h"
 
+#include "mailferry/profile.h"
 #include "mailferry/csv.h"
 #include "mailferry/endpoint.h"
 #include "mailferry/folderplan.h"
@@ -169,9 +170,7 @@ on_csv_row(void *ud, const struct mf_csv_row *r) {
 
     /* The target needs a password unless an admin logs in for the user:
      * TargetPassword, else the row's Password. */
-    tpass = r->target_password && *r->target_password ? r->target_password
-            : r->password && *r->password             ? r->password
-                                                      : NULL;
+    tpass = mf_jobs_target_password(r->target_password, r->password);
     if (!c->target_admin && !c->target_oauth && !tpass) {
         create_issue(c, r->line, 0, NULL, MF_E_CSV_EMPTY_FIELD,
                      "no password for the target: fill Password or "
@@ -285,6 +284,7 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
     struct mf_csv_options copt = {0};
     struct mf_endpoint ep;
     struct mf_error err = {0};
+    const struct mf_profile *src_profile, *dst_profile;
     bool insecure = false;
     uint64_t v;
 
@@ -305,8 +305,16 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
     cfg->insecure = insecure;
     cfg->ca_file = (char *)mf_config_get(cli->config, "ca-file", NULL);
     cfg->admin_user = (char *)mf_config_get(cli->config, "admin", NULL);
-    cfg->admin_login_format =
-        (char *)mf_config_get(cli->config, "admin-login-format", NULL);
+    if (!cli_profiles_read(cli, &src_profile, &dst_profile, &err))
+        goto usage_err;
+    /* Stored by name only when not generic: a batch without profiles
+     * reads as it did before they existed. */
+    if (src_profile->id != MF_PROFILE_GENERIC)
+        cfg->source_profile = (char *)src_profile->name;
+    if (dst_profile->id != MF_PROFILE_GENERIC)
+        cfg->target_profile = (char *)dst_profile->name;
+    cfg->admin_login_format = (char *)mf_profile_login_format(
+        src_profile, mf_config_get(cli->config, "admin-login-format", NULL));
     cfg->target_admin_user =
         (char *)mf_config_get(cli->config, "target-admin", NULL);
     cfg->target_admin_login_format =
@@ -347,6 +355,8 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
             mf_config_get(cli->config, "flag-conflict", NULL),
             &cfg->flag_conflict, &err))
         goto usage_err;
+    if (!cli_window_read(cli, &cfg->window, &err))
+        goto usage_err;
     if (cfg->incremental_every && cfg->incremental_every < 60)
         fprintf(stderr,
                 "mailferry %s: warning: --incremental-every "
@@ -368,8 +378,7 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return err.code == MF_E_USAGE ? MF_EXIT_USAGE : MF_EXIT_ERROR;
     }
-    return batch_def_read_rows(command, name, csv_path, cfg->admin_user != NULL,
-                               cfg->target_admin_user != NULL,
+    return batch_def_read_rows(command, name, csv_path, cfg,
                                copt.allow_unknown_columns, kr, issues_json, d);
 
 usage_err:
@@ -379,7 +388,7 @@ usage_err:
 
 int
 batch_def_read_rows(const char *command, const char *name, const char *csv_path,
-                    bool source_admin, bool target_admin,
+                    const struct mf_batch_config *cfg,
                     bool allow_unknown_columns,
                     const struct mf_crypto_keyring *kr,
                     struct mf_json *issues_json, struct batch_def *d) {
@@ -397,11 +406,14 @@ batch_def_read_rows(const char *command, const char *name, const char *csv_path,
     c.kr = kr;
     c.d = d;
     c.j = issues_json;
-    c.source_admin = source_admin;
-    c.target_admin = target_admin;
+    /* A side with an admin or with OAuth2 settings needs no password
+     * from the rows; the stored batch says so for `batch add` and `batch
+     * update` as the command line does for `batch create`. */
+    c.source_admin = cfg->admin_user != NULL;
+    c.target_admin = cfg->target_admin_user != NULL;
+    c.source_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_SOURCE) != NULL;
+    c.target_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_TARGET) != NULL;
     /* The CSV: every problem listed, nothing stored if there is one. */
-    c.source_oauth = d->oauth[0] != NULL;
-    c.target_oauth = d->oauth[1] != NULL;
     copt.allow_unknown_columns = allow_unknown_columns;
     copt.password_optional = c.source_admin || c.source_oauth;
     rc = mf_csv_parse_file(csv_path, &copt, &ccb, &c, &cstats, &err);

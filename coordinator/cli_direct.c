@@ -6,6 +6,7 @@
 
 #include "mailferry/csv.h"
 #include "mailferry/oauth.h"
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <stddef.h>
@@ -191,18 +192,22 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
 
     memset(d, 0, sizeof(*d));
     d->rules = mf_folder_rules_new();
-    if (!cli_server_read(cli, "source", true, &d->src, NULL, &err) ||
+    if (!cli_profiles_read(cli, &d->opts.source_profile,
+                           &d->opts.target_profile, &err) ||
+        mf_profile_folder_rules(d->opts.source_profile, d->rules, &err) ||
+        !cli_server_read(cli, "source", true, &d->src, NULL, &err) ||
         !cli_server_read(cli, "target", true, &d->dst, NULL, &err) ||
         !cli_admin_read(cli, "", &d->src_admin, &err) ||
         !cli_admin_read(cli, "target-", &d->dst_admin, &err) ||
         !cli_oauth_read(cli, "source", &d->src_oauth, &err) ||
         !cli_oauth_read(cli, "target", &d->dst_oauth, &err) ||
-        mf_config_get_u64(cli->config, "max-message-size",
-                          MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE, 1,
+        /* 0: the target profile's limit, else 35 MB (the engine's). */
+        mf_config_get_u64(cli->config, "max-message-size", 0, 0,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
                           &d->opts.max_message_size, &err) ||
-        mf_config_get_u64(cli->config, "max-attempts", 5, 1, 100, MF_UNIT_NONE,
-                          &v, &err) ||
+        mf_config_get_u64(cli->config, "max-attempts",
+                          MF_MIGRATE_DEFAULT_ATTEMPTS, 1, 100, MF_UNIT_NONE, &v,
+                          &err) ||
         add_list(d->rules, mf_config_get(cli->config, "include", NULL),
                  mf_folder_rules_parse_include, &err) ||
         add_list(d->rules, mf_config_get(cli->config, "exclude", NULL),
@@ -225,10 +230,16 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         return MF_EXIT_USAGE;
     }
     d->opts.max_attempts = (unsigned)v;
+    d->src_admin.format =
+        mf_profile_login_format(d->opts.source_profile, d->src_admin.format);
     if (mf_config_get(cli->config, "flag-conflict", NULL) &&
         mf_flag_conflict_parse(
             mf_config_get(cli->config, "flag-conflict", NULL),
             &d->opts.flag_conflict, &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return MF_EXIT_USAGE;
+    }
+    if (!cli_window_read(cli, &d->opts.window, &err)) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }
@@ -270,16 +281,13 @@ void
 cli_direct_logins(const struct cli_direct *d, const struct csv_mailbox *row,
                   struct mf_migrate_login *src, struct mf_migrate_login *dst,
                   char *owned[4]) {
-    const char *tuser, *tpass;
+    const struct mf_jobs_names names = {row->email, row->username,
+                                        row->target_username};
 
-    cli_login_make(&d->src_admin, row->username, row->password, row->email, src,
-                   owned);
-    tuser = row->target_username ? row->target_username : row->username;
-    tpass = row->target_password ? row->target_password : row->password;
-    if (d->dst_admin.user)
-        tuser = row->target_username ? row->target_username : row->email;
-    cli_login_make(&d->dst_admin, tuser, tpass, row->email, dst, owned + 2);
+    cli_login_make(&d->src_admin, d->src_oauth, false, &names, row->password,
+                   src, owned);
     src->user_root = row->user_root;
-    cli_login_oauth(d->src_oauth, row->email, src);
-    cli_login_oauth(d->dst_oauth, row->email, dst);
+    cli_login_make(&d->dst_admin, d->dst_oauth, true, &names,
+                   mf_jobs_target_password(row->target_password, row->password),
+                   dst, owned + 2);
 }

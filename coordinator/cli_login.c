@@ -1,4 +1,5 @@
 /* Endpoint and login options (cli_login.h). */
+#include "mailferry/profile.h"
 #include "cli_login.h"
 
 #include "mailferry/config.h"
@@ -31,6 +32,15 @@ cli_admin_read(struct cli *cli, const char *prefix, struct cli_admin *ad,
     return true;
 }
 
+bool
+cli_profiles_read(struct cli *cli, const struct mf_profile **src_r,
+                  const struct mf_profile **dst_r, struct mf_error *err) {
+    return mf_profile_find(mf_config_get(cli->config, "source-profile", NULL),
+                           src_r, err) == MF_E_OK &&
+           mf_profile_find(mf_config_get(cli->config, "target-profile", NULL),
+                           dst_r, err) == MF_E_OK;
+}
+
 void
 cli_admin_clear(struct cli_admin *ad) {
     mf_secret_free(&ad->password);
@@ -56,7 +66,8 @@ cli_server_read(struct cli *cli, const char *key, bool required,
         mf_config_get_bool(cli->config, "insecure", false, &insecure, err))
         return false;
     s->insecure = insecure;
-    if (mf_config_get_u64(cli->config, "command-timeout", 300, 1, 86400,
+    if (mf_config_get_u64(cli->config, "command-timeout",
+                          MF_MIGRATE_DEFAULT_COMMAND_TIMEOUT_S, 1, 86400,
                           MF_UNIT_SECONDS, &secs, err) != MF_E_OK)
         return false;
     s->command_timeout_ms = (long)secs * 1000L;
@@ -66,37 +77,34 @@ cli_server_read(struct cli *cli, const char *key, bool required,
 }
 
 void
-cli_login_make(const struct cli_admin *ad, const char *user,
-               const char *password, const char *email,
+cli_login_make(const struct cli_admin *ad, struct mf_oauth *o, bool target,
+               const struct mf_jobs_names *names, const char *password,
                struct mf_migrate_login *lg, char *owned[2]) {
+    struct mf_jobs_side sd = {ad->user, ad->format, o != NULL};
+    struct mf_jobs_login jl;
+
     memset(lg, 0, sizeof(*lg));
-    owned[0] = owned[1] = NULL;
-    if (!ad->user) {
-        lg->user = user;
+    mf_jobs_side_login(&sd, target, names, &jl);
+    owned[0] = jl.login;
+    owned[1] = jl.authzid;
+    lg->user = jl.login;
+    lg->authzid = *jl.authzid ? jl.authzid : NULL;
+    switch (jl.secret) {
+    case MF_JOBS_SECRET_OWN:
         lg->password = password;
-        return;
+        break;
+    case MF_JOBS_SECRET_ADMIN:
+        lg->password = ad->password;
+        break;
+    case MF_JOBS_SECRET_OAUTH:
+        lg->oauth = o;
+        lg->oauth_mailbox = names->email;
+        break;
     }
-    lg->password = ad->password;
-    mf_jobs_admin_login(ad->user, ad->format, user, email, &owned[0],
-                        &owned[1]);
-    lg->user = owned[0];
-    lg->authzid = *owned[1] ? owned[1] : NULL;
 }
 
 bool
 cli_oauth_read(struct cli *cli, const char *side, struct mf_oauth **o_r,
                struct mf_error *err) {
     return mf_oauth_from_config(cli->config, side, o_r, err) == MF_E_OK;
-}
-
-void
-cli_login_oauth(struct mf_oauth *o, const char *email,
-                struct mf_migrate_login *lg) {
-    if (!o)
-        return;
-    lg->user = email;
-    lg->password = NULL;
-    lg->authzid = NULL;
-    lg->oauth = o;
-    lg->oauth_mailbox = email;
 }

@@ -2,13 +2,14 @@
  * The command-line pieces that say how to reach and log in to a server,
  * shared by the commands that connect themselves (`migrate --direct`,
  * `plan`): the endpoint with its TLS options, the admin credentials, and
- * one mailbox's login built from them (the same login names the jobs use,
- * mf_jobs_admin_login()).
+ * one mailbox's login built from them (by the rule the jobs use,
+ * mf_jobs_side_login()).
  */
 #ifndef MF_CLI_LOGIN_H
 #define MF_CLI_LOGIN_H
 
 #include "cli.h"
+#include "mailferry/jobs.h"
 #include "mailferry/migrate.h"
 
 #include <stdbool.h>
@@ -35,11 +36,14 @@ bool cli_server_read(struct cli *cli, const char *key, bool required,
                      struct mf_migrate_server *s, bool *given_r,
                      struct mf_error *err);
 
-/* One side's login for the mailbox email whose own login is user and
- * password: the admin's on its behalf when ad has a user. owned[2]
- * receives strings to free afterwards (NULL when none). */
-void cli_login_make(const struct cli_admin *ad, const char *user,
-                    const char *password, const char *email,
+struct mf_oauth;
+
+/* One side's login (the target's when target is true) for the mailbox
+ * names, connected from this process: the rule of mf_jobs_side_login()
+ * with the admin ad, OAuth2 tokens from o (NULL: none) and the side's
+ * own password. owned[2] receives strings to free afterwards. */
+void cli_login_make(const struct cli_admin *ad, struct mf_oauth *o, bool target,
+                    const struct mf_jobs_names *names, const char *password,
                     struct mf_migrate_login *lg, char *owned[2]);
 
 /* OAuth2 for one side ("source" or "target"): --<side>-oauth-token-file F,
@@ -69,14 +73,24 @@ void cli_login_make(const struct cli_admin *ad, const char *user,
     CLI_OAUTH_SIDE_OPTIONS("source", "source"),                                \
         CLI_OAUTH_SIDE_OPTIONS("target", "target")
 
-struct mf_oauth;
+/* --source-profile and --target-profile (mailferry/profile.h), for the
+ * option tables of the commands that connect. */
+#define CLI_PROFILE_OPTIONS                                                    \
+    {"source-profile", true,                                                   \
+     "the source server's kind: generic (default), exchange-online, "          \
+     "exchange-onprem, gmail, dovecot or cyrus (docs/profiles.md)"},           \
+    {                                                                          \
+        "target-profile", true, "the target server's kind, same words"         \
+    }
+
+struct mf_profile;
+/* Reads both profiles (generic when not given). False with MF_E_USAGE
+ * in err for an unknown word. */
+bool cli_profiles_read(struct cli *cli, const struct mf_profile **src_r,
+                       const struct mf_profile **dst_r, struct mf_error *err);
+
 /* Reads side's OAuth2 options; *o_r stays NULL when none is given. The
  * secret, certificate and key files are read and checked here. */
 bool cli_oauth_read(struct cli *cli, const char *side, struct mf_oauth **o_r,
                     struct mf_error *err);
-/* Makes lg log in to the mailbox email with tokens from o (when o is
- * not NULL): the login name is the mailbox's address, no password. */
-void cli_login_oauth(struct mf_oauth *o, const char *email,
-                     struct mf_migrate_login *lg);
-
 #endif

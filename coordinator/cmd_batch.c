@@ -19,6 +19,7 @@
 #include "cli_login.h"
 #include "cli.h"
 #include "commands.h"
+#include "mailferry/profile.h"
 #include "mailferry/batch.h"
 #include "mailferry/crypto.h"
 #include "mailferry/csv.h"
@@ -197,6 +198,12 @@ print_created(const struct mf_batch_config *cfg,
         json_strv(&j, "presets", cfg->presets, cfg->n_presets);
         mf_json_key(&j, "max_message_size"),
             mf_json_u64(&j, cfg->max_message_size);
+        mf_json_key(&j, "source_profile"),
+            mf_json_string(&j,
+                           mf_profile_or_generic(cfg->source_profile)->name);
+        mf_json_key(&j, "target_profile"),
+            mf_json_string(&j,
+                           mf_profile_or_generic(cfg->target_profile)->name);
         json_caps(&j, "source_caps", &cfg->source_caps);
         json_caps(&j, "target_caps", &cfg->target_caps);
         mf_json_key(&j, "max_attempts"), mf_json_u64(&j, cfg->max_attempts);
@@ -204,6 +211,7 @@ print_created(const struct mf_batch_config *cfg,
             mf_json_u64(&j, cfg->incremental_every);
         mf_json_key(&j, "flag_conflict"),
             mf_json_string(&j, mf_flag_conflict_name(cfg->flag_conflict));
+        batch_window_json(&j, &cfg->window);
         mf_json_key(&j, "mailboxes"), mf_json_u64(&j, n);
         if (dry_run) {
             mf_json_key(&j, "mailbox_list");
@@ -264,22 +272,12 @@ plan_server(const struct mf_batch_config *cfg, const char *url,
     return true;
 }
 
-/* One side's login for a dry run: the blobs hold clear passwords there
- * (batch_def.h). *owned gets strings to free. */
-static void
-plan_login(const char *admin, const char *fmt, const struct mf_batch_blob *apw,
-           const char *user, const struct mf_batch_blob *pw, const char *email,
-           struct mf_migrate_login *lg, char **owned) {
-    memset(lg, 0, sizeof(*lg));
-    if (admin) {
-        mf_jobs_admin_login(admin, fmt, user, email, &owned[0], &owned[1]);
-        lg->user = owned[0];
-        lg->authzid = *owned[1] ? owned[1] : NULL;
-        lg->password = (const char *)apw->data;
-        return;
-    }
-    lg->user = user;
-    lg->password = (const char *)pw->data;
+/* A side's admin for a dry run: the blobs hold clear passwords there
+ * (batch_def.h), borrowed, not freed. */
+static struct cli_admin
+plan_admin(const char *admin, const char *fmt,
+           const struct mf_batch_blob *apw) {
+    return (struct cli_admin){admin, (char *)apw->data, fmt};
 }
 
 /* `batch create --dry-run`: what would be created, and the plan of every
@@ -295,6 +293,11 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
     struct mf_plan_batch *pb = NULL;
     char **owned = mf_xcalloc(4 * (d->n ? d->n : 1), sizeof(*owned));
     struct mf_error err = {0};
+    const struct cli_admin src_admin = plan_admin(
+        cfg->admin_user, cfg->admin_login_format, &cfg->admin_password);
+    const struct cli_admin dst_admin =
+        plan_admin(cfg->target_admin_user, cfg->target_admin_login_format,
+                   &cfg->target_admin_password);
     uint64_t conc;
     int exit_code = MF_EXIT_ERROR;
 
@@ -302,31 +305,30 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
     if (!plan_server(cfg, cfg->source, &src, &err) ||
         !plan_server(cfg, cfg->target, &dst, &err) ||
         mf_batch_config_rules(cfg, &rules, &err) ||
-        mf_config_get_u64(cli->config, "concurrency", 4, 1, 64, MF_UNIT_NONE,
+        mf_config_get_u64(cli->config, "concurrency",
+                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 64, MF_UNIT_NONE,
                           &conc, &err)) {
         fprintf(stderr, "mailferry batch create: %s\n", err.detail);
         goto out;
     }
     for (size_t i = 0; i < d->n; i++) {
         const struct mf_batch_mailbox_cfg *m = &d->mbs[i];
-        const char *tuser = m->target_user           ? m->target_user
-                            : cfg->target_admin_user ? m->email
-                                                     : m->user;
+        const struct mf_jobs_names names = {m->email, m->user, m->target_user};
+
         reqs[i].email = m->email;
-        plan_login(cfg->admin_user, cfg->admin_login_format,
-                   &cfg->admin_password, m->user, &m->password, m->email,
-                   &reqs[i].source, &owned[4 * i]);
+        cli_login_make(&src_admin, d->oauth[0], false, &names,
+                       (const char *)m->password.data, &reqs[i].source,
+                       &owned[4 * i]);
         reqs[i].source.user_root = m->user_root;
-        plan_login(cfg->target_admin_user, cfg->target_admin_login_format,
-                   &cfg->target_admin_password, tuser, &m->target_password,
-                   m->email, &reqs[i].target, &owned[4 * i + 2]);
-        cli_login_oauth(d->oauth[0], m->email, &reqs[i].source);
-        cli_login_oauth(d->oauth[1], m->email, &reqs[i].target);
+        cli_login_make(&dst_admin, d->oauth[1], true, &names,
+                       (const char *)m->target_password.data, &reqs[i].target,
+                       &owned[4 * i + 2]);
     }
     po.source = &src;
     po.target = &dst;
     po.rules = rules;
-    po.max_message_size = cfg->max_message_size;
+    po.max_message_size = mf_profile_max_message_size(
+        mf_profile_or_generic(cfg->target_profile), cfg->max_message_size);
     po.concurrency = (unsigned)conc;
     if (mf_plan_batch(&po, reqs, d->n, &pb, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry batch create: plan: %s\n", err.detail);

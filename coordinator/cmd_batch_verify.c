@@ -14,6 +14,7 @@
  */
 #include "cli.h"
 #include "commands.h"
+#include "mailferry/profile.h"
 #include "mailferry/batch.h"
 #include "mailferry/crypto.h"
 #include "mailferry/envelope.h"
@@ -237,6 +238,8 @@ cmd_batch_verify(int argc, char **argv) {
     mo.target = &dst;
     mo.rules = rules;
     mo.max_message_size = cfg->max_message_size;
+    mo.source_profile = mf_profile_or_generic(cfg->source_profile);
+    mo.target_profile = mf_profile_or_generic(cfg->target_profile);
     mo.batch = c.batch;
     mo.stop = &stop_flag;
     limits(&cfg->source_caps, &caps.source);

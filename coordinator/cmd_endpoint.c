@@ -221,6 +221,18 @@ json_result(struct mf_json *j, const struct mf_preflight_result *res,
         mf_json_string(j, res->greeting[0] ? res->greeting : NULL);
     mf_json_key(j, "capabilities_prelogin"), json_caps(j, res->caps_prelogin);
     mf_json_key(j, "capabilities"), json_caps(j, res->caps);
+    mf_json_key(j, "server_id"),
+        mf_json_string(j, res->server_id[0] ? res->server_id : NULL);
+    mf_json_key(j, "profile");
+    if (res->profile[0]) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "name"), mf_json_string(j, res->profile);
+        mf_json_key(j, "certain"), mf_json_bool(j, res->profile_certain);
+        mf_json_key(j, "why"), mf_json_string(j, res->profile_why);
+        mf_json_object_end(j);
+    } else {
+        mf_json_null(j);
+    }
     mf_json_key(j, "capabilities_mailferry"), mf_json_array_begin(j);
     tab = mf_preflight_caps_table(&ntab);
     for (size_t i = 0; i < ntab && res->caps[0]; i++) {

@@ -19,6 +19,7 @@
 #include "cli_direct.h"
 #include "cli_login.h"
 #include "commands.h"
+#include "mailferry/profile.h"
 #include "mailferry/csv.h"
 #include "mailferry/json.h"
 #include "mailferry/oauth.h"
@@ -44,7 +45,9 @@ static const struct cli_option options[] = {
     {"target", true,
      "target server (for its separator, special-use folders and "
      "APPENDLIMIT); without it the plan assumes \"/\" and no special-use"},
-    {"concurrency", true, "mailboxes planned at the same time (default 4)"},
+    {"concurrency", true,
+     "mailboxes planned at the same time (default " MF_STR(
+         MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
     {"admin", true, "source admin who logs in on behalf of each user"},
     {"admin-password-file", true, "file holding the source admin's password"},
     {"admin-login-format", true,
@@ -78,6 +81,7 @@ static const struct cli_option options[] = {
     {"max-connections", true,
      "connections the source tolerates: never suggest more"},
     {"window", true, "suggest batch sizes that finish within this (8h)"},
+    CLI_PROFILE_OPTIONS,
     CLI_OAUTH_OPTIONS,
     {NULL, false, NULL},
 };
@@ -236,20 +240,23 @@ struct settings {
 static bool
 read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
     bool has_target = false, has_source = false;
+    const struct mf_profile *src_profile, *dst_profile;
     const char *v;
     uint64_t u;
 
     st->rules = mf_folder_rules_new();
-    if (!cli_server_read(cli, "source", true, &st->src, &has_source, err) ||
+    if (!cli_profiles_read(cli, &src_profile, &dst_profile, err) ||
+        mf_profile_folder_rules(src_profile, st->rules, err) ||
+        !cli_server_read(cli, "source", true, &st->src, &has_source, err) ||
         !cli_server_read(cli, "target", false, &st->dst, &has_target, err) ||
         !cli_admin_read(cli, "", &st->src_admin, err) ||
         !cli_admin_read(cli, "target-", &st->dst_admin, err) ||
         !cli_oauth_read(cli, "source", &st->src_oauth, err) ||
         !cli_oauth_read(cli, "target", &st->dst_oauth, err) ||
-        mf_config_get_u64(cli->config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
+        mf_config_get_u64(cli->config, "concurrency",
+                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256, MF_UNIT_NONE,
                           &u, err) ||
-        mf_config_get_u64(cli->config, "max-message-size",
-                          MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE, 1,
+        mf_config_get_u64(cli->config, "max-message-size", 0, 0,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
                           &st->po.max_message_size, err) ||
         add_patterns(st->rules, mf_config_get(cli->config, "include", NULL),
@@ -264,6 +271,10 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
                           MF_UNIT_SECONDS, &st->window, err))
         return false;
     st->po.concurrency = (unsigned)u;
+    st->po.max_message_size =
+        mf_profile_max_message_size(dst_profile, st->po.max_message_size);
+    st->src_admin.format =
+        mf_profile_login_format(src_profile, st->src_admin.format);
     st->po.source = &st->src;
     st->po.target = has_target ? &st->dst : NULL;
     st->po.rules = st->rules;
@@ -408,21 +419,16 @@ cmd_plan(int argc, char **argv) {
     owned = mf_xcalloc(4 * (rows.n ? rows.n : 1), sizeof(*owned));
     for (size_t i = 0; i < rows.n; i++) {
         const struct csv_mailbox *w = &rows.rows[i];
-        const char *tuser =
-            w->target_username ? w->target_username : w->username;
-        const char *tpass =
-            w->target_password ? w->target_password : w->password;
+        const struct mf_jobs_names ids = {w->email, w->username,
+                                          w->target_username};
 
-        if (st.dst_admin.user)
-            tuser = w->target_username ? w->target_username : w->email;
         reqs[i].email = w->email;
-        cli_login_make(&st.src_admin, w->username, w->password, w->email,
+        cli_login_make(&st.src_admin, st.src_oauth, false, &ids, w->password,
                        &reqs[i].source, &owned[4 * i]);
         reqs[i].source.user_root = w->user_root;
-        cli_login_make(&st.dst_admin, tuser, tpass, w->email, &reqs[i].target,
-                       &owned[4 * i + 2]);
-        cli_login_oauth(st.src_oauth, w->email, &reqs[i].source);
-        cli_login_oauth(st.dst_oauth, w->email, &reqs[i].target);
+        cli_login_make(&st.dst_admin, st.dst_oauth, true, &ids,
+                       mf_jobs_target_password(w->target_password, w->password),
+                       &reqs[i].target, &owned[4 * i + 2]);
     }
 
     memset(&sa, 0, sizeof(sa));

@@ -35,22 +35,13 @@ add_mailbox(struct mf_report_batch *b, const struct mailbox_outcome *o,
 
     m.email = o->email;
     m.state = state_of(o);
-    m.folders_copied = s->folders_copied;
-    m.folders_excluded = s->folders_excluded;
-    m.source_messages = s->messages_source;
-    m.source_bytes = s->bytes_source;
-    m.copied_messages = s->messages_copied;
-    m.copied_bytes = s->bytes_copied;
-    m.present_messages = s->messages_present;
-    m.skipped[MF_REPORT_SKIP_TOO_LARGE] = s->skipped_too_large;
-    m.skipped[MF_REPORT_SKIP_FAILED] = s->failed + s->skipped_vanished;
+    mf_report_mailbox_stats(&m, s);
     m.error_code = (int)r->error.code;
     m.error_text = r->error.code ? r->error.detail : NULL;
     if (atomic_load(&o->done)) {
         m.first_sync = started;
         m.last_sync = started + (int64_t)s->seconds;
     }
-    m.duration_seconds = s->seconds;
     m.attempts = s->attempts;
     m.worker = "mailferry migrate";
     idx = mf_report_add_mailbox(b, &m);
@@ -62,9 +53,7 @@ add_mailbox(struct mf_report_batch *b, const struct mailbox_outcome *o,
             .size = it->size,
             .internal_date = it->internal_date,
             .subject = it->subject,
-            .reason = it->error.code == MF_E_MESSAGE_TOO_LARGE
-                          ? MF_REPORT_SKIP_TOO_LARGE
-                          : MF_REPORT_SKIP_FAILED,
+            .reason = mf_report_skip_reason_of((int)it->error.code),
         };
         mf_report_add_skipped(b, idx, &k);
     }

@@ -123,17 +123,6 @@ bool mf_batch_state_running(enum mf_batch_state s);
 /* A mailbox state in which no job is queued or running. */
 bool mf_mailbox_state_final(enum mf_mailbox_state s);
 
-/* The batch's derived state once every mailbox is final (no Queued,
- * Syncing or IncrementalSyncing): Syncing/IncrementalSyncing -> Synced
- * when every mailbox is Synced (or Completed), else SyncedWithErrors;
- * Completing -> Completed when every mailbox is Completed, else
- * CompletedWithErrors; Stopping -> Stopped. Any other case returns cur
- * unchanged. counts[i] is the number of mailboxes in state i. Pure; the
- * Redis side (mf_batch_settle) applies the same rule atomically. */
-enum mf_batch_state
-mf_batch_derive_state(enum mf_batch_state cur,
-                      const uint64_t counts[MF_MAILBOX_STATE_COUNT]);
-
 /* ------------------------------------------------------------------ */
 /* Configuration and creation                                         */
 /* ------------------------------------------------------------------ */
@@ -193,13 +182,20 @@ struct mf_batch_config {
     size_t n_presets;
     char *separator_replacement; /* or NULL */
     char *target_root;           /* or NULL */
-    uint64_t max_message_size;   /* 0: the engine's default */
+    /* Provider profiles (mailferry/profile.h) by name; NULL: generic.
+     * Fields s_profile and t_profile; the jobs carry them too. */
+    char *source_profile, *target_profile;
+    uint64_t max_message_size; /* 0: the engine's default */
     struct mf_batch_caps source_caps, target_caps;
     uint32_t max_attempts;      /* job attempts per pass; 0: 3 */
     uint64_t incremental_every; /* seconds; 0: no scheduled passes */
     /* Flags changed on both sides between passes (migrate.h); stored as
      * its word, absent for MF_FLAG_CONFLICT_DEFAULT. */
     enum mf_flag_conflict flag_conflict;
+    /* Pre-staging (mailferry/window.h): only messages whose INTERNALDATE
+     * is inside are copied; fields since and before, "YYYY-MM-DD",
+     * absent for no bound. */
+    struct mf_window window;
     /* OAuth2 logins per side (fields s_oauth_* and t_oauth_*). */
     struct mf_batch_oauth source_oauth, target_oauth;
 
@@ -278,8 +274,10 @@ MF_WARN_UNUSED mf_err mf_batch_remove(struct mf_redis *r, const char *name,
 
 /* Whether mf_batch_set() can change option (its command-line name
  * without "--": "max-message-size", "max-attempts",
- * "incremental-every", "flag-conflict"; the last one's value is an enum
- * mf_flag_conflict, stored and listed as its word). */
+ * "incremental-every", "flag-conflict", "since", "before"; flag-conflict's
+ * value is an enum mf_flag_conflict, stored and listed as its word, and
+ * since's and before's a day as yyyymmdd, 0 for none, stored and listed
+ * as "YYYY-MM-DD" or "none"). */
 bool mf_batch_setting_known(const char *option);
 
 /* Sets option (see mf_batch_setting_known()) of an existing batch to
@@ -432,8 +430,9 @@ MF_WARN_UNUSED mf_err mf_batch_stop(struct mf_redis *r, const char *batch,
 MF_WARN_UNUSED mf_err mf_batch_stop_requested(struct mf_redis *r,
                                               const char *batch, bool *stop_r,
                                               struct mf_error *err);
-/* Applies mf_batch_derive_state() atomically if every mailbox is final;
- * *state_r is the state afterwards (may be NULL). */
+/* Derives the batch's state atomically once every mailbox is final (the
+ * rule is settle() in core/src/batch/lua/prelude.lua, explained in
+ * script.c); *state_r is the state afterwards (may be NULL). */
 MF_WARN_UNUSED mf_err mf_batch_settle(struct mf_redis *r, const char *batch,
                                       enum mf_batch_state *state_r,
                                       struct mf_error *err);

@@ -69,6 +69,7 @@ struct mf_job {
     char *user_root;
     uint64_t batch_generation;
     uint64_t verify_sample; /* verify jobs: bodies per folder, max = all */
+    char *source_profile, *target_profile; /* mailferry/profile.h names */
 };
 
 struct mf_counters {
@@ -87,6 +88,8 @@ struct mf_counters {
     uint64_t lease_wait_ms; /* waiting for connection slots (caps) */
     uint64_t bytes_failed;  /* bytes of messages_failed: still to copy */
     bool pass_complete;     /* the lists are the mailbox's whole state */
+    /* Left on the source by the date window (migrate.h). */
+    uint64_t messages_outside_window, bytes_outside_window;
 };
 
 struct mf_progress {

@@ -26,13 +26,8 @@
  * open for another mailbox. Clear text exists
  * only inside mf_jobs_build() and mf_jobs_seal_blob() and is wiped there.
  *
- * Logins: without an admin, the CSV's UserName (TargetUserName, or the
- * UserName, on the target). With an admin, the admin login format says
- * how the admin acts for the user: "sasl" (the default: SASL PLAIN, login
- * the admin, authorization identity the user) or a template with
- * {user}, {admin} and {domain} (the EmailAddress's domain), such as
- * "{user}*{admin}" (Dovecot master users) or "{domain}/{admin}/{user}".
- * On the target the user is TargetUserName, else the EmailAddress.
+ * Logins: mf_jobs_side_login() (core/src/jobs/login.c) is the one rule
+ * for which login and which secret each side of a mailbox uses.
  *
  * The service (mf_service_run): one consumer-group member on
  * <prefix>.results (group "mailferry-coordinator") and one producer for
@@ -93,11 +88,47 @@ void mf_jobs_blob_free(struct mf_batch_blob *b);
  * {domain}. On false, err says why (MF_E_USAGE). */
 bool mf_jobs_login_format_valid(const char *fmt, struct mf_error *err);
 
-/* The login for user acting through admin with format fmt (see the top
- * of this file): *login_r and *authzid_r are new strings (authzid_r ""
- * for a template). email gives {domain}. */
-void mf_jobs_admin_login(const char *admin, const char *fmt, const char *user,
-                         const char *email, char **login_r, char **authzid_r);
+/* How one side of a mailbox is configured to log in (borrowed strings). */
+struct mf_jobs_side {
+    const char *admin;        /* NULL or "": no admin */
+    const char *admin_format; /* NULL: "sasl" */
+    bool oauth;               /* OAuth2 tokens instead of passwords */
+};
+
+/* A mailbox's names as its CSV row gives them (borrowed; the optional
+ * ones NULL or "" when absent). */
+struct mf_jobs_names {
+    const char *email;       /* EmailAddress */
+    const char *user;        /* UserName */
+    const char *target_user; /* TargetUserName */
+};
+
+/* Which secret a login uses. */
+enum mf_jobs_secret {
+    MF_JOBS_SECRET_OWN,   /* the mailbox's own password on that side */
+    MF_JOBS_SECRET_ADMIN, /* the side's admin password */
+    MF_JOBS_SECRET_OAUTH, /* an OAuth2 token for the mailbox */
+};
+
+struct mf_jobs_login {
+    char *login;   /* owned */
+    char *authzid; /* owned; "" when none */
+    enum mf_jobs_secret secret;
+};
+
+/* The login of one side (the source, or the target when target is true)
+ * of the mailbox names, by the one rule every path uses (login.c
+ * explains it). *lg_r is overwritten; release it with
+ * mf_jobs_login_clear(). */
+void mf_jobs_side_login(const struct mf_jobs_side *side, bool target,
+                        const struct mf_jobs_names *names,
+                        struct mf_jobs_login *lg_r);
+/* Frees lg's strings and zeroes it. */
+void mf_jobs_login_clear(struct mf_jobs_login *lg);
+/* The target's own password: TargetPassword, else Password, else NULL
+ * (borrowed from the arguments). */
+const char *mf_jobs_target_password(const char *target_password,
+                                    const char *password);
 
 /* Builds the job envelope body for one job of a mailbox: ids from job,
  * logins and sealed passwords from the batch configuration and the

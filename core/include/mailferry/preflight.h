@@ -197,7 +197,7 @@ enum mf_preflight_verdict {
 };
 const char *mf_preflight_verdict_name(enum mf_preflight_verdict v);
 
-#define MF_PREFLIGHT_STEP_MAX 16
+#define MF_PREFLIGHT_STEP_MAX 20
 #define MF_PREFLIGHT_TEXT_MAX 512
 
 /* One checked step. */
@@ -229,7 +229,14 @@ struct mf_preflight_result {
     char greeting[MF_PREFLIGHT_TEXT_MAX];
     char caps_prelogin[2048]; /* the server's capability atoms */
     char caps[2048];          /* after login; "" when no login */
-    uint64_t appendlimit;     /* 0: none announced */
+    char server_id[512];      /* ID answer (RFC 2971) as "name value ..." */
+    /* The provider profile the server looks like (mailferry/profile.h):
+     * a name ("exchange-online"), whether the server named itself, and
+     * why. */
+    char profile[32];
+    bool profile_certain;
+    char profile_why[160];
+    uint64_t appendlimit; /* 0: none announced */
     /* NAMESPACE (RFC 2342): the first personal namespace; has_namespace
      * false when the server has no NAMESPACE or it failed. */
     bool has_namespace;

@@ -62,9 +62,13 @@ enum mf_report_skip_reason {
     MF_REPORT_SKIP_TOO_LARGE, /* over the batch's maximum message size */
     MF_REPORT_SKIP_EXCLUDED,  /* in an excluded folder */
     MF_REPORT_SKIP_FAILED,    /* the copy failed (see the failed items) */
+    MF_REPORT_SKIP_VANISHED,  /* expunged on the source during the copy */
+    /* Left on the source by the date window (--since/--before): not
+     * copied on purpose, not missing; counted, never listed. */
+    MF_REPORT_SKIP_OUTSIDE_WINDOW,
     MF_REPORT_SKIP_REASON_COUNT
 };
-/* "too_large", "excluded", "failed". */
+/* "too_large", "excluded", "failed", "vanished", "outside_window". */
 const char *mf_report_skip_reason_name(enum mf_report_skip_reason r);
 
 /* What `mailferry verify` (verify.h) said about a mailbox. */
@@ -227,6 +231,22 @@ void mf_report_add_difference(struct mf_report_batch *b, size_t i,
 /* Appends a throughput sample; samples should come in time order. */
 void mf_report_add_sample(struct mf_report_batch *b,
                           const struct mf_report_sample *s);
+
+/* ---- From the engine's statistics (stats.c) ------------------------- */
+
+/* The one mapping from a mailbox's migration statistics to what the
+ * report, `migrate`'s lines and `batch status` say about it, used by
+ * every path (the batch report, `migrate`'s report and lines). */
+struct mf_migrate_stats;
+/* Fills m's folder, message and byte counts, skipped[] by reason (all
+ * but MF_REPORT_SKIP_EXCLUDED, which the batch counts itself) and
+ * duration from s. Leaves every other field alone. */
+void mf_report_mailbox_stats(struct mf_report_mailbox *m,
+                             const struct mf_migrate_stats *s);
+/* The reason a skipped item with error code counts under. */
+enum mf_report_skip_reason mf_report_skip_reason_of(int code);
+/* The messages s skipped, whatever the reason: the "skipped" of a line. */
+uint64_t mf_report_stats_skipped(const struct mf_migrate_stats *s);
 
 /* Computes the batch totals (linear in the number of mailboxes). */
 void mf_report_totals(const struct mf_report_batch *b,

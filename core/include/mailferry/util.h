@@ -34,6 +34,10 @@ _Noreturn void mf__assert_fail(const char *expr, const char *file, int line,
                                const char *func);
 
 #define MF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* A macro's value as a string literal, for help texts that print a
+ * default from where it is defined: MF_STR(MF_BATCH_DEFAULT_ATTEMPTS). */
+#define MF_STR(x) MF_STR_(x)
+#define MF_STR_(x) #x
 
 /* Overwrites n bytes at p so the compiler cannot elide it (secrets). */
 void mf_wipe(void *p, size_t n);
@@ -67,5 +71,8 @@ bool mf_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out_r);
 /* The index of the first element of the ascending array a[0..n) that is
  * not below v (n when every one is): where v is, or would go. */
 size_t mf_u32_lower_bound(const uint32_t *a, size_t n, uint32_t v);
+
+/* CLOCK_MONOTONIC in seconds: for durations, never for dates. */
+double mf_monotonic_s(void);
 
 #endif

@@ -3,7 +3,7 @@
  * growable argument vector for binary-safe commands, the Lua scripts and
  * their runner, and small reply helpers shared by the files of the module:
  *
- *   state.c    state names, transition tables, the derived state (pure)
+ *   state.c    state names, transition tables (pure)
  *   script.c   names the Lua scripts (lua/<name>.lua, embedded at build time)
  *   store.c    create, get, list, remove, mailbox records
  *   jobs.c     passes, stop, settle, claims, requeue

@@ -5,6 +5,7 @@
  */
 #include "batch/batch_int.h"
 
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <inttypes.h>
@@ -421,9 +422,12 @@ mf_err
 mf_batch_config_rules(const struct mf_batch_config *c,
                       struct mf_folder_rules **rules_r, struct mf_error *err) {
     struct mf_folder_rules *r = mf_folder_rules_new();
+    const struct mf_profile *src = NULL;
     mf_err rc;
 
-    if ((rc = add_rules(r, c->include, c->n_include,
+    if ((rc = mf_profile_find(c->source_profile, &src, err)) ||
+        (rc = mf_profile_folder_rules(src, r, err)) ||
+        (rc = add_rules(r, c->include, c->n_include,
                         mf_folder_rules_parse_include, err)) ||
         (rc = add_rules(r, c->exclude, c->n_exclude,
                         mf_folder_rules_parse_exclude, err)) ||

@@ -21,13 +21,6 @@ struct ctx {
     struct mf_error *err;
 };
 
-static enum mf_report_skip_reason
-skip_reason(int code) {
-    if (code == MF_E_MESSAGE_TOO_LARGE)
-        return MF_REPORT_SKIP_TOO_LARGE;
-    return MF_REPORT_SKIP_FAILED;
-}
-
 /* Adds the items of one list ("skipped" or "failed") to mailbox i. */
 static mf_err
 add_items(struct ctx *c, size_t i, const char *email, bool skipped) {
@@ -54,7 +47,7 @@ add_items(struct ctx *c, size_t i, const char *email, bool skipped) {
                 .size = it.size,
                 .internal_date = it.internal_date,
                 .subject = it.subject,
-                .reason = skip_reason(it.code),
+                .reason = mf_report_skip_reason_of(it.code),
             };
             mf_report_add_skipped(c->rep, i, &s);
         } else {
@@ -82,22 +75,13 @@ one(void *ud, const struct mf_batch_mailbox *mb) {
 
     m.email = mb->cfg.email;
     m.state = (enum mf_report_state)mb->state;
-    m.folders_copied = s->folders_copied;
-    m.folders_excluded = s->folders_excluded;
-    m.source_messages = s->messages_source;
-    m.source_bytes = s->bytes_source;
-    m.copied_messages = s->messages_copied;
-    m.copied_bytes = s->bytes_copied;
-    m.present_messages = s->messages_present;
-    m.skipped[MF_REPORT_SKIP_TOO_LARGE] = s->skipped_too_large;
+    mf_report_mailbox_stats(&m, s);
     m.skipped[MF_REPORT_SKIP_EXCLUDED] = mb->skipped_excluded;
-    m.skipped[MF_REPORT_SKIP_FAILED] = s->failed;
     m.error_code = mb->error_code;
     m.error_name = mb->error_name[0] ? mb->error_name : NULL;
     m.error_text = mb->error_detail;
     m.first_sync = mb->first_sync;
     m.last_sync = mb->last_sync;
-    m.duration_seconds = s->seconds;
     m.attempts = mb->attempts_total;
     m.worker = mb->worker[0] ? mb->worker : NULL;
     i = mf_report_add_mailbox(c->rep, &m);

@@ -9,8 +9,12 @@
  *   mb_set()      sets a mailbox's state and keeps the per-state counts
  *                 ("n:<State>") in the batch hash, so list, settle and
  *                 status are O(1) in the number of mailboxes;
- *   settle()      the derived batch state (mf_batch_derive_state() in
- *                 state.c is the same rule in C);
+ *   settle()      the derived batch state once every mailbox is final:
+ *                 Syncing/IncrementalSyncing -> Synced when every
+ *                 mailbox is Synced or Completed, else SyncedWithErrors;
+ *                 Completing -> Completed when all are Completed, else
+ *                 CompletedWithErrors; Stopping -> Stopped. The only
+ *                 copy of this rule (tested by integration.redis.scripts);
  *   drop_progress() takes a job attempt's live progress back out of the
  *                 batch totals behind the throughput chart;
  *   sample()      appends a throughput sample (one per second at most;

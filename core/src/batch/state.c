@@ -1,9 +1,9 @@
 /*
- * Batch and mailbox states (DESIGN.md §4): names as stored in Redis, the
- * transition tables, and the derived state of a batch whose mailboxes
- * have all reached a final state. Pure functions; the Lua scripts in
- * script.c are given the same tables (mf_batch_set_state passes the
- * allowed "from" states) or follow the same rules (settle).
+ * Batch and mailbox states (DESIGN.md §4): names as stored in Redis and
+ * the transition tables. Pure functions; the Lua scripts are given the
+ * same tables (mf_batch_set_state passes the allowed "from" states). The
+ * derived state of a batch whose mailboxes are all final is settle() in
+ * lua/prelude.lua alone.
  */
 #include "batch/batch_int.h"
 
@@ -130,34 +130,6 @@ bool
 mf_mailbox_state_final(enum mf_mailbox_state s) {
     return s != MF_MAILBOX_QUEUED && s != MF_MAILBOX_SYNCING &&
            s != MF_MAILBOX_INCREMENTAL_SYNCING;
-}
-
-enum mf_batch_state
-mf_batch_derive_state(enum mf_batch_state cur,
-                      const uint64_t counts[MF_MAILBOX_STATE_COUNT]) {
-    uint64_t total = 0;
-
-    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++)
-        total += counts[i];
-    if (counts[MF_MAILBOX_QUEUED] + counts[MF_MAILBOX_SYNCING] +
-            counts[MF_MAILBOX_INCREMENTAL_SYNCING] >
-        0)
-        return cur;
-    switch (cur) {
-    case MF_BATCH_SYNCING:
-    case MF_BATCH_INCREMENTAL_SYNCING:
-        return counts[MF_MAILBOX_SYNCED] + counts[MF_MAILBOX_COMPLETED] == total
-                   ? MF_BATCH_SYNCED
-                   : MF_BATCH_SYNCED_WITH_ERRORS;
-    case MF_BATCH_COMPLETING:
-        return counts[MF_MAILBOX_COMPLETED] == total
-                   ? MF_BATCH_COMPLETED
-                   : MF_BATCH_COMPLETED_WITH_ERRORS;
-    case MF_BATCH_STOPPING:
-        return MF_BATCH_STOPPED;
-    default:
-        return cur;
-    }
 }
 
 const char *

@@ -55,76 +55,6 @@ mf_jobs_blob_free(struct mf_batch_blob *b) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Logins                                                             */
-/* ------------------------------------------------------------------ */
-
-static const char *const placeholders[] = {"{user}", "{admin}", "{domain}"};
-
-bool
-mf_jobs_login_format_valid(const char *fmt, struct mf_error *err) {
-    bool has_user = false;
-
-    if (!fmt || strcmp(fmt, MF_JOBS_LOGIN_FORMAT_SASL) == 0)
-        return true;
-    for (const char *p = fmt; *p; p++) {
-        size_t i;
-        if (*p == '}') {
-            mf_error_set(err, MF_E_USAGE,
-                         "login format \"%s\": a \"}\" without \"{\"", fmt);
-            return false;
-        }
-        if (*p != '{')
-            continue;
-        for (i = 0; i < MF_ARRAY_LEN(placeholders); i++)
-            if (strncmp(p, placeholders[i], strlen(placeholders[i])) == 0)
-                break;
-        if (i == MF_ARRAY_LEN(placeholders)) {
-            mf_error_set(err, MF_E_USAGE,
-                         "login format \"%s\": unknown placeholder (use "
-                         "{user}, {admin}, {domain}, or \"sasl\")",
-                         fmt);
-            return false;
-        }
-        has_user |= i == 0;
-        p += strlen(placeholders[i]) - 1;
-    }
-    if (!has_user) {
-        mf_error_set(err, MF_E_USAGE,
-                     "login format \"%s\" does not name {user}: every "
-                     "mailbox would log in as the same user",
-                     fmt);
-        return false;
-    }
-    return true;
-}
-
-void
-mf_jobs_admin_login(const char *admin, const char *fmt, const char *user,
-                    const char *email, char **login_r, char **authzid_r) {
-    const char *at = strrchr(email, '@');
-    struct mf_buf b = {0};
-
-    if (!fmt || strcmp(fmt, MF_JOBS_LOGIN_FORMAT_SASL) == 0) {
-        *login_r = mf_xstrdup(admin);
-        *authzid_r = mf_xstrdup(user);
-        return;
-    }
-    for (const char *p = fmt; *p; p++) {
-        if (strncmp(p, "{user}", 6) == 0)
-            mf_buf_append_str(&b, user), p += 5;
-        else if (strncmp(p, "{admin}", 7) == 0)
-            mf_buf_append_str(&b, admin), p += 6;
-        else if (strncmp(p, "{domain}", 8) == 0)
-            mf_buf_append_str(&b, at ? at + 1 : ""), p += 7;
-        else
-            mf_buf_append(&b, p, 1);
-    }
-    mf_buf_append(&b, "", 1);
-    *login_r = (char *)b.data;
-    *authzid_r = mf_xstrdup("");
-}
-
-/* ------------------------------------------------------------------ */
 /* Jobs                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -246,38 +176,54 @@ mf__jobs_seal_for_job(const struct mf_crypto_keyring *kr,
     return MF_E_OK;
 }
 
-/* One side's credentials. admin NULL: the user logs in as user with the
- * stored own password. Either secret is opened and sealed again, bound
- * to the job (mf__jobs_bound_purpose()). */
+/* One side's credentials: the login by mf_jobs_side_login(), and its
+ * secret (the admin's password, the mailbox's own, or the OAuth2 key)
+ * opened and sealed again, bound to the job (mf__jobs_bound_purpose()). */
 static mf_err
 side(const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,
-     const struct mf_job *j, const char *admin, const char *fmt,
-     const struct mf_batch_blob *admin_pw, const char *admin_purpose,
-     const char *user, const struct mf_batch_blob *own_pw, const char *purpose,
+     const struct mf_job *j, const struct mf_batch_mailbox_cfg *mb, bool target,
      struct mf_job_credentials *c, struct mf_error *err) {
+    const char *purpose =
+        target ? MF_JOBS_PURPOSE_TARGET : MF_JOBS_PURPOSE_SOURCE;
+    const char *admin_purpose =
+        target ? MF_JOBS_PURPOSE_TARGET_ADMIN : MF_JOBS_PURPOSE_SOURCE_ADMIN;
+    const struct mf_batch_blob *admin_pw =
+        target ? &cfg->target_admin_password : &cfg->admin_password;
+    const struct mf_batch_blob *own_pw =
+        target ? &mb->target_password : &mb->password;
+    struct mf_jobs_side sd = {
+        .admin = target ? cfg->target_admin_user : cfg->admin_user,
+        .admin_format =
+            target ? cfg->target_admin_login_format : cfg->admin_login_format,
+        .oauth = mf_jobs_oauth_side(cfg, purpose) != NULL,
+    };
+    struct mf_jobs_names names = {mb->email, mb->user, mb->target_user};
     struct mf_crypto_secret *clear = NULL;
-    mf_err rc;
+    struct mf_jobs_login lg;
+    mf_err rc = MF_E_OK;
 
-    if (mf_jobs_oauth_side(cfg, purpose))
+    mf_jobs_side_login(&sd, target, &names, &lg);
+    c->login = lg.login;
+    c->authorization_id = lg.authzid;
+    switch (lg.secret) {
+    case MF_JOBS_SECRET_OAUTH:
         return mf__jobs_oauth_credentials(kr, cfg, j, purpose, c, err);
-    if (admin && *admin) {
-        mf_jobs_admin_login(admin, fmt, user, j->mailbox, &c->login,
-                            &c->authorization_id);
+    case MF_JOBS_SECRET_ADMIN:
         if (!admin_pw->len)
             return mf_error_set(err, MF_E_STATE,
                                 "batch %s has no %s password stored", j->batch,
                                 admin_purpose);
         rc = mf__jobs_open_stored(kr, j->batch, "", admin_pw, admin_purpose,
                                   &clear, err);
-    } else {
-        c->login = mf_xstrdup(user);
-        c->authorization_id = mf_xstrdup("");
+        break;
+    case MF_JOBS_SECRET_OWN:
         if (!own_pw->len)
             return mf_error_set(err, MF_E_STATE,
                                 "mailbox %s has no %s password stored",
                                 j->mailbox, purpose);
         rc = mf__jobs_open_stored(kr, j->batch, j->mailbox, own_pw, purpose,
                                   &clear, err);
+        break;
     }
     if (rc)
         return rc;
@@ -301,7 +247,6 @@ mf_jobs_build(const struct mf_crypto_keyring *kr,
               const struct mf_batch_job *job, struct mf_job *job_r,
               struct mf_error *err) {
     struct mf_job j;
-    const char *tuser;
     mf_err rc;
 
     memset(&j, 0, sizeof(j));
@@ -315,25 +260,14 @@ mf_jobs_build(const struct mf_crypto_keyring *kr,
     /* A batch removed and created again under the same name is a new
      * generation: a worker can tell its jobs from stale ones. */
     j.batch_generation = mf_jobs_batch_generation(cfg);
+    j.source_profile =
+        mf_xstrdup(cfg->source_profile ? cfg->source_profile : "");
+    j.target_profile =
+        mf_xstrdup(cfg->target_profile ? cfg->target_profile : "");
 
-    rc = side(kr, cfg, &j, cfg->admin_user, cfg->admin_login_format,
-              &cfg->admin_password, MF_JOBS_PURPOSE_SOURCE_ADMIN, mb->user,
-              &mb->password, MF_JOBS_PURPOSE_SOURCE, &j.source, err);
-    if (rc)
-        goto out;
-    /* The target logs in as TargetUserName; with a target admin the
-     * default user is the EmailAddress, else the source login. */
-    if (cfg->target_admin_user && *cfg->target_admin_user)
-        tuser =
-            mb->target_user && *mb->target_user ? mb->target_user : mb->email;
-    else
-        tuser =
-            mb->target_user && *mb->target_user ? mb->target_user : mb->user;
-    rc = side(kr, cfg, &j, cfg->target_admin_user,
-              cfg->target_admin_login_format, &cfg->target_admin_password,
-              MF_JOBS_PURPOSE_TARGET_ADMIN, tuser, &mb->target_password,
-              MF_JOBS_PURPOSE_TARGET, &j.target, err);
-out:
+    rc = side(kr, cfg, &j, mb, false, &j.source, err);
+    if (rc == MF_E_OK)
+        rc = side(kr, cfg, &j, mb, true, &j.target, err);
     if (rc) {
         mf_jobs_job_clear(&j);
         return rc;

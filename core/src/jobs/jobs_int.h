@@ -58,8 +58,8 @@ MF_WARN_UNUSED mf_err mf__jobs_seal_for_job(
 /* Appends o's non-secret settings (provider, tenant, client id, token
  * URL, scope, token file, key kind) to a binding text. */
 void mf__jobs_oauth_bind(struct mf_buf *b, const struct mf_batch_oauth *o);
-/* One OAuth2 side's credentials of job j: the mailbox logs in as its
- * EmailAddress, oauth set, and the side's key (or, for a token file,
+/* One OAuth2 side's credentials of job j, whose login c already holds
+ * (mf_jobs_side_login()): oauth set, and the side's key (or, for a token file,
  * its path) opened and sealed again bound to the job. */
 MF_WARN_UNUSED mf_err mf__jobs_oauth_credentials(
     const struct mf_crypto_keyring *kr, const struct mf_batch_config *cfg,

@@ -86,8 +86,6 @@ mf__jobs_oauth_credentials(const struct mf_crypto_keyring *kr,
     char *p;
     mf_err rc;
 
-    c->login = mf_xstrdup(j->mailbox);
-    c->authorization_id = mf_xstrdup("");
     c->oauth = true;
     if (o->key.len) {
         p = oauth_purpose(purpose, o);

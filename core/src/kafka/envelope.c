@@ -142,6 +142,8 @@ mf_envelope_clear(struct mf_envelope *env) {
     free(j->mailbox);
     free(j->job_id);
     free(j->user_root);
+    free(j->source_profile);
+    free(j->target_profile);
     clear_credentials(&j->source);
     clear_credentials(&j->target);
     free(p->batch);
@@ -220,6 +222,8 @@ pb_counters(PbCounters *pb, const struct mf_counters *x) {
     pb->lease_wait_ms = x->lease_wait_ms;
     pb->bytes_failed = x->bytes_failed;
     pb->pass_complete = x->pass_complete;
+    pb->messages_outside_window = x->messages_outside_window;
+    pb->bytes_outside_window = x->bytes_outside_window;
 }
 
 /* A new array of n Items and one of n pointers to them (freed by the
@@ -286,6 +290,8 @@ mf_envelope_pack(const struct mf_envelope *env, uint8_t **buf_r, size_t *len_r,
         pj.user_root = s(j->user_root);
         pj.batch_generation = j->batch_generation;
         pj.verify_sample = j->verify_sample;
+        pj.source_profile = s(j->source_profile);
+        pj.target_profile = s(j->target_profile);
         pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_JOB;
         pe.job = &pj;
         break;
@@ -470,6 +476,8 @@ un_counters(const PbCounters *pb, struct mf_counters *x) {
     x->lease_wait_ms = pb->lease_wait_ms;
     x->bytes_failed = pb->bytes_failed;
     x->pass_complete = pb->pass_complete;
+    x->messages_outside_window = pb->messages_outside_window;
+    x->bytes_outside_window = pb->bytes_outside_window;
 }
 
 static struct mf_result_item *
@@ -521,6 +529,8 @@ un_job(const PbJob *pb, struct mf_job *x, struct mf_error *err) {
     x->user_root = dup(pb->user_root);
     x->batch_generation = pb->batch_generation;
     x->verify_sample = pb->verify_sample;
+    x->source_profile = dup(pb->source_profile);
+    x->target_profile = dup(pb->target_profile);
     rc = un_credentials(pb->source, &x->source, "source", err);
     if (rc == MF_E_OK)
         rc = un_credentials(pb->target, &x->target, "target", err);

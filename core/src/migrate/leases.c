@@ -21,6 +21,7 @@
  */
 #include "migrate/leases.h"
 
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <arpa/inet.h>
@@ -50,6 +51,9 @@ struct slot {
 };
 
 struct mf__leases {
+    /* The caller's caps with the profiles' defaults in the caps it left
+     * 0 (mailferry/profile.h). */
+    struct mf_migrate_caps caps_v;
     const struct mf_migrate_caps *caps;
     const atomic_bool *stop;
     struct mf_redis *r;      /* mailbox thread */
@@ -169,6 +173,17 @@ keeper_main(void *arg) {
 /* Public (module) API                                                 */
 /* ------------------------------------------------------------------ */
 
+/* A profile's caps where the admin set none. */
+static void
+profile_caps(struct mf_caps_limits *lim, const struct mf_profile *p) {
+    if (!p)
+        return;
+    if (!lim->max_connections)
+        lim->max_connections = p->max_connections;
+    if (!lim->max_connections_per_user)
+        lim->max_connections_per_user = p->max_connections_per_user;
+}
+
 mf_err
 mf__leases_new(const struct mf_migrate_options *o, struct mf__leases **l_r,
                struct mf_error *err) {
@@ -179,7 +194,10 @@ mf__leases_new(const struct mf_migrate_options *o, struct mf__leases **l_r,
     if (!o->caps || !o->caps->redis_url)
         return MF_E_OK;
     l = mf_xcalloc(1, sizeof(*l));
-    l->caps = o->caps;
+    l->caps_v = *o->caps;
+    profile_caps(&l->caps_v.source, o->source_profile);
+    profile_caps(&l->caps_v.target, o->target_profile);
+    l->caps = &l->caps_v;
     l->stop = o->stop;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);

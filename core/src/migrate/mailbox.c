@@ -9,6 +9,7 @@
 #include "migrate/migrate_int.h"
 
 #include "mailferry/fence.h"
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -16,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#define DEFAULT_ATTEMPTS 5
 #define DEFAULT_BACKOFF_MS 1000
 #define DEFAULT_MAX_BACKOFF_MS 60000
 
@@ -47,11 +47,9 @@ names_free(struct names *s) {
     memset(s, 0, sizeof(*s));
 }
 
-static double
-now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+uint64_t
+mf__run_max_message_size(const struct mf_migrate_options *o) {
+    return mf_profile_max_message_size(o->target_profile, o->max_message_size);
 }
 
 static bool
@@ -403,8 +401,12 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     if ((rc = open_side(run, run->o->source, src_login, "source", &run->src)) ||
         (rc = open_side(run, run->o->target, dst_login, "target", &run->dst)))
         goto out;
-    limit = run->o->max_message_size ? run->o->max_message_size
-                                     : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
+    limit = mf__run_max_message_size(run->o);
+    /* A target whose profile takes one message per APPEND (Exchange,
+     * Gmail: no MULTIAPPEND in their CAPABILITY) gets no batches, even
+     * behind a proxy that would advertise it. */
+    if (run->o->target_profile && run->o->target_profile->no_multiappend)
+        run->dst->caps.multiappend = false;
     if (run->dst->caps.appendlimit && run->dst->caps.appendlimit < limit)
         limit = run->dst->caps.appendlimit;
     run->max_size = limit;
@@ -555,8 +557,8 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     struct mf__run run = {0};
     struct names done = {0};
     unsigned max_attempts =
-        o->max_attempts ? o->max_attempts : DEFAULT_ATTEMPTS;
-    double t0 = now_s();
+        o->max_attempts ? o->max_attempts : MF_MIGRATE_DEFAULT_ATTEMPTS;
+    double t0 = mf_monotonic_s();
     mf_err rc = MF_E_OK;
 
     memset(res, 0, sizeof(*res));
@@ -572,8 +574,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     run.pipe_bytes = o->pipe_bytes ? o->pipe_bytes : 2 * 1024 * 1024;
     run.stream_threshold =
         o->stream_threshold ? o->stream_threshold : 256 * 1024;
-    run.max_size = o->max_message_size ? o->max_message_size
-                                       : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
+    run.max_size = mf__run_max_message_size(o);
     if ((rc = mf__leases_new(o, &run.leases, &run.err)) ||
         (rc = mf__leases_mailbox(run.leases, &run.err)))
         goto done;
@@ -598,7 +599,7 @@ done:
         if (res->error.code == MF_E_OK)
             res->error.code = rc;
     }
-    res->stats.seconds = now_s() - t0;
+    res->stats.seconds = mf_monotonic_s() - t0;
     names_free(&done);
     for (size_t i = 0; i < run.n_counted; i++)
         free(run.counted[i]);

@@ -1,8 +1,8 @@
 /*
  * Internals of the migration engine shared by mailbox.c (connections,
- * folder plan, retries), folder.c (one folder's copy), flagsync.c
- * (incremental flag changes) and run.c (checkpoints in Redis or memory,
- * result items, metadata lists).
+ * folder plan, retries), folder*.c (one folder's copy, folder_int.h),
+ * flagsync.c (incremental flag changes) and run.c (checkpoints in Redis or
+ * memory, result items, metadata lists).
  */
 #ifndef MF_MIGRATE_INT_H
 #define MF_MIGRATE_INT_H
@@ -88,6 +88,14 @@ MF_WARN_UNUSED mf_err mf__migrate_folder(struct mf__run *run,
                                          const struct mf_folder_entry *e,
                                          const struct mf_error *refusal);
 
+/* Whether a folder must be visited (unchanged.c): NULL when its
+ * checkpoint (found false: none) and the STATUS of both sides now prove
+ * it unchanged since the last pass finished it, else why not, in a few
+ * words. Pure. */
+const char *mf__folder_changed(const struct mf_checkpoint *ck, bool found,
+                               const struct mf_store_status *src,
+                               const struct mf_store_status *dst);
+
 struct mf_buf;
 
 /* Carries flag changes for the messages with source UIDs up to last_uid,
@@ -130,6 +138,8 @@ void mf__run_item(struct mf__run *run, bool failed, const char *folder,
 void mf__run_item_clear(struct mf_migrate_item *it);
 
 /* Copies a store's error into run->err and returns its code. */
+/* The message size cap before the target's APPENDLIMIT (mailbox.c). */
+uint64_t mf__run_max_message_size(const struct mf_migrate_options *o);
 mf_err mf__run_store_error(struct mf__run *run, struct mf_store *st,
                            const char *what);
 
@@ -146,7 +156,7 @@ struct mf__msg {
     char date[40];
     char *flags; /* owned */
     struct mf_fingerprint fp;
-    uint8_t state;   /* enum in folder.c */
+    uint8_t state;   /* M_ enum in folder_int.h */
     uint8_t missing; /* MF_STORE_MISSING_ bits: listed, not copyable */
 };
 

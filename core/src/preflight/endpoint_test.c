@@ -17,6 +17,7 @@
 #include "imap/session.h"
 #include "mailferry/config.h"
 #include "mailferry/oauth.h"
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <stdarg.h>
@@ -191,6 +192,11 @@ bare_steps(struct run *r) {
     else
         step_add(r, "capabilities.prelogin", MF_PREFLIGHT_OK, MF_E_OK, "%s",
                  res->caps_prelogin);
+    /* Who the server says it is, for the profile guess (a failure here
+     * changes nothing: ID is optional). */
+    if (mf_preflight_caps_have(res->caps_prelogin, "ID") &&
+        mf__pf_id(c, res->server_id, sizeof(res->server_id), &err) != MF_E_OK)
+        res->server_id[0] = '\0';
     ok = true;
 out:
     mf__pf_close(&c);
@@ -298,16 +304,20 @@ caps_step(struct run *r, struct mf_imap_session *s) {
     char missing[768] = "";
     size_t n, pos = 0;
     bool required_missing = false, recommended_missing = false;
+    struct mf_imap_untagged_prev prev_capability;
+    mf_err rc;
 
     step_start(r);
-    mf_imap_session_on_untagged(s, "CAPABILITY", on_capability, res);
-    if (mf_imap_session_capability(s) != MF_E_OK) {
+    mf_imap_session_push_untagged(s, "CAPABILITY", on_capability, res,
+                                  &prev_capability);
+    rc = mf_imap_session_capability(s);
+    mf_imap_session_pop_untagged(s, &prev_capability);
+    if (rc != MF_E_OK) {
         const struct mf_imap_result *last = mf_imap_session_last(s);
         step_add(r, "capabilities", MF_PREFLIGHT_FAIL, last->error.code,
                  "CAPABILITY after login failed: %s", last->error.detail);
         return;
     }
-    mf_imap_session_on_untagged(s, "CAPABILITY", NULL, NULL);
     res->appendlimit = mf_imap_session_appendlimit(s);
     t = mf_preflight_caps_table(&n);
     for (size_t i = 0; i < n; i++) {
@@ -345,6 +355,7 @@ namespace_steps(struct run *r, struct mf_imap_session *s) {
     struct mf_preflight_result *res = r->res;
     struct mf_imap_cmd_spec spec = {0};
     const struct mf_imap_result *last;
+    struct mf_imap_untagged_prev prev_namespace;
     uint32_t id;
     mf_err rc;
 
@@ -353,13 +364,14 @@ namespace_steps(struct run *r, struct mf_imap_session *s) {
         step_add(r, "namespace", MF_PREFLIGHT_WARN, MF_E_OK,
                  "no NAMESPACE: folders are taken to have no prefix");
     } else {
-        mf_imap_session_on_untagged(s, "NAMESPACE", on_namespace, res);
+        mf_imap_session_push_untagged(s, "NAMESPACE", on_namespace, res,
+                                      &prev_namespace);
         mf_imap_cmd_text(&spec, "NAMESPACE");
         rc = mf_imap_session_submit(s, &spec, NULL, NULL, &id);
         mf_imap_cmd_clear(&spec);
         if (rc == MF_E_OK)
             rc = mf_imap_session_wait(s, id, -1);
-        mf_imap_session_on_untagged(s, "NAMESPACE", NULL, NULL);
+        mf_imap_session_pop_untagged(s, &prev_namespace);
         if (rc != MF_E_OK || !res->has_namespace)
             step_add(r, "namespace", MF_PREFLIGHT_WARN, rc,
                      "NAMESPACE gave no answer%s%s", rc ? ": " : "",
@@ -575,6 +587,26 @@ login_steps(struct run *r) {
         probe_step(r, probe_login);
 }
 
+/* The provider profile the server looks like, from its greeting, its
+ * capabilities before and after login and its ID answer. */
+static void
+profile_step(struct run *r) {
+    struct mf_preflight_result *res = r->res;
+    struct mf_profile_guess g;
+    char caps[sizeof(res->caps_prelogin) + sizeof(res->caps) + 2];
+
+    step_start(r);
+    snprintf(caps, sizeof(caps), "%s %s", res->caps_prelogin, res->caps);
+    mf_profile_detect(res->greeting, caps, res->server_id, &g);
+    snprintf(res->profile, sizeof(res->profile), "%s", g.profile->name);
+    res->profile_certain = g.certain;
+    snprintf(res->profile_why, sizeof(res->profile_why), "%s", g.why);
+    step_add(r, "profile", MF_PREFLIGHT_OK, MF_E_OK,
+             "%s %s (%s): use --source-profile %s or --target-profile %s",
+             g.certain ? "this is" : "this looks like", g.profile->title, g.why,
+             g.profile->name, g.profile->name);
+}
+
 mf_err
 mf_preflight_endpoint_test(const struct mf_preflight_options *o,
                            struct mf_preflight_result *res) {
@@ -588,7 +620,9 @@ mf_preflight_endpoint_test(const struct mf_preflight_options *o,
     r.conn.insecure = o->insecure;
     r.conn.connect_timeout_ms = timeout;
     r.conn.io_timeout_ms = timeout;
-    if (bare_steps(&r))
+    if (bare_steps(&r)) {
         login_steps(&r);
+        profile_step(&r);
+    }
     return r.first_fail;
 }

@@ -35,6 +35,11 @@ MF_WARN_UNUSED mf_err mf__pf_capability(struct mf__pf_conn *c,
                                         struct mf_error *err);
 /* The last capability list seen ("IMAP4rev1 STARTTLS ..."), "" if none. */
 const char *mf__pf_caps(const struct mf__pf_conn *c);
+/* Sends ID (RFC 2971) and puts the answer's name/value pairs, space
+ * separated ("name GImap vendor Google, Inc."), into out ("" for NIL or
+ * no answer). A NO or BAD is no error: a server may refuse it. */
+MF_WARN_UNUSED mf_err mf__pf_id(struct mf__pf_conn *c, char *out, size_t n,
+                                struct mf_error *err);
 /* Runs STARTTLS (the caller checks that it is offered). */
 MF_WARN_UNUSED mf_err mf__pf_starttls(struct mf__pf_conn *c,
                                       struct mf_error *err);

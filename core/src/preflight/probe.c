@@ -51,6 +51,7 @@ struct mf__pf_conn {
     enum mf_imap_status status;
     char text[MF_PREFLIGHT_TEXT_MAX]; /* tagged or greeting response text */
     char caps[2048];
+    char id[512]; /* the ID answer's pairs as text, "" when none */
     /* Set by mf__pf_tls(): whether the certificate verified, and whether
      * --insecure accepts one that did not. mf__pf_login() sends nothing
      * unless the connection is plain by configuration, verified, or
@@ -113,6 +114,19 @@ on_response(void *ud, const struct mf_imap_response *r) {
     case MF_IMAP_RESP_UNTAGGED:
         if (r->keyword && strcmp(r->keyword, "CAPABILITY") == 0) {
             set_caps_from_args(c, r->args, r->nargs);
+        } else if (r->keyword && strcmp(r->keyword, "ID") == 0) {
+            /* RFC 2971 3.2: "* ID" SP id-params-list, a parenthesised
+             * list of string pairs, or NIL. */
+            const struct mf_imap_arg *l;
+            size_t n;
+            if (r->nargs == 1 && mf_imap_arg_as_list(&r->args[0], &l, &n)) {
+                char save[sizeof(c->caps)];
+                memcpy(save, c->caps, sizeof(save));
+                set_caps_from_args(c, l, n);
+                snprintf(c->id, sizeof(c->id), "%.*s", (int)sizeof(c->id) - 1,
+                         c->caps);
+                memcpy(c->caps, save, sizeof(save));
+            }
         } else if (r->status == MF_IMAP_STATUS_BYE) {
             c->got_bye = true;
             describe(c->text, sizeof(c->text), r);
@@ -375,6 +389,18 @@ mf__pf_capability(struct mf__pf_conn *c, struct mf_error *err) {
 const char *
 mf__pf_caps(const struct mf__pf_conn *c) {
     return c->caps;
+}
+
+mf_err
+mf__pf_id(struct mf__pf_conn *c, char *out, size_t n, struct mf_error *err) {
+    /* RFC 2971 3.1: the client names itself; any state is fine. */
+    static const char line[] = "ID (\"name\" \"mailferry\")";
+    mf_err rc;
+
+    c->id[0] = '\0';
+    rc = command(c, line, sizeof(line) - 1, false, err);
+    snprintf(out, n, "%s", c->id);
+    return rc;
 }
 
 mf_err

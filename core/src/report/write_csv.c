@@ -29,6 +29,8 @@ static const char *const columns[] = {
     "SkippedTooLarge",
     "SkippedExcluded",
     "SkippedFailed",
+    "SkippedVanished",
+    "OutsideWindow",
     "ErrorCode",
     "ErrorName",
     "ErrorText",

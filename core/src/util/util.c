@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static _Noreturn void
 out_of_memory(size_t n) {
@@ -231,4 +232,11 @@ mf_u32_lower_bound(const uint32_t *a, size_t n, uint32_t v) {
             hi = mid;
     }
     return lo;
+}
+
+double
+mf_monotonic_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -320,8 +320,7 @@ mf__verify_mailbox_with(const struct mf_verify_options *o, const char *mailbox,
     run.open = open;
     run.open_ud = open_ud;
     run.stream_threshold = 256 * 1024;
-    run.max_size = mo->max_message_size ? mo->max_message_size
-                                        : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
+    run.max_size = mf__run_max_message_size(mo);
     if ((rc = mf__leases_new(mo, &run.leases, &run.err)) ||
         (rc = mf__leases_mailbox(run.leases, &run.err)) ||
         (rc = mf__run_open(&run, false, src_login, &run.src)) ||

@@ -27,6 +27,8 @@
 #include "worker/worker_int.h"
 
 #include "mailferry/jobs.h"
+#include "mailferry/profile.h"
+#include "mailferry/report.h"
 #include "mailferry/util.h"
 #include "mailferry/verify.h"
 
@@ -119,6 +121,13 @@ open_logins(struct mf__worker_job *j, struct logins *l, struct mf_error *err) {
     return rc;
 }
 
+/* A side's profile: the job's, else (a job made before jobs carried
+ * them) the batch's. */
+static const struct mf_profile *
+job_profile(const char *from_job, const char *from_batch) {
+    return mf_profile_or_generic(from_job && *from_job ? from_job : from_batch);
+}
+
 /* The batch's options for either engine, with the job's stop flag. */
 static void
 engine_options(struct mf__worker_job *j, struct mf_redis *r,
@@ -131,6 +140,11 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
     o->rules = b->rules;
     o->max_message_size = b->cfg->max_message_size;
     o->flag_conflict = b->cfg->flag_conflict;
+    o->window = b->cfg->window;
+    o->source_profile =
+        job_profile(j->env.job.source_profile, b->cfg->source_profile);
+    o->target_profile =
+        job_profile(j->env.job.target_profile, b->cfg->target_profile);
     o->redis = r;
     o->batch = j->env.job.batch;
     o->stop = &j->stop;
@@ -282,6 +296,8 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->counters.lease_wait_ms = s->lease_wait_ms;
     r->counters.bytes_failed = s->bytes_failed;
     r->counters.pass_complete = s->pass_complete;
+    r->counters.messages_outside_window = s->outside_window;
+    r->counters.bytes_outside_window = s->bytes_outside_window;
     r->error_code = (uint32_t)error->code;
     r->error_name = mf_xstrdup(error->code ? mf_err_name(error->code) : "");
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");
@@ -322,6 +338,10 @@ job_copy(const struct mf_job *src, uint32_t attempt, const char *sender,
     d->user_root = mf_xstrdup(src->user_root ? src->user_root : "");
     d->batch_generation = src->batch_generation;
     d->verify_sample = src->verify_sample;
+    d->source_profile =
+        mf_xstrdup(src->source_profile ? src->source_profile : "");
+    d->target_profile =
+        mf_xstrdup(src->target_profile ? src->target_profile : "");
     for (int side = 0; side < 2; side++) {
         const struct mf_job_credentials *s = side ? &src->target : &src->source;
         struct mf_job_credentials *c = side ? &d->target : &d->source;
@@ -486,8 +506,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
            " failed) in %.1f s",
            mf_outcome_name(outcome), res->stats.messages_copied,
            res->stats.messages_source, res->stats.bytes_copied,
-           res->stats.messages_present,
-           res->stats.skipped_too_large + res->stats.skipped_vanished,
+           res->stats.messages_present, mf_report_stats_skipped(&res->stats),
            res->stats.failed, res->stats.seconds);
     if (prc != MF_E_OK) {
         /* Without its result the job must run again: give the claim

@@ -11,6 +11,8 @@
  *   - batch result and settle: a synced result moves the mailbox and
  *     settles the batch, a repeat is DUP, an incomplete pass is Failed
  *     but marks the mailbox synced once;
+ *   - settle, the batch state rule, over a table of states and mailbox
+ *     counts (its only implementation: there is no C copy to test);
  *   - caps lease: acquire, a retried acquire with the same member (no
  *     second entry), another member finds the cap full, release frees it.
  *
@@ -306,6 +308,94 @@ test_result_settle(void **state) {
     mf_redis_free(&r);
 }
 
+/* The batch state rule, settle() in prelude.lua, over every case that
+ * matters: a batch record with its per-state mailbox counters, the state
+ * settle() leaves (returned and stored), and a finish time only when a
+ * pass ended. (The rule has no C copy: this is its test.) */
+static void
+test_settle_vectors(void **state) {
+    static const struct {
+        enum mf_batch_state cur;
+        uint64_t counts[MF_MAILBOX_STATE_COUNT];
+        enum mf_batch_state want;
+    } v[] = {
+        /* Q Sy Sd ISy St F C */
+        {MF_BATCH_SYNCING, {1, 0, 3, 0, 0, 0, 0}, MF_BATCH_SYNCING},
+        {MF_BATCH_SYNCING, {0, 1, 3, 0, 0, 0, 0}, MF_BATCH_SYNCING},
+        {MF_BATCH_SYNCING, {0, 0, 4, 0, 0, 0, 0}, MF_BATCH_SYNCED},
+        {MF_BATCH_SYNCING, {0, 0, 3, 0, 0, 1, 0}, MF_BATCH_SYNCED_WITH_ERRORS},
+        {MF_BATCH_SYNCING, {0, 0, 3, 0, 1, 0, 0}, MF_BATCH_SYNCED_WITH_ERRORS},
+        {MF_BATCH_SYNCING, {0, 0, 3, 0, 0, 0, 1}, MF_BATCH_SYNCED},
+        {MF_BATCH_INCREMENTAL_SYNCING,
+         {0, 0, 0, 1, 3, 0, 0},
+         MF_BATCH_INCREMENTAL_SYNCING},
+        {MF_BATCH_INCREMENTAL_SYNCING, {0, 0, 4, 0, 0, 0, 0}, MF_BATCH_SYNCED},
+        {MF_BATCH_COMPLETING, {0, 0, 0, 0, 0, 0, 4}, MF_BATCH_COMPLETED},
+        {MF_BATCH_COMPLETING,
+         {0, 0, 0, 0, 0, 1, 3},
+         MF_BATCH_COMPLETED_WITH_ERRORS},
+        {MF_BATCH_STOPPING, {0, 1, 0, 0, 3, 0, 0}, MF_BATCH_STOPPING},
+        {MF_BATCH_STOPPING, {0, 0, 1, 0, 3, 0, 0}, MF_BATCH_STOPPED},
+        {MF_BATCH_CREATED, {4, 0, 0, 0, 0, 0, 0}, MF_BATCH_CREATED},
+        {MF_BATCH_SYNCED, {0, 0, 4, 0, 0, 0, 0}, MF_BATCH_SYNCED},
+    };
+    const struct mf_redis_script *settle = mf__batch_script(MF__BS_SETTLE);
+    struct mf_redis *r = conn();
+    struct mf_error err = {0};
+    redisReply *reply = NULL;
+    char b[128];
+
+    (void)state;
+    snprintf(b, sizeof(b), "mf:{%s}:settle:batch", tag);
+    for (size_t i = 0; i < MF_ARRAY_LEN(v); i++) {
+        uint64_t total = 0;
+        const char *got;
+
+        cmd(r, "DEL %s", b, NULL);
+        cmd(r, "HSET %s state %s", b, mf_batch_state_name(v[i].cur));
+        for (int s = 0; s < MF_MAILBOX_STATE_COUNT; s++) {
+            char field[64], n[24];
+            snprintf(field, sizeof(field), "n:%s",
+                     mf_mailbox_state_name((enum mf_mailbox_state)s));
+            snprintf(n, sizeof(n), "%llu", (unsigned long long)v[i].counts[s]);
+            assert_int_equal(
+                mf_redis_command(r, &reply, &err, "HSET %s %s %s", b, field, n),
+                MF_E_OK);
+            freeReplyObject(reply);
+            total += v[i].counts[s];
+        }
+        assert_int_equal(mf_redis_command(r, &reply, &err,
+                                          "HSET %s n_mailboxes %llu", b,
+                                          (unsigned long long)total),
+                         MF_E_OK);
+        freeReplyObject(reply);
+        reply =
+            call(r, settle, (const char *[]){b, NULL}, (const char *[]){NULL});
+        assert_word(reply, "OK");
+        got = mf__batch_reply_str(reply, 1, NULL);
+        if (strcmp(got, mf_batch_state_name(v[i].want)) != 0)
+            fail_msg("vector %zu: %s, want %s", i, got,
+                     mf_batch_state_name(v[i].want));
+        freeReplyObject(reply);
+        assert_int_equal(mf_redis_command(r, &reply, &err, "HGET %s state", b),
+                         MF_E_OK);
+        assert_string_equal(reply->str, mf_batch_state_name(v[i].want));
+        freeReplyObject(reply);
+        /* A pass that ended is timed; a stop or no change is not. */
+        assert_int_equal(hget_ll(r, b, "finished") != 0,
+                         v[i].want != v[i].cur &&
+                             v[i].want != MF_BATCH_STOPPED);
+    }
+    /* A batch still enqueuing its jobs does not settle. */
+    cmd(r, "HSET %s state Syncing", b, NULL);
+    cmd(r, "HSET %s enqueuing 1", b, NULL);
+    reply = call(r, settle, (const char *[]){b, NULL}, (const char *[]){NULL});
+    assert_string_equal(mf__batch_reply_str(reply, 1, NULL), "Syncing");
+    freeReplyObject(reply);
+    cmd(r, "DEL %s", b, NULL);
+    mf_redis_free(&r);
+}
+
 static void
 test_caps_lease(void **state) {
     struct mf_redis *r = conn();
@@ -363,6 +453,7 @@ main(void) {
         cmocka_unit_test(test_runner),
         cmocka_unit_test(test_claim),
         cmocka_unit_test(test_result_settle),
+        cmocka_unit_test(test_settle_vectors),
         cmocka_unit_test(test_caps_lease),
     };
     int rc;

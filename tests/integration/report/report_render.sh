@@ -40,7 +40,7 @@ assert t["states"] == {"Queued": 3, "Syncing": 0, "Synced": 19,
 for k in ("source_messages", "source_bytes", "copied_messages",
           "copied_bytes"):
     assert t[k] == sum(m[k] for m in mbs), k
-for k in ("too_large", "excluded", "failed"):
+for k in ("too_large", "excluded", "failed", "vanished"):
     assert t["skipped"][k] == sum(m["skipped"][k] for m in mbs), k
 tp = r["throughput"]
 assert len(tp) > 100 and tp[-1]["messages"] == t["copied_messages"]
@@ -58,7 +58,7 @@ a = by["amelia.hughes@example.com"]
 subjects = [s["subject"] for s in a["skipped_items"]]
 assert "<script>alert('pwned')</script> Invoice #4711" in subjects
 assert 'Re: Angebot f\ufffdr "Gr\u00f6\u00dfe L" & Co' in subjects, subjects
-assert all(s["reason"] in ("too_large", "excluded", "failed")
+assert all(s["reason"] in ("too_large", "excluded", "failed", "vanished")
            for m in mbs for s in m["skipped_items"])
 assert sum(m["error"] is not None for m in mbs) == t["mailboxes_with_errors"] == 4
 
@@ -69,7 +69,7 @@ head = rows[0]
 assert head == ["EmailAddress", "State", "FoldersCopied", "FoldersExcluded",
                 "SourceMessages", "SourceBytes", "CopiedMessages",
                 "CopiedBytes", "SkippedTooLarge", "SkippedExcluded",
-                "SkippedFailed", "ErrorCode", "ErrorName", "ErrorText",
+                "SkippedFailed", "SkippedVanished", "ErrorCode", "ErrorName", "ErrorText",
                 "FirstSync", "LastSync", "DurationSeconds",
                 "MessagesPerSecond", "BytesPerSecond", "Attempts",
                 "Worker", "Verification", "VerifyDifferences"], head

@@ -1,7 +1,7 @@
 /*
  * Batch module, the parts without Redis: state names, the transition
  * tables (table-driven: every listed transition allowed, every other
- * refused), the derived batch state, job ids, batch names and the item
+ * refused), job ids, batch names and the item
  * codec (round trip, truncation, malformed input refused).
  */
 #include <setjmp.h>
@@ -134,41 +134,6 @@ test_mailbox_table(void **state) {
 }
 
 static void
-test_derive(void **state) {
-    static const struct {
-        enum mf_batch_state cur;
-        uint64_t counts[MF_MAILBOX_STATE_COUNT];
-        enum mf_batch_state want;
-    } v[] = {
-        /* Q Sy Sd ISy St F C */
-        {MF_BATCH_SYNCING, {1, 0, 3, 0, 0, 0, 0}, MF_BATCH_SYNCING},
-        {MF_BATCH_SYNCING, {0, 1, 3, 0, 0, 0, 0}, MF_BATCH_SYNCING},
-        {MF_BATCH_SYNCING, {0, 0, 4, 0, 0, 0, 0}, MF_BATCH_SYNCED},
-        {MF_BATCH_SYNCING, {0, 0, 3, 0, 0, 1, 0}, MF_BATCH_SYNCED_WITH_ERRORS},
-        {MF_BATCH_SYNCING, {0, 0, 3, 0, 1, 0, 0}, MF_BATCH_SYNCED_WITH_ERRORS},
-        {MF_BATCH_INCREMENTAL_SYNCING,
-         {0, 0, 0, 1, 3, 0, 0},
-         MF_BATCH_INCREMENTAL_SYNCING},
-        {MF_BATCH_INCREMENTAL_SYNCING, {0, 0, 4, 0, 0, 0, 0}, MF_BATCH_SYNCED},
-        {MF_BATCH_COMPLETING, {0, 0, 0, 0, 0, 0, 4}, MF_BATCH_COMPLETED},
-        {MF_BATCH_COMPLETING,
-         {0, 0, 0, 0, 0, 1, 3},
-         MF_BATCH_COMPLETED_WITH_ERRORS},
-        {MF_BATCH_STOPPING, {0, 1, 0, 0, 3, 0, 0}, MF_BATCH_STOPPING},
-        {MF_BATCH_STOPPING, {0, 0, 1, 0, 3, 0, 0}, MF_BATCH_STOPPED},
-        {MF_BATCH_CREATED, {4, 0, 0, 0, 0, 0, 0}, MF_BATCH_CREATED},
-        {MF_BATCH_SYNCED, {0, 0, 4, 0, 0, 0, 0}, MF_BATCH_SYNCED},
-    };
-    (void)state;
-    for (size_t i = 0; i < MF_ARRAY_LEN(v); i++)
-        if (mf_batch_derive_state(v[i].cur, v[i].counts) != v[i].want)
-            fail_msg("vector %zu: %s, want %s", i,
-                     mf_batch_state_name(
-                         mf_batch_derive_state(v[i].cur, v[i].counts)),
-                     mf_batch_state_name(v[i].want));
-}
-
-static void
 test_names_and_ids(void **state) {
     char id[MF_BATCH_JOB_ID_MAX];
     char long_name[80];
@@ -250,7 +215,6 @@ main(void) {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_batch_table),
         cmocka_unit_test(test_mailbox_table),
-        cmocka_unit_test(test_derive),
         cmocka_unit_test(test_names_and_ids),
         cmocka_unit_test(test_item_codec),
     };

@@ -1,0 +1,142 @@
+/*
+ * Internals of one folder's copy, shared by the files that do it:
+ *
+ *   folder.c        the algorithm (its header has the numbered steps), the
+ *                   entry point mf__migrate_folder() and the flag sync
+ *   folder_list.c   step 1-2: what to copy (pending and new messages,
+ *                   recognition on the target, the size cap, source totals)
+ *   folder_read.c   step 3, the reader thread: bodies into the pipe
+ *   folder_write.c  step 3, the writer: MULTIAPPEND batches, confirmations
+ *   folder_ckpt.c   step 4: checkpoints as confirmations come in
+ *
+ * struct mf__folder lives on mf__migrate_folder()'s stack for the whole
+ * copy; the reader thread uses only its rd_ fields, todo and refetch, the
+ * writer the rest.
+ */
+#ifndef MF_MIGRATE_FOLDER_INT_H
+#define MF_MIGRATE_FOLDER_INT_H
+
+#include "migrate/migrate_int.h"
+#include "migrate/pipe.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* States of a listed message (struct mf__msg.state). */
+enum {
+    M_TODO = 0,
+    M_QUEUED,
+    M_DONE,
+    M_PRESENT,
+    M_SKIPPED,
+    M_FAILED,
+    M_VANISHED,
+    M_OUTSIDE, /* outside the date window: left on the source */
+};
+
+struct mf__folder {
+    struct mf__run *run;
+    const struct mf_folder_entry *e;
+    /* The checkpoint's last_uid and src_bytes when the folder started
+     * (0 without a usable checkpoint): pending UIDs are at or below it. */
+    uint32_t base_uid;
+    uint64_t base_bytes;
+    /* Messages at or below base_uid left out by the date window and not
+     * in list (the checkpoint's out_messages and out_bytes). */
+    uint64_t base_out, base_out_bytes;
+    char *src_name; /* NUL-terminated raw source name */
+    const char *dst_name;
+    const char *label; /* for reports: the decoded source path */
+    struct mf__msglist list;
+    size_t prefix;     /* messages in the finished prefix */
+    uint32_t last_uid; /* checkpointed */
+    struct mf_checkpoint ck;
+    /* The source folder's STATUS before anything was listed (step 0). */
+    struct mf_store_status src_status;
+    bool have_src_status;
+    /* Recognition looked at the target messages above rec_from and saw
+     * none above rec_seen (both 0 when it did not run). */
+    uint32_t rec_from, rec_seen;
+    size_t ck_prefix; /* prefix at the last checkpoint */
+    double ck_time;
+    /* Writer. */
+    struct mf_pipe *pipe;
+    struct mf__batch *cur; /* owned: the batch being filled */
+    size_t inflight;
+    struct mf_error werr;
+    uint32_t werr_retry_ms;
+    /* Reader (its own thread). */
+    pthread_t reader;
+    bool reader_started;
+    mf_err reader_rc; /* what fetch_bodies() returned */
+    uint32_t *todo;
+    uint64_t *todo_size; /* the listed sizes of todo */
+    size_t ntodo;
+    /* Bodies whose length differed from the listed size: fetched once
+     * more after the rest, then failed (rd_last_try). */
+    uint32_t *refetch;
+    size_t nrefetch;
+    bool rd_last_try, rd_skip;
+    uint8_t *rd_tail; /* streamed: its last bytes, until end() */
+    size_t rd_tail_len;
+    uint8_t *rd_buf;
+    size_t rd_len;
+    uint64_t rd_size;
+    uint32_t rd_uid;
+    bool rd_whole;
+};
+struct mf__batch; /* folder_write.c */
+
+/* folder.c: the writer's first error wins (also from the reader's
+ * pipe), with the server's backoff; the rest are consequences. */
+void mf__folder_set_werr(struct mf__folder *fr, const struct mf_error *e,
+                         uint32_t retry_ms);
+void mf__folder_set_werr_code(struct mf__folder *fr, mf_err code,
+                              const char *detail);
+/* One message done (copied, present, skipped, failed) for the progress
+ * counters, with the bytes it moved. */
+void mf__folder_progress(struct mf__folder *fr, uint64_t bytes);
+
+/* folder_list.c */
+bool mf__folder_target_has_above(const struct mf_store_select *dsel,
+                                 uint32_t mark);
+MF_WARN_UNUSED mf_err mf__folder_recognise(struct mf__folder *fr,
+                                           uint32_t tgt_from);
+MF_WARN_UNUSED mf_err mf__folder_skip_too_large(struct mf__folder *fr);
+/* Counts the folder in the mailbox's source totals; false when an
+ * earlier attempt of this run did (a retried folder). */
+bool mf__folder_stats_source(struct mf__folder *fr, uint32_t exists);
+/* Leaves the messages outside the date window on the source (settled,
+ * counted in the statistics when count). */
+void mf__folder_leave_outside(struct mf__folder *fr, bool count);
+MF_WARN_UNUSED mf_err mf__folder_list_pending(struct mf__folder *fr,
+                                              const uint32_t *uids, size_t n,
+                                              bool with_fp);
+void mf__folder_fail_unlistable(struct mf__folder *fr);
+void mf__folder_fail_unattempted(struct mf__folder *fr,
+                                 const struct mf_error *e);
+
+/* folder_read.c: the reader thread's body (pthread_create argument fr). */
+void *mf__folder_reader_main(void *arg);
+
+/* folder_write.c */
+/* Marks a message the target refused (or that was never tried because
+ * of error e) as failed, and lists it. */
+void mf__folder_fail_message(struct mf__folder *fr, struct mf__msg *m,
+                             const struct mf_error *e);
+/* The writer loop: runs until the reader is done and every append is
+ * confirmed, or until an error or a stop request. */
+void mf__folder_write_all(struct mf__folder *fr);
+
+/* folder_ckpt.c */
+/* Writes the checkpoint ck (dirty: messages above last_uid may be on the
+ * target) with fr's pending UIDs. Returns false (error in run->err) when
+ * the write failed. */
+bool mf__folder_ckpt_write(struct mf__folder *fr, struct mf_checkpoint ck,
+                           bool dirty);
+/* Moves the finished prefix on and writes a dirty checkpoint when it has
+ * moved enough (or force). */
+void mf__folder_advance(struct mf__folder *fr, bool force);
+
+#endif

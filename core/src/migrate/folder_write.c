@@ -1,0 +1,489 @@
+/*
+ * Step 3 of a folder's copy, the writer (folder.c): takes bodies from the
+ * pipe the reader thread fills (folder_read.c) and appends them to the
+ * target in batches, several in flight, or streams a big one as a single
+ * APPEND while its bytes still arrive. A batch is one MULTIAPPEND, or, on
+ * a target without MULTIAPPEND, single APPENDs the store pipelines
+ * (store_imap_append.c), each message settled by its own answer with the
+ * same rules (settle()). A MULTIAPPEND the target refuses as a whole is
+ * retried one message at a time, so that a bad message fails alone;
+ * [OVERQUOTA] fails the batch and stops the folder.
+ *
+ * Ownership: a struct mf__batch owns its outmsgs, and each outmsg its
+ * body; a submitted batch belongs to the store until its done callback
+ * (batch_done) ran.
+ */
+#include "migrate/folder_int.h"
+#include "migrate/leases.h"
+
+#include "mailferry/fence.h"
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct outmsg {
+    struct mf__folder *fr;
+    size_t idx;    /* into fr->list.m */
+    uint8_t *data; /* owned, whole messages */
+    size_t len, off;
+    bool streamed;
+    struct mf_pipe_item *cur; /* streamed: the piece being sent */
+};
+
+struct mf__batch {
+    struct mf__folder *fr;
+    struct outmsg **msgs; /* owned */
+    size_t n, cap, bytes;
+};
+
+static struct mf__msg *
+find_msg(struct mf__folder *fr, uint32_t uid, size_t *idx_r) {
+    size_t lo = 0, hi = fr->list.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fr->list.m[mid].uid < uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < fr->list.n && fr->list.m[lo].uid == uid) {
+        if (idx_r)
+            *idx_r = lo;
+        return &fr->list.m[lo];
+    }
+    return NULL;
+}
+
+static void
+outmsg_free(struct outmsg *om) {
+    if (om) {
+        free(om->data);
+        mf__pipe_item_free(&om->cur);
+        free(om);
+    }
+}
+
+static void
+batch_free(struct mf__batch *b) {
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        outmsg_free(b->msgs[i]);
+    free(b->msgs);
+    free(b);
+}
+
+static mf_err
+read_whole(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
+    struct outmsg *om = ud;
+    size_t n = om->len - om->off < cap ? om->len - om->off : cap;
+
+    memcpy(buf, om->data + om->off, n);
+    om->off += n;
+    *n_r = n;
+    return MF_E_OK;
+}
+
+/* Body source of a streamed message: the pieces the reader pushes. */
+static mf_err
+read_streamed(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
+    struct outmsg *om = ud;
+    size_t n;
+
+    while (!om->cur || om->off == om->cur->len) {
+        mf__pipe_item_free(&om->cur);
+        om->off = 0;
+        om->cur = mf__pipe_pop(om->fr->pipe, true);
+        if (!om->cur)
+            return MF_E_CANCELLED;
+        if (om->cur->kind == MF_PIPE_ERROR) {
+            mf__folder_set_werr(om->fr, &om->cur->error,
+                                om->cur->retry_after_ms);
+            return om->cur->error.code;
+        }
+        if (om->cur->kind != MF_PIPE_DATA)
+            return MF_E_IMAP_UNEXPECTED; /* the source sent too few bytes */
+    }
+    n = om->cur->len - om->off < cap ? om->cur->len - om->off : cap;
+    mf__leases_bandwidth(om->fr->run->leases, true, n);
+    memcpy(buf, om->cur->data + om->off, n);
+    om->off += n;
+    *n_r = n;
+    return MF_E_OK;
+}
+
+static void batch_done(void *ud, const struct mf_store_done *d);
+
+static mf_err
+submit(struct mf__folder *fr, struct mf__batch *b) {
+    struct mf_store *dst = fr->run->dst;
+    struct mf_store_append_msg stack[64] = {{0}}, *am;
+    mf_err rc;
+
+    /* A job that lost its claim appends nothing more (fence.h). */
+    if (!mf_fence_holds(fr->run->o->fence)) {
+        mf__folder_set_werr_code(fr, MF_E_FENCED,
+                                 "the claim on this job is gone");
+        batch_free(b);
+        return MF_E_FENCED;
+    }
+    if (!b->msgs[0]->streamed)
+        mf__leases_bandwidth(fr->run->leases, true, b->bytes);
+    am = b->n <= MF_ARRAY_LEN(stack) ? stack : mf_xcalloc(b->n, sizeof(*am));
+    for (size_t i = 0; i < b->n; i++) {
+        struct outmsg *om = b->msgs[i];
+        const struct mf__msg *m = &fr->list.m[om->idx];
+        am[i].flags = m->flags;
+        am[i].date = m->date[0] ? m->date : NULL;
+        am[i].body.size = om->streamed ? m->size : om->len;
+        am[i].body.read = om->streamed ? read_streamed : read_whole;
+        am[i].body.release = NULL;
+        am[i].body.ud = om;
+        om->off = om->streamed ? om->off : 0; /* a resubmit starts over */
+        fr->list.m[om->idx].state = M_QUEUED;
+    }
+    rc = dst->ops->append(dst, fr->dst_name, am, b->n, batch_done, b);
+    if (am != stack)
+        free(am);
+    if (rc != MF_E_OK) {
+        mf__folder_set_werr(fr, &dst->error, dst->retry_after_ms);
+        batch_free(b);
+        return rc;
+    }
+    fr->inflight++;
+    return MF_E_OK;
+}
+
+static mf_err
+submit_current(struct mf__folder *fr) {
+    struct mf__batch *b = fr->cur;
+
+    fr->cur = NULL;
+    if (!b || b->n == 0) {
+        batch_free(b);
+        return MF_E_OK;
+    }
+    return submit(fr, b);
+}
+
+static struct mf__batch *
+batch_new(struct mf__folder *fr) {
+    struct mf__batch *b = mf_xcalloc(1, sizeof(*b));
+    b->fr = fr;
+    return b;
+}
+
+static void
+batch_add(struct mf__batch *b, struct outmsg *om) {
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 8;
+        b->msgs = mf_xreallocarray(b->msgs, b->cap, sizeof(*b->msgs));
+    }
+    b->msgs[b->n++] = om;
+    b->bytes += om->len;
+}
+
+/* Whether an answered APPEND's error means the target refused it (so the
+ * message is not there): a NO, as opposed to a dropped connection or a
+ * cancel, after which the message may or may not be on the target. */
+static bool
+refused(mf_err code) {
+    mf_err_class cls = mf_err_class_of(code);
+    return code != MF_E_MAILBOX_MISSING &&
+           (cls == MF_ERRCLASS_FAIL_MESSAGE || cls == MF_ERRCLASS_FAIL_MAILBOX);
+}
+
+/* Marks a message the target refused (or that was never tried because of
+ * error e) as failed, and lists it. */
+void
+mf__folder_fail_message(struct mf__folder *fr, struct mf__msg *m,
+                        const struct mf_error *e) {
+    struct mf__run *run = fr->run;
+
+    m->state = M_FAILED;
+    run->res->stats.failed++;
+    run->res->stats.bytes_failed += m->size;
+    mf__run_item(run, true, fr->label, m->uid, m->size, m->date, NULL, e);
+    mf__folder_progress(fr, 0);
+}
+
+static void
+message_failed(struct mf__folder *fr, struct outmsg *om,
+               const struct mf_store_done *d) {
+    struct mf__run *run = fr->run;
+    struct mf_error e = d->error;
+
+    /* A plain NO to one APPEND is about this message. */
+    if (mf_err_class_of(e.code) == MF_ERRCLASS_FAIL_MAILBOX)
+        e.code = MF_E_MESSAGE_REJECTED;
+    mf__folder_fail_message(fr, &fr->list.m[om->idx], &e);
+    if (++run->consecutive_rejects >= MF__MAX_CONSECUTIVE_REJECTS) {
+        struct mf_error stop = d->error;
+        snprintf(stop.detail, sizeof(stop.detail),
+                 "the target refused %u messages in a row, the last: %.180s",
+                 run->consecutive_rejects, d->error.detail);
+        mf__folder_set_werr(fr, &stop, d->retry_after_ms);
+    }
+}
+
+/* Fails the n messages msgs with the answer d (a refusal). */
+static void
+refuse_all(struct mf__folder *fr, struct outmsg **msgs, size_t n,
+           const struct mf_store_done *d) {
+    for (size_t i = 0; i < n; i++)
+        mf__folder_fail_message(fr, &fr->list.m[msgs[i]->idx], &d->error);
+}
+
+/* Settles the n messages msgs that went out in one command by its answer
+ * d. A message is DONE (recorded) only on its command's own OK; one handed
+ * on to a resubmit of its own is set to NULL in msgs. */
+static void
+settle(struct mf__folder *fr, struct outmsg **msgs, size_t n,
+       const struct mf_store_done *d) {
+    struct mf__run *run = fr->run;
+    mf_err code = d->error.code;
+    mf_err_class cls = mf_err_class_of(code);
+
+    if (code == MF_E_OK) {
+        if (d->uidvalidity && d->uidvalidity == fr->ck.tgt_uidvalidity &&
+            d->n == n)
+            for (size_t i = 0; i < n; i++)
+                fr->list.m[msgs[i]->idx].tgt_uid = d->uids[i];
+        for (size_t i = 0; i < n; i++) {
+            struct mf__msg *m = &fr->list.m[msgs[i]->idx];
+            uint64_t len = msgs[i]->streamed ? m->size : msgs[i]->len;
+            m->state = M_DONE;
+            run->res->stats.messages_copied++;
+            run->res->stats.bytes_copied += len;
+            mf__folder_progress(fr, len);
+        }
+        run->consecutive_rejects = 0;
+    } else if (code == MF_E_OVERQUOTA) {
+        /* RFC 5530 OVERQUOTA: nothing more fits, whichever message it is.
+         * Not retried one by one: the folder stops, the rest is listed. */
+        refuse_all(fr, msgs, n, d);
+        mf__folder_set_werr(fr, &d->error, d->retry_after_ms);
+    } else if (fr->werr.code != MF_E_OK && refused(code)) {
+        /* Answered after the folder already stopped: not on the target. */
+        refuse_all(fr, msgs, n, d);
+    } else if (code == MF_E_CANCELLED || code == MF_E_FENCED ||
+               cls == MF_ERRCLASS_RETRY || cls == MF_ERRCLASS_RECONNECT ||
+               code == MF_E_MAILBOX_MISSING || fr->werr.code != MF_E_OK) {
+        /* The session or the folder is in trouble: these messages stay
+         * unconfirmed and the next attempt resumes before them. */
+        mf__folder_set_werr(fr, &d->error, d->retry_after_ms);
+    } else if (n > 1) {
+        /* MULTIAPPEND is all or nothing (RFC 3502): find the bad one. */
+        for (size_t i = 0; i < n; i++) {
+            struct mf__batch *one = batch_new(fr);
+            batch_add(one, msgs[i]);
+            msgs[i] = NULL;
+            if (submit(fr, one) != MF_E_OK)
+                break;
+        }
+    } else {
+        message_failed(fr, msgs[0], d);
+    }
+}
+
+static void
+batch_done(void *ud, const struct mf_store_done *d) {
+    struct mf__batch *b = ud;
+    struct mf__folder *fr = b->fr;
+
+    fr->inflight--;
+    if (d->msgs) {
+        /* Sent as single APPENDs (a target without MULTIAPPEND): each
+         * message settles by its own answer, as a command of one. */
+        for (size_t i = 0; i < b->n; i++) {
+            const struct mf_store_msg_done *md = &d->msgs[i];
+            struct mf_store_done one = {.error = md->error,
+                                        .retry_after_ms = md->retry_after_ms,
+                                        .uidvalidity = md->uidvalidity,
+                                        .uids = &md->uid,
+                                        .n = md->uid ? 1 : 0};
+            settle(fr, &b->msgs[i], 1, &one);
+        }
+    } else {
+        settle(fr, b->msgs, b->n, d);
+    }
+    {
+        /* Free what was not handed on to single batches. */
+        size_t k = 0;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->msgs[i])
+                b->msgs[k++] = b->msgs[i];
+        b->n = k;
+    }
+    batch_free(b);
+    mf__folder_advance(fr, false);
+}
+
+static void
+take_whole(struct mf__folder *fr, struct mf_pipe_item *it) {
+    struct mf__run *run = fr->run;
+    struct outmsg *om;
+    size_t idx;
+
+    if (!find_msg(fr, it->uid, &idx) || fr->list.m[idx].state != M_TODO)
+        return; /* not asked for (cannot happen with a sane server) */
+    om = mf_xcalloc(1, sizeof(*om));
+    om->fr = fr;
+    om->idx = idx;
+    om->data = it->data;
+    om->len = it->len;
+    it->data = NULL;
+    it->len = 0;
+    if (!fr->cur)
+        fr->cur = batch_new(fr);
+    batch_add(fr->cur, om);
+    if (fr->cur->n >= run->batch_messages || fr->cur->bytes >= run->batch_bytes)
+        (void)submit_current(fr);
+}
+
+static void
+take_streamed(struct mf__folder *fr, struct mf_pipe_item *it) {
+    struct mf_store *dst = fr->run->dst;
+    struct outmsg *om;
+    struct mf__batch *b;
+    size_t idx;
+    struct mf__msg *m = find_msg(fr, it->uid, &idx);
+
+    if (!m || m->state != M_TODO) {
+        mf__folder_set_werr_code(
+            fr, MF_E_IMAP_UNEXPECTED,
+            "the source sent a message body that was not asked for");
+        return;
+    }
+    if (submit_current(fr) != MF_E_OK)
+        return;
+    m->size = it->size; /* the literal's real size */
+    om = mf_xcalloc(1, sizeof(*om));
+    om->fr = fr;
+    om->idx = idx;
+    om->streamed = true;
+    b = batch_new(fr);
+    batch_add(b, om);
+    if (submit(fr, b) != MF_E_OK)
+        return;
+    /* The APPEND reads the pieces from the pipe while it is sent. */
+    if (dst->ops->flush(dst, 0) != MF_E_OK) {
+        mf__folder_set_werr(fr, &dst->error, dst->retry_after_ms);
+        return;
+    }
+    {
+        /* The END that closes the streamed body. */
+        struct mf_pipe_item *end = mf__pipe_pop(fr->pipe, true);
+        if (!end || end->kind != MF_PIPE_END) {
+            if (end && end->kind == MF_PIPE_ERROR)
+                mf__folder_set_werr(fr, &end->error, end->retry_after_ms);
+            else
+                mf__folder_set_werr_code(
+                    fr, MF_E_IMAP_UNEXPECTED,
+                    "the source sent more bytes than it announced");
+        }
+        mf__pipe_item_free(&end);
+    }
+}
+
+static void
+take_vanished(struct mf__folder *fr, uint32_t uid) {
+    struct mf__msg *m = find_msg(fr, uid, NULL);
+    struct mf_error e = {.code = MF_E_MESSAGE_GONE};
+
+    if (!m || m->state != M_TODO)
+        return;
+    m->state = M_VANISHED;
+    fr->run->res->stats.skipped_vanished++;
+    snprintf(e.detail, sizeof(e.detail),
+             "expunged on the source while the folder was copied");
+    mf__run_item(fr->run, false, fr->label, uid, m->size, m->date, NULL, &e);
+    mf__folder_progress(fr, 0);
+}
+
+static void
+take_failed(struct mf__folder *fr, const struct mf_pipe_item *it) {
+    struct mf__msg *m = find_msg(fr, it->uid, NULL);
+
+    if (m && m->state == M_TODO)
+        mf__folder_fail_message(fr, m, &it->error);
+}
+
+static bool
+stop_requested(const struct mf__folder *fr) {
+    const atomic_bool *stop = fr->run->o->stop;
+    return stop && atomic_load(stop);
+}
+
+/* The writer loop: runs until the reader is done and every append is
+ * confirmed, or until an error or a stop request. */
+void
+mf__folder_write_all(struct mf__folder *fr) {
+    struct mf__run *run = fr->run;
+    struct mf_store *dst = run->dst;
+    bool reader_done = false;
+
+    while (fr->werr.code == MF_E_OK && !reader_done) {
+        struct mf_pipe_item *it = NULL;
+        bool idle = fr->inflight == 0 && (!fr->cur || fr->cur->n == 0);
+
+        if (stop_requested(fr)) {
+            mf__folder_set_werr_code(fr, MF_E_CANCELLED,
+                                     "stopped at a message boundary");
+            break;
+        }
+        if (fr->inflight < run->appends_in_flight)
+            it = mf__pipe_pop(fr->pipe, idle);
+        if (!it) {
+            if (fr->cur && fr->cur->n)
+                (void)submit_current(fr);
+            else if (fr->inflight > 0 &&
+                     dst->ops->flush(dst, fr->inflight - 1) != MF_E_OK)
+                mf__folder_set_werr(fr, &dst->error, dst->retry_after_ms);
+            else if (idle)
+                break; /* cancelled pipe */
+            continue;
+        }
+        switch (it->kind) {
+        case MF_PIPE_WHOLE:
+            take_whole(fr, it);
+            break;
+        case MF_PIPE_BEGIN:
+            take_streamed(fr, it);
+            break;
+        case MF_PIPE_VANISHED:
+            take_vanished(fr, it->uid);
+            mf__folder_advance(fr, false);
+            break;
+        case MF_PIPE_FAILED:
+            take_failed(fr, it);
+            mf__folder_advance(fr, false);
+            break;
+        case MF_PIPE_DONE:
+            reader_done = true;
+            break;
+        case MF_PIPE_ERROR:
+            mf__folder_set_werr(fr, &it->error, it->retry_after_ms);
+            break;
+        default:
+            mf__folder_set_werr_code(fr, MF_E_INTERNAL,
+                                     "unexpected item in the pipe");
+            break;
+        }
+        mf__pipe_item_free(&it);
+    }
+    /* Whatever ended the loop, every append in flight must finish here:
+     * their callbacks use this frame. */
+    if (fr->werr.code == MF_E_OK)
+        (void)submit_current(fr);
+    if (dst->ops->flush(dst, 0) != MF_E_OK)
+        mf__folder_set_werr(fr, &dst->error, dst->retry_after_ms);
+    /* However the folder ended (a refusal, a stop, a lost lease, BYE, a
+     * deadline), nothing queued may outlive it: its callbacks and body
+     * sources use this frame and the batches. Normally nothing is left. */
+    mf_store_cancel(dst);
+    batch_free(fr->cur);
+    fr->cur = NULL;
+}

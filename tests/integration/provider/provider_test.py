@@ -1,0 +1,176 @@
+#!/usr/bin/python3
+"""Provider profiles against faithful emulations (issue 13): the Dovecot
+pair behind tests/support/provideremu.py, which speaks like Exchange
+Online or Gmail. Users 81-86, Redis database 14.
+
+    provider_test.py CASE
+
+  profiles  user 81: `endpoint test` names exchange-online, gmail and
+            dovecot from what each server says; an unknown profile word is
+            a usage error; `migrate --direct --target-profile
+            exchange-online` into the Exchange emulator copies everything
+            with one APPEND per message (the emulator refuses MULTIAPPEND
+            as Exchange would), EQUAL by the comparer; the embedded
+            pipeline stores both profiles in the batch (batch status)
+            and its worker copies user 82 the same way.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+# The Dovecot pair, the corpus, the CSV and the comparer: the helpers of
+# the migrate tests (tests/integration/migrate/migrate_test.py).
+sys.path.insert(0, os.path.join(os.environ["MF_SOURCE_DIR"], "tests",
+                                "integration", "migrate"))
+import migrate_test as mt  # noqa: E402
+
+SUPPORT, MAILFERRY, TMP, RUN_ID = mt.SUPPORT, mt.MAILFERRY, mt.TMP, mt.RUN_ID
+REDIS_URL = mt.REDIS["REDIS_URL"] + "/14"
+SRC_PORT, TGT_PORT = mt.SRC_PORT, mt.TGT_PORT
+fail, user, csv_for, corpus = mt.fail, mt.user, mt.csv_for, mt.corpus
+clean_target, mailbox = mt.clean_target, mt.mailbox
+
+
+def url(port):
+    return f"imap://127.0.0.1:{port}/?tls=off"
+
+
+def check(cond, msg):
+    mt.check(cond, msg)
+    print("ok   " + msg.split("\n")[0][:100])
+
+
+class Emulator:
+    """provideremu.py in front of one Dovecot (see its docstring)."""
+
+    def __init__(self, provider, upstream_port, *extra):
+        self.port_file = os.path.join(TMP, f"emu-{provider}-{id(self)}.port")
+        self.stats_file = self.port_file + ".stats"
+        self.p = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(SUPPORT, "provideremu.py"),
+             "--upstream", f"127.0.0.1:{upstream_port}", "--provider",
+             provider, "--port-file", self.port_file, "--stats-file",
+             self.stats_file, *extra], stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            if os.path.exists(self.port_file):
+                break
+            time.sleep(0.05)
+        with open(self.port_file) as f:
+            self.port = int(f.read())
+        self.url = url(self.port)
+
+    def stats(self):
+        with open(self.stats_file) as f:
+            return json.load(f)
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+
+
+def mf(*args, check_exit=None, timeout=300):
+    p = subprocess.run([MAILFERRY, *args], capture_output=True, text=True,
+                       timeout=timeout)
+    if check_exit is not None and p.returncode != check_exit:
+        fail(f"mailferry {' '.join(args)}: exit {p.returncode}\n"
+             f"{p.stdout}\n{p.stderr}")
+    return p
+
+
+def migrate(csv, source, target, *extra, direct=True, check_exit=0):
+    p = mf("migrate", csv, "--source", source, "--target", target, "--json",
+           "--report-dir", os.path.join(TMP, "report"),
+           *(["--direct"] if direct else []), *extra, check_exit=check_exit)
+    return json.loads(p.stdout)
+
+
+def compare(n):
+    return mt.compare(n)
+
+
+def endpoint_profile(endpoint, n):
+    u, p = user(n)
+    pw = os.path.join(TMP, "pw")
+    with open(pw, "w") as f:
+        f.write(p)
+    out = mf("endpoint", "test", "--source", endpoint, "--user", u,
+             "--password-file", pw, "--json")
+    doc = json.loads(out.stdout)
+    src = doc.get("source", doc)
+    return src.get("profile") or {}
+
+
+# ------------------------------------------------------------------ #
+
+
+def case_profiles():
+    ex = Emulator("exchange-online", TGT_PORT)
+    gm = Emulator("gmail", SRC_PORT)
+    try:
+        prof = endpoint_profile(ex.url, 81)
+        check(prof.get("name") == "exchange-online",
+              f"endpoint test names the Exchange emulator: {prof}")
+        prof = endpoint_profile(gm.url, 81)
+        check(prof.get("name") == "gmail" and prof.get("certain"),
+              f"endpoint test names the Gmail emulator: {prof}")
+        prof = endpoint_profile(url(SRC_PORT), 81)
+        check(prof.get("name") == "dovecot",
+              f"endpoint test names Dovecot: {prof}")
+
+        corpus(81, 2, messages=40)
+        clean_target(81, 82)
+        csv = csv_for([81], "profiles")
+        p = mf("migrate", csv, "--source", url(SRC_PORT), "--target",
+               ex.url, "--direct", "--target-profile", "exchange-onlin")
+        check(p.returncode == 2 and "exchange-online" in p.stderr,
+              f"an unknown profile is a usage error naming the known "
+              f"ones: {p.returncode} {p.stderr}")
+        doc = migrate(csv, url(SRC_PORT), ex.url, "--target-profile",
+                      "exchange-online")
+        m = mailbox(doc, 81)
+        check(m["state"] == "Synced", f"user81 through Exchange: {m}")
+        st = ex.stats()
+        check(st["appends"] >= 40,
+              f"one APPEND per message into Exchange: {st}")
+        c = compare(81)
+        check(c["equal"], f"user81 EQUAL: {c.get('problems', [])[:5]}")
+
+        # The pipeline: profiles stored in the batch and carried in the
+        # jobs to the worker, which copies through the emulator too.
+        csv = csv_for([82], "profiles-batch")
+        key = os.path.join(TMP, "k.key")
+        mf("key", "generate", key, check_exit=0)
+        batch = f"t-prof-{RUN_ID}"
+        before = ex.stats()["appends"]
+        doc = migrate(csv, url(SRC_PORT), ex.url, "--source-profile",
+                      "dovecot", "--target-profile", "exchange-online",
+                      "--redis", REDIS_URL, "--batch", batch,
+                      "--master-key-file", key, direct=False)
+        check(mailbox(doc, 82)["state"] == "Synced", f"user82: {doc}")
+        check(ex.stats()["appends"] - before >= 40,
+              f"the worker appended one by one: {ex.stats()}")
+        st = json.loads(mf("batch", "status", batch, "--redis", REDIS_URL,
+                           "--json", check_exit=0).stdout)
+        check(st["source_profile"] == "dovecot" and
+              st["target_profile"] == "exchange-online",
+              f"batch status shows the profiles: {st.get('source_profile')}"
+              f" {st.get('target_profile')}")
+        c = compare(82)
+        check(c["equal"], f"user82 EQUAL: {c.get('problems', [])[:5]}")
+    finally:
+        ex.stop()
+        gm.stop()
+
+
+CASES = {
+    "profiles": case_profiles,
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
+        print("usage: provider_test.py " + "|".join(CASES))
+        sys.exit(2)
+    CASES[sys.argv[1]]()
+    print("ok: " + sys.argv[1])

@@ -1,0 +1,297 @@
+#!/usr/bin/python3
+"""An IMAP front that makes the Dovecot fixture look like Exchange Online
+or Gmail (issue 13 section 3), for the integration.provider.* tests.
+
+    provideremu.py --upstream HOST:PORT --provider exchange-online|gmail
+                   [--port-file FILE] [--stats-file FILE]
+                   [--throttle-every N --throttle-ms MS]
+                   [--refuse-malformed] [--reencode]
+
+It listens on 127.0.0.1 (a free port, written to FILE and printed) and
+relays every connection to the upstream server, a plain IMAP port
+(Dovecot's, tls=off). Between the two it changes what the provider is
+documented to do differently:
+
+  greeting, CAPABILITY, ID   the provider's words. Exchange Online's
+      capability list is the one outlook.office365.com sends (issue 13;
+      github.com/Cocoanetics/SwiftMail/pull/109 captured it); Gmail's
+      greeting, CAPABILITY (with X-GM-EXT-1) and ID answer are those of
+      https://developers.google.com/gmail/imap/imap-extensions. Neither
+      has MULTIAPPEND, so an APPEND with more than one message is refused
+      with BAD, as those servers would.
+  throttling (--throttle-every N)   every Nth APPEND (counted over all
+      connections) is answered, without reaching the upstream:
+        Exchange  "NO Request is throttled. Suggested Backoff Time: MS
+                   milliseconds" (the words imapsync's FAQ and
+                   github.com/imapsync/imapsync/issues/198 quote)
+        Gmail     "NO [THROTTLED] Account exceeded command or bandwidth
+                   limits. (Failure)"
+      and for MS milliseconds after that, an APPEND from any connection
+      that starts more than GRACE_MS after the throttling answer was sent
+      is counted as a violation (a client that did not pause): the test
+      reads the count from the stats file.
+  --refuse-malformed   Exchange's "BAD Command Argument Error. 11" to an
+      APPEND whose message has a bare LF, a line longer than 998 bytes
+      (RFC 5322 2.1.1), or a header line that is neither a field nor a
+      continuation.
+  --reencode   the message is stored re-encoded, as Exchange and Gmail
+      store their own rendering of it: header fields unfolded and folded
+      again at 60 columns, and an X-MS-Exchange-Organization-Emulated
+      field added, so its RFC822.SIZE and bytes differ from the source's
+      (the Message-ID and INTERNALDATE stay).
+
+The stats file (JSON, rewritten after every change) says: appends,
+throttled, violations, refused, reencoded.
+
+Literals: every synchronising literal from the client is answered "+"
+here and sent upstream as LITERAL+ ({n+}, RFC 7888), so whole APPEND
+commands can be read, judged and rewritten before anything reaches
+Dovecot. Runs until killed.
+"""
+import argparse
+import asyncio
+import json
+import os
+import re
+import time
+
+GRACE_MS = 400
+
+PROVIDERS = {
+    "exchange-online": {
+        "greeting": b"* OK The Microsoft Exchange IMAP4 service is ready. "
+                    b"[TQBXADIAUABSADAAMQBDAEEAMAAwADAAMgAuAG4AYQBtAHAAcgBk]",
+        "caps": b"IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS "
+                b"MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+",
+        # No public page shows Exchange's ID answer: NIL is what a server
+        # that names nobody sends (RFC 2971 3.2); detection then rests on
+        # the greeting and the capabilities, as it must for a real one.
+        "id": b"* ID NIL",
+        "throttle": "NO Request is throttled. Suggested Backoff Time: "
+                    "{ms} milliseconds",
+    },
+    "gmail": {
+        "greeting": b"* OK Gimap ready for requests from 127.0.0.1 "
+                    b"k2if6111336rvb.0",
+        "caps": b"IMAP4rev1 UNSELECT LITERAL+ IDLE NAMESPACE QUOTA ID XLIST "
+                b"CHILDREN X-GM-EXT-1 UIDPLUS MOVE SPECIAL-USE "
+                b"APPENDLIMIT=35651584",
+        "id": b'* ID ("name" "GImap" "vendor" "Google, Inc." "support-url" '
+              b'"http://mail.google.com/support" "remote-host" "127.0.0.1")',
+        "throttle": "NO [THROTTLED] Account exceeded command or bandwidth "
+                    "limits. (Failure)",
+    },
+}
+
+LITERAL_RE = re.compile(rb"\{(\d+)(\+?)\}\r\n$")
+CAPCODE_RE = re.compile(rb"\[CAPABILITY [^\]]*\]")
+
+
+class Stats:
+    def __init__(self, path):
+        self.path = path
+        self.v = {"appends": 0, "throttled": 0, "violations": 0,
+                  "refused": 0, "reencoded": 0}
+        self.pause_from = 0.0   # monotonic s: the last throttling answer
+        self.pause_until = 0.0
+        self.save()
+
+    def add(self, key, n=1):
+        self.v[key] += n
+        self.save()
+
+    def save(self):
+        if not self.path:
+            return
+        with open(self.path + ".tmp", "w") as f:
+            json.dump(self.v, f)
+        os.replace(self.path + ".tmp", self.path)
+
+
+def is_message(literal):
+    """A message literal, not a mailbox name sent as a literal."""
+    return b"\n" in literal
+
+
+def malformed(msg):
+    """What Exchange would refuse in msg, or None."""
+    if re.search(rb"(?<!\r)\n", msg):
+        return "bare LF"
+    lines = msg.split(b"\r\n")
+    if any(len(line) > 998 for line in lines):
+        return "line over 998 bytes"
+    for line in lines:
+        if line == b"":
+            break
+        if line[:1] not in (b" ", b"\t") and not re.match(rb"[!-9;-~]+:",
+                                                            line):
+            return "header line without a field name"
+    return None
+
+
+def reencode(msg):
+    """The message as the provider would store it (see the top)."""
+    head, sep, body = msg.partition(b"\r\n\r\n")
+    fields = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b" " + line.strip()
+        else:
+            fields.append(line)
+    out = [b"X-MS-Exchange-Organization-Emulated: re-encoded"]
+    for f in fields:
+        words = f.split(b" ")
+        cur = words[0]
+        for w in words[1:]:
+            if len(cur) + 1 + len(w) > 60:
+                out.append(cur)
+                cur = b"\t" + w
+            else:
+                cur += b" " + w
+        out.append(cur)
+    return b"\r\n".join(out) + (sep or b"\r\n\r\n") + body
+
+
+class Conn:
+    def __init__(self, a, cr, cw):
+        self.a, self.cr, self.cw = a, cr, cw
+        self.p = PROVIDERS[a.provider]
+
+    async def run(self):
+        host, port = self.a.upstream.rsplit(":", 1)
+        self.ur, self.uw = await asyncio.open_connection(host, int(port))
+        await self.ur.readline()  # Dovecot's greeting: ours instead
+        self.cw.write(self.p["greeting"] + b"\r\n")
+        await self.cw.drain()
+        t = asyncio.ensure_future(self.down())
+        try:
+            await self.up()
+        finally:
+            t.cancel()
+            self.uw.close()
+            self.cw.close()
+
+    def fix_line(self, line):
+        """A line from upstream as the provider would send it."""
+        if line.startswith(b"* CAPABILITY "):
+            return b"* CAPABILITY " + self.p["caps"] + b"\r\n"
+        if line.startswith(b"* ID "):
+            return self.p["id"] + b"\r\n"
+        return CAPCODE_RE.sub(b"[CAPABILITY " + self.p["caps"] + b"]", line)
+
+    async def down(self):
+        """Upstream to client: lines rewritten, literals passed on."""
+        try:
+            while True:
+                line = await self.ur.readline()
+                if not line:
+                    break
+                self.cw.write(self.fix_line(line))
+                m = LITERAL_RE.search(line)
+                while m:
+                    self.cw.write(await self.ur.readexactly(int(m.group(1))))
+                    line = await self.ur.readline()
+                    self.cw.write(line)
+                    m = LITERAL_RE.search(line)
+                await self.cw.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        self.cw.close()
+
+    async def read_command(self):
+        """One whole command from the client: its lines and literals
+        (parts alternate: text, literal, text, ...)."""
+        parts = []
+        while True:
+            line = await self.cr.readline()
+            if not line:
+                return None
+            m = LITERAL_RE.search(line)
+            if not m:
+                parts.append(line)
+                return parts
+            parts.append(line[:m.start()])
+            if not m.group(2):
+                self.cw.write(b"+ Ready for additional command text.\r\n")
+                await self.cw.drain()
+            parts.append(await self.cr.readexactly(int(m.group(1))))
+
+    async def up(self):
+        st = self.a.stats
+        while True:
+            parts = await self.read_command()
+            if parts is None:
+                return
+            words = parts[0].split(b" ", 2)
+            tag = words[0]
+            cmd = words[1].upper().rstrip(b"\r\n") if len(words) > 1 else b""
+            if cmd == b"APPEND":
+                answer = self.judge_append(parts)
+                if answer:
+                    self.cw.write(tag + b" " + answer + b"\r\n")
+                    await self.cw.drain()
+                    continue
+                if self.a.reencode:
+                    for i in range(1, len(parts), 2):
+                        if is_message(parts[i]):
+                            parts[i] = reencode(parts[i])
+                            st.add("reencoded")
+            out = b""
+            for i, p in enumerate(parts):
+                out += p if i % 2 == 0 else b"{%d+}\r\n" % len(p) + p
+            self.uw.write(out)
+            await self.uw.drain()
+
+    def judge_append(self, parts):
+        st = self.a.stats
+        now = time.monotonic()
+        st.add("appends")
+        if now < st.pause_until and now > st.pause_from + GRACE_MS / 1000:
+            st.add("violations")
+        msgs = [p for p in parts[1::2] if is_message(p)]
+        if len(msgs) > 1:
+            return b"BAD Command Argument Error. 12"  # no MULTIAPPEND
+        if self.a.throttle_every and \
+                st.v["appends"] % self.a.throttle_every == 0:
+            st.pause_from = now
+            st.pause_until = now + self.a.throttle_ms / 1000
+            st.add("throttled")
+            return self.p["throttle"].format(ms=self.a.throttle_ms).encode()
+        if self.a.refuse_malformed and msgs and malformed(msgs[0]):
+            st.add("refused")
+            return b"BAD Command Argument Error. 11"
+        return None
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--upstream", required=True)
+    ap.add_argument("--provider", choices=sorted(PROVIDERS), required=True)
+    ap.add_argument("--port-file")
+    ap.add_argument("--stats-file")
+    ap.add_argument("--throttle-every", type=int, default=0)
+    ap.add_argument("--throttle-ms", type=int, default=2000)
+    ap.add_argument("--refuse-malformed", action="store_true")
+    ap.add_argument("--reencode", action="store_true")
+    a = ap.parse_args()
+    a.stats = Stats(a.stats_file)
+
+    async def on_conn(r, w):
+        try:
+            await Conn(a, r, w).run()
+        except (ConnectionError, asyncio.IncompleteReadError, OSError):
+            w.close()
+
+    srv = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    if a.port_file:
+        with open(a.port_file + ".tmp", "w") as f:
+            f.write(f"{port}\n")
+        os.replace(a.port_file + ".tmp", a.port_file)
+    print(port, flush=True)
+    async with srv:
+        await srv.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

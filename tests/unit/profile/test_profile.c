@@ -1,0 +1,166 @@
+/* Provider profiles (core/src/profile/profile.c): the table, finding a
+ * profile by name, the defaults a profile gives and the flags that
+ * override them, and guessing a server's profile from its greeting,
+ * capabilities and ID answer (vectors from the providers' pages). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mailferry/folderplan.h"
+#include "mailferry/profile.h"
+
+#include <string.h>
+
+static void
+test_find(void **state) {
+    const struct mf_profile *p = NULL;
+    struct mf_error err = {0};
+
+    (void)state;
+    for (int i = 0; i < MF_PROFILE_COUNT; i++) {
+        const struct mf_profile *q = mf_profile_get((enum mf_profile_id)i);
+        assert_int_equal(q->id, i);
+        assert_int_equal(mf_profile_find(q->name, &p, &err), MF_E_OK);
+        assert_ptr_equal(p, q);
+        assert_non_null(strstr(mf_profile_names(), q->name));
+        assert_non_null(q->docs);
+    }
+    assert_int_equal(mf_profile_find("Exchange-Online", &p, &err), MF_E_OK);
+    assert_int_equal(p->id, MF_PROFILE_EXCHANGE_ONLINE);
+    assert_int_equal(mf_profile_find(NULL, &p, &err), MF_E_OK);
+    assert_int_equal(p->id, MF_PROFILE_GENERIC);
+    assert_int_equal(mf_profile_find("", &p, &err), MF_E_OK);
+    assert_int_equal(p->id, MF_PROFILE_GENERIC);
+    p = NULL;
+    assert_int_equal(mf_profile_find("exchange", &p, &err), MF_E_USAGE);
+    assert_null(p);
+    assert_non_null(strstr(err.detail, "exchange-online"));
+    assert_int_equal(mf_profile_or_generic("gmail")->id, MF_PROFILE_GMAIL);
+    assert_int_equal(mf_profile_or_generic("zimbra")->id, MF_PROFILE_GENERIC);
+    assert_int_equal(mf_profile_or_generic(NULL)->id, MF_PROFILE_GENERIC);
+}
+
+static void
+test_defaults(void **state) {
+    const struct mf_profile *exo = mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE);
+    const struct mf_profile *gm = mf_profile_get(MF_PROFILE_GMAIL);
+    const struct mf_profile *onp = mf_profile_get(MF_PROFILE_EXCHANGE_ONPREM);
+    const struct mf_profile *gen = mf_profile_generic();
+
+    (void)state;
+    /* Size: the flag wins, then the target profile, then 35 MB. */
+    assert_int_equal(mf_profile_max_message_size(exo, 0), 35000000);
+    assert_int_equal(mf_profile_max_message_size(exo, 1000), 1000);
+    assert_int_equal(mf_profile_max_message_size(gm, 0), 35651584);
+    assert_int_equal(mf_profile_max_message_size(gen, 0),
+                     MF_PROFILE_DEFAULT_MAX_MESSAGE_SIZE);
+    assert_int_equal(mf_profile_max_message_size(NULL, 0),
+                     MF_PROFILE_DEFAULT_MAX_MESSAGE_SIZE);
+    /* Exchange and Gmail take one message per APPEND and re-encode. */
+    assert_true(exo->no_multiappend && gm->no_multiappend);
+    assert_false(gen->no_multiappend);
+    assert_int_equal(exo->fingerprint, MF_PROFILE_FP_LENIENT);
+    assert_int_equal(gm->fingerprint, MF_PROFILE_FP_LENIENT);
+    assert_int_equal(gen->fingerprint, MF_PROFILE_FP_STRICT);
+    assert_int_equal(gm->max_connections_per_user, 15);
+    /* Impersonation template: the flag's, else the source profile's. */
+    assert_string_equal(mf_profile_login_format(onp, NULL),
+                        "{domain}/{admin}/{user}");
+    assert_string_equal(mf_profile_login_format(onp, "{user}*{admin}"),
+                        "{user}*{admin}");
+    assert_null(mf_profile_login_format(gen, NULL));
+    assert_null(mf_profile_login_format(NULL, ""));
+}
+
+static void
+test_folder_rules(void **state) {
+    struct mf_folder_rules *r = mf_folder_rules_new();
+    struct mf_error err = {0};
+    bool spam = false, trash = false;
+
+    (void)state;
+    assert_int_equal(mf_profile_folder_rules(mf_profile_generic(), r, &err),
+                     MF_E_OK);
+    assert_int_equal(r->n_exclude, 0);
+    assert_int_equal(r->presets, 0);
+    assert_int_equal(mf_profile_folder_rules(NULL, r, &err), MF_E_OK);
+    assert_int_equal(
+        mf_profile_folder_rules(mf_profile_get(MF_PROFILE_GMAIL), r, &err),
+        MF_E_OK);
+    assert_true(r->presets & MF_FOLDER_PRESET_GMAIL_VIRTUAL);
+    for (size_t i = 0; i < r->n_exclude; i++) {
+        spam = spam || strcmp(r->exclude[i], "[Gmail]/Spam") == 0;
+        trash = trash || strcmp(r->exclude[i], "[Gmail]/Trash") == 0;
+    }
+    assert_true(spam && trash);
+    mf_folder_rules_free(&r);
+}
+
+static const struct {
+    const char *greeting, *caps, *id;
+    enum mf_profile_id want;
+    bool certain;
+} vectors[] = {
+    /* developers.google.com/gmail/imap/imap-extensions */
+    {"OK Gimap ready for requests from 127.0.0.1 k2if6111336rvb.0",
+     "IMAP4rev1 UNSELECT LITERAL+ IDLE NAMESPACE QUOTA ID XLIST CHILDREN "
+     "X-GM-EXT-1",
+     "name GImap vendor Google, Inc. support-url "
+     "http://mail.google.com/support remote-host 127.0.0.1",
+     MF_PROFILE_GMAIL, true},
+    {NULL, "IMAP4rev1 X-GM-EXT-1 UIDPLUS", NULL, MF_PROFILE_GMAIL, true},
+    {"OK Gimap ready", NULL, NULL, MF_PROFILE_GMAIL, true},
+    /* outlook.office365.com */
+    {"OK The Microsoft Exchange IMAP4 service is ready. [TQBXADIA]",
+     "IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS MOVE ID "
+     "UNSELECT CHILDREN IDLE NAMESPACE LITERAL+",
+     "", MF_PROFILE_EXCHANGE_ONLINE, false},
+    {"OK Microsoft Exchange IMAP4 service ready.",
+     "IMAP4 IMAP4rev1 AUTH=XOAUTH2 LOGINDISABLED SASL-IR UIDPLUS", NULL,
+     MF_PROFILE_EXCHANGE_ONLINE, false},
+    /* An on-premises server without modern authentication. */
+    {"OK The Microsoft Exchange IMAP4 service is ready.",
+     "IMAP4 IMAP4rev1 AUTH=NTLM AUTH=GSSAPI AUTH=PLAIN UIDPLUS", NULL,
+     MF_PROFILE_EXCHANGE_ONPREM, false},
+    /* "XOAUTH2" inside another atom is not AUTH=XOAUTH2. */
+    {"OK The Microsoft Exchange IMAP4 service is ready.",
+     "IMAP4rev1 X-AUTH=XOAUTH2", NULL, MF_PROFILE_EXCHANGE_ONPREM, false},
+    {"OK [CAPABILITY IMAP4rev1] Dovecot (Debian) ready.", "IMAP4rev1", NULL,
+     MF_PROFILE_DOVECOT, true},
+    /* A renamed greeting: the ID answer still names it. */
+    {"OK mailferry source ready", "IMAP4rev1 ID", "name Dovecot",
+     MF_PROFILE_DOVECOT, true},
+    {"OK imap.example.org Cyrus IMAP 3.6.1 server ready", "IMAP4rev1", NULL,
+     MF_PROFILE_CYRUS, true},
+    {"OK ready", "IMAP4rev1", "name Cyrus IMAPd version 3.6.1",
+     MF_PROFILE_CYRUS, true},
+    {"OK ready", "IMAP4rev1 LITERAL+", NULL, MF_PROFILE_GENERIC, false},
+    {NULL, NULL, NULL, MF_PROFILE_GENERIC, false},
+};
+
+static void
+test_detect(void **state) {
+    (void)state;
+    for (size_t i = 0; i < MF_ARRAY_LEN(vectors); i++) {
+        struct mf_profile_guess g;
+        mf_profile_detect(vectors[i].greeting, vectors[i].caps, vectors[i].id,
+                          &g);
+        if (g.profile->id != vectors[i].want || g.certain != vectors[i].certain)
+            fail_msg("vector %zu: %s (%s), want %s", i, g.profile->name, g.why,
+                     mf_profile_get(vectors[i].want)->name);
+        assert_true(g.why[0] != '\0');
+    }
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_find),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_folder_rules),
+        cmocka_unit_test(test_detect),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,79 @@
+/*
+ * From engine statistics to report rows and lines (core/src/report/
+ * stats.c): every counter lands in its one place, a skipped item's code
+ * picks its reason, and the "skipped" of a line is too large plus
+ * vanished, not the failed ones.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mailferry/migrate.h"
+#include "mailferry/report.h"
+
+static void
+test_row(void **state) {
+    struct mf_migrate_stats s = {
+        .folders_copied = 4,
+        .folders_excluded = 2,
+        .messages_source = 100,
+        .bytes_source = 9000,
+        .messages_copied = 80,
+        .bytes_copied = 7000,
+        .messages_present = 10,
+        .skipped_too_large = 3,
+        .skipped_vanished = 5,
+        .failed = 2,
+        .seconds = 12.5,
+    };
+    struct mf_report_mailbox m = {.skipped[MF_REPORT_SKIP_EXCLUDED] = 7,
+                                  .attempts = 3};
+
+    (void)state;
+    mf_report_mailbox_stats(&m, &s);
+    assert_int_equal(m.folders_copied, 4);
+    assert_int_equal(m.folders_excluded, 2);
+    assert_int_equal(m.source_messages, 100);
+    assert_int_equal(m.source_bytes, 9000);
+    assert_int_equal(m.copied_messages, 80);
+    assert_int_equal(m.copied_bytes, 7000);
+    assert_int_equal(m.present_messages, 10);
+    assert_int_equal(m.skipped[MF_REPORT_SKIP_TOO_LARGE], 3);
+    assert_int_equal(m.skipped[MF_REPORT_SKIP_FAILED], 2);
+    assert_int_equal(m.skipped[MF_REPORT_SKIP_VANISHED], 5);
+    /* What the batch counts itself, and the rest, stay. */
+    assert_int_equal(m.skipped[MF_REPORT_SKIP_EXCLUDED], 7);
+    assert_int_equal(m.attempts, 3);
+    assert_true(m.duration_seconds == 12.5);
+    /* source = copied + present + every reason but excluded */
+    assert_int_equal(m.copied_messages + m.present_messages +
+                         m.skipped[MF_REPORT_SKIP_TOO_LARGE] +
+                         m.skipped[MF_REPORT_SKIP_FAILED] +
+                         m.skipped[MF_REPORT_SKIP_VANISHED],
+                     m.source_messages);
+    assert_int_equal(mf_report_stats_skipped(&s), 8);
+}
+
+static void
+test_reason(void **state) {
+    (void)state;
+    assert_int_equal(mf_report_skip_reason_of(MF_E_MESSAGE_TOO_LARGE),
+                     MF_REPORT_SKIP_TOO_LARGE);
+    assert_int_equal(mf_report_skip_reason_of(MF_E_MESSAGE_GONE),
+                     MF_REPORT_SKIP_VANISHED);
+    assert_int_equal(mf_report_skip_reason_of(MF_E_MESSAGE_REJECTED),
+                     MF_REPORT_SKIP_FAILED);
+    assert_string_equal(mf_report_skip_reason_name(MF_REPORT_SKIP_VANISHED),
+                        "vanished");
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_row),
+        cmocka_unit_test(test_reason),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
