@@ -98,32 +98,23 @@ struct create {
 };
 
 static void
-create_issue(struct create *c, uint64_t line, unsigned column,
-             const char *column_name, mf_err code, const char *detail) {
+on_csv_issue(void *ud, const struct mf_csv_issue *is) {
+    struct create *c = ud;
+
     c->d->issues++;
-    if (c->j) {
-        mf_json_object_begin(c->j);
-        mf_json_key(c->j, "line"), mf_json_u64(c->j, line);
-        mf_json_key(c->j, "column"), mf_json_u64(c->j, column);
-        mf_json_key(c->j, "column_name"), mf_json_string(c->j, column_name);
-        mf_json_key(c->j, "code"), mf_json_string(c->j, mf_err_name(code));
-        mf_json_key(c->j, "number"), mf_json_u64(c->j, code);
-        mf_json_key(c->j, "message"), mf_json_string(c->j, mf_strerror(code));
-        mf_json_key(c->j, "detail"), mf_json_string(c->j, detail);
-        mf_json_object_end(c->j);
-        return;
-    }
-    fprintf(stderr, "%s:%llu:%u: error: %s", c->path, (unsigned long long)line,
-            column, mf_strerror(code));
-    if (column_name)
-        fprintf(stderr, " in %s", column_name);
-    fprintf(stderr, ": %s [%s]\n", detail, mf_err_name(code));
+    if (c->j)
+        mf_csv_issue_json(c->j, is);
+    else
+        mf_csv_issue_print(stderr, c->path, is);
 }
 
+/* A problem of a row the parser accepted (a missing target password). */
 static void
-on_csv_issue(void *ud, const struct mf_csv_issue *is) {
-    create_issue(ud, is->line, is->column, is->column_name, is->code,
-                 is->detail);
+create_issue(struct create *c, uint64_t line, mf_err code, const char *detail) {
+    struct mf_csv_issue is = {.line = line, .code = code};
+
+    snprintf(is.detail, sizeof(is.detail), "%s", detail);
+    on_csv_issue(c, &is);
 }
 
 static char *
@@ -172,7 +163,7 @@ on_csv_row(void *ud, const struct mf_csv_row *r) {
      * TargetPassword, else the row's Password. */
     tpass = mf_jobs_target_password(r->target_password, r->password);
     if (!c->target_admin && !c->target_oauth && !tpass) {
-        create_issue(c, r->line, 0, NULL, MF_E_CSV_EMPTY_FIELD,
+        create_issue(c, r->line, MF_E_CSV_EMPTY_FIELD,
                      "no password for the target: fill Password or "
                      "TargetPassword, or give --target-admin");
         return;

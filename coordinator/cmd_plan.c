@@ -418,7 +418,7 @@ cmd_plan(int argc, char **argv) {
     reqs = mf_xcalloc(rows.n ? rows.n : 1, sizeof(*reqs));
     owned = mf_xcalloc(4 * (rows.n ? rows.n : 1), sizeof(*owned));
     for (size_t i = 0; i < rows.n; i++) {
-        const struct csv_mailbox *w = &rows.rows[i];
+        const struct mf_csv_mailbox *w = &rows.rows[i];
         const struct mf_jobs_names ids = {w->email, w->username,
                                           w->target_username};
 
