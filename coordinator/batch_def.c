@@ -346,7 +346,9 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
             mf_config_get(cli->config, "flag-conflict", NULL),
             &cfg->flag_conflict, &err))
         goto usage_err;
-    if (!cli_window_read(cli, &cfg->window, &err))
+    if (!cli_window_read(cli, &cfg->window, &err) ||
+        mf_config_get_bool(cli->config, "sync-deletes", false,
+                           &cfg->sync_deletes, &err))
         goto usage_err;
     if (cfg->incremental_every && cfg->incremental_every < 60)
         fprintf(stderr,

@@ -202,7 +202,9 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }
-    if (!cli_window_read(cli, &d->opts.window, &err)) {
+    if (!cli_window_read(cli, &d->opts.window, &err) ||
+        mf_config_get_bool(cli->config, "sync-deletes", false,
+                           &d->opts.sync_deletes, &err)) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }

@@ -170,6 +170,20 @@ mf__run_item(struct mf__run *run, bool failed, const char *folder, uint32_t uid,
 }
 
 void
+mf__run_deleted(struct mf__run *run, const char *folder, uint32_t uid,
+                uint64_t size, const char *date, const char *subject) {
+    struct mf_migrate_result *res = run->res;
+    struct mf_error e = {.code = MF_E_MESSAGE_DELETED};
+
+    /* Listed through the skipped list's code, then moved to its own. */
+    mf__run_item(run, false, folder, uid, size, date, subject, &e);
+    res->deleted = mf_xreallocarray(res->deleted, res->n_deleted + 1,
+                                    sizeof(*res->deleted));
+    res->deleted[res->n_deleted++] = res->skipped[--res->n_skipped];
+    res->stats.deleted_on_target++;
+}
+
+void
 mf__run_item_clear(struct mf_migrate_item *it) {
     free(it->folder);
     free(it->date);
