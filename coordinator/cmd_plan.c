@@ -278,7 +278,7 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
                           MF_UNIT_NONE, &st->max_connections, err) ||
         mf_config_get_u64(cli->config, "window", 0, 0, 365 * 86400,
                           MF_UNIT_SECONDS, &st->window, err) ||
-        !cli_window_read(cli, &st->po.window, err))
+        !mf_batchdef_window_read(cli->config, &st->po.window, err))
         return false;
     st->po.concurrency = (unsigned)u;
     st->po.max_message_size =
