@@ -45,7 +45,9 @@ static const struct cli_option options[] = {
     {"target", true,
      "target server (for its separator, special-use folders and "
      "APPENDLIMIT); without it the plan assumes \"/\" and no special-use"},
-    {"concurrency", true, "mailboxes planned at the same time (default 4)"},
+    {"concurrency", true,
+     "mailboxes planned at the same time (default " MF_STR(
+         MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
     {"admin", true, "source admin who logs in on behalf of each user"},
     {"admin-password-file", true, "file holding the source admin's password"},
     {"admin-login-format", true,
@@ -251,7 +253,8 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
         !cli_admin_read(cli, "target-", &st->dst_admin, err) ||
         !cli_oauth_read(cli, "source", &st->src_oauth, err) ||
         !cli_oauth_read(cli, "target", &st->dst_oauth, err) ||
-        mf_config_get_u64(cli->config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
+        mf_config_get_u64(cli->config, "concurrency",
+                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256, MF_UNIT_NONE,
                           &u, err) ||
         mf_config_get_u64(cli->config, "max-message-size", 0, 0,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
@@ -415,7 +418,7 @@ cmd_plan(int argc, char **argv) {
     reqs = mf_xcalloc(rows.n ? rows.n : 1, sizeof(*reqs));
     owned = mf_xcalloc(4 * (rows.n ? rows.n : 1), sizeof(*owned));
     for (size_t i = 0; i < rows.n; i++) {
-        const struct csv_mailbox *w = &rows.rows[i];
+        const struct mf_csv_mailbox *w = &rows.rows[i];
         const struct mf_jobs_names ids = {w->email, w->username,
                                           w->target_username};
 

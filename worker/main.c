@@ -25,6 +25,8 @@
 #include "mailferry/config.h"
 #include "mailferry/crypto.h"
 #include "mailferry/log.h"
+#include "mailferry/util.h"
+#include "mailferry/version.h"
 #include "mailferry/worker.h"
 #include "worker_http.h"
 
@@ -34,10 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#ifndef MF_VERSION
-#define MF_VERSION "0.1.0"
-#endif
 
 enum {
     EXIT_OK = 0,
@@ -56,7 +54,9 @@ static const struct option options[] = {
     {"kafka", true, "Kafka bootstrap servers HOST:PORT[,HOST:PORT...]"},
     {"redis", true, "Redis URL: redis://host:port[/db] or unix:///path"},
     {"master-key-file", true, "key file that opens the job credentials"},
-    {"slots", true, "mailboxes migrated at the same time (default 4)"},
+    {"slots", true,
+     "mailboxes migrated at the same time (default " MF_STR(
+         MF_WORKER_DEFAULT_SLOTS) ")"},
     {"worker-id", true, "name in claims and results (default host/pid)"},
     {"bind-address", true, "local address for IMAP connections"},
     {"egress-ip", true,

@@ -9,10 +9,20 @@
  * Stored as one Redis hash per mailbox, "mf:{b:<batch>}:ckpt:<mailbox>",
  * one field per folder (the folder's raw source name), value
  * "<uidvalidity> <last_uid> <clean|dirty> <tgt_uidvalidity> <tgt_mark>
- *  <src_bytes> <pending>", pending being "-" or UIDs joined by ','
- * (fields from tgt_uidvalidity on may be absent in values written by
- * older versions). One HSET per update, so a crash leaves either the old
- * or the new checkpoint, never half of one.
+ *  <src_bytes> <pending> [st1:<status>] [win1:<window>]", pending being
+ * "-" or UIDs joined by ',', status "<uidnext>,<messages>,<highestmodseq>"
+ * of the source then of the target, six numbers in all, window
+ * "<since>,<before>,<out_messages>,<out_bytes>" (written only when a date
+ * window was or is in use; days as yyyymmdd, 0: none) (fields from
+ * tgt_uidvalidity on may be absent in values written by older versions;
+ * a status field of a version this one does not know is ignored, as if
+ * absent). One HSET per update, so a crash leaves either the old or the
+ * new checkpoint, never half of one.
+ *
+ * The status (STATUS, RFC 3501 section 6.3.10, HIGHESTMODSEQ RFC 7162
+ * section 3.1.3) is what both folders looked like when the pass that
+ * wrote a clean checkpoint was done: a later pass that finds both the
+ * same skips the folder without selecting it (migrate/unchanged.c).
  *
  * Pending UIDs are why "last_uid" can move past a message that is not on
  * the target: a message the target refused, one over the size cap, one
@@ -24,6 +34,7 @@
 #define MAILFERRY_CHECKPOINT_H
 
 #include "mailferry/redis.h"
+#include "mailferry/window.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,6 +57,21 @@ struct mf_checkpoint {
      * allocate it): free with mf_checkpoint_pending_free(). */
     uint32_t *pending;
     size_t n_pending;
+    /* The folders' STATUS when this clean checkpoint was written (see
+     * above); has_status false when none was recorded (an older version,
+     * a dirty checkpoint, a server without STATUS). */
+    bool has_status;
+    struct mf_checkpoint_status {
+        uint32_t uidnext, messages;
+        uint64_t highestmodseq; /* 0: the server gave none */
+    } src_status, tgt_status;
+    /* The date window (mailferry/window.h) the messages up to last_uid
+     * were copied under: those outside it were left on the source and
+     * are neither copied nor pending. A pass with a window that reaches
+     * further looks at them again (folder.c). out_messages and out_bytes
+     * count them. */
+    struct mf_window window;
+    uint64_t out_messages, out_bytes;
 };
 
 /* At most this many pending UIDs are kept per folder; past it the folder

@@ -293,6 +293,21 @@ mf_imap_session_last(const struct mf_imap_session *s);
  * UIDVALIDITY...) happens first in any case. */
 void mf_imap_session_on_untagged(struct mf_imap_session *s, const char *keyword,
                                  mf_imap_untagged_cb cb, void *ud);
+/* A handler in place for one operation: push installs cb for keyword and
+ * keeps what was there in *prev_r (caller's storage); pop puts that back
+ * (or removes the handler when there was none). Pushes and pops nest, as
+ * a stack: pop in the reverse order. keyword is borrowed until the pop. */
+struct mf_imap_untagged_prev {
+    const char *keyword;
+    mf_imap_untagged_cb cb; /* NULL: there was none */
+    void *ud;
+};
+void mf_imap_session_push_untagged(struct mf_imap_session *s,
+                                   const char *keyword, mf_imap_untagged_cb cb,
+                                   void *ud,
+                                   struct mf_imap_untagged_prev *prev_r);
+void mf_imap_session_pop_untagged(struct mf_imap_session *s,
+                                  const struct mf_imap_untagged_prev *prev);
 /* Streams literals larger than the limits' stream_threshold to these
  * callbacks (see parser.h): all three or none; NULL removes. */
 void mf_imap_session_set_literal_sink(struct mf_imap_session *s,
@@ -346,6 +361,27 @@ struct mf_imap_mailbox_info {
 MF_WARN_UNUSED mf_err
 mf_imap_session_select(struct mf_imap_session *s, const char *mailbox,
                        bool readonly, struct mf_imap_mailbox_info *info_r);
+
+/* What STATUS reported (session_status.c): each item 0 when the server
+ * did not send it. */
+struct mf_imap_status_info {
+    uint32_t messages;
+    uint32_t uidnext;
+    uint32_t uidvalidity;
+    uint64_t highestmodseq;
+};
+/* STATUS mailbox (MESSAGES UIDNEXT UIDVALIDITY [HIGHESTMODSEQ]), the last
+ * item only when the server has CONDSTORE (RFC 7162 section 3.1.3). Only
+ * the answer about this mailbox counts. */
+MF_WARN_UNUSED mf_err
+mf_imap_session_status(struct mf_imap_session *s, const char *mailbox,
+                       struct mf_imap_status_info *info_r);
+/* Parses the data of an untagged STATUS response (r->args: mailbox and the
+ * list of items) into *info_r (items it does not have are left as they
+ * are) when the mailbox is name. Returns false when the response is about
+ * another mailbox or malformed. No I/O: for tests as for the session. */
+bool mf_imap_status_parse(const struct mf_imap_response *r, const char *name,
+                          struct mf_imap_status_info *info_r);
 
 /* RFC 3501 LIST response, plus RFC 6154 special-use attributes. */
 #define MF_IMAP_LIST_NOSELECT (1u << 0)

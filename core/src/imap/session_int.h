@@ -165,13 +165,13 @@ struct mf_imap_result *mf__imap_session_last_mut(struct mf_imap_session *s);
  * responses. */
 const struct mf_imap_mailbox_info *
 mf__imap_session_mbox(const struct mf_imap_session *s);
-/* The handler registered for keyword, if any. */
-bool mf__imap_session_untagged_get(struct mf_imap_session *s,
-                                   const char *keyword,
-                                   mf_imap_untagged_cb *cb_r, void **ud_r);
 void mf__imap_session_set_state(struct mf_imap_session *s,
                                 enum mf_imap_state st);
 /* The session's connection (borrowed), for tests: socket options. */
 struct mf_imap_conn *mf__imap_session_conn(struct mf_imap_session *s);
+/* Submits spec, waits for it, returns its code; the whole result is in
+ * mf_imap_session_last(). Clears spec (session_ops.c). */
+MF_WARN_UNUSED mf_err mf__imap_session_sync(struct mf_imap_session *s,
+                                            struct mf_imap_cmd_spec *spec);
 
 #endif

@@ -18,9 +18,9 @@ sync_done(void *ud, const struct mf_imap_result *res) {
     last->tagged = NULL;
 }
 
-/* Submits spec, waits for it, returns its code (clears spec). */
-static mf_err
-sync_cmd(struct mf_imap_session *s, struct mf_imap_cmd_spec *spec) {
+mf_err
+mf__imap_session_sync(struct mf_imap_session *s,
+                      struct mf_imap_cmd_spec *spec) {
     struct mf_imap_result *last = mf__imap_session_last_mut(s);
     uint32_t id;
     mf_err rc;
@@ -55,7 +55,7 @@ mf_imap_session_select(struct mf_imap_session *s, const char *mailbox,
 
     mf_imap_cmd_text(&c, readonly ? "EXAMINE " : "SELECT ");
     add_mailbox(&c, mailbox);
-    rc = sync_cmd(s, &c);
+    rc = mf__imap_session_sync(s, &c);
     if (rc == MF_E_OK && info_r) {
         *info_r = *mf__imap_session_mbox(s);
         if (readonly)
@@ -130,13 +130,11 @@ mf_imap_session_list(struct mf_imap_session *s, const char *ref,
                      mf_imap_list_cb cb, void *ud) {
     struct mf_imap_cmd_spec c = {0};
     struct list_ctx ctx = {.cb = cb, .ud = ud};
-    mf_imap_untagged_cb saved_cb = NULL;
-    void *saved_ud = NULL;
+    struct mf_imap_untagged_prev prev;
     mf_err rc;
 
     /* A caller's own LIST handler is put back afterwards. */
-    (void)mf__imap_session_untagged_get(s, "LIST", &saved_cb, &saved_ud);
-    mf_imap_session_on_untagged(s, "LIST", on_list, &ctx);
+    mf_imap_session_push_untagged(s, "LIST", on_list, &ctx, &prev);
     mf_imap_cmd_text(&c, "LIST ");
     /* The reference and pattern are list-mailbox: "%" and "*" must not be
      * quoted away, so quote only when needed. */
@@ -148,8 +146,8 @@ mf_imap_session_list(struct mf_imap_session *s, const char *ref,
         add_mailbox(&c, pattern);
     if (return_opts && mf_imap_session_has(s, MF_IMAP_CAP_LIST_EXTENDED))
         mf_imap_cmd_textf(&c, " RETURN (%s)", return_opts);
-    rc = sync_cmd(s, &c);
-    mf_imap_session_on_untagged(s, "LIST", saved_cb, saved_ud);
+    rc = mf__imap_session_sync(s, &c);
+    mf_imap_session_pop_untagged(s, &prev);
     return rc;
 }
 
@@ -159,7 +157,7 @@ mf_imap_session_create(struct mf_imap_session *s, const char *mailbox) {
 
     mf_imap_cmd_text(&c, "CREATE ");
     add_mailbox(&c, mailbox);
-    return sync_cmd(s, &c);
+    return mf__imap_session_sync(s, &c);
 }
 
 mf_err
@@ -168,7 +166,7 @@ mf_imap_session_subscribe(struct mf_imap_session *s, const char *mailbox) {
 
     mf_imap_cmd_text(&c, "SUBSCRIBE ");
     add_mailbox(&c, mailbox);
-    return sync_cmd(s, &c);
+    return mf__imap_session_sync(s, &c);
 }
 
 mf_err
@@ -176,7 +174,7 @@ mf_imap_session_noop(struct mf_imap_session *s) {
     struct mf_imap_cmd_spec c = {0};
 
     mf_imap_cmd_text(&c, "NOOP");
-    return sync_cmd(s, &c);
+    return mf__imap_session_sync(s, &c);
 }
 
 mf_err
@@ -184,7 +182,7 @@ mf_imap_session_capability(struct mf_imap_session *s) {
     struct mf_imap_cmd_spec c = {0};
 
     mf_imap_cmd_text(&c, "CAPABILITY");
-    return sync_cmd(s, &c);
+    return mf__imap_session_sync(s, &c);
 }
 
 mf_err
@@ -197,7 +195,7 @@ mf_imap_session_logout(struct mf_imap_session *s) {
         return MF_E_OK;
     }
     mf_imap_cmd_text(&c, "LOGOUT");
-    rc = sync_cmd(s, &c);
+    rc = mf__imap_session_sync(s, &c);
     /* The server's BYE and closing the connection are the normal end. */
     if (rc == MF_E_IMAP_BYE || rc == MF_E_DISCONNECTED)
         rc = MF_E_OK;

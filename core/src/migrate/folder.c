@@ -19,10 +19,18 @@
  *      short one fails the folder (FOLDER_INCOMPLETE) with nothing
  *      written; a message listed without size, date or flags fails alone
  *      (MESSAGE_UNLISTABLE) and stays pending.
- *   2. Skip (and list, with the subject) messages over the size cap.
+ *   2. Leave on the source the messages outside the date window
+ *      (--since/--before, window.c): settled, not pending, counted as
+ *      outside_window and in the checkpoint, which remembers the window.
+ *      A later pass whose window reaches further lists the folder whole
+ *      and recognises what is on the target, as in step 1 without a
+ *      checkpoint, so the rest is copied once.
+ *      Skip (and list, with the subject) messages over the size cap.
  *   3. Copy: a reader thread fetches bodies (store.h fetch_bodies) into a
- *      bounded pipe (pipe.h); this thread appends them in MULTIAPPEND
- *      batches, several in flight, or streams a big one as a single
+ *      bounded pipe (pipe.h); this thread appends them in batches,
+ *      several in flight (one MULTIAPPEND each, or, on a target without
+ *      MULTIAPPEND, single APPENDs pipelined by the store, each message
+ *      settled by its own answer), or streams a big one as a single
  *      APPEND while its bytes still arrive (its last bytes wait until the
  *      source confirmed its UID). A body whose length is not the listed
  *      RFC822.SIZE is fetched once more, then fails alone
@@ -48,7 +56,9 @@
  */
 #include "migrate/folder_int.h"
 
+#include "mailferry/log.h"
 #include "mailferry/util.h"
+#include "mailferry/window.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -94,6 +104,7 @@ mf__folder_progress(struct mf__folder *fr, uint64_t bytes) {
         atomic_fetch_add(&p->bytes_done, bytes);
     }
 }
+
 static void
 finish(struct mf__folder *fr) {
     if (fr->reader_started) {
@@ -181,13 +192,96 @@ sync_flags(struct mf__folder *fr, bool incremental) {
     return rc;
 }
 
+/* STATUS of one side's folder into *st_r. false when the store has no
+ * STATUS or the server refused it (the folder is then visited, and its
+ * SELECT tells the story); a broken connection is an error (*rc_r, also
+ * in run->err). */
+static bool
+status_of(struct mf__run *run, struct mf_store *st, const char *name,
+          const char *label, struct mf_store_status *st_r, mf_err *rc_r) {
+    mf_err rc;
+
+    *rc_r = MF_E_OK;
+    memset(st_r, 0, sizeof(*st_r));
+    if (!st->ops->status)
+        return false;
+    if ((rc = st->ops->status(st, name, st_r)) == MF_E_OK)
+        return true;
+    rc = mf__run_store_error(run, st, label);
+    if (!definitive(rc))
+        *rc_r = rc;
+    return false;
+}
+
+/* Step 0: a folder whose STATUS on both sides is what the checkpoint
+ * recorded is skipped without SELECT (unchanged.c). Sets *skip_r, and
+ * fr->src_status to the source's STATUS, asked before anything is listed
+ * so that whatever arrives later is seen as a change by the next pass. */
+static mf_err
+check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
+    struct mf__run *run = fr->run;
+    struct mf_store_status dst;
+    const char *why;
+    mf_err rc;
+
+    *skip_r = false;
+    fr->have_src_status =
+        status_of(run, run->src, fr->src_name, fr->label, &fr->src_status, &rc);
+    if (rc != MF_E_OK || !fr->have_src_status || !found)
+        return rc;
+    if (!status_of(run, run->dst, fr->dst_name, fr->e->tgt_name, &dst, &rc))
+        return rc;
+    why = mf__folder_changed(&fr->ck, found, &fr->src_status, &dst);
+    /* A new date window may take in what the last one left out. */
+    if (!why && !mf_window_equal(&fr->ck.window, &run->o->window))
+        why = "the date window changed";
+    mf_log(MF_LOG_DEBUG, &(struct mf_log_ctx){.mailbox = run->mailbox},
+           why ? "folder.changed" : "folder.unchanged", "%s%s%s", fr->label,
+           why ? ": " : "", why ? why : "");
+    if (why)
+        return MF_E_OK;
+    /* Counted as the full path counts it: the checkpoint's share. */
+    fr->base_uid = fr->ck.last_uid;
+    fr->base_bytes = fr->ck.src_bytes;
+    fr->base_out = fr->ck.out_messages;
+    fr->base_out_bytes = fr->ck.out_bytes;
+    mf__folder_leave_outside(
+        fr, mf__folder_stats_source(fr, fr->src_status.messages));
+    *skip_r = true;
+    return MF_E_OK;
+}
+
+/* The STATUS a clean checkpoint records (unchanged.c): the source's from
+ * before the listing, the target's now that this pass's appends and flag
+ * changes are in. Without both, nothing is recorded and the next pass
+ * visits the folder. */
+static mf_err
+record_status(struct mf__folder *fr, struct mf_checkpoint *ck) {
+    struct mf__run *run = fr->run;
+    struct mf_store_status dst;
+    mf_err rc;
+
+    ck->has_status = false;
+    if (!fr->have_src_status ||
+        !status_of(run, run->dst, fr->dst_name, fr->e->tgt_name, &dst, &rc))
+        return fr->have_src_status ? rc : MF_E_OK;
+    ck->has_status = true;
+    ck->src_status.uidnext = fr->src_status.uidnext;
+    ck->src_status.messages = fr->src_status.messages;
+    ck->src_status.highestmodseq = fr->src_status.highestmodseq;
+    ck->tgt_status.uidnext = dst.uidnext;
+    ck->tgt_status.messages = dst.messages;
+    ck->tgt_status.highestmodseq = dst.highestmodseq;
+    return MF_E_OK;
+}
+
 mf_err
 mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
                    const struct mf_error *refusal) {
     struct mf__folder fr = {0};
     struct mf_store_select ssel, dsel = {0};
     struct mf_error tgt_err = {0}, short_err = {0};
-    bool found, recognising = false, incremental = false;
+    bool found, skip, first, recognising = false, incremental = false;
     uint32_t start = 1, tgt_from = 0;
     mf_err rc;
 
@@ -197,6 +291,12 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     fr.dst_name = e->tgt_wire;
     fr.label = e->src_path ? e->src_path : fr.src_name;
 
+    if ((rc = mf__ckpt_get(run, fr.src_name, &fr.ck, &found)))
+        goto out;
+    if (!refusal) {
+        if ((rc = check_unchanged(&fr, found, &skip)) != MF_E_OK || skip)
+            goto out;
+    }
     if ((rc = run->src->ops->select(run->src, fr.src_name, true, &ssel))) {
         rc = mf__run_store_error(run, run->src, fr.label);
         goto out;
@@ -210,8 +310,6 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         tgt_err = run->err;
         refusal = &tgt_err;
     }
-    if ((rc = mf__ckpt_get(run, fr.src_name, &fr.ck, &found)))
-        goto out;
     if (found && fr.ck.uidvalidity == ssel.uidvalidity &&
         (refusal || fr.ck.tgt_uidvalidity == 0 ||
          fr.ck.tgt_uidvalidity == dsel.uidvalidity)) {
@@ -222,6 +320,23 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         recognising =
             fr.ck.dirty || mf__folder_target_has_above(&dsel, tgt_from);
         incremental = !fr.ck.dirty && fr.ck.last_uid > 0;
+        fr.base_out = fr.ck.out_messages;
+        fr.base_out_bytes = fr.ck.out_bytes;
+        if (fr.ck.out_messages &&
+            mf_window_widens(&fr.ck.window, &run->o->window)) {
+            /* A window that reaches further than the one the checkpoint
+             * was made under: what that one left out is below last_uid.
+             * The folder is listed whole again and what is on the target
+             * recognised by fingerprint, as without a checkpoint; the
+             * flags of the messages copied before are still synced. */
+            start = 1;
+            fr.base_uid = 0;
+            fr.base_bytes = fr.base_out = fr.base_out_bytes = 0;
+            tgt_from = 0;
+            fr.ck.tgt_mark = 0;
+            recognising = dsel.exists > 0;
+            mf_checkpoint_pending_free(&fr.ck); /* listed with the rest */
+        }
     } else {
         if (found)
             run->res->stats.uidvalidity_changes++;
@@ -246,8 +361,9 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     rc = mf__list_new(run, fr.label, start, recognising, &fr.list, &short_err);
     if (rc != MF_E_OK)
         goto out;
-    mf__folder_stats_source(&fr, ssel.exists);
+    first = mf__folder_stats_source(&fr, ssel.exists);
     mf__folder_fail_unlistable(&fr);
+    mf__folder_leave_outside(&fr, first);
     if (!refusal && short_err.code != MF_E_OK)
         refusal = &short_err; /* listed, failed, nothing checkpointed */
     if (refusal) {
@@ -285,6 +401,8 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
          * next pass need not look at them again. */
         if (fr.rec_seen > ck.tgt_mark)
             ck.tgt_mark = fr.rec_seen;
+        if ((rc = record_status(&fr, &ck)) != MF_E_OK)
+            goto out;
         rc = mf__folder_ckpt_write(&fr, ck, false) ? MF_E_OK : run->err.code;
     }
     goto out;

@@ -101,6 +101,14 @@ MF_WARN_UNUSED mf_err mf__migrate_folder(struct mf__run *run,
                                          const struct mf_folder_entry *e,
                                          const struct mf_error *refusal);
 
+/* Whether a folder must be visited (unchanged.c): NULL when its
+ * checkpoint (found false: none) and the STATUS of both sides now prove
+ * it unchanged since the last pass finished it, else why not, in a few
+ * words. Pure. */
+const char *mf__folder_changed(const struct mf_checkpoint *ck, bool found,
+                               const struct mf_store_status *src,
+                               const struct mf_store_status *dst);
+
 struct mf_buf;
 
 /* Carries flag changes for the messages with source UIDs up to last_uid,

@@ -47,6 +47,16 @@ struct mf_store_select {
     uint32_t exists;
 };
 
+/* What STATUS told about a folder (RFC 3501 section 6.3.10; HIGHESTMODSEQ
+ * RFC 7162 section 3.1.3, only from a server with CONDSTORE: it moves on
+ * every change to the folder, a flag change included). */
+struct mf_store_status {
+    uint32_t uidvalidity;
+    uint32_t uidnext;
+    uint32_t messages;
+    uint64_t highestmodseq; /* 0: not given (no CONDSTORE, or NOMODSEQ) */
+};
+
 /* What fetch_meta() asks for besides UID, FLAGS, INTERNALDATE, SIZE. */
 #define MF_STORE_META_MESSAGE_ID (1u << 0)
 #define MF_STORE_META_SUBJECT (1u << 1)
@@ -93,14 +103,28 @@ struct mf_store_append_msg {
     struct mf_imap_body_source body;
 };
 
-/* How a queued append or flag change ended. uids: with UIDPLUS, the
- * target UIDs given to the messages in order (n of them), else NULL. */
+/* How one message of an append sent as single APPENDs ended. */
+struct mf_store_msg_done {
+    struct mf_error error;
+    uint32_t retry_after_ms;
+    uint32_t uidvalidity, uid; /* its APPENDUID, or 0 */
+};
+
+/* How a queued append or flag change ended.
+ * One command (a MULTIAPPEND, one message, a flag change): error is its
+ * answer, all or nothing; uids, with UIDPLUS, the target UIDs given to the
+ * messages in order (n of them), else NULL; msgs NULL.
+ * Several messages to a target without MULTIAPPEND: they went out as n
+ * single APPENDs, each answered on its own, and msgs[i] (n of them) is
+ * message i's outcome, whatever the others'; error is the first failure's
+ * (MF_E_OK when none failed), uids NULL. */
 struct mf_store_done {
     struct mf_error error;
     uint32_t retry_after_ms;
     uint32_t uidvalidity; /* APPENDUID's, or 0 */
     const uint32_t *uids;
     size_t n;
+    const struct mf_store_msg_done *msgs;
 };
 typedef void (*mf_store_done_cb)(void *ud, const struct mf_store_done *d);
 
@@ -113,6 +137,11 @@ struct mf_store_ops {
     /* CREATE; a folder that already exists is success. */
     mf_err (*create)(struct mf_store *st, const char *name);
     mf_err (*subscribe)(struct mf_store *st, const char *name);
+    /* STATUS name (MESSAGES UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ when
+     * caps.condstore), without selecting it. A value the server did not
+     * send is 0. Optional: NULL when the store cannot. */
+    mf_err (*status)(struct mf_store *st, const char *name,
+                     struct mf_store_status *status_r);
     /* SELECT, or EXAMINE when readonly. */
     mf_err (*select)(struct mf_store *st, const char *name, bool readonly,
                      struct mf_store_select *sel_r);
@@ -128,8 +157,10 @@ struct mf_store_ops {
      * marking anything \Seen. */
     mf_err (*fetch_bodies)(struct mf_store *st, const uint32_t *uids, size_t n,
                            const struct mf_store_body_cb *cb, void *ud);
-    /* Queues an APPEND of n messages into folder (one MULTIAPPEND when the
-     * server has it and n > 1; n must be 1 otherwise). */
+    /* Queues an APPEND of n messages into folder: one MULTIAPPEND when the
+     * server has it, else n single APPENDs in flight together, each with
+     * its own outcome in the done callback's msgs (which runs once, when
+     * the last is answered). */
     mf_err (*append)(struct mf_store *st, const char *folder,
                      const struct mf_store_append_msg *msgs, size_t n,
                      mf_store_done_cb cb, void *ud);
@@ -155,7 +186,8 @@ struct mf_store_ops {
 /* What a store can do, known after open. */
 struct mf_store_caps {
     bool uidplus;         /* APPENDUID comes back */
-    bool multiappend;     /* append() takes n > 1 */
+    bool multiappend;     /* append() of n > 1 is one command */
+    bool condstore;       /* status() gives HIGHESTMODSEQ (RFC 7162) */
     uint64_t appendlimit; /* 0: none announced */
     char delim;           /* hierarchy delimiter ('\0': NIL or unknown) */
     char prefix[128];     /* personal namespace prefix ("INBOX." or "") */

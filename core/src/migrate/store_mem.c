@@ -35,6 +35,7 @@ mf_mem_server_new(char delim) {
 
     srv->caps.uidplus = true;
     srv->caps.multiappend = true;
+    srv->caps.condstore = true;
     srv->caps.delim = delim;
     srv->chunk = 1000;
     srv->next_uidvalidity = 1000;
@@ -279,6 +280,45 @@ mem_subscribe(struct mf_store *st, const char *name) {
     return MF_E_OK;
 }
 
+/* A HIGHESTMODSEQ that moves with every change a real server counts (a
+ * message added or expunged, a flag changed), however a test made it:
+ * FNV-1a over the UIDs and flags. Not monotonic as a real one is, which
+ * no caller can tell: they only compare it with an earlier one. */
+static uint64_t
+modseq_of(const struct mf_mem_folder *f) {
+    uint64_t h = 14695981039346656037ull;
+
+    for (size_t i = 0; i < f->n; i++) {
+        const struct mf_mem_msg *m = &f->msgs[i];
+        const char *fl = m->flags ? m->flags : "";
+        for (int b = 0; b < 4; b++)
+            h = (h ^ ((m->uid >> (8 * b)) & 0xff)) * 1099511628211ull;
+        for (size_t k = 0; k <= strlen(fl); k++)
+            h = (h ^ (uint8_t)fl[k]) * 1099511628211ull;
+    }
+    return h | 1;
+}
+
+static mf_err
+mem_status(struct mf_store *st, const char *name,
+           struct mf_store_status *status_r) {
+    struct mem_store *ms = MS(st);
+    struct mf_mem_folder *f;
+
+    if (ms->broken)
+        return broken_error(ms);
+    ms->srv->stats.statuses++;
+    f = ms->srv->faults.no_mailbox ? NULL : mf_mem_folder_find(ms->srv, name);
+    if (!f)
+        return mf_store_fail(st, MF_E_MAILBOX_MISSING,
+                             "NO [NONEXISTENT] %s does not exist", name);
+    status_r->uidvalidity = f->uidvalidity;
+    status_r->uidnext = f->uidnext;
+    status_r->messages = (uint32_t)f->n;
+    status_r->highestmodseq = ms->srv->caps.condstore ? modseq_of(f) : 0;
+    return MF_E_OK;
+}
+
 static mf_err
 mem_select(struct mf_store *st, const char *name, bool readonly,
            struct mf_store_select *sel_r) {
@@ -287,6 +327,7 @@ mem_select(struct mf_store *st, const char *name, bool readonly,
 
     if (ms->broken)
         return broken_error(ms);
+    ms->srv->stats.selects++;
     ms->sel = NULL;
     f = ms->srv->faults.no_mailbox ? NULL : mf_mem_folder_find(ms->srv, name);
     if (!f)
@@ -513,7 +554,7 @@ mem_append(struct mf_store *st, const char *folder,
     struct mem_store *ms = MS(st);
     struct op o = {0};
 
-    MF_ASSERT(n >= 1 && (n == 1 || st->caps.multiappend));
+    MF_ASSERT(n >= 1);
     if (ms->broken)
         return broken_error(ms);
     o.append = true;
@@ -665,6 +706,46 @@ out:
     free(uids);
 }
 
+/* One message's answer, caught for a batch sent as single appends. */
+static void
+catch_one(void *ud, const struct mf_store_done *d) {
+    struct mf_store_msg_done *m = ud;
+
+    m->error = d->error;
+    m->retry_after_ms = d->retry_after_ms;
+    m->uidvalidity = d->uids ? d->uidvalidity : 0;
+    m->uid = d->uids ? d->uids[0] : 0;
+}
+
+/* A batch to a server without MULTIAPPEND, as store_imap_append.c sends
+ * it: one append command per message, each with its own answer, and one
+ * callback with them all. Once the store breaks, the rest fail with its
+ * error, unconfirmed. */
+static void
+run_append_singles(struct mem_store *ms, struct op *o) {
+    struct mf_store_msg_done *res = mf_xcalloc(o->n, sizeof(*res));
+    struct mf_store_done d = {0};
+
+    for (size_t i = 0; i < o->n; i++) {
+        struct op one = *o;
+        one.msgs = &o->msgs[i];
+        one.n = 1;
+        one.cb = catch_one;
+        one.ud = &res[i];
+        if (ms->broken) {
+            res[i].error = ms->broke;
+            continue;
+        }
+        run_append(ms, &one);
+    }
+    for (size_t i = 0; i < o->n && d.error.code == MF_E_OK; i++)
+        d.error = res[i].error;
+    d.n = o->n;
+    d.msgs = res;
+    o->cb(o->ud, &d);
+    free(res);
+}
+
 static void
 run_set_flags(struct mem_store *ms, struct op *o) {
     struct mf_mem_msg *m;
@@ -691,6 +772,8 @@ mem_flush(struct mf_store *st, size_t max_pending) {
         struct op o = ms->q[ms->qhead++];
         if (ms->broken)
             done_with(&o, ms->broke.code, ms->broke.detail);
+        else if (o.append && o.n > 1 && !ms->base.caps.multiappend)
+            run_append_singles(ms, &o);
         else if (o.append)
             run_append(ms, &o);
         else
@@ -744,6 +827,7 @@ static const struct mf_store_ops mem_ops = {
     .list = mem_list,
     .create = mem_create,
     .subscribe = mem_subscribe,
+    .status = mem_status,
     .select = mem_select,
     .fetch_meta = mem_fetch_meta,
     .count = mem_count,

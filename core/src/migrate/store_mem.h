@@ -13,12 +13,13 @@
  * Behaviour modelled on a real server: fetch_meta() leaves out \Recent;
  * fetch_bodies() delivers bodies in pieces of `chunk` bytes and reports
  * UIDs that are not there as vanished; append() is all or nothing (RFC
- * 3502), refuses a flag list with \Recent (BAD), a message over the
- * APPENDLIMIT (MF_E_MESSAGE_TOO_LARGE) and a folder that does not exist
- * (MF_E_MAILBOX_MISSING). Appends and flag changes are queued and carried
- * out, oldest first, by flush(), which also runs their callbacks; close()
- * runs the callbacks of what is still queued with MF_E_CANCELLED, as the
- * IMAP store does.
+ * 3502), or, without MULTIAPPEND, n single appends each answered on its
+ * own (as store_imap_append.c sends them); it refuses a flag list with \Recent
+ * (BAD), a message over the APPENDLIMIT (MF_E_MESSAGE_TOO_LARGE) and a folder
+ * that does not exist (MF_E_MAILBOX_MISSING). Appends and flag changes are
+ * queued and carried out, oldest first, by flush(), which also runs their
+ * callbacks; close() runs the callbacks of what is still queued with
+ * MF_E_CANCELLED, as the IMAP store does.
  *
  * Fault injection (struct mf_mem_faults; each fault fires once, then
  * clears itself): opens refused N times with a code and a suggested
@@ -121,6 +122,8 @@ struct mf_mem_stats {
     uint64_t flag_changes;  /* set_flags() carried out */
     uint64_t meta_fetches;  /* fetch_meta() calls */
     unsigned creates, subscribes;
+    uint64_t selects;    /* select() calls (SELECT and EXAMINE) */
+    uint64_t statuses;   /* status() calls */
     uint64_t max_queued; /* most commands ever queued on one store */
 };
 
@@ -135,7 +138,9 @@ struct mf_mem_server {
 };
 
 /* A new server with an empty INBOX (as every server has), delimiter delim,
- * UIDPLUS and MULTIAPPEND, no APPENDLIMIT and an empty personal prefix. */
+ * UIDPLUS, MULTIAPPEND and CONDSTORE (status() gives a HIGHESTMODSEQ that
+ * moves with every message and flag change), no APPENDLIMIT and an empty
+ * personal prefix. */
 struct mf_mem_server *mf_mem_server_new(char delim);
 /* Frees *srv and everything it holds; accepts NULL; sets *srv to NULL. */
 void mf_mem_server_free(struct mf_mem_server **srv);

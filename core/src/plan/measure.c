@@ -240,12 +240,13 @@ measure_fetch(struct measure *m) {
     const struct mf_folder_plan *plan = m->res->plan;
     size_t n = mf_folder_plan_count(plan);
     struct cmd_ud *uds = mf_xcalloc(n ? n : 1, sizeof(*uds));
+    struct mf_imap_untagged_prev prev_exists, prev_fetch;
     mf_err rc = MF_E_OK;
 
     m->full = true;
     m->cur = NONE;
-    mf_imap_session_on_untagged(m->s, "EXISTS", on_exists, m);
-    mf_imap_session_on_untagged(m->s, "FETCH", on_fetch, m);
+    mf_imap_session_push_untagged(m->s, "EXISTS", on_exists, m, &prev_exists);
+    mf_imap_session_push_untagged(m->s, "FETCH", on_fetch, m, &prev_fetch);
     for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         struct mf_imap_cmd_spec c = {0};
@@ -263,8 +264,8 @@ measure_fetch(struct measure *m) {
         rc = drain(m);
     else
         (void)drain(m); /* let the submitted ones finish */
-    mf_imap_session_on_untagged(m->s, "FETCH", NULL, NULL);
-    mf_imap_session_on_untagged(m->s, "EXISTS", NULL, NULL);
+    mf_imap_session_pop_untagged(m->s, &prev_fetch);
+    mf_imap_session_pop_untagged(m->s, &prev_exists);
     free(uds);
     return rc;
 }
@@ -410,11 +411,13 @@ measure_status(struct measure *m) {
     const struct mf_folder_plan *plan = m->res->plan;
     size_t n = mf_folder_plan_count(plan);
     struct cmd_ud *uds = mf_xcalloc(n ? n : 1, sizeof(*uds));
+    struct mf_imap_untagged_prev prev_status, prev_exists, prev_search,
+        prev_fetch;
     mf_err rc = MF_E_OK;
 
     m->order = mf_xcalloc(n ? n : 1, sizeof(*m->order));
     m->got = mf_xcalloc(n ? n : 1, sizeof(*m->got));
-    mf_imap_session_on_untagged(m->s, "STATUS", on_status, m);
+    mf_imap_session_push_untagged(m->s, "STATUS", on_status, m, &prev_status);
     for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         struct mf_imap_cmd_spec c = {0};
@@ -432,23 +435,23 @@ measure_status(struct measure *m) {
         rc = drain(m);
     else
         (void)drain(m);
-    mf_imap_session_on_untagged(m->s, "STATUS", NULL, NULL);
+    mf_imap_session_pop_untagged(m->s, &prev_status);
     if (rc != MF_E_OK)
         goto out;
 
     /* Only a folder whose total is above the cap can hold a message
      * above it. */
-    mf_imap_session_on_untagged(m->s, "EXISTS", on_exists, m);
-    mf_imap_session_on_untagged(m->s, "SEARCH", on_search, m);
-    mf_imap_session_on_untagged(m->s, "FETCH", on_fetch, m);
+    mf_imap_session_push_untagged(m->s, "EXISTS", on_exists, m, &prev_exists);
+    mf_imap_session_push_untagged(m->s, "SEARCH", on_search, m, &prev_search);
+    mf_imap_session_push_untagged(m->s, "FETCH", on_fetch, m, &prev_fetch);
     for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
         const struct mf_plan_folder *f = &m->res->folders[i];
         if (f->measured && copied(m, i) && f->total.bytes > m->cap)
             rc = measure_oversize(m, i);
     }
-    mf_imap_session_on_untagged(m->s, "FETCH", NULL, NULL);
-    mf_imap_session_on_untagged(m->s, "SEARCH", NULL, NULL);
-    mf_imap_session_on_untagged(m->s, "EXISTS", NULL, NULL);
+    mf_imap_session_pop_untagged(m->s, &prev_fetch);
+    mf_imap_session_pop_untagged(m->s, &prev_search);
+    mf_imap_session_pop_untagged(m->s, &prev_exists);
 out:
     free(uds);
     return rc;

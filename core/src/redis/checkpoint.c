@@ -80,6 +80,10 @@ mf_checkpoint_flags_put(struct mf_redis *r, const char *batch,
     return MF_E_OK;
 }
 
+/* The status field's version tag (checkpoint.h). */
+#define STATUS_TAG "st1:"
+#define WINDOW_TAG "win1:"
+
 char *
 mf_checkpoint_format(const struct mf_checkpoint *c) {
     struct mf_buf b = {0};
@@ -91,6 +95,18 @@ mf_checkpoint_format(const struct mf_checkpoint *c) {
         mf_buf_append_str(&b, "-");
     for (size_t i = 0; i < c->n_pending; i++)
         mf_buf_appendf(&b, "%s%u", i ? "," : "", c->pending[i]);
+    if (c->has_status)
+        mf_buf_appendf(&b, " " STATUS_TAG "%u,%u,%llu,%u,%u,%llu",
+                       c->src_status.uidnext, c->src_status.messages,
+                       (unsigned long long)c->src_status.highestmodseq,
+                       c->tgt_status.uidnext, c->tgt_status.messages,
+                       (unsigned long long)c->tgt_status.highestmodseq);
+    /* Only with a window to say: a value without it stays readable by
+     * versions that predate windows. */
+    if (c->window.since || c->window.before || c->out_messages || c->out_bytes)
+        mf_buf_appendf(&b, " " WINDOW_TAG "%u,%u,%llu,%llu", c->window.since,
+                       c->window.before, (unsigned long long)c->out_messages,
+                       (unsigned long long)c->out_bytes);
     return (char *)b.data;
 }
 
@@ -134,17 +150,85 @@ parse_pending(const char *s, struct mf_checkpoint *c) {
     return true;
 }
 
+/* "st1:" and six comma-separated numbers. false: not of this version
+ * ("st<n>:" of another n: the field is then ignored, as a later version
+ * may write one); anything else, or a field of this version that does
+ * not parse, makes the checkpoint malformed (*bad_r). */
+static bool
+parse_status(const char *s, struct mf_checkpoint *c, bool *bad_r) {
+    uint64_t v[6];
+    const uint64_t max[6] = {UINT32_MAX, UINT32_MAX, UINT64_MAX,
+                             UINT32_MAX, UINT32_MAX, UINT64_MAX};
+
+    if (strncmp(s, STATUS_TAG, strlen(STATUS_TAG)) != 0) {
+        size_t digits =
+            strncmp(s, "st", 2) == 0 ? strspn(s + 2, "0123456789") : 0;
+        *bad_r = digits == 0 || s[2 + digits] != ':';
+        return false;
+    }
+    s += strlen(STATUS_TAG);
+    for (int i = 0; i < 6; i++) {
+        char num[24];
+        size_t n = strcspn(s, ",");
+        if (n == 0 || n >= sizeof(num) || (i < 5) != (s[n] == ',')) {
+            *bad_r = true;
+            return false;
+        }
+        memcpy(num, s, n);
+        num[n] = '\0';
+        if (!mf_parse_u64(num, 0, max[i], &v[i])) {
+            *bad_r = true;
+            return false;
+        }
+        s += n + (i < 5);
+    }
+    c->has_status = true;
+    c->src_status.uidnext = (uint32_t)v[0];
+    c->src_status.messages = (uint32_t)v[1];
+    c->src_status.highestmodseq = v[2];
+    c->tgt_status.uidnext = (uint32_t)v[3];
+    c->tgt_status.messages = (uint32_t)v[4];
+    c->tgt_status.highestmodseq = v[5];
+    return true;
+}
+
+/* "win1:" and four comma-separated numbers: the date window's since and
+ * before (yyyymmdd, 0: none), then out_messages and out_bytes. */
+static bool
+parse_window(const char *s, struct mf_checkpoint *c) {
+    uint64_t v[4];
+    const uint64_t max[4] = {99991231, 99991231, UINT64_MAX, UINT64_MAX};
+
+    s += strlen(WINDOW_TAG);
+    for (int i = 0; i < 4; i++) {
+        char num[24];
+        size_t n = strcspn(s, ",");
+        if (n == 0 || n >= sizeof(num) || (i < 3) != (s[n] == ','))
+            return false;
+        memcpy(num, s, n);
+        num[n] = '\0';
+        if (!mf_parse_u64(num, 0, max[i], &v[i]))
+            return false;
+        s += n + (i < 3);
+    }
+    c->window.since = (uint32_t)v[0];
+    c->window.before = (uint32_t)v[1];
+    c->out_messages = v[2];
+    c->out_bytes = v[3];
+    return true;
+}
+
 bool
 mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
     /* Whitespace-separated fields; the first three are required. */
-    enum { NF = 7 };
+    enum { NF = 9 };
     char *buf, *f[NF] = {0};
     uint64_t v[6] = {0};
     struct mf_checkpoint c = {0};
     size_t nf = 0;
     bool ok = false;
 
-    if (len == 0 || len > 16 + 12 * (size_t)MF_CHECKPOINT_PENDING_MAX + 96)
+    if (len == 0 || len > 16 + 12 * (size_t)MF_CHECKPOINT_PENDING_MAX + 320)
         return false;
     buf = mf_xstrndup(s, len);
     for (char *p = buf; p && nf < NF;) {
@@ -170,9 +254,20 @@ mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
     c.tgt_uidvalidity = (uint32_t)v[3];
     c.tgt_mark = (uint32_t)v[4];
     c.src_bytes = v[5];
-    if (nf == NF && !parse_pending(f[6], &c)) {
+    if (nf >= 7 && !parse_pending(f[6], &c)) {
         mf_checkpoint_pending_free(&c);
         goto out;
+    }
+    for (size_t i = 7; i < nf; i++) {
+        bool bad = false;
+        if (strncmp(f[i], WINDOW_TAG, strlen(WINDOW_TAG)) == 0)
+            bad = !parse_window(f[i], &c);
+        else if (!parse_status(f[i], &c, &bad) && !bad)
+            continue;
+        if (bad) {
+            mf_checkpoint_pending_free(&c);
+            goto out;
+        }
     }
     *c_r = c;
     ok = true;

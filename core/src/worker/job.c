@@ -140,6 +140,7 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
     o->rules = b->rules;
     o->max_message_size = b->cfg->max_message_size;
     o->flag_conflict = b->cfg->flag_conflict;
+    o->window = b->cfg->window;
     o->source_profile =
         job_profile(j->env.job.source_profile, b->cfg->source_profile);
     o->target_profile =
@@ -295,6 +296,8 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->counters.lease_wait_ms = s->lease_wait_ms;
     r->counters.bytes_failed = s->bytes_failed;
     r->counters.pass_complete = s->pass_complete;
+    r->counters.messages_outside_window = s->outside_window;
+    r->counters.bytes_outside_window = s->bytes_outside_window;
     r->error_code = (uint32_t)error->code;
     r->error_name = mf_xstrdup(error->code ? mf_err_name(error->code) : "");
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");

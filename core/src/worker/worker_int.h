@@ -25,6 +25,7 @@
 #include "mailferry/kafka.h"
 #include "mailferry/log.h"
 #include "mailferry/migrate.h"
+#include "mailferry/version.h"
 #include "mailferry/worker.h"
 
 #include <pthread.h>
@@ -32,9 +33,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#ifndef MF_VERSION
-#define MF_VERSION "0.1.0"
-#endif
 #define MF_WORKER_VERSION MF_VERSION
 #define MF__WORKER_ID_MAX MF_BATCH_WORKER_MAX
 #define MF__WORKER_CACHE_MAX 64 /* batches cached at once */

@@ -34,6 +34,11 @@ the cases can run in parallel on the same servers:
            passes of one batch follows --flag-conflict: the target by
            default (user53), the source when the batch was made with
            --flag-conflict source (user54) or set so by `batch set`
+  incremental users 69-72 (Redis database 15): the embedded default run
+           again on the same batch; new messages and flag changes on the
+           source carry over (EQUAL), and a pass over unchanged mailboxes
+           selects and lists no folder: the users' Dovecot transcripts
+           (rawlog) show STATUS and no SELECT, EXAMINE or FETCH
   hostile  user 57 (target side only): a source that trickles one byte
            every 2 s fails the mailbox with SERVER_TOO_SLOW, one that floods
            "* 1 EXISTS" with SERVER_FLOOD, each in bounded time
@@ -43,6 +48,7 @@ import imaplib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -111,13 +117,15 @@ def corpus(first, count, profile="small", messages=None):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def migrate(csv, *extra, source=SRC, target=TGT, check_exit=0, direct=True):
+def migrate(csv, *extra, source=SRC, target=TGT, check_exit=0, direct=True,
+            env=None):
     """Runs the engine alone (--direct) unless direct is False: the cases
     below test the engine's behaviour; `embedded*` test the pipeline."""
     cmd = [MAILFERRY, "migrate", csv, "--source", source, "--target", target,
            "--json", "--report-dir", REPORT] + (["--direct"] if direct
                                                 else []) + list(extra)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                       env=env)
     if check_exit is not None and p.returncode != check_exit:
         fail(f"{' '.join(cmd)}: exit {p.returncode}\n{p.stdout}\n{p.stderr}")
     try:
@@ -179,11 +187,12 @@ def total_messages(port, n):
     return total
 
 
-def clean_target(*users):
-    """Empties the users' target mailboxes: earlier runs of a test (by hand
-    or in CI) must not leave messages a later run would find."""
+def clean_target(*users, port=None):
+    """Empties the users' target mailboxes (or those on port): earlier runs
+    of a test (by hand or in CI) must not leave messages a later run would
+    find."""
     for n in users:
-        c = imap_login(TGT_PORT, n)
+        c = imap_login(port or TGT_PORT, n)
         typ, data = c.list('""', "*")
         names = []
         for line in data:
@@ -444,11 +453,12 @@ def case_hostile():
         print(f"{mode}: {code} in {took:.1f} s: {m['error']['detail']}")
 
 
-def redis_servers():
-    """PIDs of redis-server processes started by mailferry itself (their
-    command line names a private mailferry-embedded-redis directory; the
-    test fixtures' servers, which other tests start meanwhile, use
-    mailferry-redis.)."""
+def redis_servers(tmpdir):
+    """PIDs of redis-server processes started by a mailferry run whose
+    TMPDIR was tmpdir (their command line names a private
+    mailferry-embedded-redis directory there), so the servers of other
+    runs on the machine, and the fixtures' own, are not counted."""
+    marker = os.path.join(tmpdir, "mailferry-embedded-redis.").encode()
     pids = set()
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -457,7 +467,7 @@ def redis_servers():
                     cmd = f.read()
             except OSError:
                 continue
-            if b"redis-server" in cmd and b"mailferry-embedded-redis." in cmd:
+            if b"redis-server" in cmd and marker in cmd:
                 pids.add(int(d))
     return pids
 
@@ -476,15 +486,18 @@ def case_embedded():
     corpus(18, 2)
     clean_target(18, 19)
     csv = csv_for([18, 19], "embedded")
-    before = redis_servers()
-    rc, doc = migrate(csv, "--concurrency", "2", direct=False)
+    tmpdir = tempfile.mkdtemp(prefix="mf-embedded-")
+    rc, doc = migrate(csv, "--concurrency", "2", direct=False,
+                      env=dict(os.environ, TMPDIR=tmpdir))
     check(doc["batch"]["state"] == "Synced", f"batch: {doc['batch']}")
     for n in (18, 19):
         m = mailbox_report(doc, n)
         check(m["state"] == "Synced" and m["copied_messages"] > 40, f"{m}")
         assert_equal(n)
-    check(redis_servers() <= before, "the private redis-server outlived the "
+    check(not redis_servers(tmpdir), "the private redis-server outlived the "
                                      "run")
+    check(not os.listdir(tmpdir), f"left in TMPDIR: {os.listdir(tmpdir)}")
+    os.rmdir(tmpdir)
     for f in ("report.csv", "report.json", "report.html", "migrate.log"):
         check(os.path.exists(os.path.join(REPORT, f)), f"no {f}")
     with open(os.path.join(REPORT, "migrate.log")) as f:
@@ -679,6 +692,121 @@ def case_flagconflict():
               f"user{n}: counts differ")
 
 
+def rawlog_dirs(users, create):
+    """The users' Dovecot transcript directories on both servers (the
+    fixture's rawlog_dir, <home>/rawlog), made empty (create) or
+    removed."""
+    dirs = []
+    for n in users:
+        local, domain = user(n)[0].split("@")
+        for role in ("SOURCE", "TARGET"):
+            d = os.path.join(DOV[role + "_MAIL_DIR"], domain, local, "rawlog")
+            shutil.rmtree(d, ignore_errors=True)
+            if create:
+                os.makedirs(d)
+                os.chown(d, int(DOV["MAIL_UID"]), -1)
+            dirs.append(d)
+    return dirs
+
+
+def transcript_commands(dirs):
+    """The commands (upper-case verbs after the tag, UID FETCH as
+    "FETCH") the client sent in every session of the transcripts."""
+    verbs = {}
+    for d in dirs:
+        for name in os.listdir(d):
+            if not name.endswith(".in"):
+                continue
+            with open(os.path.join(d, name), "rb") as f:
+                for line in f.read().split(b"\r\n"):
+                    # "<unix time> <tag> <command> ...", the time as
+                    # Dovecot's rawlog writes it.
+                    words = line.split(b" ")[1:]
+                    if len(words) < 2 or not words[0].isalnum():
+                        continue
+                    verb = words[1].upper()
+                    if verb == b"UID" and len(words) > 2:
+                        verb = words[2].upper()
+                    v = verb.decode(errors="replace")
+                    verbs[v] = verbs.get(v, 0) + 1
+    return verbs
+
+
+def case_incremental():
+    """Issue 14 item 3: incremental passes of one batch through the
+    embedded default; an unchanged mailbox costs STATUS per folder."""
+    users = (69, 70, 71, 72)
+    corpus(69, 4, messages=30)
+    clean_target(*users)
+    rawlog_dirs(users, False)
+    key = os.path.join(TMP, "incremental.key")
+    subprocess.run([MAILFERRY, "key", "generate", key], check=True,
+                   stdout=subprocess.DEVNULL)
+    csv = csv_for(users, "incremental")
+    args = ["--redis", REDIS["REDIS_URL"] + "/15", "--batch",
+            f"t-incr-{RUN_ID}", "--master-key-file", key, "--concurrency",
+            "4"]
+    rc, doc = migrate(csv, *args, direct=False)
+    for n in users:
+        check(mailbox_report(doc, n)["state"] == "Synced", f"{doc}")
+        assert_equal(n)
+    # The batch's report counts every pass's copies.
+    first = {n: mailbox_report(doc, n)["copied_messages"] for n in users}
+    # Changes on the source: a new message (69), flags (70), both in
+    # another folder (71); nothing for 72.
+    c = imap_login(SRC_PORT, 69)
+    c.append("INBOX", "(\\Seen)", imaplib.Time2Internaldate(1700000000),
+             b"Subject: incr\r\nMessage-ID: <incr69@example.test>\r\n\r\n"
+             b"new\r\n")
+    c.logout()
+    c = imap_login(SRC_PORT, 70)
+    c.select("INBOX")
+    uids = c.uid("SEARCH", None, "ALL")[1][0].split()
+    c.uid("STORE", uids[0], "+FLAGS", "(\\Flagged $MfIncr)")
+    c.uid("STORE", uids[-1], "-FLAGS", "(\\Seen)")
+    c.logout()
+    c = imap_login(SRC_PORT, 71)
+    folders = [LIST_RE.match(x.decode()).group(3) for x in c.list('""', "*")[1]
+               if isinstance(x, bytes) and
+               "\\noselect" not in x.decode().lower()]
+    other = next(f for f in folders if f.strip('"').upper() != "INBOX")
+    typ, data = c.select(other)
+    check(typ == "OK" and int(data[0]) > 0, f"{other}: {data}")
+    uids = c.uid("SEARCH", None, "ALL")[1][0].split()
+    c.uid("STORE", uids[0], "+FLAGS", "($MfIncr71)")
+    c.append(other, "()", imaplib.Time2Internaldate(1700000100),
+             b"Subject: incr\r\nMessage-ID: <incr71@example.test>\r\n\r\n"
+             b"new too\r\n")
+    c.logout()
+    rc, doc = migrate(csv, *args, direct=False)
+    copied = {n: mailbox_report(doc, n)["copied_messages"] - first[n]
+              for n in users}
+    check(copied == {69: 1, 70: 0, 71: 1, 72: 0}, f"copied {copied}")
+    first = {n: mailbox_report(doc, n)["copied_messages"] for n in users}
+    for n in users:
+        assert_equal(n)
+    # Nothing changed since: the pass selects no folder on either side.
+    dirs = rawlog_dirs(users, True)
+    try:
+        rc, doc = migrate(csv, *args, direct=False)
+        for n in users:
+            m = mailbox_report(doc, n)
+            check(m["state"] == "Synced" and
+                  m["copied_messages"] == first[n] and
+                  m["source_messages"] == total_messages(SRC_PORT, n),
+                  f"no-op pass: {m}")
+        verbs = transcript_commands(dirs)
+        check(verbs.get("STATUS", 0) >= 2 * len(users) * 2,
+              f"no-op pass: STATUS not used: {verbs}")
+        for v in ("SELECT", "EXAMINE", "FETCH", "STORE", "APPEND"):
+            check(v not in verbs, f"no-op pass sent {v}: {verbs}")
+        print(f"no-op pass: commands {verbs}")
+    finally:
+        rawlog_dirs(users, False)
+    for n in users:
+        assert_equal(n)
+
+
 CASES = {
     "copy": case_copy,
     "kill": case_kill,
@@ -691,6 +819,7 @@ CASES = {
     "hostile": case_hostile,
     "rollback": case_rollback,
     "flagconflict": case_flagconflict,
+    "incremental": case_incremental,
 }
 
 if __name__ == "__main__":

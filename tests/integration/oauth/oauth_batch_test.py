@@ -27,6 +27,9 @@ Dovecot pair whose oauth2 passdb asks our token endpoint
          next connections; then no token, client
          secret or private key is in Kafka, Redis, the reports, or any
          log or output (the secrets check of e2e.secrets, for OAuth2).
+         While the first tokens age: `batch add` and `batch update` take
+         rows without passwords on the OAuth2 sides, the added mailbox is
+         copied with minted tokens.
 """
 
 import json
@@ -46,6 +49,7 @@ from pipeline import Pipeline, check, log, secrets_absent, user  # noqa: E402
 
 LIFETIME = 25  # seconds a token of the fleet case lives
 TF_USERS = [6, 7]  # the fleet case's token-file batch
+ADDED = 8  # added to the fleet batch by `batch add`
 
 
 def google(env, side="both"):
@@ -215,10 +219,29 @@ def mint_for(env, who):
         return json.load(resp)["access_token"]
 
 
+def add_update(p, env):
+    """`batch add` and `batch update` of an OAuth2 batch: rows without
+    passwords (both sides log in with tokens) are taken, and the added
+    mailbox is copied at once with tokens the worker mints."""
+    before = len(env.mints())
+    path = write_csv(p, "add.csv", [ADDED])
+    r = p.mf("batch", "add", "ofleet", "--csv", path, *p.kafka_args())
+    check("added 1 mailbox" in r.stdout,
+          "batch add: an OAuth2 batch takes a row without passwords")
+    p.wait_state("ofleet", "Synced", timeout=90)
+    subs = [e["sub"] for e in env.mints()[before:]
+            if e.get("sub") == user(ADDED)[0]]
+    check(p.compare(ADDED)["equal"] and len(subs) == 2,
+          "the added mailbox is copied with minted tokens (%d)" % len(subs))
+    r = p.mf("batch", "update", "ofleet", "--csv", path, *p.kafka_args())
+    check("new logins and passwords for 1 mailbox" in r.stdout,
+          "batch update: an OAuth2 batch takes a row without passwords")
+
+
 def case_fleet(p, env):
     users = [1, 2, 3, 4]
     fleet = {user(n)[0] for n in users}
-    for n in users + TF_USERS:
+    for n in users + TF_USERS + [ADDED]:
         for i in range(6):
             p.append(n, "fleet %d/%d" % (n, i))
     p.create("ofleet", write_csv(p, "fleet.csv", users), *google(env))
@@ -283,6 +306,8 @@ def case_fleet(p, env):
     check(len(cached) < 2 * len(users),
           "pass 2: the worker reused its cached tokens (%d minted)"
           % len(cached))
+    # While those tokens age: batch add and update.
+    add_update(p, env)
     # Let every token expire, add mail, run another incremental pass.
     time.sleep(max(0, LIFETIME + 1 - (time.time() - t2)))
     incremental("pass 3")
@@ -303,17 +328,18 @@ def case_fleet(p, env):
           % len(renewed))
     refused = [e for e in env.events() if "expired" in e.get("why", "")]
     check(not refused, "no login was tried with an expired token")
+    check(p.compare(ADDED)["equal"], "pass 3: the added mailbox equal")
     # batch verify logs in with the batch's OAuth2 settings too: in this
     # process, and through the worker (verify jobs).
     base = ["batch", "verify", "ofleet", "--redis", p.redis_url,
             "--master-key-file", p.key(), "--sample", "2"]
     r = p.mf(*base, "--json", expect=None)
-    check(r.returncode == 0 and r.stdout.count('"verified equal"') == 4,
+    check(r.returncode == 0 and r.stdout.count('"verified equal"') == 5,
           "batch verify (in process) with minted tokens: every mailbox "
           "equal (exit %d) %s" % (r.returncode, r.stdout[-200:]))
     r = p.mf(*base, "--kafka", p.bootstrap, "--wait", "--timeout", "90s",
              "--json", expect=None, timeout=150)
-    check(r.returncode == 0 and r.stdout.count('"verified equal"') == 4,
+    check(r.returncode == 0 and r.stdout.count('"verified equal"') == 5,
           "batch verify through the worker with minted tokens: every "
           "mailbox equal (exit %d) %s" % (r.returncode, r.stdout[-200:]))
     # Nothing secret anywhere: Kafka, Redis, reports, logs and output.

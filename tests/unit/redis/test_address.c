@@ -115,7 +115,16 @@ test_checkpoint_codec(void **state) {
                                       "1 5 clean 3 4 5 1,",
                                       "1 5 clean 3 4 5 ,1",
                                       "1 5 clean 3 4 5 - 6",
-                                      "1 5 clean 3 4 5 1,,2"};
+                                      "1 5 clean 3 4 5 1,,2",
+                                      "1 5 clean 3 4 5 - st1:",
+                                      "1 5 clean 3 4 5 - st1:1,2,3,4,5",
+                                      "1 5 clean 3 4 5 - st1:1,2,3,4,5,6,7",
+                                      "1 5 clean 3 4 5 - st1:1,2,,4,5,6",
+                                      "1 5 clean 3 4 5 - st1:4294967296,2,3,"
+                                      "4,5,6",
+                                      "1 5 clean 3 4 5 - st:1,2,3,4,5,6",
+                                      "1 5 clean 3 4 5 - stx:1",
+                                      "1 5 clean 3 4 5 - st1:1,2,3,4,5,6 x"};
     struct mf_checkpoint old = {0};
 
     (void)state;
@@ -148,6 +157,34 @@ test_checkpoint_codec(void **state) {
     assert_true(mf_checkpoint_parse("5 6 clean 7 8", 13, &old));
     assert_int_equal(old.tgt_mark, 8);
     assert_int_equal(old.n_pending, 0);
+    assert_false(old.has_status);
+    /* The STATUS of both folders (a clean checkpoint), round trip. */
+    c.has_status = true;
+    c.src_status.uidnext = 18;
+    c.src_status.messages = 4294967295u;
+    c.src_status.highestmodseq = 18446744073709551615ull;
+    c.tgt_status.uidnext = 90;
+    c.tgt_status.messages = 0;
+    c.tgt_status.highestmodseq = 0;
+    buf = mf_checkpoint_format(&c);
+    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 - "
+                             "st1:18,4294967295,18446744073709551615,90,0,0");
+    memset(&d, 0, sizeof(d));
+    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
+    free(buf);
+    assert_true(d.has_status);
+    assert_int_equal(d.src_status.uidnext, 18);
+    assert_int_equal(d.src_status.messages, 4294967295u);
+    assert_true(d.src_status.highestmodseq == 18446744073709551615ull);
+    assert_int_equal(d.tgt_status.uidnext, 90);
+    assert_int_equal(d.tgt_status.messages, 0);
+    assert_true(d.tgt_status.highestmodseq == 0);
+    /* Old values load without a status; a later version's is ignored. */
+    assert_true(mf_checkpoint_parse("5 6 clean 7 8 9 -", 17, &old));
+    assert_false(old.has_status);
+    assert_true(mf_checkpoint_parse("5 6 clean 7 8 9 - st2:a;b", 25, &old));
+    assert_false(old.has_status);
+    assert_int_equal(old.tgt_mark, 8);
     for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++)
         if (mf_checkpoint_parse(bad[i], strlen(bad[i]), &d)) {
             mf_checkpoint_pending_free(&d);
