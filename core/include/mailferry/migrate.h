@@ -80,9 +80,10 @@ struct mf_migrate_login {
 /* Live counters of a running mailbox: updated by the engine, read by a
  * progress display in another thread. */
 struct mf_migrate_progress {
-    _Atomic uint64_t messages_total; /* to copy, known so far */
-    _Atomic uint64_t messages_done;  /* copied, present, skipped, failed */
-    _Atomic uint64_t bytes_done;
+    _Atomic uint64_t messages_total;  /* to copy, known so far */
+    _Atomic uint64_t messages_done;   /* copied, present, skipped, failed */
+    _Atomic uint64_t messages_copied; /* of those, copied */
+    _Atomic uint64_t bytes_done;      /* bytes copied */
     _Atomic uint32_t folders_done;
     _Atomic uint32_t folders_total;
 };

@@ -101,6 +101,10 @@ mf__folder_progress(struct mf__folder *fr, uint64_t bytes) {
     struct mf_migrate_progress *p = fr->run->o->progress;
     if (p) {
         atomic_fetch_add(&p->messages_done, 1);
+        /* Only a copied message brings bytes (a message is never empty:
+         * RFC 5322 needs header fields). */
+        if (bytes)
+            atomic_fetch_add(&p->messages_copied, 1);
         atomic_fetch_add(&p->bytes_done, bytes);
     }
 }
