@@ -384,26 +384,6 @@ print_json_doc(const struct mf_batch_config *cfg, const struct snapshot *s,
     (void)cfg;
 }
 
-/* "since" and "before": "YYYY-MM-DD", or null for no bound. */
-void
-batch_window_json(struct mf_json *j, const struct mf_window *w) {
-    const struct {
-        const char *key;
-        uint32_t day;
-    } bounds[] = {{"since", w->since}, {"before", w->before}};
-    char d[MF_WINDOW_TEXT_MAX];
-
-    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
-        mf_json_key(j, bounds[i].key);
-        if (bounds[i].day) {
-            mf_window_date_format(bounds[i].day, d, sizeof(d));
-            mf_json_string(j, d);
-        } else {
-            mf_json_null(j);
-        }
-    }
-}
-
 static void
 json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "batch"), mf_json_string(j, cfg->name);
@@ -423,7 +403,7 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
     mf_json_key(j, "flag_conflict"),
         mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));
-    batch_window_json(j, &cfg->window);
+    mf_window_to_json(j, &cfg->window);
     mf_json_key(j, "n_mailboxes"), mf_json_u64(j, cfg->n_mailboxes);
     mf_json_key(j, "counts");
     mf_json_object_begin(j);

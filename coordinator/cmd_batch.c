@@ -211,7 +211,7 @@ print_created(const struct mf_batch_config *cfg,
             mf_json_u64(&j, cfg->incremental_every);
         mf_json_key(&j, "flag_conflict"),
             mf_json_string(&j, mf_flag_conflict_name(cfg->flag_conflict));
-        batch_window_json(&j, &cfg->window);
+        mf_window_to_json(&j, &cfg->window);
         mf_json_key(&j, "mailboxes"), mf_json_u64(&j, n);
         if (dry_run) {
             mf_json_key(&j, "mailbox_list");
@@ -329,6 +329,7 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
     po.rules = rules;
     po.max_message_size = mf_profile_max_message_size(
         mf_profile_or_generic(cfg->target_profile), cfg->max_message_size);
+    po.window = cfg->window;
     po.concurrency = (unsigned)conc;
     if (mf_plan_batch(&po, reqs, d->n, &pb, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry batch create: plan: %s\n", err.detail);

@@ -35,7 +35,8 @@
 static const char usage[] =
     "FILE --source URL [--target URL] [--admin USER "
     "--admin-password-file F] [--include P,...] [--exclude P,...] "
-    "[--max-message-size 35M] [--concurrency N] [--from-batch NAME ... "
+    "[--max-message-size 35M] [--since DAY] [--before DAY] [--concurrency N] "
+    "[--from-batch NAME ... "
     "--redis URL [--connections 1,2,4] [--window 8h]] [--json]";
 
 static const struct cli_option options[] = {
@@ -71,6 +72,12 @@ static const struct cli_option options[] = {
      "replaces the target's hierarchy separator inside folder names (_)"},
     {"size-method", true,
      "auto (STATUS=SIZE when offered, else FETCH), status or fetch"},
+    {"since", true,
+     "count apart the messages whose INTERNALDATE is before this day "
+     "(YYYY-MM-DD): what a pre-staging pass leaves for later"},
+    {"before", true,
+     "count apart the messages whose INTERNALDATE is on or after this day "
+     "(YYYY-MM-DD)"},
     {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
     {"from-batch", true,
      "estimate from this finished test batch (repeatable, or comma "
@@ -268,7 +275,8 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
         mf_config_get_u64(cli->config, "max-connections", 0, 0, 100000,
                           MF_UNIT_NONE, &st->max_connections, err) ||
         mf_config_get_u64(cli->config, "window", 0, 0, 365 * 86400,
-                          MF_UNIT_SECONDS, &st->window, err))
+                          MF_UNIT_SECONDS, &st->window, err) ||
+        !cli_window_read(cli, &st->po.window, err))
         return false;
     st->po.concurrency = (unsigned)u;
     st->po.max_message_size =

@@ -65,13 +65,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-void
-mf__folder_set_werr(struct mf__folder *fr, const struct mf_error *e,
-                    uint32_t retry_ms) {
+static void
+set_werr(struct mf__folder *fr, const struct mf_error *e, uint32_t retry_ms,
+         bool target) {
+    if (e->code == MF_E_THROTTLED)
+        mf__run_throttled(fr->run, target, retry_ms);
     if (fr->werr.code == MF_E_OK) {
         fr->werr = *e;
         fr->werr_retry_ms = retry_ms;
     }
+}
+
+void
+mf__folder_set_werr(struct mf__folder *fr, const struct mf_error *e,
+                    uint32_t retry_ms) {
+    set_werr(fr, e, retry_ms, true);
+}
+
+void
+mf__folder_set_werr_source(struct mf__folder *fr, const struct mf_error *e,
+                           uint32_t retry_ms) {
+    set_werr(fr, e, retry_ms, false);
 }
 
 void
@@ -87,6 +101,10 @@ mf__folder_progress(struct mf__folder *fr, uint64_t bytes) {
     struct mf_migrate_progress *p = fr->run->o->progress;
     if (p) {
         atomic_fetch_add(&p->messages_done, 1);
+        /* Only a copied message brings bytes (a message is never empty:
+         * RFC 5322 needs header fields). */
+        if (bytes)
+            atomic_fetch_add(&p->messages_copied, 1);
         atomic_fetch_add(&p->bytes_done, bytes);
     }
 }

@@ -441,12 +441,13 @@ hand_back(struct mf__worker_job *j, struct mf_redis **r,
 }
 
 static void
-count_stats(struct mf__worker *w, const struct mf_migrate_result *res,
+count_stats(struct mf__worker_job *j, const struct mf_migrate_result *res,
             enum mf_outcome outcome, mf_err code) {
+    struct mf__worker *w = j->w;
     struct mf_worker_stats *s = w->stats;
 
-    atomic_fetch_add(&s->messages_copied, res->stats.messages_copied);
-    atomic_fetch_add(&s->bytes_copied, res->stats.bytes_copied);
+    mf__worker_count_progress(j, &res->stats.messages_copied,
+                              &res->stats.bytes_copied);
     if (res->stats.lease_wait_ms) {
         atomic_fetch_add(&s->leases_waited, 1);
         atomic_fetch_add(&s->lease_wait_ms, res->stats.lease_wait_ms);
@@ -470,7 +471,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
 
     /* Fenced: the engine found the claim gone before the keeper did. */
     if (why == MF__STOP_LOST || rc == MF_E_FENCED) {
-        count_stats(w, res, MF_OUTCOME_UNSPECIFIED, rc);
+        count_stats(j, res, MF_OUTCOME_UNSPECIFIED, rc);
         mf_log(MF_LOG_WARN, &j->log, "job.done",
                "claim lost: no result (%s); the coordinator requeues it",
                mf_err_name(rc));
@@ -479,7 +480,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     if (rc == MF_E_OK) {
         outcome = MF_OUTCOME_SYNCED;
     } else if (rc == MF_E_CANCELLED && why == MF__STOP_SHUTDOWN) {
-        count_stats(w, res, MF_OUTCOME_STOPPED, rc);
+        count_stats(j, res, MF_OUTCOME_STOPPED, rc);
         hand_back(j, r, res);
         return;
     } else if (rc == MF_E_CANCELLED) {
@@ -492,7 +493,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
                       ? MF_OUTCOME_RETRY
                       : MF_OUTCOME_FAILED;
     }
-    count_stats(w, res, outcome, rc);
+    count_stats(j, res, outcome, rc);
     fill_result(j, outcome, res, e, &env);
     prc = mf__worker_publish(w, w->topics.results, j->env.job.batch,
                              j->env.job.mailbox, &env, wait_ms(w), &perr);
@@ -628,6 +629,8 @@ out:
     mf_migrate_result_clear(&res);
     mf_redis_free(&r);
     atomic_store(&j->done, true);
+    /* The slot is free: the main loop takes the next job now. */
+    mf__worker_wake(j->w);
     return NULL;
 }
 
