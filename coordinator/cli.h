@@ -54,6 +54,7 @@ extern const struct cli_option cli_connection_options[];
 bool cli_parse(struct cli *cli, const char *command, const char *usage,
                const struct cli_option *options, int argc, char **argv);
 void cli_free(struct cli *cli);
+
 /* Prints the usage line and option help of a command to stdout. */
 void cli_print_help(const char *command, const char *usage,
                     const struct cli_option *options);

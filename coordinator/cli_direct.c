@@ -4,6 +4,7 @@
  */
 #include "cli_direct.h"
 
+#include "mailferry/batchdef.h"
 #include "mailferry/csv.h"
 #include "mailferry/oauth.h"
 #include "mailferry/profile.h"
@@ -19,55 +20,18 @@
 /* Mailboxes from the CSV                                              */
 /* ------------------------------------------------------------------ */
 
-static char *
-dup_or_null(const char *s) {
-    return s ? mf_xstrdup(s) : NULL;
-}
-
-static void
-on_row(void *ud, const struct mf_csv_row *r) {
-    struct cli_csv *l = ud;
-    struct csv_mailbox *row;
-
-    l->rows = mf_xreallocarray(l->rows, l->n + 1, sizeof(*l->rows));
-    row = &l->rows[l->n++];
-    memset(row, 0, sizeof(*row));
-    row->email = mf_xstrdup(r->email);
-    row->username = mf_xstrdup(r->username);
-    row->password = dup_or_null(r->password);
-    row->target_username = dup_or_null(r->target_username);
-    row->target_password = dup_or_null(r->target_password);
-    row->user_root =
-        r->user_root && r->user_root[0] ? mf_xstrdup(r->user_root) : NULL;
-}
-
 static void
 on_issue(void *ud, const struct mf_csv_issue *is) {
     struct cli_csv *l = ud;
-    l->issues++;
-    fprintf(stderr, "%s:%llu:%u: error: %s: %s [%s]\n", l->path,
-            (unsigned long long)is->line, is->column, mf_strerror(is->code),
-            is->detail, mf_err_name(is->code));
-}
 
-static void
-rows_free(struct csv_mailbox *rows, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        mf_secret_free(&rows[i].password);
-        mf_secret_free(&rows[i].target_password);
-        free(rows[i].email);
-        free(rows[i].username);
-        free(rows[i].target_username);
-        free(rows[i].user_root);
-    }
-    free(rows);
+    l->issues++;
+    mf_csv_issue_print(stderr, l->path, is);
 }
 
 int
 cli_csv_load(struct cli *cli, const char *command, const char *path,
              bool password_optional, struct cli_csv *l) {
     struct mf_csv_options copt = {0};
-    struct mf_csv_callbacks ccb = {.on_row = on_row, .on_issue = on_issue};
     struct mf_csv_stats cstats;
     struct mf_error err = {0};
     mf_err rc;
@@ -80,7 +44,7 @@ cli_csv_load(struct cli *cli, const char *command, const char *path,
     }
     copt.password_optional = password_optional;
     l->path = path;
-    rc = mf_csv_parse_file(path, &copt, &ccb, l, &cstats, &err);
+    rc = mf_csv_load(path, &copt, on_issue, l, &l->rows, &l->n, &cstats, &err);
     if (rc == MF_E_IO) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_ERROR;
@@ -97,7 +61,7 @@ cli_csv_load(struct cli *cli, const char *command, const char *path,
 
 void
 cli_csv_free(struct cli_csv *l) {
-    rows_free(l->rows, l->n);
+    mf_csv_mailboxes_free(&l->rows, l->n);
     memset(l, 0, sizeof(*l));
 }
 
@@ -192,8 +156,8 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
 
     memset(d, 0, sizeof(*d));
     d->rules = mf_folder_rules_new();
-    if (!cli_profiles_read(cli, &d->opts.source_profile,
-                           &d->opts.target_profile, &err) ||
+    if (!mf_batchdef_profiles_read(cli->config, &d->opts.source_profile,
+                                   &d->opts.target_profile, &err) ||
         mf_profile_folder_rules(d->opts.source_profile, d->rules, &err) ||
         !cli_server_read(cli, "source", true, &d->src, NULL, &err) ||
         !cli_server_read(cli, "target", true, &d->dst, NULL, &err) ||
@@ -239,6 +203,10 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }
+    if (!mf_batchdef_window_read(cli->config, &d->opts.window, &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return MF_EXIT_USAGE;
+    }
     d->opts.source = &d->src;
     d->opts.target = &d->dst;
     d->opts.rules = d->rules;
@@ -274,7 +242,7 @@ cli_direct_free(struct cli_direct *d) {
 }
 
 void
-cli_direct_logins(const struct cli_direct *d, const struct csv_mailbox *row,
+cli_direct_logins(const struct cli_direct *d, const struct mf_csv_mailbox *row,
                   struct mf_migrate_login *src, struct mf_migrate_login *dst,
                   char *owned[4]) {
     const struct mf_jobs_names names = {row->email, row->username,

@@ -90,7 +90,7 @@ on_signal(int sig) {
 
 struct run {
     struct cli_direct d;
-    struct csv_mailbox *rows;
+    struct mf_csv_mailbox *rows;
     size_t n;
     atomic_size_t next;
     struct mailbox_outcome *out; /* n */
@@ -114,7 +114,7 @@ worker(void *arg) {
     o.redis = redis;
     for (;;) {
         size_t i = atomic_fetch_add(&r->next, 1);
-        struct csv_mailbox *row;
+        struct mf_csv_mailbox *row;
         struct mailbox_outcome *out;
         struct mf_migrate_login src, dst;
         char *owned[4];

@@ -9,7 +9,9 @@
  *   0  clean shutdown (every running job stopped, handed back, released)
  *   1  shutdown timeout: jobs were abandoned (their claims expire)
  *   2  wrong command line
- *   3  could not start (configuration, key file, Kafka client, HTTP port)
+ *   3  could not start (configuration, key file, Kafka client, HTTP port),
+ *      or Kafka ended its membership for good (another worker took its
+ *      --instance-id): its jobs were handed back first
  *
  * Settings (flags > MAILFERRY_* environment > --config file, config.h):
  * every option below is also a config key of the same name, and any
@@ -64,6 +66,9 @@ static const struct option options[] = {
      "address toward each server)"},
     {"topic-prefix", true, "Kafka topic prefix (default mailferry)"},
     {"group-id", true, "consumer group (default mailferry-workers)"},
+    {"instance-id", true,
+     "static group membership: this worker's unique name in the group, "
+     "e.g. the pod name (default none: dynamic membership)"},
     {"claim-ttl", true,
      "claim lifetime, renewed every third (default 30s); a dead worker's "
      "jobs are requeued after it"},
@@ -250,6 +255,7 @@ main(int argc, char **argv) {
     o.bind_address = mf_config_get(cfg, "bind-address", NULL);
     o.egress_ip = mf_config_get(cfg, "egress-ip", NULL);
     o.group_id = mf_config_get(cfg, "group-id", NULL);
+    o.instance_id = mf_config_get(cfg, "instance-id", NULL);
     o.topic_prefix = mf_config_get(cfg, "topic-prefix", NULL);
 
     code = EXIT_START;

@@ -30,6 +30,7 @@
 #include "mailferry/err.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/redis.h"
+#include "mailferry/window.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -79,9 +80,10 @@ struct mf_migrate_login {
 /* Live counters of a running mailbox: updated by the engine, read by a
  * progress display in another thread. */
 struct mf_migrate_progress {
-    _Atomic uint64_t messages_total; /* to copy, known so far */
-    _Atomic uint64_t messages_done;  /* copied, present, skipped, failed */
-    _Atomic uint64_t bytes_done;
+    _Atomic uint64_t messages_total;  /* to copy, known so far */
+    _Atomic uint64_t messages_done;   /* copied, present, skipped, failed */
+    _Atomic uint64_t messages_copied; /* of those, copied */
+    _Atomic uint64_t bytes_done;      /* bytes copied */
     _Atomic uint32_t folders_done;
     _Atomic uint32_t folders_total;
 };
@@ -149,6 +151,11 @@ struct mf_migrate_options {
      * caps). Folder rules and login templates come from them in the
      * callers (mf_profile_folder_rules()). */
     const struct mf_profile *source_profile, *target_profile;
+    /* Copy only the messages whose INTERNALDATE is inside (pre-staging,
+     * mailferry/window.h); the others stay on the source, counted as
+     * outside_window, until a pass with a wider window (or none) copies
+     * them, without duplicates. Zero: everything. */
+    struct mf_window window;
 };
 
 /* --flag-conflict's words: "source" or "target" (MF_FLAG_CONFLICT_DEFAULT
@@ -179,12 +186,17 @@ struct mf_migrate_stats {
     uint64_t messages_copied, bytes_copied;
     uint64_t messages_present; /* recognised as already on the target */
     uint64_t skipped_too_large, skipped_vanished;
+    /* Left on the source because their INTERNALDATE is outside the
+     * window (options.window): not copied, and not missing either. */
+    uint64_t outside_window, bytes_outside_window;
     uint64_t failed;        /* messages not copied, listed in failed */
     uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */
     uint32_t uidvalidity_changes;
-    uint32_t attempts;      /* 1 + retries */
-    uint64_t lease_wait_ms; /* waiting for connection slots */
+    uint32_t attempts;         /* 1 + retries */
+    uint64_t lease_wait_ms;    /* waiting for connection slots */
+    uint64_t throttles;        /* throttling answers from either server */
+    uint64_t throttle_wait_ms; /* paused because of them (fleet-wide) */
     double seconds;
     /* Every planned folder was visited: the skipped and failed lists are
      * the mailbox's whole state (what is not on the target and why), not

@@ -9,7 +9,8 @@
   dovecot  `mailferry migrate --direct` against a private Dovecot pair
            whose oauth2 passdb asks our endpoint about each token: minted
            service-account tokens on both sides copy the mailboxes (the
-           comparer agrees); a token revoked after it was cached is
+           comparer agrees) and `verify`, `plan` and `endpoint test` log
+           in with them too; a token revoked after it was cached is
            renewed once; a token never accepted, a wrong key, a token for
            another mailbox and an expired token each fail their mailbox
            with their own code; no token, secret or key in the output or
@@ -190,23 +191,45 @@ def case_dovecot(env):
         subs = sorted(e["sub"] for e in env.mints()[before:])
         check(subs == sorted([user(1)[0], user(2)[0]] * 2),
               "one token per mailbox and side (cached for reconnections)")
+        # verify logs in the same way (the options migrate --direct
+        # reads) and finds both mailboxes equal, bodies compared too.
+        before = len(env.mints())
+        r = p.mf("verify", p.path("oauth-1-2.csv"), "--source",
+                 p.source_url(), "--target", p.target_url(), "--deep",
+                 "--json", *g, expect=None)
+        out = r.stdout + r.stderr
+        subs = sorted(e["sub"] for e in env.mints()[before:])
+        check(r.returncode == 0 and out.count('"verified equal"') == 2 and
+              subs == sorted([user(1)[0], user(2)[0]] * 2),
+              "verify with minted tokens on both sides: both mailboxes "
+              "verified equal, one token per mailbox and side (exit %d) %s"
+              % (r.returncode, out[-300:]))
+        for s in env.secrets() + env.issued():
+            assert s not in out, "a secret or token in verify's output"
         # plan logs in with minted tokens too (source and target).
         with open(p.path("plan.csv"), "w") as f:
             f.write("EmailAddress,UserName\n%s,%s\n" % (user(1)[0],
                                                       user(1)[0]))
+        before = len(env.mints())
         r = p.mf("plan", p.path("plan.csv"), "--source", p.source_url(),
                  "--target", p.target_url(), "--json", *g)
-        check('"messages"' in r.stdout and "eyJ" not in r.stdout + r.stderr,
-              "plan runs with minted tokens on both sides")
+        subs = [e["sub"] for e in env.mints()[before:]]
+        check('"messages"' in r.stdout and subs == [user(1)[0]] * 2 and
+              not any(t in r.stdout + r.stderr for t in env.issued()),
+              "plan logs in with minted tokens on both sides (one per "
+              "side), no token in its output")
         # endpoint test: the token's audience, scopes and expiry, never
         # the token; then the OAuth2 login itself, on both sides.
         r = p.mf("endpoint", "test", "--source", p.source_url(), "--target",
                  p.target_url(), "--user", user(1)[0], *g)
         out = r.stdout + r.stderr
-        check("oauth.token" in out and "scopes https://mail.google.com/" in
-              out and "expires 20" in out and out.count("login.oauth") == 2
-              and "eyJ" not in out and "result: ok" in out,
-              "endpoint test shows the token's claims and logs in, no token")
+        check("oauth.token" in out and "audience %s" % oauthenv.SA_EMAIL
+              in out and "scopes https://mail.google.com/" in out and
+              "expires 20" in out and out.count("login.oauth") == 2
+              and "eyJ" not in out and "result: ok" in out and
+              not any(t in out for t in env.issued()),
+              "endpoint test shows the token's audience, scopes and expiry "
+              "and logs in, never the token")
         r = p.mf("endpoint", "test", "--source", p.source_url(), "--user",
                  user(4)[0], *g, expect=1)
         check("OAUTH_SASL_REFUSED" in r.stdout,
@@ -304,17 +327,38 @@ def case_dovecot(env):
 
 def case_expiry(d):
     """Tokens that expire are not used: a token of 3 s is renewed after
-    it ran out, and kept while it lasts."""
+    it ran out, and kept while it lasts. Google's per mailbox; Entra's
+    app token, which serves every mailbox, is renewed for the mailbox
+    that comes after it expired (mailboxes one after another, as one
+    worker slot takes them), at the same time in another thread."""
+    import threading
     env = oauthenv.OAuthEnv(os.path.join(d, "short"), lifetime=3)
     try:
+        entra = dict(tenant=oauthenv.TENANT, client_id=oauthenv.CLIENT_ID,
+                     token_url=env.entra_url, ca_file=env.ca_file,
+                     client_secret_file=env.secret_file)
+        er = []
+        t = threading.Thread(target=lambda: er.extend(mint(
+            env, "entra", entra, ["a@example.test", "sleep:1",
+                                  "b@example.test", "sleep:3",
+                                  "c@example.test", "d@example.test"])))
+        t.start()
         g = dict(service_account_file=env.sa_file, ca_file=env.ca_file)
         r = mint(env, "google", g, ["u1@example.test", "sleep:1",
                                     "u1@example.test", "sleep:3",
                                     "u1@example.test"])
+        t.join()
         check("minted=1 same=1" in r[1]["line"],
               "a token still valid comes from the cache")
         check("minted=2 same=0" in r[2]["line"],
               "an expired token is renewed at the next use")
+        check([x["kind"] for x in er] == ["ok"] * 4 and
+              "minted=1 same=1" in er[1]["line"] and
+              "minted=2 same=0" in er[2]["line"] and
+              "minted=2 same=1" in er[3]["line"],
+              "entra: the app token serves the next mailbox while valid; "
+              "the first mailbox after it expired gets a renewed one, "
+              "which serves the ones after it")
     finally:
         env.stop()
 
