@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 #define POLL_MS 200
+/* While every slot is busy the consumer is paused and a poll only waits:
+ * short, so that a slot is refilled within this much of its job ending. */
+#define BUSY_POLL_MS 10
 #define RETRY_MS 1000
 #define PING_MS 5000
 #define WARN_EVERY_MS 30000
@@ -414,7 +417,8 @@ poll_once(struct loop *l, bool take) {
     uint64_t now;
     mf_err rc;
 
-    rc = mf_kafka_consumer_poll(w->consumer, POLL_MS, &m, &err);
+    rc = mf_kafka_consumer_poll(w->consumer, l->paused ? BUSY_POLL_MS : POLL_MS,
+                                &m, &err);
     now = mf__worker_now_ms();
     if (rc != MF_E_OK) {
         atomic_store(&w->stats->kafka_ready, false);
@@ -555,6 +559,14 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
                                &w->producer, err);
     if (rc != MF_E_OK)
         goto out;
+    {
+        /* Results are awaited by the jobs that produce them. Best effort:
+         * a Kafka still starting is waited for where a job needs it. */
+        const char *const warm[] = {w->topics.results, w->topics.jobs};
+        struct mf_error werr = {0};
+        if (mf_kafka_producer_warm(w->producer, warm, 2, 2000, &werr))
+            mf_log(MF_LOG_DEBUG, NULL, "worker.warm", "%s", werr.detail);
+    }
     /* Claims need Redis: wait for it before joining the group. */
     while (!atomic_load(stop)) {
         rc = mf_redis_connect(w->o.redis_url, 5000, &w->redis, err);
