@@ -98,32 +98,23 @@ struct create {
 };
 
 static void
-create_issue(struct create *c, uint64_t line, unsigned column,
-             const char *column_name, mf_err code, const char *detail) {
+on_csv_issue(void *ud, const struct mf_csv_issue *is) {
+    struct create *c = ud;
+
     c->d->issues++;
-    if (c->j) {
-        mf_json_object_begin(c->j);
-        mf_json_key(c->j, "line"), mf_json_u64(c->j, line);
-        mf_json_key(c->j, "column"), mf_json_u64(c->j, column);
-        mf_json_key(c->j, "column_name"), mf_json_string(c->j, column_name);
-        mf_json_key(c->j, "code"), mf_json_string(c->j, mf_err_name(code));
-        mf_json_key(c->j, "number"), mf_json_u64(c->j, code);
-        mf_json_key(c->j, "message"), mf_json_string(c->j, mf_strerror(code));
-        mf_json_key(c->j, "detail"), mf_json_string(c->j, detail);
-        mf_json_object_end(c->j);
-        return;
-    }
-    fprintf(stderr, "%s:%llu:%u: error: %s", c->path, (unsigned long long)line,
-            column, mf_strerror(code));
-    if (column_name)
-        fprintf(stderr, " in %s", column_name);
-    fprintf(stderr, ": %s [%s]\n", detail, mf_err_name(code));
+    if (c->j)
+        mf_csv_issue_json(c->j, is);
+    else
+        mf_csv_issue_print(stderr, c->path, is);
 }
 
+/* A problem of a row the parser accepted (a missing target password). */
 static void
-on_csv_issue(void *ud, const struct mf_csv_issue *is) {
-    create_issue(ud, is->line, is->column, is->column_name, is->code,
-                 is->detail);
+create_issue(struct create *c, uint64_t line, mf_err code, const char *detail) {
+    struct mf_csv_issue is = {.line = line, .code = code};
+
+    snprintf(is.detail, sizeof(is.detail), "%s", detail);
+    on_csv_issue(c, &is);
 }
 
 static char *
@@ -172,7 +163,7 @@ on_csv_row(void *ud, const struct mf_csv_row *r) {
      * TargetPassword, else the row's Password. */
     tpass = mf_jobs_target_password(r->target_password, r->password);
     if (!c->target_admin && !c->target_oauth && !tpass) {
-        create_issue(c, r->line, 0, NULL, MF_E_CSV_EMPTY_FIELD,
+        create_issue(c, r->line, MF_E_CSV_EMPTY_FIELD,
                      "no password for the target: fill Password or "
                      "TargetPassword, or give --target-admin");
         return;
@@ -355,6 +346,8 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
             mf_config_get(cli->config, "flag-conflict", NULL),
             &cfg->flag_conflict, &err))
         goto usage_err;
+    if (!cli_window_read(cli, &cfg->window, &err))
+        goto usage_err;
     if (cfg->incremental_every && cfg->incremental_every < 60)
         fprintf(stderr,
                 "mailferry %s: warning: --incremental-every "
@@ -376,8 +369,7 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return err.code == MF_E_USAGE ? MF_EXIT_USAGE : MF_EXIT_ERROR;
     }
-    return batch_def_read_rows(command, name, csv_path, cfg->admin_user != NULL,
-                               cfg->target_admin_user != NULL,
+    return batch_def_read_rows(command, name, csv_path, cfg,
                                copt.allow_unknown_columns, kr, issues_json, d);
 
 usage_err:
@@ -387,7 +379,7 @@ usage_err:
 
 int
 batch_def_read_rows(const char *command, const char *name, const char *csv_path,
-                    bool source_admin, bool target_admin,
+                    const struct mf_batch_config *cfg,
                     bool allow_unknown_columns,
                     const struct mf_crypto_keyring *kr,
                     struct mf_json *issues_json, struct batch_def *d) {
@@ -405,11 +397,14 @@ batch_def_read_rows(const char *command, const char *name, const char *csv_path,
     c.kr = kr;
     c.d = d;
     c.j = issues_json;
-    c.source_admin = source_admin;
-    c.target_admin = target_admin;
+    /* A side with an admin or with OAuth2 settings needs no password
+     * from the rows; the stored batch says so for `batch add` and `batch
+     * update` as the command line does for `batch create`. */
+    c.source_admin = cfg->admin_user != NULL;
+    c.target_admin = cfg->target_admin_user != NULL;
+    c.source_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_SOURCE) != NULL;
+    c.target_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_TARGET) != NULL;
     /* The CSV: every problem listed, nothing stored if there is one. */
-    c.source_oauth = d->oauth[0] != NULL;
-    c.target_oauth = d->oauth[1] != NULL;
     copt.allow_unknown_columns = allow_unknown_columns;
     copt.password_optional = c.source_admin || c.source_oauth;
     rc = mf_csv_parse_file(csv_path, &copt, &ccb, &c, &cstats, &err);

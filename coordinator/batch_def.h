@@ -19,6 +19,8 @@
 #include "mailferry/batch.h"
 #include "mailferry/crypto.h"
 #include "mailferry/json.h"
+#include "mailferry/migrate.h"
+#include "mailferry/util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,7 +70,11 @@
         {"target-max-concurrent-mailboxes", true, "for the target"},           \
         {"target-max-bytes-per-second", true,                                  \
          "bytes per second to the target"},                                    \
-        {"max-attempts", true, "tries per job before the mailbox fails (3)"},  \
+        {"max-attempts", true,                                                 \
+         "tries per job before the mailbox fails (default " MF_STR(            \
+             MF_BATCH_DEFAULT_ATTEMPTS) " per pass; with migrate --direct, "   \
+                                        "per mailbox: " MF_STR(                \
+                                            MF_MIGRATE_DEFAULT_ATTEMPTS) ")"}, \
         {"incremental-every", true,                                            \
          "`mailferry serve` runs an incremental pass this long after the "     \
          "last "                                                               \
@@ -76,6 +82,13 @@
         {"flag-conflict", true,                                                \
          "a flag changed on both the source and the target since the last "    \
          "pass: source or target wins (target)"},                              \
+        {"since", true,                                                        \
+         "pre-staging: copy only messages whose INTERNALDATE is on or after "  \
+         "this day (YYYY-MM-DD, day granularity); a later pass with an "       \
+         "earlier day or none copies the rest"},                               \
+        {"before", true,                                                       \
+         "copy only messages whose INTERNALDATE is before this day "           \
+         "(YYYY-MM-DD)"},                                                      \
         {"allow-unknown-columns", false,                                       \
          "ignore CSV columns mailferry ignores"},                              \
         CLI_PROFILE_OPTIONS,                                                   \
@@ -111,12 +124,13 @@ int batch_def_read(struct cli *cli, const char *command, const char *name,
                    const char *csv_path, const struct mf_crypto_keyring *kr,
                    struct mf_json *issues_json, struct batch_def *d);
 /* The CSV part of batch_def_read() alone, for rows added to or changed
- * in an existing batch (`batch add`, `batch update`): whether the batch
- * has a source or target admin says which passwords a row needs. Fills
- * d->mbs and d->lines only. Same returns. */
+ * in an existing batch (`batch add`, `batch update`): cfg, the batch's
+ * configuration, says which passwords a row needs (none for a side with
+ * an admin or OAuth2 settings, mf_jobs_oauth_side()). Fills d->mbs and
+ * d->lines only. Same returns. */
 int batch_def_read_rows(const char *command, const char *name,
-                        const char *csv_path, bool source_admin,
-                        bool target_admin, bool allow_unknown_columns,
+                        const char *csv_path, const struct mf_batch_config *cfg,
+                        bool allow_unknown_columns,
                         const struct mf_crypto_keyring *kr,
                         struct mf_json *issues_json, struct batch_def *d);
 void batch_def_free(struct batch_def *d);

@@ -60,7 +60,9 @@ struct snapshot {
     uint64_t running_left; /* messages left in running jobs */
     uint64_t queued;
     uint64_t lease_wait_ms; /* waited for connection slots, finished jobs */
-    double rate;            /* msgs/s of the batch, 0 unknown */
+    /* Left on the source by the date window, as the last passes found. */
+    uint64_t outside_window, bytes_outside_window;
+    double rate; /* msgs/s of the batch, 0 unknown */
     /* JSON: every mailbox. */
     struct mf_json *j;
 };
@@ -118,6 +120,9 @@ json_mailbox(struct mf_json *j, const struct mf_batch_mailbox *mb,
     mf_json_key(j, "messages_copied"),
         mf_json_u64(j, mb->stats.messages_copied);
     mf_json_key(j, "bytes_copied"), mf_json_u64(j, mb->stats.bytes_copied);
+    mf_json_key(j, "outside_window"), mf_json_u64(j, mb->stats.outside_window);
+    mf_json_key(j, "bytes_outside_window"),
+        mf_json_u64(j, mb->stats.bytes_outside_window);
     mf_json_key(j, "progress");
     mf_json_object_begin(j);
     mf_json_key(j, "messages_total"), mf_json_u64(j, mb->messages_total);
@@ -153,6 +158,8 @@ on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
     if (s->j)
         json_mailbox(s->j, mb, rate);
     s->lease_wait_ms += mb->stats.lease_wait_ms;
+    s->outside_window += mb->stats.outside_window;
+    s->bytes_outside_window += mb->stats.bytes_outside_window;
     if (running_state(mb->state)) {
         struct running *r;
         s->run = mf_xreallocarray(s->run, s->nrun + 1, sizeof(*s->run));
@@ -302,6 +309,14 @@ print_text(FILE *out, const struct mf_batch_config *cfg,
         }
     }
     fprintf(out, "\n");
+    if (!mf_window_empty(&cfg->window) || s->outside_window) {
+        mf_window_format(&cfg->window, b1, sizeof(b1));
+        human_bytes(b2, sizeof(b2), s->bytes_outside_window);
+        fprintf(out,
+                "  window    %s: %llu messages (%s) outside it, left on "
+                "the source\n",
+                b1, (unsigned long long)s->outside_window, b2);
+    }
     if (s->lease_wait_ms) {
         human_secs(b3, sizeof(b3), (double)s->lease_wait_ms / 1000.0);
         fprintf(out,
@@ -357,6 +372,9 @@ print_json_doc(const struct mf_batch_config *cfg, const struct snapshot *s,
     mf_json_key(j, "bytes_copied"), mf_json_u64(j, s->bytes_copied);
     mf_json_key(j, "messages_per_second"), mf_json_double(j, s->rate);
     mf_json_key(j, "lease_wait_ms"), mf_json_u64(j, s->lease_wait_ms);
+    mf_json_key(j, "outside_window"), mf_json_u64(j, s->outside_window);
+    mf_json_key(j, "bytes_outside_window"),
+        mf_json_u64(j, s->bytes_outside_window);
     mf_json_key(j, "eta_seconds");
     if (s->rate > 0 && (s->nrun || s->queued))
         mf_json_double(j, left / s->rate);
@@ -385,6 +403,7 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
     mf_json_key(j, "flag_conflict"),
         mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));
+    mf_window_to_json(j, &cfg->window);
     mf_json_key(j, "n_mailboxes"), mf_json_u64(j, cfg->n_mailboxes);
     mf_json_key(j, "counts");
     mf_json_object_begin(j);

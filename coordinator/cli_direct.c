@@ -19,55 +19,18 @@
 /* Mailboxes from the CSV                                              */
 /* ------------------------------------------------------------------ */
 
-static char *
-dup_or_null(const char *s) {
-    return s ? mf_xstrdup(s) : NULL;
-}
-
-static void
-on_row(void *ud, const struct mf_csv_row *r) {
-    struct cli_csv *l = ud;
-    struct csv_mailbox *row;
-
-    l->rows = mf_xreallocarray(l->rows, l->n + 1, sizeof(*l->rows));
-    row = &l->rows[l->n++];
-    memset(row, 0, sizeof(*row));
-    row->email = mf_xstrdup(r->email);
-    row->username = mf_xstrdup(r->username);
-    row->password = dup_or_null(r->password);
-    row->target_username = dup_or_null(r->target_username);
-    row->target_password = dup_or_null(r->target_password);
-    row->user_root =
-        r->user_root && r->user_root[0] ? mf_xstrdup(r->user_root) : NULL;
-}
-
 static void
 on_issue(void *ud, const struct mf_csv_issue *is) {
     struct cli_csv *l = ud;
-    l->issues++;
-    fprintf(stderr, "%s:%llu:%u: error: %s: %s [%s]\n", l->path,
-            (unsigned long long)is->line, is->column, mf_strerror(is->code),
-            is->detail, mf_err_name(is->code));
-}
 
-static void
-rows_free(struct csv_mailbox *rows, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        mf_secret_free(&rows[i].password);
-        mf_secret_free(&rows[i].target_password);
-        free(rows[i].email);
-        free(rows[i].username);
-        free(rows[i].target_username);
-        free(rows[i].user_root);
-    }
-    free(rows);
+    l->issues++;
+    mf_csv_issue_print(stderr, l->path, is);
 }
 
 int
 cli_csv_load(struct cli *cli, const char *command, const char *path,
              bool password_optional, struct cli_csv *l) {
     struct mf_csv_options copt = {0};
-    struct mf_csv_callbacks ccb = {.on_row = on_row, .on_issue = on_issue};
     struct mf_csv_stats cstats;
     struct mf_error err = {0};
     mf_err rc;
@@ -80,7 +43,7 @@ cli_csv_load(struct cli *cli, const char *command, const char *path,
     }
     copt.password_optional = password_optional;
     l->path = path;
-    rc = mf_csv_parse_file(path, &copt, &ccb, l, &cstats, &err);
+    rc = mf_csv_load(path, &copt, on_issue, l, &l->rows, &l->n, &cstats, &err);
     if (rc == MF_E_IO) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_ERROR;
@@ -97,7 +60,7 @@ cli_csv_load(struct cli *cli, const char *command, const char *path,
 
 void
 cli_csv_free(struct cli_csv *l) {
-    rows_free(l->rows, l->n);
+    mf_csv_mailboxes_free(&l->rows, l->n);
     memset(l, 0, sizeof(*l));
 }
 
@@ -205,8 +168,9 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         mf_config_get_u64(cli->config, "max-message-size", 0, 0,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
                           &d->opts.max_message_size, &err) ||
-        mf_config_get_u64(cli->config, "max-attempts", 5, 1, 100, MF_UNIT_NONE,
-                          &v, &err) ||
+        mf_config_get_u64(cli->config, "max-attempts",
+                          MF_MIGRATE_DEFAULT_ATTEMPTS, 1, 100, MF_UNIT_NONE, &v,
+                          &err) ||
         add_list(d->rules, mf_config_get(cli->config, "include", NULL),
                  mf_folder_rules_parse_include, &err) ||
         add_list(d->rules, mf_config_get(cli->config, "exclude", NULL),
@@ -235,6 +199,10 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         mf_flag_conflict_parse(
             mf_config_get(cli->config, "flag-conflict", NULL),
             &d->opts.flag_conflict, &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return MF_EXIT_USAGE;
+    }
+    if (!cli_window_read(cli, &d->opts.window, &err)) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }
@@ -273,7 +241,7 @@ cli_direct_free(struct cli_direct *d) {
 }
 
 void
-cli_direct_logins(const struct cli_direct *d, const struct csv_mailbox *row,
+cli_direct_logins(const struct cli_direct *d, const struct mf_csv_mailbox *row,
                   struct mf_migrate_login *src, struct mf_migrate_login *dst,
                   char *owned[4]) {
     const struct mf_jobs_names names = {row->email, row->username,

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "cli_login.h"
+#include "mailferry/csv.h"
 #include "mailferry/migrate.h"
 #include "migrate_output.h"
 
@@ -18,7 +19,7 @@
 
 /* The CSV's rows (owned; passwords wiped by cli_csv_free()). */
 struct cli_csv {
-    struct csv_mailbox *rows;
+    struct mf_csv_mailbox *rows;
     size_t n;
     uint64_t issues;
     const char *path;
@@ -51,7 +52,7 @@ void cli_direct_free(struct cli_direct *d);
 
 /* Both logins of one row. owned[4] receives strings to free afterwards. */
 void cli_direct_logins(const struct cli_direct *d,
-                       const struct csv_mailbox *row,
+                       const struct mf_csv_mailbox *row,
                        struct mf_migrate_login *src,
                        struct mf_migrate_login *dst, char *owned[4]);
 

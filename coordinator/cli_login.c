@@ -66,7 +66,8 @@ cli_server_read(struct cli *cli, const char *key, bool required,
         mf_config_get_bool(cli->config, "insecure", false, &insecure, err))
         return false;
     s->insecure = insecure;
-    if (mf_config_get_u64(cli->config, "command-timeout", 300, 1, 86400,
+    if (mf_config_get_u64(cli->config, "command-timeout",
+                          MF_MIGRATE_DEFAULT_COMMAND_TIMEOUT_S, 1, 86400,
                           MF_UNIT_SECONDS, &secs, err) != MF_E_OK)
         return false;
     s->command_timeout_ms = (long)secs * 1000L;

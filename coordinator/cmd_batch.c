@@ -211,6 +211,7 @@ print_created(const struct mf_batch_config *cfg,
             mf_json_u64(&j, cfg->incremental_every);
         mf_json_key(&j, "flag_conflict"),
             mf_json_string(&j, mf_flag_conflict_name(cfg->flag_conflict));
+        mf_window_to_json(&j, &cfg->window);
         mf_json_key(&j, "mailboxes"), mf_json_u64(&j, n);
         if (dry_run) {
             mf_json_key(&j, "mailbox_list");
@@ -304,7 +305,8 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
     if (!plan_server(cfg, cfg->source, &src, &err) ||
         !plan_server(cfg, cfg->target, &dst, &err) ||
         mf_batch_config_rules(cfg, &rules, &err) ||
-        mf_config_get_u64(cli->config, "concurrency", 4, 1, 64, MF_UNIT_NONE,
+        mf_config_get_u64(cli->config, "concurrency",
+                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 64, MF_UNIT_NONE,
                           &conc, &err)) {
         fprintf(stderr, "mailferry batch create: %s\n", err.detail);
         goto out;
@@ -327,6 +329,7 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
     po.rules = rules;
     po.max_message_size = mf_profile_max_message_size(
         mf_profile_or_generic(cfg->target_profile), cfg->max_message_size);
+    po.window = cfg->window;
     po.concurrency = (unsigned)conc;
     if (mf_plan_batch(&po, reqs, d->n, &pb, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry batch create: plan: %s\n", err.detail);

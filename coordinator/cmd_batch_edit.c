@@ -269,9 +269,8 @@ read_rows(struct edit *e, const char *csv, struct mf_json *issues,
         mf_batch_config_free(&cfg);
         return MF_EXIT_USAGE;
     }
-    exit_code = batch_def_read_rows(
-        e->command, e->name, csv, cfg->admin_user != NULL,
-        cfg->target_admin_user != NULL, allow, e->kr, issues, d);
+    exit_code = batch_def_read_rows(e->command, e->name, csv, cfg, allow, e->kr,
+                                    issues, d);
     mf_batch_config_free(&cfg);
     return exit_code;
 }

@@ -16,7 +16,8 @@
 
 static const char set_usage[] =
     "NAME --redis URL [--max-message-size N] [--max-attempts N] "
-    "[--incremental-every DURATION] [--flag-conflict source|target] [--json]";
+    "[--incremental-every DURATION] [--flag-conflict source|target] "
+    "[--since YYYY-MM-DD|none] [--before YYYY-MM-DD|none] [--json]";
 
 static const struct cli_option set_options[] = {
     {"redis", true, "Redis holding the batches"},
@@ -30,6 +31,12 @@ static const struct cli_option set_options[] = {
     {"flag-conflict", true,
      "which side wins a flag changed on both the source and the target "
      "since the last pass: source or target"},
+    {"since", true,
+     "copy only messages whose INTERNALDATE is on or after this day "
+     "(YYYY-MM-DD; none: no lower bound); a wider window copies the rest"},
+    {"before", true,
+     "copy only messages whose INTERNALDATE is before this day (YYYY-MM-DD; "
+     "none: no upper bound)"},
     {NULL, false, NULL},
 };
 
@@ -64,6 +71,15 @@ read_value(struct cli *cli, const char *option, uint64_t *v_r, char *text,
         snprintf(text, n, "%s", mf_flag_conflict_name(c));
         return MF_E_OK;
     }
+    if (strcmp(option, "since") == 0 || strcmp(option, "before") == 0) {
+        uint32_t day;
+        if ((rc = mf_window_date_parse(mf_config_get(cli->config, option, NULL),
+                                       &day, err)))
+            return rc;
+        *v_r = day;
+        mf_window_date_format(day, text, n);
+        return MF_E_OK;
+    }
     if ((rc = mf_config_get_u64(cli->config, option, 0, 0, UINT64_MAX,
                                 unit_of(option), v_r, err)))
         return rc;
@@ -71,15 +87,43 @@ read_value(struct cli *cli, const char *option, uint64_t *v_r, char *text,
     return MF_E_OK;
 }
 
+/* The window the batch will have with the --since and --before given,
+ * refused (MF_E_USAGE) when no day would be inside. */
+static mf_err
+check_window(struct cli *cli, struct mf_redis *r, const char *name,
+             struct mf_error *err) {
+    const char *since = mf_config_get(cli->config, "since", NULL);
+    const char *before = mf_config_get(cli->config, "before", NULL);
+    struct mf_batch_config *cfg = NULL;
+    struct mf_window w;
+    mf_err rc;
+
+    if (!since && !before)
+        return MF_E_OK;
+    if ((rc = mf_batch_get(r, name, &cfg, err)))
+        return rc;
+    w = cfg->window;
+    mf_batch_config_free(&cfg);
+    if ((since && (rc = mf_window_date_parse(since, &w.since, err))) ||
+        (before && (rc = mf_window_date_parse(before, &w.before, err))))
+        return rc;
+    return mf_window_check(&w, err);
+}
+
 int
 batch_def_apply_settings(struct cli *cli, const char *command,
                          struct mf_redis *r, const char *name, int *changed_r) {
     struct mf_error err = {0};
+    mf_err crc;
 
     *changed_r = 0;
+    if ((crc = check_window(cli, r, name, &err))) {
+        batch_print_error(command, name, &err);
+        return crc == MF_E_USAGE ? MF_EXIT_USAGE : batch_exit_code(crc);
+    }
     for (const struct cli_option *o = set_options; o->name; o++) {
         uint64_t v;
-        char text[32];
+        char text[MF_WINDOW_TEXT_MAX];
         mf_err rc;
         if (!mf_batch_setting_known(o->name) ||
             !mf_config_get(cli->config, o->name, NULL))

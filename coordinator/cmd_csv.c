@@ -35,26 +35,10 @@ static void
 on_issue(void *ud, const struct mf_csv_issue *is) {
     struct validate *v = ud;
 
-    if (v->json) {
-        mf_json_object_begin(&v->j);
-        mf_json_key(&v->j, "line"), mf_json_u64(&v->j, is->line);
-        mf_json_key(&v->j, "column"), mf_json_u64(&v->j, is->column);
-        mf_json_key(&v->j, "column_name"),
-            mf_json_string(&v->j, is->column_name);
-        mf_json_key(&v->j, "code"),
-            mf_json_string(&v->j, mf_err_name(is->code));
-        mf_json_key(&v->j, "number"), mf_json_u64(&v->j, is->code);
-        mf_json_key(&v->j, "message"),
-            mf_json_string(&v->j, mf_strerror(is->code));
-        mf_json_key(&v->j, "detail"), mf_json_string(&v->j, is->detail);
-        mf_json_object_end(&v->j);
-        return;
-    }
-    printf("%s:%llu:%u: error: %s", v->path, (unsigned long long)is->line,
-           is->column, mf_strerror(is->code));
-    if (is->column_name)
-        printf(" in %s", is->column_name);
-    printf(": %s [%s]\n", is->detail, mf_err_name(is->code));
+    if (v->json)
+        mf_csv_issue_json(&v->j, is);
+    else
+        mf_csv_issue_print(stdout, v->path, is);
 }
 
 int

@@ -44,7 +44,8 @@ static const char usage[] =
 
 static const struct cli_option options[] = {
     BATCH_DEF_OPTIONS{"concurrency", true,
-                      "mailboxes migrated at the same time (default 4)"},
+                      "mailboxes migrated at the same time (default " MF_STR(
+                          MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
     {"redis", true,
      "a shared Redis for the batch records and checkpoints (redis://host:"
      "port, unix:///path); default: a private redis-server for this run"},
@@ -57,7 +58,8 @@ static const struct cli_option options[] = {
     {"bind-address", true, "local address for outgoing connections"},
     {"command-timeout", true,
      "seconds a server may take to answer one IMAP command, plus a second "
-     "per 64 KiB it moves (default 300); past it: SERVER_TOO_SLOW"},
+     "per 64 KiB it moves (default " MF_STR(
+         MF_MIGRATE_DEFAULT_COMMAND_TIMEOUT_S) "); past it: SERVER_TOO_SLOW"},
     {"egress-ip", true,
      "this process's address for the per-IP caps (default: the local "
      "address toward each server)"},
@@ -88,7 +90,7 @@ on_signal(int sig) {
 
 struct run {
     struct cli_direct d;
-    struct csv_mailbox *rows;
+    struct mf_csv_mailbox *rows;
     size_t n;
     atomic_size_t next;
     struct mailbox_outcome *out; /* n */
@@ -112,7 +114,7 @@ worker(void *arg) {
     o.redis = redis;
     for (;;) {
         size_t i = atomic_fetch_add(&r->next, 1);
-        struct csv_mailbox *row;
+        struct mf_csv_mailbox *row;
         struct mailbox_outcome *out;
         struct mf_migrate_login src, dst;
         char *owned[4];
@@ -181,7 +183,8 @@ cmd_migrate(int argc, char **argv) {
         const char *dir = mf_config_get(cli.config, "report-dir", NULL);
         struct sigaction sa2;
         if (mf_config_get_bool(cli.config, "direct", false, &direct, &err) ||
-            mf_config_get_u64(cli.config, "concurrency", 4, 1, 256,
+            mf_config_get_u64(cli.config, "concurrency",
+                              MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256,
                               MF_UNIT_NONE, &conc, &err)) {
             fprintf(stderr, "mailferry migrate: %s\n", err.detail);
             goto out;
@@ -201,7 +204,8 @@ cmd_migrate(int argc, char **argv) {
     if ((exit_code = cli_direct_read(&cli, "migrate", &r.d)) != -1)
         goto out;
     exit_code = MF_EXIT_USAGE;
-    if (mf_config_get_u64(cli.config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
+    if (mf_config_get_u64(cli.config, "concurrency",
+                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256, MF_UNIT_NONE,
                           &concurrency, &err)) {
         fprintf(stderr, "mailferry migrate: %s\n", err.detail);
         goto out;

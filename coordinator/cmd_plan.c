@@ -35,7 +35,8 @@
 static const char usage[] =
     "FILE --source URL [--target URL] [--admin USER "
     "--admin-password-file F] [--include P,...] [--exclude P,...] "
-    "[--max-message-size 35M] [--concurrency N] [--from-batch NAME ... "
+    "[--max-message-size 35M] [--since DAY] [--before DAY] [--concurrency N] "
+    "[--from-batch NAME ... "
     "--redis URL [--connections 1,2,4] [--window 8h]] [--json]";
 
 static const struct cli_option options[] = {
@@ -45,7 +46,9 @@ static const struct cli_option options[] = {
     {"target", true,
      "target server (for its separator, special-use folders and "
      "APPENDLIMIT); without it the plan assumes \"/\" and no special-use"},
-    {"concurrency", true, "mailboxes planned at the same time (default 4)"},
+    {"concurrency", true,
+     "mailboxes planned at the same time (default " MF_STR(
+         MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
     {"admin", true, "source admin who logs in on behalf of each user"},
     {"admin-password-file", true, "file holding the source admin's password"},
     {"admin-login-format", true,
@@ -69,6 +72,12 @@ static const struct cli_option options[] = {
      "replaces the target's hierarchy separator inside folder names (_)"},
     {"size-method", true,
      "auto (STATUS=SIZE when offered, else FETCH), status or fetch"},
+    {"since", true,
+     "count apart the messages whose INTERNALDATE is before this day "
+     "(YYYY-MM-DD): what a pre-staging pass leaves for later"},
+    {"before", true,
+     "count apart the messages whose INTERNALDATE is on or after this day "
+     "(YYYY-MM-DD)"},
     {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
     {"from-batch", true,
      "estimate from this finished test batch (repeatable, or comma "
@@ -251,7 +260,8 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
         !cli_admin_read(cli, "target-", &st->dst_admin, err) ||
         !cli_oauth_read(cli, "source", &st->src_oauth, err) ||
         !cli_oauth_read(cli, "target", &st->dst_oauth, err) ||
-        mf_config_get_u64(cli->config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
+        mf_config_get_u64(cli->config, "concurrency",
+                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256, MF_UNIT_NONE,
                           &u, err) ||
         mf_config_get_u64(cli->config, "max-message-size", 0, 0,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
@@ -265,7 +275,8 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
         mf_config_get_u64(cli->config, "max-connections", 0, 0, 100000,
                           MF_UNIT_NONE, &st->max_connections, err) ||
         mf_config_get_u64(cli->config, "window", 0, 0, 365 * 86400,
-                          MF_UNIT_SECONDS, &st->window, err))
+                          MF_UNIT_SECONDS, &st->window, err) ||
+        !cli_window_read(cli, &st->po.window, err))
         return false;
     st->po.concurrency = (unsigned)u;
     st->po.max_message_size =
@@ -415,7 +426,7 @@ cmd_plan(int argc, char **argv) {
     reqs = mf_xcalloc(rows.n ? rows.n : 1, sizeof(*reqs));
     owned = mf_xcalloc(4 * (rows.n ? rows.n : 1), sizeof(*owned));
     for (size_t i = 0; i < rows.n; i++) {
-        const struct csv_mailbox *w = &rows.rows[i];
+        const struct mf_csv_mailbox *w = &rows.rows[i];
         const struct mf_jobs_names ids = {w->email, w->username,
                                           w->target_username};
 

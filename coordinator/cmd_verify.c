@@ -58,7 +58,7 @@ static atomic_bool stop_flag;
 /* The CSV's logins (verify_run.h's login callback). */
 struct csv_ctx {
     struct cli_direct d;
-    struct csv_mailbox *rows;
+    struct mf_csv_mailbox *rows;
 };
 
 static mf_err

@@ -4,13 +4,10 @@
  */
 #include "cli.h"
 #include "commands.h"
+#include "mailferry/version.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#ifndef MF_VERSION
-#define MF_VERSION "0.1.0"
-#endif
 
 struct command {
     const char *group; /* first word */

@@ -121,7 +121,7 @@ print_mailbox(const struct mf_batch_mailbox *mb) {
     printf(
         "%-6s %s: folders %u, messages %llu, copied %llu (%.1f MB), "
         "already there %llu, skipped %llu (too large %llu), failed %llu, "
-        "flags updated %llu, %.1f s, %.0f msgs/s, attempts %u\n",
+        "flags updated %llu, %.1f s, %.0f msgs/s, attempts %u",
         mailbox_word(mb->state), mb->cfg.email, s->folders_copied,
         (unsigned long long)s->messages_source,
         (unsigned long long)s->messages_copied, (double)s->bytes_copied / 1e6,
@@ -131,6 +131,11 @@ print_mailbox(const struct mf_batch_mailbox *mb) {
         (unsigned long long)s->flags_updated, s->seconds,
         s->seconds > 0.001 ? (double)s->messages_copied / s->seconds : 0.0,
         mb->attempts_total);
+    if (s->outside_window)
+        printf(", outside the date window %llu (%.1f MB)",
+               (unsigned long long)s->outside_window,
+               (double)s->bytes_outside_window / 1e6);
+    printf("\n");
     if (mb->error_code)
         printf("       error %d %s: %s\n", mb->error_code, mb->error_name,
                mb->error_detail);

@@ -38,6 +38,10 @@ migrate_print_mailbox(FILE *out, const struct mailbox_outcome *o) {
             (unsigned long long)s->skipped_vanished,
             (unsigned long long)s->failed, (unsigned long long)s->flags_updated,
             s->seconds, rate(s->messages_copied, s->seconds));
+    if (s->outside_window)
+        fprintf(out, ", outside the date window %llu (%.1f MB)",
+                (unsigned long long)s->outside_window,
+                mb(s->bytes_outside_window));
     if (s->attempts > 1)
         fprintf(out, ", %u attempts", s->attempts);
     fprintf(out, "\n");
@@ -161,6 +165,9 @@ json_mailbox(struct mf_json *j, const struct mailbox_outcome *o) {
     mf_json_key(j, "messages_present"), mf_json_u64(j, s->messages_present);
     mf_json_key(j, "skipped_too_large"), mf_json_u64(j, s->skipped_too_large);
     mf_json_key(j, "skipped_vanished"), mf_json_u64(j, s->skipped_vanished);
+    mf_json_key(j, "outside_window"), mf_json_u64(j, s->outside_window);
+    mf_json_key(j, "bytes_outside_window"),
+        mf_json_u64(j, s->bytes_outside_window);
     mf_json_key(j, "failed"), mf_json_u64(j, s->failed);
     mf_json_key(j, "flags_updated"), mf_json_u64(j, s->flags_updated);
     mf_json_key(j, "uidvalidity_changes"),
@@ -205,6 +212,7 @@ migrate_print_summary(FILE *out, const struct mailbox_outcome *v, size_t n,
         t.messages_present += r->stats.messages_present;
         t.skipped_too_large += r->stats.skipped_too_large;
         t.skipped_vanished += r->stats.skipped_vanished;
+        t.outside_window += r->stats.outside_window;
         t.failed += r->stats.failed;
     }
     if (json) {
@@ -219,6 +227,7 @@ migrate_print_summary(FILE *out, const struct mailbox_outcome *v, size_t n,
         mf_json_key(&j, "stopped"), mf_json_bool(&j, stopped);
         mf_json_key(&j, "messages_copied"), mf_json_u64(&j, t.messages_copied);
         mf_json_key(&j, "bytes_copied"), mf_json_u64(&j, t.bytes_copied);
+        mf_json_key(&j, "outside_window"), mf_json_u64(&j, t.outside_window);
         mf_json_key(&j, "seconds"), mf_json_double(&j, seconds);
         mf_json_key(&j, "mailboxes");
         mf_json_array_begin(&j);
@@ -232,14 +241,16 @@ migrate_print_summary(FILE *out, const struct mailbox_outcome *v, size_t n,
         fprintf(out,
                 "\n%zu mailboxes: %zu ok, %zu failed, %zu not run%s\n"
                 "messages: %llu on the source, %llu copied (%.1f MB), %llu "
-                "already there, %llu skipped, %llu failed\n"
+                "already there, %llu skipped, %llu failed, %llu outside the "
+                "date window\n"
                 "time: %.1f s, %.0f msgs/s, %.1f MB/s\n",
                 n, ok, failed, not_run, stopped ? " (stopped)" : "",
                 (unsigned long long)t.messages_source,
                 (unsigned long long)t.messages_copied, mb(t.bytes_copied),
                 (unsigned long long)t.messages_present,
                 (unsigned long long)mf_report_stats_skipped(&t),
-                (unsigned long long)t.failed, seconds,
+                (unsigned long long)t.failed,
+                (unsigned long long)t.outside_window, seconds,
                 rate(t.messages_copied, seconds),
                 seconds > 0 ? mb(t.bytes_copied) / seconds : 0.0);
     }

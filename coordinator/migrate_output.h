@@ -13,13 +13,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* One CSV row; secrets are wiped when freed. */
-struct csv_mailbox {
-    char *email, *username, *password;
-    char *target_username, *target_password;
-    char *user_root; /* the CSV's UserRoot, or NULL */
-};
-
 /* One mailbox's run as the printer sees it. */
 struct mailbox_outcome {
     const char *email; /* borrowed */

@@ -247,7 +247,8 @@ verify_read_options(struct cli *cli, const char *command,
     uint64_t sample;
     bool deep = false;
 
-    if (mf_config_get_u64(cli->config, "concurrency", 4, 1, 256, MF_UNIT_NONE,
+    if (mf_config_get_u64(cli->config, "concurrency",
+                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256, MF_UNIT_NONE,
                           concurrency_r, &err) ||
         mf_config_get_u64(cli->config, "sample", 0, 0, UINT32_MAX, MF_UNIT_NONE,
                           &sample, &err) ||

@@ -11,7 +11,9 @@
 #include "cli.h"
 #include "mailferry/crypto.h"
 #include "mailferry/jobs.h"
+#include "mailferry/migrate.h"
 #include "mailferry/redis.h"
+#include "mailferry/util.h"
 #include "mailferry/verify.h"
 
 #include <stdatomic.h>
@@ -68,7 +70,9 @@ int verify_fleet_go(struct cli *cli, struct mf_redis *redis,
 
 /* The options both commands take besides their own. */
 #define VERIFY_RUN_OPTIONS                                                     \
-    {"concurrency", true, "mailboxes verified at the same time (default 4)"},  \
+    {"concurrency", true,                                                      \
+     "mailboxes verified at the same time (default " MF_STR(                   \
+         MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},                                 \
         {"sample", true,                                                       \
          "also compare the bodies (SHA-256 of BODY.PEEK[]) of N messages per " \
          "folder, spread over it (default 0: sizes only)"},                    \

@@ -9,7 +9,9 @@
  *   0  clean shutdown (every running job stopped, handed back, released)
  *   1  shutdown timeout: jobs were abandoned (their claims expire)
  *   2  wrong command line
- *   3  could not start (configuration, key file, Kafka client, HTTP port)
+ *   3  could not start (configuration, key file, Kafka client, HTTP port),
+ *      or Kafka ended its membership for good (another worker took its
+ *      --instance-id): its jobs were handed back first
  *
  * Settings (flags > MAILFERRY_* environment > --config file, config.h):
  * every option below is also a config key of the same name, and any
@@ -25,6 +27,8 @@
 #include "mailferry/config.h"
 #include "mailferry/crypto.h"
 #include "mailferry/log.h"
+#include "mailferry/util.h"
+#include "mailferry/version.h"
 #include "mailferry/worker.h"
 #include "worker_http.h"
 
@@ -34,10 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#ifndef MF_VERSION
-#define MF_VERSION "0.1.0"
-#endif
 
 enum {
     EXIT_OK = 0,
@@ -56,7 +56,9 @@ static const struct option options[] = {
     {"kafka", true, "Kafka bootstrap servers HOST:PORT[,HOST:PORT...]"},
     {"redis", true, "Redis URL: redis://host:port[/db] or unix:///path"},
     {"master-key-file", true, "key file that opens the job credentials"},
-    {"slots", true, "mailboxes migrated at the same time (default 4)"},
+    {"slots", true,
+     "mailboxes migrated at the same time (default " MF_STR(
+         MF_WORKER_DEFAULT_SLOTS) ")"},
     {"worker-id", true, "name in claims and results (default host/pid)"},
     {"bind-address", true, "local address for IMAP connections"},
     {"egress-ip", true,
@@ -64,6 +66,9 @@ static const struct option options[] = {
      "address toward each server)"},
     {"topic-prefix", true, "Kafka topic prefix (default mailferry)"},
     {"group-id", true, "consumer group (default mailferry-workers)"},
+    {"instance-id", true,
+     "static group membership: this worker's unique name in the group, "
+     "e.g. the pod name (default none: dynamic membership)"},
     {"claim-ttl", true,
      "claim lifetime, renewed every third (default 30s); a dead worker's "
      "jobs are requeued after it"},
@@ -250,6 +255,7 @@ main(int argc, char **argv) {
     o.bind_address = mf_config_get(cfg, "bind-address", NULL);
     o.egress_ip = mf_config_get(cfg, "egress-ip", NULL);
     o.group_id = mf_config_get(cfg, "group-id", NULL);
+    o.instance_id = mf_config_get(cfg, "instance-id", NULL);
     o.topic_prefix = mf_config_get(cfg, "topic-prefix", NULL);
 
     code = EXIT_START;

@@ -192,6 +192,10 @@ struct mf_batch_config {
     /* Flags changed on both sides between passes (migrate.h); stored as
      * its word, absent for MF_FLAG_CONFLICT_DEFAULT. */
     enum mf_flag_conflict flag_conflict;
+    /* Pre-staging (mailferry/window.h): only messages whose INTERNALDATE
+     * is inside are copied; fields since and before, "YYYY-MM-DD",
+     * absent for no bound. */
+    struct mf_window window;
     /* OAuth2 logins per side (fields s_oauth_* and t_oauth_*). */
     struct mf_batch_oauth source_oauth, target_oauth;
 
@@ -270,8 +274,10 @@ MF_WARN_UNUSED mf_err mf_batch_remove(struct mf_redis *r, const char *name,
 
 /* Whether mf_batch_set() can change option (its command-line name
  * without "--": "max-message-size", "max-attempts",
- * "incremental-every", "flag-conflict"; the last one's value is an enum
- * mf_flag_conflict, stored and listed as its word). */
+ * "incremental-every", "flag-conflict", "since", "before"; flag-conflict's
+ * value is an enum mf_flag_conflict, stored and listed as its word, and
+ * since's and before's a day as yyyymmdd, 0 for none, stored and listed
+ * as "YYYY-MM-DD" or "none"). */
 bool mf_batch_setting_known(const char *option);
 
 /* Sets option (see mf_batch_setting_known()) of an existing batch to

@@ -9,9 +9,11 @@
  * Stored as one Redis hash per mailbox, "mf:{b:<batch>}:ckpt:<mailbox>",
  * one field per folder (the folder's raw source name), value
  * "<uidvalidity> <last_uid> <clean|dirty> <tgt_uidvalidity> <tgt_mark>
- *  <src_bytes> <pending> [st1:<status>]", pending being "-" or UIDs
- * joined by ',', status "<uidnext>,<messages>,<highestmodseq>" of the
- * source then of the target, six numbers in all (fields from
+ *  <src_bytes> <pending> [st1:<status>] [win1:<window>]", pending being
+ * "-" or UIDs joined by ',', status "<uidnext>,<messages>,<highestmodseq>"
+ * of the source then of the target, six numbers in all, window
+ * "<since>,<before>,<out_messages>,<out_bytes>" (written only when a date
+ * window was or is in use; days as yyyymmdd, 0: none) (fields from
  * tgt_uidvalidity on may be absent in values written by older versions;
  * a status field of a version this one does not know is ignored, as if
  * absent). One HSET per update, so a crash leaves either the old or the
@@ -32,6 +34,7 @@
 #define MAILFERRY_CHECKPOINT_H
 
 #include "mailferry/redis.h"
+#include "mailferry/window.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,6 +65,13 @@ struct mf_checkpoint {
         uint32_t uidnext, messages;
         uint64_t highestmodseq; /* 0: the server gave none */
     } src_status, tgt_status;
+    /* The date window (mailferry/window.h) the messages up to last_uid
+     * were copied under: those outside it were left on the source and
+     * are neither copied nor pending. A pass with a window that reaches
+     * further looks at them again (folder.c). out_messages and out_bytes
+     * count them. */
+    struct mf_window window;
+    uint64_t out_messages, out_bytes;
 };
 
 /* At most this many pending UIDs are kept per folder; past it the folder

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exchange Online's limits for a migration batch file. */
 #define MF_CSV_DEFAULT_MAX_ROWS 50000
@@ -110,6 +111,42 @@ MF_WARN_UNUSED mf_err mf_csv_parse_file(const char *path,
                                         const struct mf_csv_callbacks *cb,
                                         void *ud, struct mf_csv_stats *stats_r,
                                         struct mf_error *err);
+
+/* ---- Loading and reporting (load.c) ------------------------------------ */
+
+/* One valid row kept after parsing. Every string is owned; the optional
+ * ones are NULL when absent or empty; the passwords are secrets, wiped by
+ * mf_csv_mailboxes_free(). */
+struct mf_csv_mailbox {
+    uint64_t line; /* where the record starts */
+    char *email, *username, *password;
+    char *target_username, *target_password;
+    char *user_root;
+};
+
+/* The one loader for commands that keep the rows (migrate --direct,
+ * plan, verify): parses the file at path and copies every valid row into
+ * a new array *rows_r of *n_r (set in every case but MF_E_IO; free with
+ * mf_csv_mailboxes_free()). Each problem goes to on_issue (may be NULL)
+ * as it is found. Returns as mf_csv_parse_file(). */
+MF_WARN_UNUSED mf_err
+mf_csv_load(const char *path, const struct mf_csv_options *options,
+            void (*on_issue)(void *ud, const struct mf_csv_issue *issue),
+            void *ud, struct mf_csv_mailbox **rows_r, size_t *n_r,
+            struct mf_csv_stats *stats_r, struct mf_error *err);
+/* Wipes the passwords, frees every row and the array; *rows becomes
+ * NULL. */
+void mf_csv_mailboxes_free(struct mf_csv_mailbox **rows, size_t n);
+
+struct mf_json;
+/* One problem as every command shows it: a JSON object (line, column,
+ * column_name, code, number, message, detail) into j, where an array or
+ * a key is open; */
+void mf_csv_issue_json(struct mf_json *j, const struct mf_csv_issue *is);
+/* or a line "PATH:LINE:COL: error: MESSAGE[ in COLUMN]: DETAIL [NAME]"
+ * on f. */
+void mf_csv_issue_print(FILE *f, const char *path,
+                        const struct mf_csv_issue *is);
 
 /* True when s looks like a deliverable address: local@domain, each part
  * within RFC 5321 lengths, dot-atom local part (UTF-8 allowed, RFC 6531),

@@ -88,6 +88,8 @@ struct mf_counters {
     uint64_t lease_wait_ms; /* waiting for connection slots (caps) */
     uint64_t bytes_failed;  /* bytes of messages_failed: still to copy */
     bool pass_complete;     /* the lists are the mailbox's whole state */
+    /* Left on the source by the date window (migrate.h). */
+    uint64_t messages_outside_window, bytes_outside_window;
 };
 
 struct mf_progress {

@@ -22,7 +22,10 @@
  * never duplicates or reorders), consumers never auto-commit (offsets are
  * committed explicitly: claim, then commit). Defaults that kafka.* may
  * override: client.id, group.id, auto.offset.reset=earliest (a new fleet
- * takes the jobs enqueued before it started).
+ * takes the jobs enqueued before it started), and the consumer group's
+ * timing: session.timeout.ms=6000, heartbeat.interval.ms=1000,
+ * max.poll.interval.ms=30000, partition.assignment.strategy=
+ * range,roundrobin (docs/operations.md, "Scaling the fleet").
  *
  * Errors: MF_E_KAFKA_UNAVAILABLE when brokers cannot be reached or a
  * delivery timed out (class retry), MF_E_KAFKA for anything else Kafka
@@ -31,7 +34,8 @@
  * Threads: a producer may be shared by threads (produce, poll and flush
  * are thread-safe). A consumer belongs to one thread: poll, commit, pause
  * and close run there, and the rebalance callback runs inside poll and
- * close on that thread.
+ * close on that thread; only mf_kafka_consumer_wake() may come from
+ * another.
  */
 #ifndef MAILFERRY_KAFKA_H
 #define MAILFERRY_KAFKA_H
@@ -181,6 +185,9 @@ struct mf_kafka_consumer_params {
     size_t ntopics;
     mf_kafka_rebalance_cb on_rebalance; /* may be NULL */
     void *ud;
+    /* group.instance.id: a static member (KIP-345), unique in the group;
+     * NULL or "": a dynamic one (kafka.group.instance.id overrides). */
+    const char *instance_id;
 };
 
 /* Creates a consumer-group member subscribed to the topics. Joining the
@@ -222,10 +229,27 @@ MF_WARN_UNUSED mf_err mf_kafka_consumer_pause(struct mf_kafka_consumer *c,
 /* The number of partitions assigned now. */
 size_t mf_kafka_consumer_assigned(struct mf_kafka_consumer *c);
 
-/* Messages waiting in this member's partitions: the high watermarks as
- * last fetched minus the consumer's positions, summed (0 before the first
- * fetch). Does not block. */
-uint64_t mf_kafka_consumer_lag(struct mf_kafka_consumer *c);
+/* Messages waiting in this member's partitions: the high watermarks
+ * minus where consumption resumes (after the last message returned by
+ * poll, or the committed offset), summed into *lag_r. With timeout_ms 0
+ * it does not block: the watermarks are those of the last fetch (they
+ * stand still on paused partitions) and partitions nothing was returned
+ * from yet count 0. With timeout_ms > 0 it asks the brokers (one request
+ * per partition and one to the group coordinator, each waiting at most
+ * timeout_ms). Errors as librdkafka reports them; *lag_r is then
+ * untouched. */
+MF_WARN_UNUSED mf_err mf_kafka_consumer_lag(struct mf_kafka_consumer *c,
+                                            int timeout_ms, uint64_t *lag_r,
+                                            struct mf_error *err);
+
+/* Ends a mf_kafka_consumer_poll() that is waiting, now (or the next one
+ * at once, if none is). The one call any thread may make. */
+void mf_kafka_consumer_wake(struct mf_kafka_consumer *c);
+
+/* True once librdkafka has raised a fatal error (this member fenced by
+ * another with the same instance id): every poll then fails, and the
+ * consumer must be closed. */
+bool mf_kafka_consumer_fatal(struct mf_kafka_consumer *c);
 
 /* Leaves the group (the partitions go to the other members at once) and
  * stops consuming. Runs the rebalance callback with REVOKED. Idempotent. */

@@ -30,6 +30,7 @@
 #include "mailferry/err.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/redis.h"
+#include "mailferry/window.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -38,6 +39,13 @@
 
 /* Default cap on a message's size: Exchange Online's 35 MB. */
 #define MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE ((uint64_t)35 * 1000 * 1000)
+/* Tries per mailbox when it is migrated in this process (migrate
+ * --direct); a batch's jobs have MF_BATCH_DEFAULT_ATTEMPTS per pass. */
+#define MF_MIGRATE_DEFAULT_ATTEMPTS 5
+/* Mailboxes one process migrates, plans or verifies at the same time. */
+#define MF_MIGRATE_DEFAULT_CONCURRENCY 4
+/* Seconds a server may take to answer one command (--command-timeout). */
+#define MF_MIGRATE_DEFAULT_COMMAND_TIMEOUT_S 300
 
 /* One server as the admin described it. Borrowed. */
 struct mf_migrate_server {
@@ -72,9 +80,10 @@ struct mf_migrate_login {
 /* Live counters of a running mailbox: updated by the engine, read by a
  * progress display in another thread. */
 struct mf_migrate_progress {
-    _Atomic uint64_t messages_total; /* to copy, known so far */
-    _Atomic uint64_t messages_done;  /* copied, present, skipped, failed */
-    _Atomic uint64_t bytes_done;
+    _Atomic uint64_t messages_total;  /* to copy, known so far */
+    _Atomic uint64_t messages_done;   /* copied, present, skipped, failed */
+    _Atomic uint64_t messages_copied; /* of those, copied */
+    _Atomic uint64_t bytes_done;      /* bytes copied */
     _Atomic uint32_t folders_done;
     _Atomic uint32_t folders_total;
 };
@@ -105,7 +114,8 @@ struct mf_migrate_options {
      * (lost at exit) otherwise. */
     struct mf_redis *redis;
     const char *batch;
-    unsigned max_attempts;   /* tries per mailbox (0: 5) */
+    unsigned
+        max_attempts; /* tries per mailbox (0: MF_MIGRATE_DEFAULT_ATTEMPTS) */
     uint32_t backoff_ms;     /* first backoff (0: 1000); doubles, +-25 % */
     uint32_t max_backoff_ms; /* (0: 60000) */
     /* Tuning (0: defaults). */
@@ -141,6 +151,11 @@ struct mf_migrate_options {
      * caps). Folder rules and login templates come from them in the
      * callers (mf_profile_folder_rules()). */
     const struct mf_profile *source_profile, *target_profile;
+    /* Copy only the messages whose INTERNALDATE is inside (pre-staging,
+     * mailferry/window.h); the others stay on the source, counted as
+     * outside_window, until a pass with a wider window (or none) copies
+     * them, without duplicates. Zero: everything. */
+    struct mf_window window;
 };
 
 /* --flag-conflict's words: "source" or "target" (MF_FLAG_CONFLICT_DEFAULT
@@ -171,6 +186,9 @@ struct mf_migrate_stats {
     uint64_t messages_copied, bytes_copied;
     uint64_t messages_present; /* recognised as already on the target */
     uint64_t skipped_too_large, skipped_vanished;
+    /* Left on the source because their INTERNALDATE is outside the
+     * window (options.window): not copied, and not missing either. */
+    uint64_t outside_window, bytes_outside_window;
     uint64_t failed;        /* messages not copied, listed in failed */
     uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */

@@ -64,7 +64,10 @@ MF_WARN_UNUSED mf_err mf_redis_address_parse(const char *url,
 
 struct mf_redis;
 
-/* Connects to url. Commands time out after timeout_ms (0: 5000). */
+/* Connects to url. Commands time out after timeout_ms (0: 5000). hiredis
+ * writes with plain send(), so a program must ignore SIGPIPE (every
+ * program of ours does, in main) or a write to a Redis that has gone away
+ * kills it silently instead of failing the command. */
 MF_WARN_UNUSED mf_err mf_redis_connect(const char *url, long timeout_ms,
                                        struct mf_redis **r_r,
                                        struct mf_error *err);

@@ -63,9 +63,12 @@ enum mf_report_skip_reason {
     MF_REPORT_SKIP_EXCLUDED,  /* in an excluded folder */
     MF_REPORT_SKIP_FAILED,    /* the copy failed (see the failed items) */
     MF_REPORT_SKIP_VANISHED,  /* expunged on the source during the copy */
+    /* Left on the source by the date window (--since/--before): not
+     * copied on purpose, not missing; counted, never listed. */
+    MF_REPORT_SKIP_OUTSIDE_WINDOW,
     MF_REPORT_SKIP_REASON_COUNT
 };
-/* "too_large", "excluded", "failed", "vanished". */
+/* "too_large", "excluded", "failed", "vanished", "outside_window". */
 const char *mf_report_skip_reason_name(enum mf_report_skip_reason r);
 
 /* What `mailferry verify` (verify.h) said about a mailbox. */

@@ -34,6 +34,10 @@ _Noreturn void mf__assert_fail(const char *expr, const char *file, int line,
                                const char *func);
 
 #define MF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* A macro's value as a string literal, for help texts that print a
+ * default from where it is defined: MF_STR(MF_BATCH_DEFAULT_ATTEMPTS). */
+#define MF_STR(x) MF_STR_(x)
+#define MF_STR_(x) #x
 
 /* Overwrites n bytes at p so the compiler cannot elide it (secrets). */
 void mf_wipe(void *p, size_t n);

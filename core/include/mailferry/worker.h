@@ -88,6 +88,9 @@ struct mf_worker_options {
     long shutdown_timeout_ms;  /* 0: 25 s */
     long lease_ttl_ms;         /* connection leases (caps); 0: 30 s */
     long batch_cache_ms;       /* batch configs kept this long; 0: 30 s */
+    /* Static group membership (KIP-345): this worker's group.instance.id,
+     * unique in the group (a pod name); NULL or "": dynamic. */
+    const char *instance_id;
 };
 
 /* Counters for /metrics, updated by the worker's threads and readable at
@@ -134,8 +137,10 @@ void mf_worker_stats_count_error(struct mf_worker_stats *s, mf_err code);
  * clean shutdown, MF_E_TIMEOUT when jobs had to be abandoned at the
  * shutdown deadline, MF_E_CONFIG or MF_E_INVALID_ARGUMENT for options
  * that cannot work (err says which), MF_E_KAFKA when the consumer or
- * producer cannot be created. Redis or Kafka being away is not fatal: the
- * worker waits for them. */
+ * producer cannot be created, or after the consumer's fatal error (this
+ * worker fenced by another with the same instance id: its jobs are
+ * stopped and handed back first, as at a shutdown). Redis or Kafka being
+ * away is not fatal: the worker waits for them. */
 MF_WARN_UNUSED mf_err mf_worker_run(const struct mf_worker_options *o,
                                     const atomic_bool *stop,
                                     struct mf_worker_stats *stats,

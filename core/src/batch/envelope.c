@@ -24,7 +24,8 @@ mf_batch_apply_envelope_progress(struct mf_redis *r,
         .messages_total = c->messages_source,
         .messages_done = c->messages_copied + c->messages_already_present +
                          c->messages_skipped_too_large +
-                         c->messages_skipped_excluded + c->messages_failed,
+                         c->messages_skipped_excluded + c->messages_failed +
+                         c->messages_outside_window,
         .bytes_done = c->bytes_copied,
         .folders_total = (uint32_t)c->folders_total,
         .folders_done = (uint32_t)c->folders_done,
@@ -85,6 +86,8 @@ mf_batch_apply_envelope_result(struct mf_redis *r, const struct mf_result *res,
                 .bytes_copied = c->bytes_copied,
                 .messages_present = c->messages_already_present,
                 .skipped_too_large = c->messages_skipped_too_large,
+                .outside_window = c->messages_outside_window,
+                .bytes_outside_window = c->bytes_outside_window,
                 .failed = c->messages_failed,
                 .bytes_failed = c->bytes_failed,
                 .pass_complete = c->pass_complete,

@@ -99,6 +99,8 @@ add_stats(struct mf__batch_argv *a, const struct mf_batch_result *res) {
     mf__batch_argv_addu(a, s->uidvalidity_changes);
     snprintf(secs, sizeof(secs), "%.3f", s->seconds >= 0 ? s->seconds : 0.0);
     mf__batch_argv_adds(a, secs);
+    mf__batch_argv_addu(a, s->outside_window);
+    mf__batch_argv_addu(a, s->bytes_outside_window);
 }
 
 /* Time waited for connection slots adds up over the mailbox's jobs. Kept

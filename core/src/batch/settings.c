@@ -1,7 +1,8 @@
 /*
  * Batch options that may change over a batch's life (mf_batch_set()):
  * the size cap, the attempts per pass, the incremental interval, the
- * flag conflict rule (kept as its word, "source" or "target"). A change
+ * flag conflict rule (kept as its word, "source" or "target"), the date
+ * window's bounds (kept as "YYYY-MM-DD"; "none" clears one). A change
  * is one field of the batch hash plus one line in the batch's history
  * list ("<unix time> <option> <old> <new>"), written together in one
  * MULTI/EXEC under WATCH, so that status never shows a change that did
@@ -23,13 +24,20 @@ static const struct {
     const char *option; /* as on the command line, without "--" */
     const char *field;  /* in the batch hash */
     uint64_t min, max;
-    bool flag_conflict; /* an enum mf_flag_conflict, stored as its word */
+    enum {
+        NUMBER,
+        FLAG_CONFLICT, /* an enum mf_flag_conflict, stored as its word */
+        DAY,           /* yyyymmdd stored as "YYYY-MM-DD", 0 as "none" */
+    } kind;
 } settable[] = {
-    {"max-message-size", "max_message_size", 0, (uint64_t)1 << 40, false},
-    {"max-attempts", "max_attempts", 1, 100, false},
-    {"incremental-every", "incremental_every", 0, (uint64_t)366 * 86400, false},
+    {"max-message-size", "max_message_size", 0, (uint64_t)1 << 40, NUMBER},
+    {"max-attempts", "max_attempts", 1, 100, NUMBER},
+    {"incremental-every", "incremental_every", 0, (uint64_t)366 * 86400,
+     NUMBER},
     {"flag-conflict", "flag_conflict", MF_FLAG_CONFLICT_SOURCE,
-     MF_FLAG_CONFLICT_TARGET, true},
+     MF_FLAG_CONFLICT_TARGET, FLAG_CONFLICT},
+    {"since", "since", 0, 99991231, DAY},
+    {"before", "before", 0, 99991231, DAY},
 };
 
 bool
@@ -129,7 +137,8 @@ mf_batch_set(struct mf_redis *r, const char *batch, const char *option,
         return rc;
     for (size_t i = 0; i < MF_ARRAY_LEN(settable); i++) {
         bool raced = true;
-        char text[32];
+        char text[MF_WINDOW_TEXT_MAX];
+        const char *absent = "0";
         if (strcmp(settable[i].option, option) != 0)
             continue;
         if (value < settable[i].min || value > settable[i].max)
@@ -137,18 +146,24 @@ mf_batch_set(struct mf_redis *r, const char *batch, const char *option,
                                 "--%s must be between %llu and %llu", option,
                                 (unsigned long long)settable[i].min,
                                 (unsigned long long)settable[i].max);
-        if (settable[i].flag_conflict)
+        switch (settable[i].kind) {
+        case FLAG_CONFLICT:
             snprintf(text, sizeof(text), "%s",
                      mf_flag_conflict_name((enum mf_flag_conflict)value));
-        else
+            absent = mf_flag_conflict_name(MF_FLAG_CONFLICT_DEFAULT);
+            break;
+        case DAY:
+            mf_window_date_format((uint32_t)value, text, sizeof(text));
+            absent = "none";
+            break;
+        case NUMBER:
             snprintf(text, sizeof(text), "%llu", (unsigned long long)value);
+            absent = "0";
+            break;
+        }
         for (int tries = 0; raced && tries < 5; tries++)
-            if ((rc = set_once(
-                     r, batch, option, settable[i].field, text,
-                     settable[i].flag_conflict
-                         ? mf_flag_conflict_name(MF_FLAG_CONFLICT_DEFAULT)
-                         : "0",
-                     &raced, err)))
+            if ((rc = set_once(r, batch, option, settable[i].field, text,
+                               absent, &raced, err)))
                 return rc;
         if (raced)
             return mf_error_set(err, MF_E_REDIS,

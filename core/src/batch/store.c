@@ -199,6 +199,31 @@ add_oauth(struct mf__batch_argv *a, const char *prefix,
     add_blob(a, &o->key);
 }
 
+/* A window's bound, "YYYY-MM-DD"; none is no field. */
+static void
+add_day(struct mf__batch_argv *a, const char *field, uint32_t day) {
+    char text[MF_WINDOW_TEXT_MAX];
+
+    if (!day)
+        return;
+    mf_window_date_format(day, text, sizeof(text));
+    add_field(a, field, text);
+}
+
+/* A day stored by add_day() or mf_batch_set(); absent, "none" or one
+ * that does not parse: no bound. */
+static uint32_t
+get_day(const redisReply *h, const char *field) {
+    const redisReply *v = mf__batch_hget(h, field);
+    struct mf_error ignored;
+    uint32_t day = 0;
+
+    if (!v || v->type != REDIS_REPLY_STRING ||
+        mf_window_date_parse(v->str, &day, &ignored) != MF_E_OK)
+        return 0;
+    return day;
+}
+
 static void
 queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
                  const struct mf_batch_config *c, size_t n, int64_t now) {
@@ -231,6 +256,8 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     add_field_u(a, "incremental_every", c->incremental_every);
     if (c->flag_conflict != MF_FLAG_CONFLICT_DEFAULT)
         add_field(a, "flag_conflict", mf_flag_conflict_name(c->flag_conflict));
+    add_day(a, "since", c->window.since);
+    add_day(a, "before", c->window.before);
     add_oauth(a, "s_oauth_", &c->source_oauth);
     add_oauth(a, "t_oauth_", &c->target_oauth);
     add_field_u(a, "created", (uint64_t)now);
@@ -545,6 +572,8 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->max_attempts = (uint32_t)mf__batch_hget_u64(h, "max_attempts");
     c->incremental_every = mf__batch_hget_u64(h, "incremental_every");
     c->flag_conflict = get_flag_conflict(h);
+    c->window.since = get_day(h, "since");
+    c->window.before = get_day(h, "before");
     get_oauth(h, "s_oauth_", &c->source_oauth);
     get_oauth(h, "t_oauth_", &c->target_oauth);
     c->state = get_state(h);

@@ -21,7 +21,8 @@
  *   NO [AUTHENTICATIONFAILED]           MF_E_AUTH
  *     [AUTHORIZATIONFAILED] [EXPIRED]
  *   NO [TOOBIG] (RFC 7889)              MF_E_MESSAGE_TOO_LARGE
- *   NO [ALREADYEXISTS]                  MF_E_EXISTS
+ *   NO [ALREADYEXISTS], or "already     MF_E_EXISTS (servers without RFC
+ *     exists" in the text               5530 say so in words)
  *   NO [OVERQUOTA]                      MF_E_OVERQUOTA: a full target does
  *                                       not empty itself; the engine stops
  *                                       appending to that mailbox and lists
@@ -242,7 +243,7 @@ map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
         return MF_E_AUTH;
     if (code_is(r, "TOOBIG"))
         return MF_E_MESSAGE_TOO_LARGE;
-    if (code_is(r, "ALREADYEXISTS"))
+    if (code_is(r, "ALREADYEXISTS") || contains_ci(t, n, "already exists"))
         return MF_E_EXISTS;
     if (code_is(r, "OVERQUOTA"))
         return MF_E_OVERQUOTA;

@@ -456,6 +456,24 @@ mf_imap_session_on_untagged(struct mf_imap_session *s, const char *keyword,
 }
 
 void
+mf_imap_session_push_untagged(struct mf_imap_session *s, const char *keyword,
+                              mf_imap_untagged_cb cb, void *ud,
+                              struct mf_imap_untagged_prev *prev_r) {
+    struct mf__imap_handler *h = find_handler(s, keyword);
+
+    prev_r->keyword = keyword;
+    prev_r->cb = h ? h->cb : NULL;
+    prev_r->ud = h ? h->ud : NULL;
+    mf_imap_session_on_untagged(s, keyword, cb, ud);
+}
+
+void
+mf_imap_session_pop_untagged(struct mf_imap_session *s,
+                             const struct mf_imap_untagged_prev *prev) {
+    mf_imap_session_on_untagged(s, prev->keyword, prev->cb, prev->ud);
+}
+
+void
 mf_imap_session_set_literal_sink(struct mf_imap_session *s,
                                  mf_imap_literal_begin_cb begin,
                                  mf_imap_literal_data_cb data,
@@ -654,18 +672,6 @@ mf__imap_session_last_mut(struct mf_imap_session *s) {
 const struct mf_imap_mailbox_info *
 mf__imap_session_mbox(const struct mf_imap_session *s) {
     return &s->mbox;
-}
-
-bool
-mf__imap_session_untagged_get(struct mf_imap_session *s, const char *keyword,
-                              mf_imap_untagged_cb *cb_r, void **ud_r) {
-    struct mf__imap_handler *h = find_handler(s, keyword);
-
-    if (!h)
-        return false;
-    *cb_r = h->cb;
-    *ud_r = h->ud;
-    return true;
 }
 
 void

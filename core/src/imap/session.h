@@ -293,6 +293,21 @@ mf_imap_session_last(const struct mf_imap_session *s);
  * UIDVALIDITY...) happens first in any case. */
 void mf_imap_session_on_untagged(struct mf_imap_session *s, const char *keyword,
                                  mf_imap_untagged_cb cb, void *ud);
+/* A handler in place for one operation: push installs cb for keyword and
+ * keeps what was there in *prev_r (caller's storage); pop puts that back
+ * (or removes the handler when there was none). Pushes and pops nest, as
+ * a stack: pop in the reverse order. keyword is borrowed until the pop. */
+struct mf_imap_untagged_prev {
+    const char *keyword;
+    mf_imap_untagged_cb cb; /* NULL: there was none */
+    void *ud;
+};
+void mf_imap_session_push_untagged(struct mf_imap_session *s,
+                                   const char *keyword, mf_imap_untagged_cb cb,
+                                   void *ud,
+                                   struct mf_imap_untagged_prev *prev_r);
+void mf_imap_session_pop_untagged(struct mf_imap_session *s,
+                                  const struct mf_imap_untagged_prev *prev);
 /* Streams literals larger than the limits' stream_threshold to these
  * callbacks (see parser.h): all three or none; NULL removes. */
 void mf_imap_session_set_literal_sink(struct mf_imap_session *s,

@@ -165,10 +165,6 @@ struct mf_imap_result *mf__imap_session_last_mut(struct mf_imap_session *s);
  * responses. */
 const struct mf_imap_mailbox_info *
 mf__imap_session_mbox(const struct mf_imap_session *s);
-/* The handler registered for keyword, if any. */
-bool mf__imap_session_untagged_get(struct mf_imap_session *s,
-                                   const char *keyword,
-                                   mf_imap_untagged_cb *cb_r, void **ud_r);
 void mf__imap_session_set_state(struct mf_imap_session *s,
                                 enum mf_imap_state st);
 /* The session's connection (borrowed), for tests: socket options. */

@@ -130,13 +130,11 @@ mf_imap_session_list(struct mf_imap_session *s, const char *ref,
                      mf_imap_list_cb cb, void *ud) {
     struct mf_imap_cmd_spec c = {0};
     struct list_ctx ctx = {.cb = cb, .ud = ud};
-    mf_imap_untagged_cb saved_cb = NULL;
-    void *saved_ud = NULL;
+    struct mf_imap_untagged_prev prev;
     mf_err rc;
 
     /* A caller's own LIST handler is put back afterwards. */
-    (void)mf__imap_session_untagged_get(s, "LIST", &saved_cb, &saved_ud);
-    mf_imap_session_on_untagged(s, "LIST", on_list, &ctx);
+    mf_imap_session_push_untagged(s, "LIST", on_list, &ctx, &prev);
     mf_imap_cmd_text(&c, "LIST ");
     /* The reference and pattern are list-mailbox: "%" and "*" must not be
      * quoted away, so quote only when needed. */
@@ -149,7 +147,7 @@ mf_imap_session_list(struct mf_imap_session *s, const char *ref,
     if (return_opts && mf_imap_session_has(s, MF_IMAP_CAP_LIST_EXTENDED))
         mf_imap_cmd_textf(&c, " RETURN (%s)", return_opts);
     rc = mf__imap_session_sync(s, &c);
-    mf_imap_session_on_untagged(s, "LIST", saved_cb, saved_ud);
+    mf_imap_session_pop_untagged(s, &prev);
     return rc;
 }
 

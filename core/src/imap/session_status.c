@@ -76,19 +76,18 @@ mf_imap_session_status(struct mf_imap_session *s, const char *mailbox,
                        struct mf_imap_status_info *info_r) {
     struct mf_imap_cmd_spec c = {0};
     struct status_ctx ctx = {.name = mailbox};
-    mf_imap_untagged_cb saved_cb = NULL;
-    void *saved_ud = NULL;
+    struct mf_imap_untagged_prev prev;
     mf_err rc;
 
-    (void)mf__imap_session_untagged_get(s, "STATUS", &saved_cb, &saved_ud);
-    mf_imap_session_on_untagged(s, "STATUS", on_status, &ctx);
+    /* A caller's own STATUS handler is put back afterwards. */
+    mf_imap_session_push_untagged(s, "STATUS", on_status, &ctx, &prev);
     mf_imap_cmd_text(&c, "STATUS ");
     mf_imap_cmd_astring(&c, (const uint8_t *)mailbox, strlen(mailbox));
     mf_imap_cmd_text(&c, mf_imap_session_has(s, MF_IMAP_CAP_CONDSTORE)
                              ? " (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
                              : " (MESSAGES UIDNEXT UIDVALIDITY)");
     rc = mf__imap_session_sync(s, &c);
-    mf_imap_session_on_untagged(s, "STATUS", saved_cb, saved_ud);
+    mf_imap_session_pop_untagged(s, &prev);
     if (rc == MF_E_OK && !ctx.seen) {
         struct mf_imap_result *last = mf__imap_session_last_mut(s);
         rc = mf_error_set(&last->error, MF_E_IMAP_UNEXPECTED,

@@ -3,12 +3,12 @@
  * consumer, and the topic names.
  *
  * A librdkafka configuration is built in three layers: mailferry's
- * defaults (client.id, group.id, auto.offset.reset, bootstrap servers from
- * the "kafka" key), then every "kafka.<prop>" setting passed through
- * unchanged ("kafka.<prop>-file" read from a file first), then the
- * properties mailferry's delivery guarantees rest on, which the admin may
- * restate but not change (see mailferry/kafka.h). librdkafka's own log
- * lines go to mf_log with event "kafka.log".
+ * defaults (client.id, group.id, group.instance.id, auto.offset.reset, the
+ * group timing and assignor, bootstrap servers from the "kafka" key), then
+ * every "kafka.<prop>" setting passed through unchanged ("kafka.<prop>-file"
+ * read from a file first), then the properties mailferry's delivery guarantees
+ * rest on, which the admin may restate but not change (see mailferry/kafka.h).
+ * librdkafka's own log lines go to mf_log with event "kafka.log".
  */
 #include "kafka_int.h"
 
@@ -127,6 +127,28 @@ static const struct pinned {
      "mailferry commits offsets itself after claiming a job"},
 };
 
+/* Consumer-group timing (docs/operations.md, "Scaling the fleet"), which
+ * kafka.* may override. The session is the shortest a broker accepts by
+ * default (group.min.session.timeout.ms): a member that dies is noticed
+ * within 6 s, and the mock cluster of the dev broker waits about as long
+ * for members before each rebalance round. Heartbeats every second tell
+ * the members of a rebalance within a second. librdkafka's heartbeats run
+ * on its own thread, so a long job never misses one; the poll interval
+ * bounds how long a wedged main loop can hold up a rebalance. The eager
+ * assignors (librdkafka's default, stated so that it stays ours) settle a
+ * member joining in one round where the cooperative one (KIP-429) needs
+ * two; mailferry's jobs run on through a revocation (they are claimed and
+ * committed), so a round only pauses fetching, and one round is the
+ * shorter pause: measured in docs/benchmarks.md, "Fleet scaling". */
+static const struct {
+    const char *name, *value;
+} group_defaults[] = {
+    {"session.timeout.ms", "6000"},
+    {"heartbeat.interval.ms", "1000"},
+    {"max.poll.interval.ms", "30000"},
+    {"partition.assignment.strategy", "range,roundrobin"},
+};
+
 static bool
 accepted(const char *accept, const char *value) {
     size_t n = strlen(value);
@@ -207,7 +229,8 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
 mf_err
 mf__kafka_conf_new(const struct mf_config *cfg, enum mf__kafka_role role,
                    const char *client_id, const char *group_id,
-                   rd_kafka_conf_t **conf_r, struct mf_error *err) {
+                   const char *instance_id, rd_kafka_conf_t **conf_r,
+                   struct mf_error *err) {
     struct build b = {rd_kafka_conf_new(), role, err, MF_E_OK};
     const char *bootstrap = cfg ? mf_config_get(cfg, "kafka", NULL) : NULL;
     char val[512];
@@ -220,6 +243,11 @@ mf__kafka_conf_new(const struct mf_config *cfg, enum mf__kafka_role role,
         if (group_id)
             set_prop(&b, "group.id", group_id, "group.id");
         set_prop(&b, "auto.offset.reset", "earliest", "auto.offset.reset");
+        for (size_t i = 0; i < MF_ARRAY_LEN(group_defaults); i++)
+            set_prop(&b, group_defaults[i].name, group_defaults[i].value,
+                     group_defaults[i].name);
+        if (instance_id && *instance_id)
+            set_prop(&b, "group.instance.id", instance_id, "instance-id");
     }
     if (cfg)
         mf_config_each_prefixed(cfg, KAFKA_PREFIX, pass_through, &b);

@@ -11,7 +11,15 @@
  *
  * Everything runs on the caller's thread: librdkafka calls the rebalance
  * callback from rd_kafka_consumer_poll() and rd_kafka_consumer_close(),
- * because the main queue is forwarded to the consumer queue.
+ * because the main queue is forwarded to the consumer queue. The one
+ * exception is mf_kafka_consumer_wake(), which any thread may call to end
+ * a poll early (rd_kafka_queue_yield() on that queue).
+ *
+ * Static membership (KIP-345): with an instance id the member keeps its
+ * partitions across a restart within the session timeout, and does not
+ * leave the group when it closes. A second member with the same id fences
+ * the first: librdkafka raises a fatal error, after which the consumer is
+ * useless; mf_kafka_consumer_fatal() says so and poll fails for good.
  *
  * With the setting kafka-assign=all the consumer joins no group: at its
  * first poll it assigns itself every partition of its topics (from their
@@ -32,10 +40,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <pthread.h>
+#include <time.h>
 
 struct mf_kafka_consumer {
-    rd_kafka_t *rk; /* owned */
+    rd_kafka_t *rk;          /* owned */
+    rd_kafka_queue_t *queue; /* owned reference: the consumer queue */
     mf_kafka_rebalance_cb on_rebalance;
     void *ud;
     bool paused;
@@ -47,7 +57,32 @@ struct mf_kafka_consumer {
     char **assign_topics;
     size_t n_assign_topics;
     bool hold; /* kafka-assign=all: pausing holds messages back */
+    /* What a held poll waits on; mf_kafka_consumer_wake() ends it. */
+    pthread_mutex_t hold_mu;
+    pthread_cond_t hold_cv;
+    bool woken;
 };
+
+/* A held poll (kafka-assign=all, paused): waits up to timeout_ms or
+ * until mf_kafka_consumer_wake(). */
+static void
+hold_wait(struct mf_kafka_consumer *c, int timeout_ms) {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->hold_mu);
+    while (!c->woken && timeout_ms > 0)
+        if (pthread_cond_timedwait(&c->hold_cv, &c->hold_mu, &ts) != 0)
+            break;
+    c->woken = false;
+    pthread_mutex_unlock(&c->hold_mu);
+}
 
 /* ------------------------------------------------------------------ */
 /* Rebalances                                                         */
@@ -125,6 +160,14 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         record(c, rd_kafka_assign(rk, NULL), "unassign");
         c->assigned = 0;
     }
+}
+
+/* Frees c itself (its handles are gone already). */
+static void
+consumer_dealloc(struct mf_kafka_consumer *c) {
+    pthread_cond_destroy(&c->hold_cv);
+    pthread_mutex_destroy(&c->hold_mu);
+    free(c);
 }
 
 static void
@@ -209,10 +252,18 @@ mf_kafka_consumer_new(const struct mf_config *cfg,
                             "consumer group) or \"all\" (every partition)",
                             assign);
     rc = mf__kafka_conf_new(cfg, MF__KAFKA_CONSUMER, params->client_id,
-                            params->group_id, &conf, err);
+                            params->group_id, params->instance_id, &conf, err);
     if (rc != MF_E_OK)
         return rc;
     c = mf_xcalloc(1, sizeof(*c));
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->hold_cv, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_init(&c->hold_mu, NULL);
+    }
     c->on_rebalance = params->on_rebalance;
     c->ud = params->ud;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
@@ -220,11 +271,12 @@ mf_kafka_consumer_new(const struct mf_config *cfg,
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);
-        free(c);
+        consumer_dealloc(c);
         return mf_error_set(err, MF_E_CONFIG, "Kafka consumer: %s", errstr);
     }
     /* Rebalance and error events come out of rd_kafka_consumer_poll(). */
     rd_kafka_poll_set_consumer(c->rk);
+    c->queue = rd_kafka_queue_get_consumer(c->rk);
     if (assign && strcmp(assign, "all") == 0) {
         c->assign_topics =
             mf_xcalloc(params->ntopics, sizeof(*c->assign_topics));
@@ -243,8 +295,9 @@ mf_kafka_consumer_new(const struct mf_config *cfg,
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {
         rc = mf__kafka_error(err, e, "subscribe", NULL);
+        rd_kafka_queue_destroy(c->queue);
         rd_kafka_destroy(c->rk);
-        free(c);
+        consumer_dealloc(c);
         return rc;
     }
     *c_r = c;
@@ -273,9 +326,10 @@ mf_kafka_consumer_free(struct mf_kafka_consumer **c) {
     if (mf_kafka_consumer_close(*c, &err) != MF_E_OK) {
         /* Best effort: the group notices when the session times out. */
     }
+    rd_kafka_queue_destroy((*c)->queue);
     rd_kafka_destroy((*c)->rk);
     free_assign_topics(*c);
-    free(*c);
+    consumer_dealloc(*c);
     *c = NULL;
 }
 
@@ -284,25 +338,92 @@ mf_kafka_consumer_assigned(struct mf_kafka_consumer *c) {
     return c->assigned;
 }
 
-uint64_t
-mf_kafka_consumer_lag(struct mf_kafka_consumer *c) {
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    uint64_t lag = 0;
+void
+mf_kafka_consumer_wake(struct mf_kafka_consumer *c) {
+    rd_kafka_queue_yield(c->queue);
+    pthread_mutex_lock(&c->hold_mu);
+    c->woken = true;
+    pthread_cond_signal(&c->hold_cv);
+    pthread_mutex_unlock(&c->hold_mu);
+}
 
-    if (c->closed || rd_kafka_assignment(c->rk, &parts) || !parts)
-        return 0;
-    if (rd_kafka_position(c->rk, parts) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        for (int i = 0; i < parts->cnt; i++) {
-            int64_t lo = 0, hi = 0, pos = parts->elems[i].offset;
-            /* Cached by the fetcher: no request is made. */
-            if (rd_kafka_get_watermark_offsets(c->rk, parts->elems[i].topic,
-                                               parts->elems[i].partition, &lo,
-                                               &hi) == 0 &&
-                pos >= 0 && hi > pos)
-                lag += (uint64_t)(hi - pos);
+bool
+mf_kafka_consumer_fatal(struct mf_kafka_consumer *c) {
+    char why[8];
+
+    return rd_kafka_fatal_error(c->rk, why, sizeof(why)) !=
+           RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* Where consumption of each partition resumes: the position (after the
+ * last message delivered), or, for a partition nothing was delivered from
+ * yet, its committed offset (asked of the group coordinator when allowed
+ * to ask). RD_KAFKA_OFFSET_INVALID where neither is known. */
+static void
+resume_offsets(struct mf_kafka_consumer *c,
+               rd_kafka_topic_partition_list_t *parts, int timeout_ms) {
+    rd_kafka_topic_partition_list_t *unknown;
+
+    if (rd_kafka_position(c->rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < parts->cnt; i++)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    if (timeout_ms <= 0)
+        return;
+    unknown = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+        if (parts->elems[i].offset < 0)
+            rd_kafka_topic_partition_list_add(unknown, parts->elems[i].topic,
+                                              parts->elems[i].partition);
+    if (unknown->cnt && rd_kafka_committed(c->rk, unknown, timeout_ms) ==
+                            RD_KAFKA_RESP_ERR_NO_ERROR)
+        for (int i = 0; i < unknown->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+                parts, unknown->elems[i].topic, unknown->elems[i].partition);
+            if (tp && !unknown->elems[i].err)
+                tp->offset = unknown->elems[i].offset;
         }
+    rd_kafka_topic_partition_list_destroy(unknown);
+}
+
+mf_err
+mf_kafka_consumer_lag(struct mf_kafka_consumer *c, int timeout_ms,
+                      uint64_t *lag_r, struct mf_error *err) {
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    rd_kafka_resp_err_t e;
+    uint64_t lag = 0;
+    mf_err rc = MF_E_OK;
+
+    if (c->closed)
+        return mf_error_set(err, MF_E_STATE, "Kafka consumer is closed");
+    e = rd_kafka_assignment(c->rk, &parts);
+    if (e)
+        return mf__kafka_error(err, e, "assignment", NULL);
+    resume_offsets(c, parts, timeout_ms);
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t lo = 0, hi = 0, from = tp->offset;
+
+        /* A paused partition is not fetched, so its cached high
+         * watermark stands still while jobs are produced: ask. */
+        if (timeout_ms > 0)
+            e = rd_kafka_query_watermark_offsets(
+                c->rk, tp->topic, tp->partition, &lo, &hi, timeout_ms);
+        else
+            e = rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition,
+                                               &lo, &hi);
+        if (e) {
+            rc = mf__kafka_error(err, e, "watermarks", NULL);
+            break;
+        }
+        if (from < 0 && timeout_ms > 0)
+            from = lo; /* nothing committed: auto.offset.reset=earliest */
+        if (from >= 0 && hi > from)
+            lag += (uint64_t)(hi - from);
+    }
     rd_kafka_topic_partition_list_destroy(parts);
-    return lag;
+    if (rc == MF_E_OK)
+        *lag_r = lag;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -336,11 +457,21 @@ mf_kafka_consumer_poll(struct mf_kafka_consumer *c, int timeout_ms,
     }
     if (c->paused && c->hold) {
         /* kafka-assign=all: paused is held (see the top of this file). */
-        if (timeout_ms > 0)
-            usleep((useconds_t)timeout_ms * 1000);
+        hold_wait(c, timeout_ms);
         return MF_E_OK;
     }
     rkm = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    {
+        /* Fenced (another member has our instance id) or a broker that
+         * refuses the group for good: nothing more will work. */
+        char why[512];
+        rd_kafka_resp_err_t fe = rd_kafka_fatal_error(c->rk, why, sizeof(why));
+        if (fe) {
+            if (rkm)
+                rd_kafka_message_destroy(rkm);
+            return mf__kafka_error(err, fe, "consumer (fatal)", why);
+        }
+    }
     if (c->rb_err.code != MF_E_OK) {
         /* A failed (un)assign inside the rebalance callback. */
         *err = c->rb_err;

@@ -222,6 +222,8 @@ pb_counters(PbCounters *pb, const struct mf_counters *x) {
     pb->lease_wait_ms = x->lease_wait_ms;
     pb->bytes_failed = x->bytes_failed;
     pb->pass_complete = x->pass_complete;
+    pb->messages_outside_window = x->messages_outside_window;
+    pb->bytes_outside_window = x->bytes_outside_window;
 }
 
 /* A new array of n Items and one of n pointers to them (freed by the
@@ -474,6 +476,8 @@ un_counters(const PbCounters *pb, struct mf_counters *x) {
     x->lease_wait_ms = pb->lease_wait_ms;
     x->bytes_failed = pb->bytes_failed;
     x->pass_complete = pb->pass_complete;
+    x->messages_outside_window = pb->messages_outside_window;
+    x->bytes_outside_window = pb->bytes_outside_window;
 }
 
 static struct mf_result_item *

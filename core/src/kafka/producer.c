@@ -81,8 +81,8 @@ mf_kafka_producer_new(const struct mf_config *cfg, const char *client_id,
     uint64_t timeout;
     mf_err rc;
 
-    rc = mf__kafka_conf_new(cfg, MF__KAFKA_PRODUCER, client_id, NULL, &conf,
-                            err);
+    rc = mf__kafka_conf_new(cfg, MF__KAFKA_PRODUCER, client_id, NULL, NULL,
+                            &conf, err);
     if (rc != MF_E_OK)
         return rc;
     p = mf_xcalloc(1, sizeof(*p));

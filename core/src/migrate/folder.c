@@ -19,10 +19,18 @@
  *      short one fails the folder (FOLDER_INCOMPLETE) with nothing
  *      written; a message listed without size, date or flags fails alone
  *      (MESSAGE_UNLISTABLE) and stays pending.
- *   2. Skip (and list, with the subject) messages over the size cap.
+ *   2. Leave on the source the messages outside the date window
+ *      (--since/--before, window.c): settled, not pending, counted as
+ *      outside_window and in the checkpoint, which remembers the window.
+ *      A later pass whose window reaches further lists the folder whole
+ *      and recognises what is on the target, as in step 1 without a
+ *      checkpoint, so the rest is copied once.
+ *      Skip (and list, with the subject) messages over the size cap.
  *   3. Copy: a reader thread fetches bodies (store.h fetch_bodies) into a
- *      bounded pipe (pipe.h); this thread appends them in MULTIAPPEND
- *      batches, several in flight, or streams a big one as a single
+ *      bounded pipe (pipe.h); this thread appends them in batches,
+ *      several in flight (one MULTIAPPEND each, or, on a target without
+ *      MULTIAPPEND, single APPENDs pipelined by the store, each message
+ *      settled by its own answer), or streams a big one as a single
  *      APPEND while its bytes still arrive (its last bytes wait until the
  *      source confirmed its UID). A body whose length is not the listed
  *      RFC822.SIZE is fetched once more, then fails alone
@@ -50,6 +58,7 @@
 
 #include "mailferry/log.h"
 #include "mailferry/util.h"
+#include "mailferry/window.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -78,6 +87,10 @@ mf__folder_progress(struct mf__folder *fr, uint64_t bytes) {
     struct mf_migrate_progress *p = fr->run->o->progress;
     if (p) {
         atomic_fetch_add(&p->messages_done, 1);
+        /* Only a copied message brings bytes (a message is never empty:
+         * RFC 5322 needs header fields). */
+        if (bytes)
+            atomic_fetch_add(&p->messages_copied, 1);
         atomic_fetch_add(&p->bytes_done, bytes);
     }
 }
@@ -209,6 +222,9 @@ check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
     if (!status_of(run, run->dst, fr->dst_name, fr->e->tgt_name, &dst, &rc))
         return rc;
     why = mf__folder_changed(&fr->ck, found, &fr->src_status, &dst);
+    /* A new date window may take in what the last one left out. */
+    if (!why && !mf_window_equal(&fr->ck.window, &run->o->window))
+        why = "the date window changed";
     mf_log(MF_LOG_DEBUG, &(struct mf_log_ctx){.mailbox = run->mailbox},
            why ? "folder.changed" : "folder.unchanged", "%s%s%s", fr->label,
            why ? ": " : "", why ? why : "");
@@ -217,7 +233,10 @@ check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
     /* Counted as the full path counts it: the checkpoint's share. */
     fr->base_uid = fr->ck.last_uid;
     fr->base_bytes = fr->ck.src_bytes;
-    mf__folder_stats_source(fr, fr->src_status.messages);
+    fr->base_out = fr->ck.out_messages;
+    fr->base_out_bytes = fr->ck.out_bytes;
+    mf__folder_leave_outside(
+        fr, mf__folder_stats_source(fr, fr->src_status.messages));
     *skip_r = true;
     return MF_E_OK;
 }
@@ -252,7 +271,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     struct mf__folder fr = {0};
     struct mf_store_select ssel, dsel = {0};
     struct mf_error tgt_err = {0}, short_err = {0};
-    bool found, skip, recognising = false, incremental = false;
+    bool found, skip, first, recognising = false, incremental = false;
     uint32_t start = 1, tgt_from = 0;
     mf_err rc;
 
@@ -291,6 +310,23 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         recognising =
             fr.ck.dirty || mf__folder_target_has_above(&dsel, tgt_from);
         incremental = !fr.ck.dirty && fr.ck.last_uid > 0;
+        fr.base_out = fr.ck.out_messages;
+        fr.base_out_bytes = fr.ck.out_bytes;
+        if (fr.ck.out_messages &&
+            mf_window_widens(&fr.ck.window, &run->o->window)) {
+            /* A window that reaches further than the one the checkpoint
+             * was made under: what that one left out is below last_uid.
+             * The folder is listed whole again and what is on the target
+             * recognised by fingerprint, as without a checkpoint; the
+             * flags of the messages copied before are still synced. */
+            start = 1;
+            fr.base_uid = 0;
+            fr.base_bytes = fr.base_out = fr.base_out_bytes = 0;
+            tgt_from = 0;
+            fr.ck.tgt_mark = 0;
+            recognising = dsel.exists > 0;
+            mf_checkpoint_pending_free(&fr.ck); /* listed with the rest */
+        }
     } else {
         if (found)
             run->res->stats.uidvalidity_changes++;
@@ -315,8 +351,9 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     rc = mf__list_new(run, fr.label, start, recognising, &fr.list, &short_err);
     if (rc != MF_E_OK)
         goto out;
-    mf__folder_stats_source(&fr, ssel.exists);
+    first = mf__folder_stats_source(&fr, ssel.exists);
     mf__folder_fail_unlistable(&fr);
+    mf__folder_leave_outside(&fr, first);
     if (!refusal && short_err.code != MF_E_OK)
         refusal = &short_err; /* listed, failed, nothing checkpointed */
     if (refusal) {

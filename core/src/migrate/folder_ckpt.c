@@ -25,7 +25,8 @@ finished(uint8_t st) {
  * is not is pending once the checkpoint is past it. */
 static bool
 settled(uint8_t st) {
-    return st == M_DONE || st == M_PRESENT || st == M_VANISHED;
+    return st == M_DONE || st == M_PRESENT || st == M_VANISHED ||
+           st == M_OUTSIDE;
 }
 
 /* Fills ck's pending UIDs (borrowed from fr's scratch array) and source
@@ -40,11 +41,18 @@ ckpt_pending(struct mf__folder *fr, struct mf_checkpoint *ck,
     size_t n = 0;
 
     ck->src_bytes = fr->base_bytes;
+    ck->window = fr->run->o->window;
+    ck->out_messages = fr->base_out;
+    ck->out_bytes = fr->base_out_bytes;
     *scratch = mf_xreallocarray(*scratch, fr->list.n + 1, sizeof(**scratch));
     for (size_t i = 0; i < fr->list.n; i++) {
         const struct mf__msg *m = &fr->list.m[i];
         if (m->uid > ck->last_uid)
             break;
+        if (m->state == M_OUTSIDE) {
+            ck->out_messages++;
+            ck->out_bytes += m->size;
+        }
         if (!settled(m->state)) {
             if (n == MF_CHECKPOINT_PENDING_MAX) {
                 MF_ASSERT(m->uid > fr->base_uid);

@@ -32,6 +32,7 @@ enum {
     M_SKIPPED,
     M_FAILED,
     M_VANISHED,
+    M_OUTSIDE, /* outside the date window: left on the source */
 };
 
 struct mf__folder {
@@ -41,6 +42,9 @@ struct mf__folder {
      * (0 without a usable checkpoint): pending UIDs are at or below it. */
     uint32_t base_uid;
     uint64_t base_bytes;
+    /* Messages at or below base_uid left out by the date window and not
+     * in list (the checkpoint's out_messages and out_bytes). */
+    uint64_t base_out, base_out_bytes;
     char *src_name; /* NUL-terminated raw source name */
     const char *dst_name;
     const char *label; /* for reports: the decoded source path */
@@ -100,7 +104,12 @@ bool mf__folder_target_has_above(const struct mf_store_select *dsel,
 MF_WARN_UNUSED mf_err mf__folder_recognise(struct mf__folder *fr,
                                            uint32_t tgt_from);
 MF_WARN_UNUSED mf_err mf__folder_skip_too_large(struct mf__folder *fr);
-void mf__folder_stats_source(struct mf__folder *fr, uint32_t exists);
+/* Counts the folder in the mailbox's source totals; false when an
+ * earlier attempt of this run did (a retried folder). */
+bool mf__folder_stats_source(struct mf__folder *fr, uint32_t exists);
+/* Leaves the messages outside the date window on the source (settled,
+ * counted in the statistics when count). */
+void mf__folder_leave_outside(struct mf__folder *fr, bool count);
 MF_WARN_UNUSED mf_err mf__folder_list_pending(struct mf__folder *fr,
                                               const uint32_t *uids, size_t n,
                                               bool with_fp);

@@ -9,6 +9,7 @@
 #include "migrate/folder_int.h"
 
 #include "mailferry/util.h"
+#include "mailferry/window.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,8 +121,8 @@ mf__folder_skip_too_large(struct mf__folder *fr) {
 /* Adds the folder to the mailbox's source totals: the messages the
  * server says it has now, and the bytes of those listed so far (the
  * checkpoint's share plus the new ones). A folder retried after a dropped
- * connection was counted by the attempt that first listed it. */
-void
+ * connection was counted by the attempt that first listed it: false then. */
+bool
 mf__folder_stats_source(struct mf__folder *fr, uint32_t exists) {
     struct mf__run *run = fr->run;
     struct mf_migrate_stats *s = &run->res->stats;
@@ -129,7 +130,7 @@ mf__folder_stats_source(struct mf__folder *fr, uint32_t exists) {
 
     for (size_t i = 0; i < run->n_counted; i++)
         if (strcmp(run->counted[i], fr->src_name) == 0)
-            return;
+            return false;
     run->counted = mf_xreallocarray(run->counted, run->n_counted + 1,
                                     sizeof(*run->counted));
     run->counted[run->n_counted++] = mf_xstrdup(fr->src_name);
@@ -141,6 +142,34 @@ mf__folder_stats_source(struct mf__folder *fr, uint32_t exists) {
             s->bytes_source += fr->list.m[i].size;
     if (p)
         atomic_fetch_add(&p->messages_total, fr->list.n);
+    return true;
+}
+
+/* Leaves on the source the messages outside the date window (window.c
+ * decides, by the INTERNALDATE listed): they are settled, not pending,
+ * and the checkpoint counts them (out_messages) so that a pass with a
+ * wider window looks at them again. A date that does not parse is taken
+ * as inside: a window never hides a message it cannot place. */
+void
+mf__folder_leave_outside(struct mf__folder *fr, bool count) {
+    struct mf_migrate_stats *s = &fr->run->res->stats;
+    const struct mf_window *w = &fr->run->o->window;
+    uint64_t n = fr->base_out, bytes = fr->base_out_bytes;
+
+    for (size_t i = 0; !mf_window_empty(w) && i < fr->list.n; i++) {
+        struct mf__msg *m = &fr->list.m[i];
+        if (m->state != M_TODO ||
+            mf_window_place(w, m->date) != MF_WINDOW_OUTSIDE)
+            continue;
+        m->state = M_OUTSIDE;
+        n++;
+        bytes += m->size;
+        mf__folder_progress(fr, 0);
+    }
+    if (count) { /* not again when the folder is retried */
+        s->outside_window += n;
+        s->bytes_outside_window += bytes;
+    }
 }
 
 /* Lists the checkpoint's pending UIDs (metadata, as for new messages)

@@ -1,10 +1,13 @@
 /*
  * Step 3 of a folder's copy, the writer (folder.c): takes bodies from the
  * pipe the reader thread fills (folder_read.c) and appends them to the
- * target in MULTIAPPEND batches, several in flight, or streams a big one
- * as a single APPEND while its bytes still arrive. A batch the target
- * refuses as a whole is retried one message at a time, so that a bad
- * message fails alone; [OVERQUOTA] fails the batch and stops the folder.
+ * target in batches, several in flight, or streams a big one as a single
+ * APPEND while its bytes still arrive. A batch is one MULTIAPPEND, or, on
+ * a target without MULTIAPPEND, single APPENDs the store pipelines
+ * (store_imap_append.c), each message settled by its own answer with the
+ * same rules (settle()). A MULTIAPPEND the target refuses as a whole is
+ * retried one message at a time, so that a bad message fails alone;
+ * [OVERQUOTA] fails the batch and stops the folder.
  *
  * Ownership: a struct mf__batch owns its outmsgs, and each outmsg its
  * body; a submitted batch belongs to the store until its done callback
@@ -225,31 +228,32 @@ message_failed(struct mf__folder *fr, struct outmsg *om,
     }
 }
 
-/* Fails every message of batch b with the answer d (a refusal). */
+/* Fails the n messages msgs with the answer d (a refusal). */
 static void
-batch_refused(struct mf__batch *b, const struct mf_store_done *d) {
-    for (size_t i = 0; i < b->n; i++)
-        mf__folder_fail_message(b->fr, &b->fr->list.m[b->msgs[i]->idx],
-                                &d->error);
+refuse_all(struct mf__folder *fr, struct outmsg **msgs, size_t n,
+           const struct mf_store_done *d) {
+    for (size_t i = 0; i < n; i++)
+        mf__folder_fail_message(fr, &fr->list.m[msgs[i]->idx], &d->error);
 }
 
+/* Settles the n messages msgs that went out in one command by its answer
+ * d. A message is DONE (recorded) only on its command's own OK; one handed
+ * on to a resubmit of its own is set to NULL in msgs. */
 static void
-batch_done(void *ud, const struct mf_store_done *d) {
-    struct mf__batch *b = ud;
-    struct mf__folder *fr = b->fr;
+settle(struct mf__folder *fr, struct outmsg **msgs, size_t n,
+       const struct mf_store_done *d) {
     struct mf__run *run = fr->run;
     mf_err code = d->error.code;
     mf_err_class cls = mf_err_class_of(code);
 
-    fr->inflight--;
     if (code == MF_E_OK) {
         if (d->uidvalidity && d->uidvalidity == fr->ck.tgt_uidvalidity &&
-            d->n == b->n)
-            for (size_t i = 0; i < b->n; i++)
-                fr->list.m[b->msgs[i]->idx].tgt_uid = d->uids[i];
-        for (size_t i = 0; i < b->n; i++) {
-            struct mf__msg *m = &fr->list.m[b->msgs[i]->idx];
-            uint64_t len = b->msgs[i]->streamed ? m->size : b->msgs[i]->len;
+            d->n == n)
+            for (size_t i = 0; i < n; i++)
+                fr->list.m[msgs[i]->idx].tgt_uid = d->uids[i];
+        for (size_t i = 0; i < n; i++) {
+            struct mf__msg *m = &fr->list.m[msgs[i]->idx];
+            uint64_t len = msgs[i]->streamed ? m->size : msgs[i]->len;
             m->state = M_DONE;
             run->res->stats.messages_copied++;
             run->res->stats.bytes_copied += len;
@@ -259,28 +263,51 @@ batch_done(void *ud, const struct mf_store_done *d) {
     } else if (code == MF_E_OVERQUOTA) {
         /* RFC 5530 OVERQUOTA: nothing more fits, whichever message it is.
          * Not retried one by one: the folder stops, the rest is listed. */
-        batch_refused(b, d);
+        refuse_all(fr, msgs, n, d);
         mf__folder_set_werr(fr, &d->error, d->retry_after_ms);
     } else if (fr->werr.code != MF_E_OK && refused(code)) {
         /* Answered after the folder already stopped: not on the target. */
-        batch_refused(b, d);
+        refuse_all(fr, msgs, n, d);
     } else if (code == MF_E_CANCELLED || code == MF_E_FENCED ||
                cls == MF_ERRCLASS_RETRY || cls == MF_ERRCLASS_RECONNECT ||
                code == MF_E_MAILBOX_MISSING || fr->werr.code != MF_E_OK) {
         /* The session or the folder is in trouble: these messages stay
          * unconfirmed and the next attempt resumes before them. */
         mf__folder_set_werr(fr, &d->error, d->retry_after_ms);
-    } else if (b->n > 1) {
+    } else if (n > 1) {
         /* MULTIAPPEND is all or nothing (RFC 3502): find the bad one. */
-        for (size_t i = 0; i < b->n; i++) {
+        for (size_t i = 0; i < n; i++) {
             struct mf__batch *one = batch_new(fr);
-            batch_add(one, b->msgs[i]);
-            b->msgs[i] = NULL;
+            batch_add(one, msgs[i]);
+            msgs[i] = NULL;
             if (submit(fr, one) != MF_E_OK)
                 break;
         }
     } else {
-        message_failed(fr, b->msgs[0], d);
+        message_failed(fr, msgs[0], d);
+    }
+}
+
+static void
+batch_done(void *ud, const struct mf_store_done *d) {
+    struct mf__batch *b = ud;
+    struct mf__folder *fr = b->fr;
+
+    fr->inflight--;
+    if (d->msgs) {
+        /* Sent as single APPENDs (a target without MULTIAPPEND): each
+         * message settles by its own answer, as a command of one. */
+        for (size_t i = 0; i < b->n; i++) {
+            const struct mf_store_msg_done *md = &d->msgs[i];
+            struct mf_store_done one = {.error = md->error,
+                                        .retry_after_ms = md->retry_after_ms,
+                                        .uidvalidity = md->uidvalidity,
+                                        .uids = &md->uid,
+                                        .n = md->uid ? 1 : 0};
+            settle(fr, &b->msgs[i], 1, &one);
+        }
+    } else {
+        settle(fr, b->msgs, b->n, d);
     }
     {
         /* Free what was not handed on to single batches. */
@@ -312,8 +339,7 @@ take_whole(struct mf__folder *fr, struct mf_pipe_item *it) {
     if (!fr->cur)
         fr->cur = batch_new(fr);
     batch_add(fr->cur, om);
-    if (fr->cur->n >= run->batch_messages ||
-        fr->cur->bytes >= run->batch_bytes || !run->dst->caps.multiappend)
+    if (fr->cur->n >= run->batch_messages || fr->cur->bytes >= run->batch_bytes)
         (void)submit_current(fr);
 }
 

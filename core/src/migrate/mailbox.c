@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#define DEFAULT_ATTEMPTS 5
 #define DEFAULT_BACKOFF_MS 1000
 #define DEFAULT_MAX_BACKOFF_MS 60000
 
@@ -558,7 +557,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     struct mf__run run = {0};
     struct names done = {0};
     unsigned max_attempts =
-        o->max_attempts ? o->max_attempts : DEFAULT_ATTEMPTS;
+        o->max_attempts ? o->max_attempts : MF_MIGRATE_DEFAULT_ATTEMPTS;
     double t0 = mf_monotonic_s();
     mf_err rc = MF_E_OK;
 

@@ -103,14 +103,28 @@ struct mf_store_append_msg {
     struct mf_imap_body_source body;
 };
 
-/* How a queued append or flag change ended. uids: with UIDPLUS, the
- * target UIDs given to the messages in order (n of them), else NULL. */
+/* How one message of an append sent as single APPENDs ended. */
+struct mf_store_msg_done {
+    struct mf_error error;
+    uint32_t retry_after_ms;
+    uint32_t uidvalidity, uid; /* its APPENDUID, or 0 */
+};
+
+/* How a queued append or flag change ended.
+ * One command (a MULTIAPPEND, one message, a flag change): error is its
+ * answer, all or nothing; uids, with UIDPLUS, the target UIDs given to the
+ * messages in order (n of them), else NULL; msgs NULL.
+ * Several messages to a target without MULTIAPPEND: they went out as n
+ * single APPENDs, each answered on its own, and msgs[i] (n of them) is
+ * message i's outcome, whatever the others'; error is the first failure's
+ * (MF_E_OK when none failed), uids NULL. */
 struct mf_store_done {
     struct mf_error error;
     uint32_t retry_after_ms;
     uint32_t uidvalidity; /* APPENDUID's, or 0 */
     const uint32_t *uids;
     size_t n;
+    const struct mf_store_msg_done *msgs;
 };
 typedef void (*mf_store_done_cb)(void *ud, const struct mf_store_done *d);
 
@@ -143,8 +157,10 @@ struct mf_store_ops {
      * marking anything \Seen. */
     mf_err (*fetch_bodies)(struct mf_store *st, const uint32_t *uids, size_t n,
                            const struct mf_store_body_cb *cb, void *ud);
-    /* Queues an APPEND of n messages into folder (one MULTIAPPEND when the
-     * server has it and n > 1; n must be 1 otherwise). */
+    /* Queues an APPEND of n messages into folder: one MULTIAPPEND when the
+     * server has it, else n single APPENDs in flight together, each with
+     * its own outcome in the done callback's msgs (which runs once, when
+     * the last is answered). */
     mf_err (*append)(struct mf_store *st, const char *folder,
                      const struct mf_store_append_msg *msgs, size_t n,
                      mf_store_done_cb cb, void *ud);
@@ -170,7 +186,7 @@ struct mf_store_ops {
 /* What a store can do, known after open. */
 struct mf_store_caps {
     bool uidplus;         /* APPENDUID comes back */
-    bool multiappend;     /* append() takes n > 1 */
+    bool multiappend;     /* append() of n > 1 is one command */
     bool condstore;       /* status() gives HIGHESTMODSEQ (RFC 7162) */
     uint64_t appendlimit; /* 0: none announced */
     char delim;           /* hierarchy delimiter ('\0': NIL or unknown) */

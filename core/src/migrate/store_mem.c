@@ -554,7 +554,7 @@ mem_append(struct mf_store *st, const char *folder,
     struct mem_store *ms = MS(st);
     struct op o = {0};
 
-    MF_ASSERT(n >= 1 && (n == 1 || st->caps.multiappend));
+    MF_ASSERT(n >= 1);
     if (ms->broken)
         return broken_error(ms);
     o.append = true;
@@ -706,6 +706,46 @@ out:
     free(uids);
 }
 
+/* One message's answer, caught for a batch sent as single appends. */
+static void
+catch_one(void *ud, const struct mf_store_done *d) {
+    struct mf_store_msg_done *m = ud;
+
+    m->error = d->error;
+    m->retry_after_ms = d->retry_after_ms;
+    m->uidvalidity = d->uids ? d->uidvalidity : 0;
+    m->uid = d->uids ? d->uids[0] : 0;
+}
+
+/* A batch to a server without MULTIAPPEND, as store_imap_append.c sends
+ * it: one append command per message, each with its own answer, and one
+ * callback with them all. Once the store breaks, the rest fail with its
+ * error, unconfirmed. */
+static void
+run_append_singles(struct mem_store *ms, struct op *o) {
+    struct mf_store_msg_done *res = mf_xcalloc(o->n, sizeof(*res));
+    struct mf_store_done d = {0};
+
+    for (size_t i = 0; i < o->n; i++) {
+        struct op one = *o;
+        one.msgs = &o->msgs[i];
+        one.n = 1;
+        one.cb = catch_one;
+        one.ud = &res[i];
+        if (ms->broken) {
+            res[i].error = ms->broke;
+            continue;
+        }
+        run_append(ms, &one);
+    }
+    for (size_t i = 0; i < o->n && d.error.code == MF_E_OK; i++)
+        d.error = res[i].error;
+    d.n = o->n;
+    d.msgs = res;
+    o->cb(o->ud, &d);
+    free(res);
+}
+
 static void
 run_set_flags(struct mem_store *ms, struct op *o) {
     struct mf_mem_msg *m;
@@ -732,6 +772,8 @@ mem_flush(struct mf_store *st, size_t max_pending) {
         struct op o = ms->q[ms->qhead++];
         if (ms->broken)
             done_with(&o, ms->broke.code, ms->broke.detail);
+        else if (o.append && o.n > 1 && !ms->base.caps.multiappend)
+            run_append_singles(ms, &o);
         else if (o.append)
             run_append(ms, &o);
         else

@@ -13,12 +13,13 @@
  * Behaviour modelled on a real server: fetch_meta() leaves out \Recent;
  * fetch_bodies() delivers bodies in pieces of `chunk` bytes and reports
  * UIDs that are not there as vanished; append() is all or nothing (RFC
- * 3502), refuses a flag list with \Recent (BAD), a message over the
- * APPENDLIMIT (MF_E_MESSAGE_TOO_LARGE) and a folder that does not exist
- * (MF_E_MAILBOX_MISSING). Appends and flag changes are queued and carried
- * out, oldest first, by flush(), which also runs their callbacks; close()
- * runs the callbacks of what is still queued with MF_E_CANCELLED, as the
- * IMAP store does.
+ * 3502), or, without MULTIAPPEND, n single appends each answered on its
+ * own (as store_imap_append.c sends them); it refuses a flag list with \Recent
+ * (BAD), a message over the APPENDLIMIT (MF_E_MESSAGE_TOO_LARGE) and a folder
+ * that does not exist (MF_E_MAILBOX_MISSING). Appends and flag changes are
+ * queued and carried out, oldest first, by flush(), which also runs their
+ * callbacks; close() runs the callbacks of what is still queued with
+ * MF_E_CANCELLED, as the IMAP store does.
  *
  * Fault injection (struct mf_mem_faults; each fault fires once, then
  * clears itself): opens refused N times with a code and a suggested

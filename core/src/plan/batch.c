@@ -86,9 +86,12 @@ mf__plan_totals(struct mf_plan_mailbox *res) {
             continue;
         counts_add(&t->source, &f->total);
         if (e->action == MF_FOLDER_COPY) {
-            t->copy.messages += f->total.messages - f->oversize.messages;
-            t->copy.bytes += f->total.bytes - f->oversize.bytes;
+            t->copy.messages +=
+                f->total.messages - f->oversize.messages - f->outside.messages;
+            t->copy.bytes +=
+                f->total.bytes - f->oversize.bytes - f->outside.bytes;
             counts_add(&t->oversize, &f->oversize);
+            counts_add(&t->outside, &f->outside);
         } else {
             counts_add(&t->excluded, &f->total);
         }
@@ -107,6 +110,7 @@ mf_plan_totals_add(struct mf_plan_totals *sum, const struct mf_plan_totals *t) {
     counts_add(&sum->source, &t->source);
     counts_add(&sum->copy, &t->copy);
     counts_add(&sum->oversize, &t->oversize);
+    counts_add(&sum->outside, &t->outside);
     counts_add(&sum->excluded, &t->excluded);
 }
 
@@ -188,6 +192,7 @@ mf_plan_batch(const struct mf_plan_options *o,
                               ? o->max_message_size
                               : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
     b->size_method = o->size_method;
+    b->window = o->window;
     r.b = b;
     pthread_mutex_init(&r.mu, NULL);
     nth = o->concurrency ? o->concurrency : DEFAULT_CONCURRENCY;

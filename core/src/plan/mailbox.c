@@ -134,13 +134,24 @@ mf_plan_mailbox(const struct mf_plan_options *o,
         res->max_message_size = cap;
     }
 
+    res->window = o->window;
     switch (o->size_method) {
     case MF_PLAN_SIZE_AUTO:
+        if (!mf_window_empty(&o->window)) {
+            res->method = MF_PLAN_SIZE_FETCH; /* dates, per message */
+            break;
+        }
         res->method = mf_imap_session_has(ss, MF_IMAP_CAP_STATUS_SIZE)
                           ? MF_PLAN_SIZE_STATUS
                           : MF_PLAN_SIZE_FETCH;
         break;
     case MF_PLAN_SIZE_STATUS:
+        if (!mf_window_empty(&o->window)) {
+            rc = mf_error_set(&res->error, MF_E_USAGE,
+                              "a date window needs each message's "
+                              "INTERNALDATE: use --size-method fetch");
+            goto out;
+        }
         if (!mf_imap_session_has(ss, MF_IMAP_CAP_STATUS_SIZE)) {
             rc = mf_error_set(&res->error, MF_E_IMAP_CAPABILITY,
                               "source: no STATUS=SIZE (RFC 8438); use "

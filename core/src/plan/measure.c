@@ -12,10 +12,12 @@
  *    and the UIDs found are fetched in chunks for their sizes.
  *
  *  - FETCH: "EXAMINE name" and "UID FETCH 1:* (UID RFC822.SIZE)" per
- *    folder, every pair submitted at once. Answers come back in command
- *    order, so the EXAMINE's completion tells which folder the FETCH
- *    responses that follow belong to. Each response is summed as it
- *    arrives: memory does not grow with the number of messages.
+ *    folder (with INTERNALDATE under a date window: each message is
+ *    then counted inside or outside it by window.c, as the copy does), every
+ * pair submitted at once. Answers come back in command order, so the EXAMINE's
+ * completion tells which folder the FETCH responses that follow belong to. Each
+ * response is summed as it arrives: memory does not grow with the number of
+ * messages.
  *
  * STATUS answers are matched to folders by name (RFC 3501 7.2.4 echoes
  * the mailbox name), looking first at the oldest outstanding command.
@@ -23,6 +25,7 @@
 #include "plan/plan_int.h"
 
 #include "mailferry/util.h"
+#include "mailferry/window.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +195,21 @@ on_fetch(void *ud, const struct mf_imap_response *r) {
         m->res->folders[m->cur].total.messages++;
         m->res->folders[m->cur].total.bytes += size;
     }
+    if (copied(m, m->cur) && !mf_window_empty(&m->res->window)) {
+        /* Outside the window: not copied, whatever its size. The rule
+         * is the copy engine's (window.c). */
+        const uint8_t *d = NULL;
+        size_t dlen = 0;
+        char date[64] = "";
+        if ((a = mf_imap_args_find(items, n, "INTERNALDATE")) &&
+            mf_imap_arg_as_string(a, &d, &dlen) && dlen < sizeof(date))
+            memcpy(date, d, dlen);
+        if (mf_window_place(&m->res->window, date) == MF_WINDOW_OUTSIDE) {
+            m->res->folders[m->cur].outside.messages++;
+            m->res->folders[m->cur].outside.bytes += size;
+            return MF_E_OK;
+        }
+    }
     if (size > m->cap && copied(m, m->cur))
         add_oversize(m, m->cur, uid, size);
     return MF_E_OK;
@@ -240,12 +258,13 @@ measure_fetch(struct measure *m) {
     const struct mf_folder_plan *plan = m->res->plan;
     size_t n = mf_folder_plan_count(plan);
     struct cmd_ud *uds = mf_xcalloc(n ? n : 1, sizeof(*uds));
+    struct mf_imap_untagged_prev prev_exists, prev_fetch;
     mf_err rc = MF_E_OK;
 
     m->full = true;
     m->cur = NONE;
-    mf_imap_session_on_untagged(m->s, "EXISTS", on_exists, m);
-    mf_imap_session_on_untagged(m->s, "FETCH", on_fetch, m);
+    mf_imap_session_push_untagged(m->s, "EXISTS", on_exists, m, &prev_exists);
+    mf_imap_session_push_untagged(m->s, "FETCH", on_fetch, m, &prev_fetch);
     for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         struct mf_imap_cmd_spec c = {0};
@@ -256,15 +275,18 @@ measure_fetch(struct measure *m) {
         add_examine(&c, e);
         if ((rc = submit(m, &c, examine_done, &uds[i])))
             break;
-        mf_imap_cmd_text(&c, "UID FETCH 1:* (UID RFC822.SIZE)");
+        mf_imap_cmd_text(&c, mf_window_empty(&m->res->window)
+                                 ? "UID FETCH 1:* (UID RFC822.SIZE)"
+                                 : "UID FETCH 1:* (UID RFC822.SIZE "
+                                   "INTERNALDATE)");
         rc = submit(m, &c, fetch_done, &uds[i]);
     }
     if (rc == MF_E_OK)
         rc = drain(m);
     else
         (void)drain(m); /* let the submitted ones finish */
-    mf_imap_session_on_untagged(m->s, "FETCH", NULL, NULL);
-    mf_imap_session_on_untagged(m->s, "EXISTS", NULL, NULL);
+    mf_imap_session_pop_untagged(m->s, &prev_fetch);
+    mf_imap_session_pop_untagged(m->s, &prev_exists);
     free(uds);
     return rc;
 }
@@ -410,11 +432,13 @@ measure_status(struct measure *m) {
     const struct mf_folder_plan *plan = m->res->plan;
     size_t n = mf_folder_plan_count(plan);
     struct cmd_ud *uds = mf_xcalloc(n ? n : 1, sizeof(*uds));
+    struct mf_imap_untagged_prev prev_status, prev_exists, prev_search,
+        prev_fetch;
     mf_err rc = MF_E_OK;
 
     m->order = mf_xcalloc(n ? n : 1, sizeof(*m->order));
     m->got = mf_xcalloc(n ? n : 1, sizeof(*m->got));
-    mf_imap_session_on_untagged(m->s, "STATUS", on_status, m);
+    mf_imap_session_push_untagged(m->s, "STATUS", on_status, m, &prev_status);
     for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         struct mf_imap_cmd_spec c = {0};
@@ -432,23 +456,23 @@ measure_status(struct measure *m) {
         rc = drain(m);
     else
         (void)drain(m);
-    mf_imap_session_on_untagged(m->s, "STATUS", NULL, NULL);
+    mf_imap_session_pop_untagged(m->s, &prev_status);
     if (rc != MF_E_OK)
         goto out;
 
     /* Only a folder whose total is above the cap can hold a message
      * above it. */
-    mf_imap_session_on_untagged(m->s, "EXISTS", on_exists, m);
-    mf_imap_session_on_untagged(m->s, "SEARCH", on_search, m);
-    mf_imap_session_on_untagged(m->s, "FETCH", on_fetch, m);
+    mf_imap_session_push_untagged(m->s, "EXISTS", on_exists, m, &prev_exists);
+    mf_imap_session_push_untagged(m->s, "SEARCH", on_search, m, &prev_search);
+    mf_imap_session_push_untagged(m->s, "FETCH", on_fetch, m, &prev_fetch);
     for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
         const struct mf_plan_folder *f = &m->res->folders[i];
         if (f->measured && copied(m, i) && f->total.bytes > m->cap)
             rc = measure_oversize(m, i);
     }
-    mf_imap_session_on_untagged(m->s, "FETCH", NULL, NULL);
-    mf_imap_session_on_untagged(m->s, "SEARCH", NULL, NULL);
-    mf_imap_session_on_untagged(m->s, "EXISTS", NULL, NULL);
+    mf_imap_session_pop_untagged(m->s, &prev_fetch);
+    mf_imap_session_pop_untagged(m->s, &prev_search);
+    mf_imap_session_pop_untagged(m->s, &prev_exists);
 out:
     free(uds);
     return rc;

@@ -117,17 +117,18 @@ void
 mf__plan_quota_read(struct mf_imap_session *s, struct mf_plan_mailbox *res) {
     struct quota_read qr = {.q = &res->quota};
     struct mf_imap_cmd_spec c = {0};
+    struct mf_imap_untagged_prev prev_quota;
     mf_err rc;
 
     if (!mf_imap_session_has(s, MF_IMAP_CAP_QUOTA))
         return;
-    mf_imap_session_on_untagged(s, "QUOTA", on_quota, &qr);
+    mf_imap_session_push_untagged(s, "QUOTA", on_quota, &qr, &prev_quota);
     mf_imap_cmd_text(&c, "GETQUOTAROOT INBOX");
     rc = mf_imap_session_submit(s, &c, quota_done, &qr, NULL);
     mf_imap_cmd_clear(&c);
     if (rc == MF_E_OK)
         rc = mf_imap_session_run(s, -1);
-    mf_imap_session_on_untagged(s, "QUOTA", NULL, NULL);
+    mf_imap_session_pop_untagged(s, &prev_quota);
     if (rc != MF_E_OK && qr.error.code == MF_E_OK) {
         qr.error = *mf_imap_session_error(s);
         if (qr.error.code == MF_E_OK)

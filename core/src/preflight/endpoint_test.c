@@ -304,16 +304,20 @@ caps_step(struct run *r, struct mf_imap_session *s) {
     char missing[768] = "";
     size_t n, pos = 0;
     bool required_missing = false, recommended_missing = false;
+    struct mf_imap_untagged_prev prev_capability;
+    mf_err rc;
 
     step_start(r);
-    mf_imap_session_on_untagged(s, "CAPABILITY", on_capability, res);
-    if (mf_imap_session_capability(s) != MF_E_OK) {
+    mf_imap_session_push_untagged(s, "CAPABILITY", on_capability, res,
+                                  &prev_capability);
+    rc = mf_imap_session_capability(s);
+    mf_imap_session_pop_untagged(s, &prev_capability);
+    if (rc != MF_E_OK) {
         const struct mf_imap_result *last = mf_imap_session_last(s);
         step_add(r, "capabilities", MF_PREFLIGHT_FAIL, last->error.code,
                  "CAPABILITY after login failed: %s", last->error.detail);
         return;
     }
-    mf_imap_session_on_untagged(s, "CAPABILITY", NULL, NULL);
     res->appendlimit = mf_imap_session_appendlimit(s);
     t = mf_preflight_caps_table(&n);
     for (size_t i = 0; i < n; i++) {
@@ -351,6 +355,7 @@ namespace_steps(struct run *r, struct mf_imap_session *s) {
     struct mf_preflight_result *res = r->res;
     struct mf_imap_cmd_spec spec = {0};
     const struct mf_imap_result *last;
+    struct mf_imap_untagged_prev prev_namespace;
     uint32_t id;
     mf_err rc;
 
@@ -359,13 +364,14 @@ namespace_steps(struct run *r, struct mf_imap_session *s) {
         step_add(r, "namespace", MF_PREFLIGHT_WARN, MF_E_OK,
                  "no NAMESPACE: folders are taken to have no prefix");
     } else {
-        mf_imap_session_on_untagged(s, "NAMESPACE", on_namespace, res);
+        mf_imap_session_push_untagged(s, "NAMESPACE", on_namespace, res,
+                                      &prev_namespace);
         mf_imap_cmd_text(&spec, "NAMESPACE");
         rc = mf_imap_session_submit(s, &spec, NULL, NULL, &id);
         mf_imap_cmd_clear(&spec);
         if (rc == MF_E_OK)
             rc = mf_imap_session_wait(s, id, -1);
-        mf_imap_session_on_untagged(s, "NAMESPACE", NULL, NULL);
+        mf_imap_session_pop_untagged(s, &prev_namespace);
         if (rc != MF_E_OK || !res->has_namespace)
             step_add(r, "namespace", MF_PREFLIGHT_WARN, rc,
                      "NAMESPACE gave no answer%s%s", rc ? ": " : "",

@@ -82,6 +82,7 @@ mf_checkpoint_flags_put(struct mf_redis *r, const char *batch,
 
 /* The status field's version tag (checkpoint.h). */
 #define STATUS_TAG "st1:"
+#define WINDOW_TAG "win1:"
 
 char *
 mf_checkpoint_format(const struct mf_checkpoint *c) {
@@ -100,6 +101,12 @@ mf_checkpoint_format(const struct mf_checkpoint *c) {
                        (unsigned long long)c->src_status.highestmodseq,
                        c->tgt_status.uidnext, c->tgt_status.messages,
                        (unsigned long long)c->tgt_status.highestmodseq);
+    /* Only with a window to say: a value without it stays readable by
+     * versions that predate windows. */
+    if (c->window.since || c->window.before || c->out_messages || c->out_bytes)
+        mf_buf_appendf(&b, " " WINDOW_TAG "%u,%u,%llu,%llu", c->window.since,
+                       c->window.before, (unsigned long long)c->out_messages,
+                       (unsigned long long)c->out_bytes);
     return (char *)b.data;
 }
 
@@ -185,17 +192,43 @@ parse_status(const char *s, struct mf_checkpoint *c, bool *bad_r) {
     return true;
 }
 
+/* "win1:" and four comma-separated numbers: the date window's since and
+ * before (yyyymmdd, 0: none), then out_messages and out_bytes. */
+static bool
+parse_window(const char *s, struct mf_checkpoint *c) {
+    uint64_t v[4];
+    const uint64_t max[4] = {99991231, 99991231, UINT64_MAX, UINT64_MAX};
+
+    s += strlen(WINDOW_TAG);
+    for (int i = 0; i < 4; i++) {
+        char num[24];
+        size_t n = strcspn(s, ",");
+        if (n == 0 || n >= sizeof(num) || (i < 3) != (s[n] == ','))
+            return false;
+        memcpy(num, s, n);
+        num[n] = '\0';
+        if (!mf_parse_u64(num, 0, max[i], &v[i]))
+            return false;
+        s += n + (i < 3);
+    }
+    c->window.since = (uint32_t)v[0];
+    c->window.before = (uint32_t)v[1];
+    c->out_messages = v[2];
+    c->out_bytes = v[3];
+    return true;
+}
+
 bool
 mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
     /* Whitespace-separated fields; the first three are required. */
-    enum { NF = 8 };
+    enum { NF = 9 };
     char *buf, *f[NF] = {0};
     uint64_t v[6] = {0};
     struct mf_checkpoint c = {0};
     size_t nf = 0;
     bool ok = false;
 
-    if (len == 0 || len > 16 + 12 * (size_t)MF_CHECKPOINT_PENDING_MAX + 224)
+    if (len == 0 || len > 16 + 12 * (size_t)MF_CHECKPOINT_PENDING_MAX + 320)
         return false;
     buf = mf_xstrndup(s, len);
     for (char *p = buf; p && nf < NF;) {
@@ -225,9 +258,13 @@ mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
         mf_checkpoint_pending_free(&c);
         goto out;
     }
-    if (nf == NF) {
+    for (size_t i = 7; i < nf; i++) {
         bool bad = false;
-        if (!parse_status(f[7], &c, &bad) && bad) {
+        if (strncmp(f[i], WINDOW_TAG, strlen(WINDOW_TAG)) == 0)
+            bad = !parse_window(f[i], &c);
+        else if (!parse_status(f[i], &c, &bad) && !bad)
+            continue;
+        if (bad) {
             mf_checkpoint_pending_free(&c);
             goto out;
         }

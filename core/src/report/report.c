@@ -70,6 +70,8 @@ mf_report_skip_reason_name(enum mf_report_skip_reason r) {
         return "failed";
     case MF_REPORT_SKIP_VANISHED:
         return "vanished";
+    case MF_REPORT_SKIP_OUTSIDE_WINDOW:
+        return "outside_window";
     case MF_REPORT_SKIP_REASON_COUNT:
         break;
     }

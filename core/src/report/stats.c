@@ -6,7 +6,9 @@
  *
  * Skipped messages are those not copied on purpose or through no fault:
  * too large (the batch's cap), in an excluded folder, expunged on the
- * source while the folder was copied (vanished). Failed messages are the
+ * source while the folder was copied (vanished), outside the date window
+ * (--since/--before: left on the source until a wider pass). Failed
+ * messages are the
  * ones the copy tried and could not (the failed list), counted under the
  * "failed" reason.
  */
@@ -26,6 +28,7 @@ mf_report_mailbox_stats(struct mf_report_mailbox *m,
     m->skipped[MF_REPORT_SKIP_TOO_LARGE] = s->skipped_too_large;
     m->skipped[MF_REPORT_SKIP_FAILED] = s->failed;
     m->skipped[MF_REPORT_SKIP_VANISHED] = s->skipped_vanished;
+    m->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW] = s->outside_window;
     m->duration_seconds = s->seconds;
 }
 

@@ -382,7 +382,13 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
     count(out, t->skipped[MF_REPORT_SKIP_FAILED]);
     mf_buf_append_str(out, " failed</span> &middot; ");
     count(out, t->skipped[MF_REPORT_SKIP_VANISHED]);
-    mf_buf_append_str(out, " vanished</div></div>");
+    mf_buf_append_str(out, " vanished");
+    if (t->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW]) {
+        mf_buf_append_str(out, " &middot; ");
+        count(out, t->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW]);
+        mf_buf_append_str(out, " outside the date window");
+    }
+    mf_buf_append_str(out, "</div></div>");
     /* Time */
     mf__report_fmt_duration(t->elapsed_seconds, d);
     mf_buf_appendf(out,
@@ -455,7 +461,8 @@ mailbox_row(struct mf_buf *out, const struct mf_report_mailbox *m) {
     mf_buf_append_str(out, "</td><td class=\"num\">");
     if (skipped) {
         static const char *const what[MF_REPORT_SKIP_REASON_COUNT] = {
-            "too large", "excluded", "failed", "vanished"};
+            "too large", "excluded", "failed", "vanished",
+            "outside the date window"};
 
         count(out, skipped);
         /* Only the reasons that occur, to keep the column narrow. */

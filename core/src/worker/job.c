@@ -140,6 +140,7 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
     o->rules = b->rules;
     o->max_message_size = b->cfg->max_message_size;
     o->flag_conflict = b->cfg->flag_conflict;
+    o->window = b->cfg->window;
     o->source_profile =
         job_profile(j->env.job.source_profile, b->cfg->source_profile);
     o->target_profile =
@@ -295,6 +296,8 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->counters.lease_wait_ms = s->lease_wait_ms;
     r->counters.bytes_failed = s->bytes_failed;
     r->counters.pass_complete = s->pass_complete;
+    r->counters.messages_outside_window = s->outside_window;
+    r->counters.bytes_outside_window = s->bytes_outside_window;
     r->error_code = (uint32_t)error->code;
     r->error_name = mf_xstrdup(error->code ? mf_err_name(error->code) : "");
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");
@@ -438,12 +441,13 @@ hand_back(struct mf__worker_job *j, struct mf_redis **r,
 }
 
 static void
-count_stats(struct mf__worker *w, const struct mf_migrate_result *res,
+count_stats(struct mf__worker_job *j, const struct mf_migrate_result *res,
             enum mf_outcome outcome, mf_err code) {
+    struct mf__worker *w = j->w;
     struct mf_worker_stats *s = w->stats;
 
-    atomic_fetch_add(&s->messages_copied, res->stats.messages_copied);
-    atomic_fetch_add(&s->bytes_copied, res->stats.bytes_copied);
+    mf__worker_count_progress(j, &res->stats.messages_copied,
+                              &res->stats.bytes_copied);
     if (res->stats.lease_wait_ms) {
         atomic_fetch_add(&s->leases_waited, 1);
         atomic_fetch_add(&s->lease_wait_ms, res->stats.lease_wait_ms);
@@ -467,7 +471,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
 
     /* Fenced: the engine found the claim gone before the keeper did. */
     if (why == MF__STOP_LOST || rc == MF_E_FENCED) {
-        count_stats(w, res, MF_OUTCOME_UNSPECIFIED, rc);
+        count_stats(j, res, MF_OUTCOME_UNSPECIFIED, rc);
         mf_log(MF_LOG_WARN, &j->log, "job.done",
                "claim lost: no result (%s); the coordinator requeues it",
                mf_err_name(rc));
@@ -476,7 +480,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     if (rc == MF_E_OK) {
         outcome = MF_OUTCOME_SYNCED;
     } else if (rc == MF_E_CANCELLED && why == MF__STOP_SHUTDOWN) {
-        count_stats(w, res, MF_OUTCOME_STOPPED, rc);
+        count_stats(j, res, MF_OUTCOME_STOPPED, rc);
         hand_back(j, r, res);
         return;
     } else if (rc == MF_E_CANCELLED) {
@@ -489,7 +493,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
                       ? MF_OUTCOME_RETRY
                       : MF_OUTCOME_FAILED;
     }
-    count_stats(w, res, outcome, rc);
+    count_stats(j, res, outcome, rc);
     fill_result(j, outcome, res, e, &env);
     prc = mf__worker_publish(w, w->topics.results, j->env.job.batch,
                              j->env.job.mailbox, &env, wait_ms(w), &perr);
@@ -625,6 +629,8 @@ out:
     mf_migrate_result_clear(&res);
     mf_redis_free(&r);
     atomic_store(&j->done, true);
+    /* The slot is free: the main loop takes the next job now. */
+    mf__worker_wake(j->w);
     return NULL;
 }
 

@@ -9,7 +9,9 @@
  *     (the renewal says so, and every progress tick asks with
  *     mf_batch_stop_requested() and mf_batch_mailbox_stop_requested());
  *   - publishes a progress envelope every progress_interval, with an
- *     increasing sequence number.
+ *     increasing sequence number;
+ *   - adds what the job copied to the worker's counters every second, so
+ *     that /metrics shows a job's copying while it runs.
  *
  * It has its own Redis connection (one per thread, redis.h) and sleeps on
  * a condition variable (CLOCK_MONOTONIC) so the job can end it at once.
@@ -178,6 +180,7 @@ keeper_main(void *arg) {
 
         now = mf__worker_now_ms();
         fence_watch(j);
+        mf__worker_count_progress(j, NULL, NULL);
         if (now < wake) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -7,7 +7,12 @@
  * Redis) and resumes it when one frees up, retries a waiting message,
  * polls the consumer for at most POLL_MS and handles what came: unpack,
  * batch configuration, claim, commit, start a slot thread. Polling never
- * stops, so the member stays in the group however long jobs take.
+ * stops, so the member stays in the group however long jobs take, and a
+ * slot thread that finishes wakes the poll (mf_kafka_consumer_wake) so
+ * that its slot takes the next job at once rather than at the next turn.
+ * About once a second the loop measures the consumer lag (the jobs that
+ * wait in this member's partitions, asked of the brokers while the
+ * consumer is paused since nothing is fetched then) for /metrics.
  *
  * A message that cannot be handled for a transient reason (Redis away,
  * the dead-letter topic unreachable) is kept, uncommitted, in a small
@@ -26,9 +31,6 @@
 #include <unistd.h>
 
 #define POLL_MS 200
-/* While every slot is busy the consumer is paused and a poll only waits:
- * short, so that a slot is refilled within this much of its job ending. */
-#define BUSY_POLL_MS 10
 #define RETRY_MS 1000
 #define PING_MS 5000
 #define WARN_EVERY_MS 30000
@@ -36,6 +38,8 @@
 #define PENDING_MAX 64
 #define FLUSH_MIN_MS 2000
 #define KAFKA_QUIET_MS 10000
+#define LAG_MS 1000
+#define LAG_ASK_MS 500 /* per request to the brokers */
 
 /* A received message and the token of its claim: made once, kept while
  * the message waits, so a claim retried after a lost Redis reply is
@@ -54,6 +58,8 @@ struct loop {
     bool paused;
     uint64_t next_ping, warned_kafka, warned_redis;
     uint64_t kafka_error_at; /* last consumer error, monotonic ms */
+    uint64_t next_lag;
+    struct mf_error fatal; /* the consumer's fatal error: the loop ends */
 };
 
 enum handled { HANDLED, TRY_LATER };
@@ -109,6 +115,25 @@ setup(struct mf__worker *w, const struct mf_worker_options *o,
 }
 
 /* ------------------------------------------------------------------ */
+/* Waking the loop                                                    */
+/* ------------------------------------------------------------------ */
+
+void
+mf__worker_wake_set(struct mf__worker *w, struct mf_kafka_consumer *c) {
+    pthread_mutex_lock(&w->wake_mu);
+    w->wake_consumer = c;
+    pthread_mutex_unlock(&w->wake_mu);
+}
+
+void
+mf__worker_wake(struct mf__worker *w) {
+    pthread_mutex_lock(&w->wake_mu);
+    if (w->wake_consumer)
+        mf_kafka_consumer_wake(w->wake_consumer);
+    pthread_mutex_unlock(&w->wake_mu);
+}
+
+/* ------------------------------------------------------------------ */
 /* Kafka callbacks                                                    */
 /* ------------------------------------------------------------------ */
 
@@ -130,8 +155,10 @@ on_rebalance(void *ud, enum mf_kafka_rebalance ev,
            : ev == MF_KAFKA_REVOKED ? "revoked"
                                     : "lost",
            n);
+    /* At once, not at the next turn: the embedded migrate waits for the
+     * first partitions before it queues its jobs. */
     atomic_store(&l->w->stats->partitions,
-                 ev == MF_KAFKA_ASSIGNED ? (uint32_t)n : 0);
+                 (uint32_t)mf_kafka_consumer_assigned(l->w->consumer));
     if (ev == MF_KAFKA_ASSIGNED)
         return;
     /* A waiting message of a partition that goes away is the new owner's
@@ -417,9 +444,17 @@ poll_once(struct loop *l, bool take) {
     uint64_t now;
     mf_err rc;
 
-    rc = mf_kafka_consumer_poll(w->consumer, l->paused ? BUSY_POLL_MS : POLL_MS,
-                                &m, &err);
+    rc = mf_kafka_consumer_poll(w->consumer, POLL_MS, &m, &err);
     now = mf__worker_now_ms();
+    if (rc != MF_E_OK && mf_kafka_consumer_fatal(w->consumer)) {
+        mf__worker_count_error(w, rc);
+        if (l->fatal.code == MF_E_OK) {
+            mf_log_error(NULL, "worker.kafka", &err);
+            l->fatal = err;
+        }
+        usleep(50 * 1000); /* while the jobs stop: not a busy loop */
+        return;
+    }
     if (rc != MF_E_OK) {
         atomic_store(&w->stats->kafka_ready, false);
         l->kafka_error_at = now;
@@ -477,6 +512,28 @@ retry_pending(struct loop *l) {
         }
         drop_pending(l, 0);
     }
+}
+
+/* The stats of the consumer: partitions each turn (cheap), the lag about
+ * once a second. A failed measurement keeps the last figure. */
+static void
+consumer_stats(struct loop *l) {
+    struct mf__worker *w = l->w;
+    struct mf_error err = {0};
+    uint64_t now = mf__worker_now_ms(), lag;
+
+    atomic_store(&w->stats->partitions,
+                 (uint32_t)mf_kafka_consumer_assigned(w->consumer));
+    if (now < l->next_lag)
+        return;
+    l->next_lag = now + LAG_MS;
+    if (mf_kafka_consumer_lag(w->consumer, l->paused ? LAG_ASK_MS : 0, &lag,
+                              &err) != MF_E_OK) {
+        mf_log(MF_LOG_DEBUG, NULL, "worker.lag", "%s", err.detail);
+        return;
+    }
+    /* Received but not yet claimed: waiting as well. */
+    atomic_store(&w->stats->consumer_lag, lag + l->npending);
 }
 
 static size_t
@@ -542,6 +599,7 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
     memset(&l, 0, sizeof(l));
     l.w = w;
     w->stop = stop;
+    pthread_mutex_init(&w->wake_mu, NULL);
     mf__worker_oauth_init(w);
     if (!stats) {
         /* Slot threads use it until they end: leaked with w if abandoned. */
@@ -590,15 +648,20 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
     cp.ntopics = 1;
     cp.on_rebalance = on_rebalance;
     cp.ud = &l;
+    cp.instance_id = w->o.instance_id;
     rc = mf_kafka_consumer_new(o->config, &cp, &w->consumer, err);
     if (rc != MF_E_OK)
         goto out;
+    mf__worker_wake_set(w, w->consumer);
     mf_log(MF_LOG_INFO, NULL, "worker.start",
-           "%s: %u slot(s), group %s, topic %s, claim TTL %ld ms", w->id,
-           w->o.slots, w->o.group_id, w->topics.jobs, w->o.claim_ttl_ms);
+           "%s: %u slot(s), group %s%s%s, topic %s, claim TTL %ld ms", w->id,
+           w->o.slots, w->o.group_id,
+           w->o.instance_id && *w->o.instance_id ? ", static member " : "",
+           w->o.instance_id && *w->o.instance_id ? w->o.instance_id : "",
+           w->topics.jobs, w->o.claim_ttl_ms);
     l.next_ping = mf__worker_now_ms() + PING_MS;
 
-    while (!atomic_load(stop)) {
+    while (!atomic_load(stop) && l.fatal.code == MF_E_OK) {
         size_t busy;
 
         atomic_store(&stats->heartbeat_ms, (int64_t)mf__worker_now_ms());
@@ -609,6 +672,7 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
         busy = reap(w);
         set_paused(&l, busy == w->o.slots || l.npending > 0);
         poll_once(&l, true);
+        consumer_stats(&l);
         ping_redis(&l);
     }
 
@@ -629,13 +693,16 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
     }
     mf_log(MF_LOG_INFO, NULL, "worker.stop", "%s left the group", w->id);
     rc = MF_E_OK;
-    if (abandoned)
+    if (l.fatal.code != MF_E_OK)
+        rc = (*err = l.fatal).code;
+    else if (abandoned)
         rc = mf_error_set(err, MF_E_TIMEOUT,
                           "%zu job(s) did not stop within %ld ms", abandoned,
                           w->o.shutdown_timeout_ms);
 out:
     while (l.npending)
         drop_pending(&l, 0);
+    mf__worker_wake_set(w, NULL);
     mf_kafka_consumer_free(&w->consumer);
     mf_redis_free(&w->redis);
     if (abandoned) {
@@ -646,6 +713,7 @@ out:
     mf__worker_cache_clear(w);
     mf__worker_oauth_clear(w);
     mf_kafka_producer_free(&w->producer);
+    pthread_mutex_destroy(&w->wake_mu);
     free(w->slots);
     free(w->own_stats);
     free(w);

@@ -41,6 +41,25 @@ mf__worker_count_error(struct mf__worker *w, mf_err code) {
     mf_worker_stats_count_error(w->stats, code);
 }
 
+static void
+count_up(_Atomic uint64_t *stat, uint64_t *counted, uint64_t total) {
+    if (total > *counted) {
+        atomic_fetch_add(stat, total - *counted);
+        *counted = total;
+    }
+}
+
+void
+mf__worker_count_progress(struct mf__worker_job *j, const uint64_t *messages,
+                          const uint64_t *bytes) {
+    struct mf_worker_stats *s = j->w->stats;
+
+    count_up(&s->messages_copied, &j->counted_messages,
+             messages ? *messages : atomic_load(&j->progress.messages_copied));
+    count_up(&s->bytes_copied, &j->counted_bytes,
+             bytes ? *bytes : atomic_load(&j->progress.bytes_done));
+}
+
 uint64_t
 mf__worker_now_ms(void) {
     struct timespec ts;

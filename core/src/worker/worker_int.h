@@ -25,6 +25,7 @@
 #include "mailferry/kafka.h"
 #include "mailferry/log.h"
 #include "mailferry/migrate.h"
+#include "mailferry/version.h"
 #include "mailferry/worker.h"
 
 #include <pthread.h>
@@ -32,9 +33,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#ifndef MF_VERSION
-#define MF_VERSION "0.1.0"
-#endif
 #define MF_WORKER_VERSION MF_VERSION
 #define MF__WORKER_ID_MAX MF_BATCH_WORKER_MAX
 #define MF__WORKER_CACHE_MAX 64 /* batches cached at once */
@@ -91,6 +89,10 @@ struct mf__worker_job {
     atomic_bool done;        /* the slot thread has finished */
     atomic_bool abandoned;   /* shutdown deadline passed: stop renewing */
     struct mf_migrate_progress progress;
+    /* What of progress is in the worker's stats already: the keeper adds
+     * the rest each second, the slot thread the last of it once the
+     * keeper has ended (mf__worker_count_progress). */
+    uint64_t counted_messages, counted_bytes;
     uint64_t started_at_ms; /* wall clock */
     pthread_t thread;
     /* The keeper thread and how to wake it. */
@@ -124,12 +126,21 @@ struct mf__worker {
     struct mf__worker_batch *cache[MF__WORKER_CACHE_MAX];
     size_t ncache;
     struct mf__worker_oauth oauth;
+    /* The consumer slot threads may wake (NULL once it is gone). */
+    pthread_mutex_t wake_mu;
+    struct mf_kafka_consumer *wake_consumer; /* borrowed, under wake_mu */
 };
 
 /* stats.c */
 uint64_t mf__worker_now_ms(void);  /* CLOCK_MONOTONIC */
 uint64_t mf__worker_wall_ms(void); /* Unix time */
 void mf__worker_count_error(struct mf__worker *w, mf_err code);
+/* Adds to the stats what the job copied since the last call (messages
+ * and bytes: the counters move while the job runs), up to the totals
+ * given, or the job's progress counters when they are NULL. Called by one
+ * thread at a time: the keeper, then the slot thread after it. */
+void mf__worker_count_progress(struct mf__worker_job *j,
+                               const uint64_t *messages, const uint64_t *bytes);
 
 /* bcache.c */
 /* The configuration of generation `generation` of the batch (a job's
@@ -188,6 +199,12 @@ void mf__worker_job_stop(struct mf__worker_job *j, enum mf__worker_stop why);
 /* The progress counters of j as envelope counters. */
 void mf__worker_progress_counters(struct mf__worker_job *j,
                                   struct mf_counters *c);
+
+/* run.c */
+/* Ends the main loop's wait for Kafka now (any thread): a slot is free. */
+void mf__worker_wake(struct mf__worker *w);
+/* The consumer that mf__worker_wake() wakes; NULL before it is freed. */
+void mf__worker_wake_set(struct mf__worker *w, struct mf_kafka_consumer *c);
 
 /* job.c */
 /* The slot thread's body (pthread start routine). */

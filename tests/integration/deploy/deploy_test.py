@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -1112,6 +1113,31 @@ def self_test():
     return 0 if ok else 1
 
 
+def check_static_membership(kc):
+    """deploy/k8s/components/static-membership on the base: the workers'
+    MAILFERRY_INSTANCE_ID is a real option (check_workload) and comes
+    from the pod name, unique per pod."""
+    t = "base+static-membership"
+    with tempfile.TemporaryDirectory(prefix="mf-deploy-test.") as d:
+        with open(os.path.join(d, "kustomization.yaml"), "w") as f:
+            f.write("apiVersion: kustomize.config.k8s.io/v1beta1\n"
+                    "kind: Kustomization\nresources:\n  - %s\n"
+                    "components:\n  - %s\n" % (
+                        os.path.relpath(os.path.join(K8S, "base"), d),
+                        os.path.relpath(os.path.join(
+                            K8S, "components", "static-membership"), d)))
+        objs = render(kc, t, d)
+    if objs is None:
+        return
+    check_workload(t, objs)
+    worker = named(objs, "Deployment", "mailferry-worker")
+    c = worker["spec"]["template"]["spec"]["containers"][0] if worker else {}
+    src = [e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+           for e in c.get("env", []) if e["name"] == "MAILFERRY_INSTANCE_ID"]
+    check(src == ["metadata.name"],
+          "%s: worker MAILFERRY_INSTANCE_ID is the pod name" % t, str(src))
+
+
 def main():
     if sys.argv[1:] == ["--self-test"]:
         return self_test()
@@ -1132,6 +1158,7 @@ def main():
                 check_keda(t, objs, cm[t], (info or {}).get("worker_slots"))
         if rendered.get("keda") is not None:
             check_keda("keda", rendered["keda"], cm.get("base"), None)
+        check_static_membership(kc)
     check_dockerfile()
     check_docs()
     print("%d passed, %d failed" % (passed, failed))

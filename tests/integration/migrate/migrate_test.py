@@ -117,13 +117,15 @@ def corpus(first, count, profile="small", messages=None):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def migrate(csv, *extra, source=SRC, target=TGT, check_exit=0, direct=True):
+def migrate(csv, *extra, source=SRC, target=TGT, check_exit=0, direct=True,
+            env=None):
     """Runs the engine alone (--direct) unless direct is False: the cases
     below test the engine's behaviour; `embedded*` test the pipeline."""
     cmd = [MAILFERRY, "migrate", csv, "--source", source, "--target", target,
            "--json", "--report-dir", REPORT] + (["--direct"] if direct
                                                 else []) + list(extra)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                       env=env)
     if check_exit is not None and p.returncode != check_exit:
         fail(f"{' '.join(cmd)}: exit {p.returncode}\n{p.stdout}\n{p.stderr}")
     try:
@@ -185,11 +187,12 @@ def total_messages(port, n):
     return total
 
 
-def clean_target(*users):
-    """Empties the users' target mailboxes: earlier runs of a test (by hand
-    or in CI) must not leave messages a later run would find."""
+def clean_target(*users, port=None):
+    """Empties the users' target mailboxes (or those on port): earlier runs
+    of a test (by hand or in CI) must not leave messages a later run would
+    find."""
     for n in users:
-        c = imap_login(TGT_PORT, n)
+        c = imap_login(port or TGT_PORT, n)
         typ, data = c.list('""', "*")
         names = []
         for line in data:
@@ -450,11 +453,12 @@ def case_hostile():
         print(f"{mode}: {code} in {took:.1f} s: {m['error']['detail']}")
 
 
-def redis_servers():
-    """PIDs of redis-server processes started by mailferry itself (their
-    command line names a private mailferry-embedded-redis directory; the
-    test fixtures' servers, which other tests start meanwhile, use
-    mailferry-redis.)."""
+def redis_servers(tmpdir):
+    """PIDs of redis-server processes started by a mailferry run whose
+    TMPDIR was tmpdir (their command line names a private
+    mailferry-embedded-redis directory there), so the servers of other
+    runs on the machine, and the fixtures' own, are not counted."""
+    marker = os.path.join(tmpdir, "mailferry-embedded-redis.").encode()
     pids = set()
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -463,7 +467,7 @@ def redis_servers():
                     cmd = f.read()
             except OSError:
                 continue
-            if b"redis-server" in cmd and b"mailferry-embedded-redis." in cmd:
+            if b"redis-server" in cmd and marker in cmd:
                 pids.add(int(d))
     return pids
 
@@ -482,15 +486,18 @@ def case_embedded():
     corpus(18, 2)
     clean_target(18, 19)
     csv = csv_for([18, 19], "embedded")
-    before = redis_servers()
-    rc, doc = migrate(csv, "--concurrency", "2", direct=False)
+    tmpdir = tempfile.mkdtemp(prefix="mf-embedded-")
+    rc, doc = migrate(csv, "--concurrency", "2", direct=False,
+                      env=dict(os.environ, TMPDIR=tmpdir))
     check(doc["batch"]["state"] == "Synced", f"batch: {doc['batch']}")
     for n in (18, 19):
         m = mailbox_report(doc, n)
         check(m["state"] == "Synced" and m["copied_messages"] > 40, f"{m}")
         assert_equal(n)
-    check(redis_servers() <= before, "the private redis-server outlived the "
+    check(not redis_servers(tmpdir), "the private redis-server outlived the "
                                      "run")
+    check(not os.listdir(tmpdir), f"left in TMPDIR: {os.listdir(tmpdir)}")
+    os.rmdir(tmpdir)
     for f in ("report.csv", "report.json", "report.html", "migrate.log"):
         check(os.path.exists(os.path.join(REPORT, f)), f"no {f}")
     with open(os.path.join(REPORT, "migrate.log")) as f:

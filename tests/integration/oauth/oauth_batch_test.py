@@ -27,11 +27,24 @@ Dovecot pair whose oauth2 passdb asks our token endpoint
          next connections; then no token, client
          secret or private key is in Kafka, Redis, the reports, or any
          log or output (the secrets check of e2e.secrets, for OAuth2).
+         While the first tokens age: `batch add` and `batch update` take
+         rows without passwords on the OAuth2 sides, the added mailbox is
+         copied with minted tokens; and tokens expire within one pass
+         (batch oexp, one slot, a throttled copy): a mailbox whose tokens
+         live 3 s loses its source connection after they expired and
+         reconnects with renewed tokens (no login with an expired one); a
+         mailbox whose cached tokens the server declares expired while
+         mailferry still holds them valid loses its connection, each side
+         gets one refusal, one fresh token and one retry, no more, and
+         both mailboxes finish equal.
 """
 
+import imaplib
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +59,10 @@ from pipeline import Pipeline, check, log, secrets_absent, user  # noqa: E402
 
 LIFETIME = 25  # seconds a token of the fleet case lives
 TF_USERS = [6, 7]  # the fleet case's token-file batch
+ADDED = 8  # added to the fleet batch by `batch add`
+SHORT, EARLY = 9, 10  # batch oexp: tokens of 3 s; expired at the server
+SHORT_LIFE = 3
+RATE = 100000  # batch oexp's --max-bytes-per-second
 
 
 def google(env, side="both"):
@@ -215,12 +232,122 @@ def mint_for(env, who):
         return json.load(resp)["access_token"]
 
 
+def fill(p, n, count, size):
+    """count messages of size bytes into user n's source INBOX, over one
+    connection."""
+    u, pw = user(n)
+    c = imaplib.IMAP4("127.0.0.1", p.src_port)
+    try:
+        c.login(u, pw)
+        line = ("x" * 76 + "\r\n").encode()
+        body = line * (size // len(line))
+        for i in range(count):
+            msg = (("From: <e2e@example.test>\r\nTo: %s\r\nSubject: big "
+                    "%d\r\nMessage-ID: <big-%d-%d@example.test>\r\n\r\n")
+                   % (u, i, n, i)).encode() + body
+            c.append("INBOX", None, None, msg)
+    finally:
+        c.logout()
+
+
+def kick(p, n):
+    """Drops user n's source connections (`doveadm kick`)."""
+    r = subprocess.run(["doveadm", "-c", p.dov["SOURCE_CONF"], "kick",
+                        user(n)[0]], capture_output=True, text=True,
+                       timeout=30)
+    check(r.returncode == 0 and user(n)[0] in r.stdout,
+          "kicked %s's source connection" % user(n)[0])
+
+
+def add_update(p, env):
+    """`batch add` and `batch update` of an OAuth2 batch: rows without
+    passwords (both sides log in with tokens) are taken, and the added
+    mailbox is copied at once with tokens the worker mints."""
+    before = len(env.mints())
+    path = write_csv(p, "add.csv", [ADDED])
+    r = p.mf("batch", "add", "ofleet", "--csv", path, *p.kafka_args())
+    check("added 1 mailbox" in r.stdout,
+          "batch add: an OAuth2 batch takes a row without passwords")
+    p.wait_state("ofleet", "Synced", timeout=90)
+    subs = [e["sub"] for e in env.mints()[before:]
+            if e.get("sub") == user(ADDED)[0]]
+    check(p.compare(ADDED)["equal"] and len(subs) == 2,
+          "the added mailbox is copied with minted tokens (%d)" % len(subs))
+    r = p.mf("batch", "update", "ofleet", "--csv", path, *p.kafka_args())
+    check("new logins and passwords for 1 mailbox" in r.stdout,
+          "batch update: an OAuth2 batch takes a row without passwords")
+
+
+def within_pass(p, env):
+    """Tokens that expire within one pass (see the top)."""
+    short, early = user(SHORT)[0], user(EARLY)[0]
+    start = len(env.events())
+
+    def mints(who):
+        return [e for e in env.events()[start:]
+                if e.get("answer") == "token" and e.get("sub") == who]
+
+    def refused(who):
+        return [e for e in env.events()[start:]
+                if e.get("introspect") == who and e["active"] != "true"]
+
+    def copying(n):
+        m = p.mailbox(p.status("oexp"), n)
+        return m["state"] not in ("Synced", "Failed", "SyncedWithErrors")
+
+    acted = {}
+    p.create("oexp", write_csv(p, "exp.csv", [SHORT, EARLY]), *google(env),
+             "--max-bytes-per-second", str(RATE))
+    p.start("oexp")
+    # One slot: the two mailboxes run one after the other, in either
+    # order. Each is acted on while its throttled copy runs.
+    for _ in range(2):
+        who = p.wait(lambda: next(
+            (w for w in (short, early)
+             if len(mints(w)) == 2 and not acted.get(w)), None),
+            60, "the next oexp mailbox to log in on both sides")
+        acted[who] = True
+        t = mints(who)[1]["t"]  # the later of its two tokens
+        n = SHORT if who == short else EARLY
+        if n == SHORT:
+            # Past both tokens' expiry (and mailferry's early renewal).
+            time.sleep(max(0, t + SHORT_LIFE + 0.5 - time.time()))
+        else:
+            time.sleep(max(0, t + 1 - time.time()))
+            check(env.expire(early) == 2,
+                  "the server declares %s's two cached tokens expired"
+                  % early)
+        check(copying(n), "%s is still being copied" % who)
+        kick(p, n)
+    st = p.wait_state("oexp", ["Synced", "SyncedWithErrors"], timeout=90)
+    check(st["state"] == "Synced" and p.compare(SHORT)["equal"] and
+          p.compare(EARLY)["equal"],
+          "both mailboxes finish within the pass, equal")
+    check(len(mints(short)) == 4 and not refused(short),
+          "tokens that expired mid-mailbox: the reconnection renewed them "
+          "before use (4 mints, %d, no refused login, %d)"
+          % (len(mints(short)), len(refused(short))))
+    logs = p.logs().decode(errors="replace")
+    for w in (short, early):
+        check(re.search(r"job\.done batch=oexp mailbox=%s \S+ attempt=1: "
+                        r"synced" % re.escape(w), logs),
+              "%s synced by its first job: the reconnection happened "
+              "inside the job, within the pass" % w)
+    why = [e["why"] for e in refused(early)]
+    check(len(mints(early)) == 4 and why == ["expired at the server"] * 2,
+          "cached tokens the server says expired: one refusal, one fresh "
+          "token and one retry per side, no storm (%d mints, refusals %s)"
+          % (len(mints(early)), why))
+
+
 def case_fleet(p, env):
     users = [1, 2, 3, 4]
     fleet = {user(n)[0] for n in users}
-    for n in users + TF_USERS:
+    for n in users + TF_USERS + [ADDED]:
         for i in range(6):
             p.append(n, "fleet %d/%d" % (n, i))
+    fill(p, SHORT, 35, 20000)  # 7 s at RATE
+    fill(p, EARLY, 20, 20000)  # 4 s
     p.create("ofleet", write_csv(p, "fleet.csv", users), *google(env))
     # An Entra batch too, so that a client secret and a certificate are
     # sealed in Redis and Kafka (its app token has no mailbox: Dovecot
@@ -283,6 +410,10 @@ def case_fleet(p, env):
     check(len(cached) < 2 * len(users),
           "pass 2: the worker reused its cached tokens (%d minted)"
           % len(cached))
+    # While those tokens age: batch add and update, and tokens that
+    # expire within one pass.
+    within_pass(p, env)
+    add_update(p, env)
     # Let every token expire, add mail, run another incremental pass.
     time.sleep(max(0, LIFETIME + 1 - (time.time() - t2)))
     incremental("pass 3")
@@ -301,19 +432,20 @@ def case_fleet(p, env):
     check(len(renewed) == 2 * len(users),
           "pass 3: every expired token was renewed before use (%d)"
           % len(renewed))
-    refused = [e for e in env.events() if "expired" in e.get("why", "")]
+    refused = [e for e in env.events() if e.get("why") == "token expired"]
     check(not refused, "no login was tried with an expired token")
+    check(p.compare(ADDED)["equal"], "pass 3: the added mailbox equal")
     # batch verify logs in with the batch's OAuth2 settings too: in this
     # process, and through the worker (verify jobs).
     base = ["batch", "verify", "ofleet", "--redis", p.redis_url,
             "--master-key-file", p.key(), "--sample", "2"]
     r = p.mf(*base, "--json", expect=None)
-    check(r.returncode == 0 and r.stdout.count('"verified equal"') == 4,
+    check(r.returncode == 0 and r.stdout.count('"verified equal"') == 5,
           "batch verify (in process) with minted tokens: every mailbox "
           "equal (exit %d) %s" % (r.returncode, r.stdout[-200:]))
     r = p.mf(*base, "--kafka", p.bootstrap, "--wait", "--timeout", "90s",
              "--json", expect=None, timeout=150)
-    check(r.returncode == 0 and r.stdout.count('"verified equal"') == 4,
+    check(r.returncode == 0 and r.stdout.count('"verified equal"') == 5,
           "batch verify through the worker with minted tokens: every "
           "mailbox equal (exit %d) %s" % (r.returncode, r.stdout[-200:]))
     # Nothing secret anywhere: Kafka, Redis, reports, logs and output.
@@ -355,10 +487,12 @@ def main():
         env = oauthenv.OAuthEnv(
             d, lifetime=LIFETIME if case == "fleet" else 3600,
             revoked=[user(6)[0]] if case == "batch" else [],
-            refuse_always=[user(7)[0]] if case == "batch" else [])
+            refuse_always=[user(7)[0]] if case == "batch" else [],
+            lifetimes={user(SHORT)[0]: SHORT_LIFE} if case == "fleet"
+            else {})
         os.environ["MF_DOVECOT_OAUTH2_CONF"] = env.dovecot_conf()
         fleet = case == "fleet"
-        with Pipeline("oauth-" + case, users=8, redis=fleet, kafka=fleet,
+        with Pipeline("oauth-" + case, users=10, redis=fleet, kafka=fleet,
                       deadline=280) as p:
             {"batch": case_batch, "fleet": case_fleet}[case](p, env)
         log("passed: %s" % case)

@@ -9,7 +9,8 @@
   dovecot  `mailferry migrate --direct` against a private Dovecot pair
            whose oauth2 passdb asks our endpoint about each token: minted
            service-account tokens on both sides copy the mailboxes (the
-           comparer agrees); a token revoked after it was cached is
+           comparer agrees) and `verify`, `plan` and `endpoint test` log
+           in with them too; a token revoked after it was cached is
            renewed once; a token never accepted, a wrong key, a token for
            another mailbox and an expired token each fail their mailbox
            with their own code; no token, secret or key in the output or
@@ -190,23 +191,45 @@ def case_dovecot(env):
         subs = sorted(e["sub"] for e in env.mints()[before:])
         check(subs == sorted([user(1)[0], user(2)[0]] * 2),
               "one token per mailbox and side (cached for reconnections)")
+        # verify logs in the same way (the options migrate --direct
+        # reads) and finds both mailboxes equal, bodies compared too.
+        before = len(env.mints())
+        r = p.mf("verify", p.path("oauth-1-2.csv"), "--source",
+                 p.source_url(), "--target", p.target_url(), "--deep",
+                 "--json", *g, expect=None)
+        out = r.stdout + r.stderr
+        subs = sorted(e["sub"] for e in env.mints()[before:])
+        check(r.returncode == 0 and out.count('"verified equal"') == 2 and
+              subs == sorted([user(1)[0], user(2)[0]] * 2),
+              "verify with minted tokens on both sides: both mailboxes "
+              "verified equal, one token per mailbox and side (exit %d) %s"
+              % (r.returncode, out[-300:]))
+        for s in env.secrets() + env.issued():
+            assert s not in out, "a secret or token in verify's output"
         # plan logs in with minted tokens too (source and target).
         with open(p.path("plan.csv"), "w") as f:
             f.write("EmailAddress,UserName\n%s,%s\n" % (user(1)[0],
                                                       user(1)[0]))
+        before = len(env.mints())
         r = p.mf("plan", p.path("plan.csv"), "--source", p.source_url(),
                  "--target", p.target_url(), "--json", *g)
-        check('"messages"' in r.stdout and "eyJ" not in r.stdout + r.stderr,
-              "plan runs with minted tokens on both sides")
+        subs = [e["sub"] for e in env.mints()[before:]]
+        check('"messages"' in r.stdout and subs == [user(1)[0]] * 2 and
+              not any(t in r.stdout + r.stderr for t in env.issued()),
+              "plan logs in with minted tokens on both sides (one per "
+              "side), no token in its output")
         # endpoint test: the token's audience, scopes and expiry, never
         # the token; then the OAuth2 login itself, on both sides.
         r = p.mf("endpoint", "test", "--source", p.source_url(), "--target",
                  p.target_url(), "--user", user(1)[0], *g)
         out = r.stdout + r.stderr
-        check("oauth.token" in out and "scopes https://mail.google.com/" in
-              out and "expires 20" in out and out.count("login.oauth") == 2
-              and "eyJ" not in out and "result: ok" in out,
-              "endpoint test shows the token's claims and logs in, no token")
+        check("oauth.token" in out and "audience %s" % oauthenv.SA_EMAIL
+              in out and "scopes https://mail.google.com/" in out and
+              "expires 20" in out and out.count("login.oauth") == 2
+              and "eyJ" not in out and "result: ok" in out and
+              not any(t in out for t in env.issued()),
+              "endpoint test shows the token's audience, scopes and expiry "
+              "and logs in, never the token")
         r = p.mf("endpoint", "test", "--source", p.source_url(), "--user",
                  user(4)[0], *g, expect=1)
         check("OAUTH_SASL_REFUSED" in r.stdout,

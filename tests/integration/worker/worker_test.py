@@ -131,7 +131,9 @@ class Broker:
 
 class Worker:
     def __init__(self, name, broker, key, slots=2, http=False,
-                 claim_ttl=CLAIM_TTL):
+                 claim_ttl=CLAIM_TTL, group_timing=True, extra=()):
+        """group_timing False: the consumer group's timing is the
+        worker's own default, not this file's."""
         self.name = f"{name}-{RUN_ID}"
         self.logpath = os.path.join(TMP, f"worker-{name}.log")
         self.logf = open(self.logpath, "w")
@@ -141,8 +143,11 @@ class Worker:
                "--group-id", f"wtest-{RUN_ID}", "--claim-ttl",
                f"{claim_ttl}s", "--lease-ttl", "5s", "--progress-interval",
                "1s", "--shutdown-timeout", f"{SHUTDOWN_TIMEOUT}s",
-               "--log-format", "json", "--kafka.session.timeout.ms", "6000",
-               "--kafka.heartbeat.interval.ms", "500"]
+               "--log-format", "json"]
+        if group_timing:
+            cmd += ["--kafka.session.timeout.ms", "6000",
+                    "--kafka.heartbeat.interval.ms", "500"]
+        cmd += list(extra)
         if http:
             cmd += ["--http-listen", "127.0.0.1:0"]
         self.proc = subprocess.Popen(cmd, stdout=self.logf,

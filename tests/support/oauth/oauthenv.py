@@ -62,7 +62,7 @@ def _write(path, data, mode=0o600):
 
 class OAuthEnv:
     def __init__(self, d, lifetime=3600, revoked=(), refuse_first=(),
-                 refuse_always=()):
+                 refuse_always=(), lifetimes=None):
         self.dir = d
         os.makedirs(d, exist_ok=True)
         self._tls()
@@ -102,6 +102,7 @@ class OAuthEnv:
                         revoked=list(revoked),
                         refuse_first=list(refuse_first),
                         refuse_always=list(refuse_always),
+                        lifetimes=dict(lifetimes or {}),
                         tokens_out=p("issued-tokens"))
         _write(p("tokenserver.json"), json.dumps(self.cfg))
         out = open(p("tokenserver.out"), "w")
@@ -171,6 +172,19 @@ class OAuthEnv:
                "tls_ca_cert_file = %s\n" % (self.introspect_url, self.ca_file),
                0o644)
         return path
+
+    def expire(self, mailbox):
+        """The endpoint's /test/expire: every token issued so far for
+        mailbox is refused from now on, while mailferry's cache still
+        holds it as valid. Returns how many tokens that were."""
+        import ssl
+        import urllib.parse
+        import urllib.request
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        form = urllib.parse.urlencode({"mailbox": mailbox}).encode()
+        with urllib.request.urlopen(self.base + "/test/expire", form,
+                                    context=ctx, timeout=10) as r:
+            return json.load(r)["expired"]
 
     def events(self):
         try:

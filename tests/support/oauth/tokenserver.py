@@ -27,9 +27,16 @@ signing_key (PEM), clients {client_id: {secret | certificate (PEM path)}},
 service_accounts {client_email: public key PEM path}, revoked [mailbox]
 (no token is minted for them), refuse_first [mailbox] (introspection
 refuses the first token minted for each: a token revoked after it was
-cached), refuse_always [mailbox] (minted, but never accepted), and
-tokens_out (optional: a file every issued token is appended to, for the
-tests' no-token-anywhere checks).
+cached), refuse_always [mailbox] (minted, but never accepted),
+lifetimes {mailbox: seconds} (optional: the lifetime of that mailbox's
+tokens instead of lifetime), and tokens_out (optional: a file every
+issued token is appended to, for the tests' no-token-anywhere checks).
+
+  POST /test/expire   mailbox=M (tests only): every token issued so far
+      for M counts as expired from now on (introspection refuses it, why
+      "expired at the server"), as if the server's clock ran ahead of the
+      client's or the provider cut the token's life short: the client's
+      cache still holds it as valid.
 Stops on SIGTERM.
 """
 
@@ -98,6 +105,8 @@ class Server:
         self.cfg = cfg
         self.lock = threading.Lock()
         self.refused_once = set()
+        self.issued = {}  # mailbox: set of jti (for /test/expire)
+        self.expired = set()  # jti expired at the server
         with open(cfg["signing_key"], "rb") as f:
             self.key = serialization.load_pem_private_key(f.read(), None)
         self.clients = {}
@@ -123,8 +132,12 @@ class Server:
 
     def issue(self, claims):
         now = int(time.time())
-        life = int(self.cfg.get("lifetime", 3600))
+        who = claims.get("email", "")
+        life = int(self.cfg.get("lifetimes", {}).get(
+            who, self.cfg.get("lifetime", 3600)))
         claims.update(iat=now, nbf=now, exp=now + life, jti=str(uuid.uuid4()))
+        with self.lock:
+            self.issued.setdefault(who, set()).add(claims["jti"])
         h = b64url(json.dumps({"alg": "RS256", "typ": "JWT",
                                "kid": "fixture"}).encode())
         c = b64url(json.dumps(claims).encode())
@@ -227,11 +240,27 @@ class Server:
         return self.issue({"aud": iss, "email": sub, "scope": GOOGLE_SCOPE,
                            "sub": sub})
 
+    def expire(self, form):
+        who = form.get("mailbox", "")
+        with self.lock:
+            n = len(self.issued.get(who, ()))
+            self.expired |= self.issued.get(who, set())
+        self.log(expire=who, tokens=n)
+        return {"expired": n}
+
     def introspect(self, form):
         token = form.get("token", "")
+        who = ""
         try:
+            try:  # whose token, for the log only (checked below)
+                who = json.loads(unb64url(token.split(".")[1])).get(
+                    "email", "")
+            except (ValueError, IndexError, AttributeError):
+                pass
             _, claims = verify_jwt(token, self.key.public_key(), "token", 0)
             who = claims.get("email")
+            if claims.get("jti") in self.expired:
+                raise Refusal(401, "expired", "expired at the server")
             if who in self.cfg.get("refuse_always", []):
                 raise Refusal(401, "revoked", "revoked")
             with self.lock:
@@ -248,7 +277,7 @@ class Server:
                    "scope": claims.get("scope", "")}
         except Refusal as r:
             ans = {"active": "false", "why": r.description}
-        self.log(introspect=ans.get("email", ""), active=ans["active"],
+        self.log(introspect=ans.get("email", who), active=ans["active"],
                  why=ans.get("why", ""))
         return ans
 
@@ -279,6 +308,8 @@ def handler_for(server):
             try:
                 if path == "/introspect":
                     return self.answer(200, server.introspect(form))
+                if path == "/test/expire":
+                    return self.answer(200, server.expire(form))
                 parts = path.strip("/").split("/")
                 if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0",
                                                      "token"]:

@@ -17,6 +17,14 @@
  * without breaking the store; CREATE answered NO [ALREADYEXISTS] is
  * success; LIST plus LSUB give attributes and subscriptions.
  *
+ * Without MULTIAPPEND (Exchange Online's capability list): a batch goes
+ * out as single APPENDs all in flight before any answer, {n+} literals
+ * with LITERAL+, and with LITERAL- only up to 4096 bytes (a bigger one
+ * waits for "+"); answers in any order come back to their own message
+ * with its APPENDUID; a NO fails its message alone and the store goes on;
+ * a connection lost with four in flight confirms exactly the one that was
+ * answered and fails the other three, in one callback.
+ *
  * tests/unit does not link the mf_fakeimap library, so its source is
  * compiled into this test. It comes before cmocka.h, whose fail() macro
  * would clash with a static function of the same name there.
@@ -54,6 +62,15 @@
     "S: $0 OK done\n"                                                          \
     "C: $1 LIST \"\" \"\"\n"                                                   \
     "S: * LIST (\\Noselect) \".\" \"\"\n"                                      \
+    "S: $1 OK done\n"
+/* Exchange Online's capabilities after login: no MULTIAPPEND. */
+#define CAPS_EXCHANGE                                                          \
+    "C: $0 CAPABILITY\n"                                                       \
+    "S: * CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS " \
+    "MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+\n"                      \
+    "S: $0 OK CAPABILITY completed.\n"                                         \
+    "C: $1 NAMESPACE\n"                                                        \
+    "S: * NAMESPACE ((\"\" \"/\")) NIL NIL\n"                                  \
     "S: $1 OK done\n"
 #define LOGOUT                                                                 \
     "C: $90 LOGOUT\n"                                                          \
@@ -520,6 +537,10 @@ struct done {
     uint32_t uids[8];
     size_t n;
     char detail[256];
+    /* Single APPENDs: each message's own answer. */
+    bool per_message;
+    mf_err codes[8];
+    uint32_t uidvalidities[8];
 };
 
 static void
@@ -530,8 +551,16 @@ on_done(void *ud, const struct mf_store_done *d) {
     r->retry_after_ms = d->retry_after_ms;
     r->uidvalidity = d->uidvalidity;
     r->n = d->n;
-    for (size_t i = 0; i < d->n && i < 8; i++)
-        r->uids[i] = d->uids[i];
+    r->per_message = d->msgs != NULL;
+    for (size_t i = 0; i < d->n && i < 8; i++) {
+        if (d->msgs) {
+            r->codes[i] = d->msgs[i].error.code;
+            r->uids[i] = d->msgs[i].uid;
+            r->uidvalidities[i] = d->msgs[i].uidvalidity;
+        } else {
+            r->uids[i] = d->uids[i];
+        }
+    }
     snprintf(r->detail, sizeof(r->detail), "%s", d->error.detail);
 }
 
@@ -687,6 +716,196 @@ test_append_disconnect_runs_callbacks(void **state) {
 }
 
 /* ------------------------------------------------------------------ */
+/* Single APPENDs in flight (no MULTIAPPEND)                           */
+/* ------------------------------------------------------------------ */
+
+/* Four single APPENDs: all four are on the wire before the first answer
+ * (the fake reads them all before it answers any). */
+#define FOUR_APPENDS                                                           \
+    "C: $2 APPEND INBOX (\\Seen) \" 1-Jan-2020 00:00:00 +0000\" {1+}\n"        \
+    "C: a\n"                                                                   \
+    "C: $3 APPEND INBOX () {1+}\n"                                             \
+    "C: b\n"                                                                   \
+    "C: $4 APPEND INBOX () {1+}\n"                                             \
+    "C: c\n"                                                                   \
+    "C: $5 APPEND INBOX () {1+}\n"                                             \
+    "C: d\n"
+
+static void
+four(struct mf_store_append_msg *m, struct src *s) {
+    msg(&m[0], &s[0], "\\Seen", " 1-Jan-2020 00:00:00 +0000", "a");
+    msg(&m[1], &s[1], "", NULL, "b");
+    msg(&m[2], &s[2], "", NULL, "c");
+    msg(&m[3], &s[3], "", NULL, "d");
+}
+
+static void
+test_singles_out_of_order(void **state) {
+    struct t t = {0};
+    struct mf_store_append_msg m[4] = {{0}};
+    struct src s[4];
+    struct done d = {0};
+    (void)state;
+
+    open_store(&t,
+               CAPS_EXCHANGE FOUR_APPENDS
+               "S: $4 OK [APPENDUID 9 103] APPEND completed.\n"
+               "S: $2 OK [APPENDUID 9 101] APPEND completed.\n"
+               "S: $5 OK [APPENDUID 9 104] APPEND completed.\n"
+               "S: $3 OK [APPENDUID 9 102] APPEND completed.\n" LOGOUT,
+               0);
+    assert_false(t.st->caps.multiappend);
+    four(m, s);
+    assert_int_equal(t.st->ops->append(t.st, "INBOX", m, 4, on_done, &d),
+                     MF_E_OK);
+    assert_int_equal(d.calls, 0);
+    assert_int_equal(t.st->ops->flush(t.st, 0), MF_E_OK);
+    /* One callback for the batch, each UID with its own message. */
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.code, MF_E_OK);
+    assert_true(d.per_message);
+    assert_int_equal(d.n, 4);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(d.codes[i], MF_E_OK);
+        assert_int_equal(d.uids[i], 101 + i);
+        assert_int_equal(d.uidvalidities[i], 9);
+    }
+    finish_store(&t);
+}
+
+static void
+test_singles_no_in_the_middle(void **state) {
+    struct t t = {0};
+    struct mf_store_append_msg m[4] = {{0}};
+    struct src s[5];
+    struct done d = {0}, d2 = {0};
+    (void)state;
+
+    open_store(&t,
+               CAPS_EXCHANGE FOUR_APPENDS
+               "S: $2 OK [APPENDUID 9 101] done\n"
+               "S: $3 NO [CANNOT] Message refused\n"
+               "S: $4 OK [APPENDUID 9 102] done\n"
+               "S: $5 OK [APPENDUID 9 103] done\n"
+               "C: $6 APPEND INBOX () {1+}\n"
+               "C: e\n"
+               "S: $6 OK [APPENDUID 9 104] done\n" LOGOUT,
+               0);
+    four(m, s);
+    assert_int_equal(t.st->ops->append(t.st, "INBOX", m, 4, on_done, &d),
+                     MF_E_OK);
+    assert_int_equal(t.st->ops->flush(t.st, 0), MF_E_OK);
+    assert_int_equal(d.calls, 1);
+    /* The batch's error is the refusal; the others are confirmed. */
+    assert_int_equal(d.code, MF_E_IMAP_NO);
+    assert_non_null(strstr(d.detail, "Message refused"));
+    assert_int_equal(d.codes[0], MF_E_OK);
+    assert_int_equal(d.uids[0], 101);
+    assert_int_equal(d.codes[1], MF_E_IMAP_NO);
+    assert_int_equal(d.uids[1], 0);
+    assert_int_equal(d.codes[2], MF_E_OK);
+    assert_int_equal(d.uids[2], 102);
+    assert_int_equal(d.codes[3], MF_E_OK);
+    assert_int_equal(d.uids[3], 103);
+    /* The store goes on. */
+    msg(&m[0], &s[4], "", NULL, "e");
+    assert_int_equal(t.st->ops->append(t.st, "INBOX", m, 1, on_done, &d2),
+                     MF_E_OK);
+    assert_int_equal(t.st->ops->flush(t.st, 0), MF_E_OK);
+    assert_int_equal(d2.code, MF_E_OK);
+    assert_false(d2.per_message);
+    assert_int_equal(d2.uids[0], 104);
+    finish_store(&t);
+}
+
+static void
+test_singles_drop_in_flight(void **state) {
+    struct t t = {0};
+    struct mf_store_append_msg m[4] = {{0}};
+    struct src s[4];
+    struct done d = {0};
+    mf_err rc;
+    (void)state;
+
+    open_store(&t,
+               CAPS_EXCHANGE FOUR_APPENDS "S: $3 OK [APPENDUID 9 102] done\n"
+                                          "CLOSE\n",
+               0);
+    four(m, s);
+    assert_int_equal(t.st->ops->append(t.st, "INBOX", m, 4, on_done, &d),
+                     MF_E_OK);
+    rc = t.st->ops->flush(t.st, 0);
+    assert_int_equal(mf_err_class_of(rc), MF_ERRCLASS_RECONNECT);
+    /* Exactly once, with the one confirmed message and three failures
+     * that say the connection went (so none is taken as refused). */
+    assert_int_equal(d.calls, 1);
+    assert_true(d.per_message);
+    assert_int_equal(mf_err_class_of(d.code), MF_ERRCLASS_RECONNECT);
+    assert_int_equal(d.codes[1], MF_E_OK);
+    assert_int_equal(d.uids[1], 102);
+    for (unsigned i = 0; i < 4; i++) {
+        if (i == 1)
+            continue;
+        assert_int_equal(mf_err_class_of(d.codes[i]), MF_ERRCLASS_RECONNECT);
+        assert_int_equal(d.uids[i], 0);
+    }
+    /* A broken store queues nothing more, and runs no callback for it. */
+    assert_int_not_equal(t.st->ops->append(t.st, "INBOX", m, 4, on_done, &d),
+                         MF_E_OK);
+    finish_store(&t);
+    assert_int_equal(d.calls, 1);
+}
+
+/* LITERAL- (RFC 7888 section 5): non-synchronising only up to 4096
+ * bytes; a bigger literal waits for "+", and nothing is sent after it
+ * until then. */
+static void
+test_singles_literal_minus(void **state) {
+    struct t t = {0};
+    struct mf_store_append_msg m[3] = {{0}};
+    struct src s[3];
+    struct done d = {0};
+    char *big = mf_xmalloc(5001);
+    (void)state;
+
+    memset(big, 'x', 5000);
+    big[5000] = '\0';
+    open_store(&t,
+               "C: $0 CAPABILITY\n"
+               "S: * CAPABILITY IMAP4rev1 LITERAL- UIDPLUS NAMESPACE\n"
+               "S: $0 OK done\n"
+               "C: $1 NAMESPACE\n"
+               "S: * NAMESPACE ((\"\" \"/\")) NIL NIL\n"
+               "S: $1 OK done\n"
+               "C: $2 APPEND INBOX () {2+}\n"
+               "C: ab\n"
+               "C: $3 APPEND INBOX () {5000}\n"
+               "QUIET 100\n"
+               "S: + go ahead\n"
+               "C*: 5000 x\n"
+               "C:\n"
+               "C: $4 APPEND INBOX () {2+}\n"
+               "C: cd\n"
+               "S: $2 OK [APPENDUID 9 1] done\n"
+               "S: $3 OK [APPENDUID 9 2] done\n"
+               "S: $4 OK [APPENDUID 9 3] done\n" LOGOUT,
+               0);
+    msg(&m[0], &s[0], "", NULL, "ab");
+    msg(&m[1], &s[1], "", NULL, big);
+    msg(&m[2], &s[2], "", NULL, "cd");
+    assert_int_equal(t.st->ops->append(t.st, "INBOX", m, 3, on_done, &d),
+                     MF_E_OK);
+    assert_int_equal(t.st->ops->flush(t.st, 0), MF_E_OK);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.code, MF_E_OK);
+    assert_int_equal(d.uids[0], 1);
+    assert_int_equal(d.uids[1], 2);
+    assert_int_equal(d.uids[2], 3);
+    finish_store(&t);
+    free(big);
+}
+
+/* ------------------------------------------------------------------ */
 /* Folders                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -772,6 +991,10 @@ main(void) {
         cmocka_unit_test(test_append_sync_literal),
         cmocka_unit_test(test_append_errors),
         cmocka_unit_test(test_append_disconnect_runs_callbacks),
+        cmocka_unit_test(test_singles_out_of_order),
+        cmocka_unit_test(test_singles_no_in_the_middle),
+        cmocka_unit_test(test_singles_drop_in_flight),
+        cmocka_unit_test(test_singles_literal_minus),
         cmocka_unit_test(test_create_and_select_errors),
         cmocka_unit_test(test_list_and_lsub),
         /* Last: it aborts the program until the bug it shows is fixed. */

@@ -34,7 +34,7 @@ static mf_err
 build(struct mf_config *cfg, enum mf__kafka_role role, rd_kafka_conf_t **conf_r,
       struct mf_error *err) {
     *conf_r = NULL;
-    return mf__kafka_conf_new(cfg, role, "test", "g1", conf_r, err);
+    return mf__kafka_conf_new(cfg, role, "test", "g1", NULL, conf_r, err);
 }
 
 static void
@@ -230,12 +230,57 @@ test_no_broker(void **state) {
     mf_config_free(&cfg);
 }
 
+/* Consumers join with mailferry's group timing and the eager assignors
+ * unless kafka.* says otherwise; an instance id makes the member
+ * static (KIP-345); producers get none of it. */
+static void
+test_group_defaults(void **state) {
+    struct mf_config *cfg = mf_config_new();
+    struct mf_error err = {0};
+    rd_kafka_conf_t *conf;
+
+    (void)state;
+    mf_config_set_flag(cfg, "kafka", "127.0.0.1:9092");
+    assert_int_equal(build(cfg, MF__KAFKA_CONSUMER, &conf, &err), MF_E_OK);
+    assert_string_equal(get(conf, "session.timeout.ms"), "6000");
+    assert_string_equal(get(conf, "heartbeat.interval.ms"), "1000");
+    assert_string_equal(get(conf, "max.poll.interval.ms"), "30000");
+    assert_string_equal(get(conf, "partition.assignment.strategy"),
+                        "range,roundrobin");
+    {
+        const char *v = get(conf, "group.instance.id");
+        assert_true(!v || !*v); /* dynamic membership */
+    }
+    rd_kafka_conf_destroy(conf);
+
+    assert_int_equal(mf__kafka_conf_new(cfg, MF__KAFKA_CONSUMER, "test", "g1",
+                                        "mailferry-worker-0", &conf, &err),
+                     MF_E_OK);
+    assert_string_equal(get(conf, "group.instance.id"), "mailferry-worker-0");
+    rd_kafka_conf_destroy(conf);
+
+    mf_config_set_flag(cfg, "kafka.session.timeout.ms", "30000");
+    mf_config_set_flag(cfg, "kafka.partition.assignment.strategy",
+                       "cooperative-sticky");
+    assert_int_equal(build(cfg, MF__KAFKA_CONSUMER, &conf, &err), MF_E_OK);
+    assert_string_equal(get(conf, "session.timeout.ms"), "30000");
+    assert_string_equal(get(conf, "partition.assignment.strategy"),
+                        "cooperative-sticky");
+    assert_string_equal(get(conf, "heartbeat.interval.ms"), "1000");
+    rd_kafka_conf_destroy(conf);
+
+    assert_int_equal(build(cfg, MF__KAFKA_PRODUCER, &conf, &err), MF_E_OK);
+    assert_string_equal(get(conf, "heartbeat.interval.ms"), "3000");
+    rd_kafka_conf_destroy(conf);
+    mf_config_free(&cfg);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topics),    cmocka_unit_test(test_pass_through),
         cmocka_unit_test(test_refused),   cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_no_broker),
+        cmocka_unit_test(test_no_broker), cmocka_unit_test(test_group_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

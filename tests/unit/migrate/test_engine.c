@@ -12,10 +12,12 @@
  * duplicates; an interrupted attempt (dropped connection after N appends,
  * committed or not, with and without UIDPLUS and MULTIAPPEND; BYE in the
  * middle of a source fetch) resumes in the next attempt with nothing
- * missing or duplicated; a bad message fails alone, also inside a
- * MULTIAPPEND batch; the size cap and the target's APPENDLIMIT skip and
- * list; a vanished message is listed; throttled opens are retried after
- * the suggested wait; authentication failures end at once; a stop request
+ * missing or duplicated, also with batches sent as single pipelined
+ * APPENDs to a target without MULTIAPPEND (each message settled by its
+ * own answer); a bad message fails alone, also inside a MULTIAPPEND
+ * batch and among single APPENDs; the size cap and the target's APPENDLIMIT
+ * skip and list; a vanished message is listed; throttled opens are retried
+ * after the suggested wait; authentication failures end at once; a stop request
  * cancels; big messages stream through intact; 5,000 messages through a
  * small pipe complete.
  *
@@ -317,6 +319,19 @@ test_interrupted_no_uidplus(void **state) {
     interrupted(*state, &(struct cut){false, true, false, 121});
 }
 
+/* Without MULTIAPPEND, batches of 10 go out as 10 single APPENDs each,
+ * answered one by one: the cut falls inside a batch, the messages before
+ * it in that batch are confirmed, the rest are not. */
+static void
+test_interrupted_singles(void **state) {
+    interrupted(*state, &(struct cut){true, false, false, 57});
+}
+
+static void
+test_interrupted_singles_committed(void **state) {
+    interrupted(*state, &(struct cut){true, false, true, 57});
+}
+
 static void
 test_interrupted_second_folder(void **state) {
     /* INBOX has 202 messages: the cut is in Archive, after INBOX is
@@ -423,6 +438,29 @@ test_bad_message_alone(void **state) {
     assert_int_equal(t->res.stats.messages_copied, 119);
     /* It was in a MULTIAPPEND batch of 50. */
     assert_true(t->env.dst->stats.multi_cmds >= 2);
+    assert_true(mf_mem_msg_remove(in, bad));
+    expect_same(t, "INBOX", "INBOX");
+}
+
+/* Without MULTIAPPEND the batch of 50 is 50 single APPENDs: the refused
+ * one fails alone, with no retry, and the other 49 are confirmed by their
+ * own answers. */
+static void
+test_bad_message_alone_singles(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+    uint32_t bad = add_with_poison(in, 120, 37);
+
+    t->env.dst->caps.multiappend = false;
+    t->env.dst->faults.reject_marker = "POISON";
+    assert_int_equal(run(t), MF_E_NOT_ALL_COPIED);
+    assert_int_equal(t->res.n_failed, 1);
+    assert_int_equal(t->res.failed[0].uid, bad);
+    assert_int_equal(t->res.failed[0].error.code, MF_E_MESSAGE_REJECTED);
+    assert_int_equal(t->res.stats.messages_copied, 119);
+    assert_int_equal(t->env.dst->stats.multi_cmds, 0);
+    /* One command per message: the refused one was not sent twice. */
+    assert_int_equal(t->env.dst->stats.append_cmds, 120);
     assert_true(mf_mem_msg_remove(in, bad));
     expect_same(t, "INBOX", "INBOX");
 }
@@ -811,9 +849,12 @@ main(void) {
         T(test_interrupted_plain_committed),
         T(test_interrupted_no_uidplus),
         T(test_interrupted_second_folder),
+        T(test_interrupted_singles),
+        T(test_interrupted_singles_committed),
         T(test_bye_mid_fetch),
         T(test_split_then_disconnect),
         T(test_bad_message_alone),
+        T(test_bad_message_alone_singles),
         T(test_refused_retried_next_pass),
         T(test_quota_then_lift),
         T(test_size_cap_raised),

@@ -40,13 +40,13 @@ test_document(void **state) {
                           "\"Queued\":0,\"Syncing\":0,\"Synced\":1,"
                           "\"IncrementalSyncing\":0,\"Stopped\":0,"
                           "\"Failed\":1,\"Completed\":0}");
-    assert_contains(json,
-                    "\"source_messages\":110,\"source_bytes\":501000,"
-                    "\"copied_messages\":98,\"copied_bytes\":490000,"
-                    "\"skipped\":{\"too_large\":1,\"excluded\":1,"
-                    "\"failed\":0,\"vanished\":0},\"mailboxes_with_errors\":1,"
-                    "\"failed_items\":0,\"attempts\":4,"
-                    "\"elapsed_seconds\":3600,");
+    assert_contains(json, "\"source_messages\":110,\"source_bytes\":501000,"
+                          "\"copied_messages\":98,\"copied_bytes\":490000,"
+                          "\"skipped\":{\"too_large\":1,\"excluded\":1,"
+                          "\"failed\":0,\"vanished\":0,\"outside_window\":0},"
+                          "\"mailboxes_with_errors\":1,"
+                          "\"failed_items\":0,\"attempts\":4,"
+                          "\"elapsed_seconds\":3600,");
     assert_contains(json, "\"throughput\":[{\"time\":\"2024-05-01T10:00:00Z\","
                           "\"messages\":0,\"bytes\":0},{\"time\":"
                           "\"2024-05-01T10:01:00Z\",\"messages\":98,"
