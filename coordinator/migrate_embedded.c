@@ -394,7 +394,7 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     struct mf_kafka_producer *producer = NULL;
     struct mf_kafka_topics topics;
     struct mf_batch_config *existing = NULL;
-    struct batch_def d;
+    struct mf_batchdef d;
     struct threads *t = mf_xcalloc(1, sizeof(*t));
     struct watch w = {0};
     struct mf_report_batch *rep = NULL;
@@ -629,7 +629,7 @@ out:
     free(t);
     mf_report_free(&rep);
     free(w.printed);
-    batch_def_free(&d);
+    mf_batchdef_free(&d);
     mf_batch_config_free(&existing);
     mf_kafka_producer_free(&producer);
     mf_redis_free(&r);

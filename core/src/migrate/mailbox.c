@@ -79,6 +79,9 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
                           "this job is gone");
         goto out;
     }
+    /* Nothing to a server that throttled, here or fleet-wide, until its
+     * pause is over (throttle.c). */
+    mf__run_throttle_wait(run, srv == run->o->target, true);
     /* No connection without a lease in every cap of that side. */
     if ((rc = mf__leases_connection(run->leases, srv == run->o->target,
                                     login->user, &err)))
@@ -122,6 +125,8 @@ out:
         snprintf(run->err.detail, sizeof(run->err.detail), "%s: %.240s", side,
                  err.detail);
         run->retry_after_ms = retry_ms;
+        if (rc == MF_E_THROTTLED)
+            mf__run_throttled(run, srv == run->o->target, retry_ms);
     }
     return rc;
 }
@@ -488,6 +493,18 @@ pass_verdict(struct mf__run *run) {
                         mf_err_name(first->error.code), first->error.detail);
 }
 
+/* Attempts a throttling server may end while the mailbox makes progress
+ * (each one copied something), on top of --max-attempts. */
+#define MAX_THROTTLED_RETRIES 1000
+
+/* What a mailbox has done so far, to tell an attempt that moved. */
+static uint64_t
+progress_count(const struct mf_migrate_result *res) {
+    const struct mf_migrate_stats *s = &res->stats;
+    return s->messages_copied + s->messages_present + s->failed +
+           s->skipped_too_large + s->skipped_vanished + s->folders_copied;
+}
+
 static bool
 retryable(mf_err rc) {
     mf_err_class cls = mf_err_class_of(rc);
@@ -556,6 +573,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
                         struct mf_migrate_result *res) {
     struct mf__run run = {0};
     struct names done = {0};
+    unsigned throttled_retries = 0;
     unsigned max_attempts =
         o->max_attempts ? o->max_attempts : MF_MIGRATE_DEFAULT_ATTEMPTS;
     double t0 = mf_monotonic_s();
@@ -579,9 +597,21 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
         (rc = mf__leases_mailbox(run.leases, &run.err)))
         goto done;
     for (unsigned n = 1;; n++) {
+        uint64_t before = progress_count(res);
+
         res->stats.attempts = n;
         run.retry_after_ms = 0;
+        run.throttled = false;
         rc = attempt(&run, src, dst, &done);
+        /* A server that throttles a mailbox that still moves is pacing
+         * it, not failing it: that attempt is not counted, and the pause
+         * the server asked for (throttle.c) replaces the backoff. */
+        if (rc == MF_E_THROTTLED && run.throttled && !stopped(&run) &&
+            progress_count(res) > before &&
+            throttled_retries++ < MAX_THROTTLED_RETRIES) {
+            n--;
+            continue;
+        }
         if (rc == MF_E_OK || rc == MF_E_CANCELLED || !retryable(rc) ||
             n >= max_attempts || stopped(&run))
             break;

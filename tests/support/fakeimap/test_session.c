@@ -1046,6 +1046,22 @@ test_status_mapping(void **state) {
          MF_E_THROTTLED, 3600000},
         {MF_IMAP_STATUS_NO, "UNAVAILABLE", "retry in 99999999999 seconds",
          MF_E_THROTTLED, 86400000},
+        /* Exchange Online (issue 13), as NO and as BAD. */
+        {MF_IMAP_STATUS_NO, NULL,
+         "Request is throttled. Suggested Backoff Time: 2000 milliseconds",
+         MF_E_THROTTLED, 2000},
+        {MF_IMAP_STATUS_BAD, NULL,
+         "Request is throttled. Suggested Backoff Time: 178755 milliseconds",
+         MF_E_THROTTLED, 178755},
+        {MF_IMAP_STATUS_BAD, NULL, "Command Argument Error. 11", MF_E_IMAP_BAD,
+         0},
+        /* Gmail. */
+        {MF_IMAP_STATUS_NO, "THROTTLED",
+         "Account exceeded command or bandwidth limits. (Failure)",
+         MF_E_THROTTLED, 0},
+        {MF_IMAP_STATUS_NO, "ALERT",
+         "Account exceeded command or bandwidth limits. (Failure)",
+         MF_E_THROTTLED, 0},
     };
     for (size_t i = 0; i < MF_ARRAY_LEN(v); i++) {
         struct mf_imap_response r = {0};
