@@ -137,6 +137,16 @@ struct mf_store_ops {
     /* CREATE; a folder that already exists is success. */
     mf_err (*create)(struct mf_store *st, const char *name);
     mf_err (*subscribe)(struct mf_store *st, const char *name);
+    /* Optional (mf_store_folders() falls back to create or subscribe one
+     * by one): CREATE, or SUBSCRIBE when subscribe, of the n folders
+     * names, pipelined, waiting for every answer. errs[i] is names[i]'s
+     * (code MF_E_OK: done; for CREATE an existing folder is done), and
+     * st->retry_after_ms the largest backoff any answer suggested.
+     * Returns MF_E_OK once every answer came, whatever it said, else the
+     * error that broke the store. */
+    mf_err (*folders)(struct mf_store *st, bool subscribe,
+                      const char *const *names, size_t n,
+                      struct mf_error *errs);
     /* STATUS name (MESSAGES UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ when
      * caps.condstore), without selecting it. A value the server did not
      * send is 0. Optional: NULL when the store cannot. */
@@ -206,6 +216,12 @@ struct mf_store {
 
 /* st->ops->cancel(st), when the store has it. */
 void mf_store_cancel(struct mf_store *st);
+/* st->ops->folders(), or create()/subscribe() one by one for a store
+ * without it (stopping at an error of class RECONNECT, which it returns);
+ * errs[i] has names[i]'s answer. */
+MF_WARN_UNUSED mf_err mf_store_folders(struct mf_store *st, bool subscribe,
+                                       const char *const *names, size_t n,
+                                       struct mf_error *errs);
 /* Closes *st if not NULL and sets it to NULL. */
 void mf_store_close(struct mf_store **st);
 
