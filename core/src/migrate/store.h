@@ -2,8 +2,8 @@
  * The store interface (layer 5 of the engine, STYLE.md): what the
  * migration engine needs from a mail server, as a small vtable in the
  * manner of isync's driver.h. Two implementations: store_imap.c (a real
- * server over an mf_imap_session) and store_mem.c (an in-memory fake for
- * unit tests of the engine, with fault injection).
+ * server over an mf_imap_session) and tests/support/store_mem.c (an
+ * in-memory fake for unit tests of the engine, with fault injection).
  *
  * A store is used by one thread at a time. Calls are synchronous except
  * append() and set_flags(), which queue a command and return at once so
