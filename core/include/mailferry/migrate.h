@@ -200,8 +200,10 @@ struct mf_migrate_stats {
     uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */
     uint32_t uidvalidity_changes;
-    uint32_t attempts;      /* 1 + retries */
-    uint64_t lease_wait_ms; /* waiting for connection slots */
+    uint32_t attempts;         /* 1 + retries */
+    uint64_t lease_wait_ms;    /* waiting for connection slots */
+    uint64_t throttles;        /* throttling answers from either server */
+    uint64_t throttle_wait_ms; /* paused because of them (fleet-wide) */
     double seconds;
     /* Every planned folder was visited: the skipped and failed lists are
      * the mailbox's whole state (what is not on the target and why), not

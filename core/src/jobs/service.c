@@ -38,7 +38,9 @@
 
 #define FLUSH_MS 30000
 #define RETRY_WAIT_MS 1000
-#define POLL_MS 500
+/* How long a poll of the results waits when none comes: how soon a stop
+ * is noticed. */
+#define POLL_MS 100
 #define MAX_EXPIRED 1000
 
 /* A job on its way to Kafka; the delivery callback frees it, or keeps it

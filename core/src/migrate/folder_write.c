@@ -99,8 +99,8 @@ read_streamed(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
         if (!om->cur)
             return MF_E_CANCELLED;
         if (om->cur->kind == MF_PIPE_ERROR) {
-            mf__folder_set_werr(om->fr, &om->cur->error,
-                                om->cur->retry_after_ms);
+            mf__folder_set_werr_source(om->fr, &om->cur->error,
+                                       om->cur->retry_after_ms);
             return om->cur->error.code;
         }
         if (om->cur->kind != MF_PIPE_DATA)
@@ -434,6 +434,8 @@ mf__folder_write_all(struct mf__folder *fr) {
                                      "stopped at a message boundary");
             break;
         }
+        /* Nothing more to a target the fleet paused (throttle.c). */
+        mf__run_throttle_wait(run, true, false);
         if (fr->inflight < run->appends_in_flight)
             it = mf__pipe_pop(fr->pipe, idle);
         if (!it) {
@@ -465,7 +467,7 @@ mf__folder_write_all(struct mf__folder *fr) {
             reader_done = true;
             break;
         case MF_PIPE_ERROR:
-            mf__folder_set_werr(fr, &it->error, it->retry_after_ms);
+            mf__folder_set_werr_source(fr, &it->error, it->retry_after_ms);
             break;
         default:
             mf__folder_set_werr_code(fr, MF_E_INTERNAL,

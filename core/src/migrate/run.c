@@ -195,6 +195,8 @@ mf_err
 mf__run_store_error(struct mf__run *run, struct mf_store *st,
                     const char *what) {
     run->err.code = st->error.code ? st->error.code : MF_E_INTERNAL;
+    if (run->err.code == MF_E_THROTTLED)
+        mf__run_throttled(run, st == run->dst, st->retry_after_ms);
     snprintf(run->err.detail, sizeof(run->err.detail), "%.60s: %.190s",
              what ? what : "", st->error.detail);
     run->retry_after_ms = st->retry_after_ms;

@@ -155,6 +155,10 @@ on_rebalance(void *ud, enum mf_kafka_rebalance ev,
            : ev == MF_KAFKA_REVOKED ? "revoked"
                                     : "lost",
            n);
+    /* At once, not at the next turn: the embedded migrate waits for the
+     * first partitions before it queues its jobs. */
+    atomic_store(&l->w->stats->partitions,
+                 (uint32_t)mf_kafka_consumer_assigned(l->w->consumer));
     if (ev == MF_KAFKA_ASSIGNED)
         return;
     /* A waiting message of a partition that goes away is the new owner's
@@ -613,6 +617,14 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
                                &w->producer, err);
     if (rc != MF_E_OK)
         goto out;
+    {
+        /* Results are awaited by the jobs that produce them. Best effort:
+         * a Kafka still starting is waited for where a job needs it. */
+        const char *const warm[] = {w->topics.results, w->topics.jobs};
+        struct mf_error werr = {0};
+        if (mf_kafka_producer_warm(w->producer, warm, 2, 2000, &werr))
+            mf_log(MF_LOG_DEBUG, NULL, "worker.warm", "%s", werr.detail);
+    }
     /* Claims need Redis: wait for it before joining the group. */
     while (!atomic_load(stop)) {
         rc = mf_redis_connect(w->o.redis_url, 5000, &w->redis, err);

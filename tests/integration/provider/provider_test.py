@@ -13,6 +13,11 @@ Online or Gmail. Users 81-86, Redis database 14.
             as Exchange would), EQUAL by the comparer; the embedded
             pipeline stores both profiles in the batch (batch status)
             and its worker copies user 82 the same way.
+  throttle  users 83-84: the Exchange emulator throttles every 200th
+            APPEND for 2 s; the embedded pipeline (two mailboxes at once,
+            Redis database 14) pauses the endpoint for both mailboxes
+            (no APPEND reaches the emulator during a pause), loses and
+            duplicates nothing (EQUAL).
 """
 import json
 import os
@@ -164,8 +169,44 @@ def case_profiles():
         gm.stop()
 
 
+def case_throttle():
+    users = (83, 84)
+    corpus(83, 2, messages=300)
+    clean_target(*users)
+    ex = Emulator("exchange-online", TGT_PORT, "--throttle-every", "200",
+                  "--throttle-ms", "2000")
+    try:
+        key = os.path.join(TMP, "t.key")
+        mf("key", "generate", key, check_exit=0)
+        csv = csv_for(users, "throttle")
+        t0 = time.monotonic()
+        doc = migrate(csv, url(SRC_PORT), ex.url, "--target-profile",
+                      "exchange-online", "--concurrency", "2", "--redis",
+                      REDIS_URL, "--batch", f"t-thr-{RUN_ID}",
+                      "--master-key-file", key, direct=False)
+        took = time.monotonic() - t0
+        st = ex.stats()
+        print(f"     {took:.1f} s, emulator: {st}")
+        for n in users:
+            m = mailbox(doc, n)
+            check(m["state"] == "Synced", f"user{n} Synced: {m}")
+        check(st["throttled"] >= 2, f"the emulator throttled: {st}")
+        check(st["violations"] == 0,
+              f"no APPEND reached the throttled endpoint during a pause "
+              f"from either mailbox: {st}")
+        check(took >= 2 * st["throttled"] - 1,
+              f"the pauses were kept: {took:.1f} s for {st['throttled']}")
+        for n in users:
+            c = compare(n)
+            check(c["equal"], f"user{n} EQUAL after throttling: "
+                  f"{c.get('problems', [])[:5]}")
+    finally:
+        ex.stop()
+
+
 CASES = {
     "profiles": case_profiles,
+    "throttle": case_throttle,
 }
 
 if __name__ == "__main__":
