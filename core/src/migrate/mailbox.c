@@ -282,9 +282,6 @@ broken_free(struct broken_list *l) {
     memset(l, 0, sizeof(*l));
 }
 
-/* Creates and subscribes the target folders; folders that cannot be
- * created go into broken with the server's answer (their messages are
- * listed as not copied). */
 /* The target refused to create entry i: by its name, unless the answer
  * says otherwise (a full mailbox, a limit, a missing parent cannot be
  * helped by another name). */
@@ -312,48 +309,97 @@ create_fallback(struct mf__run *run, struct mf_folder_plan *plan, size_t i) {
     return true;
 }
 
-/* Creates the missing target folders and subscribes those the source
- * has subscribed, unless the target's LIST (lists) says they are: a
- * later pass sends nothing for folders that are there already. */
+/* Creates and subscribes the target folders, each kind in one pipelined
+ * round (store.h folders()); folders that cannot be created go into
+ * broken with the server's answer (their messages are listed as not
+ * copied) and are not subscribed. A folder the target's LIST (lists)
+ * shows subscribed is not subscribed again: a later pass sends nothing
+ * for folders that are there already. */
 static mf_err
 create_folders(struct mf__run *run, struct mf_folder_plan *plan,
                const struct mf_store_lists *lists, struct broken_list *broken) {
     struct mf_store *dst = run->dst;
+    size_t n = mf_folder_plan_count(plan), k = 0, ncreate = 0;
+    const char **names = mf_xcalloc(n ? n : 1, sizeof(*names));
+    size_t *at = mf_xcalloc(n ? n : 1, sizeof(*at));
+    bool *skip = mf_xcalloc(n ? n : 1, sizeof(*skip));
+    struct mf_error *errs = mf_xcalloc(n ? n : 1, sizeof(*errs));
+    mf_err rc;
 
-    for (size_t i = 0; i < mf_folder_plan_count(plan); i++) {
+    for (size_t i = 0; i < n; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
-        mf_err rc;
-
-        if (e->action == MF_FOLDER_EXCLUDED)
-            continue;
-        if (e->create_needed) {
-            if ((rc = dst->ops->create(dst, e->tgt_wire)) != MF_E_OK) {
-                rc = mf__run_store_error(run, dst, e->tgt_name);
-                if (!folder_only(rc))
-                    return rc;
-                if (create_fallback(run, plan, i)) {
-                    run->res->stats.folders_created++;
-                    goto subscribe;
-                }
-                broken->v = mf_xreallocarray(broken->v, broken->n + 1,
-                                             sizeof(*broken->v));
-                broken->v[broken->n].name = mf_xstrdup(e->tgt_wire);
-                broken->v[broken->n++].err = run->err;
-                continue;
-            }
-            run->res->stats.folders_created++;
-        }
-    subscribe:
-        e = mf_folder_plan_entry(plan, i);
-        if (e->subscribed &&
-            !mf_store_lists_tgt_subscribed(lists, e->tgt_wire) &&
-            (rc = dst->ops->subscribe(dst, e->tgt_wire))) {
-            rc = mf__run_store_error(run, dst, e->tgt_name);
-            if (!folder_only(rc))
-                return rc;
+        skip[i] = e->action == MF_FOLDER_EXCLUDED;
+        if (!skip[i] && e->create_needed) {
+            names[k] = mf_xstrdup(e->tgt_wire); /* a fallback renames */
+            at[k++] = i;
         }
     }
-    return MF_E_OK;
+    ncreate = k;
+    if ((rc = mf_store_folders(dst, false, names, k, errs)) != MF_E_OK) {
+        rc = mf__run_store_error(run, dst, "CREATE");
+        goto out;
+    }
+    for (size_t j = 0; j < k; j++) {
+        const struct mf_folder_entry *e = mf_folder_plan_entry(plan, at[j]);
+        if (errs[j].code != MF_E_OK && strcmp(names[j], e->tgt_wire) != 0) {
+            /* Renamed since, with a parent the target refused by its name
+             * (create_fallback() renames the folders below too): once
+             * more under the new name. */
+            memset(&errs[j], 0, sizeof(errs[j]));
+            if (dst->ops->create(dst, e->tgt_wire) != MF_E_OK)
+                errs[j] = dst->error;
+        }
+        if (errs[j].code == MF_E_OK) {
+            run->res->stats.folders_created++;
+            continue;
+        }
+        dst->error = errs[j];
+        rc = mf__run_store_error(run, dst, e->tgt_name);
+        if (!folder_only(rc))
+            goto out;
+        if (create_fallback(run, plan, at[j])) {
+            run->res->stats.folders_created++;
+            continue;
+        }
+        broken->v =
+            mf_xreallocarray(broken->v, broken->n + 1, sizeof(*broken->v));
+        broken->v[broken->n].name = mf_xstrdup(e->tgt_wire);
+        broken->v[broken->n++].err = run->err;
+        skip[at[j]] = true;
+    }
+    for (size_t j = 0; j < ncreate; j++)
+        free((char *)names[j]);
+    ncreate = k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
+        if (!skip[i] && e->subscribed &&
+            !mf_store_lists_tgt_subscribed(lists, e->tgt_wire)) {
+            names[k] = e->tgt_wire;
+            at[k++] = i;
+        }
+    }
+    if ((rc = mf_store_folders(dst, true, names, k, errs)) != MF_E_OK) {
+        rc = mf__run_store_error(run, dst, "SUBSCRIBE");
+        goto out;
+    }
+    for (size_t j = 0; j < k; j++) {
+        if (errs[j].code == MF_E_OK)
+            continue;
+        dst->error = errs[j];
+        rc = mf__run_store_error(run, dst,
+                                 mf_folder_plan_entry(plan, at[j])->tgt_name);
+        if (!folder_only(rc))
+            goto out;
+    }
+    rc = MF_E_OK;
+out:
+    for (size_t j = 0; j < ncreate; j++)
+        free((char *)names[j]);
+    free(names);
+    free(at);
+    free(skip);
+    free(errs);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

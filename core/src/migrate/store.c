@@ -23,6 +23,29 @@ mf_store_close(struct mf_store **st) {
 }
 
 mf_err
+mf_store_folders(struct mf_store *st, bool subscribe, const char *const *names,
+                 size_t n, struct mf_error *errs) {
+    uint32_t retry_after_ms = 0;
+
+    if (st->ops->folders)
+        return st->ops->folders(st, subscribe, names, n, errs);
+    for (size_t i = 0; i < n; i++) {
+        mf_err rc = subscribe ? st->ops->subscribe(st, names[i])
+                              : st->ops->create(st, names[i]);
+        memset(&errs[i], 0, sizeof(errs[i]));
+        if (rc == MF_E_OK)
+            continue;
+        errs[i] = st->error;
+        if (mf_err_class_of(rc) == MF_ERRCLASS_RECONNECT)
+            return rc;
+        if (st->retry_after_ms > retry_after_ms)
+            retry_after_ms = st->retry_after_ms;
+    }
+    st->retry_after_ms = retry_after_ms;
+    return MF_E_OK;
+}
+
+mf_err
 mf_store_fail(struct mf_store *st, mf_err code, const char *fmt, ...) {
     va_list ap;
 
