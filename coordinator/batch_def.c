@@ -294,6 +294,8 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
         mf_config_get_bool(cli->config, "insecure", false, &insecure, &err))
         goto usage_err;
     cfg->insecure = insecure;
+    if (mf_config_get_bool(cli->config, "repair", false, &cfg->repair, &err))
+        goto usage_err;
     cfg->ca_file = (char *)mf_config_get(cli->config, "ca-file", NULL);
     cfg->admin_user = (char *)mf_config_get(cli->config, "admin", NULL);
     if (!cli_profiles_read(cli, &src_profile, &dst_profile, &err))
