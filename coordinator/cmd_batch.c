@@ -284,7 +284,7 @@ plan_admin(const char *admin, const char *fmt,
  * mailbox (folders, counts, sizes, messages over the cap) measured on the
  * servers (DESIGN.md §3), as `mailferry plan` does. */
 static int
-dry_run_plan(struct cli *cli, const struct batch_def *d) {
+dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
     const struct mf_batch_config *cfg = &d->cfg;
     struct mf_migrate_server src, dst;
     struct mf_folder_rules *rules = NULL;
@@ -379,7 +379,7 @@ out:
 int
 cmd_batch_create(int argc, char **argv) {
     struct cli cli;
-    struct batch_def d;
+    struct mf_batchdef d;
     struct mf_crypto_keyring *kr = NULL;
     struct mf_redis *redis = NULL;
     struct mf_json j;
@@ -458,7 +458,7 @@ cmd_batch_create(int argc, char **argv) {
     print_created(&d.cfg, d.mbs, d.n, cli.json, false);
     exit_code = MF_EXIT_OK;
 out:
-    batch_def_free(&d);
+    mf_batchdef_free(&d);
     mf_buf_free(&jout);
     mf_crypto_keyring_free(&kr);
     mf_redis_free(&redis);

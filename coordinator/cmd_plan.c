@@ -20,6 +20,7 @@
 #include "cli_login.h"
 #include "commands.h"
 #include "mailferry/profile.h"
+#include "mailferry/batchdef.h"
 #include "mailferry/csv.h"
 #include "mailferry/json.h"
 #include "mailferry/oauth.h"
@@ -252,7 +253,8 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
     uint64_t u;
 
     st->rules = mf_folder_rules_new();
-    if (!cli_profiles_read(cli, &src_profile, &dst_profile, err) ||
+    if (!mf_batchdef_profiles_read(cli->config, &src_profile, &dst_profile,
+                                   err) ||
         mf_profile_folder_rules(src_profile, st->rules, err) ||
         !cli_server_read(cli, "source", true, &st->src, &has_source, err) ||
         !cli_server_read(cli, "target", false, &st->dst, &has_target, err) ||
@@ -276,7 +278,7 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
                           MF_UNIT_NONE, &st->max_connections, err) ||
         mf_config_get_u64(cli->config, "window", 0, 0, 365 * 86400,
                           MF_UNIT_SECONDS, &st->window, err) ||
-        !cli_window_read(cli, &st->po.window, err))
+        !mf_batchdef_window_read(cli->config, &st->po.window, err))
         return false;
     st->po.concurrency = (unsigned)u;
     st->po.max_message_size =

@@ -177,6 +177,30 @@ mf_kafka_produce(struct mf_kafka_producer *p, const char *topic,
     return MF_E_OK;
 }
 
+mf_err
+mf_kafka_producer_warm(struct mf_kafka_producer *p, const char *const *topics,
+                       size_t n, int timeout_ms, struct mf_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, topics[i], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e;
+
+        if (!rkt)
+            return mf__kafka_error(err, rd_kafka_last_error(), "topic",
+                                   topics[i]);
+        e = rd_kafka_metadata(p->rk, 0, rkt, &md, timeout_ms);
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        if (e) {
+            char what[320];
+            snprintf(what, sizeof(what), "metadata of %s", topics[i]);
+            return mf__kafka_error(err, e, what, NULL);
+        }
+    }
+    return MF_E_OK;
+}
+
 void
 mf_kafka_producer_poll(struct mf_kafka_producer *p, int timeout_ms) {
     rd_kafka_poll(p->rk, timeout_ms);

@@ -80,8 +80,7 @@ mf_repair_check(const uint8_t *msg, size_t len, struct mf_repair *r) {
         }
         if (header && l.len == 0) {
             header = false;
-        } else if (header && !is_field(p, l.len) &&
-                   !(no > 1 && is_wsp(p[0]))) {
+        } else if (header && !is_field(p, l.len) && !(no > 1 && is_wsp(p[0]))) {
             if (!r->bad_headers++)
                 r->first_bad_header = no;
         }
@@ -158,8 +157,7 @@ mf_repair_fix(const uint8_t *msg, size_t len, const struct mf_repair *r,
         no++;
         if (header && l.len == 0) {
             header = false;
-        } else if (header && !is_field(p, l.len) &&
-                   !(no > 1 && is_wsp(p[0]))) {
+        } else if (header && !is_field(p, l.len) && !(no > 1 && is_wsp(p[0]))) {
             prefix = no > 1 ? " " : "X-Mailferry-Repaired: ";
             mf_buf_append_str(out, prefix);
         }
@@ -170,8 +168,7 @@ mf_repair_fix(const uint8_t *msg, size_t len, const struct mf_repair *r,
 }
 
 void
-mf_repair_describe(const struct mf_repair *r, bool fixed, char *out,
-                   size_t n) {
+mf_repair_describe(const struct mf_repair *r, bool fixed, char *out, size_t n) {
     size_t pos = 0;
 
 #define ADD(...)                                                               \
