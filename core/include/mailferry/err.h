@@ -93,6 +93,11 @@
        "server did not answer a command in time")                              \
     XX(SERVER_FLOOD, 313, RECONNECT,                                           \
        "server sent more responses than the command can produce")              \
+    /* 314-319: provider profiles (issue 13) */                                \
+    XX(MESSAGE_MALFORMED, 314, FAIL_MESSAGE,                                   \
+       "target refused a malformed message (--repair fixes it)")               \
+    XX(MESSAGE_REPAIRED, 315, NONE,                                            \
+       "message repaired before the target took it")                           \
     /* 400-499: messages */                                                    \
     XX(MESSAGE_TOO_LARGE, 400, FAIL_MESSAGE, "message larger than the limit")  \
     XX(MESSAGE_REJECTED, 401, FAIL_MESSAGE, "target refused the message")      \
@@ -107,7 +112,7 @@
        "the source listed fewer messages than the folder holds")               \
     XX(DELETE_NEEDS_UIDPLUS, 407, FAIL_MAILBOX,                                \
        "--sync-deletes needs UIDPLUS (UID EXPUNGE) on the target")             \
-    XX(MESSAGE_DELETED, 408, FAIL_MESSAGE,                                     \
+    XX(MESSAGE_DELETED, 408, NONE,                                             \
        "removed from the target: expunged on the source")                      \
     XX(VERIFY_BUSY, 410, FAIL_MAILBOX,                                         \
        "not verified: the mailbox is being migrated")                          \
