@@ -522,6 +522,9 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     t->so.scan_interval_ms = 1000;
     /* Other runs may share this Redis: their batches are theirs. */
     t->so.only_batch = name;
+    /* Both notice the end of the run within 20 ms (in-process polls). */
+    t->so.poll_ms = 20;
+    t->wo.poll_ms = 20;
     t->wo.config = kcfg;
     t->wo.redis_url = redis_url;
     t->wo.keyring = kr;

@@ -38,9 +38,7 @@
 
 #define FLUSH_MS 30000
 #define RETRY_WAIT_MS 1000
-/* How long a poll of the results waits when none comes: how soon a stop
- * is noticed. */
-#define POLL_MS 100
+#define POLL_MS 100 /* default of mf_service_options.poll_ms */
 #define MAX_EXPIRED 1000
 
 /* A job on its way to Kafka; the delivery callback frees it, or keeps it
@@ -675,6 +673,7 @@ mf_service_run(const struct mf_service_options *o, const atomic_bool *stop,
     struct mf_kafka_consumer_params cp = {0};
     char host[64] = "host";
     int64_t next_scan = 0;
+    int poll_ms = o->poll_ms ? (int)o->poll_ms : POLL_MS;
     mf_err rc;
 
     memset(&s, 0, sizeof(s));
@@ -724,14 +723,14 @@ mf_service_run(const struct mf_service_options *o, const atomic_bool *stop,
             scan(&s);
             next_scan = (int64_t)mf_monotonic_ms() + s.scan_ms;
         }
-        rc = mf_kafka_consumer_poll(s.consumer, POLL_MS, &m, &perr);
+        rc = mf_kafka_consumer_poll(s.consumer, poll_ms, &m, &perr);
         mf_kafka_producer_poll(s.producer, 0);
         if (rc) {
             /* Brokers away or the topic unknown yet: librdkafka keeps
              * trying; do not spin. */
             atomic_store(&s.m->kafka_ok, false);
             mf_log(MF_LOG_DEBUG, NULL, "consumer.error", "%s", perr.detail);
-            nap(&s, POLL_MS);
+            nap(&s, poll_ms);
             continue;
         }
         if (m) {

@@ -135,8 +135,11 @@ out:
 /* Folder lists and the plan                                           */
 /* ------------------------------------------------------------------ */
 
+/* The folder plan; with lists_r (may be NULL) the folder lists it was
+ * made from are kept there (the caller frees them), else freed. */
 static mf_err
-make_plan(struct mf__run *run, struct mf_folder_plan **plan_r) {
+make_plan(struct mf__run *run, struct mf_folder_plan **plan_r,
+          struct mf_store_lists *lists_r) {
     struct mf_store_lists l = {0};
     struct mf_folder_plan_input in = {0};
     mf_err rc;
@@ -168,7 +171,10 @@ make_plan(struct mf__run *run, struct mf_folder_plan **plan_r) {
     in.rules = run->o->rules;
     rc = mf_folder_plan_build(&in, plan_r, &run->err);
 out:
-    mf_store_lists_free(&l);
+    if (lists_r && rc == MF_E_OK)
+        *lists_r = l;
+    else
+        mf_store_lists_free(&l);
     return rc;
 }
 
@@ -306,10 +312,12 @@ create_fallback(struct mf__run *run, struct mf_folder_plan *plan, size_t i) {
 /* Creates and subscribes the target folders, each kind in one pipelined
  * round (store.h folders()); folders that cannot be created go into
  * broken with the server's answer (their messages are listed as not
- * copied) and are not subscribed. */
+ * copied) and are not subscribed. A folder the target's LIST (lists)
+ * shows subscribed is not subscribed again: a later pass sends nothing
+ * for folders that are there already. */
 static mf_err
 create_folders(struct mf__run *run, struct mf_folder_plan *plan,
-               struct broken_list *broken) {
+               const struct mf_store_lists *lists, struct broken_list *broken) {
     struct mf_store *dst = run->dst;
     size_t n = mf_folder_plan_count(plan), k = 0, ncreate = 0;
     const char **names = mf_xcalloc(n ? n : 1, sizeof(*names));
@@ -364,7 +372,8 @@ create_folders(struct mf__run *run, struct mf_folder_plan *plan,
     ncreate = k = 0;
     for (size_t i = 0; i < n; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
-        if (!skip[i] && e->subscribed) {
+        if (!skip[i] && e->subscribed &&
+            !mf_store_lists_tgt_subscribed(lists, e->tgt_wire)) {
             names[k] = e->tgt_wire;
             at[k++] = i;
         }
@@ -447,6 +456,7 @@ static mf_err
 attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
         const struct mf_migrate_login *dst_login, struct names *done) {
     struct mf_folder_plan *plan = NULL;
+    struct mf_store_lists lists = {0};
     struct broken_list broken = {0};
     uint64_t limit;
     mf_err rc;
@@ -463,10 +473,10 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     if (run->dst->caps.appendlimit && run->dst->caps.appendlimit < limit)
         limit = run->dst->caps.appendlimit;
     run->max_size = limit;
-    if ((rc = make_plan(run, &plan)))
+    if ((rc = make_plan(run, &plan, &lists)))
         goto out;
     plan_stats(run, plan);
-    if ((rc = create_folders(run, plan, &broken)))
+    if ((rc = create_folders(run, plan, &lists, &broken)))
         goto out;
     for (size_t i = 0; i < mf_folder_plan_count(plan); i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
@@ -499,6 +509,7 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     }
 out:
     mf_folder_plan_free(&plan);
+    mf_store_lists_free(&lists);
     broken_free(&broken);
     mf__leases_attach(run->leases, false, NULL);
     mf__leases_attach(run->leases, true, NULL);
@@ -713,5 +724,5 @@ mf__run_open(struct mf__run *run, bool target,
 
 mf_err
 mf__run_plan(struct mf__run *run, struct mf_folder_plan **plan_r) {
-    return make_plan(run, plan_r);
+    return make_plan(run, plan_r, NULL);
 }

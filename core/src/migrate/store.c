@@ -86,7 +86,23 @@ on_tgt_folder(void *ud, const struct mf_store_folder *f) {
     t->name = mf_xmemdup(f->name, f->len);
     t->len = f->len;
     t->attrs = f->attrs;
+    if (f->subscribed && !memchr(f->name, '\0', f->len)) {
+        l->tgt_subscribed =
+            mf_xreallocarray(l->tgt_subscribed, l->ntgt_subscribed + 1,
+                             sizeof(*l->tgt_subscribed));
+        l->tgt_subscribed[l->ntgt_subscribed++] =
+            mf_xstrndup((const char *)f->name, f->len);
+    }
     return MF_E_OK;
+}
+
+bool
+mf_store_lists_tgt_subscribed(const struct mf_store_lists *l,
+                              const char *name) {
+    for (size_t i = 0; i < l->ntgt_subscribed; i++)
+        if (strcmp(l->tgt_subscribed[i], name) == 0)
+            return true;
+    return false;
 }
 
 void
@@ -95,6 +111,9 @@ mf_store_lists_free(struct mf_store_lists *l) {
         free((void *)l->src[i].name);
     for (size_t i = 0; i < l->ntgt; i++)
         free((void *)l->tgt[i].name);
+    for (size_t i = 0; i < l->ntgt_subscribed; i++)
+        free(l->tgt_subscribed[i]);
+    free(l->tgt_subscribed);
     free(l->src);
     free(l->tgt);
     memset(l, 0, sizeof(*l));

@@ -233,6 +233,10 @@ struct mf_store_lists {
     size_t nsrc;
     struct mf_folder_tgt *tgt;
     size_t ntgt;
+    /* The target folders LIST said are subscribed (NUL-terminated raw
+     * names, owned): those need no SUBSCRIBE again. */
+    char **tgt_subscribed;
+    size_t ntgt_subscribed;
 };
 /* LIST into l->src (or l->tgt); on failure st->error says why. */
 MF_WARN_UNUSED mf_err mf_store_list_source(struct mf_store *st,
@@ -240,6 +244,9 @@ MF_WARN_UNUSED mf_err mf_store_list_source(struct mf_store *st,
 MF_WARN_UNUSED mf_err mf_store_list_target(struct mf_store *st,
                                            struct mf_store_lists *l);
 void mf_store_lists_free(struct mf_store_lists *l);
+/* Whether LIST said the target folder name (raw, as sent) is subscribed. */
+bool mf_store_lists_tgt_subscribed(const struct mf_store_lists *l,
+                                   const char *name);
 
 /* Sets st->error (and retry_after_ms 0) and returns code. */
 mf_err mf_store_fail(struct mf_store *st, mf_err code, const char *fmt, ...)

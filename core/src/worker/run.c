@@ -5,7 +5,7 @@
  * connection for claims. Each turn it reaps finished slot threads,
  * pauses the consumer while every slot is busy (or a message waits for
  * Redis) and resumes it when one frees up, retries a waiting message,
- * polls the consumer for at most POLL_MS and handles what came: unpack,
+ * polls the consumer for at most poll_ms and handles what came: unpack,
  * batch configuration, claim, commit, start a slot thread. Polling never
  * stops, so the member stays in the group however long jobs take, and a
  * slot thread that finishes wakes the poll (mf_kafka_consumer_wake) so
@@ -96,6 +96,8 @@ setup(struct mf__worker *w, const struct mf_worker_options *o,
         w->o.lease_ttl_ms = 30000;
     if (w->o.batch_cache_ms <= 0)
         w->o.batch_cache_ms = 30000;
+    if (w->o.poll_ms <= 0)
+        w->o.poll_ms = POLL_MS;
     if (o->worker_id && *o->worker_id) {
         if (strlen(o->worker_id) >= sizeof(w->id))
             return mf_error_set(err, MF_E_CONFIG, "worker id too long");
@@ -444,7 +446,7 @@ poll_once(struct loop *l, bool take) {
     uint64_t now;
     mf_err rc;
 
-    rc = mf_kafka_consumer_poll(w->consumer, POLL_MS, &m, &err);
+    rc = mf_kafka_consumer_poll(w->consumer, (int)w->o.poll_ms, &m, &err);
     now = mf__worker_now_ms();
     if (rc != MF_E_OK && mf_kafka_consumer_fatal(w->consumer)) {
         mf__worker_count_error(w, rc);
@@ -463,7 +465,7 @@ poll_once(struct loop *l, bool take) {
             l->warned_kafka = now;
             mf_log_error(NULL, "worker.kafka", &err);
         }
-        usleep(POLL_MS * 1000);
+        usleep((useconds_t)w->o.poll_ms * 1000);
         return;
     }
     /* librdkafka reports a broker outage as an error now and then, with
