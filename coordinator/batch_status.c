@@ -396,6 +396,7 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "finished"), mf_json_i64(j, cfg->finished);
     mf_json_key(j, "max_attempts"), mf_json_u64(j, cfg->max_attempts);
     mf_json_key(j, "max_message_size"), mf_json_u64(j, cfg->max_message_size);
+    mf_json_key(j, "repair"), mf_json_bool(j, cfg->repair);
     mf_json_key(j, "source_profile"),
         mf_json_string(j, mf_profile_or_generic(cfg->source_profile)->name);
     mf_json_key(j, "target_profile"),
