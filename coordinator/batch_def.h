@@ -87,6 +87,9 @@
         {"allow-unknown-columns", false,                                       \
          "ignore CSV columns mailferry ignores"},                              \
         CLI_PROFILE_OPTIONS,                                                   \
+        {"repair", false,                                                      \
+         "fix what a target refuses in a message (bare LF, long lines, "       \
+         "broken headers) and list it; default: the message fails alone"},     \
                                                                                \
         /* end of BATCH_DEF_OPTIONS */
 

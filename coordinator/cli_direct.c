@@ -194,6 +194,11 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         return MF_EXIT_USAGE;
     }
     d->opts.max_attempts = (unsigned)v;
+    if (mf_config_get_bool(cli->config, "repair", false, &d->opts.repair,
+                           &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return MF_EXIT_USAGE;
+    }
     d->src_admin.format =
         mf_profile_login_format(d->opts.source_profile, d->src_admin.format);
     if (mf_config_get(cli->config, "flag-conflict", NULL) &&

@@ -58,7 +58,7 @@ batch_cli_redis(struct cli *cli, struct mf_redis **r_r) {
                 cli->command);
         return false;
     }
-    if (mf_redis_connect(url, 5000, r_r, &err) != MF_E_OK) {
+    if (mf_redis_connect(url, 0, r_r, &err) != MF_E_OK) {
         /* Not the URL itself: err names the host, and the URL is the
          * operator's to show (it may hold a user name). */
         fprintf(stderr, "mailferry %s: Redis: %s\n", cli->command, err.detail);

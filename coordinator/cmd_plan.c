@@ -204,7 +204,7 @@ read_history(const char *url, const struct names *batches,
     struct mf_plan_digest *d = mf_xcalloc(batches->n, sizeof(*d));
 
     *d_r = d;
-    if (mf_redis_connect(url, 5000, &r, &err) != MF_E_OK) {
+    if (mf_redis_connect(url, 0, &r, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry plan: Redis: %s\n", err.detail);
         return MF_EXIT_ERROR;
     }

@@ -450,7 +450,7 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
         }
         redis_url = mf_redis_child_url(rchild);
     }
-    if ((rc = mf_redis_connect(redis_url, 5000, &r, &err))) {
+    if ((rc = mf_redis_connect(redis_url, 0, &r, &err))) {
         fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
         goto out;
     }

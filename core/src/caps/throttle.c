@@ -27,9 +27,9 @@
 #include <stdlib.h>
 
 static mf_err
-run(struct mf_redis *r, const char *endpoint, const char *op,
-    uint32_t pause_ms, unsigned cap, unsigned floor, uint32_t window_ms,
-    uint32_t *left_r, unsigned *limit_r, struct mf_error *err) {
+run(struct mf_redis *r, const char *endpoint, const char *op, uint32_t pause_ms,
+    unsigned cap, unsigned floor, uint32_t window_ms, uint32_t *left_r,
+    unsigned *limit_r, struct mf_error *err) {
     struct mf_caps_spec spec = {.endpoint = endpoint,
                                 .kind = MF_CAPS_CONNECTION};
     char a[4][24];

@@ -72,13 +72,6 @@ struct svc {
     struct mf__watch *watch; /* for notifications */
 };
 
-static int64_t
-mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 retryable(mf_err rc) {
     return mf_err_class_of(rc) == MF_ERRCLASS_RETRY;
@@ -205,7 +198,8 @@ apply_progress(struct svc *s, const struct mf_progress *p,
     if (rc)
         return rc;
     if (applied)
-        mf__watch_activity(s->watch, p->batch, mono_ms() / 1000);
+        mf__watch_activity(s->watch, p->batch,
+                           (int64_t)mf_monotonic_ms() / 1000);
     atomic_fetch_add(
         applied ? &s->m->progress_applied : &s->m->progress_ignored, 1);
     return MF_E_OK;
@@ -265,7 +259,7 @@ apply_result(struct svc *s, const struct mf_result *r, struct mf_error *err) {
     if (rc)
         return rc;
     if (out.applied) {
-        int64_t now = mono_ms() / 1000;
+        int64_t now = (int64_t)mf_monotonic_ms() / 1000;
         mf__watch_activity(s->watch, r->batch, now);
         if (r->outcome == MF_OUTCOME_FAILED || out.dead)
             mf__notify_mailbox(s->o->notifier, "mailbox.failed", r);
@@ -595,8 +589,8 @@ scan(struct svc *s) {
     now = redis_now(s);
     for (size_t i = 0; i < l.n; i++)
         mf__watch_state(s->watch, s->o->notifier, l.v[i], l.state[i],
-                        mono_ms() / 1000);
-    mf__watch_stuck(s->watch, s->o->notifier, mono_ms() / 1000,
+                        (int64_t)mf_monotonic_ms() / 1000);
+    mf__watch_stuck(s->watch, s->o->notifier, (int64_t)mf_monotonic_ms() / 1000,
                     s->o->stuck_after_s ? s->o->stuck_after_s : 3600);
     for (size_t i = 0; i < l.n && !atomic_load(s->stop); i++) {
         struct mf_log_ctx lc = {l.v[i], NULL, NULL, 0};
@@ -698,7 +692,7 @@ mf_service_run(const struct mf_service_options *o, const atomic_bool *stop,
 
     if ((rc = mf_kafka_topics_from_config(o->config, &s.topics, err)))
         goto out;
-    if ((rc = mf_redis_connect(o->redis_url, 5000, &s.redis, err)))
+    if ((rc = mf_redis_connect(o->redis_url, 0, &s.redis, err)))
         goto out;
     atomic_store(&s.m->redis_ok, true);
     if ((rc = mf_kafka_producer_new(
@@ -725,9 +719,9 @@ mf_service_run(const struct mf_service_options *o, const atomic_bool *stop,
         struct mf_error perr = {0};
 
         atomic_store(&s.m->heartbeat, (int_fast64_t)time(NULL));
-        if (mono_ms() >= next_scan) {
+        if ((int64_t)mf_monotonic_ms() >= next_scan) {
             scan(&s);
-            next_scan = mono_ms() + s.scan_ms;
+            next_scan = (int64_t)mf_monotonic_ms() + s.scan_ms;
         }
         rc = mf_kafka_consumer_poll(s.consumer, poll_ms, &m, &perr);
         mf_kafka_producer_poll(s.producer, 0);

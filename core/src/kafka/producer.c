@@ -123,19 +123,11 @@ mf_kafka_producer_free(struct mf_kafka_producer **p) {
     *p = NULL;
 }
 
-static double
-now_s(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 mf_err
 mf_kafka_produce(struct mf_kafka_producer *p, const char *topic,
                  const void *key, size_t key_len, const void *value,
                  size_t value_len, void *msg_opaque, struct mf_error *err) {
-    double deadline = now_s() + p->message_timeout_ms / 1000.0;
+    double deadline = mf_monotonic_s() + p->message_timeout_ms / 1000.0;
     rd_kafka_resp_err_t e;
 
     pthread_mutex_lock(&p->lock);
@@ -158,7 +150,7 @@ mf_kafka_produce(struct mf_kafka_producer *p, const char *topic,
             break;
         /* The local queue is full (queue.buffering.max.*): wait for
          * deliveries to make room, as long as a message may wait. */
-        if (now_s() > deadline) {
+        if (mf_monotonic_s() > deadline) {
             char what[300];
             snprintf(what, sizeof(what), "produce to %s: queue stayed full",
                      topic);

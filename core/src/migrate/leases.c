@@ -228,9 +228,9 @@ mf__leases_new(const struct mf_migrate_options *o, struct mf__leases **l_r,
         egress_ip(o->target, l->ip[1], sizeof(l->ip[1]));
     }
     /* Redis may be away right now: the clients reconnect by themselves. */
-    if ((rc = mf_redis_connect(o->caps->redis_url, 5000, &l->r, err)) ||
-        (rc = mf_redis_connect(o->caps->redis_url, 5000, &l->keep_r, err)) ||
-        (rc = mf_redis_connect(o->caps->redis_url, 5000, &l->bw_r, err))) {
+    if ((rc = mf_redis_connect(o->caps->redis_url, 0, &l->r, err)) ||
+        (rc = mf_redis_connect(o->caps->redis_url, 0, &l->keep_r, err)) ||
+        (rc = mf_redis_connect(o->caps->redis_url, 0, &l->bw_r, err))) {
         mf__leases_free(&l);
         return rc;
     }

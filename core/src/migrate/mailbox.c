@@ -652,6 +652,10 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     run.stream_threshold =
         o->stream_threshold ? o->stream_threshold : 256 * 1024;
     run.max_size = mf__run_max_message_size(o);
+    /* --repair needs the whole message to fix it: nothing is streamed,
+     * each message is held in memory (up to the size cap) instead. */
+    if (o->repair && run.stream_threshold < run.max_size)
+        run.stream_threshold = run.max_size;
     if ((rc = mf__leases_new(o, &run.leases, &run.err)) ||
         (rc = mf__leases_mailbox(run.leases, &run.err)))
         goto done;
@@ -708,6 +712,7 @@ void
 mf_migrate_result_clear(struct mf_migrate_result *res) {
     items_free(res->skipped, res->n_skipped);
     items_free(res->failed, res->n_failed);
+    items_free(res->repaired, res->n_repaired);
     memset(res, 0, sizeof(*res));
 }
 

@@ -147,6 +147,10 @@ void mf__run_item(struct mf__run *run, bool failed, const char *folder,
                   uint32_t uid, uint64_t size, const char *date,
                   const char *subject, const struct mf_error *error);
 
+/* Lists a message copied after --repair changed it (what: the change). */
+void mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
+                      uint64_t size, const char *date, const char *what);
+
 /* Frees what an item owns. */
 void mf__run_item_clear(struct mf_migrate_item *it);
 

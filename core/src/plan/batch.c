@@ -163,13 +163,6 @@ worker(void *arg) {
     return NULL;
 }
 
-static double
-now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 mf_err
 mf_plan_batch(const struct mf_plan_options *o,
               const struct mf_plan_request *reqs, size_t n,
@@ -179,7 +172,7 @@ mf_plan_batch(const struct mf_plan_options *o,
     pthread_t *th;
     size_t nth, started = 0;
     uint64_t largest = 0;
-    double t0 = now_s();
+    double t0 = mf_monotonic_s();
 
     if (!o || !o->source || (n && !reqs))
         return mf_error_set(err, MF_E_INVALID_ARGUMENT,
@@ -224,7 +217,7 @@ mf_plan_batch(const struct mf_plan_options *o,
             b->largest = i;
         }
     }
-    b->seconds = now_s() - t0;
+    b->seconds = mf_monotonic_s() - t0;
     *batch_r = b;
     return MF_E_OK;
 }

@@ -241,6 +241,13 @@ mf_monotonic_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+uint64_t
+mf_monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 char **
 mf_strv_split(const char *list, size_t *n_r) {
     char **v = NULL;

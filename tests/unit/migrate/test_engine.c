@@ -267,6 +267,7 @@ test_duplicates_stay(void **state) {
 struct cut {
     bool uidplus, multiappend, commit;
     uint64_t at;
+    mf_err code; /* of the failed append; 0: MF_E_DISCONNECTED */
 };
 
 static void
@@ -285,15 +286,18 @@ interrupted(struct t *t, const struct cut *c) {
     t->o.batch_messages = 10;
     t->o.appends_in_flight = 3;
     t->env.dst->faults.append_fail_at = c->at;
-    t->env.dst->faults.append_fail_code = MF_E_DISCONNECTED;
+    t->env.dst->faults.append_fail_code = c->code ? c->code : MF_E_DISCONNECTED;
     t->env.dst->faults.append_fail_commit = c->commit;
     expect_ok(t);
-    assert_int_equal(t->res.stats.attempts, 2);
+    /* A throttled attempt that made progress is not counted (throttle.c). */
+    assert_int_equal(t->res.stats.attempts, c->code == MF_E_THROTTLED ? 1 : 2);
     assert_int_equal(t->env.dst_opens, 2);
     expect_same(t, "INBOX", "INBOX");
     expect_same(t, "Archive", "Archive");
     assert_int_equal(t->res.n_failed, 0);
-    if (c->commit)
+    /* Committed, or confirmed after the failed one: recognised, not
+     * copied again. */
+    if (c->commit || c->code == MF_E_THROTTLED)
         assert_true(t->res.stats.messages_present > 0);
     /* What the target stored is exactly the source: nothing twice. */
     assert_int_equal(t->env.dst->stats.appended, total(t->env.src));
@@ -301,22 +305,22 @@ interrupted(struct t *t, const struct cut *c) {
 
 static void
 test_interrupted_uidplus_multi(void **state) {
-    interrupted(*state, &(struct cut){true, true, false, 57});
+    interrupted(*state, &(struct cut){true, true, false, 57, MF_E_OK});
 }
 
 static void
 test_interrupted_uidplus_multi_committed(void **state) {
-    interrupted(*state, &(struct cut){true, true, true, 57});
+    interrupted(*state, &(struct cut){true, true, true, 57, MF_E_OK});
 }
 
 static void
 test_interrupted_plain_committed(void **state) {
-    interrupted(*state, &(struct cut){false, false, true, 121});
+    interrupted(*state, &(struct cut){false, false, true, 121, MF_E_OK});
 }
 
 static void
 test_interrupted_no_uidplus(void **state) {
-    interrupted(*state, &(struct cut){false, true, false, 121});
+    interrupted(*state, &(struct cut){false, true, false, 121, MF_E_OK});
 }
 
 /* Without MULTIAPPEND, batches of 10 go out as 10 single APPENDs each,
@@ -324,19 +328,30 @@ test_interrupted_no_uidplus(void **state) {
  * it in that batch are confirmed, the rest are not. */
 static void
 test_interrupted_singles(void **state) {
-    interrupted(*state, &(struct cut){true, false, false, 57});
+    interrupted(*state, &(struct cut){true, false, false, 57, MF_E_OK});
 }
 
 static void
 test_interrupted_singles_committed(void **state) {
-    interrupted(*state, &(struct cut){true, false, true, 57});
+    interrupted(*state, &(struct cut){true, false, true, 57, MF_E_OK});
+}
+
+/* One single APPEND answered NO [UNAVAILABLE] in the middle of a batch
+ * while the connection goes on: the messages after it in the batch are
+ * confirmed by their own OKs, that one is not (the attempt ends, the
+ * checkpoint stops before it), and the next attempt copies it and
+ * recognises the ones after it: nothing recorded unconfirmed, nothing
+ * lost, nothing twice. */
+static void
+test_interrupted_singles_out_of_order(void **state) {
+    interrupted(*state, &(struct cut){true, false, false, 57, MF_E_THROTTLED});
 }
 
 static void
 test_interrupted_second_folder(void **state) {
     /* INBOX has 202 messages: the cut is in Archive, after INBOX is
      * finished; INBOX is not visited again. */
-    interrupted(*state, &(struct cut){true, true, true, 215});
+    interrupted(*state, &(struct cut){true, true, true, 215, MF_E_OK});
 }
 
 /* The source says BYE in the middle of a body while appends are in flight
@@ -851,6 +866,7 @@ main(void) {
         T(test_interrupted_second_folder),
         T(test_interrupted_singles),
         T(test_interrupted_singles_committed),
+        T(test_interrupted_singles_out_of_order),
         T(test_bye_mid_fetch),
         T(test_split_then_disconnect),
         T(test_bad_message_alone),
