@@ -291,9 +291,10 @@ modseq_of(const struct mf_mem_folder *f) {
     for (size_t i = 0; i < f->n; i++) {
         const struct mf_mem_msg *m = &f->msgs[i];
         const char *fl = m->flags ? m->flags : "";
+        size_t len = strlen(fl);
         for (int b = 0; b < 4; b++)
             h = (h ^ ((m->uid >> (8 * b)) & 0xff)) * 1099511628211ull;
-        for (size_t k = 0; k <= strlen(fl); k++)
+        for (size_t k = 0; k <= len; k++) /* the NUL separates messages */
             h = (h ^ (uint8_t)fl[k]) * 1099511628211ull;
     }
     return h | 1;
