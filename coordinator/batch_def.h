@@ -1,15 +1,9 @@
 /*
  * A batch's definition from the command line and the CSV: what `batch
  * create` stores and what `migrate` (the embedded default) creates before
- * it runs the batch itself. One option table (BATCH_DEF_OPTIONS) and one
- * reader, so the two commands take the same options the same way.
- *
- * Passwords are sealed as each CSV row is read (jobs.h says for which
- * purpose), so the clear text of a row lives only inside the parser's
- * callback; the admin passwords are read from files, sealed and wiped.
- * OAuth2 options (--source-oauth-..., --target-oauth-...) give a side
- * that logs in with tokens instead: its key file is read, checked and
- * sealed (mf_jobs_oauth_define()), and the CSV needs no password for it.
+ * it runs the batch itself. One option table (BATCH_DEF_OPTIONS), read by
+ * the core's one reader (mailferry/batchdef.h), so the two commands take
+ * the same options the same way; this file only shows its problems.
  */
 #ifndef MF_BATCH_DEF_H
 #define MF_BATCH_DEF_H
@@ -17,6 +11,7 @@
 #include "cli.h"
 #include "cli_login.h"
 #include "mailferry/batch.h"
+#include "mailferry/batchdef.h"
 #include "mailferry/crypto.h"
 #include "mailferry/json.h"
 #include "mailferry/migrate.h"
@@ -92,48 +87,27 @@
         {"allow-unknown-columns", false,                                       \
          "ignore CSV columns mailferry ignores"},                              \
         CLI_PROFILE_OPTIONS,                                                   \
+        {"repair", false,                                                      \
+         "fix what a target refuses in a message (bare LF, long lines, "       \
+         "broken headers) and list it; default: the message fails alone"},     \
                                                                                \
         /* end of BATCH_DEF_OPTIONS */
 
-struct mf_oauth;
-
-struct batch_def {
-    /* Strings borrowed from the command line; lists, blobs and the
-     * OAuth2 settings (cfg.source_oauth, cfg.target_oauth) owned. */
-    struct mf_batch_config cfg;
-    /* Each side's OAuth2 token source, or NULL (owned): the key files
-     * are read and checked at create time, and a dry run logs in with
-     * them. */
-    struct mf_oauth *oauth[2];        /* source, target */
-    struct mf_batch_mailbox_cfg *mbs; /* owned, n */
-    size_t n;
-    uint64_t *lines; /* owned, n: the CSV line of each row */
-    uint64_t issues; /* CSV problems, each already reported */
-};
-
-/* Reads the definition of batch name from cli and the CSV at csv_path,
- * sealing every password with kr (NULL: a dry run, nothing sealed).
- * Every CSV problem is reported: as JSON objects into *issues_json when it
- * is not NULL (an array is open there), else on stderr as FILE:LINE:COL.
- * With kr NULL (a dry run) the password blobs hold the clear text
- * instead, NUL-terminated, so that a dry run can log in to plan.
- * Returns -1 when d is complete, else the exit code (the reason printed
- * on stderr, prefixed with command). Free d with batch_def_free() in any
- * case. */
+/* mf_batchdef_read() for command: every CSV problem is shown, as JSON
+ * objects into *issues_json when it is not NULL (an array is open there),
+ * else on stderr as FILE:LINE:COL. Returns -1 when d is complete, else the
+ * exit code (the reason printed on stderr, prefixed with command). Free d
+ * with mf_batchdef_free() in any case. */
 int batch_def_read(struct cli *cli, const char *command, const char *name,
                    const char *csv_path, const struct mf_crypto_keyring *kr,
-                   struct mf_json *issues_json, struct batch_def *d);
-/* The CSV part of batch_def_read() alone, for rows added to or changed
- * in an existing batch (`batch add`, `batch update`): cfg, the batch's
- * configuration, says which passwords a row needs (none for a side with
- * an admin or OAuth2 settings, mf_jobs_oauth_side()). Fills d->mbs and
- * d->lines only. Same returns. */
+                   struct mf_json *issues_json, struct mf_batchdef *d);
+/* mf_batchdef_read_rows() for command (`batch add`, `batch update`), the
+ * problems shown and the returns as batch_def_read(). */
 int batch_def_read_rows(const char *command, const char *name,
                         const char *csv_path, const struct mf_batch_config *cfg,
                         bool allow_unknown_columns,
                         const struct mf_crypto_keyring *kr,
-                        struct mf_json *issues_json, struct batch_def *d);
-void batch_def_free(struct batch_def *d);
+                        struct mf_json *issues_json, struct mf_batchdef *d);
 
 /* A batch's OAuth2 settings for `batch create` and `batch status`: the
  * provider, tenant, client id, token URL and token file of each side

@@ -384,26 +384,6 @@ print_json_doc(const struct mf_batch_config *cfg, const struct snapshot *s,
     (void)cfg;
 }
 
-/* "since" and "before": "YYYY-MM-DD", or null for no bound. */
-void
-batch_window_json(struct mf_json *j, const struct mf_window *w) {
-    const struct {
-        const char *key;
-        uint32_t day;
-    } bounds[] = {{"since", w->since}, {"before", w->before}};
-    char d[MF_WINDOW_TEXT_MAX];
-
-    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
-        mf_json_key(j, bounds[i].key);
-        if (bounds[i].day) {
-            mf_window_date_format(bounds[i].day, d, sizeof(d));
-            mf_json_string(j, d);
-        } else {
-            mf_json_null(j);
-        }
-    }
-}
-
 static void
 json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "batch"), mf_json_string(j, cfg->name);
@@ -416,6 +396,7 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "finished"), mf_json_i64(j, cfg->finished);
     mf_json_key(j, "max_attempts"), mf_json_u64(j, cfg->max_attempts);
     mf_json_key(j, "max_message_size"), mf_json_u64(j, cfg->max_message_size);
+    mf_json_key(j, "repair"), mf_json_bool(j, cfg->repair);
     mf_json_key(j, "source_profile"),
         mf_json_string(j, mf_profile_or_generic(cfg->source_profile)->name);
     mf_json_key(j, "target_profile"),
@@ -423,7 +404,7 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
     mf_json_key(j, "flag_conflict"),
         mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));
-    batch_window_json(j, &cfg->window);
+    mf_window_to_json(j, &cfg->window);
     mf_json_key(j, "n_mailboxes"), mf_json_u64(j, cfg->n_mailboxes);
     mf_json_key(j, "counts");
     mf_json_object_begin(j);
@@ -490,7 +471,7 @@ batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
                   unsigned interval_ms, const atomic_bool *stop) {
     bool tty = isatty(STDOUT_FILENO);
     uint64_t prev_done = 0;
-    struct timespec prev_t = {0};
+    double prev_t = 0;
     int exit_code = MF_EXIT_OK;
 
     for (;;) {
@@ -499,7 +480,7 @@ batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
         struct mf_error err = {0};
         struct mf_buf b = {0};
         struct mf_json j;
-        struct timespec t;
+        double t;
         bool final;
         mf_err rc;
 
@@ -527,12 +508,11 @@ batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
         }
         /* Between two draws, the batch's rate is what it copied meanwhile
          * (finished and running together). */
-        clock_gettime(CLOCK_MONOTONIC, &t);
+        t = mf_monotonic_s();
         {
             uint64_t done = s.messages_copied + s.running_done;
-            double dt = (double)(t.tv_sec - prev_t.tv_sec) +
-                        (double)(t.tv_nsec - prev_t.tv_nsec) / 1e9;
-            if (prev_t.tv_sec && dt > 0.5 && done >= prev_done)
+            double dt = t - prev_t;
+            if (prev_t > 0 && dt > 0.5 && done >= prev_done)
                 s.rate = (double)(done - prev_done) / dt;
             prev_done = done;
             prev_t = t;

@@ -38,10 +38,4 @@ int batch_status_show(struct mf_redis *r, const char *name, bool json,
 /* `batch list` (and `batch status` without a name). Returns an exit code. */
 int batch_status_list(struct mf_redis *r, bool json);
 
-struct mf_json;
-struct mf_window;
-/* Writes a batch's date window as the keys "since" and "before"
- * ("YYYY-MM-DD", or null for no bound). */
-void batch_window_json(struct mf_json *j, const struct mf_window *w);
-
 #endif

@@ -2,7 +2,6 @@
 #include "cli.h"
 
 #include "mailferry/log.h"
-#include "mailferry/window.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -150,17 +149,4 @@ cli_parse(struct cli *cli, const char *command, const char *usage,
 void
 cli_free(struct cli *cli) {
     mf_config_free(&cli->config);
-}
-
-bool
-cli_window_read(struct cli *cli, struct mf_window *w, struct mf_error *err) {
-    const char *since = mf_config_get(cli->config, "since", NULL);
-    const char *before = mf_config_get(cli->config, "before", NULL);
-
-    memset(w, 0, sizeof(*w));
-    if (since && mf_window_date_parse(since, &w->since, err) != MF_E_OK)
-        return false;
-    if (before && mf_window_date_parse(before, &w->before, err) != MF_E_OK)
-        return false;
-    return mf_window_check(w, err) == MF_E_OK;
 }

@@ -55,11 +55,6 @@ bool cli_parse(struct cli *cli, const char *command, const char *usage,
                const struct cli_option *options, int argc, char **argv);
 void cli_free(struct cli *cli);
 
-struct mf_window;
-/* Reads --since and --before (YYYY-MM-DD or none) into w, checked
- * (mf_window_check()); false with the reason in err. */
-bool cli_window_read(struct cli *cli, struct mf_window *w,
-                     struct mf_error *err);
 /* Prints the usage line and option help of a command to stdout. */
 void cli_print_help(const char *command, const char *usage,
                     const struct cli_option *options);

@@ -4,6 +4,7 @@
  */
 #include "cli_direct.h"
 
+#include "mailferry/batchdef.h"
 #include "mailferry/csv.h"
 #include "mailferry/oauth.h"
 #include "mailferry/profile.h"
@@ -155,8 +156,8 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
 
     memset(d, 0, sizeof(*d));
     d->rules = mf_folder_rules_new();
-    if (!cli_profiles_read(cli, &d->opts.source_profile,
-                           &d->opts.target_profile, &err) ||
+    if (!mf_batchdef_profiles_read(cli->config, &d->opts.source_profile,
+                                   &d->opts.target_profile, &err) ||
         mf_profile_folder_rules(d->opts.source_profile, d->rules, &err) ||
         !cli_server_read(cli, "source", true, &d->src, NULL, &err) ||
         !cli_server_read(cli, "target", true, &d->dst, NULL, &err) ||
@@ -193,6 +194,11 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         return MF_EXIT_USAGE;
     }
     d->opts.max_attempts = (unsigned)v;
+    if (mf_config_get_bool(cli->config, "repair", false, &d->opts.repair,
+                           &err)) {
+        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+        return MF_EXIT_USAGE;
+    }
     d->src_admin.format =
         mf_profile_login_format(d->opts.source_profile, d->src_admin.format);
     if (mf_config_get(cli->config, "flag-conflict", NULL) &&
@@ -202,7 +208,7 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }
-    if (!cli_window_read(cli, &d->opts.window, &err)) {
+    if (!mf_batchdef_window_read(cli->config, &d->opts.window, &err)) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }

@@ -32,15 +32,6 @@ cli_admin_read(struct cli *cli, const char *prefix, struct cli_admin *ad,
     return true;
 }
 
-bool
-cli_profiles_read(struct cli *cli, const struct mf_profile **src_r,
-                  const struct mf_profile **dst_r, struct mf_error *err) {
-    return mf_profile_find(mf_config_get(cli->config, "source-profile", NULL),
-                           src_r, err) == MF_E_OK &&
-           mf_profile_find(mf_config_get(cli->config, "target-profile", NULL),
-                           dst_r, err) == MF_E_OK;
-}
-
 void
 cli_admin_clear(struct cli_admin *ad) {
     mf_secret_free(&ad->password);

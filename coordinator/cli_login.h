@@ -83,12 +83,6 @@ void cli_login_make(const struct cli_admin *ad, struct mf_oauth *o, bool target,
         "target-profile", true, "the target server's kind, same words"         \
     }
 
-struct mf_profile;
-/* Reads both profiles (generic when not given). False with MF_E_USAGE
- * in err for an unknown word. */
-bool cli_profiles_read(struct cli *cli, const struct mf_profile **src_r,
-                       const struct mf_profile **dst_r, struct mf_error *err);
-
 /* Reads side's OAuth2 options; *o_r stays NULL when none is given. The
  * secret, certificate and key files are read and checked here. */
 bool cli_oauth_read(struct cli *cli, const char *side, struct mf_oauth **o_r,

@@ -58,7 +58,7 @@ batch_cli_redis(struct cli *cli, struct mf_redis **r_r) {
                 cli->command);
         return false;
     }
-    if (mf_redis_connect(url, 5000, r_r, &err) != MF_E_OK) {
+    if (mf_redis_connect(url, 0, r_r, &err) != MF_E_OK) {
         /* Not the URL itself: err names the host, and the URL is the
          * operator's to show (it may hold a user name). */
         fprintf(stderr, "mailferry %s: Redis: %s\n", cli->command, err.detail);
@@ -211,7 +211,7 @@ print_created(const struct mf_batch_config *cfg,
             mf_json_u64(&j, cfg->incremental_every);
         mf_json_key(&j, "flag_conflict"),
             mf_json_string(&j, mf_flag_conflict_name(cfg->flag_conflict));
-        batch_window_json(&j, &cfg->window);
+        mf_window_to_json(&j, &cfg->window);
         mf_json_key(&j, "mailboxes"), mf_json_u64(&j, n);
         if (dry_run) {
             mf_json_key(&j, "mailbox_list");
@@ -284,7 +284,7 @@ plan_admin(const char *admin, const char *fmt,
  * mailbox (folders, counts, sizes, messages over the cap) measured on the
  * servers (DESIGN.md §3), as `mailferry plan` does. */
 static int
-dry_run_plan(struct cli *cli, const struct batch_def *d) {
+dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
     const struct mf_batch_config *cfg = &d->cfg;
     struct mf_migrate_server src, dst;
     struct mf_folder_rules *rules = NULL;
@@ -329,6 +329,7 @@ dry_run_plan(struct cli *cli, const struct batch_def *d) {
     po.rules = rules;
     po.max_message_size = mf_profile_max_message_size(
         mf_profile_or_generic(cfg->target_profile), cfg->max_message_size);
+    po.window = cfg->window;
     po.concurrency = (unsigned)conc;
     if (mf_plan_batch(&po, reqs, d->n, &pb, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry batch create: plan: %s\n", err.detail);
@@ -378,7 +379,7 @@ out:
 int
 cmd_batch_create(int argc, char **argv) {
     struct cli cli;
-    struct batch_def d;
+    struct mf_batchdef d;
     struct mf_crypto_keyring *kr = NULL;
     struct mf_redis *redis = NULL;
     struct mf_json j;
@@ -457,7 +458,7 @@ cmd_batch_create(int argc, char **argv) {
     print_created(&d.cfg, d.mbs, d.n, cli.json, false);
     exit_code = MF_EXIT_OK;
 out:
-    batch_def_free(&d);
+    mf_batchdef_free(&d);
     mf_buf_free(&jout);
     mf_crypto_keyring_free(&kr);
     mf_redis_free(&redis);

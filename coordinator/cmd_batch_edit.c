@@ -175,33 +175,6 @@ outcomes_end(struct edit *e, uint64_t jobs, enum mf_batch_state st) {
            mf_batch_state_name(st));
 }
 
-/* Splits --mailbox's comma list; *n_r 0 when absent. */
-static char **
-mailbox_list(struct cli *cli, size_t *n_r) {
-    const char *p = mf_config_get(cli->config, "mailbox", NULL);
-    char **v = NULL;
-    size_t n = 0;
-
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len) {
-            v = mf_xreallocarray(v, n + 1, sizeof(*v));
-            v[n++] = mf_xstrndup(p, len);
-        }
-        p = comma ? comma + 1 : NULL;
-    }
-    *n_r = n;
-    return v;
-}
-
-static void
-strv_free(char **v, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* ------------------------------------------------------------------ */
 /* batch add, batch update                                            */
 /* ------------------------------------------------------------------ */
@@ -219,7 +192,7 @@ static const struct cli_option csv_options[] = {
 /* Names the CSV lines of the rows at idx (a refusal of the store): as
  * JSON error objects into j (an array is open there), else on stderr. */
 static void
-print_rows(const char *csv, const struct batch_def *d, const size_t *idx,
+print_rows(const char *csv, const struct mf_batchdef *d, const size_t *idx,
            size_t n, mf_err code, const char *what, struct mf_json *j) {
     for (size_t i = 0; i < n && j; i++) {
         mf_json_object_begin(j);
@@ -251,7 +224,7 @@ errors_end(struct mf_json *j, struct mf_buf *b, uint64_t count) {
  * filled, else the exit code. */
 static int
 read_rows(struct edit *e, const char *csv, struct mf_json *issues,
-          struct batch_def *d) {
+          struct mf_batchdef *d) {
     struct mf_batch_config *cfg = NULL;
     struct mf_error err = {0};
     bool allow = false;
@@ -278,7 +251,7 @@ read_rows(struct edit *e, const char *csv, struct mf_json *issues,
 static int
 csv_command(int argc, char **argv, const char *command, bool add) {
     struct edit e;
-    struct batch_def d = {0};
+    struct mf_batchdef d = {0};
     struct mf_error err = {0};
     struct mf_buf eout = {0};
     struct mf_json je, *issues = NULL;
@@ -355,7 +328,7 @@ csv_command(int argc, char **argv, const char *command, bool add) {
 out:
     free(idx);
     mf_buf_free(&eout);
-    batch_def_free(&d);
+    mf_batchdef_free(&d);
     edit_free(&e);
     return exit_code;
 }
@@ -395,7 +368,7 @@ cmd_batch_drop(int argc, char **argv) {
                                 "[--json]",
                                 drop_options, argc, argv)) >= 0)
         goto out;
-    emails = mailbox_list(&e.cli, &n);
+    emails = mf_strv_split(mf_config_get(e.cli.config, "mailbox", NULL), &n);
     if (n == 0) {
         fprintf(stderr, "mailferry batch drop: --mailbox EMAIL[,...] is "
                         "required\n");
@@ -424,7 +397,7 @@ cmd_batch_drop(int argc, char **argv) {
     }
     exit_code = MF_EXIT_OK;
 out:
-    strv_free(emails, n);
+    mf_strv_free(emails, n);
     edit_free(&e);
     return exit_code;
 }
@@ -472,7 +445,7 @@ action(int argc, char **argv, const char *command, enum mf_batch_mb_op op) {
     if ((exit_code =
              edit_parse(&e, command, usage, action_options, argc, argv)) >= 0)
         goto out;
-    emails = mailbox_list(&e.cli, &n);
+    emails = mf_strv_split(mf_config_get(e.cli.config, "mailbox", NULL), &n);
     exit_code = MF_EXIT_USAGE;
     if (mf_config_get_bool(e.cli.config, "failed", false, &failed, &err) ||
         (failed && op != MF_BATCH_MB_RETRY)) {
@@ -505,7 +478,7 @@ action(int argc, char **argv, const char *command, enum mf_batch_mb_op op) {
     outcomes_end(&e, jobs, st);
     exit_code = e.unknown ? MF_EXIT_FAIL : MF_EXIT_OK;
 out:
-    strv_free(emails, n);
+    mf_strv_free(emails, n);
     edit_free(&e);
     return exit_code;
 }

@@ -213,7 +213,7 @@ cmd_batch_verify(int argc, char **argv) {
     exit_code = MF_EXIT_ERROR;
     c.batch = cli.positional[0];
     if (mf_crypto_keyring_load(keyfile, &kr, &err) ||
-        mf_redis_connect(url, 5000, &redis, &err) ||
+        mf_redis_connect(url, 0, &redis, &err) ||
         mf_batch_get(redis, c.batch, &cfg, &err) ||
         server(cfg, cfg->source, bind, &src, &err) ||
         server(cfg, cfg->target, bind, &dst, &err) ||

@@ -214,7 +214,7 @@ cmd_batch_compare(int argc, char **argv) {
         goto out;
     }
     exit_code = MF_EXIT_ERROR;
-    if (mf_redis_connect(url, 5000, &r, &err) != MF_E_OK) {
+    if (mf_redis_connect(url, 0, &r, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry batch compare: Redis: %s\n", err.detail);
         goto out;
     }

@@ -107,7 +107,7 @@ worker(void *arg) {
     struct mf_error err = {0};
 
     if (r->d.redis_url &&
-        mf_redis_connect(r->d.redis_url, 5000, &redis, &err) != MF_E_OK) {
+        mf_redis_connect(r->d.redis_url, 0, &redis, &err) != MF_E_OK) {
         mf_log_error(NULL, "redis.connect", &err);
         redis = NULL;
     }
@@ -158,7 +158,7 @@ cmd_migrate(int argc, char **argv) {
     uint64_t concurrency;
     size_t nthreads = 0;
     struct sigaction sa;
-    struct timespec t0;
+    double t0;
     struct watch_samples samples = {0};
     int64_t started;
     int exit_code = MF_EXIT_USAGE;
@@ -219,7 +219,7 @@ cmd_migrate(int argc, char **argv) {
     exit_code = MF_EXIT_ERROR;
     if (r.d.redis_url) {
         struct mf_redis *probe = NULL;
-        if (mf_redis_connect(r.d.redis_url, 5000, &probe, &err) != MF_E_OK) {
+        if (mf_redis_connect(r.d.redis_url, 0, &probe, &err) != MF_E_OK) {
             fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
             goto out;
         }
@@ -235,7 +235,7 @@ cmd_migrate(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = mf_monotonic_s();
     started = (int64_t)time(NULL);
     nthreads = concurrency < r.n ? concurrency : r.n;
     threads = mf_xcalloc(nthreads ? nthreads : 1, sizeof(*threads));
@@ -251,11 +251,8 @@ cmd_migrate(int argc, char **argv) {
     for (size_t i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
     {
-        struct timespec t1;
-        double secs;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        secs = (double)(t1.tv_sec - t0.tv_sec) +
-               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        double secs = mf_monotonic_s() - t0;
+
         exit_code = migrate_print_summary(stdout, r.out, r.n, secs, r.json,
                                           atomic_load(&stop_flag))
                         ? MF_EXIT_OK

@@ -20,6 +20,7 @@
 #include "cli_login.h"
 #include "commands.h"
 #include "mailferry/profile.h"
+#include "mailferry/batchdef.h"
 #include "mailferry/csv.h"
 #include "mailferry/json.h"
 #include "mailferry/oauth.h"
@@ -35,7 +36,8 @@
 static const char usage[] =
     "FILE --source URL [--target URL] [--admin USER "
     "--admin-password-file F] [--include P,...] [--exclude P,...] "
-    "[--max-message-size 35M] [--concurrency N] [--from-batch NAME ... "
+    "[--max-message-size 35M] [--since DAY] [--before DAY] [--concurrency N] "
+    "[--from-batch NAME ... "
     "--redis URL [--connections 1,2,4] [--window 8h]] [--json]";
 
 static const struct cli_option options[] = {
@@ -71,6 +73,12 @@ static const struct cli_option options[] = {
      "replaces the target's hierarchy separator inside folder names (_)"},
     {"size-method", true,
      "auto (STATUS=SIZE when offered, else FETCH), status or fetch"},
+    {"since", true,
+     "count apart the messages whose INTERNALDATE is before this day "
+     "(YYYY-MM-DD): what a pre-staging pass leaves for later"},
+    {"before", true,
+     "count apart the messages whose INTERNALDATE is on or after this day "
+     "(YYYY-MM-DD)"},
     {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
     {"from-batch", true,
      "estimate from this finished test batch (repeatable, or comma "
@@ -196,7 +204,7 @@ read_history(const char *url, const struct names *batches,
     struct mf_plan_digest *d = mf_xcalloc(batches->n, sizeof(*d));
 
     *d_r = d;
-    if (mf_redis_connect(url, 5000, &r, &err) != MF_E_OK) {
+    if (mf_redis_connect(url, 0, &r, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry plan: Redis: %s\n", err.detail);
         return MF_EXIT_ERROR;
     }
@@ -245,7 +253,8 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
     uint64_t u;
 
     st->rules = mf_folder_rules_new();
-    if (!cli_profiles_read(cli, &src_profile, &dst_profile, err) ||
+    if (!mf_batchdef_profiles_read(cli->config, &src_profile, &dst_profile,
+                                   err) ||
         mf_profile_folder_rules(src_profile, st->rules, err) ||
         !cli_server_read(cli, "source", true, &st->src, &has_source, err) ||
         !cli_server_read(cli, "target", false, &st->dst, &has_target, err) ||
@@ -268,7 +277,8 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
         mf_config_get_u64(cli->config, "max-connections", 0, 0, 100000,
                           MF_UNIT_NONE, &st->max_connections, err) ||
         mf_config_get_u64(cli->config, "window", 0, 0, 365 * 86400,
-                          MF_UNIT_SECONDS, &st->window, err))
+                          MF_UNIT_SECONDS, &st->window, err) ||
+        !mf_batchdef_window_read(cli->config, &st->po.window, err))
         return false;
     st->po.concurrency = (unsigned)u;
     st->po.max_message_size =

@@ -126,7 +126,7 @@ cmd_verify(int argc, char **argv) {
     if (batch) {
         struct mf_batch_config *bc = NULL;
         exit_code = MF_EXIT_ERROR;
-        if (mf_redis_connect(c.d.redis_url, 5000, &redis, &err) != MF_E_OK ||
+        if (mf_redis_connect(c.d.redis_url, 0, &redis, &err) != MF_E_OK ||
             mf_batch_get(redis, batch, &bc, &err) != MF_E_OK) {
             fprintf(stderr, "mailferry verify: %s\n", err.detail);
             goto out;

@@ -183,7 +183,9 @@ wait_batch(struct mf_redis *r, const char *name, const atomic_bool *stop,
 
     for (;;) {
         struct mf_batch_config *cfg = NULL;
-        struct timespec tick = {0, 250 * 1000 * 1000};
+        /* The batch's state is one small hash: reading it often costs
+         * little and tells the end of a short pass at once. */
+        struct timespec tick = {0, 20 * 1000 * 1000};
         enum mf_batch_state st;
         mf_err rc;
 
@@ -323,6 +325,42 @@ write_reports(const struct mf_report_batch *rep, const char *dir, bool json) {
 /* The run                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Where a run's time goes, logged at its end (event migrate.timing): the
+ * breakdown that shows what an incremental pass over unchanged mailboxes
+ * costs besides the mailboxes themselves. */
+enum phase {
+    PH_SERVERS, /* Redis (child or shared) and the in-process Kafka */
+    PH_BATCH,   /* the batch created or read */
+    PH_START,   /* service and worker threads until the worker has jobs'
+                   partitions */
+    PH_QUEUE,   /* producer, and the pass's jobs queued */
+    PH_PASS,    /* until the batch settled */
+    PH_REPORT,  /* report read and written */
+    PH_STOP,    /* threads stopped, servers stopped */
+    PH_COUNT
+};
+
+struct timing {
+    double t0, mark, s[PH_COUNT];
+};
+
+static void
+timing_mark(struct timing *tm, enum phase ph) {
+    double now = mf_monotonic_s();
+    tm->s[ph] += now - tm->mark;
+    tm->mark = now;
+}
+
+static void
+timing_log(const struct timing *tm, const char *name) {
+    mf_log(MF_LOG_INFO, &(struct mf_log_ctx){.batch = name}, "migrate.timing",
+           "%.3f s: servers %.3f, batch %.3f, start %.3f, queue %.3f, pass "
+           "%.3f, report %.3f, stop %.3f",
+           mf_monotonic_s() - tm->t0, tm->s[PH_SERVERS], tm->s[PH_BATCH],
+           tm->s[PH_START], tm->s[PH_QUEUE], tm->s[PH_PASS], tm->s[PH_REPORT],
+           tm->s[PH_STOP]);
+}
+
 /* The pipeline's log lines (every job, result and retry) go to a file
  * beside the report: the terminal shows one line per mailbox. */
 static FILE *
@@ -356,7 +394,7 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     struct mf_kafka_producer *producer = NULL;
     struct mf_kafka_topics topics;
     struct mf_batch_config *existing = NULL;
-    struct batch_def d;
+    struct mf_batchdef d;
     struct threads *t = mf_xcalloc(1, sizeof(*t));
     struct watch w = {0};
     struct mf_report_batch *rep = NULL;
@@ -371,8 +409,10 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     bool takeover = false;
     uint64_t njobs = 0;
     int exit_code = MF_EXIT_ERROR, nset = 0;
+    struct timing tg = {0};
     mf_err rc;
 
+    tg.t0 = tg.mark = mf_monotonic_s();
     memset(&d, 0, sizeof(d));
     logf = open_log(cli, report_dir, logpath, sizeof(logpath));
     w.draw = !cli->json && isatty(STDERR_FILENO);
@@ -410,7 +450,7 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
         }
         redis_url = mf_redis_child_url(rchild);
     }
-    if ((rc = mf_redis_connect(redis_url, 5000, &r, &err))) {
+    if ((rc = mf_redis_connect(redis_url, 0, &r, &err))) {
         fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
         goto out;
     }
@@ -421,6 +461,19 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
         goto out;
     }
     mf_config_set_flag(kcfg, "kafka", mf_kafka_mock_bootstrap(mock));
+    /* One worker and one service, each the only consumer of its topic:
+     * no consumer group to join (3 s of the mock's initial rebalance
+     * delay), and fetches that come back at once in-process (the mock
+     * broker holds an empty fetch for fetch.wait.max.ms, 500 by default,
+     * even when a message arrives meanwhile). */
+    mf_config_set_flag(kcfg, "kafka-assign", "all");
+    mf_config_set_flag(kcfg, "kafka.fetch.wait.max.ms", "5");
+    mf_config_set_flag(kcfg, "kafka.fetch.error.backoff.ms", "5");
+    /* The worker holds jobs back in librdkafka's queue while its slots
+     * are busy (kafka-assign=all): about a thousand of them, not 64 MB. */
+    mf_config_set_flag(kcfg, "kafka.queued.max.messages.kbytes", "2048");
+
+    timing_mark(&tg, PH_SERVERS);
 
     /* The batch: a new one, or the next pass of an existing one. */
     rc = mf_batch_get(r, name, &existing, &err);
@@ -460,6 +513,8 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
         goto out;
     }
 
+    timing_mark(&tg, PH_BATCH);
+
     /* The service and the worker. */
     t->so.config = kcfg;
     t->so.redis_url = redis_url;
@@ -467,6 +522,9 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     t->so.scan_interval_ms = 1000;
     /* Other runs may share this Redis: their batches are theirs. */
     t->so.only_batch = name;
+    /* Both notice the end of the run within 20 ms (in-process polls). */
+    t->so.poll_ms = 20;
+    t->wo.poll_ms = 20;
     t->wo.config = kcfg;
     t->wo.redis_url = redis_url;
     t->wo.keyring = kr;
@@ -484,18 +542,21 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
         fprintf(stderr, "mailferry migrate: cannot start threads\n");
         goto out;
     }
-    /* Joining the consumer group takes a few seconds; the batch's clock
-     * starts when the worker can take jobs. */
-    for (int i = 0; i < 300 && !atomic_load(&t->wstats.partitions); i++) {
-        struct timespec ts = {0, 100 * 1000 * 1000};
+    /* The batch's clock starts when the worker can take jobs: at once,
+     * as it joins no consumer group (kafka-assign=all above). */
+    for (int i = 0; i < 3000 && !atomic_load(&t->wstats.partitions); i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
         if (atomic_load(stop))
             break;
         nanosleep(&ts, NULL);
     }
+    timing_mark(&tg, PH_START);
 
     /* The pass, as `batch start` (or `batch sync`) makes it. */
     if ((rc = mf_kafka_producer_new(kcfg, "mailferry-migrate", NULL, NULL,
-                                    &producer, &err))) {
+                                    &producer, &err)) ||
+        (rc = mf_kafka_producer_warm(
+             producer, (const char *const[]){topics.jobs}, 1, 5000, &err))) {
         fprintf(stderr, "mailferry migrate: Kafka: %s\n", err.detail);
         goto out;
     }
@@ -520,11 +581,13 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     if (!cli->json)
         printf("batch %s: %llu mailboxes queued, %u at a time\n", name,
                (unsigned long long)njobs, concurrency);
+    timing_mark(&tg, PH_QUEUE);
 
     if ((rc = wait_batch(r, name, stop, &t->wrk_stop, &w, &state, &err))) {
         fprintf(stderr, "mailferry migrate: %s\n", err.detail);
         goto out;
     }
+    timing_mark(&tg, PH_PASS);
     if ((rc = mf_batch_report(r, name, &rep, &err))) {
         fprintf(stderr, "mailferry migrate: report: %s\n", err.detail);
         goto out;
@@ -552,20 +615,24 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     }
     if (!write_reports(rep, report_dir, cli->json))
         goto out;
+    timing_mark(&tg, PH_REPORT);
     exit_code = state == MF_BATCH_SYNCED || state == MF_BATCH_COMPLETED
                     ? MF_EXIT_OK
                     : MF_EXIT_FAIL;
 out:
+    /* Both at once: each notices at its next poll, and neither needs the
+     * other to stop (the worker's last results were delivered before the
+     * batch could settle). */
     atomic_store(&t->wrk_stop, true);
+    atomic_store(&t->svc_stop, true);
     if (t->wrk_started)
         pthread_join(t->wrk, NULL);
-    atomic_store(&t->svc_stop, true);
     if (t->svc_started)
         pthread_join(t->svc, NULL);
     free(t);
     mf_report_free(&rep);
     free(w.printed);
-    batch_def_free(&d);
+    mf_batchdef_free(&d);
     mf_batch_config_free(&existing);
     mf_kafka_producer_free(&producer);
     mf_redis_free(&r);
@@ -573,6 +640,8 @@ out:
     mf_redis_child_stop(&rchild);
     mf_crypto_keyring_free(&kr);
     mf_config_free(&kcfg);
+    timing_mark(&tg, PH_STOP);
+    timing_log(&tg, name);
     if (logf) {
         mf_log_setup(MF_LOG_TEXT, MF_LOG_INFO, stderr);
         fclose(logf);

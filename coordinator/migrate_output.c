@@ -67,9 +67,8 @@ void
 migrate_watch(pthread_mutex_t *mu, const struct mailbox_outcome *v, size_t n,
               const size_t *finished, const atomic_bool *stop, bool draw,
               struct watch_samples *samples) {
-    struct timespec t0, t;
+    double t0 = mf_monotonic_s();
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000L};
         uint64_t msgs = 0, total = 0, bytes = 0;
@@ -98,9 +97,7 @@ migrate_watch(pthread_mutex_t *mu, const struct mailbox_outcome *v, size_t n,
             bytes += atomic_load(&p->bytes_done);
         }
         pthread_mutex_unlock(mu);
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        secs = (double)(t.tv_sec - t0.tv_sec) +
-               (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+        secs = mf_monotonic_s() - t0;
         samples->v =
             mf_xreallocarray(samples->v, samples->n + 1, sizeof(*samples->v));
         samples->v[samples->n].time = (int64_t)time(NULL);

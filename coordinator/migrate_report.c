@@ -57,8 +57,10 @@ add_mailbox(struct mf_report_batch *b, const struct mailbox_outcome *o,
         };
         mf_report_add_skipped(b, idx, &k);
     }
-    for (size_t i = 0; i < r->n_failed; i++) {
-        const struct mf_migrate_item *it = &r->failed[i];
+    for (size_t i = 0; i < r->n_failed + r->n_repaired; i++) {
+        /* Repaired ones (MESSAGE_REPAIRED) get their own list there. */
+        const struct mf_migrate_item *it =
+            i < r->n_failed ? &r->failed[i] : &r->repaired[i - r->n_failed];
         struct mf_report_failed f = {.folder = it->folder,
                                      .uid = it->uid,
                                      .error_code = (int)it->error.code,

@@ -23,21 +23,13 @@ struct worker_http {
     struct mf_http_server *server; /* owned */
 };
 
-static int64_t
-now_ms(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 alive(void *ud) {
     struct worker_http *h = ud;
     int64_t beat = atomic_load(&h->stats->heartbeat_ms);
 
     /* Before the first turn (waiting for Redis at start) count as alive. */
-    return beat == 0 || now_ms() - beat < ALIVE_MS;
+    return beat == 0 || (int64_t)mf_monotonic_ms() - beat < ALIVE_MS;
 }
 
 static bool

@@ -15,7 +15,7 @@ function(mf_server_fixture name)
     FIXTURES_SETUP ${name} LABELS "fixture;integration" TIMEOUT 120
     ENVIRONMENT "MF_TEST_RUN_DIR=${MF_TEST_RUN_DIR};MF_BUILD_DIR=${CMAKE_BINARY_DIR};MF_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
   set_tests_properties(fixture.${name}.stop PROPERTIES
-    FIXTURES_CLEANUP ${name} LABELS "fixture;integration" TIMEOUT 60
+    FIXTURES_CLEANUP ${name} LABELS "fixture;integration" TIMEOUT 180
     ENVIRONMENT "MF_TEST_RUN_DIR=${MF_TEST_RUN_DIR};MF_BUILD_DIR=${CMAKE_BINARY_DIR};MF_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
 

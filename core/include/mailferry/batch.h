@@ -185,6 +185,7 @@ struct mf_batch_config {
     /* Provider profiles (mailferry/profile.h) by name; NULL: generic.
      * Fields s_profile and t_profile; the jobs carry them too. */
     char *source_profile, *target_profile;
+    bool repair; /* --repair (mailferry/repair.h); field "repair" */
     uint64_t max_message_size; /* 0: the engine's default */
     struct mf_batch_caps source_caps, target_caps;
     uint32_t max_attempts;      /* job attempts per pass; 0: 3 */

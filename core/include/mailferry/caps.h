@@ -188,6 +188,28 @@ const char *mf_caps_lease_id(const struct mf_caps_lease *l);
 /* How long the acquisition that produced this lease waited. */
 uint64_t mf_caps_lease_waited_ms(const struct mf_caps_lease *l);
 
+/* ------------------------------------------------------------------ */
+/* Throttling (core/src/caps/throttle.c)                               */
+/* ------------------------------------------------------------------ */
+
+/* A server answered a command on endpoint with throttling (Exchange's
+ * "Request is throttled. Suggested Backoff Time: N milliseconds",
+ * Gmail's [THROTTLED]): pauses the endpoint fleet-wide for pause_ms (or
+ * longer, if a pause already runs longer), and, when this starts a new
+ * episode, halves its connection limit (from the lowered limit if one
+ * holds, else from the connections open now, never above cap, never below
+ * floor) for window_ms after the last throttling answer. *pause_r: the
+ * pause now left; *limit_r: the lowered limit (0: none). */
+MF_WARN_UNUSED mf_err mf_caps_throttle_note(
+    struct mf_redis *r, const char *endpoint, uint32_t pause_ms, unsigned cap,
+    unsigned floor, uint32_t window_ms, uint32_t *pause_r, unsigned *limit_r,
+    struct mf_error *err);
+/* The endpoint's pause left (0: none) and lowered limit (0: none). */
+MF_WARN_UNUSED mf_err mf_caps_throttle_get(struct mf_redis *r,
+                                           const char *endpoint,
+                                           uint32_t *pause_r, unsigned *limit_r,
+                                           struct mf_error *err);
+
 /* Current use of an endpoint, for status displays. */
 struct mf_caps_usage {
     unsigned connections; /* live leases in the total cap */

@@ -93,6 +93,11 @@
        "server did not answer a command in time")                              \
     XX(SERVER_FLOOD, 313, RECONNECT,                                           \
        "server sent more responses than the command can produce")              \
+    /* 314-319: provider profiles (issue 13) */                                \
+    XX(MESSAGE_MALFORMED, 314, FAIL_MESSAGE,                                   \
+       "target refused a malformed message (--repair fixes it)")               \
+    XX(MESSAGE_REPAIRED, 315, NONE,                                            \
+       "message repaired before the target took it")                           \
     /* 400-499: messages */                                                    \
     XX(MESSAGE_TOO_LARGE, 400, FAIL_MESSAGE, "message larger than the limit")  \
     XX(MESSAGE_REJECTED, 401, FAIL_MESSAGE, "target refused the message")      \

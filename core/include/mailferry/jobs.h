@@ -320,6 +320,9 @@ struct mf_service_options {
      * so a job it produced for another run's batch would never reach
      * that run's worker. */
     const char *only_batch;
+    /* How long one poll of the results waits when none comes (0: 100
+     * ms): how soon a stop is noticed. */
+    uint32_t poll_ms;
 };
 
 /* Runs the coordinator service until *stop becomes true, then leaves the

@@ -112,6 +112,15 @@ MF_WARN_UNUSED mf_err mf_kafka_produce(struct mf_kafka_producer *p,
                                        size_t value_len, void *msg_opaque,
                                        struct mf_error *err);
 
+/* Learns the topics' partitions and leaders now (a metadata request each,
+ * up to timeout_ms), so that the first message produced to them is sent
+ * at once instead of after librdkafka's next topic scan (up to a second):
+ * for a producer whose first message is awaited (a job, a result). */
+MF_WARN_UNUSED mf_err mf_kafka_producer_warm(struct mf_kafka_producer *p,
+                                             const char *const *topics,
+                                             size_t n, int timeout_ms,
+                                             struct mf_error *err);
+
 /* Serves delivery reports for up to timeout_ms (0: only what is ready). */
 void mf_kafka_producer_poll(struct mf_kafka_producer *p, int timeout_ms);
 
@@ -183,7 +192,9 @@ struct mf_kafka_consumer_params {
 
 /* Creates a consumer-group member subscribed to the topics. Joining the
  * group happens in the background and completes during the following
- * polls. */
+ * polls. With the setting kafka-assign=all in cfg it joins no group:
+ * its first poll assigns it every partition of the topics (for the only
+ * consumer of a topic: the embedded default); "group" is the default. */
 MF_WARN_UNUSED mf_err mf_kafka_consumer_new(
     const struct mf_config *cfg, const struct mf_kafka_consumer_params *params,
     struct mf_kafka_consumer **c_r, struct mf_error *err);

@@ -151,6 +151,12 @@ struct mf_migrate_options {
      * caps). Folder rules and login templates come from them in the
      * callers (mf_profile_folder_rules()). */
     const struct mf_profile *source_profile, *target_profile;
+    /* --repair (mailferry/repair.h): a message the target refuses (BAD
+     * or NO) that has defects strict servers refuse is fixed (only
+     * those) and sent again once; each one is listed in
+     * mf_migrate_result.repaired. Off: it fails alone with
+     * MESSAGE_MALFORMED, which names its defects. */
+    bool repair;
     /* Copy only the messages whose INTERNALDATE is inside (pre-staging,
      * mailferry/window.h); the others stay on the source, counted as
      * outside_window, until a pass with a wider window (or none) copies
@@ -193,8 +199,11 @@ struct mf_migrate_stats {
     uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */
     uint32_t uidvalidity_changes;
-    uint32_t attempts;      /* 1 + retries */
-    uint64_t lease_wait_ms; /* waiting for connection slots */
+    uint32_t attempts;         /* 1 + retries */
+    uint64_t lease_wait_ms;    /* waiting for connection slots */
+    uint64_t repaired;         /* messages repaired (--repair), copied */
+    uint64_t throttles;        /* throttling answers from either server */
+    uint64_t throttle_wait_ms; /* paused because of them (fleet-wide) */
     double seconds;
     /* Every planned folder was visited: the skipped and failed lists are
      * the mailbox's whole state (what is not on the target and why), not
@@ -209,6 +218,10 @@ struct mf_migrate_result {
     size_t n_skipped;
     struct mf_migrate_item *failed;
     size_t n_failed;
+    /* Messages copied after --repair changed them: error is
+     * MESSAGE_REPAIRED, its detail says what was changed. */
+    struct mf_migrate_item *repaired;
+    size_t n_repaired;
 };
 
 /* Migrates one mailbox. mailbox is its EmailAddress (checkpoint key and

@@ -36,6 +36,7 @@
 #include "mailferry/folderplan.h"
 #include "mailferry/json.h"
 #include "mailferry/migrate.h"
+#include "mailferry/window.h"
 #include "mailferry/redis.h"
 
 #include <stdatomic.h>
@@ -74,6 +75,10 @@ struct mf_plan_options {
      * APPENDLIMIT lowers it, as in the copy engine. */
     uint64_t max_message_size;
     enum mf_plan_size_method size_method;
+    /* The date window (mailferry/window.h): messages outside it are
+     * counted apart (outside), not as to copy. A window needs each
+     * message's INTERNALDATE: sizes are then measured by FETCH. */
+    struct mf_window window;
     unsigned concurrency;    /* mf_plan_batch(): mailboxes at a time (0: 4) */
     const atomic_bool *stop; /* set: mailboxes not begun fail CANCELLED */
     mf_plan_mailbox_cb on_mailbox; /* optional */
@@ -95,7 +100,8 @@ struct mf_plan_counts {
 struct mf_plan_folder {
     bool measured;                  /* false: not looked at (see below) */
     struct mf_plan_counts total;    /* what the folder holds */
-    struct mf_plan_counts oversize; /* of which over the cap */
+    struct mf_plan_counts oversize; /* of which over the cap (inside) */
+    struct mf_plan_counts outside;  /* of which outside the window */
     struct mf_error error;          /* why it could not be measured */
 };
 
@@ -115,8 +121,10 @@ struct mf_plan_totals {
     uint32_t folders_special_use;
     uint32_t over_quota;            /* mailboxes whose plan does not fit */
     struct mf_plan_counts source;   /* every measured folder */
-    struct mf_plan_counts copy;     /* COPY folders, under the cap */
+    struct mf_plan_counts copy;     /* COPY folders, under the cap and
+                                       inside the window */
     struct mf_plan_counts oversize; /* COPY folders, over the cap */
+    struct mf_plan_counts outside;  /* COPY folders, outside the window */
     struct mf_plan_counts excluded; /* excluded and container folders */
 };
 
@@ -146,6 +154,7 @@ struct mf_plan_mailbox {
     char src_delim, tgt_delim;
     uint64_t appendlimit;              /* the target's, 0: none */
     uint64_t max_message_size;         /* the cap applied */
+    struct mf_window window;           /* the window applied */
     struct mf_plan_quota quota;        /* the target's (target given) */
     struct mf_plan_oversize *oversize; /* owned; at most OVERSIZE_MAX */
     size_t n_oversize;
@@ -171,6 +180,7 @@ struct mf_plan_batch {
     size_t largest;               /* index of the largest planned one */
     bool has_target;
     uint64_t max_message_size; /* as requested (0 read as 35 MB) */
+    struct mf_window window;
     enum mf_plan_size_method size_method;
     double seconds;
 };

@@ -64,7 +64,11 @@ MF_WARN_UNUSED mf_err mf_redis_address_parse(const char *url,
 
 struct mf_redis;
 
-/* Connects to url. Commands time out after timeout_ms (0: 5000). hiredis
+/* Milliseconds a Redis command may take unless told otherwise. */
+#define MF_REDIS_DEFAULT_TIMEOUT_MS 5000
+
+/* Connects to url. Commands time out after timeout_ms (0:
+ * MF_REDIS_DEFAULT_TIMEOUT_MS; every program passes 0). hiredis
  * writes with plain send(), so a program must ignore SIGPIPE (every
  * program of ours does, in main) or a write to a Redis that has gone away
  * kills it silently instead of failing the command. */

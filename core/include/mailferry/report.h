@@ -147,7 +147,13 @@ struct mf_report_mailbox {
     struct mf_report_failed *failed_items; /* owned */
     size_t n_failed_items;
     uint64_t failed_unlisted;
-    size_t skipped_cap_, failed_cap_; /* internal: allocated lengths */
+    /* Messages copied after --repair changed them (issue 13): added with
+     * mf_report_add_failed() and error_code MF_E_MESSAGE_REPAIRED, which
+     * lands them here; error_text says what was changed. */
+    struct mf_report_failed *repaired_items; /* owned */
+    size_t n_repaired_items;
+    uint64_t repaired_unlisted;
+    size_t skipped_cap_, failed_cap_, repaired_cap_; /* internal */
 
     /* The last `mailferry verify` of the mailbox: its verdict, when, and
      * how many differences (verify_error_text: why it failed). The

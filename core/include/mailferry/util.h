@@ -74,5 +74,15 @@ size_t mf_u32_lower_bound(const uint32_t *a, size_t n, uint32_t v);
 
 /* CLOCK_MONOTONIC in seconds: for durations, never for dates. */
 double mf_monotonic_s(void);
+/* The same clock in whole milliseconds: the one every deadline, lease and
+ * rate in the tree reads. */
+uint64_t mf_monotonic_ms(void);
+
+/* Splits a comma list (NULL reads as empty) into a new array of *n_r new
+ * strings, empty items left out; NULL when there is none. Free it with
+ * mf_strv_free(). */
+char **mf_strv_split(const char *list, size_t *n_r);
+/* Frees the n strings of v and v itself. Accepts NULL. */
+void mf_strv_free(char **v, size_t n);
 
 #endif

@@ -11,7 +11,12 @@
  *
  * Days are kept as the numbers yyyymmdd (20260301); 0 is no bound. The
  * functions here are pure: they decide from the INTERNALDATE text the
- * source listed, so that the engine, the plan and the tests agree.
+ * source listed, so that the engine, the plan and the tests agree. The
+ * engine does not send UID SEARCH SINCE/BEFORE: it lists every message's
+ * INTERNALDATE anyway, a SEARCH answer for a large window would outgrow
+ * the parser's line limit (64 KiB, about 9,000 UIDs), and a server that
+ * reads the day in its own timezone would disagree with the plan at the
+ * day's edges; the rule applied is SEARCH's, to the letter.
  */
 #ifndef MAILFERRY_WINDOW_H
 #define MAILFERRY_WINDOW_H
@@ -60,11 +65,13 @@ enum mf_window_place mf_window_place(const struct mf_window *w,
 /* The day of an INTERNALDATE (yyyymmdd), 0 when it does not parse. */
 uint32_t mf_window_day_of(const char *internaldate);
 
-/* The SEARCH criteria of w (RFC 3501 6.4.4): "SINCE 1-Mar-2026 BEFORE
- * 1-Jun-2026", one of the two, or "ALL" for an empty window. */
-void mf_window_search_criteria(const struct mf_window *w, char *out, size_t n);
 /* For people: "since 2026-03-01, before 2026-06-01", "since 2026-03-01",
  * or "none". */
 void mf_window_format(const struct mf_window *w, char *out, size_t n);
+
+struct mf_json;
+/* Writes the keys "since" and "before" of an open JSON object:
+ * "YYYY-MM-DD", or null for no bound. */
+void mf_window_to_json(struct mf_json *j, const struct mf_window *w);
 
 #endif

@@ -88,6 +88,9 @@ struct mf_worker_options {
     long shutdown_timeout_ms;  /* 0: 25 s */
     long lease_ttl_ms;         /* connection leases (caps); 0: 30 s */
     long batch_cache_ms;       /* batch configs kept this long; 0: 30 s */
+    /* How long one poll of the jobs waits when none comes (0: 200 ms):
+     * how soon a stop is noticed while idle. */
+    long poll_ms;
     /* Static group membership (KIP-345): this worker's group.instance.id,
      * unique in the group (a pod name); NULL or "": dynamic. */
     const char *instance_id;

@@ -248,6 +248,7 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     add_field(a, "target_root", c->target_root);
     add_field(a, "s_profile", c->source_profile);
     add_field(a, "t_profile", c->target_profile);
+    add_field_u(a, "repair", c->repair);
     add_field_u(a, "max_message_size", c->max_message_size);
     add_caps(a, "s_", &c->source_caps);
     add_caps(a, "t_", &c->target_caps);
@@ -566,6 +567,7 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->target_root = mf__batch_hget_strdup(h, "target_root");
     c->source_profile = mf__batch_hget_strdup(h, "s_profile");
     c->target_profile = mf__batch_hget_strdup(h, "t_profile");
+    c->repair = mf__batch_hget_u64(h, "repair") != 0;
     c->max_message_size = mf__batch_hget_u64(h, "max_message_size");
     get_caps(h, "s_", &c->source_caps);
     get_caps(h, "t_", &c->target_caps);

@@ -15,6 +15,10 @@
  *   mf:{c:EP}:qseq               counter that numbers tickets
  *   mf:{c:EP}:wake:<waiter id>   LIST a waiter BLPOPs on
  *   mf:{c:EP}:bw                 HASH tokens, ts (bandwidth bucket)
+ *   mf:{c:EP}:pause              STRING while the server's throttling
+ *                                pauses the endpoint (PTTL: time left)
+ *   mf:{c:EP}:tlimit             STRING the lowered connection limit
+ *                                (throttle.c)
  */
 #ifndef MF_CAPS_INT_H
 #define MF_CAPS_INT_H
@@ -54,6 +58,7 @@ void mf__caps_random_id(char *out);
 /* The scripts (lua/lease.lua, lua/bandwidth.lua; script.c). */
 extern const struct mf_redis_script *const mf__caps_lease_script;
 extern const struct mf_redis_script *const mf__caps_bw_script;
+extern const struct mf_redis_script *const mf__caps_throttle_script;
 
 /* Runs script s with keys and args through mf_redis_script_run(). A
  * broken connection is retried once (every script here is safe to

@@ -96,10 +96,7 @@ mf_caps_metrics_get(struct mf_caps_metrics *m_r) {
 
 uint64_t
 mf_caps_now_ms(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return mf_monotonic_ms();
 }
 
 /* ===================================================== waiters */

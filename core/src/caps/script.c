@@ -16,6 +16,8 @@
 const struct mf_redis_script *const mf__caps_lease_script = &mf__caps_lua_lease;
 const struct mf_redis_script *const mf__caps_bw_script =
     &mf__caps_lua_bandwidth;
+const struct mf_redis_script *const mf__caps_throttle_script =
+    &mf__caps_lua_throttle;
 
 mf_err
 mf__caps_script_run(struct mf_redis *r, const struct mf_redis_script *s,

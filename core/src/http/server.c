@@ -30,6 +30,7 @@
  * all signals blocked, so SIGTERM and friends reach the program's threads.
  */
 #include "http/http_int.h"
+#include "mailferry/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,13 +76,6 @@ struct mf_http_server {
     size_t nconns;
     int64_t accept_paused_until;
 };
-
-static int64_t
-now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- connections ------------------------------------------------------- */
 
@@ -271,7 +265,7 @@ serve(void *arg) {
     struct pollfd *pfd =
         mf_xcalloc(2 + s->max_conns + s->probe_reserve, sizeof(*pfd));
     for (;;) {
-        int64_t now = now_ms();
+        int64_t now = (int64_t)mf_monotonic_ms();
         bool accepting = s->nconns < s->max_conns + s->probe_reserve &&
                          now >= s->accept_paused_until;
         pfd[0] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
@@ -299,7 +293,7 @@ serve(void *arg) {
         if (pfd[0].revents)
             break; /* mf_http_server_stop() */
 
-        now = now_ms();
+        now = (int64_t)mf_monotonic_ms();
         for (size_t i = 0; i < s->nconns; i++) {
             struct conn *c = s->conns[i];
             if (now >= c->deadline)

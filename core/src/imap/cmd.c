@@ -6,7 +6,7 @@
  *
  * The status mapping, in one place (RFC 5530 response codes):
  *   OK, PREAUTH                         MF_E_OK
- *   BAD                                 MF_E_IMAP_BAD
+ *   BAD (otherwise)                     MF_E_IMAP_BAD
  *   NO [UNAVAILABLE] [THROTTLED]        MF_E_THROTTLED (retry later)
  *   NO [INUSE] [LIMIT]                  MF_E_THROTTLED: Gmail and Yahoo use
  *                                       [LIMIT] for bandwidth and command
@@ -15,6 +15,11 @@
  *     "maximum number of connections"   (any code)
  *   NO "too many ..." (other), or a     MF_E_THROTTLED
  *     suggested backoff without a code
+ *   NO/BAD "Request is throttled"       MF_E_THROTTLED: Exchange Online
+ *     (any code)                        ("Suggested Backoff Time: N
+ *                                       milliseconds"), sometimes as BAD
+ *   NO "Account exceeded command or     MF_E_THROTTLED: Gmail, with
+ *     bandwidth limits" (any code)      [THROTTLED] or [ALERT]
  *   NO [TRYCREATE] [NONEXISTENT]        MF_E_MAILBOX_MISSING
  *   NO "Mailbox doesn't exist" (no      MF_E_MAILBOX_MISSING (Dovecot 2.3
  *     code), "no such mailbox"          SELECT)
@@ -226,6 +231,15 @@ too_many_connections(const char *text, size_t len) {
             contains_ci(text, len, "connection"));
 }
 
+/* The providers' own throttling words, whatever the response code:
+ * Exchange Online "Request is throttled. Suggested Backoff Time: 299961
+ * milliseconds", Gmail "Account exceeded command or bandwidth limits". */
+static bool
+provider_throttled(const char *text, size_t len) {
+    return contains_ci(text, len, "request is throttled") ||
+           contains_ci(text, len, "exceeded command or bandwidth limits");
+}
+
 static mf_err
 map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
     const char *t = r->text;
@@ -233,6 +247,8 @@ map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
 
     if (too_many_connections(t, n))
         return MF_E_TOO_MANY_CONNECTIONS;
+    if (provider_throttled(t, n))
+        return MF_E_THROTTLED;
     if (code_is(r, "UNAVAILABLE") || code_is(r, "THROTTLED") ||
         code_is(r, "INUSE") || code_is(r, "LIMIT"))
         return MF_E_THROTTLED;
@@ -278,7 +294,8 @@ mf_imap_status_to_error(const struct mf_imap_response *r,
         code = MF_E_OK;
         break;
     case MF_IMAP_STATUS_BAD:
-        code = MF_E_IMAP_BAD;
+        code = provider_throttled(r->text, r->text_len) ? MF_E_THROTTLED
+                                                        : MF_E_IMAP_BAD;
         break;
     case MF_IMAP_STATUS_NO:
         code = map_no(r, res->retry_after_ms);

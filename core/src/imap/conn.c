@@ -268,10 +268,7 @@ mf__imap_conn_local_ip(const struct mf_imap_conn *c) {
 
 long
 mf__imap_now_ms(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+    return (long)mf_monotonic_ms();
 }
 
 mf_err

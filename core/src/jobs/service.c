@@ -38,7 +38,7 @@
 
 #define FLUSH_MS 30000
 #define RETRY_WAIT_MS 1000
-#define POLL_MS 500
+#define POLL_MS 100 /* default of mf_service_options.poll_ms */
 #define MAX_EXPIRED 1000
 
 /* A job on its way to Kafka; the delivery callback frees it, or keeps it
@@ -71,13 +71,6 @@ struct svc {
     uint32_t scan_ms;
     struct mf__watch *watch; /* for notifications */
 };
-
-static int64_t
-mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool
 retryable(mf_err rc) {
@@ -205,7 +198,8 @@ apply_progress(struct svc *s, const struct mf_progress *p,
     if (rc)
         return rc;
     if (applied)
-        mf__watch_activity(s->watch, p->batch, mono_ms() / 1000);
+        mf__watch_activity(s->watch, p->batch,
+                           (int64_t)mf_monotonic_ms() / 1000);
     atomic_fetch_add(
         applied ? &s->m->progress_applied : &s->m->progress_ignored, 1);
     return MF_E_OK;
@@ -265,7 +259,7 @@ apply_result(struct svc *s, const struct mf_result *r, struct mf_error *err) {
     if (rc)
         return rc;
     if (out.applied) {
-        int64_t now = mono_ms() / 1000;
+        int64_t now = (int64_t)mf_monotonic_ms() / 1000;
         mf__watch_activity(s->watch, r->batch, now);
         if (r->outcome == MF_OUTCOME_FAILED || out.dead)
             mf__notify_mailbox(s->o->notifier, "mailbox.failed", r);
@@ -595,8 +589,8 @@ scan(struct svc *s) {
     now = redis_now(s);
     for (size_t i = 0; i < l.n; i++)
         mf__watch_state(s->watch, s->o->notifier, l.v[i], l.state[i],
-                        mono_ms() / 1000);
-    mf__watch_stuck(s->watch, s->o->notifier, mono_ms() / 1000,
+                        (int64_t)mf_monotonic_ms() / 1000);
+    mf__watch_stuck(s->watch, s->o->notifier, (int64_t)mf_monotonic_ms() / 1000,
                     s->o->stuck_after_s ? s->o->stuck_after_s : 3600);
     for (size_t i = 0; i < l.n && !atomic_load(s->stop); i++) {
         struct mf_log_ctx lc = {l.v[i], NULL, NULL, 0};
@@ -679,6 +673,7 @@ mf_service_run(const struct mf_service_options *o, const atomic_bool *stop,
     struct mf_kafka_consumer_params cp = {0};
     char host[64] = "host";
     int64_t next_scan = 0;
+    int poll_ms = o->poll_ms ? (int)o->poll_ms : POLL_MS;
     mf_err rc;
 
     memset(&s, 0, sizeof(s));
@@ -697,7 +692,7 @@ mf_service_run(const struct mf_service_options *o, const atomic_bool *stop,
 
     if ((rc = mf_kafka_topics_from_config(o->config, &s.topics, err)))
         goto out;
-    if ((rc = mf_redis_connect(o->redis_url, 5000, &s.redis, err)))
+    if ((rc = mf_redis_connect(o->redis_url, 0, &s.redis, err)))
         goto out;
     atomic_store(&s.m->redis_ok, true);
     if ((rc = mf_kafka_producer_new(
@@ -724,18 +719,18 @@ mf_service_run(const struct mf_service_options *o, const atomic_bool *stop,
         struct mf_error perr = {0};
 
         atomic_store(&s.m->heartbeat, (int_fast64_t)time(NULL));
-        if (mono_ms() >= next_scan) {
+        if ((int64_t)mf_monotonic_ms() >= next_scan) {
             scan(&s);
-            next_scan = mono_ms() + s.scan_ms;
+            next_scan = (int64_t)mf_monotonic_ms() + s.scan_ms;
         }
-        rc = mf_kafka_consumer_poll(s.consumer, POLL_MS, &m, &perr);
+        rc = mf_kafka_consumer_poll(s.consumer, poll_ms, &m, &perr);
         mf_kafka_producer_poll(s.producer, 0);
         if (rc) {
             /* Brokers away or the topic unknown yet: librdkafka keeps
              * trying; do not spin. */
             atomic_store(&s.m->kafka_ok, false);
             mf_log(MF_LOG_DEBUG, NULL, "consumer.error", "%s", perr.detail);
-            nap(&s, POLL_MS);
+            nap(&s, poll_ms);
             continue;
         }
         if (m) {

@@ -20,6 +20,18 @@
  * leave the group when it closes. A second member with the same id fences
  * the first: librdkafka raises a fatal error, after which the consumer is
  * useless; mf_kafka_consumer_fatal() says so and poll fails for good.
+ *
+ * With the setting kafka-assign=all the consumer joins no group: at its
+ * first poll it assigns itself every partition of its topics (from their
+ * committed offsets, else the earliest) and tells the caller as if a
+ * rebalance had assigned them. For a process that is the topic's only
+ * consumer (the embedded default, DESIGN.md §9): a group join costs the
+ * broker's initial rebalance delay (3 s) and would bring nothing. Pausing
+ * such a consumer only stops handing out messages (they wait in
+ * librdkafka's queue, bounded by queued.max.messages.kbytes): with no
+ * other member to take them there is nothing to give back, and a real
+ * pause costs up to a second at each resume, before librdkafka fetches
+ * again.
  */
 #include "kafka_int.h"
 
@@ -28,6 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <time.h>
 
 struct mf_kafka_consumer {
     rd_kafka_t *rk;          /* owned */
@@ -38,7 +52,37 @@ struct mf_kafka_consumer {
     bool closed;
     size_t assigned;        /* partitions assigned now */
     struct mf_error rb_err; /* the last failure inside the callback */
+    /* kafka-assign=all: the topics, owned, until the first poll assigned
+     * their partitions. */
+    char **assign_topics;
+    size_t n_assign_topics;
+    bool hold; /* kafka-assign=all: pausing holds messages back */
+    /* What a held poll waits on; mf_kafka_consumer_wake() ends it. */
+    pthread_mutex_t hold_mu;
+    pthread_cond_t hold_cv;
+    bool woken;
 };
+
+/* A held poll (kafka-assign=all, paused): waits up to timeout_ms or
+ * until mf_kafka_consumer_wake(). */
+static void
+hold_wait(struct mf_kafka_consumer *c, int timeout_ms) {
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->hold_mu);
+    while (!c->woken && timeout_ms > 0)
+        if (pthread_cond_timedwait(&c->hold_cv, &c->hold_mu, &ts) != 0)
+            break;
+    c->woken = false;
+    pthread_mutex_unlock(&c->hold_mu);
+}
 
 /* ------------------------------------------------------------------ */
 /* Rebalances                                                         */
@@ -118,6 +162,73 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     }
 }
 
+/* Frees c itself (its handles are gone already). */
+static void
+consumer_dealloc(struct mf_kafka_consumer *c) {
+    pthread_cond_destroy(&c->hold_cv);
+    pthread_mutex_destroy(&c->hold_mu);
+    free(c);
+}
+
+static void
+free_assign_topics(struct mf_kafka_consumer *c) {
+    for (size_t i = 0; i < c->n_assign_topics; i++)
+        free(c->assign_topics[i]);
+    free(c->assign_topics);
+    c->assign_topics = NULL;
+    c->n_assign_topics = 0;
+}
+
+/* kafka-assign=all: every partition of every topic, assigned at once.
+ * The committed offsets (RD_KAFKA_OFFSET_STORED) of the group still
+ * apply, and commits still go to it. */
+static mf_err
+assign_all(struct mf_kafka_consumer *c, int timeout_ms, struct mf_error *err) {
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(8);
+    mf_err rc = MF_E_OK;
+
+    for (size_t i = 0; i < c->n_assign_topics && rc == MF_E_OK; i++) {
+        rd_kafka_topic_t *rkt =
+            rd_kafka_topic_new(c->rk, c->assign_topics[i], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e =
+            rd_kafka_metadata(c->rk, 0, rkt, &md, timeout_ms);
+
+        if (!e && (md->topic_cnt != 1 || md->topics[0].err ||
+                   md->topics[0].partition_cnt == 0))
+            e = md->topic_cnt == 1 && md->topics[0].err
+                    ? md->topics[0].err
+                    : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        if (e) {
+            char what[320];
+            snprintf(what, sizeof(what), "kafka-assign=all: metadata of %s",
+                     c->assign_topics[i]);
+            rc = mf__kafka_error(err, e, what, NULL);
+        } else {
+            for (int p = 0; p < md->topics[0].partition_cnt; p++)
+                rd_kafka_topic_partition_list_add(
+                    parts, c->assign_topics[i], md->topics[0].partitions[p].id)
+                    ->offset = RD_KAFKA_OFFSET_STORED;
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+    }
+    if (rc == MF_E_OK) {
+        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, parts);
+        if (e)
+            rc = mf__kafka_error(err, e, "kafka-assign=all: assign", NULL);
+    }
+    if (rc == MF_E_OK) {
+        c->assigned = (size_t)parts->cnt;
+        free_assign_topics(c);
+        notify(c, MF_KAFKA_ASSIGNED, parts);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Life cycle                                                         */
 /* ------------------------------------------------------------------ */
@@ -131,14 +242,28 @@ mf_kafka_consumer_new(const struct mf_config *cfg,
     rd_kafka_topic_partition_list_t *topics;
     rd_kafka_resp_err_t e;
     char errstr[512];
+    const char *assign = cfg ? mf_config_get(cfg, "kafka-assign", NULL) : NULL;
     mf_err rc;
 
     MF_ASSERT(params && params->ntopics > 0 && params->topics);
+    if (assign && strcmp(assign, "all") != 0 && strcmp(assign, "group") != 0)
+        return mf_error_set(err, MF_E_CONFIG,
+                            "kafka-assign %.64s: \"group\" (join the "
+                            "consumer group) or \"all\" (every partition)",
+                            assign);
     rc = mf__kafka_conf_new(cfg, MF__KAFKA_CONSUMER, params->client_id,
                             params->group_id, params->instance_id, &conf, err);
     if (rc != MF_E_OK)
         return rc;
     c = mf_xcalloc(1, sizeof(*c));
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->hold_cv, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_init(&c->hold_mu, NULL);
+    }
     c->on_rebalance = params->on_rebalance;
     c->ud = params->ud;
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
@@ -146,12 +271,22 @@ mf_kafka_consumer_new(const struct mf_config *cfg,
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);
-        free(c);
+        consumer_dealloc(c);
         return mf_error_set(err, MF_E_CONFIG, "Kafka consumer: %s", errstr);
     }
     /* Rebalance and error events come out of rd_kafka_consumer_poll(). */
     rd_kafka_poll_set_consumer(c->rk);
     c->queue = rd_kafka_queue_get_consumer(c->rk);
+    if (assign && strcmp(assign, "all") == 0) {
+        c->assign_topics =
+            mf_xcalloc(params->ntopics, sizeof(*c->assign_topics));
+        for (size_t i = 0; i < params->ntopics; i++)
+            c->assign_topics[i] = mf_xstrdup(params->topics[i]);
+        c->n_assign_topics = params->ntopics;
+        c->hold = true;
+        *c_r = c;
+        return MF_E_OK;
+    }
     topics = rd_kafka_topic_partition_list_new((int)params->ntopics);
     for (size_t i = 0; i < params->ntopics; i++)
         rd_kafka_topic_partition_list_add(topics, params->topics[i],
@@ -162,7 +297,7 @@ mf_kafka_consumer_new(const struct mf_config *cfg,
         rc = mf__kafka_error(err, e, "subscribe", NULL);
         rd_kafka_queue_destroy(c->queue);
         rd_kafka_destroy(c->rk);
-        free(c);
+        consumer_dealloc(c);
         return rc;
     }
     *c_r = c;
@@ -193,7 +328,8 @@ mf_kafka_consumer_free(struct mf_kafka_consumer **c) {
     }
     rd_kafka_queue_destroy((*c)->queue);
     rd_kafka_destroy((*c)->rk);
-    free(*c);
+    free_assign_topics(*c);
+    consumer_dealloc(*c);
     *c = NULL;
 }
 
@@ -205,6 +341,10 @@ mf_kafka_consumer_assigned(struct mf_kafka_consumer *c) {
 void
 mf_kafka_consumer_wake(struct mf_kafka_consumer *c) {
     rd_kafka_queue_yield(c->queue);
+    pthread_mutex_lock(&c->hold_mu);
+    c->woken = true;
+    pthread_cond_signal(&c->hold_cv);
+    pthread_mutex_unlock(&c->hold_mu);
 }
 
 bool
@@ -308,6 +448,18 @@ mf_kafka_consumer_poll(struct mf_kafka_consumer *c, int timeout_ms,
     *m_r = NULL;
     if (c->closed)
         return mf_error_set(err, MF_E_STATE, "Kafka consumer is closed");
+    if (c->n_assign_topics) {
+        /* Not yet assigned (kafka-assign=all): a failure is retried at
+         * the next poll, as a failed group join would be. */
+        mf_err rc = assign_all(c, timeout_ms > 0 ? timeout_ms : 1000, err);
+        if (rc != MF_E_OK)
+            return rc;
+    }
+    if (c->paused && c->hold) {
+        /* kafka-assign=all: paused is held (see the top of this file). */
+        hold_wait(c, timeout_ms);
+        return MF_E_OK;
+    }
     rkm = rd_kafka_consumer_poll(c->rk, timeout_ms);
     {
         /* Fenced (another member has our instance id) or a broker that
@@ -392,6 +544,8 @@ mf_kafka_consumer_pause(struct mf_kafka_consumer *c, bool paused,
     rd_kafka_resp_err_t e;
 
     c->paused = paused;
+    if (c->hold)
+        return MF_E_OK; /* kafka-assign=all: poll holds messages back */
     e = rd_kafka_assignment(c->rk, &parts);
     if (!e)
         e = paused ? rd_kafka_pause_partitions(c->rk, parts)

@@ -123,19 +123,11 @@ mf_kafka_producer_free(struct mf_kafka_producer **p) {
     *p = NULL;
 }
 
-static double
-now_s(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 mf_err
 mf_kafka_produce(struct mf_kafka_producer *p, const char *topic,
                  const void *key, size_t key_len, const void *value,
                  size_t value_len, void *msg_opaque, struct mf_error *err) {
-    double deadline = now_s() + p->message_timeout_ms / 1000.0;
+    double deadline = mf_monotonic_s() + p->message_timeout_ms / 1000.0;
     rd_kafka_resp_err_t e;
 
     pthread_mutex_lock(&p->lock);
@@ -158,7 +150,7 @@ mf_kafka_produce(struct mf_kafka_producer *p, const char *topic,
             break;
         /* The local queue is full (queue.buffering.max.*): wait for
          * deliveries to make room, as long as a message may wait. */
-        if (now_s() > deadline) {
+        if (mf_monotonic_s() > deadline) {
             char what[300];
             snprintf(what, sizeof(what), "produce to %s: queue stayed full",
                      topic);
@@ -173,6 +165,30 @@ mf_kafka_produce(struct mf_kafka_producer *p, const char *topic,
         char what[300];
         snprintf(what, sizeof(what), "produce to %s", topic);
         return mf__kafka_error(err, e, what, NULL);
+    }
+    return MF_E_OK;
+}
+
+mf_err
+mf_kafka_producer_warm(struct mf_kafka_producer *p, const char *const *topics,
+                       size_t n, int timeout_ms, struct mf_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, topics[i], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e;
+
+        if (!rkt)
+            return mf__kafka_error(err, rd_kafka_last_error(), "topic",
+                                   topics[i]);
+        e = rd_kafka_metadata(p->rk, 0, rkt, &md, timeout_ms);
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        if (e) {
+            char what[320];
+            snprintf(what, sizeof(what), "metadata of %s", topics[i]);
+            return mf__kafka_error(err, e, what, NULL);
+        }
     }
     return MF_E_OK;
 }

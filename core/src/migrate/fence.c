@@ -15,10 +15,7 @@
 
 uint64_t
 mf_fence_now_ms(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return mf_monotonic_ms();
 }
 
 void

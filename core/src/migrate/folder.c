@@ -65,13 +65,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-void
-mf__folder_set_werr(struct mf__folder *fr, const struct mf_error *e,
-                    uint32_t retry_ms) {
+static void
+set_werr(struct mf__folder *fr, const struct mf_error *e, uint32_t retry_ms,
+         bool target) {
+    if (e->code == MF_E_THROTTLED)
+        mf__run_throttled(fr->run, target, retry_ms);
     if (fr->werr.code == MF_E_OK) {
         fr->werr = *e;
         fr->werr_retry_ms = retry_ms;
     }
+}
+
+void
+mf__folder_set_werr(struct mf__folder *fr, const struct mf_error *e,
+                    uint32_t retry_ms) {
+    set_werr(fr, e, retry_ms, true);
+}
+
+void
+mf__folder_set_werr_source(struct mf__folder *fr, const struct mf_error *e,
+                           uint32_t retry_ms) {
+    set_werr(fr, e, retry_ms, false);
 }
 
 void

@@ -90,6 +90,11 @@ struct mf__batch; /* folder_write.c */
 
 /* folder.c: the writer's first error wins (also from the reader's
  * pipe), with the server's backoff; the rest are consequences. */
+/* As mf__folder_set_werr(), for an error of the source (the reader's);
+ * mf__folder_set_werr() takes errors as the target's: throttling pauses
+ * that side (throttle.c). */
+void mf__folder_set_werr_source(struct mf__folder *fr, const struct mf_error *e,
+                                uint32_t retry_ms);
 void mf__folder_set_werr(struct mf__folder *fr, const struct mf_error *e,
                          uint32_t retry_ms);
 void mf__folder_set_werr_code(struct mf__folder *fr, mf_err code,

@@ -16,6 +16,7 @@
 #include "migrate/folder_int.h"
 #include "migrate/leases.h"
 
+#include "mailferry/repair.h"
 #include "mailferry/fence.h"
 #include "mailferry/util.h"
 
@@ -30,6 +31,9 @@ struct outmsg {
     size_t len, off;
     bool streamed;
     struct mf_pipe_item *cur; /* streamed: the piece being sent */
+    /* --repair changed data (what: how), once per message. */
+    bool repaired;
+    char what[200];
 };
 
 struct mf__batch {
@@ -99,8 +103,8 @@ read_streamed(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
         if (!om->cur)
             return MF_E_CANCELLED;
         if (om->cur->kind == MF_PIPE_ERROR) {
-            mf__folder_set_werr(om->fr, &om->cur->error,
-                                om->cur->retry_after_ms);
+            mf__folder_set_werr_source(om->fr, &om->cur->error,
+                                       om->cur->retry_after_ms);
             return om->cur->error.code;
         }
         if (om->cur->kind != MF_PIPE_DATA)
@@ -209,15 +213,62 @@ mf__folder_fail_message(struct mf__folder *fr, struct mf__msg *m,
     mf__folder_progress(fr, 0);
 }
 
+/* Whether the target's answer to one message may be about its form:
+ * Exchange's "BAD Command Argument Error. 11", a plain NO. */
+static bool
+form_refusal(mf_err code) {
+    return code == MF_E_IMAP_BAD || code == MF_E_IMAP_NO ||
+           code == MF_E_MESSAGE_REJECTED;
+}
+
+/* One message the target refused (answer d): when it has defects strict
+ * servers refuse (mailferry/repair.h) and --repair is on, they are fixed
+ * and the message goes again, once. True when it was handed on so. */
+static bool
+repair_resubmit(struct mf__folder *fr, struct outmsg *om,
+                const struct mf_store_done *d) {
+    struct mf_repair r;
+    struct mf_buf out = {0};
+    struct mf__batch *one;
+
+    if (!fr->run->o->repair || om->streamed || om->repaired ||
+        !form_refusal(d->error.code) || !mf_repair_check(om->data, om->len, &r))
+        return false;
+    mf_repair_fix(om->data, om->len, &r, &out);
+    mf_repair_describe(&r, true, om->what, sizeof(om->what));
+    free(om->data);
+    om->data = out.data; /* taken over from out */
+    om->len = out.len;
+    om->off = 0;
+    om->repaired = true;
+    one = batch_new(fr);
+    batch_add(one, om);
+    (void)submit(fr, one); /* a failure is in werr: the attempt ends */
+    return true;
+}
+
 static void
 message_failed(struct mf__folder *fr, struct outmsg *om,
                const struct mf_store_done *d) {
     struct mf__run *run = fr->run;
     struct mf_error e = d->error;
+    struct mf_repair r;
 
     /* A plain NO to one APPEND is about this message. */
     if (mf_err_class_of(e.code) == MF_ERRCLASS_FAIL_MAILBOX)
         e.code = MF_E_MESSAGE_REJECTED;
+    /* Refused, and it has what strict servers refuse: that is why. */
+    if (form_refusal(d->error.code) && !om->streamed && !om->repaired &&
+        mf_repair_check(om->data, om->len, &r)) {
+        char what[160];
+        mf_repair_describe(&r, false, what, sizeof(what));
+        e.code = MF_E_MESSAGE_MALFORMED;
+        snprintf(e.detail, sizeof(e.detail), "%.90s; the message has %.140s",
+                 d->error.detail, what);
+    } else if (om->repaired) {
+        snprintf(e.detail, sizeof(e.detail), "%.120s (after --repair: %.100s)",
+                 d->error.detail, om->what);
+    }
     mf__folder_fail_message(fr, &fr->list.m[om->idx], &e);
     if (++run->consecutive_rejects >= MF__MAX_CONSECUTIVE_REJECTS) {
         struct mf_error stop = d->error;
@@ -255,6 +306,9 @@ settle(struct mf__folder *fr, struct outmsg **msgs, size_t n,
             struct mf__msg *m = &fr->list.m[msgs[i]->idx];
             uint64_t len = msgs[i]->streamed ? m->size : msgs[i]->len;
             m->state = M_DONE;
+            if (msgs[i]->repaired)
+                mf__run_repaired(run, fr->label, m->uid, m->size, m->date,
+                                 msgs[i]->what);
             run->res->stats.messages_copied++;
             run->res->stats.bytes_copied += len;
             mf__folder_progress(fr, len);
@@ -283,6 +337,8 @@ settle(struct mf__folder *fr, struct outmsg **msgs, size_t n,
             if (submit(fr, one) != MF_E_OK)
                 break;
         }
+    } else if (repair_resubmit(fr, msgs[0], d)) {
+        msgs[0] = NULL; /* handed on */
     } else {
         message_failed(fr, msgs[0], d);
     }
@@ -434,6 +490,8 @@ mf__folder_write_all(struct mf__folder *fr) {
                                      "stopped at a message boundary");
             break;
         }
+        /* Nothing more to a target the fleet paused (throttle.c). */
+        mf__run_throttle_wait(run, true, false);
         if (fr->inflight < run->appends_in_flight)
             it = mf__pipe_pop(fr->pipe, idle);
         if (!it) {
@@ -465,7 +523,7 @@ mf__folder_write_all(struct mf__folder *fr) {
             reader_done = true;
             break;
         case MF_PIPE_ERROR:
-            mf__folder_set_werr(fr, &it->error, it->retry_after_ms);
+            mf__folder_set_werr_source(fr, &it->error, it->retry_after_ms);
             break;
         default:
             mf__folder_set_werr_code(fr, MF_E_INTERNAL,

@@ -173,6 +173,23 @@ keeper_main(void *arg) {
 /* Public (module) API                                                 */
 /* ------------------------------------------------------------------ */
 
+void
+mf__leases_endpoint_id(const struct mf_migrate_options *o, bool target,
+                       char *out, size_t n) {
+    const struct mf_migrate_server *s = target ? o->target : o->source;
+
+    snprintf(out, n, "%s:%.180s:%u", target ? "dst" : "src", s->endpoint.host,
+             s->endpoint.port);
+}
+
+unsigned
+mf__leases_cap(const struct mf__leases *l, bool target) {
+    if (!l)
+        return 0;
+    return target ? l->caps->target.max_connections
+                  : l->caps->source.max_connections;
+}
+
 /* A profile's caps where the admin set none. */
 static void
 profile_caps(struct mf_caps_limits *lim, const struct mf_profile *p) {
@@ -201,10 +218,8 @@ mf__leases_new(const struct mf_migrate_options *o, struct mf__leases **l_r,
     l->stop = o->stop;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
-    snprintf(l->ep[0], sizeof(l->ep[0]), "src:%.180s:%u",
-             o->source->endpoint.host, o->source->endpoint.port);
-    snprintf(l->ep[1], sizeof(l->ep[1]), "dst:%.180s:%u",
-             o->target->endpoint.host, o->target->endpoint.port);
+    mf__leases_endpoint_id(o, false, l->ep[0], sizeof(l->ep[0]));
+    mf__leases_endpoint_id(o, true, l->ep[1], sizeof(l->ep[1]));
     if (o->caps->egress_ip) {
         snprintf(l->ip[0], sizeof(l->ip[0]), "%s", o->caps->egress_ip);
         snprintf(l->ip[1], sizeof(l->ip[1]), "%s", o->caps->egress_ip);
@@ -213,9 +228,9 @@ mf__leases_new(const struct mf_migrate_options *o, struct mf__leases **l_r,
         egress_ip(o->target, l->ip[1], sizeof(l->ip[1]));
     }
     /* Redis may be away right now: the clients reconnect by themselves. */
-    if ((rc = mf_redis_connect(o->caps->redis_url, 5000, &l->r, err)) ||
-        (rc = mf_redis_connect(o->caps->redis_url, 5000, &l->keep_r, err)) ||
-        (rc = mf_redis_connect(o->caps->redis_url, 5000, &l->bw_r, err))) {
+    if ((rc = mf_redis_connect(o->caps->redis_url, 0, &l->r, err)) ||
+        (rc = mf_redis_connect(o->caps->redis_url, 0, &l->keep_r, err)) ||
+        (rc = mf_redis_connect(o->caps->redis_url, 0, &l->bw_r, err))) {
         mf__leases_free(&l);
         return rc;
     }
@@ -322,6 +337,19 @@ mf__leases_connection(struct mf__leases *l, bool target, const char *user,
     spec.kind = MF_CAPS_CONNECTION;
     spec.limits = target ? l->caps->target : l->caps->source;
     spec.limits.max_concurrent_mailboxes = 0;
+    {
+        /* A server that throttled has its connection limit lowered for a
+         * while (core/src/caps/throttle.c): within the cap, never above. */
+        uint32_t left;
+        unsigned lim;
+        struct mf_error e2;
+        if (mf_caps_throttle_get(l->r, spec.endpoint, &left, &lim, &e2) ==
+                MF_E_OK &&
+            lim > 0 &&
+            (spec.limits.max_connections == 0 ||
+             lim < spec.limits.max_connections))
+            spec.limits.max_connections = lim;
+    }
     spec.user = spec.limits.max_connections_per_user ? user : NULL;
     spec.ip = spec.limits.max_connections_per_ip ? l->ip[side] : NULL;
     spec.ttl_ms = l->caps->ttl_ms;

@@ -35,6 +35,13 @@ void mf__leases_release_connections(struct mf__leases *l, bool source,
                                     bool target);
 /* Takes bytes from the side's bandwidth bucket, sleeping as told. */
 void mf__leases_bandwidth(struct mf__leases *l, bool target, uint64_t bytes);
+/* The endpoint id of one side in the caps ("src:host:port"), also when
+ * there are no caps (throttle.c keys its pause by it). */
+void mf__leases_endpoint_id(const struct mf_migrate_options *o, bool target,
+                            char *out, size_t n);
+/* The side's fleet-wide connection cap (with the profile's default), 0
+ * when none or l is NULL. */
+unsigned mf__leases_cap(const struct mf__leases *l, bool target);
 /* Total time spent waiting for leases. */
 uint64_t mf__leases_waited_ms(const struct mf__leases *l);
 

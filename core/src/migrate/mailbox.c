@@ -79,6 +79,9 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
                           "this job is gone");
         goto out;
     }
+    /* Nothing to a server that throttled, here or fleet-wide, until its
+     * pause is over (throttle.c). */
+    mf__run_throttle_wait(run, srv == run->o->target, true);
     /* No connection without a lease in every cap of that side. */
     if ((rc = mf__leases_connection(run->leases, srv == run->o->target,
                                     login->user, &err)))
@@ -122,6 +125,8 @@ out:
         snprintf(run->err.detail, sizeof(run->err.detail), "%s: %.240s", side,
                  err.detail);
         run->retry_after_ms = retry_ms;
+        if (rc == MF_E_THROTTLED)
+            mf__run_throttled(run, srv == run->o->target, retry_ms);
     }
     return rc;
 }
@@ -130,8 +135,11 @@ out:
 /* Folder lists and the plan                                           */
 /* ------------------------------------------------------------------ */
 
+/* The folder plan; with lists_r (may be NULL) the folder lists it was
+ * made from are kept there (the caller frees them), else freed. */
 static mf_err
-make_plan(struct mf__run *run, struct mf_folder_plan **plan_r) {
+make_plan(struct mf__run *run, struct mf_folder_plan **plan_r,
+          struct mf_store_lists *lists_r) {
     struct mf_store_lists l = {0};
     struct mf_folder_plan_input in = {0};
     mf_err rc;
@@ -163,7 +171,10 @@ make_plan(struct mf__run *run, struct mf_folder_plan **plan_r) {
     in.rules = run->o->rules;
     rc = mf_folder_plan_build(&in, plan_r, &run->err);
 out:
-    mf_store_lists_free(&l);
+    if (lists_r && rc == MF_E_OK)
+        *lists_r = l;
+    else
+        mf_store_lists_free(&l);
     return rc;
 }
 
@@ -271,9 +282,6 @@ broken_free(struct broken_list *l) {
     memset(l, 0, sizeof(*l));
 }
 
-/* Creates and subscribes the target folders; folders that cannot be
- * created go into broken with the server's answer (their messages are
- * listed as not copied). */
 /* The target refused to create entry i: by its name, unless the answer
  * says otherwise (a full mailbox, a limit, a missing parent cannot be
  * helped by another name). */
@@ -301,43 +309,97 @@ create_fallback(struct mf__run *run, struct mf_folder_plan *plan, size_t i) {
     return true;
 }
 
+/* Creates and subscribes the target folders, each kind in one pipelined
+ * round (store.h folders()); folders that cannot be created go into
+ * broken with the server's answer (their messages are listed as not
+ * copied) and are not subscribed. A folder the target's LIST (lists)
+ * shows subscribed is not subscribed again: a later pass sends nothing
+ * for folders that are there already. */
 static mf_err
 create_folders(struct mf__run *run, struct mf_folder_plan *plan,
-               struct broken_list *broken) {
+               const struct mf_store_lists *lists, struct broken_list *broken) {
     struct mf_store *dst = run->dst;
+    size_t n = mf_folder_plan_count(plan), k = 0, ncreate = 0;
+    const char **names = mf_xcalloc(n ? n : 1, sizeof(*names));
+    size_t *at = mf_xcalloc(n ? n : 1, sizeof(*at));
+    bool *skip = mf_xcalloc(n ? n : 1, sizeof(*skip));
+    struct mf_error *errs = mf_xcalloc(n ? n : 1, sizeof(*errs));
+    mf_err rc;
 
-    for (size_t i = 0; i < mf_folder_plan_count(plan); i++) {
+    for (size_t i = 0; i < n; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
-        mf_err rc;
-
-        if (e->action == MF_FOLDER_EXCLUDED)
-            continue;
-        if (e->create_needed) {
-            if ((rc = dst->ops->create(dst, e->tgt_wire)) != MF_E_OK) {
-                rc = mf__run_store_error(run, dst, e->tgt_name);
-                if (!folder_only(rc))
-                    return rc;
-                if (create_fallback(run, plan, i)) {
-                    run->res->stats.folders_created++;
-                    goto subscribe;
-                }
-                broken->v = mf_xreallocarray(broken->v, broken->n + 1,
-                                             sizeof(*broken->v));
-                broken->v[broken->n].name = mf_xstrdup(e->tgt_wire);
-                broken->v[broken->n++].err = run->err;
-                continue;
-            }
-            run->res->stats.folders_created++;
-        }
-    subscribe:
-        e = mf_folder_plan_entry(plan, i);
-        if (e->subscribed && (rc = dst->ops->subscribe(dst, e->tgt_wire))) {
-            rc = mf__run_store_error(run, dst, e->tgt_name);
-            if (!folder_only(rc))
-                return rc;
+        skip[i] = e->action == MF_FOLDER_EXCLUDED;
+        if (!skip[i] && e->create_needed) {
+            names[k] = mf_xstrdup(e->tgt_wire); /* a fallback renames */
+            at[k++] = i;
         }
     }
-    return MF_E_OK;
+    ncreate = k;
+    if ((rc = mf_store_folders(dst, false, names, k, errs)) != MF_E_OK) {
+        rc = mf__run_store_error(run, dst, "CREATE");
+        goto out;
+    }
+    for (size_t j = 0; j < k; j++) {
+        const struct mf_folder_entry *e = mf_folder_plan_entry(plan, at[j]);
+        if (errs[j].code != MF_E_OK && strcmp(names[j], e->tgt_wire) != 0) {
+            /* Renamed since, with a parent the target refused by its name
+             * (create_fallback() renames the folders below too): once
+             * more under the new name. */
+            memset(&errs[j], 0, sizeof(errs[j]));
+            if (dst->ops->create(dst, e->tgt_wire) != MF_E_OK)
+                errs[j] = dst->error;
+        }
+        if (errs[j].code == MF_E_OK) {
+            run->res->stats.folders_created++;
+            continue;
+        }
+        dst->error = errs[j];
+        rc = mf__run_store_error(run, dst, e->tgt_name);
+        if (!folder_only(rc))
+            goto out;
+        if (create_fallback(run, plan, at[j])) {
+            run->res->stats.folders_created++;
+            continue;
+        }
+        broken->v =
+            mf_xreallocarray(broken->v, broken->n + 1, sizeof(*broken->v));
+        broken->v[broken->n].name = mf_xstrdup(e->tgt_wire);
+        broken->v[broken->n++].err = run->err;
+        skip[at[j]] = true;
+    }
+    for (size_t j = 0; j < ncreate; j++)
+        free((char *)names[j]);
+    ncreate = k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
+        if (!skip[i] && e->subscribed &&
+            !mf_store_lists_tgt_subscribed(lists, e->tgt_wire)) {
+            names[k] = e->tgt_wire;
+            at[k++] = i;
+        }
+    }
+    if ((rc = mf_store_folders(dst, true, names, k, errs)) != MF_E_OK) {
+        rc = mf__run_store_error(run, dst, "SUBSCRIBE");
+        goto out;
+    }
+    for (size_t j = 0; j < k; j++) {
+        if (errs[j].code == MF_E_OK)
+            continue;
+        dst->error = errs[j];
+        rc = mf__run_store_error(run, dst,
+                                 mf_folder_plan_entry(plan, at[j])->tgt_name);
+        if (!folder_only(rc))
+            goto out;
+    }
+    rc = MF_E_OK;
+out:
+    for (size_t j = 0; j < ncreate; j++)
+        free((char *)names[j]);
+    free(names);
+    free(at);
+    free(skip);
+    free(errs);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -394,6 +456,7 @@ static mf_err
 attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
         const struct mf_migrate_login *dst_login, struct names *done) {
     struct mf_folder_plan *plan = NULL;
+    struct mf_store_lists lists = {0};
     struct broken_list broken = {0};
     uint64_t limit;
     mf_err rc;
@@ -410,10 +473,10 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     if (run->dst->caps.appendlimit && run->dst->caps.appendlimit < limit)
         limit = run->dst->caps.appendlimit;
     run->max_size = limit;
-    if ((rc = make_plan(run, &plan)))
+    if ((rc = make_plan(run, &plan, &lists)))
         goto out;
     plan_stats(run, plan);
-    if ((rc = create_folders(run, plan, &broken)))
+    if ((rc = create_folders(run, plan, &lists, &broken)))
         goto out;
     for (size_t i = 0; i < mf_folder_plan_count(plan); i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
@@ -446,6 +509,7 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     }
 out:
     mf_folder_plan_free(&plan);
+    mf_store_lists_free(&lists);
     broken_free(&broken);
     mf__leases_attach(run->leases, false, NULL);
     mf__leases_attach(run->leases, true, NULL);
@@ -486,6 +550,18 @@ pass_verdict(struct mf__run *run) {
                         (unsigned long long)s->failed,
                         (unsigned long long)s->bytes_failed, first->folder, uid,
                         mf_err_name(first->error.code), first->error.detail);
+}
+
+/* Attempts a throttling server may end while the mailbox makes progress
+ * (each one copied something), on top of --max-attempts. */
+#define MAX_THROTTLED_RETRIES 1000
+
+/* What a mailbox has done so far, to tell an attempt that moved. */
+static uint64_t
+progress_count(const struct mf_migrate_result *res) {
+    const struct mf_migrate_stats *s = &res->stats;
+    return s->messages_copied + s->messages_present + s->failed +
+           s->skipped_too_large + s->skipped_vanished + s->folders_copied;
 }
 
 static bool
@@ -556,6 +632,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
                         struct mf_migrate_result *res) {
     struct mf__run run = {0};
     struct names done = {0};
+    unsigned throttled_retries = 0;
     unsigned max_attempts =
         o->max_attempts ? o->max_attempts : MF_MIGRATE_DEFAULT_ATTEMPTS;
     double t0 = mf_monotonic_s();
@@ -575,13 +652,29 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     run.stream_threshold =
         o->stream_threshold ? o->stream_threshold : 256 * 1024;
     run.max_size = mf__run_max_message_size(o);
+    /* --repair needs the whole message to fix it: nothing is streamed,
+     * each message is held in memory (up to the size cap) instead. */
+    if (o->repair && run.stream_threshold < run.max_size)
+        run.stream_threshold = run.max_size;
     if ((rc = mf__leases_new(o, &run.leases, &run.err)) ||
         (rc = mf__leases_mailbox(run.leases, &run.err)))
         goto done;
     for (unsigned n = 1;; n++) {
+        uint64_t before = progress_count(res);
+
         res->stats.attempts = n;
         run.retry_after_ms = 0;
+        run.throttled = false;
         rc = attempt(&run, src, dst, &done);
+        /* A server that throttles a mailbox that still moves is pacing
+         * it, not failing it: that attempt is not counted, and the pause
+         * the server asked for (throttle.c) replaces the backoff. */
+        if (rc == MF_E_THROTTLED && run.throttled && !stopped(&run) &&
+            progress_count(res) > before &&
+            throttled_retries++ < MAX_THROTTLED_RETRIES) {
+            n--;
+            continue;
+        }
         if (rc == MF_E_OK || rc == MF_E_CANCELLED || !retryable(rc) ||
             n >= max_attempts || stopped(&run))
             break;
@@ -619,6 +712,7 @@ void
 mf_migrate_result_clear(struct mf_migrate_result *res) {
     items_free(res->skipped, res->n_skipped);
     items_free(res->failed, res->n_failed);
+    items_free(res->repaired, res->n_repaired);
     memset(res, 0, sizeof(*res));
 }
 
@@ -635,5 +729,5 @@ mf__run_open(struct mf__run *run, bool target,
 
 mf_err
 mf__run_plan(struct mf__run *run, struct mf_folder_plan **plan_r) {
-    return make_plan(run, plan_r);
+    return make_plan(run, plan_r, NULL);
 }

@@ -76,7 +76,20 @@ struct mf__run {
     /* Why the current folder or mailbox failed. */
     struct mf_error err;
     uint32_t retry_after_ms;
+    /* Throttling (throttle.c), per side (0 source, 1 target): this run's
+     * pause (monotonic ms), and when the fleet's pause was last read. */
+    uint64_t pause_until_ms[2], pause_checked_ms[2];
+    bool throttled; /* the server throttled during this attempt */
 };
+
+/* The server of one side throttled (throttle.c): pauses that endpoint
+ * for retry_ms (0: the side's profile default), here and, with a Redis,
+ * fleet-wide, where its connection limit is halved for a while. */
+void mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms);
+/* Sleeps while the side's endpoint is paused (here or fleet-wide; the
+ * fleet's pause is read at most every 200 ms unless now). Returns early
+ * on a stop request. */
+void mf__run_throttle_wait(struct mf__run *run, bool target, bool now);
 
 /* Copies one planned folder (action COPY). Returns MF_E_OK, or the error
  * (also in run->err) that stopped it; messages that failed alone are in
@@ -133,6 +146,10 @@ void mf__ckpt_mem_free(struct mf__ckpt_mem **m);
 void mf__run_item(struct mf__run *run, bool failed, const char *folder,
                   uint32_t uid, uint64_t size, const char *date,
                   const char *subject, const struct mf_error *error);
+
+/* Lists a message copied after --repair changed it (what: the change). */
+void mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
+                      uint64_t size, const char *date, const char *what);
 
 /* Frees what an item owns. */
 void mf__run_item_clear(struct mf_migrate_item *it);

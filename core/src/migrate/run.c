@@ -144,13 +144,37 @@ mf__ckpt_mem_free(struct mf__ckpt_mem **mp) {
 /* Results                                                             */
 /* ------------------------------------------------------------------ */
 
+static void add_item(struct mf_migrate_item **list, size_t *n,
+                     const char *folder, uint32_t uid, uint64_t size,
+                     const char *date, const char *subject,
+                     const struct mf_error *error);
+
 void
 mf__run_item(struct mf__run *run, bool failed, const char *folder, uint32_t uid,
              uint64_t size, const char *date, const char *subject,
              const struct mf_error *error) {
     struct mf_migrate_result *res = run->res;
-    struct mf_migrate_item **list = failed ? &res->failed : &res->skipped;
-    size_t *n = failed ? &res->n_failed : &res->n_skipped;
+
+    add_item(failed ? &res->failed : &res->skipped,
+             failed ? &res->n_failed : &res->n_skipped, folder, uid, size, date,
+             subject, error);
+}
+
+void
+mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
+                 uint64_t size, const char *date, const char *what) {
+    struct mf_error e = {.code = MF_E_MESSAGE_REPAIRED};
+
+    snprintf(e.detail, sizeof(e.detail), "%s", what);
+    run->res->stats.repaired++;
+    add_item(&run->res->repaired, &run->res->n_repaired, folder, uid, size,
+             date, NULL, &e);
+}
+
+static void
+add_item(struct mf_migrate_item **list, size_t *n, const char *folder,
+         uint32_t uid, uint64_t size, const char *date, const char *subject,
+         const struct mf_error *error) {
     struct mf_migrate_item *it;
 
     *list = mf_xreallocarray(*list, *n + 1, sizeof(**list));
@@ -181,6 +205,8 @@ mf_err
 mf__run_store_error(struct mf__run *run, struct mf_store *st,
                     const char *what) {
     run->err.code = st->error.code ? st->error.code : MF_E_INTERNAL;
+    if (run->err.code == MF_E_THROTTLED)
+        mf__run_throttled(run, st == run->dst, st->retry_after_ms);
     snprintf(run->err.detail, sizeof(run->err.detail), "%.60s: %.190s",
              what ? what : "", st->error.detail);
     run->retry_after_ms = st->retry_after_ms;

@@ -23,6 +23,29 @@ mf_store_close(struct mf_store **st) {
 }
 
 mf_err
+mf_store_folders(struct mf_store *st, bool subscribe, const char *const *names,
+                 size_t n, struct mf_error *errs) {
+    uint32_t retry_after_ms = 0;
+
+    if (st->ops->folders)
+        return st->ops->folders(st, subscribe, names, n, errs);
+    for (size_t i = 0; i < n; i++) {
+        mf_err rc = subscribe ? st->ops->subscribe(st, names[i])
+                              : st->ops->create(st, names[i]);
+        memset(&errs[i], 0, sizeof(errs[i]));
+        if (rc == MF_E_OK)
+            continue;
+        errs[i] = st->error;
+        if (mf_err_class_of(rc) == MF_ERRCLASS_RECONNECT)
+            return rc;
+        if (st->retry_after_ms > retry_after_ms)
+            retry_after_ms = st->retry_after_ms;
+    }
+    st->retry_after_ms = retry_after_ms;
+    return MF_E_OK;
+}
+
+mf_err
 mf_store_fail(struct mf_store *st, mf_err code, const char *fmt, ...) {
     va_list ap;
 
@@ -63,7 +86,23 @@ on_tgt_folder(void *ud, const struct mf_store_folder *f) {
     t->name = mf_xmemdup(f->name, f->len);
     t->len = f->len;
     t->attrs = f->attrs;
+    if (f->subscribed && !memchr(f->name, '\0', f->len)) {
+        l->tgt_subscribed =
+            mf_xreallocarray(l->tgt_subscribed, l->ntgt_subscribed + 1,
+                             sizeof(*l->tgt_subscribed));
+        l->tgt_subscribed[l->ntgt_subscribed++] =
+            mf_xstrndup((const char *)f->name, f->len);
+    }
     return MF_E_OK;
+}
+
+bool
+mf_store_lists_tgt_subscribed(const struct mf_store_lists *l,
+                              const char *name) {
+    for (size_t i = 0; i < l->ntgt_subscribed; i++)
+        if (strcmp(l->tgt_subscribed[i], name) == 0)
+            return true;
+    return false;
 }
 
 void
@@ -72,6 +111,9 @@ mf_store_lists_free(struct mf_store_lists *l) {
         free((void *)l->src[i].name);
     for (size_t i = 0; i < l->ntgt; i++)
         free((void *)l->tgt[i].name);
+    for (size_t i = 0; i < l->ntgt_subscribed; i++)
+        free(l->tgt_subscribed[i]);
+    free(l->tgt_subscribed);
     free(l->src);
     free(l->tgt);
     memset(l, 0, sizeof(*l));

@@ -2,8 +2,8 @@
  * The store interface (layer 5 of the engine, STYLE.md): what the
  * migration engine needs from a mail server, as a small vtable in the
  * manner of isync's driver.h. Two implementations: store_imap.c (a real
- * server over an mf_imap_session) and store_mem.c (an in-memory fake for
- * unit tests of the engine, with fault injection).
+ * server over an mf_imap_session) and tests/support/store_mem.c (an
+ * in-memory fake for unit tests of the engine, with fault injection).
  *
  * A store is used by one thread at a time. Calls are synchronous except
  * append() and set_flags(), which queue a command and return at once so
@@ -137,6 +137,16 @@ struct mf_store_ops {
     /* CREATE; a folder that already exists is success. */
     mf_err (*create)(struct mf_store *st, const char *name);
     mf_err (*subscribe)(struct mf_store *st, const char *name);
+    /* Optional (mf_store_folders() falls back to create or subscribe one
+     * by one): CREATE, or SUBSCRIBE when subscribe, of the n folders
+     * names, pipelined, waiting for every answer. errs[i] is names[i]'s
+     * (code MF_E_OK: done; for CREATE an existing folder is done), and
+     * st->retry_after_ms the largest backoff any answer suggested.
+     * Returns MF_E_OK once every answer came, whatever it said, else the
+     * error that broke the store. */
+    mf_err (*folders)(struct mf_store *st, bool subscribe,
+                      const char *const *names, size_t n,
+                      struct mf_error *errs);
     /* STATUS name (MESSAGES UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ when
      * caps.condstore), without selecting it. A value the server did not
      * send is 0. Optional: NULL when the store cannot. */
@@ -206,6 +216,12 @@ struct mf_store {
 
 /* st->ops->cancel(st), when the store has it. */
 void mf_store_cancel(struct mf_store *st);
+/* st->ops->folders(), or create()/subscribe() one by one for a store
+ * without it (stopping at an error of class RECONNECT, which it returns);
+ * errs[i] has names[i]'s answer. */
+MF_WARN_UNUSED mf_err mf_store_folders(struct mf_store *st, bool subscribe,
+                                       const char *const *names, size_t n,
+                                       struct mf_error *errs);
 /* Closes *st if not NULL and sets it to NULL. */
 void mf_store_close(struct mf_store **st);
 
@@ -217,6 +233,10 @@ struct mf_store_lists {
     size_t nsrc;
     struct mf_folder_tgt *tgt;
     size_t ntgt;
+    /* The target folders LIST said are subscribed (NUL-terminated raw
+     * names, owned): those need no SUBSCRIBE again. */
+    char **tgt_subscribed;
+    size_t ntgt_subscribed;
 };
 /* LIST into l->src (or l->tgt); on failure st->error says why. */
 MF_WARN_UNUSED mf_err mf_store_list_source(struct mf_store *st,
@@ -224,6 +244,9 @@ MF_WARN_UNUSED mf_err mf_store_list_source(struct mf_store *st,
 MF_WARN_UNUSED mf_err mf_store_list_target(struct mf_store *st,
                                            struct mf_store_lists *l);
 void mf_store_lists_free(struct mf_store_lists *l);
+/* Whether LIST said the target folder name (raw, as sent) is subscribed. */
+bool mf_store_lists_tgt_subscribed(const struct mf_store_lists *l,
+                                   const char *name);
 
 /* Sets st->error (and retry_after_ms 0) and returns code. */
 mf_err mf_store_fail(struct mf_store *st, mf_err code, const char *fmt, ...)

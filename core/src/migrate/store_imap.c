@@ -138,6 +138,7 @@ static const struct mf_store_ops imap_ops = {
     .list = mf__store_imap_list,
     .create = mf__store_imap_create,
     .subscribe = mf__store_imap_subscribe,
+    .folders = mf__store_imap_folders,
     .status = mf__store_imap_status,
     .select = mf__store_imap_select,
     .fetch_meta = mf__store_imap_fetch_meta,

@@ -4,7 +4,8 @@
  *
  *   store_imap.c          the vtable, opening (NAMESPACE, UserRoot),
  *                         closing, the fence gate, one waited command
- *   store_imap_folders.c  LIST (and LSUB), CREATE, SUBSCRIBE
+ *   store_imap_folders.c  LIST (and LSUB), CREATE, SUBSCRIBE (also
+ *                         pipelined)
  *   store_imap_fetch.c    SELECT, STATUS, the sequence map, metadata,
  *                         counting, bodies
  *   store_imap_append.c   appends and flag changes: the queue of
@@ -87,6 +88,9 @@ mf_err mf__store_imap_list(struct mf_store *st, mf_store_folder_cb cb,
                            void *ud);
 mf_err mf__store_imap_create(struct mf_store *st, const char *name);
 mf_err mf__store_imap_subscribe(struct mf_store *st, const char *name);
+mf_err mf__store_imap_folders(struct mf_store *st, bool subscribe,
+                              const char *const *names, size_t n,
+                              struct mf_error *errs);
 
 /* store_imap_fetch.c */
 

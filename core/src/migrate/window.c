@@ -7,6 +7,8 @@
  */
 #include "mailferry/window.h"
 
+#include "mailferry/json.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -151,30 +153,6 @@ mf_window_place(const struct mf_window *w, const char *internaldate) {
     return MF_WINDOW_INSIDE;
 }
 
-/* RFC 3501 section 9: date = date-text / DQUOTE date-text DQUOTE,
- * date-text = date-day "-" date-month "-" date-year. */
-static int
-search_date(char *out, size_t n, const char *key, uint32_t day) {
-    return snprintf(out, n, "%s %u-%s-%04u", key, day % 100,
-                    month_names[day / 100 % 100 - 1], day / 10000);
-}
-
-void
-mf_window_search_criteria(const struct mf_window *w, char *out, size_t n) {
-    int k = 0;
-
-    if (mf_window_empty(w)) {
-        snprintf(out, n, "ALL");
-        return;
-    }
-    out[0] = '\0';
-    if (w->since)
-        k = search_date(out, n, "SINCE", w->since);
-    if (w->before && k >= 0 && (size_t)k < n)
-        (void)search_date(out + k, n - (size_t)k, k ? " BEFORE" : "BEFORE",
-                          w->before);
-}
-
 void
 mf_window_format(const struct mf_window *w, char *out, size_t n) {
     char a[MF_WINDOW_TEXT_MAX], b[MF_WINDOW_TEXT_MAX];
@@ -189,4 +167,21 @@ mf_window_format(const struct mf_window *w, char *out, size_t n) {
         snprintf(out, n, "before %s", b);
     else
         snprintf(out, n, "since %s, before %s", a, b);
+}
+
+void
+mf_window_to_json(struct mf_json *j, const struct mf_window *w) {
+    const uint32_t days[2] = {w->since, w->before};
+    static const char *const keys[2] = {"since", "before"};
+    char d[MF_WINDOW_TEXT_MAX];
+
+    for (int i = 0; i < 2; i++) {
+        mf_json_key(j, keys[i]);
+        if (days[i]) {
+            mf_window_date_format(days[i], d, sizeof(d));
+            mf_json_string(j, d);
+        } else {
+            mf_json_null(j);
+        }
+    }
 }

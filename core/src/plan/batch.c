@@ -86,9 +86,12 @@ mf__plan_totals(struct mf_plan_mailbox *res) {
             continue;
         counts_add(&t->source, &f->total);
         if (e->action == MF_FOLDER_COPY) {
-            t->copy.messages += f->total.messages - f->oversize.messages;
-            t->copy.bytes += f->total.bytes - f->oversize.bytes;
+            t->copy.messages +=
+                f->total.messages - f->oversize.messages - f->outside.messages;
+            t->copy.bytes +=
+                f->total.bytes - f->oversize.bytes - f->outside.bytes;
             counts_add(&t->oversize, &f->oversize);
+            counts_add(&t->outside, &f->outside);
         } else {
             counts_add(&t->excluded, &f->total);
         }
@@ -107,6 +110,7 @@ mf_plan_totals_add(struct mf_plan_totals *sum, const struct mf_plan_totals *t) {
     counts_add(&sum->source, &t->source);
     counts_add(&sum->copy, &t->copy);
     counts_add(&sum->oversize, &t->oversize);
+    counts_add(&sum->outside, &t->outside);
     counts_add(&sum->excluded, &t->excluded);
 }
 
@@ -159,13 +163,6 @@ worker(void *arg) {
     return NULL;
 }
 
-static double
-now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 mf_err
 mf_plan_batch(const struct mf_plan_options *o,
               const struct mf_plan_request *reqs, size_t n,
@@ -175,7 +172,7 @@ mf_plan_batch(const struct mf_plan_options *o,
     pthread_t *th;
     size_t nth, started = 0;
     uint64_t largest = 0;
-    double t0 = now_s();
+    double t0 = mf_monotonic_s();
 
     if (!o || !o->source || (n && !reqs))
         return mf_error_set(err, MF_E_INVALID_ARGUMENT,
@@ -188,6 +185,7 @@ mf_plan_batch(const struct mf_plan_options *o,
                               ? o->max_message_size
                               : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
     b->size_method = o->size_method;
+    b->window = o->window;
     r.b = b;
     pthread_mutex_init(&r.mu, NULL);
     nth = o->concurrency ? o->concurrency : DEFAULT_CONCURRENCY;
@@ -219,7 +217,7 @@ mf_plan_batch(const struct mf_plan_options *o,
             b->largest = i;
         }
     }
-    b->seconds = now_s() - t0;
+    b->seconds = mf_monotonic_s() - t0;
     *batch_r = b;
     return MF_E_OK;
 }

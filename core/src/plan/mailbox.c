@@ -26,13 +26,6 @@
 #define SEARCH_MAX_LINE ((size_t)8 * 1024 * 1024)
 #define SEARCH_MAX_ARGS ((size_t)1200000)
 
-static double
-now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Opens one side; *s_r is the store's session (borrowed). */
 static mf_err
 open_side(const struct mf_migrate_server *srv,
@@ -106,7 +99,7 @@ mf_plan_mailbox(const struct mf_plan_options *o,
     struct mf_imap_session *ss = NULL, *ts = NULL; /* borrowed */
     struct mf_store_lists l = {0};
     struct mf_folder_plan_input in = {0};
-    double t0 = now_s();
+    double t0 = mf_monotonic_s();
     char tgt_prefix[sizeof(((struct mf_store_caps *)0)->prefix)] = "";
     uint64_t cap;
     mf_err rc;
@@ -134,13 +127,24 @@ mf_plan_mailbox(const struct mf_plan_options *o,
         res->max_message_size = cap;
     }
 
+    res->window = o->window;
     switch (o->size_method) {
     case MF_PLAN_SIZE_AUTO:
+        if (!mf_window_empty(&o->window)) {
+            res->method = MF_PLAN_SIZE_FETCH; /* dates, per message */
+            break;
+        }
         res->method = mf_imap_session_has(ss, MF_IMAP_CAP_STATUS_SIZE)
                           ? MF_PLAN_SIZE_STATUS
                           : MF_PLAN_SIZE_FETCH;
         break;
     case MF_PLAN_SIZE_STATUS:
+        if (!mf_window_empty(&o->window)) {
+            rc = mf_error_set(&res->error, MF_E_USAGE,
+                              "a date window needs each message's "
+                              "INTERNALDATE: use --size-method fetch");
+            goto out;
+        }
         if (!mf_imap_session_has(ss, MF_IMAP_CAP_STATUS_SIZE)) {
             rc = mf_error_set(&res->error, MF_E_IMAP_CAPABILITY,
                               "source: no STATUS=SIZE (RFC 8438); use "
@@ -198,6 +202,6 @@ out:
     mf_store_lists_free(&l);
     mf_store_close(&src);
     mf_store_close(&dst);
-    res->seconds = now_s() - t0;
+    res->seconds = mf_monotonic_s() - t0;
     return rc;
 }

@@ -12,10 +12,12 @@
  *    and the UIDs found are fetched in chunks for their sizes.
  *
  *  - FETCH: "EXAMINE name" and "UID FETCH 1:* (UID RFC822.SIZE)" per
- *    folder, every pair submitted at once. Answers come back in command
- *    order, so the EXAMINE's completion tells which folder the FETCH
- *    responses that follow belong to. Each response is summed as it
- *    arrives: memory does not grow with the number of messages.
+ *    folder (with INTERNALDATE under a date window: each message is
+ *    then counted inside or outside it by window.c, as the copy does), every
+ * pair submitted at once. Answers come back in command order, so the EXAMINE's
+ * completion tells which folder the FETCH responses that follow belong to. Each
+ * response is summed as it arrives: memory does not grow with the number of
+ * messages.
  *
  * STATUS answers are matched to folders by name (RFC 3501 7.2.4 echoes
  * the mailbox name), looking first at the oldest outstanding command.
@@ -23,6 +25,7 @@
 #include "plan/plan_int.h"
 
 #include "mailferry/util.h"
+#include "mailferry/window.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +195,21 @@ on_fetch(void *ud, const struct mf_imap_response *r) {
         m->res->folders[m->cur].total.messages++;
         m->res->folders[m->cur].total.bytes += size;
     }
+    if (copied(m, m->cur) && !mf_window_empty(&m->res->window)) {
+        /* Outside the window: not copied, whatever its size. The rule
+         * is the copy engine's (window.c). */
+        const uint8_t *d = NULL;
+        size_t dlen = 0;
+        char date[64] = "";
+        if ((a = mf_imap_args_find(items, n, "INTERNALDATE")) &&
+            mf_imap_arg_as_string(a, &d, &dlen) && dlen < sizeof(date))
+            memcpy(date, d, dlen);
+        if (mf_window_place(&m->res->window, date) == MF_WINDOW_OUTSIDE) {
+            m->res->folders[m->cur].outside.messages++;
+            m->res->folders[m->cur].outside.bytes += size;
+            return MF_E_OK;
+        }
+    }
     if (size > m->cap && copied(m, m->cur))
         add_oversize(m, m->cur, uid, size);
     return MF_E_OK;
@@ -257,7 +275,10 @@ measure_fetch(struct measure *m) {
         add_examine(&c, e);
         if ((rc = submit(m, &c, examine_done, &uds[i])))
             break;
-        mf_imap_cmd_text(&c, "UID FETCH 1:* (UID RFC822.SIZE)");
+        mf_imap_cmd_text(&c, mf_window_empty(&m->res->window)
+                                 ? "UID FETCH 1:* (UID RFC822.SIZE)"
+                                 : "UID FETCH 1:* (UID RFC822.SIZE "
+                                   "INTERNALDATE)");
         rc = submit(m, &c, fetch_done, &uds[i]);
     }
     if (rc == MF_E_OK)

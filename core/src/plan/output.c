@@ -9,6 +9,7 @@
 #include "plan/plan_int.h"
 
 #include "mailferry/util.h"
+#include "mailferry/window.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -223,6 +224,21 @@ quota_text(FILE *out, const struct mf_plan_quota *q) {
     fputc('\n', out);
 }
 
+/* "  outside the window (since 2026-03-01): 120 messages, 1.2 GB, left
+ * for a later pass"; nothing without a window. */
+static void
+window_text(FILE *out, const struct mf_window *w,
+            const struct mf_plan_counts *outside) {
+    char tmp[96], win[MF_WINDOW_TEXT_MAX];
+
+    if (mf_window_empty(w))
+        return;
+    mf_window_format(w, win, sizeof(win));
+    counts_text(tmp, sizeof(tmp), outside);
+    fprintf(out, "  outside the window (%s): %s, left for a later pass\n", win,
+            tmp);
+}
+
 void
 mf_plan_mailbox_print(FILE *out, const struct mf_plan_mailbox *mb) {
     char sd[8], td[8], cap[32], tmp[96];
@@ -278,6 +294,7 @@ mf_plan_mailbox_print(FILE *out, const struct mf_plan_mailbox *mb) {
     fprintf(out, "  to copy: %s\n", tmp);
     counts_text(tmp, sizeof(tmp), &t->oversize);
     fprintf(out, "  over the %s cap (skipped): %s\n", cap, tmp);
+    window_text(out, &mb->window, &t->outside);
     counts_text(tmp, sizeof(tmp), &t->excluded);
     fprintf(out, "  in folders not copied: %s\n", tmp);
     quota_text(out, &mb->quota);
@@ -314,6 +331,7 @@ mf_plan_batch_print(FILE *out, const struct mf_plan_batch *b) {
     fprintf(out, "  to copy: %s\n", tmp);
     counts_text(tmp, sizeof(tmp), &t->oversize);
     fprintf(out, "  over the %s cap (skipped): %s\n", cap, tmp);
+    window_text(out, &b->window, &t->outside);
     counts_text(tmp, sizeof(tmp), &t->excluded);
     fprintf(out, "  in folders not copied: %s\n", tmp);
     if (t->over_quota)
@@ -392,6 +410,7 @@ mf_plan_totals_to_json(const struct mf_plan_totals *t, struct mf_json *j) {
     json_counts(j, "source", &t->source);
     json_counts(j, "copy", &t->copy);
     json_counts(j, "oversize", &t->oversize);
+    json_counts(j, "outside", &t->outside);
     json_counts(j, "excluded", &t->excluded);
     mf_json_object_end(j);
 }
@@ -461,6 +480,7 @@ json_folder(struct mf_json *j, const struct mf_folder_entry *e,
         mf_json_key(j, "bytes");
         mf_json_u64(j, f->total.bytes);
         json_counts(j, "oversize", &f->oversize);
+        json_counts(j, "outside", &f->outside);
     } else {
         mf_json_key(j, "messages");
         mf_json_null(j);
@@ -537,6 +557,7 @@ mf_plan_mailbox_to_json(const struct mf_plan_mailbox *mb, struct mf_json *j) {
         mf_json_null(j);
     mf_json_key(j, "max_message_size");
     mf_json_u64(j, mb->max_message_size);
+    mf_window_to_json(j, &mb->window);
     mf_json_key(j, "target_quota");
     json_quota(j, &mb->quota);
     mf_json_key(j, "folders");
@@ -572,6 +593,7 @@ mf_plan_batch_to_json(const struct mf_plan_batch *b, struct mf_json *j) {
     mf_json_object_begin(j);
     mf_json_key(j, "max_message_size");
     mf_json_u64(j, b->max_message_size);
+    mf_window_to_json(j, &b->window);
     mf_json_key(j, "size_method");
     mf_json_string(j, mf_plan_size_method_name(b->size_method));
     mf_json_key(j, "has_target");

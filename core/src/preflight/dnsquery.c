@@ -28,14 +28,6 @@
 #define UDP_MAX 4096
 #define TRIES 3
 
-static long
-now_ms(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static socklen_t
 make_addr(const struct mf_dns_server *srv, struct sockaddr_storage *ss) {
     memset(ss, 0, sizeof(*ss));
@@ -90,14 +82,14 @@ query_udp(const struct mf_dns_server *srv, const char *domain, const uint8_t *q,
     }
     buf = mf_xmalloc(UDP_MAX);
     for (int t = 0; t < TRIES; t++) {
-        long deadline = now_ms() + timeout_ms / TRIES;
+        long deadline = (long)mf_monotonic_ms() + timeout_ms / TRIES;
         if (send(fd, q, qlen, 0) != (ssize_t)qlen) {
             rc = mf_error_set(err, MF_E_DNS, "send to %s port %u: %s", srv->ip,
                               srv->port, strerror(errno));
             goto out;
         }
         for (;;) {
-            long left = deadline - now_ms();
+            long left = deadline - (long)mf_monotonic_ms();
             struct pollfd pfd = {.fd = fd, .events = POLLIN};
             ssize_t n;
             if (left <= 0)
@@ -140,7 +132,7 @@ tcp_io(int fd, uint8_t *p, size_t n, bool writing, long deadline,
        struct mf_error *err) {
     while (n > 0) {
         struct pollfd pfd = {.fd = fd, .events = writing ? POLLOUT : POLLIN};
-        long left = deadline - now_ms();
+        long left = deadline - (long)mf_monotonic_ms();
         ssize_t k;
         if (left <= 0)
             return mf_error_set(err, MF_E_TIMEOUT, "DNS over TCP timed out");
@@ -169,7 +161,7 @@ query_tcp(const struct mf_dns_server *srv, const char *domain, const uint8_t *q,
           struct mf_dns_mx_answer *ans_r, struct mf_error *err) {
     struct sockaddr_storage ss;
     socklen_t slen = make_addr(srv, &ss);
-    long deadline = now_ms() + timeout_ms;
+    long deadline = (long)mf_monotonic_ms() + timeout_ms;
     uint8_t *buf = NULL, pfx[2];
     size_t n;
     mf_err rc;

@@ -258,7 +258,7 @@ mf_redis_connect(const char *url, long timeout_ms, struct mf_redis **r_r,
 
     if ((rc = mf_redis_address_parse(url, &r->addr, err)) != MF_E_OK ||
         (auth_from_env(&r->addr),
-         r->timeout_ms = timeout_ms ? timeout_ms : 5000,
+         r->timeout_ms = timeout_ms ? timeout_ms : MF_REDIS_DEFAULT_TIMEOUT_MS,
          rc = reconnect(r, err)) != MF_E_OK) {
         free(r);
         return rc;

@@ -201,7 +201,10 @@ mf_report_add_mailbox(struct mf_report_batch *b,
     c->failed_items = NULL;
     c->n_failed_items = 0;
     c->failed_unlisted = 0;
-    c->skipped_cap_ = c->failed_cap_ = 0;
+    c->repaired_items = NULL;
+    c->n_repaired_items = 0;
+    c->repaired_unlisted = 0;
+    c->skipped_cap_ = c->failed_cap_ = c->repaired_cap_ = 0;
     c->verify_error_text = text_dup(m->verify_error_text);
     c->diff_items = NULL;
     c->n_diff_items = 0;
@@ -246,13 +249,24 @@ mf_report_add_failed(struct mf_report_batch *b, size_t i,
 
     MF_ASSERT(i < b->n_mailboxes);
     m = &b->mailboxes[i];
-    if (m->n_failed_items >= MF_REPORT_ITEMS_MAX) {
+    /* A repaired message travels as an item of the failed list (results,
+     * Redis) but was copied: it has its own list. */
+    if (item->error_code == MF_E_MESSAGE_REPAIRED) {
+        if (m->n_repaired_items >= MF_REPORT_ITEMS_MAX) {
+            m->repaired_unlisted++;
+            return;
+        }
+        grow((void **)&m->repaired_items, m->n_repaired_items,
+             &m->repaired_cap_, sizeof(*m->repaired_items));
+        c = &m->repaired_items[m->n_repaired_items++];
+    } else if (m->n_failed_items >= MF_REPORT_ITEMS_MAX) {
         m->failed_unlisted++;
         return;
+    } else {
+        grow((void **)&m->failed_items, m->n_failed_items, &m->failed_cap_,
+             sizeof(*m->failed_items));
+        c = &m->failed_items[m->n_failed_items++];
     }
-    grow((void **)&m->failed_items, m->n_failed_items, &m->failed_cap_,
-         sizeof(*m->failed_items));
-    c = &m->failed_items[m->n_failed_items++];
     *c = *item;
     c->folder = text_dup(item->folder ? item->folder : "");
     c->error_text = text_dup(item->error_text);
@@ -317,6 +331,11 @@ mailbox_free(struct mf_report_mailbox *m) {
         text_free(m->skipped_items[i].subject);
     }
     free(m->skipped_items);
+    for (size_t i = 0; i < m->n_repaired_items; i++) {
+        text_free(m->repaired_items[i].folder);
+        text_free(m->repaired_items[i].error_text);
+    }
+    free(m->repaired_items);
     for (size_t i = 0; i < m->n_failed_items; i++) {
         text_free(m->failed_items[i].folder);
         text_free(m->failed_items[i].error_text);

@@ -162,6 +162,24 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
     }
     mf_json_array_end(j);
     key_u64(j, "failed_unlisted", m->failed_unlisted);
+
+    /* --repair (issue 13): copied, with these changes; only when there
+     * are some (reports without repairs read as before). */
+    if (m->n_repaired_items + m->repaired_unlisted == 0)
+        return;
+    mf_json_key(j, "repaired_items");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < m->n_repaired_items; i++) {
+        const struct mf_report_failed *f = &m->repaired_items[i];
+
+        mf_json_object_begin(j);
+        key_string(j, "folder", f->folder);
+        key_u64(j, "uid", f->uid);
+        key_string(j, "changes", f->error_text);
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+    key_u64(j, "repaired_unlisted", m->repaired_unlisted);
 }
 
 /* What `mailferry verify` said (mailferry/verify.h). */

@@ -240,3 +240,36 @@ mf_monotonic_s(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+uint64_t
+mf_monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+char **
+mf_strv_split(const char *list, size_t *n_r) {
+    char **v = NULL;
+    size_t n = 0;
+    const char *p = list;
+
+    while (p && *p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len) {
+            v = mf_xreallocarray(v, n + 1, sizeof(*v));
+            v[n++] = mf_xstrndup(p, len);
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    *n_r = n;
+    return v;
+}
+
+void
+mf_strv_free(char **v, size_t n) {
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}

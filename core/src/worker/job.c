@@ -140,6 +140,7 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
     o->rules = b->rules;
     o->max_message_size = b->cfg->max_message_size;
     o->flag_conflict = b->cfg->flag_conflict;
+    o->repair = b->cfg->repair;
     o->window = b->cfg->window;
     o->source_profile =
         job_profile(j->env.job.source_profile, b->cfg->source_profile);
@@ -303,7 +304,20 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");
     r->started_at_ms = j->started_at_ms;
     r->finished_at_ms = mf__worker_wall_ms();
-    r->nfailed = copy_items(res->failed, res->n_failed, &budget, &r->failed);
+    {
+        /* Repaired messages (--repair) travel in the failed list with
+         * their own code, MESSAGE_REPAIRED: the report keeps them apart
+         * (mf_report_add_failed()). */
+        size_t n = res->n_failed + res->n_repaired;
+        struct mf_migrate_item *all = mf_xcalloc(n ? n : 1, sizeof(*all));
+        if (res->n_failed)
+            memcpy(all, res->failed, res->n_failed * sizeof(*all));
+        if (res->n_repaired)
+            memcpy(all + res->n_failed, res->repaired,
+                   res->n_repaired * sizeof(*all));
+        r->nfailed = copy_items(all, n, &budget, &r->failed);
+        free(all); /* the items' strings stay res's */
+    }
     r->nskipped =
         copy_items(res->skipped, res->n_skipped, &budget, &r->skipped);
 }
@@ -361,7 +375,7 @@ redis_ready(struct mf__worker_job *j, struct mf_redis **r) {
 
     if (*r)
         return true;
-    if (mf_redis_connect(j->w->o.redis_url, 5000, r, &err) == MF_E_OK)
+    if (mf_redis_connect(j->w->o.redis_url, 0, r, &err) == MF_E_OK)
         return true;
     *r = NULL;
     mf_log_error(&j->log, "job.redis", &err);

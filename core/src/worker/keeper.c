@@ -73,7 +73,7 @@ redis_ready(struct mf__worker_job *j, struct mf_redis **r) {
 
     if (*r)
         return true;
-    if (mf_redis_connect(j->w->o.redis_url, 5000, r, &err) == MF_E_OK)
+    if (mf_redis_connect(j->w->o.redis_url, 0, r, &err) == MF_E_OK)
         return true;
     *r = NULL;
     mf__worker_count_error(j->w, err.code);

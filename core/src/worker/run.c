@@ -5,7 +5,7 @@
  * connection for claims. Each turn it reaps finished slot threads,
  * pauses the consumer while every slot is busy (or a message waits for
  * Redis) and resumes it when one frees up, retries a waiting message,
- * polls the consumer for at most POLL_MS and handles what came: unpack,
+ * polls the consumer for at most poll_ms and handles what came: unpack,
  * batch configuration, claim, commit, start a slot thread. Polling never
  * stops, so the member stays in the group however long jobs take, and a
  * slot thread that finishes wakes the poll (mf_kafka_consumer_wake) so
@@ -96,6 +96,8 @@ setup(struct mf__worker *w, const struct mf_worker_options *o,
         w->o.lease_ttl_ms = 30000;
     if (w->o.batch_cache_ms <= 0)
         w->o.batch_cache_ms = 30000;
+    if (w->o.poll_ms <= 0)
+        w->o.poll_ms = POLL_MS;
     if (o->worker_id && *o->worker_id) {
         if (strlen(o->worker_id) >= sizeof(w->id))
             return mf_error_set(err, MF_E_CONFIG, "worker id too long");
@@ -155,6 +157,10 @@ on_rebalance(void *ud, enum mf_kafka_rebalance ev,
            : ev == MF_KAFKA_REVOKED ? "revoked"
                                     : "lost",
            n);
+    /* At once, not at the next turn: the embedded migrate waits for the
+     * first partitions before it queues its jobs. */
+    atomic_store(&l->w->stats->partitions,
+                 (uint32_t)mf_kafka_consumer_assigned(l->w->consumer));
     if (ev == MF_KAFKA_ASSIGNED)
         return;
     /* A waiting message of a partition that goes away is the new owner's
@@ -440,7 +446,7 @@ poll_once(struct loop *l, bool take) {
     uint64_t now;
     mf_err rc;
 
-    rc = mf_kafka_consumer_poll(w->consumer, POLL_MS, &m, &err);
+    rc = mf_kafka_consumer_poll(w->consumer, (int)w->o.poll_ms, &m, &err);
     now = mf__worker_now_ms();
     if (rc != MF_E_OK && mf_kafka_consumer_fatal(w->consumer)) {
         mf__worker_count_error(w, rc);
@@ -459,7 +465,7 @@ poll_once(struct loop *l, bool take) {
             l->warned_kafka = now;
             mf_log_error(NULL, "worker.kafka", &err);
         }
-        usleep(POLL_MS * 1000);
+        usleep((useconds_t)w->o.poll_ms * 1000);
         return;
     }
     /* librdkafka reports a broker outage as an error now and then, with
@@ -613,6 +619,14 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
                                &w->producer, err);
     if (rc != MF_E_OK)
         goto out;
+    {
+        /* Results are awaited by the jobs that produce them. Best effort:
+         * a Kafka still starting is waited for where a job needs it. */
+        const char *const warm[] = {w->topics.results, w->topics.jobs};
+        struct mf_error werr = {0};
+        if (mf_kafka_producer_warm(w->producer, warm, 2, 2000, &werr))
+            mf_log(MF_LOG_DEBUG, NULL, "worker.warm", "%s", werr.detail);
+    }
     /* Claims need Redis: wait for it before joining the group. */
     while (!atomic_load(stop)) {
         rc = mf_redis_connect(w->o.redis_url, 5000, &w->redis, err);

@@ -62,10 +62,7 @@ mf__worker_count_progress(struct mf__worker_job *j, const uint64_t *messages,
 
 uint64_t
 mf__worker_now_ms(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return mf_monotonic_ms();
 }
 
 uint64_t

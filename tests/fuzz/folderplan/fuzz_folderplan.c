@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the folder plan (core/src/imap/folderplan*.c).
+ * libFuzzer target for the folder plan (core/src/folders/folderplan*.c).
  *
  * Input format (so that corpus files stay readable):
  *   byte 0: source delimiter ('0' means NIL)
@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap/folderplan_int.h"
+#include "folders/folderplan_int.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/mutf7.h"
 

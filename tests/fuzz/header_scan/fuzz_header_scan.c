@@ -1,6 +1,6 @@
 /*
  * libFuzzer target for the header scanner and the RFC 2047 decoder
- * (core/src/imap/fingerprint.c).
+ * (core/src/message/fingerprint.c).
  *
  * The input is scanned whole, then again in chunks whose sizes come from
  * the input itself, with the default limit and with a small one (so that

@@ -3,7 +3,8 @@
 and redis-server (database 5), judged by the independent comparer
 (tests/support/imapcompare.py). Helpers come from migrate_test.py.
 
-  window  users 46-47: `migrate --direct --since` copies only the recent
+  window  users 46-47: `plan --since` shows the sizes inside and outside
+          (JSON and text); `migrate --direct --since` copies only the recent
           messages and counts the old ones as outside_window (JSON output,
           report CSV); an incremental pass with the same window copies only
           the new recent one; a pass without the window copies the rest
@@ -82,6 +83,20 @@ def case_window():
 
     # user46: the engine alone, checkpoints in Redis database 5.
     csv = mt.csv_for([46], "window46")
+    p = subprocess.run([mt.MAILFERRY, "plan", csv, "--source", mt.SRC,
+                        "--since", "2026-03-01", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    mt.check(p.returncode == 0, f"plan --since: {p.stderr}")
+    plan = json.loads(p.stdout)["plan"]
+    t = plan["mailboxes"][0]["totals"]
+    mt.check(plan["since"] == "2026-03-01" and t["copy_messages"] == 3 and
+             t["outside_messages"] == 6 and t["outside_bytes"] > 0,
+             f"plan inside/outside: {t}")
+    p = subprocess.run([mt.MAILFERRY, "plan", csv, "--source", mt.SRC,
+                        "--since", "2026-03-01"], capture_output=True,
+                       text=True, timeout=120)
+    mt.check("outside the window (since 2026-03-01): 6 messages" in p.stdout,
+             f"plan text: {p.stdout}")
     args = ["--redis", REDIS5, "--batch", f"t-window46-{mt.RUN_ID}"]
     rc, doc = mt.migrate(csv, *args, "--since", "2026-03-01")
     m = mt.mailbox(doc, 46)

@@ -202,7 +202,29 @@ def case_batch(p, env):
              expect=2)
     check("absolute path" in r.stderr, "a relative token file is refused")
     check(p.compare(1)["equal"] and p.compare(2)["equal"],
-          "nothing was copied wrongly by the failed runs")
+          "the failed runs changed nothing of the mailboxes copied before")
+    counts = {n: target_messages(p, n) for n in range(3, 9)}
+    check(not any(counts.values()),
+          "nothing was copied for the mailboxes that failed: their targets "
+          "hold no message (%s)" % counts)
+
+
+def target_messages(p, n):
+    """How many messages user n's target mailbox holds, every folder."""
+    u, pw = user(n)
+    c = imaplib.IMAP4("127.0.0.1", p.tgt_port)
+    try:
+        c.login(u, pw)
+        total = 0
+        for line in c.list()[1]:
+            name = line.decode().rsplit(' "/" ', 1)[-1]
+            if "\\Noselect" in line.decode():
+                continue
+            typ, data = c.select(name, readonly=True)
+            total += int(data[0]) if typ == "OK" else 0
+        return total
+    finally:
+        c.logout()
 
 
 def mint_for(env, who):

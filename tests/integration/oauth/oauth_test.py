@@ -327,17 +327,38 @@ def case_dovecot(env):
 
 def case_expiry(d):
     """Tokens that expire are not used: a token of 3 s is renewed after
-    it ran out, and kept while it lasts."""
+    it ran out, and kept while it lasts. Google's per mailbox; Entra's
+    app token, which serves every mailbox, is renewed for the mailbox
+    that comes after it expired (mailboxes one after another, as one
+    worker slot takes them), at the same time in another thread."""
+    import threading
     env = oauthenv.OAuthEnv(os.path.join(d, "short"), lifetime=3)
     try:
+        entra = dict(tenant=oauthenv.TENANT, client_id=oauthenv.CLIENT_ID,
+                     token_url=env.entra_url, ca_file=env.ca_file,
+                     client_secret_file=env.secret_file)
+        er = []
+        t = threading.Thread(target=lambda: er.extend(mint(
+            env, "entra", entra, ["a@example.test", "sleep:1",
+                                  "b@example.test", "sleep:3",
+                                  "c@example.test", "d@example.test"])))
+        t.start()
         g = dict(service_account_file=env.sa_file, ca_file=env.ca_file)
         r = mint(env, "google", g, ["u1@example.test", "sleep:1",
                                     "u1@example.test", "sleep:3",
                                     "u1@example.test"])
+        t.join()
         check("minted=1 same=1" in r[1]["line"],
               "a token still valid comes from the cache")
         check("minted=2 same=0" in r[2]["line"],
               "an expired token is renewed at the next use")
+        check([x["kind"] for x in er] == ["ok"] * 4 and
+              "minted=1 same=1" in er[1]["line"] and
+              "minted=2 same=0" in er[2]["line"] and
+              "minted=2 same=1" in er[3]["line"],
+              "entra: the app token serves the next mailbox while valid; "
+              "the first mailbox after it expired gets a renewed one, "
+              "which serves the ones after it")
     finally:
         env.stop()
 

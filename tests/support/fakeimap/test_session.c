@@ -775,6 +775,52 @@ test_disconnect_mid_literal(void **state) {
     finish(&t);
 }
 
+/* push/pop: a handler pushed over another is the one called until its
+ * pop, which puts the other back; pushed over none, its pop removes it.
+ * Each NOOP's answer carries one FETCH, counted by whichever is in. */
+static void
+test_untagged_push_pop(void **state) {
+    struct t t = {0};
+    struct rec r = {0};
+    struct mf_imap_untagged_prev p1, p2;
+    int outer = 0, inner = 0, other = 0;
+    (void)state;
+
+    open_s(&t, CAPS_PLUS "C: $1 NOOP\n"
+                         "S: * 1 FETCH (FLAGS ())\n"
+                         "S: $1 OK\n"
+                         "C: $2 NOOP\n"
+                         "S: * 1 FETCH (FLAGS ())\n"
+                         "S: $2 OK\n"
+                         "C: $3 NOOP\n"
+                         "S: * 1 FETCH (FLAGS ())\n"
+                         "S: * 2 EXPUNGE\n"
+                         "S: $3 OK\n"
+                         "C: $4 NOOP\n"
+                         "S: * 1 EXPUNGE\n"
+                         "S: $4 OK\n");
+    mf_imap_session_on_untagged(t.s, "FETCH", count_fetch, &outer);
+    mf_imap_session_push_untagged(t.s, "FETCH", count_fetch, &inner, &p1);
+    mf_imap_session_push_untagged(t.s, "EXPUNGE", count_fetch, &other, &p2);
+    submit_text(t.s, "NOOP", &r);
+    run_expect(&t, MF_E_OK);
+    assert_int_equal(inner, 1);
+    mf_imap_session_pop_untagged(t.s, &p1);
+    submit_text(t.s, "NOOP", &r);
+    run_expect(&t, MF_E_OK);
+    assert_int_equal(outer, 1); /* the one pushed over is back */
+    assert_int_equal(inner, 1);
+    submit_text(t.s, "NOOP", &r);
+    run_expect(&t, MF_E_OK);
+    assert_int_equal(outer, 2);
+    assert_int_equal(other, 1);
+    mf_imap_session_pop_untagged(t.s, &p2); /* there was none: removed */
+    submit_text(t.s, "NOOP", &r);
+    run_expect(&t, MF_E_OK);
+    assert_int_equal(other, 1);
+    finish(&t);
+}
+
 static void
 test_throttled_retry_after(void **state) {
     struct t t = {0};
@@ -1046,6 +1092,22 @@ test_status_mapping(void **state) {
          MF_E_THROTTLED, 3600000},
         {MF_IMAP_STATUS_NO, "UNAVAILABLE", "retry in 99999999999 seconds",
          MF_E_THROTTLED, 86400000},
+        /* Exchange Online (issue 13), as NO and as BAD. */
+        {MF_IMAP_STATUS_NO, NULL,
+         "Request is throttled. Suggested Backoff Time: 2000 milliseconds",
+         MF_E_THROTTLED, 2000},
+        {MF_IMAP_STATUS_BAD, NULL,
+         "Request is throttled. Suggested Backoff Time: 178755 milliseconds",
+         MF_E_THROTTLED, 178755},
+        {MF_IMAP_STATUS_BAD, NULL, "Command Argument Error. 11", MF_E_IMAP_BAD,
+         0},
+        /* Gmail. */
+        {MF_IMAP_STATUS_NO, "THROTTLED",
+         "Account exceeded command or bandwidth limits. (Failure)",
+         MF_E_THROTTLED, 0},
+        {MF_IMAP_STATUS_NO, "ALERT",
+         "Account exceeded command or bandwidth limits. (Failure)",
+         MF_E_THROTTLED, 0},
     };
     for (size_t i = 0; i < MF_ARRAY_LEN(v); i++) {
         struct mf_imap_response r = {0};
@@ -1087,6 +1149,7 @@ main(void) {
         cmocka_unit_test(test_bye_pending),
         cmocka_unit_test(test_disconnect_mid_literal),
         cmocka_unit_test(test_throttled_retry_after),
+        cmocka_unit_test(test_untagged_push_pop),
         cmocka_unit_test(test_dovecot_max_connections),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_timeout),

@@ -23,7 +23,8 @@
  * waits for "+"); answers in any order come back to their own message
  * with its APPENDUID; a NO fails its message alone and the store goes on;
  * a connection lost with four in flight confirms exactly the one that was
- * answered and fails the other three, in one callback.
+ * answered and fails the other three, in one callback. A mailbox's CREATEs
+ * (and SUBSCRIBEs) go out together, each answer to its own name.
  *
  * tests/unit does not link the mf_fakeimap library, so its source is
  * compiled into this test. It comes before cmocka.h, whose fail() macro
@@ -934,6 +935,40 @@ test_create_and_select_errors(void **state) {
     finish_store(&t);
 }
 
+/* folders(): every CREATE on the wire before the first answer, each
+ * answer to its own name; then the SUBSCRIBEs the same way. */
+static void
+test_folders_pipelined(void **state) {
+    struct t t = {0};
+    const char *names[3] = {"Archive", "Sent Items", "Bad*Name"};
+    struct mf_error errs[3];
+    (void)state;
+
+    open_store(&t,
+               CAPS_EXCHANGE
+               "C: $2 CREATE Archive\n"
+               "C: $3 CREATE \"Sent Items\"\n"
+               "C: $4 CREATE \"Bad*Name\"\n"
+               "S: $3 NO [ALREADYEXISTS] Mailbox already exists\n"
+               "S: $2 OK CREATE completed.\n"
+               "S: $4 NO [CANNOT] Invalid mailbox name\n"
+               "C: $5 SUBSCRIBE Archive\n"
+               "C: $6 SUBSCRIBE \"Sent Items\"\n"
+               "S: $5 OK done\n"
+               "S: $6 NO [UNAVAILABLE] try again in 5 seconds\n" LOGOUT,
+               0);
+    assert_int_equal(mf_store_folders(t.st, false, names, 3, errs), MF_E_OK);
+    assert_int_equal(errs[0].code, MF_E_OK);
+    assert_int_equal(errs[1].code, MF_E_OK); /* exists: done */
+    assert_int_equal(errs[2].code, MF_E_IMAP_NO);
+    assert_non_null(strstr(errs[2].detail, "Invalid mailbox name"));
+    assert_int_equal(mf_store_folders(t.st, true, names, 2, errs), MF_E_OK);
+    assert_int_equal(errs[0].code, MF_E_OK);
+    assert_int_equal(errs[1].code, MF_E_THROTTLED);
+    assert_int_equal(t.st->retry_after_ms, 5000);
+    finish_store(&t);
+}
+
 struct flist {
     struct mf_buf text;
 };
@@ -996,6 +1031,7 @@ main(void) {
         cmocka_unit_test(test_singles_drop_in_flight),
         cmocka_unit_test(test_singles_literal_minus),
         cmocka_unit_test(test_create_and_select_errors),
+        cmocka_unit_test(test_folders_pipelined),
         cmocka_unit_test(test_list_and_lsub),
         /* Last: it aborts the program until the bug it shows is fixed. */
         cmocka_unit_test(test_fetch_bodies_disconnect_mid_literal),

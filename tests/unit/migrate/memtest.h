@@ -9,7 +9,7 @@
 
 #include "mailferry/util.h"
 #include "migrate/migrate_int.h"
-#include "migrate/store_mem.h"
+#include "store_mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
  * a UIDVALIDITY change on either side, a change on the target, a pending
  * message each make the pass visit that folder (and only that one), with
  * the result the full path gives; without CONDSTORE every folder is
- * visited.
+ * visited. A folder subscribed on the target is not subscribed again.
  */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -4,8 +4,8 @@
  *
  * What they prove: days parse only as real YYYY-MM-DD days or "none";
  * membership follows RFC 3501 6.4.4 (the day written in the INTERNALDATE,
- * disregarding time and timezone, space-padded or not); the SEARCH
- * criteria and the "widens" rule; a pass with --since copies only the
+ * disregarding time and timezone, space-padded or not); the "widens"
+ * rule; a pass with --since copies only the
  * recent messages and counts the rest as outside_window (not failed, not
  * pending) with their bytes, an incremental pass with the same window
  * keeps counting them without listing them again, and a pass without a
@@ -82,13 +82,6 @@ test_place(void **state) {
     assert_int_equal(mf_window_place(&w, ""), MF_WINDOW_UNKNOWN);
     assert_int_equal(mf_window_place(&none, NULL), MF_WINDOW_INSIDE);
 
-    mf_window_search_criteria(&w, out, sizeof(out));
-    assert_string_equal(out, "SINCE 1-Mar-2026 BEFORE 1-Jun-2026");
-    mf_window_search_criteria(&(struct mf_window){.before = 20261231}, out,
-                              sizeof(out));
-    assert_string_equal(out, "BEFORE 31-Dec-2026");
-    mf_window_search_criteria(&none, out, sizeof(out));
-    assert_string_equal(out, "ALL");
     mf_window_format(&w, out, sizeof(out));
     assert_string_equal(out, "since 2026-03-01, before 2026-06-01");
 

@@ -124,7 +124,11 @@ test_checkpoint_codec(void **state) {
                                       "4,5,6",
                                       "1 5 clean 3 4 5 - st:1,2,3,4,5,6",
                                       "1 5 clean 3 4 5 - stx:1",
-                                      "1 5 clean 3 4 5 - st1:1,2,3,4,5,6 x"};
+                                      "1 5 clean 3 4 5 - st1:1,2,3,4,5,6 x",
+                                      "1 5 clean 3 4 5 - win1:1,2,3",
+                                      "1 5 clean 3 4 5 - win1:1,2,3,x",
+                                      "1 5 clean 3 4 5 - win1:99991232,0,0,0",
+                                      "1 5 clean 3 4 5 - win1:1,2,3,4,5"};
     struct mf_checkpoint old = {0};
 
     (void)state;
@@ -185,6 +189,27 @@ test_checkpoint_codec(void **state) {
     assert_true(mf_checkpoint_parse("5 6 clean 7 8 9 - st2:a;b", 25, &old));
     assert_false(old.has_status);
     assert_int_equal(old.tgt_mark, 8);
+    /* The date window and what it left out, after the status or alone. */
+    c.window.since = 20260301;
+    c.out_messages = 12;
+    c.out_bytes = 18446744073709551615ull;
+    buf = mf_checkpoint_format(&c);
+    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 - "
+                             "st1:18,4294967295,18446744073709551615,90,0,0 "
+                             "win1:20260301,0,12,18446744073709551615");
+    memset(&d, 0, sizeof(d));
+    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
+    free(buf);
+    assert_true(d.has_status);
+    assert_int_equal(d.window.since, 20260301);
+    assert_int_equal(d.window.before, 0);
+    assert_int_equal(d.out_messages, 12);
+    assert_true(d.out_bytes == 18446744073709551615ull);
+    assert_true(
+        mf_checkpoint_parse("5 6 clean 7 8 9 - win1:0,20260101,1,2", 37, &old));
+    assert_false(old.has_status);
+    assert_int_equal(old.window.before, 20260101);
+    assert_int_equal(old.out_bytes, 2);
     for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++)
         if (mf_checkpoint_parse(bad[i], strlen(bad[i]), &d)) {
             mf_checkpoint_pending_free(&d);

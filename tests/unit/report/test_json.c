@@ -108,6 +108,39 @@ test_hostile_strings(void **state) {
     mf_report_free(&b);
 }
 
+/* A message --repair changed arrives as a failed item with code
+ * MESSAGE_REPAIRED and is listed apart, with what was changed; it is not
+ * a failure. */
+static void
+test_repaired(void **state) {
+    struct mf_report_batch_info info = {.name = "r", .generated = 1};
+    struct mf_report_batch *b = mf_report_new(&info);
+    struct mf_report_mailbox m = {.email = "x@example.test"};
+    char *json;
+    size_t i;
+
+    (void)state;
+    i = mf_report_add_mailbox(b, &m);
+    mf_report_add_failed(
+        b, i,
+        &(struct mf_report_failed){"INBOX", 4, MF_E_MESSAGE_REPAIRED,
+                                   "12 bare LF line ends made CRLF"});
+    assert_int_equal(b->mailboxes[i].n_failed_items, 0);
+    assert_int_equal(b->mailboxes[i].n_repaired_items, 1);
+    json = render(b, MF_REPORT_JSON);
+    assert_contains(json, "\"failed_items\":[],\"failed_unlisted\":0,"
+                          "\"repaired_items\":[{\"folder\":\"INBOX\","
+                          "\"uid\":4,\"changes\":\"12 bare LF line ends "
+                          "made CRLF\"}],\"repaired_unlisted\":0");
+    assert_contains(json, "\"failed_items\":0,");
+    free(json);
+    json = render(b, MF_REPORT_HTML);
+    assert_contains(json, "Repaired messages");
+    assert_contains(json, "12 bare LF line ends made CRLF");
+    free(json);
+    mf_report_free(&b);
+}
+
 static void
 test_empty(void **state) {
     struct mf_report_batch_info info = {0};
@@ -128,6 +161,7 @@ main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_document),
         cmocka_unit_test(test_hostile_strings),
+        cmocka_unit_test(test_repaired),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 /*
  * Unit tests of verifying a mailbox (core/src/verify/verify.c) over two
- * in-memory servers (migrate/store_mem.h), after a migration by the
+ * in-memory servers (tests/support/store_mem.h), after a migration by the
  * engine itself.
  *
  * What they prove: right after a migration it is equal, and verifying

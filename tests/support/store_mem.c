@@ -14,7 +14,7 @@
  * store fails every call with the error that broke it, and every queued
  * command's callback runs with it, as with a dropped IMAP session.
  */
-#include "migrate/store_mem.h"
+#include "store_mem.h"
 
 #include "mailferry/fingerprint.h"
 #include "mailferry/folderplan.h"

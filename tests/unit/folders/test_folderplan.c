@@ -1,5 +1,5 @@
 /*
- * Tests for the folder plan (core/src/imap/folderplan*.c): table-driven
+ * Tests for the folder plan (core/src/folders/folderplan*.c): table-driven
  * scenarios from real migrations (Dovecot, Cyrus, Exchange, Gmail), each
  * written as the two servers' LIST results plus rules, and the expected
  * entry for each source folder. Also: rules parsing, collisions, limits,
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "imap/folderplan_int.h"
+#include "folders/folderplan_int.h"
 #include "mailferry/folderplan.h"
 
 #define NOSEL MF_FOLDER_ATTR_NOSELECT

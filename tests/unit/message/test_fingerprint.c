@@ -1,5 +1,5 @@
 /*
- * Tests for message fingerprints (core/src/imap/fingerprint.c).
+ * Tests for message fingerprints (core/src/message/fingerprint.c).
  *
  * Header vectors are fed whole, byte at a time and in random chunks, and
  * must give the same fields, state and length every way. The RFC 2047

@@ -1,0 +1,88 @@
+/*
+ * A batch's definition: its configuration read from the options (a
+ * struct mf_config: the command line, a config file, the environment)
+ * and its mailboxes from the CSV, with every password sealed as it is
+ * read. The one mailbox configuration every path consumes: `batch
+ * create` stores it, `batch add` and `batch update` read more rows for
+ * an existing batch, and the embedded `migrate` creates its batch from it
+ * before it runs it (core/src/batch/def.c explains the sealing).
+ *
+ * The programs own the option table (which options exist and their help
+ * text) and how a problem is shown; this module owns what the options
+ * mean.
+ */
+#ifndef MAILFERRY_BATCHDEF_H
+#define MAILFERRY_BATCHDEF_H
+
+#include "mailferry/batch.h"
+#include "mailferry/crypto.h"
+#include "mailferry/csv.h"
+#include "mailferry/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mf_config;
+struct mf_oauth;
+
+struct mf_batchdef {
+    /* Strings borrowed from the options; lists, blobs and the OAuth2
+     * settings (cfg.source_oauth, cfg.target_oauth) owned. */
+    struct mf_batch_config cfg;
+    /* Each side's OAuth2 token source, or NULL (owned): the key files
+     * are read and checked at create time, and a dry run logs in with
+     * them. */
+    struct mf_oauth *oauth[2];        /* source, target */
+    struct mf_batch_mailbox_cfg *mbs; /* owned, n */
+    size_t n;
+    uint64_t *lines; /* owned, n: the CSV line of each row */
+    uint64_t issues; /* CSV problems, each passed to the issue callback */
+};
+
+/* Receives each problem of the CSV (the parser's, and a row's that has
+ * no password for the target) as it is found; is is borrowed. */
+typedef void (*mf_batchdef_issue_cb)(void *ud, const struct mf_csv_issue *is);
+
+/* Reads the definition of batch name from conf and the CSV at csv_path,
+ * sealing every password with kr (NULL: a dry run, nothing sealed: the
+ * password blobs hold the clear text instead, NUL-terminated, so that a
+ * dry run can log in to plan). Every CSV problem goes to on_issue (may be
+ * NULL). d is overwritten; free it with mf_batchdef_free() in any case.
+ * Errors: MF_E_USAGE (an option is missing or does not read: err says
+ * which), the code of the first CSV problem when d->issues is not 0,
+ * MF_E_IO (the CSV or a password file is unreadable), the OAuth2 key's
+ * (MF_E_OAUTH_BAD_KEY, ...) and sealing's. */
+MF_WARN_UNUSED mf_err mf_batchdef_read(const struct mf_config *conf,
+                                       const char *name, const char *csv_path,
+                                       const struct mf_crypto_keyring *kr,
+                                       mf_batchdef_issue_cb on_issue, void *ud,
+                                       struct mf_batchdef *d,
+                                       struct mf_error *err);
+/* The CSV part of mf_batchdef_read() alone, for rows added to or changed
+ * in an existing batch (`batch add`, `batch update`): cfg, the batch's
+ * configuration, says which passwords a row needs (none for a side with
+ * an admin or OAuth2 settings, mf_jobs_oauth_side()). Fills d->mbs,
+ * d->lines and d->issues only. Same errors. */
+MF_WARN_UNUSED mf_err mf_batchdef_read_rows(
+    const char *name, const char *csv_path, const struct mf_batch_config *cfg,
+    bool allow_unknown_columns, const struct mf_crypto_keyring *kr,
+    mf_batchdef_issue_cb on_issue, void *ud, struct mf_batchdef *d,
+    struct mf_error *err);
+/* Wipes and frees everything d owns and zeroes it. */
+void mf_batchdef_free(struct mf_batchdef *d);
+
+/* Two option groups the direct commands (migrate --direct, plan, verify)
+ * read as a batch does. The server profiles (source-profile,
+ * target-profile; generic when absent): */
+struct mf_profile;
+bool mf_batchdef_profiles_read(const struct mf_config *conf,
+                               const struct mf_profile **src_r,
+                               const struct mf_profile **dst_r,
+                               struct mf_error *err);
+/* the date window (since, before: YYYY-MM-DD), checked. */
+struct mf_window;
+bool mf_batchdef_window_read(const struct mf_config *conf, struct mf_window *w,
+                             struct mf_error *err);
+
+#endif

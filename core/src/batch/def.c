@@ -1,0 +1,439 @@
+/*
+ * A batch's definition (mailferry/batchdef.h): the configuration from
+ * the options and the mailboxes from the CSV, the one mailbox
+ * configuration that `batch create` stores, `batch add`/`update` change
+ * and the embedded `migrate` creates before it runs the batch itself.
+ *
+ * Passwords are sealed as each CSV row is read (jobs.h says for which
+ * purpose), so the clear text of a row lives only inside the parser's
+ * callback; the admin passwords are read from files, sealed and wiped.
+ * OAuth2 options (source-oauth-..., target-oauth-...) give a side that
+ * logs in with tokens instead: its key file is read, checked and sealed
+ * (mf_jobs_oauth_define()), and the CSV needs no password for it.
+ */
+#include "mailferry/batchdef.h"
+
+#include "mailferry/config.h"
+#include "mailferry/csv.h"
+#include "mailferry/profile.h"
+#include "mailferry/endpoint.h"
+#include "mailferry/folderplan.h"
+#include "mailferry/jobs.h"
+#include "mailferry/oauth.h"
+#include "mailferry/util.h"
+#include "mailferry/window.h"
+
+#include <openssl/crypto.h>
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cap_flag {
+    const char *key;
+    size_t offset; /* in struct mf_batch_caps */
+    bool u64;
+};
+
+#define CAPF(k, f)                                                             \
+    { k, offsetof(struct mf_batch_caps, f), false }
+#define CAPF64(k, f)                                                           \
+    { k, offsetof(struct mf_batch_caps, f), true }
+static const struct cap_flag cap_flags[] = {
+    CAPF("max-connections", max_connections),
+    CAPF("max-connections-per-user", max_connections_per_user),
+    CAPF("max-connections-per-ip", max_connections_per_ip),
+    CAPF("max-concurrent-mailboxes", max_concurrent_mailboxes),
+    CAPF64("max-bytes-per-second", max_bytes_per_second),
+};
+
+static bool
+read_caps(const struct mf_config *conf, const char *prefix,
+          struct mf_batch_caps *caps, struct mf_error *err) {
+    memset(caps, 0, sizeof(*caps));
+    for (size_t i = 0; i < MF_ARRAY_LEN(cap_flags); i++) {
+        char key[64];
+        uint64_t v;
+        char *field = (char *)caps + cap_flags[i].offset;
+
+        snprintf(key, sizeof(key), "%s%s", prefix, cap_flags[i].key);
+        if (mf_config_get_u64(
+                conf, key, 0, 0, cap_flags[i].u64 ? UINT64_MAX / 2 : 1000000,
+                cap_flags[i].u64 ? MF_UNIT_BYTES : MF_UNIT_NONE, &v, err))
+            return false;
+        if (cap_flags[i].u64) {
+            memcpy(field, &v, sizeof(v));
+        } else {
+            uint32_t u = (uint32_t)v;
+            memcpy(field, &u, sizeof(u));
+        }
+    }
+    return true;
+}
+
+struct create {
+    const char *batch;
+    const char *path;
+    const struct mf_crypto_keyring *kr; /* NULL in a dry run */
+    bool source_admin, target_admin;
+    bool source_oauth, target_oauth; /* no password needed on that side */
+    struct mf_batchdef *d;
+    struct mf_error seal_err; /* the first sealing failure */
+    mf_batchdef_issue_cb on_issue;
+    void *ud;
+    mf_err first_issue; /* the code of the first CSV problem */
+};
+
+static void
+on_csv_issue(void *ud, const struct mf_csv_issue *is) {
+    struct create *c = ud;
+
+    if (!c->d->issues++)
+        c->first_issue = is->code;
+    if (c->on_issue)
+        c->on_issue(c->ud, is);
+}
+
+/* A problem of a row the parser accepted (a missing target password). */
+static void
+create_issue(struct create *c, uint64_t line, mf_err code, const char *detail) {
+    struct mf_csv_issue is = {.line = line, .code = code};
+
+    snprintf(is.detail, sizeof(is.detail), "%s", detail);
+    on_csv_issue(c, &is);
+}
+
+static char *
+dup_or_null(const char *s) {
+    return s && *s ? mf_xstrdup(s) : NULL;
+}
+
+/* A dry run has no key: it keeps the clear text (NUL-terminated) so
+ * that it can log in; mf_batchdef_free() wipes it. */
+static void
+keep_clear(const char *secret, struct mf_batch_blob *b) {
+    b->len = strlen(secret);
+    b->data = mf_xmemdup(secret, b->len + 1);
+}
+
+static void
+blob_wipe_free(struct mf_batch_blob *b) {
+    if (b->data)
+        OPENSSL_cleanse(b->data, b->len);
+    mf_jobs_blob_free(b);
+}
+
+static void
+seal(struct create *c, const char *email, const char *purpose,
+     const char *secret, struct mf_batch_blob *b) {
+    struct mf_error err = {0};
+
+    if (!c->kr) {
+        keep_clear(secret, b);
+        return;
+    }
+    if (c->seal_err.code)
+        return;
+    if (mf_jobs_seal_blob(c->kr, c->batch, email, purpose, secret,
+                          strlen(secret), b, &err) != MF_E_OK)
+        c->seal_err = err;
+}
+
+static void
+on_csv_row(void *ud, const struct mf_csv_row *r) {
+    struct create *c = ud;
+    struct mf_batch_mailbox_cfg *m;
+    const char *tpass;
+
+    /* The target needs a password unless an admin logs in for the user:
+     * TargetPassword, else the row's Password. */
+    tpass = mf_jobs_target_password(r->target_password, r->password);
+    if (!c->target_admin && !c->target_oauth && !tpass) {
+        create_issue(c, r->line, MF_E_CSV_EMPTY_FIELD,
+                     "no password for the target: fill Password or "
+                     "TargetPassword, or give --target-admin");
+        return;
+    }
+    c->d->mbs = mf_xreallocarray(c->d->mbs, c->d->n + 1, sizeof(*c->d->mbs));
+    c->d->lines =
+        mf_xreallocarray(c->d->lines, c->d->n + 1, sizeof(*c->d->lines));
+    c->d->lines[c->d->n] = r->line;
+    m = &c->d->mbs[c->d->n++];
+    memset(m, 0, sizeof(*m));
+    m->email = mf_xstrdup(r->email);
+    m->user = mf_xstrdup(r->username);
+    m->user_root = dup_or_null(r->user_root);
+    m->target_user = dup_or_null(r->target_username);
+    /* Sealed at once: the clear text is the parser's and lives only
+     * during this call. With a source admin the row's own password is
+     * not needed, so it is not kept at all. */
+    if (!c->source_admin && !c->source_oauth && r->password && *r->password)
+        seal(c, r->email, MF_JOBS_PURPOSE_SOURCE, r->password, &m->password);
+    if (!c->target_admin && !c->target_oauth)
+        seal(c, r->email, MF_JOBS_PURPOSE_TARGET, tpass, &m->target_password);
+}
+
+static void
+mbs_free(struct mf_batch_mailbox_cfg *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].email);
+        free(v[i].user);
+        free(v[i].user_root);
+        free(v[i].target_user);
+        blob_wipe_free(&v[i].password);
+        blob_wipe_free(&v[i].target_password);
+    }
+    free(v);
+}
+
+/* Checks the folder rules the way the workers will parse them. */
+static bool
+check_rules(const struct mf_batch_config *cfg, struct mf_error *err) {
+    struct mf_folder_rules *rules = NULL;
+
+    if (mf_batch_config_rules(cfg, &rules, err) != MF_E_OK)
+        return false;
+    mf_folder_rules_free(&rules);
+    return true;
+}
+
+/* Reads an admin's password file, seals it for (batch, "", purpose). */
+static bool
+admin_secret(const struct mf_config *conf, const char *prefix,
+             const char *batch, const struct mf_crypto_keyring *kr,
+             const char *purpose, struct mf_batch_blob *b,
+             struct mf_error *err) {
+    char key[64];
+    char *pw = NULL;
+    bool ok;
+
+    snprintf(key, sizeof(key), "%sadmin-password", prefix);
+    if (mf_config_get_secret(conf, key, &pw, err))
+        return false;
+    if (!pw) {
+        mf_error_set(err, MF_E_USAGE, "--%sadmin needs --%s-file", prefix, key);
+        return false;
+    }
+    if (!kr)
+        keep_clear(pw, b), ok = true;
+    else
+        ok = !mf_jobs_seal_blob(kr, batch, "", purpose, pw, strlen(pw), b, err);
+    mf_secret_free(&pw);
+    return ok;
+}
+
+/* Each side's OAuth2 options: its token source checked (key files read)
+ * and its settings and sealed key put into the batch configuration. */
+static bool
+oauth_read(const struct mf_config *conf, const char *name,
+           const struct mf_crypto_keyring *kr, struct mf_batchdef *d,
+           struct mf_error *err) {
+    static const char *const sides[2] = {MF_JOBS_PURPOSE_SOURCE,
+                                         MF_JOBS_PURPOSE_TARGET};
+    struct mf_batch_oauth *bo[2] = {&d->cfg.source_oauth, &d->cfg.target_oauth};
+    const char *admin[2] = {d->cfg.admin_user, d->cfg.target_admin_user};
+
+    for (int i = 0; i < 2; i++) {
+        struct mf_oauth_config oc;
+        bool given;
+        if (mf_oauth_config_read(conf, sides[i], &oc, &given, err))
+            return false;
+        if (!given)
+            continue;
+        if (admin[i]) {
+            mf_error_set(err, MF_E_USAGE,
+                         "the %s logs in with OAuth2 or through an admin, "
+                         "not both",
+                         sides[i]);
+            return false;
+        }
+        if (mf_oauth_new(&oc, &d->oauth[i], err) ||
+            mf_jobs_oauth_define(kr, name, sides[i], &oc, bo[i], err))
+            return false;
+    }
+    return true;
+}
+
+bool
+mf_batchdef_profiles_read(const struct mf_config *conf,
+                          const struct mf_profile **src_r,
+                          const struct mf_profile **dst_r,
+                          struct mf_error *err) {
+    return mf_profile_find(mf_config_get(conf, "source-profile", NULL), src_r,
+                           err) == MF_E_OK &&
+           mf_profile_find(mf_config_get(conf, "target-profile", NULL), dst_r,
+                           err) == MF_E_OK;
+}
+
+bool
+mf_batchdef_window_read(const struct mf_config *conf, struct mf_window *w,
+                        struct mf_error *err) {
+    const char *since = mf_config_get(conf, "since", NULL);
+    const char *before = mf_config_get(conf, "before", NULL);
+
+    memset(w, 0, sizeof(*w));
+    return (!since || !mf_window_date_parse(since, &w->since, err)) &&
+           (!before || !mf_window_date_parse(before, &w->before, err)) &&
+           mf_window_check(w, err) == MF_E_OK;
+}
+
+/* An option that does not read: the command line is wrong. */
+static mf_err
+usage(struct mf_error *err) {
+    err->code = MF_E_USAGE;
+    return MF_E_USAGE;
+}
+
+mf_err
+mf_batchdef_read(const struct mf_config *conf, const char *name,
+                 const char *csv_path, const struct mf_crypto_keyring *kr,
+                 mf_batchdef_issue_cb on_issue, void *ud, struct mf_batchdef *d,
+                 struct mf_error *err) {
+    struct mf_batch_config *cfg = &d->cfg;
+    struct mf_csv_options copt = {0};
+    struct mf_endpoint ep;
+    const struct mf_profile *src_profile, *dst_profile;
+    bool insecure = false;
+    uint64_t v;
+
+    memset(d, 0, sizeof(*d));
+    cfg->name = (char *)name;
+    cfg->source = (char *)mf_config_get(conf, "source", NULL);
+    cfg->target = (char *)mf_config_get(conf, "target", NULL);
+    if (!csv_path || !cfg->source || !cfg->target) {
+        mf_error_set(err, MF_E_USAGE,
+                     "a CSV, --source and --target are "
+                     "required");
+        return usage(err);
+    }
+    if (mf_endpoint_parse(cfg->source, &ep, err) ||
+        mf_endpoint_parse(cfg->target, &ep, err) ||
+        mf_config_get_bool(conf, "insecure", false, &insecure, err))
+        return usage(err);
+    cfg->insecure = insecure;
+    if (mf_config_get_bool(conf, "repair", false, &cfg->repair, err))
+        return usage(err);
+    cfg->ca_file = (char *)mf_config_get(conf, "ca-file", NULL);
+    cfg->admin_user = (char *)mf_config_get(conf, "admin", NULL);
+    if (!mf_batchdef_profiles_read(conf, &src_profile, &dst_profile, err))
+        return usage(err);
+    /* Stored by name only when not generic: a batch without profiles
+     * reads as it did before they existed. */
+    if (src_profile->id != MF_PROFILE_GENERIC)
+        cfg->source_profile = (char *)src_profile->name;
+    if (dst_profile->id != MF_PROFILE_GENERIC)
+        cfg->target_profile = (char *)dst_profile->name;
+    cfg->admin_login_format = (char *)mf_profile_login_format(
+        src_profile, mf_config_get(conf, "admin-login-format", NULL));
+    cfg->target_admin_user = (char *)mf_config_get(conf, "target-admin", NULL);
+    cfg->target_admin_login_format =
+        (char *)mf_config_get(conf, "target-admin-login-format", NULL);
+    if (!mf_jobs_login_format_valid(cfg->admin_login_format, err) ||
+        !mf_jobs_login_format_valid(cfg->target_admin_login_format, err))
+        return usage(err);
+    cfg->include =
+        mf_strv_split(mf_config_get(conf, "include", NULL), &cfg->n_include);
+    cfg->exclude =
+        mf_strv_split(mf_config_get(conf, "exclude", NULL), &cfg->n_exclude);
+    cfg->rename =
+        mf_strv_split(mf_config_get(conf, "rename", NULL), &cfg->n_rename);
+    cfg->presets =
+        mf_strv_split(mf_config_get(conf, "preset", NULL), &cfg->n_presets);
+    cfg->separator_replacement =
+        (char *)mf_config_get(conf, "separator-replacement", NULL);
+    cfg->target_root = (char *)mf_config_get(conf, "target-root", NULL);
+    if (!check_rules(cfg, err))
+        return usage(err);
+    if (mf_config_get_u64(conf, "max-message-size", 0, 0, (uint64_t)1 << 40,
+                          MF_UNIT_BYTES, &cfg->max_message_size, err) ||
+        !read_caps(conf, "", &cfg->source_caps, err) ||
+        !read_caps(conf, "target-", &cfg->target_caps, err) ||
+        mf_config_get_u64(conf, "max-attempts", MF_BATCH_DEFAULT_ATTEMPTS, 1,
+                          100, MF_UNIT_NONE, &v, err) ||
+        mf_config_get_u64(conf, "incremental-every", 0, 0,
+                          (uint64_t)366 * 86400, MF_UNIT_SECONDS,
+                          &cfg->incremental_every, err) ||
+        mf_config_get_bool(conf, "allow-unknown-columns", false,
+                           &copt.allow_unknown_columns, err))
+        return usage(err);
+    cfg->max_attempts = (uint32_t)v;
+    if (mf_config_get(conf, "flag-conflict", NULL) &&
+        mf_flag_conflict_parse(mf_config_get(conf, "flag-conflict", NULL),
+                               &cfg->flag_conflict, err))
+        return usage(err);
+    if (!mf_batchdef_window_read(conf, &cfg->window, err))
+        return usage(err);
+    if (!oauth_read(conf, name, kr, d, err) ||
+        (cfg->admin_user &&
+         !admin_secret(conf, "", name, kr, MF_JOBS_PURPOSE_SOURCE_ADMIN,
+                       &cfg->admin_password, err)) ||
+        (cfg->target_admin_user &&
+         !admin_secret(conf, "target-", name, kr, MF_JOBS_PURPOSE_TARGET_ADMIN,
+                       &cfg->target_admin_password, err)))
+        return err->code;
+    return mf_batchdef_read_rows(name, csv_path, cfg,
+                                 copt.allow_unknown_columns, kr, on_issue, ud,
+                                 d, err);
+}
+
+mf_err
+mf_batchdef_read_rows(const char *name, const char *csv_path,
+                      const struct mf_batch_config *cfg,
+                      bool allow_unknown_columns,
+                      const struct mf_crypto_keyring *kr,
+                      mf_batchdef_issue_cb on_issue, void *ud,
+                      struct mf_batchdef *d, struct mf_error *err) {
+    struct mf_csv_options copt = {0};
+    struct mf_csv_callbacks ccb = {.on_row = on_csv_row,
+                                   .on_issue = on_csv_issue};
+    struct mf_csv_stats cstats;
+    struct create c;
+    mf_err rc;
+
+    memset(&c, 0, sizeof(c));
+    c.batch = name;
+    c.path = csv_path;
+    c.kr = kr;
+    c.d = d;
+    c.on_issue = on_issue;
+    c.ud = ud;
+    /* A side with an admin or with OAuth2 settings needs no password
+     * from the rows; the stored batch says so for `batch add` and `batch
+     * update` as the command line does for `batch create`. */
+    c.source_admin = cfg->admin_user != NULL;
+    c.target_admin = cfg->target_admin_user != NULL;
+    c.source_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_SOURCE) != NULL;
+    c.target_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_TARGET) != NULL;
+    /* The CSV: every problem listed, nothing stored if there is one. */
+    copt.allow_unknown_columns = allow_unknown_columns;
+    copt.password_optional = c.source_admin || c.source_oauth;
+    rc = mf_csv_parse_file(csv_path, &copt, &ccb, &c, &cstats, err);
+    if (rc == MF_E_IO)
+        return rc;
+    if (d->issues)
+        return mf_error_set(
+            err, c.first_issue, "%s has %llu error%s; nothing stored", csv_path,
+            (unsigned long long)d->issues, d->issues == 1 ? "" : "s");
+    if (c.seal_err.code)
+        return mf_error_set(err, c.seal_err.code, "sealing passwords: %s",
+                            c.seal_err.detail);
+    return MF_E_OK;
+}
+
+void
+mf_batchdef_free(struct mf_batchdef *d) {
+    mf_strv_free(d->cfg.include, d->cfg.n_include);
+    mf_strv_free(d->cfg.exclude, d->cfg.n_exclude);
+    mf_strv_free(d->cfg.rename, d->cfg.n_rename);
+    mf_strv_free(d->cfg.presets, d->cfg.n_presets);
+    blob_wipe_free(&d->cfg.admin_password);
+    blob_wipe_free(&d->cfg.target_admin_password);
+    mbs_free(d->mbs, d->n);
+    free(d->lines);
+    mf_jobs_oauth_clear(&d->cfg.source_oauth);
+    mf_jobs_oauth_clear(&d->cfg.target_oauth);
+    mf_oauth_free(&d->oauth[0]);
+    mf_oauth_free(&d->oauth[1]);
+    memset(d, 0, sizeof(*d));
+}

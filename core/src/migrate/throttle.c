@@ -1,0 +1,119 @@
+/*
+ * A server's throttling during one mailbox run (issue 13 section 1).
+ *
+ * When a server answers with throttling (MF_E_THROTTLED: Exchange's "NO
+ * Request is throttled. Suggested Backoff Time: N milliseconds", Gmail's
+ * [THROTTLED] or "Account exceeded command or bandwidth limits", RFC
+ * 5530 [UNAVAILABLE]), mf__run_throttled() pauses that endpoint for the
+ * time the server asked (or the side's profile default):
+ *
+ *   - in this run (a local deadline per side), always;
+ *   - for the whole fleet, when the run has a Redis (o->redis: batches,
+ *     the embedded migrate, --direct --redis): mf_caps_throttle_note()
+ *     keeps the pause in Redis and halves the endpoint's connection limit
+ *     for a while (core/src/caps/throttle.c).
+ *
+ * mf__run_throttle_wait() is called before a connection to the endpoint
+ * is opened and, on the target, between APPENDs (the writer loop, at
+ * most every CHECK_MS): it sleeps until the pause is over, so every
+ * worker stops sending to a throttled server within CHECK_MS plus one
+ * command. The attempt that was throttled ends as before (its messages
+ * stay unconfirmed and are resumed from the checkpoint); mailbox.c does
+ * not count it against --max-attempts when it made progress.
+ *
+ * Only the mailbox thread calls these (o->redis is that thread's
+ * connection, as for checkpoints).
+ */
+#include "migrate/leases.h"
+#include "migrate/migrate_int.h"
+
+#include "mailferry/caps.h"
+#include "mailferry/profile.h"
+#include "mailferry/util.h"
+
+#include <time.h>
+
+/* How often the writer looks at the fleet's pause between APPENDs. */
+#define CHECK_MS 200
+/* The longest pause honoured from one answer, and the lowered limit's
+ * lifetime bounds (after the last throttling answer). */
+#define PAUSE_MAX_MS (15u * 60 * 1000)
+#define WINDOW_MIN_MS 60000u
+#define WINDOW_MAX_MS (15u * 60 * 1000)
+
+static uint64_t
+now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const struct mf_profile *
+side_profile(const struct mf__run *run, bool target) {
+    const struct mf_profile *p =
+        target ? run->o->target_profile : run->o->source_profile;
+    return p ? p : mf_profile_generic();
+}
+
+void
+mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms) {
+    const struct mf_profile *p = side_profile(run, target);
+    uint32_t ms = retry_ms ? retry_ms : p->throttle_default_ms;
+    uint64_t until;
+    char ep[MF_CAPS_ENDPOINT_MAX];
+    int side = target ? 1 : 0;
+
+    if (ms > PAUSE_MAX_MS)
+        ms = PAUSE_MAX_MS;
+    until = now_ms() + ms;
+    if (until > run->pause_until_ms[side])
+        run->pause_until_ms[side] = until;
+    run->throttled = true;
+    run->res->stats.throttles++;
+    if (run->o->redis) {
+        uint32_t window = 5 * ms, left;
+        unsigned lim;
+        struct mf_error err;
+
+        if (window < WINDOW_MIN_MS)
+            window = WINDOW_MIN_MS;
+        if (window > WINDOW_MAX_MS)
+            window = WINDOW_MAX_MS;
+        mf__leases_endpoint_id(run->o, target, ep, sizeof(ep));
+        /* Redis away: the local pause still holds. */
+        if (mf_caps_throttle_note(run->o->redis, ep, ms,
+                                  mf__leases_cap(run->leases, target),
+                                  p->throttle_min_connections, window, &left,
+                                  &lim, &err) != MF_E_OK)
+            return;
+    }
+}
+
+void
+mf__run_throttle_wait(struct mf__run *run, bool target, bool now) {
+    int side = target ? 1 : 0;
+    uint64_t t = now_ms(), until = run->pause_until_ms[side];
+
+    if (run->o->redis && (now || t >= run->pause_checked_ms[side] + CHECK_MS)) {
+        char ep[MF_CAPS_ENDPOINT_MAX];
+        uint32_t left = 0;
+        unsigned lim;
+        struct mf_error err;
+
+        run->pause_checked_ms[side] = t;
+        mf__leases_endpoint_id(run->o, target, ep, sizeof(ep));
+        if (mf_caps_throttle_get(run->o->redis, ep, &left, &lim, &err) ==
+                MF_E_OK &&
+            t + left > until)
+            until = t + left;
+    }
+    if (until <= t)
+        return;
+    run->res->stats.throttle_wait_ms += until - t;
+    while (t < until && !(run->o->stop && atomic_load(run->o->stop))) {
+        uint64_t step = until - t < 100 ? until - t : 100;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+        t = now_ms();
+    }
+}
