@@ -57,7 +57,7 @@ field_text(struct mf_buf *out, const char *str) {
     if (n > 0 && strchr("=+-@\t\r", s[0]))
         mf_buf_append(out, "'", 1);
     for (size_t i = 0; i < n;) {
-        size_t len = mf__report_utf8_len(s + i, n - i);
+        size_t len = mf_utf8_next(s + i, n - i, NULL);
 
         if (len == 0) {
             mf_buf_append_str(out, "\xef\xbf\xbd");

@@ -33,6 +33,8 @@
 
 #include "memtest.h"
 
+#include "mailferry/profile.h"
+
 #include <stdatomic.h>
 
 struct t {
@@ -234,6 +236,76 @@ test_rerun_copies_nothing(void **state) {
     assert_int_equal(t->res.stats.folders_created, 0);
 }
 
+/* A target that stores its own rendering of each message (Exchange,
+ * Gmail): sizes differ from the source's. A run without checkpoints
+ * must recognise what is there. With the strict fingerprint (generic
+ * profile) it cannot, and copies everything again; with the lenient one
+ * (the exchange-online profile) it copies nothing. Also after an
+ * interrupted attempt: the resume duplicates nothing. */
+static void
+test_reencoding_target(void **state) {
+    struct t *t = *state;
+
+    make_tree(t);
+    t->env.dst->faults.reencode = true;
+    t->o.target_profile = mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE);
+    expect_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 27);
+    assert_int_equal(total(t->env.dst), 27);
+    expect_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 0);
+    assert_int_equal(t->res.stats.messages_present, 27);
+    assert_int_equal(total(t->env.dst), 27);
+    /* The same without the profile: strict fingerprints see no match. */
+    t->o.target_profile = NULL;
+    expect_ok(t);
+    assert_int_equal(t->res.stats.messages_present, 0);
+    assert_int_equal(total(t->env.dst), 54);
+}
+
+/* Flag sync on an incremental pass pairs messages by fingerprint: on a
+ * re-encoding target, the lenient one still pairs them. */
+static void
+test_reencoding_target_flags(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *sf = fill(t->env.src, "INBOX", 0, true, 6, 300);
+    struct mf_mem_folder *df;
+
+    mf_mem_folder_add(t->env.dst, "INBOX", 0, true);
+    t->env.dst->faults.reencode = true;
+    t->o.target_profile = mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE);
+    expect_pass_ok(t);
+    mf_mem_msg_set_flags(&sf->msgs[2], "\\Seen \\Answered $Later");
+    expect_pass_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 0);
+    assert_int_equal(t->res.stats.flags_updated, 1);
+    df = mf_mem_folder_find(t->env.dst, "INBOX");
+    assert_int_equal(df->n, 6);
+    for (size_t i = 0; i < 6; i++) {
+        char a[128], b[128];
+        norm_flags(sf->msgs[i].flags, a, sizeof(a));
+        norm_flags(df->msgs[i].flags, b, sizeof(b));
+        assert_string_equal(a, b);
+    }
+}
+
+static void
+test_reencoding_target_resume(void **state) {
+    struct t *t = *state;
+
+    fill(t->env.src, "INBOX", 0, true, 40, 300);
+    mf_mem_folder_add(t->env.dst, "INBOX", 0, true);
+    t->env.dst->faults.reencode = true;
+    t->env.dst->caps.uidplus = false; /* recognition by fingerprint alone */
+    t->env.dst->faults.append_fail_at = 17;
+    t->env.dst->faults.append_fail_code = MF_E_DISCONNECTED;
+    t->env.dst->faults.append_fail_commit = true;
+    t->o.target_profile = mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE);
+    expect_ok(t);
+    assert_true(t->res.stats.attempts >= 2);
+    assert_int_equal(total(t->env.dst), 40);
+}
+
 static void
 test_duplicates_stay(void **state) {
     struct t *t = *state;
@@ -267,6 +339,7 @@ test_duplicates_stay(void **state) {
 struct cut {
     bool uidplus, multiappend, commit;
     uint64_t at;
+    mf_err code; /* of the failed append; 0: MF_E_DISCONNECTED */
 };
 
 static void
@@ -285,15 +358,18 @@ interrupted(struct t *t, const struct cut *c) {
     t->o.batch_messages = 10;
     t->o.appends_in_flight = 3;
     t->env.dst->faults.append_fail_at = c->at;
-    t->env.dst->faults.append_fail_code = MF_E_DISCONNECTED;
+    t->env.dst->faults.append_fail_code = c->code ? c->code : MF_E_DISCONNECTED;
     t->env.dst->faults.append_fail_commit = c->commit;
     expect_ok(t);
-    assert_int_equal(t->res.stats.attempts, 2);
+    /* A throttled attempt that made progress is not counted (throttle.c). */
+    assert_int_equal(t->res.stats.attempts, c->code == MF_E_THROTTLED ? 1 : 2);
     assert_int_equal(t->env.dst_opens, 2);
     expect_same(t, "INBOX", "INBOX");
     expect_same(t, "Archive", "Archive");
     assert_int_equal(t->res.n_failed, 0);
-    if (c->commit)
+    /* Committed, or confirmed after the failed one: recognised, not
+     * copied again. */
+    if (c->commit || c->code == MF_E_THROTTLED)
         assert_true(t->res.stats.messages_present > 0);
     /* What the target stored is exactly the source: nothing twice. */
     assert_int_equal(t->env.dst->stats.appended, total(t->env.src));
@@ -301,22 +377,22 @@ interrupted(struct t *t, const struct cut *c) {
 
 static void
 test_interrupted_uidplus_multi(void **state) {
-    interrupted(*state, &(struct cut){true, true, false, 57});
+    interrupted(*state, &(struct cut){true, true, false, 57, MF_E_OK});
 }
 
 static void
 test_interrupted_uidplus_multi_committed(void **state) {
-    interrupted(*state, &(struct cut){true, true, true, 57});
+    interrupted(*state, &(struct cut){true, true, true, 57, MF_E_OK});
 }
 
 static void
 test_interrupted_plain_committed(void **state) {
-    interrupted(*state, &(struct cut){false, false, true, 121});
+    interrupted(*state, &(struct cut){false, false, true, 121, MF_E_OK});
 }
 
 static void
 test_interrupted_no_uidplus(void **state) {
-    interrupted(*state, &(struct cut){false, true, false, 121});
+    interrupted(*state, &(struct cut){false, true, false, 121, MF_E_OK});
 }
 
 /* Without MULTIAPPEND, batches of 10 go out as 10 single APPENDs each,
@@ -324,19 +400,30 @@ test_interrupted_no_uidplus(void **state) {
  * it in that batch are confirmed, the rest are not. */
 static void
 test_interrupted_singles(void **state) {
-    interrupted(*state, &(struct cut){true, false, false, 57});
+    interrupted(*state, &(struct cut){true, false, false, 57, MF_E_OK});
 }
 
 static void
 test_interrupted_singles_committed(void **state) {
-    interrupted(*state, &(struct cut){true, false, true, 57});
+    interrupted(*state, &(struct cut){true, false, true, 57, MF_E_OK});
+}
+
+/* One single APPEND answered NO [UNAVAILABLE] in the middle of a batch
+ * while the connection goes on: the messages after it in the batch are
+ * confirmed by their own OKs, that one is not (the attempt ends, the
+ * checkpoint stops before it), and the next attempt copies it and
+ * recognises the ones after it: nothing recorded unconfirmed, nothing
+ * lost, nothing twice. */
+static void
+test_interrupted_singles_out_of_order(void **state) {
+    interrupted(*state, &(struct cut){true, false, false, 57, MF_E_THROTTLED});
 }
 
 static void
 test_interrupted_second_folder(void **state) {
     /* INBOX has 202 messages: the cut is in Archive, after INBOX is
      * finished; INBOX is not visited again. */
-    interrupted(*state, &(struct cut){true, true, true, 215});
+    interrupted(*state, &(struct cut){true, true, true, 215, MF_E_OK});
 }
 
 /* The source says BYE in the middle of a body while appends are in flight
@@ -843,6 +930,9 @@ main(void) {
         T(test_target_refuses_everything),
         T(test_full_copy_plain_target),
         T(test_rerun_copies_nothing),
+        T(test_reencoding_target),
+        T(test_reencoding_target_resume),
+        T(test_reencoding_target_flags),
         T(test_duplicates_stay),
         T(test_interrupted_uidplus_multi),
         T(test_interrupted_uidplus_multi_committed),
@@ -851,6 +941,7 @@ main(void) {
         T(test_interrupted_second_folder),
         T(test_interrupted_singles),
         T(test_interrupted_singles_committed),
+        T(test_interrupted_singles_out_of_order),
         T(test_bye_mid_fetch),
         T(test_split_then_disconnect),
         T(test_bad_message_alone),
