@@ -320,8 +320,20 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
         r->nfailed = copy_items(all, n, &budget, &r->failed);
         free(all); /* the items' strings stay res's */
     }
-    r->nskipped =
-        copy_items(res->skipped, res->n_skipped, &budget, &r->skipped);
+    {
+        /* Messages removed by --sync-deletes travel in the skipped list
+         * with their own code, MESSAGE_DELETED: the report lists them
+         * under their own reason (mf_report_skip_reason_of()). */
+        size_t n = res->n_skipped + res->n_deleted;
+        struct mf_migrate_item *all = mf_xcalloc(n ? n : 1, sizeof(*all));
+        if (res->n_skipped)
+            memcpy(all, res->skipped, res->n_skipped * sizeof(*all));
+        if (res->n_deleted)
+            memcpy(all + res->n_skipped, res->deleted,
+                   res->n_deleted * sizeof(*all));
+        r->nskipped = copy_items(all, n, &budget, &r->skipped);
+        free(all); /* the items' strings stay res's */
+    }
 }
 
 /* How long a publish may wait: normally RESULT_WAIT_MS; during shutdown
