@@ -291,9 +291,10 @@ modseq_of(const struct mf_mem_folder *f) {
     for (size_t i = 0; i < f->n; i++) {
         const struct mf_mem_msg *m = &f->msgs[i];
         const char *fl = m->flags ? m->flags : "";
+        size_t len = strlen(fl);
         for (int b = 0; b < 4; b++)
             h = (h ^ ((m->uid >> (8 * b)) & 0xff)) * 1099511628211ull;
-        for (size_t k = 0; k <= strlen(fl); k++)
+        for (size_t k = 0; k <= len; k++) /* the NUL separates messages */
             h = (h ^ (uint8_t)fl[k]) * 1099511628211ull;
     }
     return h | 1;
@@ -416,7 +417,8 @@ mem_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
         meta.size = m->len;
         meta.date = m->date;
         meta.flags = (const char *)flags.data;
-        if (what & (MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT)) {
+        if (what & (MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT |
+                    MF_STORE_META_FROM)) {
             if (!ms->scan)
                 ms->scan = mf_header_scan_new(0);
             mf_header_scan_reset(ms->scan);
@@ -424,6 +426,8 @@ mem_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
             mf_header_scan_finish(ms->scan);
             if (what & MF_STORE_META_MESSAGE_ID)
                 meta.message_id = mf_header_scan_message_id(ms->scan);
+            if (what & MF_STORE_META_FROM)
+                meta.from = mf_header_scan_from(ms->scan);
             mf_buf_reset(&subject);
             if ((what & MF_STORE_META_SUBJECT) &&
                 mf_header_scan_subject(ms->scan)) {
@@ -678,9 +682,18 @@ run_append(struct mem_store *ms, struct op *o) {
     }
     if (code == MF_E_OK || store) {
         for (size_t i = 0; f && i < o->n; i++) {
+            static const char added[] = "X-MS-Exchange-Organization-"
+                                        "AuthAs: Internal\r\n";
+            struct mf_buf re = {0};
             uids[i] = f->uidnext;
+            if (fl->reencode) {
+                mf_buf_append(&re, added, sizeof(added) - 1);
+                mf_buf_append(&re, bodies[i], o->msgs[i].body.size);
+            }
             (void)mf_mem_msg_add(f, o->msgs[i].flags, o->msgs[i].date,
-                                 bodies[i], o->msgs[i].body.size);
+                                 fl->reencode ? re.data : bodies[i],
+                                 fl->reencode ? re.len : o->msgs[i].body.size);
+            mf_buf_free(&re);
             srv->stats.appended++;
         }
     }
@@ -823,6 +836,24 @@ mem_close(struct mf_store *st) {
     free(ms);
 }
 
+static mf_err
+mem_expunge_uids(struct mf_store *st, const uint32_t *uids, size_t n) {
+    struct mem_store *ms = MS(st);
+
+    if (ms->broken)
+        return broken_error(ms);
+    if (!ms->srv->caps.uidplus)
+        return mf_store_fail(st, MF_E_DELETE_NEEDS_UIDPLUS,
+                             "the target has no UIDPLUS (RFC 4315)");
+    if (!ms->sel || ms->readonly)
+        return mf_store_fail(st, MF_E_IMAP_BAD, "BAD no folder selected");
+    for (size_t i = 0; i < n; i++) {
+        (void)mf_mem_msg_remove(ms->sel, uids[i]);
+        ms->srv->stats.expunged++;
+    }
+    return MF_E_OK;
+}
+
 static const struct mf_store_ops mem_ops = {
     .list = mem_list,
     .create = mem_create,
@@ -833,6 +864,7 @@ static const struct mf_store_ops mem_ops = {
     .count = mem_count,
     .fetch_bodies = mem_fetch_bodies,
     .append = mem_append,
+    .expunge_uids = mem_expunge_uids,
     .set_flags = mem_set_flags,
     .flush = mem_flush,
     .cancel = mem_cancel,

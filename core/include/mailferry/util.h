@@ -78,6 +78,13 @@ double mf_monotonic_s(void);
  * rate in the tree reads. */
 uint64_t mf_monotonic_ms(void);
 
+/* The UTF-8 sequence at s[0..n) (util/utf8.c): its length, with its code
+ * point in *cp_r (may be NULL), or 0 when s does not start with a valid
+ * sequence (or n is 0). */
+size_t mf_utf8_next(const uint8_t *s, size_t n, uint32_t *cp_r);
+/* Whether s[0..n) is all valid UTF-8. */
+bool mf_utf8_valid(const uint8_t *s, size_t n);
+
 /* Splits a comma list (NULL reads as empty) into a new array of *n_r new
  * strings, empty items left out; NULL when there is none. Free it with
  * mf_strv_free(). */

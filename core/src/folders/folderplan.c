@@ -101,7 +101,7 @@ decode_name(const uint8_t *raw, size_t len, bool utf8, char **why_r) {
 
     *why_r = NULL;
     if (utf8) {
-        if (mf__folder_utf8_valid(raw, len))
+        if (mf_utf8_valid(raw, len))
             return mf_xstrndup((const char *)raw, len);
         *why_r = mf_xstrdup("invalid UTF-8; read as Latin-1");
         return latin1_to_utf8(raw, len);
@@ -117,7 +117,7 @@ decode_name(const uint8_t *raw, size_t len, bool utf8, char **why_r) {
     for (size_t i = 0; i < len; i++)
         if (raw[i] < 0x20 || raw[i] > 0x7e)
             ascii = false;
-    if (ascii || mf__folder_utf8_valid(raw, len)) {
+    if (ascii || mf_utf8_valid(raw, len)) {
         *why_r = mf_xasprintf("%s; read %s", e.detail,
                               ascii ? "literally" : "as UTF-8");
         return tmp;

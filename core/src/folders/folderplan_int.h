@@ -20,10 +20,6 @@ struct mf__folder_pat {
     const char *text; /* borrowed: the rule as the admin wrote it */
 };
 
-/* True when s[0..n) is valid UTF-8 (no overlongs, surrogates or code
- * points past U+10FFFF). */
-bool mf__folder_utf8_valid(const uint8_t *s, size_t n);
-
 /* A new string: s with ASCII, Latin-1, Latin Extended-A, Greek and
  * Cyrillic capitals folded to small letters. Folding keeps every
  * character's UTF-8 length, so folded strings match byte for byte where

@@ -23,60 +23,6 @@
 /* UTF-8 and case folding                                              */
 /* ------------------------------------------------------------------ */
 
-/* Decodes one UTF-8 character at s[0..n); returns its length, or 0 when
- * invalid. */
-static size_t
-utf8_next(const uint8_t *s, size_t n, uint32_t *cp_r) {
-    uint32_t cp;
-    size_t len;
-
-    if (n == 0)
-        return 0;
-    if (s[0] < 0x80) {
-        *cp_r = s[0];
-        return 1;
-    }
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        cp = s[0] & 0x1f;
-        len = 2;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        cp = s[0] & 0x0f;
-        len = 3;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        cp = s[0] & 0x07;
-        len = 4;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    /* Overlong forms, surrogates, past U+10FFFF. */
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    *cp_r = cp;
-    return len;
-}
-
-bool
-mf__folder_utf8_valid(const uint8_t *s, size_t n) {
-    size_t i = 0;
-    uint32_t cp;
-
-    while (i < n) {
-        size_t l = utf8_next(s + i, n - i, &cp);
-        if (l == 0)
-            return false;
-        i += l;
-    }
-    return true;
-}
-
 /* Simple case folding of the two-byte letters most mailbox names use.
  * Every mapping stays within two-byte UTF-8, so lengths never change. A
  * name in another script compares exactly; if such names collide on a
@@ -115,7 +61,7 @@ mf__folder_fold(const char *s) {
 
     while (i < n) {
         uint32_t cp;
-        size_t l = utf8_next(u + i, n - i, &cp);
+        size_t l = mf_utf8_next(u + i, n - i, &cp);
         if (l == 0) {
             i++;
             continue;
@@ -339,7 +285,7 @@ check_text(const char *what, const char *s, struct mf_error *err) {
     if (n > MF_FOLDER_RULE_LEN_MAX)
         return mf_error_set(err, MF_E_USAGE, "%s: longer than %d bytes", what,
                             MF_FOLDER_RULE_LEN_MAX);
-    if (!mf__folder_utf8_valid((const uint8_t *)s, n))
+    if (!mf_utf8_valid((const uint8_t *)s, n))
         return mf_error_set(err, MF_E_USAGE, "%s \"%s\": invalid UTF-8", what,
                             s);
     for (size_t i = 0; i < n; i++)

@@ -460,36 +460,6 @@ parse_word(const char *p, struct mf_buf *bytes, struct word *w_r) {
     return true;
 }
 
-/* Length of the valid UTF-8 sequence at p[0..n), or 0 if there is none
- * (overlong forms, surrogates and code points past U+10FFFF are not). */
-static size_t
-utf8_seq(const uint8_t *p, size_t n) {
-    uint32_t cp;
-    size_t len;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        len = 2, cp = p[0] & 0x1f;
-    else if (p[0] >= 0xe0 && p[0] <= 0xef)
-        len = 3, cp = p[0] & 0x0f;
-    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-        len = 4, cp = p[0] & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 /* Appends the decoded bytes of a run of words in charset cs as UTF-8, or,
  * if they are not valid in it, the run's raw text. Empties bytes. */
 static void
@@ -498,7 +468,8 @@ flush_run(enum charset cs, struct mf_buf *bytes, const char *raw_start,
     bool valid = true;
 
     for (size_t i = 0; i < bytes->len && valid;) {
-        size_t n = cs == CS_UTF8    ? utf8_seq(bytes->data + i, bytes->len - i)
+        size_t n = cs == CS_UTF8
+                       ? mf_utf8_next(bytes->data + i, bytes->len - i, NULL)
                    : cs == CS_ASCII ? (bytes->data[i] < 0x80)
                                     : 1;
 

@@ -60,6 +60,7 @@ struct mf_store_status {
 /* What fetch_meta() asks for besides UID, FLAGS, INTERNALDATE, SIZE. */
 #define MF_STORE_META_MESSAGE_ID (1u << 0)
 #define MF_STORE_META_SUBJECT (1u << 1)
+#define MF_STORE_META_FROM (1u << 2) /* the From field, raw (lenient fp) */
 
 /* Items of a message's metadata the server did not give (or gave in a
  * form that cannot be copied), in mf_store_meta.missing. */
@@ -81,6 +82,7 @@ struct mf_store_meta {
     const char *flags;      /* "\Seen $Work", space separated, no \Recent */
     const char *message_id; /* with MF_STORE_META_MESSAGE_ID; NULL: none */
     const char *subject;    /* with MF_STORE_META_SUBJECT (decoded); or NULL */
+    const char *from;       /* with MF_STORE_META_FROM (raw); or NULL */
 };
 typedef mf_err (*mf_store_meta_cb)(void *ud, const struct mf_store_meta *m);
 
@@ -180,6 +182,13 @@ struct mf_store_ops {
     mf_err (*append)(struct mf_store *st, const char *folder,
                      const struct mf_store_append_msg *msgs, size_t n,
                      mf_store_done_cb cb, void *ud);
+    /* Removes the n given UIDs (ascending) from the selected folder, and
+     * nothing else: UID STORE +FLAGS.SILENT (\Deleted), then UID EXPUNGE
+     * of the same set (UIDPLUS, RFC 4315 section 2.1). Never a plain
+     * EXPUNGE, which would also remove messages others marked \Deleted:
+     * without UIDPLUS it fails with MF_E_DELETE_NEEDS_UIDPLUS and sends
+     * nothing. */
+    mf_err (*expunge_uids)(struct mf_store *st, const uint32_t *uids, size_t n);
     /* Queues UID STORE uid FLAGS (flags) in the selected folder. */
     mf_err (*set_flags)(struct mf_store *st, uint32_t uid, const char *flags,
                         mf_store_done_cb cb, void *ud);

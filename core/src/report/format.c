@@ -46,34 +46,6 @@ mf__report_out_finish(struct mf__report_out *o) {
  * Text
  * ------------------------------------------------------------------ */
 
-size_t
-mf__report_utf8_len(const unsigned char *s, size_t n) {
-    uint32_t cp;
-    size_t len;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 void
 mf__report_html_escape(struct mf_buf *out, const char *str) {
     const unsigned char *s = (const unsigned char *)str;
@@ -116,7 +88,7 @@ mf__report_html_escape(struct mf_buf *out, const char *str) {
         default:
             /* Controls are not allowed in HTML text; invalid UTF-8 would
              * make the browser guess. Both become U+FFFD. */
-            if (s[i] >= 0x80 && (len = mf__report_utf8_len(s + i, n - i))) {
+            if (s[i] >= 0x80 && (len = mf_utf8_next(s + i, n - i, NULL))) {
                 mf_buf_append(out, s + i, len);
                 i += len;
                 continue;

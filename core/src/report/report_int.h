@@ -29,10 +29,6 @@ void mf__report_out_maybe_flush(struct mf__report_out *o);
  * failed. */
 MF_WARN_UNUSED mf_err mf__report_out_finish(struct mf__report_out *o);
 
-/* Length of the valid UTF-8 sequence at s (n > 0 bytes available), or 0
- * when s starts with an invalid byte or a truncated/overlong sequence. */
-size_t mf__report_utf8_len(const unsigned char *s, size_t n);
-
 /* A time as ISO 8601 UTC, "2024-05-01T10:00:00Z"; "" for 0. */
 #define MF__REPORT_TIME_LEN 32
 void mf__report_time_iso(int64_t t, char out[MF__REPORT_TIME_LEN]);

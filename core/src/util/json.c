@@ -10,35 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t n) {
-    uint32_t cp;
-    size_t len;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 void
 mf_json_append_stringn(struct mf_buf *b, const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
@@ -62,7 +33,7 @@ mf_json_append_stringn(struct mf_buf *b, const char *str, size_t n) {
         } else if (c < 0x20 || c == 0x7f) {
             mf_buf_appendf(b, "\\u%04x", c);
             i++;
-        } else if ((len = utf8_seq_len(s + i, n - i)) > 0) {
+        } else if ((len = mf_utf8_next(s + i, n - i, NULL)) > 0) {
             mf_buf_append(b, s + i, len);
             i += len;
         } else {

@@ -1,0 +1,57 @@
+/*
+ * UTF-8 (RFC 3629 section 4): the one decoder of a sequence, used by the
+ * JSON writer, the report's escaping, the header scanner and the folder
+ * rules. Overlong forms, surrogates (U+D800..U+DFFF) and code points past
+ * U+10FFFF are not UTF-8:
+ *
+ *   UTF8-2 = %xC2-DF UTF8-tail
+ *   UTF8-3 = %xE0 %xA0-BF UTF8-tail / %xE1-EC 2( UTF8-tail ) /
+ *            %xED %x80-9F UTF8-tail / %xEE-EF 2( UTF8-tail )
+ *   UTF8-4 = %xF0 %x90-BF 2( UTF8-tail ) / %xF1-F3 3( UTF8-tail ) /
+ *            %xF4 %x80-8F 2( UTF8-tail )
+ */
+#include "mailferry/util.h"
+
+size_t
+mf_utf8_next(const uint8_t *s, size_t n, uint32_t *cp_r) {
+    uint32_t cp;
+    size_t len;
+
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80) {
+        cp = s[0];
+        len = 1;
+        goto out;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+out:
+    if (cp_r)
+        *cp_r = cp;
+    return len;
+}
+
+bool
+mf_utf8_valid(const uint8_t *s, size_t n) {
+    for (size_t i = 0, l; i < n; i += l)
+        if ((l = mf_utf8_next(s + i, n - i, NULL)) == 0)
+            return false;
+    return true;
+}

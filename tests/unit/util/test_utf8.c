@@ -1,0 +1,62 @@
+/*
+ * The one UTF-8 decoder (core/src/util/utf8.c): table-driven sequences,
+ * valid ones with their code point and length, and every kind of invalid
+ * one RFC 3629 rules out (overlong, surrogate, past U+10FFFF, truncated,
+ * a bad continuation byte, a lone continuation byte).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mailferry/util.h"
+
+#include <string.h>
+
+static void
+test_vectors(void **state) {
+    static const struct {
+        const char *s;
+        size_t len;
+        uint32_t cp;
+    } v[] = {
+        {"A", 1, 0x41},
+        {"\xc3\xa9", 2, 0xe9},
+        {"\xe2\x82\xac", 3, 0x20ac},
+        {"\xf0\x9f\x98\x80", 4, 0x1f600},
+        {"\xf4\x8f\xbf\xbf", 4, 0x10ffff},
+        {"\xc0\xaf", 0, 0},         /* overlong '/' */
+        {"\xe0\x80\xaf", 0, 0},     /* overlong, 3 bytes */
+        {"\xf0\x80\x80\xaf", 0, 0}, /* overlong, 4 bytes */
+        {"\xed\xa0\x80", 0, 0},     /* U+D800, a surrogate */
+        {"\xf4\x90\x80\x80", 0, 0}, /* U+110000 */
+        {"\xf5\x80\x80\x80", 0, 0},
+        {"\xe2\x82", 0, 0}, /* truncated */
+        {"\xc3\x28", 0, 0}, /* bad continuation */
+        {"\x80", 0, 0},     /* lone continuation */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < MF_ARRAY_LEN(v); i++) {
+        const uint8_t *s = (const uint8_t *)v[i].s;
+        uint32_t cp = 0xffffffffu;
+        size_t len = mf_utf8_next(s, strlen(v[i].s), &cp);
+
+        if (len != v[i].len || (len && cp != v[i].cp))
+            fail_msg("vector %zu: length %zu code point %x", i, len,
+                     (unsigned)cp);
+        assert_int_equal(mf_utf8_valid(s, strlen(v[i].s)), v[i].len != 0);
+    }
+    assert_int_equal(mf_utf8_next((const uint8_t *)"x", 0, NULL), 0);
+    assert_true(mf_utf8_valid((const uint8_t *)"", 0));
+    assert_true(mf_utf8_valid((const uint8_t *)"Gr\xc3\xb6\xc3\x9f"
+                                               "e",
+                              7));
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_vectors)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
