@@ -291,9 +291,10 @@ modseq_of(const struct mf_mem_folder *f) {
     for (size_t i = 0; i < f->n; i++) {
         const struct mf_mem_msg *m = &f->msgs[i];
         const char *fl = m->flags ? m->flags : "";
+        size_t len = strlen(fl);
         for (int b = 0; b < 4; b++)
             h = (h ^ ((m->uid >> (8 * b)) & 0xff)) * 1099511628211ull;
-        for (size_t k = 0; k <= strlen(fl); k++)
+        for (size_t k = 0; k <= len; k++) /* the NUL separates messages */
             h = (h ^ (uint8_t)fl[k]) * 1099511628211ull;
     }
     return h | 1;
@@ -416,7 +417,8 @@ mem_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
         meta.size = m->len;
         meta.date = m->date;
         meta.flags = (const char *)flags.data;
-        if (what & (MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT)) {
+        if (what & (MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT |
+                    MF_STORE_META_FROM)) {
             if (!ms->scan)
                 ms->scan = mf_header_scan_new(0);
             mf_header_scan_reset(ms->scan);
@@ -424,6 +426,8 @@ mem_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
             mf_header_scan_finish(ms->scan);
             if (what & MF_STORE_META_MESSAGE_ID)
                 meta.message_id = mf_header_scan_message_id(ms->scan);
+            if (what & MF_STORE_META_FROM)
+                meta.from = mf_header_scan_from(ms->scan);
             mf_buf_reset(&subject);
             if ((what & MF_STORE_META_SUBJECT) &&
                 mf_header_scan_subject(ms->scan)) {
@@ -678,9 +682,18 @@ run_append(struct mem_store *ms, struct op *o) {
     }
     if (code == MF_E_OK || store) {
         for (size_t i = 0; f && i < o->n; i++) {
+            static const char added[] = "X-MS-Exchange-Organization-"
+                                        "AuthAs: Internal\r\n";
+            struct mf_buf re = {0};
             uids[i] = f->uidnext;
+            if (fl->reencode) {
+                mf_buf_append(&re, added, sizeof(added) - 1);
+                mf_buf_append(&re, bodies[i], o->msgs[i].body.size);
+            }
             (void)mf_mem_msg_add(f, o->msgs[i].flags, o->msgs[i].date,
-                                 bodies[i], o->msgs[i].body.size);
+                                 fl->reencode ? re.data : bodies[i],
+                                 fl->reencode ? re.len : o->msgs[i].body.size);
+            mf_buf_free(&re);
             srv->stats.appended++;
         }
     }

@@ -110,6 +110,11 @@ struct mf_mem_faults {
      * the next body_short_times times. */
     uint32_t body_short_uid;
     unsigned body_short_times;
+    /* Every appended message is stored re-encoded, as Exchange and Gmail
+     * store their own rendering: a header field is added in front, so
+     * its size and bytes differ from what was appended (Message-ID,
+     * Subject, From and the date stay). Does not clear itself. */
+    bool reencode;
 };
 
 struct mf_mem_stats {

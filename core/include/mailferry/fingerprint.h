@@ -170,6 +170,23 @@ void mf_fingerprint_compute(const char *message_id, uint64_t size,
                             int64_t internal_date, unsigned flags,
                             struct mf_fingerprint *fp_r);
 
+/* The lenient fingerprint of version 2 (issue 13), which the engine uses
+ * for targets whose profile says they re-encode what they store
+ * (Exchange, Gmail: mailferry/profile.h): the Message-ID (or none), the
+ * INTERNALDATE instant, and a hash of a few normalised header fields,
+ * never RFC822.SIZE. subject is the Subject with its encoded-words
+ * decoded (mf_header_decode_2047(); a target may encode them anew),
+ * compared with runs of blanks made one space, trimmed, ASCII case
+ * folded; from is the From field as sent, compared by its address alone
+ * (the addr-spec inside the last <...>, else the whole value), trimmed
+ * and ASCII lower-cased, since a target may rewrite the display name.
+ * Any of them may be NULL. A message without a Message-ID is then known
+ * by (date, subject, sender): two different messages alike in all three
+ * are taken for one, which is why only re-encoding targets use it. */
+void mf_fingerprint_lenient(const char *message_id, const char *subject,
+                            const char *from, int64_t internal_date,
+                            struct mf_fingerprint *fp_r);
+
 /* Fingerprint of a target message from its FETCH items: hdr/len is the
  * content of the BODY[HEADER.FIELDS (MESSAGE-ID)] literal (header lines
  * and the empty line; "\r\n" alone when there is no Message-ID), scanned

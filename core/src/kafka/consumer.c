@@ -450,8 +450,9 @@ mf_kafka_consumer_poll(struct mf_kafka_consumer *c, int timeout_ms,
         return mf_error_set(err, MF_E_STATE, "Kafka consumer is closed");
     if (c->n_assign_topics) {
         /* Not yet assigned (kafka-assign=all): a failure is retried at
-         * the next poll, as a failed group join would be. */
-        mf_err rc = assign_all(c, timeout_ms > 0 ? timeout_ms : 1000, err);
+         * the next poll, as a failed group join would be. The metadata
+         * may take longer than a short poll: this happens once. */
+        mf_err rc = assign_all(c, timeout_ms > 2000 ? timeout_ms : 2000, err);
         if (rc != MF_E_OK)
             return rc;
     }

@@ -15,6 +15,14 @@
  * The Message-ID goes in with its length in front so that no byte in it
  * can fake a line.
  *
+ * Version 2, lenient only (mf_fingerprint_lenient()):
+ *
+ *     "mailferry-fp 2 lenient\n"
+ *     "message-id <len> <bytes>\n"     or "message-id none\n"
+ *     "date <decimal>\n"
+ *     "subject <len> <normalised>\n"   or "subject none\n"
+ *     "from <len> <address>\n"         or "from none\n"
+ *
  * The multiset is an open-addressing hash table with linear probing, keyed
  * by the digest (already uniformly distributed, so its first 8 bytes are
  * the hash). Slots whose count drops to zero stay, so there are no
@@ -82,6 +90,94 @@ mf_fingerprint_compute(const char *message_id, uint64_t size,
     n = snprintf(line, sizeof(line), "date %" PRId64 "\n", internal_date);
     MF_ASSERT(n > 0 && (size_t)n < sizeof(line));
     digest_update(ctx, line, (size_t)n);
+    ok = EVP_DigestFinal_ex(ctx, fp_r->digest, &dlen);
+    MF_ASSERT(ok == 1 && dlen == sizeof(fp_r->digest));
+    EVP_MD_CTX_free(ctx);
+}
+
+/* "subject <len> <value>\n", or "subject none\n" for NULL. */
+static void
+digest_field(EVP_MD_CTX *ctx, const char *name, const char *v, size_t n) {
+    char line[64];
+    int k;
+
+    if (!v) {
+        k = snprintf(line, sizeof(line), "%s none\n", name);
+        MF_ASSERT(k > 0 && (size_t)k < sizeof(line));
+        digest_update(ctx, line, (size_t)k);
+        return;
+    }
+    k = snprintf(line, sizeof(line), "%s %zu ", name, n);
+    MF_ASSERT(k > 0 && (size_t)k < sizeof(line));
+    digest_update(ctx, line, (size_t)k);
+    digest_update(ctx, v, n);
+    digest_update(ctx, "\n", 1);
+}
+
+static bool
+blank(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static char
+lower(char c) {
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Blanks collapsed and trimmed, ASCII lower-cased, into out. */
+static void
+normalise(const char *s, size_t n, struct mf_buf *out) {
+    bool gap = false;
+
+    for (size_t i = 0; i < n; i++) {
+        if (blank(s[i])) {
+            gap = out->len > 0;
+            continue;
+        }
+        if (gap)
+            mf_buf_append(out, " ", 1);
+        gap = false;
+        char c = lower(s[i]);
+        mf_buf_append(out, &c, 1);
+    }
+}
+
+void
+mf_fingerprint_lenient(const char *message_id, const char *subject,
+                       const char *from, int64_t internal_date,
+                       struct mf_fingerprint *fp_r) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    struct mf_buf norm = {0};
+    unsigned int dlen = 0;
+    char line[64];
+    int n, ok;
+
+    MF_ASSERT(ctx);
+    ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    MF_ASSERT(ok == 1);
+    digest_update(ctx, "mailferry-fp 2 lenient\n", 23);
+    digest_field(ctx, "message-id",
+                 message_id && *message_id ? message_id : NULL,
+                 message_id ? strlen(message_id) : 0);
+    n = snprintf(line, sizeof(line), "date %" PRId64 "\n", internal_date);
+    MF_ASSERT(n > 0 && (size_t)n < sizeof(line));
+    digest_update(ctx, line, (size_t)n);
+    if (subject)
+        normalise(subject, strlen(subject), &norm);
+    digest_field(ctx, "subject", subject ? (const char *)norm.data : NULL,
+                 norm.len);
+    mf_buf_reset(&norm);
+    if (from) {
+        /* RFC 5322 3.4: name-addr = [display-name] angle-addr. */
+        const char *lt = strrchr(from, '<');
+        const char *gt = lt ? strchr(lt, '>') : NULL;
+        if (lt && gt)
+            normalise(lt + 1, (size_t)(gt - lt - 1), &norm);
+        else
+            normalise(from, strlen(from), &norm);
+    }
+    digest_field(ctx, "from", from ? (const char *)norm.data : NULL, norm.len);
+    mf_buf_free(&norm);
     ok = EVP_DigestFinal_ex(ctx, fp_r->digest, &dlen);
     MF_ASSERT(ok == 1 && dlen == sizeof(fp_r->digest));
     EVP_MD_CTX_free(ctx);

@@ -12,8 +12,8 @@ struct part {
     uint32_t uid;
     unsigned have;
     uint64_t size;
-    char *date;                         /* owned; NULL: NIL or not yet known */
-    char *flags, *message_id, *subject; /* owned */
+    char *date; /* owned; NULL: NIL or not yet known */
+    char *flags, *message_id, *subject, *from; /* owned */
 };
 
 struct mf__meta_merge {
@@ -39,6 +39,7 @@ part_clear(struct part *p) {
     free(p->flags);
     free(p->message_id);
     free(p->subject);
+    free(p->from);
     memset(p, 0, sizeof(*p));
 }
 
@@ -101,6 +102,7 @@ deliver(struct mf__meta_merge *mm, const struct mf__meta_items *it,
     m.flags = it->flags;
     m.message_id = it->message_id;
     m.subject = it->subject;
+    m.from = it->from;
     return cb(ud, &m);
 }
 
@@ -122,6 +124,7 @@ part_merge(struct part *p, const struct mf__meta_items *it) {
     if (it->have & MF__META_HEADER) {
         set_str(&p->message_id, it->message_id);
         set_str(&p->subject, it->subject);
+        set_str(&p->from, it->from);
     }
     p->have |= it->have;
 }
@@ -134,7 +137,8 @@ part_items(const struct part *p) {
                                 .date = p->date,
                                 .flags = p->flags,
                                 .message_id = p->message_id,
-                                .subject = p->subject};
+                                .subject = p->subject,
+                                .from = p->from};
     return it;
 }
 

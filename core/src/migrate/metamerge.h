@@ -43,6 +43,7 @@ struct mf__meta_items {
     const char *flags;
     const char *message_id; /* with MF__META_HEADER, may be NULL */
     const char *subject;    /* with MF__META_HEADER, may be NULL */
+    const char *from;       /* with MF__META_HEADER, may be NULL */
 };
 
 struct mf__meta_merge;

@@ -160,10 +160,15 @@ uint64_t mf__run_max_message_size(const struct mf_migrate_options *o);
 mf_err mf__run_store_error(struct mf__run *run, struct mf_store *st,
                            const char *what);
 
-/* Fingerprint of a message from its metadata (strict: Message-ID, size,
- * INTERNALDATE). */
-void mf__meta_fingerprint(const struct mf_store_meta *m,
+/* Fingerprint of a message from its metadata: strict (Message-ID, size,
+ * INTERNALDATE), or lenient (Message-ID, INTERNALDATE, Subject, From:
+ * mf_fingerprint_lenient()). */
+void mf__meta_fingerprint(const struct mf_store_meta *m, bool lenient,
                           struct mf_fingerprint *fp_r);
+/* Whether this run recognises messages leniently: its target's profile
+ * re-encodes what it stores (mailferry/profile.h). Both sides' listings
+ * then use the lenient fingerprint. */
+bool mf__run_lenient(const struct mf__run *run);
 
 /* Metadata kept per message while a folder is copied. */
 struct mf__msg {
@@ -181,6 +186,7 @@ struct mf__msglist {
     struct mf__msg *m;
     size_t n, cap;
     bool with_fp;
+    bool lenient; /* set by mf__msglist_fetch() from the run */
     /* Keep messages the source listed without size, date or flags (to
      * report them); else they are left out. */
     bool keep_unlistable;

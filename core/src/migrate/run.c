@@ -7,6 +7,7 @@
 #include "migrate/migrate_int.h"
 
 #include "imap/parser.h"
+#include "mailferry/profile.h"
 #include "mailferry/fence.h"
 #include "mailferry/util.h"
 
@@ -217,8 +218,14 @@ mf__run_store_error(struct mf__run *run, struct mf_store *st,
 /* Metadata lists                                                      */
 /* ------------------------------------------------------------------ */
 
+bool
+mf__run_lenient(const struct mf__run *run) {
+    const struct mf_profile *t = run->o->target_profile;
+    return t && t->fingerprint == MF_PROFILE_FP_LENIENT;
+}
+
 void
-mf__meta_fingerprint(const struct mf_store_meta *m,
+mf__meta_fingerprint(const struct mf_store_meta *m, bool lenient,
                      struct mf_fingerprint *fp_r) {
     struct mf_imap_datetime dt;
     int64_t when = 0;
@@ -226,8 +233,11 @@ mf__meta_fingerprint(const struct mf_store_meta *m,
     if (m->date &&
         mf_imap_datetime_parse(m->date, strlen(m->date), &dt) == MF_E_OK)
         when = mf_imap_datetime_to_unix(&dt);
-    mf_fingerprint_compute(m->message_id, m->size, when, MF_FINGERPRINT_STRICT,
-                           fp_r);
+    if (lenient)
+        mf_fingerprint_lenient(m->message_id, m->subject, m->from, when, fp_r);
+    else
+        mf_fingerprint_compute(m->message_id, m->size, when,
+                               MF_FINGERPRINT_STRICT, fp_r);
 }
 
 static int
@@ -255,7 +265,7 @@ on_meta(void *ud, const struct mf_store_meta *m) {
     snprintf(x->date, sizeof(x->date), "%s", m->date ? m->date : "");
     x->flags = mf_xstrdup(m->flags ? m->flags : "");
     if (l->with_fp && !m->missing)
-        mf__meta_fingerprint(m, &x->fp);
+        mf__meta_fingerprint(m, l->lenient, &x->fp);
     return MF_E_OK;
 }
 
@@ -266,8 +276,14 @@ mf__msglist_fetch(struct mf__run *run, struct mf_store *st, uint32_t first,
     mf_err rc;
 
     list->with_fp = with_fp;
-    rc = st->ops->fetch_meta(
-        st, first, last, with_fp ? MF_STORE_META_MESSAGE_ID : 0, on_meta, list);
+    list->lenient = mf__run_lenient(run);
+    rc = st->ops->fetch_meta(st, first, last,
+                             !with_fp        ? 0
+                             : list->lenient ? MF_STORE_META_MESSAGE_ID |
+                                                   MF_STORE_META_SUBJECT |
+                                                   MF_STORE_META_FROM
+                                             : MF_STORE_META_MESSAGE_ID,
+                             on_meta, list);
     if (rc != MF_E_OK)
         return mf__run_store_error(run, st, "message list");
     /* Servers answer in sequence order, which is UID order; be sure. */

@@ -60,6 +60,7 @@ struct mf_store_status {
 /* What fetch_meta() asks for besides UID, FLAGS, INTERNALDATE, SIZE. */
 #define MF_STORE_META_MESSAGE_ID (1u << 0)
 #define MF_STORE_META_SUBJECT (1u << 1)
+#define MF_STORE_META_FROM (1u << 2) /* the From field, raw (lenient fp) */
 
 /* Items of a message's metadata the server did not give (or gave in a
  * form that cannot be copied), in mf_store_meta.missing. */
@@ -81,6 +82,7 @@ struct mf_store_meta {
     const char *flags;      /* "\Seen $Work", space separated, no \Recent */
     const char *message_id; /* with MF_STORE_META_MESSAGE_ID; NULL: none */
     const char *subject;    /* with MF_STORE_META_SUBJECT (decoded); or NULL */
+    const char *from;       /* with MF_STORE_META_FROM (raw); or NULL */
 };
 typedef mf_err (*mf_store_meta_cb)(void *ud, const struct mf_store_meta *m);
 

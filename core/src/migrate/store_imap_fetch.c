@@ -184,14 +184,20 @@ render_flags(const struct mf_imap_arg *a, struct mf_buf *out) {
     return true;
 }
 
-/* Message-ID and Subject from a BODY[HEADER.FIELDS (...)] literal. */
+/* The fetch_meta() items that come from BODY[HEADER.FIELDS (...)]. */
+#define HEADER_FIELDS                                                          \
+    (MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT | MF_STORE_META_FROM)
+
+/* Message-ID, Subject and From from a BODY[HEADER.FIELDS (...)]
+ * literal. */
 static void
 scan_header(struct imap_store *is, const struct mf_imap_arg *a,
-            struct mf_buf *subject, const char **msgid_r) {
+            struct mf_buf *subject, const char **msgid_r, const char **from_r) {
     const uint8_t *d;
     size_t n;
 
     *msgid_r = NULL;
+    *from_r = NULL;
     if (!a || !mf_imap_arg_as_string(a, &d, &n))
         return;
     if (!is->scan)
@@ -200,6 +206,7 @@ scan_header(struct imap_store *is, const struct mf_imap_arg *a,
     mf_header_scan_feed(is->scan, d, n);
     mf_header_scan_finish(is->scan);
     *msgid_r = mf_header_scan_message_id(is->scan);
+    *from_r = mf_header_scan_from(is->scan);
     if (mf_header_scan_subject(is->scan))
         mf_header_decode_2047(mf_header_scan_subject(is->scan), subject);
 }
@@ -254,7 +261,7 @@ on_meta_fetch(void *ud, const struct mf_imap_response *r) {
         it.have |= MF__META_FLAGS;
     }
     if ((a = find_header_item(items, n))) {
-        scan_header(is, a, &subject, &it.message_id);
+        scan_header(is, a, &subject, &it.message_id, &it.from);
         if (subject.len) {
             mf_buf_append(&subject, "", 1);
             it.subject = (const char *)subject.data;
@@ -286,24 +293,31 @@ mf__store_imap_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
         snprintf(range, sizeof(range), "%u:*", first);
     mf_imap_cmd_textf(&c, "UID FETCH %s (UID FLAGS INTERNALDATE RFC822.SIZE",
                       range);
-    if (what & (MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT))
-        mf_imap_cmd_textf(&c, " BODY.PEEK[HEADER.FIELDS (%s%s%s)]",
-                          what & MF_STORE_META_MESSAGE_ID ? "MESSAGE-ID" : "",
-                          (what & MF_STORE_META_MESSAGE_ID) &&
-                                  (what & MF_STORE_META_SUBJECT)
-                              ? " "
-                              : "",
-                          what & MF_STORE_META_SUBJECT ? "SUBJECT" : "");
+    if (what & HEADER_FIELDS) {
+        /* RFC 3501 6.4.5: BODY.PEEK[HEADER.FIELDS (header-list)]. */
+        static const struct {
+            unsigned bit;
+            const char *name;
+        } fields[] = {{MF_STORE_META_MESSAGE_ID, "MESSAGE-ID"},
+                      {MF_STORE_META_SUBJECT, "SUBJECT"},
+                      {MF_STORE_META_FROM, "FROM"}};
+        const char *sep = "";
+        mf_imap_cmd_text(&c, " BODY.PEEK[HEADER.FIELDS (");
+        for (size_t i = 0; i < MF_ARRAY_LEN(fields); i++)
+            if (what & fields[i].bit) {
+                mf_imap_cmd_textf(&c, "%s%s", sep, fields[i].name);
+                sep = " ";
+            }
+        mf_imap_cmd_text(&c, ")]");
+    }
     mf_imap_cmd_text(&c, ")");
     is->mcb = cb;
     is->mud = ud;
     is->mfirst = first;
     is->mlast = last;
-    is->merge = mf__meta_merge_new(
-        MF__META_SIZE | MF__META_DATE | MF__META_FLAGS |
-        (what & (MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT)
-             ? MF__META_HEADER
-             : 0));
+    is->merge =
+        mf__meta_merge_new(MF__META_SIZE | MF__META_DATE | MF__META_FLAGS |
+                           (what & HEADER_FIELDS ? MF__META_HEADER : 0));
     mf_imap_session_push_untagged(is->s, "FETCH", on_meta_fetch, is, &prev);
     rc = mf__store_imap_run(is, &c);
     mf_imap_session_pop_untagged(is->s, &prev);

@@ -24,6 +24,11 @@ Online or Gmail. Users 81-86, Redis database 14.
             alone as MESSAGE_MALFORMED naming its defect, the rest is
             copied; with --repair they are fixed, copied, and listed in
             report.json's repaired_items with what was changed.
+  reencode  user 86: the Exchange emulator stores every message
+            re-encoded (other bytes, other RFC822.SIZE); with
+            --target-profile exchange-online (lenient fingerprints) a
+            second run without checkpoints recognises every message and
+            copies none, and the target holds each message once.
 """
 import json
 import os
@@ -281,7 +286,32 @@ def case_repair():
         ex.stop()
 
 
+def case_reencode():
+    corpus(86, 1, messages=30)
+    clean_target(86)
+    ex = Emulator("exchange-online", TGT_PORT, "--reencode")
+    try:
+        csv = csv_for([86], "reencode")
+        n = mt.total_messages(SRC_PORT, 86)
+        doc = migrate(csv, url(SRC_PORT), ex.url, "--target-profile",
+                      "exchange-online")
+        m = mailbox(doc, 86)
+        check(m["state"] == "Synced" and ex.stats()["reencoded"] == n,
+              f"first run through the re-encoding target: {m} {ex.stats()}")
+        doc = migrate(csv, url(SRC_PORT), ex.url, "--target-profile",
+                      "exchange-online")
+        m = mailbox(doc, 86)
+        check(m["state"] == "Synced" and ex.stats()["reencoded"] == n,
+              f"a second run without checkpoints copies nothing: {m} "
+              f"{ex.stats()}")
+        check(mt.total_messages(TGT_PORT, 86) == n,
+              f"each message once on the target ({n})")
+    finally:
+        ex.stop()
+
+
 CASES = {
+    "reencode": case_reencode,
     "repair": case_repair,
     "profiles": case_profiles,
     "throttle": case_throttle,

@@ -656,9 +656,52 @@ test_set_limit_and_growth(void **state) {
     mf_fingerprint_set_free(&set);
 }
 
+/* Version 2, lenient (issue 13): no size; Subject by its words, From by
+ * its address; every other difference tells messages apart. */
+static void
+test_lenient_v2(void **state) {
+    struct mf_fingerprint a, b;
+
+    (void)state;
+    mf_fingerprint_lenient("<x@y>", "Re: Hello  World", "Ann <Ann@Example.org>",
+                           1700000000, &a);
+    /* What a re-encoding target may change: blanks, case, display name. */
+    mf_fingerprint_lenient("<x@y>", " re: hello\tworld ",
+                           "\"Ann B.\" <ann@example.org>", 1700000000, &b);
+    assert_memory_equal(a.digest, b.digest, sizeof(a.digest));
+    /* What it may not. */
+    mf_fingerprint_lenient("<x@z>", "Re: Hello World", "ann@example.org",
+                           1700000000, &b);
+    assert_memory_not_equal(a.digest, b.digest, sizeof(a.digest));
+    mf_fingerprint_lenient("<x@y>", "Re: Hello World", "ann@example.org",
+                           1700000001, &b);
+    assert_memory_not_equal(a.digest, b.digest, sizeof(a.digest));
+    mf_fingerprint_lenient("<x@y>", "Re: Hello Word", "ann@example.org",
+                           1700000000, &b);
+    assert_memory_not_equal(a.digest, b.digest, sizeof(a.digest));
+    mf_fingerprint_lenient("<x@y>", "Re: Hello World", "bob@example.org",
+                           1700000000, &b);
+    assert_memory_not_equal(a.digest, b.digest, sizeof(a.digest));
+    /* Without a Message-ID: date, subject and sender still count. */
+    mf_fingerprint_lenient(NULL, "s", "a@b", 5, &a);
+    mf_fingerprint_lenient("", "S", "<A@B>", 5, &b);
+    assert_memory_equal(a.digest, b.digest, sizeof(a.digest));
+    mf_fingerprint_lenient(NULL, "s", "a@c", 5, &b);
+    assert_memory_not_equal(a.digest, b.digest, sizeof(a.digest));
+    /* No subject is not the subject "none", nor an empty one with words. */
+    mf_fingerprint_lenient(NULL, NULL, NULL, 5, &a);
+    mf_fingerprint_lenient(NULL, "none", NULL, 5, &b);
+    assert_memory_not_equal(a.digest, b.digest, sizeof(a.digest));
+    /* Never the strict or the version 1 lenient form. */
+    mf_fingerprint_compute("<x@y>", 10, 5, MF_FINGERPRINT_LENIENT, &a);
+    mf_fingerprint_lenient("<x@y>", NULL, NULL, 5, &b);
+    assert_memory_not_equal(a.digest, b.digest, sizeof(a.digest));
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lenient_v2),
         cmocka_unit_test(test_header_vectors),
         cmocka_unit_test(test_finish_takes_last_line),
         cmocka_unit_test(test_huge_header),

@@ -33,6 +33,8 @@
 
 #include "memtest.h"
 
+#include "mailferry/profile.h"
+
 #include <stdatomic.h>
 
 struct t {
@@ -232,6 +234,76 @@ test_rerun_copies_nothing(void **state) {
     assert_int_equal(t->res.stats.messages_present, 27);
     assert_int_equal(t->env.dst->stats.appended, 27);
     assert_int_equal(t->res.stats.folders_created, 0);
+}
+
+/* A target that stores its own rendering of each message (Exchange,
+ * Gmail): sizes differ from the source's. A run without checkpoints
+ * must recognise what is there. With the strict fingerprint (generic
+ * profile) it cannot, and copies everything again; with the lenient one
+ * (the exchange-online profile) it copies nothing. Also after an
+ * interrupted attempt: the resume duplicates nothing. */
+static void
+test_reencoding_target(void **state) {
+    struct t *t = *state;
+
+    make_tree(t);
+    t->env.dst->faults.reencode = true;
+    t->o.target_profile = mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE);
+    expect_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 27);
+    assert_int_equal(total(t->env.dst), 27);
+    expect_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 0);
+    assert_int_equal(t->res.stats.messages_present, 27);
+    assert_int_equal(total(t->env.dst), 27);
+    /* The same without the profile: strict fingerprints see no match. */
+    t->o.target_profile = NULL;
+    expect_ok(t);
+    assert_int_equal(t->res.stats.messages_present, 0);
+    assert_int_equal(total(t->env.dst), 54);
+}
+
+/* Flag sync on an incremental pass pairs messages by fingerprint: on a
+ * re-encoding target, the lenient one still pairs them. */
+static void
+test_reencoding_target_flags(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *sf = fill(t->env.src, "INBOX", 0, true, 6, 300);
+    struct mf_mem_folder *df;
+
+    mf_mem_folder_add(t->env.dst, "INBOX", 0, true);
+    t->env.dst->faults.reencode = true;
+    t->o.target_profile = mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE);
+    expect_pass_ok(t);
+    mf_mem_msg_set_flags(&sf->msgs[2], "\\Seen \\Answered $Later");
+    expect_pass_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 0);
+    assert_int_equal(t->res.stats.flags_updated, 1);
+    df = mf_mem_folder_find(t->env.dst, "INBOX");
+    assert_int_equal(df->n, 6);
+    for (size_t i = 0; i < 6; i++) {
+        char a[128], b[128];
+        norm_flags(sf->msgs[i].flags, a, sizeof(a));
+        norm_flags(df->msgs[i].flags, b, sizeof(b));
+        assert_string_equal(a, b);
+    }
+}
+
+static void
+test_reencoding_target_resume(void **state) {
+    struct t *t = *state;
+
+    fill(t->env.src, "INBOX", 0, true, 40, 300);
+    mf_mem_folder_add(t->env.dst, "INBOX", 0, true);
+    t->env.dst->faults.reencode = true;
+    t->env.dst->caps.uidplus = false; /* recognition by fingerprint alone */
+    t->env.dst->faults.append_fail_at = 17;
+    t->env.dst->faults.append_fail_code = MF_E_DISCONNECTED;
+    t->env.dst->faults.append_fail_commit = true;
+    t->o.target_profile = mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE);
+    expect_ok(t);
+    assert_true(t->res.stats.attempts >= 2);
+    assert_int_equal(total(t->env.dst), 40);
 }
 
 static void
@@ -858,6 +930,9 @@ main(void) {
         T(test_target_refuses_everything),
         T(test_full_copy_plain_target),
         T(test_rerun_copies_nothing),
+        T(test_reencoding_target),
+        T(test_reencoding_target_resume),
+        T(test_reencoding_target_flags),
         T(test_duplicates_stay),
         T(test_interrupted_uidplus_multi),
         T(test_interrupted_uidplus_multi_committed),
