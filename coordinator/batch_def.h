@@ -81,6 +81,10 @@
          "pre-staging: copy only messages whose INTERNALDATE is on or after "  \
          "this day (YYYY-MM-DD, day granularity); a later pass with an "       \
          "earlier day or none copies the rest"},                               \
+        {"sync-deletes", false,                                                \
+         "incremental passes also remove from the target what was expunged "   \
+         "on the source since the last pass (only what mailferry put there; "  \
+         "needs UIDPLUS on the target)"},                                      \
         {"before", true,                                                       \
          "copy only messages whose INTERNALDATE is before this day "           \
          "(YYYY-MM-DD)"},                                                      \

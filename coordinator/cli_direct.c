@@ -208,7 +208,9 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }
-    if (!mf_batchdef_window_read(cli->config, &d->opts.window, &err)) {
+    if (!mf_batchdef_window_read(cli->config, &d->opts.window, &err) ||
+        mf_config_get_bool(cli->config, "sync-deletes", false,
+                           &d->opts.sync_deletes, &err)) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }

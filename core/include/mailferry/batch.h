@@ -197,6 +197,8 @@ struct mf_batch_config {
      * is inside are copied; fields since and before, "YYYY-MM-DD",
      * absent for no bound. */
     struct mf_window window;
+    /* --sync-deletes (migrate.h); field sync_deletes "1", absent: off. */
+    bool sync_deletes;
     /* OAuth2 logins per side (fields s_oauth_* and t_oauth_*). */
     struct mf_batch_oauth source_oauth, target_oauth;
 

@@ -362,7 +362,9 @@ mf_batchdef_read(const struct mf_config *conf, const char *name,
         mf_flag_conflict_parse(mf_config_get(conf, "flag-conflict", NULL),
                                &cfg->flag_conflict, err))
         return usage(err);
-    if (!mf_batchdef_window_read(conf, &cfg->window, err))
+    if (!mf_batchdef_window_read(conf, &cfg->window, err) ||
+        mf_config_get_bool(conf, "sync-deletes", false, &cfg->sync_deletes,
+                           err))
         return usage(err);
     if (!oauth_read(conf, name, kr, d, err) ||
         (cfg->admin_user &&

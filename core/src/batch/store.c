@@ -259,6 +259,8 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
         add_field(a, "flag_conflict", mf_flag_conflict_name(c->flag_conflict));
     add_day(a, "since", c->window.since);
     add_day(a, "before", c->window.before);
+    if (c->sync_deletes)
+        add_field_u(a, "sync_deletes", 1);
     add_oauth(a, "s_oauth_", &c->source_oauth);
     add_oauth(a, "t_oauth_", &c->target_oauth);
     add_field_u(a, "created", (uint64_t)now);
@@ -576,6 +578,7 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->flag_conflict = get_flag_conflict(h);
     c->window.since = get_day(h, "since");
     c->window.before = get_day(h, "before");
+    c->sync_deletes = mf__batch_hget_u64(h, "sync_deletes") != 0;
     get_oauth(h, "s_oauth_", &c->source_oauth);
     get_oauth(h, "t_oauth_", &c->target_oauth);
     c->state = get_state(h);

@@ -124,6 +124,7 @@ finish(struct mf__folder *fr) {
     free(fr->src_name);
     mf_checkpoint_pending_free(&fr->ck);
     mf__msglist_clear(&fr->list);
+    mf__uidmap_clear(&fr->uidmap);
 }
 
 /* Whether an error stops this folder for good (the messages not copied
@@ -239,6 +240,8 @@ check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
     /* A new date window may take in what the last one left out. */
     if (!why && !mf_window_equal(&fr->ck.window, &run->o->window))
         why = "the date window changed";
+    if (!why && run->o->sync_deletes && !fr->ck.sync_deletes)
+        why = "--sync-deletes is on, and was off in the last pass";
     mf_log(MF_LOG_DEBUG, &(struct mf_log_ctx){.mailbox = run->mailbox},
            why ? "folder.changed" : "folder.unchanged", "%s%s%s", fr->label,
            why ? ": " : "", why ? why : "");
@@ -378,6 +381,9 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         rc = refusal->code;
         goto out;
     }
+    if (run->o->sync_deletes &&
+        (rc = mf__folder_sync_deletes(&fr, dsel.uidvalidity)) != MF_E_OK)
+        goto out;
     if (recognising && (rc = mf__folder_recognise(&fr, tgt_from)) != MF_E_OK)
         goto out;
     if ((rc = mf__folder_skip_too_large(&fr)) != MF_E_OK)
@@ -394,7 +400,8 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
                           fr.list.n - fr.prefix);
         goto out;
     }
-    if ((rc = sync_flags(&fr, incremental)) != MF_E_OK)
+    if ((rc = sync_flags(&fr, incremental)) != MF_E_OK ||
+        (rc = mf__folder_uidmap_save(&fr)) != MF_E_OK)
         goto out;
     {
         struct mf_checkpoint ck = fr.ck;
@@ -411,6 +418,10 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     }
     goto out;
 werr:
+    /* What was confirmed is on the target: into the map, come what may. */
+    if (mf__folder_uidmap_save(&fr) != MF_E_OK) {
+        /* Those copies are then never removed by --sync-deletes. */
+    }
     run->err = fr.werr;
     run->retry_after_ms = fr.werr_retry_ms;
     rc = fr.werr.code;

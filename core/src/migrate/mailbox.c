@@ -473,6 +473,16 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     if (run->dst->caps.appendlimit && run->dst->caps.appendlimit < limit)
         limit = run->dst->caps.appendlimit;
     run->max_size = limit;
+    if (run->o->sync_deletes && !run->dst->caps.uidplus) {
+        /* RFC 4315 2.1: only UID EXPUNGE removes just the messages
+         * mailferry marks; a plain EXPUNGE would take those the user
+         * marked \Deleted too. Refused before anything is copied. */
+        rc = mf_error_set(&run->err, MF_E_DELETE_NEEDS_UIDPLUS,
+                          "--sync-deletes: the target has no UIDPLUS (RFC "
+                          "4315), so it cannot remove only the messages "
+                          "mailferry put there; run without --sync-deletes");
+        goto out;
+    }
     if ((rc = make_plan(run, &plan, &lists)))
         goto out;
     plan_stats(run, plan);
@@ -712,6 +722,7 @@ void
 mf_migrate_result_clear(struct mf_migrate_result *res) {
     items_free(res->skipped, res->n_skipped);
     items_free(res->failed, res->n_failed);
+    items_free(res->deleted, res->n_deleted);
     items_free(res->repaired, res->n_repaired);
     memset(res, 0, sizeof(*res));
 }
