@@ -91,6 +91,9 @@
         {"allow-unknown-columns", false,                                       \
          "ignore CSV columns mailferry ignores"},                              \
         CLI_PROFILE_OPTIONS,                                                   \
+        {"gmail-archive-folder", true,                                         \
+         "with --source-profile gmail: the target folder of mail that is "     \
+         "only in [Gmail]/All Mail (Archive)"},                                \
         {"repair", false,                                                      \
          "fix what a target refuses in a message (bare LF, long lines, "       \
          "broken headers) and list it; default: the message fails alone"},     \

@@ -206,9 +206,12 @@ struct mf_migrate_stats {
     uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */
     uint32_t uidvalidity_changes;
-    uint32_t attempts;         /* 1 + retries */
-    uint64_t lease_wait_ms;    /* waiting for connection slots */
-    uint64_t repaired;         /* messages repaired (--repair), copied */
+    uint32_t attempts;      /* 1 + retries */
+    uint64_t lease_wait_ms; /* waiting for connection slots */
+    uint64_t repaired;      /* messages repaired (--repair), copied */
+    /* Gmail source by labels: label copies of a message placed from an
+     * earlier label folder (not copied again). */
+    uint64_t gmail_label_copies;
     uint64_t throttles;        /* throttling answers from either server */
     uint64_t throttle_wait_ms; /* paused because of them (fleet-wide) */
     double seconds;

@@ -135,6 +135,24 @@ definitive(mf_err code) {
     return cls == MF_ERRCLASS_FAIL_MESSAGE || cls == MF_ERRCLASS_FAIL_MAILBOX;
 }
 
+/* A Gmail source copied by labels (gmail.c): a message an earlier label
+ * folder has is placed there, not copied again here. */
+static void
+gmail_copies(struct mf__folder *fr) {
+    struct mf__run *run = fr->run;
+
+    if (!run->gmail)
+        return;
+    for (size_t i = 0; i < fr->list.n; i++) {
+        struct mf__msg *m = &fr->list.m[i];
+        if (m->state == M_TODO && !m->missing &&
+            mf__gmail_placed_before(run->gmail, run->gmail_folder, &m->fp)) {
+            m->state = M_PRESENT;
+            run->res->stats.gmail_label_copies++;
+        }
+    }
+}
+
 /* Copies the listed TODO messages (reader thread + writer). Returns
  * false with fr->werr set when the copy stopped early. */
 static bool
@@ -363,9 +381,10 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     fr.list.keep_unlistable = true;
     if (fr.ck.n_pending &&
         (rc = mf__folder_list_pending(&fr, fr.ck.pending, fr.ck.n_pending,
-                                      recognising)) != MF_E_OK)
+                                      recognising || run->gmail)) != MF_E_OK)
         goto out;
-    rc = mf__list_new(run, fr.label, start, recognising, &fr.list, &short_err);
+    rc = mf__list_new(run, fr.label, start, recognising || run->gmail, &fr.list,
+                      &short_err);
     if (rc != MF_E_OK)
         goto out;
     first = mf__folder_stats_source(&fr, ssel.exists);
@@ -388,6 +407,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         goto out;
     if ((rc = mf__folder_skip_too_large(&fr)) != MF_E_OK)
         goto out;
+    gmail_copies(&fr);
     for (size_t i = 0; i < fr.list.n; i++)
         if (fr.list.m[i].state == M_PRESENT)
             mf__folder_progress(&fr, 0);
