@@ -64,6 +64,9 @@ struct imap_store {
     /* LIST pattern: "*", or "<UserRoot><delim>*" (store_imap.c). */
     char *list_pattern;
     bool root_inbox; /* the UserRoot is selectable: it is the INBOX */
+    /* vanished() state: where VANISHED (EARLIER) ranges go. */
+    void (*vcb)(void *ud, uint32_t lo, uint32_t hi);
+    void *vud;
 };
 
 static inline struct imap_store *
@@ -104,6 +107,11 @@ mf_err mf__store_imap_fetch_meta(struct mf_store *st, uint32_t first,
 mf_err mf__store_imap_count(struct mf_store *st, uint32_t first, uint32_t *n_r);
 mf_err mf__store_imap_expunge_uids(struct mf_store *st, const uint32_t *uids,
                                    size_t n);
+mf_err mf__store_imap_on_vanished(void *ud, const struct mf_imap_response *r);
+mf_err mf__store_imap_vanished(struct mf_store *st, uint32_t last,
+                               uint64_t modseq,
+                               void (*cb)(void *ud, uint32_t lo, uint32_t hi),
+                               void *ud);
 mf_err mf__store_imap_fetch_bodies(struct mf_store *st, const uint32_t *uids,
                                    size_t n, const struct mf_store_body_cb *cb,
                                    void *ud);
