@@ -143,6 +143,7 @@ static const struct mf_store_ops imap_ops = {
     .select = mf__store_imap_select,
     .fetch_meta = mf__store_imap_fetch_meta,
     .count = mf__store_imap_count,
+    .changed_since = mf__store_imap_changed_since,
     .fetch_bodies = mf__store_imap_fetch_bodies,
     .append = mf__store_imap_append,
     .set_flags = mf__store_imap_set_flags,
