@@ -81,12 +81,19 @@
          "pre-staging: copy only messages whose INTERNALDATE is on or after "  \
          "this day (YYYY-MM-DD, day granularity); a later pass with an "       \
          "earlier day or none copies the rest"},                               \
+        {"sync-deletes", false,                                                \
+         "incremental passes also remove from the target what was expunged "   \
+         "on the source since the last pass (only what mailferry put there; "  \
+         "needs UIDPLUS on the target)"},                                      \
         {"before", true,                                                       \
          "copy only messages whose INTERNALDATE is before this day "           \
          "(YYYY-MM-DD)"},                                                      \
         {"allow-unknown-columns", false,                                       \
          "ignore CSV columns mailferry ignores"},                              \
         CLI_PROFILE_OPTIONS,                                                   \
+        {"gmail-archive-folder", true,                                         \
+         "with --source-profile gmail: the target folder of mail that is "     \
+         "only in [Gmail]/All Mail (Archive)"},                                \
         {"repair", false,                                                      \
          "fix what a target refuses in a message (bare LF, long lines, "       \
          "broken headers) and list it; default: the message fails alone"},     \

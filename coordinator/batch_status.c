@@ -62,7 +62,8 @@ struct snapshot {
     uint64_t lease_wait_ms; /* waited for connection slots, finished jobs */
     /* Left on the source by the date window, as the last passes found. */
     uint64_t outside_window, bytes_outside_window;
-    double rate; /* msgs/s of the batch, 0 unknown */
+    uint64_t deleted_on_target; /* --sync-deletes, all passes */
+    double rate;                /* msgs/s of the batch, 0 unknown */
     /* JSON: every mailbox. */
     struct mf_json *j;
 };
@@ -123,6 +124,8 @@ json_mailbox(struct mf_json *j, const struct mf_batch_mailbox *mb,
     mf_json_key(j, "outside_window"), mf_json_u64(j, mb->stats.outside_window);
     mf_json_key(j, "bytes_outside_window"),
         mf_json_u64(j, mb->stats.bytes_outside_window);
+    mf_json_key(j, "deleted_on_target"),
+        mf_json_u64(j, mb->stats.deleted_on_target);
     mf_json_key(j, "progress");
     mf_json_object_begin(j);
     mf_json_key(j, "messages_total"), mf_json_u64(j, mb->messages_total);
@@ -160,6 +163,7 @@ on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
     s->lease_wait_ms += mb->stats.lease_wait_ms;
     s->outside_window += mb->stats.outside_window;
     s->bytes_outside_window += mb->stats.bytes_outside_window;
+    s->deleted_on_target += mb->stats.deleted_on_target;
     if (running_state(mb->state)) {
         struct running *r;
         s->run = mf_xreallocarray(s->run, s->nrun + 1, sizeof(*s->run));
@@ -317,6 +321,12 @@ print_text(FILE *out, const struct mf_batch_config *cfg,
                 "the source\n",
                 b1, (unsigned long long)s->outside_window, b2);
     }
+    if (cfg->sync_deletes || s->deleted_on_target)
+        fprintf(out,
+                "  deletes   %llu removed from the target (expunged on the "
+                "source)%s\n",
+                (unsigned long long)s->deleted_on_target,
+                cfg->sync_deletes ? "" : "; --sync-deletes is off now");
     if (s->lease_wait_ms) {
         human_secs(b3, sizeof(b3), (double)s->lease_wait_ms / 1000.0);
         fprintf(out,
@@ -375,6 +385,7 @@ print_json_doc(const struct mf_batch_config *cfg, const struct snapshot *s,
     mf_json_key(j, "outside_window"), mf_json_u64(j, s->outside_window);
     mf_json_key(j, "bytes_outside_window"),
         mf_json_u64(j, s->bytes_outside_window);
+    mf_json_key(j, "deleted_on_target"), mf_json_u64(j, s->deleted_on_target);
     mf_json_key(j, "eta_seconds");
     if (s->rate > 0 && (s->nrun || s->queued))
         mf_json_double(j, left / s->rate);
@@ -405,6 +416,7 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_key(j, "flag_conflict"),
         mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));
     mf_window_to_json(j, &cfg->window);
+    mf_json_key(j, "sync_deletes"), mf_json_bool(j, cfg->sync_deletes);
     mf_json_key(j, "n_mailboxes"), mf_json_u64(j, cfg->n_mailboxes);
     mf_json_key(j, "counts");
     mf_json_object_begin(j);

@@ -158,7 +158,10 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
     d->rules = mf_folder_rules_new();
     if (!mf_batchdef_profiles_read(cli->config, &d->opts.source_profile,
                                    &d->opts.target_profile, &err) ||
-        mf_profile_folder_rules(d->opts.source_profile, d->rules, &err) ||
+        mf_profile_folder_rules(
+            d->opts.source_profile,
+            mf_config_get(cli->config, "gmail-archive-folder", NULL), d->rules,
+            &err) ||
         !cli_server_read(cli, "source", true, &d->src, NULL, &err) ||
         !cli_server_read(cli, "target", true, &d->dst, NULL, &err) ||
         !cli_admin_read(cli, "", &d->src_admin, &err) ||
@@ -208,7 +211,9 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }
-    if (!mf_batchdef_window_read(cli->config, &d->opts.window, &err)) {
+    if (!mf_batchdef_window_read(cli->config, &d->opts.window, &err) ||
+        mf_config_get_bool(cli->config, "sync-deletes", false,
+                           &d->opts.sync_deletes, &err)) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }

@@ -212,6 +212,7 @@ print_created(const struct mf_batch_config *cfg,
         mf_json_key(&j, "flag_conflict"),
             mf_json_string(&j, mf_flag_conflict_name(cfg->flag_conflict));
         mf_window_to_json(&j, &cfg->window);
+        mf_json_key(&j, "sync_deletes"), mf_json_bool(&j, cfg->sync_deletes);
         mf_json_key(&j, "mailboxes"), mf_json_u64(&j, n);
         if (dry_run) {
             mf_json_key(&j, "mailbox_list");

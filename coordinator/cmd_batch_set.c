@@ -17,7 +17,8 @@
 static const char set_usage[] =
     "NAME --redis URL [--max-message-size N] [--max-attempts N] "
     "[--incremental-every DURATION] [--flag-conflict source|target] "
-    "[--since YYYY-MM-DD|none] [--before YYYY-MM-DD|none] [--json]";
+    "[--since YYYY-MM-DD|none] [--before YYYY-MM-DD|none] "
+    "[--sync-deletes on|off] [--json]";
 
 static const struct cli_option set_options[] = {
     {"redis", true, "Redis holding the batches"},
@@ -37,6 +38,9 @@ static const struct cli_option set_options[] = {
     {"before", true,
      "copy only messages whose INTERNALDATE is before this day (YYYY-MM-DD; "
      "none: no upper bound)"},
+    {"sync-deletes", true,
+     "on: incremental passes also remove from the target what the source "
+     "expunged (only what mailferry put there); off: never"},
     {NULL, false, NULL},
 };
 
@@ -78,6 +82,14 @@ read_value(struct cli *cli, const char *option, uint64_t *v_r, char *text,
             return rc;
         *v_r = day;
         mf_window_date_format(day, text, n);
+        return MF_E_OK;
+    }
+    if (strcmp(option, "sync-deletes") == 0) {
+        bool on;
+        if ((rc = mf_config_get_bool(cli->config, option, false, &on, err)))
+            return rc;
+        *v_r = on;
+        snprintf(text, n, "%d", on);
         return MF_E_OK;
     }
     if ((rc = mf_config_get_u64(cli->config, option, 0, 0, UINT64_MAX,

@@ -42,9 +42,18 @@ migrate_print_mailbox(FILE *out, const struct mailbox_outcome *o) {
         fprintf(out, ", outside the date window %llu (%.1f MB)",
                 (unsigned long long)s->outside_window,
                 mb(s->bytes_outside_window));
+    if (s->deleted_on_target)
+        fprintf(out, ", removed from the target %llu",
+                (unsigned long long)s->deleted_on_target);
     if (s->attempts > 1)
         fprintf(out, ", %u attempts", s->attempts);
     fprintf(out, "\n");
+    for (size_t i = 0; i < r->n_deleted; i++)
+        fprintf(out, "       removed %s UID %u (%llu bytes, %s): %s\n",
+                r->deleted[i].folder, r->deleted[i].uid,
+                (unsigned long long)r->deleted[i].size,
+                r->deleted[i].date ? r->deleted[i].date : "no date",
+                r->deleted[i].subject ? r->deleted[i].subject : "");
     if (!ok)
         fprintf(out, "       error %d %s: %s: %s\n", r->error.code,
                 mf_err_name(r->error.code), mf_strerror(r->error.code),
@@ -165,6 +174,7 @@ json_mailbox(struct mf_json *j, const struct mailbox_outcome *o) {
     mf_json_key(j, "outside_window"), mf_json_u64(j, s->outside_window);
     mf_json_key(j, "bytes_outside_window"),
         mf_json_u64(j, s->bytes_outside_window);
+    mf_json_key(j, "deleted_on_target"), mf_json_u64(j, s->deleted_on_target);
     mf_json_key(j, "failed"), mf_json_u64(j, s->failed);
     mf_json_key(j, "flags_updated"), mf_json_u64(j, s->flags_updated);
     mf_json_key(j, "uidvalidity_changes"),
@@ -186,6 +196,7 @@ json_mailbox(struct mf_json *j, const struct mailbox_outcome *o) {
     }
     json_items(j, "skipped", r->skipped, r->n_skipped);
     json_items(j, "failed_items", r->failed, r->n_failed);
+    json_items(j, "deleted", r->deleted, r->n_deleted);
     mf_json_object_end(j);
 }
 

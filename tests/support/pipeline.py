@@ -628,13 +628,16 @@ class Pipeline:
 
     def worker(self, name, slots=2, bind=None, claim_ttl="6s",
                lease_ttl=None, shutdown_timeout=None, progress="1s",
-               http=True, extra=(), wait=True):
+               http=True, extra=(), wait=True, group_timing=True):
+        """group_timing False: the worker's own consumer-group defaults
+        instead of this harness's session and heartbeat."""
         wid = f"{name}-{os.getpid()}"
         cmd = [WORKER, *self.kafka_args(), "--slots", str(slots),
                "--worker-id", wid, "--claim-ttl", claim_ttl,
-               "--progress-interval", progress,
-               "--kafka.session.timeout.ms", "6000",
-               "--kafka.heartbeat.interval.ms", "500"]
+               "--progress-interval", progress]
+        if group_timing:
+            cmd += ["--kafka.session.timeout.ms", "6000",
+                    "--kafka.heartbeat.interval.ms", "500"]
         if bind:
             cmd += ["--bind-address", bind]
         if lease_ttl:

@@ -863,6 +863,24 @@ mem_close(struct mf_store *st) {
     free(ms);
 }
 
+static mf_err
+mem_expunge_uids(struct mf_store *st, const uint32_t *uids, size_t n) {
+    struct mem_store *ms = MS(st);
+
+    if (ms->broken)
+        return broken_error(ms);
+    if (!ms->srv->caps.uidplus)
+        return mf_store_fail(st, MF_E_DELETE_NEEDS_UIDPLUS,
+                             "the target has no UIDPLUS (RFC 4315)");
+    if (!ms->sel || ms->readonly)
+        return mf_store_fail(st, MF_E_IMAP_BAD, "BAD no folder selected");
+    for (size_t i = 0; i < n; i++) {
+        (void)mf_mem_msg_remove(ms->sel, uids[i]);
+        ms->srv->stats.expunged++;
+    }
+    return MF_E_OK;
+}
+
 static const struct mf_store_ops mem_ops = {
     .list = mem_list,
     .create = mem_create,
@@ -874,6 +892,7 @@ static const struct mf_store_ops mem_ops = {
     .count = mem_count,
     .fetch_bodies = mem_fetch_bodies,
     .append = mem_append,
+    .expunge_uids = mem_expunge_uids,
     .set_flags = mem_set_flags,
     .flush = mem_flush,
     .cancel = mem_cancel,

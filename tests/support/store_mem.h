@@ -135,6 +135,7 @@ struct mf_mem_stats {
     uint64_t statuses;      /* status() calls */
     uint64_t changed_since; /* changed_since() calls */
     uint64_t max_queued;    /* most commands ever queued on one store */
+    uint64_t expunged;      /* messages removed by expunge_uids() */
 };
 
 struct mf_mem_server {

@@ -186,7 +186,8 @@ struct mf_batch_config {
      * Fields s_profile and t_profile; the jobs carry them too. */
     char *source_profile, *target_profile;
     bool repair; /* --repair (mailferry/repair.h); field "repair" */
-    uint64_t max_message_size; /* 0: the engine's default */
+    char *gmail_archive_folder; /* or NULL: "Archive"; "gmail_archive" */
+    uint64_t max_message_size;  /* 0: the engine's default */
     struct mf_batch_caps source_caps, target_caps;
     uint32_t max_attempts;      /* job attempts per pass; 0: 3 */
     uint64_t incremental_every; /* seconds; 0: no scheduled passes */
@@ -197,6 +198,8 @@ struct mf_batch_config {
      * is inside are copied; fields since and before, "YYYY-MM-DD",
      * absent for no bound. */
     struct mf_window window;
+    /* --sync-deletes (migrate.h); field sync_deletes "1", absent: off. */
+    bool sync_deletes;
     /* OAuth2 logins per side (fields s_oauth_* and t_oauth_*). */
     struct mf_batch_oauth source_oauth, target_oauth;
 

@@ -9,11 +9,12 @@
  * Stored as one Redis hash per mailbox, "mf:{b:<batch>}:ckpt:<mailbox>",
  * one field per folder (the folder's raw source name), value
  * "<uidvalidity> <last_uid> <clean|dirty> <tgt_uidvalidity> <tgt_mark>
- *  <src_bytes> <pending> [st1:<status>] [win1:<window>]", pending being
+ *  <src_bytes> <pending> [st1:<status>] [win1:<window>] [sd1]", pending being
  * "-" or UIDs joined by ',', status "<uidnext>,<messages>,<highestmodseq>"
  * of the source then of the target, six numbers in all, window
  * "<since>,<before>,<out_messages>,<out_bytes>" (written only when a date
- * window was or is in use; days as yyyymmdd, 0: none) (fields from
+ * window was or is in use; days as yyyymmdd, 0: none), sd1 when the pass
+ * that wrote it ran with --sync-deletes (fields from
  * tgt_uidvalidity on may be absent in values written by older versions;
  * a status field of a version this one does not know is ignored, as if
  * absent). One HSET per update, so a crash leaves either the old or the
@@ -72,6 +73,10 @@ struct mf_checkpoint {
      * count them. */
     struct mf_window window;
     uint64_t out_messages, out_bytes;
+    /* Written by a pass with --sync-deletes: expunges up to last_uid were
+     * looked for. A pass with it after one without does not skip the
+     * folder as unchanged (what was expunged meanwhile is to remove). */
+    bool sync_deletes;
 };
 
 /* At most this many pending UIDs are kept per folder; past it the folder

@@ -90,6 +90,7 @@ struct mf_counters {
     bool pass_complete;     /* the lists are the mailbox's whole state */
     /* Left on the source by the date window (migrate.h). */
     uint64_t messages_outside_window, bytes_outside_window;
+    uint64_t messages_deleted_on_target; /* --sync-deletes */
 };
 
 struct mf_progress {

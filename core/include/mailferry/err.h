@@ -110,6 +110,10 @@
        "message body differs from its listed size")                            \
     XX(FOLDER_INCOMPLETE, 406, FAIL_MAILBOX,                                   \
        "the source listed fewer messages than the folder holds")               \
+    XX(DELETE_NEEDS_UIDPLUS, 407, FAIL_MAILBOX,                                \
+       "--sync-deletes needs UIDPLUS (UID EXPUNGE) on the target")             \
+    XX(MESSAGE_DELETED, 408, NONE,                                             \
+       "removed from the target: expunged on the source")                      \
     XX(VERIFY_BUSY, 410, FAIL_MAILBOX,                                         \
        "not verified: the mailbox is being migrated")                          \
     /* 500-599: Redis */                                                       \

@@ -162,6 +162,11 @@ struct mf_migrate_options {
      * outside_window, until a pass with a wider window (or none) copies
      * them, without duplicates. Zero: everything. */
     struct mf_window window;
+    /* Incremental passes also remove from the target what was expunged
+     * on the source since the last pass, but only messages mailferry
+     * put there (the UID map it keeps from this option's first pass on);
+     * needs UIDPLUS on the target (MF_E_DELETE_NEEDS_UIDPLUS). */
+    bool sync_deletes;
 };
 
 /* --flag-conflict's words: "source" or "target" (MF_FLAG_CONFLICT_DEFAULT
@@ -195,13 +200,18 @@ struct mf_migrate_stats {
     /* Left on the source because their INTERNALDATE is outside the
      * window (options.window): not copied, and not missing either. */
     uint64_t outside_window, bytes_outside_window;
+    /* Removed from the target by --sync-deletes (listed in deleted). */
+    uint64_t deleted_on_target;
     uint64_t failed;        /* messages not copied, listed in failed */
     uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */
     uint32_t uidvalidity_changes;
-    uint32_t attempts;         /* 1 + retries */
-    uint64_t lease_wait_ms;    /* waiting for connection slots */
-    uint64_t repaired;         /* messages repaired (--repair), copied */
+    uint32_t attempts;      /* 1 + retries */
+    uint64_t lease_wait_ms; /* waiting for connection slots */
+    uint64_t repaired;      /* messages repaired (--repair), copied */
+    /* Gmail source by labels: label copies of a message placed from an
+     * earlier label folder (not copied again). */
+    uint64_t gmail_label_copies;
     uint64_t throttles;        /* throttling answers from either server */
     uint64_t throttle_wait_ms; /* paused because of them (fleet-wide) */
     double seconds;
@@ -218,6 +228,10 @@ struct mf_migrate_result {
     size_t n_skipped;
     struct mf_migrate_item *failed;
     size_t n_failed;
+    /* Removed from the target by --sync-deletes: uid is the source UID
+     * that was expunged, error MF_E_MESSAGE_DELETED. */
+    struct mf_migrate_item *deleted;
+    size_t n_deleted;
     /* Messages copied after --repair changed them: error is
      * MESSAGE_REPAIRED, its detail says what was changed. */
     struct mf_migrate_item *repaired;

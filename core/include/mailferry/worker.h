@@ -28,9 +28,12 @@
  *      then releases the claim. A job whose claim was lost publishes
  *      nothing: the coordinator requeues it.
  *
- * While every slot is busy the consumer is paused but keeps polling, so
- * the member never exceeds max.poll.interval.ms and never holds up the
- * group.
+ * While every slot is busy the worker holds the next jobs ready (up to
+ * 128, received but not yet claimed or committed: a slot that frees up
+ * starts one at once), then pauses the consumer but keeps polling, so the
+ * member never exceeds max.poll.interval.ms and never holds up the group.
+ * A rebalance drops the held jobs of the partitions that move; their new
+ * owner receives them.
  *
  * Shutdown (*stop set, e.g. by SIGTERM): no new jobs; every running job is
  * stopped at a message boundary; within shutdown_timeout each of them

@@ -314,6 +314,8 @@ mf_batchdef_read(const struct mf_config *conf, const char *name,
     cfg->insecure = insecure;
     if (mf_config_get_bool(conf, "repair", false, &cfg->repair, err))
         return usage(err);
+    cfg->gmail_archive_folder =
+        (char *)mf_config_get(conf, "gmail-archive-folder", NULL);
     cfg->ca_file = (char *)mf_config_get(conf, "ca-file", NULL);
     cfg->admin_user = (char *)mf_config_get(conf, "admin", NULL);
     if (!mf_batchdef_profiles_read(conf, &src_profile, &dst_profile, err))
@@ -362,7 +364,9 @@ mf_batchdef_read(const struct mf_config *conf, const char *name,
         mf_flag_conflict_parse(mf_config_get(conf, "flag-conflict", NULL),
                                &cfg->flag_conflict, err))
         return usage(err);
-    if (!mf_batchdef_window_read(conf, &cfg->window, err))
+    if (!mf_batchdef_window_read(conf, &cfg->window, err) ||
+        mf_config_get_bool(conf, "sync-deletes", false, &cfg->sync_deletes,
+                           err))
         return usage(err);
     if (!oauth_read(conf, name, kr, d, err) ||
         (cfg->admin_user &&

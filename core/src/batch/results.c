@@ -101,6 +101,7 @@ add_stats(struct mf__batch_argv *a, const struct mf_batch_result *res) {
     mf__batch_argv_adds(a, secs);
     mf__batch_argv_addu(a, s->outside_window);
     mf__batch_argv_addu(a, s->bytes_outside_window);
+    mf__batch_argv_addu(a, s->deleted_on_target);
 }
 
 /* Time waited for connection slots adds up over the mailbox's jobs. Kept

@@ -38,6 +38,7 @@ static const struct {
      MF_FLAG_CONFLICT_TARGET, FLAG_CONFLICT},
     {"since", "since", 0, 99991231, DAY},
     {"before", "before", 0, 99991231, DAY},
+    {"sync-deletes", "sync_deletes", 0, 1, NUMBER},
 };
 
 bool

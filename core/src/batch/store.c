@@ -249,6 +249,7 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     add_field(a, "s_profile", c->source_profile);
     add_field(a, "t_profile", c->target_profile);
     add_field_u(a, "repair", c->repair);
+    add_field(a, "gmail_archive", c->gmail_archive_folder);
     add_field_u(a, "max_message_size", c->max_message_size);
     add_caps(a, "s_", &c->source_caps);
     add_caps(a, "t_", &c->target_caps);
@@ -259,6 +260,8 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
         add_field(a, "flag_conflict", mf_flag_conflict_name(c->flag_conflict));
     add_day(a, "since", c->window.since);
     add_day(a, "before", c->window.before);
+    if (c->sync_deletes)
+        add_field_u(a, "sync_deletes", 1);
     add_oauth(a, "s_oauth_", &c->source_oauth);
     add_oauth(a, "t_oauth_", &c->target_oauth);
     add_field_u(a, "created", (uint64_t)now);
@@ -568,6 +571,7 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->source_profile = mf__batch_hget_strdup(h, "s_profile");
     c->target_profile = mf__batch_hget_strdup(h, "t_profile");
     c->repair = mf__batch_hget_u64(h, "repair") != 0;
+    c->gmail_archive_folder = mf__batch_hget_strdup(h, "gmail_archive");
     c->max_message_size = mf__batch_hget_u64(h, "max_message_size");
     get_caps(h, "s_", &c->source_caps);
     get_caps(h, "t_", &c->target_caps);
@@ -576,6 +580,7 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->flag_conflict = get_flag_conflict(h);
     c->window.since = get_day(h, "since");
     c->window.before = get_day(h, "before");
+    c->sync_deletes = mf__batch_hget_u64(h, "sync_deletes") != 0;
     get_oauth(h, "s_oauth_", &c->source_oauth);
     get_oauth(h, "t_oauth_", &c->target_oauth);
     c->state = get_state(h);
@@ -649,6 +654,7 @@ mf_batch_config_free(struct mf_batch_config **cp) {
     free(c->target_root);
     free(c->source_profile);
     free(c->target_profile);
+    free(c->gmail_archive_folder);
     free_oauth(&c->source_oauth);
     free_oauth(&c->target_oauth);
     free(c);

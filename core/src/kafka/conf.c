@@ -139,7 +139,11 @@ static const struct pinned {
  * member joining in one round where the cooperative one (KIP-429) needs
  * two; mailferry's jobs run on through a revocation (they are claimed and
  * committed), so a round only pauses fetching, and one round is the
- * shorter pause: measured in docs/benchmarks.md, "Fleet scaling". */
+ * shorter pause: measured in docs/benchmarks.md, "Fleet scaling".
+ * A fetch waits at most 100 ms for messages (librdkafka: 500): partitions
+ * resumed meanwhile (a worker whose slots freed up) are fetched only when
+ * the fetch in flight returns, so this bounds how long free slots wait
+ * for jobs already in Kafka. */
 static const struct {
     const char *name, *value;
 } group_defaults[] = {
@@ -147,6 +151,7 @@ static const struct {
     {"heartbeat.interval.ms", "1000"},
     {"max.poll.interval.ms", "30000"},
     {"partition.assignment.strategy", "range,roundrobin"},
+    {"fetch.wait.max.ms", "100"},
 };
 
 static bool

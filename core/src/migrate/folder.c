@@ -124,6 +124,7 @@ finish(struct mf__folder *fr) {
     free(fr->src_name);
     mf_checkpoint_pending_free(&fr->ck);
     mf__msglist_clear(&fr->list);
+    mf__uidmap_clear(&fr->uidmap);
 }
 
 /* Whether an error stops this folder for good (the messages not copied
@@ -132,6 +133,24 @@ static bool
 definitive(mf_err code) {
     mf_err_class cls = mf_err_class_of(code);
     return cls == MF_ERRCLASS_FAIL_MESSAGE || cls == MF_ERRCLASS_FAIL_MAILBOX;
+}
+
+/* A Gmail source copied by labels (gmail.c): a message an earlier label
+ * folder has is placed there, not copied again here. */
+static void
+gmail_copies(struct mf__folder *fr) {
+    struct mf__run *run = fr->run;
+
+    if (!run->gmail)
+        return;
+    for (size_t i = 0; i < fr->list.n; i++) {
+        struct mf__msg *m = &fr->list.m[i];
+        if (m->state == M_TODO && !m->missing &&
+            mf__gmail_placed_before(run->gmail, run->gmail_folder, &m->fp)) {
+            m->state = M_PRESENT;
+            run->res->stats.gmail_label_copies++;
+        }
+    }
 }
 
 /* Copies the listed TODO messages (reader thread + writer). Returns
@@ -276,6 +295,8 @@ check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
     /* A new date window may take in what the last one left out. */
     if (!why && !mf_window_equal(&fr->ck.window, &run->o->window))
         why = "the date window changed";
+    if (!why && run->o->sync_deletes && !fr->ck.sync_deletes)
+        why = "--sync-deletes is on, and was off in the last pass";
     mf_log(MF_LOG_DEBUG, &(struct mf_log_ctx){.mailbox = run->mailbox},
            why ? "folder.changed" : "folder.unchanged", "%s%s%s", fr->label,
            why ? ": " : "", why ? why : "");
@@ -397,9 +418,10 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     fr.list.keep_unlistable = true;
     if (fr.ck.n_pending &&
         (rc = mf__folder_list_pending(&fr, fr.ck.pending, fr.ck.n_pending,
-                                      recognising)) != MF_E_OK)
+                                      recognising || run->gmail)) != MF_E_OK)
         goto out;
-    rc = mf__list_new(run, fr.label, start, recognising, &fr.list, &short_err);
+    rc = mf__list_new(run, fr.label, start, recognising || run->gmail, &fr.list,
+                      &short_err);
     if (rc != MF_E_OK)
         goto out;
     first = mf__folder_stats_source(&fr, ssel.exists);
@@ -415,10 +437,14 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         rc = refusal->code;
         goto out;
     }
+    if (run->o->sync_deletes &&
+        (rc = mf__folder_sync_deletes(&fr, dsel.uidvalidity)) != MF_E_OK)
+        goto out;
     if (recognising && (rc = mf__folder_recognise(&fr, tgt_from)) != MF_E_OK)
         goto out;
     if ((rc = mf__folder_skip_too_large(&fr)) != MF_E_OK)
         goto out;
+    gmail_copies(&fr);
     for (size_t i = 0; i < fr.list.n; i++)
         if (fr.list.m[i].state == M_PRESENT)
             mf__folder_progress(&fr, 0);
@@ -431,7 +457,8 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
                           fr.list.n - fr.prefix);
         goto out;
     }
-    if ((rc = sync_flags(&fr, incremental)) != MF_E_OK)
+    if ((rc = sync_flags(&fr, incremental)) != MF_E_OK ||
+        (rc = mf__folder_uidmap_save(&fr)) != MF_E_OK)
         goto out;
     {
         struct mf_checkpoint ck = fr.ck;
@@ -448,6 +475,10 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     }
     goto out;
 werr:
+    /* What was confirmed is on the target: into the map, come what may. */
+    if (mf__folder_uidmap_save(&fr) != MF_E_OK) {
+        /* Those copies are then never removed by --sync-deletes. */
+    }
     run->err = fr.werr;
     run->retry_after_ms = fr.werr_retry_ms;
     rc = fr.werr.code;

@@ -42,6 +42,7 @@ ckpt_pending(struct mf__folder *fr, struct mf_checkpoint *ck,
 
     ck->src_bytes = fr->base_bytes;
     ck->window = fr->run->o->window;
+    ck->sync_deletes = fr->run->o->sync_deletes;
     ck->out_messages = fr->base_out;
     ck->out_bytes = fr->base_out_bytes;
     *scratch = mf_xreallocarray(*scratch, fr->list.n + 1, sizeof(**scratch));

@@ -45,6 +45,10 @@ struct mf__folder {
     /* Messages at or below base_uid left out by the date window and not
      * in list (the checkpoint's out_messages and out_bytes). */
     uint64_t base_out, base_out_bytes;
+    /* --sync-deletes: the folder's UID map (folder_delete.c), loaded when
+     * uidmap_on. */
+    struct mf__uidmap uidmap;
+    bool uidmap_on;
     char *src_name; /* NUL-terminated raw source name */
     const char *dst_name;
     const char *label; /* for reports: the decoded source path */
@@ -146,5 +150,14 @@ bool mf__folder_ckpt_write(struct mf__folder *fr, struct mf_checkpoint ck,
 /* Moves the finished prefix on and writes a dirty checkpoint when it has
  * moved enough (or force). */
 void mf__folder_advance(struct mf__folder *fr, bool force);
+
+/* folder_delete.c (--sync-deletes) */
+/* Loads the UID map and removes from the target (selected) what the
+ * source expunged at or below base_uid since the last pass, if mailferry
+ * put it there. */
+MF_WARN_UNUSED mf_err mf__folder_sync_deletes(struct mf__folder *fr,
+                                              uint32_t tgt_uidvalidity);
+/* Adds this pass's confirmed copies to the UID map and saves it. */
+MF_WARN_UNUSED mf_err mf__folder_uidmap_save(struct mf__folder *fr);
 
 #endif

@@ -80,7 +80,29 @@ struct mf__run {
      * pause (monotonic ms), and when the fleet's pause was last read. */
     uint64_t pause_until_ms[2], pause_checked_ms[2];
     bool throttled; /* the server throttled during this attempt */
+    /* A Gmail source copied by labels (gmail.c): the first folder of each
+     * message, and the processing position of the folder being copied. */
+    struct mf__gmail *gmail;
+    size_t gmail_folder;
 };
+
+/* Gmail labels (gmail.c). */
+struct mf__gmail;
+/* Whether run's source is copied by labels (the gmail profile). */
+bool mf__gmail_mode(const struct mf__run *run);
+/* Whether e is Gmail's All Mail (\All, or its name). */
+bool mf__gmail_all_mail(const struct mf_folder_entry *e);
+/* Lists the n source folders in processing order and notes each message's
+ * first folder. MF_E_OK with *g_r (mf__gmail_free()), else the error (in
+ * run->err). */
+MF_WARN_UNUSED mf_err
+mf__gmail_index(struct mf__run *run, const struct mf_folder_entry *const *order,
+                size_t n, struct mf__gmail **g_r);
+/* Whether the message fp is in a folder processed before position
+ * folder (a label copy: not copied again). */
+bool mf__gmail_placed_before(const struct mf__gmail *g, size_t folder,
+                             const struct mf_fingerprint *fp);
+void mf__gmail_free(struct mf__gmail **g);
 
 /* The server of one side throttled (throttle.c): pauses that endpoint
  * for retry_ms (0: the side's profile default), here and, with a Redis,
@@ -147,6 +169,10 @@ void mf__run_item(struct mf__run *run, bool failed, const char *folder,
                   uint32_t uid, uint64_t size, const char *date,
                   const char *subject, const struct mf_error *error);
 
+/* Adds a message removed from the target by --sync-deletes (uid: the
+ * source UID expunged) to the result's deleted list and statistics. */
+void mf__run_deleted(struct mf__run *run, const char *folder, uint32_t uid,
+                     uint64_t size, const char *date, const char *subject);
 /* Lists a message copied after --repair changed it (what: the change). */
 void mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
                       uint64_t size, const char *date, const char *what);
@@ -231,5 +257,37 @@ MF_WARN_UNUSED mf_err mf__run_open(struct mf__run *run, bool target,
                                    struct mf_store **st_r);
 MF_WARN_UNUSED mf_err mf__run_plan(struct mf__run *run,
                                    struct mf_folder_plan **plan_r);
+
+/* ------------------------------------------------------------------ */
+/* UID map (--sync-deletes, deletes.c)                                 */
+/* ------------------------------------------------------------------ */
+
+/* A source UID and the target UID mailferry gave its copy. */
+struct mf__uidpair {
+    uint32_t src, tgt;
+};
+
+/* A folder's UID map: what mailferry put on the target. */
+struct mf__uidmap {
+    uint32_t tgt_uidvalidity;
+    struct mf__uidpair *pairs; /* owned */
+    size_t n, cap;
+    bool sorted; /* by src, one pair per source UID */
+};
+
+void mf__uidmap_clear(struct mf__uidmap *m);
+/* Adds (or, with an earlier pair of that source UID, replaces) a pair. */
+void mf__uidmap_add(struct mf__uidmap *m, uint32_t src, uint32_t tgt);
+/* The stored value (deletes.c says its form); false when malformed. */
+bool mf__uidmap_parse(const char *s, struct mf__uidmap *m_r);
+/* The value to store (malloc'd); sorts m. */
+char *mf__uidmap_format(struct mf__uidmap *m);
+/* Takes out of m the pairs whose source UID is at or below last_uid and
+ * not among present (the source's UIDs now, ascending) and returns them
+ * (*gone_r malloc'd, NULL when none) with their count: what was expunged
+ * on the source since the last pass, to be removed from the target. */
+size_t mf__uidmap_gone(struct mf__uidmap *m, uint32_t last_uid,
+                       const uint32_t *present, size_t npresent,
+                       struct mf__uidpair **gone_r);
 
 #endif

@@ -195,6 +195,16 @@ add_item(struct mf_migrate_item **list, size_t *n, const char *folder,
 }
 
 void
+mf__run_deleted(struct mf__run *run, const char *folder, uint32_t uid,
+                uint64_t size, const char *date, const char *subject) {
+    struct mf_error e = {.code = MF_E_MESSAGE_DELETED};
+
+    run->res->stats.deleted_on_target++;
+    add_item(&run->res->deleted, &run->res->n_deleted, folder, uid, size, date,
+             subject, &e);
+}
+
+void
 mf__run_item_clear(struct mf_migrate_item *it) {
     free(it->folder);
     free(it->date);

@@ -182,6 +182,13 @@ struct mf_store_ops {
     mf_err (*append)(struct mf_store *st, const char *folder,
                      const struct mf_store_append_msg *msgs, size_t n,
                      mf_store_done_cb cb, void *ud);
+    /* Removes the n given UIDs (ascending) from the selected folder, and
+     * nothing else: UID STORE +FLAGS.SILENT (\Deleted), then UID EXPUNGE
+     * of the same set (UIDPLUS, RFC 4315 section 2.1). Never a plain
+     * EXPUNGE, which would also remove messages others marked \Deleted:
+     * without UIDPLUS it fails with MF_E_DELETE_NEEDS_UIDPLUS and sends
+     * nothing. */
+    mf_err (*expunge_uids)(struct mf_store *st, const uint32_t *uids, size_t n);
     /* Queues UID STORE uid FLAGS (flags) in the selected folder. */
     mf_err (*set_flags)(struct mf_store *st, uint32_t uid, const char *flags,
                         mf_store_done_cb cb, void *ud);

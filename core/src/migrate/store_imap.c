@@ -146,6 +146,7 @@ static const struct mf_store_ops imap_ops = {
     .changed_since = mf__store_imap_changed_since,
     .fetch_bodies = mf__store_imap_fetch_bodies,
     .append = mf__store_imap_append,
+    .expunge_uids = mf__store_imap_expunge_uids,
     .set_flags = mf__store_imap_set_flags,
     .flush = mf__store_imap_flush,
     .cancel = imap_cancel,

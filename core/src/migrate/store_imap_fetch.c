@@ -579,6 +579,33 @@ add_uid_set(struct mf_imap_cmd_spec *c, const uint32_t *uids, size_t n) {
     }
 }
 
+/* RFC 4315 section 2.1: "UID EXPUNGE sequence-set" expunges only the
+ * messages of the set that have \Deleted, so a message another client
+ * marked \Deleted stays. The set is sent as given (ascending). */
+mf_err
+mf__store_imap_expunge_uids(struct mf_store *st, const uint32_t *uids,
+                            size_t n) {
+    struct imap_store *is = mf__store_imap(st);
+    struct mf_imap_cmd_spec c = {0};
+    mf_err rc;
+
+    if (n == 0)
+        return MF_E_OK;
+    if (!st->caps.uidplus)
+        return mf_store_fail(st, MF_E_DELETE_NEEDS_UIDPLUS,
+                             "the target has no UIDPLUS (RFC 4315): a plain "
+                             "EXPUNGE would remove more than mailferry's "
+                             "messages, so nothing is deleted");
+    mf_imap_cmd_text(&c, "UID STORE ");
+    add_uid_set(&c, uids, n);
+    mf_imap_cmd_text(&c, " +FLAGS.SILENT (\\Deleted)");
+    if ((rc = mf__store_imap_run(is, &c)) != MF_E_OK)
+        return rc;
+    mf_imap_cmd_text(&c, "UID EXPUNGE ");
+    add_uid_set(&c, uids, n);
+    return mf__store_imap_run(is, &c);
+}
+
 static void
 ignore_done(void *ud, const struct mf_imap_result *res) {
     mf_err *first = ud;

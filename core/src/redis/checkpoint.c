@@ -83,6 +83,7 @@ mf_checkpoint_flags_put(struct mf_redis *r, const char *batch,
 /* The status field's version tag (checkpoint.h). */
 #define STATUS_TAG "st1:"
 #define WINDOW_TAG "win1:"
+#define SYNC_DELETES_TAG "sd1"
 
 char *
 mf_checkpoint_format(const struct mf_checkpoint *c) {
@@ -107,6 +108,8 @@ mf_checkpoint_format(const struct mf_checkpoint *c) {
         mf_buf_appendf(&b, " " WINDOW_TAG "%u,%u,%llu,%llu", c->window.since,
                        c->window.before, (unsigned long long)c->out_messages,
                        (unsigned long long)c->out_bytes);
+    if (c->sync_deletes)
+        mf_buf_append_str(&b, " " SYNC_DELETES_TAG);
     return (char *)b.data;
 }
 
@@ -221,7 +224,7 @@ parse_window(const char *s, struct mf_checkpoint *c) {
 bool
 mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
     /* Whitespace-separated fields; the first three are required. */
-    enum { NF = 9 };
+    enum { NF = 10 };
     char *buf, *f[NF] = {0};
     uint64_t v[6] = {0};
     struct mf_checkpoint c = {0};
@@ -262,6 +265,8 @@ mf_checkpoint_parse(const char *s, size_t len, struct mf_checkpoint *c_r) {
         bool bad = false;
         if (strncmp(f[i], WINDOW_TAG, strlen(WINDOW_TAG)) == 0)
             bad = !parse_window(f[i], &c);
+        else if (strcmp(f[i], SYNC_DELETES_TAG) == 0)
+            c.sync_deletes = true;
         else if (!parse_status(f[i], &c, &bad) && !bad)
             continue;
         if (bad) {

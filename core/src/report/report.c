@@ -392,6 +392,7 @@ mf_report_totals(const struct mf_report_batch *b,
         if (m->error_code != 0)
             t.mailboxes_with_errors++;
         t.failed_items += m->n_failed_items + m->failed_unlisted;
+        t.deleted_messages += m->deleted_messages;
         t.attempts += m->attempts;
     }
     end = b->finished ? b->finished : b->generated;

@@ -25,6 +25,7 @@ mf_report_mailbox_stats(struct mf_report_mailbox *m,
     m->copied_messages = s->messages_copied;
     m->copied_bytes = s->bytes_copied;
     m->present_messages = s->messages_present;
+    m->deleted_messages = s->deleted_on_target;
     m->skipped[MF_REPORT_SKIP_TOO_LARGE] = s->skipped_too_large;
     m->skipped[MF_REPORT_SKIP_FAILED] = s->failed;
     m->skipped[MF_REPORT_SKIP_VANISHED] = s->skipped_vanished;

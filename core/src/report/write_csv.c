@@ -18,31 +18,19 @@
 #include <string.h>
 
 static const char *const columns[] = {
-    "EmailAddress",
-    "State",
-    "FoldersCopied",
-    "FoldersExcluded",
-    "SourceMessages",
-    "SourceBytes",
-    "CopiedMessages",
-    "CopiedBytes",
-    "SkippedTooLarge",
-    "SkippedExcluded",
-    "SkippedFailed",
-    "SkippedVanished",
-    "OutsideWindow",
-    "ErrorCode",
-    "ErrorName",
-    "ErrorText",
-    "FirstSync",
-    "LastSync",
-    "DurationSeconds",
-    "MessagesPerSecond",
-    "BytesPerSecond",
-    "Attempts",
-    "Worker",
-    "Verification",
-    "VerifyDifferences",
+    "EmailAddress",      "State",
+    "FoldersCopied",     "FoldersExcluded",
+    "SourceMessages",    "SourceBytes",
+    "CopiedMessages",    "CopiedBytes",
+    "SkippedTooLarge",   "SkippedExcluded",
+    "SkippedFailed",     "SkippedVanished",
+    "OutsideWindow",     "DeletedOnTarget",
+    "ErrorCode",         "ErrorName",
+    "ErrorText",         "FirstSync",
+    "LastSync",          "DurationSeconds",
+    "MessagesPerSecond", "BytesPerSecond",
+    "Attempts",          "Worker",
+    "Verification",      "VerifyDifferences",
 };
 
 /* Appends s as one CSV text field (NULL: empty). */
@@ -99,6 +87,7 @@ row(struct mf_buf *out, const struct mf_report_mailbox *m) {
     field_u64(out, m->copied_bytes), mf_buf_append(out, ",", 1);
     for (int r = 0; r < MF_REPORT_SKIP_REASON_COUNT; r++)
         field_u64(out, m->skipped[r]), mf_buf_append(out, ",", 1);
+    field_u64(out, m->deleted_messages), mf_buf_append(out, ",", 1);
     if (m->error_code != 0)
         mf_buf_appendf(out, "%d", m->error_code);
     mf_buf_append(out, ",", 1);

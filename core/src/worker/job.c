@@ -142,6 +142,7 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
     o->flag_conflict = b->cfg->flag_conflict;
     o->repair = b->cfg->repair;
     o->window = b->cfg->window;
+    o->sync_deletes = b->cfg->sync_deletes;
     o->source_profile =
         job_profile(j->env.job.source_profile, b->cfg->source_profile);
     o->target_profile =
@@ -299,6 +300,7 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->counters.pass_complete = s->pass_complete;
     r->counters.messages_outside_window = s->outside_window;
     r->counters.bytes_outside_window = s->bytes_outside_window;
+    r->counters.messages_deleted_on_target = s->deleted_on_target;
     r->error_code = (uint32_t)error->code;
     r->error_name = mf_xstrdup(error->code ? mf_err_name(error->code) : "");
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");

@@ -67,8 +67,10 @@ mf__worker_produce_wait(struct mf__worker *w, const char *topic,
         return rc;
     }
     deadline = mf__worker_now_ms() + (uint64_t)timeout_ms;
+    /* Other threads poll the producer too and may serve this delivery
+     * report: wake often to see it (a job's result waits here). */
     while (!atomic_load(&d->done) && mf__worker_now_ms() < deadline)
-        mf_kafka_producer_poll(w->producer, 50);
+        mf_kafka_producer_poll(w->producer, 5);
     if (!atomic_load(&d->done)) {
         rc = mf_error_set(err, MF_E_KAFKA_UNAVAILABLE,
                           "%s: not acknowledged within %ld ms", topic,

@@ -3,8 +3,9 @@
  *
  * One thread, the caller's, owns the Kafka consumer and a Redis
  * connection for claims. Each turn it reaps finished slot threads,
- * pauses the consumer while every slot is busy (or a message waits for
- * Redis) and resumes it when one frees up, retries a waiting message,
+ * starts waiting jobs on free slots (retrying one that waits for Redis),
+ * pauses the consumer once PREFETCH jobs wait (or one waits for Redis)
+ * and resumes it when fewer do,
  * polls the consumer for at most poll_ms and handles what came: unpack,
  * batch configuration, claim, commit, start a slot thread. Polling never
  * stops, so the member stays in the group however long jobs take, and a
@@ -35,7 +36,7 @@
 #define PING_MS 5000
 #define WARN_EVERY_MS 30000
 #define DLQ_WAIT_MS 10000L
-#define PENDING_MAX 64
+#define PENDING_MAX 256
 #define FLUSH_MIN_MS 2000
 #define KAFKA_QUIET_MS 10000
 #define LAG_MS 1000
@@ -405,10 +406,24 @@ reap(struct mf__worker *w) {
     return busy;
 }
 
+/* Jobs held ready while the slots are busy, so that a slot that frees
+ * up takes its next job at once. Many, not one per slot: with a consumer
+ * group each pause and resume costs up to a second before librdkafka
+ * fetches again (bench/job-overhead, docs/benchmarks.md), so the
+ * consumer is paused only once this many wait, leaving room for what was
+ * fetched before the pause took effect. They take no job from another
+ * worker: the partitions are this worker's alone until a rebalance,
+ * which drops the held jobs of the partitions that go. A job envelope is
+ * a few kB. */
+#define PREFETCH (PENDING_MAX / 2)
+
 static void
 set_paused(struct loop *l, bool paused) {
     struct mf_error err = {0};
 
+    /* Enough held, or a message that waits for Redis. */
+    paused = paused || l->npending >= PREFETCH ||
+             (l->npending > 0 && mf__worker_now_ms() < l->retry_at);
     if (l->paused == paused)
         return;
     if (mf_kafka_consumer_pause(l->w->consumer, paused, &err) != MF_E_OK) {
@@ -664,15 +679,11 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
     l.next_ping = mf__worker_now_ms() + PING_MS;
 
     while (!atomic_load(stop) && l.fatal.code == MF_E_OK) {
-        size_t busy;
-
         atomic_store(&stats->heartbeat_ms, (int64_t)mf__worker_now_ms());
-        busy = reap(w);
+        reap(w);
         mf_kafka_producer_poll(w->producer, 0);
-        set_paused(&l, busy == w->o.slots || l.npending > 0);
         retry_pending(&l);
-        busy = reap(w);
-        set_paused(&l, busy == w->o.slots || l.npending > 0);
+        set_paused(&l, false);
         poll_once(&l, true);
         consumer_stats(&l);
         ping_redis(&l);

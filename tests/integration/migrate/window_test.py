@@ -12,6 +12,15 @@ and redis-server (database 5), judged by the independent comparer
           `batch create`-style --since stored in the batch, shown by
           `batch status`, cleared by `batch set --since none`, after which
           the next pass copies the rest: EQUAL.
+  syncdeletes users 48, 55: `--sync-deletes` removes from the target what
+          the source expunged since the last pass (listed with subjects),
+          and only that: the user's own message and one of mailferry's the
+          user marked \\Deleted on the target stay (UID EXPUNGE, never a
+          plain EXPUNGE); a message moved to another folder on the source
+          is in that folder once on the target; without the option nothing
+          goes; then EQUAL. Through the embedded pipeline the option is
+          stored in the batch and batch status and the report CSV count
+          the removal.
 """
 import csv as csvmod
 import glob
@@ -163,7 +172,112 @@ def case_window():
              st["mailboxes"][0]["outside_window"] == 0, f"status: {st}")
 
 
-CASES = {"window": case_window}
+def search_mid(port, n, folder, tag):
+    """UIDs of folder holding the message tagged tag (Message-ID)."""
+    c = mt.imap_login(port, n)
+    c.select(folder)
+    typ, data = c.uid("SEARCH", None, "HEADER", "Message-ID",
+                      f"<{tag}-{mt.RUN_ID}@example.test>")
+    c.logout()
+    return [int(x) for x in data[0].split()] if typ == "OK" else []
+
+
+def expunge_tag(n, folder, tag, move_to=None):
+    """The user's mail client on the source: deletes (or moves) one."""
+    c = mt.imap_login(mt.SRC_PORT, n)
+    c.select(folder)
+    typ, data = c.uid("SEARCH", None, "HEADER", "Message-ID",
+                      f"<{tag}-{mt.RUN_ID}@example.test>")
+    uid = data[0].split()[0].decode()
+    if move_to:
+        c.uid("COPY", uid, move_to)
+    c.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)")
+    c.expunge()
+    c.logout()
+
+
+def case_syncdeletes():
+    n = 48
+    mt.clean_target(n, port=mt.SRC_PORT)
+    mt.clean_target(n)
+    for i in range(5):
+        add(mt.SRC_PORT, n, "INBOX", f"sd{i}", RECENT)
+    add(mt.SRC_PORT, n, "Archive", "sd-arch", OLD)
+    csv = mt.csv_for([n], "syncdeletes")
+    args = ["--redis", REDIS5, "--batch", f"t-sd48-{mt.RUN_ID}",
+            "--sync-deletes"]
+    rc, doc = mt.migrate(csv, *args)
+    mt.check(mt.mailbox(doc, n)["messages_copied"] == 6, f"{doc}")
+    # On the target: a message of the user's own, and one of mailferry's
+    # that the user marked \Deleted without expunging (it stays).
+    add(mt.TGT_PORT, n, "INBOX", "users-own", RECENT)
+    c = mt.imap_login(mt.TGT_PORT, n)
+    c.select("INBOX")
+    marked = search_mid(mt.TGT_PORT, n, "INBOX", "sd0")
+    c.uid("STORE", str(marked[0]), "+FLAGS.SILENT", "(\\Deleted)")
+    c.logout()
+    # On the source: two expunged, one moved to Archive.
+    expunge_tag(n, "INBOX", "sd1")
+    expunge_tag(n, "INBOX", "sd2")
+    expunge_tag(n, "INBOX", "sd3", move_to="Archive")
+    rc, doc = mt.migrate(csv, *args)
+    m = mt.mailbox(doc, n)
+    mt.check(m["deleted_on_target"] == 3 and m["messages_copied"] == 1 and
+             len(m["deleted"]) == 3 and
+             sorted(d["subject"] for d in m["deleted"]) ==
+             ["sd1", "sd2", "sd3"], f"pass 2: {m}")
+    mt.check(search_mid(mt.TGT_PORT, n, "INBOX", "users-own") and
+             search_mid(mt.TGT_PORT, n, "INBOX", "sd0"),
+             "the user's own message and the \\Deleted one stay")
+    mt.check(len(search_mid(mt.TGT_PORT, n, "Archive", "sd3")) == 1 and
+             not search_mid(mt.TGT_PORT, n, "INBOX", "sd3"),
+             "the moved message is in Archive once, not in INBOX")
+    # Without --sync-deletes nothing is removed.
+    expunge_tag(n, "INBOX", "sd4")
+    rc, doc = mt.migrate(csv, *args[:-1])
+    mt.check(mt.mailbox(doc, n)["deleted_on_target"] == 0 and
+             search_mid(mt.TGT_PORT, n, "INBOX", "sd4"), f"off: {doc}")
+    rc, doc = mt.migrate(csv, *args)
+    mt.check(mt.mailbox(doc, n)["deleted_on_target"] == 1, f"{doc}")
+    # The user's own message aside, the target is the source.
+    c = mt.imap_login(mt.TGT_PORT, n)
+    c.select("INBOX")
+    for uid in search_mid(mt.TGT_PORT, n, "INBOX", "users-own"):
+        c.uid("STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)")
+    c.uid("STORE", str(marked[0]), "-FLAGS.SILENT", "(\\Deleted)")
+    c.expunge()
+    c.logout()
+    mt.assert_equal(n)
+
+    # The embedded pipeline: the option lives in the batch (user 55).
+    n = 55
+    mt.clean_target(n, port=mt.SRC_PORT)
+    mt.clean_target(n)
+    for i in range(3):
+        add(mt.SRC_PORT, n, "INBOX", f"e{i}", RECENT)
+    key = os.path.join(mt.TMP, "sd.key")
+    subprocess.run([mt.MAILFERRY, "key", "generate", key], check=True,
+                   stdout=subprocess.DEVNULL)
+    batch = f"t-sd55-{mt.RUN_ID}"
+    csv = mt.csv_for([n], "syncdeletes55")
+    args = ["--redis", REDIS5, "--batch", batch, "--master-key-file", key]
+    mt.migrate(csv, *args, "--sync-deletes", direct=False)
+    expunge_tag(n, "INBOX", "e1")
+    mt.migrate(csv, *args, direct=False)
+    p = subprocess.run([mt.MAILFERRY, "batch", "status", batch, "--redis",
+                        REDIS5, "--json"], capture_output=True, text=True,
+                       timeout=60)
+    st = json.loads(p.stdout)
+    mt.check(st["sync_deletes"] is True and
+             st["mailboxes"][0]["deleted_on_target"] == 1 and
+             st["totals"]["deleted_on_target"] == 1, f"status: {st}")
+    row = report_csv_row(f"user{n}@example.test")
+    mt.check(row is not None and row["DeletedOnTarget"] == "1",
+             f"report CSV DeletedOnTarget: {row}")
+    mt.assert_equal(n)
+
+
+CASES = {"window": case_window, "syncdeletes": case_syncdeletes}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

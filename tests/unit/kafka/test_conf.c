@@ -245,6 +245,7 @@ test_group_defaults(void **state) {
     assert_string_equal(get(conf, "session.timeout.ms"), "6000");
     assert_string_equal(get(conf, "heartbeat.interval.ms"), "1000");
     assert_string_equal(get(conf, "max.poll.interval.ms"), "30000");
+    assert_string_equal(get(conf, "fetch.wait.max.ms"), "100");
     assert_string_equal(get(conf, "partition.assignment.strategy"),
                         "range,roundrobin");
     {

@@ -67,6 +67,23 @@ memrun_clear(struct memrun *r) {
     mf_mem_server_free(&r->env.dst);
 }
 
+/* cmocka setup and teardown of a test whose state is a struct memrun. */
+static inline int
+memrun_setup(void **state) {
+    struct memrun *r = calloc(1, sizeof(*r));
+    memrun_init(r);
+    *state = r;
+    return 0;
+}
+
+static inline int
+memrun_teardown(void **state) {
+    struct memrun *r = *state;
+    memrun_clear(r);
+    free(r);
+    return 0;
+}
+
 /* One pass; open NULL: stores over r->env. */
 static inline mf_err
 memrun_pass(struct memrun *r, mf__store_open_fn open, void *ud) {

@@ -103,22 +103,6 @@ test_place(void **state) {
 /* Passes                                                              */
 /* ------------------------------------------------------------------ */
 
-static int
-setup(void **state) {
-    struct memrun *r = calloc(1, sizeof(*r));
-    memrun_init(r);
-    *state = r;
-    return 0;
-}
-
-static int
-teardown(void **state) {
-    struct memrun *r = *state;
-    memrun_clear(r);
-    free(r);
-    return 0;
-}
-
 static void
 expect_pass_ok(struct memrun *r) {
     mf_err rc = memrun_pass(r, NULL, NULL);
@@ -243,8 +227,10 @@ main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_place),
-        cmocka_unit_test_setup_teardown(test_since_then_rest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_before_then_rest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_since_then_rest, memrun_setup,
+                                        memrun_teardown),
+        cmocka_unit_test_setup_teardown(test_before_then_rest, memrun_setup,
+                                        memrun_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

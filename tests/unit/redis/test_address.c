@@ -210,6 +210,15 @@ test_checkpoint_codec(void **state) {
     assert_false(old.has_status);
     assert_int_equal(old.window.before, 20260101);
     assert_int_equal(old.out_bytes, 2);
+    assert_false(old.sync_deletes);
+    assert_true(mf_checkpoint_parse("5 6 clean 7 8 9 - sd1", 21, &old));
+    assert_true(old.sync_deletes);
+    c.sync_deletes = true;
+    buf = mf_checkpoint_format(&c);
+    assert_non_null(strstr(buf, "win1:20260301,0,12,18446744073709551615 sd1"));
+    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
+    assert_true(d.sync_deletes && d.has_status && d.out_messages == 12);
+    free(buf);
     for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++)
         if (mf_checkpoint_parse(bad[i], strlen(bad[i]), &d)) {
             mf_checkpoint_pending_free(&d);

@@ -13,7 +13,8 @@
 static const char header[] =
     "EmailAddress,State,FoldersCopied,FoldersExcluded,SourceMessages,"
     "SourceBytes,CopiedMessages,CopiedBytes,SkippedTooLarge,SkippedExcluded,"
-    "SkippedFailed,SkippedVanished,OutsideWindow,ErrorCode,ErrorName,ErrorText,"
+    "SkippedFailed,SkippedVanished,OutsideWindow,DeletedOnTarget,ErrorCode,"
+    "ErrorName,ErrorText,"
     "FirstSync,"
     "LastSync,"
     "DurationSeconds,MessagesPerSecond,BytesPerSecond,Attempts,Worker,"
@@ -26,13 +27,14 @@ test_exact(void **state) {
     char want[2048];
 
     (void)state;
-    snprintf(want, sizeof(want), "%s%s%s", header,
-             "alice@example.test,Synced,5,1,100,500000,98,490000,1,1,0,0,0,,,,"
-             "2024-05-01T10:00:10Z,2024-05-01T10:01:00Z,50.0,1.96,9800,1,"
-             "w1,not verified,0\r\n",
-             "bob@example.test,Failed,0,0,10,1000,0,0,0,0,0,0,0,305,AUTH,"
-             "\"LOGIN failed: \"\"bad\"\", try again\",,,0.0,0.00,0,3,,not "
-             "verified,0\r\n");
+    snprintf(
+        want, sizeof(want), "%s%s%s", header,
+        "alice@example.test,Synced,5,1,100,500000,98,490000,1,1,0,0,0,0,,,,"
+        "2024-05-01T10:00:10Z,2024-05-01T10:01:00Z,50.0,1.96,9800,1,"
+        "w1,not verified,0\r\n",
+        "bob@example.test,Failed,0,0,10,1000,0,0,0,0,0,0,0,0,305,AUTH,"
+        "\"LOGIN failed: \"\"bad\"\", try again\",,,0.0,0.00,0,3,,not "
+        "verified,0\r\n");
     assert_string_equal(csv, want);
     /* The model has no password field and the URL lost its userinfo. */
     assert_null(strstr(csv, "hunter2"));
@@ -112,9 +114,10 @@ test_injection_in_every_text_column(void **state) {
     char *row = one_row("=cmd|' /C calc'!A0", "@w", "-err, \"x\"");
 
     (void)state;
-    assert_string_equal(row, "'=cmd|' /C calc'!A0,Failed,0,0,0,0,0,0,0,0,0,0,0,"
-                             "204,IMAP_NO,\"'-err, \"\"x\"\"\",,,0.0,0.00,0,"
-                             "0,'@w,not verified,0\r\n");
+    assert_string_equal(row,
+                        "'=cmd|' /C calc'!A0,Failed,0,0,0,0,0,0,0,0,0,0,0,0,"
+                        "204,IMAP_NO,\"'-err, \"\"x\"\"\",,,0.0,0.00,0,"
+                        "0,'@w,not verified,0\r\n");
     free(row);
 }
 

@@ -1,0 +1,173 @@
+/*
+ * --sync-deletes in a folder's pass (folder.c step 1b): what the source
+ * expunged since the last pass goes from the target too, if mailferry
+ * put it there. The rule and the UID map are in deletes.c; this file
+ * reads and writes the map and talks to the stores.
+ *
+ *   1. Load the folder's UID map (kept beside the flags last synced,
+ *      under "\tuidmap\t<folder>": a TAB cannot be in a mailbox name,
+ *      RFC 3501 5.1.3, so it never meets a folder's own field). A map of
+ *      another target UIDVALIDITY is dropped: its UIDs name nothing now.
+ *   2. With a checkpoint (last_uid > 0), list the source's UIDs up to
+ *      last_uid (a UID FETCH of metadata, the same listing as for new
+ *      messages) and take the map's pairs whose source UID is gone.
+ *   3. Note their size, date and subject from the target (the report
+ *      lists every message removed), then remove exactly those target
+ *      UIDs: UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE (RFC 4315
+ *      2.1, store.h expunge_uids). The map without them is saved at once,
+ *      so a retried folder does not count them twice.
+ *   4. At the end of the pass the copies confirmed with APPENDUID join
+ *      the map (mf__folder_uidmap_save()).
+ *
+ * A message moved between folders on the source is expunged from one and
+ * new in the other: its old copy is removed and the new one copied, so
+ * the target holds it once, where the source has it (not moved in place:
+ * its target UID changes, and its flags are the source's).
+ */
+#include "migrate/folder_int.h"
+
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *
+map_field(const struct mf__folder *fr) {
+    return mf_xasprintf("\tuidmap\t%s", fr->src_name);
+}
+
+struct uids {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+static mf_err
+on_uid(void *ud, const struct mf_store_meta *m) {
+    struct uids *u = ud;
+    if (u->n == u->cap) {
+        u->cap = u->cap ? 2 * u->cap : 256;
+        u->v = mf_xreallocarray(u->v, u->cap, sizeof(*u->v));
+    }
+    u->v[u->n++] = m->uid;
+    return MF_E_OK;
+}
+
+struct gone_meta {
+    uint64_t size;
+    char date[40];
+    char *subject;
+    bool found;
+};
+
+static mf_err
+on_gone(void *ud, const struct mf_store_meta *m) {
+    struct gone_meta *g = ud;
+    g->found = true;
+    g->size = m->size;
+    snprintf(g->date, sizeof(g->date), "%s", m->date ? m->date : "");
+    free(g->subject);
+    g->subject = m->subject ? mf_xstrdup(m->subject) : NULL;
+    return MF_E_OK;
+}
+
+static int
+by_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static mf_err
+save(struct mf__folder *fr) {
+    char *field = map_field(fr), *value = mf__uidmap_format(&fr->uidmap);
+    mf_err rc = mf__flagbase_put(fr->run, field, value);
+
+    free(field);
+    free(value);
+    return rc;
+}
+
+/* Removes the gone pairs' messages from the target folder (selected)
+ * and lists them. */
+static mf_err
+remove_gone(struct mf__folder *fr, const struct mf__uidpair *gone, size_t n) {
+    struct mf__run *run = fr->run;
+    uint32_t *tgt = mf_xcalloc(n, sizeof(*tgt));
+    mf_err rc = MF_E_OK;
+
+    for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
+        struct gone_meta g = {0};
+        tgt[i] = gone[i].tgt;
+        rc = run->dst->ops->fetch_meta(run->dst, gone[i].tgt, gone[i].tgt,
+                                       MF_STORE_META_SUBJECT, on_gone, &g);
+        if (rc == MF_E_OK && g.found)
+            mf__run_deleted(run, fr->label, gone[i].src, g.size, g.date,
+                            g.subject);
+        free(g.subject);
+    }
+    if (rc != MF_E_OK) {
+        rc = mf__run_store_error(run, run->dst, fr->e->tgt_name);
+        goto out;
+    }
+    qsort(tgt, n, sizeof(*tgt), by_u32);
+    if ((rc = run->dst->ops->expunge_uids(run->dst, tgt, n)) != MF_E_OK)
+        rc = mf__run_store_error(run, run->dst, fr->e->tgt_name);
+out:
+    free(tgt);
+    return rc;
+}
+
+mf_err
+mf__folder_sync_deletes(struct mf__folder *fr, uint32_t tgt_uidvalidity) {
+    struct mf__run *run = fr->run;
+    char *field = map_field(fr), *value = NULL;
+    struct uids present = {0};
+    struct mf__uidpair *gone = NULL;
+    size_t ngone;
+    mf_err rc;
+
+    fr->uidmap_on = true;
+    rc = mf__flagbase_get(run, field, &value);
+    free(field);
+    if (rc != MF_E_OK)
+        return rc;
+    if (!value || !mf__uidmap_parse(value, &fr->uidmap) ||
+        fr->uidmap.tgt_uidvalidity != tgt_uidvalidity) {
+        mf__uidmap_clear(&fr->uidmap); /* none, or of another target */
+        fr->uidmap.tgt_uidvalidity = tgt_uidvalidity;
+    }
+    free(value);
+    if (fr->base_uid == 0 || fr->uidmap.n == 0)
+        return MF_E_OK;
+    if ((rc = run->src->ops->fetch_meta(run->src, 1, fr->base_uid, 0, on_uid,
+                                        &present)) != MF_E_OK) {
+        free(present.v);
+        return mf__run_store_error(run, run->src, fr->label);
+    }
+    ngone =
+        mf__uidmap_gone(&fr->uidmap, fr->base_uid, present.v, present.n, &gone);
+    free(present.v);
+    if (ngone == 0)
+        return MF_E_OK;
+    rc = remove_gone(fr, gone, ngone);
+    free(gone);
+    if (rc == MF_E_OK)
+        rc = save(fr);
+    return rc;
+}
+
+mf_err
+mf__folder_uidmap_save(struct mf__folder *fr) {
+    bool added = false;
+
+    if (!fr->uidmap_on)
+        return MF_E_OK;
+    for (size_t i = 0; i < fr->list.n; i++) {
+        const struct mf__msg *m = &fr->list.m[i];
+        if (m->state == M_DONE && m->tgt_uid) {
+            mf__uidmap_add(&fr->uidmap, m->uid, m->tgt_uid);
+            added = true;
+        }
+    }
+    return added ? save(fr) : MF_E_OK;
+}
