@@ -106,6 +106,7 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
     so.conn = &co;
     so.login = &il;
     so.user_root = login->user_root;
+    so.enable_qresync = srv != run->o->target && run->o->sync_deletes;
     so.timeout_ms = srv->io_timeout_ms;
     so.command_timeout_ms = srv->command_timeout_ms;
     so.stream_threshold = run->stream_threshold;

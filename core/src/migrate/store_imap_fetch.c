@@ -97,6 +97,112 @@ mf__store_imap_on_expunge(void *ud, const struct mf_imap_response *r) {
     return MF_E_OK;
 }
 
+/* The next range of a UID set, RFC 3501 section 9:
+ *   sequence-set = (seq-number / seq-range) ["," sequence-set]
+ *   seq-range    = seq-number ":" seq-number
+ * A VANISHED response holds UIDs, so no "*". false at the end or at text
+ * that is not a set. */
+static bool
+next_range(const char **p, uint32_t *lo_r, uint32_t *hi_r) {
+    const char *s = *p;
+    char *end;
+    unsigned long a, b;
+
+    if (*s == ',')
+        s++;
+    if (*s < '0' || *s > '9')
+        return false;
+    a = strtoul(s, &end, 10);
+    b = a;
+    if (*end == ':') {
+        s = end + 1;
+        if (*s < '0' || *s > '9')
+            return false;
+        b = strtoul(s, &end, 10);
+    }
+    if (a == 0 || b == 0 || a > UINT32_MAX || b > UINT32_MAX ||
+        (*end && *end != ','))
+        return false;
+    *lo_r = (uint32_t)(a < b ? a : b);
+    *hi_r = (uint32_t)(a < b ? b : a);
+    *p = end;
+    return true;
+}
+
+/* RFC 7162 3.2.10: "* VANISHED [(EARLIER)] known-uids". With EARLIER it
+ * answers vanished() (the ranges go to its callback). Without, messages
+ * were expunged now, reported so instead of EXPUNGE once QRESYNC is on:
+ * they leave the sequence map, and every message with a higher UID (so a
+ * higher sequence number) moves down by one per expunged UID below it. */
+mf_err
+mf__store_imap_on_vanished(void *ud, const struct mf_imap_response *r) {
+    struct imap_store *is = ud;
+    const struct mf_imap_arg *tag;
+    const char *set, *p;
+    size_t ntag, at = 0, k = 0;
+    uint32_t lo, hi;
+    uint64_t gone = 0;
+    bool earlier = false;
+
+    if (r->nargs >= 1 && mf_imap_arg_as_list(&r->args[0], &tag, &ntag)) {
+        const char *word;
+        earlier = ntag == 1 && mf_imap_arg_as_astring(&tag[0], &word) &&
+                  strcasecmp(word, "EARLIER") == 0;
+        at = 1;
+    }
+    if (at >= r->nargs || !mf_imap_arg_as_astring(&r->args[at], &set))
+        return MF_E_OK;
+    if (earlier) {
+        for (p = set; is->vcb && next_range(&p, &lo, &hi);)
+            is->vcb(is->vud, lo, hi);
+        return MF_E_OK;
+    }
+    for (size_t i = 0; i < is->nmap; i++) {
+        struct mf__store_seqent e = is->map[i];
+        uint32_t below = 0;
+        bool out = false;
+        for (p = set; next_range(&p, &lo, &hi);) {
+            if (e.uid >= lo && e.uid <= hi)
+                out = true;
+            else if (hi < e.uid)
+                below += hi - lo + 1;
+        }
+        if (out)
+            continue;
+        e.seq = e.seq > below ? e.seq - below : 1;
+        is->map[k++] = e;
+    }
+    is->nmap = k;
+    for (p = set; next_range(&p, &lo, &hi);)
+        gone += (uint64_t)(hi - lo) + 1;
+    is->exists = is->exists > gone ? is->exists - (uint32_t)gone : 0;
+    return MF_E_OK;
+}
+
+mf_err
+mf__store_imap_vanished(struct mf_store *st, uint32_t last, uint64_t modseq,
+                        void (*cb)(void *ud, uint32_t lo, uint32_t hi),
+                        void *ud) {
+    struct imap_store *is = mf__store_imap(st);
+    struct mf_imap_cmd_spec c = {0};
+    mf_err rc;
+
+    if (!st->caps.qresync)
+        return mf_store_fail(st, MF_E_INTERNAL, "QRESYNC is not enabled");
+    if (last == 0)
+        return MF_E_OK;
+    is->vcb = cb;
+    is->vud = ud;
+    /* RFC 7162 3.2.6: the VANISHED modifier reports, as "VANISHED
+     * (EARLIER)", the UIDs of the set expunged since the mod-sequence. */
+    mf_imap_cmd_textf(&c, "UID FETCH 1:%u (UID) (CHANGEDSINCE %llu VANISHED)",
+                      last, (unsigned long long)modseq);
+    rc = mf__store_imap_run(is, &c);
+    is->vcb = NULL;
+    is->vud = NULL;
+    return rc;
+}
+
 mf_err
 mf__store_imap_select(struct mf_store *st, const char *name, bool readonly,
                       struct mf_store_select *sel_r) {

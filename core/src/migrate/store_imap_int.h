@@ -64,6 +64,9 @@ struct imap_store {
     /* LIST pattern: "*", or "<UserRoot><delim>*" (store_imap.c). */
     char *list_pattern;
     bool root_inbox; /* the UserRoot is selectable: it is the INBOX */
+    /* vanished() state: where VANISHED (EARLIER) ranges go. */
+    void (*vcb)(void *ud, uint32_t lo, uint32_t hi);
+    void *vud;
 };
 
 static inline struct imap_store *
@@ -107,6 +110,11 @@ mf_err mf__store_imap_changed_since(struct mf_store *st, uint32_t first,
                                     bool *changed_r);
 mf_err mf__store_imap_expunge_uids(struct mf_store *st, const uint32_t *uids,
                                    size_t n);
+mf_err mf__store_imap_on_vanished(void *ud, const struct mf_imap_response *r);
+mf_err mf__store_imap_vanished(struct mf_store *st, uint32_t last,
+                               uint64_t modseq,
+                               void (*cb)(void *ud, uint32_t lo, uint32_t hi),
+                               void *ud);
 mf_err mf__store_imap_fetch_bodies(struct mf_store *st, const uint32_t *uids,
                                    size_t n, const struct mf_store_body_cb *cb,
                                    void *ud);
