@@ -198,7 +198,9 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
     }
     d->opts.max_attempts = (unsigned)v;
     if (mf_config_get_bool(cli->config, "repair", false, &d->opts.repair,
-                           &err)) {
+                           &err) ||
+        mf_config_get_bool(cli->config, "gmail-labels-as-keywords", false,
+                           &d->opts.gmail_labels_as_keywords, &err)) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }

@@ -157,6 +157,10 @@ struct mf_migrate_options {
      * mf_migrate_result.repaired. Off: it fails alone with
      * MESSAGE_MALFORMED, which names its defects. */
     bool repair;
+    /* A Gmail source copied by labels: a message's labels other than the
+     * folder it lands in become keywords on it (labels sanitised to IMAP
+     * atoms). */
+    bool gmail_labels_as_keywords;
     /* Copy only the messages whose INTERNALDATE is inside (pre-staging,
      * mailferry/window.h); the others stay on the source, counted as
      * outside_window, until a pass with a wider window (or none) copies

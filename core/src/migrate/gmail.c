@@ -38,8 +38,12 @@ struct entry {
 };
 
 struct mf__gmail {
-    struct entry *v;
+    struct entry *v; /* first folder of each message, by fingerprint */
     size_t n;
+    struct entry *all; /* every (message, folder), by fingerprint, folder */
+    size_t nall;
+    char **labels; /* owned: the keyword of each folder; NULL: none */
+    size_t nlabels;
 };
 
 bool
@@ -60,6 +64,21 @@ mf__gmail_all_mail(const struct mf_folder_entry *e) {
     return false;
 }
 
+/* A label as an IMAP keyword: flag-keyword = atom (RFC 3501 9), so every
+ * atom-special, control, 8-bit byte and the "\" of system flags becomes
+ * '_' ("Travel/2024" stays, "Mes reçus" becomes "Mes_re__us"). */
+static char *
+keyword(const char *label) {
+    char *k = mf_xstrdup(label);
+
+    for (char *p = k; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
+            *p = '_';
+    }
+    return k;
+}
+
 static int
 by_fp(const void *a, const void *b) {
     const struct entry *x = a, *y = b;
@@ -74,6 +93,11 @@ mf__gmail_index(struct mf__run *run, const struct mf_folder_entry *const *order,
     size_t cap = 0, k = 0;
     mf_err rc = MF_E_OK;
 
+    g->labels = mf_xcalloc(n ? n : 1, sizeof(*g->labels));
+    g->nlabels = n;
+    for (size_t i = 0; i < n; i++)
+        if (!mf__gmail_all_mail(order[i]) && order[i]->src_path)
+            g->labels[i] = keyword(order[i]->src_path);
     for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
         struct mf__msglist list = {0};
         struct mf_store_select sel;
@@ -105,6 +129,8 @@ mf__gmail_index(struct mf__run *run, const struct mf_folder_entry *const *order,
      * message's first folder; the rest go. */
     if (g->n)
         qsort(g->v, g->n, sizeof(*g->v), by_fp);
+    g->all = mf_xmemdup(g->v, g->n * sizeof(*g->v));
+    g->nall = g->n;
     for (size_t i = 0; i < g->n; i++)
         if (k == 0 || memcmp(g->v[k - 1].fp.digest, g->v[i].fp.digest,
                              sizeof(g->v[i].fp.digest)) != 0)
@@ -133,9 +159,41 @@ mf__gmail_placed_before(const struct mf__gmail *g, size_t folder,
 }
 
 void
+mf__gmail_keywords(const struct mf__gmail *g, size_t folder,
+                   const struct mf_fingerprint *fp, const char *flags,
+                   struct mf_buf *out) {
+    size_t lo = 0, hi = g->nall;
+
+    mf_buf_append_str(out, flags ? flags : "");
+    /* The first occurrence of fp among all. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (memcmp(g->all[mid].fp.digest, fp->digest, sizeof(fp->digest)) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < g->nall && memcmp(g->all[i].fp.digest, fp->digest,
+                                              sizeof(fp->digest)) == 0;
+         i++) {
+        const char *kw = g->labels[g->all[i].folder];
+        if (g->all[i].folder == folder || !kw)
+            continue;
+        if (out->len)
+            mf_buf_append(out, " ", 1);
+        mf_buf_append_str(out, kw);
+    }
+    mf_buf_append(out, "", 1);
+}
+
+void
 mf__gmail_free(struct mf__gmail **g) {
     if (!*g)
         return;
+    for (size_t i = 0; i < (*g)->nlabels; i++)
+        free((*g)->labels[i]);
+    free((*g)->labels);
+    free((*g)->all);
     free((*g)->v);
     free(*g);
     *g = NULL;

@@ -102,6 +102,12 @@ mf__gmail_index(struct mf__run *run, const struct mf_folder_entry *const *order,
  * folder (a label copy: not copied again). */
 bool mf__gmail_placed_before(const struct mf__gmail *g, size_t folder,
                              const struct mf_fingerprint *fp);
+/* Appends to out flags (the message's own) and, as keywords, the labels
+ * of the message fp other than folder's (All Mail has none), then a NUL
+ * (--gmail-labels-as-keywords). */
+void mf__gmail_keywords(const struct mf__gmail *g, size_t folder,
+                        const struct mf_fingerprint *fp, const char *flags,
+                        struct mf_buf *out);
 void mf__gmail_free(struct mf__gmail **g);
 
 /* The server of one side throttled (throttle.c): pauses that endpoint

@@ -35,7 +35,9 @@ Online or Gmail. Users 81-86, Redis database 14.
             Mail) with --source-profile gmail: every message lands
             exactly once (in its first label folder), archived mail
             (only in All Mail) in --gmail-archive-folder, Spam and the
-            Important view not at all; a second run copies nothing.
+            Important view not at all; a second run copies nothing;
+            with --gmail-labels-as-keywords (user 82) a message carries
+            its other labels as keywords.
 """
 import imaplib
 import json
@@ -395,6 +397,24 @@ def case_gmail():
             check(got["D"] == ["Archived"],
                   f"run {run_no}: archived mail in the archive folder: {got}")
             check(got["E"] == [], f"run {run_no}: no Spam: {got}")
+        # The same mailbox to user 82 with its labels as keywords.
+        clean_target(82)
+        csv = csv_for([82], "gmail-kw")
+        with open(csv, "w") as f:
+            u, p = user(n)
+            f.write(f"EmailAddress,UserName,Password,TargetUserName,"
+                    f"TargetPassword\n{u},{u},{p},{user(82)[0]},"
+                    f"{user(82)[1]}\n")
+        migrate(csv, gm.url, url(TGT_PORT), "--source-profile", "gmail",
+                "--gmail-archive-folder", "Archived",
+                "--gmail-labels-as-keywords")
+        c = mt.imap_login(TGT_PORT, 82)
+        c.select("INBOX", readonly=True)
+        typ, d = c.search(None, "HEADER", "Message-ID", mids["C"])
+        typ, fl = c.fetch(d[0].split()[0], "(FLAGS)")
+        c.logout()
+        check(b"Work" in fl[0] and b"Travel" in fl[0],
+              f"message C in INBOX carries its labels Work and Travel: {fl}")
     finally:
         gm.stop()
         # Gmail's folders go, lest another case of user 81 copy them.
