@@ -322,6 +322,9 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         if ((rc = check_unchanged(&fr, found, &skip)) != MF_E_OK || skip)
             goto out;
     }
+    /* The target's SELECT travels while the source's EXAMINE does. */
+    if (!refusal && run->dst->ops->select_ahead)
+        run->dst->ops->select_ahead(run->dst, fr.dst_name);
     if ((rc = run->src->ops->select(run->src, fr.src_name, true, &ssel))) {
         rc = mf__run_store_error(run, run->src, fr.label);
         goto out;

@@ -141,6 +141,7 @@ static const struct mf_store_ops imap_ops = {
     .folders = mf__store_imap_folders,
     .status = mf__store_imap_status,
     .select = mf__store_imap_select,
+    .select_ahead = mf__store_imap_select_ahead,
     .fetch_meta = mf__store_imap_fetch_meta,
     .count = mf__store_imap_count,
     .fetch_bodies = mf__store_imap_fetch_bodies,
