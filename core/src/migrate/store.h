@@ -154,6 +154,12 @@ struct mf_store_ops {
      * send is 0. Optional: NULL when the store cannot. */
     mf_err (*status)(struct mf_store *st, const char *name,
                      struct mf_store_status *status_r);
+    /* Whether a message with a UID in [first, last] of the selected
+     * folder changed (its flags, RFC 7162 section 3.1.4) after modseq:
+     * UID FETCH first:last (UID) (CHANGEDSINCE modseq). Only with
+     * caps.condstore; optional (NULL when the store cannot). */
+    mf_err (*changed_since)(struct mf_store *st, uint32_t first, uint32_t last,
+                            uint64_t modseq, bool *changed_r);
     /* SELECT, or EXAMINE when readonly. */
     mf_err (*select)(struct mf_store *st, const char *name, bool readonly,
                      struct mf_store_select *sel_r);

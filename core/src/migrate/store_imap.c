@@ -144,6 +144,7 @@ static const struct mf_store_ops imap_ops = {
     .select_ahead = mf__store_imap_select_ahead,
     .fetch_meta = mf__store_imap_fetch_meta,
     .count = mf__store_imap_count,
+    .changed_since = mf__store_imap_changed_since,
     .fetch_bodies = mf__store_imap_fetch_bodies,
     .append = mf__store_imap_append,
     .expunge_uids = mf__store_imap_expunge_uids,

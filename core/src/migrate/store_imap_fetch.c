@@ -570,6 +570,57 @@ mf__store_imap_count(struct mf_store *st, uint32_t first, uint32_t *n_r) {
     return rc;
 }
 
+struct changed_ctx {
+    struct imap_store *is;
+    uint32_t first, last;
+    bool changed;
+};
+
+static mf_err
+on_changed_fetch(void *ud, const struct mf_imap_response *r) {
+    struct changed_ctx *cc = ud;
+    const struct mf_imap_arg *items, *a;
+    size_t n;
+    uint32_t uid;
+
+    if (!r->has_number || r->nargs < 1 ||
+        !mf_imap_arg_as_list(&r->args[0], &items, &n) ||
+        !(a = mf_imap_args_find(items, n, "UID")) ||
+        !mf_imap_arg_as_u32(a, &uid))
+        return MF_E_OK;
+    map_put(cc->is, r->number, uid);
+    if (uid >= cc->first && uid <= cc->last)
+        cc->changed = true;
+    return MF_E_OK;
+}
+
+/* RFC 7162 section 3.1.4.1, the CHANGEDSINCE FETCH modifier:
+ *   fetch-modifier =/ chgsince-fetch-mod
+ *   chgsince-fetch-mod = "CHANGEDSINCE" SP mod-sequence-value
+ * Only messages whose mod-sequence is above it are answered (with their
+ * MODSEQ); none: nothing changed. Using it enables CONDSTORE for the
+ * session (section 3.1), which changes nothing we read. */
+mf_err
+mf__store_imap_changed_since(struct mf_store *st, uint32_t first, uint32_t last,
+                             uint64_t modseq, bool *changed_r) {
+    struct imap_store *is = mf__store_imap(st);
+    struct changed_ctx cc = {.is = is, .first = first, .last = last};
+    struct mf_imap_cmd_spec c = {0};
+    struct mf_imap_untagged_prev prev;
+    mf_err rc;
+
+    if (!st->caps.condstore)
+        return mf_store_fail(st, MF_E_STATE, "no CONDSTORE");
+    mf_imap_cmd_textf(&c, "UID FETCH %u:%u (UID) (CHANGEDSINCE %llu)", first,
+                      last, (unsigned long long)modseq);
+    mf_imap_session_push_untagged(is->s, "FETCH", on_changed_fetch, &cc, &prev);
+    rc = mf__store_imap_run(is, &c);
+    mf_imap_session_pop_untagged(is->s, &prev);
+    if (rc == MF_E_OK)
+        *changed_r = cc.changed;
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Bodies                                                              */
 /* ------------------------------------------------------------------ */

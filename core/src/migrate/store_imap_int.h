@@ -116,6 +116,9 @@ mf_err mf__store_imap_fetch_meta(struct mf_store *st, uint32_t first,
                                  uint32_t last, unsigned what,
                                  mf_store_meta_cb cb, void *ud);
 mf_err mf__store_imap_count(struct mf_store *st, uint32_t first, uint32_t *n_r);
+mf_err mf__store_imap_changed_since(struct mf_store *st, uint32_t first,
+                                    uint32_t last, uint64_t modseq,
+                                    bool *changed_r);
 mf_err mf__store_imap_expunge_uids(struct mf_store *st, const uint32_t *uids,
                                    size_t n);
 mf_err mf__store_imap_on_vanished(void *ud, const struct mf_imap_response *r);
