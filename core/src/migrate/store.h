@@ -156,9 +156,21 @@ struct mf_store_ops {
      * send is 0. Optional: NULL when the store cannot. */
     mf_err (*status)(struct mf_store *st, const char *name,
                      struct mf_store_status *status_r);
+    /* Whether a message with a UID in [first, last] of the selected
+     * folder changed (its flags, RFC 7162 section 3.1.4) after modseq:
+     * UID FETCH first:last (UID) (CHANGEDSINCE modseq). Only with
+     * caps.condstore; optional (NULL when the store cannot). */
+    mf_err (*changed_since)(struct mf_store *st, uint32_t first, uint32_t last,
+                            uint64_t modseq, bool *changed_r);
     /* SELECT, or EXAMINE when readonly. */
     mf_err (*select)(struct mf_store *st, const char *name, bool readonly,
                      struct mf_store_select *sel_r);
+    /* Optional: sends SELECT name (read-write) without waiting, so that
+     * its round trip overlaps the caller's work on another store; the
+     * next select() takes its answer (when it is for another name, it is
+     * waited out first). Nothing is reported here: select() meets any
+     * failure. */
+    void (*select_ahead)(struct mf_store *st, const char *name);
     /* Metadata of the messages with UIDs in [first, last] (last 0: to the
      * end) of the selected folder, in UID order. */
     mf_err (*fetch_meta)(struct mf_store *st, uint32_t first, uint32_t last,

@@ -1,5 +1,6 @@
 /*
- * The IMAP store's reading side (store_imap_int.h): SELECT, STATUS,
+ * The IMAP store's reading side (store_imap_int.h): SELECT (also sent
+ * ahead, so that it overlaps the engine's work on the source), STATUS,
  * metadata and bodies from pipelined UID FETCH commands, and counting.
  *
  * Bodies are fetched with BODY.PEEK[] so nothing is marked \Seen (RFC
@@ -95,6 +96,74 @@ mf__store_imap_on_expunge(void *ud, const struct mf_imap_response *r) {
     if (is->exists)
         is->exists--;
     return MF_E_OK;
+}
+
+/* The answer to a SELECT sent ahead (select_ahead()). */
+static void
+ahead_done(void *ud, const struct mf_imap_result *res) {
+    struct imap_store *is = ud;
+
+    is->ahead.done = true;
+    is->ahead.error = res->error;
+    is->ahead.retry_after_ms = res->retry_after_ms;
+    if (res->error.code == MF_E_OK)
+        is->ahead.info = *mf_imap_session_mailbox(is->s);
+}
+
+/* SELECT name now, without waiting: on a WAN each SELECT is a round trip
+ * the caller can spend on the other server meanwhile. A failure to send
+ * is left for select() to meet. */
+void
+mf__store_imap_select_ahead(struct mf_store *st, const char *name) {
+    struct imap_store *is = mf__store_imap(st);
+    struct mf_imap_cmd_spec c = {0};
+
+    if (is->ahead.name)
+        return; /* one at a time: select() takes it */
+    mf_imap_cmd_text(&c, "SELECT ");
+    mf_imap_cmd_astring(&c, (const uint8_t *)name, strlen(name));
+    if (mf_imap_session_submit(is->s, &c, ahead_done, is, &is->ahead.id) ==
+        MF_E_OK) {
+        is->ahead.name = mf_xstrdup(name);
+        is->ahead.done = false;
+        /* On the wire now, not at the next wait. A failure broke the
+         * session (select() meets it), and may have run ahead_done. */
+        mf_err rc = mf_imap_session_send(is->s);
+        (void)rc;
+    }
+    mf_imap_cmd_clear(&c);
+}
+
+/* The answer of the SELECT sent ahead for name into info_r: true when it
+ * was for name and answered (rc_r its code), false when none was sent
+ * for it (one for another name is waited out first, so nothing is left
+ * in flight). */
+static bool
+take_ahead(struct imap_store *is, const char *name, bool readonly,
+           struct mf_imap_mailbox_info *info_r, mf_err *rc_r) {
+    bool mine;
+    mf_err rc = MF_E_OK;
+
+    if (!is->ahead.name)
+        return false;
+    mine = !readonly && strcmp(is->ahead.name, name) == 0;
+    if (!is->ahead.done)
+        rc = mf_imap_session_wait(is->s, is->ahead.id, -1);
+    free(is->ahead.name);
+    is->ahead.name = NULL;
+    if (rc != MF_E_OK) { /* the session broke: no SELECT goes anywhere */
+        *rc_r = mf__store_imap_fail(is, rc);
+        return true;
+    }
+    /* Cancelled meanwhile (the store's cancel): select as usual. */
+    if (!mine || is->ahead.error.code == MF_E_CANCELLED)
+        return false;
+    if ((*rc_r = is->ahead.error.code) != MF_E_OK) {
+        is->base.error = is->ahead.error;
+        is->base.retry_after_ms = is->ahead.retry_after_ms;
+    }
+    *info_r = is->ahead.info;
+    return true;
 }
 
 /* The next range of a UID set, RFC 3501 section 9:
@@ -211,9 +280,13 @@ mf__store_imap_select(struct mf_store *st, const char *name, bool readonly,
     mf_err rc;
 
     is->nmap = 0;
-    rc = mf_imap_session_select(is->s, name, readonly, &info);
+    if (!take_ahead(is, name, readonly, &info, &rc)) {
+        rc = mf_imap_session_select(is->s, name, readonly, &info);
+        if (rc != MF_E_OK)
+            rc = mf__store_imap_fail(is, rc);
+    }
     if (rc != MF_E_OK)
-        return mf__store_imap_fail(is, rc);
+        return rc;
     if (info.uidvalidity == 0)
         return mf_store_fail(st, MF_E_IMAP_UNEXPECTED,
                              "SELECT %s: the server sent no UIDVALIDITY", name);
@@ -506,6 +579,57 @@ mf__store_imap_count(struct mf_store *st, uint32_t first, uint32_t *n_r) {
     return rc;
 }
 
+struct changed_ctx {
+    struct imap_store *is;
+    uint32_t first, last;
+    bool changed;
+};
+
+static mf_err
+on_changed_fetch(void *ud, const struct mf_imap_response *r) {
+    struct changed_ctx *cc = ud;
+    const struct mf_imap_arg *items, *a;
+    size_t n;
+    uint32_t uid;
+
+    if (!r->has_number || r->nargs < 1 ||
+        !mf_imap_arg_as_list(&r->args[0], &items, &n) ||
+        !(a = mf_imap_args_find(items, n, "UID")) ||
+        !mf_imap_arg_as_u32(a, &uid))
+        return MF_E_OK;
+    map_put(cc->is, r->number, uid);
+    if (uid >= cc->first && uid <= cc->last)
+        cc->changed = true;
+    return MF_E_OK;
+}
+
+/* RFC 7162 section 3.1.4.1, the CHANGEDSINCE FETCH modifier:
+ *   fetch-modifier =/ chgsince-fetch-mod
+ *   chgsince-fetch-mod = "CHANGEDSINCE" SP mod-sequence-value
+ * Only messages whose mod-sequence is above it are answered (with their
+ * MODSEQ); none: nothing changed. Using it enables CONDSTORE for the
+ * session (section 3.1), which changes nothing we read. */
+mf_err
+mf__store_imap_changed_since(struct mf_store *st, uint32_t first, uint32_t last,
+                             uint64_t modseq, bool *changed_r) {
+    struct imap_store *is = mf__store_imap(st);
+    struct changed_ctx cc = {.is = is, .first = first, .last = last};
+    struct mf_imap_cmd_spec c = {0};
+    struct mf_imap_untagged_prev prev;
+    mf_err rc;
+
+    if (!st->caps.condstore)
+        return mf_store_fail(st, MF_E_STATE, "no CONDSTORE");
+    mf_imap_cmd_textf(&c, "UID FETCH %u:%u (UID) (CHANGEDSINCE %llu)", first,
+                      last, (unsigned long long)modseq);
+    mf_imap_session_push_untagged(is->s, "FETCH", on_changed_fetch, &cc, &prev);
+    rc = mf__store_imap_run(is, &c);
+    mf_imap_session_pop_untagged(is->s, &prev);
+    if (rc == MF_E_OK)
+        *changed_r = cc.changed;
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Bodies                                                              */
 /* ------------------------------------------------------------------ */
@@ -728,6 +852,8 @@ mf__store_imap_fetch_bodies(struct mf_store *st, const uint32_t *uids, size_t n,
 
 void
 mf__store_imap_fetch_free(struct imap_store *is) {
+    free(is->ahead.name);
+    is->ahead.name = NULL;
     free(is->map);
     is->map = NULL;
     is->nmap = is->capmap = 0;
