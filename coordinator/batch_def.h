@@ -91,6 +91,12 @@
         {"allow-unknown-columns", false,                                       \
          "ignore CSV columns mailferry ignores"},                              \
         CLI_PROFILE_OPTIONS,                                                   \
+        {"gmail-archive-folder", true,                                         \
+         "with --source-profile gmail: the target folder of mail that is "     \
+         "only in [Gmail]/All Mail (Archive)"},                                \
+        {"gmail-labels-as-keywords", false,                                    \
+         "with --source-profile gmail: a message's other labels become "       \
+         "keywords on it"},                                                    \
         {"repair", false,                                                      \
          "fix what a target refuses in a message (bare LF, long lines, "       \
          "broken headers) and list it; default: the message fails alone"},     \

@@ -158,7 +158,10 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
     d->rules = mf_folder_rules_new();
     if (!mf_batchdef_profiles_read(cli->config, &d->opts.source_profile,
                                    &d->opts.target_profile, &err) ||
-        mf_profile_folder_rules(d->opts.source_profile, d->rules, &err) ||
+        mf_profile_folder_rules(
+            d->opts.source_profile,
+            mf_config_get(cli->config, "gmail-archive-folder", NULL), d->rules,
+            &err) ||
         !cli_server_read(cli, "source", true, &d->src, NULL, &err) ||
         !cli_server_read(cli, "target", true, &d->dst, NULL, &err) ||
         !cli_admin_read(cli, "", &d->src_admin, &err) ||
@@ -195,7 +198,9 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
     }
     d->opts.max_attempts = (unsigned)v;
     if (mf_config_get_bool(cli->config, "repair", false, &d->opts.repair,
-                           &err)) {
+                           &err) ||
+        mf_config_get_bool(cli->config, "gmail-labels-as-keywords", false,
+                           &d->opts.gmail_labels_as_keywords, &err)) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }

@@ -90,6 +90,8 @@ static const struct cli_option options[] = {
      "connections the source tolerates: never suggest more"},
     {"window", true, "suggest batch sizes that finish within this (8h)"},
     CLI_PROFILE_OPTIONS,
+    {"gmail-archive-folder", true,
+     "with --source-profile gmail: where mail only in All Mail goes"},
     CLI_OAUTH_OPTIONS,
     {NULL, false, NULL},
 };
@@ -255,7 +257,10 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
     st->rules = mf_folder_rules_new();
     if (!mf_batchdef_profiles_read(cli->config, &src_profile, &dst_profile,
                                    err) ||
-        mf_profile_folder_rules(src_profile, st->rules, err) ||
+        mf_profile_folder_rules(
+            src_profile,
+            mf_config_get(cli->config, "gmail-archive-folder", NULL), st->rules,
+            err) ||
         !cli_server_read(cli, "source", true, &st->src, &has_source, err) ||
         !cli_server_read(cli, "target", false, &st->dst, &has_target, err) ||
         !cli_admin_read(cli, "", &st->src_admin, err) ||

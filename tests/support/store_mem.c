@@ -20,6 +20,7 @@
 #include "mailferry/folderplan.h"
 #include "mailferry/util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,16 @@ mf_mem_folder_add(struct mf_mem_server *srv, const char *name, unsigned attrs,
     return f;
 }
 
+/* The mod-sequence counter of every in-memory server (RFC 7162: each
+ * change takes a higher one). Atomic: a test's two servers are changed
+ * from the engine's two threads. */
+static _Atomic uint64_t last_modseq;
+
+static uint64_t
+next_modseq(void) {
+    return atomic_fetch_add(&last_modseq, 1) + 1;
+}
+
 uint32_t
 mf_mem_msg_add(struct mf_mem_folder *f, const char *flags, const char *date,
                const void *body, size_t len) {
@@ -117,6 +128,7 @@ mf_mem_msg_add(struct mf_mem_folder *f, const char *flags, const char *date,
     m->date = date ? mf_xstrdup(date) : NULL;
     m->body = mf_xmemdup(len ? body : "", len ? len : 1);
     m->len = len;
+    m->modseq = next_modseq();
     return m->uid;
 }
 
@@ -148,6 +160,7 @@ mf_mem_msg_remove(struct mf_mem_folder *f, uint32_t uid) {
     msg_clear(&f->msgs[i]);
     memmove(&f->msgs[i], &f->msgs[i + 1], (f->n - i - 1) * sizeof(*f->msgs));
     f->n--;
+    f->expunged_modseq = next_modseq();
     return true;
 }
 
@@ -155,6 +168,7 @@ void
 mf_mem_msg_set_flags(struct mf_mem_msg *m, const char *flags) {
     free(m->flags);
     m->flags = mf_xstrdup(flags ? flags : "");
+    m->modseq = next_modseq();
 }
 
 /* ------------------------------------------------------------------ */
@@ -280,24 +294,16 @@ mem_subscribe(struct mf_store *st, const char *name) {
     return MF_E_OK;
 }
 
-/* A HIGHESTMODSEQ that moves with every change a real server counts (a
- * message added or expunged, a flag changed), however a test made it:
- * FNV-1a over the UIDs and flags. Not monotonic as a real one is, which
- * no caller can tell: they only compare it with an earlier one. */
+/* HIGHESTMODSEQ: the highest mod-sequence of a message there or of the
+ * last expunge (RFC 7162 section 3.1.1); 1 for a folder never changed. */
 static uint64_t
 modseq_of(const struct mf_mem_folder *f) {
-    uint64_t h = 14695981039346656037ull;
+    uint64_t h = f->expunged_modseq > 1 ? f->expunged_modseq : 1;
 
-    for (size_t i = 0; i < f->n; i++) {
-        const struct mf_mem_msg *m = &f->msgs[i];
-        const char *fl = m->flags ? m->flags : "";
-        size_t len = strlen(fl);
-        for (int b = 0; b < 4; b++)
-            h = (h ^ ((m->uid >> (8 * b)) & 0xff)) * 1099511628211ull;
-        for (size_t k = 0; k <= len; k++) /* the NUL separates messages */
-            h = (h ^ (uint8_t)fl[k]) * 1099511628211ull;
-    }
-    return h | 1;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->msgs[i].modseq > h)
+            h = f->msgs[i].modseq;
+    return h;
 }
 
 static mf_err
@@ -317,6 +323,27 @@ mem_status(struct mf_store *st, const char *name,
     status_r->uidnext = f->uidnext;
     status_r->messages = (uint32_t)f->n;
     status_r->highestmodseq = ms->srv->caps.condstore ? modseq_of(f) : 0;
+    return MF_E_OK;
+}
+
+static mf_err
+mem_changed_since(struct mf_store *st, uint32_t first, uint32_t last,
+                  uint64_t modseq, bool *changed_r) {
+    struct mem_store *ms = MS(st);
+
+    if (ms->broken)
+        return broken_error(ms);
+    if (!ms->sel)
+        return mf_store_fail(st, MF_E_STATE, "no folder selected");
+    if (!ms->srv->caps.condstore)
+        return mf_store_fail(st, MF_E_IMAP_BAD, "BAD CONDSTORE not enabled");
+    ms->srv->stats.changed_since++;
+    *changed_r = false;
+    for (size_t i = 0; i < ms->sel->n; i++) {
+        const struct mf_mem_msg *m = &ms->sel->msgs[i];
+        if (m->uid >= first && m->uid <= last && m->modseq > modseq)
+            *changed_r = true;
+    }
     return MF_E_OK;
 }
 
@@ -859,6 +886,7 @@ static const struct mf_store_ops mem_ops = {
     .create = mem_create,
     .subscribe = mem_subscribe,
     .status = mem_status,
+    .changed_since = mem_changed_since,
     .select = mem_select,
     .fetch_meta = mem_fetch_meta,
     .count = mem_count,

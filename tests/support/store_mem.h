@@ -54,6 +54,9 @@ struct mf_mem_msg {
     char *date;    /* owned: INTERNALDATE text, or NULL */
     uint8_t *body; /* owned */
     size_t len;
+    /* CONDSTORE (RFC 7162): the mod-sequence of the message's last change
+     * (added, flags set), from one counter of the whole process. */
+    uint64_t modseq;
 };
 
 struct mf_mem_folder {
@@ -63,6 +66,7 @@ struct mf_mem_folder {
     uint32_t uidvalidity, uidnext;
     struct mf_mem_msg *msgs; /* owned: n of them, by UID */
     size_t n, cap;
+    uint64_t expunged_modseq; /* the last expunge's mod-sequence */
 };
 
 struct mf_mem_faults {
@@ -127,10 +131,11 @@ struct mf_mem_stats {
     uint64_t flag_changes;  /* set_flags() carried out */
     uint64_t meta_fetches;  /* fetch_meta() calls */
     unsigned creates, subscribes;
-    uint64_t selects;    /* select() calls (SELECT and EXAMINE) */
-    uint64_t statuses;   /* status() calls */
-    uint64_t max_queued; /* most commands ever queued on one store */
-    uint64_t expunged;   /* messages removed by expunge_uids() */
+    uint64_t selects;       /* select() calls (SELECT and EXAMINE) */
+    uint64_t statuses;      /* status() calls */
+    uint64_t changed_since; /* changed_since() calls */
+    uint64_t max_queued;    /* most commands ever queued on one store */
+    uint64_t expunged;      /* messages removed by expunge_uids() */
 };
 
 struct mf_mem_server {
@@ -144,9 +149,10 @@ struct mf_mem_server {
 };
 
 /* A new server with an empty INBOX (as every server has), delimiter delim,
- * UIDPLUS, MULTIAPPEND and CONDSTORE (status() gives a HIGHESTMODSEQ that
- * moves with every message and flag change), no APPENDLIMIT and an empty
- * personal prefix. */
+ * UIDPLUS, MULTIAPPEND and CONDSTORE (every message added, flag change and
+ * expunge made through the functions below takes the next mod-sequence:
+ * status() gives the highest, changed_since() compares with them), no
+ * APPENDLIMIT and an empty personal prefix. */
 struct mf_mem_server *mf_mem_server_new(char delim);
 /* Frees *srv and everything it holds; accepts NULL; sets *srv to NULL. */
 void mf_mem_server_free(struct mf_mem_server **srv);

@@ -186,7 +186,9 @@ struct mf_batch_config {
      * Fields s_profile and t_profile; the jobs carry them too. */
     char *source_profile, *target_profile;
     bool repair; /* --repair (mailferry/repair.h); field "repair" */
-    uint64_t max_message_size; /* 0: the engine's default */
+    char *gmail_archive_folder;    /* or NULL: "Archive"; "gmail_archive" */
+    bool gmail_labels_as_keywords; /* field "gmail_keywords" */
+    uint64_t max_message_size;     /* 0: the engine's default */
     struct mf_batch_caps source_caps, target_caps;
     uint32_t max_attempts;      /* job attempts per pass; 0: 3 */
     uint64_t incremental_every; /* seconds; 0: no scheduled passes */

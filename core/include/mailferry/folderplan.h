@@ -111,6 +111,11 @@ const char *mf_folder_special_use_name(unsigned attr);
  * and "[Gmail]/Starred" (also under "[Google Mail]/") by name, since the
  * names are localised and the attributes are the reliable signal. */
 #define MF_FOLDER_PRESET_GMAIL_VIRTUAL (1u << 0)
+/* A Gmail source migrated by its labels (issue 13, the gmail profile):
+ * as gmail-virtual, but "[Gmail]/All Mail" (\All) is copied, last, so
+ * that the mail only there (archived) arrives too; the engine copies a
+ * message once, from the first label folder that has it. */
+#define MF_FOLDER_PRESET_GMAIL_LABELS (1u << 1)
 
 struct mf_folder_rename {
     char *from; /* owned: source path, "/"-separated, as the admin wrote it */

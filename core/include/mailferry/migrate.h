@@ -157,6 +157,10 @@ struct mf_migrate_options {
      * mf_migrate_result.repaired. Off: it fails alone with
      * MESSAGE_MALFORMED, which names its defects. */
     bool repair;
+    /* A Gmail source copied by labels: a message's labels other than the
+     * folder it lands in become keywords on it (labels sanitised to IMAP
+     * atoms). */
+    bool gmail_labels_as_keywords;
     /* Copy only the messages whose INTERNALDATE is inside (pre-staging,
      * mailferry/window.h); the others stay on the source, counted as
      * outside_window, until a pass with a wider window (or none) copies
@@ -206,9 +210,12 @@ struct mf_migrate_stats {
     uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */
     uint32_t uidvalidity_changes;
-    uint32_t attempts;         /* 1 + retries */
-    uint64_t lease_wait_ms;    /* waiting for connection slots */
-    uint64_t repaired;         /* messages repaired (--repair), copied */
+    uint32_t attempts;      /* 1 + retries */
+    uint64_t lease_wait_ms; /* waiting for connection slots */
+    uint64_t repaired;      /* messages repaired (--repair), copied */
+    /* Gmail source by labels: label copies of a message placed from an
+     * earlier label folder (not copied again). */
+    uint64_t gmail_label_copies;
     uint64_t throttles;        /* throttling answers from either server */
     uint64_t throttle_wait_ms; /* paused because of them (fleet-wide) */
     double seconds;

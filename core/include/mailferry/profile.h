@@ -62,8 +62,11 @@ struct mf_profile {
     uint32_t throttle_default_ms;
     unsigned throttle_min_connections;
     /* As a source. */
-    const char *const *exclude;     /* folder patterns, NULL-terminated */
-    bool gmail_virtual;             /* the gmail-virtual folder preset */
+    const char *const *exclude; /* folder patterns, NULL-terminated */
+    /* Copied by labels (the gmail-labels preset): every message once,
+     * from the first label folder that has it, All Mail last into the
+     * archive folder (--gmail-archive-folder). */
+    bool gmail_labels;
     const char *admin_login_format; /* impersonation template, or NULL */
 };
 
@@ -85,11 +88,15 @@ const struct mf_profile *mf_profile_or_generic(const char *name);
 const char *mf_profile_names(void);
 
 /* Adds a source profile's folder rules (its excluded folders and
- * presets) to rules: every program that builds folder rules calls it,
- * so a batch's workers and `migrate --direct` exclude the same folders.
- * src NULL adds nothing. Errors are the rule parsers'. */
+ * presets; for Gmail, All Mail renamed to archive, NULL or "" meaning
+ * MF_PROFILE_GMAIL_ARCHIVE) to rules: every program that builds folder
+ * rules calls it, so a batch's workers and `migrate --direct` treat the
+ * same folders alike. src NULL adds nothing. Errors are the rule
+ * parsers'. */
+#define MF_PROFILE_GMAIL_ARCHIVE "Archive"
 struct mf_folder_rules;
 MF_WARN_UNUSED mf_err mf_profile_folder_rules(const struct mf_profile *src,
+                                              const char *archive,
                                               struct mf_folder_rules *rules,
                                               struct mf_error *err);
 

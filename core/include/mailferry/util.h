@@ -71,6 +71,10 @@ bool mf_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out_r);
 /* The index of the first element of the ascending array a[0..n) that is
  * not below v (n when every one is): where v is, or would go. */
 size_t mf_u32_lower_bound(const uint32_t *a, size_t n, uint32_t v);
+/* The same over an array of n records of stride bytes, ascending by the
+ * uint32_t key at offset in each (a UID field: use offsetof()). */
+size_t mf_u32_lower_bound_by(const void *a, size_t n, size_t stride,
+                             size_t offset, uint32_t v);
 
 /* CLOCK_MONOTONIC in seconds: for durations, never for dates. */
 double mf_monotonic_s(void);

@@ -312,8 +312,12 @@ mf_batchdef_read(const struct mf_config *conf, const char *name,
         mf_config_get_bool(conf, "insecure", false, &insecure, err))
         return usage(err);
     cfg->insecure = insecure;
-    if (mf_config_get_bool(conf, "repair", false, &cfg->repair, err))
+    if (mf_config_get_bool(conf, "repair", false, &cfg->repair, err) ||
+        mf_config_get_bool(conf, "gmail-labels-as-keywords", false,
+                           &cfg->gmail_labels_as_keywords, err))
         return usage(err);
+    cfg->gmail_archive_folder =
+        (char *)mf_config_get(conf, "gmail-archive-folder", NULL);
     cfg->ca_file = (char *)mf_config_get(conf, "ca-file", NULL);
     cfg->admin_user = (char *)mf_config_get(conf, "admin", NULL);
     if (!mf_batchdef_profiles_read(conf, &src_profile, &dst_profile, err))

@@ -426,7 +426,7 @@ mf_batch_config_rules(const struct mf_batch_config *c,
     mf_err rc;
 
     if ((rc = mf_profile_find(c->source_profile, &src, err)) ||
-        (rc = mf_profile_folder_rules(src, r, err)) ||
+        (rc = mf_profile_folder_rules(src, c->gmail_archive_folder, r, err)) ||
         (rc = add_rules(r, c->include, c->n_include,
                         mf_folder_rules_parse_include, err)) ||
         (rc = add_rules(r, c->exclude, c->n_exclude,

@@ -249,6 +249,8 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     add_field(a, "s_profile", c->source_profile);
     add_field(a, "t_profile", c->target_profile);
     add_field_u(a, "repair", c->repair);
+    add_field(a, "gmail_archive", c->gmail_archive_folder);
+    add_field_u(a, "gmail_keywords", c->gmail_labels_as_keywords);
     add_field_u(a, "max_message_size", c->max_message_size);
     add_caps(a, "s_", &c->source_caps);
     add_caps(a, "t_", &c->target_caps);
@@ -570,6 +572,8 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->source_profile = mf__batch_hget_strdup(h, "s_profile");
     c->target_profile = mf__batch_hget_strdup(h, "t_profile");
     c->repair = mf__batch_hget_u64(h, "repair") != 0;
+    c->gmail_archive_folder = mf__batch_hget_strdup(h, "gmail_archive");
+    c->gmail_labels_as_keywords = mf__batch_hget_u64(h, "gmail_keywords") != 0;
     c->max_message_size = mf__batch_hget_u64(h, "max_message_size");
     get_caps(h, "s_", &c->source_caps);
     get_caps(h, "t_", &c->target_caps);
@@ -652,6 +656,7 @@ mf_batch_config_free(struct mf_batch_config **cp) {
     free(c->target_root);
     free(c->source_profile);
     free(c->target_profile);
+    free(c->gmail_archive_folder);
     free_oauth(&c->source_oauth);
     free_oauth(&c->target_oauth);
     free(c);

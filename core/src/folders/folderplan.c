@@ -168,8 +168,11 @@ compile_rules(struct mf__folder_ctx *c) {
     for (size_t i = 0; i < r->n_exclude; i++)
         mf__folder_pat_compile(r->exclude[i], c->ci, &c->excl[c->n_excl++]);
     c->preset = mf_xcalloc(MF_ARRAY_LEN(gmail_virtual), sizeof(*c->preset));
-    if (r->presets & MF_FOLDER_PRESET_GMAIL_VIRTUAL)
-        for (size_t i = 0; i < MF_ARRAY_LEN(gmail_virtual); i++)
+    /* gmail-labels keeps All Mail (the engine copies it last). */
+    for (size_t i = 0; i < MF_ARRAY_LEN(gmail_virtual); i++)
+        if ((r->presets & MF_FOLDER_PRESET_GMAIL_VIRTUAL) ||
+            ((r->presets & MF_FOLDER_PRESET_GMAIL_LABELS) &&
+             !strstr(gmail_virtual[i], "All Mail")))
             mf__folder_pat_compile(gmail_virtual[i], c->ci,
                                    &c->preset[c->n_preset++]);
     c->ren = mf_xcalloc(r->n_rename + 1, sizeof(*c->ren));
@@ -457,14 +460,21 @@ apply_rules(struct mf__folder_ctx *c, struct mf__folder_work *w) {
         mf__folder_exclude(w, MF_FOLDER_REASON_NOSELECT, NULL);
         return;
     }
-    if (c->rules->presets & MF_FOLDER_PRESET_GMAIL_VIRTUAL) {
-        bool hit = (w->attrs & (MF_FOLDER_ATTR_ALL | MF_FOLDER_ATTR_FLAGGED |
-                                MF_FOLDER_ATTR_IMPORTANT)) != 0;
+    if (c->rules->presets &
+        (MF_FOLDER_PRESET_GMAIL_VIRTUAL | MF_FOLDER_PRESET_GMAIL_LABELS)) {
+        unsigned views = MF_FOLDER_ATTR_FLAGGED | MF_FOLDER_ATTR_IMPORTANT;
+        bool hit;
+        if (c->rules->presets & MF_FOLDER_PRESET_GMAIL_VIRTUAL)
+            views |= MF_FOLDER_ATTR_ALL;
+        hit = (w->attrs & views) != 0;
         for (size_t i = 0; !hit && i < c->n_preset; i++)
             hit = mf__folder_pat_match(&c->preset[i], f, n);
         if (hit) {
-            mf__folder_exclude(w, MF_FOLDER_REASON_PRESET,
-                               mf_xstrdup("gmail-virtual"));
+            mf__folder_exclude(
+                w, MF_FOLDER_REASON_PRESET,
+                mf_xstrdup(c->rules->presets & MF_FOLDER_PRESET_GMAIL_VIRTUAL
+                               ? "gmail-virtual"
+                               : "gmail-labels"));
             return;
         }
     }

@@ -436,8 +436,13 @@ mf_folder_rules_parse_preset(struct mf_folder_rules *rules, const char *name,
         rules->presets |= MF_FOLDER_PRESET_GMAIL_VIRTUAL;
         return MF_E_OK;
     }
+    if (name && strcmp(name, "gmail-labels") == 0) {
+        rules->presets |= MF_FOLDER_PRESET_GMAIL_LABELS;
+        return MF_E_OK;
+    }
     return mf_error_set(err, MF_E_USAGE,
-                        "--preset \"%s\": unknown (known: gmail-virtual)",
+                        "--preset \"%s\": unknown (known: gmail-virtual, "
+                        "gmail-labels)",
                         name ? name : "");
 }
 
@@ -474,6 +479,8 @@ mf_folder_rules_to_json(const struct mf_folder_rules *r, struct mf_json *j) {
     mf_json_array_begin(j);
     if (r->presets & MF_FOLDER_PRESET_GMAIL_VIRTUAL)
         mf_json_string(j, "gmail-virtual");
+    if (r->presets & MF_FOLDER_PRESET_GMAIL_LABELS)
+        mf_json_string(j, "gmail-labels");
     mf_json_array_end(j);
     mf_json_key(j, "case_insensitive");
     mf_json_bool(j, r->case_insensitive);

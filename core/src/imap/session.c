@@ -670,7 +670,7 @@ mf__imap_session_last_mut(struct mf_imap_session *s) {
 }
 
 const struct mf_imap_mailbox_info *
-mf__imap_session_mbox(const struct mf_imap_session *s) {
+mf_imap_session_mailbox(const struct mf_imap_session *s) {
     return &s->mbox;
 }
 

@@ -194,7 +194,8 @@ const char *mf_imap_state_name(enum mf_imap_state st);
     XX(IDLE, "IDLE")                                                           \
     XX(UTF8_ACCEPT, "UTF8=ACCEPT")                                             \
     XX(COMPRESS, "COMPRESS=DEFLATE")                                           \
-    XX(QUOTA, "QUOTA")
+    XX(QUOTA, "QUOTA")                                                         \
+    XX(QRESYNC, "QRESYNC")
 
 enum mf_imap_cap_bit {
 #define XX(name, str) MF_IMAP_CAPBIT_##name,
@@ -337,6 +338,13 @@ MF_WARN_UNUSED mf_err mf_imap_session_run(struct mf_imap_session *s,
 /* Like mf_imap_session_run(), until command id has completed. */
 MF_WARN_UNUSED mf_err mf_imap_session_wait(struct mf_imap_session *s,
                                            uint32_t id, long timeout_ms);
+/* Sends what the pipelining rules let go now, as far as the socket takes
+ * it without blocking, and returns without reading or waiting: for a
+ * command submitted ahead of a later run() or wait() (a SELECT whose round
+ * trip should overlap work elsewhere). Returns MF_E_OK, or the error that
+ * broke the session (a send that failed; callbacks may then run, as in
+ * run()). */
+MF_WARN_UNUSED mf_err mf_imap_session_send(struct mf_imap_session *s);
 /* Commands submitted and not yet completed. */
 size_t mf_imap_session_pending(const struct mf_imap_session *s);
 
@@ -361,6 +369,11 @@ struct mf_imap_mailbox_info {
 MF_WARN_UNUSED mf_err
 mf_imap_session_select(struct mf_imap_session *s, const char *mailbox,
                        bool readonly, struct mf_imap_mailbox_info *info_r);
+/* What the last SELECT or EXAMINE sent and the untagged responses since
+ * reported (reset when a SELECT or EXAMINE goes out): for one submitted
+ * without waiting, read in its done callback. Borrowed from s. */
+const struct mf_imap_mailbox_info *
+mf_imap_session_mailbox(const struct mf_imap_session *s);
 
 /* What STATUS reported (session_status.c): each item 0 when the server
  * did not send it. */

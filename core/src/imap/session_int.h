@@ -161,10 +161,6 @@ mf_err mf__imap_session_break_with(struct mf_imap_session *s, mf_err code,
 
 /* The result slot the helpers fill (see mf_imap_session_last()). */
 struct mf_imap_result *mf__imap_session_last_mut(struct mf_imap_session *s);
-/* What the last SELECT/EXAMINE reported, kept up to date by untagged
- * responses. */
-const struct mf_imap_mailbox_info *
-mf__imap_session_mbox(const struct mf_imap_session *s);
 void mf__imap_session_set_state(struct mf_imap_session *s,
                                 enum mf_imap_state st);
 /* The session's connection (borrowed), for tests: socket options. */

@@ -343,6 +343,14 @@ drive(struct mf_imap_session *s, uint32_t id, long timeout_ms) {
 /* ================================================================== */
 
 mf_err
+mf_imap_session_send(struct mf_imap_session *s) {
+    MF_ASSERT(!s->dispatching);
+    if (s->state == MF_IMAP_STATE_BROKEN)
+        return s->err.code;
+    return write_some(s);
+}
+
+mf_err
 mf_imap_session_run(struct mf_imap_session *s, long timeout_ms) {
     return drive(s, 0, timeout_ms);
 }

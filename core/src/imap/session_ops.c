@@ -57,7 +57,7 @@ mf_imap_session_select(struct mf_imap_session *s, const char *mailbox,
     add_mailbox(&c, mailbox);
     rc = mf__imap_session_sync(s, &c);
     if (rc == MF_E_OK && info_r) {
-        *info_r = *mf__imap_session_mbox(s);
+        *info_r = *mf_imap_session_mailbox(s);
         if (readonly)
             info_r->read_only = true;
     }

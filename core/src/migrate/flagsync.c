@@ -23,6 +23,7 @@
 
 #include "mailferry/util.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -137,14 +138,9 @@ parse_base(char *text, size_t *n_r) {
 
 static const struct baseline *
 find_base(const struct baseline *v, size_t n, uint32_t uid) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid].uid < uid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = mf_u32_lower_bound_by(v, n, sizeof(*v),
+                                      offsetof(struct baseline, uid), uid);
+
     return lo < n && v[lo].uid == uid ? &v[lo] : NULL;
 }
 

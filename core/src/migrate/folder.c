@@ -135,6 +135,24 @@ definitive(mf_err code) {
     return cls == MF_ERRCLASS_FAIL_MESSAGE || cls == MF_ERRCLASS_FAIL_MAILBOX;
 }
 
+/* A Gmail source copied by labels (gmail.c): a message an earlier label
+ * folder has is placed there, not copied again here. */
+static void
+gmail_copies(struct mf__folder *fr) {
+    struct mf__run *run = fr->run;
+
+    if (!run->gmail)
+        return;
+    for (size_t i = 0; i < fr->list.n; i++) {
+        struct mf__msg *m = &fr->list.m[i];
+        if (m->state == M_TODO && !m->missing &&
+            mf__gmail_placed_before(run->gmail, run->gmail_folder, &m->fp)) {
+            m->state = M_PRESENT;
+            run->res->stats.gmail_label_copies++;
+        }
+    }
+}
+
 /* Copies the listed TODO messages (reader thread + writer). Returns
  * false with fr->werr set when the copy stopped early. */
 static bool
@@ -177,22 +195,58 @@ copy_listed(struct mf__folder *fr) {
     return false;
 }
 
+/* Whether the flags of the messages up to the checkpoint are still what
+ * the last pass's flag sync left on both sides (CONDSTORE, RFC 7162): the
+ * target's HIGHESTMODSEQ when this pass began is the one recorded when
+ * the last pass ended, and no source message up to last_uid changed
+ * after the source's recorded one (CHANGEDSINCE, section 3.1.4.1). Then
+ * a flag sync would change nothing, flagbase included, and is not run: a
+ * folder visited for its new mail lists only that. Both folders
+ * selected. A server refusing the question means "not known". */
+static mf_err
+flags_unchanged(struct mf__folder *fr, bool *same_r) {
+    struct mf__run *run = fr->run;
+    const struct mf_checkpoint *ck = &fr->ck;
+    bool changed = true;
+    mf_err rc;
+
+    *same_r = false;
+    if (!ck->has_status || !ck->src_status.highestmodseq ||
+        !ck->tgt_status.highestmodseq || !fr->have_dst_status ||
+        fr->dst_status.highestmodseq != ck->tgt_status.highestmodseq ||
+        fr->dst_status.uidvalidity != ck->tgt_uidvalidity ||
+        !run->src->caps.condstore || !run->src->ops->changed_since)
+        return MF_E_OK;
+    rc = run->src->ops->changed_since(run->src, 1, ck->last_uid,
+                                      ck->src_status.highestmodseq, &changed);
+    if (rc != MF_E_OK) {
+        rc = mf__run_store_error(run, run->src, fr->label);
+        return definitive(rc) ? MF_E_OK : rc;
+    }
+    *same_r = !changed;
+    return MF_E_OK;
+}
+
 /* The flag sync of an incremental pass (flagsync.c), and the flags last
  * synced: those it made agree, and those of the messages copied now. */
 static mf_err
 sync_flags(struct mf__folder *fr, bool incremental) {
     struct mf_buf base = {0};
+    bool same = false;
     mf_err rc = MF_E_OK;
 
-    if (incremental)
+    if (incremental && (rc = flags_unchanged(fr, &same)) == MF_E_OK && !same)
         rc = mf__migrate_flag_sync(fr->run, fr->label, fr->src_name,
                                    fr->ck.last_uid, &base);
     for (size_t i = 0; rc == MF_E_OK && i < fr->list.n; i++)
         if (fr->list.m[i].state == M_DONE)
             mf__flagbase_add(&base, fr->list.m[i].uid, fr->list.m[i].flags,
                              fr->list.m[i].flags);
+    /* Without a flag sync the flags last synced stay, the new lines
+     * added. */
     if (rc == MF_E_OK)
-        rc = mf__flagbase_save(fr->run, fr->src_name, &base, !incremental);
+        rc = mf__flagbase_save(fr->run, fr->src_name, &base,
+                               !incremental || same);
     mf_buf_free(&base);
     return rc;
 }
@@ -225,7 +279,6 @@ status_of(struct mf__run *run, struct mf_store *st, const char *name,
 static mf_err
 check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
     struct mf__run *run = fr->run;
-    struct mf_store_status dst;
     const char *why;
     mf_err rc;
 
@@ -234,9 +287,11 @@ check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
         status_of(run, run->src, fr->src_name, fr->label, &fr->src_status, &rc);
     if (rc != MF_E_OK || !fr->have_src_status || !found)
         return rc;
-    if (!status_of(run, run->dst, fr->dst_name, fr->e->tgt_name, &dst, &rc))
+    fr->have_dst_status = status_of(run, run->dst, fr->dst_name,
+                                    fr->e->tgt_name, &fr->dst_status, &rc);
+    if (!fr->have_dst_status)
         return rc;
-    why = mf__folder_changed(&fr->ck, found, &fr->src_status, &dst);
+    why = mf__folder_changed(&fr->ck, found, &fr->src_status, &fr->dst_status);
     /* A new date window may take in what the last one left out. */
     if (!why && !mf_window_equal(&fr->ck.window, &run->o->window))
         why = "the date window changed";
@@ -304,6 +359,9 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         if ((rc = check_unchanged(&fr, found, &skip)) != MF_E_OK || skip)
             goto out;
     }
+    /* The target's SELECT travels while the source's EXAMINE does. */
+    if (!refusal && run->dst->ops->select_ahead)
+        run->dst->ops->select_ahead(run->dst, fr.dst_name);
     if ((rc = run->src->ops->select(run->src, fr.src_name, true, &ssel))) {
         rc = mf__run_store_error(run, run->src, fr.label);
         goto out;
@@ -363,9 +421,10 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     fr.list.keep_unlistable = true;
     if (fr.ck.n_pending &&
         (rc = mf__folder_list_pending(&fr, fr.ck.pending, fr.ck.n_pending,
-                                      recognising)) != MF_E_OK)
+                                      recognising || run->gmail)) != MF_E_OK)
         goto out;
-    rc = mf__list_new(run, fr.label, start, recognising, &fr.list, &short_err);
+    rc = mf__list_new(run, fr.label, start, recognising || run->gmail, &fr.list,
+                      &short_err);
     if (rc != MF_E_OK)
         goto out;
     first = mf__folder_stats_source(&fr, ssel.exists);
@@ -388,6 +447,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         goto out;
     if ((rc = mf__folder_skip_too_large(&fr)) != MF_E_OK)
         goto out;
+    gmail_copies(&fr);
     for (size_t i = 0; i < fr.list.n; i++)
         if (fr.list.m[i].state == M_PRESENT)
             mf__folder_progress(&fr, 0);

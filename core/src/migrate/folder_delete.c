@@ -8,9 +8,14 @@
  *      under "\tuidmap\t<folder>": a TAB cannot be in a mailbox name,
  *      RFC 3501 5.1.3, so it never meets a folder's own field). A map of
  *      another target UIDVALIDITY is dropped: its UIDs name nothing now.
- *   2. With a checkpoint (last_uid > 0), list the source's UIDs up to
- *      last_uid (a UID FETCH of metadata, the same listing as for new
- *      messages) and take the map's pairs whose source UID is gone.
+ *   2. With a checkpoint (last_uid > 0), learn which source UIDs up to
+ *      last_uid are gone: with QRESYNC (enabled at login, RFC 7162) and a
+ *      HIGHESTMODSEQ in a checkpoint written with --sync-deletes, from
+ *      "UID FETCH 1:last_uid (UID)
+ *      (CHANGEDSINCE m VANISHED)" and its VANISHED (EARLIER) answer
+ *      (section 3.2.6), without listing anything; otherwise by UID
+ *      comparison, listing the source's UIDs up to last_uid. Take the
+ *      map's pairs whose source UID is gone.
  *   3. Note their size, date and subject from the target (the report
  *      lists every message removed), then remove exactly those target
  *      UIDs: UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE (RFC 4315
@@ -41,6 +46,40 @@ struct uids {
     uint32_t *v;
     size_t n, cap;
 };
+
+/* VANISHED (EARLIER) ranges, as [lo, hi] pairs. */
+struct ranges {
+    struct mf__uidpair *v; /* src = lo, tgt = hi */
+    size_t n;
+};
+
+static void
+on_range(void *ud, uint32_t lo, uint32_t hi) {
+    struct ranges *r = ud;
+    r->v = mf_xreallocarray(r->v, r->n + 1, sizeof(*r->v));
+    r->v[r->n++] = (struct mf__uidpair){lo, hi};
+}
+
+/* The map's source UIDs up to base_uid that are not expunged by the
+ * ranges: the source UIDs still there, as far as the map asks. */
+static void
+present_from_ranges(const struct mf__folder *fr, const struct ranges *r,
+                    struct uids *present) {
+    for (size_t i = 0; i < fr->uidmap.n; i++) {
+        uint32_t uid = fr->uidmap.pairs[i].src;
+        bool gone = false;
+        for (size_t k = 0; k < r->n && !gone; k++)
+            gone = uid >= r->v[k].src && uid <= r->v[k].tgt;
+        if (gone || uid > fr->base_uid)
+            continue;
+        if (present->n == present->cap) {
+            present->cap = present->cap ? 2 * present->cap : 256;
+            present->v =
+                mf_xreallocarray(present->v, present->cap, sizeof(uint32_t));
+        }
+        present->v[present->n++] = uid;
+    }
+}
 
 static mf_err
 on_uid(void *ud, const struct mf_store_meta *m) {
@@ -139,8 +178,26 @@ mf__folder_sync_deletes(struct mf__folder *fr, uint32_t tgt_uidvalidity) {
     free(value);
     if (fr->base_uid == 0 || fr->uidmap.n == 0)
         return MF_E_OK;
-    if ((rc = run->src->ops->fetch_meta(run->src, 1, fr->base_uid, 0, on_uid,
-                                        &present)) != MF_E_OK) {
+    if (run->src->ops->vanished && run->src->caps.qresync &&
+        fr->ck.sync_deletes && fr->ck.has_status &&
+        fr->ck.src_status.highestmodseq) {
+        /* QRESYNC: the server says what it expunged since the last pass
+         * (its HIGHESTMODSEQ then, in the checkpoint), no listing. Only
+         * after a pass that looked for expunges too: one without took
+         * its HIGHESTMODSEQ after expunges nobody acted on. */
+        struct ranges r = {0};
+        rc = run->src->ops->vanished(run->src, fr->base_uid,
+                                     fr->ck.src_status.highestmodseq, on_range,
+                                     &r);
+        if (rc == MF_E_OK)
+            present_from_ranges(fr, &r, &present);
+        free(r.v);
+    } else {
+        /* UID comparison: what the source lists now. */
+        rc = run->src->ops->fetch_meta(run->src, 1, fr->base_uid, 0, on_uid,
+                                       &present);
+    }
+    if (rc != MF_E_OK) {
         free(present.v);
         return mf__run_store_error(run, run->src, fr->label);
     }

@@ -59,6 +59,9 @@ struct mf__folder {
     /* The source folder's STATUS before anything was listed (step 0). */
     struct mf_store_status src_status;
     bool have_src_status;
+    /* The target folder's STATUS then (have_dst_status: asked). */
+    struct mf_store_status dst_status;
+    bool have_dst_status;
     /* Recognition looked at the target messages above rec_from and saw
      * none above rec_seen (both 0 when it did not run). */
     uint32_t rec_from, rec_seen;

@@ -34,6 +34,8 @@ struct outmsg {
     /* --repair changed data (what: how), once per message. */
     bool repaired;
     char what[200];
+    /* --gmail-labels-as-keywords: its flags and its other labels. */
+    struct mf_buf flags;
 };
 
 struct mf__batch {
@@ -65,6 +67,7 @@ outmsg_free(struct outmsg *om) {
     if (om) {
         free(om->data);
         mf__pipe_item_free(&om->cur);
+        mf_buf_free(&om->flags);
         free(om);
     }
 }
@@ -140,6 +143,13 @@ submit(struct mf__folder *fr, struct mf__batch *b) {
         struct outmsg *om = b->msgs[i];
         const struct mf__msg *m = &fr->list.m[om->idx];
         am[i].flags = m->flags;
+        /* Gmail by labels: the message's other labels as keywords. */
+        if (fr->run->gmail && fr->run->o->gmail_labels_as_keywords) {
+            if (!om->flags.len)
+                mf__gmail_keywords(fr->run->gmail, fr->run->gmail_folder,
+                                   &m->fp, m->flags, &om->flags);
+            am[i].flags = (const char *)om->flags.data;
+        }
         am[i].date = m->date[0] ? m->date : NULL;
         am[i].body.size = om->streamed ? m->size : om->len;
         am[i].body.read = om->streamed ? read_streamed : read_whole;

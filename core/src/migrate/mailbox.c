@@ -106,6 +106,7 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
     so.conn = &co;
     so.login = &il;
     so.user_root = login->user_root;
+    so.enable_qresync = srv != run->o->target && run->o->sync_deletes;
     so.timeout_ms = srv->io_timeout_ms;
     so.command_timeout_ms = srv->command_timeout_ms;
     so.stream_threshold = run->stream_threshold;
@@ -452,12 +453,35 @@ reopen_source(struct mf__run *run, const struct mf_migrate_login *login) {
     return open_side(run, run->o->source, login, "source", &run->src);
 }
 
+/* The folders to copy, in the order they are copied: the plan's, except
+ * that a Gmail source copied by labels has All Mail last (gmail.c).
+ * Owned by the caller; the entries are the plan's. */
+static const struct mf_folder_entry **
+copy_order(struct mf__run *run, const struct mf_folder_plan *plan,
+           size_t *n_r) {
+    size_t n = mf_folder_plan_count(plan), k = 0;
+    const struct mf_folder_entry **v = mf_xcalloc(n ? n : 1, sizeof(*v));
+    bool gmail = mf__gmail_mode(run);
+
+    for (int last = 0; last < 2; last++)
+        for (size_t i = 0; i < n; i++) {
+            const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
+            if (e->action == MF_FOLDER_COPY &&
+                (gmail && mf__gmail_all_mail(e)) == (last == 1))
+                v[k++] = e;
+        }
+    *n_r = k;
+    return v;
+}
+
 static mf_err
 attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
         const struct mf_migrate_login *dst_login, struct names *done) {
     struct mf_folder_plan *plan = NULL;
     struct mf_store_lists lists = {0};
     struct broken_list broken = {0};
+    const struct mf_folder_entry **order = NULL;
+    size_t norder = 0;
     uint64_t limit;
     mf_err rc;
 
@@ -488,12 +512,15 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     plan_stats(run, plan);
     if ((rc = create_folders(run, plan, &lists, &broken)))
         goto out;
-    for (size_t i = 0; i < mf_folder_plan_count(plan); i++) {
-        const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
+    order = copy_order(run, plan, &norder);
+    if (mf__gmail_mode(run) &&
+        (rc = mf__gmail_index(run, order, norder, &run->gmail)))
+        goto out;
+    for (size_t i = 0; i < norder; i++) {
+        const struct mf_folder_entry *e = order[i];
         char *key;
 
-        if (e->action != MF_FOLDER_COPY)
-            continue;
+        run->gmail_folder = i;
         key = mf_xstrndup((const char *)e->src_raw, e->src_raw_len);
         if (names_has(done, key)) {
             free(key);
@@ -518,6 +545,8 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
             goto out;
     }
 out:
+    free(order);
+    mf__gmail_free(&run->gmail);
     mf_folder_plan_free(&plan);
     mf_store_lists_free(&lists);
     broken_free(&broken);

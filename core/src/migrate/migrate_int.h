@@ -80,7 +80,35 @@ struct mf__run {
      * pause (monotonic ms), and when the fleet's pause was last read. */
     uint64_t pause_until_ms[2], pause_checked_ms[2];
     bool throttled; /* the server throttled during this attempt */
+    /* A Gmail source copied by labels (gmail.c): the first folder of each
+     * message, and the processing position of the folder being copied. */
+    struct mf__gmail *gmail;
+    size_t gmail_folder;
 };
+
+/* Gmail labels (gmail.c). */
+struct mf__gmail;
+/* Whether run's source is copied by labels (the gmail profile). */
+bool mf__gmail_mode(const struct mf__run *run);
+/* Whether e is Gmail's All Mail (\All, or its name). */
+bool mf__gmail_all_mail(const struct mf_folder_entry *e);
+/* Lists the n source folders in processing order and notes each message's
+ * first folder. MF_E_OK with *g_r (mf__gmail_free()), else the error (in
+ * run->err). */
+MF_WARN_UNUSED mf_err
+mf__gmail_index(struct mf__run *run, const struct mf_folder_entry *const *order,
+                size_t n, struct mf__gmail **g_r);
+/* Whether the message fp is in a folder processed before position
+ * folder (a label copy: not copied again). */
+bool mf__gmail_placed_before(const struct mf__gmail *g, size_t folder,
+                             const struct mf_fingerprint *fp);
+/* Appends to out flags (the message's own) and, as keywords, the labels
+ * of the message fp other than folder's (All Mail has none), then a NUL
+ * (--gmail-labels-as-keywords). */
+void mf__gmail_keywords(const struct mf__gmail *g, size_t folder,
+                        const struct mf_fingerprint *fp, const char *flags,
+                        struct mf_buf *out);
+void mf__gmail_free(struct mf__gmail **g);
 
 /* The server of one side throttled (throttle.c): pauses that endpoint
  * for retry_ms (0: the side's profile default), here and, with a Redis,

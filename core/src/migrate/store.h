@@ -154,9 +154,21 @@ struct mf_store_ops {
      * send is 0. Optional: NULL when the store cannot. */
     mf_err (*status)(struct mf_store *st, const char *name,
                      struct mf_store_status *status_r);
+    /* Whether a message with a UID in [first, last] of the selected
+     * folder changed (its flags, RFC 7162 section 3.1.4) after modseq:
+     * UID FETCH first:last (UID) (CHANGEDSINCE modseq). Only with
+     * caps.condstore; optional (NULL when the store cannot). */
+    mf_err (*changed_since)(struct mf_store *st, uint32_t first, uint32_t last,
+                            uint64_t modseq, bool *changed_r);
     /* SELECT, or EXAMINE when readonly. */
     mf_err (*select)(struct mf_store *st, const char *name, bool readonly,
                      struct mf_store_select *sel_r);
+    /* Optional: sends SELECT name (read-write) without waiting, so that
+     * its round trip overlaps the caller's work on another store; the
+     * next select() takes its answer (when it is for another name, it is
+     * waited out first). Nothing is reported here: select() meets any
+     * failure. */
+    void (*select_ahead)(struct mf_store *st, const char *name);
     /* Metadata of the messages with UIDs in [first, last] (last 0: to the
      * end) of the selected folder, in UID order. */
     mf_err (*fetch_meta)(struct mf_store *st, uint32_t first, uint32_t last,
@@ -183,6 +195,14 @@ struct mf_store_ops {
      * without UIDPLUS it fails with MF_E_DELETE_NEEDS_UIDPLUS and sends
      * nothing. */
     mf_err (*expunge_uids)(struct mf_store *st, const uint32_t *uids, size_t n);
+    /* Optional, with caps.qresync: the UIDs up to last expunged from the
+     * selected folder since modseq (UID FETCH 1:last (UID) (CHANGEDSINCE
+     * modseq VANISHED), RFC 7162 section 3.2.6), as ranges [lo, hi]
+     * through cb. The server may name more expunged UIDs than asked:
+     * every one it names is gone. */
+    mf_err (*vanished)(struct mf_store *st, uint32_t last, uint64_t modseq,
+                       void (*cb)(void *ud, uint32_t lo, uint32_t hi),
+                       void *ud);
     /* Queues UID STORE uid FLAGS (flags) in the selected folder. */
     mf_err (*set_flags)(struct mf_store *st, uint32_t uid, const char *flags,
                         mf_store_done_cb cb, void *ud);
@@ -207,6 +227,7 @@ struct mf_store_caps {
     bool uidplus;         /* APPENDUID comes back */
     bool multiappend;     /* append() of n > 1 is one command */
     bool condstore;       /* status() gives HIGHESTMODSEQ (RFC 7162) */
+    bool qresync;         /* QRESYNC enabled: vanished() works */
     uint64_t appendlimit; /* 0: none announced */
     char delim;           /* hierarchy delimiter ('\0': NIL or unknown) */
     char prefix[128];     /* personal namespace prefix ("INBOX." or "") */
@@ -279,6 +300,9 @@ struct mf_store_imap_options {
     /* Source only: the user's folders are those below this folder (the
      * CSV's UserRoot); NULL or "": the login's own personal namespace. */
     const char *user_root;
+    /* ENABLE QRESYNC (RFC 7162 section 3.2.3) when the server has it, so
+     * that vanished() can ask what was expunged (--sync-deletes). */
+    bool enable_qresync;
 };
 
 /* Connects, logs in, learns capabilities and the namespace. On failure

@@ -141,11 +141,14 @@ static const struct mf_store_ops imap_ops = {
     .folders = mf__store_imap_folders,
     .status = mf__store_imap_status,
     .select = mf__store_imap_select,
+    .select_ahead = mf__store_imap_select_ahead,
     .fetch_meta = mf__store_imap_fetch_meta,
     .count = mf__store_imap_count,
+    .changed_since = mf__store_imap_changed_since,
     .fetch_bodies = mf__store_imap_fetch_bodies,
     .append = mf__store_imap_append,
     .expunge_uids = mf__store_imap_expunge_uids,
+    .vanished = mf__store_imap_vanished,
     .set_flags = mf__store_imap_set_flags,
     .flush = mf__store_imap_flush,
     .cancel = imap_cancel,
@@ -262,6 +265,7 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     is->base.caps.appendlimit = mf_imap_session_appendlimit(s);
     is->base.caps.condstore = mf_imap_session_has(s, MF_IMAP_CAP_CONDSTORE);
     mf_imap_session_on_untagged(s, "EXPUNGE", mf__store_imap_on_expunge, is);
+    mf_imap_session_on_untagged(s, "VANISHED", mf__store_imap_on_vanished, is);
     mf_imap_session_on_untagged(s, "EXISTS", mf__store_imap_on_exists, is);
     mf__imap_conn_set_gate(mf__imap_session_conn(s), imap_gate, is);
     if (mf_imap_session_has(s, MF_IMAP_CAP_NAMESPACE)) {
@@ -279,6 +283,16 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     }
     if (rc == MF_E_OK && o->user_root && o->user_root[0])
         rc = user_root(is, o->user_root);
+    if (rc == MF_E_OK && o->enable_qresync &&
+        mf_imap_session_has(s, MF_IMAP_CAP_QRESYNC) &&
+        mf_imap_session_has(s, MF_IMAP_CAP_ENABLE)) {
+        /* RFC 7162 3.2.3: before any SELECT. From here on the server
+         * reports expunges as VANISHED, not EXPUNGE (3.2.10). */
+        struct mf_imap_cmd_spec c = {0};
+        mf_imap_cmd_text(&c, "ENABLE QRESYNC");
+        rc = mf__store_imap_run(is, &c);
+        is->base.caps.qresync = rc == MF_E_OK;
+    }
     if (rc != MF_E_OK) {
         *err = is->base.error;
         imap_close(&is->base);

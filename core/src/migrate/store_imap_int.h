@@ -61,9 +61,22 @@ struct imap_store {
     struct mf_header_scan *scan;
     struct mf__meta_merge *merge; /* owned, during fetch_meta() */
     mf_err cb_error; /* a callback's own failure, kept for the caller */
+    /* A SELECT sent ahead (select_ahead()), until select() takes it;
+     * name NULL: none. Its callback fills the rest. */
+    struct {
+        char *name; /* owned */
+        uint32_t id;
+        bool done;
+        struct mf_error error;
+        uint32_t retry_after_ms;
+        struct mf_imap_mailbox_info info;
+    } ahead;
     /* LIST pattern: "*", or "<UserRoot><delim>*" (store_imap.c). */
     char *list_pattern;
     bool root_inbox; /* the UserRoot is selectable: it is the INBOX */
+    /* vanished() state: where VANISHED (EARLIER) ranges go. */
+    void (*vcb)(void *ud, uint32_t lo, uint32_t hi);
+    void *vud;
 };
 
 static inline struct imap_store *
@@ -96,14 +109,23 @@ mf_err mf__store_imap_folders(struct mf_store *st, bool subscribe,
 
 mf_err mf__store_imap_select(struct mf_store *st, const char *name,
                              bool readonly, struct mf_store_select *sel_r);
+void mf__store_imap_select_ahead(struct mf_store *st, const char *name);
 mf_err mf__store_imap_status(struct mf_store *st, const char *name,
                              struct mf_store_status *status_r);
 mf_err mf__store_imap_fetch_meta(struct mf_store *st, uint32_t first,
                                  uint32_t last, unsigned what,
                                  mf_store_meta_cb cb, void *ud);
 mf_err mf__store_imap_count(struct mf_store *st, uint32_t first, uint32_t *n_r);
+mf_err mf__store_imap_changed_since(struct mf_store *st, uint32_t first,
+                                    uint32_t last, uint64_t modseq,
+                                    bool *changed_r);
 mf_err mf__store_imap_expunge_uids(struct mf_store *st, const uint32_t *uids,
                                    size_t n);
+mf_err mf__store_imap_on_vanished(void *ud, const struct mf_imap_response *r);
+mf_err mf__store_imap_vanished(struct mf_store *st, uint32_t last,
+                               uint64_t modseq,
+                               void (*cb)(void *ud, uint32_t lo, uint32_t hi),
+                               void *ud);
 mf_err mf__store_imap_fetch_bodies(struct mf_store *st, const uint32_t *uids,
                                    size_t n, const struct mf_store_body_cb *cb,
                                    void *ud);

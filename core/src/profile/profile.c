@@ -21,6 +21,7 @@
 #include "mailferry/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -90,7 +91,7 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
             .throttle_default_ms = 60000,
             .throttle_min_connections = 1,
             .exclude = gmail_exclude,
-            .gmail_virtual = true,
+            .gmail_labels = true,
         },
     [MF_PROFILE_DOVECOT] =
         {
@@ -173,15 +174,28 @@ mf_profile_login_format(const struct mf_profile *src, const char *given) {
 }
 
 mf_err
-mf_profile_folder_rules(const struct mf_profile *src,
+mf_profile_folder_rules(const struct mf_profile *src, const char *archive,
                         struct mf_folder_rules *rules, struct mf_error *err) {
+    static const char *const all_mail[] = {"[Gmail]/All Mail",
+                                           "[Google Mail]/All Mail"};
     mf_err rc;
 
     if (!src)
         return MF_E_OK;
-    if (src->gmail_virtual &&
-        (rc = mf_folder_rules_parse_preset(rules, "gmail-virtual", err)))
-        return rc;
+    if (src->gmail_labels) {
+        if ((rc = mf_folder_rules_parse_preset(rules, "gmail-labels", err)))
+            return rc;
+        /* Mail only in All Mail is archived mail: it lands there. */
+        for (size_t i = 0; i < MF_ARRAY_LEN(all_mail); i++) {
+            char *rule = mf_xasprintf(
+                "%s=%s", all_mail[i],
+                archive && *archive ? archive : MF_PROFILE_GMAIL_ARCHIVE);
+            rc = mf_folder_rules_parse_rename(rules, rule, err);
+            free(rule);
+            if (rc)
+                return rc;
+        }
+    }
     for (size_t i = 0; src->exclude && src->exclude[i]; i++)
         if ((rc = mf_folder_rules_parse_exclude(rules, src->exclude[i], err)))
             return rc;

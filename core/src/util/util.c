@@ -223,10 +223,21 @@ mf_base64_digit(unsigned char c, char digit63) {
 
 size_t
 mf_u32_lower_bound(const uint32_t *a, size_t n, uint32_t v) {
+    return mf_u32_lower_bound_by(a, n, sizeof(*a), 0, v);
+}
+
+size_t
+mf_u32_lower_bound_by(const void *a, size_t n, size_t stride, size_t offset,
+                      uint32_t v) {
+    const uint8_t *base = (const uint8_t *)a + offset;
     size_t lo = 0, hi = n;
+
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < v)
+        uint32_t key;
+
+        memcpy(&key, base + mid * stride, sizeof(key));
+        if (key < v)
             lo = mid + 1;
         else
             hi = mid;

@@ -26,6 +26,7 @@
 #include "imap/parser.h"
 #include "mailferry/util.h"
 
+#include <stddef.h>
 #include <openssl/evp.h>
 
 #include <stdio.h>
@@ -102,18 +103,10 @@ struct hashing {
 
 static struct mf_verify_msg *
 find_uid(struct listing *l, uint32_t uid) {
-    size_t lo = 0, hi = l->n;
+    size_t i = mf_u32_lower_bound_by(l->m, l->n, sizeof(*l->m),
+                                     offsetof(struct mf_verify_msg, uid), uid);
 
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (l->m[mid].uid == uid)
-            return &l->m[mid];
-        if (l->m[mid].uid < uid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return i < l->n && l->m[i].uid == uid ? &l->m[i] : NULL;
 }
 
 static mf_err

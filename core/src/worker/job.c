@@ -141,6 +141,7 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
     o->max_message_size = b->cfg->max_message_size;
     o->flag_conflict = b->cfg->flag_conflict;
     o->repair = b->cfg->repair;
+    o->gmail_labels_as_keywords = b->cfg->gmail_labels_as_keywords;
     o->window = b->cfg->window;
     o->sync_deletes = b->cfg->sync_deletes;
     o->source_profile =

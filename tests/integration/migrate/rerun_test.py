@@ -66,6 +66,11 @@ def set_quota(accounts, lifted):
         f.write("\n".join(out))
     os.chmod(path + ".tmp", 0o644)
     os.replace(path + ".tmp", path)
+    # Dovecot's auth process looks at the file at most once per second
+    # (db-passwd-file.c: no stat() again while ioloop_time, in seconds,
+    # is that of the last look): a run that logs in within the second of
+    # the previous run's logins would still get the old rule.
+    time.sleep(1.1)
 
 
 def key_file(name):

@@ -29,7 +29,17 @@ Online or Gmail. Users 81-86, Redis database 14.
             --target-profile exchange-online (lenient fingerprints) a
             second run without checkpoints recognises every message and
             copies none, and the target holds each message once.
+  gmail     user 81: a Gmail-like source (the Gmail emulator in front of
+            a Dovecot mailbox laid out as Gmail shows labels: one
+            message in up to three label folders and in [Gmail]/All
+            Mail) with --source-profile gmail: every message lands
+            exactly once (in its first label folder), archived mail
+            (only in All Mail) in --gmail-archive-folder, Spam and the
+            Important view not at all; a second run copies nothing;
+            with --gmail-labels-as-keywords (user 82) a message carries
+            its other labels as keywords.
 """
+import imaplib
 import json
 import os
 import subprocess
@@ -310,7 +320,113 @@ def case_reencode():
         ex.stop()
 
 
+def folders_of(port, n):
+    c = mt.imap_login(port, n)
+    typ, data = c.list('""', "*")
+    names = []
+    for line in data:
+        m = mt.LIST_RE.match(line.decode()) if isinstance(line, bytes) \
+            else None
+        if m and "\\noselect" not in m.group(1).lower():
+            names.append(m.group(3))
+    return c, names
+
+
+def where_is(port, n, mid):
+    """The folders holding Message-ID mid, once per copy."""
+    c, names = folders_of(port, n)
+    out = []
+    for name in names:
+        if c.select(name, readonly=True)[0] != "OK":
+            continue
+        typ, data = c.search(None, "HEADER", "Message-ID", mid)
+        out += [name.strip('"')] * len(data[0].split())
+    c.logout()
+    return sorted(out)
+
+
+def case_gmail():
+    n = 81
+    c, names = folders_of(SRC_PORT, n)
+    for name in names:  # an empty mailbox, Gmail's folders made anew
+        if name.strip('"') not in ("INBOX", "Sent", "Drafts", "Trash",
+                                   "Junk", "Archive"):
+            c.delete(name)
+            continue
+        typ, d = c.select(name)
+        if typ == "OK" and int(d[0]) > 0:
+            c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
+            c.expunge()
+    labels = {"A": ["INBOX", "Work"], "B": ["Work", "Travel"],
+              "C": ["INBOX", "Work", "Travel"], "D": [], "F": ["INBOX"]}
+    for f in ("Work", "Travel", "[Gmail]", '"[Gmail].All Mail"',
+              "[Gmail].Spam", "[Gmail].Important"):
+        c.create(f)
+    mids = {}
+    for k in "ABCDEF":
+        mids[k] = f"<gmail-{k}-{RUN_ID}@example.test>"
+        body = (f"Subject: message {k}\r\nFrom: a@example.test\r\n"
+                f"Message-ID: {mids[k]}\r\n\r\nbody {k}\r\n").encode()
+        when = imaplib.Time2Internaldate(1700000000 + ord(k))
+        folders = labels.get(k, [])[:]
+        if k == "E":
+            folders = ["[Gmail].Spam"]
+        else:
+            folders.append('"[Gmail].All Mail"')
+        if k == "F":
+            folders.append("[Gmail].Important")
+        for f in folders:
+            typ, d = c.append(f, None, when, body)
+            check(typ == "OK", f"append {k} to {f}: {d}")
+    c.logout()
+    clean_target(n)
+    gm = Emulator("gmail", SRC_PORT)
+    try:
+        csv = csv_for([n], "gmail")
+        for run_no in (1, 2):
+            doc = migrate(csv, gm.url, url(TGT_PORT), "--source-profile",
+                          "gmail", "--gmail-archive-folder", "Archived")
+            m = mailbox(doc, n)
+            check(m["state"] == "Synced", f"run {run_no}: {m}")
+            got = {k: where_is(TGT_PORT, n, mids[k]) for k in "ABCDEF"}
+            check(got["A"] == ["INBOX"] and got["C"] == ["INBOX"] and
+                  got["F"] == ["INBOX"] and len(got["B"]) == 1 and
+                  got["B"][0] in ("Travel", "Work"),
+                  f"run {run_no}: each message once, in a label folder of "
+                  f"its own: {got}")
+            check(got["D"] == ["Archived"],
+                  f"run {run_no}: archived mail in the archive folder: {got}")
+            check(got["E"] == [], f"run {run_no}: no Spam: {got}")
+        # The same mailbox to user 82 with its labels as keywords.
+        clean_target(82)
+        csv = csv_for([82], "gmail-kw")
+        with open(csv, "w") as f:
+            u, p = user(n)
+            f.write(f"EmailAddress,UserName,Password,TargetUserName,"
+                    f"TargetPassword\n{u},{u},{p},{user(82)[0]},"
+                    f"{user(82)[1]}\n")
+        migrate(csv, gm.url, url(TGT_PORT), "--source-profile", "gmail",
+                "--gmail-archive-folder", "Archived",
+                "--gmail-labels-as-keywords")
+        c = mt.imap_login(TGT_PORT, 82)
+        c.select("INBOX", readonly=True)
+        typ, d = c.search(None, "HEADER", "Message-ID", mids["C"])
+        typ, fl = c.fetch(d[0].split()[0], "(FLAGS)")
+        c.logout()
+        check(b"Work" in fl[0] and b"Travel" in fl[0],
+              f"message C in INBOX carries its labels Work and Travel: {fl}")
+    finally:
+        gm.stop()
+        # Gmail's folders go, lest another case of user 81 copy them.
+        c = mt.imap_login(SRC_PORT, n)
+        for f in ('"[Gmail].All Mail"', "[Gmail].Spam", "[Gmail].Important",
+                  "[Gmail]", "Work", "Travel"):
+            c.delete(f)
+        c.logout()
+
+
 CASES = {
+    "gmail": case_gmail,
     "reencode": case_reencode,
     "repair": case_repair,
     "profiles": case_profiles,

@@ -24,7 +24,8 @@
  * with its APPENDUID; a NO fails its message alone and the store goes on;
  * a connection lost with four in flight confirms exactly the one that was
  * answered and fails the other three, in one callback. A mailbox's CREATEs
- * (and SUBSCRIBEs) go out together, each answer to its own name.
+ * (and SUBSCRIBEs) go out together, each answer to its own name. A
+ * SELECT sent ahead is on the wire at once and its answer is select()'s.
  *
  * tests/unit does not link the mf_fakeimap library, so its source is
  * compiled into this test. It comes before cmocka.h, whose fail() macro
@@ -46,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CAPS_PLUS                                                              \
     "C: $0 CAPABILITY\n"                                                       \
@@ -969,6 +971,55 @@ test_folders_pipelined(void **state) {
     finish_store(&t);
 }
 
+/* select_ahead(): the SELECT is on the wire at once (the fake waits only
+ * 300 ms for it while the test does not drive the session for 500 ms);
+ * select() of that name takes its answer; one of another name is waited
+ * out first; a NO comes back from select() with its code. */
+static void
+test_select_ahead(void **state) {
+    struct t t = {0};
+    struct mf_store_select sel = {0};
+    struct timespec pause = {0, 500 * 1000000L};
+    (void)state;
+
+    open_store(&t,
+               CAPS_EXCHANGE "TIMEOUT 300\n"
+                             "C: $2 SELECT Archive\n"
+                             "TIMEOUT 3000\n"
+                             "S: * 3 EXISTS\n"
+                             "S: * OK [UIDVALIDITY 77] ok\n"
+                             "S: * OK [UIDNEXT 9] ok\n"
+                             "S: $2 OK [READ-WRITE] done\n"
+                             "C: $3 SELECT Drafts\n"
+                             "S: * 0 EXISTS\n"
+                             "S: * OK [UIDVALIDITY 78] ok\n"
+                             "S: $3 OK [READ-WRITE] done\n"
+                             "C: $4 SELECT INBOX\n"
+                             "S: * 5 EXISTS\n"
+                             "S: * OK [UIDVALIDITY 79] ok\n"
+                             "S: $4 OK [READ-WRITE] done\n"
+                             "C: $5 SELECT Gone\n"
+                             "S: $5 NO [NONEXISTENT] Unknown mailbox\n" LOGOUT,
+               0);
+    t.st->ops->select_ahead(t.st, "Archive");
+    nanosleep(&pause, NULL);
+    assert_int_equal(t.st->ops->select(t.st, "Archive", false, &sel), MF_E_OK);
+    assert_int_equal(sel.uidvalidity, 77);
+    assert_int_equal(sel.uidnext, 9);
+    assert_int_equal(sel.exists, 3);
+    /* Sent ahead for Drafts, but INBOX is selected: Drafts is answered
+     * first, then INBOX is selected as usual. */
+    t.st->ops->select_ahead(t.st, "Drafts");
+    assert_int_equal(t.st->ops->select(t.st, "INBOX", false, &sel), MF_E_OK);
+    assert_int_equal(sel.uidvalidity, 79);
+    assert_int_equal(sel.exists, 5);
+    t.st->ops->select_ahead(t.st, "Gone");
+    assert_int_equal(t.st->ops->select(t.st, "Gone", false, &sel),
+                     MF_E_MAILBOX_MISSING);
+    assert_non_null(strstr(t.st->error.detail, "Unknown mailbox"));
+    finish_store(&t);
+}
+
 struct flist {
     struct mf_buf text;
 };
@@ -1032,6 +1083,7 @@ main(void) {
         cmocka_unit_test(test_singles_literal_minus),
         cmocka_unit_test(test_create_and_select_errors),
         cmocka_unit_test(test_folders_pipelined),
+        cmocka_unit_test(test_select_ahead),
         cmocka_unit_test(test_list_and_lsub),
         /* Last: it aborts the program until the bug it shows is fixed. */
         cmocka_unit_test(test_fetch_bodies_disconnect_mid_literal),

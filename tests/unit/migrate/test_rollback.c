@@ -210,7 +210,17 @@ test_incremental_lists_no_target(void **state) {
     expect_pass_ok(t);
     assert_int_equal(t->r.res.stats.messages_copied, 4);
     assert_int_equal(t->r.res.stats.messages_present, 0);
-    /* One listing: the flag sync's. */
+    /* No listing at all: no source flag changed since the last pass
+     * (CHANGEDSINCE) and the target's HIGHESTMODSEQ is the one recorded,
+     * so there is no flag sync either. */
+    assert_int_equal(t->r.env.dst->stats.meta_fetches - fetches, 0);
+    expect_same(t, "INBOX", "INBOX");
+    /* Without CONDSTORE: one listing, the flag sync's. */
+    t->r.env.src->caps.condstore = t->r.env.dst->caps.condstore = false;
+    add_n(in, "c", 2);
+    fetches = t->r.env.dst->stats.meta_fetches;
+    expect_pass_ok(t);
+    assert_int_equal(t->r.res.stats.messages_copied, 2);
     assert_int_equal(t->r.env.dst->stats.meta_fetches - fetches, 1);
     expect_same(t, "INBOX", "INBOX");
 }

@@ -261,15 +261,43 @@ test_flag_change_on_source(void **state) {
     pass_visiting(t, 0);
 }
 
+/* A new message: the folder is visited for it alone. No source flag
+ * changed (CHANGEDSINCE) and the target is as recorded, so nothing else
+ * is listed: no flag sync. */
 static void
 test_new_message(void **state) {
     struct t *t = *state;
+    uint64_t asked = t->r.env.src->stats.changed_since;
+    uint64_t dst_fetches;
 
     first_passes(t);
     add_msg(t->in, "late", 800, "", 50);
+    dst_fetches = t->r.env.dst->stats.meta_fetches;
     pass_visiting(t, 1);
     assert_int_equal(t->r.res.stats.messages_copied, 1);
+    assert_int_equal(t->r.env.src->stats.changed_since, asked + 1);
+    assert_int_equal(t->r.env.dst->stats.meta_fetches, dst_fetches);
     expect_same(t, "INBOX", "INBOX");
+    pass_visiting(t, 0);
+    /* New mail and a flag changed on an older message: the flag sync
+     * runs and carries it over. */
+    add_msg(t->in, "later", 800, "", 51);
+    mf_mem_msg_set_flags(&t->in->msgs[1], "$Changed \\Seen");
+    pass_visiting(t, 1);
+    assert_int_equal(t->r.res.stats.messages_copied, 1);
+    assert_int_equal(t->r.res.stats.flags_updated, 1);
+    expect_same(t, "INBOX", "INBOX");
+    /* New mail and a flag changed on the target: the flag sync runs (the
+     * target's HIGHESTMODSEQ moved) and keeps the target's change. */
+    add_msg(t->in, "latest", 800, "", 52);
+    mf_mem_msg_set_flags(&mf_mem_folder_find(t->r.env.dst, "INBOX")->msgs[2],
+                         "\\Answered");
+    dst_fetches = t->r.env.dst->stats.meta_fetches;
+    pass_visiting(t, 1);
+    assert_int_equal(t->r.res.stats.flags_updated, 0);
+    assert_true(t->r.env.dst->stats.meta_fetches > dst_fetches);
+    assert_string_equal(
+        mf_mem_folder_find(t->r.env.dst, "INBOX")->msgs[2].flags, "\\Answered");
     pass_visiting(t, 0);
 }
 

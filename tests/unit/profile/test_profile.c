@@ -81,15 +81,18 @@ test_folder_rules(void **state) {
     bool spam = false, trash = false;
 
     (void)state;
-    assert_int_equal(mf_profile_folder_rules(mf_profile_generic(), r, &err),
-                     MF_E_OK);
+    assert_int_equal(
+        mf_profile_folder_rules(mf_profile_generic(), NULL, r, &err), MF_E_OK);
     assert_int_equal(r->n_exclude, 0);
     assert_int_equal(r->presets, 0);
-    assert_int_equal(mf_profile_folder_rules(NULL, r, &err), MF_E_OK);
-    assert_int_equal(
-        mf_profile_folder_rules(mf_profile_get(MF_PROFILE_GMAIL), r, &err),
-        MF_E_OK);
-    assert_true(r->presets & MF_FOLDER_PRESET_GMAIL_VIRTUAL);
+    assert_int_equal(mf_profile_folder_rules(NULL, NULL, r, &err), MF_E_OK);
+    assert_int_equal(mf_profile_folder_rules(mf_profile_get(MF_PROFILE_GMAIL),
+                                             "Gmail Archive", r, &err),
+                     MF_E_OK);
+    assert_true(r->presets & MF_FOLDER_PRESET_GMAIL_LABELS);
+    assert_int_equal(r->n_rename, 2);
+    assert_string_equal(r->rename[0].from, "[Gmail]/All Mail");
+    assert_string_equal(r->rename[0].to, "Gmail Archive");
     for (size_t i = 0; i < r->n_exclude; i++) {
         spam = spam || strcmp(r->exclude[i], "[Gmail]/Spam") == 0;
         trash = trash || strcmp(r->exclude[i], "[Gmail]/Trash") == 0;
