@@ -19,6 +19,11 @@ documented to do differently:
       https://developers.google.com/gmail/imap/imap-extensions. Neither
       has MULTIAPPEND, so an APPEND with more than one message is refused
       with BAD, as those servers would.
+  X-GM-MSGID (Gmail)   a FETCH that asks for X-GM-MSGID is sent upstream
+      asking for the message's Message-ID instead, and the answer carries
+      X-GM-MSGID <n>, n a 63-bit hash of the Message-ID: as Gmail's, the
+      same number in every label folder (one message, several labels, is
+      laid out in Dovecot as copies of it in several folders).
   throttling (--throttle-every N)   every Nth APPEND (counted over all
       connections) is answered, without reaching the upstream:
         Exchange  "NO Request is throttled. Suggested Backoff Time: MS
@@ -50,6 +55,7 @@ Dovecot. Runs until killed.
 """
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -84,6 +90,10 @@ PROVIDERS = {
 }
 
 LITERAL_RE = re.compile(rb"\{(\d+)(\+?)\}\r\n$")
+# The item that stands for X-GM-MSGID upstream, and its answer.
+GMID_ASK = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID X-EMU-GM)]"
+GMID_RE = re.compile(rb"BODY\[HEADER\.FIELDS \(MESSAGE-ID X-EMU-GM\)\] "
+                     rb"\{(\d+)\}\r\n$")
 CAPCODE_RE = re.compile(rb"\[CAPABILITY [^\]]*\]")
 
 
@@ -91,7 +101,7 @@ class Stats:
     def __init__(self, path):
         self.path = path
         self.v = {"appends": 0, "throttled": 0, "violations": 0,
-                  "refused": 0, "reencoded": 0}
+                  "refused": 0, "reencoded": 0, "gm_msgids": 0}
         self.pause_from = 0.0   # monotonic s: the last throttling answer
         self.pause_until = 0.0
         self.save()
@@ -180,19 +190,26 @@ class Conn:
         return CAPCODE_RE.sub(b"[CAPABILITY " + self.p["caps"] + b"]", line)
 
     async def down(self):
-        """Upstream to client: lines rewritten, literals passed on."""
+        """Upstream to client: lines rewritten, literals passed on (the
+        text after a literal comes as the next line)."""
         try:
             while True:
                 line = await self.ur.readline()
                 if not line:
                     break
+                m = GMID_RE.search(line)
+                if m:
+                    lit = await self.ur.readexactly(int(m.group(1)))
+                    mid = re.search(rb"(?i)message-id:\s*(\S+)", lit)
+                    h = hashlib.sha1(mid.group(1) if mid else lit).digest()
+                    gmid = int.from_bytes(h[:8], "big") >> 1
+                    self.cw.write(line[:m.start()] + b"X-GM-MSGID %d" % gmid)
+                    self.a.stats.add("gm_msgids")
+                    continue
                 self.cw.write(self.fix_line(line))
                 m = LITERAL_RE.search(line)
-                while m:
+                if m:
                     self.cw.write(await self.ur.readexactly(int(m.group(1))))
-                    line = await self.ur.readline()
-                    self.cw.write(line)
-                    m = LITERAL_RE.search(line)
                 await self.cw.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -225,6 +242,8 @@ class Conn:
             words = parts[0].split(b" ", 2)
             tag = words[0]
             cmd = words[1].upper().rstrip(b"\r\n") if len(words) > 1 else b""
+            if self.a.provider == "gmail" and b"X-GM-MSGID" in parts[0]:
+                parts[0] = parts[0].replace(b"X-GM-MSGID", GMID_ASK)
             if cmd == b"APPEND":
                 answer = self.judge_append(parts)
                 if answer:

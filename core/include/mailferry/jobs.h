@@ -210,7 +210,7 @@ void mf_jobs_job_clear(struct mf_job *job);
 /* Producing jobs                                                     */
 /* ------------------------------------------------------------------ */
 
-/* What mf_jobs_enqueue() and friends need; everything borrowed. */
+/* What mf_jobs_produce() and friends need; everything borrowed. */
 struct mf_jobs_ctx {
     struct mf_redis *redis;
     struct mf_kafka_producer *producer;

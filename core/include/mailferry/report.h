@@ -39,7 +39,7 @@
 #define MF_REPORT_HTML_ITEMS_MAX 500 /* item rows listed in the HTML page */
 
 /* Mailbox states (DESIGN.md §4), in the order the HTML table sorts them
- * when it puts trouble first: see mf_report_state_rank(). */
+ * when it puts trouble first (mf__report_state_rank() in report.c). */
 enum mf_report_state {
     MF_REPORT_QUEUED,
     MF_REPORT_SYNCING,

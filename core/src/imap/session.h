@@ -195,7 +195,8 @@ const char *mf_imap_state_name(enum mf_imap_state st);
     XX(UTF8_ACCEPT, "UTF8=ACCEPT")                                             \
     XX(COMPRESS, "COMPRESS=DEFLATE")                                           \
     XX(QUOTA, "QUOTA")                                                         \
-    XX(QRESYNC, "QRESYNC")
+    XX(QRESYNC, "QRESYNC")                                                     \
+    XX(GMAIL_EXT, "X-GM-EXT-1")
 
 enum mf_imap_cap_bit {
 #define XX(name, str) MF_IMAP_CAPBIT_##name,

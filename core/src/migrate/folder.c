@@ -145,8 +145,10 @@ gmail_copies(struct mf__folder *fr) {
         return;
     for (size_t i = 0; i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
+        struct mf_fingerprint k;
+        mf__gmail_key(m, &k);
         if (m->state == M_TODO && !m->missing &&
-            mf__gmail_placed_before(run->gmail, run->gmail_folder, &m->fp)) {
+            mf__gmail_placed_before(run->gmail, run->gmail_folder, &k)) {
             m->state = M_PRESENT;
             run->res->stats.gmail_label_copies++;
         }

@@ -145,9 +145,11 @@ submit(struct mf__folder *fr, struct mf__batch *b) {
         am[i].flags = m->flags;
         /* Gmail by labels: the message's other labels as keywords. */
         if (fr->run->gmail && fr->run->o->gmail_labels_as_keywords) {
+            struct mf_fingerprint k;
+            mf__gmail_key(m, &k);
             if (!om->flags.len)
-                mf__gmail_keywords(fr->run->gmail, fr->run->gmail_folder,
-                                   &m->fp, m->flags, &om->flags);
+                mf__gmail_keywords(fr->run->gmail, fr->run->gmail_folder, &k,
+                                   m->flags, &om->flags);
             am[i].flags = (const char *)om->flags.data;
         }
         am[i].date = m->date[0] ? m->date : NULL;

@@ -21,8 +21,11 @@
  * then, never from checkpoints, so a re-run, a resume or an incremental
  * pass places every message in the same folder as the first pass did
  * (when its labels did not change meanwhile). Messages are told apart by
- * the run's fingerprint (strict, or lenient for a re-encoding target):
- * Gmail serves a message with the same bytes and date in every label.
+ * X-GM-MSGID where the source advertises X-GM-EXT-1 (Gmail's id of a
+ * message, the same in every label), else by the run's fingerprint
+ * (strict, or lenient for a re-encoding target): Gmail serves a message
+ * with the same bytes and date in every label. Every listing of one
+ * source asks for the same items, so one run never mixes the two.
  */
 #include "migrate/migrate_int.h"
 
@@ -79,6 +82,21 @@ keyword(const char *label) {
     return k;
 }
 
+void
+mf__gmail_key(const struct mf__msg *m, struct mf_fingerprint *k_r) {
+    if (!m->gm_msgid) {
+        *k_r = m->fp;
+        return;
+    }
+    /* "gm" and the id: no SHA-256 begins so by design, and a collision
+     * would need 2^-128 luck. */
+    memset(k_r, 0, sizeof(*k_r));
+    k_r->digest[0] = 'g';
+    k_r->digest[1] = 'm';
+    for (int i = 0; i < 8; i++)
+        k_r->digest[2 + i] = (uint8_t)(m->gm_msgid >> (56 - 8 * i));
+}
+
 static int
 by_fp(const void *a, const void *b) {
     const struct entry *x = a, *y = b;
@@ -115,7 +133,7 @@ mf__gmail_index(struct mf__run *run, const struct mf_folder_entry *const *order,
                 cap = cap ? 2 * cap : 1024;
                 g->v = mf_xreallocarray(g->v, cap, sizeof(*g->v));
             }
-            g->v[g->n].fp = list.m[m].fp;
+            mf__gmail_key(&list.m[m], &g->v[g->n].fp);
             g->v[g->n++].folder = i;
         }
         mf__msglist_clear(&list);

@@ -14,6 +14,7 @@ struct part {
     uint64_t size;
     char *date; /* owned; NULL: NIL or not yet known */
     char *flags, *message_id, *subject, *from; /* owned */
+    uint64_t gm_msgid;
 };
 
 struct mf__meta_merge {
@@ -103,6 +104,7 @@ deliver(struct mf__meta_merge *mm, const struct mf__meta_items *it,
     m.message_id = it->message_id;
     m.subject = it->subject;
     m.from = it->from;
+    m.gm_msgid = it->gm_msgid;
     return cb(ud, &m);
 }
 
@@ -126,6 +128,8 @@ part_merge(struct part *p, const struct mf__meta_items *it) {
         set_str(&p->subject, it->subject);
         set_str(&p->from, it->from);
     }
+    if (it->have & MF__META_GMID)
+        p->gm_msgid = it->gm_msgid;
     p->have |= it->have;
 }
 
@@ -138,7 +142,8 @@ part_items(const struct part *p) {
                                 .flags = p->flags,
                                 .message_id = p->message_id,
                                 .subject = p->subject,
-                                .from = p->from};
+                                .from = p->from,
+                                .gm_msgid = p->gm_msgid};
     return it;
 }
 

@@ -33,6 +33,7 @@
 #define MF__META_DATE (1u << 1)
 #define MF__META_FLAGS (1u << 2)
 #define MF__META_HEADER (1u << 3)
+#define MF__META_GMID (1u << 4)
 
 /* What one FETCH response said about a message; strings borrowed. */
 struct mf__meta_items {
@@ -44,6 +45,7 @@ struct mf__meta_items {
     const char *message_id; /* with MF__META_HEADER, may be NULL */
     const char *subject;    /* with MF__META_HEADER, may be NULL */
     const char *from;       /* with MF__META_HEADER, may be NULL */
+    uint64_t gm_msgid;      /* with MF__META_GMID */
 };
 
 struct mf__meta_merge;

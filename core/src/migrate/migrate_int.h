@@ -88,6 +88,7 @@ struct mf__run {
 
 /* Gmail labels (gmail.c). */
 struct mf__gmail;
+struct mf__msg;
 /* Whether run's source is copied by labels (the gmail profile). */
 bool mf__gmail_mode(const struct mf__run *run);
 /* Whether e is Gmail's All Mail (\All, or its name). */
@@ -102,6 +103,9 @@ mf__gmail_index(struct mf__run *run, const struct mf_folder_entry *const *order,
  * folder (a label copy: not copied again). */
 bool mf__gmail_placed_before(const struct mf__gmail *g, size_t folder,
                              const struct mf_fingerprint *fp);
+/* The message's identity among labels: its X-GM-MSGID, else its
+ * fingerprint. */
+void mf__gmail_key(const struct mf__msg *m, struct mf_fingerprint *k_r);
 /* Appends to out flags (the message's own) and, as keywords, the labels
  * of the message fp other than folder's (All Mail has none), then a NUL
  * (--gmail-labels-as-keywords). */
@@ -210,8 +214,9 @@ struct mf__msg {
     char date[40];
     char *flags; /* owned */
     struct mf_fingerprint fp;
-    uint8_t state;   /* M_ enum in folder_int.h */
-    uint8_t missing; /* MF_STORE_MISSING_ bits: listed, not copyable */
+    uint8_t state;     /* M_ enum in folder_int.h */
+    uint8_t missing;   /* MF_STORE_MISSING_ bits: listed, not copyable */
+    uint64_t gm_msgid; /* X-GM-MSGID of a Gmail source, 0: none */
 };
 
 struct mf__msglist {

@@ -274,6 +274,7 @@ on_meta(void *ud, const struct mf_store_meta *m) {
     x->size = m->size;
     snprintf(x->date, sizeof(x->date), "%s", m->date ? m->date : "");
     x->flags = mf_xstrdup(m->flags ? m->flags : "");
+    x->gm_msgid = m->gm_msgid;
     if (l->with_fp && !m->missing)
         mf__meta_fingerprint(m, l->lenient, &x->fp);
     return MF_E_OK;
@@ -283,17 +284,20 @@ mf_err
 mf__msglist_fetch(struct mf__run *run, struct mf_store *st, uint32_t first,
                   uint32_t last, bool with_fp, struct mf__msglist *list) {
     size_t before = list->n;
+    unsigned what;
     mf_err rc;
 
     list->with_fp = with_fp;
     list->lenient = mf__run_lenient(run);
-    rc = st->ops->fetch_meta(st, first, last,
-                             !with_fp        ? 0
-                             : list->lenient ? MF_STORE_META_MESSAGE_ID |
-                                                   MF_STORE_META_SUBJECT |
-                                                   MF_STORE_META_FROM
-                                             : MF_STORE_META_MESSAGE_ID,
-                             on_meta, list);
+    what = !with_fp        ? 0
+           : list->lenient ? MF_STORE_META_MESSAGE_ID | MF_STORE_META_SUBJECT |
+                                 MF_STORE_META_FROM
+                           : MF_STORE_META_MESSAGE_ID;
+    /* A Gmail source names its messages the same in every label
+     * (gmail.c). */
+    if (with_fp && st == run->src && mf__gmail_mode(run))
+        what |= MF_STORE_META_GMAIL;
+    rc = st->ops->fetch_meta(st, first, last, what, on_meta, list);
     if (rc != MF_E_OK)
         return mf__run_store_error(run, st, "message list");
     /* Servers answer in sequence order, which is UID order; be sure. */

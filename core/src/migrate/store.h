@@ -60,7 +60,8 @@ struct mf_store_status {
 /* What fetch_meta() asks for besides UID, FLAGS, INTERNALDATE, SIZE. */
 #define MF_STORE_META_MESSAGE_ID (1u << 0)
 #define MF_STORE_META_SUBJECT (1u << 1)
-#define MF_STORE_META_FROM (1u << 2) /* the From field, raw (lenient fp) */
+#define MF_STORE_META_FROM (1u << 2)  /* the From field, raw (lenient fp) */
+#define MF_STORE_META_GMAIL (1u << 3) /* X-GM-MSGID (caps.gmail_ext) */
 
 /* Items of a message's metadata the server did not give (or gave in a
  * form that cannot be copied), in mf_store_meta.missing. */
@@ -83,6 +84,7 @@ struct mf_store_meta {
     const char *message_id; /* with MF_STORE_META_MESSAGE_ID; NULL: none */
     const char *subject;    /* with MF_STORE_META_SUBJECT (decoded); or NULL */
     const char *from;       /* with MF_STORE_META_FROM (raw); or NULL */
+    uint64_t gm_msgid;      /* with MF_STORE_META_GMAIL; 0: none */
 };
 typedef mf_err (*mf_store_meta_cb)(void *ud, const struct mf_store_meta *m);
 
@@ -228,6 +230,7 @@ struct mf_store_caps {
     bool multiappend;     /* append() of n > 1 is one command */
     bool condstore;       /* status() gives HIGHESTMODSEQ (RFC 7162) */
     bool qresync;         /* QRESYNC enabled: vanished() works */
+    bool gmail_ext;       /* X-GM-EXT-1: fetch_meta() gives X-GM-MSGID */
     uint64_t appendlimit; /* 0: none announced */
     char delim;           /* hierarchy delimiter ('\0': NIL or unknown) */
     char prefix[128];     /* personal namespace prefix ("INBOX." or "") */

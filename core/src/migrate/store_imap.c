@@ -264,6 +264,7 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     is->base.caps.multiappend = mf_imap_session_has(s, MF_IMAP_CAP_MULTIAPPEND);
     is->base.caps.appendlimit = mf_imap_session_appendlimit(s);
     is->base.caps.condstore = mf_imap_session_has(s, MF_IMAP_CAP_CONDSTORE);
+    is->base.caps.gmail_ext = mf_imap_session_has(s, MF_IMAP_CAP_GMAIL_EXT);
     mf_imap_session_on_untagged(s, "EXPUNGE", mf__store_imap_on_expunge, is);
     mf_imap_session_on_untagged(s, "VANISHED", mf__store_imap_on_vanished, is);
     mf_imap_session_on_untagged(s, "EXISTS", mf__store_imap_on_exists, is);

@@ -439,6 +439,11 @@ on_meta_fetch(void *ud, const struct mf_imap_response *r) {
         it.flags = (const char *)flags.data;
         it.have |= MF__META_FLAGS;
     }
+    /* developers.google.com/gmail/imap/imap-extensions: X-GM-MSGID is
+     * a 64-bit number, the same in every label folder. */
+    if ((a = mf_imap_args_find(items, n, "X-GM-MSGID")) &&
+        mf_imap_arg_as_u64(a, &it.gm_msgid))
+        it.have |= MF__META_GMID;
     if ((a = find_header_item(items, n))) {
         scan_header(is, a, &subject, &it.message_id, &it.from);
         if (subject.len) {
@@ -472,6 +477,8 @@ mf__store_imap_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
         snprintf(range, sizeof(range), "%u:*", first);
     mf_imap_cmd_textf(&c, "UID FETCH %s (UID FLAGS INTERNALDATE RFC822.SIZE",
                       range);
+    if ((what & MF_STORE_META_GMAIL) && is->base.caps.gmail_ext)
+        mf_imap_cmd_text(&c, " X-GM-MSGID");
     if (what & HEADER_FIELDS) {
         /* RFC 3501 6.4.5: BODY.PEEK[HEADER.FIELDS (header-list)]. */
         static const struct {
@@ -494,9 +501,11 @@ mf__store_imap_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
     is->mud = ud;
     is->mfirst = first;
     is->mlast = last;
-    is->merge =
-        mf__meta_merge_new(MF__META_SIZE | MF__META_DATE | MF__META_FLAGS |
-                           (what & HEADER_FIELDS ? MF__META_HEADER : 0));
+    is->merge = mf__meta_merge_new(
+        MF__META_SIZE | MF__META_DATE | MF__META_FLAGS |
+        (what & HEADER_FIELDS ? MF__META_HEADER : 0) |
+        ((what & MF_STORE_META_GMAIL) && is->base.caps.gmail_ext ? MF__META_GMID
+                                                                 : 0));
     mf_imap_session_push_untagged(is->s, "FETCH", on_meta_fetch, is, &prev);
     rc = mf__store_imap_run(is, &c);
     mf_imap_session_pop_untagged(is->s, &prev);

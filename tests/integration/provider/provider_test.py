@@ -363,7 +363,7 @@ def case_gmail():
               "[Gmail].Spam", "[Gmail].Important"):
         c.create(f)
     mids = {}
-    for k in "ABCDEF":
+    for k in "ABCDEFG":
         mids[k] = f"<gmail-{k}-{RUN_ID}@example.test>"
         body = (f"Subject: message {k}\r\nFrom: a@example.test\r\n"
                 f"Message-ID: {mids[k]}\r\n\r\nbody {k}\r\n").encode()
@@ -375,7 +375,13 @@ def case_gmail():
             folders.append('"[Gmail].All Mail"')
         if k == "F":
             folders.append("[Gmail].Important")
+        if k == "G":
+            folders = ["INBOX", "Work"]
         for f in folders:
+            if k == "G" and f == "Work":
+                # Another date in this label: only X-GM-MSGID tells it is
+                # the same message (a fingerprint would not).
+                when = imaplib.Time2Internaldate(1600000000)
             typ, d = c.append(f, None, when, body)
             check(typ == "OK", f"append {k} to {f}: {d}")
     c.logout()
@@ -388,7 +394,7 @@ def case_gmail():
                           "gmail", "--gmail-archive-folder", "Archived")
             m = mailbox(doc, n)
             check(m["state"] == "Synced", f"run {run_no}: {m}")
-            got = {k: where_is(TGT_PORT, n, mids[k]) for k in "ABCDEF"}
+            got = {k: where_is(TGT_PORT, n, mids[k]) for k in "ABCDEFG"}
             check(got["A"] == ["INBOX"] and got["C"] == ["INBOX"] and
                   got["F"] == ["INBOX"] and len(got["B"]) == 1 and
                   got["B"][0] in ("Travel", "Work"),
@@ -397,6 +403,9 @@ def case_gmail():
             check(got["D"] == ["Archived"],
                   f"run {run_no}: archived mail in the archive folder: {got}")
             check(got["E"] == [], f"run {run_no}: no Spam: {got}")
+            check(got["G"] == ["INBOX"] and gm.stats()["gm_msgids"] > 0,
+                  f"run {run_no}: told apart by X-GM-MSGID: {got} "
+                  f"{gm.stats()}")
         # The same mailbox to user 82 with its labels as keywords.
         clean_target(82)
         csv = csv_for([82], "gmail-kw")
