@@ -38,7 +38,7 @@ struct mf_csv_options {
     bool password_optional;     /* admin credentials given: may be empty */
 };
 
-/* The known columns, in the order of mf_csv_column_name(). */
+/* The known columns. */
 enum mf_csv_column {
     MF_CSV_COL_EMAIL,
     MF_CSV_COL_USERNAME,
@@ -48,7 +48,6 @@ enum mf_csv_column {
     MF_CSV_COL_TARGET_PASSWORD,
     MF_CSV_COL_COUNT
 };
-const char *mf_csv_column_name(enum mf_csv_column col);
 
 /* One valid mailbox row. All strings are borrowed: valid only during the
  * callback. Optional columns are NULL when absent or empty. */

@@ -73,8 +73,6 @@ void mf_metrics_add_l(struct mf_metrics *m, const char *name, double v,
                       const char *const *labels);
 void mf_metrics_set_l(struct mf_metrics *m, const char *name, double v,
                       const char *const *labels);
-void mf_metrics_observe_l(struct mf_metrics *m, const char *name, double v,
-                          const char *const *labels);
 
 /* Appends the whole registry to out in text format 0.0.4: for each family
  * "# HELP", "# TYPE" and one line per series (a family with no series yet

@@ -36,14 +36,16 @@
  * owner receives them.
  *
  * Shutdown (*stop set, e.g. by SIGTERM): no new jobs; every running job is
- * stopped at a message boundary; within shutdown_timeout each of them
- * gives its claim back (mf_batch_release, not finished), requeues itself
+ * stopped at a message boundary, and the member leaves the group at once
+ * (its partitions go to the others while its jobs stop; a static member
+ * keeps them until its session times out); within shutdown_timeout each
+ * job gives its claim back (mf_batch_release, not finished), requeues itself
  * at once (mf_batch_requeue: the next attempt of the same job id, not
  * counted as a lost worker) and re-produces that job on <prefix>.jobs so
  * another worker continues right away; a STOPPED result with the detail
  * "worker shutdown" is published for the record (it belongs to the
  * attempt that was stopped, so folding it changes nothing). Then the
- * member leaves the group and the function returns. A job that has not
+ * function returns. A job that has not
  * stopped by the deadline is abandoned: its claim is no longer renewed
  * and expires after claim_ttl; the caller must then exit the process.
  *

@@ -23,12 +23,6 @@ static const char *const column_names[MF_CSV_COL_COUNT] = {
     "UserRoot",     "TargetUserName", "TargetPassword",
 };
 
-const char *
-mf_csv_column_name(enum mf_csv_column col) {
-    MF_ASSERT(col < MF_CSV_COL_COUNT);
-    return column_names[col];
-}
-
 #define COL_UNKNOWN (-1)
 
 struct addr_entry {

@@ -301,12 +301,6 @@ mf_metrics_set_l(struct mf_metrics *m, const char *name, double v,
     update(m, name, v, SET, labels);
 }
 
-void
-mf_metrics_observe_l(struct mf_metrics *m, const char *name, double v,
-                     const char *const *labels) {
-    update(m, name, v, OBSERVE, labels);
-}
-
 /* ---- rendering --------------------------------------------------------- */
 
 /* A float the way Prometheus parses it: the shortest of %.15g..%.17g that

@@ -453,7 +453,7 @@ ping_redis(struct loop *l) {
 }
 
 static void
-poll_once(struct loop *l, bool take) {
+poll_once(struct loop *l) {
     struct mf__worker *w = l->w;
     struct mf_kafka_message *m = NULL;
     struct delivery d;
@@ -490,12 +490,6 @@ poll_once(struct loop *l, bool take) {
                      now - l->kafka_error_at >= KAFKA_QUIET_MS);
     if (!m)
         return;
-    if (!take) {
-        /* Shutting down: not ours to run any more, and uncommitted, so
-         * the group hands it to another member. */
-        mf_kafka_message_free(&m);
-        return;
-    }
     atomic_fetch_add(&w->stats->jobs_received, 1);
     d.m = m;
     mf_batch_claim_token(d.token);
@@ -583,10 +577,24 @@ shutdown_jobs(struct loop *l) {
     for (size_t i = 0; i < w->o.slots; i++)
         if (w->slots[i].job)
             mf__worker_job_stop(w->slots[i].job, MF__STOP_SHUTDOWN);
+    /* Leave the group now, not once the jobs have stopped: the jobs are
+     * claimed and committed, so they need no partition, while the jobs
+     * still waiting in this worker's partitions (and those handed back to
+     * them below) would wait for the slowest job's next message boundary
+     * (up to the shutdown timeout) before the group gives them to the
+     * other workers. A static member keeps its partitions until its
+     * session times out all the same. */
+    {
+        struct mf_error cerr = {0};
+        if (mf_kafka_consumer_close(w->consumer, &cerr) != MF_E_OK)
+            mf_log_error(NULL, "worker.close", &cerr);
+        mf_log(MF_LOG_INFO, NULL, "worker.stop", "%s left the group", w->id);
+    }
     while (reap(w) > 0 && mf__worker_now_ms() < deadline) {
         atomic_store(&w->stats->heartbeat_ms, (int64_t)mf__worker_now_ms());
-        mf_kafka_producer_poll(w->producer, 0);
-        poll_once(l, false);
+        /* Serves delivery reports; a finished job ends the wait early
+         * only at the next report, hence the short step. */
+        mf_kafka_producer_poll(w->producer, 50);
     }
     n = reap(w);
     for (size_t i = 0; i < w->o.slots; i++) {
@@ -684,7 +692,7 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
         mf_kafka_producer_poll(w->producer, 0);
         retry_pending(&l);
         set_paused(&l, false);
-        poll_once(&l, true);
+        poll_once(&l);
         consumer_stats(&l);
         ping_redis(&l);
     }
@@ -699,12 +707,6 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
         if (mf_kafka_producer_flush(w->producer, (int)left, &ferr) != MF_E_OK)
             mf_log_error(NULL, "worker.flush", &ferr);
     }
-    {
-        struct mf_error cerr = {0};
-        if (mf_kafka_consumer_close(w->consumer, &cerr) != MF_E_OK)
-            mf_log_error(NULL, "worker.close", &cerr);
-    }
-    mf_log(MF_LOG_INFO, NULL, "worker.stop", "%s left the group", w->id);
     rc = MF_E_OK;
     if (l.fatal.code != MF_E_OK)
         rc = (*err = l.fatal).code;
