@@ -45,8 +45,10 @@ add_mailbox(struct mf_report_batch *b, const struct mailbox_outcome *o,
     m.attempts = s->attempts;
     m.worker = "mailferry migrate";
     idx = mf_report_add_mailbox(b, &m);
-    for (size_t i = 0; i < r->n_skipped; i++) {
-        const struct mf_migrate_item *it = &r->skipped[i];
+    for (size_t i = 0; i < r->n_skipped + r->n_deleted; i++) {
+        /* Removed ones (MESSAGE_DELETED) are listed under their reason. */
+        const struct mf_migrate_item *it =
+            i < r->n_skipped ? &r->skipped[i] : &r->deleted[i - r->n_skipped];
         struct mf_report_skipped k = {
             .folder = it->folder,
             .uid = it->uid,

@@ -66,9 +66,13 @@ enum mf_report_skip_reason {
     /* Left on the source by the date window (--since/--before): not
      * copied on purpose, not missing; counted, never listed. */
     MF_REPORT_SKIP_OUTSIDE_WINDOW,
+    /* Removed from the target by --sync-deletes (expunged on the source
+     * after mailferry copied it): listed with its subject. */
+    MF_REPORT_SKIP_DELETED,
     MF_REPORT_SKIP_REASON_COUNT
 };
-/* "too_large", "excluded", "failed", "vanished", "outside_window". */
+/* "too_large", "excluded", "failed", "vanished", "outside_window",
+ * "deleted_on_target". */
 const char *mf_report_skip_reason_name(enum mf_report_skip_reason r);
 
 /* What `mailferry verify` (verify.h) said about a mailbox. */
@@ -125,9 +129,6 @@ struct mf_report_mailbox {
     uint64_t copied_messages, copied_bytes;
     /* Recognised on the target as copied before (a re-run, a resume). */
     uint64_t present_messages;
-    /* Removed from the target by --sync-deletes (expunged on the source
-     * after mailferry copied them), all passes. */
-    uint64_t deleted_messages;
     uint64_t skipped[MF_REPORT_SKIP_REASON_COUNT]; /* counts by reason */
     /* The last error; error_code 0 (MF_E_OK) means none, and then name
      * and text are not kept. error_name NULL on input: filled from
@@ -190,7 +191,6 @@ struct mf_report_totals {
     uint64_t skipped[MF_REPORT_SKIP_REASON_COUNT];
     uint64_t mailboxes_with_errors; /* error_code != 0 */
     uint64_t failed_items;          /* listed + unlisted */
-    uint64_t deleted_messages;      /* --sync-deletes */
     uint64_t attempts;
     /* Wall-clock time of the batch: finished (or generated) - started. */
     double elapsed_seconds;

@@ -72,6 +72,8 @@ mf_report_skip_reason_name(enum mf_report_skip_reason r) {
         return "vanished";
     case MF_REPORT_SKIP_OUTSIDE_WINDOW:
         return "outside_window";
+    case MF_REPORT_SKIP_DELETED:
+        return "deleted_on_target";
     case MF_REPORT_SKIP_REASON_COUNT:
         break;
     }
@@ -392,7 +394,6 @@ mf_report_totals(const struct mf_report_batch *b,
         if (m->error_code != 0)
             t.mailboxes_with_errors++;
         t.failed_items += m->n_failed_items + m->failed_unlisted;
-        t.deleted_messages += m->deleted_messages;
         t.attempts += m->attempts;
     }
     end = b->finished ? b->finished : b->generated;

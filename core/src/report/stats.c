@@ -25,11 +25,11 @@ mf_report_mailbox_stats(struct mf_report_mailbox *m,
     m->copied_messages = s->messages_copied;
     m->copied_bytes = s->bytes_copied;
     m->present_messages = s->messages_present;
-    m->deleted_messages = s->deleted_on_target;
     m->skipped[MF_REPORT_SKIP_TOO_LARGE] = s->skipped_too_large;
     m->skipped[MF_REPORT_SKIP_FAILED] = s->failed;
     m->skipped[MF_REPORT_SKIP_VANISHED] = s->skipped_vanished;
     m->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW] = s->outside_window;
+    m->skipped[MF_REPORT_SKIP_DELETED] = s->deleted_on_target;
     m->duration_seconds = s->seconds;
 }
 
@@ -40,6 +40,8 @@ mf_report_skip_reason_of(int code) {
         return MF_REPORT_SKIP_TOO_LARGE;
     case MF_E_MESSAGE_GONE:
         return MF_REPORT_SKIP_VANISHED;
+    case MF_E_MESSAGE_DELETED:
+        return MF_REPORT_SKIP_DELETED;
     default:
         return MF_REPORT_SKIP_FAILED;
     }

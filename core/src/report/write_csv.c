@@ -87,7 +87,6 @@ row(struct mf_buf *out, const struct mf_report_mailbox *m) {
     field_u64(out, m->copied_bytes), mf_buf_append(out, ",", 1);
     for (int r = 0; r < MF_REPORT_SKIP_REASON_COUNT; r++)
         field_u64(out, m->skipped[r]), mf_buf_append(out, ",", 1);
-    field_u64(out, m->deleted_messages), mf_buf_append(out, ",", 1);
     if (m->error_code != 0)
         mf_buf_appendf(out, "%d", m->error_code);
     mf_buf_append(out, ",", 1);

@@ -388,6 +388,11 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
         count(out, t->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW]);
         mf_buf_append_str(out, " outside the date window");
     }
+    if (t->skipped[MF_REPORT_SKIP_DELETED]) {
+        mf_buf_append_str(out, " &middot; ");
+        count(out, t->skipped[MF_REPORT_SKIP_DELETED]);
+        mf_buf_append_str(out, " removed from the target");
+    }
     mf_buf_append_str(out, "</div></div>");
     /* Time */
     mf__report_fmt_duration(t->elapsed_seconds, d);
@@ -461,8 +466,12 @@ mailbox_row(struct mf_buf *out, const struct mf_report_mailbox *m) {
     mf_buf_append_str(out, "</td><td class=\"num\">");
     if (skipped) {
         static const char *const what[MF_REPORT_SKIP_REASON_COUNT] = {
-            "too large", "excluded", "failed", "vanished",
-            "outside the date window"};
+            "too large",
+            "excluded",
+            "failed",
+            "vanished",
+            "outside the date window",
+            "removed from the target"};
 
         count(out, skipped);
         /* Only the reasons that occur, to keep the column narrow. */

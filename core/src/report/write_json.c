@@ -107,7 +107,6 @@ totals_obj(struct mf_json *j, const struct mf_report_totals *t) {
     key_u64(j, "copied_messages", t->copied_messages);
     key_u64(j, "copied_bytes", t->copied_bytes);
     skipped_counts(j, t->skipped);
-    key_u64(j, "deleted_messages", t->deleted_messages);
     key_u64(j, "mailboxes_with_errors", t->mailboxes_with_errors);
     key_u64(j, "failed_items", t->failed_items);
     key_u64(j, "attempts", t->attempts);
@@ -225,7 +224,6 @@ mailbox_obj(struct mf_json *j, const struct mf_report_mailbox *m) {
     key_u64(j, "present_messages", m->present_messages);
     key_u64(j, "copied_bytes", m->copied_bytes);
     skipped_counts(j, m->skipped);
-    key_u64(j, "deleted_messages", m->deleted_messages);
     error_obj(j, m->error_code, mf__report_error_name(m), m->error_text);
     key_time(j, "first_sync", m->first_sync);
     key_time(j, "last_sync", m->last_sync);

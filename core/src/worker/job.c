@@ -269,6 +269,23 @@ copy_items(const struct mf_migrate_item *v, size_t n, size_t *budget,
     return k;
 }
 
+/* copy_items() of a's n_a items followed by b's n_b. */
+static size_t
+copy_two(const struct mf_migrate_item *a, size_t n_a,
+         const struct mf_migrate_item *b, size_t n_b, size_t *budget,
+         struct mf_result_item **out_r) {
+    size_t n = n_a + n_b, k;
+    struct mf_migrate_item *all = mf_xcalloc(n ? n : 1, sizeof(*all));
+
+    if (n_a)
+        memcpy(all, a, n_a * sizeof(*all));
+    if (n_b)
+        memcpy(all + n_a, b, n_b * sizeof(*all));
+    k = copy_items(all, n, budget, out_r);
+    free(all); /* the items' strings stay the result's */
+    return k;
+}
+
 static void
 fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
             const struct mf_migrate_result *res, const struct mf_error *error,
@@ -307,22 +324,15 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");
     r->started_at_ms = j->started_at_ms;
     r->finished_at_ms = mf__worker_wall_ms();
-    {
-        /* Repaired messages (--repair) travel in the failed list with
-         * their own code, MESSAGE_REPAIRED: the report keeps them apart
-         * (mf_report_add_failed()). */
-        size_t n = res->n_failed + res->n_repaired;
-        struct mf_migrate_item *all = mf_xcalloc(n ? n : 1, sizeof(*all));
-        if (res->n_failed)
-            memcpy(all, res->failed, res->n_failed * sizeof(*all));
-        if (res->n_repaired)
-            memcpy(all + res->n_failed, res->repaired,
-                   res->n_repaired * sizeof(*all));
-        r->nfailed = copy_items(all, n, &budget, &r->failed);
-        free(all); /* the items' strings stay res's */
-    }
-    r->nskipped =
-        copy_items(res->skipped, res->n_skipped, &budget, &r->skipped);
+    /* Repaired messages (--repair) travel in the failed list with their
+     * own code, MESSAGE_REPAIRED: the report keeps them apart
+     * (mf_report_add_failed()). Messages removed by --sync-deletes travel
+     * in the skipped list with theirs, MESSAGE_DELETED: the report lists
+     * them under their own reason (mf_report_skip_reason_of()). */
+    r->nfailed = copy_two(res->failed, res->n_failed, res->repaired,
+                          res->n_repaired, &budget, &r->failed);
+    r->nskipped = copy_two(res->skipped, res->n_skipped, res->deleted,
+                           res->n_deleted, &budget, &r->skipped);
 }
 
 /* How long a publish may wait: normally RESULT_WAIT_MS; during shutdown

@@ -274,6 +274,14 @@ def case_syncdeletes():
     row = report_csv_row(f"user{n}@example.test")
     mt.check(row is not None and row["DeletedOnTarget"] == "1",
              f"report CSV DeletedOnTarget: {row}")
+    p = subprocess.run([mt.MAILFERRY, "batch", "report", batch, "--redis",
+                        REDIS5, "--format", "json"], capture_output=True,
+                       text=True, timeout=60)
+    mb = json.loads(p.stdout)["mailboxes"][0]
+    mt.check(mb["skipped"]["deleted_on_target"] == 1 and
+             [x["subject"] for x in mb["skipped_items"]
+              if x["reason"] == "deleted_on_target"] == ["e1"],
+             f"batch report lists the removed message: {mb}")
     mt.assert_equal(n)
 
 

@@ -43,8 +43,8 @@ test_document(void **state) {
     assert_contains(json, "\"source_messages\":110,\"source_bytes\":501000,"
                           "\"copied_messages\":98,\"copied_bytes\":490000,"
                           "\"skipped\":{\"too_large\":1,\"excluded\":1,"
-                          "\"failed\":0,\"vanished\":0,\"outside_window\":0},"
-                          "\"deleted_messages\":0,"
+                          "\"failed\":0,\"vanished\":0,\"outside_window\":0,"
+                          "\"deleted_on_target\":0},"
                           "\"mailboxes_with_errors\":1,"
                           "\"failed_items\":0,\"attempts\":4,"
                           "\"elapsed_seconds\":3600,");
