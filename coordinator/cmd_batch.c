@@ -262,17 +262,6 @@ print_created(const struct mf_batch_config *cfg,
                cfg->name);
 }
 
-static bool
-plan_server(const struct mf_batch_config *cfg, const char *url,
-            struct mf_migrate_server *s, struct mf_error *err) {
-    memset(s, 0, sizeof(*s));
-    if (mf_endpoint_parse(url, &s->endpoint, err) != MF_E_OK)
-        return false;
-    s->ca_file = cfg->ca_file;
-    s->insecure = cfg->insecure;
-    return true;
-}
-
 /* A side's admin for a dry run: the blobs hold clear passwords there
  * (batch_def.h), borrowed, not freed. */
 static struct cli_admin
@@ -303,8 +292,8 @@ dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
     int exit_code = MF_EXIT_ERROR;
 
     reqs = mf_xcalloc(d->n ? d->n : 1, sizeof(*reqs));
-    if (!plan_server(cfg, cfg->source, &src, &err) ||
-        !plan_server(cfg, cfg->target, &dst, &err) ||
+    if (mf_jobs_batch_server(cfg, false, NULL, &src, &err) ||
+        mf_jobs_batch_server(cfg, true, NULL, &dst, &err) ||
         mf_batch_config_rules(cfg, &rules, &err) ||
         mf_config_get_u64(cli->config, "concurrency",
                           MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 64, MF_UNIT_NONE,

@@ -155,26 +155,6 @@ job_release(void *ud, void *hold) {
     hold_free(hold);
 }
 
-static mf_err
-server(const struct mf_batch_config *cfg, const char *url, const char *bind,
-       struct mf_migrate_server *s, struct mf_error *err) {
-    memset(s, 0, sizeof(*s));
-    if (!url || !*url)
-        return mf_error_set(err, MF_E_CONFIG, "the batch has no server");
-    s->ca_file = cfg->ca_file && *cfg->ca_file ? cfg->ca_file : NULL;
-    s->insecure = cfg->insecure;
-    s->bind_address = bind;
-    return mf_endpoint_parse(url, &s->endpoint, err);
-}
-
-static void
-limits(const struct mf_batch_caps *bc, struct mf_caps_limits *l) {
-    l->max_connections = bc->max_connections;
-    l->max_connections_per_user = bc->max_connections_per_user;
-    l->max_connections_per_ip = bc->max_connections_per_ip;
-    l->max_concurrent_mailboxes = bc->max_concurrent_mailboxes;
-}
-
 int
 cmd_batch_verify(int argc, char **argv) {
     struct cli cli;
@@ -215,8 +195,8 @@ cmd_batch_verify(int argc, char **argv) {
     if (mf_crypto_keyring_load(keyfile, &kr, &err) ||
         mf_redis_connect(url, 0, &redis, &err) ||
         mf_batch_get(redis, c.batch, &cfg, &err) ||
-        server(cfg, cfg->source, bind, &src, &err) ||
-        server(cfg, cfg->target, bind, &dst, &err) ||
+        mf_jobs_batch_server(cfg, false, bind, &src, &err) ||
+        mf_jobs_batch_server(cfg, true, bind, &dst, &err) ||
         mf_batch_config_rules(cfg, &rules, &err)) {
         fprintf(stderr, "mailferry batch verify: %s\n", err.detail);
         goto out;
@@ -242,8 +222,8 @@ cmd_batch_verify(int argc, char **argv) {
     mo.target_profile = mf_profile_or_generic(cfg->target_profile);
     mo.batch = c.batch;
     mo.stop = &stop_flag;
-    limits(&cfg->source_caps, &caps.source);
-    limits(&cfg->target_caps, &caps.target);
+    mf_jobs_batch_caps(&cfg->source_caps, &caps.source);
+    mf_jobs_batch_caps(&cfg->target_caps, &caps.target);
     caps.source_bytes_per_second = cfg->source_caps.max_bytes_per_second;
     caps.target_bytes_per_second = cfg->target_caps.max_bytes_per_second;
     if (caps.source.max_connections || caps.source.max_connections_per_user ||

@@ -146,6 +146,21 @@ MF_WARN_UNUSED mf_err mf_jobs_build(const struct mf_crypto_keyring *kr,
  * batch removed and created again under the same name is another. */
 uint64_t mf_jobs_batch_generation(const struct mf_batch_config *cfg);
 
+/* One side's server of a batch as the engine takes it (the target's when
+ * target is true): its URL parsed, the batch's CA file and insecure flag,
+ * bind_address (borrowed, may be NULL). MF_E_CONFIG, naming the side,
+ * when the batch has no such server or its URL does not parse. */
+struct mf_migrate_server;
+MF_WARN_UNUSED mf_err mf_jobs_batch_server(const struct mf_batch_config *cfg,
+                                           bool target,
+                                           const char *bind_address,
+                                           struct mf_migrate_server *s,
+                                           struct mf_error *err);
+/* A batch side's caps as the engine's connection limits. */
+struct mf_caps_limits;
+void mf_jobs_batch_caps(const struct mf_batch_caps *bc,
+                        struct mf_caps_limits *l);
+
 /* Opens one side's secret of a job (purpose MF_JOBS_PURPOSE_SOURCE or
  * _TARGET) as the worker must: with the batch configuration the worker
  * runs the job with. The secret opens only if the job's login, authzid,

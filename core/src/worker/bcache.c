@@ -35,33 +35,6 @@ mf__worker_batch_unref(struct mf__worker_batch **bp) {
     free(b);
 }
 
-static mf_err
-server(const struct mf__worker *w, const struct mf_batch_config *c,
-       const char *url, const char *which, struct mf_migrate_server *s,
-       struct mf_error *err) {
-    memset(s, 0, sizeof(*s));
-    if (!url || !*url)
-        return mf_error_set(err, MF_E_CONFIG, "the batch has no %s server",
-                            which);
-    if (mf_endpoint_parse(url, &s->endpoint, err) != MF_E_OK) {
-        char detail[MF_ERROR_DETAIL_MAX];
-        snprintf(detail, sizeof(detail), "%s", err->detail);
-        return mf_error_set(err, MF_E_CONFIG, "%s server: %s", which, detail);
-    }
-    s->ca_file = c->ca_file && *c->ca_file ? c->ca_file : NULL;
-    s->insecure = c->insecure;
-    s->bind_address = w->o.bind_address;
-    return MF_E_OK;
-}
-
-static void
-caps_limits(const struct mf_batch_caps *bc, struct mf_caps_limits *l) {
-    l->max_connections = bc->max_connections;
-    l->max_connections_per_user = bc->max_connections_per_user;
-    l->max_connections_per_ip = bc->max_connections_per_ip;
-    l->max_concurrent_mailboxes = bc->max_concurrent_mailboxes;
-}
-
 static bool
 caps_any(const struct mf_batch_caps *bc) {
     return bc->max_connections || bc->max_connections_per_user ||
@@ -75,8 +48,8 @@ prepare(const struct mf__worker *w, struct mf__worker_batch *b) {
     const struct mf_batch_config *c = b->cfg;
     struct mf_error *e = &b->error;
 
-    if (server(w, c, c->source, "source", &b->source, e) ||
-        server(w, c, c->target, "target", &b->target, e) ||
+    if (mf_jobs_batch_server(c, false, w->o.bind_address, &b->source, e) ||
+        mf_jobs_batch_server(c, true, w->o.bind_address, &b->target, e) ||
         mf_batch_config_rules(c, &b->rules, e)) {
         if (e->code == MF_E_OK)
             e->code = MF_E_CONFIG;
@@ -86,8 +59,8 @@ prepare(const struct mf__worker *w, struct mf__worker_batch *b) {
     if (caps_any(&c->source_caps) || caps_any(&c->target_caps)) {
         b->has_caps = true;
         b->caps.redis_url = w->o.redis_url;
-        caps_limits(&c->source_caps, &b->caps.source);
-        caps_limits(&c->target_caps, &b->caps.target);
+        mf_jobs_batch_caps(&c->source_caps, &b->caps.source);
+        mf_jobs_batch_caps(&c->target_caps, &b->caps.target);
         b->caps.source_bytes_per_second = c->source_caps.max_bytes_per_second;
         b->caps.target_bytes_per_second = c->target_caps.max_bytes_per_second;
         b->caps.egress_ip = w->o.egress_ip;
