@@ -192,7 +192,7 @@ def case_profiles():
 
 def case_throttle():
     users = (83, 84)
-    corpus(83, 2, messages=300)
+    corpus(83, 2, messages=220)
     clean_target(*users)
     ex = Emulator("exchange-online", TGT_PORT, "--throttle-every", "200",
                   "--throttle-ms", "2000")
