@@ -218,6 +218,7 @@ cmd_batch_verify(int argc, char **argv) {
     mo.target = &dst;
     mo.rules = rules;
     mo.max_message_size = cfg->max_message_size;
+    mo.window = cfg->window;
     mo.source_profile = mf_profile_or_generic(cfg->source_profile);
     mo.target_profile = mf_profile_or_generic(cfg->target_profile);
     mo.batch = c.batch;

@@ -89,6 +89,30 @@ listing_clear(struct listing *l) {
     memset(l, 0, sizeof(*l));
 }
 
+/* Keeps the messages inside the date window (pre-staging,
+ * mailferry/window.h), on either side: what a windowed pass left on the
+ * source is not missing, and is compared once a pass without the window
+ * copied it. The rule is the copy's (window.c). */
+static void
+listing_window(struct listing *l, const struct mf_window *w) {
+    size_t k = 0;
+
+    if (mf_window_empty(w))
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        struct mf_verify_msg *m = &l->m[i];
+        if (mf_window_place(w, m->date) != MF_WINDOW_OUTSIDE) {
+            l->m[k++] = *m;
+            continue;
+        }
+        free((char *)m->date);
+        free((char *)m->flags);
+        free((char *)m->message_id);
+        free((char *)m->subject);
+    }
+    l->n = k;
+}
+
 /* ------------------------------------------------------------------ */
 /* Body hashes                                                         */
 /* ------------------------------------------------------------------ */
@@ -242,6 +266,8 @@ one_folder(struct mf__run *run, const struct mf_verify_options *o,
         rc = MF_E_OK;
         goto out;
     }
+    listing_window(&src, &o->migrate->window);
+    listing_window(&tgt, &o->migrate->window);
     listing_sort(&src);
     listing_sort(&tgt);
     if (o->sample) {

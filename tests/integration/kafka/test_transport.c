@@ -468,6 +468,7 @@ test_pause(void **state) {
     struct mf_kafka_producer *p = new_producer();
     struct mf_error err = {0};
     char group[128];
+    uint64_t lag0 = 0, lag1 = 0;
     double t;
 
     (void)state;
@@ -486,10 +487,15 @@ test_pause(void **state) {
     assert_int_equal(mf_kafka_consumer_assigned(c), PARTITIONS);
     assert_int_equal(mf_kafka_consumer_pause(c, false, &err), MF_E_OK);
     consume_until(&c, 1, &b, 10, 30);
-    /* Pause again mid-stream: nothing more until resumed. */
+    /* Pause again mid-stream: nothing more until resumed, and the lag,
+     * asked of the brokers (a paused partition's cached watermark stands
+     * still), rises by the messages that wait. */
     assert_int_equal(mf_kafka_consumer_pause(c, true, &err), MF_E_OK);
+    assert_int_equal(mf_kafka_consumer_lag(c, 2000, &lag0, &err), MF_E_OK);
     produce_jobs(p, &b, 10, 20);
     flush(p, 30000);
+    assert_int_equal(mf_kafka_consumer_lag(c, 2000, &lag1, &err), MF_E_OK);
+    assert_int_equal(lag1 - lag0, 10);
     for (t = now(); now() < t + 2;)
         poll_one(c, 1, &b, 100);
     assert_int_equal(b.total, 10);

@@ -117,6 +117,14 @@ def case_window():
     row = report_csv_row("user46@example.test")
     mt.check(row is not None and row["OutsideWindow"] == "6",
              f"report CSV OutsideWindow: {row}")
+    # verify compares what the window covers: equal with it, six missing
+    # without.
+    for extra, want in ((["--since", "2026-03-01"], 0), ([], 1)):
+        p = subprocess.run([mt.MAILFERRY, "verify", csv, "--source", mt.SRC,
+                            "--target", mt.TGT, *extra],
+                           capture_output=True, text=True, timeout=120)
+        mt.check(p.returncode == want, f"verify {extra}: exit {p.returncode}"
+                 f"\n{p.stdout}{p.stderr}")
 
     add(mt.SRC_PORT, 46, "INBOX", "old-late", OLD)
     add(mt.SRC_PORT, 46, "INBOX", "recent-late", RECENT)
