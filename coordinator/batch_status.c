@@ -110,6 +110,9 @@ json_mailbox(struct mf_json *j, const struct mf_batch_mailbox *mb,
     mf_json_key(j, "attempt"), mf_json_u64(j, mb->attempt);
     mf_json_key(j, "attempts_total"), mf_json_u64(j, mb->attempts_total);
     mf_json_key(j, "lease_wait_ms"), mf_json_u64(j, mb->stats.lease_wait_ms);
+    mf_json_key(j, "throttles"), mf_json_u64(j, mb->stats.throttles);
+    mf_json_key(j, "throttle_wait_ms"),
+        mf_json_u64(j, mb->stats.throttle_wait_ms);
     mf_json_key(j, "worker"), mf_json_string(j, mb->worker);
     mf_json_key(j, "claimed_by"),
         mf_json_string(j, mb->claim_worker[0] ? mb->claim_worker : NULL);

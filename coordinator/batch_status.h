@@ -24,6 +24,16 @@ bool batch_cli_redis(struct cli *cli, struct mf_redis **r_r);
  * (Redis, Kafka, I/O, crypto). */
 int batch_exit_code(mf_err rc);
 
+/* Parses a batch command's line, handles --help and a wrong number of
+ * names (min_pos..max_pos positionals; the first a valid batch name when
+ * min_pos >= 1). Returns -1 to go on, else the exit code. */
+int batch_cli_parse(struct cli *cli, const char *command, const char *usage,
+                    const struct cli_option *options, int argc, char **argv,
+                    int min_pos, int max_pos);
+/* Prints b (JSON; "{}" when empty) and a newline on stdout, frees b. */
+struct mf_buf;
+void batch_print_json(struct mf_buf *b);
+
 /* Prints err for command on stderr, with a hint for common cases. */
 void batch_print_error(const char *command, const char *batch,
                        const struct mf_error *err);

@@ -3,12 +3,8 @@
  * complete, status, report, list and remove a batch whose records live
  * in Redis (core batch.h) and whose jobs go to Kafka (core jobs.h).
  *
- * create validates everything first (the CSV with every error listed,
- * endpoints, folder rules, login formats, password files) and stores
- * nothing unless all of it is right. Passwords are sealed as each CSV
- * row is read (jobs.h says for which purpose), so the clear text of a
- * row lives only inside the parser's callback; the admin passwords are
- * read from files, sealed and wiped.
+ * create is in cmd_batch_create.c; add, update, drop and the per-mailbox
+ * actions in cmd_batch_edit.c; verify in cmd_batch_verify.c.
  *
  * Exit codes: 0 done; 1 refused (CSV errors, unknown batch, name taken,
  * not allowed in the batch's current state); 2 wrong command line; 3
@@ -90,12 +86,10 @@ batch_print_error(const char *command, const char *batch,
         fprintf(stderr, "(`mailferry batch list` shows the batches)\n");
 }
 
-/* Parses, handles --help and a wrong number of names. Returns -1 to go
- * on, else the exit code. */
-static int
-parse(struct cli *cli, const char *command, const char *usage,
-      const struct cli_option *options, int argc, char **argv, int min_pos,
-      int max_pos) {
+int
+batch_cli_parse(struct cli *cli, const char *command, const char *usage,
+                const struct cli_option *options, int argc, char **argv,
+                int min_pos, int max_pos) {
     if (!cli_parse(cli, command, usage, options, argc, argv))
         return MF_EXIT_USAGE;
     if (cli->help)
@@ -119,341 +113,10 @@ parse(struct cli *cli, const char *command, const char *usage,
     return -1;
 }
 
-static void
-print_json(struct mf_buf *b) {
+void
+batch_print_json(struct mf_buf *b) {
     printf("%s\n", b->data ? (char *)b->data : "{}");
     mf_buf_free(b);
-}
-
-/* ------------------------------------------------------------------ */
-/* batch create                                                       */
-/* ------------------------------------------------------------------ */
-
-static const char create_usage[] =
-    "NAME --csv FILE --source URL --target URL --redis URL "
-    "--master-key-file F [--admin USER --admin-password-file F] "
-    "[--target-admin USER --target-admin-password-file F] "
-    "[--source-oauth-... / --target-oauth-...] [--include L] "
-    "[--exclude L] [--rename OLD=NEW[,...]] [caps] [--max-attempts N] "
-    "[--incremental-every 24h] [--dry-run] [--json]";
-
-static const struct cli_option create_options[] = {
-    {"csv", true, "the batch CSV (see `mailferry csv validate`)"},
-    {"redis", true, "Redis holding the batches"},
-    {"master-key-file", true,
-     "key file sealing the passwords (`mailferry key generate`)"},
-    BATCH_DEF_OPTIONS CLI_OAUTH_OPTIONS,
-    {"dry-run", false, "check everything and print what would be created"},
-    {NULL, false, NULL},
-};
-
-static void
-json_strv(struct mf_json *j, const char *key, char **v, size_t n) {
-    mf_json_key(j, key);
-    mf_json_array_begin(j);
-    for (size_t i = 0; i < n; i++)
-        mf_json_string(j, v[i]);
-    mf_json_array_end(j);
-}
-
-static void
-json_caps(struct mf_json *j, const char *key, const struct mf_batch_caps *c) {
-    mf_json_key(j, key);
-    mf_json_object_begin(j);
-    mf_json_key(j, "max_connections"), mf_json_u64(j, c->max_connections);
-    mf_json_key(j, "max_connections_per_user"),
-        mf_json_u64(j, c->max_connections_per_user);
-    mf_json_key(j, "max_connections_per_ip"),
-        mf_json_u64(j, c->max_connections_per_ip);
-    mf_json_key(j, "max_concurrent_mailboxes"),
-        mf_json_u64(j, c->max_concurrent_mailboxes);
-    mf_json_key(j, "max_bytes_per_second"),
-        mf_json_u64(j, c->max_bytes_per_second);
-    mf_json_object_end(j);
-}
-
-/* What create stores (or would store), as text or JSON; no secrets. */
-static void
-print_created(const struct mf_batch_config *cfg,
-              const struct mf_batch_mailbox_cfg *mbs, size_t n, bool json,
-              bool dry_run) {
-    if (json) {
-        struct mf_buf b = {0};
-        struct mf_json j;
-        mf_json_init(&j, &b);
-        mf_json_object_begin(&j);
-        mf_json_key(&j, "batch"), mf_json_string(&j, cfg->name);
-        mf_json_key(&j, "dry_run"), mf_json_bool(&j, dry_run);
-        mf_json_key(&j, "state"),
-            mf_json_string(&j, dry_run ? NULL : "Created");
-        mf_json_key(&j, "source"), mf_json_string(&j, cfg->source);
-        mf_json_key(&j, "target"), mf_json_string(&j, cfg->target);
-        mf_json_key(&j, "admin"), mf_json_string(&j, cfg->admin_user);
-        mf_json_key(&j, "target_admin"),
-            mf_json_string(&j, cfg->target_admin_user);
-        batch_oauth_json(&j, cfg);
-        json_strv(&j, "include", cfg->include, cfg->n_include);
-        json_strv(&j, "exclude", cfg->exclude, cfg->n_exclude);
-        json_strv(&j, "rename", cfg->rename, cfg->n_rename);
-        json_strv(&j, "presets", cfg->presets, cfg->n_presets);
-        mf_json_key(&j, "max_message_size"),
-            mf_json_u64(&j, cfg->max_message_size);
-        mf_json_key(&j, "source_profile"),
-            mf_json_string(&j,
-                           mf_profile_or_generic(cfg->source_profile)->name);
-        mf_json_key(&j, "target_profile"),
-            mf_json_string(&j,
-                           mf_profile_or_generic(cfg->target_profile)->name);
-        json_caps(&j, "source_caps", &cfg->source_caps);
-        json_caps(&j, "target_caps", &cfg->target_caps);
-        mf_json_key(&j, "max_attempts"), mf_json_u64(&j, cfg->max_attempts);
-        mf_json_key(&j, "incremental_every"),
-            mf_json_u64(&j, cfg->incremental_every);
-        mf_json_key(&j, "flag_conflict"),
-            mf_json_string(&j, mf_flag_conflict_name(cfg->flag_conflict));
-        mf_window_to_json(&j, &cfg->window);
-        mf_json_key(&j, "sync_deletes"), mf_json_bool(&j, cfg->sync_deletes);
-        mf_json_key(&j, "mailboxes"), mf_json_u64(&j, n);
-        if (dry_run) {
-            mf_json_key(&j, "mailbox_list");
-            mf_json_array_begin(&j);
-            for (size_t i = 0; i < n; i++) {
-                mf_json_object_begin(&j);
-                mf_json_key(&j, "email"), mf_json_string(&j, mbs[i].email);
-                mf_json_key(&j, "user"), mf_json_string(&j, mbs[i].user);
-                mf_json_key(&j, "target_user"),
-                    mf_json_string(&j, mbs[i].target_user);
-                mf_json_object_end(&j);
-            }
-            mf_json_array_end(&j);
-        }
-        mf_json_object_end(&j);
-        print_json(&b);
-        return;
-    }
-    printf("%s batch %s: %zu mailboxes, %s -> %s\n",
-           dry_run ? "would create" : "created", cfg->name, n, cfg->source,
-           cfg->target);
-    if (cfg->admin_user)
-        printf("  source admin %s (%s)\n", cfg->admin_user,
-               cfg->admin_login_format ? cfg->admin_login_format : "sasl");
-    if (cfg->target_admin_user)
-        printf("  target admin %s (%s)\n", cfg->target_admin_user,
-               cfg->target_admin_login_format ? cfg->target_admin_login_format
-                                              : "sasl");
-    batch_oauth_text(stdout, cfg);
-    for (size_t i = 0; i < cfg->n_include; i++)
-        printf("  include %s\n", cfg->include[i]);
-    for (size_t i = 0; i < cfg->n_exclude; i++)
-        printf("  exclude %s\n", cfg->exclude[i]);
-    for (size_t i = 0; i < cfg->n_rename; i++)
-        printf("  rename %s\n", cfg->rename[i]);
-    printf("  max attempts %u, incremental passes %s%llus\n",
-           cfg->max_attempts ? cfg->max_attempts : MF_BATCH_DEFAULT_ATTEMPTS,
-           cfg->incremental_every ? "every " : "never: ",
-           (unsigned long long)cfg->incremental_every);
-    if (dry_run)
-        for (size_t i = 0; i < n; i++)
-            printf("  mailbox %s (login %s%s%s)\n", mbs[i].email, mbs[i].user,
-                   mbs[i].target_user ? ", target login " : "",
-                   mbs[i].target_user ? mbs[i].target_user : "");
-    else
-        printf("state Created; `mailferry batch start %s` enqueues it\n",
-               cfg->name);
-}
-
-/* A side's admin for a dry run: the blobs hold clear passwords there
- * (batch_def.h), borrowed, not freed. */
-static struct cli_admin
-plan_admin(const char *admin, const char *fmt,
-           const struct mf_batch_blob *apw) {
-    return (struct cli_admin){admin, (char *)apw->data, fmt};
-}
-
-/* `batch create --dry-run`: what would be created, and the plan of every
- * mailbox (folders, counts, sizes, messages over the cap) measured on the
- * servers (DESIGN.md §3), as `mailferry plan` does. */
-static int
-dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
-    const struct mf_batch_config *cfg = &d->cfg;
-    struct mf_migrate_server src, dst;
-    struct mf_folder_rules *rules = NULL;
-    struct mf_plan_options po = {0};
-    struct mf_plan_request *reqs;
-    struct mf_plan_batch *pb = NULL;
-    char **owned = mf_xcalloc(4 * (d->n ? d->n : 1), sizeof(*owned));
-    struct mf_error err = {0};
-    const struct cli_admin src_admin = plan_admin(
-        cfg->admin_user, cfg->admin_login_format, &cfg->admin_password);
-    const struct cli_admin dst_admin =
-        plan_admin(cfg->target_admin_user, cfg->target_admin_login_format,
-                   &cfg->target_admin_password);
-    uint64_t conc;
-    int exit_code = MF_EXIT_ERROR;
-
-    reqs = mf_xcalloc(d->n ? d->n : 1, sizeof(*reqs));
-    if (mf_jobs_batch_server(cfg, false, NULL, &src, &err) ||
-        mf_jobs_batch_server(cfg, true, NULL, &dst, &err) ||
-        mf_batch_config_rules(cfg, &rules, &err) ||
-        mf_config_get_u64(cli->config, "concurrency",
-                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 64, MF_UNIT_NONE,
-                          &conc, &err)) {
-        fprintf(stderr, "mailferry batch create: %s\n", err.detail);
-        goto out;
-    }
-    for (size_t i = 0; i < d->n; i++) {
-        const struct mf_batch_mailbox_cfg *m = &d->mbs[i];
-        const struct mf_jobs_names names = {m->email, m->user, m->target_user};
-
-        reqs[i].email = m->email;
-        cli_login_make(&src_admin, d->oauth[0], false, &names,
-                       (const char *)m->password.data, &reqs[i].source,
-                       &owned[4 * i]);
-        reqs[i].source.user_root = m->user_root;
-        cli_login_make(&dst_admin, d->oauth[1], true, &names,
-                       (const char *)m->target_password.data, &reqs[i].target,
-                       &owned[4 * i + 2]);
-    }
-    po.source = &src;
-    po.target = &dst;
-    po.rules = rules;
-    po.max_message_size = mf_profile_max_message_size(
-        mf_profile_or_generic(cfg->target_profile), cfg->max_message_size);
-    po.window = cfg->window;
-    po.concurrency = (unsigned)conc;
-    if (mf_plan_batch(&po, reqs, d->n, &pb, &err) != MF_E_OK) {
-        fprintf(stderr, "mailferry batch create: plan: %s\n", err.detail);
-        goto out;
-    }
-    if (cli->json) {
-        struct mf_buf b = {0};
-        struct mf_json j;
-        mf_json_init(&j, &b);
-        mf_json_object_begin(&j);
-        mf_json_key(&j, "batch"), mf_json_string(&j, cfg->name);
-        mf_json_key(&j, "dry_run"), mf_json_bool(&j, true);
-        mf_json_key(&j, "source"), mf_json_string(&j, cfg->source);
-        mf_json_key(&j, "target"), mf_json_string(&j, cfg->target);
-        mf_json_key(&j, "mailboxes"), mf_json_u64(&j, d->n);
-        mf_json_key(&j, "mailbox_list");
-        mf_json_array_begin(&j);
-        for (size_t i = 0; i < d->n; i++) {
-            mf_json_object_begin(&j);
-            mf_json_key(&j, "email"), mf_json_string(&j, d->mbs[i].email);
-            mf_json_key(&j, "user"), mf_json_string(&j, d->mbs[i].user);
-            mf_json_key(&j, "target_user"),
-                mf_json_string(&j, d->mbs[i].target_user);
-            mf_json_object_end(&j);
-        }
-        mf_json_array_end(&j);
-        mf_json_key(&j, "plan");
-        mf_plan_batch_to_json(pb, &j);
-        mf_json_object_end(&j);
-        print_json(&b);
-    } else {
-        print_created(cfg, d->mbs, d->n, false, true);
-        printf("\n");
-        mf_plan_batch_print(stdout, pb);
-    }
-    exit_code = pb->n_failed ? MF_EXIT_FAIL : MF_EXIT_OK;
-out:
-    for (size_t i = 0; i < 4 * d->n; i++)
-        free(owned[i]);
-    free(owned);
-    free(reqs);
-    mf_plan_batch_free(&pb);
-    mf_folder_rules_free(&rules);
-    return exit_code;
-}
-
-int
-cmd_batch_create(int argc, char **argv) {
-    struct cli cli;
-    struct mf_batchdef d;
-    struct mf_crypto_keyring *kr = NULL;
-    struct mf_redis *redis = NULL;
-    struct mf_json j;
-    struct mf_buf jout = {0};
-    struct mf_error err = {0};
-    const char *keyfile, *csv;
-    bool dry_run = false;
-    int exit_code;
-    mf_err rc;
-
-    memset(&d, 0, sizeof(d));
-    exit_code = parse(&cli, "batch create", create_usage, create_options, argc,
-                      argv, 1, 1);
-    if (exit_code >= 0)
-        goto out;
-    exit_code = MF_EXIT_USAGE;
-    csv = mf_config_get(cli.config, "csv", NULL);
-    keyfile = mf_config_get(cli.config, "master-key-file", NULL);
-    if (mf_config_get_bool(cli.config, "dry-run", false, &dry_run, &err)) {
-        fprintf(stderr, "mailferry batch create: %s\n", err.detail);
-        goto out;
-    }
-    if (!csv) {
-        fprintf(stderr,
-                "mailferry batch create: --csv FILE is required\n"
-                "usage: mailferry batch create %s\n",
-                create_usage);
-        goto out;
-    }
-    if (!keyfile && !dry_run) {
-        fprintf(stderr,
-                "mailferry batch create: --master-key-file F is required: "
-                "passwords are stored sealed (`mailferry key generate F` "
-                "makes one)\n");
-        goto out;
-    }
-    if (keyfile && (rc = mf_crypto_keyring_load(keyfile, &kr, &err))) {
-        fprintf(stderr, "mailferry batch create: key file %s: %s\n", keyfile,
-                err.detail);
-        exit_code = MF_EXIT_ERROR;
-        goto out;
-    }
-    if (cli.json) {
-        mf_json_init(&j, &jout);
-        mf_json_object_begin(&j);
-        mf_json_key(&j, "batch"), mf_json_string(&j, cli.positional[0]);
-        mf_json_key(&j, "file"), mf_json_string(&j, csv);
-        mf_json_key(&j, "errors"), mf_json_array_begin(&j);
-    }
-    /* A dry run seals nothing: it keeps the clear passwords to log in
-     * and plan (batch_def.h), and wipes them. */
-    exit_code = batch_def_read(&cli, "batch create", cli.positional[0], csv,
-                               dry_run ? NULL : kr, cli.json ? &j : NULL, &d);
-    if (exit_code >= 0) {
-        if (cli.json && d.issues) {
-            mf_json_array_end(&j);
-            mf_json_key(&j, "created"), mf_json_bool(&j, false);
-            mf_json_key(&j, "error_count"), mf_json_u64(&j, d.issues);
-            mf_json_object_end(&j);
-            print_json(&jout);
-        }
-        goto out;
-    }
-    if (dry_run) {
-        exit_code = dry_run_plan(&cli, &d);
-        goto out;
-    }
-    exit_code = MF_EXIT_ERROR;
-    if (!batch_cli_redis(&cli, &redis))
-        goto out;
-    if ((rc = mf_batch_create(redis, &d.cfg, d.mbs, d.n, &err))) {
-        batch_print_error("batch create", d.cfg.name, &err);
-        exit_code = batch_exit_code(rc);
-        goto out;
-    }
-    print_created(&d.cfg, d.mbs, d.n, cli.json, false);
-    exit_code = MF_EXIT_OK;
-out:
-    mf_batchdef_free(&d);
-    mf_buf_free(&jout);
-    mf_crypto_keyring_free(&kr);
-    mf_redis_free(&redis);
-    cli_free(&cli);
-    return exit_code;
 }
 
 /* ------------------------------------------------------------------ */
@@ -495,8 +158,8 @@ run_pass(int argc, char **argv, const char *command, enum mf_batch_op op) {
     int exit_code;
     mf_err rc;
 
-    exit_code =
-        parse(&cli, command, pass_usage, pass_options, argc, argv, 1, 1);
+    exit_code = batch_cli_parse(&cli, command, pass_usage, pass_options, argc,
+                                argv, 1, 1);
     if (exit_code >= 0)
         goto out;
     name = cli.positional[0];
@@ -564,7 +227,7 @@ run_pass(int argc, char **argv, const char *command, enum mf_batch_op op) {
         mf_json_key(&j, "jobs"), mf_json_u64(&j, n);
         mf_json_key(&j, "topic"), mf_json_string(&j, topics.jobs);
         mf_json_object_end(&j);
-        print_json(&b);
+        batch_print_json(&b);
     } else {
         printf("batch %s: %llu job%s queued on %s; state %s\n", name,
                (unsigned long long)n, n == 1 ? "" : "s", topics.jobs,
@@ -618,7 +281,7 @@ print_state(bool json, const char *name, const char *key, const char *value,
         mf_json_key(&j, "batch"), mf_json_string(&j, name);
         mf_json_key(&j, key), mf_json_string(&j, value);
         mf_json_object_end(&j);
-        print_json(&b);
+        batch_print_json(&b);
     } else {
         printf("batch %s: %s\n", name, text);
     }
@@ -641,9 +304,9 @@ cmd_batch_stop(int argc, char **argv) {
 
     if (batch_mailbox_given(argc, argv))
         return batch_mailbox_action(argc, argv, "batch stop");
-    exit_code = parse(&cli, "batch stop",
-                      "NAME [--mailbox EMAIL[,...]] --redis URL [--json]",
-                      stop_options, argc, argv, 1, 1);
+    exit_code = batch_cli_parse(
+        &cli, "batch stop", "NAME [--mailbox EMAIL[,...]] --redis URL [--json]",
+        stop_options, argc, argv, 1, 1);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_ERROR;
@@ -675,8 +338,9 @@ cmd_batch_remove(int argc, char **argv) {
     int exit_code;
     mf_err rc;
 
-    exit_code = parse(&cli, "batch remove", "NAME --redis URL [--json]",
-                      redis_options, argc, argv, 1, 1);
+    exit_code =
+        batch_cli_parse(&cli, "batch remove", "NAME --redis URL [--json]",
+                        redis_options, argc, argv, 1, 1);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_ERROR;
@@ -706,8 +370,8 @@ cmd_batch_list(int argc, char **argv) {
     struct mf_redis *redis = NULL;
     int exit_code;
 
-    exit_code = parse(&cli, "batch list", "--redis URL [--json]", redis_options,
-                      argc, argv, 0, 0);
+    exit_code = batch_cli_parse(&cli, "batch list", "--redis URL [--json]",
+                                redis_options, argc, argv, 0, 0);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_ERROR;
@@ -746,9 +410,9 @@ cmd_batch_status(int argc, char **argv) {
     uint64_t interval;
     int exit_code;
 
-    exit_code =
-        parse(&cli, "batch status", "[NAME] --redis URL [--watch] [--json]",
-              options, argc, argv, 0, 1);
+    exit_code = batch_cli_parse(&cli, "batch status",
+                                "[NAME] --redis URL [--watch] [--json]",
+                                options, argc, argv, 0, 1);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_USAGE;
@@ -809,7 +473,8 @@ cmd_batch_report(int argc, char **argv) {
 
     /* "-o FILE" is the one short option: cli_parse takes only long ones,
      * so it arrives as two positionals. */
-    exit_code = parse(&cli, "batch report", usage, options, argc, argv, 1, 3);
+    exit_code =
+        batch_cli_parse(&cli, "batch report", usage, options, argc, argv, 1, 3);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_USAGE;

@@ -86,8 +86,9 @@ struct mf_counters {
     uint64_t flags_updated;
     uint64_t messages_already_present;
     uint64_t lease_wait_ms; /* waiting for connection slots (caps) */
-    uint64_t bytes_failed;  /* bytes of messages_failed: still to copy */
-    bool pass_complete;     /* the lists are the mailbox's whole state */
+    uint64_t throttles, throttle_wait_ms; /* servers' throttling */
+    uint64_t bytes_failed; /* bytes of messages_failed: still to copy */
+    bool pass_complete;    /* the lists are the mailbox's whole state */
     /* Left on the source by the date window (migrate.h). */
     uint64_t messages_outside_window, bytes_outside_window;
     uint64_t messages_deleted_on_target; /* --sync-deletes */

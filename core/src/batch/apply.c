@@ -94,6 +94,8 @@ mf_batch_apply_envelope_result(struct mf_redis *r, const struct mf_result *res,
                 .pass_complete = c->pass_complete,
                 .flags_updated = c->flags_updated,
                 .lease_wait_ms = c->lease_wait_ms,
+                .throttles = c->throttles,
+                .throttle_wait_ms = c->throttle_wait_ms,
                 .seconds =
                     res->finished_at_ms > res->started_at_ms
                         ? (double)(res->finished_at_ms - res->started_at_ms) /

@@ -72,6 +72,8 @@ mf__batch_mailbox_fill(struct mf_batch_mailbox *mb, const redisReply *h) {
     s->failed = mf__batch_hget_u64(h, "failed");
     s->flags_updated = mf__batch_hget_u64(h, "flags_updated");
     s->lease_wait_ms = mf__batch_hget_u64(h, "lease_wait_ms");
+    s->throttles = mf__batch_hget_u64(h, "throttles");
+    s->throttle_wait_ms = mf__batch_hget_u64(h, "throttle_wait_ms");
     s->uidvalidity_changes =
         (uint32_t)mf__batch_hget_u64(h, "uidvalidity_changes");
     s->attempts = mb->attempts_total;

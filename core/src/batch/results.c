@@ -104,19 +104,22 @@ add_stats(struct mf__batch_argv *a, const struct mf_batch_result *res) {
     mf__batch_argv_addu(a, s->deleted_on_target);
 }
 
-/* Time waited for connection slots adds up over the mailbox's jobs. Kept
- * beside the script's fields (a counter only: a lost increment after a
- * crash costs a statistic, not mail). */
+/* Counters that add up over the mailbox's jobs (time waited for
+ * connection slots, the servers' throttling). Kept beside the script's
+ * fields (a counter only: a lost increment after a crash costs a
+ * statistic, not mail). */
 static void
-add_lease_wait(struct mf_redis *r, const char *batch, const char *email,
-               uint64_t ms) {
+add_counter(struct mf_redis *r, const char *batch, const char *email,
+            const char *field, uint64_t v) {
     char key[MF__BATCH_KEY_MAX + MF_BATCH_EMAIL_MAX];
     redisReply *reply = NULL;
     struct mf_error err;
 
+    if (!v)
+        return;
     mf__batch_mb_key(key, sizeof(key), batch, email, "");
-    if (mf_redis_command(r, &reply, &err, "HINCRBY %s lease_wait_ms %llu", key,
-                         (unsigned long long)ms) == MF_E_OK)
+    if (mf_redis_command(r, &reply, &err, "HINCRBY %s %s %llu", key, field,
+                         (unsigned long long)v) == MF_E_OK)
         freeReplyObject(reply);
 }
 
@@ -213,8 +216,11 @@ mf_batch_apply_result(struct mf_redis *r, const char *batch, const char *email,
                      !strcmp(w, "DEAD"))) {
         const char *bs = mf__batch_reply_str(reply, 5, NULL);
         out.applied = true;
-        if (res->stats.lease_wait_ms)
-            add_lease_wait(r, batch, email, res->stats.lease_wait_ms);
+        add_counter(r, batch, email, "lease_wait_ms", res->stats.lease_wait_ms);
+        /* The servers' throttling (issue 13), summed the same way. */
+        add_counter(r, batch, email, "throttles", res->stats.throttles);
+        add_counter(r, batch, email, "throttle_wait_ms",
+                    res->stats.throttle_wait_ms);
         out.requeue = strcmp(w, "REQUEUE") == 0;
         out.dead = strcmp(w, "DEAD") == 0;
         if (out.requeue || out.dead)

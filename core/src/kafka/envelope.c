@@ -220,6 +220,8 @@ pb_counters(PbCounters *pb, const struct mf_counters *x) {
     pb->flags_updated = x->flags_updated;
     pb->messages_already_present = x->messages_already_present;
     pb->lease_wait_ms = x->lease_wait_ms;
+    pb->throttles = x->throttles;
+    pb->throttle_wait_ms = x->throttle_wait_ms;
     pb->bytes_failed = x->bytes_failed;
     pb->pass_complete = x->pass_complete;
     pb->messages_outside_window = x->messages_outside_window;
@@ -475,6 +477,8 @@ un_counters(const PbCounters *pb, struct mf_counters *x) {
     x->flags_updated = pb->flags_updated;
     x->messages_already_present = pb->messages_already_present;
     x->lease_wait_ms = pb->lease_wait_ms;
+    x->throttles = pb->throttles;
+    x->throttle_wait_ms = pb->throttle_wait_ms;
     x->bytes_failed = pb->bytes_failed;
     x->pass_complete = pb->pass_complete;
     x->messages_outside_window = pb->messages_outside_window;

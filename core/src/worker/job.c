@@ -314,6 +314,8 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->counters.flags_updated = s->flags_updated;
     r->counters.messages_already_present = s->messages_present;
     r->counters.lease_wait_ms = s->lease_wait_ms;
+    r->counters.throttles = s->throttles;
+    r->counters.throttle_wait_ms = s->throttle_wait_ms;
     r->counters.bytes_failed = s->bytes_failed;
     r->counters.pass_complete = s->pass_complete;
     r->counters.messages_outside_window = s->outside_window;

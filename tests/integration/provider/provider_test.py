@@ -201,10 +201,11 @@ def case_throttle():
         mf("key", "generate", key, check_exit=0)
         csv = csv_for(users, "throttle")
         t0 = time.monotonic()
+        batch = f"t-thr-{RUN_ID}"
         doc = migrate(csv, url(SRC_PORT), ex.url, "--target-profile",
                       "exchange-online", "--concurrency", "2", "--redis",
-                      REDIS_URL, "--batch", f"t-thr-{RUN_ID}",
-                      "--master-key-file", key, direct=False)
+                      REDIS_URL, "--batch", batch, "--master-key-file", key,
+                      direct=False)
         took = time.monotonic() - t0
         st = ex.stats()
         print(f"     {took:.1f} s, emulator: {st}")
@@ -221,6 +222,13 @@ def case_throttle():
             c = compare(n)
             check(c["equal"], f"user{n} EQUAL after throttling: "
                   f"{c.get('problems', [])[:5]}")
+        bs = json.loads(mf("batch", "status", batch, "--redis", REDIS_URL,
+                           "--json", check_exit=0).stdout)
+        thr = sum(m.get("throttles", 0) for m in bs["mailboxes"])
+        waited = sum(m.get("throttle_wait_ms", 0) for m in bs["mailboxes"])
+        check(thr >= st["throttled"] and waited >= 1000,
+              f"batch status counts the throttling: {thr} answers, "
+              f"{waited} ms paused")
     finally:
         ex.stop()
 
