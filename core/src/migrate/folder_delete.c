@@ -92,28 +92,42 @@ on_uid(void *ud, const struct mf_store_meta *m) {
     return MF_E_OK;
 }
 
+/* What the target says of a message about to be removed (the report
+ * lists it): found false when the target did not list it (already gone
+ * there, or not asked: see remove_gone()). */
 struct gone_meta {
+    uint32_t tgt;
     uint64_t size;
     char date[40];
-    char *subject;
+    char *subject; /* owned */
     bool found;
+};
+
+struct gone_list {
+    struct gone_meta *v; /* sorted by tgt */
+    size_t n;
 };
 
 static mf_err
 on_gone(void *ud, const struct mf_store_meta *m) {
-    struct gone_meta *g = ud;
-    g->found = true;
-    g->size = m->size;
-    snprintf(g->date, sizeof(g->date), "%s", m->date ? m->date : "");
-    free(g->subject);
-    g->subject = m->subject ? mf_xstrdup(m->subject) : NULL;
-    return MF_E_OK;
-}
+    struct gone_list *l = ud;
+    size_t lo = 0, hi = l->n;
 
-static int
-by_u32(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    while (lo < hi) { /* the one with this target UID, if asked for */
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->v[mid].tgt < m->uid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < l->n && l->v[lo].tgt == m->uid && !l->v[lo].found) {
+        struct gone_meta *g = &l->v[lo];
+        g->found = true;
+        g->size = m->size;
+        snprintf(g->date, sizeof(g->date), "%s", m->date ? m->date : "");
+        g->subject = m->subject ? mf_xstrdup(m->subject) : NULL;
+    }
+    return MF_E_OK;
 }
 
 static mf_err
@@ -126,32 +140,68 @@ save(struct mf__folder *fr) {
     return rc;
 }
 
-/* Removes the gone pairs' messages from the target folder (selected)
- * and lists them. */
+/* Past this many removals in a folder, the ones after it are not asked
+ * about one by one (a round trip each): they are listed by UID alone. */
+#define DETAILS_ONE_BY_ONE 200
+
+static int
+by_tgt(const void *a, const void *b) {
+    const struct gone_meta *x = a, *y = b;
+    return x->tgt < y->tgt ? -1 : x->tgt > y->tgt;
+}
+
+/* Removes the gone pairs' messages from the target folder (selected),
+ * then lists them (what the target had of them: size, date, subject).
+ * Their details come from one UID FETCH over their span when they lie
+ * close together, else one by one for the first DETAILS_ONE_BY_ONE. */
 static mf_err
 remove_gone(struct mf__folder *fr, const struct mf__uidpair *gone, size_t n) {
     struct mf__run *run = fr->run;
+    struct mf_store *dst = run->dst;
+    struct gone_list l = {mf_xcalloc(n, sizeof(*l.v)), n};
     uint32_t *tgt = mf_xcalloc(n, sizeof(*tgt));
+    uint64_t span;
     mf_err rc = MF_E_OK;
 
-    for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
-        struct gone_meta g = {0};
-        tgt[i] = gone[i].tgt;
-        rc = run->dst->ops->fetch_meta(run->dst, gone[i].tgt, gone[i].tgt,
-                                       MF_STORE_META_SUBJECT, on_gone, &g);
-        if (rc == MF_E_OK && g.found)
-            mf__run_deleted(run, fr->label, gone[i].src, g.size, g.date,
-                            g.subject);
-        free(g.subject);
+    for (size_t i = 0; i < n; i++)
+        l.v[i].tgt = gone[i].tgt;
+    qsort(l.v, n, sizeof(*l.v), by_tgt);
+    span = (uint64_t)l.v[n - 1].tgt - l.v[0].tgt + 1;
+    if (span <= 4 * (uint64_t)n)
+        rc = dst->ops->fetch_meta(dst, l.v[0].tgt, l.v[n - 1].tgt,
+                                  MF_STORE_META_SUBJECT, on_gone, &l);
+    for (size_t i = 0; span > 4 * (uint64_t)n && i < n && rc == MF_E_OK; i++) {
+        if (i == DETAILS_ONE_BY_ONE) {
+            for (; i < n; i++)
+                l.v[i].found = true; /* listed by UID alone */
+            break;
+        }
+        rc = dst->ops->fetch_meta(dst, l.v[i].tgt, l.v[i].tgt,
+                                  MF_STORE_META_SUBJECT, on_gone, &l);
+    }
+    if (rc == MF_E_OK) {
+        for (size_t i = 0; i < n; i++)
+            tgt[i] = l.v[i].tgt;
+        rc = dst->ops->expunge_uids(dst, tgt, n);
     }
     if (rc != MF_E_OK) {
-        rc = mf__run_store_error(run, run->dst, fr->e->tgt_name);
+        rc = mf__run_store_error(run, dst, fr->e->tgt_name);
         goto out;
     }
-    qsort(tgt, n, sizeof(*tgt), by_u32);
-    if ((rc = run->dst->ops->expunge_uids(run->dst, tgt, n)) != MF_E_OK)
-        rc = mf__run_store_error(run, run->dst, fr->e->tgt_name);
+    /* Listed once removed, by source UID; a message the target no longer
+     * had was not removed by mailferry and is not listed. */
+    for (size_t i = 0; i < n; i++) {
+        const struct gone_meta *g;
+        struct gone_meta key = {.tgt = gone[i].tgt};
+        g = bsearch(&key, l.v, n, sizeof(*l.v), by_tgt);
+        if (g && g->found)
+            mf__run_deleted(run, fr->label, gone[i].src, g->size, g->date,
+                            g->subject);
+    }
 out:
+    for (size_t i = 0; i < n; i++)
+        free(l.v[i].subject);
+    free(l.v);
     free(tgt);
     return rc;
 }

@@ -134,6 +134,29 @@ test_expunged_removed(void **state) {
     assert_int_equal(r->res.stats.deleted_on_target, 0);
 }
 
+/* Removals far apart are asked about one by one (not over their span). */
+static void
+test_sparse(void **state) {
+    struct memrun *r = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(r->env.src, "INBOX", 0, 0);
+    uint32_t uids[300];
+
+    for (unsigned i = 0; i < 300; i++) {
+        char tag[16];
+        snprintf(tag, sizeof(tag), "s%u", i);
+        uids[i] = add_msg(in, tag, 200 + i, "", i);
+    }
+    expect_pass_ok(r);
+    for (unsigned i = 0; i < 300; i += 30)
+        assert_true(mf_mem_msg_remove(in, uids[i]));
+    expect_pass_ok(r);
+    assert_int_equal(r->res.stats.deleted_on_target, 10);
+    assert_int_equal(r->res.n_deleted, 10);
+    assert_string_equal(r->res.deleted[9].subject, "Message s270");
+    assert_int_equal(r->res.deleted[9].size, 470);
+    expect_same(r, "INBOX");
+}
+
 static void
 test_only_mailferrys(void **state) {
     struct memrun *r = *state;
@@ -208,6 +231,7 @@ main(void) {
         cmocka_unit_test(test_map),
         cmocka_unit_test_setup_teardown(test_expunged_removed, setup,
                                         memrun_teardown),
+        cmocka_unit_test_setup_teardown(test_sparse, setup, memrun_teardown),
         cmocka_unit_test_setup_teardown(test_only_mailferrys, setup,
                                         memrun_teardown),
         cmocka_unit_test_setup_teardown(test_moved, setup, memrun_teardown),
