@@ -1,5 +1,5 @@
 /*
- * `mailferry batch ...` (DESIGN.md §3, §4): create, start, stop, sync,
+ * `mailferry batch ...` (docs/design.md §3, §4): create, start, stop, sync,
  * complete, status, report, list and remove a batch whose records live
  * in Redis (core batch.h) and whose jobs go to Kafka (core jobs.h).
  *

@@ -1,5 +1,5 @@
 /*
- * `mailferry batch create NAME FILE` (DESIGN.md §3, §4): validates
+ * `mailferry batch create NAME FILE` (docs/design.md §3, §4): validates
  * everything first (the CSV with every error listed, endpoints, folder
  * rules, login formats, password files; mf_batchdef_read()) and stores
  * nothing unless all of it is right; with --dry-run it stores nothing and
@@ -183,7 +183,7 @@ plan_admin(const char *admin, const char *fmt,
 
 /* `batch create --dry-run`: what would be created, and the plan of every
  * mailbox (folders, counts, sizes, messages over the cap) measured on the
- * servers (DESIGN.md §3), as `mailferry plan` does. */
+ * servers (docs/design.md §3), as `mailferry plan` does. */
 static int
 dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
     const struct mf_batch_config *cfg = &d->cfg;

@@ -1,6 +1,6 @@
 /*
  * `mailferry batch compare A B [...] --redis URL [--json]`: test batches
- * side by side (DESIGN.md §1 item 2): mailboxes and their states, what
+ * side by side (docs/design.md §1 item 2): mailboxes and their states, what
  * was copied, how long it took from the first start to the last finish,
  * the throughput of the batch and of one connection, attempts, errors,
  * and the connections used (the batch's caps and the most mailboxes that

@@ -1,7 +1,7 @@
 /*
  * `mailferry endpoint test` and `mailferry endpoint dns`: the preflight
  * checks an admin runs before a batch and before the MX switch
- * (DESIGN.md §1, §3; docs/preflight.md). The checks live in core
+ * (docs/design.md §1, §3; docs/preflight.md). The checks live in core
  * (mailferry/preflight.h); this file reads the options and secrets,
  * runs them and prints verdict lines or one JSON document.
  *

@@ -1,6 +1,6 @@
 /*
  * `mailferry plan FILE --source URL [--target URL]`: what a batch would
- * copy, before it runs (DESIGN.md §1, §3). Per mailbox of the CSV, a
+ * copy, before it runs (docs/design.md §1, §3). Per mailbox of the CSV, a
  * few at a time: the folder plan (source folder -> target folder, or
  * excluded and why, renamed because of separators or collisions), the
  * messages and bytes per folder, the messages over the size cap; totals

@@ -1,5 +1,5 @@
 /*
- * `mailferry migrate` as the embedded default (DESIGN.md §9): the whole
+ * `mailferry migrate` as the embedded default (docs/design.md §9): the whole
  * pipeline in one process, with nothing to set up. It starts
  *
  *   - a private redis-server child (unless --redis names a shared one),

@@ -1,6 +1,6 @@
 /*
  * mailferry-worker: consumes per-mailbox jobs from Kafka and migrates them
- * (DESIGN.md §3, §6). The job loop is mf_worker_run() in core
+ * (docs/design.md §3, §6). The job loop is mf_worker_run() in core
  * (mailferry/worker.h); this program reads the settings, loads the master
  * key ring, turns SIGTERM and SIGINT into a graceful shutdown, optionally
  * serves /healthz, /readyz and /metrics, and maps the outcome to an exit

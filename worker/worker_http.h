@@ -1,5 +1,5 @@
 /*
- * The worker's probe and metrics endpoints (DESIGN.md §11, §12) on the
+ * The worker's probe and metrics endpoints (docs/design.md §11, §12) on the
  * core HTTP server (mailferry/http.h): /healthz (the main loop turned
  * within the last minute), /readyz (Kafka and Redis answered lately) and
  * /metrics (the counters of struct mf_worker_stats and the connection

@@ -1,5 +1,5 @@
 /*
- * Batch and mailbox records in Redis (DESIGN.md §3, §4, §6, §7, §10, §11):
+ * Batch and mailbox records in Redis (docs/design.md §3, §4, §6, §7, §10, §11):
  * the state the coordinator CLI, `mailferry serve` and the workers share.
  *
  * A batch is a configuration (endpoints, admin logins, folder rules, caps,
@@ -26,7 +26,7 @@
  * transition is not allowed, so concurrent coordinators and workers never
  * overwrite each other. Times come from Redis TIME, never a host clock.
  *
- * Jobs (DESIGN.md §6, "claim, then commit"): each pass over a mailbox
+ * Jobs (docs/design.md §6, "claim, then commit"): each pass over a mailbox
  * (full, incremental, final) is a job with a job id
  * "<batch>/<email>/<pass>/<kind>"; each job runs as attempt 1, 2, ... A
  * worker claims (job id, attempt) before committing the Kafka offset; the
@@ -70,7 +70,7 @@
 #define MF_BATCH_DEFAULT_ATTEMPTS 3 /* job attempts before Failed */
 
 /* ------------------------------------------------------------------ */
-/* States (DESIGN.md §4)                                              */
+/* States (docs/design.md §4)                                              */
 /* ------------------------------------------------------------------ */
 
 enum mf_batch_state {
@@ -134,7 +134,7 @@ struct mf_batch_blob {
     size_t len;
 };
 
-/* One endpoint's connection caps (DESIGN.md §7); 0 means no cap. */
+/* One endpoint's connection caps (docs/design.md §7); 0 means no cap. */
 struct mf_batch_caps {
     uint32_t max_connections;
     uint32_t max_connections_per_user;

@@ -1,5 +1,5 @@
 /*
- * Fleet-wide connection caps and bandwidth caps in Redis (DESIGN.md §7).
+ * Fleet-wide connection caps and bandwidth caps in Redis (docs/design.md §7).
  *
  * Connection caps. A source (or target) server limits connections in
  * total, per login name and per client IP; mailferry also limits how many

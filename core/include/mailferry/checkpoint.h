@@ -1,5 +1,5 @@
 /*
- * Per-folder checkpoints (DESIGN.md §7, §8 "Exactly once"): for each
+ * Per-folder checkpoints (docs/design.md §7, §8 "Exactly once"): for each
  * (batch, mailbox, source folder), the folder's UIDVALIDITY, the highest
  * source UID known to be on the target, and whether the folder is clean
  * (every UID up to last_uid copied and confirmed) or dirty (a copy was in
@@ -47,7 +47,7 @@ struct mf_checkpoint {
     /* The target folder's UIDVALIDITY (0: unknown) and a target UID below
      * which every message was there before the copy in flight began: after
      * a crash only target messages above tgt_mark can be the in-flight
-     * ones, so only those need to be recognised (DESIGN.md section 8). */
+     * ones, so only those need to be recognised (docs/design.md section 8). */
     uint32_t tgt_uidvalidity;
     uint32_t tgt_mark;
     /* Bytes of the source messages up to last_uid when they were listed

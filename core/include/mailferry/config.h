@@ -1,6 +1,6 @@
 /*
  * Configuration: named settings from three sources, in this order of
- * precedence (DESIGN.md §3):
+ * precedence (docs/design.md §3):
  *
  *   1. command-line flags      --max-connections 10
  *   2. environment variables   MAILFERRY_MAX_CONNECTIONS=10

@@ -1,5 +1,5 @@
 /*
- * Credentials encryption (DESIGN.md §10): envelope encryption with
+ * Credentials encryption (docs/design.md §10): envelope encryption with
  * AES-256-GCM through OpenSSL's EVP interface.
  *
  * A master key ring is read from a key file. Every call to

@@ -1,5 +1,5 @@
 /*
- * Batch CSV files (DESIGN.md §5): the same format Exchange Online's IMAP
+ * Batch CSV files (docs/design.md §5): the same format Exchange Online's IMAP
  * migration takes.
  *
  *   EmailAddress,UserName,Password[,UserRoot][,TargetUserName,TargetPassword]

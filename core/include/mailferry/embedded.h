@@ -1,5 +1,5 @@
 /*
- * The servers of the embedded default (DESIGN.md §9), started inside or
+ * The servers of the embedded default (docs/design.md §9), started inside or
  * beside one `mailferry migrate` process so that nothing has to be set up:
  *
  *   - a Kafka cluster: librdkafka's mock cluster, in this process, with

@@ -1,5 +1,5 @@
 /*
- * IMAP endpoints as the admin writes them (DESIGN.md §3):
+ * IMAP endpoints as the admin writes them (docs/design.md §3):
  *
  *   imaps://host[:port]           TLS from the first byte (default port 993)
  *   imap://host[:port]            STARTTLS, required (default port 143)

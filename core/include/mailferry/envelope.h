@@ -1,5 +1,5 @@
 /*
- * Kafka message envelopes (DESIGN.md §6): the typed C form of the
+ * Kafka message envelopes (docs/design.md §6): the typed C form of the
  * protobuf messages in proto/mailferry/v1/, and the one place that packs
  * and unpacks them (core/src/kafka/envelope.c); nothing else includes the
  * generated *.pb-c.h headers.

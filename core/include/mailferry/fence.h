@@ -1,5 +1,5 @@
 /*
- * Fencing a job to its claim (issue 11 section 4, DESIGN.md §6 "claim,
+ * Fencing a job to its claim (issue 11 section 4, docs/design.md §6 "claim,
  * then commit"): a worker whose claim is gone (it expired while the
  * process was stopped or cut off from Redis, and another worker took the
  * mailbox over) must neither append more to the target nor move a

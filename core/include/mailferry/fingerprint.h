@@ -1,6 +1,6 @@
 /*
  * Message fingerprints: how a retry recognises messages that are already
- * on the target (DESIGN.md section 8, "Exactly once").
+ * on the target (docs/design.md section 8, "Exactly once").
  *
  * After a crash between an APPEND and the checkpoint update, the engine
  * cannot tell from the checkpoint alone whether the messages above it were

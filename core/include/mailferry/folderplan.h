@@ -1,7 +1,7 @@
 /*
  * The folder plan: which source folders are copied, and to which target
- * folder each one goes (DESIGN.md section 8, "Fidelity"). Pure: no I/O. The
- * engine feeds it the two servers' LIST results, their namespace prefixes
+ * folder each one goes (docs/design.md section 8, "Fidelity"). Pure: no I/O.
+ * The engine feeds it the two servers' LIST results, their namespace prefixes
  * and the admin's rules, and gets back a list of entries in an order in
  * which the target folders can be CREATEd (parents before children).
  *

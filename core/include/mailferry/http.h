@@ -1,5 +1,5 @@
 /*
- * A small HTTP/1.x server for probes and metrics (DESIGN.md §11, §12).
+ * A small HTTP/1.x server for probes and metrics (docs/design.md §11, §12).
  *
  * Workers and the coordinator service answer /healthz, /readyz and
  * /metrics to Kubernetes and Prometheus. Nothing else is served, so the

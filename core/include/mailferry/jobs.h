@@ -1,11 +1,11 @@
 /*
- * Jobs and the coordinator service (DESIGN.md §3, §4, §6, §10): the code
+ * Jobs and the coordinator service (docs/design.md §3, §4, §6, §10): the code
  * between the batch records in Redis (batch.h) and the Kafka topics
  * (kafka.h, envelope.h), kept in the library so that `mailferry serve`,
  * the `mailferry batch ...` commands and the embedded `mailferry migrate`
  * share it.
  *
- * Credentials (DESIGN.md §10). The store only holds sealed secrets
+ * Credentials (docs/design.md §10). The store only holds sealed secrets
  * (crypto.h), serialised with mf_sealed_secret_pack():
  *
  *   mailbox password          sealed for (batch, email, "source")

@@ -1,5 +1,5 @@
 /*
- * The Kafka transport (DESIGN.md §6): a producer and a consumer-group
+ * The Kafka transport (docs/design.md §6): a producer and a consumer-group
  * member over librdkafka, configured from struct mf_config.
  *
  * Configuration keys (mailferry/config.h: flags, MAILFERRY_* environment,

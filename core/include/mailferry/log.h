@@ -1,6 +1,6 @@
 /*
  * Logging: one line per event, as text or JSON, with the batch, mailbox,
- * job and attempt ids when the caller knows them (DESIGN.md §11).
+ * job and attempt ids when the caller knows them (docs/design.md §11).
  *
  * The core returns errors and does not log them; the programs log each
  * error once, at the mailbox or job boundary (STYLE.md "Errors"). Never

@@ -1,5 +1,5 @@
 /*
- * A Prometheus metrics registry (DESIGN.md §11): counters, gauges and
+ * A Prometheus metrics registry (docs/design.md §11): counters, gauges and
  * histograms with labels, rendered in the Prometheus text exposition format
  * 0.0.4 for /metrics (see mf_http_health_handler in http.h).
  *

@@ -1,6 +1,6 @@
 /*
  * The migration engine: copies one mailbox from a source IMAP server to a
- * target IMAP server completely, exactly once, and fast (DESIGN.md section
+ * target IMAP server completely, exactly once, and fast (docs/design.md section
  * 8). The programs call mf_migrate_mailbox() once per mailbox (per job);
  * it connects, plans the folders, creates them, copies every folder and
  * returns the statistics and the per-message lists the report shows.
@@ -88,7 +88,7 @@ struct mf_migrate_progress {
     _Atomic uint32_t folders_total;
 };
 
-/* Fleet-wide caps (DESIGN.md §7), shared through Redis by every process
+/* Fleet-wide caps (docs/design.md §7), shared through Redis by every process
  * that migrates from the same servers. Borrowed. */
 struct mf_migrate_caps {
     const char *redis_url; /* where leases and buckets live */

@@ -1,5 +1,5 @@
 /*
- * Planning a batch before it runs (DESIGN.md §1 items 1 and 2, §3 "plan"):
+ * Planning a batch before it runs (docs/design.md §1 items 1 and 2, §3 "plan"):
  * what would be copied, how much of it, and how long it would take.
  *
  * The plan (mf_plan_mailbox(), mf_plan_batch()): per mailbox, log in to

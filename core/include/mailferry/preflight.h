@@ -1,5 +1,5 @@
 /*
- * Preflight checks (DESIGN.md §1 items 1-2 and 5): what an admin runs
+ * Preflight checks (docs/design.md §1 items 1-2 and 5): what an admin runs
  * before a batch or before the MX switch.
  *
  *  - MX records and their TTLs (`mailferry endpoint dns`): a DNS query
@@ -40,7 +40,7 @@
 /* ------------------------------------------------------------------ */
 
 /* Above this TTL (seconds) the MX switch may take long to be seen: lower
- * it to about an hour well before the switch (DESIGN.md §1 item 5). */
+ * it to about an hour well before the switch (docs/design.md §1 item 5). */
 #define MF_DNS_TTL_ADVICE 3600u
 
 /* A domain name as text (RFC 1035 section 2.3.4: 255 octets on the wire;

@@ -1,5 +1,5 @@
 /*
- * Redis access shared by every part that keeps state there (DESIGN.md §7):
+ * Redis access shared by every part that keeps state there (docs/design.md §7):
  * one connection per thread, made from a URL, with commands that turn
  * hiredis failures into mf_err codes and keep hiredis' own words.
  *
@@ -32,7 +32,7 @@
  * NOSCRIPT is MF_E_REDIS_NOSCRIPT; any other error reply is MF_E_REDIS
  * with Redis' words. The next command after a lost connection reconnects.
  * Nothing here retries by itself: the caller decides whether to pause work or
- * give up (DESIGN.md §7).
+ * give up (docs/design.md §7).
  */
 #ifndef MAILFERRY_REDIS_H
 #define MAILFERRY_REDIS_H
@@ -91,7 +91,7 @@ MF_WARN_UNUSED mf_err mf_redis_command(struct mf_redis *r, redisReply **reply_r,
                                        struct mf_error *err, const char *fmt,
                                        ...);
 
-/* A Lua script (DESIGN.md §7). The scripts live as .lua files beside
+/* A Lua script (docs/design.md §7). The scripts live as .lua files beside
  * their module (core/src/<module>/lua/) and are embedded at build time
  * (cmake/MfEmbedLua.cmake), which also computes the SHA-1. */
 struct mf_redis_script {

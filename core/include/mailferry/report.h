@@ -1,5 +1,5 @@
 /*
- * The consolidated batch report (DESIGN.md §11): one data model, three
+ * The consolidated batch report (docs/design.md §11): one data model, three
  * writers (CSV, JSON, a self-contained HTML page).
  *
  * The model is plain C: a struct mf_report_batch owns an array of
@@ -38,7 +38,7 @@
 #define MF_REPORT_SAMPLES_MAX 4096 /* throughput samples kept */
 #define MF_REPORT_HTML_ITEMS_MAX 500 /* item rows listed in the HTML page */
 
-/* Mailbox states (DESIGN.md §4), in the order the HTML table sorts them
+/* Mailbox states (docs/design.md §4), in the order the HTML table sorts them
  * when it puts trouble first (mf__report_state_rank() in report.c). */
 enum mf_report_state {
     MF_REPORT_QUEUED,
@@ -200,7 +200,7 @@ struct mf_report_totals {
 /* What mf_report_new() copies; every string is borrowed. */
 struct mf_report_batch_info {
     const char *name;
-    const char *state; /* the batch state's name (DESIGN.md §4) */
+    const char *state; /* the batch state's name (docs/design.md §4) */
     int64_t created, started, finished;
     int64_t generated;           /* when the report was made; 0: now */
     const char *source, *target; /* endpoint URLs */
@@ -267,7 +267,7 @@ void mf_report_totals(const struct mf_report_batch *b,
  * the final fflush() fails. All are linear in the size of the report.
  *
  * CSV: RFC 4180, CRLF line ends, a header row, one row per mailbox with
- * the columns of DESIGN.md §11. A text field that starts with = + - @,
+ * the columns of docs/design.md §11. A text field that starts with = + - @,
  * a tab or a CR gets a leading ' so spreadsheets do not run it as a
  * formula (OWASP "CSV injection").
  *

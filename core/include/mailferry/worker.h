@@ -1,5 +1,5 @@
 /*
- * The job runner (DESIGN.md §2, §3, §6, §7, §10): a consumer-group member
+ * The job runner (docs/design.md §2, §3, §6, §7, §10): a consumer-group member
  * on <prefix>.jobs that migrates one mailbox per job in M concurrent job
  * slots, as a library function so that both the `mailferry-worker`
  * program and the embedded `mailferry migrate` run the same code.

@@ -1,5 +1,5 @@
 /*
- * Passes, stop and claims (DESIGN.md §4, §6).
+ * Passes, stop and claims (docs/design.md §4, §6).
  *
  * A pass (start, sync, complete) is begun by one script that moves the
  * batch to its running state and sets the batch's "enqueuing" mark, then

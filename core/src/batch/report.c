@@ -1,5 +1,5 @@
 /*
- * The consolidated report (DESIGN.md §11) built from the batch records:
+ * The consolidated report (docs/design.md §11) built from the batch records:
  * the batch hash gives the header, each mailbox record a row, its item
  * lists the skipped and failed messages, the samples list the throughput
  * chart. The model (report.h) copies everything, so the Redis replies are

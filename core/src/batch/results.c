@@ -1,5 +1,5 @@
 /*
- * Progress and results of jobs (DESIGN.md §6: "idempotent, keyed by job
+ * Progress and results of jobs (docs/design.md §6: "idempotent, keyed by job
  * and attempt"). Both are one Lua script each (script.c), so a result is
  * applied whole or not at all:
  *

@@ -1,5 +1,5 @@
 /*
- * Batch and mailbox states (DESIGN.md §4): names as stored in Redis and
+ * Batch and mailbox states (docs/design.md §4): names as stored in Redis and
  * the transition tables. Pure functions; the Lua scripts are given the
  * same tables (mf_batch_set_state passes the allowed "from" states). The
  * derived state of a batch whose mailboxes are all final is settle() in

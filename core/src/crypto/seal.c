@@ -1,6 +1,6 @@
 /*
  * Sealing and opening secrets: AES-256-GCM envelope encryption
- * (DESIGN.md §10, format in mailferry/crypto.h).
+ * (docs/design.md §10, format in mailferry/crypto.h).
  *
  *   data key  DK  = 32 random bytes, new for every sealed secret
  *   wrapped   WDK = AES-256-GCM(master key, wrap_iv, AD_wrap, DK)

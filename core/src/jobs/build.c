@@ -1,5 +1,5 @@
 /*
- * Building jobs (DESIGN.md §10): logins and sealed passwords for one job
+ * Building jobs (docs/design.md §10): logins and sealed passwords for one job
  * of one mailbox, from the batch configuration and the mailbox record,
  * ready for the jobs topic.
  *

@@ -1,5 +1,5 @@
 /*
- * The coordinator service's counters for /metrics (DESIGN.md §11) and
+ * The coordinator service's counters for /metrics (docs/design.md §11) and
  * the health rule behind /healthz. The counters are atomics in struct
  * mf_service_metrics, written by the service thread; the HTTP thread's
  * collect step copies them into the Prometheus registry (metrics.h)

@@ -1,5 +1,5 @@
 /*
- * OAuth2 sides of a batch's jobs (jobs.h, DESIGN.md §10, docs/design.md
+ * OAuth2 sides of a batch's jobs (jobs.h, docs/design.md §10, docs/design.md
  * "OAuth2 in batches and jobs").
  *
  * A batch stores per side the non-secret OAuth2 settings (provider,

@@ -1,5 +1,5 @@
 /*
- * The coordinator service (`mailferry serve`, DESIGN.md §3, §6): one loop
+ * The coordinator service (`mailferry serve`, docs/design.md §3, §6): one loop
  * on one thread that
  *
  *   1. polls <prefix>.results and folds each progress and result message

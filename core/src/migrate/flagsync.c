@@ -1,5 +1,5 @@
 /*
- * Incremental flag sync (DESIGN.md section 8, "Incremental passes") as a
+ * Incremental flag sync (docs/design.md section 8, "Incremental passes") as a
  * three-way merge, so that a pass never undoes what users do on the new
  * server (issue 11 section 4). Messages are paired by fingerprint
  * (Message-ID, size, INTERNALDATE); among equal fingerprints, in UID

@@ -1,5 +1,5 @@
 /*
- * Connection caps and bandwidth caps for one mailbox run (DESIGN.md §7,
+ * Connection caps and bandwidth caps for one mailbox run (docs/design.md §7,
  * core/include/mailferry/caps.h).
  *
  * Before a store is opened the run waits for a lease in every cap of that

@@ -134,7 +134,7 @@ text_dup(const char *s) {
 }
 
 /* A copy of an endpoint URL without the userinfo ("user:pw@") of its
- * authority: reports must never carry credentials (DESIGN.md §10). */
+ * authority: reports must never carry credentials (docs/design.md §10). */
 static char *
 endpoint_dup(const char *url) {
     const char *start, *end, *at = NULL;

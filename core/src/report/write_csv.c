@@ -1,6 +1,6 @@
 /*
  * The CSV report: RFC 4180, one row per mailbox, the columns of
- * DESIGN.md §11 (the column list below is the header row).
+ * docs/design.md §11 (the column list below is the header row).
  *
  * RFC 4180 section 2: fields that contain a comma, a double quote, CR or
  * LF are enclosed in double quotes, and a double quote inside is doubled;

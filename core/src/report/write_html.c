@@ -1,5 +1,5 @@
 /*
- * The HTML report: one self-contained page (DESIGN.md §11) an admin can
+ * The HTML report: one self-contained page (docs/design.md §11) an admin can
  * mail around or open years later. Inline CSS and inline SVG only: no
  * scripts, no fonts, images or styles from anywhere else, and a
  * Content-Security-Policy that forbids them, so a page built from hostile
@@ -256,7 +256,7 @@ pill(struct mf_buf *out, enum mf_report_state s) {
                    mf_report_state_name(s), mf_report_state_name(s));
 }
 
-/* Batch states are names from DESIGN.md §4; colour the obvious ones. */
+/* Batch states are names from docs/design.md §4; colour the obvious ones. */
 static const char *
 batch_state_class(const char *s) {
     if (strcasestr(s, "error") || strcasestr(s, "fail"))

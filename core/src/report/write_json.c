@@ -1,7 +1,7 @@
 /*
  * The JSON report: one document with the batch, its totals, the
  * throughput samples and every mailbox with its skipped and failed item
- * lists (DESIGN.md §11). Written with the streaming writer of
+ * lists (docs/design.md §11). Written with the streaming writer of
  * mailferry/json.h; the text is flushed to the file after each mailbox,
  * so memory stays flat whatever the size of the batch.
  *

@@ -5,7 +5,7 @@
  *   1. starts the keeper (claim renewal, progress, batch stop);
  *   2. opens the sealed source and target passwords (or OAuth2 tokens)
  *      right before the engine logs in, and wipes them as soon as it
- *      returns (DESIGN.md §10); nothing here logs a secret;
+ *      returns (docs/design.md §10); nothing here logs a secret;
  *   3. runs mf_migrate_mailbox() with the batch's options and the job's
  *      stop flag (a verify job: mf_verify_mailbox(), its verdict stored
  *      in the batch by verify_report() instead of step 4);

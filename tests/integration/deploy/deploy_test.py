@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Offline checks of the container images and Kubernetes manifests.
 
-No cluster and no container engine are needed (issue 6, DESIGN.md §12):
+No cluster and no container engine are needed (issue 6, docs/design.md §12):
 
   * every Kustomize target (the base, the dev and production overlays and
     the KEDA component) renders with `kubectl kustomize`, and the rendered
