@@ -233,12 +233,19 @@ op_clear(struct op *o) {
 }
 
 static void
-done_with(struct op *o, mf_err code, const char *detail) {
+done_with_retry(struct op *o, mf_err code, const char *detail,
+                uint32_t retry_after_ms) {
     struct mf_store_done d = {0};
 
     d.error.code = code;
+    d.retry_after_ms = retry_after_ms;
     snprintf(d.error.detail, sizeof(d.error.detail), "%s", detail);
     o->cb(o->ud, &d);
+}
+
+static void
+done_with(struct op *o, mf_err code, const char *detail) {
+    done_with_retry(o, code, detail, 0);
 }
 
 static mf_err
@@ -664,6 +671,7 @@ run_append(struct mem_store *ms, struct op *o) {
     struct mf_store_done d = {0};
     mf_err code = MF_E_OK;
     const char *why = "";
+    uint32_t retry = 0;
     bool store = false;
 
     for (size_t i = 0; i < o->n; i++)
@@ -704,6 +712,7 @@ run_append(struct mem_store *ms, struct op *o) {
         fl->append_fail_at <= srv->stats.appended + o->n) {
         code = fl->append_fail_code;
         why = "injected append failure";
+        retry = fl->append_retry_after_ms;
         store = fl->append_fail_commit;
         fl->append_fail_at = 0;
     }
@@ -726,11 +735,11 @@ run_append(struct mem_store *ms, struct op *o) {
     }
     if (code != MF_E_OK && mf_err_class_of(code) == MF_ERRCLASS_RECONNECT) {
         (void)break_store(ms, code, why);
-        done_with(o, code, why);
+        done_with_retry(o, code, why, retry);
         goto out;
     }
     if (code != MF_E_OK) {
-        done_with(o, code, why);
+        done_with_retry(o, code, why, retry);
         goto out;
     }
     if (srv->caps.uidplus) {

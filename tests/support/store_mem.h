@@ -82,6 +82,10 @@ struct mf_mem_faults {
     uint64_t append_fail_at;
     mf_err append_fail_code;
     bool append_fail_commit;
+    /* The backoff that failure suggests (Exchange's "Suggested Backoff
+     * Time"); 0: none, so a THROTTLED failure waits the profile's
+     * default (30 s for generic). */
+    uint32_t append_retry_after_ms;
     /* Appends of a message whose body contains this are refused (NO).
      * Borrowed; does not clear itself. */
     const char *reject_marker;

@@ -360,6 +360,9 @@ interrupted(struct t *t, const struct cut *c) {
     t->env.dst->faults.append_fail_at = c->at;
     t->env.dst->faults.append_fail_code = c->code ? c->code : MF_E_DISCONNECTED;
     t->env.dst->faults.append_fail_commit = c->commit;
+    /* A throttled cut suggests a short backoff, or the run would pause
+     * for the generic profile's 30 s default. */
+    t->env.dst->faults.append_retry_after_ms = 20;
     expect_ok(t);
     /* A throttled attempt that made progress is not counted (throttle.c). */
     assert_int_equal(t->res.stats.attempts, c->code == MF_E_THROTTLED ? 1 : 2);
