@@ -69,8 +69,8 @@ head = rows[0]
 assert head == ["EmailAddress", "State", "FoldersCopied", "FoldersExcluded",
                 "SourceMessages", "SourceBytes", "CopiedMessages",
                 "CopiedBytes", "SkippedTooLarge", "SkippedExcluded",
-                "SkippedFailed", "SkippedVanished", "OutsideWindow", "ErrorCode",
-                "ErrorName", "ErrorText",
+                "SkippedFailed", "SkippedVanished", "OutsideWindow",
+                "DeletedOnTarget", "ErrorCode", "ErrorName", "ErrorText",
                 "FirstSync", "LastSync", "DurationSeconds",
                 "MessagesPerSecond", "BytesPerSecond", "Attempts",
                 "Worker", "Verification", "VerifyDifferences"], head
