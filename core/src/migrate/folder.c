@@ -147,7 +147,7 @@ gmail_copies(struct mf__folder *fr) {
         struct mf__msg *m = &fr->list.m[i];
         struct mf_fingerprint k;
         mf__gmail_key(m, &k);
-        if (m->state == M_TODO && !m->missing &&
+        if (m->state == M_LISTED && !m->missing &&
             mf__gmail_placed_before(run->gmail, run->gmail_folder, &k)) {
             m->state = M_PRESENT;
             run->res->stats.gmail_label_copies++;
@@ -164,7 +164,7 @@ copy_listed(struct mf__folder *fr) {
     fr->todo = mf_xcalloc(fr->list.n + 1, sizeof(*fr->todo));
     fr->todo_size = mf_xcalloc(fr->list.n + 1, sizeof(*fr->todo_size));
     for (size_t i = 0; i < fr->list.n; i++)
-        if (fr->list.m[i].state == M_TODO) {
+        if (fr->list.m[i].state == M_LISTED) {
             fr->todo_size[fr->ntodo] = fr->list.m[i].size;
             fr->todo[fr->ntodo++] = fr->list.m[i].uid;
         }

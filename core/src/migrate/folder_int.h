@@ -25,7 +25,7 @@
 
 /* States of a listed message (struct mf__msg.state). */
 enum {
-    M_TODO = 0,
+    M_LISTED = 0, /* listed, nothing decided or sent yet */
     M_QUEUED,
     M_DONE,
     M_PRESENT,

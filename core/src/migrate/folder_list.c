@@ -63,7 +63,7 @@ mf__folder_recognise(struct mf__folder *fr, uint32_t tgt_from) {
         goto out;
     for (size_t i = 0; i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
-        if (m->state == M_TODO && mf_fingerprint_set_take(set, &m->fp)) {
+        if (m->state == M_LISTED && mf_fingerprint_set_take(set, &m->fp)) {
             m->state = M_PRESENT;
             run->res->stats.messages_present++;
         }
@@ -96,7 +96,7 @@ mf__folder_skip_too_large(struct mf__folder *fr) {
         struct mf_error e = {.code = MF_E_MESSAGE_TOO_LARGE};
         mf_err rc;
 
-        if (m->state != M_TODO || m->size <= run->max_size)
+        if (m->state != M_LISTED || m->size <= run->max_size)
             continue;
         m->state = M_SKIPPED;
         run->res->stats.skipped_too_large++;
@@ -158,7 +158,7 @@ mf__folder_leave_outside(struct mf__folder *fr, bool count) {
 
     for (size_t i = 0; !mf_window_empty(w) && i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
-        if (m->state != M_TODO ||
+        if (m->state != M_LISTED ||
             mf_window_place(w, m->date) != MF_WINDOW_OUTSIDE)
             continue;
         m->state = M_OUTSIDE;
@@ -229,7 +229,7 @@ mf__folder_fail_unlistable(struct mf__folder *fr) {
     for (size_t i = 0; i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
         struct mf_error e = {.code = MF_E_MESSAGE_UNLISTABLE};
-        if (m->state != M_TODO || !m->missing)
+        if (m->state != M_LISTED || !m->missing)
             continue;
         snprintf(e.detail, sizeof(e.detail),
                  "the source's FETCH gave no usable%s%s%s",
@@ -245,6 +245,6 @@ mf__folder_fail_unlistable(struct mf__folder *fr) {
 void
 mf__folder_fail_unattempted(struct mf__folder *fr, const struct mf_error *e) {
     for (size_t i = 0; i < fr->list.n; i++)
-        if (fr->list.m[i].state == M_TODO)
+        if (fr->list.m[i].state == M_LISTED)
             mf__folder_fail_message(fr, &fr->list.m[i], e);
 }

@@ -395,7 +395,7 @@ take_whole(struct mf__folder *fr, struct mf_pipe_item *it) {
     struct outmsg *om;
     size_t idx;
 
-    if (!find_msg(fr, it->uid, &idx) || fr->list.m[idx].state != M_TODO)
+    if (!find_msg(fr, it->uid, &idx) || fr->list.m[idx].state != M_LISTED)
         return; /* not asked for (cannot happen with a sane server) */
     om = mf_xcalloc(1, sizeof(*om));
     om->fr = fr;
@@ -419,7 +419,7 @@ take_streamed(struct mf__folder *fr, struct mf_pipe_item *it) {
     size_t idx;
     struct mf__msg *m = find_msg(fr, it->uid, &idx);
 
-    if (!m || m->state != M_TODO) {
+    if (!m || m->state != M_LISTED) {
         mf__folder_set_werr_code(
             fr, MF_E_IMAP_UNEXPECTED,
             "the source sent a message body that was not asked for");
@@ -461,7 +461,7 @@ take_vanished(struct mf__folder *fr, uint32_t uid) {
     struct mf__msg *m = find_msg(fr, uid, NULL);
     struct mf_error e = {.code = MF_E_MESSAGE_GONE};
 
-    if (!m || m->state != M_TODO)
+    if (!m || m->state != M_LISTED)
         return;
     m->state = M_VANISHED;
     fr->run->res->stats.skipped_vanished++;
@@ -475,7 +475,7 @@ static void
 take_failed(struct mf__folder *fr, const struct mf_pipe_item *it) {
     struct mf__msg *m = find_msg(fr, it->uid, NULL);
 
-    if (m && m->state == M_TODO)
+    if (m && m->state == M_LISTED)
         mf__folder_fail_message(fr, m, &it->error);
 }
 

@@ -535,19 +535,30 @@ struct count_ctx {
     uint32_t first, last_uid, n;
 };
 
-static mf_err
-on_count_fetch(void *ud, const struct mf_imap_response *r) {
-    struct count_ctx *cc = ud;
+/* The UID of an untagged FETCH that carries one, noted in the sequence
+ * number map; false for any other FETCH. */
+static bool
+fetch_uid(struct imap_store *is, const struct mf_imap_response *r,
+          uint32_t *uid_r) {
     const struct mf_imap_arg *items, *a;
     size_t n;
-    uint32_t uid;
 
     if (!r->has_number || r->nargs < 1 ||
         !mf_imap_arg_as_list(&r->args[0], &items, &n) ||
         !(a = mf_imap_args_find(items, n, "UID")) ||
-        !mf_imap_arg_as_u32(a, &uid))
+        !mf_imap_arg_as_u32(a, uid_r))
+        return false;
+    map_put(is, r->number, *uid_r);
+    return true;
+}
+
+static mf_err
+on_count_fetch(void *ud, const struct mf_imap_response *r) {
+    struct count_ctx *cc = ud;
+    uint32_t uid;
+
+    if (!fetch_uid(cc->is, r, &uid))
         return MF_E_OK;
-    map_put(cc->is, r->number, uid);
     if (uid >= cc->first && uid != cc->last_uid) {
         cc->n++;
         cc->last_uid = uid;
@@ -588,16 +599,10 @@ struct changed_ctx {
 static mf_err
 on_changed_fetch(void *ud, const struct mf_imap_response *r) {
     struct changed_ctx *cc = ud;
-    const struct mf_imap_arg *items, *a;
-    size_t n;
     uint32_t uid;
 
-    if (!r->has_number || r->nargs < 1 ||
-        !mf_imap_arg_as_list(&r->args[0], &items, &n) ||
-        !(a = mf_imap_args_find(items, n, "UID")) ||
-        !mf_imap_arg_as_u32(a, &uid))
+    if (!fetch_uid(cc->is, r, &uid))
         return MF_E_OK;
-    map_put(cc->is, r->number, uid);
     if (uid >= cc->first && uid <= cc->last)
         cc->changed = true;
     return MF_E_OK;
