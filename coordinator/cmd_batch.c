@@ -87,6 +87,15 @@ batch_print_error(const char *command, const char *batch,
 }
 
 int
+batch_status_result(const char *command, const char *batch, mf_err rc,
+                    const struct mf_error *err) {
+    if (rc == MF_E_OK)
+        return MF_EXIT_OK;
+    batch_print_error(command, batch, err);
+    return batch_exit_code(rc);
+}
+
+int
 batch_cli_parse(struct cli *cli, const char *command, const char *usage,
                 const struct cli_option *options, int argc, char **argv,
                 int min_pos, int max_pos) {
@@ -368,6 +377,7 @@ int
 cmd_batch_list(int argc, char **argv) {
     struct cli cli;
     struct mf_redis *redis = NULL;
+    struct mf_error err = {0};
     int exit_code;
 
     exit_code = batch_cli_parse(&cli, "batch list", "--redis URL [--json]",
@@ -377,7 +387,8 @@ cmd_batch_list(int argc, char **argv) {
     exit_code = MF_EXIT_ERROR;
     if (!batch_cli_redis(&cli, &redis))
         goto out;
-    exit_code = batch_status_list(redis, cli.json);
+    exit_code = batch_status_result(
+        "batch list", NULL, mf_status_list(redis, cli.json, &err), &err);
 out:
     mf_redis_free(&redis);
     cli_free(&cli);
@@ -431,15 +442,19 @@ cmd_batch_status(int argc, char **argv) {
     if (!batch_cli_redis(&cli, &redis))
         goto out;
     if (cli.npositional == 0) {
-        exit_code = batch_status_list(redis, cli.json);
+        exit_code = batch_status_result(
+            "batch list", NULL, mf_status_list(redis, cli.json, &err), &err);
         goto out;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_status_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    exit_code = batch_status_show(redis, cli.positional[0], cli.json, watch,
-                                  (unsigned)interval * 1000, &status_stop);
+    exit_code = batch_status_result(
+        "batch status", cli.positional[0],
+        mf_status_show(redis, cli.positional[0], cli.json, watch,
+                       (unsigned)interval * 1000, &status_stop, &err),
+        &err);
 out:
     mf_redis_free(&redis);
     cli_free(&cli);

@@ -20,6 +20,7 @@
  */
 #include "batch_def.h"
 #include "cli.h"
+#include "commands.h"
 #include "mailferry/batch.h"
 #include "mailferry/crypto.h"
 #include "mailferry/embedded.h"
@@ -29,7 +30,6 @@
 #include "mailferry/report.h"
 #include "mailferry/util.h"
 #include "mailferry/worker.h"
-#include "migrate_output.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
