@@ -137,10 +137,6 @@ static const char pass_usage[] =
     "[--topic-prefix P] [--json]";
 
 static const struct cli_option pass_options[] = {
-    {"redis", true, "Redis holding the batches"},
-    {"kafka", true, "Kafka bootstrap servers (kafka.* settings pass through)"},
-    {"topic-prefix", true, "topic name prefix (default mailferry)"},
-    {"master-key-file", true, "key file the passwords were sealed with"},
     {"reissue", false,
      "start only: produce the jobs of Queued mailboxes again (after a crash "
      "between queueing and producing; duplicates are harmless)"},
@@ -274,8 +270,8 @@ cmd_batch_complete(int argc, char **argv) {
 /* batch stop, remove, list, status                                   */
 /* ------------------------------------------------------------------ */
 
-static const struct cli_option redis_options[] = {
-    {"redis", true, "Redis holding the batches"},
+/* stop, remove, list: nothing beyond the shared options (cli.h). */
+static const struct cli_option no_options[] = {
     {NULL, false, NULL},
 };
 
@@ -299,7 +295,6 @@ print_state(bool json, const char *name, const char *key, const char *value,
 int
 cmd_batch_stop(int argc, char **argv) {
     static const struct cli_option stop_options[] = {
-        {"redis", true, "Redis holding the batches"},
         {"mailbox", true, "only these mailboxes (EmailAddress[,...])"},
         {NULL, false, NULL},
     };
@@ -349,7 +344,7 @@ cmd_batch_remove(int argc, char **argv) {
 
     exit_code =
         batch_cli_parse(&cli, "batch remove", "NAME --redis URL [--json]",
-                        redis_options, argc, argv, 1, 1);
+                        no_options, argc, argv, 1, 1);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_ERROR;
@@ -381,7 +376,7 @@ cmd_batch_list(int argc, char **argv) {
     int exit_code;
 
     exit_code = batch_cli_parse(&cli, "batch list", "--redis URL [--json]",
-                                redis_options, argc, argv, 0, 0);
+                                no_options, argc, argv, 0, 0);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_ERROR;
@@ -406,7 +401,6 @@ on_status_signal(int sig) {
 int
 cmd_batch_status(int argc, char **argv) {
     static const struct cli_option options[] = {
-        {"redis", true, "Redis holding the batches"},
         {"watch", false,
          "redraw every 2 s until the batch is in a final state (Ctrl-C "
          "ends)"},
@@ -468,7 +462,6 @@ out:
 int
 cmd_batch_report(int argc, char **argv) {
     static const struct cli_option options[] = {
-        {"redis", true, "Redis holding the batches"},
         {"format", true, "csv (default), json or html"},
         {"output", true, "write to FILE instead of stdout (also -o FILE)"},
         {NULL, false, NULL},

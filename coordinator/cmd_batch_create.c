@@ -50,9 +50,6 @@ static const char create_usage[] =
 
 static const struct cli_option create_options[] = {
     {"csv", true, "the batch CSV (see `mailferry csv validate`)"},
-    {"redis", true, "Redis holding the batches"},
-    {"master-key-file", true,
-     "key file sealing the passwords (`mailferry key generate`)"},
     BATCH_DEF_OPTIONS CLI_OAUTH_OPTIONS,
     {"dry-run", false, "check everything and print what would be created"},
     {NULL, false, NULL},

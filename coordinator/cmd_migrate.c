@@ -39,15 +39,10 @@ static const struct cli_option options[] = {
     BATCH_DEF_OPTIONS{"concurrency", true,
                       "mailboxes migrated at the same time (default " MF_STR(
                           MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
-    {"redis", true,
-     "a shared Redis for the batch records and checkpoints (redis://host:"
-     "port, unix:///path); default: a private redis-server for this run"},
     {"batch", true,
      "batch name (default migrate-<time>); with --redis and "
      "--master-key-file a second run of the same batch is an incremental "
      "pass"},
-    {"master-key-file", true,
-     "key sealing the passwords (default: a key for this run only)"},
     {"bind-address", true, "local address for outgoing connections"},
     {"command-timeout", true,
      "seconds a server may take to answer one IMAP command, plus a second "
