@@ -309,6 +309,16 @@ name_refusal(const struct mf_error *err) {
            !strstr(err->detail, "[LIMIT]") && !strstr(err->detail, "[NOPERM]");
 }
 
+bool
+mf__run_name_fallback(struct mf__run *run, struct mf_folder_plan *plan,
+                      size_t i) {
+    const char *repl = run->o->rules && run->o->rules->separator_replacement
+                           ? run->o->rules->separator_replacement
+                           : "_";
+
+    return mf_folder_plan_fallback(plan, i, run->dst->caps.delim, false, repl);
+}
+
 /* CREATE refused by the name: once more with the conservative name
  * (folderplan_fallback.c), and the rename listed with both names. True
  * when the folder now exists. When the second name is refused too, or
@@ -318,16 +328,13 @@ static bool
 create_fallback(struct mf__run *run, struct mf_folder_plan *plan, size_t i) {
     struct mf_store *dst = run->dst;
     const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
-    const char *repl = run->o->rules && run->o->rules->separator_replacement
-                           ? run->o->rules->separator_replacement
-                           : "_";
     struct mf_error first = run->err;
     char *old = mf_xstrdup(e->tgt_name);
     bool ok = false;
 
     if (!name_refusal(&first))
         goto out;
-    if (!mf_folder_plan_fallback(plan, i, dst->caps.delim, false, repl)) {
+    if (!mf__run_name_fallback(run, plan, i)) {
         if (strstr(first.detail, "[CANNOT]") || strstr(first.detail, "name") ||
             strstr(first.detail, "Name"))
             mf_error_set(&run->err, MF_E_FOLDER_NAME_REFUSED,
