@@ -15,10 +15,10 @@
  * started yet, "what is left" is estimated from the finished ones'
  * average size. They are estimates and say so ("~").
  */
-#include "batch_status.h"
+#include "mailferry/status.h"
 
-#include "mailferry/profile.h"
 #include "mailferry/json.h"
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -481,28 +481,25 @@ show_changes(struct mf_redis *r, const char *name, FILE *out,
 /* Commands                                                           */
 /* ------------------------------------------------------------------ */
 
-int
-batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
-                  unsigned interval_ms, const atomic_bool *stop) {
+mf_err
+mf_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
+               unsigned interval_ms, const atomic_bool *stop,
+               struct mf_error *err) {
     bool tty = isatty(STDOUT_FILENO);
     uint64_t prev_done = 0;
     double prev_t = 0;
-    int exit_code = MF_EXIT_OK;
 
     for (;;) {
         struct mf_batch_config *cfg = NULL;
         struct snapshot s = {0};
-        struct mf_error err = {0};
         struct mf_buf b = {0};
         struct mf_json j;
         double t;
         bool final;
         mf_err rc;
 
-        if ((rc = mf_batch_get(r, name, &cfg, &err))) {
-            batch_print_error("batch status", name, &err);
-            return batch_exit_code(rc);
-        }
+        if ((rc = mf_batch_get(r, name, &cfg, err)))
+            return rc;
         s.now = (int64_t)time(NULL);
         if (json) {
             mf_json_init(&j, &b);
@@ -512,14 +509,12 @@ batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
             mf_json_array_begin(&j);
             s.j = &j;
         }
-        rc = mf_batch_foreach_mailbox(r, name, on_mailbox, &s, &err);
+        rc = mf_batch_foreach_mailbox(r, name, on_mailbox, &s, err);
         if (rc) {
-            batch_print_error("batch status", name, &err);
-            exit_code = batch_exit_code(rc);
             mf_buf_free(&b);
             snapshot_free(&s);
             mf_batch_config_free(&cfg);
-            return exit_code;
+            return rc;
         }
         /* Between two draws, the batch's rate is what it copied meanwhile
          * (finished and running together). */
@@ -561,7 +556,7 @@ batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
         if (!tty)
             printf("\n");
     }
-    return exit_code;
+    return MF_E_OK;
 }
 
 struct list {
@@ -618,11 +613,10 @@ on_batch(void *ud, const struct mf_batch_summary *b) {
     return MF_E_OK;
 }
 
-int
-batch_status_list(struct mf_redis *r, bool json) {
+mf_err
+mf_status_list(struct mf_redis *r, bool json, struct mf_error *err) {
     struct list l = {0};
     struct mf_buf b = {0};
-    struct mf_error err = {0};
     mf_err rc;
 
     l.json = json;
@@ -633,10 +627,9 @@ batch_status_list(struct mf_redis *r, bool json) {
         mf_json_key(&l.j, "batches");
         mf_json_array_begin(&l.j);
     }
-    if ((rc = mf_batch_list(r, on_batch, &l, &err))) {
-        batch_print_error("batch list", NULL, &err);
+    if ((rc = mf_batch_list(r, on_batch, &l, err))) {
         mf_buf_free(&b);
-        return batch_exit_code(rc);
+        return rc;
     }
     if (json) {
         mf_json_array_end(&l.j);
@@ -646,5 +639,5 @@ batch_status_list(struct mf_redis *r, bool json) {
     } else if (!l.n) {
         printf("no batches (`mailferry batch create` makes one)\n");
     }
-    return MF_EXIT_OK;
+    return MF_E_OK;
 }
