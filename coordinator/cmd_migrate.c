@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "mailferry/csv.h"
 #include "mailferry/direct.h"
+#include "mailferry/embedded.h"
 #include "mailferry/migrate.h"
 #include "mailferry/util.h"
 
@@ -76,6 +77,42 @@ on_signal(int sig) {
     atomic_store(&stop_flag, true);
 }
 
+static int
+define(void *ud, const char *batch, const struct mf_crypto_keyring *kr,
+       struct mf_batchdef *d) {
+    struct cli *cli = ud;
+    return batch_def_read(cli, "migrate", batch, cli->positional[0], kr, NULL,
+                          d);
+}
+
+static int
+settings(void *ud, struct mf_redis *r, const char *batch) {
+    int changed = 0;
+    return batch_def_apply_settings(ud, "migrate", r, batch, &changed);
+}
+
+/* The embedded default: the batch pipeline in this process. */
+static int
+embedded(struct cli *cli, unsigned concurrency, const char *report_dir) {
+    struct mf_embedded_options o = {
+        .batch = mf_config_get(cli->config, "batch", NULL),
+        .redis_url = mf_config_get(cli->config, "redis", NULL),
+        .key_file = mf_config_get(cli->config, "master-key-file", NULL),
+        .report_dir = report_dir,
+        .concurrency = concurrency,
+        .json = cli->json,
+        .log_format = mf_config_get(cli->config, "log-format", NULL),
+        .log_level = mf_config_get(cli->config, "log-level", NULL),
+        .bind_address = mf_config_get(cli->config, "bind-address", NULL),
+        .egress_ip = mf_config_get(cli->config, "egress-ip", NULL),
+        .stop = &stop_flag,
+        .define = define,
+        .settings = settings,
+        .ud = cli,
+    };
+    return mf_embedded_run(&o);
+}
+
 static void
 logins(void *ud, const struct mf_csv_mailbox *row, struct mf_migrate_login *src,
        struct mf_migrate_login *dst, char *owned[4]) {
@@ -125,8 +162,7 @@ cmd_migrate(int argc, char **argv) {
             sigaction(SIGTERM, &sa2, NULL);
             signal(SIGPIPE, SIG_IGN);
             exit_code =
-                migrate_embedded(&cli, cli.positional[0], (unsigned)conc,
-                                 dir ? dir : "mailferry-report", &stop_flag);
+                embedded(&cli, (unsigned)conc, dir ? dir : "mailferry-report");
             goto out;
         }
     }

@@ -2,7 +2,6 @@
 #ifndef MF_COMMANDS_H
 #define MF_COMMANDS_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 
 int cmd_csv_validate(int argc, char **argv);
@@ -33,11 +32,5 @@ int cmd_batch_retry(int argc, char **argv);
  * argv names mailboxes, and the command for them. */
 bool batch_mailbox_given(int argc, char **argv);
 int batch_mailbox_action(int argc, char **argv, const char *command);
-
-/* The embedded default of `migrate` (migrate_embedded.c): the batch
- * pipeline in this process. Returns an exit code. */
-struct cli;
-int migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
-                     const char *report_dir, const atomic_bool *stop);
 
 #endif
