@@ -66,6 +66,10 @@ static const struct cli_option options[] = {
     {"lease-ttl", true,
      "lifetime of a connection lease that is not renewed (30s); a dead "
      "process's slots come back after it"},
+    {"progress-interval", true,
+     "without a terminal, seconds between progress lines (default 10; 0: "
+     "none); on a terminal the progress is redrawn in place every second"},
+    {"no-progress", false, "no progress display or lines (for scripts)"},
     {"report-dir", true,
      "write report.csv, report.json and report.html "
      "here (default ./mailferry-report)"},

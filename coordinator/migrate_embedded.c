@@ -26,6 +26,7 @@
 #include "mailferry/jobs.h"
 #include "mailferry/kafka.h"
 #include "mailferry/log.h"
+#include "mailferry/progress.h"
 #include "mailferry/report.h"
 #include "mailferry/util.h"
 #include "mailferry/worker.h"
@@ -91,12 +92,11 @@ ephemeral_keyring(struct mf_crypto_keyring **kr_r, struct mf_error *err) {
 /* ------------------------------------------------------------------ */
 
 struct watch {
-    bool draw, json;
+    bool json;
     uint8_t *printed; /* per mailbox index */
     size_t n;
     size_t idx;
-    uint64_t msgs, total, bytes;
-    size_t running, finished;
+    struct mf_progress_view *view; /* NULL: no progress shown */
 };
 
 static const char *
@@ -152,20 +152,38 @@ on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
         memset(w->printed + w->n, 0, i + 1 - w->n);
         w->n = i + 1;
     }
-    if (mb->state == MF_MAILBOX_SYNCING ||
-        mb->state == MF_MAILBOX_INCREMENTAL_SYNCING) {
-        w->running++;
-        w->msgs += mb->messages_done;
-        w->total += mb->messages_total;
-        w->bytes += mb->bytes_done;
-    }
     if (mf_mailbox_state_final(mb->state)) {
-        w->finished++;
-        if (!w->printed[i] && !w->json)
+        if (!w->printed[i] && !w->json) {
+            /* Above the display, which the next update draws again. */
+            if (w->view)
+                mf_progress_view_clear(w->view);
             print_mailbox(mb);
+        }
         w->printed[i] = 1;
     }
     return MF_E_OK;
+}
+
+/* The progress (--progress-interval, --no-progress; none with --json):
+ * redrawn in place on stderr when it is a terminal, else a summary line
+ * an interval on stdout among the mailboxes' lines. False, with the
+ * problem printed, for a bad value. */
+static bool
+progress_view(struct cli *cli, struct mf_progress_view *v, bool *on_r) {
+    struct mf_error err = {0};
+    bool off = false, tty = isatty(STDERR_FILENO);
+    uint64_t every;
+
+    if (mf_config_get_bool(cli->config, "no-progress", false, &off, &err) ||
+        mf_config_get_u64(cli->config, "progress-interval", 10, 0, 86400,
+                          MF_UNIT_SECONDS, &every, &err)) {
+        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+        return false;
+    }
+    *on_r = !cli->json && !off && every > 0;
+    if (*on_r)
+        mf_progress_view_init(v, tty ? stderr : stdout, tty, (double)every);
+    return true;
 }
 
 static bool
@@ -178,8 +196,10 @@ static mf_err
 wait_batch(struct mf_redis *r, const char *name, const atomic_bool *stop,
            atomic_bool *worker_stop, struct watch *w,
            enum mf_batch_state *state_r, struct mf_error *err) {
+    struct mf_progress_snapshot snap = {0};
     bool stopping = false;
     time_t last = 0;
+    mf_err rc = MF_E_OK;
 
     for (;;) {
         struct mf_batch_config *cfg = NULL;
@@ -187,46 +207,42 @@ wait_batch(struct mf_redis *r, const char *name, const atomic_bool *stop,
          * little and tells the end of a short pass at once. */
         struct timespec tick = {0, 20 * 1000 * 1000};
         enum mf_batch_state st;
-        mf_err rc;
 
         if (atomic_load(stop) && !stopping) {
             enum mf_batch_state s2;
             stopping = true;
-            if (w->draw)
-                fprintf(stderr, "\r\033[Kstopping at the next message "
-                                "boundary...\n");
+            if (w->view && w->view->tty) {
+                mf_progress_view_clear(w->view);
+                fprintf(stderr, "stopping at the next message boundary...\n");
+            }
             if ((rc = mf_batch_stop(r, name, &s2, err)) && rc != MF_E_STATE)
-                return rc;
+                break;
             /* The worker stops its jobs at a message boundary now and
              * reports them Stopped; the service folds that in. */
             atomic_store(worker_stop, true);
         }
         if ((rc = mf_batch_get(r, name, &cfg, err)))
-            return rc;
+            break;
         st = cfg->state;
         mf_batch_config_free(&cfg);
+        /* Once a second, and once more when settled: the finished
+         * mailboxes' lines and the progress, from one walk. */
         if (time(NULL) != last || batch_settled(st)) {
             last = time(NULL);
-            w->idx = w->running = w->finished = 0;
-            w->msgs = w->total = w->bytes = 0;
-            if ((rc = mf_batch_foreach_mailbox(r, name, on_mailbox, w, err)))
-                return rc;
-            if (w->draw && !batch_settled(st))
-                fprintf(stderr,
-                        "\r\033[K%zu/%zu mailboxes done, %zu running, "
-                        "%llu/%llu messages, %.1f MB in flight",
-                        w->finished, w->n, w->running,
-                        (unsigned long long)w->msgs,
-                        (unsigned long long)w->total, (double)w->bytes / 1e6);
+            w->idx = 0;
+            if ((rc = mf_progress_read(r, name, on_mailbox, w, &snap, err)))
+                break;
+            if (w->view)
+                mf_progress_view_update(w->view, &snap, batch_settled(st));
         }
         if (batch_settled(st)) {
-            if (w->draw)
-                fprintf(stderr, "\r\033[K");
             *state_r = st;
-            return MF_E_OK;
+            break;
         }
         nanosleep(&tick, NULL);
     }
+    mf_progress_snapshot_clear(&snap);
+    return rc;
 }
 
 /* Takes over the pass of an earlier run that died with the batch running
@@ -397,6 +413,8 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     struct mf_batchdef d;
     struct threads *t = mf_xcalloc(1, sizeof(*t));
     struct watch w = {0};
+    struct mf_progress_view view;
+    bool show = false;
     struct mf_report_batch *rep = NULL;
     struct mf_error err = {0};
     const char *redis_url = mf_config_get(cli->config, "redis", NULL);
@@ -415,8 +433,12 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     tg.t0 = tg.mark = mf_monotonic_s();
     memset(&d, 0, sizeof(d));
     logf = open_log(cli, report_dir, logpath, sizeof(logpath));
-    w.draw = !cli->json && isatty(STDERR_FILENO);
     w.json = cli->json;
+    if (!progress_view(cli, &view, &show)) {
+        exit_code = MF_EXIT_USAGE;
+        goto out;
+    }
+    w.view = show ? &view : NULL;
     if (!name) {
         time_t now = time(NULL);
         struct tm tm;
@@ -525,6 +547,8 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
     /* Both notice the end of the run within 20 ms (in-process polls). */
     t->so.poll_ms = 20;
     t->wo.poll_ms = 20;
+    /* Progress every second (in-process, cheap), as the display redraws. */
+    t->wo.progress_interval_ms = 1000;
     t->wo.config = kcfg;
     t->wo.redis_url = redis_url;
     t->wo.keyring = kr;
