@@ -119,12 +119,6 @@ int batch_def_read_rows(const char *command, const char *name,
                         const struct mf_crypto_keyring *kr,
                         struct mf_json *issues_json, struct mf_batchdef *d);
 
-/* A batch's OAuth2 settings for `batch create` and `batch status`: the
- * provider, tenant, client id, token URL and token file of each side
- * that has them, never the key (batch_oauth.c). */
-void batch_oauth_json(struct mf_json *j, const struct mf_batch_config *cfg);
-void batch_oauth_text(FILE *out, const struct mf_batch_config *cfg);
-
 /* Applies to the existing batch name the options given in cli that may
  * change over a batch's life (`batch set`: mf_batch_setting_known()), so
  * that running a batch again with, e.g., a raised --max-message-size or

@@ -1,7 +1,7 @@
 /*
- * The batch commands' shared pieces: connecting to Redis from the command
- * line, mapping errors to exit codes, and the status display
- * (batch_status.c) behind `batch status` and `batch list`.
+ * The batch commands' shared pieces (cmd_batch.c): connecting to Redis
+ * from the command line, parsing a batch command's line, mapping errors
+ * to exit codes. The status display is core's (mailferry/status.h).
  */
 #ifndef MF_BATCH_STATUS_H
 #define MF_BATCH_STATUS_H
@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "mailferry/batch.h"
 #include "mailferry/redis.h"
+#include "mailferry/status.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -24,6 +25,11 @@ bool batch_cli_redis(struct cli *cli, struct mf_redis **r_r);
  * (Redis, Kafka, I/O, crypto). */
 int batch_exit_code(mf_err rc);
 
+/* The exit code of a core call's rc for command: 0, or err printed
+ * (batch_print_error()) and batch_exit_code(rc). */
+int batch_status_result(const char *command, const char *batch, mf_err rc,
+                        const struct mf_error *err);
+
 /* Parses a batch command's line, handles --help and a wrong number of
  * names (min_pos..max_pos positionals; the first a valid batch name when
  * min_pos >= 1). Returns -1 to go on, else the exit code. */
@@ -37,15 +43,5 @@ void batch_print_json(struct mf_buf *b);
 /* Prints err for command on stderr, with a hint for common cases. */
 void batch_print_error(const char *command, const char *batch,
                        const struct mf_error *err);
-
-/* `batch status NAME`: prints the batch once, or with watch every
- * interval_ms until the batch is in a final state or *stop is set. json:
- * one JSON document (no watching). Returns an exit code. */
-int batch_status_show(struct mf_redis *r, const char *name, bool json,
-                      bool watch, unsigned interval_ms,
-                      const atomic_bool *stop);
-
-/* `batch list` (and `batch status` without a name). Returns an exit code. */
-int batch_status_list(struct mf_redis *r, bool json);
 
 #endif

@@ -6,7 +6,8 @@
  * Options are "--name VALUE", "--name=VALUE" or, for switches, "--name".
  * Every option a command takes is listed in its table, so a typo is a
  * usage error (exit 2), never silently ignored. The one exception is the
- * shared connection settings (cli_connection_options).
+ * shared connection settings (cli_connection_options): declared once, in
+ * cli.c, taken by every command, ignored by those that do not use them.
  */
 #ifndef MF_CLI_H
 #define MF_CLI_H
@@ -43,8 +44,8 @@ struct cli {
 /* Options every command takes. */
 extern const struct cli_option cli_common_options[];
 /* --kafka, --redis, --master-key-file, --topic-prefix: every command
- * accepts them (so one alias or config file serves all), and ignores the
- * ones its own table does not list. */
+ * accepts them (so one alias or config file serves all) and reads the
+ * ones it uses with mf_config_get(). No command's own table lists them. */
 extern const struct cli_option cli_connection_options[];
 
 /* Parses argv (after the command words) against options and the common

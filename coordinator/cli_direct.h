@@ -11,7 +11,6 @@
 #include "cli_login.h"
 #include "mailferry/csv.h"
 #include "mailferry/migrate.h"
-#include "migrate_output.h"
 
 #include <stdbool.h>
 #include <stddef.h>

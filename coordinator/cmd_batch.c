@@ -87,6 +87,15 @@ batch_print_error(const char *command, const char *batch,
 }
 
 int
+batch_status_result(const char *command, const char *batch, mf_err rc,
+                    const struct mf_error *err) {
+    if (rc == MF_E_OK)
+        return MF_EXIT_OK;
+    batch_print_error(command, batch, err);
+    return batch_exit_code(rc);
+}
+
+int
 batch_cli_parse(struct cli *cli, const char *command, const char *usage,
                 const struct cli_option *options, int argc, char **argv,
                 int min_pos, int max_pos) {
@@ -128,10 +137,6 @@ static const char pass_usage[] =
     "[--topic-prefix P] [--json]";
 
 static const struct cli_option pass_options[] = {
-    {"redis", true, "Redis holding the batches"},
-    {"kafka", true, "Kafka bootstrap servers (kafka.* settings pass through)"},
-    {"topic-prefix", true, "topic name prefix (default mailferry)"},
-    {"master-key-file", true, "key file the passwords were sealed with"},
     {"reissue", false,
      "start only: produce the jobs of Queued mailboxes again (after a crash "
      "between queueing and producing; duplicates are harmless)"},
@@ -265,8 +270,8 @@ cmd_batch_complete(int argc, char **argv) {
 /* batch stop, remove, list, status                                   */
 /* ------------------------------------------------------------------ */
 
-static const struct cli_option redis_options[] = {
-    {"redis", true, "Redis holding the batches"},
+/* stop, remove, list: nothing beyond the shared options (cli.h). */
+static const struct cli_option no_options[] = {
     {NULL, false, NULL},
 };
 
@@ -290,7 +295,6 @@ print_state(bool json, const char *name, const char *key, const char *value,
 int
 cmd_batch_stop(int argc, char **argv) {
     static const struct cli_option stop_options[] = {
-        {"redis", true, "Redis holding the batches"},
         {"mailbox", true, "only these mailboxes (EmailAddress[,...])"},
         {NULL, false, NULL},
     };
@@ -340,7 +344,7 @@ cmd_batch_remove(int argc, char **argv) {
 
     exit_code =
         batch_cli_parse(&cli, "batch remove", "NAME --redis URL [--json]",
-                        redis_options, argc, argv, 1, 1);
+                        no_options, argc, argv, 1, 1);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_ERROR;
@@ -368,16 +372,18 @@ int
 cmd_batch_list(int argc, char **argv) {
     struct cli cli;
     struct mf_redis *redis = NULL;
+    struct mf_error err = {0};
     int exit_code;
 
     exit_code = batch_cli_parse(&cli, "batch list", "--redis URL [--json]",
-                                redis_options, argc, argv, 0, 0);
+                                no_options, argc, argv, 0, 0);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_ERROR;
     if (!batch_cli_redis(&cli, &redis))
         goto out;
-    exit_code = batch_status_list(redis, cli.json);
+    exit_code = batch_status_result(
+        "batch list", NULL, mf_status_list(redis, cli.json, &err), &err);
 out:
     mf_redis_free(&redis);
     cli_free(&cli);
@@ -395,7 +401,6 @@ on_status_signal(int sig) {
 int
 cmd_batch_status(int argc, char **argv) {
     static const struct cli_option options[] = {
-        {"redis", true, "Redis holding the batches"},
         {"watch", false,
          "redraw every 2 s until the batch is in a final state (Ctrl-C "
          "ends)"},
@@ -431,15 +436,19 @@ cmd_batch_status(int argc, char **argv) {
     if (!batch_cli_redis(&cli, &redis))
         goto out;
     if (cli.npositional == 0) {
-        exit_code = batch_status_list(redis, cli.json);
+        exit_code = batch_status_result(
+            "batch list", NULL, mf_status_list(redis, cli.json, &err), &err);
         goto out;
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_status_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    exit_code = batch_status_show(redis, cli.positional[0], cli.json, watch,
-                                  (unsigned)interval * 1000, &status_stop);
+    exit_code = batch_status_result(
+        "batch status", cli.positional[0],
+        mf_status_show(redis, cli.positional[0], cli.json, watch,
+                       (unsigned)interval * 1000, &status_stop, &err),
+        &err);
 out:
     mf_redis_free(&redis);
     cli_free(&cli);
@@ -453,7 +462,6 @@ out:
 int
 cmd_batch_report(int argc, char **argv) {
     static const struct cli_option options[] = {
-        {"redis", true, "Redis holding the batches"},
         {"format", true, "csv (default), json or html"},
         {"output", true, "write to FILE instead of stdout (also -o FILE)"},
         {NULL, false, NULL},

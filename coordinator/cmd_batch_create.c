@@ -50,9 +50,6 @@ static const char create_usage[] =
 
 static const struct cli_option create_options[] = {
     {"csv", true, "the batch CSV (see `mailferry csv validate`)"},
-    {"redis", true, "Redis holding the batches"},
-    {"master-key-file", true,
-     "key file sealing the passwords (`mailferry key generate`)"},
     BATCH_DEF_OPTIONS CLI_OAUTH_OPTIONS,
     {"dry-run", false, "check everything and print what would be created"},
     {NULL, false, NULL},
@@ -102,7 +99,7 @@ print_created(const struct mf_batch_config *cfg,
         mf_json_key(&j, "admin"), mf_json_string(&j, cfg->admin_user);
         mf_json_key(&j, "target_admin"),
             mf_json_string(&j, cfg->target_admin_user);
-        batch_oauth_json(&j, cfg);
+        mf_status_oauth_json(&j, cfg);
         json_strv(&j, "include", cfg->include, cfg->n_include);
         json_strv(&j, "exclude", cfg->exclude, cfg->n_exclude);
         json_strv(&j, "rename", cfg->rename, cfg->n_rename);
@@ -152,7 +149,7 @@ print_created(const struct mf_batch_config *cfg,
         printf("  target admin %s (%s)\n", cfg->target_admin_user,
                cfg->target_admin_login_format ? cfg->target_admin_login_format
                                               : "sasl");
-    batch_oauth_text(stdout, cfg);
+    mf_status_oauth_text(stdout, cfg);
     for (size_t i = 0; i < cfg->n_include; i++)
         printf("  include %s\n", cfg->include[i]);
     for (size_t i = 0; i < cfg->n_exclude; i++)

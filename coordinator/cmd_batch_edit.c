@@ -181,10 +181,6 @@ outcomes_end(struct edit *e, uint64_t jobs, enum mf_batch_state st) {
 
 static const struct cli_option csv_options[] = {
     {"csv", true, "rows as `batch create` takes them"},
-    {"redis", true, "Redis holding the batches"},
-    {"kafka", true, "Kafka bootstrap servers (kafka.* settings pass through)"},
-    {"topic-prefix", true, "topic name prefix (default mailferry)"},
-    {"master-key-file", true, "key file the batch's passwords are sealed with"},
     {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
     {NULL, false, NULL},
 };
@@ -349,7 +345,6 @@ cmd_batch_update(int argc, char **argv) {
 
 static const struct cli_option drop_options[] = {
     {"mailbox", true, "EmailAddress[,...] of the mailboxes to take out"},
-    {"redis", true, "Redis holding the batches"},
     {NULL, false, NULL},
 };
 
@@ -409,10 +404,6 @@ out:
 static const struct cli_option action_options[] = {
     {"mailbox", true, "EmailAddress[,...]: only these mailboxes"},
     {"failed", false, "retry: every mailbox that failed (the default)"},
-    {"redis", true, "Redis holding the batches"},
-    {"kafka", true, "Kafka bootstrap servers (kafka.* settings pass through)"},
-    {"topic-prefix", true, "topic name prefix (default mailferry)"},
-    {"master-key-file", true, "key file the batch's passwords are sealed with"},
     {NULL, false, NULL},
 };
 

@@ -21,7 +21,6 @@ static const char set_usage[] =
     "[--sync-deletes on|off] [--json]";
 
 static const struct cli_option set_options[] = {
-    {"redis", true, "Redis holding the batches"},
     {"max-message-size", true,
      "skip messages above N bytes (k/M/G); a later pass copies what an "
      "earlier one skipped once the cap allows it"},

@@ -34,16 +34,10 @@ static const char usage[] =
     "[--json]";
 
 static const struct cli_option options[] = {
-    {"redis", true, "Redis holding the batches"},
-    {"master-key-file", true, "key file that sealed the batch's passwords"},
     VERIFY_RUN_OPTIONS{"bind-address", true,
                        "local address for outgoing connections"},
     {"egress-ip", true, "this process's address for the per-IP caps"},
     {"lease-ttl", true, "lifetime of a connection lease (30s)"},
-    {"kafka", true,
-     "one verify job per mailbox through the fleet on these Kafka "
-     "servers (kafka.* settings pass through) instead of in this process"},
-    {"topic-prefix", true, "topic name prefix (default mailferry)"},
     {"wait", false, "with --kafka: wait for every verdict and print them"},
     {"timeout", true, "with --wait: give up after this long (1h)"},
     {NULL, false, NULL},

@@ -24,7 +24,6 @@
 static const char usage[] = "A B [C ...] --redis URL [--json]";
 
 static const struct cli_option options[] = {
-    {"redis", true, "where the batches live (redis://host:port)"},
     {NULL, false, NULL},
 };
 

@@ -83,7 +83,6 @@ static const struct cli_option options[] = {
     {"from-batch", true,
      "estimate from this finished test batch (repeatable, or comma "
      "separated)"},
-    {"redis", true, "where the test batches live (redis://host:port)"},
     {"connections", true,
      "connection counts to estimate (default 1,2,4,8,16,32)"},
     {"max-connections", true,

@@ -36,12 +36,6 @@ static const char serve_usage[] =
     "[--notify-url URL [--notify-secret-file F] [--notify-stuck-after 1h]]";
 
 static const struct cli_option serve_options[] = {
-    {"kafka", true, "Kafka bootstrap servers (kafka.* settings pass through)"},
-    {"redis", true, "Redis holding the batches"},
-    {"master-key-file", true,
-     "key file the passwords were sealed with (jobs it requeues carry "
-     "them)"},
-    {"topic-prefix", true, "topic name prefix (default mailferry)"},
     {"http-listen", true,
      "serve /healthz, /readyz and /metrics here (e.g. :9090, "
      "127.0.0.1:9090)"},

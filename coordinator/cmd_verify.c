@@ -41,9 +41,6 @@ static const char usage[] =
 
 static const struct cli_option options[] = {
     BATCH_DEF_OPTIONS VERIFY_RUN_OPTIONS CLI_OAUTH_OPTIONS,
-    {"redis", true,
-     "the Redis holding the fleet caps (with the cap options) and, with "
-     "--batch, the batch"},
     {"batch", true,
      "store each mailbox's result in this batch (with --redis): `batch "
      "report` then shows it"},

@@ -162,10 +162,10 @@ void mf_progress_meter_add(struct mf_progress_meter *m, double t,
 /* A figure that may be unknown or estimated. */
 struct mf_progress_total {
     uint64_t done;
-    uint64_t planned;  /* done + left; meaningful when known */
-    bool known;        /* false: nothing to estimate from yet */
-    bool estimated;    /* partly an estimate ("~") */
-    double percent;    /* done / planned, 0-100; 0 when not known */
+    uint64_t planned; /* done + left; meaningful when known */
+    bool known;       /* false: nothing to estimate from yet */
+    bool estimated;   /* partly an estimate ("~") */
+    double percent;   /* done / planned, 0-100; 0 when not known */
 };
 
 struct mf_progress_figures {
@@ -221,11 +221,11 @@ void mf_progress_summary(const struct mf_progress_snapshot *s,
 
 struct mf_progress_view {
     FILE *out;
-    bool tty;            /* redraw in place; else summary lines */
-    double interval_s;   /* summary lines: seconds between; 0: none */
-    double last_line;    /* when the last summary line was printed */
-    unsigned drawn;      /* lines of the display now on the screen */
-    int fd;              /* for the terminal's size */
+    bool tty;          /* redraw in place; else summary lines */
+    double interval_s; /* summary lines: seconds between; 0: none */
+    double last_line;  /* when the last summary line was printed */
+    unsigned drawn;    /* lines of the display now on the screen */
+    int fd;            /* for the terminal's size */
     struct mf_progress_meter meter;
     struct mf_progress_figures last; /* of the last update */
 };
@@ -240,8 +240,7 @@ void mf_progress_view_init(struct mf_progress_view *v, FILE *out, bool tty,
  * passed since the last one, and always when final (the last figures
  * stay on the screen or in the log). */
 void mf_progress_view_update(struct mf_progress_view *v,
-                             const struct mf_progress_snapshot *s,
-                             bool final);
+                             const struct mf_progress_snapshot *s, bool final);
 /* Erases the display from the terminal (nothing otherwise), so that a
  * line can be printed where it stood; the next update draws it again
  * below that line. */

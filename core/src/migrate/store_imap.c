@@ -85,6 +85,22 @@ mf__store_imap_run(struct imap_store *is, struct mf_imap_cmd_spec *c) {
     return MF_E_OK;
 }
 
+/* Appends a compact UID set ("3:7,9,12:13") of uids[0..n) to c. */
+void
+mf__store_imap_add_uid_set(struct mf_imap_cmd_spec *c, const uint32_t *uids,
+                           size_t n) {
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+            j++;
+        if (j > i)
+            mf_imap_cmd_textf(c, "%s%u:%u", i ? "," : "", uids[i], uids[j]);
+        else
+            mf_imap_cmd_textf(c, "%s%u", i ? "," : "", uids[i]);
+        i = j + 1;
+    }
+}
+
 /* Every queued callback runs now (CANCELLED) and no body source is read
  * again: the caller is about to free them (session.h, abort). */
 static void

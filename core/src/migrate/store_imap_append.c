@@ -1,6 +1,7 @@
 /*
  * The IMAP store's writing side (store_imap_int.h): appends and flag
- * changes, queued without waiting so that many are in flight.
+ * changes, queued without waiting so that many are in flight, and the
+ * removal of given UIDs (UID EXPUNGE, for --sync-deletes).
  *
  * append() of n messages is one MULTIAPPEND command (RFC 3502) when the
  * target has it. Without it (Exchange Online, Gmail) the same batch goes
@@ -334,4 +335,31 @@ mf__store_imap_flush(struct mf_store *st, size_t max_pending) {
         }
     }
     return rc;
+}
+
+/* RFC 4315 section 2.1: "UID EXPUNGE sequence-set" expunges only the
+ * messages of the set that have \Deleted, so a message another client
+ * marked \Deleted stays. The set is sent as given (ascending). */
+mf_err
+mf__store_imap_expunge_uids(struct mf_store *st, const uint32_t *uids,
+                            size_t n) {
+    struct imap_store *is = mf__store_imap(st);
+    struct mf_imap_cmd_spec c = {0};
+    mf_err rc;
+
+    if (n == 0)
+        return MF_E_OK;
+    if (!st->caps.uidplus)
+        return mf_store_fail(st, MF_E_DELETE_NEEDS_UIDPLUS,
+                             "the target has no UIDPLUS (RFC 4315): a plain "
+                             "EXPUNGE would remove more than mailferry's "
+                             "messages, so nothing is deleted");
+    mf_imap_cmd_text(&c, "UID STORE ");
+    mf__store_imap_add_uid_set(&c, uids, n);
+    mf_imap_cmd_text(&c, " +FLAGS.SILENT (\\Deleted)");
+    if ((rc = mf__store_imap_run(is, &c)) != MF_E_OK)
+        return rc;
+    mf_imap_cmd_text(&c, "UID EXPUNGE ");
+    mf__store_imap_add_uid_set(&c, uids, n);
+    return mf__store_imap_run(is, &c);
 }

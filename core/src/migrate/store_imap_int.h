@@ -6,10 +6,13 @@
  *                         closing, the fence gate, one waited command
  *   store_imap_folders.c  LIST (and LSUB), CREATE, SUBSCRIBE (also
  *                         pipelined)
- *   store_imap_fetch.c    SELECT, STATUS, the sequence map, metadata,
- *                         counting, bodies
+ *   store_imap_select.c   SELECT (also ahead), STATUS, EXISTS, the
+ *                         sequence map (EXPUNGE, VANISHED)
+ *   store_imap_meta.c     metadata FETCH, counting, CHANGEDSINCE
+ *   store_imap_fetch.c    message bodies (streamed or whole)
  *   store_imap_append.c   appends and flag changes: the queue of
- *                         commands in flight and their answers
+ *                         commands in flight and their answers; UID
+ *                         EXPUNGE
  *
  * struct imap_store owns its session, the sequence map and the queue of
  * pending appends and flag changes; everything a callback gets is
@@ -105,13 +108,37 @@ mf_err mf__store_imap_folders(struct mf_store *st, bool subscribe,
                               const char *const *names, size_t n,
                               struct mf_error *errs);
 
-/* store_imap_fetch.c */
+/* store_imap.c */
+/* Appends a compact UID set ("3:7,9,12:13") of uids[0..n) to c. */
+void mf__store_imap_add_uid_set(struct mf_imap_cmd_spec *c,
+                                const uint32_t *uids, size_t n);
+
+/* store_imap_select.c */
 
 mf_err mf__store_imap_select(struct mf_store *st, const char *name,
                              bool readonly, struct mf_store_select *sel_r);
 void mf__store_imap_select_ahead(struct mf_store *st, const char *name);
 mf_err mf__store_imap_status(struct mf_store *st, const char *name,
                              struct mf_store_status *status_r);
+mf_err mf__store_imap_on_vanished(void *ud, const struct mf_imap_response *r);
+mf_err mf__store_imap_vanished(struct mf_store *st, uint32_t last,
+                               uint64_t modseq,
+                               void (*cb)(void *ud, uint32_t lo, uint32_t hi),
+                               void *ud);
+/* Untagged handlers kept for the store's life: they keep the sequence
+ * map and the message count right. */
+mf_err mf__store_imap_on_expunge(void *ud, const struct mf_imap_response *r);
+mf_err mf__store_imap_on_exists(void *ud, const struct mf_imap_response *r);
+/* Files uid under sequence number seq in the sequence map. */
+void mf__store_imap_map_put(struct imap_store *is, uint32_t seq, uint32_t uid);
+/* The UID filed under seq, 0 when none is. */
+uint32_t mf__store_imap_map_uid(const struct imap_store *is, uint32_t seq);
+/* Frees the reading state (SELECT sent ahead, sequence map, header
+ * scanner). */
+void mf__store_imap_fetch_free(struct imap_store *is);
+
+/* store_imap_meta.c */
+
 mf_err mf__store_imap_fetch_meta(struct mf_store *st, uint32_t first,
                                  uint32_t last, unsigned what,
                                  mf_store_meta_cb cb, void *ud);
@@ -119,22 +146,12 @@ mf_err mf__store_imap_count(struct mf_store *st, uint32_t first, uint32_t *n_r);
 mf_err mf__store_imap_changed_since(struct mf_store *st, uint32_t first,
                                     uint32_t last, uint64_t modseq,
                                     bool *changed_r);
-mf_err mf__store_imap_expunge_uids(struct mf_store *st, const uint32_t *uids,
-                                   size_t n);
-mf_err mf__store_imap_on_vanished(void *ud, const struct mf_imap_response *r);
-mf_err mf__store_imap_vanished(struct mf_store *st, uint32_t last,
-                               uint64_t modseq,
-                               void (*cb)(void *ud, uint32_t lo, uint32_t hi),
-                               void *ud);
+
+/* store_imap_fetch.c */
+
 mf_err mf__store_imap_fetch_bodies(struct mf_store *st, const uint32_t *uids,
                                    size_t n, const struct mf_store_body_cb *cb,
                                    void *ud);
-/* Untagged handlers kept for the store's life: they keep the sequence
- * map and the message count right. */
-mf_err mf__store_imap_on_expunge(void *ud, const struct mf_imap_response *r);
-mf_err mf__store_imap_on_exists(void *ud, const struct mf_imap_response *r);
-/* Frees the fetch state (sequence map, header scanner). */
-void mf__store_imap_fetch_free(struct imap_store *is);
 
 /* store_imap_append.c */
 
@@ -148,5 +165,7 @@ mf_err mf__store_imap_flush(struct mf_store *st, size_t max_pending);
 /* Drops the finished entries at the head of the queue; with all, every
  * entry (their callbacks have run: the session was aborted or freed). */
 void mf__store_imap_queue_drop(struct imap_store *is, bool all);
+mf_err mf__store_imap_expunge_uids(struct mf_store *st, const uint32_t *uids,
+                                   size_t n);
 
 #endif

@@ -34,8 +34,8 @@ mf_progress_snapshot_add_inflight(struct mf_progress_snapshot *s,
 
     if (s->n_inflight >= MF_PROGRESS_INFLIGHT_MAX)
         return;
-    s->inflight = mf_xreallocarray(s->inflight, s->n_inflight + 1,
-                                   sizeof(*s->inflight));
+    s->inflight =
+        mf_xreallocarray(s->inflight, s->n_inflight + 1, sizeof(*s->inflight));
     c = &s->inflight[s->n_inflight++];
     *c = *m;
     c->email = mf_xstrdup(m->email ? m->email : "");
@@ -153,12 +153,12 @@ total(struct mf_progress_total *t, uint64_t done, uint64_t run_left,
 /* Running jobs that did not say their bytes: their messages left at the
  * average message size measured (or copied so far), an estimate. */
 static void
-unsized_bytes(struct mf_progress_total *t, const struct mf_progress_snapshot *s) {
-    double avg = s->sized_messages ? (double)s->sized_bytes /
-                                         (double)s->sized_messages
-                 : s->messages_done
-                     ? (double)s->bytes_done / (double)s->messages_done
-                     : -1;
+unsized_bytes(struct mf_progress_total *t,
+              const struct mf_progress_snapshot *s) {
+    double avg =
+        s->sized_messages  ? (double)s->sized_bytes / (double)s->sized_messages
+        : s->messages_done ? (double)s->bytes_done / (double)s->messages_done
+                           : -1;
 
     if (avg < 0) {
         t->known = false;
@@ -204,7 +204,8 @@ mf_progress_figures_compute(const struct mf_progress_snapshot *s,
     f->rate_known = true;
     /* The slower of the two decides, as in plan's estimates: a mailbox
      * of many small messages is not done when its bytes are. */
-    if (f->messages.known && (f->messages_per_s > 0 || !left_of(&f->messages))) {
+    if (f->messages.known &&
+        (f->messages_per_s > 0 || !left_of(&f->messages))) {
         eta = f->messages_per_s > 0 ? left_of(&f->messages) / f->messages_per_s
                                     : 0;
         any = true;

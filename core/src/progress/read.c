@@ -149,8 +149,7 @@ mf_progress_read(struct mf_redis *r, const char *batch,
     if ((rc = mf_batch_get(r, batch, &cfg, err)))
         return rc;
     snprintf(s->batch, sizeof(s->batch), "%s", cfg->name);
-    snprintf(s->state, sizeof(s->state), "%s",
-             mf_batch_state_name(cfg->state));
+    snprintf(s->state, sizeof(s->state), "%s", mf_batch_state_name(cfg->state));
     s->running = mf_batch_state_running(cfg->state);
     s->stopping = cfg->state == MF_BATCH_STOPPING;
     s->mailboxes = cfg->n_mailboxes;

@@ -68,7 +68,8 @@ bytes_figure(struct text *t, const struct mf_progress_total *b) {
 
     put(t, "%s/", bytes(a, sizeof(a), b->done));
     if (b->known)
-        put(t, "%s%s", b->estimated ? "~" : "", bytes(p, sizeof(p), b->planned));
+        put(t, "%s%s", b->estimated ? "~" : "",
+            bytes(p, sizeof(p), b->planned));
     else
         put(t, "?");
 }
@@ -108,8 +109,9 @@ connections(struct text *t, const struct mf_progress_snapshot *s,
     char w[32];
 
     if (s->source.counted || s->target.counted)
-        put(t, "connections source %u held, %u waiting%starget %u held, %u "
-               "waiting",
+        put(t,
+            "connections source %u held, %u waiting%starget %u held, %u "
+            "waiting",
             s->source.held, s->source.waiting, sep, s->target.held,
             s->target.waiting);
     else
@@ -125,8 +127,7 @@ estimated(const struct mf_progress_figures *f) {
 
 void
 mf_progress_summary(const struct mf_progress_snapshot *s,
-                    const struct mf_progress_figures *f, char *out,
-                    size_t n) {
+                    const struct mf_progress_figures *f, char *out, size_t n) {
     struct text t = {out, n, 0};
 
     MF_ASSERT(n > 0);
@@ -168,17 +169,18 @@ inflight_line(struct lines *l, const struct mf_progress_mailbox *m) {
     char a[32], b[32];
     struct text t = {buf, sizeof(buf), 0};
     unsigned cols = l->width / 3 < EMAIL_COLS ? l->width / 3 : EMAIL_COLS;
-    int fill = m->messages_total
-                   ? (int)((double)m->messages_done * BAR /
-                           (double)m->messages_total)
-                   : 0;
+    int fill =
+        m->messages_total
+            ? (int)((double)m->messages_done * BAR / (double)m->messages_total)
+            : 0;
     size_t cps = mf_utf8_fit(email, sizeof(email), m->email, cols);
 
     fill = fill > BAR ? BAR : fill;
     put(&t, "  %s%*s [%.*s%.*s] %llu/%llu msgs, %s", email,
-        (int)(cols > cps ? cols - cps : 0), "", fill, "##########",
-        BAR - fill, "..........", (unsigned long long)m->messages_done,
-        (unsigned long long)m->messages_total, bytes(a, sizeof(a), m->bytes_done));
+        (int)(cols > cps ? cols - cps : 0), "", fill, "##########", BAR - fill,
+        "..........", (unsigned long long)m->messages_done,
+        (unsigned long long)m->messages_total,
+        bytes(a, sizeof(a), m->bytes_done));
     if (m->bytes_total)
         put(&t, "/%s", bytes(b, sizeof(b), m->bytes_total));
     put(&t, ", folders %u/%u", m->folders_done, m->folders_total);
@@ -198,12 +200,12 @@ mf_progress_render(const struct mf_progress_snapshot *s,
     struct lines l = {out, width};
     size_t room, shown;
 
-    l.width = width < 20 ? 20 : width > MF_PROGRESS_WIDTH_MAX
-                                    ? MF_PROGRESS_WIDTH_MAX
-                                    : width;
-    height = height < 4 ? 4 : height > MF_PROGRESS_LINES_MAX
-                                  ? MF_PROGRESS_LINES_MAX
-                                  : height;
+    l.width = width < 20                      ? 20
+              : width > MF_PROGRESS_WIDTH_MAX ? MF_PROGRESS_WIDTH_MAX
+                                              : width;
+    height = height < 4                       ? 4
+             : height > MF_PROGRESS_LINES_MAX ? MF_PROGRESS_LINES_MAX
+                                              : height;
     out->n = 0;
 
     t = (struct text){buf, sizeof(buf), 0};

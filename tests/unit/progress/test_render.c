@@ -127,17 +127,18 @@ test_widths(void **state) {
     (void)state;
     sample(&s, &m, &f);
     for (size_t w = 0; w < MF_ARRAY_LEN(widths); w++) {
-        unsigned want = widths[w] < 20                      ? 20
-                        : widths[w] > MF_PROGRESS_WIDTH_MAX ? MF_PROGRESS_WIDTH_MAX
-                                                            : widths[w];
+        unsigned want = widths[w] < 20 ? 20
+                        : widths[w] > MF_PROGRESS_WIDTH_MAX
+                            ? MF_PROGRESS_WIDTH_MAX
+                            : widths[w];
         mf_progress_render(&s, &f, widths[w], 24, l);
         assert_int_equal(l->n, 5);
         for (size_t i = 0; i < l->n; i++) {
             if (columns(l->line[i]) > want)
-                fail_msg("width %u line %zu has %zu columns: %s", widths[w],
-                         i, columns(l->line[i]), l->line[i]);
-            assert_true(mf_utf8_valid((const uint8_t *)l->line[i],
-                                      strlen(l->line[i])));
+                fail_msg("width %u line %zu has %zu columns: %s", widths[w], i,
+                         columns(l->line[i]), l->line[i]);
+            assert_true(
+                mf_utf8_valid((const uint8_t *)l->line[i], strlen(l->line[i])));
         }
         /* Cut lines end with the ellipsis. */
         if (want < 60)
@@ -171,8 +172,8 @@ test_utf8_address_cut(void **state) {
     for (unsigned w = 20; w < 120; w += 7) {
         mf_progress_render(&s, &f, w, 24, l);
         assert_int_equal(l->n, 4);
-        assert_true(mf_utf8_valid((const uint8_t *)l->line[3],
-                                  strlen(l->line[3])));
+        assert_true(
+            mf_utf8_valid((const uint8_t *)l->line[3], strlen(l->line[3])));
         /* The address column is a third of the width (at most 32): cut,
          * and the figures after it still there when the line has room. */
         assert_non_null(strstr(l->line[3], "  j\u00f6rg"));

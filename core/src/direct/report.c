@@ -3,7 +3,7 @@
  * report a batch gets (core/include/mailferry/report.h), in CSV, JSON and
  * HTML, built from the mailboxes' results and the throughput samples.
  */
-#include "migrate_output.h"
+#include "direct_int.h"
 
 #include "mailferry/report.h"
 #include "mailferry/util.h"
@@ -15,7 +15,7 @@
 #include <time.h>
 
 static enum mf_report_state
-state_of(const struct mailbox_outcome *o) {
+state_of(const struct mf__direct_outcome *o) {
     if (!atomic_load(&o->done))
         return atomic_load(&o->started) ? MF_REPORT_STOPPED : MF_REPORT_QUEUED;
     if (o->result.error.code == MF_E_OK)
@@ -26,7 +26,7 @@ state_of(const struct mailbox_outcome *o) {
 }
 
 static void
-add_mailbox(struct mf_report_batch *b, const struct mailbox_outcome *o,
+add_mailbox(struct mf_report_batch *b, const struct mf__direct_outcome *o,
             int64_t started) {
     const struct mf_migrate_result *r = &o->result;
     const struct mf_migrate_stats *s = &r->stats;
@@ -72,10 +72,10 @@ add_mailbox(struct mf_report_batch *b, const struct mailbox_outcome *o,
 }
 
 bool
-migrate_write_reports(const char *dir, const char *batch, const char *source,
-                      const char *target, int64_t started,
-                      const struct mailbox_outcome *v, size_t n,
-                      const struct watch_samples *samples, FILE *out) {
+mf__direct_write_reports(const char *dir, const char *batch, const char *source,
+                         const char *target, int64_t started,
+                         const struct mf__direct_outcome *v, size_t n,
+                         const struct mf__direct_samples *samples, FILE *out) {
     struct mf_report_batch_info info = {0};
     struct mf_report_batch *b;
     bool ok = true, any_failed = false;

@@ -1,9 +1,10 @@
 /*
- * A batch's OAuth2 settings as `batch create` shows them (batch_def.h):
+ * A batch's OAuth2 settings as `batch create` and `batch status` show
+ * them (mailferry/status.h):
  * the non-secret ones only; the sealed key is never printed, not even
  * its size.
  */
-#include "batch_def.h"
+#include "mailferry/status.h"
 
 #include "mailferry/batch.h"
 #include "mailferry/json.h"
@@ -11,7 +12,7 @@
 #include <stdio.h>
 
 void
-batch_oauth_json(struct mf_json *j, const struct mf_batch_config *cfg) {
+mf_status_oauth_json(struct mf_json *j, const struct mf_batch_config *cfg) {
     const struct mf_batch_oauth *o[2] = {&cfg->source_oauth,
                                          &cfg->target_oauth};
     const char *key[2] = {"source_oauth", "target_oauth"};
@@ -34,7 +35,7 @@ batch_oauth_json(struct mf_json *j, const struct mf_batch_config *cfg) {
 }
 
 void
-batch_oauth_text(FILE *out, const struct mf_batch_config *cfg) {
+mf_status_oauth_text(FILE *out, const struct mf_batch_config *cfg) {
     const struct mf_batch_oauth *o[2] = {&cfg->source_oauth,
                                          &cfg->target_oauth};
     const char *side[2] = {"source", "target"};

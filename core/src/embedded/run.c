@@ -8,19 +8,18 @@
  *   - a worker (mf_worker_run) with --concurrency slots in a thread,
  *
  * creates the batch from the CSV exactly as `batch create` does (the same
- * options, batch_def.c), begins a pass as `batch start` does, and waits
- * until the batch settles, printing a line per mailbox as it finishes.
- * Ctrl-C is `batch stop`: every mailbox stops at a message boundary with a
- * checkpoint, and the run ends Stopped. Then it writes the report.
+ * options: the program's define callback), begins a pass as `batch start` does,
+ * and waits until the batch settles, printing a line per mailbox as it
+ * finishes. Ctrl-C is `batch stop`: every mailbox stops at a message boundary
+ * with a checkpoint, and the run ends Stopped. Then it writes the report.
  *
  * Passwords are sealed with a key made for this run (or the one of
  * --master-key-file) and wiped when the run ends; with a shared --redis and
  * --batch NAME and the same key file, a second run is an incremental pass
  * of the same batch: only new messages, flag changes carried over.
  */
-#include "batch_def.h"
-#include "cli.h"
 #include "mailferry/batch.h"
+#include "mailferry/batchdef.h"
 #include "mailferry/crypto.h"
 #include "mailferry/embedded.h"
 #include "mailferry/jobs.h"
@@ -30,7 +29,6 @@
 #include "mailferry/report.h"
 #include "mailferry/util.h"
 #include "mailferry/worker.h"
-#include "migrate_output.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -162,28 +160,6 @@ on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
         w->printed[i] = 1;
     }
     return MF_E_OK;
-}
-
-/* The progress (--progress-interval, --no-progress; none with --json):
- * redrawn in place on stderr when it is a terminal, else a summary line
- * an interval on stdout among the mailboxes' lines. False, with the
- * problem printed, for a bad value. */
-static bool
-progress_view(struct cli *cli, struct mf_progress_view *v, bool *on_r) {
-    struct mf_error err = {0};
-    bool off = false, tty = isatty(STDERR_FILENO);
-    uint64_t every;
-
-    if (mf_config_get_bool(cli->config, "no-progress", false, &off, &err) ||
-        mf_config_get_u64(cli->config, "progress-interval", 10, 0, 86400,
-                          MF_UNIT_SECONDS, &every, &err)) {
-        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
-        return false;
-    }
-    *on_r = !cli->json && !off && every > 0;
-    if (*on_r)
-        mf_progress_view_init(v, tty ? stderr : stdout, tty, (double)every);
-    return true;
 }
 
 static bool
@@ -380,7 +356,8 @@ timing_log(const struct timing *tm, const char *name) {
 /* The pipeline's log lines (every job, result and retry) go to a file
  * beside the report: the terminal shows one line per mailbox. */
 static FILE *
-open_log(struct cli *cli, const char *dir, char *path, size_t n) {
+open_log(const struct mf_embedded_options *o, const char *dir, char *path,
+         size_t n) {
     enum mf_log_format fmt = MF_LOG_TEXT;
     enum mf_log_level lvl = MF_LOG_INFO;
     const char *v;
@@ -391,243 +368,252 @@ open_log(struct cli *cli, const char *dir, char *path, size_t n) {
     snprintf(path, n, "%s/migrate.log", dir);
     if (!(f = fopen(path, "a")))
         return NULL;
-    if ((v = mf_config_get(cli->config, "log-format", NULL)))
+    if ((v = o->log_format))
         (void)mf_log_format_parse(v, &fmt);
-    if ((v = mf_config_get(cli->config, "log-level", NULL)))
+    if ((v = o->log_level))
         (void)mf_log_level_parse(v, &lvl);
     mf_log_setup(fmt, lvl, f);
     return f;
 }
 
-int
-migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
-                 const char *report_dir, const atomic_bool *stop) {
-    struct mf_redis_child *rchild = NULL;
-    struct mf_kafka_mock *mock = NULL;
-    struct mf_crypto_keyring *kr = NULL;
-    struct mf_config *kcfg = mf_config_new();
-    struct mf_redis *r = NULL;
-    struct mf_kafka_producer *producer = NULL;
-    struct mf_kafka_topics topics;
-    struct mf_batch_config *existing = NULL;
-    struct mf_batchdef d;
-    struct threads *t = mf_xcalloc(1, sizeof(*t));
-    struct watch w = {0};
-    struct mf_progress_view view;
-    bool show = false;
-    struct mf_report_batch *rep = NULL;
-    struct mf_error err = {0};
-    const char *redis_url = mf_config_get(cli->config, "redis", NULL);
-    const char *keyfile = mf_config_get(cli->config, "master-key-file", NULL);
-    const char *name = mf_config_get(cli->config, "batch", NULL);
-    char gen_name[64], logpath[4200] = "";
-    FILE *logf = NULL;
-    enum mf_batch_state state = MF_BATCH_CREATED;
-    enum mf_batch_op op = MF_BATCH_OP_START;
-    bool takeover = false;
-    uint64_t njobs = 0;
-    int exit_code = MF_EXIT_ERROR, nset = 0;
-    struct timing tg = {0};
-    mf_err rc;
+/* The exit codes of the program (coordinator/cli.h), which
+ * mf_embedded_run() returns. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_ERROR = 3 };
 
-    tg.t0 = tg.mark = mf_monotonic_s();
-    memset(&d, 0, sizeof(d));
-    logf = open_log(cli, report_dir, logpath, sizeof(logpath));
-    w.json = cli->json;
-    if (!progress_view(cli, &view, &show)) {
-        exit_code = MF_EXIT_USAGE;
-        goto out;
-    }
-    w.view = show ? &view : NULL;
-    if (!name) {
+/* One run's state, from the servers to the report; each step below
+ * returns -1 to go on, else the exit code. */
+struct run {
+    const struct mf_embedded_options *o;
+    const char *name, *redis_url;
+    char gen_name[64];
+    struct mf_redis_child *rchild;
+    struct mf_kafka_mock *mock;
+    struct mf_crypto_keyring *kr;
+    struct mf_config *kcfg;
+    struct mf_redis *r;
+    struct mf_kafka_producer *producer;
+    struct mf_kafka_topics topics;
+    struct mf_batch_config *existing;
+    struct mf_batchdef d;
+    struct threads *t;
+    struct watch w;
+    struct mf_progress_view view;
+    struct mf_report_batch *rep;
+    struct mf_error err;
+    enum mf_batch_state state;
+    enum mf_batch_op op;
+    bool takeover;
+    uint64_t njobs;
+};
+
+/* The batch's name: --batch, or migrate-<time>-<pid>. */
+static int
+run_name(struct run *x) {
+    x->name = x->o->batch;
+    if (!x->name) {
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
-        snprintf(gen_name, sizeof(gen_name),
+        snprintf(x->gen_name, sizeof(x->gen_name),
                  "migrate-%04d%02d%02d-%02d%02d%02d-%ld", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  (long)getpid());
-        name = gen_name;
+        x->name = x->gen_name;
     }
-    if (!mf_batch_name_valid(name)) {
+    if (!mf_batch_name_valid(x->name)) {
         fprintf(stderr,
                 "mailferry migrate: --batch %s: use letters, digits, "
                 "'.', '_' and '-' (at most 64)\n",
-                name);
-        exit_code = MF_EXIT_USAGE;
-        goto out;
+                x->name);
+        return EXIT_USAGE;
     }
-    rc = keyfile ? mf_crypto_keyring_load(keyfile, &kr, &err)
-                 : ephemeral_keyring(&kr, &err);
-    if (rc) {
-        fprintf(stderr, "mailferry migrate: key: %s\n", err.detail);
-        goto out;
-    }
+    return -1;
+}
 
-    /* The servers. */
-    if (!redis_url) {
-        if ((rc = mf_redis_child_start(NULL, NULL, &rchild, &err))) {
-            fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
-            goto out;
+/* The key, Redis (a child unless shared) and the in-process Kafka. */
+static int
+run_servers(struct run *x) {
+    mf_err rc = x->o->key_file
+                    ? mf_crypto_keyring_load(x->o->key_file, &x->kr, &x->err)
+                    : ephemeral_keyring(&x->kr, &x->err);
+
+    if (rc) {
+        fprintf(stderr, "mailferry migrate: key: %s\n", x->err.detail);
+        return EXIT_ERROR;
+    }
+    x->redis_url = x->o->redis_url;
+    if (!x->redis_url) {
+        if ((rc = mf_redis_child_start(NULL, NULL, &x->rchild, &x->err))) {
+            fprintf(stderr, "mailferry migrate: Redis: %s\n", x->err.detail);
+            return EXIT_ERROR;
         }
-        redis_url = mf_redis_child_url(rchild);
+        x->redis_url = mf_redis_child_url(x->rchild);
     }
-    if ((rc = mf_redis_connect(redis_url, 0, &r, &err))) {
-        fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
-        goto out;
+    if ((rc = mf_redis_connect(x->redis_url, 0, &x->r, &x->err))) {
+        fprintf(stderr, "mailferry migrate: Redis: %s\n", x->err.detail);
+        return EXIT_ERROR;
     }
-    if ((rc = mf_kafka_mock_start(1, NULL, (int)(concurrency * 2 + 2), &mock,
-                                  &err)) ||
-        (rc = mf_kafka_topics_init(&topics, NULL, &err))) {
-        fprintf(stderr, "mailferry migrate: Kafka: %s\n", err.detail);
-        goto out;
+    if ((rc = mf_kafka_mock_start(1, NULL, (int)(x->o->concurrency * 2 + 2),
+                                  &x->mock, &x->err)) ||
+        (rc = mf_kafka_topics_init(&x->topics, NULL, &x->err))) {
+        fprintf(stderr, "mailferry migrate: Kafka: %s\n", x->err.detail);
+        return EXIT_ERROR;
     }
-    mf_config_set_flag(kcfg, "kafka", mf_kafka_mock_bootstrap(mock));
+    mf_config_set_flag(x->kcfg, "kafka", mf_kafka_mock_bootstrap(x->mock));
     /* One worker and one service, each the only consumer of its topic:
      * no consumer group to join (3 s of the mock's initial rebalance
      * delay), and fetches that come back at once in-process (the mock
      * broker holds an empty fetch for fetch.wait.max.ms, 500 by default,
      * even when a message arrives meanwhile). */
-    mf_config_set_flag(kcfg, "kafka-assign", "all");
-    mf_config_set_flag(kcfg, "kafka.fetch.wait.max.ms", "5");
-    mf_config_set_flag(kcfg, "kafka.fetch.error.backoff.ms", "5");
+    mf_config_set_flag(x->kcfg, "kafka-assign", "all");
+    mf_config_set_flag(x->kcfg, "kafka.fetch.wait.max.ms", "5");
+    mf_config_set_flag(x->kcfg, "kafka.fetch.error.backoff.ms", "5");
     /* The worker holds jobs back in librdkafka's queue while its slots
      * are busy (kafka-assign=all): about a thousand of them, not 64 MB. */
-    mf_config_set_flag(kcfg, "kafka.queued.max.messages.kbytes", "2048");
+    mf_config_set_flag(x->kcfg, "kafka.queued.max.messages.kbytes", "2048");
+    return -1;
+}
 
-    timing_mark(&tg, PH_SERVERS);
+/* The batch: a new one, or the next pass of an existing one. */
+static int
+run_batch(struct run *x) {
+    const struct mf_embedded_options *o = x->o;
+    mf_err rc = mf_batch_get(x->r, x->name, &x->existing, &x->err);
+    int exit_code;
 
-    /* The batch: a new one, or the next pass of an existing one. */
-    rc = mf_batch_get(r, name, &existing, &err);
     if (rc == MF_E_OK) {
-        if (!keyfile) {
+        if (!o->key_file) {
             fprintf(stderr,
                     "mailferry migrate: batch %s exists in that Redis; to "
                     "run it again give --master-key-file (the key it was "
                     "created with), or choose another --batch\n",
-                    name);
-            exit_code = MF_EXIT_FAIL;
-            goto out;
+                    x->name);
+            return EXIT_FAIL;
         }
         /* Options that may change (`batch set`) apply from this pass. */
-        if ((exit_code =
-                 batch_def_apply_settings(cli, "migrate", r, name, &nset)) >= 0)
-            goto out;
-        exit_code = MF_EXIT_ERROR;
-        op = existing->state == MF_BATCH_STOPPED ||
-                     existing->state == MF_BATCH_CREATED
-                 ? MF_BATCH_OP_START
-                 : MF_BATCH_OP_SYNC;
+        if ((exit_code = o->settings(o->ud, x->r, x->name)) >= 0)
+            return exit_code;
+        x->op = x->existing->state == MF_BATCH_STOPPED ||
+                        x->existing->state == MF_BATCH_CREATED
+                    ? MF_BATCH_OP_START
+                    : MF_BATCH_OP_SYNC;
         /* A run that died mid-pass (crash, kill -9, host lost) left the
          * batch running: this run takes the pass over (take_over()). */
-        takeover = mf_batch_state_running(existing->state);
+        x->takeover = mf_batch_state_running(x->existing->state);
     } else if (rc == MF_E_NOT_FOUND) {
-        exit_code = batch_def_read(cli, "migrate", name, csv, kr, NULL, &d);
-        if (exit_code >= 0)
-            goto out;
-        exit_code = MF_EXIT_ERROR;
-        if ((rc = mf_batch_create(r, &d.cfg, d.mbs, d.n, &err))) {
-            fprintf(stderr, "mailferry migrate: %s\n", err.detail);
-            goto out;
+        if ((exit_code = o->define(o->ud, x->name, x->kr, &x->d)) >= 0)
+            return exit_code;
+        if ((rc =
+                 mf_batch_create(x->r, &x->d.cfg, x->d.mbs, x->d.n, &x->err))) {
+            fprintf(stderr, "mailferry migrate: %s\n", x->err.detail);
+            return EXIT_ERROR;
         }
     } else {
-        fprintf(stderr, "mailferry migrate: Redis: %s\n", err.detail);
-        goto out;
+        fprintf(stderr, "mailferry migrate: Redis: %s\n", x->err.detail);
+        return EXIT_ERROR;
     }
+    return -1;
+}
 
-    timing_mark(&tg, PH_BATCH);
+/* The service and the worker, in threads of this process. */
+static int
+run_threads(struct run *x) {
+    struct threads *t = x->t;
 
-    /* The service and the worker. */
-    t->so.config = kcfg;
-    t->so.redis_url = redis_url;
-    t->so.keyring = kr;
+    t->so.config = x->kcfg;
+    t->so.redis_url = x->redis_url;
+    t->so.keyring = x->kr;
     t->so.scan_interval_ms = 1000;
     /* Other runs may share this Redis: their batches are theirs. */
-    t->so.only_batch = name;
+    t->so.only_batch = x->name;
     /* Both notice the end of the run within 20 ms (in-process polls). */
     t->so.poll_ms = 20;
     t->wo.poll_ms = 20;
     /* Progress every second (in-process, cheap), as the display redraws. */
     t->wo.progress_interval_ms = 1000;
-    t->wo.config = kcfg;
-    t->wo.redis_url = redis_url;
-    t->wo.keyring = kr;
-    t->wo.slots = concurrency;
+    t->wo.config = x->kcfg;
+    t->wo.redis_url = x->redis_url;
+    t->wo.keyring = x->kr;
+    t->wo.slots = x->o->concurrency;
     t->wo.worker_id = "migrate";
     /* Renewals (which also notice a stop) every 2 s instead of 10. */
     t->wo.claim_ttl_ms = 6000;
-    t->wo.bind_address = mf_config_get(cli->config, "bind-address", NULL);
-    t->wo.egress_ip = mf_config_get(cli->config, "egress-ip", NULL);
+    t->wo.bind_address = x->o->bind_address;
+    t->wo.egress_ip = x->o->egress_ip;
     mf_worker_stats_init(&t->wstats);
     t->svc_started = pthread_create(&t->svc, NULL, service_main, t) == 0;
     t->wrk_started =
         t->svc_started && pthread_create(&t->wrk, NULL, worker_main, t) == 0;
     if (!t->wrk_started) {
         fprintf(stderr, "mailferry migrate: cannot start threads\n");
-        goto out;
+        return EXIT_ERROR;
     }
     /* The batch's clock starts when the worker can take jobs: at once,
      * as it joins no consumer group (kafka-assign=all above). */
     for (int i = 0; i < 3000 && !atomic_load(&t->wstats.partitions); i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
-        if (atomic_load(stop))
+        if (atomic_load(x->o->stop))
             break;
         nanosleep(&ts, NULL);
     }
-    timing_mark(&tg, PH_START);
+    return -1;
+}
 
-    /* The pass, as `batch start` (or `batch sync`) makes it. */
-    if ((rc = mf_kafka_producer_new(kcfg, "mailferry-migrate", NULL, NULL,
-                                    &producer, &err)) ||
-        (rc = mf_kafka_producer_warm(
-             producer, (const char *const[]){topics.jobs}, 1, 5000, &err))) {
-        fprintf(stderr, "mailferry migrate: Kafka: %s\n", err.detail);
-        goto out;
-    }
-    {
-        struct mf_jobs_ctx ctx = {.redis = r,
-                                  .producer = producer,
-                                  .topics = &topics,
-                                  .keyring = kr,
-                                  .sender = "mailferry-migrate"};
-        if (takeover)
-            rc = take_over(&ctx, name, stop, &t->wrk_stop, cli->json, &njobs,
-                           &state, &err);
-        else
-            rc =
-                mf_jobs_begin_pass(&ctx, name, op, 30000, &njobs, &state, &err);
-        if (rc) {
-            fprintf(stderr, "mailferry migrate: %s\n", err.detail);
-            exit_code = rc == MF_E_STATE ? MF_EXIT_FAIL : MF_EXIT_ERROR;
-            goto out;
-        }
-    }
-    if (!cli->json)
-        printf("batch %s: %llu mailboxes queued, %u at a time\n", name,
-               (unsigned long long)njobs, concurrency);
-    timing_mark(&tg, PH_QUEUE);
+/* The pass, as `batch start` (or `batch sync`) makes it. */
+static int
+run_queue(struct run *x) {
+    struct mf_jobs_ctx ctx = {.redis = x->r,
+                              .topics = &x->topics,
+                              .keyring = x->kr,
+                              .sender = "mailferry-migrate"};
+    mf_err rc;
 
-    if ((rc = wait_batch(r, name, stop, &t->wrk_stop, &w, &state, &err))) {
-        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
-        goto out;
+    if ((rc = mf_kafka_producer_new(x->kcfg, "mailferry-migrate", NULL, NULL,
+                                    &x->producer, &x->err)) ||
+        (rc = mf_kafka_producer_warm(x->producer,
+                                     (const char *const[]){x->topics.jobs}, 1,
+                                     5000, &x->err))) {
+        fprintf(stderr, "mailferry migrate: Kafka: %s\n", x->err.detail);
+        return EXIT_ERROR;
     }
-    timing_mark(&tg, PH_PASS);
-    if ((rc = mf_batch_report(r, name, &rep, &err))) {
-        fprintf(stderr, "mailferry migrate: report: %s\n", err.detail);
-        goto out;
+    ctx.producer = x->producer;
+    if (x->takeover)
+        rc = take_over(&ctx, x->name, x->o->stop, &x->t->wrk_stop, x->o->json,
+                       &x->njobs, &x->state, &x->err);
+    else
+        rc = mf_jobs_begin_pass(&ctx, x->name, x->op, 30000, &x->njobs,
+                                &x->state, &x->err);
+    if (rc) {
+        fprintf(stderr, "mailferry migrate: %s\n", x->err.detail);
+        return rc == MF_E_STATE ? EXIT_FAIL : EXIT_ERROR;
     }
-    if (cli->json) {
-        if (mf_report_write_json(rep, stdout) != MF_E_OK)
-            goto out;
+    if (!x->o->json)
+        printf("batch %s: %llu mailboxes queued, %u at a time\n", x->name,
+               (unsigned long long)x->njobs, x->o->concurrency);
+    return -1;
+}
+
+/* The report: read from the batch, printed, written beside the log. */
+static int
+run_report(struct run *x) {
+    mf_err rc;
+
+    if ((rc = mf_batch_report(x->r, x->name, &x->rep, &x->err))) {
+        fprintf(stderr, "mailferry migrate: report: %s\n", x->err.detail);
+        return EXIT_ERROR;
+    }
+    if (x->o->json) {
+        if (mf_report_write_json(x->rep, stdout) != MF_E_OK)
+            return EXIT_ERROR;
         fputc('\n', stdout);
     } else {
         struct mf_report_totals tot;
-        mf_report_totals(rep, &tot);
-        print_items(rep);
+        mf_report_totals(x->rep, &tot);
+        print_items(x->rep);
         printf("\nbatch %s %s: %llu mailboxes, %llu synced, %llu failed, "
                "%llu stopped\nmessages: %llu copied (%.1f MB) in %.1f s, "
                "%.0f msgs/s\n",
-               name, mf_batch_state_name(state),
+               x->name, mf_batch_state_name(x->state),
                (unsigned long long)tot.mailboxes,
                (unsigned long long)(tot.by_state[MF_REPORT_SYNCED] +
                                     tot.by_state[MF_REPORT_COMPLETED]),
@@ -637,13 +623,48 @@ migrate_embedded(struct cli *cli, const char *csv, unsigned concurrency,
                (double)tot.copied_bytes / 1e6, tot.elapsed_seconds,
                tot.messages_per_second);
     }
-    if (!write_reports(rep, report_dir, cli->json))
-        goto out;
-    timing_mark(&tg, PH_REPORT);
-    exit_code = state == MF_BATCH_SYNCED || state == MF_BATCH_COMPLETED
-                    ? MF_EXIT_OK
-                    : MF_EXIT_FAIL;
-out:
+    if (!write_reports(x->rep, x->o->report_dir, x->o->json))
+        return EXIT_ERROR;
+    return -1;
+}
+
+/* Every step of a run, in order, each timed; stops at the first that
+ * ends the run. */
+static int
+run_steps(struct run *x, struct timing *tg) {
+    int exit_code;
+    mf_err rc;
+
+    if ((exit_code = run_name(x)) >= 0 || (exit_code = run_servers(x)) >= 0)
+        return exit_code;
+    timing_mark(tg, PH_SERVERS);
+    if ((exit_code = run_batch(x)) >= 0)
+        return exit_code;
+    timing_mark(tg, PH_BATCH);
+    if ((exit_code = run_threads(x)) >= 0)
+        return exit_code;
+    timing_mark(tg, PH_START);
+    if ((exit_code = run_queue(x)) >= 0)
+        return exit_code;
+    timing_mark(tg, PH_QUEUE);
+    if ((rc = wait_batch(x->r, x->name, x->o->stop, &x->t->wrk_stop, &x->w,
+                         &x->state, &x->err))) {
+        fprintf(stderr, "mailferry migrate: %s\n", x->err.detail);
+        return EXIT_ERROR;
+    }
+    timing_mark(tg, PH_PASS);
+    if ((exit_code = run_report(x)) >= 0)
+        return exit_code;
+    timing_mark(tg, PH_REPORT);
+    return x->state == MF_BATCH_SYNCED || x->state == MF_BATCH_COMPLETED
+               ? EXIT_OK
+               : EXIT_FAIL;
+}
+
+static void
+run_free(struct run *x) {
+    struct threads *t = x->t;
+
     /* Both at once: each notices at its next poll, and neither needs the
      * other to stop (the worker's last results were delivered before the
      * batch could settle). */
@@ -654,22 +675,48 @@ out:
     if (t->svc_started)
         pthread_join(t->svc, NULL);
     free(t);
-    mf_report_free(&rep);
-    free(w.printed);
-    mf_batchdef_free(&d);
-    mf_batch_config_free(&existing);
-    mf_kafka_producer_free(&producer);
-    mf_redis_free(&r);
-    mf_kafka_mock_stop(&mock);
-    mf_redis_child_stop(&rchild);
-    mf_crypto_keyring_free(&kr);
-    mf_config_free(&kcfg);
+    mf_report_free(&x->rep);
+    free(x->w.printed);
+    mf_batchdef_free(&x->d);
+    mf_batch_config_free(&x->existing);
+    mf_kafka_producer_free(&x->producer);
+    mf_redis_free(&x->r);
+    mf_kafka_mock_stop(&x->mock);
+    mf_redis_child_stop(&x->rchild);
+    mf_crypto_keyring_free(&x->kr);
+    mf_config_free(&x->kcfg);
+}
+
+int
+mf_embedded_run(const struct mf_embedded_options *o) {
+    struct run x = {.o = o, .state = MF_BATCH_CREATED, .op = MF_BATCH_OP_START};
+    struct timing tg = {0};
+    char logpath[4200] = "";
+    FILE *logf;
+    int exit_code;
+
+    tg.t0 = tg.mark = mf_monotonic_s();
+    x.kcfg = mf_config_new();
+    x.t = mf_xcalloc(1, sizeof(*x.t));
+    logf = open_log(o, o->report_dir, logpath, sizeof(logpath));
+    x.w.json = o->json;
+    /* The progress: redrawn in place on stderr when it is a terminal,
+     * else a summary line an interval on stdout among the mailboxes'
+     * lines; none with --json or an interval of 0 (--no-progress). */
+    if (!o->json && o->progress_interval_s > 0) {
+        bool tty = isatty(STDERR_FILENO);
+        mf_progress_view_init(&x.view, tty ? stderr : stdout, tty,
+                              o->progress_interval_s);
+        x.w.view = &x.view;
+    }
+    exit_code = run_steps(&x, &tg);
+    run_free(&x);
     timing_mark(&tg, PH_STOP);
-    timing_log(&tg, name);
+    timing_log(&tg, x.name);
     if (logf) {
         mf_log_setup(MF_LOG_TEXT, MF_LOG_INFO, stderr);
         fclose(logf);
-        if (!cli->json)
+        if (!o->json)
             printf("log: %s\n", logpath);
     }
     return exit_code;

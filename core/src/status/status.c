@@ -18,11 +18,11 @@
  * `migrate` draws): redrawn in place on a terminal, a summary line an
  * interval otherwise, until the batch stops running.
  */
-#include "batch_status.h"
+#include "mailferry/status.h"
 
-#include "mailferry/profile.h"
 #include "mailferry/progress.h"
 #include "mailferry/json.h"
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -487,17 +487,16 @@ show_changes(struct mf_redis *r, const char *name, FILE *out,
 
 /* --watch: the progress display (mailferry/progress.h), in place on a
  * terminal, a line an interval otherwise, until the batch stops running. */
-static int
+static mf_err
 watch_progress(struct mf_redis *r, const char *name, unsigned interval_ms,
-               const atomic_bool *stop) {
+               const atomic_bool *stop, struct mf_error *err) {
     struct mf_progress_view v;
     struct mf_progress_snapshot s = {0};
-    struct mf_error err = {0};
     mf_err rc;
 
     mf_progress_view_init(&v, stdout, isatty(STDOUT_FILENO),
                           interval_ms / 1000.0);
-    while (!(rc = mf_progress_read(r, name, NULL, NULL, &s, &err))) {
+    while (!(rc = mf_progress_read(r, name, NULL, NULL, &s, err))) {
         mf_progress_view_update(&v, &s, !s.running || atomic_load(stop));
         if (!s.running || atomic_load(stop))
             break;
@@ -505,27 +504,23 @@ watch_progress(struct mf_redis *r, const char *name, unsigned interval_ms,
             usleep(100 * 1000);
     }
     mf_progress_snapshot_clear(&s);
-    if (rc)
-        batch_print_error("batch status", name, &err);
-    return rc ? batch_exit_code(rc) : MF_EXIT_OK;
+    return rc;
 }
 
-int
-batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
-                  unsigned interval_ms, const atomic_bool *stop) {
+mf_err
+mf_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
+               unsigned interval_ms, const atomic_bool *stop,
+               struct mf_error *err) {
     struct mf_batch_config *cfg = NULL;
     struct snapshot s = {0};
-    struct mf_error err = {0};
     struct mf_buf b = {0};
     struct mf_json j;
     mf_err rc;
 
     if (watch && !json)
-        return watch_progress(r, name, interval_ms, stop);
-    if ((rc = mf_batch_get(r, name, &cfg, &err))) {
-        batch_print_error("batch status", name, &err);
-        return batch_exit_code(rc);
-    }
+        return watch_progress(r, name, interval_ms, stop, err);
+    if ((rc = mf_batch_get(r, name, &cfg, err)))
+        return rc;
     s.now = (int64_t)time(NULL);
     if (json) {
         mf_json_init(&j, &b);
@@ -535,8 +530,8 @@ batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
         mf_json_array_begin(&j);
         s.j = &j;
     }
-    if ((rc = mf_batch_foreach_mailbox(r, name, on_mailbox, &s, &err))) {
-        batch_print_error("batch status", name, &err);
+    if ((rc = mf_batch_foreach_mailbox(r, name, on_mailbox, &s, err))) {
+        /* the caller prints err */
     } else if (json) {
         mf_json_array_end(&j);
         print_json_doc(cfg, &s, &j);
@@ -551,7 +546,7 @@ batch_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
     mf_buf_free(&b);
     snapshot_free(&s);
     mf_batch_config_free(&cfg);
-    return rc ? batch_exit_code(rc) : MF_EXIT_OK;
+    return rc;
 }
 
 struct list {
@@ -608,11 +603,10 @@ on_batch(void *ud, const struct mf_batch_summary *b) {
     return MF_E_OK;
 }
 
-int
-batch_status_list(struct mf_redis *r, bool json) {
+mf_err
+mf_status_list(struct mf_redis *r, bool json, struct mf_error *err) {
     struct list l = {0};
     struct mf_buf b = {0};
-    struct mf_error err = {0};
     mf_err rc;
 
     l.json = json;
@@ -623,10 +617,9 @@ batch_status_list(struct mf_redis *r, bool json) {
         mf_json_key(&l.j, "batches");
         mf_json_array_begin(&l.j);
     }
-    if ((rc = mf_batch_list(r, on_batch, &l, &err))) {
-        batch_print_error("batch list", NULL, &err);
+    if ((rc = mf_batch_list(r, on_batch, &l, err))) {
         mf_buf_free(&b);
-        return batch_exit_code(rc);
+        return rc;
     }
     if (json) {
         mf_json_array_end(&l.j);
@@ -636,5 +629,5 @@ batch_status_list(struct mf_redis *r, bool json) {
     } else if (!l.n) {
         printf("no batches (`mailferry batch create` makes one)\n");
     }
-    return MF_EXIT_OK;
+    return MF_E_OK;
 }

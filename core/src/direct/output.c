@@ -1,5 +1,5 @@
-/* Output of `mailferry migrate` (see migrate_output.h). */
-#include "migrate_output.h"
+/* Output of `mailferry migrate --direct` (see direct_int.h). */
+#include "direct_int.h"
 
 #include "mailferry/json.h"
 #include "mailferry/report.h"
@@ -20,7 +20,7 @@ rate(uint64_t n, double secs) {
 }
 
 void
-migrate_print_mailbox(FILE *out, const struct mailbox_outcome *o) {
+mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o) {
     const struct mf_migrate_result *r = &o->result;
     const struct mf_migrate_stats *s = &r->stats;
     bool ok = r->error.code == MF_E_OK;
@@ -73,9 +73,9 @@ migrate_print_mailbox(FILE *out, const struct mailbox_outcome *o) {
 }
 
 void
-migrate_watch(pthread_mutex_t *mu, const struct mailbox_outcome *v, size_t n,
-              const size_t *finished, const atomic_bool *stop, bool draw,
-              struct watch_samples *samples) {
+mf__direct_watch(pthread_mutex_t *mu, const struct mf__direct_outcome *v,
+                 size_t n, const size_t *finished, const atomic_bool *stop,
+                 bool draw, struct mf__direct_samples *samples) {
     double t0 = mf_monotonic_s();
 
     for (;;) {
@@ -149,7 +149,7 @@ json_items(struct mf_json *j, const char *key, const struct mf_migrate_item *v,
 }
 
 static void
-json_mailbox(struct mf_json *j, const struct mailbox_outcome *o) {
+json_mailbox(struct mf_json *j, const struct mf__direct_outcome *o) {
     const struct mf_migrate_result *r = &o->result;
     const struct mf_migrate_stats *s = &r->stats;
 
@@ -201,8 +201,8 @@ json_mailbox(struct mf_json *j, const struct mailbox_outcome *o) {
 }
 
 bool
-migrate_print_summary(FILE *out, const struct mailbox_outcome *v, size_t n,
-                      double seconds, bool json, bool stopped) {
+mf__direct_print_summary(FILE *out, const struct mf__direct_outcome *v,
+                         size_t n, double seconds, bool json, bool stopped) {
     struct mf_migrate_stats t = {0};
     size_t ok = 0, failed = 0, not_run = 0;
 

@@ -1,0 +1,60 @@
+/*
+ * Inside core/src/direct: what `mailferry migrate --direct` prints
+ * (output.c): a live progress line on a terminal, one line per finished
+ * mailbox, and a summary (text or one JSON document); and the report it
+ * leaves behind (report.c).
+ */
+#ifndef MF_DIRECT_INT_H
+#define MF_DIRECT_INT_H
+
+#include "mailferry/migrate.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* One mailbox's run as the printer sees it. */
+struct mf__direct_outcome {
+    const char *email; /* borrowed */
+    atomic_bool started, done;
+    struct mf_migrate_progress *progress; /* owned */
+    struct mf_migrate_result result;
+};
+
+/* One line (or a few with skipped and failed messages) about a finished
+ * mailbox. */
+void mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o);
+/* Throughput over time, for the report's chart. */
+struct mf__direct_sample {
+    int64_t time; /* Unix seconds */
+    uint64_t messages, bytes;
+};
+struct mf__direct_samples {
+    struct mf__direct_sample *v; /* owned */
+    size_t n;
+};
+
+/* Every second until finished == n (or stop is set and nothing runs):
+ * records a sample and, when draw, redraws a progress line on stderr.
+ * *finished is read under mu. */
+void mf__direct_watch(pthread_mutex_t *mu, const struct mf__direct_outcome *v,
+                      size_t n, const size_t *finished, const atomic_bool *stop,
+                      bool draw, struct mf__direct_samples *samples);
+
+/* Writes report.csv, report.json and report.html into dir (created if
+ * needed); prints where on out. False (with a message on stderr) when a
+ * file cannot be written. */
+bool mf__direct_write_reports(const char *dir, const char *batch,
+                              const char *source, const char *target,
+                              int64_t started,
+                              const struct mf__direct_outcome *v, size_t n,
+                              const struct mf__direct_samples *samples,
+                              FILE *out);
+/* Prints the summary or the JSON document; true when every mailbox
+ * finished without error. */
+bool mf__direct_print_summary(FILE *out, const struct mf__direct_outcome *v,
+                              size_t n, double seconds, bool json,
+                              bool stopped);
+
+#endif
