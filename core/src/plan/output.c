@@ -108,6 +108,14 @@ note(FILE *out, const struct mf_folder_entry *e,
                 e->repl_from ? e->repl_from : "", e->repl_to ? e->repl_to : "");
         sep = "; ";
     }
+    if (e->flags & MF_FOLDER_F_NAME_MAPPED) {
+        /* The target would refuse the name as it is (its profile's
+         * characters or lengths): issue 13 section 2's warning. */
+        fprintf(out, "%sWARNING: the target refuses \"%s\": mapped to \"%s\"",
+                sep, e->repl_from ? e->repl_from : "",
+                e->repl_to ? e->repl_to : "");
+        sep = "; ";
+    }
     if (e->flags & MF_FOLDER_F_COLLISION) {
         fprintf(out, "%scollision with \"%s\"", sep,
                 e->wanted_name ? e->wanted_name : "");
@@ -401,6 +409,17 @@ json_folder(struct mf_json *j, const struct mf_folder_entry *e,
     mf_json_bool(j, (e->flags & MF_FOLDER_F_RENAMED) != 0);
     mf_json_key(j, "delimiter_replaced");
     if (e->flags & MF_FOLDER_F_DELIM_REPLACED) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "from");
+        mf_json_string(j, e->repl_from);
+        mf_json_key(j, "to");
+        mf_json_string(j, e->repl_to);
+        mf_json_object_end(j);
+    } else {
+        mf_json_null(j);
+    }
+    mf_json_key(j, "name_mapped");
+    if (e->flags & MF_FOLDER_F_NAME_MAPPED) {
         mf_json_object_begin(j);
         mf_json_key(j, "from");
         mf_json_string(j, e->repl_from);

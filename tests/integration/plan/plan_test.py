@@ -296,6 +296,43 @@ def case_dryrun(tmp):
     check("wrong" not in json.dumps(doc), "no password in the output")
 
 
+def case_names(tmp):
+    """issue 13 section 2: `plan` and `batch create --dry-run` with
+    --target-profile cyrus warn about every folder name the target would
+    refuse and show the name it maps to; two names mapped to one are
+    told apart. User 93's source folders: "A|B", "A_B", "x;y"."""
+    import imaplib
+    d = Dovecot(tmp)
+    u = d.user(93)
+    e = d.env
+    m = imaplib.IMAP4("127.0.0.1", int(e["SOURCE_IMAP_PORT"]))
+    m.login(u, d.password(93))
+    for name in ('"A|B"', "A_B", '"x;y"'):
+        m.create(name)
+    m.logout()
+    path = d.csv("names.csv", [(u, u, d.password(93))])
+    for args in (("plan", path), ("batch", "create", "names1", "--csv", path,
+                                  "--dry-run")):
+        rc, doc, err = run_json(*args, "--source", d.plain, "--target",
+                                d.target, "--target-profile", "cyrus")
+        check(rc == 0, "%s exits 0 (got %d: %s)" % (args[0], rc, err[-300:]))
+        if doc is None:
+            continue
+        plan = doc["plan"] if "plan" in doc else doc
+        mb = plan["mailboxes"][0]
+        got = {f["source_path"]: f for f in mb["folders"] if f["source_path"]}
+        check(got["A_B"]["target"] == "A_B" and not got["A_B"]["name_mapped"],
+              "%s: A_B keeps its name" % args[0])
+        check(got["A|B"]["name_mapped"] == {"from": "A|B", "to": "A_B"} and
+              got["A|B"]["target"] == "A_B (2)",
+              "%s: A|B mapped and told apart: %r" % (args[0], got["A|B"]))
+        check(got["x;y"]["target"] == "x_y", "%s: x;y mapped" % args[0])
+    rc, out, err = run("plan", path, "--source", d.plain, "--target",
+                       d.target, "--target-profile", "cyrus")
+    check(out.count("WARNING: the target refuses") == 2,
+          "the text plan warns about both refused names: %s" % out[-800:])
+
+
 def case_quota(tmp):
     """user quota04 (a 2 MiB STORAGE quota on the target, RFC 9208):
     `plan --target` reads it with GETQUOTAROOT and warns that the
@@ -671,7 +708,7 @@ def case_compare(tmp):
 def main():
     case = sys.argv[1] if len(sys.argv) > 1 else ""
     cases = {"sizes": case_sizes, "fetch": case_fetch, "errors": case_errors,
-             "dryrun": case_dryrun, "quota": case_quota,
+             "dryrun": case_dryrun, "quota": case_quota, "names": case_names,
              "estimate": case_estimate, "compare": case_compare}
     if case not in cases:
         sys.exit("usage: plan_test.py %s PLAN_MKBATCH" % "|".join(cases))
