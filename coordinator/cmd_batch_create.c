@@ -225,8 +225,9 @@ dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
     po.source = &src;
     po.target = &dst;
     po.rules = rules;
-    po.max_message_size = mf_profile_max_message_size(
-        mf_profile_or_generic(cfg->target_profile), cfg->max_message_size);
+    po.target_profile = mf_profile_or_generic(cfg->target_profile);
+    po.max_message_size =
+        mf_profile_max_message_size(po.target_profile, cfg->max_message_size);
     po.window = cfg->window;
     po.concurrency = (unsigned)conc;
     if (mf_plan_batch(&po, reqs, d->n, &pb, &err) != MF_E_OK) {
