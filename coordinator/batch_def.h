@@ -97,6 +97,9 @@
         {"gmail-labels-as-keywords", false,                                    \
          "with --source-profile gmail: a message's other labels become "       \
          "keywords on it"},                                                    \
+        {"fingerprint", true,                                                  \
+         "strict or lenient: how a message already on the target is "          \
+         "recognised; default: the target profile's (docs/profiles.md)"},      \
         {"repair", false,                                                      \
          "fix what a target refuses in a message (bare LF, long lines, "       \
          "broken headers) and list it; default: the message fails alone"},     \

@@ -197,7 +197,10 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         return MF_EXIT_USAGE;
     }
     d->opts.max_attempts = (unsigned)v;
-    if (mf_config_get_bool(cli->config, "repair", false, &d->opts.repair,
+    if (mf_profile_fingerprint_parse(
+            mf_config_get(cli->config, "fingerprint", NULL),
+            &d->opts.fingerprint, &d->opts.fingerprint_set, &err) ||
+        mf_config_get_bool(cli->config, "repair", false, &d->opts.repair,
                            &err) ||
         mf_config_get_bool(cli->config, "gmail-labels-as-keywords", false,
                            &d->opts.gmail_labels_as_keywords, &err)) {

@@ -215,6 +215,9 @@ cmd_batch_verify(int argc, char **argv) {
     mo.window = cfg->window;
     mo.source_profile = mf_profile_or_generic(cfg->source_profile);
     mo.target_profile = mf_profile_or_generic(cfg->target_profile);
+    if (mf_profile_fingerprint_parse(cfg->fingerprint, &mo.fingerprint,
+                                     &mo.fingerprint_set, &err) != MF_E_OK)
+        mo.fingerprint_set = false;
     mo.batch = c.batch;
     mo.stop = &stop_flag;
     mf_jobs_batch_caps(&cfg->source_caps, &caps.source);

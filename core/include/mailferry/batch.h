@@ -189,6 +189,9 @@ struct mf_batch_config {
     /* Provider profiles (mailferry/profile.h) by name; NULL: generic.
      * Fields s_profile and t_profile; the jobs carry them too. */
     char *source_profile, *target_profile;
+    /* --fingerprint: "strict" or "lenient", NULL: the target profile's.
+     * Field "fp_mode". */
+    char *fingerprint;
     bool repair; /* --repair (mailferry/repair.h); field "repair" */
     char *gmail_archive_folder;    /* or NULL: "Archive"; "gmail_archive" */
     bool gmail_labels_as_keywords; /* field "gmail_keywords" */

@@ -29,6 +29,7 @@
 #include "mailferry/endpoint.h"
 #include "mailferry/err.h"
 #include "mailferry/folderplan.h"
+#include "mailferry/profile.h"
 #include "mailferry/redis.h"
 #include "mailferry/window.h"
 
@@ -152,6 +153,10 @@ struct mf_migrate_options {
      * caps). Folder rules and login templates come from them in the
      * callers (mf_profile_folder_rules()). */
     const struct mf_profile *source_profile, *target_profile;
+    /* --fingerprint: when fingerprint_set, this mode instead of the
+     * target profile's (docs/profiles.md). */
+    bool fingerprint_set;
+    enum mf_profile_fingerprint fingerprint;
     /* --repair (mailferry/repair.h): a message the target refuses (BAD
      * or NO) that has defects strict servers refuse is fixed (only
      * those) and sent again once; each one is listed in

@@ -84,6 +84,15 @@ struct mf_profile {
     bool sasl_plain;
 };
 
+/* --fingerprint: "strict" or "lenient" (case-insensitive) in *mode_r;
+ * NULL or "" leaves *mode_r and *set_r alone (the target profile's mode
+ * applies). MF_E_USAGE for another word. */
+MF_WARN_UNUSED mf_err mf_profile_fingerprint_parse(
+    const char *word, enum mf_profile_fingerprint *mode_r, bool *set_r,
+    struct mf_error *err);
+/* "strict" or "lenient". */
+const char *mf_profile_fingerprint_name(enum mf_profile_fingerprint mode);
+
 /* The profile with that id (asserts it is valid). */
 const struct mf_profile *mf_profile_get(enum mf_profile_id id);
 /* The generic profile, for a side without one. */

@@ -381,6 +381,15 @@ read_def(const struct mf_config *conf, const char *name, const char *csv_path,
         cfg->source_profile = (char *)src_profile->name;
     if (dst_profile->id != MF_PROFILE_GENERIC)
         cfg->target_profile = (char *)dst_profile->name;
+    {
+        enum mf_profile_fingerprint fp;
+        bool set = false;
+        if (mf_profile_fingerprint_parse(
+                mf_config_get(conf, "fingerprint", NULL), &fp, &set, err))
+            return usage(err);
+        if (set)
+            cfg->fingerprint = (char *)mf_profile_fingerprint_name(fp);
+    }
     cfg->admin_login_format = (char *)mf_profile_login_format(
         src_profile, mf_config_get(conf, "admin-login-format", NULL));
     cfg->target_admin_user = (char *)mf_config_get(conf, "target-admin", NULL);

@@ -229,6 +229,7 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->target_root = mf__batch_hget_strdup(h, "target_root");
     c->source_profile = mf__batch_hget_strdup(h, "s_profile");
     c->target_profile = mf__batch_hget_strdup(h, "t_profile");
+    c->fingerprint = mf__batch_hget_strdup(h, "fp_mode");
     c->repair = mf__batch_hget_u64(h, "repair") != 0;
     c->gmail_archive_folder = mf__batch_hget_strdup(h, "gmail_archive");
     c->gmail_labels_as_keywords = mf__batch_hget_u64(h, "gmail_keywords") != 0;
@@ -314,6 +315,7 @@ mf_batch_config_free(struct mf_batch_config **cp) {
     free(c->target_root);
     free(c->source_profile);
     free(c->target_profile);
+    free(c->fingerprint);
     free(c->gmail_archive_folder);
     free_oauth(&c->source_oauth);
     free_oauth(&c->target_oauth);

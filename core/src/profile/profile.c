@@ -224,6 +224,28 @@ mf_profile_find(const char *name, const struct mf_profile **p_r,
                         mf_profile_names());
 }
 
+mf_err
+mf_profile_fingerprint_parse(const char *word,
+                             enum mf_profile_fingerprint *mode_r, bool *set_r,
+                             struct mf_error *err) {
+    if (!word || !*word)
+        return MF_E_OK;
+    if (strcasecmp(word, "strict") == 0)
+        *mode_r = MF_PROFILE_FP_STRICT;
+    else if (strcasecmp(word, "lenient") == 0)
+        *mode_r = MF_PROFILE_FP_LENIENT;
+    else
+        return mf_error_set(err, MF_E_USAGE,
+                            "--fingerprint \"%.40s\": strict or lenient", word);
+    *set_r = true;
+    return MF_E_OK;
+}
+
+const char *
+mf_profile_fingerprint_name(enum mf_profile_fingerprint mode) {
+    return mode == MF_PROFILE_FP_LENIENT ? "lenient" : "strict";
+}
+
 uint64_t
 mf_profile_max_message_size(const struct mf_profile *tgt, uint64_t given) {
     if (given)

@@ -419,6 +419,13 @@ json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
         mf_json_string(j, mf_profile_or_generic(cfg->source_profile)->name);
     mf_json_key(j, "target_profile"),
         mf_json_string(j, mf_profile_or_generic(cfg->target_profile)->name);
+    mf_json_key(j, "fingerprint"),
+        mf_json_string(
+            j,
+            cfg->fingerprint
+                ? cfg->fingerprint
+                : mf_profile_fingerprint_name(
+                      mf_profile_or_generic(cfg->target_profile)->fingerprint));
     mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
     mf_json_key(j, "flag_conflict"),
         mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));

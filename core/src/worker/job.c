@@ -133,6 +133,7 @@ static void
 engine_options(struct mf__worker_job *j, struct mf_redis *r,
                struct mf_migrate_options *o) {
     const struct mf__worker_batch *b = j->batch;
+    struct mf_error fp_err;
 
     memset(o, 0, sizeof(*o));
     o->source = &b->source;
@@ -150,6 +151,10 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
         job_profile(j->env.job.source_profile, b->cfg->source_profile);
     o->target_profile =
         job_profile(j->env.job.target_profile, b->cfg->target_profile);
+    /* The batch's --fingerprint, checked when it was stored. */
+    if (mf_profile_fingerprint_parse(b->cfg->fingerprint, &o->fingerprint,
+                                     &o->fingerprint_set, &fp_err) != MF_E_OK)
+        o->fingerprint_set = false;
     o->redis = r;
     o->batch = j->env.job.batch;
     o->stop = &j->stop;

@@ -28,7 +28,16 @@ provider tests left): users 95, 96 and 34, Redis database 6.
             Sync Issues (and its subfolders) and Conversation History
             under their own names, and Calendar, Contacts, Tasks, Notes
             and Journal not at all.
+  overrides user 96 through the Exchange emulator re-encoding what it
+            stores: --fingerprint lenient on a generic target recognises
+            every message on a second run (copies none);
+            --fingerprint strict wins over exchange-online's lenient
+            default (a run without checkpoints copies everything again);
+            `batch create --fingerprint` stores the mode (batch status),
+            without it the target profile's shows; a wrong word is a
+            usage error.
 """
+import json
 import os
 import sys
 
@@ -177,7 +186,51 @@ def case_onprem():
         ex.stop()
 
 
+def case_overrides():
+    n = 96
+    fill(n, {"INBOX": 12, "Alpha": 4})
+    mt.clean_target(n)
+    total = 16
+    ex = pt.Emulator("exchange-online", TGT_PORT, "--reencode")
+    try:
+        csv = mt.csv_for([n], "overrides")
+        src = pt.url(SRC_PORT)
+        for run_no in (1, 2):
+            doc = migrate(csv, src, ex.url, "--fingerprint", "lenient")
+            check(mailbox(doc, n)["state"] == "Synced" and
+                  ex.stats()["reencoded"] == total,
+                  f"run {run_no}, generic target, --fingerprint lenient: "
+                  f"{total} copied once in all: {ex.stats()}")
+        doc = migrate(csv, src, ex.url, "--target-profile", "exchange-online",
+                      "--fingerprint", "strict")
+        check(ex.stats()["reencoded"] == 2 * total,
+              f"--fingerprint strict over exchange-online's lenient: every "
+              f"re-encoded message copied again: {ex.stats()}")
+        p = pt.mf("migrate", csv, "--source", src, "--target", ex.url,
+                  "--direct", "--fingerprint", "loose")
+        check(p.returncode == 2 and "strict or lenient" in p.stderr,
+              f"a wrong word is a usage error: {p.returncode} {p.stderr}")
+    finally:
+        ex.stop()
+    key = os.path.join(TMP, "ov.key")
+    pt.mf("key", "generate", key, check_exit=0)
+    for batch, extra, want in (
+            (f"t-ov1-{RUN_ID}", ["--fingerprint", "strict"], "strict"),
+            (f"t-ov2-{RUN_ID}", [], "lenient")):
+        pt.mf("batch", "create", batch, "--csv", csv, "--source", src,
+              "--target", pt.url(TGT_PORT), "--redis", REDIS_URL,
+              "--master-key-file", key, "--target-profile",
+              "exchange-online", *extra, check_exit=0)
+        st = json.loads(pt.mf("batch", "status", batch, "--redis", REDIS_URL,
+                              "--json", check_exit=0).stdout)
+        check(st.get("fingerprint") == want,
+              f"batch {extra or 'without --fingerprint'}: "
+              f"{st.get('fingerprint')}")
+        pt.mf("batch", "remove", batch, "--redis", REDIS_URL)
+
+
 CASES = {
+    "overrides": case_overrides,
     "fetchpause": case_fetchpause,
     "onprem": case_onprem,
 }
