@@ -6,9 +6,13 @@ Logs in to the source and the target IMAP servers with Python's imaplib
 hide itself) and checks that the target holds what the source holds:
 
   * every selectable source folder exists on the target under the
-    expected name: the path decoded from modified UTF-7, re-joined with
-    the target's separator; a component containing the target's separator
-    has it replaced (--separator-replacement); with --special-use, a source
+    expected name: the path below the source's personal namespace prefix
+    (NAMESPACE: "INBOX." on Cyrus), decoded from modified UTF-7, re-joined
+    with the target's separator under the target's prefix; a component
+    containing the target's separator has it replaced
+    (--separator-replacement), and where the target lacks that name, the
+    characters strict servers refuse too (mailferry's fallback for a
+    refused name); with --special-use, a source
     folder marked \\Sent, \\Trash, ... maps to the target folder with the
     same attribute; INBOX maps to INBOX;
   * per folder, the same multiset of messages: exact bytes (SHA-256),
@@ -64,6 +68,17 @@ class Side:
         self._parse_list(data, subs)
         self.subscribed = set(subs)
         self.delim = next((d for _, d in self.folders.values() if d), None)
+        self.prefix = self._personal_prefix()
+
+    def _personal_prefix(self):
+        """The personal namespace's prefix (RFC 2342 5): "INBOX." on
+        Cyrus, "" on the Dovecot pair."""
+        try:
+            typ, data = self.imap.namespace()
+        except imaplib.IMAP4.error:
+            return ""
+        m = re.match(rb'\(\("((?:\\.|[^"])*)"', data[0] or b"")
+        return unquote(b'"' + m.group(1) + b'"').decode() if m else ""
 
     @staticmethod
     def _parse_list(data, into):
@@ -117,10 +132,27 @@ class Side:
     def special_use(self):
         out = {}
         for name, (attrs, _) in self.folders.items():
-            for a in attrs:
+            for a in map(special_attr, attrs):
                 if a in SPECIAL and a not in out:
                     out[a] = name
         return out
+
+
+def special_attr(attr):
+    """An attribute in SPECIAL's spelling: attributes are case-insensitive
+    (RFC 3501 9), and Cyrus lists "\\sent"."""
+    return next((a for a in SPECIAL if a.lower() == attr.lower()), attr)
+
+
+# What the strictest targets refuse inside a level: a target that refuses
+# a name gets it with these replaced (mailferry's documented fallback,
+# core/src/folders/folderplan_fallback.c; Cyrus refuses '/').
+STRICT = "/\\!;|*%\"#~^?"
+
+
+def conservative(level, delim, repl):
+    return "".join(repl if (c in STRICT and c != delim) or ord(c) < 0x20
+                   or ord(c) == 0x7f else c for c in level)
 
 
 def _rfc2822(idate):
@@ -129,18 +161,33 @@ def _rfc2822(idate):
 
 
 def expected_target_name(src, raw, tgt, args, src_special, tgt_special):
+    """The target name of source folder raw: the special-use folder of
+    the same use, or the path below the source's personal namespace
+    prefix under the target's, levels joined with the target's separator
+    (and, when the target lacks that name, with the characters strict
+    servers refuse replaced)."""
     attrs, delim = src.folders[raw]
     if raw.upper() == "INBOX":
         return "INBOX"
     if args.special_use:
-        for a in attrs:
+        for a in map(special_attr, attrs):
             if a in SPECIAL and src_special.get(a) == raw and a in tgt_special:
                 return tgt_special[a]
     decoded = mutf7_decode(raw)
+    sprefix = mutf7_decode(src.prefix)
+    if sprefix and decoded.startswith(sprefix):
+        decoded = decoded[len(sprefix):]
     parts = decoded.split(delim) if delim else [decoded]
     tdelim = tgt.delim or "/"
-    parts = [p.replace(tdelim, args.separator_replacement) for p in parts]
-    return mutf7_encode(tdelim.join(parts))
+    repl = args.separator_replacement
+    parts = [p.replace(tdelim, repl) for p in parts]
+    want = mutf7_encode(mutf7_decode(tgt.prefix) + tdelim.join(parts))
+    if want not in tgt.folders:
+        safe = mutf7_encode(mutf7_decode(tgt.prefix) + tdelim.join(
+            conservative(p, tdelim, repl) for p in parts))
+        if safe in tgt.folders:
+            return safe
+    return want
 
 
 def main():

@@ -232,12 +232,31 @@ struct mf_batch_mailbox_cfg {
 bool mf_batch_name_valid(const char *name);
 
 /* Stores a new batch (state Created) with its n mailboxes, all or
- * nothing (WATCH + MULTI/EXEC). MF_E_EXISTS if the name is taken,
- * MF_E_INVALID_ARGUMENT for a bad name, an empty or duplicate email. */
+ * nothing for readers (core/src/batch/create.c). MF_E_EXISTS if the name is
+ * taken, MF_E_INVALID_ARGUMENT for a bad name, an empty or duplicate email. */
 MF_WARN_UNUSED mf_err mf_batch_create(struct mf_redis *r,
                                       const struct mf_batch_config *cfg,
                                       const struct mf_batch_mailbox_cfg *mbs,
                                       size_t n, struct mf_error *err);
+
+/* The same, streamed: begin, then add the mailboxes in as many calls as
+ * suit the caller (each row borrowed for the call only), then commit,
+ * which makes the batch visible; or abort, which removes what was
+ * written. A failed add or commit leaves nothing behind (commit frees
+ * *c either way; after a failed add, abort). add refuses an address
+ * added before (MF_E_INVALID_ARGUMENT); commit refuses a batch without
+ * mailboxes. cfg is borrowed until commit or abort. */
+struct mf_batch_creator;
+MF_WARN_UNUSED mf_err mf_batch_create_begin(struct mf_redis *r,
+                                            const struct mf_batch_config *cfg,
+                                            struct mf_batch_creator **c_r,
+                                            struct mf_error *err);
+MF_WARN_UNUSED mf_err mf_batch_create_add(
+    struct mf_batch_creator *c, const struct mf_batch_mailbox_cfg *mbs,
+    size_t n, struct mf_error *err);
+MF_WARN_UNUSED mf_err mf_batch_create_commit(struct mf_batch_creator **c,
+                                             struct mf_error *err);
+void mf_batch_create_abort(struct mf_batch_creator **c);
 
 /* The batch's folder rules, parsed from the admin's strings as the
  * workers use them. *rules_r is new (mf_folder_rules_free()); on a bad
@@ -349,6 +368,13 @@ MF_WARN_UNUSED mf_err mf_batch_mailbox_get(struct mf_redis *r,
                                            struct mf_batch_mailbox **mb_r,
                                            struct mf_error *err);
 void mf_batch_mailbox_free(struct mf_batch_mailbox **mb);
+/* Reads n (<= MF_REDIS_PIPELINE_MAX) mailboxes' records in one round
+ * trip (pipelined HGETALLs): mbs_r[i] is emails[i]'s, each freed with
+ * mf_batch_mailbox_free(). On error (MF_E_NOT_FOUND for the first absent
+ * one) every mbs_r[i] is NULL. */
+MF_WARN_UNUSED mf_err mf_batch_mailbox_get_many(
+    struct mf_redis *r, const char *batch, const char *const *emails, size_t n,
+    struct mf_batch_mailbox **mbs_r, struct mf_error *err);
 
 /* Calls cb for every mailbox in CSV order (records read in chunks, one
  * round trip per chunk). mb is borrowed: valid during the call. */

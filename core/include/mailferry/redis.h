@@ -91,6 +91,24 @@ MF_WARN_UNUSED mf_err mf_redis_command(struct mf_redis *r, redisReply **reply_r,
                                        struct mf_error *err, const char *fmt,
                                        ...);
 
+/* Most commands mf_redis_pipeline() sends at once. */
+#define MF_REDIS_PIPELINE_MAX 1000
+
+/* Sends the n commands (n <= MF_REDIS_PIPELINE_MAX; command i is argc[i]
+ * strings argv[i] of lengths argvlen[i]) in one write, then reads their n
+ * replies in order: one round trip instead of n. On success replies_r[i]
+ * is command i's reply, which the caller frees with freeReplyObject(); an
+ * error reply stays a REDIS_REPLY_ERROR reply there, for the caller to
+ * judge (one failing command does not fail the others). A broken
+ * connection is MF_E_REDIS_UNAVAILABLE, every reply read so far freed and
+ * its slot NULL; nothing is resent. */
+MF_WARN_UNUSED mf_err mf_redis_pipeline(struct mf_redis *r, size_t n,
+                                        const int *argc,
+                                        const char *const *const *argv,
+                                        const size_t *const *argvlen,
+                                        redisReply **replies_r,
+                                        struct mf_error *err);
+
 /* A Lua script (docs/design.md §7). The scripts live as .lua files beside
  * their module (core/src/<module>/lua/) and are embedded at build time
  * (cmake/MfEmbedLua.cmake), which also computes the SHA-1. */

@@ -71,6 +71,21 @@ MF_WARN_UNUSED mf_err mf__batch_argv_run(struct mf_redis *r,
                                          redisReply **reply_r,
                                          struct mf_error *err);
 
+/* store.c, shared with create.c. */
+/* Runs a vector; *int_r (when given) is an integer reply, else 0. */
+MF_WARN_UNUSED mf_err mf__batch_simple(struct mf_redis *r,
+                                       struct mf__batch_argv *a,
+                                       long long *int_r, struct mf_error *err);
+MF_WARN_UNUSED mf_err mf__batch_exists(struct mf_redis *r, const char *key,
+                                       bool *yes_r, struct mf_error *err);
+/* SADD or SREM of name in the global index (best effort). */
+void mf__batch_index_op(struct mf_redis *r, const char *op, const char *name);
+/* One side's OAuth2 settings, field by field (absent when the side has
+ * none). */
+#define MF__BATCH_OAUTH_FIELDS 7
+extern const char *const mf__batch_oauth_fields[MF__BATCH_OAUTH_FIELDS];
+char **mf__batch_oauth_field(struct mf_batch_oauth *o, size_t i);
+
 /* The scripts (script.c). Each starts with a common prelude. */
 enum mf__batch_script {
     MF__BS_CREATE_MB,

@@ -124,6 +124,10 @@ mf_batch_mailbox_free(struct mf_batch_mailbox **mbp) {
     *mbp = NULL;
 }
 
+static mf_err from_reply(const redisReply *h, const char *batch,
+                         const char *email, struct mf_batch_mailbox **mb_r,
+                         struct mf_error *err);
+
 mf_err
 mf_batch_mailbox_get(struct mf_redis *r, const char *batch, const char *email,
                      struct mf_batch_mailbox **mb_r, struct mf_error *err) {
@@ -136,15 +140,78 @@ mf_batch_mailbox_get(struct mf_redis *r, const char *batch, const char *email,
     mf__batch_mb_key(key, sizeof(key), batch, email, "");
     if ((rc = mf_redis_command(r, &h, err, "HGETALL %s", key)))
         return rc;
-    if (h->type != REDIS_REPLY_ARRAY || h->elements == 0) {
-        freeReplyObject(h);
+    rc = from_reply(h, batch, email, mb_r, err);
+    freeReplyObject(h);
+    return rc;
+}
+
+/* The mailbox record of one HGETALL reply into *mb_r, or NOT_FOUND. */
+static mf_err
+from_reply(const redisReply *h, const char *batch, const char *email,
+           struct mf_batch_mailbox **mb_r, struct mf_error *err) {
+    if (h->type == REDIS_REPLY_ERROR)
+        return mf_error_set(err, MF_E_REDIS, "HGETALL: %.*s", (int)h->len,
+                            h->str);
+    if (h->type != REDIS_REPLY_ARRAY || h->elements == 0)
         return mf_error_set(err, MF_E_NOT_FOUND,
                             "batch %s has no mailbox %.200s", batch, email);
-    }
     *mb_r = mf_xcalloc(1, sizeof(**mb_r));
     mf__batch_mailbox_fill(*mb_r, h);
-    freeReplyObject(h);
     return MF_E_OK;
+}
+
+mf_err
+mf_batch_mailbox_get_many(struct mf_redis *r, const char *batch,
+                          const char *const *emails, size_t n,
+                          struct mf_batch_mailbox **mbs_r,
+                          struct mf_error *err) {
+    char(*keys)[MF__BATCH_KEY_MAX] = NULL;
+    const char *(*argv)[2] = NULL;
+    size_t(*lens)[2] = NULL;
+    const char **av = NULL;
+    const size_t **lv = NULL;
+    int *argc = NULL;
+    redisReply **replies = NULL;
+    mf_err rc;
+
+    MF_ASSERT(n <= MF_REDIS_PIPELINE_MAX);
+    if ((rc = mf__batch_check_name(batch, err)) || n == 0)
+        return rc;
+    keys = mf_xcalloc(n, sizeof(*keys));
+    argv = mf_xcalloc(n, sizeof(*argv));
+    lens = mf_xcalloc(n, sizeof(*lens));
+    av = mf_xcalloc(n, sizeof(*av));
+    lv = mf_xcalloc(n, sizeof(*lv));
+    argc = mf_xcalloc(n, sizeof(*argc));
+    replies = mf_xcalloc(n, sizeof(*replies));
+    for (size_t i = 0; i < n; i++) {
+        mf__batch_mb_key(keys[i], sizeof(keys[i]), batch, emails[i], "");
+        argv[i][0] = "HGETALL";
+        argv[i][1] = keys[i];
+        lens[i][0] = 7;
+        lens[i][1] = strlen(keys[i]);
+        argc[i] = 2;
+        av[i] = (const char *)argv[i];
+        lv[i] = lens[i];
+    }
+    rc = mf_redis_pipeline(r, n, argc, (const char *const *const *)av, lv,
+                           replies, err);
+    for (size_t i = 0; rc == MF_E_OK && i < n; i++)
+        rc = from_reply(replies[i], batch, emails[i], &mbs_r[i], err);
+    if (rc != MF_E_OK)
+        for (size_t i = 0; i < n; i++)
+            mf_batch_mailbox_free(&mbs_r[i]);
+    for (size_t i = 0; i < n; i++)
+        if (replies[i])
+            freeReplyObject(replies[i]);
+    free(replies);
+    free(argc);
+    free(lv);
+    free(av);
+    free(lens);
+    free(argv);
+    free(keys);
+    return rc;
 }
 
 mf_err

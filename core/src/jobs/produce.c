@@ -3,9 +3,10 @@
  * <prefix>.jobs, or on <prefix>.jobs.dlq when its attempts are exhausted.
  *
  * A pass walks the batch with mf_batch_begin_pass(), which marks every
- * chosen mailbox Queued with a new job and hands us the job ids; for each
- * we read the mailbox record (one HGETALL), build the job with its sealed
- * credentials (build.c) and queue it on the producer. Nothing waits for
+ * chosen mailbox Queued with a new job and hands us the job ids; for
+ * every 200 of them we read the mailbox records (HGETALLs pipelined in one
+ * round trip), build each job with its sealed credentials (build.c) and
+ * queue it on the producer. Nothing waits for
  * Kafka per message: the producer is flushed once at the end, and a
  * failed flush is reported, the mailboxes staying Queued for
  * mf_jobs_reissue(). The batch configuration is read once per call.
@@ -51,6 +52,22 @@ mf_jobs_produce(const struct mf_jobs_ctx *c, const char *topic,
     return produce(c, topic, job, NULL, err);
 }
 
+/* Builds and queues mailbox mb's job bj (cfg: the batch's). */
+static mf_err
+produce_built(const struct mf_jobs_ctx *c, const struct mf_batch_config *cfg,
+              const char *topic, const struct mf_batch_mailbox *mb,
+              const struct mf_batch_job *bj, void *msg_opaque,
+              struct mf_error *err) {
+    struct mf_job job;
+    mf_err rc;
+
+    if ((rc = mf_jobs_build(c->keyring, cfg, &mb->cfg, bj, &job, err)))
+        return rc;
+    rc = produce(c, topic, &job, msg_opaque, err);
+    mf_jobs_job_clear(&job);
+    return rc;
+}
+
 mf_err
 mf__jobs_produce_job(const struct mf_jobs_ctx *c,
                      const struct mf_batch_config *cfg, const char *batch,
@@ -58,7 +75,6 @@ mf__jobs_produce_job(const struct mf_jobs_ctx *c,
                      void *msg_opaque, struct mf_error *err) {
     struct mf_batch_config *owned = NULL;
     struct mf_batch_mailbox *mb = NULL;
-    struct mf_job job;
     mf_err rc;
 
     if (!cfg) {
@@ -68,10 +84,7 @@ mf__jobs_produce_job(const struct mf_jobs_ctx *c,
     }
     if ((rc = mf_batch_mailbox_get(c->redis, batch, bj->email, &mb, err)))
         goto out;
-    if ((rc = mf_jobs_build(c->keyring, cfg, &mb->cfg, bj, &job, err)))
-        goto out;
-    rc = produce(c, topic, &job, msg_opaque, err);
-    mf_jobs_job_clear(&job);
+    rc = produce_built(c, cfg, topic, mb, bj, msg_opaque, err);
 out:
     mf_batch_mailbox_free(&mb);
     mf_batch_config_free(&owned);
@@ -86,27 +99,66 @@ mf_jobs_produce_job(const struct mf_jobs_ctx *c,
     return mf__jobs_produce_job(c, cfg, batch, topic, bj, NULL, err);
 }
 
+/* Jobs are produced JOBS_AT_ONCE at a time: their mailbox records read
+ * in one round trip (mf_batch_mailbox_get_many()) instead of one each,
+ * which is what a pass over 50,000 mailboxes spent its time on. */
+#define JOBS_AT_ONCE 200
+
 struct walk {
     const struct mf_jobs_ctx *c;
     const struct mf_batch_config *cfg;
     const char *batch;
     uint64_t n;
+    struct mf_batch_job jobs[JOBS_AT_ONCE];
+    size_t njobs;
+    struct mf_error err; /* the first failure's */
 };
+
+/* Produces the jobs gathered so far. */
+static mf_err
+produce_gathered(struct walk *w) {
+    struct mf_batch_mailbox *mbs[JOBS_AT_ONCE] = {0};
+    const char *emails[JOBS_AT_ONCE] = {0};
+    struct mf_error err = {0};
+    size_t i = 0, n = w->njobs;
+
+    mf_err rc;
+
+    w->njobs = 0;
+    for (size_t k = 0; k < n; k++)
+        emails[k] = w->jobs[k].email;
+    rc = mf_batch_mailbox_get_many(w->c->redis, w->batch, emails, n, mbs, &err);
+    for (; rc == MF_E_OK && i < n; i++) {
+        rc = produce_built(w->c, w->cfg, w->c->topics->jobs, mbs[i],
+                           &w->jobs[i], NULL, &err);
+        if (rc == MF_E_OK)
+            w->n++;
+    }
+    if (rc) {
+        const struct mf_batch_job *bj = &w->jobs[i < n ? i : 0];
+        struct mf_log_ctx lc = {w->batch, bj->email, bj->job_id, bj->attempt};
+        mf_log_error(&lc, "job.produce", &err);
+        if (w->err.code == MF_E_OK)
+            w->err = err;
+    }
+    for (size_t k = 0; k < n; k++)
+        mf_batch_mailbox_free(&mbs[k]);
+    return rc;
+}
 
 static mf_err
 on_job(void *ud, const struct mf_batch_job *bj) {
     struct walk *w = ud;
-    struct mf_error err = {0};
-    mf_err rc = mf_jobs_produce_job(w->c, w->cfg, w->batch, w->c->topics->jobs,
-                                    bj, &err);
 
-    if (rc) {
-        struct mf_log_ctx lc = {w->batch, bj->email, bj->job_id, bj->attempt};
-        mf_log_error(&lc, "job.produce", &err);
-        return rc;
-    }
-    w->n++;
-    return MF_E_OK;
+    w->jobs[w->njobs++] = *bj;
+    return w->njobs == JOBS_AT_ONCE ? produce_gathered(w) : MF_E_OK;
+}
+
+/* Produces what on_job() still holds after a walk that ended with rc. */
+static mf_err
+walk_end(struct walk *w, mf_err rc) {
+    mf_err prc = w->njobs ? produce_gathered(w) : MF_E_OK;
+    return rc ? rc : prc;
 }
 
 static mf_err
@@ -115,20 +167,29 @@ flush(const struct mf_jobs_ctx *c, int flush_ms, struct mf_error *err) {
                                    err);
 }
 
-mf_err
-mf_jobs_begin_pass(const struct mf_jobs_ctx *c, const char *batch,
-                   enum mf_batch_op op, int flush_ms, uint64_t *n_r,
-                   enum mf_batch_state *state_r, struct mf_error *err) {
-    struct mf_batch_config *cfg = NULL;
-    struct walk w = {c, NULL, batch, 0};
+/* Walks batch's mailboxes with walker (a pass, or the Queued ones),
+ * producing each job it hands out, then flushes. */
+static mf_err
+produce_walk(const struct mf_jobs_ctx *c, const char *batch,
+             enum mf_batch_op op, bool queued_only, int flush_ms, uint64_t *n_r,
+             enum mf_batch_state *state_r, struct mf_error *err) {
+    struct walk *w;
     enum mf_batch_state st = MF_BATCH_CREATED;
-    mf_err rc, frc;
+    struct mf_batch_config *cfg = NULL;
     struct mf_error ferr = {0};
+    mf_err rc, frc;
 
     if ((rc = mf_batch_get(c->redis, batch, &cfg, err)))
         return rc;
-    w.cfg = cfg;
-    rc = mf_batch_begin_pass(c->redis, batch, op, on_job, &w, &st, err);
+    w = mf_xcalloc(1, sizeof(*w));
+    *w = (struct walk){.c = c, .cfg = cfg, .batch = batch};
+    if (queued_only)
+        rc = mf_batch_foreach_queued(c->redis, batch, on_job, w, err);
+    else
+        rc = mf_batch_begin_pass(c->redis, batch, op, on_job, w, &st, err);
+    rc = walk_end(w, rc);
+    if (rc && w->err.code)
+        *err = w->err;
     /* Flush what was queued even when the walk failed: those jobs are
      * real and their mailboxes wait for them. */
     frc = flush(c, flush_ms, &ferr);
@@ -136,33 +197,25 @@ mf_jobs_begin_pass(const struct mf_jobs_ctx *c, const char *batch,
         rc = frc;
         *err = ferr;
     }
-    mf_batch_config_free(&cfg);
     if (n_r)
-        *n_r = w.n;
+        *n_r = w->n;
     if (!rc && state_r)
         *state_r = st;
+    free(w);
+    mf_batch_config_free(&cfg);
     return rc;
+}
+
+mf_err
+mf_jobs_begin_pass(const struct mf_jobs_ctx *c, const char *batch,
+                   enum mf_batch_op op, int flush_ms, uint64_t *n_r,
+                   enum mf_batch_state *state_r, struct mf_error *err) {
+    return produce_walk(c, batch, op, false, flush_ms, n_r, state_r, err);
 }
 
 mf_err
 mf_jobs_reissue(const struct mf_jobs_ctx *c, const char *batch, int flush_ms,
                 uint64_t *n_r, struct mf_error *err) {
-    struct mf_batch_config *cfg = NULL;
-    struct walk w = {c, NULL, batch, 0};
-    mf_err rc, frc;
-    struct mf_error ferr = {0};
-
-    if ((rc = mf_batch_get(c->redis, batch, &cfg, err)))
-        return rc;
-    w.cfg = cfg;
-    rc = mf_batch_foreach_queued(c->redis, batch, on_job, &w, err);
-    frc = flush(c, flush_ms, &ferr);
-    if (!rc && frc) {
-        rc = frc;
-        *err = ferr;
-    }
-    mf_batch_config_free(&cfg);
-    if (n_r)
-        *n_r = w.n;
-    return rc;
+    return produce_walk(c, batch, MF_BATCH_OP_START, true, flush_ms, n_r, NULL,
+                        err);
 }

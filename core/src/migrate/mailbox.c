@@ -292,17 +292,23 @@ name_refusal(const struct mf_error *err) {
            !strstr(err->detail, "[LIMIT]") && !strstr(err->detail, "[NOPERM]");
 }
 
+bool
+mf__run_name_fallback(struct mf__run *run, struct mf_folder_plan *plan,
+                      size_t i) {
+    const char *repl = run->o->rules && run->o->rules->separator_replacement
+                           ? run->o->rules->separator_replacement
+                           : "_";
+
+    return mf_folder_plan_fallback(plan, i, run->dst->caps.delim, false, repl);
+}
+
 /* CREATE refused by the name: once more with the conservative name
  * (folderplan_fallback.c). True when the folder now exists. */
 static bool
 create_fallback(struct mf__run *run, struct mf_folder_plan *plan, size_t i) {
     struct mf_store *dst = run->dst;
-    const char *repl = run->o->rules && run->o->rules->separator_replacement
-                           ? run->o->rules->separator_replacement
-                           : "_";
 
-    if (!name_refusal(&run->err) ||
-        !mf_folder_plan_fallback(plan, i, dst->caps.delim, false, repl))
+    if (!name_refusal(&run->err) || !mf__run_name_fallback(run, plan, i))
         return false;
     if (dst->ops->create(dst, mf_folder_plan_entry(plan, i)->tgt_wire))
         return false;

@@ -190,6 +190,11 @@ void mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
 /* Frees what an item owns. */
 void mf__run_item_clear(struct mf_migrate_item *it);
 
+/* Moves plan entry i (and the entries below it) to the conservative name
+ * that a target refusing its name gets (folderplan_fallback.c, with the
+ * batch's separator replacement): true when the entry has a new name. */
+bool mf__run_name_fallback(struct mf__run *run, struct mf_folder_plan *plan,
+                           size_t i);
 /* Copies a store's error into run->err and returns its code. */
 /* The message size cap before the target's APPENDLIMIT (mailbox.c). */
 uint64_t mf__run_max_message_size(const struct mf_migrate_options *o);

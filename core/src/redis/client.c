@@ -344,6 +344,38 @@ mf_redis_command_argv(struct mf_redis *r, int argc, const char **argv,
 }
 
 mf_err
+mf_redis_pipeline(struct mf_redis *r, size_t n, const int *argc,
+                  const char *const *const *argv, const size_t *const *argvlen,
+                  redisReply **replies_r, struct mf_error *err) {
+    size_t got = 0;
+    mf_err rc = MF_E_OK;
+
+    MF_ASSERT(n <= MF_REDIS_PIPELINE_MAX);
+    if (!r->ctx && (rc = reconnect(r, err)) != MF_E_OK)
+        return rc;
+    /* hiredis only buffers here; the first redisGetReply() writes it all
+     * out, then reads the answers in the order the commands went. */
+    for (size_t i = 0; i < n; i++)
+        if (redisAppendCommandArgv(r->ctx, argc[i], (const char **)argv[i],
+                                   argvlen[i]) != REDIS_OK)
+            return finish(r, NULL, argv[i][0], NULL, err);
+    for (; got < n; got++) {
+        void *reply = NULL;
+        if (redisGetReply(r->ctx, &reply) != REDIS_OK || !reply) {
+            rc = finish(r, NULL, argv[got][0], NULL, err);
+            break;
+        }
+        replies_r[got] = reply;
+    }
+    if (rc != MF_E_OK)
+        for (size_t i = 0; i < got; i++) {
+            freeReplyObject(replies_r[i]);
+            replies_r[i] = NULL;
+        }
+    return rc;
+}
+
+mf_err
 mf_redis_command(struct mf_redis *r, redisReply **reply_r, struct mf_error *err,
                  const char *fmt, ...) {
     redisReply *reply;

@@ -224,9 +224,29 @@ folder_only(mf_err code) {
     return cls == MF_ERRCLASS_FAIL_MESSAGE || cls == MF_ERRCLASS_FAIL_MAILBOX;
 }
 
+/* Opens plan entry i's target folder. A target that refused the planned
+ * name got the folder under the conservative one (migrate's fallback,
+ * folderplan_fallback.c: Cyrus refuses '/' in a name), and answers NO to
+ * the planned name: the entry (and those below it) then moves to that
+ * name and is opened once more. */
+static mf_err
+select_target(struct mf__run *run, struct mf_folder_plan *plan, size_t i,
+              struct mf_store_select *sel) {
+    struct mf_store *dst = run->dst;
+    mf_err rc = dst->ops->select(dst, mf_folder_plan_entry(plan, i)->tgt_wire,
+                                 true, sel);
+
+    if (rc == MF_E_OK || !mf__run_name_fallback(run, plan, i))
+        return rc;
+    return dst->ops->select(dst, mf_folder_plan_entry(plan, i)->tgt_wire, true,
+                            sel);
+}
+
 static mf_err
 one_folder(struct mf__run *run, const struct mf_verify_options *o,
-           const struct mf_folder_entry *e, struct mf_verify_result *res) {
+           struct mf_folder_plan *plan, size_t at,
+           struct mf_verify_result *res) {
+    const struct mf_folder_entry *e = mf_folder_plan_entry(plan, at);
     char *src_name = mf_xstrndup((const char *)e->src_raw, e->src_raw_len);
     char *label = e->src_path ? mf_xstrdup(e->src_path) : mf_xstrdup(src_name);
     struct listing src = {0}, tgt = {0};
@@ -247,7 +267,7 @@ one_folder(struct mf__run *run, const struct mf_verify_options *o,
         }
         goto out;
     }
-    if ((rc = run->dst->ops->select(run->dst, e->tgt_wire, true, &sel)) ||
+    if ((rc = select_target(run, plan, at, &sel)) ||
         (rc = run->dst->ops->fetch_meta(run->dst, 1, 0, META, on_meta, &tgt))) {
         char detail[300];
         rc = mf__run_store_error(run, run->dst, e->tgt_name);
@@ -353,7 +373,7 @@ mf__verify_mailbox_with(const struct mf_verify_options *o, const char *mailbox,
         if (mo->stop && atomic_load(mo->stop))
             rc = mf_error_set(&run.err, MF_E_CANCELLED, "stopped");
         else
-            rc = one_folder(&run, o, e, res);
+            rc = one_folder(&run, o, plan, i, res);
     }
 out:
     mf_folder_plan_free(&plan);

@@ -39,7 +39,10 @@ sys.path.insert(0, os.path.join(SRC_DIR, "tests", "integration", "migrate"))
 import migrate_test as mt  # noqa: E402  (env, users, corpus, clean_target)
 
 TMP = tempfile.mkdtemp(prefix="mf-verify-test.", dir=RUN)
-USERS = [49, 50, 51]
+# 49, 50, 51 on the Dovecot pair; with MF_PAIR naming a Cyrus server
+# (migrate_test.py), 90, 91, 92 in those roles.
+USERS = mt.users_of("verify", [49, 50, 51])
+U49, U50, U51 = USERS
 
 
 def fail(msg):
@@ -53,13 +56,7 @@ def check(cond, msg):
 
 
 def corpus():
-    subprocess.run(
-        ["/usr/bin/python3", os.path.join(SUPPORT, "dovecot", "gen_corpus.py"),
-         "--server", "source", "--first-user", str(USERS[0]), "--users",
-         str(len(USERS)), "--profile", "small", "--messages-per-user", "40",
-         "--clean", "-j", "2", "--manifest",
-         os.path.join(TMP, "corpus.json")],
-        check=True, stdout=subprocess.DEVNULL)
+    mt.corpus(USERS[0], len(USERS), messages=40)
 
 
 def verify(csv, *extra):
@@ -148,13 +145,13 @@ def main():
               f"user{n} after migrate: {m}")
     rc, res = verify(csv, "--deep")
     check(rc == 0, f"--deep after migrate: exit {rc}: {res}")
-    m = res[mt.user(49)[0]]
+    m = res[mt.user(U49)[0]]
     check(m["bodies_compared"] == m["source_messages"],
           f"--deep compared {m['bodies_compared']} of "
           f"{m['source_messages']}")
 
     # user50: delete one, flag another.
-    c = mt.imap_login(mt.TGT_PORT, 50)
+    c = mt.imap_login(mt.TGT_PORT, U50)
     c.select("INBOX")
     msgs = inbox_messages(c)
     check(len(msgs) >= 4, f"user50 INBOX too small: {msgs}")
@@ -169,7 +166,7 @@ def main():
     c.logout()
 
     # user51: two altered copies, one of another size, one of the same.
-    c = mt.imap_login(mt.TGT_PORT, 51)
+    c = mt.imap_login(mt.TGT_PORT, U51)
     c.select("INBOX")
     msgs = inbox_messages(c)
     check(len(msgs) >= 4, f"user51 INBOX too small: {msgs}")
@@ -178,11 +175,11 @@ def main():
     replace_altered(c, same_uid, same_size=True)
     c.logout()
 
-    want50 = sorted([("missing", "INBOX", source_uid(50, del_mid)),
-                     ("flags", "INBOX", source_uid(50, flag_mid))])
-    want51 = [("bytes", "INBOX", source_uid(51, alt_mid))]
+    want50 = sorted([("missing", "INBOX", source_uid(U50, del_mid)),
+                     ("flags", "INBOX", source_uid(U50, flag_mid))])
+    want51 = [("bytes", "INBOX", source_uid(U51, alt_mid))]
     want51_deep = sorted(want51 + [("bytes", "INBOX",
-                                    source_uid(51, same_mid))])
+                                    source_uid(U51, same_mid))])
 
     rc, res = verify(csv)
     check(rc == 1, f"after the changes: exit {rc}, want 1")
@@ -199,7 +196,7 @@ def main():
 
     rc, res = verify(csv, "--deep")
     check(rc == 1, f"--deep after the changes: exit {rc}")
-    m51 = res[mt.user(51)[0]]
+    m51 = res[mt.user(U51)[0]]
     check(diffs(m51) == want51_deep,
           f"user51 --deep: want {want51_deep}, got {m51['differences']}")
     check(any("different content" in (d["detail"] or "")
@@ -208,7 +205,7 @@ def main():
     # --sample 1 reads one pair per folder: fewer than --deep.
     rc, res = verify(csv, "--sample", "1")
     check(rc == 1, f"--sample 1: exit {rc}")
-    m49 = res[mt.user(49)[0]]
+    m49 = res[mt.user(U49)[0]]
     check(0 < m49["bodies_compared"] <= m49["folders"],
           f"--sample 1 compared {m49['bodies_compared']} in "
           f"{m49['folders']} folders")
@@ -218,8 +215,8 @@ def main():
                         "--target", mt.TGT], capture_output=True, text=True,
                        timeout=300)
     check(p.returncode == 1, f"text: exit {p.returncode}")
-    check(f"{mt.user(49)[0]}: verified equal" in p.stdout and
-          f"{mt.user(50)[0]}: 2 differences" in p.stdout and
+    check(f"{mt.user(U49)[0]}: verified equal" in p.stdout and
+          f"{mt.user(U50)[0]}: 2 differences" in p.stdout and
           "missing   INBOX UID" in p.stdout, p.stdout)
     check("Verified: 3 mailboxes, 1 equal, 2 with differences, 0 not "
           "verified" in p.stdout, p.stdout)
@@ -229,8 +226,8 @@ def main():
     # Under fleet caps (they live in Redis): the same answer.
     rc, res = verify(csv, "--max-connections", "2",
                      "--max-connections-per-user", "1", "--redis",
-                     mt.REDIS["REDIS_URL"])
-    check(rc == 1 and diffs(res[mt.user(50)[0]]) == want50,
+                     mt.REDIS_URL)
+    check(rc == 1 and diffs(res[mt.user(U50)[0]]) == want50,
           f"under caps: exit {rc}: {res}")
     p = subprocess.run([MAILFERRY, "verify", csv, "--source", mt.SRC,
                         "--target", mt.TGT, "--max-connections", "2"],
@@ -244,8 +241,11 @@ def folder_gone():
     """A folder deleted on the target: each of its source messages is
     missing, with the target's answer; the other folders still compare."""
     def leaves(c):
+        """{name below the personal namespace prefix: name} of the leaf
+        folders (the prefix is "INBOX." on Cyrus)."""
+        prefix = mt.personal_prefix(c)
         typ, data = c.list('""', "*")
-        out = set()
+        out = {}
         for line in data:
             m = (mt.LIST_RE.match(line.decode()) if isinstance(line, bytes)
                  else None)
@@ -257,31 +257,34 @@ def folder_gone():
                     "\\sent", "\\drafts", "\\junk", "\\trash",
                     "\\all", "\\flagged"} and \
                     m.group(3).strip('"').upper() != "INBOX":
-                out.add(m.group(3))
+                name = m.group(3).strip('"')
+                out[name[len(prefix):] if name.startswith(prefix)
+                    else name] = m.group(3)
         return out
-    s = mt.imap_login(mt.SRC_PORT, 49)
-    c = mt.imap_login(mt.TGT_PORT, 49)
+    s = mt.imap_login(mt.SRC_PORT, U49)
+    c = mt.imap_login(mt.TGT_PORT, U49)
     # A folder of the same name on both sides (the plan maps some
     # special-use folders to other names).
-    names = sorted(leaves(s) & leaves(c))
+    src_leaves, tgt_leaves = leaves(s), leaves(c)
+    names = sorted(set(src_leaves) & set(tgt_leaves))
     counts = {}
     for name in names:
-        typ, data = s.select(name, readonly=True)
+        typ, data = s.select(src_leaves[name], readonly=True)
         counts[name] = int(data[0]) if typ == "OK" else 0
     s.logout()
     names = [x for x in names if counts[x] > 0]
     check(names, "user49 has no folder with messages to delete")
-    gone = names[0]
+    gone = tgt_leaves[names[0]]
+    n = counts[names[0]]
     typ, data = c.select(gone, readonly=True)
     check(typ == "OK", f"select {gone}")
     c.close()
     check(c.delete(gone)[0] == "OK", f"delete {gone}")
     c.logout()
-    n = counts[gone]
     print(f"deleted on the target: {gone} ({n} messages on the source)")
-    csv49 = mt.csv_for([49], "verify49")
+    csv49 = mt.csv_for([U49], "verify49")
     rc, res = verify(csv49)
-    m = res[mt.user(49)[0]]
+    m = res[mt.user(U49)[0]]
     check(rc == 1, f"folder gone: exit {rc}")
     kinds = {d["kind"] for d in m["differences"]}
     check(len(m["differences"]) == max(n, 1) and
@@ -293,14 +296,14 @@ def folder_gone():
 def check_report(name, want50):
     """batch report (JSON and CSV) shows the verification of the three
     mailboxes: 49 equal, 50 the two differences."""
-    redis = mt.REDIS["REDIS_URL"]
+    redis = mt.REDIS_URL
     p = subprocess.run([MAILFERRY, "batch", "report", name, "--redis", redis,
                         "--format", "json"], capture_output=True, text=True,
                        timeout=60)
     check(p.returncode == 0, f"batch report: {p.stderr}")
     rep = {m["email"]: m for m in json.loads(p.stdout)["mailboxes"]}
-    v49 = rep[mt.user(49)[0]]["verification"]
-    v50 = rep[mt.user(50)[0]]["verification"]
+    v49 = rep[mt.user(U49)[0]]["verification"]
+    v50 = rep[mt.user(U50)[0]]["verification"]
     check(v49["status"] == "verified equal" and v49["items"] == [] and
           v49["verified_at"], f"report user49: {v49}")
     got = sorted((d["kind"], d["folder"], d["source_uid"])
@@ -312,16 +315,16 @@ def check_report(name, want50):
                        timeout=60)
     rows = {r["EmailAddress"]: r for r in csvmod.DictReader(
         p.stdout.splitlines())}
-    check(rows[mt.user(50)[0]]["Verification"] == "differences" and
-          rows[mt.user(50)[0]]["VerifyDifferences"] == "2" and
-          rows[mt.user(49)[0]]["Verification"] == "verified equal",
+    check(rows[mt.user(U50)[0]]["Verification"] == "differences" and
+          rows[mt.user(U50)[0]]["VerifyDifferences"] == "2" and
+          rows[mt.user(U49)[0]]["Verification"] == "verified equal",
           f"report CSV: {p.stdout}")
 
 
 def create_batch(csv, name, key):
     p = subprocess.run([MAILFERRY, "batch", "create", name, "--csv", csv,
                         "--source", mt.SRC, "--target", mt.TGT, "--redis",
-                        mt.REDIS["REDIS_URL"], "--master-key-file", key],
+                        mt.REDIS_URL, "--master-key-file", key],
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 0, f"batch create: {p.stdout} {p.stderr}")
 
@@ -330,7 +333,7 @@ def batch_report(csv, want50):
     """verify --redis --batch stores the results, and so does batch verify
     (from the batch's own definition and sealed passwords); batch report
     shows them."""
-    redis = mt.REDIS["REDIS_URL"]
+    redis = mt.REDIS_URL
     key = os.path.join(TMP, "master.key")
     one, two = f"t-verify-{mt.RUN_ID}", f"t-bverify-{mt.RUN_ID}"
     run = [MAILFERRY, "verify", csv, "--source", mt.SRC, "--target", mt.TGT,
@@ -352,8 +355,8 @@ def batch_report(csv, want50):
     check(p.returncode == 1,
           f"batch verify: exit {p.returncode} {p.stderr} {p.stdout[-800:]}")
     res = {m["email"]: m for m in json.loads(p.stdout)["mailboxes"]}
-    check(diffs(res[mt.user(50)[0]]) == want50 and
-          res[mt.user(49)[0]]["verification"] == "verified equal",
+    check(diffs(res[mt.user(U50)[0]]) == want50 and
+          res[mt.user(U49)[0]]["verification"] == "verified equal",
           f"batch verify: {res}")
     check_report(two, want50)
     p = subprocess.run([MAILFERRY, "batch", "verify", two, "--redis", redis,

@@ -45,6 +45,7 @@ import time
 
 # Modified UTF-7 lives in tests/support/mutf7.py, shared with imapcompare.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fixturelib import read_env  # noqa: E402
 from mutf7 import mutf7_decode, mutf7_encode  # noqa: E402
 
 
@@ -169,6 +170,16 @@ class Imap:
                 name = name.split(b"\r\n", 1)[1]
             out.append((flags, delim, name.decode("utf-8")))
         return out
+
+    def personal_prefix(self):
+        """The first personal namespace's prefix (RFC 2342), "INBOX." on
+        a Cyrus server; "" without NAMESPACE."""
+        st, untagged = self.command(b"NAMESPACE")
+        for line in untagged if st.startswith(b"OK") else []:
+            m = re.match(rb'\* NAMESPACE \(\("((?:\\.|[^"])*)"', line)
+            if m:
+                return re.sub(rb"\\(.)", rb"\1", m.group(1)).decode()
+        return ""
 
     def separator(self):
         for line in self.check(self.command(b'LIST "" ""'), "LIST"):
@@ -465,8 +476,9 @@ def clean_user(im, sep, specials):
         im.command(b"DELETE " + quote(n))  # \Noselect parents may go first
 
 
-def plan_folders(sep, specials):
-    """[(display name, imap name, path, special, weight)]."""
+def plan_folders(sep, specials, prefix=""):
+    """[(display name, imap name, path, special, weight)]; plain folders
+    under the personal namespace's prefix (INBOX itself is never)."""
     out = []
     entries = list(FOLDERS_COMMON)
     entries.append((FOLDER_WITH_OTHER_SEP.get(sep, ["Release v1.2"]), None,
@@ -481,6 +493,8 @@ def plan_folders(sep, specials):
             imap_name = name
         else:
             display = (sep or "/").join(path)
+            if path != ["INBOX"]:
+                display = mutf7_decode(prefix) + display
             imap_name = mutf7_encode(display)
         out.append((display, imap_name, path, special, weight))
     return out
@@ -498,15 +512,18 @@ def gen_user(a, idx, user, password):
     sep = im.separator()
     boxes = im.list_all()
     specials = {}
+    # Attributes are case-insensitive (RFC 3501 9): Cyrus says "\\sent".
+    known = {f.lower(): f for f in ("\\Sent", "\\Drafts", "\\Trash",
+                                     "\\Junk", "\\Archive")}
     for flags, _, name in boxes:
         for f in flags:
-            if f in ("\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive"):
-                specials.setdefault(f, name)
+            if f.lower() in known:
+                specials.setdefault(known[f.lower()], name)
     if a["clean"]:
         clean_user(im, sep, set(specials.values()))
         boxes = im.list_all()
     existing = {n for _, _, n in boxes}
-    folders = plan_folders(sep, specials)
+    folders = plan_folders(sep, specials, im.personal_prefix())
 
     # CREATE every plain folder (parents first, so that they are real
     # selectable folders rather than \Noselect placeholders), SUBSCRIBE all
@@ -516,6 +533,9 @@ def gen_user(a, idx, user, password):
         created = False
         if imap_name not in existing:
             st, _ = im.command(b"CREATE " + quote(imap_name))
+            if path == FOLDER_WITH_OTHER_SEP.get(sep) and (
+                    b"Invalid mailbox name" in st or b"[CANNOT]" in st):
+                continue  # a server that refuses it (Cyrus refuses '/')
             if not st.startswith(b"OK") and b"ALREADYEXISTS" not in st:
                 raise ImapError("CREATE %s: %s" % (display, st.decode()))
             created = True
@@ -634,17 +654,6 @@ def gen_user(a, idx, user, password):
 
 
 # ------------------------------------------------------------ main
-
-
-def read_env(path):
-    env = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
 
 
 def parse_args(argv):

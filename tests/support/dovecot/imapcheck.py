@@ -19,19 +19,13 @@ Modes:
 import argparse
 import imaplib
 import re
+import os
 import ssl
 import sys
 
-
-def read_env(path):
-    env = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                ".."))
+from fixturelib import read_env  # noqa: E402
 
 
 def connect(host, port, tls, ca_file, server_name=None):

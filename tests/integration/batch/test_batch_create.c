@@ -1,0 +1,210 @@
+/*
+ * The streamed batch create (core/src/batch/create.c) against a real
+ * redis-server (fixture "redis", database 8): rows added in several calls
+ * across the script's chunk boundary, nothing visible before commit, a
+ * duplicate address in a later chunk refused with nothing left behind, a
+ * second create of a name refused while the first runs, and what an
+ * interrupted create left cleared by the next one.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "batch/batch_int.h"
+#include "mailferry/util.h"
+#include "testenv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char prefix[32];
+static char *url;
+static uint8_t blob[24] = "SEALED:x";
+
+static struct mf_redis *
+conn(void) {
+    struct mf_redis *r = NULL;
+    struct mf_error err = {0};
+
+    assert_int_equal(mf_redis_connect(url, 5000, &r, &err), MF_E_OK);
+    return r;
+}
+
+/* n rows e<first + i>@x.org (emails owned by the caller's *emails). */
+static struct mf_batch_mailbox_cfg *
+rows(size_t first, size_t n, char ***emails) {
+    struct mf_batch_mailbox_cfg *v = mf_xcalloc(n, sizeof(*v));
+
+    *emails = mf_xcalloc(n, sizeof(**emails));
+    for (size_t i = 0; i < n; i++) {
+        (*emails)[i] = mf_xasprintf("e%zu@x.org", first + i);
+        v[i].email = v[i].user = (*emails)[i];
+        v[i].password = (struct mf_batch_blob){blob, sizeof(blob)};
+    }
+    return v;
+}
+
+static void
+rows_free(struct mf_batch_mailbox_cfg *v, char **emails, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(emails[i]);
+    free(emails);
+    free(v);
+}
+
+static bool
+key_exists(struct mf_redis *r, const char *key) {
+    struct mf_error err = {0};
+    bool yes = true;
+
+    assert_int_equal(mf__batch_exists(r, key, &yes, &err), MF_E_OK);
+    return yes;
+}
+
+static mf_err
+count_cb(void *ud, const struct mf_batch_mailbox *mb) {
+    (void)mb;
+    ++*(size_t *)ud;
+    return MF_E_OK;
+}
+
+static void
+test_streamed(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_config cfg = {.source = "imap://a", .target = "imap://b"};
+    struct mf_batch_creator *c = NULL;
+    struct mf_batch_config *got = NULL;
+    struct mf_error err = {0};
+    char name[64], **emails;
+    struct mf_batch_mailbox_cfg *v = rows(0, 450, &emails);
+    size_t n = 0;
+
+    (void)state;
+    snprintf(name, sizeof(name), "%s-stream", prefix);
+    cfg.name = name;
+    assert_int_equal(mf_batch_create_begin(r, &cfg, &c, &err), MF_E_OK);
+    /* 150 + 150 + 150: the second call crosses the 200-row chunk. */
+    for (size_t i = 0; i < 450; i += 150)
+        assert_int_equal(mf_batch_create_add(c, v + i, 150, &err), MF_E_OK);
+    assert_int_equal(mf_batch_get(r, name, &got, &err), MF_E_NOT_FOUND);
+    assert_int_equal(mf_batch_create_commit(&c, &err), MF_E_OK);
+    assert_null(c);
+    assert_int_equal(mf_batch_get(r, name, &got, &err), MF_E_OK);
+    assert_int_equal(got->n_mailboxes, 450);
+    mf_batch_config_free(&got);
+    assert_int_equal(mf_batch_foreach_mailbox(r, name, count_cb, &n, &err),
+                     MF_E_OK);
+    assert_int_equal(n, 450);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    rows_free(v, emails, 450);
+    mf_redis_free(&r);
+}
+
+static void
+test_duplicate_later_chunk(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_config cfg = {.source = "imap://a", .target = "imap://b"};
+    struct mf_batch_creator *c = NULL, *c2 = NULL;
+    struct mf_batch_config *got = NULL;
+    struct mf__batch_keys k;
+    struct mf_error err = {0};
+    char name[64], key[MF__BATCH_KEY_MAX], **emails;
+    struct mf_batch_mailbox_cfg *v = rows(0, 300, &emails);
+
+    (void)state;
+    snprintf(name, sizeof(name), "%s-dup", prefix);
+    cfg.name = name;
+    v[250].email = emails[10]; /* row 251 repeats row 11 */
+    assert_int_equal(mf_batch_create_begin(r, &cfg, &c, &err), MF_E_OK);
+    /* A second create of the name is refused while this one runs. */
+    assert_int_equal(mf_batch_create_begin(r, &cfg, &c2, &err), MF_E_EXISTS);
+    assert_non_null(strstr(err.detail, "being created"));
+    assert_int_equal(mf_batch_create_add(c, v, 300, &err),
+                     MF_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.detail, "e10@x.org"));
+    mf_batch_create_abort(&c);
+    assert_null(c);
+    mf__batch_keys(&k, name);
+    mf__batch_mb_key(key, sizeof(key), name, "e0@x.org", "");
+    assert_false(key_exists(r, k.mailboxes));
+    assert_false(key_exists(r, k.batch));
+    assert_false(key_exists(r, key));
+    assert_int_equal(mf_batch_get(r, name, &got, &err), MF_E_NOT_FOUND);
+    /* The name is free again. */
+    assert_int_equal(mf_batch_create(r, &cfg, v, 200, &err), MF_E_OK);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    rows_free(v, emails, 300);
+    mf_redis_free(&r);
+}
+
+/* A create that died after writing rows (its creating key expired):
+ * the next create of the name clears them and stores only its own. */
+static void
+test_interrupted_leftovers(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_config cfg = {.source = "imap://a", .target = "imap://b"};
+    struct mf_batch_config *got = NULL;
+    struct mf_batch_mailbox *mb = NULL;
+    struct mf__batch_keys k;
+    struct mf_error err = {0};
+    redisReply *reply = NULL;
+    char name[64], key[MF__BATCH_KEY_MAX], **emails;
+    struct mf_batch_mailbox_cfg *v = rows(100, 3, &emails);
+    size_t n = 0;
+
+    (void)state;
+    snprintf(name, sizeof(name), "%s-left", prefix);
+    cfg.name = name;
+    mf__batch_keys(&k, name);
+    mf__batch_mb_key(key, sizeof(key), name, "old@x.org", "");
+    assert_int_equal(mf_redis_command(r, &reply, &err,
+                                      "HSET %s email old@x.org state Queued",
+                                      key),
+                     MF_E_OK);
+    freeReplyObject(reply);
+    assert_int_equal(
+        mf_redis_command(r, &reply, &err, "RPUSH %s old@x.org", k.mailboxes),
+        MF_E_OK);
+    freeReplyObject(reply);
+    assert_int_equal(mf_batch_create(r, &cfg, v, 3, &err), MF_E_OK);
+    assert_false(key_exists(r, key));
+    assert_int_equal(mf_batch_get(r, name, &got, &err), MF_E_OK);
+    assert_int_equal(got->n_mailboxes, 3);
+    mf_batch_config_free(&got);
+    assert_int_equal(mf_batch_foreach_mailbox(r, name, count_cb, &n, &err),
+                     MF_E_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(mf_batch_mailbox_get(r, name, "old@x.org", &mb, &err),
+                     MF_E_NOT_FOUND);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    rows_free(v, emails, 3);
+    mf_redis_free(&r);
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_streamed),
+        cmocka_unit_test(test_duplicate_later_chunk),
+        cmocka_unit_test(test_interrupted_leftovers),
+    };
+    char *base;
+    int rc;
+
+    snprintf(prefix, sizeof(prefix), "c%ld-%d", (long)time(NULL),
+             (int)getpid());
+    if (!(base = mf_testenv_get("redis", "REDIS_URL"))) {
+        fprintf(stderr, "no redis fixture (REDIS_URL)\n");
+        return 1;
+    }
+    url = mf_xasprintf("%s/8", base); /* issue 14's database */
+    free(base);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(url);
+    return rc;
+}

@@ -1,0 +1,154 @@
+"""What the IMAP server fixtures (tests/support/dovecot/fixture,
+tests/support/cyrus/fixture) share: the env file, the system user that owns
+the mail, free ports, waiting for a greeting, and stopping the master
+processes they started (by PID, with their children).
+
+The fixtures import it with tests/support on sys.path.
+"""
+
+import fcntl
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+
+MAIL_USER = "mailferry-test"
+
+
+def read_env(path):
+    env = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if "=" in line and not line.startswith("#"):
+                    k, v = line.split("=", 1)
+                    env[k] = v
+    except FileNotFoundError:
+        pass
+    return env
+
+
+def write_env(path, env):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for k, v in env.items():
+            f.write("%s=%s\n" % (k, v))
+    os.replace(tmp, path)
+
+
+def mail_ids():
+    """uid/gid that owns the mail. Dovecot refuses uid 0 for mail and
+    Cyrus will not run as root, so as root we use (and create once) a
+    dedicated system user; otherwise the current user runs everything."""
+    if os.geteuid() != 0:
+        return os.getuid(), os.getgid(), pwd.getpwuid(os.getuid()).pw_name
+    try:
+        pw = pwd.getpwnam(MAIL_USER)
+        return pw.pw_uid, pw.pw_gid, MAIL_USER
+    except KeyError:
+        pass
+    # Several fixture starts may race to create it: serialize, recheck.
+    with open("/tmp/mailferry-test-useradd.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pw = pwd.getpwnam(MAIL_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--user-group",
+                            "--no-create-home", "--home-dir", "/nonexistent",
+                            "--shell", "/usr/sbin/nologin", MAIL_USER],
+                           check=True)
+            pw = pwd.getpwnam(MAIL_USER)
+    return pw.pw_uid, pw.pw_gid, MAIL_USER
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_greeting(port, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 1) as s:
+                s.settimeout(2)
+                if s.recv(512).startswith(b"* OK"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def cmdline(pid):
+    """The argv of pid, [] when it is gone."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def children_of(pid):
+    out = []
+    for ent in os.listdir("/proc"):
+        if not ent.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % ent) as f:
+                stat = f.read()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            out.append(int(ent))
+    return out
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is as good as gone (its parent reaps it).
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_masters(masters, is_ours, log):
+    """TERM every (pid, conf) for which is_ours(pid, conf) holds (guards
+    against a recycled PID), wait for them and their children together (a
+    master takes about a second to wind down), then KILL what is left."""
+    procs = {}
+    for pid, conf in masters:
+        if pid and is_ours(pid, conf):
+            procs[pid] = children_of(pid)
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                del procs[pid]
+    deadline = time.monotonic() + 10
+    while procs and time.monotonic() < deadline:
+        if not any(alive(p) for pid, kids in procs.items()
+                   for p in [pid] + kids):
+            return
+        time.sleep(0.05)
+    for pid, kids in procs.items():
+        left = [p for p in [pid] + sorted(set(kids) | set(children_of(pid)))
+                if alive(p)]
+        if left:
+            log("pids %s did not exit on TERM, sending KILL" % left)
+        for p in left:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
