@@ -2,12 +2,16 @@
 """An IMAP front that makes the Dovecot fixture look like Exchange Online
 or Gmail (issue 13 section 3), for the integration.provider.* tests.
 
-    provideremu.py --upstream HOST:PORT --provider exchange-online|gmail
+    provideremu.py --upstream HOST:PORT
+                   --provider exchange-online|exchange-onprem|gmail
                    [--port-file FILE] [--stats-file FILE]
                    [--throttle-every N --throttle-ms MS]
                    [--refuse-malformed] [--reencode]
+                   [--throttle-fetch-at N[,N...]] [--fetch-delay-ms MS]
+                   [--hide FOLDER,...] [--log-file FILE]
 
-It listens on 127.0.0.1 (a free port, written to FILE and printed) and
+(exchange-onprem: Exchange Server as a source, see below.) It listens on
+127.0.0.1 (a free port, written to FILE and printed) and
 relays every connection to the upstream server, a plain IMAP port
 (Dovecot's, tls=off). Between the two it changes what the provider is
 documented to do differently:
@@ -19,6 +23,23 @@ documented to do differently:
       https://developers.google.com/gmail/imap/imap-extensions. Neither
       has MULTIAPPEND, so an APPEND with more than one message is refused
       with BAD, as those servers would.
+  Exchange Server (exchange-onprem)   its greeting and the CAPABILITY
+      of Exchange 2016/2019 (AUTH=NTLM and AUTH=GSSAPI before AUTH=PLAIN,
+      no SPECIAL-USE; STARTTLS left out, the test speaks plain IMAP).
+      Without SPECIAL-USE its LIST carries no special-use attributes
+      (RFC 6154): they are taken out of Dovecot's answers, so a client
+      can only go by Exchange's folder names. Its admin impersonation
+      login "domain/admin/user" with the admin's password (Microsoft's
+      Exchange Server documentation, "IMAP4 Account Name": the account
+      name may give "the mailbox's Windows NT domain, user account, and
+      alias name", which "Windows NT Challenge/Response" (NTLM) cannot;
+      the "/"-separated form: chilkatsoft.com/p/p_175.asp) is
+      passed to Dovecot as its master login: SASL PLAIN with the user as
+      authorization identity (AUTHENTICATE PLAIN, with or without an
+      initial response) or LOGIN "user*admin"; stats count them as
+      impersonations.
+  --hide FOLDER,...   LIST and LSUB leave these folders out (Dovecot's own
+      special folders, which an Exchange mailbox does not have).
   X-GM-MSGID (Gmail)   a FETCH that asks for X-GM-MSGID is sent upstream
       asking for the message's Message-ID instead, and the answer carries
       X-GM-MSGID <n>, n a 63-bit hash of the Message-ID: as Gmail's, the
@@ -35,6 +56,19 @@ documented to do differently:
       that starts more than GRACE_MS after the throttling answer was sent
       is counted as a violation (a client that did not pause): the test
       reads the count from the stats file.
+  --throttle-fetch-at N,...   the Nth body FETCH (UID FETCH ...
+      BODY.PEEK[], counted over all connections) is throttled with the
+      same words, a source's throttling: it is sent upstream as NOOP and
+      the tagged answer is rewritten, so that the answer keeps its place
+      among the other responses on the connection.
+  --fetch-delay-ms MS   every body FETCH waits that long before it goes
+      upstream: a slow source (Gmail and Exchange serve bodies far slower
+      than a Dovecot on loopback), so that a copy is still reading when a
+      test throttles it.
+  --log-file FILE   one line per client command, "T CONN COMMAND" (T:
+      time.monotonic(), COMMAND its first 80 bytes), and "T CONN
+      THROTTLE MS" for every throttling answer: a test reads from it what
+      was sent during a pause.
   --refuse-malformed   Exchange's "BAD Command Argument Error. 11" to an
       APPEND whose message has a bare LF, a line longer than 998 bytes
       (RFC 5322 2.1.1), or a header line that is neither a field nor a
@@ -46,7 +80,8 @@ documented to do differently:
       (the Message-ID and INTERNALDATE stay).
 
 The stats file (JSON, rewritten after every change) says: appends,
-throttled, violations, refused, reencoded.
+throttled, violations, refused, reencoded, gm_msgids, body_fetches,
+impersonations.
 
 Literals: every synchronising literal from the client is answered "+"
 here and sent upstream as LITERAL+ ({n+}, RFC 7888), so whole APPEND
@@ -55,6 +90,7 @@ Dovecot. Runs until killed.
 """
 import argparse
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -76,6 +112,15 @@ PROVIDERS = {
         "throttle": "NO Request is throttled. Suggested Backoff Time: "
                     "{ms} milliseconds",
     },
+    "exchange-onprem": {
+        "greeting": b"* OK The Microsoft Exchange IMAP4 service is ready.",
+        "caps": b"IMAP4 IMAP4rev1 AUTH=NTLM AUTH=GSSAPI AUTH=PLAIN UIDPLUS "
+                b"MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+",
+        "id": b"* ID NIL",
+        "throttle": "NO Request is throttled. Suggested Backoff Time: "
+                    "{ms} milliseconds",
+        "no_special_use": True,
+    },
     "gmail": {
         "greeting": b"* OK Gimap ready for requests from 127.0.0.1 "
                     b"k2if6111336rvb.0",
@@ -95,13 +140,19 @@ GMID_ASK = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID X-EMU-GM)]"
 GMID_RE = re.compile(rb"BODY\[HEADER\.FIELDS \(MESSAGE-ID X-EMU-GM\)\] "
                      rb"\{(\d+)\}\r\n$")
 CAPCODE_RE = re.compile(rb"\[CAPABILITY [^\]]*\]")
+LIST_RE = re.compile(rb'^\* (?:LIST|LSUB) \(([^)]*)\) (?:NIL|"[^"]*") (.*)\r\n$')
+SPECIAL_USE_RE = re.compile(rb"\s*\\(?:Sent|Trash|Drafts|Junk|Archive|All|"
+                            rb"Flagged|Important)\b", re.I)
+LOGIN_RE = re.compile(rb'^(\S+ LOGIN )"?([^"/ ]+)/([^"/ ]+)/([^" ]+)"? (.*)$',
+                      re.I | re.S)
 
 
 class Stats:
     def __init__(self, path):
         self.path = path
         self.v = {"appends": 0, "throttled": 0, "violations": 0,
-                  "refused": 0, "reencoded": 0, "gm_msgids": 0}
+                  "refused": 0, "reencoded": 0, "gm_msgids": 0,
+                  "body_fetches": 0, "impersonations": 0}
         self.pause_from = 0.0   # monotonic s: the last throttling answer
         self.pause_until = 0.0
         self.save()
@@ -162,10 +213,22 @@ def reencode(msg):
     return b"\r\n".join(out) + (sep or b"\r\n\r\n") + body
 
 
+def log(a, conn, what, when=None):
+    if a.log_file:
+        with open(a.log_file, "ab") as f:
+            f.write(b"%.3f %d %s\n" % (when or time.monotonic(), conn, what))
+
+
 class Conn:
+    count = 0
+
     def __init__(self, a, cr, cw):
         self.a, self.cr, self.cw = a, cr, cw
         self.p = PROVIDERS[a.provider]
+        Conn.count += 1
+        self.id = Conn.count
+        self.fake = {}  # tag: the tagged answer that replaces upstream's
+        self.auth_next = False
 
     async def run(self):
         host, port = self.a.upstream.rsplit(":", 1)
@@ -182,7 +245,14 @@ class Conn:
             self.cw.close()
 
     def fix_line(self, line):
-        """A line from upstream as the provider would send it."""
+        """A line from upstream as the provider would send it, or None to
+        leave it out."""
+        m = LIST_RE.match(line)
+        if m and m.group(2).strip(b'"').decode("latin-1") in self.a.hide:
+            return None
+        if m and self.p.get("no_special_use"):
+            attrs = SPECIAL_USE_RE.sub(b"", m.group(1)).strip()
+            return line[:m.start(1)] + attrs + line[m.end(1):]
         if line.startswith(b"* CAPABILITY "):
             return b"* CAPABILITY " + self.p["caps"] + b"\r\n"
         if line.startswith(b"* ID "):
@@ -206,7 +276,12 @@ class Conn:
                     self.cw.write(line[:m.start()] + b"X-GM-MSGID %d" % gmid)
                     self.a.stats.add("gm_msgids")
                     continue
-                self.cw.write(self.fix_line(line))
+                tag = line.split(b" ", 1)[0]
+                if tag in self.fake:
+                    line = tag + b" " + self.fake.pop(tag) + b"\r\n"
+                fixed = self.fix_line(line)
+                if fixed is not None:
+                    self.cw.write(fixed)
                 m = LITERAL_RE.search(line)
                 if m:
                     self.cw.write(await self.ur.readexactly(int(m.group(1))))
@@ -214,6 +289,37 @@ class Conn:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         self.cw.close()
+
+    def impersonate(self, parts, cmd):
+        """Exchange's "domain/admin/user" login as Dovecot's master login
+        (see the top); parts unchanged for any other login."""
+        line = parts[0]
+        if cmd == b"LOGIN":
+            m = LOGIN_RE.match(line)
+            if m:
+                self.a.stats.add("impersonations")
+                return [m.group(1) + b'"%s*%s" ' % (m.group(4), m.group(3))
+                        + m.group(5)] + parts[1:]
+            return parts
+        words = line.rstrip(b"\r\n").split(b" ")
+        if cmd == b"AUTHENTICATE" and len(words) == 4:
+            words[3] = self.plain(words[3])
+            return [b" ".join(words) + b"\r\n"] + parts[1:]
+        if cmd == b"AUTHENTICATE":
+            self.auth_next = True  # the response comes after "+"
+        return parts
+
+    def plain(self, b64):
+        """A SASL PLAIN response (RFC 4616) with the login rewritten."""
+        try:
+            authz, authc, pw = base64.b64decode(b64).split(b"\0")
+        except ValueError:
+            return b64
+        if authc.count(b"/") != 2:
+            return b64
+        _, admin, user = authc.split(b"/")
+        self.a.stats.add("impersonations")
+        return base64.b64encode(user + b"\0" + admin + b"\0" + pw)
 
     async def read_command(self):
         """One whole command from the client: its lines and literals
@@ -233,17 +339,55 @@ class Conn:
                 await self.cw.drain()
             parts.append(await self.cr.readexactly(int(m.group(1))))
 
+    async def arrivals(self, q):
+        """Commands as they arrive, with the time they did (the log's
+        time, even when --fetch-delay-ms holds the ones before)."""
+        parts = None
+        try:
+            while True:
+                parts = await self.read_command()
+                if parts is None:
+                    break
+                await q.put((time.monotonic(), parts))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        await q.put((time.monotonic(), None))
+
     async def up(self):
+        q = asyncio.Queue()
+        t = asyncio.ensure_future(self.arrivals(q))
+        try:
+            await self.relay(q)
+        finally:
+            t.cancel()
+
+    async def relay(self, q):
         st = self.a.stats
         while True:
-            parts = await self.read_command()
+            when, parts = await q.get()
             if parts is None:
                 return
+            if self.auth_next:  # the SASL response line
+                self.auth_next = False
+                self.uw.write(self.plain(parts[0].rstrip(b"\r\n")) +
+                              b"\r\n")
+                await self.uw.drain()
+                continue
             words = parts[0].split(b" ", 2)
             tag = words[0]
             cmd = words[1].upper().rstrip(b"\r\n") if len(words) > 1 else b""
+            if self.a.provider == "exchange-onprem" and \
+                    cmd in (b"LOGIN", b"AUTHENTICATE"):
+                parts = self.impersonate(parts, cmd)
+            # A login's words are its user and secret: not in the log.
+            log(self.a, self.id, b" ".join(words[:2]).rstrip(b"\r\n")
+                if cmd in (b"LOGIN", b"AUTHENTICATE")
+                else parts[0][:80].rstrip(b"\r\n"), when)
             if self.a.provider == "gmail" and b"X-GM-MSGID" in parts[0]:
                 parts[0] = parts[0].replace(b"X-GM-MSGID", GMID_ASK)
+            if cmd == b"UID" and b"BODY.PEEK[]" in parts[0].upper():
+                parts = self.judge_fetch(tag, parts)
+                await asyncio.sleep(self.a.fetch_delay_ms / 1000)
             if cmd == b"APPEND":
                 answer = self.judge_append(parts)
                 if answer:
@@ -260,6 +404,17 @@ class Conn:
                 out += p if i % 2 == 0 else b"{%d+}\r\n" % len(p) + p
             self.uw.write(out)
             await self.uw.drain()
+
+    def judge_fetch(self, tag, parts):
+        st = self.a.stats
+        st.add("body_fetches")
+        if st.v["body_fetches"] not in self.a.throttle_fetch_at:
+            return parts
+        ms = self.a.throttle_ms
+        st.add("throttled")
+        log(self.a, self.id, b"THROTTLE %d" % ms)
+        self.fake[tag] = self.p["throttle"].format(ms=ms).encode()
+        return [tag + b" NOOP\r\n"]
 
     def judge_append(self, parts):
         st = self.a.stats
@@ -292,7 +447,14 @@ async def main():
     ap.add_argument("--throttle-ms", type=int, default=2000)
     ap.add_argument("--refuse-malformed", action="store_true")
     ap.add_argument("--reencode", action="store_true")
+    ap.add_argument("--throttle-fetch-at", default="")
+    ap.add_argument("--log-file")
+    ap.add_argument("--hide", default="")
+    ap.add_argument("--fetch-delay-ms", type=int, default=0)
     a = ap.parse_args()
+    a.throttle_fetch_at = {int(x) for x in a.throttle_fetch_at.split(",")
+                           if x}
+    a.hide = {x for x in a.hide.split(",") if x}
     a.stats = Stats(a.stats_file)
 
     async def on_conn(r, w):

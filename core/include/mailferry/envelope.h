@@ -22,6 +22,7 @@
 
 #include "mailferry/crypto.h"
 #include "mailferry/err.h"
+#include "mailferry/window.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -70,6 +71,12 @@ struct mf_job {
     uint64_t batch_generation;
     uint64_t verify_sample; /* verify jobs: bodies per folder, max = all */
     char *source_profile, *target_profile; /* mailferry/profile.h names */
+    /* The date window (mailferry/window.h) the job copies; has_window
+     * false for a job made before jobs carried it (the worker then uses
+     * the batch's). Unpacking refuses a bound that is not a calendar day
+     * and a window with no day inside. */
+    bool has_window;
+    struct mf_window window;
 };
 
 struct mf_counters {

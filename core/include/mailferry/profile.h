@@ -62,12 +62,18 @@ struct mf_profile {
     uint32_t throttle_default_ms;
     unsigned throttle_min_connections;
     /* As a source. */
-    const char *const *exclude; /* folder patterns, NULL-terminated */
+    /* Folders excluded with their subfolders: patterns, NULL-terminated
+     * (each also excluded with a "/" and "*" after it). */
+    const char *const *exclude;
     /* Copied by labels (the gmail-labels preset): every message once,
      * from the first label folder that has it, All Mail last into the
      * archive folder (--gmail-archive-folder). */
     bool gmail_labels;
     const char *admin_login_format; /* impersonation template, or NULL */
+    /* Log in with SASL PLAIN only: the server offers mechanisms (NTLM,
+     * GSSAPI) that curl prefers and that cannot carry the template's
+     * login. */
+    bool sasl_plain;
 };
 
 /* The profile with that id (asserts it is valid). */

@@ -81,6 +81,8 @@ double mf_monotonic_s(void);
 /* The same clock in whole milliseconds: the one every deadline, lease and
  * rate in the tree reads. */
 uint64_t mf_monotonic_ms(void);
+/* Sleeps ms milliseconds (again after a signal). */
+void mf_sleep_ms(uint64_t ms);
 
 /* The UTF-8 sequence at s[0..n) (util/utf8.c): its length, with its code
  * point in *cp_r (may be NULL), or 0 when s does not start with a valid

@@ -39,6 +39,10 @@ struct mf_window {
  * (0, no bound). MF_E_USAGE with the reason in err otherwise. */
 MF_WARN_UNUSED mf_err mf_window_date_parse(const char *s, uint32_t *day_r,
                                            struct mf_error *err);
+/* Whether day is 0 (no bound) or a real calendar day yyyymmdd, as
+ * mf_window_date_parse() makes (for days that come from outside, such as
+ * a job's). */
+bool mf_window_day_valid(uint32_t day);
 /* "2026-03-01", or "none" for 0. */
 void mf_window_date_format(uint32_t day, char *out, size_t n);
 

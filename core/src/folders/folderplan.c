@@ -50,15 +50,23 @@ static const unsigned su_bits[] = {
 _Static_assert(MF_ARRAY_LEN(su_bits) == MF__FOLDER_N_SU, "special uses");
 #define N_SU MF_ARRAY_LEN(su_bits)
 
-/* Well-known top-level names, for servers without SPECIAL-USE. */
-static const char *const su_names[N_SU][8] = {
+/* Well-known top-level names, for servers without SPECIAL-USE: those of
+ * Exchange in English, German, French and Spanish ("Sent Items",
+ * "Gesendete Elemente", "Elements envoyes" accented, "Elementos
+ * enviados": the special folders of MS-OXOSFLD 2.2.1,
+ * learn.microsoft.com/en-us/openspecs/exchange_server_protocols/
+ * ms-oxosfld, as Outlook names them per language), Apple Mail,
+ * Thunderbird and Gmail. Compared case-insensitively ("Junk E-Mail"). */
+static const char *const su_names[N_SU][12] = {
     {"Sent", "Sent Items", "Sent Messages", "Sent Mail", "Gesendet",
-     "Gesendete Elemente", "Gesendete Objekte", NULL},
-    {"Drafts", "Entw\xc3\xbcrfe", NULL},
+     "Gesendete Elemente", "Gesendete Objekte",
+     "\xc3\x89l\xc3\xa9ments envoy\xc3\xa9s", "Elementos enviados", NULL},
+    {"Drafts", "Entw\xc3\xbcrfe", "Brouillons", "Borradores", NULL},
     {"Trash", "Deleted Items", "Deleted Messages", "Papierkorb",
-     "Gel\xc3\xb6schte Elemente", NULL},
+     "Gel\xc3\xb6schte Elemente", "\xc3\x89l\xc3\xa9ments supprim\xc3\xa9s",
+     "Elementos eliminados", NULL},
     {"Junk", "Spam", "Junk E-mail", "Junk Email", "Junk Mail", "Bulk Mail",
-     "Junk-E-Mail", NULL},
+     "Junk-E-Mail", "Courrier ind\xc3\xa9sirable", "Correo no deseado", NULL},
     {"Archive", "Archives", "Archiv", NULL},
 };
 

@@ -183,6 +183,15 @@ mf__imap_conn_open_once(const struct mf_imap_conn_options *o,
         }
     } else {
         curl_easy_setopt(h, CURLOPT_PASSWORD, login->password);
+        /* Where the profile says so, only SASL PLAIN (RFC 4616): curl
+         * would otherwise prefer a mechanism from the server's list, and
+         * Exchange Server lists AUTH=NTLM and AUTH=GSSAPI first, which
+         * cannot carry an impersonation login ("domain/admin/user":
+         * Microsoft's Exchange Server documentation, "IMAP4 Account
+         * Name", on Windows NT Challenge/Response). Not for every
+         * server: curl 7.88 does not fall back to LOGIN from it. */
+        if (login->sasl_plain)
+            curl_easy_setopt(h, CURLOPT_LOGIN_OPTIONS, "AUTH=PLAIN");
     }
     if (login->authzid) {
         /* Impersonation needs SASL PLAIN: LOGIN has no authzid. */

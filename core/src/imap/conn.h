@@ -33,6 +33,9 @@ struct mf_imap_login {
     /* Or tokens from here, asked for at each connection (conn_oauth.c). */
     struct mf_oauth *oauth;    /* borrowed, or NULL */
     const char *oauth_mailbox; /* whose token; NULL: user */
+    /* The password only as SASL PLAIN, never another mechanism the
+     * server offers (mf_profile.sasl_plain: Exchange Server). */
+    bool sasl_plain;
 };
 
 /* The last SASL continuation the server sent during an OAuth2 login. */

@@ -98,8 +98,8 @@ mf__jobs_bind_put(struct mf_buf *b, const char *name, const char *v) {
  * whom the secret is used. Each value is length-prefixed, so no two
  * different jobs give the same text. The crypto module binds this text
  * as associated data (with batch and mailbox), so an envelope whose
- * login, authzid, OAuth flag, generation or endpoints were changed after
- * sealing fails to open (MF_E_DECRYPT). One function for the coordinator
+ * login, authzid, OAuth flag, generation, endpoints or window were changed
+ * after sealing fails to open (MF_E_DECRYPT). One function for the coordinator
  * that seals and the worker that opens: the rule exists once. */
 char *
 mf__jobs_bound_purpose(const struct mf_batch_config *cfg,
@@ -120,6 +120,11 @@ mf__jobs_bound_purpose(const struct mf_batch_config *cfg,
     mf__jobs_bind_put(&b, "insecure", cfg->insecure ? "1" : "0");
     /* The UserRoot picks whose folders an admin login reads. */
     mf__jobs_bind_put(&b, "root", j->user_root);
+    /* The window decides which mail a pass leaves behind. Jobs made
+     * before jobs carried one were sealed without it. */
+    if (j->has_window)
+        mf_buf_appendf(&b, ";window=%" PRIu32 "-%" PRIu32, j->window.since,
+                       j->window.before);
     /* An OAuth2 side: also where its tokens come from (oauth.c). */
     if (c->oauth)
         mf__jobs_oauth_bind(&b, mf_jobs_oauth_side(cfg, purpose));
@@ -264,6 +269,11 @@ mf_jobs_build(const struct mf_crypto_keyring *kr,
         mf_xstrdup(cfg->source_profile ? cfg->source_profile : "");
     j.target_profile =
         mf_xstrdup(cfg->target_profile ? cfg->target_profile : "");
+    /* The window as the batch has it now: `batch set --since` reaches
+     * the next pass through its jobs, and a worker's cached batch record
+     * cannot hold an older one. */
+    j.has_window = true;
+    j.window = cfg->window;
 
     rc = side(kr, cfg, &j, mb, false, &j.source, err);
     if (rc == MF_E_OK)

@@ -33,6 +33,7 @@ typedef Mailferry__V1__Counters PbCounters;
 typedef Mailferry__V1__Progress PbProgress;
 typedef Mailferry__V1__Result PbResult;
 typedef Mailferry__V1__Item PbItem;
+typedef Mailferry__V1__DateWindow PbWindow;
 
 /* ------------------------------------------------------------------ */
 /* Header helpers                                                     */
@@ -259,6 +260,7 @@ mf_envelope_pack(const struct mf_envelope *env, uint8_t **buf_r, size_t *len_r,
     PbJob pj;
     PbCredentials psrc, ptgt;
     PbSealed psrc_pw, ptgt_pw;
+    PbWindow pw;
     PbCounters pc;
     PbProgress pp;
     PbResult pr;
@@ -295,6 +297,12 @@ mf_envelope_pack(const struct mf_envelope *env, uint8_t **buf_r, size_t *len_r,
         pj.verify_sample = j->verify_sample;
         pj.source_profile = s(j->source_profile);
         pj.target_profile = s(j->target_profile);
+        if (j->has_window) {
+            mailferry__v1__date_window__init(&pw);
+            pw.since = j->window.since;
+            pw.before = j->window.before;
+            pj.window = &pw;
+        }
         pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_JOB;
         pe.job = &pj;
         break;
@@ -537,6 +545,19 @@ un_job(const PbJob *pb, struct mf_job *x, struct mf_error *err) {
     x->verify_sample = pb->verify_sample;
     x->source_profile = dup(pb->source_profile);
     x->target_profile = dup(pb->target_profile);
+    if (pb->window) {
+        /* Days from outside: a bound that is no calendar day, or a
+         * window with no day inside, would make the worker skip mail. */
+        struct mf_window w = {pb->window->since, pb->window->before};
+        struct mf_error ignored;
+        if (!mf_window_day_valid(w.since) || !mf_window_day_valid(w.before) ||
+            mf_window_check(&w, &ignored) != MF_E_OK)
+            return mf_error_set(err, MF_E_ENVELOPE,
+                                "job window %u..%u is not a date window",
+                                w.since, w.before);
+        x->has_window = true;
+        x->window = w;
+    }
     rc = un_credentials(pb->source, &x->source, "source", err);
     if (rc == MF_E_OK)
         rc = un_credentials(pb->target, &x->target, "target", err);

@@ -175,6 +175,8 @@ copy_listed(struct mf__folder *fr) {
     if (fr->werr.code != MF_E_OK)
         return false;
     fr->pipe = mf__pipe_new(run->pipe_bytes);
+    atomic_store(&fr->src_pause_until,
+                 mf__run_throttle_until(run, false, true));
     if (pthread_create(&fr->reader, NULL, mf__folder_reader_main, fr) != 0) {
         mf__folder_set_werr_code(fr, MF_E_INTERNAL,
                                  "cannot start the reader thread");
@@ -357,6 +359,8 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
 
     if ((rc = mf__ckpt_get(run, fr.src_name, &fr.ck, &found)))
         goto out;
+    /* Not a command to a source the fleet paused (throttle.c). */
+    mf__run_throttle_wait(run, false, false);
     if (!refusal) {
         if ((rc = check_unchanged(&fr, found, &skip)) != MF_E_OK || skip)
             goto out;

@@ -20,6 +20,7 @@
 #include "migrate/pipe.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -73,6 +74,10 @@ struct mf__folder {
     size_t inflight;
     struct mf_error werr;
     uint32_t werr_retry_ms;
+    /* The source's pause (monotonic ms, throttle.c): written by the
+     * writer, which may read Redis, and honoured by the reader between
+     * FETCH batches. */
+    _Atomic uint64_t src_pause_until;
     /* Reader (its own thread). */
     pthread_t reader;
     bool reader_started;

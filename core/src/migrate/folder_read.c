@@ -16,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* UIDs per FETCH batch: one UID FETCH command of the IMAP store
+ * (store_imap_fetch.c sends 50 per command), so a pause is honoured
+ * within one command's bodies. */
+#define READ_BATCH 50
+
 static mf_err
 push(struct mf__folder *fr, enum mf_pipe_kind kind, uint32_t uid, uint64_t size,
      uint8_t *data, size_t len) {
@@ -140,6 +145,42 @@ static const struct mf_store_body_cb reader_cb = {
     .vanished = rd_vanished,
 };
 
+/* Waits while the source's endpoint is paused (the writer keeps
+ * src_pause_until), returning early when the copy stops. */
+static void
+honour_pause(struct mf__folder *fr) {
+    const atomic_bool *stop = fr->run->o->stop;
+
+    for (;;) {
+        uint64_t t = mf_monotonic_ms(),
+                 until = atomic_load(&fr->src_pause_until);
+        if (until <= t || mf__pipe_cancelled(fr->pipe) ||
+            (stop && atomic_load(stop)))
+            return;
+        mf_sleep_ms(until - t < 50 ? until - t : 50);
+    }
+}
+
+/* The bodies of todo in batches of READ_BATCH UIDs, each sent only when
+ * the source is not paused: a fleet-wide throttle of the source stops
+ * this FETCH between batches, on the same connection, instead of at the
+ * next folder or reconnection. */
+static mf_err
+fetch_all(struct mf__folder *fr, const uint32_t *todo, size_t n) {
+    struct mf_store *src = fr->run->src;
+    mf_err rc = MF_E_OK;
+
+    for (size_t i = 0; i < n && rc == MF_E_OK; i += READ_BATCH) {
+        size_t k = n - i < READ_BATCH ? n - i : READ_BATCH;
+        honour_pause(fr);
+        /* The writer stopped: nothing is half-read, nothing to say. */
+        if (mf__pipe_cancelled(fr->pipe))
+            return MF_E_OK;
+        rc = src->ops->fetch_bodies(src, todo + i, k, &reader_cb, fr);
+    }
+    return rc;
+}
+
 void *
 mf__folder_reader_main(void *arg) {
     struct mf__folder *fr = arg;
@@ -147,14 +188,14 @@ mf__folder_reader_main(void *arg) {
     struct mf_pipe_item *it;
     mf_err rc;
 
-    rc = src->ops->fetch_bodies(src, fr->todo, fr->ntodo, &reader_cb, fr);
+    rc = fetch_all(fr, fr->todo, fr->ntodo);
     if (rc == MF_E_OK && fr->nrefetch) {
         uint32_t *again = fr->refetch;
         size_t n = fr->nrefetch;
         fr->refetch = NULL;
         fr->nrefetch = 0;
         fr->rd_last_try = true;
-        rc = src->ops->fetch_bodies(src, again, n, &reader_cb, fr);
+        rc = fetch_all(fr, again, n);
         free(again);
     }
     fr->reader_rc = rc;

@@ -502,8 +502,11 @@ mf__folder_write_all(struct mf__folder *fr) {
                                      "stopped at a message boundary");
             break;
         }
-        /* Nothing more to a target the fleet paused (throttle.c). */
+        /* Nothing more to a target the fleet paused (throttle.c), and
+         * the source's pause handed to the reader. */
         mf__run_throttle_wait(run, true, false);
+        atomic_store(&fr->src_pause_until,
+                     mf__run_throttle_until(run, false, false));
         if (fr->inflight < run->appends_in_flight)
             it = mf__pipe_pop(fr->pipe, idle);
         if (!it) {

@@ -103,6 +103,7 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
     il.oauth_token = login->oauth_token;
     il.oauth = login->oauth;
     il.oauth_mailbox = login->oauth_mailbox;
+    il.sasl_plain = mf__run_profile(run, srv == run->o->target)->sasl_plain;
     so.conn = &co;
     so.login = &il;
     so.user_root = login->user_root;

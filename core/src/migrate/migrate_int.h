@@ -114,6 +114,10 @@ void mf__gmail_keywords(const struct mf__gmail *g, size_t folder,
                         struct mf_buf *out);
 void mf__gmail_free(struct mf__gmail **g);
 
+/* The profile of one side (target false: the source), the generic one
+ * when the options name none (throttle.c). */
+const struct mf_profile *mf__run_profile(const struct mf__run *run,
+                                         bool target);
 /* The server of one side throttled (throttle.c): pauses that endpoint
  * for retry_ms (0: the side's profile default), here and, with a Redis,
  * fleet-wide, where its connection limit is halved for a while. */
@@ -122,6 +126,10 @@ void mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms);
  * fleet's pause is read at most every 200 ms unless now). Returns early
  * on a stop request. */
 void mf__run_throttle_wait(struct mf__run *run, bool target, bool now);
+/* When the side's endpoint pause ends (monotonic ms; at or before now:
+ * not paused), here or fleet-wide, without sleeping: for the writer,
+ * which hands the source's to the reader thread. */
+uint64_t mf__run_throttle_until(struct mf__run *run, bool target, bool now);
 
 /* Copies one planned folder (action COPY). Returns MF_E_OK, or the error
  * (also in run->err) that stopped it; messages that failed alone are in

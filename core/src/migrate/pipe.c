@@ -113,6 +113,16 @@ mf__pipe_cancel(struct mf_pipe *p) {
     pthread_mutex_unlock(&p->mu);
 }
 
+bool
+mf__pipe_cancelled(struct mf_pipe *p) {
+    bool c;
+
+    pthread_mutex_lock(&p->mu);
+    c = p->cancelled;
+    pthread_mutex_unlock(&p->mu);
+    return c;
+}
+
 size_t
 mf__pipe_bytes(struct mf_pipe *p) {
     size_t n;

@@ -56,6 +56,8 @@ MF_WARN_UNUSED mf_err mf__pipe_push(struct mf_pipe *p, struct mf_pipe_item *it);
  * was cancelled and is empty. */
 struct mf_pipe_item *mf__pipe_pop(struct mf_pipe *p, bool wait);
 void mf__pipe_cancel(struct mf_pipe *p);
+/* Whether cancel() was called (the reader's pause stops waiting). */
+bool mf__pipe_cancelled(struct mf_pipe *p);
 /* Bytes queued now, and the most ever queued (for tests of the bound). */
 size_t mf__pipe_bytes(struct mf_pipe *p);
 size_t mf__pipe_peak(struct mf_pipe *p);

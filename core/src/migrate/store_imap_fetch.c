@@ -143,11 +143,22 @@ on_body_fetch(void *ud, const struct mf_imap_response *r) {
     return MF_E_OK;
 }
 
+/* The first UID FETCH that failed, with the server's words and its
+ * suggested backoff (a source's throttling answer: "NO Request is
+ * throttled. Suggested Backoff Time: N milliseconds" pauses the source
+ * for N ms, not for the profile's default). */
+struct first_failure {
+    struct mf_error error;
+    uint32_t retry_after_ms;
+};
+
 static void
-ignore_done(void *ud, const struct mf_imap_result *res) {
-    mf_err *first = ud;
-    if (res->error.code != MF_E_OK && *first == MF_E_OK)
-        *first = res->error.code;
+note_failure(void *ud, const struct mf_imap_result *res) {
+    struct first_failure *f = ud;
+    if (res->error.code != MF_E_OK && f->error.code == MF_E_OK) {
+        f->error = res->error;
+        f->retry_after_ms = res->retry_after_ms;
+    }
 }
 
 mf_err
@@ -155,7 +166,8 @@ mf__store_imap_fetch_bodies(struct mf_store *st, const uint32_t *uids, size_t n,
                             const struct mf_store_body_cb *cb, void *ud) {
     struct imap_store *is = mf__store_imap(st);
     struct mf_imap_untagged_prev prev;
-    mf_err rc = MF_E_OK, cmd_rc = MF_E_OK;
+    struct first_failure failed = {0};
+    mf_err rc = MF_E_OK;
 
     if (n == 0)
         return MF_E_OK;
@@ -175,7 +187,7 @@ mf__store_imap_fetch_bodies(struct mf_store *st, const uint32_t *uids, size_t n,
         mf_imap_cmd_text(&c, "UID FETCH ");
         mf__store_imap_add_uid_set(&c, uids + i, k);
         mf_imap_cmd_text(&c, " (UID BODY.PEEK[])");
-        rc = mf_imap_session_submit(is->s, &c, ignore_done, &cmd_rc, NULL);
+        rc = mf_imap_session_submit(is->s, &c, note_failure, &failed, NULL);
         mf_imap_cmd_clear(&c);
     }
     if (rc == MF_E_OK)
@@ -184,9 +196,11 @@ mf__store_imap_fetch_bodies(struct mf_store *st, const uint32_t *uids, size_t n,
     mf_imap_session_set_literal_sink(is->s, NULL, NULL, NULL, NULL);
     if (rc != MF_E_OK) {
         rc = mf__store_imap_fail(is, rc);
-    } else if (cmd_rc != MF_E_OK) {
-        rc = mf_store_fail(st, cmd_rc, "UID FETCH of message bodies: %s",
-                           mf_strerror(cmd_rc));
+    } else if (failed.error.code != MF_E_OK) {
+        rc = mf_store_fail(st, failed.error.code,
+                           "UID FETCH of message bodies: %s",
+                           failed.error.detail);
+        st->retry_after_ms = failed.retry_after_ms;
     } else {
         for (size_t i = 0; i < n && rc == MF_E_OK; i++)
             if (!is->got[i])

@@ -14,12 +14,16 @@
  *     for a while (core/src/caps/throttle.c).
  *
  * mf__run_throttle_wait() is called before a connection to the endpoint
- * is opened and, on the target, between APPENDs (the writer loop, at
- * most every CHECK_MS): it sleeps until the pause is over, so every
- * worker stops sending to a throttled server within CHECK_MS plus one
- * command. The attempt that was throttled ends as before (its messages
- * stay unconfirmed and are resumed from the checkpoint); mailbox.c does
- * not count it against --max-attempts when it made progress.
+ * is opened, before each folder on the source, and, on the target,
+ * between APPENDs (the writer loop, at most every CHECK_MS): it sleeps
+ * until the pause is over, so every worker stops sending to a throttled
+ * server within CHECK_MS plus one command. The source's reader thread
+ * may not touch o->redis: the writer reads the source's pause for it
+ * (mf__run_throttle_until()) and the reader waits for it between FETCH
+ * batches (folder_read.c), on the connection it has. The attempt that was
+ * throttled ends as before (its messages stay unconfirmed and are resumed from
+ * the checkpoint); mailbox.c does not count it against --max-attempts when it
+ * made progress.
  *
  * Only the mailbox thread calls these (o->redis is that thread's
  * connection, as for checkpoints).
@@ -31,8 +35,6 @@
 #include "mailferry/profile.h"
 #include "mailferry/util.h"
 
-#include <time.h>
-
 /* How often the writer looks at the fleet's pause between APPENDs. */
 #define CHECK_MS 200
 /* The longest pause honoured from one answer, and the lowered limit's
@@ -41,15 +43,8 @@
 #define WINDOW_MIN_MS 60000u
 #define WINDOW_MAX_MS (15u * 60 * 1000)
 
-static uint64_t
-now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static const struct mf_profile *
-side_profile(const struct mf__run *run, bool target) {
+const struct mf_profile *
+mf__run_profile(const struct mf__run *run, bool target) {
     const struct mf_profile *p =
         target ? run->o->target_profile : run->o->source_profile;
     return p ? p : mf_profile_generic();
@@ -57,7 +52,7 @@ side_profile(const struct mf__run *run, bool target) {
 
 void
 mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms) {
-    const struct mf_profile *p = side_profile(run, target);
+    const struct mf_profile *p = mf__run_profile(run, target);
     uint32_t ms = retry_ms ? retry_ms : p->throttle_default_ms;
     uint64_t until;
     char ep[MF_CAPS_ENDPOINT_MAX];
@@ -65,7 +60,7 @@ mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms) {
 
     if (ms > PAUSE_MAX_MS)
         ms = PAUSE_MAX_MS;
-    until = now_ms() + ms;
+    until = mf_monotonic_ms() + ms;
     if (until > run->pause_until_ms[side])
         run->pause_until_ms[side] = until;
     run->throttled = true;
@@ -89,10 +84,10 @@ mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms) {
     }
 }
 
-void
-mf__run_throttle_wait(struct mf__run *run, bool target, bool now) {
+uint64_t
+mf__run_throttle_until(struct mf__run *run, bool target, bool now) {
     int side = target ? 1 : 0;
-    uint64_t t = now_ms(), until = run->pause_until_ms[side];
+    uint64_t t = mf_monotonic_ms(), until = run->pause_until_ms[side];
 
     if (run->o->redis && (now || t >= run->pause_checked_ms[side] + CHECK_MS)) {
         char ep[MF_CAPS_ENDPOINT_MAX];
@@ -106,14 +101,23 @@ mf__run_throttle_wait(struct mf__run *run, bool target, bool now) {
                 MF_E_OK &&
             t + left > until)
             until = t + left;
+        /* Kept, so that the checks in between (no Redis read) see it. */
+        run->pause_until_ms[side] = until;
     }
+    return until;
+}
+
+void
+mf__run_throttle_wait(struct mf__run *run, bool target, bool now) {
+    uint64_t until = mf__run_throttle_until(run, target, now);
+    uint64_t t = mf_monotonic_ms();
+
     if (until <= t)
         return;
     run->res->stats.throttle_wait_ms += until - t;
     while (t < until && !(run->o->stop && atomic_load(run->o->stop))) {
         uint64_t step = until - t < 100 ? until - t : 100;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
-        nanosleep(&ts, NULL);
-        t = now_ms();
+        mf_sleep_ms(step);
+        t = mf_monotonic_ms();
     }
 }

@@ -65,6 +65,11 @@ mf_window_date_parse(const char *s, uint32_t *day_r, struct mf_error *err) {
     return MF_E_OK;
 }
 
+bool
+mf_window_day_valid(uint32_t day) {
+    return day == 0 || valid_day(day / 10000, day / 100 % 100, day % 100);
+}
+
 void
 mf_window_date_format(uint32_t day, char *out, size_t n) {
     if (day == 0)

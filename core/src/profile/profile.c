@@ -31,6 +31,15 @@ static const char *const gmail_exclude[] = {"[Gmail]/Spam", "[Gmail]/Trash",
                                             "[Google Mail]/Spam",
                                             "[Google Mail]/Trash", NULL};
 
+/* Exchange's folders that hold no mail (MS-OXOSFLD 2.2.1: container
+ * classes IPF.Appointment, IPF.Contact, IPF.Task, IPF.StickyNote,
+ * IPF.Journal). Its IMAP service lists them but serves only e-mail
+ * items, so they would arrive as empty folders (docs/profiles.md), in
+ * English, German and French mailboxes. */
+static const char *const exchange_nonmail[] = {
+    "Calendar", "Contacts", "Tasks",   "Notes",      "Journal",     "Kalender",
+    "Kontakte", "Aufgaben", "Notizen", "Calendrier", "T\u00e2ches", NULL};
+
 static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
     [MF_PROFILE_GENERIC] =
         {
@@ -75,6 +84,8 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
             .throttle_default_ms = 60000,
             .throttle_min_connections = 1,
             .admin_login_format = "{domain}/{admin}/{user}",
+            .exclude = exchange_nonmail,
+            .sasl_plain = true,
         },
     [MF_PROFILE_GMAIL] =
         {
@@ -196,9 +207,15 @@ mf_profile_folder_rules(const struct mf_profile *src, const char *archive,
                 return rc;
         }
     }
-    for (size_t i = 0; src->exclude && src->exclude[i]; i++)
-        if ((rc = mf_folder_rules_parse_exclude(rules, src->exclude[i], err)))
+    for (size_t i = 0; src->exclude && src->exclude[i]; i++) {
+        char *tree = mf_xasprintf("%s/*", src->exclude[i]);
+        if ((rc = mf_folder_rules_parse_exclude(rules, src->exclude[i], err)) ==
+            MF_E_OK)
+            rc = mf_folder_rules_parse_exclude(rules, tree, err);
+        free(tree);
+        if (rc)
             return rc;
+    }
     return MF_E_OK;
 }
 

@@ -259,6 +259,14 @@ mf_monotonic_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+void
+mf_sleep_ms(uint64_t ms) {
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                          .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 char **
 mf_strv_split(const char *list, size_t *n_r) {
     char **v = NULL;

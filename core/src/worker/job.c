@@ -142,7 +142,9 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
     o->flag_conflict = b->cfg->flag_conflict;
     o->repair = b->cfg->repair;
     o->gmail_labels_as_keywords = b->cfg->gmail_labels_as_keywords;
-    o->window = b->cfg->window;
+    /* The job's window (the batch's when its pass was made); a job made
+     * before jobs carried one: the batch's. */
+    o->window = j->env.job.has_window ? j->env.job.window : b->cfg->window;
     o->sync_deletes = b->cfg->sync_deletes;
     o->source_profile =
         job_profile(j->env.job.source_profile, b->cfg->source_profile);

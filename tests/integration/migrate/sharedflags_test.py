@@ -9,13 +9,18 @@ fixture (database 1), the Kafka dev broker and the Dovecot pair.
          four settings given, in each of the three forms: none is refused
          as unknown (exit 2), and each does its work (its expected exit
          code), so the settings it needs were read from that form.
-         Users 30 and 33 only appear in the CSVs: their jobs (and
+         Users 30 and 33 only appear in its CSVs: their jobs (and
          `batch verify`'s, sent to the fleet since --kafka is given) go
          to a topic prefix no worker reads.
   alias  one "alias" (the same four flags after every command) serves
          create, start, status and report of a batch that a real fleet
          (serve + mailferry-worker) copies: user80 ends Synced and the
          independent comparer finds source and target equal.
+         The date window travels in the job (issue 16 section 3): user33's
+         job is produced with --since before the fleet starts, then the
+         window is taken out of the batch record in Redis; the worker
+         copies only the two messages inside the job's window. After
+         `batch set --since none` the next pass copies the other two.
 
 Database 1 is shared with integration.coordinator.create, hence the
 RESOURCE_LOCK redis_db1 on both.
@@ -131,41 +136,84 @@ def case_table():
     Form("flags", values).run("batch", "remove", other)
 
 
+def fill(n, tags):
+    mt.clean_target(n, port=mt.SRC_PORT)
+    mt.clean_target(n)
+    for i, (folder, date) in enumerate(tags):
+        wt.add(mt.SRC_PORT, n, folder, f"m{n}-{i}", date)
+
+
+def strip_window(batch):
+    """Takes --since out of the batch's record behind the coordinator's
+    back: only the jobs already produced still carry it."""
+    key = "mf:{b:%s}:batch" % batch
+    p = subprocess.run(["redis-cli", "-h", mt.REDIS["REDIS_HOST"], "-p",
+                        mt.REDIS["REDIS_PORT"], "-n", "1", "HDEL", key,
+                        "since"], capture_output=True, text=True, timeout=30)
+    check(p.stdout.strip() == "1", f"HDEL {key} since: {p.stdout} {p.stderr}")
+
+
 def case_alias():
-    mt.clean_target(80, port=mt.SRC_PORT)
-    mt.clean_target(80)
-    for i in range(5):
-        wt.add(mt.SRC_PORT, 80, "Archive" if i == 4 else "INBOX", f"al{i}",
-               wt.RECENT)
-    key = rt.key_file("alias")
-    with rt.Fleet(REDIS_URL, key) as fleet:
-        alias = fleet.args  # all four flags, as a shell alias adds them
+    fill(80, [("INBOX", wt.RECENT)] * 4 + [("Archive", wt.RECENT)])
+    # user33: two messages inside --since 2025-01-01, two before it.
+    fill(33, [("INBOX", wt.RECENT), ("INBOX", wt.OLD), ("Archive", wt.OLD),
+              ("Archive", wt.RECENT)])
+    fleet = rt.Fleet(REDIS_URL, rt.key_file("alias"))
+    alias = fleet.args  # all four flags, as a shell alias adds them
 
-        def mf(*words):
-            p = subprocess.run([mt.MAILFERRY, "batch", *words, *alias],
-                               capture_output=True, text=True, timeout=120)
-            check(p.returncode == 0, f"batch {words[0]} with the alias: "
-                  f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
-            return p.stdout
+    def mf(*words):
+        p = subprocess.run([mt.MAILFERRY, "batch", *words, *alias],
+                           capture_output=True, text=True, timeout=120)
+        check(p.returncode == 0, f"batch {words[0]} with the alias: "
+              f"exit {p.returncode}\n{p.stdout}\n{p.stderr}")
+        return p.stdout
 
+    def settled(b):
+        deadline = time.time() + 120
+        while True:
+            st = json.loads(mf("status", b, "--json"))
+            if st["state"] not in ("Created", "Syncing",
+                                   "IncrementalSyncing"):
+                return st
+            check(time.time() < deadline, f"{b} never settled: {st}")
+            time.sleep(0.3)
+
+    # The window travels in the job: produced with --since before any
+    # worker runs, then taken out of the batch record. The worker must
+    # copy only what the job's window holds.
+    w = f"h16window-{mt.RUN_ID}"
+    mf("create", w, "--csv", mt.csv_for([33], "w33"), "--source", mt.SRC,
+       "--target", mt.TGT, "--since", "2025-01-01")
+    mf("start", w)
+    strip_window(w)
+    with fleet:
         b = f"h16alias-{mt.RUN_ID}"
         mf("create", b, "--csv", mt.csv_for([80], "a80"), "--source", mt.SRC,
            "--target", mt.TGT)
         mf("start", b)
-        deadline = time.time() + 120
-        while True:
-            st = json.loads(mf("status", b, "--json"))
-            if st["state"] not in ("Created", "Syncing"):
-                break
-            check(time.time() < deadline, f"the batch never settled: {st}")
-            time.sleep(0.3)
+        st = settled(b)
         check(st["state"] == "Synced", f"batch state {st['state']}")
         rep = json.loads(mf("report", b, "--format", "json"))
         m = mt.mailbox_report(rep, 80)
-        check(m["state"] == "Synced" and m["copied_messages"] > 0,
+        check(m["state"] == "Synced" and m["copied_messages"] == 5,
               f"report: {m}")
         mt.assert_equal(80)
         mf("remove", b)
+
+        st = settled(w)
+        mb = st["mailboxes"][0]
+        dates = wt.target_dates(33)
+        check(st["state"] == "Synced" and mb["outside_window"] == 2 and
+              len(dates) == 2 and all("2026" in d for d in dates),
+              f"the job's window held: target has {dates}, "
+              f"status {mb}")
+        # `batch set --since none`: the next pass's jobs carry no bound.
+        mf("set", w, "--since", "none")
+        mf("sync", w)
+        st = settled(w)
+        check(len(wt.target_dates(33)) == 4, "the next pass copied the rest")
+        mt.assert_equal(33)
+        mf("remove", w)
 
 
 CASES = {"table": case_table, "alias": case_alias}

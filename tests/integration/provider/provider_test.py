@@ -190,6 +190,25 @@ def case_profiles():
         gm.stop()
 
 
+def pipeline(users, source, target, emu, redis_url, batch, *extra):
+    """The embedded pipeline over users, two at once: its JSON document,
+    how long it took, and the emulator's stats; every mailbox Synced."""
+    key = os.path.join(TMP, batch + ".key")
+    mf("key", "generate", key, check_exit=0)
+    csv = csv_for(users, batch)
+    t0 = time.monotonic()
+    doc = migrate(csv, source, target, *extra, "--concurrency", "2",
+                  "--redis", redis_url, "--batch", batch,
+                  "--master-key-file", key, direct=False)
+    took = time.monotonic() - t0
+    st = emu.stats()
+    print(f"     {took:.1f} s, emulator: {st}")
+    for n in users:
+        m = mailbox(doc, n)
+        check(m["state"] == "Synced", f"user{n} Synced: {m}")
+    return doc, took, st
+
+
 def case_throttle():
     users = (83, 84)
     corpus(83, 2, messages=220)
@@ -197,21 +216,9 @@ def case_throttle():
     ex = Emulator("exchange-online", TGT_PORT, "--throttle-every", "200",
                   "--throttle-ms", "2000")
     try:
-        key = os.path.join(TMP, "t.key")
-        mf("key", "generate", key, check_exit=0)
-        csv = csv_for(users, "throttle")
-        t0 = time.monotonic()
         batch = f"t-thr-{RUN_ID}"
-        doc = migrate(csv, url(SRC_PORT), ex.url, "--target-profile",
-                      "exchange-online", "--concurrency", "2", "--redis",
-                      REDIS_URL, "--batch", batch, "--master-key-file", key,
-                      direct=False)
-        took = time.monotonic() - t0
-        st = ex.stats()
-        print(f"     {took:.1f} s, emulator: {st}")
-        for n in users:
-            m = mailbox(doc, n)
-            check(m["state"] == "Synced", f"user{n} Synced: {m}")
+        doc, took, st = pipeline(users, url(SRC_PORT), ex.url, ex, REDIS_URL,
+                                 batch, "--target-profile", "exchange-online")
         check(st["throttled"] >= 2, f"the emulator throttled: {st}")
         check(st["violations"] == 0,
               f"no APPEND reached the throttled endpoint during a pause "
@@ -450,9 +457,14 @@ CASES = {
     "throttle": case_throttle,
 }
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print("usage: provider_test.py " + "|".join(CASES))
+def main(cases):
+    """Runs the case named by the one argument."""
+    if len(sys.argv) != 2 or sys.argv[1] not in cases:
+        print(f"usage: {os.path.basename(sys.argv[0])} " + "|".join(cases))
         sys.exit(2)
-    CASES[sys.argv[1]]()
+    cases[sys.argv[1]]()
     print("ok: " + sys.argv[1])
+
+
+if __name__ == "__main__":
+    main(CASES)

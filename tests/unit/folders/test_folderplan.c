@@ -18,6 +18,7 @@
 
 #include "folders/folderplan_int.h"
 #include "mailferry/folderplan.h"
+#include "mailferry/profile.h"
 
 #define NOSEL MF_FOLDER_ATTR_NOSELECT
 #define SENT MF_FOLDER_ATTR_SENT
@@ -600,6 +601,96 @@ test_special_use_guessed(void **state) {
     su.rules = r;
     plan = build(&su);
     assert_string_equal(find(plan, "INBOX.Sent")->tgt_name, "Sent");
+    mf_folder_plan_free(&plan);
+    mf_folder_rules_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Exchange on-premises as a source                                    */
+/* ------------------------------------------------------------------ */
+
+static const struct t dovecot_tgt[] = {
+    {"INBOX", 0},   {"Sent", SENT},     {"Trash", TRASH},
+    {"Junk", JUNK}, {"Drafts", DRAFTS}, {NULL, 0},
+};
+
+static void
+test_exchange_onprem_source(void **state) {
+    /* A German Exchange mailbox over IMAP (no SPECIAL-USE; names in
+     * modified UTF-7) with the exchange-onprem profile's rules: the
+     * special folders land in the target's, the non-mail ones stay. */
+    static const struct s src[] = {
+        {"INBOX", '/', 0, true},
+        {"Gesendete Elemente", '/', 0, true},
+        {"Gel&APY-schte Elemente", '/', 0, true},
+        {"Junk-E-Mail", '/', 0, true},
+        {"Entw&APw-rfe", '/', 0, true},
+        {"Postausgang", '/', 0, true},
+        {"Sync Issues", '/', MF_FOLDER_ATTR_HASCHILDREN, true},
+        {"Sync Issues/Conflicts", '/', 0, true},
+        {"Conversation History", '/', 0, true},
+        {"Kalender", '/', MF_FOLDER_ATTR_HASCHILDREN, true},
+        {"Kalender/Geburtstage", '/', 0, true},
+        {"Kontakte", '/', 0, true},
+        {"Aufgaben", '/', 0, true},
+        {"Notes", '/', 0, true},
+        {"Journal", '/', 0, true},
+        {NULL, 0, 0, false},
+    };
+    static const struct want want[] = {
+        {"Gesendete Elemente", MF_FOLDER_COPY, "Sent", false},
+        {"Gel&APY-schte Elemente", MF_FOLDER_COPY, "Trash", false},
+        {"Junk-E-Mail", MF_FOLDER_COPY, "Junk", false},
+        {"Entw&APw-rfe", MF_FOLDER_COPY, "Drafts", false},
+        {"Postausgang", MF_FOLDER_COPY, "Postausgang", true},
+        {"Sync Issues/Conflicts", MF_FOLDER_COPY, "Sync Issues/Conflicts",
+         true},
+        {"Conversation History", MF_FOLDER_COPY, "Conversation History", true},
+        {"Kalender", MF_FOLDER_EXCLUDED, NULL, false},
+        {"Kalender/Geburtstage", MF_FOLDER_EXCLUDED, NULL, false},
+        {"Kontakte", MF_FOLDER_EXCLUDED, NULL, false},
+        {"Aufgaben", MF_FOLDER_EXCLUDED, NULL, false},
+        {"Notes", MF_FOLDER_EXCLUDED, NULL, false},
+        {"Journal", MF_FOLDER_EXCLUDED, NULL, false},
+        {NULL, 0, NULL, false},
+    };
+    static const struct s french[] = {
+        {"INBOX", '/', 0, true},
+        {"&AMk-l&AOk-ments envoy&AOk-s", '/', 0, true},
+        {"&AMk-l&AOk-ments supprim&AOk-s", '/', 0, true},
+        {"Courrier ind&AOk-sirable", '/', 0, true},
+        {"Brouillons", '/', 0, true},
+        {"Calendrier", '/', 0, true},
+        {NULL, 0, 0, false},
+    };
+    static const struct want want_fr[] = {
+        {"&AMk-l&AOk-ments envoy&AOk-s", MF_FOLDER_COPY, "Sent", false},
+        {"&AMk-l&AOk-ments supprim&AOk-s", MF_FOLDER_COPY, "Trash", false},
+        {"Courrier ind&AOk-sirable", MF_FOLDER_COPY, "Junk", false},
+        {"Brouillons", MF_FOLDER_COPY, "Drafts", false},
+        {"Calendrier", MF_FOLDER_EXCLUDED, NULL, false},
+        {NULL, 0, NULL, false},
+    };
+    struct mf_folder_rules *r = mf_folder_rules_new();
+    struct mf_error err = {0};
+    struct setup su = {src, "", dovecot_tgt, '/', "", false, false, NULL};
+    struct mf_folder_plan *plan;
+
+    (void)state;
+    assert_int_equal(
+        mf_profile_folder_rules(mf_profile_get(MF_PROFILE_EXCHANGE_ONPREM),
+                                NULL, r, &err),
+        MF_E_OK);
+    su.rules = r;
+    plan = build(&su);
+    check(plan, want);
+    assert_int_equal(find(plan, "Kalender")->reason, MF_FOLDER_REASON_RULE);
+    assert_true(find(plan, "Gesendete Elemente")->flags &
+                MF_FOLDER_F_GUESSED_USE);
+    mf_folder_plan_free(&plan);
+    su.src = french;
+    plan = build(&su);
+    check(plan, want_fr);
     mf_folder_plan_free(&plan);
     mf_folder_rules_free(&r);
 }
@@ -1492,6 +1583,7 @@ main(void) {
         cmocka_unit_test(test_exchange_special_use),
         cmocka_unit_test(test_special_use_off_and_missing),
         cmocka_unit_test(test_special_use_guessed),
+        cmocka_unit_test(test_exchange_onprem_source),
         cmocka_unit_test(test_gmail_preset),
         cmocka_unit_test(test_gmail_preset_by_name),
         cmocka_unit_test(test_exclude_rename),

@@ -3,7 +3,8 @@
  * logs in as the mailbox with the side's key sealed for the job; the key
  * opens only while the job and the batch's OAuth2 settings are those it
  * was sealed with; a worker makes a token source from it; a token file's
- * path travels instead of a key.
+ * path travels instead of a key. The job also carries the batch's date
+ * window (issue 16), bound like the rest: changed, the key does not open.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -164,6 +165,39 @@ test_changed_job_does_not_open(void **state) {
 }
 
 static void
+test_job_carries_the_window(void **state) {
+    struct fx *f = *state;
+    struct mf_job j;
+    char text[256];
+
+    f->cfg.window = (struct mf_window){20260301, 20260601};
+    j = build(f);
+    assert_true(j.has_window);
+    assert_int_equal(j.window.since, 20260301);
+    assert_int_equal(j.window.before, 20260601);
+    assert_int_equal(
+        open_side(f, &j, MF_JOBS_PURPOSE_SOURCE, text, sizeof(text)), MF_E_OK);
+    /* Widened on its way to the worker: refused. */
+    j.window.since = 0;
+    assert_int_equal(
+        open_side(f, &j, MF_JOBS_PURPOSE_SOURCE, text, sizeof(text)),
+        MF_E_DECRYPT);
+    /* Passed off as a job from before jobs carried windows: refused. */
+    j.window.since = 20260301;
+    j.has_window = false;
+    assert_int_equal(
+        open_side(f, &j, MF_JOBS_PURPOSE_SOURCE, text, sizeof(text)),
+        MF_E_DECRYPT);
+    mf_jobs_job_clear(&j);
+    /* `batch set --since none`: the next job carries no bound. */
+    f->cfg.window = (struct mf_window){0, 0};
+    j = build(f);
+    assert_true(j.has_window);
+    assert_true(mf_window_empty(&j.window));
+    mf_jobs_job_clear(&j);
+}
+
+static void
 test_changed_batch_does_not_build(void **state) {
     struct fx *f = *state;
     struct mf_job j;
@@ -210,6 +244,8 @@ main(void) {
         cmocka_unit_test_setup_teardown(test_job_carries_the_key, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_changed_job_does_not_open, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_job_carries_the_window, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_changed_batch_does_not_build,
                                         setup, teardown),

@@ -58,6 +58,8 @@ make_job(struct mf_envelope *env, struct mf_crypto_keyring *kr) {
     j->user_root = mf_xstrdup("INBOX");
     j->batch_generation = 42;
     j->verify_sample = 5;
+    j->has_window = true;
+    j->window = (struct mf_window){20260301, 0};
 }
 
 static void
@@ -120,6 +122,9 @@ test_job_round_trip(void **state) {
     assert_string_equal(out.job.user_root, "INBOX");
     assert_int_equal(out.job.batch_generation, 42);
     assert_int_equal(out.job.verify_sample, 5);
+    assert_true(out.job.has_window);
+    assert_int_equal(out.job.window.since, 20260301);
+    assert_int_equal(out.job.window.before, 0);
     assert_true(out.job.source.has_password);
     assert_int_equal(mf_crypto_open(kr, out.job.batch, out.job.mailbox,
                                     "source", &out.job.source.password, &pw,
@@ -151,6 +156,9 @@ test_job_round_trip(void **state) {
     assert_int_equal(unpack(buf, len, &out, &err), MF_E_OK);
     assert_false(out.job.source.has_password);
     assert_string_equal(out.job.source.login, "");
+    /* A job made before jobs carried a window: none, the worker reads
+     * the batch's. */
+    assert_false(out.job.has_window);
     assert_string_equal(out.sender, "");
     mf_envelope_clear(&out);
     mf_envelope_clear(&in);
@@ -386,6 +394,28 @@ test_job_checks(void **state) {
         in.job.target.password.ciphertext = saved;
         in.job.target.password.ciphertext_len = 3;
     }
+    /* Windows: an empty one (both bounds 0) travels as "no bound";
+     * a bound that is no day, or no day inside, is refused. */
+    in.job.has_window = true;
+    in.job.window = (struct mf_window){0, 0};
+    pack(&in, &buf, &len);
+    assert_int_equal(unpack(buf, len, &out, &err), MF_E_OK);
+    assert_true(out.job.has_window && mf_window_empty(&out.job.window));
+    mf_envelope_clear(&out);
+    free(buf);
+    {
+        static const struct mf_window bad[] = {
+            {20260230, 0},        {0, 20261301},        {19691231, 0},
+            {20260301, 20260301}, {20260601, 20260301}, {0xffffffffu, 0}};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            in.job.window = bad[i];
+            pack(&in, &buf, &len);
+            assert_int_equal(unpack(buf, len, &out, &err), MF_E_ENVELOPE);
+            assert_non_null(strstr(err.detail, "window"));
+            free(buf);
+        }
+    }
+    in.job.has_window = false;
     /* No job id. */
     free(in.job.job_id);
     in.job.job_id = NULL;
