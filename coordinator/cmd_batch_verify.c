@@ -6,7 +6,7 @@
  * a worker does (worker/job.c). The results go into the batch, so that
  * `batch report` shows them. Without --kafka it runs in this process (N
  * mailboxes at a time); with --kafka each mailbox is one verify job
- * through the fleet (batch_verify_fleet.c), optionally waited for
+ * through the fleet (core/src/verify/fleet.c), optionally waited for
  * (--wait).
  *
  * Exit: as `verify` (0 equal, 1 a difference, 3 a mailbox not verified
