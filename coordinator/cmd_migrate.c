@@ -55,6 +55,10 @@ static const struct cli_option options[] = {
     {"lease-ttl", true,
      "lifetime of a connection lease that is not renewed (30s); a dead "
      "process's slots come back after it"},
+    {"progress-interval", true,
+     "without a terminal, seconds between progress lines (default 10; 0: "
+     "none); on a terminal the progress is redrawn in place every second"},
+    {"no-progress", false, "no progress display or lines (for scripts)"},
     {"report-dir", true,
      "write report.csv, report.json and report.html "
      "here (default ./mailferry-report)"},
@@ -93,7 +97,8 @@ settings(void *ud, struct mf_redis *r, const char *batch) {
 
 /* The embedded default: the batch pipeline in this process. */
 static int
-embedded(struct cli *cli, unsigned concurrency, const char *report_dir) {
+embedded(struct cli *cli, unsigned concurrency, const char *report_dir,
+         uint64_t progress_s) {
     struct mf_embedded_options o = {
         .batch = mf_config_get(cli->config, "batch", NULL),
         .redis_url = mf_config_get(cli->config, "redis", NULL),
@@ -101,6 +106,7 @@ embedded(struct cli *cli, unsigned concurrency, const char *report_dir) {
         .report_dir = report_dir,
         .concurrency = concurrency,
         .json = cli->json,
+        .progress_interval_s = (double)progress_s,
         .log_format = mf_config_get(cli->config, "log-format", NULL),
         .log_level = mf_config_get(cli->config, "log-level", NULL),
         .bind_address = mf_config_get(cli->config, "bind-address", NULL),
@@ -144,14 +150,18 @@ cmd_migrate(int argc, char **argv) {
         goto out;
     }
     {
-        bool direct = false;
-        uint64_t conc;
+        bool direct = false, quiet = false;
+        uint64_t conc, every;
         const char *dir = mf_config_get(cli.config, "report-dir", NULL);
         struct sigaction sa2;
         if (mf_config_get_bool(cli.config, "direct", false, &direct, &err) ||
             mf_config_get_u64(cli.config, "concurrency",
                               MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256,
-                              MF_UNIT_NONE, &conc, &err)) {
+                              MF_UNIT_NONE, &conc, &err) ||
+            mf_config_get_bool(cli.config, "no-progress", false, &quiet,
+                               &err) ||
+            mf_config_get_u64(cli.config, "progress-interval", 10, 0, 86400,
+                              MF_UNIT_SECONDS, &every, &err)) {
             fprintf(stderr, "mailferry migrate: %s\n", err.detail);
             goto out;
         }
@@ -162,7 +172,8 @@ cmd_migrate(int argc, char **argv) {
             sigaction(SIGTERM, &sa2, NULL);
             signal(SIGPIPE, SIG_IGN);
             exit_code =
-                embedded(&cli, (unsigned)conc, dir ? dir : "mailferry-report");
+                embedded(&cli, (unsigned)conc, dir ? dir : "mailferry-report",
+                         quiet ? 0 : every);
             goto out;
         }
     }

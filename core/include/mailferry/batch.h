@@ -143,6 +143,10 @@ struct mf_batch_caps {
     uint64_t max_bytes_per_second;
 };
 
+/* Whether any cap of c is set: then the batch's jobs take leases (and
+ * connections are counted in the caps, mailferry/caps.h). */
+bool mf_batch_caps_any(const struct mf_batch_caps *c);
+
 /* One side's OAuth2 login (mailferry/oauth.h), provider NULL when the
  * side logs in with passwords. Everything but key is the non-secret
  * configuration; key is the secret material (a client secret, a PEM
@@ -351,9 +355,11 @@ struct mf_batch_mailbox {
     struct mf_migrate_stats stats;
     uint64_t skipped_excluded;
     uint64_t skipped_unlisted, failed_unlisted; /* beyond the 10,000 */
-    /* Live progress of the running job. */
+    /* Live progress of the running job (all 0 until its first progress:
+     * an earlier job's figures are not read). bytes_total: of
+     * messages_total, 0 when the worker did not say. */
     uint64_t progress_seq;
-    uint64_t messages_total, messages_done, bytes_done;
+    uint64_t messages_total, messages_done, bytes_done, bytes_total;
     uint32_t folders_total, folders_done;
     /* The last error; code 0 when none. */
     int error_code;
@@ -570,6 +576,7 @@ struct mf_batch_progress {
     uint64_t seq; /* increases per job attempt */
     uint64_t messages_total, messages_done, bytes_done;
     uint32_t folders_total, folders_done;
+    uint64_t bytes_total; /* of messages_total; 0: not known */
 };
 
 /* Records progress unless it is older than what was applied for this

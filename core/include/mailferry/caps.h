@@ -36,6 +36,7 @@
 #include "mailferry/redis.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define MF_CAPS_ENDPOINT_MAX 200     /* bytes of an endpoint id */
@@ -209,6 +210,13 @@ MF_WARN_UNUSED mf_err mf_caps_throttle_get(struct mf_redis *r,
                                            const char *endpoint,
                                            uint32_t *pause_r, unsigned *limit_r,
                                            struct mf_error *err);
+
+/* The endpoint id of one side's server in the caps: "src:HOST:PORT"
+ * for a source, "dst:HOST:PORT" for a target (the host cut at 180
+ * bytes). Every process that takes or counts leases on that server names
+ * it so. */
+void mf_caps_endpoint_id(const char *host, unsigned port, bool target,
+                         char *out, size_t n);
 
 /* Current use of an endpoint, for status displays. */
 struct mf_caps_usage {

@@ -33,6 +33,10 @@ struct mf_embedded_options {
     const char *report_dir; /* the report and migrate.log go there */
     unsigned concurrency;   /* the worker's slots */
     bool json;              /* one JSON document on stdout */
+    /* The progress (mailferry/progress.h), unless json: redrawn in place
+     * every second when stderr is a terminal, else a summary line on
+     * stdout every progress_interval_s seconds; 0: none at all. */
+    double progress_interval_s;
     const char *log_format, *log_level;   /* of migrate.log; NULL: text, info */
     const char *bind_address, *egress_ip; /* the worker's; NULL: none */
     const atomic_bool *stop; /* Ctrl-C: `batch stop`, then the report */

@@ -84,6 +84,7 @@ struct mf_migrate_progress {
     _Atomic uint64_t messages_done;   /* copied, present, skipped, failed */
     _Atomic uint64_t messages_copied; /* of those, copied */
     _Atomic uint64_t bytes_done;      /* bytes copied */
+    _Atomic uint64_t bytes_total;     /* bytes of messages_total */
     _Atomic uint32_t folders_done;
     _Atomic uint32_t folders_total;
 };

@@ -19,9 +19,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* `batch status NAME`: prints the batch once, or with watch every
- * interval_ms until the batch is in a final state or *stop is set. json:
- * one JSON document (no watching). */
+/* `batch status NAME`: prints the batch once; with watch (and not
+ * json) the progress display (mailferry/progress.h) every interval_ms,
+ * in place when stdout is a terminal, as summary lines otherwise, until
+ * the batch no longer runs or *stop is set. json: one JSON document (no
+ * watching). */
 MF_WARN_UNUSED mf_err mf_status_show(struct mf_redis *r, const char *name,
                                      bool json, bool watch,
                                      unsigned interval_ms,

@@ -90,6 +90,12 @@ void mf_sleep_ms(uint64_t ms);
 size_t mf_utf8_next(const uint8_t *s, size_t n, uint32_t *cp_r);
 /* Whether s[0..n) is all valid UTF-8. */
 bool mf_utf8_valid(const uint8_t *s, size_t n);
+/* Copies the text s into out (n bytes, n >= 1) so that it takes at most
+ * width terminal columns (two for an East Asian wide character, one for
+ * any other code point and for each invalid byte): when it does not
+ * fit, or out is too small, it is cut at a character boundary and ends
+ * in U+2026 (one column). Returns the columns out takes. */
+size_t mf_utf8_fit(char *out, size_t n, const char *s, size_t width);
 
 /* Splits a comma list (NULL reads as empty) into a new array of *n_r new
  * strings, empty items left out; NULL when there is none. Free it with

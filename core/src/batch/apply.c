@@ -27,6 +27,7 @@ mf_batch_apply_envelope_progress(struct mf_redis *r,
                          c->messages_skipped_excluded + c->messages_failed +
                          c->messages_outside_window,
         .bytes_done = c->bytes_copied,
+        .bytes_total = c->bytes_source,
         .folders_total = (uint32_t)c->folders_total,
         .folders_done = (uint32_t)c->folders_done,
     };

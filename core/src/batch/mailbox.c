@@ -22,6 +22,26 @@ get_blob(const redisReply *h, const char *field, struct mf_batch_blob *b) {
     }
 }
 
+/* The live progress fields, when they are the current job attempt's
+ * (p_key, progress.lua): a result clears p_key but leaves the totals, so
+ * without this check a new job would show its predecessor's. */
+static void
+read_progress(const redisReply *h, struct mf_batch_mailbox *mb) {
+    char key[MF_BATCH_JOB_ID_MAX + 16], want[MF_BATCH_JOB_ID_MAX + 16];
+
+    mf__batch_hget_copy(h, "p_key", key, sizeof(key));
+    snprintf(want, sizeof(want), "%s#%u", mb->job_id, mb->attempt);
+    if (!key[0] || strcmp(key, want) != 0)
+        return;
+    mb->progress_seq = mf__batch_hget_u64(h, "p_seq");
+    mb->messages_total = mf__batch_hget_u64(h, "p_total");
+    mb->messages_done = mf__batch_hget_u64(h, "p_messages");
+    mb->bytes_done = mf__batch_hget_u64(h, "p_bytes");
+    mb->bytes_total = mf__batch_hget_u64(h, "p_btotal");
+    mb->folders_total = (uint32_t)mf__batch_hget_u64(h, "p_ftotal");
+    mb->folders_done = (uint32_t)mf__batch_hget_u64(h, "p_fdone");
+}
+
 void
 mf__batch_mailbox_fill(struct mf_batch_mailbox *mb, const redisReply *h) {
     struct mf_migrate_stats *s = &mb->stats;
@@ -81,12 +101,7 @@ mf__batch_mailbox_fill(struct mf_batch_mailbox *mb, const redisReply *h) {
     mb->skipped_excluded = mf__batch_hget_u64(h, "skipped_excluded");
     mb->skipped_unlisted = mf__batch_hget_u64(h, "skipped_unlisted");
     mb->failed_unlisted = mf__batch_hget_u64(h, "failed_unlisted");
-    mb->progress_seq = mf__batch_hget_u64(h, "p_seq");
-    mb->messages_total = mf__batch_hget_u64(h, "p_total");
-    mb->messages_done = mf__batch_hget_u64(h, "p_messages");
-    mb->bytes_done = mf__batch_hget_u64(h, "p_bytes");
-    mb->folders_total = (uint32_t)mf__batch_hget_u64(h, "p_ftotal");
-    mb->folders_done = (uint32_t)mf__batch_hget_u64(h, "p_fdone");
+    read_progress(h, mb);
     mb->error_code = (int)mf__batch_hget_i64(h, "error_code");
     mf__batch_hget_copy(h, "error_name", mb->error_name,
                         sizeof(mb->error_name));

@@ -46,6 +46,7 @@ mf_batch_apply_progress(struct mf_redis *r, const char *batch,
     mf__batch_argv_addu(&a, p->bytes_done);
     mf__batch_argv_addu(&a, p->folders_total);
     mf__batch_argv_addu(&a, p->folders_done);
+    mf__batch_argv_addu(&a, p->bytes_total);
     rc = mf__batch_script_run(r, &a, &reply, err);
     mf__batch_argv_free(&a);
     if (rc)

@@ -3,7 +3,9 @@
  * the transition tables. Pure functions; the Lua scripts are given the
  * same tables (mf_batch_set_state passes the allowed "from" states). The
  * derived state of a batch whose mailboxes are all final is settle() in
- * lua/prelude.lua alone.
+ * lua/prelude.lua alone. Also whether a batch has caps (its jobs then
+ * run under leases), a predicate the worker and the progress display
+ * share.
  */
 #include "batch/batch_int.h"
 
@@ -124,6 +126,13 @@ bool
 mf_batch_state_running(enum mf_batch_state s) {
     return s == MF_BATCH_SYNCING || s == MF_BATCH_INCREMENTAL_SYNCING ||
            s == MF_BATCH_COMPLETING || s == MF_BATCH_STOPPING;
+}
+
+bool
+mf_batch_caps_any(const struct mf_batch_caps *c) {
+    return c->max_connections || c->max_connections_per_user ||
+           c->max_connections_per_ip || c->max_concurrent_mailboxes ||
+           c->max_bytes_per_second;
 }
 
 bool

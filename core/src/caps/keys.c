@@ -27,6 +27,12 @@ mf_caps_cap_name(enum mf_caps_cap cap) {
     return "?";
 }
 
+void
+mf_caps_endpoint_id(const char *host, unsigned port, bool target, char *out,
+                    size_t n) {
+    snprintf(out, n, "%s:%.180s:%u", target ? "dst" : "src", host, port);
+}
+
 char *
 mf__caps_key(const char *endpoint, const char *rest) {
     return mf_xasprintf("mf:{c:%s}:%s", endpoint, rest);

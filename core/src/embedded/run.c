@@ -25,6 +25,7 @@
 #include "mailferry/jobs.h"
 #include "mailferry/kafka.h"
 #include "mailferry/log.h"
+#include "mailferry/progress.h"
 #include "mailferry/report.h"
 #include "mailferry/util.h"
 #include "mailferry/worker.h"
@@ -89,12 +90,11 @@ ephemeral_keyring(struct mf_crypto_keyring **kr_r, struct mf_error *err) {
 /* ------------------------------------------------------------------ */
 
 struct watch {
-    bool draw, json;
+    bool json;
     uint8_t *printed; /* per mailbox index */
     size_t n;
     size_t idx;
-    uint64_t msgs, total, bytes;
-    size_t running, finished;
+    struct mf_progress_view *view; /* NULL: no progress shown */
 };
 
 static const char *
@@ -150,17 +150,13 @@ on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
         memset(w->printed + w->n, 0, i + 1 - w->n);
         w->n = i + 1;
     }
-    if (mb->state == MF_MAILBOX_SYNCING ||
-        mb->state == MF_MAILBOX_INCREMENTAL_SYNCING) {
-        w->running++;
-        w->msgs += mb->messages_done;
-        w->total += mb->messages_total;
-        w->bytes += mb->bytes_done;
-    }
     if (mf_mailbox_state_final(mb->state)) {
-        w->finished++;
-        if (!w->printed[i] && !w->json)
+        if (!w->printed[i] && !w->json) {
+            /* Above the display, which the next update draws again. */
+            if (w->view)
+                mf_progress_view_clear(w->view);
             print_mailbox(mb);
+        }
         w->printed[i] = 1;
     }
     return MF_E_OK;
@@ -176,8 +172,10 @@ static mf_err
 wait_batch(struct mf_redis *r, const char *name, const atomic_bool *stop,
            atomic_bool *worker_stop, struct watch *w,
            enum mf_batch_state *state_r, struct mf_error *err) {
+    struct mf_progress_snapshot snap = {0};
     bool stopping = false;
     time_t last = 0;
+    mf_err rc = MF_E_OK;
 
     for (;;) {
         struct mf_batch_config *cfg = NULL;
@@ -185,46 +183,42 @@ wait_batch(struct mf_redis *r, const char *name, const atomic_bool *stop,
          * little and tells the end of a short pass at once. */
         struct timespec tick = {0, 20 * 1000 * 1000};
         enum mf_batch_state st;
-        mf_err rc;
 
         if (atomic_load(stop) && !stopping) {
             enum mf_batch_state s2;
             stopping = true;
-            if (w->draw)
-                fprintf(stderr, "\r\033[Kstopping at the next message "
-                                "boundary...\n");
+            if (w->view && w->view->tty) {
+                mf_progress_view_clear(w->view);
+                fprintf(stderr, "stopping at the next message boundary...\n");
+            }
             if ((rc = mf_batch_stop(r, name, &s2, err)) && rc != MF_E_STATE)
-                return rc;
+                break;
             /* The worker stops its jobs at a message boundary now and
              * reports them Stopped; the service folds that in. */
             atomic_store(worker_stop, true);
         }
         if ((rc = mf_batch_get(r, name, &cfg, err)))
-            return rc;
+            break;
         st = cfg->state;
         mf_batch_config_free(&cfg);
+        /* Once a second, and once more when settled: the finished
+         * mailboxes' lines and the progress, from one walk. */
         if (time(NULL) != last || batch_settled(st)) {
             last = time(NULL);
-            w->idx = w->running = w->finished = 0;
-            w->msgs = w->total = w->bytes = 0;
-            if ((rc = mf_batch_foreach_mailbox(r, name, on_mailbox, w, err)))
-                return rc;
-            if (w->draw && !batch_settled(st))
-                fprintf(stderr,
-                        "\r\033[K%zu/%zu mailboxes done, %zu running, "
-                        "%llu/%llu messages, %.1f MB in flight",
-                        w->finished, w->n, w->running,
-                        (unsigned long long)w->msgs,
-                        (unsigned long long)w->total, (double)w->bytes / 1e6);
+            w->idx = 0;
+            if ((rc = mf_progress_read(r, name, on_mailbox, w, &snap, err)))
+                break;
+            if (w->view)
+                mf_progress_view_update(w->view, &snap, batch_settled(st));
         }
         if (batch_settled(st)) {
-            if (w->draw)
-                fprintf(stderr, "\r\033[K");
             *state_r = st;
-            return MF_E_OK;
+            break;
         }
         nanosleep(&tick, NULL);
     }
+    mf_progress_snapshot_clear(&snap);
+    return rc;
 }
 
 /* Takes over the pass of an earlier run that died with the batch running
@@ -403,6 +397,7 @@ struct run {
     struct mf_batchdef d;
     struct threads *t;
     struct watch w;
+    struct mf_progress_view view;
     struct mf_report_batch *rep;
     struct mf_error err;
     enum mf_batch_state state;
@@ -534,6 +529,8 @@ run_threads(struct run *x) {
     /* Both notice the end of the run within 20 ms (in-process polls). */
     t->so.poll_ms = 20;
     t->wo.poll_ms = 20;
+    /* Progress every second (in-process, cheap), as the display redraws. */
+    t->wo.progress_interval_ms = 1000;
     t->wo.config = x->kcfg;
     t->wo.redis_url = x->redis_url;
     t->wo.keyring = x->kr;
@@ -702,8 +699,16 @@ mf_embedded_run(const struct mf_embedded_options *o) {
     x.kcfg = mf_config_new();
     x.t = mf_xcalloc(1, sizeof(*x.t));
     logf = open_log(o, o->report_dir, logpath, sizeof(logpath));
-    x.w.draw = !o->json && isatty(STDERR_FILENO);
     x.w.json = o->json;
+    /* The progress: redrawn in place on stderr when it is a terminal,
+     * else a summary line an interval on stdout among the mailboxes'
+     * lines; none with --json or an interval of 0 (--no-progress). */
+    if (!o->json && o->progress_interval_s > 0) {
+        bool tty = isatty(STDERR_FILENO);
+        mf_progress_view_init(&x.view, tty ? stderr : stdout, tty,
+                              o->progress_interval_s);
+        x.w.view = &x.view;
+    }
     exit_code = run_steps(&x, &tg);
     run_free(&x);
     timing_mark(&tg, PH_STOP);

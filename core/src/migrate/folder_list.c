@@ -140,8 +140,13 @@ mf__folder_stats_source(struct mf__folder *fr, uint32_t exists) {
     for (size_t i = 0; i < fr->list.n; i++)
         if (fr->list.m[i].uid > fr->base_uid)
             s->bytes_source += fr->list.m[i].size;
-    if (p)
+    if (p) {
+        uint64_t listed = 0;
+        for (size_t i = 0; i < fr->list.n; i++)
+            listed += fr->list.m[i].size;
         atomic_fetch_add(&p->messages_total, fr->list.n);
+        atomic_fetch_add(&p->bytes_total, listed);
+    }
     return true;
 }
 

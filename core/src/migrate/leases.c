@@ -178,8 +178,7 @@ mf__leases_endpoint_id(const struct mf_migrate_options *o, bool target,
                        char *out, size_t n) {
     const struct mf_migrate_server *s = target ? o->target : o->source;
 
-    snprintf(out, n, "%s:%.180s:%u", target ? "dst" : "src", s->endpoint.host,
-             s->endpoint.port);
+    mf_caps_endpoint_id(s->endpoint.host, s->endpoint.port, target, out, n);
 }
 
 unsigned

@@ -12,6 +12,7 @@
 #include "mailferry/window.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define COL_SOURCE 28
@@ -54,68 +55,14 @@ mf_plan_format_duration(char *out, size_t n, double seconds) {
         snprintf(out, n, "%llud %02lluh", s / 86400, s / 3600 % 24);
 }
 
-/* Terminal columns of code point c: 2 for the East Asian wide and
- * full-width ranges (folder names in Chinese, Japanese, Korean), else 1.
- * Enough for aligned tables; not a full wcwidth(). */
-static size_t
-cp_width(uint32_t c) {
-    return (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
-                   (c >= 0xac00 && c <= 0xd7a3) ||
-                   (c >= 0xf900 && c <= 0xfaff) ||
-                   (c >= 0xfe30 && c <= 0xfe4f) ||
-                   (c >= 0xff00 && c <= 0xff60) ||
-                   (c >= 0xffe0 && c <= 0xffe6) ||
-                   (c >= 0x20000 && c <= 0x3fffd)
-               ? 2
-               : 1;
-}
-
-/* Decodes the code point at s[*i] (advancing *i); invalid bytes count as
- * one column each. */
-static uint32_t
-next_cp(const char *s, size_t len, size_t *i) {
-    const unsigned char *p = (const unsigned char *)s + *i;
-    size_t left = len - *i, n = 1;
-    uint32_t c = p[0];
-
-    if (c >= 0xf0 && left >= 4)
-        n = 4, c &= 0x07;
-    else if (c >= 0xe0 && left >= 3)
-        n = 3, c &= 0x0f;
-    else if (c >= 0xc0 && left >= 2)
-        n = 2, c &= 0x1f;
-    else
-        n = 1;
-    for (size_t k = 1; k < n; k++) {
-        if ((p[k] & 0xc0) != 0x80) {
-            *i += 1;
-            return '?';
-        }
-        c = (c << 6) | (p[k] & 0x3f);
-    }
-    *i += n;
-    return c;
-}
-
 void
 mf__plan_pad(FILE *out, const char *s, size_t width) {
-    size_t len = strlen(s), cols = 0, i = 0, cut = 0, cut_cols = 0;
+    size_t n = strlen(s) + 4, cols;
+    char *buf = mf_xmalloc(n);
 
-    while (i < len) {
-        size_t w = cp_width(next_cp(s, len, &i));
-        if (cols + w <= width - 1) {
-            cut = i;
-            cut_cols = cols + w;
-        }
-        cols += w;
-    }
-    if (cols > width) {
-        /* Leave room for the ellipsis, one column. */
-        fprintf(out, "%.*s\u2026", (int)cut, s);
-        cols = cut_cols + 1;
-    } else {
-        fputs(s, out);
-    }
+    cols = mf_utf8_fit(buf, n, s, width);
+    fputs(buf, out);
+    free(buf);
     for (; cols < width; cols++)
         fputc(' ', out);
 }

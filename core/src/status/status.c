@@ -10,13 +10,17 @@
  *
  * Rates: a running mailbox's msgs/s is its messages done in this pass
  * over the time since the pass began (its record's last_sync, Redis
- * time); with --watch the batch's rate comes from the difference between
- * two draws. ETAs divide what is left by those rates; for mailboxes not
+ * time). ETAs divide what is left by those rates; for mailboxes not
  * started yet, "what is left" is estimated from the finished ones'
  * average size. They are estimates and say so ("~").
+ *
+ * --watch is the progress display of core/src/progress/ (the one
+ * `migrate` draws): redrawn in place on a terminal, a summary line an
+ * interval otherwise, until the batch stops running.
  */
 #include "mailferry/status.h"
 
+#include "mailferry/progress.h"
 #include "mailferry/json.h"
 #include "mailferry/profile.h"
 #include "mailferry/util.h"
@@ -481,82 +485,68 @@ show_changes(struct mf_redis *r, const char *name, FILE *out,
 /* Commands                                                           */
 /* ------------------------------------------------------------------ */
 
+/* --watch: the progress display (mailferry/progress.h), in place on a
+ * terminal, a line an interval otherwise, until the batch stops running. */
+static mf_err
+watch_progress(struct mf_redis *r, const char *name, unsigned interval_ms,
+               const atomic_bool *stop, struct mf_error *err) {
+    struct mf_progress_view v;
+    struct mf_progress_snapshot s = {0};
+    mf_err rc;
+
+    mf_progress_view_init(&v, stdout, isatty(STDOUT_FILENO),
+                          interval_ms / 1000.0);
+    while (!(rc = mf_progress_read(r, name, NULL, NULL, &s, err))) {
+        mf_progress_view_update(&v, &s, !s.running || atomic_load(stop));
+        if (!s.running || atomic_load(stop))
+            break;
+        for (unsigned w = 0; w < interval_ms && !atomic_load(stop); w += 100)
+            usleep(100 * 1000);
+    }
+    mf_progress_snapshot_clear(&s);
+    return rc;
+}
+
 mf_err
 mf_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
                unsigned interval_ms, const atomic_bool *stop,
                struct mf_error *err) {
-    bool tty = isatty(STDOUT_FILENO);
-    uint64_t prev_done = 0;
-    double prev_t = 0;
+    struct mf_batch_config *cfg = NULL;
+    struct snapshot s = {0};
+    struct mf_buf b = {0};
+    struct mf_json j;
+    mf_err rc;
 
-    for (;;) {
-        struct mf_batch_config *cfg = NULL;
-        struct snapshot s = {0};
-        struct mf_buf b = {0};
-        struct mf_json j;
-        double t;
-        bool final;
-        mf_err rc;
-
-        if ((rc = mf_batch_get(r, name, &cfg, err)))
-            return rc;
-        s.now = (int64_t)time(NULL);
-        if (json) {
-            mf_json_init(&j, &b);
-            mf_json_object_begin(&j);
-            json_header(&j, cfg);
-            mf_json_key(&j, "mailboxes");
-            mf_json_array_begin(&j);
-            s.j = &j;
-        }
-        rc = mf_batch_foreach_mailbox(r, name, on_mailbox, &s, err);
-        if (rc) {
-            mf_buf_free(&b);
-            snapshot_free(&s);
-            mf_batch_config_free(&cfg);
-            return rc;
-        }
-        /* Between two draws, the batch's rate is what it copied meanwhile
-         * (finished and running together). */
-        t = mf_monotonic_s();
-        {
-            uint64_t done = s.messages_copied + s.running_done;
-            double dt = t - prev_t;
-            if (prev_t > 0 && dt > 0.5 && done >= prev_done)
-                s.rate = (double)(done - prev_done) / dt;
-            prev_done = done;
-            prev_t = t;
-        }
-        if (json) {
-            mf_json_array_end(&j);
-            print_json_doc(cfg, &s, &j);
-            show_changes(r, name, NULL, &j);
-            mf_json_object_end(&j);
-            printf("%s\n", (char *)b.data);
-            mf_buf_free(&b);
-        } else {
-            if (watch && tty)
-                fputs("\033[H\033[J", stdout);
-            print_text(stdout, cfg, &s);
-            show_changes(r, name, stdout, NULL);
-            if (watch)
-                printf("(every %u s; Ctrl-C ends)\n", interval_ms / 1000);
-        }
-        fflush(stdout);
-        final = !mf_batch_state_running(cfg->state);
-        snapshot_free(&s);
-        mf_batch_config_free(&cfg);
-        if (!watch || final)
-            break;
-        for (unsigned waited = 0; waited < interval_ms && !atomic_load(stop);
-             waited += 100)
-            usleep(100 * 1000);
-        if (atomic_load(stop))
-            break;
-        if (!tty)
-            printf("\n");
+    if (watch && !json)
+        return watch_progress(r, name, interval_ms, stop, err);
+    if ((rc = mf_batch_get(r, name, &cfg, err)))
+        return rc;
+    s.now = (int64_t)time(NULL);
+    if (json) {
+        mf_json_init(&j, &b);
+        mf_json_object_begin(&j);
+        json_header(&j, cfg);
+        mf_json_key(&j, "mailboxes");
+        mf_json_array_begin(&j);
+        s.j = &j;
     }
-    return MF_E_OK;
+    if ((rc = mf_batch_foreach_mailbox(r, name, on_mailbox, &s, err))) {
+        /* the caller prints err */
+    } else if (json) {
+        mf_json_array_end(&j);
+        print_json_doc(cfg, &s, &j);
+        show_changes(r, name, NULL, &j);
+        mf_json_object_end(&j);
+        printf("%s\n", (char *)b.data);
+    } else {
+        print_text(stdout, cfg, &s);
+        show_changes(r, name, stdout, NULL);
+    }
+    fflush(stdout);
+    mf_buf_free(&b);
+    snapshot_free(&s);
+    mf_batch_config_free(&cfg);
+    return rc;
 }
 
 struct list {

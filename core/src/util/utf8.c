@@ -12,6 +12,8 @@
  */
 #include "mailferry/util.h"
 
+#include <string.h>
+
 size_t
 mf_utf8_next(const uint8_t *s, size_t n, uint32_t *cp_r) {
     uint32_t cp;
@@ -54,4 +56,55 @@ mf_utf8_valid(const uint8_t *s, size_t n) {
         if ((l = mf_utf8_next(s + i, n - i, NULL)) == 0)
             return false;
     return true;
+}
+
+/* Terminal columns of code point c: 2 for the East Asian wide and
+ * full-width ranges (folder names in Chinese, Japanese, Korean), else 1.
+ * Enough for aligned tables and progress lines; not a full wcwidth(). */
+static size_t
+cp_columns(uint32_t c) {
+    return (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
+                   (c >= 0xac00 && c <= 0xd7a3) ||
+                   (c >= 0xf900 && c <= 0xfaff) ||
+                   (c >= 0xfe30 && c <= 0xfe4f) ||
+                   (c >= 0xff00 && c <= 0xff60) ||
+                   (c >= 0xffe0 && c <= 0xffe6) ||
+                   (c >= 0x20000 && c <= 0x3fffd)
+               ? 2
+               : 1;
+}
+
+size_t
+mf_utf8_fit(char *out, size_t n, const char *s, size_t width) {
+    const uint8_t *p = (const uint8_t *)s;
+    size_t len = strlen(s), cols = 0, i = 0, cut = 0, cut_cols = 0, l;
+
+    MF_ASSERT(n > 0);
+    while (i < len) {
+        uint32_t cp = '?';
+        size_t w;
+        /* An invalid byte is one column, as a terminal shows it. */
+        if ((l = mf_utf8_next(p + i, len - i, &cp)) == 0)
+            l = 1;
+        w = cp_columns(cp);
+        /* Where to cut: room left for the ellipsis (one column), and
+         * the bytes kept fit out with it (3 bytes) and the NUL. */
+        if (cols + w + 1 <= width && i + l + 4 <= n) {
+            cut = i + l;
+            cut_cols = cols + w;
+        }
+        cols += w;
+        i += l;
+    }
+    if (cols <= width && len < n) {
+        memcpy(out, s, len + 1);
+        return cols;
+    }
+    if (width == 0 || n < 4) {
+        out[0] = '\0';
+        return 0;
+    }
+    memcpy(out, s, cut);
+    memcpy(out + cut, "\u2026", 4); /* 3 bytes and the NUL */
+    return cut_cols + 1;
 }

@@ -35,13 +35,6 @@ mf__worker_batch_unref(struct mf__worker_batch **bp) {
     free(b);
 }
 
-static bool
-caps_any(const struct mf_batch_caps *bc) {
-    return bc->max_connections || bc->max_connections_per_user ||
-           bc->max_connections_per_ip || bc->max_concurrent_mailboxes ||
-           bc->max_bytes_per_second;
-}
-
 /* Everything the engine needs from c; a problem lands in b->error. */
 static void
 prepare(const struct mf__worker *w, struct mf__worker_batch *b) {
@@ -56,7 +49,8 @@ prepare(const struct mf__worker *w, struct mf__worker_batch *b) {
         return;
     }
     mf_error_clear(e);
-    if (caps_any(&c->source_caps) || caps_any(&c->target_caps)) {
+    if (mf_batch_caps_any(&c->source_caps) ||
+        mf_batch_caps_any(&c->target_caps)) {
         b->has_caps = true;
         b->caps.redis_url = w->o.redis_url;
         mf_jobs_batch_caps(&c->source_caps, &b->caps.source);

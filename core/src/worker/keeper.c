@@ -38,6 +38,7 @@ mf__worker_progress_counters(struct mf__worker_job *j, struct mf_counters *c) {
     c->folders_total = atomic_load(&j->progress.folders_total);
     c->folders_done = atomic_load(&j->progress.folders_done);
     c->messages_source = atomic_load(&j->progress.messages_total);
+    c->bytes_source = atomic_load(&j->progress.bytes_total);
     /* "done" counts copied, present, skipped and failed together; the
      * result folding adds those fields up, so done goes into one. */
     c->messages_copied = atomic_load(&j->progress.messages_done);

@@ -56,7 +56,7 @@ def check(cond, msg):
 
 
 def corpus():
-    mt.corpus(USERS[0], len(USERS), messages=40)
+    mt.corpus(USERS[0], len(USERS), messages=40, big=mt.BIG)
 
 
 def verify(csv, *extra):

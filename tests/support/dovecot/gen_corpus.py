@@ -556,7 +556,7 @@ def gen_user(a, idx, user, password):
     targets = rng.choices(range(len(manifest_folders)), weights, k=total)
     nbig = 0
     if a["profile"] == "small":
-        nbig = min(2, total)
+        nbig = min(a["big"], total)
     else:
         nbig = sum(1 for _ in range(total) if rng.random() < a["big_fraction"])
     big_at = set(rng.sample(range(total), nbig)) if nbig else set()
@@ -679,6 +679,8 @@ def parse_args(argv):
     p.add_argument("--messages-per-user", type=int)
     p.add_argument("--big-fraction", type=float, default=0.002,
                    help="bench: share of 2-5 MB messages")
+    p.add_argument("--big", type=int, default=2,
+                   help="small: number of 2-5 MB messages per user")
     p.add_argument("--login", choices=["user", "master", "master-sep"],
                    default="user", help="own password, SASL PLAIN with "
                    "authzid, or user*admin")
@@ -722,6 +724,7 @@ def main(argv=None):
         "ca_file": args.ca_file or env.get("CA_FILE"),
         "seed": str(args.seed), "profile": args.profile,
         "messages_per_user": mpu, "big_fraction": args.big_fraction,
+        "big": args.big,
         "login": args.login,
         "master_user": args.master_user or env.get("MASTER_USER", "admin"),
         "master_password": args.master_password or env.get(

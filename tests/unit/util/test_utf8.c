@@ -55,8 +55,54 @@ test_vectors(void **state) {
                               7));
 }
 
+/* mf_utf8_fit(): text cut to terminal columns at a character boundary,
+ * wide characters two columns, "\u2026" one. */
+static void
+test_fit(void **state) {
+    static const struct {
+        const char *s;
+        size_t width, n;
+        const char *want;
+        size_t cols;
+    } v[] = {
+        {"hello", 5, 64, "hello", 5},
+        {"hello", 10, 64, "hello", 5},
+        {"hello world", 8, 64, "hello w\u2026", 8},
+        {"", 3, 64, "", 0},
+        {"abc", 0, 64, "", 0},
+        /* G r o sharp-s e: 5 columns, 7 bytes. */
+        {"Gr\xc3\xb6\xc3\x9f"
+         "e!",
+         5, 64, "Gr\xc3\xb6\xc3\x9f\u2026", 5},
+        /* Wide: each of the four takes two columns; 5 columns hold two
+         * and the ellipsis. */
+        {"\u65e5\u672c\u8a9e\u65e5", 5, 64, "\u65e5\u672c\u2026", 5},
+        {"\u65e5\u672c\u8a9e\u65e5", 8, 64, "\u65e5\u672c\u8a9e\u65e5", 8},
+        {"\u65e5\u672c\u8a9e\u65e5", 7, 64, "\u65e5\u672c\u8a9e\u2026", 7},
+        /* An invalid byte counts one column and is kept as it is. */
+        {"a\xff"
+         "b",
+         3, 64,
+         "a\xff"
+         "b",
+         3},
+        /* out too small for the text: cut to fit it, with the ellipsis. */
+        {"abcdefghij", 40, 8, "abcd\u2026", 5},
+        {"abcdefghij", 40, 3, "", 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < MF_ARRAY_LEN(v); i++) {
+        char out[64];
+        size_t cols = mf_utf8_fit(out, v[i].n, v[i].s, v[i].width);
+        if (strcmp(out, v[i].want) != 0 || cols != v[i].cols)
+            fail_msg("vector %zu: \"%s\" (%zu columns)", i, out, cols);
+    }
+}
+
 int
 main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_vectors)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_vectors),
+                                       cmocka_unit_test(test_fit)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

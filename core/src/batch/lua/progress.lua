@@ -1,5 +1,5 @@
 -- KEYS: batch, mailbox, samples.  ARGV: job, attempt, seq, messages_total,
--- messages_done, bytes_done, folders_total, folders_done.
+-- messages_done, bytes_done, folders_total, folders_done, bytes_total.
 local b, m = KEYS[1], KEYS[2]
 local f = redis.call('HMGET', m, 'state', 'job', 'attempt', 'p_key',
                      'p_seq', 'p_messages', 'p_bytes')
@@ -14,6 +14,6 @@ redis.call('HINCRBY', b, 't_messages', tonumber(ARGV[5]) - num(f[6]))
 redis.call('HINCRBY', b, 't_bytes', tonumber(ARGV[6]) - num(f[7]))
 redis.call('HSET', m, 'p_key', pk, 'p_seq', ARGV[3], 'p_total',
   ARGV[4], 'p_messages', ARGV[5], 'p_bytes', ARGV[6], 'p_ftotal',
-  ARGV[7], 'p_fdone', ARGV[8])
+  ARGV[7], 'p_fdone', ARGV[8], 'p_btotal', ARGV[9])
 sample(b, KEYS[3])
 return {'OK', 1}

@@ -1,0 +1,384 @@
+/*
+ * The progress text (core/src/progress/render.c) and its output
+ * (view.c): the display's lines at several widths (none wider, nothing
+ * cut inside a UTF-8 sequence, the figures whole when there is room),
+ * the height limit with its "more in flight" line, unknown figures as
+ * "?" and "-", the one-line summary word for word, and the view's
+ * in-place redraw (cursor up over what it drew, erase below) on a
+ * "terminal" and its summary lines every interval elsewhere, both
+ * written to a temporary file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mailferry/progress.h"
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A batch of 10: 3 done (1 failed), 2 running, 5 queued (all measured);
+ * 450 of 600 messages, 45 of 60 MB; 10 msgs/s, 1 MB/s over the window;
+ * caps counted. */
+static void
+sample(struct mf_progress_snapshot *s, struct mf_progress_meter *m,
+       struct mf_progress_figures *f) {
+    static const struct mf_progress_mailbox run[2] = {
+        {.email = "alice@example.test",
+         .messages_done = 40,
+         .messages_total = 100,
+         .bytes_done = 4000000,
+         .bytes_total = 10000000,
+         .folders_done = 2,
+         .folders_total = 5,
+         .attempt = 1,
+         .seconds = 4},
+        {.email = "bob@example.test",
+         .messages_done = 10,
+         .messages_total = 100,
+         .bytes_done = 1000000,
+         .bytes_total = 10000000,
+         .folders_done = 4,
+         .folders_total = 5,
+         .attempt = 2,
+         .seconds = 0},
+    };
+
+    memset(s, 0, sizeof(*s));
+    s->at = 100;
+    snprintf(s->batch, sizeof(s->batch), "b1");
+    snprintf(s->state, sizeof(s->state), "Syncing");
+    s->running = true;
+    s->mailboxes = 10;
+    s->finished = 3;
+    s->failed = 1;
+    s->running_n = 2;
+    s->queued = 5;
+    s->queued_sized = 5;
+    s->messages_done = 450;
+    s->bytes_done = 45000000;
+    s->run_messages_left = 150;
+    s->run_bytes_left = 15000000;
+    s->source = (struct mf_progress_side){true, 2, 1};
+    s->target = (struct mf_progress_side){true, 2, 0};
+    s->lease_wait_ms = 12000;
+    for (int i = 0; i < 2; i++)
+        mf_progress_snapshot_add_inflight(s, &run[i]);
+    mf_progress_meter_init(m, 10);
+    mf_progress_meter_add(m, 90, 350, 35000000);
+    mf_progress_meter_add(m, 100, 450, 45000000);
+    mf_progress_figures_compute(s, m, f);
+}
+
+/* Terminal columns as mf_utf8_fit() counts them: here code points
+ * (the tests use no wide characters except where said). */
+static size_t
+columns(const char *s) {
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static void
+test_wide_terminal(void **state) {
+    struct mf_progress_snapshot s;
+    struct mf_progress_meter m;
+    struct mf_progress_figures f;
+    struct mf_progress_lines *l = malloc(sizeof(*l));
+
+    (void)state;
+    sample(&s, &m, &f);
+    mf_progress_render(&s, &f, 200, 24, l);
+    assert_int_equal(l->n, 5);
+    assert_string_equal(l->line[0], "batch b1: Syncing, mailboxes 3/10 done "
+                                    "(1 failed), 2 running, 5 queued, 10s");
+    /* 450 + 150 = 600, every queued mailbox measured, no job listing:
+     * exact. Left 150 at 10/s: 15 s; 15 MB at 1 MB/s: 15 s. */
+    assert_string_equal(l->line[1],
+                        "messages 450/600 (75%), bytes 45.0 MB/60.0 MB, "
+                        "10.0 msgs/s, 1.0 MB/s, ETA 15s");
+    assert_string_equal(l->line[2], "connections source 2 held, 1 waiting; "
+                                    "target 2 held, 0 waiting; waited 12s");
+    assert_non_null(strstr(l->line[3], "alice@example.test"));
+    assert_non_null(strstr(l->line[3], "[####......] 40/100 msgs, 4.0 "
+                                       "MB/10.0 MB, folders 2/5, 10.0 msgs/s"));
+    assert_null(strstr(l->line[3], "attempt"));
+    assert_non_null(strstr(l->line[4], "[#.........] 10/100 msgs"));
+    assert_non_null(strstr(l->line[4], "attempt 2"));
+    assert_null(strstr(l->line[4], "msgs/s"));
+    mf_progress_snapshot_clear(&s);
+    free(l);
+}
+
+static void
+test_widths(void **state) {
+    static const unsigned widths[] = {1, 20, 33, 40, 61, 80, 1000};
+    struct mf_progress_snapshot s;
+    struct mf_progress_meter m;
+    struct mf_progress_figures f;
+    struct mf_progress_lines *l = malloc(sizeof(*l));
+
+    (void)state;
+    sample(&s, &m, &f);
+    for (size_t w = 0; w < MF_ARRAY_LEN(widths); w++) {
+        unsigned want = widths[w] < 20 ? 20
+                        : widths[w] > MF_PROGRESS_WIDTH_MAX
+                            ? MF_PROGRESS_WIDTH_MAX
+                            : widths[w];
+        mf_progress_render(&s, &f, widths[w], 24, l);
+        assert_int_equal(l->n, 5);
+        for (size_t i = 0; i < l->n; i++) {
+            if (columns(l->line[i]) > want)
+                fail_msg("width %u line %zu has %zu columns: %s", widths[w], i,
+                         columns(l->line[i]), l->line[i]);
+            assert_true(
+                mf_utf8_valid((const uint8_t *)l->line[i], strlen(l->line[i])));
+        }
+        /* Cut lines end with the ellipsis. */
+        if (want < 60)
+            assert_non_null(strstr(l->line[1], "\u2026"));
+    }
+    mf_progress_snapshot_clear(&s);
+    free(l);
+}
+
+static void
+test_utf8_address_cut(void **state) {
+    struct mf_progress_snapshot s;
+    struct mf_progress_meter m;
+    struct mf_progress_figures f;
+    struct mf_progress_lines *l = malloc(sizeof(*l));
+    /* An internationalised address (RFC 6531): two-byte Latin letters
+     * and three-byte wide CJK ones, longer than its column. */
+    struct mf_progress_mailbox eai = {
+        .email = "j\u00f6rg.m\u00fcller.\u65e5\u672c\u8a9e\u65e5\u672c@"
+                 "\u00e9xample-with-a-long-domain.test",
+        .messages_done = 1,
+        .messages_total = 2};
+
+    (void)state;
+    sample(&s, &m, &f);
+    for (size_t i = 0; i < s.n_inflight; i++)
+        free(s.inflight[i].email);
+    s.n_inflight = 0;
+    s.running_n = 1;
+    mf_progress_snapshot_add_inflight(&s, &eai);
+    for (unsigned w = 20; w < 120; w += 7) {
+        mf_progress_render(&s, &f, w, 24, l);
+        assert_int_equal(l->n, 4);
+        assert_true(
+            mf_utf8_valid((const uint8_t *)l->line[3], strlen(l->line[3])));
+        /* The address column is a third of the width (at most 32): cut,
+         * and the figures after it still there when the line has room. */
+        assert_non_null(strstr(l->line[3], "  j\u00f6rg"));
+        if (w >= 70)
+            assert_non_null(strstr(l->line[3], "\u2026 [#####.....] 1/2"));
+    }
+    mf_progress_snapshot_clear(&s);
+    free(l);
+}
+
+static void
+test_height(void **state) {
+    struct mf_progress_snapshot s;
+    struct mf_progress_meter m;
+    struct mf_progress_figures f;
+    struct mf_progress_lines *l = malloc(sizeof(*l));
+
+    (void)state;
+    sample(&s, &m, &f);
+    /* 10 running, 8 of them kept in the snapshot. */
+    s.running_n = 10;
+    for (int i = 0; i < 6; i++) {
+        struct mf_progress_mailbox x = {.email = "x@example.test"};
+        mf_progress_snapshot_add_inflight(&s, &x);
+    }
+    /* Height 6: 3 lines of figures, 2 mailboxes, the rest counted. */
+    mf_progress_render(&s, &f, 80, 6, l);
+    assert_int_equal(l->n, 6);
+    assert_non_null(strstr(l->line[3], "alice@"));
+    assert_non_null(strstr(l->line[4], "bob@"));
+    assert_string_equal(l->line[5], "  ... 8 more in flight");
+    /* Room for all 8 kept but not the 10 running: 7 shown + 3 more. */
+    mf_progress_render(&s, &f, 80, 11, l);
+    assert_int_equal(l->n, 11);
+    assert_string_equal(l->line[10], "  ... 3 more in flight");
+    /* Room for all: 3 + 10 lines, but only 8 are known, then 2 more. */
+    mf_progress_render(&s, &f, 80, 30, l);
+    assert_int_equal(l->n, 12);
+    assert_string_equal(l->line[11], "  ... 2 more in flight");
+    /* A height below 4 is taken as 4. */
+    mf_progress_render(&s, &f, 80, 1, l);
+    assert_int_equal(l->n, 4);
+    assert_string_equal(l->line[3], "  ... 10 more in flight");
+    mf_progress_snapshot_clear(&s);
+    free(l);
+}
+
+static void
+test_summary_and_unknowns(void **state) {
+    struct mf_progress_snapshot s;
+    struct mf_progress_meter m;
+    struct mf_progress_figures f;
+    char line[1024];
+
+    (void)state;
+    sample(&s, &m, &f);
+    mf_progress_summary(&s, &f, line, sizeof(line));
+    assert_string_equal(
+        line, "progress: mailboxes 3/10 done (1 failed), 2 running, 5 "
+              "queued; messages 450/600 (75%); bytes 45.0 MB/60.0 MB; 10.0 "
+              "msgs/s, 1.0 MB/s; ETA 15s; connections source 2 held, 1 "
+              "waiting, target 2 held, 0 waiting, waited 12s");
+    /* Unmeasured queued mailboxes, one rate sample, no caps. */
+    s.queued_sized = 0;
+    s.source.counted = s.target.counted = false;
+    s.lease_wait_ms = 0;
+    s.failed = 0;
+    mf_progress_meter_init(&m, 10);
+    mf_progress_meter_add(&m, 100, 450, 45000000);
+    mf_progress_figures_compute(&s, &m, &f);
+    mf_progress_summary(&s, &f, line, sizeof(line));
+    assert_string_equal(line, "progress: mailboxes 3/10 done, 2 running, 5 "
+                              "queued; messages 450/?; bytes 45.0 MB/?; rate "
+                              "-; ETA -; connections not counted (no caps), "
+                              "waited 0.0s");
+    /* An estimate is marked. */
+    s.sized = 2;
+    s.sized_messages = 100;
+    s.sized_bytes = 1000;
+    mf_progress_meter_add(&m, 101, 460, 45000100);
+    s.messages_done = 460;
+    s.bytes_done = 45000100;
+    mf_progress_figures_compute(&s, &m, &f);
+    mf_progress_summary(&s, &f, line, sizeof(line));
+    assert_non_null(strstr(line, "messages 460/~860 (53%)"));
+    assert_non_null(strstr(line, "ETA ~"));
+    /* A small buffer is cut, not overrun. */
+    mf_progress_summary(&s, &f, line, 16);
+    assert_string_equal(line, "progress: mailb");
+    mf_progress_snapshot_clear(&s);
+}
+
+/* Everything written to f since it was opened. */
+static char *
+slurp(FILE *f) {
+    long n;
+    char *buf;
+
+    fflush(f);
+    n = ftell(f);
+    buf = calloc(1, (size_t)n + 1);
+    rewind(f);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    return buf;
+}
+
+static size_t
+count(const char *hay, const char *needle) {
+    size_t n = 0;
+
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void
+test_view_tty(void **state) {
+    struct mf_progress_snapshot s;
+    struct mf_progress_meter m;
+    struct mf_progress_figures f;
+    struct mf_progress_view v;
+    FILE *out = tmpfile();
+    char *text;
+
+    (void)state;
+    sample(&s, &m, &f);
+    setenv("COLUMNS", "100", 1);
+    setenv("LINES", "40", 1);
+    mf_progress_view_init(&v, out, true, 0);
+    mf_progress_view_update(&v, &s, false);
+    assert_int_equal(v.drawn, 5);
+    /* A line printed above the display: cleared first. */
+    mf_progress_view_clear(&v);
+    assert_int_equal(v.drawn, 0);
+    fputs("ok     alice@example.test\n", out);
+    s.at = 101;
+    mf_progress_view_update(&v, &s, false);
+    s.at = 102;
+    mf_progress_view_update(&v, &s, true);
+    text = slurp(out);
+    /* Three draws of five lines, each line erased before it is written;
+     * the clear and the last redraw go up over the five lines drawn. */
+    assert_int_equal(count(text, "\033[2Kbatch b1: Syncing"), 3);
+    assert_int_equal(count(text, "\033[2K"), 15);
+    assert_int_equal(count(text, "\r\033[5A"), 2);
+    assert_int_equal(count(text, "\r\033[5A\033[J"), 1);
+    /* The finished line comes between the first and second draw. */
+    assert_true(strstr(text, "ok     alice") > strstr(text, "batch b1"));
+    /* The final state stays: the text ends with the last draw. */
+    assert_non_null(strstr(text, "waited 12s\n\033[2K  alice"));
+    assert_int_equal(strcmp(text + strlen(text) - 3, "\033[J"), 0);
+    free(text);
+    fclose(out);
+    mf_progress_snapshot_clear(&s);
+}
+
+static void
+test_view_lines(void **state) {
+    struct mf_progress_snapshot s;
+    struct mf_progress_meter m;
+    struct mf_progress_figures f;
+    struct mf_progress_view v;
+    FILE *out = tmpfile();
+    char *text;
+
+    (void)state;
+    sample(&s, &m, &f);
+    /* Every 10 s: updates at 100, 105, 110, 115, 121 and a final one at
+     * 122 print at 100 (the first), 110, 121 and 122 (the last). */
+    mf_progress_view_init(&v, out, false, 10);
+    for (double t = 100; t <= 115; t += 5) {
+        s.at = t;
+        mf_progress_view_update(&v, &s, false);
+    }
+    s.at = 121;
+    mf_progress_view_update(&v, &s, false);
+    s.at = 122;
+    mf_progress_view_update(&v, &s, true);
+    text = slurp(out);
+    assert_int_equal(count(text, "progress: mailboxes 3/10 done"), 4);
+    assert_int_equal(count(text, "\n"), 4);
+    assert_null(strchr(text, '\033'));
+    free(text);
+    fclose(out);
+    /* Interval 0: nothing at all, not even the final line. */
+    out = tmpfile();
+    mf_progress_view_init(&v, out, false, 0);
+    mf_progress_view_update(&v, &s, false);
+    mf_progress_view_update(&v, &s, true);
+    fflush(out);
+    assert_int_equal(ftell(out), 0);
+    fclose(out);
+    mf_progress_snapshot_clear(&s);
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wide_terminal),
+        cmocka_unit_test(test_widths),
+        cmocka_unit_test(test_utf8_address_cut),
+        cmocka_unit_test(test_height),
+        cmocka_unit_test(test_summary_and_unknowns),
+        cmocka_unit_test(test_view_tty),
+        cmocka_unit_test(test_view_lines),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
