@@ -201,9 +201,9 @@ run_pass(int argc, char **argv, const char *command, enum mf_batch_op op) {
     snprintf(sender, sizeof(sender), "mailferry %s", host);
     jc = (struct mf_jobs_ctx){redis, producer, &topics, kr, sender};
     if (reissue)
-        rc = mf_jobs_reissue(&jc, name, 60000, &n, &err);
+        rc = mf_jobs_reissue(&jc, name, 0, &n, &err);
     else
-        rc = mf_jobs_begin_pass(&jc, name, op, 60000, &n, &st, &err);
+        rc = mf_jobs_begin_pass(&jc, name, op, 0, &n, &st, &err);
     if (rc) {
         batch_print_error(command, name, &err);
         if (n)

@@ -250,13 +250,20 @@ MF_WARN_UNUSED mf_err mf_jobs_produce_job(const struct mf_jobs_ctx *c,
                                           const struct mf_batch_job *job,
                                           struct mf_error *err);
 
+/* How long producing jobs waits for Kafka to take them (the flush_ms
+ * below): an admin command may wait a minute (0 means this), while the
+ * service and the embedded run, whose loops do other work, wait at most
+ * half that per turn and try again on the next. */
+#define MF_JOBS_FLUSH_MS 60000
+#define MF_JOBS_LOOP_FLUSH_MS 30000
+
 /* Begins a pass with mf_batch_begin_pass(): every job it returns is built
  * and produced on the jobs topic, then the producer is flushed (up to
- * flush_ms). *n_r (may be NULL) is the number of jobs produced, *state_r
- * (may be NULL) the batch state afterwards. A job that cannot be built
- * (a stored secret does not open) stops the walk with its error; the
- * mailboxes not yet produced stay Queued and mf_jobs_reissue() produces
- * them again. */
+ * flush_ms; 0: MF_JOBS_FLUSH_MS). *n_r (may be NULL) is the number of jobs
+ * produced, *state_r (may be NULL) the batch state afterwards. A job that
+ * cannot be built (a stored secret does not open) stops the walk with its
+ * error; the mailboxes not yet produced stay Queued and mf_jobs_reissue()
+ * produces them again. */
 MF_WARN_UNUSED mf_err mf_jobs_begin_pass(const struct mf_jobs_ctx *c,
                                          const char *batch, enum mf_batch_op op,
                                          int flush_ms, uint64_t *n_r,

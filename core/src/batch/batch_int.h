@@ -22,6 +22,18 @@
 /* Mailboxes per script call when walking a batch. */
 #define MF__BATCH_CHUNK 200
 
+/* One chunk of a batch's mailbox list: the EmailAddresses (borrowed for
+ * the call), in list order. */
+typedef mf_err (*mf__batch_chunk_cb)(void *ud, const char *const *emails,
+                                     size_t n, struct mf_error *err);
+/* The one walk over a batch's mailbox list (mailbox.c): LRANGE
+ * MF__BATCH_CHUNK names at a time, cb for each chunk, until cb fails or
+ * the list ends. A list that changes meanwhile is walked as it is at
+ * each step (a pass or a listing is resumable, see jobs.c). */
+MF_WARN_UNUSED mf_err mf__batch_walk(struct mf_redis *r, const char *batch,
+                                     mf__batch_chunk_cb cb, void *ud,
+                                     struct mf_error *err);
+
 /* Key buffer size: "mf:{b:<64>}:mb:<320>:skipped" fits easily. */
 #define MF__BATCH_KEY_MAX 512
 

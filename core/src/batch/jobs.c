@@ -73,61 +73,59 @@ fill_job(struct mf_batch_job *j, const char *email, const char *job_id,
     j->kind = mf__batch_kind_parse(kind ? kind : "");
 }
 
+struct walk_ctx {
+    struct mf_redis *r;
+    const char *batch, *op;
+    uint64_t bpass;
+    mf_batch_job_cb cb;
+    void *ud;
+};
+
+/* The chunk script for one chunk of mailboxes; cb (if any) for each job
+ * it returns. */
+static mf_err
+pass_chunk(void *ud, const char *const *emails, size_t n,
+           struct mf_error *err) {
+    struct walk_ctx *c = ud;
+    struct mf__batch_keys k;
+    struct mf__batch_argv a = {0};
+    redisReply *reply = NULL;
+    char key[MF__BATCH_KEY_MAX];
+    struct mf_batch_job job;
+    mf_err rc;
+
+    mf__batch_keys(&k, c->batch);
+    mf__batch_script_argv(&a, MF__BS_PASS_CHUNK, (int)n + 1);
+    mf__batch_argv_adds(&a, k.batch);
+    for (size_t i = 0; i < n; i++) {
+        mf__batch_mb_key(key, sizeof(key), c->batch, emails[i], "");
+        mf__batch_argv_adds(&a, key);
+    }
+    mf__batch_argv_adds(&a, c->op);
+    mf__batch_argv_addu(&a, c->bpass);
+    mf__batch_argv_adds(&a, c->batch);
+    /* run_ok() frees the argv. */
+    if ((rc = run_ok(c->r, &a, c->batch, NULL, "queue jobs", &reply, err)))
+        return rc;
+    for (size_t i = 1; i + 4 < reply->elements && c->cb && !rc; i += 5) {
+        fill_job(&job, mf__batch_reply_str(reply, i, NULL),
+                 mf__batch_reply_str(reply, i + 1, NULL),
+                 mf__batch_reply_str(reply, i + 2, NULL),
+                 mf__batch_reply_str(reply, i + 3, NULL),
+                 mf__batch_reply_str(reply, i + 4, NULL));
+        rc = c->cb(c->ud, &job);
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
 /* Walks the mailbox list with the chunk script for op ("start", "sync",
  * "complete" or "stop"), calling cb (if any) for each job it returns. */
 static mf_err
 walk(struct mf_redis *r, const char *batch, const char *op, uint64_t bpass,
      mf_batch_job_cb cb, void *ud, struct mf_error *err) {
-    struct mf__batch_keys k;
-    struct mf__batch_argv a = {0};
-    redisReply *names = NULL, *reply = NULL;
-    char key[MF__BATCH_KEY_MAX];
-    struct mf_batch_job job;
-    size_t start = 0;
-    mf_err rc = MF_E_OK;
-
-    mf__batch_keys(&k, batch);
-    for (;;) {
-        size_t m;
-        if ((rc = mf_redis_command(r, &names, err, "LRANGE %s %lld %lld",
-                                   k.mailboxes, (long long)start,
-                                   (long long)(start + MF__BATCH_CHUNK - 1))))
-            break;
-        m = names->type == REDIS_REPLY_ARRAY ? names->elements : 0;
-        if (m == 0)
-            break;
-        mf__batch_script_argv(&a, MF__BS_PASS_CHUNK, (int)m + 1);
-        mf__batch_argv_adds(&a, k.batch);
-        for (size_t i = 0; i < m; i++) {
-            mf__batch_mb_key(key, sizeof(key), batch, names->element[i]->str,
-                             "");
-            mf__batch_argv_adds(&a, key);
-        }
-        mf__batch_argv_adds(&a, op);
-        mf__batch_argv_addu(&a, bpass);
-        mf__batch_argv_adds(&a, batch);
-        if ((rc = run_ok(r, &a, batch, NULL, "queue jobs", &reply, err)))
-            break;
-        for (size_t i = 1; i + 4 < reply->elements && cb && !rc; i += 5) {
-            fill_job(&job, mf__batch_reply_str(reply, i, NULL),
-                     mf__batch_reply_str(reply, i + 1, NULL),
-                     mf__batch_reply_str(reply, i + 2, NULL),
-                     mf__batch_reply_str(reply, i + 3, NULL),
-                     mf__batch_reply_str(reply, i + 4, NULL));
-            rc = cb(ud, &job);
-        }
-        freeReplyObject(reply);
-        reply = NULL;
-        freeReplyObject(names);
-        names = NULL;
-        if (rc || m < MF__BATCH_CHUNK)
-            break;
-        start += m;
-    }
-    if (names)
-        freeReplyObject(names);
-    mf__batch_argv_free(&a);
-    return rc;
+    struct walk_ctx c = {r, batch, op, bpass, cb, ud};
+    return mf__batch_walk(r, batch, pass_chunk, &c, err);
 }
 
 static mf_err

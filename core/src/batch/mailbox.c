@@ -230,14 +230,10 @@ mf_batch_mailbox_get_many(struct mf_redis *r, const char *batch,
 }
 
 mf_err
-mf_batch_foreach_mailbox(struct mf_redis *r, const char *batch,
-                         mf_batch_mailbox_cb cb, void *ud,
-                         struct mf_error *err) {
+mf__batch_walk(struct mf_redis *r, const char *batch, mf__batch_chunk_cb cb,
+               void *ud, struct mf_error *err) {
     struct mf__batch_keys k;
-    struct mf__batch_argv a = {0};
-    redisReply *names = NULL, *recs = NULL;
-    char key[MF__BATCH_KEY_MAX];
-    struct mf_batch_mailbox mb;
+    const char *emails[MF__BATCH_CHUNK];
     size_t start = 0;
     mf_err rc;
 
@@ -245,41 +241,71 @@ mf_batch_foreach_mailbox(struct mf_redis *r, const char *batch,
         return rc;
     mf__batch_keys(&k, batch);
     for (;;) {
-        size_t m;
+        redisReply *names = NULL;
+        size_t m = 0;
         if ((rc = mf_redis_command(r, &names, err, "LRANGE %s %lld %lld",
                                    k.mailboxes, (long long)start,
                                    (long long)(start + MF__BATCH_CHUNK - 1))))
             break;
-        m = names->type == REDIS_REPLY_ARRAY ? names->elements : 0;
-        if (m == 0)
-            break;
-        mf__batch_script_argv(&a, MF__BS_GETMANY, (int)m);
-        for (size_t i = 0; i < m; i++) {
-            mf__batch_mb_key(key, sizeof(key), batch, names->element[i]->str,
-                             "");
-            mf__batch_argv_adds(&a, key);
-        }
-        if ((rc = mf__batch_script_run(r, &a, &recs, err)))
-            break;
-        for (size_t i = 0; i < recs->elements && !rc; i++) {
-            if (recs->element[i]->elements == 0)
-                continue; /* removed meanwhile */
-            mf__batch_mailbox_fill(&mb, recs->element[i]);
-            rc = cb(ud, &mb);
-            mf__batch_mailbox_clear(&mb);
-        }
-        freeReplyObject(recs);
-        recs = NULL;
+        if (names->type == REDIS_REPLY_ARRAY)
+            m = names->elements < MF__BATCH_CHUNK ? names->elements
+                                                  : MF__BATCH_CHUNK;
+        for (size_t i = 0; i < m; i++)
+            emails[i] = names->element[i]->str;
+        if (m)
+            rc = cb(ud, emails, m, err);
         freeReplyObject(names);
-        names = NULL;
         if (rc || m < MF__BATCH_CHUNK)
             break;
         start += m;
     }
-    if (names)
-        freeReplyObject(names);
-    mf__batch_argv_free(&a);
     return rc;
+}
+
+struct foreach_ctx {
+    struct mf_redis *r;
+    const char *batch;
+    mf_batch_mailbox_cb cb;
+    void *ud;
+};
+
+/* The records of one chunk of mailboxes, in one script call. */
+static mf_err
+foreach_chunk(void *ud, const char *const *emails, size_t n,
+              struct mf_error *err) {
+    struct foreach_ctx *c = ud;
+    struct mf__batch_argv a = {0};
+    redisReply *recs = NULL;
+    char key[MF__BATCH_KEY_MAX];
+    struct mf_batch_mailbox mb;
+    mf_err rc;
+
+    mf__batch_script_argv(&a, MF__BS_GETMANY, (int)n);
+    for (size_t i = 0; i < n; i++) {
+        mf__batch_mb_key(key, sizeof(key), c->batch, emails[i], "");
+        mf__batch_argv_adds(&a, key);
+    }
+    rc = mf__batch_script_run(c->r, &a, &recs, err);
+    mf__batch_argv_free(&a);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < recs->elements && !rc; i++) {
+        if (recs->element[i]->elements == 0)
+            continue; /* removed meanwhile */
+        mf__batch_mailbox_fill(&mb, recs->element[i]);
+        rc = c->cb(c->ud, &mb);
+        mf__batch_mailbox_clear(&mb);
+    }
+    freeReplyObject(recs);
+    return rc;
+}
+
+mf_err
+mf_batch_foreach_mailbox(struct mf_redis *r, const char *batch,
+                         mf_batch_mailbox_cb cb, void *ud,
+                         struct mf_error *err) {
+    struct foreach_ctx c = {r, batch, cb, ud};
+    return mf__batch_walk(r, batch, foreach_chunk, &c, err);
 }
 
 mf_err

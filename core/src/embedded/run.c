@@ -254,12 +254,12 @@ take_over(const struct mf_jobs_ctx *ctx, const char *name,
                                           *state_r == MF_BATCH_CREATED
                                       ? MF_BATCH_OP_START
                                       : MF_BATCH_OP_SYNC,
-                                  30000, njobs_r, state_r, err);
+                                  MF_JOBS_LOOP_FLUSH_MS, njobs_r, state_r, err);
     if (!quiet)
         printf("batch %s: %s, left so by an earlier run; taking its pass "
                "over (its claims expire within seconds)\n",
                name, mf_batch_state_name(*state_r));
-    return mf_jobs_reissue(ctx, name, 30000, njobs_r, err);
+    return mf_jobs_reissue(ctx, name, MF_JOBS_LOOP_FLUSH_MS, njobs_r, err);
 }
 
 static void
@@ -581,8 +581,8 @@ run_queue(struct run *x) {
         rc = take_over(&ctx, x->name, x->o->stop, &x->t->wrk_stop, x->o->json,
                        &x->njobs, &x->state, &x->err);
     else
-        rc = mf_jobs_begin_pass(&ctx, x->name, x->op, 30000, &x->njobs,
-                                &x->state, &x->err);
+        rc = mf_jobs_begin_pass(&ctx, x->name, x->op, MF_JOBS_LOOP_FLUSH_MS,
+                                &x->njobs, &x->state, &x->err);
     if (rc) {
         fprintf(stderr, "mailferry migrate: %s\n", x->err.detail);
         return rc == MF_E_STATE ? EXIT_FAIL : EXIT_ERROR;

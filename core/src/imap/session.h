@@ -397,28 +397,12 @@ mf_imap_session_status(struct mf_imap_session *s, const char *mailbox,
 bool mf_imap_status_parse(const struct mf_imap_response *r, const char *name,
                           struct mf_imap_status_info *info_r);
 
-/* RFC 3501 LIST response, plus RFC 6154 special-use attributes. */
-#define MF_IMAP_LIST_NOSELECT (1u << 0)
-#define MF_IMAP_LIST_NOINFERIORS (1u << 1)
-#define MF_IMAP_LIST_HASCHILDREN (1u << 2)
-#define MF_IMAP_LIST_HASNOCHILDREN (1u << 3)
-#define MF_IMAP_LIST_NONEXISTENT (1u << 4)
-#define MF_IMAP_LIST_SUBSCRIBED (1u << 5)
-#define MF_IMAP_LIST_MARKED (1u << 6)
-#define MF_IMAP_LIST_UNMARKED (1u << 7)
-#define MF_IMAP_LIST_ALL (1u << 8)
-#define MF_IMAP_LIST_ARCHIVE (1u << 9)
-#define MF_IMAP_LIST_DRAFTS (1u << 10)
-#define MF_IMAP_LIST_FLAGGED (1u << 11)
-#define MF_IMAP_LIST_JUNK (1u << 12)
-#define MF_IMAP_LIST_SENT (1u << 13)
-#define MF_IMAP_LIST_TRASH (1u << 14)
-#define MF_IMAP_LIST_IMPORTANT (1u << 15)
-
 /* One LIST reply; borrowed during the callback. */
 struct mf_imap_list_entry {
-    uint32_t attrs;                /* MF_IMAP_LIST_* */
-    const struct mf_imap_arg *raw; /* the attribute atoms as sent */
+    /* The attribute atoms as sent (RFC 3501, RFC 5258, RFC 6154). Their
+     * meaning is folder policy: the one table of names and bits is
+     * folders/'s (mf_folder_attr_parse()). */
+    const struct mf_imap_arg *raw;
     size_t nraw;
     char delimiter;      /* 0 for NIL (flat namespace) */
     const uint8_t *name; /* as sent (modified UTF-7) */

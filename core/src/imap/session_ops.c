@@ -69,28 +69,6 @@ struct list_ctx {
     void *ud;
 };
 
-static const struct {
-    const char *name;
-    uint32_t bit;
-} list_attrs[] = {
-    {"\\NOSELECT", MF_IMAP_LIST_NOSELECT},
-    {"\\NOINFERIORS", MF_IMAP_LIST_NOINFERIORS},
-    {"\\HASCHILDREN", MF_IMAP_LIST_HASCHILDREN},
-    {"\\HASNOCHILDREN", MF_IMAP_LIST_HASNOCHILDREN},
-    {"\\NONEXISTENT", MF_IMAP_LIST_NONEXISTENT},
-    {"\\SUBSCRIBED", MF_IMAP_LIST_SUBSCRIBED},
-    {"\\MARKED", MF_IMAP_LIST_MARKED},
-    {"\\UNMARKED", MF_IMAP_LIST_UNMARKED},
-    {"\\ALL", MF_IMAP_LIST_ALL},
-    {"\\ARCHIVE", MF_IMAP_LIST_ARCHIVE},
-    {"\\DRAFTS", MF_IMAP_LIST_DRAFTS},
-    {"\\FLAGGED", MF_IMAP_LIST_FLAGGED},
-    {"\\JUNK", MF_IMAP_LIST_JUNK},
-    {"\\SENT", MF_IMAP_LIST_SENT},
-    {"\\TRASH", MF_IMAP_LIST_TRASH},
-    {"\\IMPORTANT", MF_IMAP_LIST_IMPORTANT},
-};
-
 /* mailbox-list = "(" [mbx-list-flags] ")" SP (DQUOTE QUOTED-CHAR DQUOTE /
  *                nil) SP mailbox [SP mbox-list-extended]   (RFC 5258) */
 static mf_err
@@ -103,10 +81,6 @@ on_list(void *ud, const struct mf_imap_response *r) {
     memset(&e, 0, sizeof(e));
     if (r->nargs < 3 || !mf_imap_arg_as_list(&r->args[0], &e.raw, &e.nraw))
         return MF_E_IMAP_UNEXPECTED;
-    for (size_t i = 0; i < e.nraw; i++)
-        for (size_t k = 0; k < MF_ARRAY_LEN(list_attrs); k++)
-            if (mf_imap_arg_atom_eq(&e.raw[i], list_attrs[k].name))
-                e.attrs |= list_attrs[k].bit;
     if (mf_imap_arg_is_nil(&r->args[1]))
         e.delimiter = 0;
     else if (mf_imap_arg_as_string(&r->args[1], &d, &dl) && dl == 1)

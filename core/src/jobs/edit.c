@@ -76,7 +76,7 @@ end(struct edit_walk *w, mf_err rc, int flush_ms, uint64_t *n_jobs_r,
     struct mf_error *err) {
     struct mf_error ferr = {0};
     mf_err frc = mf_kafka_producer_flush(
-        w->c->producer, flush_ms > 0 ? flush_ms : 60000, &ferr);
+        w->c->producer, flush_ms > 0 ? flush_ms : MF_JOBS_FLUSH_MS, &ferr);
 
     if (!rc && frc) {
         rc = frc;

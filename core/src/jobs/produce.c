@@ -163,8 +163,8 @@ walk_end(struct walk *w, mf_err rc) {
 
 static mf_err
 flush(const struct mf_jobs_ctx *c, int flush_ms, struct mf_error *err) {
-    return mf_kafka_producer_flush(c->producer, flush_ms > 0 ? flush_ms : 60000,
-                                   err);
+    return mf_kafka_producer_flush(
+        c->producer, flush_ms > 0 ? flush_ms : MF_JOBS_FLUSH_MS, err);
 }
 
 /* Walks batch's mailboxes with walker (a pass, or the Queued ones),

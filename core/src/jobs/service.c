@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FLUSH_MS 30000
+#define FLUSH_MS MF_JOBS_LOOP_FLUSH_MS
 #define RETRY_WAIT_MS 1000
 #define POLL_MS 100 /* default of mf_service_options.poll_ms */
 #define MAX_EXPIRED 1000

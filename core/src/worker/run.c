@@ -22,6 +22,7 @@
  */
 #include "worker/worker_int.h"
 
+#include "mailferry/caps.h"
 #include "mailferry/util.h"
 #include "mailferry/verify.h"
 
@@ -94,7 +95,7 @@ setup(struct mf__worker *w, const struct mf_worker_options *o,
     if (w->o.shutdown_timeout_ms <= 0)
         w->o.shutdown_timeout_ms = MF_WORKER_DEFAULT_SHUTDOWN_MS;
     if (w->o.lease_ttl_ms <= 0)
-        w->o.lease_ttl_ms = 30000;
+        w->o.lease_ttl_ms = MF_CAPS_DEFAULT_TTL_MS;
     if (w->o.batch_cache_ms <= 0)
         w->o.batch_cache_ms = 30000;
     if (w->o.poll_ms <= 0)
@@ -652,7 +653,7 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
     }
     /* Claims need Redis: wait for it before joining the group. */
     while (!atomic_load(stop)) {
-        rc = mf_redis_connect(w->o.redis_url, 5000, &w->redis, err);
+        rc = mf_redis_connect(w->o.redis_url, 0, &w->redis, err);
         if (rc == MF_E_OK)
             break;
         w->redis = NULL;

@@ -17,6 +17,7 @@
 
 #include "fakeimap.h"
 #include "imap/session.h"
+#include "mailferry/folderplan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -980,7 +981,11 @@ on_entry(void *ud, const struct mf_imap_list_entry *e) {
     mf_buf_appendf(&l->names, "%c%.*s;", e->delimiter ? e->delimiter : '0',
                    (int)e->name_len, (const char *)e->name);
     if (e->name_len == 4 && memcmp(e->name, "Sent", 4) == 0)
-        l->attrs_sent = e->attrs;
+        for (size_t i = 0; i < e->nraw; i++) {
+            const char *a;
+            if (mf_imap_arg_as_astring(&e->raw[i], &a))
+                l->attrs_sent |= mf_folder_attr_parse(a, strlen(a));
+        }
     return MF_E_OK;
 }
 
@@ -1037,7 +1042,7 @@ test_handlers_and_helpers(void **state) {
         MF_E_OK);
     assert_string_equal((char *)l.names.data, "/INBOX;/Sent;0a b;");
     assert_int_equal(l.attrs_sent,
-                     MF_IMAP_LIST_HASNOCHILDREN | MF_IMAP_LIST_SENT);
+                     MF_FOLDER_ATTR_HASNOCHILDREN | MF_FOLDER_ATTR_SENT);
     assert_int_equal(mf_imap_session_create(t.s, "New Folder"), MF_E_EXISTS);
     assert_int_equal(mf_imap_session_subscribe(t.s, "INBOX"), MF_E_OK);
     assert_int_equal(mf_imap_session_noop(t.s), MF_E_IMAP_BAD);
