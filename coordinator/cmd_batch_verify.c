@@ -6,7 +6,7 @@
  * a worker does (worker/job.c). The results go into the batch, so that
  * `batch report` shows them. Without --kafka it runs in this process (N
  * mailboxes at a time); with --kafka each mailbox is one verify job
- * through the fleet (batch_verify_fleet.c), optionally waited for
+ * through the fleet (core/src/verify/fleet.c), optionally waited for
  * (--wait).
  *
  * Exit: as `verify` (0 equal, 1 a difference, 3 a mailbox not verified
@@ -149,11 +149,35 @@ job_release(void *ud, void *hold) {
     hold_free(hold);
 }
 
+/* --kafka: verify jobs through the fleet (mf_verify_fleet_go()). */
+static int
+fleet(struct cli *cli, struct mf_redis *redis,
+      const struct mf_crypto_keyring *kr, struct ctx *c, size_t sample) {
+    struct mf_verify_fleet f = {.config = cli->config,
+                                .redis = redis,
+                                .kr = kr,
+                                .batch = c->batch,
+                                .jobs = c->jobs,
+                                .n = c->n,
+                                .sample = sample,
+                                .json = cli->json,
+                                .stop = &stop_flag};
+    struct mf_error err = {0};
+
+    if (mf_config_get_bool(cli->config, "wait", false, &f.wait, &err) ||
+        mf_config_get_u64(cli->config, "timeout", 3600, 1, 7 * 86400,
+                          MF_UNIT_SECONDS, &f.timeout_s, &err)) {
+        fprintf(stderr, "mailferry batch verify: %s\n", err.detail);
+        return MF_EXIT_USAGE;
+    }
+    return (int)mf_verify_fleet_go(&f);
+}
+
 int
 cmd_batch_verify(int argc, char **argv) {
     struct cli cli;
     struct ctx c = {0};
-    struct verify_run r = {0};
+    struct mf_verify_run r = {0};
     struct mf_migrate_options mo = {0};
     struct mf_migrate_server src, dst;
     struct mf_migrate_caps caps = {0};
@@ -204,8 +228,7 @@ cmd_batch_verify(int argc, char **argv) {
     }
     if (mf_config_get(cli.config, "kafka", NULL)) {
         verify_signals(&stop_flag);
-        exit_code = verify_fleet_go(&cli, redis, kr, c.batch, c.jobs, c.n,
-                                    r.vo.sample, &stop_flag);
+        exit_code = fleet(&cli, redis, kr, &c, r.vo.sample);
         goto out;
     }
     mo.source = &src;
@@ -248,10 +271,10 @@ cmd_batch_verify(int argc, char **argv) {
     r.ud = &c;
     r.stop = &stop_flag;
     verify_signals(&stop_flag);
-    exit_code =
-        verify_run_go(&r, (unsigned)concurrency, redis, c.batch, cli.json);
+    exit_code = (int)mf_verify_run_go(&r, (unsigned)concurrency, redis, c.batch,
+                                      cli.json);
 out:
-    verify_run_free(&r);
+    mf_verify_run_free(&r);
     for (size_t i = 0; i < c.n; i++) {
         mf_jobs_job_clear(&c.jobs[i]);
         free(c.emails[i]);

@@ -52,7 +52,7 @@ static const struct cli_option options[] = {
 
 static atomic_bool stop_flag;
 
-/* The CSV's logins (verify_run.h's login callback). */
+/* The CSV's logins (mf_verify_run's login callback). */
 struct csv_ctx {
     struct cli_direct d;
     struct mf_csv_mailbox *rows;
@@ -88,7 +88,7 @@ int
 cmd_verify(int argc, char **argv) {
     struct cli cli;
     struct csv_ctx c = {0};
-    struct verify_run r = {0};
+    struct mf_verify_run r = {0};
     struct cli_csv load = {0};
     struct mf_error err = {0};
     const char **emails = NULL;
@@ -150,10 +150,10 @@ cmd_verify(int argc, char **argv) {
     r.ud = &c;
     r.stop = &stop_flag;
     verify_signals(&stop_flag);
-    exit_code =
-        verify_run_go(&r, (unsigned)concurrency, redis, batch, cli.json);
+    exit_code = (int)mf_verify_run_go(&r, (unsigned)concurrency, redis, batch,
+                                      cli.json);
 out:
-    verify_run_free(&r);
+    mf_verify_run_free(&r);
     free(emails);
     cli_csv_free(&load);
     cli_direct_free(&c.d);

@@ -261,4 +261,31 @@ struct mf_preflight_result {
 mf_err mf_preflight_endpoint_test(const struct mf_preflight_options *o,
                                   struct mf_preflight_result *res);
 
+/* ------------------------------------------------------------------ */
+/* What the commands print (show.c, dnsshow.c)                        */
+/* ------------------------------------------------------------------ */
+
+/* `endpoint test`: the source's result (and the target's when tgt is not
+ * NULL) as text lines or one JSON document on stdout; exit_code is the
+ * command's, shown in both. */
+void mf_preflight_print(bool json, const struct mf_preflight_result *src,
+                        mf_err src_rc, const struct mf_preflight_result *tgt,
+                        mf_err tgt_rc, int exit_code);
+
+/* `endpoint dns`: what an MX lookup found. */
+struct mf_dns_mx_verdict {
+    const char *failure; /* NULL: MX records found; borrowed (err, rcbuf) */
+    uint32_t max_ttl;    /* the highest TTL of them */
+    char rcbuf[16];
+};
+/* Judges the lookup's rc (err its detail) and answer, whose records it
+ * sorts by preference when there are some. */
+void mf_dns_mx_judge(mf_err rc, const struct mf_error *err,
+                     struct mf_dns_mx_answer *ans, struct mf_dns_mx_verdict *v);
+/* The records and their TTLs against the advice, as lines or one JSON
+ * document on stdout; where names the DNS server asked. */
+void mf_dns_mx_print(bool json, const char *domain, const char *where,
+                     mf_err rc, const struct mf_dns_mx_answer *ans,
+                     const struct mf_dns_mx_verdict *v, int exit_code);
+
 #endif

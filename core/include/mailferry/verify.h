@@ -24,16 +24,22 @@
  * a body: folder, UIDs, INTERNALDATE, Subject and the two values compared.
  *
  * verify.c drives it against two servers under the migration's options:
- * the same logins, folder rules and fleet caps.
+ * the same logins, folder rules and fleet caps. run.c verifies many
+ * mailboxes N at a time in this process (`verify`, `batch verify`);
+ * fleet.c sends them to the workers as verify jobs (`batch verify
+ * --kafka`).
  */
 #ifndef MAILFERRY_VERIFY_H
 #define MAILFERRY_VERIFY_H
 
 #include "mailferry/batch.h"
+#include "mailferry/config.h"
+#include "mailferry/crypto.h"
 #include "mailferry/err.h"
 #include "mailferry/migrate.h"
 #include "mailferry/util.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -190,5 +196,69 @@ mf_batch_verify_claim(struct mf_redis *r, const char *batch, const char *email,
 mf_err mf__batch_verify_lease(struct mf_redis *r, struct mf_batch_lease *lease,
                               const char *op, int64_t ttl_ms,
                               struct mf_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Many mailboxes: in this process (run.c) or through the fleet        */
+/* ------------------------------------------------------------------ */
+
+/* How a run of verifications ended; the values are the exit codes of
+ * `verify` and `batch verify`. */
+enum mf_verify_outcome {
+    MF_VERIFY_EQUAL = 0,      /* every mailbox verified equal */
+    MF_VERIFY_DIFFER = 1,     /* a mailbox has a difference */
+    MF_VERIFY_INCOMPLETE = 3, /* a mailbox was not verified */
+};
+
+/* Makes mailbox i's logins; what they point to stays valid until
+ * release(ud, hold) (hold: the callback's own state for mailbox i). On
+ * failure err says why and release is not called. */
+typedef mf_err (*mf_verify_login_fn)(void *ud, size_t i,
+                                     struct mf_migrate_login *src,
+                                     struct mf_migrate_login *dst, void **hold,
+                                     struct mf_error *err);
+typedef void (*mf_verify_release_fn)(void *ud, void *hold);
+
+struct mf_verify_run {
+    /* Filled by the caller. */
+    struct mf_verify_options vo;
+    const char *const *email; /* n, borrowed */
+    size_t n;
+    mf_verify_login_fn login;
+    mf_verify_release_fn release;
+    void *ud;
+    const atomic_bool *stop;
+    /* Results, owned (mf_verify_run_go() allocates them). */
+    struct mf_verify_result *res;
+    bool *ran;
+    atomic_size_t next;
+};
+
+/* Verifies every mailbox with concurrency threads, stores the results in
+ * batch when redis is not NULL, prints them (text or JSON) on stdout. */
+enum mf_verify_outcome mf_verify_run_go(struct mf_verify_run *r,
+                                        unsigned concurrency,
+                                        struct mf_redis *redis,
+                                        const char *batch, bool json);
+void mf_verify_run_free(struct mf_verify_run *r);
+
+/* `batch verify --kafka`: the mailboxes' jobs as verify jobs. */
+struct mf_verify_fleet {
+    const struct mf_config *config; /* Kafka and the topic prefix */
+    struct mf_redis *redis;
+    const struct mf_crypto_keyring *kr;
+    const char *batch;
+    struct mf_job *jobs; /* n, built by the caller for every mailbox */
+    size_t n;
+    size_t sample;      /* bodies compared per folder */
+    bool wait, json;    /* --wait for the verdicts; --json */
+    uint64_t timeout_s; /* of --wait */
+    const atomic_bool *stop;
+};
+
+/* Produces jobs[] (their ids, kind and sample are set here) as verify
+ * jobs and, with wait, waits for their verdicts and prints them. The
+ * outcome as mf_verify_run_go() with wait, else MF_VERIFY_EQUAL once Kafka
+ * has the jobs (MF_VERIFY_INCOMPLETE when it could not take them). */
+enum mf_verify_outcome mf_verify_fleet_go(const struct mf_verify_fleet *f);
 
 #endif

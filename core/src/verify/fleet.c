@@ -13,10 +13,12 @@
  * --wait it polls each mailbox's verdict until the one of this run is
  * there (or --timeout), prints them, and exits as `verify` does.
  */
-#include "verify_run.h"
+#include "mailferry/verify.h"
 
+#include "mailferry/jobs.h"
 #include "mailferry/json.h"
 #include "mailferry/kafka.h"
+#include "mailferry/report.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -136,49 +138,32 @@ print_verdicts(bool json, const char *batch, const struct mf_job *jobs,
     mf_buf_free(&buf);
 }
 
-int
-verify_fleet_go(struct cli *cli, struct mf_redis *redis,
-                const struct mf_crypto_keyring *kr, const char *batch,
-                struct mf_job *jobs, size_t n, size_t sample,
-                const atomic_bool *stop) {
-    struct mf_kafka_producer *producer = NULL;
-    struct mf_kafka_topics topics;
+/* Produces every job of this run with its own id, then flushes; false
+ * (said on stderr) when one could not go out. */
+static bool
+produce(const struct mf_verify_fleet *f, struct mf_kafka_producer *producer,
+        const struct mf_kafka_topics *topics) {
     struct mf_jobs_ctx jc;
-    struct mf_batch_verdict *v = NULL;
     struct mf_error err = {0};
-    bool *arrived = NULL, wait = false, json = cli->json;
     char sender[128], host[64] = "host", run[40];
-    uint64_t timeout_s;
-    int exit_code = MF_EXIT_ERROR;
     size_t produced = 0;
 
-    if (mf_config_get_bool(cli->config, "wait", false, &wait, &err) ||
-        mf_config_get_u64(cli->config, "timeout", 3600, 1, 7 * 86400,
-                          MF_UNIT_SECONDS, &timeout_s, &err)) {
-        fprintf(stderr, "mailferry batch verify: %s\n", err.detail);
-        return MF_EXIT_USAGE;
-    }
-    if (mf_kafka_topics_from_config(cli->config, &topics, &err) ||
-        mf_kafka_producer_new(cli->config, "mailferry", NULL, NULL, &producer,
-                              &err)) {
-        fprintf(stderr, "mailferry batch verify: Kafka: %s\n", err.detail);
-        goto out;
-    }
     gethostname(host, sizeof(host) - 1);
     snprintf(sender, sizeof(sender), "mailferry %s", host);
-    jc = (struct mf_jobs_ctx){redis, producer, &topics, kr, sender};
+    jc = (struct mf_jobs_ctx){f->redis, producer, topics, f->kr, sender};
     /* One id for this run's jobs: a verdict carrying it is this run's. */
     snprintf(run, sizeof(run), "%lld-", (long long)time(NULL));
     mf_random_hex(run + strlen(run), 8);
-    for (size_t i = 0; i < n; i++) {
-        free(jobs[i].job_id);
-        jobs[i].job_id =
-            mf_xasprintf("%s/%s/verify/%s", batch, jobs[i].mailbox, run);
-        jobs[i].kind = MF_JOB_KIND_VERIFY;
-        jobs[i].attempt = 1;
-        jobs[i].verify_sample = sample;
-        if (mf_jobs_produce(&jc, topics.jobs, &jobs[i], &err) != MF_E_OK) {
-            fprintf(stderr, "mailferry batch verify: %s: %s\n", jobs[i].mailbox,
+    for (size_t i = 0; i < f->n; i++) {
+        struct mf_job *job = &f->jobs[i];
+        free(job->job_id);
+        job->job_id =
+            mf_xasprintf("%s/%s/verify/%s", f->batch, job->mailbox, run);
+        job->kind = MF_JOB_KIND_VERIFY;
+        job->attempt = 1;
+        job->verify_sample = f->sample;
+        if (mf_jobs_produce(&jc, topics->jobs, job, &err) != MF_E_OK) {
+            fprintf(stderr, "mailferry batch verify: %s: %s\n", job->mailbox,
                     err.detail);
             break;
         }
@@ -186,47 +171,78 @@ verify_fleet_go(struct cli *cli, struct mf_redis *redis,
     }
     if (mf_kafka_producer_flush(producer, 60000, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry batch verify: Kafka: %s\n", err.detail);
-        goto out;
+        return false;
     }
-    if (produced < n)
-        goto out;
-    if (!wait) {
-        if (json) {
-            struct mf_buf b = {0};
-            struct mf_json j;
-            mf_json_init(&j, &b);
-            mf_json_object_begin(&j);
-            mf_json_key(&j, "batch"), mf_json_string(&j, batch);
-            mf_json_key(&j, "jobs"), mf_json_u64(&j, n);
-            mf_json_key(&j, "topic"), mf_json_string(&j, topics.jobs);
-            mf_json_object_end(&j);
-            printf("%.*s\n", (int)b.len, (const char *)b.data);
-            mf_buf_free(&b);
-        } else {
-            printf("batch %s: %zu verify job%s queued on %s; the verdicts go "
-                   "to `mailferry batch report %s`\n",
-                   batch, n, n == 1 ? "" : "s", topics.jobs, batch);
-        }
-        exit_code = MF_EXIT_OK;
-        goto out;
+    return produced == f->n;
+}
+
+/* Without --wait: what was queued where. */
+static void
+print_queued(const struct mf_verify_fleet *f, const char *topic) {
+    if (f->json) {
+        struct mf_buf b = {0};
+        struct mf_json j;
+        mf_json_init(&j, &b);
+        mf_json_object_begin(&j);
+        mf_json_key(&j, "batch"), mf_json_string(&j, f->batch);
+        mf_json_key(&j, "jobs"), mf_json_u64(&j, f->n);
+        mf_json_key(&j, "topic"), mf_json_string(&j, topic);
+        mf_json_object_end(&j);
+        printf("%.*s\n", (int)b.len, (const char *)b.data);
+        mf_buf_free(&b);
+    } else {
+        printf("batch %s: %zu verify job%s queued on %s; the verdicts go "
+               "to `mailferry batch report %s`\n",
+               f->batch, f->n, f->n == 1 ? "" : "s", topic, f->batch);
     }
-    v = mf_xcalloc(n ? n : 1, sizeof(*v));
-    arrived = mf_xcalloc(n ? n : 1, sizeof(*arrived));
-    if (!wait_verdicts(redis, batch, jobs, n, timeout_s, stop, v, arrived,
-                       &err))
+}
+
+/* With --wait: the verdicts of this run, printed, and the outcome. */
+static enum mf_verify_outcome
+await(const struct mf_verify_fleet *f) {
+    struct mf_batch_verdict *v = mf_xcalloc(f->n ? f->n : 1, sizeof(*v));
+    bool *arrived = mf_xcalloc(f->n ? f->n : 1, sizeof(*arrived));
+    enum mf_verify_outcome out = MF_VERIFY_EQUAL;
+    struct mf_error err = {0};
+
+    if (!wait_verdicts(f->redis, f->batch, f->jobs, f->n, f->timeout_s, f->stop,
+                       v, arrived, &err))
         fprintf(stderr, "mailferry batch verify: %s\n", err.detail);
-    print_verdicts(json, batch, jobs, n, v, arrived);
-    exit_code = MF_EXIT_OK;
-    for (size_t i = 0; i < n; i++) {
+    print_verdicts(f->json, f->batch, f->jobs, f->n, v, arrived);
+    for (size_t i = 0; i < f->n; i++) {
         if (!arrived[i] || v[i].status == MF_REPORT_VERIFY_FAILED ||
             v[i].status == MF_REPORT_NOT_VERIFIED)
-            exit_code = exit_code == MF_EXIT_FAIL ? exit_code : MF_EXIT_ERROR;
+            out = out == MF_VERIFY_DIFFER ? out : MF_VERIFY_INCOMPLETE;
         else if (v[i].differences)
-            exit_code = MF_EXIT_FAIL;
+            out = MF_VERIFY_DIFFER;
     }
-out:
     free(v);
     free(arrived);
+    return out;
+}
+
+enum mf_verify_outcome
+mf_verify_fleet_go(const struct mf_verify_fleet *f) {
+    struct mf_kafka_producer *producer = NULL;
+    struct mf_kafka_topics topics;
+    struct mf_error err = {0};
+    enum mf_verify_outcome out = MF_VERIFY_INCOMPLETE;
+
+    if (mf_kafka_topics_from_config(f->config, &topics, &err) ||
+        mf_kafka_producer_new(f->config, "mailferry", NULL, NULL, &producer,
+                              &err)) {
+        fprintf(stderr, "mailferry batch verify: Kafka: %s\n", err.detail);
+        goto out;
+    }
+    if (!produce(f, producer, &topics))
+        goto out;
+    if (f->wait) {
+        out = await(f);
+    } else {
+        print_queued(f, topics.jobs);
+        out = MF_VERIFY_EQUAL;
+    }
+out:
     mf_kafka_producer_free(&producer);
-    return exit_code;
+    return out;
 }

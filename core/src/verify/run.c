@@ -1,14 +1,14 @@
 /*
- * Running and printing verifications (verify_run.h).
+ * Running and printing verifications (mailferry/verify.h,
+ * mf_verify_run_go()): `mailferry verify` and `batch verify` without
+ * --kafka.
  */
-#include "verify_run.h"
+#include "mailferry/verify.h"
 
-#include "cli.h"
 #include "mailferry/json.h"
 #include "mailferry/util.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,7 @@
 
 static void *
 worker(void *arg) {
-    struct verify_run *r = arg;
+    struct mf_verify_run *r = arg;
 
     for (;;) {
         size_t i = atomic_fetch_add(&r->next, 1);
@@ -58,7 +58,7 @@ print_diff(FILE *out, const struct mf_verify_diff *d) {
 }
 
 static void
-print_text(FILE *out, const struct verify_run *r) {
+print_text(FILE *out, const struct mf_verify_run *r) {
     size_t equal = 0, differ = 0, failed = 0;
 
     for (size_t i = 0; i < r->n; i++) {
@@ -119,7 +119,7 @@ json_diff(struct mf_json *j, const struct mf_verify_diff *d) {
 }
 
 static void
-print_json(FILE *out, const struct verify_run *r) {
+print_json(FILE *out, const struct mf_verify_run *r) {
     struct mf_buf buf = {0};
     struct mf_json j;
 
@@ -177,7 +177,7 @@ print_json(FILE *out, const struct verify_run *r) {
  * stderr) when Redis fails. */
 static bool
 store_results(struct mf_redis *redis, const char *batch,
-              const struct verify_run *r) {
+              const struct mf_verify_run *r) {
     struct mf_error err = {0};
     int64_t now = (int64_t)time(NULL);
 
@@ -194,9 +194,9 @@ store_results(struct mf_redis *redis, const char *batch,
     return true;
 }
 
-int
-verify_run_go(struct verify_run *r, unsigned concurrency,
-              struct mf_redis *redis, const char *batch, bool json) {
+enum mf_verify_outcome
+mf_verify_run_go(struct mf_verify_run *r, unsigned concurrency,
+                 struct mf_redis *redis, const char *batch, bool json) {
     pthread_t *threads;
     size_t nthreads = concurrency < r->n ? concurrency : r->n;
     bool differ = false, failed = false;
@@ -226,11 +226,13 @@ verify_run_go(struct verify_run *r, unsigned concurrency,
         else if (r->res[i].n_diffs)
             differ = true;
     }
-    return differ ? MF_EXIT_FAIL : failed ? MF_EXIT_ERROR : MF_EXIT_OK;
+    return differ   ? MF_VERIFY_DIFFER
+           : failed ? MF_VERIFY_INCOMPLETE
+                    : MF_VERIFY_EQUAL;
 }
 
 void
-verify_run_free(struct verify_run *r) {
+mf_verify_run_free(struct mf_verify_run *r) {
     if (r->res)
         for (size_t i = 0; i < r->n; i++)
             mf_verify_result_clear(&r->res[i]);
@@ -238,45 +240,4 @@ verify_run_free(struct verify_run *r) {
     free(r->ran);
     r->res = NULL;
     r->ran = NULL;
-}
-
-bool
-verify_read_options(struct cli *cli, const char *command,
-                    uint64_t *concurrency_r, struct mf_verify_options *vo) {
-    struct mf_error err = {0};
-    uint64_t sample;
-    bool deep = false;
-
-    if (mf_config_get_u64(cli->config, "concurrency",
-                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256, MF_UNIT_NONE,
-                          concurrency_r, &err) ||
-        mf_config_get_u64(cli->config, "sample", 0, 0, UINT32_MAX, MF_UNIT_NONE,
-                          &sample, &err) ||
-        mf_config_get_bool(cli->config, "deep", false, &deep, &err)) {
-        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
-        return false;
-    }
-    vo->sample = deep ? SIZE_MAX : (size_t)sample;
-    return true;
-}
-
-static atomic_bool *signal_stop;
-
-static void
-on_signal(int sig) {
-    (void)sig;
-    if (signal_stop)
-        atomic_store(signal_stop, true);
-}
-
-void
-verify_signals(atomic_bool *stop) {
-    struct sigaction sa;
-
-    signal_stop = stop;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 }

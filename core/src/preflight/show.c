@@ -1,0 +1,264 @@
+/*
+ * What `mailferry endpoint test` prints (mailferry/preflight.h,
+ * mf_preflight_print()): a verdict line per step with the capabilities
+ * mailferry uses starred, or one JSON document with every detail the
+ * checks found.
+ */
+#include "mailferry/json.h"
+#include "mailferry/preflight.h"
+#include "mailferry/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *
+badge(enum mf_preflight_verdict v) {
+    switch (v) {
+    case MF_PREFLIGHT_OK:
+        return "[ ok ]";
+    case MF_PREFLIGHT_WARN:
+        return "[warn]";
+    case MF_PREFLIGHT_FAIL:
+        return "[FAIL]";
+    case MF_PREFLIGHT_SKIP:
+        return "[skip]";
+    }
+    return "[ ?? ]";
+}
+
+/* Prints the capability atoms, "*" before those mailferry uses. */
+static void
+print_caps(const char *label, const char *caps) {
+    const char *p = caps;
+
+    if (!caps[0])
+        return;
+    printf("  %s:", label);
+    while (*p) {
+        char atom[128];
+        size_t n;
+        p += strspn(p, " ");
+        n = strcspn(p, " ");
+        if (n == 0)
+            break;
+        snprintf(atom, sizeof(atom), "%.*s", (int)n, p);
+        printf(" %s%s", mf_preflight_cap_used(atom) ? "*" : "", atom);
+        p += n;
+    }
+    printf("\n");
+}
+
+static void
+print_text(const char *role, const struct mf_preflight_result *res) {
+    printf("%s %s\n", role, res->url);
+    for (size_t i = 0; i < res->nsteps; i++) {
+        const struct mf_preflight_step *s = &res->steps[i];
+        printf("  %s %-22s %s", badge(s->verdict), s->name, s->text);
+        if (s->verdict != MF_PREFLIGHT_SKIP)
+            printf(" (%llu ms)", (unsigned long long)s->elapsed_ms);
+        printf("\n");
+    }
+    print_caps("capabilities after login (* used by mailferry)", res->caps);
+    if (!res->caps[0])
+        print_caps("capabilities before login (* used by mailferry)",
+                   res->caps_prelogin);
+    if (res->probe_asked && res->probe_opened)
+        printf("  connection limit: %s%u\n",
+               res->probe_refused ? "" : ">= ", res->probe_opened);
+}
+
+static void
+json_caps(struct mf_json *j, const char *caps) {
+    const char *p = caps;
+
+    mf_json_array_begin(j);
+    while (*p) {
+        size_t n;
+        p += strspn(p, " ");
+        n = strcspn(p, " ");
+        if (n == 0)
+            break;
+        {
+            char atom[128];
+            snprintf(atom, sizeof(atom), "%.*s", (int)n, p);
+            mf_json_string(j, atom);
+        }
+        p += n;
+    }
+    mf_json_array_end(j);
+}
+
+static void
+json_error(struct mf_json *j, mf_err code) {
+    if (code == MF_E_OK) {
+        mf_json_null(j);
+        return;
+    }
+    mf_json_object_begin(j);
+    mf_json_key(j, "code"), mf_json_string(j, mf_err_name(code));
+    mf_json_key(j, "number"), mf_json_u64(j, code);
+    mf_json_key(j, "message"), mf_json_string(j, mf_strerror(code));
+    mf_json_object_end(j);
+}
+
+static void
+json_tls(struct mf_json *j, const struct mf_preflight_tls_info *t) {
+    mf_json_key(j, "tls");
+    if (t->done) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "version"), mf_json_string(j, t->version);
+        mf_json_key(j, "cipher"), mf_json_string(j, t->cipher);
+        mf_json_key(j, "subject"), mf_json_string(j, t->subject);
+        mf_json_key(j, "issuer"), mf_json_string(j, t->issuer);
+        mf_json_key(j, "subject_alt_names"), mf_json_string(j, t->san);
+        mf_json_key(j, "not_after"), mf_json_string(j, t->not_after);
+        mf_json_key(j, "days_left"), mf_json_i64(j, t->days_left);
+        mf_json_key(j, "verified"), mf_json_bool(j, t->verified);
+        mf_json_key(j, "verify_result"), mf_json_string(j, t->verify_result);
+        mf_json_object_end(j);
+    } else {
+        mf_json_null(j);
+    }
+}
+
+/* What mailferry needs of the server and whether it is there. */
+static void
+json_needs(struct mf_json *j, const struct mf_preflight_result *res) {
+    const struct mf_preflight_cap *tab;
+    size_t ntab;
+
+    mf_json_key(j, "capabilities_mailferry"), mf_json_array_begin(j);
+    tab = mf_preflight_caps_table(&ntab);
+    for (size_t i = 0; i < ntab && res->caps[0]; i++) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "name"), mf_json_string(j, tab[i].name);
+        mf_json_key(j, "need"),
+            mf_json_string(j, mf_preflight_need_name(tab[i].need));
+        mf_json_key(j, "present"),
+            mf_json_bool(j, mf_preflight_caps_have(res->caps, tab[i].name));
+        mf_json_key(j, "why"), mf_json_string(j, tab[i].why);
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+}
+
+/* The connection probe and the limit it found. */
+static void
+json_probe(struct mf_json *j, const struct mf_preflight_result *res) {
+    mf_json_key(j, "probe");
+    if (res->probe_asked) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "asked"), mf_json_u64(j, res->probe_asked);
+        mf_json_key(j, "opened"), mf_json_u64(j, res->probe_opened);
+        mf_json_key(j, "refused"), mf_json_bool(j, res->probe_refused);
+        mf_json_key(j, "refusal"),
+            mf_json_string(j, res->probe_refused ? res->probe_refusal : NULL);
+        mf_json_object_end(j);
+    } else {
+        mf_json_null(j);
+    }
+    /* The effective limit: known only when the server refused one. */
+    mf_json_key(j, "connection_limit");
+    if (res->probe_asked && res->probe_refused && res->probe_opened)
+        mf_json_u64(j, res->probe_opened);
+    else
+        mf_json_null(j);
+}
+
+static void
+json_result(struct mf_json *j, const struct mf_preflight_result *res,
+            mf_err rc) {
+    mf_json_object_begin(j);
+    mf_json_key(j, "url"), mf_json_string(j, res->url);
+    mf_json_key(j, "ok"), mf_json_bool(j, rc == MF_E_OK);
+    mf_json_key(j, "error"), json_error(j, rc);
+    mf_json_key(j, "peer"), mf_json_string(j, res->peer[0] ? res->peer : NULL);
+    mf_json_key(j, "steps"), mf_json_array_begin(j);
+    for (size_t i = 0; i < res->nsteps; i++) {
+        const struct mf_preflight_step *s = &res->steps[i];
+        mf_json_object_begin(j);
+        mf_json_key(j, "name"), mf_json_string(j, s->name);
+        mf_json_key(j, "verdict"),
+            mf_json_string(j, mf_preflight_verdict_name(s->verdict));
+        mf_json_key(j, "code"),
+            mf_json_string(j, s->code ? mf_err_name(s->code) : NULL);
+        mf_json_key(j, "text"), mf_json_string(j, s->text);
+        mf_json_key(j, "elapsed_ms"), mf_json_u64(j, s->elapsed_ms);
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+    json_tls(j, &res->tls);
+    mf_json_key(j, "greeting"),
+        mf_json_string(j, res->greeting[0] ? res->greeting : NULL);
+    mf_json_key(j, "capabilities_prelogin"), json_caps(j, res->caps_prelogin);
+    mf_json_key(j, "capabilities"), json_caps(j, res->caps);
+    mf_json_key(j, "server_id"),
+        mf_json_string(j, res->server_id[0] ? res->server_id : NULL);
+    mf_json_key(j, "profile");
+    if (res->profile[0]) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "name"), mf_json_string(j, res->profile);
+        mf_json_key(j, "certain"), mf_json_bool(j, res->profile_certain);
+        mf_json_key(j, "why"), mf_json_string(j, res->profile_why);
+        mf_json_object_end(j);
+    } else {
+        mf_json_null(j);
+    }
+    json_needs(j, res);
+    mf_json_key(j, "appendlimit");
+    if (res->appendlimit)
+        mf_json_u64(j, res->appendlimit);
+    else
+        mf_json_null(j);
+    mf_json_key(j, "namespace");
+    if (res->has_namespace) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "personal_prefix"),
+            mf_json_string(j, res->ns_personal_prefix);
+        mf_json_key(j, "personal_separator"),
+            mf_json_string(j, res->ns_personal_sep[0] ? res->ns_personal_sep
+                                                      : NULL);
+        mf_json_key(j, "other_users"), mf_json_u64(j, res->ns_other);
+        mf_json_key(j, "shared"), mf_json_u64(j, res->ns_shared);
+        mf_json_object_end(j);
+    } else {
+        mf_json_null(j);
+    }
+    mf_json_key(j, "separator"),
+        mf_json_string(j, res->separator[0] ? res->separator : NULL);
+    json_probe(j, res);
+    mf_json_object_end(j);
+}
+
+void
+mf_preflight_print(bool json, const struct mf_preflight_result *src,
+                   mf_err src_rc, const struct mf_preflight_result *tgt,
+                   mf_err tgt_rc, int exit_code) {
+    if (json) {
+        struct mf_buf out = {0};
+        struct mf_json j;
+        mf_json_init(&j, &out);
+        mf_json_object_begin(&j);
+        mf_json_key(&j, "ok"), mf_json_bool(&j, exit_code == 0);
+        mf_json_key(&j, "exit_code"), mf_json_u64(&j, (uint64_t)exit_code);
+        mf_json_key(&j, "source"), json_result(&j, src, src_rc);
+        mf_json_key(&j, "target");
+        if (tgt)
+            json_result(&j, tgt, tgt_rc);
+        else
+            mf_json_null(&j);
+        mf_json_object_end(&j);
+        printf("%s\n", (char *)out.data);
+        mf_buf_free(&out);
+        return;
+    }
+    print_text("source", src);
+    if (tgt)
+        print_text("target", tgt);
+    if (exit_code == 0)
+        printf("result: ok\n");
+    else
+        printf("result: FAILED: %s [%s] (exit %d)\n",
+               mf_strerror(src_rc ? src_rc : tgt_rc),
+               mf_err_name(src_rc ? src_rc : tgt_rc), exit_code);
+}
