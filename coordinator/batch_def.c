@@ -47,11 +47,12 @@ exit_for(const char *command, mf_err rc, const struct mf_batchdef *d,
 int
 batch_def_read(struct cli *cli, const char *command, const char *name,
                const char *csv_path, const struct mf_crypto_keyring *kr,
-               struct mf_json *issues_json, struct mf_batchdef *d) {
+               bool rows_later, struct mf_json *issues_json,
+               struct mf_batchdef *d) {
     struct show s = {csv_path, issues_json};
     struct mf_error err = {0};
-    mf_err rc = mf_batchdef_read(cli->config, name, csv_path, kr, show_issue,
-                                 &s, d, &err);
+    mf_err rc = (rows_later ? mf_batchdef_read_config : mf_batchdef_read)(
+        cli->config, name, csv_path, kr, show_issue, &s, d, &err);
 
     if (d->cfg.incremental_every && d->cfg.incremental_every < 60)
         fprintf(stderr,
@@ -72,6 +73,19 @@ batch_def_read_rows(const char *command, const char *name, const char *csv_path,
     mf_err rc =
         mf_batchdef_read_rows(name, csv_path, cfg, allow_unknown_columns, kr,
                               show_issue, &s, d, &err);
+
+    return exit_for(command, rc, d, &err);
+}
+
+int
+batch_def_stream_rows(const char *command, const char *csv_path,
+                      const struct mf_crypto_keyring *kr,
+                      mf_batchdef_rows_cb cb, void *cb_ud,
+                      struct mf_json *issues_json, struct mf_batchdef *d) {
+    struct show s = {csv_path, issues_json};
+    struct mf_error err = {0};
+    mf_err rc = mf_batchdef_stream_rows(d, csv_path, kr, cb, cb_ud, show_issue,
+                                        &s, &err);
 
     return exit_for(command, rc, d, &err);
 }

@@ -103,14 +103,22 @@
                                                                                \
         /* end of BATCH_DEF_OPTIONS */
 
-/* mf_batchdef_read() for command: every CSV problem is shown, as JSON
+/* mf_batchdef_read() for command, or with rows_later
+ * mf_batchdef_read_config() (the rows checked, not kept: streamed after
+ * with batch_def_stream_rows()): every CSV problem is shown, as JSON
  * objects into *issues_json when it is not NULL (an array is open there),
  * else on stderr as FILE:LINE:COL. Returns -1 when d is complete, else the
  * exit code (the reason printed on stderr, prefixed with command). Free d
  * with mf_batchdef_free() in any case. */
 int batch_def_read(struct cli *cli, const char *command, const char *name,
                    const char *csv_path, const struct mf_crypto_keyring *kr,
-                   struct mf_json *issues_json, struct mf_batchdef *d);
+                   bool rows_later, struct mf_json *issues_json,
+                   struct mf_batchdef *d);
+/* mf_batchdef_stream_rows() for command, shown and returned as above. */
+int batch_def_stream_rows(const char *command, const char *csv_path,
+                          const struct mf_crypto_keyring *kr,
+                          mf_batchdef_rows_cb cb, void *cb_ud,
+                          struct mf_json *issues_json, struct mf_batchdef *d);
 /* mf_batchdef_read_rows() for command (`batch add`, `batch update`), the
  * problems shown and the returns as batch_def_read(). */
 int batch_def_read_rows(const char *command, const char *name,

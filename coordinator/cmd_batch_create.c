@@ -225,8 +225,9 @@ dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
     po.source = &src;
     po.target = &dst;
     po.rules = rules;
-    po.max_message_size = mf_profile_max_message_size(
-        mf_profile_or_generic(cfg->target_profile), cfg->max_message_size);
+    po.target_profile = mf_profile_or_generic(cfg->target_profile);
+    po.max_message_size =
+        mf_profile_max_message_size(po.target_profile, cfg->max_message_size);
     po.window = cfg->window;
     po.concurrency = (unsigned)conc;
     if (mf_plan_batch(&po, reqs, d->n, &pb, &err) != MF_E_OK) {
@@ -274,12 +275,33 @@ out:
     return exit_code;
 }
 
+/* The JSON answer of a CSV with problems (j: NULL without --json). */
+static void
+print_issues_json(struct mf_json *j, struct mf_buf *out,
+                  const struct mf_batchdef *d) {
+    if (!j || !d->issues)
+        return;
+    mf_json_array_end(j);
+    mf_json_key(j, "created"), mf_json_bool(j, false);
+    mf_json_key(j, "error_count"), mf_json_u64(j, d->issues);
+    mf_json_object_end(j);
+    batch_print_json(out);
+}
+
+/* Streamed rows into the batch being created. */
+static mf_err
+add_rows(void *ud, const struct mf_batch_mailbox_cfg *mbs, size_t n,
+         struct mf_error *err) {
+    return mf_batch_create_add(ud, mbs, n, err);
+}
+
 int
 cmd_batch_create(int argc, char **argv) {
     struct cli cli;
     struct mf_batchdef d;
     struct mf_crypto_keyring *kr = NULL;
     struct mf_redis *redis = NULL;
+    struct mf_batch_creator *creator = NULL;
     struct mf_json j;
     struct mf_buf jout = {0};
     struct mf_error err = {0};
@@ -329,16 +351,11 @@ cmd_batch_create(int argc, char **argv) {
     }
     /* A dry run seals nothing: it keeps the clear passwords to log in
      * and plan (batch_def.h), and wipes them. */
-    exit_code = batch_def_read(&cli, "batch create", cli.positional[0], csv,
-                               dry_run ? NULL : kr, cli.json ? &j : NULL, &d);
+    exit_code =
+        batch_def_read(&cli, "batch create", cli.positional[0], csv,
+                       dry_run ? NULL : kr, !dry_run, cli.json ? &j : NULL, &d);
     if (exit_code >= 0) {
-        if (cli.json && d.issues) {
-            mf_json_array_end(&j);
-            mf_json_key(&j, "created"), mf_json_bool(&j, false);
-            mf_json_key(&j, "error_count"), mf_json_u64(&j, d.issues);
-            mf_json_object_end(&j);
-            batch_print_json(&jout);
-        }
+        print_issues_json(cli.json ? &j : NULL, &jout, &d);
         goto out;
     }
     if (dry_run) {
@@ -348,7 +365,20 @@ cmd_batch_create(int argc, char **argv) {
     exit_code = MF_EXIT_ERROR;
     if (!batch_cli_redis(&cli, &redis))
         goto out;
-    if ((rc = mf_batch_create(redis, &d.cfg, d.mbs, d.n, &err))) {
+    if ((rc = mf_batch_create_begin(redis, &d.cfg, &creator, &err))) {
+        batch_print_error("batch create", d.cfg.name, &err);
+        exit_code = batch_exit_code(rc);
+        goto out;
+    }
+    /* The CSV again, its rows sealed and stored a chunk at a time. */
+    exit_code = batch_def_stream_rows("batch create", csv, kr, add_rows,
+                                      creator, cli.json ? &j : NULL, &d);
+    if (exit_code >= 0) {
+        mf_batch_create_abort(&creator);
+        print_issues_json(cli.json ? &j : NULL, &jout, &d);
+        goto out;
+    }
+    if ((rc = mf_batch_create_commit(&creator, &err))) {
         batch_print_error("batch create", d.cfg.name, &err);
         exit_code = batch_exit_code(rc);
         goto out;

@@ -85,8 +85,8 @@ static int
 define(void *ud, const char *batch, const struct mf_crypto_keyring *kr,
        struct mf_batchdef *d) {
     struct cli *cli = ud;
-    return batch_def_read(cli, "migrate", batch, cli->positional[0], kr, NULL,
-                          d);
+    return batch_def_read(cli, "migrate", batch, cli->positional[0], kr, false,
+                          NULL, d);
 }
 
 static int

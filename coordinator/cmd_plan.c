@@ -287,6 +287,7 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
     st->po.concurrency = (unsigned)u;
     st->po.max_message_size =
         mf_profile_max_message_size(dst_profile, st->po.max_message_size);
+    st->po.target_profile = dst_profile;
     st->src_admin.format =
         mf_profile_login_format(src_profile, st->src_admin.format);
     st->po.source = &st->src;

@@ -38,7 +38,16 @@ struct mf_batchdef {
     size_t n;
     uint64_t *lines; /* owned, n: the CSV line of each row */
     uint64_t issues; /* CSV problems, each passed to the issue callback */
+    bool allow_unknown_columns; /* as the options said */
 };
+
+/* Rows of a streamed read: MF_BATCHDEF_ROWS_AT_ONCE at a time (the last
+ * call fewer), sealed, borrowed for the call. A non-OK return stops the
+ * stream: no more calls, and the read returns it with err. */
+#define MF_BATCHDEF_ROWS_AT_ONCE 1000
+typedef mf_err (*mf_batchdef_rows_cb)(void *ud,
+                                      const struct mf_batch_mailbox_cfg *mbs,
+                                      size_t n, struct mf_error *err);
 
 /* Receives each problem of the CSV (the parser's, and a row's that has
  * no password for the target) as it is found; is is borrowed. */
@@ -69,6 +78,22 @@ MF_WARN_UNUSED mf_err mf_batchdef_read_rows(
     bool allow_unknown_columns, const struct mf_crypto_keyring *kr,
     mf_batchdef_issue_cb on_issue, void *ud, struct mf_batchdef *d,
     struct mf_error *err);
+/* Streaming, for a CSV of any length in the same memory: first
+ * mf_batchdef_read_config(), which is mf_batchdef_read() with the rows
+ * checked (every problem to on_issue, the same errors) and counted in
+ * d->n but neither sealed nor kept (d->mbs stays NULL); then, when it
+ * found no problem, mf_batchdef_stream_rows() reads the CSV again and
+ * hands the sealed rows to cb in chunks, d->n counting them. A problem
+ * the second read finds (the file changed in between) is reported as in
+ * the first, and cb is not called again after it. */
+MF_WARN_UNUSED mf_err mf_batchdef_read_config(
+    const struct mf_config *conf, const char *name, const char *csv_path,
+    const struct mf_crypto_keyring *kr, mf_batchdef_issue_cb on_issue, void *ud,
+    struct mf_batchdef *d, struct mf_error *err);
+MF_WARN_UNUSED mf_err mf_batchdef_stream_rows(
+    struct mf_batchdef *d, const char *csv_path,
+    const struct mf_crypto_keyring *kr, mf_batchdef_rows_cb cb, void *cb_ud,
+    mf_batchdef_issue_cb on_issue, void *ud, struct mf_error *err);
 /* Wipes and frees everything d owns and zeroes it. */
 void mf_batchdef_free(struct mf_batchdef *d);
 

@@ -116,6 +116,10 @@
        "removed from the target: expunged on the source")                      \
     XX(VERIFY_BUSY, 410, FAIL_MAILBOX,                                         \
        "not verified: the mailbox is being migrated")                          \
+    XX(FOLDER_RENAMED, 411, NONE,                                              \
+       "folder created under another name: the target refused its own")        \
+    XX(FOLDER_NAME_REFUSED, 412, FAIL_MAILBOX,                                 \
+       "the target refused the folder's name and its conservative name")       \
     /* 500-599: Redis */                                                       \
     XX(REDIS, 500, RETRY, "Redis error")                                       \
     XX(REDIS_UNAVAILABLE, 501, RETRY, "Redis unreachable")                     \

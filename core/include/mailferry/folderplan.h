@@ -190,6 +190,49 @@ void mf_folder_rules_to_json(const struct mf_folder_rules *rules,
                              struct mf_json *j);
 
 /* ------------------------------------------------------------------ */
+/* Names a target accepts (issue 13 section 2)                         */
+/* ------------------------------------------------------------------ */
+
+/* What one kind of target refuses in folder names: data in its provider
+ * profile (mailferry/profile.h, docs/profiles.md cites each source).
+ * 0 and NULL mean "nothing known". Lengths count the target name: levels
+ * in Unicode characters, the whole name in bytes on the wire (modified
+ * UTF-7 unless UTF8=ACCEPT). */
+struct mf_folder_name_rules {
+    const char *forbidden;    /* ASCII characters refused inside a level */
+    bool controls;            /* C0 controls and DEL refused too */
+    unsigned max_level_chars; /* characters in one level */
+    unsigned max_name_bytes;  /* the whole name, prefix included */
+    bool case_insensitive;    /* names differing in case are one folder */
+};
+
+/* What mf_folder_name_map_level() changed. */
+#define MF_FOLDER_MAP_DELIM (1u << 0)  /* the target delimiter */
+#define MF_FOLDER_MAP_CHAR (1u << 1)   /* a character the target refuses */
+#define MF_FOLDER_MAP_LENGTH (1u << 2) /* cut to max_level_chars */
+
+/* One level of a target name made acceptable to a target: the
+ * delimiter delim (0: none), every character rules->forbidden names and,
+ * with rules->controls, every control character, are each replaced by
+ * repl (NULL or "": "_"), the separator replacement: one rule for all of
+ * them. Then a level longer than rules->max_level_chars - reserve
+ * characters is cut at a character boundary (reserve leaves room for a
+ * collision suffix). rules may be NULL (only the delimiter). Pure and
+ * deterministic: the same level always maps to the same name, so every
+ * pass and every worker agree; two levels that map to one name are told
+ * apart by the plan (a collision suffix), never merged. Returns a new
+ * string; *what_r (may be NULL) gets the MF_FOLDER_MAP_ bits. */
+char *mf_folder_name_map_level(const struct mf_folder_name_rules *rules,
+                               const char *level, char delim, const char *repl,
+                               unsigned reserve, unsigned *what_r);
+/* True when rules refuse character ch inside a level (delim aside). */
+bool mf_folder_name_refuses(const struct mf_folder_name_rules *rules,
+                            unsigned char ch, char delim);
+/* The union of what the strictest servers refuse: the conservative
+ * name after a refused CREATE (mf_folder_conservative_name()). */
+const struct mf_folder_name_rules *mf_folder_name_rules_strict(void);
+
+/* ------------------------------------------------------------------ */
 /* Input                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -229,6 +272,9 @@ struct mf_folder_plan_input {
     /* Names differing only in case are the same folder (Exchange, Gmail).
      * INBOX is always case-insensitive. */
     bool tgt_case_insensitive;
+    /* What the target refuses in names (its profile's rules, see
+     * below); NULL: only its delimiter. Borrowed. */
+    const struct mf_folder_name_rules *tgt_names;
 
     const struct mf_folder_rules *rules; /* borrowed; NULL: defaults */
 };
@@ -269,6 +315,14 @@ enum mf_folder_reason {
 #define MF_FOLDER_F_NAME_REFUSED                                               \
     (1u << 7) /* the target refused the name;                                  \
                  see wanted_name */
+/* Characters the target refuses replaced, or a level (or the whole name)
+ * shortened to the target's limit: see repl_from/repl_to. */
+#define MF_FOLDER_F_NAME_MAPPED (1u << 8)
+/* Every flag of a name the target made differ from the source's (the
+ * "renamed" counts of plans, statistics and reports). */
+#define MF_FOLDER_F_TARGET_RENAMED                                             \
+    (MF_FOLDER_F_DELIM_REPLACED | MF_FOLDER_F_COLLISION |                      \
+     MF_FOLDER_F_NAME_MAPPED | MF_FOLDER_F_NAME_REFUSED)
 
 /* One entry. Every pointer is owned by the plan. */
 struct mf_folder_entry {
@@ -314,6 +368,7 @@ struct mf_folder_plan_stats {
     size_t delim_replaced; /* MF_FOLDER_F_DELIM_REPLACED */
     size_t collisions;     /* MF_FOLDER_F_COLLISION */
     size_t bad_encoding;   /* MF_FOLDER_F_BAD_ENCODING */
+    size_t name_mapped;    /* MF_FOLDER_F_NAME_MAPPED */
 };
 
 struct mf_folder_plan;
@@ -336,8 +391,9 @@ mf_folder_plan_build(const struct mf_folder_plan_input *in,
 void mf_folder_plan_free(struct mf_folder_plan **plan);
 
 /* name with every character the strictest targets refuse in a folder
- * name (controls and / \ ! ; | * % " # ~ ^ ?, except delim) replaced by
- * repl (NULL: "_"); NULL when it has none. New string. */
+ * name (mf_folder_name_rules_strict(): controls and / \ ! ; | * % " #
+ * ~ ^ ? < > ` { }, except delim) replaced by repl (NULL: "_"); NULL when
+ * it has none. New string. */
 char *mf_folder_conservative_name(const char *name, char delim,
                                   const char *repl);
 /* The target refused to create entry i by its name: moves it, and every
@@ -367,6 +423,14 @@ void mf_folder_plan_stats(const struct mf_folder_plan *plan,
  * "rule", "not-included", "preset", "noselect", ... ("" for NONE). */
 const char *mf_folder_action_name(enum mf_folder_action a);
 const char *mf_folder_reason_name(enum mf_folder_reason r);
+
+/* One line on why entry e's target name differs from its source path
+ * (the MF_FOLDER_F_TARGET_RENAMED flags): 'Reports|2024 -> "INBOX.
+ * Reports_2024": the target refuses "Reports|2024" (characters or
+ * length): "Reports_2024"'. For reports and plan warnings; out gets at
+ * most n bytes, NUL-terminated. */
+void mf_folder_entry_rename_why(const struct mf_folder_entry *e, char *out,
+                                size_t n);
 
 /* Writes the plan as one JSON object value into j:
  * {"folders":[{...}, ...], "summary":{...}}. */

@@ -197,7 +197,7 @@ struct mf_migrate_stats {
     uint32_t folders_copied; /* folders whose messages were copied */
     uint32_t folders_excluded;
     uint32_t folders_created;
-    uint32_t folders_renamed; /* by a separator replacement or collision */
+    uint32_t folders_renamed;               /* as the renamed list (result) */
     uint64_t messages_source, bytes_source; /* considered this run */
     uint64_t messages_copied, bytes_copied;
     uint64_t messages_present; /* recognised as already on the target */
@@ -241,6 +241,13 @@ struct mf_migrate_result {
      * MESSAGE_REPAIRED, its detail says what was changed. */
     struct mf_migrate_item *repaired;
     size_t n_repaired;
+    /* Folders that went to the target under another name than the
+     * source's, because of the target (its delimiter, characters or
+     * lengths it refuses, a collision, a refused CREATE): uid 0, error
+     * FOLDER_RENAMED, its detail the names and why (issue 13 section 2).
+     * Listed anew by every attempt. */
+    struct mf_migrate_item *renamed;
+    size_t n_renamed;
 };
 
 /* Migrates one mailbox. mailbox is its EmailAddress (checkpoint key and

@@ -36,6 +36,7 @@
 #include "mailferry/folderplan.h"
 #include "mailferry/json.h"
 #include "mailferry/migrate.h"
+#include "mailferry/profile.h"
 #include "mailferry/window.h"
 #include "mailferry/redis.h"
 
@@ -71,6 +72,9 @@ struct mf_plan_options {
     const struct mf_migrate_server *source; /* required */
     const struct mf_migrate_server *target; /* NULL: no target */
     const struct mf_folder_rules *rules;    /* NULL: defaults */
+    /* The target's profile (NULL: generic): its folder-name rules map
+     * the plan's names as the copy will (mailferry/profile.h). */
+    const struct mf_profile *target_profile;
     /* Messages above this would be skipped (0: 35 MB); the target's
      * APPENDLIMIT lowers it, as in the copy engine. */
     uint64_t max_message_size;

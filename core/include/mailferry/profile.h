@@ -14,7 +14,8 @@
  *   - the fingerprint mode: servers that re-encode what they store
  *     (Exchange, Gmail) are recognised leniently (mailferry/fingerprint.h);
  *   - throttling: how long to pause the endpoint when the server throttles
- *     without saying for how long, and how far concurrency may drop.
+ *     without saying for how long, and how far concurrency may drop;
+ *   - the characters and lengths a target refuses in folder names.
  *
  * mf_profile_detect() guesses a server's profile from its greeting,
  * capabilities and ID answer, for `endpoint test`. Nothing here does I/O.
@@ -27,6 +28,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct mf_folder_name_rules;
 
 enum mf_profile_id {
     MF_PROFILE_GENERIC = 0,
@@ -55,6 +58,11 @@ struct mf_profile {
     uint64_t max_message_size; /* bytes */
     bool no_multiappend;       /* one APPEND per message */
     enum mf_profile_fingerprint fingerprint;
+    /* What it refuses in folder names (issue 13 section 2): characters,
+     * lengths, case; the folder plan maps names to fit. NULL: nothing
+     * known beyond its delimiter (and a refused CREATE still falls back
+     * to a conservative name). */
+    const struct mf_folder_name_rules *names;
     /* As either side: caps per endpoint (fleet-wide, per login). */
     unsigned max_connections, max_connections_per_user;
     /* Throttling: the pause when a throttling answer names no time, and

@@ -157,7 +157,14 @@ struct mf_report_mailbox {
     struct mf_report_failed *repaired_items; /* owned */
     size_t n_repaired_items;
     uint64_t repaired_unlisted;
-    size_t skipped_cap_, failed_cap_, repaired_cap_; /* internal */
+    /* Folders the target got under another name (issue 13 section 2):
+     * error_code MF_E_FOLDER_RENAMED lands them here; error_text holds
+     * both names and why. */
+    struct mf_report_failed *renamed_items; /* owned */
+    size_t n_renamed_items;
+    uint64_t renamed_unlisted;
+    size_t skipped_cap_, failed_cap_, repaired_cap_,
+        renamed_cap_; /* internal */
 
     /* The last `mailferry verify` of the mailbox: its verdict, when, and
      * how many differences (verify_error_text: why it failed). The

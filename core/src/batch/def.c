@@ -83,6 +83,15 @@ struct create {
     mf_batchdef_issue_cb on_issue;
     void *ud;
     mf_err first_issue; /* the code of the first CSV problem */
+    /* Checking only: rows are counted in d->n, nothing kept or sealed. */
+    bool check_only;
+    /* Streaming: every MF_BATCHDEF_ROWS_AT_ONCE rows kept go to rows_cb,
+     * then are freed; d->n counts them all. */
+    mf_batchdef_rows_cb rows_cb;
+    void *rows_ud;
+    size_t held;    /* rows in d->mbs not passed on yet */
+    mf_err rows_rc; /* the first refusal of rows_cb (then nothing more) */
+    struct mf_error rows_err;
 };
 
 static void
@@ -141,6 +150,55 @@ seal(struct create *c, const char *email, const char *purpose,
 }
 
 static void
+mbs_free(struct mf_batch_mailbox_cfg *v, size_t n) {
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].email);
+        free(v[i].user);
+        free(v[i].user_root);
+        free(v[i].target_user);
+        blob_wipe_free(&v[i].password);
+        blob_wipe_free(&v[i].target_password);
+    }
+    free(v);
+}
+
+/* A new row in d->mbs (held with the ones not passed on yet). */
+static struct mf_batch_mailbox_cfg *
+keep_row(struct create *c, uint64_t line) {
+    struct mf_batchdef *d = c->d;
+    size_t i = c->rows_cb ? c->held : d->n;
+
+    d->mbs = mf_xreallocarray(d->mbs, i + 1, sizeof(*d->mbs));
+    d->lines = mf_xreallocarray(d->lines, i + 1, sizeof(*d->lines));
+    d->lines[i] = line;
+    d->n++;
+    c->held = i + 1;
+    memset(&d->mbs[i], 0, sizeof(d->mbs[i]));
+    return &d->mbs[i];
+}
+
+/* Streaming: hands the held rows to rows_cb and frees them. A sealing
+ * failure stops the stream as a refusal would. */
+static void
+pass_rows(struct create *c) {
+    struct mf_batchdef *d = c->d;
+
+    if (c->held && !c->rows_rc && c->seal_err.code)
+        c->rows_rc = mf_error_set(&c->rows_err, c->seal_err.code,
+                                  "sealing passwords: %s", c->seal_err.detail);
+    /* After a problem nothing more is stored: the read fails with it. */
+    if (c->held && !c->rows_rc && !d->issues)
+        c->rows_rc = c->rows_cb(c->rows_ud, d->mbs, c->held, &c->rows_err);
+    mbs_free(d->mbs, c->held);
+    free(d->lines);
+    d->mbs = NULL;
+    d->lines = NULL;
+    c->held = 0;
+}
+
+static void
 on_csv_row(void *ud, const struct mf_csv_row *r) {
     struct create *c = ud;
     struct mf_batch_mailbox_cfg *m;
@@ -155,11 +213,11 @@ on_csv_row(void *ud, const struct mf_csv_row *r) {
                      "TargetPassword, or give --target-admin");
         return;
     }
-    c->d->mbs = mf_xreallocarray(c->d->mbs, c->d->n + 1, sizeof(*c->d->mbs));
-    c->d->lines =
-        mf_xreallocarray(c->d->lines, c->d->n + 1, sizeof(*c->d->lines));
-    c->d->lines[c->d->n] = r->line;
-    m = &c->d->mbs[c->d->n++];
+    if (c->check_only || c->rows_rc || (c->rows_cb && c->d->issues)) {
+        c->d->n++;
+        return;
+    }
+    m = keep_row(c, r->line);
     memset(m, 0, sizeof(*m));
     m->email = mf_xstrdup(r->email);
     m->user = mf_xstrdup(r->username);
@@ -172,19 +230,8 @@ on_csv_row(void *ud, const struct mf_csv_row *r) {
         seal(c, r->email, MF_JOBS_PURPOSE_SOURCE, r->password, &m->password);
     if (!c->target_admin && !c->target_oauth)
         seal(c, r->email, MF_JOBS_PURPOSE_TARGET, tpass, &m->target_password);
-}
-
-static void
-mbs_free(struct mf_batch_mailbox_cfg *v, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].email);
-        free(v[i].user);
-        free(v[i].user_root);
-        free(v[i].target_user);
-        blob_wipe_free(&v[i].password);
-        blob_wipe_free(&v[i].target_password);
-    }
-    free(v);
+    if (c->rows_cb && c->held == MF_BATCHDEF_ROWS_AT_ONCE)
+        pass_rows(c);
 }
 
 /* Checks the folder rules the way the workers will parse them. */
@@ -285,11 +332,17 @@ usage(struct mf_error *err) {
     return MF_E_USAGE;
 }
 
-mf_err
-mf_batchdef_read(const struct mf_config *conf, const char *name,
-                 const char *csv_path, const struct mf_crypto_keyring *kr,
-                 mf_batchdef_issue_cb on_issue, void *ud, struct mf_batchdef *d,
-                 struct mf_error *err) {
+static mf_err read_rows(const char *name, const char *csv_path,
+                        const struct mf_batch_config *cfg,
+                        const struct mf_crypto_keyring *kr, struct create *c,
+                        struct mf_batchdef *d, struct mf_error *err);
+
+/* mf_batchdef_read(), or with check_only mf_batchdef_read_config(). */
+static mf_err
+read_def(const struct mf_config *conf, const char *name, const char *csv_path,
+         const struct mf_crypto_keyring *kr, mf_batchdef_issue_cb on_issue,
+         void *ud, bool check_only, struct mf_batchdef *d,
+         struct mf_error *err) {
     struct mf_batch_config *cfg = &d->cfg;
     struct mf_csv_options copt = {0};
     struct mf_endpoint ep;
@@ -378,9 +431,74 @@ mf_batchdef_read(const struct mf_config *conf, const char *name,
          !admin_secret(conf, "target-", name, kr, MF_JOBS_PURPOSE_TARGET_ADMIN,
                        &cfg->target_admin_password, err)))
         return err->code;
-    return mf_batchdef_read_rows(name, csv_path, cfg,
-                                 copt.allow_unknown_columns, kr, on_issue, ud,
-                                 d, err);
+    d->allow_unknown_columns = copt.allow_unknown_columns;
+    return read_rows(name, csv_path, cfg, kr,
+                     &(struct create){.on_issue = on_issue,
+                                      .ud = ud,
+                                      .check_only = check_only},
+                     d, err);
+}
+
+mf_err
+mf_batchdef_read(const struct mf_config *conf, const char *name,
+                 const char *csv_path, const struct mf_crypto_keyring *kr,
+                 mf_batchdef_issue_cb on_issue, void *ud, struct mf_batchdef *d,
+                 struct mf_error *err) {
+    return read_def(conf, name, csv_path, kr, on_issue, ud, false, d, err);
+}
+
+mf_err
+mf_batchdef_read_config(const struct mf_config *conf, const char *name,
+                        const char *csv_path,
+                        const struct mf_crypto_keyring *kr,
+                        mf_batchdef_issue_cb on_issue, void *ud,
+                        struct mf_batchdef *d, struct mf_error *err) {
+    return read_def(conf, name, csv_path, kr, on_issue, ud, true, d, err);
+}
+
+/* Reads the CSV's rows into d as c's mode says (c: the caller's, with
+ * its mode and issue callback set; the rest is filled here). */
+static mf_err
+read_rows(const char *name, const char *csv_path,
+          const struct mf_batch_config *cfg, const struct mf_crypto_keyring *kr,
+          struct create *c, struct mf_batchdef *d, struct mf_error *err) {
+    struct mf_csv_options copt = {0};
+    struct mf_csv_callbacks ccb = {.on_row = on_csv_row,
+                                   .on_issue = on_csv_issue};
+    struct mf_csv_stats cstats;
+    mf_err rc;
+
+    c->batch = name;
+    c->path = csv_path;
+    c->kr = kr;
+    c->d = d;
+    /* A side with an admin or with OAuth2 settings needs no password
+     * from the rows; the stored batch says so for `batch add` and `batch
+     * update` as the command line does for `batch create`. */
+    c->source_admin = cfg->admin_user != NULL;
+    c->target_admin = cfg->target_admin_user != NULL;
+    c->source_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_SOURCE) != NULL;
+    c->target_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_TARGET) != NULL;
+    /* The CSV: every problem listed, nothing stored if there is one. */
+    copt.allow_unknown_columns = d->allow_unknown_columns;
+    copt.password_optional = c->source_admin || c->source_oauth;
+    rc = mf_csv_parse_file(csv_path, &copt, &ccb, c, &cstats, err);
+    if (c->rows_cb)
+        pass_rows(c); /* the last rows, or only freed after a refusal */
+    if (rc == MF_E_IO)
+        return rc;
+    if (d->issues)
+        return mf_error_set(
+            err, c->first_issue, "%s has %llu error%s; nothing stored",
+            csv_path, (unsigned long long)d->issues, d->issues == 1 ? "" : "s");
+    if (c->rows_rc) {
+        *err = c->rows_err;
+        return c->rows_rc;
+    }
+    if (c->seal_err.code)
+        return mf_error_set(err, c->seal_err.code, "sealing passwords: %s",
+                            c->seal_err.detail);
+    return MF_E_OK;
 }
 
 mf_err
@@ -390,41 +508,24 @@ mf_batchdef_read_rows(const char *name, const char *csv_path,
                       const struct mf_crypto_keyring *kr,
                       mf_batchdef_issue_cb on_issue, void *ud,
                       struct mf_batchdef *d, struct mf_error *err) {
-    struct mf_csv_options copt = {0};
-    struct mf_csv_callbacks ccb = {.on_row = on_csv_row,
-                                   .on_issue = on_csv_issue};
-    struct mf_csv_stats cstats;
-    struct create c;
-    mf_err rc;
+    d->allow_unknown_columns = allow_unknown_columns;
+    return read_rows(name, csv_path, cfg, kr,
+                     &(struct create){.on_issue = on_issue, .ud = ud}, d, err);
+}
 
-    memset(&c, 0, sizeof(c));
-    c.batch = name;
-    c.path = csv_path;
-    c.kr = kr;
-    c.d = d;
-    c.on_issue = on_issue;
-    c.ud = ud;
-    /* A side with an admin or with OAuth2 settings needs no password
-     * from the rows; the stored batch says so for `batch add` and `batch
-     * update` as the command line does for `batch create`. */
-    c.source_admin = cfg->admin_user != NULL;
-    c.target_admin = cfg->target_admin_user != NULL;
-    c.source_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_SOURCE) != NULL;
-    c.target_oauth = mf_jobs_oauth_side(cfg, MF_JOBS_PURPOSE_TARGET) != NULL;
-    /* The CSV: every problem listed, nothing stored if there is one. */
-    copt.allow_unknown_columns = allow_unknown_columns;
-    copt.password_optional = c.source_admin || c.source_oauth;
-    rc = mf_csv_parse_file(csv_path, &copt, &ccb, &c, &cstats, err);
-    if (rc == MF_E_IO)
-        return rc;
-    if (d->issues)
-        return mf_error_set(
-            err, c.first_issue, "%s has %llu error%s; nothing stored", csv_path,
-            (unsigned long long)d->issues, d->issues == 1 ? "" : "s");
-    if (c.seal_err.code)
-        return mf_error_set(err, c.seal_err.code, "sealing passwords: %s",
-                            c.seal_err.detail);
-    return MF_E_OK;
+mf_err
+mf_batchdef_stream_rows(struct mf_batchdef *d, const char *csv_path,
+                        const struct mf_crypto_keyring *kr,
+                        mf_batchdef_rows_cb cb, void *cb_ud,
+                        mf_batchdef_issue_cb on_issue, void *ud,
+                        struct mf_error *err) {
+    MF_ASSERT(!d->mbs);
+    d->n = 0;
+    return read_rows(
+        d->cfg.name, csv_path, &d->cfg, kr,
+        &(struct create){
+            .on_issue = on_issue, .ud = ud, .rows_cb = cb, .rows_ud = cb_ud},
+        d, err);
 }
 
 void

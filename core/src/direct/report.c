@@ -59,10 +59,14 @@ add_mailbox(struct mf_report_batch *b, const struct mf__direct_outcome *o,
         };
         mf_report_add_skipped(b, idx, &k);
     }
-    for (size_t i = 0; i < r->n_failed + r->n_repaired; i++) {
-        /* Repaired ones (MESSAGE_REPAIRED) get their own list there. */
-        const struct mf_migrate_item *it =
-            i < r->n_failed ? &r->failed[i] : &r->repaired[i - r->n_failed];
+    for (size_t i = 0; i < r->n_failed + r->n_repaired + r->n_renamed; i++) {
+        /* Repaired messages (MESSAGE_REPAIRED) and renamed folders
+         * (FOLDER_RENAMED) get their own lists there. */
+        size_t k = i - r->n_failed;
+        const struct mf_migrate_item *it = i < r->n_failed ? &r->failed[i]
+                                           : k < r->n_repaired
+                                               ? &r->repaired[k]
+                                               : &r->renamed[k - r->n_repaired];
         struct mf_report_failed f = {.folder = it->folder,
                                      .uid = it->uid,
                                      .error_code = (int)it->error.code,

@@ -234,6 +234,12 @@ setup(struct mf__folder_ctx *c) {
                             c->repl, c->delim);
     if (c->repl[0] == '\0')
         return mf_error_set(c->err, MF_E_CONFIG, "empty separator replacement");
+    for (const char *p = c->repl; *p; p++)
+        if (mf_folder_name_refuses(in->tgt_names, (unsigned char)*p, c->delim))
+            return mf_error_set(c->err, MF_E_CONFIG,
+                                "separator replacement \"%s\" contains '%c', "
+                                "which the target refuses in folder names",
+                                c->repl, *p);
     c->tprefix = decode_prefix(in->tgt_prefix, in->tgt_utf8);
     c->sprefix = decode_prefix(in->src_prefix, in->src_utf8);
     /* "inbox." is "INBOX.": names are canonicalised the same way. */

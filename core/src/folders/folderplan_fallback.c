@@ -1,13 +1,14 @@
 /*
  * A second name for a folder the target refused to create by its name.
  *
- * Servers refuse different characters in folder names (Cyrus: "/ ! ; |
- * \" with its default separator; Exchange Online and Gmail their own
- * sets), and answer `NO Invalid mailbox name` or `NO [CANNOT]` (RFC 5530
+ * Servers refuse different characters in folder names (Cyrus: "! \" % /
+ * ; < > \\ ` { | }"; others their own sets, not all documented), and
+ * answer `NO Invalid mailbox name` or `NO [CANNOT]` (RFC 5530
  * 3: "CANNOT: The operation violates some invariant of the server and
  * can never succeed"). Rather than fail every message of the folder, the
  * copy engine (migrate/mailbox.c) asks once for a conservative name: the
- * characters the strictest servers refuse, in the refused level (the
+ * characters the strictest servers refuse (mf_folder_name_rules_strict(),
+ * folderplan_names.c), in the refused level (the
  * levels above it were created), replaced with the separator replacement (the
  * same rule as a source separator that the target uses as its own). The entry
  * and every entry below it move to the new name, keep the old one in
@@ -25,23 +26,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What the strictest targets refuse inside a level. */
-static const char STRICT[] = "/\\!;|*%\"#~^?";
-
-static bool
-strict_char(unsigned char ch, char delim) {
-    if (ch < 0x20 || ch == 0x7f)
-        return true;
-    return ch != (unsigned char)delim && ch && strchr(STRICT, ch) != NULL;
-}
-
 char *
 mf_folder_conservative_name(const char *name, char delim, const char *repl) {
     struct mf_buf b = {0};
     bool changed = false;
 
     for (const char *p = name; *p; p++) {
-        if (strict_char((unsigned char)*p, delim)) {
+        if (mf_folder_name_refuses(mf_folder_name_rules_strict(),
+                                   (unsigned char)*p, delim)) {
             mf_buf_append_str(&b, repl && repl[0] ? repl : "_");
             changed = true;
         } else {

@@ -46,6 +46,21 @@ bool mf__folder_path_split(const char *path, bool wild, char ***comps_r,
                            size_t *n_r, const char **why_r);
 void mf__folder_strv_free(char **v, size_t n);
 
+/* name (levels joined; the server's last level starts at byte level_at,
+ * the part mailferry may cut at byte from: equal on a hierarchical
+ * target; 0 and the last joined level on a flat one) with suffix
+ * (" (2)", or "") at the end, the part from `from` cut at character
+ * boundaries (never below one character) so that the server's level
+ * holds at most rules->max_level_chars characters with the suffix and
+ * the whole name at most rules->max_name_bytes bytes on the wire (UTF-8
+ * when utf8, else modified UTF-7). rules may be NULL. New string; *cut_r
+ * says whether anything was cut (folderplan_names.c). */
+char *mf__folder_fit_name(const struct mf_folder_name_rules *rules,
+                          const char *name, size_t level_at, size_t from,
+                          const char *suffix, bool utf8, bool *cut_r);
+/* Characters (UTF-8) in s. */
+size_t mf__folder_chars(const char *s);
+
 /* ------------------------------------------------------------------ */
 /* Plan building, shared by folderplan.c and folderplan_target.c       */
 /* ------------------------------------------------------------------ */

@@ -8,6 +8,8 @@
 #include "folderplan_int.h"
 
 #include <stdlib.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -110,7 +112,20 @@ mf_folder_plan_stats(const struct mf_folder_plan *plan,
         st->delim_replaced += (e->flags & MF_FOLDER_F_DELIM_REPLACED) != 0;
         st->collisions += (e->flags & MF_FOLDER_F_COLLISION) != 0;
         st->bad_encoding += (e->flags & MF_FOLDER_F_BAD_ENCODING) != 0;
+        st->name_mapped += (e->flags & MF_FOLDER_F_NAME_MAPPED) != 0;
     }
+}
+
+/* key: {"from": the level as it was, "to": as the target gets it}. */
+static void
+from_to(struct mf_json *j, const char *key, const struct mf_folder_entry *e) {
+    mf_json_key(j, key);
+    mf_json_object_begin(j);
+    mf_json_key(j, "from");
+    mf_json_string(j, e->repl_from);
+    mf_json_key(j, "to");
+    mf_json_string(j, e->repl_to);
+    mf_json_object_end(j);
 }
 
 static void
@@ -159,13 +174,16 @@ json_entry(const struct mf_folder_entry *e, struct mf_json *j) {
         mf_json_key(j, "renamed");
         mf_json_bool(j, true);
     }
-    if (e->flags & MF_FOLDER_F_DELIM_REPLACED) {
-        mf_json_key(j, "delimiter_replaced");
+    if (e->flags & MF_FOLDER_F_DELIM_REPLACED)
+        from_to(j, "delimiter_replaced", e);
+    /* The target refuses the name as it is: the plan's warning. */
+    if (e->flags & MF_FOLDER_F_NAME_MAPPED)
+        from_to(j, "name_mapped", e);
+    if (e->flags & MF_FOLDER_F_NAME_REFUSED) {
+        mf_json_key(j, "name_refused");
         mf_json_object_begin(j);
-        mf_json_key(j, "from");
-        mf_json_string(j, e->repl_from);
-        mf_json_key(j, "to");
-        mf_json_string(j, e->repl_to);
+        mf_json_key(j, "wanted");
+        mf_json_string(j, e->wanted_name);
         mf_json_object_end(j);
     }
     if (e->flags & MF_FOLDER_F_COLLISION) {
@@ -213,6 +231,47 @@ mf_folder_plan_to_json(const struct mf_folder_plan *plan, struct mf_json *j) {
     mf_json_u64(j, st.collisions);
     mf_json_key(j, "bad_encoding");
     mf_json_u64(j, st.bad_encoding);
+    mf_json_key(j, "name_mapped");
+    mf_json_u64(j, st.name_mapped);
     mf_json_object_end(j);
     mf_json_object_end(j);
+}
+
+/* Appends "; " and one formatted reason to b. */
+static void reason(struct mf_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+reason(struct mf_buf *b, const char *fmt, ...) {
+    char tmp[MF_FOLDER_RULE_LEN_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    mf_buf_append_str(b, b->len ? "; " : "");
+    mf_buf_append_str(b, tmp);
+}
+
+void
+mf_folder_entry_rename_why(const struct mf_folder_entry *e, char *out,
+                           size_t n) {
+    struct mf_buf b = {0};
+    const char *from = e->repl_from ? e->repl_from : "";
+    const char *to = e->repl_to ? e->repl_to : "";
+
+    if ((e->flags & MF_FOLDER_F_DELIM_REPLACED) &&
+        !(e->flags & MF_FOLDER_F_NAME_MAPPED))
+        reason(&b, "\"%s\" holds the target's delimiter: \"%s\"", from, to);
+    if (e->flags & MF_FOLDER_F_NAME_MAPPED)
+        reason(&b, "the target refuses \"%s\" (characters or length): \"%s\"",
+               from, to);
+    if ((e->flags & MF_FOLDER_F_COLLISION) && e->wanted_name &&
+        !(e->flags & MF_FOLDER_F_NAME_REFUSED))
+        reason(&b, "\"%s\" is another folder's: suffixed", e->wanted_name);
+    if ((e->flags & MF_FOLDER_F_NAME_REFUSED) && e->wanted_name)
+        reason(&b, "the target refused to create \"%s\"", e->wanted_name);
+    snprintf(out, n, "%s -> \"%s\": %s", e->src_path ? e->src_path : "?",
+             e->tgt_name ? e->tgt_name : "", b.len ? (char *)b.data : "");
+    mf_buf_free(&b);
 }

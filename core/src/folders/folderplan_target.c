@@ -16,6 +16,7 @@
 
 #include "mailferry/mutf7.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -130,22 +131,13 @@ key_under_inbox(const char *k, char delim) {
            (k[5] == '\0' || (delim && k[5] == delim));
 }
 
-/* The component comp with every target delimiter replaced (new string). */
+/* The component comp as the target takes it (new string): its
+ * delimiter and what its profile refuses replaced, its length cut
+ * (folderplan_names.c). */
 static char *
-xform(const struct mf__folder_ctx *c, const char *comp, bool *changed_r) {
-    struct mf_buf b = {0};
-
-    *changed_r = false;
-    for (const char *p = comp; *p; p++) {
-        if (c->delim && *p == c->delim) {
-            mf_buf_append_str(&b, c->repl);
-            *changed_r = true;
-        } else {
-            mf_buf_append(&b, p, 1);
-        }
-    }
-    mf_buf_append(&b, "", 0);
-    return (char *)b.data;
+xform(const struct mf__folder_ctx *c, const char *comp, unsigned *what_r) {
+    return mf_folder_name_map_level(c->in->tgt_names, comp, c->delim, c->repl,
+                                    0, what_r);
 }
 
 /* Encodes a decoded target name for the wire; NULL if impossible. */
@@ -163,11 +155,36 @@ encode_target(const struct mf__folder_ctx *c, const char *t) {
     return (char *)b.data;
 }
 
+/* A reason when t's last level (its whole name on a flat target) is
+ * longer than the target takes and t is not already there; else NULL.
+ * Names the plan makes are cut to fit (fit()): this is what cannot be. */
+static char *
+level_too_long(const struct mf__folder_ctx *c, const char *t) {
+    const struct mf_folder_name_rules *r = c->in->tgt_names;
+    const char *last = c->delim ? strrchr(t, c->delim) : NULL;
+    size_t n, v;
+    char *k;
+    bool exists;
+
+    if (!r || !r->max_level_chars)
+        return NULL;
+    n = mf__folder_chars(last ? last + 1 : t);
+    if (n <= r->max_level_chars)
+        return NULL;
+    k = mf__folder_tkey(c, t);
+    exists = mf__folder_smap_get(&c->existing, k, strlen(k), &v);
+    free(k);
+    return exists ? NULL
+                  : mf_xasprintf("target name has a level of %zu characters "
+                                 "(the target takes %u)",
+                                 n, r->max_level_chars);
+}
+
 /* Checks the target limits; returns NULL if t fits, else a new reason. */
 static char *
 target_limit(const struct mf__folder_ctx *c, const char *t) {
     size_t depth = 1;
-    char *wire;
+    char *wire, *why;
 
     if (c->delim)
         for (const char *p = t; *p; p++)
@@ -178,14 +195,16 @@ target_limit(const struct mf__folder_ctx *c, const char *t) {
     wire = encode_target(c, t);
     if (!wire)
         return mf_xstrdup("target name cannot be encoded");
-    if (strlen(wire) > MF_FOLDER_NAME_MAX) {
-        char *why = mf_xasprintf("target name is %zu bytes (limit %d)",
-                                 strlen(wire), MF_FOLDER_NAME_MAX);
-        free(wire);
-        return why;
-    }
+    if (!(why = level_too_long(c, t)) && c->in->tgt_names &&
+        c->in->tgt_names->max_name_bytes &&
+        strlen(wire) > c->in->tgt_names->max_name_bytes)
+        why = mf_xasprintf("target name is %zu bytes (the target takes %u)",
+                           strlen(wire), c->in->tgt_names->max_name_bytes);
+    if (!why && strlen(wire) > MF_FOLDER_NAME_MAX)
+        why = mf_xasprintf("target name is %zu bytes (limit %d)", strlen(wire),
+                           MF_FOLDER_NAME_MAX);
     free(wire);
-    return NULL;
+    return why;
 }
 
 /* ------------------------------------------------------------------ */
@@ -240,8 +259,7 @@ rename_target(const struct mf__folder_ctx *c, char *const *fcomps, size_t d) {
             mf_buf_append_str(&b, c->tbase);
         }
         for (size_t i = first; i < x->nto; i++) {
-            bool changed;
-            char *t = xform(c, x->to[i], &changed);
+            char *t = xform(c, x->to[i], NULL);
             if (i)
                 mf_buf_append(&b, &c->joiner, 1);
             mf_buf_append_str(&b, t);
@@ -271,7 +289,6 @@ prefix_target(struct mf__folder_ctx *c, bool inbox_root, char *const *comps,
     size_t len, v;
     char *k = src_key(inbox_root, comps, d, &len), *t;
     bool found = mf__folder_smap_get(&c->memo, k, len, &v);
-    bool changed;
 
     free(k);
     if (found)
@@ -280,7 +297,7 @@ prefix_target(struct mf__folder_ctx *c, bool inbox_root, char *const *comps,
     if (!t && d == 1 && inbox_root) {
         t = mf_xstrdup(c->inbox);
     } else if (!t) {
-        char *x = xform(c, comps[d - 1], &changed);
+        char *x = xform(c, comps[d - 1], NULL);
         t = d == 1 ? mf_xasprintf("%s%s", c->tbase, x)
                    : mf_xasprintf(
                          "%s%c%s",
@@ -313,10 +330,13 @@ entry_target(struct mf__folder_ctx *c, struct mf__folder_work *w) {
     } else if (d == 1 && w->inbox_root) {
         t = mf_xstrdup(c->inbox);
     } else {
-        bool changed;
-        char *x = xform(c, comps[d - 1], &changed);
-        if (changed) {
-            w->e.flags |= MF_FOLDER_F_DELIM_REPLACED;
+        unsigned what;
+        char *x = xform(c, comps[d - 1], &what);
+        if (what) {
+            if (what & MF_FOLDER_MAP_DELIM)
+                w->e.flags |= MF_FOLDER_F_DELIM_REPLACED;
+            if (what & (MF_FOLDER_MAP_CHAR | MF_FOLDER_MAP_LENGTH))
+                w->e.flags |= MF_FOLDER_F_NAME_MAPPED;
             w->e.repl_from = mf_xstrdup(comps[d - 1]);
             w->e.repl_to = mf_xstrdup(x);
         }
@@ -348,7 +368,7 @@ priority(const struct mf__folder_work *w) {
         return 0;
     if (w->e.flags & MF_FOLDER_F_SPECIAL_USE)
         return 1;
-    if (w->e.flags & MF_FOLDER_F_DELIM_REPLACED)
+    if (w->e.flags & (MF_FOLDER_F_DELIM_REPLACED | MF_FOLDER_F_NAME_MAPPED))
         return 4;
     if (w->e.flags & MF_FOLDER_F_RENAMED)
         return 3;
@@ -385,13 +405,67 @@ cmp_claim(const void *pa, const void *pb) {
     return cmp_raw(a, b);
 }
 
+/* Where the last level of target name t starts. */
+static size_t
+last_level_at(const struct mf__folder_ctx *c, const char *t) {
+    const char *p = strrchr(t, c->joiner);
+
+    return p ? (size_t)(p + 1 - t) : 0;
+}
+
+/* Cuts w's last level to the target's length limits (its profile's);
+ * INBOX and a folder the target already has are left as they are. */
+static void
+fit(struct mf__folder_ctx *c, struct mf__folder_work *w) {
+    const struct mf_folder_name_rules *r = c->in->tgt_names;
+    size_t at, v;
+    char *k, *out;
+    bool cut, exists;
+
+    if (!r || (!r->max_level_chars && !r->max_name_bytes) ||
+        (w->e.flags & MF_FOLDER_F_INBOX))
+        return;
+    k = mf__folder_tkey(c, w->tgt);
+    exists = mf__folder_smap_get(&c->existing, k, strlen(k), &v);
+    free(k);
+    if (exists)
+        return;
+    at = last_level_at(c, w->tgt);
+    out = mf__folder_fit_name(r, w->tgt, c->delim ? at : 0, at, "",
+                              c->in->tgt_utf8, &cut);
+    if (!cut) {
+        free(out);
+        return;
+    }
+    w->e.flags |= MF_FOLDER_F_NAME_MAPPED;
+    if (!w->e.repl_from)
+        w->e.repl_from = mf_xstrdup(w->tgt + at);
+    free(w->e.repl_to);
+    w->e.repl_to = mf_xstrdup(out + at);
+    free(w->tgt);
+    w->tgt = out;
+}
+
+/* wanted with " (n)" after its last level, within the target's
+ * limits. */
+static char *
+suffixed(const struct mf__folder_ctx *c, const char *wanted, unsigned n) {
+    size_t at = last_level_at(c, wanted);
+    char sfx[16];
+    bool cut;
+
+    snprintf(sfx, sizeof(sfx), " (%u)", n);
+    return mf__folder_fit_name(c->in->tgt_names, wanted, c->delim ? at : 0, at,
+                               sfx, c->in->tgt_utf8, &cut);
+}
+
 /* Claims w's target name, suffixing " (2)", " (3)"... on a collision. */
 static void
 claim(struct mf__folder_ctx *c, struct mf__folder_work *w) {
-    char *why = target_limit(c, w->tgt);
-    char *k;
+    char *why, *k;
 
-    if (!why) {
+    fit(c, w);
+    if (!(why = target_limit(c, w->tgt))) {
         k = mf__folder_tkey(c, w->tgt);
         for (unsigned n = 2;
              !mf__folder_smap_add(&c->claims, k, strlen(k), (size_t)(w - c->w));
@@ -400,7 +474,7 @@ claim(struct mf__folder_ctx *c, struct mf__folder_work *w) {
                 w->e.wanted_name = mf_xstrdup(w->tgt);
             free(w->tgt);
             free(k);
-            w->tgt = mf_xasprintf("%s (%u)", w->e.wanted_name, n);
+            w->tgt = suffixed(c, w->e.wanted_name, n);
             w->e.flags |= MF_FOLDER_F_COLLISION;
             k = mf__folder_tkey(c, w->tgt);
         }

@@ -171,6 +171,9 @@ make_plan(struct mf__run *run, struct mf_folder_plan **plan_r,
     in.tgt_delim = run->dst->caps.delim;
     in.tgt_prefix = run->dst->caps.prefix;
     in.rules = run->o->rules;
+    in.tgt_names =
+        run->o->target_profile ? run->o->target_profile->names : NULL;
+    in.tgt_case_insensitive = in.tgt_names && in.tgt_names->case_insensitive;
     rc = mf_folder_plan_build(&in, plan_r, &run->err);
 out:
     if (lists_r && rc == MF_E_OK)
@@ -178,6 +181,15 @@ out:
     else
         mf_store_lists_free(&l);
     return rc;
+}
+
+/* Lists e as a folder the target got under another name. */
+static void
+list_renamed(struct mf__run *run, const struct mf_folder_entry *e) {
+    char why[MF_ERROR_DETAIL_MAX];
+
+    mf_folder_entry_rename_why(e, why, sizeof(why));
+    mf__run_renamed(run, e->src_path, why);
 }
 
 static void
@@ -188,14 +200,19 @@ plan_stats(struct mf__run *run, const struct mf_folder_plan *plan) {
 
     s->folders_excluded = 0;
     s->folders_renamed = 0;
+    /* Each attempt lists the renamed folders anew. */
+    for (size_t i = 0; i < run->res->n_renamed; i++)
+        mf__run_item_clear(&run->res->renamed[i]);
+    run->res->n_renamed = 0;
     for (size_t i = 0; i < mf_folder_plan_count(plan); i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         if (e->action == MF_FOLDER_EXCLUDED && e->src_raw)
             s->folders_excluded++;
         if (e->action == MF_FOLDER_COPY)
             copy++;
-        if (e->flags & (MF_FOLDER_F_DELIM_REPLACED | MF_FOLDER_F_COLLISION))
-            s->folders_renamed++;
+        if (e->action != MF_FOLDER_EXCLUDED && e->src_path &&
+            (e->flags & MF_FOLDER_F_TARGET_RENAMED))
+            list_renamed(run, e);
     }
     if (p)
         atomic_store(&p->folders_total, copy);
@@ -304,17 +321,43 @@ mf__run_name_fallback(struct mf__run *run, struct mf_folder_plan *plan,
 }
 
 /* CREATE refused by the name: once more with the conservative name
- * (folderplan_fallback.c). True when the folder now exists. */
+ * (folderplan_fallback.c), and the rename listed with both names. True
+ * when the folder now exists. When the second name is refused too, or
+ * the first refusal named the name and there is nothing to replace,
+ * run->err says FOLDER_NAME_REFUSED with both answers. */
 static bool
 create_fallback(struct mf__run *run, struct mf_folder_plan *plan, size_t i) {
     struct mf_store *dst = run->dst;
+    const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
+    struct mf_error first = run->err;
+    char *old = mf_xstrdup(e->tgt_name);
+    bool ok = false;
 
-    if (!name_refusal(&run->err) || !mf__run_name_fallback(run, plan, i))
-        return false;
-    if (dst->ops->create(dst, mf_folder_plan_entry(plan, i)->tgt_wire))
-        return false;
-    run->res->stats.folders_renamed++;
-    return true;
+    if (!name_refusal(&first))
+        goto out;
+    if (!mf__run_name_fallback(run, plan, i)) {
+        if (strstr(first.detail, "[CANNOT]") || strstr(first.detail, "name") ||
+            strstr(first.detail, "Name"))
+            mf_error_set(&run->err, MF_E_FOLDER_NAME_REFUSED,
+                         "the target refused \"%.60s\" (%.120s), and the "
+                         "name has nothing a conservative one replaces",
+                         old, first.detail);
+        goto out;
+    }
+    e = mf_folder_plan_entry(plan, i);
+    if (dst->ops->create(dst, e->tgt_wire) != MF_E_OK) {
+        mf_error_set(&run->err, MF_E_FOLDER_NAME_REFUSED,
+                     "the target refused \"%.50s\" (%.70s) and its "
+                     "conservative name \"%.50s\" (%.70s)",
+                     old, first.detail, e->tgt_name, dst->error.detail);
+        goto out;
+    }
+    if (e->src_path)
+        list_renamed(run, e);
+    ok = true;
+out:
+    free(old);
+    return ok;
 }
 
 /* Creates and subscribes the target folders, each kind in one pipelined
@@ -356,6 +399,8 @@ create_folders(struct mf__run *run, struct mf_folder_plan *plan,
             memset(&errs[j], 0, sizeof(errs[j]));
             if (dst->ops->create(dst, e->tgt_wire) != MF_E_OK)
                 errs[j] = dst->error;
+            else if (e->src_path)
+                list_renamed(run, e);
         }
         if (errs[j].code == MF_E_OK) {
             run->res->stats.folders_created++;
@@ -760,6 +805,7 @@ mf_migrate_result_clear(struct mf_migrate_result *res) {
     items_free(res->failed, res->n_failed);
     items_free(res->deleted, res->n_deleted);
     items_free(res->repaired, res->n_repaired);
+    items_free(res->renamed, res->n_renamed);
     memset(res, 0, sizeof(*res));
 }
 

@@ -195,6 +195,10 @@ void mf__run_deleted(struct mf__run *run, const char *folder, uint32_t uid,
 void mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
                       uint64_t size, const char *date, const char *what);
 
+/* Lists a folder the target got under another name (folder: the
+ * source path; why: the names and the reason) and counts it. */
+void mf__run_renamed(struct mf__run *run, const char *folder, const char *why);
+
 /* Frees what an item owns. */
 void mf__run_item_clear(struct mf_migrate_item *it);
 

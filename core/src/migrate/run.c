@@ -172,6 +172,16 @@ mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
              date, NULL, &e);
 }
 
+void
+mf__run_renamed(struct mf__run *run, const char *folder, const char *why) {
+    struct mf_error e = {.code = MF_E_FOLDER_RENAMED};
+
+    snprintf(e.detail, sizeof(e.detail), "%s", why);
+    run->res->stats.folders_renamed++;
+    add_item(&run->res->renamed, &run->res->n_renamed, folder, 0, 0, NULL, NULL,
+             &e);
+}
+
 static void
 add_item(struct mf_migrate_item **list, size_t *n, const char *folder,
          uint32_t uid, uint64_t size, const char *date, const char *subject,

@@ -78,7 +78,7 @@ mf__plan_totals(struct mf_plan_mailbox *res) {
                 t->folders_excluded++;
             break;
         }
-        if (e->flags & (MF_FOLDER_F_DELIM_REPLACED | MF_FOLDER_F_COLLISION))
+        if (e->flags & MF_FOLDER_F_TARGET_RENAMED)
             t->folders_renamed++;
         if (e->flags & MF_FOLDER_F_SPECIAL_USE)
             t->folders_special_use++;

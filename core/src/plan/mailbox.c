@@ -188,6 +188,8 @@ mf_plan_mailbox(const struct mf_plan_options *o,
     in.tgt_delim = res->tgt_delim;
     in.tgt_prefix = tgt_prefix;
     in.rules = o->rules;
+    in.tgt_names = o->target_profile ? o->target_profile->names : NULL;
+    in.tgt_case_insensitive = in.tgt_names && in.tgt_names->case_insensitive;
     if ((rc = mf_folder_plan_build(&in, &res->plan, &res->error)))
         goto out;
     mf_store_lists_free(&l);

@@ -31,6 +31,57 @@ static const char *const gmail_exclude[] = {"[Gmail]/Spam", "[Gmail]/Trash",
                                             "[Google Mail]/Spam",
                                             "[Google Mail]/Trash", NULL};
 
+/* Folder names each target refuses (issue 13 section 2). Where the
+ * provider documents nothing, nothing is invented: a CREATE refused by
+ * its name still falls back to a conservative name (docs/profiles.md,
+ * "Folder names"). */
+
+/* Exchange (Online and on-premises): Microsoft documents no folder-name
+ * rule for IMAP. Its protocol specification for the same store over
+ * ActiveSync says a folder's display name "MUST be between 1 and 256
+ * characters in length" (MS-ASCMD, DisplayName of FolderCreate:
+ * https://learn.microsoft.com/en-us/openspecs/exchange_server_protocols/
+ * ms-ascmd/ed219381-895c-488c-8492-58954a50ac1b); no whole-path limit is
+ * documented. Folder names are compared without case, as Outlook shows. */
+static const struct mf_folder_name_rules exchange_names = {
+    .max_level_chars = 256,
+    .case_insensitive = true,
+};
+
+/* Gmail: labels are folders and "/" nests them; Google documents no
+ * refused character and no length for IMAP folder names
+ * (https://developers.google.com/gmail/imap/imap-extensions). Label
+ * names are compared without case. */
+static const struct mf_folder_name_rules gmail_names = {
+    .case_insensitive = true,
+};
+
+/* Cyrus IMAP 3.x: mboxname_policycheck() in imap/mboxname.c (the source
+ * is its documentation: https://github.com/cyrusimap/cyrus-imapd/blob/
+ * master/imap/mboxname.c) accepts the printable ASCII characters but
+ * ! " % & / ; < > \ ` { | } ("&" only as modified UTF-7's shift, which
+ * the encoder writes), refuses tab, CR and LF, and a name over
+ * MAX_MAILBOX_NAME, 490 bytes (imap/mailbox.h). That counts Cyrus's
+ * internal name ("user.<login>." before the folder), so a name close to
+ * 490 on the wire can still be refused: the fallback reports it. */
+static const struct mf_folder_name_rules cyrus_names = {
+    .forbidden = "!\"%/;<>\\`{|}",
+    .controls = true,
+    .max_name_bytes = 490,
+};
+
+/* Dovecot 2.3: each level at most 255 characters ("restricting
+ * individual component names to 255 characters", lib-storage,
+ * https://github.com/dovecot/core/commit/ad082a8bfd74393367ee5968741340f686ae0a73);
+ * with a filesystem layout "/" and a leading "~" are refused unless the
+ * listescape plugin is loaded
+ * (https://doc.dovecot.org/2.3/configuration_manual/plugins/listescape_plugin/),
+ * which is a server setting mailferry cannot see: the fallback covers
+ * it. */
+static const struct mf_folder_name_rules dovecot_names = {
+    .max_level_chars = 255,
+};
+
 /* Exchange's folders that hold no mail (MS-OXOSFLD 2.2.1: container
  * classes IPF.Appointment, IPF.Contact, IPF.Task, IPF.StickyNote,
  * IPF.Journal). Its IMAP service lists them but serves only e-mail
@@ -59,6 +110,7 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
             .docs = "https://learn.microsoft.com/en-us/exchange/"
                     "mailbox-migration/migrating-imap-mailboxes/"
                     "migrating-imap-mailboxes",
+            .names = &exchange_names,
             .max_message_size = (uint64_t)35 * 1000 * 1000,
             /* Its CAPABILITY has no MULTIAPPEND. */
             .no_multiappend = true,
@@ -76,6 +128,7 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
             .title = "Exchange Server (on-premises)",
             .docs = "https://learn.microsoft.com/en-us/powershell/module/"
                     "exchange/set-imapsettings",
+            .names = &exchange_names,
             .no_multiappend = true,
             .fingerprint = MF_PROFILE_FP_LENIENT,
             /* Set-ImapSettings: MaxConnectionsPerUser defaults to 16;
@@ -93,6 +146,7 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
             .name = "gmail",
             .title = "Gmail and Google Workspace",
             .docs = "https://support.google.com/a/answer/1071518",
+            .names = &gmail_names,
             /* APPENDLIMIT=35651584 in its capabilities. */
             .max_message_size = 35651584,
             .no_multiappend = true,
@@ -110,6 +164,7 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
             .name = "dovecot",
             .title = "Dovecot",
             .docs = "https://doc.dovecot.org/",
+            .names = &dovecot_names,
             .throttle_default_ms = 30000,
             .throttle_min_connections = 1,
         },
@@ -120,6 +175,7 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
             .title = "Cyrus IMAP",
             .docs = "https://www.cyrusimap.org/imap/reference/admin/"
                     "locations.html",
+            .names = &cyrus_names,
             .throttle_default_ms = 30000,
             .throttle_min_connections = 1,
         },

@@ -206,7 +206,10 @@ mf_report_add_mailbox(struct mf_report_batch *b,
     c->repaired_items = NULL;
     c->n_repaired_items = 0;
     c->repaired_unlisted = 0;
-    c->skipped_cap_ = c->failed_cap_ = c->repaired_cap_ = 0;
+    c->renamed_items = NULL;
+    c->n_renamed_items = 0;
+    c->renamed_unlisted = 0;
+    c->skipped_cap_ = c->failed_cap_ = c->repaired_cap_ = c->renamed_cap_ = 0;
     c->verify_error_text = text_dup(m->verify_error_text);
     c->diff_items = NULL;
     c->n_diff_items = 0;
@@ -251,9 +254,18 @@ mf_report_add_failed(struct mf_report_batch *b, size_t i,
 
     MF_ASSERT(i < b->n_mailboxes);
     m = &b->mailboxes[i];
-    /* A repaired message travels as an item of the failed list (results,
-     * Redis) but was copied: it has its own list. */
-    if (item->error_code == MF_E_MESSAGE_REPAIRED) {
+    /* A repaired message and a renamed folder travel as items of the
+     * failed list (results, Redis) but were copied: each kind has its
+     * own list. */
+    if (item->error_code == MF_E_FOLDER_RENAMED) {
+        if (m->n_renamed_items >= MF_REPORT_ITEMS_MAX) {
+            m->renamed_unlisted++;
+            return;
+        }
+        grow((void **)&m->renamed_items, m->n_renamed_items, &m->renamed_cap_,
+             sizeof(*m->renamed_items));
+        c = &m->renamed_items[m->n_renamed_items++];
+    } else if (item->error_code == MF_E_MESSAGE_REPAIRED) {
         if (m->n_repaired_items >= MF_REPORT_ITEMS_MAX) {
             m->repaired_unlisted++;
             return;
@@ -338,6 +350,11 @@ mailbox_free(struct mf_report_mailbox *m) {
         text_free(m->repaired_items[i].error_text);
     }
     free(m->repaired_items);
+    for (size_t i = 0; i < m->n_renamed_items; i++) {
+        text_free(m->renamed_items[i].folder);
+        text_free(m->renamed_items[i].error_text);
+    }
+    free(m->renamed_items);
     for (size_t i = 0; i < m->n_failed_items; i++) {
         text_free(m->failed_items[i].folder);
         text_free(m->failed_items[i].error_text);

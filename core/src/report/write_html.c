@@ -570,49 +570,72 @@ more_note(struct mf_buf *out, uint64_t shown, uint64_t total) {
     mf_buf_append_str(out, "; the JSON report lists every item.</div>");
 }
 
-/* The failed list (repaired false) or the list of messages --repair
- * changed before the target took them (issue 13, shown only when there
- * are some): one table of mailbox, folder, UID and the error or the
- * changes. */
+/* The three per-item tables of the failed list's kind: messages that
+ * failed, messages --repair changed before the target took them, and
+ * folders the target got under another name (issue 13; the last two
+ * only when there are some). */
+enum item_kind { ITEMS_FAILED, ITEMS_REPAIRED, ITEMS_RENAMED };
+
+static const struct {
+    const char *title, *hint, *column;
+} item_kinds[] = {
+    [ITEMS_FAILED] = {"Failed messages", "", "Error"},
+    [ITEMS_REPAIRED] = {"Repaired messages",
+                        " copied after --repair changed them", "Changes"},
+    [ITEMS_RENAMED] = {"Renamed folders", " on the target under another name",
+                       "Names and why"},
+};
+
+static const struct mf_report_failed *
+items_of(const struct mf_report_mailbox *m, enum item_kind k, size_t *n_r,
+         uint64_t *unlisted_r) {
+    switch (k) {
+    case ITEMS_FAILED:
+        *n_r = m->n_failed_items, *unlisted_r = m->failed_unlisted;
+        return m->failed_items;
+    case ITEMS_REPAIRED:
+        *n_r = m->n_repaired_items, *unlisted_r = m->repaired_unlisted;
+        return m->repaired_items;
+    case ITEMS_RENAMED:
+        *n_r = m->n_renamed_items, *unlisted_r = m->renamed_unlisted;
+        return m->renamed_items;
+    }
+    return NULL;
+}
+
+/* One table of mailbox, folder, UID and the error, the changes or the
+ * names. */
 static void
 item_table(struct mf__report_out *o, const struct mf_report_batch *b,
-           const size_t *order, bool repaired) {
+           const size_t *order, enum item_kind kind) {
     struct mf_buf *out = &o->buf;
-    uint64_t total = 0, shown = 0;
+    uint64_t total = 0, shown = 0, unlisted;
+    size_t n;
 
     for (size_t i = 0; i < b->n_mailboxes; i++) {
-        const struct mf_report_mailbox *m = &b->mailboxes[i];
-        total += repaired ? m->n_repaired_items + m->repaired_unlisted
-                          : m->n_failed_items + m->failed_unlisted;
+        items_of(&b->mailboxes[i], kind, &n, &unlisted);
+        total += n + unlisted;
     }
-    if (repaired && total == 0)
+    if (kind != ITEMS_FAILED && total == 0)
         return;
-    mf_buf_append_str(out, repaired ? "<section class=\"panel\"><h2>Repaired "
-                                      "messages <span class=\"hint\">"
-                                    : "<section class=\"panel\"><h2>Failed "
-                                      "messages <span class=\"hint\">");
+    mf_buf_appendf(out, "<section class=\"panel\"><h2>%s <span class=\"hint\">",
+                   item_kinds[kind].title);
     count(out, total);
-    if (repaired)
-        mf_buf_append_str(out, " copied after --repair changed them");
+    mf_buf_append_str(out, item_kinds[kind].hint);
     mf_buf_append_str(out, "</span></h2>");
     if (total == 0) {
         mf_buf_append_str(out, "<div class=\"muted\">No message failed to "
                                "copy.</div></section>\n");
         return;
     }
-    mf_buf_append_str(
-        out, repaired
-                 ? "<div class=\"tw\"><table><thead><tr><th>Mailbox</th>"
-                   "<th>Folder</th><th class=\"num\">UID</th><th>Changes</th>"
-                   "</tr></thead><tbody>\n"
-                 : "<div class=\"tw\"><table><thead><tr><th>Mailbox</th>"
-                   "<th>Folder</th><th class=\"num\">UID</th><th>Error</th>"
-                   "</tr></thead><tbody>\n");
+    mf_buf_appendf(out,
+                   "<div class=\"tw\"><table><thead><tr><th>Mailbox</th>"
+                   "<th>Folder</th><th class=\"num\">UID</th><th>%s</th>"
+                   "</tr></thead><tbody>\n",
+                   item_kinds[kind].column);
     for (size_t i = 0; i < b->n_mailboxes; i++) {
         const struct mf_report_mailbox *m = &b->mailboxes[order[i]];
-        const struct mf_report_failed *v =
-            repaired ? m->repaired_items : m->failed_items;
-        size_t n = repaired ? m->n_repaired_items : m->n_failed_items;
+        const struct mf_report_failed *v = items_of(m, kind, &n, &unlisted);
 
         for (size_t k = 0; k < n; k++) {
             const struct mf_report_failed *f = &v[k];
@@ -624,15 +647,17 @@ item_table(struct mf__report_out *o, const struct mf_report_batch *b,
             esc(out, m->email);
             mf_buf_append_str(out, "</td><td class=\"mono\">");
             esc(out, f->folder);
-            mf_buf_appendf(out, "</td><td class=\"num\">%" PRIu32 "</td><td>",
-                           f->uid);
-            if (!repaired)
+            mf_buf_append_str(out, "</td><td class=\"num\">");
+            if (f->uid)
+                mf_buf_appendf(out, "%" PRIu32, f->uid);
+            mf_buf_append_str(out, "</td><td>");
+            if (kind == ITEMS_FAILED)
                 mf_buf_appendf(out, "<span class=\"code\">%s %d</span>",
                                mf_err_name((mf_err)f->error_code),
                                f->error_code);
-            esc(out, f->error_text ? f->error_text
-                     : repaired    ? ""
-                                   : mf_strerror((mf_err)f->error_code));
+            esc(out, f->error_text          ? f->error_text
+                     : kind == ITEMS_FAILED ? mf_strerror((mf_err)f->error_code)
+                                            : "");
             mf_buf_append_str(out, "</td></tr>\n");
         }
         mf__report_out_maybe_flush(o);
@@ -723,8 +748,9 @@ mf_report_write_html(const struct mf_report_batch *b, FILE *f) {
     charts(&o.buf, b, &t);
     mf__report_out_maybe_flush(&o);
     mailbox_table(&o, b, order);
-    item_table(&o, b, order, false);
-    item_table(&o, b, order, true);
+    item_table(&o, b, order, ITEMS_FAILED);
+    item_table(&o, b, order, ITEMS_REPAIRED);
+    item_table(&o, b, order, ITEMS_RENAMED);
     skipped_items(&o, b, order, &t);
     mf__report_html_verify_section(&o, b, order);
     mf_buf_append_str(&o.buf, "</main>\n<footer>Generated by mailferry on ");

@@ -163,6 +163,20 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
     mf_json_array_end(j);
     key_u64(j, "failed_unlisted", m->failed_unlisted);
 
+    /* Folders under another name on the target (issue 13 section 2):
+     * only when there are some. */
+    if (m->n_renamed_items + m->renamed_unlisted) {
+        mf_json_key(j, "renamed_folders");
+        mf_json_array_begin(j);
+        for (size_t i = 0; i < m->n_renamed_items; i++) {
+            mf_json_object_begin(j);
+            key_string(j, "folder", m->renamed_items[i].folder);
+            key_string(j, "detail", m->renamed_items[i].error_text);
+            mf_json_object_end(j);
+        }
+        mf_json_array_end(j);
+        key_u64(j, "renamed_unlisted", m->renamed_unlisted);
+    }
     /* --repair (issue 13): copied, with these changes; only when there
      * are some (reports without repairs read as before). */
     if (m->n_repaired_items + m->repaired_unlisted == 0)

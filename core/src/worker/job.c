@@ -271,18 +271,27 @@ copy_items(const struct mf_migrate_item *v, size_t n, size_t *budget,
     return k;
 }
 
-/* copy_items() of a's n_a items followed by b's n_b. */
-static size_t
-copy_two(const struct mf_migrate_item *a, size_t n_a,
-         const struct mf_migrate_item *b, size_t n_b, size_t *budget,
-         struct mf_result_item **out_r) {
-    size_t n = n_a + n_b, k;
-    struct mf_migrate_item *all = mf_xcalloc(n ? n : 1, sizeof(*all));
+/* One list of items for copy_lists(). */
+struct item_list {
+    const struct mf_migrate_item *v;
+    size_t n;
+};
 
-    if (n_a)
-        memcpy(all, a, n_a * sizeof(*all));
-    if (n_b)
-        memcpy(all + n_a, b, n_b * sizeof(*all));
+/* copy_items() of the items of lists[0..n), one list after another. */
+static size_t
+copy_lists(const struct item_list *lists, size_t nlists, size_t *budget,
+           struct mf_result_item **out_r) {
+    size_t n = 0, at = 0, k;
+    struct mf_migrate_item *all;
+
+    for (size_t i = 0; i < nlists; i++)
+        n += lists[i].n;
+    all = mf_xcalloc(n ? n : 1, sizeof(*all));
+    for (size_t i = 0; i < nlists; i++) {
+        if (lists[i].n)
+            memcpy(all + at, lists[i].v, lists[i].n * sizeof(*all));
+        at += lists[i].n;
+    }
     k = copy_items(all, n, budget, out_r);
     free(all); /* the items' strings stay the result's */
     return k;
@@ -328,15 +337,21 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");
     r->started_at_ms = j->started_at_ms;
     r->finished_at_ms = mf__worker_wall_ms();
-    /* Repaired messages (--repair) travel in the failed list with their
-     * own code, MESSAGE_REPAIRED: the report keeps them apart
+    /* Repaired messages (--repair) and renamed folders travel in the
+     * failed list with their own codes, MESSAGE_REPAIRED and
+     * FOLDER_RENAMED: the report keeps them apart
      * (mf_report_add_failed()). Messages removed by --sync-deletes travel
      * in the skipped list with theirs, MESSAGE_DELETED: the report lists
      * them under their own reason (mf_report_skip_reason_of()). */
-    r->nfailed = copy_two(res->failed, res->n_failed, res->repaired,
-                          res->n_repaired, &budget, &r->failed);
-    r->nskipped = copy_two(res->skipped, res->n_skipped, res->deleted,
-                           res->n_deleted, &budget, &r->skipped);
+    r->nfailed =
+        copy_lists((const struct item_list[]){{res->failed, res->n_failed},
+                                              {res->renamed, res->n_renamed},
+                                              {res->repaired, res->n_repaired}},
+                   3, &budget, &r->failed);
+    r->nskipped =
+        copy_lists((const struct item_list[]){{res->skipped, res->n_skipped},
+                                              {res->deleted, res->n_deleted}},
+                   2, &budget, &r->skipped);
 }
 
 /* How long a publish may wait: normally RESULT_WAIT_MS; during shutdown

@@ -13,6 +13,9 @@
  *   5 subscribed, 6 \NonExistent), the rest the raw name; source folders
  *   first, then a line "--", then target folders. A few fixed rules
  *   (exclude "Junk*", include-all, rename "A/B=C") are always applied.
+ *   The target's folder-name rules (what its profile refuses) are picked
+ *   from the three header bytes: none, Cyrus-like ("|!;%" and controls,
+ *   names up to 80 bytes) or Exchange-like (levels up to 6 characters).
  *
  * Invariants (any violation aborts):
  *   - the build succeeds and is deterministic (same JSON twice);
@@ -21,7 +24,10 @@
  *   - no two COPY entries share a target (as the target compares names);
  *   - at most one entry per target name says create_needed;
  *   - every parent of a COPY or CONTAINER target comes earlier in the
- *     plan, is INBOX or the prefix, or exists on the target.
+ *     plan, is INBOX or the prefix, or exists on the target;
+ *   - a folder to create has a last level the target's name rules accept
+ *     (no refused character, not too long) and a whole name within its
+ *     length.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -73,6 +79,33 @@ to_json(const struct mf_folder_plan *plan, struct mf_buf *b) {
     mf_folder_plan_to_json(plan, &j);
 }
 
+static const struct mf_folder_name_rules names[] = {
+    {.forbidden = "|!;%", .controls = true, .max_name_bytes = 80},
+    {.max_level_chars = 6, .case_insensitive = true},
+};
+
+/* A folder to create must be one the target accepts. */
+static void
+check_names(const struct mf_folder_entry *e,
+            const struct mf_folder_plan_input *in) {
+    const struct mf_folder_name_rules *r = in->tgt_names;
+    const char *last;
+    size_t chars = 0;
+
+    if (!r || !e->create_needed || e->action != MF_FOLDER_COPY)
+        return;
+    last = in->tgt_delim ? strrchr(e->tgt_name, in->tgt_delim) : NULL;
+    last = last ? last + 1 : e->tgt_name;
+    for (const char *p = last; *p; p++) {
+        if (mf_folder_name_refuses(r, (unsigned char)*p, in->tgt_delim))
+            abort();
+        chars += ((unsigned char)*p & 0xc0) != 0x80;
+    }
+    if ((r->max_level_chars && chars > r->max_level_chars) ||
+        (r->max_name_bytes && strlen(e->tgt_wire) > r->max_name_bytes))
+        abort();
+}
+
 static void
 check(const struct mf_folder_plan *plan, const struct mf_folder_plan_input *in,
       bool ci) {
@@ -102,6 +135,7 @@ check(const struct mf_folder_plan *plan, const struct mf_folder_plan_input *in,
                 abort();
             mf_buf_free(&dec);
         }
+        check_names(e, in);
         keys[i] = key_of(e->tgt_name, ci, delim);
         for (size_t k = 0; k < i; k++) {
             const struct mf_folder_entry *p = mf_folder_plan_entry(plan, k);
@@ -207,6 +241,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     in.tgt_utf8 = opt & 64;
     in.src_utf8 = opt & 128;
     in.rules = r;
+    switch ((data[0] ^ data[1] ^ opt) % 3) {
+    case 1:
+        in.tgt_names = &names[0];
+        break;
+    case 2:
+        in.tgt_names = &names[1];
+        break;
+    default:
+        break;
+    }
 
     while (pos < size) {
         const uint8_t *line = data + pos;

@@ -195,7 +195,9 @@ def t_corpus():
     e, _ = env()
     run = os.environ["MF_TEST_RUN_DIR"]
     man, secs = gen(e, os.path.join(run, "dovecot-smoke-corpus.json"), "7")
-    check(secs < 10, "small profile for 3 users in %.1f s (< 10 s)" % secs)
+    # A figure, not a check: timed asserts fail on a loaded machine
+    # (CI and parallel ctest); bench/ is where speed is judged.
+    print("small profile for 3 users in %.1f s" % secs)
     check(len(man["users"]) == 3, "manifest has 3 users")
     for user, u in man["users"].items():
         m = master_conn(e, "SOURCE", user)

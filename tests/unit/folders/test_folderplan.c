@@ -51,6 +51,7 @@ struct setup {
     bool ci;
     bool tgt_utf8;
     const struct mf_folder_rules *rules;
+    const struct mf_folder_name_rules *names; /* the target's, or NULL */
 };
 
 /* What one source folder should become. tgt NULL: excluded. */
@@ -92,6 +93,7 @@ build(const struct setup *su) {
     in.tgt_case_insensitive = su->ci;
     in.tgt_utf8 = su->tgt_utf8;
     in.rules = su->rules;
+    in.tgt_names = su->names;
     if (mf_folder_plan_build(&in, &plan, &err) != MF_E_OK)
         fail_msg("plan build failed: %s", err.detail);
     return plan;
@@ -211,7 +213,7 @@ static const struct s dovecot_dot[] = {
 static void
 test_dot_to_slash(void **state) {
     static const struct t tgt[] = {{"INBOX", 0}, {NULL, 0}};
-    struct setup su = {dovecot_dot, "", tgt, '/', "", false, false, NULL};
+    struct setup su = {dovecot_dot, "", tgt, '/', "", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
     static const struct want want[] = {
@@ -260,7 +262,7 @@ test_slash_to_dot_custom_replacement(void **state) {
         {NULL, 0, 0, false},
     };
     struct mf_folder_rules *r = mf_folder_rules_new();
-    struct setup su = {src, "", NULL, '.', "", false, false, r};
+    struct setup su = {src, "", NULL, '.', "", false, false, r, NULL};
     struct mf_folder_plan *plan;
     struct mf_error err;
     static const struct want want[] = {
@@ -302,7 +304,7 @@ test_non_ascii(void **state) {
         {NULL, 0, 0, false},
     };
     static const struct t tgt[] = {{"Entw&APw-rfe", DRAFTS}, {NULL, 0}};
-    struct setup su = {src, "", tgt, '.', "", false, false, NULL};
+    struct setup su = {src, "", tgt, '.', "", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
 
@@ -384,7 +386,7 @@ test_cyrus_to_dovecot(void **state) {
         {NULL, 0, 0, false},
     };
     static const struct t tgt[] = {{"INBOX", 0}, {"Foo", 0}, {NULL, 0}};
-    struct setup su = {src, "INBOX.", tgt, '/', "", false, false, NULL};
+    struct setup su = {src, "INBOX.", tgt, '/', "", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
     static const struct want want[] = {
@@ -420,7 +422,7 @@ test_dovecot_to_cyrus(void **state) {
         {"v1.0", '/', 0, false},    {NULL, 0, 0, false},
     };
     static const struct t tgt[] = {{"INBOX", 0}, {NULL, 0}};
-    struct setup su = {src, "", tgt, '.', "INBOX.", false, false, NULL};
+    struct setup su = {src, "", tgt, '.', "INBOX.", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
     static const struct want want[] = {
         {"INBOX", MF_FOLDER_COPY, "INBOX", false},
@@ -451,7 +453,7 @@ test_inbox_child_collides_on_cyrus(void **state) {
         {"INBOX/Foo", '/', 0, false},
         {NULL, 0, 0, false},
     };
-    struct setup su = {src, "", NULL, '.', "INBOX.", false, false, NULL};
+    struct setup su = {src, "", NULL, '.', "INBOX.", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
 
@@ -494,7 +496,7 @@ test_exchange_special_use(void **state) {
         {"calendar", '/', 0, false},
         {NULL, 0, 0, false},
     };
-    struct setup su = {src, "", exchange, '/', "", true, false, NULL};
+    struct setup su = {src, "", exchange, '/', "", true, false, NULL, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
     static const struct want want[] = {
@@ -536,7 +538,7 @@ test_special_use_off_and_missing(void **state) {
     };
     static const struct t tgt[] = {{"INBOX", 0}, {"Bin", TRASH}, {NULL, 0}};
     struct mf_folder_rules *r = mf_folder_rules_new();
-    struct setup su = {src, "", tgt, '/', "", false, false, NULL};
+    struct setup su = {src, "", tgt, '/', "", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
 
     (void)state;
@@ -580,7 +582,8 @@ test_special_use_guessed(void **state) {
         {"INBOX.Projects.Sent", '.', 0, false}, /* not top-level */
         {NULL, 0, 0, false},
     };
-    struct setup su = {src, "INBOX.", exchange, '/', "", true, false, NULL};
+    struct setup su = {src,  "INBOX.", exchange, '/', "",
+                       true, false,    NULL,     NULL};
     struct mf_folder_plan *plan;
     struct mf_folder_rules *r = mf_folder_rules_new();
     static const struct want want[] = {
@@ -673,7 +676,7 @@ test_exchange_onprem_source(void **state) {
     };
     struct mf_folder_rules *r = mf_folder_rules_new();
     struct mf_error err = {0};
-    struct setup su = {src, "", dovecot_tgt, '/', "", false, false, NULL};
+    struct setup su = {src, "", dovecot_tgt, '/', "", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
 
     (void)state;
@@ -717,7 +720,7 @@ static const struct s gmail[] = {
 static void
 test_gmail_preset(void **state) {
     struct mf_folder_rules *r = mf_folder_rules_new();
-    struct setup su = {gmail, "", exchange, '/', "", true, false, r};
+    struct setup su = {gmail, "", exchange, '/', "", true, false, r, NULL};
     struct mf_folder_plan *plan;
     struct mf_error err;
     static const struct want want[] = {
@@ -768,7 +771,7 @@ test_gmail_preset_by_name(void **state) {
         {NULL, 0, 0, false},
     };
     struct mf_folder_rules *r = mf_folder_rules_new();
-    struct setup su = {src, "", NULL, '/', "", false, false, r};
+    struct setup su = {src, "", NULL, '/', "", false, false, r, NULL};
     struct mf_folder_plan *plan;
     struct mf_error err;
 
@@ -818,7 +821,7 @@ test_exclude_rename(void **state) {
     static const char *const exc[] = {"Archive/2019*", "Junk", NULL};
     static const char *const ren[] = {"Work=Job", "Work/Old=Attic/Work", NULL};
     struct mf_folder_rules *r = rules(NULL, exc, ren);
-    struct setup su = {ruled, "", NULL, '/', "", false, false, r};
+    struct setup su = {ruled, "", NULL, '/', "", false, false, r, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
     static const struct want want[] = {
@@ -861,7 +864,7 @@ test_include(void **state) {
     static const char *const inc[] = {"Work", "Archive/2020", NULL};
     static const char *const exc[] = {"Work/Old", NULL};
     struct mf_folder_rules *r = rules(inc, exc, NULL);
-    struct setup su = {ruled, "", NULL, '/', "", false, false, r};
+    struct setup su = {ruled, "", NULL, '/', "", false, false, r, NULL};
     struct mf_folder_plan *plan;
     static const struct want want[] = {
         {"INBOX", MF_FOLDER_EXCLUDED, NULL, false},
@@ -893,7 +896,7 @@ static void
 test_wildcards_and_case(void **state) {
     static const char *const exc[] = {"%/2019", "junk", NULL};
     struct mf_folder_rules *r = rules(NULL, exc, NULL);
-    struct setup su = {ruled, "", NULL, '/', "", false, false, r};
+    struct setup su = {ruled, "", NULL, '/', "", false, false, r, NULL};
     struct mf_folder_plan *plan;
 
     (void)state;
@@ -1047,7 +1050,7 @@ test_escaped_rename(void **state) {
     static const char *const ren[] = {"Reports 2024\\/25=Reports/2024-25",
                                       NULL};
     struct mf_folder_rules *r = rules(NULL, NULL, ren);
-    struct setup su = {src, "", NULL, '/', "", false, false, r};
+    struct setup su = {src, "", NULL, '/', "", false, false, r, NULL};
     struct mf_folder_plan *plan;
 
     (void)state;
@@ -1070,7 +1073,7 @@ test_target_root(void **state) {
         {NULL, 0, 0, false},
     };
     struct mf_folder_rules *r = mf_folder_rules_new();
-    struct setup su = {src, "", exchange, '.', "INBOX.", false, false, r};
+    struct setup su = {src, "", exchange, '.', "INBOX.", false, false, r, NULL};
     struct mf_folder_plan *plan;
     struct mf_error err;
     static const struct want want[] = {
@@ -1119,7 +1122,7 @@ test_collisions(void **state) {
         {"Inbox", '.', 0, false}, /* the same INBOX, listed twice */
         {NULL, 0, 0, false},
     };
-    struct setup su = {src, "", NULL, '/', "", true, false, NULL};
+    struct setup su = {src, "", NULL, '/', "", true, false, NULL, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
     static const struct want want[] = {
@@ -1165,7 +1168,7 @@ test_rename_collision(void **state) {
         {NULL, 0, 0, false},
     };
     struct mf_folder_rules *r = rules(NULL, NULL, ren);
-    struct setup su = {src, "", NULL, '/', "", false, false, r};
+    struct setup su = {src, "", NULL, '/', "", false, false, r, NULL};
     struct mf_folder_plan *plan;
     static const struct want want[] = {
         {"New", MF_FOLDER_COPY, "New", true},
@@ -1198,7 +1201,7 @@ test_flat(void **state) {
         {"A/B", '/', 0, false},   {"C/D", '/', 0, false},
         {NULL, 0, 0, false},
     };
-    struct setup su = {src, "", NULL, '.', "", false, false, NULL};
+    struct setup su = {src, "", NULL, '.', "", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
     static const struct want want[] = {
         {"a.b", MF_FOLDER_COPY, "a_b", true},
@@ -1242,7 +1245,7 @@ test_noselect_and_nonexistent(void **state) {
         {NULL, 0, 0, false},
     };
     static const struct t tgt[] = {{"INBOX", 0}, {"Exists", 0}, {NULL, 0}};
-    struct setup su = {src, "", tgt, '/', "", false, false, NULL};
+    struct setup su = {src, "", tgt, '/', "", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
     static const struct want want[] = {
@@ -1284,7 +1287,7 @@ test_bad_names(void **state) {
         {"/lead", '/', 0, false},
         {NULL, 0, 0, false},
     };
-    struct setup su = {src, "", NULL, '/', "", false, false, NULL};
+    struct setup su = {src, "", NULL, '/', "", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
     struct mf_folder_plan_input in = {0};
@@ -1408,7 +1411,7 @@ test_json(void **state) {
         {"INBOX", 0}, {"Sent Items", SENT}, {NULL, 0}};
     static const char *const exc[] = {"Junk", NULL};
     struct mf_folder_rules *r = rules(NULL, exc, NULL);
-    struct setup su = {src, "", tgt, '/', "", false, false, r};
+    struct setup su = {src, "", tgt, '/', "", false, false, r, NULL};
     struct mf_folder_plan *plan;
     struct mf_buf b = {0};
     struct mf_json j;
@@ -1436,7 +1439,7 @@ test_json(void **state) {
         "\"subscribed\":false}],"
         "\"summary\":{\"copy\":3,\"container\":0,\"excluded\":1,\"create\":1,"
         "\"special_use\":1,\"renamed\":0,\"delimiter_replaced\":1,"
-        "\"collisions\":0,\"bad_encoding\":0}}");
+        "\"collisions\":0,\"bad_encoding\":0,\"name_mapped\":0}}");
     mf_buf_reset(&b);
     mf_json_init(&j, &b);
     mf_folder_rules_to_json(r, &j);
@@ -1461,7 +1464,7 @@ test_order_independent(void **state) {
         {"WORK", '/', 0, false},
     };
     size_t n = 0;
-    struct setup su = {NULL, "", exchange, '/', "", true, false, NULL};
+    struct setup su = {NULL, "", exchange, '/', "", true, false, NULL, NULL};
     struct mf_folder_plan *a, *b;
     struct mf_buf ja = {0}, jb = {0};
     struct mf_json j;
@@ -1570,6 +1573,134 @@ test_conservative_name(void **state) {
         mf_folder_conservative_name("Ordinary Name (2024) & more", '/', NULL));
 }
 
+/* A Cyrus-like target ('.', "INBOX.", Cyrus's refused characters):
+ * names are mapped by the separator's rule, a literal name keeps its
+ * own, and two names mapped to one are told apart and reported. */
+static void
+test_names_cyrus_target(void **state) {
+    static const struct mf_folder_name_rules cyrus = {
+        .forbidden = "!\"%/;<>\\`{|}", .controls = true, .max_name_bytes = 490};
+    static const struct s src[] = {
+        {"INBOX", '/', 0, false},   {"A|B", '/', 0, false},
+        {"A_B", '/', 0, false},     {"A;B", '/', 0, false},
+        {"A|B/kid", '/', 0, false}, {"Reports 2024", '/', 0, false},
+        {"x<y>", '/', 0, false},    {NULL, 0, 0, false},
+    };
+    static const struct t tgt[] = {{"INBOX", 0}, {NULL, 0}};
+    struct setup su = {.src = src,
+                       .tgt = tgt,
+                       .tgt_delim = '.',
+                       .tgt_prefix = "INBOX.",
+                       .names = &cyrus};
+    struct mf_folder_plan *plan;
+    struct mf_folder_plan_stats st;
+    const struct mf_folder_entry *e;
+    const struct want want[] = {
+        {"A_B", MF_FOLDER_COPY, "INBOX.A_B", true},
+        {"A;B", MF_FOLDER_COPY, "INBOX.A_B (2)", true},
+        {"A|B", MF_FOLDER_COPY, "INBOX.A_B (3)", true},
+        {"A|B/kid", MF_FOLDER_COPY, "INBOX.A_B (3).kid", true},
+        {"Reports 2024", MF_FOLDER_COPY, "INBOX.Reports 2024", true},
+        {"x<y>", MF_FOLDER_COPY, "INBOX.x_y_", true},
+        {NULL, 0, NULL, false},
+    };
+
+    (void)state;
+    plan = build(&su);
+    check(plan, want);
+    check_parents_first(plan, '.', "INBOX.");
+    e = find(plan, "A|B");
+    assert_true(e->flags & MF_FOLDER_F_NAME_MAPPED);
+    assert_true(e->flags & MF_FOLDER_F_COLLISION);
+    assert_string_equal(e->repl_from, "A|B");
+    assert_string_equal(e->repl_to, "A_B");
+    assert_string_equal(e->wanted_name, "INBOX.A_B");
+    assert_false(find(plan, "A_B")->flags & MF_FOLDER_F_TARGET_RENAMED);
+    assert_false(find(plan, "A|B/kid")->flags & MF_FOLDER_F_NAME_MAPPED);
+    mf_folder_plan_stats(plan, &st);
+    assert_int_equal(st.name_mapped, 3);
+    assert_int_equal(st.collisions, 2);
+    mf_folder_plan_free(&plan);
+
+    /* Without the profile's rules only the delimiter would be replaced:
+     * "A|B" goes as it is (and the target refuses it). */
+    su.names = NULL;
+    plan = build(&su);
+    assert_string_equal(find(plan, "A|B")->tgt_name, "INBOX.A|B");
+    mf_folder_plan_free(&plan);
+}
+
+/* Exchange-like lengths: a level over the limit is cut; two long names
+ * alike in their first characters stay apart, the suffix inside the
+ * limit; a whole-name limit cuts the last level. */
+static void
+test_names_lengths(void **state) {
+    static const struct mf_folder_name_rules lv = {.max_level_chars = 10,
+                                                   .case_insensitive = true};
+    static const struct mf_folder_name_rules nb = {.max_name_bytes = 16};
+    static const struct s src[] = {
+        {"INBOX", '/', 0, false},
+        {"Projects 2019 old", '/', 0, false},
+        {"Projects 2019 new", '/', 0, false},
+        {"Short", '/', 0, false},
+        {"Short/deeper level", '/', 0, false},
+        {NULL, 0, 0, false},
+    };
+    static const struct t tgt[] = {{"INBOX", 0}, {NULL, 0}};
+    struct setup su = {
+        .src = src, .tgt = tgt, .tgt_delim = '/', .names = &lv, .ci = true};
+    struct mf_folder_plan *plan;
+    const struct mf_folder_entry *e;
+    const struct want want[] = {
+        {"Projects 2019 new", MF_FOLDER_COPY, "Projects 2", true},
+        {"Projects 2019 old", MF_FOLDER_COPY, "Projec (2)", true},
+        {"Short/deeper level", MF_FOLDER_COPY, "Short/deeper lev", true},
+        {NULL, 0, NULL, false},
+    };
+
+    (void)state;
+    plan = build(&su);
+    check(plan, want);
+    e = find(plan, "Projects 2019 old");
+    assert_true(e->flags & MF_FOLDER_F_NAME_MAPPED);
+    assert_true(e->flags & MF_FOLDER_F_COLLISION);
+    assert_string_equal(e->wanted_name, "Projects 2");
+    mf_folder_plan_free(&plan);
+
+    su.names = &nb;
+    su.ci = false;
+    plan = build(&su);
+    e = find(plan, "Short/deeper level");
+    assert_string_equal(e->tgt_name, "Short/deeper lev");
+    assert_true(e->flags & MF_FOLDER_F_NAME_MAPPED);
+    assert_string_equal(e->repl_from, "deeper level");
+    assert_string_equal(e->repl_to, "deeper lev");
+    assert_true(strlen(find(plan, "Projects 2019 old")->tgt_wire) <= 16);
+    mf_folder_plan_free(&plan);
+}
+
+/* A separator replacement the target refuses is a configuration error,
+ * not a name the target will refuse later. */
+static void
+test_names_bad_replacement(void **state) {
+    static const struct mf_folder_name_rules cyrus = {.forbidden = "|"};
+    struct mf_folder_rules *r = mf_folder_rules_new();
+    struct mf_folder_plan_input in = {0};
+    struct mf_folder_plan *plan = NULL;
+    struct mf_error err = {0};
+
+    (void)state;
+    assert_int_equal(mf_folder_rules_parse_separator_replacement(r, "|", &err),
+                     MF_E_OK);
+    in.tgt_delim = '.';
+    in.tgt_names = &cyrus;
+    in.rules = r;
+    assert_int_equal(mf_folder_plan_build(&in, &plan, &err), MF_E_CONFIG);
+    assert_non_null(strstr(err.detail, "refuses"));
+    assert_null(plan);
+    mf_folder_rules_free(&r);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -1604,6 +1735,9 @@ main(void) {
         cmocka_unit_test(test_odd_delimiters),
         cmocka_unit_test(test_attrs),
         cmocka_unit_test(test_conservative_name),
+        cmocka_unit_test(test_names_cyrus_target),
+        cmocka_unit_test(test_names_lengths),
+        cmocka_unit_test(test_names_bad_replacement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

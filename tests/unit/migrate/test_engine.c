@@ -698,8 +698,10 @@ test_size_cap_raised(void **state) {
     expect_same(t, "INBOX", "INBOX");
 }
 
-/* A folder the target refuses to create counts all its messages as not
- * copied, with the server's words, and the mailbox is not synced. */
+/* A folder the target refuses to create, under its name and then under
+ * its conservative name, counts all its messages as not copied, with
+ * FOLDER_NAME_REFUSED, both names and the server's words, and the
+ * mailbox is not synced. */
 static void
 test_folder_create_refused(void **state) {
     struct t *t = *state;
@@ -717,8 +719,10 @@ test_folder_create_refused(void **state) {
     for (size_t i = 0; i < t->res.n_failed; i++) {
         const struct mf_migrate_item *it = &t->res.failed[i];
         assert_string_equal(it->folder, "Bad*Name");
-        assert_int_equal(it->error.code, MF_E_IMAP_NO);
+        assert_int_equal(it->error.code, MF_E_FOLDER_NAME_REFUSED);
         assert_non_null(strstr(it->error.detail, "Invalid mailbox name"));
+        assert_non_null(strstr(it->error.detail, "\"Bad*Name\""));
+        assert_non_null(strstr(it->error.detail, "\"Bad_Name\""));
         if (it->uid == 0)
             folder_item = it;
         else
@@ -726,6 +730,7 @@ test_folder_create_refused(void **state) {
     }
     assert_non_null(folder_item);
     assert_int_equal(msgs, 12);
+    assert_int_equal(t->res.n_renamed, 0);
     expect_same(t, "INBOX", "INBOX");
 }
 
@@ -743,7 +748,17 @@ test_folder_name_fallback(void **state) {
     for (int pass_no = 0; pass_no < 2; pass_no++) {
         assert_int_equal(pass(t), MF_E_OK);
         assert_int_equal(t->res.stats.failed, 0);
-        assert_int_equal(t->res.stats.folders_renamed, 1);
+        /* Listed with both names: the folder and the one below it. */
+        assert_int_equal(t->res.stats.folders_renamed, 2);
+        assert_int_equal(t->res.n_renamed, 2);
+        for (size_t i = 0; i < 2; i++) {
+            const struct mf_migrate_item *it = &t->res.renamed[i];
+            assert_int_equal(it->error.code, MF_E_FOLDER_RENAMED);
+            assert_non_null(strstr(it->error.detail, "Bad_Name"));
+            assert_non_null(strstr(it->error.detail, "refused to create"));
+        }
+        assert_string_equal(t->res.renamed[0].folder, "Bad*Name");
+        assert_string_equal(t->res.renamed[1].folder, "Bad*Name/Sub");
         expect_same(t, "Bad*Name", "Bad_Name");
         expect_same(t, "Bad*Name.Sub", "Bad_Name/Sub");
         expect_same(t, "INBOX", "INBOX");

@@ -157,13 +157,40 @@ test_detect(void **state) {
     }
 }
 
+/* Folder-name rules as targets (issue 13 section 2): Cyrus's refused
+ * characters and name length; Exchange's and Dovecot's level lengths;
+ * Exchange and Gmail compare names without case; generic knows nothing
+ * (the fallback after a refused CREATE covers it). */
+static void
+test_names(void **state) {
+    const struct mf_profile *cy = mf_profile_get(MF_PROFILE_CYRUS);
+    const struct mf_profile *exo = mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE);
+    const struct mf_profile *gm = mf_profile_get(MF_PROFILE_GMAIL);
+    const char *cyrus_refuses = "!\"%/;<>\\`{|}";
+
+    (void)state;
+    assert_null(mf_profile_generic()->names);
+    for (const char *p = cyrus_refuses; *p; p++)
+        assert_true(mf_folder_name_refuses(cy->names, (unsigned char)*p, '.'));
+    assert_false(mf_folder_name_refuses(cy->names, '&', '.'));
+    assert_true(mf_folder_name_refuses(cy->names, '\t', '.'));
+    assert_int_equal(cy->names->max_name_bytes, 490);
+    assert_int_equal(exo->names->max_level_chars, 256);
+    assert_true(exo->names->case_insensitive);
+    assert_ptr_equal(exo->names,
+                     mf_profile_get(MF_PROFILE_EXCHANGE_ONPREM)->names);
+    assert_true(gm->names->case_insensitive);
+    assert_null(gm->names->forbidden);
+    assert_int_equal(mf_profile_get(MF_PROFILE_DOVECOT)->names->max_level_chars,
+                     255);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_find),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_folder_rules),
-        cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_find),         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_folder_rules), cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
