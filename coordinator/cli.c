@@ -2,8 +2,10 @@
 #include "cli.h"
 
 #include "mailferry/log.h"
+#include "mailferry/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const struct cli_option cli_common_options[] = {
@@ -62,6 +64,9 @@ cli_print_help(const char *command, const char *usage,
     printf("\nconnection options (every command takes them, from flags, "
            "MAILFERRY_*\nor --config, and ignores those it does not use):\n");
     print_options(stdout, cli_connection_options);
+    printf("  %-32s %s\n", "--kafka.PROPERTY VALUE",
+           "a librdkafka property (SASL, TLS), for the commands that use "
+           "Kafka");
 }
 
 static bool
@@ -113,6 +118,17 @@ cli_parse(struct cli *cli, const char *command, const char *usage,
             o = find(cli_common_options, a, len);
         if (!o)
             o = find(cli_connection_options, a, len);
+        if (!o && mf_config_passthrough(a, len)) {
+            /* --kafka.<property> VALUE: with the connection settings, for
+             * the commands that talk to Kafka (SASL, TLS). */
+            char *name = mf_xstrndup(a, len);
+            if (!eq && i + 1 >= argc)
+                return usage_error(command, usage, "option needs a value",
+                                   argv[i]);
+            mf_config_set_flag(cli->config, name, eq ? eq + 1 : argv[++i]);
+            free(name);
+            continue;
+        }
         if (!o)
             return usage_error(command, usage, "unknown option", argv[i]);
         if (!o->takes_value) {

@@ -130,7 +130,7 @@ parse_args(struct mf_config *cfg, int argc, char **argv) {
         for (const struct option *p = options; p->name; p++)
             if (strcmp(p->name, name) == 0)
                 o = p;
-        if (!o && !(strncmp(name, "kafka.", 6) == 0 && name[6]))
+        if (!o && !mf_config_passthrough(name, len))
             return usage_error("unknown option", argv[i]);
         if (o && !o->takes_value) {
             if (eq)

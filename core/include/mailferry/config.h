@@ -112,6 +112,11 @@ void mf_config_each_prefixed(const struct mf_config *c, const char *prefix,
                                         const char *value),
                              void *ud);
 
+/* Whether the option name (len bytes, without "--") is one that passes
+ * through to librdkafka: "kafka.<property>" (mf_config_each_prefixed()).
+ * Every program accepts these besides its own options, with a value. */
+bool mf_config_passthrough(const char *name, size_t len);
+
 /* The environment variable name for key ("MAILFERRY_MAX_CONNECTIONS"). */
 void mf_config_env_name(const char *key, char *out, size_t n);
 

@@ -382,3 +382,8 @@ mf_config_each_prefixed(const struct mf_config *c, const char *prefix,
         cb(ud, seen.items[i].key, seen.items[i].value);
     kv_free(&seen);
 }
+
+bool
+mf_config_passthrough(const char *name, size_t len) {
+    return len > 6 && strncmp(name, "kafka.", 6) == 0;
+}

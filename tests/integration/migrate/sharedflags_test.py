@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """One set of connection flags for every command (issue 16 section 7):
-`--redis`, `--kafka`, `--master-key-file` and `--topic-prefix`, as flags,
+`--redis`, `--kafka`, `--master-key-file` and `--topic-prefix` (and a
+`--kafka.<property>` pass-through), as flags,
 as MAILFERRY_* variables and in a --config file, against the redis
 fixture (database 1), the Kafka dev broker and the Dovecot pair.
 
@@ -39,7 +40,10 @@ import window_test as wt  # noqa: E402
 check = mt.check
 REDIS_URL = mt.REDIS["REDIS_URL"] + "/1"
 KAFKA = mt.env_file("kafka")["KAFKA_BOOTSTRAP"]
-SHARED = ("redis", "kafka", "master-key-file", "topic-prefix")
+# The four settings, and a librdkafka property passed through the way a
+# SASL or TLS setting is (--kafka.<property>).
+SHARED = ("redis", "kafka", "master-key-file", "topic-prefix",
+          "kafka.socket.keepalive.enable")
 
 
 def email(n):
@@ -57,8 +61,8 @@ class Form:
                 self.args += ["--" + k, values[k]]
         elif kind == "env":
             for k in SHARED:
-                self.env["MAILFERRY_" + k.upper().replace("-", "_")] = \
-                    values[k]
+                name = k.upper().replace("-", "_").replace(".", "_")
+                self.env["MAILFERRY_" + name] = values[k]
         else:
             conf = os.path.join(mt.TMP, "shared.conf")
             with open(conf, "w") as f:
@@ -109,7 +113,8 @@ def table(b, other):
 def case_table():
     key = rt.key_file("shared")
     values = {"redis": REDIS_URL, "kafka": KAFKA, "master-key-file": key,
-              "topic-prefix": f"h16t-{mt.RUN_ID}"}
+              "topic-prefix": f"h16t-{mt.RUN_ID}",
+              "kafka.socket.keepalive.enable": "true"}
     other = f"h16t-other-{mt.RUN_ID}"
     Form("flags", values).run("batch", "create", other, "--csv",
                               mt.csv_for([30], "o30"), "--source", mt.SRC,
