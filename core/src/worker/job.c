@@ -393,6 +393,10 @@ job_copy(const struct mf_job *src, uint32_t attempt, const char *sender,
         mf_xstrdup(src->source_profile ? src->source_profile : "");
     d->target_profile =
         mf_xstrdup(src->target_profile ? src->target_profile : "");
+    /* The window is bound into the sealed secrets (jobs/build.c): a copy
+     * without it would not open (DECRYPT) on the next worker. */
+    d->has_window = src->has_window;
+    d->window = src->window;
     for (int side = 0; side < 2; side++) {
         const struct mf_job_credentials *s = side ? &src->target : &src->source;
         struct mf_job_credentials *c = side ? &d->target : &d->source;
