@@ -237,8 +237,9 @@ token_files(void **state) {
     (void)state;
     struct mf_error err = {0};
     char *one = write_file("one", "  tok-single \n");
-    char *many = write_file("many", "# comment\n\nuser01@example.test  t1\n"
-                                    "USER02@example.test\tt2\r\n");
+    char *many =
+        write_file("many", "# comment\n\nuser01@example.test  tok-one-Q7\n"
+                           "USER02@example.test\ttok-two-Q7\r\n");
     char *tok = NULL;
 
     assert_int_equal(mf__oauth_token_file(one, "x@y", &tok, &err), MF_E_OK);
@@ -246,17 +247,20 @@ token_files(void **state) {
     mf_secret_free(&tok);
     assert_int_equal(
         mf__oauth_token_file(many, "user01@example.test", &tok, &err), MF_E_OK);
-    assert_string_equal(tok, "t1");
+    assert_string_equal(tok, "tok-one-Q7");
     mf_secret_free(&tok);
     assert_int_equal(
         mf__oauth_token_file(many, "user02@EXAMPLE.test", &tok, &err), MF_E_OK);
-    assert_string_equal(tok, "t2");
+    assert_string_equal(tok, "tok-two-Q7");
     mf_secret_free(&tok);
     assert_int_equal(
         mf__oauth_token_file(many, "user03@example.test", &tok, &err),
         MF_E_OAUTH_TOKEN_FILE);
     assert_null(tok);
-    assert_null(strstr(err.detail, "t1"));
+    /* No token in the error. (The tokens are long enough not to appear
+     * by chance in the random temporary path the detail names: "t1" did,
+     * in mf-oauth-test-5Ojt1x.) */
+    assert_null(strstr(err.detail, "tok-one-Q7"));
     /* Read again at each call: a refresher rotates the token. */
     free(write_file("one", "tok-rotated\n"));
     assert_int_equal(mf__oauth_token_file(one, "x@y", &tok, &err), MF_E_OK);
