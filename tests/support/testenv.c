@@ -32,3 +32,11 @@ mf_testenv_get(const char *fixture, const char *key) {
     fclose(f);
     return value;
 }
+
+bool
+mf_testenv_mkdtemp(char *dir, size_t size, const char *name) {
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(dir, size, "%s/%s_XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    return mkdtemp(dir) != NULL;
+}

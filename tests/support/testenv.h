@@ -5,8 +5,15 @@
 #ifndef MF_TESTENV_H
 #define MF_TESTENV_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /* The value of key in fixture's .env file, as a new string the caller
  * frees, or NULL when the file or key is missing. */
 char *mf_testenv_get(const char *fixture, const char *key);
+
+/* Makes a private directory $TMPDIR/<name>_XXXXXX (/tmp without
+ * TMPDIR) into dir; returns false when mkdtemp fails. */
+bool mf_testenv_mkdtemp(char *dir, size_t size, const char *name);
 
 #endif

@@ -9,6 +9,8 @@
  * of the same rules (many processes, fairness under churn, Redis
  * restarts) is integration.caps.leases.
  */
+#include "testenv.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,13 +40,10 @@ struct t {
 static int
 setup(void **state) {
     struct t *t = mf_xcalloc(1, sizeof(*t));
-    const char *tmp = getenv("TMPDIR");
     struct mf_error err = {0};
 
     signal(SIGPIPE, SIG_IGN); /* hiredis writes with plain send() */
-    snprintf(t->dir, sizeof(t->dir), "%s/mf_test_lease_XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(t->dir));
+    assert_true(mf_testenv_mkdtemp(t->dir, sizeof(t->dir), "mf_test_lease"));
     assert_int_equal(mf_redis_child_start(NULL, t->dir, &t->child, &err),
                      MF_E_OK);
     assert_int_equal(

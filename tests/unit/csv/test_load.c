@@ -27,10 +27,12 @@ count_issue(void *ud, const struct mf_csv_issue *is) {
 
 static char *
 write_tmp(const char *text) {
-    static char path[64];
+    static char path[4096];
+    const char *tmp = getenv("TMPDIR");
     int fd;
 
-    snprintf(path, sizeof(path), "/tmp/mf_test_load_XXXXXX");
+    snprintf(path, sizeof(path), "%s/mf_test_load_XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
     fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));

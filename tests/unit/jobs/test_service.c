@@ -17,6 +17,8 @@
  *   - requeue: a claim whose worker died (its TTL runs out) is requeued
  *     by the scan with the next attempt, its job produced.
  */
+#include "testenv.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,12 +91,9 @@ setup(void **state) {
     struct t *t = mf_xcalloc(1, sizeof(*t));
     /* hiredis writes with plain send() (redis.h). */
     signal(SIGPIPE, SIG_IGN);
-    const char *tmp = getenv("TMPDIR");
     struct mf_error err = {0};
 
-    snprintf(t->dir, sizeof(t->dir), "%s/mf_test_service_XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(t->dir));
+    assert_true(mf_testenv_mkdtemp(t->dir, sizeof(t->dir), "mf_test_service"));
     snprintf(t->keyfile, sizeof(t->keyfile), "%s/keys", t->dir);
     assert_int_equal(mf_crypto_keyfile_generate(t->keyfile, "k1",
                                                 MF_CRYPTO_KEYFILE_CREATE, &err),
