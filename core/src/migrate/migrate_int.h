@@ -202,14 +202,39 @@ void mf__run_renamed(struct mf__run *run, const char *folder, const char *why);
 /* Frees what an item owns. */
 void mf__run_item_clear(struct mf_migrate_item *it);
 
+/* A target folder that could not be created, and why. */
+struct broken {
+    char *name; /* owned: the target's wire name */
+    struct mf_error err;
+};
+
+struct broken_list {
+    struct broken *v;
+    size_t n;
+};
+
+const struct mf_error *mf__broken_find(const struct broken_list *l,
+                                       const char *name);
+void mf__broken_free(struct broken_list *l);
+
+/* folder_create.c: lists e as a folder the target got under another
+ * name; whether an error fails its folder only; creates and subscribes
+ * the plan's target folders (folders that cannot be created go into
+ * broken with the server's answer). */
+void mf__run_list_renamed(struct mf__run *run, const struct mf_folder_entry *e);
+bool mf__run_folder_only(mf_err code);
+mf_err mf__run_create_folders(struct mf__run *run, struct mf_folder_plan *plan,
+                              const struct mf_store_lists *lists,
+                              struct broken_list *broken);
+
 /* Moves plan entry i (and the entries below it) to the conservative name
  * that a target refusing its name gets (folderplan_fallback.c, with the
  * batch's separator replacement): true when the entry has a new name. */
 bool mf__run_name_fallback(struct mf__run *run, struct mf_folder_plan *plan,
                            size_t i);
-/* Copies a store's error into run->err and returns its code. */
 /* The message size cap before the target's APPENDLIMIT (mailbox.c). */
 uint64_t mf__run_max_message_size(const struct mf_migrate_options *o);
+/* Copies a store's error into run->err and returns its code. */
 mf_err mf__run_store_error(struct mf__run *run, struct mf_store *st,
                            const char *what);
 
