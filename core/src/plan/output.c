@@ -370,6 +370,22 @@ mf_plan_totals_to_json(const struct mf_plan_totals *t, struct mf_json *j) {
     mf_json_object_end(j);
 }
 
+/* key: {"from", "to"} of the entry's replacement when on, else null. */
+static void
+json_from_to(struct mf_json *j, const char *key, bool on,
+             const struct mf_folder_entry *e) {
+    mf_json_key(j, key);
+    if (!on) {
+        mf_json_null(j);
+        return;
+    }
+    mf_json_object_begin(j);
+    mf_json_key(j, "from");
+    mf_json_string(j, e->repl_from);
+    mf_json_key(j, "to");
+    mf_json_string(j, e->repl_to);
+    mf_json_object_end(j);
+}
 static void
 json_folder(struct mf_json *j, const struct mf_folder_entry *e,
             const struct mf_plan_folder *f) {
@@ -407,28 +423,10 @@ json_folder(struct mf_json *j, const struct mf_folder_entry *e,
         mf_json_null(j);
     mf_json_key(j, "renamed");
     mf_json_bool(j, (e->flags & MF_FOLDER_F_RENAMED) != 0);
-    mf_json_key(j, "delimiter_replaced");
-    if (e->flags & MF_FOLDER_F_DELIM_REPLACED) {
-        mf_json_object_begin(j);
-        mf_json_key(j, "from");
-        mf_json_string(j, e->repl_from);
-        mf_json_key(j, "to");
-        mf_json_string(j, e->repl_to);
-        mf_json_object_end(j);
-    } else {
-        mf_json_null(j);
-    }
-    mf_json_key(j, "name_mapped");
-    if (e->flags & MF_FOLDER_F_NAME_MAPPED) {
-        mf_json_object_begin(j);
-        mf_json_key(j, "from");
-        mf_json_string(j, e->repl_from);
-        mf_json_key(j, "to");
-        mf_json_string(j, e->repl_to);
-        mf_json_object_end(j);
-    } else {
-        mf_json_null(j);
-    }
+    json_from_to(j, "delimiter_replaced",
+                 (e->flags & MF_FOLDER_F_DELIM_REPLACED) != 0, e);
+    json_from_to(j, "name_mapped", (e->flags & MF_FOLDER_F_NAME_MAPPED) != 0,
+                 e);
     mf_json_key(j, "collision");
     if (e->flags & MF_FOLDER_F_COLLISION)
         mf_json_string(j, e->wanted_name);
