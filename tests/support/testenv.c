@@ -40,3 +40,17 @@ mf_testenv_mkdtemp(char *dir, size_t size, const char *name) {
     snprintf(dir, size, "%s/%s_XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
     return mkdtemp(dir) != NULL;
 }
+
+char *
+mf_testenv_redis_url(unsigned db) {
+    char *base = mf_testenv_get("redis", "REDIS_URL");
+    char *url;
+
+    if (!base) {
+        fprintf(stderr, "no redis fixture (REDIS_URL)\n");
+        return NULL;
+    }
+    url = mf_xasprintf("%s/%u", base, db);
+    free(base);
+    return url;
+}

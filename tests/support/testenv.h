@@ -12,6 +12,11 @@
  * frees, or NULL when the file or key is missing. */
 char *mf_testenv_get(const char *fixture, const char *key);
 
+/* The redis fixture's URL with database db (a test's own, see
+ * tests/support/dovecot/README.md), as a new string the caller frees;
+ * NULL, with a line on stderr, without the fixture. */
+char *mf_testenv_redis_url(unsigned db);
+
 /* Makes a private directory $TMPDIR/<name>_XXXXXX (/tmp without
  * TMPDIR) into dir; returns false when mkdtemp fails. */
 bool mf_testenv_mkdtemp(char *dir, size_t size, const char *name);

@@ -193,17 +193,12 @@ main(void) {
         cmocka_unit_test(test_duplicate_later_chunk),
         cmocka_unit_test(test_interrupted_leftovers),
     };
-    char *base;
     int rc;
 
     snprintf(prefix, sizeof(prefix), "c%ld-%d", (long)time(NULL),
              (int)getpid());
-    if (!(base = mf_testenv_get("redis", "REDIS_URL"))) {
-        fprintf(stderr, "no redis fixture (REDIS_URL)\n");
+    if (!(url = mf_testenv_redis_url(8))) /* issue 14's database */
         return 1;
-    }
-    url = mf_xasprintf("%s/8", base); /* issue 14's database */
-    free(base);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(url);
     return rc;

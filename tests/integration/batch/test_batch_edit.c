@@ -453,17 +453,12 @@ main(void) {
         cmocka_unit_test(test_drop),
         cmocka_unit_test(test_stop_lost_worker),
     };
-    char *base;
     int rc;
 
     snprintf(prefix, sizeof(prefix), "te%ld-%d", (long)time(NULL),
              (int)getpid());
-    if (!(base = mf_testenv_get("redis", "REDIS_URL"))) {
-        fprintf(stderr, "no redis fixture (REDIS_URL)\n");
+    if (!(url = mf_testenv_redis_url(12))) /* issue 16's database */
         return 1;
-    }
-    url = mf_xasprintf("%s/12", base); /* issue 16's database */
-    free(base);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(url);
     return rc;
