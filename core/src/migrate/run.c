@@ -240,10 +240,9 @@ mf__run_store_error(struct mf__run *run, struct mf_store *st,
 
 bool
 mf__run_lenient(const struct mf__run *run) {
-    const struct mf_profile *t = run->o->target_profile;
-    if (run->o->fingerprint_set) /* the admin's --fingerprint wins */
-        return run->o->fingerprint == MF_PROFILE_FP_LENIENT;
-    return t && t->fingerprint == MF_PROFILE_FP_LENIENT;
+    return mf_profile_fingerprint_mode(
+               run->o->target_profile, run->o->fingerprint_set,
+               run->o->fingerprint) == MF_PROFILE_FP_LENIENT;
 }
 
 void
