@@ -52,6 +52,7 @@ SASL PLAIN authzid only). With a Cyrus server the cases copy, kill and
 admin run as above with users 87, 88 and 89 (Dovecot users 87-92 are
 the Cyrus matrix's, Cyrus's are the fixture's own) and Redis database 4.
 """
+import atexit
 import imaplib
 import json
 import os
@@ -106,6 +107,10 @@ SRC = f"imap://127.0.0.1:{SRC_PORT}/?tls=off"
 TGT = f"imap://127.0.0.1:{TGT_PORT}/?tls=off"
 RUN_ID = f"{os.getpid()}-{int(time.time())}"
 TMP = tempfile.mkdtemp(prefix="mf-migrate-test.", dir=RUN)
+# Every script that imports this module gets its own TMP: removed when it
+# exits (passed or failed), unless MF_KEEP_TEST_DIRS is set to look at it.
+if not os.environ.get("MF_KEEP_TEST_DIRS"):
+    atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 REPORT = os.path.join(TMP, "report")
 
 
