@@ -56,6 +56,7 @@ of CYRUS_USERS below (Dovecot users 87-92 and 113-115 are the Cyrus
 matrix's, Cyrus's are the fixture's own) and Redis database 4; so do
 verify_test.py and rerun_test.py kill_resume.
 """
+import atexit
 import imaplib
 import json
 import os
@@ -121,6 +122,10 @@ SRC = f"imap://127.0.0.1:{SRC_PORT}/?tls=off"
 TGT = f"imap://127.0.0.1:{TGT_PORT}/?tls=off"
 RUN_ID = f"{os.getpid()}-{int(time.time())}"
 TMP = tempfile.mkdtemp(prefix="mf-migrate-test.", dir=RUN)
+# Every script that imports this module gets its own TMP: removed when it
+# exits (passed or failed), unless MF_KEEP_TEST_DIRS is set to look at it.
+if not os.environ.get("MF_KEEP_TEST_DIRS"):
+    atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 REPORT = os.path.join(TMP, "report")
 
 
