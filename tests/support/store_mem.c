@@ -890,6 +890,41 @@ mem_expunge_uids(struct mf_store *st, const uint32_t *uids, size_t n) {
     return MF_E_OK;
 }
 
+/* RFC 6851: each message goes to dest with the next UID there, its
+ * flags and INTERNALDATE kept, and leaves the selected folder; COPYUID
+ * names every one (this server always has UIDPLUS when it has MOVE). */
+static mf_err
+mem_move_uids(struct mf_store *st, const uint32_t *uids, size_t n,
+              const char *dest, uint32_t *uidvalidity_r, uint32_t *new_r) {
+    struct mem_store *ms = MS(st);
+    struct mf_mem_folder *to;
+
+    *uidvalidity_r = 0;
+    memset(new_r, 0, n * sizeof(*new_r));
+    if (ms->broken)
+        return broken_error(ms);
+    if (!ms->srv->caps.move)
+        return mf_store_fail(st, MF_E_IMAP_BAD, "BAD unknown command MOVE");
+    if (!ms->sel || ms->readonly)
+        return mf_store_fail(st, MF_E_IMAP_BAD, "BAD no folder selected");
+    if (!(to = mf_mem_folder_find(ms->srv, dest)) || to == ms->sel)
+        return mf_store_fail(st, MF_E_MAILBOX_MISSING,
+                             "NO [TRYCREATE] no such folder");
+    for (size_t i = 0; i < n; i++) {
+        struct mf_mem_msg *m = mf_mem_msg_find(ms->sel, uids[i]);
+        if (!m)
+            continue; /* expunged meanwhile: nothing to move */
+        new_r[i] = mf_mem_msg_add(to, m->flags, m->date, m->body, m->len);
+        (void)mf_mem_msg_remove(ms->sel, uids[i]);
+        ms->srv->stats.moved++;
+    }
+    if (ms->srv->caps.uidplus)
+        *uidvalidity_r = to->uidvalidity;
+    else
+        memset(new_r, 0, n * sizeof(*new_r));
+    return MF_E_OK;
+}
+
 static const struct mf_store_ops mem_ops = {
     .list = mem_list,
     .create = mem_create,
@@ -902,6 +937,7 @@ static const struct mf_store_ops mem_ops = {
     .fetch_bodies = mem_fetch_bodies,
     .append = mem_append,
     .expunge_uids = mem_expunge_uids,
+    .move_uids = mem_move_uids,
     .set_flags = mem_set_flags,
     .flush = mem_flush,
     .cancel = mem_cancel,

@@ -140,6 +140,7 @@ struct mf_mem_stats {
     uint64_t changed_since; /* changed_since() calls */
     uint64_t max_queued;    /* most commands ever queued on one store */
     uint64_t expunged;      /* messages removed by expunge_uids() */
+    uint64_t moved;         /* messages moved by move_uids() */
 };
 
 struct mf_mem_server {
@@ -156,6 +157,7 @@ struct mf_mem_server {
  * UIDPLUS, MULTIAPPEND and CONDSTORE (every message added, flag change and
  * expunge made through the functions below takes the next mod-sequence:
  * status() gives the highest, changed_since() compares with them), no
+ * MOVE (a test sets caps.move: move_uids() then moves, with COPYUID), no
  * APPENDLIMIT and an empty personal prefix. */
 struct mf_mem_server *mf_mem_server_new(char delim);
 /* Frees *srv and everything it holds; accepts NULL; sets *srv to NULL. */

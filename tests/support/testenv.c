@@ -41,9 +41,21 @@ mf_testenv_mkdtemp(char *dir, size_t size, const char *name) {
     return mkdtemp(dir) != NULL;
 }
 
+const char *
+mf_testenv_redis_fixture(void) {
+    const char *name = getenv("MF_TEST_REDIS_FIXTURE");
+
+    return name && *name ? name : "redis";
+}
+
+char *
+mf_testenv_redis(const char *key) {
+    return mf_testenv_get(mf_testenv_redis_fixture(), key);
+}
+
 char *
 mf_testenv_redis_url(unsigned db) {
-    char *base = mf_testenv_get("redis", "REDIS_URL");
+    char *base = mf_testenv_redis("REDIS_URL");
     char *url;
 
     if (!base) {

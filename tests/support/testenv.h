@@ -12,6 +12,13 @@
  * frees, or NULL when the file or key is missing. */
 char *mf_testenv_get(const char *fixture, const char *key);
 
+/* The name of the redis-server fixture this test runs against:
+ * $MF_TEST_REDIS_FIXTURE (redis_auth, redis_restart) or "redis". */
+const char *mf_testenv_redis_fixture(void);
+
+/* mf_testenv_get() of that fixture. */
+char *mf_testenv_redis(const char *key);
+
 /* The redis fixture's URL with database db (a test's own, see
  * tests/support/dovecot/README.md), as a new string the caller frees;
  * NULL, with a line on stderr, without the fixture. */

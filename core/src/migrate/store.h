@@ -197,6 +197,18 @@ struct mf_store_ops {
      * without UIDPLUS it fails with MF_E_DELETE_NEEDS_UIDPLUS and sends
      * nothing. */
     mf_err (*expunge_uids)(struct mf_store *st, const uint32_t *uids, size_t n);
+    /* Optional, with caps.move: moves the n given UIDs (ascending) of the
+     * selected folder into folder dest (raw name): UID MOVE (RFC 6851
+     * section 3). new_r[i] gets the UID message uids[i] has in dest, as
+     * COPYUID (RFC 4315 section 3) named it, 0 when no COPYUID named it;
+     * *uidvalidity_r dest's UIDVALIDITY from COPYUID, 0 when none came.
+     * A NO is returned as the store's error: after it each message is
+     * either moved or still where it was (RFC 6851 section 3.1, "each
+     * individual message SHOULD either be moved or unaffected"), and the
+     * caller cannot tell which. */
+    mf_err (*move_uids)(struct mf_store *st, const uint32_t *uids, size_t n,
+                        const char *dest, uint32_t *uidvalidity_r,
+                        uint32_t *new_r);
     /* Optional, with caps.qresync: the UIDs up to last expunged from the
      * selected folder since modseq (UID FETCH 1:last (UID) (CHANGEDSINCE
      * modseq VANISHED), RFC 7162 section 3.2.6), as ranges [lo, hi]
@@ -231,6 +243,7 @@ struct mf_store_caps {
     bool condstore;       /* status() gives HIGHESTMODSEQ (RFC 7162) */
     bool qresync;         /* QRESYNC enabled: vanished() works */
     bool gmail_ext;       /* X-GM-EXT-1: fetch_meta() gives X-GM-MSGID */
+    bool move;            /* MOVE (RFC 6851): move_uids() works */
     uint64_t appendlimit; /* 0: none announced */
     char delim;           /* hierarchy delimiter ('\0': NIL or unknown) */
     char prefix[128];     /* personal namespace prefix ("INBOX." or "") */

@@ -101,6 +101,41 @@ mf__store_imap_add_uid_set(struct mf_imap_cmd_spec *c, const uint32_t *uids,
     }
 }
 
+/* RFC 4315 section 3: uid-set = (uniqueid / uid-range) *("," uid-set);
+ * a range may be written high:low. Expanded in the order written. */
+bool
+mf__store_imap_uid_set_parse(const char *s, uint32_t *out, size_t max,
+                             size_t *n_r) {
+    size_t k = 0;
+
+    while (*s) {
+        char *end;
+        unsigned long a = strtoul(s, &end, 10), b = a;
+        if (end == s || a == 0 || a > UINT32_MAX)
+            return false;
+        s = end;
+        if (*s == ':') {
+            b = strtoul(s + 1, &end, 10);
+            if (end == s + 1 || b == 0 || b > UINT32_MAX)
+                return false;
+            s = end;
+        }
+        for (unsigned long u = a;; u += a <= b ? 1 : (unsigned long)-1) {
+            if (k == max)
+                return false;
+            out[k++] = (uint32_t)u;
+            if (u == b)
+                break;
+        }
+        if (*s == ',')
+            s++;
+        else if (*s)
+            return false;
+    }
+    *n_r = k;
+    return true;
+}
+
 /* Every queued callback runs now (CANCELLED) and no body source is read
  * again: the caller is about to free them (session.h, abort). */
 static void
@@ -164,6 +199,7 @@ static const struct mf_store_ops imap_ops = {
     .fetch_bodies = mf__store_imap_fetch_bodies,
     .append = mf__store_imap_append,
     .expunge_uids = mf__store_imap_expunge_uids,
+    .move_uids = mf__store_imap_move_uids,
     .vanished = mf__store_imap_vanished,
     .set_flags = mf__store_imap_set_flags,
     .flush = mf__store_imap_flush,
@@ -281,6 +317,7 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     is->base.caps.appendlimit = mf_imap_session_appendlimit(s);
     is->base.caps.condstore = mf_imap_session_has(s, MF_IMAP_CAP_CONDSTORE);
     is->base.caps.gmail_ext = mf_imap_session_has(s, MF_IMAP_CAP_GMAIL_EXT);
+    is->base.caps.move = mf_imap_session_has(s, MF_IMAP_CAP_MOVE);
     mf_imap_session_on_untagged(s, "EXPUNGE", mf__store_imap_on_expunge, is);
     mf_imap_session_on_untagged(s, "VANISHED", mf__store_imap_on_vanished, is);
     mf_imap_session_on_untagged(s, "EXISTS", mf__store_imap_on_exists, is);

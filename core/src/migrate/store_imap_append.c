@@ -53,39 +53,6 @@ struct mf__store_pending {
     struct mf_store_msg_done *res;
 };
 
-/* Parses an APPENDUID uid-set ("7", "7:9", "3,5:6") into n UIDs.
- * RFC 4315 section 3: uid-set = (uniqueid / uid-range) *("," uid-set);
- * a range may be written high:low. */
-static bool
-parse_uid_set(const char *s, uint32_t *out, size_t n) {
-    size_t k = 0;
-    while (*s) {
-        char *end;
-        unsigned long a = strtoul(s, &end, 10), b = a;
-        if (end == s || a == 0 || a > UINT32_MAX)
-            return false;
-        s = end;
-        if (*s == ':') {
-            b = strtoul(s + 1, &end, 10);
-            if (end == s + 1 || b == 0 || b > UINT32_MAX)
-                return false;
-            s = end;
-        }
-        for (unsigned long u = a;; u += a <= b ? 1 : (unsigned long)-1) {
-            if (k == n)
-                return false;
-            out[k++] = (uint32_t)u;
-            if (u == b)
-                break;
-        }
-        if (*s == ',')
-            s++;
-        else if (*s)
-            return false;
-    }
-    return k == n;
-}
-
 /* resp-code-apnd = "APPENDUID" SP nz-number SP append-uid   (RFC 4315)
  * The n UIDs of an answered APPEND into uids, and its UIDVALIDITY; false
  * when the answer has none (no UIDPLUS) or a malformed one. */
@@ -95,12 +62,13 @@ appenduid(const struct mf_imap_result *res, size_t n, uint32_t *uids,
     const struct mf_imap_response *t = res->tagged;
     const char *set;
     uint32_t uv;
+    size_t got;
 
     if (res->error.code != MF_E_OK || !t || !t->code.name ||
         strcmp(t->code.name, "APPENDUID") != 0 || t->code.nargs != 2 ||
         !mf_imap_arg_as_u32(&t->code.args[0], &uv) ||
         !mf_imap_arg_as_astring(&t->code.args[1], &set) ||
-        !parse_uid_set(set, uids, n))
+        !mf__store_imap_uid_set_parse(set, uids, n, &got) || got != n)
         return false;
     *uidvalidity_r = uv;
     return true;

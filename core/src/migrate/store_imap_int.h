@@ -13,6 +13,7 @@
  *   store_imap_append.c   appends and flag changes: the queue of
  *                         commands in flight and their answers; UID
  *                         EXPUNGE
+ *   store_imap_move.c     UID MOVE and its COPYUID
  *
  * struct imap_store owns its session, the sequence map and the queue of
  * pending appends and flag changes; everything a callback gets is
@@ -112,6 +113,10 @@ mf_err mf__store_imap_folders(struct mf_store *st, bool subscribe,
 /* Appends a compact UID set ("3:7,9,12:13") of uids[0..n) to c. */
 void mf__store_imap_add_uid_set(struct mf_imap_cmd_spec *c,
                                 const uint32_t *uids, size_t n);
+/* Expands a uid-set ("7", "7:9", "3,5:6") into out, in the order written,
+ * at most max UIDs; false when malformed or longer. */
+bool mf__store_imap_uid_set_parse(const char *s, uint32_t *out, size_t max,
+                                  size_t *n_r);
 
 /* store_imap_select.c */
 
@@ -167,5 +172,11 @@ mf_err mf__store_imap_flush(struct mf_store *st, size_t max_pending);
 void mf__store_imap_queue_drop(struct imap_store *is, bool all);
 mf_err mf__store_imap_expunge_uids(struct mf_store *st, const uint32_t *uids,
                                    size_t n);
+
+/* store_imap_move.c */
+
+mf_err mf__store_imap_move_uids(struct mf_store *st, const uint32_t *uids,
+                                size_t n, const char *dest,
+                                uint32_t *uidvalidity_r, uint32_t *new_r);
 
 #endif

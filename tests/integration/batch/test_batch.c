@@ -1139,10 +1139,8 @@ main(void) {
              (int)getpid());
     /* MF_TEST_REDIS_FIXTURE=redis_auth: the same suite against the
      * server that requires AUTH (integration.batch.records_auth). */
-    fixture = getenv("MF_TEST_REDIS_FIXTURE");
-    if (!fixture || !*fixture)
-        fixture = "redis";
-    url = mf_testenv_get(fixture, "REDIS_URL");
+    fixture = mf_testenv_redis_fixture();
+    url = mf_testenv_redis("REDIS_URL");
     if (!url) {
         fprintf(stderr, "no %s fixture (REDIS_URL)\n", fixture);
         return 1;

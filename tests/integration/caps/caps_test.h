@@ -25,7 +25,7 @@
 
 static inline struct mf_redis *
 ct_connect(void) {
-    char *url = mf_testenv_get("redis", "REDIS_URL");
+    char *url = mf_testenv_redis("REDIS_URL");
     struct mf_redis *r = NULL;
     struct mf_error err = {0};
 

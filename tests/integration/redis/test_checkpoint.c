@@ -23,8 +23,8 @@
 
 static void
 test_round_trip(void **state) {
-    char *url = mf_testenv_get("redis", "REDIS_URL");
-    char *unix_url = mf_testenv_get("redis", "REDIS_UNIX_URL");
+    char *url = mf_testenv_redis("REDIS_URL");
+    char *unix_url = mf_testenv_redis("REDIS_UNIX_URL");
     struct mf_redis *r = NULL, *u = NULL;
     struct mf_error err = {0};
     struct mf_checkpoint c = {.uidvalidity = 1700000000, .last_uid = 42};
@@ -79,7 +79,7 @@ test_round_trip(void **state) {
 
 static void
 test_survives_restart(void **state) {
-    char *url = mf_testenv_get("redis", "REDIS_URL");
+    char *url = mf_testenv_redis("REDIS_URL");
     char *script =
         mf_xasprintf("%s/tests/support/redis/fixture", getenv("MF_SOURCE_DIR"));
     struct mf_checkpoint c = {
@@ -146,7 +146,7 @@ set_claim(struct mf_redis *r, const char *key, const char *attempt,
  * nothing. */
 static void
 test_claimed_put(void **state) {
-    char *url = mf_testenv_get("redis", "REDIS_URL");
+    char *url = mf_testenv_redis("REDIS_URL");
     const char *key = "mf:{b:b3}:mb:z@x.org";
     struct mf_checkpoint_claim claim = {
         .record_key = key, .job_id = "j1", .attempt = 2, .worker = "w1"};

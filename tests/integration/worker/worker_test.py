@@ -67,7 +67,10 @@ def env_file(name):
 
 
 DOV = env_file("dovecot")
-REDIS = env_file("redis")
+# integration.worker.redis runs against the redis-server kept for tests
+# that restart it (MF_TEST_REDIS_FIXTURE=redis_restart, which the fixture
+# script also reads as MF_REDIS_FIXTURE).
+REDIS = env_file(os.environ.get("MF_TEST_REDIS_FIXTURE") or "redis")
 SRC_PORT = int(DOV["SOURCE_IMAP_PORT"])
 TGT_PORT = int(DOV["TARGET_IMAP_PORT"])
 SRC = f"imap://127.0.0.1:{SRC_PORT}/?tls=off"

@@ -26,6 +26,8 @@
  * answered and fails the other three, in one callback. A mailbox's CREATEs
  * (and SUBSCRIBEs) go out together, each answer to its own name. A
  * SELECT sent ahead is on the wire at once and its answer is select()'s.
+ * UID MOVE reads COPYUID untagged (in parts) or tagged, pairs its two
+ * sets in the order written, and ignores one naming a UID not asked for.
  *
  * tests/unit does not link the mf_fakeimap library, so its source is
  * compiled into this test. It comes before cmocka.h, whose fail() macro
@@ -1020,6 +1022,68 @@ test_select_ahead(void **state) {
     finish_store(&t);
 }
 
+/* UID MOVE (RFC 6851): COPYUID untagged before the EXPUNGEs, in parts
+ * (section 3.3), or in the tagged OK (Gmail, UIDPLUS alone); none at
+ * all; one naming a UID not asked for (ignored, never trusted); a NO. */
+static void
+test_move_copyuid(void **state) {
+    struct t t = {0};
+    struct mf_store_select sel = {0};
+    uint32_t uids[3] = {4, 5, 9}, got[3], uv, one;
+    (void)state;
+
+    open_store(&t,
+               CAPS_EXCHANGE "C: $2 SELECT INBOX\n"
+                             "S: * 9 EXISTS\n"
+                             "S: * OK [UIDVALIDITY 38505] ok\n"
+                             "S: $2 OK [READ-WRITE] done\n"
+                             "C: $3 UID MOVE 4:5,9 \"Sent Items\"\n"
+                             "S: * OK [COPYUID 432432 5:4 1203:1202] part\n"
+                             "S: * 2 EXPUNGE\n"
+                             "S: * 2 EXPUNGE\n"
+                             "S: * OK [COPYUID 432432 9 1210] part\n"
+                             "S: * 5 EXPUNGE\n"
+                             "S: $3 OK Move completed\n"
+                             "C: $4 UID MOVE 7 Archive\n"
+                             "S: * 3 EXPUNGE\n"
+                             "S: $4 OK [COPYUID 432432 7 55] done\n"
+                             "C: $5 UID MOVE 8 Archive\n"
+                             "S: $5 OK done\n"
+                             "C: $6 UID MOVE 10 Archive\n"
+                             "S: * OK [COPYUID 432432 11 56] wrong\n"
+                             "S: $6 OK done\n"
+                             "C: $7 UID MOVE 12 Gone\n"
+                             "S: $7 NO [TRYCREATE] no such mailbox\n" LOGOUT,
+               0);
+    assert_true(t.st->caps.move);
+    assert_int_equal(t.st->ops->select(t.st, "INBOX", false, &sel), MF_E_OK);
+    assert_int_equal(
+        t.st->ops->move_uids(t.st, uids, 3, "Sent Items", &uv, got), MF_E_OK);
+    assert_int_equal(uv, 432432);
+    assert_int_equal(got[0], 1202); /* paired in the order written */
+    assert_int_equal(got[1], 1203);
+    assert_int_equal(got[2], 1210);
+    uids[0] = 7;
+    assert_int_equal(t.st->ops->move_uids(t.st, uids, 1, "Archive", &uv, &one),
+                     MF_E_OK);
+    assert_int_equal(uv, 432432);
+    assert_int_equal(one, 55);
+    uids[0] = 8;
+    assert_int_equal(t.st->ops->move_uids(t.st, uids, 1, "Archive", &uv, &one),
+                     MF_E_OK);
+    assert_int_equal(uv, 0);
+    assert_int_equal(one, 0);
+    uids[0] = 10;
+    assert_int_equal(t.st->ops->move_uids(t.st, uids, 1, "Archive", &uv, &one),
+                     MF_E_OK);
+    assert_int_equal(one, 0);
+    uids[0] = 12;
+    assert_int_not_equal(t.st->ops->move_uids(t.st, uids, 1, "Gone", &uv, &one),
+                         MF_E_OK);
+    assert_non_null(strstr(t.st->error.detail, "no such mailbox"));
+    finish_store(&t);
+}
+
 struct flist {
     struct mf_buf text;
 };
@@ -1083,6 +1147,7 @@ main(void) {
         cmocka_unit_test(test_singles_literal_minus),
         cmocka_unit_test(test_create_and_select_errors),
         cmocka_unit_test(test_folders_pipelined),
+        cmocka_unit_test(test_move_copyuid),
         cmocka_unit_test(test_select_ahead),
         cmocka_unit_test(test_list_and_lsub),
         /* Last: it aborts the program until the bug it shows is fixed. */
