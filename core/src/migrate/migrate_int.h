@@ -343,4 +343,30 @@ size_t mf__uidmap_gone(struct mf__uidmap *m, uint32_t last_uid,
                        const uint32_t *present, size_t npresent,
                        struct mf__uidpair **gone_r);
 
+/* ------------------------------------------------------------------ */
+/* Moves (--sync-deletes, movematch.c)                                 */
+/* ------------------------------------------------------------------ */
+
+/* A message a move may start from (vanished from the source: uid is its
+ * copy's target UID) or end at (new on the source: its source UID). */
+struct mf__move_cand {
+    size_t folder; /* the folder's position in the mailbox's order */
+    uint32_t uid;
+    struct mf_fingerprint fp;
+    bool has_id; /* it has a Message-ID: only those match */
+};
+
+/* A match: gone[from] is moved to where fresh[to] is. */
+struct mf__move_pair {
+    size_t from, to;
+};
+
+/* Matches vanished messages to new ones (the rule and its handling of
+ * equal fingerprints: movematch.c). Returns the number of pairs, in
+ * *pairs_r (malloc'd, NULL when none), each candidate in at most one.
+ * Pure. */
+size_t mf__move_match(const struct mf__move_cand *gone, size_t ngone,
+                      const struct mf__move_cand *fresh, size_t nfresh,
+                      struct mf__move_pair **pairs_r);
+
 #endif
