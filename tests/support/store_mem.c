@@ -481,7 +481,7 @@ mem_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
 }
 
 static mf_err
-mem_count(struct mf_store *st, uint32_t first, uint32_t *n_r) {
+mem_count(struct mf_store *st, uint32_t first, uint32_t last, uint32_t *n_r) {
     struct mem_store *ms = MS(st);
     struct mf_mem_folder *f = ms->sel;
 
@@ -489,7 +489,9 @@ mem_count(struct mf_store *st, uint32_t first, uint32_t *n_r) {
         return broken_error(ms);
     if (!f)
         return mf_store_fail(st, MF_E_IMAP_BAD, "BAD no folder selected");
-    *n_r = (uint32_t)(f->n - msg_index(f, first));
+    *n_r =
+        (uint32_t)((last && last < UINT32_MAX ? msg_index(f, last + 1) : f->n) -
+                   msg_index(f, first));
     return MF_E_OK;
 }
 

@@ -246,6 +246,14 @@ mf_profile_fingerprint_name(enum mf_profile_fingerprint mode) {
     return mode == MF_PROFILE_FP_LENIENT ? "lenient" : "strict";
 }
 
+enum mf_profile_fingerprint
+mf_profile_fingerprint_mode(const struct mf_profile *tgt, bool set,
+                            enum mf_profile_fingerprint given) {
+    if (set)
+        return given;
+    return tgt ? tgt->fingerprint : MF_PROFILE_FP_STRICT;
+}
+
 uint64_t
 mf_profile_max_message_size(const struct mf_profile *tgt, uint64_t given) {
     if (given)
