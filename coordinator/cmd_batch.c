@@ -410,33 +410,41 @@ cmd_batch_status(int argc, char **argv) {
          "redraw every 2 s until the batch is in a final state (Ctrl-C "
          "ends)"},
         {"interval", true, "seconds between redraws with --watch (2)"},
+        {"mailbox", true,
+         "EmailAddress[,...]: these mailboxes in detail (what was copied, "
+         "skipped, failed by error code, what is pending)"},
+        {"state", true,
+         "STATE[,...]: the mailboxes in these states (Queued, Syncing, "
+         "Synced, IncrementalSyncing, Stopped, Failed, Completed) or "
+         "groups (running, pending, waiting, done), one line each"},
         {NULL, false, NULL},
     };
     struct cli cli;
     struct mf_redis *redis = NULL;
     struct mf_error err = {0};
+    struct mf_status_options o = {0};
     struct sigaction sa;
-    bool watch = false;
     uint64_t interval;
     int exit_code;
+    mf_err rc;
 
     exit_code = batch_cli_parse(&cli, "batch status",
-                                "[NAME] --redis URL [--watch] [--json]",
+                                "[NAME] --redis URL [--watch] [--mailbox "
+                                "EMAIL[,...]] [--state STATE[,...]] [--json]",
                                 options, argc, argv, 0, 1);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_USAGE;
-    if (mf_config_get_bool(cli.config, "watch", false, &watch, &err) ||
+    if (mf_config_get_bool(cli.config, "watch", false, &o.watch, &err) ||
         mf_config_get_u64(cli.config, "interval", 2, 1, 3600, MF_UNIT_SECONDS,
                           &interval, &err)) {
         fprintf(stderr, "mailferry batch status: %s\n", err.detail);
         goto out;
     }
-    if (watch && cli.json) {
-        fprintf(stderr, "mailferry batch status: --watch draws for a "
-                        "terminal; --json prints one document\n");
-        goto out;
-    }
+    o.json = cli.json;
+    o.interval_ms = (unsigned)interval * 1000;
+    o.mailboxes = mf_config_get(cli.config, "mailbox", NULL);
+    o.states = mf_config_get(cli.config, "state", NULL);
     exit_code = MF_EXIT_ERROR;
     if (!batch_cli_redis(&cli, &redis))
         goto out;
@@ -449,11 +457,14 @@ cmd_batch_status(int argc, char **argv) {
     sa.sa_handler = on_status_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    exit_code = batch_status_result(
-        "batch status", cli.positional[0],
-        mf_status_show(redis, cli.positional[0], cli.json, watch,
-                       (unsigned)interval * 1000, &status_stop, &err),
-        &err);
+    rc = mf_status_show(redis, cli.positional[0], &o, &status_stop, &err);
+    if (rc == MF_E_USAGE) {
+        fprintf(stderr, "mailferry batch status: %s\n", err.detail);
+        exit_code = MF_EXIT_USAGE;
+        goto out;
+    }
+    exit_code =
+        batch_status_result("batch status", cli.positional[0], rc, &err);
 out:
     mf_redis_free(&redis);
     cli_free(&cli);

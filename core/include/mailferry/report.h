@@ -262,6 +262,15 @@ void mf_report_mailbox_stats(struct mf_report_mailbox *m,
                              const struct mf_migrate_stats *s);
 /* The reason a skipped item with error code counts under. */
 enum mf_report_skip_reason mf_report_skip_reason_of(int code);
+/* Which list an item of a job's failed items belongs to: a repaired
+ * message and a renamed folder travel in that list (results, Redis) but
+ * were copied. */
+enum mf_report_failed_list {
+    MF_REPORT_LIST_FAILED,
+    MF_REPORT_LIST_RENAMED,  /* FOLDER_RENAMED */
+    MF_REPORT_LIST_REPAIRED, /* MESSAGE_REPAIRED */
+};
+enum mf_report_failed_list mf_report_failed_list_of(int code);
 /* The messages s skipped, whatever the reason: the "skipped" of a line. */
 uint64_t mf_report_stats_skipped(const struct mf_migrate_stats *s);
 
