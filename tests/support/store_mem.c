@@ -280,9 +280,11 @@ mem_create(struct mf_store *st, const char *name) {
     if (ms->srv->faults.no_mailbox)
         return mf_store_fail(st, MF_E_IMAP_NO, "NO Permission denied");
     if (ms->srv->faults.create_refuse_marker &&
-        strstr(name, ms->srv->faults.create_refuse_marker))
+        strstr(name, ms->srv->faults.create_refuse_marker)) {
+        ms->srv->stats.creates_refused++;
         return mf_store_fail(st, MF_E_IMAP_NO,
                              "NO [CANNOT] Invalid mailbox name: %s", name);
+    }
     ms->srv->stats.creates++;
     (void)mf_mem_folder_add(ms->srv, name, 0, false);
     return MF_E_OK;

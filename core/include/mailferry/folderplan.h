@@ -407,6 +407,10 @@ char *mf_folder_conservative_name(const char *name, char delim,
  * stands. delim and utf8 are the target's (as given to the plan). */
 bool mf_folder_plan_fallback(struct mf_folder_plan *plan, size_t i, char delim,
                              bool utf8, const char *repl);
+/* The wire name mf_folder_plan_fallback() would move entry i to, or NULL
+ * when it would not move it. New string. */
+char *mf_folder_plan_fallback_wire(const struct mf_folder_plan *plan, size_t i,
+                                   char delim, bool utf8, const char *repl);
 
 /* True when the admin's rename rule i of the rules the plan was built
  * with (rules->rename[i]) names no source folder of this mailbox nor a

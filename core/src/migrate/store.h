@@ -291,6 +291,8 @@ MF_WARN_UNUSED mf_err mf_store_list_source(struct mf_store *st,
 MF_WARN_UNUSED mf_err mf_store_list_target(struct mf_store *st,
                                            struct mf_store_lists *l);
 void mf_store_lists_free(struct mf_store_lists *l);
+/* Whether LIST showed the target folder name (raw, as sent). */
+bool mf_store_lists_tgt_has(const struct mf_store_lists *l, const char *name);
 /* Whether LIST said the target folder name (raw, as sent) is subscribed. */
 bool mf_store_lists_tgt_subscribed(const struct mf_store_lists *l,
                                    const char *name);
