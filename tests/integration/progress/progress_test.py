@@ -228,6 +228,30 @@ def case_tty():
     mt.check(re.search(r"batch p31 Synced: 1 mailboxes, 1 synced", screen)
              is not None, f"summary:\n{screen}")
 
+    # `migrate --direct` draws the same display (nothing left to copy:
+    # every message is recognised), its finish line above it, and not
+    # its old one-line progress.
+    rc, out = run_pty([mt.MAILFERRY, "migrate", csv, "--source", mt.SRC,
+                       "--target", mt.TGT, "--report-dir", report + "-direct",
+                       "--direct", "--batch", "d31"], COLS, ROWS)
+    mt.check(rc == 0, f"migrate --direct under a terminal: exit {rc}\n{out}")
+    mt.check("\x1b[2Kbatch d31: " in out and
+             re.search(r"\d+/\d+ mailboxes done, \d+ running", out) is None,
+             f"--direct display:\n{out!r}")
+    scr = Screen(COLS)
+    scr.feed(out)
+    lines = scr.text()
+    screen = "\n".join(lines)
+    ok = [i for i, ln in enumerate(lines)
+          if ln.startswith(f"ok     user{n}@example.test: ")]
+    head = [i for i, ln in enumerate(lines)
+            if ln.startswith("batch d31: Synced, mailboxes 1/1 done, 0 "
+                             "running, 0 queued, ")]
+    mt.check(len(ok) == 1 and len(head) == 1 and ok[0] < head[0],
+             f"--direct final screen:\n{screen}")
+    mt.check(lines[head[0] + 2].startswith("connections not counted"),
+             f"--direct connections: {lines[head[0]:head[0] + 3]}")
+
 
 # ---------------------------------------------------------------- lines
 
