@@ -316,5 +316,18 @@ const char *mf_report_format_name(enum mf_report_format fmt);
 /* Writes b in format fmt (one of the writers above). */
 MF_WARN_UNUSED mf_err mf_report_write(const struct mf_report_batch *b,
                                       enum mf_report_format fmt, FILE *f);
+/* Writes b in format fmt to the file at path (report/file.c): a regular
+ * file is written beside it and renamed onto it, so it is never seen half
+ * written; a pipe or device is written in place. MF_E_IO with err saying
+ * which file and why. Borrows everything. */
+MF_WARN_UNUSED mf_err mf_report_write_path(const struct mf_report_batch *b,
+                                           enum mf_report_format fmt,
+                                           const char *path,
+                                           struct mf_error *err);
+/* Writes b as dir/report.csv, dir/report.json and dir/report.html,
+ * creating dir when it does not exist. MF_E_IO with err as above. */
+MF_WARN_UNUSED mf_err mf_report_write_dir(const struct mf_report_batch *b,
+                                          const char *dir,
+                                          struct mf_error *err);
 
 #endif
