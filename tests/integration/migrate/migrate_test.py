@@ -203,6 +203,8 @@ def compare(n, **kw):
            "--source", f"127.0.0.1:{SRC_PORT}", "--target",
            f"127.0.0.1:{TGT_PORT}", "--user", u, "--password", p,
            "--special-use", "--subscriptions", "--json"]
+    for name in kw.get("exclude", ()):  # source folders left out
+        cmd += ["--exclude", name]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     doc = json.loads(p.stdout)
     return doc
