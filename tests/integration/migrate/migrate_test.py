@@ -242,6 +242,14 @@ def personal_prefix(c):
     return m.group(1).decode() if typ == "OK" and m else ""
 
 
+def folder_on(port, name):
+    """A personal folder's name ("Archive") on the server on port: under
+    the personal namespace prefix of a Cyrus server ("INBOX.Archive")."""
+    env, role = (SRC_ENV, SRC_ROLE) if port == SRC_PORT else (TGT_ENV,
+                                                              TGT_ROLE)
+    return name if name == "INBOX" else env.get(role + "_PREFIX", "") + name
+
+
 def total_messages(port, n):
     c = imap_login(port, n)
     total = 0
@@ -675,10 +683,15 @@ def case_rollback():
     check(len(old) >= 8 and all(" clean " in v for v in old.values()),
           f"clean checkpoints after the first pass: {len(old)}")
     c = imap_login(SRC_PORT, n)
-    for i, folder in enumerate(["INBOX", "INBOX", "Sent", "Archive"]):
-        c.append(folder, "(\\Seen)", imaplib.Time2Internaldate(1700000000 + i),
-                 f"Subject: lost pass {i}\r\nMessage-ID: <rb{i}-{RUN_ID}"
-                 f"@example.test>\r\n\r\nbody {i}\r\n".encode())
+    pre = personal_prefix(c)  # Cyrus: "INBOX.Sent"
+    for i, folder in enumerate(["INBOX", "INBOX", pre + "Sent",
+                                pre + "Archive"]):
+        typ, data = c.append(folder, "(\\Seen)",
+                             imaplib.Time2Internaldate(1700000000 + i),
+                             f"Subject: lost pass {i}\r\nMessage-ID: <rb{i}-"
+                             f"{RUN_ID}@example.test>\r\n\r\nbody {i}\r\n"
+                             .encode())
+        check(typ == "OK", f"APPEND to {folder}: {data}")
     c.logout()
     rc, doc = migrate(csv, *ra)
     check(mailbox(doc, n)["messages_copied"] == 4, "second pass copied 4")
