@@ -318,6 +318,20 @@ mf__msglist_fetch(struct mf__run *run, struct mf_store *st, uint32_t first,
     return MF_E_OK;
 }
 
+uint32_t
+mf__run_uid_window(const struct mf__run *run) {
+    return run->o->uid_window ? run->o->uid_window : MF_MIGRATE_UID_WINDOW;
+}
+
+uint32_t
+mf__window_width(uint32_t width, size_t got, uint32_t window) {
+    if (got < window / 2 && width <= UINT32_MAX / 2)
+        return width * 2;
+    if (got > 2 * (size_t)window && width / 2 >= window)
+        return width / 2;
+    return width;
+}
+
 void
 mf__msglist_clear(struct mf__msglist *list) {
     for (size_t i = 0; i < list->n; i++)

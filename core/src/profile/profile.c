@@ -291,6 +291,7 @@ mf_profile_folder_rules(const struct mf_profile *src, const char *archive,
             free(rule);
             if (rc)
                 return rc;
+            rules->rename[rules->n_rename - 1].profile = true;
         }
     }
     for (size_t i = 0; src->exclude && src->exclude[i]; i++) {
