@@ -103,6 +103,7 @@
         {"repair", false,                                                      \
          "fix what a target refuses in a message (bare LF, long lines, "       \
          "broken headers) and list it; default: the message fails alone"},     \
+        MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION)                                 \
                                                                                \
         /* end of BATCH_DEF_OPTIONS */
 

@@ -30,6 +30,10 @@ struct cli_option {
     const char *help;
 };
 
+/* An option of the --throttle-* table (MF_THROTTLE_FLAGS in
+ * mailferry/profile.h): MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION). */
+#define CLI_THROTTLE_OPTION(option, field, min, max, help) {option, true, help},
+
 #define CLI_MAX_POSITIONAL 8
 
 struct cli {

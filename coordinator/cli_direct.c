@@ -201,6 +201,7 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
     if (mf_profile_fingerprint_parse(
             mf_config_get(cli->config, "fingerprint", NULL),
             &d->opts.fingerprint, &d->opts.fingerprint_set, &err) ||
+        mf_profile_throttle_read(cli->config, &d->opts.throttle, &err) ||
         mf_config_get_bool(cli->config, "repair", false, &d->opts.repair,
                            &err) ||
         mf_config_get_bool(cli->config, "gmail-labels-as-keywords", false,

@@ -18,7 +18,8 @@ static const char set_usage[] =
     "NAME --redis URL [--max-message-size N] [--max-attempts N] "
     "[--incremental-every DURATION] [--flag-conflict source|target] "
     "[--since YYYY-MM-DD|none] [--before YYYY-MM-DD|none] "
-    "[--sync-deletes on|off] [--json]";
+    "[--sync-deletes on|off] [--throttle-pause MS] [--throttle-pause-max MS] "
+    "[--throttle-min-connections N] [--throttle-window MS] [--json]";
 
 static const struct cli_option set_options[] = {
     {"max-message-size", true,
@@ -40,7 +41,8 @@ static const struct cli_option set_options[] = {
     {"sync-deletes", true,
      "on: incremental passes also remove from the target what the source "
      "expunged (only what mailferry put there); off: never"},
-    {NULL, false, NULL},
+    /* 0 gives a rule back to the profile. */
+    MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION){NULL, false, NULL},
 };
 
 /* The unit each settable option is read with. */

@@ -192,6 +192,8 @@ struct mf_batch_config {
     /* --fingerprint: "strict" or "lenient", NULL: the target profile's.
      * Field "fp_mode". */
     char *fingerprint;
+    /* --throttle-*: fields "thr_<member>", 0 or absent: the profile's. */
+    struct mf_throttle_rules throttle;
     bool repair; /* --repair (mailferry/repair.h); field "repair" */
     char *gmail_archive_folder;    /* or NULL: "Archive"; "gmail_archive" */
     bool gmail_labels_as_keywords; /* field "gmail_keywords" */

@@ -164,6 +164,9 @@ struct mf_migrate_options {
      * target profile's (docs/profiles.md). */
     bool fingerprint_set;
     enum mf_profile_fingerprint fingerprint;
+    /* --throttle-*: the admin's throttling rules over the profiles'
+     * (0: the profile's; mf_profile_throttle_rules()), for both sides. */
+    struct mf_throttle_rules throttle;
     /* --repair (mailferry/repair.h): a message the target refuses (BAD
      * or NO) that has defects strict servers refuse is fixed (only
      * those) and sent again once; each one is listed in

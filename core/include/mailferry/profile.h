@@ -24,6 +24,7 @@
 #define MAILFERRY_PROFILE_H
 
 #include "mailferry/err.h"
+#include "mailferry/util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -83,6 +84,51 @@ struct mf_profile {
      * login. */
     bool sasl_plain;
 };
+
+/* Throttling rules (core/src/migrate/throttle.c), the profile's defaults
+ * that the admin's --throttle-* flags override. */
+struct mf_throttle_rules {
+    uint32_t pause_ms;        /* when a throttling answer names no time */
+    uint32_t pause_max_ms;    /* the longest pause honoured from an answer */
+    unsigned min_connections; /* floor of the adaptive connection limit */
+    uint32_t window_ms;       /* the lowered limit lasts at least this long */
+};
+
+/* The defaults of the rules no profile sets, in ms. */
+#define MF_THROTTLE_DEFAULT_PAUSE_MAX_MS 900000
+#define MF_THROTTLE_DEFAULT_WINDOW_MS 60000
+
+/* The one table of the --throttle-* flags: option, field of struct
+ * mf_throttle_rules (also the batch hash field "thr_<field>"), least
+ * and greatest value, help with the default. The programs' option
+ * tables, `batch set`, the batch record and the docs all follow it. */
+#define MF_THROTTLE_FLAGS(XX)                                                  \
+    XX("throttle-pause", pause_ms, 1, 3600000,                                 \
+       "ms to pause an endpoint after a throttling answer that names no "      \
+       "time (default: the profile's, 30000 or 60000; docs/profiles.md)")      \
+    XX("throttle-pause-max", pause_max_ms, 1, 3600000,                         \
+       "the longest pause honoured from one throttling answer, ms "            \
+       "(default " MF_STR(MF_THROTTLE_DEFAULT_PAUSE_MAX_MS) ")")               \
+    XX("throttle-min-connections", min_connections, 1, 10000,                  \
+       "floor of the connection limit lowered after throttling (default: "     \
+       "the profile's, 1)")                                                    \
+    XX("throttle-window", window_ms, 1, 3600000,                               \
+       "ms the lowered connection limit lasts at least after the last "        \
+       "throttling answer (default " MF_STR(                                   \
+           MF_THROTTLE_DEFAULT_WINDOW_MS) "; 5 times the pause if longer)")
+
+/* The rules a run uses: each of given (the admin's flags; NULL or 0:
+ * unset) else p's (NULL: generic) else the defaults above. */
+void mf_profile_throttle_rules(const struct mf_profile *p,
+                               const struct mf_throttle_rules *given,
+                               struct mf_throttle_rules *rules_r);
+
+/* Reads the --throttle-* flags of MF_THROTTLE_FLAGS from conf into
+ * *given (0 for a flag not given). MF_E_USAGE for a value out of range. */
+struct mf_config;
+MF_WARN_UNUSED mf_err mf_profile_throttle_read(const struct mf_config *conf,
+                                               struct mf_throttle_rules *given,
+                                               struct mf_error *err);
 
 /* --fingerprint: "strict" or "lenient" (case-insensitive) in *mode_r;
  * NULL or "" leaves *mode_r and *set_r alone (the target profile's mode

@@ -193,6 +193,11 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     add_field(a, "s_profile", c->source_profile);
     add_field(a, "t_profile", c->target_profile);
     add_field(a, "fp_mode", c->fingerprint);
+#define ADD_THROTTLE(option, field, min, max, help)                            \
+    if (c->throttle.field)                                                     \
+        add_field_u(a, "thr_" #field, c->throttle.field);
+    MF_THROTTLE_FLAGS(ADD_THROTTLE)
+#undef ADD_THROTTLE
     add_field_u(a, "repair", c->repair);
     add_field(a, "gmail_archive", c->gmail_archive_folder);
     add_field_u(a, "gmail_keywords", c->gmail_labels_as_keywords);

@@ -39,6 +39,11 @@ static const struct {
     {"since", "since", 0, 99991231, DAY},
     {"before", "before", 0, 99991231, DAY},
     {"sync-deletes", "sync_deletes", 0, 1, NUMBER},
+/* The --throttle-* rules; 0: the profile's again. */
+#define SETTABLE_THROTTLE(option, field, min, max, help)                       \
+    {option, "thr_" #field, 0, max, NUMBER},
+    MF_THROTTLE_FLAGS(SETTABLE_THROTTLE)
+#undef SETTABLE_THROTTLE
 };
 
 bool

@@ -230,6 +230,10 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->source_profile = mf__batch_hget_strdup(h, "s_profile");
     c->target_profile = mf__batch_hget_strdup(h, "t_profile");
     c->fingerprint = mf__batch_hget_strdup(h, "fp_mode");
+#define GET_THROTTLE(option, field, min, max, help)                            \
+    c->throttle.field = (uint32_t)mf__batch_hget_u64(h, "thr_" #field);
+    MF_THROTTLE_FLAGS(GET_THROTTLE)
+#undef GET_THROTTLE
     c->repair = mf__batch_hget_u64(h, "repair") != 0;
     c->gmail_archive_folder = mf__batch_hget_strdup(h, "gmail_archive");
     c->gmail_labels_as_keywords = mf__batch_hget_u64(h, "gmail_keywords") != 0;

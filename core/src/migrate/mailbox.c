@@ -126,9 +126,10 @@ out:
         run->err.code = rc;
         snprintf(run->err.detail, sizeof(run->err.detail), "%s: %.240s", side,
                  err.detail);
-        run->retry_after_ms = retry_ms;
-        if (rc == MF_E_THROTTLED)
-            mf__run_throttled(run, srv == run->o->target, retry_ms);
+        run->retry_after_ms =
+            rc == MF_E_THROTTLED
+                ? mf__run_throttled(run, srv == run->o->target, retry_ms)
+                : retry_ms;
     }
     return rc;
 }

@@ -119,9 +119,11 @@ void mf__gmail_free(struct mf__gmail **g);
 const struct mf_profile *mf__run_profile(const struct mf__run *run,
                                          bool target);
 /* The server of one side throttled (throttle.c): pauses that endpoint
- * for retry_ms (0: the side's profile default), here and, with a Redis,
- * fleet-wide, where its connection limit is halved for a while. */
-void mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms);
+ * for retry_ms (0: the side's rule, --throttle-pause or the profile's;
+ * at most --throttle-pause-max), here and, with a Redis, fleet-wide,
+ * where its connection limit is halved for a while. Returns the pause
+ * kept, which the retry's backoff honours. */
+uint32_t mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms);
 /* Sleeps while the side's endpoint is paused (here or fleet-wide; the
  * fleet's pause is read at most every 200 ms unless now). Returns early
  * on a stop request. */

@@ -226,11 +226,12 @@ mf_err
 mf__run_store_error(struct mf__run *run, struct mf_store *st,
                     const char *what) {
     run->err.code = st->error.code ? st->error.code : MF_E_INTERNAL;
+    run->retry_after_ms = st->retry_after_ms;
     if (run->err.code == MF_E_THROTTLED)
-        mf__run_throttled(run, st == run->dst, st->retry_after_ms);
+        run->retry_after_ms =
+            mf__run_throttled(run, st == run->dst, st->retry_after_ms);
     snprintf(run->err.detail, sizeof(run->err.detail), "%.60s: %.190s",
              what ? what : "", st->error.detail);
-    run->retry_after_ms = st->retry_after_ms;
     return run->err.code;
 }
 

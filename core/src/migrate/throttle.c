@@ -37,10 +37,9 @@
 
 /* How often the writer looks at the fleet's pause between APPENDs. */
 #define CHECK_MS 200
-/* The longest pause honoured from one answer, and the lowered limit's
- * lifetime bounds (after the last throttling answer). */
-#define PAUSE_MAX_MS (15u * 60 * 1000)
-#define WINDOW_MIN_MS 60000u
+/* The lowered limit's longest lifetime after the last throttling answer
+ * (its shortest, the pause bounds and the floor are the profile's rules,
+ * overridden by --throttle-*: mf_profile_throttle_rules()). */
 #define WINDOW_MAX_MS (15u * 60 * 1000)
 
 const struct mf_profile *
@@ -50,16 +49,19 @@ mf__run_profile(const struct mf__run *run, bool target) {
     return p ? p : mf_profile_generic();
 }
 
-void
+uint32_t
 mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms) {
-    const struct mf_profile *p = mf__run_profile(run, target);
-    uint32_t ms = retry_ms ? retry_ms : p->throttle_default_ms;
+    struct mf_throttle_rules rules;
+    uint32_t ms;
     uint64_t until;
     char ep[MF_CAPS_ENDPOINT_MAX];
     int side = target ? 1 : 0;
 
-    if (ms > PAUSE_MAX_MS)
-        ms = PAUSE_MAX_MS;
+    mf_profile_throttle_rules(mf__run_profile(run, target), &run->o->throttle,
+                              &rules);
+    ms = retry_ms ? retry_ms : rules.pause_ms;
+    if (ms > rules.pause_max_ms)
+        ms = rules.pause_max_ms;
     until = mf_monotonic_ms() + ms;
     if (until > run->pause_until_ms[side])
         run->pause_until_ms[side] = until;
@@ -70,18 +72,18 @@ mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms) {
         unsigned lim;
         struct mf_error err;
 
-        if (window < WINDOW_MIN_MS)
-            window = WINDOW_MIN_MS;
         if (window > WINDOW_MAX_MS)
             window = WINDOW_MAX_MS;
+        if (window < rules.window_ms)
+            window = rules.window_ms;
         mf__leases_endpoint_id(run->o, target, ep, sizeof(ep));
         /* Redis away: the local pause still holds. */
-        if (mf_caps_throttle_note(run->o->redis, ep, ms,
-                                  mf__leases_cap(run->leases, target),
-                                  p->throttle_min_connections, window, &left,
-                                  &lim, &err) != MF_E_OK)
-            return;
+        if (mf_caps_throttle_note(
+                run->o->redis, ep, ms, mf__leases_cap(run->leases, target),
+                rules.min_connections, window, &left, &lim, &err) != MF_E_OK)
+            return ms;
     }
+    return ms;
 }
 
 uint64_t

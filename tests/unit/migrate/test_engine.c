@@ -872,6 +872,40 @@ test_throttled_open(void **state) {
     expect_same(t, "INBOX", "INBOX");
 }
 
+/* The admin's --throttle-* rules over the profile's (issue 13): without
+ * a time in the answer the pause is --throttle-pause, not the generic
+ * profile's 30 s; a time over --throttle-pause-max is cut to it. */
+static void
+test_throttle_overrides(void **state) {
+    struct t *t = *state;
+
+    fill(t->env.src, "INBOX", 0, 0, 5, 300);
+    t->o.max_backoff_ms = 0;
+    t->o.throttle.pause_ms = 120;
+    t->o.throttle.pause_max_ms = 200;
+    t->env.src->faults.open_fail_count = 1;
+    t->env.src->faults.open_fail_code = MF_E_THROTTLED;
+    t->env.src->faults.open_retry_after_ms = 0;
+    expect_ok(t);
+    assert_true(t->res.stats.seconds >= 0.11 && t->res.stats.seconds < 20);
+    expect_same(t, "INBOX", "INBOX");
+}
+
+static void
+test_throttle_pause_max(void **state) {
+    struct t *t = *state;
+
+    fill(t->env.src, "INBOX", 0, 0, 5, 300);
+    t->o.max_backoff_ms = 0;
+    t->o.throttle.pause_max_ms = 150;
+    t->env.src->faults.open_fail_count = 1;
+    t->env.src->faults.open_fail_code = MF_E_THROTTLED;
+    t->env.src->faults.open_retry_after_ms = 600000; /* 10 min asked */
+    expect_ok(t);
+    assert_true(t->res.stats.seconds >= 0.14 && t->res.stats.seconds < 20);
+    expect_same(t, "INBOX", "INBOX");
+}
+
 static void
 test_auth_fails_at_once(void **state) {
     struct t *t = *state;
@@ -984,6 +1018,8 @@ main(void) {
         T(test_appendlimit_wins),
         T(test_vanished),
         T(test_throttled_open),
+        T(test_throttle_overrides),
+        T(test_throttle_pause_max),
         T(test_auth_fails_at_once),
         T(test_attempts_exhausted),
         T(test_stop),

@@ -185,12 +185,53 @@ test_names(void **state) {
                      255);
 }
 
+/* Throttling rules: the admin's flags, else the profile's, else the
+ * engine's defaults; and the fingerprint mode, flag over profile. */
+static void
+test_throttle_rules(void **state) {
+    struct mf_throttle_rules r, given = {0};
+    (void)state;
+
+    mf_profile_throttle_rules(mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE), NULL,
+                              &r);
+    assert_int_equal(r.pause_ms, 60000);
+    assert_int_equal(r.pause_max_ms, MF_THROTTLE_DEFAULT_PAUSE_MAX_MS);
+    assert_int_equal(r.min_connections, 1);
+    assert_int_equal(r.window_ms, MF_THROTTLE_DEFAULT_WINDOW_MS);
+    mf_profile_throttle_rules(NULL, &given, &r);
+    assert_int_equal(r.pause_ms, 30000); /* generic */
+    given = (struct mf_throttle_rules){.pause_ms = 5000,
+                                       .pause_max_ms = 20000,
+                                       .min_connections = 3,
+                                       .window_ms = 120000};
+    mf_profile_throttle_rules(mf_profile_get(MF_PROFILE_GMAIL), &given, &r);
+    assert_int_equal(r.pause_ms, 5000);
+    assert_int_equal(r.pause_max_ms, 20000);
+    assert_int_equal(r.min_connections, 3);
+    assert_int_equal(r.window_ms, 120000);
+
+    assert_int_equal(
+        mf_profile_fingerprint_mode(mf_profile_get(MF_PROFILE_GMAIL), false,
+                                    MF_PROFILE_FP_STRICT),
+        MF_PROFILE_FP_LENIENT);
+    assert_int_equal(
+        mf_profile_fingerprint_mode(mf_profile_get(MF_PROFILE_GMAIL), true,
+                                    MF_PROFILE_FP_STRICT),
+        MF_PROFILE_FP_STRICT);
+    assert_int_equal(
+        mf_profile_fingerprint_mode(NULL, false, MF_PROFILE_FP_LENIENT),
+        MF_PROFILE_FP_STRICT);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_find),         cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_folder_rules), cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_find),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_folder_rules),
+        cmocka_unit_test(test_detect),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_throttle_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
