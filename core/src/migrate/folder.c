@@ -125,6 +125,7 @@ finish(struct mf__folder *fr) {
     mf_checkpoint_pending_free(&fr->ck);
     mf__msglist_clear(&fr->list);
     mf__uidmap_clear(&fr->uidmap);
+    mf_buf_free(&fr->moved_base);
 }
 
 /* Whether an error stops this folder for good (the messages not copied
@@ -246,6 +247,8 @@ sync_flags(struct mf__folder *fr, bool incremental) {
         if (fr->list.m[i].state == M_DONE)
             mf__flagbase_add(&base, fr->list.m[i].uid, fr->list.m[i].flags,
                              fr->list.m[i].flags);
+    if (rc == MF_E_OK && fr->moved_base.len) /* moved here (moves.c) */
+        mf_buf_append(&base, fr->moved_base.data, fr->moved_base.len);
     /* Without a flag sync the flags last synced stay, the new lines
      * added. */
     if (rc == MF_E_OK)
@@ -447,7 +450,8 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         goto out;
     }
     if (run->o->sync_deletes &&
-        (rc = mf__folder_sync_deletes(&fr, dsel.uidvalidity)) != MF_E_OK)
+        ((rc = mf__folder_sync_deletes(&fr, dsel.uidvalidity)) != MF_E_OK ||
+         (rc = mf__folder_take_moved(&fr)) != MF_E_OK))
         goto out;
     if (recognising && (rc = mf__folder_recognise(&fr, tgt_from)) != MF_E_OK)
         goto out;

@@ -37,11 +37,30 @@ mf__folder_target_has_above(const struct mf_store_select *dsel, uint32_t mark) {
  * a pass whose checkpoint writes were lost. Only messages that reached
  * the target after the checkpoint's mark are above it, so nothing else
  * can match. */
+/* The target UIDs of the messages already PRESENT by the UID map
+ * (mf__folder_take_moved()), ascending (malloc'd): recognition must not
+ * take those copies for other messages. */
+static uint32_t *
+claimed_uids(const struct mf__folder *fr, size_t *n_r) {
+    uint32_t *v = mf_xcalloc(fr->list.n + 1, sizeof(*v));
+    size_t n = 0;
+
+    for (size_t i = 0; i < fr->list.n; i++)
+        if (fr->list.m[i].state == M_PRESENT && fr->list.m[i].tgt_uid)
+            v[n++] = fr->list.m[i].tgt_uid;
+    if (n)
+        qsort(v, n, sizeof(*v), mf_u32_cmp);
+    *n_r = n;
+    return v;
+}
+
 mf_err
 mf__folder_recognise(struct mf__folder *fr, uint32_t tgt_from) {
     struct mf__run *run = fr->run;
     struct mf__msglist tgt = {0};
     struct mf_fingerprint_set *set = NULL;
+    uint32_t *claimed = NULL;
+    size_t nclaimed = 0;
     mf_err rc;
 
     rc = mf__msglist_fetch(run, run->dst, tgt_from + 1, 0, true, &tgt);
@@ -49,13 +68,18 @@ mf__folder_recognise(struct mf__folder *fr, uint32_t tgt_from) {
         goto out;
     fr->rec_from = fr->rec_seen = tgt_from;
     set = mf_fingerprint_set_new(tgt.n + 1);
+    claimed = claimed_uids(fr, &nclaimed);
     for (size_t i = 0; i < tgt.n; i++) {
+        size_t k;
         if (tgt.m[i].uid <= tgt_from)
             continue; /* "n:*" names the last message when none is above */
-        if ((rc = mf_fingerprint_set_add(set, &tgt.m[i].fp)) != MF_E_OK)
-            goto out;
         if (tgt.m[i].uid > fr->rec_seen)
             fr->rec_seen = tgt.m[i].uid;
+        k = mf_u32_lower_bound(claimed, nclaimed, tgt.m[i].uid);
+        if (k < nclaimed && claimed[k] == tgt.m[i].uid)
+            continue; /* the copy of a message the UID map placed */
+        if ((rc = mf_fingerprint_set_add(set, &tgt.m[i].fp)) != MF_E_OK)
+            goto out;
     }
     if ((rc = mf__recognise_twins(run, &fr->list, set, fr->base_uid,
                                   fr->ck.pending, fr->ck.n_pending,
@@ -69,6 +93,7 @@ mf__folder_recognise(struct mf__folder *fr, uint32_t tgt_from) {
         }
     }
 out:
+    free(claimed);
     mf_fingerprint_set_free(&set);
     mf__msglist_clear(&tgt);
     return rc;
