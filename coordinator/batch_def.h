@@ -43,7 +43,7 @@
         {"include", true,                                                      \
          "copy only folders matching these patterns (comma list)"},            \
         {"exclude", true, "do not copy folders matching these patterns"},      \
-        {"rename", true, "OLD=NEW folder renames (comma list)"},               \
+        {"rename", true, CLI_RENAME_HELP},                                     \
         {"preset", true, "folder presets (comma list), e.g. gmail-virtual"},   \
         {"target-root", true, "put every folder under this target folder"},    \
         {"separator-replacement", true,                                        \

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "mailferry/batch.h"
+#include "mailferry/jobs.h"
 #include "mailferry/redis.h"
 #include "mailferry/status.h"
 
@@ -24,6 +25,12 @@ bool batch_cli_redis(struct cli *cli, struct mf_redis **r_r);
  * MF_E_EXISTS, input errors), 3 for what kept the command from running
  * (Redis, Kafka, I/O, crypto). */
 int batch_exit_code(mf_err rc);
+/* The key ring and Kafka producer of a command that produces jobs
+ * (mf_jobs_link_open()), then Redis; l->jc borrows *redis_r. Returns -1
+ * when both are open, else the exit code, the reason printed. Close l
+ * and free *redis_r in any case. */
+int batch_link_open(struct cli *cli, struct mf_redis **redis_r,
+                    struct mf_jobs_link *l);
 
 /* The exit code of a core call's rc for command: 0, or err printed
  * (batch_print_error()) and batch_exit_code(rc). */
@@ -39,6 +46,9 @@ int batch_cli_parse(struct cli *cli, const char *command, const char *usage,
 /* Prints b (JSON; "{}" when empty) and a newline on stdout, frees b. */
 struct mf_buf;
 void batch_print_json(struct mf_buf *b);
+/* Starts b as a JSON object whose first member is "batch": name. */
+struct mf_json;
+void batch_json_begin(struct mf_json *j, struct mf_buf *b, const char *name);
 
 /* Prints err for command on stderr, with a hint for common cases. */
 void batch_print_error(const char *command, const char *batch,

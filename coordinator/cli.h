@@ -48,6 +48,14 @@ extern const struct cli_option cli_common_options[];
  * ones it uses with mf_config_get(). No command's own table lists them. */
 extern const struct cli_option cli_connection_options[];
 
+/* --rename's help, one text for every command that takes it: the path
+ * syntax of docs/batches.md ("Folder rules"). */
+#define CLI_RENAME_HELP                                                        \
+    "OLD=NEW folder renames (comma list): paths with '/' between levels; a "   \
+    "'/' inside a source folder's name is written \\/ "                        \
+    "('Reports 2024\\/25=Reports/2024-25'), an '=' in OLD as \\=; a rule "     \
+    "that matches no folder of any mailbox is warned about"
+
 /* Parses argv (after the command words) against options and the common
  * options. On a usage error prints it with the command's usage line and
  * returns false. With --help, prints the help, sets cli->help and returns

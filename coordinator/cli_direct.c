@@ -69,12 +69,11 @@ cli_csv_free(struct cli_csv *l) {
 /* Migration options                                                   */
 /* ------------------------------------------------------------------ */
 
-/* Applies parse to every item of a comma list. */
-static mf_err
-add_list(struct mf_folder_rules *rules, const char *list,
-         mf_err (*parse)(struct mf_folder_rules *, const char *,
-                         struct mf_error *),
-         struct mf_error *err) {
+mf_err
+cli_rules_add_list(struct mf_folder_rules *rules, const char *list,
+                   mf_err (*parse)(struct mf_folder_rules *, const char *,
+                                   struct mf_error *),
+                   struct mf_error *err) {
     char *copy, *p;
     mf_err rc = MF_E_OK;
 
@@ -175,14 +174,16 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
         mf_config_get_u64(cli->config, "max-attempts",
                           MF_MIGRATE_DEFAULT_ATTEMPTS, 1, 100, MF_UNIT_NONE, &v,
                           &err) ||
-        add_list(d->rules, mf_config_get(cli->config, "include", NULL),
-                 mf_folder_rules_parse_include, &err) ||
-        add_list(d->rules, mf_config_get(cli->config, "exclude", NULL),
-                 mf_folder_rules_parse_exclude, &err) ||
-        add_list(d->rules, mf_config_get(cli->config, "rename", NULL),
-                 mf_folder_rules_parse_rename, &err) ||
-        add_list(d->rules, mf_config_get(cli->config, "preset", NULL),
-                 mf_folder_rules_parse_preset, &err) ||
+        cli_rules_add_list(d->rules,
+                           mf_config_get(cli->config, "include", NULL),
+                           mf_folder_rules_parse_include, &err) ||
+        cli_rules_add_list(d->rules,
+                           mf_config_get(cli->config, "exclude", NULL),
+                           mf_folder_rules_parse_exclude, &err) ||
+        cli_rules_add_list(d->rules, mf_config_get(cli->config, "rename", NULL),
+                           mf_folder_rules_parse_rename, &err) ||
+        cli_rules_add_list(d->rules, mf_config_get(cli->config, "preset", NULL),
+                           mf_folder_rules_parse_preset, &err) ||
         (mf_config_get(cli->config, "target-root", NULL) &&
          mf_folder_rules_parse_target_root(
              d->rules, mf_config_get(cli->config, "target-root", NULL),

@@ -31,6 +31,14 @@ int cli_csv_load(struct cli *cli, const char *command, const char *path,
                  bool password_optional, struct cli_csv *l);
 void cli_csv_free(struct cli_csv *l);
 
+/* Applies parse (mf_folder_rules_parse_include, _exclude, _rename...)
+ * to every item of the comma list list (NULL: nothing); the first error
+ * is returned, with err filled. */
+mf_err cli_rules_add_list(struct mf_folder_rules *rules, const char *list,
+                          mf_err (*parse)(struct mf_folder_rules *,
+                                          const char *, struct mf_error *),
+                          struct mf_error *err);
+
 /* The migration options of a direct run; opts points into the rest. */
 struct cli_direct {
     struct mf_migrate_options opts;

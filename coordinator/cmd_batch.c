@@ -64,6 +64,22 @@ batch_cli_redis(struct cli *cli, struct mf_redis **r_r) {
 }
 
 int
+batch_link_open(struct cli *cli, struct mf_redis **redis_r,
+                struct mf_jobs_link *l) {
+    struct mf_error err = {0};
+    mf_err rc;
+
+    if ((rc = mf_jobs_link_open(cli->config, NULL, l, &err))) {
+        fprintf(stderr, "mailferry %s: %s\n", cli->command, err.detail);
+        return rc == MF_E_USAGE ? MF_EXIT_USAGE : MF_EXIT_ERROR;
+    }
+    if (!batch_cli_redis(cli, redis_r))
+        return MF_EXIT_ERROR;
+    l->jc.redis = *redis_r;
+    return -1;
+}
+
+int
 batch_exit_code(mf_err rc) {
     switch (mf_err_class_of(rc)) {
     case MF_ERRCLASS_NONE:
@@ -123,6 +139,13 @@ batch_cli_parse(struct cli *cli, const char *command, const char *usage,
 }
 
 void
+batch_json_begin(struct mf_json *j, struct mf_buf *b, const char *name) {
+    mf_json_init(j, b);
+    mf_json_object_begin(j);
+    mf_json_key(j, "batch"), mf_json_string(j, name);
+}
+
+void
 batch_print_json(struct mf_buf *b) {
     printf("%s\n", b->data ? (char *)b->data : "{}");
     mf_buf_free(b);
@@ -146,64 +169,40 @@ static const struct cli_option pass_options[] = {
     {NULL, false, NULL},
 };
 
+/* What a pass queued, as text or JSON. */
+static void
+print_pass(bool json, const char *name, enum mf_batch_state st, uint64_t n,
+           const char *topic) {
+    if (json) {
+        struct mf_buf b = {0};
+        struct mf_json j;
+        batch_json_begin(&j, &b, name);
+        mf_json_key(&j, "state"), mf_json_string(&j, mf_batch_state_name(st));
+        mf_json_key(&j, "jobs"), mf_json_u64(&j, n);
+        mf_json_key(&j, "topic"), mf_json_string(&j, topic);
+        mf_json_object_end(&j);
+        batch_print_json(&b);
+    } else {
+        printf("batch %s: %llu job%s queued on %s; state %s\n", name,
+               (unsigned long long)n, n == 1 ? "" : "s", topic,
+               mf_batch_state_name(st));
+    }
+}
+
+/* Produces the pass's jobs (or, with reissue, the Queued ones again). */
 static int
-run_pass(int argc, char **argv, const char *command, enum mf_batch_op op) {
-    struct cli cli;
-    struct mf_redis *redis = NULL;
-    struct mf_crypto_keyring *kr = NULL;
-    struct mf_kafka_producer *producer = NULL;
-    struct mf_kafka_topics topics;
-    struct mf_jobs_ctx jc;
-    struct mf_error err = {0};
+produce_pass(struct cli *cli, struct mf_jobs_link *l, const char *command,
+             enum mf_batch_op op, bool reissue) {
+    const char *name = cli->positional[0];
     enum mf_batch_state st = MF_BATCH_CREATED;
-    const char *keyfile, *name;
-    char sender[128], host[64] = "host";
+    struct mf_error err = {0};
     uint64_t n = 0;
-    bool reissue = false;
-    int exit_code;
     mf_err rc;
 
-    exit_code = batch_cli_parse(&cli, command, pass_usage, pass_options, argc,
-                                argv, 1, 1);
-    if (exit_code >= 0)
-        goto out;
-    name = cli.positional[0];
-    exit_code = MF_EXIT_USAGE;
-    keyfile = mf_config_get(cli.config, "master-key-file", NULL);
-    if (mf_config_get_bool(cli.config, "reissue", false, &reissue, &err) ||
-        (reissue && op != MF_BATCH_OP_START)) {
-        fprintf(stderr, "mailferry %s: --reissue is for batch start\n",
-                command);
-        goto out;
-    }
-    if (!keyfile || !mf_config_get(cli.config, "kafka", NULL)) {
-        fprintf(stderr,
-                "mailferry %s: --kafka and --master-key-file are required "
-                "(jobs go to Kafka with their passwords sealed)\n",
-                command);
-        goto out;
-    }
-    exit_code = MF_EXIT_ERROR;
-    if ((rc = mf_crypto_keyring_load(keyfile, &kr, &err))) {
-        fprintf(stderr, "mailferry %s: key file %s: %s\n", command, keyfile,
-                err.detail);
-        goto out;
-    }
-    if (mf_kafka_topics_from_config(cli.config, &topics, &err) ||
-        mf_kafka_producer_new(cli.config, "mailferry", NULL, NULL, &producer,
-                              &err)) {
-        fprintf(stderr, "mailferry %s: Kafka: %s\n", command, err.detail);
-        goto out;
-    }
-    if (!batch_cli_redis(&cli, &redis))
-        goto out;
-    gethostname(host, sizeof(host) - 1);
-    snprintf(sender, sizeof(sender), "mailferry %s", host);
-    jc = (struct mf_jobs_ctx){redis, producer, &topics, kr, sender};
     if (reissue)
-        rc = mf_jobs_reissue(&jc, name, 0, &n, &err);
+        rc = mf_jobs_reissue(&l->jc, name, 0, &n, &err);
     else
-        rc = mf_jobs_begin_pass(&jc, name, op, 0, &n, &st, &err);
+        rc = mf_jobs_begin_pass(&l->jc, name, op, 0, &n, &st, &err);
     if (rc) {
         batch_print_error(command, name, &err);
         if (n)
@@ -212,36 +211,44 @@ run_pass(int argc, char **argv, const char *command, enum mf_batch_op op) {
                     "Queued: `mailferry batch start %s --reissue` produces "
                     "them again\n",
                     (unsigned long long)n, name);
-        exit_code = batch_exit_code(rc);
-        goto out;
+        return batch_exit_code(rc);
     }
     if (reissue) {
         struct mf_batch_config *cfg = NULL;
-        if (mf_batch_get(redis, name, &cfg, &err) == MF_E_OK) {
+        if (mf_batch_get(l->jc.redis, name, &cfg, &err) == MF_E_OK) {
             st = cfg->state;
             mf_batch_config_free(&cfg);
         }
     }
-    if (cli.json) {
-        struct mf_buf b = {0};
-        struct mf_json j;
-        mf_json_init(&j, &b);
-        mf_json_object_begin(&j);
-        mf_json_key(&j, "batch"), mf_json_string(&j, name);
-        mf_json_key(&j, "state"), mf_json_string(&j, mf_batch_state_name(st));
-        mf_json_key(&j, "jobs"), mf_json_u64(&j, n);
-        mf_json_key(&j, "topic"), mf_json_string(&j, topics.jobs);
-        mf_json_object_end(&j);
-        batch_print_json(&b);
-    } else {
-        printf("batch %s: %llu job%s queued on %s; state %s\n", name,
-               (unsigned long long)n, n == 1 ? "" : "s", topics.jobs,
-               mf_batch_state_name(st));
+    print_pass(cli->json, name, st, n, l->topics.jobs);
+    return MF_EXIT_OK;
+}
+
+static int
+run_pass(int argc, char **argv, const char *command, enum mf_batch_op op) {
+    struct cli cli;
+    struct mf_redis *redis = NULL;
+    struct mf_jobs_link link = {0};
+    struct mf_error err = {0};
+    bool reissue = false;
+    int exit_code;
+
+    exit_code = batch_cli_parse(&cli, command, pass_usage, pass_options, argc,
+                                argv, 1, 1);
+    if (exit_code >= 0)
+        goto out;
+    exit_code = MF_EXIT_USAGE;
+    if (mf_config_get_bool(cli.config, "reissue", false, &reissue, &err) ||
+        (reissue && op != MF_BATCH_OP_START)) {
+        fprintf(stderr, "mailferry %s: --reissue is for batch start\n",
+                command);
+        goto out;
     }
-    exit_code = MF_EXIT_OK;
+    if ((exit_code = batch_link_open(&cli, &redis, &link)) >= 0)
+        goto out;
+    exit_code = produce_pass(&cli, &link, command, op, reissue);
 out:
-    mf_kafka_producer_free(&producer);
-    mf_crypto_keyring_free(&kr);
+    mf_jobs_link_close(&link);
     mf_redis_free(&redis);
     cli_free(&cli);
     return exit_code;
@@ -281,9 +288,7 @@ print_state(bool json, const char *name, const char *key, const char *value,
     if (json) {
         struct mf_buf b = {0};
         struct mf_json j;
-        mf_json_init(&j, &b);
-        mf_json_object_begin(&j);
-        mf_json_key(&j, "batch"), mf_json_string(&j, name);
+        batch_json_begin(&j, &b, name);
         mf_json_key(&j, key), mf_json_string(&j, value);
         mf_json_object_end(&j);
         batch_print_json(&b);
@@ -405,33 +410,41 @@ cmd_batch_status(int argc, char **argv) {
          "redraw every 2 s until the batch is in a final state (Ctrl-C "
          "ends)"},
         {"interval", true, "seconds between redraws with --watch (2)"},
+        {"mailbox", true,
+         "EmailAddress[,...]: these mailboxes in detail (what was copied, "
+         "skipped, failed by error code, what is pending)"},
+        {"state", true,
+         "STATE[,...]: the mailboxes in these states (Queued, Syncing, "
+         "Synced, IncrementalSyncing, Stopped, Failed, Completed) or "
+         "groups (running, pending, waiting, done), one line each"},
         {NULL, false, NULL},
     };
     struct cli cli;
     struct mf_redis *redis = NULL;
     struct mf_error err = {0};
+    struct mf_status_options o = {0};
     struct sigaction sa;
-    bool watch = false;
     uint64_t interval;
     int exit_code;
+    mf_err rc;
 
     exit_code = batch_cli_parse(&cli, "batch status",
-                                "[NAME] --redis URL [--watch] [--json]",
+                                "[NAME] --redis URL [--watch] [--mailbox "
+                                "EMAIL[,...]] [--state STATE[,...]] [--json]",
                                 options, argc, argv, 0, 1);
     if (exit_code >= 0)
         goto out;
     exit_code = MF_EXIT_USAGE;
-    if (mf_config_get_bool(cli.config, "watch", false, &watch, &err) ||
+    if (mf_config_get_bool(cli.config, "watch", false, &o.watch, &err) ||
         mf_config_get_u64(cli.config, "interval", 2, 1, 3600, MF_UNIT_SECONDS,
                           &interval, &err)) {
         fprintf(stderr, "mailferry batch status: %s\n", err.detail);
         goto out;
     }
-    if (watch && cli.json) {
-        fprintf(stderr, "mailferry batch status: --watch draws for a "
-                        "terminal; --json prints one document\n");
-        goto out;
-    }
+    o.json = cli.json;
+    o.interval_ms = (unsigned)interval * 1000;
+    o.mailboxes = mf_config_get(cli.config, "mailbox", NULL);
+    o.states = mf_config_get(cli.config, "state", NULL);
     exit_code = MF_EXIT_ERROR;
     if (!batch_cli_redis(&cli, &redis))
         goto out;
@@ -444,11 +457,14 @@ cmd_batch_status(int argc, char **argv) {
     sa.sa_handler = on_status_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    exit_code = batch_status_result(
-        "batch status", cli.positional[0],
-        mf_status_show(redis, cli.positional[0], cli.json, watch,
-                       (unsigned)interval * 1000, &status_stop, &err),
-        &err);
+    rc = mf_status_show(redis, cli.positional[0], &o, &status_stop, &err);
+    if (rc == MF_E_USAGE) {
+        fprintf(stderr, "mailferry batch status: %s\n", err.detail);
+        exit_code = MF_EXIT_USAGE;
+        goto out;
+    }
+    exit_code =
+        batch_status_result("batch status", cli.positional[0], rc, &err);
 out:
     mf_redis_free(&redis);
     cli_free(&cli);
@@ -474,8 +490,6 @@ cmd_batch_report(int argc, char **argv) {
     enum mf_report_format fmt = MF_REPORT_CSV;
     struct mf_error err = {0};
     const char *format, *output;
-    FILE *f = NULL;
-    char *tmp = NULL;
     int exit_code;
     mf_err rc;
 
@@ -510,40 +524,12 @@ cmd_batch_report(int argc, char **argv) {
         exit_code = batch_exit_code(rc);
         goto out;
     }
-    if (output && strcmp(output, "-") != 0) {
-        struct stat sb;
-        /* A file is written whole next to the target, then renamed: a
-         * reader never sees half a report. Anything else (a pipe,
-         * /dev/stdout, /dev/null) is written as it is: renaming onto it
-         * would replace the device or pipe with a file. */
-        if (stat(output, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-            if (!(f = fopen(output, "w"))) {
-                perror(output);
-                goto out;
-            }
-        } else {
-            tmp = mf_xasprintf("%s.tmp.%ld", output, (long)getpid());
-            if (!(f = fopen(tmp, "w"))) {
-                perror(tmp);
-                goto out;
-            }
-        }
-    }
-    rc = mf_report_write(rep, fmt, f ? f : stdout);
-    if (f) {
-        if (fclose(f) != 0)
-            rc = MF_E_IO;
-        f = NULL;
-        if (rc == MF_E_OK && tmp && rename(tmp, output) != 0) {
-            perror(output);
-            rc = MF_E_IO;
-        }
-        if (rc && tmp)
-            unlink(tmp);
-    }
+    if (output && strcmp(output, "-") != 0)
+        rc = mf_report_write_path(rep, fmt, output, &err);
+    else if ((rc = mf_report_write(rep, fmt, stdout)))
+        mf_error_set(&err, rc, "cannot write stdout");
     if (rc) {
-        fprintf(stderr, "mailferry batch report: cannot write %s\n",
-                output ? output : "stdout");
+        fprintf(stderr, "mailferry batch report: %s\n", err.detail);
         goto out;
     }
     if (output && strcmp(output, "-") != 0)
@@ -551,9 +537,6 @@ cmd_batch_report(int argc, char **argv) {
                 mf_report_format_name(fmt), cli.positional[0], output);
     exit_code = MF_EXIT_OK;
 out:
-    if (f)
-        fclose(f);
-    free(tmp);
     mf_report_free(&rep);
     mf_redis_free(&redis);
     cli_free(&cli);

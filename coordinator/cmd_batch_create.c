@@ -88,9 +88,7 @@ print_created(const struct mf_batch_config *cfg,
     if (json) {
         struct mf_buf b = {0};
         struct mf_json j;
-        mf_json_init(&j, &b);
-        mf_json_object_begin(&j);
-        mf_json_key(&j, "batch"), mf_json_string(&j, cfg->name);
+        batch_json_begin(&j, &b, cfg->name);
         mf_json_key(&j, "dry_run"), mf_json_bool(&j, dry_run);
         mf_json_key(&j, "state"),
             mf_json_string(&j, dry_run ? NULL : "Created");
@@ -237,9 +235,7 @@ dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
     if (cli->json) {
         struct mf_buf b = {0};
         struct mf_json j;
-        mf_json_init(&j, &b);
-        mf_json_object_begin(&j);
-        mf_json_key(&j, "batch"), mf_json_string(&j, cfg->name);
+        batch_json_begin(&j, &b, cfg->name);
         mf_json_key(&j, "dry_run"), mf_json_bool(&j, true);
         mf_json_key(&j, "source"), mf_json_string(&j, cfg->source);
         mf_json_key(&j, "target"), mf_json_string(&j, cfg->target);
@@ -343,9 +339,7 @@ cmd_batch_create(int argc, char **argv) {
         goto out;
     }
     if (cli.json) {
-        mf_json_init(&j, &jout);
-        mf_json_object_begin(&j);
-        mf_json_key(&j, "batch"), mf_json_string(&j, cli.positional[0]);
+        batch_json_begin(&j, &jout, cli.positional[0]);
         mf_json_key(&j, "file"), mf_json_string(&j, csv);
         mf_json_key(&j, "errors"), mf_json_array_begin(&j);
     }

@@ -43,11 +43,7 @@ struct edit {
     struct cli cli;
     const char *command, *name;
     struct mf_redis *redis;
-    struct mf_crypto_keyring *kr;
-    struct mf_kafka_producer *producer;
-    struct mf_kafka_topics topics;
-    struct mf_jobs_ctx jc;
-    char sender[128];
+    struct mf_jobs_link link; /* with jobs only */
     /* Per-mailbox outcomes, as JSON or text. */
     struct mf_buf out;
     struct mf_json j;
@@ -56,8 +52,7 @@ struct edit {
 
 static void
 edit_free(struct edit *e) {
-    mf_kafka_producer_free(&e->producer);
-    mf_crypto_keyring_free(&e->kr);
+    mf_jobs_link_close(&e->link);
     mf_redis_free(&e->redis);
     mf_buf_free(&e->out);
     cli_free(&e->cli);
@@ -89,46 +84,16 @@ edit_parse(struct edit *e, const char *command, const char *usage,
  * file and Kafka. Returns -1 to go on, else the exit code. */
 static int
 edit_connect(struct edit *e, bool jobs) {
-    struct mf_error err = {0};
-    const char *keyfile = mf_config_get(e->cli.config, "master-key-file", NULL);
-    char host[64] = "host";
-
-    if (jobs && (!keyfile || !mf_config_get(e->cli.config, "kafka", NULL))) {
-        fprintf(stderr,
-                "mailferry %s: --kafka and --master-key-file are required "
-                "(jobs go to Kafka with their passwords sealed)\n",
-                e->command);
-        return MF_EXIT_USAGE;
-    }
-    if (!batch_cli_redis(&e->cli, &e->redis))
-        return MF_EXIT_ERROR;
-    if (!jobs)
-        return -1;
-    if (mf_crypto_keyring_load(keyfile, &e->kr, &err)) {
-        fprintf(stderr, "mailferry %s: key file %s: %s\n", e->command, keyfile,
-                err.detail);
-        return MF_EXIT_ERROR;
-    }
-    if (mf_kafka_topics_from_config(e->cli.config, &e->topics, &err) ||
-        mf_kafka_producer_new(e->cli.config, "mailferry", NULL, NULL,
-                              &e->producer, &err)) {
-        fprintf(stderr, "mailferry %s: Kafka: %s\n", e->command, err.detail);
-        return MF_EXIT_ERROR;
-    }
-    gethostname(host, sizeof(host) - 1);
-    snprintf(e->sender, sizeof(e->sender), "mailferry %s", host);
-    e->jc = (struct mf_jobs_ctx){e->redis, e->producer, &e->topics, e->kr,
-                                 e->sender};
-    return -1;
+    if (jobs)
+        return batch_link_open(&e->cli, &e->redis, &e->link);
+    return batch_cli_redis(&e->cli, &e->redis) ? -1 : MF_EXIT_ERROR;
 }
 
 static void
 outcomes_begin(struct edit *e) {
     if (!e->cli.json)
         return;
-    mf_json_init(&e->j, &e->out);
-    mf_json_object_begin(&e->j);
-    mf_json_key(&e->j, "batch"), mf_json_string(&e->j, e->name);
+    batch_json_begin(&e->j, &e->out, e->name);
     mf_json_key(&e->j, "mailboxes");
     mf_json_array_begin(&e->j);
 }
@@ -163,7 +128,8 @@ outcomes_end(struct edit *e, uint64_t jobs, enum mf_batch_state st) {
         mf_json_array_end(&e->j);
         mf_json_key(&e->j, "jobs"), mf_json_u64(&e->j, jobs);
         mf_json_key(&e->j, "topic"),
-            mf_json_string(&e->j, e->producer ? e->topics.jobs : NULL);
+            mf_json_string(&e->j,
+                           e->link.producer ? e->link.topics.jobs : NULL);
         mf_json_key(&e->j, "state"),
             mf_json_string(&e->j, mf_batch_state_name(st));
         mf_json_object_end(&e->j);
@@ -238,8 +204,8 @@ read_rows(struct edit *e, const char *csv, struct mf_json *issues,
         mf_batch_config_free(&cfg);
         return MF_EXIT_USAGE;
     }
-    exit_code = batch_def_read_rows(e->command, e->name, csv, cfg, allow, e->kr,
-                                    issues, d);
+    exit_code = batch_def_read_rows(e->command, e->name, csv, cfg, allow,
+                                    e->link.kr, issues, d);
     mf_batch_config_free(&cfg);
     return exit_code;
 }
@@ -273,9 +239,7 @@ csv_command(int argc, char **argv, const char *command, bool add) {
     if (e.cli.json) {
         /* CSV problems as `batch create --json` lists them. */
         issues = &je;
-        mf_json_init(issues, &eout);
-        mf_json_object_begin(issues);
-        mf_json_key(issues, "batch"), mf_json_string(issues, e.name);
+        batch_json_begin(issues, &eout, e.name);
         mf_json_key(issues, "file"), mf_json_string(issues, csv);
         mf_json_key(issues, "errors"), mf_json_array_begin(issues);
     }
@@ -286,12 +250,13 @@ csv_command(int argc, char **argv, const char *command, bool add) {
     }
     outcomes_begin(&e);
     if (add)
-        rc = mf_jobs_add_mailboxes(&e.jc, e.name, d.mbs, d.n, EDIT_FLUSH_MS,
-                                   &idx, &n_idx, &jobs, &st, &err);
-    else
         rc =
-            mf_jobs_update_mailboxes(&e.jc, e.name, d.mbs, d.n, EDIT_FLUSH_MS,
-                                     &idx, &n_idx, on_outcome, &e, &jobs, &err);
+            mf_jobs_add_mailboxes(&e.link.jc, e.name, d.mbs, d.n, EDIT_FLUSH_MS,
+                                  &idx, &n_idx, &jobs, &st, &err);
+    else
+        rc = mf_jobs_update_mailboxes(&e.link.jc, e.name, d.mbs, d.n,
+                                      EDIT_FLUSH_MS, &idx, &n_idx, on_outcome,
+                                      &e, &jobs, &err);
     if (rc == MF_E_CSV_MAILBOX_IN_BATCH ||
         rc == MF_E_CSV_MAILBOX_NOT_IN_BATCH) {
         print_rows(csv, &d, idx, n_idx, rc,
@@ -455,7 +420,7 @@ action(int argc, char **argv, const char *command, enum mf_batch_mb_op op) {
     outcomes_begin(&e);
     if (produce)
         rc = mf_jobs_mailboxes_op(
-            &e.jc, e.name, op, n ? (const char *const *)emails : NULL, n,
+            &e.link.jc, e.name, op, n ? (const char *const *)emails : NULL, n,
             EDIT_FLUSH_MS, on_outcome, &e, &jobs, &st, &err);
     else
         rc = mf_batch_mailboxes_op(e.redis, e.name, op,

@@ -268,33 +268,6 @@ static const struct cli_option dns_options[] = {
     {NULL, false, NULL},
 };
 
-/* The server to ask: --server, else resolv.conf's first nameserver.
- * Returns MF_EXIT_OK, or the exit code after printing why not. */
-static int
-dns_server(const struct cli *cli, struct mf_dns_server *srv) {
-    const char *s = mf_config_get(cli->config, "server", NULL);
-    struct mf_error err = {0};
-    char text[8192];
-    size_t n;
-    FILE *f;
-
-    if (s) {
-        if (mf_dns_server_parse(s, srv, &err) == MF_E_OK)
-            return MF_EXIT_OK;
-        fprintf(stderr, "mailferry endpoint dns: %s\n", err.detail);
-        return MF_EXIT_USAGE;
-    }
-    f = fopen("/etc/resolv.conf", "r");
-    n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
-    if (f)
-        fclose(f);
-    text[n] = '\0';
-    if (mf_dns_resolvconf_server(text, srv, &err) == MF_E_OK)
-        return MF_EXIT_OK;
-    fprintf(stderr, "mailferry endpoint dns: %s\n", err.detail);
-    return MF_EXIT_ERROR;
-}
-
 int
 cmd_endpoint_dns(int argc, char **argv) {
     struct mf_dns_mx_answer *ans = NULL;
@@ -327,11 +300,15 @@ cmd_endpoint_dns(int argc, char **argv) {
         fprintf(stderr, "mailferry endpoint dns: %s\n", err.detail);
         goto out;
     }
-    if ((exit_code = dns_server(&cli, &srv)) != MF_EXIT_OK)
+    if (mf_dns_server_choose(mf_config_get(cli.config, "server", NULL), &srv,
+                             &err) != MF_E_OK) {
+        fprintf(stderr, "mailferry endpoint dns: %s\n", err.detail);
+        /* A wrong --server is a usage error; resolv.conf's is not. */
+        exit_code = mf_config_get(cli.config, "server", NULL) ? MF_EXIT_USAGE
+                                                              : MF_EXIT_ERROR;
         goto out;
-    exit_code = MF_EXIT_USAGE;
-    snprintf(where, sizeof(where), "%s%s%s:%u", strchr(srv.ip, ':') ? "[" : "",
-             srv.ip, strchr(srv.ip, ':') ? "]" : "", srv.port);
+    }
+    mf_dns_server_format(&srv, where, sizeof(where));
     ans = mf_xcalloc(1, sizeof(*ans));
     rc = mf_dns_query_mx(&srv, domain, (long)timeout * 1000L, ans, &err);
     if (rc == MF_E_INVALID_ARGUMENT) {

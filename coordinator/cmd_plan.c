@@ -36,6 +36,7 @@
 static const char usage[] =
     "FILE --source URL [--target URL] [--admin USER "
     "--admin-password-file F] [--include P,...] [--exclude P,...] "
+    "[--rename OLD=NEW,...] "
     "[--max-message-size 35M] [--since DAY] [--before DAY] [--concurrency N] "
     "[--from-batch NAME ... "
     "--redis URL [--connections 1,2,4] [--window 8h]] [--json]";
@@ -69,6 +70,7 @@ static const struct cli_option options[] = {
      "copy only folders matching these patterns (comma separated, e.g. "
      "INBOX,Archive/*)"},
     {"exclude", true, "do not copy folders matching these patterns"},
+    {"rename", true, CLI_RENAME_HELP},
     {"separator-replacement", true,
      "replaces the target's hierarchy separator inside folder names (_)"},
     {"size-method", true,
@@ -98,29 +100,6 @@ static const struct cli_option options[] = {
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
 /* ------------------------------------------------------------------ */
-
-static mf_err
-add_patterns(struct mf_folder_rules *rules, const char *list, bool include,
-             struct mf_error *err) {
-    char *copy, *p;
-    mf_err rc = MF_E_OK;
-
-    if (!list)
-        return MF_E_OK;
-    copy = mf_xstrdup(list);
-    p = copy;
-    while (p && rc == MF_E_OK) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (*p)
-            rc = include ? mf_folder_rules_parse_include(rules, p, err)
-                         : mf_folder_rules_parse_exclude(rules, p, err);
-        p = comma ? comma + 1 : NULL;
-    }
-    free(copy);
-    return rc;
-}
 
 struct names {
     char **v;
@@ -272,10 +251,15 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
         mf_config_get_u64(cli->config, "max-message-size", 0, 0,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
                           &st->po.max_message_size, err) ||
-        add_patterns(st->rules, mf_config_get(cli->config, "include", NULL),
-                     true, err) ||
-        add_patterns(st->rules, mf_config_get(cli->config, "exclude", NULL),
-                     false, err) ||
+        cli_rules_add_list(st->rules,
+                           mf_config_get(cli->config, "include", NULL),
+                           mf_folder_rules_parse_include, err) ||
+        cli_rules_add_list(st->rules,
+                           mf_config_get(cli->config, "exclude", NULL),
+                           mf_folder_rules_parse_exclude, err) ||
+        cli_rules_add_list(st->rules,
+                           mf_config_get(cli->config, "rename", NULL),
+                           mf_folder_rules_parse_rename, err) ||
         ((v = mf_config_get(cli->config, "separator-replacement", NULL)) &&
          mf_folder_rules_parse_separator_replacement(st->rules, v, err)) ||
         mf_config_get_u64(cli->config, "max-connections", 0, 0, 100000,

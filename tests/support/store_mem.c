@@ -280,9 +280,11 @@ mem_create(struct mf_store *st, const char *name) {
     if (ms->srv->faults.no_mailbox)
         return mf_store_fail(st, MF_E_IMAP_NO, "NO Permission denied");
     if (ms->srv->faults.create_refuse_marker &&
-        strstr(name, ms->srv->faults.create_refuse_marker))
+        strstr(name, ms->srv->faults.create_refuse_marker)) {
+        ms->srv->stats.creates_refused++;
         return mf_store_fail(st, MF_E_IMAP_NO,
                              "NO [CANNOT] Invalid mailbox name: %s", name);
+    }
     ms->srv->stats.creates++;
     (void)mf_mem_folder_add(ms->srv, name, 0, false);
     return MF_E_OK;
@@ -481,7 +483,7 @@ mem_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
 }
 
 static mf_err
-mem_count(struct mf_store *st, uint32_t first, uint32_t *n_r) {
+mem_count(struct mf_store *st, uint32_t first, uint32_t last, uint32_t *n_r) {
     struct mem_store *ms = MS(st);
     struct mf_mem_folder *f = ms->sel;
 
@@ -489,7 +491,9 @@ mem_count(struct mf_store *st, uint32_t first, uint32_t *n_r) {
         return broken_error(ms);
     if (!f)
         return mf_store_fail(st, MF_E_IMAP_BAD, "BAD no folder selected");
-    *n_r = (uint32_t)(f->n - msg_index(f, first));
+    *n_r =
+        (uint32_t)((last && last < UINT32_MAX ? msg_index(f, last + 1) : f->n) -
+                   msg_index(f, first));
     return MF_E_OK;
 }
 

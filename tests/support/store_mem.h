@@ -135,12 +135,13 @@ struct mf_mem_stats {
     uint64_t flag_changes;  /* set_flags() carried out */
     uint64_t meta_fetches;  /* fetch_meta() calls */
     unsigned creates, subscribes;
-    uint64_t selects;       /* select() calls (SELECT and EXAMINE) */
-    uint64_t statuses;      /* status() calls */
-    uint64_t changed_since; /* changed_since() calls */
-    uint64_t max_queued;    /* most commands ever queued on one store */
-    uint64_t expunged;      /* messages removed by expunge_uids() */
-    uint64_t moved;         /* messages moved by move_uids() */
+    unsigned creates_refused; /* CREATEs refused (create_refuse_marker) */
+    uint64_t selects;         /* select() calls (SELECT and EXAMINE) */
+    uint64_t statuses;        /* status() calls */
+    uint64_t changed_since;   /* changed_since() calls */
+    uint64_t max_queued;      /* most commands ever queued on one store */
+    uint64_t expunged;        /* messages removed by expunge_uids() */
+    uint64_t moved;           /* messages moved by move_uids() */
 };
 
 struct mf_mem_server {

@@ -661,6 +661,38 @@ MF_WARN_UNUSED mf_err mf_batch_apply_envelope_result(
     struct mf_batch_applied *out_r, struct mf_error *err);
 
 /* ------------------------------------------------------------------ */
+/* The lists: items and samples (lists.c)                             */
+/* ------------------------------------------------------------------ */
+
+/* Calls cb with each item of a mailbox's last pass that is listed (at
+ * most MF_BATCH_ITEMS_MAX; the rest are counted in the record's
+ * skipped_unlisted and failed_unlisted): its failed messages when failed
+ * is true, else its skipped ones, in the order the pass found them. An
+ * item that does not decode is passed over. it is borrowed: valid during
+ * the call. A non-zero return from cb stops the walk and is returned. */
+typedef mf_err (*mf_batch_item_cb)(void *ud, const struct mf_batch_item *it);
+MF_WARN_UNUSED mf_err mf_batch_mailbox_items(struct mf_redis *r,
+                                             const char *batch,
+                                             const char *email, bool failed,
+                                             mf_batch_item_cb cb, void *ud,
+                                             struct mf_error *err);
+
+/* One throughput sample: the batch's done counters (messages and bytes
+ * copied by finished jobs plus those handled by running ones) at a Redis
+ * time, taken when a progress or result was applied; one per second at
+ * most, thinned to every other one past MF_BATCH_SAMPLES_MAX. */
+struct mf_batch_sample {
+    int64_t time; /* Unix seconds, Redis TIME */
+    uint64_t messages, bytes;
+};
+typedef mf_err (*mf_batch_sample_cb)(void *ud, const struct mf_batch_sample *s);
+/* Calls cb with the batch's newest `last` samples (0: all), oldest
+ * first. A non-zero return from cb stops the walk and is returned. */
+MF_WARN_UNUSED mf_err mf_batch_samples(struct mf_redis *r, const char *batch,
+                                       size_t last, mf_batch_sample_cb cb,
+                                       void *ud, struct mf_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Report                                                             */
 /* ------------------------------------------------------------------ */
 

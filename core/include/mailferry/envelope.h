@@ -77,6 +77,11 @@ struct mf_job {
      * and a window with no day inside. */
     bool has_window;
     struct mf_window window;
+    /* "strict" or "lenient" (mailferry/profile.h): the mode the batch
+     * chose when the job was made; "" in a job made before jobs carried
+     * it (the worker then resolves the batch's). Unpacking refuses
+     * another word. */
+    char *fingerprint;
 };
 
 struct mf_counters {

@@ -120,6 +120,10 @@ const char *mf_folder_special_use_name(unsigned attr);
 struct mf_folder_rename {
     char *from; /* owned: source path, "/"-separated, as the admin wrote it */
     char *to;   /* owned: target path relative to the target prefix */
+    /* Added by a source profile (mf_profile_folder_rules(): Gmail's All
+     * Mail), not by the admin: never warned about when it matches no
+     * folder, since most mailboxes lack one of its names. */
+    bool profile;
 };
 
 /* The folder rules of one batch. Plain data, so that it can travel in a
@@ -403,6 +407,26 @@ char *mf_folder_conservative_name(const char *name, char delim,
  * stands. delim and utf8 are the target's (as given to the plan). */
 bool mf_folder_plan_fallback(struct mf_folder_plan *plan, size_t i, char delim,
                              bool utf8, const char *repl);
+/* The wire name mf_folder_plan_fallback() would move entry i to, or NULL
+ * when it would not move it. New string. */
+char *mf_folder_plan_fallback_wire(const struct mf_folder_plan *plan, size_t i,
+                                   char delim, bool utf8, const char *repl);
+
+/* True when the admin's rename rule i of the rules the plan was built
+ * with (rules->rename[i]) names no source folder of this mailbox nor a
+ * parent of one, compared as the plan compares (folded when the rules
+ * are case-insensitive); also for a second rule with the same source
+ * path (the first one wins, the second does nothing). False for a rule
+ * that matched, a profile's rule and i out of range. A rule unmatched in
+ * every mailbox is warned about (plan, batch create --dry-run, the
+ * report of a run): issue 13 section 2. */
+bool mf_folder_plan_rename_unmatched(const struct mf_folder_plan *plan,
+                                     size_t i);
+/* The one warning about rename rule r that matched no folder of any
+ * mailbox, for every program and the report; out gets at most n bytes,
+ * NUL-terminated. */
+void mf_folder_rename_unmatched_why(const struct mf_folder_rename *r, char *out,
+                                    size_t n);
 
 /* Number of entries. Entries are ordered: COPY and CONTAINER entries by
  * target name, INBOX first and every parent before its children, then

@@ -234,6 +234,31 @@ struct mf_jobs_ctx {
     const char *sender; /* envelope sender; NULL: "mailferry" */
 };
 
+/* "mailferry <host>": the envelope sender of an admin command's jobs. */
+void mf_jobs_sender_name(char *buf, size_t size);
+
+/* What an admin command holds to produce jobs (jobs/link.c): the key ring
+ * (from --master-key-file), the topics and producer (from --kafka and
+ * --topic-prefix), and jc, which borrows them and the caller's Redis. */
+struct mf_jobs_link {
+    struct mf_crypto_keyring *kr;       /* owned */
+    struct mf_kafka_producer *producer; /* owned */
+    struct mf_kafka_topics topics;
+    char sender[128];
+    struct mf_jobs_ctx jc; /* borrows the above and redis */
+};
+
+/* Opens l from cfg for jobs to the batches in redis (borrowed: it must
+ * outlive l). MF_E_USAGE when --kafka or --master-key-file is missing;
+ * otherwise the key file's or Kafka's error, err saying which ("key file
+ * F: ...", "Kafka: ..."). On error l holds nothing. */
+MF_WARN_UNUSED mf_err mf_jobs_link_open(const struct mf_config *cfg,
+                                        struct mf_redis *redis,
+                                        struct mf_jobs_link *l,
+                                        struct mf_error *err);
+/* Frees what l owns (the producer is not flushed here). */
+void mf_jobs_link_close(struct mf_jobs_link *l);
+
 /* Packs job into an envelope and queues it on topic (the jobs topic or
  * the dead-letter topic) with the mailbox's key. Delivery is checked by
  * the caller's mf_kafka_producer_flush(). */

@@ -43,6 +43,9 @@
 /* Tries per mailbox when it is migrated in this process (migrate
  * --direct); a batch's jobs have MF_BATCH_DEFAULT_ATTEMPTS per pass. */
 #define MF_MIGRATE_DEFAULT_ATTEMPTS 5
+/* UIDs listed at a time (mf_migrate_options.uid_window): about 1.5 MB
+ * of metadata per side for a window of small messages. */
+#define MF_MIGRATE_UID_WINDOW 10000
 /* Mailboxes one process migrates, plans or verifies at the same time. */
 #define MF_MIGRATE_DEFAULT_CONCURRENCY 4
 /* Seconds a server may take to answer one command (--command-timeout). */
@@ -126,6 +129,10 @@ struct mf_migrate_options {
     unsigned appends_in_flight; /* MULTIAPPEND commands in flight (4) */
     size_t pipe_bytes;          /* reader-to-writer queue (2 MiB) */
     uint64_t stream_threshold;  /* bigger bodies stream (256 KiB) */
+    /* UIDs a folder's listing, recognition and flag sync take at a time
+     * (MF_MIGRATE_UID_WINDOW): memory follows the window, not the
+     * folder (issue 14 item 5). */
+    uint32_t uid_window;
     /* Set (by a signal handler, a stop command) to stop at the next
      * message boundary with a checkpoint; the result is then
      * MF_E_CANCELLED. May be NULL. */

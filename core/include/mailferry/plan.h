@@ -186,6 +186,10 @@ struct mf_plan_batch {
     uint64_t max_message_size; /* as requested (0 read as 35 MB) */
     struct mf_window window;
     enum mf_plan_size_method size_method;
+    /* The admin's --rename rules that match no folder of any planned
+     * mailbox, each as mf_folder_rename_unmatched_why() words. Owned. */
+    char **rename_warnings;
+    size_t n_rename_warnings;
     double seconds;
 };
 

@@ -121,6 +121,14 @@ MF_WARN_UNUSED mf_err mf_dns_server_parse(const char *s,
 MF_WARN_UNUSED mf_err mf_dns_resolvconf_server(const char *text,
                                                struct mf_dns_server *srv_r,
                                                struct mf_error *err);
+/* The server `endpoint dns` asks: given (IP[:PORT], from --server) when
+ * not NULL, else the first nameserver of /etc/resolv.conf. */
+MF_WARN_UNUSED mf_err mf_dns_server_choose(const char *given,
+                                           struct mf_dns_server *srv_r,
+                                           struct mf_error *err);
+/* "IP:PORT" ("[IPv6]:PORT") of srv into buf. */
+void mf_dns_server_format(const struct mf_dns_server *srv, char *buf,
+                          size_t size);
 
 /* Asks srv for the MX records of domain over UDP (three tries, each
  * waiting timeout_ms / 3), and again over TCP when the answer is

@@ -93,6 +93,13 @@ MF_WARN_UNUSED mf_err mf_profile_fingerprint_parse(
 /* "strict" or "lenient". */
 const char *mf_profile_fingerprint_name(enum mf_profile_fingerprint mode);
 
+/* The mode a run recognises messages by: given when set (the admin's
+ * --fingerprint), else the target profile's (tgt NULL: strict). One rule
+ * for the engine and for the jobs that carry the mode to workers. */
+enum mf_profile_fingerprint
+mf_profile_fingerprint_mode(const struct mf_profile *tgt, bool set,
+                            enum mf_profile_fingerprint given);
+
 /* The profile with that id (asserts it is valid). */
 const struct mf_profile *mf_profile_get(enum mf_profile_id id);
 /* The generic profile, for a side without one. */

@@ -91,6 +91,11 @@ MF_WARN_UNUSED mf_err mf_redis_command(struct mf_redis *r, redisReply **reply_r,
                                        struct mf_error *err, const char *fmt,
                                        ...);
 
+/* Redis' clock (TIME), in Unix seconds: the one clock batch records use,
+ * so that figures computed against them do not depend on this host's. */
+MF_WARN_UNUSED mf_err mf_redis_time(struct mf_redis *r, int64_t *now_r,
+                                    struct mf_error *err);
+
 /* Most commands mf_redis_pipeline() sends at once. */
 #define MF_REDIS_PIPELINE_MAX 1000
 

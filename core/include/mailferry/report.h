@@ -262,6 +262,15 @@ void mf_report_mailbox_stats(struct mf_report_mailbox *m,
                              const struct mf_migrate_stats *s);
 /* The reason a skipped item with error code counts under. */
 enum mf_report_skip_reason mf_report_skip_reason_of(int code);
+/* Which list an item of a job's failed items belongs to: a repaired
+ * message and a renamed folder travel in that list (results, Redis) but
+ * were copied. */
+enum mf_report_failed_list {
+    MF_REPORT_LIST_FAILED,
+    MF_REPORT_LIST_RENAMED,  /* FOLDER_RENAMED */
+    MF_REPORT_LIST_REPAIRED, /* MESSAGE_REPAIRED */
+};
+enum mf_report_failed_list mf_report_failed_list_of(int code);
 /* The messages s skipped, whatever the reason: the "skipped" of a line. */
 uint64_t mf_report_stats_skipped(const struct mf_migrate_stats *s);
 
@@ -307,5 +316,18 @@ const char *mf_report_format_name(enum mf_report_format fmt);
 /* Writes b in format fmt (one of the writers above). */
 MF_WARN_UNUSED mf_err mf_report_write(const struct mf_report_batch *b,
                                       enum mf_report_format fmt, FILE *f);
+/* Writes b in format fmt to the file at path (report/file.c): a regular
+ * file is written beside it and renamed onto it, so it is never seen half
+ * written; a pipe or device is written in place. MF_E_IO with err saying
+ * which file and why. Borrows everything. */
+MF_WARN_UNUSED mf_err mf_report_write_path(const struct mf_report_batch *b,
+                                           enum mf_report_format fmt,
+                                           const char *path,
+                                           struct mf_error *err);
+/* Writes b as dir/report.csv, dir/report.json and dir/report.html,
+ * creating dir when it does not exist. MF_E_IO with err as above. */
+MF_WARN_UNUSED mf_err mf_report_write_dir(const struct mf_report_batch *b,
+                                          const char *dir,
+                                          struct mf_error *err);
 
 #endif

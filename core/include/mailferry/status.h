@@ -1,7 +1,8 @@
 /*
  * What `mailferry batch status` and `batch list` show (core/src/status/):
  * a batch's state, counts, running and failed mailboxes, rates and ETAs,
- * as text for a terminal or as one JSON document; and a batch's OAuth2
+ * each mailbox's history and what is pending for it, as text for a
+ * terminal or as one JSON document; and a batch's OAuth2
  * settings (never a key) for `batch create` and `batch status`.
  *
  * Output goes to stdout; errors come back in err, for the program to
@@ -19,14 +20,32 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* `batch status NAME`: prints the batch once; with watch (and not
- * json) the progress display (mailferry/progress.h) every interval_ms,
- * in place when stdout is a terminal, as summary lines otherwise, until
- * the batch no longer runs or *stop is set. json: one JSON document (no
- * watching). */
+/* What `batch status NAME` shows. */
+struct mf_status_options {
+    bool json;  /* one JSON document */
+    bool watch; /* the progress display until the batch stops running */
+    unsigned interval_ms; /* --watch: between redraws */
+    /* --mailbox: a comma list of EmailAddresses shown in detail (their
+     * failed messages tallied by error code), or NULL. */
+    const char *mailboxes;
+    /* --state: a comma list of mailbox states (any case) and groups
+     * (running, pending, waiting, done): the mailboxes in them, one line
+     * each (with mailboxes: those of the named ones), or NULL. */
+    const char *states;
+};
+
+/* `batch status NAME`: prints the batch once: a summary (state, counts
+ * by state, done of planned, rate and ETA by the progress module's
+ * figures, failed mailboxes by error, the first running and failed
+ * ones), or the mailboxes o->states or o->mailboxes select, each with
+ * what it did and what is pending; as text or one JSON document. With
+ * o->watch (and nothing else) the progress display (mailferry/
+ * progress.h) every interval_ms, in place when stdout is a terminal, as
+ * summary lines otherwise, until the batch no longer runs or *stop is
+ * set. MF_E_USAGE for an unknown state or option mix, MF_E_NOT_FOUND for
+ * a batch or named mailbox that does not exist. */
 MF_WARN_UNUSED mf_err mf_status_show(struct mf_redis *r, const char *name,
-                                     bool json, bool watch,
-                                     unsigned interval_ms,
+                                     const struct mf_status_options *o,
                                      const atomic_bool *stop,
                                      struct mf_error *err);
 

@@ -167,6 +167,14 @@ void mf__batch_item_encode(struct mf_buf *out, const struct mf_batch_item *it);
 bool mf__batch_item_decode(const char *s, size_t len, char **store_r,
                            struct mf_batch_item *it_r);
 
+/* The one walk over a mailbox's item list "mf:{b:N}:mb:<email><suffix>"
+ * (lists.c): cb with each item that decodes, at most MF_BATCH_ITEMS_MAX,
+ * until cb fails. */
+MF_WARN_UNUSED mf_err mf__batch_items(struct mf_redis *r, const char *batch,
+                                      const char *email, const char *suffix,
+                                      mf_batch_item_cb cb, void *ud,
+                                      struct mf_error *err);
+
 /* A Redis status word turned into an error with a clear detail. */
 mf_err mf__batch_refused(struct mf_error *err, const redisReply *reply,
                          const char *batch, const char *email,

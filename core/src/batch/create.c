@@ -122,20 +122,6 @@ queue(struct mf_redis *r, struct mf__batch_argv *a, struct mf_error *err) {
     return rc;
 }
 
-static mf_err
-redis_now(struct mf_redis *r, int64_t *now_r, struct mf_error *err) {
-    redisReply *reply = NULL;
-    mf_err rc = mf_redis_command(r, &reply, err, "TIME");
-
-    if (rc)
-        return rc;
-    *now_r = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
-                 ? strtoll(reply->element[0]->str, NULL, 10)
-                 : 0;
-    freeReplyObject(reply);
-    return MF_E_OK;
-}
-
 /* A batch's generation (see struct mf_batch_config): 64 random bits,
  * never 0 (0 means "created before generations were random"). */
 static uint64_t
@@ -420,7 +406,7 @@ commit_hash(struct mf_batch_creator *c, struct mf_error *err) {
     int64_t now = 0;
     mf_err rc;
 
-    if ((rc = redis_now(r, &now, err)) ||
+    if ((rc = mf_redis_time(r, &now, err)) ||
         (rc = mf_redis_command(r, &reply, err, "WATCH %s", c->k.batch)))
         return rc;
     freeReplyObject(reply);

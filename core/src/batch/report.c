@@ -21,47 +21,38 @@ struct ctx {
     struct mf_error *err;
 };
 
-/* Adds the items of one list ("skipped" or "failed") to mailbox i. */
-static mf_err
-add_items(struct ctx *c, size_t i, const char *email, bool skipped) {
-    char key[MF__BATCH_KEY_MAX];
-    redisReply *reply = NULL;
-    mf_err rc;
+struct items {
+    struct ctx *c;
+    size_t i; /* the report's mailbox */
+};
 
-    mf__batch_mb_key(key, sizeof(key), c->batch, email,
-                     skipped ? ":skipped" : ":failed");
-    if ((rc = mf_redis_command(c->r, &reply, c->err, "LRANGE %s 0 %d", key,
-                               MF_BATCH_ITEMS_MAX - 1)))
-        return rc;
-    for (size_t j = 0; reply->type == REDIS_REPLY_ARRAY && j < reply->elements;
-         j++) {
-        struct mf_batch_item it;
-        char *store = NULL;
-        if (!mf__batch_item_decode(reply->element[j]->str,
-                                   reply->element[j]->len, &store, &it))
-            continue; /* a corrupt item costs only itself */
-        if (skipped) {
-            struct mf_report_skipped s = {
-                .folder = it.folder,
-                .uid = it.uid,
-                .size = it.size,
-                .internal_date = it.internal_date,
-                .subject = it.subject,
-                .reason = mf_report_skip_reason_of(it.code),
-            };
-            mf_report_add_skipped(c->rep, i, &s);
-        } else {
-            struct mf_report_failed f = {
-                .folder = it.folder,
-                .uid = it.uid,
-                .error_code = it.code,
-                .error_text = it.detail,
-            };
-            mf_report_add_failed(c->rep, i, &f);
-        }
-        free(store);
-    }
-    freeReplyObject(reply);
+static mf_err
+on_skipped(void *ud, const struct mf_batch_item *it) {
+    struct items *x = ud;
+    struct mf_report_skipped s = {
+        .folder = it->folder,
+        .uid = it->uid,
+        .size = it->size,
+        .internal_date = it->internal_date,
+        .subject = it->subject,
+        .reason = mf_report_skip_reason_of(it->code),
+    };
+
+    mf_report_add_skipped(x->c->rep, x->i, &s);
+    return MF_E_OK;
+}
+
+static mf_err
+on_failed(void *ud, const struct mf_batch_item *it) {
+    struct items *x = ud;
+    struct mf_report_failed f = {
+        .folder = it->folder,
+        .uid = it->uid,
+        .error_code = it->code,
+        .error_text = it->detail,
+    };
+
+    mf_report_add_failed(x->c->rep, x->i, &f);
     return MF_E_OK;
 }
 
@@ -70,7 +61,7 @@ one(void *ud, const struct mf_batch_mailbox *mb) {
     struct ctx *c = ud;
     const struct mf_migrate_stats *s = &mb->stats;
     struct mf_report_mailbox m = {0};
-    size_t i;
+    struct items x = {.c = c};
     mf_err rc;
 
     m.email = mb->cfg.email;
@@ -84,39 +75,26 @@ one(void *ud, const struct mf_batch_mailbox *mb) {
     m.last_sync = mb->last_sync;
     m.attempts = mb->attempts_total;
     m.worker = mb->worker[0] ? mb->worker : NULL;
-    i = mf_report_add_mailbox(c->rep, &m);
-    if ((rc = add_items(c, i, mb->cfg.email, true)) ||
-        (rc = add_items(c, i, mb->cfg.email, false)) ||
-        (rc = mf__batch_verify_load(c->r, c->batch, mb->cfg.email, c->rep, i,
+    x.i = mf_report_add_mailbox(c->rep, &m);
+    if ((rc = mf_batch_mailbox_items(c->r, c->batch, mb->cfg.email, false,
+                                     on_skipped, &x, c->err)) ||
+        (rc = mf_batch_mailbox_items(c->r, c->batch, mb->cfg.email, true,
+                                     on_failed, &x, c->err)) ||
+        (rc = mf__batch_verify_load(c->r, c->batch, mb->cfg.email, c->rep, x.i,
                                     c->err)))
         return rc;
-    c->rep->mailboxes[i].skipped_unlisted += mb->skipped_unlisted;
-    c->rep->mailboxes[i].failed_unlisted += mb->failed_unlisted;
+    c->rep->mailboxes[x.i].skipped_unlisted += mb->skipped_unlisted;
+    c->rep->mailboxes[x.i].failed_unlisted += mb->failed_unlisted;
     return MF_E_OK;
 }
 
 static mf_err
-add_samples(struct ctx *c) {
-    struct mf__batch_keys k;
-    redisReply *reply = NULL;
-    mf_err rc;
+on_sample(void *ud, const struct mf_batch_sample *bs) {
+    struct ctx *c = ud;
+    struct mf_report_sample s = {
+        .time = bs->time, .messages = bs->messages, .bytes = bs->bytes};
 
-    mf__batch_keys(&k, c->batch);
-    if ((rc = mf_redis_command(c->r, &reply, c->err, "LRANGE %s 0 -1",
-                               k.samples)))
-        return rc;
-    for (size_t j = 0; reply->type == REDIS_REPLY_ARRAY && j < reply->elements;
-         j++) {
-        struct mf_report_sample s = {0};
-        long long t, m, b;
-        if (sscanf(reply->element[j]->str, "%lld %lld %lld", &t, &m, &b) != 3)
-            continue;
-        s.time = t;
-        s.messages = m > 0 ? (uint64_t)m : 0;
-        s.bytes = b > 0 ? (uint64_t)b : 0;
-        mf_report_add_sample(c->rep, &s);
-    }
-    freeReplyObject(reply);
+    mf_report_add_sample(c->rep, &s);
     return MF_E_OK;
 }
 
@@ -140,7 +118,7 @@ mf_batch_report(struct mf_redis *r, const char *batch,
     c.rep = mf_report_new(&info);
     mf_batch_config_free(&cfg);
     if ((rc = mf_batch_foreach_mailbox(r, batch, one, &c, err)) ||
-        (rc = add_samples(&c))) {
+        (rc = mf_batch_samples(r, batch, 0, on_sample, &c, err))) {
         mf_report_free(&c.rep);
         return rc;
     }

@@ -125,12 +125,36 @@ out:
     return rc;
 }
 
+/* A difference item to report mailbox x->i. */
+struct diffs {
+    struct mf_report_batch *rep;
+    size_t i;
+};
+
+static mf_err
+on_diff(void *ud, const struct mf_batch_item *it) {
+    struct diffs *x = ud;
+    struct mf_report_difference d = {
+        .kind = it->name,
+        .folder = it->folder,
+        .source_uid = it->uid,
+        .target_uid = (uint32_t)it->size,
+        .internal_date = it->internal_date,
+        .subject = it->subject,
+        .detail = it->detail,
+    };
+
+    mf_report_add_difference(x->rep, x->i, &d);
+    return MF_E_OK;
+}
+
 mf_err
 mf__batch_verify_load(struct mf_redis *r, const char *batch, const char *email,
                       struct mf_report_batch *rep, size_t i,
                       struct mf_error *err) {
     char key[MF__BATCH_KEY_MAX], field[64];
     struct mf_report_mailbox *m = &rep->mailboxes[i];
+    struct diffs x = {.rep = rep, .i = i};
     redisReply *reply = NULL;
     mf_err rc;
 
@@ -155,32 +179,12 @@ mf__batch_verify_load(struct mf_redis *r, const char *batch, const char *email,
     reply = NULL;
     if (m->verify_differences == 0)
         return MF_E_OK;
-    mf__batch_mb_key(key, sizeof(key), batch, email, ":verify_items");
-    if ((rc = mf_redis_command(r, &reply, err, "LRANGE %s 0 %d", key,
-                               MF_BATCH_ITEMS_MAX - 1)))
+    if ((rc = mf__batch_items(r, batch, email, ":verify_items", on_diff, &x,
+                              err)))
         return rc;
-    for (size_t j = 0; reply->type == REDIS_REPLY_ARRAY && j < reply->elements;
-         j++) {
-        struct mf_batch_item it;
-        struct mf_report_difference d;
-        char *store = NULL;
-        if (!mf__batch_item_decode(reply->element[j]->str,
-                                   reply->element[j]->len, &store, &it))
-            continue; /* a corrupt item costs only itself */
-        d.kind = it.name;
-        d.folder = it.folder;
-        d.source_uid = it.uid;
-        d.target_uid = (uint32_t)it.size;
-        d.internal_date = it.internal_date;
-        d.subject = it.subject;
-        d.detail = it.detail;
-        mf_report_add_difference(rep, i, &d);
-        free(store);
-    }
     /* Listed beyond the stored ones: only counted. */
     if (m->verify_differences > m->n_diff_items + m->diff_unlisted)
         m->diff_unlisted = m->verify_differences - m->n_diff_items;
-    freeReplyObject(reply);
     return MF_E_OK;
 }
 

@@ -82,13 +82,9 @@ mf__direct_write_reports(const char *dir, const char *batch, const char *source,
                          const struct mf__direct_samples *samples, FILE *out) {
     struct mf_report_batch_info info = {0};
     struct mf_report_batch *b;
+    struct mf_error err = {0};
     bool ok = true, any_failed = false;
 
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "mailferry migrate: cannot create %s: %s\n", dir,
-                strerror(errno));
-        return false;
-    }
     for (size_t i = 0; i < n; i++)
         any_failed |= state_of(&v[i]) != MF_REPORT_SYNCED;
     info.name = batch;
@@ -106,23 +102,9 @@ mf__direct_write_reports(const char *dir, const char *batch, const char *source,
                                      .bytes = samples->v[i].bytes};
         mf_report_add_sample(b, &s);
     }
-    for (int f = 0; f < MF_REPORT_FORMAT_COUNT && ok; f++) {
-        char path[4096];
-        FILE *fp;
-        snprintf(path, sizeof(path), "%s/report.%s", dir,
-                 mf_report_format_name((enum mf_report_format)f));
-        if (!(fp = fopen(path, "w"))) {
-            fprintf(stderr, "mailferry migrate: cannot write %s: %s\n", path,
-                    strerror(errno));
-            ok = false;
-            break;
-        }
-        if (mf_report_write(b, (enum mf_report_format)f, fp) != MF_E_OK) {
-            fprintf(stderr, "mailferry migrate: cannot write %s\n", path);
-            ok = false;
-        }
-        if (fclose(fp) != 0)
-            ok = false;
+    if (mf_report_write_dir(b, dir, &err) != MF_E_OK) {
+        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+        ok = false;
     }
     if (ok)
         fprintf(out, "report: %s/report.html (also .csv and .json)\n", dir);

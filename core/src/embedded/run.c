@@ -287,26 +287,11 @@ print_items(const struct mf_report_batch *rep) {
 
 static bool
 write_reports(const struct mf_report_batch *rep, const char *dir, bool json) {
-    for (int f = 0; f < MF_REPORT_FORMAT_COUNT; f++) {
-        char path[4096];
-        FILE *fp;
-        mf_err rc;
+    struct mf_error err = {0};
 
-        if (f == 0 && mkdir(dir, 0755) != 0 && access(dir, W_OK) != 0) {
-            fprintf(stderr, "mailferry migrate: cannot create %s\n", dir);
-            return false;
-        }
-        snprintf(path, sizeof(path), "%s/report.%s", dir,
-                 mf_report_format_name((enum mf_report_format)f));
-        if (!(fp = fopen(path, "w"))) {
-            fprintf(stderr, "mailferry migrate: cannot write %s\n", path);
-            return false;
-        }
-        rc = mf_report_write(rep, (enum mf_report_format)f, fp);
-        if (fclose(fp) != 0 || rc != MF_E_OK) {
-            fprintf(stderr, "mailferry migrate: cannot write %s\n", path);
-            return false;
-        }
+    if (mf_report_write_dir(rep, dir, &err) != MF_E_OK) {
+        fprintf(stderr, "mailferry migrate: %s\n", err.detail);
+        return false;
     }
     fprintf(json ? stderr : stdout,
             "report: %s/report.html (also .csv and .json)\n", dir);

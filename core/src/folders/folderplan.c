@@ -197,6 +197,7 @@ compile_rules(struct mf__folder_ctx *c) {
         /* Rules built with the parse helpers always split; a hand-made
          * bad rule is dropped rather than half-applied. */
         if (ok) {
+            x->rule = i;
             c->n_ren++;
         } else {
             mf__folder_strv_free(x->from, x->nfrom);
@@ -675,6 +676,7 @@ mf_folder_plan_build(const struct mf_folder_plan_input *in,
             apply_rules(&c, &c.w[i]);
     choose_special_uses(&c);
     plan = mf_xcalloc(1, sizeof(*plan));
+    mf__folder_renames_match(&c, plan);
     mf__folder_place(&c, plan);
     *plan_r = plan;
     rc = MF_E_OK;
@@ -693,6 +695,7 @@ mf_folder_plan_free(struct mf_folder_plan **plan) {
     for (size_t i = 0; i < p->n; i++)
         entry_clear(&p->e[i]);
     free(p->e);
+    free(p->ren_unmatched);
     free(p);
     *plan = NULL;
 }

@@ -84,29 +84,48 @@ move_entry(struct mf_folder_entry *e, size_t n, const char *new_prefix,
     return true;
 }
 
+/* The conservative name of e's own level in place of that level (the
+ * levels above were created, or existed); NULL when it has nothing to
+ * replace. New string. */
+static char *
+conservative_of(const struct mf_folder_entry *e, char delim, const char *repl) {
+    const char *last = delim ? strrchr(e->tgt_name, delim) : NULL;
+    char *level, *out;
+
+    last = last ? last + 1 : e->tgt_name;
+    if (!(level = mf_folder_conservative_name(last, delim, repl)))
+        return NULL;
+    out = mf_xasprintf("%.*s%s", (int)(last - e->tgt_name), e->tgt_name, level);
+    free(level);
+    return out;
+}
+
+char *
+mf_folder_plan_fallback_wire(const struct mf_folder_plan *plan, size_t i,
+                             char delim, bool utf8, const char *repl) {
+    char *name, *wire;
+
+    if (!plan || i >= plan->n || !plan->e[i].tgt_name)
+        return NULL;
+    if (!(name = conservative_of(&plan->e[i], delim, repl)))
+        return NULL;
+    wire = wire_name(name, utf8);
+    free(name);
+    return wire;
+}
+
 bool
 mf_folder_plan_fallback(struct mf_folder_plan *plan, size_t i, char delim,
                         bool utf8, const char *repl) {
-    struct mf_folder_entry *e;
-    const char *last;
-    char *old, *conservative, *level;
+    char *old, *conservative;
     size_t n;
     bool ok = true;
 
-    if (!plan || i >= plan->n)
+    if (!plan || i >= plan->n || !plan->e[i].tgt_name)
         return false;
-    e = &plan->e[i];
-    if (!e->tgt_name)
+    if (!(conservative = conservative_of(&plan->e[i], delim, repl)))
         return false;
-    /* Only its own level: the levels above were created (or existed). */
-    last = delim ? strrchr(e->tgt_name, delim) : NULL;
-    last = last ? last + 1 : e->tgt_name;
-    if (!(level = mf_folder_conservative_name(last, delim, repl)))
-        return false;
-    conservative =
-        mf_xasprintf("%.*s%s", (int)(last - e->tgt_name), e->tgt_name, level);
-    free(level);
-    old = mf_xstrdup(e->tgt_name);
+    old = mf_xstrdup(plan->e[i].tgt_name);
     n = strlen(old);
     for (size_t k = i; k < plan->n && ok; k++) {
         struct mf_folder_entry *c = &plan->e[k];

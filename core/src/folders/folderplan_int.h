@@ -108,6 +108,7 @@ struct mf__folder_rename {
     size_t nfrom;
     char **to; /* owned */
     size_t nto;
+    size_t rule; /* its index in rules->rename */
 };
 
 /* Everything one mf_folder_plan_build() call works with. */
@@ -145,6 +146,11 @@ struct mf__folder_ctx {
 struct mf_folder_plan {
     struct mf_folder_entry *e; /* owned */
     size_t n;
+    /* Per rename rule of the rules (rules->rename[i]): an admin's rule
+     * that names no source folder nor a parent of one
+     * (folderplan_renames.c). Owned. */
+    bool *ren_unmatched;
+    size_t n_ren_rules;
 };
 
 /* The components rules compare: folded ones when case-insensitive. */
@@ -165,6 +171,10 @@ bool mf__folder_has_rename(const struct mf__folder_ctx *c, char *const *fcomps,
 /* Marks w excluded for reason r; takes detail (may be NULL). */
 void mf__folder_exclude(struct mf__folder_work *w, enum mf_folder_reason r,
                         char *detail);
+/* Fills plan->ren_unmatched from the source folders of c (before
+ * mf__folder_place() moves them into the plan). */
+void mf__folder_renames_match(const struct mf__folder_ctx *c,
+                              struct mf_folder_plan *plan);
 /* Computes every target name, claims, containers and the final order,
  * and moves the entries into plan. */
 void mf__folder_place(struct mf__folder_ctx *c, struct mf_folder_plan *plan);

@@ -267,6 +267,7 @@ mf_folder_rules_dup(const struct mf_folder_rules *r) {
     for (size_t i = 0; i < r->n_rename; i++) {
         d->rename[i].from = mf_xstrdup(r->rename[i].from);
         d->rename[i].to = mf_xstrdup(r->rename[i].to);
+        d->rename[i].profile = r->rename[i].profile;
     }
     d->separator_replacement =
         mf_xstrdup(r->separator_replacement ? r->separator_replacement : "_");
@@ -373,6 +374,7 @@ mf_folder_rules_parse_rename(struct mf_folder_rules *rules, const char *spec,
                                 (rules->n_rename + 1) * sizeof(*rules->rename));
     rules->rename[rules->n_rename].from = from;
     rules->rename[rules->n_rename].to = to;
+    rules->rename[rules->n_rename].profile = false;
     rules->n_rename++;
     from = to = NULL;
     rc = MF_E_OK;

@@ -14,6 +14,7 @@
  */
 #include "jobs/jobs_int.h"
 
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <inttypes.h>
@@ -98,9 +99,10 @@ mf__jobs_bind_put(struct mf_buf *b, const char *name, const char *v) {
  * whom the secret is used. Each value is length-prefixed, so no two
  * different jobs give the same text. The crypto module binds this text
  * as associated data (with batch and mailbox), so an envelope whose
- * login, authzid, OAuth flag, generation, endpoints or window were changed
- * after sealing fails to open (MF_E_DECRYPT). One function for the coordinator
- * that seals and the worker that opens: the rule exists once. */
+ * login, authzid, OAuth flag, generation, endpoints, window or fingerprint
+ * mode were changed after sealing fails to open (MF_E_DECRYPT). One function
+ * for the coordinator that seals and the worker that opens: the rule exists
+ * once. */
 char *
 mf__jobs_bound_purpose(const struct mf_batch_config *cfg,
                        const struct mf_job *j,
@@ -125,6 +127,11 @@ mf__jobs_bound_purpose(const struct mf_batch_config *cfg,
     if (j->has_window)
         mf_buf_appendf(&b, ";window=%" PRIu32 "-%" PRIu32, j->window.since,
                        j->window.before);
+    /* The fingerprint mode decides what a retry takes as already copied
+     * (a duplicate or a loss if forged). Jobs made before jobs carried
+     * one were sealed without it. */
+    if (j->fingerprint && *j->fingerprint)
+        mf__jobs_bind_put(&b, "fp", j->fingerprint);
     /* An OAuth2 side: also where its tokens come from (oauth.c). */
     if (c->oauth)
         mf__jobs_oauth_bind(&b, mf_jobs_oauth_side(cfg, purpose));
@@ -245,6 +252,21 @@ mf_jobs_batch_generation(const struct mf_batch_config *cfg) {
     return (uint64_t)(cfg->created > 0 ? cfg->created : 0);
 }
 
+/* The batch's fingerprint mode: its --fingerprint (checked when it was
+ * stored), else its target profile's. */
+static const char *
+job_fingerprint(const struct mf_batch_config *cfg) {
+    enum mf_profile_fingerprint mode = MF_PROFILE_FP_STRICT;
+    bool set = false;
+    struct mf_error ignored;
+
+    if (mf_profile_fingerprint_parse(cfg->fingerprint, &mode, &set, &ignored) !=
+        MF_E_OK)
+        set = false;
+    return mf_profile_fingerprint_name(mf_profile_fingerprint_mode(
+        mf_profile_or_generic(cfg->target_profile), set, mode));
+}
+
 mf_err
 mf_jobs_build(const struct mf_crypto_keyring *kr,
               const struct mf_batch_config *cfg,
@@ -274,6 +296,9 @@ mf_jobs_build(const struct mf_crypto_keyring *kr,
      * cannot hold an older one. */
     j.has_window = true;
     j.window = cfg->window;
+    /* The mode too, so that every worker recognises messages as the
+     * batch chose, whatever batch record it has cached. */
+    j.fingerprint = mf_xstrdup(job_fingerprint(cfg));
 
     rc = side(kr, cfg, &j, mb, false, &j.source, err);
     if (rc == MF_E_OK)

@@ -486,19 +486,14 @@ out:
     return rc;
 }
 
+/* Redis' clock, this host's when Redis does not answer. */
 static int64_t
 redis_now(struct svc *s) {
-    redisReply *reply = NULL;
     struct mf_error err = {0};
-    int64_t now = (int64_t)time(NULL);
+    int64_t now;
 
-    if (mf_redis_command(s->redis, &reply, &err, "TIME") == MF_E_OK) {
-        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-            reply->element[0]->type == REDIS_REPLY_STRING)
-            now = strtoll(reply->element[0]->str, NULL, 10);
-        freeReplyObject(reply);
-    }
-    return now;
+    return mf_redis_time(s->redis, &now, &err) == MF_E_OK ? now
+                                                          : (int64_t)time(NULL);
 }
 
 static mf_err

@@ -14,6 +14,7 @@
  */
 #include "mailferry/envelope.h"
 
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include "mailferry/v1/envelope.pb-c.h"
@@ -145,6 +146,7 @@ mf_envelope_clear(struct mf_envelope *env) {
     free(j->user_root);
     free(j->source_profile);
     free(j->target_profile);
+    free(j->fingerprint);
     clear_credentials(&j->source);
     clear_credentials(&j->target);
     free(p->batch);
@@ -297,6 +299,7 @@ mf_envelope_pack(const struct mf_envelope *env, uint8_t **buf_r, size_t *len_r,
         pj.verify_sample = j->verify_sample;
         pj.source_profile = s(j->source_profile);
         pj.target_profile = s(j->target_profile);
+        pj.fingerprint = s(j->fingerprint);
         if (j->has_window) {
             mailferry__v1__date_window__init(&pw);
             pw.since = j->window.since;
@@ -405,6 +408,16 @@ budget_free(void *ud, void *ptr) {
 static char *
 dup(const char *p) {
     return mf_xstrdup(p ? p : "");
+}
+
+/* "" (a job made before jobs carried a mode), "strict" or "lenient". */
+static bool
+fingerprint_known(const char *word) {
+    enum mf_profile_fingerprint mode;
+    bool set = false;
+    struct mf_error ignored;
+
+    return mf_profile_fingerprint_parse(word, &mode, &set, &ignored) == MF_E_OK;
 }
 
 static mf_err
@@ -545,6 +558,13 @@ un_job(const PbJob *pb, struct mf_job *x, struct mf_error *err) {
     x->verify_sample = pb->verify_sample;
     x->source_profile = dup(pb->source_profile);
     x->target_profile = dup(pb->target_profile);
+    x->fingerprint = dup(pb->fingerprint);
+    /* A mode the worker would not know: refused here, not guessed. */
+    if (!fingerprint_known(x->fingerprint))
+        return mf_error_set(err, MF_E_ENVELOPE,
+                            "job fingerprint mode \"%.40s\" is neither "
+                            "strict nor lenient",
+                            x->fingerprint);
     if (pb->window) {
         /* Days from outside: a bound that is no calendar day, or a
          * window with no day inside, would make the worker skip mail. */

@@ -29,15 +29,6 @@
 #include <strings.h>
 
 static int
-by_fp_uid(const void *a, const void *b) {
-    const struct mf__msg *x = a, *y = b;
-    int c = memcmp(x->fp.digest, y->fp.digest, sizeof(x->fp.digest));
-    if (c)
-        return c;
-    return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-static int
 cmp_str_ci(const void *a, const void *b) {
     return strcasecmp(*(char *const *)a, *(char *const *)b);
 }
@@ -294,17 +285,45 @@ stored(void *ud, const struct mf_store_done *d) {
     }
 }
 
+/* One pair's merge and, when the target's flags are not the result, its
+ * UID STORE (64 in flight). */
+struct sync_ctx {
+    struct mf__run *run;
+    const char *label;
+    struct mf_store *st;
+    const struct baseline *bl;
+    size_t nbl;
+    struct mf_buf *base, want;
+    struct store_ctx stored;
+};
+
+static mf_err
+sync_pair(void *ud, const struct mf__msg *s, const struct mf__msg *t) {
+    struct sync_ctx *c = ud;
+    struct mf_store *st = c->st;
+    const struct baseline *b = find_base(c->bl, c->nbl, s->uid);
+    mf_err rc;
+
+    mf__flags_merge(s->flags, b ? b->src : NULL, t->flags, b ? b->tgt : NULL,
+                    c->run->o->flag_conflict, &c->want);
+    mf__flagbase_add(c->base, s->uid, s->flags, (const char *)c->want.data);
+    if (mf__flags_same((const char *)c->want.data, t->flags))
+        return MF_E_OK;
+    rc = st->ops->set_flags(st, t->uid, (const char *)c->want.data, stored,
+                            &c->stored);
+    if (rc == MF_E_OK)
+        rc = st->ops->flush(st, 64);
+    return rc == MF_E_OK ? MF_E_OK : mf__run_store_error(c->run, st, c->label);
+}
+
 mf_err
 mf__migrate_flag_sync(struct mf__run *run, const char *label,
-                      const char *folder, uint32_t last_uid,
+                      const char *folder, uint32_t last_uid, uint32_t tgt_last,
                       struct mf_buf *base) {
-    struct mf__msglist src = {0}, dst = {0};
-    struct store_ctx ctx = {0};
-    struct mf_store *st = run->dst;
-    struct mf_buf want = {0};
+    struct sync_ctx c = {
+        .run = run, .label = label, .st = run->dst, .base = base};
     struct baseline *bl = NULL;
     char *old = NULL;
-    size_t i = 0, k = 0, nbl = 0;
     mf_err rc;
 
     if (last_uid == 0)
@@ -312,50 +331,20 @@ mf__migrate_flag_sync(struct mf__run *run, const char *label,
     if ((rc = mf__flagbase_get(run, folder, &old)) != MF_E_OK)
         goto out;
     if (old)
-        bl = parse_base(old, &nbl);
-    if ((rc = mf__msglist_fetch(run, run->src, 1, last_uid, true, &src)) ||
-        (rc = mf__msglist_fetch(run, st, 1, 0, true, &dst)))
-        goto out;
-    if (src.n)
-        qsort(src.m, src.n, sizeof(*src.m), by_fp_uid);
-    if (dst.n)
-        qsort(dst.m, dst.n, sizeof(*dst.m), by_fp_uid);
-    while (i < src.n && k < dst.n && rc == MF_E_OK) {
-        int c = memcmp(src.m[i].fp.digest, dst.m[k].fp.digest,
-                       sizeof(src.m[i].fp.digest));
-        if (c < 0) {
-            i++;
-        } else if (c > 0) {
-            k++;
-        } else {
-            const struct baseline *b = find_base(bl, nbl, src.m[i].uid);
-            mf__flags_merge(src.m[i].flags, b ? b->src : NULL, dst.m[k].flags,
-                            b ? b->tgt : NULL, run->o->flag_conflict, &want);
-            mf__flagbase_add(base, src.m[i].uid, src.m[i].flags,
-                             (const char *)want.data);
-            if (!mf__flags_same((const char *)want.data, dst.m[k].flags)) {
-                rc = st->ops->set_flags(st, dst.m[k].uid,
-                                        (const char *)want.data, stored, &ctx);
-                if (rc == MF_E_OK)
-                    rc = st->ops->flush(st, 64);
-                if (rc != MF_E_OK)
-                    rc = mf__run_store_error(run, st, label);
-            }
-            i++, k++;
-        }
+        bl = parse_base(old, &c.nbl);
+    c.bl = bl;
+    /* Both folders in UID windows (pairing.c), not listed whole. */
+    rc = mf__pair_folders(run, last_uid, tgt_last, sync_pair, &c);
+    if (rc == MF_E_OK && (rc = c.st->ops->flush(c.st, 0)) != MF_E_OK)
+        rc = mf__run_store_error(run, c.st, label);
+    if (rc == MF_E_OK && c.stored.err.code != MF_E_OK) {
+        run->err = c.stored.err;
+        run->retry_after_ms = c.stored.retry_ms;
+        rc = c.stored.err.code;
     }
-    if (rc == MF_E_OK && (rc = st->ops->flush(st, 0)) != MF_E_OK)
-        rc = mf__run_store_error(run, st, label);
-    if (rc == MF_E_OK && ctx.err.code != MF_E_OK) {
-        run->err = ctx.err;
-        run->retry_after_ms = ctx.retry_ms;
-        rc = ctx.err.code;
-    }
-    run->res->stats.flags_updated += ctx.updated;
+    run->res->stats.flags_updated += c.stored.updated;
 out:
-    mf__msglist_clear(&src);
-    mf__msglist_clear(&dst);
-    mf_buf_free(&want);
+    mf_buf_free(&c.want);
     free(bl);
     free(old);
     return rc;

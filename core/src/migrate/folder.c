@@ -1,5 +1,5 @@
 /*
- * One folder's copy (DESIGN.md section 8). The steps are split over
+ * One folder's copy (docs/design.md section 8). The steps are split over
  * folder_list.c (1-2), folder_read.c and folder_write.c (3) and
  * folder_ckpt.c (4); folder_int.h says who owns what.
  *
@@ -43,6 +43,21 @@
  *      retried and not finished yet) are the checkpoint's pending UIDs:
  *      every later pass lists them again with the new ones and retries
  *      them, so a message is never dropped by moving the checkpoint on.
+ *
+ * Steps 1-4 go a UID window at a time (issue 14 item 5: a folder of
+ * 1,000,000 messages in bounded memory): UIDs [a, a + width - 1] are
+ * listed (the last window "a:*", which takes in what arrived since
+ * SELECT), checked against the server's count of that window, decided,
+ * copied and confirmed before the next window is listed; then
+ * mf__folder_compact() drops the settled messages from the list, keeping
+ * what the checkpoint needs of them (bytes, the date window's count,
+ * flagbase lines, UID map pairs). Pending messages stay listed, so every
+ * checkpoint still names them. Recognition lists the target above the
+ * mark into a fingerprint set once and takes from it window by window;
+ * the flag sync pairs both folders in windows (pairing.c). What memory
+ * still grows with the folder: that set (the target above the mark:
+ * after a crash, what was in flight), the flagbase text, and with
+ * --sync-deletes the UID map.
  *
  * Message states move TODO -> QUEUED -> DONE, or to PRESENT, SKIPPED,
  * FAILED, VANISHED. A batch the target refuses as a whole is retried one
@@ -125,7 +140,9 @@ finish(struct mf__folder *fr) {
     mf_checkpoint_pending_free(&fr->ck);
     mf__msglist_clear(&fr->list);
     mf__uidmap_clear(&fr->uidmap);
+    mf_buf_free(&fr->newbase);
     mf_buf_free(&fr->moved_base);
+    mf_fingerprint_set_free(&fr->rec_set);
 }
 
 /* Whether an error stops this folder for good (the messages not copied
@@ -139,12 +156,12 @@ definitive(mf_err code) {
 /* A Gmail source copied by labels (gmail.c): a message an earlier label
  * folder has is placed there, not copied again here. */
 static void
-gmail_copies(struct mf__folder *fr) {
+gmail_copies(struct mf__folder *fr, size_t from) {
     struct mf__run *run = fr->run;
 
     if (!run->gmail)
         return;
-    for (size_t i = 0; i < fr->list.n; i++) {
+    for (size_t i = from; i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
         struct mf_fingerprint k;
         mf__gmail_key(m, &k);
@@ -156,12 +173,21 @@ gmail_copies(struct mf__folder *fr) {
     }
 }
 
-/* Copies the listed TODO messages (reader thread + writer). Returns
- * false with fr->werr set when the copy stopped early. */
+/* Copies the listed TODO messages (reader thread + writer), the
+ * window's. Returns false with fr->werr set when the copy stopped early. */
 static bool
 copy_listed(struct mf__folder *fr) {
     struct mf__run *run = fr->run;
 
+    /* The reader's state of the window before. */
+    free(fr->todo);
+    free(fr->todo_size);
+    free(fr->refetch);
+    fr->refetch = NULL;
+    fr->ntodo = fr->nrefetch = 0;
+    fr->rd_last_try = fr->rd_skip = false;
+    fr->reader_rc = MF_E_OK;
+    mf__pipe_free(&fr->pipe);
     fr->todo = mf_xcalloc(fr->list.n + 1, sizeof(*fr->todo));
     fr->todo_size = mf_xcalloc(fr->list.n + 1, sizeof(*fr->todo_size));
     for (size_t i = 0; i < fr->list.n; i++)
@@ -242,11 +268,14 @@ sync_flags(struct mf__folder *fr, bool incremental) {
 
     if (incremental && (rc = flags_unchanged(fr, &same)) == MF_E_OK && !same)
         rc = mf__migrate_flag_sync(fr->run, fr->label, fr->src_name,
-                                   fr->ck.last_uid, &base);
+                                   fr->ck.last_uid, fr->tgt_last, &base);
     for (size_t i = 0; rc == MF_E_OK && i < fr->list.n; i++)
         if (fr->list.m[i].state == M_DONE)
             mf__flagbase_add(&base, fr->list.m[i].uid, fr->list.m[i].flags,
                              fr->list.m[i].flags);
+    /* Those of the windows before (mf__folder_compact()). */
+    if (rc == MF_E_OK && fr->newbase.len)
+        mf_buf_append(&base, fr->newbase.data, fr->newbase.len);
     if (rc == MF_E_OK && fr->moved_base.len) /* moved here (moves.c) */
         mf_buf_append(&base, fr->moved_base.data, fr->moved_base.len);
     /* Without a flag sync the flags last synced stay, the new lines
@@ -315,7 +344,7 @@ check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
     fr->base_out = fr->ck.out_messages;
     fr->base_out_bytes = fr->ck.out_bytes;
     mf__folder_leave_outside(
-        fr, mf__folder_stats_source(fr, fr->src_status.messages));
+        fr, 0, mf__folder_stats_source(fr, fr->src_status.messages, 0));
     *skip_r = true;
     return MF_E_OK;
 }
@@ -344,13 +373,111 @@ record_status(struct mf__folder *fr, struct mf_checkpoint *ck) {
     return MF_E_OK;
 }
 
+/* What the windows of one folder share (mf__migrate_folder()). */
+struct pass {
+    const struct mf_error *refusal; /* nothing is copied, all is failed */
+    struct mf_error short_err;      /* a window's listing came back short */
+    bool recognising, with_fp;
+    bool count; /* this attempt counts the folder's totals */
+    uint32_t start, tgt_from, exists, tgt_uidvalidity;
+};
+
+/* The copy's UID window from a: sets *hi_r and returns false, or returns
+ * true for the last one ("a:*", *hi_r 0), which takes in the mail that
+ * arrived since SELECT. A source that did not say UIDNEXT is one window. */
+static bool
+window_of(const struct mf__folder *fr, uint32_t a, uint32_t *hi_r) {
+    uint64_t hi = (uint64_t)a + fr->width - 1;
+
+    *hi_r = 0;
+    if (a == 0 || fr->src_last == 0 || hi >= fr->src_last)
+        return true;
+    *hi_r = (uint32_t)hi;
+    return false;
+}
+
+/* Steps 1-2 of one window's messages, from index from of the list on:
+ * the source's totals, what stays on the source, recognition, the size
+ * cap. The first window also syncs deletes and lists the target for
+ * recognition. */
+static mf_err
+decide_window(struct mf__folder *fr, struct pass *ps, size_t from, bool first) {
+    struct mf__run *run = fr->run;
+    bool counted = mf__folder_stats_source(fr, ps->exists, from);
+    mf_err rc;
+
+    if (first)
+        ps->count = counted;
+    mf__folder_fail_unlistable(fr);
+    mf__folder_leave_outside(fr, from, ps->count);
+    if (!ps->refusal && ps->short_err.code != MF_E_OK)
+        ps->refusal = &ps->short_err; /* listed, failed, not checkpointed */
+    if (ps->refusal) {
+        mf__folder_fail_unattempted(fr, ps->refusal);
+        return MF_E_OK;
+    }
+    if (first && run->o->sync_deletes &&
+        (rc = mf__folder_sync_deletes(fr, ps->tgt_uidvalidity)) != MF_E_OK)
+        return rc;
+    /* Moved here on the target by the mailbox's pass (moves.c). */
+    if (run->o->sync_deletes &&
+        (rc = mf__folder_take_moved(fr, from)) != MF_E_OK)
+        return rc;
+    if (first && ps->recognising &&
+        (rc = mf__folder_recognise_begin(fr, ps->tgt_from)) != MF_E_OK)
+        return rc;
+    if ((rc = mf__folder_recognise(fr, from)) != MF_E_OK ||
+        (rc = mf__folder_skip_too_large(fr, from)) != MF_E_OK)
+        return rc;
+    gmail_copies(fr, from);
+    for (size_t i = from; i < fr->list.n; i++)
+        if (fr->list.m[i].state == M_PRESENT)
+            mf__folder_progress(fr, 0);
+    return MF_E_OK;
+}
+
+/* Steps 1-4 for the UIDs [a, hi] (hi 0: to the end); the checkpoint's
+ * pending UIDs are listed before the first window. Sets *werr_r when the
+ * copy stopped with fr->werr. */
+static mf_err
+copy_window(struct mf__folder *fr, struct pass *ps, uint32_t a, uint32_t hi,
+            bool *werr_r) {
+    struct mf__run *run = fr->run;
+    /* The first window's messages include the pending UIDs before it. */
+    bool first = a == ps->start;
+    size_t from = first ? 0 : fr->list.n, before = fr->list.n;
+    uint32_t window = mf__run_uid_window(run);
+    mf_err rc;
+
+    *werr_r = false;
+    rc = mf__list_new(run, fr->label, a, hi, ps->with_fp, &fr->list,
+                      &ps->short_err);
+    if (rc != MF_E_OK)
+        return rc;
+    fr->width = mf__window_width(fr->width, fr->list.n - before, window);
+    if ((rc = decide_window(fr, ps, from, first)) != MF_E_OK || ps->refusal)
+        return rc;
+    if (!copy_listed(fr)) {
+        *werr_r = true;
+        return fr->werr.code;
+    }
+    mf__folder_advance(fr, false);
+    if (fr->prefix != fr->list.n)
+        return mf_error_set(&run->err, MF_E_INTERNAL,
+                            "folder %s: %zu messages unconfirmed", fr->label,
+                            fr->list.n - fr->prefix);
+    mf__folder_compact(fr);
+    return MF_E_OK;
+}
+
 mf_err
 mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
                    const struct mf_error *refusal) {
     struct mf__folder fr = {0};
     struct mf_store_select ssel, dsel = {0};
-    struct mf_error tgt_err = {0}, short_err = {0};
-    bool found, skip, first, recognising = false, incremental = false;
+    struct mf_error tgt_err = {0};
+    struct pass ps = {0};
+    bool found, skip, recognising = false, incremental = false;
     uint32_t start = 1, tgt_from = 0;
     mf_err rc;
 
@@ -423,51 +550,43 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         recognising = incremental = false;
     fr.ck.uidvalidity = ssel.uidvalidity;
     fr.ck.tgt_uidvalidity = dsel.uidvalidity;
+    fr.tgt_last = dsel.uidnext ? dsel.uidnext - 1 : 0;
     if (!recognising)
         fr.ck.tgt_mark = dsel.uidnext ? dsel.uidnext - 1 : 0;
     fr.last_uid = start - 1;
 
     fr.list.keep_unlistable = true;
+    fr.src_last = ssel.uidnext ? ssel.uidnext - 1 : 0;
+    fr.tgt_exists = dsel.exists;
+    fr.width = mf__run_uid_window(run);
+    ps.refusal = refusal;
+    ps.recognising = recognising;
+    ps.with_fp = recognising || run->gmail;
+    ps.start = start;
+    ps.tgt_from = tgt_from;
+    ps.exists = ssel.exists;
+    ps.tgt_uidvalidity = dsel.uidvalidity;
     if (fr.ck.n_pending &&
         (rc = mf__folder_list_pending(&fr, fr.ck.pending, fr.ck.n_pending,
-                                      recognising || run->gmail)) != MF_E_OK)
+                                      ps.with_fp)) != MF_E_OK)
         goto out;
-    rc = mf__list_new(run, fr.label, start, recognising || run->gmail, &fr.list,
-                      &short_err);
-    if (rc != MF_E_OK)
-        goto out;
-    first = mf__folder_stats_source(&fr, ssel.exists);
-    mf__folder_fail_unlistable(&fr);
-    mf__folder_leave_outside(&fr, first);
-    if (!refusal && short_err.code != MF_E_OK)
-        refusal = &short_err; /* listed, failed, nothing checkpointed */
-    if (refusal) {
-        /* Nothing is written, the checkpoint included: the next pass
-         * lists these messages again. */
-        mf__folder_fail_unattempted(&fr, refusal);
-        run->err = *refusal;
-        rc = refusal->code;
-        goto out;
+    for (uint32_t a = start, hi;; a = hi + 1) {
+        bool last = window_of(&fr, a, &hi), werr;
+        rc = copy_window(&fr, &ps, a, hi, &werr);
+        if (werr)
+            goto werr;
+        if (rc != MF_E_OK)
+            goto out;
+        /* A short window stops the copy there: nothing is checkpointed
+         * past what the windows before it confirmed. */
+        if (last || ps.refusal == &ps.short_err)
+            break;
     }
-    if (run->o->sync_deletes &&
-        ((rc = mf__folder_sync_deletes(&fr, dsel.uidvalidity)) != MF_E_OK ||
-         (rc = mf__folder_take_moved(&fr)) != MF_E_OK))
-        goto out;
-    if (recognising && (rc = mf__folder_recognise(&fr, tgt_from)) != MF_E_OK)
-        goto out;
-    if ((rc = mf__folder_skip_too_large(&fr)) != MF_E_OK)
-        goto out;
-    gmail_copies(&fr);
-    for (size_t i = 0; i < fr.list.n; i++)
-        if (fr.list.m[i].state == M_PRESENT)
-            mf__folder_progress(&fr, 0);
-    if (!copy_listed(&fr))
-        goto werr;
-    mf__folder_advance(&fr, false);
-    if (fr.prefix != fr.list.n) {
-        rc = mf_error_set(&run->err, MF_E_INTERNAL,
-                          "folder %s: %zu messages unconfirmed", fr.label,
-                          fr.list.n - fr.prefix);
+    if (ps.refusal) {
+        /* Nothing more is written: the next pass lists these messages
+         * again. */
+        run->err = *ps.refusal;
+        rc = ps.refusal->code;
         goto out;
     }
     if ((rc = sync_flags(&fr, incremental)) != MF_E_OK ||

@@ -40,11 +40,11 @@ ckpt_pending(struct mf__folder *fr, struct mf_checkpoint *ck,
     bool held = false;
     size_t n = 0;
 
-    ck->src_bytes = fr->base_bytes;
+    ck->src_bytes = fr->base_bytes + fr->acc_bytes;
     ck->window = fr->run->o->window;
     ck->sync_deletes = fr->run->o->sync_deletes;
-    ck->out_messages = fr->base_out;
-    ck->out_bytes = fr->base_out_bytes;
+    ck->out_messages = fr->base_out + fr->acc_out;
+    ck->out_bytes = fr->base_out_bytes + fr->acc_out_bytes;
     *scratch = mf_xreallocarray(*scratch, fr->list.n + 1, sizeof(**scratch));
     for (size_t i = 0; i < fr->list.n; i++) {
         const struct mf__msg *m = &fr->list.m[i];
@@ -141,4 +141,40 @@ mf__folder_advance(struct mf__folder *fr, bool force) {
     }
     fr->ck_prefix = fr->prefix;
     fr->ck_time = mf_monotonic_s();
+}
+
+void
+mf__folder_compact(struct mf__folder *fr) {
+    size_t k = 0, keep = 0;
+
+    MF_ASSERT(fr->prefix == fr->list.n);
+    /* So many pending that a checkpoint may be held back below the
+     * messages dropped here (ckpt_pending()): keep them all, so that the
+     * target mark stays under their copies (ckpt_lower_mark()). */
+    for (size_t i = 0; i < fr->list.n; i++)
+        keep += !settled(fr->list.m[i].state);
+    if (keep >= MF_CHECKPOINT_PENDING_MAX / 2)
+        return;
+    for (size_t i = 0; i < fr->list.n; i++) {
+        struct mf__msg *m = &fr->list.m[i];
+        if (!settled(m->state)) {
+            fr->list.m[k++] = *m; /* pending: every checkpoint lists it */
+            continue;
+        }
+        if (m->state == M_DONE) {
+            mf__flagbase_add(&fr->newbase, m->uid, m->flags, m->flags);
+            if (fr->uidmap_on && m->tgt_uid) {
+                mf__uidmap_add(&fr->uidmap, m->uid, m->tgt_uid);
+                fr->uidmap_added = true;
+            }
+        }
+        if (m->state == M_OUTSIDE) {
+            fr->acc_out++;
+            fr->acc_out_bytes += m->size;
+        }
+        if (m->uid > fr->base_uid)
+            fr->acc_bytes += m->size;
+        free(m->flags);
+    }
+    fr->list.n = fr->prefix = fr->ck_prefix = k;
 }

@@ -290,7 +290,7 @@ mf__folder_sync_deletes(struct mf__folder *fr, uint32_t tgt_uidvalidity) {
 
 mf_err
 mf__folder_uidmap_save(struct mf__folder *fr) {
-    bool added = false;
+    bool added = fr->uidmap_added; /* by the windows before */
 
     if (!fr->uidmap_on)
         return MF_E_OK;

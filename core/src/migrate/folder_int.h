@@ -65,6 +65,26 @@ struct mf__folder {
     /* The target folder's STATUS then (have_dst_status: asked). */
     struct mf_store_status dst_status;
     bool have_dst_status;
+    /* The target's last UID and EXISTS when selected (0: not known). */
+    uint32_t tgt_last, tgt_exists;
+    /* The copy goes a UID window at a time (folder.c): the source's last
+     * UID when selected (0: not known, one window to the end), and the
+     * window's width, wider where UIDs are sparse. */
+    uint32_t src_last, width;
+    /* Messages of finished windows dropped from list (settled): their
+     * source bytes above base_uid, those left outside the date window,
+     * the flagbase lines of those copied (folder_ckpt.c). */
+    uint64_t acc_bytes, acc_out, acc_out_bytes;
+    struct mf_buf newbase;
+    bool uidmap_added; /* pairs went into uidmap */
+    bool counted;      /* this attempt counted the folder's source totals */
+    bool base_out_counted;
+    /* Recognition (folder_list.c): the target's fingerprints above the
+     * mark, taken as windows match them; rec_twins once the twins of
+     * older messages are out of it. */
+    struct mf_fingerprint_set *rec_set;
+    uint32_t rec_tgt_from;
+    bool rec_twins;
     /* Recognition looked at the target messages above rec_from and saw
      * none above rec_seen (both 0 when it did not run). */
     uint32_t rec_from, rec_seen;
@@ -120,15 +140,23 @@ void mf__folder_progress(struct mf__folder *fr, uint64_t bytes);
 /* folder_list.c */
 bool mf__folder_target_has_above(const struct mf_store_select *dsel,
                                  uint32_t mark);
-MF_WARN_UNUSED mf_err mf__folder_recognise(struct mf__folder *fr,
-                                           uint32_t tgt_from);
-MF_WARN_UNUSED mf_err mf__folder_skip_too_large(struct mf__folder *fr);
-/* Counts the folder in the mailbox's source totals; false when an
- * earlier attempt of this run did (a retried folder). */
-bool mf__folder_stats_source(struct mf__folder *fr, uint32_t exists);
-/* Leaves the messages outside the date window on the source (settled,
- * counted in the statistics when count). */
-void mf__folder_leave_outside(struct mf__folder *fr, bool count);
+/* Lists the target above tgt_from into fr->rec_set. */
+MF_WARN_UNUSED mf_err mf__folder_recognise_begin(struct mf__folder *fr,
+                                                 uint32_t tgt_from);
+/* Recognises the listed messages from index from on (one window). */
+MF_WARN_UNUSED mf_err mf__folder_recognise(struct mf__folder *fr, size_t from);
+/* Skips the listed messages from index from on over the size cap. */
+MF_WARN_UNUSED mf_err mf__folder_skip_too_large(struct mf__folder *fr,
+                                                size_t from);
+/* Counts the folder in the mailbox's source totals (first window:
+ * exists; then the bytes of the messages listed from index from on);
+ * false when an earlier attempt of this run did (a retried folder). */
+bool mf__folder_stats_source(struct mf__folder *fr, uint32_t exists,
+                             size_t from);
+/* Leaves the messages from index from on outside the date window on the
+ * source (settled, counted in the statistics when count, with the
+ * checkpoint's share the first time). */
+void mf__folder_leave_outside(struct mf__folder *fr, size_t from, bool count);
 MF_WARN_UNUSED mf_err mf__folder_list_pending(struct mf__folder *fr,
                                               const uint32_t *uids, size_t n,
                                               bool with_fp);
@@ -157,6 +185,11 @@ bool mf__folder_ckpt_write(struct mf__folder *fr, struct mf_checkpoint ck,
 /* Moves the finished prefix on and writes a dirty checkpoint when it has
  * moved enough (or force). */
 void mf__folder_advance(struct mf__folder *fr, bool force);
+/* A window is finished (every listed message in the prefix): drops the
+ * settled messages from list, keeping what the checkpoint needs of them
+ * (bytes, the date window's count, flagbase lines, UID map pairs); the
+ * pending ones stay. */
+void mf__folder_compact(struct mf__folder *fr);
 
 /* folder_delete.c (--sync-deletes) */
 /* Loads the UID map and removes from the target (selected) what the
@@ -175,10 +208,15 @@ MF_WARN_UNUSED mf_err mf__folder_find_gone(struct mf__folder *fr,
                                            struct mf__uidpair **gone_r,
                                            size_t *n_r);
 MF_WARN_UNUSED mf_err mf__folder_uidmap_put(struct mf__folder *fr);
-/* Marks PRESENT the new messages the UID map names (moves.c: moved
- * here on the target this run, or copied by an attempt that did not
- * finish), merging the flags of those moved. Target folder selected. */
-MF_WARN_UNUSED mf_err mf__folder_take_moved(struct mf__folder *fr);
+/* Marks PRESENT the new messages from index from of the list on that the
+ * UID map names (moves.c: moved here on the target this run, or copied
+ * by an attempt that did not finish), merging the flags of those moved.
+ * Target folder selected. */
+MF_WARN_UNUSED mf_err mf__folder_take_moved(struct mf__folder *fr, size_t from);
+/* Whether the UID map names target UID uid as the copy of a source
+ * message above base_uid (mf__folder_take_moved() takes those):
+ * recognition leaves such copies out. */
+bool mf__folder_mapped_above(struct mf__folder *fr, uint32_t uid);
 /* Adds this pass's confirmed copies to the UID map and saves it. */
 MF_WARN_UNUSED mf_err mf__folder_uidmap_save(struct mf__folder *fr);
 

@@ -31,72 +31,68 @@ mf__folder_target_has_above(const struct mf_store_select *dsel, uint32_t mark) {
     return dsel->uidnext == 0 || dsel->uidnext - 1 > mark;
 }
 
-/* Marks as PRESENT the source messages whose fingerprint is among the
- * target's messages above tgt_from, one for one. Pending UIDs take part:
- * a message the checkpoint still lists as pending may have been copied by
- * a pass whose checkpoint writes were lost. Only messages that reached
- * the target after the checkpoint's mark are above it, so nothing else
- * can match. */
-/* The target UIDs of the messages already PRESENT by the UID map
- * (mf__folder_take_moved()), ascending (malloc'd): recognition must not
- * take those copies for other messages. */
-static uint32_t *
-claimed_uids(const struct mf__folder *fr, size_t *n_r) {
-    uint32_t *v = mf_xcalloc(fr->list.n + 1, sizeof(*v));
-    size_t n = 0;
+/* The target's messages above tgt_from, a window at a time, into the
+ * recognition set (fingerprints only: no list of the target is kept). */
+static mf_err
+rec_add(void *ud, const struct mf__msg *m) {
+    struct mf__folder *fr = ud;
+    mf_err rc = MF_E_OK;
 
-    for (size_t i = 0; i < fr->list.n; i++)
-        if (fr->list.m[i].state == M_PRESENT && fr->list.m[i].tgt_uid)
-            v[n++] = fr->list.m[i].tgt_uid;
-    if (n)
-        qsort(v, n, sizeof(*v), mf_u32_cmp);
-    *n_r = n;
-    return v;
+    /* A copy the UID map places (a move, moves.c) is not taken for
+     * another message with its fingerprint. */
+    if (!mf__folder_mapped_above(fr, m->uid))
+        rc = mf_fingerprint_set_add(fr->rec_set, &m->fp);
+    if (rc == MF_E_OK && m->uid > fr->rec_seen)
+        fr->rec_seen = m->uid;
+    return rc;
 }
 
 mf_err
-mf__folder_recognise(struct mf__folder *fr, uint32_t tgt_from) {
+mf__folder_recognise_begin(struct mf__folder *fr, uint32_t tgt_from) {
     struct mf__run *run = fr->run;
-    struct mf__msglist tgt = {0};
-    struct mf_fingerprint_set *set = NULL;
-    uint32_t *claimed = NULL;
-    size_t nclaimed = 0;
+
+    fr->rec_from = fr->rec_seen = tgt_from;
+    fr->rec_tgt_from = tgt_from;
+    /* Room for what arrives on the target while it is listed. */
+    fr->rec_set = mf_fingerprint_set_new((size_t)fr->tgt_exists + 65536);
+    return mf__list_each(run, run->dst, tgt_from + 1, fr->tgt_last, true,
+                         rec_add, fr);
+}
+
+/* Marks as PRESENT the listed messages from index from on whose
+ * fingerprint is among the target's messages above the mark, one for
+ * one. Pending UIDs take part: a message the checkpoint still lists as
+ * pending may have been copied by a pass whose checkpoint writes were
+ * lost. Only messages that reached the target after the checkpoint's
+ * mark are above it, so nothing else can match. The twins of older
+ * messages (listing.c) are taken out of the set before the first window
+ * with a new message that matches (after a crash, the first window). */
+mf_err
+mf__folder_recognise(struct mf__folder *fr, size_t from) {
+    struct mf__run *run = fr->run;
     mf_err rc;
 
-    rc = mf__msglist_fetch(run, run->dst, tgt_from + 1, 0, true, &tgt);
-    if (rc != MF_E_OK)
-        goto out;
-    fr->rec_from = fr->rec_seen = tgt_from;
-    set = mf_fingerprint_set_new(tgt.n + 1);
-    claimed = claimed_uids(fr, &nclaimed);
-    for (size_t i = 0; i < tgt.n; i++) {
-        size_t k;
-        if (tgt.m[i].uid <= tgt_from)
-            continue; /* "n:*" names the last message when none is above */
-        if (tgt.m[i].uid > fr->rec_seen)
-            fr->rec_seen = tgt.m[i].uid;
-        k = mf_u32_lower_bound(claimed, nclaimed, tgt.m[i].uid);
-        if (k < nclaimed && claimed[k] == tgt.m[i].uid)
-            continue; /* the copy of a message the UID map placed */
-        if ((rc = mf_fingerprint_set_add(set, &tgt.m[i].fp)) != MF_E_OK)
-            goto out;
+    if (!fr->rec_set)
+        return MF_E_OK;
+    if (!fr->rec_twins) {
+        struct mf__msglist win = fr->list;
+        win.m += from;
+        win.n -= from;
+        if ((rc = mf__recognise_twins(run, &win, fr->rec_set, fr->base_uid,
+                                      fr->ck.pending, fr->ck.n_pending,
+                                      fr->rec_tgt_from, &fr->rec_twins)) !=
+            MF_E_OK)
+            return rc;
     }
-    if ((rc = mf__recognise_twins(run, &fr->list, set, fr->base_uid,
-                                  fr->ck.pending, fr->ck.n_pending,
-                                  tgt_from)) != MF_E_OK)
-        goto out;
-    for (size_t i = 0; i < fr->list.n; i++) {
+    for (size_t i = from; i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
-        if (m->state == M_LISTED && mf_fingerprint_set_take(set, &m->fp)) {
+        if (m->state == M_LISTED &&
+            mf_fingerprint_set_take(fr->rec_set, &m->fp)) {
             m->state = M_PRESENT;
             run->res->stats.messages_present++;
         }
     }
-out:
-    free(claimed);
-    mf_fingerprint_set_free(&set);
-    mf__msglist_clear(&tgt);
-    return rc;
+    return MF_E_OK;
 }
 
 struct subject_ctx {
@@ -112,10 +108,10 @@ on_subject(void *ud, const struct mf_store_meta *m) {
 }
 
 mf_err
-mf__folder_skip_too_large(struct mf__folder *fr) {
+mf__folder_skip_too_large(struct mf__folder *fr, size_t from) {
     struct mf__run *run = fr->run;
 
-    for (size_t i = 0; i < fr->list.n; i++) {
+    for (size_t i = from; i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
         struct subject_ctx sc = {0};
         struct mf_error e = {.code = MF_E_MESSAGE_TOO_LARGE};
@@ -144,32 +140,37 @@ mf__folder_skip_too_large(struct mf__folder *fr) {
 }
 
 /* Adds the folder to the mailbox's source totals: the messages the
- * server says it has now, and the bytes of those listed so far (the
- * checkpoint's share plus the new ones). A folder retried after a dropped
- * connection was counted by the attempt that first listed it: false then. */
+ * server says it has now, and the bytes of those listed (the checkpoint's
+ * share, then each window's). A folder retried after a dropped
+ * connection was counted by the attempt that first listed it: false then,
+ * for every window of this attempt. */
 bool
-mf__folder_stats_source(struct mf__folder *fr, uint32_t exists) {
+mf__folder_stats_source(struct mf__folder *fr, uint32_t exists, size_t from) {
     struct mf__run *run = fr->run;
     struct mf_migrate_stats *s = &run->res->stats;
     struct mf_migrate_progress *p = run->o->progress;
+    uint64_t listed = 0;
 
-    for (size_t i = 0; i < run->n_counted; i++)
-        if (strcmp(run->counted[i], fr->src_name) == 0)
-            return false;
-    run->counted = mf_xreallocarray(run->counted, run->n_counted + 1,
-                                    sizeof(*run->counted));
-    run->counted[run->n_counted++] = mf_xstrdup(fr->src_name);
-
-    s->messages_source += exists > fr->list.n ? exists : fr->list.n;
-    s->bytes_source += fr->base_bytes;
-    for (size_t i = 0; i < fr->list.n; i++)
+    if (from == 0 && !fr->counted) {
+        for (size_t i = 0; i < run->n_counted; i++)
+            if (strcmp(run->counted[i], fr->src_name) == 0)
+                return false;
+        run->counted = mf_xreallocarray(run->counted, run->n_counted + 1,
+                                        sizeof(*run->counted));
+        run->counted[run->n_counted++] = mf_xstrdup(fr->src_name);
+        fr->counted = true;
+        s->messages_source += exists > fr->list.n ? exists : fr->list.n;
+        s->bytes_source += fr->base_bytes;
+    } else if (!fr->counted) {
+        return false;
+    }
+    for (size_t i = from; i < fr->list.n; i++) {
         if (fr->list.m[i].uid > fr->base_uid)
             s->bytes_source += fr->list.m[i].size;
+        listed += fr->list.m[i].size;
+    }
     if (p) {
-        uint64_t listed = 0;
-        for (size_t i = 0; i < fr->list.n; i++)
-            listed += fr->list.m[i].size;
-        atomic_fetch_add(&p->messages_total, fr->list.n);
+        atomic_fetch_add(&p->messages_total, fr->list.n - from);
         atomic_fetch_add(&p->bytes_total, listed);
     }
     return true;
@@ -181,12 +182,17 @@ mf__folder_stats_source(struct mf__folder *fr, uint32_t exists) {
  * wider window looks at them again. A date that does not parse is taken
  * as inside: a window never hides a message it cannot place. */
 void
-mf__folder_leave_outside(struct mf__folder *fr, bool count) {
+mf__folder_leave_outside(struct mf__folder *fr, size_t from, bool count) {
     struct mf_migrate_stats *s = &fr->run->res->stats;
     const struct mf_window *w = &fr->run->o->window;
-    uint64_t n = fr->base_out, bytes = fr->base_out_bytes;
+    uint64_t n = 0, bytes = 0;
 
-    for (size_t i = 0; !mf_window_empty(w) && i < fr->list.n; i++) {
+    if (!fr->base_out_counted) {
+        n = fr->base_out;
+        bytes = fr->base_out_bytes;
+        fr->base_out_counted = true;
+    }
+    for (size_t i = from; !mf_window_empty(w) && i < fr->list.n; i++) {
         struct mf__msg *m = &fr->list.m[i];
         if (m->state != M_LISTED ||
             mf_window_place(w, m->date) != MF_WINDOW_OUTSIDE)

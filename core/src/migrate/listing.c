@@ -8,7 +8,9 @@
  * good once the checkpoint moves past their UIDs. So after listing, the
  * messages listed from start up are counted against the server's own
  * count of that range (store.h count(): EXISTS for the whole folder, a
- * UID-only FETCH from start up). A short listing is listed once more; if
+ * UID-only FETCH of the range). The copy lists a folder a UID window at a
+ * time (folder.c), so the check is per window, before anything of it is
+ * copied. A short listing is listed once more; if
  * it is still short, the folder is reported incomplete and nothing of it
  * is copied or checkpointed, so the next pass tries it whole again. More
  * listed than counted is mail that arrived in between, which is fine.
@@ -24,12 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Messages of list at index from on with UIDs from start up. */
+/* Messages of list at index from on with UIDs in [start, last] (last 0:
+ * from start up). */
 static uint32_t
-listed_from(const struct mf__msglist *l, size_t from, uint32_t start) {
+listed_from(const struct mf__msglist *l, size_t from, uint32_t start,
+            uint32_t last) {
     uint32_t n = 0;
     for (size_t i = from; i < l->n; i++)
-        if (l->m[i].uid >= start)
+        if (l->m[i].uid >= start && (!last || l->m[i].uid <= last))
             n++;
     return n;
 }
@@ -43,7 +47,8 @@ drop_from(struct mf__msglist *l, size_t from) {
 
 mf_err
 mf__list_new(struct mf__run *run, const char *label, uint32_t start,
-             bool with_fp, struct mf__msglist *list, struct mf_error *short_r) {
+             uint32_t last, bool with_fp, struct mf__msglist *list,
+             struct mf_error *short_r) {
     struct mf_store *src = run->src;
     size_t before = list->n;
     uint32_t listed = 0, counted = 0;
@@ -54,20 +59,20 @@ mf__list_new(struct mf__run *run, const char *label, uint32_t start,
         return MF_E_OK;
     for (int round = 0; round < 2; round++) {
         drop_from(list, before);
-        rc = mf__msglist_fetch(run, src, start, 0, with_fp, list);
+        rc = mf__msglist_fetch(run, src, start, last, with_fp, list);
         if (rc != MF_E_OK)
             return rc;
-        if (src->ops->count(src, start, &counted) != MF_E_OK)
+        if (src->ops->count(src, start, last, &counted) != MF_E_OK)
             return mf__run_store_error(run, src, "message count");
-        listed = listed_from(list, before, start);
+        listed = listed_from(list, before, start, last);
         if (listed >= counted)
             return MF_E_OK;
     }
     short_r->code = MF_E_FOLDER_INCOMPLETE;
     snprintf(short_r->detail, sizeof(short_r->detail),
-             "%.80s: the server holds %u messages from UID %u up, its "
+             "%.80s: the server holds %u messages from UID %u %s, its "
              "listing gave %u, twice",
-             label, counted, start, listed);
+             label, counted, start, last ? "in this window" : "up", listed);
     return MF_E_OK;
 }
 
@@ -105,46 +110,113 @@ any_match(const struct mf__msglist *list, uint32_t base_uid,
     return false;
 }
 
+/* Windowed lists (mf__list_each) of both folders, the source's up to
+ * base_uid and the target's up to the mark: only the fingerprints found
+ * among the target's above the mark are kept. */
+struct twins {
+    struct mf_fingerprint_set *above, *below;
+    const uint32_t *pending;
+    size_t npending;
+    uint32_t base_uid;
+    struct mf_fingerprint *added; /* what went into below, in order */
+    size_t nadded, cap;
+};
+
+static mf_err
+twin_src(void *ud, const struct mf__msg *m) {
+    struct twins *t = ud;
+    mf_err rc;
+
+    if (m->uid > t->base_uid || pending_has(t->pending, t->npending, m->uid) ||
+        mf_fingerprint_set_count(t->above, &m->fp) == 0)
+        return MF_E_OK;
+    if ((rc = mf_fingerprint_set_add(t->below, &m->fp)) != MF_E_OK)
+        return rc;
+    if (t->nadded == t->cap) {
+        t->cap = t->cap ? 2 * t->cap : 64;
+        t->added = mf_xreallocarray(t->added, t->cap, sizeof(*t->added));
+    }
+    t->added[t->nadded++] = m->fp;
+    return MF_E_OK;
+}
+
+static mf_err
+twin_tgt(void *ud, const struct mf__msg *m) {
+    struct twins *t = ud;
+    (void)mf_fingerprint_set_take(t->below, &m->fp);
+    return MF_E_OK;
+}
+
 mf_err
 mf__recognise_twins(struct mf__run *run, const struct mf__msglist *list,
                     struct mf_fingerprint_set *above, uint32_t base_uid,
-                    const uint32_t *pending, size_t npending,
-                    uint32_t tgt_from) {
-    struct mf__msglist src = {0}, tgt = {0};
-    struct mf_fingerprint_set *below = NULL;
+                    const uint32_t *pending, size_t npending, uint32_t tgt_from,
+                    bool *done_r) {
+    struct twins t = {.above = above,
+                      .pending = pending,
+                      .npending = npending,
+                      .base_uid = base_uid};
     mf_err rc = MF_E_OK;
 
     /* Nothing above the mark that a new message could be taken for (new
      * mail on the target after the MX switch does not match): no cost. */
-    if (base_uid == 0 || mf_fingerprint_set_total(above) == 0 ||
-        !any_match(list, base_uid, above))
+    if (base_uid == 0 || mf_fingerprint_set_total(above) == 0) {
+        *done_r = true; /* and never needed later: above only shrinks */
         return MF_E_OK;
-    if ((rc = mf__msglist_fetch(run, run->src, 1, base_uid, true, &src)))
-        goto out;
-    below = mf_fingerprint_set_new(src.n + 1);
-    for (size_t i = 0; i < src.n; i++) {
-        const struct mf__msg *m = &src.m[i];
-        if (m->uid <= base_uid && !pending_has(pending, npending, m->uid) &&
-            mf_fingerprint_set_count(above, &m->fp) > 0 &&
-            (rc = mf_fingerprint_set_add(below, &m->fp)) != MF_E_OK)
-            goto out;
     }
-    if (mf_fingerprint_set_total(below) == 0)
+    if (!any_match(list, base_uid, above))
+        return MF_E_OK;
+    *done_r = true;
+    /* below's fingerprints are among above's. */
+    t.below = mf_fingerprint_set_new(mf_fingerprint_set_total(above) + 1);
+    if ((rc = mf__list_each(run, run->src, 1, base_uid, false, twin_src, &t)))
+        goto out;
+    if (mf_fingerprint_set_total(t.below) == 0)
         goto out;
     /* Copies at or below the mark account for source occurrences first. */
     if (tgt_from > 0 &&
-        (rc = mf__msglist_fetch(run, run->dst, 1, tgt_from, true, &tgt)))
+        (rc = mf__list_each(run, run->dst, 1, tgt_from, false, twin_tgt, &t)))
         goto out;
-    for (size_t i = 0; i < tgt.n; i++)
-        if (tgt.m[i].uid <= tgt_from)
-            (void)mf_fingerprint_set_take(below, &tgt.m[i].fp);
     /* What is left are copies of older messages above the mark. */
-    for (size_t i = 0; i < src.n; i++)
-        if (mf_fingerprint_set_take(below, &src.m[i].fp))
-            (void)mf_fingerprint_set_take(above, &src.m[i].fp);
+    for (size_t i = 0; i < t.nadded; i++)
+        if (mf_fingerprint_set_take(t.below, &t.added[i]))
+            (void)mf_fingerprint_set_take(above, &t.added[i]);
 out:
-    mf_fingerprint_set_free(&below);
-    mf__msglist_clear(&src);
-    mf__msglist_clear(&tgt);
+    mf_fingerprint_set_free(&t.below);
+    free(t.added);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* A folder in UID windows                                             */
+/* ------------------------------------------------------------------ */
+
+mf_err
+mf__list_each(struct mf__run *run, struct mf_store *st, uint32_t first,
+              uint32_t last, bool open_end, mf__msg_cb cb, void *ud) {
+    uint32_t window = mf__run_uid_window(run);
+    struct mf__msglist l = {0};
+    mf_err rc = MF_E_OK;
+
+    if (first == 0)
+        first = 1;
+    if (!open_end && last < first)
+        return MF_E_OK;
+    for (uint64_t a = first; rc == MF_E_OK;) {
+        uint64_t hi = a + window - 1;
+        bool fin = hi >= last;
+        uint32_t to = fin && open_end ? 0 : (uint32_t)(fin ? last : hi);
+
+        rc = mf__msglist_fetch(run, st, (uint32_t)a, to, true, &l);
+        for (size_t i = 0; rc == MF_E_OK && i < l.n; i++)
+            /* "a:*" names the last message even when a is above it. */
+            if (l.m[i].uid >= a && (!to || l.m[i].uid <= to))
+                rc = cb(ud, &l.m[i]);
+        drop_from(&l, 0);
+        if (fin)
+            break;
+        a = hi + 1;
+    }
+    mf__msglist_clear(&l);
     return rc;
 }

@@ -168,14 +168,13 @@ const char *mf__folder_changed(const struct mf_checkpoint *ck, bool found,
 struct mf_buf;
 
 /* Carries flag changes for the messages with source UIDs up to last_uid,
- * pairing messages by fingerprint (both folders selected): a three-way
+ * pairing messages by fingerprint (both folders selected; tgt_last: the
+ * target's last UID when selected, 0: not known): a three-way
  * merge against the flags last synced of folder (raw source name), see
  * flagsync.c. Appends the flags now synced to base (flagbase lines). */
-MF_WARN_UNUSED mf_err mf__migrate_flag_sync(struct mf__run *run,
-                                            const char *label,
-                                            const char *folder,
-                                            uint32_t last_uid,
-                                            struct mf_buf *base);
+MF_WARN_UNUSED mf_err mf__migrate_flag_sync(
+    struct mf__run *run, const char *label, const char *folder,
+    uint32_t last_uid, uint32_t tgt_last, struct mf_buf *base);
 /* Appends one flagbase line: a message whose source flags were src and
  * whose target flags were made tgt. */
 void mf__flagbase_add(struct mf_buf *base, uint32_t uid, const char *src,
@@ -306,6 +305,30 @@ struct mf__msglist {
     bool keep_unlistable;
 };
 
+/* pairing.c: calls cb for each pair of a source message with UID up to
+ * src_last and its copy on the target (the same fingerprint; among
+ * equals the n-th with the n-th in UID order), both folders listed in UID
+ * windows; tgt_last is the target's last UID when it was selected (0: not
+ * known), above which it is listed to its end. Both folders selected;
+ * the messages are borrowed for the call. Returns a store's error (also
+ * in run->err) or cb's. */
+typedef mf_err (*mf__pair_cb)(void *ud, const struct mf__msg *src,
+                              const struct mf__msg *tgt);
+MF_WARN_UNUSED mf_err mf__pair_folders(struct mf__run *run, uint32_t src_last,
+                                       uint32_t tgt_last, mf__pair_cb cb,
+                                       void *ud);
+/* qsort order of messages by fingerprint, then UID. */
+int mf__msg_by_fp_uid(const void *a, const void *b);
+
+/* The UIDs a listing takes at a time (the options' uid_window, or
+ * MF_MIGRATE_UID_WINDOW). */
+uint32_t mf__run_uid_window(const struct mf__run *run);
+/* The next width (UIDs) of a window that listed got messages: wider
+ * where UIDs are sparse (a FETCH names UIDs, not messages), narrower
+ * again where they are dense, so that a window holds about window
+ * messages. */
+uint32_t mf__window_width(uint32_t width, size_t got, uint32_t window);
+
 /* Fetches the metadata of UIDs [first, last] (last 0: to the end) into
  * list (appended), with fingerprints when with_fp. */
 MF_WARN_UNUSED mf_err mf__msglist_fetch(struct mf__run *run,
@@ -314,28 +337,39 @@ MF_WARN_UNUSED mf_err mf__msglist_fetch(struct mf__run *run,
                                         struct mf__msglist *list);
 void mf__msglist_clear(struct mf__msglist *list);
 
-/* Lists the source messages with UIDs from start up (start 0: none, the
- * UID before it was the last there can be) into list (appended), and
+/* Lists the source messages with UIDs in [start, last] (last 0: from
+ * start up; start 0: none, the UID before it was the last there can be)
+ * into list (appended), and
  * checks them against the server's count (listing.c). A listing still
  * short when listed again leaves *short_r set (MF_E_FOLDER_INCOMPLETE
  * with detail), else its code is MF_E_OK. Returns a store's error (also
  * in run->err) when listing or counting failed. */
 MF_WARN_UNUSED mf_err mf__list_new(struct mf__run *run, const char *label,
-                                   uint32_t start, bool with_fp,
+                                   uint32_t start, uint32_t last, bool with_fp,
                                    struct mf__msglist *list,
                                    struct mf_error *short_r);
+
+/* Calls cb for each message (with its fingerprint; borrowed for the
+ * call) of st's selected folder with a UID in [first, last], or, with
+ * open_end, from first to the folder's end; listed a UID window at a time
+ * (mf__run_uid_window), so memory follows the window. Returns a store's
+ * error (also in run->err) or cb's. */
+typedef mf_err (*mf__msg_cb)(void *ud, const struct mf__msg *m);
+MF_WARN_UNUSED mf_err mf__list_each(struct mf__run *run, struct mf_store *st,
+                                    uint32_t first, uint32_t last,
+                                    bool open_end, mf__msg_cb cb, void *ud);
 
 /* Takes out of above (the target's fingerprints above the mark tgt_from)
  * the occurrences that are copies of source messages at or below base_uid
  * (pending ones excepted), so that recognition of list's messages above
  * base_uid matches the source's multiplicity (listing.c). Both folders
- * selected. Returns a store's error (also in run->err). */
-MF_WARN_UNUSED mf_err mf__recognise_twins(struct mf__run *run,
-                                          const struct mf__msglist *list,
-                                          struct mf_fingerprint_set *above,
-                                          uint32_t base_uid,
-                                          const uint32_t *pending,
-                                          size_t npending, uint32_t tgt_from);
+ * selected. Sets *done_r once it ran, or once it never needs to (list,
+ * one window of the folder, had no match: not yet). Returns a store's
+ * error (also in run->err). */
+MF_WARN_UNUSED mf_err mf__recognise_twins(
+    struct mf__run *run, const struct mf__msglist *list,
+    struct mf_fingerprint_set *above, uint32_t base_uid,
+    const uint32_t *pending, size_t npending, uint32_t tgt_from, bool *done_r);
 /* One side's store opened as an attempt opens it (under the caps'
  * connection lease), and the folder plan of run->src and run->dst: for
  * `mailferry verify` (core/src/verify/verify.c), which reads both sides
@@ -366,6 +400,8 @@ struct mf__uidmap {
 void mf__uidmap_clear(struct mf__uidmap *m);
 /* Adds (or, with an earlier pair of that source UID, replaces) a pair. */
 void mf__uidmap_add(struct mf__uidmap *m, uint32_t src, uint32_t tgt);
+/* Sorts m by source UID, one pair per source UID (the later added). */
+void mf__uidmap_sort(struct mf__uidmap *m);
 /* The stored value (deletes.c says its form); false when malformed. */
 bool mf__uidmap_parse(const char *s, struct mf__uidmap *m_r);
 /* The value to store (malloc'd); sorts m. */

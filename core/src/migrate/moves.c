@@ -581,13 +581,14 @@ merge_flags(struct mf__folder *fr, struct mf__msg *m, struct mf__moved *mv) {
 }
 
 mf_err
-mf__folder_take_moved(struct mf__folder *fr) {
+mf__folder_take_moved(struct mf__folder *fr, size_t from) {
     struct mf__uidmap *map = &fr->uidmap;
     mf_err rc = MF_E_OK;
 
     if (!fr->uidmap_on || map->n == 0)
         return MF_E_OK;
-    for (size_t i = 0; i < fr->list.n && rc == MF_E_OK; i++) {
+    mf__uidmap_sort(map); /* copies confirmed since may be added */
+    for (size_t i = from; i < fr->list.n && rc == MF_E_OK; i++) {
         struct mf__msg *m = &fr->list.m[i];
         struct mf__moved *mv;
         size_t k;
@@ -610,6 +611,23 @@ mf__folder_take_moved(struct mf__folder *fr) {
         }
     }
     return rc;
+}
+
+bool
+mf__folder_mapped_above(struct mf__folder *fr, uint32_t uid) {
+    struct mf__uidmap *map = &fr->uidmap;
+    size_t k;
+
+    if (!fr->uidmap_on || map->n == 0 || fr->base_uid == UINT32_MAX)
+        return false;
+    mf__uidmap_sort(map); /* copies confirmed since may be added */
+    k = mf_u32_lower_bound_by(map->pairs, map->n, sizeof(*map->pairs),
+                              offsetof(struct mf__uidpair, src),
+                              fr->base_uid + 1);
+    for (; k < map->n; k++)
+        if (map->pairs[k].tgt == uid)
+            return true;
+    return false;
 }
 
 void

@@ -252,10 +252,9 @@ mf__run_store_error(struct mf__run *run, struct mf_store *st,
 
 bool
 mf__run_lenient(const struct mf__run *run) {
-    const struct mf_profile *t = run->o->target_profile;
-    if (run->o->fingerprint_set) /* the admin's --fingerprint wins */
-        return run->o->fingerprint == MF_PROFILE_FP_LENIENT;
-    return t && t->fingerprint == MF_PROFILE_FP_LENIENT;
+    return mf_profile_fingerprint_mode(
+               run->o->target_profile, run->o->fingerprint_set,
+               run->o->fingerprint) == MF_PROFILE_FP_LENIENT;
 }
 
 void
@@ -328,6 +327,20 @@ mf__msglist_fetch(struct mf__run *run, struct mf_store *st, uint32_t first,
     if (list->n > before) /* qsort(NULL, 0, ...) is undefined */
         qsort(list->m + before, list->n - before, sizeof(*list->m), by_uid);
     return MF_E_OK;
+}
+
+uint32_t
+mf__run_uid_window(const struct mf__run *run) {
+    return run->o->uid_window ? run->o->uid_window : MF_MIGRATE_UID_WINDOW;
+}
+
+uint32_t
+mf__window_width(uint32_t width, size_t got, uint32_t window) {
+    if (got < window / 2 && width <= UINT32_MAX / 2)
+        return width * 2;
+    if (got > 2 * (size_t)window && width / 2 >= window)
+        return width / 2;
+    return width;
 }
 
 void

@@ -97,6 +97,16 @@ on_tgt_folder(void *ud, const struct mf_store_folder *f) {
 }
 
 bool
+mf_store_lists_tgt_has(const struct mf_store_lists *l, const char *name) {
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < l->ntgt; i++)
+        if (l->tgt[i].len == n && memcmp(l->tgt[i].name, name, n) == 0)
+            return true;
+    return false;
+}
+
+bool
 mf_store_lists_tgt_subscribed(const struct mf_store_lists *l,
                               const char *name) {
     for (size_t i = 0; i < l->ntgt_subscribed; i++)

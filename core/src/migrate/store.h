@@ -175,10 +175,11 @@ struct mf_store_ops {
      * end) of the selected folder, in UID order. */
     mf_err (*fetch_meta)(struct mf_store *st, uint32_t first, uint32_t last,
                          unsigned what, mf_store_meta_cb cb, void *ud);
-    /* How many messages of the selected folder have UIDs from first up,
-     * as the server counts them apart from fetch_meta() (the check that a
-     * listing did not come back short). */
-    mf_err (*count)(struct mf_store *st, uint32_t first, uint32_t *n_r);
+    /* How many messages of the selected folder have UIDs in [first,
+     * last] (last 0: from first up), as the server counts them apart from
+     * fetch_meta() (the check that a listing did not come back short). */
+    mf_err (*count)(struct mf_store *st, uint32_t first, uint32_t last,
+                    uint32_t *n_r);
     /* Bodies of the n given UIDs (ascending) of the selected folder, never
      * marking anything \Seen. */
     mf_err (*fetch_bodies)(struct mf_store *st, const uint32_t *uids, size_t n,
@@ -290,6 +291,8 @@ MF_WARN_UNUSED mf_err mf_store_list_source(struct mf_store *st,
 MF_WARN_UNUSED mf_err mf_store_list_target(struct mf_store *st,
                                            struct mf_store_lists *l);
 void mf_store_lists_free(struct mf_store_lists *l);
+/* Whether LIST showed the target folder name (raw, as sent). */
+bool mf_store_lists_tgt_has(const struct mf_store_lists *l, const char *name);
 /* Whether LIST said the target folder name (raw, as sent) is subscribed. */
 bool mf_store_lists_tgt_subscribed(const struct mf_store_lists *l,
                                    const char *name);

@@ -147,7 +147,8 @@ void mf__store_imap_fetch_free(struct imap_store *is);
 mf_err mf__store_imap_fetch_meta(struct mf_store *st, uint32_t first,
                                  uint32_t last, unsigned what,
                                  mf_store_meta_cb cb, void *ud);
-mf_err mf__store_imap_count(struct mf_store *st, uint32_t first, uint32_t *n_r);
+mf_err mf__store_imap_count(struct mf_store *st, uint32_t first, uint32_t last,
+                            uint32_t *n_r);
 mf_err mf__store_imap_changed_since(struct mf_store *st, uint32_t first,
                                     uint32_t last, uint64_t modseq,
                                     bool *changed_r);

@@ -228,7 +228,7 @@ mf__store_imap_fetch_meta(struct mf_store *st, uint32_t first, uint32_t last,
 
 struct count_ctx {
     struct imap_store *is;
-    uint32_t first, last_uid, n;
+    uint32_t first, last, last_uid, n;
 };
 
 /* The UID of an untagged FETCH that carries one, noted in the sequence
@@ -255,29 +255,36 @@ on_count_fetch(void *ud, const struct mf_imap_response *r) {
 
     if (!fetch_uid(cc->is, r, &uid))
         return MF_E_OK;
-    if (uid >= cc->first && uid != cc->last_uid) {
+    if (uid >= cc->first && (!cc->last || uid <= cc->last) &&
+        uid != cc->last_uid) {
         cc->n++;
         cc->last_uid = uid;
     }
     return MF_E_OK;
 }
 
-/* The whole folder: the EXISTS count the server keeps us told of. From
- * a UID on: a UID FETCH of nothing but UIDs, which a server that drops
+/* The whole folder: the EXISTS count the server keeps us told of. A UID
+ * range: a UID FETCH of nothing but UIDs, which a server that drops
  * messages from a listing with sizes and dates still answers in full. */
 mf_err
-mf__store_imap_count(struct mf_store *st, uint32_t first, uint32_t *n_r) {
+mf__store_imap_count(struct mf_store *st, uint32_t first, uint32_t last,
+                     uint32_t *n_r) {
     struct imap_store *is = mf__store_imap(st);
-    struct count_ctx cc = {.is = is, .first = first};
+    struct count_ctx cc = {.is = is, .first = first, .last = last};
     struct mf_imap_cmd_spec c = {0};
     struct mf_imap_untagged_prev prev;
     mf_err rc;
 
-    if (first <= 1) {
+    if (first <= 1 && last == 0) {
         *n_r = is->exists;
         return MF_E_OK;
     }
-    mf_imap_cmd_textf(&c, "UID FETCH %u:* (UID)", first);
+    if (first == 0)
+        first = 1;
+    if (last)
+        mf_imap_cmd_textf(&c, "UID FETCH %u:%u (UID)", first, last);
+    else
+        mf_imap_cmd_textf(&c, "UID FETCH %u:* (UID)", first);
     mf_imap_session_push_untagged(is->s, "FETCH", on_count_fetch, &cc, &prev);
     rc = mf__store_imap_run(is, &c);
     mf_imap_session_pop_untagged(is->s, &prev);

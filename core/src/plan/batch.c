@@ -127,6 +127,28 @@ mf_plan_mailbox_clear(struct mf_plan_mailbox *res) {
     memset(res, 0, sizeof(*res));
 }
 
+/* The admin's rename rules that no planned mailbox's plan matched (none
+ * when no mailbox was planned: nothing is known then). */
+static void
+rename_warnings(struct mf_plan_batch *b, const struct mf_folder_rules *rules) {
+    char why[2 * MF_FOLDER_RULE_LEN_MAX + 128];
+
+    for (size_t r = 0; rules && b->n_planned && r < rules->n_rename; r++) {
+        bool unmatched = true;
+        for (size_t i = 0; unmatched && i < b->n; i++)
+            if (b->mailboxes[i].plan)
+                unmatched =
+                    mf_folder_plan_rename_unmatched(b->mailboxes[i].plan, r);
+        if (!unmatched)
+            continue;
+        mf_folder_rename_unmatched_why(&rules->rename[r], why, sizeof(why));
+        b->rename_warnings =
+            mf_xreallocarray(b->rename_warnings, b->n_rename_warnings + 1,
+                             sizeof(*b->rename_warnings));
+        b->rename_warnings[b->n_rename_warnings++] = mf_xstrdup(why);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Threads                                                             */
 /* ------------------------------------------------------------------ */
@@ -217,6 +239,7 @@ mf_plan_batch(const struct mf_plan_options *o,
             b->largest = i;
         }
     }
+    rename_warnings(b, o->rules);
     b->seconds = mf_monotonic_s() - t0;
     *batch_r = b;
     return MF_E_OK;
@@ -231,6 +254,9 @@ mf_plan_batch_free(struct mf_plan_batch **bp) {
     for (size_t i = 0; i < b->n; i++)
         mf_plan_mailbox_clear(&b->mailboxes[i]);
     free(b->mailboxes);
+    for (size_t i = 0; i < b->n_rename_warnings; i++)
+        free(b->rename_warnings[i]);
+    free(b->rename_warnings);
     free(b);
     *bp = NULL;
 }

@@ -297,6 +297,8 @@ mf_plan_batch_print(FILE *out, const struct mf_plan_batch *b) {
         counts_text(tmp, sizeof(tmp), &l->totals.copy);
         fprintf(out, "  largest mailbox: %s: %s\n", l->email, tmp);
     }
+    for (size_t i = 0; i < b->n_rename_warnings; i++)
+        fprintf(out, "  WARNING: %s\n", b->rename_warnings[i]);
     for (size_t i = 0; i < b->n; i++)
         if (b->mailboxes[i].error.code != MF_E_OK)
             fprintf(out, "  FAILED %s: %s [%s]\n", b->mailboxes[i].email,
@@ -580,5 +582,10 @@ mf_plan_batch_to_json(const struct mf_plan_batch *b, struct mf_json *j) {
     mf_json_array_end(j);
     mf_json_key(j, "totals");
     mf_plan_totals_to_json(&b->totals, j);
+    mf_json_key(j, "rename_warnings");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < b->n_rename_warnings; i++)
+        mf_json_string(j, b->rename_warnings[i]);
+    mf_json_array_end(j);
     mf_json_object_end(j);
 }

@@ -485,3 +485,28 @@ mf_dns_resolvconf_server(const char *text, struct mf_dns_server *srv_r,
     return mf_error_set(err, MF_E_NOT_FOUND,
                         "no nameserver in /etc/resolv.conf: use --server");
 }
+
+mf_err
+mf_dns_server_choose(const char *given, struct mf_dns_server *srv_r,
+                     struct mf_error *err) {
+    char text[8192];
+    size_t n;
+    FILE *f;
+
+    if (given)
+        return mf_dns_server_parse(given, srv_r, err);
+    f = fopen("/etc/resolv.conf", "r");
+    n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = '\0';
+    return mf_dns_resolvconf_server(text, srv_r, err);
+}
+
+void
+mf_dns_server_format(const struct mf_dns_server *srv, char *buf, size_t size) {
+    bool v6 = strchr(srv->ip, ':') != NULL;
+
+    snprintf(buf, size, "%s%s%s:%u", v6 ? "[" : "", srv->ip, v6 ? "]" : "",
+             srv->port);
+}

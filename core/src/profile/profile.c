@@ -246,6 +246,14 @@ mf_profile_fingerprint_name(enum mf_profile_fingerprint mode) {
     return mode == MF_PROFILE_FP_LENIENT ? "lenient" : "strict";
 }
 
+enum mf_profile_fingerprint
+mf_profile_fingerprint_mode(const struct mf_profile *tgt, bool set,
+                            enum mf_profile_fingerprint given) {
+    if (set)
+        return given;
+    return tgt ? tgt->fingerprint : MF_PROFILE_FP_STRICT;
+}
+
 uint64_t
 mf_profile_max_message_size(const struct mf_profile *tgt, uint64_t given) {
     if (given)
@@ -283,6 +291,7 @@ mf_profile_folder_rules(const struct mf_profile *src, const char *archive,
             free(rule);
             if (rc)
                 return rc;
+            rules->rename[rules->n_rename - 1].profile = true;
         }
     }
     for (size_t i = 0; src->exclude && src->exclude[i]; i++) {

@@ -390,6 +390,22 @@ mf_redis_command(struct mf_redis *r, redisReply **reply_r, struct mf_error *err,
     return finish(r, reply, "command", reply_r, err);
 }
 
+mf_err
+mf_redis_time(struct mf_redis *r, int64_t *now_r, struct mf_error *err) {
+    redisReply *reply = NULL;
+    mf_err rc = mf_redis_command(r, &reply, err, "TIME");
+
+    if (rc)
+        return rc;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING)
+        rc = mf_error_set(err, MF_E_REDIS, "TIME: unexpected reply");
+    else
+        *now_r = strtoll(reply->element[0]->str, NULL, 10);
+    freeReplyObject(reply);
+    return rc;
+}
+
 void
 mf_redis_key(char *out, size_t n, const char *tag, const char *rest) {
     snprintf(out, n, "mf:{%s}:%s", tag, rest);

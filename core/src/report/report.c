@@ -251,13 +251,15 @@ mf_report_add_failed(struct mf_report_batch *b, size_t i,
                      const struct mf_report_failed *item) {
     struct mf_report_mailbox *m;
     struct mf_report_failed *c;
+    enum mf_report_failed_list list =
+        mf_report_failed_list_of(item->error_code);
 
     MF_ASSERT(i < b->n_mailboxes);
     m = &b->mailboxes[i];
     /* A repaired message and a renamed folder travel as items of the
      * failed list (results, Redis) but were copied: each kind has its
      * own list. */
-    if (item->error_code == MF_E_FOLDER_RENAMED) {
+    if (list == MF_REPORT_LIST_RENAMED) {
         if (m->n_renamed_items >= MF_REPORT_ITEMS_MAX) {
             m->renamed_unlisted++;
             return;
@@ -265,7 +267,7 @@ mf_report_add_failed(struct mf_report_batch *b, size_t i,
         grow((void **)&m->renamed_items, m->n_renamed_items, &m->renamed_cap_,
              sizeof(*m->renamed_items));
         c = &m->renamed_items[m->n_renamed_items++];
-    } else if (item->error_code == MF_E_MESSAGE_REPAIRED) {
+    } else if (list == MF_REPORT_LIST_REPAIRED) {
         if (m->n_repaired_items >= MF_REPORT_ITEMS_MAX) {
             m->repaired_unlisted++;
             return;

@@ -33,6 +33,18 @@ mf_report_mailbox_stats(struct mf_report_mailbox *m,
     m->duration_seconds = s->seconds;
 }
 
+enum mf_report_failed_list
+mf_report_failed_list_of(int code) {
+    switch (code) {
+    case MF_E_FOLDER_RENAMED:
+        return MF_REPORT_LIST_RENAMED;
+    case MF_E_MESSAGE_REPAIRED:
+        return MF_REPORT_LIST_REPAIRED;
+    default:
+        return MF_REPORT_LIST_FAILED;
+    }
+}
+
 enum mf_report_skip_reason
 mf_report_skip_reason_of(int code) {
     switch (code) {

@@ -2,17 +2,31 @@
  * The status display of `mailferry batch status` and `batch list`.
  *
  * One snapshot is read per draw: the batch record (state and counts by
- * mailbox state) and every mailbox record, walked in chunks
- * (mf_batch_foreach_mailbox), of which only the running ones and the
- * failed ones are kept for printing; the rest are summed. So a 50,000
- * mailbox batch costs one pass over Redis per draw and memory in the
- * number of running mailboxes.
+ * mailbox state) and every mailbox record, walked in chunks by the
+ * progress module's read (mf_progress_read(), the figures `migrate` and
+ * --watch show), with a callback that keeps what only this display
+ * prints: the first running and failed mailboxes, the failed ones
+ * tallied by error, the mailboxes that wait on something outside
+ * mailferry (pending.c). So a 50,000 mailbox batch costs one pass over
+ * Redis per draw and memory in the few mailboxes shown.
  *
- * Rates: a running mailbox's msgs/s is its messages done in this pass
- * over the time since the pass began (its record's last_sync, Redis
- * time). ETAs divide what is left by those rates; for mailboxes not
- * started yet, "what is left" is estimated from the finished ones'
- * average size. They are estimates and say so ("~").
+ * Views, for an admin of thousands of mailboxes:
+ *   - the summary (no option): state, counts by state, done of planned,
+ *     rate and ETA, the failed mailboxes by error, the first running and
+ *     failed ones and how to see the rest;
+ *   - --state STATE[,...]: one line per mailbox in those states or
+ *     groups (running, pending, waiting, done), what it did and what is
+ *     next;
+ *   - --mailbox EMAIL[,...]: each named mailbox in detail, its failed
+ *     messages tallied by error code from their list.
+ * --json carries the same, as one document.
+ *
+ * Rate and ETA: the batch's come from mf_progress_figures_compute(), the
+ * one rule of core/src/progress/figures.c, with the meter fed by the
+ * batch's throughput samples (Redis time) and, while it runs, the
+ * counters now: the rate of the last window, 0 when nothing moved in
+ * it. A running mailbox's come from the same rule over its pass
+ * (mf__status_mailbox_figures()). Times are Redis's (mf_redis_time()).
  *
  * --watch is the progress display of core/src/progress/ (the one
  * `migrate` draws): redrawn in place on a terminal, a summary line an
@@ -20,10 +34,11 @@
  */
 #include "mailferry/status.h"
 
-#include "mailferry/progress.h"
 #include "mailferry/json.h"
-#include "mailferry/profile.h"
+#include "mailferry/progress.h"
+#include "mailferry/report.h"
 #include "mailferry/util.h"
+#include "status/status_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +48,7 @@
 
 #define BAR_WIDTH 30
 #define FAILED_SHOWN 20
+#define RUNNING_SHOWN 20
 
 struct running {
     char *email;
@@ -41,7 +57,7 @@ struct running {
     char worker[MF_BATCH_WORKER_MAX];
     uint64_t total, done, bytes;
     uint32_t folders_total, folders_done;
-    double rate; /* msgs/s, 0 unknown */
+    struct mf_progress_figures f;
 };
 
 struct failed {
@@ -51,25 +67,22 @@ struct failed {
 };
 
 struct snapshot {
-    int64_t now;
+    int64_t now; /* Redis time */
+    const struct mf_batch_config *cfg;
+    const struct mf__status_filter *filter; /* NULL: the summary */
     struct running *run;
     size_t nrun;
     struct failed *fail;
-    size_t nfail, nfail_total;
-    uint64_t finished;        /* mailboxes in a final state */
-    uint64_t finished_source; /* their source messages (for estimates) */
-    uint64_t messages_copied; /* all passes, finished mailboxes */
-    uint64_t bytes_copied;
-    uint64_t running_done; /* messages done by running jobs */
-    uint64_t running_left; /* messages left in running jobs */
-    uint64_t queued;
-    uint64_t lease_wait_ms; /* waited for connection slots, finished jobs */
+    size_t nfail;
+    uint64_t waiting, matched;
+    struct mf__status_codes failed_by_error; /* Failed, by last error */
     /* Left on the source by the date window, as the last passes found. */
     uint64_t outside_window, bytes_outside_window;
     uint64_t deleted_on_target; /* --sync-deletes, all passes */
-    double rate;                /* msgs/s of the batch, 0 unknown */
-    /* JSON: every mailbox. */
-    struct mf_json *j;
+    struct mf_json *j;          /* JSON: the mailboxes shown */
+    FILE *out;                  /* text */
+    struct mf_progress_snapshot ps;
+    struct mf_progress_figures f;
 };
 
 static void
@@ -80,6 +93,7 @@ snapshot_free(struct snapshot *s) {
         free(s->fail[i].email);
     free(s->run);
     free(s->fail);
+    mf_progress_snapshot_clear(&s->ps);
     memset(s, 0, sizeof(*s));
 }
 
@@ -88,134 +102,121 @@ running_state(enum mf_mailbox_state st) {
     return st == MF_MAILBOX_SYNCING || st == MF_MAILBOX_INCREMENTAL_SYNCING;
 }
 
-static double
-mailbox_rate(const struct mf_batch_mailbox *mb, int64_t now) {
-    int64_t el = now - mb->last_sync;
+static void
+keep_running(struct snapshot *s, const struct mf_batch_mailbox *mb) {
+    struct running *r;
 
-    if (!running_state(mb->state) || mb->last_sync <= 0 || !mb->messages_done)
-        return 0;
-    return (double)mb->messages_done / (double)(el > 0 ? el : 1);
+    if (s->nrun >= RUNNING_SHOWN)
+        return;
+    s->run = mf_xreallocarray(s->run, s->nrun + 1, sizeof(*s->run));
+    r = &s->run[s->nrun++];
+    memset(r, 0, sizeof(*r));
+    r->email = mf_xstrdup(mb->cfg.email);
+    r->state = mb->state;
+    r->attempt = mb->attempt;
+    snprintf(r->worker, sizeof(r->worker), "%s",
+             mb->claim_worker[0] ? mb->claim_worker : mb->worker);
+    r->total = mb->messages_total;
+    r->done = mb->messages_done;
+    r->bytes = mb->bytes_done;
+    r->folders_total = mb->folders_total;
+    r->folders_done = mb->folders_done;
+    mf__status_mailbox_figures(mb, s->now, &r->f);
 }
 
 static void
-json_mailbox(struct mf_json *j, const struct mf_batch_mailbox *mb,
-             double rate) {
-    uint64_t left = mb->messages_total > mb->messages_done
-                        ? mb->messages_total - mb->messages_done
-                        : 0;
+keep_failed(struct snapshot *s, const struct mf_batch_mailbox *mb) {
+    struct failed *f;
 
-    mf_json_object_begin(j);
-    mf_json_key(j, "email"), mf_json_string(j, mb->cfg.email);
-    mf_json_key(j, "state"),
-        mf_json_string(j, mf_mailbox_state_name(mb->state));
-    mf_json_key(j, "job_id"), mf_json_string(j, mb->job_id);
-    mf_json_key(j, "pass"), mf_json_u64(j, mb->pass);
-    mf_json_key(j, "kind"), mf_json_string(j, mf_job_kind_name(mb->kind));
-    mf_json_key(j, "attempt"), mf_json_u64(j, mb->attempt);
-    mf_json_key(j, "attempts_total"), mf_json_u64(j, mb->attempts_total);
-    mf_json_key(j, "lease_wait_ms"), mf_json_u64(j, mb->stats.lease_wait_ms);
-    mf_json_key(j, "throttles"), mf_json_u64(j, mb->stats.throttles);
-    mf_json_key(j, "throttle_wait_ms"),
-        mf_json_u64(j, mb->stats.throttle_wait_ms);
-    mf_json_key(j, "worker"), mf_json_string(j, mb->worker);
-    mf_json_key(j, "claimed_by"),
-        mf_json_string(j, mb->claim_worker[0] ? mb->claim_worker : NULL);
-    mf_json_key(j, "first_sync"), mf_json_i64(j, mb->first_sync);
-    mf_json_key(j, "last_sync"), mf_json_i64(j, mb->last_sync);
-    mf_json_key(j, "finished"), mf_json_i64(j, mb->finished);
-    mf_json_key(j, "messages_source"),
-        mf_json_u64(j, mb->stats.messages_source);
-    mf_json_key(j, "messages_copied"),
-        mf_json_u64(j, mb->stats.messages_copied);
-    mf_json_key(j, "bytes_copied"), mf_json_u64(j, mb->stats.bytes_copied);
-    mf_json_key(j, "outside_window"), mf_json_u64(j, mb->stats.outside_window);
-    mf_json_key(j, "bytes_outside_window"),
-        mf_json_u64(j, mb->stats.bytes_outside_window);
-    mf_json_key(j, "deleted_on_target"),
-        mf_json_u64(j, mb->stats.deleted_on_target);
-    mf_json_key(j, "progress");
-    mf_json_object_begin(j);
-    mf_json_key(j, "messages_total"), mf_json_u64(j, mb->messages_total);
-    mf_json_key(j, "messages_done"), mf_json_u64(j, mb->messages_done);
-    mf_json_key(j, "bytes_done"), mf_json_u64(j, mb->bytes_done);
-    mf_json_key(j, "folders_total"), mf_json_u64(j, mb->folders_total);
-    mf_json_key(j, "folders_done"), mf_json_u64(j, mb->folders_done);
-    mf_json_key(j, "messages_per_second"), mf_json_double(j, rate);
-    mf_json_key(j, "eta_seconds");
-    if (rate > 0)
-        mf_json_double(j, (double)left / rate);
-    else
-        mf_json_null(j);
-    mf_json_object_end(j);
-    mf_json_key(j, "error");
-    if (mb->error_code) {
-        mf_json_object_begin(j);
-        mf_json_key(j, "code"), mf_json_i64(j, mb->error_code);
-        mf_json_key(j, "name"), mf_json_string(j, mb->error_name);
-        mf_json_key(j, "detail"), mf_json_string(j, mb->error_detail);
-        mf_json_object_end(j);
-    } else {
-        mf_json_null(j);
-    }
-    mf_json_object_end(j);
+    if (s->nfail >= FAILED_SHOWN)
+        return;
+    s->fail = mf_xreallocarray(s->fail, s->nfail + 1, sizeof(*s->fail));
+    f = &s->fail[s->nfail++];
+    f->email = mf_xstrdup(mb->cfg.email);
+    snprintf(f->name, sizeof(f->name), "%s",
+             mb->error_name[0] ? mb->error_name : "error");
+    snprintf(f->detail, sizeof(f->detail), "%s", mb->error_detail);
 }
 
+/* Every mailbox of the walk (mf_progress_read() sums the figures). */
 static mf_err
 on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
     struct snapshot *s = ud;
-    double rate = mailbox_rate(mb, s->now);
+    struct mf__status_pending p;
 
-    if (s->j)
-        json_mailbox(s->j, mb, rate);
-    s->lease_wait_ms += mb->stats.lease_wait_ms;
+    mf__status_pending(s->cfg, mb, &p);
+    s->waiting += p.waiting;
     s->outside_window += mb->stats.outside_window;
     s->bytes_outside_window += mb->stats.bytes_outside_window;
     s->deleted_on_target += mb->stats.deleted_on_target;
-    if (running_state(mb->state)) {
-        struct running *r;
-        s->run = mf_xreallocarray(s->run, s->nrun + 1, sizeof(*s->run));
-        r = &s->run[s->nrun++];
-        memset(r, 0, sizeof(*r));
-        r->email = mf_xstrdup(mb->cfg.email);
-        r->state = mb->state;
-        r->attempt = mb->attempt;
-        snprintf(r->worker, sizeof(r->worker), "%s",
-                 mb->claim_worker[0] ? mb->claim_worker : mb->worker);
-        r->total = mb->messages_total;
-        r->done = mb->messages_done;
-        r->bytes = mb->bytes_done;
-        r->folders_total = mb->folders_total;
-        r->folders_done = mb->folders_done;
-        r->rate = rate;
-        s->running_done += r->done;
-        s->bytes_copied += r->bytes; /* this pass's, not yet in stats */
-        s->running_left += r->total > r->done ? r->total - r->done : 0;
-        s->rate += rate;
-    } else if (mb->state == MF_MAILBOX_QUEUED) {
-        s->queued++;
-    } else {
-        s->finished++;
-        s->finished_source += mb->stats.messages_source;
-    }
-    s->messages_copied += mb->stats.messages_copied;
-    s->bytes_copied += mb->stats.bytes_copied;
-    if (mb->state == MF_MAILBOX_FAILED) {
-        s->nfail_total++;
-        if (s->nfail < FAILED_SHOWN) {
-            struct failed *f;
-            s->fail = mf_xreallocarray(s->fail, s->nfail + 1, sizeof(*s->fail));
-            f = &s->fail[s->nfail++];
-            f->email = mf_xstrdup(mb->cfg.email);
-            snprintf(f->name, sizeof(f->name), "%s",
-                     mb->error_name[0] ? mb->error_name : "error");
-            snprintf(f->detail, sizeof(f->detail), "%s", mb->error_detail);
-        }
+    if (mb->state == MF_MAILBOX_FAILED)
+        mf__status_codes_add(&s->failed_by_error, mb->error_code,
+                             mb->error_name);
+    if (s->filter && !mf__status_filter_match(s->filter, mb, &p))
+        return MF_E_OK;
+    s->matched++;
+    if (s->j) {
+        mf__status_mailbox_json(s->j, mb, &p, NULL, s->now);
+    } else if (s->filter) {
+        char line[2048];
+        mf__status_mailbox_line(line, sizeof(line), mb, &p, s->now);
+        fprintf(s->out, "%s\n", line);
+    } else if (running_state(mb->state)) {
+        keep_running(s, mb);
+    } else if (mb->state == MF_MAILBOX_FAILED) {
+        keep_failed(s, mb);
     }
     return MF_E_OK;
 }
 
 /* ------------------------------------------------------------------ */
-/* Formatting                                                         */
+/* The batch's figures                                                */
+/* ------------------------------------------------------------------ */
+
+struct feed {
+    struct mf_progress_meter *m;
+    struct mf_batch_sample last;
+};
+
+static mf_err
+on_sample(void *ud, const struct mf_batch_sample *bs) {
+    struct feed *fd = ud;
+
+    mf_progress_meter_add(fd->m, (double)bs->time, bs->messages, bs->bytes);
+    fd->last = *bs;
+    return MF_E_OK;
+}
+
+/* The figures of s->ps by the one rule (progress/figures.c), the meter
+ * fed by the batch's samples: the rate of their last window, and while
+ * the batch runs a sample now with the last counters, so that a batch
+ * that copies nothing shows no rate rather than an old one. */
+static mf_err
+batch_figures(struct mf_redis *r, struct snapshot *s, struct mf_error *err) {
+    struct mf_progress_meter m;
+    struct feed fd = {.m = &m};
+    mf_err rc;
+
+    mf_progress_meter_init(&m, 0);
+    if ((rc = mf_batch_samples(r, s->cfg->name, MF_PROGRESS_SAMPLES, on_sample,
+                               &fd, err)))
+        return rc;
+    if (s->ps.running && fd.last.time && s->now > fd.last.time)
+        mf_progress_meter_add(&m, (double)s->now, fd.last.messages,
+                              fd.last.bytes);
+    s->ps.at = (double)s->now;
+    mf_progress_figures_compute(&s->ps, &m, &s->f);
+    return MF_E_OK;
+}
+
+/* Whether the batch has work left, so a rate and ETA mean something. */
+static bool
+busy(const struct snapshot *s) {
+    return s->ps.running_n || s->ps.queued;
+}
+
+/* ------------------------------------------------------------------ */
+/* The summary as text                                                */
 /* ------------------------------------------------------------------ */
 
 static void
@@ -233,66 +234,11 @@ bar(char *out, size_t n, double frac) {
 }
 
 static void
-human_bytes(char *out, size_t n, uint64_t v) {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double d = (double)v;
-    size_t u = 0;
+print_head(FILE *out, const struct mf_batch_config *cfg, int64_t now) {
+    char b1[128];
 
-    while (d >= 1024 && u + 1 < MF_ARRAY_LEN(units)) {
-        d /= 1024;
-        u++;
-    }
-    snprintf(out, n, u ? "%.1f %s" : "%.0f %s", d, units[u]);
-}
-
-static void
-human_secs(char *out, size_t n, double secs) {
-    long s = (long)(secs + 0.5);
-
-    if (s >= 86400)
-        snprintf(out, n, "%ldd%02ldh", s / 86400, s % 86400 / 3600);
-    else if (s >= 3600)
-        snprintf(out, n, "%ldh%02ldm", s / 3600, s % 3600 / 60);
-    else if (s >= 60)
-        snprintf(out, n, "%ldm%02lds", s / 60, s % 60);
-    else
-        snprintf(out, n, "%lds", s);
-}
-
-static void
-human_time(char *out, size_t n, int64_t t, int64_t now) {
-    struct tm tm;
-    time_t tt = (time_t)t;
-    char ago[32];
-
-    if (!t) {
-        snprintf(out, n, "-");
-        return;
-    }
-    gmtime_r(&tt, &tm);
-    human_secs(ago, sizeof(ago), (double)(now > t ? now - t : 0));
-    snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d UTC (%s ago)",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ago);
-}
-
-/* The batch's messages still to copy: running jobs' remainders plus an
- * estimate for the queued mailboxes. */
-static double
-messages_left(const struct snapshot *s) {
-    double avg =
-        s->finished ? (double)s->finished_source / (double)s->finished : 0;
-    return (double)s->running_left + avg * (double)s->queued;
-}
-
-static void
-print_text(FILE *out, const struct mf_batch_config *cfg,
-           const struct snapshot *s) {
-    char b1[128], b2[64], b3[64];
-    double left = messages_left(s);
-
-    human_time(b1, sizeof(b1), cfg->started ? cfg->started : cfg->created,
-               s->now);
+    mf__status_time(b1, sizeof(b1), cfg->started ? cfg->started : cfg->created,
+                    now);
     fprintf(out, "batch %s: %s, pass %llu, %llu mailboxes, %s %s\n", cfg->name,
             mf_batch_state_name(cfg->state), (unsigned long long)cfg->pass,
             (unsigned long long)cfg->n_mailboxes,
@@ -304,25 +250,41 @@ print_text(FILE *out, const struct mf_batch_config *cfg,
                     mf_mailbox_state_name((enum mf_mailbox_state)i),
                     (unsigned long long)cfg->counts[i]);
     fprintf(out, "\n");
+}
+
+static void
+print_figures(FILE *out, const struct snapshot *s) {
+    const struct mf_progress_figures *f = &s->f;
+    char b1[128], b2[64], b3[64];
+
     bar(b1, sizeof(b1),
-        cfg->n_mailboxes ? (double)s->finished / (double)cfg->n_mailboxes : 0);
+        f->mailboxes ? (double)f->finished / (double)f->mailboxes : 0);
     fprintf(out, "  mailboxes %s  %llu/%llu done\n", b1,
-            (unsigned long long)s->finished,
-            (unsigned long long)cfg->n_mailboxes);
-    human_bytes(b2, sizeof(b2), s->bytes_copied);
+            (unsigned long long)f->finished, (unsigned long long)f->mailboxes);
+    mf__status_bytes(b2, sizeof(b2), f->bytes.done);
     fprintf(out, "  messages  copied %llu (%s)",
-            (unsigned long long)(s->messages_copied + s->running_done), b2);
-    if (s->nrun || s->queued) {
-        fprintf(out, ", %.1f msgs/s", s->rate);
-        if (s->rate > 0 && left > 0) {
-            human_secs(b3, sizeof(b3), left / s->rate);
+            (unsigned long long)f->messages.done, b2);
+    if (busy(s) && f->messages.known)
+        fprintf(out, " of %s%llu planned", f->messages.estimated ? "~" : "",
+                (unsigned long long)f->messages.planned);
+    if (busy(s)) {
+        fprintf(out, ", %.1f msgs/s", f->rate_known ? f->messages_per_s : 0.0);
+        if (f->eta_known) {
+            mf__status_secs(b3, sizeof(b3), f->eta_s);
             fprintf(out, ", ETA ~%s", b3);
         }
     }
     fprintf(out, "\n");
+}
+
+static void
+print_extras(FILE *out, const struct mf_batch_config *cfg,
+             const struct snapshot *s) {
+    char b1[128], b2[64];
+
     if (!mf_window_empty(&cfg->window) || s->outside_window) {
         mf_window_format(&cfg->window, b1, sizeof(b1));
-        human_bytes(b2, sizeof(b2), s->bytes_outside_window);
+        mf__status_bytes(b2, sizeof(b2), s->bytes_outside_window);
         fprintf(out,
                 "  window    %s: %llu messages (%s) outside it, left on "
                 "the source\n",
@@ -334,158 +296,134 @@ print_text(FILE *out, const struct mf_batch_config *cfg,
                 "source)%s\n",
                 (unsigned long long)s->deleted_on_target,
                 cfg->sync_deletes ? "" : "; --sync-deletes is off now");
-    if (s->lease_wait_ms) {
-        human_secs(b3, sizeof(b3), (double)s->lease_wait_ms / 1000.0);
+    if (s->ps.lease_wait_ms) {
+        mf__status_secs(b2, sizeof(b2), (double)s->ps.lease_wait_ms / 1000.0);
         fprintf(out,
                 "  waited    %s for connection slots (the batch's "
                 "caps)\n",
-                b3);
+                b2);
     }
+    if (s->ps.source.counted || s->ps.target.counted)
+        fprintf(out,
+                "  conns     source %u held, %u waiting; target %u held, "
+                "%u waiting\n",
+                s->ps.source.held, s->ps.source.waiting, s->ps.target.held,
+                s->ps.target.waiting);
+}
+
+static void
+print_running(FILE *out, const struct snapshot *s) {
+    char b1[128], b2[64], b3[64];
+
     if (s->nrun)
-        fprintf(out, "  running:\n");
+        fprintf(out, "  running (%llu):\n",
+                (unsigned long long)s->ps.running_n);
     for (size_t i = 0; i < s->nrun; i++) {
         const struct running *r = &s->run[i];
         bar(b1, sizeof(b1),
             r->total ? (double)r->done / (double)r->total : 0.0);
-        human_bytes(b2, sizeof(b2), r->bytes);
+        mf__status_bytes(b2, sizeof(b2), r->bytes);
         fprintf(out, "    %-32s %s %llu/%llu msgs %s folders %u/%u", r->email,
                 b1, (unsigned long long)r->done, (unsigned long long)r->total,
                 b2, r->folders_done, r->folders_total);
-        if (r->rate > 0) {
-            fprintf(out, " %.1f msgs/s", r->rate);
-            if (r->total > r->done) {
-                human_secs(b3, sizeof(b3),
-                           (double)(r->total - r->done) / r->rate);
-                fprintf(out, " ETA %s", b3);
-            }
+        if (r->f.rate_known && r->f.messages_per_s > 0)
+            fprintf(out, " %.1f msgs/s", r->f.messages_per_s);
+        if (r->f.eta_known && r->total > r->done) {
+            mf__status_secs(b3, sizeof(b3), r->f.eta_s);
+            fprintf(out, " ETA %s", b3);
         }
         fprintf(out, "  [%s, attempt %u%s%s]\n",
                 mf_mailbox_state_name(r->state), r->attempt,
                 r->worker[0] ? ", " : "", r->worker);
     }
-    if (s->nfail_total)
-        fprintf(out, "  failed (%llu):\n", (unsigned long long)s->nfail_total);
-    for (size_t i = 0; i < s->nfail; i++)
-        fprintf(out, "    %-32s %s: %s\n", s->fail[i].email, s->fail[i].name,
-                s->fail[i].detail);
-    if (s->nfail_total > s->nfail)
-        fprintf(out, "    ... (`mailferry batch report %s` lists all)\n",
-                cfg->name);
+    if (s->ps.running_n > s->nrun)
+        fprintf(out, "    ... %llu more (`--state running` lists all)\n",
+                (unsigned long long)(s->ps.running_n - s->nrun));
 }
 
 static void
-print_json_doc(const struct mf_batch_config *cfg, const struct snapshot *s,
-               struct mf_json *j) {
-    double left = messages_left(s);
+print_failed(FILE *out, const struct mf_batch_config *cfg,
+             const struct snapshot *s) {
+    char codes[512];
+
+    if (!s->ps.failed)
+        return;
+    mf__status_codes_format(&s->failed_by_error, codes, sizeof(codes));
+    fprintf(out, "  failed (%llu): %s\n", (unsigned long long)s->ps.failed,
+            codes);
+    for (size_t i = 0; i < s->nfail; i++)
+        fprintf(out, "    %-32s %s: %s\n", s->fail[i].email, s->fail[i].name,
+                s->fail[i].detail);
+    if (s->ps.failed > s->nfail)
+        fprintf(out,
+                "    ... %llu more (`--state failed` lists all, `mailferry "
+                "batch report %s` with every message)\n",
+                (unsigned long long)(s->ps.failed - s->nfail), cfg->name);
+}
+
+static void
+print_text(FILE *out, const struct mf_batch_config *cfg,
+           const struct snapshot *s) {
+    print_head(out, cfg, s->now);
+    print_figures(out, s);
+    print_extras(out, cfg, s);
+    if (s->waiting)
+        fprintf(out,
+                "  waiting   %llu mailboxes on a quota or a throttling "
+                "server (`--state waiting` lists them)\n",
+                (unsigned long long)s->waiting);
+    print_running(out, s);
+    print_failed(out, cfg, s);
+    fprintf(out, "  (`--mailbox EMAIL` shows one mailbox in detail, `--state "
+                 "STATE` lists the mailboxes in a state)\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON                                                               */
+/* ------------------------------------------------------------------ */
+
+static void
+print_json_totals(const struct snapshot *s, struct mf_json *j) {
+    const struct mf_progress_figures *f = &s->f;
 
     mf_json_key(j, "totals");
     mf_json_object_begin(j);
-    mf_json_key(j, "mailboxes_finished"), mf_json_u64(j, s->finished);
-    mf_json_key(j, "mailboxes_running"), mf_json_u64(j, s->nrun);
-    mf_json_key(j, "mailboxes_queued"), mf_json_u64(j, s->queued);
-    mf_json_key(j, "mailboxes_failed"), mf_json_u64(j, s->nfail_total);
-    mf_json_key(j, "messages_copied"),
-        mf_json_u64(j, s->messages_copied + s->running_done);
-    mf_json_key(j, "bytes_copied"), mf_json_u64(j, s->bytes_copied);
-    mf_json_key(j, "messages_per_second"), mf_json_double(j, s->rate);
-    mf_json_key(j, "lease_wait_ms"), mf_json_u64(j, s->lease_wait_ms);
+    mf_json_key(j, "mailboxes_finished"), mf_json_u64(j, f->finished);
+    mf_json_key(j, "mailboxes_running"), mf_json_u64(j, f->running);
+    mf_json_key(j, "mailboxes_queued"), mf_json_u64(j, f->queued);
+    mf_json_key(j, "mailboxes_failed"), mf_json_u64(j, f->failed);
+    mf_json_key(j, "mailboxes_waiting"), mf_json_u64(j, s->waiting);
+    mf_json_key(j, "failed_by_error");
+    mf__status_codes_json(j, &s->failed_by_error);
+    mf_json_key(j, "messages_copied"), mf_json_u64(j, f->messages.done);
+    mf_json_key(j, "bytes_copied"), mf_json_u64(j, f->bytes.done);
+    mf_json_key(j, "messages_planned");
+    if (f->messages.known)
+        mf_json_u64(j, f->messages.planned);
+    else
+        mf_json_null(j);
+    mf_json_key(j, "bytes_planned");
+    if (f->bytes.known)
+        mf_json_u64(j, f->bytes.planned);
+    else
+        mf_json_null(j);
+    mf_json_key(j, "planned_estimated"),
+        mf_json_bool(j, f->messages.estimated || f->bytes.estimated);
+    mf_json_key(j, "messages_per_second"),
+        mf_json_double(j, busy(s) && f->rate_known ? f->messages_per_s : 0);
+    mf_json_key(j, "bytes_per_second"),
+        mf_json_double(j, busy(s) && f->rate_known ? f->bytes_per_s : 0);
+    mf_json_key(j, "lease_wait_ms"), mf_json_u64(j, s->ps.lease_wait_ms);
     mf_json_key(j, "outside_window"), mf_json_u64(j, s->outside_window);
     mf_json_key(j, "bytes_outside_window"),
         mf_json_u64(j, s->bytes_outside_window);
     mf_json_key(j, "deleted_on_target"), mf_json_u64(j, s->deleted_on_target);
     mf_json_key(j, "eta_seconds");
-    if (s->rate > 0 && (s->nrun || s->queued))
-        mf_json_double(j, left / s->rate);
+    if (busy(s) && f->eta_known)
+        mf_json_double(j, f->eta_s);
     else
         mf_json_null(j);
     mf_json_object_end(j);
-    (void)cfg;
-}
-
-static void
-json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
-    mf_json_key(j, "batch"), mf_json_string(j, cfg->name);
-    mf_json_key(j, "state"), mf_json_string(j, mf_batch_state_name(cfg->state));
-    mf_json_key(j, "pass"), mf_json_u64(j, cfg->pass);
-    mf_json_key(j, "source"), mf_json_string(j, cfg->source);
-    mf_json_key(j, "target"), mf_json_string(j, cfg->target);
-    mf_json_key(j, "created"), mf_json_i64(j, cfg->created);
-    mf_json_key(j, "started"), mf_json_i64(j, cfg->started);
-    mf_json_key(j, "finished"), mf_json_i64(j, cfg->finished);
-    mf_json_key(j, "max_attempts"), mf_json_u64(j, cfg->max_attempts);
-    mf_json_key(j, "max_message_size"), mf_json_u64(j, cfg->max_message_size);
-    mf_json_key(j, "repair"), mf_json_bool(j, cfg->repair);
-    mf_json_key(j, "source_profile"),
-        mf_json_string(j, mf_profile_or_generic(cfg->source_profile)->name);
-    mf_json_key(j, "target_profile"),
-        mf_json_string(j, mf_profile_or_generic(cfg->target_profile)->name);
-    mf_json_key(j, "fingerprint"),
-        mf_json_string(
-            j,
-            cfg->fingerprint
-                ? cfg->fingerprint
-                : mf_profile_fingerprint_name(
-                      mf_profile_or_generic(cfg->target_profile)->fingerprint));
-    mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
-    mf_json_key(j, "flag_conflict"),
-        mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));
-    mf_window_to_json(j, &cfg->window);
-    mf_json_key(j, "sync_deletes"), mf_json_bool(j, cfg->sync_deletes);
-    mf_json_key(j, "n_mailboxes"), mf_json_u64(j, cfg->n_mailboxes);
-    mf_json_key(j, "counts");
-    mf_json_object_begin(j);
-    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++) {
-        mf_json_key(j, mf_mailbox_state_name((enum mf_mailbox_state)i));
-        mf_json_u64(j, cfg->counts[i]);
-    }
-    mf_json_object_end(j);
-}
-
-/* The batch's option changes (`batch set`), as text lines or a JSON
- * array. */
-struct changes {
-    FILE *out;
-    struct mf_json *j;
-    unsigned n;
-};
-
-static mf_err
-on_change(void *ud, const struct mf_batch_change *c) {
-    struct changes *ch = ud;
-
-    if (ch->j) {
-        mf_json_object_begin(ch->j);
-        mf_json_key(ch->j, "when"), mf_json_i64(ch->j, c->when);
-        mf_json_key(ch->j, "option"), mf_json_string(ch->j, c->option);
-        mf_json_key(ch->j, "old"), mf_json_string(ch->j, c->old_value);
-        mf_json_key(ch->j, "new"), mf_json_string(ch->j, c->new_value);
-        mf_json_object_end(ch->j);
-    } else {
-        char when[64];
-        time_t t = (time_t)c->when;
-        struct tm tm;
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", gmtime_r(&t, &tm));
-        fprintf(ch->out, "%s    %s UTC  --%s %s -> %s\n",
-                ch->n++ ? "" : "  changes:\n", when, c->option, c->old_value,
-                c->new_value);
-    }
-    return MF_E_OK;
-}
-
-static void
-show_changes(struct mf_redis *r, const char *name, FILE *out,
-             struct mf_json *j) {
-    struct changes ch = {.out = out, .j = j};
-    struct mf_error err = {0};
-
-    if (j) {
-        mf_json_key(j, "changes");
-        mf_json_array_begin(j);
-    }
-    if (mf_batch_changes(r, name, on_change, &ch, &err) != MF_E_OK && !j)
-        fprintf(out, "  changes: cannot read them: %s\n", err.detail);
-    if (j)
-        mf_json_array_end(j);
 }
 
 /* ------------------------------------------------------------------ */
@@ -514,41 +452,154 @@ watch_progress(struct mf_redis *r, const char *name, unsigned interval_ms,
     return rc;
 }
 
-mf_err
-mf_status_show(struct mf_redis *r, const char *name, bool json, bool watch,
-               unsigned interval_ms, const atomic_bool *stop,
-               struct mf_error *err) {
-    struct mf_batch_config *cfg = NULL;
-    struct snapshot s = {0};
-    struct mf_buf b = {0};
-    struct mf_json j;
+/* The summary, or with a filter the matching mailboxes: one walk. */
+static mf_err
+show_walk(struct mf_redis *r, const struct mf_batch_config *cfg,
+          const struct mf_status_options *o,
+          const struct mf__status_filter *filter, struct snapshot *s,
+          struct mf_json *j, struct mf_error *err) {
     mf_err rc;
 
-    if (watch && !json)
-        return watch_progress(r, name, interval_ms, stop, err);
-    if ((rc = mf_batch_get(r, name, &cfg, err)))
+    s->filter = filter;
+    s->out = stdout;
+    if (j) {
+        mf_json_key(j, "mailboxes");
+        mf_json_array_begin(j);
+        s->j = j;
+    } else if (filter) {
+        print_head(stdout, cfg, s->now);
+        fprintf(stdout, "  mailboxes in %s:\n", o->states);
+    }
+    if ((rc = mf_progress_read(r, cfg->name, on_mailbox, s, &s->ps, err)) ||
+        (rc = batch_figures(r, s, err)))
         return rc;
-    s.now = (int64_t)time(NULL);
-    if (json) {
+    if (j) {
+        mf_json_array_end(j);
+        print_json_totals(s, j);
+        mf__status_changes(r, cfg->name, NULL, j);
+    } else if (filter) {
+        fprintf(stdout, "  %llu of %llu mailboxes in %s\n",
+                (unsigned long long)s->matched,
+                (unsigned long long)cfg->n_mailboxes, o->states);
+    } else {
+        print_text(stdout, cfg, s);
+        mf__status_changes(r, cfg->name, stdout, NULL);
+    }
+    return MF_E_OK;
+}
+
+/* Failed messages of a named mailbox, tallied by error code; the
+ * renamed folders and repaired messages in the same list were copied. */
+static mf_err
+on_failed_item(void *ud, const struct mf_batch_item *it) {
+    if (mf_report_failed_list_of(it->code) == MF_REPORT_LIST_FAILED)
+        mf__status_codes_add(ud, it->code, it->name);
+    return MF_E_OK;
+}
+
+static mf_err
+show_one(struct mf_redis *r, const struct mf_batch_config *cfg,
+         const struct mf_batch_mailbox *mb,
+         const struct mf__status_filter *filter, int64_t now, struct mf_json *j,
+         struct mf_error *err) {
+    struct mf__status_pending p;
+    struct mf__status_codes codes = {0};
+    mf_err rc;
+
+    mf__status_pending(cfg, mb, &p);
+    if (filter && !mf__status_filter_match(filter, mb, &p))
+        return MF_E_OK;
+    if ((rc = mf_batch_mailbox_items(r, cfg->name, mb->cfg.email, true,
+                                     on_failed_item, &codes, err)))
+        return rc;
+    if (j)
+        mf__status_mailbox_json(j, mb, &p, &codes, now);
+    else
+        mf__status_mailbox_text(stdout, mb, &p, &codes, now);
+    return MF_E_OK;
+}
+
+/* --mailbox: the named mailboxes in detail, in the order given, read
+ * MF_REDIS_PIPELINE_MAX at a time. */
+static mf_err
+show_named(struct mf_redis *r, const struct mf_batch_config *cfg,
+           const struct mf_status_options *o,
+           const struct mf__status_filter *filter, int64_t now,
+           struct mf_json *j, struct mf_error *err) {
+    size_t n = 0;
+    char **emails = mf_strv_split(o->mailboxes, &n);
+    struct mf_batch_mailbox **mbs = NULL;
+    mf_err rc = MF_E_OK;
+
+    if (!n) {
+        rc = mf_error_set(err, MF_E_USAGE, "--mailbox: give EMAIL[,...]");
+        goto out;
+    }
+    mbs = mf_xcalloc(n, sizeof(*mbs));
+    for (size_t off = 0; !rc && off < n; off += MF_REDIS_PIPELINE_MAX) {
+        size_t k =
+            n - off < MF_REDIS_PIPELINE_MAX ? n - off : MF_REDIS_PIPELINE_MAX;
+        rc = mf_batch_mailbox_get_many(
+            r, cfg->name, (const char *const *)emails + off, k, mbs + off, err);
+    }
+    if (j) {
+        mf_json_key(j, "mailboxes");
+        mf_json_array_begin(j);
+    } else if (!rc) {
+        print_head(stdout, cfg, now);
+    }
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = show_one(r, cfg, mbs[i], filter, now, j, err);
+    if (j)
+        mf_json_array_end(j);
+out:
+    for (size_t i = 0; mbs && i < n; i++)
+        mf_batch_mailbox_free(&mbs[i]);
+    free(mbs);
+    mf_strv_free(emails, n);
+    return rc;
+}
+
+mf_err
+mf_status_show(struct mf_redis *r, const char *name,
+               const struct mf_status_options *o, const atomic_bool *stop,
+               struct mf_error *err) {
+    struct mf_batch_config *cfg = NULL;
+    struct mf__status_filter filter, *fp = NULL;
+    struct snapshot s = {0};
+    struct mf_buf b = {0};
+    struct mf_json j, *jp = NULL;
+    mf_err rc;
+
+    if (o->states && !mf__status_filter_parse(o->states, &filter, err))
+        return MF_E_USAGE;
+    if (o->states)
+        fp = &filter;
+    if (o->watch && (o->json || o->states || o->mailboxes))
+        return mf_error_set(err, MF_E_USAGE,
+                            "--watch draws the progress display; --json, "
+                            "--state and --mailbox print once");
+    if (o->watch)
+        return watch_progress(r, name, o->interval_ms, stop, err);
+    if ((rc = mf_batch_get(r, name, &cfg, err)) ||
+        (rc = mf_redis_time(r, &s.now, err)))
+        goto out;
+    s.cfg = cfg;
+    if (o->json) {
         mf_json_init(&j, &b);
         mf_json_object_begin(&j);
-        json_header(&j, cfg);
-        mf_json_key(&j, "mailboxes");
-        mf_json_array_begin(&j);
-        s.j = &j;
+        mf__status_json_header(&j, cfg);
+        if (o->states || o->mailboxes)
+            mf__status_json_filter(&j, o->states, o->mailboxes);
+        jp = &j;
     }
-    if ((rc = mf_batch_foreach_mailbox(r, name, on_mailbox, &s, err))) {
-        /* the caller prints err */
-    } else if (json) {
-        mf_json_array_end(&j);
-        print_json_doc(cfg, &s, &j);
-        show_changes(r, name, NULL, &j);
+    rc = o->mailboxes ? show_named(r, cfg, o, fp, s.now, jp, err)
+                      : show_walk(r, cfg, o, fp, &s, jp, err);
+    if (!rc && jp) {
         mf_json_object_end(&j);
         printf("%s\n", (char *)b.data);
-    } else {
-        print_text(stdout, cfg, &s);
-        show_changes(r, name, stdout, NULL);
     }
+out:
     fflush(stdout);
     mf_buf_free(&b);
     snapshot_free(&s);

@@ -145,11 +145,10 @@ produce(const struct mf_verify_fleet *f, struct mf_kafka_producer *producer,
         const struct mf_kafka_topics *topics) {
     struct mf_jobs_ctx jc;
     struct mf_error err = {0};
-    char sender[128], host[64] = "host", run[40];
+    char sender[128], run[40];
     size_t produced = 0;
 
-    gethostname(host, sizeof(host) - 1);
-    snprintf(sender, sizeof(sender), "mailferry %s", host);
+    mf_jobs_sender_name(sender, sizeof(sender));
     jc = (struct mf_jobs_ctx){f->redis, producer, topics, f->kr, sender};
     /* One id for this run's jobs: a verdict carrying it is this run's. */
     snprintf(run, sizeof(run), "%lld-", (long long)time(NULL));

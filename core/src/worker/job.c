@@ -151,9 +151,13 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
         job_profile(j->env.job.source_profile, b->cfg->source_profile);
     o->target_profile =
         job_profile(j->env.job.target_profile, b->cfg->target_profile);
-    /* The batch's --fingerprint, checked when it was stored. */
-    if (mf_profile_fingerprint_parse(b->cfg->fingerprint, &o->fingerprint,
-                                     &o->fingerprint_set, &fp_err) != MF_E_OK)
+    /* The job's mode (the batch's when the job was made); a job made
+     * before jobs carried one: the batch's --fingerprint, checked when it
+     * was stored, else the target profile's (mf__run_lenient()). */
+    if (mf_profile_fingerprint_parse(
+            nonempty(j->env.job.fingerprint) ? j->env.job.fingerprint
+                                             : b->cfg->fingerprint,
+            &o->fingerprint, &o->fingerprint_set, &fp_err) != MF_E_OK)
         o->fingerprint_set = false;
     o->redis = r;
     o->batch = j->env.job.batch;

@@ -209,6 +209,59 @@ def append(n, text):
     c.logout()
 
 
+def status_views(run):
+    """`batch status` per mailbox (issue 16): the settled batch has user78
+    Failed (AUTH) and users 76, 77, 79 Synced. The summary tallies the
+    failure by error; --state lists the mailboxes of a state with what
+    is next; --mailbox shows each named one in detail, its figures those
+    of the report; --json carries the same."""
+    t0 = time.monotonic()
+    rep = {m["email"]: m for m in run.report()["mailboxes"]}
+    b, r = run.batch, ["--redis", REDIS_URL]
+    text = run.mf("status", b, *r).stdout
+    check("  failed (1): AUTH (305) 1\n" in text and
+          f"    {email(78):<32} AUTH: " in text, f"summary:\n{text}")
+
+    text = run.mf("status", b, *r, "--state", "failed").stdout
+    lines = [ln for ln in text.splitlines() if ln.startswith("user")]
+    check(len(lines) == 1 and lines[0].startswith(f"{email(78):<32} Failed ")
+          and " AUTH: " in lines[0] and "  1 of 4 mailboxes in failed" in text
+          and f"`mailferry batch update {b} --csv F`" in text,
+          f"--state failed:\n{text}")
+    doc = json.loads(run.mf("status", b, *r, "--state", "Synced,waiting",
+                            "--json").stdout)
+    check(doc["filter"]["state"] == "Synced,waiting" and
+          [m["email"] for m in doc["mailboxes"]] ==
+          [email(79), email(76), email(77)] and
+          all(m["pending"]["next"] == "sync" and not m["pending"]["waiting"]
+              for m in doc["mailboxes"]) and
+          doc["totals"]["mailboxes_failed"] == 1 and
+          doc["totals"]["failed_by_error"] ==
+          [{"code": 305, "name": "AUTH", "count": 1}],
+          f"--state Synced,waiting --json: {doc}")
+
+    text = run.mf("status", b, *r, "--mailbox", f"{email(78)},{email(76)}"
+                  ).stdout
+    c76 = rep[email(76)]["copied_messages"]
+    check(text.index(f"{email(78)}: Failed\n") <
+          text.index(f"{email(76)}: Synced\n") and
+          "  last error  AUTH (305): " in text and
+          f"  copied      {c76} messages (" in text and
+          f"`mailferry batch sync {b}` (new mail)" in text,
+          f"--mailbox:\n{text}")
+    doc = json.loads(run.mf("status", b, *r, "--mailbox", email(76),
+                            "--json").stdout)
+    (m76,) = doc["mailboxes"]
+    check(m76["messages_copied"] == c76 and m76["failed"] == 0 and
+          m76["failed_by_error"] == [] and
+          m76["skipped"]["too_large"] == 0 and
+          m76["pending"]["next"] == "sync", f"--mailbox --json: {m76}")
+    run.mf("status", b, *r, "--mailbox", "nobody@example.test", expect=1)
+    run.mf("status", b, *r, "--state", "sleeping", expect=2)
+    ok("batch status: summary by error, --state, --mailbox, --json "
+       f"({time.monotonic() - t0:.1f} s)")
+
+
 def case_actions():
     mt.corpus(76, 3, profile="small")
     mt.corpus(79, 1, profile="bench", messages=2000)
@@ -274,6 +327,7 @@ def case_actions():
               m78["attempts_total"] > p78[1], f"user78 reran: {m78}")
         check(passes(run, [76, 77, 79]) == before, "retry ran only user78")
         ok("retry --failed reran only the failed mailbox")
+        status_views(run)
 
         # A new message on both sources: sync --mailbox copies user76's.
         n77 = copied_to_target(77)

@@ -22,6 +22,12 @@ fixture (database 1), the Kafka dev broker and the Dovecot pair.
          window is taken out of the batch record in Redis; the worker
          copies only the two messages inside the job's window. After
          `batch set --since none` the next pass copies the other two.
+         So does the fingerprint mode (issue 13): the batch is made with
+         --fingerprint lenient, which is also taken out of its record;
+         the target already holds a re-encoded copy of one message
+         (other bytes, same Message-ID, date, Subject and From), which
+         the worker recognises by the job's lenient mode (strict would
+         copy it a second time).
 
 Database 1 is shared with integration.coordinator.create, hence the
 RESOURCE_LOCK redis_db1 on both.
@@ -149,13 +155,38 @@ def fill(n, tags):
 
 
 def strip_window(batch):
-    """Takes --since out of the batch's record behind the coordinator's
-    back: only the jobs already produced still carry it."""
+    """Takes --since and --fingerprint out of the batch's record behind
+    the coordinator's back: only the jobs already produced still carry
+    them."""
     key = "mf:{b:%s}:batch" % batch
     p = subprocess.run(["redis-cli", "-h", mt.REDIS["REDIS_HOST"], "-p",
                         mt.REDIS["REDIS_PORT"], "-n", "1", "HDEL", key,
-                        "since"], capture_output=True, text=True, timeout=30)
-    check(p.stdout.strip() == "1", f"HDEL {key} since: {p.stdout} {p.stderr}")
+                        "since", "fp_mode"], capture_output=True, text=True,
+                       timeout=30)
+    check(p.stdout.strip() == "2",
+          f"HDEL {key} since fp_mode: {p.stdout} {p.stderr}")
+
+
+def message(tag, extra=""):
+    """window_test.add()'s message; extra headers make a re-encoded
+    copy: other bytes and size, the same lenient fingerprint."""
+    return (f"From: a@example.test\r\nSubject: {tag}\r\n{extra}"
+            f"Message-ID: <{tag}-{mt.RUN_ID}@example.test>\r\n\r\n"
+            f"body of {tag}\r\n").encode()
+
+
+def put_on_target(n, tag, extra):
+    """Replaces the target INBOX's copy of tag by message(tag, extra)."""
+    c = mt.imap_login(mt.TGT_PORT, n)
+    c.select("INBOX")
+    typ, data = c.search(None, "HEADER", "Message-ID",
+                         f"<{tag}-{mt.RUN_ID}@example.test>")
+    for num in (data[0] or b"").split():
+        c.store(num, "+FLAGS.SILENT", "(\\Deleted)")
+    c.expunge()
+    typ, _ = c.append("INBOX", None, wt.RECENT, message(tag, extra))
+    check(typ == "OK", f"APPEND {tag} to the target")
+    c.logout()
 
 
 def case_alias():
@@ -163,6 +194,7 @@ def case_alias():
     # user33: two messages inside --since 2025-01-01, two before it.
     fill(33, [("INBOX", wt.RECENT), ("INBOX", wt.OLD), ("Archive", wt.OLD),
               ("Archive", wt.RECENT)])
+    put_on_target(33, "m33-0", "X-Reencoded: yes\r\n")
     fleet = rt.Fleet(REDIS_URL, rt.key_file("alias"))
     alias = fleet.args  # all four flags, as a shell alias adds them
 
@@ -188,7 +220,8 @@ def case_alias():
     # copy only what the job's window holds.
     w = f"h16window-{mt.RUN_ID}"
     mf("create", w, "--csv", mt.csv_for([33], "w33"), "--source", mt.SRC,
-       "--target", mt.TGT, "--since", "2025-01-01")
+       "--target", mt.TGT, "--since", "2025-01-01", "--fingerprint",
+       "lenient")
     mf("start", w)
     strip_window(w)
     with fleet:
@@ -210,8 +243,11 @@ def case_alias():
         dates = wt.target_dates(33)
         check(st["state"] == "Synced" and mb["outside_window"] == 2 and
               len(dates) == 2 and all("2026" in d for d in dates),
-              f"the job's window held: target has {dates}, "
-              f"status {mb}")
+              f"the job's window and lenient fingerprints held: target "
+              f"has {dates}, status {mb}")
+        # The re-encoded copy made way for the source's bytes, so that
+        # the comparer can find both sides equal at the end.
+        put_on_target(33, "m33-0", "")
         # `batch set --since none`: the next pass's jobs carry no bound.
         mf("set", w, "--since", "none")
         mf("sync", w)

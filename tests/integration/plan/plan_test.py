@@ -311,10 +311,14 @@ def case_names(tmp):
         m.create(name)
     m.logout()
     path = d.csv("names.csv", [(u, u, d.password(93))])
+    # --rename: "A_B" names a folder (to its own name, so that A|B is
+    # still told apart from it), "Nope" none (warned about), nor "x;y/z"
+    # (two levels: a '/' inside a name is written "\/").
+    ren = ("--rename", "A_B=A_B,Nope=N,x;y/z=Z")
     for args in (("plan", path), ("batch", "create", "names1", "--csv", path,
                                   "--dry-run")):
         rc, doc, err = run_json(*args, "--source", d.plain, "--target",
-                                d.target, "--target-profile", "cyrus")
+                                d.target, "--target-profile", "cyrus", *ren)
         check(rc == 0, "%s exits 0 (got %d: %s)" % (args[0], rc, err[-300:]))
         if doc is None:
             continue
@@ -327,10 +331,20 @@ def case_names(tmp):
               got["A|B"]["target"] == "A_B (2)",
               "%s: A|B mapped and told apart: %r" % (args[0], got["A|B"]))
         check(got["x;y"]["target"] == "x_y", "%s: x;y mapped" % args[0])
+        warned = plan.get("rename_warnings", [])
+        check(len(warned) == 2 and '"Nope=N"' in warned[0] and
+              '"x;y/z=Z"' in warned[1] and "\\/" in warned[0],
+              "%s: the two rules that match nothing are warned about: %r"
+              % (args[0], warned))
     rc, out, err = run("plan", path, "--source", d.plain, "--target",
                        d.target, "--target-profile", "cyrus")
     check(out.count("WARNING: the target refuses") == 2,
           "the text plan warns about both refused names: %s" % out[-800:])
+    rc, out, err = run("plan", path, "--source", d.plain, "--target",
+                       d.target, "--target-profile", "cyrus", *ren)
+    check(out.count("WARNING: --rename") == 2 and
+          "WARNING: --rename \"Nope=N\" matches no folder of any mailbox"
+          in out, "the text plan warns about both rules: %s" % out[-800:])
 
 
 def case_quota(tmp):

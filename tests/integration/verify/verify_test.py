@@ -28,7 +28,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 
 RUN = os.environ["MF_TEST_RUN_DIR"]
 SRC_DIR = os.environ["MF_SOURCE_DIR"]
@@ -38,7 +37,7 @@ MAILFERRY = os.path.join(BUILD, "bin", "mailferry")
 sys.path.insert(0, os.path.join(SRC_DIR, "tests", "integration", "migrate"))
 import migrate_test as mt  # noqa: E402  (env, users, corpus, clean_target)
 
-TMP = tempfile.mkdtemp(prefix="mf-verify-test.", dir=RUN)
+TMP = mt.TMP  # removed when the test exits (migrate_test.py)
 # 49, 50, 51 on the Dovecot pair; with MF_PAIR naming a Cyrus server
 # (migrate_test.py), 90, 91, 92 in those roles.
 USERS = mt.users_of("verify", [49, 50, 51])

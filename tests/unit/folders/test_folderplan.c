@@ -1064,6 +1064,51 @@ test_escaped_rename(void **state) {
     mf_folder_rules_free(&r);
 }
 
+/* Which rename rules name no folder (issue 13 section 2): an exact path, a
+ * parent of a listed folder (Old, which the source does not list), case
+ * folded with --case-insensitive rules; a '/' inside a level written
+ * without "\/" names two levels and matches nothing; the second rule for
+ * one path has no effect and is not matched. */
+static void
+test_rename_matched(void **state) {
+    static const struct s src[] = {
+        {"INBOX", '.', 0, false},     {"Reports 2024/25", '.', 0, false},
+        {"Old.Stuff", '.', 0, false}, {"Mixed", '.', 0, false},
+        {NULL, 0, 0, false},
+    };
+    static const char *const ren[] = {
+        "Reports 2024\\/25=R", "Reports 2024/25=S", "Old=Older", "mixed=M",
+        "Nowhere=N",           "Old=Twice",         NULL};
+    struct mf_folder_rules *r = rules(NULL, NULL, ren);
+    struct setup su = {src, "", NULL, '/', "", false, false, r, NULL};
+    struct mf_folder_plan *plan;
+    static const bool want_cs[] = {false, true, false, true, true, true};
+    static const bool want_ci[] = {false, true, false, false, true, true};
+    char why[256];
+
+    (void)state;
+    plan = build(&su);
+    for (size_t i = 0; i < MF_ARRAY_LEN(want_cs); i++)
+        assert_int_equal(mf_folder_plan_rename_unmatched(plan, i), want_cs[i]);
+    assert_false(mf_folder_plan_rename_unmatched(plan, 6));
+    assert_string_equal(find(plan, "Old.Stuff")->tgt_name, "Older/Stuff");
+    mf_folder_plan_free(&plan);
+    r->case_insensitive = true;
+    plan = build(&su);
+    for (size_t i = 0; i < MF_ARRAY_LEN(want_ci); i++)
+        assert_int_equal(mf_folder_plan_rename_unmatched(plan, i), want_ci[i]);
+    mf_folder_plan_free(&plan);
+    /* A profile's rule (Gmail's All Mail) is never warned about. */
+    r->rename[4].profile = true;
+    plan = build(&su);
+    assert_false(mf_folder_plan_rename_unmatched(plan, 4));
+    mf_folder_plan_free(&plan);
+    mf_folder_rename_unmatched_why(&r->rename[4], why, sizeof(why));
+    assert_non_null(strstr(why, "--rename \"Nowhere=N\" matches no folder"));
+    assert_non_null(strstr(why, "\\/"));
+    mf_folder_rules_free(&r);
+}
+
 static void
 test_target_root(void **state) {
     static const struct s src[] = {
@@ -1723,6 +1768,7 @@ main(void) {
         cmocka_unit_test(test_pattern_match),
         cmocka_unit_test(test_rules_parse),
         cmocka_unit_test(test_escaped_rename),
+        cmocka_unit_test(test_rename_matched),
         cmocka_unit_test(test_target_root),
         cmocka_unit_test(test_collisions),
         cmocka_unit_test(test_rename_collision),

@@ -197,6 +197,38 @@ test_job_carries_the_window(void **state) {
     mf_jobs_job_clear(&j);
 }
 
+/* The fingerprint mode travels too (issue 13): the batch's --fingerprint,
+ * else its target profile's; bound like the window. */
+static void
+test_job_carries_the_fingerprint(void **state) {
+    struct fx *f = *state;
+    struct mf_job j;
+    char text[256];
+
+    j = build(f); /* no profile, no --fingerprint: strict */
+    assert_string_equal(j.fingerprint, "strict");
+    mf_jobs_job_clear(&j);
+    f->cfg.target_profile = "exchange-online";
+    j = build(f);
+    assert_string_equal(j.fingerprint, "lenient");
+    assert_int_equal(
+        open_side(f, &j, MF_JOBS_PURPOSE_SOURCE, text, sizeof(text)), MF_E_OK);
+    /* Changed on its way to the worker: refused. */
+    free(j.fingerprint);
+    j.fingerprint = strdup("strict");
+    assert_int_equal(
+        open_side(f, &j, MF_JOBS_PURPOSE_SOURCE, text, sizeof(text)),
+        MF_E_DECRYPT);
+    mf_jobs_job_clear(&j);
+    /* The admin's --fingerprint wins over the profile's. */
+    f->cfg.fingerprint = "strict";
+    j = build(f);
+    assert_string_equal(j.fingerprint, "strict");
+    mf_jobs_job_clear(&j);
+    f->cfg.fingerprint = NULL;
+    f->cfg.target_profile = NULL;
+}
+
 static void
 test_changed_batch_does_not_build(void **state) {
     struct fx *f = *state;
@@ -246,6 +278,8 @@ main(void) {
         cmocka_unit_test_setup_teardown(test_changed_job_does_not_open, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_job_carries_the_window, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_job_carries_the_fingerprint, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_changed_batch_does_not_build,
                                         setup, teardown),

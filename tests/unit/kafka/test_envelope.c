@@ -60,6 +60,7 @@ make_job(struct mf_envelope *env, struct mf_crypto_keyring *kr) {
     j->verify_sample = 5;
     j->has_window = true;
     j->window = (struct mf_window){20260301, 0};
+    j->fingerprint = mf_xstrdup("lenient");
 }
 
 static void
@@ -125,6 +126,7 @@ test_job_round_trip(void **state) {
     assert_true(out.job.has_window);
     assert_int_equal(out.job.window.since, 20260301);
     assert_int_equal(out.job.window.before, 0);
+    assert_string_equal(out.job.fingerprint, "lenient");
     assert_true(out.job.source.has_password);
     assert_int_equal(mf_crypto_open(kr, out.job.batch, out.job.mailbox,
                                     "source", &out.job.source.password, &pw,
@@ -159,6 +161,8 @@ test_job_round_trip(void **state) {
     /* A job made before jobs carried a window: none, the worker reads
      * the batch's. */
     assert_false(out.job.has_window);
+    /* Nor a fingerprint mode: the worker resolves the batch's. */
+    assert_string_equal(out.job.fingerprint, "");
     assert_string_equal(out.sender, "");
     mf_envelope_clear(&out);
     mf_envelope_clear(&in);
@@ -416,6 +420,15 @@ test_job_checks(void **state) {
         }
     }
     in.job.has_window = false;
+    /* A fingerprint mode the worker would not know is refused. */
+    free(in.job.fingerprint);
+    in.job.fingerprint = mf_xstrdup("loose");
+    pack(&in, &buf, &len);
+    assert_int_equal(unpack(buf, len, &out, &err), MF_E_ENVELOPE);
+    assert_non_null(strstr(err.detail, "fingerprint"));
+    free(buf);
+    free(in.job.fingerprint);
+    in.job.fingerprint = NULL;
     /* No job id. */
     free(in.job.job_id);
     in.job.job_id = NULL;

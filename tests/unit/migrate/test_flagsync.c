@@ -25,6 +25,7 @@ struct t {
     struct mf_migrate_result res;
     struct mf__run run;
     struct mf_mem_folder *sf, *df;
+    uint32_t tgt_last; /* the target's last UID when selected */
 };
 
 static int
@@ -60,8 +61,8 @@ teardown(void **state) {
 static mf_err
 flag_sync(struct t *t, uint32_t last_uid) {
     struct mf_buf base = {0};
-    mf_err rc =
-        mf__migrate_flag_sync(&t->run, "INBOX", "INBOX", last_uid, &base);
+    mf_err rc = mf__migrate_flag_sync(&t->run, "INBOX", "INBOX", last_uid,
+                                      t->tgt_last, &base);
     mf_buf_free(&base);
     return rc;
 }
@@ -81,6 +82,7 @@ open_both(struct t *t, bool dst_readonly) {
     assert_int_equal(
         t->run.dst->ops->select(t->run.dst, "INBOX", dst_readonly, &sel),
         MF_E_OK);
+    t->tgt_last = sel.uidnext ? sel.uidnext - 1 : 0;
 }
 
 /* The same message on both sides with different flags. */
@@ -211,6 +213,51 @@ test_refused_store(void **state) {
     expect_flags(t->df, 0, "");
 }
 
+/* Both folders listed three UIDs at a time (pairing.c): a window with no
+ * message at all (UIDs 4-6 expunged), one with a UID missing inside it
+ * (8), copies further up the target than their source UIDs (five
+ * target-only messages first, and the copy of UID 7 last), and twins in
+ * windows far apart: the same pairs as one listing of each folder gives,
+ * the n-th twin's flags on the n-th copy. */
+static void
+test_windows(void **state) {
+    struct t *t = *state;
+    size_t copy_of[20];
+    char tag[32];
+
+    t->o.uid_window = 3;
+    for (unsigned i = 0; i < 5; i++) {
+        snprintf(tag, sizeof(tag), "target-only%u", i);
+        add_msg(t->df, tag, 300, "$Mine", 100 + i);
+    }
+    for (unsigned i = 0; i < 20; i++) {
+        bool twin = i == 2 || i == 15; /* UIDs 3 and 16 */
+        snprintf(tag, sizeof(tag), "w%u", twin ? 2 : i);
+        add_msg(t->sf, tag, 400, i % 2 ? "\\Seen" : "\\Flagged", twin ? 2 : i);
+    }
+    for (uint32_t uid = 4; uid <= 6; uid++)
+        assert_true(mf_mem_msg_remove(t->sf, uid));
+    assert_true(mf_mem_msg_remove(t->sf, 8));
+    assert_int_equal(t->sf->n, 16);
+    /* Source index 3 is UID 7: copied last. */
+    for (size_t k = 0; k < t->sf->n; k++) {
+        size_t i = k < 3 ? k : k + 1 < t->sf->n ? k + 1 : 3;
+        const struct mf_mem_msg *m = &t->sf->msgs[i];
+        mf_mem_msg_add(t->df, "", m->date, m->body, m->len);
+        copy_of[i] = t->df->n - 1;
+    }
+    open_both(t, false);
+    assert_int_equal(flag_sync(t, t->sf->msgs[t->sf->n - 1].uid), MF_E_OK);
+    assert_int_equal(t->res.stats.flags_updated, 16);
+    for (size_t i = 0; i < 5; i++)
+        expect_flags(t->df, i, "$Mine");
+    for (size_t i = 0; i < t->sf->n; i++)
+        expect_flags(t->df, copy_of[i], t->sf->msgs[i].flags);
+    /* Listed in windows, not whole. */
+    assert_true(t->src->stats.meta_fetches >= 4);
+    assert_true(t->dst->stats.meta_fetches >= 4);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -221,6 +268,7 @@ main(void) {
         T(test_many),
         T(test_refused_store),
         T(test_empty_target),
+        T(test_windows),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -290,19 +290,27 @@ test_count(void **state) {
                                  "C: $4 UID FETCH 20:* (UID)\n"
                                  "S: * 1 EXPUNGE\n"
                                  "S: * 4 FETCH (UID 14)\n"
-                                 "S: $4 OK done\n" LOGOUT,
+                                 "S: $4 OK done\n"
+                                 "C: $5 UID FETCH 12:13 (UID)\n"
+                                 "S: * 2 FETCH (UID 12)\n"
+                                 "S: * 3 FETCH (UID 13)\n"
+                                 "S: * 4 FETCH (UID 14)\n"
+                                 "S: $5 OK done\n" LOGOUT,
                0);
     assert_int_equal(t.st->ops->select(t.st, "INBOX", true, &sel), MF_E_OK);
-    assert_int_equal(t.st->ops->count(t.st, 1, &n), MF_E_OK);
+    assert_int_equal(t.st->ops->count(t.st, 1, 0, &n), MF_E_OK);
     assert_int_equal(n, 4);
-    assert_int_equal(t.st->ops->count(t.st, 12, &n), MF_E_OK);
+    assert_int_equal(t.st->ops->count(t.st, 12, 0, &n), MF_E_OK);
     assert_int_equal(n, 3);
-    assert_int_equal(t.st->ops->count(t.st, 0, &n), MF_E_OK);
+    assert_int_equal(t.st->ops->count(t.st, 0, 0, &n), MF_E_OK);
     assert_int_equal(n, 5);
-    assert_int_equal(t.st->ops->count(t.st, 20, &n), MF_E_OK);
+    assert_int_equal(t.st->ops->count(t.st, 20, 0, &n), MF_E_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(t.st->ops->count(t.st, 1, &n), MF_E_OK);
+    assert_int_equal(t.st->ops->count(t.st, 1, 0, &n), MF_E_OK);
     assert_int_equal(n, 4);
+    /* A window: what the server sends outside it is not counted. */
+    assert_int_equal(t.st->ops->count(t.st, 12, 13, &n), MF_E_OK);
+    assert_int_equal(n, 2);
     finish_store(&t);
 }
 

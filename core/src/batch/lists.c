@@ -1,0 +1,79 @@
+/*
+ * Reading a batch's lists (mailferry/batch.h): a mailbox's skipped and
+ * failed items (mf:{b:N}:mb:<email>:skipped|failed, at most
+ * MF_BATCH_ITEMS_MAX each, written by lua/result.lua; its verify
+ * differences, :verify_items, are items too) and the batch's
+ * throughput samples (mf:{b:N}:samples, "<time> <messages> <bytes>",
+ * written by sample() in lua/prelude.lua). The report (report.c) and
+ * `batch status` (core/src/status/) read them through these two walks,
+ * so the list layouts are parsed in one place.
+ */
+#include "batch/batch_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+mf_err
+mf__batch_items(struct mf_redis *r, const char *batch, const char *email,
+                const char *suffix, mf_batch_item_cb cb, void *ud,
+                struct mf_error *err) {
+    char key[MF__BATCH_KEY_MAX];
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    mf__batch_mb_key(key, sizeof(key), batch, email, suffix);
+    if ((rc = mf_redis_command(r, &reply, err, "LRANGE %s 0 %d", key,
+                               MF_BATCH_ITEMS_MAX - 1)))
+        return rc;
+    for (size_t j = 0; reply->type == REDIS_REPLY_ARRAY && j < reply->elements;
+         j++) {
+        struct mf_batch_item it;
+        char *store = NULL;
+        if (!mf__batch_item_decode(reply->element[j]->str,
+                                   reply->element[j]->len, &store, &it))
+            continue; /* a corrupt item costs only itself */
+        rc = cb(ud, &it);
+        free(store);
+        if (rc)
+            break;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+mf_err
+mf_batch_mailbox_items(struct mf_redis *r, const char *batch, const char *email,
+                       bool failed, mf_batch_item_cb cb, void *ud,
+                       struct mf_error *err) {
+    return mf__batch_items(r, batch, email, failed ? ":failed" : ":skipped", cb,
+                           ud, err);
+}
+
+mf_err
+mf_batch_samples(struct mf_redis *r, const char *batch, size_t last,
+                 mf_batch_sample_cb cb, void *ud, struct mf_error *err) {
+    struct mf__batch_keys k;
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    mf__batch_keys(&k, batch);
+    /* LRANGE -last -1: the newest `last`, oldest first. */
+    if ((rc = mf_redis_command(r, &reply, err, "LRANGE %s %lld -1", k.samples,
+                               last ? -(long long)last : 0LL)))
+        return rc;
+    for (size_t j = 0; reply->type == REDIS_REPLY_ARRAY && j < reply->elements;
+         j++) {
+        struct mf_batch_sample s = {0};
+        long long t, m, b;
+        if (!reply->element[j]->str ||
+            sscanf(reply->element[j]->str, "%lld %lld %lld", &t, &m, &b) != 3)
+            continue;
+        s.time = t;
+        s.messages = m > 0 ? (uint64_t)m : 0;
+        s.bytes = b > 0 ? (uint64_t)b : 0;
+        if ((rc = cb(ud, &s)))
+            break;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
