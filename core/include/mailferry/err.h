@@ -114,6 +114,8 @@
        "--sync-deletes needs UIDPLUS (UID EXPUNGE) on the target")             \
     XX(MESSAGE_DELETED, 408, NONE,                                             \
        "removed from the target: expunged on the source")                      \
+    XX(MESSAGE_MOVED, 409, NONE,                                               \
+       "moved on the target: moved between folders on the source")             \
     XX(VERIFY_BUSY, 410, FAIL_MAILBOX,                                         \
        "not verified: the mailbox is being migrated")                          \
     XX(FOLDER_RENAMED, 411, NONE,                                              \

@@ -222,6 +222,9 @@ struct mf_migrate_stats {
     uint64_t outside_window, bytes_outside_window;
     /* Removed from the target by --sync-deletes (listed in deleted). */
     uint64_t deleted_on_target;
+    /* Moved on the target by --sync-deletes (UID MOVE) because the source
+     * moved them between folders (listed in moved): not copied again. */
+    uint64_t moved_on_target;
     uint64_t failed;        /* messages not copied, listed in failed */
     uint64_t bytes_failed;  /* their bytes: still to copy */
     uint64_t flags_updated; /* incremental pass */
@@ -252,6 +255,11 @@ struct mf_migrate_result {
      * that was expunged, error MF_E_MESSAGE_DELETED. */
     struct mf_migrate_item *deleted;
     size_t n_deleted;
+    /* Moved on the target by --sync-deletes: folder and uid are the new
+     * folder's and source UID, error MF_E_MESSAGE_MOVED with the folder
+     * it left in its detail. */
+    struct mf_migrate_item *moved;
+    size_t n_moved;
     /* Messages copied after --repair changed them: error is
      * MESSAGE_REPAIRED, its detail says what was changed. */
     struct mf_migrate_item *repaired;

@@ -75,6 +75,8 @@ size_t mf_u32_lower_bound(const uint32_t *a, size_t n, uint32_t v);
  * uint32_t key at offset in each (a UID field: use offsetof()). */
 size_t mf_u32_lower_bound_by(const void *a, size_t n, size_t stride,
                              size_t offset, uint32_t v);
+/* qsort() comparison of two uint32_t, ascending. */
+int mf_u32_cmp(const void *a, const void *b);
 
 /* CLOCK_MONOTONIC in seconds: for durations, never for dates. */
 double mf_monotonic_s(void);

@@ -45,6 +45,9 @@ mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o) {
     if (s->deleted_on_target)
         fprintf(out, ", removed from the target %llu",
                 (unsigned long long)s->deleted_on_target);
+    if (s->moved_on_target)
+        fprintf(out, ", moved on the target %llu",
+                (unsigned long long)s->moved_on_target);
     if (s->attempts > 1)
         fprintf(out, ", %u attempts", s->attempts);
     fprintf(out, "\n");
@@ -54,6 +57,10 @@ mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o) {
                 (unsigned long long)r->deleted[i].size,
                 r->deleted[i].date ? r->deleted[i].date : "no date",
                 r->deleted[i].subject ? r->deleted[i].subject : "");
+    for (size_t i = 0; i < r->n_moved; i++)
+        fprintf(out, "       moved to %s UID %u (%s): %s\n", r->moved[i].folder,
+                r->moved[i].uid, r->moved[i].error.detail,
+                r->moved[i].subject ? r->moved[i].subject : "");
     if (!ok)
         fprintf(out, "       error %d %s: %s: %s\n", r->error.code,
                 mf_err_name(r->error.code), mf_strerror(r->error.code),
@@ -119,6 +126,7 @@ json_mailbox(struct mf_json *j, const struct mf__direct_outcome *o) {
     mf_json_key(j, "bytes_outside_window"),
         mf_json_u64(j, s->bytes_outside_window);
     mf_json_key(j, "deleted_on_target"), mf_json_u64(j, s->deleted_on_target);
+    mf_json_key(j, "moved_on_target"), mf_json_u64(j, s->moved_on_target);
     mf_json_key(j, "failed"), mf_json_u64(j, s->failed);
     mf_json_key(j, "flags_updated"), mf_json_u64(j, s->flags_updated);
     mf_json_key(j, "uidvalidity_changes"),
@@ -141,6 +149,7 @@ json_mailbox(struct mf_json *j, const struct mf__direct_outcome *o) {
     json_items(j, "skipped", r->skipped, r->n_skipped);
     json_items(j, "failed_items", r->failed, r->n_failed);
     json_items(j, "deleted", r->deleted, r->n_deleted);
+    json_items(j, "moved", r->moved, r->n_moved);
     mf_json_object_end(j);
 }
 

@@ -48,12 +48,13 @@ mf__uidmap_add(struct mf__uidmap *m, uint32_t src, uint32_t tgt) {
 
 /* Sorts by source UID; of two pairs with one source UID the later one
  * added wins (a message copied again after its first copy was lost). */
-static void
-normalise(struct mf__uidmap *m) {
+void
+mf__uidmap_sort(struct mf__uidmap *m) {
     size_t k = 0;
 
-    if (!m->sorted)
-        qsort(m->pairs, m->n, sizeof(*m->pairs), by_src);
+    if (m->sorted) /* strictly ascending as added: nothing to do */
+        return;
+    qsort(m->pairs, m->n, sizeof(*m->pairs), by_src);
     for (size_t i = 0; i < m->n; i++) {
         if (k && m->pairs[k - 1].src == m->pairs[i].src)
             k--;
@@ -86,7 +87,7 @@ mf__uidmap_parse(const char *s, struct mf__uidmap *m_r) {
         s = end + 1;
         mf__uidmap_add(&m, (uint32_t)src, (uint32_t)tgt);
     }
-    normalise(&m);
+    mf__uidmap_sort(&m);
     *m_r = m;
     return true;
 bad:
@@ -98,7 +99,7 @@ char *
 mf__uidmap_format(struct mf__uidmap *m) {
     struct mf_buf b = {0};
 
-    normalise(m);
+    mf__uidmap_sort(m);
     mf_buf_appendf(&b, "%u\n", m->tgt_uidvalidity);
     for (size_t i = 0; i < m->n; i++)
         mf_buf_appendf(&b, "%u %u\n", m->pairs[i].src, m->pairs[i].tgt);
@@ -112,7 +113,7 @@ mf__uidmap_gone(struct mf__uidmap *m, uint32_t last_uid,
     struct mf__uidpair *gone = NULL;
     size_t n = 0, k = 0, j = 0;
 
-    normalise(m);
+    mf__uidmap_sort(m);
     for (size_t i = 0; i < m->n; i++) {
         const struct mf__uidpair *p = &m->pairs[i];
         if (p->src > last_uid) {

@@ -52,9 +52,8 @@ split_sorted(char *s, char **w, size_t max) {
     return n;
 }
 
-/* Flag lists are equal as sets, ignoring case (RFC 3501 section 2.3.2). */
-static bool
-same_flags(const char *a, const char *b) {
+bool
+mf__flags_same(const char *a, const char *b) {
     char *ca = mf_xstrdup(a), *cb = mf_xstrdup(b);
     char *ta[256], *tb[256];
     size_t na = split_sorted(ca, ta, MF_ARRAY_LEN(ta));
@@ -136,6 +135,28 @@ find_base(const struct baseline *v, size_t n, uint32_t uid) {
 }
 
 mf_err
+mf__flagbase_line(struct mf__run *run, const char *folder, uint32_t uid,
+                  char **src_r, char **tgt_r) {
+    struct baseline *v = NULL;
+    const struct baseline *b;
+    char *text = NULL;
+    size_t n = 0;
+    mf_err rc;
+
+    *src_r = *tgt_r = NULL;
+    if ((rc = mf__flagbase_get(run, folder, &text)) != MF_E_OK || !text)
+        return rc;
+    v = parse_base(text, &n);
+    if ((b = find_base(v, n, uid)) != NULL) {
+        *src_r = mf_xstrdup(b->src);
+        *tgt_r = mf_xstrdup(b->tgt);
+    }
+    free(v);
+    free(text);
+    return MF_E_OK;
+}
+
+mf_err
 mf__flagbase_save(struct mf__run *run, const char *folder, struct mf_buf *base,
                   bool keep_old) {
     struct mf_buf all = {0}, out = {0};
@@ -197,11 +218,9 @@ mf_flag_conflict_parse(const char *s, enum mf_flag_conflict *c_r,
     return MF_E_OK;
 }
 
-/* The merged flags of a pair (see the top of the file) into out: s and t
- * the current flags, sb and tb the flagbase line's (NULL: none). */
-static void
-merge(const char *s, const char *sb, const char *t, const char *tb,
-      enum mf_flag_conflict rule, struct mf_buf *out) {
+void
+mf__flags_merge(const char *s, const char *sb, const char *t, const char *tb,
+                enum mf_flag_conflict rule, struct mf_buf *out) {
     char *cs = mf_xstrdup(s), *csb = mf_xstrdup(sb ? sb : ""),
          *ct = mf_xstrdup(t), *ctb = mf_xstrdup(tb ? tb : "");
     char *ws[MAX_WORDS], *wsb[MAX_WORDS], *wt[MAX_WORDS], *wtb[MAX_WORDS];
@@ -285,10 +304,10 @@ sync_pair(void *ud, const struct mf__msg *s, const struct mf__msg *t) {
     const struct baseline *b = find_base(c->bl, c->nbl, s->uid);
     mf_err rc;
 
-    merge(s->flags, b ? b->src : NULL, t->flags, b ? b->tgt : NULL,
-          c->run->o->flag_conflict, &c->want);
+    mf__flags_merge(s->flags, b ? b->src : NULL, t->flags, b ? b->tgt : NULL,
+                    c->run->o->flag_conflict, &c->want);
     mf__flagbase_add(c->base, s->uid, s->flags, (const char *)c->want.data);
-    if (same_flags((const char *)c->want.data, t->flags))
+    if (mf__flags_same((const char *)c->want.data, t->flags))
         return MF_E_OK;
     rc = st->ops->set_flags(st, t->uid, (const char *)c->want.data, stored,
                             &c->stored);

@@ -141,6 +141,7 @@ finish(struct mf__folder *fr) {
     mf__msglist_clear(&fr->list);
     mf__uidmap_clear(&fr->uidmap);
     mf_buf_free(&fr->newbase);
+    mf_buf_free(&fr->moved_base);
     mf_fingerprint_set_free(&fr->rec_set);
 }
 
@@ -275,6 +276,8 @@ sync_flags(struct mf__folder *fr, bool incremental) {
     /* Those of the windows before (mf__folder_compact()). */
     if (rc == MF_E_OK && fr->newbase.len)
         mf_buf_append(&base, fr->newbase.data, fr->newbase.len);
+    if (rc == MF_E_OK && fr->moved_base.len) /* moved here (moves.c) */
+        mf_buf_append(&base, fr->moved_base.data, fr->moved_base.len);
     /* Without a flag sync the flags last synced stay, the new lines
      * added. */
     if (rc == MF_E_OK)
@@ -415,6 +418,10 @@ decide_window(struct mf__folder *fr, struct pass *ps, size_t from, bool first) {
     }
     if (first && run->o->sync_deletes &&
         (rc = mf__folder_sync_deletes(fr, ps->tgt_uidvalidity)) != MF_E_OK)
+        return rc;
+    /* Moved here on the target by the mailbox's pass (moves.c). */
+    if (run->o->sync_deletes &&
+        (rc = mf__folder_take_moved(fr, from)) != MF_E_OK)
         return rc;
     if (first && ps->recognising &&
         (rc = mf__folder_recognise_begin(fr, ps->tgt_from)) != MF_E_OK)

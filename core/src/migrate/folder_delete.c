@@ -25,9 +25,10 @@
  *      the map (mf__folder_uidmap_save()).
  *
  * A message moved between folders on the source is expunged from one and
- * new in the other: its old copy is removed and the new one copied, so
- * the target holds it once, where the source has it (not moved in place:
- * its target UID changes, and its flags are the source's).
+ * new in the other. Where the target has MOVE, the mailbox's pass moved
+ * its copy before any folder was visited (moves.c): the old folder's map
+ * no longer holds it, so it is not removed here. Otherwise its old copy
+ * is removed here and the new one copied by the new folder's pass.
  */
 #include "migrate/folder_int.h"
 
@@ -207,16 +208,13 @@ out:
 }
 
 mf_err
-mf__folder_sync_deletes(struct mf__folder *fr, uint32_t tgt_uidvalidity) {
-    struct mf__run *run = fr->run;
+mf__folder_uidmap_load(struct mf__folder *fr, uint32_t tgt_uidvalidity) {
     char *field = map_field(fr), *value = NULL;
-    struct uids present = {0};
-    struct mf__uidpair *gone = NULL;
-    size_t ngone;
     mf_err rc;
 
     fr->uidmap_on = true;
-    rc = mf__flagbase_get(run, field, &value);
+    mf__uidmap_clear(&fr->uidmap);
+    rc = mf__flagbase_get(fr->run, field, &value);
     free(field);
     if (rc != MF_E_OK)
         return rc;
@@ -226,6 +224,18 @@ mf__folder_sync_deletes(struct mf__folder *fr, uint32_t tgt_uidvalidity) {
         fr->uidmap.tgt_uidvalidity = tgt_uidvalidity;
     }
     free(value);
+    return MF_E_OK;
+}
+
+mf_err
+mf__folder_find_gone(struct mf__folder *fr, struct mf__uidpair **gone_r,
+                     size_t *n_r) {
+    struct mf__run *run = fr->run;
+    struct uids present = {0};
+    mf_err rc;
+
+    *gone_r = NULL;
+    *n_r = 0;
     if (fr->base_uid == 0 || fr->uidmap.n == 0)
         return MF_E_OK;
     if (run->src->ops->vanished && run->src->caps.qresync &&
@@ -251,11 +261,26 @@ mf__folder_sync_deletes(struct mf__folder *fr, uint32_t tgt_uidvalidity) {
         free(present.v);
         return mf__run_store_error(run, run->src, fr->label);
     }
-    ngone =
-        mf__uidmap_gone(&fr->uidmap, fr->base_uid, present.v, present.n, &gone);
+    *n_r = mf__uidmap_gone(&fr->uidmap, fr->base_uid, present.v, present.n,
+                           gone_r);
     free(present.v);
-    if (ngone == 0)
-        return MF_E_OK;
+    return MF_E_OK;
+}
+
+mf_err
+mf__folder_uidmap_put(struct mf__folder *fr) {
+    return save(fr);
+}
+
+mf_err
+mf__folder_sync_deletes(struct mf__folder *fr, uint32_t tgt_uidvalidity) {
+    struct mf__uidpair *gone = NULL;
+    size_t ngone;
+    mf_err rc;
+
+    if ((rc = mf__folder_uidmap_load(fr, tgt_uidvalidity)) != MF_E_OK ||
+        (rc = mf__folder_find_gone(fr, &gone, &ngone)) != MF_E_OK || ngone == 0)
+        return rc;
     rc = remove_gone(fr, gone, ngone);
     free(gone);
     if (rc == MF_E_OK)

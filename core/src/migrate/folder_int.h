@@ -50,6 +50,8 @@ struct mf__folder {
      * uidmap_on. */
     struct mf__uidmap uidmap;
     bool uidmap_on;
+    /* Flagbase lines of the messages moved into this folder (moves.c). */
+    struct mf_buf moved_base;
     char *src_name; /* NUL-terminated raw source name */
     const char *dst_name;
     const char *label; /* for reports: the decoded source path */
@@ -195,6 +197,26 @@ void mf__folder_compact(struct mf__folder *fr);
  * put it there. */
 MF_WARN_UNUSED mf_err mf__folder_sync_deletes(struct mf__folder *fr,
                                               uint32_t tgt_uidvalidity);
+/* The parts of it, for the moves of the mailbox's pass (moves.c): loads
+ * the folder's UID map (uidmap_on), emptied when made under another
+ * target UIDVALIDITY; takes out of the map the pairs whose source message
+ * is gone (the source folder selected: base_uid, ck and label set) and
+ * returns them (*gone_r malloc'd); saves the map as it is. */
+MF_WARN_UNUSED mf_err mf__folder_uidmap_load(struct mf__folder *fr,
+                                             uint32_t tgt_uidvalidity);
+MF_WARN_UNUSED mf_err mf__folder_find_gone(struct mf__folder *fr,
+                                           struct mf__uidpair **gone_r,
+                                           size_t *n_r);
+MF_WARN_UNUSED mf_err mf__folder_uidmap_put(struct mf__folder *fr);
+/* Marks PRESENT the new messages from index from of the list on that the
+ * UID map names (moves.c: moved here on the target this run, or copied
+ * by an attempt that did not finish), merging the flags of those moved.
+ * Target folder selected. */
+MF_WARN_UNUSED mf_err mf__folder_take_moved(struct mf__folder *fr, size_t from);
+/* Whether the UID map names target UID uid as the copy of a source
+ * message above base_uid (mf__folder_take_moved() takes those):
+ * recognition leaves such copies out. */
+bool mf__folder_mapped_above(struct mf__folder *fr, uint32_t uid);
 /* Adds this pass's confirmed copies to the UID map and saves it. */
 MF_WARN_UNUSED mf_err mf__folder_uidmap_save(struct mf__folder *fr);
 

@@ -36,8 +36,12 @@ mf__folder_target_has_above(const struct mf_store_select *dsel, uint32_t mark) {
 static mf_err
 rec_add(void *ud, const struct mf__msg *m) {
     struct mf__folder *fr = ud;
-    mf_err rc = mf_fingerprint_set_add(fr->rec_set, &m->fp);
+    mf_err rc = MF_E_OK;
 
+    /* A copy the UID map places (a move, moves.c) is not taken for
+     * another message with its fingerprint. */
+    if (!mf__folder_mapped_above(fr, m->uid))
+        rc = mf_fingerprint_set_add(fr->rec_set, &m->fp);
     if (rc == MF_E_OK && m->uid > fr->rec_seen)
         fr->rec_seen = m->uid;
     return rc;

@@ -327,6 +327,28 @@ copy_order(struct mf__run *run, const struct mf_folder_plan *plan,
     return v;
 }
 
+/* --sync-deletes' moves (moves.c) over the folders still to copy in this
+ * attempt: not done by an earlier one, not broken. */
+static mf_err
+moves(struct mf__run *run, const struct mf_folder_entry **order, size_t n,
+      const struct names *done, const struct broken_list *broken) {
+    const struct mf_folder_entry **v = mf_xcalloc(n + 1, sizeof(*v));
+    size_t k = 0;
+    mf_err rc;
+
+    for (size_t i = 0; i < n; i++) {
+        char *key =
+            mf_xstrndup((const char *)order[i]->src_raw, order[i]->src_raw_len);
+        if (!names_has(done, key) &&
+            !mf__broken_find(broken, order[i]->tgt_wire))
+            v[k++] = order[i];
+        free(key);
+    }
+    rc = run->refusal.code == MF_E_OK ? mf__run_moves(run, v, k) : MF_E_OK;
+    free(v);
+    return rc;
+}
+
 static mf_err
 attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
         const struct mf_migrate_login *dst_login, struct names *done) {
@@ -368,6 +390,9 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     order = copy_order(run, plan, &norder);
     if (mf__gmail_mode(run) &&
         (rc = mf__gmail_index(run, order, norder, &run->gmail)))
+        goto out;
+    if (run->o->sync_deletes &&
+        (rc = moves(run, order, norder, done, &broken)) != MF_E_OK)
         goto out;
     for (size_t i = 0; i < norder; i++) {
         const struct mf_folder_entry *e = order[i];
@@ -586,6 +611,7 @@ done:
     }
     res->stats.seconds = mf_monotonic_s() - t0;
     names_free(&done);
+    mf__run_moved_free(&run);
     for (size_t i = 0; i < run.n_counted; i++)
         free(run.counted[i]);
     free(run.counted);
@@ -605,6 +631,7 @@ mf_migrate_result_clear(struct mf_migrate_result *res) {
     items_free(res->skipped, res->n_skipped);
     items_free(res->failed, res->n_failed);
     items_free(res->deleted, res->n_deleted);
+    items_free(res->moved, res->n_moved);
     items_free(res->repaired, res->n_repaired);
     items_free(res->renamed, res->n_renamed);
     memset(res, 0, sizeof(*res));

@@ -58,12 +58,6 @@ mf__meta_merge_free(struct mf__meta_merge **mmp) {
     *mmp = NULL;
 }
 
-static int
-cmp_u32(const void *a, const void *b) {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static bool
 delivered(struct mf__meta_merge *mm, uint32_t uid) {
     size_t lo;
@@ -71,7 +65,7 @@ delivered(struct mf__meta_merge *mm, uint32_t uid) {
     if (mm->ndone == 0 || (mm->sorted && mm->done[mm->ndone - 1] < uid))
         return false;
     if (!mm->sorted) {
-        qsort(mm->done, mm->ndone, sizeof(*mm->done), cmp_u32);
+        qsort(mm->done, mm->ndone, sizeof(*mm->done), mf_u32_cmp);
         mm->sorted = true;
     }
     lo = mf_u32_lower_bound(mm->done, mm->ndone, uid);

@@ -84,6 +84,22 @@ struct mf__run {
      * message, and the processing position of the folder being copied. */
     struct mf__gmail *gmail;
     size_t gmail_folder;
+    /* --sync-deletes' moves (moves.c): the messages moved on the target
+     * this run, for their new folder's pass; moves_off once the target
+     * answered a UID MOVE without COPYUID (no more moves this run). */
+    struct mf__moved *moved;
+    size_t n_moved;
+    bool moves_off;
+};
+
+/* A message moved on the target (moves.c), until its new folder's pass
+ * takes it: its flags are merged there as a flag sync merges them. */
+struct mf__moved {
+    char *folder; /* owned: the new folder's raw source name */
+    uint32_t src_uid, tgt_uid;
+    char *base_src, *base_tgt; /* owned: the old flagbase line, or NULL */
+    char *tgt_flags;           /* owned: the target's flags when it moved */
+    bool taken;
 };
 
 /* Gmail labels (gmail.c). */
@@ -170,6 +186,19 @@ void mf__flagbase_add(struct mf_buf *base, uint32_t uid, const char *src,
  * under those of base (a pass without a flag sync). */
 MF_WARN_UNUSED mf_err mf__flagbase_save(struct mf__run *run, const char *folder,
                                         struct mf_buf *base, bool keep_old);
+/* The flagbase line of source UID uid in folder: *src_r and *tgt_r
+ * (malloc'd), both NULL when there is none. */
+MF_WARN_UNUSED mf_err mf__flagbase_line(struct mf__run *run, const char *folder,
+                                        uint32_t uid, char **src_r,
+                                        char **tgt_r);
+/* The three-way merge of a pair's flags (flagsync.c) into out: s and t
+ * the current flags of source and target, sb and tb the flagbase line's
+ * (NULL: none), rule the --flag-conflict choice. */
+void mf__flags_merge(const char *s, const char *sb, const char *t,
+                     const char *tb, enum mf_flag_conflict rule,
+                     struct mf_buf *out);
+/* Flag lists are equal as sets, ignoring case (RFC 3501 section 2.3.2). */
+bool mf__flags_same(const char *a, const char *b);
 /* The flags last synced of a folder (Redis or memory), NULL: none. */
 MF_WARN_UNUSED mf_err mf__flagbase_get(struct mf__run *run, const char *folder,
                                        char **value_r);
@@ -192,6 +221,12 @@ void mf__run_item(struct mf__run *run, bool failed, const char *folder,
  * source UID expunged) to the result's deleted list and statistics. */
 void mf__run_deleted(struct mf__run *run, const char *folder, uint32_t uid,
                      uint64_t size, const char *date, const char *subject);
+/* Adds a message moved on the target by --sync-deletes (folder, uid: its
+ * new folder and source UID; from_folder: the one it left) to the
+ * result's moved list and statistics. */
+void mf__run_moved(struct mf__run *run, const char *folder, uint32_t uid,
+                   uint64_t size, const char *date, const char *subject,
+                   const char *from_folder);
 /* Lists a message copied after --repair changed it (what: the change). */
 void mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
                       uint64_t size, const char *date, const char *what);
@@ -367,6 +402,8 @@ struct mf__uidmap {
 void mf__uidmap_clear(struct mf__uidmap *m);
 /* Adds (or, with an earlier pair of that source UID, replaces) a pair. */
 void mf__uidmap_add(struct mf__uidmap *m, uint32_t src, uint32_t tgt);
+/* Sorts m by source UID, one pair per source UID (the later added). */
+void mf__uidmap_sort(struct mf__uidmap *m);
 /* The stored value (deletes.c says its form); false when malformed. */
 bool mf__uidmap_parse(const char *s, struct mf__uidmap *m_r);
 /* The value to store (malloc'd); sorts m. */
@@ -380,8 +417,19 @@ size_t mf__uidmap_gone(struct mf__uidmap *m, uint32_t last_uid,
                        struct mf__uidpair **gone_r);
 
 /* ------------------------------------------------------------------ */
-/* Moves (--sync-deletes, movematch.c)                                 */
+/* Moves (--sync-deletes, moves.c and movematch.c)                     */
 /* ------------------------------------------------------------------ */
+
+/* Before the folders of an incremental pass with --sync-deletes are
+ * visited: moves on the target the copies of the messages the source
+ * moved between the n folders (those not done yet and not broken), when
+ * the target has MOVE and UIDPLUS; otherwise does nothing, and the
+ * folder passes remove and copy. Returns MF_E_OK, or the error (also in
+ * run->err) that ends the attempt. */
+MF_WARN_UNUSED mf_err mf__run_moves(struct mf__run *run,
+                                    const struct mf_folder_entry *const *order,
+                                    size_t n);
+void mf__run_moved_free(struct mf__run *run);
 
 /* A message a move may start from (vanished from the source: uid is its
  * copy's target UID) or end at (new on the source: its source UID). */

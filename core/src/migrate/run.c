@@ -215,6 +215,18 @@ mf__run_deleted(struct mf__run *run, const char *folder, uint32_t uid,
 }
 
 void
+mf__run_moved(struct mf__run *run, const char *folder, uint32_t uid,
+              uint64_t size, const char *date, const char *subject,
+              const char *from_folder) {
+    struct mf_error e = {.code = MF_E_MESSAGE_MOVED};
+
+    snprintf(e.detail, sizeof(e.detail), "moved from %s", from_folder);
+    run->res->stats.moved_on_target++;
+    add_item(&run->res->moved, &run->res->n_moved, folder, uid, size, date,
+             subject, &e);
+}
+
+void
 mf__run_item_clear(struct mf_migrate_item *it) {
     free(it->folder);
     free(it->date);

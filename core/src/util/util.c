@@ -221,6 +221,12 @@ mf_base64_digit(unsigned char c, char digit63) {
     return -1;
 }
 
+int
+mf_u32_cmp(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 size_t
 mf_u32_lower_bound(const uint32_t *a, size_t n, uint32_t v) {
     return mf_u32_lower_bound_by(a, n, sizeof(*a), 0, v);

@@ -17,10 +17,15 @@ and redis-server (database 5), judged by the independent comparer
           and only that: the user's own message and one of mailferry's the
           user marked \\Deleted on the target stay (UID EXPUNGE, never a
           plain EXPUNGE); a message moved to another folder on the source
-          is in that folder once on the target; without the option nothing
+          is moved there on the target (UID MOVE) and listed as moved;
+          without the option nothing
           goes; then EQUAL. Through the embedded pipeline the option is
           stored in the batch and batch status and the report CSV count
           the removal.
+  syncmoves user 101 (Redis database 5): a message flagged and moved
+          (IMAP MOVE) on the source is moved on the target with UID MOVE
+          (the target's rawlog has UID MOVE and no APPEND), is in the new
+          folder once with its flags, and is listed as moved; then EQUAL.
 """
 import csv as csvmod
 import glob
@@ -231,10 +236,11 @@ def case_syncdeletes():
     expunge_tag(n, "INBOX", "sd3", move_to="Archive")
     rc, doc = mt.migrate(csv, *args)
     m = mt.mailbox(doc, n)
-    mt.check(m["deleted_on_target"] == 3 and m["messages_copied"] == 1 and
-             len(m["deleted"]) == 3 and
-             sorted(d["subject"] for d in m["deleted"]) ==
-             ["sd1", "sd2", "sd3"], f"pass 2: {m}")
+    # The target has MOVE: sd3 is moved there, not removed and copied.
+    mt.check(m["deleted_on_target"] == 2 and m["messages_copied"] == 0 and
+             m["moved_on_target"] == 1 and
+             sorted(d["subject"] for d in m["deleted"]) == ["sd1", "sd2"] and
+             [x["subject"] for x in m["moved"]] == ["sd3"], f"pass 2: {m}")
     mt.check(search_mid(mt.TGT_PORT, n, "INBOX", "users-own") and
              search_mid(mt.TGT_PORT, n, "INBOX", "sd0"),
              "the user's own message and the \\Deleted one stay")
@@ -294,7 +300,56 @@ def case_syncdeletes():
     mt.assert_equal(n)
 
 
-CASES = {"window": case_window, "syncdeletes": case_syncdeletes}
+def case_syncmoves():
+    """User 101: a message the user moves on the source (IMAP MOVE, after
+    flagging it) is moved on the target by UID MOVE (rawlog: no APPEND),
+    is in the new folder once with its flags, and is listed as moved."""
+    n = 101
+    mt.clean_target(n, port=mt.SRC_PORT)
+    mt.clean_target(n)
+    for i in range(3):
+        add(mt.SRC_PORT, n, "INBOX", f"mv{i}", RECENT)
+    add(mt.SRC_PORT, n, "Archive", "mv-arch", OLD)
+    csv = mt.csv_for([n], "syncmoves")
+    args = ["--redis", REDIS5, "--batch", f"t-mv101-{mt.RUN_ID}",
+            "--sync-deletes"]
+    rc, doc = mt.migrate(csv, *args)
+    mt.check(mt.mailbox(doc, n)["messages_copied"] == 4, f"{doc}")
+    c = mt.imap_login(mt.SRC_PORT, n)
+    c.select("INBOX")
+    uid = search_mid(mt.SRC_PORT, n, "INBOX", "mv1")[0]
+    c.uid("STORE", str(uid), "+FLAGS", "(\\Flagged)")
+    typ, data = c.uid("MOVE", str(uid), "Archive")
+    mt.check(typ == "OK", f"MOVE on the source: {data}")
+    c.logout()
+    dirs = mt.rawlog_dirs([n], True)
+    try:
+        rc, doc = mt.migrate(csv, *args)
+        verbs = mt.transcript_commands(dirs)
+    finally:
+        mt.rawlog_dirs([n], False)
+    m = mt.mailbox(doc, n)
+    mt.check(m["moved_on_target"] == 1 and m["messages_copied"] == 0 and
+             m["deleted_on_target"] == 0 and
+             [(x["folder"], x["subject"], x["code"], x["detail"])
+              for x in m["moved"]] ==
+             [("Archive", "mv1", "MESSAGE_MOVED", "moved from INBOX")],
+             f"moved: {m}")
+    mt.check(verbs.get("MOVE") == 1 and "APPEND" not in verbs,
+             f"UID MOVE and no APPEND: {verbs}")
+    got = search_mid(mt.TGT_PORT, n, "Archive", "mv1")
+    mt.check(len(got) == 1 and not search_mid(mt.TGT_PORT, n, "INBOX", "mv1"),
+             "the moved message is in Archive once, not in INBOX")
+    c = mt.imap_login(mt.TGT_PORT, n)
+    c.select("Archive")
+    typ, data = c.uid("FETCH", str(got[0]), "(FLAGS)")
+    c.logout()
+    mt.check(b"\\Flagged" in data[0], f"flags on the target: {data}")
+    mt.assert_equal(n)
+
+
+CASES = {"window": case_window, "syncdeletes": case_syncdeletes,
+         "syncmoves": case_syncmoves}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

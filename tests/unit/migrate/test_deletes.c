@@ -10,8 +10,12 @@
  * UID, size, date, subject), while a message someone else put on the
  * target, a message recognised there (not copied by mailferry) and
  * everything without --sync-deletes stay; a message moved between
- * folders on the source ends in the new folder once, not in both; a
- * target without UIDPLUS is refused before anything is copied.
+ * folders on the source ends in the new folder once, not in both: on a
+ * target without MOVE removed and copied again, on one with MOVE moved
+ * (UID MOVE, nothing appended, the source's new flags merged in, listed
+ * as moved, the copy in the new folder's UID map), and of two copies of
+ * one message one moved and one removed; a target without UIDPLUS is
+ * refused before anything is copied.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,7 +211,90 @@ test_moved(void **state) {
     assert_true(uid > 0);
     assert_true(mf_mem_msg_remove(in, in->msgs[2].uid));
     expect_pass_ok(r);
+    /* A target without MOVE: removed from INBOX, copied to Archive. */
     assert_int_equal(r->res.stats.deleted_on_target, 1);
+    assert_int_equal(r->res.stats.moved_on_target, 0);
+    assert_int_equal(r->res.stats.messages_copied, 1);
+    assert_int_equal(r->env.dst->stats.moved, 0);
+    assert_int_equal(r->env.dst->stats.appended, 6);
+    expect_same(r, "INBOX");
+    expect_same(r, "Archive");
+}
+
+/* Moves a message from one source folder to another, as a mail client
+ * does: a new UID there, the flags given. */
+static uint32_t
+move_src(struct mf_mem_folder *from, size_t i, struct mf_mem_folder *to,
+         const char *flags) {
+    struct mf_mem_msg *m = &from->msgs[i];
+    uint32_t uid = mf_mem_msg_add(to, flags, m->date, m->body, m->len);
+    assert_true(mf_mem_msg_remove(from, m->uid));
+    return uid;
+}
+
+/* With MOVE on the target: UID MOVE, nothing appended, the source's new
+ * flags merged in, listed; the new folder's map knows the copy (a later
+ * expunge there removes it). */
+static void
+test_moved_on_target(void **state) {
+    struct memrun *r = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(r->env.src, "INBOX", 0, 0);
+    struct mf_mem_folder *arch = mf_mem_folder_add(r->env.src, "Archive", 0, 0);
+    uint32_t uid;
+
+    r->env.dst->caps.move = true;
+    for (unsigned i = 0; i < 4; i++) {
+        char tag[16];
+        snprintf(tag, sizeof(tag), "i%u", i);
+        add_msg(in, tag, 300 + i, "", i);
+    }
+    add_msg(arch, "old", 280, "\\Seen", 9);
+    expect_pass_ok(r);
+    uid = move_src(in, 2, arch, "\\Seen \\Flagged");
+    expect_pass_ok(r);
+    assert_int_equal(r->res.stats.moved_on_target, 1);
+    assert_int_equal(r->res.stats.deleted_on_target, 0);
+    assert_int_equal(r->res.stats.messages_copied, 0);
+    assert_int_equal(r->env.dst->stats.moved, 1);
+    assert_int_equal(r->env.dst->stats.appended, 5);
+    assert_int_equal(r->env.dst->stats.expunged, 0);
+    assert_int_equal(r->res.n_moved, 1);
+    assert_string_equal(r->res.moved[0].folder, "Archive");
+    assert_int_equal(r->res.moved[0].uid, uid);
+    assert_string_equal(r->res.moved[0].subject, "Message i2");
+    assert_int_equal(r->res.moved[0].error.code, MF_E_MESSAGE_MOVED);
+    assert_string_equal(r->res.moved[0].error.detail, "moved from INBOX");
+    expect_same(r, "INBOX");
+    expect_same(r, "Archive"); /* flags included */
+    expect_pass_ok(r);
+    assert_int_equal(r->res.stats.moved_on_target, 0);
+    assert_int_equal(r->res.stats.messages_copied, 0);
+    assert_true(mf_mem_msg_remove(arch, uid));
+    expect_pass_ok(r);
+    assert_int_equal(r->res.stats.deleted_on_target, 1);
+    expect_same(r, "Archive");
+}
+
+/* Two copies of one message (one fingerprint) in INBOX: one moved to
+ * Archive, one expunged. One moves, one is removed: each folder ends as
+ * the source has it, nothing lost or doubled. */
+static void
+test_moved_twins(void **state) {
+    struct memrun *r = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(r->env.src, "INBOX", 0, 0);
+    struct mf_mem_folder *arch = mf_mem_folder_add(r->env.src, "Archive", 0, 0);
+
+    r->env.dst->caps.move = true;
+    add_msg(in, "twin", 300, "", 1);
+    add_msg(in, "twin", 300, "", 1);
+    add_msg(in, "other", 310, "", 2);
+    expect_pass_ok(r);
+    (void)move_src(in, 0, arch, "");
+    assert_true(mf_mem_msg_remove(in, in->msgs[0].uid));
+    expect_pass_ok(r);
+    assert_int_equal(r->res.stats.moved_on_target, 1);
+    assert_int_equal(r->res.stats.deleted_on_target, 1);
+    assert_int_equal(r->res.stats.messages_copied, 0);
     expect_same(r, "INBOX");
     expect_same(r, "Archive");
 }
@@ -235,6 +322,10 @@ main(void) {
         cmocka_unit_test_setup_teardown(test_only_mailferrys, setup,
                                         memrun_teardown),
         cmocka_unit_test_setup_teardown(test_moved, setup, memrun_teardown),
+        cmocka_unit_test_setup_teardown(test_moved_on_target, setup,
+                                        memrun_teardown),
+        cmocka_unit_test_setup_teardown(test_moved_twins, setup,
+                                        memrun_teardown),
         cmocka_unit_test_setup_teardown(test_no_uidplus, setup,
                                         memrun_teardown),
     };
