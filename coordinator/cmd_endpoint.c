@@ -20,6 +20,7 @@
 
 #include "mailferry/oauth.h"
 #include "mailferry/preflight.h"
+#include "mailferry/profile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +40,8 @@ enum {
 static const char test_usage[] =
     "--source URL [--target URL] [--admin USER --admin-password-file F] "
     "[--as USER] [--user USER --password-file F] [--ca-file F] [--insecure] "
-    "[--probe-connections N] [--source-oauth-... / --target-oauth-... "
-    "with --user MAILBOX] [--json]";
+    "[--probe-connections N] [--target-profile NAME] "
+    "[--source-oauth-... / --target-oauth-... with --user MAILBOX] [--json]";
 
 static const struct cli_option test_options[] = {
     {"source", true,
@@ -60,6 +61,10 @@ static const struct cli_option test_options[] = {
     {"probe-connections", true,
      "open up to N concurrent logins on the source to find its limit"},
     {"timeout", true, "seconds per connection, login included (default 15)"},
+    {"target-profile", true,
+     "the target's kind (generic, exchange-online, gmail, dovecot, cyrus, "
+     "...; default: the one --target looks like): warn about every folder "
+     "name of the --as/--user mailbox that the target refuses"},
     CLI_OAUTH_OPTIONS,
     {NULL, false, NULL},
 };
@@ -117,6 +122,7 @@ struct test_args {
     char *admin_pw, *user_pw, *tadmin_pw;
     struct mf_oauth *src_oauth, *dst_oauth;
     const char *source, *target;
+    const struct mf_profile *tgt_profile; /* --target-profile, or NULL */
 };
 
 static void
@@ -162,6 +168,12 @@ test_read(struct cli *cli, struct test_args *a) {
         return MF_EXIT_USAGE;
     }
     so->timeout_ms = (long)n * 1000L;
+    if (mf_config_get(cli->config, "target-profile", NULL) &&
+        mf_profile_find(mf_config_get(cli->config, "target-profile", NULL),
+                        &a->tgt_profile, &err)) {
+        fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
+        return MF_EXIT_USAGE;
+    }
     so->ca_file = mf_config_get(cli->config, "ca-file", NULL);
     so->admin_user = mf_config_get(cli->config, "admin", NULL);
     so->as_user = mf_config_get(cli->config, "as", NULL);
@@ -244,6 +256,13 @@ cmd_endpoint_test(int argc, char **argv) {
         tgt = mf_xcalloc(1, sizeof(*tgt));
         tgt_rc = mf_preflight_endpoint_test(&a.to, tgt);
     }
+    /* Folder names the target refuses: for the profile given, else the
+     * one the target looks like (issue 13 section 2). */
+    if (src_rc == MF_E_OK && (a.tgt_profile || (tgt && tgt->profile[0])))
+        mf_preflight_folder_names(
+            &a.so, tgt ? &a.to : NULL,
+            a.tgt_profile ? a.tgt_profile : mf_profile_or_generic(tgt->profile),
+            src);
     exit_code = exit_for(src_rc != MF_E_OK ? src_rc : tgt_rc);
     mf_preflight_print(cli.json, src, src_rc, tgt, tgt_rc, exit_code);
 out:

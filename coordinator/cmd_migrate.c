@@ -176,6 +176,7 @@ cmd_migrate(int argc, char **argv) {
                          quiet ? 0 : every);
             goto out;
         }
+        o.progress_interval_s = quiet ? 0 : (double)every;
     }
     if ((exit_code = cli_direct_read(&cli, "migrate", &d)) != -1)
         goto out;

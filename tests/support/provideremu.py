@@ -9,8 +9,11 @@ or Gmail (issue 13 section 3), for the integration.provider.* tests.
                    [--refuse-malformed] [--reencode]
                    [--throttle-fetch-at N[,N...]] [--fetch-delay-ms MS]
                    [--hide FOLDER,...] [--log-file FILE]
+                   [--refuse-names CHARS]
 
-(exchange-onprem: Exchange Server as a source, see below.) It listens on
+(exchange-onprem: Exchange Server as a source, see below; dovecot: the
+upstream's own greeting and capabilities, for the options alone.) It
+listens on
 127.0.0.1 (a free port, written to FILE and printed) and
 relays every connection to the upstream server, a plain IMAP port
 (Dovecot's, tls=off). Between the two it changes what the provider is
@@ -79,9 +82,20 @@ documented to do differently:
       field added, so its RFC822.SIZE and bytes differ from the source's
       (the Message-ID and INTERNALDATE stay).
 
+  --refuse-names CHARS   a CREATE whose mailbox name holds any of these
+      characters is answered "NO [CANNOT] Invalid mailbox name" and never
+      reaches the upstream: the words of a server that refuses a name
+      (Cyrus's IMAP_MAILBOX_BADNAME, "Invalid mailbox name", from
+      mboxname_policycheck() in imap/mboxname.c; Exchange and Gmail refuse
+      their own characters the same way), with RFC 5530 section 3's
+      CANNOT code ("this operation violates some invariant of the server
+      and can never succeed"). The name is judged as sent (modified
+      UTF-7), so only ASCII characters can be chosen. Each refused name
+      is in the stats' names_refused list.
+
 The stats file (JSON, rewritten after every change) says: appends,
 throttled, violations, refused, reencoded, gm_msgids, body_fetches,
-impersonations.
+impersonations, names_refused (a list).
 
 Literals: every synchronising literal from the client is answered "+"
 here and sent upstream as LITERAL+ ({n+}, RFC 7888), so whole APPEND
@@ -121,6 +135,8 @@ PROVIDERS = {
                     "{ms} milliseconds",
         "no_special_use": True,
     },
+    # Dovecot as it is: only the options change what it says.
+    "dovecot": {},
     "gmail": {
         "greeting": b"* OK Gimap ready for requests from 127.0.0.1 "
                     b"k2if6111336rvb.0",
@@ -152,7 +168,8 @@ class Stats:
         self.path = path
         self.v = {"appends": 0, "throttled": 0, "violations": 0,
                   "refused": 0, "reencoded": 0, "gm_msgids": 0,
-                  "body_fetches": 0, "impersonations": 0}
+                  "body_fetches": 0, "impersonations": 0,
+                  "names_refused": []}
         self.pause_from = 0.0   # monotonic s: the last throttling answer
         self.pause_until = 0.0
         self.save()
@@ -233,8 +250,9 @@ class Conn:
     async def run(self):
         host, port = self.a.upstream.rsplit(":", 1)
         self.ur, self.uw = await asyncio.open_connection(host, int(port))
-        await self.ur.readline()  # Dovecot's greeting: ours instead
-        self.cw.write(self.p["greeting"] + b"\r\n")
+        greeting = await self.ur.readline()  # Dovecot's: ours instead
+        self.cw.write(self.p["greeting"] + b"\r\n" if "greeting" in self.p
+                      else greeting)
         await self.cw.drain()
         t = asyncio.ensure_future(self.down())
         try:
@@ -253,6 +271,8 @@ class Conn:
         if m and self.p.get("no_special_use"):
             attrs = SPECIAL_USE_RE.sub(b"", m.group(1)).strip()
             return line[:m.start(1)] + attrs + line[m.end(1):]
+        if "caps" not in self.p:
+            return line
         if line.startswith(b"* CAPABILITY "):
             return b"* CAPABILITY " + self.p["caps"] + b"\r\n"
         if line.startswith(b"* ID "):
@@ -388,6 +408,10 @@ class Conn:
             if cmd == b"UID" and b"BODY.PEEK[]" in parts[0].upper():
                 parts = self.judge_fetch(tag, parts)
                 await asyncio.sleep(self.a.fetch_delay_ms / 1000)
+            if cmd == b"CREATE" and self.refused_name(parts):
+                self.cw.write(tag + b" NO [CANNOT] Invalid mailbox name\r\n")
+                await self.cw.drain()
+                continue
             if cmd == b"APPEND":
                 answer = self.judge_append(parts)
                 if answer:
@@ -404,6 +428,18 @@ class Conn:
                 out += p if i % 2 == 0 else b"{%d+}\r\n" % len(p) + p
             self.uw.write(out)
             await self.uw.drain()
+
+    def refused_name(self, parts):
+        """A CREATE of a name with a --refuse-names character (the name
+        quoted, atom or literal: all of the command after "CREATE")."""
+        name = parts[0].split(b" ", 2)[2] if parts[0].count(b" ") >= 2 \
+            else b""
+        name = (name + b"".join(parts[1:])).rstrip(b"\r\n").strip(b'"')
+        if not any(ch.encode() in name for ch in self.a.refuse_names):
+            return False
+        self.a.stats.v["names_refused"].append(name.decode("latin-1"))
+        self.a.stats.save()
+        return True
 
     def judge_fetch(self, tag, parts):
         st = self.a.stats
@@ -451,6 +487,7 @@ async def main():
     ap.add_argument("--log-file")
     ap.add_argument("--hide", default="")
     ap.add_argument("--fetch-delay-ms", type=int, default=0)
+    ap.add_argument("--refuse-names", default="")
     a = ap.parse_args()
     a.throttle_fetch_at = {int(x) for x in a.throttle_fetch_at.split(",")
                            if x}

@@ -464,6 +464,12 @@ MF_WARN_UNUSED mf_err mf_batch_foreach_queued(struct mf_redis *r,
 MF_WARN_UNUSED mf_err mf_batch_stop(struct mf_redis *r, const char *batch,
                                     enum mf_batch_state *state_r,
                                     struct mf_error *err);
+/* The batch's state alone, in one HGET: what a loop waiting for the
+ * batch to settle polls (mf_batch_get reads the whole configuration and
+ * its lists, five round trips). MF_E_NOT_FOUND when the batch is gone. */
+MF_WARN_UNUSED mf_err mf_batch_state_read(struct mf_redis *r, const char *batch,
+                                          enum mf_batch_state *state_r,
+                                          struct mf_error *err);
 /* Whether workers should stop: the batch is Stopping, Stopped, Removing
  * or gone. One HGET; workers poll it every few seconds (renew also
  * reports it). */

@@ -3,7 +3,7 @@
  * without the batch pipeline. Each of `concurrency` threads takes the
  * next CSV row and runs mf_migrate_mailbox() for it (checkpoints in Redis
  * when redis_url is set, else in memory); one line per finished mailbox
- * (or one JSON document), a progress line on a terminal, a summary, and
+ * (or one JSON document), the progress display on a terminal, a summary, and
  * the report (CSV, JSON, HTML) in report_dir.
  *
  * It stays beside the worker (core/src/worker) as the engine's bench and
@@ -39,6 +39,11 @@ struct mf_direct_options {
     void *login_ud;
     unsigned concurrency;
     bool json;
+    /* On a terminal (stderr) and without json, the progress display of
+     * mailferry/progress.h, redrawn in place every second, as `migrate`
+     * draws it; 0: none (--no-progress). Without a terminal --direct
+     * prints no progress lines: its output stays what scripts read. */
+    double progress_interval_s;
     const char *report_dir;      /* created if needed */
     const char *source, *target; /* server URLs, for the report */
 };

@@ -175,6 +175,15 @@ MF_WARN_UNUSED mf_err mf_plan_mailbox(const struct mf_plan_options *o,
                                       const struct mf_plan_request *req,
                                       struct mf_plan_mailbox *res);
 void mf_plan_mailbox_clear(struct mf_plan_mailbox *res);
+/* One mailbox's folder plan alone: logs in, lists both sides and builds
+ * the folder plan exactly as mf_plan_mailbox() (and the copy engine) do,
+ * measuring nothing. res gets the email, error, plan, target_checked and
+ * the delimiters; clear it with mf_plan_mailbox_clear(). `endpoint test`
+ * warns with it about every name the target refuses (one rule with
+ * `plan`). */
+MF_WARN_UNUSED mf_err mf_plan_folders(const struct mf_plan_options *o,
+                                      const struct mf_plan_request *req,
+                                      struct mf_plan_mailbox *res);
 
 struct mf_plan_batch {
     struct mf_plan_mailbox *mailboxes; /* owned: n, in request order */

@@ -174,6 +174,7 @@ bool mf_preflight_cap_used(const char *atom);
 /* ------------------------------------------------------------------ */
 
 struct mf_oauth;
+struct mf_profile;
 struct mf_preflight_options {
     struct mf_endpoint endpoint;
     const char *ca_file; /* extra CA bundle, or NULL: the system store */
@@ -206,6 +207,8 @@ enum mf_preflight_verdict {
 const char *mf_preflight_verdict_name(enum mf_preflight_verdict v);
 
 #define MF_PREFLIGHT_STEP_MAX 20
+/* Refused folder names listed (the rest counted). */
+#define MF_PREFLIGHT_NAMES_MAX 32
 #define MF_PREFLIGHT_TEXT_MAX 512
 
 /* One checked step. */
@@ -257,6 +260,20 @@ struct mf_preflight_result {
     unsigned probe_opened; /* connections open at the same time */
     bool probe_refused;    /* the server refused connection probe_opened+1 */
     char probe_refusal[MF_PREFLIGHT_TEXT_MAX];
+    /* Folder names the target refuses (mf_preflight_folder_names(), on
+     * the source's result): whose folders were read, the target profile,
+     * how many names it refuses, and the first MF_PREFLIGHT_NAMES_MAX
+     * of them with the name each maps to and why. */
+    bool names_checked;
+    char names_mailbox[256];
+    char names_profile[32];
+    size_t names_refused;
+    size_t n_names;
+    struct mf_preflight_name {
+        char source[256]; /* the source path ("A|B") */
+        char target[256]; /* the target name it maps to ("A_B") */
+        char why[MF_PREFLIGHT_TEXT_MAX];
+    } names[MF_PREFLIGHT_NAMES_MAX];
     size_t nsteps;
     struct mf_preflight_step steps[MF_PREFLIGHT_STEP_MAX];
 };
@@ -268,6 +285,22 @@ struct mf_preflight_result {
  * are SKIPped. */
 mf_err mf_preflight_endpoint_test(const struct mf_preflight_options *o,
                                   struct mf_preflight_result *res);
+
+/* Folder names the target will refuse (names.c; issue 13 section 2),
+ * before anything is copied: reads the folders of the mailbox that
+ * src's options log in to (--as through the admin, --user, or the OAuth2
+ * user) and builds its folder plan with mf_plan_folders(), the function
+ * `plan` builds it with, for the target profile tgt_profile (NULL:
+ * generic) and the target tgt (NULL, or one without a login for that
+ * mailbox: "/" and no prefix, as `plan` without --target). Every name
+ * the profile refuses is listed in res (names_*) and in a "folder-names"
+ * step: WARN when there are some, OK when there are none, SKIP without a
+ * mailbox login, WARN with the reason when the folders could not be
+ * read. Never changes the command's verdict beyond that step. */
+void mf_preflight_folder_names(const struct mf_preflight_options *src,
+                               const struct mf_preflight_options *tgt,
+                               const struct mf_profile *tgt_profile,
+                               struct mf_preflight_result *res);
 
 /* ------------------------------------------------------------------ */
 /* What the commands print (show.c, dnsshow.c)                        */

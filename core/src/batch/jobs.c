@@ -228,8 +228,8 @@ mf_batch_settle(struct mf_redis *r, const char *batch,
 }
 
 mf_err
-mf_batch_stop_requested(struct mf_redis *r, const char *batch, bool *stop_r,
-                        struct mf_error *err) {
+mf_batch_state_read(struct mf_redis *r, const char *batch,
+                    enum mf_batch_state *state_r, struct mf_error *err) {
     struct mf__batch_keys k;
     redisReply *reply = NULL;
     enum mf_batch_state st;
@@ -242,12 +242,29 @@ mf_batch_stop_requested(struct mf_redis *r, const char *batch, bool *stop_r,
         return rc;
     if (reply->type != REDIS_REPLY_STRING ||
         mf_batch_state_parse(reply->str, &st) != MF_E_OK)
-        *stop_r = true; /* gone */
+        rc =
+            mf_error_set(err, MF_E_NOT_FOUND, "batch %s does not exist", batch);
     else
+        *state_r = st;
+    freeReplyObject(reply);
+    return rc;
+}
+
+mf_err
+mf_batch_stop_requested(struct mf_redis *r, const char *batch, bool *stop_r,
+                        struct mf_error *err) {
+    enum mf_batch_state st;
+    mf_err rc = mf_batch_state_read(r, batch, &st, err);
+
+    if (rc == MF_E_NOT_FOUND) {
+        *stop_r = true; /* gone: not an error here */
+        memset(err, 0, sizeof(*err));
+        return MF_E_OK;
+    }
+    if (rc == MF_E_OK)
         *stop_r = st == MF_BATCH_STOPPING || st == MF_BATCH_STOPPED ||
                   st == MF_BATCH_REMOVING;
-    freeReplyObject(reply);
-    return MF_E_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

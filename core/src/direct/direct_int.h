@@ -18,6 +18,7 @@
 struct mf__direct_outcome {
     const char *email; /* borrowed */
     atomic_bool started, done;
+    bool printed; /* its line is out (the watcher's alone) */
     struct mf_migrate_progress *progress; /* owned */
     struct mf_migrate_result result;
 };
@@ -35,12 +36,22 @@ struct mf__direct_samples {
     size_t n;
 };
 
-/* Every second until finished == n (or stop is set and nothing runs):
- * records a sample and, when draw, redraws a progress line on stderr.
- * *finished is read under mu. */
-void mf__direct_watch(pthread_mutex_t *mu, const struct mf__direct_outcome *v,
-                      size_t n, const size_t *finished, const atomic_bool *stop,
-                      bool draw, struct mf__direct_samples *samples);
+/* Until finished == n (or stop is set and nothing runs): prints each
+ * finished mailbox's line (unless json), records a sample a second and,
+ * when draw, shows the progress display of mailferry/progress.h on
+ * stderr, redrawn in place (the terminal's: the caller checks), the
+ * lines printed above it (watch.c). *finished is read under mu. */
+struct mf__direct_watch {
+    pthread_mutex_t *mu;
+    struct mf__direct_outcome *v;
+    size_t n;
+    const size_t *finished;
+    const atomic_bool *stop;
+    const char *batch; /* for the display's head; NULL: "direct" */
+    bool json, draw;
+};
+void mf__direct_watch(const struct mf__direct_watch *w,
+                      struct mf__direct_samples *samples);
 
 /* Writes report.csv, report.json and report.html into dir (created if
  * needed); prints where on out. False (with a message on stderr) when a

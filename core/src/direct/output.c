@@ -72,62 +72,6 @@ mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o) {
     fflush(out);
 }
 
-void
-mf__direct_watch(pthread_mutex_t *mu, const struct mf__direct_outcome *v,
-                 size_t n, const size_t *finished, const atomic_bool *stop,
-                 bool draw, struct mf__direct_samples *samples) {
-    double t0 = mf_monotonic_s();
-
-    for (;;) {
-        struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000L};
-        uint64_t msgs = 0, total = 0, bytes = 0;
-        size_t fin, running = 0;
-        double secs;
-
-        /* Wake often to notice the end; sample and draw once a second. */
-        for (int k = 0; k < 10; k++) {
-            pthread_mutex_lock(mu);
-            fin = *finished;
-            pthread_mutex_unlock(mu);
-            if (fin == n)
-                break;
-            nanosleep(&tick, NULL);
-        }
-        pthread_mutex_lock(mu);
-        fin = *finished;
-        for (size_t i = 0; i < n; i++) {
-            const struct mf_migrate_progress *p = v[i].progress;
-            if (!atomic_load(&v[i].started) || !p)
-                continue;
-            if (!atomic_load(&v[i].done))
-                running++;
-            msgs += atomic_load(&p->messages_done);
-            total += atomic_load(&p->messages_total);
-            bytes += atomic_load(&p->bytes_done);
-        }
-        pthread_mutex_unlock(mu);
-        secs = mf_monotonic_s() - t0;
-        samples->v =
-            mf_xreallocarray(samples->v, samples->n + 1, sizeof(*samples->v));
-        samples->v[samples->n].time = (int64_t)time(NULL);
-        samples->v[samples->n].messages = msgs;
-        samples->v[samples->n].bytes = bytes;
-        samples->n++;
-        if (fin == n || (atomic_load(stop) && running == 0))
-            break;
-        if (!draw)
-            continue;
-        fprintf(stderr,
-                "\r\033[K%zu/%zu mailboxes done, %zu running, %llu/%llu "
-                "messages, %.1f MB, %.0f msgs/s%s",
-                fin, n, running, (unsigned long long)msgs,
-                (unsigned long long)total, mb(bytes), rate(msgs, secs),
-                atomic_load(stop) ? " (stopping)" : "");
-    }
-    if (draw)
-        fprintf(stderr, "\r\033[K");
-}
-
 static void
 json_items(struct mf_json *j, const char *key, const struct mf_migrate_item *v,
            size_t n) {

@@ -69,8 +69,6 @@ worker(void *arg) {
         pthread_mutex_lock(&r->mu);
         atomic_store(&out->done, true);
         r->finished++;
-        if (!d->json)
-            mf__direct_print_mailbox(stdout, out);
         pthread_mutex_unlock(&r->mu);
     }
     mf_redis_free(&redis);
@@ -96,8 +94,19 @@ mf_direct_run(const struct mf_direct_options *o) {
             atomic_store(o->stop, true);
             break;
         }
-    mf__direct_watch(&r.mu, r.out, o->n, &r.finished, o->stop,
-                     !o->json && isatty(STDERR_FILENO), &samples);
+    mf__direct_watch(
+        &(struct mf__direct_watch){
+            .mu = &r.mu,
+            .v = r.out,
+            .n = o->n,
+            .finished = &r.finished,
+            .stop = o->stop,
+            .batch = o->opts.batch,
+            .json = o->json,
+            .draw =
+                !o->json && o->progress_interval_s > 0 && isatty(STDERR_FILENO),
+        },
+        &samples);
     for (size_t i = 0; i < nthreads; i++)
         pthread_join(threads[i], NULL);
     v = mf__direct_print_summary(stdout, r.out, o->n, mf_monotonic_s() - t0,

@@ -178,9 +178,8 @@ wait_batch(struct mf_redis *r, const char *name, const atomic_bool *stop,
     mf_err rc = MF_E_OK;
 
     for (;;) {
-        struct mf_batch_config *cfg = NULL;
-        /* The batch's state is one small hash: reading it often costs
-         * little and tells the end of a short pass at once. */
+        /* The batch's state is one HGET: reading it often costs little
+         * and tells the end of a short pass at once. */
         struct timespec tick = {0, 20 * 1000 * 1000};
         enum mf_batch_state st;
 
@@ -197,10 +196,8 @@ wait_batch(struct mf_redis *r, const char *name, const atomic_bool *stop,
              * reports them Stopped; the service folds that in. */
             atomic_store(worker_stop, true);
         }
-        if ((rc = mf_batch_get(r, name, &cfg, err)))
+        if ((rc = mf_batch_state_read(r, name, &st, err)))
             break;
-        st = cfg->state;
-        mf_batch_config_free(&cfg);
         /* Once a second, and once more when settled: the finished
          * mailboxes' lines and the progress, from one walk. */
         if (time(NULL) != last || batch_settled(st)) {
@@ -447,11 +444,16 @@ run_servers(struct run *x) {
     mf_config_set_flag(x->kcfg, "kafka", mf_kafka_mock_bootstrap(x->mock));
     /* One worker and one service, each the only consumer of its topic:
      * no consumer group to join (3 s of the mock's initial rebalance
-     * delay), and fetches that come back at once in-process (the mock
+     * delay), and fetches that come back soon in-process (the mock
      * broker holds an empty fetch for fetch.wait.max.ms, 500 by default,
-     * even when a message arrives meanwhile). */
+     * even when a message arrives meanwhile). Not sooner than 25 ms:
+     * both consumers fetch again as soon as an empty fetch returns, and
+     * at 5 ms those round trips through the mock broker's threads took
+     * a third of the pipeline's CPU on a 10 s copy (docs/benchmarks.md);
+     * the jobs are fetched ahead, so the wait shows only at the first
+     * job and the last result, up to 25 ms each. */
     mf_config_set_flag(x->kcfg, "kafka-assign", "all");
-    mf_config_set_flag(x->kcfg, "kafka.fetch.wait.max.ms", "5");
+    mf_config_set_flag(x->kcfg, "kafka.fetch.wait.max.ms", "25");
     mf_config_set_flag(x->kcfg, "kafka.fetch.error.backoff.ms", "5");
     /* The worker holds jobs back in librdkafka's queue while its slots
      * are busy (kafka-assign=all): about a thousand of them, not 64 MB. */

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #define DEFAULT_WINDOW 32
 #define DEFAULT_TIMEOUT_MS 120000L
@@ -682,4 +683,18 @@ mf__imap_session_set_state(struct mf_imap_session *s, enum mf_imap_state st) {
 struct mf_imap_conn *
 mf__imap_session_conn(struct mf_imap_session *s) {
     return s->conn;
+}
+
+void
+mf_imap_session_interrupt(struct mf_imap_session *s) {
+    int fd = mf__imap_conn_fd(s->conn);
+
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
+void
+mf_imap_session_set_send_gate(struct mf_imap_session *s, bool (*gate)(void *ud),
+                              void *ud) {
+    mf__imap_conn_set_gate(s->conn, gate, ud);
 }

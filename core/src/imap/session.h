@@ -274,6 +274,18 @@ void mf_imap_session_free(struct mf_imap_session **s);
  * from a callback. */
 void mf_imap_session_abort(struct mf_imap_session *s, const char *why);
 
+/* The one call that may come from another thread than the session's
+ * owner: shuts the socket down (shutdown(2) is thread safe), so the
+ * owner's poll and recv return at once with a hang-up, which the session
+ * reports as a dropped connection. For a job that must stop now. */
+void mf_imap_session_interrupt(struct mf_imap_session *s);
+
+/* Gates every send on gate(ud) (NULL: none): when it returns false the
+ * connection is shut down and the send fails with MF_E_FENCED, so not one
+ * more byte reaches the server (a job that lost its claim). */
+void mf_imap_session_set_send_gate(struct mf_imap_session *s,
+                                   bool (*gate)(void *ud), void *ud);
+
 enum mf_imap_state mf_imap_session_state(const struct mf_imap_session *s);
 uint32_t mf_imap_session_caps(const struct mf_imap_session *s);
 bool mf_imap_session_has(const struct mf_imap_session *s, uint32_t cap);

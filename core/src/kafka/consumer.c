@@ -3,7 +3,7 @@
  *
  * The caller polls for a message, claims the job it carries (in Redis),
  * then commits that message's offset synchronously (claim, then commit:
- * DESIGN.md §6). Rebalances are handled here, inside poll: the callback
+ * docs/design.md §6). Rebalances are handled here, inside poll: the callback
  * assigns or unassigns (eagerly or incrementally, whichever protocol the
  * assignor speaks) and tells the caller through mf_kafka_rebalance_cb.
  * A paused consumer pauses new partitions as they arrive, so pausing
@@ -25,7 +25,7 @@
  * first poll it assigns itself every partition of its topics (from their
  * committed offsets, else the earliest) and tells the caller as if a
  * rebalance had assigned them. For a process that is the topic's only
- * consumer (the embedded default, DESIGN.md §9): a group join costs the
+ * consumer (the embedded default, docs/design.md §9): a group join costs the
  * broker's initial rebalance delay (3 s) and would bring nothing. Pausing
  * such a consumer only stops handing out messages (they wait in
  * librdkafka's queue, bounded by queued.max.messages.kbytes): with no

@@ -1,5 +1,5 @@
 /*
- * One folder's copy (DESIGN.md section 8). The steps are split over
+ * One folder's copy (docs/design.md section 8). The steps are split over
  * folder_list.c (1-2), folder_read.c and folder_write.c (3) and
  * folder_ckpt.c (4); folder_int.h says who owns what.
  *

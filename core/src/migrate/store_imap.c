@@ -13,14 +13,12 @@
  */
 #include "migrate/store_imap_int.h"
 
-#include "imap/session_int.h"
 #include "mailferry/fence.h"
 #include "mailferry/folderplan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 mf_err
 mf__store_imap_fail(struct imap_store *is, mf_err rc) {
@@ -174,15 +172,10 @@ imap_gate(void *ud) {
     return mf_fence_holds(is->base.fence);
 }
 
-/* shutdown(2) is safe from another thread: the owner's poll and recv
- * return at once with a hang-up, which the session reports as a dropped
- * connection. */
+/* From another thread (mf_imap_session_interrupt()). */
 static void
 imap_abort(struct mf_store *st) {
-    struct imap_store *is = mf__store_imap(st);
-    int fd = mf__imap_conn_fd(mf__imap_session_conn(is->s));
-    if (fd >= 0)
-        shutdown(fd, SHUT_RDWR);
+    mf_imap_session_interrupt(mf__store_imap(st)->s);
 }
 
 static const struct mf_store_ops imap_ops = {
@@ -321,7 +314,7 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     mf_imap_session_on_untagged(s, "EXPUNGE", mf__store_imap_on_expunge, is);
     mf_imap_session_on_untagged(s, "VANISHED", mf__store_imap_on_vanished, is);
     mf_imap_session_on_untagged(s, "EXISTS", mf__store_imap_on_exists, is);
-    mf__imap_conn_set_gate(mf__imap_session_conn(s), imap_gate, is);
+    mf_imap_session_set_send_gate(s, imap_gate, is);
     if (mf_imap_session_has(s, MF_IMAP_CAP_NAMESPACE)) {
         struct mf_imap_cmd_spec c = {0};
         struct mf_imap_untagged_prev prev;

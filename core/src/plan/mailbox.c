@@ -91,28 +91,55 @@ store_error(struct mf_store *st, const char *what, struct mf_error *err) {
 /* One mailbox                                                         */
 /* ------------------------------------------------------------------ */
 
-mf_err
-mf_plan_mailbox(const struct mf_plan_options *o,
-                const struct mf_plan_request *req,
-                struct mf_plan_mailbox *res) {
+/* The size method for res (o->size_method against the window and the
+ * source's STATUS=SIZE); an error in res->error when it cannot be. */
+static mf_err
+choose_method(const struct mf_plan_options *o, struct mf_imap_session *ss,
+              struct mf_plan_mailbox *res) {
+    switch (o->size_method) {
+    case MF_PLAN_SIZE_AUTO:
+        if (!mf_window_empty(&o->window)) {
+            res->method = MF_PLAN_SIZE_FETCH; /* dates, per message */
+            break;
+        }
+        res->method = mf_imap_session_has(ss, MF_IMAP_CAP_STATUS_SIZE)
+                          ? MF_PLAN_SIZE_STATUS
+                          : MF_PLAN_SIZE_FETCH;
+        break;
+    case MF_PLAN_SIZE_STATUS:
+        if (!mf_window_empty(&o->window))
+            return mf_error_set(&res->error, MF_E_USAGE,
+                                "a date window needs each message's "
+                                "INTERNALDATE: use --size-method fetch");
+        if (!mf_imap_session_has(ss, MF_IMAP_CAP_STATUS_SIZE))
+            return mf_error_set(&res->error, MF_E_IMAP_CAPABILITY,
+                                "source: no STATUS=SIZE (RFC 8438); use "
+                                "--size-method fetch");
+        res->method = MF_PLAN_SIZE_STATUS;
+        break;
+    case MF_PLAN_SIZE_FETCH:
+        res->method = MF_PLAN_SIZE_FETCH;
+        break;
+    }
+    return MF_E_OK;
+}
+
+/* Logs in, lists both sides and builds res->plan as the copy engine
+ * does; with measure, also chooses the size method and reads the
+ * target's quota. On success the source stays open in *src_r (its
+ * session, borrowed, in *ss_r) for measuring; the caller closes it. */
+static mf_err
+build(const struct mf_plan_options *o, const struct mf_plan_request *req,
+      struct mf_plan_mailbox *res, bool measure, struct mf_store **src_r,
+      struct mf_imap_session **ss_r) {
     struct mf_store *src = NULL, *dst = NULL;
     struct mf_imap_session *ss = NULL, *ts = NULL; /* borrowed */
     struct mf_store_lists l = {0};
     struct mf_folder_plan_input in = {0};
-    double t0 = mf_monotonic_s();
     char tgt_prefix[sizeof(((struct mf_store_caps *)0)->prefix)] = "";
-    uint64_t cap;
+    uint64_t cap = res->max_message_size;
     mf_err rc;
 
-    memset(res, 0, sizeof(*res));
-    res->email = mf_xstrdup(req->email ? req->email : "");
-    cap = o->max_message_size ? o->max_message_size
-                              : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
-    res->max_message_size = cap;
-    if (o->stop && atomic_load(o->stop)) {
-        rc = mf_error_set(&res->error, MF_E_CANCELLED, "stopped");
-        goto out;
-    }
     if ((rc = open_side(o->source, &req->source, "source", &src, &ss,
                         &res->error)))
         goto out;
@@ -126,38 +153,9 @@ mf_plan_mailbox(const struct mf_plan_options *o,
             cap = res->appendlimit;
         res->max_message_size = cap;
     }
-
     res->window = o->window;
-    switch (o->size_method) {
-    case MF_PLAN_SIZE_AUTO:
-        if (!mf_window_empty(&o->window)) {
-            res->method = MF_PLAN_SIZE_FETCH; /* dates, per message */
-            break;
-        }
-        res->method = mf_imap_session_has(ss, MF_IMAP_CAP_STATUS_SIZE)
-                          ? MF_PLAN_SIZE_STATUS
-                          : MF_PLAN_SIZE_FETCH;
-        break;
-    case MF_PLAN_SIZE_STATUS:
-        if (!mf_window_empty(&o->window)) {
-            rc = mf_error_set(&res->error, MF_E_USAGE,
-                              "a date window needs each message's "
-                              "INTERNALDATE: use --size-method fetch");
-            goto out;
-        }
-        if (!mf_imap_session_has(ss, MF_IMAP_CAP_STATUS_SIZE)) {
-            rc = mf_error_set(&res->error, MF_E_IMAP_CAPABILITY,
-                              "source: no STATUS=SIZE (RFC 8438); use "
-                              "--size-method fetch");
-            goto out;
-        }
-        res->method = MF_PLAN_SIZE_STATUS;
-        break;
-    case MF_PLAN_SIZE_FETCH:
-        res->method = MF_PLAN_SIZE_FETCH;
-        break;
-    }
-
+    if (measure && (rc = choose_method(o, ss, res)))
+        goto out;
     if ((rc = mf_store_list_source(src, &l))) {
         rc = store_error(src, "source LIST", &res->error);
         goto out;
@@ -166,17 +164,13 @@ mf_plan_mailbox(const struct mf_plan_options *o,
         rc = store_error(dst, "target LIST", &res->error);
         goto out;
     }
-    if (ts)
+    if (ts && measure)
         mf__plan_quota_read(ts, res);
-    /* The target can go: everything else is on the source. */
-    if (dst) {
-        res->tgt_delim = dst->caps.delim;
+    /* No target to ask: the common case ("/", no prefix). */
+    res->tgt_delim = dst ? dst->caps.delim : '/';
+    if (dst)
         snprintf(tgt_prefix, sizeof(tgt_prefix), "%s", dst->caps.prefix);
-    } else {
-        /* No target to ask: the common case ("/", no prefix). */
-        res->tgt_delim = '/';
-    }
-    mf_store_close(&dst);
+    mf_store_close(&dst); /* everything else is on the source */
     res->src_delim = src->caps.delim;
     for (size_t i = 0; !res->src_delim && i < l.nsrc; i++)
         res->src_delim = l.src[i].delim;
@@ -192,7 +186,43 @@ mf_plan_mailbox(const struct mf_plan_options *o,
     in.tgt_case_insensitive = in.tgt_names && in.tgt_names->case_insensitive;
     if ((rc = mf_folder_plan_build(&in, &res->plan, &res->error)))
         goto out;
+    *src_r = src;
+    *ss_r = ss;
+    src = NULL;
+out:
     mf_store_lists_free(&l);
+    mf_store_close(&src);
+    mf_store_close(&dst);
+    return rc;
+}
+
+/* res made empty for req, with the size cap before any APPENDLIMIT. */
+static void
+res_init(const struct mf_plan_options *o, const struct mf_plan_request *req,
+         struct mf_plan_mailbox *res) {
+    memset(res, 0, sizeof(*res));
+    res->email = mf_xstrdup(req->email ? req->email : "");
+    res->max_message_size = o->max_message_size
+                                ? o->max_message_size
+                                : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
+}
+
+mf_err
+mf_plan_mailbox(const struct mf_plan_options *o,
+                const struct mf_plan_request *req,
+                struct mf_plan_mailbox *res) {
+    struct mf_store *src = NULL;
+    struct mf_imap_session *ss = NULL; /* borrowed */
+    double t0 = mf_monotonic_s();
+    mf_err rc;
+
+    res_init(o, req, res);
+    if (o->stop && atomic_load(o->stop)) {
+        rc = mf_error_set(&res->error, MF_E_CANCELLED, "stopped");
+        goto out;
+    }
+    if ((rc = build(o, req, res, true, &src, &ss)))
+        goto out;
     rc = mf__plan_measure(ss, res);
     mf__plan_totals(res);
     if (res->quota.checked) {
@@ -201,9 +231,23 @@ mf_plan_mailbox(const struct mf_plan_options *o,
             res->totals.over_quota = 1;
     }
 out:
-    mf_store_lists_free(&l);
     mf_store_close(&src);
-    mf_store_close(&dst);
+    res->seconds = mf_monotonic_s() - t0;
+    return rc;
+}
+
+mf_err
+mf_plan_folders(const struct mf_plan_options *o,
+                const struct mf_plan_request *req,
+                struct mf_plan_mailbox *res) {
+    struct mf_store *src = NULL;
+    struct mf_imap_session *ss = NULL; /* borrowed */
+    double t0 = mf_monotonic_s();
+    mf_err rc;
+
+    res_init(o, req, res);
+    rc = build(o, req, res, false, &src, &ss);
+    mf_store_close(&src);
     res->seconds = mf_monotonic_s() - t0;
     return rc;
 }

@@ -38,6 +38,21 @@ struct run {
     struct timespec t0; /* start of the current step */
 };
 
+struct mf_preflight_step *
+mf__pf_step_new(struct mf_preflight_result *res, const char *name,
+                enum mf_preflight_verdict v, mf_err code, uint64_t elapsed) {
+    struct mf_preflight_step *s;
+
+    if (res->nsteps == MF_PREFLIGHT_STEP_MAX)
+        return NULL;
+    s = &res->steps[res->nsteps++];
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    s->verdict = v;
+    s->code = code;
+    s->elapsed_ms = elapsed;
+    return s;
+}
+
 static void
 step_start(struct run *r) {
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
@@ -62,13 +77,8 @@ step_add(struct run *r, const char *name, enum mf_preflight_verdict v,
     struct mf_preflight_step *s;
     va_list ap;
 
-    if (r->res->nsteps == MF_PREFLIGHT_STEP_MAX)
+    if (!(s = mf__pf_step_new(r->res, name, v, code, elapsed_ms(r))))
         return;
-    s = &r->res->steps[r->res->nsteps++];
-    snprintf(s->name, sizeof(s->name), "%s", name);
-    s->verdict = v;
-    s->code = code;
-    s->elapsed_ms = elapsed_ms(r);
     va_start(ap, fmt);
     vsnprintf(s->text, sizeof(s->text), fmt, ap);
     va_end(ap);

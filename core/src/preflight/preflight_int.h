@@ -19,6 +19,13 @@
 
 struct mf__pf_conn;
 
+/* A new step at the end of res's list (its text empty, for the caller),
+ * or NULL when the list is full (MF_PREFLIGHT_STEP_MAX). */
+struct mf_preflight_step *mf__pf_step_new(struct mf_preflight_result *res,
+                                          const char *name,
+                                          enum mf_preflight_verdict v,
+                                          mf_err code, uint64_t elapsed);
+
 /* Resolves and connects to o->endpoint over TCP within o->timeout_ms.
  * peer (may be NULL) gets "ip:port". MF_E_DNS when the name does not
  * resolve, MF_E_CONNECT when refused or unreachable, MF_E_TIMEOUT. */

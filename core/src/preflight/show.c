@@ -58,6 +58,11 @@ print_text(const char *role, const struct mf_preflight_result *res) {
             printf(" (%llu ms)", (unsigned long long)s->elapsed_ms);
         printf("\n");
     }
+    for (size_t i = 0; i < res->n_names; i++)
+        printf("  WARNING: %s\n", res->names[i].why);
+    if (res->names_refused > res->n_names)
+        printf("  ... and %zu more folder names the target refuses\n",
+               res->names_refused - res->n_names);
     print_caps("capabilities after login (* used by mailferry)", res->caps);
     if (!res->caps[0])
         print_caps("capabilities before login (* used by mailferry)",
@@ -165,6 +170,30 @@ json_probe(struct mf_json *j, const struct mf_preflight_result *res) {
         mf_json_null(j);
 }
 
+/* The folder names the target refuses (mf_preflight_folder_names()). */
+static void
+json_names(struct mf_json *j, const struct mf_preflight_result *res) {
+    mf_json_key(j, "folder_names");
+    if (!res->names_checked) {
+        mf_json_null(j);
+        return;
+    }
+    mf_json_object_begin(j);
+    mf_json_key(j, "mailbox"), mf_json_string(j, res->names_mailbox);
+    mf_json_key(j, "target_profile"), mf_json_string(j, res->names_profile);
+    mf_json_key(j, "refused"), mf_json_u64(j, res->names_refused);
+    mf_json_key(j, "names"), mf_json_array_begin(j);
+    for (size_t i = 0; i < res->n_names; i++) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "source"), mf_json_string(j, res->names[i].source);
+        mf_json_key(j, "target"), mf_json_string(j, res->names[i].target);
+        mf_json_key(j, "why"), mf_json_string(j, res->names[i].why);
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+    mf_json_object_end(j);
+}
+
 static void
 json_result(struct mf_json *j, const struct mf_preflight_result *res,
             mf_err rc) {
@@ -227,6 +256,7 @@ json_result(struct mf_json *j, const struct mf_preflight_result *res,
     mf_json_key(j, "separator"),
         mf_json_string(j, res->separator[0] ? res->separator : NULL);
     json_probe(j, res);
+    json_names(j, res);
     mf_json_object_end(j);
 }
 

@@ -372,7 +372,7 @@ handle(struct loop *l, const struct delivery *d) {
         commit(l, m);
         goto out;
     }
-    /* Claim, then commit (DESIGN.md §6). */
+    /* Claim, then commit (docs/design.md §6). */
     commit(l, m);
     if (start_job(l, &env, b, &lease, claimed_at))
         b = NULL; /* the job's reference now */

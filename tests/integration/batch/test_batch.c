@@ -855,6 +855,16 @@ test_stop_resume(void **state) {
     assert_int_equal(st, MF_BATCH_STOPPING);
     assert_int_equal(mf_batch_stop_requested(r, name, &stop, &err), MF_E_OK);
     assert_true(stop);
+    /* The one-HGET state read that embedded migrate polls. */
+    st = MF_BATCH_CREATED;
+    assert_int_equal(mf_batch_state_read(r, name, &st, &err), MF_E_OK);
+    assert_int_equal(st, MF_BATCH_STOPPING);
+    assert_int_equal(mf_batch_state_read(r, "no-such-batch", &st, &err),
+                     MF_E_NOT_FOUND);
+    stop = false;
+    assert_int_equal(mf_batch_stop_requested(r, "no-such-batch", &stop, &err),
+                     MF_E_OK);
+    assert_true(stop);
     assert_int_equal(mf_batch_renew(r, &l0, 60000, &err), MF_E_OK);
     assert_true(l0.stop_requested);
     /* m2 was Queued: Stopped now, its job may no longer run. */

@@ -646,8 +646,9 @@ def check_base(objs, info):
         c = info["mailferry-worker"][2]
         res = c.get("resources", {})
         check(res.get("requests") == {"cpu": "250m", "memory": "256Mi"} and
-              res.get("limits") == {"cpu": "2", "memory": "768Mi"},
-              "base: worker requests 250m/256Mi, limits 2/768Mi",
+              res.get("limits") == {"cpu": "2", "memory": "512Mi"},
+              "base: worker requests 250m/256Mi, limits 2/512Mi "
+              "(sized from bench/bigfolder)",
               str(res))
 
 

@@ -203,6 +203,8 @@ def compare(n, **kw):
            "--source", f"127.0.0.1:{SRC_PORT}", "--target",
            f"127.0.0.1:{TGT_PORT}", "--user", u, "--password", p,
            "--special-use", "--subscriptions", "--json"]
+    for name in kw.get("exclude", ()):  # source folders left out
+        cmd += ["--exclude", name]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     doc = json.loads(p.stdout)
     return doc
@@ -238,6 +240,14 @@ def personal_prefix(c):
     typ, data = c.namespace()
     m = re.match(rb'\(\("([^"]*)"', data[0] or b"")
     return m.group(1).decode() if typ == "OK" and m else ""
+
+
+def folder_on(port, name):
+    """A personal folder's name ("Archive") on the server on port: under
+    the personal namespace prefix of a Cyrus server ("INBOX.Archive")."""
+    env, role = (SRC_ENV, SRC_ROLE) if port == SRC_PORT else (TGT_ENV,
+                                                              TGT_ROLE)
+    return name if name == "INBOX" else env.get(role + "_PREFIX", "") + name
 
 
 def total_messages(port, n):
@@ -673,10 +683,15 @@ def case_rollback():
     check(len(old) >= 8 and all(" clean " in v for v in old.values()),
           f"clean checkpoints after the first pass: {len(old)}")
     c = imap_login(SRC_PORT, n)
-    for i, folder in enumerate(["INBOX", "INBOX", "Sent", "Archive"]):
-        c.append(folder, "(\\Seen)", imaplib.Time2Internaldate(1700000000 + i),
-                 f"Subject: lost pass {i}\r\nMessage-ID: <rb{i}-{RUN_ID}"
-                 f"@example.test>\r\n\r\nbody {i}\r\n".encode())
+    pre = personal_prefix(c)  # Cyrus: "INBOX.Sent"
+    for i, folder in enumerate(["INBOX", "INBOX", pre + "Sent",
+                                pre + "Archive"]):
+        typ, data = c.append(folder, "(\\Seen)",
+                             imaplib.Time2Internaldate(1700000000 + i),
+                             f"Subject: lost pass {i}\r\nMessage-ID: <rb{i}-"
+                             f"{RUN_ID}@example.test>\r\n\r\nbody {i}\r\n"
+                             .encode())
+        check(typ == "OK", f"APPEND to {folder}: {data}")
     c.logout()
     rc, doc = migrate(csv, *ra)
     check(mailbox(doc, n)["messages_copied"] == 4, "second pass copied 4")

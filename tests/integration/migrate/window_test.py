@@ -40,6 +40,7 @@ RECENT = '"10-Mar-2026 12:00:00 -0800"'
 
 def add(port, n, folder, tag, date, flags=None):
     c = mt.imap_login(port, n)
+    folder = mt.folder_on(port, folder)
     if folder != "INBOX":
         c.create(folder)
     msg = (f"From: a@example.test\r\nSubject: {tag}\r\n"
@@ -65,7 +66,7 @@ def target_dates(n):
     c = mt.imap_login(mt.TGT_PORT, n)
     dates = []
     for folder in ("INBOX", "Archive"):
-        typ, d = c.select(folder, readonly=True)
+        typ, d = c.select(mt.folder_on(mt.TGT_PORT, folder), readonly=True)
         if typ != "OK" or int(d[0]) == 0:
             continue
         typ, data = c.fetch("1:*", "(INTERNALDATE)")
@@ -183,7 +184,7 @@ def case_window():
 def search_mid(port, n, folder, tag):
     """UIDs of folder holding the message tagged tag (Message-ID)."""
     c = mt.imap_login(port, n)
-    c.select(folder)
+    c.select(mt.folder_on(port, folder))
     typ, data = c.uid("SEARCH", None, "HEADER", "Message-ID",
                       f"<{tag}-{mt.RUN_ID}@example.test>")
     c.logout()
@@ -193,12 +194,12 @@ def search_mid(port, n, folder, tag):
 def expunge_tag(n, folder, tag, move_to=None):
     """The user's mail client on the source: deletes (or moves) one."""
     c = mt.imap_login(mt.SRC_PORT, n)
-    c.select(folder)
+    c.select(mt.folder_on(mt.SRC_PORT, folder))
     typ, data = c.uid("SEARCH", None, "HEADER", "Message-ID",
                       f"<{tag}-{mt.RUN_ID}@example.test>")
     uid = data[0].split()[0].decode()
     if move_to:
-        c.uid("COPY", uid, move_to)
+        c.uid("COPY", uid, mt.folder_on(mt.SRC_PORT, move_to))
     c.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)")
     c.expunge()
     c.logout()

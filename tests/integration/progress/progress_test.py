@@ -173,6 +173,18 @@ def run_pty(cmd, cols, rows, timeout=180):
     return rc, out.decode("utf-8", "replace")
 
 
+def final_screen(out, n, head_re):
+    """The screen out leaves: its lines, as one text, the indexes of
+    user n's finish lines and of the display's head lines (head_re)."""
+    scr = Screen(COLS)
+    scr.feed(out)
+    lines = scr.text()
+    ok = [i for i, ln in enumerate(lines)
+          if ln.startswith(f"ok     user{n}@example.test: ")]
+    head = [i for i, ln in enumerate(lines) if re.match(head_re, ln)]
+    return lines, "\n".join(lines), ok, head
+
+
 def case_tty():
     n = 31
     fill(n)
@@ -200,14 +212,8 @@ def case_tty():
     wide = [ln for ln in drawn if len(ln) > COLS - 1]
     mt.check(drawn and not wide, f"display lines wider than {COLS - 1}: "
                                  f"{wide}")
-    scr = Screen(COLS)
-    scr.feed(out)
-    lines = scr.text()
-    screen = "\n".join(lines)
-    ok = [i for i, ln in enumerate(lines)
-          if ln.startswith(f"ok     user{n}@example.test: ")]
-    head = [i for i, ln in enumerate(lines)
-            if re.match(r"batch p31: \w+, mailboxes ", ln)]
+    lines, screen, ok, head = final_screen(out, n,
+                                           r"batch p31: \w+, mailboxes ")
     mt.check(len(ok) == 1 and len(head) == 1,
              f"final screen: one finish line and one display:\n{screen}")
     mt.check(ok[0] < head[0], f"the finish line above the display:\n{screen}")
@@ -227,6 +233,24 @@ def case_tty():
     # The summary after the display, as without a terminal.
     mt.check(re.search(r"batch p31 Synced: 1 mailboxes, 1 synced", screen)
              is not None, f"summary:\n{screen}")
+
+    # `migrate --direct` draws the same display (nothing left to copy:
+    # every message is recognised), its finish line above it, and not
+    # its old one-line progress.
+    rc, out = run_pty([mt.MAILFERRY, "migrate", csv, "--source", mt.SRC,
+                       "--target", mt.TGT, "--report-dir", report + "-direct",
+                       "--direct", "--batch", "d31"], COLS, ROWS)
+    mt.check(rc == 0, f"migrate --direct under a terminal: exit {rc}\n{out}")
+    mt.check("\x1b[2Kbatch d31: " in out and
+             re.search(r"\d+/\d+ mailboxes done, \d+ running", out) is None,
+             f"--direct display:\n{out!r}")
+    lines, screen, ok, head = final_screen(
+        out, n, r"batch d31: Synced, mailboxes 1/1 done, 0 running, 0 "
+                r"queued, ")
+    mt.check(len(ok) == 1 and len(head) == 1 and ok[0] < head[0],
+             f"--direct final screen:\n{screen}")
+    mt.check(lines[head[0] + 2].startswith("connections not counted"),
+             f"--direct connections: {lines[head[0]:head[0] + 3]}")
 
 
 # ---------------------------------------------------------------- lines

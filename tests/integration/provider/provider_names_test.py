@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""Folder names a target refuses (issue 13 section 2) against the
+provider emulator's --refuse-names: users 110 and 111, no Redis (two
+`migrate --direct` runs through one emulator).
+
+    provider_names_test.py CASE
+
+  names  the emulator in front of the target Dovecot answers a CREATE of
+         a name holding '|', ';', '#' or '+' with "NO [CANNOT] Invalid
+         mailbox name" (RFC 5530), as a target that refuses the name:
+    (a) user 110, --target-profile cyrus: `endpoint test` warns about
+        "A|B" and "x;y" (and, with the profile the target looks like,
+        dovecot, about none); the profile maps "A|B" and
+        "x;y" to "A_B" and "x_y" before any CREATE (the emulator refuses
+        none of its names), their mail lands there, and the report lists
+        both as renamed (FOLDER_RENAMED); EQUAL by the comparer;
+    (b) user 111, the generic profile: the CREATE of "C#D" is refused and
+        sent once more under the conservative name "C_D"; its messages
+        land there and the report lists the rename;
+    (c) the same run: "E#F+G" is refused, and so is its conservative name
+        "E_F+G" ('+' too): that folder fails with FOLDER_NAME_REFUSED, its
+        messages are listed as not copied and the mailbox is not Synced;
+        everything else of user 111 is EQUAL by the comparer.
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import provider_test as pt  # noqa: E402
+
+mt = pt.mt
+check, mailbox, TMP, RUN_ID = pt.check, pt.mailbox, pt.TMP, pt.RUN_ID
+SRC_PORT, TGT_PORT = pt.SRC_PORT, pt.TGT_PORT
+
+
+def fill(n, folders):
+    """User n's source mailbox made anew: {folder: messages}; returns
+    {folder: [Message-ID, ...]}."""
+    mt.clean_target(n, port=SRC_PORT)
+    mt.clean_target(n)
+    c = mt.imap_login(SRC_PORT, n)
+    mids = {}
+    for folder, count in folders.items():
+        if folder != "INBOX":
+            typ, d = c.create(f'"{folder}"')
+            check(typ == "OK", f"source folder {folder}: {d}")
+        mids[folder] = []
+        for i in range(count):
+            mid = f"<names-{n}-{len(mids)}-{i}-{RUN_ID}@example.test>"
+            mids[folder].append(mid)
+            c.append(f'"{folder}"', None, None,
+                     (f"Subject: {folder} {i}\r\nFrom: a@example.test\r\n"
+                      f"Message-ID: {mid}\r\n\r\nbody {i}\r\n").encode())
+    c.logout()
+    return mids
+
+
+def run(n, target, *extra):
+    """migrate --direct of user n into target: (exit code, the mailbox's
+    line, its report.json row)."""
+    rdir = os.path.join(TMP, f"report-{n}")
+    p = pt.mf("migrate", mt.csv_for([n], f"names-{n}"), "--source",
+              pt.url(SRC_PORT), "--target", target, "--direct", "--json",
+              "--report-dir", rdir, *extra)
+    doc = json.loads(p.stdout)
+    with open(os.path.join(rdir, "report.json")) as f:
+        rep = json.load(f)
+    row = [m for m in rep["mailboxes"] if m["email"] == mt.user(n)[0]]
+    check(len(row) == 1, f"user{n} in report.json")
+    return p.returncode, mailbox(doc, n), row[0]
+
+
+def renamed(row):
+    return {r["folder"]: r["detail"] for r in row.get("renamed_folders", [])}
+
+
+def endpoint_names(n, target):
+    """`endpoint test` warns about the names the target profile refuses
+    (the source mailbox's folders, read as `plan` reads them) before
+    anything is copied; with the profile the target looks like (Dovecot)
+    about none."""
+    u, p = mt.user(n)
+    pw = os.path.join(TMP, "pw-names")
+    with open(pw, "w") as f:
+        f.write(p)
+    base = ("endpoint", "test", "--source", pt.url(SRC_PORT), "--user", u,
+            "--password-file", pw, "--target", target)
+    doc = json.loads(pt.mf(*base, "--target-profile", "cyrus", "--json",
+                           check_exit=0).stdout)
+    names = doc["source"]["folder_names"]
+    got = {x["source"]: x["target"] for x in names["names"]}
+    check(got == {"A|B": "A_B", "x;y": "x_y"} and names["refused"] == 2 and
+          names["target_profile"] == "cyrus",
+          f"endpoint test lists the names cyrus refuses: {names}")
+    step = [x for x in doc["source"]["steps"] if x["name"] == "folder-names"]
+    check(step and step[0]["verdict"] == "warn", f"a warn step: {step}")
+    out = pt.mf(*base, "--target-profile", "cyrus", check_exit=0).stdout
+    check(out.count("WARNING: ") == 2 and '"A_B"' in out,
+          f"the text names both: {out[-600:]}")
+    doc = json.loads(pt.mf(*base, "--json", check_exit=0).stdout)
+    names = doc["source"]["folder_names"]
+    check(names["refused"] == 0 and names["target_profile"] == "dovecot",
+          f"the profile the target looks like (dovecot) refuses none: "
+          f"{names}")
+
+
+def landed(n, mids, folder, want):
+    for mid in mids[folder]:
+        got = pt.where_is(TGT_PORT, n, mid)
+        check(got == want, f"{folder}'s message in {want}: {got}")
+
+
+def case_names():
+    ex = pt.Emulator("dovecot", TGT_PORT, "--refuse-names", "|;#+")
+    try:
+        # (a) the cyrus profile maps the names before any CREATE.
+        mids = fill(110, {"INBOX": 1, "A|B": 2, "x;y": 1})
+        endpoint_names(110, ex.url)
+        rc, m, row = run(110, ex.url, "--target-profile", "cyrus")
+        check(rc == 0 and m["state"] == "Synced", f"user110 Synced: {m}")
+        check(ex.stats()["names_refused"] == [],
+              f"no CREATE refused: {ex.stats()['names_refused']}")
+        landed(110, mids, "A|B", ["A_B"])
+        landed(110, mids, "x;y", ["x_y"])
+        ren = renamed(row)
+        check(set(ren) == {"A|B", "x;y"} and '"A_B"' in ren["A|B"],
+              f"the report lists both renames: {ren}")
+        c = mt.compare(110)
+        check(c["equal"], f"user110 EQUAL: {c.get('problems', [])[:5]}")
+
+        # (b) and (c): the generic profile knows nothing of these names.
+        mids = fill(111, {"INBOX": 1, "C#D": 2, "E#F+G": 2})
+        rc, m, row = run(111, ex.url)
+        refused = ex.stats()["names_refused"]
+        check(sorted(refused) == ["C#D", "E#F+G", "E_F+G"],
+              f"the emulator refused C#D, E#F+G and E_F+G once: {refused}")
+        landed(111, mids, "C#D", ["C_D"])
+        landed(111, mids, "E#F+G", [])
+        ren = renamed(row)
+        check(set(ren) == {"C#D"} and '"C_D"' in ren["C#D"],
+              f"the report lists the fallback rename: {ren}")
+        failed = row["failed_items"]
+        lost = [f for f in failed if f["folder"] == "E#F+G"]
+        check(lost and all(f["error"]["name"] == "FOLDER_NAME_REFUSED"
+                           for f in lost) and len(failed) == len(lost),
+              f"E#F+G fails with FOLDER_NAME_REFUSED, nothing else: "
+              f"{failed}")
+        check(m["state"] != "Synced" and rc != 0 and
+              m["failed"] == 2,
+              f"user111 not Synced, E#F+G's 2 messages not copied: {m}")
+        c = mt.compare(111, exclude=["E#F+G"])
+        check(c["equal"], f"user111 EQUAL but for E#F+G: "
+              f"{c.get('problems', [])[:5]}")
+    finally:
+        ex.stop()
+
+
+if __name__ == "__main__":
+    pt.main({"names": case_names})
