@@ -55,119 +55,6 @@ static const struct cli_option create_options[] = {
     {NULL, false, NULL},
 };
 
-static void
-json_strv(struct mf_json *j, const char *key, char **v, size_t n) {
-    mf_json_key(j, key);
-    mf_json_array_begin(j);
-    for (size_t i = 0; i < n; i++)
-        mf_json_string(j, v[i]);
-    mf_json_array_end(j);
-}
-
-static void
-json_caps(struct mf_json *j, const char *key, const struct mf_batch_caps *c) {
-    mf_json_key(j, key);
-    mf_json_object_begin(j);
-    mf_json_key(j, "max_connections"), mf_json_u64(j, c->max_connections);
-    mf_json_key(j, "max_connections_per_user"),
-        mf_json_u64(j, c->max_connections_per_user);
-    mf_json_key(j, "max_connections_per_ip"),
-        mf_json_u64(j, c->max_connections_per_ip);
-    mf_json_key(j, "max_concurrent_mailboxes"),
-        mf_json_u64(j, c->max_concurrent_mailboxes);
-    mf_json_key(j, "max_bytes_per_second"),
-        mf_json_u64(j, c->max_bytes_per_second);
-    mf_json_object_end(j);
-}
-
-/* What create stores (or would store), as text or JSON; no secrets. */
-static void
-print_created(const struct mf_batch_config *cfg,
-              const struct mf_batch_mailbox_cfg *mbs, size_t n, bool json,
-              bool dry_run) {
-    if (json) {
-        struct mf_buf b = {0};
-        struct mf_json j;
-        batch_json_begin(&j, &b, cfg->name);
-        mf_json_key(&j, "dry_run"), mf_json_bool(&j, dry_run);
-        mf_json_key(&j, "state"),
-            mf_json_string(&j, dry_run ? NULL : "Created");
-        mf_json_key(&j, "source"), mf_json_string(&j, cfg->source);
-        mf_json_key(&j, "target"), mf_json_string(&j, cfg->target);
-        mf_json_key(&j, "admin"), mf_json_string(&j, cfg->admin_user);
-        mf_json_key(&j, "target_admin"),
-            mf_json_string(&j, cfg->target_admin_user);
-        mf_status_oauth_json(&j, cfg);
-        json_strv(&j, "include", cfg->include, cfg->n_include);
-        json_strv(&j, "exclude", cfg->exclude, cfg->n_exclude);
-        json_strv(&j, "rename", cfg->rename, cfg->n_rename);
-        json_strv(&j, "presets", cfg->presets, cfg->n_presets);
-        mf_json_key(&j, "max_message_size"),
-            mf_json_u64(&j, cfg->max_message_size);
-        mf_json_key(&j, "source_profile"),
-            mf_json_string(&j,
-                           mf_profile_or_generic(cfg->source_profile)->name);
-        mf_json_key(&j, "target_profile"),
-            mf_json_string(&j,
-                           mf_profile_or_generic(cfg->target_profile)->name);
-        json_caps(&j, "source_caps", &cfg->source_caps);
-        json_caps(&j, "target_caps", &cfg->target_caps);
-        mf_json_key(&j, "max_attempts"), mf_json_u64(&j, cfg->max_attempts);
-        mf_json_key(&j, "incremental_every"),
-            mf_json_u64(&j, cfg->incremental_every);
-        mf_json_key(&j, "flag_conflict"),
-            mf_json_string(&j, mf_flag_conflict_name(cfg->flag_conflict));
-        mf_window_to_json(&j, &cfg->window);
-        mf_json_key(&j, "sync_deletes"), mf_json_bool(&j, cfg->sync_deletes);
-        mf_json_key(&j, "mailboxes"), mf_json_u64(&j, n);
-        if (dry_run) {
-            mf_json_key(&j, "mailbox_list");
-            mf_json_array_begin(&j);
-            for (size_t i = 0; i < n; i++) {
-                mf_json_object_begin(&j);
-                mf_json_key(&j, "email"), mf_json_string(&j, mbs[i].email);
-                mf_json_key(&j, "user"), mf_json_string(&j, mbs[i].user);
-                mf_json_key(&j, "target_user"),
-                    mf_json_string(&j, mbs[i].target_user);
-                mf_json_object_end(&j);
-            }
-            mf_json_array_end(&j);
-        }
-        mf_json_object_end(&j);
-        batch_print_json(&b);
-        return;
-    }
-    printf("%s batch %s: %zu mailboxes, %s -> %s\n",
-           dry_run ? "would create" : "created", cfg->name, n, cfg->source,
-           cfg->target);
-    if (cfg->admin_user)
-        printf("  source admin %s (%s)\n", cfg->admin_user,
-               cfg->admin_login_format ? cfg->admin_login_format : "sasl");
-    if (cfg->target_admin_user)
-        printf("  target admin %s (%s)\n", cfg->target_admin_user,
-               cfg->target_admin_login_format ? cfg->target_admin_login_format
-                                              : "sasl");
-    mf_status_oauth_text(stdout, cfg);
-    for (size_t i = 0; i < cfg->n_include; i++)
-        printf("  include %s\n", cfg->include[i]);
-    for (size_t i = 0; i < cfg->n_exclude; i++)
-        printf("  exclude %s\n", cfg->exclude[i]);
-    for (size_t i = 0; i < cfg->n_rename; i++)
-        printf("  rename %s\n", cfg->rename[i]);
-    printf("  max attempts %u, incremental passes %s%llus\n",
-           cfg->max_attempts ? cfg->max_attempts : MF_BATCH_DEFAULT_ATTEMPTS,
-           cfg->incremental_every ? "every " : "never: ",
-           (unsigned long long)cfg->incremental_every);
-    if (dry_run)
-        for (size_t i = 0; i < n; i++)
-            printf("  mailbox %s (login %s%s%s)\n", mbs[i].email, mbs[i].user,
-                   mbs[i].target_user ? ", target login " : "",
-                   mbs[i].target_user ? mbs[i].target_user : "");
-    else
-        printf("state Created; `mailferry batch start %s` enqueues it\n",
-               cfg->name);
-}
-
 /* A side's admin for a dry run: the blobs hold clear passwords there
  * (batch_def.h), borrowed, not freed. */
 static struct cli_admin
@@ -240,23 +127,13 @@ dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
         mf_json_key(&j, "source"), mf_json_string(&j, cfg->source);
         mf_json_key(&j, "target"), mf_json_string(&j, cfg->target);
         mf_json_key(&j, "mailboxes"), mf_json_u64(&j, d->n);
-        mf_json_key(&j, "mailbox_list");
-        mf_json_array_begin(&j);
-        for (size_t i = 0; i < d->n; i++) {
-            mf_json_object_begin(&j);
-            mf_json_key(&j, "email"), mf_json_string(&j, d->mbs[i].email);
-            mf_json_key(&j, "user"), mf_json_string(&j, d->mbs[i].user);
-            mf_json_key(&j, "target_user"),
-                mf_json_string(&j, d->mbs[i].target_user);
-            mf_json_object_end(&j);
-        }
-        mf_json_array_end(&j);
+        mf_batch_mailbox_list_json(&j, d->mbs, d->n);
         mf_json_key(&j, "plan");
         mf_plan_batch_to_json(pb, &j);
         mf_json_object_end(&j);
         batch_print_json(&b);
     } else {
-        print_created(cfg, d->mbs, d->n, false, true);
+        mf_batch_config_print(stdout, cfg, d->mbs, d->n, true);
         printf("\n");
         mf_plan_batch_print(stdout, pb);
     }
@@ -282,6 +159,21 @@ print_issues_json(struct mf_json *j, struct mf_buf *out,
     mf_json_key(j, "error_count"), mf_json_u64(j, d->issues);
     mf_json_object_end(j);
     batch_print_json(out);
+}
+
+/* What was created, as text or JSON (core batch/show.c). */
+static void
+print_created(const struct mf_batchdef *d, bool json) {
+    struct mf_buf b = {0};
+    struct mf_json j;
+
+    if (!json) {
+        mf_batch_config_print(stdout, &d->cfg, d->mbs, d->n, false);
+        return;
+    }
+    mf_json_init(&j, &b);
+    mf_batch_config_json(&j, &d->cfg, d->mbs, d->n, false);
+    batch_print_json(&b);
 }
 
 /* Streamed rows into the batch being created. */
@@ -377,7 +269,7 @@ cmd_batch_create(int argc, char **argv) {
         exit_code = batch_exit_code(rc);
         goto out;
     }
-    print_created(&d.cfg, d.mbs, d.n, cli.json, false);
+    print_created(&d, cli.json);
     exit_code = MF_EXIT_OK;
 out:
     mf_batchdef_free(&d);

@@ -711,4 +711,24 @@ MF_WARN_UNUSED mf_err mf_batch_report(struct mf_redis *r, const char *batch,
                                       struct mf_report_batch **rep_r,
                                       struct mf_error *err);
 
+/* ------------------------------------------------------------------ */
+/* What create stores, shown (batch/show.c; no secrets)               */
+/* ------------------------------------------------------------------ */
+
+struct mf_json;
+/* cfg and its n mailboxes as one JSON object (the mailboxes' logins in
+ * "mailbox_list" for a dry run); everything borrowed. */
+void mf_batch_config_json(struct mf_json *j, const struct mf_batch_config *cfg,
+                          const struct mf_batch_mailbox_cfg *mbs, size_t n,
+                          bool dry_run);
+/* The same as lines of text on out. */
+void mf_batch_config_print(FILE *out, const struct mf_batch_config *cfg,
+                           const struct mf_batch_mailbox_cfg *mbs, size_t n,
+                           bool dry_run);
+/* "mailbox_list": [{email, user, target_user}, ...] into the open object
+ * of j. */
+void mf_batch_mailbox_list_json(struct mf_json *j,
+                                const struct mf_batch_mailbox_cfg *mbs,
+                                size_t n);
+
 #endif

@@ -58,8 +58,8 @@ mf_jobs_link_open(const struct mf_config *cfg, struct mf_redis *redis,
         return rc;
     }
     mf_jobs_sender_name(l->sender, sizeof(l->sender));
-    l->jc = (struct mf_jobs_ctx){redis, l->producer, &l->topics, l->kr,
-                                 l->sender};
+    l->jc =
+        (struct mf_jobs_ctx){redis, l->producer, &l->topics, l->kr, l->sender};
     return MF_E_OK;
 }
 

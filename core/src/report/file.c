@@ -18,9 +18,8 @@
 #include <unistd.h>
 
 mf_err
-mf_report_write_path(const struct mf_report_batch *b,
-                     enum mf_report_format fmt, const char *path,
-                     struct mf_error *err) {
+mf_report_write_path(const struct mf_report_batch *b, enum mf_report_format fmt,
+                     const char *path, struct mf_error *err) {
     struct stat sb;
     char *tmp = NULL;
     FILE *f;

@@ -1,0 +1,124 @@
+/*
+ * What `batch create` stores (or, with --dry-run, would store), shown
+ * without secrets: the batch's definition as text or JSON, and its
+ * mailboxes' logins. Pure output over a struct mf_batch_config.
+ */
+#include "mailferry/batch.h"
+#include "mailferry/json.h"
+#include "mailferry/migrate.h"
+#include "mailferry/profile.h"
+#include "mailferry/status.h"
+#include "mailferry/window.h"
+
+#include <stdio.h>
+
+static void
+json_strv(struct mf_json *j, const char *key, char **v, size_t n) {
+    mf_json_key(j, key);
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < n; i++)
+        mf_json_string(j, v[i]);
+    mf_json_array_end(j);
+}
+
+static void
+json_caps(struct mf_json *j, const char *key, const struct mf_batch_caps *c) {
+    mf_json_key(j, key);
+    mf_json_object_begin(j);
+    mf_json_key(j, "max_connections"), mf_json_u64(j, c->max_connections);
+    mf_json_key(j, "max_connections_per_user"),
+        mf_json_u64(j, c->max_connections_per_user);
+    mf_json_key(j, "max_connections_per_ip"),
+        mf_json_u64(j, c->max_connections_per_ip);
+    mf_json_key(j, "max_concurrent_mailboxes"),
+        mf_json_u64(j, c->max_concurrent_mailboxes);
+    mf_json_key(j, "max_bytes_per_second"),
+        mf_json_u64(j, c->max_bytes_per_second);
+    mf_json_object_end(j);
+}
+
+void
+mf_batch_mailbox_list_json(struct mf_json *j,
+                           const struct mf_batch_mailbox_cfg *mbs, size_t n) {
+    mf_json_key(j, "mailbox_list");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < n; i++) {
+        mf_json_object_begin(j);
+        mf_json_key(j, "email"), mf_json_string(j, mbs[i].email);
+        mf_json_key(j, "user"), mf_json_string(j, mbs[i].user);
+        mf_json_key(j, "target_user"), mf_json_string(j, mbs[i].target_user);
+        mf_json_object_end(j);
+    }
+    mf_json_array_end(j);
+}
+
+void
+mf_batch_config_json(struct mf_json *j, const struct mf_batch_config *cfg,
+                     const struct mf_batch_mailbox_cfg *mbs, size_t n,
+                     bool dry_run) {
+    mf_json_object_begin(j);
+    mf_json_key(j, "batch"), mf_json_string(j, cfg->name);
+    mf_json_key(j, "dry_run"), mf_json_bool(j, dry_run);
+    mf_json_key(j, "state"), mf_json_string(j, dry_run ? NULL : "Created");
+    mf_json_key(j, "source"), mf_json_string(j, cfg->source);
+    mf_json_key(j, "target"), mf_json_string(j, cfg->target);
+    mf_json_key(j, "admin"), mf_json_string(j, cfg->admin_user);
+    mf_json_key(j, "target_admin"), mf_json_string(j, cfg->target_admin_user);
+    mf_status_oauth_json(j, cfg);
+    json_strv(j, "include", cfg->include, cfg->n_include);
+    json_strv(j, "exclude", cfg->exclude, cfg->n_exclude);
+    json_strv(j, "rename", cfg->rename, cfg->n_rename);
+    json_strv(j, "presets", cfg->presets, cfg->n_presets);
+    mf_json_key(j, "max_message_size"), mf_json_u64(j, cfg->max_message_size);
+    mf_json_key(j, "source_profile"),
+        mf_json_string(j, mf_profile_or_generic(cfg->source_profile)->name);
+    mf_json_key(j, "target_profile"),
+        mf_json_string(j, mf_profile_or_generic(cfg->target_profile)->name);
+    json_caps(j, "source_caps", &cfg->source_caps);
+    json_caps(j, "target_caps", &cfg->target_caps);
+    mf_json_key(j, "max_attempts"), mf_json_u64(j, cfg->max_attempts);
+    mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
+    mf_json_key(j, "flag_conflict"),
+        mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));
+    mf_window_to_json(j, &cfg->window);
+    mf_json_key(j, "sync_deletes"), mf_json_bool(j, cfg->sync_deletes);
+    mf_json_key(j, "mailboxes"), mf_json_u64(j, n);
+    if (dry_run)
+        mf_batch_mailbox_list_json(j, mbs, n);
+    mf_json_object_end(j);
+}
+
+void
+mf_batch_config_print(FILE *out, const struct mf_batch_config *cfg,
+                      const struct mf_batch_mailbox_cfg *mbs, size_t n,
+                      bool dry_run) {
+    fprintf(out, "%s batch %s: %zu mailboxes, %s -> %s\n",
+            dry_run ? "would create" : "created", cfg->name, n, cfg->source,
+            cfg->target);
+    if (cfg->admin_user)
+        fprintf(out, "  source admin %s (%s)\n", cfg->admin_user,
+                cfg->admin_login_format ? cfg->admin_login_format : "sasl");
+    if (cfg->target_admin_user)
+        fprintf(out, "  target admin %s (%s)\n", cfg->target_admin_user,
+                cfg->target_admin_login_format ? cfg->target_admin_login_format
+                                               : "sasl");
+    mf_status_oauth_text(out, cfg);
+    for (size_t i = 0; i < cfg->n_include; i++)
+        fprintf(out, "  include %s\n", cfg->include[i]);
+    for (size_t i = 0; i < cfg->n_exclude; i++)
+        fprintf(out, "  exclude %s\n", cfg->exclude[i]);
+    for (size_t i = 0; i < cfg->n_rename; i++)
+        fprintf(out, "  rename %s\n", cfg->rename[i]);
+    fprintf(out, "  max attempts %u, incremental passes %s%llus\n",
+            cfg->max_attempts ? cfg->max_attempts : MF_BATCH_DEFAULT_ATTEMPTS,
+            cfg->incremental_every ? "every " : "never: ",
+            (unsigned long long)cfg->incremental_every);
+    if (dry_run)
+        for (size_t i = 0; i < n; i++)
+            fprintf(out, "  mailbox %s (login %s%s%s)\n", mbs[i].email,
+                    mbs[i].user, mbs[i].target_user ? ", target login " : "",
+                    mbs[i].target_user ? mbs[i].target_user : "");
+    else
+        fprintf(out, "state Created; `mailferry batch start %s` enqueues it\n",
+                cfg->name);
+}
