@@ -322,12 +322,12 @@ def case_syncmoves():
     typ, data = c.uid("MOVE", str(uid), "Archive")
     mt.check(typ == "OK", f"MOVE on the source: {data}")
     c.logout()
-    dirs = mt.rawlog_dirs([n], True)
+    dirs = mt.transcript_dirs([n], True)
     try:
         rc, doc = mt.migrate(csv, *args)
         verbs = mt.transcript_commands(dirs)
     finally:
-        mt.rawlog_dirs([n], False)
+        mt.transcript_dirs([n], False)
     m = mt.mailbox(doc, n)
     mt.check(m["moved_on_target"] == 1 and m["messages_copied"] == 0 and
              m["deleted_on_target"] == 0 and
