@@ -82,6 +82,10 @@ struct mf_job {
      * it (the worker then resolves the batch's). Unpacking refuses
      * another word. */
     char *fingerprint;
+    /* A field added here must also be copied by the worker's handback
+     * (core/src/worker/job.c, job_copy()): most are bound into the sealed
+     * secrets, and a copy without one does not open (DECRYPT);
+     * integration.worker.sigterm catches it. */
 };
 
 struct mf_counters {

@@ -402,6 +402,8 @@ job_copy(const struct mf_job *src, uint32_t attempt, const char *sender,
      * without it would not open (DECRYPT) on the next worker. */
     d->has_window = src->has_window;
     d->window = src->window;
+    /* Bound too, for the same reason. */
+    d->fingerprint = mf_xstrdup(src->fingerprint ? src->fingerprint : "");
     for (int side = 0; side < 2; side++) {
         const struct mf_job_credentials *s = side ? &src->target : &src->source;
         struct mf_job_credentials *c = side ? &d->target : &d->source;
