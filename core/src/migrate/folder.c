@@ -173,8 +173,8 @@ gmail_copies(struct mf__folder *fr, size_t from) {
     }
 }
 
-/* Copies the listed TODO messages (reader thread + writer), the
- * window's. Returns false with fr->werr set when the copy stopped early. */
+/* Copies the window's listed messages in state M_TODO (reader thread +
+ * writer). Returns false with fr->werr set when the copy stopped early. */
 static bool
 copy_listed(struct mf__folder *fr) {
     struct mf__run *run = fr->run;
