@@ -59,7 +59,7 @@
  * after a crash, what was in flight), the flagbase text, and with
  * --sync-deletes the UID map.
  *
- * Message states move TODO -> QUEUED -> DONE, or to PRESENT, SKIPPED,
+ * Message states move LISTED -> QUEUED -> DONE, or to PRESENT, SKIPPED,
  * FAILED, VANISHED. A batch the target refuses as a whole is retried one
  * message at a time so that a bad message fails alone; a full target
  * ([OVERQUOTA]) fails the whole batch at once and stops the folder.
@@ -173,7 +173,7 @@ gmail_copies(struct mf__folder *fr, size_t from) {
     }
 }
 
-/* Copies the window's listed messages in state M_TODO (reader thread +
+/* Copies the window's listed messages in state M_LISTED (reader thread +
  * writer). Returns false with fr->werr set when the copy stopped early. */
 static bool
 copy_listed(struct mf__folder *fr) {
