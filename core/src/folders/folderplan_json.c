@@ -267,8 +267,8 @@ mf_folder_entry_rename_why(const struct mf_folder_entry *e, char *out,
 
     if ((e->flags & MF_FOLDER_F_DELIM_REPLACED) &&
         !(e->flags & MF_FOLDER_F_NAME_MAPPED))
-        reason(&b, "%s%s%s holds the target's hierarchy delimiter", quote,
-               what, quote);
+        reason(&b, "%s%s%s holds the target's hierarchy delimiter", quote, what,
+               quote);
     if (e->flags & MF_FOLDER_F_NAME_MAPPED)
         reason(&b, "the target refuses %s%s%s (characters or length)", quote,
                what, quote);
@@ -277,7 +277,7 @@ mf_folder_entry_rename_why(const struct mf_folder_entry *e, char *out,
         reason(&b, "\"%s\" is another folder's: suffixed", e->wanted_name);
     if ((e->flags & MF_FOLDER_F_NAME_REFUSED) && e->wanted_name)
         reason(&b, "the target refused to create \"%s\"", e->wanted_name);
-    snprintf(out, n, "%s -> \"%s\": %s", src,
-             e->tgt_name ? e->tgt_name : "", b.len ? (char *)b.data : "");
+    snprintf(out, n, "%s -> \"%s\": %s", src, e->tgt_name ? e->tgt_name : "",
+             b.len ? (char *)b.data : "");
     mf_buf_free(&b);
 }
