@@ -216,6 +216,7 @@ test_dot_to_slash(void **state) {
     struct setup su = {dovecot_dot, "", tgt, '/', "", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
+    char why[256];
     static const struct want want[] = {
         {"INBOX", MF_FOLDER_COPY, "INBOX", false},
         {"Archive", MF_FOLDER_COPY, "Archive", true},
@@ -240,6 +241,9 @@ test_dot_to_slash(void **state) {
     assert_string_equal(e->src_path, "Reports 2024/25");
     assert_int_equal(e->n_components, 1);
     assert_true(e->subscribed);
+    mf_folder_entry_rename_why(e, why, sizeof(why));
+    assert_string_equal(why, "Reports 2024/25 -> \"Reports 2024_25\": the "
+                             "name holds the target's hierarchy delimiter");
     e = find(plan, "Reports 2024/25.Sub");
     assert_false(e->flags & MF_FOLDER_F_DELIM_REPLACED);
     assert_int_equal(e->n_components, 2);
@@ -1765,6 +1769,7 @@ test_names_lengths(void **state) {
         .src = src, .tgt = tgt, .tgt_delim = '/', .names = &lv, .ci = true};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
+    char why[256];
     const struct want want[] = {
         {"Projects 2019 new", MF_FOLDER_COPY, "Projects 2", true},
         {"Projects 2019 old", MF_FOLDER_COPY, "Projec (2)", true},
@@ -1789,6 +1794,10 @@ test_names_lengths(void **state) {
     assert_true(e->flags & MF_FOLDER_F_NAME_MAPPED);
     assert_string_equal(e->repl_from, "deeper level");
     assert_string_equal(e->repl_to, "deeper lev");
+    mf_folder_entry_rename_why(e, why, sizeof(why));
+    assert_string_equal(why, "Short/deeper level -> \"Short/deeper lev\": "
+                             "the target refuses \"deeper level\" "
+                             "(characters or length)");
     assert_true(strlen(find(plan, "Projects 2019 old")->tgt_wire) <= 16);
     mf_folder_plan_free(&plan);
 }
