@@ -230,6 +230,7 @@ pb_counters(PbCounters *pb, const struct mf_counters *x) {
     pb->messages_outside_window = x->messages_outside_window;
     pb->bytes_outside_window = x->bytes_outside_window;
     pb->messages_deleted_on_target = x->messages_deleted_on_target;
+    pb->messages_moved_on_target = x->messages_moved_on_target;
 }
 
 /* A new array of n Items and one of n pointers to them (freed by the
@@ -505,6 +506,7 @@ un_counters(const PbCounters *pb, struct mf_counters *x) {
     x->messages_outside_window = pb->messages_outside_window;
     x->bytes_outside_window = pb->bytes_outside_window;
     x->messages_deleted_on_target = pb->messages_deleted_on_target;
+    x->messages_moved_on_target = pb->messages_moved_on_target;
 }
 
 static struct mf_result_item *
