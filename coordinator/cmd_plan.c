@@ -369,8 +369,7 @@ cmd_plan(int argc, char **argv) {
     struct cli cli;
     struct settings st = {0};
     struct cli_csv rows = {0};
-    struct mf_plan_request *reqs = NULL;
-    char **owned = NULL;
+    struct mf_plan_requests reqs = {0};
     struct mf_plan_batch *b = NULL;
     struct mf_plan_digest *digests = NULL;
     struct mf_estimate_rate rate = {0};
@@ -414,20 +413,11 @@ cmd_plan(int argc, char **argv) {
         goto out;
     exit_code = MF_EXIT_ERROR;
 
-    reqs = mf_xcalloc(rows.n ? rows.n : 1, sizeof(*reqs));
-    owned = mf_xcalloc(4 * (rows.n ? rows.n : 1), sizeof(*owned));
-    for (size_t i = 0; i < rows.n; i++) {
-        const struct mf_csv_mailbox *w = &rows.rows[i];
-        const struct mf_jobs_names ids = {w->email, w->username,
-                                          w->target_username};
-
-        reqs[i].email = w->email;
-        cli_login_make(&st.src_admin, st.src_oauth, false, &ids, w->password,
-                       &reqs[i].source, &owned[4 * i]);
-        reqs[i].source.user_root = w->user_root;
-        cli_login_make(&st.dst_admin, st.dst_oauth, true, &ids,
-                       mf_jobs_target_password(w->target_password, w->password),
-                       &reqs[i].target, &owned[4 * i + 2]);
+    {
+        const struct mf_jobs_direct_side sides[2] = {
+            cli_admin_side(&st.src_admin, st.src_oauth),
+            cli_admin_side(&st.dst_admin, st.dst_oauth)};
+        mf_plan_requests_csv(sides, rows.rows, rows.n, &reqs);
     }
 
     memset(&sa, 0, sizeof(sa));
@@ -439,7 +429,7 @@ cmd_plan(int argc, char **argv) {
     prog.draw = !cli.json && isatty(STDERR_FILENO);
     st.po.on_mailbox = on_planned;
     st.po.ud = &prog;
-    if (mf_plan_batch(&st.po, reqs, rows.n, &b, &err) != MF_E_OK) {
+    if (mf_plan_batch(&st.po, reqs.v, reqs.n, &b, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry plan: %s\n", err.detail);
         goto out;
     }
@@ -480,11 +470,7 @@ cmd_plan(int argc, char **argv) {
 out:
     if (have_est)
         mf_estimate_clear(&est);
-    if (owned)
-        for (size_t i = 0; i < 4 * rows.n; i++)
-            free(owned[i]);
-    free(owned);
-    free(reqs);
+    mf_plan_requests_free(&reqs);
     free(digests);
     free(names);
     mf_plan_batch_free(&b);

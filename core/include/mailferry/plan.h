@@ -214,6 +214,34 @@ MF_WARN_UNUSED mf_err mf_plan_batch(const struct mf_plan_options *o,
                                     struct mf_error *err);
 void mf_plan_batch_free(struct mf_plan_batch **b);
 
+/* The requests of n mailboxes with the logins a process that connects
+ * itself uses (mf_jobs_direct_logins()), and the strings they own. */
+struct mf_csv_mailbox;
+struct mf_jobs_direct_side;
+struct mf_batchdef;
+struct mf_plan_requests {
+    struct mf_plan_request *v; /* owned, n */
+    size_t n;
+    char **owned; /* owned, 4 per request */
+};
+/* One request per CSV row, logged in as sides[0] (source) and sides[1]
+ * (target) say; the rows and sides are borrowed by *r_r, which is
+ * overwritten (free with mf_plan_requests_free()). */
+void mf_plan_requests_csv(const struct mf_jobs_direct_side *sides,
+                          const struct mf_csv_mailbox *rows, size_t n,
+                          struct mf_plan_requests *r_r);
+void mf_plan_requests_free(struct mf_plan_requests *r);
+/* `batch create --dry-run`: plans every mailbox of d, a definition read
+ * without a keyring (its blobs hold clear passwords), on the batch's
+ * servers with its folder rules, size cap and window, logged in as its
+ * jobs will be; concurrency mailboxes at a time. *batch_r as
+ * mf_plan_batch(). Errors: the servers' and rules' (err says which) and
+ * mf_plan_batch()'s, its detail after "plan: ". */
+MF_WARN_UNUSED mf_err mf_plan_batchdef(const struct mf_batchdef *d,
+                                       unsigned concurrency,
+                                       struct mf_plan_batch **batch_r,
+                                       struct mf_error *err);
+
 /* Adds a mailbox's totals into sum (the batch totals). */
 void mf_plan_totals_add(struct mf_plan_totals *sum,
                         const struct mf_plan_totals *t);
