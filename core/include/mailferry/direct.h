@@ -3,7 +3,7 @@
  * without the batch pipeline. Each of `concurrency` threads takes the
  * next CSV row and runs mf_migrate_mailbox() for it (checkpoints in Redis
  * when redis_url is set, else in memory); one line per finished mailbox
- * (or one JSON document), the progress display on a terminal, a summary, and
+ * (or one JSON document), the progress (mailferry/progress.h), a summary, and
  * the report (CSV, JSON, HTML) in report_dir.
  *
  * It stays beside the worker (core/src/worker) as the engine's bench and
@@ -39,10 +39,11 @@ struct mf_direct_options {
     void *login_ud;
     unsigned concurrency;
     bool json;
-    /* On a terminal (stderr) and without json, the progress display of
-     * mailferry/progress.h, redrawn in place every second, as `migrate`
-     * draws it; 0: none (--no-progress). Without a terminal --direct
-     * prints no progress lines: its output stays what scripts read. */
+    /* Without json, the progress of mailferry/progress.h as embedded
+     * `migrate` shows it (mf_progress_view_open()): on a terminal
+     * (stderr) the display redrawn in place every second, else a
+     * `progress:` summary line on stdout every progress_interval_s
+     * seconds; 0: none (--no-progress). */
     double progress_interval_s;
     const char *report_dir;      /* created if needed */
     const char *source, *target; /* server URLs, for the report */

@@ -235,6 +235,12 @@ struct mf_progress_view {
  * none at all). */
 void mf_progress_view_init(struct mf_progress_view *v, FILE *out, bool tty,
                            double interval_s);
+/* The view `migrate` shows, embedded or --direct (one rule for both):
+ * when stderr is a terminal, the display redrawn in place there; else a
+ * summary line on stdout, among the mailboxes' lines, every interval_s
+ * seconds. False (v untouched) when interval_s is 0: no progress at all
+ * (--no-progress). */
+bool mf_progress_view_open(struct mf_progress_view *v, double interval_s);
 /* Feeds s to the meter and shows it: redrawn in place on a terminal,
  * else a summary line at the first update, then when interval_s has
  * passed since the last one, and always when final (the last figures

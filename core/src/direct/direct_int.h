@@ -1,6 +1,6 @@
 /*
  * Inside core/src/direct: what `mailferry migrate --direct` prints
- * (output.c): a live progress line on a terminal, one line per finished
+ * (output.c): the progress (watch.c), one line per finished
  * mailbox, and a summary (text or one JSON document); and the report it
  * leaves behind (report.c).
  */
@@ -38,9 +38,12 @@ struct mf__direct_samples {
 
 /* Until finished == n (or stop is set and nothing runs): prints each
  * finished mailbox's line (unless json), records a sample a second and,
- * when draw, shows the progress display of mailferry/progress.h on
- * stderr, redrawn in place (the terminal's: the caller checks), the
- * lines printed above it (watch.c). *finished is read under mu. */
+ * unless json or progress_interval_s is 0, shows the progress of
+ * mailferry/progress.h as embedded `migrate` does
+ * (mf_progress_view_open()): redrawn in place on a terminal (stderr),
+ * the lines printed above it, else a summary line every
+ * progress_interval_s seconds on stdout (watch.c). *finished is read
+ * under mu. */
 struct mf__direct_watch {
     pthread_mutex_t *mu;
     struct mf__direct_outcome *v;
@@ -48,7 +51,8 @@ struct mf__direct_watch {
     const size_t *finished;
     const atomic_bool *stop;
     const char *batch; /* for the display's head; NULL: "direct" */
-    bool json, draw;
+    bool json;
+    double progress_interval_s;
 };
 void mf__direct_watch(const struct mf__direct_watch *w,
                       struct mf__direct_samples *samples);

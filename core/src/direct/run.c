@@ -103,8 +103,7 @@ mf_direct_run(const struct mf_direct_options *o) {
             .stop = o->stop,
             .batch = o->opts.batch,
             .json = o->json,
-            .draw =
-                !o->json && o->progress_interval_s > 0 && isatty(STDERR_FILENO),
+            .progress_interval_s = o->progress_interval_s,
         },
         &samples);
     for (size_t i = 0; i < nthreads; i++)

@@ -1,10 +1,11 @@
 /*
  * The --direct run's watcher (direct_int.h): every 100 ms it prints the
  * lines of the mailboxes that finished; once a second it records a
- * throughput sample for the report and, on a terminal, redraws the
- * progress display `migrate` draws (mailferry/progress.h: the same
- * snapshot fields, figures and renderer), so both paths show one
- * picture. The snapshot is made from the threads' live counters
+ * throughput sample for the report and feeds the progress view `migrate`
+ * shows (mf_progress_view_open(): the display redrawn in place on a
+ * terminal, else a `progress:` summary line every interval on stdout;
+ * the same snapshot fields, figures and renderer), so both paths show
+ * one picture. The snapshot is made from the threads' live counters
  * (struct mf_migrate_progress) the way progress/read.c makes it from the
  * batch records: done is what finished mailboxes copied plus what running
  * ones handled so far, left is what running ones listed and have not
@@ -143,10 +144,8 @@ mf__direct_watch(const struct mf__direct_watch *w,
     double *since = mf_xcalloc(w->n ? w->n : 1, sizeof(*since));
     bool end = false;
 
-    if (w->draw) {
-        mf_progress_view_init(&view, stderr, true, 1);
+    if (!w->json && mf_progress_view_open(&view, w->progress_interval_s))
         vp = &view;
-    }
     while (!end) {
         struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000L};
         bool stopping = atomic_load(w->stop);

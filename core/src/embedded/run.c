@@ -690,12 +690,8 @@ mf_embedded_run(const struct mf_embedded_options *o) {
     /* The progress: redrawn in place on stderr when it is a terminal,
      * else a summary line an interval on stdout among the mailboxes'
      * lines; none with --json or an interval of 0 (--no-progress). */
-    if (!o->json && o->progress_interval_s > 0) {
-        bool tty = isatty(STDERR_FILENO);
-        mf_progress_view_init(&x.view, tty ? stderr : stdout, tty,
-                              o->progress_interval_s);
+    if (!o->json && mf_progress_view_open(&x.view, o->progress_interval_s))
         x.w.view = &x.view;
-    }
     exit_code = run_steps(&x, &tg);
     run_free(&x);
     timing_mark(&tg, PH_STOP);

@@ -62,6 +62,17 @@ mf_progress_view_init(struct mf_progress_view *v, FILE *out, bool tty,
     mf_progress_meter_init(&v->meter, 0);
 }
 
+bool
+mf_progress_view_open(struct mf_progress_view *v, double interval_s) {
+    bool tty;
+
+    if (interval_s <= 0)
+        return false;
+    tty = isatty(STDERR_FILENO);
+    mf_progress_view_init(v, tty ? stderr : stdout, tty, interval_s);
+    return true;
+}
+
 void
 mf_progress_view_clear(struct mf_progress_view *v) {
     if (!v->tty || !v->drawn)

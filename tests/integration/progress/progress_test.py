@@ -19,6 +19,10 @@ machine's load; nothing here asserts a time, only what was shown.
          --interval 1` on the same batch prints summary lines and ends
          by itself when the batch settles, its last line the same final
          figures. Then --no-progress prints no progress line.
+  direct_lines  user 104 (Redis database 7): `migrate --direct` with
+         stdout a pipe prints the same "progress:" lines (a first, one a
+         second, a last with the final figures) among its own lines;
+         --no-progress and --json print none.
 """
 import json
 import os
@@ -39,6 +43,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import migrate_test as mt  # noqa: E402
 
 REDIS2 = mt.REDIS["REDIS_URL"].rstrip("/") + "/2"
+REDIS7 = mt.REDIS["REDIS_URL"].rstrip("/") + "/7"
 MESSAGES = 40
 BODY_LINES = 120  # about 8.6 KB a message, 345 KB a mailbox
 RATE = "100000"   # bytes a second from the source: a copy of 3 s or more
@@ -286,6 +291,28 @@ def check_final(m, copied, nbytes, who):
              f"{fmt_bytes(nbytes)}")
 
 
+def piped_lines(text, n, copied, nbytes, who):
+    """The mailbox's finish line and the progress lines of a piped run:
+    the first at once, the last with the final figures after the finish
+    line, every one consistent (done never above a known planned total,
+    one mailbox counted once); returns them."""
+    mt.check(re.search(rf"^ok     user{n}@example.test: folders \d+, messages "
+                       rf"{MESSAGES}, copied {MESSAGES} \(", text, re.M)
+             is not None, f"{who}: finish line:\n{text}")
+    got = summaries(text, who)
+    mt.check(len(got) >= 2, f"{who}: {len(got)} progress lines:\n{text}")
+    for m in got:
+        planned = m.group(6).lstrip("~")
+        mt.check(planned == "?" or int(m.group(5)) <= int(planned),
+                 f"done above planned: {m.group(0)}")
+        mt.check(int(m.group(1)) + int(m.group(3)) + int(m.group(4)) <= 1,
+                 f"mailbox counts: {m.group(0)}")
+    check_final(got[-1], copied, nbytes, who)
+    mt.check(text.index(got[-1].group(0)) > text.index(f"ok     user{n}"),
+             f"{who}: the last progress line after the finish line:\n{text}")
+    return got
+
+
 def case_lines():
     n = 32
     fill(n)
@@ -333,24 +360,9 @@ def case_lines():
     mt.check("\x1b" not in text + err, f"escape sequences in:\n{text}")
     mt.check(re.search(rf"^batch {batch}: 1 mailboxes queued, \d+ at a time$",
                        text, re.M) is not None, f"queued line:\n{text}")
-    mt.check(re.search(rf"^ok     user{n}@example.test: folders \d+, messages "
-                       rf"{MESSAGES}, copied {MESSAGES} \(", text, re.M)
-             is not None, f"finish line:\n{text}")
     mt.check(re.search(rf"^batch {batch} Synced: 1 mailboxes, 1 synced",
                        text, re.M) is not None, f"summary:\n{text}")
-    # Progress lines: the first at once, the last with the final figures,
-    # every one consistent (done never above a known planned total).
-    got = summaries(text, "migrate")
-    mt.check(len(got) >= 2, f"{len(got)} progress lines:\n{text}")
-    for m in got:
-        planned = m.group(6).lstrip("~")
-        mt.check(planned == "?" or int(m.group(5)) <= int(planned),
-                 f"done above planned: {m.group(0)}")
-        mt.check(int(m.group(1)) + int(m.group(3)) + int(m.group(4)) <= 1,
-                 f"mailbox counts: {m.group(0)}")
-    check_final(got[-1], copied, nbytes, "migrate")
-    mt.check(text.index(got[-1].group(0)) > text.index(f"ok     user{n}"),
-             f"the last progress line after the finish line:\n{text}")
+    piped_lines(text, n, copied, nbytes, "migrate")
 
     # The watcher: lines, no escapes, ended by itself, final figures.
     mt.check(watch["rc"] == 0, f"batch status --watch: exit {watch['rc']}\n"
@@ -371,7 +383,50 @@ def case_lines():
              f"--no-progress: exit {p.returncode}\n{p.stdout}\n{p.stderr}")
 
 
-CASES = {"tty": case_tty, "lines": case_lines}
+# --------------------------------------------------------- direct_lines
+
+
+def case_direct_lines():
+    """`migrate --direct` with stdout a pipe prints the same `progress:`
+    lines as the embedded `migrate` (one rule: mf_progress_view_open()),
+    among its own lines, the last one with the final figures; --json and
+    --no-progress print none."""
+    n = 104
+    fill(n)
+    csv = mt.csv_for([n], "progress104")
+    report = os.path.join(mt.TMP, "report104")
+    batch = f"pdirect-{mt.RUN_ID}"
+    # The bandwidth cap lives in Redis: --direct needs --redis for it.
+    p = subprocess.run(migrate_cmd(csv, report, "--direct", "--redis",
+                                   REDIS7, "--batch", batch,
+                                   "--progress-interval", "1"),
+                       capture_output=True, text=True, timeout=180)
+    text = p.stdout
+    mt.check(p.returncode == 0, f"migrate --direct: exit {p.returncode}\n"
+                                f"{text}\n{p.stderr}")
+    copied, nbytes = report_totals(report)
+    mt.check(copied == MESSAGES, f"report: {copied} copied")
+    mt.check("\x1b" not in text + p.stderr, f"escape sequences in:\n{text}")
+    mt.check(re.search(r"^1 mailboxes: 1 ok, 0 failed, 0 not run$", text,
+                       re.M) is not None, f"summary:\n{text}")
+    got = piped_lines(text, n, copied, nbytes, "migrate --direct")
+    mt.check(text.index(got[-1].group(0)) < text.index("1 mailboxes: "),
+             f"the progress lines before the summary:\n{text}")
+
+    # --no-progress and --json: no progress line (a second pass: every
+    # message is there already).
+    for flag in ("--no-progress", "--json"):
+        p = subprocess.run(migrate_cmd(csv, report + flag, "--direct",
+                                       "--redis", REDIS7, "--batch", batch,
+                                       "--progress-interval", "1", flag),
+                           capture_output=True, text=True, timeout=180)
+        mt.check(p.returncode == 0 and "progress:" not in p.stdout,
+                 f"--direct {flag}: exit {p.returncode}\n{p.stdout}\n"
+                 f"{p.stderr}")
+
+
+CASES = {"tty": case_tty, "lines": case_lines,
+         "direct_lines": case_direct_lines}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
