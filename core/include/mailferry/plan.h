@@ -407,4 +407,50 @@ MF_WARN_UNUSED mf_err mf_plan_batch_digest(struct mf_redis *r, const char *name,
 int64_t mf_plan_digest_duration(const struct mf_plan_digest *d);
 void mf_plan_digest_to_json(const struct mf_plan_digest *d, struct mf_json *j);
 
+/* ------------------------------------------------------------------ */
+/* The forecast: a plan with test batches (forecast.c)                 */
+/* ------------------------------------------------------------------ */
+
+/* What `mailferry plan --from-batch` adds to a plan: the test batches'
+ * digests, their merged rate and the estimate of the planned mailboxes
+ * from it. Owns everything; clear with mf_plan_forecast_clear(). */
+struct mf_plan_forecast {
+    struct mf_plan_digest *digests; /* owned: the test batches read */
+    size_t n_digests;
+    struct mf_estimate_rate rate; /* merged over the test batches */
+    bool has_estimate;            /* est is set */
+    struct mf_estimate est;
+    const char **names; /* owned array: the estimated mailboxes' emails,
+                           borrowed from the plan */
+};
+
+/* Reads the n test batches from the Redis at redis_url into f (zeroed
+ * first), merging their rates; f->n_digests counts those read, also on
+ * error (a digest's running flag says its figures may still change).
+ * Errors (err's detail names what): Redis unreachable, a test batch
+ * missing (MF_E_NOT_FOUND), and MF_E_NOT_FOUND when no test batch has a
+ * Synced mailbox with a duration to estimate from. */
+MF_WARN_UNUSED mf_err mf_plan_forecast_read(struct mf_plan_forecast *f,
+                                            const char *redis_url,
+                                            const char *const *batches,
+                                            size_t n, struct mf_error *err);
+/* Estimates the mailboxes of b that could be planned (the failed ones
+ * are listed as failed) at the connection counts conns (NULL: the
+ * defaults), as mf_estimate_compute(). */
+MF_WARN_UNUSED mf_err mf_plan_forecast_estimate(
+    struct mf_plan_forecast *f, const struct mf_plan_batch *b,
+    const unsigned *conns, size_t n_conns, unsigned max_connections,
+    double window_seconds, struct mf_error *err);
+/* The plan b and, when f (may be NULL) has an estimate, the test batches
+ * and the estimate: as text, or as one JSON object {"source", "target",
+ * "plan", "from_batches", "estimate"} (source and target: the URLs as
+ * given, or NULL). */
+void mf_plan_forecast_print(FILE *out, const struct mf_plan_batch *b,
+                            const struct mf_plan_forecast *f);
+void mf_plan_forecast_to_json(const struct mf_plan_batch *b,
+                              const struct mf_plan_forecast *f,
+                              const char *source, const char *target,
+                              struct mf_json *j);
+void mf_plan_forecast_clear(struct mf_plan_forecast *f);
+
 #endif
