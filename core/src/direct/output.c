@@ -113,7 +113,10 @@ json_mailbox(struct mf_json *j, const struct mf__direct_outcome *o) {
                    skipped_too_large, skipped_vanished, outside_window,
                    bytes_outside_window, deleted_on_target, moved_on_target,
                    failed);
-    MF_JSON_FIELDS(j, s, flags_updated, uidvalidity_changes, attempts, seconds);
+    MF_JSON_FIELDS(j, s, flags_updated, uidvalidity_changes, attempts);
+    /* Throttling answers and the time paused for them, as batch status
+     * shows them (status/mbjson.c). */
+    MF_JSON_FIELDS(j, s, throttles, throttle_wait_ms, seconds);
     mf_json_key(j, "error");
     if (r->error.code == MF_E_OK) {
         mf_json_null(j);

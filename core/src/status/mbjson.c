@@ -102,7 +102,7 @@ mf__status_mailbox_json(struct mf_json *j, const struct mf_batch_mailbox *mb,
     MF_JSON_FIELDS(j, mb, first_sync, last_sync, finished);
     MF_JSON_FIELDS(j, st, messages_source, bytes_source, messages_copied,
                    bytes_copied, messages_present, outside_window,
-                   bytes_outside_window, deleted_on_target);
+                   bytes_outside_window, deleted_on_target, moved_on_target);
     skipped_json(j, mb);
     if (failed) {
         mf_json_key(j, "failed_by_error");

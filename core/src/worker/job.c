@@ -342,6 +342,7 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->counters.messages_outside_window = s->outside_window;
     r->counters.bytes_outside_window = s->bytes_outside_window;
     r->counters.messages_deleted_on_target = s->deleted_on_target;
+    r->counters.messages_moved_on_target = s->moved_on_target;
     r->error_code = (uint32_t)error->code;
     r->error_name = mf_xstrdup(error->code ? mf_err_name(error->code) : "");
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");
@@ -351,8 +352,9 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
      * failed list with their own codes, MESSAGE_REPAIRED and
      * FOLDER_RENAMED: the report keeps them apart
      * (mf_report_add_failed()). Messages removed by --sync-deletes travel
-     * in the skipped list with theirs, MESSAGE_DELETED: the report lists
-     * them under their own reason (mf_report_skip_reason_of()). */
+     * in the skipped list with theirs, MESSAGE_DELETED, and so do the
+     * ones it moved, MESSAGE_MOVED: the report lists them under their own
+     * reasons (mf_report_skip_reason_of()). */
     r->nfailed =
         copy_lists((const struct item_list[]){{res->failed, res->n_failed},
                                               {res->renamed, res->n_renamed},
@@ -360,8 +362,9 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
                    3, &budget, &r->failed);
     r->nskipped =
         copy_lists((const struct item_list[]){{res->skipped, res->n_skipped},
-                                              {res->deleted, res->n_deleted}},
-                   2, &budget, &r->skipped);
+                                              {res->deleted, res->n_deleted},
+                                              {res->moved, res->n_moved}},
+                   3, &budget, &r->skipped);
 }
 
 /* How long a publish may wait: normally RESULT_WAIT_MS; during shutdown

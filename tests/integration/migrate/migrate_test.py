@@ -281,29 +281,34 @@ def clean_target(*users, port=None):
     find."""
     for n in users:
         c = imap_login(port or TGT_PORT, n)
-        typ, data = c.list('""', "*")
-        names = []
-        for line in data:
-            m = LIST_RE.match(line.decode()) if isinstance(line, bytes) else None
-            if m:
-                attrs = set(m.group(1).lower().split())
-                names.append((m.group(3), "\\noselect" in attrs,
-                              bool(attrs & SPECIAL_USE)))
-        for name, noselect, _ in names:
-            if noselect:
-                continue
-            typ, data = c.select(name)
-            if typ == "OK" and int(data[0]) > 0:
-                c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
-                c.expunge()
-            if typ == "OK":
-                c.close()
-        # Special-use folders stay, emptied: Cyrus makes them only with
-        # the user's INBOX, at the first login.
-        for name, _, special in sorted(names, key=lambda x: -len(x[0])):
-            if name.strip('"').upper() != "INBOX" and not special:
-                c.delete(name)
+        empty_mailbox(c)
         c.logout()
+
+
+def empty_mailbox(c):
+    """clean_target() of one logged-in connection c, which stays open."""
+    typ, data = c.list('""', "*")
+    names = []
+    for line in data:
+        m = LIST_RE.match(line.decode()) if isinstance(line, bytes) else None
+        if m:
+            attrs = set(m.group(1).lower().split())
+            names.append((m.group(3), "\\noselect" in attrs,
+                          bool(attrs & SPECIAL_USE)))
+    for name, noselect, _ in names:
+        if noselect:
+            continue
+        typ, data = c.select(name)
+        if typ == "OK" and int(data[0]) > 0:
+            c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
+            c.expunge()
+        if typ == "OK":
+            c.close()
+    # Special-use folders stay, emptied: Cyrus makes them only with
+    # the user's INBOX, at the first login.
+    for name, _, special in sorted(names, key=lambda x: -len(x[0])):
+        if name.strip('"').upper() != "INBOX" and not special:
+            c.delete(name)
 
 
 def redis_args(batch):
