@@ -107,16 +107,15 @@ mf__status_codes_json(struct mf_json *j, const struct mf__status_codes *t) {
     mf_json_array_begin(j);
     for (size_t i = 0; i < t->n; i++) {
         mf_json_object_begin(j);
-        mf_json_key(j, "code"), mf_json_i64(j, t->c[i].code);
-        mf_json_key(j, "name"), mf_json_string(j, t->c[i].name);
-        mf_json_key(j, "count"), mf_json_u64(j, t->c[i].n);
+        MF_JSON_FIELDS(j, &t->c[i], code, name);
+        mf_json_member(j, "count", t->c[i].n);
         mf_json_object_end(j);
     }
     if (t->other) {
         mf_json_object_begin(j);
         mf_json_key(j, "code"), mf_json_null(j);
-        mf_json_key(j, "name"), mf_json_string(j, "other");
-        mf_json_key(j, "count"), mf_json_u64(j, t->other);
+        mf_json_member(j, "name", "other");
+        mf_json_member(j, "count", t->other);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);

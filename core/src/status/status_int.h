@@ -159,6 +159,9 @@ void mf__status_mailbox_json(struct mf_json *j,
 
 /* The batch's configuration, state and counts by state, as keys of the
  * open JSON object. */
+/* "counts": the mailboxes by state, a member per state name. */
+void mf__status_counts_json(struct mf_json *j,
+                            const uint64_t counts[MF_MAILBOX_STATE_COUNT]);
 void mf__status_json_header(struct mf_json *j,
                             const struct mf_batch_config *cfg);
 /* "filter": {"state": states, "mailbox": mailboxes} (NULL: null). */
