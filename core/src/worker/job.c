@@ -160,6 +160,7 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
             &o->fingerprint, &o->fingerprint_set, &fp_err) != MF_E_OK)
         o->fingerprint_set = false;
     o->throttle = b->cfg->throttle;
+    o->quota = b->cfg->quota;
     o->redis = r;
     o->batch = j->env.job.batch;
     o->stop = &j->stop;
