@@ -212,7 +212,8 @@ mf__status_mailbox_text(FILE *out, const struct mf_batch_mailbox *mb,
     char b1[96], b2[96], list[512];
     uint64_t skipped;
 
-    fprintf(out, "%s: %s\n", mb->cfg.email, mf_mailbox_state_name(mb->state));
+    fprintf(out, "%s: %s%s\n", mb->cfg.email, mf_mailbox_state_name(mb->state),
+            p->next == MF__STATUS_NEXT_BANDWIDTH ? ", Waiting" : "");
     fprintf(out, "  pass        %llu (%s), attempt %u; %u attempts in all\n",
             (unsigned long long)mb->pass, mf_job_kind_name(mb->kind),
             mb->attempt, mb->attempts_total);
@@ -251,7 +252,9 @@ mf__status_mailbox_text(FILE *out, const struct mf_batch_mailbox *mb,
     fprintf(out, "  pending     %s\n", p->text);
     if (p->at) {
         mf__status_time(b1, sizeof(b1), p->at, now);
-        fprintf(out, "  next pass   %s\n", b1);
+        fprintf(out, "  %-11s %s\n",
+                p->next == MF__STATUS_NEXT_BANDWIDTH ? "resumes" : "next pass",
+                b1);
     }
 }
 
