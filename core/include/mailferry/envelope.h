@@ -104,6 +104,7 @@ struct mf_counters {
     /* Left on the source by the date window (migrate.h). */
     uint64_t messages_outside_window, bytes_outside_window;
     uint64_t messages_deleted_on_target; /* --sync-deletes */
+    uint64_t messages_moved_on_target;   /* --sync-deletes: UID MOVE */
 };
 
 struct mf_progress {

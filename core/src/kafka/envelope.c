@@ -235,6 +235,7 @@ pb_counters(PbCounters *pb, const struct mf_counters *x) {
     pb->messages_outside_window = x->messages_outside_window;
     pb->bytes_outside_window = x->bytes_outside_window;
     pb->messages_deleted_on_target = x->messages_deleted_on_target;
+    pb->messages_moved_on_target = x->messages_moved_on_target;
 }
 
 /* A Job and the messages it points at, all on the packer's stack. */
@@ -520,6 +521,7 @@ un_counters(const PbCounters *pb, struct mf_counters *x) {
     x->messages_outside_window = pb->messages_outside_window;
     x->bytes_outside_window = pb->bytes_outside_window;
     x->messages_deleted_on_target = pb->messages_deleted_on_target;
+    x->messages_moved_on_target = pb->messages_moved_on_target;
 }
 
 static struct mf_result_item *

@@ -7,13 +7,16 @@
  * Skipped messages are those not copied on purpose or through no fault:
  * too large (the batch's cap), in an excluded folder, expunged on the
  * source while the folder was copied (vanished), outside the date window
- * (--since/--before: left on the source until a wider pass). Failed
- * messages are the
- * ones the copy tried and could not (the failed list), counted under the
- * "failed" reason.
+ * (--since/--before: left on the source until a wider pass), removed or
+ * moved on the target by --sync-deletes (MESSAGE_DELETED, MESSAGE_MOVED:
+ * listed like the others, under their own reasons). Failed messages are
+ * the ones the copy tried and could not (the failed list), counted under
+ * the "failed" reason.
  */
 #include "mailferry/migrate.h"
 #include "mailferry/report.h"
+
+#include <stdio.h>
 
 void
 mf_report_mailbox_stats(struct mf_report_mailbox *m,
@@ -30,6 +33,7 @@ mf_report_mailbox_stats(struct mf_report_mailbox *m,
     m->skipped[MF_REPORT_SKIP_VANISHED] = s->skipped_vanished;
     m->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW] = s->outside_window;
     m->skipped[MF_REPORT_SKIP_DELETED] = s->deleted_on_target;
+    m->skipped[MF_REPORT_SKIP_MOVED] = s->moved_on_target;
     m->duration_seconds = s->seconds;
 }
 
@@ -54,6 +58,8 @@ mf_report_skip_reason_of(int code) {
         return MF_REPORT_SKIP_VANISHED;
     case MF_E_MESSAGE_DELETED:
         return MF_REPORT_SKIP_DELETED;
+    case MF_E_MESSAGE_MOVED:
+        return MF_REPORT_SKIP_MOVED;
     default:
         return MF_REPORT_SKIP_FAILED;
     }
@@ -62,4 +68,26 @@ mf_report_skip_reason_of(int code) {
 uint64_t
 mf_report_stats_skipped(const struct mf_migrate_stats *s) {
     return s->skipped_too_large + s->skipped_vanished;
+}
+
+void
+mf_report_stats_extras(const struct mf_migrate_stats *s, char *out, size_t n) {
+    size_t off = 0;
+    int w;
+
+    out[0] = '\0';
+    if (s->outside_window) {
+        w = snprintf(out, n, ", outside the date window %llu (%.1f MB)",
+                     (unsigned long long)s->outside_window,
+                     (double)s->bytes_outside_window / 1e6);
+        off = w < 0 ? 0 : (size_t)w;
+    }
+    if (s->deleted_on_target && off < n) {
+        w = snprintf(out + off, n - off, ", removed from the target %llu",
+                     (unsigned long long)s->deleted_on_target);
+        off += w < 0 ? 0 : (size_t)w;
+    }
+    if (s->moved_on_target && off < n)
+        snprintf(out + off, n - off, ", moved on the target %llu",
+                 (unsigned long long)s->moved_on_target);
 }

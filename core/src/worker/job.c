@@ -160,6 +160,7 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
             &o->fingerprint, &o->fingerprint_set, &fp_err) != MF_E_OK)
         o->fingerprint_set = false;
     o->throttle = b->cfg->throttle;
+    o->quota = b->cfg->quota;
     o->redis = r;
     o->batch = j->env.job.batch;
     o->stop = &j->stop;
@@ -342,6 +343,7 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->counters.messages_outside_window = s->outside_window;
     r->counters.bytes_outside_window = s->bytes_outside_window;
     r->counters.messages_deleted_on_target = s->deleted_on_target;
+    r->counters.messages_moved_on_target = s->moved_on_target;
     r->error_code = (uint32_t)error->code;
     r->error_name = mf_xstrdup(error->code ? mf_err_name(error->code) : "");
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");
@@ -351,8 +353,9 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
      * failed list with their own codes, MESSAGE_REPAIRED and
      * FOLDER_RENAMED: the report keeps them apart
      * (mf_report_add_failed()). Messages removed by --sync-deletes travel
-     * in the skipped list with theirs, MESSAGE_DELETED: the report lists
-     * them under their own reason (mf_report_skip_reason_of()). */
+     * in the skipped list with theirs, MESSAGE_DELETED, and so do the
+     * ones it moved, MESSAGE_MOVED: the report lists them under their own
+     * reasons (mf_report_skip_reason_of()). */
     r->nfailed =
         copy_lists((const struct item_list[]){{res->failed, res->n_failed},
                                               {res->renamed, res->n_renamed},
@@ -360,8 +363,9 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
                    3, &budget, &r->failed);
     r->nskipped =
         copy_lists((const struct item_list[]){{res->skipped, res->n_skipped},
-                                              {res->deleted, res->n_deleted}},
-                   2, &budget, &r->skipped);
+                                              {res->deleted, res->n_deleted},
+                                              {res->moved, res->n_moved}},
+                   3, &budget, &r->skipped);
 }
 
 /* How long a publish may wait: normally RESULT_WAIT_MS; during shutdown
@@ -506,6 +510,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     struct mf_envelope env;
     struct mf_error perr = {0}, stopped;
     const struct mf_error *e = error;
+    char extras[256];
     mf_err prc;
 
     /* Fenced: the engine found the claim gone before the keeper did. */
@@ -539,14 +544,15 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     mf_envelope_clear(&env);
     if (rc != MF_E_OK && rc != MF_E_CANCELLED)
         mf_log_error(&j->log, "job.error", error);
+    mf_report_stats_extras(&res->stats, extras, sizeof(extras));
     mf_log(MF_LOG_INFO, &j->log, "job.done",
            "%s: %" PRIu64 " of %" PRIu64 " messages copied (%" PRIu64
            " bytes, %" PRIu64 " already there, %" PRIu64 " skipped, %" PRIu64
-           " failed) in %.1f s",
+           " failed%s) in %.1f s",
            mf_outcome_name(outcome), res->stats.messages_copied,
            res->stats.messages_source, res->stats.bytes_copied,
            res->stats.messages_present, mf_report_stats_skipped(&res->stats),
-           res->stats.failed, res->stats.seconds);
+           res->stats.failed, extras, res->stats.seconds);
     if (prc != MF_E_OK) {
         /* Without its result the job must run again: give the claim
          * back now rather than after it expires. */
