@@ -334,7 +334,7 @@ def case_syncmoves():
     c.select("INBOX")
     uid = search_mid(mt.SRC_PORT, n, "INBOX", "mv1")[0]
     c.uid("STORE", str(uid), "+FLAGS", "(\\Flagged)")
-    typ, data = c.uid("MOVE", str(uid), "Archive")
+    typ, data = c.uid("MOVE", str(uid), mt.folder_on(mt.SRC_PORT, "Archive"))
     mt.check(typ == "OK", f"MOVE on the source: {data}")
     c.logout()
     dirs = mt.transcript_dirs([n], True)
@@ -366,7 +366,7 @@ def case_syncmoves():
     mt.check(len(got) == 1 and not search_mid(mt.TGT_PORT, n, "INBOX", "mv1"),
              "the moved message is in Archive once, not in INBOX")
     c = mt.imap_login(mt.TGT_PORT, n)
-    c.select("Archive")
+    c.select(mt.folder_on(mt.TGT_PORT, "Archive"))
     typ, data = c.uid("FETCH", str(got[0]), "(FLAGS)")
     c.logout()
     mt.check(b"\\Flagged" in data[0], f"flags on the target: {data}")
