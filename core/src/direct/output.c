@@ -24,6 +24,7 @@ mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o) {
     const struct mf_migrate_result *r = &o->result;
     const struct mf_migrate_stats *s = &r->stats;
     bool ok = r->error.code == MF_E_OK;
+    char extras[256];
 
     fprintf(out,
             "%-6s %s: folders %u, messages %llu, copied %llu (%.1f MB), "
@@ -38,16 +39,8 @@ mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o) {
             (unsigned long long)s->skipped_vanished,
             (unsigned long long)s->failed, (unsigned long long)s->flags_updated,
             s->seconds, rate(s->messages_copied, s->seconds));
-    if (s->outside_window)
-        fprintf(out, ", outside the date window %llu (%.1f MB)",
-                (unsigned long long)s->outside_window,
-                mb(s->bytes_outside_window));
-    if (s->deleted_on_target)
-        fprintf(out, ", removed from the target %llu",
-                (unsigned long long)s->deleted_on_target);
-    if (s->moved_on_target)
-        fprintf(out, ", moved on the target %llu",
-                (unsigned long long)s->moved_on_target);
+    mf_report_stats_extras(s, extras, sizeof(extras));
+    fputs(extras, out);
     if (s->attempts > 1)
         fprintf(out, ", %u attempts", s->attempts);
     fprintf(out, "\n");
