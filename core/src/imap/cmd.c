@@ -18,8 +18,12 @@
  *   NO/BAD "Request is throttled"       MF_E_THROTTLED: Exchange Online
  *     (any code)                        ("Suggested Backoff Time: N
  *                                       milliseconds"), sometimes as BAD
+ *   NO [OVERQUOTA] "Account exceeded    MF_E_BANDWIDTH_QUOTA: Gmail's daily
+ *     command or bandwidth limits"      bandwidth quota is used up (its
+ *                                       users see it on FETCH); the
+ *                                       mailbox waits for the next window
  *   NO "Account exceeded command or     MF_E_THROTTLED: Gmail, with
- *     bandwidth limits" (any code)      [THROTTLED] or [ALERT]
+ *     bandwidth limits" (other code)    [THROTTLED] or [ALERT]
  *   NO [TRYCREATE] [NONEXISTENT]        MF_E_MAILBOX_MISSING
  *   NO "Mailbox doesn't exist" (no      MF_E_MAILBOX_MISSING (Dovecot 2.3
  *     code), "no such mailbox"          SELECT)
@@ -247,6 +251,9 @@ map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
 
     if (too_many_connections(t, n))
         return MF_E_TOO_MANY_CONNECTIONS;
+    if (code_is(r, "OVERQUOTA") &&
+        contains_ci(t, n, "exceeded command or bandwidth limits"))
+        return MF_E_BANDWIDTH_QUOTA;
     if (provider_throttled(t, n))
         return MF_E_THROTTLED;
     if (code_is(r, "UNAVAILABLE") || code_is(r, "THROTTLED") ||

@@ -1113,6 +1113,16 @@ test_status_mapping(void **state) {
         {MF_IMAP_STATUS_NO, "ALERT",
          "Account exceeded command or bandwidth limits. (Failure)",
          MF_E_THROTTLED, 0},
+        /* Gmail's daily bandwidth quota used up (reported by its users on
+         * FETCH: "[OVERQUOTA] Account exceeded command or bandwidth
+         * limits."): waits for the next window, not a full target. */
+        {MF_IMAP_STATUS_NO, "OVERQUOTA",
+         "Account exceeded command or bandwidth limits.", MF_E_BANDWIDTH_QUOTA,
+         0},
+        {MF_IMAP_STATUS_NO, "OVERQUOTA",
+         "Quota exceeded (mailbox for user is "
+         "full)",
+         MF_E_OVERQUOTA, 0},
     };
     for (size_t i = 0; i < MF_ARRAY_LEN(v); i++) {
         struct mf_imap_response r = {0};
