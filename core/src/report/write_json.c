@@ -53,7 +53,7 @@ error_obj(struct mf_json *j, int code, const char *name, const char *text) {
         return;
     }
     mf_json_object_begin(j);
-    mf_json_key(j, "code"), mf_json_i64(j, code);
+    mf_json_member(j, "code", (int64_t)code);
     mf_json_member(j, "name", name ? name : mf_err_name((mf_err)code));
     mf_json_member(j, "text", text);
     mf_json_object_end(j);
@@ -97,8 +97,7 @@ samples_arr(struct mf_json *j, const struct mf_report_batch *b) {
     for (size_t i = 0; i < b->n_samples; i++) {
         mf_json_object_begin(j);
         key_time(j, "time", b->samples[i].time);
-        mf_json_member(j, "messages", b->samples[i].messages);
-        mf_json_member(j, "bytes", b->samples[i].bytes);
+        MF_JSON_FIELDS(j, &b->samples[i], messages, bytes);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
@@ -239,7 +238,7 @@ mf_report_write_json(const struct mf_report_batch *b, FILE *f) {
     mf_report_totals(b, &t);
     mf_json_init(&j, &o.buf);
     mf_json_object_begin(&j);
-    mf_json_member(&j, "report_version", REPORT_VERSION);
+    mf_json_member(&j, "report_version", (uint64_t)REPORT_VERSION);
     batch_obj(&j, b);
     totals_obj(&j, &t);
     samples_arr(&j, b);
