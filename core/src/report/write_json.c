@@ -22,6 +22,8 @@
 
 #include "mailferry/json.h"
 
+#include <stdlib.h>
+
 #define REPORT_VERSION 1
 
 static void
@@ -211,6 +213,21 @@ mailbox_obj(struct mf_json *j, const struct mf_report_mailbox *m) {
     mf_json_object_end(j);
 }
 
+/* The --rename rules that matched no folder of any mailbox, in `plan`'s
+ * words and under its key (mf_report_rename_warnings()); [] when none. */
+static void
+rename_warnings(struct mf_json *j, const struct mf_report_batch *b) {
+    const char **v;
+    size_t n = mf_report_rename_warnings(b, &v);
+
+    mf_json_key(j, "rename_warnings");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < n; i++)
+        mf_json_string(j, v[i]);
+    mf_json_array_end(j);
+    free(v);
+}
+
 mf_err
 mf_report_write_json(const struct mf_report_batch *b, FILE *f) {
     struct mf__report_out o;
@@ -225,6 +242,7 @@ mf_report_write_json(const struct mf_report_batch *b, FILE *f) {
     batch_obj(&j, b);
     totals_obj(&j, &t);
     samples_arr(&j, b);
+    rename_warnings(&j, b);
     mf__report_out_maybe_flush(&o);
     mf_json_key(&j, "mailboxes");
     mf_json_array_begin(&j);
