@@ -262,13 +262,11 @@ void
 cli_direct_logins(const struct cli_direct *d, const struct mf_csv_mailbox *row,
                   struct mf_migrate_login *src, struct mf_migrate_login *dst,
                   char *owned[4]) {
-    const struct mf_jobs_names names = {row->email, row->username,
-                                        row->target_username};
+    const struct mf_jobs_direct_side sides[2] = {
+        cli_admin_side(&d->src_admin, d->src_oauth),
+        cli_admin_side(&d->dst_admin, d->dst_oauth)};
+    struct mf_jobs_direct_mailbox mb;
 
-    cli_login_make(&d->src_admin, d->src_oauth, false, &names, row->password,
-                   src, owned);
-    src->user_root = row->user_root;
-    cli_login_make(&d->dst_admin, d->dst_oauth, true, &names,
-                   mf_jobs_target_password(row->target_password, row->password),
-                   dst, owned + 2);
+    mf_jobs_direct_mailbox_csv(row, &mb);
+    mf_jobs_direct_logins(sides, &mb, src, dst, owned);
 }

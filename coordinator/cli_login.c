@@ -67,31 +67,9 @@ cli_server_read(struct cli *cli, const char *key, bool required,
     return true;
 }
 
-void
-cli_login_make(const struct cli_admin *ad, struct mf_oauth *o, bool target,
-               const struct mf_jobs_names *names, const char *password,
-               struct mf_migrate_login *lg, char *owned[2]) {
-    struct mf_jobs_side sd = {ad->user, ad->format, o != NULL};
-    struct mf_jobs_login jl;
-
-    memset(lg, 0, sizeof(*lg));
-    mf_jobs_side_login(&sd, target, names, &jl);
-    owned[0] = jl.login;
-    owned[1] = jl.authzid;
-    lg->user = jl.login;
-    lg->authzid = *jl.authzid ? jl.authzid : NULL;
-    switch (jl.secret) {
-    case MF_JOBS_SECRET_OWN:
-        lg->password = password;
-        break;
-    case MF_JOBS_SECRET_ADMIN:
-        lg->password = ad->password;
-        break;
-    case MF_JOBS_SECRET_OAUTH:
-        lg->oauth = o;
-        lg->oauth_mailbox = names->email;
-        break;
-    }
+struct mf_jobs_direct_side
+cli_admin_side(const struct cli_admin *ad, struct mf_oauth *o) {
+    return (struct mf_jobs_direct_side){ad->user, ad->password, ad->format, o};
 }
 
 bool

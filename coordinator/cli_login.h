@@ -2,8 +2,8 @@
  * The command-line pieces that say how to reach and log in to a server,
  * shared by the commands that connect themselves (`migrate --direct`,
  * `plan`): the endpoint with its TLS options, the admin credentials, and
- * one mailbox's login built from them (by the rule the jobs use,
- * mf_jobs_side_login()).
+ * the side they make for one mailbox's logins (mf_jobs_direct_logins(),
+ * the rule the jobs use).
  */
 #ifndef MF_CLI_LOGIN_H
 #define MF_CLI_LOGIN_H
@@ -38,13 +38,10 @@ bool cli_server_read(struct cli *cli, const char *key, bool required,
 
 struct mf_oauth;
 
-/* One side's login (the target's when target is true) for the mailbox
- * names, connected from this process: the rule of mf_jobs_side_login()
- * with the admin ad, OAuth2 tokens from o (NULL: none) and the side's
- * own password. owned[2] receives strings to free afterwards. */
-void cli_login_make(const struct cli_admin *ad, struct mf_oauth *o, bool target,
-                    const struct mf_jobs_names *names, const char *password,
-                    struct mf_migrate_login *lg, char *owned[2]);
+/* The side the admin ad and the OAuth2 token source o (NULL: none) make,
+ * for mf_jobs_direct_logins(); borrows both. */
+struct mf_jobs_direct_side cli_admin_side(const struct cli_admin *ad,
+                                          struct mf_oauth *o);
 
 /* OAuth2 for one side ("source" or "target"): --<side>-oauth-token-file F,
  * or --<side>-oauth-provider entra|google with the provider's options

@@ -55,68 +55,23 @@ static const struct cli_option create_options[] = {
     {NULL, false, NULL},
 };
 
-/* A side's admin for a dry run: the blobs hold clear passwords there
- * (batch_def.h), borrowed, not freed. */
-static struct cli_admin
-plan_admin(const char *admin, const char *fmt,
-           const struct mf_batch_blob *apw) {
-    return (struct cli_admin){admin, (char *)apw->data, fmt};
-}
-
 /* `batch create --dry-run`: what would be created, and the plan of every
  * mailbox (folders, counts, sizes, messages over the cap) measured on the
- * servers (docs/design.md §3), as `mailferry plan` does. */
+ * servers (docs/design.md §3), as `mailferry plan` does
+ * (mf_plan_batchdef()). */
 static int
 dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
     const struct mf_batch_config *cfg = &d->cfg;
-    struct mf_migrate_server src, dst;
-    struct mf_folder_rules *rules = NULL;
-    struct mf_plan_options po = {0};
-    struct mf_plan_request *reqs;
     struct mf_plan_batch *pb = NULL;
-    char **owned = mf_xcalloc(4 * (d->n ? d->n : 1), sizeof(*owned));
     struct mf_error err = {0};
-    const struct cli_admin src_admin = plan_admin(
-        cfg->admin_user, cfg->admin_login_format, &cfg->admin_password);
-    const struct cli_admin dst_admin =
-        plan_admin(cfg->target_admin_user, cfg->target_admin_login_format,
-                   &cfg->target_admin_password);
     uint64_t conc;
     int exit_code = MF_EXIT_ERROR;
 
-    reqs = mf_xcalloc(d->n ? d->n : 1, sizeof(*reqs));
-    if (mf_jobs_batch_server(cfg, false, NULL, &src, &err) ||
-        mf_jobs_batch_server(cfg, true, NULL, &dst, &err) ||
-        mf_batch_config_rules(cfg, &rules, &err) ||
-        mf_config_get_u64(cli->config, "concurrency",
+    if (mf_config_get_u64(cli->config, "concurrency",
                           MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 64, MF_UNIT_NONE,
-                          &conc, &err)) {
+                          &conc, &err) ||
+        mf_plan_batchdef(d, (unsigned)conc, &pb, &err)) {
         fprintf(stderr, "mailferry batch create: %s\n", err.detail);
-        goto out;
-    }
-    for (size_t i = 0; i < d->n; i++) {
-        const struct mf_batch_mailbox_cfg *m = &d->mbs[i];
-        const struct mf_jobs_names names = {m->email, m->user, m->target_user};
-
-        reqs[i].email = m->email;
-        cli_login_make(&src_admin, d->oauth[0], false, &names,
-                       (const char *)m->password.data, &reqs[i].source,
-                       &owned[4 * i]);
-        reqs[i].source.user_root = m->user_root;
-        cli_login_make(&dst_admin, d->oauth[1], true, &names,
-                       (const char *)m->target_password.data, &reqs[i].target,
-                       &owned[4 * i + 2]);
-    }
-    po.source = &src;
-    po.target = &dst;
-    po.rules = rules;
-    po.target_profile = mf_profile_or_generic(cfg->target_profile);
-    po.max_message_size =
-        mf_profile_max_message_size(po.target_profile, cfg->max_message_size);
-    po.window = cfg->window;
-    po.concurrency = (unsigned)conc;
-    if (mf_plan_batch(&po, reqs, d->n, &pb, &err) != MF_E_OK) {
-        fprintf(stderr, "mailferry batch create: plan: %s\n", err.detail);
         goto out;
     }
     if (cli->json) {
@@ -139,12 +94,7 @@ dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
     }
     exit_code = pb->n_failed ? MF_EXIT_FAIL : MF_EXIT_OK;
 out:
-    for (size_t i = 0; i < 4 * d->n; i++)
-        free(owned[i]);
-    free(owned);
-    free(reqs);
     mf_plan_batch_free(&pb);
-    mf_folder_rules_free(&rules);
     return exit_code;
 }
 

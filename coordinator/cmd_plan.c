@@ -175,43 +175,6 @@ on_planned(void *ud, size_t index, const struct mf_plan_mailbox *mb) {
         fprintf(stderr, "\r%70s\r", "");
 }
 
-/* Reads the test batches and merges their rates. */
-static int
-read_history(const char *url, const struct names *batches,
-             struct mf_plan_digest **d_r, struct mf_estimate_rate *rate) {
-    struct mf_redis *r = NULL;
-    struct mf_error err = {0};
-    struct mf_plan_digest *d = mf_xcalloc(batches->n, sizeof(*d));
-
-    *d_r = d;
-    if (mf_redis_connect(url, 0, &r, &err) != MF_E_OK) {
-        fprintf(stderr, "mailferry plan: Redis: %s\n", err.detail);
-        return MF_EXIT_ERROR;
-    }
-    for (size_t i = 0; i < batches->n; i++) {
-        if (mf_plan_batch_digest(r, batches->v[i], &d[i], &err) != MF_E_OK) {
-            fprintf(stderr, "mailferry plan: test batch %s: %s\n",
-                    batches->v[i], err.detail);
-            mf_redis_free(&r);
-            return MF_EXIT_ERROR;
-        }
-        if (d[i].running)
-            fprintf(stderr,
-                    "mailferry plan: warning: test batch %s is %s; its "
-                    "figures may still change\n",
-                    d[i].name, d[i].state);
-        mf_estimate_rate_merge(rate, &d[i].rate);
-    }
-    mf_redis_free(&r);
-    if (!(rate->bytes_per_second > 0) && !(rate->messages_per_second > 0)) {
-        fprintf(stderr,
-                "mailferry plan: the test batches have no Synced mailbox "
-                "with a duration: nothing to estimate from\n");
-        return MF_EXIT_ERROR;
-    }
-    return MF_EXIT_OK;
-}
-
 struct settings {
     struct mf_plan_options po;
     struct mf_migrate_server src, dst;
@@ -318,50 +281,42 @@ settings_free(struct settings *st) {
     free(st->conns);
 }
 
-static void
-print_json(const struct cli *cli, const struct mf_plan_batch *b,
-           const struct names *batches, const struct mf_plan_digest *d,
-           const struct mf_estimate_rate *rate, const struct mf_estimate *est,
-           const char **names) {
-    struct mf_buf buf = {0};
-    struct mf_json j;
+/* The test batches first: a typo there should not wait for the whole
+ * plan. Running ones are said to be. */
+static int
+read_forecast(const struct settings *st, struct mf_plan_forecast *f) {
+    struct mf_error err = {0};
+    mf_err rc = mf_plan_forecast_read(
+        f, st->redis, (const char *const *)st->batches.v, st->batches.n, &err);
 
-    mf_json_init(&j, &buf);
-    mf_json_object_begin(&j);
-    mf_json_key(&j, "source");
-    mf_json_string(&j, mf_config_get(cli->config, "source", NULL));
-    mf_json_key(&j, "target");
-    mf_json_string(&j, mf_config_get(cli->config, "target", NULL));
-    mf_json_key(&j, "plan");
-    mf_plan_batch_to_json(b, &j);
-    mf_json_key(&j, "from_batches");
-    mf_json_array_begin(&j);
-    for (size_t i = 0; rate && i < batches->n; i++)
-        mf_plan_digest_to_json(&d[i], &j);
-    mf_json_array_end(&j);
-    mf_json_key(&j, "estimate");
-    if (rate)
-        mf_estimate_to_json(rate, est, names, &j);
-    else
-        mf_json_null(&j);
-    mf_json_object_end(&j);
-    fwrite(buf.data, 1, buf.len, stdout);
-    fputc('\n', stdout);
-    mf_buf_free(&buf);
+    for (size_t i = 0; i < f->n_digests; i++)
+        if (f->digests[i].running)
+            fprintf(stderr,
+                    "mailferry plan: warning: test batch %s is %s; its "
+                    "figures may still change\n",
+                    f->digests[i].name, f->digests[i].state);
+    if (rc == MF_E_OK)
+        return MF_EXIT_OK;
+    fprintf(stderr, "mailferry plan: %s\n", err.detail);
+    return MF_EXIT_ERROR;
 }
 
 static void
-print_text(const struct mf_plan_batch *b, const struct names *batches,
-           const struct mf_plan_digest *d, const struct mf_estimate_rate *rate,
-           const struct mf_estimate *est, const char **names) {
-    mf_plan_batch_print(stdout, b);
-    if (!rate)
+print_forecast(const struct cli *cli, const struct mf_plan_batch *b,
+               const struct mf_plan_forecast *f) {
+    struct mf_buf buf = {0};
+    struct mf_json j;
+
+    if (!cli->json) {
+        mf_plan_forecast_print(stdout, b, f);
         return;
-    printf("\nestimate from test batch%s", batches->n > 1 ? "es" : "");
-    for (size_t i = 0; i < batches->n; i++)
-        printf("%s %s (%s)", i ? "," : "", d[i].name, d[i].state);
-    printf("\n");
-    mf_estimate_print(stdout, rate, est, names);
+    }
+    mf_json_init(&j, &buf);
+    mf_plan_forecast_to_json(b, f, mf_config_get(cli->config, "source", NULL),
+                             mf_config_get(cli->config, "target", NULL), &j);
+    fwrite(buf.data, 1, buf.len, stdout);
+    fputc('\n', stdout);
+    mf_buf_free(&buf);
 }
 
 int
@@ -369,19 +324,13 @@ cmd_plan(int argc, char **argv) {
     struct cli cli;
     struct settings st = {0};
     struct cli_csv rows = {0};
-    struct mf_plan_request *reqs = NULL;
-    char **owned = NULL;
+    struct mf_plan_requests reqs = {0};
     struct mf_plan_batch *b = NULL;
-    struct mf_plan_digest *digests = NULL;
-    struct mf_estimate_rate rate = {0};
-    struct mf_estimate est = {0};
-    const char **names = NULL; /* borrowed from b */
-    bool have_est = false;
+    struct mf_plan_forecast fc = {0};
     struct progress prog = {0};
     struct mf_error err = {0};
     struct sigaction sa;
     int exit_code = MF_EXIT_USAGE;
-    mf_err rc;
 
     if (!cli_parse(&cli, "plan", usage, options, argc, argv))
         goto out;
@@ -406,28 +355,15 @@ cmd_plan(int argc, char **argv) {
                                   st.src_admin.user != NULL || st.src_oauth,
                                   &rows)) != -1)
         goto out;
-    /* The test batches first: a typo there should not wait for the
-     * whole plan. */
-    if (st.batches.n &&
-        (exit_code = read_history(st.redis, &st.batches, &digests, &rate)) !=
-            MF_EXIT_OK)
+    if (st.batches.n && (exit_code = read_forecast(&st, &fc)) != MF_EXIT_OK)
         goto out;
     exit_code = MF_EXIT_ERROR;
 
-    reqs = mf_xcalloc(rows.n ? rows.n : 1, sizeof(*reqs));
-    owned = mf_xcalloc(4 * (rows.n ? rows.n : 1), sizeof(*owned));
-    for (size_t i = 0; i < rows.n; i++) {
-        const struct mf_csv_mailbox *w = &rows.rows[i];
-        const struct mf_jobs_names ids = {w->email, w->username,
-                                          w->target_username};
-
-        reqs[i].email = w->email;
-        cli_login_make(&st.src_admin, st.src_oauth, false, &ids, w->password,
-                       &reqs[i].source, &owned[4 * i]);
-        reqs[i].source.user_root = w->user_root;
-        cli_login_make(&st.dst_admin, st.dst_oauth, true, &ids,
-                       mf_jobs_target_password(w->target_password, w->password),
-                       &reqs[i].target, &owned[4 * i + 2]);
+    {
+        const struct mf_jobs_direct_side sides[2] = {
+            cli_admin_side(&st.src_admin, st.src_oauth),
+            cli_admin_side(&st.dst_admin, st.dst_oauth)};
+        mf_plan_requests_csv(sides, rows.rows, rows.n, &reqs);
     }
 
     memset(&sa, 0, sizeof(sa));
@@ -439,54 +375,23 @@ cmd_plan(int argc, char **argv) {
     prog.draw = !cli.json && isatty(STDERR_FILENO);
     st.po.on_mailbox = on_planned;
     st.po.ud = &prog;
-    if (mf_plan_batch(&st.po, reqs, rows.n, &b, &err) != MF_E_OK) {
+    if (mf_plan_batch(&st.po, reqs.v, reqs.n, &b, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry plan: %s\n", err.detail);
         goto out;
     }
 
-    names = mf_xcalloc(b->n ? b->n : 1, sizeof(*names));
-    if (st.batches.n) {
-        struct mf_estimate_job *jobs =
-            mf_xcalloc(b->n ? b->n : 1, sizeof(*jobs));
-        size_t nj = 0;
-
-        /* Only what was planned can be estimated; the failed mailboxes
-         * are listed as failed. */
-        for (size_t i = 0; i < b->n; i++) {
-            const struct mf_plan_mailbox *mb = &b->mailboxes[i];
-            if (mb->error.code != MF_E_OK)
-                continue;
-            jobs[nj].bytes = mb->totals.copy.bytes;
-            jobs[nj].messages = mb->totals.copy.messages;
-            names[nj++] = mb->email;
-        }
-        rc = mf_estimate_compute(&rate, jobs, nj, st.conns, st.n_conns,
-                                 (unsigned)st.max_connections,
-                                 (double)st.window, &est, &err);
-        free(jobs);
-        if (rc != MF_E_OK) {
-            fprintf(stderr, "mailferry plan: %s\n", err.detail);
-            goto out;
-        }
-        have_est = true;
+    if (st.batches.n &&
+        mf_plan_forecast_estimate(&fc, b, st.conns, st.n_conns,
+                                  (unsigned)st.max_connections,
+                                  (double)st.window, &err) != MF_E_OK) {
+        fprintf(stderr, "mailferry plan: %s\n", err.detail);
+        goto out;
     }
-    if (cli.json)
-        print_json(&cli, b, &st.batches, digests, have_est ? &rate : NULL, &est,
-                   names);
-    else
-        print_text(b, &st.batches, digests, have_est ? &rate : NULL, &est,
-                   names);
+    print_forecast(&cli, b, &fc);
     exit_code = b->n_failed ? MF_EXIT_FAIL : MF_EXIT_OK;
 out:
-    if (have_est)
-        mf_estimate_clear(&est);
-    if (owned)
-        for (size_t i = 0; i < 4 * rows.n; i++)
-            free(owned[i]);
-    free(owned);
-    free(reqs);
-    free(digests);
-    free(names);
+    mf_plan_requests_free(&reqs);
+    mf_plan_forecast_clear(&fc);
     mf_plan_batch_free(&b);
     cli_csv_free(&rows);
     settings_free(&st);

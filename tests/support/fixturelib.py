@@ -1,7 +1,8 @@
 """What the IMAP server fixtures (tests/support/dovecot/fixture,
 tests/support/cyrus/fixture) share: the env file, the system user that owns
-the mail, free ports, waiting for a greeting, and stopping the master
-processes they started (by PID, with their children).
+the mail, free ports, the throwaway test certificates, waiting for a
+greeting (plain or TLS), and stopping the master processes they started
+(by PID, with their children).
 
 The fixtures import it with tests/support on sys.path.
 """
@@ -11,6 +12,7 @@ import os
 import pwd
 import signal
 import socket
+import ssl
 import subprocess
 import time
 
@@ -70,18 +72,60 @@ def free_port():
         return s.getsockname()[1]
 
 
-def read_greeting(port, timeout):
+def read_greeting(port, timeout, cafile=None):
+    """True once the port greets ("* OK"); with cafile over implicit TLS
+    (imaps), the handshake verified against it."""
+    ctx = ssl.create_default_context(cafile=cafile) if cafile else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), 1) as s:
-                s.settimeout(2)
-                if s.recv(512).startswith(b"* OK"):
-                    return True
+            with socket.create_connection(("127.0.0.1", port), 1) as raw:
+                s = ctx.wrap_socket(raw, server_hostname="127.0.0.1") \
+                    if ctx else raw
+                with s:
+                    s.settimeout(2)
+                    if s.recv(512).startswith(b"* OK"):
+                        return True
         except OSError:
             pass
         time.sleep(0.05)
     return False
+
+
+def openssl(*args):
+    subprocess.run(["openssl"] + list(args), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def make_certs(d, label="test"):
+    """A test CA, a server certificate it signs (127.0.0.1 and localhost),
+    and an unrelated CA for tests that expect verification to fail, made
+    at each fixture start: ca.crt, server.crt, server.key, other-ca.crt
+    in d. label goes into the CAs' names, so that the CAs of two fixtures
+    put in one bundle differ by subject too."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes"]
+    for ca in ("ca", "other-ca"):
+        openssl("req", "-x509", *ec, "-keyout", os.path.join(d, ca + ".key"),
+                "-out", os.path.join(d, ca + ".crt"), "-days", "3650",
+                "-subj", "/CN=mailferry %s %s" % (label, ca),
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    ext = os.path.join(d, "server.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\n"
+                "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=serverAuth\n"
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("req", *ec, "-keyout", os.path.join(d, "server.key"),
+            "-out", os.path.join(d, "server.csr"), "-subj", "/CN=localhost")
+    openssl("x509", "-req", "-in", os.path.join(d, "server.csr"),
+            "-CA", os.path.join(d, "ca.crt"), "-CAkey",
+            os.path.join(d, "ca.key"), "-CAcreateserial", "-days", "825",
+            "-extfile", ext, "-out", os.path.join(d, "server.crt"))
+    os.chmod(os.path.join(d, "server.key"), 0o600)
+    for ca in ("ca", "other-ca"):
+        os.chmod(os.path.join(d, ca + ".crt"), 0o644)
 
 
 def cmdline(pid):

@@ -23,7 +23,12 @@ mkdtemp), with PRIVATE servers started through the fixtures' own scripts
 (tests/support/redis/fixture; `restart_redis()` restarts it on the same
 port) and a Kafka dev broker (tests/support/devbroker/fixture;
 `broker("broker down all")` writes to its control FIFO). A test may break
-them freely: no other test uses them. The default topic prefix and Redis
+them freely: no other test uses them. `cyrus="source"` or `"target"`
+also starts a private Cyrus pair (tests/support/cyrus/fixture, users
+`cyrus_users`; MF_CYRUS_ROOT as the fixture reads it) and puts that side
+of the migration on it (its source, or its target, server), the other
+side staying on the Dovecot pair: source_url(), target_url(), corpus(),
+append() and compare() follow. The default topic prefix and Redis
 database are used, since nobody else shares them.
 
 Processes: `serve()` and `worker()` start `mailferry serve` and
@@ -305,7 +310,8 @@ class Redis:
 
 class Pipeline:
     def __init__(self, name, users=0, max_userip=None, dovecot=True,
-                 redis=True, kafka=True, keep_on_failure=True, deadline=None):
+                 redis=True, kafka=True, keep_on_failure=True, deadline=None,
+                 cyrus=None, cyrus_users=None):
         """deadline (seconds): raise Fail after that long (SIGALRM), so
         that a hung case still stops its servers before an outer timeout
         (ctest's) kills the process without any cleanup."""
@@ -327,13 +333,18 @@ class Pipeline:
         self.closed = False
         self.env = dict(os.environ, MF_TEST_RUN_DIR=self.dir,
                         MF_BUILD_DIR=BUILD, MF_SOURCE_DIR=SRC_DIR)
-        self.dov = self.redis = self.kafka = None
+        self.dov = self.redis = self.kafka = self.cyr = None
         self._key = None
+        # (env file, role) of each side's server, for gen_corpus.py.
+        self.sides = {"source": ("dovecot.env", "source"),
+                      "target": ("dovecot.env", "target")}
         _LIVE.append(self)
         log(f"pipeline {name}: {self.dir}")
         try:
             if dovecot:
                 self.start_dovecot(users or 10, max_userip)
+            if cyrus:
+                self.start_cyrus(cyrus, cyrus_users or str(users or 10))
             if redis:
                 self.start_redis()
             if kafka:
@@ -375,6 +386,20 @@ class Pipeline:
         self.src_port = int(self.dov["SOURCE_IMAP_PORT"])
         self.tgt_port = int(self.dov["TARGET_IMAP_PORT"])
 
+    def start_cyrus(self, side, users):
+        """A private Cyrus pair (users: "116-117" or "1,5"); the migration's
+        side ("source" or "target") goes to its server of that role."""
+        env = dict(self.env, MF_CYRUS_USERS=users)
+        self.fixtures.append("cyrus/fixture")
+        self._fixture("cyrus/fixture", "start", env)
+        self.cyr = env_file(self.path("cyrus.env"))
+        port = int(self.cyr[side.upper() + "_IMAP_PORT"])
+        if side == "source":
+            self.src_port = port
+        else:
+            self.tgt_port = port
+        self.sides[side] = ("cyrus.env", side)
+
     def start_redis(self):
         self.fixtures.append("redis/fixture")
         self._fixture("redis/fixture", "start")
@@ -414,16 +439,20 @@ class Pipeline:
     # ----------------------------------------------------- mail
 
     def corpus(self, first, count, messages, profile="bench", clean=True,
-               server="source", jobs=2):
-        """A deterministic corpus for users first..first+count-1."""
+               server="source", jobs=2, extra=()):
+        """A deterministic corpus for users first..first+count-1 on the
+        server of side `server` (Dovecot's or Cyrus's); extra: more
+        gen_corpus.py options."""
+        envfile, role = self.sides[server]
         cmd = [PY, os.path.join(SUPPORT, "dovecot", "gen_corpus.py"),
-               "--env", self.path("dovecot.env"), "--server", server,
+               "--env", self.path(envfile), "--server", role,
                "--first-user", str(first), "--users", str(count),
                "--profile", profile, "--messages-per-user", str(messages),
                "--no-items", "-j", str(jobs),
                "--manifest", self.path(f"manifest-{first}-{count}.json")]
         if clean:
             cmd.append("--clean")
+        cmd += list(extra)
         subprocess.run(cmd, env=self.env, check=True,
                        stdout=subprocess.DEVNULL, timeout=600)
 

@@ -211,6 +211,54 @@ MF_WARN_UNUSED mf_err mf_caps_throttle_get(struct mf_redis *r,
                                            uint32_t *pause_r, unsigned *limit_r,
                                            struct mf_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Daily bandwidth quotas per user (core/src/caps/quota.c)            */
+/* ------------------------------------------------------------------ */
+
+/* A user's count in one quota window (Gmail: 2500 MB downloaded and 500
+ * MB uploaded a day, mf_profile_quota_rules()). The window opens with
+ * the first bytes counted and lasts window_ms; then the count starts
+ * again from 0. The rule, in one place for the pure form below and the
+ * fleet's form in Redis (lua/quota.lua):
+ *
+ *   - bytes are taken when the window's count plus them stays within
+ *     the limit, or when nothing was counted yet in the window (a
+ *     message bigger than the whole quota goes alone in a fresh window
+ *     rather than never);
+ *   - otherwise, or when the server said the quota is used up (filled),
+ *     nothing is taken until the window ends: the caller waits until
+ *     then and tries again;
+ *   - limit 0: no quota, everything is taken (and counted).
+ */
+struct mf_caps_quota {
+    uint64_t used;    /* bytes counted in the open window */
+    int64_t start_ms; /* when the window opened; 0: none is open */
+    bool full;        /* the server said the quota is used up */
+};
+
+/* The rule on q at now_ms (any clock, the same for every call on q):
+ * true when bytes were taken (and counted); false with *until_ms_r the
+ * end of the window, when it may be tried again. Pure. */
+bool mf_caps_quota_take(struct mf_caps_quota *q, uint64_t limit,
+                        uint64_t window_ms, uint64_t bytes, int64_t now_ms,
+                        int64_t *until_ms_r);
+/* The server answered that the quota is used up (Gmail's "[OVERQUOTA]
+ * Account exceeded command or bandwidth limits"): nothing more is taken
+ * in the window, which opens now when none is open. Returns its end. */
+int64_t mf_caps_quota_fill(struct mf_caps_quota *q, uint64_t window_ms,
+                           int64_t now_ms);
+
+/* The same rule fleet-wide, in Redis (time: Redis' TIME), for the user
+ * (login name) of endpoint, one count per direction (upload: to a
+ * target; download: from a source). fill false: takes bytes, *wait_ms_r
+ * 0 when taken, else the time left in the window; fill true:
+ * mf_caps_quota_fill(), *wait_ms_r the time left. *used_r: the window's
+ * count after the call. */
+MF_WARN_UNUSED mf_err mf_caps_quota_shared(
+    struct mf_redis *r, const char *endpoint, const char *user, bool upload,
+    bool fill, uint64_t limit, uint64_t window_ms, uint64_t bytes,
+    uint64_t *wait_ms_r, uint64_t *used_r, struct mf_error *err);
+
 /* The endpoint id of one side's server in the caps: "src:HOST:PORT"
  * for a source, "dst:HOST:PORT" for a target (the host cut at 180
  * bytes). Every process that takes or counts leases on that server names

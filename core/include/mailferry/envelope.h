@@ -86,10 +86,6 @@ struct mf_job {
      * it (the worker then resolves the batch's). Unpacking refuses
      * another word. */
     char *fingerprint;
-    /* A field added here must also be copied by the worker's handback
-     * (core/src/worker/job.c, job_copy()): most are bound into the sealed
-     * secrets, and a copy without one does not open (DECRYPT);
-     * integration.worker.sigterm catches it. */
 };
 
 struct mf_counters {
@@ -112,6 +108,7 @@ struct mf_counters {
     /* Left on the source by the date window (migrate.h). */
     uint64_t messages_outside_window, bytes_outside_window;
     uint64_t messages_deleted_on_target; /* --sync-deletes */
+    uint64_t messages_moved_on_target;   /* --sync-deletes: UID MOVE */
 };
 
 struct mf_progress {
@@ -213,6 +210,19 @@ MF_WARN_UNUSED mf_err mf_envelope_unpack(const uint8_t *buf, size_t len,
                                          size_t max_len,
                                          struct mf_envelope *env_r,
                                          struct mf_error *err);
+
+/* A deep copy of src into *dst_r (overwritten on success; release it
+ * with mf_envelope_clear() on the envelope that holds it), made by
+ * packing src and unpacking the bytes as mf_envelope_pack() and
+ * mf_envelope_unpack() do: every field a job carries on Kafka is copied,
+ * sealed secrets included, without a list of fields to keep up to date.
+ * The worker's handback re-produces a job this way
+ * (tests/unit/kafka/test_jobcopy.c fills every field of job.proto).
+ * Fails, with the unpacking checks' MF_E_ENVELOPE, only for a job that
+ * would not travel either (no batch, mailbox or job id, a bad window or
+ * fingerprint mode, a malformed sealed secret). */
+MF_WARN_UNUSED mf_err mf_job_copy(const struct mf_job *src,
+                                  struct mf_job *dst_r, struct mf_error *err);
 
 /* The Kafka key of a mailbox's messages, "<batch>/<mailbox>", as a new
  * string the caller frees. Jobs and results of one mailbox share it, so

@@ -98,6 +98,9 @@
        "target refused a malformed message (--repair fixes it)")               \
     XX(MESSAGE_REPAIRED, 315, NONE,                                            \
        "message repaired before the target took it")                           \
+    XX(BANDWIDTH_QUOTA, 316, RETRY,                                            \
+       "the user's daily IMAP bandwidth quota is used up until the next "      \
+       "window")                                                               \
     /* 400-499: messages */                                                    \
     XX(MESSAGE_TOO_LARGE, 400, FAIL_MESSAGE, "message larger than the limit")  \
     XX(MESSAGE_REJECTED, 401, FAIL_MESSAGE, "target refused the message")      \

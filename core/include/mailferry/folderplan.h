@@ -411,6 +411,21 @@ bool mf_folder_plan_fallback(struct mf_folder_plan *plan, size_t i, char delim,
  * when it would not move it. New string. */
 char *mf_folder_plan_fallback_wire(const struct mf_folder_plan *plan, size_t i,
                                    char delim, bool utf8, const char *repl);
+/* An earlier pass's fallbacks, found on the target: every entry to be
+ * created whose planned wire name the target's LIST (tgt, n_tgt: raw
+ * names) lacks but whose mf_folder_plan_fallback_wire() it holds moves
+ * there as mf_folder_plan_fallback() moves it (the entries below it
+ * too), and entries to be created that the target then holds no longer
+ * need creating (create_needed false). The one rule the copy engine and
+ * `plan` follow, so the plan shows the name a run will really use.
+ * Returns the number of entries moved (not counting those below them). */
+size_t mf_folder_plan_adopt_fallbacks(struct mf_folder_plan *plan,
+                                      const struct mf_folder_tgt *tgt,
+                                      size_t n_tgt, char delim, bool utf8,
+                                      const char *repl);
+/* The replacement a separator replacement and a conservative name use:
+ * rules' separator_replacement, "_" without rules or one. Borrowed. */
+const char *mf_folder_rules_replacement(const struct mf_folder_rules *rules);
 
 /* True when the admin's rename rule i of the rules the plan was built
  * with (rules->rename[i]) names no source folder of this mailbox nor a

@@ -130,6 +130,42 @@ void mf_jobs_login_clear(struct mf_jobs_login *lg);
 const char *mf_jobs_target_password(const char *target_password,
                                     const char *password);
 
+/* One side as a process that connects to the servers itself holds it
+ * (`migrate --direct`, `verify`, `plan`, `batch create --dry-run`): the
+ * admin with its clear password, and the OAuth2 token source. Borrowed. */
+struct mf_oauth;
+struct mf_migrate_login;
+struct mf_csv_mailbox;
+struct mf_jobs_direct_side {
+    const char *admin;          /* NULL: no admin */
+    const char *admin_password; /* clear, or NULL */
+    const char *admin_format;   /* NULL: "sasl" */
+    struct mf_oauth *oauth;     /* NULL: passwords */
+};
+
+/* A mailbox's names and clear passwords, as its CSV row gives them
+ * (borrowed). */
+struct mf_jobs_direct_mailbox {
+    struct mf_jobs_names names;
+    const char *user_root;       /* source only; NULL: none */
+    const char *password;        /* Password */
+    const char *target_password; /* TargetPassword; NULL: Password */
+};
+
+/* The mailbox of a CSV row (borrowing the row's strings). */
+void mf_jobs_direct_mailbox_csv(const struct mf_csv_mailbox *row,
+                                struct mf_jobs_direct_mailbox *mb_r);
+
+/* Both logins of mailbox mb, connected from this process, by the rule of
+ * mf_jobs_side_login() with sides[0] for the source and sides[1] for the
+ * target (core/src/jobs/connect_login.c). *src and *dst are overwritten
+ * and borrow from sides, mb and owned[4], which receives the strings to
+ * free afterwards (free() each). */
+void mf_jobs_direct_logins(const struct mf_jobs_direct_side sides[2],
+                           const struct mf_jobs_direct_mailbox *mb,
+                           struct mf_migrate_login *src,
+                           struct mf_migrate_login *dst, char *owned[4]);
+
 /* Builds the job envelope body for one job of a mailbox: ids from job,
  * logins and sealed passwords from the batch configuration and the
  * mailbox record as described at the top of this file. *job_r is

@@ -133,6 +133,16 @@ MF_WARN_UNUSED mf_err mf_kafka_producer_flush(struct mf_kafka_producer *p,
                                               int timeout_ms,
                                               struct mf_error *err);
 
+/* Serves delivery reports until at most max_queued messages are queued
+ * or in flight, so that a caller producing many keeps a bounded number in
+ * memory. MF_E_KAFKA_UNAVAILABLE when more are still queued after
+ * timeout_ms (they stay queued); failed deliveries are left for
+ * mf_kafka_producer_flush() to report. */
+MF_WARN_UNUSED mf_err mf_kafka_producer_wait_room(struct mf_kafka_producer *p,
+                                                  int max_queued,
+                                                  int timeout_ms,
+                                                  struct mf_error *err);
+
 /* Messages queued but not yet delivered or failed. */
 int mf_kafka_producer_outq_len(struct mf_kafka_producer *p);
 

@@ -214,6 +214,34 @@ MF_WARN_UNUSED mf_err mf_plan_batch(const struct mf_plan_options *o,
                                     struct mf_error *err);
 void mf_plan_batch_free(struct mf_plan_batch **b);
 
+/* The requests of n mailboxes with the logins a process that connects
+ * itself uses (mf_jobs_direct_logins()), and the strings they own. */
+struct mf_csv_mailbox;
+struct mf_jobs_direct_side;
+struct mf_batchdef;
+struct mf_plan_requests {
+    struct mf_plan_request *v; /* owned, n */
+    size_t n;
+    char **owned; /* owned, 4 per request */
+};
+/* One request per CSV row, logged in as sides[0] (source) and sides[1]
+ * (target) say; the rows and sides are borrowed by *r_r, which is
+ * overwritten (free with mf_plan_requests_free()). */
+void mf_plan_requests_csv(const struct mf_jobs_direct_side *sides,
+                          const struct mf_csv_mailbox *rows, size_t n,
+                          struct mf_plan_requests *r_r);
+void mf_plan_requests_free(struct mf_plan_requests *r);
+/* `batch create --dry-run`: plans every mailbox of d, a definition read
+ * without a keyring (its blobs hold clear passwords), on the batch's
+ * servers with its folder rules, size cap and window, logged in as its
+ * jobs will be; concurrency mailboxes at a time. *batch_r as
+ * mf_plan_batch(). Errors: the servers' and rules' (err says which) and
+ * mf_plan_batch()'s, its detail after "plan: ". */
+MF_WARN_UNUSED mf_err mf_plan_batchdef(const struct mf_batchdef *d,
+                                       unsigned concurrency,
+                                       struct mf_plan_batch **batch_r,
+                                       struct mf_error *err);
+
 /* Adds a mailbox's totals into sum (the batch totals). */
 void mf_plan_totals_add(struct mf_plan_totals *sum,
                         const struct mf_plan_totals *t);
@@ -378,5 +406,51 @@ MF_WARN_UNUSED mf_err mf_plan_batch_digest(struct mf_redis *r, const char *name,
 /* Whole seconds from the first start to the last finish (0: unknown). */
 int64_t mf_plan_digest_duration(const struct mf_plan_digest *d);
 void mf_plan_digest_to_json(const struct mf_plan_digest *d, struct mf_json *j);
+
+/* ------------------------------------------------------------------ */
+/* The forecast: a plan with test batches (forecast.c)                 */
+/* ------------------------------------------------------------------ */
+
+/* What `mailferry plan --from-batch` adds to a plan: the test batches'
+ * digests, their merged rate and the estimate of the planned mailboxes
+ * from it. Owns everything; clear with mf_plan_forecast_clear(). */
+struct mf_plan_forecast {
+    struct mf_plan_digest *digests; /* owned: the test batches read */
+    size_t n_digests;
+    struct mf_estimate_rate rate; /* merged over the test batches */
+    bool has_estimate;            /* est is set */
+    struct mf_estimate est;
+    const char **names; /* owned array: the estimated mailboxes' emails,
+                           borrowed from the plan */
+};
+
+/* Reads the n test batches from the Redis at redis_url into f (zeroed
+ * first), merging their rates; f->n_digests counts those read, also on
+ * error (a digest's running flag says its figures may still change).
+ * Errors (err's detail names what): Redis unreachable, a test batch
+ * missing (MF_E_NOT_FOUND), and MF_E_NOT_FOUND when no test batch has a
+ * Synced mailbox with a duration to estimate from. */
+MF_WARN_UNUSED mf_err mf_plan_forecast_read(struct mf_plan_forecast *f,
+                                            const char *redis_url,
+                                            const char *const *batches,
+                                            size_t n, struct mf_error *err);
+/* Estimates the mailboxes of b that could be planned (the failed ones
+ * are listed as failed) at the connection counts conns (NULL: the
+ * defaults), as mf_estimate_compute(). */
+MF_WARN_UNUSED mf_err mf_plan_forecast_estimate(
+    struct mf_plan_forecast *f, const struct mf_plan_batch *b,
+    const unsigned *conns, size_t n_conns, unsigned max_connections,
+    double window_seconds, struct mf_error *err);
+/* The plan b and, when f (may be NULL) has an estimate, the test batches
+ * and the estimate: as text, or as one JSON object {"source", "target",
+ * "plan", "from_batches", "estimate"} (source and target: the URLs as
+ * given, or NULL). */
+void mf_plan_forecast_print(FILE *out, const struct mf_plan_batch *b,
+                            const struct mf_plan_forecast *f);
+void mf_plan_forecast_to_json(const struct mf_plan_batch *b,
+                              const struct mf_plan_forecast *f,
+                              const char *source, const char *target,
+                              struct mf_json *j);
+void mf_plan_forecast_clear(struct mf_plan_forecast *f);
 
 #endif

@@ -70,6 +70,10 @@ struct mf_profile {
      * the floor of the adaptive connection limit. */
     uint32_t throttle_default_ms;
     unsigned throttle_min_connections;
+    /* Daily IMAP bandwidth quotas per user (Gmail: 2500 MB downloaded
+     * from it, 500 MB uploaded to it; mf_profile_quota_rules()): bytes
+     * per window, 0: none. */
+    uint64_t quota_download, quota_upload;
     /* As a source. */
     /* Folders excluded with their subfolders: patterns, NULL-terminated
      * (each also excluded with a "/" and "*" after it). */
@@ -129,6 +133,53 @@ struct mf_config;
 MF_WARN_UNUSED mf_err mf_profile_throttle_read(const struct mf_config *conf,
                                                struct mf_throttle_rules *given,
                                                struct mf_error *err);
+
+/* Daily IMAP bandwidth quotas per user (issue 13 section 1; the caps'
+ * mf_caps_quota_take()), the profile's defaults that the admin's
+ * --quota-* flags override: what may be downloaded from one user of a
+ * source and uploaded to one user of a target in one window, counted
+ * fleet-wide. A mailbox that reaches one waits for the next window
+ * (reported as waiting, not failed) and goes on where it stopped. */
+struct mf_quota_rules {
+    uint64_t download_bytes; /* from a source user per window; 0: none */
+    uint64_t upload_bytes;   /* to a target user per window; 0: none */
+    uint64_t window_s;       /* the window's length */
+};
+
+#define MF_QUOTA_DEFAULT_WINDOW_S 86400
+
+/* The one table of the --quota-* flags: option, field of struct
+ * mf_quota_rules (also the batch hash field "quo_<field>"), least and
+ * greatest value, unit (mf_config_unit), help with the default. The
+ * programs' option tables, `batch set`, the batch record and the docs
+ * all follow it. */
+#define MF_QUOTA_FLAGS(XX)                                                     \
+    XX("quota-download", download_bytes, 1, (uint64_t)1 << 50, MF_UNIT_BYTES,  \
+       "bytes that may be downloaded from one source user per quota "          \
+       "window, fleet-wide (k/m/g; default: the source profile's, gmail "      \
+       "2500000000: Google's 2500 MB a day)")                                  \
+    XX("quota-upload", upload_bytes, 1, (uint64_t)1 << 50, MF_UNIT_BYTES,      \
+       "bytes that may be uploaded to one target user per quota window, "      \
+       "fleet-wide (k/m/g; default: the target profile's, gmail 500000000: "   \
+       "Google's 500 MB a day)")                                               \
+    XX("quota-window", window_s, 1, (uint64_t)366 * 86400, MF_UNIT_SECONDS,    \
+       "the length of a quota window (s/m/h/d; default 1d): a mailbox "        \
+       "that used its quota waits for the next one")
+
+/* The rules a run uses: each of given (the admin's flags; NULL or 0:
+ * unset) else the profiles' (src for downloads, tgt for uploads; NULL:
+ * generic, which has none) else MF_QUOTA_DEFAULT_WINDOW_S for the
+ * window. */
+void mf_profile_quota_rules(const struct mf_profile *src,
+                            const struct mf_profile *tgt,
+                            const struct mf_quota_rules *given,
+                            struct mf_quota_rules *rules_r);
+
+/* Reads the --quota-* flags of MF_QUOTA_FLAGS from conf into *given (0
+ * for a flag not given). MF_E_USAGE for a value out of range. */
+MF_WARN_UNUSED mf_err mf_profile_quota_read(const struct mf_config *conf,
+                                            struct mf_quota_rules *given,
+                                            struct mf_error *err);
 
 /* --fingerprint: "strict" or "lenient" (case-insensitive) in *mode_r;
  * NULL or "" leaves *mode_r and *set_r alone (the target profile's mode

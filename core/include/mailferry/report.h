@@ -69,10 +69,14 @@ enum mf_report_skip_reason {
     /* Removed from the target by --sync-deletes (expunged on the source
      * after mailferry copied it): listed with its subject. */
     MF_REPORT_SKIP_DELETED,
+    /* Moved on the target by --sync-deletes (UID MOVE) because the source
+     * moved it between folders: listed in its new folder, not copied
+     * again, not missing. */
+    MF_REPORT_SKIP_MOVED,
     MF_REPORT_SKIP_REASON_COUNT
 };
 /* "too_large", "excluded", "failed", "vanished", "outside_window",
- * "deleted_on_target". */
+ * "deleted_on_target", "moved_on_target". */
 const char *mf_report_skip_reason_name(enum mf_report_skip_reason r);
 
 /* What `mailferry verify` (verify.h) said about a mailbox. */
@@ -98,6 +102,11 @@ struct mf_report_skipped {
     int64_t internal_date; /* INTERNALDATE, Unix time; 0 unknown */
     const char *subject;   /* decoded Subject, may be NULL */
     enum mf_report_skip_reason reason;
+    /* The code it was listed with (an mf_err number: MESSAGE_TOO_LARGE,
+     * MESSAGE_DELETED, MESSAGE_MOVED...), 0 unknown, and its detail, may
+     * be NULL ("moved from FOLDER" for MESSAGE_MOVED). */
+    int error_code;
+    const char *error_text;
 };
 
 /* One message whose copy failed. */

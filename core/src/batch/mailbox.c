@@ -112,6 +112,7 @@ mf__batch_mailbox_fill(struct mf_batch_mailbox *mb, const redisReply *h) {
     s->outside_window = mf__batch_hget_u64(h, "outside_window");
     s->bytes_outside_window = mf__batch_hget_u64(h, "bytes_outside_window");
     s->deleted_on_target = mf__batch_hget_u64(h, "deleted_on_target");
+    s->moved_on_target = mf__batch_hget_u64(h, "moved_on_target");
     s->failed = mf__batch_hget_u64(h, "failed");
     s->flags_updated = mf__batch_hget_u64(h, "flags_updated");
     s->lease_wait_ms = mf__batch_hget_u64(h, "lease_wait_ms");

@@ -36,6 +36,8 @@ on_skipped(void *ud, const struct mf_batch_item *it) {
         .internal_date = it->internal_date,
         .subject = it->subject,
         .reason = mf_report_skip_reason_of(it->code),
+        .error_code = it->code,
+        .error_text = it->detail,
     };
 
     mf_report_add_skipped(x->c->rep, x->i, &s);

@@ -112,6 +112,7 @@ add_stats(struct mf__batch_argv *a, const struct mf_batch_result *res) {
     mf__batch_argv_addu(a, s->outside_window);
     mf__batch_argv_addu(a, s->bytes_outside_window);
     mf__batch_argv_addu(a, s->deleted_on_target);
+    mf__batch_argv_addu(a, s->moved_on_target);
 }
 
 /* Counters that add up over the mailbox's jobs (time waited for

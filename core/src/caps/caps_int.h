@@ -19,6 +19,9 @@
  *                                pauses the endpoint (PTTL: time left)
  *   mf:{c:EP}:tlimit             STRING the lowered connection limit
  *                                (throttle.c)
+ *   mf:{c:EP}:quota:<dl|ul>:<user>  HASH used, full: a user's count in
+ *                                its quota window (PTTL: the time left;
+ *                                quota.c)
  */
 #ifndef MF_CAPS_INT_H
 #define MF_CAPS_INT_H
@@ -59,6 +62,7 @@ void mf__caps_random_id(char *out);
 extern const struct mf_redis_script *const mf__caps_lease_script;
 extern const struct mf_redis_script *const mf__caps_bw_script;
 extern const struct mf_redis_script *const mf__caps_throttle_script;
+extern const struct mf_redis_script *const mf__caps_quota_script;
 
 /* Runs script s with keys and args through mf_redis_script_run(). A
  * broken connection is retried once (every script here is safe to

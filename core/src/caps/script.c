@@ -18,6 +18,7 @@ const struct mf_redis_script *const mf__caps_bw_script =
     &mf__caps_lua_bandwidth;
 const struct mf_redis_script *const mf__caps_throttle_script =
     &mf__caps_lua_throttle;
+const struct mf_redis_script *const mf__caps_quota_script = &mf__caps_lua_quota;
 
 mf_err
 mf__caps_script_run(struct mf_redis *r, const struct mf_redis_script *s,

@@ -132,6 +132,10 @@ json_mailbox(struct mf_json *j, const struct mf__direct_outcome *o) {
     mf_json_key(j, "uidvalidity_changes"),
         mf_json_u64(j, s->uidvalidity_changes);
     mf_json_key(j, "attempts"), mf_json_u64(j, s->attempts);
+    /* Throttling answers and the time paused for them, as batch status
+     * shows them (status/mbjson.c). */
+    mf_json_key(j, "throttles"), mf_json_u64(j, s->throttles);
+    mf_json_key(j, "throttle_wait_ms"), mf_json_u64(j, s->throttle_wait_ms);
     mf_json_key(j, "seconds"), mf_json_double(j, s->seconds);
     mf_json_key(j, "error");
     if (r->error.code == MF_E_OK) {

@@ -25,6 +25,16 @@ state_of(const struct mf__direct_outcome *o) {
     return MF_REPORT_FAILED;
 }
 
+/* The i-th item of three lists taken one after another. */
+static const struct mf_migrate_item *
+nth3(const struct mf_migrate_item *a, size_t na,
+     const struct mf_migrate_item *b, size_t nb,
+     const struct mf_migrate_item *c, size_t i) {
+    if (i < na)
+        return &a[i];
+    return i - na < nb ? &b[i - na] : &c[i - na - nb];
+}
+
 static void
 add_mailbox(struct mf_report_batch *b, const struct mf__direct_outcome *o,
             int64_t started) {
@@ -45,10 +55,11 @@ add_mailbox(struct mf_report_batch *b, const struct mf__direct_outcome *o,
     m.attempts = s->attempts;
     m.worker = "mailferry migrate";
     idx = mf_report_add_mailbox(b, &m);
-    for (size_t i = 0; i < r->n_skipped + r->n_deleted; i++) {
-        /* Removed ones (MESSAGE_DELETED) are listed under their reason. */
-        const struct mf_migrate_item *it =
-            i < r->n_skipped ? &r->skipped[i] : &r->deleted[i - r->n_skipped];
+    for (size_t i = 0; i < r->n_skipped + r->n_deleted + r->n_moved; i++) {
+        /* Removed (MESSAGE_DELETED) and moved ones (MESSAGE_MOVED) are
+         * listed under their reasons. */
+        const struct mf_migrate_item *it = nth3(
+            r->skipped, r->n_skipped, r->deleted, r->n_deleted, r->moved, i);
         struct mf_report_skipped k = {
             .folder = it->folder,
             .uid = it->uid,
@@ -56,17 +67,16 @@ add_mailbox(struct mf_report_batch *b, const struct mf__direct_outcome *o,
             .internal_date = it->internal_date,
             .subject = it->subject,
             .reason = mf_report_skip_reason_of((int)it->error.code),
+            .error_code = (int)it->error.code,
+            .error_text = it->error.detail,
         };
         mf_report_add_skipped(b, idx, &k);
     }
     for (size_t i = 0; i < r->n_failed + r->n_repaired + r->n_renamed; i++) {
         /* Repaired messages (MESSAGE_REPAIRED) and renamed folders
          * (FOLDER_RENAMED) get their own lists there. */
-        size_t k = i - r->n_failed;
-        const struct mf_migrate_item *it = i < r->n_failed ? &r->failed[i]
-                                           : k < r->n_repaired
-                                               ? &r->repaired[k]
-                                               : &r->renamed[k - r->n_repaired];
+        const struct mf_migrate_item *it = nth3(
+            r->failed, r->n_failed, r->repaired, r->n_repaired, r->renamed, i);
         struct mf_report_failed f = {.folder = it->folder,
                                      .uid = it->uid,
                                      .error_code = (int)it->error.code,

@@ -226,8 +226,7 @@ setup(struct mf__folder_ctx *c) {
     c->delim = in->tgt_delim;
     c->joiner = in->tgt_delim ? in->tgt_delim : '/';
     c->ci = c->rules->case_insensitive;
-    c->repl =
-        c->rules->separator_replacement ? c->rules->separator_replacement : "_";
+    c->repl = mf_folder_rules_replacement(c->rules);
     if (c->delim && strchr(c->repl, c->delim))
         return mf_error_set(c->err, MF_E_CONFIG,
                             "separator replacement \"%s\" contains the "

@@ -139,3 +139,49 @@ mf_folder_plan_fallback(struct mf_folder_plan *plan, size_t i, char delim,
     free(conservative);
     return ok;
 }
+
+/* Whether the target's LIST (tgt) showed wire. */
+static bool
+tgt_has(const struct mf_folder_tgt *tgt, size_t n_tgt, const char *wire) {
+    size_t n = strlen(wire);
+
+    for (size_t k = 0; k < n_tgt; k++)
+        if (tgt[k].len == n && memcmp(tgt[k].name, wire, n) == 0)
+            return true;
+    return false;
+}
+
+size_t
+mf_folder_plan_adopt_fallbacks(struct mf_folder_plan *plan,
+                               const struct mf_folder_tgt *tgt, size_t n_tgt,
+                               char delim, bool utf8, const char *repl) {
+    size_t moved = 0;
+
+    for (size_t i = 0; plan && i < plan->n; i++) {
+        struct mf_folder_entry *e = &plan->e[i];
+        char *wire;
+        bool there;
+
+        if (e->action == MF_FOLDER_EXCLUDED || !e->create_needed)
+            continue;
+        if (tgt_has(tgt, n_tgt, e->tgt_wire)) {
+            /* Below a folder moved here: there already. */
+            e->create_needed = false;
+            continue;
+        }
+        wire = mf_folder_plan_fallback_wire(plan, i, delim, utf8, repl);
+        there = wire && tgt_has(tgt, n_tgt, wire);
+        free(wire);
+        if (there && mf_folder_plan_fallback(plan, i, delim, utf8, repl)) {
+            e->create_needed = false;
+            moved++;
+        }
+    }
+    return moved;
+}
+
+const char *
+mf_folder_rules_replacement(const struct mf_folder_rules *rules) {
+    return rules && rules->separator_replacement ? rules->separator_replacement
+                                                 : "_";
+}

@@ -257,21 +257,27 @@ void
 mf_folder_entry_rename_why(const struct mf_folder_entry *e, char *out,
                            size_t n) {
     struct mf_buf b = {0};
+    const char *src = e->src_path ? e->src_path : "?";
     const char *from = e->repl_from ? e->repl_from : "";
-    const char *to = e->repl_to ? e->repl_to : "";
+    /* The line already shows both whole names: name the level that changed
+     * only when it is not the whole name (the report read "A/B -> "A_B":
+     * "A/B" holds the target's delimiter: "A_B""). */
+    const char *what = strcmp(from, src) == 0 ? "the name" : from;
+    const char *quote = what == from ? "\"" : "";
 
     if ((e->flags & MF_FOLDER_F_DELIM_REPLACED) &&
         !(e->flags & MF_FOLDER_F_NAME_MAPPED))
-        reason(&b, "\"%s\" holds the target's delimiter: \"%s\"", from, to);
+        reason(&b, "%s%s%s holds the target's hierarchy delimiter", quote, what,
+               quote);
     if (e->flags & MF_FOLDER_F_NAME_MAPPED)
-        reason(&b, "the target refuses \"%s\" (characters or length): \"%s\"",
-               from, to);
+        reason(&b, "the target refuses %s%s%s (characters or length)", quote,
+               what, quote);
     if ((e->flags & MF_FOLDER_F_COLLISION) && e->wanted_name &&
         !(e->flags & MF_FOLDER_F_NAME_REFUSED))
         reason(&b, "\"%s\" is another folder's: suffixed", e->wanted_name);
     if ((e->flags & MF_FOLDER_F_NAME_REFUSED) && e->wanted_name)
         reason(&b, "the target refused to create \"%s\"", e->wanted_name);
-    snprintf(out, n, "%s -> \"%s\": %s", e->src_path ? e->src_path : "?",
-             e->tgt_name ? e->tgt_name : "", b.len ? (char *)b.data : "");
+    snprintf(out, n, "%s -> \"%s\": %s", src, e->tgt_name ? e->tgt_name : "",
+             b.len ? (char *)b.data : "");
     mf_buf_free(&b);
 }

@@ -9,6 +9,7 @@
 
 #include "mailferry/crypto.h"
 #include "mailferry/kafka.h"
+#include "mailferry/log.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,16 @@ mf_jobs_link_open(const struct mf_config *cfg, struct mf_redis *redis,
         prefix(err, "Kafka");
         mf_jobs_link_close(l);
         return rc;
+    }
+    {
+        /* Learn the topics now, so that the first jobs go out at once
+         * rather than at librdkafka's next topic scan while the pass
+         * waits for room (produce.c). Best effort: a Kafka still starting
+         * is waited for by the produce and the flush. */
+        const char *const warm[] = {l->topics.jobs, l->topics.dlq};
+        struct mf_error werr = {0};
+        if (mf_kafka_producer_warm(l->producer, warm, 2, 2000, &werr))
+            mf_log(MF_LOG_DEBUG, NULL, "jobs.warm", "%s", werr.detail);
     }
     mf_jobs_sender_name(l->sender, sizeof(l->sender));
     l->jc =

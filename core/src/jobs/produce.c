@@ -7,7 +7,9 @@
  * every 200 of them we read the mailbox records (HGETALLs pipelined in one
  * round trip), build each job with its sealed credentials (build.c) and
  * queue it on the producer. Nothing waits for
- * Kafka per message: the producer is flushed once at the end, and a
+ * Kafka per message: a pass waits only while more than JOBS_IN_FLIGHT
+ * jobs are undelivered (its memory stays the same at any number of
+ * mailboxes), the producer is flushed once at the end, and a
  * failed flush is reported, the mailboxes staying Queued for
  * mf_jobs_reissue(). The batch configuration is read once per call.
  */
@@ -104,10 +106,18 @@ mf_jobs_produce_job(const struct mf_jobs_ctx *c,
  * which is what a pass over 50,000 mailboxes spent its time on. */
 #define JOBS_AT_ONCE 200
 
+/* At most this many jobs wait in the producer, so that a pass over any
+ * number of mailboxes holds the same memory: without a bound, a pass
+ * that produces faster than Kafka takes the messages (while the producer
+ * learns its topic, say) held every envelope not yet delivered: 9,000 of
+ * them at one point of a 50,000-job start on the dev broker. */
+#define JOBS_IN_FLIGHT 2000
+
 struct walk {
     const struct mf_jobs_ctx *c;
     const struct mf_batch_config *cfg;
     const char *batch;
+    int flush_ms;
     uint64_t n;
     struct mf_batch_job jobs[JOBS_AT_ONCE];
     size_t njobs;
@@ -134,6 +144,9 @@ produce_gathered(struct walk *w) {
         if (rc == MF_E_OK)
             w->n++;
     }
+    if (rc == MF_E_OK)
+        rc = mf_kafka_producer_wait_room(w->c->producer, JOBS_IN_FLIGHT,
+                                         w->flush_ms, &err);
     if (rc) {
         const struct mf_batch_job *bj = &w->jobs[i < n ? i : 0];
         struct mf_log_ctx lc = {w->batch, bj->email, bj->job_id, bj->attempt};
@@ -161,12 +174,6 @@ walk_end(struct walk *w, mf_err rc) {
     return rc ? rc : prc;
 }
 
-static mf_err
-flush(const struct mf_jobs_ctx *c, int flush_ms, struct mf_error *err) {
-    return mf_kafka_producer_flush(
-        c->producer, flush_ms > 0 ? flush_ms : MF_JOBS_FLUSH_MS, err);
-}
-
 /* Walks batch's mailboxes with walker (a pass, or the Queued ones),
  * producing each job it hands out, then flushes. */
 static mf_err
@@ -182,7 +189,10 @@ produce_walk(const struct mf_jobs_ctx *c, const char *batch,
     if ((rc = mf_batch_get(c->redis, batch, &cfg, err)))
         return rc;
     w = mf_xcalloc(1, sizeof(*w));
-    *w = (struct walk){.c = c, .cfg = cfg, .batch = batch};
+    *w = (struct walk){.c = c,
+                       .cfg = cfg,
+                       .batch = batch,
+                       .flush_ms = flush_ms > 0 ? flush_ms : MF_JOBS_FLUSH_MS};
     if (queued_only)
         rc = mf_batch_foreach_queued(c->redis, batch, on_job, w, err);
     else
@@ -192,7 +202,7 @@ produce_walk(const struct mf_jobs_ctx *c, const char *batch,
         *err = w->err;
     /* Flush what was queued even when the walk failed: those jobs are
      * real and their mailboxes wait for them. */
-    frc = flush(c, flush_ms, &ferr);
+    frc = mf_kafka_producer_flush(c->producer, w->flush_ms, &ferr);
     if (!rc && frc) {
         rc = frc;
         *err = ferr;

@@ -127,6 +127,19 @@ clear_items(struct mf_result_item *items, size_t n) {
     free(items);
 }
 
+static void
+clear_job(struct mf_job *j) {
+    free(j->batch);
+    free(j->mailbox);
+    free(j->job_id);
+    free(j->user_root);
+    free(j->source_profile);
+    free(j->target_profile);
+    free(j->fingerprint);
+    clear_credentials(&j->source);
+    clear_credentials(&j->target);
+}
+
 void
 mf_envelope_clear(struct mf_envelope *env) {
     struct mf_job *j;
@@ -140,15 +153,7 @@ mf_envelope_clear(struct mf_envelope *env) {
     r = &env->result;
     free(env->message_id);
     free(env->sender);
-    free(j->batch);
-    free(j->mailbox);
-    free(j->job_id);
-    free(j->user_root);
-    free(j->source_profile);
-    free(j->target_profile);
-    free(j->fingerprint);
-    clear_credentials(&j->source);
-    clear_credentials(&j->target);
+    clear_job(j);
     free(p->batch);
     free(p->mailbox);
     free(p->job_id);
@@ -230,6 +235,44 @@ pb_counters(PbCounters *pb, const struct mf_counters *x) {
     pb->messages_outside_window = x->messages_outside_window;
     pb->bytes_outside_window = x->bytes_outside_window;
     pb->messages_deleted_on_target = x->messages_deleted_on_target;
+    pb->messages_moved_on_target = x->messages_moved_on_target;
+}
+
+/* A Job and the messages it points at, all on the packer's stack. */
+struct pb_job {
+    PbJob job;
+    PbCredentials source, target;
+    PbSealed source_pw, target_pw;
+    PbWindow window;
+};
+
+static void
+pb_job(struct pb_job *p, const struct mf_job *j) {
+    PbJob *pj = &p->job;
+
+    mailferry__v1__job__init(pj);
+    pj->batch = s(j->batch);
+    pj->mailbox = s(j->mailbox);
+    pj->job_id = s(j->job_id);
+    pj->attempt = j->attempt;
+    pj->kind = (Mailferry__V1__JobKind)j->kind;
+    pj->pass = j->pass;
+    pb_credentials(&p->source, &p->source_pw, &j->source);
+    pb_credentials(&p->target, &p->target_pw, &j->target);
+    pj->source = &p->source;
+    pj->target = &p->target;
+    pj->user_root = s(j->user_root);
+    pj->batch_generation = j->batch_generation;
+    pj->verify_sample = j->verify_sample;
+    pj->source_profile = s(j->source_profile);
+    pj->target_profile = s(j->target_profile);
+    pj->fingerprint = s(j->fingerprint);
+    if (j->has_window) {
+        mailferry__v1__date_window__init(&p->window);
+        p->window.since = j->window.since;
+        p->window.before = j->window.before;
+        pj->window = &p->window;
+    }
 }
 
 /* A new array of n Items and one of n pointers to them (freed by the
@@ -259,10 +302,7 @@ mf_err
 mf_envelope_pack(const struct mf_envelope *env, uint8_t **buf_r, size_t *len_r,
                  struct mf_error *err) {
     PbEnvelope pe;
-    PbJob pj;
-    PbCredentials psrc, ptgt;
-    PbSealed psrc_pw, ptgt_pw;
-    PbWindow pw;
+    struct pb_job pj;
     PbCounters pc;
     PbProgress pp;
     PbResult pr;
@@ -281,35 +321,11 @@ mf_envelope_pack(const struct mf_envelope *env, uint8_t **buf_r, size_t *len_r,
     pe.sender = s(env->sender);
 
     switch (env->body) {
-    case MF_ENVELOPE_JOB: {
-        const struct mf_job *j = &env->job;
-        mailferry__v1__job__init(&pj);
-        pj.batch = s(j->batch);
-        pj.mailbox = s(j->mailbox);
-        pj.job_id = s(j->job_id);
-        pj.attempt = j->attempt;
-        pj.kind = (Mailferry__V1__JobKind)j->kind;
-        pj.pass = j->pass;
-        pb_credentials(&psrc, &psrc_pw, &j->source);
-        pb_credentials(&ptgt, &ptgt_pw, &j->target);
-        pj.source = &psrc;
-        pj.target = &ptgt;
-        pj.user_root = s(j->user_root);
-        pj.batch_generation = j->batch_generation;
-        pj.verify_sample = j->verify_sample;
-        pj.source_profile = s(j->source_profile);
-        pj.target_profile = s(j->target_profile);
-        pj.fingerprint = s(j->fingerprint);
-        if (j->has_window) {
-            mailferry__v1__date_window__init(&pw);
-            pw.since = j->window.since;
-            pw.before = j->window.before;
-            pj.window = &pw;
-        }
+    case MF_ENVELOPE_JOB:
+        pb_job(&pj, &env->job);
         pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_JOB;
-        pe.job = &pj;
+        pe.job = &pj.job;
         break;
-    }
     case MF_ENVELOPE_PROGRESS: {
         const struct mf_progress *p = &env->progress;
         mailferry__v1__progress__init(&pp);
@@ -510,6 +526,7 @@ un_counters(const PbCounters *pb, struct mf_counters *x) {
     x->messages_outside_window = pb->messages_outside_window;
     x->bytes_outside_window = pb->bytes_outside_window;
     x->messages_deleted_on_target = pb->messages_deleted_on_target;
+    x->messages_moved_on_target = pb->messages_moved_on_target;
 }
 
 static struct mf_result_item *
@@ -711,6 +728,46 @@ out:
         return rc;
     }
     *env_r = env;
+    return MF_E_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Copying a job                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Through the wire form, with the same two functions that pack and
+ * unpack a job on Kafka: a field that travels is copied, and none has
+ * to be remembered here. */
+mf_err
+mf_job_copy(const struct mf_job *src, struct mf_job *dst_r,
+            struct mf_error *err) {
+    struct budget b = {0, 0};
+    ProtobufCAllocator alloc = {budget_alloc, budget_free, &b};
+    struct pb_job pj;
+    struct mf_job x;
+    PbJob *pb;
+    uint8_t *buf;
+    size_t len;
+    mf_err rc;
+
+    pb_job(&pj, src);
+    len = mailferry__v1__job__get_packed_size(&pj.job);
+    buf = mf_xmalloc(len ? len : 1);
+    MF_ASSERT(mailferry__v1__job__pack(&pj.job, buf) == len);
+    b.max = 128 * len + 65536;
+    pb = mailferry__v1__job__unpack(&alloc, len, buf);
+    free(buf);
+    if (!pb)
+        return mf_error_set(err, MF_E_ENVELOPE,
+                            "a job of %zu bytes does not unpack", len);
+    memset(&x, 0, sizeof(x));
+    rc = un_job(pb, &x, err);
+    mailferry__v1__job__free_unpacked(pb, &alloc);
+    if (rc != MF_E_OK) {
+        clear_job(&x);
+        return rc;
+    }
+    *dst_r = x;
     return MF_E_OK;
 }
 

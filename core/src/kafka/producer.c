@@ -204,6 +204,23 @@ mf_kafka_producer_outq_len(struct mf_kafka_producer *p) {
 }
 
 mf_err
+mf_kafka_producer_wait_room(struct mf_kafka_producer *p, int max_queued,
+                            int timeout_ms, struct mf_error *err) {
+    double deadline = mf_monotonic_s() + timeout_ms / 1000.0;
+    int n;
+
+    /* rd_kafka_poll() returns as soon as it has served a report. */
+    while ((n = rd_kafka_outq_len(p->rk)) > max_queued) {
+        if (mf_monotonic_s() > deadline)
+            return mf_error_set(err, MF_E_KAFKA_UNAVAILABLE,
+                                "%d message(s) still undelivered after %d ms",
+                                n, timeout_ms);
+        rd_kafka_poll(p->rk, 10);
+    }
+    return MF_E_OK;
+}
+
+mf_err
 mf_kafka_producer_flush(struct mf_kafka_producer *p, int timeout_ms,
                         struct mf_error *err) {
     rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);

@@ -55,38 +55,11 @@ name_refusal(const struct mf_error *err) {
            !strstr(err->detail, "[LIMIT]") && !strstr(err->detail, "[NOPERM]");
 }
 
-/* The batch's separator replacement, which the conservative name uses
- * too. */
-static const char *
-fallback_repl(const struct mf__run *run) {
-    return run->o->rules && run->o->rules->separator_replacement
-               ? run->o->rules->separator_replacement
-               : "_";
-}
-
 bool
 mf__run_name_fallback(struct mf__run *run, struct mf_folder_plan *plan,
                       size_t i) {
     return mf_folder_plan_fallback(plan, i, run->dst->caps.delim, false,
-                                   fallback_repl(run));
-}
-
-/* Entry i's planned name is not on the target, but its conservative name
- * is: an earlier pass's fallback (Cyrus refuses '/' in a name, so
- * "Reports 2024/25" lives as "Reports 2024_25" there). The entry, and
- * those below it, move there at once: without this every pass would
- * send two CREATEs for it, the refused one and the one answered
- * [ALREADYEXISTS], and a pass over an unchanged mailbox would not be
- * the STATUS-only pass it should be. */
-static bool
-adopt_fallback(struct mf__run *run, struct mf_folder_plan *plan, size_t i,
-               const struct mf_store_lists *lists) {
-    char *wire = mf_folder_plan_fallback_wire(plan, i, run->dst->caps.delim,
-                                              false, fallback_repl(run));
-    bool there = wire && mf_store_lists_tgt_has(lists, wire);
-
-    free(wire);
-    return there && mf__run_name_fallback(run, plan, i);
+                                   mf_folder_rules_replacement(run->o->rules));
 }
 
 /* CREATE refused by the name: once more with the conservative name
@@ -147,15 +120,25 @@ mf__run_create_folders(struct mf__run *run, struct mf_folder_plan *plan,
     struct mf_error *errs = mf_xcalloc(n ? n : 1, sizeof(*errs));
     mf_err rc;
 
+    /* A folder whose planned name is not on the target but whose
+     * conservative name is: an earlier pass's fallback (Cyrus refuses '/'
+     * in a name, so "Reports 2024/25" lives as "Reports 2024_25" there).
+     * It, and those below it, move there at once: without this every
+     * pass would send two CREATEs for it, the refused one and the one
+     * answered [ALREADYEXISTS], and a pass over an unchanged mailbox
+     * would not be the STATUS-only pass it should be. `plan` follows the
+     * same rule. */
+    mf_folder_plan_adopt_fallbacks(plan, lists->tgt, lists->ntgt,
+                                   dst->caps.delim, false,
+                                   mf_folder_rules_replacement(run->o->rules));
     for (size_t i = 0; i < n; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         skip[i] = e->action == MF_FOLDER_EXCLUDED;
-        if (skip[i] || !e->create_needed)
+        if (skip[i])
             continue;
         /* There under the name a fallback gave it (or its parent) on an
          * earlier pass: listed as renamed, as then, and not created. */
-        if (mf_store_lists_tgt_has(lists, e->tgt_wire) ||
-            adopt_fallback(run, plan, i, lists)) {
+        if (!e->create_needed || mf_store_lists_tgt_has(lists, e->tgt_wire)) {
             if (e->src_path && (e->flags & MF_FOLDER_F_NAME_REFUSED))
                 mf__run_list_renamed(run, e);
             continue;

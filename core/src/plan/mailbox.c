@@ -186,6 +186,12 @@ build(const struct mf_plan_options *o, const struct mf_plan_request *req,
     in.tgt_case_insensitive = in.tgt_names && in.tgt_names->case_insensitive;
     if ((rc = mf_folder_plan_build(&in, &res->plan, &res->error)))
         goto out;
+    /* The name a run will really use where an earlier run's fallback is
+     * on the target (the engine's rule, folderplan_fallback.c). */
+    if (res->target_checked)
+        mf_folder_plan_adopt_fallbacks(res->plan, l.tgt, l.ntgt, res->tgt_delim,
+                                       in.tgt_utf8,
+                                       mf_folder_rules_replacement(o->rules));
     *src_r = src;
     *ss_r = ss;
     src = NULL;

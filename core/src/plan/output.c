@@ -116,7 +116,14 @@ note(FILE *out, const struct mf_folder_entry *e,
                 e->repl_to ? e->repl_to : "");
         sep = "; ";
     }
-    if (e->flags & MF_FOLDER_F_COLLISION) {
+    if (e->flags & MF_FOLDER_F_NAME_REFUSED) {
+        /* An earlier run's fallback, on the target already. */
+        fprintf(out, "%sthe target refused \"%s\": kept as on the target", sep,
+                e->wanted_name ? e->wanted_name : "");
+        sep = "; ";
+    }
+    if ((e->flags & MF_FOLDER_F_COLLISION) &&
+        !(e->flags & MF_FOLDER_F_NAME_REFUSED)) {
         fprintf(out, "%scollision with \"%s\"", sep,
                 e->wanted_name ? e->wanted_name : "");
         sep = "; ";
@@ -430,7 +437,14 @@ json_folder(struct mf_json *j, const struct mf_folder_entry *e,
     json_from_to(j, "name_mapped", (e->flags & MF_FOLDER_F_NAME_MAPPED) != 0,
                  e);
     mf_json_key(j, "collision");
-    if (e->flags & MF_FOLDER_F_COLLISION)
+    if ((e->flags & MF_FOLDER_F_COLLISION) &&
+        !(e->flags & MF_FOLDER_F_NAME_REFUSED))
+        mf_json_string(j, e->wanted_name);
+    else
+        mf_json_null(j);
+    /* The name an earlier run's fallback replaced (on the target). */
+    mf_json_key(j, "name_refused");
+    if (e->flags & MF_FOLDER_F_NAME_REFUSED)
         mf_json_string(j, e->wanted_name);
     else
         mf_json_null(j);

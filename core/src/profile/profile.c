@@ -155,6 +155,14 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
             .max_connections_per_user = 15,
             .throttle_default_ms = 60000,
             .throttle_min_connections = 1,
+            /* Google's "Gmail bandwidth limits" (support.google.com/a/
+             * answer/1071518), "POP and IMAP bandwidth limits", per day:
+             * "Download via IMAP 2500 MB", "Upload via IMAP 500 MB";
+             * "Reaching the sync limit triggers a safeguard that
+             * temporarily stops IMAP uploads for the account". MB taken
+             * as 10^6 bytes, the smaller reading. */
+            .quota_download = (uint64_t)2500 * 1000 * 1000,
+            .quota_upload = (uint64_t)500 * 1000 * 1000,
             .exclude = gmail_exclude,
             .gmail_labels = true,
         },

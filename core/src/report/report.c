@@ -74,6 +74,8 @@ mf_report_skip_reason_name(enum mf_report_skip_reason r) {
         return "outside_window";
     case MF_REPORT_SKIP_DELETED:
         return "deleted_on_target";
+    case MF_REPORT_SKIP_MOVED:
+        return "moved_on_target";
     case MF_REPORT_SKIP_REASON_COUNT:
         break;
     }
@@ -244,6 +246,9 @@ mf_report_add_skipped(struct mf_report_batch *b, size_t i,
     *c = *item;
     c->folder = text_dup(item->folder ? item->folder : "");
     c->subject = text_dup(item->subject);
+    c->error_text = item->error_text && item->error_text[0]
+                        ? text_dup(item->error_text)
+                        : NULL;
 }
 
 void
@@ -345,6 +350,7 @@ mailbox_free(struct mf_report_mailbox *m) {
     for (size_t i = 0; i < m->n_skipped_items; i++) {
         text_free(m->skipped_items[i].folder);
         text_free(m->skipped_items[i].subject);
+        text_free(m->skipped_items[i].error_text);
     }
     free(m->skipped_items);
     for (size_t i = 0; i < m->n_repaired_items; i++) {

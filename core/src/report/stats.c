@@ -7,10 +7,11 @@
  * Skipped messages are those not copied on purpose or through no fault:
  * too large (the batch's cap), in an excluded folder, expunged on the
  * source while the folder was copied (vanished), outside the date window
- * (--since/--before: left on the source until a wider pass). Failed
- * messages are the
- * ones the copy tried and could not (the failed list), counted under the
- * "failed" reason.
+ * (--since/--before: left on the source until a wider pass), removed or
+ * moved on the target by --sync-deletes (MESSAGE_DELETED, MESSAGE_MOVED:
+ * listed like the others, under their own reasons). Failed messages are
+ * the ones the copy tried and could not (the failed list), counted under
+ * the "failed" reason.
  */
 #include "mailferry/migrate.h"
 #include "mailferry/report.h"
@@ -30,6 +31,7 @@ mf_report_mailbox_stats(struct mf_report_mailbox *m,
     m->skipped[MF_REPORT_SKIP_VANISHED] = s->skipped_vanished;
     m->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW] = s->outside_window;
     m->skipped[MF_REPORT_SKIP_DELETED] = s->deleted_on_target;
+    m->skipped[MF_REPORT_SKIP_MOVED] = s->moved_on_target;
     m->duration_seconds = s->seconds;
 }
 
@@ -54,6 +56,8 @@ mf_report_skip_reason_of(int code) {
         return MF_REPORT_SKIP_VANISHED;
     case MF_E_MESSAGE_DELETED:
         return MF_REPORT_SKIP_DELETED;
+    case MF_E_MESSAGE_MOVED:
+        return MF_REPORT_SKIP_MOVED;
     default:
         return MF_REPORT_SKIP_FAILED;
     }

@@ -321,6 +321,17 @@ header(struct mf_buf *out, const struct mf_report_batch *b) {
     mf_buf_append_str(out, "</dl></div></header>\n<main class=\"wrap\">\n");
 }
 
+/* A skip reason in words, for the cards and the mailbox table. */
+static const char *const reason_words[MF_REPORT_SKIP_REASON_COUNT] = {
+    [MF_REPORT_SKIP_TOO_LARGE] = "too large",
+    [MF_REPORT_SKIP_EXCLUDED] = "excluded",
+    [MF_REPORT_SKIP_FAILED] = "failed",
+    [MF_REPORT_SKIP_VANISHED] = "vanished",
+    [MF_REPORT_SKIP_OUTSIDE_WINDOW] = "outside the date window",
+    [MF_REPORT_SKIP_DELETED] = "removed from the target",
+    [MF_REPORT_SKIP_MOVED] = "moved on the target",
+};
+
 static void
 cards(struct mf_buf *out, const struct mf_report_totals *t) {
     uint64_t done =
@@ -383,15 +394,14 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
     mf_buf_append_str(out, " failed</span> &middot; ");
     count(out, t->skipped[MF_REPORT_SKIP_VANISHED]);
     mf_buf_append_str(out, " vanished");
-    if (t->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW]) {
+    /* The reasons after these four only when they occur. */
+    for (int r = MF_REPORT_SKIP_OUTSIDE_WINDOW; r < MF_REPORT_SKIP_REASON_COUNT;
+         r++) {
+        if (!t->skipped[r])
+            continue;
         mf_buf_append_str(out, " &middot; ");
-        count(out, t->skipped[MF_REPORT_SKIP_OUTSIDE_WINDOW]);
-        mf_buf_append_str(out, " outside the date window");
-    }
-    if (t->skipped[MF_REPORT_SKIP_DELETED]) {
-        mf_buf_append_str(out, " &middot; ");
-        count(out, t->skipped[MF_REPORT_SKIP_DELETED]);
-        mf_buf_append_str(out, " removed from the target");
+        count(out, t->skipped[r]);
+        mf_buf_appendf(out, " %s", reason_words[r]);
     }
     mf_buf_append_str(out, "</div></div>");
     /* Time */
@@ -465,14 +475,6 @@ mailbox_row(struct mf_buf *out, const struct mf_report_mailbox *m) {
                        m->folders_excluded);
     mf_buf_append_str(out, "</td><td class=\"num\">");
     if (skipped) {
-        static const char *const what[MF_REPORT_SKIP_REASON_COUNT] = {
-            "too large",
-            "excluded",
-            "failed",
-            "vanished",
-            "outside the date window",
-            "removed from the target"};
-
         count(out, skipped);
         /* Only the reasons that occur, to keep the column narrow. */
         for (int r = 0; r < MF_REPORT_SKIP_REASON_COUNT; r++) {
@@ -480,7 +482,7 @@ mailbox_row(struct mf_buf *out, const struct mf_report_mailbox *m) {
                 continue;
             mf_buf_append_str(out, "<div class=\"small\">");
             count(out, m->skipped[r]);
-            mf_buf_appendf(out, " %s</div>", what[r]);
+            mf_buf_appendf(out, " %s</div>", reason_words[r]);
         }
     } else {
         mf_buf_append_str(out, "<span class=\"muted\">0</span>");
@@ -725,7 +727,13 @@ skipped_items(struct mf__report_out *o, const struct mf_report_batch *b,
             mf_buf_appendf(out, "</td><td><span class=\"reason %s\">", reason);
             mf_buf_append_str(
                 out, strcmp(reason, "too_large") == 0 ? "too large" : reason);
-            mf_buf_append_str(out, "</span></td></tr>\n");
+            mf_buf_append_str(out, "</span>");
+            if (s->error_text) { /* moved: from which folder */
+                mf_buf_append_str(out, "<div class=\"small\">");
+                esc(out, s->error_text);
+                mf_buf_append_str(out, "</div>");
+            }
+            mf_buf_append_str(out, "</td></tr>\n");
         }
         mf__report_out_maybe_flush(o);
     }

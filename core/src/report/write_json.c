@@ -144,6 +144,10 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
         key_time(j, "internal_date", s->internal_date);
         key_string(j, "subject", s->subject);
         key_string(j, "reason", mf_report_skip_reason_name(s->reason));
+        /* The code it came with, as failed items have theirs (moved:
+         * MESSAGE_MOVED, "moved from FOLDER"); none when not known. */
+        if (s->error_code)
+            error_obj(j, s->error_code, NULL, s->error_text);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);

@@ -147,6 +147,7 @@ mf__status_mailbox_json(struct mf_json *j, const struct mf_batch_mailbox *mb,
     mf_json_key(j, "bytes_outside_window"),
         mf_json_u64(j, st->bytes_outside_window);
     mf_json_key(j, "deleted_on_target"), mf_json_u64(j, st->deleted_on_target);
+    mf_json_key(j, "moved_on_target"), mf_json_u64(j, st->moved_on_target);
     skipped_json(j, mb);
     if (failed) {
         mf_json_key(j, "failed_by_error");

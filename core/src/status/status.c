@@ -80,6 +80,7 @@ struct snapshot {
     /* Left on the source by the date window, as the last passes found. */
     uint64_t outside_window, bytes_outside_window;
     uint64_t deleted_on_target; /* --sync-deletes, all passes */
+    uint64_t moved_on_target;   /* the same, moved (UID MOVE) */
     struct mf_json *j;          /* JSON: the mailboxes shown */
     FILE *out;                  /* text */
     struct mf_progress_snapshot ps;
@@ -151,6 +152,7 @@ on_mailbox(void *ud, const struct mf_batch_mailbox *mb) {
     s->outside_window += mb->stats.outside_window;
     s->bytes_outside_window += mb->stats.bytes_outside_window;
     s->deleted_on_target += mb->stats.deleted_on_target;
+    s->moved_on_target += mb->stats.moved_on_target;
     if (mb->state == MF_MAILBOX_FAILED)
         mf__status_codes_add(&s->failed_by_error, mb->error_code,
                              mb->error_name);
@@ -292,11 +294,13 @@ print_extras(FILE *out, const struct mf_batch_config *cfg,
                 "the source\n",
                 b1, (unsigned long long)s->outside_window, b2);
     }
-    if (cfg->sync_deletes || s->deleted_on_target)
+    if (cfg->sync_deletes || s->deleted_on_target || s->moved_on_target)
         fprintf(out,
                 "  deletes   %llu removed from the target (expunged on the "
-                "source)%s\n",
+                "source), %llu moved on the target (moved between folders "
+                "on the source)%s\n",
                 (unsigned long long)s->deleted_on_target,
+                (unsigned long long)s->moved_on_target,
                 cfg->sync_deletes ? "" : "; --sync-deletes is off now");
     if (s->ps.lease_wait_ms) {
         mf__status_secs(b2, sizeof(b2), (double)s->ps.lease_wait_ms / 1000.0);
@@ -460,6 +464,7 @@ print_json_totals(const struct snapshot *s, struct mf_json *j) {
     mf_json_key(j, "bytes_outside_window"),
         mf_json_u64(j, s->bytes_outside_window);
     mf_json_key(j, "deleted_on_target"), mf_json_u64(j, s->deleted_on_target);
+    mf_json_key(j, "moved_on_target"), mf_json_u64(j, s->moved_on_target);
     mf_json_key(j, "eta_seconds");
     if (busy(s) && f->eta_known)
         mf_json_double(j, f->eta_s);

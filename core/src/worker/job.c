@@ -342,6 +342,7 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->counters.messages_outside_window = s->outside_window;
     r->counters.bytes_outside_window = s->bytes_outside_window;
     r->counters.messages_deleted_on_target = s->deleted_on_target;
+    r->counters.messages_moved_on_target = s->moved_on_target;
     r->error_code = (uint32_t)error->code;
     r->error_name = mf_xstrdup(error->code ? mf_err_name(error->code) : "");
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");
@@ -351,8 +352,9 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
      * failed list with their own codes, MESSAGE_REPAIRED and
      * FOLDER_RENAMED: the report keeps them apart
      * (mf_report_add_failed()). Messages removed by --sync-deletes travel
-     * in the skipped list with theirs, MESSAGE_DELETED: the report lists
-     * them under their own reason (mf_report_skip_reason_of()). */
+     * in the skipped list with theirs, MESSAGE_DELETED, and so do the
+     * ones it moved, MESSAGE_MOVED: the report lists them under their own
+     * reasons (mf_report_skip_reason_of()). */
     r->nfailed =
         copy_lists((const struct item_list[]){{res->failed, res->n_failed},
                                               {res->renamed, res->n_renamed},
@@ -360,8 +362,9 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
                    3, &budget, &r->failed);
     r->nskipped =
         copy_lists((const struct item_list[]){{res->skipped, res->n_skipped},
-                                              {res->deleted, res->n_deleted}},
-                   2, &budget, &r->skipped);
+                                              {res->deleted, res->n_deleted},
+                                              {res->moved, res->n_moved}},
+                   3, &budget, &r->skipped);
 }
 
 /* How long a publish may wait: normally RESULT_WAIT_MS; during shutdown
@@ -378,43 +381,19 @@ wait_ms(struct mf__worker *w) {
     return (long)(deadline - now);
 }
 
-/* A copy of the job envelope with another attempt, to produce again. */
-static void
+/* A copy of the job envelope with another attempt, to produce again:
+ * every field, through the wire form (mf_job_copy()), since most are
+ * bound into the sealed secrets and a copy without one would not open
+ * (DECRYPT) on the next worker. */
+static mf_err
 job_copy(const struct mf_job *src, uint32_t attempt, const char *sender,
-         struct mf_envelope *env) {
-    struct mf_job *d = &env->job;
+         struct mf_envelope *env, struct mf_error *err) {
+    mf_err rc;
 
     mf_envelope_init(env, MF_ENVELOPE_JOB, sender);
-    d->batch = mf_xstrdup(src->batch);
-    d->mailbox = mf_xstrdup(src->mailbox);
-    d->job_id = mf_xstrdup(src->job_id);
-    d->attempt = attempt;
-    d->kind = src->kind;
-    d->pass = src->pass;
-    d->user_root = mf_xstrdup(src->user_root ? src->user_root : "");
-    d->batch_generation = src->batch_generation;
-    d->verify_sample = src->verify_sample;
-    d->source_profile =
-        mf_xstrdup(src->source_profile ? src->source_profile : "");
-    d->target_profile =
-        mf_xstrdup(src->target_profile ? src->target_profile : "");
-    /* The window is bound into the sealed secrets (jobs/build.c): a copy
-     * without it would not open (DECRYPT) on the next worker. */
-    d->has_window = src->has_window;
-    d->window = src->window;
-    /* Bound too, for the same reason. */
-    d->fingerprint = mf_xstrdup(src->fingerprint ? src->fingerprint : "");
-    for (int side = 0; side < 2; side++) {
-        const struct mf_job_credentials *s = side ? &src->target : &src->source;
-        struct mf_job_credentials *c = side ? &d->target : &d->source;
-        c->login = mf_xstrdup(s->login ? s->login : "");
-        c->authorization_id =
-            mf_xstrdup(s->authorization_id ? s->authorization_id : "");
-        c->has_password = s->has_password;
-        c->oauth = s->oauth;
-        if (s->has_password)
-            mf_sealed_secret_copy(&c->password, &s->password);
-    }
+    rc = mf_job_copy(src, &env->job, err);
+    env->job.attempt = attempt;
+    return rc;
 }
 
 static bool
@@ -473,10 +452,11 @@ hand_back(struct mf__worker_job *j, struct mf_redis **r,
                "the batch is stopping: mailbox Stopped");
         return;
     }
-    job_copy(&j->env.job, next.attempt, w->sender, &env);
-    rc = mf__worker_publish(w, dead ? w->topics.dlq : w->topics.jobs,
-                            j->env.job.batch, j->env.job.mailbox, &env,
-                            wait_ms(w), &err);
+    rc = job_copy(&j->env.job, next.attempt, w->sender, &env, &err);
+    if (rc == MF_E_OK)
+        rc = mf__worker_publish(w, dead ? w->topics.dlq : w->topics.jobs,
+                                j->env.job.batch, j->env.job.mailbox, &env,
+                                wait_ms(w), &err);
     mf_envelope_clear(&env);
     if (rc != MF_E_OK) {
         mf__worker_count_error(w, rc);
@@ -604,8 +584,9 @@ verify_report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     if (rc == MF_E_CANCELLED && why == MF__STOP_SHUTDOWN) {
         struct mf_envelope env;
         release(j, r, false);
-        job_copy(&j->env.job, j->env.job.attempt + 1, w->sender, &env);
-        if (mf__worker_publish(w, w->topics.jobs, j->env.job.batch,
+        if (job_copy(&j->env.job, j->env.job.attempt + 1, w->sender, &env,
+                     &err) != MF_E_OK ||
+            mf__worker_publish(w, w->topics.jobs, j->env.job.batch,
                                j->env.job.mailbox, &env, wait_ms(w),
                                &err) != MF_E_OK)
             mf_log_error(&j->log, "job.handback", &err);

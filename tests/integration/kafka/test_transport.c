@@ -18,6 +18,9 @@
  *            the idempotent producer loses and duplicates nothing.
  *   pause:   a paused member receives nothing and keeps its partitions;
  *            after resuming it receives what came meanwhile.
+ *   room:    mf_kafka_producer_wait_room() returns once at most the given
+ *            number of messages wait, and times out when that never
+ *            happens (what bounds `batch start`'s memory, produce.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -506,6 +509,30 @@ test_pause(void **state) {
     mf_kafka_producer_free(&p);
 }
 
+static void
+test_room(void **state) {
+    static struct batch b;
+    struct mf_kafka_producer *p = new_producer();
+    struct mf_error err = {0};
+    double t;
+
+    (void)state;
+    snprintf(b.name, sizeof(b.name), "%s-room", E.run);
+    produce_jobs(p, &b, 0, MAXJOBS);
+    assert_int_equal(mf_kafka_producer_wait_room(p, 20, 30000, &err), MF_E_OK);
+    assert_true(mf_kafka_producer_outq_len(p) <= 20);
+    flush(p, 30000);
+    assert_int_equal(mf_kafka_producer_outq_len(p), 0);
+    /* Never fewer than -1 waiting: a timeout, and the producer stays
+     * usable. */
+    t = now();
+    assert_int_equal(mf_kafka_producer_wait_room(p, -1, 300, &err),
+                     MF_E_KAFKA_UNAVAILABLE);
+    assert_true(now() - t >= 0.29);
+    assert_non_null(strstr(err.detail, "undelivered after 300 ms"));
+    mf_kafka_producer_free(&p);
+}
+
 static int
 setup(void **state) {
     struct mf_error err = {0};
@@ -544,6 +571,7 @@ main(void) {
         cmocka_unit_test(test_group),
         cmocka_unit_test(test_outage),
         cmocka_unit_test(test_pause),
+        cmocka_unit_test(test_room),
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     return cmocka_run_group_tests(tests, setup, teardown);

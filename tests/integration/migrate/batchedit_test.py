@@ -100,19 +100,6 @@ class Run:
                                   "--format", "json").stdout)
 
 
-def clear_database():
-    """Database 12 is these tests' own: batches an interrupted run left
-    behind would be managed (requeued, scheduled) by this run's serve."""
-    out = subprocess.run([mt.MAILFERRY, "batch", "list", "--redis", REDIS_URL,
-                          "--json"], capture_output=True, text=True,
-                         timeout=60)
-    for b in json.loads(out.stdout or "{}").get("batches", []):
-        for verb in ("stop", "remove"):
-            subprocess.run([mt.MAILFERRY, "batch", verb, b["batch"],
-                            "--redis", REDIS_URL], capture_output=True,
-                           timeout=60)
-
-
 def passes(run, users):
     mbs = run.mailboxes()
     return {n: (mbs[email(n)]["pass"], mbs[email(n)]["attempts_total"])
@@ -367,6 +354,6 @@ if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
         print("usage: batchedit_test.py " + "|".join(CASES))
         sys.exit(2)
-    clear_database()
+    rt.clear_database(REDIS_URL)  # database 12 is these tests' own
     CASES[sys.argv[1]]()
     print("ok: " + sys.argv[1])

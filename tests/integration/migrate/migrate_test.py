@@ -16,7 +16,8 @@ the cases can run in parallel on the same servers:
   admin    users 14-15: admin impersonation, SASL PLAIN authzid and the
            "{user}*{admin}" login template
   tls      user 16: imaps and STARTTLS with the test CA; an untrusted
-           certificate fails at once with TLS_VERIFY
+           certificate fails at once with TLS_VERIFY; --insecure accepts
+           it
   errors   user 17: a wrong password fails with AUTH without retries; a
            closed port fails with CONNECT after the retries; a broken CSV
            migrates nothing
@@ -51,10 +52,12 @@ MF_PAIR chooses the servers: "dovecot" (the default) is the Dovecot pair;
 "cyrus-dovecot" from the Cyrus source to the Dovecot target
 (tests/support/cyrus: "INBOX." namespace, '.' separator, admin through
 SASL PLAIN authzid only). With a Cyrus server the cases copy, kill,
-admin, flagconflict, incremental and sizecap run as above with the users
-of CYRUS_USERS below (Dovecot users 87-92 and 113-115 are the Cyrus
-matrix's, Cyrus's are the fixture's own) and Redis database 4; so do
-verify_test.py and rerun_test.py kill_resume.
+admin, flagconflict, incremental, sizecap and tls run as above (tls with
+a bundle of the two fixtures' CAs, and Dovecot's CA alone as the one the
+Cyrus side fails) with the users of CYRUS_USERS below (Dovecot users
+87-92, 109 and 113-115 are the Cyrus matrix's, Cyrus's are the fixture's
+own) and Redis database 4; so do verify_test.py and rerun_test.py
+kill_resume.
 """
 import atexit
 import imaplib
@@ -113,7 +116,8 @@ def redis_db(dovecot_db):
 # users for the matrix.
 CYRUS_USERS = {"copy": [87], "kill": [88], "admin": [89], "sizecap": [89],
                "verify": [90, 91, 92], "incremental": [90, 91, 92],
-               "flagconflict": [113, 114], "kill_resume": [115]}
+               "flagconflict": [113, 114], "kill_resume": [115],
+               "tls": [109]}
 # The 2-5 MB messages of the small corpus per user. Against Cyrus (the
 # matrix has its own suite-time budget, and Cyrus takes about 1 s to
 # store each) only the copy case carries them, both ways.
@@ -277,29 +281,34 @@ def clean_target(*users, port=None):
     find."""
     for n in users:
         c = imap_login(port or TGT_PORT, n)
-        typ, data = c.list('""', "*")
-        names = []
-        for line in data:
-            m = LIST_RE.match(line.decode()) if isinstance(line, bytes) else None
-            if m:
-                attrs = set(m.group(1).lower().split())
-                names.append((m.group(3), "\\noselect" in attrs,
-                              bool(attrs & SPECIAL_USE)))
-        for name, noselect, _ in names:
-            if noselect:
-                continue
-            typ, data = c.select(name)
-            if typ == "OK" and int(data[0]) > 0:
-                c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
-                c.expunge()
-            if typ == "OK":
-                c.close()
-        # Special-use folders stay, emptied: Cyrus makes them only with
-        # the user's INBOX, at the first login.
-        for name, _, special in sorted(names, key=lambda x: -len(x[0])):
-            if name.strip('"').upper() != "INBOX" and not special:
-                c.delete(name)
+        empty_mailbox(c)
         c.logout()
+
+
+def empty_mailbox(c):
+    """clean_target() of one logged-in connection c, which stays open."""
+    typ, data = c.list('""', "*")
+    names = []
+    for line in data:
+        m = LIST_RE.match(line.decode()) if isinstance(line, bytes) else None
+        if m:
+            attrs = set(m.group(1).lower().split())
+            names.append((m.group(3), "\\noselect" in attrs,
+                          bool(attrs & SPECIAL_USE)))
+    for name, noselect, _ in names:
+        if noselect:
+            continue
+        typ, data = c.select(name)
+        if typ == "OK" and int(data[0]) > 0:
+            c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
+            c.expunge()
+        if typ == "OK":
+            c.close()
+    # Special-use folders stay, emptied: Cyrus makes them only with
+    # the user's INBOX, at the first login.
+    for name, _, special in sorted(names, key=lambda x: -len(x[0])):
+        if name.strip('"').upper() != "INBOX" and not special:
+            c.delete(name)
 
 
 def redis_args(batch):
@@ -466,30 +475,60 @@ def case_admin():
         assert_equal(n)
 
 
+def ca_bundle():
+    """(trusted, untrusted): a CA file that verifies both servers and one
+    that fails the Cyrus side (the Dovecot pair's: its unrelated CA).
+    Each fixture makes its own test CA; one --ca-file serves both sides,
+    so against Cyrus it is a bundle of the two."""
+    if PAIR == "dovecot":
+        return DOV["CA_FILE"], DOV["OTHER_CA_FILE"]
+    cyrus = SRC_ENV if SRC_KIND == "cyrus" else TGT_ENV
+    path = os.path.join(TMP, "ca-bundle.pem")
+    with open(path, "w") as out:
+        for ca in (DOV["CA_FILE"], cyrus["CA_FILE"]):
+            with open(ca) as f:
+                out.write(f.read())
+    # Dovecot's CA alone: the Dovecot side verifies, the Cyrus side not.
+    return path, DOV["CA_FILE"]
+
+
 def case_tls():
-    n = 16
-    corpus(n, 1)
+    n = users_of("tls", [16])[0]
+    corpus(n, 1, big=BIG)
     clean_target(n)
     csv = csv_for([n], "tls")
-    imaps_s = f"imaps://127.0.0.1:{DOV['SOURCE_IMAPS_PORT']}"
-    imaps_t = f"imaps://127.0.0.1:{DOV['TARGET_IMAPS_PORT']}"
-    rc, doc = migrate(csv, "--ca-file", DOV["CA_FILE"], source=imaps_s,
+    trusted, untrusted = ca_bundle()
+    imaps_s = f"imaps://127.0.0.1:{SRC_ENV[SRC_ROLE + '_IMAPS_PORT']}"
+    imaps_t = f"imaps://127.0.0.1:{TGT_ENV[TGT_ROLE + '_IMAPS_PORT']}"
+    rc, doc = migrate(csv, "--ca-file", trusted, source=imaps_s,
                       target=imaps_t)
     check(doc["mailboxes_ok"] == 1, f"imaps: {doc}")
+    check(mailbox(doc, n)["messages_copied"] > 40, f"imaps: {doc}")
     assert_equal(n)
     starttls_s = f"imap://127.0.0.1:{SRC_PORT}"
     starttls_t = f"imap://127.0.0.1:{TGT_PORT}"
-    rc, doc = migrate(csv, "--ca-file", DOV["CA_FILE"], source=starttls_s,
+    rc, doc = migrate(csv, "--ca-file", trusted, source=starttls_s,
                       target=starttls_t)
     check(doc["mailboxes_ok"] == 1, f"starttls: {doc}")
     check(mailbox(doc, n)["messages_copied"] == 0, "starttls re-run copied")
     t0 = time.time()
-    rc, doc = migrate(csv, "--ca-file", DOV["OTHER_CA_FILE"], source=imaps_s,
+    rc, doc = migrate(csv, "--ca-file", untrusted, source=imaps_s,
                       target=imaps_t, check_exit=1)
     m = mailbox(doc, n)
     check(m["error"]["code"] == "TLS_VERIFY" and m["attempts"] == 1,
           f"untrusted certificate: {m}")
+    if PAIR != "dovecot":  # the Cyrus side is the one refused
+        side = "target" if TGT_KIND == "cyrus" else "source"
+        check(m["error"]["detail"].startswith(side + ": imaps://"),
+              f"untrusted certificate: not the Cyrus {side}: {m}")
     check(time.time() - t0 < 20, "untrusted certificate took too long")
+    # --insecure accepts the certificate that did not verify (a lab
+    # server's): STARTTLS both ways, nothing left to copy.
+    rc, doc = migrate(csv, "--ca-file", untrusted, "--insecure",
+                      source=starttls_s, target=starttls_t)
+    check(doc["mailboxes_ok"] == 1 and
+          mailbox(doc, n)["messages_copied"] == 0, f"--insecure: {doc}")
+    assert_equal(n)
 
 
 def case_errors():

@@ -143,6 +143,20 @@ def reported(m):
             m["failed_items"] + m["skipped_items"]}
 
 
+def clear_database(redis_url):
+    """Empties a fleet test's own Redis database: batches an interrupted run
+    left behind would be managed (requeued, scheduled) by this run's
+    serve."""
+    out = subprocess.run([mt.MAILFERRY, "batch", "list", "--redis", redis_url,
+                          "--json"], capture_output=True, text=True,
+                         timeout=60)
+    for b in json.loads(out.stdout or "{}").get("batches", []):
+        for verb in ("stop", "remove"):
+            subprocess.run([mt.MAILFERRY, "batch", verb, b["batch"],
+                            "--redis", redis_url], capture_output=True,
+                           timeout=60)
+
+
 class Fleet:
     """`mailferry serve` and one `mailferry-worker` on the Kafka dev broker
     with a topic prefix of their own; stopped by PID."""

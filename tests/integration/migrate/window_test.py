@@ -25,7 +25,17 @@ and redis-server (database 5), judged by the independent comparer
   syncmoves user 101 (Redis database 5): a message flagged and moved
           (IMAP MOVE) on the source is moved on the target with UID MOVE
           (the target's rawlog has UID MOVE and no APPEND), is in the new
-          folder once with its flags, and is listed as moved; then EQUAL.
+          folder once with its flags, and is listed as moved (also in
+          the report `migrate` leaves: MovedOnTarget); then EQUAL.
+  fleetmoves users 102-103 (Redis database 3) through a fleet (`mailferry
+          serve`, one `mailferry-worker`, the Kafka dev broker): a batch
+          created with --sync-deletes; between passes user102 moves a
+          message to another folder and user103 expunges one; after
+          `batch sync` the worker's result carries both: `batch status`
+          (text, JSON, --mailbox) counts the move and the removal per
+          mailbox and in the totals, the batch report (JSON, CSV, HTML)
+          counts them and lists the moved message (MESSAGE_MOVED, "moved
+          from INBOX") and the removed one; both mailboxes EQUAL.
 """
 import csv as csvmod
 import glob
@@ -337,6 +347,9 @@ def case_syncmoves():
              f"moved: {m}")
     mt.check(verbs.get("MOVE") == 1 and "APPEND" not in verbs,
              f"UID MOVE and no APPEND: {verbs}")
+    row = report_csv_row(f"user{n}@example.test")
+    mt.check(row is not None and row["MovedOnTarget"] == "1",
+             f"migrate's report CSV MovedOnTarget: {row}")
     got = search_mid(mt.TGT_PORT, n, "Archive", "mv1")
     mt.check(len(got) == 1 and not search_mid(mt.TGT_PORT, n, "INBOX", "mv1"),
              "the moved message is in Archive once, not in INBOX")
@@ -348,8 +361,97 @@ def case_syncmoves():
     mt.assert_equal(n)
 
 
+def case_fleetmoves():
+    """Users 102-103 through a fleet, Redis database 3: a move and a
+    removal under --sync-deletes reach batch status and the report."""
+    import rerun_test as rt
+    mv, rm = 102, 103
+    redis3 = mt.REDIS["REDIS_URL"].rstrip("/") + "/3"
+    for n in (mv, rm):
+        mt.clean_target(n, port=mt.SRC_PORT)
+        mt.clean_target(n)
+    for i in range(3):
+        add(mt.SRC_PORT, mv, "INBOX", f"fm{i}", RECENT)
+        add(mt.SRC_PORT, rm, "INBOX", f"fd{i}", RECENT)
+    add(mt.SRC_PORT, mv, "Archive", "fm-arch", OLD)
+    rt.clear_database(redis3)  # database 3 is this test's own
+    key = rt.key_file("fleetmoves")
+    batch = f"fleetmoves-{mt.RUN_ID}"
+    with rt.Fleet(redis3, key) as fleet:
+        fleet.mf("batch", "create", batch, "--csv",
+                 mt.csv_for([mv, rm], "fleetmoves"), "--source", mt.SRC,
+                 "--target", mt.TGT, "--sync-deletes", *fleet.args)
+        fleet.mf("batch", "start", batch, *fleet.args)
+        doc = fleet.wait(batch)
+        mt.check([m["state"] for m in doc["mailboxes"]] == ["Synced"] * 2,
+                 f"first pass: {doc['mailboxes']}")
+        # The user's mail client on the source: user102 moves fm1 to
+        # Archive (IMAP MOVE), user103 deletes fd1.
+        c = mt.imap_login(mt.SRC_PORT, mv)
+        c.select("INBOX")
+        uid = search_mid(mt.SRC_PORT, mv, "INBOX", "fm1")[0]
+        typ, data = c.uid("MOVE", str(uid), "Archive")
+        mt.check(typ == "OK", f"MOVE on the source: {data}")
+        c.logout()
+        expunge_tag(rm, "INBOX", "fd1")
+        doc = fleet.sync(batch)
+        args = ["--redis", redis3]
+
+        def status(*extra):
+            return fleet.mf("batch", "status", batch, *args, *extra).stdout
+
+    st = json.loads(status("--json"))
+    mbs = {m["email"]: m for m in st["mailboxes"]}
+    a, b = mbs[mt.user(mv)[0]], mbs[mt.user(rm)[0]]
+    mt.check(st["state"] == "Synced" and
+             (a["moved_on_target"], a["deleted_on_target"],
+              a["messages_copied"]) == (1, 0, 4) and
+             a["skipped"]["moved_on_target"] == 1 and
+             (b["moved_on_target"], b["deleted_on_target"],
+              b["messages_copied"]) == (0, 1, 3) and
+             (st["totals"]["moved_on_target"],
+              st["totals"]["deleted_on_target"]) == (1, 1), f"status: {st}")
+    text = status()
+    mt.check("1 removed from the target (expunged on the source), 1 moved "
+             "on the target" in text, f"status text: {text}")
+    text = status("--mailbox", mt.user(mv)[0])
+    mt.check("skipped     1: moved_on_target 1" in text,
+             f"status --mailbox: {text}")
+    one = json.loads(status("--mailbox", mt.user(mv)[0], "--json"))
+    mt.check(one["mailboxes"][0]["moved_on_target"] == 1,
+             f"status --mailbox --json: {one}")
+
+    rep = {m["email"]: m for m in doc["mailboxes"]}
+    a, b = rep[mt.user(mv)[0]], rep[mt.user(rm)[0]]
+    mt.check(a["skipped"]["moved_on_target"] == 1 and
+             b["skipped"]["deleted_on_target"] == 1 and
+             doc["totals"]["skipped"]["moved_on_target"] == 1,
+             f"report counts: {doc}")
+    mt.check([(x["folder"], x["subject"], x["error"]["name"],
+               x["error"]["code"], x["error"]["text"])
+              for x in a["skipped_items"]] ==
+             [("Archive", "fm1", "MESSAGE_MOVED", 409, "moved from INBOX")],
+             f"report lists the moved message: {a['skipped_items']}")
+    mt.check([(x["subject"], x["reason"], x["error"]["name"])
+              for x in b["skipped_items"]] ==
+             [("fd1", "deleted_on_target", "MESSAGE_DELETED")],
+             f"report lists the removed message: {b['skipped_items']}")
+    p = fleet.mf("batch", "report", batch, *args, "--format", "csv")
+    rows = {r["EmailAddress"]: r for r in csvmod.DictReader(
+        p.stdout.splitlines())}
+    mt.check((rows[mt.user(mv)[0]]["MovedOnTarget"],
+              rows[mt.user(rm)[0]]["DeletedOnTarget"]) == ("1", "1"),
+             f"report CSV: {rows}")
+    html = fleet.mf("batch", "report", batch, *args, "--format",
+                    "html").stdout
+    mt.check("1 moved on the target" in html and "moved from INBOX" in html,
+             "report HTML counts and lists the move")
+    mt.assert_equal(mv)
+    mt.assert_equal(rm)
+
+
 CASES = {"window": case_window, "syncdeletes": case_syncdeletes,
-         "syncmoves": case_syncmoves}
+         "syncmoves": case_syncmoves, "fleetmoves": case_fleetmoves}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

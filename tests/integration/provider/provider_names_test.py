@@ -20,7 +20,11 @@ provider emulator's --refuse-names: users 110 and 111, no Redis (two
     (c) the same run: "E#F+G" is refused, and so is its conservative name
         "E_F+G" ('+' too): that folder fails with FOLDER_NAME_REFUSED, its
         messages are listed as not copied and the mailbox is not Synced;
-        everything else of user 111 is EQUAL by the comparer.
+        everything else of user 111 is EQUAL by the comparer;
+    (d) `plan` after that run shows "C#D" under the name the next run
+        will really use, the fallback "C_D" on the target (nothing to
+        create, the refused name beside it).
+Each mailbox is filled with one login and read back with one.
 """
 import json
 import os
@@ -35,11 +39,11 @@ SRC_PORT, TGT_PORT = pt.SRC_PORT, pt.TGT_PORT
 
 
 def fill(n, folders):
-    """User n's source mailbox made anew: {folder: messages}; returns
-    {folder: [Message-ID, ...]}."""
-    mt.clean_target(n, port=SRC_PORT)
+    """User n's source mailbox made anew (one login) and its target
+    emptied: {folder: messages}; returns {folder: [Message-ID, ...]}."""
     mt.clean_target(n)
     c = mt.imap_login(SRC_PORT, n)
+    mt.empty_mailbox(c)
     mids = {}
     for folder, count in folders.items():
         if folder != "INBOX":
@@ -105,24 +109,49 @@ def endpoint_names(n, target):
           f"{names}")
 
 
-def landed(n, mids, folder, want):
-    for mid in mids[folder]:
-        got = pt.where_is(TGT_PORT, n, mid)
-        check(got == want, f"{folder}'s message in {want}: {got}")
+def landed(n, mids, want):
+    """Each folder's messages are in want[folder] on the target (one read
+    of the mailbox for all of them)."""
+    where = pt.placement(TGT_PORT, n)
+    for folder, folders in want.items():
+        for mid in mids[folder]:
+            got = where.get(mid, [])
+            check(got == folders, f"{folder}'s message in {folders}: {got}")
+
+
+def plan_after(n, target):
+    """`plan` after the run shows the name the next run will really use
+    where the target holds an earlier run's fallback: "C#D" as "C_D",
+    there already (nothing to create), with the refused name beside it;
+    the text says so too."""
+    path = mt.csv_for([n], f"names-plan-{n}")
+    base = ("plan", path, "--source", pt.url(SRC_PORT), "--target", target)
+    doc = json.loads(pt.mf(*base, "--json", check_exit=0).stdout)
+    got = {f["source_path"]: f for f in doc["plan"]["mailboxes"][0]["folders"]
+           if f["source_path"]}
+    cd = got["C#D"]
+    check(cd["target"] == "C_D" and cd["name_refused"] == "C#D" and
+          not cd["create"],
+          f"plan shows C#D as C_D, there already: {cd}")
+    check(got["E#F+G"]["target"] == "E#F+G" and
+          got["E#F+G"]["name_refused"] is None,
+          f"E#F+G has no fallback on the target: {got['E#F+G']}")
+    out = pt.mf(*base, check_exit=0).stdout
+    check('the target refused "C#D"' in out,
+          f"the text plan says C#D was refused: {out[-600:]}")
 
 
 def case_names():
     ex = pt.Emulator("dovecot", TGT_PORT, "--refuse-names", "|;#+")
     try:
         # (a) the cyrus profile maps the names before any CREATE.
-        mids = fill(110, {"INBOX": 1, "A|B": 2, "x;y": 1})
+        mids = fill(110, {"INBOX": 1, "A|B": 1, "x;y": 1})
         endpoint_names(110, ex.url)
         rc, m, row = run(110, ex.url, "--target-profile", "cyrus")
         check(rc == 0 and m["state"] == "Synced", f"user110 Synced: {m}")
         check(ex.stats()["names_refused"] == [],
               f"no CREATE refused: {ex.stats()['names_refused']}")
-        landed(110, mids, "A|B", ["A_B"])
-        landed(110, mids, "x;y", ["x_y"])
+        landed(110, mids, {"A|B": ["A_B"], "x;y": ["x_y"]})
         ren = renamed(row)
         check(set(ren) == {"A|B", "x;y"} and '"A_B"' in ren["A|B"],
               f"the report lists both renames: {ren}")
@@ -130,13 +159,12 @@ def case_names():
         check(c["equal"], f"user110 EQUAL: {c.get('problems', [])[:5]}")
 
         # (b) and (c): the generic profile knows nothing of these names.
-        mids = fill(111, {"INBOX": 1, "C#D": 2, "E#F+G": 2})
+        mids = fill(111, {"INBOX": 1, "C#D": 1, "E#F+G": 2})
         rc, m, row = run(111, ex.url)
         refused = ex.stats()["names_refused"]
         check(sorted(refused) == ["C#D", "E#F+G", "E_F+G"],
               f"the emulator refused C#D, E#F+G and E_F+G once: {refused}")
-        landed(111, mids, "C#D", ["C_D"])
-        landed(111, mids, "E#F+G", [])
+        landed(111, mids, {"C#D": ["C_D"], "E#F+G": []})
         ren = renamed(row)
         check(set(ren) == {"C#D"} and '"C_D"' in ren["C#D"],
               f"the report lists the fallback rename: {ren}")
@@ -152,6 +180,7 @@ def case_names():
         c = mt.compare(111, exclude=["E#F+G"])
         check(c["equal"], f"user111 EQUAL but for E#F+G: "
               f"{c.get('problems', [])[:5]}")
+        plan_after(111, ex.url)
     finally:
         ex.stop()
 

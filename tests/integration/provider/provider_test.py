@@ -347,17 +347,30 @@ def folders_of(port, n):
     return c, names
 
 
+def placement(port, n):
+    """{Message-ID: sorted folders holding it, once per copy} of user n,
+    in one login: a test that asks where several messages landed reads
+    the mailbox once."""
+    c, names = folders_of(port, n)
+    out = {}
+    for name in names:
+        typ, d = c.select(name, readonly=True)
+        if typ != "OK" or int(d[0] or 0) == 0:
+            continue
+        typ, data = c.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        for item in data:
+            if not isinstance(item, tuple):
+                continue
+            head = item[1].decode(errors="replace")
+            mid = head.split(":", 1)[1].strip() if ":" in head else ""
+            out.setdefault(mid, []).append(name.strip('"'))
+    c.logout()
+    return {k: sorted(v) for k, v in out.items()}
+
+
 def where_is(port, n, mid):
     """The folders holding Message-ID mid, once per copy."""
-    c, names = folders_of(port, n)
-    out = []
-    for name in names:
-        if c.select(name, readonly=True)[0] != "OK":
-            continue
-        typ, data = c.search(None, "HEADER", "Message-ID", mid)
-        out += [name.strip('"')] * len(data[0].split())
-    c.logout()
-    return sorted(out)
+    return placement(port, n).get(mid, [])
 
 
 def case_gmail():

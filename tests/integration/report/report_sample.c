@@ -121,14 +121,14 @@ add_items(struct mf_report_batch *b, size_t idx, int i,
         struct mf_report_skipped s[] = {
             {"INBOX", 4711, 52428800, T0 - 86400 * 12,
              "<script>alert('pwned')</script> Invoice #4711",
-             MF_REPORT_SKIP_TOO_LARGE},
+             MF_REPORT_SKIP_TOO_LARGE, 0, NULL},
             {"Projects/<img src=x onerror=alert(1)>", 88, 41000000,
              T0 - 86400 * 40, "=HYPERLINK(\"http://evil.test\",\"Open\")",
-             MF_REPORT_SKIP_TOO_LARGE},
+             MF_REPORT_SKIP_TOO_LARGE, 0, NULL},
             {"Archive/2019", 17, 39500000, T0 - 86400 * 1800,
              "Re: Angebot f\xfcr \"Gr\xc3\xb6\xc3\x9f"
              "e L\" & Co",
-             MF_REPORT_SKIP_TOO_LARGE},
+             MF_REPORT_SKIP_TOO_LARGE, 0, NULL},
         };
         for (size_t k = 0; k < 3; k++)
             mf_report_add_skipped(b, idx, &s[k]);

@@ -216,6 +216,7 @@ test_dot_to_slash(void **state) {
     struct setup su = {dovecot_dot, "", tgt, '/', "", false, false, NULL, NULL};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
+    char why[256];
     static const struct want want[] = {
         {"INBOX", MF_FOLDER_COPY, "INBOX", false},
         {"Archive", MF_FOLDER_COPY, "Archive", true},
@@ -240,6 +241,9 @@ test_dot_to_slash(void **state) {
     assert_string_equal(e->src_path, "Reports 2024/25");
     assert_int_equal(e->n_components, 1);
     assert_true(e->subscribed);
+    mf_folder_entry_rename_why(e, why, sizeof(why));
+    assert_string_equal(why, "Reports 2024/25 -> \"Reports 2024_25\": the "
+                             "name holds the target's hierarchy delimiter");
     e = find(plan, "Reports 2024/25.Sub");
     assert_false(e->flags & MF_FOLDER_F_DELIM_REPLACED);
     assert_int_equal(e->n_components, 2);
@@ -1618,6 +1622,75 @@ test_conservative_name(void **state) {
         mf_folder_conservative_name("Ordinary Name (2024) & more", '/', NULL));
 }
 
+/* An earlier run's fallback on the target: the plan moves the folder,
+ * and those below it, to the name the run will really use (the copy
+ * engine's rule), and nothing there needs creating. */
+static void
+test_adopt_fallbacks(void **state) {
+    static const struct s src[] = {
+        {"INBOX", '/', 0, false},   {"A!B", '/', 0, false},
+        {"A!B/kid", '/', 0, false}, {"A!B/new", '/', 0, false},
+        {"C;D", '/', 0, false},     {"Plain", '/', 0, false},
+        {"E|F", '/', 0, false},     {NULL, 0, 0, false},
+    };
+    static const struct t tgt[] = {
+        {"INBOX", 0}, {"A_B", 0}, {"A_B/kid", 0}, {"E-F", 0}, {NULL, 0}};
+    struct mf_folder_tgt raw[4];
+    struct setup su = {.src = src, .tgt = tgt, .tgt_delim = '/'};
+    struct mf_folder_plan *plan;
+    const struct mf_folder_entry *e;
+    const struct want before[] = {
+        {"A!B", MF_FOLDER_COPY, "A!B", true},
+        {"A!B/kid", MF_FOLDER_COPY, "A!B/kid", true},
+        {"C;D", MF_FOLDER_COPY, "C;D", true},
+        {NULL, 0, NULL, false},
+    };
+    const struct want after[] = {
+        {"A!B", MF_FOLDER_COPY, "A_B", false},
+        {"A!B/kid", MF_FOLDER_COPY, "A_B/kid", false},
+        {"A!B/new", MF_FOLDER_COPY, "A_B/new", true},
+        {"C;D", MF_FOLDER_COPY, "C;D", true}, /* "C_D" is not there */
+        {"Plain", MF_FOLDER_COPY, "Plain", true},
+        {"E|F", MF_FOLDER_COPY, "E|F", true}, /* another replacement's */
+        {NULL, 0, NULL, false},
+    };
+
+    (void)state;
+    for (size_t i = 0; tgt[i].name; i++) {
+        raw[i].name = (const uint8_t *)tgt[i].name;
+        raw[i].len = strlen(tgt[i].name);
+        raw[i].attrs = 0;
+    }
+    plan = build(&su);
+    check(plan, before);
+    assert_int_equal(
+        mf_folder_plan_adopt_fallbacks(plan, raw, 4, '/', false,
+                                       mf_folder_rules_replacement(NULL)),
+        1);
+    check(plan, after);
+    check_parents_first(plan, '/', "");
+    e = find(plan, "A!B");
+    assert_true(e->flags & MF_FOLDER_F_NAME_REFUSED);
+    assert_string_equal(e->wanted_name, "A!B");
+    assert_string_equal(e->tgt_wire, "A_B");
+    e = find(plan, "A!B/new");
+    assert_true(e->flags & MF_FOLDER_F_NAME_REFUSED);
+    assert_string_equal(e->wanted_name, "A!B/new");
+    assert_false(find(plan, "C;D")->flags & MF_FOLDER_F_NAME_REFUSED);
+    /* Once there, nothing moves again. */
+    assert_int_equal(
+        mf_folder_plan_adopt_fallbacks(plan, raw, 4, '/', false, "_"), 0);
+    check(plan, after);
+    /* The batch's replacement decides the name looked for. */
+    assert_int_equal(
+        mf_folder_plan_adopt_fallbacks(plan, raw, 4, '/', false, "-"), 1);
+    assert_string_equal(find(plan, "E|F")->tgt_name, "E-F");
+    assert_false(find(plan, "E|F")->create_needed);
+    mf_folder_plan_free(&plan);
+    assert_int_equal(
+        mf_folder_plan_adopt_fallbacks(NULL, raw, 4, '/', false, "_"), 0);
+}
+
 /* A Cyrus-like target ('.', "INBOX.", Cyrus's refused characters):
  * names are mapped by the separator's rule, a literal name keeps its
  * own, and two names mapped to one are told apart and reported. */
@@ -1696,6 +1769,7 @@ test_names_lengths(void **state) {
         .src = src, .tgt = tgt, .tgt_delim = '/', .names = &lv, .ci = true};
     struct mf_folder_plan *plan;
     const struct mf_folder_entry *e;
+    char why[256];
     const struct want want[] = {
         {"Projects 2019 new", MF_FOLDER_COPY, "Projects 2", true},
         {"Projects 2019 old", MF_FOLDER_COPY, "Projec (2)", true},
@@ -1720,6 +1794,10 @@ test_names_lengths(void **state) {
     assert_true(e->flags & MF_FOLDER_F_NAME_MAPPED);
     assert_string_equal(e->repl_from, "deeper level");
     assert_string_equal(e->repl_to, "deeper lev");
+    mf_folder_entry_rename_why(e, why, sizeof(why));
+    assert_string_equal(why, "Short/deeper level -> \"Short/deeper lev\": "
+                             "the target refuses \"deeper level\" "
+                             "(characters or length)");
     assert_true(strlen(find(plan, "Projects 2019 old")->tgt_wire) <= 16);
     mf_folder_plan_free(&plan);
 }
@@ -1781,6 +1859,7 @@ main(void) {
         cmocka_unit_test(test_odd_delimiters),
         cmocka_unit_test(test_attrs),
         cmocka_unit_test(test_conservative_name),
+        cmocka_unit_test(test_adopt_fallbacks),
         cmocka_unit_test(test_names_cyrus_target),
         cmocka_unit_test(test_names_lengths),
         cmocka_unit_test(test_names_bad_replacement),

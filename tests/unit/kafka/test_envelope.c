@@ -244,6 +244,8 @@ test_progress_result_round_trip(void **state) {
     in.result.started_at_ms = 1;
     in.result.finished_at_ms = 2;
     in.result.counters.messages_failed = 1000;
+    in.result.counters.messages_deleted_on_target = 4;
+    in.result.counters.messages_moved_on_target = 5;
     in.result.nskipped = 1000;
     in.result.skipped = mf_xcalloc(1000, sizeof(struct mf_result_item));
     for (size_t i = 0; i < 1000; i++) {
@@ -271,6 +273,8 @@ test_progress_result_round_trip(void **state) {
     assert_string_equal(out.result.failed[0].subject, "Hello");
     assert_int_equal(out.result.failed[0].error_code, MF_E_MESSAGE_REJECTED);
     assert_int_equal(out.result.counters.messages_failed, 1000);
+    assert_int_equal(out.result.counters.messages_deleted_on_target, 4);
+    assert_int_equal(out.result.counters.messages_moved_on_target, 5);
     mf_envelope_clear(&out);
     mf_envelope_clear(&in);
     free(buf);

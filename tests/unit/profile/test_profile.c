@@ -223,6 +223,36 @@ test_throttle_rules(void **state) {
         MF_PROFILE_FP_STRICT);
 }
 
+/* The quotas: Gmail's on the side it is (downloads from a source,
+ * uploads to a target), none elsewhere, each flag over the profile's,
+ * the window a day unless given. */
+static void
+test_quota_rules(void **state) {
+    const struct mf_profile *gm = mf_profile_get(MF_PROFILE_GMAIL);
+    struct mf_quota_rules r, given = {0};
+
+    (void)state;
+    mf_profile_quota_rules(gm, NULL, NULL, &r);
+    assert_true(r.download_bytes == (uint64_t)2500 * 1000 * 1000);
+    assert_true(r.upload_bytes == 0);
+    assert_true(r.window_s == 86400);
+    mf_profile_quota_rules(NULL, gm, &given, &r);
+    assert_true(r.download_bytes == 0);
+    assert_true(r.upload_bytes == (uint64_t)500 * 1000 * 1000);
+    mf_profile_quota_rules(mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE), NULL,
+                           NULL, &r);
+    assert_true(r.download_bytes == 0 && r.upload_bytes == 0);
+    given = (struct mf_quota_rules){.upload_bytes = 300000, .window_s = 4};
+    mf_profile_quota_rules(gm, gm, &given, &r);
+    assert_true(r.download_bytes == (uint64_t)2500 * 1000 * 1000);
+    assert_true(r.upload_bytes == 300000);
+    assert_true(r.window_s == 4);
+    /* A flag sets a quota on a profile that has none. */
+    given = (struct mf_quota_rules){.download_bytes = 7};
+    mf_profile_quota_rules(NULL, NULL, &given, &r);
+    assert_true(r.download_bytes == 7 && r.upload_bytes == 0);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -232,6 +262,7 @@ main(void) {
         cmocka_unit_test(test_detect),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_throttle_rules),
+        cmocka_unit_test(test_quota_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,7 +74,7 @@ small_batch(void) {
     mf_report_add_skipped(
         b, i,
         &(struct mf_report_skipped){"INBOX", 7, 60000000, T_2024 - 86400,
-                                    "Huge", MF_REPORT_SKIP_TOO_LARGE});
+                                    "Huge", MF_REPORT_SKIP_TOO_LARGE, 0, NULL});
     mf_report_add_mailbox(b, &bad);
     return b;
 }

@@ -13,7 +13,8 @@
 static const char header[] =
     "EmailAddress,State,FoldersCopied,FoldersExcluded,SourceMessages,"
     "SourceBytes,CopiedMessages,CopiedBytes,SkippedTooLarge,SkippedExcluded,"
-    "SkippedFailed,SkippedVanished,OutsideWindow,DeletedOnTarget,ErrorCode,"
+    "SkippedFailed,SkippedVanished,OutsideWindow,DeletedOnTarget,"
+    "MovedOnTarget,ErrorCode,"
     "ErrorName,ErrorText,"
     "FirstSync,"
     "LastSync,"
@@ -29,10 +30,10 @@ test_exact(void **state) {
     (void)state;
     snprintf(
         want, sizeof(want), "%s%s%s", header,
-        "alice@example.test,Synced,5,1,100,500000,98,490000,1,1,0,0,0,0,,,,"
+        "alice@example.test,Synced,5,1,100,500000,98,490000,1,1,0,0,0,0,0,,,,"
         "2024-05-01T10:00:10Z,2024-05-01T10:01:00Z,50.0,1.96,9800,1,"
         "w1,not verified,0\r\n",
-        "bob@example.test,Failed,0,0,10,1000,0,0,0,0,0,0,0,0,305,AUTH,"
+        "bob@example.test,Failed,0,0,10,1000,0,0,0,0,0,0,0,0,0,305,AUTH,"
         "\"LOGIN failed: \"\"bad\"\", try again\",,,0.0,0.00,0,3,,not "
         "verified,0\r\n");
     assert_string_equal(csv, want);
@@ -115,7 +116,7 @@ test_injection_in_every_text_column(void **state) {
 
     (void)state;
     assert_string_equal(row,
-                        "'=cmd|' /C calc'!A0,Failed,0,0,0,0,0,0,0,0,0,0,0,0,"
+                        "'=cmd|' /C calc'!A0,Failed,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                         "204,IMAP_NO,\"'-err, \"\"x\"\"\",,,0.0,0.00,0,"
                         "0,'@w,not verified,0\r\n");
     free(row);

@@ -47,6 +47,7 @@ test_escaping(void **state) {
         .error_code = MF_E_IMAP_NO,
         .error_text = "NO <script>alert('e')</script> & more",
         .worker = "<SCRIPT>w</SCRIPT>",
+        .skipped[MF_REPORT_SKIP_MOVED] = 1,
     };
     char *html;
     size_t i;
@@ -57,7 +58,11 @@ test_escaping(void **state) {
         b, i,
         &(struct mf_report_skipped){"<script>folder()</script>", 1, 10, 0,
                                     "<script>alert('s')</script>\x01\xff",
-                                    MF_REPORT_SKIP_TOO_LARGE});
+                                    MF_REPORT_SKIP_TOO_LARGE, 0, NULL});
+    mf_report_add_skipped(b, i,
+                          &(struct mf_report_skipped){
+                              "INBOX", 3, 10, 0, "moved", MF_REPORT_SKIP_MOVED,
+                              MF_E_MESSAGE_MOVED, "moved from <i>x</i>"});
     mf_report_add_failed(b, i,
                          &(struct mf_report_failed){
                              "Inbox/<img src=x onerror=alert(1)>", 2,
@@ -78,6 +83,12 @@ test_escaping(void **state) {
                           "\xef\xbf\xbd\xef\xbf\xbd");
     assert_contains(html, "Inbox/&lt;img src=x onerror=alert(1)&gt;");
     assert_contains(html, "&lt;script&gt;f()&lt;/script&gt;");
+    /* A moved message: counted in the card and the row by its reason's
+     * words, listed with where it came from (escaped). */
+    assert_contains(html, " &middot; 1 moved on the target</div>");
+    assert_contains(html, "<div class=\"small\">1 moved on the target</div>");
+    assert_contains(html, "moved_on_target</span><div class=\"small\">moved "
+                          "from &lt;i&gt;x&lt;/i&gt;</div>");
     /* The userinfo of the URL is gone, markup or not. */
     assert_contains(html, "imaps://host");
     free(html);
@@ -175,7 +186,7 @@ test_item_rows_bounded(void **state) {
         mf_report_add_skipped(
             b, i,
             &(struct mf_report_skipped){"INBOX", k, 1, 0, "subject-row",
-                                        MF_REPORT_SKIP_TOO_LARGE});
+                                        MF_REPORT_SKIP_TOO_LARGE, 0, NULL});
     html = render(b, MF_REPORT_HTML);
     assert_int_equal(count_of(html, "subject-row"), MF_REPORT_HTML_ITEMS_MAX);
     assert_contains(html, "Showing the first 500 of 1,000; the JSON report "

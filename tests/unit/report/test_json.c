@@ -44,7 +44,7 @@ test_document(void **state) {
                           "\"copied_messages\":98,\"copied_bytes\":490000,"
                           "\"skipped\":{\"too_large\":1,\"excluded\":1,"
                           "\"failed\":0,\"vanished\":0,\"outside_window\":0,"
-                          "\"deleted_on_target\":0},"
+                          "\"deleted_on_target\":0,\"moved_on_target\":0},"
                           "\"mailboxes_with_errors\":1,"
                           "\"failed_items\":0,\"attempts\":4,"
                           "\"elapsed_seconds\":3600,");
@@ -91,7 +91,12 @@ test_hostile_strings(void **state) {
         b, i,
         &(struct mf_report_skipped){"F\\o\x01ld\xff", 1, 2, 0,
                                     "</script><script>alert(1)</script>",
-                                    MF_REPORT_SKIP_EXCLUDED});
+                                    MF_REPORT_SKIP_EXCLUDED, 0, NULL});
+    /* A moved message (--sync-deletes) keeps where it came from. */
+    mf_report_add_skipped(b, i,
+                          &(struct mf_report_skipped){
+                              "Archive", 3, 4, 0, "m", MF_REPORT_SKIP_MOVED,
+                              MF_E_MESSAGE_MOVED, "moved from \"Old\"\x01"});
     mf_report_add_failed(
         b, i,
         &(struct mf_report_failed){"INBOX", 9, MF_E_MESSAGE_REJECTED, NULL});
@@ -100,7 +105,10 @@ test_hostile_strings(void **state) {
     assert_contains(json, "\"folder\":\"F\\\\o\\u0001ld\\ufffd\",\"uid\":1,"
                           "\"size\":2,\"internal_date\":null,\"subject\":"
                           "\"</script><script>alert(1)</script>\","
-                          "\"reason\":\"excluded\"");
+                          "\"reason\":\"excluded\"}");
+    assert_contains(json, "\"subject\":\"m\",\"reason\":\"moved_on_target\","
+                          "\"error\":{\"code\":409,\"name\":\"MESSAGE_MOVED\","
+                          "\"text\":\"moved from \\\"Old\\\"\\u0001\"}}");
     assert_contains(json, "\"failed_items\":[{\"folder\":\"INBOX\",\"uid\":9,"
                           "\"error\":{\"code\":401,\"name\":"
                           "\"MESSAGE_REJECTED\",\"text\":null}}]");

@@ -191,10 +191,11 @@ test_large_batch(void **state) {
         snprintf(email, sizeof(email), "user%05d@example.test", k);
         i = mf_report_add_mailbox(b, &m);
         for (uint32_t s = 0; s < 3; s++)
-            mf_report_add_skipped(b, i,
-                                  &(struct mf_report_skipped){
-                                      "INBOX", s, 1 << 20, T_2024,
-                                      "subject <x>", MF_REPORT_SKIP_TOO_LARGE});
+            mf_report_add_skipped(
+                b, i,
+                &(struct mf_report_skipped){"INBOX", s, 1 << 20, T_2024,
+                                            "subject <x>",
+                                            MF_REPORT_SKIP_TOO_LARGE, 0, NULL});
         mf_report_add_failed(b, i,
                              &(struct mf_report_failed){
                                  "Sent", 9, MF_E_MESSAGE_REJECTED, "refused"});

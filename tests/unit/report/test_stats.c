@@ -26,6 +26,8 @@ test_row(void **state) {
         .skipped_too_large = 3,
         .skipped_vanished = 5,
         .failed = 2,
+        .deleted_on_target = 6,
+        .moved_on_target = 9,
         .seconds = 12.5,
     };
     struct mf_report_mailbox m = {.skipped[MF_REPORT_SKIP_EXCLUDED] = 7,
@@ -43,6 +45,9 @@ test_row(void **state) {
     assert_int_equal(m.skipped[MF_REPORT_SKIP_TOO_LARGE], 3);
     assert_int_equal(m.skipped[MF_REPORT_SKIP_FAILED], 2);
     assert_int_equal(m.skipped[MF_REPORT_SKIP_VANISHED], 5);
+    /* --sync-deletes: removed and moved on the target. */
+    assert_int_equal(m.skipped[MF_REPORT_SKIP_DELETED], 6);
+    assert_int_equal(m.skipped[MF_REPORT_SKIP_MOVED], 9);
     /* What the batch counts itself, and the rest, stay. */
     assert_int_equal(m.skipped[MF_REPORT_SKIP_EXCLUDED], 7);
     assert_int_equal(m.attempts, 3);
@@ -65,6 +70,12 @@ test_reason(void **state) {
                      MF_REPORT_SKIP_VANISHED);
     assert_int_equal(mf_report_skip_reason_of(MF_E_MESSAGE_REJECTED),
                      MF_REPORT_SKIP_FAILED);
+    assert_int_equal(mf_report_skip_reason_of(MF_E_MESSAGE_DELETED),
+                     MF_REPORT_SKIP_DELETED);
+    assert_int_equal(mf_report_skip_reason_of(MF_E_MESSAGE_MOVED),
+                     MF_REPORT_SKIP_MOVED);
+    assert_string_equal(mf_report_skip_reason_name(MF_REPORT_SKIP_MOVED),
+                        "moved_on_target");
     assert_string_equal(mf_report_skip_reason_name(MF_REPORT_SKIP_VANISHED),
                         "vanished");
 }

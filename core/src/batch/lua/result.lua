@@ -1,7 +1,8 @@
 -- KEYS: batch, mailbox, claims, results, samples, skipped, failed.
 -- ARGV: 1 job, 2 attempt, 3 worker, 4 outcome, 5 email, 6 error code,
--- 7 error name, 8 error detail, 9-27 the 19 stats below, 28 skipped
--- total, 29 failed total, 30 skipped listed, 31 failed listed, items.
+-- 7 error name, 8 error detail, 9-28 the 20 stats below (results.c,
+-- add_stats(), in this order), then (from n = 8 + #stats) n+1 skipped
+-- total, n+2 failed total, n+3 skipped listed, n+4 failed listed, items.
 local b, m = KEYS[1], KEYS[2]
 if redis.call('SADD', KEYS[4], ARGV[1] .. '#' .. ARGV[2]) == 0 then
   return {'DUP'}
@@ -16,9 +17,12 @@ local stats = {'folders_copied', 'folders_excluded', 'folders_created',
   'messages_copied', 'bytes_copied', 'messages_present',
   'skipped_too_large', 'skipped_vanished', 'skipped_excluded',
   'failed', 'flags_updated', 'uidvalidity_changes', 'seconds',
-  'outside_window', 'bytes_outside_window', 'deleted_on_target'}
+  'outside_window', 'bytes_outside_window', 'deleted_on_target',
+  'moved_on_target'}
 local acc = {messages_copied = 1, bytes_copied = 1,
-  messages_present = 1, flags_updated = 1, deleted_on_target = 1, uidvalidity_changes = 1}
+  messages_present = 1, flags_updated = 1, deleted_on_target = 1,
+  moved_on_target = 1, uidvalidity_changes = 1}
+local n = 8 + #stats
 local outcome = ARGV[4]
 local replace = outcome == 'synced' or outcome == 'incomplete' or
   num(f[5]) == 0
@@ -33,12 +37,12 @@ for i, name in ipairs(stats) do
   elseif replace then redis.call('HSET', m, name, v) end
 end
 if replace then
-  local ns, nf = num(ARGV[30]), num(ARGV[31])
+  local ns, nf = num(ARGV[n + 3]), num(ARGV[n + 4])
   redis.call('DEL', KEYS[6], KEYS[7])
-  for i = 1, ns do redis.call('RPUSH', KEYS[6], ARGV[31 + i]) end
-  for i = 1, nf do redis.call('RPUSH', KEYS[7], ARGV[31 + ns + i]) end
-  redis.call('HSET', m, 'skipped_unlisted', num(ARGV[28]) - ns,
-             'failed_unlisted', num(ARGV[29]) - nf)
+  for i = 1, ns do redis.call('RPUSH', KEYS[6], ARGV[n + 4 + i]) end
+  for i = 1, nf do redis.call('RPUSH', KEYS[7], ARGV[n + 4 + ns + i]) end
+  redis.call('HSET', m, 'skipped_unlisted', num(ARGV[n + 1]) - ns,
+             'failed_unlisted', num(ARGV[n + 2]) - nf)
 end
 if num(ARGV[6]) ~= 0 then
   redis.call('HSET', m, 'error_code', ARGV[6], 'error_name', ARGV[7],
