@@ -201,6 +201,11 @@ struct mf_migrate_options {
     /* --throttle-*: the admin's throttling rules over the profiles'
      * (0: the profile's; mf_profile_throttle_rules()), for both sides. */
     struct mf_throttle_rules throttle;
+    /* --quota-*: the admin's daily bandwidth quotas over the profiles'
+     * (0: the profile's; mf_profile_quota_rules()). A side that reaches
+     * its quota pauses the mailbox until the next window, then goes on
+     * where it stopped (core/src/migrate/quota.c). */
+    struct mf_quota_rules quota;
     /* --repair (mailferry/repair.h): a message the target refuses (BAD
      * or NO) that has defects strict servers refuse is fixed (only
      * those) and sent again once; each one is listed in

@@ -282,6 +282,11 @@ enum mf_report_failed_list {
 enum mf_report_failed_list mf_report_failed_list_of(int code);
 /* The messages s skipped, whatever the reason: the "skipped" of a line. */
 uint64_t mf_report_stats_skipped(const struct mf_migrate_stats *s);
+/* The end of a mailbox's line for what only some passes have, each only
+ * when not 0: ", outside the date window N (X MB), removed from the
+ * target N, moved on the target N"; "" when none. Cut to fit n (> 0). */
+void mf_report_stats_extras(const struct mf_migrate_stats *s, char *out,
+                            size_t n);
 
 /* Computes the batch totals (linear in the number of mailboxes). */
 void mf_report_totals(const struct mf_report_batch *b,

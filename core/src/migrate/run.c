@@ -242,6 +242,8 @@ mf__run_store_error(struct mf__run *run, struct mf_store *st,
     if (run->err.code == MF_E_THROTTLED)
         run->retry_after_ms =
             mf__run_throttled(run, st == run->dst, st->retry_after_ms);
+    if (run->err.code == MF_E_BANDWIDTH_QUOTA)
+        mf__run_quota_said(run, st == run->dst);
     snprintf(run->err.detail, sizeof(run->err.detail), "%.60s: %.190s",
              what ? what : "", st->error.detail);
     return run->err.code;

@@ -160,6 +160,7 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
             &o->fingerprint, &o->fingerprint_set, &fp_err) != MF_E_OK)
         o->fingerprint_set = false;
     o->throttle = b->cfg->throttle;
+    o->quota = b->cfg->quota;
     o->redis = r;
     o->batch = j->env.job.batch;
     o->stop = &j->stop;
@@ -509,6 +510,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     struct mf_envelope env;
     struct mf_error perr = {0}, stopped;
     const struct mf_error *e = error;
+    char extras[256];
     mf_err prc;
 
     /* Fenced: the engine found the claim gone before the keeper did. */
@@ -542,14 +544,15 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     mf_envelope_clear(&env);
     if (rc != MF_E_OK && rc != MF_E_CANCELLED)
         mf_log_error(&j->log, "job.error", error);
+    mf_report_stats_extras(&res->stats, extras, sizeof(extras));
     mf_log(MF_LOG_INFO, &j->log, "job.done",
            "%s: %" PRIu64 " of %" PRIu64 " messages copied (%" PRIu64
            " bytes, %" PRIu64 " already there, %" PRIu64 " skipped, %" PRIu64
-           " failed) in %.1f s",
+           " failed%s) in %.1f s",
            mf_outcome_name(outcome), res->stats.messages_copied,
            res->stats.messages_source, res->stats.bytes_copied,
            res->stats.messages_present, mf_report_stats_skipped(&res->stats),
-           res->stats.failed, res->stats.seconds);
+           res->stats.failed, extras, res->stats.seconds);
     if (prc != MF_E_OK) {
         /* Without its result the job must run again: give the claim
          * back now rather than after it expires. */

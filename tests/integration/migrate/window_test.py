@@ -31,7 +31,9 @@ and redis-server (database 5), judged by the independent comparer
           serve`, one `mailferry-worker`, the Kafka dev broker): a batch
           created with --sync-deletes; between passes user102 moves a
           message to another folder and user103 expunges one; after
-          `batch sync` the worker's result carries both: `batch status`
+          `batch sync` the worker's result carries both (and its job.done
+          line says "removed from the target 1", "moved on the target
+          1"): `batch status`
           (text, JSON, --mailbox) counts the move and the removal per
           mailbox and in the totals, the batch report (JSON, CSV, HTML)
           counts them and lists the moved message (MESSAGE_MOVED, "moved
@@ -44,6 +46,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import migrate_test as mt  # noqa: E402
@@ -329,7 +332,7 @@ def case_syncmoves():
     c.select("INBOX")
     uid = search_mid(mt.SRC_PORT, n, "INBOX", "mv1")[0]
     c.uid("STORE", str(uid), "+FLAGS", "(\\Flagged)")
-    typ, data = c.uid("MOVE", str(uid), "Archive")
+    typ, data = c.uid("MOVE", str(uid), mt.folder_on(mt.SRC_PORT, "Archive"))
     mt.check(typ == "OK", f"MOVE on the source: {data}")
     c.logout()
     dirs = mt.transcript_dirs([n], True)
@@ -354,7 +357,7 @@ def case_syncmoves():
     mt.check(len(got) == 1 and not search_mid(mt.TGT_PORT, n, "INBOX", "mv1"),
              "the moved message is in Archive once, not in INBOX")
     c = mt.imap_login(mt.TGT_PORT, n)
-    c.select("Archive")
+    c.select(mt.folder_on(mt.TGT_PORT, "Archive"))
     typ, data = c.uid("FETCH", str(got[0]), "(FLAGS)")
     c.logout()
     mt.check(b"\\Flagged" in data[0], f"flags on the target: {data}")
@@ -396,6 +399,16 @@ def case_fleetmoves():
         expunge_tag(rm, "INBOX", "fd1")
         doc = fleet.sync(batch)
         args = ["--redis", redis3]
+        # The worker logs job.done once the result is sent: poll for it.
+        deadline = time.time() + 30
+        while True:
+            log = open(fleet.procs[1][1]).read()
+            if (", removed from the target 1) in" in log and
+                    ", moved on the target 1) in" in log):
+                break
+            mt.check(time.time() < deadline,
+                     f"the worker's job.done lines: {log[-2000:]}")
+            time.sleep(0.2)
 
         def status(*extra):
             return fleet.mf("batch", "status", batch, *args, *extra).stdout

@@ -906,6 +906,44 @@ test_throttle_pause_max(void **state) {
     expect_same(t, "INBOX", "INBOX");
 }
 
+/* A daily upload quota (issue 13, core/src/migrate/quota.c; the run's
+ * own count, no Redis): three of the six 300-byte messages fit in a
+ * window of 1000 bytes, the rest waits for the next window (1 s) and
+ * goes on where it stopped: not failed, not counted as an attempt,
+ * everything once on the target. */
+static void
+test_quota_waits_for_next_window(void **state) {
+    struct t *t = *state;
+
+    fill(t->env.src, "INBOX", 0, 0, 6, 300);
+    t->o.quota.upload_bytes = 1000;
+    t->o.quota.window_s = 1;
+    t->o.batch_messages = 1;
+    expect_ok(t);
+    assert_int_equal(t->res.stats.attempts, 1);
+    assert_int_equal(t->res.stats.messages_copied, 6);
+    assert_true(t->res.stats.seconds >= 0.9 && t->res.stats.seconds < 20);
+    expect_same(t, "INBOX", "INBOX");
+}
+
+/* The server's own word (Gmail's "[OVERQUOTA] Account exceeded command
+ * or bandwidth limits", MF_E_BANDWIDTH_QUOTA) with no quota configured:
+ * the mailbox waits a window and goes on, nothing lost or doubled. */
+static void
+test_quota_server_says_used_up(void **state) {
+    struct t *t = *state;
+
+    fill(t->env.src, "INBOX", 0, 0, 6, 300);
+    t->o.quota.window_s = 1;
+    t->o.batch_messages = 1;
+    t->env.dst->faults.append_fail_at = 3;
+    t->env.dst->faults.append_fail_code = MF_E_BANDWIDTH_QUOTA;
+    expect_ok(t);
+    assert_int_equal(t->res.stats.attempts, 1);
+    assert_true(t->res.stats.seconds >= 0.9 && t->res.stats.seconds < 20);
+    expect_same(t, "INBOX", "INBOX");
+}
+
 static void
 test_auth_fails_at_once(void **state) {
     struct t *t = *state;
@@ -1020,6 +1058,8 @@ main(void) {
         T(test_throttled_open),
         T(test_throttle_overrides),
         T(test_throttle_pause_max),
+        T(test_quota_waits_for_next_window),
+        T(test_quota_server_says_used_up),
         T(test_auth_fails_at_once),
         T(test_attempts_exhausted),
         T(test_stop),
