@@ -104,6 +104,7 @@
          "fix what a target refuses in a message (bare LF, long lines, "       \
          "broken headers) and list it; default: the message fails alone"},     \
         MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION)                                 \
+            MF_QUOTA_FLAGS(CLI_QUOTA_OPTION)                                   \
                                                                                \
         /* end of BATCH_DEF_OPTIONS */
 

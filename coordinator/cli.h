@@ -33,6 +33,10 @@ struct cli_option {
 /* An option of the --throttle-* table (MF_THROTTLE_FLAGS in
  * mailferry/profile.h): MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION). */
 #define CLI_THROTTLE_OPTION(option, field, min, max, help) {option, true, help},
+/* An option of the --quota-* table (MF_QUOTA_FLAGS in mailferry/profile.h):
+ * MF_QUOTA_FLAGS(CLI_QUOTA_OPTION). */
+#define CLI_QUOTA_OPTION(option, field, min, max, unit, help)                  \
+    {option, true, help},
 
 #define CLI_MAX_POSITIONAL 8
 

@@ -202,6 +202,7 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
             mf_config_get(cli->config, "fingerprint", NULL),
             &d->opts.fingerprint, &d->opts.fingerprint_set, &err) ||
         mf_profile_throttle_read(cli->config, &d->opts.throttle, &err) ||
+        mf_profile_quota_read(cli->config, &d->opts.quota, &err) ||
         mf_config_get_bool(cli->config, "repair", false, &d->opts.repair,
                            &err) ||
         mf_config_get_bool(cli->config, "gmail-labels-as-keywords", false,

@@ -42,7 +42,8 @@ static const struct cli_option set_options[] = {
      "on: incremental passes also remove from the target what the source "
      "expunged (only what mailferry put there); off: never"},
     /* 0 gives a rule back to the profile. */
-    MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION){NULL, false, NULL},
+    MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION)
+        MF_QUOTA_FLAGS(CLI_QUOTA_OPTION){NULL, false, NULL},
 };
 
 /* The unit each settable option is read with. */
@@ -51,9 +52,11 @@ unit_of(const char *option) {
     static const struct {
         const char *option;
         enum mf_config_unit unit;
-    } units[] = {
-        {"max-message-size", MF_UNIT_BYTES},
-        {"incremental-every", MF_UNIT_SECONDS},
+    } units[] = {{"max-message-size", MF_UNIT_BYTES},
+                 {"incremental-every", MF_UNIT_SECONDS},
+#define QUOTA_UNIT(option, field, min, max, unit, help) {option, unit},
+                 MF_QUOTA_FLAGS(QUOTA_UNIT)
+#undef QUOTA_UNIT
     };
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
         if (strcmp(units[i].option, option) == 0)

@@ -9,22 +9,15 @@
 #include "cli.h"
 #include "commands.h"
 #include "mailferry/crypto.h"
-#include "mailferry/http.h"
 #include "mailferry/jobs.h"
 #include "mailferry/log.h"
-#include "mailferry/metrics.h"
 #include "mailferry/notify.h"
 #include "mailferry/util.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------------------ */
 /* serve                                                              */
@@ -56,38 +49,6 @@ static const struct cli_option serve_options[] = {
     {NULL, false, NULL},
 };
 
-/* Reads a secret file whole (at most 4 KiB, one trailing newline
- * dropped) into a buffer the caller wipes and frees. */
-static bool
-read_secret(const char *path, uint8_t **data_r, size_t *len_r,
-            struct mf_error *err) {
-    uint8_t *buf = mf_xmalloc(4097);
-    size_t len = 0;
-    ssize_t got;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        mf_error_set(err, MF_E_IO, "%s: %s", path, strerror(errno));
-        free(buf);
-        return false;
-    }
-    while (len < 4097 && (got = read(fd, buf + len, 4097 - len)) > 0)
-        len += (size_t)got;
-    close(fd);
-    if (len == 0 || len > 4096) {
-        mf_error_set(err, MF_E_CONFIG, "%s: %s", path,
-                     len ? "longer than 4 KiB" : "empty");
-        OPENSSL_cleanse(buf, 4097);
-        free(buf);
-        return false;
-    }
-    if (buf[len - 1] == '\n')
-        len--;
-    *data_r = buf;
-    *len_r = len;
-    return true;
-}
-
 static atomic_bool serve_stop;
 
 static void
@@ -96,134 +57,109 @@ on_signal(int sig) {
     atomic_store(&serve_stop, true);
 }
 
-struct probe {
-    struct mf_service_metrics *m;
-    uint32_t scan_ms;
+/* The service's options and what they need, held while it runs. */
+struct serve {
+    struct mf_service_options o;
+    struct mf_service_metrics metrics;
+    struct mf_crypto_keyring *kr;
+    struct mf_notifier *notifier;
+    struct mf_service_http *http;
 };
 
-static bool
-probe_alive(void *ud) {
-    struct probe *p = ud;
-    return mf_service_metrics_alive(p->m, (int64_t)time(NULL), p->scan_ms);
+/* The command line; -1 to go on, else the exit code. */
+static int
+read_options(struct cli *cli, int argc, char **argv, struct serve *sv) {
+    struct mf_error err = {0};
+    uint64_t scan, stuck;
+
+    if (!cli_parse(cli, "serve", serve_usage, serve_options, argc, argv))
+        return MF_EXIT_USAGE;
+    if (cli->help)
+        return MF_EXIT_OK;
+    sv->o.redis_url = mf_config_get(cli->config, "redis", NULL);
+    if (cli->npositional ||
+        !mf_config_get(cli->config, "master-key-file", NULL) ||
+        !sv->o.redis_url || !mf_config_get(cli->config, "kafka", NULL)) {
+        fprintf(stderr,
+                "mailferry serve: --kafka, --redis and --master-key-file are "
+                "required\nusage: mailferry serve %s\n",
+                serve_usage);
+        return MF_EXIT_USAGE;
+    }
+    if (mf_config_get_u64(cli->config, "scan-interval", 5, 1, 3600,
+                          MF_UNIT_SECONDS, &scan, &err) ||
+        mf_config_get_u64(cli->config, "notify-stuck-after", 3600, 1,
+                          30 * 86400, MF_UNIT_SECONDS, &stuck, &err)) {
+        fprintf(stderr, "mailferry serve: %s\n", err.detail);
+        return MF_EXIT_USAGE;
+    }
+    sv->o.config = cli->config;
+    sv->o.group_id = mf_config_get(cli->config, "group-id", NULL);
+    sv->o.scan_interval_ms = (uint32_t)scan * 1000;
+    sv->o.stuck_after_s = (uint32_t)stuck;
+    sv->o.metrics = &sv->metrics;
+    mf_service_metrics_init(&sv->metrics);
+    return -1;
 }
 
-static bool
-probe_ready(void *ud, char *why, size_t n) {
-    struct probe *p = ud;
-    return mf_service_metrics_ready(p->m, why, n);
-}
+/* The key (no core file from here on), the notifier and the HTTP
+ * endpoints; -1 when all are there, else the exit code. */
+static int
+start(struct cli *cli, struct serve *sv) {
+    const char *keyfile = mf_config_get(cli->config, "master-key-file", NULL);
+    const char *listen = mf_config_get(cli->config, "http-listen", NULL);
+    struct mf_error err = {0};
+    mf_err rc;
 
-static void
-probe_collect(void *ud, struct mf_metrics *reg) {
-    struct probe *p = ud;
-    mf_service_metrics_collect(p->m, reg);
+    /* Before the key is read: no core file, no ptrace by the same user. */
+    if (mf_process_no_core_dumps(&err)) {
+        fprintf(stderr, "mailferry serve: %s\n", err.detail);
+        return MF_EXIT_ERROR;
+    }
+    if (mf_crypto_keyring_load(keyfile, &sv->kr, &err)) {
+        fprintf(stderr, "mailferry serve: key file %s: %s\n", keyfile,
+                err.detail);
+        return MF_EXIT_ERROR;
+    }
+    sv->o.keyring = sv->kr;
+    if ((rc = mf_notifier_from_config(cli->config, &sv->metrics.notify,
+                                      &sv->notifier, &err))) {
+        fprintf(stderr, "mailferry serve: %s\n", err.detail);
+        return rc == MF_E_SECRET_FILE ? MF_EXIT_ERROR : MF_EXIT_USAGE;
+    }
+    sv->o.notifier = sv->notifier;
+    if (!listen)
+        return -1;
+    if (mf_service_http_start(listen, &sv->metrics, sv->o.scan_interval_ms,
+                              &sv->http, &err)) {
+        fprintf(stderr, "mailferry serve: --http-listen %s: %s\n", listen,
+                err.detail);
+        return MF_EXIT_ERROR;
+    }
+    mf_log(MF_LOG_INFO, NULL, "http.listen",
+           "/healthz, /readyz and /metrics on %s (port %u)", listen,
+           (unsigned)mf_service_http_port(sv->http));
+    return -1;
 }
 
 int
 cmd_serve(int argc, char **argv) {
     struct cli cli;
-    struct mf_crypto_keyring *kr = NULL;
-    struct mf_http_server *http = NULL;
-    struct mf_metrics *reg = NULL;
-    struct mf_service_metrics metrics;
-    struct mf_service_options o = {0};
-    struct mf_http_health health = {0};
-    struct probe probe;
+    struct serve sv = {0};
     struct mf_error err = {0};
     struct sigaction sa;
-    struct mf_notify_options no = {0};
-    struct mf_notifier *notifier = NULL;
-    uint8_t *secret = NULL;
-    size_t secret_len = 0;
-    char host[64] = "";
-    const char *keyfile, *listen, *v;
-    uint64_t scan, stuck;
-    int exit_code = MF_EXIT_USAGE;
+    int exit_code;
 
-    if (!cli_parse(&cli, "serve", serve_usage, serve_options, argc, argv))
+    if ((exit_code = read_options(&cli, argc, argv, &sv)) >= 0 ||
+        (exit_code = start(&cli, &sv)) >= 0)
         goto out;
-    if (cli.help) {
-        exit_code = MF_EXIT_OK;
-        goto out;
-    }
-    keyfile = mf_config_get(cli.config, "master-key-file", NULL);
-    o.redis_url = mf_config_get(cli.config, "redis", NULL);
-    if (cli.npositional || !keyfile || !o.redis_url ||
-        !mf_config_get(cli.config, "kafka", NULL)) {
-        fprintf(stderr,
-                "mailferry serve: --kafka, --redis and --master-key-file are "
-                "required\nusage: mailferry serve %s\n",
-                serve_usage);
-        goto out;
-    }
-    if (mf_config_get_u64(cli.config, "scan-interval", 5, 1, 3600,
-                          MF_UNIT_SECONDS, &scan, &err) ||
-        mf_config_get_u64(cli.config, "notify-stuck-after", 3600, 1, 30 * 86400,
-                          MF_UNIT_SECONDS, &stuck, &err)) {
-        fprintf(stderr, "mailferry serve: %s\n", err.detail);
-        goto out;
-    }
     exit_code = MF_EXIT_ERROR;
-    /* Before the key is read: no core file, no ptrace by the same user. */
-    if (mf_process_no_core_dumps(&err)) {
-        fprintf(stderr, "mailferry serve: %s\n", err.detail);
-        goto out;
-    }
-    if (mf_crypto_keyring_load(keyfile, &kr, &err)) {
-        fprintf(stderr, "mailferry serve: key file %s: %s\n", keyfile,
-                err.detail);
-        goto out;
-    }
-    mf_service_metrics_init(&metrics);
-    o.config = cli.config;
-    o.keyring = kr;
-    o.group_id = mf_config_get(cli.config, "group-id", NULL);
-    o.scan_interval_ms = (uint32_t)scan * 1000;
-    o.metrics = &metrics;
-    o.stuck_after_s = (uint32_t)stuck;
-    if ((no.url = mf_config_get(cli.config, "notify-url", NULL))) {
-        if ((v = mf_config_get(cli.config, "notify-secret-file", NULL)) &&
-            !read_secret(v, &secret, &secret_len, &err)) {
-            fprintf(stderr, "mailferry serve: --notify-secret-file %s\n",
-                    err.detail);
-            goto out;
-        }
-        gethostname(host, sizeof(host) - 1);
-        no.secret = secret;
-        no.secret_len = secret_len;
-        no.sender = host[0] ? host : "mailferry";
-        no.ca_file = mf_config_get(cli.config, "notify-ca-file", NULL);
-        no.metrics = &metrics.notify;
-        if (mf_notifier_new(&no, &notifier, &err)) {
-            fprintf(stderr, "mailferry serve: --notify-url: %s\n", err.detail);
-            exit_code = MF_EXIT_USAGE;
-            goto out;
-        }
-        o.notifier = notifier;
-    }
-
-    if ((listen = mf_config_get(cli.config, "http-listen", NULL))) {
-        reg = mf_metrics_new();
-        probe = (struct probe){&metrics, o.scan_interval_ms};
-        health = (struct mf_http_health){probe_alive, probe_ready,
-                                         probe_collect, &probe, reg};
-        if (mf_http_server_start(listen, mf_http_health_handler, &health, &http,
-                                 &err)) {
-            fprintf(stderr, "mailferry serve: --http-listen %s: %s\n", listen,
-                    err.detail);
-            goto out;
-        }
-        mf_log(MF_LOG_INFO, NULL, "http.listen",
-               "/healthz, /readyz and /metrics on %s (port %u)", listen,
-               (unsigned)mf_http_server_port(http));
-    }
-
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (mf_service_run(&o, &serve_stop, &err)) {
+    if (mf_service_run(&sv.o, &serve_stop, &err)) {
         mf_log_error(NULL, "service.start", &err);
         fprintf(stderr, "mailferry serve: %s\n", err.detail);
         goto out;
@@ -231,14 +167,9 @@ cmd_serve(int argc, char **argv) {
     exit_code = MF_EXIT_OK;
 out:
     /* What is queued gets a few seconds to go out. */
-    mf_notifier_free(&notifier, 5000);
-    if (secret) {
-        OPENSSL_cleanse(secret, secret_len);
-        free(secret);
-    }
-    mf_http_server_stop(&http);
-    mf_metrics_free(&reg);
-    mf_crypto_keyring_free(&kr);
+    mf_notifier_free(&sv.notifier, 5000);
+    mf_service_http_stop(&sv.http);
+    mf_crypto_keyring_free(&sv.kr);
     cli_free(&cli);
     return exit_code;
 }

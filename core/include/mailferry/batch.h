@@ -194,6 +194,8 @@ struct mf_batch_config {
     char *fingerprint;
     /* --throttle-*: fields "thr_<member>", 0 or absent: the profile's. */
     struct mf_throttle_rules throttle;
+    /* --quota-*: fields "quo_<member>", 0 or absent: the profiles'. */
+    struct mf_quota_rules quota;
     bool repair; /* --repair (mailferry/repair.h); field "repair" */
     char *gmail_archive_folder;    /* or NULL: "Archive"; "gmail_archive" */
     bool gmail_labels_as_keywords; /* field "gmail_keywords" */
@@ -370,7 +372,22 @@ struct mf_batch_mailbox {
     int error_code;
     char error_name[64];
     char error_detail[MF_ERROR_DETAIL_MAX];
+    /* The running job waits for something outside mailferry until then
+     * (Unix s; 0: it does not wait), for that reason: a provider's daily
+     * bandwidth quota (mf_batch_mailbox_wait()). */
+    int64_t wait_until;
+    char wait_why[MF_ERROR_DETAIL_MAX];
 };
+
+/* The running job of mailbox email waits until until (Unix s) for why
+ * (a provider's daily bandwidth quota), or, until 0, no longer: shown by
+ * `batch status` until the job ends (any change of the mailbox's state
+ * drops it). Nothing is written for a mailbox that does not run. */
+MF_WARN_UNUSED mf_err mf_batch_mailbox_wait(struct mf_redis *r,
+                                            const char *batch,
+                                            const char *email, int64_t until,
+                                            const char *why,
+                                            struct mf_error *err);
 
 /* Reads one mailbox's record. MF_E_NOT_FOUND if the batch or mailbox is
  * absent. Free with mf_batch_mailbox_free(). */

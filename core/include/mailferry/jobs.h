@@ -383,6 +383,20 @@ bool mf_service_metrics_alive(const struct mf_service_metrics *m, int64_t now,
 bool mf_service_metrics_ready(const struct mf_service_metrics *m, char *why,
                               size_t n);
 
+/* /healthz, /readyz and /metrics of the service on listen (health.c): the
+ * probes of m (alive within the scan interval, ready) and its figures in
+ * a registry of their own. Stop with mf_service_http_stop() (accepts
+ * NULL, sets *h to NULL). Errors: mf_http_server_start()'s. */
+struct mf_service_http;
+MF_WARN_UNUSED mf_err mf_service_http_start(const char *listen,
+                                            struct mf_service_metrics *m,
+                                            uint32_t scan_interval_ms,
+                                            struct mf_service_http **h_r,
+                                            struct mf_error *err);
+/* The port it listens on (the one picked for port 0). */
+uint16_t mf_service_http_port(const struct mf_service_http *h);
+void mf_service_http_stop(struct mf_service_http **h);
+
 struct mf_service_options {
     /* Keys "kafka", "kafka.*", "topic-prefix" (kafka.h). Borrowed. */
     const struct mf_config *config;

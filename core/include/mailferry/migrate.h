@@ -167,6 +167,11 @@ struct mf_migrate_options {
     /* --throttle-*: the admin's throttling rules over the profiles'
      * (0: the profile's; mf_profile_throttle_rules()), for both sides. */
     struct mf_throttle_rules throttle;
+    /* --quota-*: the admin's daily bandwidth quotas over the profiles'
+     * (0: the profile's; mf_profile_quota_rules()). A side that reaches
+     * its quota pauses the mailbox until the next window, then goes on
+     * where it stopped (core/src/migrate/quota.c). */
+    struct mf_quota_rules quota;
     /* --repair (mailferry/repair.h): a message the target refuses (BAD
      * or NO) that has defects strict servers refuse is fixed (only
      * those) and sent again once; each one is listed in
@@ -271,6 +276,14 @@ struct mf_migrate_result {
      * Listed anew by every attempt. */
     struct mf_migrate_item *renamed;
     size_t n_renamed;
+    /* The admin's --rename rules that matched no folder of this mailbox
+     * (mf_folder_plan_rename_unmatched()): folder is the rule's source
+     * path, error RENAME_UNMATCHED with mf_folder_rename_unmatched_why()'s
+     * words in its detail, the same for the rule in every mailbox, so the
+     * report warns about a rule unmatched in every mailbox of a batch
+     * (issue 13 section 2). Listed anew by every attempt. */
+    struct mf_migrate_item *unmatched_renames;
+    size_t n_unmatched_renames;
 };
 
 /* Migrates one mailbox. mailbox is its EmailAddress (checkpoint key and

@@ -66,6 +66,19 @@ MF_WARN_UNUSED mf_err mf_notifier_new(const struct mf_notify_options *o,
  * frees n (accepts NULL; sets *n to NULL). */
 void mf_notifier_free(struct mf_notifier **n, int drain_ms);
 
+/* The notifier the options of `mailferry serve` ask for (options.c):
+ * --notify-url, signed with the secret of --notify-secret-file (read
+ * whole as every secret file is, mf_secret_file_read(), at most 4 KiB,
+ * one trailing newline dropped), --notify-ca-file, this host's name as
+ * the sender, counting into m. *n_r stays NULL without --notify-url.
+ * Errors: MF_E_SECRET_FILE (the secret file, err naming it) and
+ * mf_notifier_new()'s (after "--notify-url: "). */
+struct mf_config;
+MF_WARN_UNUSED mf_err mf_notifier_from_config(const struct mf_config *c,
+                                              struct mf_notify_metrics *m,
+                                              struct mf_notifier **n_r,
+                                              struct mf_error *err);
+
 /* Queues one event; never blocks. fields_json is the inside of a JSON
  * object (`"mailbox":"a@b","attempt":3`, or "" for none), appended after
  * the common fields. NULL n is a no-op. */

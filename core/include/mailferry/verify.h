@@ -261,4 +261,41 @@ struct mf_verify_fleet {
  * has the jobs (MF_VERIFY_INCOMPLETE when it could not take them). */
 enum mf_verify_outcome mf_verify_fleet_go(const struct mf_verify_fleet *f);
 
+/* `batch verify`: the mailboxes of a stored batch verified from its own
+ * definition (servers, admins, folder rules, size cap, window, profiles
+ * and caps) and its sealed passwords, each opened right before its login
+ * and wiped after it, as a worker does (batch.c). */
+struct mf_verify_batch {
+    /* Filled by the caller, borrowed. */
+    struct mf_redis *redis;
+    const struct mf_crypto_keyring *kr;
+    const char *batch;
+    const char *redis_url;    /* for the caps' leases */
+    const char *bind_address; /* or NULL */
+    const char *egress_ip;    /* or NULL */
+    long lease_ttl_ms;
+    const atomic_bool *stop;
+    /* Read by mf_verify_batch_load(), owned. */
+    struct mf_batch_config *cfg;
+    struct mf_job *jobs; /* n: one per mailbox, as a job would carry */
+    char **emails;       /* n */
+    size_t n;
+    struct mf_migrate_server src, dst;
+    struct mf_folder_rules *rules;
+    struct mf_migrate_caps caps;
+    char holder[128];
+    struct mf_migrate_options mo; /* points into the above */
+};
+
+/* Reads the batch's configuration and builds every mailbox's job. Errors:
+ * the store's (MF_E_NOT_FOUND...), the servers' and rules', and the first
+ * mailbox whose job could not be built, err naming it. */
+MF_WARN_UNUSED mf_err mf_verify_batch_load(struct mf_verify_batch *b,
+                                           struct mf_error *err);
+/* Points r (filled by the caller with its verify options) at b's
+ * mailboxes, migrate options and logins for mf_verify_run_go(). */
+void mf_verify_batch_run(struct mf_verify_batch *b, struct mf_verify_run *r);
+/* Frees what mf_verify_batch_load() read. */
+void mf_verify_batch_free(struct mf_verify_batch *b);
+
 #endif

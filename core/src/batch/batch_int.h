@@ -117,6 +117,7 @@ enum mf__batch_script {
     MF__BS_PROGRESS,
     MF__BS_RESULT,
     MF__BS_VERIFY_CLAIM,
+    MF__BS_MB_WAIT,
     MF__BS_COUNT
 };
 /* A script's embedded text and SHA-1 (for EVAL inside MULTI). */

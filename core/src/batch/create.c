@@ -198,6 +198,11 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
         add_field_u(a, "thr_" #field, c->throttle.field);
     MF_THROTTLE_FLAGS(ADD_THROTTLE)
 #undef ADD_THROTTLE
+#define ADD_QUOTA(option, field, min, max, unit, help)                         \
+    if (c->quota.field)                                                        \
+        add_field_u(a, "quo_" #field, c->quota.field);
+    MF_QUOTA_FLAGS(ADD_QUOTA)
+#undef ADD_QUOTA
     add_field_u(a, "repair", c->repair);
     add_field(a, "gmail_archive", c->gmail_archive_folder);
     add_field_u(a, "gmail_keywords", c->gmail_labels_as_keywords);

@@ -390,7 +390,8 @@ read_def(const struct mf_config *conf, const char *name, const char *csv_path,
         if (set)
             cfg->fingerprint = (char *)mf_profile_fingerprint_name(fp);
     }
-    if (mf_profile_throttle_read(conf, &cfg->throttle, err))
+    if (mf_profile_throttle_read(conf, &cfg->throttle, err) ||
+        mf_profile_quota_read(conf, &cfg->quota, err))
         return usage(err);
     cfg->admin_login_format = (char *)mf_profile_login_format(
         src_profile, mf_config_get(conf, "admin-login-format", NULL));

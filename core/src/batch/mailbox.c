@@ -108,6 +108,8 @@ mf__batch_mailbox_fill(struct mf_batch_mailbox *mb, const redisReply *h) {
                         sizeof(mb->error_name));
     mf__batch_hget_copy(h, "error_detail", mb->error_detail,
                         sizeof(mb->error_detail));
+    mb->wait_until = mf__batch_hget_i64(h, "wait_until");
+    mf__batch_hget_copy(h, "wait_why", mb->wait_why, sizeof(mb->wait_why));
 }
 
 static void

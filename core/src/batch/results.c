@@ -20,6 +20,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Starts the vector a for script s on one mailbox, its first keys the batch
+ * and the mailbox (then nkeys - 2 more from the caller). */
+static mf_err
+mb_script(struct mf__batch_argv *a, enum mf__batch_script s, int nkeys,
+          const char *batch, const char *email, struct mf__batch_keys *k,
+          struct mf_error *err) {
+    char key[MF__BATCH_KEY_MAX];
+    mf_err rc;
+
+    if ((rc = mf__batch_check_name(batch, err)))
+        return rc;
+    mf__batch_keys(k, batch);
+    mf__batch_mb_key(key, sizeof(key), batch, email, "");
+    mf__batch_script_argv(a, s, nkeys);
+    mf__batch_argv_adds(a, k->batch);
+    mf__batch_argv_adds(a, key);
+    return MF_E_OK;
+}
+
+mf_err
+mf_batch_mailbox_wait(struct mf_redis *r, const char *batch, const char *email,
+                      int64_t until, const char *why, struct mf_error *err) {
+    struct mf__batch_keys k;
+    struct mf__batch_argv a = {0};
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    if ((rc = mb_script(&a, MF__BS_MB_WAIT, 2, batch, email, &k, err)))
+        return rc;
+    mf__batch_argv_addi(&a, until > 0 ? until : 0);
+    mf__batch_argv_adds(&a, why ? why : "");
+    rc = mf__batch_script_run(r, &a, &reply, err);
+    mf__batch_argv_free(&a);
+    if (rc == MF_E_OK)
+        freeReplyObject(reply);
+    return rc;
+}
+
 mf_err
 mf_batch_apply_progress(struct mf_redis *r, const char *batch,
                         const char *email, const struct mf_batch_progress *p,
@@ -27,16 +65,10 @@ mf_batch_apply_progress(struct mf_redis *r, const char *batch,
     struct mf__batch_keys k;
     struct mf__batch_argv a = {0};
     redisReply *reply = NULL;
-    char key[MF__BATCH_KEY_MAX];
     mf_err rc;
 
-    if ((rc = mf__batch_check_name(batch, err)))
+    if ((rc = mb_script(&a, MF__BS_PROGRESS, 3, batch, email, &k, err)))
         return rc;
-    mf__batch_keys(&k, batch);
-    mf__batch_mb_key(key, sizeof(key), batch, email, "");
-    mf__batch_script_argv(&a, MF__BS_PROGRESS, 3);
-    mf__batch_argv_adds(&a, k.batch);
-    mf__batch_argv_adds(&a, key);
     mf__batch_argv_adds(&a, k.samples);
     mf__batch_argv_adds(&a, p->job_id);
     mf__batch_argv_addu(&a, p->attempt);

@@ -48,6 +48,7 @@ static const struct mf_redis_script *const scripts[MF__BS_COUNT] = {
     [MF__BS_PROGRESS] = &mf__batch_lua_progress,
     [MF__BS_RESULT] = &mf__batch_lua_result,
     [MF__BS_VERIFY_CLAIM] = &mf__batch_lua_verify_claim,
+    [MF__BS_MB_WAIT] = &mf__batch_lua_mb_wait,
 };
 
 const struct mf_redis_script *

@@ -44,6 +44,11 @@ static const struct {
     {option, "thr_" #field, 0, max, NUMBER},
     MF_THROTTLE_FLAGS(SETTABLE_THROTTLE)
 #undef SETTABLE_THROTTLE
+/* The --quota-* rules; 0: the profiles' again. */
+#define SETTABLE_QUOTA(option, field, min, max, unit, help)                    \
+    {option, "quo_" #field, 0, max, NUMBER},
+        MF_QUOTA_FLAGS(SETTABLE_QUOTA)
+#undef SETTABLE_QUOTA
 };
 
 bool

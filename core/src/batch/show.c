@@ -25,15 +25,9 @@ static void
 json_caps(struct mf_json *j, const char *key, const struct mf_batch_caps *c) {
     mf_json_key(j, key);
     mf_json_object_begin(j);
-    mf_json_key(j, "max_connections"), mf_json_u64(j, c->max_connections);
-    mf_json_key(j, "max_connections_per_user"),
-        mf_json_u64(j, c->max_connections_per_user);
-    mf_json_key(j, "max_connections_per_ip"),
-        mf_json_u64(j, c->max_connections_per_ip);
-    mf_json_key(j, "max_concurrent_mailboxes"),
-        mf_json_u64(j, c->max_concurrent_mailboxes);
-    mf_json_key(j, "max_bytes_per_second"),
-        mf_json_u64(j, c->max_bytes_per_second);
+    MF_JSON_FIELDS(j, c, max_connections, max_connections_per_user,
+                   max_connections_per_ip, max_concurrent_mailboxes,
+                   max_bytes_per_second);
     mf_json_object_end(j);
 }
 
@@ -44,9 +38,7 @@ mf_batch_mailbox_list_json(struct mf_json *j,
     mf_json_array_begin(j);
     for (size_t i = 0; i < n; i++) {
         mf_json_object_begin(j);
-        mf_json_key(j, "email"), mf_json_string(j, mbs[i].email);
-        mf_json_key(j, "user"), mf_json_string(j, mbs[i].user);
-        mf_json_key(j, "target_user"), mf_json_string(j, mbs[i].target_user);
+        MF_JSON_FIELDS(j, &mbs[i], email, user, target_user);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
@@ -57,32 +49,30 @@ mf_batch_config_json(struct mf_json *j, const struct mf_batch_config *cfg,
                      const struct mf_batch_mailbox_cfg *mbs, size_t n,
                      bool dry_run) {
     mf_json_object_begin(j);
-    mf_json_key(j, "batch"), mf_json_string(j, cfg->name);
-    mf_json_key(j, "dry_run"), mf_json_bool(j, dry_run);
-    mf_json_key(j, "state"), mf_json_string(j, dry_run ? NULL : "Created");
-    mf_json_key(j, "source"), mf_json_string(j, cfg->source);
-    mf_json_key(j, "target"), mf_json_string(j, cfg->target);
-    mf_json_key(j, "admin"), mf_json_string(j, cfg->admin_user);
-    mf_json_key(j, "target_admin"), mf_json_string(j, cfg->target_admin_user);
+    mf_json_member(j, "batch", cfg->name);
+    mf_json_member(j, "dry_run", dry_run);
+    mf_json_member(j, "state", dry_run ? NULL : "Created");
+    MF_JSON_FIELDS(j, cfg, source, target);
+    mf_json_member(j, "admin", cfg->admin_user);
+    mf_json_member(j, "target_admin", cfg->target_admin_user);
     mf_status_oauth_json(j, cfg);
     json_strv(j, "include", cfg->include, cfg->n_include);
     json_strv(j, "exclude", cfg->exclude, cfg->n_exclude);
     json_strv(j, "rename", cfg->rename, cfg->n_rename);
     json_strv(j, "presets", cfg->presets, cfg->n_presets);
-    mf_json_key(j, "max_message_size"), mf_json_u64(j, cfg->max_message_size);
-    mf_json_key(j, "source_profile"),
-        mf_json_string(j, mf_profile_or_generic(cfg->source_profile)->name);
-    mf_json_key(j, "target_profile"),
-        mf_json_string(j, mf_profile_or_generic(cfg->target_profile)->name);
+    MF_JSON_FIELDS(j, cfg, max_message_size);
+    mf_json_member(j, "source_profile",
+                   mf_profile_or_generic(cfg->source_profile)->name);
+    mf_json_member(j, "target_profile",
+                   mf_profile_or_generic(cfg->target_profile)->name);
     json_caps(j, "source_caps", &cfg->source_caps);
     json_caps(j, "target_caps", &cfg->target_caps);
-    mf_json_key(j, "max_attempts"), mf_json_u64(j, cfg->max_attempts);
-    mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
-    mf_json_key(j, "flag_conflict"),
-        mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));
+    MF_JSON_FIELDS(j, cfg, max_attempts, incremental_every);
+    mf_json_member(j, "flag_conflict",
+                   mf_flag_conflict_name(cfg->flag_conflict));
     mf_window_to_json(j, &cfg->window);
-    mf_json_key(j, "sync_deletes"), mf_json_bool(j, cfg->sync_deletes);
-    mf_json_key(j, "mailboxes"), mf_json_u64(j, n);
+    MF_JSON_FIELDS(j, cfg, sync_deletes);
+    mf_json_member(j, "mailboxes", n);
     if (dry_run)
         mf_batch_mailbox_list_json(j, mbs, n);
     mf_json_object_end(j);

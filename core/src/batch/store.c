@@ -234,6 +234,10 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->throttle.field = (uint32_t)mf__batch_hget_u64(h, "thr_" #field);
     MF_THROTTLE_FLAGS(GET_THROTTLE)
 #undef GET_THROTTLE
+#define GET_QUOTA(option, field, min, max, unit, help)                         \
+    c->quota.field = mf__batch_hget_u64(h, "quo_" #field);
+    MF_QUOTA_FLAGS(GET_QUOTA)
+#undef GET_QUOTA
     c->repair = mf__batch_hget_u64(h, "repair") != 0;
     c->gmail_archive_folder = mf__batch_hget_strdup(h, "gmail_archive");
     c->gmail_labels_as_keywords = mf__batch_hget_u64(h, "gmail_keywords") != 0;

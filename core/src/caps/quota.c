@@ -53,10 +53,10 @@ mf_caps_quota_fill(struct mf_caps_quota *q, uint64_t window_ms,
 }
 
 mf_err
-mf_caps_quota_shared(struct mf_redis *r, const char *endpoint,
-                     const char *user, bool upload, bool fill, uint64_t limit,
-                     uint64_t window_ms, uint64_t bytes, uint64_t *wait_ms_r,
-                     uint64_t *used_r, struct mf_error *err) {
+mf_caps_quota_shared(struct mf_redis *r, const char *endpoint, const char *user,
+                     bool upload, bool fill, uint64_t limit, uint64_t window_ms,
+                     uint64_t bytes, uint64_t *wait_ms_r, uint64_t *used_r,
+                     struct mf_error *err) {
     struct mf_caps_spec spec = {.endpoint = endpoint,
                                 .kind = MF_CAPS_CONNECTION};
     char a[3][24], *enc, *rest, *key;

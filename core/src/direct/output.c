@@ -24,6 +24,7 @@ mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o) {
     const struct mf_migrate_result *r = &o->result;
     const struct mf_migrate_stats *s = &r->stats;
     bool ok = r->error.code == MF_E_OK;
+    char extras[256];
 
     fprintf(out,
             "%-6s %s: folders %u, messages %llu, copied %llu (%.1f MB), "
@@ -38,16 +39,8 @@ mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o) {
             (unsigned long long)s->skipped_vanished,
             (unsigned long long)s->failed, (unsigned long long)s->flags_updated,
             s->seconds, rate(s->messages_copied, s->seconds));
-    if (s->outside_window)
-        fprintf(out, ", outside the date window %llu (%.1f MB)",
-                (unsigned long long)s->outside_window,
-                mb(s->bytes_outside_window));
-    if (s->deleted_on_target)
-        fprintf(out, ", removed from the target %llu",
-                (unsigned long long)s->deleted_on_target);
-    if (s->moved_on_target)
-        fprintf(out, ", moved on the target %llu",
-                (unsigned long long)s->moved_on_target);
+    mf_report_stats_extras(s, extras, sizeof(extras));
+    fputs(extras, out);
     if (s->attempts > 1)
         fprintf(out, ", %u attempts", s->attempts);
     fprintf(out, "\n");
@@ -86,14 +79,10 @@ json_items(struct mf_json *j, const char *key, const struct mf_migrate_item *v,
     mf_json_array_begin(j);
     for (size_t i = 0; i < n; i++) {
         mf_json_object_begin(j);
-        mf_json_key(j, "folder"), mf_json_string(j, v[i].folder);
-        mf_json_key(j, "uid"), mf_json_u64(j, v[i].uid);
-        mf_json_key(j, "size"), mf_json_u64(j, v[i].size);
-        mf_json_key(j, "date"), mf_json_string(j, v[i].date);
-        mf_json_key(j, "subject"), mf_json_string(j, v[i].subject);
-        mf_json_key(j, "code"), mf_json_string(j, mf_err_name(v[i].error.code));
-        mf_json_key(j, "number"), mf_json_u64(j, (uint64_t)v[i].error.code);
-        mf_json_key(j, "detail"), mf_json_string(j, v[i].error.detail);
+        MF_JSON_FIELDS(j, &v[i], folder, uid, size, date, subject);
+        mf_json_member(j, "code", mf_err_name(v[i].error.code));
+        mf_json_member(j, "number", (uint64_t)v[i].error.code);
+        mf_json_member(j, "detail", v[i].error.detail);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
@@ -105,45 +94,32 @@ json_mailbox(struct mf_json *j, const struct mf__direct_outcome *o) {
     const struct mf_migrate_stats *s = &r->stats;
 
     mf_json_object_begin(j);
-    mf_json_key(j, "email"), mf_json_string(j, o->email);
-    mf_json_key(j, "state");
-    mf_json_string(j, !atomic_load(&o->done)            ? "NotStarted"
-                      : r->error.code == MF_E_OK        ? "Synced"
-                      : r->error.code == MF_E_CANCELLED ? "Stopped"
-                                                        : "Failed");
-    mf_json_key(j, "folders_copied"), mf_json_u64(j, s->folders_copied);
-    mf_json_key(j, "folders_excluded"), mf_json_u64(j, s->folders_excluded);
-    mf_json_key(j, "folders_created"), mf_json_u64(j, s->folders_created);
-    mf_json_key(j, "folders_renamed"), mf_json_u64(j, s->folders_renamed);
-    mf_json_key(j, "messages_source"), mf_json_u64(j, s->messages_source);
-    mf_json_key(j, "bytes_source"), mf_json_u64(j, s->bytes_source);
-    mf_json_key(j, "messages_copied"), mf_json_u64(j, s->messages_copied);
-    mf_json_key(j, "bytes_copied"), mf_json_u64(j, s->bytes_copied);
-    mf_json_key(j, "messages_present"), mf_json_u64(j, s->messages_present);
-    mf_json_key(j, "skipped_too_large"), mf_json_u64(j, s->skipped_too_large);
-    mf_json_key(j, "skipped_vanished"), mf_json_u64(j, s->skipped_vanished);
-    mf_json_key(j, "outside_window"), mf_json_u64(j, s->outside_window);
-    mf_json_key(j, "bytes_outside_window"),
-        mf_json_u64(j, s->bytes_outside_window);
-    mf_json_key(j, "deleted_on_target"), mf_json_u64(j, s->deleted_on_target);
-    mf_json_key(j, "moved_on_target"), mf_json_u64(j, s->moved_on_target);
-    mf_json_key(j, "failed"), mf_json_u64(j, s->failed);
-    mf_json_key(j, "flags_updated"), mf_json_u64(j, s->flags_updated);
-    mf_json_key(j, "uidvalidity_changes"),
-        mf_json_u64(j, s->uidvalidity_changes);
-    mf_json_key(j, "attempts"), mf_json_u64(j, s->attempts);
-    mf_json_key(j, "seconds"), mf_json_double(j, s->seconds);
+    mf_json_member(j, "email", o->email);
+    mf_json_member(j, "state",
+                   !atomic_load(&o->done)            ? "NotStarted"
+                   : r->error.code == MF_E_OK        ? "Synced"
+                   : r->error.code == MF_E_CANCELLED ? "Stopped"
+                                                     : "Failed");
+    MF_JSON_FIELDS(j, s, folders_copied, folders_excluded, folders_created,
+                   folders_renamed, messages_source, bytes_source,
+                   messages_copied, bytes_copied, messages_present,
+                   skipped_too_large, skipped_vanished, outside_window,
+                   bytes_outside_window, deleted_on_target, moved_on_target,
+                   failed);
+    MF_JSON_FIELDS(j, s, flags_updated, uidvalidity_changes, attempts);
+    /* Throttling answers and the time paused for them, as batch status
+     * shows them (status/mbjson.c). */
+    MF_JSON_FIELDS(j, s, throttles, throttle_wait_ms, seconds);
     mf_json_key(j, "error");
     if (r->error.code == MF_E_OK) {
         mf_json_null(j);
     } else {
         mf_json_object_begin(j);
-        mf_json_key(j, "code"), mf_json_string(j, mf_err_name(r->error.code));
-        mf_json_key(j, "number"), mf_json_u64(j, (uint64_t)r->error.code);
-        mf_json_key(j, "class"),
-            mf_json_string(j,
-                           mf_err_class_name(mf_err_class_of(r->error.code)));
-        mf_json_key(j, "detail"), mf_json_string(j, r->error.detail);
+        mf_json_member(j, "code", mf_err_name(r->error.code));
+        mf_json_member(j, "number", (uint64_t)r->error.code);
+        mf_json_member(j, "class",
+                       mf_err_class_name(mf_err_class_of(r->error.code)));
+        mf_json_member(j, "detail", r->error.detail);
         mf_json_object_end(j);
     }
     json_items(j, "skipped", r->skipped, r->n_skipped);
@@ -181,15 +157,13 @@ mf__direct_print_summary(FILE *out, const struct mf__direct_outcome *v,
         struct mf_json j;
         mf_json_init(&j, &b);
         mf_json_object_begin(&j);
-        mf_json_key(&j, "mailboxes_total"), mf_json_u64(&j, n);
-        mf_json_key(&j, "mailboxes_ok"), mf_json_u64(&j, ok);
-        mf_json_key(&j, "mailboxes_failed"), mf_json_u64(&j, failed);
-        mf_json_key(&j, "mailboxes_not_run"), mf_json_u64(&j, not_run);
-        mf_json_key(&j, "stopped"), mf_json_bool(&j, stopped);
-        mf_json_key(&j, "messages_copied"), mf_json_u64(&j, t.messages_copied);
-        mf_json_key(&j, "bytes_copied"), mf_json_u64(&j, t.bytes_copied);
-        mf_json_key(&j, "outside_window"), mf_json_u64(&j, t.outside_window);
-        mf_json_key(&j, "seconds"), mf_json_double(&j, seconds);
+        mf_json_member(&j, "mailboxes_total", n);
+        mf_json_member(&j, "mailboxes_ok", ok);
+        mf_json_member(&j, "mailboxes_failed", failed);
+        mf_json_member(&j, "mailboxes_not_run", not_run);
+        mf_json_member(&j, "stopped", stopped);
+        MF_JSON_FIELDS(&j, &t, messages_copied, bytes_copied, outside_window);
+        mf_json_member(&j, "seconds", seconds);
         mf_json_key(&j, "mailboxes");
         mf_json_array_begin(&j);
         for (size_t i = 0; i < n; i++)

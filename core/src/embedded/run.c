@@ -115,11 +115,13 @@ mailbox_word(enum mf_mailbox_state st) {
 static void
 print_mailbox(const struct mf_batch_mailbox *mb) {
     const struct mf_migrate_stats *s = &mb->stats;
+    char extras[256];
 
+    mf_report_stats_extras(s, extras, sizeof(extras));
     printf(
         "%-6s %s: folders %u, messages %llu, copied %llu (%.1f MB), "
         "already there %llu, skipped %llu (too large %llu), failed %llu, "
-        "flags updated %llu, %.1f s, %.0f msgs/s, attempts %u",
+        "flags updated %llu, %.1f s, %.0f msgs/s, attempts %u%s\n",
         mailbox_word(mb->state), mb->cfg.email, s->folders_copied,
         (unsigned long long)s->messages_source,
         (unsigned long long)s->messages_copied, (double)s->bytes_copied / 1e6,
@@ -128,12 +130,7 @@ print_mailbox(const struct mf_batch_mailbox *mb) {
         (unsigned long long)s->skipped_too_large, (unsigned long long)s->failed,
         (unsigned long long)s->flags_updated, s->seconds,
         s->seconds > 0.001 ? (double)s->messages_copied / s->seconds : 0.0,
-        mb->attempts_total);
-    if (s->outside_window)
-        printf(", outside the date window %llu (%.1f MB)",
-               (unsigned long long)s->outside_window,
-               (double)s->bytes_outside_window / 1e6);
-    printf("\n");
+        mb->attempts_total, extras);
     if (mb->error_code)
         printf("       error %d %s: %s\n", mb->error_code, mb->error_name,
                mb->error_detail);
@@ -597,6 +594,7 @@ run_report(struct run *x) {
         struct mf_report_totals tot;
         mf_report_totals(x->rep, &tot);
         print_items(x->rep);
+        mf_report_print_warnings(x->rep, stdout);
         printf("\nbatch %s %s: %llu mailboxes, %llu synced, %llu failed, "
                "%llu stopped\nmessages: %llu copied (%.1f MB) in %.1f s, "
                "%.0f msgs/s\n",

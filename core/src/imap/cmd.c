@@ -18,8 +18,12 @@
  *   NO/BAD "Request is throttled"       MF_E_THROTTLED: Exchange Online
  *     (any code)                        ("Suggested Backoff Time: N
  *                                       milliseconds"), sometimes as BAD
+ *   NO [OVERQUOTA] "Account exceeded    MF_E_BANDWIDTH_QUOTA: Gmail's daily
+ *     command or bandwidth limits"      bandwidth quota is used up (its
+ *                                       users see it on FETCH); the
+ *                                       mailbox waits for the next window
  *   NO "Account exceeded command or     MF_E_THROTTLED: Gmail, with
- *     bandwidth limits" (any code)      [THROTTLED] or [ALERT]
+ *     bandwidth limits" (other code)    [THROTTLED] or [ALERT]
  *   NO [TRYCREATE] [NONEXISTENT]        MF_E_MAILBOX_MISSING
  *   NO "Mailbox doesn't exist" (no      MF_E_MAILBOX_MISSING (Dovecot 2.3
  *     code), "no such mailbox"          SELECT)
@@ -240,6 +244,23 @@ provider_throttled(const char *text, size_t len) {
            contains_ci(text, len, "exceeded command or bandwidth limits");
 }
 
+/* A "too many" that counts what the mailbox or the message holds, not
+ * how fast or how often we ask: a refusal that waiting does not cure.
+ * Cyrus IMAP answers an APPEND that would bring a folder's keywords past
+ * its 128 "NO Too many user flags in mailbox" (imap_err.et,
+ * IMAP_USERFLAG_EXHAUSTED), and one whose message is already stored too
+ * often "NO Too many identical emails"; taken for throttling, the folder
+ * was retried until the mailbox failed THROTTLED. */
+static bool
+too_many_of_content(const char *text, size_t len) {
+    static const char *const what[] = {"flag",      "keyword",   "header",
+                                       "identical", "mailboxes", "folders"};
+    for (size_t i = 0; i < MF_ARRAY_LEN(what); i++)
+        if (contains_ci(text, len, what[i]))
+            return true;
+    return false;
+}
+
 static mf_err
 map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
     const char *t = r->text;
@@ -247,6 +268,9 @@ map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
 
     if (too_many_connections(t, n))
         return MF_E_TOO_MANY_CONNECTIONS;
+    if (code_is(r, "OVERQUOTA") &&
+        contains_ci(t, n, "exceeded command or bandwidth limits"))
+        return MF_E_BANDWIDTH_QUOTA;
     if (provider_throttled(t, n))
         return MF_E_THROTTLED;
     if (code_is(r, "UNAVAILABLE") || code_is(r, "THROTTLED") ||
@@ -263,7 +287,9 @@ map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
         return MF_E_EXISTS;
     if (code_is(r, "OVERQUOTA"))
         return MF_E_OVERQUOTA;
-    if (!r->code.name && (contains_ci(t, n, "too many") || retry_after_ms > 0))
+    if (!r->code.name &&
+        ((contains_ci(t, n, "too many") && !too_many_of_content(t, n)) ||
+         retry_after_ms > 0))
         return MF_E_THROTTLED;
     /* Dovecot 2.3 answers SELECT of a missing mailbox with a bare "NO
      * Mailbox doesn't exist: name", other servers with similar words. */

@@ -85,6 +85,8 @@ set_werr(struct mf__folder *fr, const struct mf_error *e, uint32_t retry_ms,
          bool target) {
     if (e->code == MF_E_THROTTLED)
         mf__run_throttled(fr->run, target, retry_ms);
+    if (e->code == MF_E_BANDWIDTH_QUOTA)
+        mf__run_quota_said(fr->run, target);
     if (fr->werr.code == MF_E_OK) {
         fr->werr = *e;
         fr->werr_retry_ms = retry_ms;

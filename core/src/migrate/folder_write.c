@@ -479,6 +479,24 @@ take_failed(struct mf__folder *fr, const struct mf_pipe_item *it) {
         mf__folder_fail_message(fr, m, &it->error);
 }
 
+/* Counts a message against the users' daily bandwidth quotas before it
+ * is appended (quota.c). One that does not fit in this window ends the
+ * folder, unsent: the attempt ends and the mailbox waits for the next
+ * window. Not mf__folder_set_werr(): that is for the servers' answers,
+ * and a server that says the quota is used up fills it. */
+static bool
+quota_take(struct mf__folder *fr, uint64_t bytes) {
+    struct mf_error e;
+
+    if (mf__run_quota_take(fr->run, bytes, &e))
+        return true;
+    if (fr->werr.code == MF_E_OK) {
+        fr->werr = e;
+        fr->werr_retry_ms = 0;
+    }
+    return false;
+}
+
 static bool
 stop_requested(const struct mf__folder *fr) {
     const atomic_bool *stop = fr->run->o->stop;
@@ -521,10 +539,12 @@ mf__folder_write_all(struct mf__folder *fr) {
         }
         switch (it->kind) {
         case MF_PIPE_WHOLE:
-            take_whole(fr, it);
+            if (quota_take(fr, it->len))
+                take_whole(fr, it);
             break;
         case MF_PIPE_BEGIN:
-            take_streamed(fr, it);
+            if (quota_take(fr, it->size))
+                take_streamed(fr, it);
             break;
         case MF_PIPE_VANISHED:
             take_vanished(fr, it->uid);

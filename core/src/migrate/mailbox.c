@@ -130,6 +130,8 @@ out:
             rc == MF_E_THROTTLED
                 ? mf__run_throttled(run, srv == run->o->target, retry_ms)
                 : retry_ms;
+        if (rc == MF_E_BANDWIDTH_QUOTA)
+            mf__run_quota_said(run, srv == run->o->target);
     }
     return rc;
 }
@@ -196,6 +198,7 @@ plan_stats(struct mf__run *run, const struct mf_folder_plan *plan) {
     for (size_t i = 0; i < run->res->n_renamed; i++)
         mf__run_item_clear(&run->res->renamed[i]);
     run->res->n_renamed = 0;
+    mf__run_unmatched_renames(run, plan);
     for (size_t i = 0; i < mf_folder_plan_count(plan); i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         if (e->action == MF_FOLDER_EXCLUDED && e->src_raw)
@@ -549,7 +552,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
                         struct mf_migrate_result *res) {
     struct mf__run run = {0};
     struct names done = {0};
-    unsigned throttled_retries = 0;
+    unsigned throttled_retries = 0, quota_waits = 0;
     unsigned max_attempts =
         o->max_attempts ? o->max_attempts : MF_MIGRATE_DEFAULT_ATTEMPTS;
     double t0 = mf_monotonic_s();
@@ -569,6 +572,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     run.stream_threshold =
         o->stream_threshold ? o->stream_threshold : 256 * 1024;
     run.max_size = mf__run_max_message_size(o);
+    mf__run_quota_init(&run, src ? src->user : NULL, dst ? dst->user : NULL);
     /* --repair needs the whole message to fix it: nothing is streamed,
      * each message is held in memory (up to the size cap) instead. */
     if (o->repair && run.stream_threshold < run.max_size)
@@ -589,6 +593,15 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
         if (rc == MF_E_THROTTLED && run.throttled && !stopped(&run) &&
             progress_count(res) > before &&
             throttled_retries++ < MAX_THROTTLED_RETRIES) {
+            n--;
+            continue;
+        }
+        /* A user's daily bandwidth quota used up (quota.c): the mailbox
+         * waits for the next window, not counted as an attempt, and goes
+         * on where it stopped. */
+        if (rc == MF_E_BANDWIDTH_QUOTA && !stopped(&run) &&
+            quota_waits++ < MAX_THROTTLED_RETRIES) {
+            mf__run_quota_wait(&run, run.err.detail);
             n--;
             continue;
         }
@@ -634,6 +647,7 @@ mf_migrate_result_clear(struct mf_migrate_result *res) {
     items_free(res->moved, res->n_moved);
     items_free(res->repaired, res->n_repaired);
     items_free(res->renamed, res->n_renamed);
+    items_free(res->unmatched_renames, res->n_unmatched_renames);
     memset(res, 0, sizeof(*res));
 }
 

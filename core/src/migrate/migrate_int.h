@@ -90,6 +90,16 @@ struct mf__run {
     struct mf__moved *moved;
     size_t n_moved;
     bool moves_off;
+    /* Daily bandwidth quotas (quota.c), per side (0: downloads from the
+     * source, 1: uploads to the target): the rules, the logins counted,
+     * this run's own counts (a run without Redis), whether the server
+     * said the quota is used up; and once one was reached, the end of the
+     * wait (monotonic ms, 0: none). */
+    struct mf_quota_rules quota;
+    const char *quota_user[2];
+    struct mf_caps_quota quota_own[2];
+    bool quota_said[2];
+    uint64_t quota_until_ms;
 };
 
 /* A message moved on the target (moves.c), until its new folder's pass
@@ -144,6 +154,25 @@ uint32_t mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms);
  * fleet's pause is read at most every 200 ms unless now). Returns early
  * on a stop request. */
 void mf__run_throttle_wait(struct mf__run *run, bool target, bool now);
+/* Daily bandwidth quotas (quota.c). The rules and logins of a run. */
+void mf__run_quota_init(struct mf__run *run, const char *src_user,
+                        const char *dst_user);
+/* A message of bytes is about to be downloaded from the source (already
+ * was: the writer counts what the reader hands it) and uploaded to the
+ * target: counts it against each side's quota. false, with
+ * MF_E_BANDWIDTH_QUOTA and the reason in *err and run->quota_until_ms
+ * set, when a quota is used up for this window: the message is not
+ * sent, the attempt ends and mf__run_quota_wait() waits. */
+bool mf__run_quota_take(struct mf__run *run, uint64_t bytes,
+                        struct mf_error *err);
+/* The side's server said its quota is used up (MF_E_BANDWIDTH_QUOTA,
+ * Gmail's "[OVERQUOTA] Account exceeded command or bandwidth limits"):
+ * nothing more for this window, here and fleet-wide. */
+void mf__run_quota_said(struct mf__run *run, bool target);
+/* Waits until run->quota_until_ms (early on a stop request), shown in
+ * the batch as the mailbox's wait with why (mf_batch_mailbox_wait()). */
+void mf__run_quota_wait(struct mf__run *run, const char *why);
+
 /* When the side's endpoint pause ends (monotonic ms; at or before now:
  * not paused), here or fleet-wide, without sleeping: for the writer,
  * which hands the source's to the reader thread. */
@@ -234,6 +263,10 @@ void mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
 /* Lists a folder the target got under another name (folder: the
  * source path; why: the names and the reason) and counts it. */
 void mf__run_renamed(struct mf__run *run, const char *folder, const char *why);
+/* Lists anew the admin's --rename rules that matched no folder of plan
+ * (res->unmatched_renames). */
+void mf__run_unmatched_renames(struct mf__run *run,
+                               const struct mf_folder_plan *plan);
 
 /* Frees what an item owns. */
 void mf__run_item_clear(struct mf_migrate_item *it);

@@ -100,9 +100,9 @@ json_error(struct mf_json *j, mf_err code) {
         return;
     }
     mf_json_object_begin(j);
-    mf_json_key(j, "code"), mf_json_string(j, mf_err_name(code));
-    mf_json_key(j, "number"), mf_json_u64(j, code);
-    mf_json_key(j, "message"), mf_json_string(j, mf_strerror(code));
+    mf_json_member(j, "code", mf_err_name(code));
+    mf_json_member(j, "number", (uint64_t)code);
+    mf_json_member(j, "message", mf_strerror(code));
     mf_json_object_end(j);
 }
 
@@ -111,15 +111,9 @@ json_tls(struct mf_json *j, const struct mf_preflight_tls_info *t) {
     mf_json_key(j, "tls");
     if (t->done) {
         mf_json_object_begin(j);
-        mf_json_key(j, "version"), mf_json_string(j, t->version);
-        mf_json_key(j, "cipher"), mf_json_string(j, t->cipher);
-        mf_json_key(j, "subject"), mf_json_string(j, t->subject);
-        mf_json_key(j, "issuer"), mf_json_string(j, t->issuer);
-        mf_json_key(j, "subject_alt_names"), mf_json_string(j, t->san);
-        mf_json_key(j, "not_after"), mf_json_string(j, t->not_after);
-        mf_json_key(j, "days_left"), mf_json_i64(j, t->days_left);
-        mf_json_key(j, "verified"), mf_json_bool(j, t->verified);
-        mf_json_key(j, "verify_result"), mf_json_string(j, t->verify_result);
+        MF_JSON_FIELDS(j, t, version, cipher, subject, issuer);
+        mf_json_member(j, "subject_alt_names", t->san);
+        MF_JSON_FIELDS(j, t, not_after, days_left, verified, verify_result);
         mf_json_object_end(j);
     } else {
         mf_json_null(j);
@@ -136,12 +130,11 @@ json_needs(struct mf_json *j, const struct mf_preflight_result *res) {
     tab = mf_preflight_caps_table(&ntab);
     for (size_t i = 0; i < ntab && res->caps[0]; i++) {
         mf_json_object_begin(j);
-        mf_json_key(j, "name"), mf_json_string(j, tab[i].name);
-        mf_json_key(j, "need"),
-            mf_json_string(j, mf_preflight_need_name(tab[i].need));
-        mf_json_key(j, "present"),
-            mf_json_bool(j, mf_preflight_caps_have(res->caps, tab[i].name));
-        mf_json_key(j, "why"), mf_json_string(j, tab[i].why);
+        MF_JSON_FIELDS(j, &tab[i], name);
+        mf_json_member(j, "need", mf_preflight_need_name(tab[i].need));
+        mf_json_member(j, "present",
+                       mf_preflight_caps_have(res->caps, tab[i].name));
+        MF_JSON_FIELDS(j, &tab[i], why);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
@@ -153,11 +146,11 @@ json_probe(struct mf_json *j, const struct mf_preflight_result *res) {
     mf_json_key(j, "probe");
     if (res->probe_asked) {
         mf_json_object_begin(j);
-        mf_json_key(j, "asked"), mf_json_u64(j, res->probe_asked);
-        mf_json_key(j, "opened"), mf_json_u64(j, res->probe_opened);
-        mf_json_key(j, "refused"), mf_json_bool(j, res->probe_refused);
-        mf_json_key(j, "refusal"),
-            mf_json_string(j, res->probe_refused ? res->probe_refusal : NULL);
+        mf_json_member(j, "asked", res->probe_asked);
+        mf_json_member(j, "opened", res->probe_opened);
+        mf_json_member(j, "refused", res->probe_refused);
+        mf_json_member(j, "refusal",
+                       res->probe_refused ? res->probe_refusal : NULL);
         mf_json_object_end(j);
     } else {
         mf_json_null(j);
@@ -179,15 +172,13 @@ json_names(struct mf_json *j, const struct mf_preflight_result *res) {
         return;
     }
     mf_json_object_begin(j);
-    mf_json_key(j, "mailbox"), mf_json_string(j, res->names_mailbox);
-    mf_json_key(j, "target_profile"), mf_json_string(j, res->names_profile);
-    mf_json_key(j, "refused"), mf_json_u64(j, res->names_refused);
+    mf_json_member(j, "mailbox", res->names_mailbox);
+    mf_json_member(j, "target_profile", res->names_profile);
+    mf_json_member(j, "refused", res->names_refused);
     mf_json_key(j, "names"), mf_json_array_begin(j);
     for (size_t i = 0; i < res->n_names; i++) {
         mf_json_object_begin(j);
-        mf_json_key(j, "source"), mf_json_string(j, res->names[i].source);
-        mf_json_key(j, "target"), mf_json_string(j, res->names[i].target);
-        mf_json_key(j, "why"), mf_json_string(j, res->names[i].why);
+        MF_JSON_FIELDS(j, &res->names[i], source, target, why);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
@@ -198,37 +189,32 @@ static void
 json_result(struct mf_json *j, const struct mf_preflight_result *res,
             mf_err rc) {
     mf_json_object_begin(j);
-    mf_json_key(j, "url"), mf_json_string(j, res->url);
-    mf_json_key(j, "ok"), mf_json_bool(j, rc == MF_E_OK);
+    MF_JSON_FIELDS(j, res, url);
+    mf_json_member(j, "ok", (bool)(rc == MF_E_OK));
     mf_json_key(j, "error"), json_error(j, rc);
-    mf_json_key(j, "peer"), mf_json_string(j, res->peer[0] ? res->peer : NULL);
+    mf_json_member(j, "peer", res->peer[0] ? res->peer : NULL);
     mf_json_key(j, "steps"), mf_json_array_begin(j);
     for (size_t i = 0; i < res->nsteps; i++) {
         const struct mf_preflight_step *s = &res->steps[i];
         mf_json_object_begin(j);
-        mf_json_key(j, "name"), mf_json_string(j, s->name);
-        mf_json_key(j, "verdict"),
-            mf_json_string(j, mf_preflight_verdict_name(s->verdict));
-        mf_json_key(j, "code"),
-            mf_json_string(j, s->code ? mf_err_name(s->code) : NULL);
-        mf_json_key(j, "text"), mf_json_string(j, s->text);
-        mf_json_key(j, "elapsed_ms"), mf_json_u64(j, s->elapsed_ms);
+        MF_JSON_FIELDS(j, s, name);
+        mf_json_member(j, "verdict", mf_preflight_verdict_name(s->verdict));
+        mf_json_member(j, "code", s->code ? mf_err_name(s->code) : NULL);
+        MF_JSON_FIELDS(j, s, text, elapsed_ms);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
     json_tls(j, &res->tls);
-    mf_json_key(j, "greeting"),
-        mf_json_string(j, res->greeting[0] ? res->greeting : NULL);
+    mf_json_member(j, "greeting", res->greeting[0] ? res->greeting : NULL);
     mf_json_key(j, "capabilities_prelogin"), json_caps(j, res->caps_prelogin);
     mf_json_key(j, "capabilities"), json_caps(j, res->caps);
-    mf_json_key(j, "server_id"),
-        mf_json_string(j, res->server_id[0] ? res->server_id : NULL);
+    mf_json_member(j, "server_id", res->server_id[0] ? res->server_id : NULL);
     mf_json_key(j, "profile");
     if (res->profile[0]) {
         mf_json_object_begin(j);
-        mf_json_key(j, "name"), mf_json_string(j, res->profile);
-        mf_json_key(j, "certain"), mf_json_bool(j, res->profile_certain);
-        mf_json_key(j, "why"), mf_json_string(j, res->profile_why);
+        mf_json_member(j, "name", res->profile);
+        mf_json_member(j, "certain", res->profile_certain);
+        mf_json_member(j, "why", res->profile_why);
         mf_json_object_end(j);
     } else {
         mf_json_null(j);
@@ -242,19 +228,16 @@ json_result(struct mf_json *j, const struct mf_preflight_result *res,
     mf_json_key(j, "namespace");
     if (res->has_namespace) {
         mf_json_object_begin(j);
-        mf_json_key(j, "personal_prefix"),
-            mf_json_string(j, res->ns_personal_prefix);
-        mf_json_key(j, "personal_separator"),
-            mf_json_string(j, res->ns_personal_sep[0] ? res->ns_personal_sep
-                                                      : NULL);
-        mf_json_key(j, "other_users"), mf_json_u64(j, res->ns_other);
-        mf_json_key(j, "shared"), mf_json_u64(j, res->ns_shared);
+        mf_json_member(j, "personal_prefix", res->ns_personal_prefix);
+        mf_json_member(j, "personal_separator",
+                       res->ns_personal_sep[0] ? res->ns_personal_sep : NULL);
+        mf_json_member(j, "other_users", res->ns_other);
+        mf_json_member(j, "shared", res->ns_shared);
         mf_json_object_end(j);
     } else {
         mf_json_null(j);
     }
-    mf_json_key(j, "separator"),
-        mf_json_string(j, res->separator[0] ? res->separator : NULL);
+    mf_json_member(j, "separator", res->separator[0] ? res->separator : NULL);
     json_probe(j, res);
     json_names(j, res);
     mf_json_object_end(j);
@@ -269,8 +252,8 @@ mf_preflight_print(bool json, const struct mf_preflight_result *src,
         struct mf_json j;
         mf_json_init(&j, &out);
         mf_json_object_begin(&j);
-        mf_json_key(&j, "ok"), mf_json_bool(&j, exit_code == 0);
-        mf_json_key(&j, "exit_code"), mf_json_u64(&j, (uint64_t)exit_code);
+        mf_json_member(&j, "ok", (bool)(exit_code == 0));
+        mf_json_member(&j, "exit_code", (uint64_t)exit_code);
         mf_json_key(&j, "source"), json_result(&j, src, src_rc);
         mf_json_key(&j, "target");
         if (tgt)

@@ -25,10 +25,10 @@ mf_profile_quota_rules(const struct mf_profile *src,
     rules_r->download_bytes = given && given->download_bytes
                                   ? given->download_bytes
                                   : src->quota_download;
-    rules_r->upload_bytes = given && given->upload_bytes ? given->upload_bytes
-                                                         : tgt->quota_upload;
-    rules_r->window_s = given && given->window_s ? given->window_s
-                                                 : MF_QUOTA_DEFAULT_WINDOW_S;
+    rules_r->upload_bytes =
+        given && given->upload_bytes ? given->upload_bytes : tgt->quota_upload;
+    rules_r->window_s =
+        given && given->window_s ? given->window_s : MF_QUOTA_DEFAULT_WINDOW_S;
 }
 
 mf_err

@@ -16,6 +16,8 @@
 #include "mailferry/migrate.h"
 #include "mailferry/report.h"
 
+#include <stdio.h>
+
 void
 mf_report_mailbox_stats(struct mf_report_mailbox *m,
                         const struct mf_migrate_stats *s) {
@@ -42,6 +44,8 @@ mf_report_failed_list_of(int code) {
         return MF_REPORT_LIST_RENAMED;
     case MF_E_MESSAGE_REPAIRED:
         return MF_REPORT_LIST_REPAIRED;
+    case MF_E_RENAME_UNMATCHED:
+        return MF_REPORT_LIST_UNMATCHED_RENAME;
     default:
         return MF_REPORT_LIST_FAILED;
     }
@@ -66,4 +70,26 @@ mf_report_skip_reason_of(int code) {
 uint64_t
 mf_report_stats_skipped(const struct mf_migrate_stats *s) {
     return s->skipped_too_large + s->skipped_vanished;
+}
+
+void
+mf_report_stats_extras(const struct mf_migrate_stats *s, char *out, size_t n) {
+    size_t off = 0;
+    int w;
+
+    out[0] = '\0';
+    if (s->outside_window) {
+        w = snprintf(out, n, ", outside the date window %llu (%.1f MB)",
+                     (unsigned long long)s->outside_window,
+                     (double)s->bytes_outside_window / 1e6);
+        off = w < 0 ? 0 : (size_t)w;
+    }
+    if (s->deleted_on_target && off < n) {
+        w = snprintf(out + off, n - off, ", removed from the target %llu",
+                     (unsigned long long)s->deleted_on_target);
+        off += w < 0 ? 0 : (size_t)w;
+    }
+    if (s->moved_on_target && off < n)
+        snprintf(out + off, n - off, ", moved on the target %llu",
+                 (unsigned long long)s->moved_on_target);
 }

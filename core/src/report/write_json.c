@@ -22,6 +22,8 @@
 
 #include "mailferry/json.h"
 
+#include <stdlib.h>
+
 #define REPORT_VERSION 1
 
 static void
@@ -34,29 +36,11 @@ key_time(struct mf_json *j, const char *key, int64_t t) {
 }
 
 static void
-key_u64(struct mf_json *j, const char *key, uint64_t v) {
-    mf_json_key(j, key);
-    mf_json_u64(j, v);
-}
-
-static void
-key_double(struct mf_json *j, const char *key, double v) {
-    mf_json_key(j, key);
-    mf_json_double(j, v);
-}
-
-static void
-key_string(struct mf_json *j, const char *key, const char *s) {
-    mf_json_key(j, key);
-    mf_json_string(j, s);
-}
-
-static void
 skipped_counts(struct mf_json *j, const uint64_t skipped[]) {
     mf_json_key(j, "skipped");
     mf_json_object_begin(j);
     for (int r = 0; r < MF_REPORT_SKIP_REASON_COUNT; r++)
-        key_u64(j, mf_report_skip_reason_name(r), skipped[r]);
+        mf_json_member(j, mf_report_skip_reason_name(r), skipped[r]);
     mf_json_object_end(j);
 }
 
@@ -69,9 +53,9 @@ error_obj(struct mf_json *j, int code, const char *name, const char *text) {
         return;
     }
     mf_json_object_begin(j);
-    mf_json_key(j, "code"), mf_json_i64(j, code);
-    key_string(j, "name", name ? name : mf_err_name((mf_err)code));
-    key_string(j, "text", text);
+    mf_json_member(j, "code", (int64_t)code);
+    mf_json_member(j, "name", name ? name : mf_err_name((mf_err)code));
+    mf_json_member(j, "text", text);
     mf_json_object_end(j);
 }
 
@@ -79,14 +63,12 @@ static void
 batch_obj(struct mf_json *j, const struct mf_report_batch *b) {
     mf_json_key(j, "batch");
     mf_json_object_begin(j);
-    key_string(j, "name", b->name);
-    key_string(j, "state", b->state);
+    MF_JSON_FIELDS(j, b, name, state);
     key_time(j, "created", b->created);
     key_time(j, "started", b->started);
     key_time(j, "finished", b->finished);
     key_time(j, "generated", b->generated);
-    key_string(j, "source", b->source);
-    key_string(j, "target", b->target);
+    MF_JSON_FIELDS(j, b, source, target);
     mf_json_object_end(j);
 }
 
@@ -94,25 +76,17 @@ static void
 totals_obj(struct mf_json *j, const struct mf_report_totals *t) {
     mf_json_key(j, "totals");
     mf_json_object_begin(j);
-    key_u64(j, "mailboxes", t->mailboxes);
+    mf_json_member(j, "mailboxes", t->mailboxes);
     mf_json_key(j, "states");
     mf_json_object_begin(j);
     for (int s = 0; s < MF_REPORT_STATE_COUNT; s++)
-        key_u64(j, mf_report_state_name(s), t->by_state[s]);
+        mf_json_member(j, mf_report_state_name(s), t->by_state[s]);
     mf_json_object_end(j);
-    key_u64(j, "folders_copied", t->folders_copied);
-    key_u64(j, "folders_excluded", t->folders_excluded);
-    key_u64(j, "source_messages", t->source_messages);
-    key_u64(j, "source_bytes", t->source_bytes);
-    key_u64(j, "copied_messages", t->copied_messages);
-    key_u64(j, "copied_bytes", t->copied_bytes);
+    MF_JSON_FIELDS(j, t, folders_copied, folders_excluded, source_messages,
+                   source_bytes, copied_messages, copied_bytes);
     skipped_counts(j, t->skipped);
-    key_u64(j, "mailboxes_with_errors", t->mailboxes_with_errors);
-    key_u64(j, "failed_items", t->failed_items);
-    key_u64(j, "attempts", t->attempts);
-    key_double(j, "elapsed_seconds", t->elapsed_seconds);
-    key_double(j, "messages_per_second", t->messages_per_second);
-    key_double(j, "bytes_per_second", t->bytes_per_second);
+    MF_JSON_FIELDS(j, t, mailboxes_with_errors, failed_items, attempts,
+                   elapsed_seconds, messages_per_second, bytes_per_second);
     mf_json_object_end(j);
 }
 
@@ -123,8 +97,7 @@ samples_arr(struct mf_json *j, const struct mf_report_batch *b) {
     for (size_t i = 0; i < b->n_samples; i++) {
         mf_json_object_begin(j);
         key_time(j, "time", b->samples[i].time);
-        key_u64(j, "messages", b->samples[i].messages);
-        key_u64(j, "bytes", b->samples[i].bytes);
+        MF_JSON_FIELDS(j, &b->samples[i], messages, bytes);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
@@ -138,12 +111,10 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
         const struct mf_report_skipped *s = &m->skipped_items[i];
 
         mf_json_object_begin(j);
-        key_string(j, "folder", s->folder);
-        key_u64(j, "uid", s->uid);
-        key_u64(j, "size", s->size);
+        MF_JSON_FIELDS(j, s, folder, uid, size);
         key_time(j, "internal_date", s->internal_date);
-        key_string(j, "subject", s->subject);
-        key_string(j, "reason", mf_report_skip_reason_name(s->reason));
+        mf_json_member(j, "subject", s->subject);
+        mf_json_member(j, "reason", mf_report_skip_reason_name(s->reason));
         /* The code it came with, as failed items have theirs (moved:
          * MESSAGE_MOVED, "moved from FOLDER"); none when not known. */
         if (s->error_code)
@@ -151,7 +122,7 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
-    key_u64(j, "skipped_unlisted", m->skipped_unlisted);
+    mf_json_member(j, "skipped_unlisted", m->skipped_unlisted);
 
     mf_json_key(j, "failed_items");
     mf_json_array_begin(j);
@@ -159,13 +130,12 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
         const struct mf_report_failed *f = &m->failed_items[i];
 
         mf_json_object_begin(j);
-        key_string(j, "folder", f->folder);
-        key_u64(j, "uid", f->uid);
+        MF_JSON_FIELDS(j, f, folder, uid);
         error_obj(j, f->error_code, NULL, f->error_text);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
-    key_u64(j, "failed_unlisted", m->failed_unlisted);
+    mf_json_member(j, "failed_unlisted", m->failed_unlisted);
 
     /* Folders under another name on the target (issue 13 section 2):
      * only when there are some. */
@@ -174,12 +144,12 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
         mf_json_array_begin(j);
         for (size_t i = 0; i < m->n_renamed_items; i++) {
             mf_json_object_begin(j);
-            key_string(j, "folder", m->renamed_items[i].folder);
-            key_string(j, "detail", m->renamed_items[i].error_text);
+            mf_json_member(j, "folder", m->renamed_items[i].folder);
+            mf_json_member(j, "detail", m->renamed_items[i].error_text);
             mf_json_object_end(j);
         }
         mf_json_array_end(j);
-        key_u64(j, "renamed_unlisted", m->renamed_unlisted);
+        mf_json_member(j, "renamed_unlisted", m->renamed_unlisted);
     }
     /* --repair (issue 13): copied, with these changes; only when there
      * are some (reports without repairs read as before). */
@@ -191,13 +161,12 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
         const struct mf_report_failed *f = &m->repaired_items[i];
 
         mf_json_object_begin(j);
-        key_string(j, "folder", f->folder);
-        key_u64(j, "uid", f->uid);
-        key_string(j, "changes", f->error_text);
+        MF_JSON_FIELDS(j, f, folder, uid);
+        mf_json_member(j, "changes", f->error_text);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
-    key_u64(j, "repaired_unlisted", m->repaired_unlisted);
+    mf_json_member(j, "repaired_unlisted", m->repaired_unlisted);
 }
 
 /* What `mailferry verify` said (mailferry/verify.h). */
@@ -205,54 +174,58 @@ static void
 verification_obj(struct mf_json *j, const struct mf_report_mailbox *m) {
     mf_json_key(j, "verification");
     mf_json_object_begin(j);
-    key_string(j, "status", mf_report_verify_name(m->verification));
+    mf_json_member(j, "status", mf_report_verify_name(m->verification));
     key_time(j, "verified_at", m->verified_at);
-    key_u64(j, "differences", m->verify_differences);
-    key_string(j, "error", m->verify_error_text);
+    mf_json_member(j, "differences", m->verify_differences);
+    mf_json_member(j, "error", m->verify_error_text);
     mf_json_key(j, "items");
     mf_json_array_begin(j);
     for (size_t i = 0; i < m->n_diff_items; i++) {
         const struct mf_report_difference *d = &m->diff_items[i];
 
         mf_json_object_begin(j);
-        key_string(j, "kind", d->kind);
-        key_string(j, "folder", d->folder);
-        key_u64(j, "source_uid", d->source_uid);
-        key_u64(j, "target_uid", d->target_uid);
+        MF_JSON_FIELDS(j, d, kind, folder, source_uid, target_uid);
         key_time(j, "internal_date", d->internal_date);
-        key_string(j, "subject", d->subject);
-        key_string(j, "detail", d->detail);
+        MF_JSON_FIELDS(j, d, subject, detail);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
-    key_u64(j, "unlisted", m->diff_unlisted);
+    mf_json_member(j, "unlisted", m->diff_unlisted);
     mf_json_object_end(j);
 }
 
 static void
 mailbox_obj(struct mf_json *j, const struct mf_report_mailbox *m) {
     mf_json_object_begin(j);
-    key_string(j, "email", m->email);
-    key_string(j, "state", mf_report_state_name(m->state));
-    key_u64(j, "folders_copied", m->folders_copied);
-    key_u64(j, "folders_excluded", m->folders_excluded);
-    key_u64(j, "source_messages", m->source_messages);
-    key_u64(j, "source_bytes", m->source_bytes);
-    key_u64(j, "copied_messages", m->copied_messages);
-    key_u64(j, "present_messages", m->present_messages);
-    key_u64(j, "copied_bytes", m->copied_bytes);
+    mf_json_member(j, "email", m->email);
+    mf_json_member(j, "state", mf_report_state_name(m->state));
+    MF_JSON_FIELDS(j, m, folders_copied, folders_excluded, source_messages,
+                   source_bytes, copied_messages, present_messages,
+                   copied_bytes);
     skipped_counts(j, m->skipped);
     error_obj(j, m->error_code, mf__report_error_name(m), m->error_text);
     key_time(j, "first_sync", m->first_sync);
     key_time(j, "last_sync", m->last_sync);
-    key_double(j, "duration_seconds", m->duration_seconds);
-    key_double(j, "messages_per_second", m->messages_per_second);
-    key_double(j, "bytes_per_second", m->bytes_per_second);
-    key_u64(j, "attempts", m->attempts);
-    key_string(j, "worker", m->worker);
+    MF_JSON_FIELDS(j, m, duration_seconds, messages_per_second,
+                   bytes_per_second, attempts, worker);
     items(j, m);
     verification_obj(j, m);
     mf_json_object_end(j);
+}
+
+/* The --rename rules that matched no folder of any mailbox, in `plan`'s
+ * words and under its key (mf_report_rename_warnings()); [] when none. */
+static void
+rename_warnings(struct mf_json *j, const struct mf_report_batch *b) {
+    const char **v;
+    size_t n = mf_report_rename_warnings(b, &v);
+
+    mf_json_key(j, "rename_warnings");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < n; i++)
+        mf_json_string(j, v[i]);
+    mf_json_array_end(j);
+    free(v);
 }
 
 mf_err
@@ -265,10 +238,11 @@ mf_report_write_json(const struct mf_report_batch *b, FILE *f) {
     mf_report_totals(b, &t);
     mf_json_init(&j, &o.buf);
     mf_json_object_begin(&j);
-    key_u64(&j, "report_version", REPORT_VERSION);
+    mf_json_member(&j, "report_version", (uint64_t)REPORT_VERSION);
     batch_obj(&j, b);
     totals_obj(&j, &t);
     samples_arr(&j, b);
+    rename_warnings(&j, b);
     mf__report_out_maybe_flush(&o);
     mf_json_key(&j, "mailboxes");
     mf_json_array_begin(&j);

@@ -13,40 +13,35 @@
 
 void
 mf__status_json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
-    mf_json_key(j, "batch"), mf_json_string(j, cfg->name);
-    mf_json_key(j, "state"), mf_json_string(j, mf_batch_state_name(cfg->state));
-    mf_json_key(j, "pass"), mf_json_u64(j, cfg->pass);
-    mf_json_key(j, "source"), mf_json_string(j, cfg->source);
-    mf_json_key(j, "target"), mf_json_string(j, cfg->target);
-    mf_json_key(j, "created"), mf_json_i64(j, cfg->created);
-    mf_json_key(j, "started"), mf_json_i64(j, cfg->started);
-    mf_json_key(j, "finished"), mf_json_i64(j, cfg->finished);
-    mf_json_key(j, "max_attempts"), mf_json_u64(j, cfg->max_attempts);
-    mf_json_key(j, "max_message_size"), mf_json_u64(j, cfg->max_message_size);
-    mf_json_key(j, "repair"), mf_json_bool(j, cfg->repair);
-    mf_json_key(j, "source_profile"),
-        mf_json_string(j, mf_profile_or_generic(cfg->source_profile)->name);
-    mf_json_key(j, "target_profile"),
-        mf_json_string(j, mf_profile_or_generic(cfg->target_profile)->name);
-    mf_json_key(j, "fingerprint"),
-        mf_json_string(
-            j,
-            cfg->fingerprint
-                ? cfg->fingerprint
-                : mf_profile_fingerprint_name(
-                      mf_profile_or_generic(cfg->target_profile)->fingerprint));
-    mf_json_key(j, "incremental_every"), mf_json_u64(j, cfg->incremental_every);
-    mf_json_key(j, "flag_conflict"),
-        mf_json_string(j, mf_flag_conflict_name(cfg->flag_conflict));
+    const struct mf_profile *tprof = mf_profile_or_generic(cfg->target_profile);
+
+    mf_json_member(j, "batch", cfg->name);
+    mf_json_member(j, "state", mf_batch_state_name(cfg->state));
+    MF_JSON_FIELDS(j, cfg, pass, source, target, created, started, finished,
+                   max_attempts, max_message_size, repair);
+    mf_json_member(j, "source_profile",
+                   mf_profile_or_generic(cfg->source_profile)->name);
+    mf_json_member(j, "target_profile", tprof->name);
+    mf_json_member(j, "fingerprint",
+                   cfg->fingerprint
+                       ? cfg->fingerprint
+                       : mf_profile_fingerprint_name(tprof->fingerprint));
+    MF_JSON_FIELDS(j, cfg, incremental_every);
+    mf_json_member(j, "flag_conflict",
+                   mf_flag_conflict_name(cfg->flag_conflict));
     mf_window_to_json(j, &cfg->window);
-    mf_json_key(j, "sync_deletes"), mf_json_bool(j, cfg->sync_deletes);
-    mf_json_key(j, "n_mailboxes"), mf_json_u64(j, cfg->n_mailboxes);
+    MF_JSON_FIELDS(j, cfg, sync_deletes, n_mailboxes);
+    mf__status_counts_json(j, cfg->counts);
+}
+
+void
+mf__status_counts_json(struct mf_json *j,
+                       const uint64_t counts[MF_MAILBOX_STATE_COUNT]) {
     mf_json_key(j, "counts");
     mf_json_object_begin(j);
-    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++) {
-        mf_json_key(j, mf_mailbox_state_name((enum mf_mailbox_state)i));
-        mf_json_u64(j, cfg->counts[i]);
-    }
+    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++)
+        mf_json_member(j, mf_mailbox_state_name((enum mf_mailbox_state)i),
+                       counts[i]);
     mf_json_object_end(j);
 }
 
@@ -64,10 +59,9 @@ on_change(void *ud, const struct mf_batch_change *c) {
 
     if (ch->j) {
         mf_json_object_begin(ch->j);
-        mf_json_key(ch->j, "when"), mf_json_i64(ch->j, c->when);
-        mf_json_key(ch->j, "option"), mf_json_string(ch->j, c->option);
-        mf_json_key(ch->j, "old"), mf_json_string(ch->j, c->old_value);
-        mf_json_key(ch->j, "new"), mf_json_string(ch->j, c->new_value);
+        MF_JSON_FIELDS(ch->j, c, when, option);
+        mf_json_member(ch->j, "old", c->old_value);
+        mf_json_member(ch->j, "new", c->new_value);
         mf_json_object_end(ch->j);
     } else {
         char when[64];
@@ -102,7 +96,7 @@ mf__status_json_filter(struct mf_json *j, const char *states,
                        const char *mailboxes) {
     mf_json_key(j, "filter");
     mf_json_object_begin(j);
-    mf_json_key(j, "state"), mf_json_string(j, states);
-    mf_json_key(j, "mailbox"), mf_json_string(j, mailboxes);
+    mf_json_member(j, "state", states);
+    mf_json_member(j, "mailbox", mailboxes);
     mf_json_object_end(j);
 }

@@ -107,16 +107,16 @@ mf__status_codes_json(struct mf_json *j, const struct mf__status_codes *t) {
     mf_json_array_begin(j);
     for (size_t i = 0; i < t->n; i++) {
         mf_json_object_begin(j);
-        mf_json_key(j, "code"), mf_json_i64(j, t->c[i].code);
-        mf_json_key(j, "name"), mf_json_string(j, t->c[i].name);
-        mf_json_key(j, "count"), mf_json_u64(j, t->c[i].n);
+        mf_json_member(j, "code", (int64_t)t->c[i].code);
+        MF_JSON_FIELDS(j, &t->c[i], name);
+        mf_json_member(j, "count", t->c[i].n);
         mf_json_object_end(j);
     }
     if (t->other) {
         mf_json_object_begin(j);
         mf_json_key(j, "code"), mf_json_null(j);
-        mf_json_key(j, "name"), mf_json_string(j, "other");
-        mf_json_key(j, "count"), mf_json_u64(j, t->other);
+        mf_json_member(j, "name", "other");
+        mf_json_member(j, "count", t->other);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
@@ -212,7 +212,8 @@ mf__status_mailbox_text(FILE *out, const struct mf_batch_mailbox *mb,
     char b1[96], b2[96], list[512];
     uint64_t skipped;
 
-    fprintf(out, "%s: %s\n", mb->cfg.email, mf_mailbox_state_name(mb->state));
+    fprintf(out, "%s: %s%s\n", mb->cfg.email, mf_mailbox_state_name(mb->state),
+            p->next == MF__STATUS_NEXT_BANDWIDTH ? ", Waiting" : "");
     fprintf(out, "  pass        %llu (%s), attempt %u; %u attempts in all\n",
             (unsigned long long)mb->pass, mf_job_kind_name(mb->kind),
             mb->attempt, mb->attempts_total);
@@ -251,7 +252,9 @@ mf__status_mailbox_text(FILE *out, const struct mf_batch_mailbox *mb,
     fprintf(out, "  pending     %s\n", p->text);
     if (p->at) {
         mf__status_time(b1, sizeof(b1), p->at, now);
-        fprintf(out, "  next pass   %s\n", b1);
+        fprintf(out, "  %-11s %s\n",
+                p->next == MF__STATUS_NEXT_BANDWIDTH ? "resumes" : "next pass",
+                b1);
     }
 }
 

@@ -21,13 +21,10 @@ progress_json(struct mf_json *j, const struct mf_batch_mailbox *mb,
         mf__status_mailbox_figures(mb, now, &f);
     mf_json_key(j, "progress");
     mf_json_object_begin(j);
-    mf_json_key(j, "messages_total"), mf_json_u64(j, mb->messages_total);
-    mf_json_key(j, "messages_done"), mf_json_u64(j, mb->messages_done);
-    mf_json_key(j, "bytes_done"), mf_json_u64(j, mb->bytes_done);
-    mf_json_key(j, "folders_total"), mf_json_u64(j, mb->folders_total);
-    mf_json_key(j, "folders_done"), mf_json_u64(j, mb->folders_done);
-    mf_json_key(j, "messages_per_second"),
-        mf_json_double(j, f.rate_known ? f.messages_per_s : 0);
+    MF_JSON_FIELDS(j, mb, messages_total, messages_done, bytes_done,
+                   folders_total, folders_done);
+    mf_json_member(j, "messages_per_second",
+                   f.rate_known ? f.messages_per_s : 0.0);
     mf_json_key(j, "eta_seconds");
     if (run && f.eta_known)
         mf_json_double(j, f.eta_s);
@@ -47,28 +44,28 @@ skipped_json(struct mf_json *j, const struct mf_batch_mailbox *mb) {
     for (int r = 0; r < MF_REPORT_SKIP_REASON_COUNT; r++) {
         if (r == MF_REPORT_SKIP_FAILED)
             continue; /* "failed" below */
-        mf_json_key(j,
-                    mf_report_skip_reason_name((enum mf_report_skip_reason)r));
-        mf_json_u64(j, m.skipped[r]);
+        mf_json_member(
+            j, mf_report_skip_reason_name((enum mf_report_skip_reason)r),
+            m.skipped[r]);
     }
-    mf_json_key(j, "unlisted"), mf_json_u64(j, mb->skipped_unlisted);
+    mf_json_member(j, "unlisted", mb->skipped_unlisted);
     mf_json_object_end(j);
-    mf_json_key(j, "failed"), mf_json_u64(j, mb->stats.failed);
-    mf_json_key(j, "failed_unlisted"), mf_json_u64(j, mb->failed_unlisted);
+    MF_JSON_FIELDS(j, &mb->stats, failed);
+    MF_JSON_FIELDS(j, mb, failed_unlisted);
 }
 
 static void
 pending_json(struct mf_json *j, const struct mf__status_pending *p) {
     mf_json_key(j, "pending");
     mf_json_object_begin(j);
-    mf_json_key(j, "next"), mf_json_string(j, mf__status_next_name(p->next));
-    mf_json_key(j, "waiting"), mf_json_bool(j, p->waiting);
+    mf_json_member(j, "next", mf__status_next_name(p->next));
+    MF_JSON_FIELDS(j, p, waiting);
     mf_json_key(j, "due");
     if (p->at)
         mf_json_i64(j, p->at);
     else
         mf_json_null(j);
-    mf_json_key(j, "text"), mf_json_string(j, p->text);
+    MF_JSON_FIELDS(j, p, text);
     mf_json_object_end(j);
 }
 
@@ -80,9 +77,9 @@ error_json(struct mf_json *j, const struct mf_batch_mailbox *mb) {
         return;
     }
     mf_json_object_begin(j);
-    mf_json_key(j, "code"), mf_json_i64(j, mb->error_code);
-    mf_json_key(j, "name"), mf_json_string(j, mb->error_name);
-    mf_json_key(j, "detail"), mf_json_string(j, mb->error_detail);
+    mf_json_member(j, "code", (int64_t)mb->error_code);
+    mf_json_member(j, "name", mb->error_name);
+    mf_json_member(j, "detail", mb->error_detail);
     mf_json_object_end(j);
 }
 
@@ -93,33 +90,19 @@ mf__status_mailbox_json(struct mf_json *j, const struct mf_batch_mailbox *mb,
     const struct mf_migrate_stats *st = &mb->stats;
 
     mf_json_object_begin(j);
-    mf_json_key(j, "email"), mf_json_string(j, mb->cfg.email);
-    mf_json_key(j, "state"),
-        mf_json_string(j, mf_mailbox_state_name(mb->state));
-    mf_json_key(j, "job_id"), mf_json_string(j, mb->job_id);
-    mf_json_key(j, "pass"), mf_json_u64(j, mb->pass);
-    mf_json_key(j, "kind"), mf_json_string(j, mf_job_kind_name(mb->kind));
-    mf_json_key(j, "attempt"), mf_json_u64(j, mb->attempt);
-    mf_json_key(j, "attempts_total"), mf_json_u64(j, mb->attempts_total);
-    mf_json_key(j, "lease_wait_ms"), mf_json_u64(j, st->lease_wait_ms);
-    mf_json_key(j, "throttles"), mf_json_u64(j, st->throttles);
-    mf_json_key(j, "throttle_wait_ms"), mf_json_u64(j, st->throttle_wait_ms);
-    mf_json_key(j, "worker"), mf_json_string(j, mb->worker);
-    mf_json_key(j, "claimed_by"),
-        mf_json_string(j, mb->claim_worker[0] ? mb->claim_worker : NULL);
-    mf_json_key(j, "first_sync"), mf_json_i64(j, mb->first_sync);
-    mf_json_key(j, "last_sync"), mf_json_i64(j, mb->last_sync);
-    mf_json_key(j, "finished"), mf_json_i64(j, mb->finished);
-    mf_json_key(j, "messages_source"), mf_json_u64(j, st->messages_source);
-    mf_json_key(j, "bytes_source"), mf_json_u64(j, st->bytes_source);
-    mf_json_key(j, "messages_copied"), mf_json_u64(j, st->messages_copied);
-    mf_json_key(j, "bytes_copied"), mf_json_u64(j, st->bytes_copied);
-    mf_json_key(j, "messages_present"), mf_json_u64(j, st->messages_present);
-    mf_json_key(j, "outside_window"), mf_json_u64(j, st->outside_window);
-    mf_json_key(j, "bytes_outside_window"),
-        mf_json_u64(j, st->bytes_outside_window);
-    mf_json_key(j, "deleted_on_target"), mf_json_u64(j, st->deleted_on_target);
-    mf_json_key(j, "moved_on_target"), mf_json_u64(j, st->moved_on_target);
+    mf_json_member(j, "email", mb->cfg.email);
+    mf_json_member(j, "state", mf_mailbox_state_name(mb->state));
+    MF_JSON_FIELDS(j, mb, job_id, pass);
+    mf_json_member(j, "kind", mf_job_kind_name(mb->kind));
+    MF_JSON_FIELDS(j, mb, attempt, attempts_total);
+    MF_JSON_FIELDS(j, st, lease_wait_ms, throttles, throttle_wait_ms);
+    MF_JSON_FIELDS(j, mb, worker);
+    mf_json_member(j, "claimed_by",
+                   mb->claim_worker[0] ? mb->claim_worker : NULL);
+    MF_JSON_FIELDS(j, mb, first_sync, last_sync, finished);
+    MF_JSON_FIELDS(j, st, messages_source, bytes_source, messages_copied,
+                   bytes_copied, messages_present, outside_window,
+                   bytes_outside_window, deleted_on_target, moved_on_target);
     skipped_json(j, mb);
     if (failed) {
         mf_json_key(j, "failed_by_error");

@@ -6,7 +6,9 @@
  * incremental schedule. A mailbox "waits" when something outside
  * mailferry holds it: the target's quota (OVERQUOTA: the admin must make
  * room, a retry alone fails again) or a server that throttles or refuses
- * more sessions (THROTTLED, TOO_MANY_CONNECTIONS: it passes with time).
+ * more sessions (THROTTLED, TOO_MANY_CONNECTIONS: it passes with time),
+ * or, while its job runs, a user's daily bandwidth quota (Gmail's: the
+ * job waits for the next window, mf_batch_mailbox_wait()).
  * Each case names the command that moves it on, so an admin reading one
  * line knows what to type.
  */
@@ -33,6 +35,8 @@ mf__status_next_name(enum mf__status_next n) {
         return "waiting_quota";
     case MF__STATUS_NEXT_THROTTLE:
         return "waiting_throttle";
+    case MF__STATUS_NEXT_BANDWIDTH:
+        return "waiting_bandwidth";
     case MF__STATUS_NEXT_SCHEDULED:
         return "scheduled";
     case MF__STATUS_NEXT_SYNC:
@@ -86,6 +90,18 @@ running(const struct mf_batch_mailbox *mb, struct mf__status_pending *p) {
                         ? mb->messages_total - mb->messages_done
                         : 0;
 
+    if (mb->wait_until) {
+        /* Its job holds on until the quota's next window, then goes on
+         * where it stopped (core/src/migrate/quota.c). */
+        p->next = MF__STATUS_NEXT_BANDWIDTH;
+        p->waiting = true;
+        p->at = mb->wait_until;
+        snprintf(p->text, sizeof(p->text),
+                 "Waiting until the time below, then it goes on where it "
+                 "stopped by itself: %.400s",
+                 mb->wait_why[0] ? mb->wait_why : "a daily bandwidth quota");
+        return;
+    }
     p->next = MF__STATUS_NEXT_RUNNING;
     if (!mb->folders_total && !mb->messages_total)
         snprintf(p->text, sizeof(p->text),

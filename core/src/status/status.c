@@ -392,15 +392,15 @@ print_json_totals(const struct snapshot *s, struct mf_json *j) {
 
     mf_json_key(j, "totals");
     mf_json_object_begin(j);
-    mf_json_key(j, "mailboxes_finished"), mf_json_u64(j, f->finished);
-    mf_json_key(j, "mailboxes_running"), mf_json_u64(j, f->running);
-    mf_json_key(j, "mailboxes_queued"), mf_json_u64(j, f->queued);
-    mf_json_key(j, "mailboxes_failed"), mf_json_u64(j, f->failed);
-    mf_json_key(j, "mailboxes_waiting"), mf_json_u64(j, s->waiting);
+    mf_json_member(j, "mailboxes_finished", f->finished);
+    mf_json_member(j, "mailboxes_running", f->running);
+    mf_json_member(j, "mailboxes_queued", f->queued);
+    mf_json_member(j, "mailboxes_failed", f->failed);
+    mf_json_member(j, "mailboxes_waiting", s->waiting);
     mf_json_key(j, "failed_by_error");
     mf__status_codes_json(j, &s->failed_by_error);
-    mf_json_key(j, "messages_copied"), mf_json_u64(j, f->messages.done);
-    mf_json_key(j, "bytes_copied"), mf_json_u64(j, f->bytes.done);
+    mf_json_member(j, "messages_copied", f->messages.done);
+    mf_json_member(j, "bytes_copied", f->bytes.done);
     mf_json_key(j, "messages_planned");
     if (f->messages.known)
         mf_json_u64(j, f->messages.planned);
@@ -411,18 +411,15 @@ print_json_totals(const struct snapshot *s, struct mf_json *j) {
         mf_json_u64(j, f->bytes.planned);
     else
         mf_json_null(j);
-    mf_json_key(j, "planned_estimated"),
-        mf_json_bool(j, f->messages.estimated || f->bytes.estimated);
-    mf_json_key(j, "messages_per_second"),
-        mf_json_double(j, busy(s) && f->rate_known ? f->messages_per_s : 0);
-    mf_json_key(j, "bytes_per_second"),
-        mf_json_double(j, busy(s) && f->rate_known ? f->bytes_per_s : 0);
-    mf_json_key(j, "lease_wait_ms"), mf_json_u64(j, s->ps.lease_wait_ms);
-    mf_json_key(j, "outside_window"), mf_json_u64(j, s->outside_window);
-    mf_json_key(j, "bytes_outside_window"),
-        mf_json_u64(j, s->bytes_outside_window);
-    mf_json_key(j, "deleted_on_target"), mf_json_u64(j, s->deleted_on_target);
-    mf_json_key(j, "moved_on_target"), mf_json_u64(j, s->moved_on_target);
+    mf_json_member(j, "planned_estimated",
+                   (bool)(f->messages.estimated || f->bytes.estimated));
+    mf_json_member(j, "messages_per_second",
+                   busy(s) && f->rate_known ? f->messages_per_s : 0.0);
+    mf_json_member(j, "bytes_per_second",
+                   busy(s) && f->rate_known ? f->bytes_per_s : 0.0);
+    MF_JSON_FIELDS(j, &s->ps, lease_wait_ms);
+    MF_JSON_FIELDS(j, s, outside_window, bytes_outside_window,
+                   deleted_on_target, moved_on_target);
     mf_json_key(j, "eta_seconds");
     if (busy(s) && f->eta_known)
         mf_json_double(j, f->eta_s);
@@ -626,20 +623,11 @@ on_batch(void *ud, const struct mf_batch_summary *b) {
     l->n++;
     if (l->json) {
         mf_json_object_begin(&l->j);
-        mf_json_key(&l->j, "batch"), mf_json_string(&l->j, b->name);
-        mf_json_key(&l->j, "state"),
-            mf_json_string(&l->j, mf_batch_state_name(b->state));
-        mf_json_key(&l->j, "n_mailboxes"), mf_json_u64(&l->j, b->n_mailboxes);
-        mf_json_key(&l->j, "counts");
-        mf_json_object_begin(&l->j);
-        for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++) {
-            mf_json_key(&l->j, mf_mailbox_state_name((enum mf_mailbox_state)i));
-            mf_json_u64(&l->j, b->counts[i]);
-        }
-        mf_json_object_end(&l->j);
-        mf_json_key(&l->j, "created"), mf_json_i64(&l->j, b->created);
-        mf_json_key(&l->j, "started"), mf_json_i64(&l->j, b->started);
-        mf_json_key(&l->j, "finished"), mf_json_i64(&l->j, b->finished);
+        mf_json_member(&l->j, "batch", b->name);
+        mf_json_member(&l->j, "state", mf_batch_state_name(b->state));
+        MF_JSON_FIELDS(&l->j, b, n_mailboxes);
+        mf__status_counts_json(&l->j, b->counts);
+        MF_JSON_FIELDS(&l->j, b, created, started, finished);
         mf_json_object_end(&l->j);
         return MF_E_OK;
     }

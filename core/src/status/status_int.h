@@ -37,6 +37,8 @@ enum mf__status_next {
     MF__STATUS_NEXT_RETRY,     /* queued again after a transient error */
     MF__STATUS_NEXT_QUOTA,     /* the target is over quota: the admin */
     MF__STATUS_NEXT_THROTTLE,  /* a server throttled or refused sessions */
+    MF__STATUS_NEXT_BANDWIDTH, /* running, waits for a user's next daily
+                                  bandwidth quota window (Gmail) */
     MF__STATUS_NEXT_SCHEDULED, /* Synced; serve runs the next pass */
     MF__STATUS_NEXT_SYNC,      /* Synced; the admin runs sync/complete */
     MF__STATUS_NEXT_RESUME,    /* Stopped: batch start resumes it */
@@ -45,7 +47,8 @@ enum mf__status_next {
 };
 
 /* "none", "running", "queued", "retry", "waiting_quota",
- * "waiting_throttle", "scheduled", "sync", "resume", "fix". */
+ * "waiting_throttle", "waiting_bandwidth", "scheduled", "sync", "resume",
+ * "fix". */
 const char *mf__status_next_name(enum mf__status_next n);
 
 struct mf__status_pending {
@@ -55,7 +58,8 @@ struct mf__status_pending {
     bool waiting;
     /* SCHEDULED: when the next incremental pass is due (Unix seconds,
      * Redis time); 0 while other mailboxes of the pass still run (serve
-     * schedules a batch's pass once the last one settled). */
+     * schedules a batch's pass once the last one settled). BANDWIDTH:
+     * when the next quota window opens and the job goes on. */
     int64_t at;
     char text[512]; /* one sentence for a person, with the command */
 };
@@ -159,6 +163,9 @@ void mf__status_mailbox_json(struct mf_json *j,
 
 /* The batch's configuration, state and counts by state, as keys of the
  * open JSON object. */
+/* "counts": the mailboxes by state, a member per state name. */
+void mf__status_counts_json(struct mf_json *j,
+                            const uint64_t counts[MF_MAILBOX_STATE_COUNT]);
 void mf__status_json_header(struct mf_json *j,
                             const struct mf_batch_config *cfg);
 /* "filter": {"state": states, "mailbox": mailboxes} (NULL: null). */

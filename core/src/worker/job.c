@@ -160,6 +160,7 @@ engine_options(struct mf__worker_job *j, struct mf_redis *r,
             &o->fingerprint, &o->fingerprint_set, &fp_err) != MF_E_OK)
         o->fingerprint_set = false;
     o->throttle = b->cfg->throttle;
+    o->quota = b->cfg->quota;
     o->redis = r;
     o->batch = j->env.job.batch;
     o->stop = &j->stop;
@@ -348,18 +349,22 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");
     r->started_at_ms = j->started_at_ms;
     r->finished_at_ms = mf__worker_wall_ms();
-    /* Repaired messages (--repair) and renamed folders travel in the
-     * failed list with their own codes, MESSAGE_REPAIRED and
-     * FOLDER_RENAMED: the report keeps them apart
+    /* Repaired messages (--repair), renamed folders and the --rename
+     * rules that matched no folder (first: a few, and the batch's warning
+     * needs every mailbox's) travel in the failed list with their own
+     * codes, MESSAGE_REPAIRED, FOLDER_RENAMED and RENAME_UNMATCHED: the
+     * report keeps them apart
      * (mf_report_add_failed()). Messages removed by --sync-deletes travel
      * in the skipped list with theirs, MESSAGE_DELETED, and so do the
      * ones it moved, MESSAGE_MOVED: the report lists them under their own
      * reasons (mf_report_skip_reason_of()). */
     r->nfailed =
-        copy_lists((const struct item_list[]){{res->failed, res->n_failed},
+        copy_lists((const struct item_list[]){{res->unmatched_renames,
+                                               res->n_unmatched_renames},
+                                              {res->failed, res->n_failed},
                                               {res->renamed, res->n_renamed},
                                               {res->repaired, res->n_repaired}},
-                   3, &budget, &r->failed);
+                   4, &budget, &r->failed);
     r->nskipped =
         copy_lists((const struct item_list[]){{res->skipped, res->n_skipped},
                                               {res->deleted, res->n_deleted},
@@ -509,6 +514,7 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     struct mf_envelope env;
     struct mf_error perr = {0}, stopped;
     const struct mf_error *e = error;
+    char extras[256];
     mf_err prc;
 
     /* Fenced: the engine found the claim gone before the keeper did. */
@@ -542,14 +548,15 @@ report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     mf_envelope_clear(&env);
     if (rc != MF_E_OK && rc != MF_E_CANCELLED)
         mf_log_error(&j->log, "job.error", error);
+    mf_report_stats_extras(&res->stats, extras, sizeof(extras));
     mf_log(MF_LOG_INFO, &j->log, "job.done",
            "%s: %" PRIu64 " of %" PRIu64 " messages copied (%" PRIu64
            " bytes, %" PRIu64 " already there, %" PRIu64 " skipped, %" PRIu64
-           " failed) in %.1f s",
+           " failed%s) in %.1f s",
            mf_outcome_name(outcome), res->stats.messages_copied,
            res->stats.messages_source, res->stats.bytes_copied,
            res->stats.messages_present, mf_report_stats_skipped(&res->stats),
-           res->stats.failed, res->stats.seconds);
+           res->stats.failed, extras, res->stats.seconds);
     if (prc != MF_E_OK) {
         /* Without its result the job must run again: give the claim
          * back now rather than after it expires. */

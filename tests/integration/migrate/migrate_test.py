@@ -42,6 +42,9 @@ the cases can run in parallel on the same servers:
            mailboxes selects and lists no folder: the users' transcripts
            (Dovecot's rawlog, Cyrus's telemetry) show STATUS and no
            SELECT, EXAMINE, FETCH, CREATE or SUBSCRIBE
+  keywords user 116, Cyrus as the target only: a folder past Cyrus's
+           keyword limit; the messages it refuses are listed, the rest
+           copied, nothing retried as throttling
   hostile  user 57 (target side only): a source that trickles one byte
            every 2 s fails the mailbox with SERVER_TOO_SLOW, one that floods
            "* 1 EXISTS" with SERVER_FLOOD, each in bounded time
@@ -117,7 +120,7 @@ def redis_db(dovecot_db):
 CYRUS_USERS = {"copy": [87], "kill": [88], "admin": [89], "sizecap": [89],
                "verify": [90, 91, 92], "incremental": [90, 91, 92],
                "flagconflict": [113, 114], "kill_resume": [115],
-               "tls": [109]}
+               "tls": [109], "keywords": [116]}
 # The 2-5 MB messages of the small corpus per user. Against Cyrus (the
 # matrix has its own suite-time budget, and Cyrus takes about 1 s to
 # store each) only the copy case carries them, both ways.
@@ -442,6 +445,45 @@ def case_sizecap():
     check(len(missing) == len(m["skipped"]) and
           len(doc["problems"]) == len(missing),
           f"compare: {doc['problems'][:10]} vs {len(m['skipped'])} skipped")
+
+
+def case_keywords():
+    """Cyrus as the target: a folder holds at most 100 keywords (3.6's
+    user flags); an APPEND that would add another is answered "NO Too
+    many user flags in mailbox". Those messages are refused, each listed,
+    the rest copied; not taken for throttling (retried until the mailbox
+    failed THROTTLED, before)."""
+    n = users_of("keywords", [])[0]
+    clean_target(n, port=SRC_PORT)
+    clean_target(n)
+    total = 104
+    c = imap_login(SRC_PORT, n)
+    for i in range(total):
+        typ, _ = c.append("INBOX", f"($MfKw{i:03d})", None, (
+            f"From: a@example.test\r\nSubject: kw{i}\r\n"
+            f"Message-ID: <kw{i}-{RUN_ID}@example.test>\r\n\r\n"
+            f"body {i}\r\n").encode())
+        check(typ == "OK", f"APPEND kw{i} to the source")
+    c.logout()
+    csv = csv_for([n], "keywords")
+    for run in ("first", "again"):
+        rc, doc = migrate(csv, check_exit=1)
+        m = mailbox(doc, n)
+        refused = m["failed_items"]
+        check(m["error"]["code"] == "NOT_ALL_COPIED" and m["attempts"] == 1
+              and 0 < len(refused) < total and m["failed"] == len(refused),
+              f"{run}: {m['error']} {m['attempts']} {len(refused)}")
+        for it in refused:
+            check(it["code"] == "MESSAGE_REJECTED" and
+                  "Too many user flags" in it["detail"], f"{run}: {it}")
+        check(m["messages_copied"] + m["messages_present"] + len(refused)
+              == total, f"{run}: {m}")
+        # Exactly the refused messages are missing on the target.
+        problems = compare(n)["problems"]
+        check(len(problems) == len(refused) and
+              all("missing on target" in p for p in problems),
+              f"{run}: {problems[:5]} vs {len(refused)} refused")
+    print(f"{total - len(refused)} copied, {len(refused)} refused")
 
 
 def admin_password_file(side, env):
@@ -1011,6 +1053,7 @@ CASES = {
     "rollback": case_rollback,
     "flagconflict": case_flagconflict,
     "incremental": case_incremental,
+    "keywords": case_keywords,
 }
 
 if __name__ == "__main__":

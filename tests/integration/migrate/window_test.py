@@ -24,14 +24,18 @@ and redis-server (database 5), judged by the independent comparer
           the removal.
   syncmoves user 101 (Redis database 5): a message flagged and moved
           (IMAP MOVE) on the source is moved on the target with UID MOVE
-          (the target's rawlog has UID MOVE and no APPEND), is in the new
-          folder once with its flags, and is listed as moved (also in
-          the report `migrate` leaves: MovedOnTarget); then EQUAL.
+          (the target's rawlog has UID MOVE and no APPEND; the source's
+          has the QRESYNC "CHANGEDSINCE ... VANISHED" that found it
+          gone), is in the new folder once with its flags, and is listed
+          as moved (also in the report `migrate` leaves: MovedOnTarget);
+          then EQUAL.
   fleetmoves users 102-103 (Redis database 3) through a fleet (`mailferry
           serve`, one `mailferry-worker`, the Kafka dev broker): a batch
           created with --sync-deletes; between passes user102 moves a
           message to another folder and user103 expunges one; after
-          `batch sync` the worker's result carries both: `batch status`
+          `batch sync` the worker's result carries both (and its job.done
+          line says "removed from the target 1", "moved on the target
+          1"): `batch status`
           (text, JSON, --mailbox) counts the move and the removal per
           mailbox and in the totals, the batch report (JSON, CSV, HTML)
           counts them and lists the moved message (MESSAGE_MOVED, "moved
@@ -44,6 +48,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import migrate_test as mt  # noqa: E402
@@ -329,13 +334,16 @@ def case_syncmoves():
     c.select("INBOX")
     uid = search_mid(mt.SRC_PORT, n, "INBOX", "mv1")[0]
     c.uid("STORE", str(uid), "+FLAGS", "(\\Flagged)")
-    typ, data = c.uid("MOVE", str(uid), "Archive")
+    typ, data = c.uid("MOVE", str(uid), mt.folder_on(mt.SRC_PORT, "Archive"))
     mt.check(typ == "OK", f"MOVE on the source: {data}")
     c.logout()
     dirs = mt.transcript_dirs([n], True)
     try:
         rc, doc = mt.migrate(csv, *args)
         verbs = mt.transcript_commands(dirs)
+        kind, d = dirs[0]  # the source's
+        sent = [x for f in os.listdir(d)
+                for x in mt.sent_lines(kind, os.path.join(d, f))]
     finally:
         mt.transcript_dirs([n], False)
     m = mt.mailbox(doc, n)
@@ -347,6 +355,10 @@ def case_syncmoves():
              f"moved: {m}")
     mt.check(verbs.get("MOVE") == 1 and "APPEND" not in verbs,
              f"UID MOVE and no APPEND: {verbs}")
+    # Dovecot has QRESYNC: the expunge came from VANISHED (RFC 7162), not
+    # from a listing of the folder's UIDs.
+    mt.check(any(b"CHANGEDSINCE" in x and b"VANISHED" in x for x in sent),
+             f"QRESYNC's VANISHED on the source: {sent}")
     row = report_csv_row(f"user{n}@example.test")
     mt.check(row is not None and row["MovedOnTarget"] == "1",
              f"migrate's report CSV MovedOnTarget: {row}")
@@ -354,7 +366,7 @@ def case_syncmoves():
     mt.check(len(got) == 1 and not search_mid(mt.TGT_PORT, n, "INBOX", "mv1"),
              "the moved message is in Archive once, not in INBOX")
     c = mt.imap_login(mt.TGT_PORT, n)
-    c.select("Archive")
+    c.select(mt.folder_on(mt.TGT_PORT, "Archive"))
     typ, data = c.uid("FETCH", str(got[0]), "(FLAGS)")
     c.logout()
     mt.check(b"\\Flagged" in data[0], f"flags on the target: {data}")
@@ -396,6 +408,16 @@ def case_fleetmoves():
         expunge_tag(rm, "INBOX", "fd1")
         doc = fleet.sync(batch)
         args = ["--redis", redis3]
+        # The worker logs job.done once the result is sent: poll for it.
+        deadline = time.time() + 30
+        while True:
+            log = open(fleet.procs[1][1]).read()
+            if (", removed from the target 1) in" in log and
+                    ", moved on the target 1) in" in log):
+                break
+            mt.check(time.time() < deadline,
+                     f"the worker's job.done lines: {log[-2000:]}")
+            time.sleep(0.2)
 
         def status(*extra):
             return fleet.mf("batch", "status", batch, *args, *extra).stdout

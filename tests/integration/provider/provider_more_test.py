@@ -28,6 +28,9 @@ provider tests left): users 95, 96 and 34, Redis database 6.
             Sync Issues (and its subfolders) and Conversation History
             under their own names, and Calendar, Contacts, Tasks, Notes
             and Journal not at all.
+  throttleflags  user 94 (no Redis: `migrate --direct`): the
+            --throttle-* flags against the emulator's throttling answers,
+            seen in the pauses the run reports (case_throttleflags).
   overrides user 96 through the Exchange emulator re-encoding what it
             stores: --fingerprint lenient on a generic target recognises
             every message on a second run (copies none);
@@ -229,7 +232,61 @@ def case_overrides():
         pt.mf("batch", "remove", batch, "--redis", REDIS_URL)
 
 
+def throttled_run(n, provider, suggested_ms, *extra):
+    """migrate --direct of user n (its target emptied first) through the
+    provider emulator throttling the 5th APPEND (suggesting suggested_ms
+    where the provider names a time): the mailbox's JSON line and the
+    emulator's stats. 8 messages, so one throttling answer."""
+    mt.clean_target(n)
+    ex = pt.Emulator(provider, TGT_PORT, "--throttle-every", "5",
+                     "--throttle-ms", str(suggested_ms))
+    try:
+        doc = migrate(mt.csv_for([n], f"thrflags-{n}"), pt.url(SRC_PORT),
+                      ex.url, "--target-profile", provider, *extra)
+        st = ex.stats()
+    finally:
+        ex.stop()
+    m = mailbox(doc, n)
+    print(f"     {' '.join(extra) or 'no flag'}: throttles "
+          f"{m['throttles']}, waited {m['throttle_wait_ms']} ms, "
+          f"emulator {st}")
+    check(m["state"] == "Synced" and m["messages_copied"] == 8 and
+          st["throttled"] >= 1 and m["throttles"] == st["throttled"],
+          f"{provider} {' '.join(extra)}: Synced through "
+          f"{st['throttled']} throttling answer(s): {m}")
+    return m, st
+
+
+def case_throttleflags():
+    """user 94: the --throttle-* flags change what the engine does with a
+    throttling answer (asserted on the pauses the run reports, never on
+    its speed): Exchange suggests 2 s; without a flag the run pauses
+    that long (no APPEND reaches the emulator inside the pause), with
+    --throttle-pause-max 200 each pause is cut to 200 ms. Gmail's words
+    name no time: the profile's pause (60 s) would apply, and
+    --throttle-pause 250 makes it 250 ms."""
+    n = 94
+    fill(n, {"INBOX": 8})
+    m, st = throttled_run(n, "exchange-online", 2000)
+    check(st["violations"] == 0 and
+          m["throttle_wait_ms"] > 200 * m["throttles"],
+          f"without a flag the suggested 2 s were kept: "
+          f"{m['throttle_wait_ms']} ms over {m['throttles']} answer(s), "
+          f"{st['violations']} APPENDs inside a pause")
+    m, _ = throttled_run(n, "exchange-online", 2000,
+                         "--throttle-pause-max", "200")
+    check(m["throttle_wait_ms"] <= 200 * m["throttles"],
+          f"--throttle-pause-max 200 cut each pause to 200 ms: "
+          f"{m['throttle_wait_ms']} ms over {m['throttles']} answer(s)")
+    m, _ = throttled_run(n, "gmail", 2000, "--throttle-pause", "250")
+    check(m["throttle_wait_ms"] <= 250 * m["throttles"],
+          f"--throttle-pause 250 replaced gmail's 60 s for an answer that "
+          f"names no time: {m['throttle_wait_ms']} ms over "
+          f"{m['throttles']} answer(s)")
+
+
 CASES = {
+    "throttleflags": case_throttleflags,
     "overrides": case_overrides,
     "fetchpause": case_fetchpause,
     "onprem": case_onprem,

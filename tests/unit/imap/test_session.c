@@ -1080,6 +1080,13 @@ test_status_mapping(void **state) {
          MF_E_TOO_MANY_CONNECTIONS, 0},
         {MF_IMAP_STATUS_NO, NULL, "Too many commands, please wait 10s",
          MF_E_THROTTLED, 10000},
+        /* Cyrus IMAP 3.6: refusals of what the folder or the message
+         * holds, not throttling (issue 13). */
+        {MF_IMAP_STATUS_NO, NULL, "Too many user flags in mailbox",
+         MF_E_IMAP_NO, 0},
+        {MF_IMAP_STATUS_NO, NULL, "Too many identical emails", MF_E_IMAP_NO, 0},
+        {MF_IMAP_STATUS_NO, NULL, "Too many open connections (user)",
+         MF_E_TOO_MANY_CONNECTIONS, 0},
         {MF_IMAP_STATUS_NO, NULL, "Mailbox is locked", MF_E_IMAP_NO, 0},
         {MF_IMAP_STATUS_NO, NULL,
          "Mailbox doesn't exist: x (0.001 + 0.000 secs).", MF_E_MAILBOX_MISSING,
@@ -1113,6 +1120,16 @@ test_status_mapping(void **state) {
         {MF_IMAP_STATUS_NO, "ALERT",
          "Account exceeded command or bandwidth limits. (Failure)",
          MF_E_THROTTLED, 0},
+        /* Gmail's daily bandwidth quota used up (reported by its users on
+         * FETCH: "[OVERQUOTA] Account exceeded command or bandwidth
+         * limits."): waits for the next window, not a full target. */
+        {MF_IMAP_STATUS_NO, "OVERQUOTA",
+         "Account exceeded command or bandwidth limits.", MF_E_BANDWIDTH_QUOTA,
+         0},
+        {MF_IMAP_STATUS_NO, "OVERQUOTA",
+         "Quota exceeded (mailbox for user is "
+         "full)",
+         MF_E_OVERQUOTA, 0},
     };
     for (size_t i = 0; i < MF_ARRAY_LEN(v); i++) {
         struct mf_imap_response r = {0};

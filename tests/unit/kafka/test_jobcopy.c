@@ -33,9 +33,9 @@
 /* Values that pass the unpacking checks, by "Message.field". */
 static const struct {
     const char *field;
-    const char *text;  /* strings */
-    size_t len;        /* bytes: this many */
-    uint32_t number;   /* integers */
+    const char *text; /* strings */
+    size_t len;       /* bytes: this many */
+    uint32_t number;  /* integers */
 } valid[] = {
     {"SealedSecret.master_key_id", "k1", 0, 0},
     {"SealedSecret.wrapped_data_key", NULL, MF_CRYPTO_KEY_LEN, 0},
@@ -49,7 +49,8 @@ static const struct {
 };
 
 static int
-valid_index(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f) {
+valid_index(const ProtobufCMessageDescriptor *d,
+            const ProtobufCFieldDescriptor *f) {
     char name[128];
 
     snprintf(name, sizeof(name), "%s.%s", d->short_name, f->name);
@@ -81,8 +82,8 @@ fill(ProtobufCMessage *m, unsigned *seq) {
         unsigned n = ++*seq;
 
         if (f->label == PROTOBUF_C_LABEL_REPEATED)
-            fail_msg("%s.%s is repeated: teach fill() to set it",
-                     d->short_name, f->name);
+            fail_msg("%s.%s is repeated: teach fill() to set it", d->short_name,
+                     f->name);
         if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset)
             *(protobuf_c_boolean *)((char *)m + f->quantifier_offset) = 1;
         switch (f->type) {
@@ -127,8 +128,8 @@ fill(ProtobufCMessage *m, unsigned *seq) {
             break;
         }
         default:
-            fail_msg("%s.%s: type %d unknown to fill()", d->short_name,
-                     f->name, (int)f->type);
+            fail_msg("%s.%s: type %d unknown to fill()", d->short_name, f->name,
+                     (int)f->type);
         }
     }
 }
@@ -155,8 +156,8 @@ free_filled(ProtobufCMessage *m) {
 /* Whether a and b differ; if so, where_r names the first field that
  * does ("Job.window.since"). */
 static bool
-differs(const ProtobufCMessage *a, const ProtobufCMessage *b,
-        const char *path, char *where_r, size_t where_len) {
+differs(const ProtobufCMessage *a, const ProtobufCMessage *b, const char *path,
+        char *where_r, size_t where_len) {
     const ProtobufCMessageDescriptor *d = a->descriptor;
 
     assert_ptr_equal(d, b->descriptor);
@@ -333,8 +334,8 @@ test_copied_secret_opens(void **state) {
     src.job_id = (char *)"b/alice@example.org/3";
     src.source.login = (char *)"alice";
     src.source.has_password = true;
-    assert_int_equal(mf_crypto_seal(kr, src.batch, src.mailbox, "source",
-                                    "pw", 2, &src.source.password, &err),
+    assert_int_equal(mf_crypto_seal(kr, src.batch, src.mailbox, "source", "pw",
+                                    2, &src.source.password, &err),
                      MF_E_OK);
     src.has_window = true;
     src.window = (struct mf_window){20260301, 0};

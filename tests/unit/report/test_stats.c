@@ -80,11 +80,33 @@ test_reason(void **state) {
                         "vanished");
 }
 
+static void
+test_extras(void **state) {
+    struct mf_migrate_stats s = {0};
+    char out[256], tiny[12];
+
+    (void)state;
+    mf_report_stats_extras(&s, out, sizeof(out));
+    assert_string_equal(out, "");
+    s.moved_on_target = 2;
+    mf_report_stats_extras(&s, out, sizeof(out));
+    assert_string_equal(out, ", moved on the target 2");
+    s.outside_window = 3;
+    s.bytes_outside_window = 1500000;
+    s.deleted_on_target = 1;
+    mf_report_stats_extras(&s, out, sizeof(out));
+    assert_string_equal(out, ", outside the date window 3 (1.5 MB), removed "
+                             "from the target 1, moved on the target 2");
+    mf_report_stats_extras(&s, tiny, sizeof(tiny));
+    assert_string_equal(tiny, ", outside t");
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_row),
         cmocka_unit_test(test_reason),
+        cmocka_unit_test(test_extras),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

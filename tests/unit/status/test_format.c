@@ -83,6 +83,45 @@ test_pending_states(void **state) {
     assert_string_equal(mf__status_next_name(p.next), "none");
 }
 
+/* A running job that waits for a user's next daily bandwidth quota
+ * window: Waiting, why and until when, in the waiting group; running
+ * again once the wait is gone. */
+static void
+test_pending_bandwidth(void **state) {
+    struct mf__status_pending p;
+    struct mf__status_filter f;
+    struct mf_error err;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out;
+
+    (void)state;
+    reset();
+    mb.state = MF_MAILBOX_SYNCING;
+    mb.wait_until = NOW + 3600;
+    snprintf(mb.wait_why, sizeof(mb.wait_why),
+             "the upload quota of ann is used up");
+    mf__status_pending(&cfg, &mb, &p);
+    assert_int_equal(p.next, MF__STATUS_NEXT_BANDWIDTH);
+    assert_string_equal(mf__status_next_name(p.next), "waiting_bandwidth");
+    assert_true(p.waiting);
+    assert_true(p.at == NOW + 3600);
+    assert_non_null(strstr(p.text, "the upload quota of ann is used up"));
+    assert_true(mf__status_filter_parse("waiting", &f, &err));
+    assert_true(mf__status_filter_match(&f, &mb, &p));
+    out = open_memstream(&buf, &len);
+    mf__status_mailbox_text(out, &mb, &p, NULL, NOW);
+    fclose(out);
+    assert_non_null(strstr(buf, "ann@example.test: Syncing, Waiting\n"));
+    assert_non_null(strstr(buf, "  resumes     2026-12-06 11:00:00 UTC"));
+    free(buf);
+
+    mb.wait_until = 0;
+    mf__status_pending(&cfg, &mb, &p);
+    assert_int_equal(p.next, MF__STATUS_NEXT_RUNNING);
+    assert_false(p.waiting);
+}
+
 static void
 test_pending_failed(void **state) {
     struct mf__status_pending p;
@@ -386,6 +425,7 @@ main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pending_states),
         cmocka_unit_test(test_pending_failed),
+        cmocka_unit_test(test_pending_bandwidth),
         cmocka_unit_test(test_pending_synced),
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_codes),

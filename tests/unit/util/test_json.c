@@ -48,11 +48,56 @@ test_escaping(void **state) {
     mf_buf_free(&b);
 }
 
+/* mf_json_member() picks the writer by type; MF_JSON_FIELDS() names
+ * members after the fields, in the order given, from 1 to 16 of them. */
+struct sample {
+    uint64_t u64;
+    int64_t i64;
+    uint32_t u32;
+    long i; /* int is refused: a comparison is an int */
+    bool yes;
+    double d;
+    char *text;
+    const char *none;
+    char arr[8];
+    unsigned char small;
+};
+
+static void
+test_members(void **state) {
+    struct mf_buf b = {0};
+    struct mf_json j;
+    const struct sample s = {UINT64_MAX, INT64_MIN,   7,    -3,    true,
+                             2.5,        (char *)"t", NULL, "arr", 200};
+    const struct sample *p = &s;
+
+    (void)state;
+    mf_json_init(&j, &b);
+    mf_json_object_begin(&j);
+    MF_JSON_FIELDS(&j, p, u64, i64, u32, i, yes, d, text, none, arr, small);
+    mf_json_member(&j, "renamed", p->u32 + 1);
+    MF_JSON_FIELDS(&j, p, i);
+    MF_JSON_FIELDS(&j, p, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32,
+                   u32, u32, u32, u32, i);
+    mf_json_object_end(&j);
+    assert_string_equal((char *)b.data,
+                        "{\"u64\":18446744073709551615,"
+                        "\"i64\":-9223372036854775808,\"u32\":7,\"i\":-3,"
+                        "\"yes\":true,\"d\":2.5,\"text\":\"t\",\"none\":null,"
+                        "\"arr\":\"arr\",\"small\":200,\"renamed\":8,\"i\":-3,"
+                        "\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,"
+                        "\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,"
+                        "\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,"
+                        "\"i\":-3}");
+    mf_buf_free(&b);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_structure),
         cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_members),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,8 @@ local function mb_set(b, m, to)
   local from = redis.call('HGET', m, 'state')
   if from ~= to then
     redis.call('HSET', m, 'state', to)
+    -- A wait (mb_wait.lua) belongs to the job that runs: gone with it.
+    redis.call('HDEL', m, 'wait_until', 'wait_why')
     if from then redis.call('HINCRBY', b, 'n:' .. from, -1) end
     redis.call('HINCRBY', b, 'n:' .. to, 1)
   end
