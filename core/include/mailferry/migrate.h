@@ -310,6 +310,14 @@ struct mf_migrate_result {
      * Listed anew by every attempt. */
     struct mf_migrate_item *renamed;
     size_t n_renamed;
+    /* The admin's --rename rules that matched no folder of this mailbox
+     * (mf_folder_plan_rename_unmatched()): folder is the rule's source
+     * path, error RENAME_UNMATCHED with mf_folder_rename_unmatched_why()'s
+     * words in its detail, the same for the rule in every mailbox, so the
+     * report warns about a rule unmatched in every mailbox of a batch
+     * (issue 13 section 2). Listed anew by every attempt. */
+    struct mf_migrate_item *unmatched_renames;
+    size_t n_unmatched_renames;
 };
 
 /* Migrates one mailbox. mailbox is its EmailAddress (checkpoint key and

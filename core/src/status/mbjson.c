@@ -68,9 +68,9 @@ skipped_json(struct mf_json *j, const struct mf_batch_mailbox *mb) {
     for (int r = 0; r < MF_REPORT_SKIP_REASON_COUNT; r++) {
         if (r == MF_REPORT_SKIP_FAILED)
             continue; /* "failed" below */
-        mf_json_key(j,
-                    mf_report_skip_reason_name((enum mf_report_skip_reason)r));
-        mf_json_u64(j, m.skipped[r]);
+        mf_json_member(
+            j, mf_report_skip_reason_name((enum mf_report_skip_reason)r),
+            m.skipped[r]);
     }
     mf_json_member(j, "unlisted", mb->skipped_unlisted);
     mf_json_object_end(j);

@@ -452,7 +452,7 @@ print_json_totals(const struct snapshot *s, struct mf_json *j) {
     else
         mf_json_null(j);
     mf_json_member(j, "planned_estimated",
-                   f->messages.estimated || f->bytes.estimated);
+                   (bool)(f->messages.estimated || f->bytes.estimated));
     mf_json_member(j, "messages_per_second",
                    busy(s) && f->rate_known ? f->messages_per_s : 0.0);
     mf_json_member(j, "bytes_per_second",

@@ -777,6 +777,39 @@ test_folder_name_fallback(void **state) {
     assert_null(mf_mem_folder_find(t->env.dst, "Bad*Name"));
 }
 
+/* The admin's --rename rules that name no folder of the mailbox are
+ * listed (RENAME_UNMATCHED, the plan's words), anew by every pass; one
+ * that matched and a profile's rule are not. */
+static void
+test_unmatched_renames(void **state) {
+    struct t *t = *state;
+    struct mf_folder_rules *r = mf_folder_rules_new();
+    struct mf_error err;
+    char why[256];
+
+    assert_int_equal(mf_folder_rules_parse_rename(r, "Work=Job", &err),
+                     MF_E_OK);
+    assert_int_equal(mf_folder_rules_parse_rename(r, "Nope=N", &err), MF_E_OK);
+    assert_int_equal(mf_folder_rules_parse_rename(r, "Gone=G", &err), MF_E_OK);
+    r->rename[2].profile = true;
+    t->o.rules = r;
+    fill(t->env.src, "INBOX", 0, 0, 2, 300);
+    fill(t->env.src, "Work", 0, 0, 2, 300);
+    for (int pass_no = 0; pass_no < 2; pass_no++) {
+        expect_pass_ok(t);
+        assert_int_equal(t->res.n_unmatched_renames, 1);
+        assert_string_equal(t->res.unmatched_renames[0].folder, "Nope");
+        assert_int_equal(t->res.unmatched_renames[0].error.code,
+                         MF_E_RENAME_UNMATCHED);
+        mf_folder_rename_unmatched_why(&r->rename[1], why, sizeof(why));
+        assert_string_equal(t->res.unmatched_renames[0].error.detail, why);
+        assert_int_equal(t->res.n_failed, 0);
+    }
+    expect_same(t, "Work", "Job");
+    t->o.rules = NULL;
+    mf_folder_rules_free(&r);
+}
+
 /* A target login without a mailbox is its own error, found before any
  * folder is tried. */
 static void
@@ -1051,6 +1084,7 @@ main(void) {
         T(test_size_cap_raised),
         T(test_folder_create_refused),
         T(test_folder_name_fallback),
+        T(test_unmatched_renames),
         T(test_target_without_mailbox),
         T(test_size_cap),
         T(test_appendlimit_wins),
