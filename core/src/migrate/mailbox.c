@@ -602,6 +602,12 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
         if (rc == MF_E_BANDWIDTH_QUOTA && !stopped(&run) &&
             quota_waits++ < MAX_THROTTLED_RETRIES) {
             mf__run_quota_wait(&run, run.err.detail);
+            if (stopped(&run)) {
+                rc = mf_error_set(&run.err, MF_E_CANCELLED,
+                                  "stopped while waiting for the next "
+                                  "bandwidth quota window");
+                break;
+            }
             n--;
             continue;
         }
