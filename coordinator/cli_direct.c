@@ -92,139 +92,131 @@ cli_rules_add_list(struct mf_folder_rules *rules, const char *list,
     return rc;
 }
 
-struct cap_flag {
-    const char *key;
-    size_t offset; /* in struct mf_migrate_caps */
-    bool u64;
-};
-
-#define CAPF(k, f)                                                             \
-    { k, offsetof(struct mf_migrate_caps, f), false }
-#define CAPF64(k, f)                                                           \
-    { k, offsetof(struct mf_migrate_caps, f), true }
-static const struct cap_flag cap_flags[] = {
-    CAPF("max-connections", source.max_connections),
-    CAPF("max-connections-per-user", source.max_connections_per_user),
-    CAPF("max-connections-per-ip", source.max_connections_per_ip),
-    CAPF("max-concurrent-mailboxes", source.max_concurrent_mailboxes),
-    CAPF64("max-bytes-per-second", source_bytes_per_second),
-    CAPF("target-max-connections", target.max_connections),
-    CAPF("target-max-connections-per-user", target.max_connections_per_user),
-    CAPF("target-max-connections-per-ip", target.max_connections_per_ip),
-    CAPF64("target-max-bytes-per-second", target_bytes_per_second),
-};
-
-/* Reads the cap flags into caps; *any_r says whether one was given. */
+/* The fleet caps (the flags of a batch, mf_batchdef_caps_read()) and
+ * the lease options; *any_r says whether a cap was given. */
 static bool
 read_caps(struct cli *cli, struct mf_migrate_caps *caps, bool *any_r,
           struct mf_error *err) {
-    *any_r = false;
-    for (size_t i = 0; i < sizeof(cap_flags) / sizeof(cap_flags[0]); i++) {
-        uint64_t v;
-        char *field = (char *)caps + cap_flags[i].offset;
-        if (mf_config_get_u64(cli->config, cap_flags[i].key, 0, 0,
-                              cap_flags[i].u64 ? UINT64_MAX / 2 : 1000000,
-                              cap_flags[i].u64 ? MF_UNIT_BYTES : MF_UNIT_NONE,
-                              &v, err))
-            return false;
-        if (v)
-            *any_r = true;
-        if (cap_flags[i].u64)
-            memcpy(field, &v, sizeof(v));
-        else {
-            unsigned u = (unsigned)v;
-            memcpy(field, &u, sizeof(u));
-        }
-    }
+    struct mf_batch_caps src, dst;
+    uint64_t ttl;
+
+    if (!mf_batchdef_caps_read(cli->config, "", &src, err) ||
+        !mf_batchdef_caps_read(cli->config, "target-", &dst, err) ||
+        mf_config_get_u64(cli->config, "lease-ttl", 30, 1, 3600,
+                          MF_UNIT_SECONDS, &ttl, err))
+        return false;
+    *any_r = mf_jobs_migrate_caps(&src, &dst, caps);
     caps->egress_ip = mf_config_get(cli->config, "egress-ip", NULL);
-    {
-        uint64_t ttl;
-        if (mf_config_get_u64(cli->config, "lease-ttl", 30, 1, 3600,
-                              MF_UNIT_SECONDS, &ttl, err))
-            return false;
-        caps->ttl_ms = (long)ttl * 1000;
-    }
+    caps->ttl_ms = (long)ttl * 1000;
     return true;
+}
+
+/* Profiles, both servers, admins and OAuth2. */
+static bool
+read_logins(struct cli *cli, struct cli_direct *d, struct mf_error *err) {
+    return mf_batchdef_profiles_read(cli->config, &d->opts.source_profile,
+                                     &d->opts.target_profile, err) &&
+           !mf_profile_folder_rules(
+               d->opts.source_profile,
+               mf_config_get(cli->config, "gmail-archive-folder", NULL),
+               d->rules, err) &&
+           cli_server_read(cli, "source", true, &d->src, NULL, err) &&
+           cli_server_read(cli, "target", true, &d->dst, NULL, err) &&
+           cli_admin_read(cli, "", &d->src_admin, err) &&
+           cli_admin_read(cli, "target-", &d->dst_admin, err) &&
+           cli_oauth_read(cli, "source", &d->src_oauth, err) &&
+           cli_oauth_read(cli, "target", &d->dst_oauth, err);
+}
+
+/* --include, --exclude, --rename, --preset, --target-root and
+ * --separator-replacement into d->rules. */
+static bool
+read_rules(struct cli *cli, struct cli_direct *d, struct mf_error *err) {
+    const char *root = mf_config_get(cli->config, "target-root", NULL);
+    const char *sep = mf_config_get(cli->config, "separator-replacement", NULL);
+
+    return !cli_rules_add_list(d->rules,
+                               mf_config_get(cli->config, "include", NULL),
+                               mf_folder_rules_parse_include, err) &&
+           !cli_rules_add_list(d->rules,
+                               mf_config_get(cli->config, "exclude", NULL),
+                               mf_folder_rules_parse_exclude, err) &&
+           !cli_rules_add_list(d->rules,
+                               mf_config_get(cli->config, "rename", NULL),
+                               mf_folder_rules_parse_rename, err) &&
+           !cli_rules_add_list(d->rules,
+                               mf_config_get(cli->config, "preset", NULL),
+                               mf_folder_rules_parse_preset, err) &&
+           !(root && mf_folder_rules_parse_target_root(d->rules, root, err)) &&
+           !(sep &&
+             mf_folder_rules_parse_separator_replacement(d->rules, sep, err));
+}
+
+/* How messages are copied: size cap, attempts, fingerprints, throttle,
+ * repair, Gmail labels, flag conflicts, the date window, deletes. */
+static bool
+read_copy(struct cli *cli, struct cli_direct *d, struct mf_error *err) {
+    const char *conflict = mf_config_get(cli->config, "flag-conflict", NULL);
+    uint64_t v;
+
+    /* max-message-size 0: the target profile's limit, else 35 MB. */
+    if (mf_config_get_u64(cli->config, "max-message-size", 0, 0,
+                          (uint64_t)1 << 40, MF_UNIT_BYTES,
+                          &d->opts.max_message_size, err) ||
+        mf_config_get_u64(cli->config, "max-attempts",
+                          MF_MIGRATE_DEFAULT_ATTEMPTS, 1, 100, MF_UNIT_NONE, &v,
+                          err))
+        return false;
+    d->opts.max_attempts = (unsigned)v;
+    return !mf_profile_fingerprint_parse(
+               mf_config_get(cli->config, "fingerprint", NULL),
+               &d->opts.fingerprint, &d->opts.fingerprint_set, err) &&
+           !mf_profile_throttle_read(cli->config, &d->opts.throttle, err) &&
+           !mf_config_get_bool(cli->config, "repair", false, &d->opts.repair,
+                               err) &&
+           !mf_config_get_bool(cli->config, "gmail-labels-as-keywords", false,
+                               &d->opts.gmail_labels_as_keywords, err) &&
+           !(conflict &&
+             mf_flag_conflict_parse(conflict, &d->opts.flag_conflict, err)) &&
+           mf_batchdef_window_read(cli->config, &d->opts.window, err) &&
+           !mf_config_get_bool(cli->config, "sync-deletes", false,
+                               &d->opts.sync_deletes, err);
+}
+
+/* Caps are leases in Redis, held as this host and process. */
+static int
+use_caps(const char *command, struct cli_direct *d) {
+    char host[64] = "host";
+
+    if (!d->redis_url) {
+        fprintf(stderr,
+                "mailferry %s: connection and bandwidth caps live in "
+                "Redis: give --redis URL\n",
+                command);
+        return MF_EXIT_USAGE;
+    }
+    gethostname(host, sizeof(host) - 1);
+    snprintf(d->holder, sizeof(d->holder), "%s/%ld", host, (long)getpid());
+    d->caps.redis_url = d->redis_url;
+    d->caps.holder = d->holder;
+    d->opts.caps = &d->caps;
+    return -1;
 }
 
 int
 cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
     struct mf_error err = {0};
     bool any_cap = false;
-    uint64_t v;
 
     memset(d, 0, sizeof(*d));
     d->rules = mf_folder_rules_new();
-    if (!mf_batchdef_profiles_read(cli->config, &d->opts.source_profile,
-                                   &d->opts.target_profile, &err) ||
-        mf_profile_folder_rules(
-            d->opts.source_profile,
-            mf_config_get(cli->config, "gmail-archive-folder", NULL), d->rules,
-            &err) ||
-        !cli_server_read(cli, "source", true, &d->src, NULL, &err) ||
-        !cli_server_read(cli, "target", true, &d->dst, NULL, &err) ||
-        !cli_admin_read(cli, "", &d->src_admin, &err) ||
-        !cli_admin_read(cli, "target-", &d->dst_admin, &err) ||
-        !cli_oauth_read(cli, "source", &d->src_oauth, &err) ||
-        !cli_oauth_read(cli, "target", &d->dst_oauth, &err) ||
-        /* 0: the target profile's limit, else 35 MB (the engine's). */
-        mf_config_get_u64(cli->config, "max-message-size", 0, 0,
-                          (uint64_t)1 << 40, MF_UNIT_BYTES,
-                          &d->opts.max_message_size, &err) ||
-        mf_config_get_u64(cli->config, "max-attempts",
-                          MF_MIGRATE_DEFAULT_ATTEMPTS, 1, 100, MF_UNIT_NONE, &v,
-                          &err) ||
-        cli_rules_add_list(d->rules,
-                           mf_config_get(cli->config, "include", NULL),
-                           mf_folder_rules_parse_include, &err) ||
-        cli_rules_add_list(d->rules,
-                           mf_config_get(cli->config, "exclude", NULL),
-                           mf_folder_rules_parse_exclude, &err) ||
-        cli_rules_add_list(d->rules, mf_config_get(cli->config, "rename", NULL),
-                           mf_folder_rules_parse_rename, &err) ||
-        cli_rules_add_list(d->rules, mf_config_get(cli->config, "preset", NULL),
-                           mf_folder_rules_parse_preset, &err) ||
-        (mf_config_get(cli->config, "target-root", NULL) &&
-         mf_folder_rules_parse_target_root(
-             d->rules, mf_config_get(cli->config, "target-root", NULL),
-             &err)) ||
-        (mf_config_get(cli->config, "separator-replacement", NULL) &&
-         mf_folder_rules_parse_separator_replacement(
-             d->rules,
-             mf_config_get(cli->config, "separator-replacement", NULL),
-             &err)) ||
-        !read_caps(cli, &d->caps, &any_cap, &err)) {
-        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
-        return MF_EXIT_USAGE;
-    }
-    d->opts.max_attempts = (unsigned)v;
-    if (mf_profile_fingerprint_parse(
-            mf_config_get(cli->config, "fingerprint", NULL),
-            &d->opts.fingerprint, &d->opts.fingerprint_set, &err) ||
-        mf_profile_throttle_read(cli->config, &d->opts.throttle, &err) ||
-        mf_profile_quota_read(cli->config, &d->opts.quota, &err) ||
-        mf_config_get_bool(cli->config, "repair", false, &d->opts.repair,
-                           &err) ||
-        mf_config_get_bool(cli->config, "gmail-labels-as-keywords", false,
-                           &d->opts.gmail_labels_as_keywords, &err)) {
+    if (!read_logins(cli, d, &err) || !read_rules(cli, d, &err) ||
+        !read_caps(cli, &d->caps, &any_cap, &err) || !read_copy(cli, d, &err)) {
         fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
         return MF_EXIT_USAGE;
     }
     d->src_admin.format =
         mf_profile_login_format(d->opts.source_profile, d->src_admin.format);
-    if (mf_config_get(cli->config, "flag-conflict", NULL) &&
-        mf_flag_conflict_parse(
-            mf_config_get(cli->config, "flag-conflict", NULL),
-            &d->opts.flag_conflict, &err)) {
-        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
-        return MF_EXIT_USAGE;
-    }
-    if (!mf_batchdef_window_read(cli->config, &d->opts.window, &err) ||
-        mf_config_get_bool(cli->config, "sync-deletes", false,
-                           &d->opts.sync_deletes, &err)) {
-        fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
-        return MF_EXIT_USAGE;
-    }
     d->opts.source = &d->src;
     d->opts.target = &d->dst;
     d->opts.rules = d->rules;
@@ -232,22 +224,7 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
     if (!d->opts.batch)
         d->opts.batch = "default";
     d->redis_url = mf_config_get(cli->config, "redis", NULL);
-    if (any_cap && !d->redis_url) {
-        fprintf(stderr,
-                "mailferry %s: connection and bandwidth caps live in "
-                "Redis: give --redis URL\n",
-                command);
-        return MF_EXIT_USAGE;
-    }
-    if (any_cap) {
-        char host[64] = "host";
-        gethostname(host, sizeof(host) - 1);
-        snprintf(d->holder, sizeof(d->holder), "%s/%ld", host, (long)getpid());
-        d->caps.redis_url = d->redis_url;
-        d->caps.holder = d->holder;
-        d->opts.caps = &d->caps;
-    }
-    return -1;
+    return any_cap ? use_caps(command, d) : -1;
 }
 
 void

@@ -10,6 +10,7 @@ or Gmail (issue 13 section 3), for the integration.provider.* tests.
                    [--throttle-fetch-at N[,N...]] [--fetch-delay-ms MS]
                    [--hide FOLDER,...] [--log-file FILE]
                    [--refuse-names CHARS]
+                   [--upload-quota BYTES --quota-window-ms MS]
 
 (exchange-onprem: Exchange Server as a source, see below; dovecot: the
 upstream's own greeting and capabilities, for the options alone.) It
@@ -92,10 +93,28 @@ documented to do differently:
       and can never succeed"). The name is judged as sent (modified
       UTF-7), so only ASCII characters can be chosen. Each refused name
       is in the stats' names_refused list.
+  --upload-quota BYTES   Gmail's daily IMAP upload quota (Google's "Gmail
+      bandwidth limits", support.google.com/a/answer/1071518: "Upload
+      via IMAP 500 MB" per day; "Reaching the sync limit triggers a
+      safeguard that temporarily stops IMAP uploads for the account"),
+      in a window of --quota-window-ms that opens with the first APPEND
+      (counted over all connections): an APPEND whose message would
+      bring the window's bytes past BYTES is answered, without reaching
+      the upstream, with the words Gmail's users see when the account's
+      bandwidth is used up (on FETCH and APPEND; e.g.
+      github.com/ljmerza/ha-email-sensor/issues/16):
+        "NO [OVERQUOTA] Account exceeded command or bandwidth limits.
+         (Failure)"
+      and the account stays locked until the window ends: every APPEND
+      meanwhile gets the same answer, and one that comes more than
+      GRACE_MS after the first answer and more than GRACE_MS before the
+      window's end is counted as a quota violation (a client that did not
+      wait for the next window).
 
 The stats file (JSON, rewritten after every change) says: appends,
 throttled, violations, refused, reencoded, gm_msgids, body_fetches,
-impersonations, names_refused (a list).
+impersonations, names_refused (a list), overquota (answers),
+quota_violations, uploaded (the message bytes stored, all windows).
 
 Literals: every synchronising literal from the client is answered "+"
 here and sent upstream as LITERAL+ ({n+}, RFC 7888), so whole APPEND
@@ -169,9 +188,15 @@ class Stats:
         self.v = {"appends": 0, "throttled": 0, "violations": 0,
                   "refused": 0, "reencoded": 0, "gm_msgids": 0,
                   "body_fetches": 0, "impersonations": 0,
-                  "names_refused": []}
+                  "names_refused": [], "overquota": 0,
+                  "quota_violations": 0, "uploaded": 0}
         self.pause_from = 0.0   # monotonic s: the last throttling answer
         self.pause_until = 0.0
+        # --upload-quota: the window's start and bytes (monotonic s), and
+        # the first OVERQUOTA answer of the window (0: unlocked).
+        self.q_start = None
+        self.q_used = 0
+        self.q_locked = 0.0
         self.save()
 
     def add(self, key, n=1):
@@ -470,6 +495,34 @@ class Conn:
         if self.a.refuse_malformed and msgs and malformed(msgs[0]):
             st.add("refused")
             return b"BAD Command Argument Error. 11"
+        if self.a.upload_quota and msgs:
+            return self.judge_quota(st, now, len(msgs[0]))
+        if msgs:
+            st.add("uploaded", len(msgs[0]))
+        return None
+
+    def judge_quota(self, st, now, n):
+        """--upload-quota (see the top): None when the message of n bytes
+        fits in the window, else Gmail's answer."""
+        window = self.a.quota_window_ms / 1000
+        if st.q_start is not None and now >= st.q_start + window:
+            st.q_start, st.q_used, st.q_locked = None, 0, 0.0
+        if st.q_start is None:
+            st.q_start = now
+        if st.q_locked or st.q_used + n > self.a.upload_quota:
+            # Not a violation: the APPENDs in flight when the first answer
+            # went out, nor one that comes back a moment before the window
+            # ends (the client's window opened a little earlier).
+            if st.q_locked and st.q_locked + GRACE_MS / 1000 < now < \
+                    st.q_start + window - GRACE_MS / 1000:
+                st.add("quota_violations")
+            st.q_locked = st.q_locked or now
+            st.add("overquota")
+            log(self.a, self.id, b"OVERQUOTA")
+            return (b"NO [OVERQUOTA] Account exceeded command or bandwidth "
+                    b"limits. (Failure)")
+        st.q_used += n
+        st.add("uploaded", n)
         return None
 
 
@@ -488,6 +541,8 @@ async def main():
     ap.add_argument("--hide", default="")
     ap.add_argument("--fetch-delay-ms", type=int, default=0)
     ap.add_argument("--refuse-names", default="")
+    ap.add_argument("--upload-quota", type=int, default=0)
+    ap.add_argument("--quota-window-ms", type=int, default=3000)
     a = ap.parse_args()
     a.throttle_fetch_at = {int(x) for x in a.throttle_fetch_at.split(",")
                            if x}

@@ -109,5 +109,12 @@ bool mf_batchdef_profiles_read(const struct mf_config *conf,
 struct mf_window;
 bool mf_batchdef_window_read(const struct mf_config *conf, struct mf_window *w,
                              struct mf_error *err);
+/* One side's caps (--max-connections, --max-connections-per-user,
+ * --max-connections-per-ip, --max-concurrent-mailboxes,
+ * --max-bytes-per-second, each after prefix: "" for the source,
+ * "target-" for the target), 0 when not given; false with err set when
+ * one does not read. */
+bool mf_batchdef_caps_read(const struct mf_config *conf, const char *prefix,
+                           struct mf_batch_caps *caps, struct mf_error *err);
 
 #endif

@@ -125,6 +125,8 @@
        "folder created under another name: the target refused its own")        \
     XX(FOLDER_NAME_REFUSED, 412, FAIL_MAILBOX,                                 \
        "the target refused the folder's name and its conservative name")       \
+    XX(RENAME_UNMATCHED, 413, NONE,                                            \
+       "a --rename rule matched no folder of the mailbox")                     \
     /* 500-599: Redis */                                                       \
     XX(REDIS, 500, RETRY, "Redis error")                                       \
     XX(REDIS_UNAVAILABLE, 501, RETRY, "Redis unreachable")                     \

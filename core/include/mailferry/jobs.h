@@ -196,6 +196,13 @@ MF_WARN_UNUSED mf_err mf_jobs_batch_server(const struct mf_batch_config *cfg,
 struct mf_caps_limits;
 void mf_jobs_batch_caps(const struct mf_batch_caps *bc,
                         struct mf_caps_limits *l);
+/* Both sides' caps (source src, target dst) as the engine's: connection
+ * limits and bandwidth into caps, whose other fields are left alone.
+ * Returns whether any cap is set (then leases are taken). */
+struct mf_migrate_caps;
+bool mf_jobs_migrate_caps(const struct mf_batch_caps *src,
+                          const struct mf_batch_caps *dst,
+                          struct mf_migrate_caps *caps);
 
 /* Opens one side's secret of a job (purpose MF_JOBS_PURPOSE_SOURCE or
  * _TARGET) as the worker must: with the batch configuration the worker

@@ -38,17 +38,18 @@ void mf_json_bool(struct mf_json *j, bool v);
 void mf_json_null(struct mf_json *j);
 
 /* Writes one member "key": v with the writer that fits v's type:
- * bool, double, text (char * or a char array; NULL writes null), signed
- * integers as mf_json_i64(), unsigned ones as mf_json_u64(). A type
- * outside these does not compile. Beware of enums, which are integers
- * here: write their names with mf_json_string(). */
+ * bool, double, text (char * or a char array; NULL writes null), long
+ * and long long (int64_t) as mf_json_i64(), unsigned integers as
+ * mf_json_u64(). Any other type does not compile, int included: in C a
+ * comparison and `true` are ints, so cast a truth to bool and a signed
+ * number to int64_t. Beware of enums, which are unsigned integers here:
+ * write their names with mf_json_string(). */
 #define mf_json_value(j, v)                                                    \
     _Generic((v),                                                              \
         bool: mf_json_bool,                                                    \
         double: mf_json_double,                                                \
         char *: mf_json_string,                                                \
         const char *: mf_json_string,                                          \
-        int: mf_json_i64,                                                      \
         long: mf_json_i64,                                                     \
         long long: mf_json_i64,                                                \
         unsigned char: mf_json_u64,                                            \

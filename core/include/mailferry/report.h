@@ -172,8 +172,16 @@ struct mf_report_mailbox {
     struct mf_report_failed *renamed_items; /* owned */
     size_t n_renamed_items;
     uint64_t renamed_unlisted;
-    size_t skipped_cap_, failed_cap_, repaired_cap_,
-        renamed_cap_; /* internal */
+    /* The --rename rules that matched no folder of this mailbox (issue 13
+     * section 2): error_code MF_E_RENAME_UNMATCHED lands them here;
+     * folder is the rule's source path, error_text the warning about the
+     * rule (mf_folder_rename_unmatched_why()). Not written per mailbox:
+     * mf_report_rename_warnings() makes the batch's warnings of them. */
+    struct mf_report_failed *unmatched_rename_items; /* owned */
+    size_t n_unmatched_rename_items;
+    uint64_t unmatched_rename_unlisted;
+    size_t skipped_cap_, failed_cap_, repaired_cap_, renamed_cap_,
+        unmatched_rename_cap_; /* internal */
 
     /* The last `mailferry verify` of the mailbox: its verdict, when, and
      * how many differences (verify_error_text: why it failed). The
@@ -276,8 +284,10 @@ enum mf_report_skip_reason mf_report_skip_reason_of(int code);
  * were copied. */
 enum mf_report_failed_list {
     MF_REPORT_LIST_FAILED,
-    MF_REPORT_LIST_RENAMED,  /* FOLDER_RENAMED */
-    MF_REPORT_LIST_REPAIRED, /* MESSAGE_REPAIRED */
+    MF_REPORT_LIST_RENAMED,          /* FOLDER_RENAMED */
+    MF_REPORT_LIST_REPAIRED,         /* MESSAGE_REPAIRED */
+    MF_REPORT_LIST_UNMATCHED_RENAME, /* RENAME_UNMATCHED */
+    MF_REPORT_LIST_COUNT
 };
 enum mf_report_failed_list mf_report_failed_list_of(int code);
 /* The messages s skipped, whatever the reason: the "skipped" of a line. */
@@ -287,6 +297,23 @@ uint64_t mf_report_stats_skipped(const struct mf_migrate_stats *s);
  * target N, moved on the target N"; "" when none. Cut to fit n (> 0). */
 void mf_report_stats_extras(const struct mf_migrate_stats *s, char *out,
                             size_t n);
+
+/* The batch's warnings about --rename rules that matched no folder of
+ * any mailbox (issue 13 section 2), as `plan` gives them before a run:
+ * a rule listed in the unmatched_rename_items of every mailbox whose
+ * folders were planned (one that lists any such rule, copied or
+ * excluded a folder, or synced) and of at least one. Mailboxes not run
+ * yet, or failed before their folders were planned, do not count. Sets
+ * *v_r to a new array of the rules' words (borrowed from b, valid until
+ * it is freed; free the array only), in the order first met; returns
+ * their number (0: *v_r NULL). Linear in the mailboxes (times the
+ * square of the rules, which are few). */
+size_t mf_report_rename_warnings(const struct mf_report_batch *b,
+                                 const char ***v_r);
+
+/* Prints each of mf_report_rename_warnings() to out as a line
+ * "WARNING: <words>", as `plan` does; nothing when there are none. */
+void mf_report_print_warnings(const struct mf_report_batch *b, FILE *out);
 
 /* Computes the batch totals (linear in the number of mailboxes). */
 void mf_report_totals(const struct mf_report_batch *b,

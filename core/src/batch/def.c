@@ -48,9 +48,9 @@ static const struct cap_flag cap_flags[] = {
     CAPF64("max-bytes-per-second", max_bytes_per_second),
 };
 
-static bool
-read_caps(const struct mf_config *conf, const char *prefix,
-          struct mf_batch_caps *caps, struct mf_error *err) {
+bool
+mf_batchdef_caps_read(const struct mf_config *conf, const char *prefix,
+                      struct mf_batch_caps *caps, struct mf_error *err) {
     memset(caps, 0, sizeof(*caps));
     for (size_t i = 0; i < MF_ARRAY_LEN(cap_flags); i++) {
         char key[64];
@@ -416,8 +416,8 @@ read_def(const struct mf_config *conf, const char *name, const char *csv_path,
         return usage(err);
     if (mf_config_get_u64(conf, "max-message-size", 0, 0, (uint64_t)1 << 40,
                           MF_UNIT_BYTES, &cfg->max_message_size, err) ||
-        !read_caps(conf, "", &cfg->source_caps, err) ||
-        !read_caps(conf, "target-", &cfg->target_caps, err) ||
+        !mf_batchdef_caps_read(conf, "", &cfg->source_caps, err) ||
+        !mf_batchdef_caps_read(conf, "target-", &cfg->target_caps, err) ||
         mf_config_get_u64(conf, "max-attempts", MF_BATCH_DEFAULT_ATTEMPTS, 1,
                           100, MF_UNIT_NONE, &v, err) ||
         mf_config_get_u64(conf, "incremental-every", 0, 0,

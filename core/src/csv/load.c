@@ -90,13 +90,11 @@ mf_csv_mailboxes_free(struct mf_csv_mailbox **rows, size_t n) {
 void
 mf_csv_issue_json(struct mf_json *j, const struct mf_csv_issue *is) {
     mf_json_object_begin(j);
-    mf_json_key(j, "line"), mf_json_u64(j, is->line);
-    mf_json_key(j, "column"), mf_json_u64(j, is->column);
-    mf_json_key(j, "column_name"), mf_json_string(j, is->column_name);
-    mf_json_key(j, "code"), mf_json_string(j, mf_err_name(is->code));
-    mf_json_key(j, "number"), mf_json_u64(j, is->code);
-    mf_json_key(j, "message"), mf_json_string(j, mf_strerror(is->code));
-    mf_json_key(j, "detail"), mf_json_string(j, is->detail);
+    MF_JSON_FIELDS(j, is, line, column, column_name);
+    mf_json_member(j, "code", mf_err_name(is->code));
+    mf_json_member(j, "number", is->code);
+    mf_json_member(j, "message", mf_strerror(is->code));
+    mf_json_member(j, "detail", is->detail);
     mf_json_object_end(j);
 }
 

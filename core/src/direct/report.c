@@ -35,6 +35,19 @@ nth3(const struct mf_migrate_item *a, size_t na,
     return i - na < nb ? &b[i - na] : &c[i - na - nb];
 }
 
+/* v[0..n) to mailbox idx with mf_report_add_failed(). */
+static void
+add_failed(struct mf_report_batch *b, size_t idx,
+           const struct mf_migrate_item *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        struct mf_report_failed f = {.folder = v[i].folder,
+                                     .uid = v[i].uid,
+                                     .error_code = (int)v[i].error.code,
+                                     .error_text = v[i].error.detail};
+        mf_report_add_failed(b, idx, &f);
+    }
+}
+
 static void
 add_mailbox(struct mf_report_batch *b, const struct mf__direct_outcome *o,
             int64_t started) {
@@ -72,17 +85,13 @@ add_mailbox(struct mf_report_batch *b, const struct mf__direct_outcome *o,
         };
         mf_report_add_skipped(b, idx, &k);
     }
-    for (size_t i = 0; i < r->n_failed + r->n_repaired + r->n_renamed; i++) {
-        /* Repaired messages (MESSAGE_REPAIRED) and renamed folders
-         * (FOLDER_RENAMED) get their own lists there. */
-        const struct mf_migrate_item *it = nth3(
-            r->failed, r->n_failed, r->repaired, r->n_repaired, r->renamed, i);
-        struct mf_report_failed f = {.folder = it->folder,
-                                     .uid = it->uid,
-                                     .error_code = (int)it->error.code,
-                                     .error_text = it->error.detail};
-        mf_report_add_failed(b, idx, &f);
-    }
+    /* Repaired messages (MESSAGE_REPAIRED), renamed folders
+     * (FOLDER_RENAMED) and --rename rules that matched no folder
+     * (RENAME_UNMATCHED) get their own lists there. */
+    add_failed(b, idx, r->failed, r->n_failed);
+    add_failed(b, idx, r->repaired, r->n_repaired);
+    add_failed(b, idx, r->renamed, r->n_renamed);
+    add_failed(b, idx, r->unmatched_renames, r->n_unmatched_renames);
 }
 
 bool
@@ -112,6 +121,7 @@ mf__direct_write_reports(const char *dir, const char *batch, const char *source,
                                      .bytes = samples->v[i].bytes};
         mf_report_add_sample(b, &s);
     }
+    mf_report_print_warnings(b, out);
     if (mf_report_write_dir(b, dir, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry migrate: %s\n", err.detail);
         ok = false;

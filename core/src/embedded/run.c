@@ -594,6 +594,7 @@ run_report(struct run *x) {
         struct mf_report_totals tot;
         mf_report_totals(x->rep, &tot);
         print_items(x->rep);
+        mf_report_print_warnings(x->rep, stdout);
         printf("\nbatch %s %s: %llu mailboxes, %llu synced, %llu failed, "
                "%llu stopped\nmessages: %llu copied (%.1f MB) in %.1f s, "
                "%.0f msgs/s\n",

@@ -121,10 +121,8 @@ static void
 from_to(struct mf_json *j, const char *key, const struct mf_folder_entry *e) {
     mf_json_key(j, key);
     mf_json_object_begin(j);
-    mf_json_key(j, "from");
-    mf_json_string(j, e->repl_from);
-    mf_json_key(j, "to");
-    mf_json_string(j, e->repl_to);
+    mf_json_member(j, "from", e->repl_from);
+    mf_json_member(j, "to", e->repl_to);
     mf_json_object_end(j);
 }
 
@@ -138,41 +136,30 @@ json_entry(const struct mf_folder_entry *e, struct mf_json *j) {
         mf_json_string(j, (const char *)e->src_raw);
     else
         mf_json_null(j);
-    mf_json_key(j, "source_path");
-    mf_json_string(j, e->src_path);
-    mf_json_key(j, "action");
-    mf_json_string(j, mf_folder_action_name(e->action));
+    mf_json_member(j, "source_path", e->src_path);
+    mf_json_member(j, "action", mf_folder_action_name(e->action));
     if (e->reason != MF_FOLDER_REASON_NONE) {
-        mf_json_key(j, "reason");
-        mf_json_string(j, mf_folder_reason_name(e->reason));
+        mf_json_member(j, "reason", mf_folder_reason_name(e->reason));
     }
     if (e->reason_detail) {
-        mf_json_key(j, "reason_detail");
-        mf_json_string(j, e->reason_detail);
+        mf_json_member(j, "reason_detail", e->reason_detail);
     }
-    mf_json_key(j, "target");
-    mf_json_string(j, e->tgt_name);
-    mf_json_key(j, "target_wire");
-    mf_json_string(j, e->tgt_wire);
-    mf_json_key(j, "create");
-    mf_json_bool(j, e->create_needed);
-    mf_json_key(j, "subscribed");
-    mf_json_bool(j, e->subscribed);
+    mf_json_member(j, "target", e->tgt_name);
+    mf_json_member(j, "target_wire", e->tgt_wire);
+    mf_json_member(j, "create", e->create_needed);
+    mf_json_member(j, "subscribed", e->subscribed);
     if (e->flags & MF_FOLDER_F_INBOX) {
-        mf_json_key(j, "inbox");
-        mf_json_bool(j, true);
+        mf_json_member(j, "inbox", (bool)true);
     }
     if (e->flags & MF_FOLDER_F_SPECIAL_USE) {
-        mf_json_key(j, "special_use");
-        mf_json_string(j, mf_folder_special_use_name(e->special_use));
+        mf_json_member(j, "special_use",
+                       mf_folder_special_use_name(e->special_use));
         if (e->flags & MF_FOLDER_F_GUESSED_USE) {
-            mf_json_key(j, "special_use_guessed");
-            mf_json_bool(j, true);
+            mf_json_member(j, "special_use_guessed", (bool)true);
         }
     }
     if (e->flags & MF_FOLDER_F_RENAMED) {
-        mf_json_key(j, "renamed");
-        mf_json_bool(j, true);
+        mf_json_member(j, "renamed", (bool)true);
     }
     if (e->flags & MF_FOLDER_F_DELIM_REPLACED)
         from_to(j, "delimiter_replaced", e);
@@ -182,20 +169,17 @@ json_entry(const struct mf_folder_entry *e, struct mf_json *j) {
     if (e->flags & MF_FOLDER_F_NAME_REFUSED) {
         mf_json_key(j, "name_refused");
         mf_json_object_begin(j);
-        mf_json_key(j, "wanted");
-        mf_json_string(j, e->wanted_name);
+        mf_json_member(j, "wanted", e->wanted_name);
         mf_json_object_end(j);
     }
     if (e->flags & MF_FOLDER_F_COLLISION) {
         mf_json_key(j, "collision");
         mf_json_object_begin(j);
-        mf_json_key(j, "wanted");
-        mf_json_string(j, e->wanted_name);
+        mf_json_member(j, "wanted", e->wanted_name);
         mf_json_object_end(j);
     }
     if (e->encoding_error) {
-        mf_json_key(j, "encoding_error");
-        mf_json_string(j, e->encoding_error);
+        mf_json_member(j, "encoding_error", e->encoding_error);
     }
     mf_json_object_end(j);
 }
@@ -213,26 +197,10 @@ mf_folder_plan_to_json(const struct mf_folder_plan *plan, struct mf_json *j) {
     mf_json_array_end(j);
     mf_json_key(j, "summary");
     mf_json_object_begin(j);
-    mf_json_key(j, "copy");
-    mf_json_u64(j, st.copy);
-    mf_json_key(j, "container");
-    mf_json_u64(j, st.container);
-    mf_json_key(j, "excluded");
-    mf_json_u64(j, st.excluded);
-    mf_json_key(j, "create");
-    mf_json_u64(j, st.create);
-    mf_json_key(j, "special_use");
-    mf_json_u64(j, st.special_use);
-    mf_json_key(j, "renamed");
-    mf_json_u64(j, st.renamed);
-    mf_json_key(j, "delimiter_replaced");
-    mf_json_u64(j, st.delim_replaced);
-    mf_json_key(j, "collisions");
-    mf_json_u64(j, st.collisions);
-    mf_json_key(j, "bad_encoding");
-    mf_json_u64(j, st.bad_encoding);
-    mf_json_key(j, "name_mapped");
-    mf_json_u64(j, st.name_mapped);
+    MF_JSON_FIELDS(j, &st, copy, container, excluded, create, special_use,
+                   renamed);
+    mf_json_member(j, "delimiter_replaced", st.delim_replaced);
+    MF_JSON_FIELDS(j, &st, collisions, bad_encoding, name_mapped);
     mf_json_object_end(j);
     mf_json_object_end(j);
 }

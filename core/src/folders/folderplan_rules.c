@@ -466,17 +466,11 @@ mf_folder_rules_to_json(const struct mf_folder_rules *r, struct mf_json *j) {
     mf_json_array_begin(j);
     for (size_t i = 0; i < r->n_rename; i++) {
         mf_json_object_begin(j);
-        mf_json_key(j, "from");
-        mf_json_string(j, r->rename[i].from);
-        mf_json_key(j, "to");
-        mf_json_string(j, r->rename[i].to);
+        MF_JSON_FIELDS(j, &r->rename[i], from, to);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
-    mf_json_key(j, "separator_replacement");
-    mf_json_string(j, r->separator_replacement);
-    mf_json_key(j, "target_root");
-    mf_json_string(j, r->target_root);
+    MF_JSON_FIELDS(j, r, separator_replacement, target_root);
     mf_json_key(j, "presets");
     mf_json_array_begin(j);
     if (r->presets & MF_FOLDER_PRESET_GMAIL_VIRTUAL)
@@ -484,11 +478,6 @@ mf_folder_rules_to_json(const struct mf_folder_rules *r, struct mf_json *j) {
     if (r->presets & MF_FOLDER_PRESET_GMAIL_LABELS)
         mf_json_string(j, "gmail-labels");
     mf_json_array_end(j);
-    mf_json_key(j, "case_insensitive");
-    mf_json_bool(j, r->case_insensitive);
-    mf_json_key(j, "special_use");
-    mf_json_bool(j, r->special_use);
-    mf_json_key(j, "special_use_by_name");
-    mf_json_bool(j, r->special_use_by_name);
+    MF_JSON_FIELDS(j, r, case_insensitive, special_use, special_use_by_name);
     mf_json_object_end(j);
 }

@@ -42,3 +42,14 @@ mf_jobs_batch_caps(const struct mf_batch_caps *bc, struct mf_caps_limits *l) {
     l->max_connections_per_ip = bc->max_connections_per_ip;
     l->max_concurrent_mailboxes = bc->max_concurrent_mailboxes;
 }
+
+bool
+mf_jobs_migrate_caps(const struct mf_batch_caps *src,
+                     const struct mf_batch_caps *dst,
+                     struct mf_migrate_caps *caps) {
+    mf_jobs_batch_caps(src, &caps->source);
+    mf_jobs_batch_caps(dst, &caps->target);
+    caps->source_bytes_per_second = src->max_bytes_per_second;
+    caps->target_bytes_per_second = dst->max_bytes_per_second;
+    return mf_batch_caps_any(src) || mf_batch_caps_any(dst);
+}

@@ -198,6 +198,7 @@ plan_stats(struct mf__run *run, const struct mf_folder_plan *plan) {
     for (size_t i = 0; i < run->res->n_renamed; i++)
         mf__run_item_clear(&run->res->renamed[i]);
     run->res->n_renamed = 0;
+    mf__run_unmatched_renames(run, plan);
     for (size_t i = 0; i < mf_folder_plan_count(plan); i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         if (e->action == MF_FOLDER_EXCLUDED && e->src_raw)
@@ -608,6 +609,12 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
         if (rc == MF_E_BANDWIDTH_QUOTA && !stopped(&run) &&
             quota_waits++ < MAX_THROTTLED_RETRIES) {
             mf__run_quota_wait(&run, run.err.detail);
+            if (stopped(&run)) {
+                rc = mf_error_set(&run.err, MF_E_CANCELLED,
+                                  "stopped while waiting for the next "
+                                  "bandwidth quota window");
+                break;
+            }
             n--;
             continue;
         }
@@ -653,6 +660,7 @@ mf_migrate_result_clear(struct mf_migrate_result *res) {
     items_free(res->moved, res->n_moved);
     items_free(res->repaired, res->n_repaired);
     items_free(res->renamed, res->n_renamed);
+    items_free(res->unmatched_renames, res->n_unmatched_renames);
     memset(res, 0, sizeof(*res));
 }
 

@@ -263,6 +263,10 @@ void mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
 /* Lists a folder the target got under another name (folder: the
  * source path; why: the names and the reason) and counts it. */
 void mf__run_renamed(struct mf__run *run, const char *folder, const char *why);
+/* Lists anew the admin's --rename rules that matched no folder of plan
+ * (res->unmatched_renames). */
+void mf__run_unmatched_renames(struct mf__run *run,
+                               const struct mf_folder_plan *plan);
 
 /* Frees what an item owns. */
 void mf__run_item_clear(struct mf_migrate_item *it);

@@ -182,6 +182,27 @@ mf__run_renamed(struct mf__run *run, const char *folder, const char *why) {
              &e);
 }
 
+void
+mf__run_unmatched_renames(struct mf__run *run,
+                          const struct mf_folder_plan *plan) {
+    const struct mf_folder_rules *rules = run->o->rules;
+    struct mf_migrate_result *res = run->res;
+
+    for (size_t i = 0; i < res->n_unmatched_renames; i++)
+        mf__run_item_clear(&res->unmatched_renames[i]);
+    res->n_unmatched_renames = 0;
+    for (size_t i = 0; rules && i < rules->n_rename; i++) {
+        struct mf_error e = {.code = MF_E_RENAME_UNMATCHED};
+
+        if (!mf_folder_plan_rename_unmatched(plan, i))
+            continue;
+        mf_folder_rename_unmatched_why(&rules->rename[i], e.detail,
+                                       sizeof(e.detail));
+        add_item(&res->unmatched_renames, &res->n_unmatched_renames,
+                 rules->rename[i].from, 0, 0, NULL, NULL, &e);
+    }
+}
+
 static void
 add_item(struct mf_migrate_item **list, size_t *n, const char *folder,
          uint32_t uid, uint64_t size, const char *date, const char *subject,

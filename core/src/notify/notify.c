@@ -73,16 +73,11 @@ mf_notify_body(const char *id, const char *event, int64_t unix_time,
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     mf_json_init(&j, &b);
     mf_json_object_begin(&j);
-    mf_json_key(&j, "version");
-    mf_json_u64(&j, MF_NOTIFY_VERSION);
-    mf_json_key(&j, "id");
-    mf_json_string(&j, id);
-    mf_json_key(&j, "event");
-    mf_json_string(&j, event);
-    mf_json_key(&j, "time");
-    mf_json_string(&j, when);
-    mf_json_key(&j, "batch");
-    mf_json_string(&j, batch);
+    mf_json_member(&j, "version", (uint64_t)MF_NOTIFY_VERSION);
+    mf_json_member(&j, "id", id);
+    mf_json_member(&j, "event", event);
+    mf_json_member(&j, "time", when);
+    mf_json_member(&j, "batch", batch);
     /* The event's own members, already JSON: spliced in before "}". */
     if (fields_json && fields_json[0]) {
         mf_buf_append_str(&b, ",");

@@ -338,47 +338,33 @@ assertion(const struct mf_oauth *o, const char *sub, int64_t now, char **jwt_r,
 
     mf_json_init(&j, &h);
     mf_json_object_begin(&j);
-    mf_json_key(&j, "alg");
-    mf_json_string(&j, "RS256");
-    mf_json_key(&j, "typ");
-    mf_json_string(&j, "JWT");
+    mf_json_member(&j, "alg", "RS256");
+    mf_json_member(&j, "typ", "JWT");
     if (o->key.x5t[0]) {
-        mf_json_key(&j, "x5t");
-        mf_json_string(&j, o->key.x5t);
+        mf_json_member(&j, "x5t", o->key.x5t);
     }
     if (o->key.kid[0]) {
-        mf_json_key(&j, "kid");
-        mf_json_string(&j, o->key.kid);
+        mf_json_member(&j, "kid", o->key.kid);
     }
     mf_json_object_end(&j);
     mf_buf_append(&h, "", 1);
 
     mf_json_init(&j, &c);
     mf_json_object_begin(&j);
-    mf_json_key(&j, "aud");
-    mf_json_string(&j, o->url);
+    mf_json_member(&j, "aud", o->url);
     if (sub) {
-        mf_json_key(&j, "iss");
-        mf_json_string(&j, o->client_email);
-        mf_json_key(&j, "sub");
-        mf_json_string(&j, sub);
-        mf_json_key(&j, "scope");
-        mf_json_string(&j, o->scope);
+        mf_json_member(&j, "iss", o->client_email);
+        mf_json_member(&j, "sub", sub);
+        mf_json_member(&j, "scope", o->scope);
     } else {
         jti(id);
-        mf_json_key(&j, "iss");
-        mf_json_string(&j, o->cfg.client_id);
-        mf_json_key(&j, "sub");
-        mf_json_string(&j, o->cfg.client_id);
-        mf_json_key(&j, "jti");
-        mf_json_string(&j, id);
-        mf_json_key(&j, "nbf");
-        mf_json_i64(&j, now);
+        mf_json_member(&j, "iss", o->cfg.client_id);
+        mf_json_member(&j, "sub", o->cfg.client_id);
+        mf_json_member(&j, "jti", id);
+        mf_json_member(&j, "nbf", now);
     }
-    mf_json_key(&j, "iat");
-    mf_json_i64(&j, now);
-    mf_json_key(&j, "exp");
-    mf_json_i64(&j, now + (sub ? 3600 : 600));
+    mf_json_member(&j, "iat", now);
+    mf_json_member(&j, "exp", now + (sub ? 3600 : 600));
     mf_json_object_end(&j);
     mf_buf_append(&c, "", 1);
     rc = mf__jwt_sign(&o->key, (const char *)h.data, (const char *)c.data,

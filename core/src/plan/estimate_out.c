@@ -86,33 +86,11 @@ mf_estimate_to_json(const struct mf_estimate_rate *rate,
     mf_json_object_begin(j);
     mf_json_key(j, "rate");
     mf_json_object_begin(j);
-    mf_json_key(j, "mailboxes");
-    mf_json_u64(j, rate->mailboxes);
-    mf_json_key(j, "ignored");
-    mf_json_u64(j, rate->ignored);
-    mf_json_key(j, "bytes");
-    mf_json_u64(j, rate->bytes);
-    mf_json_key(j, "messages");
-    mf_json_u64(j, rate->messages);
-    mf_json_key(j, "seconds");
-    mf_json_double(j, rate->seconds);
-    mf_json_key(j, "bytes_per_second");
-    mf_json_double(j, rate->bytes_per_second);
-    mf_json_key(j, "messages_per_second");
-    mf_json_double(j, rate->messages_per_second);
-    mf_json_key(j, "peak_concurrency");
-    mf_json_u64(j, rate->peak_concurrency);
+    MF_JSON_FIELDS(j, rate, mailboxes, ignored, bytes, messages, seconds,
+                   bytes_per_second, messages_per_second, peak_concurrency);
     mf_json_object_end(j);
-    mf_json_key(j, "mailboxes");
-    mf_json_u64(j, est->n_mailboxes);
-    mf_json_key(j, "bytes");
-    mf_json_u64(j, est->bytes);
-    mf_json_key(j, "messages");
-    mf_json_u64(j, est->messages);
-    mf_json_key(j, "work_seconds");
-    mf_json_double(j, est->work_seconds);
-    mf_json_key(j, "longest_seconds");
-    mf_json_double(j, est->longest_seconds);
+    mf_json_member(j, "mailboxes", est->n_mailboxes);
+    MF_JSON_FIELDS(j, est, bytes, messages, work_seconds, longest_seconds);
     mf_json_key(j, "longest_mailbox");
     if (names && est->n_mailboxes)
         mf_json_string(j, names[est->longest_index]);
@@ -122,39 +100,20 @@ mf_estimate_to_json(const struct mf_estimate_rate *rate,
     mf_json_array_begin(j);
     for (size_t i = 0; i < est->n_points; i++) {
         mf_json_object_begin(j);
-        mf_json_key(j, "connections");
-        mf_json_u64(j, est->points[i].connections);
-        mf_json_key(j, "seconds");
-        mf_json_double(j, est->points[i].seconds);
-        mf_json_key(j, "floor");
-        mf_json_bool(j, est->points[i].floor);
-        mf_json_key(j, "extrapolated");
-        mf_json_bool(j, est->points[i].extrapolated);
-        mf_json_key(j, "over_limit");
-        mf_json_bool(j, est->points[i].over_limit);
+        MF_JSON_FIELDS(j, &est->points[i], connections, seconds, floor,
+                       extrapolated, over_limit);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
-    mf_json_key(j, "suggested_connections");
-    mf_json_u64(j, est->suggested_connections);
+    mf_json_member(j, "suggested_connections", est->suggested_connections);
     mf_json_key(j, "window");
     if (est->window.seconds > 0) {
         const struct mf_estimate_window *w = &est->window;
         mf_json_object_begin(j);
-        mf_json_key(j, "seconds");
-        mf_json_double(j, w->seconds);
-        mf_json_key(j, "connections");
-        mf_json_u64(j, w->connections);
-        mf_json_key(j, "mailboxes_per_window");
-        mf_json_u64(j, w->per_window);
-        mf_json_key(j, "bytes_per_window");
-        mf_json_double(j, w->bytes_per_window);
-        mf_json_key(j, "batches");
-        mf_json_u64(j, w->batches);
-        mf_json_key(j, "largest_batch");
-        mf_json_u64(j, w->largest_batch);
-        mf_json_key(j, "too_long");
-        mf_json_u64(j, w->too_long);
+        MF_JSON_FIELDS(j, w, seconds, connections);
+        mf_json_member(j, "mailboxes_per_window", w->per_window);
+        MF_JSON_FIELDS(j, w, bytes_per_window, batches, largest_batch,
+                       too_long);
         mf_json_object_end(j);
     } else {
         mf_json_null(j);

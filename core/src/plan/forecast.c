@@ -90,10 +90,8 @@ mf_plan_forecast_to_json(const struct mf_plan_batch *b,
     bool est = f && f->has_estimate;
 
     mf_json_object_begin(j);
-    mf_json_key(j, "source");
-    mf_json_string(j, source);
-    mf_json_key(j, "target");
-    mf_json_string(j, target);
+    mf_json_member(j, "source", source);
+    mf_json_member(j, "target", target);
     mf_json_key(j, "plan");
     mf_plan_batch_to_json(b, j);
     mf_json_key(j, "from_batches");

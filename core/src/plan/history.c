@@ -99,77 +99,36 @@ mf_plan_digest_to_json(const struct mf_plan_digest *d, struct mf_json *j) {
     int64_t dur = mf_plan_digest_duration(d);
 
     mf_json_object_begin(j);
-    mf_json_key(j, "name");
-    mf_json_string(j, d->name);
-    mf_json_key(j, "state");
-    mf_json_string(j, d->state);
-    mf_json_key(j, "running");
-    mf_json_bool(j, d->running);
-    mf_json_key(j, "source");
-    mf_json_string(j, d->source);
-    mf_json_key(j, "mailboxes");
-    mf_json_u64(j, d->mailboxes);
+    MF_JSON_FIELDS(j, d, name, state, running, source, mailboxes);
     mf_json_key(j, "states");
     mf_json_object_begin(j);
     for (int s = 0; s < MF_MAILBOX_STATE_COUNT; s++) {
-        mf_json_key(j, mf_mailbox_state_name((enum mf_mailbox_state)s));
-        mf_json_u64(j, d->counts[s]);
+        mf_json_member(j, mf_mailbox_state_name((enum mf_mailbox_state)s),
+                       d->counts[s]);
     }
     mf_json_object_end(j);
-    mf_json_key(j, "bytes_copied");
-    mf_json_u64(j, d->bytes_copied);
-    mf_json_key(j, "messages_copied");
-    mf_json_u64(j, d->messages_copied);
-    mf_json_key(j, "bytes_source");
-    mf_json_u64(j, d->bytes_source);
-    mf_json_key(j, "messages_source");
-    mf_json_u64(j, d->messages_source);
-    mf_json_key(j, "skipped_too_large");
-    mf_json_u64(j, d->skipped_too_large);
-    mf_json_key(j, "failed_items");
-    mf_json_u64(j, d->failed_items);
-    mf_json_key(j, "errors");
-    mf_json_u64(j, d->errors);
-    mf_json_key(j, "attempts");
-    mf_json_u64(j, d->attempts);
-    mf_json_key(j, "first_start");
-    mf_json_i64(j, d->first_start);
-    mf_json_key(j, "last_finish");
-    mf_json_i64(j, d->last_finish);
-    mf_json_key(j, "duration_seconds");
-    mf_json_i64(j, dur);
-    mf_json_key(j, "mailbox_seconds");
-    mf_json_double(j, d->sum_seconds);
+    MF_JSON_FIELDS(j, d, bytes_copied, messages_copied, bytes_source,
+                   messages_source, skipped_too_large, failed_items, errors,
+                   attempts, first_start, last_finish);
+    mf_json_member(j, "duration_seconds", dur);
+    mf_json_member(j, "mailbox_seconds", d->sum_seconds);
     /* The batch as a whole: what the admin saw on the clock. */
-    mf_json_key(j, "bytes_per_second");
-    mf_json_double(j, dur > 0 ? (double)d->bytes_copied / (double)dur : 0);
-    mf_json_key(j, "messages_per_second");
-    mf_json_double(j, dur > 0 ? (double)d->messages_copied / (double)dur : 0);
+    mf_json_member(j, "bytes_per_second",
+                   dur > 0 ? (double)d->bytes_copied / (double)dur : 0);
+    mf_json_member(j, "messages_per_second",
+                   dur > 0 ? (double)d->messages_copied / (double)dur : 0);
     mf_json_key(j, "per_connection");
     mf_json_object_begin(j);
-    mf_json_key(j, "mailboxes");
-    mf_json_u64(j, d->rate.mailboxes);
-    mf_json_key(j, "ignored");
-    mf_json_u64(j, d->rate.ignored);
-    mf_json_key(j, "seconds");
-    mf_json_double(j, d->rate.seconds);
-    mf_json_key(j, "bytes_per_second");
-    mf_json_double(j, d->rate.bytes_per_second);
-    mf_json_key(j, "messages_per_second");
-    mf_json_double(j, d->rate.messages_per_second);
+    MF_JSON_FIELDS(j, &d->rate, mailboxes, ignored, seconds, bytes_per_second,
+                   messages_per_second);
     mf_json_object_end(j);
     mf_json_key(j, "connections");
     mf_json_object_begin(j);
-    mf_json_key(j, "max_connections");
-    mf_json_u64(j, d->cap_connections);
-    mf_json_key(j, "max_connections_per_user");
-    mf_json_u64(j, d->cap_per_user);
-    mf_json_key(j, "max_connections_per_ip");
-    mf_json_u64(j, d->cap_per_ip);
-    mf_json_key(j, "max_concurrent_mailboxes");
-    mf_json_u64(j, d->cap_mailboxes);
-    mf_json_key(j, "peak_concurrent_mailboxes");
-    mf_json_u64(j, d->peak_concurrency);
+    mf_json_member(j, "max_connections", d->cap_connections);
+    mf_json_member(j, "max_connections_per_user", d->cap_per_user);
+    mf_json_member(j, "max_connections_per_ip", d->cap_per_ip);
+    mf_json_member(j, "max_concurrent_mailboxes", d->cap_mailboxes);
+    mf_json_member(j, "peak_concurrent_mailboxes", d->peak_concurrency);
     mf_json_object_end(j);
     mf_json_object_end(j);
 }

@@ -324,12 +324,9 @@ json_error(struct mf_json *j, const struct mf_error *e) {
         return;
     }
     mf_json_object_begin(j);
-    mf_json_key(j, "code");
-    mf_json_u64(j, (uint64_t)e->code);
-    mf_json_key(j, "name");
-    mf_json_string(j, mf_err_name(e->code));
-    mf_json_key(j, "detail");
-    mf_json_string(j, e->detail);
+    mf_json_member(j, "code", (uint64_t)e->code);
+    mf_json_member(j, "name", mf_err_name(e->code));
+    mf_json_member(j, "detail", e->detail);
     mf_json_object_end(j);
 }
 
@@ -349,28 +346,16 @@ json_counts(struct mf_json *j, const char *prefix,
     char k[64];
 
     snprintf(k, sizeof(k), "%s_messages", prefix);
-    mf_json_key(j, k);
-    mf_json_u64(j, c->messages);
+    mf_json_member(j, k, c->messages);
     snprintf(k, sizeof(k), "%s_bytes", prefix);
-    mf_json_key(j, k);
-    mf_json_u64(j, c->bytes);
+    mf_json_member(j, k, c->bytes);
 }
 
 void
 mf_plan_totals_to_json(const struct mf_plan_totals *t, struct mf_json *j) {
     mf_json_object_begin(j);
-    mf_json_key(j, "folders_copy");
-    mf_json_u64(j, t->folders_copy);
-    mf_json_key(j, "folders_container");
-    mf_json_u64(j, t->folders_container);
-    mf_json_key(j, "folders_excluded");
-    mf_json_u64(j, t->folders_excluded);
-    mf_json_key(j, "folders_renamed");
-    mf_json_u64(j, t->folders_renamed);
-    mf_json_key(j, "folders_special_use");
-    mf_json_u64(j, t->folders_special_use);
-    mf_json_key(j, "over_quota");
-    mf_json_u64(j, t->over_quota);
+    MF_JSON_FIELDS(j, t, folders_copy, folders_container, folders_excluded,
+                   folders_renamed, folders_special_use, over_quota);
     json_counts(j, "source", &t->source);
     json_counts(j, "copy", &t->copy);
     json_counts(j, "oversize", &t->oversize);
@@ -389,10 +374,8 @@ json_from_to(struct mf_json *j, const char *key, bool on,
         return;
     }
     mf_json_object_begin(j);
-    mf_json_key(j, "from");
-    mf_json_string(j, e->repl_from);
-    mf_json_key(j, "to");
-    mf_json_string(j, e->repl_to);
+    mf_json_member(j, "from", e->repl_from);
+    mf_json_member(j, "to", e->repl_to);
     mf_json_object_end(j);
 }
 static void
@@ -404,34 +387,25 @@ json_folder(struct mf_json *j, const struct mf_folder_entry *e,
         mf_json_string(j, (const char *)e->src_raw);
     else
         mf_json_null(j);
-    mf_json_key(j, "source_path");
-    mf_json_string(j, e->src_path);
-    mf_json_key(j, "action");
-    mf_json_string(j, mf_folder_action_name(e->action));
+    mf_json_member(j, "source_path", e->src_path);
+    mf_json_member(j, "action", mf_folder_action_name(e->action));
     mf_json_key(j, "reason");
     if (e->reason != MF_FOLDER_REASON_NONE)
         mf_json_string(j, mf_folder_reason_name(e->reason));
     else
         mf_json_null(j);
-    mf_json_key(j, "reason_detail");
-    mf_json_string(j, e->reason_detail);
-    mf_json_key(j, "target");
-    mf_json_string(j, e->tgt_name);
-    mf_json_key(j, "target_wire");
-    mf_json_string(j, e->tgt_wire);
-    mf_json_key(j, "create");
-    mf_json_bool(j, e->create_needed);
-    mf_json_key(j, "subscribed");
-    mf_json_bool(j, e->subscribed);
-    mf_json_key(j, "inbox");
-    mf_json_bool(j, (e->flags & MF_FOLDER_F_INBOX) != 0);
+    mf_json_member(j, "reason_detail", e->reason_detail);
+    mf_json_member(j, "target", e->tgt_name);
+    mf_json_member(j, "target_wire", e->tgt_wire);
+    mf_json_member(j, "create", e->create_needed);
+    mf_json_member(j, "subscribed", e->subscribed);
+    mf_json_member(j, "inbox", (bool)((e->flags & MF_FOLDER_F_INBOX) != 0));
     mf_json_key(j, "special_use");
     if (e->flags & MF_FOLDER_F_SPECIAL_USE)
         mf_json_string(j, mf_folder_special_use_name(e->special_use));
     else
         mf_json_null(j);
-    mf_json_key(j, "renamed");
-    mf_json_bool(j, (e->flags & MF_FOLDER_F_RENAMED) != 0);
+    mf_json_member(j, "renamed", (bool)((e->flags & MF_FOLDER_F_RENAMED) != 0));
     json_from_to(j, "delimiter_replaced",
                  (e->flags & MF_FOLDER_F_DELIM_REPLACED) != 0, e);
     json_from_to(j, "name_mapped", (e->flags & MF_FOLDER_F_NAME_MAPPED) != 0,
@@ -449,16 +423,11 @@ json_folder(struct mf_json *j, const struct mf_folder_entry *e,
     else
         mf_json_null(j);
     if (e->encoding_error) {
-        mf_json_key(j, "encoding_error");
-        mf_json_string(j, e->encoding_error);
+        mf_json_member(j, "encoding_error", e->encoding_error);
     }
-    mf_json_key(j, "measured");
-    mf_json_bool(j, f && f->measured);
+    mf_json_member(j, "measured", (bool)(f && f->measured));
     if (f && f->measured) {
-        mf_json_key(j, "messages");
-        mf_json_u64(j, f->total.messages);
-        mf_json_key(j, "bytes");
-        mf_json_u64(j, f->total.bytes);
+        MF_JSON_FIELDS(j, &f->total, messages, bytes);
         json_counts(j, "oversize", &f->oversize);
         json_counts(j, "outside", &f->outside);
     } else {
@@ -487,45 +456,30 @@ json_quota(struct mf_json *j, const struct mf_plan_quota *q) {
     mf_json_key(j, "error");
     json_error(j, &q->error);
     if (q->has_storage) {
-        mf_json_key(j, "storage_used");
-        mf_json_u64(j, q->storage_used);
-        mf_json_key(j, "storage_limit");
-        mf_json_u64(j, q->storage_limit);
+        MF_JSON_FIELDS(j, q, storage_used, storage_limit);
     }
     if (q->has_messages) {
-        mf_json_key(j, "messages_used");
-        mf_json_u64(j, q->messages_used);
-        mf_json_key(j, "messages_limit");
-        mf_json_u64(j, q->messages_limit);
+        MF_JSON_FIELDS(j, q, messages_used, messages_limit);
     }
-    mf_json_key(j, "fits");
-    mf_json_bool(j, !q->bytes_short && !q->messages_short);
-    mf_json_key(j, "bytes_short");
-    mf_json_u64(j, q->bytes_short);
-    mf_json_key(j, "messages_short");
-    mf_json_u64(j, q->messages_short);
+    mf_json_member(j, "fits", (bool)(!q->bytes_short && !q->messages_short));
+    MF_JSON_FIELDS(j, q, bytes_short, messages_short);
     mf_json_object_end(j);
 }
 
 void
 mf_plan_mailbox_to_json(const struct mf_plan_mailbox *mb, struct mf_json *j) {
     mf_json_object_begin(j);
-    mf_json_key(j, "email");
-    mf_json_string(j, mb->email);
-    mf_json_key(j, "ok");
-    mf_json_bool(j, mb->error.code == MF_E_OK);
+    mf_json_member(j, "email", mb->email);
+    mf_json_member(j, "ok", (bool)(mb->error.code == MF_E_OK));
     mf_json_key(j, "error");
     json_error(j, &mb->error);
-    mf_json_key(j, "seconds");
-    mf_json_double(j, mb->seconds);
+    mf_json_member(j, "seconds", mb->seconds);
     if (!mb->plan) {
         mf_json_object_end(j);
         return;
     }
-    mf_json_key(j, "size_method");
-    mf_json_string(j, mf_plan_size_method_name(mb->method));
-    mf_json_key(j, "target_checked");
-    mf_json_bool(j, mb->target_checked);
+    mf_json_member(j, "size_method", mf_plan_size_method_name(mb->method));
+    mf_json_member(j, "target_checked", mb->target_checked);
     mf_json_key(j, "source_delimiter");
     json_delim(j, mb->src_delim);
     mf_json_key(j, "target_delimiter");
@@ -535,8 +489,7 @@ mf_plan_mailbox_to_json(const struct mf_plan_mailbox *mb, struct mf_json *j) {
         mf_json_u64(j, mb->appendlimit);
     else
         mf_json_null(j);
-    mf_json_key(j, "max_message_size");
-    mf_json_u64(j, mb->max_message_size);
+    mf_json_member(j, "max_message_size", mb->max_message_size);
     mf_window_to_json(j, &mb->window);
     mf_json_key(j, "target_quota");
     json_quota(j, &mb->quota);
@@ -550,17 +503,12 @@ mf_plan_mailbox_to_json(const struct mf_plan_mailbox *mb, struct mf_json *j) {
     mf_json_array_begin(j);
     for (size_t i = 0; i < mb->n_oversize; i++) {
         mf_json_object_begin(j);
-        mf_json_key(j, "folder");
-        mf_json_string(j, mb->oversize[i].folder);
-        mf_json_key(j, "uid");
-        mf_json_u64(j, mb->oversize[i].uid);
-        mf_json_key(j, "size");
-        mf_json_u64(j, mb->oversize[i].size);
+        MF_JSON_FIELDS(j, &mb->oversize[i], folder, uid, size);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
-    mf_json_key(j, "oversize_unlisted");
-    mf_json_u64(j, mb->totals.oversize.messages > mb->n_oversize
+    mf_json_member(j, "oversize_unlisted",
+                   mb->totals.oversize.messages > mb->n_oversize
                        ? mb->totals.oversize.messages - mb->n_oversize
                        : 0);
     mf_json_key(j, "totals");
@@ -571,19 +519,13 @@ mf_plan_mailbox_to_json(const struct mf_plan_mailbox *mb, struct mf_json *j) {
 void
 mf_plan_batch_to_json(const struct mf_plan_batch *b, struct mf_json *j) {
     mf_json_object_begin(j);
-    mf_json_key(j, "max_message_size");
-    mf_json_u64(j, b->max_message_size);
+    mf_json_member(j, "max_message_size", b->max_message_size);
     mf_window_to_json(j, &b->window);
-    mf_json_key(j, "size_method");
-    mf_json_string(j, mf_plan_size_method_name(b->size_method));
-    mf_json_key(j, "has_target");
-    mf_json_bool(j, b->has_target);
-    mf_json_key(j, "planned");
-    mf_json_u64(j, b->n_planned);
-    mf_json_key(j, "failed");
-    mf_json_u64(j, b->n_failed);
-    mf_json_key(j, "seconds");
-    mf_json_double(j, b->seconds);
+    mf_json_member(j, "size_method", mf_plan_size_method_name(b->size_method));
+    mf_json_member(j, "has_target", b->has_target);
+    mf_json_member(j, "planned", b->n_planned);
+    mf_json_member(j, "failed", b->n_failed);
+    mf_json_member(j, "seconds", b->seconds);
     mf_json_key(j, "largest");
     if (b->n_planned)
         mf_json_string(j, b->mailboxes[b->largest].email);

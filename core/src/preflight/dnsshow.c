@@ -52,19 +52,19 @@ print_json(const char *domain, const char *where, mf_err rc,
 
     mf_json_init(&j, &out);
     mf_json_object_begin(&j);
-    mf_json_key(&j, "domain"), mf_json_string(&j, domain);
-    mf_json_key(&j, "server"), mf_json_string(&j, where);
-    mf_json_key(&j, "ok"), mf_json_bool(&j, exit_code == 0);
-    mf_json_key(&j, "exit_code"), mf_json_u64(&j, (uint64_t)exit_code);
-    mf_json_key(&j, "error"), mf_json_string(&j, v->failure);
+    mf_json_member(&j, "domain", domain);
+    mf_json_member(&j, "server", where);
+    mf_json_member(&j, "ok", (bool)(exit_code == 0));
+    mf_json_member(&j, "exit_code", (uint64_t)exit_code);
+    mf_json_member(&j, "error", v->failure);
     mf_json_key(&j, "rcode");
     if (rc == MF_E_OK)
         mf_json_string(&j, mf_dns_rcode_name(ans->rcode, rcbuf, sizeof(rcbuf)));
     else
         mf_json_null(&j);
-    mf_json_key(&j, "authoritative"),
-        mf_json_bool(&j, rc == MF_E_OK && ans->authoritative);
-    mf_json_key(&j, "ttl_advice"), mf_json_u64(&j, MF_DNS_TTL_ADVICE);
+    mf_json_member(&j, "authoritative",
+                   (bool)(rc == MF_E_OK && ans->authoritative));
+    mf_json_member(&j, "ttl_advice", MF_DNS_TTL_ADVICE);
     mf_json_key(&j, "max_ttl");
     if (!v->failure)
         mf_json_u64(&j, v->max_ttl);
@@ -74,11 +74,8 @@ print_json(const char *domain, const char *where, mf_err rc,
     for (size_t i = 0; !v->failure && i < ans->count; i++) {
         const struct mf_dns_mx *mx = &ans->mx[i];
         mf_json_object_begin(&j);
-        mf_json_key(&j, "preference"), mf_json_u64(&j, mx->preference);
-        mf_json_key(&j, "exchange"), mf_json_string(&j, mx->exchange);
-        mf_json_key(&j, "ttl"), mf_json_u64(&j, mx->ttl);
-        mf_json_key(&j, "ttl_ok"),
-            mf_json_bool(&j, mx->ttl <= MF_DNS_TTL_ADVICE);
+        MF_JSON_FIELDS(&j, mx, preference, exchange, ttl);
+        mf_json_member(&j, "ttl_ok", (bool)(mx->ttl <= MF_DNS_TTL_ADVICE));
         mf_json_object_end(&j);
     }
     mf_json_array_end(&j);

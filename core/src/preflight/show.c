@@ -190,9 +190,9 @@ json_result(struct mf_json *j, const struct mf_preflight_result *res,
             mf_err rc) {
     mf_json_object_begin(j);
     MF_JSON_FIELDS(j, res, url);
-    mf_json_member(j, "ok", rc == MF_E_OK);
+    mf_json_member(j, "ok", (bool)(rc == MF_E_OK));
     mf_json_key(j, "error"), json_error(j, rc);
-    mf_json_key(j, "peer"), mf_json_string(j, res->peer[0] ? res->peer : NULL);
+    mf_json_member(j, "peer", res->peer[0] ? res->peer : NULL);
     mf_json_key(j, "steps"), mf_json_array_begin(j);
     for (size_t i = 0; i < res->nsteps; i++) {
         const struct mf_preflight_step *s = &res->steps[i];
@@ -205,12 +205,10 @@ json_result(struct mf_json *j, const struct mf_preflight_result *res,
     }
     mf_json_array_end(j);
     json_tls(j, &res->tls);
-    mf_json_key(j, "greeting"),
-        mf_json_string(j, res->greeting[0] ? res->greeting : NULL);
+    mf_json_member(j, "greeting", res->greeting[0] ? res->greeting : NULL);
     mf_json_key(j, "capabilities_prelogin"), json_caps(j, res->caps_prelogin);
     mf_json_key(j, "capabilities"), json_caps(j, res->caps);
-    mf_json_key(j, "server_id"),
-        mf_json_string(j, res->server_id[0] ? res->server_id : NULL);
+    mf_json_member(j, "server_id", res->server_id[0] ? res->server_id : NULL);
     mf_json_key(j, "profile");
     if (res->profile[0]) {
         mf_json_object_begin(j);
@@ -239,8 +237,7 @@ json_result(struct mf_json *j, const struct mf_preflight_result *res,
     } else {
         mf_json_null(j);
     }
-    mf_json_key(j, "separator"),
-        mf_json_string(j, res->separator[0] ? res->separator : NULL);
+    mf_json_member(j, "separator", res->separator[0] ? res->separator : NULL);
     json_probe(j, res);
     json_names(j, res);
     mf_json_object_end(j);
@@ -255,8 +252,8 @@ mf_preflight_print(bool json, const struct mf_preflight_result *src,
         struct mf_json j;
         mf_json_init(&j, &out);
         mf_json_object_begin(&j);
-        mf_json_key(&j, "ok"), mf_json_bool(&j, exit_code == 0);
-        mf_json_key(&j, "exit_code"), mf_json_u64(&j, (uint64_t)exit_code);
+        mf_json_member(&j, "ok", (bool)(exit_code == 0));
+        mf_json_member(&j, "exit_code", (uint64_t)exit_code);
         mf_json_key(&j, "source"), json_result(&j, src, src_rc);
         mf_json_key(&j, "target");
         if (tgt)

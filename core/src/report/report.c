@@ -186,6 +186,34 @@ mf_report_new(const struct mf_report_batch_info *info) {
     return b;
 }
 
+/* One of a mailbox's lists of struct mf_report_failed. */
+struct failed_list {
+    struct mf_report_failed **v;
+    size_t *n, *cap;
+    uint64_t *unlisted;
+};
+
+static struct failed_list
+failed_list(struct mf_report_mailbox *m, enum mf_report_failed_list list) {
+    switch (list) {
+    case MF_REPORT_LIST_RENAMED:
+        return (struct failed_list){&m->renamed_items, &m->n_renamed_items,
+                                    &m->renamed_cap_, &m->renamed_unlisted};
+    case MF_REPORT_LIST_REPAIRED:
+        return (struct failed_list){&m->repaired_items, &m->n_repaired_items,
+                                    &m->repaired_cap_, &m->repaired_unlisted};
+    case MF_REPORT_LIST_UNMATCHED_RENAME:
+        return (struct failed_list){
+            &m->unmatched_rename_items, &m->n_unmatched_rename_items,
+            &m->unmatched_rename_cap_, &m->unmatched_rename_unlisted};
+    case MF_REPORT_LIST_FAILED:
+    case MF_REPORT_LIST_COUNT:
+        break;
+    }
+    return (struct failed_list){&m->failed_items, &m->n_failed_items,
+                                &m->failed_cap_, &m->failed_unlisted};
+}
+
 size_t
 mf_report_add_mailbox(struct mf_report_batch *b,
                       const struct mf_report_mailbox *m) {
@@ -202,16 +230,13 @@ mf_report_add_mailbox(struct mf_report_batch *b,
     c->skipped_items = NULL;
     c->n_skipped_items = 0;
     c->skipped_unlisted = 0;
-    c->failed_items = NULL;
-    c->n_failed_items = 0;
-    c->failed_unlisted = 0;
-    c->repaired_items = NULL;
-    c->n_repaired_items = 0;
-    c->repaired_unlisted = 0;
-    c->renamed_items = NULL;
-    c->n_renamed_items = 0;
-    c->renamed_unlisted = 0;
-    c->skipped_cap_ = c->failed_cap_ = c->repaired_cap_ = c->renamed_cap_ = 0;
+    c->skipped_cap_ = 0;
+    for (int k = 0; k < MF_REPORT_LIST_COUNT; k++) {
+        struct failed_list l = failed_list(c, (enum mf_report_failed_list)k);
+        *l.v = NULL;
+        *l.n = *l.cap = 0;
+        *l.unlisted = 0;
+    }
     c->verify_error_text = text_dup(m->verify_error_text);
     c->diff_items = NULL;
     c->n_diff_items = 0;
@@ -256,38 +281,22 @@ mf_report_add_failed(struct mf_report_batch *b, size_t i,
                      const struct mf_report_failed *item) {
     struct mf_report_mailbox *m;
     struct mf_report_failed *c;
+    struct failed_list l;
     enum mf_report_failed_list list =
         mf_report_failed_list_of(item->error_code);
 
     MF_ASSERT(i < b->n_mailboxes);
     m = &b->mailboxes[i];
-    /* A repaired message and a renamed folder travel as items of the
-     * failed list (results, Redis) but were copied: each kind has its
-     * own list. */
-    if (list == MF_REPORT_LIST_RENAMED) {
-        if (m->n_renamed_items >= MF_REPORT_ITEMS_MAX) {
-            m->renamed_unlisted++;
-            return;
-        }
-        grow((void **)&m->renamed_items, m->n_renamed_items, &m->renamed_cap_,
-             sizeof(*m->renamed_items));
-        c = &m->renamed_items[m->n_renamed_items++];
-    } else if (list == MF_REPORT_LIST_REPAIRED) {
-        if (m->n_repaired_items >= MF_REPORT_ITEMS_MAX) {
-            m->repaired_unlisted++;
-            return;
-        }
-        grow((void **)&m->repaired_items, m->n_repaired_items,
-             &m->repaired_cap_, sizeof(*m->repaired_items));
-        c = &m->repaired_items[m->n_repaired_items++];
-    } else if (m->n_failed_items >= MF_REPORT_ITEMS_MAX) {
-        m->failed_unlisted++;
+    /* A repaired message, a renamed folder and an unmatched --rename rule
+     * travel as items of the failed list (results, Redis) but were no
+     * failure: each kind has its own list. */
+    l = failed_list(m, list);
+    if (*l.n >= MF_REPORT_ITEMS_MAX) {
+        (*l.unlisted)++;
         return;
-    } else {
-        grow((void **)&m->failed_items, m->n_failed_items, &m->failed_cap_,
-             sizeof(*m->failed_items));
-        c = &m->failed_items[m->n_failed_items++];
     }
+    grow((void **)l.v, *l.n, l.cap, sizeof(**l.v));
+    c = &(*l.v)[(*l.n)++];
     *c = *item;
     c->folder = text_dup(item->folder ? item->folder : "");
     c->error_text = text_dup(item->error_text);
@@ -353,21 +362,14 @@ mailbox_free(struct mf_report_mailbox *m) {
         text_free(m->skipped_items[i].error_text);
     }
     free(m->skipped_items);
-    for (size_t i = 0; i < m->n_repaired_items; i++) {
-        text_free(m->repaired_items[i].folder);
-        text_free(m->repaired_items[i].error_text);
+    for (int k = 0; k < MF_REPORT_LIST_COUNT; k++) {
+        struct failed_list l = failed_list(m, (enum mf_report_failed_list)k);
+        for (size_t i = 0; i < *l.n; i++) {
+            text_free((*l.v)[i].folder);
+            text_free((*l.v)[i].error_text);
+        }
+        free(*l.v);
     }
-    free(m->repaired_items);
-    for (size_t i = 0; i < m->n_renamed_items; i++) {
-        text_free(m->renamed_items[i].folder);
-        text_free(m->renamed_items[i].error_text);
-    }
-    free(m->renamed_items);
-    for (size_t i = 0; i < m->n_failed_items; i++) {
-        text_free(m->failed_items[i].folder);
-        text_free(m->failed_items[i].error_text);
-    }
-    free(m->failed_items);
     text_free(m->verify_error_text);
     for (size_t i = 0; i < m->n_diff_items; i++) {
         text_free(m->diff_items[i].kind);
@@ -394,6 +396,71 @@ mf_report_free(struct mf_report_batch **bp) {
     free(b->target);
     free(b);
     *bp = NULL;
+}
+
+/* Whether m lists the unmatched rule with these words. */
+static bool
+lists_rule(const struct mf_report_mailbox *m, const char *why) {
+    for (size_t k = 0; k < m->n_unmatched_rename_items; k++)
+        if (m->unmatched_rename_items[k].error_text &&
+            strcmp(m->unmatched_rename_items[k].error_text, why) == 0)
+            return true;
+    return false;
+}
+
+/* Whether m's folders were planned, so that its list of unmatched rules
+ * says something: it lists one, copied or excluded a folder, or synced. */
+static bool
+planned(const struct mf_report_mailbox *m) {
+    return m->n_unmatched_rename_items || m->folders_copied ||
+           m->folders_excluded || m->state == MF_REPORT_SYNCED ||
+           m->state == MF_REPORT_COMPLETED ||
+           m->state == MF_REPORT_INCREMENTAL_SYNCING;
+}
+
+size_t
+mf_report_rename_warnings(const struct mf_report_batch *b, const char ***v_r) {
+    const char **seen = NULL, **v = NULL;
+    size_t nseen = 0, n = 0;
+
+    /* Each rule's words once (the rules are few, the mailboxes many). */
+    for (size_t i = 0; i < b->n_mailboxes; i++) {
+        const struct mf_report_mailbox *m = &b->mailboxes[i];
+        for (size_t k = 0; k < m->n_unmatched_rename_items; k++) {
+            const char *why = m->unmatched_rename_items[k].error_text;
+            bool known = !why;
+            for (size_t j = 0; j < nseen && !known; j++)
+                known = strcmp(seen[j], why) == 0;
+            if (known)
+                continue;
+            seen = mf_xreallocarray(seen, nseen + 1, sizeof(*seen));
+            seen[nseen++] = why;
+        }
+    }
+    for (size_t j = 0; j < nseen; j++) {
+        bool everywhere = true;
+        for (size_t o = 0; o < b->n_mailboxes && everywhere; o++)
+            everywhere = !planned(&b->mailboxes[o]) ||
+                         lists_rule(&b->mailboxes[o], seen[j]);
+        if (everywhere)
+            seen[n++] = seen[j]; /* kept in place, in order */
+    }
+    if (n)
+        v = seen;
+    else
+        free(seen);
+    *v_r = v;
+    return n;
+}
+
+void
+mf_report_print_warnings(const struct mf_report_batch *b, FILE *out) {
+    const char **v;
+    size_t n = mf_report_rename_warnings(b, &v);
+
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "WARNING: %s\n", v[i]);
+    free(v);
 }
 
 void

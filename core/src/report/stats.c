@@ -44,6 +44,8 @@ mf_report_failed_list_of(int code) {
         return MF_REPORT_LIST_RENAMED;
     case MF_E_MESSAGE_REPAIRED:
         return MF_REPORT_LIST_REPAIRED;
+    case MF_E_RENAME_UNMATCHED:
+        return MF_REPORT_LIST_UNMATCHED_RENAME;
     default:
         return MF_REPORT_LIST_FAILED;
     }

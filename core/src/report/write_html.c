@@ -742,6 +742,25 @@ skipped_items(struct mf__report_out *o, const struct mf_report_batch *b,
     mf_buf_append_str(out, "</section>\n");
 }
 
+/* The batch's warnings: --rename rules that matched no folder of any
+ * mailbox (mf_report_rename_warnings()), when there are some. */
+static void
+warnings(struct mf_buf *out, const struct mf_report_batch *b) {
+    const char **v;
+    size_t n = mf_report_rename_warnings(b, &v);
+
+    if (!n)
+        return;
+    mf_buf_append_str(out, "<section class=\"panel\"><h2>Warnings</h2><ul>");
+    for (size_t i = 0; i < n; i++) {
+        mf_buf_append_str(out, "<li>");
+        esc(out, v[i]);
+        mf_buf_append_str(out, "</li>");
+    }
+    mf_buf_append_str(out, "</ul></section>\n");
+    free(v);
+}
+
 mf_err
 mf_report_write_html(const struct mf_report_batch *b, FILE *f) {
     struct mf__report_out o;
@@ -753,6 +772,7 @@ mf_report_write_html(const struct mf_report_batch *b, FILE *f) {
     head(&o.buf, b);
     header(&o.buf, b);
     cards(&o.buf, &t);
+    warnings(&o.buf, b);
     charts(&o.buf, b, &t);
     mf__report_out_maybe_flush(&o);
     mailbox_table(&o, b, order);

@@ -22,6 +22,8 @@
 
 #include "mailferry/json.h"
 
+#include <stdlib.h>
+
 #define REPORT_VERSION 1
 
 static void
@@ -51,7 +53,7 @@ error_obj(struct mf_json *j, int code, const char *name, const char *text) {
         return;
     }
     mf_json_object_begin(j);
-    mf_json_key(j, "code"), mf_json_i64(j, code);
+    mf_json_member(j, "code", (int64_t)code);
     mf_json_member(j, "name", name ? name : mf_err_name((mf_err)code));
     mf_json_member(j, "text", text);
     mf_json_object_end(j);
@@ -95,8 +97,7 @@ samples_arr(struct mf_json *j, const struct mf_report_batch *b) {
     for (size_t i = 0; i < b->n_samples; i++) {
         mf_json_object_begin(j);
         key_time(j, "time", b->samples[i].time);
-        mf_json_member(j, "messages", b->samples[i].messages);
-        mf_json_member(j, "bytes", b->samples[i].bytes);
+        MF_JSON_FIELDS(j, &b->samples[i], messages, bytes);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
@@ -212,6 +213,21 @@ mailbox_obj(struct mf_json *j, const struct mf_report_mailbox *m) {
     mf_json_object_end(j);
 }
 
+/* The --rename rules that matched no folder of any mailbox, in `plan`'s
+ * words and under its key (mf_report_rename_warnings()); [] when none. */
+static void
+rename_warnings(struct mf_json *j, const struct mf_report_batch *b) {
+    const char **v;
+    size_t n = mf_report_rename_warnings(b, &v);
+
+    mf_json_key(j, "rename_warnings");
+    mf_json_array_begin(j);
+    for (size_t i = 0; i < n; i++)
+        mf_json_string(j, v[i]);
+    mf_json_array_end(j);
+    free(v);
+}
+
 mf_err
 mf_report_write_json(const struct mf_report_batch *b, FILE *f) {
     struct mf__report_out o;
@@ -222,10 +238,11 @@ mf_report_write_json(const struct mf_report_batch *b, FILE *f) {
     mf_report_totals(b, &t);
     mf_json_init(&j, &o.buf);
     mf_json_object_begin(&j);
-    mf_json_member(&j, "report_version", REPORT_VERSION);
+    mf_json_member(&j, "report_version", (uint64_t)REPORT_VERSION);
     batch_obj(&j, b);
     totals_obj(&j, &t);
     samples_arr(&j, b);
+    rename_warnings(&j, b);
     mf__report_out_maybe_flush(&o);
     mf_json_key(&j, "mailboxes");
     mf_json_array_begin(&j);

@@ -107,7 +107,8 @@ mf__status_codes_json(struct mf_json *j, const struct mf__status_codes *t) {
     mf_json_array_begin(j);
     for (size_t i = 0; i < t->n; i++) {
         mf_json_object_begin(j);
-        MF_JSON_FIELDS(j, &t->c[i], code, name);
+        mf_json_member(j, "code", (int64_t)t->c[i].code);
+        MF_JSON_FIELDS(j, &t->c[i], name);
         mf_json_member(j, "count", t->c[i].n);
         mf_json_object_end(j);
     }

@@ -24,12 +24,8 @@ mf_status_oauth_json(struct mf_json *j, const struct mf_batch_config *cfg) {
             continue;
         }
         mf_json_object_begin(j);
-        mf_json_key(j, "provider"), mf_json_string(j, o[i]->provider);
-        mf_json_key(j, "tenant"), mf_json_string(j, o[i]->tenant);
-        mf_json_key(j, "client_id"), mf_json_string(j, o[i]->client_id);
-        mf_json_key(j, "token_url"), mf_json_string(j, o[i]->token_url);
-        mf_json_key(j, "token_file"), mf_json_string(j, o[i]->token_file);
-        mf_json_key(j, "key_kind"), mf_json_string(j, o[i]->key_kind);
+        MF_JSON_FIELDS(j, o[i], provider, tenant, client_id, token_url,
+                       token_file, key_kind);
         mf_json_object_end(j);
     }
 }

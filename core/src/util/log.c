@@ -72,25 +72,24 @@ write_line(enum mf_log_level level, const struct mf_log_ctx *ctx,
         struct mf_json j;
         mf_json_init(&j, &line);
         mf_json_object_begin(&j);
-        mf_json_key(&j, "ts"), mf_json_string(&j, ts);
-        mf_json_key(&j, "level"), mf_json_string(&j, level_names[level]);
-        mf_json_key(&j, "event"), mf_json_string(&j, event);
+        mf_json_member(&j, "ts", ts);
+        mf_json_member(&j, "level", level_names[level]);
+        mf_json_member(&j, "event", event);
         if (ctx && ctx->batch)
-            mf_json_key(&j, "batch"), mf_json_string(&j, ctx->batch);
+            mf_json_member(&j, "batch", ctx->batch);
         if (ctx && ctx->mailbox)
-            mf_json_key(&j, "mailbox"), mf_json_string(&j, ctx->mailbox);
+            mf_json_member(&j, "mailbox", ctx->mailbox);
         if (ctx && ctx->job)
-            mf_json_key(&j, "job"), mf_json_string(&j, ctx->job);
+            mf_json_member(&j, "job", ctx->job);
         if (ctx && ctx->attempt)
-            mf_json_key(&j, "attempt"), mf_json_u64(&j, ctx->attempt);
+            mf_json_member(&j, "attempt", ctx->attempt);
         if (err) {
-            mf_json_key(&j, "error"),
-                mf_json_string(&j, mf_err_name(err->code));
-            mf_json_key(&j, "error_code"), mf_json_u64(&j, err->code);
-            mf_json_key(&j, "error_class");
-            mf_json_string(&j, mf_err_class_name(mf_err_class_of(err->code)));
+            mf_json_member(&j, "error", mf_err_name(err->code));
+            mf_json_member(&j, "error_code", err->code);
+            mf_json_member(&j, "error_class",
+                           mf_err_class_name(mf_err_class_of(err->code)));
         }
-        mf_json_key(&j, "msg"), mf_json_string(&j, msg);
+        mf_json_member(&j, "msg", msg);
         mf_json_object_end(&j);
     } else {
         mf_buf_appendf(&line, "%s %-5s %s", ts, level_names[level], event);

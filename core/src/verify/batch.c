@@ -55,13 +55,8 @@ set_caps(struct mf_verify_batch *b) {
     const struct mf_batch_config *cfg = b->cfg;
     char host[64] = "host";
 
-    if (!mf_batch_caps_any(&cfg->source_caps) &&
-        !mf_batch_caps_any(&cfg->target_caps))
+    if (!mf_jobs_migrate_caps(&cfg->source_caps, &cfg->target_caps, &b->caps))
         return;
-    mf_jobs_batch_caps(&cfg->source_caps, &b->caps.source);
-    mf_jobs_batch_caps(&cfg->target_caps, &b->caps.target);
-    b->caps.source_bytes_per_second = cfg->source_caps.max_bytes_per_second;
-    b->caps.target_bytes_per_second = cfg->target_caps.max_bytes_per_second;
     gethostname(host, sizeof(host) - 1);
     snprintf(b->holder, sizeof(b->holder), "%s/%ld", host, (long)getpid());
     b->caps.redis_url = b->redis_url;

@@ -87,8 +87,7 @@ print_verdicts(bool json, const char *batch, const struct mf_job *jobs,
 
     mf_json_init(&j, &buf);
     mf_json_object_begin(&j);
-    mf_json_key(&j, "batch");
-    mf_json_string(&j, batch);
+    mf_json_member(&j, "batch", batch);
     mf_json_key(&j, "mailboxes");
     mf_json_array_begin(&j);
     for (size_t i = 0; i < n; i++) {
@@ -101,16 +100,13 @@ print_verdicts(bool json, const char *batch, const struct mf_job *jobs,
         else
             equal++;
         mf_json_object_begin(&j);
-        mf_json_key(&j, "email");
-        mf_json_string(&j, jobs[i].mailbox);
-        mf_json_key(&j, "verification");
-        mf_json_string(&j, verdict_name(&v[i], arrived[i]));
-        mf_json_key(&j, "differences");
-        mf_json_u64(&j, arrived[i] ? v[i].differences : 0);
-        mf_json_key(&j, "error");
-        mf_json_string(&j, !arrived[i] ? "no verdict yet"
-                           : ok        ? ""
-                                       : v[i].error_detail);
+        mf_json_member(&j, "email", jobs[i].mailbox);
+        mf_json_member(&j, "verification", verdict_name(&v[i], arrived[i]));
+        mf_json_member(&j, "differences", arrived[i] ? v[i].differences : 0);
+        mf_json_member(&j, "error",
+                       !arrived[i] ? "no verdict yet"
+                       : ok        ? ""
+                                   : v[i].error_detail);
         mf_json_object_end(&j);
         if (json)
             continue;
@@ -183,9 +179,9 @@ print_queued(const struct mf_verify_fleet *f, const char *topic) {
         struct mf_json j;
         mf_json_init(&j, &b);
         mf_json_object_begin(&j);
-        mf_json_key(&j, "batch"), mf_json_string(&j, f->batch);
-        mf_json_key(&j, "jobs"), mf_json_u64(&j, f->n);
-        mf_json_key(&j, "topic"), mf_json_string(&j, topic);
+        mf_json_member(&j, "batch", f->batch);
+        mf_json_member(&j, "jobs", f->n);
+        mf_json_member(&j, "topic", topic);
         mf_json_object_end(&j);
         printf("%.*s\n", (int)b.len, (const char *)b.data);
         mf_buf_free(&b);

@@ -101,20 +101,11 @@ print_text(FILE *out, const struct mf_verify_run *r) {
 static void
 json_diff(struct mf_json *j, const struct mf_verify_diff *d) {
     mf_json_object_begin(j);
-    mf_json_key(j, "kind");
-    mf_json_string(j, mf_verify_kind_name(d->kind));
-    mf_json_key(j, "folder");
-    mf_json_string(j, d->folder);
-    mf_json_key(j, "source_uid");
-    mf_json_u64(j, d->src_uid);
-    mf_json_key(j, "target_uid");
-    mf_json_u64(j, d->tgt_uid);
-    mf_json_key(j, "date");
-    mf_json_string(j, d->date);
-    mf_json_key(j, "subject");
-    mf_json_string(j, d->subject);
-    mf_json_key(j, "detail");
-    mf_json_string(j, d->detail);
+    mf_json_member(j, "kind", mf_verify_kind_name(d->kind));
+    mf_json_member(j, "folder", d->folder);
+    mf_json_member(j, "source_uid", d->src_uid);
+    mf_json_member(j, "target_uid", d->tgt_uid);
+    MF_JSON_FIELDS(j, d, date, subject, detail);
     mf_json_object_end(j);
 }
 
@@ -132,31 +123,26 @@ print_json(FILE *out, const struct mf_verify_run *r) {
         bool ok = r->ran[i] && v->error.code == MF_E_OK;
 
         mf_json_object_begin(&j);
-        mf_json_key(&j, "email");
-        mf_json_string(&j, r->email[i]);
-        mf_json_key(&j, "verification");
-        mf_json_string(&j, !ok          ? "not verified"
-                           : v->n_diffs ? "differences"
-                                        : "verified equal");
-        mf_json_key(&j, "folders");
-        mf_json_u64(&j, v->folders);
-        mf_json_key(&j, "source_messages");
-        mf_json_u64(&j, v->src_messages);
-        mf_json_key(&j, "target_messages");
-        mf_json_u64(&j, v->tgt_messages);
-        mf_json_key(&j, "bodies_compared");
-        mf_json_u64(&j, v->compared_bodies);
+        mf_json_member(&j, "email", r->email[i]);
+        mf_json_member(&j, "verification",
+                       !ok          ? "not verified"
+                       : v->n_diffs ? "differences"
+                                    : "verified equal");
+        mf_json_member(&j, "folders", v->folders);
+        mf_json_member(&j, "source_messages", v->src_messages);
+        mf_json_member(&j, "target_messages", v->tgt_messages);
+        mf_json_member(&j, "bodies_compared", v->compared_bodies);
         if (!ok) {
             mf_json_key(&j, "error");
             mf_json_object_begin(&j);
-            mf_json_key(&j, "code");
-            mf_json_u64(&j,
-                        (uint64_t)(r->ran[i] ? v->error.code : MF_E_CANCELLED));
-            mf_json_key(&j, "name");
-            mf_json_string(
-                &j, mf_err_name(r->ran[i] ? v->error.code : MF_E_CANCELLED));
-            mf_json_key(&j, "detail");
-            mf_json_string(&j, r->ran[i] ? v->error.detail : "stopped");
+            mf_json_member(
+                &j, "code",
+                (uint64_t)(r->ran[i] ? v->error.code : MF_E_CANCELLED));
+            mf_json_member(
+                &j, "name",
+                mf_err_name(r->ran[i] ? v->error.code : MF_E_CANCELLED));
+            mf_json_member(&j, "detail",
+                           r->ran[i] ? v->error.detail : "stopped");
             mf_json_object_end(&j);
         }
         mf_json_key(&j, "differences");

@@ -49,14 +49,9 @@ prepare(const struct mf__worker *w, struct mf__worker_batch *b) {
         return;
     }
     mf_error_clear(e);
-    if (mf_batch_caps_any(&c->source_caps) ||
-        mf_batch_caps_any(&c->target_caps)) {
+    if (mf_jobs_migrate_caps(&c->source_caps, &c->target_caps, &b->caps)) {
         b->has_caps = true;
         b->caps.redis_url = w->o.redis_url;
-        mf_jobs_batch_caps(&c->source_caps, &b->caps.source);
-        mf_jobs_batch_caps(&c->target_caps, &b->caps.target);
-        b->caps.source_bytes_per_second = c->source_caps.max_bytes_per_second;
-        b->caps.target_bytes_per_second = c->target_caps.max_bytes_per_second;
         b->caps.egress_ip = w->o.egress_ip;
         b->caps.holder = w->id;
         b->caps.ttl_ms = w->o.lease_ttl_ms;

@@ -349,18 +349,22 @@ fill_result(struct mf__worker_job *j, enum mf_outcome outcome,
     r->error_detail = mf_xstrdup(error->code ? error->detail : "");
     r->started_at_ms = j->started_at_ms;
     r->finished_at_ms = mf__worker_wall_ms();
-    /* Repaired messages (--repair) and renamed folders travel in the
-     * failed list with their own codes, MESSAGE_REPAIRED and
-     * FOLDER_RENAMED: the report keeps them apart
+    /* Repaired messages (--repair), renamed folders and the --rename
+     * rules that matched no folder (first: a few, and the batch's warning
+     * needs every mailbox's) travel in the failed list with their own
+     * codes, MESSAGE_REPAIRED, FOLDER_RENAMED and RENAME_UNMATCHED: the
+     * report keeps them apart
      * (mf_report_add_failed()). Messages removed by --sync-deletes travel
      * in the skipped list with theirs, MESSAGE_DELETED, and so do the
      * ones it moved, MESSAGE_MOVED: the report lists them under their own
      * reasons (mf_report_skip_reason_of()). */
     r->nfailed =
-        copy_lists((const struct item_list[]){{res->failed, res->n_failed},
+        copy_lists((const struct item_list[]){{res->unmatched_renames,
+                                               res->n_unmatched_renames},
+                                              {res->failed, res->n_failed},
                                               {res->renamed, res->n_renamed},
                                               {res->repaired, res->n_repaired}},
-                   3, &budget, &r->failed);
+                   4, &budget, &r->failed);
     r->nskipped =
         copy_lists((const struct item_list[]){{res->skipped, res->n_skipped},
                                               {res->deleted, res->n_deleted},

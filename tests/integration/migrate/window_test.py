@@ -24,9 +24,11 @@ and redis-server (database 5), judged by the independent comparer
           the removal.
   syncmoves user 101 (Redis database 5): a message flagged and moved
           (IMAP MOVE) on the source is moved on the target with UID MOVE
-          (the target's rawlog has UID MOVE and no APPEND), is in the new
-          folder once with its flags, and is listed as moved (also in
-          the report `migrate` leaves: MovedOnTarget); then EQUAL.
+          (the target's rawlog has UID MOVE and no APPEND; the source's
+          has the QRESYNC "CHANGEDSINCE ... VANISHED" that found it
+          gone), is in the new folder once with its flags, and is listed
+          as moved (also in the report `migrate` leaves: MovedOnTarget);
+          then EQUAL.
   fleetmoves users 102-103 (Redis database 3) through a fleet (`mailferry
           serve`, one `mailferry-worker`, the Kafka dev broker): a batch
           created with --sync-deletes; between passes user102 moves a
@@ -339,6 +341,9 @@ def case_syncmoves():
     try:
         rc, doc = mt.migrate(csv, *args)
         verbs = mt.transcript_commands(dirs)
+        kind, d = dirs[0]  # the source's
+        sent = [x for f in os.listdir(d)
+                for x in mt.sent_lines(kind, os.path.join(d, f))]
     finally:
         mt.transcript_dirs([n], False)
     m = mt.mailbox(doc, n)
@@ -350,6 +355,10 @@ def case_syncmoves():
              f"moved: {m}")
     mt.check(verbs.get("MOVE") == 1 and "APPEND" not in verbs,
              f"UID MOVE and no APPEND: {verbs}")
+    # Dovecot has QRESYNC: the expunge came from VANISHED (RFC 7162), not
+    # from a listing of the folder's UIDs.
+    mt.check(any(b"CHANGEDSINCE" in x and b"VANISHED" in x for x in sent),
+             f"QRESYNC's VANISHED on the source: {sent}")
     row = report_csv_row(f"user{n}@example.test")
     mt.check(row is not None and row["MovedOnTarget"] == "1",
              f"migrate's report CSV MovedOnTarget: {row}")

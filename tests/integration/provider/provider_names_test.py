@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Folder names a target refuses (issue 13 section 2) against the
 provider emulator's --refuse-names: users 110 and 111, no Redis (two
-`migrate --direct` runs through one emulator).
+`migrate --direct` runs through one emulator); and the runs' warnings
+about --rename rules that match no folder: users 112 and 94
+(case_renamewarn, the embedded migrate with its own Redis, and
+--direct).
 
     provider_names_test.py CASE
 
@@ -185,5 +188,45 @@ def case_names():
         ex.stop()
 
 
+UNMATCHED = ('--rename "Nope=N" matches no folder of any mailbox (is the '
+             'name right? a \'/\' inside a folder\'s name is written \\/)')
+
+
+def case_renamewarn():
+    """Users 112 and 94 in one batch, --rename "Alpha=A1,Beta=B1,Nope=N":
+    Alpha is in both mailboxes, Beta in 112's only, Nope in neither. The
+    run warns about Nope alone, as `plan` would (a rule unmatched in one
+    mailbox but matched in another is no warning): the embedded migrate
+    (the batch pipeline: each mailbox's unmatched rules travel in its
+    result, the batch report puts them together) prints the warning and
+    its report.json and report.html carry it; so does `migrate
+    --direct`'s report."""
+    mids = fill(112, {"INBOX": 1, "Alpha": 1, "Beta": 1})
+    fill(94, {"INBOX": 1, "Alpha": 1})
+    csv = mt.csv_for([112, 94], "renamewarn")
+    ren = ("--rename", "Alpha=A1,Beta=B1,Nope=N")
+    for mode in ("embedded", "direct"):
+        rdir = os.path.join(TMP, f"report-renamewarn-{mode}")
+        p = pt.mf("migrate", csv, "--source", pt.url(SRC_PORT), "--target",
+                  pt.url(TGT_PORT), "--report-dir", rdir, *ren,
+                  *(["--direct"] if mode == "direct" else []), check_exit=0)
+        lines = [x for x in (p.stdout + p.stderr).splitlines()
+                 if x.startswith("WARNING: ")]
+        check(lines == ["WARNING: " + UNMATCHED],
+              f"{mode}: the run warns about Nope=N alone: {lines}")
+        with open(os.path.join(rdir, "report.json")) as f:
+            rep = json.load(f)
+        check(rep["rename_warnings"] == [UNMATCHED] and
+              all(m["state"] == "Synced" for m in rep["mailboxes"]),
+              f"{mode}: report.json warns about Nope=N alone: "
+              f"{rep['rename_warnings']}")
+        with open(os.path.join(rdir, "report.html")) as f:
+            html = f.read()
+        check("<h2>Warnings</h2>" in html and "Nope=N" in html and
+              "Beta=B1" not in html,
+              f"{mode}: report.html warns about Nope=N alone")
+    landed(112, mids, {"Alpha": ["A1"], "Beta": ["B1"]})
+
+
 if __name__ == "__main__":
-    pt.main({"names": case_names})
+    pt.main({"names": case_names, "renamewarn": case_renamewarn})

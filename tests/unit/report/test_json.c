@@ -160,7 +160,8 @@ test_empty(void **state) {
     json = render(b, MF_REPORT_JSON);
     assert_contains(json, "\"name\":\"\",\"state\":\"\",\"created\":null,");
     assert_contains(json, "\"source\":null,\"target\":null}");
-    assert_contains(json, "\"throughput\":[],\"mailboxes\":[]}");
+    assert_contains(json, "\"throughput\":[],\"rename_warnings\":[],"
+                          "\"mailboxes\":[]}");
     free(json);
     mf_report_free(&b);
 }

@@ -155,6 +155,93 @@ test_totals(void **state) {
     mf_report_free(&b);
 }
 
+/* Mailbox i of b lists rule why as unmatched. */
+static void
+unmatched(struct mf_report_batch *b, size_t i, const char *from,
+          const char *why) {
+    struct mf_report_failed f = {
+        .folder = from, .error_code = MF_E_RENAME_UNMATCHED, .error_text = why};
+
+    mf_report_add_failed(b, i, &f);
+}
+
+/* The batch warns about a --rename rule that matched no folder in any
+ * mailbox whose folders were planned: not about one that matched in
+ * one of them, nor because of mailboxes not run yet; the lists are
+ * the mailboxes' own and no failure; JSON, HTML and the printed lines
+ * say the same. */
+static void
+test_rename_warnings(void **state) {
+    static const char nope[] = "--rename \"Nope=N\" matches no folder",
+                      beta[] = "--rename \"Beta=B\" matches no folder";
+    struct mf_report_batch_info info = {.name = "w", .state = "Synced"};
+    struct mf_report_batch *b = mf_report_new(&info);
+    struct mf_report_mailbox a = {.email = "a@example.test",
+                                  .state = MF_REPORT_SYNCED,
+                                  .folders_copied = 3};
+    struct mf_report_mailbox c = a, queued = {.email = "q@example.test"},
+                             failed = {.email = "f@example.test",
+                                       .state = MF_REPORT_FAILED};
+    struct mf_report_totals t;
+    const char **v;
+    char *text, *out = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    (void)state;
+    c.email = "c@example.test";
+    assert_int_equal(mf_report_rename_warnings(b, &v), 0);
+    assert_null(v);
+    mf_report_add_mailbox(b, &a);
+    mf_report_add_mailbox(b, &c);
+    mf_report_add_mailbox(b, &queued); /* not run: does not count */
+    mf_report_add_mailbox(b, &failed); /* failed before its plan: neither */
+    unmatched(b, 0, "Nope", nope);
+    unmatched(b, 0, "Beta", beta); /* a's only: c has a Beta */
+    unmatched(b, 1, "Nope", nope);
+    unmatched(b, 1, "Nope", nope); /* listed twice: warned once */
+    assert_int_equal(b->mailboxes[0].n_unmatched_rename_items, 2);
+    assert_int_equal(b->mailboxes[0].n_failed_items, 0);
+    mf_report_totals(b, &t);
+    assert_int_equal(t.failed_items, 0);
+    assert_int_equal(mf_report_rename_warnings(b, &v), 1);
+    assert_string_equal(v[0], nope);
+    free(v);
+
+    text = render(b, MF_REPORT_JSON);
+    assert_non_null(strstr(text, "\"rename_warnings\":[\"--rename "
+                                 "\\\"Nope=N\\\" matches no folder\"]"));
+    assert_null(strstr(text, "Beta=B"));
+    free(text);
+    text = render(b, MF_REPORT_HTML);
+    assert_non_null(strstr(text, "<h2>Warnings</h2><ul><li>--rename "
+                                 "&quot;Nope=N&quot; matches no folder"));
+    free(text);
+    f = open_memstream(&out, &len);
+    assert_non_null(f);
+    mf_report_print_warnings(b, f);
+    fclose(f);
+    assert_string_equal(out, "WARNING: --rename \"Nope=N\" matches no "
+                             "folder\n");
+    free(out);
+    mf_report_free(&b);
+
+    /* A planned mailbox that lists no rule matched every rule. */
+    b = mf_report_new(&info);
+    mf_report_add_mailbox(b, &a);
+    mf_report_add_mailbox(b, &c);
+    unmatched(b, 0, "Nope", nope);
+    assert_int_equal(mf_report_rename_warnings(b, &v), 0);
+    assert_null(v);
+    text = render(b, MF_REPORT_JSON);
+    assert_non_null(strstr(text, "\"rename_warnings\":[]"));
+    free(text);
+    text = render(b, MF_REPORT_HTML);
+    assert_null(strstr(text, "Warnings"));
+    free(text);
+    mf_report_free(&b);
+}
+
 static double
 now_seconds(void) {
     struct timespec ts;
@@ -232,6 +319,7 @@ main(void) {
         cmocka_unit_test(test_endpoint_credentials_dropped),
         cmocka_unit_test(test_copies_and_bounds),
         cmocka_unit_test(test_totals),
+        cmocka_unit_test(test_rename_warnings),
         cmocka_unit_test(test_large_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

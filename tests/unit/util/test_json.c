@@ -54,7 +54,7 @@ struct sample {
     uint64_t u64;
     int64_t i64;
     uint32_t u32;
-    int i;
+    long i; /* int is refused: a comparison is an int */
     bool yes;
     double d;
     char *text;
