@@ -22,6 +22,28 @@ get_blob(const redisReply *h, const char *field, struct mf_batch_blob *b) {
     }
 }
 
+/* The caps as the job's last progress said (progress.lua): names as
+ * mf_migrate_wait_name() and mf_caps_cap_name() write them; a name not
+ * known reads as no wait. */
+static void
+read_conns(const redisReply *h, struct mf_migrate_conns *c) {
+    char what[32], cap[32];
+
+    c->source_held = (uint32_t)mf__batch_hget_u64(h, "p_shold");
+    c->target_held = (uint32_t)mf__batch_hget_u64(h, "p_thold");
+    mf__batch_hget_copy(h, "p_wait", what, sizeof(what));
+    mf__batch_hget_copy(h, "p_wcap", cap, sizeof(cap));
+    for (int w = 1; w < MF_MIGRATE_WAIT_COUNT; w++)
+        if (!strcmp(what, mf_migrate_wait_name((enum mf_migrate_wait)w)))
+            c->waiting = (enum mf_migrate_wait)w;
+    if (c->waiting == MF_MIGRATE_WAIT_NONE)
+        return;
+    for (int k = 0; k <= MF_CAPS_CAP_MAILBOXES; k++)
+        if (!strcmp(cap, mf_caps_cap_name((enum mf_caps_cap)k)))
+            c->cap = (enum mf_caps_cap)k;
+    c->waiting_ms = mf__batch_hget_u64(h, "p_wms");
+}
+
 /* The live progress fields, when they are the current job attempt's
  * (p_key, progress.lua): a result clears p_key but leaves the totals, so
  * without this check a new job would show its predecessor's. */
@@ -40,6 +62,7 @@ read_progress(const redisReply *h, struct mf_batch_mailbox *mb) {
     mb->bytes_total = mf__batch_hget_u64(h, "p_btotal");
     mb->folders_total = (uint32_t)mf__batch_hget_u64(h, "p_ftotal");
     mb->folders_done = (uint32_t)mf__batch_hget_u64(h, "p_fdone");
+    read_conns(h, &mb->conns);
 }
 
 void
