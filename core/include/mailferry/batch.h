@@ -368,6 +368,9 @@ struct mf_batch_mailbox {
     uint64_t progress_seq;
     uint64_t messages_total, messages_done, bytes_done, bytes_total;
     uint32_t folders_total, folders_done;
+    /* Its connections under the caps as its last progress said: held,
+     * and what it waited for then (waiting_ms: for how long by then). */
+    struct mf_migrate_conns conns;
     /* The last error; code 0 when none. */
     int error_code;
     char error_name[64];
@@ -401,6 +404,12 @@ void mf_batch_mailbox_free(struct mf_batch_mailbox **mb);
  * mf_batch_mailbox_free(). On error (MF_E_NOT_FOUND for the first absent
  * one) every mbs_r[i] is NULL. */
 MF_WARN_UNUSED mf_err mf_batch_mailbox_get_many(
+    struct mf_redis *r, const char *batch, const char *const *emails, size_t n,
+    struct mf_batch_mailbox **mbs_r, struct mf_error *err);
+/* The same with only each record's login fields (mbs_r[i]->cfg; the
+ * rest zero), read with HMGET: what producing jobs needs, at a fraction
+ * of the reply to parse. */
+MF_WARN_UNUSED mf_err mf_batch_mailbox_cfg_get_many(
     struct mf_redis *r, const char *batch, const char *const *emails, size_t n,
     struct mf_batch_mailbox **mbs_r, struct mf_error *err);
 
@@ -604,7 +613,8 @@ struct mf_batch_progress {
     uint64_t seq; /* increases per job attempt */
     uint64_t messages_total, messages_done, bytes_done;
     uint32_t folders_total, folders_done;
-    uint64_t bytes_total; /* of messages_total; 0: not known */
+    uint64_t bytes_total;          /* of messages_total; 0: not known */
+    struct mf_migrate_conns conns; /* held and waited for, now */
 };
 
 /* Records progress unless it is older than what was applied for this

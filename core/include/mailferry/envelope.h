@@ -32,6 +32,10 @@
 #define MF_ENVELOPE_SCHEMA_VERSION 1
 /* A sensible unpack limit: Kafka's default message.max.bytes. */
 #define MF_ENVELOPE_MAX_DEFAULT (1024 * 1024)
+/* Progress.waiting_for and .waiting_cap are below these (the numbers of
+ * enum mf_migrate_wait and enum mf_caps_cap; worker/keeper.c checks). */
+#define MF_ENVELOPE_WAIT_MAX 4
+#define MF_ENVELOPE_CAP_MAX 5
 
 /* Values equal those of the protobuf enums (job.proto, result.proto). */
 enum mf_job_kind {
@@ -116,6 +120,13 @@ struct mf_progress {
     char *current_folder;
     struct mf_counters counters;
     uint64_t sequence; /* increases per job attempt */
+    /* The caps now (mailferry/migrate.h, struct mf_migrate_conns):
+     * connection leases held per side, what the job waits for (enum
+     * mf_migrate_wait), the cap found full (enum mf_caps_cap), how long
+     * so far. Unpacking leaves a value it does not know 0. */
+    uint32_t source_connections, target_connections;
+    uint32_t waiting_for, waiting_cap;
+    uint64_t waiting_ms;
 };
 
 /* One skipped or failed message. */

@@ -81,6 +81,28 @@ struct mf_migrate_login {
     const char *oauth_mailbox; /* whose token; NULL: user */
 };
 
+/* What a run waits for under the fleet-wide caps (mailferry/caps.h). */
+enum mf_migrate_wait {
+    MF_MIGRATE_WAIT_NONE,    /* nothing: it holds what it needs */
+    MF_MIGRATE_WAIT_SOURCE,  /* a source connection slot */
+    MF_MIGRATE_WAIT_TARGET,  /* a target connection slot */
+    MF_MIGRATE_WAIT_MAILBOX, /* a slot in the source's mailbox cap */
+};
+#define MF_MIGRATE_WAIT_COUNT 4
+/* "none", "source", "target", "mailbox". */
+const char *mf_migrate_wait_name(enum mf_migrate_wait w);
+
+/* A run's connections under the caps at one moment: the connection
+ * leases it holds on each side and what it waits for, the cap that was
+ * full when it last tried and how long it has waited so far. All 0
+ * without caps: no lease is taken, nothing is waited for. */
+struct mf_migrate_conns {
+    uint32_t source_held, target_held;
+    enum mf_migrate_wait waiting;
+    enum mf_caps_cap cap; /* MF_CAPS_CAP_NONE: Redis away, or no wait */
+    uint64_t waiting_ms;
+};
+
 /* Live counters of a running mailbox: updated by the engine, read by a
  * progress display in another thread. */
 struct mf_migrate_progress {
@@ -91,7 +113,19 @@ struct mf_migrate_progress {
     _Atomic uint64_t bytes_total;     /* bytes of messages_total */
     _Atomic uint32_t folders_done;
     _Atomic uint32_t folders_total;
+    /* The caps (mf_migrate_progress_conns() reads them): connection
+     * leases held per side, what it waits for now (enum
+     * mf_migrate_wait), the cap found full (enum mf_caps_cap) and since
+     * when (mf_caps_now_ms()). */
+    _Atomic uint32_t source_held, target_held;
+    _Atomic uint32_t waiting, waiting_cap;
+    _Atomic uint64_t waiting_since_ms;
 };
+
+/* The connections of p now (a run in another thread may change them
+ * meanwhile: each field is read once). */
+void mf_migrate_progress_conns(const struct mf_migrate_progress *p,
+                               struct mf_migrate_conns *c_r);
 
 /* Fleet-wide caps (docs/design.md §7), shared through Redis by every process
  * that migrates from the same servers. Borrowed. */

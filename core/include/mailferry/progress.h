@@ -35,6 +35,7 @@
 #define MAILFERRY_PROGRESS_H
 
 #include "mailferry/err.h"
+#include "mailferry/migrate.h"
 #include "mailferry/redis.h"
 
 #include <stdbool.h>
@@ -63,6 +64,8 @@ struct mf_progress_mailbox {
     uint32_t folders_done, folders_total;
     uint32_t attempt;
     double seconds; /* since its pass began; 0: not known */
+    /* Connections held under the caps, and what it waits for. */
+    struct mf_migrate_conns conns;
 };
 
 /* One endpoint's connections, from the caps in Redis. counted is false
@@ -107,6 +110,9 @@ struct mf_progress_snapshot {
 
     struct mf_progress_side source, target;
     uint64_t lease_wait_ms; /* waited for leases, finished jobs */
+    /* Running mailboxes that wait for a slot in a cap now (their conns:
+     * a connection, or a place in the mailbox cap). */
+    uint64_t run_waiting;
 
     struct mf_progress_mailbox *inflight; /* owned, CSV order */
     size_t n_inflight;                    /* <= MF_PROGRESS_INFLIGHT_MAX */
@@ -118,6 +124,13 @@ void mf_progress_snapshot_clear(struct mf_progress_snapshot *s);
  * the counters are the caller's to add. */
 void mf_progress_snapshot_add_inflight(struct mf_progress_snapshot *s,
                                        const struct mf_progress_mailbox *m);
+
+/* Counts one running mailbox in s (the one rule for a snapshot read
+ * from Redis and one made from --direct's threads): its done and left
+ * figures, whether it still lists or has no plan yet, whether it waits
+ * for a slot; and adds it to s->inflight (add_inflight above). */
+void mf_progress_snapshot_add_running(struct mf_progress_snapshot *s,
+                                      const struct mf_progress_mailbox *m);
 
 /* Called by mf_progress_read() with every mailbox record it reads, for a
  * caller that prints something per mailbox from the same pass (migrate's
@@ -206,6 +219,12 @@ struct mf_progress_lines {
 void mf_progress_render(const struct mf_progress_snapshot *s,
                         const struct mf_progress_figures *f, unsigned width,
                         unsigned height, struct mf_progress_lines *out);
+
+/* A running mailbox's wait for a slot, as the display, the summary and
+ * `batch status` say it: "waiting for a source connection slot (total
+ * cap full) 3s"; "" when c waits for nothing. */
+void mf_progress_wait_text(const struct mf_migrate_conns *c, char *out,
+                           size_t n);
 
 /* The one-line form (no width limit): "progress: 3/10 mailboxes done
  * (1 failed), 2 running, 5 queued; messages 120/~400 (30%); bytes ...;

@@ -30,6 +30,14 @@ mf_batch_apply_envelope_progress(struct mf_redis *r,
         .bytes_total = c->bytes_source,
         .folders_total = (uint32_t)c->folders_total,
         .folders_done = (uint32_t)c->folders_done,
+        .conns =
+            {
+                .source_held = p->source_connections,
+                .target_held = p->target_connections,
+                .waiting = (enum mf_migrate_wait)p->waiting_for,
+                .cap = (enum mf_caps_cap)p->waiting_cap,
+                .waiting_ms = p->waiting_ms,
+            },
     };
 
     return mf_batch_apply_progress(r, p->batch, p->mailbox, &bp, applied_r,

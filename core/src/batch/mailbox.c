@@ -22,6 +22,28 @@ get_blob(const redisReply *h, const char *field, struct mf_batch_blob *b) {
     }
 }
 
+/* The caps as the job's last progress said (progress.lua): names as
+ * mf_migrate_wait_name() and mf_caps_cap_name() write them; a name not
+ * known reads as no wait. */
+static void
+read_conns(const redisReply *h, struct mf_migrate_conns *c) {
+    char what[32], cap[32];
+
+    c->source_held = (uint32_t)mf__batch_hget_u64(h, "p_shold");
+    c->target_held = (uint32_t)mf__batch_hget_u64(h, "p_thold");
+    mf__batch_hget_copy(h, "p_wait", what, sizeof(what));
+    mf__batch_hget_copy(h, "p_wcap", cap, sizeof(cap));
+    for (int w = 1; w < MF_MIGRATE_WAIT_COUNT; w++)
+        if (!strcmp(what, mf_migrate_wait_name((enum mf_migrate_wait)w)))
+            c->waiting = (enum mf_migrate_wait)w;
+    if (c->waiting == MF_MIGRATE_WAIT_NONE)
+        return;
+    for (int k = 0; k <= MF_CAPS_CAP_MAILBOXES; k++)
+        if (!strcmp(cap, mf_caps_cap_name((enum mf_caps_cap)k)))
+            c->cap = (enum mf_caps_cap)k;
+    c->waiting_ms = mf__batch_hget_u64(h, "p_wms");
+}
+
 /* The live progress fields, when they are the current job attempt's
  * (p_key, progress.lua): a result clears p_key but leaves the totals, so
  * without this check a new job would show its predecessor's. */
@@ -40,6 +62,7 @@ read_progress(const redisReply *h, struct mf_batch_mailbox *mb) {
     mb->bytes_total = mf__batch_hget_u64(h, "p_btotal");
     mb->folders_total = (uint32_t)mf__batch_hget_u64(h, "p_ftotal");
     mb->folders_done = (uint32_t)mf__batch_hget_u64(h, "p_fdone");
+    read_conns(h, &mb->conns);
 }
 
 void
@@ -178,14 +201,71 @@ from_reply(const redisReply *h, const char *batch, const char *email,
     return MF_E_OK;
 }
 
-mf_err
-mf_batch_mailbox_get_many(struct mf_redis *r, const char *batch,
-                          const char *const *emails, size_t n,
-                          struct mf_batch_mailbox **mbs_r,
-                          struct mf_error *err) {
+/* The fields of a mailbox record that say how to log in (struct
+ * mf_batch_mailbox_cfg), in the order cfg_from_reply() reads them. */
+static const char *const cfg_fields[] = {
+    "email", "user", "password", "user_root", "target_user", "target_password",
+};
+
+/* A string field of an HMGET reply: NULL when absent or empty. */
+static const redisReply *
+hmget_field(const redisReply *h, size_t i) {
+    const redisReply *v = i < h->elements ? h->element[i] : NULL;
+
+    return v && v->type == REDIS_REPLY_STRING && v->len > 0 ? v : NULL;
+}
+
+static char *
+hmget_strdup(const redisReply *h, size_t i) {
+    const redisReply *v = hmget_field(h, i);
+
+    return v ? mf_xstrndup(v->str, v->len) : NULL;
+}
+
+static void
+hmget_blob(const redisReply *h, size_t i, struct mf_batch_blob *b) {
+    const redisReply *v = hmget_field(h, i);
+
+    if (v) {
+        b->data = mf_xmemdup(v->str, v->len);
+        b->len = v->len;
+    }
+}
+
+/* The login fields of one HMGET cfg_fields reply into *mb_r, or
+ * NOT_FOUND. */
+static mf_err
+cfg_from_reply(const redisReply *h, const char *batch, const char *email,
+               struct mf_batch_mailbox **mb_r, struct mf_error *err) {
+    struct mf_batch_mailbox_cfg *c;
+
+    if (h->type == REDIS_REPLY_ERROR)
+        return mf_error_set(err, MF_E_REDIS, "HMGET: %.*s", (int)h->len,
+                            h->str);
+    if (h->type != REDIS_REPLY_ARRAY || !hmget_field(h, 0))
+        return mf_error_set(err, MF_E_NOT_FOUND,
+                            "batch %s has no mailbox %.200s", batch, email);
+    *mb_r = mf_xcalloc(1, sizeof(**mb_r));
+    c = &(*mb_r)->cfg;
+    c->email = hmget_strdup(h, 0);
+    c->user = hmget_strdup(h, 1);
+    hmget_blob(h, 2, &c->password);
+    c->user_root = hmget_strdup(h, 3);
+    c->target_user = hmget_strdup(h, 4);
+    hmget_blob(h, 5, &c->target_password);
+    return MF_E_OK;
+}
+
+/* Reads n mailboxes' records in one round trip: the whole record
+ * (HGETALL) or, with cfg_only, the login fields alone (HMGET). */
+static mf_err
+get_many(struct mf_redis *r, const char *batch, const char *const *emails,
+         size_t n, bool cfg_only, struct mf_batch_mailbox **mbs_r,
+         struct mf_error *err) {
+    enum { FIELDS = MF_ARRAY_LEN(cfg_fields), ARGS = 2 + FIELDS };
     char(*keys)[MF__BATCH_KEY_MAX] = NULL;
-    const char *(*argv)[2] = NULL;
-    size_t(*lens)[2] = NULL;
+    const char *(*argv)[ARGS] = NULL;
+    size_t(*lens)[ARGS] = NULL;
     const char **av = NULL;
     const size_t **lv = NULL;
     int *argc = NULL;
@@ -204,18 +284,22 @@ mf_batch_mailbox_get_many(struct mf_redis *r, const char *batch,
     replies = mf_xcalloc(n, sizeof(*replies));
     for (size_t i = 0; i < n; i++) {
         mf__batch_mb_key(keys[i], sizeof(keys[i]), batch, emails[i], "");
-        argv[i][0] = "HGETALL";
+        argv[i][0] = cfg_only ? "HMGET" : "HGETALL";
         argv[i][1] = keys[i];
-        lens[i][0] = 7;
-        lens[i][1] = strlen(keys[i]);
         argc[i] = 2;
+        for (size_t f = 0; cfg_only && f < FIELDS; f++)
+            argv[i][argc[i]++] = cfg_fields[f];
+        for (int a = 0; a < argc[i]; a++)
+            lens[i][a] = strlen(argv[i][a]);
         av[i] = (const char *)argv[i];
         lv[i] = lens[i];
     }
     rc = mf_redis_pipeline(r, n, argc, (const char *const *const *)av, lv,
                            replies, err);
     for (size_t i = 0; rc == MF_E_OK && i < n; i++)
-        rc = from_reply(replies[i], batch, emails[i], &mbs_r[i], err);
+        rc = cfg_only
+                 ? cfg_from_reply(replies[i], batch, emails[i], &mbs_r[i], err)
+                 : from_reply(replies[i], batch, emails[i], &mbs_r[i], err);
     if (rc != MF_E_OK)
         for (size_t i = 0; i < n; i++)
             mf_batch_mailbox_free(&mbs_r[i]);
@@ -230,6 +314,22 @@ mf_batch_mailbox_get_many(struct mf_redis *r, const char *batch,
     free(argv);
     free(keys);
     return rc;
+}
+
+mf_err
+mf_batch_mailbox_get_many(struct mf_redis *r, const char *batch,
+                          const char *const *emails, size_t n,
+                          struct mf_batch_mailbox **mbs_r,
+                          struct mf_error *err) {
+    return get_many(r, batch, emails, n, false, mbs_r, err);
+}
+
+mf_err
+mf_batch_mailbox_cfg_get_many(struct mf_redis *r, const char *batch,
+                              const char *const *emails, size_t n,
+                              struct mf_batch_mailbox **mbs_r,
+                              struct mf_error *err) {
+    return get_many(r, batch, emails, n, true, mbs_r, err);
 }
 
 mf_err

@@ -79,6 +79,15 @@ mf_batch_apply_progress(struct mf_redis *r, const char *batch,
     mf__batch_argv_addu(&a, p->folders_total);
     mf__batch_argv_addu(&a, p->folders_done);
     mf__batch_argv_addu(&a, p->bytes_total);
+    mf__batch_argv_addu(&a, p->conns.source_held);
+    mf__batch_argv_addu(&a, p->conns.target_held);
+    mf__batch_argv_adds(&a, p->conns.waiting == MF_MIGRATE_WAIT_NONE
+                                ? ""
+                                : mf_migrate_wait_name(p->conns.waiting));
+    mf__batch_argv_adds(&a, p->conns.waiting == MF_MIGRATE_WAIT_NONE
+                                ? ""
+                                : mf_caps_cap_name(p->conns.cap));
+    mf__batch_argv_addu(&a, p->conns.waiting_ms);
     rc = mf__batch_script_run(r, &a, &reply, err);
     mf__batch_argv_free(&a);
     if (rc)

@@ -52,6 +52,7 @@ struct mf__direct_watch {
     const atomic_bool *stop;
     const char *batch; /* for the display's head; NULL: "direct" */
     bool json;
+    bool caps; /* the run has caps: its leases are counted */
     double progress_interval_s;
 };
 void mf__direct_watch(const struct mf__direct_watch *w,

@@ -103,6 +103,7 @@ mf_direct_run(const struct mf_direct_options *o) {
             .stop = o->stop,
             .batch = o->opts.batch,
             .json = o->json,
+            .caps = o->opts.caps != NULL,
             .progress_interval_s = o->progress_interval_s,
         },
         &samples);

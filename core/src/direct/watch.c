@@ -10,8 +10,10 @@
  * batch records: done is what finished mailboxes copied plus what running
  * ones handled so far, left is what running ones listed and have not
  * handled; mailboxes not started are estimated from the finished ones'
- * source sizes. Connections are not counted: --direct takes no leases
- * unless it has caps, and then they live in another process's view.
+ * source sizes. Connections are counted when the run has caps (without
+ * them nothing takes a lease): this run's, from its threads' live
+ * progress (held, and the mailboxes waiting for a slot on each side),
+ * not the fleet's that `migrate` reads from Redis.
  *
  * The lines are printed here, by this one thread, rather than by the
  * copying threads: a line printed between two draws would be overdrawn
@@ -45,22 +47,12 @@ add_running(struct mf_progress_snapshot *s, const struct mf__direct_outcome *o,
     if (*since <= 0)
         *since = now;
     m.seconds = now - *since;
-    s->running_n++;
-    s->messages_done += m.messages_done;
-    s->bytes_done += m.bytes_done;
-    s->run_messages_left += m.messages_total > m.messages_done
-                                ? m.messages_total - m.messages_done
-                                : 0;
-    if (m.bytes_total)
-        s->run_bytes_left +=
-            m.bytes_total > m.bytes_done ? m.bytes_total - m.bytes_done : 0;
-    else if (m.messages_total > m.messages_done)
-        s->run_unsized_left += m.messages_total - m.messages_done;
-    if (!m.folders_total && !m.messages_total)
-        s->run_unplanned++;
-    else if (m.folders_done + 1 < m.folders_total)
-        s->listing = true;
-    mf_progress_snapshot_add_inflight(s, &m);
+    mf_migrate_progress_conns(p, &m.conns);
+    mf_progress_snapshot_add_running(s, &m);
+    s->source.held += m.conns.source_held;
+    s->target.held += m.conns.target_held;
+    s->source.waiting += m.conns.waiting == MF_MIGRATE_WAIT_SOURCE;
+    s->target.waiting += m.conns.waiting == MF_MIGRATE_WAIT_TARGET;
 }
 
 static void
@@ -76,6 +68,7 @@ add_finished(struct mf_progress_snapshot *s,
     s->sized++;
     s->sized_messages += st->messages_source;
     s->sized_bytes += st->bytes_source;
+    s->lease_wait_ms += st->lease_wait_ms;
 }
 
 /* The snapshot of the run now; under w->mu. since[i]: when mailbox i was
@@ -89,6 +82,7 @@ snapshot(const struct mf__direct_watch *w, bool stopping, double *since,
     s->at = now;
     snprintf(s->batch, sizeof(s->batch), "%s", w->batch ? w->batch : "direct");
     s->mailboxes = w->n;
+    s->source.counted = s->target.counted = w->caps;
     for (size_t i = 0; i < w->n; i++) {
         const struct mf__direct_outcome *o = &w->v[i];
         if (atomic_load(&o->done))

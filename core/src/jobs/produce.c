@@ -101,9 +101,10 @@ mf_jobs_produce_job(const struct mf_jobs_ctx *c,
     return mf__jobs_produce_job(c, cfg, batch, topic, bj, NULL, err);
 }
 
-/* Jobs are produced JOBS_AT_ONCE at a time: their mailbox records read
- * in one round trip (mf_batch_mailbox_get_many()) instead of one each,
- * which is what a pass over 50,000 mailboxes spent its time on. */
+/* Jobs are produced JOBS_AT_ONCE at a time: the login fields of their
+ * mailbox records read in one round trip (mf_batch_mailbox_cfg_get_many())
+ * instead of each whole record apart, which is what a pass over 50,000
+ * mailboxes spent its time on. */
 #define JOBS_AT_ONCE 200
 
 /* At most this many jobs wait in the producer, so that a pass over any
@@ -137,7 +138,8 @@ produce_gathered(struct walk *w) {
     w->njobs = 0;
     for (size_t k = 0; k < n; k++)
         emails[k] = w->jobs[k].email;
-    rc = mf_batch_mailbox_get_many(w->c->redis, w->batch, emails, n, mbs, &err);
+    rc = mf_batch_mailbox_cfg_get_many(w->c->redis, w->batch, emails, n, mbs,
+                                       &err);
     for (; rc == MF_E_OK && i < n; i++) {
         rc = produce_built(w->c, w->cfg, w->c->topics->jobs, mbs[i],
                            &w->jobs[i], NULL, &err);

@@ -338,6 +338,11 @@ mf_envelope_pack(const struct mf_envelope *env, uint8_t **buf_r, size_t *len_r,
         pb_counters(&pc, &p->counters);
         pp.counters = &pc;
         pp.sequence = p->sequence;
+        pp.source_connections = p->source_connections;
+        pp.target_connections = p->target_connections;
+        pp.waiting_for = p->waiting_for;
+        pp.waiting_cap = p->waiting_cap;
+        pp.waiting_ms = p->waiting_ms;
         pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_PROGRESS;
         pe.progress = &pp;
         break;
@@ -615,6 +620,15 @@ un_progress(const PbProgress *pb, struct mf_progress *x, struct mf_error *err) {
     x->current_folder = dup(pb->current_folder);
     un_counters(pb->counters, &x->counters);
     x->sequence = pb->sequence;
+    x->source_connections = pb->source_connections;
+    x->target_connections = pb->target_connections;
+    /* Values of a newer writer that this one does not know: none. */
+    x->waiting_for =
+        pb->waiting_for < MF_ENVELOPE_WAIT_MAX ? pb->waiting_for : 0;
+    x->waiting_cap = x->waiting_for && pb->waiting_cap < MF_ENVELOPE_CAP_MAX
+                         ? pb->waiting_cap
+                         : 0;
+    x->waiting_ms = x->waiting_for ? pb->waiting_ms : 0;
     return MF_E_OK;
 }
 

@@ -14,6 +14,13 @@
  * Redis unreachable: waiting goes on (no connection is opened), pausing a
  * second between tries, until Redis is back or the run is stopped.
  *
+ * What a person watching sees (issue 16 §6): the run's live progress
+ * (struct mf_migrate_progress, which the worker publishes every few
+ * seconds and --direct reads) says how many connection leases it holds
+ * on each side, and, while a slot is not granted at the first try, what
+ * it waits for, which cap was full and since when; the wait clears as
+ * the slot is granted (or the run is stopped).
+ *
  * Threads: the mailbox thread acquires and releases (its own Redis
  * connection), the keeper renews (another), the reader thread takes from
  * the source's bandwidth bucket (a third); a mutex guards the lease slots
@@ -68,6 +75,7 @@ struct mf__leases {
     bool keeper_started, quit;
     _Atomic uint64_t waited_ms;
     _Atomic uint64_t lost;
+    struct mf_migrate_progress *progress; /* borrowed, or NULL */
 };
 
 static void
@@ -112,6 +120,73 @@ stopped(const struct mf__leases *l) {
 }
 
 /* ------------------------------------------------------------------ */
+/* What the live progress shows                                        */
+/* ------------------------------------------------------------------ */
+
+const char *
+mf_migrate_wait_name(enum mf_migrate_wait w) {
+    switch (w) {
+    case MF_MIGRATE_WAIT_NONE:
+        return "none";
+    case MF_MIGRATE_WAIT_SOURCE:
+        return "source";
+    case MF_MIGRATE_WAIT_TARGET:
+        return "target";
+    case MF_MIGRATE_WAIT_MAILBOX:
+        return "mailbox";
+    }
+    return "none";
+}
+
+void
+mf_migrate_progress_conns(const struct mf_migrate_progress *p,
+                          struct mf_migrate_conns *c) {
+    uint32_t w = atomic_load(&p->waiting), cap = atomic_load(&p->waiting_cap);
+    uint64_t since = atomic_load(&p->waiting_since_ms), now = mf_caps_now_ms();
+
+    memset(c, 0, sizeof(*c));
+    c->source_held = atomic_load(&p->source_held);
+    c->target_held = atomic_load(&p->target_held);
+    if (w == MF_MIGRATE_WAIT_NONE || w >= MF_MIGRATE_WAIT_COUNT)
+        return;
+    c->waiting = (enum mf_migrate_wait)w;
+    c->cap =
+        cap <= MF_CAPS_CAP_MAILBOXES ? (enum mf_caps_cap)cap : MF_CAPS_CAP_NONE;
+    c->waiting_ms = now > since ? now - since : 0;
+}
+
+/* The connection leases held, into the live progress; under l->mu. */
+static void
+show_held(struct mf__leases *l) {
+    if (!l->progress)
+        return;
+    atomic_store(&l->progress->source_held,
+                 l->slot[SLOT_SOURCE].lease ? 1u : 0u);
+    atomic_store(&l->progress->target_held,
+                 l->slot[SLOT_TARGET].lease ? 1u : 0u);
+}
+
+/* What the run waits for now (MF_MIGRATE_WAIT_NONE: nothing), the cap
+ * that was full. The start is kept while the same wait goes on. */
+static void
+show_wait(struct mf__leases *l, enum mf_migrate_wait what,
+          enum mf_caps_cap cap) {
+    struct mf_migrate_progress *p = l->progress;
+
+    if (!p)
+        return;
+    if (what == MF_MIGRATE_WAIT_NONE) {
+        atomic_store(&p->waiting, MF_MIGRATE_WAIT_NONE);
+        return;
+    }
+    atomic_store(&p->waiting_cap, (uint32_t)cap);
+    if (atomic_load(&p->waiting) != (uint32_t)what) {
+        atomic_store(&p->waiting_since_ms, mf_caps_now_ms());
+        atomic_store(&p->waiting, (uint32_t)what);
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* Keeper thread                                                       */
 /* ------------------------------------------------------------------ */
 
@@ -138,8 +213,10 @@ keeper_main(void *arg) {
                      mf_caps_lease_expired(s->lease, mf_caps_now_ms()))) {
                     /* The slot may be someone else's now: close. */
                     atomic_fetch_add(&l->lost, 1);
-                    if (rc == MF_E_LEASE_LOST)
+                    if (rc == MF_E_LEASE_LOST) {
                         mf_caps_lease_free(&s->lease);
+                        show_held(l);
+                    }
                     if (s->store && s->store->ops->abort)
                         s->store->ops->abort(s->store);
                     continue;
@@ -215,6 +292,7 @@ mf__leases_new(const struct mf_migrate_options *o, struct mf__leases **l_r,
     profile_caps(&l->caps_v.target, o->target_profile);
     l->caps = &l->caps_v;
     l->stop = o->stop;
+    l->progress = o->progress;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     mf__leases_endpoint_id(o, false, l->ep[0], sizeof(l->ep[0]));
@@ -260,6 +338,8 @@ mf__leases_free(struct mf__leases **lp) {
         if (l->slot[i].lease)
             (void)mf_caps_release(l->r, &l->slot[i].lease, &err);
     }
+    show_held(l);
+    show_wait(l, MF_MIGRATE_WAIT_NONE, MF_CAPS_CAP_NONE);
     mf_redis_free(&l->r);
     mf_redis_free(&l->keep_r);
     mf_redis_free(&l->bw_r);
@@ -272,14 +352,27 @@ mf__leases_free(struct mf__leases **lp) {
 static mf_err
 acquire(struct mf__leases *l, int slot, const struct mf_caps_spec *spec,
         struct mf_error *err) {
+    static const enum mf_migrate_wait what[NSLOTS] = {
+        [SLOT_MAILBOX] = MF_MIGRATE_WAIT_MAILBOX,
+        [SLOT_SOURCE] = MF_MIGRATE_WAIT_SOURCE,
+        [SLOT_TARGET] = MF_MIGRATE_WAIT_TARGET,
+    };
     struct mf_caps_waiter *w;
     struct mf_caps_lease *lease = NULL;
+    enum mf_caps_cap full = MF_CAPS_CAP_NONE;
     mf_err rc;
 
     if ((rc = mf_caps_spec_check(spec, err)))
         return rc;
     w = mf_caps_waiter_new(spec);
+    /* One try first: a slot granted at once is no wait to show. */
+    if (!stopped(l) &&
+        mf_caps_acquire(l->r, w, &lease, &full, err) == MF_E_OK && lease) {
+        rc = MF_E_OK;
+        goto granted;
+    }
     for (;;) {
+        show_wait(l, what[slot], mf_caps_waiter_stats(w)->last_full);
         if (stopped(l)) {
             struct mf_error e2;
             if (mf_caps_cancel(l->r, w, &e2) != MF_E_OK) {
@@ -297,6 +390,8 @@ acquire(struct mf__leases *l, int slot, const struct mf_caps_spec *spec,
         /* Redis away: never connect without a lease; pause, try again. */
         nap_ms(1000);
     }
+    show_wait(l, MF_MIGRATE_WAIT_NONE, MF_CAPS_CAP_NONE);
+granted:
     atomic_fetch_add(&l->waited_ms, mf_caps_waiter_stats(w)->waited_ms);
     mf_caps_waiter_free(&w);
     if (rc == MF_E_OK) {
@@ -304,6 +399,7 @@ acquire(struct mf__leases *l, int slot, const struct mf_caps_spec *spec,
         MF_ASSERT(l->slot[slot].lease == NULL);
         l->slot[slot].lease = lease;
         l->slot[slot].store = NULL;
+        show_held(l);
         pthread_cond_signal(&l->cv);
         pthread_mutex_unlock(&l->mu);
     }
@@ -388,6 +484,7 @@ mf__leases_release_connections(struct mf__leases *l, bool source, bool target) {
         s->lease = NULL;
         s->store = NULL;
     }
+    show_held(l);
     pthread_mutex_unlock(&l->mu);
     if (!lease[0] && !lease[1])
         return;

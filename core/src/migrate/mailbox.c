@@ -464,6 +464,13 @@ pass_verdict(struct mf__run *run) {
                             (unsigned long long)s->failed,
                             (unsigned long long)s->bytes_failed,
                             run->refusal.detail);
+    if (s->failed == 0) /* all on the target; flags refused (flagsync.c) */
+        return mf_error_set(&run->err, MF_E_NOT_ALL_COPIED,
+                            "%zu listed: flags or folders not synced; first: "
+                            "%.60s%s: %s: %.120s",
+                            res->n_failed, first->folder, uid,
+                            mf_err_name(first->error.code),
+                            first->error.detail);
     return mf_error_set(&run->err, MF_E_NOT_ALL_COPIED,
                         "%llu messages (%llu bytes) not copied; first: "
                         "%.60s%s: %s: %.100s",
@@ -602,6 +609,12 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
         if (rc == MF_E_BANDWIDTH_QUOTA && !stopped(&run) &&
             quota_waits++ < MAX_THROTTLED_RETRIES) {
             mf__run_quota_wait(&run, run.err.detail);
+            if (stopped(&run)) {
+                rc = mf_error_set(&run.err, MF_E_CANCELLED,
+                                  "stopped while waiting for the next "
+                                  "bandwidth quota window");
+                break;
+            }
             n--;
             continue;
         }

@@ -28,6 +28,32 @@ mf_progress_snapshot_clear(struct mf_progress_snapshot *s) {
 }
 
 void
+mf_progress_snapshot_add_running(struct mf_progress_snapshot *s,
+                                 const struct mf_progress_mailbox *m) {
+    s->running_n++;
+    s->messages_done += m->messages_done;
+    s->bytes_done += m->bytes_done;
+    s->run_messages_left += m->messages_total > m->messages_done
+                                ? m->messages_total - m->messages_done
+                                : 0;
+    if (m->bytes_total)
+        s->run_bytes_left +=
+            m->bytes_total > m->bytes_done ? m->bytes_total - m->bytes_done : 0;
+    else if (m->messages_total > m->messages_done)
+        s->run_unsized_left += m->messages_total - m->messages_done;
+    /* Folders are listed one by one as the job reaches them: until the
+     * last is, the job's total still grows. Before its first progress a
+     * job has no plan at all: its size is as unknown as a queued one's. */
+    if (!m->folders_total && !m->messages_total)
+        s->run_unplanned++;
+    else if (m->folders_done + 1 < m->folders_total)
+        s->listing = true;
+    if (m->conns.waiting != MF_MIGRATE_WAIT_NONE)
+        s->run_waiting++;
+    mf_progress_snapshot_add_inflight(s, m);
+}
+
+void
 mf_progress_snapshot_add_inflight(struct mf_progress_snapshot *s,
                                   const struct mf_progress_mailbox *m) {
     struct mf_progress_mailbox *c;

@@ -33,7 +33,6 @@ running_state(enum mf_mailbox_state st) {
 
 static void
 add_running(struct walk *w, const struct mf_batch_mailbox *mb) {
-    struct mf_progress_snapshot *s = w->s;
     struct mf_progress_mailbox m = {
         .email = mb->cfg.email,
         .messages_done = mb->messages_done,
@@ -46,28 +45,10 @@ add_running(struct walk *w, const struct mf_batch_mailbox *mb) {
         .seconds = mb->last_sync > 0 && w->now > mb->last_sync
                        ? (double)(w->now - mb->last_sync)
                        : 0,
+        .conns = mb->conns,
     };
 
-    s->running_n++;
-    s->messages_done += mb->messages_done;
-    s->bytes_done += mb->bytes_done;
-    s->run_messages_left += mb->messages_total > mb->messages_done
-                                ? mb->messages_total - mb->messages_done
-                                : 0;
-    if (mb->bytes_total)
-        s->run_bytes_left += mb->bytes_total > mb->bytes_done
-                                 ? mb->bytes_total - mb->bytes_done
-                                 : 0;
-    else if (mb->messages_total > mb->messages_done)
-        s->run_unsized_left += mb->messages_total - mb->messages_done;
-    /* Folders are listed one by one as the job reaches them: until the
-     * last is, the job's total still grows. Before its first progress a
-     * job has no plan at all: its size is as unknown as a queued one's. */
-    if (!mb->folders_total && !mb->messages_total)
-        s->run_unplanned++;
-    else if (mb->folders_done + 1 < mb->folders_total)
-        s->listing = true;
-    mf_progress_snapshot_add_inflight(s, &m);
+    mf_progress_snapshot_add_running(w->s, &m);
 }
 
 /* A queued mailbox's next pass: nothing known ahead for an incremental

@@ -116,8 +116,29 @@ connections(struct text *t, const struct mf_progress_snapshot *s,
             s->target.waiting);
     else
         put(t, "connections not counted (no caps)");
+    if (s->run_waiting)
+        put(t, "%s%llu mailbox%s waiting for a slot", sep,
+            (unsigned long long)s->run_waiting,
+            s->run_waiting == 1 ? "" : "es");
     mf_plan_format_duration(w, sizeof(w), (double)s->lease_wait_ms / 1000.0);
     put(t, "%swaited %s", sep, w);
+}
+
+void
+mf_progress_wait_text(const struct mf_migrate_conns *c, char *out, size_t n) {
+    struct text t = {out, n, 0};
+    char d[32];
+
+    MF_ASSERT(n > 0);
+    out[0] = '\0';
+    if (c->waiting == MF_MIGRATE_WAIT_NONE)
+        return;
+    mf_plan_format_duration(d, sizeof(d), (double)c->waiting_ms / 1000.0);
+    put(&t, "waiting for a %s %s", mf_migrate_wait_name(c->waiting),
+        c->waiting == MF_MIGRATE_WAIT_MAILBOX ? "slot" : "connection slot");
+    if (c->cap != MF_CAPS_CAP_NONE)
+        put(&t, " (%s cap full)", mf_caps_cap_name(c->cap));
+    put(&t, " %s", d);
 }
 
 static bool
@@ -166,7 +187,7 @@ emit(struct lines *l, const char *text) {
 static void
 inflight_line(struct lines *l, const struct mf_progress_mailbox *m) {
     char buf[MF_PROGRESS_WIDTH_MAX * 4 + 1], email[EMAIL_COLS * 4 + 1];
-    char a[32], b[32];
+    char a[128], b[32];
     struct text t = {buf, sizeof(buf), 0};
     unsigned cols = l->width / 3 < EMAIL_COLS ? l->width / 3 : EMAIL_COLS;
     int fill =
@@ -176,9 +197,15 @@ inflight_line(struct lines *l, const struct mf_progress_mailbox *m) {
     size_t cps = mf_utf8_fit(email, sizeof(email), m->email, cols);
 
     fill = fill > BAR ? BAR : fill;
-    put(&t, "  %s%*s [%.*s%.*s] %llu/%llu msgs, %s", email,
-        (int)(cols > cps ? cols - cps : 0), "", fill, "##########", BAR - fill,
-        "..........", (unsigned long long)m->messages_done,
+    put(&t, "  %s%*s [%.*s%.*s] ", email, (int)(cols > cps ? cols - cps : 0),
+        "", fill, "##########", BAR - fill, "..........");
+    /* A wait first: it is what a person looks for, and the end of a
+     * line may be cut at the terminal's width. */
+    if (m->conns.waiting != MF_MIGRATE_WAIT_NONE) {
+        mf_progress_wait_text(&m->conns, a, sizeof(a));
+        put(&t, "%s, ", a);
+    }
+    put(&t, "%llu/%llu msgs, %s", (unsigned long long)m->messages_done,
         (unsigned long long)m->messages_total,
         bytes(a, sizeof(a), m->bytes_done));
     if (m->bytes_total)
@@ -188,6 +215,10 @@ inflight_line(struct lines *l, const struct mf_progress_mailbox *m) {
         put(&t, ", %.1f msgs/s", (double)m->messages_done / m->seconds);
     if (m->attempt > 1)
         put(&t, ", attempt %u", m->attempt);
+    if (m->conns.source_held || m->conns.target_held)
+        put(&t, ", holds %u source + %u target connection%s",
+            m->conns.source_held, m->conns.target_held,
+            m->conns.source_held + m->conns.target_held == 1 ? "" : "s");
     emit(l, buf);
 }
 

@@ -2,7 +2,8 @@
  * One mailbox of `batch status --json` (status_int.h): the record's
  * fields as they always were, and what the text views show beside them:
  * the skipped messages by reason (the report's mapping), the pending
- * work or wait (pending.c's rule), and for a named mailbox its failed
+ * work or wait (pending.c's rule), the connections a running one holds
+ * or waits for under the caps, and for a named mailbox its failed
  * messages by error code. The rate and ETA of a running mailbox come
  * from the progress module's figures (mf__status_mailbox_figures()).
  */
@@ -30,6 +31,29 @@ progress_json(struct mf_json *j, const struct mf_batch_mailbox *mb,
         mf_json_double(j, f.eta_s);
     else
         mf_json_null(j);
+    mf_json_object_end(j);
+}
+
+/* The caps as its last progress said: held, and what it waits for. */
+static void
+connections_json(struct mf_json *j, const struct mf_batch_mailbox *mb) {
+    const struct mf_migrate_conns *c = &mb->conns;
+    bool run = mb->state == MF_MAILBOX_SYNCING ||
+               mb->state == MF_MAILBOX_INCREMENTAL_SYNCING;
+    bool waiting = run && c->waiting != MF_MIGRATE_WAIT_NONE;
+
+    mf_json_key(j, "connections");
+    mf_json_object_begin(j);
+    mf_json_member(j, "source_held", run ? c->source_held : 0u);
+    mf_json_member(j, "target_held", run ? c->target_held : 0u);
+    mf_json_member(j, "waiting", waiting);
+    mf_json_member(j, "waiting_for",
+                   waiting ? mf_migrate_wait_name(c->waiting) : NULL);
+    mf_json_member(j, "cap",
+                   waiting && c->cap != MF_CAPS_CAP_NONE
+                       ? mf_caps_cap_name(c->cap)
+                       : NULL);
+    mf_json_member(j, "waiting_ms", waiting ? c->waiting_ms : UINT64_C(0));
     mf_json_object_end(j);
 }
 
@@ -109,6 +133,7 @@ mf__status_mailbox_json(struct mf_json *j, const struct mf_batch_mailbox *mb,
         mf__status_codes_json(j, failed);
     }
     progress_json(j, mb, now);
+    connections_json(j, mb);
     pending_json(j, p);
     error_json(j, mb);
     mf_json_object_end(j);

@@ -103,6 +103,18 @@ running(const struct mf_batch_mailbox *mb, struct mf__status_pending *p) {
         return;
     }
     p->next = MF__STATUS_NEXT_RUNNING;
+    /* Blocked on a cap (mailferry's own, fleet-wide): not "waiting" in
+     * the --state sense, it goes on by itself when a slot frees up. */
+    if (mb->conns.waiting != MF_MIGRATE_WAIT_NONE) {
+        char w[128];
+        mf_progress_wait_text(&mb->conns, w, sizeof(w));
+        snprintf(p->text, sizeof(p->text),
+                 "pass %llu (%s), attempt %u: %s, holding %u source and %u "
+                 "target connections; it goes on when one is released",
+                 (unsigned long long)mb->pass, mf_job_kind_name(mb->kind),
+                 mb->attempt, w, mb->conns.source_held, mb->conns.target_held);
+        return;
+    }
     if (!mb->folders_total && !mb->messages_total)
         snprintf(p->text, sizeof(p->text),
                  "pass %llu (%s), attempt %u: started, nothing listed yet",

@@ -58,6 +58,7 @@ struct running {
     uint64_t total, done, bytes;
     uint32_t folders_total, folders_done;
     struct mf_progress_figures f;
+    struct mf_migrate_conns conns;
 };
 
 struct failed {
@@ -122,6 +123,7 @@ keep_running(struct snapshot *s, const struct mf_batch_mailbox *mb) {
     r->bytes = mb->bytes_done;
     r->folders_total = mb->folders_total;
     r->folders_done = mb->folders_done;
+    r->conns = mb->conns;
     mf__status_mailbox_figures(mb, s->now, &r->f);
 }
 
@@ -313,6 +315,11 @@ print_extras(FILE *out, const struct mf_batch_config *cfg,
                 "%u waiting\n",
                 s->ps.source.held, s->ps.source.waiting, s->ps.target.held,
                 s->ps.target.waiting);
+    if (s->ps.run_waiting)
+        fprintf(out,
+                "  slots     %llu running mailboxes waiting for a slot in "
+                "the caps\n",
+                (unsigned long long)s->ps.run_waiting);
 }
 
 static void
@@ -336,6 +343,14 @@ print_running(FILE *out, const struct snapshot *s) {
             mf__status_secs(b3, sizeof(b3), r->f.eta_s);
             fprintf(out, " ETA %s", b3);
         }
+        if (r->conns.waiting != MF_MIGRATE_WAIT_NONE) {
+            char w[128];
+            mf_progress_wait_text(&r->conns, w, sizeof(w));
+            fprintf(out, " %s", w);
+        }
+        if (r->conns.source_held || r->conns.target_held)
+            fprintf(out, " holds %u+%u conns", r->conns.source_held,
+                    r->conns.target_held);
         fprintf(out, "  [%s, attempt %u%s%s]\n",
                 mf_mailbox_state_name(r->state), r->attempt,
                 r->worker[0] ? ", " : "", r->worker);
@@ -386,6 +401,31 @@ print_text(FILE *out, const struct mf_batch_config *cfg,
 /* JSON                                                               */
 /* ------------------------------------------------------------------ */
 
+/* The caps' leases per endpoint (null when the batch has no caps: then
+ * nothing counts them) and the running mailboxes waiting for a slot. */
+static void
+print_json_side(struct mf_json *j, const char *key,
+                const struct mf_progress_side *side) {
+    mf_json_key(j, key);
+    if (!side->counted) {
+        mf_json_null(j);
+        return;
+    }
+    mf_json_object_begin(j);
+    MF_JSON_FIELDS(j, side, held, waiting);
+    mf_json_object_end(j);
+}
+
+static void
+print_json_connections(const struct snapshot *s, struct mf_json *j) {
+    mf_json_key(j, "connections");
+    mf_json_object_begin(j);
+    print_json_side(j, "source", &s->ps.source);
+    print_json_side(j, "target", &s->ps.target);
+    mf_json_member(j, "mailboxes_waiting", s->ps.run_waiting);
+    mf_json_object_end(j);
+}
+
 static void
 print_json_totals(const struct snapshot *s, struct mf_json *j) {
     const struct mf_progress_figures *f = &s->f;
@@ -418,6 +458,7 @@ print_json_totals(const struct snapshot *s, struct mf_json *j) {
     mf_json_member(j, "bytes_per_second",
                    busy(s) && f->rate_known ? f->bytes_per_s : 0.0);
     MF_JSON_FIELDS(j, &s->ps, lease_wait_ms);
+    print_json_connections(s, j);
     MF_JSON_FIELDS(j, s, outside_window, bytes_outside_window,
                    deleted_on_target, moved_on_target);
     mf_json_key(j, "eta_seconds");

@@ -9,7 +9,8 @@
  *     (the renewal says so, and every progress tick asks with
  *     mf_batch_stop_requested() and mf_batch_mailbox_stop_requested());
  *   - publishes a progress envelope every progress_interval, with an
- *     increasing sequence number;
+ *     increasing sequence number (the counters, and the connections the
+ *     job holds or waits for under the caps);
  *   - adds what the job copied to the worker's counters every second, so
  *     that /metrics shows a job's copying while it runs.
  *
@@ -45,10 +46,16 @@ mf__worker_progress_counters(struct mf__worker_job *j, struct mf_counters *c) {
     c->bytes_copied = atomic_load(&j->progress.bytes_done);
 }
 
+_Static_assert(MF_ENVELOPE_WAIT_MAX == MF_MIGRATE_WAIT_COUNT,
+               "Progress.waiting_for carries enum mf_migrate_wait");
+_Static_assert(MF_ENVELOPE_CAP_MAX == MF_CAPS_CAP_MAILBOXES + 1,
+               "Progress.waiting_cap carries enum mf_caps_cap");
+
 static void
 publish_progress(struct mf__worker_job *j) {
     struct mf__worker *w = j->w;
     struct mf_envelope env;
+    struct mf_migrate_conns c;
     struct mf_error err = {0};
 
     mf_envelope_init(&env, MF_ENVELOPE_PROGRESS, w->sender);
@@ -59,6 +66,14 @@ publish_progress(struct mf__worker_job *j) {
     env.progress.worker = mf_xstrdup(w->id);
     env.progress.sequence = ++j->progress_seq;
     mf__worker_progress_counters(j, &env.progress.counters);
+    /* Held and waited for under the caps: a job blocked on a full cap
+     * says so here until the slot is granted. */
+    mf_migrate_progress_conns(&j->progress, &c);
+    env.progress.source_connections = c.source_held;
+    env.progress.target_connections = c.target_held;
+    env.progress.waiting_for = (uint32_t)c.waiting;
+    env.progress.waiting_cap = (uint32_t)c.cap;
+    env.progress.waiting_ms = c.waiting_ms;
     if (mf__worker_publish(w, w->topics.results, j->env.job.batch,
                            j->env.job.mailbox, &env, 0, &err) != MF_E_OK) {
         mf__worker_count_error(w, err.code);
@@ -68,8 +83,9 @@ publish_progress(struct mf__worker_job *j) {
     mf_envelope_clear(&env);
 }
 
-static bool
-redis_ready(struct mf__worker_job *j, struct mf_redis **r) {
+bool
+mf__worker_job_redis(struct mf__worker_job *j, struct mf_redis **r,
+                     bool quiet) {
     struct mf_error err = {0};
 
     if (*r)
@@ -77,7 +93,10 @@ redis_ready(struct mf__worker_job *j, struct mf_redis **r) {
     if (mf_redis_connect(j->w->o.redis_url, 0, r, &err) == MF_E_OK)
         return true;
     *r = NULL;
-    mf__worker_count_error(j->w, err.code);
+    if (quiet)
+        mf__worker_count_error(j->w, err.code);
+    else
+        mf_log_error(&j->log, "job.redis", &err);
     return false;
 }
 
@@ -89,7 +108,7 @@ renew(struct mf__worker_job *j, struct mf_redis **r, uint64_t now,
     long ttl = w->o.claim_ttl_ms;
     mf_err rc;
 
-    if (!redis_ready(j, r)) {
+    if (!mf__worker_job_redis(j, r, true)) {
         rc = MF_E_REDIS_UNAVAILABLE;
         mf_error_set(&err, rc, "cannot connect to Redis");
     } else {
@@ -131,7 +150,8 @@ check_stop(struct mf__worker_job *j, struct mf_redis **r) {
     struct mf_error err = {0};
     bool stop = false;
 
-    if (atomic_load(&j->stop_reason) != MF__STOP_NONE || !redis_ready(j, r))
+    if (atomic_load(&j->stop_reason) != MF__STOP_NONE ||
+        !mf__worker_job_redis(j, r, true))
         return;
     if (mf_batch_stop_requested(*r, j->env.job.batch, &stop, &err) != MF_E_OK)
         return; /* the next renewal says it too */

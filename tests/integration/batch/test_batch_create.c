@@ -4,7 +4,9 @@
  * across the script's chunk boundary, nothing visible before commit, a
  * duplicate address in a later chunk refused with nothing left behind, a
  * second create of a name refused while the first runs, and what an
- * interrupted create left cleared by the next one.
+ * interrupted create left cleared by the next one. And what `batch
+ * start` reads back of each record, mf_batch_mailbox_cfg_get_many(): the
+ * login fields as stored, a missing mailbox MF_E_NOT_FOUND.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -186,12 +188,57 @@ test_interrupted_leftovers(void **state) {
     mf_redis_free(&r);
 }
 
+static void
+test_cfg_get_many(void **state) {
+    struct mf_redis *r = conn();
+    struct mf_batch_config cfg = {.source = "imap://a", .target = "imap://b"};
+    struct mf_batch_mailbox *mbs[3] = {0};
+    struct mf_error err = {0};
+    char name[64], **emails;
+    struct mf_batch_mailbox_cfg *v = rows(200, 3, &emails);
+    const char *ask[3] = {"e202@x.org", "e200@x.org", "e201@x.org"};
+
+    (void)state;
+    snprintf(name, sizeof(name), "%s-cfg", prefix);
+    cfg.name = name;
+    v[1].user = "login-201";
+    v[1].user_root = "shared/201";
+    v[1].target_user = "t201@y.org";
+    v[1].target_password = (struct mf_batch_blob){blob + 1, 5};
+    assert_int_equal(mf_batch_create(r, &cfg, v, 3, &err), MF_E_OK);
+    assert_int_equal(mf_batch_mailbox_cfg_get_many(r, name, ask, 3, mbs, &err),
+                     MF_E_OK);
+    assert_string_equal(mbs[0]->cfg.email, "e202@x.org");
+    assert_string_equal(mbs[1]->cfg.user, "e200@x.org");
+    assert_null(mbs[1]->cfg.user_root);
+    assert_null(mbs[1]->cfg.target_user);
+    assert_int_equal(mbs[1]->cfg.target_password.len, 0);
+    assert_int_equal(mbs[1]->cfg.password.len, sizeof(blob));
+    assert_memory_equal(mbs[1]->cfg.password.data, blob, sizeof(blob));
+    assert_string_equal(mbs[2]->cfg.user, "login-201");
+    assert_string_equal(mbs[2]->cfg.user_root, "shared/201");
+    assert_string_equal(mbs[2]->cfg.target_user, "t201@y.org");
+    assert_int_equal(mbs[2]->cfg.target_password.len, 5);
+    assert_memory_equal(mbs[2]->cfg.target_password.data, blob + 1, 5);
+    for (size_t i = 0; i < 3; i++)
+        mf_batch_mailbox_free(&mbs[i]);
+    ask[1] = "nobody@x.org";
+    assert_int_equal(mf_batch_mailbox_cfg_get_many(r, name, ask, 3, mbs, &err),
+                     MF_E_NOT_FOUND);
+    for (size_t i = 0; i < 3; i++)
+        assert_null(mbs[i]);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    rows_free(v, emails, 3);
+    mf_redis_free(&r);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_streamed),
         cmocka_unit_test(test_duplicate_later_chunk),
         cmocka_unit_test(test_interrupted_leftovers),
+        cmocka_unit_test(test_cfg_get_many),
     };
     int rc;
 

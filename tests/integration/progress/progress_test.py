@@ -23,6 +23,10 @@ machine's load; nothing here asserts a time, only what was shown.
          stdout a pipe prints the same "progress:" lines (a first, one a
          second, a last with the final figures) among its own lines;
          --no-progress and --json print none.
+  caps_wait  users 105, 106 (Redis database 7): two mailboxes at a time
+         under a cap of one source connection; the one left out is shown
+         waiting for the slot (`batch status --json` and text, migrate's
+         progress lines), and no longer once it is granted.
 """
 import json
 import os
@@ -50,15 +54,15 @@ RATE = "100000"   # bytes a second from the source: a copy of 3 s or more
 COLS, ROWS = 72, 30
 
 
-def fill(n):
-    """MESSAGES messages on the source (half in INBOX, half in Work), an
+def fill(n, count=MESSAGES):
+    """count messages on the source (half in INBOX, half in Work), an
     empty target."""
     mt.clean_target(n, port=mt.SRC_PORT)
     mt.clean_target(n)
     c = mt.imap_login(mt.SRC_PORT, n)
     c.create("Work")
     body = ("p" * 70 + "\r\n") * BODY_LINES
-    for i in range(MESSAGES):
+    for i in range(count):
         msg = (f"From: a@example.test\r\nSubject: progress {i}\r\n"
                f"Message-ID: <progress{i}-{n}-{mt.RUN_ID}@example.test>"
                f"\r\n\r\n{body}").encode()
@@ -267,7 +271,7 @@ SUMMARY = re.compile(
     r"bytes ([^;]+)/([^;]+); (?:rate -|[\d.]+ msgs/s, [^;]+/s); ETA "
     r"(?:-|~?\S+); (?:connections source (\d+) held, (\d+) waiting, target "
     r"(\d+) held, (\d+) waiting|connections not counted \(no caps\)), "
-    r"waited \S+$")
+    r"(?:\d+ mailbox(?:es)? waiting for a slot, )?waited \S+$")
 
 
 def summaries(text, who):
@@ -313,6 +317,18 @@ def piped_lines(text, n, copied, nbytes, who):
     return got
 
 
+def end_migrate(mig, reader, lines):
+    """Waits for a migrate run whose stdout reader fills lines: its exit
+    status, its stdout as one text, its stderr."""
+    try:
+        rc = mig.wait(timeout=180)
+    except subprocess.TimeoutExpired:
+        mig.kill()
+        mt.fail("migrate did not end")
+    reader.join()
+    return rc, "\n".join(lines), mig.stderr.read()
+
+
 def case_lines():
     n = 32
     fill(n)
@@ -344,14 +360,7 @@ def case_lines():
                         REDIS2, "--watch", "--interval", "1"],
                        capture_output=True, text=True, timeout=180)
     watch["rc"], watch["out"] = w.returncode, w.stdout
-    try:
-        rc = mig.wait(timeout=180)
-    except subprocess.TimeoutExpired:
-        mig.kill()
-        mt.fail("migrate did not end")
-    reader.join()
-    err = mig.stderr.read()
-    text = "\n".join(lines)
+    rc, text, err = end_migrate(mig, reader, lines)
     mt.check(rc == 0, f"migrate: exit {rc}\n{text}\n{err}")
     copied, nbytes = report_totals(report)
     mt.check(copied == MESSAGES, f"report: {copied} copied")
@@ -425,8 +434,126 @@ def case_direct_lines():
                  f"{p.stderr}")
 
 
+# ------------------------------------------------------------ caps_wait
+
+
+WAIT_MESSAGES = 35  # 300 KB a mailbox: 3 s or more each at RATE
+
+
+def status_json(batch, must=True):
+    """The batch's status document; None, unless must, when there is no
+    such batch yet."""
+    p = subprocess.run([mt.MAILFERRY, "batch", "status", batch, "--redis",
+                        REDIS7, "--json"], capture_output=True, text=True,
+                       timeout=60)
+    if p.returncode != 0 and not must:
+        return None
+    mt.check(p.returncode == 0, f"batch status --json: exit {p.returncode}"
+                                f"\n{p.stdout}\n{p.stderr}")
+    return json.loads(p.stdout)
+
+
+def status_text(batch):
+    p = subprocess.run([mt.MAILFERRY, "batch", "status", batch, "--redis",
+                        REDIS7], capture_output=True, text=True, timeout=60)
+    mt.check(p.returncode == 0, f"batch status: exit {p.returncode}\n"
+                                f"{p.stdout}\n{p.stderr}")
+    return p.stdout
+
+
+def case_caps_wait():
+    """Users 105 and 106 (Redis database 7), two mailboxes at a time under
+    a fleet-wide cap of one source connection: the one that does not get
+    it shows as waiting (its live progress, published while it blocks on
+    the cap) in `batch status --json` (the mailbox's "connections", the
+    totals' "connections"), in the text status and in migrate's progress
+    lines; the wait clears once the slot is granted (the same mailbox
+    seen copying, holding the connection, waiting false)."""
+    users = [105, 106]
+    for n in users:
+        fill(n, WAIT_MESSAGES)
+    csv = mt.csv_for(users, "progress105")
+    report = os.path.join(mt.TMP, "report105")
+    batch = f"pwait-{mt.RUN_ID}"
+    mig = subprocess.Popen(migrate_cmd(csv, report, "--redis", REDIS7,
+                                       "--batch", batch, "--concurrency", "2",
+                                       "--max-connections", "1",
+                                       "--progress-interval", "1"),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    lines = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(ln.rstrip("\n") for ln in mig.stdout))
+    reader.start()
+
+    waited = None        # the mailbox seen waiting, and its JSON
+    text_seen = totals_seen = granted = False
+    deadline = time.monotonic() + 120
+    while mig.poll() is None and time.monotonic() < deadline and not (
+            granted and text_seen):
+        doc = status_json(batch, must=False)
+        if doc is None:  # the batch is not created yet
+            time.sleep(0.2)
+            continue
+        for m in doc["mailboxes"]:
+            c = m["connections"]
+            if m["state"] == "Syncing" and c["waiting"]:
+                mt.check(c["waiting_for"] == "source" and
+                         c["cap"] == "total" and c["source_held"] == 0,
+                         f"a waiting mailbox: {m}")
+                mt.check("waiting for a source connection slot (total cap "
+                         "full)" in m["pending"]["text"],
+                         f"pending text: {m['pending']}")
+                waited = waited or m["email"]
+                tc = doc["totals"]["connections"]
+                if tc["mailboxes_waiting"] >= 1:
+                    mt.check(tc["source"] is not None and
+                             tc["source"]["held"] <= 1, f"totals: {tc}")
+                    totals_seen = True
+            elif waited == m["email"] and m["state"] == "Syncing" and \
+                    c["source_held"] == 1:
+                mt.check(c["waiting_for"] is None and c["cap"] is None,
+                         f"granted but still waiting: {m}")
+                granted = True
+        if waited and not granted and not text_seen:
+            text = status_text(batch)
+            if re.search(r"waiting for a source connection slot \(total "
+                         r"cap full\)", text):
+                mt.check(re.search(r"^  slots     \d running mailboxes "
+                                   r"waiting for a slot", text, re.M),
+                         f"the text status's slots line:\n{text}")
+                text_seen = True
+        time.sleep(0.2)
+    rc, text, err = end_migrate(mig, reader, lines)
+    mt.check(rc == 0, f"migrate: exit {rc}\n{text}\n{err}")
+    mt.check(waited is not None, f"no mailbox seen waiting for the slot:\n"
+                                 f"{text}")
+    mt.check(totals_seen, "totals.connections.mailboxes_waiting never 1")
+    mt.check(text_seen, "the text status never showed the wait")
+    mt.check(granted, f"{waited}: never seen copying after its wait")
+
+    # migrate's own progress lines said it too, and the last says no
+    # more (every mailbox done: nothing waits, nothing held).
+    got = summaries(text, "migrate")
+    mt.check(any("1 mailbox waiting for a slot" in m.group(0) for m in got),
+             f"no progress line with the wait:\n{text}")
+    mt.check("waiting for a slot" not in got[-1].group(0) and
+             got[-1].group(10) == "0" and got[-1].group(11) == "0",
+             f"the last progress line: {got[-1].group(0)}")
+    # And after the run: both mailboxes synced, nothing waiting.
+    doc = status_json(batch)
+    for m in doc["mailboxes"]:
+        mt.check(m["state"] == "Synced" and not m["connections"]["waiting"],
+                 f"after the run: {m}")
+    mt.check(doc["totals"]["connections"]["mailboxes_waiting"] == 0,
+             f"after the run: {doc['totals']['connections']}")
+    print(f"{waited} waited; migrate's progress lines:")
+    for m in got:
+        print("  " + m.group(0))
+
+
 CASES = {"tty": case_tty, "lines": case_lines,
-         "direct_lines": case_direct_lines}
+         "direct_lines": case_direct_lines, "caps_wait": case_caps_wait}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

@@ -189,6 +189,11 @@ test_progress_result_round_trip(void **state) {
     in.progress.counters.bytes_copied = 1ull << 40;
     in.progress.counters.messages_already_present = 3;
     in.progress.sequence = 99;
+    in.progress.source_connections = 1;
+    in.progress.target_connections = 2;
+    in.progress.waiting_for = 2; /* a target connection slot */
+    in.progress.waiting_cap = 3; /* per IP */
+    in.progress.waiting_ms = 4500;
     pack(&in, &buf, &len);
     assert_int_equal(unpack(buf, len, &out, &err), MF_E_OK);
     assert_int_equal(out.body, MF_ENVELOPE_PROGRESS);
@@ -197,9 +202,37 @@ test_progress_result_round_trip(void **state) {
     assert_int_equal(out.progress.counters.bytes_copied, 1ull << 40);
     assert_int_equal(out.progress.counters.messages_already_present, 3);
     assert_int_equal(out.progress.sequence, 99);
+    assert_int_equal(out.progress.source_connections, 1);
+    assert_int_equal(out.progress.target_connections, 2);
+    assert_int_equal(out.progress.waiting_for, 2);
+    assert_int_equal(out.progress.waiting_cap, 3);
+    assert_int_equal(out.progress.waiting_ms, 4500);
     mf_envelope_clear(&out);
-    mf_envelope_clear(&in);
     free(buf);
+
+    /* A wait or a cap a newer writer knows and this one does not: no
+     * wait (and nothing about it). */
+    static const struct {
+        uint32_t wait, cap;           /* sent */
+        uint32_t want_wait, want_cap; /* read */
+        uint64_t want_ms;
+    } unknown[] = {
+        {MF_ENVELOPE_WAIT_MAX, 1, 0, 0, 0},
+        {1, MF_ENVELOPE_CAP_MAX, 1, 0, 4500},
+    };
+    for (size_t i = 0; i < MF_ARRAY_LEN(unknown); i++) {
+        in.progress.waiting_for = unknown[i].wait;
+        in.progress.waiting_cap = unknown[i].cap;
+        pack(&in, &buf, &len);
+        assert_int_equal(unpack(buf, len, &out, &err), MF_E_OK);
+        assert_int_equal(out.progress.waiting_for, unknown[i].want_wait);
+        assert_int_equal(out.progress.waiting_cap, unknown[i].want_cap);
+        assert_int_equal(out.progress.waiting_ms, unknown[i].want_ms);
+        assert_int_equal(out.progress.target_connections, 2);
+        mf_envelope_clear(&out);
+        free(buf);
+    }
+    mf_envelope_clear(&in);
 
     mf_envelope_init(&in, MF_ENVELOPE_RESULT, "w");
     in.result.batch = mf_xstrdup("b");

@@ -28,12 +28,7 @@
  * SELECT sent ahead is on the wire at once and its answer is select()'s.
  * UID MOVE reads COPYUID untagged (in parts) or tagged, pairs its two
  * sets in the order written, and ignores one naming a UID not asked for.
- *
- * tests/unit does not link the mf_fakeimap library, so its source is
- * compiled into this test. It comes before cmocka.h, whose fail() macro
- * would clash with a static function of the same name there.
  */
-#include "../../support/fakeimap/fakeimap.c"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,6 +36,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "fakeimap.h"
 
 #include "imap/session.h"
 #include "mailferry/folderplan.h"

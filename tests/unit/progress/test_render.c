@@ -289,6 +289,78 @@ count(const char *hay, const char *needle) {
     return n;
 }
 
+/* A mailbox blocked on a full cap: its display line says what it waits
+ * for first (before the figures a narrow terminal cuts), the one
+ * holding a slot says how many; the summary and the connections line
+ * count the mailboxes waiting. */
+static void
+test_waiting_for_a_slot(void **state) {
+    struct mf_progress_snapshot s;
+    struct mf_progress_meter m;
+    struct mf_progress_figures f;
+    struct mf_progress_lines *l = malloc(sizeof(*l));
+    struct mf_progress_mailbox held = {
+        .email = "held@example.test",
+        .messages_done = 5,
+        .messages_total = 10,
+        .folders_total = 1,
+        .conns = {.source_held = 1, .target_held = 1},
+    };
+    struct mf_progress_mailbox waits = {
+        .email = "waits@example.test",
+        .conns = {.waiting = MF_MIGRATE_WAIT_SOURCE,
+                  .cap = MF_CAPS_CAP_USER,
+                  .waiting_ms = 4200},
+    };
+    char line[2048], w[128];
+
+    (void)state;
+    sample(&s, &m, &f);
+    for (size_t i = 0; i < s.n_inflight; i++)
+        free(s.inflight[i].email);
+    s.n_inflight = 0;
+    s.running_n = 0;
+    mf_progress_snapshot_add_running(&s, &held);
+    mf_progress_snapshot_add_running(&s, &waits);
+    assert_int_equal(s.running_n, 2);
+    assert_int_equal(s.run_waiting, 1);
+    mf_progress_render(&s, &f, 200, 24, l);
+    assert_int_equal(l->n, 5);
+    assert_string_equal(l->line[2],
+                        "connections source 2 held, 1 waiting; target 2 "
+                        "held, 0 waiting; 1 mailbox waiting for a slot; "
+                        "waited 12s");
+    assert_non_null(strstr(l->line[3], "5/10 msgs"));
+    assert_non_null(
+        strstr(l->line[3], ", holds 1 source + 1 target connections"));
+    assert_null(strstr(l->line[3], "waiting"));
+    assert_non_null(strstr(l->line[4], "[..........] waiting for a source "
+                                       "connection slot (user cap full) 4.2s, "
+                                       "0/0 msgs"));
+    assert_null(strstr(l->line[4], "holds"));
+    mf_progress_summary(&s, &f, line, sizeof(line));
+    assert_non_null(strstr(line, "target 2 held, 0 waiting, 1 mailbox "
+                                 "waiting for a slot, waited 12s"));
+
+    /* The mailbox cap, a cap not known (Redis away), no wait at all. */
+    waits.conns = (struct mf_migrate_conns){.waiting = MF_MIGRATE_WAIT_MAILBOX,
+                                            .cap = MF_CAPS_CAP_MAILBOXES,
+                                            .waiting_ms = 61000};
+    mf_progress_wait_text(&waits.conns, w, sizeof(w));
+    assert_string_equal(w, "waiting for a mailbox slot (mailboxes cap "
+                           "full) 1m 01s");
+    waits.conns.waiting = MF_MIGRATE_WAIT_TARGET;
+    waits.conns.cap = MF_CAPS_CAP_NONE;
+    waits.conns.waiting_ms = 0;
+    mf_progress_wait_text(&waits.conns, w, sizeof(w));
+    assert_string_equal(w, "waiting for a target connection slot 0.0s");
+    waits.conns.waiting = MF_MIGRATE_WAIT_NONE;
+    mf_progress_wait_text(&waits.conns, w, sizeof(w));
+    assert_string_equal(w, "");
+    mf_progress_snapshot_clear(&s);
+    free(l);
+}
+
 static void
 test_view_tty(void **state) {
     struct mf_progress_snapshot s;
@@ -377,6 +449,7 @@ main(void) {
         cmocka_unit_test(test_utf8_address_cut),
         cmocka_unit_test(test_height),
         cmocka_unit_test(test_summary_and_unknowns),
+        cmocka_unit_test(test_waiting_for_a_slot),
         cmocka_unit_test(test_view_tty),
         cmocka_unit_test(test_view_lines),
     };

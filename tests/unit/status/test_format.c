@@ -420,6 +420,64 @@ test_mailbox_line_and_json(void **state) {
     mf_buf_free(&b);
 }
 
+/* mb's JSON object has want in it. */
+static void
+assert_json_has(const struct mf__status_pending *p, const char *want) {
+    struct mf_buf b = {0};
+    struct mf_json j;
+
+    mf_json_init(&j, &b);
+    mf__status_mailbox_json(&j, &mb, p, NULL, NOW);
+    if (!strstr((char *)b.data, want))
+        fail_msg("%s\nnot in\n%s", want, (char *)b.data);
+    mf_buf_free(&b);
+}
+
+/* A running mailbox blocked on a full cap: the pending text says what it
+ * waits for and holds (not "waiting" in the --state sense: mailferry's
+ * own caps, it goes on by itself), the JSON's "connections" too; once
+ * granted, or in another state, no wait is shown. */
+static void
+test_waiting_for_a_slot(void **state) {
+    struct mf__status_pending p;
+
+    (void)state;
+    reset();
+    mb.state = MF_MAILBOX_SYNCING;
+    mb.conns = (struct mf_migrate_conns){.source_held = 1,
+                                         .waiting = MF_MIGRATE_WAIT_TARGET,
+                                         .cap = MF_CAPS_CAP_TOTAL,
+                                         .waiting_ms = 3000};
+    mf__status_pending(&cfg, &mb, &p);
+    assert_int_equal(p.next, MF__STATUS_NEXT_RUNNING);
+    assert_false(p.waiting);
+    assert_string_equal(p.text, "pass 2 (incremental), attempt 1: waiting "
+                                "for a target connection slot (total cap "
+                                "full) 3.0s, holding 1 source and 0 target "
+                                "connections; it goes on when one is "
+                                "released");
+    assert_json_has(&p, "\"connections\":{\"source_held\":1,"
+                        "\"target_held\":0,\"waiting\":true,"
+                        "\"waiting_for\":\"target\",\"cap\":\"total\","
+                        "\"waiting_ms\":3000}");
+
+    /* Granted: the next progress says no wait. */
+    mb.conns.waiting = MF_MIGRATE_WAIT_NONE;
+    mb.conns.target_held = 1;
+    mf__status_pending(&cfg, &mb, &p);
+    assert_null(strstr(p.text, "waiting"));
+    assert_json_has(&p, "\"connections\":{\"source_held\":1,"
+                        "\"target_held\":1,\"waiting\":false,"
+                        "\"waiting_for\":null,\"cap\":null,"
+                        "\"waiting_ms\":0}");
+
+    /* Not running: nothing held, nothing waited for. */
+    mb.state = MF_MAILBOX_SYNCED;
+    mb.conns.waiting = MF_MIGRATE_WAIT_SOURCE;
+    assert_json_has(&p, "\"connections\":{\"source_held\":0,"
+                        "\"target_held\":0,\"waiting\":false,");
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -433,6 +491,7 @@ main(void) {
         cmocka_unit_test(test_mailbox_figures),
         cmocka_unit_test(test_mailbox_text),
         cmocka_unit_test(test_mailbox_line_and_json),
+        cmocka_unit_test(test_waiting_for_a_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
