@@ -60,6 +60,18 @@ void mf__batch_index_key(char *out, size_t n);
 /* Checks name (MF_E_INVALID_ARGUMENT) so keys stay in one hash tag. */
 MF_WARN_UNUSED mf_err mf__batch_check_name(const char *name,
                                            struct mf_error *err);
+/* A claim's arguments checked (the batch name, a worker id, mailbox and
+ * job id that fit the lease, a ttl, a token of at most
+ * 2 * MF_BATCH_TOKEN_LEN) and the lease *l zeroed and filled with them;
+ * what ("claim", "verify claim") heads the MF_E_INVALID_ARGUMENT text.
+ * Used by mf_batch_claim() and mf_batch_verify_claim(). */
+MF_WARN_UNUSED mf_err mf__batch_lease_init(struct mf_batch_lease *l,
+                                           const char *what, const char *batch,
+                                           const char *email,
+                                           const char *job_id, uint32_t attempt,
+                                           const char *worker_id,
+                                           const char *token, int64_t ttl_ms,
+                                           struct mf_error *err);
 
 /* A growable, binary-safe argument vector. Strings are copied. For a
  * script (mf__batch_script_argv()) it holds the keys, then the args. */
