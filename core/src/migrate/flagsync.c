@@ -173,6 +173,11 @@ mf__flagbase_save(struct mf__run *run, const char *folder, struct mf_buf *base,
     size_t n;
     mf_err rc;
 
+    /* Nothing to add to what is kept: what is saved stays as it is, with
+     * neither a read nor a write (a folder of a pass that copied nothing
+     * and ran no flag sync: every folder of an empty mailbox). */
+    if (keep_old && !base->len)
+        return MF_E_OK;
     if (keep_old && (rc = mf__flagbase_get(run, folder, &old)) != MF_E_OK)
         return rc;
     if (old)
