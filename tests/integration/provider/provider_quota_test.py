@@ -15,7 +15,9 @@ emulator as the target: users 107 and 108, Redis database 11.
               and never answers OVERQUOTA: mailferry's count (in Redis,
               the fleet's: while the mailbox waits, its key holds the full
               window's bytes and lives as long as the window) kept
-              the mailbox within the window.
+              the mailbox within the window. `batch status --json` shows
+              the batch's quotas; `batch set --quota-upload`/
+              `--quota-window` change them, 0 gives the profile's back.
   quotasignal user 108: the emulator answers Gmail's "[OVERQUOTA] Account
               exceeded command or bandwidth limits" once 60 % of the
               mailbox's bytes were uploaded in its 2 s window; mailferry
@@ -172,9 +174,27 @@ def case_quota():
         c = pt.compare(n)
         check(c["equal"], f"user{n} EQUAL after the wait: "
               f"{c.get('problems', [])[:5]}")
-        after = json.loads(status(batch, n, "--json").stdout)["mailboxes"][0]
+        doc = json.loads(status(batch, n, "--json").stdout)
+        after = doc["mailboxes"][0]
         check(not after["pending"]["waiting"],
               f"no longer waiting once Synced: {after['pending']}")
+        check(doc["quota"] == {"download_bytes": 0, "upload_bytes": quota,
+                               "window_s": WINDOW_S},
+              f"the batch keeps the --quota-* flags: {doc['quota']}")
+        # batch set: another quota, then back to the profile's (0).
+        r = ["--redis", REDIS_URL]
+        mf("batch", "set", batch, *r, "--quota-upload", "2m",
+           "--quota-window", "1h", check_exit=0)
+        q = json.loads(mf("batch", "status", batch, *r, "--json",
+                          check_exit=0).stdout)["quota"]
+        check(q["upload_bytes"] == 2 << 20 and q["window_s"] == 3600,
+              f"batch set --quota-upload 2m --quota-window 1h: {q}")
+        mf("batch", "set", batch, *r, "--quota-upload", "0", check_exit=0)
+        mf("batch", "set", batch, *r, "--quota-window", "0x", check_exit=2)
+        q = json.loads(mf("batch", "status", batch, *r, "--json",
+                          check_exit=0).stdout)["quota"]
+        check(q["upload_bytes"] == 500000000,
+              f"--quota-upload 0 gives the gmail profile's 500 MB back: {q}")
     finally:
         emu.stop()
 
