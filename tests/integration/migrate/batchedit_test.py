@@ -466,11 +466,11 @@ def case_set():
         check((last["option"], last["old"], last["new"]) ==
               ("exclude", "Later", "none"), f"history of the clearing: {last}")
         ok("--exclude '' clears the rule: the next sync copies the folder")
-        run.mf("set", run.batch, "--rename", "My Folder=Other 100%",
+        run.mf("set", run.batch, "--rename", "My Folder=Other Folder",
                "--redis", REDIS_URL)
         last = run.status()["changes"][-1]
         check((last["option"], last["old"], last["new"]) ==
-              ("rename", "none", "My Folder=Other 100%"),
+              ("rename", "none", "My Folder=Other Folder"),
               f"a rule with spaces in the history: {last}")
         run.mf("remove", run.batch, "--redis", REDIS_URL)
 
