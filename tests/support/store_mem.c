@@ -811,6 +811,11 @@ run_set_flags(struct mem_store *ms, struct op *o) {
         done_with(o, MF_E_IMAP_NO, "NO folder is read-only");
         return;
     }
+    if (ms->srv->faults.flags_refuse_marker &&
+        strstr(o->flags, ms->srv->faults.flags_refuse_marker)) {
+        done_with(o, MF_E_IMAP_NO, "NO Too many user flags in mailbox");
+        return;
+    }
     ms->srv->stats.flag_changes++;
     if ((m = mf_mem_msg_find(ms->sel, o->uid)))
         mf_mem_msg_set_flags(m, o->flags);

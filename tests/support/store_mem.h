@@ -27,7 +27,9 @@
  * fails with a code (the store breaks when the code is of class
  * RECONNECT; with append_fail_commit the messages are stored before the
  * answer is "lost", as when a connection drops after the server committed);
- * every append of a message containing a marker string is refused (NO);
+ * every append of a message containing a marker string is refused (NO),
+ * and so is every flag change with a marker in its flags (Cyrus's "NO Too
+ * many user flags in mailbox");
  * the store breaks with BYE after the server delivered K body bytes; a
  * message is expunged between fetch_meta() and fetch_bodies(); a listing
  * leaves a message out or lists it without its size; a body comes short.
@@ -89,6 +91,10 @@ struct mf_mem_faults {
     /* Appends of a message whose body contains this are refused (NO).
      * Borrowed; does not clear itself. */
     const char *reject_marker;
+    /* A flag change (UID STORE) whose flags contain this is refused:
+     * "NO Too many user flags in mailbox", as Cyrus answers when a folder
+     * would pass its keyword limit. Borrowed; does not clear itself. */
+    const char *flags_refuse_marker;
     /* CREATE of a name containing this is refused (NO [CANNOT], as Cyrus
      * refuses names with '/'). Borrowed; does not clear itself. */
     const char *create_refuse_marker;

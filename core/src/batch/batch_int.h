@@ -60,6 +60,18 @@ void mf__batch_index_key(char *out, size_t n);
 /* Checks name (MF_E_INVALID_ARGUMENT) so keys stay in one hash tag. */
 MF_WARN_UNUSED mf_err mf__batch_check_name(const char *name,
                                            struct mf_error *err);
+/* A claim's arguments checked (the batch name, a worker id, mailbox and
+ * job id that fit the lease, a ttl, a token of at most
+ * 2 * MF_BATCH_TOKEN_LEN) and the lease *l zeroed and filled with them;
+ * what ("claim", "verify claim") heads the MF_E_INVALID_ARGUMENT text.
+ * Used by mf_batch_claim() and mf_batch_verify_claim(). */
+MF_WARN_UNUSED mf_err mf__batch_lease_init(struct mf_batch_lease *l,
+                                           const char *what, const char *batch,
+                                           const char *email,
+                                           const char *job_id, uint32_t attempt,
+                                           const char *worker_id,
+                                           const char *token, int64_t ttl_ms,
+                                           struct mf_error *err);
 
 /* A growable, binary-safe argument vector. Strings are copied. For a
  * script (mf__batch_script_argv()) it holds the keys, then the args. */
@@ -148,6 +160,10 @@ int64_t mf__batch_hget_i64(const redisReply *h, const char *field);
 double mf__batch_hget_double(const redisReply *h, const char *field);
 /* A new string copy of a field, or NULL when absent or empty. */
 char *mf__batch_hget_strdup(const redisReply *h, const char *field);
+/* An owned copy of a binary field into *b; *b untouched when the field
+ * is absent or empty. */
+void mf__batch_hget_blob(const redisReply *h, const char *field,
+                         struct mf_batch_blob *b);
 /* Copies a field into out (truncated; "" when absent). */
 void mf__batch_hget_copy(const redisReply *h, const char *field, char *out,
                          size_t n);

@@ -61,6 +61,29 @@ add_str(struct mf__batch_argv *a, const char *s) {
     mf__batch_argv_adds(a, s ? s : "");
 }
 
+/* The keys of the rows' mailbox records. */
+static void
+add_mailbox_keys(struct mf__batch_argv *a, const char *batch,
+                 const struct mf_batch_mailbox_cfg *mbs, size_t n) {
+    char key[MF__BATCH_KEY_MAX];
+
+    for (size_t i = 0; i < n; i++) {
+        mf__batch_mb_key(key, sizeof(key), batch, mbs[i].email, "");
+        mf__batch_argv_adds(a, key);
+    }
+}
+
+/* A row's logins as the edit scripts take them: user, password,
+ * UserRoot, target user, target password. */
+static void
+add_logins(struct mf__batch_argv *a, const struct mf_batch_mailbox_cfg *m) {
+    add_str(a, m->user);
+    add_blob(a, &m->password);
+    add_str(a, m->user_root);
+    add_str(a, m->target_user);
+    add_blob(a, &m->target_password);
+}
+
 static mf_err
 check_rows(const char *batch, const struct mf_batch_mailbox_cfg *mbs, size_t n,
            struct mf_error *err) {
@@ -153,7 +176,6 @@ mf_batch_add_mailboxes(struct mf_redis *r, const char *batch,
     struct mf__batch_keys k;
     struct mf__batch_argv a = {0};
     redisReply *reply = NULL;
-    char key[MF__BATCH_KEY_MAX];
     mf_err rc;
 
     if (n_dups_r)
@@ -165,18 +187,11 @@ mf_batch_add_mailboxes(struct mf_redis *r, const char *batch,
     mf__batch_argv_adds(&a, k.batch);
     mf__batch_argv_adds(&a, k.mailboxes);
     mf__batch_argv_adds(&a, k.changes);
-    for (size_t i = 0; i < n; i++) {
-        mf__batch_mb_key(key, sizeof(key), batch, mbs[i].email, "");
-        mf__batch_argv_adds(&a, key);
-    }
+    add_mailbox_keys(&a, batch, mbs, n);
     mf__batch_argv_adds(&a, batch);
     for (size_t i = 0; i < n; i++) {
         mf__batch_argv_adds(&a, mbs[i].email);
-        add_str(&a, mbs[i].user);
-        add_blob(&a, &mbs[i].password);
-        add_str(&a, mbs[i].user_root);
-        add_str(&a, mbs[i].target_user);
-        add_blob(&a, &mbs[i].target_password);
+        add_logins(&a, &mbs[i]);
     }
     rc = run_indexed(r, &a, batch, "DUP", MF_E_CSV_MAILBOX_IN_BATCH,
                      "already in it", mbs, dups_r, n_dups_r, &reply, err);
@@ -202,7 +217,6 @@ mf_batch_update_mailboxes(struct mf_redis *r, const char *batch,
     struct mf__batch_keys k;
     struct mf__batch_argv a = {0};
     redisReply *reply = NULL;
-    char key[MF__BATCH_KEY_MAX];
     mf_err rc;
 
     if (n_unknown_r)
@@ -213,17 +227,9 @@ mf_batch_update_mailboxes(struct mf_redis *r, const char *batch,
     script_argv(&a, &mf__batch_lua_edit_update, 2 + n);
     mf__batch_argv_adds(&a, k.batch);
     mf__batch_argv_adds(&a, k.changes);
-    for (size_t i = 0; i < n; i++) {
-        mf__batch_mb_key(key, sizeof(key), batch, mbs[i].email, "");
-        mf__batch_argv_adds(&a, key);
-    }
-    for (size_t i = 0; i < n; i++) {
-        add_str(&a, mbs[i].user);
-        add_blob(&a, &mbs[i].password);
-        add_str(&a, mbs[i].user_root);
-        add_str(&a, mbs[i].target_user);
-        add_blob(&a, &mbs[i].target_password);
-    }
+    add_mailbox_keys(&a, batch, mbs, n);
+    for (size_t i = 0; i < n; i++)
+        add_logins(&a, &mbs[i]);
     rc = run_indexed(r, &a, batch, "UNKNOWN", MF_E_CSV_MAILBOX_NOT_IN_BATCH,
                      "not in it", mbs, unknown_r, n_unknown_r, &reply, err);
     mf__batch_argv_free(&a);

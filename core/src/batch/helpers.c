@@ -89,6 +89,31 @@ mf__batch_check_name(const char *name, struct mf_error *err) {
     return MF_E_OK;
 }
 
+mf_err
+mf__batch_lease_init(struct mf_batch_lease *l, const char *what,
+                     const char *batch, const char *email, const char *job_id,
+                     uint32_t attempt, const char *worker_id, const char *token,
+                     int64_t ttl_ms, struct mf_error *err) {
+    mf_err rc = mf__batch_check_name(batch, err);
+
+    if (rc)
+        return rc;
+    memset(l, 0, sizeof(*l));
+    if (!worker_id || !*worker_id || strlen(worker_id) >= sizeof(l->worker) ||
+        strlen(email) >= sizeof(l->email) ||
+        strlen(job_id) >= sizeof(l->job_id) || ttl_ms <= 0 ||
+        (token && strlen(token) > 2 * MF_BATCH_TOKEN_LEN))
+        return mf_error_set(err, MF_E_INVALID_ARGUMENT,
+                            "%s: bad worker id, mailbox, job id, token or ttl",
+                            what);
+    snprintf(l->batch, sizeof(l->batch), "%s", batch);
+    snprintf(l->email, sizeof(l->email), "%s", email);
+    snprintf(l->job_id, sizeof(l->job_id), "%s", job_id);
+    snprintf(l->worker, sizeof(l->worker), "%s", worker_id);
+    l->attempt = attempt;
+    return MF_E_OK;
+}
+
 void
 mf_batch_job_id(char *out, size_t n, const char *batch, const char *email,
                 uint64_t pass, enum mf_job_kind kind) {
@@ -245,6 +270,17 @@ mf__batch_hget_strdup(const redisReply *h, const char *field) {
     if (!v || v->type != REDIS_REPLY_STRING || v->len == 0)
         return NULL;
     return mf_xstrndup(v->str, v->len);
+}
+
+void
+mf__batch_hget_blob(const redisReply *h, const char *field,
+                    struct mf_batch_blob *b) {
+    const redisReply *v = mf__batch_hget(h, field);
+
+    if (v && v->type == REDIS_REPLY_STRING && v->len > 0) {
+        b->data = mf_xmemdup(v->str, v->len);
+        b->len = v->len;
+    }
 }
 
 void

@@ -304,28 +304,17 @@ mf_batch_claim(struct mf_redis *r, const char *batch, const char *email,
                struct mf_batch_lease *lease_r, struct mf_error *err) {
     struct mf__batch_argv a = {0};
     redisReply *reply = NULL;
-    struct mf_batch_lease l = {0};
+    struct mf_batch_lease l;
     mf_err rc;
 
-    if ((rc = mf__batch_check_name(batch, err)))
+    if ((rc = mf__batch_lease_init(&l, "claim", batch, email, job_id, attempt,
+                                   worker_id, token, ttl_ms, err)))
         return rc;
-    if (!worker_id || !*worker_id || strlen(worker_id) >= sizeof(l.worker) ||
-        strlen(email) >= sizeof(l.email) ||
-        strlen(job_id) >= sizeof(l.job_id) || ttl_ms <= 0 ||
-        (token && strlen(token) > 2 * MF_BATCH_TOKEN_LEN))
-        return mf_error_set(err, MF_E_INVALID_ARGUMENT,
-                            "claim: bad worker id, mailbox, job id, token or "
-                            "ttl");
     claim_argv(&a, MF__BS_CLAIM, batch, email, job_id, attempt, worker_id,
                ttl_ms);
     mf__batch_argv_adds(&a, token ? token : "");
     if ((rc = run_ok(r, &a, batch, email, "claim the job", &reply, err)))
         return rc;
-    snprintf(l.batch, sizeof(l.batch), "%s", batch);
-    snprintf(l.email, sizeof(l.email), "%s", email);
-    snprintf(l.job_id, sizeof(l.job_id), "%s", job_id);
-    snprintf(l.worker, sizeof(l.worker), "%s", worker_id);
-    l.attempt = attempt;
     l.expiry_ms = mf__batch_reply_ll(reply, 1);
     l.stop_requested = mf__batch_reply_ll(reply, 2) != 0;
     freeReplyObject(reply);

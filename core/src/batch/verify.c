@@ -264,24 +264,13 @@ mf_batch_verify_claim(struct mf_redis *r, const char *batch, const char *email,
                       const char *job_id, uint32_t attempt,
                       const char *worker_id, const char *token, int64_t ttl_ms,
                       struct mf_batch_lease *lease_r, struct mf_error *err) {
-    struct mf_batch_lease l = {0};
+    struct mf_batch_lease l;
     redisReply *reply = NULL;
     mf_err rc;
 
-    if ((rc = mf__batch_check_name(batch, err)))
+    if ((rc = mf__batch_lease_init(&l, "verify claim", batch, email, job_id,
+                                   attempt, worker_id, token, ttl_ms, err)))
         return rc;
-    if (!worker_id || !*worker_id || strlen(worker_id) >= sizeof(l.worker) ||
-        strlen(email) >= sizeof(l.email) ||
-        strlen(job_id) >= sizeof(l.job_id) || ttl_ms <= 0 ||
-        (token && strlen(token) > 2 * MF_BATCH_TOKEN_LEN))
-        return mf_error_set(err, MF_E_INVALID_ARGUMENT,
-                            "verify claim: bad worker id, mailbox, job id, "
-                            "token or ttl");
-    snprintf(l.batch, sizeof(l.batch), "%s", batch);
-    snprintf(l.email, sizeof(l.email), "%s", email);
-    snprintf(l.job_id, sizeof(l.job_id), "%s", job_id);
-    snprintf(l.worker, sizeof(l.worker), "%s", worker_id);
-    l.attempt = attempt;
     l.verify = true;
     if ((rc = claim_script(r, &l, "claim", ttl_ms, token, &reply, err)))
         return rc;

@@ -18,6 +18,14 @@
  * that differs, the default there being the source (what every pass did
  * before). Only pairs whose result differs from the target's flags get a
  * UID STORE, pipelined; the result becomes the pair's new flagbase line.
+ *
+ * A STORE the target refuses (a NO or BAD about that message: Cyrus's "NO
+ * Too many user flags in mailbox" when a folder would pass its keyword
+ * limit) is that message's alone: it is listed as failed (source UID,
+ * size, date, the flags wanted and the answer), its flagbase line stays
+ * what it was so that the next pass tries again, and the other pairs go
+ * on. Only MF__MAX_CONSECUTIVE_REJECTS refusals in a row (a read-only
+ * folder, say) or a session in trouble end the sync with that error.
  */
 #include "migrate/migrate_int.h"
 
@@ -165,6 +173,11 @@ mf__flagbase_save(struct mf__run *run, const char *folder, struct mf_buf *base,
     size_t n;
     mf_err rc;
 
+    /* Nothing to add to what is kept: what is saved stays as it is, with
+     * neither a read nor a write (a folder of a pass that copied nothing
+     * and ran no flag sync: every folder of an empty mailbox). */
+    if (keep_old && !base->len)
+        return MF_E_OK;
     if (keep_old && (rc = mf__flagbase_get(run, folder, &old)) != MF_E_OK)
         return rc;
     if (old)
@@ -272,18 +285,8 @@ struct store_ctx {
     struct mf_error err;
     uint32_t retry_ms;
     uint64_t updated;
+    unsigned refused_in_row;
 };
-
-static void
-stored(void *ud, const struct mf_store_done *d) {
-    struct store_ctx *c = ud;
-    if (d->error.code == MF_E_OK)
-        c->updated++;
-    else if (c->err.code == MF_E_OK) {
-        c->err = d->error;
-        c->retry_ms = d->retry_after_ms;
-    }
-}
 
 /* One pair's merge and, when the target's flags are not the result, its
  * UID STORE (64 in flight). */
@@ -297,21 +300,103 @@ struct sync_ctx {
     struct store_ctx stored;
 };
 
+/* A UID STORE in flight: what its answer settles. */
+struct pending {
+    struct sync_ctx *c;
+    uint32_t uid; /* the source's */
+    uint64_t size;
+    char date[40];
+    char *src, *want;        /* owned: the flagbase line once stored */
+    char *old_src, *old_tgt; /* owned: the line before, or NULL */
+};
+
+/* Whether the target's answer to one STORE is about that message (it
+ * will not take those flags), not about the session or the folder. */
+static bool
+store_refused(mf_err code) {
+    mf_err_class cls = mf_err_class_of(code);
+    return code == MF_E_IMAP_BAD ||
+           (code != MF_E_MAILBOX_MISSING && (cls == MF_ERRCLASS_FAIL_MESSAGE ||
+                                             cls == MF_ERRCLASS_FAIL_MAILBOX));
+}
+
+static void
+refused(struct pending *p, const struct mf_store_done *d) {
+    struct sync_ctx *c = p->c;
+    struct mf_error e = d->error;
+
+    snprintf(e.detail, sizeof(e.detail),
+             "flags not set (wanted \"%.80s\"): %.140s", p->want,
+             d->error.detail);
+    mf__run_item(c->run, true, c->label, p->uid, p->size, p->date, NULL, &e);
+}
+
+static void
+pending_free(struct pending *p) {
+    free(p->src);
+    free(p->want);
+    free(p->old_src);
+    free(p->old_tgt);
+    free(p);
+}
+
+static void
+stored(void *ud, const struct mf_store_done *d) {
+    struct pending *p = ud;
+    struct store_ctx *c = &p->c->stored;
+
+    if (d->error.code == MF_E_OK) {
+        c->updated++;
+        c->refused_in_row = 0;
+        mf__flagbase_add(p->c->base, p->uid, p->src, p->want);
+    } else {
+        /* Not set: the line before stays (none: the next pass merges
+         * without one), so the next pass tries again. */
+        if (p->old_src)
+            mf__flagbase_add(p->c->base, p->uid, p->old_src, p->old_tgt);
+        if (store_refused(d->error.code) &&
+            ++c->refused_in_row < MF__MAX_CONSECUTIVE_REJECTS &&
+            c->err.code == MF_E_OK)
+            refused(p, d);
+        else if (c->err.code == MF_E_OK) {
+            c->err = d->error;
+            c->retry_ms = d->retry_after_ms;
+        }
+    }
+    pending_free(p);
+}
+
 static mf_err
 sync_pair(void *ud, const struct mf__msg *s, const struct mf__msg *t) {
     struct sync_ctx *c = ud;
     struct mf_store *st = c->st;
     const struct baseline *b = find_base(c->bl, c->nbl, s->uid);
+    const char *want;
+    struct pending *p;
     mf_err rc;
 
     mf__flags_merge(s->flags, b ? b->src : NULL, t->flags, b ? b->tgt : NULL,
                     c->run->o->flag_conflict, &c->want);
-    mf__flagbase_add(c->base, s->uid, s->flags, (const char *)c->want.data);
-    if (mf__flags_same((const char *)c->want.data, t->flags))
+    want = (const char *)c->want.data;
+    if (mf__flags_same(want, t->flags)) {
+        mf__flagbase_add(c->base, s->uid, s->flags, want);
         return MF_E_OK;
-    rc = st->ops->set_flags(st, t->uid, (const char *)c->want.data, stored,
-                            &c->stored);
-    if (rc == MF_E_OK)
+    }
+    p = mf_xcalloc(1, sizeof(*p));
+    p->c = c;
+    p->uid = s->uid;
+    p->size = s->size;
+    snprintf(p->date, sizeof(p->date), "%s", s->date);
+    p->src = mf_xstrdup(s->flags ? s->flags : "");
+    p->want = mf_xstrdup(want);
+    if (b) {
+        p->old_src = mf_xstrdup(b->src);
+        p->old_tgt = mf_xstrdup(b->tgt);
+    }
+    rc = st->ops->set_flags(st, t->uid, want, stored, p);
+    if (rc != MF_E_OK)
+        pending_free(p); /* not queued: stored() never runs */
+    else
         rc = st->ops->flush(st, 64);
     return rc == MF_E_OK ? MF_E_OK : mf__run_store_error(c->run, st, c->label);
 }
@@ -337,6 +422,10 @@ mf__migrate_flag_sync(struct mf__run *run, const char *label,
     rc = mf__pair_folders(run, last_uid, tgt_last, sync_pair, &c);
     if (rc == MF_E_OK && (rc = c.st->ops->flush(c.st, 0)) != MF_E_OK)
         rc = mf__run_store_error(run, c.st, label);
+    /* STOREs still queued answer now (CANCELLED): their callbacks use c
+     * and free what they hold. */
+    if (rc != MF_E_OK)
+        mf_store_cancel(c.st);
     if (rc == MF_E_OK && c.stored.err.code != MF_E_OK) {
         run->err = c.stored.err;
         run->retry_after_ms = c.stored.retry_ms;

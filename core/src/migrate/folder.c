@@ -268,9 +268,12 @@ sync_flags(struct mf__folder *fr, bool incremental) {
     bool same = false;
     mf_err rc = MF_E_OK;
 
-    if (incremental && (rc = flags_unchanged(fr, &same)) == MF_E_OK && !same)
+    if (incremental && (rc = flags_unchanged(fr, &same)) == MF_E_OK && !same) {
+        size_t listed = fr->run->res->n_failed;
         rc = mf__migrate_flag_sync(fr->run, fr->label, fr->src_name,
                                    fr->ck.last_uid, fr->tgt_last, &base);
+        fr->flags_refused = fr->run->res->n_failed > listed;
+    }
     for (size_t i = 0; rc == MF_E_OK && i < fr->list.n; i++)
         if (fr->list.m[i].state == M_DONE)
             mf__flagbase_add(&base, fr->list.m[i].uid, fr->list.m[i].flags,
@@ -354,7 +357,8 @@ check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
 /* The STATUS a clean checkpoint records (unchanged.c): the source's from
  * before the listing, the target's now that this pass's appends and flag
  * changes are in. Without both, nothing is recorded and the next pass
- * visits the folder. */
+ * visits the folder; so too after the target refused flags (the two
+ * sides' flags do not agree). */
 static mf_err
 record_status(struct mf__folder *fr, struct mf_checkpoint *ck) {
     struct mf__run *run = fr->run;
@@ -362,6 +366,8 @@ record_status(struct mf__folder *fr, struct mf_checkpoint *ck) {
     mf_err rc;
 
     ck->has_status = false;
+    if (fr->flags_refused)
+        return MF_E_OK;
     if (!fr->have_src_status ||
         !status_of(run, run->dst, fr->dst_name, fr->e->tgt_name, &dst, &rc))
         return fr->have_src_status ? rc : MF_E_OK;

@@ -62,6 +62,10 @@ struct mf__folder {
     /* The source folder's STATUS before anything was listed (step 0). */
     struct mf_store_status src_status;
     bool have_src_status;
+    /* The flag sync listed STOREs the target refused: the flags do not
+     * agree, so no STATUS is recorded (the next pass visits the folder
+     * and its flag sync runs again). */
+    bool flags_refused;
     /* The target folder's STATUS then (have_dst_status: asked). */
     struct mf_store_status dst_status;
     bool have_dst_status;

@@ -91,18 +91,7 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
                        &retry_ms);
         goto out;
     }
-    co.endpoint = srv->endpoint;
-    co.ca_file = srv->ca_file;
-    co.insecure = srv->insecure;
-    co.bind_address = srv->bind_address;
-    co.connect_timeout_ms = srv->connect_timeout_ms;
-    co.io_timeout_ms = srv->io_timeout_ms;
-    il.user = login->user;
-    il.password = login->password;
-    il.authzid = login->authzid;
-    il.oauth_token = login->oauth_token;
-    il.oauth = login->oauth;
-    il.oauth_mailbox = login->oauth_mailbox;
+    mf_store_imap_side(srv, login, &co, &il);
     il.sasl_plain = mf__run_profile(run, srv == run->o->target)->sasl_plain;
     so.conn = &co;
     so.login = &il;
@@ -464,6 +453,13 @@ pass_verdict(struct mf__run *run) {
                             (unsigned long long)s->failed,
                             (unsigned long long)s->bytes_failed,
                             run->refusal.detail);
+    if (s->failed == 0) /* all on the target; flags refused (flagsync.c) */
+        return mf_error_set(&run->err, MF_E_NOT_ALL_COPIED,
+                            "%zu listed: flags or folders not synced; first: "
+                            "%.60s%s: %s: %.120s",
+                            res->n_failed, first->folder, uid,
+                            mf_err_name(first->error.code),
+                            first->error.detail);
     return mf_error_set(&run->err, MF_E_NOT_ALL_COPIED,
                         "%llu messages (%llu bytes) not copied; first: "
                         "%.60s%s: %s: %.100s",
@@ -602,6 +598,12 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
         if (rc == MF_E_BANDWIDTH_QUOTA && !stopped(&run) &&
             quota_waits++ < MAX_THROTTLED_RETRIES) {
             mf__run_quota_wait(&run, run.err.detail);
+            if (stopped(&run)) {
+                rc = mf_error_set(&run.err, MF_E_CANCELLED,
+                                  "stopped while waiting for the next "
+                                  "bandwidth quota window");
+                break;
+            }
             n--;
             continue;
         }

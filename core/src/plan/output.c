@@ -118,8 +118,8 @@ note(FILE *out, const struct mf_folder_entry *e,
     }
     if (e->flags & MF_FOLDER_F_NAME_REFUSED) {
         /* An earlier run's fallback, on the target already. */
-        fprintf(out, "%sthe target refused \"%s\": kept as on the target", sep,
-                e->wanted_name ? e->wanted_name : "");
+        fprintf(out, "%sthe target refused \"%s\" (an earlier run's fallback)",
+                sep, e->wanted_name ? e->wanted_name : "");
         sep = "; ";
     }
     if ((e->flags & MF_FOLDER_F_COLLISION) &&

@@ -1,6 +1,7 @@
 /*
  * The batch-level parts of `batch status` (status_int.h): the JSON
- * header with the batch's configuration and counts, the filter a
+ * header with the batch's configuration (its daily bandwidth quotas as
+ * they apply, profiles and flags resolved) and counts, the filter a
  * selective view was asked for, and the history of option changes
  * (`batch set`), as text lines or a JSON array.
  */
@@ -14,6 +15,7 @@
 void
 mf__status_json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     const struct mf_profile *tprof = mf_profile_or_generic(cfg->target_profile);
+    struct mf_quota_rules quota;
 
     mf_json_member(j, "batch", cfg->name);
     mf_json_member(j, "state", mf_batch_state_name(cfg->state));
@@ -26,6 +28,14 @@ mf__status_json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
                    cfg->fingerprint
                        ? cfg->fingerprint
                        : mf_profile_fingerprint_name(tprof->fingerprint));
+    /* The daily bandwidth quotas the batch's jobs count against: its
+     * --quota-* over its profiles' (0: none). */
+    mf_profile_quota_rules(mf_profile_or_generic(cfg->source_profile), tprof,
+                           &cfg->quota, &quota);
+    mf_json_key(j, "quota");
+    mf_json_object_begin(j);
+    MF_JSON_FIELDS(j, &quota, download_bytes, upload_bytes, window_s);
+    mf_json_object_end(j);
     MF_JSON_FIELDS(j, cfg, incremental_every);
     mf_json_member(j, "flag_conflict",
                    mf_flag_conflict_name(cfg->flag_conflict));

@@ -401,24 +401,11 @@ job_copy(const struct mf_job *src, uint32_t attempt, const char *sender,
     return rc;
 }
 
-static bool
-redis_ready(struct mf__worker_job *j, struct mf_redis **r) {
-    struct mf_error err = {0};
-
-    if (*r)
-        return true;
-    if (mf_redis_connect(j->w->o.redis_url, 0, r, &err) == MF_E_OK)
-        return true;
-    *r = NULL;
-    mf_log_error(&j->log, "job.redis", &err);
-    return false;
-}
-
 static void
 release(struct mf__worker_job *j, struct mf_redis **r, bool finished) {
     struct mf_error err = {0};
 
-    if (!redis_ready(j, r) ||
+    if (!mf__worker_job_redis(j, r, false) ||
         mf_batch_release(*r, &j->lease, finished, &err) != MF_E_OK) {
         /* The claim expires by itself after claim_ttl. */
         if (err.code)
@@ -607,7 +594,7 @@ verify_report(struct mf__worker_job *j, struct mf_redis **r, mf_err rc,
     }
     if (rc == MF_E_CANCELLED)
         mf_error_set(&res->error, MF_E_CANCELLED, "batch stopped");
-    stored = redis_ready(j, r) &&
+    stored = mf__worker_job_redis(j, r, false) &&
              mf_batch_verify_put_job(
                  *r, j->env.job.batch, j->env.job.mailbox, j->env.job.job_id,
                  res, (int64_t)(mf__worker_wall_ms() / 1000), &err) == MF_E_OK;
@@ -656,7 +643,7 @@ mf__worker_job_main(void *arg) {
         rc = mf_error_set(&err, MF_E_INTERNAL, "cannot start a thread");
     else if (j->batch->error.code != MF_E_OK)
         rc = (err = j->batch->error).code;
-    else if (!redis_ready(j, &r))
+    else if (!mf__worker_job_redis(j, &r, false))
         rc = mf_error_set(&err, MF_E_REDIS_UNAVAILABLE,
                           "cannot connect to Redis for checkpoints");
     else if (j->env.job.kind == MF_JOB_KIND_VERIFY)

@@ -83,8 +83,9 @@ publish_progress(struct mf__worker_job *j) {
     mf_envelope_clear(&env);
 }
 
-static bool
-redis_ready(struct mf__worker_job *j, struct mf_redis **r) {
+bool
+mf__worker_job_redis(struct mf__worker_job *j, struct mf_redis **r,
+                     bool quiet) {
     struct mf_error err = {0};
 
     if (*r)
@@ -92,7 +93,10 @@ redis_ready(struct mf__worker_job *j, struct mf_redis **r) {
     if (mf_redis_connect(j->w->o.redis_url, 0, r, &err) == MF_E_OK)
         return true;
     *r = NULL;
-    mf__worker_count_error(j->w, err.code);
+    if (quiet)
+        mf__worker_count_error(j->w, err.code);
+    else
+        mf_log_error(&j->log, "job.redis", &err);
     return false;
 }
 
@@ -104,7 +108,7 @@ renew(struct mf__worker_job *j, struct mf_redis **r, uint64_t now,
     long ttl = w->o.claim_ttl_ms;
     mf_err rc;
 
-    if (!redis_ready(j, r)) {
+    if (!mf__worker_job_redis(j, r, true)) {
         rc = MF_E_REDIS_UNAVAILABLE;
         mf_error_set(&err, rc, "cannot connect to Redis");
     } else {
@@ -146,7 +150,8 @@ check_stop(struct mf__worker_job *j, struct mf_redis **r) {
     struct mf_error err = {0};
     bool stop = false;
 
-    if (atomic_load(&j->stop_reason) != MF__STOP_NONE || !redis_ready(j, r))
+    if (atomic_load(&j->stop_reason) != MF__STOP_NONE ||
+        !mf__worker_job_redis(j, r, true))
         return;
     if (mf_batch_stop_requested(*r, j->env.job.batch, &stop, &err) != MF_E_OK)
         return; /* the next renewal says it too */

@@ -199,6 +199,11 @@ void mf__worker_job_stop(struct mf__worker_job *j, enum mf__worker_stop why);
 /* The progress counters of j as envelope counters. */
 void mf__worker_progress_counters(struct mf__worker_job *j,
                                   struct mf_counters *c);
+/* Whether the job thread's own Redis connection *r is there, connecting
+ * it (*r NULL before and after a failure). A failure is logged as
+ * job.redis, or when quiet (the keeper, every renewal) only counted. */
+bool mf__worker_job_redis(struct mf__worker_job *j, struct mf_redis **r,
+                          bool quiet);
 
 /* run.c */
 /* Ends the main loop's wait for Kafka now (any thread): a slot is free. */

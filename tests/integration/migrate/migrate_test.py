@@ -452,7 +452,11 @@ def case_keywords():
     user flags); an APPEND that would add another is answered "NO Too
     many user flags in mailbox". Those messages are refused, each listed,
     the rest copied; not taken for throttling (retried until the mailbox
-    failed THROTTLED, before)."""
+    failed THROTTLED, before). A keyword added later on the source to a
+    copied message: its UID STORE is refused the same way; that message's
+    flags are listed as not set on every pass until the keyword goes
+    (before, the folder's flag sync failed, and a pass after it took the
+    folder for unchanged and said Synced), the other flags still sync."""
     n = users_of("keywords", [])[0]
     clean_target(n, port=SRC_PORT)
     clean_target(n)
@@ -466,24 +470,58 @@ def case_keywords():
         check(typ == "OK", f"APPEND kw{i} to the source")
     c.logout()
     csv = csv_for([n], "keywords")
-    for run in ("first", "again"):
-        rc, doc = migrate(csv, check_exit=1)
+    batch = redis_args("t-keywords")
+
+    def run(what, flag_refusals):
+        rc, doc = migrate(csv, *batch, check_exit=1)
         m = mailbox(doc, n)
-        refused = m["failed_items"]
+        items = m["failed_items"]
+        refused = [it for it in items if "flags not set" not in it["detail"]]
+        flags = [it for it in items if "flags not set" in it["detail"]]
         check(m["error"]["code"] == "NOT_ALL_COPIED" and m["attempts"] == 1
-              and 0 < len(refused) < total and m["failed"] == len(refused),
-              f"{run}: {m['error']} {m['attempts']} {len(refused)}")
+              and 0 < len(refused) < total and m["failed"] == len(refused)
+              and len(flags) == flag_refusals,
+              f"{what}: {m['error']} {m['attempts']} {items[:3]}")
+        for it in items:
+            check("Too many user flags" in it["detail"], f"{what}: {it}")
         for it in refused:
-            check(it["code"] == "MESSAGE_REJECTED" and
-                  "Too many user flags" in it["detail"], f"{run}: {it}")
-        check(m["messages_copied"] + m["messages_present"] + len(refused)
-              == total, f"{run}: {m}")
-        # Exactly the refused messages are missing on the target.
-        problems = compare(n)["problems"]
-        check(len(problems) == len(refused) and
-              all("missing on target" in p for p in problems),
-              f"{run}: {problems[:5]} vs {len(refused)} refused")
-    print(f"{total - len(refused)} copied, {len(refused)} refused")
+            check(it["code"] == "MESSAGE_REJECTED", f"{what}: {it}")
+        check(m["messages_copied"] + m["messages_present"] + len(refused) +
+              (total - len(refused) if what != "first" else 0) >= total,
+              f"{what}: {m}")
+        # Exactly the refused messages are missing on the target (and the
+        # one whose flags were refused, under its source flags).
+        problems = [p for p in compare(n)["problems"]
+                    if "missing on target" in p]
+        check(len(problems) == len(refused) + flag_refusals,
+              f"{what}: {problems[:5]} vs {len(refused)} refused")
+        return m, refused, flags
+
+    m, refused, _ = run("first", 0)
+    check(m["messages_copied"] == total - len(refused), f"first: {m}")
+    run("again", 0)
+    # The user flags a copied message and gives it one more keyword.
+    c = imap_login(SRC_PORT, n)
+    c.select("INBOX")
+    typ, data = c.uid("SEARCH", None, "HEADER", "Message-ID",
+                      f"<kw0-{RUN_ID}@example.test>")
+    uid = data[0].split()[0].decode()
+    c.uid("STORE", uid, "+FLAGS", "(\\Flagged $MfNewKw)")
+    c.logout()
+    for what in ("flags", "flags again"):
+        m, _, flags = run(what, 1)
+        check(flags[0]["uid"] == int(uid) and
+              "$MfNewKw" in flags[0]["detail"] and m["flags_updated"] == 0,
+              f"{what}: {flags} {m['flags_updated']}")
+    # The keyword goes: \Flagged follows alone.
+    c = imap_login(SRC_PORT, n)
+    c.select("INBOX")
+    c.uid("STORE", uid, "-FLAGS", "($MfNewKw)")
+    c.logout()
+    m, _, _ = run("flags dropped", 0)
+    check(m["flags_updated"] == 1, f"flags dropped: {m}")
+    print(f"{total - len(refused)} copied, {len(refused)} refused; the "
+          f"refused keyword listed, then \\Flagged synced")
 
 
 def admin_password_file(side, env):

@@ -31,6 +31,10 @@ provider tests left): users 95, 96 and 34, Redis database 6.
   throttleflags  user 94 (no Redis: `migrate --direct`): the
             --throttle-* flags against the emulator's throttling answers,
             seen in the pauses the run reports (case_throttleflags).
+  throttlelimit  user 94, a private redis-server: the fleet's lowered
+            connection limit and its lifetime under
+            --throttle-min-connections and --throttle-window
+            (case_throttlelimit).
   overrides user 96 through the Exchange emulator re-encoding what it
             stores: --fingerprint lenient on a generic target recognises
             every message on a second run (copies none);
@@ -285,8 +289,46 @@ def case_throttleflags():
           f"{m['throttles']} answer(s)")
 
 
+def case_throttlelimit():
+    """user 94, `migrate --direct --redis` on a private redis-server
+    (tests/support/pipeline.py; no shared database): the fleet's lowered
+    connection limit after Exchange's throttling answer (the endpoint's
+    mf:{c:EP}:tlimit) is the profile's floor (1) for the default window
+    (60 s: its time to live at most that), and with
+    --throttle-min-connections 3 --throttle-window 300000 it is 3 and
+    lives longer than a minute. Read from Redis, never timed."""
+    sys.path.insert(0, mt.SUPPORT)
+    import pipeline  # noqa: E402
+
+    n = 94
+    fill(n, {"INBOX": 8})
+    with pipeline.Pipeline("throttlelimit", dovecot=False, kafka=False,
+                           deadline=120) as pl:
+        r = pl.redis_client()
+        try:
+            got = []
+            for extra in ((), ("--throttle-min-connections", "3",
+                               "--throttle-window", "300000")):
+                r.cmd("FLUSHDB")
+                throttled_run(n, "exchange-online", 200, "--redis",
+                              pl.redis_url, *extra)
+                keys = r.keys("*tlimit*")
+                check(len(keys) == 1, f"one lowered limit: {keys}")
+                got.append((int(r.cmd("GET", keys[0])),
+                            int(r.cmd("PTTL", keys[0]))))
+            print(f"     tlimit (value, ms to live): {got}")
+            check(got[0][0] == 1 and 0 < got[0][1] <= 60000,
+                  f"without a flag: the floor 1 for at most 60 s: {got[0]}")
+            check(got[1][0] == 3 and 60000 < got[1][1] <= 300000,
+                  f"--throttle-min-connections 3 --throttle-window 300000: "
+                  f"3 for longer than a minute: {got[1]}")
+        finally:
+            r.close()
+
+
 CASES = {
     "throttleflags": case_throttleflags,
+    "throttlelimit": case_throttlelimit,
     "overrides": case_overrides,
     "fetchpause": case_fetchpause,
     "onprem": case_onprem,

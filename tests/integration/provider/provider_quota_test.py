@@ -12,8 +12,12 @@ emulator as the target: users 107 and 108, Redis database 11.
               waits) and completes: Synced, not failed, EQUAL by the
               comparer (nothing lost, nothing twice), every message
               APPENDed once. The emulator's own quota is set above ours
-              and never answers OVERQUOTA: mailferry's count kept the
-              mailbox within the window.
+              and never answers OVERQUOTA: mailferry's count (in Redis,
+              the fleet's: while the mailbox waits, its key holds the full
+              window's bytes and lives as long as the window) kept
+              the mailbox within the window. `batch status --json` shows
+              the batch's quotas; `batch set --quota-upload`/
+              `--quota-window` change them, 0 gives the profile's back.
   quotasignal user 108: the emulator answers Gmail's "[OVERQUOTA] Account
               exceeded command or bandwidth limits" once 60 % of the
               mailbox's bytes were uploaded in its 2 s window; mailferry
@@ -91,6 +95,24 @@ def status(batch, n, *extra):
               mt.user(n)[0], *extra)
 
 
+def redis_cli(*args):
+    p = subprocess.run(["redis-cli", "-h", mt.REDIS["REDIS_HOST"], "-p",
+                        mt.REDIS["REDIS_PORT"], "-n", "11", *args],
+                       capture_output=True, text=True, timeout=30)
+    return p.stdout.strip()
+
+
+def fleet_count(n):
+    """The user's upload count in Redis (core/src/caps/quota.c): its
+    keys, and the window's bytes and time left (ms) of the first."""
+    keys = redis_cli("--scan", "--pattern",
+                     f"mf:{{c:dst:*}}:quota:ul:{mt.user(n)[0]}").split()
+    if not keys:
+        return keys, 0, 0
+    return (keys, int(redis_cli("HGET", keys[0], "used") or 0),
+            int(redis_cli("PTTL", keys[0])))
+
+
 def case_quota():
     n = 107
     mt.corpus(n, 1, messages=30)
@@ -103,13 +125,17 @@ def case_quota():
     try:
         t0 = time.monotonic()
         p = start_pipeline(n, batch, emu.url, "--quota-upload", str(quota))
-        seen = None
+        seen, fleet = None, ([], 0, 0)
         while p.poll() is None and time.monotonic() < t0 + DEADLINE_S:
             r = status(batch, n, "--json")
             if r.returncode == 0:
                 (m,) = json.loads(r.stdout)["mailboxes"]
                 if m["pending"]["next"] == "waiting_bandwidth":
                     seen = m
+                    # While it waits, the window that is full is the
+                    # fleet's, in Redis (the key lives as long as the
+                    # window, which the wait outlasts by nothing).
+                    fleet = fleet_count(n)
                     text = status(batch, n).stdout
                     break
             time.sleep(0.1)
@@ -136,12 +162,39 @@ def case_quota():
               f"reached: {st}")
         check(took >= WINDOW_S - 0.5, f"it waited for the next window: "
               f"{took:.1f} s")
+        keys, used, left = fleet
+        if keys or ", Waiting" in text:
+            check(len(keys) == 1 and 0 < used <= quota and
+                  0 < left <= WINDOW_S * 1000,
+                  f"the full window is in Redis while the mailbox waits: "
+                  f"{keys}, {used} bytes of {quota}, {left} ms left")
+        else:
+            print("     (the window ended before Redis was read: not "
+                  "checked)")
         c = pt.compare(n)
         check(c["equal"], f"user{n} EQUAL after the wait: "
               f"{c.get('problems', [])[:5]}")
-        after = json.loads(status(batch, n, "--json").stdout)["mailboxes"][0]
+        doc = json.loads(status(batch, n, "--json").stdout)
+        after = doc["mailboxes"][0]
         check(not after["pending"]["waiting"],
               f"no longer waiting once Synced: {after['pending']}")
+        check(doc["quota"] == {"download_bytes": 0, "upload_bytes": quota,
+                               "window_s": WINDOW_S},
+              f"the batch keeps the --quota-* flags: {doc['quota']}")
+        # batch set: another quota, then back to the profile's (0).
+        r = ["--redis", REDIS_URL]
+        mf("batch", "set", batch, *r, "--quota-upload", "2m",
+           "--quota-window", "1h", check_exit=0)
+        q = json.loads(mf("batch", "status", batch, *r, "--json",
+                          check_exit=0).stdout)["quota"]
+        check(q["upload_bytes"] == 2 << 20 and q["window_s"] == 3600,
+              f"batch set --quota-upload 2m --quota-window 1h: {q}")
+        mf("batch", "set", batch, *r, "--quota-upload", "0", check_exit=0)
+        mf("batch", "set", batch, *r, "--quota-window", "0x", check_exit=2)
+        q = json.loads(mf("batch", "status", batch, *r, "--json",
+                          check_exit=0).stdout)["quota"]
+        check(q["upload_bytes"] == 500000000,
+              f"--quota-upload 0 gives the gmail profile's 500 MB back: {q}")
     finally:
         emu.stop()
 

@@ -261,8 +261,9 @@ test_result_settle(void **state) {
     args[n++] = "J", args[n++] = "1", args[n++] = "w1";
     args[n++] = "synced", args[n++] = "m@x.org";
     args[n++] = "0", args[n++] = "", args[n++] = "";
-    /* the 16 stats (messages_copied is the 7th), */
-    for (int i = 0; i < 16; i++)
+    /* the 20 stats of results.c's add_stats() (messages_copied is the
+     * 7th), */
+    for (int i = 0; i < 20; i++)
         args[n++] = i == 6 ? "5" : "1";
     /* skipped and failed totals and how many are listed (none). */
     args[n++] = "0", args[n++] = "0", args[n++] = "0", args[n++] = "0";
@@ -274,6 +275,9 @@ test_result_settle(void **state) {
     assert_string_equal(mf__batch_reply_str(reply, 5, NULL), "Synced");
     freeReplyObject(reply);
     assert_int_equal(hget_ll(r, m, "messages_copied"), 5);
+    /* The last two: removed and moved on the target (--sync-deletes). */
+    assert_int_equal(hget_ll(r, m, "deleted_on_target"), 1);
+    assert_int_equal(hget_ll(r, m, "moved_on_target"), 1);
     assert_int_equal(hget_ll(r, m, "synced_once"), 1);
     assert_int_equal(hget_ll(r, b, "n:Synced"), 1);
     /* The same result again changes nothing. */

@@ -20,11 +20,7 @@
  *     with MF_E_SERVER_TOO_SLOW at the command deadline, although every
  *     byte resets the no-progress timeout; one that floods "* 1 EXISTS"
  *     breaks it with MF_E_SERVER_FLOOD; both in bounded time.
- *
- * tests/unit does not link the mf_fakeimap library, so its source is
- * compiled into this test (before cmocka.h, whose fail() macro clashes).
  */
-#include "../../support/fakeimap/fakeimap.c"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +28,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "fakeimap.h"
 
 #include "imap/session_int.h"
 #include "migrate/store.h"

@@ -35,6 +35,7 @@
 
 #include "mailferry/profile.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 struct t {
@@ -939,17 +940,26 @@ test_throttle_pause_max(void **state) {
     expect_same(t, "INBOX", "INBOX");
 }
 
-/* A daily upload quota (issue 13, core/src/migrate/quota.c; the run's
- * own count, no Redis): three of the six 300-byte messages fit in a
- * window of 1000 bytes, the rest waits for the next window (1 s) and
- * goes on where it stopped: not failed, not counted as an attempt,
+/* Six messages of 300 bytes each in the source's INBOX: three fit in a
+ * quota of 1000. */
+static void
+six_of_300(struct t *t) {
+    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+
+    for (unsigned i = 0; i < 6; i++) {
+        char tag[32];
+        snprintf(tag, sizeof(tag), "quota%u", i);
+        add_msg(in, tag, 300, "", i + 1);
+    }
+}
+
+/* Runs six_of_300() with a quota window of 1 s (the quota itself set
+ * by the caller) and checks that the mailbox waited for the next window
+ * and went on where it stopped: not failed, not counted as an attempt,
  * everything once on the target. */
 static void
-test_quota_waits_for_next_window(void **state) {
-    struct t *t = *state;
-
-    fill(t->env.src, "INBOX", 0, 0, 6, 300);
-    t->o.quota.upload_bytes = 1000;
+expect_waited(struct t *t) {
+    six_of_300(t);
     t->o.quota.window_s = 1;
     t->o.batch_messages = 1;
     expect_ok(t);
@@ -959,6 +969,17 @@ test_quota_waits_for_next_window(void **state) {
     expect_same(t, "INBOX", "INBOX");
 }
 
+/* A daily upload quota (issue 13, core/src/migrate/quota.c; the run's
+ * own count, no Redis): three of the six messages fit in a window of
+ * 1000 bytes, the rest waits for the next window. */
+static void
+test_quota_waits_for_next_window(void **state) {
+    struct t *t = *state;
+
+    t->o.quota.upload_bytes = 1000;
+    expect_waited(t);
+}
+
 /* The server's own word (Gmail's "[OVERQUOTA] Account exceeded command
  * or bandwidth limits", MF_E_BANDWIDTH_QUOTA) with no quota configured:
  * the mailbox waits a window and goes on, nothing lost or doubled. */
@@ -966,15 +987,47 @@ static void
 test_quota_server_says_used_up(void **state) {
     struct t *t = *state;
 
-    fill(t->env.src, "INBOX", 0, 0, 6, 300);
-    t->o.quota.window_s = 1;
-    t->o.batch_messages = 1;
     t->env.dst->faults.append_fail_at = 3;
     t->env.dst->faults.append_fail_code = MF_E_BANDWIDTH_QUOTA;
-    expect_ok(t);
-    assert_int_equal(t->res.stats.attempts, 1);
-    assert_true(t->res.stats.seconds >= 0.9 && t->res.stats.seconds < 20);
-    expect_same(t, "INBOX", "INBOX");
+    expect_waited(t);
+}
+
+/* The download side: a source user's quota (--quota-download) holds the
+ * mailbox the same way. */
+static void
+test_quota_download(void **state) {
+    struct t *t = *state;
+
+    t->o.quota.download_bytes = 1000;
+    expect_waited(t);
+}
+
+static void *
+stop_later(void *ud) {
+    mf_sleep_ms(300);
+    atomic_store((atomic_bool *)ud, true);
+    return NULL;
+}
+
+/* A stop request while the mailbox waits for the next window (an hour
+ * here) ends the run at once as stopped, what was copied kept. */
+static void
+test_quota_wait_stops(void **state) {
+    struct t *t = *state;
+    atomic_bool stop = false;
+    pthread_t th;
+
+    six_of_300(t);
+    t->o.quota.upload_bytes = 1000;
+    t->o.quota.window_s = 3600;
+    t->o.batch_messages = 1;
+    t->o.stop = &stop;
+    assert_int_equal(pthread_create(&th, NULL, stop_later, &stop), 0);
+    assert_int_equal(run(t), MF_E_CANCELLED);
+    pthread_join(th, NULL);
+    assert_int_equal(t->res.error.code, MF_E_CANCELLED);
+    assert_true(t->res.stats.seconds < 20);
+    assert_int_equal(t->env.dst->stats.appended, 3);
 }
 
 static void
@@ -1094,6 +1147,8 @@ main(void) {
         T(test_throttle_pause_max),
         T(test_quota_waits_for_next_window),
         T(test_quota_server_says_used_up),
+        T(test_quota_download),
+        T(test_quota_wait_stops),
         T(test_auth_fails_at_once),
         T(test_attempts_exhausted),
         T(test_stop),

@@ -8,7 +8,13 @@
  * out, case ignored when comparing), only pairs that differ get a UID
  * STORE and are counted, pairing is by fingerprint and in UID order among
  * duplicates, messages above last_uid and target-only messages are left
- * alone, and a refused STORE ends the sync with that error.
+ * alone; a STORE the target refuses (Cyrus's keyword limit) is that
+ * message's alone: listed, its flagbase line kept as it was, the other
+ * pairs synced; refusals in a row (a read-only folder) or a broken session
+ * end the sync with that error. And the flags last synced
+ * (mf__flagbase_save()): kept under new lines, and neither read nor
+ * written by a pass that adds none (shown by a broken fence, which
+ * refuses every write).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +24,8 @@
 #include <cmocka.h>
 
 #include "memtest.h"
+
+#include "mailferry/fence.h"
 
 struct t {
     struct mf_mem_server *src, *dst;
@@ -49,6 +57,7 @@ teardown(void **state) {
 
     mf_store_close(&t->run.src);
     mf_store_close(&t->run.dst);
+    mf__ckpt_mem_free(&t->run.mem);
     mf_migrate_result_clear(&t->res);
     mf_mem_server_free(&t->src);
     mf_mem_server_free(&t->dst);
@@ -64,6 +73,17 @@ flag_sync(struct t *t, uint32_t last_uid) {
     mf_err rc = mf__migrate_flag_sync(&t->run, "INBOX", "INBOX", last_uid,
                                       t->tgt_last, &base);
     mf_buf_free(&base);
+    return rc;
+}
+
+/* The same with the flagbase it produces, into *base_r (owned). */
+static mf_err
+flag_sync_base(struct t *t, uint32_t last_uid, char **base_r) {
+    struct mf_buf base = {0};
+    mf_err rc = mf__migrate_flag_sync(&t->run, "INBOX", "INBOX", last_uid,
+                                      t->tgt_last, &base);
+    mf_buf_append(&base, "", 1);
+    *base_r = (char *)base.data;
     return rc;
 }
 
@@ -205,12 +225,84 @@ static void
 test_refused_store(void **state) {
     struct t *t = *state;
 
-    pair(t, "a", 1, "\\Seen", "");
+    for (unsigned i = 0; i < MF__MAX_CONSECUTIVE_REJECTS; i++) {
+        char tag[16];
+        snprintf(tag, sizeof(tag), "a%u", i);
+        pair(t, tag, i + 1, "\\Seen", "");
+    }
     open_both(t, true); /* read-only: the mem store answers NO */
     assert_int_equal(flag_sync(t, t->sf->msgs[t->sf->n - 1].uid), MF_E_IMAP_NO);
     assert_int_equal(t->run.err.code, MF_E_IMAP_NO);
     assert_int_equal(t->res.stats.flags_updated, 0);
     expect_flags(t->df, 0, "");
+    /* Those before the one that ended it are listed. */
+    assert_int_equal(t->res.n_failed, MF__MAX_CONSECUTIVE_REJECTS - 1);
+}
+
+/* Cyrus refuses a STORE that would pass a folder's keyword limit ("NO Too
+ * many user flags in mailbox"): that message is listed (source UID, what
+ * was wanted, the answer), its flagbase line stays the one before (none
+ * here) so that the next pass tries again; the other pairs are synced and
+ * the sync succeeds. Before, the first refusal failed the folder's sync,
+ * and with it the checkpoint of every pass after. */
+static void
+test_store_refused_one(void **state) {
+    struct t *t = *state;
+    char *base = NULL;
+
+    pair(t, "a", 1, "\\Seen", "");
+    pair(t, "b", 2, "\\Flagged $TooMany", "\\Flagged");
+    pair(t, "c", 3, "\\Answered", "");
+    t->dst->faults.flags_refuse_marker = "$TooMany";
+    open_both(t, false);
+    assert_int_equal(flag_sync_base(t, t->sf->msgs[t->sf->n - 1].uid, &base),
+                     MF_E_OK);
+    assert_int_equal(t->res.stats.flags_updated, 2);
+    expect_flags(t->df, 0, "\\Seen");
+    expect_flags(t->df, 1, "\\Flagged");
+    expect_flags(t->df, 2, "\\Answered");
+    assert_int_equal(t->res.n_failed, 1);
+    assert_int_equal(t->res.failed[0].uid, t->sf->msgs[1].uid);
+    assert_int_equal(t->res.failed[0].size, 400);
+    assert_int_equal(t->res.failed[0].error.code, MF_E_IMAP_NO);
+    assert_non_null(strstr(t->res.failed[0].error.detail, "flags not set"));
+    assert_non_null(strstr(t->res.failed[0].error.detail, "$TooMany"));
+    assert_non_null(
+        strstr(t->res.failed[0].error.detail, "Too many user flags"));
+    /* Flagbase lines for the two stored, none for the refused one. */
+    assert_non_null(strstr(base, "\t\\Seen\t\\Seen\n"));
+    assert_non_null(strstr(base, "\t\\Answered\t\\Answered\n"));
+    assert_null(strstr(base, "$TooMany"));
+    free(base);
+}
+
+/* With a flagbase line before, the refused pair keeps it: the next pass
+ * sees the source's change again and sends it again. */
+static void
+test_store_refused_keeps_base(void **state) {
+    struct t *t = *state;
+    struct mf_buf first = {0};
+    char *base = NULL;
+    char line[64];
+
+    pair(t, "a", 1, "\\Flagged", "\\Flagged");
+    open_both(t, false);
+    /* The flags last synced: the copy's. */
+    mf__flagbase_add(&first, t->sf->msgs[0].uid, "\\Flagged", "\\Flagged");
+    mf_buf_append(&first, "", 1);
+    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &first, false),
+                     MF_E_OK);
+    mf_buf_free(&first);
+    /* The user adds a keyword the target will not take. */
+    mf_mem_msg_set_flags(&t->sf->msgs[0], "\\Flagged $TooMany");
+    t->dst->faults.flags_refuse_marker = "$TooMany";
+    assert_int_equal(flag_sync_base(t, t->sf->msgs[t->sf->n - 1].uid, &base),
+                     MF_E_OK);
+    assert_int_equal(t->res.n_failed, 1);
+    snprintf(line, sizeof(line), "%u\t\\Flagged\t\\Flagged\n",
+             t->sf->msgs[0].uid);
+    assert_string_equal(base, line);
+    free(base);
 }
 
 /* Both folders listed three UIDs at a time (pairing.c): a window with no
@@ -258,6 +350,44 @@ test_windows(void **state) {
     assert_true(t->dst->stats.meta_fetches >= 4);
 }
 
+static void
+test_flagbase_kept(void **state) {
+    struct t *t = *state;
+    struct mf_checkpoint_claim claim = {
+        .record_key = "rec", .job_id = "j", .attempt = 1, .worker = "w"};
+    struct mf_buf base = {0};
+    struct mf_fence fence;
+    char *v = NULL;
+
+    mf__flagbase_add(&base, 7, "\\Seen", "\\Seen");
+    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true), MF_E_OK);
+    mf_buf_free(&base);
+    mf__flagbase_add(&base, 3, "\\Flagged", "\\Flagged");
+    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true), MF_E_OK);
+    mf_buf_free(&base);
+    assert_int_equal(mf__flagbase_get(&t->run, "INBOX", &v), MF_E_OK);
+    assert_non_null(v);
+    assert_non_null(strstr(v, "7"));
+    assert_true(strstr(v, "3") < strstr(v, "7")); /* sorted by UID */
+    free(v);
+    /* A pass that adds nothing writes nothing: no refusal by the broken
+     * fence, and what was saved stays. */
+    mf_fence_init(&fence, &claim, mf_fence_now_ms() + 60000);
+    mf_fence_break(&fence);
+    t->o.fence = &fence;
+    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true), MF_E_OK);
+    mf__flagbase_add(&base, 9, "", "");
+    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true),
+                     MF_E_FENCED);
+    t->o.fence = NULL;
+    mf_fence_destroy(&fence);
+    mf_buf_free(&base);
+    assert_int_equal(mf__flagbase_get(&t->run, "INBOX", &v), MF_E_OK);
+    assert_non_null(strstr(v, "7"));
+    assert_null(strstr(v, "9"));
+    free(v);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -267,8 +397,11 @@ main(void) {
         T(test_duplicates_pair_in_order),
         T(test_many),
         T(test_refused_store),
+        T(test_store_refused_one),
+        T(test_store_refused_keeps_base),
         T(test_empty_target),
         T(test_windows),
+        T(test_flagbase_kept),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -261,6 +261,32 @@ test_flag_change_on_source(void **state) {
     pass_visiting(t, 0);
 }
 
+/* The target refuses a flag change (Cyrus's keyword limit, "NO Too many
+ * user flags in mailbox"): the two sides' flags do not agree, so the pass
+ * records no STATUS and the next one visits the folder and tries again.
+ * Before, the next pass took the folder for unchanged and said Synced. */
+static void
+test_flags_refused_visit_again(void **state) {
+    struct t *t = *state;
+
+    first_passes(t);
+    t->r.env.dst->faults.flags_refuse_marker = "$TooMany";
+    mf_mem_msg_set_flags(&t->work->msgs[2], "\\Seen $TooMany");
+    for (int pass = 0; pass < 2; pass++) {
+        struct visits a = visits_now(t);
+        mf_err rc = memrun_pass(&t->r, NULL, NULL);
+        assert_int_equal(rc, MF_E_NOT_ALL_COPIED);
+        assert_int_equal(t->r.env.dst->stats.selects - a.dst_selects, 1);
+        assert_int_equal(t->r.res.n_failed, 1);
+        assert_int_equal(t->r.res.failed[0].uid, t->work->msgs[2].uid);
+    }
+    t->r.env.dst->faults.flags_refuse_marker = NULL;
+    pass_visiting(t, 1);
+    assert_int_equal(t->r.res.stats.flags_updated, 1);
+    expect_same(t, "Work", "Work");
+    pass_visiting(t, 0);
+}
+
 /* A new message: the folder is visited for it alone. No source flag
  * changed (CHANGEDSINCE) and the target is as recorded, so nothing else
  * is listed: no flag sync. */
@@ -440,6 +466,7 @@ main(void) {
         cmocka_unit_test(test_decision_each_field),
         T(test_noop_pass_lists_nothing),
         T(test_flag_change_on_source),
+        T(test_flags_refused_visit_again),
         T(test_new_message),
         T(test_expunge),
         T(test_uidvalidity_source),
