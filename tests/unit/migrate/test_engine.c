@@ -532,6 +532,9 @@ test_bad_message_alone(void **state) {
     assert_int_equal(t->res.failed[0].uid, bad);
     assert_string_equal(t->res.failed[0].folder, "INBOX");
     assert_int_equal(t->res.failed[0].error.code, MF_E_MESSAGE_REJECTED);
+    /* Listed with its Subject, read from the message it tried to send. */
+    assert_non_null(t->res.failed[0].subject);
+    assert_non_null(strstr(t->res.failed[0].subject, "POISON37"));
     assert_int_equal(t->res.stats.messages_copied, 119);
     /* It was in a MULTIAPPEND batch of 50. */
     assert_true(t->env.dst->stats.multi_cmds >= 2);
