@@ -80,70 +80,67 @@ usage_error(const char *command, const char *usage, const char *msg,
     return false;
 }
 
-bool
-cli_parse(struct cli *cli, const char *command, const char *usage,
-          const struct cli_option *options, int argc, char **argv) {
+static bool
+add_positional(struct cli *cli, const char *usage, const char *a) {
+    if (cli->npositional == CLI_MAX_POSITIONAL)
+        return usage_error(cli->command, usage, "too many arguments", a);
+    cli->positional[cli->npositional++] = a;
+    return true;
+}
+
+/* One option, argv[*i] ("--name", "--name=VALUE" or "--name VALUE", which
+ * moves *i past the value) into cli->config. */
+static bool
+parse_option(struct cli *cli, const char *usage,
+             const struct cli_option *options, int argc, char **argv, int *i) {
+    const char *command = cli->command;
+    const char *a = argv[*i] + 2;
+    const char *eq = strchr(a, '=');
+    size_t len = eq ? (size_t)(eq - a) : strlen(a);
+    const struct cli_option *o = find(options, a, len);
+
+    if (!o)
+        o = find(cli_common_options, a, len);
+    if (!o)
+        o = find(cli_connection_options, a, len);
+    if (!o && mf_config_passthrough(a, len)) {
+        /* --kafka.<property> VALUE: with the connection settings, for
+         * the commands that talk to Kafka (SASL, TLS). */
+        char *name;
+        if (!eq && *i + 1 >= argc)
+            return usage_error(command, usage, "option needs a value",
+                               argv[*i]);
+        name = mf_xstrndup(a, len);
+        mf_config_set_flag(cli->config, name, eq ? eq + 1 : argv[++*i]);
+        free(name);
+        return true;
+    }
+    if (!o)
+        return usage_error(command, usage, "unknown option", argv[*i]);
+    if (!o->takes_value) {
+        if (eq)
+            return usage_error(command, usage, "option takes no value",
+                               argv[*i]);
+        mf_config_set_flag(cli->config, o->name, "true");
+    } else if (eq) {
+        mf_config_set_flag(cli->config, o->name, eq + 1);
+    } else if (*i + 1 < argc) {
+        mf_config_set_flag(cli->config, o->name, argv[++*i]);
+    } else {
+        return usage_error(command, usage, "option needs a value", argv[*i]);
+    }
+    return true;
+}
+
+/* After the options: --help, --config, --json and the log settings. */
+static bool
+finish(struct cli *cli, const char *usage, const struct cli_option *options) {
+    const char *command = cli->command;
+    enum mf_log_format fmt = MF_LOG_TEXT;
+    enum mf_log_level lvl = MF_LOG_INFO;
     struct mf_error err = {0};
     const char *v;
 
-    memset(cli, 0, sizeof(*cli));
-    cli->command = command;
-    cli->config = mf_config_new();
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const struct cli_option *o;
-        const char *eq;
-        size_t len;
-
-        if (strcmp(a, "--") == 0) {
-            for (i++; i < argc; i++) {
-                if (cli->npositional == CLI_MAX_POSITIONAL)
-                    return usage_error(command, usage, "too many arguments",
-                                       argv[i]);
-                cli->positional[cli->npositional++] = argv[i];
-            }
-            break;
-        }
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            if (cli->npositional == CLI_MAX_POSITIONAL)
-                return usage_error(command, usage, "too many arguments", a);
-            cli->positional[cli->npositional++] = a;
-            continue;
-        }
-        a += 2;
-        eq = strchr(a, '=');
-        len = eq ? (size_t)(eq - a) : strlen(a);
-        o = find(options, a, len);
-        if (!o)
-            o = find(cli_common_options, a, len);
-        if (!o)
-            o = find(cli_connection_options, a, len);
-        if (!o && mf_config_passthrough(a, len)) {
-            /* --kafka.<property> VALUE: with the connection settings, for
-             * the commands that talk to Kafka (SASL, TLS). */
-            char *name = mf_xstrndup(a, len);
-            if (!eq && i + 1 >= argc)
-                return usage_error(command, usage, "option needs a value",
-                                   argv[i]);
-            mf_config_set_flag(cli->config, name, eq ? eq + 1 : argv[++i]);
-            free(name);
-            continue;
-        }
-        if (!o)
-            return usage_error(command, usage, "unknown option", argv[i]);
-        if (!o->takes_value) {
-            if (eq)
-                return usage_error(command, usage, "option takes no value",
-                                   argv[i]);
-            mf_config_set_flag(cli->config, o->name, "true");
-        } else if (eq) {
-            mf_config_set_flag(cli->config, o->name, eq + 1);
-        } else if (i + 1 < argc) {
-            mf_config_set_flag(cli->config, o->name, argv[++i]);
-        } else {
-            return usage_error(command, usage, "option needs a value", argv[i]);
-        }
-    }
     if (mf_config_get(cli->config, "help", NULL)) {
         cli_print_help(command, usage, options);
         cli->help = true;
@@ -155,9 +152,6 @@ cli_parse(struct cli *cli, const char *command, const char *usage,
     if (mf_config_get_bool(cli->config, "json", false, &cli->json, &err) !=
         MF_E_OK)
         return usage_error(command, usage, err.detail, NULL);
-
-    enum mf_log_format fmt = MF_LOG_TEXT;
-    enum mf_log_level lvl = MF_LOG_INFO;
     if ((v = mf_config_get(cli->config, "log-format", NULL)) &&
         !mf_log_format_parse(v, &fmt))
         return usage_error(command, usage, "--log-format is text or json", v);
@@ -167,6 +161,32 @@ cli_parse(struct cli *cli, const char *command, const char *usage,
                            "--log-level is debug, info, warn or error", v);
     mf_log_setup(fmt, lvl, stderr);
     return true;
+}
+
+bool
+cli_parse(struct cli *cli, const char *command, const char *usage,
+          const struct cli_option *options, int argc, char **argv) {
+    memset(cli, 0, sizeof(*cli));
+    cli->command = command;
+    cli->config = mf_config_new();
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--") == 0) {
+            for (i++; i < argc; i++)
+                if (!add_positional(cli, usage, argv[i]))
+                    return false;
+            break;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (!add_positional(cli, usage, a))
+                return false;
+            continue;
+        }
+        if (!parse_option(cli, usage, options, argc, argv, &i))
+            return false;
+    }
+    return finish(cli, usage, options);
 }
 
 void

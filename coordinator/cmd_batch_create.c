@@ -133,99 +133,122 @@ add_rows(void *ud, const struct mf_batch_mailbox_cfg *mbs, size_t n,
     return mf_batch_create_add(ud, mbs, n, err);
 }
 
-int
-cmd_batch_create(int argc, char **argv) {
+/* What batch create holds. */
+struct create {
     struct cli cli;
     struct mf_batchdef d;
-    struct mf_crypto_keyring *kr = NULL;
-    struct mf_redis *redis = NULL;
-    struct mf_batch_creator *creator = NULL;
-    struct mf_json j;
-    struct mf_buf jout = {0};
-    struct mf_error err = {0};
-    const char *keyfile, *csv;
-    bool dry_run = false;
-    int exit_code;
-    mf_err rc;
+    struct mf_crypto_keyring *kr;
+    const char *csv;
+    bool dry_run;
+    /* With --json: the CSV problems, as a JSON array into out. */
+    struct mf_json j, *issues;
+    struct mf_buf out;
+};
 
-    memset(&d, 0, sizeof(d));
-    exit_code = batch_cli_parse(&cli, "batch create", create_usage,
-                                create_options, argc, argv, 1, 1);
+/* The command line and the key file; -1 to go on, else the exit code. */
+static int
+read_command(struct create *c, int argc, char **argv) {
+    struct mf_error err = {0};
+    const char *keyfile;
+    int exit_code = batch_cli_parse(&c->cli, "batch create", create_usage,
+                                    create_options, argc, argv, 1, 1);
+
     if (exit_code >= 0)
-        goto out;
-    exit_code = MF_EXIT_USAGE;
-    csv = mf_config_get(cli.config, "csv", NULL);
-    keyfile = mf_config_get(cli.config, "master-key-file", NULL);
-    if (mf_config_get_bool(cli.config, "dry-run", false, &dry_run, &err)) {
+        return exit_code;
+    c->csv = mf_config_get(c->cli.config, "csv", NULL);
+    keyfile = mf_config_get(c->cli.config, "master-key-file", NULL);
+    if (mf_config_get_bool(c->cli.config, "dry-run", false, &c->dry_run,
+                           &err)) {
         fprintf(stderr, "mailferry batch create: %s\n", err.detail);
-        goto out;
+        return MF_EXIT_USAGE;
     }
-    if (!csv) {
+    if (!c->csv) {
         fprintf(stderr,
                 "mailferry batch create: --csv FILE is required\n"
                 "usage: mailferry batch create %s\n",
                 create_usage);
-        goto out;
+        return MF_EXIT_USAGE;
     }
-    if (!keyfile && !dry_run) {
+    if (!keyfile && !c->dry_run) {
         fprintf(stderr,
                 "mailferry batch create: --master-key-file F is required: "
                 "passwords are stored sealed (`mailferry key generate F` "
                 "makes one)\n");
-        goto out;
+        return MF_EXIT_USAGE;
     }
-    if (keyfile && (rc = mf_crypto_keyring_load(keyfile, &kr, &err))) {
+    if (keyfile && mf_crypto_keyring_load(keyfile, &c->kr, &err)) {
         fprintf(stderr, "mailferry batch create: key file %s: %s\n", keyfile,
                 err.detail);
-        exit_code = MF_EXIT_ERROR;
+        return MF_EXIT_ERROR;
+    }
+    return -1;
+}
+
+/* Stores the batch: its configuration, then the CSV again, its rows
+ * sealed and stored a chunk at a time, all or nothing. */
+static int
+store(struct create *c) {
+    struct mf_redis *redis = NULL;
+    struct mf_batch_creator *creator = NULL;
+    struct mf_error err = {0};
+    int exit_code = MF_EXIT_ERROR;
+    mf_err rc;
+
+    if (!batch_cli_redis(&c->cli, &redis))
+        goto out;
+    if ((rc = mf_batch_create_begin(redis, &c->d.cfg, &creator, &err))) {
+        batch_print_error("batch create", c->d.cfg.name, &err);
+        exit_code = batch_exit_code(rc);
         goto out;
     }
-    if (cli.json) {
-        batch_json_begin(&j, &jout, cli.positional[0]);
-        mf_json_key(&j, "file"), mf_json_string(&j, csv);
-        mf_json_key(&j, "errors"), mf_json_array_begin(&j);
+    exit_code = batch_def_stream_rows("batch create", c->csv, c->kr, add_rows,
+                                      creator, c->issues, &c->d);
+    if (exit_code >= 0) {
+        mf_batch_create_abort(&creator);
+        print_issues_json(c->issues, &c->out, &c->d);
+        goto out;
+    }
+    if ((rc = mf_batch_create_commit(&creator, &err))) {
+        batch_print_error("batch create", c->d.cfg.name, &err);
+        exit_code = batch_exit_code(rc);
+        goto out;
+    }
+    print_created(&c->d, c->cli.json);
+    exit_code = MF_EXIT_OK;
+out:
+    mf_redis_free(&redis);
+    return exit_code;
+}
+
+int
+cmd_batch_create(int argc, char **argv) {
+    struct create c;
+    int exit_code;
+
+    memset(&c, 0, sizeof(c));
+    if ((exit_code = read_command(&c, argc, argv)) >= 0)
+        goto out;
+    if (c.cli.json) {
+        c.issues = &c.j;
+        batch_json_begin(c.issues, &c.out, c.cli.positional[0]);
+        mf_json_key(c.issues, "file"), mf_json_string(c.issues, c.csv);
+        mf_json_key(c.issues, "errors"), mf_json_array_begin(c.issues);
     }
     /* A dry run seals nothing: it keeps the clear passwords to log in
      * and plan (batch_def.h), and wipes them. */
     exit_code =
-        batch_def_read(&cli, "batch create", cli.positional[0], csv,
-                       dry_run ? NULL : kr, !dry_run, cli.json ? &j : NULL, &d);
-    if (exit_code >= 0) {
-        print_issues_json(cli.json ? &j : NULL, &jout, &d);
-        goto out;
-    }
-    if (dry_run) {
-        exit_code = dry_run_plan(&cli, &d);
-        goto out;
-    }
-    exit_code = MF_EXIT_ERROR;
-    if (!batch_cli_redis(&cli, &redis))
-        goto out;
-    if ((rc = mf_batch_create_begin(redis, &d.cfg, &creator, &err))) {
-        batch_print_error("batch create", d.cfg.name, &err);
-        exit_code = batch_exit_code(rc);
-        goto out;
-    }
-    /* The CSV again, its rows sealed and stored a chunk at a time. */
-    exit_code = batch_def_stream_rows("batch create", csv, kr, add_rows,
-                                      creator, cli.json ? &j : NULL, &d);
-    if (exit_code >= 0) {
-        mf_batch_create_abort(&creator);
-        print_issues_json(cli.json ? &j : NULL, &jout, &d);
-        goto out;
-    }
-    if ((rc = mf_batch_create_commit(&creator, &err))) {
-        batch_print_error("batch create", d.cfg.name, &err);
-        exit_code = batch_exit_code(rc);
-        goto out;
-    }
-    print_created(&d, cli.json);
-    exit_code = MF_EXIT_OK;
+        batch_def_read(&c.cli, "batch create", c.cli.positional[0], c.csv,
+                       c.dry_run ? NULL : c.kr, !c.dry_run, c.issues, &c.d);
+    if (exit_code >= 0)
+        print_issues_json(c.issues, &c.out, &c.d);
+    else if (c.dry_run)
+        exit_code = dry_run_plan(&c.cli, &c.d);
+    else
+        exit_code = store(&c);
 out:
-    mf_batchdef_free(&d);
-    mf_buf_free(&jout);
-    mf_crypto_keyring_free(&kr);
-    mf_redis_free(&redis);
-    cli_free(&cli);
+    mf_batchdef_free(&c.d);
+    mf_buf_free(&c.out);
+    mf_crypto_keyring_free(&c.kr);
+    cli_free(&c.cli);
     return exit_code;
 }

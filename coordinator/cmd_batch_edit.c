@@ -210,20 +210,61 @@ read_rows(struct edit *e, const char *csv, struct mf_json *issues,
     return exit_code;
 }
 
+/* Sends the rows of d to the batch (add: new mailboxes; update: new
+ * logins and passwords), naming the CSV lines of refused rows. Returns -1
+ * when done (*jobs_r, *st_r: what it queued and the state), else the
+ * exit code. */
+static int
+send_rows(struct edit *e, const char *csv, bool add,
+          const struct mf_batchdef *d, struct mf_json *issues,
+          struct mf_buf *eout, uint64_t *jobs_r, enum mf_batch_state *st_r) {
+    struct mf_error err = {0};
+    size_t *idx = NULL, n_idx = 0;
+    mf_err rc;
+
+    if (add)
+        rc = mf_jobs_add_mailboxes(&e->link.jc, e->name, d->mbs, d->n,
+                                   EDIT_FLUSH_MS, &idx, &n_idx, jobs_r, st_r,
+                                   &err);
+    else
+        rc = mf_jobs_update_mailboxes(&e->link.jc, e->name, d->mbs, d->n,
+                                      EDIT_FLUSH_MS, &idx, &n_idx, on_outcome,
+                                      e, jobs_r, &err);
+    if (rc == MF_E_CSV_MAILBOX_IN_BATCH ||
+        rc == MF_E_CSV_MAILBOX_NOT_IN_BATCH) {
+        print_rows(csv, d, idx, n_idx, rc,
+                   add ? "nothing added: `batch update` changes the logins "
+                         "of mailboxes in the batch"
+                       : "nothing changed: `batch add` adds mailboxes",
+                   issues);
+        if (issues)
+            errors_end(issues, eout, n_idx);
+    } else if (rc) {
+        batch_print_error(e->command, e->name, &err);
+    }
+    free(idx);
+    if (rc)
+        return batch_exit_code(rc);
+    if (!add) {
+        struct mf_batch_config *cfg = NULL;
+        if (mf_batch_get(e->redis, e->name, &cfg, &err) == MF_E_OK)
+            *st_r = cfg->state;
+        mf_batch_config_free(&cfg);
+    }
+    return -1;
+}
+
 static int
 csv_command(int argc, char **argv, const char *command, bool add) {
     struct edit e;
     struct mf_batchdef d = {0};
-    struct mf_error err = {0};
     struct mf_buf eout = {0};
     struct mf_json je, *issues = NULL;
     enum mf_batch_state st = MF_BATCH_CREATED;
-    size_t *idx = NULL, n_idx = 0;
     uint64_t jobs = 0;
     const char *csv;
     char usage[256];
     int exit_code;
-    mf_err rc;
 
     snprintf(usage, sizeof(usage), "NAME --csv FILE %s", kafka_usage);
     if ((exit_code = edit_parse(&e, command, usage, csv_options, argc, argv)) >=
@@ -249,35 +290,9 @@ csv_command(int argc, char **argv, const char *command, bool add) {
         goto out;
     }
     outcomes_begin(&e);
-    if (add)
-        rc =
-            mf_jobs_add_mailboxes(&e.link.jc, e.name, d.mbs, d.n, EDIT_FLUSH_MS,
-                                  &idx, &n_idx, &jobs, &st, &err);
-    else
-        rc = mf_jobs_update_mailboxes(&e.link.jc, e.name, d.mbs, d.n,
-                                      EDIT_FLUSH_MS, &idx, &n_idx, on_outcome,
-                                      &e, &jobs, &err);
-    if (rc == MF_E_CSV_MAILBOX_IN_BATCH ||
-        rc == MF_E_CSV_MAILBOX_NOT_IN_BATCH) {
-        print_rows(csv, &d, idx, n_idx, rc,
-                   add ? "nothing added: `batch update` changes the logins "
-                         "of mailboxes in the batch"
-                       : "nothing changed: `batch add` adds mailboxes",
-                   issues);
-        if (issues)
-            errors_end(issues, &eout, n_idx);
-    } else if (rc)
-        batch_print_error(command, e.name, &err);
-    if (rc) {
-        exit_code = batch_exit_code(rc);
+    if ((exit_code = send_rows(&e, csv, add, &d, issues, &eout, &jobs, &st)) >=
+        0)
         goto out;
-    }
-    if (!add) {
-        struct mf_batch_config *cfg = NULL;
-        if (mf_batch_get(e.redis, e.name, &cfg, &err) == MF_E_OK)
-            st = cfg->state;
-        mf_batch_config_free(&cfg);
-    }
     if (!e.cli.json)
         printf("batch %s: %s %zu mailbox%s\n", e.name,
                add ? "added" : "new logins and passwords for", d.n,
@@ -287,7 +302,6 @@ csv_command(int argc, char **argv, const char *command, bool add) {
         printf("(they wait for `mailferry batch start %s`)\n", e.name);
     exit_code = MF_EXIT_OK;
 out:
-    free(idx);
     mf_buf_free(&eout);
     mf_batchdef_free(&d);
     edit_free(&e);

@@ -125,69 +125,71 @@ logins(void *ud, const struct mf_csv_mailbox *row, struct mf_migrate_login *src,
     cli_direct_logins(ud, row, src, dst, owned);
 }
 
-int
-cmd_migrate(int argc, char **argv) {
-    struct cli cli;
-    struct cli_direct d = {0};
-    struct mf_direct_options o = {0};
-    struct cli_csv load = {0};
-    struct mf_error err = {0};
-    uint64_t concurrency;
+static void
+catch_signals(void) {
     struct sigaction sa;
-    int exit_code = MF_EXIT_USAGE;
 
-    if (!cli_parse(&cli, "migrate", usage, options, argc, argv))
-        goto out;
-    if (cli.help) {
-        exit_code = MF_EXIT_OK;
-        goto out;
-    }
-    if (cli.npositional != 1) {
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* What both ways of running read. */
+struct run {
+    bool direct;
+    uint64_t concurrency;
+    uint64_t progress_s; /* 0: no progress */
+    const char *report_dir;
+};
+
+/* The command line; -1 to go on, else the exit code. */
+static int
+read_run(struct cli *cli, int argc, char **argv, struct run *r) {
+    struct mf_error err = {0};
+    bool quiet = false;
+
+    if (!cli_parse(cli, "migrate", usage, options, argc, argv))
+        return MF_EXIT_USAGE;
+    if (cli->help)
+        return MF_EXIT_OK;
+    if (cli->npositional != 1) {
         fprintf(stderr,
                 "mailferry migrate: expected one FILE\nusage: "
                 "mailferry migrate %s\n",
                 usage);
-        goto out;
+        return MF_EXIT_USAGE;
     }
-    {
-        bool direct = false, quiet = false;
-        uint64_t conc, every;
-        const char *dir = mf_config_get(cli.config, "report-dir", NULL);
-        struct sigaction sa2;
-        if (mf_config_get_bool(cli.config, "direct", false, &direct, &err) ||
-            mf_config_get_u64(cli.config, "concurrency",
-                              MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256,
-                              MF_UNIT_NONE, &conc, &err) ||
-            mf_config_get_bool(cli.config, "no-progress", false, &quiet,
-                               &err) ||
-            mf_config_get_u64(cli.config, "progress-interval", 10, 0, 86400,
-                              MF_UNIT_SECONDS, &every, &err)) {
-            fprintf(stderr, "mailferry migrate: %s\n", err.detail);
-            goto out;
-        }
-        if (!direct) {
-            memset(&sa2, 0, sizeof(sa2));
-            sa2.sa_handler = on_signal;
-            sigaction(SIGINT, &sa2, NULL);
-            sigaction(SIGTERM, &sa2, NULL);
-            signal(SIGPIPE, SIG_IGN);
-            exit_code =
-                embedded(&cli, (unsigned)conc, dir ? dir : "mailferry-report",
-                         quiet ? 0 : every);
-            goto out;
-        }
-        o.progress_interval_s = quiet ? 0 : (double)every;
-    }
-    if ((exit_code = cli_direct_read(&cli, "migrate", &d)) != -1)
-        goto out;
-    exit_code = MF_EXIT_USAGE;
-    if (mf_config_get_u64(cli.config, "concurrency",
+    if (mf_config_get_bool(cli->config, "direct", false, &r->direct, &err) ||
+        mf_config_get_u64(cli->config, "concurrency",
                           MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256, MF_UNIT_NONE,
-                          &concurrency, &err)) {
+                          &r->concurrency, &err) ||
+        mf_config_get_bool(cli->config, "no-progress", false, &quiet, &err) ||
+        mf_config_get_u64(cli->config, "progress-interval", 10, 0, 86400,
+                          MF_UNIT_SECONDS, &r->progress_s, &err)) {
         fprintf(stderr, "mailferry migrate: %s\n", err.detail);
-        goto out;
+        return MF_EXIT_USAGE;
     }
-    if ((exit_code = cli_csv_load(&cli, "migrate", cli.positional[0],
+    if (quiet)
+        r->progress_s = 0;
+    r->report_dir = mf_config_get(cli->config, "report-dir", NULL);
+    if (!r->report_dir)
+        r->report_dir = "mailferry-report";
+    return -1;
+}
+
+/* --direct: the copy engine alone (mf_direct_run()). */
+static int
+direct(struct cli *cli, const struct run *r) {
+    struct cli_direct d = {0};
+    struct mf_direct_options o = {0};
+    struct cli_csv load = {0};
+    struct mf_error err = {0};
+    int exit_code;
+
+    if ((exit_code = cli_direct_read(cli, "migrate", &d)) != -1 ||
+        (exit_code = cli_csv_load(cli, "migrate", cli->positional[0],
                                   d.src_admin.user != NULL || d.src_oauth,
                                   &load)) != -1)
         goto out;
@@ -200,27 +202,20 @@ cmd_migrate(int argc, char **argv) {
         }
         mf_redis_free(&probe);
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    {
-        const char *dir = mf_config_get(cli.config, "report-dir", NULL);
-        o.opts = d.opts;
-        o.stop = &stop_flag;
-        o.redis_url = d.redis_url;
-        o.rows = load.rows;
-        o.n = load.n;
-        o.login = logins;
-        o.login_ud = &d;
-        o.concurrency = (unsigned)concurrency;
-        o.json = cli.json;
-        o.report_dir = dir ? dir : "mailferry-report";
-        o.source = mf_config_get(cli.config, "source", NULL);
-        o.target = mf_config_get(cli.config, "target", NULL);
-    }
+    catch_signals();
+    o.opts = d.opts;
+    o.stop = &stop_flag;
+    o.redis_url = d.redis_url;
+    o.rows = load.rows;
+    o.n = load.n;
+    o.login = logins;
+    o.login_ud = &d;
+    o.concurrency = (unsigned)r->concurrency;
+    o.json = cli->json;
+    o.progress_interval_s = (double)r->progress_s;
+    o.report_dir = r->report_dir;
+    o.source = mf_config_get(cli->config, "source", NULL);
+    o.target = mf_config_get(cli->config, "target", NULL);
     switch (mf_direct_run(&o)) {
     case MF_DIRECT_OK:
         exit_code = MF_EXIT_OK;
@@ -235,6 +230,25 @@ cmd_migrate(int argc, char **argv) {
 out:
     cli_csv_free(&load);
     cli_direct_free(&d);
+    return exit_code;
+}
+
+int
+cmd_migrate(int argc, char **argv) {
+    struct cli cli;
+    struct run r = {0};
+    int exit_code;
+
+    if ((exit_code = read_run(&cli, argc, argv, &r)) >= 0)
+        goto out;
+    if (r.direct) {
+        exit_code = direct(&cli, &r);
+        goto out;
+    }
+    catch_signals();
+    exit_code =
+        embedded(&cli, (unsigned)r.concurrency, r.report_dir, r.progress_s);
+out:
     cli_free(&cli);
     return exit_code;
 }

@@ -188,11 +188,13 @@ struct settings {
     uint64_t max_connections, window;
 };
 
+/* Profiles, servers, admins, OAuth2, the folder rules, concurrency,
+ * the size cap and the window into the plan's options. */
 static bool
-read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
+read_plan(struct cli *cli, struct settings *st, struct mf_error *err) {
     bool has_target = false, has_source = false;
     const struct mf_profile *src_profile, *dst_profile;
-    const char *v;
+    const char *sep = mf_config_get(cli->config, "separator-replacement", NULL);
     uint64_t u;
 
     st->rules = mf_folder_rules_new();
@@ -223,13 +225,8 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
         cli_rules_add_list(st->rules,
                            mf_config_get(cli->config, "rename", NULL),
                            mf_folder_rules_parse_rename, err) ||
-        ((v = mf_config_get(cli->config, "separator-replacement", NULL)) &&
-         mf_folder_rules_parse_separator_replacement(st->rules, v, err)) ||
-        mf_config_get_u64(cli->config, "max-connections", 0, 0, 100000,
-                          MF_UNIT_NONE, &st->max_connections, err) ||
-        mf_config_get_u64(cli->config, "window", 0, 0, 365 * 86400,
-                          MF_UNIT_SECONDS, &st->window, err) ||
-        !mf_batchdef_window_read(cli->config, &st->po.window, err))
+        (sep &&
+         mf_folder_rules_parse_separator_replacement(st->rules, sep, err)))
         return false;
     st->po.concurrency = (unsigned)u;
     st->po.max_message_size =
@@ -241,6 +238,21 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
     st->po.target = has_target ? &st->dst : NULL;
     st->po.rules = st->rules;
     st->po.stop = &stop_flag;
+    return true;
+}
+
+/* --size-method, and what the estimate from test batches takes:
+ * --from-batch with --redis, --connections, --max-connections, --window. */
+static bool
+read_estimate(struct cli *cli, struct settings *st, struct mf_error *err) {
+    const char *v;
+
+    if (mf_config_get_u64(cli->config, "max-connections", 0, 0, 100000,
+                          MF_UNIT_NONE, &st->max_connections, err) ||
+        mf_config_get_u64(cli->config, "window", 0, 0, 365 * 86400,
+                          MF_UNIT_SECONDS, &st->window, err) ||
+        !mf_batchdef_window_read(cli->config, &st->po.window, err))
+        return false;
     if ((v = mf_config_get(cli->config, "size-method", NULL)) &&
         !mf_plan_size_method_parse(v, &st->po.size_method)) {
         mf_error_set(err, MF_E_USAGE,
@@ -268,6 +280,11 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
         return false;
     }
     return true;
+}
+
+static bool
+read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
+    return read_plan(cli, st, err) && read_estimate(cli, st, err);
 }
 
 static void

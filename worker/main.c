@@ -174,6 +174,107 @@ duration_ms(const struct mf_config *cfg, const char *key, uint64_t def_s,
     return true;
 }
 
+/* --help, --version, --config and the log settings; -1 to go on, else
+ * the exit code. */
+static int
+read_general(struct mf_config *cfg, int argc, char **argv) {
+    enum mf_log_format fmt = MF_LOG_TEXT;
+    enum mf_log_level lvl = MF_LOG_INFO;
+    struct mf_error err = {0};
+    const char *v;
+    int code = parse_args(cfg, argc, argv);
+
+    if (code >= 0)
+        return code;
+    if (mf_config_get(cfg, "help", NULL)) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (mf_config_get(cfg, "version", NULL)) {
+        printf("mailferry-worker %s\n", MF_VERSION);
+        return EXIT_OK;
+    }
+    if ((v = mf_config_get(cfg, "config", NULL)) &&
+        mf_config_load_file(cfg, v, &err) != MF_E_OK) {
+        fprintf(stderr, "mailferry-worker: %s\n", err.detail);
+        return EXIT_USAGE;
+    }
+    if ((v = mf_config_get(cfg, "log-format", NULL)) &&
+        !mf_log_format_parse(v, &fmt))
+        return usage_error("--log-format is text or json", v);
+    if ((v = mf_config_get(cfg, "log-level", NULL)) &&
+        !mf_log_level_parse(v, &lvl))
+        return usage_error("--log-level is debug, info, warn or error", v);
+    mf_log_setup(fmt, lvl, stderr);
+    return -1;
+}
+
+/* The worker's options; -1 when read, else the exit code. */
+static int
+read_worker_options(struct mf_config *cfg, struct mf_worker_options *o) {
+    struct mf_error err = {0};
+    uint64_t slots;
+
+    memset(o, 0, sizeof(*o));
+    o->config = cfg;
+    o->redis_url = mf_config_get(cfg, "redis", NULL);
+    if (!mf_config_get(cfg, "kafka", NULL) &&
+        !mf_config_get(cfg, "kafka.bootstrap.servers", NULL))
+        return usage_error("--kafka HOST:PORT is required", NULL);
+    if (!o->redis_url)
+        return usage_error("--redis URL is required", NULL);
+    if (!mf_config_get(cfg, "master-key-file", NULL))
+        return usage_error("--master-key-file F is required", NULL);
+    if (mf_config_get_u64(cfg, "slots", MF_WORKER_DEFAULT_SLOTS, 1,
+                          MF_WORKER_MAX_SLOTS, MF_UNIT_NONE, &slots,
+                          &err) != MF_E_OK ||
+        !duration_ms(cfg, "claim-ttl", 30, &o->claim_ttl_ms, &err) ||
+        !duration_ms(cfg, "lease-ttl", 30, &o->lease_ttl_ms, &err) ||
+        !duration_ms(cfg, "progress-interval", 2, &o->progress_interval_ms,
+                     &err) ||
+        !duration_ms(cfg, "shutdown-timeout", 25, &o->shutdown_timeout_ms,
+                     &err))
+        return usage_error(err.detail, NULL);
+    o->slots = (unsigned)slots;
+    o->worker_id = mf_config_get(cfg, "worker-id", NULL);
+    o->bind_address = mf_config_get(cfg, "bind-address", NULL);
+    o->egress_ip = mf_config_get(cfg, "egress-ip", NULL);
+    o->group_id = mf_config_get(cfg, "group-id", NULL);
+    o->instance_id = mf_config_get(cfg, "instance-id", NULL);
+    o->topic_prefix = mf_config_get(cfg, "topic-prefix", NULL);
+    return -1;
+}
+
+/* No core file, then the master key; false (logged) when either fails. */
+static bool
+load_key(const struct mf_config *cfg, struct mf_crypto_keyring **kr_r) {
+    struct mf_error err = {0};
+
+    /* Before the key is read: no core file, no ptrace by the same user. */
+    if (mf_process_no_core_dumps(&err) != MF_E_OK) {
+        mf_log_error(NULL, "worker.harden", &err);
+        return false;
+    }
+    if (mf_crypto_keyring_load(mf_config_get(cfg, "master-key-file", NULL),
+                               kr_r, &err) != MF_E_OK) {
+        mf_log_error(NULL, "worker.master_key", &err);
+        return false;
+    }
+    return true;
+}
+
+static void
+catch_signals(void) {
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int
 main(int argc, char **argv) {
     struct mf_config *cfg = mf_config_new();
@@ -182,104 +283,21 @@ main(int argc, char **argv) {
     struct mf_worker_stats stats;
     struct worker_http *http = NULL;
     struct mf_error err = {0};
-    enum mf_log_format fmt = MF_LOG_TEXT;
-    enum mf_log_level lvl = MF_LOG_INFO;
-    struct sigaction sa;
-    const char *v, *key_file;
-    uint64_t slots;
+    const char *listen;
     int code;
     mf_err rc;
 
-    code = parse_args(cfg, argc, argv);
-    if (code >= 0)
+    if ((code = read_general(cfg, argc, argv)) >= 0 ||
+        (code = read_worker_options(cfg, &o)) >= 0)
         goto out;
-    if (mf_config_get(cfg, "help", NULL)) {
-        usage(stdout);
-        code = EXIT_OK;
-        goto out;
-    }
-    if (mf_config_get(cfg, "version", NULL)) {
-        printf("mailferry-worker %s\n", MF_VERSION);
-        code = EXIT_OK;
-        goto out;
-    }
-    code = EXIT_USAGE;
-    if ((v = mf_config_get(cfg, "config", NULL)) &&
-        mf_config_load_file(cfg, v, &err) != MF_E_OK) {
-        fprintf(stderr, "mailferry-worker: %s\n", err.detail);
-        goto out;
-    }
-    if ((v = mf_config_get(cfg, "log-format", NULL)) &&
-        !mf_log_format_parse(v, &fmt)) {
-        code = usage_error("--log-format is text or json", v);
-        goto out;
-    }
-    if ((v = mf_config_get(cfg, "log-level", NULL)) &&
-        !mf_log_level_parse(v, &lvl)) {
-        code = usage_error("--log-level is debug, info, warn or error", v);
-        goto out;
-    }
-    mf_log_setup(fmt, lvl, stderr);
-
-    memset(&o, 0, sizeof(o));
-    o.config = cfg;
-    o.redis_url = mf_config_get(cfg, "redis", NULL);
-    key_file = mf_config_get(cfg, "master-key-file", NULL);
-    if (!mf_config_get(cfg, "kafka", NULL) &&
-        !mf_config_get(cfg, "kafka.bootstrap.servers", NULL)) {
-        code = usage_error("--kafka HOST:PORT is required", NULL);
-        goto out;
-    }
-    if (!o.redis_url) {
-        code = usage_error("--redis URL is required", NULL);
-        goto out;
-    }
-    if (!key_file) {
-        code = usage_error("--master-key-file F is required", NULL);
-        goto out;
-    }
-    if (mf_config_get_u64(cfg, "slots", MF_WORKER_DEFAULT_SLOTS, 1,
-                          MF_WORKER_MAX_SLOTS, MF_UNIT_NONE, &slots,
-                          &err) != MF_E_OK ||
-        !duration_ms(cfg, "claim-ttl", 30, &o.claim_ttl_ms, &err) ||
-        !duration_ms(cfg, "lease-ttl", 30, &o.lease_ttl_ms, &err) ||
-        !duration_ms(cfg, "progress-interval", 2, &o.progress_interval_ms,
-                     &err) ||
-        !duration_ms(cfg, "shutdown-timeout", 25, &o.shutdown_timeout_ms,
-                     &err)) {
-        code = usage_error(err.detail, NULL);
-        goto out;
-    }
-    o.slots = (unsigned)slots;
-    o.worker_id = mf_config_get(cfg, "worker-id", NULL);
-    o.bind_address = mf_config_get(cfg, "bind-address", NULL);
-    o.egress_ip = mf_config_get(cfg, "egress-ip", NULL);
-    o.group_id = mf_config_get(cfg, "group-id", NULL);
-    o.instance_id = mf_config_get(cfg, "instance-id", NULL);
-    o.topic_prefix = mf_config_get(cfg, "topic-prefix", NULL);
-
     code = EXIT_START;
-    /* Before the key is read: no core file, no ptrace by the same user. */
-    if (mf_process_no_core_dumps(&err) != MF_E_OK) {
-        mf_log_error(NULL, "worker.harden", &err);
+    if (!load_key(cfg, &kr))
         goto out;
-    }
-    if (mf_crypto_keyring_load(key_file, &kr, &err) != MF_E_OK) {
-        mf_log_error(NULL, "worker.master_key", &err);
-        goto out;
-    }
     o.keyring = kr;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    catch_signals();
     mf_worker_stats_init(&stats);
-    if ((v = mf_config_get(cfg, "http-listen", NULL)) &&
-        !worker_http_start(v, &stats, &http, &err)) {
+    if ((listen = mf_config_get(cfg, "http-listen", NULL)) &&
+        !worker_http_start(listen, &stats, &http, &err)) {
         mf_log_error(NULL, "worker.http", &err);
         goto out;
     }

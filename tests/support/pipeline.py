@@ -28,7 +28,9 @@ also starts a private Cyrus pair (tests/support/cyrus/fixture, users
 `cyrus_users`; MF_CYRUS_ROOT as the fixture reads it) and puts that side
 of the migration on it (its source, or its target, server), the other
 side staying on the Dovecot pair: source_url(), target_url(), corpus(),
-append() and compare() follow. The default topic prefix and Redis
+append() and compare() follow; with `cyrus_tls=True` the Cyrus side's
+URL is its imaps port, and `ca_args()` gives the `--ca-file` of the
+Cyrus fixture's test CA for `batch create`. The default topic prefix and Redis
 database are used, since nobody else shares them.
 
 Processes: `serve()` and `worker()` start `mailferry serve` and
@@ -311,7 +313,7 @@ class Redis:
 class Pipeline:
     def __init__(self, name, users=0, max_userip=None, dovecot=True,
                  redis=True, kafka=True, keep_on_failure=True, deadline=None,
-                 cyrus=None, cyrus_users=None):
+                 cyrus=None, cyrus_users=None, cyrus_tls=False):
         """deadline (seconds): raise Fail after that long (SIGALRM), so
         that a hung case still stops its servers before an outer timeout
         (ctest's) kills the process without any cleanup."""
@@ -334,6 +336,7 @@ class Pipeline:
         self.env = dict(os.environ, MF_TEST_RUN_DIR=self.dir,
                         MF_BUILD_DIR=BUILD, MF_SOURCE_DIR=SRC_DIR)
         self.dov = self.redis = self.kafka = self.cyr = None
+        self.tls_side = None  # the side reached over imaps (Cyrus's)
         self._key = None
         # (env file, role) of each side's server, for gen_corpus.py.
         self.sides = {"source": ("dovecot.env", "source"),
@@ -345,6 +348,7 @@ class Pipeline:
                 self.start_dovecot(users or 10, max_userip)
             if cyrus:
                 self.start_cyrus(cyrus, cyrus_users or str(users or 10))
+                self.tls_side = cyrus if cyrus_tls else None
             if redis:
                 self.start_redis()
             if kafka:
@@ -430,11 +434,22 @@ class Pipeline:
             os.close(fd)
         log(f"devbroker: {command}")
 
+    def _imaps_url(self, side):
+        return f"imaps://127.0.0.1:{self.cyr[side.upper() + '_IMAPS_PORT']}"
+
     def source_url(self, port=None):
+        if self.tls_side == "source" and port is None:
+            return self._imaps_url("source")
         return f"imap://127.0.0.1:{port or self.src_port}/?tls=off"
 
     def target_url(self):
+        if self.tls_side == "target":
+            return self._imaps_url("target")
         return f"imap://127.0.0.1:{self.tgt_port}/?tls=off"
+
+    def ca_args(self):
+        """--ca-file for the side reached over imaps (none without)."""
+        return ["--ca-file", self.cyr["CA_FILE"]] if self.tls_side else []
 
     # ----------------------------------------------------- mail
 

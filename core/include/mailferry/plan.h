@@ -406,6 +406,12 @@ MF_WARN_UNUSED mf_err mf_plan_batch_digest(struct mf_redis *r, const char *name,
 /* Whole seconds from the first start to the last finish (0: unknown). */
 int64_t mf_plan_digest_duration(const struct mf_plan_digest *d);
 void mf_plan_digest_to_json(const struct mf_plan_digest *d, struct mf_json *j);
+/* `batch compare`: n digests side by side, as a table with a column per
+ * batch (and a note for each batch still running), or as one JSON object
+ * {"batches": [digest...]} (compare.c). */
+void mf_plan_compare_print(FILE *out, const struct mf_plan_digest *d, size_t n);
+void mf_plan_compare_to_json(const struct mf_plan_digest *d, size_t n,
+                             struct mf_json *j);
 
 /* ------------------------------------------------------------------ */
 /* The forecast: a plan with test batches (forecast.c)                 */

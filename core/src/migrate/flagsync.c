@@ -173,6 +173,11 @@ mf__flagbase_save(struct mf__run *run, const char *folder, struct mf_buf *base,
     size_t n;
     mf_err rc;
 
+    /* Nothing to add to what is kept: what is saved stays as it is, with
+     * neither a read nor a write (a folder of a pass that copied nothing
+     * and ran no flag sync: every folder of an empty mailbox). */
+    if (keep_old && !base->len)
+        return MF_E_OK;
     if (keep_old && (rc = mf__flagbase_get(run, folder, &old)) != MF_E_OK)
         return rc;
     if (old)
@@ -327,6 +332,15 @@ refused(struct pending *p, const struct mf_store_done *d) {
 }
 
 static void
+pending_free(struct pending *p) {
+    free(p->src);
+    free(p->want);
+    free(p->old_src);
+    free(p->old_tgt);
+    free(p);
+}
+
+static void
 stored(void *ud, const struct mf_store_done *d) {
     struct pending *p = ud;
     struct store_ctx *c = &p->c->stored;
@@ -349,11 +363,7 @@ stored(void *ud, const struct mf_store_done *d) {
             c->retry_ms = d->retry_after_ms;
         }
     }
-    free(p->src);
-    free(p->want);
-    free(p->old_src);
-    free(p->old_tgt);
-    free(p);
+    pending_free(p);
 }
 
 static mf_err
@@ -384,7 +394,9 @@ sync_pair(void *ud, const struct mf__msg *s, const struct mf__msg *t) {
         p->old_tgt = mf_xstrdup(b->tgt);
     }
     rc = st->ops->set_flags(st, t->uid, want, stored, p);
-    if (rc == MF_E_OK)
+    if (rc != MF_E_OK)
+        pending_free(p); /* not queued: stored() never runs */
+    else
         rc = st->ops->flush(st, 64);
     return rc == MF_E_OK ? MF_E_OK : mf__run_store_error(c->run, st, c->label);
 }

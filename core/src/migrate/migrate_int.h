@@ -212,7 +212,8 @@ void mf__flagbase_add(struct mf_buf *base, uint32_t uid, const char *src,
                       const char *tgt);
 /* Saves base as the folder's flags last synced, sorted by UID (the last
  * line of a UID wins). With keep_old, the lines saved before are kept
- * under those of base (a pass without a flag sync). */
+ * under those of base (a pass without a flag sync); with keep_old and an
+ * empty base nothing is read or written. */
 MF_WARN_UNUSED mf_err mf__flagbase_save(struct mf__run *run, const char *folder,
                                         struct mf_buf *base, bool keep_old);
 /* The flagbase line of source UID uid in folder: *src_r and *tgt_r

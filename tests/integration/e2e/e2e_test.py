@@ -44,8 +44,10 @@ MF_PAIR (issue 13, Cyrus in the test matrix): "dovecot" (the default) is
 the private Dovecot pair; "dovecot-cyrus" copies from its source to the
 target of a private Cyrus pair (tests/support/cyrus), "cyrus-dovecot"
 from the Cyrus source to its target. kill9 runs that way, smaller (users
-116-117, 200 bench messages each, 2 workers of one slot):
-integration.cyrus.fleet.{target,source}.
+116-117, 200 bench messages each, 2 workers of one slot), the Cyrus side
+over imaps with the Cyrus fixture's test CA (`batch create --ca-file`,
+which the workers get in the job): integration.cyrus.fleet.{target,
+source}.
 """
 import os
 import signal
@@ -208,7 +210,8 @@ def case_kill9(p):
     users = k["users"]
     b = "kill9"
     p.corpus(users[0], len(users), k["messages"], extra=k["corpus"])
-    p.create(b, p.csv("k.csv", users), "--max-bytes-per-second", k["rate"])
+    p.create(b, p.csv("k.csv", users), "--max-bytes-per-second", k["rate"],
+             *p.ca_args())
     p.serve()
     ws = p.workers(k["workers"], slots=k["slots"], claim_ttl="6s")
     p.start(b)
@@ -511,7 +514,7 @@ def main():
     t0 = time.time()
     try:
         with Pipeline("e2e-" + name, users=users, deadline=270,
-                      cyrus=CYRUS_SIDE,
+                      cyrus=CYRUS_SIDE, cyrus_tls=bool(CYRUS_SIDE),
                       cyrus_users=",".join(map(str, KILL9["users"]))) as p:
             fn(p)
     except Fail as e:

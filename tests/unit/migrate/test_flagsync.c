@@ -11,7 +11,10 @@
  * alone; a STORE the target refuses (Cyrus's keyword limit) is that
  * message's alone: listed, its flagbase line kept as it was, the other
  * pairs synced; refusals in a row (a read-only folder) or a broken session
- * end the sync with that error.
+ * end the sync with that error. And the flags last synced
+ * (mf__flagbase_save()): kept under new lines, and neither read nor
+ * written by a pass that adds none (shown by a broken fence, which
+ * refuses every write).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +24,8 @@
 #include <cmocka.h>
 
 #include "memtest.h"
+
+#include "mailferry/fence.h"
 
 struct t {
     struct mf_mem_server *src, *dst;
@@ -345,6 +350,44 @@ test_windows(void **state) {
     assert_true(t->dst->stats.meta_fetches >= 4);
 }
 
+static void
+test_flagbase_kept(void **state) {
+    struct t *t = *state;
+    struct mf_checkpoint_claim claim = {
+        .record_key = "rec", .job_id = "j", .attempt = 1, .worker = "w"};
+    struct mf_buf base = {0};
+    struct mf_fence fence;
+    char *v = NULL;
+
+    mf__flagbase_add(&base, 7, "\\Seen", "\\Seen");
+    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true), MF_E_OK);
+    mf_buf_free(&base);
+    mf__flagbase_add(&base, 3, "\\Flagged", "\\Flagged");
+    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true), MF_E_OK);
+    mf_buf_free(&base);
+    assert_int_equal(mf__flagbase_get(&t->run, "INBOX", &v), MF_E_OK);
+    assert_non_null(v);
+    assert_non_null(strstr(v, "7"));
+    assert_true(strstr(v, "3") < strstr(v, "7")); /* sorted by UID */
+    free(v);
+    /* A pass that adds nothing writes nothing: no refusal by the broken
+     * fence, and what was saved stays. */
+    mf_fence_init(&fence, &claim, mf_fence_now_ms() + 60000);
+    mf_fence_break(&fence);
+    t->o.fence = &fence;
+    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true), MF_E_OK);
+    mf__flagbase_add(&base, 9, "", "");
+    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true),
+                     MF_E_FENCED);
+    t->o.fence = NULL;
+    mf_fence_destroy(&fence);
+    mf_buf_free(&base);
+    assert_int_equal(mf__flagbase_get(&t->run, "INBOX", &v), MF_E_OK);
+    assert_non_null(strstr(v, "7"));
+    assert_null(strstr(v, "9"));
+    free(v);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -358,6 +401,7 @@ main(void) {
         T(test_store_refused_keeps_base),
         T(test_empty_target),
         T(test_windows),
+        T(test_flagbase_kept),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
