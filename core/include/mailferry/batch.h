@@ -314,6 +314,26 @@ MF_WARN_UNUSED mf_err mf_batch_remove(struct mf_redis *r, const char *name,
  * since's and before's a day as yyyymmdd, 0 for none, stored and listed
  * as "YYYY-MM-DD" or "none"). */
 bool mf_batch_setting_known(const char *option);
+/* The i-th of those options (from 0), NULL past the last. */
+const char *mf_batch_setting_at(size_t i);
+
+/* Called for each option mf_batch_settings_apply() set: its name and its
+ * value as text; borrowed for the call. */
+typedef void (*mf_batch_setting_cb)(void *ud, const char *option,
+                                    const char *value);
+/* Sets on batch every option that may change (mf_batch_setting_at())
+ * given in conf, read as on the command line (sizes with k/M/G,
+ * durations, a day or "none", on/off, source/target), in the order of
+ * that list; the date window the batch would have is checked first. A
+ * value equal to the stored one changes nothing. *changed_r counts the
+ * options set (cb, may be NULL, hears each). Errors: MF_E_USAGE or
+ * MF_E_CONFIG for a value that does not read (err names it), and
+ * mf_batch_get()'s and mf_batch_set()'s; the options before it are set
+ * (settings_apply.c). */
+struct mf_config;
+MF_WARN_UNUSED mf_err mf_batch_settings_apply(
+    struct mf_redis *r, const char *batch, const struct mf_config *conf,
+    mf_batch_setting_cb cb, void *ud, int *changed_r, struct mf_error *err);
 
 /* Sets option (see mf_batch_setting_known()) of an existing batch to
  * value and records the change in the batch's history, together. The

@@ -51,6 +51,11 @@ static const struct {
 #undef SETTABLE_QUOTA
 };
 
+const char *
+mf_batch_setting_at(size_t i) {
+    return i < MF_ARRAY_LEN(settable) ? settable[i].option : NULL;
+}
+
 bool
 mf_batch_setting_known(const char *option) {
     for (size_t i = 0; i < MF_ARRAY_LEN(settable); i++)
