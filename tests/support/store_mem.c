@@ -192,6 +192,7 @@ struct mem_store {
     struct mf_mem_folder *sel; /* borrowed from srv, or NULL */
     bool readonly;
     bool broken;
+    bool faulted; /* append_fail_at fired on this connection */
     struct mf_error broke;
     struct op *q; /* owned: q[qhead..qlen) are queued */
     size_t qhead, qlen, qcap;
@@ -719,6 +720,9 @@ run_append(struct mem_store *ms, struct op *o) {
         retry = fl->append_retry_after_ms;
         store = fl->append_fail_commit;
         fl->append_fail_at = 0;
+        ms->faulted = true;
+    } else if (code == MF_E_OK && ms->faulted) {
+        srv->stats.appended_after_fault += o->n;
     }
     if (code == MF_E_OK || store) {
         for (size_t i = 0; f && i < o->n; i++) {

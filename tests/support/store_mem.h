@@ -133,7 +133,10 @@ struct mf_mem_faults {
 
 struct mf_mem_stats {
     unsigned opens, closes, open_failures;
-    uint64_t appended;      /* messages stored by APPEND */
+    uint64_t appended; /* messages stored by APPEND */
+    /* Of them, stored by later appends on the connection where the
+     * append_fail_at fault fired (appends already in flight behind it). */
+    uint64_t appended_after_fault;
     uint64_t append_cmds;   /* append commands carried out */
     uint64_t multi_cmds;    /* of them, with more than one message */
     uint64_t quota_refused; /* of them, refused as over quota */

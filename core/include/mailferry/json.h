@@ -59,6 +59,10 @@ void mf_json_null(struct mf_json *j);
         unsigned long long: mf_json_u64)((j), (v))
 #define mf_json_member(j, key, v)                                              \
     (mf_json_key((j), (key)), mf_json_value((j), (v)))
+/* A member that is v when known, else null ("eta_seconds": null). */
+#define mf_json_member_or_null(j, key, known, v)                               \
+    (mf_json_key((j), (key)),                                                  \
+     (known) ? mf_json_value((j), (v)) : mf_json_null(j))
 
 /* Writes the fields named (1 to 16 of them) of the struct p points at as
  * members named like the fields, in that order, each with

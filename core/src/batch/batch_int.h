@@ -160,6 +160,10 @@ int64_t mf__batch_hget_i64(const redisReply *h, const char *field);
 double mf__batch_hget_double(const redisReply *h, const char *field);
 /* A new string copy of a field, or NULL when absent or empty. */
 char *mf__batch_hget_strdup(const redisReply *h, const char *field);
+/* An owned copy of a binary field into *b; *b untouched when the field
+ * is absent or empty. */
+void mf__batch_hget_blob(const redisReply *h, const char *field,
+                         struct mf_batch_blob *b);
 /* Copies a field into out (truncated; "" when absent). */
 void mf__batch_hget_copy(const redisReply *h, const char *field, char *out,
                          size_t n);

@@ -273,6 +273,17 @@ mf__batch_hget_strdup(const redisReply *h, const char *field) {
 }
 
 void
+mf__batch_hget_blob(const redisReply *h, const char *field,
+                    struct mf_batch_blob *b) {
+    const redisReply *v = mf__batch_hget(h, field);
+
+    if (v && v->type == REDIS_REPLY_STRING && v->len > 0) {
+        b->data = mf_xmemdup(v->str, v->len);
+        b->len = v->len;
+    }
+}
+
+void
 mf__batch_hget_copy(const redisReply *h, const char *field, char *out,
                     size_t n) {
     const redisReply *v = mf__batch_hget(h, field);

@@ -12,16 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-get_blob(const redisReply *h, const char *field, struct mf_batch_blob *b) {
-    const redisReply *v = mf__batch_hget(h, field);
-
-    if (v && v->type == REDIS_REPLY_STRING && v->len > 0) {
-        b->data = mf_xmemdup(v->str, v->len);
-        b->len = v->len;
-    }
-}
-
 /* The caps as the job's last progress said (progress.lua): names as
  * mf_migrate_wait_name() and mf_caps_cap_name() write them; a name not
  * known reads as no wait. */
@@ -76,10 +66,10 @@ mf__batch_mailbox_fill(struct mf_batch_mailbox *mb, const redisReply *h) {
     if (!mb->cfg.email)
         mb->cfg.email = mf_xstrdup("");
     mb->cfg.user = mf__batch_hget_strdup(h, "user");
-    get_blob(h, "password", &mb->cfg.password);
+    mf__batch_hget_blob(h, "password", &mb->cfg.password);
     mb->cfg.user_root = mf__batch_hget_strdup(h, "user_root");
     mb->cfg.target_user = mf__batch_hget_strdup(h, "target_user");
-    get_blob(h, "target_password", &mb->cfg.target_password);
+    mf__batch_hget_blob(h, "target_password", &mb->cfg.target_password);
     v = mf__batch_hget(h, "state");
     if (!v || v->type != REDIS_REPLY_STRING ||
         mf_mailbox_state_parse(v->str, &mb->state) != MF_E_OK)

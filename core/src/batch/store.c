@@ -113,16 +113,6 @@ mf__batch_index_op(struct mf_redis *r, const char *op, const char *name) {
 /* ------------------------------------------------------------------ */
 
 static void
-get_blob(const redisReply *h, const char *field, struct mf_batch_blob *b) {
-    const redisReply *v = mf__batch_hget(h, field);
-
-    if (v && v->type == REDIS_REPLY_STRING && v->len > 0) {
-        b->data = mf_xmemdup(v->str, v->len);
-        b->len = v->len;
-    }
-}
-
-static void
 get_oauth(const redisReply *h, const char *prefix, struct mf_batch_oauth *o) {
     char key[64];
 
@@ -131,7 +121,7 @@ get_oauth(const redisReply *h, const char *prefix, struct mf_batch_oauth *o) {
         *mf__batch_oauth_field(o, i) = mf__batch_hget_strdup(h, key);
     }
     snprintf(key, sizeof(key), "%skey", prefix);
-    get_blob(h, key, &o->key);
+    mf__batch_hget_blob(h, key, &o->key);
 }
 
 static void
@@ -219,11 +209,11 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->insecure = mf__batch_hget_u64(h, "insecure") != 0;
     c->admin_user = mf__batch_hget_strdup(h, "admin_user");
     c->admin_login_format = mf__batch_hget_strdup(h, "admin_login_format");
-    get_blob(h, "admin_password", &c->admin_password);
+    mf__batch_hget_blob(h, "admin_password", &c->admin_password);
     c->target_admin_user = mf__batch_hget_strdup(h, "target_admin_user");
     c->target_admin_login_format =
         mf__batch_hget_strdup(h, "target_admin_login_format");
-    get_blob(h, "target_admin_password", &c->target_admin_password);
+    mf__batch_hget_blob(h, "target_admin_password", &c->target_admin_password);
     c->separator_replacement =
         mf__batch_hget_strdup(h, "separator_replacement");
     c->target_root = mf__batch_hget_strdup(h, "target_root");

@@ -173,9 +173,10 @@ void *mf__folder_reader_main(void *arg);
 
 /* folder_write.c */
 /* Marks a message the target refused (or that was never tried because
- * of error e) as failed, and lists it. */
+ * of error e) as failed, and lists it (subject: its raw Subject when
+ * known, else NULL). */
 void mf__folder_fail_message(struct mf__folder *fr, struct mf__msg *m,
-                             const struct mf_error *e);
+                             const char *subject, const struct mf_error *e);
 /* The writer loop: runs until the reader is done and every append is
  * confirmed, or until an error or a stop request. */
 void mf__folder_write_all(struct mf__folder *fr);

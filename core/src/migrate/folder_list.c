@@ -272,7 +272,7 @@ mf__folder_fail_unlistable(struct mf__folder *fr) {
                  m->missing & MF_STORE_MISSING_SIZE ? " RFC822.SIZE" : "",
                  m->missing & MF_STORE_MISSING_DATE ? " INTERNALDATE" : "",
                  m->missing & MF_STORE_MISSING_FLAGS ? " FLAGS" : "");
-        mf__folder_fail_message(fr, m, &e);
+        mf__folder_fail_message(fr, m, NULL, &e);
     }
 }
 
@@ -282,5 +282,5 @@ void
 mf__folder_fail_unattempted(struct mf__folder *fr, const struct mf_error *e) {
     for (size_t i = 0; i < fr->list.n; i++)
         if (fr->list.m[i].state == M_LISTED)
-            mf__folder_fail_message(fr, &fr->list.m[i], e);
+            mf__folder_fail_message(fr, &fr->list.m[i], NULL, e);
 }

@@ -16,6 +16,7 @@
 #include "migrate/folder_int.h"
 #include "migrate/leases.h"
 
+#include "mailferry/fingerprint.h"
 #include "mailferry/repair.h"
 #include "mailferry/fence.h"
 #include "mailferry/util.h"
@@ -215,13 +216,13 @@ refused(mf_err code) {
  * error e) as failed, and lists it. */
 void
 mf__folder_fail_message(struct mf__folder *fr, struct mf__msg *m,
-                        const struct mf_error *e) {
+                        const char *subject, const struct mf_error *e) {
     struct mf__run *run = fr->run;
 
     m->state = M_FAILED;
     run->res->stats.failed++;
     run->res->stats.bytes_failed += m->size;
-    mf__run_item(run, true, fr->label, m->uid, m->size, m->date, NULL, e);
+    mf__run_item(run, true, fr->label, m->uid, m->size, m->date, subject, e);
     mf__folder_progress(fr, 0);
 }
 
@@ -259,6 +260,25 @@ repair_resubmit(struct mf__folder *fr, struct outmsg *om,
     return true;
 }
 
+/* The raw Subject of a message held whole, for the failed list (NULL:
+ * none, or the message was streamed). Owned by the caller. */
+static char *
+subject_of(const struct outmsg *om) {
+    struct mf_header_scan *s;
+    const char *v;
+    char *out = NULL;
+
+    if (om->streamed || !om->data)
+        return NULL;
+    s = mf_header_scan_new(0);
+    (void)mf_header_scan_feed(s, om->data, om->len);
+    mf_header_scan_finish(s);
+    if ((v = mf_header_scan_subject(s)) != NULL)
+        out = mf_xstrdup(v);
+    mf_header_scan_free(&s);
+    return out;
+}
+
 static void
 message_failed(struct mf__folder *fr, struct outmsg *om,
                const struct mf_store_done *d) {
@@ -281,7 +301,11 @@ message_failed(struct mf__folder *fr, struct outmsg *om,
         snprintf(e.detail, sizeof(e.detail), "%.120s (after --repair: %.100s)",
                  d->error.detail, om->what);
     }
-    mf__folder_fail_message(fr, &fr->list.m[om->idx], &e);
+    {
+        char *subject = subject_of(om);
+        mf__folder_fail_message(fr, &fr->list.m[om->idx], subject, &e);
+        free(subject);
+    }
     if (++run->consecutive_rejects >= MF__MAX_CONSECUTIVE_REJECTS) {
         struct mf_error stop = d->error;
         snprintf(stop.detail, sizeof(stop.detail),
@@ -296,7 +320,7 @@ static void
 refuse_all(struct mf__folder *fr, struct outmsg **msgs, size_t n,
            const struct mf_store_done *d) {
     for (size_t i = 0; i < n; i++)
-        mf__folder_fail_message(fr, &fr->list.m[msgs[i]->idx], &d->error);
+        mf__folder_fail_message(fr, &fr->list.m[msgs[i]->idx], NULL, &d->error);
 }
 
 /* Settles the n messages msgs that went out in one command by its answer
@@ -476,7 +500,7 @@ take_failed(struct mf__folder *fr, const struct mf_pipe_item *it) {
     struct mf__msg *m = find_msg(fr, it->uid, NULL);
 
     if (m && m->state == M_LISTED)
-        mf__folder_fail_message(fr, m, &it->error);
+        mf__folder_fail_message(fr, m, NULL, &it->error);
 }
 
 /* Counts a message against the users' daily bandwidth quotas before it

@@ -91,18 +91,7 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
                        &retry_ms);
         goto out;
     }
-    co.endpoint = srv->endpoint;
-    co.ca_file = srv->ca_file;
-    co.insecure = srv->insecure;
-    co.bind_address = srv->bind_address;
-    co.connect_timeout_ms = srv->connect_timeout_ms;
-    co.io_timeout_ms = srv->io_timeout_ms;
-    il.user = login->user;
-    il.password = login->password;
-    il.authzid = login->authzid;
-    il.oauth_token = login->oauth_token;
-    il.oauth = login->oauth;
-    il.oauth_mailbox = login->oauth_mailbox;
+    mf_store_imap_side(srv, login, &co, &il);
     il.sasl_plain = mf__run_profile(run, srv == run->o->target)->sasl_plain;
     so.conn = &co;
     so.login = &il;

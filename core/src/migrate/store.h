@@ -324,6 +324,18 @@ struct mf_store_imap_options {
     bool enable_qresync;
 };
 
+/* How one side is reached: *co from srv (endpoint, TLS, bind address,
+ * timeouts) and *il from login (user, password, authzid, OAuth2), both
+ * zeroed first and borrowing from srv and login. The one translation the
+ * engine (migrate/mailbox.c) and the plan (plan/mailbox.c) make; the
+ * caller adds what its profile or run says (sasl_plain). */
+struct mf_migrate_server;
+struct mf_migrate_login;
+void mf_store_imap_side(const struct mf_migrate_server *srv,
+                        const struct mf_migrate_login *login,
+                        struct mf_imap_conn_options *co,
+                        struct mf_imap_login *il);
+
 /* Connects, logs in, learns capabilities and the namespace. On failure
  * err has the code and detail, *retry_after_ms_r (may be NULL) the
  * server's suggested backoff. */

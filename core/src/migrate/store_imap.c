@@ -15,6 +15,7 @@
 
 #include "mailferry/fence.h"
 #include "mailferry/folderplan.h"
+#include "mailferry/migrate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +348,26 @@ mf_store_imap_wrap(struct mf_imap_session *s,
     }
     *st_r = &is->base;
     return MF_E_OK;
+}
+
+void
+mf_store_imap_side(const struct mf_migrate_server *srv,
+                   const struct mf_migrate_login *login,
+                   struct mf_imap_conn_options *co, struct mf_imap_login *il) {
+    memset(co, 0, sizeof(*co));
+    memset(il, 0, sizeof(*il));
+    co->endpoint = srv->endpoint;
+    co->ca_file = srv->ca_file;
+    co->insecure = srv->insecure;
+    co->bind_address = srv->bind_address;
+    co->connect_timeout_ms = srv->connect_timeout_ms;
+    co->io_timeout_ms = srv->io_timeout_ms;
+    il->user = login->user;
+    il->password = login->password;
+    il->authzid = login->authzid;
+    il->oauth_token = login->oauth_token;
+    il->oauth = login->oauth;
+    il->oauth_mailbox = login->oauth_mailbox;
 }
 
 mf_err

@@ -91,11 +91,9 @@ mf_estimate_to_json(const struct mf_estimate_rate *rate,
     mf_json_object_end(j);
     mf_json_member(j, "mailboxes", est->n_mailboxes);
     MF_JSON_FIELDS(j, est, bytes, messages, work_seconds, longest_seconds);
-    mf_json_key(j, "longest_mailbox");
-    if (names && est->n_mailboxes)
-        mf_json_string(j, names[est->longest_index]);
-    else
-        mf_json_null(j);
+    mf_json_member(j, "longest_mailbox",
+                   names && est->n_mailboxes ? names[est->longest_index]
+                                             : NULL);
     mf_json_key(j, "points");
     mf_json_array_begin(j);
     for (size_t i = 0; i < est->n_points; i++) {

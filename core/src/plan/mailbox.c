@@ -41,18 +41,7 @@ open_side(const struct mf_migrate_server *srv,
     struct mf_error e = {0};
     mf_err rc;
 
-    co.endpoint = srv->endpoint;
-    co.ca_file = srv->ca_file;
-    co.insecure = srv->insecure;
-    co.bind_address = srv->bind_address;
-    co.connect_timeout_ms = srv->connect_timeout_ms;
-    co.io_timeout_ms = srv->io_timeout_ms;
-    il.user = lg->user;
-    il.password = lg->password;
-    il.authzid = lg->authzid;
-    il.oauth_token = lg->oauth_token;
-    il.oauth = lg->oauth;
-    il.oauth_mailbox = lg->oauth_mailbox;
+    mf_store_imap_side(srv, lg, &co, &il);
     mf_imap_parser_limits_init(&lim);
     lim.max_line = SEARCH_MAX_LINE;
     lim.max_args = SEARCH_MAX_ARGS;

@@ -382,29 +382,23 @@ static void
 json_folder(struct mf_json *j, const struct mf_folder_entry *e,
             const struct mf_plan_folder *f) {
     mf_json_object_begin(j);
-    mf_json_key(j, "source");
-    if (e->src_raw)
-        mf_json_string(j, (const char *)e->src_raw);
-    else
-        mf_json_null(j);
+    mf_json_member(j, "source", e->src_raw ? (const char *)e->src_raw : NULL);
     mf_json_member(j, "source_path", e->src_path);
     mf_json_member(j, "action", mf_folder_action_name(e->action));
-    mf_json_key(j, "reason");
-    if (e->reason != MF_FOLDER_REASON_NONE)
-        mf_json_string(j, mf_folder_reason_name(e->reason));
-    else
-        mf_json_null(j);
+    mf_json_member(j, "reason",
+                   e->reason != MF_FOLDER_REASON_NONE
+                       ? mf_folder_reason_name(e->reason)
+                       : NULL);
     mf_json_member(j, "reason_detail", e->reason_detail);
     mf_json_member(j, "target", e->tgt_name);
     mf_json_member(j, "target_wire", e->tgt_wire);
     mf_json_member(j, "create", e->create_needed);
     mf_json_member(j, "subscribed", e->subscribed);
     mf_json_member(j, "inbox", (bool)((e->flags & MF_FOLDER_F_INBOX) != 0));
-    mf_json_key(j, "special_use");
-    if (e->flags & MF_FOLDER_F_SPECIAL_USE)
-        mf_json_string(j, mf_folder_special_use_name(e->special_use));
-    else
-        mf_json_null(j);
+    mf_json_member(j, "special_use",
+                   e->flags & MF_FOLDER_F_SPECIAL_USE
+                       ? mf_folder_special_use_name(e->special_use)
+                       : NULL);
     mf_json_member(j, "renamed", (bool)((e->flags & MF_FOLDER_F_RENAMED) != 0));
     json_from_to(j, "delimiter_replaced",
                  (e->flags & MF_FOLDER_F_DELIM_REPLACED) != 0, e);
@@ -417,11 +411,8 @@ json_folder(struct mf_json *j, const struct mf_folder_entry *e,
     else
         mf_json_null(j);
     /* The name an earlier run's fallback replaced (on the target). */
-    mf_json_key(j, "name_refused");
-    if (e->flags & MF_FOLDER_F_NAME_REFUSED)
-        mf_json_string(j, e->wanted_name);
-    else
-        mf_json_null(j);
+    mf_json_member(j, "name_refused",
+                   e->flags & MF_FOLDER_F_NAME_REFUSED ? e->wanted_name : NULL);
     if (e->encoding_error) {
         mf_json_member(j, "encoding_error", e->encoding_error);
     }
@@ -484,11 +475,7 @@ mf_plan_mailbox_to_json(const struct mf_plan_mailbox *mb, struct mf_json *j) {
     json_delim(j, mb->src_delim);
     mf_json_key(j, "target_delimiter");
     json_delim(j, mb->tgt_delim);
-    mf_json_key(j, "appendlimit");
-    if (mb->appendlimit)
-        mf_json_u64(j, mb->appendlimit);
-    else
-        mf_json_null(j);
+    mf_json_member_or_null(j, "appendlimit", mb->appendlimit, mb->appendlimit);
     mf_json_member(j, "max_message_size", mb->max_message_size);
     mf_window_to_json(j, &mb->window);
     mf_json_key(j, "target_quota");
@@ -526,11 +513,8 @@ mf_plan_batch_to_json(const struct mf_plan_batch *b, struct mf_json *j) {
     mf_json_member(j, "planned", b->n_planned);
     mf_json_member(j, "failed", b->n_failed);
     mf_json_member(j, "seconds", b->seconds);
-    mf_json_key(j, "largest");
-    if (b->n_planned)
-        mf_json_string(j, b->mailboxes[b->largest].email);
-    else
-        mf_json_null(j);
+    mf_json_member(j, "largest",
+                   b->n_planned ? b->mailboxes[b->largest].email : NULL);
     mf_json_key(j, "mailboxes");
     mf_json_array_begin(j);
     for (size_t i = 0; i < b->n; i++)

@@ -57,19 +57,14 @@ print_json(const char *domain, const char *where, mf_err rc,
     mf_json_member(&j, "ok", (bool)(exit_code == 0));
     mf_json_member(&j, "exit_code", (uint64_t)exit_code);
     mf_json_member(&j, "error", v->failure);
-    mf_json_key(&j, "rcode");
-    if (rc == MF_E_OK)
-        mf_json_string(&j, mf_dns_rcode_name(ans->rcode, rcbuf, sizeof(rcbuf)));
-    else
-        mf_json_null(&j);
+    mf_json_member(&j, "rcode",
+                   rc == MF_E_OK
+                       ? mf_dns_rcode_name(ans->rcode, rcbuf, sizeof(rcbuf))
+                       : NULL);
     mf_json_member(&j, "authoritative",
                    (bool)(rc == MF_E_OK && ans->authoritative));
     mf_json_member(&j, "ttl_advice", MF_DNS_TTL_ADVICE);
-    mf_json_key(&j, "max_ttl");
-    if (!v->failure)
-        mf_json_u64(&j, v->max_ttl);
-    else
-        mf_json_null(&j);
+    mf_json_member_or_null(&j, "max_ttl", !v->failure, v->max_ttl);
     mf_json_key(&j, "mx"), mf_json_array_begin(&j);
     for (size_t i = 0; !v->failure && i < ans->count; i++) {
         const struct mf_dns_mx *mx = &ans->mx[i];

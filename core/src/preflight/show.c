@@ -156,11 +156,10 @@ json_probe(struct mf_json *j, const struct mf_preflight_result *res) {
         mf_json_null(j);
     }
     /* The effective limit: known only when the server refused one. */
-    mf_json_key(j, "connection_limit");
-    if (res->probe_asked && res->probe_refused && res->probe_opened)
-        mf_json_u64(j, res->probe_opened);
-    else
-        mf_json_null(j);
+    mf_json_member_or_null(j, "connection_limit",
+                           res->probe_asked && res->probe_refused &&
+                               res->probe_opened,
+                           res->probe_opened);
 }
 
 /* The folder names the target refuses (mf_preflight_folder_names()). */
@@ -220,11 +219,8 @@ json_result(struct mf_json *j, const struct mf_preflight_result *res,
         mf_json_null(j);
     }
     json_needs(j, res);
-    mf_json_key(j, "appendlimit");
-    if (res->appendlimit)
-        mf_json_u64(j, res->appendlimit);
-    else
-        mf_json_null(j);
+    mf_json_member_or_null(j, "appendlimit", res->appendlimit,
+                           res->appendlimit);
     mf_json_key(j, "namespace");
     if (res->has_namespace) {
         mf_json_object_begin(j);

@@ -26,11 +26,7 @@ progress_json(struct mf_json *j, const struct mf_batch_mailbox *mb,
                    folders_total, folders_done);
     mf_json_member(j, "messages_per_second",
                    f.rate_known ? f.messages_per_s : 0.0);
-    mf_json_key(j, "eta_seconds");
-    if (run && f.eta_known)
-        mf_json_double(j, f.eta_s);
-    else
-        mf_json_null(j);
+    mf_json_member_or_null(j, "eta_seconds", run && f.eta_known, f.eta_s);
     mf_json_object_end(j);
 }
 
@@ -84,11 +80,7 @@ pending_json(struct mf_json *j, const struct mf__status_pending *p) {
     mf_json_object_begin(j);
     mf_json_member(j, "next", mf__status_next_name(p->next));
     MF_JSON_FIELDS(j, p, waiting);
-    mf_json_key(j, "due");
-    if (p->at)
-        mf_json_i64(j, p->at);
-    else
-        mf_json_null(j);
+    mf_json_member_or_null(j, "due", p->at, p->at);
     MF_JSON_FIELDS(j, p, text);
     mf_json_object_end(j);
 }

@@ -441,16 +441,10 @@ print_json_totals(const struct snapshot *s, struct mf_json *j) {
     mf__status_codes_json(j, &s->failed_by_error);
     mf_json_member(j, "messages_copied", f->messages.done);
     mf_json_member(j, "bytes_copied", f->bytes.done);
-    mf_json_key(j, "messages_planned");
-    if (f->messages.known)
-        mf_json_u64(j, f->messages.planned);
-    else
-        mf_json_null(j);
-    mf_json_key(j, "bytes_planned");
-    if (f->bytes.known)
-        mf_json_u64(j, f->bytes.planned);
-    else
-        mf_json_null(j);
+    mf_json_member_or_null(j, "messages_planned", f->messages.known,
+                           f->messages.planned);
+    mf_json_member_or_null(j, "bytes_planned", f->bytes.known,
+                           f->bytes.planned);
     mf_json_member(j, "planned_estimated",
                    (bool)(f->messages.estimated || f->bytes.estimated));
     mf_json_member(j, "messages_per_second",
@@ -461,11 +455,7 @@ print_json_totals(const struct snapshot *s, struct mf_json *j) {
     print_json_connections(s, j);
     MF_JSON_FIELDS(j, s, outside_window, bytes_outside_window,
                    deleted_on_target, moved_on_target);
-    mf_json_key(j, "eta_seconds");
-    if (busy(s) && f->eta_known)
-        mf_json_double(j, f->eta_s);
-    else
-        mf_json_null(j);
+    mf_json_member_or_null(j, "eta_seconds", busy(s) && f->eta_known, f->eta_s);
     mf_json_object_end(j);
 }
 

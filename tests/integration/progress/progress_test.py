@@ -26,7 +26,8 @@ machine's load; nothing here asserts a time, only what was shown.
   caps_wait  users 105, 106 (Redis database 7): two mailboxes at a time
          under a cap of one source connection; the one left out is shown
          waiting for the slot (`batch status --json` and text, migrate's
-         progress lines), and no longer once it is granted.
+         progress lines, `batch status --watch`'s display on a terminal),
+         and no longer once it is granted.
 """
 import json
 import os
@@ -182,10 +183,11 @@ def run_pty(cmd, cols, rows, timeout=180):
     return rc, out.decode("utf-8", "replace")
 
 
-def final_screen(out, n, head_re):
-    """The screen out leaves: its lines, as one text, the indexes of
-    user n's finish lines and of the display's head lines (head_re)."""
-    scr = Screen(COLS)
+def final_screen(out, n, head_re, width=COLS):
+    """The screen out leaves on a terminal width columns wide: its lines,
+    as one text, the indexes of user n's finish lines and of the
+    display's head lines (head_re)."""
+    scr = Screen(width)
     scr.feed(out)
     lines = scr.text()
     ok = [i for i, ln in enumerate(lines)
@@ -438,6 +440,7 @@ def case_direct_lines():
 
 
 WAIT_MESSAGES = 35  # 300 KB a mailbox: 3 s or more each at RATE
+WATCH_COLS = 132    # room for a waiting mailbox's line uncut
 
 
 def status_json(batch, must=True):
@@ -486,8 +489,10 @@ def case_caps_wait():
         target=lambda: lines.extend(ln.rstrip("\n") for ln in mig.stdout))
     reader.start()
 
-    waited = None        # the mailbox seen waiting, and its JSON
+    waited = None        # the mailbox seen waiting
     text_seen = totals_seen = granted = False
+    display = {}         # `batch status --watch` on a terminal
+    watcher = None
     deadline = time.monotonic() + 120
     while mig.poll() is None and time.monotonic() < deadline and not (
             granted and text_seen):
@@ -495,6 +500,13 @@ def case_caps_wait():
         if doc is None:  # the batch is not created yet
             time.sleep(0.2)
             continue
+        if watcher is None:
+            watcher = threading.Thread(target=lambda: display.update(
+                zip(("rc", "out"), run_pty(
+                    [mt.MAILFERRY, "batch", "status", batch, "--redis",
+                     REDIS7, "--watch", "--interval", "1"], WATCH_COLS,
+                    ROWS))))
+            watcher.start()
         for m in doc["mailboxes"]:
             c = m["connections"]
             if m["state"] == "Syncing" and c["waiting"]:
@@ -526,6 +538,8 @@ def case_caps_wait():
         time.sleep(0.2)
     rc, text, err = end_migrate(mig, reader, lines)
     mt.check(rc == 0, f"migrate: exit {rc}\n{text}\n{err}")
+    mt.check(watcher is not None, "batch status --watch never started")
+    watcher.join()
     mt.check(waited is not None, f"no mailbox seen waiting for the slot:\n"
                                  f"{text}")
     mt.check(totals_seen, "totals.connections.mailboxes_waiting never 1")
@@ -540,6 +554,23 @@ def case_caps_wait():
     mt.check("waiting for a slot" not in got[-1].group(0) and
              got[-1].group(10) == "0" and got[-1].group(11) == "0",
              f"the last progress line: {got[-1].group(0)}")
+    # The display (`batch status --watch` on a terminal, the one migrate
+    # draws): some frame had the waiting mailbox's line with its wait and
+    # the count of mailboxes waiting; the final screen has neither.
+    out = display.get("out", "")
+    mt.check(display.get("rc") == 0, f"--watch: exit {display.get('rc')}"
+                                     f"\n{out}")
+    mt.check(re.search(rf"\x1b\[2K  {re.escape(waited)} +\[\.+\] waiting "
+                       r"for a source connection slot \(total cap full\) ",
+                       out) is not None, f"no display line with the wait:"
+                                         f"\n{out!r}")
+    mt.check("; 1 mailbox waiting for a slot; " in out,
+             f"no display with the count:\n{out!r}")
+    _, screen, _, head = final_screen(out, 0, rf"batch {batch}: ",
+                                      WATCH_COLS)
+    mt.check(len(head) == 1 and "waiting for a" not in screen,
+             f"--watch's final screen:\n{screen}")
+
     # And after the run: both mailboxes synced, nothing waiting.
     doc = status_json(batch)
     for m in doc["mailboxes"]:

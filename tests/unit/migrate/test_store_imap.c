@@ -41,6 +41,7 @@
 
 #include "imap/session.h"
 #include "mailferry/folderplan.h"
+#include "mailferry/migrate.h"
 #include "migrate/store.h"
 
 #include <stdio.h>
@@ -1133,9 +1134,50 @@ test_list_and_lsub(void **state) {
     finish_store(&t);
 }
 
+/* How a side is reached (mf_store_imap_side()): the engine and the plan
+ * both take every field from here. */
+static void
+test_side_options(void **state) {
+    struct mf_migrate_server srv = {.ca_file = "ca.pem",
+                                    .insecure = true,
+                                    .bind_address = "192.0.2.1",
+                                    .connect_timeout_ms = 1000,
+                                    .io_timeout_ms = 2000,
+                                    .command_timeout_ms = 3000};
+    struct mf_migrate_login lg = {.user = "admin",
+                                  .password = "pw",
+                                  .authzid = "ann",
+                                  .oauth_token = "tok",
+                                  .user_root = "Ann",
+                                  .oauth_mailbox = "ann@x.test"};
+    struct mf_imap_conn_options co;
+    struct mf_imap_login il;
+
+    (void)state;
+    snprintf(srv.endpoint.host, sizeof(srv.endpoint.host), "imap.x.test");
+    srv.endpoint.port = 993;
+    memset(&il, 0x5a, sizeof(il));
+    mf_store_imap_side(&srv, &lg, &co, &il);
+    assert_string_equal(co.endpoint.host, "imap.x.test");
+    assert_int_equal(co.endpoint.port, 993);
+    assert_ptr_equal(co.ca_file, srv.ca_file);
+    assert_true(co.insecure);
+    assert_ptr_equal(co.bind_address, srv.bind_address);
+    assert_int_equal(co.connect_timeout_ms, 1000);
+    assert_int_equal(co.io_timeout_ms, 2000);
+    assert_ptr_equal(il.user, lg.user);
+    assert_ptr_equal(il.password, lg.password);
+    assert_ptr_equal(il.authzid, lg.authzid);
+    assert_ptr_equal(il.oauth_token, lg.oauth_token);
+    assert_null(il.oauth);
+    assert_ptr_equal(il.oauth_mailbox, lg.oauth_mailbox);
+    assert_false(il.sasl_plain); /* the caller's, from its profile */
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_side_options),
         cmocka_unit_test(test_fetch_meta),
         cmocka_unit_test(test_fetch_meta_merged_and_reported),
         cmocka_unit_test(test_count),

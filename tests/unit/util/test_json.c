@@ -48,8 +48,9 @@ test_escaping(void **state) {
     mf_buf_free(&b);
 }
 
-/* mf_json_member() picks the writer by type; MF_JSON_FIELDS() names
- * members after the fields, in the order given, from 1 to 16 of them. */
+/* mf_json_member() picks the writer by type, mf_json_member_or_null()
+ * writes null for what is not known; MF_JSON_FIELDS() names members
+ * after the fields, in the order given, from 1 to 16 of them. */
 struct sample {
     uint64_t u64;
     int64_t i64;
@@ -76,6 +77,8 @@ test_members(void **state) {
     mf_json_object_begin(&j);
     MF_JSON_FIELDS(&j, p, u64, i64, u32, i, yes, d, text, none, arr, small);
     mf_json_member(&j, "renamed", p->u32 + 1);
+    mf_json_member_or_null(&j, "known", p->yes, p->d);
+    mf_json_member_or_null(&j, "unknown", !p->yes, p->u64);
     MF_JSON_FIELDS(&j, p, i);
     MF_JSON_FIELDS(&j, p, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32, u32,
                    u32, u32, u32, u32, i);
@@ -84,7 +87,8 @@ test_members(void **state) {
                         "{\"u64\":18446744073709551615,"
                         "\"i64\":-9223372036854775808,\"u32\":7,\"i\":-3,"
                         "\"yes\":true,\"d\":2.5,\"text\":\"t\",\"none\":null,"
-                        "\"arr\":\"arr\",\"small\":200,\"renamed\":8,\"i\":-3,"
+                        "\"arr\":\"arr\",\"small\":200,\"renamed\":8,"
+                        "\"known\":2.5,\"unknown\":null,\"i\":-3,"
                         "\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,"
                         "\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,"
                         "\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,\"u32\":7,"

@@ -1,8 +1,10 @@
 /*
- * A claim's arguments (core/src/batch/helpers.c, mf__batch_lease_init()),
- * checked once for mf_batch_claim() and mf_batch_verify_claim(): a lease
- * filled from good ones, and every bad one refused with the caller's word
- * before Redis is asked.
+ * What the batch module's files share (core/src/batch/helpers.c): a
+ * claim's arguments, checked once for mf_batch_claim() and
+ * mf_batch_verify_claim() (a lease filled from good ones, every bad one
+ * refused with the caller's word before Redis is asked), and a binary
+ * field of an HGETALL reply copied (mf__batch_hget_blob(), for the
+ * sealed passwords of batch and mailbox records).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 
 #include "batch/batch_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void
@@ -67,9 +70,33 @@ test_refusals(void **state) {
                      MF_E_INVALID_ARGUMENT);
 }
 
+static void
+test_hget_blob(void **state) {
+    redisReply k1 = {.type = REDIS_REPLY_STRING, .str = "password", .len = 8};
+    redisReply v1 = {.type = REDIS_REPLY_STRING, .str = "a\0b", .len = 3};
+    redisReply k2 = {.type = REDIS_REPLY_STRING, .str = "empty", .len = 5};
+    redisReply v2 = {.type = REDIS_REPLY_STRING, .str = "", .len = 0};
+    redisReply *els[] = {&k1, &v1, &k2, &v2};
+    redisReply h = {.type = REDIS_REPLY_ARRAY, .elements = 4, .element = els};
+    struct mf_batch_blob b = {0};
+
+    (void)state;
+    mf__batch_hget_blob(&h, "password", &b);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.data, "a\0b", 3);
+    free(b.data);
+    b = (struct mf_batch_blob){0};
+    mf__batch_hget_blob(&h, "empty", &b);
+    mf__batch_hget_blob(&h, "absent", &b);
+    mf__batch_hget_blob(NULL, "password", &b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hget_blob),
         cmocka_unit_test(test_fills_the_lease),
         cmocka_unit_test(test_refusals),
     };
