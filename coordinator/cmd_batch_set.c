@@ -19,7 +19,9 @@ static const char set_usage[] =
     "[--incremental-every DURATION] [--flag-conflict source|target] "
     "[--since YYYY-MM-DD|none] [--before YYYY-MM-DD|none] "
     "[--sync-deletes on|off] [--throttle-pause MS] [--throttle-pause-max MS] "
-    "[--throttle-min-connections N] [--throttle-window MS] [--json]";
+    "[--throttle-min-connections N] [--throttle-window MS] "
+    "[caps: --[target-]max-connections[-per-user|-per-ip] N ...] "
+    "[--include L] [--exclude L] [--rename OLD=NEW[,...]] [--json]";
 
 static const struct cli_option set_options[] = {
     {"max-message-size", true,
@@ -41,30 +43,42 @@ static const struct cli_option set_options[] = {
     {"sync-deletes", true,
      "on: incremental passes also remove from the target what the source "
      "expunged (only what mailferry put there); off: never"},
+    /* 0 lifts a cap. */
+    BATCH_CAPS_OPTIONS,
+    /* A comma list replaces the batch's list; "" empties it. */
+    BATCH_RULE_OPTIONS,
     /* 0 gives a rule back to the profile. */
     MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION)
         MF_QUOTA_FLAGS(CLI_QUOTA_OPTION){NULL, false, NULL},
 };
 
-/* Says a change on stdout (not with --json). */
-static void
-said(void *ud, const char *option, const char *value) {
-    const char **name = ud;
-    printf("batch %s: %s = %s (from the next pass on)\n", *name, option, value);
-}
-
 int
 batch_def_apply_settings(struct cli *cli, const char *command,
                          struct mf_redis *r, const char *name, int *changed_r) {
     struct mf_error err = {0};
-    mf_err rc = mf_batch_settings_apply(
-        r, name, cli->config, cli->json ? NULL : said, &name, changed_r, &err);
+    mf_err rc;
 
-    if (rc == MF_E_OK)
-        return -1;
-    batch_print_error(command, name, &err);
-    return rc == MF_E_USAGE || rc == MF_E_CONFIG ? MF_EXIT_USAGE
-                                                 : batch_exit_code(rc);
+    *changed_r = 0;
+    if ((rc = mf_batch_settings_check_window(r, name, cli->config, &err))) {
+        batch_print_error(command, name, &err);
+        return rc == MF_E_USAGE ? MF_EXIT_USAGE : batch_exit_code(rc);
+    }
+    for (const struct cli_option *o = set_options; o->name; o++) {
+        char buf[MF_WINDOW_TEXT_MAX];
+        const char *text = NULL;
+        bool set = false;
+        if ((rc = mf_batch_setting_apply(r, name, cli->config, o->name, &set,
+                                         &text, buf, sizeof(buf), &err))) {
+            batch_print_error(command, name, &err);
+            return rc == MF_E_USAGE || rc == MF_E_CONFIG ? MF_EXIT_USAGE
+                                                         : batch_exit_code(rc);
+        }
+        if (set && !cli->json)
+            printf("batch %s: %s = %s (from the next pass on)\n", name, o->name,
+                   text);
+        *changed_r += set;
+    }
+    return -1;
 }
 
 int

@@ -1,11 +1,12 @@
 /*
  * Batch options given on a command line applied to a stored batch
- * (mf_batch_settings_apply(), mailferry/batch.h): `batch set`, and the
+ * (mf_batch_setting_apply(), mailferry/batch.h): `batch set`, and the
  * embedded `migrate` running a batch again with, e.g., a raised
  * --max-message-size. Each option is read as the command line writes
  * it (its unit, a day or "none", on/off, source/target), the window the
  * batch would have is checked first, and each value goes to
- * mf_batch_set() (settings.c), which records the change.
+ * mf_batch_set() or mf_batch_set_rules() (settings.c), which record the
+ * change.
  */
 #include "batch/batch_int.h"
 
@@ -24,6 +25,8 @@ unit_of(const char *option) {
         enum mf_config_unit unit;
     } units[] = {{"max-message-size", MF_UNIT_BYTES},
                  {"incremental-every", MF_UNIT_SECONDS},
+                 {"max-bytes-per-second", MF_UNIT_BYTES},
+                 {"target-max-bytes-per-second", MF_UNIT_BYTES},
 #define QUOTA_UNIT(option, field, min, max, unit, help) {option, unit},
                  MF_QUOTA_FLAGS(QUOTA_UNIT)
 #undef QUOTA_UNIT
@@ -75,9 +78,10 @@ read_value(const struct mf_config *conf, const char *option, uint64_t *v_r,
 
 /* The window the batch will have with the --since and --before given,
  * refused (MF_E_USAGE) when no day would be inside. */
-static mf_err
-check_window(const struct mf_config *conf, struct mf_redis *r, const char *name,
-             struct mf_error *err) {
+mf_err
+mf_batch_settings_check_window(struct mf_redis *r, const char *name,
+                               const struct mf_config *conf,
+                               struct mf_error *err) {
     const char *since = mf_config_get(conf, "since", NULL);
     const char *before = mf_config_get(conf, "before", NULL);
     struct mf_batch_config *cfg = NULL;
@@ -97,26 +101,29 @@ check_window(const struct mf_config *conf, struct mf_redis *r, const char *name,
 }
 
 mf_err
-mf_batch_settings_apply(struct mf_redis *r, const char *batch,
-                        const struct mf_config *conf, mf_batch_setting_cb cb,
-                        void *ud, int *changed_r, struct mf_error *err) {
-    const char *option;
+mf_batch_setting_apply(struct mf_redis *r, const char *batch,
+                       const struct mf_config *conf, const char *option,
+                       bool *set_r, const char **text_r, char *buf, size_t n,
+                       struct mf_error *err) {
+    const char *given = mf_config_get(conf, option, NULL);
+    uint64_t v;
     mf_err rc;
 
-    *changed_r = 0;
-    if ((rc = check_window(conf, r, batch, err)))
-        return rc;
-    for (size_t i = 0; (option = mf_batch_setting_at(i)); i++) {
-        char text[MF_WINDOW_TEXT_MAX];
-        uint64_t v;
-        if (!mf_config_get(conf, option, NULL))
-            continue;
-        if ((rc = read_value(conf, option, &v, text, sizeof(text), err)) ||
+    *set_r = false;
+    if (!given)
+        return MF_E_OK;
+    if (mf_batch_rules_setting_known(option)) {
+        if ((rc = mf_batch_set_rules(r, batch, option, given, err)))
+            return rc;
+        *text_r = *given ? given : "none";
+    } else if (mf_batch_setting_known(option)) {
+        if ((rc = read_value(conf, option, &v, buf, n, err)) ||
             (rc = mf_batch_set(r, batch, option, v, err)))
             return rc;
-        if (cb)
-            cb(ud, option, text);
-        (*changed_r)++;
+        *text_r = buf;
+    } else {
+        return MF_E_OK;
     }
+    *set_r = true;
     return MF_E_OK;
 }

@@ -1,10 +1,10 @@
 /*
  * Options applied to a stored batch (core/src/batch/settings_apply.c,
- * mf_batch_settings_apply()) against a private redis-server child: each
- * option given is read as the command line writes it and set, in the
- * order of the settable list, each change heard; a window with no day
- * inside is refused before anything changes; a value that does not read
- * names its option; only the options given are touched.
+ * mf_batch_settings_check_window() and mf_batch_setting_apply()) against
+ * a private redis-server child: each option given is read as the command
+ * line writes it (a number, a word, a day, on/off, a rule list) and set;
+ * an option not given or not settable is left alone; a window with no
+ * day inside is refused; a value that does not read names its option.
  */
 #include "testenv.h"
 
@@ -71,12 +71,37 @@ teardown(void **state) {
     return 0;
 }
 
-static void
-hear(void *ud, const char *option, const char *value) {
-    struct t *t = ud;
-    size_t len = strlen(t->heard);
+/* The options a command would try, in its order. */
+static const char *const options[] = {
+    "max-message-size", "max-attempts", "flag-conflict", "since",
+    "before",           "sync-deletes", "include",       "csv",
+};
 
-    snprintf(t->heard + len, sizeof(t->heard) - len, "%s=%s;", option, value);
+/* Checks the window, then applies every option; what was set goes into
+ * t->heard as "option=value;". */
+static mf_err
+apply(struct t *t, const char *batch, int *changed_r, struct mf_error *err) {
+    mf_err rc;
+
+    *changed_r = 0;
+    t->heard[0] = '\0';
+    if ((rc = mf_batch_settings_check_window(t->r, batch, t->conf, err)))
+        return rc;
+    for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+        char buf[64];
+        const char *text = NULL;
+        bool set = false;
+        size_t len = strlen(t->heard);
+        if ((rc = mf_batch_setting_apply(t->r, batch, t->conf, options[i], &set,
+                                         &text, buf, sizeof(buf), err)))
+            return rc;
+        if (!set)
+            continue;
+        snprintf(t->heard + len, sizeof(t->heard) - len, "%s=%s;", options[i],
+                 text);
+        (*changed_r)++;
+    }
+    return MF_E_OK;
 }
 
 static void
@@ -90,17 +115,19 @@ test_apply(void **state) {
     mf_config_set_flag(t->conf, "max-attempts", "7");
     mf_config_set_flag(t->conf, "since", "2024-01-01");
     mf_config_set_flag(t->conf, "sync-deletes", "on");
-    assert_int_equal(
-        mf_batch_settings_apply(t->r, "set1", t->conf, hear, t, &changed, &err),
-        MF_E_OK);
-    assert_int_equal(changed, 4);
+    mf_config_set_flag(t->conf, "include", "INBOX,Archive/*");
+    mf_config_set_flag(t->conf, "csv", "not-a-setting.csv");
+    assert_int_equal(apply(t, "set1", &changed, &err), MF_E_OK);
+    assert_int_equal(changed, 5);
     assert_string_equal(t->heard, "max-attempts=7;flag-conflict=source;"
-                                  "since=2024-01-01;sync-deletes=1;");
+                                  "since=2024-01-01;sync-deletes=1;"
+                                  "include=INBOX,Archive/*;");
     assert_int_equal(mf_batch_get(t->r, "set1", &cfg, &err), MF_E_OK);
     assert_int_equal(cfg->max_attempts, 7);
     assert_int_equal(cfg->flag_conflict, MF_FLAG_CONFLICT_SOURCE);
     assert_true(cfg->sync_deletes);
     assert_int_equal(cfg->window.since, 20240101);
+    assert_int_equal(cfg->n_include, 2);
     mf_batch_config_free(&cfg);
 }
 
@@ -110,29 +137,22 @@ test_refusals(void **state) {
     struct mf_error err = {0};
     int changed = -1;
 
-    /* No day would be inside: nothing is set, not even max-attempts. */
-    mf_config_set_flag(t->conf, "max-attempts", "9");
+    /* No day would be inside. */
     mf_config_set_flag(t->conf, "since", "2024-02-01");
     mf_config_set_flag(t->conf, "before", "2024-01-01");
-    assert_int_equal(mf_batch_settings_apply(t->r, "set1", t->conf, NULL, NULL,
-                                             &changed, &err),
-                     MF_E_USAGE);
+    assert_int_equal(apply(t, "set1", &changed, &err), MF_E_USAGE);
     assert_int_equal(changed, 0);
 
     mf_config_free(&t->conf);
     t->conf = mf_config_new();
     mf_config_set_flag(t->conf, "max-message-size", "lots");
-    assert_int_not_equal(mf_batch_settings_apply(t->r, "set1", t->conf, NULL,
-                                                 NULL, &changed, &err),
-                         MF_E_OK);
+    assert_int_not_equal(apply(t, "set1", &changed, &err), MF_E_OK);
     assert_non_null(strstr(err.detail, "max-message-size"));
 
     mf_config_free(&t->conf);
     t->conf = mf_config_new();
     mf_config_set_flag(t->conf, "max-attempts", "4");
-    assert_int_equal(mf_batch_settings_apply(t->r, "nope", t->conf, NULL, NULL,
-                                             &changed, &err),
-                     MF_E_NOT_FOUND);
+    assert_int_equal(apply(t, "nope", &changed, &err), MF_E_NOT_FOUND);
 }
 
 int
