@@ -170,8 +170,8 @@ mf__run_quota_wait(struct mf__run *run, const char *why) {
     mf_log(
         MF_LOG_INFO,
         &(struct mf_log_ctx){.batch = run->o->batch, .mailbox = run->mailbox},
-        "quota.wait", "%s; resumes in %llus", why ? why : "bandwidth quota",
-        (unsigned long long)((until - t + 999) / 1000));
+        "quota.wait", "%s",
+        why ? why : "a daily bandwidth quota is used up: waiting");
     shown = show_wait(
         run, (int64_t)time(NULL) + (int64_t)((until - t + 999) / 1000), why);
     while (t < until && !(stop && atomic_load(stop))) {
