@@ -146,8 +146,10 @@ def special_attr(attr):
 
 # What the strictest targets refuse inside a level: a target that refuses
 # a name gets it with these replaced (mailferry's documented fallback,
-# core/src/folders/folderplan_fallback.c; Cyrus refuses '/').
-STRICT = "/\\!;|*%\"#~^?"
+# core/src/folders/folderplan_fallback.c, its set in folderplan_names.c;
+# Cyrus refuses '/', ';', '|', '<', '{' ...). Kept the same as mailferry's:
+# without "<>`{}" a Cyrus target's "lt_gt_" was missed.
+STRICT = "/\\!;|*%\"#~^?<>`{}"
 
 
 def conservative(level, delim, repl):

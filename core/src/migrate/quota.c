@@ -140,12 +140,22 @@ mf__run_quota_said(struct mf__run *run, bool target) {
     wait_until(run, count(run, side, true, 0));
 }
 
+/* Shows the wait (until: Unix s; 0: no longer) in the batch's record of
+ * the mailbox, when the run has one; whether it was written. */
+static bool
+show_wait(struct mf__run *run, int64_t until, const char *why) {
+    struct mf_error err;
+
+    return run->o->redis && run->o->batch &&
+           mf_batch_mailbox_wait(run->o->redis, run->o->batch, run->mailbox,
+                                 until, why, &err) == MF_E_OK;
+}
+
 void
 mf__run_quota_wait(struct mf__run *run, const char *why) {
     const atomic_bool *stop = run->o->stop;
     uint64_t t = mf_monotonic_ms(), until = run->quota_until_ms;
-    bool shown = false;
-    struct mf_error err;
+    bool shown;
 
     /* An attempt that ended on the quota without saying until when
      * waits a whole window. */
@@ -154,17 +164,13 @@ mf__run_quota_wait(struct mf__run *run, const char *why) {
     run->quota_until_ms = 0;
     if (until <= t)
         return;
-    if (run->o->redis && run->o->batch)
-        shown = mf_batch_mailbox_wait(
-                    run->o->redis, run->o->batch, run->mailbox,
-                    (int64_t)time(NULL) + (int64_t)((until - t + 999) / 1000),
-                    why, &err) == MF_E_OK;
+    shown = show_wait(
+        run, (int64_t)time(NULL) + (int64_t)((until - t + 999) / 1000), why);
     while (t < until && !(stop && atomic_load(stop))) {
         mf_sleep_ms(until - t < 100 ? until - t : 100);
         t = mf_monotonic_ms();
     }
     /* Redis away: the job's end drops the wait all the same (mb_set). */
     if (shown)
-        shown = mf_batch_mailbox_wait(run->o->redis, run->o->batch,
-                                      run->mailbox, 0, NULL, &err) == MF_E_OK;
+        (void)show_wait(run, 0, NULL);
 }
