@@ -21,6 +21,33 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* The connection caps of both sides (`batch create`, `batch set`). */
+#define BATCH_CAPS_OPTIONS                                                     \
+    {"max-connections", true, "connections to the source, fleet-wide"},        \
+        {"max-connections-per-user", true,                                     \
+         "connections to the source per login name"},                          \
+        {"max-connections-per-ip", true,                                       \
+         "connections to the source per egress IP"},                           \
+        {"max-concurrent-mailboxes", true,                                     \
+         "mailboxes in progress, fleet-wide"},                                 \
+        {"max-bytes-per-second", true,                                         \
+         "bytes per second read from the source"},                             \
+        {"target-max-connections", true,                                       \
+         "as --max-connections, for the target"},                              \
+        {"target-max-connections-per-user", true, "for the target"},           \
+        {"target-max-connections-per-ip", true, "for the target"},             \
+        {"target-max-concurrent-mailboxes", true, "for the target"}, {         \
+        "target-max-bytes-per-second", true, "bytes per second to the target"  \
+    }
+
+/* The folder rule lists (`batch create`, `batch set`). */
+#define BATCH_RULE_OPTIONS                                                     \
+    {"include", true,                                                          \
+     "copy only folders matching these patterns (comma list)"},                \
+        {"exclude", true, "do not copy folders matching these patterns"}, {    \
+        "rename", true, CLI_RENAME_HELP                                        \
+    }
+
 /* The options that define a batch, for a command's option table. */
 #define BATCH_DEF_OPTIONS                                                      \
     {"source", true,                                                           \
@@ -40,31 +67,13 @@
         {"target-admin-login-format", true, "as --admin-login-format"},        \
         {"ca-file", true, "trust this CA bundle as well (PEM)"},               \
         {"insecure", false, "do not verify certificates (lab servers only)"},  \
-        {"include", true,                                                      \
-         "copy only folders matching these patterns (comma list)"},            \
-        {"exclude", true, "do not copy folders matching these patterns"},      \
-        {"rename", true, CLI_RENAME_HELP},                                     \
+        BATCH_RULE_OPTIONS,                                                    \
         {"preset", true, "folder presets (comma list), e.g. gmail-virtual"},   \
         {"target-root", true, "put every folder under this target folder"},    \
         {"separator-replacement", true,                                        \
          "replaces the target's hierarchy separator inside folder names (_)"}, \
         {"max-message-size", true, "skip messages larger than this (35M)"},    \
-        {"max-connections", true, "connections to the source, fleet-wide"},    \
-        {"max-connections-per-user", true,                                     \
-         "connections to the source per login name"},                          \
-        {"max-connections-per-ip", true,                                       \
-         "connections to the source per egress IP"},                           \
-        {"max-concurrent-mailboxes", true,                                     \
-         "mailboxes in progress, fleet-wide"},                                 \
-        {"max-bytes-per-second", true,                                         \
-         "bytes per second read from the source"},                             \
-        {"target-max-connections", true,                                       \
-         "as --max-connections, for the target"},                              \
-        {"target-max-connections-per-user", true, "for the target"},           \
-        {"target-max-connections-per-ip", true, "for the target"},             \
-        {"target-max-concurrent-mailboxes", true, "for the target"},           \
-        {"target-max-bytes-per-second", true,                                  \
-         "bytes per second to the target"},                                    \
+        BATCH_CAPS_OPTIONS,                                                    \
         {"max-attempts", true,                                                 \
          "tries per job before the mailbox fails (default " MF_STR(            \
              MF_BATCH_DEFAULT_ATTEMPTS) " per pass; with migrate --direct, "   \

@@ -19,7 +19,9 @@ static const char set_usage[] =
     "[--incremental-every DURATION] [--flag-conflict source|target] "
     "[--since YYYY-MM-DD|none] [--before YYYY-MM-DD|none] "
     "[--sync-deletes on|off] [--throttle-pause MS] [--throttle-pause-max MS] "
-    "[--throttle-min-connections N] [--throttle-window MS] [--json]";
+    "[--throttle-min-connections N] [--throttle-window MS] "
+    "[caps: --[target-]max-connections[-per-user|-per-ip] N ...] "
+    "[--include L] [--exclude L] [--rename OLD=NEW[,...]] [--json]";
 
 static const struct cli_option set_options[] = {
     {"max-message-size", true,
@@ -41,6 +43,10 @@ static const struct cli_option set_options[] = {
     {"sync-deletes", true,
      "on: incremental passes also remove from the target what the source "
      "expunged (only what mailferry put there); off: never"},
+    /* 0 lifts a cap. */
+    BATCH_CAPS_OPTIONS,
+    /* A comma list replaces the batch's list; "" empties it. */
+    BATCH_RULE_OPTIONS,
     /* 0 gives a rule back to the profile. */
     MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION)
         MF_QUOTA_FLAGS(CLI_QUOTA_OPTION){NULL, false, NULL},
@@ -54,6 +60,8 @@ unit_of(const char *option) {
         enum mf_config_unit unit;
     } units[] = {{"max-message-size", MF_UNIT_BYTES},
                  {"incremental-every", MF_UNIT_SECONDS},
+                 {"max-bytes-per-second", MF_UNIT_BYTES},
+                 {"target-max-bytes-per-second", MF_UNIT_BYTES},
 #define QUOTA_UNIT(option, field, min, max, unit, help) {option, unit},
                  MF_QUOTA_FLAGS(QUOTA_UNIT)
 #undef QUOTA_UNIT
@@ -141,18 +149,23 @@ batch_def_apply_settings(struct cli *cli, const char *command,
         uint64_t v;
         char text[MF_WINDOW_TEXT_MAX];
         mf_err rc;
-        if (!mf_batch_setting_known(o->name) ||
-            !mf_config_get(cli->config, o->name, NULL))
+        const char *given = mf_config_get(cli->config, o->name, NULL);
+        bool rules = mf_batch_rules_setting_known(o->name);
+        if ((!rules && !mf_batch_setting_known(o->name)) || !given)
             continue;
-        if ((rc = read_value(cli, o->name, &v, text, sizeof(text), &err)) ||
-            (rc = mf_batch_set(r, name, o->name, v, &err))) {
+        if (rules)
+            rc = mf_batch_set_rules(r, name, o->name, given, &err);
+        else if ((rc = read_value(cli, o->name, &v, text, sizeof(text),
+                                  &err)) == MF_E_OK)
+            rc = mf_batch_set(r, name, o->name, v, &err);
+        if (rc) {
             batch_print_error(command, name, &err);
             return rc == MF_E_USAGE || rc == MF_E_CONFIG ? MF_EXIT_USAGE
                                                          : batch_exit_code(rc);
         }
         if (!cli->json)
             printf("batch %s: %s = %s (from the next pass on)\n", name, o->name,
-                   text);
+                   rules ? (*given ? given : "none") : text);
         (*changed_r)++;
     }
     return -1;

@@ -309,7 +309,11 @@ MF_WARN_UNUSED mf_err mf_batch_remove(struct mf_redis *r, const char *name,
 
 /* Whether mf_batch_set() can change option (its command-line name
  * without "--": "max-message-size", "max-attempts",
- * "incremental-every", "flag-conflict", "since", "before"; flag-conflict's
+ * "incremental-every", "flag-conflict", "since", "before",
+ * "sync-deletes", the connection caps "[target-]max-connections",
+ * "...-per-user", "...-per-ip", "[target-]max-concurrent-mailboxes",
+ * "[target-]max-bytes-per-second", the --throttle-* and --quota-* rules;
+ * flag-conflict's
  * value is an enum mf_flag_conflict, stored and listed as its word, and
  * since's and before's a day as yyyymmdd, 0 for none, stored and listed
  * as "YYYY-MM-DD" or "none"). */
@@ -325,12 +329,35 @@ MF_WARN_UNUSED mf_err mf_batch_set(struct mf_redis *r, const char *batch,
                                    const char *option, uint64_t value,
                                    struct mf_error *err);
 
-/* One change made by mf_batch_set(); strings borrowed for the call. */
+/* Whether option is a folder rule list that mf_batch_set_rules() can
+ * change: "include", "exclude", "rename". */
+bool mf_batch_rules_setting_known(const char *option);
+
+/* Replaces the folder rule list option (see
+ * mf_batch_rules_setting_known()) of an existing batch with value, a
+ * comma list as `batch create --include` and the rest take it ("" clears
+ * the list), and records the change in the history as mf_batch_set()
+ * does (the lists as comma lists, an empty one as "none"). The rules are
+ * checked first as create checks them, with the batch's other rules:
+ * MF_E_USAGE and the parser's reason when the workers could not use
+ * them. Workers read the rules at each job: the next pass uses them. */
+MF_WARN_UNUSED mf_err mf_batch_set_rules(struct mf_redis *r, const char *batch,
+                                         const char *option, const char *value,
+                                         struct mf_error *err);
+
+/* One change made by mf_batch_set() or mf_batch_set_rules(); strings
+ * borrowed for the call (values with spaces or '%' are kept %XX-encoded
+ * in Redis and given here decoded). */
 struct mf_batch_change {
     int64_t when; /* Unix seconds */
     const char *option, *old_value, *new_value;
 };
 typedef mf_err (*mf_batch_change_cb)(void *ud, const struct mf_batch_change *c);
+/* How many changes the batch's history holds: a reader that cached the
+ * configuration (the workers) reads it again when this has moved. */
+MF_WARN_UNUSED mf_err mf_batch_changes_count(struct mf_redis *r,
+                                             const char *batch, uint64_t *n_r,
+                                             struct mf_error *err);
 /* Calls cb for each change of the batch, oldest first. A non-zero return
  * from cb stops the walk and is returned. */
 MF_WARN_UNUSED mf_err mf_batch_changes(struct mf_redis *r, const char *batch,

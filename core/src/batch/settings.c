@@ -2,10 +2,13 @@
  * Batch options that may change over a batch's life (mf_batch_set()):
  * the size cap, the attempts per pass, the incremental interval, the
  * flag conflict rule (kept as its word, "source" or "target"), the date
- * window's bounds (kept as "YYYY-MM-DD"; "none" clears one). A change
- * is one field of the batch hash plus one line in the batch's history
- * list ("<unix time> <option> <old> <new>"), written together in one
- * MULTI/EXEC under WATCH, so that status never shows a change that did
+ * window's bounds (kept as "YYYY-MM-DD"; "none" clears one), the
+ * connection caps of both sides, the throttle and quota rules, and
+ * (mf_batch_set_rules()) the include, exclude and rename folder rule
+ * lists, which replace the batch's list of that name. A change
+ * is one field of the batch hash (or one rule list) plus one line in the
+ * batch's history list ("<unix time> <option> <old> <new>"), written together
+ * in one MULTI/EXEC under WATCH, so that status never shows a change that did
  * not happen; setting the value an option already holds changes nothing.
  * Workers read the configuration at each job (their cache lives a few
  * seconds), so the next pass uses the new value.
@@ -39,15 +42,28 @@ static const struct {
     {"since", "since", 0, 99991231, DAY},
     {"before", "before", 0, 99991231, DAY},
     {"sync-deletes", "sync_deletes", 0, 1, NUMBER},
+/* The connection caps of each side, as `batch create` takes them. */
+#define SETTABLE_CAPS(prefix, pfx)                                             \
+    {prefix "max-connections", pfx "max_connections", 0, 1000000, NUMBER},     \
+        {prefix "max-connections-per-user", pfx "max_connections_per_user", 0, \
+         1000000, NUMBER},                                                     \
+        {prefix "max-connections-per-ip", pfx "max_connections_per_ip", 0,     \
+         1000000, NUMBER},                                                     \
+        {prefix "max-concurrent-mailboxes", pfx "max_concurrent_mailboxes", 0, \
+         1000000, NUMBER},                                                     \
+        {prefix "max-bytes-per-second", pfx "max_bytes_per_second", 0,         \
+         UINT64_MAX / 2, NUMBER},
+    SETTABLE_CAPS("", "s_") SETTABLE_CAPS("target-", "t_")
+#undef SETTABLE_CAPS
 /* The --throttle-* rules; 0: the profile's again. */
 #define SETTABLE_THROTTLE(option, field, min, max, help)                       \
     {option, "thr_" #field, 0, max, NUMBER},
-    MF_THROTTLE_FLAGS(SETTABLE_THROTTLE)
+        MF_THROTTLE_FLAGS(SETTABLE_THROTTLE)
 #undef SETTABLE_THROTTLE
 /* The --quota-* rules; 0: the profiles' again. */
 #define SETTABLE_QUOTA(option, field, min, max, unit, help)                    \
     {option, "quo_" #field, 0, max, NUMBER},
-        MF_QUOTA_FLAGS(SETTABLE_QUOTA)
+            MF_QUOTA_FLAGS(SETTABLE_QUOTA)
 #undef SETTABLE_QUOTA
 };
 
@@ -67,61 +83,178 @@ changes_key(char *out, size_t n, const char *batch) {
     snprintf(out, n, "%s", k.changes);
 }
 
+/* The folder rule lists that may change (indexes into mf__batch_keys'
+ * list[]): as a comma list, like `batch create --include` takes them. */
+static const char *const rule_options[] = {"include", "exclude", "rename"};
+
+static int
+rule_index(const char *option) {
+    for (size_t i = 0; i < MF_ARRAY_LEN(rule_options); i++)
+        if (strcmp(rule_options[i], option) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* A value as the history keeps it: one word (space, '%' and control
+ * bytes as %XX), decoded by mf_batch_changes(). */
+static char *
+history_word(const char *s) {
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = mf_xmalloc(3 * strlen(s) + 1), *p = out;
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= ' ' || c == '%' || c == 0x7f) {
+            *p++ = '%';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
+static void
+history_unword(char *s) {
+    char *w = s;
+
+    for (; *s; s++) {
+        unsigned v;
+        if (*s == '%' && sscanf(s + 1, "%2x", &v) == 1) {
+            *w++ = (char)v;
+            s += 2;
+        } else {
+            *w++ = *s;
+        }
+    }
+    *w = '\0';
+}
+
+/* The new value of one change: a field of the batch hash, or (list not
+ * NULL) the n items of a folder rule list, value their comma list. */
+struct change {
+    const char *option, *field, *value, *absent;
+    const char *list;
+    char *const *items;
+    size_t n;
+};
+
+/* The current value of ch in the batch; NULL when absent. new string. */
+static mf_err
+current(struct mf_redis *r, const struct mf__batch_keys *k,
+        const struct change *ch, char **old_r, struct mf_error *err) {
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    *old_r = NULL;
+    if (!ch->list) {
+        if ((rc = mf_redis_command(r, &reply, err, "HGET %s %s", k->batch,
+                                   ch->field)))
+            return rc;
+        if (reply->type == REDIS_REPLY_STRING)
+            *old_r = mf_xstrndup(reply->str, reply->len);
+        freeReplyObject(reply);
+        return MF_E_OK;
+    }
+    if ((rc = mf_redis_command(r, &reply, err, "LRANGE %s 0 -1", ch->list)))
+        return rc;
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements;
+         i++) {
+        char *joined = mf_xasprintf("%s%s%s", *old_r ? *old_r : "",
+                                    *old_r ? "," : "", reply->element[i]->str);
+        free(*old_r);
+        *old_r = joined;
+    }
+    freeReplyObject(reply);
+    return MF_E_OK;
+}
+
+/* Queues (inside MULTI) the write of ch's new value. */
+static mf_err
+write_value(struct mf_redis *r, const struct mf__batch_keys *k,
+            const struct change *ch, struct mf_error *err) {
+    struct mf__batch_argv a = {0};
+    mf_err rc;
+
+    if (!ch->list) {
+        mf__batch_argv_adds(&a, "HSET");
+        mf__batch_argv_adds(&a, k->batch);
+        mf__batch_argv_adds(&a, ch->field);
+        mf__batch_argv_adds(&a, ch->value);
+        rc = mf__batch_simple(r, &a, NULL, err);
+        mf__batch_argv_free(&a);
+        return rc;
+    }
+    mf__batch_argv_adds(&a, "DEL");
+    mf__batch_argv_adds(&a, ch->list);
+    rc = mf__batch_simple(r, &a, NULL, err);
+    mf__batch_argv_reset(&a);
+    if (rc == MF_E_OK && ch->n > 0) {
+        mf__batch_argv_adds(&a, "RPUSH");
+        mf__batch_argv_adds(&a, ch->list);
+        for (size_t i = 0; i < ch->n; i++)
+            mf__batch_argv_adds(&a, ch->items[i]);
+        rc = mf__batch_simple(r, &a, NULL, err);
+    }
+    mf__batch_argv_free(&a);
+    return rc;
+}
+
 /* One attempt under WATCH; *raced_r when another client changed the
  * batch between the read and EXEC. */
 static mf_err
-set_once(struct mf_redis *r, const char *batch, const char *option,
-         const char *field, const char *value, const char *absent,
+set_once(struct mf_redis *r, const char *batch, const struct change *ch,
          bool *raced_r, struct mf_error *err) {
     struct mf__batch_keys k;
-    char changes[MF__BATCH_KEY_MAX], line[160];
+    char changes[MF__BATCH_KEY_MAX];
     redisReply *reply = NULL;
-    const char *old;
+    char *old = NULL, *old_word = NULL, *new_word = NULL, *line = NULL;
     mf_err rc;
 
     *raced_r = false;
     mf__batch_keys(&k, batch);
     changes_key(changes, sizeof(changes), batch);
-    if ((rc = mf_redis_command(r, &reply, err, "WATCH %s", k.batch)))
+    if ((rc = mf_redis_command(r, &reply, err, "WATCH %s %s", k.batch,
+                               ch->list ? ch->list : k.batch)))
         return rc;
     freeReplyObject(reply);
-    if ((rc = mf_redis_command(r, &reply, err, "HMGET %s state %s", k.batch,
-                               field)))
+    if ((rc = mf_redis_command(r, &reply, err, "HGET %s state", k.batch)))
         goto unwatch;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING) {
+    if (reply->type != REDIS_REPLY_STRING) {
         rc =
             mf_error_set(err, MF_E_NOT_FOUND, "batch %s does not exist", batch);
         goto unwatch;
     }
-    if (strcmp(reply->element[0]->str, "Removing") == 0) {
+    if (strcmp(reply->str, "Removing") == 0) {
         rc = mf_error_set(err, MF_E_STATE, "batch %s is being removed", batch);
         goto unwatch;
     }
-    old = reply->element[1]->type == REDIS_REPLY_STRING ? reply->element[1]->str
-                                                        : absent;
-    if (reply->element[1]->type == REDIS_REPLY_STRING &&
-        strcmp(old, value) == 0)
-        goto unwatch; /* nothing changes, nothing to list */
-    snprintf(line, sizeof(line), "%lld %s %s %s", (long long)time(NULL), option,
-             old, value);
     freeReplyObject(reply);
     reply = NULL;
+    if ((rc = current(r, &k, ch, &old, err)))
+        goto unwatch;
+    if ((old || ch->list) && strcmp(old ? old : "", ch->value) == 0)
+        goto unwatch; /* nothing changes, nothing to list */
+    old_word = history_word(old && *old ? old : ch->absent);
+    new_word = history_word(*ch->value ? ch->value : ch->absent);
+    line = mf_xasprintf("%lld %s %s %s", (long long)time(NULL), ch->option,
+                        old_word, new_word);
     if ((rc = mf_redis_command(r, &reply, err, "MULTI")))
         goto unwatch;
     freeReplyObject(reply);
-    if ((rc = mf_redis_command(r, &reply, err, "HSET %s %s %s", k.batch, field,
-                               value)))
+    reply = NULL;
+    if ((rc = write_value(r, &k, ch, err)))
         goto unwatch;
-    freeReplyObject(reply);
     if ((rc = mf_redis_command(r, &reply, err, "RPUSH %s %s", changes, line)))
         goto unwatch;
     freeReplyObject(reply);
     if ((rc = mf_redis_command(r, &reply, err, "EXEC")))
-        return rc;
+        goto out;
     *raced_r = reply->type == REDIS_REPLY_NIL;
     freeReplyObject(reply);
-    return MF_E_OK;
+    goto out;
 unwatch:
     if (reply)
         freeReplyObject(reply);
@@ -136,7 +269,28 @@ unwatch:
         if (mf_redis_command(r, &reply, &ignored, "UNWATCH") == MF_E_OK)
             freeReplyObject(reply);
     }
+out:
+    free(old);
+    free(old_word);
+    free(new_word);
+    free(line);
     return rc;
+}
+
+/* set_once() until no other client raced it (5 tries). */
+static mf_err
+set_change(struct mf_redis *r, const char *batch, const struct change *ch,
+           struct mf_error *err) {
+    bool raced = true;
+    mf_err rc;
+
+    for (int tries = 0; raced && tries < 5; tries++)
+        if ((rc = set_once(r, batch, ch, &raced, err)))
+            return rc;
+    if (raced)
+        return mf_error_set(err, MF_E_REDIS,
+                            "batch %s kept changing; try again", batch);
+    return MF_E_OK;
 }
 
 mf_err
@@ -147,9 +301,11 @@ mf_batch_set(struct mf_redis *r, const char *batch, const char *option,
     if ((rc = mf__batch_check_name(batch, err)))
         return rc;
     for (size_t i = 0; i < MF_ARRAY_LEN(settable); i++) {
-        bool raced = true;
         char text[MF_WINDOW_TEXT_MAX];
-        const char *absent = "0";
+        struct change ch = {.option = option,
+                            .field = settable[i].field,
+                            .value = text,
+                            .absent = "0"};
         if (strcmp(settable[i].option, option) != 0)
             continue;
         if (value < settable[i].min || value > settable[i].max)
@@ -161,58 +317,144 @@ mf_batch_set(struct mf_redis *r, const char *batch, const char *option,
         case FLAG_CONFLICT:
             snprintf(text, sizeof(text), "%s",
                      mf_flag_conflict_name((enum mf_flag_conflict)value));
-            absent = mf_flag_conflict_name(MF_FLAG_CONFLICT_DEFAULT);
+            ch.absent = mf_flag_conflict_name(MF_FLAG_CONFLICT_DEFAULT);
             break;
         case DAY:
             mf_window_date_format((uint32_t)value, text, sizeof(text));
-            absent = "none";
+            ch.absent = "none";
             break;
         case NUMBER:
             snprintf(text, sizeof(text), "%llu", (unsigned long long)value);
-            absent = "0";
             break;
         }
-        for (int tries = 0; raced && tries < 5; tries++)
-            if ((rc = set_once(r, batch, option, settable[i].field, text,
-                               absent, &raced, err)))
-                return rc;
-        if (raced)
-            return mf_error_set(err, MF_E_REDIS,
-                                "batch %s kept changing; try again", batch);
-        return MF_E_OK;
+        return set_change(r, batch, &ch, err);
     }
     return mf_error_set(err, MF_E_USAGE,
                         "--%s cannot be changed on an existing batch", option);
 }
 
+bool
+mf_batch_rules_setting_known(const char *option) {
+    return rule_index(option) >= 0;
+}
+
 mf_err
-mf_batch_changes(struct mf_redis *r, const char *batch, mf_batch_change_cb cb,
-                 void *ud, struct mf_error *err) {
+mf_batch_set_rules(struct mf_redis *r, const char *batch, const char *option,
+                   const char *value, struct mf_error *err) {
+    struct mf__batch_keys k;
+    struct mf_batch_config *cfg = NULL;
+    struct mf_folder_rules *rules = NULL;
+    struct change ch = {.option = option, .absent = "none"};
+    char **items, ***list;
+    size_t n, *nlist;
+    int l = rule_index(option);
+    mf_err rc;
+
+    if ((rc = mf__batch_check_name(batch, err)))
+        return rc;
+    if (l < 0)
+        return mf_error_set(err, MF_E_USAGE, "--%s is not a folder rule list",
+                            option);
+    if ((rc = mf_batch_get(r, batch, &cfg, err)))
+        return rc;
+    /* Checked the way `batch create` checks them: the batch's other
+     * rules with this list replaced, parsed as the workers will. */
+    items = mf_strv_split(value, &n);
+    list = l == 0 ? &cfg->include : l == 1 ? &cfg->exclude : &cfg->rename;
+    nlist = l == 0   ? &cfg->n_include
+            : l == 1 ? &cfg->n_exclude
+                     : &cfg->n_rename;
+    mf_strv_free(*list, *nlist);
+    *list = items;
+    *nlist = n;
+    if ((rc = mf_batch_config_rules(cfg, &rules, err))) {
+        mf_batch_config_free(&cfg);
+        err->code = MF_E_USAGE;
+        return MF_E_USAGE;
+    }
+    mf_folder_rules_free(&rules);
+    mf__batch_keys(&k, batch);
+    ch.list = k.list[l];
+    ch.items = items;
+    ch.n = n;
+    {
+        char *joined = mf_xstrdup("");
+        for (size_t i = 0; i < n; i++) {
+            char *next = mf_xasprintf("%s%s%s", joined, i ? "," : "", items[i]);
+            free(joined);
+            joined = next;
+        }
+        ch.value = joined;
+        rc = set_change(r, batch, &ch, err);
+        free(joined);
+    }
+    mf_batch_config_free(&cfg);
+    return rc;
+}
+
+/* The batch's history list: its length, or (all) all of it. */
+static mf_err
+changes_command(struct mf_redis *r, const char *batch, bool all,
+                redisReply **reply_r, struct mf_error *err) {
     char key[MF__BATCH_KEY_MAX];
-    redisReply *reply = NULL;
     mf_err rc;
 
     if ((rc = mf__batch_check_name(batch, err)))
         return rc;
     changes_key(key, sizeof(key), batch);
-    if ((rc = mf_redis_command(r, &reply, err, "LRANGE %s 0 -1", key)))
+    return all ? mf_redis_command(r, reply_r, err, "LRANGE %s 0 -1", key)
+               : mf_redis_command(r, reply_r, err, "LLEN %s", key);
+}
+
+mf_err
+mf_batch_changes_count(struct mf_redis *r, const char *batch, uint64_t *n_r,
+                       struct mf_error *err) {
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    *n_r = 0;
+    if ((rc = changes_command(r, batch, false, &reply, err)))
+        return rc;
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+        *n_r = (uint64_t)reply->integer;
+    freeReplyObject(reply);
+    return MF_E_OK;
+}
+
+mf_err
+mf_batch_changes(struct mf_redis *r, const char *batch, mf_batch_change_cb cb,
+                 void *ud, struct mf_error *err) {
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    if ((rc = changes_command(r, batch, true, &reply, err)))
         return rc;
     for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY &&
                        i < reply->elements && rc == MF_E_OK;
          i++) {
         const redisReply *e = reply->element[i];
-        char option[64], old[32], now[32];
+        char *line, *option, *old, *now, *save = NULL;
         long long when;
         struct mf_batch_change c;
 
-        if (e->type != REDIS_REPLY_STRING ||
-            sscanf(e->str, "%lld %63s %31s %31s", &when, option, old, now) != 4)
+        if (e->type != REDIS_REPLY_STRING)
             continue;
+        line = mf_xstrndup(e->str, e->len);
+        if (sscanf(line, "%lld", &when) != 1 || !strtok_r(line, " ", &save) ||
+            !(option = strtok_r(NULL, " ", &save)) ||
+            !(old = strtok_r(NULL, " ", &save)) ||
+            !(now = strtok_r(NULL, " ", &save))) {
+            free(line);
+            continue;
+        }
+        history_unword(old);
+        history_unword(now);
         c.when = when;
         c.option = option;
         c.old_value = old;
         c.new_value = now;
         rc = cb(ud, &c);
+        free(line);
     }
     freeReplyObject(reply);
     return rc;

@@ -3,9 +3,11 @@
  * mf_batch_get() and turned into what the engine takes (servers, folder
  * rules, caps). Jobs of one batch arrive in bursts, so a configuration is
  * kept for batch_cache_ms and shared by its jobs through a reference
- * count. The short lifetime also bounds how long a change by `batch set`
- * (mf_batch_set()) or a batch removed and created again under the same
- * name takes to reach the jobs.
+ * count. A change by `batch set` (mf_batch_set(), mf_batch_set_rules())
+ * lengthens the batch's history, which each job reads (one LLEN), so the
+ * next job after it reads the configuration again; a batch removed and
+ * created again under the same name is another generation. The short
+ * lifetime bounds the rest.
  *
  * The cache is a small array used by the main loop only; the reference
  * counts are atomic because slot threads drop theirs.
@@ -75,11 +77,13 @@ mf_err
 mf__worker_batch_get(struct mf__worker *w, const char *name,
                      uint64_t generation, struct mf__worker_batch **b_r,
                      struct mf_error *err) {
-    uint64_t now = mf__worker_now_ms();
+    uint64_t now = mf__worker_now_ms(), changes = 0;
     struct mf__worker_batch *b;
     struct mf_batch_config *cfg = NULL;
     mf_err rc;
 
+    if ((rc = mf_batch_changes_count(w->redis, name, &changes, err)))
+        return rc;
     for (size_t i = 0; i < w->ncache; i++) {
         b = w->cache[i];
         if (now - (uint64_t)b->loaded_ms > (uint64_t)w->o.batch_cache_ms) {
@@ -87,9 +91,10 @@ mf__worker_batch_get(struct mf__worker *w, const char *name,
             continue;
         }
         if (strcmp(b->name, name) == 0 &&
-            mf_jobs_batch_generation(b->cfg) != generation) {
-            /* Created again since it was cached, or the job is stale:
-             * Redis decides. */
+            (mf_jobs_batch_generation(b->cfg) != generation ||
+             b->changes != changes)) {
+            /* Created again or changed since it was cached, or the job
+             * is stale: Redis decides. */
             evict(w, i--);
             continue;
         }
@@ -116,6 +121,7 @@ mf__worker_batch_get(struct mf__worker *w, const char *name,
     b->name = mf_xstrdup(name);
     b->cfg = cfg;
     b->loaded_ms = (int64_t)now;
+    b->changes = changes;
     prepare(w, b);
     if (w->ncache == MF__WORKER_CACHE_MAX) {
         size_t oldest = 0;

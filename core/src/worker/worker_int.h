@@ -54,6 +54,7 @@ struct mf__worker_batch {
      * jobs of this batch fail with this error. */
     struct mf_error error;
     int64_t loaded_ms; /* monotonic */
+    uint64_t changes;  /* mf_batch_changes_count() before it was read */
 };
 
 enum mf__worker_stop {

@@ -16,7 +16,20 @@ fixture (database 12), the Dovecot pair; judged by what the target holds
              user77's; `batch drop` takes user77 out of status and report
              while its mail stays on the target
 
-Both cases use Redis database 12 (a serve manages every batch of its
+  set        users 121-122: `batch set` changes the folder rules and the
+             connection caps of a batch that ran: an --exclude added
+             stops a folder's new mail being copied by the next sync while
+             INBOX's is; a target per-user cap added makes that sync wait
+             while the test holds the only slot (no cap before: nothing
+             waited), then go on; a rule the workers could not parse is
+             refused and changes nothing; the history lists each change
+  targetlogin users 123-124: user123's target login is wrong
+             (TargetUserName user124 with user123's password: AUTH);
+             `batch update` with the right TargetUserName/TargetPassword
+             retries it at once and the pass logs in with them: Synced,
+             equal on user123's target, user124's target untouched
+
+All cases use Redis database 12 (a serve manages every batch of its
 database), so they never run at the same time (RESOURCE_LOCK).
 """
 import imaplib
@@ -42,14 +55,18 @@ def email(n):
     return mt.user(n)[0]
 
 
-def csv(name, rows):
-    """rows: user numbers, or (number, password) for a given password."""
+def csv(name, rows, target=None):
+    """rows: user numbers, or (number, password) for a given password;
+    target: {number: (TargetUserName, TargetPassword)}."""
     path = os.path.join(mt.TMP, name + ".csv")
     with open(path, "w") as f:
-        f.write("EmailAddress,UserName,Password\n")
+        f.write("EmailAddress,UserName,Password" +
+                (",TargetUserName,TargetPassword\n" if target else "\n"))
         for r in rows:
             n, pw = r if isinstance(r, tuple) else (r, mt.user(r)[1])
-            f.write(f"{email(n)},{email(n)},{pw}\n")
+            t = ",".join(target[n]) if target else ""
+            f.write(f"{email(n)},{email(n)},{pw}" + (f",{t}\n" if t
+                                                     else "\n"))
     return path
 
 
@@ -348,7 +365,148 @@ def case_actions():
         run.mf("remove", run.batch, "--redis", REDIS_URL)
 
 
-CASES = {"addupdate": case_addupdate, "actions": case_actions}
+def redis(*args):
+    return subprocess.run(["redis-cli", "-u", REDIS_URL, *args],
+                          capture_output=True, text=True, timeout=30,
+                          check=True).stdout.strip()
+
+
+def folder_count(port, n, folder):
+    c = mt.imap_login(port, n)
+    typ, data = c.select(f'"{folder}"', readonly=True)
+    c.logout()
+    return int(data[0]) if typ == "OK" else 0
+
+
+def append_to(n, folder, text):
+    c = mt.imap_login(mt.SRC_PORT, n)
+    c.create(f'"{folder}"')
+    msg = (f"From: a@example.test\r\nTo: {email(n)}\r\nSubject: {text}\r\n"
+           f"Message-ID: <{text}-{mt.RUN_ID}@example.test>\r\n\r\n{text}\r\n")
+    check(c.append(f'"{folder}"', None, None, msg.encode())[0] == "OK",
+          f"append to {folder}")
+    c.logout()
+
+
+def case_set():
+    mt.corpus(121, 1, profile="small")
+    mt.clean_target(121)
+    append_to(121, "Later", "later-first")
+    key = rt.key_file("set")
+    with rt.Fleet(REDIS_URL, key) as fleet:
+        run = Run("set", fleet)
+        run.mf("create", run.batch, "--csv", csv("set", [121]), "--source",
+               mt.SRC, "--target", mt.TGT, "--redis", REDIS_URL,
+               "--master-key-file", key)
+        run.edit("start")
+        st = run.settled()
+        check(st["state"] == "Synced", f"first pass: {st['state']}")
+        mt.assert_equal(121)
+        later = folder_count(mt.TGT_PORT, 121, "Later")
+        check(later == 1, f"Later copied by the first pass: {later}")
+
+        # A rule the workers could not use changes nothing.
+        p = run.mf("set", run.batch, "--rename", "no-equals-sign", "--redis",
+                   REDIS_URL, expect=2)
+        check("rename" in p.stderr and run.status()["changes"] == [],
+              f"bad rule refused: {p.stderr}")
+        p = run.mf("set", run.batch, "--exclude", "Later",
+                   "--target-max-connections-per-user", "1",
+                   "--max-connections", "5", "--redis", REDIS_URL)
+        check(f"batch {run.batch}: exclude = Later (from the next pass on)"
+              in p.stdout and "target-max-connections-per-user = 1" in
+              p.stdout, p.stdout)
+        hist = [(c["option"], c["old"], c["new"])
+                for c in run.status()["changes"]]
+        check(hist == [("max-connections", "0", "5"),
+                       ("target-max-connections-per-user", "0", "1"),
+                       ("exclude", "none", "Later")], f"history: {hist}")
+        # The same again changes nothing.
+        run.mf("set", run.batch, "--exclude", "Later", "--redis", REDIS_URL)
+        check(len(run.status()["changes"]) == 3, "a repeated set is no change")
+        ok("batch set: caps and --exclude recorded; a bad rule refused")
+
+        # The test holds the only target slot of user121: the next sync
+        # waits for it (it would not without the cap), then goes on.
+        append_to(121, "Later", "later-second")
+        append(121, "inbox-after-set")
+        inbox = folder_count(mt.TGT_PORT, 121, "INBOX")
+        cap = (f"mf:{{c:dst:127.0.0.1:{mt.TGT_PORT}}}:cap:user:"
+               f"{email(121)}")
+        redis("ZADD", cap, str(int(time.time() * 1000) + 600000),
+              "held-by-the-test")
+        try:
+            run.edit("sync")
+            deadline = time.time() + 2
+            while time.time() < deadline:
+                n, st = folder_count(mt.TGT_PORT, 121, "INBOX"), run.status()
+                check(n == inbox and st["state"] == "IncrementalSyncing",
+                      f"the sync did not wait for the held slot: INBOX "
+                      f"{n}/{inbox}, {st['state']}, "
+                      f"{redis('KEYS', 'mf:{c:*')}")
+                time.sleep(0.2)
+        finally:
+            redis("ZREM", cap, "held-by-the-test")
+        st = run.settled()
+        check(st["state"] == "Synced", f"after the sync: {st['state']}")
+        check(folder_count(mt.TGT_PORT, 121, "INBOX") == inbox + 1,
+              "INBOX's new message copied")
+        check(folder_count(mt.TGT_PORT, 121, "Later") == 1,
+              "the excluded folder's new message was not copied")
+        ok("the next sync waited for the new cap's slot and left the "
+           "newly excluded folder alone")
+
+        # Cleared again: the next sync copies Later's new message.
+        p = run.mf("set", run.batch, "--exclude", "", "--redis", REDIS_URL)
+        check("exclude = none" in p.stdout, p.stdout)
+        run.edit("sync")
+        run.settled()
+        mt.assert_equal(121)
+        last = run.status()["changes"][-1]
+        check((last["option"], last["old"], last["new"]) ==
+              ("exclude", "Later", "none"), f"history of the clearing: {last}")
+        ok("--exclude '' clears the rule: the next sync copies the folder")
+        run.mf("set", run.batch, "--rename", "My Folder=Other Folder",
+               "--redis", REDIS_URL)
+        last = run.status()["changes"][-1]
+        check((last["option"], last["old"], last["new"]) ==
+              ("rename", "none", "My Folder=Other Folder"),
+              f"a rule with spaces in the history: {last}")
+        run.mf("remove", run.batch, "--redis", REDIS_URL)
+
+
+def case_targetlogin():
+    mt.corpus(123, 1, profile="small")
+    mt.clean_target(123, 124)
+    key = rt.key_file("targetlogin")
+    with rt.Fleet(REDIS_URL, key) as fleet:
+        run = Run("targetlogin", fleet)
+        run.mf("create", run.batch, "--csv",
+               csv("tl", [123], {123: (email(124), mt.user(123)[1])}),
+               "--source", mt.SRC, "--target", mt.TGT, "--redis", REDIS_URL,
+               "--master-key-file", key)
+        run.edit("start")
+        st = run.settled()
+        m = run.mailboxes()[email(123)]
+        check(m["state"] == "Failed" and m["error"]["name"] == "AUTH",
+              f"the wrong target login fails with AUTH: {m}")
+        doc = run.editj("update", "--csv",
+                        csv("tl2", [123], {123: mt.user(123)}))
+        check([(m["email"], m["outcome"]) for m in doc["mailboxes"]] ==
+              [(email(123), "queued")] and doc["jobs"] == 1,
+              f"update retries the AUTH failure: {doc}")
+        st = run.settled()
+        m = run.mailboxes()[email(123)]
+        check(st["state"] == "Synced" and m["state"] == "Synced",
+              f"after the update: {st['state']} {m}")
+        mt.assert_equal(123)
+        check(copied_to_target(124) == 0, "user124's target untouched")
+        ok("batch update of the target login: the next pass logs in with it")
+        run.mf("remove", run.batch, "--redis", REDIS_URL)
+
+
+CASES = {"addupdate": case_addupdate, "actions": case_actions,
+         "set": case_set, "targetlogin": case_targetlogin}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

@@ -45,6 +45,10 @@ the cases can run in parallel on the same servers:
   keywords user 116, Cyrus as the target only: a folder past Cyrus's
            keyword limit; the messages it refuses are listed, the rest
            copied, nothing retried as throttling
+  names    user 117, Cyrus as the target only: folder names Cyrus
+           refuses land under their conservative names (reported), the
+           others as they are; EQUAL, verify equal, a re-run creates
+           nothing
   hostile  user 57 (target side only): a source that trickles one byte
            every 2 s fails the mailbox with SERVER_TOO_SLOW, one that floods
            "* 1 EXISTS" with SERVER_FLOOD, each in bounded time
@@ -120,7 +124,7 @@ def redis_db(dovecot_db):
 CYRUS_USERS = {"copy": [87], "kill": [88], "admin": [89], "sizecap": [89],
                "verify": [90, 91, 92], "incremental": [90, 91, 92],
                "flagconflict": [113, 114], "kill_resume": [115],
-               "tls": [109], "keywords": [116]}
+               "tls": [109], "keywords": [116], "names": [117]}
 # The 2-5 MB messages of the small corpus per user. Against Cyrus (the
 # matrix has its own suite-time budget, and Cyrus takes about 1 s to
 # store each) only the copy case carries them, both ways.
@@ -520,8 +524,83 @@ def case_keywords():
     c.logout()
     m, _, _ = run("flags dropped", 0)
     check(m["flags_updated"] == 1, f"flags dropped: {m}")
+    # --repair: the refused messages go with their system flags alone,
+    # each listed as repaired with the keywords dropped.
+    rc, doc = migrate(csv, *batch, "--repair")
+    m = mailbox(doc, n)
+    check(m["state"] == "Synced" and m["messages_copied"] == len(refused)
+          and not m["failed_items"], f"--repair: {m}")
+    with open(os.path.join(REPORT, "report.json")) as f:
+        rep = json.load(f)["mailboxes"][0]
+    fixed = rep.get("repaired_items", [])
+    check(len(fixed) == len(refused) and
+          all("keywords dropped" in it["changes"] and
+              "$MfKw1" in it["changes"] for it in fixed),
+          f"--repair: {fixed}")
+    # On the target, without their keywords: the comparer sees those
+    # flags differ, nothing else.
+    problems = [p for p in compare(n)["problems"] if "missing" in p]
+    check(len(problems) == len(refused) and
+          all("$MfKw1" in p for p in problems), f"--repair: {problems}")
     print(f"{total - len(refused)} copied, {len(refused)} refused; the "
-          f"refused keyword listed, then \\Flagged synced")
+          f"refused keyword listed, then \\Flagged synced; --repair "
+          f"copied the {len(refused)} without their keywords")
+
+
+# Folder names a Cyrus target refuses (mboxname_policycheck(): ';', '|',
+# '%', '"', '<', '{' ...) and names it takes that look odd.
+CYRUS_NAMES = {"a;b": "a_b", "pipe|x": "pipe_x", "pct%": "pct_",
+               'q"x': "q_x", "lt<gt>": "lt_gt_", "brace{x}": "brace_x_",
+               "tilde~": None, "excl!": None, "hash#1": None,
+               "two  sp": None, "amp&x": None}
+
+
+def case_names():
+    """Cyrus as the target: each source folder whose name Cyrus refuses
+    lands under its conservative name (the refused characters replaced
+    by '_'), listed in the report's renamed folders; the others keep
+    theirs; EQUAL by the comparer and `mailferry verify`; a re-run
+    creates nothing and copies nothing."""
+    n = users_of("names", [])[0]
+    clean_target(n, port=SRC_PORT)
+    clean_target(n)
+    c = imap_login(SRC_PORT, n)
+    for name in CYRUS_NAMES:
+        wire = name.replace("&", "&-")  # modified UTF-7
+        quoted = '"' + wire.replace('"', '\\"') + '"'
+        typ, data = c.create(quoted)
+        check(typ == "OK", f"CREATE {name!r} on the source: {data}")
+        c.append(quoted, None, None, (
+            f"From: a@example.test\r\nSubject: in {name}\r\n"
+            f"Message-ID: <names-{len(name)}-{abs(hash(name))}-{RUN_ID}"
+            f"@example.test>\r\n\r\nbody\r\n").encode())
+    c.logout()
+    csv = csv_for([n], "names")
+    rc, doc = migrate(csv)
+    m = mailbox(doc, n)
+    refused = {k: v for k, v in CYRUS_NAMES.items() if v}
+    check(m["state"] == "Synced" and m["messages_copied"] >= len(CYRUS_NAMES)
+          and m["folders_renamed"] >= len(refused), f"names: {m}")
+    with open(os.path.join(REPORT, "report.json")) as f:
+        rep = json.load(f)
+    renamed = {r["folder"]: r["detail"] for r in
+               rep["mailboxes"][0]["renamed_folders"]}
+    for name, safe in refused.items():
+        check(name in renamed and f'"INBOX.{safe}"' in renamed[name],
+              f"names: {name!r} not reported as {safe!r}: {renamed}")
+    for name in CYRUS_NAMES:
+        check(name in refused or name not in renamed,
+              f"names: {name!r} renamed: {renamed.get(name)}")
+    assert_equal(n)
+    v = subprocess.run([MAILFERRY, "verify", csv, "--source", SRC,
+                        "--target", TGT, "--json"], capture_output=True,
+                       text=True, timeout=120)
+    check(v.returncode == 0 and '"verified equal"' in v.stdout,
+          f"verify: {v.stdout[-500:]} {v.stderr[-500:]}")
+    rc, doc = migrate(csv)
+    m = mailbox(doc, n)
+    check(m["folders_created"] == 0 and m["messages_copied"] == 0,
+          f"names re-run: {m}")
 
 
 def admin_password_file(side, env):
@@ -1092,6 +1171,7 @@ CASES = {
     "flagconflict": case_flagconflict,
     "incremental": case_incremental,
     "keywords": case_keywords,
+    "names": case_names,
 }
 
 if __name__ == "__main__":

@@ -12,6 +12,13 @@ and redis-server (database 5), judged by the independent comparer
           `batch create`-style --since stored in the batch, shown by
           `batch status`, cleared by `batch set --since none`, after which
           the next pass copies the rest: EQUAL.
+  before  user 125: the other bound, `--before` (exclusive): `plan
+          --before` shows the sizes inside and outside; `migrate --direct
+          --before` copies only the old messages, counts the recent ones
+          as outside_window (JSON, report CSV) and the target holds no
+          recent one; a later pass with the same window copies only a new
+          old one; a pass without the window copies the recent ones once:
+          EQUAL.
   syncdeletes users 48, 55: `--sync-deletes` removes from the target what
           the source expunged since the last pass (listed with subjects),
           and only that: the user's own message and one of mailferry's the
@@ -199,6 +206,45 @@ def case_window():
              [(x["option"], x["old"], x["new"]) for x in st["changes"]] ==
              [("since", "2026-03-01", "none")] and
              st["mailboxes"][0]["outside_window"] == 0, f"status: {st}")
+
+
+def case_before():
+    n = 125
+    fill(n)
+    csv = mt.csv_for([n], "before125")
+    p = subprocess.run([mt.MAILFERRY, "plan", csv, "--source", mt.SRC,
+                        "--before", "2026-03-01", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    mt.check(p.returncode == 0, f"plan --before: {p.stderr}")
+    plan = json.loads(p.stdout)["plan"]
+    t = plan["mailboxes"][0]["totals"]
+    mt.check(plan["before"] == "2026-03-01" and t["copy_messages"] == 6 and
+             t["outside_messages"] == 3 and t["outside_bytes"] > 0,
+             f"plan inside/outside: {t}")
+    args = ["--redis", REDIS5, "--batch", f"t-before{n}-{mt.RUN_ID}"]
+    rc, doc = mt.migrate(csv, *args, "--before", "2026-03-01")
+    m = mt.mailbox(doc, n)
+    mt.check(m["messages_copied"] == 6 and m["outside_window"] == 3 and
+             m["failed"] == 0 and m["bytes_outside_window"] > 0, f"{m}")
+    dates = target_dates(n)
+    mt.check(len(dates) == 6 and all("2024" in d for d in dates),
+             f"only the old messages on the target: {dates}")
+    row = report_csv_row(mt.user(n)[0])
+    mt.check(row is not None and row["OutsideWindow"] == "3",
+             f"report CSV OutsideWindow: {row}")
+
+    add(mt.SRC_PORT, n, "INBOX", "old-late", OLD)
+    add(mt.SRC_PORT, n, "INBOX", "recent-late", RECENT)
+    rc, doc = mt.migrate(csv, *args, "--before", "2026-03-01")
+    m = mt.mailbox(doc, n)
+    mt.check(m["messages_copied"] == 1 and m["outside_window"] == 4, f"{m}")
+    mt.check(len(target_dates(n)) == 7, "the new old message only")
+
+    rc, doc = mt.migrate(csv, *args)  # no upper bound: the rest, once
+    m = mt.mailbox(doc, n)
+    mt.check(m["messages_copied"] == 4 and m["outside_window"] == 0 and
+             m["failed"] == 0, f"{m}")
+    mt.assert_equal(n)
 
 
 def search_mid(port, n, folder, tag):
@@ -472,7 +518,8 @@ def case_fleetmoves():
     mt.assert_equal(rm)
 
 
-CASES = {"window": case_window, "syncdeletes": case_syncdeletes,
+CASES = {"window": case_window, "before": case_before,
+         "syncdeletes": case_syncdeletes,
          "syncmoves": case_syncmoves, "fleetmoves": case_fleetmoves}
 
 if __name__ == "__main__":
