@@ -39,6 +39,7 @@
 
 #include "mailferry/batch.h"
 #include "mailferry/caps.h"
+#include "mailferry/log.h"
 #include "mailferry/profile.h"
 #include "mailferry/util.h"
 
@@ -164,6 +165,13 @@ mf__run_quota_wait(struct mf__run *run, const char *why) {
     run->quota_until_ms = 0;
     if (until <= t)
         return;
+    /* Said once, at the wait's start: a run without a batch (migrate
+     * --direct) shows nothing else for up to a day. */
+    mf_log(
+        MF_LOG_INFO,
+        &(struct mf_log_ctx){.batch = run->o->batch, .mailbox = run->mailbox},
+        "quota.wait", "%s",
+        why ? why : "a daily bandwidth quota is used up: waiting");
     shown = show_wait(
         run, (int64_t)time(NULL) + (int64_t)((until - t + 999) / 1000), why);
     while (t < until && !(stop && atomic_load(stop))) {
