@@ -99,6 +99,18 @@ test_folder_rules(void **state) {
     }
     assert_true(spam && trash);
     mf_folder_rules_free(&r);
+
+    /* Without --gmail-archive-folder, archived mail goes to "Archive"
+     * (issue 13). */
+    r = mf_folder_rules_new();
+    assert_int_equal(mf_profile_folder_rules(mf_profile_get(MF_PROFILE_GMAIL),
+                                             NULL, r, &err),
+                     MF_E_OK);
+    assert_int_equal(r->n_rename, 2);
+    assert_string_equal(r->rename[0].from, "[Gmail]/All Mail");
+    assert_string_equal(r->rename[0].to, "Archive");
+    assert_string_equal(r->rename[1].to, "Archive");
+    mf_folder_rules_free(&r);
 }
 
 static const struct {
