@@ -568,7 +568,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     run.stream_threshold =
         o->stream_threshold ? o->stream_threshold : 256 * 1024;
     run.max_size = mf__run_max_message_size(o);
-    mf__run_quota_init(&run, src ? src->user : NULL, dst ? dst->user : NULL);
+    mf__run_quota_init(&run, src, dst);
     /* --repair needs the whole message to fix it: nothing is streamed,
      * each message is held in memory (up to the size cap) instead. */
     if (o->repair && run.stream_threshold < run.max_size)

@@ -48,13 +48,24 @@
 
 static const char *const side_word[2] = {"download", "upload"};
 
+const char *
+mf__run_quota_user(const struct mf_migrate_login *lg) {
+    if (!lg)
+        return "";
+    if (lg->authzid && *lg->authzid)
+        return lg->authzid;
+    if (lg->oauth_mailbox && *lg->oauth_mailbox)
+        return lg->oauth_mailbox;
+    return lg->user ? lg->user : "";
+}
+
 void
-mf__run_quota_init(struct mf__run *run, const char *src_user,
-                   const char *dst_user) {
+mf__run_quota_init(struct mf__run *run, const struct mf_migrate_login *src,
+                   const struct mf_migrate_login *dst) {
     mf_profile_quota_rules(run->o->source_profile, run->o->target_profile,
                            &run->o->quota, &run->quota);
-    run->quota_user[0] = src_user ? src_user : "";
-    run->quota_user[1] = dst_user ? dst_user : "";
+    run->quota_user[0] = mf__run_quota_user(src);
+    run->quota_user[1] = mf__run_quota_user(dst);
 }
 
 static uint64_t

@@ -216,6 +216,8 @@ def compare(n, **kw):
            "--special-use", "--subscriptions", "--json"]
     for name in kw.get("exclude", ()):  # source folders left out
         cmd += ["--exclude", name]
+    if kw.get("gmail_archive"):  # a Gmail source: each message once
+        cmd += ["--gmail-archive", kw["gmail_archive"]]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     doc = json.loads(p.stdout)
     return doc

@@ -1057,6 +1057,23 @@ test_quota_download(void **state) {
     expect_waited(t);
 }
 
+/* Whose quota a login spends: an admin's login for a user (authzid) or
+ * a token's owner spends the user's, not the admin's. */
+static void
+test_quota_user(void **state) {
+    struct mf_migrate_login lg = {.user = "admin"};
+
+    (void)state;
+    assert_string_equal(mf__run_quota_user(NULL), "");
+    assert_string_equal(mf__run_quota_user(&lg), "admin");
+    lg.oauth_mailbox = "ann@example.test";
+    assert_string_equal(mf__run_quota_user(&lg), "ann@example.test");
+    lg.authzid = "bob@example.test";
+    assert_string_equal(mf__run_quota_user(&lg), "bob@example.test");
+    lg.authzid = "";
+    assert_string_equal(mf__run_quota_user(&lg), "ann@example.test");
+}
+
 static void *
 stop_later(void *ud) {
     mf_sleep_ms(300);
@@ -1205,6 +1222,7 @@ main(void) {
         T(test_quota_server_says_used_up),
         T(test_quota_download),
         T(test_quota_wait_stops),
+        cmocka_unit_test(test_quota_user),
         T(test_auth_fails_at_once),
         T(test_attempts_exhausted),
         T(test_stop),
