@@ -31,19 +31,10 @@ cmd_csv_validate(int argc, char **argv) {
     mf_err rc;
     int exit_code = MF_EXIT_USAGE;
 
-    if (!cli_parse(&cli, "csv validate", usage, options, argc, argv))
+    if ((exit_code = cli_parse_one(&cli, "csv validate", usage, options, argc,
+                                   argv, "FILE")) >= 0)
         goto out;
-    if (cli.help) {
-        exit_code = MF_EXIT_OK;
-        goto out;
-    }
-    if (cli.npositional != 1) {
-        fprintf(stderr,
-                "mailferry csv validate: expected one FILE\n"
-                "usage: mailferry csv validate %s\n",
-                usage);
-        goto out;
-    }
+    exit_code = MF_EXIT_USAGE;
     if (mf_config_get_bool(cli.config, "allow-unknown-columns", false,
                            &opt.allow_unknown_columns, &err) ||
         mf_config_get_bool(cli.config, "password-optional", false,

@@ -300,19 +300,10 @@ cmd_endpoint_dns(int argc, char **argv) {
     mf_err rc;
     int exit_code = MF_EXIT_USAGE;
 
-    if (!cli_parse(&cli, "endpoint dns", dns_usage, dns_options, argc, argv))
+    if ((exit_code = cli_parse_one(&cli, "endpoint dns", dns_usage, dns_options,
+                                   argc, argv, "DOMAIN")) >= 0)
         goto out;
-    if (cli.help) {
-        exit_code = MF_EXIT_OK;
-        goto out;
-    }
-    if (cli.npositional != 1) {
-        fprintf(stderr,
-                "mailferry endpoint dns: expected one DOMAIN\nusage: "
-                "mailferry endpoint dns %s\n",
-                dns_usage);
-        goto out;
-    }
+    exit_code = MF_EXIT_USAGE;
     domain = cli.positional[0];
     if (mf_config_get_u64(cli.config, "timeout", 5, 1, 600, MF_UNIT_SECONDS,
                           &timeout, &err)) {

@@ -347,21 +347,12 @@ cmd_plan(int argc, char **argv) {
     struct progress prog = {0};
     struct mf_error err = {0};
     struct sigaction sa;
-    int exit_code = MF_EXIT_USAGE;
+    int exit_code;
 
-    if (!cli_parse(&cli, "plan", usage, options, argc, argv))
+    if ((exit_code = cli_parse_one(&cli, "plan", usage, options, argc, argv,
+                                   "FILE")) >= 0)
         goto out;
-    if (cli.help) {
-        exit_code = MF_EXIT_OK;
-        goto out;
-    }
-    if (cli.npositional != 1) {
-        fprintf(stderr,
-                "mailferry plan: expected one FILE\nusage: mailferry plan "
-                "%s\n",
-                usage);
-        goto out;
-    }
+    exit_code = MF_EXIT_USAGE;
     collect_batches(argc, argv, &st.batches);
     if (!read_settings(&cli, &st, &err)) {
         fprintf(stderr, "mailferry plan: %s\n", err.detail);

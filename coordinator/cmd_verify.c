@@ -67,21 +67,11 @@ cmd_verify(int argc, char **argv) {
     uint64_t concurrency;
     struct mf_redis *redis = NULL;
     const char *batch;
-    int exit_code = MF_EXIT_USAGE;
+    int exit_code;
 
-    if (!cli_parse(&cli, "verify", usage, options, argc, argv))
+    if ((exit_code = cli_parse_one(&cli, "verify", usage, options, argc, argv,
+                                   "FILE")) >= 0)
         goto out;
-    if (cli.help) {
-        exit_code = MF_EXIT_OK;
-        goto out;
-    }
-    if (cli.npositional != 1) {
-        fprintf(stderr,
-                "mailferry verify: expected one FILE\nusage: mailferry "
-                "verify %s\n",
-                usage);
-        goto out;
-    }
     if ((exit_code = cli_direct_read(&cli, "verify", &d)) != -1)
         goto out;
     exit_code = MF_EXIT_USAGE;
