@@ -232,6 +232,7 @@ read_plan(struct cli *cli, struct settings *st, struct mf_error *err) {
     st->po.max_message_size =
         mf_profile_max_message_size(dst_profile, st->po.max_message_size);
     st->po.target_profile = dst_profile;
+    st->po.source_profile = src_profile;
     st->src_admin.format =
         mf_profile_login_format(src_profile, st->src_admin.format);
     st->po.source = &st->src;
