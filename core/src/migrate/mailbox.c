@@ -91,8 +91,8 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
                        &retry_ms);
         goto out;
     }
-    mf_store_imap_side(srv, login, &co, &il);
-    il.sasl_plain = mf__run_profile(run, srv == run->o->target)->sasl_plain;
+    mf_store_imap_side(srv, login, mf__run_profile(run, srv == run->o->target),
+                       &co, &il);
     so.conn = &co;
     so.login = &il;
     so.user_root = login->user_root;
