@@ -108,19 +108,13 @@ struct names {
 
 static void
 names_add_list(struct names *s, const char *list) {
-    char *copy = mf_xstrdup(list), *p = copy;
+    size_t n;
+    char **v = mf_strv_split(list, &n);
 
-    while (p) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (*p) {
-            s->v = mf_xreallocarray(s->v, s->n + 1, sizeof(*s->v));
-            s->v[s->n++] = mf_xstrdup(p);
-        }
-        p = comma ? comma + 1 : NULL;
-    }
-    free(copy);
+    s->v = mf_xreallocarray(s->v, s->n + n + 1, sizeof(*s->v));
+    for (size_t i = 0; i < n; i++)
+        s->v[s->n++] = v[i];
+    free(v);
 }
 
 /* --from-batch may repeat, and the option table keeps only the last
@@ -139,9 +133,7 @@ collect_batches(int argc, char **argv, struct names *s) {
 
 static void
 names_free(struct names *s) {
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
+    mf_strv_free(s->v, s->n);
     memset(s, 0, sizeof(*s));
 }
 
