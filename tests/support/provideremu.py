@@ -81,7 +81,16 @@ documented to do differently:
       store their own rendering of it: header fields unfolded and folded
       again at 60 columns, and an X-MS-Exchange-Organization-Emulated
       field added, so its RFC822.SIZE and bytes differ from the source's
-      (the Message-ID and INTERNALDATE stay).
+      (the Message-ID and INTERNALDATE stay). Exchange stores mail as
+      MAPI items, not as the bytes it was given (Content conversion in
+      Exchange Server: the Mailbox Transport Delivery service converts
+      every incoming message to MAPI,
+      https://learn.microsoft.com/en-us/exchange/mail-flow/
+      content-conversion/content-conversion), so what its IMAP service
+      serves is MIME made again from the item. Google
+      documents no such thing for Gmail; the issue (and migration
+      tools' experience) says its sizes differ too, so the gmail
+      profile is lenient as well and the same emulation tests it.
 
   --refuse-names CHARS   a CREATE whose mailbox name holds any of these
       characters is answered "NO [CANNOT] Invalid mailbox name" and never

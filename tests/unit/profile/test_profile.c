@@ -65,6 +65,12 @@ test_defaults(void **state) {
     assert_int_equal(gm->fingerprint, MF_PROFILE_FP_LENIENT);
     assert_int_equal(gen->fingerprint, MF_PROFILE_FP_STRICT);
     assert_int_equal(gm->max_connections_per_user, 15);
+    /* Exchange Server: as Exchange Online, and Set-ImapSettings'
+     * MaxConnectionsPerUser (16) as its per-login cap. */
+    assert_true(onp->no_multiappend);
+    assert_int_equal(onp->fingerprint, MF_PROFILE_FP_LENIENT);
+    assert_int_equal(onp->max_connections_per_user, 16);
+    assert_int_equal(exo->max_connections_per_user, 0);
     /* Impersonation template: the flag's, else the source profile's. */
     assert_string_equal(mf_profile_login_format(onp, NULL),
                         "{domain}/{admin}/{user}");
