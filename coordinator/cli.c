@@ -189,6 +189,23 @@ cli_parse(struct cli *cli, const char *command, const char *usage,
     return finish(cli, usage, options);
 }
 
+int
+cli_parse_one(struct cli *cli, const char *command, const char *usage,
+              const struct cli_option *options, int argc, char **argv,
+              const char *what) {
+    if (!cli_parse(cli, command, usage, options, argc, argv))
+        return MF_EXIT_USAGE;
+    if (cli->help)
+        return MF_EXIT_OK;
+    if (cli->npositional != 1) {
+        fprintf(stderr,
+                "mailferry %s: expected one %s\nusage: mailferry %s %s\n",
+                command, what, command, usage);
+        return MF_EXIT_USAGE;
+    }
+    return -1;
+}
+
 void
 cli_free(struct cli *cli) {
     mf_config_free(&cli->config);

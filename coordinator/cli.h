@@ -70,6 +70,12 @@ extern const struct cli_option cli_connection_options[];
  * true. */
 bool cli_parse(struct cli *cli, const char *command, const char *usage,
                const struct cli_option *options, int argc, char **argv);
+/* cli_parse() for a command that takes one positional argument, what
+ * ("FILE", "DOMAIN"), named in the message when it is missing or there
+ * are more. Returns -1 to go on, else the exit code (0 after --help). */
+int cli_parse_one(struct cli *cli, const char *command, const char *usage,
+                  const struct cli_option *options, int argc, char **argv,
+                  const char *what);
 void cli_free(struct cli *cli);
 
 /* Prints the usage line and option help of a command to stdout. */

@@ -74,21 +74,13 @@ cli_rules_add_list(struct mf_folder_rules *rules, const char *list,
                    mf_err (*parse)(struct mf_folder_rules *, const char *,
                                    struct mf_error *),
                    struct mf_error *err) {
-    char *copy, *p;
+    size_t n;
+    char **v = mf_strv_split(list, &n);
     mf_err rc = MF_E_OK;
 
-    if (!list)
-        return MF_E_OK;
-    copy = mf_xstrdup(list);
-    for (p = copy; p && rc == MF_E_OK;) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (*p)
-            rc = parse(rules, p, err);
-        p = comma ? comma + 1 : NULL;
-    }
-    free(copy);
+    for (size_t i = 0; i < n && rc == MF_E_OK; i++)
+        rc = parse(rules, v[i], err);
+    mf_strv_free(v, n);
     return rc;
 }
 

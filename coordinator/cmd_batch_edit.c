@@ -43,18 +43,15 @@ struct edit {
     struct cli cli;
     const char *command, *name;
     struct mf_redis *redis;
-    struct mf_jobs_link link; /* with jobs only */
-    /* Per-mailbox outcomes, as JSON or text. */
-    struct mf_buf out;
-    struct mf_json j;
-    uint64_t unknown;
+    struct mf_jobs_link link;       /* with jobs only */
+    struct mf_batch_edit_show show; /* per-mailbox outcomes */
 };
 
 static void
 edit_free(struct edit *e) {
     mf_jobs_link_close(&e->link);
     mf_redis_free(&e->redis);
-    mf_buf_free(&e->out);
+    mf_batch_edit_show_free(&e->show);
     cli_free(&e->cli);
 }
 
@@ -77,6 +74,11 @@ edit_parse(struct edit *e, const char *command, const char *usage,
         return MF_EXIT_USAGE;
     }
     e->name = e->cli.positional[0];
+    e->show = (struct mf_batch_edit_show){.command = command,
+                                          .batch = e->name,
+                                          .json = e->cli.json,
+                                          .out = stdout,
+                                          .err = stderr};
     return -1;
 }
 
@@ -89,56 +91,11 @@ edit_connect(struct edit *e, bool jobs) {
     return batch_cli_redis(&e->cli, &e->redis) ? -1 : MF_EXIT_ERROR;
 }
 
-static void
-outcomes_begin(struct edit *e) {
-    if (!e->cli.json)
-        return;
-    batch_json_begin(&e->j, &e->out, e->name);
-    mf_json_key(&e->j, "mailboxes");
-    mf_json_array_begin(&e->j);
-}
-
-static mf_err
-on_outcome(void *ud, const struct mf_batch_mb_outcome *o) {
-    struct edit *e = ud;
-
-    e->unknown += strcmp(o->outcome, "unknown") == 0;
-    if (e->cli.json) {
-        mf_json_object_begin(&e->j);
-        mf_json_key(&e->j, "email"), mf_json_string(&e->j, o->email);
-        mf_json_key(&e->j, "outcome"), mf_json_string(&e->j, o->outcome);
-        mf_json_key(&e->j, "was"), mf_json_string(&e->j, o->state);
-        mf_json_key(&e->j, "job"),
-            mf_json_string(&e->j, o->job ? o->job->job_id : NULL);
-        mf_json_object_end(&e->j);
-    } else if (strcmp(o->outcome, "unknown") == 0) {
-        fprintf(stderr, "mailferry %s: %s: not in batch %s [%s]\n", e->command,
-                o->email, e->name, mf_err_name(MF_E_CSV_MAILBOX_NOT_IN_BATCH));
-    } else {
-        printf("  %s: %s%s%s%s\n", o->email, o->outcome,
-               *o->state ? " (was " : "", o->state, *o->state ? ")" : "");
-    }
-    return MF_E_OK;
-}
-
 /* Ends the outcome list and prints the summary. */
 static void
 outcomes_end(struct edit *e, uint64_t jobs, enum mf_batch_state st) {
-    if (e->cli.json) {
-        mf_json_array_end(&e->j);
-        mf_json_key(&e->j, "jobs"), mf_json_u64(&e->j, jobs);
-        mf_json_key(&e->j, "topic"),
-            mf_json_string(&e->j,
-                           e->link.producer ? e->link.topics.jobs : NULL);
-        mf_json_key(&e->j, "state"),
-            mf_json_string(&e->j, mf_batch_state_name(st));
-        mf_json_object_end(&e->j);
-        printf("%s\n", (char *)e->out.data);
-        return;
-    }
-    printf("batch %s: %llu job%s queued; state %s\n", e->name,
-           (unsigned long long)jobs, jobs == 1 ? "" : "s",
-           mf_batch_state_name(st));
+    mf_batch_edit_show_end(&e->show, jobs,
+                           e->link.producer ? e->link.topics.jobs : NULL, st);
 }
 
 /* ------------------------------------------------------------------ */
@@ -150,27 +107,6 @@ static const struct cli_option csv_options[] = {
     {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
     {NULL, false, NULL},
 };
-
-/* Names the CSV lines of the rows at idx (a refusal of the store): as
- * JSON error objects into j (an array is open there), else on stderr. */
-static void
-print_rows(const char *csv, const struct mf_batchdef *d, const size_t *idx,
-           size_t n, mf_err code, const char *what, struct mf_json *j) {
-    for (size_t i = 0; i < n && j; i++) {
-        mf_json_object_begin(j);
-        mf_json_key(j, "line"), mf_json_u64(j, d->lines[idx[i]]);
-        mf_json_key(j, "code"), mf_json_string(j, mf_err_name(code));
-        mf_json_key(j, "number"), mf_json_u64(j, code);
-        mf_json_key(j, "message"), mf_json_string(j, mf_strerror(code));
-        mf_json_key(j, "email"), mf_json_string(j, d->mbs[idx[i]].email);
-        mf_json_object_end(j);
-    }
-    for (size_t i = 0; i < n && !j; i++)
-        fprintf(stderr, "%s:%llu: error: %s: %s [%s]\n", csv,
-                (unsigned long long)d->lines[idx[i]], mf_strerror(code),
-                d->mbs[idx[i]].email, mf_err_name(code));
-    fprintf(stderr, "(%s)\n", what);
-}
 
 /* Ends the JSON list of a refused CSV and prints it. */
 static void
@@ -227,16 +163,17 @@ send_rows(struct edit *e, const char *csv, bool add,
                                    EDIT_FLUSH_MS, &idx, &n_idx, jobs_r, st_r,
                                    &err);
     else
-        rc = mf_jobs_update_mailboxes(&e->link.jc, e->name, d->mbs, d->n,
-                                      EDIT_FLUSH_MS, &idx, &n_idx, on_outcome,
-                                      e, jobs_r, &err);
+        rc = mf_jobs_update_mailboxes(
+            &e->link.jc, e->name, d->mbs, d->n, EDIT_FLUSH_MS, &idx, &n_idx,
+            mf_batch_edit_show_outcome, &e->show, jobs_r, &err);
     if (rc == MF_E_CSV_MAILBOX_IN_BATCH ||
         rc == MF_E_CSV_MAILBOX_NOT_IN_BATCH) {
-        print_rows(csv, d, idx, n_idx, rc,
-                   add ? "nothing added: `batch update` changes the logins "
-                         "of mailboxes in the batch"
-                       : "nothing changed: `batch add` adds mailboxes",
-                   issues);
+        mf_batch_edit_show_refused(
+            stderr, csv, d, idx, n_idx, rc,
+            add ? "nothing added: `batch update` changes the logins "
+                  "of mailboxes in the batch"
+                : "nothing changed: `batch add` adds mailboxes",
+            issues);
         if (issues)
             errors_end(issues, eout, n_idx);
     } else if (rc) {
@@ -289,7 +226,7 @@ csv_command(int argc, char **argv, const char *command, bool add) {
             errors_end(issues, &eout, d.issues);
         goto out;
     }
-    outcomes_begin(&e);
+    mf_batch_edit_show_begin(&e.show);
     if ((exit_code = send_rows(&e, csv, add, &d, issues, &eout, &jobs, &st)) >=
         0)
         goto out;
@@ -358,10 +295,10 @@ cmd_batch_drop(int argc, char **argv) {
         goto out;
     }
     if (e.cli.json) {
-        outcomes_begin(&e);
+        mf_batch_edit_show_begin(&e.show);
         for (size_t i = 0; i < n; i++) {
             struct mf_batch_mb_outcome o = {emails[i], "dropped", "", NULL};
-            (void)on_outcome(&e, &o);
+            (void)mf_batch_edit_show_outcome(&e.show, &o);
         }
         outcomes_end(&e, 0, st);
     } else {
@@ -431,22 +368,23 @@ action(int argc, char **argv, const char *command, enum mf_batch_mb_op op) {
     }
     if ((exit_code = edit_connect(&e, produce)) >= 0)
         goto out;
-    outcomes_begin(&e);
+    mf_batch_edit_show_begin(&e.show);
     if (produce)
-        rc = mf_jobs_mailboxes_op(
-            &e.link.jc, e.name, op, n ? (const char *const *)emails : NULL, n,
-            EDIT_FLUSH_MS, on_outcome, &e, &jobs, &st, &err);
+        rc = mf_jobs_mailboxes_op(&e.link.jc, e.name, op,
+                                  n ? (const char *const *)emails : NULL, n,
+                                  EDIT_FLUSH_MS, mf_batch_edit_show_outcome,
+                                  &e.show, &jobs, &st, &err);
     else
-        rc = mf_batch_mailboxes_op(e.redis, e.name, op,
-                                   (const char *const *)emails, n, on_outcome,
-                                   &e, &st, &err);
+        rc = mf_batch_mailboxes_op(
+            e.redis, e.name, op, (const char *const *)emails, n,
+            mf_batch_edit_show_outcome, &e.show, &st, &err);
     if (rc) {
         batch_print_error(command, e.name, &err);
         exit_code = batch_exit_code(rc);
         goto out;
     }
     outcomes_end(&e, jobs, st);
-    exit_code = e.unknown ? MF_EXIT_FAIL : MF_EXIT_OK;
+    exit_code = e.show.unknown ? MF_EXIT_FAIL : MF_EXIT_OK;
 out:
     mf_strv_free(emails, n);
     edit_free(&e);

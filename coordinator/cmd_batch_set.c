@@ -52,121 +52,31 @@ static const struct cli_option set_options[] = {
         MF_QUOTA_FLAGS(CLI_QUOTA_OPTION){NULL, false, NULL},
 };
 
-/* The unit each settable option is read with. */
-static enum mf_config_unit
-unit_of(const char *option) {
-    static const struct {
-        const char *option;
-        enum mf_config_unit unit;
-    } units[] = {{"max-message-size", MF_UNIT_BYTES},
-                 {"incremental-every", MF_UNIT_SECONDS},
-                 {"max-bytes-per-second", MF_UNIT_BYTES},
-                 {"target-max-bytes-per-second", MF_UNIT_BYTES},
-#define QUOTA_UNIT(option, field, min, max, unit, help) {option, unit},
-                 MF_QUOTA_FLAGS(QUOTA_UNIT)
-#undef QUOTA_UNIT
-    };
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-        if (strcmp(units[i].option, option) == 0)
-            return units[i].unit;
-    return MF_UNIT_NONE;
-}
-
-/* Reads option's value into *v_r and its text into text. */
-static mf_err
-read_value(struct cli *cli, const char *option, uint64_t *v_r, char *text,
-           size_t n, struct mf_error *err) {
-    mf_err rc;
-
-    if (strcmp(option, "flag-conflict") == 0) {
-        enum mf_flag_conflict c;
-        if ((rc = mf_flag_conflict_parse(
-                 mf_config_get(cli->config, option, NULL), &c, err)))
-            return rc;
-        *v_r = c;
-        snprintf(text, n, "%s", mf_flag_conflict_name(c));
-        return MF_E_OK;
-    }
-    if (strcmp(option, "since") == 0 || strcmp(option, "before") == 0) {
-        uint32_t day;
-        if ((rc = mf_window_date_parse(mf_config_get(cli->config, option, NULL),
-                                       &day, err)))
-            return rc;
-        *v_r = day;
-        mf_window_date_format(day, text, n);
-        return MF_E_OK;
-    }
-    if (strcmp(option, "sync-deletes") == 0) {
-        bool on;
-        if ((rc = mf_config_get_bool(cli->config, option, false, &on, err)))
-            return rc;
-        *v_r = on;
-        snprintf(text, n, "%d", on);
-        return MF_E_OK;
-    }
-    if ((rc = mf_config_get_u64(cli->config, option, 0, 0, UINT64_MAX,
-                                unit_of(option), v_r, err)))
-        return rc;
-    snprintf(text, n, "%llu", (unsigned long long)*v_r);
-    return MF_E_OK;
-}
-
-/* The window the batch will have with the --since and --before given,
- * refused (MF_E_USAGE) when no day would be inside. */
-static mf_err
-check_window(struct cli *cli, struct mf_redis *r, const char *name,
-             struct mf_error *err) {
-    const char *since = mf_config_get(cli->config, "since", NULL);
-    const char *before = mf_config_get(cli->config, "before", NULL);
-    struct mf_batch_config *cfg = NULL;
-    struct mf_window w;
-    mf_err rc;
-
-    if (!since && !before)
-        return MF_E_OK;
-    if ((rc = mf_batch_get(r, name, &cfg, err)))
-        return rc;
-    w = cfg->window;
-    mf_batch_config_free(&cfg);
-    if ((since && (rc = mf_window_date_parse(since, &w.since, err))) ||
-        (before && (rc = mf_window_date_parse(before, &w.before, err))))
-        return rc;
-    return mf_window_check(&w, err);
-}
-
 int
 batch_def_apply_settings(struct cli *cli, const char *command,
                          struct mf_redis *r, const char *name, int *changed_r) {
     struct mf_error err = {0};
-    mf_err crc;
+    mf_err rc;
 
     *changed_r = 0;
-    if ((crc = check_window(cli, r, name, &err))) {
+    if ((rc = mf_batch_settings_check_window(r, name, cli->config, &err))) {
         batch_print_error(command, name, &err);
-        return crc == MF_E_USAGE ? MF_EXIT_USAGE : batch_exit_code(crc);
+        return rc == MF_E_USAGE ? MF_EXIT_USAGE : batch_exit_code(rc);
     }
     for (const struct cli_option *o = set_options; o->name; o++) {
-        uint64_t v;
-        char text[MF_WINDOW_TEXT_MAX];
-        mf_err rc;
-        const char *given = mf_config_get(cli->config, o->name, NULL);
-        bool rules = mf_batch_rules_setting_known(o->name);
-        if ((!rules && !mf_batch_setting_known(o->name)) || !given)
-            continue;
-        if (rules)
-            rc = mf_batch_set_rules(r, name, o->name, given, &err);
-        else if ((rc = read_value(cli, o->name, &v, text, sizeof(text),
-                                  &err)) == MF_E_OK)
-            rc = mf_batch_set(r, name, o->name, v, &err);
-        if (rc) {
+        char buf[MF_WINDOW_TEXT_MAX];
+        const char *text = NULL;
+        bool set = false;
+        if ((rc = mf_batch_setting_apply(r, name, cli->config, o->name, &set,
+                                         &text, buf, sizeof(buf), &err))) {
             batch_print_error(command, name, &err);
             return rc == MF_E_USAGE || rc == MF_E_CONFIG ? MF_EXIT_USAGE
                                                          : batch_exit_code(rc);
         }
-        if (!cli->json)
+        if (set && !cli->json)
             printf("batch %s: %s = %s (from the next pass on)\n", name, o->name,
-                   rules ? (*given ? given : "none") : text);
-        (*changed_r)++;
+                   text);
+        *changed_r += set;
     }
     return -1;
 }

@@ -150,17 +150,11 @@ read_run(struct cli *cli, int argc, char **argv, struct run *r) {
     struct mf_error err = {0};
     bool quiet = false;
 
-    if (!cli_parse(cli, "migrate", usage, options, argc, argv))
-        return MF_EXIT_USAGE;
-    if (cli->help)
-        return MF_EXIT_OK;
-    if (cli->npositional != 1) {
-        fprintf(stderr,
-                "mailferry migrate: expected one FILE\nusage: "
-                "mailferry migrate %s\n",
-                usage);
-        return MF_EXIT_USAGE;
-    }
+    int exit_code =
+        cli_parse_one(cli, "migrate", usage, options, argc, argv, "FILE");
+
+    if (exit_code >= 0)
+        return exit_code;
     if (mf_config_get_bool(cli->config, "direct", false, &r->direct, &err) ||
         mf_config_get_u64(cli->config, "concurrency",
                           MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256, MF_UNIT_NONE,

@@ -108,19 +108,13 @@ struct names {
 
 static void
 names_add_list(struct names *s, const char *list) {
-    char *copy = mf_xstrdup(list), *p = copy;
+    size_t n;
+    char **v = mf_strv_split(list, &n);
 
-    while (p) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (*p) {
-            s->v = mf_xreallocarray(s->v, s->n + 1, sizeof(*s->v));
-            s->v[s->n++] = mf_xstrdup(p);
-        }
-        p = comma ? comma + 1 : NULL;
-    }
-    free(copy);
+    s->v = mf_xreallocarray(s->v, s->n + n + 1, sizeof(*s->v));
+    for (size_t i = 0; i < n; i++)
+        s->v[s->n++] = v[i];
+    free(v);
 }
 
 /* --from-batch may repeat, and the option table keeps only the last
@@ -139,9 +133,7 @@ collect_batches(int argc, char **argv, struct names *s) {
 
 static void
 names_free(struct names *s) {
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
+    mf_strv_free(s->v, s->n);
     memset(s, 0, sizeof(*s));
 }
 
@@ -232,6 +224,7 @@ read_plan(struct cli *cli, struct settings *st, struct mf_error *err) {
     st->po.max_message_size =
         mf_profile_max_message_size(dst_profile, st->po.max_message_size);
     st->po.target_profile = dst_profile;
+    st->po.source_profile = src_profile;
     st->src_admin.format =
         mf_profile_login_format(src_profile, st->src_admin.format);
     st->po.source = &st->src;
@@ -347,21 +340,12 @@ cmd_plan(int argc, char **argv) {
     struct progress prog = {0};
     struct mf_error err = {0};
     struct sigaction sa;
-    int exit_code = MF_EXIT_USAGE;
+    int exit_code;
 
-    if (!cli_parse(&cli, "plan", usage, options, argc, argv))
+    if ((exit_code = cli_parse_one(&cli, "plan", usage, options, argc, argv,
+                                   "FILE")) >= 0)
         goto out;
-    if (cli.help) {
-        exit_code = MF_EXIT_OK;
-        goto out;
-    }
-    if (cli.npositional != 1) {
-        fprintf(stderr,
-                "mailferry plan: expected one FILE\nusage: mailferry plan "
-                "%s\n",
-                usage);
-        goto out;
-    }
+    exit_code = MF_EXIT_USAGE;
     collect_batches(argc, argv, &st.batches);
     if (!read_settings(&cli, &st, &err)) {
         fprintf(stderr, "mailferry plan: %s\n", err.detail);

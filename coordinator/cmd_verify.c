@@ -52,34 +52,6 @@ static const struct cli_option options[] = {
 
 static atomic_bool stop_flag;
 
-/* The CSV's logins (mf_verify_run's login callback). */
-struct csv_ctx {
-    struct cli_direct d;
-    struct mf_csv_mailbox *rows;
-};
-
-static mf_err
-csv_login(void *ud, size_t i, struct mf_migrate_login *src,
-          struct mf_migrate_login *dst, void **hold, struct mf_error *err) {
-    struct csv_ctx *c = ud;
-    char **owned = mf_xcalloc(4, sizeof(*owned));
-
-    (void)err;
-    cli_direct_logins(&c->d, &c->rows[i], src, dst, owned);
-    *hold = owned;
-    return MF_E_OK;
-}
-
-static void
-csv_release(void *ud, void *hold) {
-    char **owned = hold;
-
-    (void)ud;
-    for (int k = 0; k < 4; k++)
-        free(owned[k]);
-    free(owned);
-}
-
 /* ------------------------------------------------------------------ */
 /* The command                                                         */
 /* ------------------------------------------------------------------ */
@@ -87,43 +59,33 @@ csv_release(void *ud, void *hold) {
 int
 cmd_verify(int argc, char **argv) {
     struct cli cli;
-    struct csv_ctx c = {0};
+    struct cli_direct d = {0};
+    struct mf_verify_csv vc = {0};
     struct mf_verify_run r = {0};
     struct cli_csv load = {0};
     struct mf_error err = {0};
-    const char **emails = NULL;
     uint64_t concurrency;
     struct mf_redis *redis = NULL;
     const char *batch;
-    int exit_code = MF_EXIT_USAGE;
+    int exit_code;
 
-    if (!cli_parse(&cli, "verify", usage, options, argc, argv))
+    if ((exit_code = cli_parse_one(&cli, "verify", usage, options, argc, argv,
+                                   "FILE")) >= 0)
         goto out;
-    if (cli.help) {
-        exit_code = MF_EXIT_OK;
-        goto out;
-    }
-    if (cli.npositional != 1) {
-        fprintf(stderr,
-                "mailferry verify: expected one FILE\nusage: mailferry "
-                "verify %s\n",
-                usage);
-        goto out;
-    }
-    if ((exit_code = cli_direct_read(&cli, "verify", &c.d)) != -1)
+    if ((exit_code = cli_direct_read(&cli, "verify", &d)) != -1)
         goto out;
     exit_code = MF_EXIT_USAGE;
     if (!verify_read_options(&cli, "verify", &concurrency, &r.vo))
         goto out;
     batch = mf_config_get(cli.config, "batch", NULL);
-    if (batch && !c.d.redis_url) {
+    if (batch && !d.redis_url) {
         fprintf(stderr, "mailferry verify: --batch needs --redis URL\n");
         goto out;
     }
     if (batch) {
         struct mf_batch_config *bc = NULL;
         exit_code = MF_EXIT_ERROR;
-        if (mf_redis_connect(c.d.redis_url, 0, &redis, &err) != MF_E_OK ||
+        if (mf_redis_connect(d.redis_url, 0, &redis, &err) != MF_E_OK ||
             mf_batch_get(redis, batch, &bc, &err) != MF_E_OK) {
             fprintf(stderr, "mailferry verify: %s\n", err.detail);
             goto out;
@@ -131,32 +93,28 @@ cmd_verify(int argc, char **argv) {
         mf_batch_config_free(&bc);
     }
     if ((exit_code = cli_csv_load(&cli, "verify", cli.positional[0],
-                                  c.d.src_admin.user != NULL || c.d.src_oauth,
+                                  d.src_admin.user != NULL || d.src_oauth,
                                   &load)) != -1) {
         if (exit_code == MF_EXIT_FAIL)
             exit_code = MF_EXIT_ERROR; /* 1 means "differs" here */
         goto out;
     }
-    c.rows = load.rows;
-    emails = mf_xcalloc(load.n ? load.n : 1, sizeof(*emails));
-    for (size_t i = 0; i < load.n; i++)
-        emails[i] = load.rows[i].email;
-    c.d.opts.stop = &stop_flag;
-    r.vo.migrate = &c.d.opts;
-    r.email = emails;
-    r.n = load.n;
-    r.login = csv_login;
-    r.release = csv_release;
-    r.ud = &c;
+    vc.sides[0] = cli_admin_side(&d.src_admin, d.src_oauth);
+    vc.sides[1] = cli_admin_side(&d.dst_admin, d.dst_oauth);
+    vc.rows = load.rows;
+    vc.n = load.n;
+    d.opts.stop = &stop_flag;
+    r.vo.migrate = &d.opts;
     r.stop = &stop_flag;
+    mf_verify_csv_run(&vc, &r);
     verify_signals(&stop_flag);
     exit_code = (int)mf_verify_run_go(&r, (unsigned)concurrency, redis, batch,
                                       cli.json);
 out:
     mf_verify_run_free(&r);
-    free(emails);
+    mf_verify_csv_free(&vc);
     cli_csv_free(&load);
-    cli_direct_free(&c.d);
+    cli_direct_free(&d);
     mf_redis_free(&redis);
     cli_free(&cli);
     return exit_code;

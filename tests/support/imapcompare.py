@@ -20,12 +20,21 @@ hide itself) and checks that the target holds what the source holds:
     every missing, extra or changed message is listed;
   * subscriptions (with --subscriptions).
 
+With --gmail-archive FOLDER the source is a Gmail mailbox, where a label
+is a folder and one message is in several (issue 13): each distinct
+source message (by its bytes) must be on the target exactly once, in
+the target folder of one of its label folders, or in FOLDER when it is
+only in [Gmail]/All Mail (archived), with that folder's copy's system
+flags and INTERNALDATE (keywords are left out: labels may become
+keywords); nothing from [Gmail]/Spam or [Gmail]/Trash, and nothing the
+source does not hold.
+
 Usage:
   imapcompare.py --source HOST:PORT --target HOST:PORT --user U --password P
                  [--target-user U --target-password P]
                  [--master ADMIN --master-password P] [--special-use]
                  [--separator-replacement C] [--exclude NAME ...]
-                 [--subscriptions] [--json]
+                 [--subscriptions] [--gmail-archive FOLDER] [--json]
 Exit 0 when equal, 1 when different, 2 on usage or connection errors.
 """
 
@@ -192,6 +201,66 @@ def expected_target_name(src, raw, tgt, args, src_special, tgt_special):
     return want
 
 
+GMAIL_ROOTS = ("[Gmail]", "[Google Mail]")
+GMAIL_NOT_COPIED = ("Spam", "Trash")     # the messages must not arrive
+GMAIL_VIEWS = ("Important", "Starred")  # not places: views of labels
+
+
+def selectable(side):
+    return [raw for raw, (attrs, _) in sorted(side.folders.items())
+            if "\\Noselect" not in attrs and "\\NonExistent" not in attrs]
+
+
+def system_flags(flags):
+    return " ".join(f for f in flags.split() if f.startswith("\\"))
+
+
+def compare_gmail(src, tgt, args):
+    """--gmail-archive: (problems, folders, messages) of a Gmail source
+    whose messages must each land once (see the docstring)."""
+    problems = []
+    places = {}  # sha -> [(target folder, system flags, date)]
+    unwanted = set()  # sha of Spam and Trash messages
+    src_special, tgt_special = src.special_use(), tgt.special_use()
+    folders = 0
+    for raw in selectable(src):
+        if mutf7_decode(raw) in args.exclude or raw in args.exclude:
+            continue
+        parts = mutf7_decode(raw).split(src.folders[raw][1] or "/")
+        gm = len(parts) == 2 and parts[0] in GMAIL_ROOTS
+        if gm and parts[1] in GMAIL_VIEWS:
+            continue
+        folders += 1
+        msgs = src.messages(raw)
+        if gm and parts[1] in GMAIL_NOT_COPIED:
+            unwanted.update(m[0] for m in msgs)
+            continue
+        want = None if gm and parts[1] == "All Mail" else expected_target_name(
+            src, raw, tgt, args, src_special, tgt_special)
+        for sha, fl, when, _ in msgs:
+            places.setdefault(sha, []).append((want, system_flags(fl), when))
+    found = {}
+    for name in selectable(tgt):
+        for sha, fl, when, _ in tgt.messages(name):
+            found.setdefault(sha, []).append((name, system_flags(fl), when))
+    for sha, pl in sorted(places.items()):
+        labels = [p for p in pl if p[0] is not None]
+        ok = labels or [(args.gmail_archive, f, w) for _, f, w in pl]
+        got = found.pop(sha, [])
+        if len(got) != 1:
+            problems.append("message %s (in %s): %d copies on target %s" % (
+                sha[:12], sorted({p[0] or "All Mail" for p in pl}), len(got),
+                [g[0] for g in got]))
+        elif got[0] not in ok:
+            problems.append("message %s: on target as %s, want one of %s" % (
+                sha[:12], got[0], ok))
+    for sha, got in sorted(found.items()):
+        problems.append("message %s: %s on target in %s" % (
+            sha[:12], "from Spam or Trash" if sha in unwanted else "extra",
+            [g[0] for g in got]))
+    return problems, folders, len(places)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", required=True)
@@ -206,6 +275,7 @@ def main():
     ap.add_argument("--separator-replacement", default="_")
     ap.add_argument("--exclude", action="append", default=[])
     ap.add_argument("--subscriptions", action="store_true")
+    ap.add_argument("--gmail-archive")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -223,7 +293,7 @@ def main():
     folders = 0
     messages = 0
     src_special, tgt_special = src.special_use(), tgt.special_use()
-    for raw in sorted(src.folders):
+    for raw in sorted(src.folders) if not args.gmail_archive else ():
         attrs, _ = src.folders[raw]
         if "\\Noselect" in attrs or "\\NonExistent" in attrs:
             continue
@@ -254,6 +324,8 @@ def main():
                 want not in tgt.subscribed:
             problems.append("folder %r: not subscribed on target" % want)
 
+    if args.gmail_archive:
+        problems, folders, messages = compare_gmail(src, tgt, args)
     if args.json:
         print(json.dumps({"equal": not problems, "folders": folders,
                           "messages": messages, "problems": problems}))

@@ -705,6 +705,10 @@ run_append(struct mem_store *ms, struct op *o) {
                    contains(bodies[i], m->body.size, fl->reject_marker)) {
             code = MF_E_IMAP_NO;
             why = "NO [CANNOT] message refused";
+        } else if (fl->flags_refuse_marker && m->flags &&
+                   strstr(m->flags, fl->flags_refuse_marker)) {
+            code = MF_E_IMAP_NO;
+            why = "NO Too many user flags in mailbox";
         }
     }
     if (code == MF_E_OK && fl->quota_messages &&

@@ -91,9 +91,10 @@ struct mf_mem_faults {
     /* Appends of a message whose body contains this are refused (NO).
      * Borrowed; does not clear itself. */
     const char *reject_marker;
-    /* A flag change (UID STORE) whose flags contain this is refused:
-     * "NO Too many user flags in mailbox", as Cyrus answers when a folder
-     * would pass its keyword limit. Borrowed; does not clear itself. */
+    /* A flag change (UID STORE) or an APPEND whose flags contain this is
+     * refused: "NO Too many user flags in mailbox", as Cyrus answers when
+     * a folder would pass its keyword limit. Borrowed; does not clear
+     * itself. */
     const char *flags_refuse_marker;
     /* CREATE of a name containing this is refused (NO [CANNOT], as Cyrus
      * refuses names with '/'). Borrowed; does not clear itself. */

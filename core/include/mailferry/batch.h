@@ -318,6 +318,28 @@ MF_WARN_UNUSED mf_err mf_batch_remove(struct mf_redis *r, const char *name,
  * since's and before's a day as yyyymmdd, 0 for none, stored and listed
  * as "YYYY-MM-DD" or "none"). */
 bool mf_batch_setting_known(const char *option);
+/* A command line's options applied to a stored batch (`batch set`, the
+ * embedded `migrate` run again; settings_apply.c). First the date window
+ * the batch would have with the --since and --before of conf, refused
+ * (MF_E_USAGE) when no day would be inside: */
+struct mf_config;
+MF_WARN_UNUSED mf_err mf_batch_settings_check_window(
+    struct mf_redis *r, const char *batch, const struct mf_config *conf,
+    struct mf_error *err);
+/* then each option: when conf gives option and it may change
+ * (mf_batch_setting_known() or mf_batch_rules_setting_known()), reads it
+ * as the command line writes it (sizes with k/M/G, durations, a day or
+ * "none", on/off, source/target, a comma list) and sets it with
+ * mf_batch_set() or mf_batch_set_rules(); *set_r says whether it did,
+ * *text_r the value as set (in buf, or borrowed from conf). Errors:
+ * MF_E_USAGE or MF_E_CONFIG for a value that does not read (err names
+ * it), and those of the setters. */
+MF_WARN_UNUSED mf_err mf_batch_setting_apply(struct mf_redis *r,
+                                             const char *batch,
+                                             const struct mf_config *conf,
+                                             const char *option, bool *set_r,
+                                             const char **text_r, char *buf,
+                                             size_t n, struct mf_error *err);
 
 /* Sets option (see mf_batch_setting_known()) of an existing batch to
  * value and records the change in the batch's history, together. The

@@ -27,9 +27,11 @@
 
 #include "mailferry/batch.h"
 #include "mailferry/jobs.h"
+#include "mailferry/json.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* The operations on chosen mailboxes (see lua/edit_op.lua). */
 enum mf_batch_mb_op {
@@ -133,5 +135,43 @@ MF_WARN_UNUSED mf_err mf_jobs_update_mailboxes(
     const struct mf_batch_mailbox_cfg *mbs, size_t n, int flush_ms,
     size_t **unknown_r, size_t *n_unknown_r, mf_batch_mb_outcome_cb cb,
     void *ud, uint64_t *n_jobs_r, struct mf_error *err);
+
+/* ------------------------------------------------------------------ */
+/* What the edit commands print (edit_show.c)                          */
+/* ------------------------------------------------------------------ */
+
+/* The per-mailbox outcomes of `batch add`, `update`, `drop`, `retry` and
+ * `sync|start|stop --mailbox`: one line each on out ("  EMAIL: OUTCOME
+ * (was STATE)"; a mailbox not in the batch on err), or with json one
+ * object {"batch", "mailboxes": [{"email", "outcome", "was", "job"}...],
+ * "jobs", "topic", "state"} printed at the end. */
+struct mf_batch_edit_show {
+    const char *command, *batch; /* borrowed: "batch add", its name */
+    bool json;
+    FILE *out, *err;
+    uint64_t unknown; /* outcomes "unknown": not in the batch */
+    struct mf_buf buf;
+    struct mf_json j;
+};
+/* Before the first outcome. */
+void mf_batch_edit_show_begin(struct mf_batch_edit_show *s);
+/* One outcome (an mf_batch_mb_outcome_cb; ud is the show). */
+mf_err mf_batch_edit_show_outcome(void *ud,
+                                  const struct mf_batch_mb_outcome *o);
+/* After the last: the jobs queued on topic (NULL: none produced) and the
+ * batch's state, as a line or the JSON object's end. */
+void mf_batch_edit_show_end(struct mf_batch_edit_show *s, uint64_t jobs,
+                            const char *topic, enum mf_batch_state st);
+void mf_batch_edit_show_free(struct mf_batch_edit_show *s);
+
+/* The CSV lines of the rows at idx that the store refused with code (a
+ * mailbox already in the batch, or not in it): as JSON error objects into
+ * j when it is not NULL (an array is open there), else "CSV:LINE: error:"
+ * lines on err; then "(what)" on err. */
+struct mf_batchdef;
+void mf_batch_edit_show_refused(FILE *err, const char *csv,
+                                const struct mf_batchdef *d, const size_t *idx,
+                                size_t n, mf_err code, const char *what,
+                                struct mf_json *j);
 
 #endif

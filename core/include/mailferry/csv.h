@@ -153,4 +153,15 @@ void mf_csv_issue_print(FILE *f, const char *path,
  * dot. reason_r (may be NULL) gets a short phrase when false. */
 bool mf_csv_address_valid(const char *s, const char **reason_r);
 
+/* `mailferry csv validate`: parses the CSV at path with options o and
+ * writes to out every problem as it is found (FILE:LINE:COL lines) and a
+ * summary line, or with json one object {"file", "errors": [...],
+ * "valid", "rows", "mailboxes", "error_count", "bytes"} (validate.c).
+ * Returns as mf_csv_parse_file(): MF_E_OK for a valid file, MF_E_IO when
+ * it cannot be read (err says why, nothing written), else the code of
+ * its first problem. */
+MF_WARN_UNUSED mf_err mf_csv_validate(const char *path,
+                                      const struct mf_csv_options *o, bool json,
+                                      FILE *out, struct mf_error *err);
+
 #endif

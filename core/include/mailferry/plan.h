@@ -75,6 +75,9 @@ struct mf_plan_options {
     /* The target's profile (NULL: generic): its folder-name rules map
      * the plan's names as the copy will (mailferry/profile.h). */
     const struct mf_profile *target_profile;
+    /* The source's profile (NULL: generic): how to log in there (SASL
+     * PLAIN on Exchange Server), as the copy does. */
+    const struct mf_profile *source_profile;
     /* Messages above this would be skipped (0: 35 MB); the target's
      * APPENDLIMIT lowers it, as in the copy engine. */
     uint64_t max_message_size;

@@ -36,6 +36,7 @@
 #include "mailferry/config.h"
 #include "mailferry/crypto.h"
 #include "mailferry/err.h"
+#include "mailferry/jobs.h"
 #include "mailferry/migrate.h"
 #include "mailferry/util.h"
 
@@ -297,5 +298,19 @@ MF_WARN_UNUSED mf_err mf_verify_batch_load(struct mf_verify_batch *b,
 void mf_verify_batch_run(struct mf_verify_batch *b, struct mf_verify_run *r);
 /* Frees what mf_verify_batch_load() read. */
 void mf_verify_batch_free(struct mf_verify_batch *b);
+
+/* `verify FILE`: the mailboxes of a CSV's rows, logged in as a process
+ * that connects itself (mf_jobs_direct_logins(), csv.c). */
+struct mf_csv_mailbox;
+struct mf_verify_csv {
+    struct mf_jobs_direct_side sides[2]; /* source, target; by the caller */
+    const struct mf_csv_mailbox *rows;   /* n, borrowed, by the caller */
+    size_t n;
+    const char **emails; /* owned: the rows' (borrowed) addresses */
+};
+/* Points r (filled by the caller with its verify options, migrate
+ * options and stop flag) at c's mailboxes and logins. */
+void mf_verify_csv_run(struct mf_verify_csv *c, struct mf_verify_run *r);
+void mf_verify_csv_free(struct mf_verify_csv *c);
 
 #endif

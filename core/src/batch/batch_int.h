@@ -192,16 +192,34 @@ MF_WARN_UNUSED mf_err mf__batch_items(struct mf_redis *r, const char *batch,
                                       mf_batch_item_cb cb, void *ud,
                                       struct mf_error *err);
 
+/* The same walk over an LRANGE reply read elsewhere (in a pipeline). */
+MF_WARN_UNUSED mf_err mf__batch_items_reply(const redisReply *reply,
+                                            mf_batch_item_cb cb, void *ud);
+
+/* The LRANGE that mf__batch_items() sends, for a pipeline. */
+struct mf__batch_items_cmd {
+    char key[MF__BATCH_KEY_MAX];
+    char last[16];
+    const char *argv[4];
+    size_t len[4];
+};
+void mf__batch_items_command(struct mf__batch_items_cmd *c, const char *batch,
+                             const char *email, const char *suffix);
+
 /* A Redis status word turned into an error with a clear detail. */
 mf_err mf__batch_refused(struct mf_error *err, const redisReply *reply,
                          const char *batch, const char *email,
                          const char *what);
 
 /* Adds mailbox email's last `mailferry verify` result (verify.c) to
- * report mailbox i: its verdict and differences. */
+ * report mailbox i: its verdict and differences. verify is the reply of
+ * HGETALL mf:{b:N}:mb:<email>:verify, read by the caller (in a pipeline
+ * with the mailbox's other lists); the differences are read here, only
+ * when there are some. */
 MF_WARN_UNUSED mf_err mf__batch_verify_load(struct mf_redis *r,
                                             const char *batch,
                                             const char *email,
+                                            const redisReply *verify,
                                             struct mf_report_batch *rep,
                                             size_t i, struct mf_error *err);
 

@@ -12,6 +12,39 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+mf_err
+mf__batch_items_reply(const redisReply *reply, mf_batch_item_cb cb, void *ud) {
+    mf_err rc = MF_E_OK;
+
+    for (size_t j = 0; reply->type == REDIS_REPLY_ARRAY && j < reply->elements;
+         j++) {
+        struct mf_batch_item it;
+        char *store = NULL;
+        if (!mf__batch_item_decode(reply->element[j]->str,
+                                   reply->element[j]->len, &store, &it))
+            continue; /* a corrupt item costs only itself */
+        rc = cb(ud, &it);
+        free(store);
+        if (rc)
+            break;
+    }
+    return rc;
+}
+
+void
+mf__batch_items_command(struct mf__batch_items_cmd *c, const char *batch,
+                        const char *email, const char *suffix) {
+    mf__batch_mb_key(c->key, sizeof(c->key), batch, email, suffix);
+    snprintf(c->last, sizeof(c->last), "%d", MF_BATCH_ITEMS_MAX - 1);
+    c->argv[0] = "LRANGE";
+    c->argv[1] = c->key;
+    c->argv[2] = "0";
+    c->argv[3] = c->last;
+    for (int i = 0; i < 4; i++)
+        c->len[i] = strlen(c->argv[i]);
+}
 
 mf_err
 mf__batch_items(struct mf_redis *r, const char *batch, const char *email,
@@ -25,18 +58,7 @@ mf__batch_items(struct mf_redis *r, const char *batch, const char *email,
     if ((rc = mf_redis_command(r, &reply, err, "LRANGE %s 0 %d", key,
                                MF_BATCH_ITEMS_MAX - 1)))
         return rc;
-    for (size_t j = 0; reply->type == REDIS_REPLY_ARRAY && j < reply->elements;
-         j++) {
-        struct mf_batch_item it;
-        char *store = NULL;
-        if (!mf__batch_item_decode(reply->element[j]->str,
-                                   reply->element[j]->len, &store, &it))
-            continue; /* a corrupt item costs only itself */
-        rc = cb(ud, &it);
-        free(store);
-        if (rc)
-            break;
-    }
+    rc = mf__batch_items_reply(reply, cb, ud);
     freeReplyObject(reply);
     return rc;
 }

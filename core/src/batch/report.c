@@ -58,12 +58,51 @@ on_failed(void *ud, const struct mf_batch_item *it) {
     return MF_E_OK;
 }
 
+/* A mailbox's skipped and failed items and its verify record, in one
+ * round trip instead of three (a report of 50,000 mailboxes sent 150,000
+ * commands one by one). lists[] are freed with free_lists(). */
+static void
+free_lists(redisReply *lists[3]) {
+    for (int i = 0; i < 3; i++)
+        if (lists[i]) {
+            freeReplyObject(lists[i]);
+            lists[i] = NULL;
+        }
+}
+
+static mf_err
+read_lists(struct ctx *c, const char *email, redisReply *lists[3]) {
+    struct mf__batch_items_cmd skipped, failed;
+    char vkey[MF__BATCH_KEY_MAX];
+    const char *verify[2] = {"HGETALL", vkey};
+    size_t vlen[2];
+    const char *const *argv[3] = {skipped.argv, failed.argv, verify};
+    const size_t *lens[3] = {skipped.len, failed.len, vlen};
+    const int argc[3] = {4, 4, 2};
+    mf_err rc;
+
+    mf__batch_items_command(&skipped, c->batch, email, ":skipped");
+    mf__batch_items_command(&failed, c->batch, email, ":failed");
+    mf__batch_mb_key(vkey, sizeof(vkey), c->batch, email, ":verify");
+    vlen[0] = strlen(verify[0]);
+    vlen[1] = strlen(vkey);
+    rc = mf_redis_pipeline(c->r, 3, argc, argv, lens, lists, c->err);
+    for (int i = 0; rc == MF_E_OK && i < 3; i++)
+        if (lists[i]->type == REDIS_REPLY_ERROR)
+            rc = mf_error_set(c->err, MF_E_REDIS, "report of %.200s: %.*s",
+                              email, (int)lists[i]->len, lists[i]->str);
+    if (rc)
+        free_lists(lists);
+    return rc;
+}
+
 static mf_err
 one(void *ud, const struct mf_batch_mailbox *mb) {
     struct ctx *c = ud;
     const struct mf_migrate_stats *s = &mb->stats;
     struct mf_report_mailbox m = {0};
     struct items x = {.c = c};
+    redisReply *lists[3] = {0};
     mf_err rc;
 
     m.email = mb->cfg.email;
@@ -78,13 +117,16 @@ one(void *ud, const struct mf_batch_mailbox *mb) {
     m.attempts = mb->attempts_total;
     m.worker = mb->worker[0] ? mb->worker : NULL;
     x.i = mf_report_add_mailbox(c->rep, &m);
-    if ((rc = mf_batch_mailbox_items(c->r, c->batch, mb->cfg.email, false,
-                                     on_skipped, &x, c->err)) ||
-        (rc = mf_batch_mailbox_items(c->r, c->batch, mb->cfg.email, true,
-                                     on_failed, &x, c->err)) ||
-        (rc = mf__batch_verify_load(c->r, c->batch, mb->cfg.email, c->rep, x.i,
-                                    c->err)))
+    if ((rc = read_lists(c, mb->cfg.email, lists)))
         return rc;
+    if ((rc = mf__batch_items_reply(lists[0], on_skipped, &x)) ||
+        (rc = mf__batch_items_reply(lists[1], on_failed, &x)) ||
+        (rc = mf__batch_verify_load(c->r, c->batch, mb->cfg.email, lists[2],
+                                    c->rep, x.i, c->err))) {
+        free_lists(lists);
+        return rc;
+    }
+    free_lists(lists);
     c->rep->mailboxes[x.i].skipped_unlisted += mb->skipped_unlisted;
     c->rep->mailboxes[x.i].failed_unlisted += mb->failed_unlisted;
     return MF_E_OK;

@@ -150,33 +150,27 @@ on_diff(void *ud, const struct mf_batch_item *it) {
 
 mf_err
 mf__batch_verify_load(struct mf_redis *r, const char *batch, const char *email,
-                      struct mf_report_batch *rep, size_t i,
-                      struct mf_error *err) {
-    char key[MF__BATCH_KEY_MAX], field[64];
+                      const redisReply *verify, struct mf_report_batch *rep,
+                      size_t i, struct mf_error *err) {
+    char field[64];
     struct mf_report_mailbox *m = &rep->mailboxes[i];
     struct diffs x = {.rep = rep, .i = i};
-    redisReply *reply = NULL;
     mf_err rc;
 
-    mf__batch_mb_key(key, sizeof(key), batch, email, ":verify");
-    if ((rc = mf_redis_command(r, &reply, err, "HGETALL %s", key)))
-        return rc;
-    mf__batch_hget_copy(reply, "status", field, sizeof(field));
+    mf__batch_hget_copy(verify, "status", field, sizeof(field));
     for (int v = 0; v < MF_REPORT_VERIFY_COUNT; v++)
         if (field[0] && strcmp(field, mf_report_verify_name(v)) == 0)
             m->verification = (enum mf_report_verify)v;
-    mf__batch_hget_copy(reply, "at", field, sizeof(field));
+    mf__batch_hget_copy(verify, "at", field, sizeof(field));
     m->verified_at = strtoll(field, NULL, 10);
-    mf__batch_hget_copy(reply, "differences", field, sizeof(field));
+    mf__batch_hget_copy(verify, "differences", field, sizeof(field));
     m->verify_differences = strtoull(field, NULL, 10);
     if (m->verification == MF_REPORT_VERIFY_FAILED) {
         char detail[sizeof(((struct mf_error *)0)->detail)];
-        mf__batch_hget_copy(reply, "error_detail", detail, sizeof(detail));
+        mf__batch_hget_copy(verify, "error_detail", detail, sizeof(detail));
         free((char *)m->verify_error_text);
         m->verify_error_text = mf_xstrdup(detail);
     }
-    freeReplyObject(reply);
-    reply = NULL;
     if (m->verify_differences == 0)
         return MF_E_OK;
     if ((rc = mf__batch_items(r, batch, email, ":verify_items", on_diff, &x,

@@ -35,8 +35,10 @@ struct outmsg {
     /* --repair changed data (what: how), once per message. */
     bool repaired;
     char what[200];
-    /* --gmail-labels-as-keywords: its flags and its other labels. */
+    /* --gmail-labels-as-keywords: its flags and its other labels; after
+     * keywords_dropped, its system flags alone. */
     struct mf_buf flags;
+    bool keywords_dropped;
 };
 
 struct mf__batch {
@@ -153,6 +155,8 @@ submit(struct mf__folder *fr, struct mf__batch *b) {
                                    m->flags, &om->flags);
             am[i].flags = (const char *)om->flags.data;
         }
+        if (om->keywords_dropped)
+            am[i].flags = (const char *)om->flags.data;
         am[i].date = m->date[0] ? m->date : NULL;
         am[i].body.size = om->streamed ? m->size : om->len;
         am[i].body.read = om->streamed ? read_streamed : read_whole;
@@ -254,6 +258,61 @@ repair_resubmit(struct mf__folder *fr, struct outmsg *om,
     om->len = out.len;
     om->off = 0;
     om->repaired = true;
+    one = batch_new(fr);
+    batch_add(one, om);
+    (void)submit(fr, one); /* a failure is in werr: the attempt ends */
+    return true;
+}
+
+/* Whether the target refused a message for the keywords its folder
+ * cannot take: Cyrus's "NO Too many user flags in mailbox" (a folder
+ * holds 100 keywords in 3.6). */
+static bool
+keyword_limit(const struct mf_store_done *d) {
+    const char *t = d->error.detail;
+    return form_refusal(d->error.code) && strcasestr(t, "too many") &&
+           (strcasestr(t, "flag") || strcasestr(t, "keyword"));
+}
+
+/* With --repair, a message the target refused for its keywords goes
+ * again, once, with its system flags alone (the keywords dropped are
+ * listed with it in the report's repaired messages). True when it was
+ * handed on so. */
+static bool
+keywords_resubmit(struct mf__folder *fr, struct outmsg *om,
+                  const struct mf_store_done *d) {
+    const struct mf__msg *m = &fr->list.m[om->idx];
+    const char *flags = om->flags.len ? (const char *)om->flags.data
+                                      : (m->flags ? m->flags : "");
+    struct mf_buf sys = {0}, kw = {0};
+    struct mf__batch *one;
+
+    if (!fr->run->o->repair || om->streamed || om->repaired ||
+        !keyword_limit(d))
+        return false;
+    for (const char *p = flags; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n) {
+            struct mf_buf *to = p[0] == '\\' ? &sys : &kw;
+            mf_buf_appendf(to, "%s%.*s", to->len ? " " : "", (int)n, p);
+        }
+        p += n + (p[n] == ' ');
+    }
+    if (!kw.len) { /* nothing to drop: the refusal is not about it */
+        mf_buf_free(&sys);
+        mf_buf_free(&kw);
+        return false;
+    }
+    mf_buf_append(&sys, "", 1);
+    mf_buf_append(&kw, "", 1);
+    snprintf(om->what, sizeof(om->what),
+             "keywords dropped (the target's folder takes no more): %.140s",
+             (const char *)kw.data);
+    mf_buf_free(&om->flags);
+    om->flags = sys; /* taken over */
+    om->keywords_dropped = true;
+    om->repaired = true;
+    mf_buf_free(&kw);
     one = batch_new(fr);
     batch_add(one, om);
     (void)submit(fr, one); /* a failure is in werr: the attempt ends */
@@ -373,7 +432,8 @@ settle(struct mf__folder *fr, struct outmsg **msgs, size_t n,
             if (submit(fr, one) != MF_E_OK)
                 break;
         }
-    } else if (repair_resubmit(fr, msgs[0], d)) {
+    } else if (repair_resubmit(fr, msgs[0], d) ||
+               keywords_resubmit(fr, msgs[0], d)) {
         msgs[0] = NULL; /* handed on */
     } else {
         message_failed(fr, msgs[0], d);

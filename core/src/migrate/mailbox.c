@@ -91,8 +91,8 @@ open_side(struct mf__run *run, const struct mf_migrate_server *srv,
                        &retry_ms);
         goto out;
     }
-    mf_store_imap_side(srv, login, &co, &il);
-    il.sasl_plain = mf__run_profile(run, srv == run->o->target)->sasl_plain;
+    mf_store_imap_side(srv, login, mf__run_profile(run, srv == run->o->target),
+                       &co, &il);
     so.conn = &co;
     so.login = &il;
     so.user_root = login->user_root;
@@ -568,7 +568,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     run.stream_threshold =
         o->stream_threshold ? o->stream_threshold : 256 * 1024;
     run.max_size = mf__run_max_message_size(o);
-    mf__run_quota_init(&run, src ? src->user : NULL, dst ? dst->user : NULL);
+    mf__run_quota_init(&run, src, dst);
     /* --repair needs the whole message to fix it: nothing is streamed,
      * each message is held in memory (up to the size cap) instead. */
     if (o->repair && run.stream_threshold < run.max_size)

@@ -154,9 +154,16 @@ uint32_t mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms);
  * fleet's pause is read at most every 200 ms unless now). Returns early
  * on a stop request. */
 void mf__run_throttle_wait(struct mf__run *run, bool target, bool now);
-/* Daily bandwidth quotas (quota.c). The rules and logins of a run. */
-void mf__run_quota_init(struct mf__run *run, const char *src_user,
-                        const char *dst_user);
+/* Daily bandwidth quotas (quota.c). The rules of a run, and whose
+ * quota each side counts against (quota.c: the impersonated user or the
+ * token's owner before the login name). */
+/* The account whose quota a login spends: the impersonated user (SASL
+ * PLAIN authzid), the owner of the OAuth2 token, else the login name (""
+ * for NULL). An admin that logs in for many users spends each user's
+ * quota, not one of its own. Borrowed from lg. */
+const char *mf__run_quota_user(const struct mf_migrate_login *lg);
+void mf__run_quota_init(struct mf__run *run, const struct mf_migrate_login *src,
+                        const struct mf_migrate_login *dst);
 /* A message of bytes is about to be downloaded from the source (already
  * was: the writer counts what the reader hands it) and uploaded to the
  * target: counts it against each side's quota. false, with

@@ -39,6 +39,7 @@
 
 #include "mailferry/batch.h"
 #include "mailferry/caps.h"
+#include "mailferry/log.h"
 #include "mailferry/profile.h"
 #include "mailferry/util.h"
 
@@ -47,13 +48,24 @@
 
 static const char *const side_word[2] = {"download", "upload"};
 
+const char *
+mf__run_quota_user(const struct mf_migrate_login *lg) {
+    if (!lg)
+        return "";
+    if (lg->authzid && *lg->authzid)
+        return lg->authzid;
+    if (lg->oauth_mailbox && *lg->oauth_mailbox)
+        return lg->oauth_mailbox;
+    return lg->user ? lg->user : "";
+}
+
 void
-mf__run_quota_init(struct mf__run *run, const char *src_user,
-                   const char *dst_user) {
+mf__run_quota_init(struct mf__run *run, const struct mf_migrate_login *src,
+                   const struct mf_migrate_login *dst) {
     mf_profile_quota_rules(run->o->source_profile, run->o->target_profile,
                            &run->o->quota, &run->quota);
-    run->quota_user[0] = src_user ? src_user : "";
-    run->quota_user[1] = dst_user ? dst_user : "";
+    run->quota_user[0] = mf__run_quota_user(src);
+    run->quota_user[1] = mf__run_quota_user(dst);
 }
 
 static uint64_t
@@ -164,6 +176,13 @@ mf__run_quota_wait(struct mf__run *run, const char *why) {
     run->quota_until_ms = 0;
     if (until <= t)
         return;
+    /* Said once, at the wait's start: a run without a batch (migrate
+     * --direct) shows nothing else for up to a day. */
+    mf_log(
+        MF_LOG_INFO,
+        &(struct mf_log_ctx){.batch = run->o->batch, .mailbox = run->mailbox},
+        "quota.wait", "%s",
+        why ? why : "a daily bandwidth quota is used up: waiting");
     shown = show_wait(
         run, (int64_t)time(NULL) + (int64_t)((until - t + 999) / 1000), why);
     while (t < until && !(stop && atomic_load(stop))) {

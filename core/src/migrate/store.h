@@ -327,12 +327,15 @@ struct mf_store_imap_options {
 /* How one side is reached: *co from srv (endpoint, TLS, bind address,
  * timeouts) and *il from login (user, password, authzid, OAuth2), both
  * zeroed first and borrowing from srv and login. The one translation the
- * engine (migrate/mailbox.c) and the plan (plan/mailbox.c) make; the
- * caller adds what its profile or run says (sasl_plain). */
+ * engine (migrate/mailbox.c) and the plan (plan/mailbox.c) make, so both
+ * log in alike: profile (NULL: generic) says whether to insist on SASL
+ * PLAIN (Exchange Server lists NTLM first). */
 struct mf_migrate_server;
 struct mf_migrate_login;
+struct mf_profile;
 void mf_store_imap_side(const struct mf_migrate_server *srv,
                         const struct mf_migrate_login *login,
+                        const struct mf_profile *profile,
                         struct mf_imap_conn_options *co,
                         struct mf_imap_login *il);
 

@@ -16,6 +16,7 @@
 #include "mailferry/fence.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/migrate.h"
+#include "mailferry/profile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,6 +354,7 @@ mf_store_imap_wrap(struct mf_imap_session *s,
 void
 mf_store_imap_side(const struct mf_migrate_server *srv,
                    const struct mf_migrate_login *login,
+                   const struct mf_profile *profile,
                    struct mf_imap_conn_options *co, struct mf_imap_login *il) {
     memset(co, 0, sizeof(*co));
     memset(il, 0, sizeof(*il));
@@ -368,6 +370,7 @@ mf_store_imap_side(const struct mf_migrate_server *srv,
     il->oauth_token = login->oauth_token;
     il->oauth = login->oauth;
     il->oauth_mailbox = login->oauth_mailbox;
+    il->sasl_plain = profile && profile->sasl_plain;
 }
 
 mf_err

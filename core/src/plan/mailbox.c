@@ -29,9 +29,9 @@
 /* Opens one side; *s_r is the store's session (borrowed). */
 static mf_err
 open_side(const struct mf_migrate_server *srv,
-          const struct mf_migrate_login *lg, const char *side,
-          struct mf_store **st_r, struct mf_imap_session **s_r,
-          struct mf_error *err) {
+          const struct mf_migrate_login *lg, const struct mf_profile *profile,
+          const char *side, struct mf_store **st_r,
+          struct mf_imap_session **s_r, struct mf_error *err) {
     struct mf_imap_conn_options co = {0};
     struct mf_imap_login il = {0};
     struct mf_imap_parser_limits lim;
@@ -41,7 +41,7 @@ open_side(const struct mf_migrate_server *srv,
     struct mf_error e = {0};
     mf_err rc;
 
-    mf_store_imap_side(srv, lg, &co, &il);
+    mf_store_imap_side(srv, lg, profile, &co, &il);
     mf_imap_parser_limits_init(&lim);
     lim.max_line = SEARCH_MAX_LINE;
     lim.max_args = SEARCH_MAX_ARGS;
@@ -129,12 +129,12 @@ build(const struct mf_plan_options *o, const struct mf_plan_request *req,
     uint64_t cap = res->max_message_size;
     mf_err rc;
 
-    if ((rc = open_side(o->source, &req->source, "source", &src, &ss,
-                        &res->error)))
+    if ((rc = open_side(o->source, &req->source, o->source_profile, "source",
+                        &src, &ss, &res->error)))
         goto out;
     if (o->target) {
-        if ((rc = open_side(o->target, &req->target, "target", &dst, &ts,
-                            &res->error)))
+        if ((rc = open_side(o->target, &req->target, o->target_profile,
+                            "target", &dst, &ts, &res->error)))
             goto out;
         res->target_checked = true;
         res->appendlimit = dst->caps.appendlimit;

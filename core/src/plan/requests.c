@@ -99,6 +99,7 @@ mf_plan_batchdef(const struct mf_batchdef *d, unsigned concurrency,
     po.target = &dst;
     po.rules = rules;
     po.target_profile = mf_profile_or_generic(cfg->target_profile);
+    po.source_profile = mf_profile_or_generic(cfg->source_profile);
     po.max_message_size =
         mf_profile_max_message_size(po.target_profile, cfg->max_message_size);
     po.window = cfg->window;

@@ -216,6 +216,8 @@ def compare(n, **kw):
            "--special-use", "--subscriptions", "--json"]
     for name in kw.get("exclude", ()):  # source folders left out
         cmd += ["--exclude", name]
+    if kw.get("gmail_archive"):  # a Gmail source: each message once
+        cmd += ["--gmail-archive", kw["gmail_archive"]]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     doc = json.loads(p.stdout)
     return doc
@@ -524,8 +526,27 @@ def case_keywords():
     c.logout()
     m, _, _ = run("flags dropped", 0)
     check(m["flags_updated"] == 1, f"flags dropped: {m}")
+    # --repair: the refused messages go with their system flags alone,
+    # each listed as repaired with the keywords dropped.
+    rc, doc = migrate(csv, *batch, "--repair")
+    m = mailbox(doc, n)
+    check(m["state"] == "Synced" and m["messages_copied"] == len(refused)
+          and not m["failed_items"], f"--repair: {m}")
+    with open(os.path.join(REPORT, "report.json")) as f:
+        rep = json.load(f)["mailboxes"][0]
+    fixed = rep.get("repaired_items", [])
+    check(len(fixed) == len(refused) and
+          all("keywords dropped" in it["changes"] and
+              "$MfKw1" in it["changes"] for it in fixed),
+          f"--repair: {fixed}")
+    # On the target, without their keywords: the comparer sees those
+    # flags differ, nothing else.
+    problems = [p for p in compare(n)["problems"] if "missing" in p]
+    check(len(problems) == len(refused) and
+          all("$MfKw1" in p for p in problems), f"--repair: {problems}")
     print(f"{total - len(refused)} copied, {len(refused)} refused; the "
-          f"refused keyword listed, then \\Flagged synced")
+          f"refused keyword listed, then \\Flagged synced; --repair "
+          f"copied the {len(refused)} without their keywords")
 
 
 # Folder names a Cyrus target refuses (mboxname_policycheck(): ';', '|',

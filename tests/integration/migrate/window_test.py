@@ -29,6 +29,13 @@ and redis-server (database 5), judged by the independent comparer
           goes; then EQUAL. Through the embedded pipeline the option is
           stored in the batch and batch status and the report CSV count
           the removal.
+  syncdeletes_uid user 126 (Redis database 5) on a PRIVATE Dovecot pair
+          whose source advertises Dovecot's list without CONDSTORE and
+          QRESYNC (MF_DOVECOT_SOURCE_CAPABILITY): `--sync-deletes` falls
+          back to comparing UIDs: the two messages expunged on the source
+          are removed from the target and listed, the user's own message
+          on the target stays, the source's transcript has no QRESYNC,
+          CHANGEDSINCE or VANISHED; then EQUAL.
   syncmoves user 101 (Redis database 5): a message flagged and moved
           (IMAP MOVE) on the source is moved on the target with UID MOVE
           (the target's rawlog has UID MOVE and no APPEND; the source's
@@ -50,6 +57,8 @@ and redis-server (database 5), judged by the independent comparer
 """
 import csv as csvmod
 import glob
+import shutil
+import tempfile
 import imaplib
 import json
 import os
@@ -271,21 +280,46 @@ def expunge_tag(n, folder, tag, move_to=None):
     c.logout()
 
 
-def case_syncdeletes():
-    n = 48
+def pass_with_transcripts(n, csv, args):
+    """A `migrate` pass of user n with the servers' transcripts on: its
+    JSON, the commands sent to both servers (transcript_commands) and the
+    lines sent to the source."""
+    dirs = mt.transcript_dirs([n], True)
+    try:
+        rc, doc = mt.migrate(csv, *args)
+        verbs = mt.transcript_commands(dirs)
+        kind, d = dirs[0]  # the source's
+        sent = [x for f in os.listdir(d)
+                for x in mt.sent_lines(kind, os.path.join(d, f))]
+    finally:
+        mt.transcript_dirs([n], False)
+    return doc, verbs, sent
+
+
+def first_pass_with_deletes(n, tag, inbox):
+    """User n's source: inbox messages tag0.. in INBOX and tag-arch in
+    Archive; a first `migrate --direct --sync-deletes` pass copies them;
+    then the user files a message of their own on the target. Returns the
+    CSV and the arguments of the next passes."""
     mt.clean_target(n, port=mt.SRC_PORT)
     mt.clean_target(n)
-    for i in range(5):
-        add(mt.SRC_PORT, n, "INBOX", f"sd{i}", RECENT)
-    add(mt.SRC_PORT, n, "Archive", "sd-arch", OLD)
-    csv = mt.csv_for([n], "syncdeletes")
-    args = ["--redis", REDIS5, "--batch", f"t-sd48-{mt.RUN_ID}",
+    for i in range(inbox):
+        add(mt.SRC_PORT, n, "INBOX", f"{tag}{i}", RECENT)
+    add(mt.SRC_PORT, n, "Archive", f"{tag}-arch", OLD)
+    csv = mt.csv_for([n], f"{tag}{n}")
+    args = ["--redis", REDIS5, "--batch", f"t-{tag}{n}-{mt.RUN_ID}",
             "--sync-deletes"]
     rc, doc = mt.migrate(csv, *args)
-    mt.check(mt.mailbox(doc, n)["messages_copied"] == 6, f"{doc}")
-    # On the target: a message of the user's own, and one of mailferry's
-    # that the user marked \Deleted without expunging (it stays).
+    mt.check(mt.mailbox(doc, n)["messages_copied"] == inbox + 1, f"{doc}")
     add(mt.TGT_PORT, n, "INBOX", "users-own", RECENT)
+    return csv, args
+
+
+def case_syncdeletes():
+    n = 48
+    csv, args = first_pass_with_deletes(n, "sd", 5)
+    # On the target besides the user's own message: one of mailferry's
+    # that the user marked \Deleted without expunging (it stays).
     c = mt.imap_login(mt.TGT_PORT, n)
     c.select("INBOX")
     marked = search_mid(mt.TGT_PORT, n, "INBOX", "sd0")
@@ -361,6 +395,68 @@ def case_syncdeletes():
     mt.assert_equal(n)
 
 
+# Dovecot's own capability list after login without CONDSTORE and QRESYNC.
+NO_QRESYNC = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT "
+              "SORT=DISPLAY THREAD=REFERENCES THREAD=REFS "
+              "THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE "
+              "UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 "
+              "ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS "
+              "BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE "
+              "SAVEDATE LITERAL+ NOTIFY SPECIAL-USE")
+
+
+def case_syncdeletes_uid():
+    """Starts the private pair, then runs syncdeletes_uid_inner against it
+    (migrate_test.py reads the pair from MF_TEST_RUN_DIR at import); the
+    redis fixture's env goes along."""
+    fixture = os.path.join(mt.SUPPORT, "dovecot", "fixture")
+    run = tempfile.mkdtemp(prefix="mf-uidfallback.", dir=mt.RUN)
+    env = dict(os.environ, MF_TEST_RUN_DIR=run, MF_DOVECOT_USERS="126",
+               MF_DOVECOT_SOURCE_CAPABILITY=NO_QRESYNC)
+    shutil.copy(os.path.join(mt.RUN, "redis.env"), run)
+    try:
+        subprocess.run([fixture, "start"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        p = subprocess.run([sys.executable, os.path.abspath(__file__),
+                            "syncdeletes_uid_inner"], env=env, timeout=300)
+        mt.check(p.returncode == 0, "syncdeletes_uid_inner")
+    finally:
+        subprocess.run([fixture, "stop"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def case_syncdeletes_uid_inner():
+    n = 126
+    c = mt.imap_login(mt.SRC_PORT, n)
+    caps = c.capabilities
+    c.logout()
+    mt.check("QRESYNC" not in caps and "CONDSTORE" not in caps and
+             "UIDPLUS" in caps, f"the source hides QRESYNC: {caps}")
+    csv, args = first_pass_with_deletes(n, "u", 4)
+    expunge_tag(n, "INBOX", "u1")
+    expunge_tag(n, "Archive", "u-arch")
+    doc, verbs, sent = pass_with_transcripts(n, csv, args)
+    m = mt.mailbox(doc, n)
+    mt.check(m["deleted_on_target"] == 2 and m["messages_copied"] == 0 and
+             sorted(x["subject"] for x in m["deleted"]) == ["u-arch", "u1"],
+             f"removed by UID comparison: {m}")
+    mt.check(sent and not any(w in x for x in sent for w in
+                              (b"QRESYNC", b"CHANGEDSINCE", b"VANISHED")),
+             f"no QRESYNC asked of the source: {sent}")
+    mt.check(search_mid(mt.TGT_PORT, n, "INBOX", "users-own") and
+             not search_mid(mt.TGT_PORT, n, "INBOX", "u1") and
+             not search_mid(mt.TGT_PORT, n, "Archive", "u-arch"),
+             "the user's own message stays, the expunged ones are gone")
+    c = mt.imap_login(mt.TGT_PORT, n)
+    c.select("INBOX")
+    for uid in search_mid(mt.TGT_PORT, n, "INBOX", "users-own"):
+        c.uid("STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)")
+    c.expunge()
+    c.logout()
+    mt.assert_equal(n)
+
+
 def case_syncmoves():
     """User 101: a message the user moves on the source (IMAP MOVE, after
     flagging it) is moved on the target by UID MOVE (rawlog: no APPEND),
@@ -383,15 +479,7 @@ def case_syncmoves():
     typ, data = c.uid("MOVE", str(uid), mt.folder_on(mt.SRC_PORT, "Archive"))
     mt.check(typ == "OK", f"MOVE on the source: {data}")
     c.logout()
-    dirs = mt.transcript_dirs([n], True)
-    try:
-        rc, doc = mt.migrate(csv, *args)
-        verbs = mt.transcript_commands(dirs)
-        kind, d = dirs[0]  # the source's
-        sent = [x for f in os.listdir(d)
-                for x in mt.sent_lines(kind, os.path.join(d, f))]
-    finally:
-        mt.transcript_dirs([n], False)
+    doc, verbs, sent = pass_with_transcripts(n, csv, args)
     m = mt.mailbox(doc, n)
     mt.check(m["moved_on_target"] == 1 and m["messages_copied"] == 0 and
              m["deleted_on_target"] == 0 and
@@ -520,6 +608,8 @@ def case_fleetmoves():
 
 CASES = {"window": case_window, "before": case_before,
          "syncdeletes": case_syncdeletes,
+         "syncdeletes_uid": case_syncdeletes_uid,
+         "syncdeletes_uid_inner": case_syncdeletes_uid_inner,
          "syncmoves": case_syncmoves, "fleetmoves": case_fleetmoves}
 
 if __name__ == "__main__":

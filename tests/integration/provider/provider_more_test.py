@@ -19,7 +19,8 @@ provider tests left): users 95, 96 and 34, Redis database 6.
   onprem    user 34: the source is the Exchange Server emulator
             (exchange-onprem: no SPECIAL-USE, AUTH=NTLM and AUTH=GSSAPI
             offered before AUTH=PLAIN, Dovecot's own special folders
-            hidden) presenting Exchange's folder names; --source-profile
+            hidden) presenting Exchange's folder names: `endpoint
+            test` suggests exchange-onprem (not certain); --source-profile
             exchange-onprem with only --admin: the admin logs in through
             the profile's template "{domain}/{admin}/{user}" over SASL
             PLAIN (the emulator counts the impersonations), "Sent Items",
@@ -35,6 +36,10 @@ provider tests left): users 95, 96 and 34, Redis database 6.
             connection limit and its lifetime under
             --throttle-min-connections and --throttle-window
             (case_throttlelimit).
+  multiappend  user 72, no Redis: a target that advertises MULTIAPPEND
+            (the emulator passing Dovecot's capabilities on) gets one
+            message per APPEND from the gmail and exchange-online
+            target profiles (case_multiappend).
   overrides user 96 through the Exchange emulator re-encoding what it
             stores: --fingerprint lenient on a generic target recognises
             every message on a second run (copies none);
@@ -173,6 +178,10 @@ def case_onprem():
     ex = pt.Emulator("exchange-onprem", SRC_PORT, "--hide",
                      "Sent,Trash,Junk,Archive")
     try:
+        prof = pt.endpoint_profile(ex.url, n)
+        check(prof.get("name") == "exchange-onprem" and
+              not prof.get("certain"),
+              f"endpoint test suggests exchange-onprem (a guess): {prof}")
         doc = migrate(csv, ex.url, pt.url(TGT_PORT), "--source-profile",
                       "exchange-onprem", "--admin", mt.DOV["MASTER_USER"],
                       "--admin-password-file", pw)
@@ -326,7 +335,41 @@ def case_throttlelimit():
             r.close()
 
 
+def case_multiappend():
+    """user 72, no Redis: the emulator in front of the target passes
+    Dovecot's own CAPABILITY on, MULTIAPPEND included (as a proxy in
+    front of Exchange or Gmail might), and counts the APPENDs of more
+    than one message. The generic profile uses MULTIAPPEND there; with
+    --target-profile gmail or exchange-online every message is APPENDed
+    alone (none of several), and the mailbox is EQUAL by the comparer."""
+    n = 72
+    fill(n, {"INBOX": 30, "Alpha": 10})
+    ex = pt.Emulator("dovecot", TGT_PORT)
+    try:
+        csv = mt.csv_for([n], "multiappend")
+        src = pt.url(SRC_PORT)
+        mt.clean_target(n)
+        migrate(csv, src, ex.url, check_exit=None)
+        check(ex.stats()["multiappends"] > 0,
+              f"the generic profile batches APPENDs where MULTIAPPEND is "
+              f"advertised: {ex.stats()}")
+        for prof in ("gmail", "exchange-online"):
+            mt.clean_target(n)
+            before = ex.stats()
+            doc = migrate(csv, src, ex.url, "--target-profile", prof)
+            st = ex.stats()
+            check(mailbox(doc, n)["state"] == "Synced" and
+                  st["multiappends"] == before["multiappends"] and
+                  st["appends"] - before["appends"] == 40,
+                  f"{prof}: 40 messages in 40 APPENDs of one: {st}")
+            c = mt.compare(n)
+            check(c["equal"], f"{prof}: EQUAL: {c.get('problems', [])[:5]}")
+    finally:
+        ex.stop()
+
+
 CASES = {
+    "multiappend": case_multiappend,
     "throttleflags": case_throttleflags,
     "throttlelimit": case_throttlelimit,
     "overrides": case_overrides,

@@ -37,7 +37,15 @@ Online or Gmail. Users 81-86, Redis database 14.
             (only in All Mail) in --gmail-archive-folder, Spam and the
             Important view not at all; a second run copies nothing;
             with --gmail-labels-as-keywords (user 82) a message carries
-            its other labels as keywords.
+            its other labels as keywords. The comparer's Gmail mode
+            (imapcompare.py --gmail-archive) checks each run.
+  gmailfp   user 72, no Redis: a Gmail-like source without X-GM-EXT-1
+            (the Dovecot source itself), every message in three labels
+            and All Mail, or only in All Mail, Spam or Trash;
+            --source-profile gmail without --gmail-archive-folder: told
+            apart by fingerprint, each message lands once (the
+            comparer's Gmail mode), archived mail in "Archive", nothing
+            from Spam or Trash; a second run copies nothing.
 """
 import imaplib
 import json
@@ -373,8 +381,18 @@ def where_is(port, n, mid):
     return placement(port, n).get(mid, [])
 
 
-def case_gmail():
-    n = 81
+# Gmail's folders as the Dovecot source shows them (its separator is '.').
+GMAIL_FOLDERS = ("Work", "Travel", "Family", "[Gmail]", '"[Gmail].All Mail"',
+                 "[Gmail].Spam", "[Gmail].Trash", "[Gmail].Important")
+ALL_MAIL = '"[Gmail].All Mail"'
+
+
+def gmail_source(n, layout):
+    """User n's source mailbox made anew as Gmail shows labels: layout
+    {key: [(folder, INTERNALDATE), ...]} (one message per key, the same
+    bytes in each of its folders; \\Seen where the key ends in "s"); its
+    target emptied. Returns {key:
+    Message-ID}."""
     c, names = folders_of(SRC_PORT, n)
     for name in names:  # an empty mailbox, Gmail's folders made anew
         if name.strip('"') not in ("INBOX", "Sent", "Drafts", "Trash",
@@ -385,35 +403,57 @@ def case_gmail():
         if typ == "OK" and int(d[0]) > 0:
             c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
             c.expunge()
-    labels = {"A": ["INBOX", "Work"], "B": ["Work", "Travel"],
-              "C": ["INBOX", "Work", "Travel"], "D": [], "F": ["INBOX"]}
-    for f in ("Work", "Travel", "[Gmail]", '"[Gmail].All Mail"',
-              "[Gmail].Spam", "[Gmail].Important"):
+    for f in GMAIL_FOLDERS:
         c.create(f)
     mids = {}
-    for k in "ABCDEFG":
+    for k, places in layout.items():
         mids[k] = f"<gmail-{k}-{RUN_ID}@example.test>"
         body = (f"Subject: message {k}\r\nFrom: a@example.test\r\n"
                 f"Message-ID: {mids[k]}\r\n\r\nbody {k}\r\n").encode()
-        when = imaplib.Time2Internaldate(1700000000 + ord(k))
-        folders = labels.get(k, [])[:]
-        if k == "E":
-            folders = ["[Gmail].Spam"]
-        else:
-            folders.append('"[Gmail].All Mail"')
-        if k == "F":
-            folders.append("[Gmail].Important")
-        if k == "G":
-            folders = ["INBOX", "Work"]
-        for f in folders:
-            if k == "G" and f == "Work":
-                # Another date in this label: only X-GM-MSGID tells it is
-                # the same message (a fingerprint would not).
-                when = imaplib.Time2Internaldate(1600000000)
-            typ, d = c.append(f, None, when, body)
+        for f, when in places:
+            typ, d = c.append(f, "(\\Seen)" if k.endswith("s") else None,
+                              imaplib.Time2Internaldate(when), body)
             check(typ == "OK", f"append {k} to {f}: {d}")
     c.logout()
     clean_target(n)
+    return mids
+
+
+def gmail_source_remove(n):
+    """Gmail's folders go, lest another case of user n copy them."""
+    c = mt.imap_login(SRC_PORT, n)
+    for f in reversed(GMAIL_FOLDERS):
+        c.delete(f)
+    c.logout()
+
+
+def gmail_equal(n, archive, what, exclude=()):
+    """The comparer's Gmail mode (imapcompare.py --gmail-archive): each
+    source message once on the target, in one of its label folders or,
+    archived, in archive; nothing from Spam or Trash."""
+    c = mt.compare(n, gmail_archive=archive, exclude=exclude)
+    check(c["equal"], f"{what}: the comparer finds each message once: "
+          f"{c.get('problems', [])[:5]}")
+
+
+def case_gmail():
+    n = 81
+    t = 1700000000
+    labels = {"A": ["INBOX", "Work"], "B": ["Work", "Travel"],
+              "C": ["INBOX", "Work", "Travel"], "D": [], "F": ["INBOX"]}
+    layout = {}
+    for k in "ABCDEFG":
+        when = t + ord(k)
+        folders = labels.get(k, [])[:] + [ALL_MAIL]
+        if k == "E":
+            folders = ["[Gmail].Spam"]
+        if k == "F":
+            folders.append("[Gmail].Important")
+        layout[k] = [(f, when) for f in folders]
+    # Another date in its label Work: only X-GM-MSGID tells it is the same
+    # message (a fingerprint would not).
+    layout["G"] = [("INBOX", t + ord("G")), ("Work", 1600000000)]
+    mids = gmail_source(n, layout)
     gm = Emulator("gmail", SRC_PORT)
     try:
         csv = csv_for([n], "gmail")
@@ -434,6 +474,7 @@ def case_gmail():
             check(got["G"] == ["INBOX"] and gm.stats()["gm_msgids"] > 0,
                   f"run {run_no}: told apart by X-GM-MSGID: {got} "
                   f"{gm.stats()}")
+            gmail_equal(n, "Archived", f"run {run_no}")
         # The same mailbox to user 82 with its labels as keywords.
         clean_target(82)
         csv = csv_for([82], "gmail-kw")
@@ -454,16 +495,64 @@ def case_gmail():
               f"message C in INBOX carries its labels Work and Travel: {fl}")
     finally:
         gm.stop()
-        # Gmail's folders go, lest another case of user 81 copy them.
+        gmail_source_remove(n)
+
+
+def case_gmailfp():
+    """user 72: a Gmail-like source without X-GM-EXT-1 (the Dovecot
+    source itself, laid out as Gmail shows labels), every message in
+    three labels and All Mail, or archived (only in All Mail), or in Spam
+    or Trash: with --source-profile gmail and no --gmail-archive-folder,
+    messages are told apart by their fingerprint, each lands once (the
+    comparer's Gmail mode), archived mail in "Archive", nothing from Spam
+    or Trash; a second run copies nothing and changes nothing."""
+    n = 72
+    t = 1710000000
+    three = {"Ks": ["INBOX", "Work", "Travel"], "L": ["Work", "Travel",
+             "Family"], "Ms": ["INBOX", "Travel", "Family"],
+             "N": ["INBOX", "Work", "Family"]}
+    layout = {k: [(f, t + i) for f in v + [ALL_MAIL]]
+              for i, (k, v) in enumerate(three.items())}
+    layout["N"].append(("[Gmail].Important", t + 3))
+    layout.update({"Ps": [(ALL_MAIL, t + 10)], "Q": [(ALL_MAIL, t + 11)],
+                   "S": [("[Gmail].Spam", t + 12)],
+                   "T": [("[Gmail].Trash", t + 13)]})
+    mids = gmail_source(n, layout)
+    try:
         c = mt.imap_login(SRC_PORT, n)
-        for f in ('"[Gmail].All Mail"', "[Gmail].Spam", "[Gmail].Important",
-                  "[Gmail]", "Work", "Travel"):
-            c.delete(f)
+        typ, caps = c.capability()
         c.logout()
+        check(b"X-GM-EXT-1" not in caps[0], f"no X-GM-EXT-1: {caps}")
+        csv = csv_for([n], "gmailfp")
+        for run_no in (1, 2):
+            # The Dovecot source's own Archive folder is no Gmail
+            # folder: left out, as a Gmail mailbox has none (a label of
+            # that name would make the archive "Archive (2)").
+            doc = migrate(csv, url(SRC_PORT), url(TGT_PORT),
+                          "--source-profile", "gmail", "--exclude",
+                          "Archive")
+            m = mailbox(doc, n)
+            check(m["state"] == "Synced" and
+                  m["messages_copied"] == (6 if run_no == 1 else 0),
+                  f"run {run_no}: {m}")
+            gmail_equal(n, "Archive", f"run {run_no}", exclude=["Archive"])
+            c = mt.compare(n, gmail_archive="Elsewhere", exclude=["Archive"])
+            check(not c["equal"] and len(c["problems"]) == 2,
+                  f"run {run_no}: the comparer sees the archived mail "
+                  f"outside another archive folder: {c['problems'][:5]}")
+            got = placement(TGT_PORT, n)
+            check(got.get(mids["Ps"]) == ["Archive"] and
+                  got.get(mids["Q"]) == ["Archive"] and
+                  mids["S"] not in got and mids["T"] not in got,
+                  f"run {run_no}: archived mail in Archive, no Spam or "
+                  f"Trash: {got}")
+    finally:
+        gmail_source_remove(n)
 
 
 CASES = {
     "gmail": case_gmail,
+    "gmailfp": case_gmailfp,
     "reencode": case_reencode,
     "repair": case_repair,
     "profiles": case_profiles,

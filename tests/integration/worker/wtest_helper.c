@@ -275,66 +275,15 @@ cmd_states(struct ctx *c) {
         }                                                                      \
     } while (0)
 
-static struct mf_batch_item *
-items(const struct mf_result_item *v, size_t n) {
-    struct mf_batch_item *out = mf_xcalloc(n ? n : 1, sizeof(*out));
-
-    for (size_t i = 0; i < n; i++) {
-        uint64_t d = 0;
-        mf_parse_u64(v[i].internal_date, 0, INT64_MAX, &d);
-        out[i] = (struct mf_batch_item){
-            .folder = v[i].folder,
-            .uid = v[i].uid,
-            .size = v[i].size,
-            .internal_date = (int64_t)d,
-            .subject = v[i].subject,
-            .code = (int)v[i].error_code,
-            .name = v[i].error_name,
-            .detail = v[i].error_detail,
-        };
-    }
-    return out;
-}
-
+/* Folded as the coordinator service folds it (batch/apply.c). */
 static void
 fold_result(struct ctx *c, const struct mf_result *res) {
     const struct mf_counters *k = &res->counters;
-    struct mf_batch_item *sk = items(res->skipped, res->nskipped);
-    struct mf_batch_item *fl = items(res->failed, res->nfailed);
-    struct mf_batch_result br = {
-        .job_id = res->job_id,
-        .attempt = res->attempt,
-        .worker = res->worker,
-        .outcome = res->outcome,
-        .stats =
-            {
-                .folders_copied = (uint32_t)k->folders_done,
-                .folders_excluded = (uint32_t)k->folders_excluded,
-                .messages_source = k->messages_source,
-                .bytes_source = k->bytes_source,
-                .messages_copied = k->messages_copied,
-                .bytes_copied = k->bytes_copied,
-                .messages_present = k->messages_already_present,
-                .skipped_too_large = k->messages_skipped_too_large,
-                .failed = k->messages_failed,
-                .flags_updated = k->flags_updated,
-                .seconds =
-                    (double)(res->finished_at_ms - res->started_at_ms) / 1000.0,
-            },
-        .error_code = (int)res->error_code,
-        .error_name = res->error_name,
-        .error_detail = res->error_detail,
-        .skipped = sk,
-        .n_skipped = res->nskipped,
-        .failed = fl,
-        .n_failed = res->nfailed,
-    };
     struct mf_batch_applied ap;
     struct mf_error err = {0};
 
     memset(&ap, 0, sizeof(ap));
-    RETRY(mf_batch_apply_result(c->r, c->batch, res->mailbox, &br, &ap, &err),
-          "apply result");
+    RETRY(mf_batch_apply_envelope_result(c->r, res, &ap, &err), "apply result");
     printf("{\"event\":\"result\",\"mailbox\":\"%s\",\"attempt\":%u,"
            "\"outcome\":\"%s\",\"worker\":\"%s\",\"copied\":%" PRIu64
            ",\"present\":%" PRIu64 ",\"source\":%" PRIu64
@@ -348,33 +297,22 @@ fold_result(struct ctx *c, const struct mf_result *res) {
     fflush(stdout);
     if (ap.applied && ap.requeue)
         produce_job(c, &ap.job, ap.dead ? c->topics.dlq : NULL);
-    free(sk);
-    free(fl);
 }
 
 static void
 fold_progress(struct ctx *c, const struct mf_progress *p) {
     const struct mf_counters *k = &p->counters;
-    struct mf_batch_progress bp = {
-        .job_id = p->job_id,
-        .attempt = p->attempt,
-        .seq = p->sequence,
-        .messages_total = k->messages_source,
-        .messages_done = k->messages_copied + k->messages_already_present +
-                         k->messages_skipped_too_large + k->messages_failed,
-        .bytes_done = k->bytes_copied,
-        .folders_total = (uint32_t)k->folders_total,
-        .folders_done = (uint32_t)k->folders_done,
-    };
     struct mf_error err = {0};
     bool applied = false;
 
-    RETRY(mf_batch_apply_progress(c->r, c->batch, p->mailbox, &bp, &applied,
-                                  &err),
+    RETRY(mf_batch_apply_envelope_progress(c->r, p, &applied, &err),
           "apply progress");
     printf("{\"event\":\"progress\",\"mailbox\":\"%s\",\"attempt\":%u,"
            "\"seq\":%" PRIu64 ",\"done\":%" PRIu64 ",\"worker\":\"%s\"}\n",
-           p->mailbox, p->attempt, p->sequence, bp.messages_done, p->worker);
+           p->mailbox, p->attempt, p->sequence,
+           k->messages_copied + k->messages_already_present +
+               k->messages_skipped_too_large + k->messages_failed,
+           p->worker);
     fflush(stdout);
 }
 

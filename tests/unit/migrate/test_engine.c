@@ -565,6 +565,52 @@ test_bad_message_alone_singles(void **state) {
     expect_same(t, "INBOX", "INBOX");
 }
 
+/* Cyrus refuses a message whose keyword its folder cannot take ("NO Too
+ * many user flags in mailbox", a folder holds 100): without --repair it
+ * fails alone, listed; with --repair it goes again once with its system
+ * flags alone and is listed as repaired, the keywords dropped named. */
+static void
+test_keyword_limit(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+    uint32_t bad = 0;
+
+    for (unsigned i = 0; i < 20; i++) {
+        uint32_t uid =
+            add_msg(in, i == 7 ? "kw7" : "ok", 300,
+                    i == 7 ? "\\Seen $TooMany $Other \\Flagged" : "\\Seen", i);
+        if (i == 7)
+            bad = uid;
+    }
+    t->env.dst->faults.flags_refuse_marker = "$TooMany";
+    assert_int_equal(run(t), MF_E_NOT_ALL_COPIED);
+    assert_int_equal(t->res.n_failed, 1);
+    assert_int_equal(t->res.failed[0].uid, bad);
+    assert_int_equal(t->res.failed[0].error.code, MF_E_MESSAGE_REJECTED);
+    assert_non_null(strstr(t->res.failed[0].subject, "kw7"));
+    assert_int_equal(t->res.stats.messages_copied, 19);
+
+    t->o.repair = true;
+    assert_int_equal(run(t), MF_E_OK);
+    assert_int_equal(t->res.n_failed, 0);
+    assert_int_equal(t->res.n_repaired, 1);
+    assert_int_equal(t->res.repaired[0].uid, bad);
+    assert_non_null(strstr(t->res.repaired[0].error.detail, "$TooMany"));
+    assert_non_null(strstr(t->res.repaired[0].error.detail, "$Other"));
+    assert_int_equal(t->res.stats.messages_copied, 1);
+    /* On the target with its system flags alone. */
+    {
+        struct mf_mem_folder *d = mf_mem_folder_find(t->env.dst, "INBOX");
+        const struct mf_mem_msg *got = NULL;
+        for (size_t i = 0; i < d->n; i++)
+            if (strstr(d->msgs[i].flags, "Flagged"))
+                got = &d->msgs[i];
+        assert_non_null(got);
+        assert_null(strstr(got->flags, "$"));
+        assert_non_null(strstr(got->flags, "\\Seen"));
+    }
+}
+
 /* A target that refuses every message (read-only, broken) stops being
  * tried after a few refusals in a row, instead of trying every folder the
  * same way; what was not tried is listed all the same. */
@@ -1011,6 +1057,23 @@ test_quota_download(void **state) {
     expect_waited(t);
 }
 
+/* Whose quota a login spends: an admin's login for a user (authzid) or
+ * a token's owner spends the user's, not the admin's. */
+static void
+test_quota_user(void **state) {
+    struct mf_migrate_login lg = {.user = "admin"};
+
+    (void)state;
+    assert_string_equal(mf__run_quota_user(NULL), "");
+    assert_string_equal(mf__run_quota_user(&lg), "admin");
+    lg.oauth_mailbox = "ann@example.test";
+    assert_string_equal(mf__run_quota_user(&lg), "ann@example.test");
+    lg.authzid = "bob@example.test";
+    assert_string_equal(mf__run_quota_user(&lg), "bob@example.test");
+    lg.authzid = "";
+    assert_string_equal(mf__run_quota_user(&lg), "ann@example.test");
+}
+
 static void *
 stop_later(void *ud) {
     mf_sleep_ms(300);
@@ -1141,6 +1204,7 @@ main(void) {
         T(test_split_then_disconnect),
         T(test_bad_message_alone),
         T(test_bad_message_alone_singles),
+        T(test_keyword_limit),
         T(test_refused_retried_next_pass),
         T(test_quota_then_lift),
         T(test_size_cap_raised),
@@ -1158,6 +1222,7 @@ main(void) {
         T(test_quota_server_says_used_up),
         T(test_quota_download),
         T(test_quota_wait_stops),
+        cmocka_unit_test(test_quota_user),
         T(test_auth_fails_at_once),
         T(test_attempts_exhausted),
         T(test_stop),

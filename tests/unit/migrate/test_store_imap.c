@@ -42,6 +42,7 @@
 #include "imap/session.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/migrate.h"
+#include "mailferry/profile.h"
 #include "migrate/store.h"
 
 #include <stdio.h>
@@ -1157,7 +1158,7 @@ test_side_options(void **state) {
     snprintf(srv.endpoint.host, sizeof(srv.endpoint.host), "imap.x.test");
     srv.endpoint.port = 993;
     memset(&il, 0x5a, sizeof(il));
-    mf_store_imap_side(&srv, &lg, &co, &il);
+    mf_store_imap_side(&srv, &lg, NULL, &co, &il);
     assert_string_equal(co.endpoint.host, "imap.x.test");
     assert_int_equal(co.endpoint.port, 993);
     assert_ptr_equal(co.ca_file, srv.ca_file);
@@ -1171,7 +1172,14 @@ test_side_options(void **state) {
     assert_ptr_equal(il.oauth_token, lg.oauth_token);
     assert_null(il.oauth);
     assert_ptr_equal(il.oauth_mailbox, lg.oauth_mailbox);
-    assert_false(il.sasl_plain); /* the caller's, from its profile */
+    assert_false(il.sasl_plain); /* generic: curl picks the mechanism */
+    /* Exchange Server lists NTLM first: its profile insists on PLAIN, for
+     * the copy and the plan alike. */
+    mf_store_imap_side(&srv, &lg, mf_profile_or_generic("exchange-onprem"), &co,
+                       &il);
+    assert_true(il.sasl_plain);
+    mf_store_imap_side(&srv, &lg, mf_profile_generic(), &co, &il);
+    assert_false(il.sasl_plain);
 }
 
 int

@@ -65,6 +65,12 @@ test_defaults(void **state) {
     assert_int_equal(gm->fingerprint, MF_PROFILE_FP_LENIENT);
     assert_int_equal(gen->fingerprint, MF_PROFILE_FP_STRICT);
     assert_int_equal(gm->max_connections_per_user, 15);
+    /* Exchange Server: as Exchange Online, and Set-ImapSettings'
+     * MaxConnectionsPerUser (16) as its per-login cap. */
+    assert_true(onp->no_multiappend);
+    assert_int_equal(onp->fingerprint, MF_PROFILE_FP_LENIENT);
+    assert_int_equal(onp->max_connections_per_user, 16);
+    assert_int_equal(exo->max_connections_per_user, 0);
     /* Impersonation template: the flag's, else the source profile's. */
     assert_string_equal(mf_profile_login_format(onp, NULL),
                         "{domain}/{admin}/{user}");
@@ -98,6 +104,18 @@ test_folder_rules(void **state) {
         trash = trash || strcmp(r->exclude[i], "[Gmail]/Trash") == 0;
     }
     assert_true(spam && trash);
+    mf_folder_rules_free(&r);
+
+    /* Without --gmail-archive-folder, archived mail goes to "Archive"
+     * (issue 13). */
+    r = mf_folder_rules_new();
+    assert_int_equal(mf_profile_folder_rules(mf_profile_get(MF_PROFILE_GMAIL),
+                                             NULL, r, &err),
+                     MF_E_OK);
+    assert_int_equal(r->n_rename, 2);
+    assert_string_equal(r->rename[0].from, "[Gmail]/All Mail");
+    assert_string_equal(r->rename[0].to, "Archive");
+    assert_string_equal(r->rename[1].to, "Archive");
     mf_folder_rules_free(&r);
 }
 

@@ -1,0 +1,131 @@
+/*
+ * What the batch edit commands print (core/src/batch/edit_show.c): a
+ * line per mailbox ("was" only when there was a state), a mailbox not in
+ * the batch on the error stream and counted, the summary line; with
+ * --json one object with every outcome, the jobs, topic and state; the
+ * CSV lines of refused rows.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mailferry/batch_edit.h"
+#include "mailferry/batchdef.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct streams {
+    char *out, *err;
+    size_t nout, nerr;
+    FILE *fout, *ferr;
+};
+
+static void
+open_streams(struct streams *st, struct mf_batch_edit_show *s, bool json) {
+    memset(st, 0, sizeof(*st));
+    st->fout = open_memstream(&st->out, &st->nout);
+    st->ferr = open_memstream(&st->err, &st->nerr);
+    *s = (struct mf_batch_edit_show){.command = "batch retry",
+                                     .batch = "b1",
+                                     .json = json,
+                                     .out = st->fout,
+                                     .err = st->ferr};
+}
+
+static void
+close_streams(struct streams *st) {
+    fclose(st->fout);
+    fclose(st->ferr);
+}
+
+static void
+outcomes(struct mf_batch_edit_show *s) {
+    struct mf_batch_job job = {0};
+    const struct mf_batch_mb_outcome o[3] = {
+        {"a@example.test", "queued", "Failed", &job},
+        {"b@example.test", "skipped", "", NULL},
+        {"c@example.test", "unknown", "", NULL},
+    };
+
+    snprintf(job.job_id, sizeof(job.job_id), "b1/a/2");
+    mf_batch_edit_show_begin(s);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mf_batch_edit_show_outcome(s, &o[i]), MF_E_OK);
+    mf_batch_edit_show_end(s, 1, "mf.jobs", MF_BATCH_SYNCING);
+}
+
+static void
+test_text(void **state) {
+    struct mf_batch_edit_show s;
+    struct streams st;
+
+    (void)state;
+    open_streams(&st, &s, false);
+    outcomes(&s);
+    close_streams(&st);
+    assert_int_equal(s.unknown, 1);
+    assert_string_equal(st.out, "  a@example.test: queued (was Failed)\n"
+                                "  b@example.test: skipped\n"
+                                "batch b1: 1 job queued; state Syncing\n");
+    assert_non_null(strstr(st.err, "batch retry: c@example.test: not in "
+                                   "batch b1 [CSV_MAILBOX_NOT_IN_BATCH]"));
+    mf_batch_edit_show_free(&s);
+    free(st.out);
+    free(st.err);
+}
+
+static void
+test_json(void **state) {
+    struct mf_batch_edit_show s;
+    struct streams st;
+
+    (void)state;
+    open_streams(&st, &s, true);
+    outcomes(&s);
+    close_streams(&st);
+    assert_int_equal(strncmp(st.out, "{\"batch\":\"b1\",\"mailboxes\":[{", 28),
+                     0);
+    assert_non_null(strstr(st.out, "\"job\":\"b1/a/2\""));
+    assert_non_null(strstr(st.out, "\"outcome\":\"unknown\""));
+    assert_non_null(strstr(st.out, "\"jobs\":1,\"topic\":\"mf.jobs\""));
+    assert_string_equal(st.err, "");
+    mf_batch_edit_show_free(&s);
+    free(st.out);
+    free(st.err);
+}
+
+static void
+test_refused(void **state) {
+    struct mf_batch_mailbox_cfg mbs[2] = {{.email = "a@example.test"},
+                                          {.email = "b@example.test"}};
+    uint64_t lines[2] = {2, 7};
+    struct mf_batchdef d = {.mbs = mbs, .n = 2, .lines = lines};
+    const size_t idx[1] = {1};
+    char *err = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&err, &n);
+
+    (void)state;
+    mf_batch_edit_show_refused(f, "u.csv", &d, idx, 1,
+                               MF_E_CSV_MAILBOX_IN_BATCH, "nothing added",
+                               NULL);
+    fclose(f);
+    assert_non_null(strstr(err, "u.csv:7: error: "));
+    assert_non_null(strstr(err, "b@example.test [CSV_MAILBOX_IN_BATCH]\n"));
+    assert_non_null(strstr(err, "(nothing added)\n"));
+    free(err);
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text),
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

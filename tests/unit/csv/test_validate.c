@@ -1,0 +1,96 @@
+/*
+ * `csv validate` (core/src/csv/validate.c): a valid file gives one
+ * summary line; an invalid one its problems as FILE:LINE:COL lines, then
+ * the summary saying INVALID; --json one object with the problems and
+ * the figures; a missing file MF_E_IO and nothing written.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "mailferry/csv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char path[4096];
+
+static void
+write_csv(const char *text) {
+    const char *tmp = getenv("TMPDIR");
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/mf_test_validate_XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+/* Runs mf_csv_validate() into a new string *out_r (free it). */
+static mf_err
+validate(bool json, char **out_r) {
+    struct mf_csv_options o = {0};
+    struct mf_error err = {0};
+    size_t len = 0;
+    FILE *f = open_memstream(out_r, &len);
+    mf_err rc = mf_csv_validate(path, &o, json, f, &err);
+
+    fclose(f);
+    return rc;
+}
+
+static void
+test_text(void **state) {
+    char *out = NULL;
+
+    (void)state;
+    write_csv("EmailAddress,UserName,Password\r\n"
+              "a@example.test,alice,pw1\r\n");
+    assert_int_equal(validate(false, &out), MF_E_OK);
+    assert_non_null(strstr(out, ": 1 rows, 1 mailboxes, 0 errors: valid\n"));
+    free(out);
+    unlink(path);
+
+    write_csv("EmailAddress,UserName,Password\r\n"
+              "not-an-address,bob,pw2\r\n");
+    assert_int_not_equal(validate(false, &out), MF_E_OK);
+    assert_non_null(strstr(out, ":2:"));
+    assert_non_null(strstr(out, "1 errors: INVALID\n"));
+    free(out);
+    unlink(path);
+}
+
+static void
+test_json_and_missing(void **state) {
+    char *out = NULL;
+
+    (void)state;
+    write_csv("EmailAddress,UserName,Password\r\n"
+              "not-an-address,bob,pw2\r\n");
+    assert_int_not_equal(validate(true, &out), MF_E_OK);
+    assert_int_equal(strncmp(out, "{\"file\":", 8), 0);
+    assert_non_null(strstr(out, "\"errors\":[{"));
+    assert_non_null(strstr(out, "\"valid\":false"));
+    assert_non_null(strstr(out, "\"error_count\":1"));
+    free(out);
+    unlink(path);
+
+    assert_int_equal(validate(true, &out), MF_E_IO);
+    assert_string_equal(out, "");
+    free(out);
+}
+
+int
+main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text),
+        cmocka_unit_test(test_json_and_missing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
