@@ -4,6 +4,7 @@
 #include "mailferry/log.h"
 #include "mailferry/util.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +205,27 @@ cli_parse_one(struct cli *cli, const char *command, const char *usage,
         return MF_EXIT_USAGE;
     }
     return -1;
+}
+
+static atomic_bool *signal_stop;
+
+static void
+on_signal(int sig) {
+    (void)sig;
+    if (signal_stop)
+        atomic_store(signal_stop, true);
+}
+
+void
+cli_catch_signals(atomic_bool *stop) {
+    struct sigaction sa;
+
+    signal_stop = stop;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
 }
 
 void

@@ -14,6 +14,7 @@
 
 #include "mailferry/config.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /* Exit codes of every mailferry command. */
@@ -77,6 +78,10 @@ int cli_parse_one(struct cli *cli, const char *command, const char *usage,
                   const struct cli_option *options, int argc, char **argv,
                   const char *what);
 void cli_free(struct cli *cli);
+
+/* Ctrl-C and SIGTERM set *stop (the work stops at its next boundary);
+ * SIGPIPE is ignored (a closed pipe is an error where it is written). */
+void cli_catch_signals(atomic_bool *stop);
 
 /* Prints the usage line and option help of a command to stdout. */
 void cli_print_help(const char *command, const char *usage,

@@ -169,26 +169,6 @@ static const struct cli_option pass_options[] = {
     {NULL, false, NULL},
 };
 
-/* What a pass queued, as text or JSON. */
-static void
-print_pass(bool json, const char *name, enum mf_batch_state st, uint64_t n,
-           const char *topic) {
-    if (json) {
-        struct mf_buf b = {0};
-        struct mf_json j;
-        batch_json_begin(&j, &b, name);
-        mf_json_key(&j, "state"), mf_json_string(&j, mf_batch_state_name(st));
-        mf_json_key(&j, "jobs"), mf_json_u64(&j, n);
-        mf_json_key(&j, "topic"), mf_json_string(&j, topic);
-        mf_json_object_end(&j);
-        batch_print_json(&b);
-    } else {
-        printf("batch %s: %llu job%s queued on %s; state %s\n", name,
-               (unsigned long long)n, n == 1 ? "" : "s", topic,
-               mf_batch_state_name(st));
-    }
-}
-
 /* Produces the pass's jobs (or, with reissue, the Queued ones again). */
 static int
 produce_pass(struct cli *cli, struct mf_jobs_link *l, const char *command,
@@ -220,7 +200,7 @@ produce_pass(struct cli *cli, struct mf_jobs_link *l, const char *command,
             mf_batch_config_free(&cfg);
         }
     }
-    print_pass(cli->json, name, st, n, l->topics.jobs);
+    mf_status_pass_print(stdout, cli->json, name, st, n, l->topics.jobs);
     return MF_EXIT_OK;
 }
 
@@ -282,21 +262,6 @@ static const struct cli_option no_options[] = {
     {NULL, false, NULL},
 };
 
-static void
-print_state(bool json, const char *name, const char *key, const char *value,
-            const char *text) {
-    if (json) {
-        struct mf_buf b = {0};
-        struct mf_json j;
-        batch_json_begin(&j, &b, name);
-        mf_json_key(&j, key), mf_json_string(&j, value);
-        mf_json_object_end(&j);
-        batch_print_json(&b);
-    } else {
-        printf("batch %s: %s\n", name, text);
-    }
-}
-
 int
 cmd_batch_stop(int argc, char **argv) {
     static const struct cli_option stop_options[] = {
@@ -330,8 +295,8 @@ cmd_batch_stop(int argc, char **argv) {
              st == MF_BATCH_STOPPING
                  ? " (workers stop at the next message boundary)"
                  : "");
-    print_state(cli.json, cli.positional[0], "state", mf_batch_state_name(st),
-                text);
+    mf_status_word_print(stdout, cli.json, cli.positional[0], "state",
+                         mf_batch_state_name(st), text);
     exit_code = MF_EXIT_OK;
 out:
     mf_redis_free(&redis);
@@ -365,7 +330,8 @@ cmd_batch_remove(int argc, char **argv) {
         exit_code = batch_exit_code(rc);
         goto out;
     }
-    print_state(cli.json, cli.positional[0], "removed", "true", "removed");
+    mf_status_word_print(stdout, cli.json, cli.positional[0], "removed", "true",
+                         "removed");
     exit_code = MF_EXIT_OK;
 out:
     mf_redis_free(&redis);

@@ -117,7 +117,7 @@ cmd_batch_verify(int argc, char **argv) {
         fprintf(stderr, "mailferry batch verify: %s\n", err.detail);
         goto out;
     }
-    verify_signals(&stop_flag);
+    cli_catch_signals(&stop_flag);
     if (mf_config_get(cli.config, "kafka", NULL)) {
         exit_code = fleet(&cli, &b, r.vo.sample);
         goto out;

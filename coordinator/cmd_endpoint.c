@@ -194,46 +194,22 @@ test_read(struct cli *cli, struct test_args *a) {
  * code. */
 static int
 test_logins(struct cli *cli, struct test_args *a) {
-    struct mf_preflight_options *so = &a->so, *to = &a->to;
+    const struct mf_preflight_logins lg = {
+        a->admin_pw,  a->user_pw,
+        a->tadmin_pw, a->src_oauth,
+        a->dst_oauth, mf_config_get(cli->config, "target-admin", NULL)};
+    struct mf_error err = {0};
 
-    if ((a->src_oauth || a->dst_oauth) && !so->user) {
-        fprintf(stderr, "mailferry endpoint test: OAuth2 needs --user "
-                        "MAILBOX (whose token to ask for)\n");
-        return MF_EXIT_USAGE;
-    }
-    so->oauth = a->src_oauth;
-    so->oauth_user = a->src_oauth ? so->user : NULL;
-    to->oauth = a->dst_oauth;
-    to->oauth_user = a->dst_oauth ? so->user : NULL;
-    if (so->user && (a->src_oauth || a->dst_oauth) && !a->user_pw)
-        so->user = NULL; /* the mailbox logs in with its token only */
-    if ((so->admin_user != NULL) != (a->admin_pw != NULL) ||
-        (so->user != NULL) != (a->user_pw != NULL)) {
-        fprintf(stderr, "mailferry endpoint test: --admin goes with "
-                        "--admin-password-file, --user with "
-                        "--password-file\n");
-        return MF_EXIT_USAGE;
-    }
-    if (so->as_user && !so->admin_user) {
-        fprintf(stderr, "mailferry endpoint test: --as needs --admin\n");
-        return MF_EXIT_USAGE;
-    }
-    so->admin_password = a->admin_pw;
-    so->password = a->user_pw;
-    to->ca_file = so->ca_file;
-    to->insecure = so->insecure;
-    to->timeout_ms = so->timeout_ms;
-    to->admin_user = mf_config_get(cli->config, "target-admin", NULL);
-    to->admin_password = a->tadmin_pw;
-    to->as_user = to->admin_user ? so->as_user : NULL;
-    return -1;
+    if (mf_preflight_logins_set(&a->so, &a->to, &lg, &err) == MF_E_OK)
+        return -1;
+    fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
+    return MF_EXIT_USAGE;
 }
 
 int
 cmd_endpoint_test(int argc, char **argv) {
     struct test_args a = {0};
-    struct mf_preflight_result *src = NULL, *tgt = NULL;
-    mf_err src_rc = MF_E_OK, tgt_rc = MF_E_OK;
+    struct mf_preflight_run run = {0};
     struct cli cli;
     int exit_code = MF_EXIT_USAGE;
 
@@ -250,25 +226,13 @@ cmd_endpoint_test(int argc, char **argv) {
         fprintf(stderr, "mailferry endpoint test: warning: --insecure: "
                         "certificates are not verified\n");
 
-    src = mf_xcalloc(1, sizeof(*src));
-    src_rc = mf_preflight_endpoint_test(&a.so, src);
-    if (a.target) {
-        tgt = mf_xcalloc(1, sizeof(*tgt));
-        tgt_rc = mf_preflight_endpoint_test(&a.to, tgt);
-    }
-    /* Folder names the target refuses: for the profile given, else the
-     * one the target looks like (issue 13 section 2). */
-    if (src_rc == MF_E_OK && (a.tgt_profile || (tgt && tgt->profile[0])))
-        mf_preflight_folder_names(
-            &a.so, tgt ? &a.to : NULL,
-            a.tgt_profile ? a.tgt_profile : mf_profile_or_generic(tgt->profile),
-            src);
-    exit_code = exit_for(src_rc != MF_E_OK ? src_rc : tgt_rc);
-    mf_preflight_print(cli.json, src, src_rc, tgt, tgt_rc, exit_code);
+    exit_code = exit_for(
+        mf_preflight_run(&a.so, a.target ? &a.to : NULL, a.tgt_profile, &run));
+    mf_preflight_print(cli.json, run.src, run.src_rc, run.tgt, run.tgt_rc,
+                       exit_code);
 out:
     test_args_free(&a);
-    free(src);
-    free(tgt);
+    mf_preflight_run_clear(&run);
     cli_free(&cli);
     return exit_code;
 }

@@ -75,12 +75,6 @@ static const struct cli_option options[] = {
 
 static atomic_bool stop_flag;
 
-static void
-on_signal(int sig) {
-    (void)sig;
-    atomic_store(&stop_flag, true);
-}
-
 static int
 define(void *ud, const char *batch, const struct mf_crypto_keyring *kr,
        struct mf_batchdef *d) {
@@ -123,17 +117,6 @@ static void
 logins(void *ud, const struct mf_csv_mailbox *row, struct mf_migrate_login *src,
        struct mf_migrate_login *dst, char *owned[4]) {
     cli_direct_logins(ud, row, src, dst, owned);
-}
-
-static void
-catch_signals(void) {
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 }
 
 /* What both ways of running read. */
@@ -196,7 +179,7 @@ direct(struct cli *cli, const struct run *r) {
         }
         mf_redis_free(&probe);
     }
-    catch_signals();
+    cli_catch_signals(&stop_flag);
     o.opts = d.opts;
     o.stop = &stop_flag;
     o.redis_url = d.redis_url;
@@ -239,7 +222,7 @@ cmd_migrate(int argc, char **argv) {
         exit_code = direct(&cli, &r);
         goto out;
     }
-    catch_signals();
+    cli_catch_signals(&stop_flag);
     exit_code =
         embedded(&cli, (unsigned)r.concurrency, r.report_dir, r.progress_s);
 out:

@@ -143,12 +143,6 @@ names_free(struct names *s) {
 
 static atomic_bool stop_flag;
 
-static void
-on_signal(int sig) {
-    (void)sig;
-    atomic_store(&stop_flag, true);
-}
-
 struct progress {
     size_t done, n;
     bool draw;
@@ -339,7 +333,6 @@ cmd_plan(int argc, char **argv) {
     struct mf_plan_forecast fc = {0};
     struct progress prog = {0};
     struct mf_error err = {0};
-    struct sigaction sa;
     int exit_code;
 
     if ((exit_code = cli_parse_one(&cli, "plan", usage, options, argc, argv,
@@ -367,11 +360,7 @@ cmd_plan(int argc, char **argv) {
         mf_plan_requests_csv(sides, rows.rows, rows.n, &reqs);
     }
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_catch_signals(&stop_flag);
     prog.n = rows.n;
     prog.draw = !cli.json && isatty(STDERR_FILENO);
     st.po.on_mailbox = on_planned;

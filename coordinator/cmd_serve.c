@@ -51,12 +51,6 @@ static const struct cli_option serve_options[] = {
 
 static atomic_bool serve_stop;
 
-static void
-on_signal(int sig) {
-    (void)sig;
-    atomic_store(&serve_stop, true);
-}
-
 /* The service's options and what they need, held while it runs. */
 struct serve {
     struct mf_service_options o;
@@ -147,18 +141,13 @@ cmd_serve(int argc, char **argv) {
     struct cli cli;
     struct serve sv = {0};
     struct mf_error err = {0};
-    struct sigaction sa;
     int exit_code;
 
     if ((exit_code = read_options(&cli, argc, argv, &sv)) >= 0 ||
         (exit_code = start(&cli, &sv)) >= 0)
         goto out;
     exit_code = MF_EXIT_ERROR;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_catch_signals(&serve_stop);
     if (mf_service_run(&sv.o, &serve_stop, &err)) {
         mf_log_error(NULL, "service.start", &err);
         fprintf(stderr, "mailferry serve: %s\n", err.detail);

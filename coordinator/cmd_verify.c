@@ -107,7 +107,7 @@ cmd_verify(int argc, char **argv) {
     r.vo.migrate = &d.opts;
     r.stop = &stop_flag;
     mf_verify_csv_run(&vc, &r);
-    verify_signals(&stop_flag);
+    cli_catch_signals(&stop_flag);
     exit_code = (int)mf_verify_run_go(&r, (unsigned)concurrency, redis, batch,
                                       cli.json);
 out:

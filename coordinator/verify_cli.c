@@ -1,13 +1,11 @@
 /*
  * The command-line side of `verify` and `batch verify` (verify_run.h):
- * their shared options and signals. The runs are core's
+ * their shared options. The runs are core's
  * (mailferry/verify.h).
  */
 #include "verify_run.h"
 
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 
 bool
 verify_read_options(struct cli *cli, const char *command,
@@ -27,25 +25,4 @@ verify_read_options(struct cli *cli, const char *command,
     }
     vo->sample = deep ? SIZE_MAX : (size_t)sample;
     return true;
-}
-
-static atomic_bool *signal_stop;
-
-static void
-on_signal(int sig) {
-    (void)sig;
-    if (signal_stop)
-        atomic_store(signal_stop, true);
-}
-
-void
-verify_signals(atomic_bool *stop) {
-    struct sigaction sa;
-
-    signal_stop = stop;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 }

@@ -23,8 +23,6 @@
  * vo->sample; false (said on stderr) on a wrong value. */
 bool verify_read_options(struct cli *cli, const char *command,
                          uint64_t *concurrency_r, struct mf_verify_options *vo);
-/* Ctrl-C and SIGTERM set *stop (no new mailbox starts). */
-void verify_signals(atomic_bool *stop);
 
 /* The options both commands take besides their own. */
 #define VERIFY_RUN_OPTIONS                                                     \

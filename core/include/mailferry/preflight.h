@@ -303,6 +303,44 @@ void mf_preflight_folder_names(const struct mf_preflight_options *src,
                                struct mf_preflight_result *res);
 
 /* ------------------------------------------------------------------ */
+/* `endpoint test` as a whole (run.c)                                  */
+/* ------------------------------------------------------------------ */
+
+/* The secrets and token sources given for both sides (borrowed). */
+struct mf_preflight_logins {
+    const char *admin_password, *user_password, *target_admin_password;
+    struct mf_oauth *source_oauth, *target_oauth;
+    const char *target_admin; /* --target-admin */
+};
+/* Completes src (--admin, --as, --user read in) and tgt (its endpoint
+ * read in) with lg: OAuth2 needs --user (whose token to ask for; a user
+ * without a password then logs in with its token only), an admin goes
+ * with its password and a user with theirs, --as needs --admin; the
+ * target shares the source's CA file, --insecure, timeout and --as (with
+ * a target admin). MF_E_USAGE with the reason when they do not go
+ * together. */
+MF_WARN_UNUSED mf_err mf_preflight_logins_set(
+    struct mf_preflight_options *src, struct mf_preflight_options *tgt,
+    const struct mf_preflight_logins *lg, struct mf_error *err);
+
+/* What `endpoint test` found: the source's checks, the target's (NULL
+ * without a target), each with its code. Owned. */
+struct mf_preflight_run {
+    struct mf_preflight_result *src, *tgt;
+    mf_err src_rc, tgt_rc;
+};
+/* Checks src and, when tgt is not NULL, tgt; then, with the source fine
+ * and a target profile (tgt_profile, else the one the target looks
+ * like), the folder names that target refuses. *r is overwritten; clear
+ * it with mf_preflight_run_clear(). Returns the code that decides: the
+ * source's, else the target's. */
+mf_err mf_preflight_run(const struct mf_preflight_options *src,
+                        const struct mf_preflight_options *tgt,
+                        const struct mf_profile *tgt_profile,
+                        struct mf_preflight_run *r);
+void mf_preflight_run_clear(struct mf_preflight_run *r);
+
+/* ------------------------------------------------------------------ */
 /* What the commands print (show.c, dnsshow.c)                        */
 /* ------------------------------------------------------------------ */
 

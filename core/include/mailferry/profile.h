@@ -211,6 +211,11 @@ MF_WARN_UNUSED mf_err mf_profile_find(const char *name,
  * or unknown (a stored name from a newer version): for names that were
  * checked with mf_profile_find() when they were stored. */
 const struct mf_profile *mf_profile_or_generic(const char *name);
+
+/* True when p (NULL: generic) sets connection caps of its own (Gmail's
+ * 15 per login, Exchange Server's 16): a run with a Redis takes leases
+ * for them even when the admin set no --max-connections* flag. */
+bool mf_profile_has_caps(const struct mf_profile *p);
 /* "generic, exchange-online, ...": every name, for help texts. */
 const char *mf_profile_names(void);
 

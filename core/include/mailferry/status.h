@@ -58,4 +58,15 @@ MF_WARN_UNUSED mf_err mf_status_list(struct mf_redis *r, bool json,
 void mf_status_oauth_json(struct mf_json *j, const struct mf_batch_config *cfg);
 void mf_status_oauth_text(FILE *out, const struct mf_batch_config *cfg);
 
+/* The one-line answers of the batch commands (answers.c), as text or one
+ * JSON object {"batch", ...} on out: what a pass queued (`batch start`,
+ * `sync`, `complete`: "batch NAME: N jobs queued on TOPIC; state S", or
+ * {"state", "jobs", "topic"}), and one word about the batch (`batch
+ * stop`, `remove`: "batch NAME: TEXT", or {KEY: VALUE}). */
+void mf_status_pass_print(FILE *out, bool json, const char *batch,
+                          enum mf_batch_state st, uint64_t jobs,
+                          const char *topic);
+void mf_status_word_print(FILE *out, bool json, const char *batch,
+                          const char *key, const char *value, const char *text);
+
 #endif

@@ -200,6 +200,11 @@ mf_profile_generic(void) {
     return &profiles[MF_PROFILE_GENERIC];
 }
 
+bool
+mf_profile_has_caps(const struct mf_profile *p) {
+    return p && (p->max_connections || p->max_connections_per_user);
+}
+
 const struct mf_profile *
 mf_profile_or_generic(const char *name) {
     const struct mf_profile *p = NULL;

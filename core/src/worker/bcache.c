@@ -15,6 +15,7 @@
 #include "worker/worker_int.h"
 
 #include "mailferry/jobs.h"
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <inttypes.h>
@@ -51,7 +52,11 @@ prepare(const struct mf__worker *w, struct mf__worker_batch *b) {
         return;
     }
     mf_error_clear(e);
-    if (mf_jobs_migrate_caps(&c->source_caps, &c->target_caps, &b->caps)) {
+    /* Caps the admin set, or the profiles' own (leases.c fills them in
+     * where the batch sets none). */
+    if (mf_jobs_migrate_caps(&c->source_caps, &c->target_caps, &b->caps) ||
+        mf_profile_has_caps(mf_profile_or_generic(c->source_profile)) ||
+        mf_profile_has_caps(mf_profile_or_generic(c->target_profile))) {
         b->has_caps = true;
         b->caps.redis_url = w->o.redis_url;
         b->caps.egress_ip = w->o.egress_ip;

@@ -368,8 +368,72 @@ def case_multiappend():
         ex.stop()
 
 
+def case_profilecaps():
+    """user 72, `migrate --direct --redis` on a private redis-server: the
+    gmail source profile's cap of 15 connections per login reaches the
+    fleet's leases (core/src/migrate/leases.c). The user's cap key is
+    filled with 15 live holders first: the run queues for it, and its
+    waiter record (the qinfo hash) names that key with the limit 15;
+    once the holders are gone it completes. With
+    --max-connections-per-user 20 (the flag wins) the same 15 holders
+    leave room, and the run completes at once."""
+    sys.path.insert(0, mt.SUPPORT)
+    import pipeline  # noqa: E402
+    import subprocess
+    import time
+
+    n = 72
+    u, _ = mt.user(n)
+    fill(n, {"INBOX": 5})
+    gm = pt.Emulator("gmail", SRC_PORT)
+    try:
+        with pipeline.Pipeline("profilecaps", dovecot=False, kafka=False,
+                               deadline=120) as pl:
+            r = pl.redis_client()
+            ep = f"mf:{{c:src:127.0.0.1:{gm.port}}}"
+            cap = f"{ep}:cap:user:{u}"
+            csv = mt.csv_for([n], "profilecaps")
+            try:
+                for extra, limit in (((), 15),
+                                     (("--max-connections-per-user", "20"),
+                                      None)):
+                    mt.clean_target(n)
+                    r.cmd("FLUSHDB")
+                    for i in range(15):  # live until the year 2100
+                        r.cmd("ZADD", cap, "4102444800000", f"fake-{i}")
+                    p = subprocess.Popen(
+                        [pt.MAILFERRY, "migrate", csv, "--source", gm.url,
+                         "--target", pt.url(TGT_PORT), "--direct", "--json",
+                         "--redis", pl.redis_url, "--source-profile",
+                         "gmail", *extra], stdout=subprocess.PIPE, text=True)
+                    seen = ""
+                    deadline = time.monotonic() + 30
+                    while limit and time.monotonic() < deadline and \
+                            p.poll() is None and f"\t{limit}\n" not in seen:
+                        got = r.cmd("HGETALL", f"{ep}:qinfo") or []
+                        seen = "".join(x.decode() if isinstance(x, bytes)
+                                       else str(x) for x in got)
+                        time.sleep(0.05)
+                    if limit:
+                        check(f"{cap}\t{limit}\n" in seen,
+                              f"the run waits on its login's cap of {limit}: "
+                              f"{seen!r}")
+                        r.cmd("DEL", cap)
+                    out, _ = p.communicate(timeout=60)
+                    m = mailbox(json.loads(out), n)
+                    check(m["state"] == "Synced" and
+                          m["messages_copied"] == 5,
+                          f"{' '.join(extra) or 'the profile cap'}: "
+                          f"Synced: {m}")
+            finally:
+                r.close()
+    finally:
+        gm.stop()
+
+
 CASES = {
     "multiappend": case_multiappend,
+    "profilecaps": case_profilecaps,
     "throttleflags": case_throttleflags,
     "throttlelimit": case_throttlelimit,
     "overrides": case_overrides,

@@ -71,6 +71,10 @@ test_defaults(void **state) {
     assert_int_equal(onp->fingerprint, MF_PROFILE_FP_LENIENT);
     assert_int_equal(onp->max_connections_per_user, 16);
     assert_int_equal(exo->max_connections_per_user, 0);
+    /* Those two have caps of their own: leases without a flag. */
+    assert_true(mf_profile_has_caps(gm) && mf_profile_has_caps(onp));
+    assert_false(mf_profile_has_caps(exo) || mf_profile_has_caps(gen) ||
+                 mf_profile_has_caps(NULL));
     /* Impersonation template: the flag's, else the source profile's. */
     assert_string_equal(mf_profile_login_format(onp, NULL),
                         "{domain}/{admin}/{user}");
