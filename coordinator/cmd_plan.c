@@ -143,24 +143,6 @@ names_free(struct names *s) {
 
 static atomic_bool stop_flag;
 
-struct progress {
-    size_t done, n;
-    bool draw;
-};
-
-static void
-on_planned(void *ud, size_t index, const struct mf_plan_mailbox *mb) {
-    struct progress *p = ud;
-
-    (void)index;
-    p->done++;
-    if (p->draw)
-        fprintf(stderr, "\rplanned %zu/%zu: %-40.40s", p->done, p->n,
-                mb->email);
-    if (p->draw && p->done == p->n)
-        fprintf(stderr, "\r%70s\r", "");
-}
-
 struct settings {
     struct mf_plan_options po;
     struct mf_migrate_server src, dst;
@@ -331,7 +313,7 @@ cmd_plan(int argc, char **argv) {
     struct mf_plan_requests reqs = {0};
     struct mf_plan_batch *b = NULL;
     struct mf_plan_forecast fc = {0};
-    struct progress prog = {0};
+    struct mf_plan_progress prog = {0};
     struct mf_error err = {0};
     int exit_code;
 
@@ -361,9 +343,10 @@ cmd_plan(int argc, char **argv) {
     }
 
     cli_catch_signals(&stop_flag);
+    prog.out = stderr;
     prog.n = rows.n;
     prog.draw = !cli.json && isatty(STDERR_FILENO);
-    st.po.on_mailbox = on_planned;
+    st.po.on_mailbox = mf_plan_progress_cb;
     st.po.ud = &prog;
     if (mf_plan_batch(&st.po, reqs.v, reqs.n, &b, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry plan: %s\n", err.detail);

@@ -217,6 +217,18 @@ MF_WARN_UNUSED mf_err mf_plan_batch(const struct mf_plan_options *o,
                                     struct mf_error *err);
 void mf_plan_batch_free(struct mf_plan_batch **b);
 
+/* A progress line for mf_plan_batch() (progress.c): set o->on_mailbox to
+ * mf_plan_progress_cb and o->ud to a struct mf_plan_progress; with draw,
+ * "planned N/M: EMAIL" is redrawn in place on out and erased after the
+ * last mailbox. */
+struct mf_plan_progress {
+    FILE *out;
+    size_t done, n;
+    bool draw; /* e.g. out is a terminal */
+};
+void mf_plan_progress_cb(void *ud, size_t index,
+                         const struct mf_plan_mailbox *mb);
+
 /* The requests of n mailboxes with the logins a process that connects
  * itself uses (mf_jobs_direct_logins()), and the strings they own. */
 struct mf_csv_mailbox;

@@ -1,9 +1,9 @@
 /*
  * The forecast of `plan --from-batch` (core/src/plan/forecast.c): only
  * the mailboxes that could be planned are estimated, named in plan
- * order; the text form appends the test batches and the estimate to the
- * plan only when there is one; an unreachable Redis is named in the
- * error.
+ * order; the progress line is redrawn in place; the text form appends the test
+ * batches and the estimate to the plan only when there is one; an unreachable
+ * Redis is named in the error.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -64,11 +64,39 @@ test_unreachable_redis(void **state) {
     mf_plan_forecast_clear(&f);
 }
 
+/* The progress line: redrawn per mailbox, erased after the last; nothing
+ * without draw. */
+static void
+test_progress(void **state) {
+    struct mf_plan_mailbox mb = {0};
+    struct mf_plan_progress p = {0};
+    char *text = NULL;
+    size_t len = 0;
+
+    (void)state;
+    p.out = open_memstream(&text, &len);
+    p.n = 2;
+    p.draw = true;
+    mb.email = "a@example.test";
+    mf_plan_progress_cb(&p, 0, &mb);
+    assert_int_equal(p.done, 1);
+    mf_plan_progress_cb(&p, 1, &mb);
+    p.draw = false;
+    mf_plan_progress_cb(&p, 1, &mb);
+    fclose(p.out);
+    assert_int_equal(strncmp(text, "\rplanned 1/2: a@example.test", 28), 0);
+    assert_non_null(strstr(text, "\rplanned 2/2: "));
+    assert_int_equal(text[len - 1], '\r');
+    assert_int_equal(p.done, 3);
+    free(text);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_estimate_planned_only),
         cmocka_unit_test(test_unreachable_redis),
+        cmocka_unit_test(test_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
