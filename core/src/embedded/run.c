@@ -452,6 +452,11 @@ run_servers(struct run *x) {
     mf_config_set_flag(x->kcfg, "kafka-assign", "all");
     mf_config_set_flag(x->kcfg, "kafka.fetch.wait.max.ms", "25");
     mf_config_set_flag(x->kcfg, "kafka.fetch.error.backoff.ms", "5");
+    /* Producers send at once instead of lingering 5 ms for more: a slot
+     * waits for its result's delivery before it takes the next job, and
+     * the first job waits for its pass's messages; in-process, a request
+     * more costs little. */
+    mf_config_set_flag(x->kcfg, "kafka.linger.ms", "0");
     /* The worker holds jobs back in librdkafka's queue while its slots
      * are busy (kafka-assign=all): about a thousand of them, not 64 MB. */
     mf_config_set_flag(x->kcfg, "kafka.queued.max.messages.kbytes", "2048");
