@@ -15,6 +15,37 @@
 #include <stdio.h>
 #include <time.h>
 
+/* What a generated key is called when --key-id is not given:
+ * key-YYYYMMDD-HHMMSS (UTC). */
+static void
+default_key_id(char *id, size_t n) {
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(id, n, "key-%Y%m%d-%H%M%S", &tm);
+}
+
+static void
+print_generated(bool json, const char *file, const char *key_id, bool rotate) {
+    struct mf_buf b = {0};
+    struct mf_json j;
+
+    if (!json) {
+        printf("%s: new current key %s%s (keep this file secret; mode 0600)\n",
+               file, key_id, rotate ? " on top of the old ones" : "");
+        return;
+    }
+    mf_json_init(&j, &b);
+    mf_json_object_begin(&j);
+    mf_json_key(&j, "file"), mf_json_string(&j, file);
+    mf_json_key(&j, "key_id"), mf_json_string(&j, key_id);
+    mf_json_key(&j, "rotated"), mf_json_bool(&j, rotate);
+    mf_json_object_end(&j);
+    printf("%s\n", (char *)b.data);
+    mf_buf_free(&b);
+}
+
 int
 cmd_key_generate(int argc, char **argv) {
     static const struct cli_option options[] = {
@@ -50,10 +81,7 @@ cmd_key_generate(int argc, char **argv) {
     }
     key_id = mf_config_get(cli.config, "key-id", NULL);
     if (!key_id) {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(id, sizeof(id), "key-%Y%m%d-%H%M%S", &tm);
+        default_key_id(id, sizeof(id));
         key_id = id;
     }
     if (!mf_crypto_key_id_valid(key_id)) {
@@ -75,21 +103,7 @@ cmd_key_generate(int argc, char **argv) {
             fprintf(stderr, "(--rotate adds a new key to an existing file)\n");
         goto out;
     }
-    if (cli.json) {
-        struct mf_buf b = {0};
-        struct mf_json j;
-        mf_json_init(&j, &b);
-        mf_json_object_begin(&j);
-        mf_json_key(&j, "file"), mf_json_string(&j, cli.positional[0]);
-        mf_json_key(&j, "key_id"), mf_json_string(&j, key_id);
-        mf_json_key(&j, "rotated"), mf_json_bool(&j, rotate);
-        mf_json_object_end(&j);
-        printf("%s\n", (char *)b.data);
-        mf_buf_free(&b);
-    } else
-        printf("%s: new current key %s%s (keep this file secret; mode 0600)\n",
-               cli.positional[0], key_id,
-               rotate ? " on top of the old ones" : "");
+    print_generated(cli.json, cli.positional[0], key_id, rotate);
     exit_code = MF_EXIT_OK;
 out:
     cli_free(&cli);

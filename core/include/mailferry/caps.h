@@ -199,7 +199,8 @@ uint64_t mf_caps_lease_waited_ms(const struct mf_caps_lease *l);
  * longer, if a pause already runs longer), and, when this starts a new
  * episode, halves its connection limit (from the lowered limit if one
  * holds, else from the connections open now, never above cap, never below
- * floor) for window_ms after the last throttling answer. *pause_r: the
+ * floor) for window_ms (0: MF_THROTTLE_DEFAULT_WINDOW_MS, profile.h) after
+ * the last throttling answer. *pause_r: the
  * pause now left; *limit_r: the lowered limit (0: none). */
 MF_WARN_UNUSED mf_err mf_caps_throttle_note(
     struct mf_redis *r, const char *endpoint, uint32_t pause_ms, unsigned cap,

@@ -377,6 +377,9 @@ struct mf_service_metrics {
 
 /* Zeroes m. */
 void mf_service_metrics_init(struct mf_service_metrics *m);
+/* How often the service scans the batches when its options say 0. */
+#define MF_SERVICE_DEFAULT_SCAN_MS 5000
+
 /* Declares the service's metric families in reg and sets them from m
  * (names mailferry_coordinator_...); the collect step of /metrics. */
 void mf_service_metrics_collect(const struct mf_service_metrics *m,
@@ -412,7 +415,7 @@ struct mf_service_options {
     const char *group_id;                    /* NULL: MF_JOBS_GROUP_DEFAULT */
     const char *client_id;                   /* NULL: "mailferry-coordinator" */
     /* Expired claims and due incremental passes are looked for this
-     * often (0: 5000 ms). */
+     * often (0: MF_SERVICE_DEFAULT_SCAN_MS). */
     uint32_t scan_interval_ms;
     struct mf_service_metrics *metrics; /* may be NULL */
     /* Notifications (notify.h); NULL: none. Borrowed. A running batch

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 void *mf_xmalloc(size_t n);
 void *mf_xcalloc(size_t count, size_t size);
@@ -83,6 +84,11 @@ double mf_monotonic_s(void);
 /* The same clock in whole milliseconds: the one every deadline, lease and
  * rate in the tree reads. */
 uint64_t mf_monotonic_ms(void);
+/* The moment ms milliseconds from now on clock, as
+ * pthread_cond_timedwait() takes it: clock is the one the condition
+ * variable waits on (CLOCK_REALTIME unless pthread_condattr_setclock()
+ * said CLOCK_MONOTONIC). */
+struct timespec mf_deadline_after_ms(clockid_t clock, uint64_t ms);
 /* Sleeps ms milliseconds (again after a signal). */
 void mf_sleep_ms(uint64_t ms);
 

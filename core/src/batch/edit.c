@@ -368,15 +368,38 @@ op_chunk(struct mf_redis *r, const char *batch, enum mf_batch_mb_op op,
     return rc;
 }
 
+/* mf_batch_mailboxes_op() over every mailbox: one script call a chunk. */
+struct op_walk {
+    struct mf_redis *r;
+    const char *batch;
+    enum mf_batch_mb_op op;
+    mf_batch_mb_outcome_cb cb;
+    void *ud;
+    enum mf_batch_state *state_r;
+    bool any;
+};
+
+static mf_err
+op_walk_chunk(void *ud, const char *const *emails, size_t n,
+              struct mf_error *err) {
+    struct op_walk *w = ud;
+
+    w->any = true;
+    return op_chunk(w->r, w->batch, w->op, emails, n, w->cb, w->ud, w->state_r,
+                    err);
+}
+
 mf_err
 mf_batch_mailboxes_op(struct mf_redis *r, const char *batch,
                       enum mf_batch_mb_op op, const char *const *emails,
                       size_t n, mf_batch_mb_outcome_cb cb, void *ud,
                       enum mf_batch_state *state_r, struct mf_error *err) {
-    struct mf__batch_keys k;
-    redisReply *names = NULL;
-    const char **v = NULL;
-    size_t start = 0;
+    struct op_walk w = {.r = r,
+                        .batch = batch,
+                        .op = op,
+                        .cb = cb,
+                        .ud = ud,
+                        .state_r = state_r};
     mf_err rc;
 
     MF_ASSERT((unsigned)op < MF_ARRAY_LEN(op_words));
@@ -389,35 +412,11 @@ mf_batch_mailboxes_op(struct mf_redis *r, const char *batch,
                           ud, state_r, err);
         return rc;
     }
-    /* Every mailbox: the list read chunk by chunk, as a pass walks it. */
-    mf__batch_keys(&k, batch);
-    v = mf_xcalloc(MF__BATCH_CHUNK, sizeof(*v));
-    for (;;) {
-        size_t m;
-        if ((rc = mf_redis_command(r, &names, err, "LRANGE %s %lld %lld",
-                                   k.mailboxes, (long long)start,
-                                   (long long)(start + MF__BATCH_CHUNK - 1))))
-            break;
-        m = names->type == REDIS_REPLY_ARRAY ? names->elements : 0;
-        for (size_t i = 0; i < m; i++)
-            v[i] = names->element[i]->str;
-        if (m == 0 && start == 0) {
-            /* No mailbox: still the state check and the batch's state. */
-            rc = op_chunk(r, batch, op, v, 0, cb, ud, state_r, err);
-            break;
-        }
-        if (m > 0 && (rc = op_chunk(r, batch, op, v, m, cb, ud, state_r, err)))
-            break;
-        freeReplyObject(names);
-        names = NULL;
-        if (m < MF__BATCH_CHUNK)
-            break;
-        start += m;
-    }
-    if (names)
-        freeReplyObject(names);
-    free(v);
-    return rc;
+    /* Every mailbox: the list walked chunk by chunk, as a pass walks it. */
+    if ((rc = mf__batch_walk(r, batch, op_walk_chunk, &w, err)) || w.any)
+        return rc;
+    /* No mailbox: still the state check and the batch's state. */
+    return op_chunk(r, batch, op, NULL, 0, cb, ud, state_r, err);
 }
 
 mf_err

@@ -21,6 +21,7 @@
  */
 #include "caps/caps_int.h"
 
+#include "mailferry/profile.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -43,8 +44,9 @@ run(struct mf_redis *r, const char *endpoint, const char *op, uint32_t pause_ms,
     snprintf(a[0], sizeof(a[0]), "%lu", (unsigned long)pause_ms);
     snprintf(a[1], sizeof(a[1]), "%u", cap);
     snprintf(a[2], sizeof(a[2]), "%u", floor ? floor : 1);
-    snprintf(a[3], sizeof(a[3]), "%lu",
-             (unsigned long)(window_ms ? window_ms : 60000));
+    snprintf(
+        a[3], sizeof(a[3]), "%lu",
+        (unsigned long)(window_ms ? window_ms : MF_THROTTLE_DEFAULT_WINDOW_MS));
     args[0] = op, args[1] = a[0], args[2] = a[1], args[3] = a[2];
     args[4] = a[3];
     keys[0] = mf__caps_key(endpoint, "pause");

@@ -117,7 +117,9 @@ mf_service_metrics_collect(const struct mf_service_metrics *m,
 bool
 mf_service_metrics_alive(const struct mf_service_metrics *m, int64_t now,
                          uint32_t scan_interval_ms) {
-    int64_t window = 3 * (int64_t)(scan_interval_ms ? scan_interval_ms : 5000);
+    int64_t window =
+        3 * (int64_t)(scan_interval_ms ? scan_interval_ms
+                                       : MF_SERVICE_DEFAULT_SCAN_MS);
     int64_t beat = (int64_t)atomic_load(&m->heartbeat);
 
     window = window / 1000 + 1;

@@ -680,7 +680,8 @@ mf_service_run(const struct mf_service_options *o, const atomic_bool *stop,
         s.m = &local;
     }
     atomic_store(&s.m->started, (int_fast64_t)time(NULL));
-    s.scan_ms = o->scan_interval_ms ? o->scan_interval_ms : 5000;
+    s.scan_ms =
+        o->scan_interval_ms ? o->scan_interval_ms : MF_SERVICE_DEFAULT_SCAN_MS;
     s.watch = mf__watch_new();
     gethostname(host, sizeof(host) - 1);
     snprintf(s.sender, sizeof(s.sender), "mailferry-coordinator %s", host);

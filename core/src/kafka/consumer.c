@@ -67,15 +67,9 @@ struct mf_kafka_consumer {
  * until mf_kafka_consumer_wake(). */
 static void
 hold_wait(struct mf_kafka_consumer *c, int timeout_ms) {
-    struct timespec ts;
+    struct timespec ts = mf_deadline_after_ms(
+        CLOCK_MONOTONIC, timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&c->hold_mu);
     while (!c->woken && timeout_ms > 0)
         if (pthread_cond_timedwait(&c->hold_cv, &c->hold_mu, &ts) != 0)

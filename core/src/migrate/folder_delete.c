@@ -34,6 +34,7 @@
 
 #include "mailferry/util.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,15 +113,10 @@ struct gone_list {
 static mf_err
 on_gone(void *ud, const struct mf_store_meta *m) {
     struct gone_list *l = ud;
-    size_t lo = 0, hi = l->n;
+    /* The one with this target UID, if asked for. */
+    size_t lo = mf_u32_lower_bound_by(l->v, l->n, sizeof(*l->v),
+                                      offsetof(struct gone_meta, tgt), m->uid);
 
-    while (lo < hi) { /* the one with this target UID, if asked for */
-        size_t mid = lo + (hi - lo) / 2;
-        if (l->v[mid].tgt < m->uid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     if (lo < l->n && l->v[lo].tgt == m->uid && !l->v[lo].found) {
         struct gone_meta *g = &l->v[lo];
         g->found = true;

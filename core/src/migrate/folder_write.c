@@ -21,6 +21,7 @@
 #include "mailferry/fence.h"
 #include "mailferry/util.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +50,10 @@ struct mf__batch {
 
 static struct mf__msg *
 find_msg(struct mf__folder *fr, uint32_t uid, size_t *idx_r) {
-    size_t lo = 0, hi = fr->list.n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (fr->list.m[mid].uid < uid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo =
+        mf_u32_lower_bound_by(fr->list.m, fr->list.n, sizeof(*fr->list.m),
+                              offsetof(struct mf__msg, uid), uid);
+
     if (lo < fr->list.n && fr->list.m[lo].uid == uid) {
         if (idx_r)
             *idx_r = lo;

@@ -231,14 +231,8 @@ keeper_main(void *arg) {
         if (next < 50)
             next = 50;
         {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += next / 1000;
-            ts.tv_nsec += (next % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts =
+                mf_deadline_after_ms(CLOCK_REALTIME, (uint64_t)next);
             pthread_cond_timedwait(&l->cv, &l->mu, &ts);
         }
     }

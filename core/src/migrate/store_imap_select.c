@@ -14,7 +14,9 @@
 #include "migrate/store_imap_int.h"
 
 #include "mailferry/fingerprint.h"
+#include "mailferry/util.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -28,15 +30,8 @@
 
 static size_t
 map_find(const struct imap_store *is, uint32_t seq) {
-    size_t lo = 0, hi = is->nmap;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (is->map[mid].seq < seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return mf_u32_lower_bound_by(is->map, is->nmap, sizeof(*is->map),
+                                 offsetof(struct mf__store_seqent, seq), seq);
 }
 
 void

@@ -207,25 +207,12 @@ past(const struct timespec *t) {
            (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
-static struct timespec
-after_ms(long ms) {
-    struct timespec t;
-
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 /* Waits ms, or less when stopping and the drain time is up. Called and
  * returns with n->mu held. Returns false when it is time to give up. */
 static bool
 backoff(struct mf_notifier *n, long ms) {
-    struct timespec until = after_ms(ms);
+    struct timespec until =
+        mf_deadline_after_ms(CLOCK_REALTIME, ms > 0 ? (uint64_t)ms : 0);
 
     while (!past(&until)) {
         if (n->stopping && past(&n->drain_until))
@@ -340,7 +327,8 @@ mf_notifier_free(struct mf_notifier **np, int drain_ms) {
         return;
     pthread_mutex_lock(&n->mu);
     n->stopping = true;
-    n->drain_until = after_ms(drain_ms > 0 ? drain_ms : 0);
+    n->drain_until = mf_deadline_after_ms(
+        CLOCK_REALTIME, drain_ms > 0 ? (uint64_t)drain_ms : 0);
     pthread_cond_broadcast(&n->cv);
     pthread_mutex_unlock(&n->mu);
     pthread_join(n->thread, NULL);

@@ -35,7 +35,7 @@ struct run {
     struct mf_preflight_result *res;
     struct mf_imap_conn_options conn;
     mf_err first_fail;
-    struct timespec t0; /* start of the current step */
+    uint64_t t0; /* start of the current step (mf_monotonic_ms) */
 };
 
 struct mf_preflight_step *
@@ -55,16 +55,12 @@ mf__pf_step_new(struct mf_preflight_result *res, const char *name,
 
 static void
 step_start(struct run *r) {
-    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    r->t0 = mf_monotonic_ms();
 }
 
 static uint64_t
 elapsed_ms(const struct run *r) {
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)((t.tv_sec - r->t0.tv_sec) * 1000L +
-                      (t.tv_nsec - r->t0.tv_nsec) / 1000000L);
+    return mf_monotonic_ms() - r->t0;
 }
 
 static void step_add(struct run *r, const char *name,

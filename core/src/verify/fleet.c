@@ -164,7 +164,7 @@ produce(const struct mf_verify_fleet *f, struct mf_kafka_producer *producer,
         }
         produced++;
     }
-    if (mf_kafka_producer_flush(producer, 60000, &err) != MF_E_OK) {
+    if (mf_kafka_producer_flush(producer, MF_JOBS_FLUSH_MS, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry batch verify: Kafka: %s\n", err.detail);
         return false;
     }

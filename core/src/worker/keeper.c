@@ -203,17 +203,10 @@ keeper_main(void *arg) {
         fence_watch(j);
         mf__worker_count_progress(j, NULL, NULL);
         if (now < wake) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
             uint64_t ms = wake - now;
             if (ms > 1000)
                 ms = 1000;
-            ts.tv_sec += (time_t)(ms / 1000);
-            ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = mf_deadline_after_ms(CLOCK_MONOTONIC, ms);
             pthread_cond_timedwait(&j->cv, &j->mu, &ts);
             continue;
         }

@@ -376,7 +376,8 @@ def case_profilecaps():
     waiter record (the qinfo hash) names that key with the limit 15;
     once the holders are gone it completes. With
     --max-connections-per-user 20 (the flag wins) the same 15 holders
-    leave room, and the run completes at once."""
+    leave room, and the run completes at once. The embedded pipeline
+    (a batch and its worker) waits for the profile's cap as well."""
     sys.path.insert(0, mt.SUPPORT)
     import pipeline  # noqa: E402
     import subprocess
@@ -394,18 +395,25 @@ def case_profilecaps():
             cap = f"{ep}:cap:user:{u}"
             csv = mt.csv_for([n], "profilecaps")
             try:
+                key = os.path.join(TMP, "profilecaps.key")
+                pt.mf("key", "generate", key, check_exit=0)
+                embedded = ("--batch", f"t-pc-{RUN_ID}", "--master-key-file",
+                            key)
                 for extra, limit in (((), 15),
                                      (("--max-connections-per-user", "20"),
-                                      None)):
+                                      None),
+                                     (embedded, 15)):
                     mt.clean_target(n)
                     r.cmd("FLUSHDB")
                     for i in range(15):  # live until the year 2100
                         r.cmd("ZADD", cap, "4102444800000", f"fake-{i}")
                     p = subprocess.Popen(
                         [pt.MAILFERRY, "migrate", csv, "--source", gm.url,
-                         "--target", pt.url(TGT_PORT), "--direct", "--json",
-                         "--redis", pl.redis_url, "--source-profile",
-                         "gmail", *extra], stdout=subprocess.PIPE, text=True)
+                         "--target", pt.url(TGT_PORT), "--json", "--redis",
+                         pl.redis_url, "--source-profile", "gmail",
+                         *(extra if extra is embedded else
+                           ("--direct", *extra))],
+                        stdout=subprocess.PIPE, text=True)
                     seen = ""
                     deadline = time.monotonic() + 30
                     while limit and time.monotonic() < deadline and \
@@ -422,7 +430,7 @@ def case_profilecaps():
                     out, _ = p.communicate(timeout=60)
                     m = mailbox(json.loads(out), n)
                     check(m["state"] == "Synced" and
-                          m["messages_copied"] == 5,
+                          (extra is embedded or m["messages_copied"] == 5),
                           f"{' '.join(extra) or 'the profile cap'}: "
                           f"Synced: {m}")
             finally:
