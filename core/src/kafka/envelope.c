@@ -19,12 +19,9 @@
 
 #include "mailferry/v1/envelope.pb-c.h"
 
-#include <openssl/rand.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef Mailferry__V1__Envelope PbEnvelope;
 typedef Mailferry__V1__Job PbJob;
@@ -35,74 +32,6 @@ typedef Mailferry__V1__Progress PbProgress;
 typedef Mailferry__V1__Result PbResult;
 typedef Mailferry__V1__Item PbItem;
 typedef Mailferry__V1__DateWindow PbWindow;
-
-/* ------------------------------------------------------------------ */
-/* Header helpers                                                     */
-/* ------------------------------------------------------------------ */
-
-void
-mf_envelope_init(struct mf_envelope *env, enum mf_envelope_body body,
-                 const char *sender) {
-    uint8_t id[16];
-    char hex[2 * sizeof(id) + 1];
-    struct timespec ts;
-
-    memset(env, 0, sizeof(*env));
-    env->schema_version = MF_ENVELOPE_SCHEMA_VERSION;
-    env->body = body;
-    /* Message ids only need to be unique, not secret; fall back to the
-     * clock should the RNG fail. */
-    clock_gettime(CLOCK_REALTIME, &ts);
-    if (RAND_bytes(id, sizeof(id)) != 1) {
-        memset(id, 0, sizeof(id));
-        memcpy(id, &ts, sizeof(ts) < sizeof(id) ? sizeof(ts) : sizeof(id));
-    }
-    for (size_t i = 0; i < sizeof(id); i++)
-        snprintf(hex + 2 * i, 3, "%02x", id[i]);
-    env->message_id = mf_xstrdup(hex);
-    env->sent_at_ms =
-        (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-    env->sender = mf_xstrdup(sender ? sender : "");
-}
-
-char *
-mf_envelope_key(const char *batch, const char *mailbox) {
-    return mf_xasprintf("%s/%s", batch, mailbox);
-}
-
-const char *
-mf_job_kind_name(enum mf_job_kind kind) {
-    switch (kind) {
-    case MF_JOB_KIND_UNSPECIFIED:
-        return "unspecified";
-    case MF_JOB_KIND_INITIAL:
-        return "initial";
-    case MF_JOB_KIND_INCREMENTAL:
-        return "incremental";
-    case MF_JOB_KIND_FINAL:
-        return "final";
-    case MF_JOB_KIND_VERIFY:
-        return "verify";
-    }
-    return "unknown";
-}
-
-const char *
-mf_outcome_name(enum mf_outcome outcome) {
-    switch (outcome) {
-    case MF_OUTCOME_UNSPECIFIED:
-        return "unspecified";
-    case MF_OUTCOME_SYNCED:
-        return "synced";
-    case MF_OUTCOME_FAILED:
-        return "failed";
-    case MF_OUTCOME_STOPPED:
-        return "stopped";
-    case MF_OUTCOME_RETRY:
-        return "retry";
-    }
-    return "unknown";
-}
 
 /* ------------------------------------------------------------------ */
 /* Clearing                                                           */
