@@ -502,7 +502,10 @@ def case_caps_wait():
         if doc is None:  # the batch is not created yet
             time.sleep(0.2)
             continue
-        if watcher is None:
+        # --watch ends when the batch is not running: a Created batch
+        # (migrate creates, then starts) would end it at its first frame.
+        if watcher is None and any(m["state"] == "Syncing"
+                                   for m in doc["mailboxes"]):
             watcher = threading.Thread(target=lambda: display.update(
                 zip(("rc", "out"), run_pty(
                     [mt.MAILFERRY, "batch", "status", batch, "--redis",
