@@ -302,9 +302,9 @@ write_reports(const struct mf_report_batch *rep, const char *dir, bool json) {
 enum phase {
     PH_SERVERS, /* Redis (child or shared) and the in-process Kafka */
     PH_BATCH,   /* the batch created or read */
-    PH_START,   /* service and worker threads until the worker has jobs'
-                   partitions */
-    PH_QUEUE,   /* producer, and the pass's jobs queued */
+    PH_START,   /* service and worker threads, and the jobs' producer
+                   meanwhile, until the worker has jobs' partitions */
+    PH_QUEUE,   /* the pass's jobs queued */
     PH_PASS,    /* until the batch settled */
     PH_REPORT,  /* report read and written */
     PH_STOP,    /* threads stopped, servers stopped */
@@ -537,6 +537,15 @@ run_threads(struct run *x) {
         fprintf(stderr, "mailferry migrate: cannot start threads\n");
         return EXIT_ERROR;
     }
+    /* The jobs' producer learns its topic while the worker starts. */
+    if (mf_kafka_producer_new(x->kcfg, "mailferry-migrate", NULL, NULL,
+                              &x->producer, &x->err) ||
+        mf_kafka_producer_warm(x->producer,
+                               (const char *const[]){x->topics.jobs}, 1, 5000,
+                               &x->err)) {
+        fprintf(stderr, "mailferry migrate: Kafka: %s\n", x->err.detail);
+        return EXIT_ERROR;
+    }
     /* The batch's clock starts when the worker can take jobs: at once,
      * as it joins no consumer group (kafka-assign=all above). */
     for (int i = 0; i < 3000 && !atomic_load(&t->wstats.partitions); i++) {
@@ -557,14 +566,6 @@ run_queue(struct run *x) {
                               .sender = "mailferry-migrate"};
     mf_err rc;
 
-    if ((rc = mf_kafka_producer_new(x->kcfg, "mailferry-migrate", NULL, NULL,
-                                    &x->producer, &x->err)) ||
-        (rc = mf_kafka_producer_warm(x->producer,
-                                     (const char *const[]){x->topics.jobs}, 1,
-                                     5000, &x->err))) {
-        fprintf(stderr, "mailferry migrate: Kafka: %s\n", x->err.detail);
-        return EXIT_ERROR;
-    }
     ctx.producer = x->producer;
     if (x->takeover)
         rc = take_over(&ctx, x->name, x->o->stop, &x->t->wrk_stop, x->o->json,
