@@ -439,7 +439,9 @@ def case_direct_lines():
 # ------------------------------------------------------------ caps_wait
 
 
-WAIT_MESSAGES = 35  # 300 KB a mailbox: 3 s or more each at RATE
+WAIT_MESSAGES = 60  # 515 KB a mailbox: 5 s or more each at RATE; the wait
+# lasts that long, time for `--watch` (a new process) to draw it under load
+# (at 35, 3 s, one loaded run missed it)
 WATCH_COLS = 132    # room for a waiting mailbox's line uncut
 
 
