@@ -104,6 +104,9 @@ bool mf_utf8_valid(const uint8_t *s, size_t n);
  * fit, or out is too small, it is cut at a character boundary and ends
  * in U+2026 (one column). Returns the columns out takes. */
 size_t mf_utf8_fit(char *out, size_t n, const char *s, size_t width);
+/* The length of the text s (NUL-terminated) cut to at most max bytes
+ * without splitting a UTF-8 sequence: strlen(s) when it fits. */
+size_t mf_utf8_cut(const char *s, size_t max);
 
 /* Splits a comma list (NULL reads as empty) into a new array of *n_r new
  * strings, empty items left out; NULL when there is none. Free it with

@@ -308,14 +308,8 @@ put_field(struct mf_buf *out, const char *s, size_t n) {
 
 static void
 put_text(struct mf_buf *out, const char *s) {
-    size_t n = s ? strlen(s) : 0;
+    size_t n = s ? mf_utf8_cut(s, TEXT_MAX) : 0;
 
-    if (n > TEXT_MAX) {
-        /* Cut on a UTF-8 character boundary. */
-        n = TEXT_MAX;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
     put_field(out, s ? s : "", n);
 }
 

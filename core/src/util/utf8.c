@@ -108,3 +108,15 @@ mf_utf8_fit(char *out, size_t n, const char *s, size_t width) {
     memcpy(out + cut, "\u2026", 4); /* 3 bytes and the NUL */
     return cut_cols + 1;
 }
+
+size_t
+mf_utf8_cut(const char *s, size_t max) {
+    size_t n = strnlen(s, max + 1);
+
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}

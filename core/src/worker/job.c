@@ -230,13 +230,7 @@ subject_copy(const char *s) {
 
     if (!s)
         return mf_xstrdup("");
-    n = strlen(s);
-    if (n <= MF__WORKER_SUBJECT_MAX)
-        return mf_xstrdup(s);
-    /* Cut at a UTF-8 character boundary. */
-    n = MF__WORKER_SUBJECT_MAX;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
+    n = mf_utf8_cut(s, MF__WORKER_SUBJECT_MAX);
     return mf_xstrndup(s, n);
 }
 

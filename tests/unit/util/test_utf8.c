@@ -100,9 +100,23 @@ test_fit(void **state) {
     }
 }
 
+static void
+test_cut(void **state) {
+    (void)state;
+    /* "a" + U+00E9 (2 bytes) + U+20AC (3 bytes) + "z": 7 bytes. */
+    const char *s = "a\xc3\xa9\xe2\x82\xacz";
+    const size_t want[] = {0, 1, 1, 3, 3, 3, 6, 7, 7, 7};
+
+    for (size_t max = 0; max < sizeof(want) / sizeof(want[0]); max++)
+        assert_int_equal(mf_utf8_cut(s, max), want[max]);
+    assert_int_equal(mf_utf8_cut("", 0), 0);
+    assert_int_equal(mf_utf8_cut("abc", 3), 3);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_vectors),
-                                       cmocka_unit_test(test_fit)};
+                                       cmocka_unit_test(test_fit),
+                                       cmocka_unit_test(test_cut)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
