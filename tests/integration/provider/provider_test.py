@@ -52,6 +52,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 # The Dovecot pair, the corpus, the CSV and the comparer: the helpers of
@@ -80,16 +81,21 @@ class Emulator:
     """provideremu.py in front of one Dovecot (see its docstring)."""
 
     def __init__(self, provider, upstream_port, *extra):
-        self.port_file = os.path.join(TMP, f"emu-{provider}-{id(self)}.port")
-        self.stats_file = self.port_file + ".stats"
+        # A directory of its own: a name from id(self) came back for the
+        # next Emulator once the last was freed, and that one read the
+        # dead emulator's port file (throttlelimit's second run could not
+        # connect, in the final CI run).
+        here = tempfile.mkdtemp(prefix=f"emu-{provider}-", dir=TMP)
+        self.port_file = os.path.join(here, "port")
+        self.stats_file = os.path.join(here, "stats")
         self.p = subprocess.Popen(
             ["/usr/bin/python3", os.path.join(SUPPORT, "provideremu.py"),
              "--upstream", f"127.0.0.1:{upstream_port}", "--provider",
              provider, "--port-file", self.port_file, "--stats-file",
              self.stats_file, *extra], stdout=subprocess.DEVNULL)
-        for _ in range(100):
-            if os.path.exists(self.port_file):
-                break
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.port_file) and \
+                time.monotonic() < deadline and self.p.poll() is None:
             time.sleep(0.05)
         with open(self.port_file) as f:
             self.port = int(f.read())
