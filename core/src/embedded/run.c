@@ -602,8 +602,7 @@ run_report(struct run *x) {
         print_items(x->rep);
         mf_report_print_warnings(x->rep, stdout);
         printf("\nbatch %s %s: %llu mailboxes, %llu synced, %llu failed, "
-               "%llu stopped\nmessages: %llu copied (%.1f MB) in %.1f s, "
-               "%.0f msgs/s\n",
+               "%llu stopped\nmessages: %llu copied (%.1f MB) in ",
                x->name, mf_batch_state_name(x->state),
                (unsigned long long)tot.mailboxes,
                (unsigned long long)(tot.by_state[MF_REPORT_SYNCED] +
@@ -611,8 +610,15 @@ run_report(struct run *x) {
                (unsigned long long)tot.by_state[MF_REPORT_FAILED],
                (unsigned long long)tot.by_state[MF_REPORT_STOPPED],
                (unsigned long long)tot.copied_messages,
-               (double)tot.copied_bytes / 1e6, tot.elapsed_seconds,
-               tot.messages_per_second);
+               (double)tot.copied_bytes / 1e6);
+        /* The batch's times are whole seconds: a batch that started and
+         * settled within one has no elapsed time to divide by (it read
+         * "in 0.0 s, 0 msgs/s"). */
+        if (tot.elapsed_seconds > 0)
+            printf("%.1f s, %.0f msgs/s\n", tot.elapsed_seconds,
+                   tot.messages_per_second);
+        else
+            printf("under a second\n");
     }
     if (!write_reports(x->rep, x->o->report_dir, x->o->json))
         return EXIT_ERROR;
