@@ -145,9 +145,7 @@ static atomic_bool stop_flag;
 
 struct settings {
     struct mf_plan_options po;
-    struct mf_migrate_server src, dst;
-    struct cli_admin src_admin, dst_admin;
-    struct mf_oauth *src_oauth, *dst_oauth; /* owned, or NULL */
+    struct mf_direct_connect c;
     struct mf_folder_rules *rules;
     struct names batches;
     const char *redis;
@@ -156,55 +154,41 @@ struct settings {
     uint64_t max_connections, window;
 };
 
-/* Profiles, servers, admins, OAuth2, the folder rules, concurrency,
- * the size cap and the window into the plan's options. */
+/* Servers, logins and profiles (mf_direct_connect_read()), the folder
+ * rules, concurrency, the size cap and the window into the plan's
+ * options. */
 static bool
 read_plan(struct cli *cli, struct settings *st, struct mf_error *err) {
-    bool has_target = false, has_source = false;
-    const struct mf_profile *src_profile, *dst_profile;
     const char *sep = mf_config_get(cli->config, "separator-replacement", NULL);
     uint64_t u;
 
     st->rules = mf_folder_rules_new();
-    if (!mf_batchdef_profiles_read(cli->config, &src_profile, &dst_profile,
-                                   err) ||
-        mf_profile_folder_rules(
-            src_profile,
-            mf_config_get(cli->config, "gmail-archive-folder", NULL), st->rules,
-            err) ||
-        !cli_server_read(cli, "source", true, &st->src, &has_source, err) ||
-        !cli_server_read(cli, "target", false, &st->dst, &has_target, err) ||
-        !cli_admin_read(cli, "", &st->src_admin, err) ||
-        !cli_admin_read(cli, "target-", &st->dst_admin, err) ||
-        !cli_oauth_read(cli, "source", &st->src_oauth, err) ||
-        !cli_oauth_read(cli, "target", &st->dst_oauth, err) ||
+    if (mf_direct_connect_read(cli->config, false, st->rules, &st->c, err) ||
         mf_config_get_u64(cli->config, "concurrency",
                           MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256, MF_UNIT_NONE,
                           &u, err) ||
         mf_config_get_u64(cli->config, "max-message-size", 0, 0,
                           (uint64_t)1 << 40, MF_UNIT_BYTES,
                           &st->po.max_message_size, err) ||
-        cli_rules_add_list(st->rules,
-                           mf_config_get(cli->config, "include", NULL),
-                           mf_folder_rules_parse_include, err) ||
-        cli_rules_add_list(st->rules,
-                           mf_config_get(cli->config, "exclude", NULL),
-                           mf_folder_rules_parse_exclude, err) ||
-        cli_rules_add_list(st->rules,
-                           mf_config_get(cli->config, "rename", NULL),
-                           mf_folder_rules_parse_rename, err) ||
+        mf_folder_rules_add_list(st->rules,
+                                 mf_config_get(cli->config, "include", NULL),
+                                 mf_folder_rules_parse_include, err) ||
+        mf_folder_rules_add_list(st->rules,
+                                 mf_config_get(cli->config, "exclude", NULL),
+                                 mf_folder_rules_parse_exclude, err) ||
+        mf_folder_rules_add_list(st->rules,
+                                 mf_config_get(cli->config, "rename", NULL),
+                                 mf_folder_rules_parse_rename, err) ||
         (sep &&
          mf_folder_rules_parse_separator_replacement(st->rules, sep, err)))
         return false;
     st->po.concurrency = (unsigned)u;
     st->po.max_message_size =
-        mf_profile_max_message_size(dst_profile, st->po.max_message_size);
-    st->po.target_profile = dst_profile;
-    st->po.source_profile = src_profile;
-    st->src_admin.format =
-        mf_profile_login_format(src_profile, st->src_admin.format);
-    st->po.source = &st->src;
-    st->po.target = has_target ? &st->dst : NULL;
+        mf_profile_max_message_size(st->c.profile[1], st->po.max_message_size);
+    st->po.target_profile = st->c.profile[1];
+    st->po.source_profile = st->c.profile[0];
+    st->po.source = &st->c.server[0];
+    st->po.target = st->c.has_target ? &st->c.server[1] : NULL;
     st->po.rules = st->rules;
     st->po.stop = &stop_flag;
     return true;
@@ -258,10 +242,7 @@ read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
 
 static void
 settings_free(struct settings *st) {
-    cli_admin_clear(&st->src_admin);
-    cli_admin_clear(&st->dst_admin);
-    mf_oauth_free(&st->src_oauth);
-    mf_oauth_free(&st->dst_oauth);
+    mf_direct_connect_clear(&st->c);
     mf_folder_rules_free(&st->rules);
     names_free(&st->batches);
     free(st->conns);
@@ -328,7 +309,7 @@ cmd_plan(int argc, char **argv) {
     }
 
     if ((exit_code = cli_csv_load(&cli, "plan", cli.positional[0],
-                                  st.src_admin.user != NULL || st.src_oauth,
+                                  mf_direct_connect_password_optional(&st.c),
                                   &rows)) != -1)
         goto out;
     if (st.batches.n && (exit_code = read_forecast(&st, &fc)) != MF_EXIT_OK)
@@ -336,9 +317,8 @@ cmd_plan(int argc, char **argv) {
     exit_code = MF_EXIT_ERROR;
 
     {
-        const struct mf_jobs_direct_side sides[2] = {
-            cli_admin_side(&st.src_admin, st.src_oauth),
-            cli_admin_side(&st.dst_admin, st.dst_oauth)};
+        struct mf_jobs_direct_side sides[2];
+        mf_direct_connect_sides(&st.c, sides);
         mf_plan_requests_csv(sides, rows.rows, rows.n, &reqs);
     }
 
