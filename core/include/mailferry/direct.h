@@ -111,6 +111,14 @@ void mf_direct_connect_sides(const struct mf_direct_connect *c,
  * OAuth2): the CSV's Password column is then optional. */
 bool mf_direct_connect_password_optional(const struct mf_direct_connect *c);
 
+/* The folder rules of the options into rules: --include, --exclude,
+ * --rename (comma lists), with placement also --preset and --target-root,
+ * then --separator-replacement. The first problem is returned. */
+MF_WARN_UNUSED mf_err mf_direct_rules_read(const struct mf_config *conf,
+                                           bool placement,
+                                           struct mf_folder_rules *rules,
+                                           struct mf_error *err);
+
 /* Everything `migrate --direct` and `verify` read: c, the folder rules
  * (--include, --exclude, --rename, --preset, --target-root,
  * --separator-replacement), the fleet caps (mf_batchdef_caps_read()

@@ -133,11 +133,9 @@ mf_direct_connect_password_optional(const struct mf_direct_connect *c) {
 /* Folder rules, caps, copying                                         */
 /* ------------------------------------------------------------------ */
 
-/* --include, --exclude, --rename, --preset (comma lists), --target-root
- * and --separator-replacement into rules. */
-static mf_err
-rules_read(const struct mf_config *conf, struct mf_folder_rules *rules,
-           struct mf_error *err) {
+mf_err
+mf_direct_rules_read(const struct mf_config *conf, bool placement,
+                     struct mf_folder_rules *rules, struct mf_error *err) {
     const char *root = mf_config_get(conf, "target-root", NULL);
     const char *sep = mf_config_get(conf, "separator-replacement", NULL);
     mf_err rc;
@@ -150,11 +148,13 @@ rules_read(const struct mf_config *conf, struct mf_folder_rules *rules,
                                        mf_folder_rules_parse_exclude, err)) ||
         (rc = mf_folder_rules_add_list(rules,
                                        mf_config_get(conf, "rename", NULL),
-                                       mf_folder_rules_parse_rename, err)) ||
-        (rc = mf_folder_rules_add_list(rules,
-                                       mf_config_get(conf, "preset", NULL),
-                                       mf_folder_rules_parse_preset, err)) ||
-        (root && (rc = mf_folder_rules_parse_target_root(rules, root, err))))
+                                       mf_folder_rules_parse_rename, err)))
+        return rc;
+    if (placement &&
+        ((rc = mf_folder_rules_add_list(rules,
+                                        mf_config_get(conf, "preset", NULL),
+                                        mf_folder_rules_parse_preset, err)) ||
+         (root && (rc = mf_folder_rules_parse_target_root(rules, root, err)))))
         return rc;
     return sep ? mf_folder_rules_parse_separator_replacement(rules, sep, err)
                : MF_E_OK;
@@ -241,7 +241,7 @@ mf_direct_settings_read(const struct mf_config *conf,
     memset(s, 0, sizeof(*s));
     s->rules = mf_folder_rules_new();
     if ((rc = mf_direct_connect_read(conf, true, s->rules, &s->c, err)) ||
-        (rc = rules_read(conf, s->rules, err)) ||
+        (rc = mf_direct_rules_read(conf, true, s->rules, err)) ||
         (rc = caps_read(conf, &s->caps, &any_cap, err)) ||
         (rc = copy_read(conf, &s->opts, err)))
         return rc;
