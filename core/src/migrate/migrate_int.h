@@ -93,12 +93,14 @@ struct mf__run {
     /* Daily bandwidth quotas (quota.c), per side (0: downloads from the
      * source, 1: uploads to the target): the rules, the logins counted,
      * this run's own counts (a run without Redis), whether the server
-     * said the quota is used up; and once one was reached, the end of the
-     * wait (monotonic ms, 0: none). */
+     * said the quota is used up, which side's server said so last since
+     * the last wait (0: none, 1: source, 2: target); and once one was
+     * reached, the end of the wait (monotonic ms, 0: none). */
     struct mf_quota_rules quota;
     const char *quota_user[2];
     struct mf_caps_quota quota_own[2];
     bool quota_said[2];
+    int quota_said_last;
     uint64_t quota_until_ms;
 };
 

@@ -149,6 +149,7 @@ mf__run_quota_said(struct mf__run *run, bool target) {
     int side = target ? 1 : 0;
 
     run->quota_said[side] = true;
+    run->quota_said_last = side + 1;
     wait_until(run, count(run, side, true, 0));
 }
 
@@ -167,7 +168,20 @@ void
 mf__run_quota_wait(struct mf__run *run, const char *why) {
     const atomic_bool *stop = run->o->stop;
     uint64_t t = mf_monotonic_ms(), until = run->quota_until_ms;
+    char said[MF_ERROR_DETAIL_MAX + 160];
     bool shown;
+
+    /* The server's own words (the attempt's error) say what it refused,
+     * not whose quota: both are shown. */
+    if (run->quota_said_last) {
+        int side = run->quota_said_last - 1;
+        snprintf(said, sizeof(said),
+                 "the %s server said the %s quota of %s is used up (%s)",
+                 side ? "target" : "source", side_word[side],
+                 run->quota_user[side], why ? why : "");
+        why = said;
+        run->quota_said_last = 0;
+    }
 
     /* An attempt that ended on the quota without saying until when
      * waits a whole window. */

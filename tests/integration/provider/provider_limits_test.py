@@ -300,14 +300,17 @@ def dlquota(bye):
             check(seen is not None, "batch status showed the mailbox "
                   "waiting for the next quota window")
             pend = seen["pending"]
-            # The reason is the source server's own answer (mailferry's
-            # count never reached gmail's 2500 MB).
+            # The reason: whose quota, and the source server's own
+            # answer (mailferry's count never reached gmail's 2500 MB).
             check(seen["state"] == "Syncing" and pend["waiting"] and
                   pend["due"] and pend["due"] <= time.time() + WINDOW_S + 2
-                  and "[OVERQUOTA] Account exceeded command or bandwidth "
+                  and f"the source server said the download quota of "
+                  f"{mt.user(n)[0]} is used up" in pend["text"] and
+                  "[OVERQUOTA] Account exceeded command or bandwidth "
                   "limits" in pend["text"],
                   f"--mailbox --json: waiting, why and until when: {pend}")
             check(", Waiting" in text and "resumes" in text and
+                  "download quota of " + mt.user(n)[0] in text and
                   "bandwidth limits" in text,
                   f"--mailbox text says Waiting, why and when:\n{text}")
             check("Failed" not in states,
