@@ -597,11 +597,12 @@ struct mf_batch_item {
     const char *folder;
     uint32_t uid;
     uint64_t size;
-    int64_t internal_date; /* Unix time; 0 unknown */
-    const char *subject;   /* or NULL */
-    int code;              /* mf_err number; for skipped: why */
-    const char *name;      /* or NULL: mf_err_name(code) */
-    const char *detail;    /* or NULL */
+    int64_t internal_date;  /* Unix time; 0 unknown */
+    const char *subject;    /* or NULL */
+    const char *message_id; /* or NULL (stored since issue 13's report) */
+    int code;               /* mf_err number; for skipped: why */
+    const char *name;       /* or NULL: mf_err_name(code) */
+    const char *detail;     /* or NULL */
 };
 
 /* A job's final result. Borrowed. */

@@ -490,6 +490,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     mf_err rc;
 
     fr.run = run;
+    fr.failed_from = run->res->n_failed;
     fr.e = e;
     fr.src_name = mf_xstrndup((const char *)e->src_raw, e->src_raw_len);
     fr.dst_name = e->tgt_wire;
@@ -510,6 +511,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         rc = mf__run_store_error(run, run->src, fr.label);
         goto out;
     }
+    fr.src_selected = true;
     if (!refusal &&
         (rc = run->dst->ops->select(run->dst, fr.dst_name, false, &dsel))) {
         rc = mf__run_store_error(run, run->dst, e->tgt_name);
@@ -623,6 +625,8 @@ werr:
     run->retry_after_ms = fr.werr_retry_ms;
     rc = fr.werr.code;
 out:
+    if (fr.src_selected)
+        mf__folder_fill_failed(&fr, fr.failed_from);
     finish(&fr);
     return rc;
 }

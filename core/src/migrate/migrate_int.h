@@ -264,9 +264,11 @@ void mf__run_deleted(struct mf__run *run, const char *folder, uint32_t uid,
 void mf__run_moved(struct mf__run *run, const char *folder, uint32_t uid,
                    uint64_t size, const char *date, const char *subject,
                    const char *from_folder);
-/* Lists a message copied after --repair changed it (what: the change). */
+/* Lists a message copied after --repair changed it (what: the change;
+ * subject, decoded, and message_id may be NULL). */
 void mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
-                      uint64_t size, const char *date, const char *what);
+                      uint64_t size, const char *date, const char *subject,
+                      const char *message_id, const char *what);
 
 /* Lists a folder the target got under another name (folder: the
  * source path; why: the names and the reason) and counts it. */

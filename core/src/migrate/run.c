@@ -163,13 +163,17 @@ mf__run_item(struct mf__run *run, bool failed, const char *folder, uint32_t uid,
 
 void
 mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
-                 uint64_t size, const char *date, const char *what) {
+                 uint64_t size, const char *date, const char *subject,
+                 const char *message_id, const char *what) {
+    struct mf_migrate_result *res = run->res;
     struct mf_error e = {.code = MF_E_MESSAGE_REPAIRED};
 
     snprintf(e.detail, sizeof(e.detail), "%s", what);
-    run->res->stats.repaired++;
-    add_item(&run->res->repaired, &run->res->n_repaired, folder, uid, size,
-             date, NULL, &e);
+    res->stats.repaired++;
+    add_item(&res->repaired, &res->n_repaired, folder, uid, size, date, subject,
+             &e);
+    if (message_id)
+        res->repaired[res->n_repaired - 1].message_id = mf_xstrdup(message_id);
 }
 
 void
@@ -252,6 +256,7 @@ mf__run_item_clear(struct mf_migrate_item *it) {
     free(it->folder);
     free(it->date);
     free(it->subject);
+    free(it->message_id);
     memset(it, 0, sizeof(*it));
 }
 
