@@ -61,7 +61,7 @@
 #define MF_IMAP_SESSION_H
 
 #include "imap/conn.h"
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 #include "mailferry/err.h"
 #include "mailferry/util.h"
 

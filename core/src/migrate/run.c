@@ -6,7 +6,7 @@
  */
 #include "migrate/migrate_int.h"
 
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 #include "mailferry/profile.h"
 #include "mailferry/fence.h"
 #include "mailferry/util.h"
