@@ -202,9 +202,11 @@ MF_WARN_UNUSED mf_err mf__migrate_folder(struct mf__run *run,
 
 /* STATUS asked ahead (statuses.c): every folder of v on both sides,
  * pipelined, one round trip per side instead of one per folder and side,
- * kept in run until the folder's turn. A store without statuses() is not
- * asked; a folder the server refused is left out (status() asks it again
- * and tells why). MF_E_OK, or the error that broke a store (in run->err). */
+ * kept in run until the folder's turn; with a Redis, their checkpoints
+ * too, in one round trip. A store without statuses() is not asked; a
+ * folder the server refused is left out (status() asks it again and
+ * tells why). MF_E_OK, or the error that broke a store or the Redis
+ * read (in run->err). */
 MF_WARN_UNUSED mf_err mf__run_statuses_ask(struct mf__run *run,
                                            const struct mf_folder_entry **v,
                                            size_t n);
@@ -214,6 +216,11 @@ MF_WARN_UNUSED mf_err mf__run_statuses_ask(struct mf__run *run,
  * after it is a change for the next pass. */
 bool mf__run_status_take(struct mf__run *run, const struct mf_folder_entry *e,
                          bool target, struct mf_store_status *st_r);
+/* The checkpoint of the folder (raw source name) read ahead with the
+ * STATUS (with a Redis: all of them in one round trip), once: true with
+ * *ck_r (the caller owns its pending UIDs) and *found_r, or false. */
+bool mf__run_ckpt_take(struct mf__run *run, const char *folder,
+                       struct mf_checkpoint *ck_r, bool *found_r);
 void mf__run_statuses_free(struct mf__run *run);
 
 /* Whether a folder with nothing of it recorded is settled by STATUS alone
