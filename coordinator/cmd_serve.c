@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "mailferry/crypto.h"
-#include "mailferry/jobs.h"
+#include "mailferry/service.h"
 #include "mailferry/log.h"
 #include "mailferry/notify.h"
 #include "mailferry/util.h"
