@@ -216,9 +216,10 @@ cli_direct_read(struct cli *cli, const char *command, struct cli_direct *d) {
     if (!d->opts.batch)
         d->opts.batch = "default";
     d->redis_url = mf_config_get(cli->config, "redis", NULL);
-    /* A profile's own caps (leases.c fills them in) need no flag. */
-    if (d->redis_url && (mf_profile_has_caps(d->opts.source_profile) ||
-                         mf_profile_has_caps(d->opts.target_profile)))
+    /* A profile's own caps (leases.c fills them in) need no flag, nor a
+     * throttling provider's lowered limit (mf_profile_takes_leases()). */
+    if (d->redis_url &&
+        mf_profile_takes_leases(d->opts.source_profile, d->opts.target_profile))
         any_cap = true;
     return any_cap ? use_caps(command, d) : -1;
 }
