@@ -115,18 +115,28 @@ MF_WARN_UNUSED mf_err mf_checkpoint_put_claimed(
     struct mf_redis *r, const char *batch, const char *mailbox,
     const char *folder, const struct mf_checkpoint *ckpt,
     const struct mf_checkpoint_claim *claim, struct mf_error *err);
-/* Flags last synced (three-way flag merge, flagsync.c): per folder, one
- * line per message, "<source uid>\t<source flags>\t<target flags>\n", in
- * ascending UID order: the flags each side had when mailferry last made
- * them agree. Kept beside the checkpoints, one hash per mailbox, one
- * field per folder ("mf:{b:<batch>}:flags:<mailbox>"). *value_r is NULL
- * when the folder has none; free() it. */
-MF_WARN_UNUSED mf_err mf_checkpoint_flags_get(
-    struct mf_redis *r, const char *batch, const char *mailbox,
-    const char *folder, char **value_r, struct mf_error *err);
+/* Flags last synced (three-way flag merge, flagsync.c): lines
+ * "<source uid>\t<source flags>\t<target flags>\n" in ascending UID
+ * order, the flags each side had when mailferry last made them agree.
+ * Kept beside the checkpoints, one hash per mailbox
+ * ("mf:{b:<batch>}:flags:<mailbox>"), one field per UID window of a
+ * folder (the field names are core/src/migrate/flagbase.c's; before, one
+ * field per folder, named by it). *value_r is NULL when the field is not
+ * there; free() it. */
+MF_WARN_UNUSED mf_err mf_checkpoint_flags_get(struct mf_redis *r,
+                                              const char *batch,
+                                              const char *mailbox,
+                                              const char *field, char **value_r,
+                                              struct mf_error *err);
 MF_WARN_UNUSED mf_err mf_checkpoint_flags_put(
     struct mf_redis *r, const char *batch, const char *mailbox,
-    const char *folder, const char *value, struct mf_error *err);
+    const char *field, const char *value, struct mf_error *err);
+/* Removes one field of the flags hash (none there: nothing done). */
+MF_WARN_UNUSED mf_err mf_checkpoint_flags_del(struct mf_redis *r,
+                                              const char *batch,
+                                              const char *mailbox,
+                                              const char *field,
+                                              struct mf_error *err);
 /* The key of a mailbox's flags hash (batch removal deletes it). */
 void mf_checkpoint_flags_key(char *out, size_t n, const char *batch,
                              const char *mailbox);

@@ -115,7 +115,9 @@ MF_WARN_UNUSED mf_err mf_kafka_produce(struct mf_kafka_producer *p,
 /* Learns the topics' partitions and leaders now (a metadata request each,
  * up to timeout_ms), so that the first message produced to them is sent
  * at once instead of after librdkafka's next topic scan (up to a second):
- * for a producer whose first message is awaited (a job, a result). */
+ * for a producer whose first message is awaited (a job, a result).
+ * Programs that carry on without it wait MF_KAFKA_WARM_MS. */
+#define MF_KAFKA_WARM_MS 2000
 MF_WARN_UNUSED mf_err mf_kafka_producer_warm(struct mf_kafka_producer *p,
                                              const char *const *topics,
                                              size_t n, int timeout_ms,

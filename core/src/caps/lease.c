@@ -466,7 +466,8 @@ mf_caps_usage_get(struct mf_redis *r, const char *endpoint,
     k.cap[1] = mbox;
     k.limit[1] = 0;
     k.ncaps = 2;
-    call_init(&c, &k, "usage", NULL, 0, NULL, 5000);
+    /* usage holds no lease and queues no waiter: no lifetimes to pass */
+    call_init(&c, &k, "usage", NULL, 0, NULL, 0);
     rc = call_run(r, &c, &reply, err);
     mf__caps_keys_fini(&k);
     if (rc != MF_E_OK)

@@ -41,6 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How long the jobs' producer may take to learn its topic (run_threads()). */
+#define JOBS_WARM_MS 5000
+
 struct threads {
     struct mf_service_options so;
     struct mf_worker_options wo;
@@ -537,12 +540,14 @@ run_threads(struct run *x) {
         fprintf(stderr, "mailferry migrate: cannot start threads\n");
         return EXIT_ERROR;
     }
-    /* The jobs' producer learns its topic while the worker starts. */
+    /* The jobs' producer learns its topic while the worker starts. Unlike
+     * the programs' best-effort warms (MF_KAFKA_WARM_MS), a failure here
+     * ends the run, so the in-process cluster gets longer to answer. */
     if (mf_kafka_producer_new(x->kcfg, "mailferry-migrate", NULL, NULL,
                               &x->producer, &x->err) ||
         mf_kafka_producer_warm(x->producer,
-                               (const char *const[]){x->topics.jobs}, 1, 5000,
-                               &x->err)) {
+                               (const char *const[]){x->topics.jobs}, 1,
+                               JOBS_WARM_MS, &x->err)) {
         fprintf(stderr, "mailferry migrate: Kafka: %s\n", x->err.detail);
         return EXIT_ERROR;
     }

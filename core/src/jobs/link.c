@@ -65,7 +65,8 @@ mf_jobs_link_open(const struct mf_config *cfg, struct mf_redis *redis,
          * is waited for by the produce and the flush. */
         const char *const warm[] = {l->topics.jobs, l->topics.dlq};
         struct mf_error werr = {0};
-        if (mf_kafka_producer_warm(l->producer, warm, 2, 2000, &werr))
+        if (mf_kafka_producer_warm(l->producer, warm, 2, MF_KAFKA_WARM_MS,
+                                   &werr))
             mf_log(MF_LOG_DEBUG, NULL, "jobs.warm", "%s", werr.detail);
     }
     mf_jobs_sender_name(l->sender, sizeof(l->sender));

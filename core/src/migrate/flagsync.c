@@ -5,9 +5,9 @@
  * (Message-ID, size, INTERNALDATE); among equal fingerprints, in UID
  * order on both sides, so true duplicates pair one for one.
  *
- * The flags last synced ("flagbase", kept beside the checkpoints:
- * mailferry/checkpoint.h) hold per source UID the source's flags and the
- * target's flags as they were when mailferry last made them agree (at
+ * The flags last synced ("flagbase", flagbase.c: kept beside the
+ * checkpoints a UID window at a time) hold per source UID the source's flags
+ * and the target's flags as they were when mailferry last made them agree (at
  * the copy, or at the last flag sync). For each flag of a pair:
  *   - changed on the source only: the source's value is applied;
  *   - changed on the target only, or on neither: the target's is kept;
@@ -73,128 +73,6 @@ mf__flags_same(const char *a, const char *b) {
     free(ca);
     free(cb);
     return same;
-}
-
-/* ------------------------------------------------------------------ */
-/* Flagbase lines                                                      */
-/* ------------------------------------------------------------------ */
-
-struct baseline {
-    uint32_t uid;
-    const char *src, *tgt; /* into the parsed text */
-};
-
-void
-mf__flagbase_add(struct mf_buf *base, uint32_t uid, const char *src,
-                 const char *tgt) {
-    mf_buf_appendf(base, "%u\t%s\t%s\n", uid, src ? src : "", tgt ? tgt : "");
-}
-
-static int
-by_uid_stable(const void *a, const void *b) {
-    const struct baseline *x = a, *y = b;
-    if (x->uid != y->uid)
-        return x->uid < y->uid ? -1 : 1;
-    /* Later lines (higher addresses in the one text) win. */
-    return x->src < y->src ? -1 : x->src > y->src;
-}
-
-/* Parses flagbase text (modified in place) into lines sorted by UID, the
- * last line of a UID kept; malformed lines are left out. */
-static struct baseline *
-parse_base(char *text, size_t *n_r) {
-    struct baseline *v = NULL;
-    size_t n = 0, cap = 0, k = 0;
-
-    for (char *p = text; p && *p;) {
-        char *nl = strchr(p, '\n'), *t1, *t2;
-        uint64_t uid;
-        if (nl)
-            *nl = '\0';
-        t1 = strchr(p, '\t');
-        t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-        if (t2) {
-            *t1 = *t2 = '\0';
-            if (mf_parse_u64(p, 1, UINT32_MAX, &uid)) {
-                if (n == cap) {
-                    cap = cap ? 2 * cap : 256;
-                    v = mf_xreallocarray(v, cap, sizeof(*v));
-                }
-                v[n++] = (struct baseline){(uint32_t)uid, t1 + 1, t2 + 1};
-            }
-        }
-        p = nl ? nl + 1 : NULL;
-    }
-    if (n)
-        qsort(v, n, sizeof(*v), by_uid_stable);
-    for (size_t i = 0; i < n; i++)
-        if (i + 1 == n || v[i + 1].uid != v[i].uid)
-            v[k++] = v[i];
-    *n_r = k;
-    return v;
-}
-
-static const struct baseline *
-find_base(const struct baseline *v, size_t n, uint32_t uid) {
-    size_t lo = mf_u32_lower_bound_by(v, n, sizeof(*v),
-                                      offsetof(struct baseline, uid), uid);
-
-    return lo < n && v[lo].uid == uid ? &v[lo] : NULL;
-}
-
-mf_err
-mf__flagbase_line(struct mf__run *run, const char *folder, uint32_t uid,
-                  char **src_r, char **tgt_r) {
-    struct baseline *v = NULL;
-    const struct baseline *b;
-    char *text = NULL;
-    size_t n = 0;
-    mf_err rc;
-
-    *src_r = *tgt_r = NULL;
-    if ((rc = mf__flagbase_get(run, folder, &text)) != MF_E_OK || !text)
-        return rc;
-    v = parse_base(text, &n);
-    if ((b = find_base(v, n, uid)) != NULL) {
-        *src_r = mf_xstrdup(b->src);
-        *tgt_r = mf_xstrdup(b->tgt);
-    }
-    free(v);
-    free(text);
-    return MF_E_OK;
-}
-
-mf_err
-mf__flagbase_save(struct mf__run *run, const char *folder, struct mf_buf *base,
-                  bool keep_old) {
-    struct mf_buf all = {0}, out = {0};
-    struct baseline *v;
-    char *old = NULL;
-    size_t n;
-    mf_err rc;
-
-    /* Nothing to add to what is kept: what is saved stays as it is, with
-     * neither a read nor a write (a folder of a pass that copied nothing
-     * and ran no flag sync: every folder of an empty mailbox). */
-    if (keep_old && !base->len)
-        return MF_E_OK;
-    if (keep_old && (rc = mf__flagbase_get(run, folder, &old)) != MF_E_OK)
-        return rc;
-    if (old)
-        mf_buf_append(&all, old, strlen(old));
-    mf_buf_append(&all, base->data ? (const char *)base->data : "", base->len);
-    mf_buf_append(&all, "", 1);
-    v = parse_base((char *)all.data, &n);
-    for (size_t i = 0; i < n; i++)
-        mf__flagbase_add(&out, v[i].uid, v[i].src, v[i].tgt);
-    mf_buf_append(&out, "", 1);
-    rc = n || old ? mf__flagbase_put(run, folder, (const char *)out.data)
-                  : MF_E_OK;
-    free(v);
-    free(old);
-    mf_buf_free(&all);
-    mf_buf_free(&out);
-    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -294,8 +172,7 @@ struct sync_ctx {
     struct mf__run *run;
     const char *label;
     struct mf_store *st;
-    const struct baseline *bl;
-    size_t nbl;
+    struct mf__flagbase *fb; /* borrowed */
     struct mf_buf *base, want;
     struct store_ctx stored;
 };
@@ -370,13 +247,19 @@ static mf_err
 sync_pair(void *ud, const struct mf__msg *s, const struct mf__msg *t) {
     struct sync_ctx *c = ud;
     struct mf_store *st = c->st;
-    const struct baseline *b = find_base(c->bl, c->nbl, s->uid);
-    const char *want;
+    const char *want, *bsrc, *btgt;
     struct pending *p;
     mf_err rc;
 
-    mf__flags_merge(s->flags, b ? b->src : NULL, t->flags, b ? b->tgt : NULL,
-                    c->run->o->flag_conflict, &c->want);
+    /* Written once they are a window's worth (STOREs in flight add
+     * theirs as they are answered). */
+    if (c->base->len >= MF__FLAGBASE_FLUSH_BYTES &&
+        (rc = mf__flagbase_write(c->fb, c->base)) != MF_E_OK)
+        return rc;
+    if ((rc = mf__flagbase_find(c->fb, s->uid, &bsrc, &btgt)) != MF_E_OK)
+        return rc;
+    mf__flags_merge(s->flags, bsrc, t->flags, btgt, c->run->o->flag_conflict,
+                    &c->want);
     want = (const char *)c->want.data;
     if (mf__flags_same(want, t->flags)) {
         mf__flagbase_add(c->base, s->uid, s->flags, want);
@@ -389,9 +272,9 @@ sync_pair(void *ud, const struct mf__msg *s, const struct mf__msg *t) {
     snprintf(p->date, sizeof(p->date), "%s", s->date);
     p->src = mf_xstrdup(s->flags ? s->flags : "");
     p->want = mf_xstrdup(want);
-    if (b) {
-        p->old_src = mf_xstrdup(b->src);
-        p->old_tgt = mf_xstrdup(b->tgt);
+    if (bsrc) {
+        p->old_src = mf_xstrdup(bsrc);
+        p->old_tgt = mf_xstrdup(btgt);
     }
     rc = st->ops->set_flags(st, t->uid, want, stored, p);
     if (rc != MF_E_OK)
@@ -403,21 +286,14 @@ sync_pair(void *ud, const struct mf__msg *s, const struct mf__msg *t) {
 
 mf_err
 mf__migrate_flag_sync(struct mf__run *run, const char *label,
-                      const char *folder, uint32_t last_uid, uint32_t tgt_last,
-                      struct mf_buf *base) {
+                      struct mf__flagbase *fb, uint32_t last_uid,
+                      uint32_t tgt_last, struct mf_buf *base) {
     struct sync_ctx c = {
-        .run = run, .label = label, .st = run->dst, .base = base};
-    struct baseline *bl = NULL;
-    char *old = NULL;
+        .run = run, .label = label, .st = run->dst, .fb = fb, .base = base};
     mf_err rc;
 
     if (last_uid == 0)
         return MF_E_OK;
-    if ((rc = mf__flagbase_get(run, folder, &old)) != MF_E_OK)
-        goto out;
-    if (old)
-        bl = parse_base(old, &c.nbl);
-    c.bl = bl;
     /* Both folders in UID windows (pairing.c), not listed whole. */
     rc = mf__pair_folders(run, last_uid, tgt_last, sync_pair, &c);
     if (rc == MF_E_OK && (rc = c.st->ops->flush(c.st, 0)) != MF_E_OK)
@@ -432,9 +308,6 @@ mf__migrate_flag_sync(struct mf__run *run, const char *label,
         rc = c.stored.err.code;
     }
     run->res->stats.flags_updated += c.stored.updated;
-out:
     mf_buf_free(&c.want);
-    free(bl);
-    free(old);
     return rc;
 }

@@ -54,10 +54,11 @@
  * flagbase lines, UID map pairs). Pending messages stay listed, so every
  * checkpoint still names them. Recognition lists the target above the
  * mark into a fingerprint set once and takes from it window by window;
- * the flag sync pairs both folders in windows (pairing.c). What memory
- * still grows with the folder: that set (the target above the mark:
- * after a crash, what was in flight), the flagbase text, and with
- * --sync-deletes the UID map.
+ * the flag sync pairs both folders in windows (pairing.c); the flags last
+ * synced are read and written a UID window at a time (flagbase.c). What
+ * memory still grows with the folder: that set (the target above the
+ * mark: after a crash, what was in flight), and with --sync-deletes the
+ * UID map.
  *
  * Message states move LISTED -> QUEUED -> DONE, or to PRESENT, SKIPPED,
  * FAILED, VANISHED. A batch the target refuses as a whole is retried one
@@ -144,6 +145,7 @@ finish(struct mf__folder *fr) {
     mf__uidmap_clear(&fr->uidmap);
     mf_buf_free(&fr->newbase);
     mf_buf_free(&fr->moved_base);
+    mf__flagbase_free(&fr->fb);
     mf_fingerprint_set_free(&fr->rec_set);
 }
 
@@ -261,7 +263,8 @@ flags_unchanged(struct mf__folder *fr, bool *same_r) {
 }
 
 /* The flag sync of an incremental pass (flagsync.c), and the flags last
- * synced: those it made agree, and those of the messages copied now. */
+ * synced: those it made agree, and those of the messages copied now.
+ * Without a flag sync the lines saved before stay, the new ones added. */
 static mf_err
 sync_flags(struct mf__folder *fr, bool incremental) {
     struct mf_buf base = {0};
@@ -270,8 +273,8 @@ sync_flags(struct mf__folder *fr, bool incremental) {
 
     if (incremental && (rc = flags_unchanged(fr, &same)) == MF_E_OK && !same) {
         size_t listed = fr->run->res->n_failed;
-        rc = mf__migrate_flag_sync(fr->run, fr->label, fr->src_name,
-                                   fr->ck.last_uid, fr->tgt_last, &base);
+        rc = mf__migrate_flag_sync(fr->run, fr->label, fr->fb, fr->ck.last_uid,
+                                   fr->tgt_last, &base);
         fr->flags_refused = fr->run->res->n_failed > listed;
     }
     for (size_t i = 0; rc == MF_E_OK && i < fr->list.n; i++)
@@ -283,11 +286,8 @@ sync_flags(struct mf__folder *fr, bool incremental) {
         mf_buf_append(&base, fr->newbase.data, fr->newbase.len);
     if (rc == MF_E_OK && fr->moved_base.len) /* moved here (moves.c) */
         mf_buf_append(&base, fr->moved_base.data, fr->moved_base.len);
-    /* Without a flag sync the flags last synced stay, the new lines
-     * added. */
     if (rc == MF_E_OK)
-        rc = mf__flagbase_save(fr->run, fr->src_name, &base,
-                               !incremental || same);
+        rc = mf__flagbase_write(fr->fb, &base);
     mf_buf_free(&base);
     return rc;
 }
@@ -494,6 +494,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     fr.src_name = mf_xstrndup((const char *)e->src_raw, e->src_raw_len);
     fr.dst_name = e->tgt_wire;
     fr.label = e->src_path ? e->src_path : fr.src_name;
+    fr.fb = mf__flagbase_new(run, fr.src_name);
 
     if ((rc = mf__ckpt_get(run, fr.src_name, &fr.ck, &found)))
         goto out;
@@ -584,6 +585,10 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         if (werr)
             goto werr;
         if (rc != MF_E_OK)
+            goto out;
+        /* The flags of the copies, a window's worth at a time. */
+        if (fr.newbase.len >= MF__FLAGBASE_FLUSH_BYTES &&
+            (rc = mf__flagbase_write(fr.fb, &fr.newbase)) != MF_E_OK)
             goto out;
         /* A short window stops the copy there: nothing is checkpointed
          * past what the windows before it confirmed. */

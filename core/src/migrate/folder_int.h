@@ -77,11 +77,13 @@ struct mf__folder {
     uint32_t src_last, width;
     /* Messages of finished windows dropped from list (settled): their
      * source bytes above base_uid, those left outside the date window,
-     * the flagbase lines of those copied (folder_ckpt.c). */
+     * the flagbase lines of those copied (folder_ckpt.c), written to fb
+     * a window's worth at a time (folder.c). */
     uint64_t acc_bytes, acc_out, acc_out_bytes;
     struct mf_buf newbase;
-    bool uidmap_added; /* pairs went into uidmap */
-    bool counted;      /* this attempt counted the folder's source totals */
+    struct mf__flagbase *fb; /* owned: the folder's flags last synced */
+    bool uidmap_added;       /* pairs went into uidmap */
+    bool counted; /* this attempt counted the folder's source totals */
     bool base_out_counted;
     /* Recognition (folder_list.c): the target's fingerprints above the
      * mark, taken as windows match them; rec_twins once the twins of

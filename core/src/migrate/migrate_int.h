@@ -218,24 +218,44 @@ const char *mf__folder_changed(const struct mf_checkpoint *ck, bool found,
 
 struct mf_buf;
 
+/* The flags last synced of one folder, read and written a UID window at
+ * a time (flagbase.c). */
+struct mf__flagbase;
+
+/* UIDs per stored window of flags last synced. */
+#define MF__FLAGBASE_WINDOW 10000u
+/* Lines a caller buffers before mf__flagbase_write(). */
+#define MF__FLAGBASE_FLUSH_BYTES (256u * 1024u)
+
 /* Carries flag changes for the messages with source UIDs up to last_uid,
  * pairing messages by fingerprint (both folders selected; tgt_last: the
  * target's last UID when selected, 0: not known): a three-way
- * merge against the flags last synced of folder (raw source name), see
- * flagsync.c. Appends the flags now synced to base (flagbase lines). */
+ * merge against fb, the flags last synced of the folder, see
+ * flagsync.c. Appends the flags now synced to base (flagbase lines),
+ * writing them to fb whenever they pass MF__FLAGBASE_FLUSH_BYTES. */
 MF_WARN_UNUSED mf_err mf__migrate_flag_sync(
-    struct mf__run *run, const char *label, const char *folder,
+    struct mf__run *run, const char *label, struct mf__flagbase *fb,
     uint32_t last_uid, uint32_t tgt_last, struct mf_buf *base);
+/* A folder's (raw source name, copied) flags last synced, through run's
+ * Redis or memory. Nothing is read before it is asked for. */
+struct mf__flagbase *mf__flagbase_new(struct mf__run *run, const char *folder);
+void mf__flagbase_free(struct mf__flagbase **fb);
 /* Appends one flagbase line: a message whose source flags were src and
  * whose target flags were made tgt. */
 void mf__flagbase_add(struct mf_buf *base, uint32_t uid, const char *src,
                       const char *tgt);
-/* Saves base as the folder's flags last synced, sorted by UID (the last
- * line of a UID wins). With keep_old, the lines saved before are kept
- * under those of base (a pass without a flag sync); with keep_old and an
- * empty base nothing is read or written. */
-MF_WARN_UNUSED mf_err mf__flagbase_save(struct mf__run *run, const char *folder,
-                                        struct mf_buf *base, bool keep_old);
+/* Writes the lines of base (mf__flagbase_add()) into their windows, each
+ * replacing the line stored for its UID (the last line of a UID in base
+ * wins), and empties base. An empty base reads and writes nothing. */
+MF_WARN_UNUSED mf_err mf__flagbase_write(struct mf__flagbase *fb,
+                                         struct mf_buf *base);
+/* The line of source UID uid: *src_r and *tgt_r borrowed until the next
+ * call on fb, both NULL when there is none. */
+MF_WARN_UNUSED mf_err mf__flagbase_find(struct mf__flagbase *fb, uint32_t uid,
+                                        const char **src_r, const char **tgt_r);
+/* The name of the field holding window k of folder's lines (malloc'd;
+ * for tests and mf__flagbase_get()). */
+char *mf__flagbase_field(const char *folder, uint32_t k);
 /* The flagbase line of source UID uid in folder: *src_r and *tgt_r
  * (malloc'd), both NULL when there is none. */
 MF_WARN_UNUSED mf_err mf__flagbase_line(struct mf__run *run, const char *folder,
@@ -249,11 +269,14 @@ void mf__flags_merge(const char *s, const char *sb, const char *t,
                      struct mf_buf *out);
 /* Flag lists are equal as sets, ignoring case (RFC 3501 section 2.3.2). */
 bool mf__flags_same(const char *a, const char *b);
-/* The flags last synced of a folder (Redis or memory), NULL: none. */
-MF_WARN_UNUSED mf_err mf__flagbase_get(struct mf__run *run, const char *folder,
+/* One field of the mailbox's flags hash (Redis or memory): a window of a
+ * folder's flags last synced (mf__flagbase_field()), the form before
+ * windows (the folder's name), a UID map; NULL: none. */
+MF_WARN_UNUSED mf_err mf__flagbase_get(struct mf__run *run, const char *field,
                                        char **value_r);
-MF_WARN_UNUSED mf_err mf__flagbase_put(struct mf__run *run, const char *folder,
+MF_WARN_UNUSED mf_err mf__flagbase_put(struct mf__run *run, const char *field,
                                        const char *value);
+MF_WARN_UNUSED mf_err mf__flagbase_del(struct mf__run *run, const char *field);
 
 /* Checkpoints of run's mailbox (Redis or memory). */
 MF_WARN_UNUSED mf_err mf__ckpt_get(struct mf__run *run, const char *folder,

@@ -65,14 +65,14 @@ mem_folder(struct mf__run *run, const char *folder) {
 }
 
 mf_err
-mf__flagbase_get(struct mf__run *run, const char *folder, char **value_r) {
+mf__flagbase_get(struct mf__run *run, const char *field, char **value_r) {
     const char *batch = run->o->batch ? run->o->batch : "";
 
     if (run->o->redis)
         return mf_checkpoint_flags_get(run->o->redis, batch, run->mailbox,
-                                       folder, value_r, &run->err);
+                                       field, value_r, &run->err);
     for (struct mf__ckpt_mem *m = run->mem; m; m = m->next)
-        if (strcmp(m->folder, folder) == 0) {
+        if (strcmp(m->folder, field) == 0) {
             *value_r = m->flags ? mf_xstrdup(m->flags) : NULL;
             return MF_E_OK;
         }
@@ -80,22 +80,45 @@ mf__flagbase_get(struct mf__run *run, const char *folder, char **value_r) {
     return MF_E_OK;
 }
 
+/* A write to the flags hash refused: the claim is gone. */
+static mf_err
+lost_claim(struct mf__run *run, const char *field) {
+    return mf_error_set(&run->err, MF_E_FENCED,
+                        "flags last synced (%.100s) not written: the claim "
+                        "on this job is gone",
+                        field);
+}
+
 mf_err
-mf__flagbase_put(struct mf__run *run, const char *folder, const char *value) {
+mf__flagbase_put(struct mf__run *run, const char *field, const char *value) {
     const char *batch = run->o->batch ? run->o->batch : "";
     struct mf__ckpt_mem *m;
 
     if (!mf_fence_holds(run->o->fence))
-        return mf_error_set(&run->err, MF_E_FENCED,
-                            "flags of folder %.100s not written: the claim "
-                            "on this job is gone",
-                            folder);
+        return lost_claim(run, field);
     if (run->o->redis)
         return mf_checkpoint_flags_put(run->o->redis, batch, run->mailbox,
-                                       folder, value, &run->err);
-    m = mem_folder(run, folder);
+                                       field, value, &run->err);
+    m = mem_folder(run, field);
     free(m->flags);
     m->flags = mf_xstrdup(value);
+    return MF_E_OK;
+}
+
+mf_err
+mf__flagbase_del(struct mf__run *run, const char *field) {
+    const char *batch = run->o->batch ? run->o->batch : "";
+
+    if (!mf_fence_holds(run->o->fence))
+        return lost_claim(run, field);
+    if (run->o->redis)
+        return mf_checkpoint_flags_del(run->o->redis, batch, run->mailbox,
+                                       field, &run->err);
+    for (struct mf__ckpt_mem *m = run->mem; m; m = m->next)
+        if (strcmp(m->folder, field) == 0) {
+            free(m->flags);
+            m->flags = NULL;
+        }
     return MF_E_OK;
 }
 

@@ -9,42 +9,29 @@
  */
 #include "plan/plan_int.h"
 
+#include "mailferry/util.h"
+
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 /* The width of a batch's column. */
 #define COL 22
 
-/* One row of the table: a label and a value per batch. */
+/* What a row shows of each digest: a figure read at an offset (text, a
+ * 64- or 32-bit count, or a cap where 0 means none), what a writer makes
+ * of the digest, or (STATES) a row per mailbox state that any batch has. */
+enum kind { TEXT, U64, U32, CAP, WRITER, STATES };
+
 typedef void (*cell_fn)(char *out, size_t n, const struct mf_plan_digest *d);
 
-static void
-row(FILE *out, const char *label, cell_fn fn, const struct mf_plan_digest *d,
-    size_t n) {
-    fprintf(out, "%-28s", label);
-    for (size_t i = 0; i < n; i++) {
-        char cell[96];
-        fn(cell, sizeof(cell), &d[i]);
-        fprintf(out, " %-*s", COL, cell);
-    }
-    fprintf(out, "\n");
-}
+struct row {
+    const char *label;
+    enum kind kind;
+    size_t off; /* of the figure in struct mf_plan_digest */
+    cell_fn fn; /* WRITER's */
+};
 
-static void
-c_name(char *o, size_t n, const struct mf_plan_digest *d) {
-    snprintf(o, n, "%s", d->name);
-}
-static void
-c_state(char *o, size_t n, const struct mf_plan_digest *d) {
-    snprintf(o, n, "%s", d->state);
-}
-static void
-c_mailboxes(char *o, size_t n, const struct mf_plan_digest *d) {
-    snprintf(o, n, "%llu", (unsigned long long)d->mailboxes);
-}
-static void
-c_messages(char *o, size_t n, const struct mf_plan_digest *d) {
-    snprintf(o, n, "%llu", (unsigned long long)d->messages_copied);
-}
 static void
 c_bytes(char *o, size_t n, const struct mf_plan_digest *d) {
     char b[32];
@@ -63,81 +50,99 @@ static void
 c_mailbox_time(char *o, size_t n, const struct mf_plan_digest *d) {
     mf_plan_format_duration(o, n, d->sum_seconds);
 }
+/* "1.2 KB/s, 3.4 msg/s" */
+static void
+rate(char *o, size_t n, uint64_t bytes_per_second, double messages_per_second) {
+    char b[32];
+    mf_plan_format_bytes(b, sizeof(b), bytes_per_second);
+    snprintf(o, n, "%s/s, %.1f msg/s", b, messages_per_second);
+}
 static void
 c_batch_rate(char *o, size_t n, const struct mf_plan_digest *d) {
     int64_t s = mf_plan_digest_duration(d);
-    char b[32];
-    if (s <= 0) {
+    if (s <= 0)
         snprintf(o, n, "-");
-        return;
-    }
-    mf_plan_format_bytes(b, sizeof(b), d->bytes_copied / (uint64_t)s);
-    snprintf(o, n, "%s/s, %.1f msg/s", b, (double)d->messages_copied / s);
+    else
+        rate(o, n, d->bytes_copied / (uint64_t)s,
+             (double)d->messages_copied / s);
 }
 static void
 c_conn_rate(char *o, size_t n, const struct mf_plan_digest *d) {
-    char b[32];
-    if (!(d->rate.seconds > 0)) {
+    if (!(d->rate.seconds > 0))
         snprintf(o, n, "-");
-        return;
-    }
-    mf_plan_format_bytes(b, sizeof(b), (uint64_t)d->rate.bytes_per_second);
-    snprintf(o, n, "%s/s, %.1f msg/s", b, d->rate.messages_per_second);
+    else
+        rate(o, n, (uint64_t)d->rate.bytes_per_second,
+             d->rate.messages_per_second);
 }
 static void
 c_rate_base(char *o, size_t n, const struct mf_plan_digest *d) {
     snprintf(o, n, "%llu Synced mailboxes",
              (unsigned long long)d->rate.mailboxes);
 }
+
+#define FIG(label, kind, field)                                                \
+    { label, kind, offsetof(struct mf_plan_digest, field), NULL }
+#define WRITE(label, fn)                                                       \
+    { label, WRITER, 0, fn }
+
+static const struct row rows[] = {
+    FIG("batch", TEXT, name),
+    FIG("state", TEXT, state),
+    FIG("mailboxes", U64, mailboxes),
+    {NULL, STATES, 0, NULL},
+    FIG("messages copied", U64, messages_copied),
+    WRITE("bytes copied", c_bytes),
+    WRITE("duration (first to last)", c_duration),
+    WRITE("mailbox time (sum)", c_mailbox_time),
+    WRITE("throughput (batch)", c_batch_rate),
+    WRITE("throughput per connection", c_conn_rate),
+    WRITE("  measured over", c_rate_base),
+    FIG("attempts", U64, attempts),
+    FIG("mailboxes with errors", U64, errors),
+    FIG("messages failed", U64, failed_items),
+    FIG("skipped: too large", U64, skipped_too_large),
+    FIG("cap: connections", CAP, cap_connections),
+    FIG("cap: per user", CAP, cap_per_user),
+    FIG("cap: per IP", CAP, cap_per_ip),
+    FIG("cap: mailboxes at once", CAP, cap_mailboxes),
+    FIG("peak mailboxes at once", U32, peak_concurrency),
+};
+
+/* The cell of row r for digest d (not for a STATES row). */
 static void
-c_attempts(char *o, size_t n, const struct mf_plan_digest *d) {
-    snprintf(o, n, "%llu", (unsigned long long)d->attempts);
-}
-static void
-c_errors(char *o, size_t n, const struct mf_plan_digest *d) {
-    snprintf(o, n, "%llu", (unsigned long long)d->errors);
-}
-static void
-c_failed(char *o, size_t n, const struct mf_plan_digest *d) {
-    snprintf(o, n, "%llu", (unsigned long long)d->failed_items);
-}
-static void
-c_too_large(char *o, size_t n, const struct mf_plan_digest *d) {
-    snprintf(o, n, "%llu", (unsigned long long)d->skipped_too_large);
-}
-static void
-cap(char *o, size_t n, uint32_t v) {
-    if (v)
-        snprintf(o, n, "%u", v);
-    else
-        snprintf(o, n, "none");
-}
-static void
-c_cap_total(char *o, size_t n, const struct mf_plan_digest *d) {
-    cap(o, n, d->cap_connections);
-}
-static void
-c_cap_user(char *o, size_t n, const struct mf_plan_digest *d) {
-    cap(o, n, d->cap_per_user);
-}
-static void
-c_cap_ip(char *o, size_t n, const struct mf_plan_digest *d) {
-    cap(o, n, d->cap_per_ip);
-}
-static void
-c_cap_mb(char *o, size_t n, const struct mf_plan_digest *d) {
-    cap(o, n, d->cap_mailboxes);
-}
-static void
-c_peak(char *o, size_t n, const struct mf_plan_digest *d) {
-    snprintf(o, n, "%u", d->peak_concurrency);
+cell(char *o, size_t n, const struct row *r, const struct mf_plan_digest *d) {
+    const char *p = (const char *)d + r->off;
+    uint64_t u64;
+    uint32_t u32;
+
+    MF_ASSERT(r->kind != STATES);
+    switch (r->kind) {
+    case TEXT:
+        snprintf(o, n, "%s", p);
+        break;
+    case U64:
+        memcpy(&u64, p, sizeof(u64));
+        snprintf(o, n, "%llu", (unsigned long long)u64);
+        break;
+    case U32:
+    case CAP:
+        memcpy(&u32, p, sizeof(u32));
+        if (u32 == 0 && r->kind == CAP)
+            snprintf(o, n, "none");
+        else
+            snprintf(o, n, "%u", u32);
+        break;
+    case WRITER:
+        r->fn(o, n, d);
+        break;
+    case STATES: /* a cell per state: state_rows() */
+        break;
+    }
 }
 
-void
-mf_plan_compare_print(FILE *out, const struct mf_plan_digest *d, size_t n) {
-    row(out, "batch", c_name, d, n);
-    row(out, "state", c_state, d, n);
-    row(out, "mailboxes", c_mailboxes, d, n);
+/* A row per mailbox state that any of the batches has. */
+static void
+state_rows(FILE *out, const struct mf_plan_digest *d, size_t n) {
     for (int s = 0; s < MF_MAILBOX_STATE_COUNT; s++) {
         bool any = false;
         char label[40];
@@ -152,22 +157,23 @@ mf_plan_compare_print(FILE *out, const struct mf_plan_digest *d, size_t n) {
             fprintf(out, " %-*llu", COL, (unsigned long long)d[i].counts[s]);
         fprintf(out, "\n");
     }
-    row(out, "messages copied", c_messages, d, n);
-    row(out, "bytes copied", c_bytes, d, n);
-    row(out, "duration (first to last)", c_duration, d, n);
-    row(out, "mailbox time (sum)", c_mailbox_time, d, n);
-    row(out, "throughput (batch)", c_batch_rate, d, n);
-    row(out, "throughput per connection", c_conn_rate, d, n);
-    row(out, "  measured over", c_rate_base, d, n);
-    row(out, "attempts", c_attempts, d, n);
-    row(out, "mailboxes with errors", c_errors, d, n);
-    row(out, "messages failed", c_failed, d, n);
-    row(out, "skipped: too large", c_too_large, d, n);
-    row(out, "cap: connections", c_cap_total, d, n);
-    row(out, "cap: per user", c_cap_user, d, n);
-    row(out, "cap: per IP", c_cap_ip, d, n);
-    row(out, "cap: mailboxes at once", c_cap_mb, d, n);
-    row(out, "peak mailboxes at once", c_peak, d, n);
+}
+
+void
+mf_plan_compare_print(FILE *out, const struct mf_plan_digest *d, size_t n) {
+    for (size_t r = 0; r < MF_ARRAY_LEN(rows); r++) {
+        if (rows[r].kind == STATES) {
+            state_rows(out, d, n);
+            continue;
+        }
+        fprintf(out, "%-28s", rows[r].label);
+        for (size_t i = 0; i < n; i++) {
+            char c[96];
+            cell(c, sizeof(c), &rows[r], &d[i]);
+            fprintf(out, " %-*s", COL, c);
+        }
+        fprintf(out, "\n");
+    }
     for (size_t i = 0; i < n; i++)
         if (d[i].running)
             fprintf(out, "note: %s is %s; its figures may still change\n",

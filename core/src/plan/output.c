@@ -201,12 +201,29 @@ window_text(FILE *out, const struct mf_window *w,
             tmp);
 }
 
+/* The totals' lines that a mailbox and the batch both print: what is
+ * copied, what is over the message size cap, outside the window, and in
+ * folders not copied. */
+static void
+totals_text(FILE *out, const struct mf_plan_totals *t, uint64_t max_size,
+            const struct mf_window *w) {
+    char tmp[96], cap[32];
+
+    mf_plan_format_bytes(cap, sizeof(cap), max_size);
+    counts_text(tmp, sizeof(tmp), &t->copy);
+    fprintf(out, "  to copy: %s\n", tmp);
+    counts_text(tmp, sizeof(tmp), &t->oversize);
+    fprintf(out, "  over the %s cap (skipped): %s\n", cap, tmp);
+    window_text(out, w, &t->outside);
+    counts_text(tmp, sizeof(tmp), &t->excluded);
+    fprintf(out, "  in folders not copied: %s\n", tmp);
+}
+
 void
 mf_plan_mailbox_print(FILE *out, const struct mf_plan_mailbox *mb) {
-    char sd[8], td[8], cap[32], tmp[96];
+    char sd[8], td[8];
     const struct mf_plan_totals *t = &mb->totals;
 
-    mf_plan_format_bytes(cap, sizeof(cap), mb->max_message_size);
     if (!mb->plan) {
         fprintf(out, "%s: NOT PLANNED: %s [%s]\n\n", mb->email,
                 mb->error.detail, mf_err_name(mb->error.code));
@@ -252,13 +269,7 @@ mf_plan_mailbox_print(FILE *out, const struct mf_plan_mailbox *mb) {
             "%u special-use\n",
             t->folders_copy, t->folders_container, t->folders_excluded,
             t->folders_renamed, t->folders_special_use);
-    counts_text(tmp, sizeof(tmp), &t->copy);
-    fprintf(out, "  to copy: %s\n", tmp);
-    counts_text(tmp, sizeof(tmp), &t->oversize);
-    fprintf(out, "  over the %s cap (skipped): %s\n", cap, tmp);
-    window_text(out, &mb->window, &t->outside);
-    counts_text(tmp, sizeof(tmp), &t->excluded);
-    fprintf(out, "  in folders not copied: %s\n", tmp);
+    totals_text(out, t, mb->max_message_size, &mb->window);
     quota_text(out, &mb->quota);
     if (mb->n_oversize) {
         fprintf(out, "  messages over the cap:\n");
@@ -280,22 +291,15 @@ mf_plan_mailbox_print(FILE *out, const struct mf_plan_mailbox *mb) {
 void
 mf_plan_batch_print(FILE *out, const struct mf_plan_batch *b) {
     const struct mf_plan_totals *t = &b->totals;
-    char tmp[96], cap[32];
+    char tmp[96];
 
     for (size_t i = 0; i < b->n; i++)
         mf_plan_mailbox_print(out, &b->mailboxes[i]);
-    mf_plan_format_bytes(cap, sizeof(cap), b->max_message_size);
     fprintf(out, "batch: %zu mailboxes planned, %zu failed (%.1fs)\n",
             b->n_planned, b->n_failed, b->seconds);
     fprintf(out, "  folders: %u to copy, %u containers, %u excluded\n",
             t->folders_copy, t->folders_container, t->folders_excluded);
-    counts_text(tmp, sizeof(tmp), &t->copy);
-    fprintf(out, "  to copy: %s\n", tmp);
-    counts_text(tmp, sizeof(tmp), &t->oversize);
-    fprintf(out, "  over the %s cap (skipped): %s\n", cap, tmp);
-    window_text(out, &b->window, &t->outside);
-    counts_text(tmp, sizeof(tmp), &t->excluded);
-    fprintf(out, "  in folders not copied: %s\n", tmp);
+    totals_text(out, t, b->max_message_size, &b->window);
     if (t->over_quota)
         fprintf(out, "  WARNING: %u mailboxes do not fit their target quota\n",
                 t->over_quota);

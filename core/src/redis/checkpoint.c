@@ -45,17 +45,27 @@ words(struct mf_redis *r, const char *const *argv, redisReply **reply_r,
                                  err);
 }
 
+/* verb (HGET, HSET, HDEL) on field of a mailbox's flags hash, with value
+ * for HSET. */
+static mf_err
+flags_cmd(struct mf_redis *r, const char *batch, const char *mailbox,
+          const char *verb, const char *field, const char *value,
+          redisReply **reply_r, struct mf_error *err) {
+    char key[1100];
+
+    mf_checkpoint_flags_key(key, sizeof(key), batch, mailbox);
+    return words(r, (const char *[]){verb, key, field, value, NULL}, reply_r,
+                 err);
+}
+
 mf_err
 mf_checkpoint_flags_get(struct mf_redis *r, const char *batch,
-                        const char *mailbox, const char *folder, char **value_r,
+                        const char *mailbox, const char *field, char **value_r,
                         struct mf_error *err) {
-    char key[1100];
     redisReply *reply = NULL;
     mf_err rc;
 
-    mf_checkpoint_flags_key(key, sizeof(key), batch, mailbox);
-    if ((rc = words(r, (const char *[]){"HGET", key, folder, NULL}, &reply,
-                    err)))
+    if ((rc = flags_cmd(r, batch, mailbox, "HGET", field, NULL, &reply, err)))
         return rc;
     *value_r = reply->type == REDIS_REPLY_STRING
                    ? mf_xstrndup(reply->str, reply->len)
@@ -66,15 +76,25 @@ mf_checkpoint_flags_get(struct mf_redis *r, const char *batch,
 
 mf_err
 mf_checkpoint_flags_put(struct mf_redis *r, const char *batch,
-                        const char *mailbox, const char *folder,
+                        const char *mailbox, const char *field,
                         const char *value, struct mf_error *err) {
-    char key[1100];
     redisReply *reply = NULL;
     mf_err rc;
 
-    mf_checkpoint_flags_key(key, sizeof(key), batch, mailbox);
-    if ((rc = words(r, (const char *[]){"HSET", key, folder, value, NULL},
-                    &reply, err)))
+    if ((rc = flags_cmd(r, batch, mailbox, "HSET", field, value, &reply, err)))
+        return rc;
+    freeReplyObject(reply);
+    return MF_E_OK;
+}
+
+mf_err
+mf_checkpoint_flags_del(struct mf_redis *r, const char *batch,
+                        const char *mailbox, const char *field,
+                        struct mf_error *err) {
+    redisReply *reply = NULL;
+    mf_err rc;
+
+    if ((rc = flags_cmd(r, batch, mailbox, "HDEL", field, NULL, &reply, err)))
         return rc;
     freeReplyObject(reply);
     return MF_E_OK;

@@ -648,7 +648,8 @@ mf_worker_run(const struct mf_worker_options *o, const atomic_bool *stop,
          * a Kafka still starting is waited for where a job needs it. */
         const char *const warm[] = {w->topics.results, w->topics.jobs};
         struct mf_error werr = {0};
-        if (mf_kafka_producer_warm(w->producer, warm, 2, 2000, &werr))
+        if (mf_kafka_producer_warm(w->producer, warm, 2, MF_KAFKA_WARM_MS,
+                                   &werr))
             mf_log(MF_LOG_DEBUG, NULL, "worker.warm", "%s", werr.detail);
     }
     /* Claims need Redis: wait for it before joining the group. */

@@ -40,7 +40,7 @@ conn(void) {
     struct mf_redis *r = NULL;
     struct mf_error err = {0};
 
-    assert_int_equal(mf_redis_connect(url, 5000, &r, &err), MF_E_OK);
+    assert_int_equal(mf_redis_connect(url, 0, &r, &err), MF_E_OK);
     return r;
 }
 
@@ -432,7 +432,7 @@ racer(void *arg) {
     struct mf_batch_lease l;
     char worker[32];
 
-    if (mf_redis_connect(url, 5000, &r, &err) != MF_E_OK) {
+    if (mf_redis_connect(url, 0, &r, &err) != MF_E_OK) {
         x->rc = MF_E_REDIS_UNAVAILABLE;
         return NULL;
     }

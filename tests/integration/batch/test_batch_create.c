@@ -33,7 +33,7 @@ conn(void) {
     struct mf_redis *r = NULL;
     struct mf_error err = {0};
 
-    assert_int_equal(mf_redis_connect(url, 5000, &r, &err), MF_E_OK);
+    assert_int_equal(mf_redis_connect(url, 0, &r, &err), MF_E_OK);
     return r;
 }
 

@@ -64,7 +64,7 @@ test_verify_claim(void **state) {
     (void)state;
     snprintf(name, sizeof(name), "tv%ld-%d", (long)time(NULL), (int)getpid());
     c.name = name;
-    assert_int_equal(mf_redis_connect(url, 5000, &r, &err), MF_E_OK);
+    assert_int_equal(mf_redis_connect(url, 0, &r, &err), MF_E_OK);
     assert_int_equal(mf_batch_create(r, &c, &mb, 1, &err), MF_E_OK);
     snprintf(job, sizeof(job), "%s/v@x.org/verify/1", name);
 

@@ -29,7 +29,7 @@ ct_connect(void) {
     struct mf_redis *r = NULL;
     struct mf_error err = {0};
 
-    if (!url || mf_redis_connect(url, 5000, &r, &err) != MF_E_OK) {
+    if (!url || mf_redis_connect(url, 0, &r, &err) != MF_E_OK) {
         fprintf(stderr, "cannot connect to %s: %s\n", url ? url : "(none)",
                 err.detail);
         abort();
@@ -222,7 +222,7 @@ ct_connect_url(const char *url) {
     struct mf_redis *r = NULL;
     struct mf_error err = {0};
 
-    if (mf_redis_connect(url, 5000, &r, &err) != MF_E_OK) {
+    if (mf_redis_connect(url, 0, &r, &err) != MF_E_OK) {
         fprintf(stderr, "cannot connect to %s: %s\n", url, err.detail);
         abort();
     }

@@ -27,7 +27,7 @@ connect11(void) {
     struct mf_redis *r = NULL;
     struct mf_error err = {0};
 
-    if (!base || mf_redis_connect(url, 5000, &r, &err) != MF_E_OK) {
+    if (!base || mf_redis_connect(url, 0, &r, &err) != MF_E_OK) {
         fprintf(stderr, "cannot connect to %s: %s\n", url, err.detail);
         abort();
     }

@@ -265,7 +265,7 @@ cmd_jobs(const struct opts *o, long n) {
     if (mf_kafka_topics_from_config(cfg, &t, &err))
         return 3;
     if (o->open_key && (mf_crypto_keyring_load(o->open_key, &kr, &err) ||
-                        mf_redis_connect(o->redis, 5000, &r, &err))) {
+                        mf_redis_connect(o->redis, 0, &r, &err))) {
         fprintf(stderr, "coord_helper: %s\n", err.detail);
         return 3;
     }
@@ -431,7 +431,7 @@ cmd_worker(const struct opts *o, long n) {
 
     if (mf_kafka_topics_from_config(cfg, &t, &err) ||
         mf_kafka_producer_new(cfg, "coord-helper", NULL, NULL, &p, &err) ||
-        mf_redis_connect(o->redis, 5000, &r, &err)) {
+        mf_redis_connect(o->redis, 0, &r, &err)) {
         fprintf(stderr, "coord_helper: %s\n", err.detail);
         return 3;
     }

@@ -72,6 +72,7 @@ import migrate_test as mt  # noqa: E402
 REDIS5 = mt.REDIS["REDIS_URL"].rstrip("/") + "/5"
 OLD = '"15-Jan-2024 10:00:00 +0000"'
 RECENT = '"10-Mar-2026 12:00:00 -0800"'
+DAY = "2026-03-01"  # the window's bound: OLD before it, RECENT after
 
 
 def add(port, n, folder, tag, date, flags=None):
@@ -123,57 +124,81 @@ def report_csv_row(email):
     return rows[-1] if rows else None
 
 
+def plan_window(csv, option, copy, outside):
+    """`plan --<option> DAY --json`: copy messages inside the window,
+    outside outside it."""
+    p = subprocess.run([mt.MAILFERRY, "plan", csv, "--source", mt.SRC,
+                        f"--{option}", DAY, "--json"],
+                       capture_output=True, text=True, timeout=120)
+    mt.check(p.returncode == 0, f"plan --{option}: {p.stderr}")
+    plan = json.loads(p.stdout)["plan"]
+    t = plan["mailboxes"][0]["totals"]
+    mt.check(plan[option] == DAY and t["copy_messages"] == copy and
+             t["outside_messages"] == outside and t["outside_bytes"] > 0,
+             f"plan inside/outside: {t}")
+
+
+def first_window_pass(csv, args, n, option, copied, outside, year):
+    """The first `migrate --<option> DAY`: the copied messages, all of
+    year, on the target; the others counted outside_window in the result
+    and the report CSV."""
+    rc, doc = mt.migrate(csv, *args, f"--{option}", DAY)
+    m = mt.mailbox(doc, n)
+    mt.check(m["messages_copied"] == copied and
+             m["outside_window"] == outside and m["failed"] == 0 and
+             m["bytes_outside_window"] > 0, f"{m}")
+    dates = target_dates(n)
+    mt.check(len(dates) == copied and all(year in d for d in dates),
+             f"only the messages of {year} on the target: {dates}")
+    row = report_csv_row(mt.user(n)[0])
+    mt.check(row is not None and row["OutsideWindow"] == str(outside),
+             f"report CSV OutsideWindow: {row}")
+
+
+def late_passes(csv, args, n, option, copied, outside):
+    """A message on each side of DAY arrives after the first pass (which
+    copied copied): a pass with the window copies only the one inside
+    (outside now outside it), a pass without the window copies those
+    outside, once: EQUAL."""
+    add(mt.SRC_PORT, n, "INBOX", "old-late", OLD)
+    add(mt.SRC_PORT, n, "INBOX", "recent-late", RECENT)
+    rc, doc = mt.migrate(csv, *args, f"--{option}", DAY)
+    m = mt.mailbox(doc, n)
+    mt.check(m["messages_copied"] == 1 and m["outside_window"] == outside,
+             f"{m}")
+    mt.check(len(target_dates(n)) == copied + 1,
+             "the new message inside the window only")
+    rc, doc = mt.migrate(csv, *args)  # no window (MX switched): the rest
+    m = mt.mailbox(doc, n)
+    mt.check(m["messages_copied"] == outside and m["outside_window"] == 0 and
+             m["failed"] == 0, f"{m}")
+    mt.assert_equal(n)
+
+
 def case_window():
     for n in (46, 47):
         fill(n)
 
     # user46: the engine alone, checkpoints in Redis database 5.
     csv = mt.csv_for([46], "window46")
+    plan_window(csv, "since", 3, 6)
     p = subprocess.run([mt.MAILFERRY, "plan", csv, "--source", mt.SRC,
-                        "--since", "2026-03-01", "--json"],
-                       capture_output=True, text=True, timeout=120)
-    mt.check(p.returncode == 0, f"plan --since: {p.stderr}")
-    plan = json.loads(p.stdout)["plan"]
-    t = plan["mailboxes"][0]["totals"]
-    mt.check(plan["since"] == "2026-03-01" and t["copy_messages"] == 3 and
-             t["outside_messages"] == 6 and t["outside_bytes"] > 0,
-             f"plan inside/outside: {t}")
-    p = subprocess.run([mt.MAILFERRY, "plan", csv, "--source", mt.SRC,
-                        "--since", "2026-03-01"], capture_output=True,
+                        "--since", DAY], capture_output=True,
                        text=True, timeout=120)
-    mt.check("outside the window (since 2026-03-01): 6 messages" in p.stdout,
+    mt.check(f"outside the window (since {DAY}): 6 messages" in p.stdout,
              f"plan text: {p.stdout}")
     args = ["--redis", REDIS5, "--batch", f"t-window46-{mt.RUN_ID}"]
-    rc, doc = mt.migrate(csv, *args, "--since", "2026-03-01")
-    m = mt.mailbox(doc, 46)
-    mt.check(m["messages_copied"] == 3 and m["outside_window"] == 6 and
-             m["failed"] == 0 and m["bytes_outside_window"] > 0, f"{m}")
-    dates = target_dates(46)
-    mt.check(len(dates) == 3 and all("2026" in d for d in dates),
-             f"only the recent messages on the target: {dates}")
-    row = report_csv_row("user46@example.test")
-    mt.check(row is not None and row["OutsideWindow"] == "6",
-             f"report CSV OutsideWindow: {row}")
+    first_window_pass(csv, args, 46, "since", 3, 6, "2026")
     # verify compares what the window covers: equal with it, six missing
     # without.
-    for extra, want in ((["--since", "2026-03-01"], 0), ([], 1)):
+    for extra, want in ((["--since", DAY], 0), ([], 1)):
         p = subprocess.run([mt.MAILFERRY, "verify", csv, "--source", mt.SRC,
                             "--target", mt.TGT, *extra],
                            capture_output=True, text=True, timeout=120)
         mt.check(p.returncode == want, f"verify {extra}: exit {p.returncode}"
                  f"\n{p.stdout}{p.stderr}")
 
-    add(mt.SRC_PORT, 46, "INBOX", "old-late", OLD)
-    add(mt.SRC_PORT, 46, "INBOX", "recent-late", RECENT)
-    rc, doc = mt.migrate(csv, *args, "--since", "2026-03-01")
-    m = mt.mailbox(doc, 46)
-    mt.check(m["messages_copied"] == 1 and m["outside_window"] == 7, f"{m}")
-
-    rc, doc = mt.migrate(csv, *args)  # MX switched: the rest
-    m = mt.mailbox(doc, 46)
-    mt.check(m["messages_copied"] == 7 and m["outside_window"] == 0 and
-             m["failed"] == 0, f"{m}")
-    mt.assert_equal(46)
+    late_passes(csv, args, 46, "since", 3, 7)
     rc, doc = mt.migrate(csv, *args)
     mt.check(mt.mailbox(doc, 46)["messages_copied"] == 0, f"{doc}")
 
@@ -184,7 +209,7 @@ def case_window():
     batch = f"t-window47-{mt.RUN_ID}"
     csv = mt.csv_for([47], "window47")
     args = ["--redis", REDIS5, "--batch", batch, "--master-key-file", key]
-    rc, doc = mt.migrate(csv, *args, "--since", "2026-03-01", direct=False)
+    rc, doc = mt.migrate(csv, *args, "--since", DAY, direct=False)
     mt.check(len(target_dates(47)) == 3, f"embedded --since: {doc}")
 
     def status():
@@ -196,7 +221,7 @@ def case_window():
 
     st = status()
     mb = st["mailboxes"][0]
-    mt.check(st["since"] == "2026-03-01" and st["before"] is None and
+    mt.check(st["since"] == DAY and st["before"] is None and
              mb["outside_window"] == 6 and
              st["totals"]["outside_window"] == 6, f"batch status: {st}")
     p = subprocess.run([mt.MAILFERRY, "batch", "set", batch, "--redis", REDIS5,
@@ -213,7 +238,7 @@ def case_window():
     st = status()
     mt.check(st["since"] is None and
              [(x["option"], x["old"], x["new"]) for x in st["changes"]] ==
-             [("since", "2026-03-01", "none")] and
+             [("since", DAY, "none")] and
              st["mailboxes"][0]["outside_window"] == 0, f"status: {st}")
 
 
@@ -221,39 +246,10 @@ def case_before():
     n = 125
     fill(n)
     csv = mt.csv_for([n], "before125")
-    p = subprocess.run([mt.MAILFERRY, "plan", csv, "--source", mt.SRC,
-                        "--before", "2026-03-01", "--json"],
-                       capture_output=True, text=True, timeout=120)
-    mt.check(p.returncode == 0, f"plan --before: {p.stderr}")
-    plan = json.loads(p.stdout)["plan"]
-    t = plan["mailboxes"][0]["totals"]
-    mt.check(plan["before"] == "2026-03-01" and t["copy_messages"] == 6 and
-             t["outside_messages"] == 3 and t["outside_bytes"] > 0,
-             f"plan inside/outside: {t}")
+    plan_window(csv, "before", 6, 3)
     args = ["--redis", REDIS5, "--batch", f"t-before{n}-{mt.RUN_ID}"]
-    rc, doc = mt.migrate(csv, *args, "--before", "2026-03-01")
-    m = mt.mailbox(doc, n)
-    mt.check(m["messages_copied"] == 6 and m["outside_window"] == 3 and
-             m["failed"] == 0 and m["bytes_outside_window"] > 0, f"{m}")
-    dates = target_dates(n)
-    mt.check(len(dates) == 6 and all("2024" in d for d in dates),
-             f"only the old messages on the target: {dates}")
-    row = report_csv_row(mt.user(n)[0])
-    mt.check(row is not None and row["OutsideWindow"] == "3",
-             f"report CSV OutsideWindow: {row}")
-
-    add(mt.SRC_PORT, n, "INBOX", "old-late", OLD)
-    add(mt.SRC_PORT, n, "INBOX", "recent-late", RECENT)
-    rc, doc = mt.migrate(csv, *args, "--before", "2026-03-01")
-    m = mt.mailbox(doc, n)
-    mt.check(m["messages_copied"] == 1 and m["outside_window"] == 4, f"{m}")
-    mt.check(len(target_dates(n)) == 7, "the new old message only")
-
-    rc, doc = mt.migrate(csv, *args)  # no upper bound: the rest, once
-    m = mt.mailbox(doc, n)
-    mt.check(m["messages_copied"] == 4 and m["outside_window"] == 0 and
-             m["failed"] == 0, f"{m}")
-    mt.assert_equal(n)
+    first_window_pass(csv, args, n, "before", 6, 3, "2024")
+    late_passes(csv, args, n, "before", 6, 4)
 
 
 def search_mid(port, n, folder, tag):

@@ -159,7 +159,7 @@ main(int argc, char **argv) {
         cfgs[n].email = mbs[n].email;
         cfgs[n].user = mbs[n].email;
     }
-    if (mf_redis_connect(argv[1], 5000, &r, &err))
+    if (mf_redis_connect(argv[1], 0, &r, &err))
         return die("connect", &err);
     if (mf_batch_create(r, &cfg, cfgs, n, &err))
         return die("create", &err);

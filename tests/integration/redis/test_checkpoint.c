@@ -1,7 +1,8 @@
 /*
  * Checkpoints against a real redis-server (fixture "redis"): round trip
- * over TCP and the unix socket, hash-tagged keys, and a server restart
- * that the client survives (the checkpoint is still there, from the AOF).
+ * over TCP and the unix socket, hash-tagged keys, the flags hash's fields
+ * (written, read, removed), and a server restart that the client
+ * survives (the checkpoint is still there, from the AOF).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,6 +76,53 @@ test_round_trip(void **state) {
     assert_null(r);
     free(url);
     free(unix_url);
+}
+
+/* The flags hash: fields written, read back, removed one at a time (a
+ * folder's old whole-folder value once its windows are written), and
+ * all gone with the checkpoints. */
+static void
+test_flags_fields(void **state) {
+    char *url = mf_testenv_redis("REDIS_URL");
+    struct mf_redis *r = NULL;
+    struct mf_error err = {0};
+    char *v = NULL;
+
+    (void)state;
+    assert_non_null(url);
+    assert_int_equal(mf_redis_connect(url, 2000, &r, &err), MF_E_OK);
+    assert_int_equal(mf_checkpoint_clear(r, "b1", "f@x.org", &err), MF_E_OK);
+    assert_int_equal(
+        mf_checkpoint_flags_put(r, "b1", "f@x.org", "INBOX", "1\t\t\n", &err),
+        MF_E_OK);
+    assert_int_equal(mf_checkpoint_flags_put(r, "b1", "f@x.org",
+                                             "\tfw\t0\tINBOX", "2\t\t\n", &err),
+                     MF_E_OK);
+    assert_int_equal(
+        mf_checkpoint_flags_get(r, "b1", "f@x.org", "INBOX", &v, &err),
+        MF_E_OK);
+    assert_string_equal(v, "1\t\t\n");
+    free(v);
+    assert_int_equal(mf_checkpoint_flags_del(r, "b1", "f@x.org", "INBOX", &err),
+                     MF_E_OK);
+    assert_int_equal(mf_checkpoint_flags_del(r, "b1", "f@x.org", "INBOX", &err),
+                     MF_E_OK); /* not there: nothing done */
+    assert_int_equal(
+        mf_checkpoint_flags_get(r, "b1", "f@x.org", "INBOX", &v, &err),
+        MF_E_OK);
+    assert_null(v);
+    assert_int_equal(
+        mf_checkpoint_flags_get(r, "b1", "f@x.org", "\tfw\t0\tINBOX", &v, &err),
+        MF_E_OK);
+    assert_string_equal(v, "2\t\t\n");
+    free(v);
+    assert_int_equal(mf_checkpoint_clear(r, "b1", "f@x.org", &err), MF_E_OK);
+    assert_int_equal(
+        mf_checkpoint_flags_get(r, "b1", "f@x.org", "\tfw\t0\tINBOX", &v, &err),
+        MF_E_OK);
+    assert_null(v);
+    mf_redis_free(&r);
+    free(url);
 }
 
 static void
@@ -202,6 +250,7 @@ main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_claimed_put),
+        cmocka_unit_test(test_flags_fields),
         cmocka_unit_test(test_survives_restart),
         cmocka_unit_test(test_unreachable),
     };

@@ -72,7 +72,7 @@ connect_all(struct ctx *c) {
 
     if (!c->redis_url || !c->batch)
         die("--redis and --batch are required", NULL);
-    if (mf_redis_connect(c->redis_url, 5000, &c->r, &err))
+    if (mf_redis_connect(c->redis_url, 0, &c->r, &err))
         die("redis", &err);
     if (c->key && mf_crypto_keyring_load(c->key, &c->kr, &err))
         die("key", &err);

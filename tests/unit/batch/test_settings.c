@@ -6,7 +6,7 @@
  * an option not given or not settable is left alone; a window with no
  * day inside is refused; a value that does not read names its option.
  */
-#include "testenv.h"
+#include "testredis.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,19 +16,16 @@
 
 #include "mailferry/batch.h"
 #include "mailferry/config.h"
-#include "mailferry/embedded.h"
 #include "mailferry/util.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 struct t {
-    char dir[256];
-    struct mf_redis_child *child;
-    struct mf_redis *r;
+    struct mf_testredis redis;
+    struct mf_redis *r; /* borrowed: redis.r */
     struct mf_config *conf;
     char heard[512];
 };
@@ -45,13 +42,8 @@ setup(void **state) {
     };
     struct mf_batch_mailbox_cfg mb = {.email = "a@example.test", .user = "a"};
 
-    signal(SIGPIPE, SIG_IGN);
-    assert_true(mf_testenv_mkdtemp(t->dir, sizeof(t->dir), "mf_test_bset"));
-    assert_int_equal(mf_redis_child_start(NULL, t->dir, &t->child, &err),
-                     MF_E_OK);
-    assert_int_equal(
-        mf_redis_connect(mf_redis_child_url(t->child), 0, &t->r, &err),
-        MF_E_OK);
+    assert_true(mf_testredis_start(&t->redis, "mf_test_bset"));
+    t->r = t->redis.r;
     if (mf_batch_create(t->r, &c, &mb, 1, &err))
         fail_msg("create: %s", err.detail);
     t->conf = mf_config_new();
@@ -64,9 +56,7 @@ teardown(void **state) {
     struct t *t = *state;
 
     mf_config_free(&t->conf);
-    mf_redis_free(&t->r);
-    mf_redis_child_stop(&t->child);
-    rmdir(t->dir);
+    mf_testredis_stop(&t->redis);
     free(t);
     return 0;
 }

@@ -1,6 +1,6 @@
 /*
  * One lease's life (core/src/caps/), case by case, against a private
- * redis-server child (mailferry/embedded.h) so that nothing else shares
+ * redis-server child (tests/support/testredis.h) so that nothing else shares
  * its keys: acquire up to the cap and "full" past it, release, expiry of
  * a lease whose holder died, renewal that keeps a lease past its TTL and
  * fails once it is gone, the client-side schedule (due, expired), and
@@ -9,7 +9,7 @@
  * of the same rules (many processes, fairness under churn, Redis
  * restarts) is integration.caps.leases.
  */
-#include "testenv.h"
+#include "testredis.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,12 +18,10 @@
 #include <cmocka.h>
 
 #include "mailferry/caps.h"
-#include "mailferry/embedded.h"
 #include "mailferry/redis.h"
 #include "mailferry/util.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,23 +30,16 @@
 #define TTL_MS 300 /* short leases: expiry within the test */
 
 struct t {
-    char dir[256];
-    struct mf_redis_child *child;
-    struct mf_redis *r;
+    struct mf_testredis redis;
+    struct mf_redis *r; /* borrowed: redis.r */
 };
 
 static int
 setup(void **state) {
     struct t *t = mf_xcalloc(1, sizeof(*t));
-    struct mf_error err = {0};
 
-    signal(SIGPIPE, SIG_IGN); /* hiredis writes with plain send() */
-    assert_true(mf_testenv_mkdtemp(t->dir, sizeof(t->dir), "mf_test_lease"));
-    assert_int_equal(mf_redis_child_start(NULL, t->dir, &t->child, &err),
-                     MF_E_OK);
-    assert_int_equal(
-        mf_redis_connect(mf_redis_child_url(t->child), 0, &t->r, &err),
-        MF_E_OK);
+    assert_true(mf_testredis_start(&t->redis, "mf_test_lease"));
+    t->r = t->redis.r;
     *state = t;
     return 0;
 }
@@ -57,9 +48,7 @@ static int
 teardown(void **state) {
     struct t *t = *state;
 
-    mf_redis_free(&t->r);
-    mf_redis_child_stop(&t->child);
-    rmdir(t->dir);
+    mf_testredis_stop(&t->redis);
     free(t);
     return 0;
 }
@@ -269,7 +258,7 @@ test_wait_woken_by_release(void **state) {
     struct t *t = *state;
     struct mf_caps_spec s = spec("wake.example:993", 1);
     struct mf_caps_waiter *holder = mf_caps_waiter_new(&s);
-    struct blocked b = {.url = mf_redis_child_url(t->child)};
+    struct blocked b = {.url = mf_testredis_url(&t->redis)};
     struct mf_caps_lease *l = try_acquire(t, holder, NULL);
     pthread_t th;
 

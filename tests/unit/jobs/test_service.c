@@ -17,7 +17,7 @@
  *   - requeue: a claim whose worker died (its TTL runs out) is requeued
  *     by the scan with the next attempt, its job produced.
  */
-#include "testenv.h"
+#include "testredis.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,7 +34,6 @@
 #include "mailferry/util.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,13 +44,12 @@
 #define WAIT_MS 15000 /* for anything the service does, under load */
 
 struct t {
-    char dir[256], keyfile[300];
-    struct mf_redis_child *redis_child;
+    struct mf_testredis redis;
     struct mf_kafka_mock *mock;
     struct mf_kafka_topics topics;
     struct mf_config *cfg;
-    struct mf_crypto_keyring *kr;
-    struct mf_redis *r;
+    struct mf_crypto_keyring *kr; /* borrowed: redis.kr */
+    struct mf_redis *r;           /* borrowed: redis.r */
     struct mf_kafka_producer *producer;
     struct mf_kafka_consumer *jobs, *dlq;
     struct mf_service_options o;
@@ -89,21 +87,12 @@ consumer(struct t *t, const char *topic) {
 static int
 setup(void **state) {
     struct t *t = mf_xcalloc(1, sizeof(*t));
-    /* hiredis writes with plain send() (redis.h). */
-    signal(SIGPIPE, SIG_IGN);
     struct mf_error err = {0};
 
-    assert_true(mf_testenv_mkdtemp(t->dir, sizeof(t->dir), "mf_test_service"));
-    snprintf(t->keyfile, sizeof(t->keyfile), "%s/keys", t->dir);
-    assert_int_equal(mf_crypto_keyfile_generate(t->keyfile, "k1",
-                                                MF_CRYPTO_KEYFILE_CREATE, &err),
-                     MF_E_OK);
-    assert_int_equal(mf_crypto_keyring_load(t->keyfile, &t->kr, &err), MF_E_OK);
-    assert_int_equal(mf_redis_child_start(NULL, t->dir, &t->redis_child, &err),
-                     MF_E_OK);
-    assert_int_equal(
-        mf_redis_connect(mf_redis_child_url(t->redis_child), 0, &t->r, &err),
-        MF_E_OK);
+    assert_true(mf_testredis_start(&t->redis, "mf_test_service"));
+    assert_true(mf_testredis_keyring(&t->redis));
+    t->kr = t->redis.kr;
+    t->r = t->redis.r;
     assert_int_equal(mf_kafka_mock_start(1, PREFIX, 1, &t->mock, &err),
                      MF_E_OK);
     assert_int_equal(mf_kafka_topics_init(&t->topics, PREFIX, &err), MF_E_OK);
@@ -120,7 +109,7 @@ setup(void **state) {
     mf_service_metrics_init(&t->m);
     t->o = (struct mf_service_options){
         .config = t->cfg,
-        .redis_url = mf_redis_child_url(t->redis_child),
+        .redis_url = mf_testredis_url(&t->redis),
         .keyring = t->kr,
         .scan_interval_ms = 100,
         .metrics = &t->m,
@@ -144,11 +133,7 @@ teardown(void **state) {
     mf_kafka_producer_free(&t->producer);
     mf_config_free(&t->cfg);
     mf_kafka_mock_stop(&t->mock);
-    mf_redis_free(&t->r);
-    mf_redis_child_stop(&t->redis_child);
-    mf_crypto_keyring_free(&t->kr);
-    unlink(t->keyfile);
-    rmdir(t->dir);
+    mf_testredis_stop(&t->redis);
     free(t);
     return 0;
 }

@@ -11,10 +11,11 @@
  * alone; a STORE the target refuses (Cyrus's keyword limit) is that
  * message's alone: listed, its flagbase line kept as it was, the other
  * pairs synced; refusals in a row (a read-only folder) or a broken session
- * end the sync with that error. And the flags last synced
- * (mf__flagbase_save()): kept under new lines, and neither read nor
- * written by a pass that adds none (shown by a broken fence, which
- * refuses every write).
+ * end the sync with that error. And the flags last synced (flagbase.c):
+ * kept under new lines, neither read nor written by a pass that adds none
+ * (shown by a broken fence, which refuses every write), stored a UID
+ * window at a time and written during a long sync, and the form before
+ * windows read, rewritten as windows and removed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,22 +70,58 @@ teardown(void **state) {
  * produces is dropped). */
 static mf_err
 flag_sync(struct t *t, uint32_t last_uid) {
+    struct mf__flagbase *fb = mf__flagbase_new(&t->run, "INBOX");
     struct mf_buf base = {0};
-    mf_err rc = mf__migrate_flag_sync(&t->run, "INBOX", "INBOX", last_uid,
+    mf_err rc = mf__migrate_flag_sync(&t->run, "INBOX", fb, last_uid,
                                       t->tgt_last, &base);
     mf_buf_free(&base);
+    mf__flagbase_free(&fb);
     return rc;
 }
 
 /* The same with the flagbase it produces, into *base_r (owned). */
 static mf_err
 flag_sync_base(struct t *t, uint32_t last_uid, char **base_r) {
+    struct mf__flagbase *fb = mf__flagbase_new(&t->run, "INBOX");
     struct mf_buf base = {0};
-    mf_err rc = mf__migrate_flag_sync(&t->run, "INBOX", "INBOX", last_uid,
+    mf_err rc = mf__migrate_flag_sync(&t->run, "INBOX", fb, last_uid,
                                       t->tgt_last, &base);
     mf_buf_append(&base, "", 1);
     *base_r = (char *)base.data;
+    mf__flagbase_free(&fb);
     return rc;
+}
+
+/* Writes base into INBOX's flags last synced (emptied). */
+static mf_err
+save(struct t *t, struct mf_buf *base) {
+    struct mf__flagbase *fb = mf__flagbase_new(&t->run, "INBOX");
+    mf_err rc = mf__flagbase_write(fb, base);
+
+    mf__flagbase_free(&fb);
+    return rc;
+}
+
+/* Window k of INBOX's flags last synced as stored (owned, NULL: none). */
+static char *
+stored_window(struct t *t, uint32_t k) {
+    char *field = mf__flagbase_field("INBOX", k), *v = NULL;
+
+    assert_int_equal(mf__flagbase_get(&t->run, field, &v), MF_E_OK);
+    free(field);
+    return v;
+}
+
+/* The line of uid as "src|tgt" into out ("-" when there is none). */
+static void
+line_of(struct mf__flagbase *fb, uint32_t uid, char *out, size_t n) {
+    const char *src, *tgt;
+
+    assert_int_equal(mf__flagbase_find(fb, uid, &src, &tgt), MF_E_OK);
+    if (src)
+        snprintf(out, n, "%s|%s", src, tgt);
+    else
+        snprintf(out, n, "-");
 }
 
 /* Opens both stores and selects INBOX (the target read-only if asked). */
@@ -289,9 +326,7 @@ test_store_refused_keeps_base(void **state) {
     open_both(t, false);
     /* The flags last synced: the copy's. */
     mf__flagbase_add(&first, t->sf->msgs[0].uid, "\\Flagged", "\\Flagged");
-    mf_buf_append(&first, "", 1);
-    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &first, false),
-                     MF_E_OK);
+    assert_int_equal(save(t, &first), MF_E_OK);
     mf_buf_free(&first);
     /* The user adds a keyword the target will not take. */
     mf_mem_msg_set_flags(&t->sf->msgs[0], "\\Flagged $TooMany");
@@ -360,32 +395,223 @@ test_flagbase_kept(void **state) {
     char *v = NULL;
 
     mf__flagbase_add(&base, 7, "\\Seen", "\\Seen");
-    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true), MF_E_OK);
-    mf_buf_free(&base);
+    assert_int_equal(save(t, &base), MF_E_OK);
+    assert_int_equal(base.len, 0); /* written: emptied */
     mf__flagbase_add(&base, 3, "\\Flagged", "\\Flagged");
-    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true), MF_E_OK);
-    mf_buf_free(&base);
-    assert_int_equal(mf__flagbase_get(&t->run, "INBOX", &v), MF_E_OK);
-    assert_non_null(v);
-    assert_non_null(strstr(v, "7"));
-    assert_true(strstr(v, "3") < strstr(v, "7")); /* sorted by UID */
+    assert_int_equal(save(t, &base), MF_E_OK);
+    v = stored_window(t, 0);
+    assert_string_equal(v, "3\t\\Flagged\t\\Flagged\n7\t\\Seen\t\\Seen\n");
     free(v);
     /* A pass that adds nothing writes nothing: no refusal by the broken
      * fence, and what was saved stays. */
     mf_fence_init(&fence, &claim, mf_fence_now_ms() + 60000);
     mf_fence_break(&fence);
     t->o.fence = &fence;
-    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true), MF_E_OK);
+    assert_int_equal(save(t, &base), MF_E_OK);
     mf__flagbase_add(&base, 9, "", "");
-    assert_int_equal(mf__flagbase_save(&t->run, "INBOX", &base, true),
-                     MF_E_FENCED);
+    assert_int_equal(save(t, &base), MF_E_FENCED);
     t->o.fence = NULL;
     mf_fence_destroy(&fence);
     mf_buf_free(&base);
-    assert_int_equal(mf__flagbase_get(&t->run, "INBOX", &v), MF_E_OK);
+    v = stored_window(t, 0);
     assert_non_null(strstr(v, "7"));
     assert_null(strstr(v, "9"));
     free(v);
+}
+
+/* The layout: the lines of UIDs k*W+1 .. (k+1)*W in window k, sorted, one
+ * per UID; a write merges into the windows its lines fall in (the last
+ * line of a UID wins, within a write and over what is stored) and leaves
+ * the others alone; a lookup finds a line in any window, and one written
+ * after the window was read. */
+static void
+test_window_layout(void **state) {
+    struct t *t = *state;
+    const uint32_t w = MF__FLAGBASE_WINDOW;
+    struct mf__flagbase *fb;
+    struct mf_buf base = {0};
+    char *v, want[256], got[64];
+
+    mf__flagbase_add(&base, 2 * w + 5, "\\Seen", "\\Seen");
+    mf__flagbase_add(&base, w, "\\Flagged", "");
+    mf__flagbase_add(&base, 1, "", "$Mine");
+    mf__flagbase_add(&base, w + 1, "\\Answered", "\\Answered");
+    mf__flagbase_add(&base, 1, "\\Draft", "\\Draft"); /* wins */
+    assert_int_equal(save(t, &base), MF_E_OK);
+    v = stored_window(t, 0);
+    snprintf(want, sizeof(want), "1\t\\Draft\t\\Draft\n%u\t\\Flagged\t\n", w);
+    assert_string_equal(v, want);
+    free(v);
+    v = stored_window(t, 1);
+    snprintf(want, sizeof(want), "%u\t\\Answered\t\\Answered\n", w + 1);
+    assert_string_equal(v, want);
+    free(v);
+    assert_null(stored_window(t, 3));
+    /* Merged: UID 1 replaced, 2 added; windows 1 and 2 untouched. */
+    mf__flagbase_add(&base, 2, "", "");
+    mf__flagbase_add(&base, 1, "\\Seen", "\\Seen $Mine");
+    assert_int_equal(save(t, &base), MF_E_OK);
+    v = stored_window(t, 0);
+    snprintf(want, sizeof(want),
+             "1\t\\Seen\t\\Seen $Mine\n2\t\t\n%u\t\\Flagged\t\n", w);
+    assert_string_equal(v, want);
+    free(v);
+    fb = mf__flagbase_new(&t->run, "INBOX");
+    line_of(fb, 1, got, sizeof(got));
+    assert_string_equal(got, "\\Seen|\\Seen $Mine");
+    line_of(fb, 2 * w + 5, got, sizeof(got));
+    assert_string_equal(got, "\\Seen|\\Seen");
+    line_of(fb, 3, got, sizeof(got));
+    assert_string_equal(got, "-");
+    line_of(fb, w + 1, got, sizeof(got));
+    assert_string_equal(got, "\\Answered|\\Answered");
+    /* A write through the handle is seen by its next lookup. */
+    mf__flagbase_add(&base, w + 1, "", "");
+    assert_int_equal(mf__flagbase_write(fb, &base), MF_E_OK);
+    line_of(fb, w + 1, got, sizeof(got));
+    assert_string_equal(got, "|");
+    line_of(fb, 4 * w, got, sizeof(got));
+    assert_string_equal(got, "-");
+    mf__flagbase_free(&fb);
+    /* Another folder's lines are apart. */
+    fb = mf__flagbase_new(&t->run, "Sent");
+    line_of(fb, 1, got, sizeof(got));
+    assert_string_equal(got, "-");
+    mf__flagbase_free(&fb);
+    mf_buf_free(&base);
+}
+
+/* The form before windows (one value "<folder>" with every line, any
+ * order) is read on first use, written into windows over what they hold,
+ * and removed; a sync then merges against it as before. */
+static void
+test_legacy_migrated(void **state) {
+    struct t *t = *state;
+    const uint32_t w = MF__FLAGBASE_WINDOW;
+    struct mf__flagbase *fb;
+    struct mf_buf old = {0}, base = {0};
+    char *v, want[256], got[64];
+
+    /* A window written by this version, then an older worker's value. */
+    mf__flagbase_add(&base, 3, "\\Deleted", "\\Deleted");
+    mf__flagbase_add(&base, 4, "\\Draft", "\\Draft");
+    assert_int_equal(save(t, &base), MF_E_OK);
+    mf__flagbase_add(&old, w + 7, "\\Seen", "\\Seen");
+    mf__flagbase_add(&old, 3, "\\Flagged", "\\Flagged");
+    mf__flagbase_add(&old, 3, "\\Answered", ""); /* the later one wins */
+    mf_buf_appendf(&old, "%u\tno\tlast newline", 2 * w + 1);
+    mf_buf_append(&old, "", 1);
+    assert_int_equal(mf__flagbase_put(&t->run, "INBOX", (char *)old.data),
+                     MF_E_OK);
+    fb = mf__flagbase_new(&t->run, "INBOX");
+    line_of(fb, 3, got, sizeof(got));
+    assert_string_equal(got, "\\Answered|");
+    assert_int_equal(mf__flagbase_get(&t->run, "INBOX", &v), MF_E_OK);
+    assert_null(v); /* gone */
+    line_of(fb, 4, got, sizeof(got));
+    assert_string_equal(got, "\\Draft|\\Draft");
+    line_of(fb, w + 7, got, sizeof(got));
+    assert_string_equal(got, "\\Seen|\\Seen");
+    line_of(fb, 2 * w + 1, got, sizeof(got));
+    assert_string_equal(got, "no|last newline");
+    mf__flagbase_free(&fb);
+    v = stored_window(t, 0);
+    assert_string_equal(v, "3\t\\Answered\t\n4\t\\Draft\t\\Draft\n");
+    free(v);
+    v = stored_window(t, 1);
+    snprintf(want, sizeof(want), "%u\t\\Seen\t\\Seen\n", w + 7);
+    assert_string_equal(v, want);
+    free(v);
+    /* Migrated by a write as well (nothing read before). */
+    mf_buf_reset(&old);
+    mf__flagbase_add(&old, 9, "\\Seen", "\\Seen");
+    mf_buf_append(&old, "", 1);
+    assert_int_equal(mf__flagbase_put(&t->run, "INBOX", (char *)old.data),
+                     MF_E_OK);
+    mf__flagbase_add(&base, 10, "", "");
+    assert_int_equal(save(t, &base), MF_E_OK);
+    v = stored_window(t, 0);
+    assert_string_equal(v, "3\t\\Answered\t\n4\t\\Draft\t\\Draft\n"
+                           "9\t\\Seen\t\\Seen\n10\t\t\n");
+    free(v);
+    assert_int_equal(mf__flagbase_get(&t->run, "INBOX", &v), MF_E_OK);
+    assert_null(v);
+    mf_buf_free(&old);
+    mf_buf_free(&base);
+}
+
+/* A flag sync over a folder whose flags last synced are in the form
+ * before windows merges against them (the target's own change kept,
+ * the source's carried), and leaves them windowed. */
+static void
+test_legacy_sync(void **state) {
+    struct t *t = *state;
+    struct mf_buf old = {0};
+    char *v;
+
+    pair(t, "a", 1, "\\Seen", "\\Seen");
+    pair(t, "b", 2, "", "\\Flagged");
+    open_both(t, false);
+    mf__flagbase_add(&old, t->sf->msgs[0].uid, "", "");
+    mf__flagbase_add(&old, t->sf->msgs[1].uid, "", "");
+    mf_buf_append(&old, "", 1);
+    assert_int_equal(mf__flagbase_put(&t->run, "INBOX", (char *)old.data),
+                     MF_E_OK);
+    mf_buf_free(&old);
+    /* Source read a; the user flagged b on the target. */
+    mf_mem_msg_set_flags(&t->df->msgs[0], "");
+    assert_int_equal(flag_sync(t, t->sf->msgs[t->sf->n - 1].uid), MF_E_OK);
+    expect_flags(t->df, 0, "\\Seen");
+    expect_flags(t->df, 1, "\\Flagged");
+    assert_int_equal(mf__flagbase_get(&t->run, "INBOX", &v), MF_E_OK);
+    assert_null(v);
+    v = stored_window(t, 0);
+    assert_non_null(v);
+    free(v);
+}
+
+/* Lines past MF__FLAGBASE_FLUSH_BYTES are written during the sync, not
+ * held to its end: 30,000 pairs over three windows, every line there
+ * after, and the base the caller holds smaller than the whole. */
+static void
+test_sync_writes_as_it_goes(void **state) {
+    struct t *t = *state;
+    enum { N = 30000 };
+    struct mf__flagbase *fb;
+    struct mf_buf base = {0};
+    char tag[32];
+    size_t whole = 0;
+
+    for (unsigned i = 0; i < N; i++) {
+        snprintf(tag, sizeof(tag), "m%u", i);
+        pair(t, tag, i % 28 + 1, i % 2 ? "\\Seen $Label1 $Label2" : "$Junk",
+             i % 2 ? "\\Seen $Label1 $Label2" : "$Junk");
+    }
+    open_both(t, false);
+    fb = mf__flagbase_new(&t->run, "INBOX");
+    assert_int_equal(
+        mf__migrate_flag_sync(&t->run, "INBOX", fb, N, t->tgt_last, &base),
+        MF_E_OK);
+    assert_true(base.len < MF__FLAGBASE_FLUSH_BYTES + 4096);
+    assert_int_equal(mf__flagbase_write(fb, &base), MF_E_OK);
+    for (uint32_t k = 0; k < 3; k++) {
+        char *v = stored_window(t, k);
+        assert_non_null(v);
+        whole += strlen(v);
+        free(v);
+    }
+    assert_true(whole > MF__FLAGBASE_FLUSH_BYTES);
+    for (unsigned i = 0; i < N; i += 997) {
+        const char *src, *tgt,
+            *want = i % 2 ? "\\Seen $Label1 $Label2" : "$Junk";
+        assert_int_equal(mf__flagbase_find(fb, t->sf->msgs[i].uid, &src, &tgt),
+                         MF_E_OK);
+        assert_non_null(src);
+        assert_true(mf__flags_same(src, want));
+        assert_true(mf__flags_same(tgt, want));
+    }
+    mf__flagbase_free(&fb);
+    mf_buf_free(&base);
 }
 
 int
@@ -402,6 +628,10 @@ main(void) {
         T(test_empty_target),
         T(test_windows),
         T(test_flagbase_kept),
+        T(test_window_layout),
+        T(test_legacy_migrated),
+        T(test_legacy_sync),
+        T(test_sync_writes_as_it_goes),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

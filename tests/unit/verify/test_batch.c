@@ -5,7 +5,7 @@
  * turn comes and are released after; the batch's caps become leases held
  * as this process (none without caps); a missing batch is NOT_FOUND.
  */
-#include "testenv.h"
+#include "testredis.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,41 +14,29 @@
 #include <cmocka.h>
 
 #include "mailferry/crypto.h"
-#include "mailferry/embedded.h"
 #include "mailferry/jobs.h"
 #include "mailferry/util.h"
 #include "mailferry/verify.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 struct t {
-    char dir[256], keyfile[300];
-    struct mf_redis_child *child;
-    struct mf_crypto_keyring *kr;
-    struct mf_redis *r;
+    struct mf_testredis redis;
+    struct mf_crypto_keyring *kr; /* borrowed: redis.kr */
+    struct mf_redis *r;           /* borrowed: redis.r */
 };
 
 static int
 setup(void **state) {
     struct t *t = mf_xcalloc(1, sizeof(*t));
-    struct mf_error err = {0};
 
-    signal(SIGPIPE, SIG_IGN);
-    assert_true(mf_testenv_mkdtemp(t->dir, sizeof(t->dir), "mf_test_vbatch"));
-    snprintf(t->keyfile, sizeof(t->keyfile), "%s/keys", t->dir);
-    assert_int_equal(mf_crypto_keyfile_generate(t->keyfile, "k1",
-                                                MF_CRYPTO_KEYFILE_CREATE, &err),
-                     MF_E_OK);
-    assert_int_equal(mf_crypto_keyring_load(t->keyfile, &t->kr, &err), MF_E_OK);
-    assert_int_equal(mf_redis_child_start(NULL, t->dir, &t->child, &err),
-                     MF_E_OK);
-    assert_int_equal(
-        mf_redis_connect(mf_redis_child_url(t->child), 0, &t->r, &err),
-        MF_E_OK);
+    assert_true(mf_testredis_start(&t->redis, "mf_test_vbatch"));
+    assert_true(mf_testredis_keyring(&t->redis));
+    t->kr = t->redis.kr;
+    t->r = t->redis.r;
     *state = t;
     return 0;
 }
@@ -57,11 +45,7 @@ static int
 teardown(void **state) {
     struct t *t = *state;
 
-    mf_redis_free(&t->r);
-    mf_redis_child_stop(&t->child);
-    mf_crypto_keyring_free(&t->kr);
-    unlink(t->keyfile);
-    rmdir(t->dir);
+    mf_testredis_stop(&t->redis);
     free(t);
     return 0;
 }
