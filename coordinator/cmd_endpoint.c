@@ -182,8 +182,8 @@ test_read(struct cli *cli, struct test_args *a) {
         !secret(cli, "password", &a->user_pw) ||
         !secret(cli, "target-admin-password", &a->tadmin_pw))
         return MF_EXIT_ERROR;
-    if (!cli_oauth_read(cli, "source", &a->src_oauth, &err) ||
-        !cli_oauth_read(cli, "target", &a->dst_oauth, &err)) {
+    if (mf_oauth_from_config(cli->config, "source", &a->src_oauth, &err) ||
+        mf_oauth_from_config(cli->config, "target", &a->dst_oauth, &err)) {
         fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
         return MF_EXIT_ERROR;
     }

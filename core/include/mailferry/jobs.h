@@ -377,8 +377,11 @@ struct mf_service_metrics {
 
 /* Zeroes m. */
 void mf_service_metrics_init(struct mf_service_metrics *m);
-/* How often the service scans the batches when its options say 0. */
-#define MF_SERVICE_DEFAULT_SCAN_MS 5000
+/* How often the service scans the batches when its options say 0: the
+ * one default of `serve --scan-interval`, whose help prints it in seconds
+ * (MF_STR(MF_SERVICE_DEFAULT_SCAN_S)). */
+#define MF_SERVICE_DEFAULT_SCAN_S 5
+#define MF_SERVICE_DEFAULT_SCAN_MS (MF_SERVICE_DEFAULT_SCAN_S * 1000)
 
 /* Declares the service's metric families in reg and sets them from m
  * (names mailferry_coordinator_...); the collect step of /metrics. */

@@ -226,7 +226,7 @@ bool mf_profile_has_caps(const struct mf_profile *p);
  * (p->throttles). A throttling answer lowers the endpoint's connection
  * limit for a while (core/src/caps/throttle.c), and only leases enforce
  * it. The one rule of every program: the fleet worker and the embedded
- * migrate (worker/bcache.c), migrate --direct --redis (cli_direct.c). */
+ * migrate (worker/bcache.c), migrate --direct --redis (direct/options.c). */
 bool mf_profile_takes_leases(const struct mf_profile *src,
                              const struct mf_profile *tgt);
 /* "generic, exchange-online, ...": every name, for help texts. */
