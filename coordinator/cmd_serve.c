@@ -31,7 +31,7 @@ static const char serve_usage[] =
                                    "[--notify-url URL [--notify-secret-file F] "
                                    "[--notify-stuck-after 1h]]";
 
-static const struct cli_option serve_options[] = {
+static const struct mf_option serve_options[] = {
     {"http-listen", true,
      "serve /healthz, /readyz and /metrics here (e.g. :9090, "
      "127.0.0.1:9090)"},
