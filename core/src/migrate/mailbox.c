@@ -599,13 +599,14 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
 
         res->stats.attempts = n;
         run.retry_after_ms = 0;
-        run.throttled = false;
+        run.throttled = run.yielded = false;
         rc = attempt(&run, src, dst, &done);
         /* A server that throttles a mailbox that still moves is pacing
          * it, not failing it: that attempt is not counted, and the pause
-         * the server asked for (throttle.c) replaces the backoff. */
+         * the server asked for (throttle.c) replaces the backoff. Nor is
+         * one that gave its connection up to the lowered limit. */
         if (rc == MF_E_THROTTLED && run.throttled && !stopped(&run) &&
-            progress_count(res) > before &&
+            (progress_count(res) > before || run.yielded) &&
             throttled_retries++ < MAX_THROTTLED_RETRIES) {
             n--;
             continue;

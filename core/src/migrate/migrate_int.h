@@ -80,7 +80,13 @@ struct mf__run {
     /* Throttling (throttle.c), per side (0 source, 1 target): this run's
      * pause (monotonic ms), and when the fleet's pause was last read. */
     uint64_t pause_until_ms[2], pause_checked_ms[2];
+    /* The endpoint's lowered connection limit as last read (0: none),
+     * and when this run last asked whether it is above it. */
+    unsigned tlimit[2];
+    uint64_t yield_checked_ms[2];
     bool throttled; /* the server throttled during this attempt */
+    /* This attempt gave its connection up to a lowered limit. */
+    bool yielded;
     /* A Gmail source copied by labels (gmail.c): the first folder of each
      * message, and the processing position of the folder being copied. */
     struct mf__gmail *gmail;
@@ -159,6 +165,13 @@ uint32_t mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms);
  * fleet's pause is read at most every 200 ms unless now). Returns early
  * on a stop request. */
 void mf__run_throttle_wait(struct mf__run *run, bool target, bool now);
+/* True (with the error that ends the attempt in *err_r) when the side's
+ * connection is one of those above the endpoint's connection limit,
+ * lowered after throttling: the attempt ends and the next one queues for
+ * a lease under that limit. Asks Redis at most every 200 ms, and only
+ * while a lowered limit holds. */
+bool mf__run_throttle_yield(struct mf__run *run, bool target,
+                            struct mf_error *err_r);
 /* Daily bandwidth quotas (quota.c). The rules of a run, and whose
  * quota each side counts against (quota.c: the impersonated user or the
  * token's owner before the login name). */
