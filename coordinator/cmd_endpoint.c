@@ -43,7 +43,7 @@ static const char test_usage[] =
     "[--probe-connections N] [--target-profile NAME] "
     "[--source-oauth-... / --target-oauth-... with --user MAILBOX] [--json]";
 
-static const struct cli_option test_options[] = {
+static const struct mf_option test_options[] = {
     {"source", true,
      "source endpoint: imaps://host:port, imap://host:port "
      "(STARTTLS) or imap://host:port/?tls=off"},
@@ -243,7 +243,7 @@ out:
 
 static const char dns_usage[] = "DOMAIN [--server IP[:PORT]] [--json]";
 
-static const struct cli_option dns_options[] = {
+static const struct mf_option dns_options[] = {
     {"server", true,
      "ask this DNS server (default: the first nameserver of "
      "/etc/resolv.conf)"},
