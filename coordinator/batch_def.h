@@ -48,13 +48,10 @@
         "rename", true, CLI_RENAME_HELP                                        \
     }
 
-/* The options that define a batch, for a command's option table. */
-#define BATCH_DEF_OPTIONS                                                      \
-    {"source", true,                                                           \
-     "source server: imaps://host[:port], imap://host[:port] "                 \
-     "(STARTTLS) or imap://host:port/?tls=off"},                               \
-        {"target", true, "target server, same forms"},                         \
-        {"admin", true, "source admin who logs in on behalf of each user"},    \
+/* The admins and certificate options of the commands that log in to both
+ * servers (`batch create`, `migrate`, `verify`, `plan`). */
+#define BATCH_LOGIN_OPTIONS                                                    \
+    {"admin", true, "source admin who logs in on behalf of each user"},        \
         {"admin-password-file", true,                                          \
          "file holding the source admin's password"},                          \
         {"admin-login-format", true,                                           \
@@ -65,8 +62,16 @@
         {"target-admin-password-file", true,                                   \
          "file holding the target admin's password"},                          \
         {"target-admin-login-format", true, "as --admin-login-format"},        \
-        {"ca-file", true, "trust this CA bundle as well (PEM)"},               \
-        {"insecure", false, "do not verify certificates (lab servers only)"},  \
+        {"ca-file", true, "trust this CA bundle as well (PEM)"}, {             \
+        "insecure", false, "do not verify certificates (lab servers only)"     \
+    }
+
+/* The options that define a batch, for a command's option table. */
+#define BATCH_DEF_OPTIONS                                                      \
+    {"source", true,                                                           \
+     "source server: imaps://host[:port], imap://host[:port] "                 \
+     "(STARTTLS) or imap://host:port/?tls=off"},                               \
+        {"target", true, "target server, same forms"}, BATCH_LOGIN_OPTIONS,    \
         BATCH_RULE_OPTIONS,                                                    \
         {"preset", true, "folder presets (comma list), e.g. gmail-virtual"},   \
         {"target-root", true, "put every folder under this target folder"},    \

@@ -1,51 +1,19 @@
 /*
- * The command-line pieces that say how to reach and log in to a server,
- * shared by the commands that connect themselves (`migrate --direct`,
- * `plan`): the endpoint with its TLS options, the admin credentials, and
- * the side they make for one mailbox's logins (mf_jobs_direct_logins(),
- * the rule the jobs use).
+ * The option table entries that say how to log in to a server and what
+ * kind of server it is, shared by the commands that take them (OAuth2,
+ * profiles). Core reads them: mf_oauth_from_config() (mailferry/oauth.h),
+ * mf_batchdef_profiles_read() (mailferry/batchdef.h) and, for the
+ * commands that connect themselves, mf_direct_connect_read()
+ * (mailferry/direct.h).
  */
 #ifndef MF_CLI_LOGIN_H
 #define MF_CLI_LOGIN_H
 
 #include "cli.h"
-#include "mailferry/jobs.h"
-#include "mailferry/migrate.h"
-
-#include <stdbool.h>
-
-/* --admin USER --admin-password-file F --admin-login-format FMT (or the
- * target- variants). */
-struct cli_admin {
-    const char *user;   /* NULL: no admin */
-    char *password;     /* owned secret: free with cli_admin_clear() */
-    const char *format; /* "sasl" (or NULL) or a template */
-};
-
-/* Reads the admin options with prefix "" or "target-". False with err
- * set when --admin is given without a readable password file. */
-bool cli_admin_read(struct cli *cli, const char *prefix, struct cli_admin *ad,
-                    struct mf_error *err);
-/* Wipes and frees the password. */
-void cli_admin_clear(struct cli_admin *ad);
-
-/* Reads --<key> URL with --ca-file, --insecure and --bind-address into s.
- * *given_r (may be NULL) says whether the URL was there; a missing one is
- * an error only when required. */
-bool cli_server_read(struct cli *cli, const char *key, bool required,
-                     struct mf_migrate_server *s, bool *given_r,
-                     struct mf_error *err);
-
-struct mf_oauth;
-
-/* The side the admin ad and the OAuth2 token source o (NULL: none) make,
- * for mf_jobs_direct_logins(); borrows both. */
-struct mf_jobs_direct_side cli_admin_side(const struct cli_admin *ad,
-                                          struct mf_oauth *o);
 
 /* OAuth2 for one side ("source" or "target"): --<side>-oauth-token-file F,
  * or --<side>-oauth-provider entra|google with the provider's options
- * (cli_login.c reads them into struct mf_oauth_config). */
+ * (mf_oauth_from_config() reads them). */
 #define CLI_OAUTH_SIDE_OPTIONS(side, who)                                      \
     {side "-oauth-token-file", true,                                           \
      who " OAuth2 bearer tokens: one token, or lines \"EmailAddress TOKEN\" "  \
@@ -80,8 +48,4 @@ struct mf_jobs_direct_side cli_admin_side(const struct cli_admin *ad,
         "target-profile", true, "the target server's kind, same words"         \
     }
 
-/* Reads side's OAuth2 options; *o_r stays NULL when none is given. The
- * secret, certificate and key files are read and checked here. */
-bool cli_oauth_read(struct cli *cli, const char *side, struct mf_oauth **o_r,
-                    struct mf_error *err);
 #endif

@@ -43,7 +43,7 @@ static const char test_usage[] =
     "[--probe-connections N] [--target-profile NAME] "
     "[--source-oauth-... / --target-oauth-... with --user MAILBOX] [--json]";
 
-static const struct cli_option test_options[] = {
+static const struct mf_option test_options[] = {
     {"source", true,
      "source endpoint: imaps://host:port, imap://host:port "
      "(STARTTLS) or imap://host:port/?tls=off"},
@@ -182,8 +182,8 @@ test_read(struct cli *cli, struct test_args *a) {
         !secret(cli, "password", &a->user_pw) ||
         !secret(cli, "target-admin-password", &a->tadmin_pw))
         return MF_EXIT_ERROR;
-    if (!cli_oauth_read(cli, "source", &a->src_oauth, &err) ||
-        !cli_oauth_read(cli, "target", &a->dst_oauth, &err)) {
+    if (mf_oauth_from_config(cli->config, "source", &a->src_oauth, &err) ||
+        mf_oauth_from_config(cli->config, "target", &a->dst_oauth, &err)) {
         fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
         return MF_EXIT_ERROR;
     }
@@ -243,7 +243,7 @@ out:
 
 static const char dns_usage[] = "DOMAIN [--server IP[:PORT]] [--json]";
 
-static const struct cli_option dns_options[] = {
+static const struct mf_option dns_options[] = {
     {"server", true,
      "ask this DNS server (default: the first nameserver of "
      "/etc/resolv.conf)"},

@@ -36,7 +36,7 @@ static const char usage[] =
     "[--target-admin USER --target-admin-password-file F] [--redis URL] "
     "[--json]";
 
-static const struct cli_option options[] = {
+static const struct mf_option options[] = {
     BATCH_DEF_OPTIONS{"concurrency", true,
                       "mailboxes migrated at the same time (default " MF_STR(
                           MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
@@ -113,12 +113,6 @@ embedded(struct cli *cli, unsigned concurrency, const char *report_dir,
     return mf_embedded_run(&o);
 }
 
-static void
-logins(void *ud, const struct mf_csv_mailbox *row, struct mf_migrate_login *src,
-       struct mf_migrate_login *dst, char *owned[4]) {
-    cli_direct_logins(ud, row, src, dst, owned);
-}
-
 /* What both ways of running read. */
 struct run {
     bool direct;
@@ -159,7 +153,7 @@ read_run(struct cli *cli, int argc, char **argv, struct run *r) {
 /* --direct: the copy engine alone (mf_direct_run()). */
 static int
 direct(struct cli *cli, const struct run *r) {
-    struct cli_direct d = {0};
+    struct mf_direct_settings d = {0};
     struct mf_direct_options o = {0};
     struct cli_csv load = {0};
     struct mf_error err = {0};
@@ -167,7 +161,7 @@ direct(struct cli *cli, const struct run *r) {
 
     if ((exit_code = cli_direct_read(cli, "migrate", &d)) != -1 ||
         (exit_code = cli_csv_load(cli, "migrate", cli->positional[0],
-                                  d.src_admin.user != NULL || d.src_oauth,
+                                  mf_direct_connect_password_optional(&d.c),
                                   &load)) != -1)
         goto out;
     exit_code = MF_EXIT_ERROR;
@@ -185,7 +179,7 @@ direct(struct cli *cli, const struct run *r) {
     o.redis_url = d.redis_url;
     o.rows = load.rows;
     o.n = load.n;
-    o.login = logins;
+    o.login = mf_direct_settings_logins;
     o.login_ud = &d;
     o.concurrency = (unsigned)r->concurrency;
     o.json = cli->json;
@@ -206,7 +200,7 @@ direct(struct cli *cli, const struct run *r) {
     }
 out:
     cli_csv_free(&load);
-    cli_direct_free(&d);
+    mf_direct_settings_free(&d);
     return exit_code;
 }
 

@@ -15,9 +15,9 @@
  * command could not run (CSV unreadable, Redis unreachable, a test batch
  * missing or without a Synced mailbox to measure).
  */
+#include "batch_def.h"
 #include "cli.h"
 #include "cli_direct.h"
-#include "cli_login.h"
 #include "commands.h"
 #include "mailferry/profile.h"
 #include "mailferry/batchdef.h"
@@ -41,7 +41,7 @@ static const char usage[] =
     "[--from-batch NAME ... "
     "--redis URL [--connections 1,2,4] [--window 8h]] [--json]";
 
-static const struct cli_option options[] = {
+static const struct mf_option options[] = {
     {"source", true,
      "source server: imaps://host[:port], imap://host[:port] "
      "(STARTTLS) or imap://host:port/?tls=off"},
@@ -51,17 +51,7 @@ static const struct cli_option options[] = {
     {"concurrency", true,
      "mailboxes planned at the same time (default " MF_STR(
          MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
-    {"admin", true, "source admin who logs in on behalf of each user"},
-    {"admin-password-file", true, "file holding the source admin's password"},
-    {"admin-login-format", true,
-     "sasl (default: SASL PLAIN with authzid) or a template such as "
-     "{user}*{admin} or {domain}/{admin}/{user}"},
-    {"target-admin", true, "target admin who logs in on behalf of each user"},
-    {"target-admin-password-file", true,
-     "file holding the target admin's password"},
-    {"target-admin-login-format", true, "as --admin-login-format"},
-    {"ca-file", true, "trust this CA bundle as well (PEM)"},
-    {"insecure", false, "do not verify certificates (lab servers only)"},
+    BATCH_LOGIN_OPTIONS,
     {"bind-address", true, "local address for outgoing connections"},
     {"max-message-size", true,
      "messages larger than this would be skipped (35M; the target's "
@@ -101,40 +91,18 @@ static const struct cli_option options[] = {
 /* Options                                                             */
 /* ------------------------------------------------------------------ */
 
-struct names {
-    char **v;
-    size_t n;
-};
-
-static void
-names_add_list(struct names *s, const char *list) {
-    size_t n;
-    char **v = mf_strv_split(list, &n);
-
-    s->v = mf_xreallocarray(s->v, s->n + n + 1, sizeof(*s->v));
-    for (size_t i = 0; i < n; i++)
-        s->v[s->n++] = v[i];
-    free(v);
-}
-
 /* --from-batch may repeat, and the option table keeps only the last
  * value of an option: collect them all from argv. */
 static void
-collect_batches(int argc, char **argv, struct names *s) {
+collect_batches(int argc, char **argv, struct mf_plan_settings *s) {
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0)
             break;
         if (strcmp(argv[i], "--from-batch") == 0 && i + 1 < argc)
-            names_add_list(s, argv[++i]);
+            mf_plan_settings_add_batches(s, argv[++i]);
         else if (strncmp(argv[i], "--from-batch=", 13) == 0)
-            names_add_list(s, argv[i] + 13);
+            mf_plan_settings_add_batches(s, argv[i] + 13);
     }
-}
-
-static void
-names_free(struct names *s) {
-    mf_strv_free(s->v, s->n);
-    memset(s, 0, sizeof(*s));
 }
 
 /* ------------------------------------------------------------------ */
@@ -143,137 +111,13 @@ names_free(struct names *s) {
 
 static atomic_bool stop_flag;
 
-struct settings {
-    struct mf_plan_options po;
-    struct mf_migrate_server src, dst;
-    struct cli_admin src_admin, dst_admin;
-    struct mf_oauth *src_oauth, *dst_oauth; /* owned, or NULL */
-    struct mf_folder_rules *rules;
-    struct names batches;
-    const char *redis;
-    unsigned *conns;
-    size_t n_conns;
-    uint64_t max_connections, window;
-};
-
-/* Profiles, servers, admins, OAuth2, the folder rules, concurrency,
- * the size cap and the window into the plan's options. */
-static bool
-read_plan(struct cli *cli, struct settings *st, struct mf_error *err) {
-    bool has_target = false, has_source = false;
-    const struct mf_profile *src_profile, *dst_profile;
-    const char *sep = mf_config_get(cli->config, "separator-replacement", NULL);
-    uint64_t u;
-
-    st->rules = mf_folder_rules_new();
-    if (!mf_batchdef_profiles_read(cli->config, &src_profile, &dst_profile,
-                                   err) ||
-        mf_profile_folder_rules(
-            src_profile,
-            mf_config_get(cli->config, "gmail-archive-folder", NULL), st->rules,
-            err) ||
-        !cli_server_read(cli, "source", true, &st->src, &has_source, err) ||
-        !cli_server_read(cli, "target", false, &st->dst, &has_target, err) ||
-        !cli_admin_read(cli, "", &st->src_admin, err) ||
-        !cli_admin_read(cli, "target-", &st->dst_admin, err) ||
-        !cli_oauth_read(cli, "source", &st->src_oauth, err) ||
-        !cli_oauth_read(cli, "target", &st->dst_oauth, err) ||
-        mf_config_get_u64(cli->config, "concurrency",
-                          MF_MIGRATE_DEFAULT_CONCURRENCY, 1, 256, MF_UNIT_NONE,
-                          &u, err) ||
-        mf_config_get_u64(cli->config, "max-message-size", 0, 0,
-                          (uint64_t)1 << 40, MF_UNIT_BYTES,
-                          &st->po.max_message_size, err) ||
-        cli_rules_add_list(st->rules,
-                           mf_config_get(cli->config, "include", NULL),
-                           mf_folder_rules_parse_include, err) ||
-        cli_rules_add_list(st->rules,
-                           mf_config_get(cli->config, "exclude", NULL),
-                           mf_folder_rules_parse_exclude, err) ||
-        cli_rules_add_list(st->rules,
-                           mf_config_get(cli->config, "rename", NULL),
-                           mf_folder_rules_parse_rename, err) ||
-        (sep &&
-         mf_folder_rules_parse_separator_replacement(st->rules, sep, err)))
-        return false;
-    st->po.concurrency = (unsigned)u;
-    st->po.max_message_size =
-        mf_profile_max_message_size(dst_profile, st->po.max_message_size);
-    st->po.target_profile = dst_profile;
-    st->po.source_profile = src_profile;
-    st->src_admin.format =
-        mf_profile_login_format(src_profile, st->src_admin.format);
-    st->po.source = &st->src;
-    st->po.target = has_target ? &st->dst : NULL;
-    st->po.rules = st->rules;
-    st->po.stop = &stop_flag;
-    return true;
-}
-
-/* --size-method, and what the estimate from test batches takes:
- * --from-batch with --redis, --connections, --max-connections, --window. */
-static bool
-read_estimate(struct cli *cli, struct settings *st, struct mf_error *err) {
-    const char *v;
-
-    if (mf_config_get_u64(cli->config, "max-connections", 0, 0, 100000,
-                          MF_UNIT_NONE, &st->max_connections, err) ||
-        mf_config_get_u64(cli->config, "window", 0, 0, 365 * 86400,
-                          MF_UNIT_SECONDS, &st->window, err) ||
-        !mf_batchdef_window_read(cli->config, &st->po.window, err))
-        return false;
-    if ((v = mf_config_get(cli->config, "size-method", NULL)) &&
-        !mf_plan_size_method_parse(v, &st->po.size_method)) {
-        mf_error_set(err, MF_E_USAGE,
-                     "--size-method is auto, status or fetch, not \"%s\"", v);
-        return false;
-    }
-    if ((v = mf_config_get(cli->config, "connections", NULL)) &&
-        mf_estimate_parse_connections(v, &st->conns, &st->n_conns, err))
-        return false;
-    st->redis = mf_config_get(cli->config, "redis", NULL);
-    if (st->batches.n == 0 &&
-        (v = mf_config_get(cli->config, "from-batch", NULL)))
-        names_add_list(&st->batches, v); /* from the environment or file */
-    if (st->batches.n && !st->redis) {
-        mf_error_set(err, MF_E_USAGE, "--from-batch needs --redis URL");
-        return false;
-    }
-    if (!st->batches.n &&
-        (mf_config_get(cli->config, "connections", NULL) ||
-         mf_config_get(cli->config, "window", NULL) ||
-         mf_config_get(cli->config, "max-connections", NULL))) {
-        mf_error_set(err, MF_E_USAGE,
-                     "--connections, --max-connections and --window "
-                     "estimate from a test batch: give --from-batch NAME");
-        return false;
-    }
-    return true;
-}
-
-static bool
-read_settings(struct cli *cli, struct settings *st, struct mf_error *err) {
-    return read_plan(cli, st, err) && read_estimate(cli, st, err);
-}
-
-static void
-settings_free(struct settings *st) {
-    cli_admin_clear(&st->src_admin);
-    cli_admin_clear(&st->dst_admin);
-    mf_oauth_free(&st->src_oauth);
-    mf_oauth_free(&st->dst_oauth);
-    mf_folder_rules_free(&st->rules);
-    names_free(&st->batches);
-    free(st->conns);
-}
-
 /* The test batches first: a typo there should not wait for the whole
  * plan. Running ones are said to be. */
 static int
-read_forecast(const struct settings *st, struct mf_plan_forecast *f) {
+read_forecast(const struct mf_plan_settings *st, struct mf_plan_forecast *f) {
     struct mf_error err = {0};
     mf_err rc = mf_plan_forecast_read(
-        f, st->redis, (const char *const *)st->batches.v, st->batches.n, &err);
+        f, st->redis, (const char *const *)st->batches, st->n_batches, &err);
 
     for (size_t i = 0; i < f->n_digests; i++)
         if (f->digests[i].running)
@@ -308,7 +152,7 @@ print_forecast(const struct cli *cli, const struct mf_plan_batch *b,
 int
 cmd_plan(int argc, char **argv) {
     struct cli cli;
-    struct settings st = {0};
+    struct mf_plan_settings st = {0};
     struct cli_csv rows = {0};
     struct mf_plan_requests reqs = {0};
     struct mf_plan_batch *b = NULL;
@@ -321,28 +165,28 @@ cmd_plan(int argc, char **argv) {
                                    "FILE")) >= 0)
         goto out;
     exit_code = MF_EXIT_USAGE;
-    collect_batches(argc, argv, &st.batches);
-    if (!read_settings(&cli, &st, &err)) {
+    collect_batches(argc, argv, &st);
+    if (mf_plan_settings_read(cli.config, &st, &err)) {
         fprintf(stderr, "mailferry plan: %s\n", err.detail);
         goto out;
     }
 
     if ((exit_code = cli_csv_load(&cli, "plan", cli.positional[0],
-                                  st.src_admin.user != NULL || st.src_oauth,
+                                  mf_direct_connect_password_optional(&st.c),
                                   &rows)) != -1)
         goto out;
-    if (st.batches.n && (exit_code = read_forecast(&st, &fc)) != MF_EXIT_OK)
+    if (st.n_batches && (exit_code = read_forecast(&st, &fc)) != MF_EXIT_OK)
         goto out;
     exit_code = MF_EXIT_ERROR;
 
     {
-        const struct mf_jobs_direct_side sides[2] = {
-            cli_admin_side(&st.src_admin, st.src_oauth),
-            cli_admin_side(&st.dst_admin, st.dst_oauth)};
+        struct mf_jobs_direct_side sides[2];
+        mf_direct_connect_sides(&st.c, sides);
         mf_plan_requests_csv(sides, rows.rows, rows.n, &reqs);
     }
 
     cli_catch_signals(&stop_flag);
+    st.po.stop = &stop_flag;
     prog.out = stderr;
     prog.n = rows.n;
     prog.draw = !cli.json && isatty(STDERR_FILENO);
@@ -353,10 +197,10 @@ cmd_plan(int argc, char **argv) {
         goto out;
     }
 
-    if (st.batches.n &&
+    if (st.n_batches &&
         mf_plan_forecast_estimate(&fc, b, st.conns, st.n_conns,
                                   (unsigned)st.max_connections,
-                                  (double)st.window, &err) != MF_E_OK) {
+                                  (double)st.window_s, &err) != MF_E_OK) {
         fprintf(stderr, "mailferry plan: %s\n", err.detail);
         goto out;
     }
@@ -367,7 +211,7 @@ out:
     mf_plan_forecast_clear(&fc);
     mf_plan_batch_free(&b);
     cli_csv_free(&rows);
-    settings_free(&st);
+    mf_plan_settings_free(&st);
     cli_free(&cli);
     return exit_code;
 }

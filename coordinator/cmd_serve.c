@@ -1,5 +1,5 @@
 /*
- * `mailferry serve`: the coordinator service (core jobs.h,
+ * `mailferry serve`: the coordinator service (core service.h,
  * mf_service_run) in the foreground until SIGTERM or SIGINT, with
  * /healthz, /readyz and /metrics on --http-listen (core http.h).
  *
@@ -9,9 +9,9 @@
 #include "cli.h"
 #include "commands.h"
 #include "mailferry/crypto.h"
-#include "mailferry/jobs.h"
 #include "mailferry/log.h"
 #include "mailferry/notify.h"
+#include "mailferry/service.h"
 #include "mailferry/util.h"
 
 #include <signal.h>
@@ -25,15 +25,19 @@
 
 static const char serve_usage[] =
     "--kafka HOST:PORT[,...] --redis URL --master-key-file F "
-    "[--http-listen ADDR] [--topic-prefix P] [--scan-interval 5s] "
-    "[--notify-url URL [--notify-secret-file F] [--notify-stuck-after 1h]]";
+    "[--http-listen ADDR] [--topic-prefix P] "
+    "[--scan-interval " MF_STR(
+        MF_SERVICE_DEFAULT_SCAN_S) "s] "
+                                   "[--notify-url URL [--notify-secret-file F] "
+                                   "[--notify-stuck-after 1h]]";
 
-static const struct cli_option serve_options[] = {
+static const struct mf_option serve_options[] = {
     {"http-listen", true,
      "serve /healthz, /readyz and /metrics here (e.g. :9090, "
      "127.0.0.1:9090)"},
     {"scan-interval", true,
-     "how often to look for expired claims and due incremental passes (5s)"},
+     "how often to look for expired claims and due incremental passes "
+     "(" MF_STR(MF_SERVICE_DEFAULT_SCAN_S) "s)"},
     {"group-id", true,
      "consumer group on the results topic (mailferry-coordinator)"},
     {"notify-url", true,
@@ -80,8 +84,9 @@ read_options(struct cli *cli, int argc, char **argv, struct serve *sv) {
                 serve_usage);
         return MF_EXIT_USAGE;
     }
-    if (mf_config_get_u64(cli->config, "scan-interval", 5, 1, 3600,
-                          MF_UNIT_SECONDS, &scan, &err) ||
+    if (mf_config_get_u64(cli->config, "scan-interval",
+                          MF_SERVICE_DEFAULT_SCAN_S, 1, 3600, MF_UNIT_SECONDS,
+                          &scan, &err) ||
         mf_config_get_u64(cli->config, "notify-stuck-after", 3600, 1,
                           30 * 86400, MF_UNIT_SECONDS, &stuck, &err)) {
         fprintf(stderr, "mailferry serve: %s\n", err.detail);

@@ -3,7 +3,7 @@
  * switch (issue 11 section 6). For every mailbox of the CSV, compares the
  * source with the target folder by folder, after the same folder plan
  * and with the same logins, folder options and fleet caps as `migrate`
- * (cli_direct.h), trusting none of mailferry's own records
+ * (mailferry/direct.h), trusting none of mailferry's own records
  * (mailferry/verify.h says how). It only reads: EXAMINE, and bodies
  * (BODY.PEEK[]) only with --sample N or --deep.
  *
@@ -39,7 +39,7 @@ static const char usage[] =
     "[--admin USER --admin-password-file F] "
     "[--target-admin USER --target-admin-password-file F] [--json]";
 
-static const struct cli_option options[] = {
+static const struct mf_option options[] = {
     BATCH_DEF_OPTIONS VERIFY_RUN_OPTIONS CLI_OAUTH_OPTIONS,
     {"batch", true,
      "store each mailbox's result in this batch (with --redis): `batch "
@@ -59,7 +59,7 @@ static atomic_bool stop_flag;
 int
 cmd_verify(int argc, char **argv) {
     struct cli cli;
-    struct cli_direct d = {0};
+    struct mf_direct_settings d = {0};
     struct mf_verify_csv vc = {0};
     struct mf_verify_run r = {0};
     struct cli_csv load = {0};
@@ -93,14 +93,13 @@ cmd_verify(int argc, char **argv) {
         mf_batch_config_free(&bc);
     }
     if ((exit_code = cli_csv_load(&cli, "verify", cli.positional[0],
-                                  d.src_admin.user != NULL || d.src_oauth,
+                                  mf_direct_connect_password_optional(&d.c),
                                   &load)) != -1) {
         if (exit_code == MF_EXIT_FAIL)
             exit_code = MF_EXIT_ERROR; /* 1 means "differs" here */
         goto out;
     }
-    vc.sides[0] = cli_admin_side(&d.src_admin, d.src_oauth);
-    vc.sides[1] = cli_admin_side(&d.dst_admin, d.dst_oauth);
+    mf_direct_connect_sides(&d.c, vc.sides);
     vc.rows = load.rows;
     vc.n = load.n;
     d.opts.stop = &stop_flag;
@@ -114,7 +113,7 @@ out:
     mf_verify_run_free(&r);
     mf_verify_csv_free(&vc);
     cli_csv_free(&load);
-    cli_direct_free(&d);
+    mf_direct_settings_free(&d);
     mf_redis_free(&redis);
     cli_free(&cli);
     return exit_code;

@@ -6,11 +6,15 @@ or Gmail (issue 13 section 3), for the integration.provider.* tests.
                    --provider exchange-online|exchange-onprem|gmail
                    [--port-file FILE] [--stats-file FILE]
                    [--throttle-every N --throttle-ms MS]
+                   [--throttle-append-at N[,N...]]
                    [--refuse-malformed] [--reencode]
                    [--throttle-fetch-at N[,N...]] [--fetch-delay-ms MS]
+                   [--append-delay-ms MS]
                    [--hide FOLDER,...] [--log-file FILE]
                    [--refuse-names CHARS]
                    [--upload-quota BYTES --quota-window-ms MS]
+                   [--download-quota BYTES [--quota-bye]]
+                   [--max-append-size BYTES]
 
 (exchange-onprem: Exchange Server as a source, see below; dovecot: the
 upstream's own greeting and capabilities, for the options alone.) It
@@ -60,6 +64,17 @@ documented to do differently:
       that starts more than GRACE_MS after the throttling answer was sent
       is counted as a violation (a client that did not pause): the test
       reads the count from the stats file.
+  --throttle-append-at N,...   the Nth APPEND (counted over all
+      connections) is throttled in the same way: one throttling episode
+      at a chosen point.
+  connections   the client connections open at once are counted (from
+      accept to close), and for every throttling answer the stats'
+      "phases" list gets {"at": connections open when it was sent,
+      "after": the most open at once from the end of its pause on
+      (null until the pause ends)}: a test reads from it whether the
+      client lowered its concurrency after throttling, as Exchange
+      Online asks (issue 13 section 1: fewer connections "for a
+      while").
   --throttle-fetch-at N,...   the Nth body FETCH (UID FETCH ...
       BODY.PEEK[], counted over all connections) is throttled with the
       same words, a source's throttling: it is sent upstream as NOOP and
@@ -69,6 +84,10 @@ documented to do differently:
       upstream: a slow source (Gmail and Exchange serve bodies far slower
       than a Dovecot on loopback), so that a copy is still reading when a
       test throttles it.
+  --append-delay-ms MS   every APPEND waits that long before it is
+      judged and sent upstream: a slow target (Exchange Online takes far
+      longer to store a message than a Dovecot on loopback), so that
+      several copies are still writing when a test throttles them.
   --log-file FILE   one line per client command, "T CONN COMMAND" (T:
       time.monotonic(), COMMAND its first 80 bytes), and "T CONN
       THROTTLE MS" for every throttling answer: a test reads from it what
@@ -120,12 +139,54 @@ documented to do differently:
       window's end is counted as a quota violation (a client that did not
       wait for the next window).
 
+  --download-quota BYTES   Gmail's daily IMAP download quota, the
+      source side: Google's "Gmail bandwidth limits" page
+      (support.google.com/a/answer/1071518) lists "Download via IMAP
+      2500 MB" per day, and its "Request limits" page (support.google.com/
+      a/answer/1359240) says "Reaching the limit triggers a safeguard,
+      which temporarily suspends the account ... The suspension typically
+      lasts for one hour, but can last as long as 24 hours". The window
+      (--quota-window-ms) opens with the first body FETCH (UID FETCH ...
+      BODY.PEEK[], over all connections); the BODY[] literals sent to the
+      client count against BYTES. Once the window holds BYTES, the
+      account is locked until the window ends: every body FETCH meanwhile
+      is answered, in its place among the connection's answers (sent
+      upstream as NOOP, the tagged answer rewritten), with the words
+      Gmail's users see when the account's bandwidth is used up:
+        "NO [OVERQUOTA] Account exceeded command or bandwidth limits.
+         (Failure)"
+      or, with --quota-bye, as mbsync and imapsync users report it on
+      FETCH (e.g. "IMAP error: unexpected BYE response: [OVERQUOTA]
+      Account exceeded command or bandwidth limits."), the untagged
+      "* BYE [OVERQUOTA] Account exceeded command or bandwidth limits."
+      and the connection closed. A body FETCH that comes more than
+      GRACE_MS after the lock and more than GRACE_MS before the window's
+      end is counted as a download quota violation (a client that did not
+      wait for the next window). Gmail also refuses logins while the
+      account is suspended; that is not emulated (a login goes through).
+  --max-append-size BYTES   Exchange Online's message size limit for an
+      IMAP migration (35 MB: "IMAP migration ... messages larger than
+      35 MB" are not migrated, learn.microsoft.com/en-us/exchange/
+      mailbox-migration/migrating-imap-mailboxes/
+      migrating-imap-mailboxes; its CAPABILITY has no APPENDLIMIT, so a
+      client cannot learn it from the server): an APPEND whose message is
+      larger is answered "NO [TOOBIG] Message too large" (RFC 7889's
+      code; no public page shows Exchange's own words) without reaching
+      the upstream, and counted as toobig. Every APPEND's message size is
+      in the stats' append_max (the largest) and, with --log-file, in a
+      line "T CONN APPEND-SIZE N": a test sees that a message never
+      reached the server.
+
 The stats file (JSON, rewritten after every change) says: appends,
 multiappends (APPENDs of more than one message, refused even where the
 upstream's MULTIAPPEND is advertised, as with --provider dovecot),
 throttled, violations, refused, reencoded, gm_msgids, body_fetches,
 impersonations, names_refused (a list), overquota (answers),
-quota_violations, uploaded (the message bytes stored, all windows).
+quota_violations, uploaded (the message bytes stored, all windows),
+downloaded (BODY[] bytes sent to the client, all windows), dl_overquota
+(body FETCHes answered with the download quota's words), dl_violations,
+toobig, append_max, conns (open now), conns_max (the most open at once),
+phases (above).
 
 Literals: every synchronising literal from the client is answered "+"
 here and sent upstream as LITERAL+ ({n+}, RFC 7888), so whole APPEND
@@ -185,6 +246,13 @@ LITERAL_RE = re.compile(rb"\{(\d+)(\+?)\}\r\n$")
 GMID_ASK = b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID X-EMU-GM)]"
 GMID_RE = re.compile(rb"BODY\[HEADER\.FIELDS \(MESSAGE-ID X-EMU-GM\)\] "
                      rb"\{(\d+)\}\r\n$")
+# A body in a FETCH answer (counted by --download-quota).
+BODY_RE = re.compile(rb"^\* \d+ FETCH .*BODY\[\] \{(\d+)\}\r\n$")
+OVERQUOTA = b"Account exceeded command or bandwidth limits."
+# A tagged answer that stands for the connection's end: its BYE is sent
+# in the answer's place and the connection closed (--quota-bye).
+BYE_MARK = b"BYE"
+
 CAPCODE_RE = re.compile(rb"\[CAPABILITY [^\]]*\]")
 LIST_RE = re.compile(rb'^\* (?:LIST|LSUB) \(([^)]*)\) (?:NIL|"[^"]*") (.*)\r\n$')
 SPECIAL_USE_RE = re.compile(rb"\s*\\(?:Sent|Trash|Drafts|Junk|Archive|All|"
@@ -201,19 +269,40 @@ class Stats:
                   "refused": 0, "reencoded": 0, "gm_msgids": 0,
                   "body_fetches": 0, "impersonations": 0,
                   "names_refused": [], "overquota": 0,
-                  "quota_violations": 0, "uploaded": 0}
+                  "quota_violations": 0, "uploaded": 0,
+                  "downloaded": 0, "dl_overquota": 0, "dl_violations": 0,
+                  "toobig": 0, "append_max": 0,
+                  "conns": 0, "conns_max": 0, "phases": []}
         self.pause_from = 0.0   # monotonic s: the last throttling answer
         self.pause_until = 0.0
-        # --upload-quota: the window's start and bytes (monotonic s), and
-        # the first OVERQUOTA answer of the window (0: unlocked).
-        self.q_start = None
-        self.q_used = 0
-        self.q_locked = 0.0
+        self.up = self.down = None  # --upload-quota, --download-quota
         self.save()
 
     def add(self, key, n=1):
         self.v[key] += n
         self.save()
+
+    def conn(self, n):
+        """A client connection opened (1) or closed (-1)."""
+        v = self.v
+        v["conns"] += n
+        v["conns_max"] = max(v["conns_max"], v["conns"])
+        for ph in v["phases"]:
+            if ph["after"] is not None:
+                ph["after"] = max(ph["after"], v["conns"])
+        self.save()
+
+    def throttle(self, ms):
+        """A throttling answer of ms goes out: a new phase, whose "after"
+        starts with the connections open when its pause ends."""
+        ph = {"at": self.v["conns"], "after": None}
+        self.v["phases"].append(ph)
+        self.add("throttled")
+
+        def over():
+            ph["after"] = self.v["conns"]
+            self.save()
+        asyncio.get_running_loop().call_later(ms / 1000, over)
 
     def save(self):
         if not self.path:
@@ -221,6 +310,34 @@ class Stats:
         with open(self.path + ".tmp", "w") as f:
             json.dump(self.v, f)
         os.replace(self.path + ".tmp", self.path)
+
+
+class QuotaWindow:
+    """One quota (--upload-quota, --download-quota): a window that opens
+    with the first use, its bytes, and the first refusal in it (the
+    account locked from then to the window's end)."""
+
+    def __init__(self, limit, window_ms):
+        self.limit, self.window = limit, window_ms / 1000
+        self.start, self.used, self.locked = None, 0, 0.0
+
+    def refuse(self, now, n):
+        """Whether n more bytes now are refused, and whether that is a
+        violation: asked more than GRACE_MS after the lock and more than
+        GRACE_MS before the window's end (not the requests in flight
+        when the first refusal went out, nor one that comes a moment
+        before the end: the client's window opened a little earlier)."""
+        if self.start is not None and now >= self.start + self.window:
+            self.start, self.used, self.locked = None, 0, 0.0
+        if self.start is None:
+            self.start = now
+        if not self.locked and self.used + n <= self.limit:
+            return False, False
+        grace = GRACE_MS / 1000
+        violation = bool(self.locked) and self.locked + grace < now < \
+            self.start + self.window - grace
+        self.locked = self.locked or now
+        return True, violation
 
 
 def is_message(literal):
@@ -285,6 +402,13 @@ class Conn:
         self.auth_next = False
 
     async def run(self):
+        self.a.stats.conn(1)
+        try:
+            await self.relay_all()
+        finally:
+            self.a.stats.conn(-1)
+
+    async def relay_all(self):
         host, port = self.a.upstream.rsplit(":", 1)
         self.ur, self.uw = await asyncio.open_connection(host, int(port))
         greeting = await self.ur.readline()  # Dovecot's: ours instead
@@ -333,7 +457,16 @@ class Conn:
                     self.cw.write(line[:m.start()] + b"X-GM-MSGID %d" % gmid)
                     self.a.stats.add("gm_msgids")
                     continue
+                m = BODY_RE.match(line)
+                if m and self.a.download_quota:
+                    self.a.stats.down.used += int(m.group(1))
+                    self.a.stats.add("downloaded", int(m.group(1)))
                 tag = line.split(b" ", 1)[0]
+                if self.fake.get(tag) == BYE_MARK:
+                    self.cw.write(b"* BYE [OVERQUOTA] " + OVERQUOTA +
+                                  b"\r\n")
+                    await self.cw.drain()
+                    break
                 if tag in self.fake:
                     line = tag + b" " + self.fake.pop(tag) + b"\r\n"
                 fixed = self.fix_line(line)
@@ -450,6 +583,7 @@ class Conn:
                 await self.cw.drain()
                 continue
             if cmd == b"APPEND":
+                await asyncio.sleep(self.a.append_delay_ms / 1000)
                 answer = self.judge_append(parts)
                 if answer:
                     self.cw.write(tag + b" " + answer + b"\r\n")
@@ -460,10 +594,11 @@ class Conn:
                         if is_message(parts[i]):
                             parts[i] = reencode(parts[i])
                             st.add("reencoded")
-            out = b""
+            # Part by part: a 35 MB message is not copied again.
             for i, p in enumerate(parts):
-                out += p if i % 2 == 0 else b"{%d+}\r\n" % len(p) + p
-            self.uw.write(out)
+                if i % 2:
+                    self.uw.write(b"{%d+}\r\n" % len(p))
+                self.uw.write(p)
             await self.uw.drain()
 
     def refused_name(self, parts):
@@ -481,13 +616,30 @@ class Conn:
     def judge_fetch(self, tag, parts):
         st = self.a.stats
         st.add("body_fetches")
+        if self.a.download_quota and self.download_locked(st):
+            self.fake[tag] = BYE_MARK if self.a.quota_bye else \
+                b"NO [OVERQUOTA] " + OVERQUOTA + b" (Failure)"
+            return [tag + b" NOOP\r\n"]
         if st.v["body_fetches"] not in self.a.throttle_fetch_at:
             return parts
         ms = self.a.throttle_ms
-        st.add("throttled")
+        st.throttle(ms)
         log(self.a, self.id, b"THROTTLE %d" % ms)
         self.fake[tag] = self.p["throttle"].format(ms=ms).encode()
         return [tag + b" NOOP\r\n"]
+
+    def download_locked(self, st):
+        """--download-quota (see the top): whether the account is locked
+        for a body FETCH now (the window holds the quota: one byte more
+        is refused)."""
+        refused, violation = st.down.refuse(time.monotonic(), 1)
+        if not refused:
+            return False
+        if violation:
+            st.add("dl_violations")
+        st.add("dl_overquota")
+        log(self.a, self.id, b"DL-OVERQUOTA")
+        return True
 
     def judge_append(self, parts):
         st = self.a.stats
@@ -496,15 +648,24 @@ class Conn:
         if now < st.pause_until and now > st.pause_from + GRACE_MS / 1000:
             st.add("violations")
         msgs = [p for p in parts[1::2] if is_message(p)]
+        for msg in msgs:
+            log(self.a, self.id, b"APPEND-SIZE %d" % len(msg), now)
+            if len(msg) > st.v["append_max"]:
+                st.v["append_max"] = len(msg)
         if len(msgs) > 1:
             st.add("multiappends")
             return b"BAD Command Argument Error. 12"  # no MULTIAPPEND
-        if self.a.throttle_every and \
-                st.v["appends"] % self.a.throttle_every == 0:
+        if (self.a.throttle_every and
+                st.v["appends"] % self.a.throttle_every == 0) or \
+                st.v["appends"] in self.a.throttle_append_at:
             st.pause_from = now
             st.pause_until = now + self.a.throttle_ms / 1000
-            st.add("throttled")
+            st.throttle(self.a.throttle_ms)
             return self.p["throttle"].format(ms=self.a.throttle_ms).encode()
+        if self.a.max_append_size and msgs and \
+                len(msgs[0]) > self.a.max_append_size:
+            st.add("toobig")
+            return b"NO [TOOBIG] Message too large"
         if self.a.refuse_malformed and msgs and malformed(msgs[0]):
             st.add("refused")
             return b"BAD Command Argument Error. 11"
@@ -517,24 +678,15 @@ class Conn:
     def judge_quota(self, st, now, n):
         """--upload-quota (see the top): None when the message of n bytes
         fits in the window, else Gmail's answer."""
-        window = self.a.quota_window_ms / 1000
-        if st.q_start is not None and now >= st.q_start + window:
-            st.q_start, st.q_used, st.q_locked = None, 0, 0.0
-        if st.q_start is None:
-            st.q_start = now
-        if st.q_locked or st.q_used + n > self.a.upload_quota:
-            # Not a violation: the APPENDs in flight when the first answer
-            # went out, nor one that comes back a moment before the window
-            # ends (the client's window opened a little earlier).
-            if st.q_locked and st.q_locked + GRACE_MS / 1000 < now < \
-                    st.q_start + window - GRACE_MS / 1000:
+        refused, violation = st.up.refuse(now, n)
+        if refused:
+            if violation:
                 st.add("quota_violations")
-            st.q_locked = st.q_locked or now
             st.add("overquota")
             log(self.a, self.id, b"OVERQUOTA")
             return (b"NO [OVERQUOTA] Account exceeded command or bandwidth "
                     b"limits. (Failure)")
-        st.q_used += n
+        st.up.used += n
         st.add("uploaded", n)
         return None
 
@@ -550,17 +702,26 @@ async def main():
     ap.add_argument("--refuse-malformed", action="store_true")
     ap.add_argument("--reencode", action="store_true")
     ap.add_argument("--throttle-fetch-at", default="")
+    ap.add_argument("--throttle-append-at", default="")
     ap.add_argument("--log-file")
     ap.add_argument("--hide", default="")
     ap.add_argument("--fetch-delay-ms", type=int, default=0)
+    ap.add_argument("--append-delay-ms", type=int, default=0)
     ap.add_argument("--refuse-names", default="")
     ap.add_argument("--upload-quota", type=int, default=0)
     ap.add_argument("--quota-window-ms", type=int, default=3000)
+    ap.add_argument("--download-quota", type=int, default=0)
+    ap.add_argument("--quota-bye", action="store_true")
+    ap.add_argument("--max-append-size", type=int, default=0)
     a = ap.parse_args()
     a.throttle_fetch_at = {int(x) for x in a.throttle_fetch_at.split(",")
                            if x}
+    a.throttle_append_at = {int(x) for x in
+                            a.throttle_append_at.split(",") if x}
     a.hide = {x for x in a.hide.split(",") if x}
     a.stats = Stats(a.stats_file)
+    a.stats.up = QuotaWindow(a.upload_quota, a.quota_window_ms)
+    a.stats.down = QuotaWindow(a.download_quota, a.quota_window_ms)
 
     async def on_conn(r, w):
         try:

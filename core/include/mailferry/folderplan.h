@@ -187,6 +187,12 @@ MF_WARN_UNUSED mf_err mf_folder_rules_parse_target_root(
 /* --preset NAME: "gmail-virtual". */
 MF_WARN_UNUSED mf_err mf_folder_rules_parse_preset(
     struct mf_folder_rules *rules, const char *name, struct mf_error *err);
+/* One of the helpers above, parse, applied to each item of the comma
+ * list list (NULL: none), in order; the first error is returned. */
+MF_WARN_UNUSED mf_err mf_folder_rules_add_list(
+    struct mf_folder_rules *rules, const char *list,
+    mf_err (*parse)(struct mf_folder_rules *, const char *, struct mf_error *),
+    struct mf_error *err);
 
 /* Writes rules as one JSON object value into j (for batch records and
  * --json output). */

@@ -32,6 +32,7 @@
 #define MAILFERRY_PLAN_H
 
 #include "mailferry/batch.h"
+#include "mailferry/direct.h"
 #include "mailferry/err.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/json.h"
@@ -473,5 +474,42 @@ void mf_plan_forecast_to_json(const struct mf_plan_batch *b,
                               const char *source, const char *target,
                               struct mf_json *j);
 void mf_plan_forecast_clear(struct mf_plan_forecast *f);
+
+/* ------------------------------------------------------------------ */
+/* `plan`'s options (plan/options.c)                                   */
+/* ------------------------------------------------------------------ */
+
+/* What `plan` reads from its options: the servers and logins
+ * (mf_direct_connect_read(), --target optional), the folder rules
+ * (--include, --exclude, --rename, --separator-replacement), the plan's
+ * options (--concurrency, --max-message-size lowered by the target
+ * profile's limit, --size-method, --since and --before), and the
+ * estimate from test batches (--from-batch with --redis, --connections,
+ * --max-connections, --window, which need --from-batch). po points into
+ * the rest: do not copy the struct. */
+struct mf_plan_settings {
+    struct mf_plan_options po; /* stop, on_mailbox and ud are the caller's */
+    struct mf_direct_connect c;
+    struct mf_folder_rules *rules; /* owned */
+    char **batches;                /* owned, n_batches: the test batches */
+    size_t n_batches;
+    const char *redis; /* borrowed from the options, or NULL */
+    unsigned *conns;   /* owned, n_conns; NULL: the defaults */
+    size_t n_conns;
+    uint64_t max_connections, window_s; /* 0: no limit, no window */
+};
+
+/* Adds the test batches of a comma list (one value of --from-batch, which
+ * may repeat: the program collects them) to s, zeroed before the first
+ * call. */
+void mf_plan_settings_add_batches(struct mf_plan_settings *s, const char *list);
+/* Reads the rest of s (zeroed, or with test batches added; without them
+ * the "from-batch" option is read) from conf; the first problem is
+ * returned with err set. Free s with mf_plan_settings_free() in any
+ * case. */
+MF_WARN_UNUSED mf_err mf_plan_settings_read(const struct mf_config *conf,
+                                            struct mf_plan_settings *s,
+                                            struct mf_error *err);
+void mf_plan_settings_free(struct mf_plan_settings *s);
 
 #endif

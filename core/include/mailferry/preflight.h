@@ -2,13 +2,12 @@
  * Preflight checks (docs/design.md §1 items 1-2 and 5): what an admin runs
  * before a batch or before the MX switch.
  *
- *  - MX records and their TTLs (`mailferry endpoint dns`): a DNS query
- *    builder and a response parser that do no I/O (dnsmx.c: unit tests
- *    and a fuzz target feed them bytes), and a tiny UDP client with TCP
- *    fallback for truncated answers (dnsquery.c). We do not go through
- *    the system resolver because the admin names the server to ask
- *    (--server IP:PORT), the test starts one on a loopback port, and the
- *    system resolver hides TTLs behind its cache.
+ *  - MX records and their TTLs (`mailferry endpoint dns`): glibc's
+ *    resolver (libresolv) asks the one server the admin names
+ *    (--server IP:PORT) through a res_state of our own: res_nmkquery,
+ *    res_nsend (UDP with retries, TCP when truncated), no cache. The
+ *    answer is read with ns_initparse/ns_parserr/dn_expand (dnsmx.c, no
+ *    I/O: unit tests and a fuzz target feed it bytes); dnsquery.c sends.
  *
  *  - IMAP capability verdicts (caps.c, pure): the capabilities mailferry
  *    uses, how much it needs each, and what it loses without it.
@@ -36,7 +35,7 @@
 #include <stdint.h>
 
 /* ------------------------------------------------------------------ */
-/* DNS MX (dnsmx.c: pure; dnsquery.c: I/O)                             */
+/* DNS MX (dnsmx.c: pure; dnsquery.c: I/O; both on libresolv)         */
 /* ------------------------------------------------------------------ */
 
 /* Above this TTL (seconds) the MX switch may take long to be seen: lower
@@ -50,9 +49,6 @@
 #define MF_DNS_MX_MAX 32
 /* The largest DNS message we accept (TCP length prefix limit). */
 #define MF_DNS_MSG_MAX 65535
-
-#define MF_DNS_TYPE_CNAME 5
-#define MF_DNS_TYPE_MX 15
 
 /* RCODE values (RFC 1035 section 4.1.1). */
 #define MF_DNS_RCODE_NOERROR 0
@@ -80,24 +76,17 @@ struct mf_dns_mx_answer {
     struct mf_dns_mx mx[MF_DNS_MX_MAX];
 };
 
-/* Writes a standard query (RD set) for name (dotted text, a trailing dot
- * optional, "\." and "\DDD" escapes allowed) of type qtype, class IN,
- * with this id into buf. Fails with MF_E_INVALID_ARGUMENT for a bad name
- * (empty label, label over 63 octets, name over 255) and MF_E_LIMIT when
- * cap is too small. */
-MF_WARN_UNUSED mf_err mf_dns_build_query(const char *name, uint16_t qtype,
-                                         uint16_t id, uint8_t *buf, size_t cap,
-                                         size_t *len_r, struct mf_error *err);
-
 /* Parses the response msg (len bytes) to an MX query for qname sent
- * with id. Checks the header (QR set, the id, opcode QUERY, one question
- * equal to qname/MX/IN), then collects the MX records of qname in the
- * answer section, following CNAME records; other records are skipped.
- * Names may be compressed (RFC 1035 section 4.1.4): pointers must point
- * backwards, at most 128 of them per name. A non-zero RCODE is not an
- * error here: it is reported in ans_r->rcode with no records. Malformed
- * or mismatched messages fail with MF_E_DNS and a detail saying where;
- * *ans_r is untouched on error. */
+ * with id, with libresolv's ns_initparse/ns_parserr/dn_expand. Checks
+ * the header (QR set, the id, opcode QUERY, one question equal to
+ * qname/MX/IN), then collects the MX records of qname in the answer
+ * section, following CNAME records; other records are skipped. A
+ * non-zero RCODE is not an error here: it is reported in ans_r->rcode
+ * with no records. A qname that is not a domain name fails with
+ * MF_E_INVALID_ARGUMENT; malformed or mismatched messages fail with
+ * MF_E_DNS and a detail saying why; *ans_r is untouched on error.
+ * Exchanges are text as libresolv writes it (RFC 1035 section 5.1
+ * escapes), the root as ".". */
 MF_WARN_UNUSED mf_err mf_dns_parse_mx(const uint8_t *msg, size_t len,
                                       uint16_t id, const char *qname,
                                       struct mf_dns_mx_answer *ans_r,
@@ -130,10 +119,13 @@ MF_WARN_UNUSED mf_err mf_dns_server_choose(const char *given,
 void mf_dns_server_format(const struct mf_dns_server *srv, char *buf,
                           size_t size);
 
-/* Asks srv for the MX records of domain over UDP (three tries, each
- * waiting timeout_ms / 3), and again over TCP when the answer is
- * truncated. Lookup failures: MF_E_TIMEOUT (no answer), MF_E_CONNECT
- * (TCP refused), MF_E_DNS (malformed answer, socket errors). A negative
+/* Asks srv for the MX records of domain with res_nsend: over UDP (up to
+ * three tries of whole seconds within timeout_ms, at least a second
+ * each), and again over TCP when the answer is truncated (glibc
+ * sets no timeout of its own on TCP reads). A domain that is not a
+ * domain name fails with MF_E_INVALID_ARGUMENT before anything is sent.
+ * Lookup failures: MF_E_TIMEOUT (no answer), MF_E_CONNECT (refused),
+ * MF_E_DNS (malformed answer, a referral, socket errors). A negative
  * answer (NXDOMAIN, SERVFAIL...) is MF_E_OK with its rcode and no
  * records: the caller decides. */
 MF_WARN_UNUSED mf_err mf_dns_query_mx(const struct mf_dns_server *srv,

@@ -333,6 +333,21 @@ mf_folder_rules_parse_exclude(struct mf_folder_rules *rules,
 }
 
 mf_err
+mf_folder_rules_add_list(struct mf_folder_rules *rules, const char *list,
+                         mf_err (*parse)(struct mf_folder_rules *, const char *,
+                                         struct mf_error *),
+                         struct mf_error *err) {
+    size_t n;
+    char **v = mf_strv_split(list, &n);
+    mf_err rc = MF_E_OK;
+
+    for (size_t i = 0; i < n && rc == MF_E_OK; i++)
+        rc = parse(rules, v[i], err);
+    mf_strv_free(v, n);
+    return rc;
+}
+
+mf_err
 mf_folder_rules_parse_rename(struct mf_folder_rules *rules, const char *spec,
                              struct mf_error *err) {
     const char *eq = NULL, *why;

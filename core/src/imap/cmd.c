@@ -38,6 +38,12 @@
  *                                       what is left until an admin acts
  *   NO anything else                    MF_E_IMAP_NO
  *   BYE [UNAVAILABLE]                   MF_E_THROTTLED
+ *   BYE [OVERQUOTA] "Account exceeded   MF_E_BANDWIDTH_QUOTA: Gmail ends the
+ *     command or bandwidth limits"      session this way on FETCH once the
+ *                                       download quota is used up (what
+ *                                       mbsync's and imapsync's users
+ *                                       report); a reconnect meets the
+ *                                       same lock until the next window
  *   BYE otherwise                       MF_E_IMAP_BYE
  */
 #include "imap/session.h"
@@ -261,6 +267,16 @@ too_many_of_content(const char *text, size_t len) {
     return false;
 }
 
+/* Gmail's daily bandwidth quota used up, as NO or as BYE: "[OVERQUOTA]
+ * Account exceeded command or bandwidth limits". The same code with
+ * other words is a full target (NO) or another BYE. */
+static bool
+bandwidth_quota(const struct mf_imap_response *r) {
+    return code_is(r, "OVERQUOTA") &&
+           contains_ci(r->text, r->text_len,
+                       "exceeded command or bandwidth limits");
+}
+
 static mf_err
 map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
     const char *t = r->text;
@@ -268,8 +284,7 @@ map_no(const struct mf_imap_response *r, uint32_t retry_after_ms) {
 
     if (too_many_connections(t, n))
         return MF_E_TOO_MANY_CONNECTIONS;
-    if (code_is(r, "OVERQUOTA") &&
-        contains_ci(t, n, "exceeded command or bandwidth limits"))
+    if (bandwidth_quota(r))
         return MF_E_BANDWIDTH_QUOTA;
     if (provider_throttled(t, n))
         return MF_E_THROTTLED;
@@ -331,6 +346,8 @@ mf_imap_status_to_error(const struct mf_imap_response *r,
             code = MF_E_TOO_MANY_CONNECTIONS;
         else if (code_is(r, "UNAVAILABLE"))
             code = MF_E_THROTTLED;
+        else if (bandwidth_quota(r))
+            code = MF_E_BANDWIDTH_QUOTA;
         else
             code = MF_E_IMAP_BYE;
         break;

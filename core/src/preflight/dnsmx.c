@@ -1,385 +1,171 @@
 /*
- * DNS messages for MX lookups, without I/O (see mailferry/preflight.h):
- * a query builder, a response parser, and the parsing of server
- * addresses and resolv.conf.
+ * MX answers, without I/O (see mailferry/preflight.h): what an answer
+ * says, read with glibc's libresolv (ns_initparse, ns_parserr,
+ * dn_expand), and the parsing of server addresses and resolv.conf.
  *
- * The parser trusts nothing in the message: every read is bounds-checked
- * against len, names are decoded into fixed buffers with their wire
- * length capped at 255 octets, and compression pointers may only point
- * backwards (before the label that holds them), which with the cap on
- * jumps rules out loops. RFC 1035 section 4.1 is quoted beside the code.
+ * libresolv bounds-checks every read, caps names at 255 octets and
+ * detects compression loops; this file checks that the answer is the
+ * answer to our question, follows CNAMEs and keeps the MX records with
+ * their TTLs.
  */
 #include "mailferry/preflight.h"
 
 #include "mailferry/util.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
+#include <arpa/nameser.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define HDR_LEN 12
-#define NAME_WIRE_MAX 255
-#define LABEL_MAX 63
-#define MAX_JUMPS 128
 #define MAX_CNAMES 16
-#define CLASS_IN 1
 
-static uint16_t
-get16(const uint8_t *p) {
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p) {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | p[3];
-}
-
-/* ------------------------------------------------------------------ */
-/* Query                                                               */
-/* ------------------------------------------------------------------ */
-
-/* Encodes dotted text into wire labels. Returns the wire length or 0 on
- * a bad name. */
+/* True if two names in text are the same name: equal on the wire but
+ * for ASCII case (RFC 4343). Length octets are below 64, so folding
+ * every octet only folds letters. */
 static size_t
-encode_name(const char *name, uint8_t out[NAME_WIRE_MAX]) {
-    size_t n = 0, lenpos;
-    const char *p = name;
+wire_len(const uint8_t *w) {
+    size_t n = 0;
 
-    if (strcmp(name, ".") == 0) {
-        out[0] = 0;
-        return 1;
-    }
-    while (*p) {
-        size_t label = 0;
-        lenpos = n++;
-        if (n >= NAME_WIRE_MAX)
-            return 0;
-        while (*p && *p != '.') {
-            unsigned c = (unsigned char)*p++;
-            if (c == '\\') {
-                if (isdigit((unsigned char)p[0]) &&
-                    isdigit((unsigned char)p[1]) &&
-                    isdigit((unsigned char)p[2])) {
-                    c = (unsigned)((p[0] - '0') * 100 + (p[1] - '0') * 10 +
-                                   (p[2] - '0'));
-                    if (c > 255)
-                        return 0;
-                    p += 3;
-                } else if (*p && !isdigit((unsigned char)*p)) {
-                    c = (unsigned char)*p++;
-                } else {
-                    return 0;
-                }
-            }
-            if (++label > LABEL_MAX || n + 1 >= NAME_WIRE_MAX)
-                return 0;
-            out[n++] = (uint8_t)c;
-        }
-        if (label == 0)
-            return 0; /* "a..b" or a leading dot */
-        out[lenpos] = (uint8_t)label;
-        if (*p == '.') {
-            p++;
-            if (*p == '\0')
-                break; /* the root's trailing dot */
-        }
-    }
-    if (n == 0)
-        return 0;
-    out[n++] = 0;
-    return n;
+    while (w[n] != 0)
+        n += 1u + w[n];
+    return n + 1;
 }
 
-mf_err
-mf_dns_build_query(const char *name, uint16_t qtype, uint16_t id, uint8_t *buf,
-                   size_t cap, size_t *len_r, struct mf_error *err) {
-    uint8_t wire[NAME_WIRE_MAX];
-    size_t wlen = encode_name(name, wire), total;
-
-    if (wlen == 0)
-        return mf_error_set(err, MF_E_INVALID_ARGUMENT,
-                            "\"%.200s\" is not a valid domain name", name);
-    total = HDR_LEN + wlen + 4;
-    if (cap < total)
-        return mf_error_set(err, MF_E_LIMIT, "query buffer too small");
-    /* Header: ID, flags RD (0x0100), QDCOUNT 1, the rest 0. */
-    memset(buf, 0, HDR_LEN);
-    buf[0] = (uint8_t)(id >> 8), buf[1] = (uint8_t)id;
-    buf[2] = 0x01;
-    buf[5] = 1;
-    memcpy(buf + HDR_LEN, wire, wlen);
-    buf[HDR_LEN + wlen] = (uint8_t)(qtype >> 8);
-    buf[HDR_LEN + wlen + 1] = (uint8_t)qtype;
-    buf[HDR_LEN + wlen + 2] = 0;
-    buf[HDR_LEN + wlen + 3] = CLASS_IN;
-    *len_r = total;
-    return MF_E_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* Response                                                            */
-/* ------------------------------------------------------------------ */
-
-/* Appends one label to text, escaping as RFC 1035 section 5.1 master
- * files do ("\." for a dot inside a label, "\DDD" for other bytes
- * outside printable ASCII). Returns false when out is full. */
 static bool
-append_label(char *out, size_t cap, size_t *pos, const uint8_t *l, size_t n) {
+same_name(const char *a, const char *b) {
+    uint8_t wa[NS_MAXCDNAME], wb[NS_MAXCDNAME];
+    size_t n;
+
+    if (ns_name_pton(a, wa, sizeof(wa)) < 0 ||
+        ns_name_pton(b, wb, sizeof(wb)) < 0)
+        return false;
+    n = wire_len(wa);
+    if (n != wire_len(wb))
+        return false;
     for (size_t i = 0; i < n; i++) {
-        char tmp[5];
-        int k;
-        if (l[i] == '.' || l[i] == '\\')
-            k = snprintf(tmp, sizeof(tmp), "\\%c", l[i]);
-        else if (l[i] <= 0x20 || l[i] >= 0x7f)
-            k = snprintf(tmp, sizeof(tmp), "\\%03u", l[i]);
-        else
-            k = snprintf(tmp, sizeof(tmp), "%c", l[i]);
-        if (*pos + (size_t)k + 1 > cap)
+        uint8_t x = wa[i], y = wb[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (uint8_t)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (uint8_t)(y + 32);
+        if (x != y)
             return false;
-        memcpy(out + *pos, tmp, (size_t)k);
-        *pos += (size_t)k;
     }
-    out[*pos] = '\0';
     return true;
 }
 
-/* Reads the (possibly compressed) name at *off into text, and advances
- * *off past it in the message (a pointer ends the name in place).
- *
- *   RFC 1035 4.1.4: a pointer is two octets whose first two bits are
- *   ones; the rest is the offset from the start of the message. The
- *   bits 01 and 10 are reserved (RFC 6891 retired the extended labels).
- */
-static bool
-read_name(const uint8_t *msg, size_t len, size_t *off, char *text, size_t cap,
-          const char **why) {
-    size_t p = *off, wire = 0, pos = 0, end = 0, limit = *off;
-    unsigned jumps = 0;
-    bool jumped = false;
+/* Why the answer is malformed, or NULL when it parsed. */
+static const char *
+read_mx(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
+        struct mf_dns_mx_answer *ans) {
+    ns_msg h;
+    ns_rr rr;
+    unsigned qd, an;
 
-    text[0] = '\0';
-    for (;;) {
-        uint8_t b;
-        if (p >= len)
-            return *why = "name runs past the end", false;
-        b = msg[p];
-        if ((b & 0xc0) == 0xc0) {
-            size_t target;
-            if (p + 1 >= len)
-                return *why = "pointer runs past the end", false;
-            target = ((size_t)(b & 0x3f) << 8) | msg[p + 1];
-            /* Backwards only: it must point before where this run of
-             * labels started, which also rules out loops. */
-            if (target >= limit || ++jumps > MAX_JUMPS)
-                return *why = "compression pointer does not point back", false;
-            if (!jumped)
-                end = p + 2;
-            jumped = true;
-            limit = target;
-            p = target;
+    /* ns_initparse walks every section: counts that do not match the
+     * bytes, names that run past the end or use reserved label types,
+     * record data past the end all fail here. */
+    if (len > MF_DNS_MSG_MAX || ns_initparse(msg, (int)len, &h) < 0)
+        return "the sections do not fit the message";
+    if (ns_msg_id(h) != id)
+        return "the answer's id does not match the query";
+    if (!ns_msg_getflag(h, ns_f_qr))
+        return "not a response (QR is 0)";
+    if (ns_msg_getflag(h, ns_f_opcode) != ns_o_query)
+        return "opcode is not QUERY";
+    ans->authoritative = ns_msg_getflag(h, ns_f_aa) != 0;
+    ans->truncated = ns_msg_getflag(h, ns_f_tc) != 0;
+    ans->rcode = (uint8_t)ns_msg_getflag(h, ns_f_rcode);
+    qd = ns_msg_count(h, ns_s_qd);
+    an = ns_msg_count(h, ns_s_an);
+    snprintf(ans->owner, sizeof(ans->owner), "%s", qname);
+    /* A server may leave the question out of an error answer (FORMERR,
+     * REFUSED from some servers): then there is nothing more to check. */
+    if (qd == 0 && ans->rcode != ns_r_noerror)
+        return NULL;
+    if (qd != 1)
+        return "the answer does not have exactly one question";
+    if (ns_parserr(&h, ns_s_qd, 0, &rr) < 0)
+        return "bad question";
+    if (!same_name(ns_rr_name(rr), qname) || ns_rr_type(rr) != ns_t_mx ||
+        ns_rr_class(rr) != ns_c_in)
+        return "the answer is for another question";
+    if (ans->rcode != ns_r_noerror)
+        return NULL;
+    for (unsigned i = 0; i < an; i++) {
+        const uint8_t *rd;
+        uint32_t ttl;
+        unsigned rdlen;
+        int n;
+
+        if (ns_parserr(&h, ns_s_an, (int)i, &rr) < 0)
+            return "bad record name";
+        rd = ns_rr_rdata(rr);
+        rdlen = ns_rr_rdlen(rr);
+        /* RFC 2181 section 8: a TTL with the top bit set is 0. */
+        ttl = ns_rr_ttl(rr) & 0x80000000u ? 0 : ns_rr_ttl(rr);
+        if (ns_rr_class(rr) != ns_c_in ||
+            !same_name(ns_rr_name(rr), ans->owner))
+            continue;
+        /* A name in record data must end inside it (dn_expand's end is
+         * the end of the data), although its pointers may point
+         * anywhere before. */
+        if (ns_rr_type(rr) == ns_t_cname) {
+            char target[MF_DNS_NAME_TEXT_MAX];
+            n = dn_expand(msg, rd + rdlen, rd, target, sizeof(target));
+            if (n < 0 || (unsigned)n != rdlen)
+                return "bad CNAME data";
+            if (++ans->cnames > MAX_CNAMES)
+                return "too many CNAMEs";
+            snprintf(ans->owner, sizeof(ans->owner), "%s",
+                     target[0] ? target : ".");
             continue;
         }
-        if (b & 0xc0)
-            return *why = "reserved label type", false;
-        if (b == 0) {
-            if (!jumped)
-                end = p + 1;
-            break;
+        if (ns_rr_type(rr) != ns_t_mx)
+            continue;
+        /* RFC 1035 3.3.9: PREFERENCE(16) EXCHANGE(domain-name). */
+        if (rdlen < 3)
+            return "MX data too short";
+        if (ans->count == MF_DNS_MX_MAX) {
+            ans->dropped++;
+            continue;
         }
-        if (p + 1 + b > len)
-            return *why = "label runs past the end", false;
-        wire += 1u + b;
-        if (wire + 1 > NAME_WIRE_MAX)
-            return *why = "name longer than 255 octets", false;
-        if (pos > 0) {
-            if (pos + 2 > cap)
-                return *why = "name too long", false;
-            text[pos++] = '.';
-            text[pos] = '\0';
+        {
+            struct mf_dns_mx *mx = &ans->mx[ans->count];
+            n = dn_expand(msg, rd + rdlen, rd + 2, mx->exchange,
+                          sizeof(mx->exchange));
+            if (n < 0 || (unsigned)n + 2 != rdlen)
+                return "bad MX data";
+            /* dn_expand writes the root as "": a null MX (RFC 7505). */
+            if (mx->exchange[0] == '\0')
+                memcpy(mx->exchange, ".", 2);
+            mx->preference = ns_get16(rd);
+            mx->ttl = ttl;
+            ans->count++;
         }
-        if (!append_label(text, cap, &pos, msg + p + 1, b))
-            return *why = "name too long", false;
-        p += 1u + b;
     }
-    if (pos == 0) {
-        if (cap < 2)
-            return *why = "name too long", false;
-        memcpy(text, ".", 2);
-    }
-    *off = end;
-    return true;
-}
-
-/* Case-insensitive comparison of two names as text, ignoring one
- * trailing dot on either (RFC 4343: DNS names compare without case). */
-static bool
-name_eq(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-
-    if (la > 1 && a[la - 1] == '.' && (la < 2 || a[la - 2] != '\\'))
-        la--;
-    if (lb > 1 && b[lb - 1] == '.' && (lb < 2 || b[lb - 2] != '\\'))
-        lb--;
-    return la == lb && strncasecmp(a, b, la) == 0;
-}
-
-/* A query name in canonical text (what read_name would give). */
-static bool
-canonical(const char *name, char *out, size_t cap) {
-    uint8_t wire[NAME_WIRE_MAX];
-    size_t wlen = encode_name(name, wire), off = 0;
-    const char *why;
-
-    return wlen > 0 && read_name(wire, wlen, &off, out, cap, &why);
+    return NULL;
 }
 
 mf_err
 mf_dns_parse_mx(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
                 struct mf_dns_mx_answer *ans_r, struct mf_error *err) {
     /* Big: keep it off the small stacks of worker threads. */
-    struct mf_dns_mx_answer *ans = mf_xcalloc(1, sizeof(*ans));
-    char name[MF_DNS_NAME_TEXT_MAX], want[MF_DNS_NAME_TEXT_MAX];
-    const char *why = NULL;
-    uint16_t flags, qd, an;
-    size_t off = HDR_LEN;
+    struct mf_dns_mx_answer *ans;
+    uint8_t wire[NS_MAXCDNAME];
+    const char *why;
     mf_err rc = MF_E_OK;
 
-    if (!canonical(qname, want, sizeof(want))) {
-        rc = mf_error_set(err, MF_E_INVALID_ARGUMENT, "bad query name");
-        goto out;
-    }
-    /*
-     * RFC 1035 4.1.1:
-     *   ID (16) | QR Opcode(4) AA TC RD | RA Z(3) RCODE(4) |
-     *   QDCOUNT | ANCOUNT | NSCOUNT | ARCOUNT
-     */
-    if (len < HDR_LEN) {
-        why = "shorter than a DNS header";
-        goto bad;
-    }
-    flags = get16(msg + 2);
-    if (get16(msg) != id) {
-        why = "the answer's id does not match the query";
-        goto bad;
-    }
-    if (!(flags & 0x8000)) {
-        why = "not a response (QR is 0)";
-        goto bad;
-    }
-    if (((flags >> 11) & 0xf) != 0) {
-        why = "opcode is not QUERY";
-        goto bad;
-    }
-    ans->authoritative = (flags & 0x0400) != 0;
-    ans->truncated = (flags & 0x0200) != 0;
-    ans->rcode = (uint8_t)(flags & 0xf);
-    qd = get16(msg + 4);
-    an = get16(msg + 6);
-    snprintf(ans->owner, sizeof(ans->owner), "%s", want);
-    /* A server may leave the question out of an error answer (FORMERR,
-     * REFUSED from some servers): then there is nothing more to check. */
-    if (qd == 0 && ans->rcode != MF_DNS_RCODE_NOERROR)
-        goto done;
-    if (qd != 1) {
-        why = "the answer does not have exactly one question";
-        goto bad;
-    }
-    if (!read_name(msg, len, &off, name, sizeof(name), &why))
-        goto bad;
-    if (off + 4 > len) {
-        why = "question runs past the end";
-        goto bad;
-    }
-    if (!name_eq(name, want) || get16(msg + off) != MF_DNS_TYPE_MX ||
-        get16(msg + off + 2) != CLASS_IN) {
-        why = "the answer is for another question";
-        goto bad;
-    }
-    off += 4;
-    if (ans->rcode != MF_DNS_RCODE_NOERROR)
-        goto done;
-    /* Answer RRs: NAME TYPE(16) CLASS(16) TTL(32) RDLENGTH(16) RDATA. */
-    for (unsigned i = 0; i < an; i++) {
-        uint16_t type, cls, rdlen;
-        uint32_t ttl;
-        size_t rd;
-
-        if (!read_name(msg, len, &off, name, sizeof(name), &why))
-            goto bad;
-        if (off + 10 > len) {
-            why = "record header runs past the end";
-            goto bad;
-        }
-        type = get16(msg + off);
-        cls = get16(msg + off + 2);
-        ttl = get32(msg + off + 4);
-        rdlen = get16(msg + off + 8);
-        rd = off + 10;
-        if (rd + rdlen > len) {
-            why = "record data runs past the end";
-            goto bad;
-        }
-        off = rd + rdlen;
-        /* RFC 2181 section 8: a TTL with the top bit set is 0. */
-        if (ttl & 0x80000000u)
-            ttl = 0;
-        if (cls != CLASS_IN || !name_eq(name, ans->owner))
-            continue;
-        if (type == MF_DNS_TYPE_CNAME) {
-            size_t p = rd;
-            char target[MF_DNS_NAME_TEXT_MAX];
-            if (!read_name(msg, rd + rdlen, &p, target, sizeof(target), &why))
-                goto bad;
-            if (p != rd + rdlen) {
-                why = "CNAME data has trailing bytes";
-                goto bad;
-            }
-            if (++ans->cnames > MAX_CNAMES) {
-                why = "too many CNAMEs";
-                goto bad;
-            }
-            snprintf(ans->owner, sizeof(ans->owner), "%s", target);
-            continue;
-        }
-        if (type != MF_DNS_TYPE_MX)
-            continue;
-        /* RFC 1035 3.3.9: PREFERENCE(16) EXCHANGE(domain-name). */
-        if (rdlen < 3) {
-            why = "MX data too short";
-            goto bad;
-        }
-        {
-            size_t p = rd + 2;
-            struct mf_dns_mx *mx;
-            if (ans->count == MF_DNS_MX_MAX) {
-                ans->dropped++;
-                continue;
-            }
-            mx = &ans->mx[ans->count];
-            /* The name must end inside the record data, although its
-             * pointers may point anywhere before. */
-            if (!read_name(msg, rd + rdlen, &p, mx->exchange,
-                           sizeof(mx->exchange), &why))
-                goto bad;
-            if (p != rd + rdlen) {
-                why = "MX data has trailing bytes";
-                goto bad;
-            }
-            mx->preference = get16(msg + rd);
-            mx->ttl = ttl;
-            ans->count++;
-        }
-    }
-done:
-    *ans_r = *ans;
-    goto out;
-bad:
-    rc = mf_error_set(err, MF_E_DNS, "malformed DNS answer: %s", why);
-out:
+    if (qname[0] == '\0' || ns_name_pton(qname, wire, sizeof(wire)) < 0)
+        return mf_error_set(err, MF_E_INVALID_ARGUMENT, "bad query name");
+    ans = mf_xcalloc(1, sizeof(*ans));
+    why = read_mx(msg, len, id, qname, ans);
+    if (why)
+        rc = mf_error_set(err, MF_E_DNS, "malformed DNS answer: %s", why);
+    else
+        *ans_r = *ans;
     free(ans);
     return rc;
 }

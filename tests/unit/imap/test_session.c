@@ -1130,6 +1130,14 @@ test_status_mapping(void **state) {
          "Quota exceeded (mailbox for user is "
          "full)",
          MF_E_OVERQUOTA, 0},
+        /* The same quota as Gmail ends a FETCH session with it (mbsync's
+         * users: "unexpected BYE response: [OVERQUOTA] Account exceeded
+         * command or bandwidth limits."); other BYEs with that code are
+         * not the quota. */
+        {MF_IMAP_STATUS_BYE, "OVERQUOTA",
+         "Account exceeded command or bandwidth limits.", MF_E_BANDWIDTH_QUOTA,
+         0},
+        {MF_IMAP_STATUS_BYE, "OVERQUOTA", "Mailbox is full", MF_E_IMAP_BYE, 0},
     };
     for (size_t i = 0; i < MF_ARRAY_LEN(v); i++) {
         struct mf_imap_response r = {0};
