@@ -561,15 +561,30 @@ mailbox_table(struct mf__report_out *o, const struct mf_report_batch *b,
     mf_buf_append_str(out, "</tbody></table></div></section>\n");
 }
 
+/* An item's row up to its third cell: mailbox, folder, and the opening
+ * of the (numeric) cell after them. */
 static void
-more_note(struct mf_buf *out, uint64_t shown, uint64_t total) {
-    if (total <= shown)
-        return;
-    mf_buf_append_str(out, "<div class=\"note\">Showing the first ");
-    count(out, shown);
-    mf_buf_append_str(out, " of ");
-    count(out, total);
-    mf_buf_append_str(out, "; the JSON report lists every item.</div>");
+item_row_begin(struct mf_buf *out, const char *email, const char *folder) {
+    mf_buf_append_str(out, "<tr><td class=\"em\">");
+    esc(out, email);
+    mf_buf_append_str(out, "</td><td class=\"mono\">");
+    esc(out, folder);
+    mf_buf_append_str(out, "</td><td class=\"num\">");
+}
+
+/* Closes an item table and its section, saying how many of total items
+ * it shows when that is not all of them. */
+static void
+items_end(struct mf_buf *out, uint64_t shown, uint64_t total) {
+    mf_buf_append_str(out, "</tbody></table></div>");
+    if (total > shown) {
+        mf_buf_append_str(out, "<div class=\"note\">Showing the first ");
+        count(out, shown);
+        mf_buf_append_str(out, " of ");
+        count(out, total);
+        mf_buf_append_str(out, "; the JSON report lists every item.</div>");
+    }
+    mf_buf_append_str(out, "</section>\n");
 }
 
 /* The three per-item tables of the failed list's kind: messages that
@@ -645,11 +660,7 @@ item_table(struct mf__report_out *o, const struct mf_report_batch *b,
             if (shown == MF_REPORT_HTML_ITEMS_MAX)
                 break;
             shown++;
-            mf_buf_append_str(out, "<tr><td class=\"em\">");
-            esc(out, m->email);
-            mf_buf_append_str(out, "</td><td class=\"mono\">");
-            esc(out, f->folder);
-            mf_buf_append_str(out, "</td><td class=\"num\">");
+            item_row_begin(out, m->email, f->folder);
             if (f->uid)
                 mf_buf_appendf(out, "%" PRIu32, f->uid);
             mf_buf_append_str(out, "</td><td>");
@@ -664,9 +675,7 @@ item_table(struct mf__report_out *o, const struct mf_report_batch *b,
         }
         mf__report_out_maybe_flush(o);
     }
-    mf_buf_append_str(out, "</tbody></table></div>");
-    more_note(out, shown, total);
-    mf_buf_append_str(out, "</section>\n");
+    items_end(out, shown, total);
 }
 
 static void
@@ -707,14 +716,8 @@ skipped_items(struct mf__report_out *o, const struct mf_report_batch *b,
             if (shown == MF_REPORT_HTML_ITEMS_MAX)
                 break;
             shown++;
-            mf_buf_append_str(out, "<tr><td class=\"em\">");
-            esc(out, m->email);
-            mf_buf_append_str(out, "</td><td class=\"mono\">");
-            esc(out, s->folder);
-            mf_buf_appendf(out,
-                           "</td><td class=\"num\">%" PRIu32 "</td>"
-                           "<td class=\"num\">",
-                           s->uid);
+            item_row_begin(out, m->email, s->folder);
+            mf_buf_appendf(out, "%" PRIu32 "</td><td class=\"num\">", s->uid);
             bytes(out, (double)s->size);
             mf_buf_append_str(out, "</td><td class=\"num\">");
             html_time(out, s->internal_date, false);
@@ -737,9 +740,7 @@ skipped_items(struct mf__report_out *o, const struct mf_report_batch *b,
         }
         mf__report_out_maybe_flush(o);
     }
-    mf_buf_append_str(out, "</tbody></table></div>");
-    more_note(out, shown, total);
-    mf_buf_append_str(out, "</section>\n");
+    items_end(out, shown, total);
 }
 
 /* The batch's warnings: --rename rules that matched no folder of any
