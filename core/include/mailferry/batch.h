@@ -134,6 +134,8 @@ struct mf_batch_blob {
     uint8_t *data;
     size_t len;
 };
+/* Wipes and frees a blob's bytes and zeroes it. Accepts an empty blob. */
+void mf_batch_blob_free(struct mf_batch_blob *b);
 
 /* One endpoint's connection caps (docs/design.md §7); 0 means no cap. */
 struct mf_batch_caps {

@@ -27,6 +27,7 @@
 #include "mailferry/log.h"
 #include "mailferry/progress.h"
 #include "mailferry/report.h"
+#include "mailferry/service.h"
 #include "mailferry/util.h"
 #include "mailferry/worker.h"
 

@@ -628,8 +628,11 @@ mf__folder_write_all(struct mf__folder *fr) {
                                      "stopped at a message boundary");
             break;
         }
-        /* Nothing more to a target the fleet paused (throttle.c), and
-         * the source's pause handed to the reader. */
+        /* A connection above the target's lowered limit closes, paused
+         * or not; nothing more to a target the fleet paused (throttle.c),
+         * and the source's pause handed to the reader. */
+        if (mf__run_throttle_yield(run, true, &fr->werr))
+            break;
         mf__run_throttle_wait(run, true, false);
         atomic_store(&fr->src_pause_until,
                      mf__run_throttle_until(run, false, false));

@@ -6,7 +6,7 @@
  */
 #include "migrate/migrate_int.h"
 
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 #include "mailferry/profile.h"
 #include "mailferry/fence.h"
 #include "mailferry/util.h"
@@ -29,6 +29,9 @@ struct mf__ckpt_mem {
 mf_err
 mf__ckpt_get(struct mf__run *run, const char *folder,
              struct mf_checkpoint *ck_r, bool *found_r) {
+    /* Read ahead with the mailbox's others (statuses.c). */
+    if (mf__run_ckpt_take(run, folder, ck_r, found_r))
+        return MF_E_OK;
     if (run->o->redis) {
         mf_err rc =
             mf_checkpoint_get(run->o->redis, run->o->batch ? run->o->batch : "",
