@@ -502,14 +502,6 @@ worker(void *arg) {
 /* main                                                                */
 /* ------------------------------------------------------------------ */
 
-static double
-now_s(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 usage(FILE *out) {
     fprintf(out, "usage: mailferry-bench-ingest --target URL --users CSV "
@@ -639,14 +631,14 @@ main(int argc, char **argv) {
     if (connections > run.nusers && run.nusers > 0)
         connections = (unsigned)run.nusers;
     th = mf_xcalloc(connections, sizeof(*th));
-    t0 = now_s();
+    t0 = mf_monotonic_s();
     for (unsigned i = 0; i < connections; i++) {
         int e = pthread_create(&th[i], NULL, worker, &run);
         MF_ASSERT(e == 0);
     }
     for (unsigned i = 0; i < connections; i++)
         pthread_join(th[i], NULL);
-    t1 = now_s();
+    t1 = mf_monotonic_s();
     free(th);
     if (atomic_load(&run.failed)) {
         status = 1;

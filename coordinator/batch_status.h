@@ -41,7 +41,7 @@ int batch_status_result(const char *command, const char *batch, mf_err rc,
  * names (min_pos..max_pos positionals; the first a valid batch name when
  * min_pos >= 1). Returns -1 to go on, else the exit code. */
 int batch_cli_parse(struct cli *cli, const char *command, const char *usage,
-                    const struct cli_option *options, int argc, char **argv,
+                    const struct mf_option *options, int argc, char **argv,
                     int min_pos, int max_pos);
 /* Prints b (JSON; "{}" when empty) and a newline on stdout, frees b. */
 struct mf_buf;

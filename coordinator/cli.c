@@ -1,6 +1,7 @@
 /* Option parsing for the coordinator's commands (see cli.h). */
 #include "cli.h"
 
+#include "mailferry/args.h"
 #include "mailferry/log.h"
 #include "mailferry/util.h"
 
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct cli_option cli_common_options[] = {
+const struct mf_option cli_common_options[] = {
     {"json", false, "print one machine-readable JSON document on stdout"},
     {"config", true, "read settings from FILE (flags and MAILFERRY_* win)"},
     {"log-format", true, "log lines as text (default) or json"},
@@ -23,7 +24,7 @@ const struct cli_option cli_common_options[] = {
  * command's own table: every command accepts all four, in every form
  * (flag, MAILFERRY_* variable, config file key), reads the ones it needs
  * and leaves the others unused. */
-const struct cli_option cli_connection_options[] = {
+const struct mf_option cli_connection_options[] = {
     {"redis", true,
      "Redis URL: redis://[user@]host:port[/db], unix:///path "
      "(MAILFERRY_REDIS)"},
@@ -38,33 +39,15 @@ const struct cli_option cli_connection_options[] = {
     {NULL, false, NULL},
 };
 
-static const struct cli_option *
-find(const struct cli_option *opts, const char *name, size_t len) {
-    for (; opts && opts->name; opts++)
-        if (strlen(opts->name) == len && strncmp(opts->name, name, len) == 0)
-            return opts;
-    return NULL;
-}
-
-static void
-print_options(FILE *out, const struct cli_option *opts) {
-    for (; opts && opts->name; opts++) {
-        char left[64];
-        snprintf(left, sizeof(left), "--%s%s", opts->name,
-                 opts->takes_value ? " VALUE" : "");
-        fprintf(out, "  %-32s %s\n", left, opts->help);
-    }
-}
-
 void
 cli_print_help(const char *command, const char *usage,
-               const struct cli_option *options) {
+               const struct mf_option *options) {
     printf("usage: mailferry %s %s\n\noptions:\n", command, usage);
-    print_options(stdout, options);
-    print_options(stdout, cli_common_options);
+    mf_config_print_options(stdout, options, 32);
+    mf_config_print_options(stdout, cli_common_options, 32);
     printf("\nconnection options (every command takes them, from flags, "
            "MAILFERRY_*\nor --config, and ignores those it does not use):\n");
-    print_options(stdout, cli_connection_options);
+    mf_config_print_options(stdout, cli_connection_options, 32);
     printf("  %-32s %s\n", "--kafka.PROPERTY VALUE",
            "a librdkafka property (SASL, TLS), for the commands that use "
            "Kafka");
@@ -81,61 +64,9 @@ usage_error(const char *command, const char *usage, const char *msg,
     return false;
 }
 
-static bool
-add_positional(struct cli *cli, const char *usage, const char *a) {
-    if (cli->npositional == CLI_MAX_POSITIONAL)
-        return usage_error(cli->command, usage, "too many arguments", a);
-    cli->positional[cli->npositional++] = a;
-    return true;
-}
-
-/* One option, argv[*i] ("--name", "--name=VALUE" or "--name VALUE", which
- * moves *i past the value) into cli->config. */
-static bool
-parse_option(struct cli *cli, const char *usage,
-             const struct cli_option *options, int argc, char **argv, int *i) {
-    const char *command = cli->command;
-    const char *a = argv[*i] + 2;
-    const char *eq = strchr(a, '=');
-    size_t len = eq ? (size_t)(eq - a) : strlen(a);
-    const struct cli_option *o = find(options, a, len);
-
-    if (!o)
-        o = find(cli_common_options, a, len);
-    if (!o)
-        o = find(cli_connection_options, a, len);
-    if (!o && mf_config_passthrough(a, len)) {
-        /* --kafka.<property> VALUE: with the connection settings, for
-         * the commands that talk to Kafka (SASL, TLS). */
-        char *name;
-        if (!eq && *i + 1 >= argc)
-            return usage_error(command, usage, "option needs a value",
-                               argv[*i]);
-        name = mf_xstrndup(a, len);
-        mf_config_set_flag(cli->config, name, eq ? eq + 1 : argv[++*i]);
-        free(name);
-        return true;
-    }
-    if (!o)
-        return usage_error(command, usage, "unknown option", argv[*i]);
-    if (!o->takes_value) {
-        if (eq)
-            return usage_error(command, usage, "option takes no value",
-                               argv[*i]);
-        mf_config_set_flag(cli->config, o->name, "true");
-    } else if (eq) {
-        mf_config_set_flag(cli->config, o->name, eq + 1);
-    } else if (*i + 1 < argc) {
-        mf_config_set_flag(cli->config, o->name, argv[++*i]);
-    } else {
-        return usage_error(command, usage, "option needs a value", argv[*i]);
-    }
-    return true;
-}
-
 /* After the options: --help, --config, --json and the log settings. */
 static bool
-finish(struct cli *cli, const char *usage, const struct cli_option *options) {
+finish(struct cli *cli, const char *usage, const struct mf_option *options) {
     const char *command = cli->command;
     enum mf_log_format fmt = MF_LOG_TEXT;
     enum mf_log_level lvl = MF_LOG_INFO;
@@ -166,33 +97,23 @@ finish(struct cli *cli, const char *usage, const struct cli_option *options) {
 
 bool
 cli_parse(struct cli *cli, const char *command, const char *usage,
-          const struct cli_option *options, int argc, char **argv) {
+          const struct mf_option *options, int argc, char **argv) {
+    const struct mf_option *const tables[] = {options, cli_common_options,
+                                              cli_connection_options, NULL};
+    struct mf_error err = {0};
+
     memset(cli, 0, sizeof(*cli));
     cli->command = command;
     cli->config = mf_config_new();
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-
-        if (strcmp(a, "--") == 0) {
-            for (i++; i < argc; i++)
-                if (!add_positional(cli, usage, argv[i]))
-                    return false;
-            break;
-        }
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            if (!add_positional(cli, usage, a))
-                return false;
-            continue;
-        }
-        if (!parse_option(cli, usage, options, argc, argv, &i))
-            return false;
-    }
+    if (mf_config_parse_args(cli->config, tables, argc, argv, cli->positional,
+                             CLI_MAX_POSITIONAL, &cli->npositional, &err))
+        return usage_error(command, usage, err.detail, NULL);
     return finish(cli, usage, options);
 }
 
 int
 cli_parse_one(struct cli *cli, const char *command, const char *usage,
-              const struct cli_option *options, int argc, char **argv,
+              const struct mf_option *options, int argc, char **argv,
               const char *what) {
     if (!cli_parse(cli, command, usage, options, argc, argv))
         return MF_EXIT_USAGE;

@@ -1,7 +1,8 @@
 /*
  * Command-line handling shared by the coordinator's commands: a small
- * option table per command, parsed into an mf_config (flags have the
- * highest precedence), plus positional arguments.
+ * option table per command (struct mf_option), parsed by core's
+ * mf_config_parse_args() (mailferry/args.h) into an mf_config (flags
+ * have the highest precedence), plus positional arguments.
  *
  * Options are "--name VALUE", "--name=VALUE" or, for switches, "--name".
  * Every option a command takes is listed in its table, so a typo is a
@@ -12,6 +13,7 @@
 #ifndef MF_CLI_H
 #define MF_CLI_H
 
+#include "mailferry/args.h"
 #include "mailferry/config.h"
 
 #include <stdatomic.h>
@@ -23,12 +25,6 @@ enum {
     MF_EXIT_FAIL = 1,  /* the command ran and found a problem */
     MF_EXIT_USAGE = 2, /* the command line is wrong */
     MF_EXIT_ERROR = 3, /* the command could not run (I/O, server, config) */
-};
-
-struct cli_option {
-    const char *name; /* without "--"; also the config key */
-    bool takes_value;
-    const char *help;
 };
 
 /* An option of the --throttle-* table (MF_THROTTLE_FLAGS in
@@ -51,11 +47,11 @@ struct cli {
 };
 
 /* Options every command takes. */
-extern const struct cli_option cli_common_options[];
+extern const struct mf_option cli_common_options[];
 /* --kafka, --redis, --master-key-file, --topic-prefix: every command
  * accepts them (so one alias or config file serves all) and reads the
  * ones it uses with mf_config_get(). No command's own table lists them. */
-extern const struct cli_option cli_connection_options[];
+extern const struct mf_option cli_connection_options[];
 
 /* --rename's help, one text for every command that takes it: the path
  * syntax of docs/batches.md ("Folder rules"). */
@@ -70,12 +66,12 @@ extern const struct cli_option cli_connection_options[];
  * returns false. With --help, prints the help, sets cli->help and returns
  * true. */
 bool cli_parse(struct cli *cli, const char *command, const char *usage,
-               const struct cli_option *options, int argc, char **argv);
+               const struct mf_option *options, int argc, char **argv);
 /* cli_parse() for a command that takes one positional argument, what
  * ("FILE", "DOMAIN"), named in the message when it is missing or there
  * are more. Returns -1 to go on, else the exit code (0 after --help). */
 int cli_parse_one(struct cli *cli, const char *command, const char *usage,
-                  const struct cli_option *options, int argc, char **argv,
+                  const struct mf_option *options, int argc, char **argv,
                   const char *what);
 void cli_free(struct cli *cli);
 
@@ -85,6 +81,6 @@ void cli_catch_signals(atomic_bool *stop);
 
 /* Prints the usage line and option help of a command to stdout. */
 void cli_print_help(const char *command, const char *usage,
-                    const struct cli_option *options);
+                    const struct mf_option *options);
 
 #endif

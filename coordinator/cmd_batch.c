@@ -113,7 +113,7 @@ batch_status_result(const char *command, const char *batch, mf_err rc,
 
 int
 batch_cli_parse(struct cli *cli, const char *command, const char *usage,
-                const struct cli_option *options, int argc, char **argv,
+                const struct mf_option *options, int argc, char **argv,
                 int min_pos, int max_pos) {
     if (!cli_parse(cli, command, usage, options, argc, argv))
         return MF_EXIT_USAGE;
@@ -159,7 +159,7 @@ static const char pass_usage[] =
     "NAME --redis URL --kafka HOST:PORT[,...] --master-key-file F "
     "[--topic-prefix P] [--json]";
 
-static const struct cli_option pass_options[] = {
+static const struct mf_option pass_options[] = {
     {"reissue", false,
      "start only: produce the jobs of Queued mailboxes again (after a crash "
      "between queueing and producing; duplicates are harmless)"},
@@ -258,13 +258,13 @@ cmd_batch_complete(int argc, char **argv) {
 /* ------------------------------------------------------------------ */
 
 /* stop, remove, list: nothing beyond the shared options (cli.h). */
-static const struct cli_option no_options[] = {
+static const struct mf_option no_options[] = {
     {NULL, false, NULL},
 };
 
 int
 cmd_batch_stop(int argc, char **argv) {
-    static const struct cli_option stop_options[] = {
+    static const struct mf_option stop_options[] = {
         {"mailbox", true, "only these mailboxes (EmailAddress[,...])"},
         {NULL, false, NULL},
     };
@@ -371,7 +371,7 @@ on_status_signal(int sig) {
 
 int
 cmd_batch_status(int argc, char **argv) {
-    static const struct cli_option options[] = {
+    static const struct mf_option options[] = {
         {"watch", false,
          "redraw every 2 s until the batch is in a final state (Ctrl-C "
          "ends)"},
@@ -443,7 +443,7 @@ out:
 
 int
 cmd_batch_report(int argc, char **argv) {
-    static const struct cli_option options[] = {
+    static const struct mf_option options[] = {
         {"format", true, "csv (default), json or html"},
         {"output", true, "write to FILE instead of stdout (also -o FILE)"},
         {NULL, false, NULL},

@@ -48,7 +48,7 @@ static const char create_usage[] =
     "[--exclude L] [--rename OLD=NEW[,...]] [caps] [--max-attempts N] "
     "[--incremental-every 24h] [--dry-run] [--json]";
 
-static const struct cli_option create_options[] = {
+static const struct mf_option create_options[] = {
     {"csv", true, "the batch CSV (see `mailferry csv validate`)"},
     BATCH_DEF_OPTIONS CLI_OAUTH_OPTIONS,
     {"dry-run", false, "check everything and print what would be created"},

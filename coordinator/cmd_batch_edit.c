@@ -59,7 +59,7 @@ edit_free(struct edit *e) {
  * else the exit code. */
 static int
 edit_parse(struct edit *e, const char *command, const char *usage,
-           const struct cli_option *options, int argc, char **argv) {
+           const struct mf_option *options, int argc, char **argv) {
     memset(e, 0, sizeof(*e));
     e->command = command;
     if (!cli_parse(&e->cli, command, usage, options, argc, argv))
@@ -102,7 +102,7 @@ outcomes_end(struct edit *e, uint64_t jobs, enum mf_batch_state st) {
 /* batch add, batch update                                            */
 /* ------------------------------------------------------------------ */
 
-static const struct cli_option csv_options[] = {
+static const struct mf_option csv_options[] = {
     {"csv", true, "rows as `batch create` takes them"},
     {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
     {NULL, false, NULL},
@@ -259,7 +259,7 @@ cmd_batch_update(int argc, char **argv) {
 /* batch drop                                                         */
 /* ------------------------------------------------------------------ */
 
-static const struct cli_option drop_options[] = {
+static const struct mf_option drop_options[] = {
     {"mailbox", true, "EmailAddress[,...] of the mailboxes to take out"},
     {NULL, false, NULL},
 };
@@ -317,7 +317,7 @@ out:
 /* Per-mailbox sync, start, stop; retry                               */
 /* ------------------------------------------------------------------ */
 
-static const struct cli_option action_options[] = {
+static const struct mf_option action_options[] = {
     {"mailbox", true, "EmailAddress[,...]: only these mailboxes"},
     {"failed", false, "retry: every mailbox that failed (the default)"},
     {NULL, false, NULL},

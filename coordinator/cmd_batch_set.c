@@ -23,7 +23,7 @@ static const char set_usage[] =
     "[caps: --[target-]max-connections[-per-user|-per-ip] N ...] "
     "[--include L] [--exclude L] [--rename OLD=NEW[,...]] [--json]";
 
-static const struct cli_option set_options[] = {
+static const struct mf_option set_options[] = {
     {"max-message-size", true,
      "skip messages above N bytes (k/M/G); a later pass copies what an "
      "earlier one skipped once the cap allows it"},
@@ -63,7 +63,7 @@ batch_def_apply_settings(struct cli *cli, const char *command,
         batch_print_error(command, name, &err);
         return rc == MF_E_USAGE ? MF_EXIT_USAGE : batch_exit_code(rc);
     }
-    for (const struct cli_option *o = set_options; o->name; o++) {
+    for (const struct mf_option *o = set_options; o->name; o++) {
         char buf[MF_WINDOW_TEXT_MAX];
         const char *text = NULL;
         bool set = false;

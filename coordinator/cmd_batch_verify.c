@@ -27,7 +27,7 @@ static const char usage[] =
     "[--concurrency N | --kafka HOST:PORT[,...] [--wait [--timeout T]]] "
     "[--json]";
 
-static const struct cli_option options[] = {
+static const struct mf_option options[] = {
     VERIFY_RUN_OPTIONS{"bind-address", true,
                        "local address for outgoing connections"},
     {"egress-ip", true, "this process's address for the per-IP caps"},

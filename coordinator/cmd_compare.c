@@ -24,7 +24,7 @@
 
 static const char usage[] = "A B [C ...] --redis URL [--json]";
 
-static const struct cli_option options[] = {
+static const struct mf_option options[] = {
     {NULL, false, NULL},
 };
 

@@ -13,7 +13,7 @@
 static const char usage[] = "FILE [--allow-unknown-columns] "
                             "[--password-optional] [--json]";
 
-static const struct cli_option options[] = {
+static const struct mf_option options[] = {
     {"allow-unknown-columns", false, "ignore columns mailferry does not use"},
     {"password-optional", false,
      "the Password column may be empty (admin credentials will be used)"},

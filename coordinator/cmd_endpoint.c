@@ -18,9 +18,8 @@
 #include "cli_login.h"
 #include "commands.h"
 
-#include "mailferry/oauth.h"
 #include "mailferry/preflight.h"
-#include "mailferry/profile.h"
+#include "mailferry/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +42,7 @@ static const char test_usage[] =
     "[--probe-connections N] [--target-profile NAME] "
     "[--source-oauth-... / --target-oauth-... with --user MAILBOX] [--json]";
 
-static const struct cli_option test_options[] = {
+static const struct mf_option test_options[] = {
     {"source", true,
      "source endpoint: imaps://host:port, imap://host:port "
      "(STARTTLS) or imap://host:port/?tls=off"},
@@ -89,126 +88,28 @@ exit_for(mf_err code) {
     }
 }
 
-/* Reads a secret named key ("admin-password" from --admin-password-file);
- * prints why it failed. */
-static bool
-secret(const struct cli *cli, const char *key, char **out) {
-    struct mf_error err = {0};
-
-    if (mf_config_get_secret(cli->config, key, out, &err) != MF_E_OK) {
-        fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
-        return false;
-    }
-    return true;
-}
-
-static bool
-parse_endpoint(const char *url, struct mf_endpoint *ep) {
-    struct mf_error err = {0};
-
-    if (mf_endpoint_parse(url, ep, &err) != MF_E_OK) {
-        fprintf(stderr,
-                "mailferry endpoint test: %s\nusage: mailferry "
-                "endpoint test %s\n",
-                err.detail, test_usage);
-        return false;
-    }
-    return true;
-}
-
-/* What endpoint test reads from its command line; the secrets owned. */
-struct test_args {
-    struct mf_preflight_options so, to;
-    char *admin_pw, *user_pw, *tadmin_pw;
-    struct mf_oauth *src_oauth, *dst_oauth;
-    const char *source, *target;
-    const struct mf_profile *tgt_profile; /* --target-profile, or NULL */
-};
-
-static void
-test_args_free(struct test_args *a) {
-    mf_secret_free(&a->admin_pw);
-    mf_secret_free(&a->user_pw);
-    mf_secret_free(&a->tadmin_pw);
-    mf_oauth_free(&a->src_oauth);
-    mf_oauth_free(&a->dst_oauth);
-}
-
-/* The endpoints, limits and secrets; -1 when read, else the exit code. */
+/* The endpoints, limits, secrets and logins (mf_preflight_args_read());
+ * -1 when read, else the exit code, the reason printed. */
 static int
-test_read(struct cli *cli, struct test_args *a) {
-    struct mf_preflight_options *so = &a->so;
+test_read(struct cli *cli, struct mf_preflight_args *a) {
     struct mf_error err = {0};
-    uint64_t n;
+    enum mf_preflight_args_problem p = MF_PREFLIGHT_ARGS_USAGE_LINE;
 
-    a->source = mf_config_get(cli->config, "source", NULL);
-    a->target = mf_config_get(cli->config, "target", NULL);
-    if (cli->npositional != 0 || !a->source) {
-        fprintf(stderr,
-                "mailferry endpoint test: %s\nusage: mailferry endpoint test "
-                "%s\n",
-                cli->npositional ? "unexpected argument" : "--source is needed",
-                test_usage);
-        return MF_EXIT_USAGE;
-    }
-    if (!parse_endpoint(a->source, &so->endpoint) ||
-        (a->target && !parse_endpoint(a->target, &a->to.endpoint)))
-        return MF_EXIT_USAGE;
-    if (mf_config_get_bool(cli->config, "insecure", false, &so->insecure,
-                           &err) ||
-        mf_config_get_u64(cli->config, "probe-connections", 0, 0, 10000,
-                          MF_UNIT_NONE, &n, &err)) {
-        fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
-        return MF_EXIT_USAGE;
-    }
-    so->probe_connections = (unsigned)n;
-    if (mf_config_get_u64(cli->config, "timeout", 15, 1, 3600, MF_UNIT_SECONDS,
-                          &n, &err)) {
-        fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
-        return MF_EXIT_USAGE;
-    }
-    so->timeout_ms = (long)n * 1000L;
-    if (mf_config_get(cli->config, "target-profile", NULL) &&
-        mf_profile_find(mf_config_get(cli->config, "target-profile", NULL),
-                        &a->tgt_profile, &err)) {
-        fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
-        return MF_EXIT_USAGE;
-    }
-    so->ca_file = mf_config_get(cli->config, "ca-file", NULL);
-    so->admin_user = mf_config_get(cli->config, "admin", NULL);
-    so->as_user = mf_config_get(cli->config, "as", NULL);
-    so->user = mf_config_get(cli->config, "user", NULL);
-    if (!secret(cli, "admin-password", &a->admin_pw) ||
-        !secret(cli, "password", &a->user_pw) ||
-        !secret(cli, "target-admin-password", &a->tadmin_pw))
-        return MF_EXIT_ERROR;
-    if (mf_oauth_from_config(cli->config, "source", &a->src_oauth, &err) ||
-        mf_oauth_from_config(cli->config, "target", &a->dst_oauth, &err)) {
-        fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
-        return MF_EXIT_ERROR;
-    }
-    return -1;
-}
-
-/* Who logs in where; -1 when the options go together, else the exit
- * code. */
-static int
-test_logins(struct cli *cli, struct test_args *a) {
-    const struct mf_preflight_logins lg = {
-        a->admin_pw,  a->user_pw,
-        a->tadmin_pw, a->src_oauth,
-        a->dst_oauth, mf_config_get(cli->config, "target-admin", NULL)};
-    struct mf_error err = {0};
-
-    if (mf_preflight_logins_set(&a->so, &a->to, &lg, &err) == MF_E_OK)
+    if (cli->npositional)
+        mf_error_set(&err, MF_E_USAGE, "unexpected argument");
+    else
+        p = mf_preflight_args_read(cli->config, a, &err);
+    if (p == MF_PREFLIGHT_ARGS_OK)
         return -1;
     fprintf(stderr, "mailferry endpoint test: %s\n", err.detail);
-    return MF_EXIT_USAGE;
+    if (p == MF_PREFLIGHT_ARGS_USAGE_LINE)
+        fprintf(stderr, "usage: mailferry endpoint test %s\n", test_usage);
+    return p == MF_PREFLIGHT_ARGS_UNREADABLE ? MF_EXIT_ERROR : MF_EXIT_USAGE;
 }
 
 int
 cmd_endpoint_test(int argc, char **argv) {
-    struct test_args a = {0};
+    struct mf_preflight_args a = {0};
     struct mf_preflight_run run = {0};
     struct cli cli;
     int exit_code = MF_EXIT_USAGE;
@@ -219,8 +120,7 @@ cmd_endpoint_test(int argc, char **argv) {
         exit_code = MF_EXIT_OK;
         goto out;
     }
-    if ((exit_code = test_read(&cli, &a)) >= 0 ||
-        (exit_code = test_logins(&cli, &a)) >= 0)
+    if ((exit_code = test_read(&cli, &a)) >= 0)
         goto out;
     if (a.so.insecure)
         fprintf(stderr, "mailferry endpoint test: warning: --insecure: "
@@ -231,7 +131,7 @@ cmd_endpoint_test(int argc, char **argv) {
     mf_preflight_print(cli.json, run.src, run.src_rc, run.tgt, run.tgt_rc,
                        exit_code);
 out:
-    test_args_free(&a);
+    mf_preflight_args_free(&a);
     mf_preflight_run_clear(&run);
     cli_free(&cli);
     return exit_code;
@@ -243,7 +143,7 @@ out:
 
 static const char dns_usage[] = "DOMAIN [--server IP[:PORT]] [--json]";
 
-static const struct cli_option dns_options[] = {
+static const struct mf_option dns_options[] = {
     {"server", true,
      "ask this DNS server (default: the first nameserver of "
      "/etc/resolv.conf)"},

@@ -48,7 +48,7 @@ print_generated(bool json, const char *file, const char *key_id, bool rotate) {
 
 int
 cmd_key_generate(int argc, char **argv) {
-    static const struct cli_option options[] = {
+    static const struct mf_option options[] = {
         {"key-id", true,
          "name of the new key (default: key-YYYYMMDD-HHMMSS, UTC)"},
         {"rotate", false,

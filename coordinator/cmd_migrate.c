@@ -36,7 +36,7 @@ static const char usage[] =
     "[--target-admin USER --target-admin-password-file F] [--redis URL] "
     "[--json]";
 
-static const struct cli_option options[] = {
+static const struct mf_option options[] = {
     BATCH_DEF_OPTIONS{"concurrency", true,
                       "mailboxes migrated at the same time (default " MF_STR(
                           MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},

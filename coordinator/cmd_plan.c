@@ -41,7 +41,7 @@ static const char usage[] =
     "[--from-batch NAME ... "
     "--redis URL [--connections 1,2,4] [--window 8h]] [--json]";
 
-static const struct cli_option options[] = {
+static const struct mf_option options[] = {
     {"source", true,
      "source server: imaps://host[:port], imap://host[:port] "
      "(STARTTLS) or imap://host:port/?tls=off"},

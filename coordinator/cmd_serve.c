@@ -1,5 +1,5 @@
 /*
- * `mailferry serve`: the coordinator service (core jobs.h,
+ * `mailferry serve`: the coordinator service (core service.h,
  * mf_service_run) in the foreground until SIGTERM or SIGINT, with
  * /healthz, /readyz and /metrics on --http-listen (core http.h).
  *
@@ -9,9 +9,9 @@
 #include "cli.h"
 #include "commands.h"
 #include "mailferry/crypto.h"
-#include "mailferry/jobs.h"
 #include "mailferry/log.h"
 #include "mailferry/notify.h"
+#include "mailferry/service.h"
 #include "mailferry/util.h"
 
 #include <signal.h>
@@ -31,7 +31,7 @@ static const char serve_usage[] =
                                    "[--notify-url URL [--notify-secret-file F] "
                                    "[--notify-stuck-after 1h]]";
 
-static const struct cli_option serve_options[] = {
+static const struct mf_option serve_options[] = {
     {"http-listen", true,
      "serve /healthz, /readyz and /metrics here (e.g. :9090, "
      "127.0.0.1:9090)"},

@@ -39,7 +39,7 @@ static const char usage[] =
     "[--admin USER --admin-password-file F] "
     "[--target-admin USER --target-admin-password-file F] [--json]";
 
-static const struct cli_option options[] = {
+static const struct mf_option options[] = {
     BATCH_DEF_OPTIONS VERIFY_RUN_OPTIONS CLI_OAUTH_OPTIONS,
     {"batch", true,
      "store each mailbox's result in this batch (with --redis): `batch "

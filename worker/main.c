@@ -19,11 +19,10 @@
  * kafka.<property> in the file, MAILFERRY_KAFKA_<PROPERTY> in the
  * environment; kafka.<property>-file reads a secret from a file).
  *
- * The coordinator's option parser (coordinator/cli.c) prints "mailferry
- * <command>" in its messages and refuses unknown options, which kafka.*
- * pass-through needs; this program's needs are small enough for the
- * parser below.
+ * The command line is read by core's parser (mailferry/args.h), the one
+ * the coordinator's commands use; this program words its own messages.
  */
+#include "mailferry/args.h"
 #include "mailferry/config.h"
 #include "mailferry/crypto.h"
 #include "mailferry/log.h"
@@ -46,13 +45,7 @@ enum {
     EXIT_START = 3,
 };
 
-struct option {
-    const char *name;
-    bool takes_value;
-    const char *help;
-};
-
-static const struct option options[] = {
+static const struct mf_option options[] = {
     {"kafka", true, "Kafka bootstrap servers HOST:PORT[,HOST:PORT...]"},
     {"redis", true, "Redis URL: redis://host:port[/db] or unix:///path"},
     {"master-key-file", true, "key file that opens the job credentials"},
@@ -90,12 +83,7 @@ static void
 usage(FILE *out) {
     fprintf(out, "usage: mailferry-worker --kafka HOST:PORT --redis URL "
                  "--master-key-file F [options]\n\noptions:\n");
-    for (const struct option *o = options; o->name; o++) {
-        char left[64];
-        snprintf(left, sizeof(left), "--%s%s", o->name,
-                 o->takes_value ? " VALUE" : "");
-        fprintf(out, "  %-28s %s\n", left, o->help);
-    }
+    mf_config_print_options(out, options, 28);
     fprintf(out, "  %-28s %s\n", "--kafka.PROPERTY VALUE",
             "any librdkafka property (security.protocol, sasl.*, ssl.*)");
 }
@@ -109,43 +97,17 @@ usage_error(const char *msg, const char *arg) {
     return EXIT_USAGE;
 }
 
-/* Parses argv into flags of cfg. Returns -1 to go on, else an exit code. */
+/* Parses argv into flags of cfg (no positional arguments). Returns -1
+ * to go on, else an exit code. */
 static int
 parse_args(struct mf_config *cfg, int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *eq, *value;
-        const struct option *o = NULL;
-        char name[256];
-        size_t len;
+    const struct mf_option *const tables[] = {options, NULL};
+    struct mf_error err = {0};
+    int n;
 
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
-            return usage_error("unexpected argument", a);
-        a += 2;
-        eq = strchr(a, '=');
-        len = eq ? (size_t)(eq - a) : strlen(a);
-        if (len >= sizeof(name))
-            return usage_error("option too long", argv[i]);
-        memcpy(name, a, len);
-        name[len] = '\0';
-        for (const struct option *p = options; p->name; p++)
-            if (strcmp(p->name, name) == 0)
-                o = p;
-        if (!o && !mf_config_passthrough(name, len))
-            return usage_error("unknown option", argv[i]);
-        if (o && !o->takes_value) {
-            if (eq)
-                return usage_error("option takes no value", argv[i]);
-            mf_config_set_flag(cfg, name, "true");
-            continue;
-        }
-        if (eq)
-            value = eq + 1;
-        else if (i + 1 < argc)
-            value = argv[++i];
-        else
-            return usage_error("option needs a value", argv[i]);
-        mf_config_set_flag(cfg, name, value);
-    }
+    if (mf_config_parse_args(cfg, tables, argc - 1, argv + 1, NULL, 0, &n,
+                             &err))
+        return usage_error(err.detail, NULL);
     return -1;
 }
 

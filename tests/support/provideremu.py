@@ -6,8 +6,10 @@ or Gmail (issue 13 section 3), for the integration.provider.* tests.
                    --provider exchange-online|exchange-onprem|gmail
                    [--port-file FILE] [--stats-file FILE]
                    [--throttle-every N --throttle-ms MS]
+                   [--throttle-append-at N[,N...]]
                    [--refuse-malformed] [--reencode]
                    [--throttle-fetch-at N[,N...]] [--fetch-delay-ms MS]
+                   [--append-delay-ms MS]
                    [--hide FOLDER,...] [--log-file FILE]
                    [--refuse-names CHARS]
                    [--upload-quota BYTES --quota-window-ms MS]
@@ -62,6 +64,17 @@ documented to do differently:
       that starts more than GRACE_MS after the throttling answer was sent
       is counted as a violation (a client that did not pause): the test
       reads the count from the stats file.
+  --throttle-append-at N,...   the Nth APPEND (counted over all
+      connections) is throttled in the same way: one throttling episode
+      at a chosen point.
+  connections   the client connections open at once are counted (from
+      accept to close), and for every throttling answer the stats'
+      "phases" list gets {"at": connections open when it was sent,
+      "after": the most open at once from the end of its pause on
+      (null until the pause ends)}: a test reads from it whether the
+      client lowered its concurrency after throttling, as Exchange
+      Online asks (issue 13 section 1: fewer connections "for a
+      while").
   --throttle-fetch-at N,...   the Nth body FETCH (UID FETCH ...
       BODY.PEEK[], counted over all connections) is throttled with the
       same words, a source's throttling: it is sent upstream as NOOP and
@@ -71,6 +84,10 @@ documented to do differently:
       upstream: a slow source (Gmail and Exchange serve bodies far slower
       than a Dovecot on loopback), so that a copy is still reading when a
       test throttles it.
+  --append-delay-ms MS   every APPEND waits that long before it is
+      judged and sent upstream: a slow target (Exchange Online takes far
+      longer to store a message than a Dovecot on loopback), so that
+      several copies are still writing when a test throttles them.
   --log-file FILE   one line per client command, "T CONN COMMAND" (T:
       time.monotonic(), COMMAND its first 80 bytes), and "T CONN
       THROTTLE MS" for every throttling answer: a test reads from it what
@@ -168,7 +185,8 @@ impersonations, names_refused (a list), overquota (answers),
 quota_violations, uploaded (the message bytes stored, all windows),
 downloaded (BODY[] bytes sent to the client, all windows), dl_overquota
 (body FETCHes answered with the download quota's words), dl_violations,
-toobig, append_max.
+toobig, append_max, conns (open now), conns_max (the most open at once),
+phases (above).
 
 Literals: every synchronising literal from the client is answered "+"
 here and sent upstream as LITERAL+ ({n+}, RFC 7888), so whole APPEND
@@ -253,7 +271,8 @@ class Stats:
                   "names_refused": [], "overquota": 0,
                   "quota_violations": 0, "uploaded": 0,
                   "downloaded": 0, "dl_overquota": 0, "dl_violations": 0,
-                  "toobig": 0, "append_max": 0}
+                  "toobig": 0, "append_max": 0,
+                  "conns": 0, "conns_max": 0, "phases": []}
         self.pause_from = 0.0   # monotonic s: the last throttling answer
         self.pause_until = 0.0
         self.up = self.down = None  # --upload-quota, --download-quota
@@ -262,6 +281,28 @@ class Stats:
     def add(self, key, n=1):
         self.v[key] += n
         self.save()
+
+    def conn(self, n):
+        """A client connection opened (1) or closed (-1)."""
+        v = self.v
+        v["conns"] += n
+        v["conns_max"] = max(v["conns_max"], v["conns"])
+        for ph in v["phases"]:
+            if ph["after"] is not None:
+                ph["after"] = max(ph["after"], v["conns"])
+        self.save()
+
+    def throttle(self, ms):
+        """A throttling answer of ms goes out: a new phase, whose "after"
+        starts with the connections open when its pause ends."""
+        ph = {"at": self.v["conns"], "after": None}
+        self.v["phases"].append(ph)
+        self.add("throttled")
+
+        def over():
+            ph["after"] = self.v["conns"]
+            self.save()
+        asyncio.get_running_loop().call_later(ms / 1000, over)
 
     def save(self):
         if not self.path:
@@ -361,6 +402,13 @@ class Conn:
         self.auth_next = False
 
     async def run(self):
+        self.a.stats.conn(1)
+        try:
+            await self.relay_all()
+        finally:
+            self.a.stats.conn(-1)
+
+    async def relay_all(self):
         host, port = self.a.upstream.rsplit(":", 1)
         self.ur, self.uw = await asyncio.open_connection(host, int(port))
         greeting = await self.ur.readline()  # Dovecot's: ours instead
@@ -535,6 +583,7 @@ class Conn:
                 await self.cw.drain()
                 continue
             if cmd == b"APPEND":
+                await asyncio.sleep(self.a.append_delay_ms / 1000)
                 answer = self.judge_append(parts)
                 if answer:
                     self.cw.write(tag + b" " + answer + b"\r\n")
@@ -574,7 +623,7 @@ class Conn:
         if st.v["body_fetches"] not in self.a.throttle_fetch_at:
             return parts
         ms = self.a.throttle_ms
-        st.add("throttled")
+        st.throttle(ms)
         log(self.a, self.id, b"THROTTLE %d" % ms)
         self.fake[tag] = self.p["throttle"].format(ms=ms).encode()
         return [tag + b" NOOP\r\n"]
@@ -606,11 +655,12 @@ class Conn:
         if len(msgs) > 1:
             st.add("multiappends")
             return b"BAD Command Argument Error. 12"  # no MULTIAPPEND
-        if self.a.throttle_every and \
-                st.v["appends"] % self.a.throttle_every == 0:
+        if (self.a.throttle_every and
+                st.v["appends"] % self.a.throttle_every == 0) or \
+                st.v["appends"] in self.a.throttle_append_at:
             st.pause_from = now
             st.pause_until = now + self.a.throttle_ms / 1000
-            st.add("throttled")
+            st.throttle(self.a.throttle_ms)
             return self.p["throttle"].format(ms=self.a.throttle_ms).encode()
         if self.a.max_append_size and msgs and \
                 len(msgs[0]) > self.a.max_append_size:
@@ -652,9 +702,11 @@ async def main():
     ap.add_argument("--refuse-malformed", action="store_true")
     ap.add_argument("--reencode", action="store_true")
     ap.add_argument("--throttle-fetch-at", default="")
+    ap.add_argument("--throttle-append-at", default="")
     ap.add_argument("--log-file")
     ap.add_argument("--hide", default="")
     ap.add_argument("--fetch-delay-ms", type=int, default=0)
+    ap.add_argument("--append-delay-ms", type=int, default=0)
     ap.add_argument("--refuse-names", default="")
     ap.add_argument("--upload-quota", type=int, default=0)
     ap.add_argument("--quota-window-ms", type=int, default=3000)
@@ -664,6 +716,8 @@ async def main():
     a = ap.parse_args()
     a.throttle_fetch_at = {int(x) for x in a.throttle_fetch_at.split(",")
                            if x}
+    a.throttle_append_at = {int(x) for x in
+                            a.throttle_append_at.split(",") if x}
     a.hide = {x for x in a.hide.split(",") if x}
     a.stats = Stats(a.stats_file)
     a.stats.up = QuotaWindow(a.upload_quota, a.quota_window_ms)

@@ -336,6 +336,26 @@ mem_status(struct mf_store *st, const char *name,
     return MF_E_OK;
 }
 
+/* Every folder's STATUS in one call, as a pipelined round would give
+ * them: a missing folder is refused alone. */
+static mf_err
+mem_statuses(struct mf_store *st, const char *const *names, size_t n,
+             struct mf_store_status *status_r, bool *ok_r) {
+    struct mem_store *ms = MS(st);
+
+    if (ms->broken)
+        return broken_error(ms);
+    ms->srv->stats.status_rounds++;
+    for (size_t i = 0; i < n; i++) {
+        memset(&status_r[i], 0, sizeof(status_r[i]));
+        ok_r[i] = mem_status(st, names[i], &status_r[i]) == MF_E_OK;
+        if (ms->broken)
+            return broken_error(ms);
+    }
+    memset(&st->error, 0, sizeof(st->error));
+    return MF_E_OK;
+}
+
 static mf_err
 mem_changed_since(struct mf_store *st, uint32_t first, uint32_t last,
                   uint64_t modseq, bool *changed_r) {
@@ -947,6 +967,7 @@ static const struct mf_store_ops mem_ops = {
     .create = mem_create,
     .subscribe = mem_subscribe,
     .status = mem_status,
+    .statuses = mem_statuses,
     .changed_since = mem_changed_since,
     .select = mem_select,
     .fetch_meta = mem_fetch_meta,

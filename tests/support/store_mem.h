@@ -147,7 +147,8 @@ struct mf_mem_stats {
     unsigned creates, subscribes;
     unsigned creates_refused; /* CREATEs refused (create_refuse_marker) */
     uint64_t selects;         /* select() calls (SELECT and EXAMINE) */
-    uint64_t statuses;        /* status() calls */
+    uint64_t statuses;        /* folders asked STATUS (status(), statuses()) */
+    uint64_t status_rounds;   /* statuses() calls */
     uint64_t changed_since;   /* changed_since() calls */
     uint64_t max_queued;      /* most commands ever queued on one store */
     uint64_t expunged;        /* messages removed by expunge_uids() */

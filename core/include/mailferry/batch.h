@@ -134,6 +134,8 @@ struct mf_batch_blob {
     uint8_t *data;
     size_t len;
 };
+/* Wipes and frees a blob's bytes and zeroes it. Accepts an empty blob. */
+void mf_batch_blob_free(struct mf_batch_blob *b);
 
 /* One endpoint's connection caps (docs/design.md §7); 0 means no cap. */
 struct mf_batch_caps {
@@ -597,11 +599,12 @@ struct mf_batch_item {
     const char *folder;
     uint32_t uid;
     uint64_t size;
-    int64_t internal_date; /* Unix time; 0 unknown */
-    const char *subject;   /* or NULL */
-    int code;              /* mf_err number; for skipped: why */
-    const char *name;      /* or NULL: mf_err_name(code) */
-    const char *detail;    /* or NULL */
+    int64_t internal_date;  /* Unix time; 0 unknown */
+    const char *subject;    /* or NULL */
+    const char *message_id; /* or NULL (stored since issue 13's report) */
+    int code;               /* mf_err number; for skipped: why */
+    const char *name;       /* or NULL: mf_err_name(code) */
+    const char *detail;     /* or NULL */
 };
 
 /* A job's final result. Borrowed. */

@@ -211,6 +211,18 @@ MF_WARN_UNUSED mf_err mf_caps_throttle_get(struct mf_redis *r,
                                            const char *endpoint,
                                            uint32_t *pause_r, unsigned *limit_r,
                                            struct mf_error *err);
+/* Whether the connection holding lease_id (mf_caps_lease_id()) in the
+ * endpoint's total cap is one of those above its lowered limit (*over_r),
+ * which then closes and queues for a lease again: the live leases ranked
+ * by expiry, those from rank *limit_r on (0: no lowered limit, never
+ * over). Holders asking meanwhile still count the leases of those that
+ * are closing until they are released, so a few more may close than
+ * needed; none stays above the limit. */
+MF_WARN_UNUSED mf_err mf_caps_throttle_over(struct mf_redis *r,
+                                            const char *endpoint,
+                                            const char *lease_id,
+                                            unsigned *limit_r, bool *over_r,
+                                            struct mf_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Daily bandwidth quotas per user (core/src/caps/quota.c)            */

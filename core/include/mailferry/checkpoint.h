@@ -90,6 +90,13 @@ MF_WARN_UNUSED mf_err mf_checkpoint_get(struct mf_redis *r, const char *batch,
                                         const char *mailbox, const char *folder,
                                         struct mf_checkpoint *ckpt_r,
                                         bool *found_r, struct mf_error *err);
+/* The checkpoints of n (> 0) folders of one mailbox in one round trip
+ * (HMGET), as mf_checkpoint_get() reads each: ckpts_r[i] and found_r[i]
+ * are folders[i]'s. On failure nothing is left allocated. */
+MF_WARN_UNUSED mf_err mf_checkpoint_get_many(
+    struct mf_redis *r, const char *batch, const char *mailbox,
+    const char *const *folders, size_t n, struct mf_checkpoint *ckpts_r,
+    bool *found_r, struct mf_error *err);
 /* Writes a folder's checkpoint. */
 MF_WARN_UNUSED mf_err mf_checkpoint_put(struct mf_redis *r, const char *batch,
                                         const char *mailbox, const char *folder,

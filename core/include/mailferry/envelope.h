@@ -136,6 +136,7 @@ struct mf_result_item {
     uint64_t size;
     char *internal_date;
     char *subject;
+    char *message_id;    /* "" when not known */
     uint32_t error_code; /* mf_err number */
     char *error_name;
     char *error_detail;

@@ -244,6 +244,9 @@ struct mf_migrate_item {
     char *date; /* owned: INTERNALDATE as the server sent it, or NULL */
     int64_t internal_date; /* the same as Unix time; 0 unknown */
     char *subject;         /* owned: decoded, or NULL */
+    /* owned: the Message-ID as in the header, or NULL; known for a
+     * message the target refused (failed), from its header. */
+    char *message_id;
     struct mf_error error;
 };
 

@@ -332,6 +332,38 @@ mf_err mf_preflight_run(const struct mf_preflight_options *src,
                         struct mf_preflight_run *r);
 void mf_preflight_run_clear(struct mf_preflight_run *r);
 
+/* What `endpoint test` reads from its options (args.c): both sides'
+ * options, completed by mf_preflight_logins_set(), and what they
+ * borrow. */
+struct mf_preflight_args {
+    struct mf_preflight_options so, to;     /* source, target */
+    char *admin_pw, *user_pw, *tadmin_pw;   /* owned secrets, or NULL */
+    struct mf_oauth *src_oauth, *dst_oauth; /* owned, or NULL */
+    const char *source, *target;            /* the URLs, borrowed */
+    const struct mf_profile *tgt_profile;   /* --target-profile, or NULL */
+};
+/* What was wrong with the options, for the program's message and exit
+ * code. */
+enum mf_preflight_args_problem {
+    MF_PREFLIGHT_ARGS_OK,
+    MF_PREFLIGHT_ARGS_USAGE_LINE, /* a wrong command line: show the usage */
+    MF_PREFLIGHT_ARGS_USAGE,      /* a wrong value, or logins that do not
+                                     go together */
+    MF_PREFLIGHT_ARGS_UNREADABLE, /* a password or OAuth2 file */
+};
+struct mf_config;
+/* Reads a from conf: --source URL (required) and --target URL, --insecure,
+ * --probe-connections, --timeout (15 s), --target-profile, --ca-file,
+ * --admin, --as, --user, the password files of --admin, --user and
+ * --target-admin, both sides' OAuth2 options; then the logins are
+ * checked to go together (mf_preflight_logins_set()). The first problem
+ * is returned with err's detail set. Free a with mf_preflight_args_free()
+ * in any case. */
+enum mf_preflight_args_problem
+mf_preflight_args_read(const struct mf_config *conf,
+                       struct mf_preflight_args *a, struct mf_error *err);
+void mf_preflight_args_free(struct mf_preflight_args *a);
+
 /* ------------------------------------------------------------------ */
 /* What the commands print (show.c, dnsshow.c)                        */
 /* ------------------------------------------------------------------ */

@@ -70,6 +70,10 @@ struct mf_profile {
      * the floor of the adaptive connection limit. */
     uint32_t throttle_default_ms;
     unsigned throttle_min_connections;
+    /* The provider documents throttling answers (Exchange's "Request is
+     * throttled", Gmail's [THROTTLED]): its runs take connection leases
+     * so that the lowered limit holds (mf_profile_takes_leases()). */
+    bool throttles;
     /* Daily IMAP bandwidth quotas per user (Gmail: 2500 MB downloaded
      * from it, 500 MB uploaded to it; mf_profile_quota_rules()): bytes
      * per window, 0: none. */
@@ -216,6 +220,15 @@ const struct mf_profile *mf_profile_or_generic(const char *name);
  * 15 per login, Exchange Server's 16): a run with a Redis takes leases
  * for them even when the admin set no --max-connections* flag. */
 bool mf_profile_has_caps(const struct mf_profile *p);
+/* True when a run from src to tgt (either NULL: generic) with a Redis
+ * takes connection leases although the admin set no --max-connections*
+ * flag: a side sets caps of its own (mf_profile_has_caps()) or throttles
+ * (p->throttles). A throttling answer lowers the endpoint's connection
+ * limit for a while (core/src/caps/throttle.c), and only leases enforce
+ * it. The one rule of every program: the fleet worker and the embedded
+ * migrate (worker/bcache.c), migrate --direct --redis (direct/options.c). */
+bool mf_profile_takes_leases(const struct mf_profile *src,
+                             const struct mf_profile *tgt);
 /* "generic, exchange-online, ...": every name, for help texts. */
 const char *mf_profile_names(void);
 

@@ -90,6 +90,23 @@ enum mf_report_verify {
 /* "not verified", "verified equal", "differences", "verify failed". */
 const char *mf_report_verify_name(enum mf_report_verify v);
 
+/* Bytes of a Subject the report keeps (mf_report_subject_dup()). */
+#define MF_REPORT_SUBJECT_MAX 160
+
+/* A Subject as every report shows it, in a new string (NULL when s is
+ * NULL or holds nothing to show): s is the decoded Subject
+ * (mf_header_decode_2047()); each control character (C0, DEL, C1: tabs
+ * and the line ends of a folded header too) becomes a space, runs of
+ * spaces become one, leading and trailing ones go, invalid UTF-8 becomes
+ * U+FFFD, and a text longer than MF_REPORT_SUBJECT_MAX bytes is cut on a
+ * character boundary and ends in U+2026. The report model passes every
+ * subject it is given through this. */
+char *mf_report_subject_dup(const char *s);
+/* The same for a Message-ID: controls and blanks dropped, at most
+ * MF_REPORT_SUBJECT_MAX bytes (a longer one is not a real one: cut with
+ * U+2026). NULL when s is NULL or empty. */
+char *mf_report_message_id_dup(const char *s);
+
 /* The model's strings are const char * so that callers can fill the
  * structs below with borrowed strings (literals, a Redis reply) and add
  * them; inside the report every one of them is an owned copy. */
@@ -109,10 +126,17 @@ struct mf_report_skipped {
     const char *error_text;
 };
 
-/* One message whose copy failed. */
+/* One message whose copy failed (or that --repair changed, or a folder
+ * renamed: uid 0, and no size, date, subject or Message-ID). What an
+ * admin needs to find the message in the source mailbox comes with it:
+ * its size, INTERNALDATE, Subject and Message-ID, when known. */
 struct mf_report_failed {
     const char *folder;
     uint32_t uid;
+    uint64_t size;          /* RFC822.SIZE; 0 unknown */
+    int64_t internal_date;  /* INTERNALDATE, Unix time; 0 unknown */
+    const char *subject;    /* decoded Subject, may be NULL */
+    const char *message_id; /* Message-ID as in the header, may be NULL */
     int error_code;         /* an mf_err number */
     const char *error_text; /* the upstream's words, may be NULL */
 };

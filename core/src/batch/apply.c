@@ -62,6 +62,7 @@ items(const struct mf_result_item *v, size_t n) {
             .size = v[i].size,
             .internal_date = unix_time(v[i].internal_date),
             .subject = v[i].subject,
+            .message_id = v[i].message_id,
             .code = (int)v[i].error_code,
             .name = v[i].error_name,
             .detail = v[i].error_detail,

@@ -177,7 +177,8 @@ const char *mf__batch_kind_name(enum mf_job_kind k);
 enum mf_job_kind mf__batch_kind_parse(const char *s);
 
 /* The item codec: a length-prefixed record "<len>:<bytes>" per field
- * (folder, uid, size, internal_date, subject, code, name, detail). */
+ * (folder, uid, size, internal_date, subject, code, name, detail, and
+ * message_id only when there is one). */
 void mf__batch_item_encode(struct mf_buf *out, const struct mf_batch_item *it);
 /* Decodes into *it_r, whose strings point into *store_r, a new block
  * the caller frees. false (nothing to free) when malformed. */

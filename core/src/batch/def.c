@@ -130,7 +130,7 @@ static void
 blob_wipe_free(struct mf_batch_blob *b) {
     if (b->data)
         OPENSSL_cleanse(b->data, b->len);
-    mf_jobs_blob_free(b);
+    mf_batch_blob_free(b);
 }
 
 static void

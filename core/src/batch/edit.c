@@ -167,35 +167,58 @@ job_at(const redisReply *reply, size_t i, struct mf_batch_job *j) {
         (s = mf__batch_reply_str(reply, i + 4, NULL)) ? s : "");
 }
 
+/* Add (add) or update: the rows checked, then one call of edit_add.lua
+ * (KEYS: batch, mailbox list, changes, the rows' records; ARGV: the
+ * batch's name, then each row's email and logins) or edit_update.lua
+ * (KEYS: batch, changes, the rows' records; ARGV: each row's logins).
+ * The rows it refuses (already in the batch, not in it) go to *idx_r. */
+static mf_err
+edit_rows(struct mf_redis *r, bool add, const char *batch,
+          const struct mf_batch_mailbox_cfg *mbs, size_t n, size_t **idx_r,
+          size_t *n_idx_r, redisReply **reply_r, struct mf_error *err) {
+    struct mf__batch_keys k;
+    struct mf__batch_argv a = {0};
+    mf_err rc;
+
+    if (n_idx_r)
+        *n_idx_r = 0;
+    if ((rc = check_rows(batch, mbs, n, err)))
+        return rc;
+    mf__batch_keys(&k, batch);
+    script_argv(&a, add ? &mf__batch_lua_edit_add : &mf__batch_lua_edit_update,
+                (add ? 3 : 2) + n);
+    mf__batch_argv_adds(&a, k.batch);
+    if (add)
+        mf__batch_argv_adds(&a, k.mailboxes);
+    mf__batch_argv_adds(&a, k.changes);
+    add_mailbox_keys(&a, batch, mbs, n);
+    if (add)
+        mf__batch_argv_adds(&a, batch);
+    for (size_t i = 0; i < n; i++) {
+        if (add)
+            mf__batch_argv_adds(&a, mbs[i].email);
+        add_logins(&a, &mbs[i]);
+    }
+    if (add)
+        rc = run_indexed(r, &a, batch, "DUP", MF_E_CSV_MAILBOX_IN_BATCH,
+                         "already in it", mbs, idx_r, n_idx_r, reply_r, err);
+    else
+        rc = run_indexed(r, &a, batch, "UNKNOWN", MF_E_CSV_MAILBOX_NOT_IN_BATCH,
+                         "not in it", mbs, idx_r, n_idx_r, reply_r, err);
+    mf__batch_argv_free(&a);
+    return rc;
+}
+
 mf_err
 mf_batch_add_mailboxes(struct mf_redis *r, const char *batch,
                        const struct mf_batch_mailbox_cfg *mbs, size_t n,
                        mf_batch_job_cb cb, void *ud, size_t **dups_r,
                        size_t *n_dups_r, enum mf_batch_state *state_r,
                        struct mf_error *err) {
-    struct mf__batch_keys k;
-    struct mf__batch_argv a = {0};
     redisReply *reply = NULL;
-    mf_err rc;
+    mf_err rc =
+        edit_rows(r, true, batch, mbs, n, dups_r, n_dups_r, &reply, err);
 
-    if (n_dups_r)
-        *n_dups_r = 0;
-    if ((rc = check_rows(batch, mbs, n, err)))
-        return rc;
-    mf__batch_keys(&k, batch);
-    script_argv(&a, &mf__batch_lua_edit_add, 3 + n);
-    mf__batch_argv_adds(&a, k.batch);
-    mf__batch_argv_adds(&a, k.mailboxes);
-    mf__batch_argv_adds(&a, k.changes);
-    add_mailbox_keys(&a, batch, mbs, n);
-    mf__batch_argv_adds(&a, batch);
-    for (size_t i = 0; i < n; i++) {
-        mf__batch_argv_adds(&a, mbs[i].email);
-        add_logins(&a, &mbs[i]);
-    }
-    rc = run_indexed(r, &a, batch, "DUP", MF_E_CSV_MAILBOX_IN_BATCH,
-                     "already in it", mbs, dups_r, n_dups_r, &reply, err);
-    mf__batch_argv_free(&a);
     if (rc)
         return rc;
     if (state_r)
@@ -214,25 +237,10 @@ mf_batch_update_mailboxes(struct mf_redis *r, const char *batch,
                           const struct mf_batch_mailbox_cfg *mbs, size_t n,
                           size_t **unknown_r, size_t *n_unknown_r,
                           struct mf_error *err) {
-    struct mf__batch_keys k;
-    struct mf__batch_argv a = {0};
     redisReply *reply = NULL;
-    mf_err rc;
+    mf_err rc =
+        edit_rows(r, false, batch, mbs, n, unknown_r, n_unknown_r, &reply, err);
 
-    if (n_unknown_r)
-        *n_unknown_r = 0;
-    if ((rc = check_rows(batch, mbs, n, err)))
-        return rc;
-    mf__batch_keys(&k, batch);
-    script_argv(&a, &mf__batch_lua_edit_update, 2 + n);
-    mf__batch_argv_adds(&a, k.batch);
-    mf__batch_argv_adds(&a, k.changes);
-    add_mailbox_keys(&a, batch, mbs, n);
-    for (size_t i = 0; i < n; i++)
-        add_logins(&a, &mbs[i]);
-    rc = run_indexed(r, &a, batch, "UNKNOWN", MF_E_CSV_MAILBOX_NOT_IN_BATCH,
-                     "not in it", mbs, unknown_r, n_unknown_r, &reply, err);
-    mf__batch_argv_free(&a);
     if (rc)
         return rc;
     freeReplyObject(reply);

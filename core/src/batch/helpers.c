@@ -337,18 +337,23 @@ mf__batch_item_encode(struct mf_buf *out, const struct mf_batch_item *it) {
     put_num(out, "%d", it->code);
     put_text(out, it->name ? it->name : mf_err_name((mf_err)it->code));
     put_text(out, it->detail);
+    /* The ninth field, since issue 13's report: only when known, so that
+     * the items without one read as before. */
+    if (it->message_id && it->message_id[0])
+        put_text(out, it->message_id);
 }
 
 bool
 mf__batch_item_decode(const char *s, size_t len, char **store_r,
                       struct mf_batch_item *it_r) {
-    /* 8 fields, each copied NUL-terminated into one block. */
-    char *store = mf_xmalloc(len + 8), *w = store;
-    char *f[8];
+    /* 8 fields, or 9 with a Message-ID, each copied NUL-terminated into
+     * one block. */
+    char *store = mf_xmalloc(len + 9), *w = store;
+    char *f[9] = {0};
     size_t pos = 0;
     uint64_t v;
 
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 9 && (i < 8 || pos < len); i++) {
         size_t n = 0, digits = 0;
         while (pos < len && s[pos] >= '0' && s[pos] <= '9' && digits < 7) {
             n = n * 10 + (size_t)(s[pos++] - '0');
@@ -377,6 +382,7 @@ mf__batch_item_decode(const char *s, size_t len, char **store_r,
     it_r->code = (int)strtol(f[5], NULL, 10);
     it_r->name = f[6][0] ? f[6] : NULL;
     it_r->detail = f[7][0] ? f[7] : NULL;
+    it_r->message_id = f[8] && f[8][0] ? f[8] : NULL;
     *store_r = store;
     return true;
 bad:

@@ -125,24 +125,14 @@ mf__batch_mailbox_fill(struct mf_batch_mailbox *mb, const redisReply *h) {
     mf__batch_hget_copy(h, "wait_why", mb->wait_why, sizeof(mb->wait_why));
 }
 
-static void
-free_blob(struct mf_batch_blob *b) {
-    if (b->data) {
-        mf_wipe(b->data, b->len);
-        free(b->data);
-    }
-    b->data = NULL;
-    b->len = 0;
-}
-
 void
 mf__batch_mailbox_clear(struct mf_batch_mailbox *mb) {
     free(mb->cfg.email);
     free(mb->cfg.user);
-    free_blob(&mb->cfg.password);
+    mf_batch_blob_free(&mb->cfg.password);
     free(mb->cfg.user_root);
     free(mb->cfg.target_user);
-    free_blob(&mb->cfg.target_password);
+    mf_batch_blob_free(&mb->cfg.target_password);
     memset(mb, 0, sizeof(*mb));
 }
 

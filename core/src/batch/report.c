@@ -50,6 +50,10 @@ on_failed(void *ud, const struct mf_batch_item *it) {
     struct mf_report_failed f = {
         .folder = it->folder,
         .uid = it->uid,
+        .size = it->size,
+        .internal_date = it->internal_date,
+        .subject = it->subject,
+        .message_id = it->message_id,
         .error_code = it->code,
         .error_text = it->detail,
     };

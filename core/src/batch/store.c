@@ -265,8 +265,8 @@ mf_batch_get(struct mf_redis *r, const char *name,
     return MF_E_OK;
 }
 
-static void
-free_blob(struct mf_batch_blob *b) {
+void
+mf_batch_blob_free(struct mf_batch_blob *b) {
     if (b->data) {
         mf_wipe(b->data, b->len);
         free(b->data);
@@ -279,7 +279,7 @@ static void
 free_oauth(struct mf_batch_oauth *o) {
     for (size_t i = 0; i < MF__BATCH_OAUTH_FIELDS; i++)
         free(*mf__batch_oauth_field(o, i));
-    free_blob(&o->key);
+    mf_batch_blob_free(&o->key);
 }
 
 static void
@@ -301,10 +301,10 @@ mf_batch_config_free(struct mf_batch_config **cp) {
     free(c->ca_file);
     free(c->admin_user);
     free(c->admin_login_format);
-    free_blob(&c->admin_password);
+    mf_batch_blob_free(&c->admin_password);
     free(c->target_admin_user);
     free(c->target_admin_login_format);
-    free_blob(&c->target_admin_password);
+    mf_batch_blob_free(&c->target_admin_password);
     free_strv(c->include, c->n_include);
     free_strv(c->exclude, c->n_exclude);
     free_strv(c->rename, c->n_rename);

@@ -254,9 +254,10 @@ mf_direct_settings_read(const struct mf_config *conf,
     if (!s->opts.batch)
         s->opts.batch = "default";
     s->redis_url = mf_config_get(conf, "redis", NULL);
-    /* A profile's own caps (leases.c fills them in) need no flag. */
-    if (s->redis_url && (mf_profile_has_caps(s->c.profile[0]) ||
-                         mf_profile_has_caps(s->c.profile[1])))
+    /* A profile's own caps (leases.c fills them in) need no flag, nor a
+     * throttling provider's lowered limit (mf_profile_takes_leases()). */
+    if (s->redis_url &&
+        mf_profile_takes_leases(s->c.profile[0], s->c.profile[1]))
         any_cap = true;
     return any_cap ? use_caps(s, err) : MF_E_OK;
 }

@@ -19,6 +19,26 @@ rate(uint64_t n, double secs) {
     return secs > 0.001 ? (double)n / secs : 0.0;
 }
 
+/* A skipped or failed message's line: what finds it (size, date, the
+ * subject as reports show it: no control characters reach the terminal),
+ * then why. */
+static void
+print_item(FILE *out, const char *verb, const struct mf_migrate_item *it) {
+    char *subject = mf_report_subject_dup(it->subject);
+
+    fprintf(out, "       %s %s UID %u (%llu bytes, %s, \"%s\"", verb,
+            it->folder, it->uid, (unsigned long long)it->size,
+            it->date ? it->date : "no date", subject ? subject : "");
+    if (it->message_id)
+        fprintf(out, ", %s", it->message_id);
+    if (strcmp(verb, "failed") == 0)
+        fprintf(out, "): %s: %s\n", mf_err_name(it->error.code),
+                it->error.detail);
+    else
+        fprintf(out, "): %s\n", it->error.detail);
+    free(subject);
+}
+
 void
 mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o) {
     const struct mf_migrate_result *r = &o->result;
@@ -59,16 +79,9 @@ mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o) {
                 mf_err_name(r->error.code), mf_strerror(r->error.code),
                 r->error.detail);
     for (size_t i = 0; i < r->n_skipped; i++)
-        fprintf(out, "       skipped %s UID %u (%llu bytes, %s, \"%s\"): %s\n",
-                r->skipped[i].folder, r->skipped[i].uid,
-                (unsigned long long)r->skipped[i].size,
-                r->skipped[i].date ? r->skipped[i].date : "no date",
-                r->skipped[i].subject ? r->skipped[i].subject : "",
-                r->skipped[i].error.detail);
+        print_item(out, "skipped", &r->skipped[i]);
     for (size_t i = 0; i < r->n_failed; i++)
-        fprintf(out, "       failed %s UID %u: %s: %s\n", r->failed[i].folder,
-                r->failed[i].uid, mf_err_name(r->failed[i].error.code),
-                r->failed[i].error.detail);
+        print_item(out, "failed", &r->failed[i]);
     fflush(out);
 }
 
@@ -79,7 +92,7 @@ json_items(struct mf_json *j, const char *key, const struct mf_migrate_item *v,
     mf_json_array_begin(j);
     for (size_t i = 0; i < n; i++) {
         mf_json_object_begin(j);
-        MF_JSON_FIELDS(j, &v[i], folder, uid, size, date, subject);
+        MF_JSON_FIELDS(j, &v[i], folder, uid, size, date, subject, message_id);
         mf_json_member(j, "code", mf_err_name(v[i].error.code));
         mf_json_member(j, "number", (uint64_t)v[i].error.code);
         mf_json_member(j, "detail", v[i].error.detail);

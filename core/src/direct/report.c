@@ -42,6 +42,10 @@ add_failed(struct mf_report_batch *b, size_t idx,
     for (size_t i = 0; i < n; i++) {
         struct mf_report_failed f = {.folder = v[i].folder,
                                      .uid = v[i].uid,
+                                     .size = v[i].size,
+                                     .internal_date = v[i].internal_date,
+                                     .subject = v[i].subject,
+                                     .message_id = v[i].message_id,
                                      .error_code = (int)v[i].error.code,
                                      .error_text = v[i].error.detail};
         mf_report_add_failed(b, idx, &f);

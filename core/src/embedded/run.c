@@ -27,6 +27,7 @@
 #include "mailferry/log.h"
 #include "mailferry/progress.h"
 #include "mailferry/report.h"
+#include "mailferry/service.h"
 #include "mailferry/util.h"
 #include "mailferry/worker.h"
 
@@ -271,11 +272,13 @@ print_items(const struct mf_report_batch *rep) {
                 m->skipped_items[k].folder, m->skipped_items[k].uid,
                 (unsigned long long)m->skipped_items[k].size,
                 m->skipped_items[k].subject ? m->skipped_items[k].subject : "");
-        for (size_t k = 0; k < m->n_failed_items && shown < 50; k++, shown++)
-            printf("       failed %s %s UID %u: %s\n", m->email,
-                   m->failed_items[k].folder, m->failed_items[k].uid,
-                   m->failed_items[k].error_text ? m->failed_items[k].error_text
-                                                 : "");
+        for (size_t k = 0; k < m->n_failed_items && shown < 50; k++, shown++) {
+            const struct mf_report_failed *f = &m->failed_items[k];
+            printf("       failed %s %s UID %u (%llu bytes, \"%s\"): %s\n",
+                   m->email, f->folder, f->uid, (unsigned long long)f->size,
+                   f->subject ? f->subject : "",
+                   f->error_text ? f->error_text : "");
+        }
     }
     if (shown == 50)
         printf("       ... the report lists every skipped and failed "

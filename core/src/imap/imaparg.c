@@ -4,7 +4,7 @@
  * framing and tokenizing; nothing here allocates except into the caller's
  * buffer.
  */
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 
 #include <stdio.h>
 #include <string.h>

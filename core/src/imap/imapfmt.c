@@ -6,7 +6,7 @@
  * and from Unix time. Pure functions; nothing here allocates except
  * through the caller's struct mf_buf.
  */
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 
 #include <stdio.h>
 #include <string.h>

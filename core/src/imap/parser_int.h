@@ -6,7 +6,7 @@
 #ifndef MF_IMAP_PARSER_INT_H
 #define MF_IMAP_PARSER_INT_H
 
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 
 /* ------------------------------------------------------------------ */
 /* Arena (parser_arena.c)                                              */

@@ -61,7 +61,7 @@
 #define MF_IMAP_SESSION_H
 
 #include "imap/conn.h"
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 #include "mailferry/err.h"
 #include "mailferry/util.h"
 
@@ -402,6 +402,14 @@ struct mf_imap_status_info {
 MF_WARN_UNUSED mf_err
 mf_imap_session_status(struct mf_imap_session *s, const char *mailbox,
                        struct mf_imap_status_info *info_r);
+/* STATUS of the n mailboxes names, pipelined (one round trip for all):
+ * infos[i] and errs[i] are names[i]'s answer (errs[i].code MF_E_OK: the
+ * server answered OK and said STATUS about it; otherwise its NO or BAD,
+ * and infos[i] is zero). Returns MF_E_OK once every answer came, whatever
+ * it said, else the error that broke the session. */
+MF_WARN_UNUSED mf_err mf_imap_session_status_many(
+    struct mf_imap_session *s, const char *const *names, size_t n,
+    struct mf_imap_status_info *infos, struct mf_error *errs);
 /* Parses the data of an untagged STATUS response (r->args: mailbox and the
  * list of items) into *info_r (items it does not have are left as they
  * are) when the mailbox is name. Returns false when the response is about

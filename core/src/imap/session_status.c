@@ -14,9 +14,13 @@
  * HIGHESTMODSEQ is asked only of a server that announces CONDSTORE; a
  * server that keeps no mod-sequences for the folder answers 0 (RFC 7162
  * section 3.1.3), which the caller takes as "not known".
+ *
+ * mf_imap_session_status_many() asks it of a mailbox's folders at once,
+ * pipelined: one round trip for the lot instead of one per folder.
  */
 #include "imap/session_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -96,5 +100,103 @@ mf_imap_session_status(struct mf_imap_session *s, const char *mailbox,
     }
     if (rc == MF_E_OK)
         *info_r = ctx.info;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Many folders, pipelined                                             */
+/* ------------------------------------------------------------------ */
+
+struct many_ctx {
+    const char *const *names;
+    struct mf_imap_status_info *infos;
+    struct mf_error *errs;
+    bool *seen;
+    size_t n;
+    size_t next; /* the first command not answered yet */
+};
+
+/* An untagged STATUS goes to the first unanswered command about its
+ * mailbox: servers answer in order, so the search normally stops at
+ * once (a name asked twice gets the same answer twice). */
+static mf_err
+on_status_many(void *ud, const struct mf_imap_response *r) {
+    struct many_ctx *c = ud;
+
+    for (size_t k = 0; k < c->n; k++) {
+        size_t i = (c->next + k) % c->n;
+        if (!c->seen[i] && mf_imap_status_parse(r, c->names[i], &c->infos[i])) {
+            c->seen[i] = true;
+            break;
+        }
+    }
+    return MF_E_OK;
+}
+
+struct many_ans {
+    struct many_ctx *c;
+    size_t i;
+};
+
+static void
+many_done(void *ud, const struct mf_imap_result *res) {
+    struct many_ans *a = ud;
+
+    a->c->errs[a->i] = res->error;
+    if (a->i >= a->c->next)
+        a->c->next = a->i + 1;
+}
+
+mf_err
+mf_imap_session_status_many(struct mf_imap_session *s, const char *const *names,
+                            size_t n, struct mf_imap_status_info *infos,
+                            struct mf_error *errs) {
+    struct many_ctx ctx = {
+        .names = names, .infos = infos, .errs = errs, .n = n};
+    struct many_ans *ans = mf_xcalloc(n ? n : 1, sizeof(*ans));
+    uint32_t *ids = mf_xcalloc(n ? n : 1, sizeof(*ids));
+    const char *items = mf_imap_session_has(s, MF_IMAP_CAP_CONDSTORE)
+                            ? " (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
+                            : " (MESSAGES UIDNEXT UIDVALIDITY)";
+    struct mf_imap_untagged_prev prev;
+    size_t sent = 0;
+    mf_err rc = MF_E_OK;
+
+    ctx.seen = mf_xcalloc(n ? n : 1, sizeof(*ctx.seen));
+    memset(infos, 0, n * sizeof(*infos));
+    memset(errs, 0, n * sizeof(*errs));
+    mf_imap_session_push_untagged(s, "STATUS", on_status_many, &ctx, &prev);
+    for (; sent < n; sent++) {
+        struct mf_imap_cmd_spec c = {0};
+        ans[sent].c = &ctx;
+        ans[sent].i = sent;
+        mf_imap_cmd_text(&c, "STATUS ");
+        mf_imap_cmd_astring(&c, (const uint8_t *)names[sent],
+                            strlen(names[sent]));
+        mf_imap_cmd_text(&c, items);
+        rc = mf_imap_session_submit(s, &c, many_done, &ans[sent], &ids[sent]);
+        mf_imap_cmd_clear(&c);
+        if (rc != MF_E_OK)
+            break;
+    }
+    /* Every submitted command's callback runs before ans goes (once the
+     * session breaks, wait() returns at once, every callback run). */
+    for (size_t i = 0; i < sent; i++) {
+        mf_err w = mf_imap_session_wait(s, ids[i], -1);
+        if (w != MF_E_OK) {
+            if (rc == MF_E_OK)
+                rc = w;
+            break;
+        }
+    }
+    mf_imap_session_pop_untagged(s, &prev);
+    for (size_t i = 0; rc == MF_E_OK && i < n; i++)
+        if (errs[i].code == MF_E_OK && !ctx.seen[i])
+            mf_error_set(&errs[i], MF_E_IMAP_UNEXPECTED,
+                         "STATUS %.200s: OK without a STATUS response",
+                         names[i]);
+    free(ctx.seen);
+    free(ans);
+    free(ids);
     return rc;
 }

@@ -48,13 +48,6 @@ mf_jobs_seal_blob(const struct mf_crypto_keyring *kr, const char *batch,
     return MF_E_OK;
 }
 
-void
-mf_jobs_blob_free(struct mf_batch_blob *b) {
-    free(b->data);
-    b->data = NULL;
-    b->len = 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Jobs                                                               */
 /* ------------------------------------------------------------------ */

@@ -29,7 +29,7 @@ static mf_err
 produce_one(struct edit_walk *w, const struct mf_batch_job *bj) {
     struct mf_error err = {0};
     mf_err rc = mf_jobs_produce_job(w->c, w->cfg, w->batch, w->c->topics->jobs,
-                                    bj, &err);
+                                    bj, NULL, &err);
 
     if (rc) {
         struct mf_log_ctx lc = {w->batch, bj->email, bj->job_id, bj->attempt};

@@ -3,32 +3,6 @@
 #define MF_JOBS_INT_H
 
 #include "mailferry/jobs.h"
-#include "mailferry/notify.h"
-
-/* mf_jobs_produce_job() with an opaque pointer for the producer's
- * delivery callback (the service uses it to retry failed deliveries). */
-MF_WARN_UNUSED mf_err mf__jobs_produce_job(const struct mf_jobs_ctx *c,
-                                           const struct mf_batch_config *cfg,
-                                           const char *batch, const char *topic,
-                                           const struct mf_batch_job *job,
-                                           void *msg_opaque,
-                                           struct mf_error *err);
-
-/* The batches the service has seen, for notifications (watch.c). Times
- * are monotonic seconds. mf__watch_state() announces a change of a batch
- * it knew (not its first sighting); mf__watch_stuck() announces, once
- * until it moves again, a running batch idle for stuck_after_s (0: never). */
-struct mf__watch;
-struct mf__watch *mf__watch_new(void);
-void mf__watch_free(struct mf__watch **w);
-void mf__watch_state(struct mf__watch *w, struct mf_notifier *n,
-                     const char *batch, enum mf_batch_state state, int64_t now);
-void mf__watch_activity(struct mf__watch *w, const char *batch, int64_t now);
-void mf__watch_stuck(struct mf__watch *w, struct mf_notifier *n, int64_t now,
-                     uint32_t stuck_after_s);
-/* "mailbox.failed" or "mailbox.synced" for result r. */
-void mf__notify_mailbox(struct mf_notifier *n, const char *event,
-                        const struct mf_result *r);
 
 /* ---- build.c: what a job's secret is bound to ------------------------ */
 

@@ -198,6 +198,6 @@ mf_jobs_oauth_clear(struct mf_batch_oauth *o) {
     free(o->scope);
     free(o->token_file);
     free(o->key_kind);
-    mf_jobs_blob_free(&o->key);
+    mf_batch_blob_free(&o->key);
     memset(o, 0, sizeof(*o));
 }

@@ -71,10 +71,10 @@ produce_built(const struct mf_jobs_ctx *c, const struct mf_batch_config *cfg,
 }
 
 mf_err
-mf__jobs_produce_job(const struct mf_jobs_ctx *c,
-                     const struct mf_batch_config *cfg, const char *batch,
-                     const char *topic, const struct mf_batch_job *bj,
-                     void *msg_opaque, struct mf_error *err) {
+mf_jobs_produce_job(const struct mf_jobs_ctx *c,
+                    const struct mf_batch_config *cfg, const char *batch,
+                    const char *topic, const struct mf_batch_job *bj,
+                    void *msg_opaque, struct mf_error *err) {
     struct mf_batch_config *owned = NULL;
     struct mf_batch_mailbox *mb = NULL;
     mf_err rc;
@@ -91,14 +91,6 @@ out:
     mf_batch_mailbox_free(&mb);
     mf_batch_config_free(&owned);
     return rc;
-}
-
-mf_err
-mf_jobs_produce_job(const struct mf_jobs_ctx *c,
-                    const struct mf_batch_config *cfg, const char *batch,
-                    const char *topic, const struct mf_batch_job *bj,
-                    struct mf_error *err) {
-    return mf__jobs_produce_job(c, cfg, batch, topic, bj, NULL, err);
 }
 
 /* Jobs are produced JOBS_AT_ONCE at a time: the login fields of their

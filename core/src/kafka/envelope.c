@@ -50,6 +50,7 @@ clear_items(struct mf_result_item *items, size_t n) {
         free(items[i].folder);
         free(items[i].internal_date);
         free(items[i].subject);
+        free(items[i].message_id);
         free(items[i].error_name);
         free(items[i].error_detail);
     }
@@ -218,6 +219,7 @@ pb_items(const struct mf_result_item *x, size_t n, PbItem **items_r) {
         items[i].size = x[i].size;
         items[i].internal_date = s(x[i].internal_date);
         items[i].subject = s(x[i].subject);
+        items[i].message_id = s(x[i].message_id);
         items[i].error_code = x[i].error_code;
         items[i].error_name = s(x[i].error_name);
         items[i].error_detail = s(x[i].error_detail);
@@ -468,6 +470,7 @@ un_items(PbItem *const *pb, size_t n) {
         x[i].size = pb[i]->size;
         x[i].internal_date = dup(pb[i]->internal_date);
         x[i].subject = dup(pb[i]->subject);
+        x[i].message_id = dup(pb[i]->message_id);
         x[i].error_code = pb[i]->error_code;
         x[i].error_name = dup(pb[i]->error_name);
         x[i].error_detail = dup(pb[i]->error_detail);

@@ -313,25 +313,68 @@ status_of(struct mf__run *run, struct mf_store *st, const char *name,
     return false;
 }
 
+/* Step 0b: a folder the source says is empty, with nothing of it
+ * recorded (unchanged.c, mf__folder_empty_new()), is settled by the two
+ * STATUS answers: the checkpoint the full path would write after listing
+ * nothing, with no SELECT, EXAMINE or FETCH on either side. Not with
+ * --sync-deletes, whose UID map and moves the full path keeps. */
+static mf_err
+settle_empty(struct mf__folder *fr) {
+    struct mf_checkpoint ck = fr->ck;
+
+    ck.uidvalidity = fr->src_status.uidvalidity;
+    ck.tgt_uidvalidity = fr->dst_status.uidvalidity;
+    ck.last_uid = 0;
+    /* Every target message there now is accounted for (the full path
+     * recognises them all, and none matches an empty source). */
+    ck.tgt_mark = fr->dst_status.uidnext ? fr->dst_status.uidnext - 1 : 0;
+    ck.has_status = true;
+    ck.src_status.uidnext = fr->src_status.uidnext;
+    ck.src_status.messages = 0;
+    ck.src_status.highestmodseq = fr->src_status.highestmodseq;
+    ck.tgt_status.uidnext = fr->dst_status.uidnext;
+    ck.tgt_status.messages = fr->dst_status.messages;
+    ck.tgt_status.highestmodseq = fr->dst_status.highestmodseq;
+    mf__folder_leave_outside(fr, 0, mf__folder_stats_source(fr, 0, 0));
+    mf_log(MF_LOG_DEBUG, &(struct mf_log_ctx){.mailbox = fr->run->mailbox},
+           "folder.empty", "%s", fr->label);
+    return mf__folder_ckpt_write(fr, ck, false) ? MF_E_OK : fr->run->err.code;
+}
+
 /* Step 0: a folder whose STATUS on both sides is what the checkpoint
- * recorded is skipped without SELECT (unchanged.c). Sets *skip_r, and
+ * recorded is skipped without SELECT (unchanged.c), and so is a new one
+ * the source says is empty (settle_empty()). Sets *skip_r, and
  * fr->src_status to the source's STATUS, asked before anything is listed
- * so that whatever arrives later is seen as a change by the next pass. */
+ * (ahead of the mailbox's first folder, statuses.c, or now) so that
+ * whatever arrives later is seen as a change by the next pass. */
 static mf_err
 check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
     struct mf__run *run = fr->run;
     const char *why;
-    mf_err rc;
+    bool ahead;
+    mf_err rc = MF_E_OK;
 
     *skip_r = false;
     fr->have_src_status =
+        mf__run_status_take(run, fr->e, false, &fr->src_status) ||
         status_of(run, run->src, fr->src_name, fr->label, &fr->src_status, &rc);
-    if (rc != MF_E_OK || !fr->have_src_status || !found)
+    if (rc != MF_E_OK || !fr->have_src_status ||
+        (!found && fr->src_status.messages != 0))
         return rc;
-    fr->have_dst_status = status_of(run, run->dst, fr->dst_name,
-                                    fr->e->tgt_name, &fr->dst_status, &rc);
+    ahead = mf__run_status_take(run, fr->e, true, &fr->dst_status);
+    fr->have_dst_status =
+        ahead || status_of(run, run->dst, fr->dst_name, fr->e->tgt_name,
+                           &fr->dst_status, &rc);
     if (!fr->have_dst_status)
         return rc;
+    if (!run->o->sync_deletes &&
+        mf__folder_empty_new(&fr->ck, found, &fr->src_status,
+                             &fr->dst_status)) {
+        *skip_r = true;
+        return settle_empty(fr);
+    }
+    if (!found)
+        return MF_E_OK;
     why = mf__folder_changed(&fr->ck, found, &fr->src_status, &fr->dst_status);
     /* A new date window may take in what the last one left out. */
     if (!why && !mf_window_equal(&fr->ck.window, &run->o->window))
@@ -341,8 +384,18 @@ check_unchanged(struct mf__folder *fr, bool found, bool *skip_r) {
     mf_log(MF_LOG_DEBUG, &(struct mf_log_ctx){.mailbox = run->mailbox},
            why ? "folder.changed" : "folder.unchanged", "%s%s%s", fr->label,
            why ? ": " : "", why ? why : "");
-    if (why)
-        return MF_E_OK;
+    if (why) {
+        /* The visit's flags_unchanged() takes the target's STATUS for its
+         * state as the visit begins: an answer from before the mailbox's
+         * first folder is too old for that. Asked again where it can
+         * count (a clean checkpoint past UID 0 with its STATUS). */
+        if (ahead)
+            fr->have_dst_status =
+                fr->ck.has_status && !fr->ck.dirty && fr->ck.last_uid > 0 &&
+                status_of(run, run->dst, fr->dst_name, fr->e->tgt_name,
+                          &fr->dst_status, &rc);
+        return rc;
+    }
     /* Counted as the full path counts it: the checkpoint's share. */
     fr->base_uid = fr->ck.last_uid;
     fr->base_bytes = fr->ck.src_bytes;
@@ -490,6 +543,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
     mf_err rc;
 
     fr.run = run;
+    fr.failed_from = run->res->n_failed;
     fr.e = e;
     fr.src_name = mf_xstrndup((const char *)e->src_raw, e->src_raw_len);
     fr.dst_name = e->tgt_wire;
@@ -511,6 +565,7 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
         rc = mf__run_store_error(run, run->src, fr.label);
         goto out;
     }
+    fr.src_selected = true;
     if (!refusal &&
         (rc = run->dst->ops->select(run->dst, fr.dst_name, false, &dsel))) {
         rc = mf__run_store_error(run, run->dst, e->tgt_name);
@@ -628,6 +683,8 @@ werr:
     run->retry_after_ms = fr.werr_retry_ms;
     rc = fr.werr.code;
 out:
+    if (fr.src_selected)
+        mf__folder_fill_failed(&fr, fr.failed_from);
     finish(&fr);
     return rc;
 }

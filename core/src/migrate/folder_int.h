@@ -39,6 +39,10 @@ enum {
 struct mf__folder {
     struct mf__run *run;
     const struct mf_folder_entry *e;
+    /* res->n_failed when the folder started, and whether its source
+     * folder was selected: mf__folder_fill_failed() at its end. */
+    size_t failed_from;
+    bool src_selected;
     /* The checkpoint's last_uid and src_bytes when the folder started
      * (0 without a usable checkpoint): pending UIDs are at or below it. */
     uint32_t base_uid;
@@ -170,15 +174,26 @@ void mf__folder_fail_unlistable(struct mf__folder *fr);
 void mf__folder_fail_unattempted(struct mf__folder *fr,
                                  const struct mf_error *e);
 
+/* Fills in the Subject and Message-ID of the messages this folder
+ * listed as failed from res->failed[from] on without them (refused in a
+ * command of many, never tried, or streamed), asking the source for
+ * those messages alone, at most MF__FILL_FAILED_MAX of them: an admin
+ * finds a refused message by them (issue 13). Best effort: a source that
+ * does not answer leaves them out. The source folder is selected and the
+ * reader thread is not running. */
+#define MF__FILL_FAILED_MAX 100
+void mf__folder_fill_failed(struct mf__folder *fr, size_t from);
+
 /* folder_read.c: the reader thread's body (pthread_create argument fr). */
 void *mf__folder_reader_main(void *arg);
 
 /* folder_write.c */
 /* Marks a message the target refused (or that was never tried because
- * of error e) as failed, and lists it (subject: its raw Subject when
- * known, else NULL). */
+ * of error e) as failed, and lists it (subject: its decoded Subject,
+ * message_id: its Message-ID, each when known, else NULL). */
 void mf__folder_fail_message(struct mf__folder *fr, struct mf__msg *m,
-                             const char *subject, const struct mf_error *e);
+                             const char *subject, const char *message_id,
+                             const struct mf_error *e);
 /* The writer loop: runs until the reader is done and every append is
  * confirmed, or until an error or a stop request. */
 void mf__folder_write_all(struct mf__folder *fr);

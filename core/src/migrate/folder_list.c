@@ -96,7 +96,8 @@ mf__folder_recognise(struct mf__folder *fr, size_t from) {
 }
 
 struct subject_ctx {
-    char *subject;
+    char *subject;    /* owned */
+    char *message_id; /* owned */
 };
 
 static mf_err
@@ -104,7 +105,39 @@ on_subject(void *ud, const struct mf_store_meta *m) {
     struct subject_ctx *c = ud;
     if (m->subject && !c->subject)
         c->subject = mf_xstrdup(m->subject);
+    if (m->message_id && m->message_id[0] && !c->message_id)
+        c->message_id = mf_xstrdup(m->message_id);
     return MF_E_OK;
+}
+
+void
+mf__folder_fill_failed(struct mf__folder *fr, size_t from) {
+    struct mf__run *run = fr->run;
+    struct mf_migrate_result *res = run->res;
+    unsigned asked = 0;
+
+    if (run->reopen_source)
+        return; /* the source session is in the middle of a response */
+    for (size_t i = from; i < res->n_failed; i++) {
+        struct mf_migrate_item *it = &res->failed[i];
+        struct subject_ctx sc = {0};
+
+        if (!it->uid || it->subject || it->message_id ||
+            strcmp(it->folder, fr->label) != 0)
+            continue;
+        if (asked++ == MF__FILL_FAILED_MAX)
+            break;
+        if (run->src->ops->fetch_meta(run->src, it->uid, it->uid,
+                                      MF_STORE_META_SUBJECT |
+                                          MF_STORE_META_MESSAGE_ID,
+                                      on_subject, &sc) != MF_E_OK) {
+            free(sc.subject);
+            free(sc.message_id);
+            break; /* best effort: the list stands without them */
+        }
+        it->subject = sc.subject;       /* taken over */
+        it->message_id = sc.message_id; /* taken over */
+    }
 }
 
 mf_err
@@ -272,7 +305,7 @@ mf__folder_fail_unlistable(struct mf__folder *fr) {
                  m->missing & MF_STORE_MISSING_SIZE ? " RFC822.SIZE" : "",
                  m->missing & MF_STORE_MISSING_DATE ? " INTERNALDATE" : "",
                  m->missing & MF_STORE_MISSING_FLAGS ? " FLAGS" : "");
-        mf__folder_fail_message(fr, m, NULL, &e);
+        mf__folder_fail_message(fr, m, NULL, NULL, &e);
     }
 }
 
@@ -282,5 +315,5 @@ void
 mf__folder_fail_unattempted(struct mf__folder *fr, const struct mf_error *e) {
     for (size_t i = 0; i < fr->list.n; i++)
         if (fr->list.m[i].state == M_LISTED)
-            mf__folder_fail_message(fr, &fr->list.m[i], NULL, e);
+            mf__folder_fail_message(fr, &fr->list.m[i], NULL, NULL, e);
 }

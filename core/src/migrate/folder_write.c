@@ -40,6 +40,11 @@ struct outmsg {
      * keywords_dropped, its system flags alone. */
     struct mf_buf flags;
     bool keywords_dropped;
+    /* What finds it in the source mailbox, from its header as the source
+     * has it (before --repair changes it): header_of(). */
+    bool header_read;
+    char *subject;    /* owned: decoded, or NULL */
+    char *message_id; /* owned, or NULL */
 };
 
 struct mf__batch {
@@ -66,6 +71,8 @@ static void
 outmsg_free(struct outmsg *om) {
     if (om) {
         free(om->data);
+        free(om->subject);
+        free(om->message_id);
         mf__pipe_item_free(&om->cur);
         mf_buf_free(&om->flags);
         free(om);
@@ -203,6 +210,32 @@ batch_add(struct mf__batch *b, struct outmsg *om) {
     b->bytes += om->len;
 }
 
+/* Reads once what finds a message held whole in the source mailbox, for
+ * the failed and repaired lists: its Subject (decoded) and Message-ID,
+ * each left NULL when there is none or the message was streamed. Called
+ * before --repair changes the bytes, so they are the source's. */
+static void
+header_of(struct outmsg *om) {
+    struct mf_header_scan *s;
+    const char *v;
+
+    if (om->header_read || om->streamed || !om->data)
+        return;
+    om->header_read = true;
+    s = mf_header_scan_new(0);
+    (void)mf_header_scan_feed(s, om->data, om->len);
+    mf_header_scan_finish(s);
+    if ((v = mf_header_scan_subject(s)) != NULL) {
+        struct mf_buf b = {0};
+        mf_header_decode_2047(v, &b);
+        mf_buf_append(&b, "", 1);
+        om->subject = (char *)b.data; /* taken over from b */
+    }
+    if ((v = mf_header_scan_message_id(s)) != NULL && v[0])
+        om->message_id = mf_xstrdup(v);
+    mf_header_scan_free(&s);
+}
+
 /* Whether an answered APPEND's error means the target refused it (so the
  * message is not there): a NO, as opposed to a dropped connection or a
  * cancel, after which the message may or may not be on the target. */
@@ -217,13 +250,17 @@ refused(mf_err code) {
  * error e) as failed, and lists it. */
 void
 mf__folder_fail_message(struct mf__folder *fr, struct mf__msg *m,
-                        const char *subject, const struct mf_error *e) {
+                        const char *subject, const char *message_id,
+                        const struct mf_error *e) {
     struct mf__run *run = fr->run;
+    struct mf_migrate_result *res = run->res;
 
     m->state = M_FAILED;
-    run->res->stats.failed++;
-    run->res->stats.bytes_failed += m->size;
+    res->stats.failed++;
+    res->stats.bytes_failed += m->size;
     mf__run_item(run, true, fr->label, m->uid, m->size, m->date, subject, e);
+    if (message_id)
+        res->failed[res->n_failed - 1].message_id = mf_xstrdup(message_id);
     mf__folder_progress(fr, 0);
 }
 
@@ -248,6 +285,7 @@ repair_resubmit(struct mf__folder *fr, struct outmsg *om,
     if (!fr->run->o->repair || om->streamed || om->repaired ||
         !form_refusal(d->error.code) || !mf_repair_check(om->data, om->len, &r))
         return false;
+    header_of(om); /* as the source has it, for the lists */
     mf_repair_fix(om->data, om->len, &r, &out);
     mf_repair_describe(&r, true, om->what, sizeof(om->what));
     free(om->data);
@@ -316,23 +354,14 @@ keywords_resubmit(struct mf__folder *fr, struct outmsg *om,
     return true;
 }
 
-/* The raw Subject of a message held whole, for the failed list (NULL:
- * none, or the message was streamed). Owned by the caller. */
-static char *
-subject_of(const struct outmsg *om) {
-    struct mf_header_scan *s;
-    const char *v;
-    char *out = NULL;
+/* Lists a message the target took after --repair changed it. */
+static void
+repaired(struct mf__folder *fr, struct outmsg *om) {
+    const struct mf__msg *m = &fr->list.m[om->idx];
 
-    if (om->streamed || !om->data)
-        return NULL;
-    s = mf_header_scan_new(0);
-    (void)mf_header_scan_feed(s, om->data, om->len);
-    mf_header_scan_finish(s);
-    if ((v = mf_header_scan_subject(s)) != NULL)
-        out = mf_xstrdup(v);
-    mf_header_scan_free(&s);
-    return out;
+    header_of(om); /* read before the repair; here for the keywords' */
+    mf__run_repaired(fr->run, fr->label, m->uid, m->size, m->date, om->subject,
+                     om->message_id, om->what);
 }
 
 static void
@@ -357,11 +386,9 @@ message_failed(struct mf__folder *fr, struct outmsg *om,
         snprintf(e.detail, sizeof(e.detail), "%.120s (after --repair: %.100s)",
                  d->error.detail, om->what);
     }
-    {
-        char *subject = subject_of(om);
-        mf__folder_fail_message(fr, &fr->list.m[om->idx], subject, &e);
-        free(subject);
-    }
+    header_of(om);
+    mf__folder_fail_message(fr, &fr->list.m[om->idx], om->subject,
+                            om->message_id, &e);
     if (++run->consecutive_rejects >= MF__MAX_CONSECUTIVE_REJECTS) {
         struct mf_error stop = d->error;
         snprintf(stop.detail, sizeof(stop.detail),
@@ -376,7 +403,8 @@ static void
 refuse_all(struct mf__folder *fr, struct outmsg **msgs, size_t n,
            const struct mf_store_done *d) {
     for (size_t i = 0; i < n; i++)
-        mf__folder_fail_message(fr, &fr->list.m[msgs[i]->idx], NULL, &d->error);
+        mf__folder_fail_message(fr, &fr->list.m[msgs[i]->idx], NULL, NULL,
+                                &d->error);
 }
 
 /* Settles the n messages msgs that went out in one command by its answer
@@ -399,8 +427,7 @@ settle(struct mf__folder *fr, struct outmsg **msgs, size_t n,
             uint64_t len = msgs[i]->streamed ? m->size : msgs[i]->len;
             m->state = M_DONE;
             if (msgs[i]->repaired)
-                mf__run_repaired(run, fr->label, m->uid, m->size, m->date,
-                                 msgs[i]->what);
+                repaired(fr, msgs[i]);
             run->res->stats.messages_copied++;
             run->res->stats.bytes_copied += len;
             mf__folder_progress(fr, len);
@@ -557,7 +584,7 @@ take_failed(struct mf__folder *fr, const struct mf_pipe_item *it) {
     struct mf__msg *m = find_msg(fr, it->uid, NULL);
 
     if (m && m->state == M_LISTED)
-        mf__folder_fail_message(fr, m, NULL, &it->error);
+        mf__folder_fail_message(fr, m, NULL, NULL, &it->error);
 }
 
 /* Counts a message against the users' daily bandwidth quotas before it
@@ -601,8 +628,11 @@ mf__folder_write_all(struct mf__folder *fr) {
                                      "stopped at a message boundary");
             break;
         }
-        /* Nothing more to a target the fleet paused (throttle.c), and
-         * the source's pause handed to the reader. */
+        /* A connection above the target's lowered limit closes, paused
+         * or not; nothing more to a target the fleet paused (throttle.c),
+         * and the source's pause handed to the reader. */
+        if (mf__run_throttle_yield(run, true, &fr->werr))
+            break;
         mf__run_throttle_wait(run, true, false);
         atomic_store(&fr->src_pause_until,
                      mf__run_throttle_until(run, false, false));

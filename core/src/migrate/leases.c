@@ -509,6 +509,29 @@ mf__leases_bandwidth(struct mf__leases *l, bool target, uint64_t bytes) {
         nap_ms(wait_ms);
 }
 
+bool
+mf__leases_over_limit(struct mf__leases *l, bool target, unsigned *limit_r) {
+    struct slot *s;
+    char *id = NULL;
+    bool over = false;
+    struct mf_error err;
+
+    *limit_r = 0;
+    if (!l)
+        return false;
+    /* The keeper frees a lost lease: its id is copied under the lock. */
+    pthread_mutex_lock(&l->mu);
+    s = &l->slot[target ? SLOT_TARGET : SLOT_SOURCE];
+    if (s->lease)
+        id = mf_xstrdup(mf_caps_lease_id(s->lease));
+    pthread_mutex_unlock(&l->mu);
+    if (id && mf_caps_throttle_over(l->r, l->ep[target ? 1 : 0], id, limit_r,
+                                    &over, &err) != MF_E_OK)
+        over = false; /* Redis away: the leases still hold new ones */
+    free(id);
+    return over;
+}
+
 uint64_t
 mf__leases_waited_ms(const struct mf__leases *l) {
     return l ? atomic_load(&l->waited_ms) : 0;

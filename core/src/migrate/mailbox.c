@@ -319,14 +319,13 @@ copy_order(struct mf__run *run, const struct mf_folder_plan *plan,
     return v;
 }
 
-/* --sync-deletes' moves (moves.c) over the folders still to copy in this
- * attempt: not done by an earlier one, not broken. */
-static mf_err
-moves(struct mf__run *run, const struct mf_folder_entry **order, size_t n,
-      const struct names *done, const struct broken_list *broken) {
-    const struct mf_folder_entry **v = mf_xcalloc(n + 1, sizeof(*v));
+/* The folders still to copy in this attempt (not done by an earlier
+ * one, not broken), into v (n + 1 entries); returns how many. */
+static size_t
+still_to_copy(const struct mf_folder_entry **order, size_t n,
+              const struct names *done, const struct broken_list *broken,
+              const struct mf_folder_entry **v) {
     size_t k = 0;
-    mf_err rc;
 
     for (size_t i = 0; i < n; i++) {
         char *key =
@@ -336,7 +335,26 @@ moves(struct mf__run *run, const struct mf_folder_entry **order, size_t n,
             v[k++] = order[i];
         free(key);
     }
-    rc = run->refusal.code == MF_E_OK ? mf__run_moves(run, v, k) : MF_E_OK;
+    return k;
+}
+
+/* What comes before the first folder's copy, over the folders still to
+ * copy: --sync-deletes' moves (moves.c), then the STATUS of every one on
+ * both sides at once (statuses.c), after the moves, which change target
+ * folders. Not when the target refuses the mailbox's mail: those folders
+ * are only listed. */
+static mf_err
+before_folders(struct mf__run *run, const struct mf_folder_entry **order,
+               size_t n, const struct names *done,
+               const struct broken_list *broken) {
+    const struct mf_folder_entry **v = mf_xcalloc(n + 1, sizeof(*v));
+    size_t k = still_to_copy(order, n, done, broken, v);
+    mf_err rc = MF_E_OK;
+
+    if (run->refusal.code == MF_E_OK && run->o->sync_deletes)
+        rc = mf__run_moves(run, v, k);
+    if (rc == MF_E_OK && run->refusal.code == MF_E_OK)
+        rc = mf__run_statuses_ask(run, v, k);
     free(v);
     return rc;
 }
@@ -383,8 +401,7 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     if (mf__gmail_mode(run) &&
         (rc = mf__gmail_index(run, order, norder, &run->gmail)))
         goto out;
-    if (run->o->sync_deletes &&
-        (rc = moves(run, order, norder, done, &broken)) != MF_E_OK)
+    if ((rc = before_folders(run, order, norder, done, &broken)) != MF_E_OK)
         goto out;
     for (size_t i = 0; i < norder; i++) {
         const struct mf_folder_entry *e = order[i];
@@ -416,6 +433,7 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
     }
 out:
     free(order);
+    mf__run_statuses_free(run);
     mf__gmail_free(&run->gmail);
     mf_folder_plan_free(&plan);
     mf_store_lists_free(&lists);
@@ -581,13 +599,14 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
 
         res->stats.attempts = n;
         run.retry_after_ms = 0;
-        run.throttled = false;
+        run.throttled = run.yielded = false;
         rc = attempt(&run, src, dst, &done);
         /* A server that throttles a mailbox that still moves is pacing
          * it, not failing it: that attempt is not counted, and the pause
-         * the server asked for (throttle.c) replaces the backoff. */
+         * the server asked for (throttle.c) replaces the backoff. Nor is
+         * one that gave its connection up to the lowered limit. */
         if (rc == MF_E_THROTTLED && run.throttled && !stopped(&run) &&
-            progress_count(res) > before &&
+            (progress_count(res) > before || run.yielded) &&
             throttled_retries++ < MAX_THROTTLED_RETRIES) {
             n--;
             continue;

@@ -15,8 +15,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct mf__ckpt_mem; /* run.c */
-struct mf__leases;   /* leases.c */
+struct mf__ckpt_mem;     /* run.c */
+struct mf__leases;       /* leases.c */
+struct mf__status_ahead; /* statuses.c */
 
 /* Opens one side's store (target false: the source). The engine uses
  * the IMAP store; unit tests pass the in-memory one. On failure err and
@@ -79,7 +80,13 @@ struct mf__run {
     /* Throttling (throttle.c), per side (0 source, 1 target): this run's
      * pause (monotonic ms), and when the fleet's pause was last read. */
     uint64_t pause_until_ms[2], pause_checked_ms[2];
+    /* The endpoint's lowered connection limit as last read (0: none),
+     * and when this run last asked whether it is above it. */
+    unsigned tlimit[2];
+    uint64_t yield_checked_ms[2];
     bool throttled; /* the server throttled during this attempt */
+    /* This attempt gave its connection up to a lowered limit. */
+    bool yielded;
     /* A Gmail source copied by labels (gmail.c): the first folder of each
      * message, and the processing position of the folder being copied. */
     struct mf__gmail *gmail;
@@ -102,6 +109,10 @@ struct mf__run {
     bool quota_said[2];
     int quota_said_last;
     uint64_t quota_until_ms;
+    /* The STATUS of this attempt's folders, asked of both sides at once
+     * before the first folder (statuses.c); NULL: not asked. */
+    struct mf__status_ahead *ahead;
+    size_t n_ahead;
 };
 
 /* A message moved on the target (moves.c), until its new folder's pass
@@ -156,6 +167,13 @@ uint32_t mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms);
  * fleet's pause is read at most every 200 ms unless now). Returns early
  * on a stop request. */
 void mf__run_throttle_wait(struct mf__run *run, bool target, bool now);
+/* True (with the error that ends the attempt in *err_r) when the side's
+ * connection is one of those above the endpoint's connection limit,
+ * lowered after throttling: the attempt ends and the next one queues for
+ * a lease under that limit. Asks Redis at most every 200 ms, and only
+ * while a lowered limit holds. */
+bool mf__run_throttle_yield(struct mf__run *run, bool target,
+                            struct mf_error *err_r);
 /* Daily bandwidth quotas (quota.c). The rules of a run, and whose
  * quota each side counts against (quota.c: the impersonated user or the
  * token's owner before the login name). */
@@ -196,6 +214,38 @@ uint64_t mf__run_throttle_until(struct mf__run *run, bool target, bool now);
 MF_WARN_UNUSED mf_err mf__migrate_folder(struct mf__run *run,
                                          const struct mf_folder_entry *e,
                                          const struct mf_error *refusal);
+
+/* STATUS asked ahead (statuses.c): every folder of v on both sides,
+ * pipelined, one round trip per side instead of one per folder and side,
+ * kept in run until the folder's turn; with a Redis, their checkpoints
+ * too, in one round trip. A store without statuses() is not asked; a
+ * folder the server refused is left out (status() asks it again and
+ * tells why). MF_E_OK, or the error that broke a store or the Redis
+ * read (in run->err). */
+MF_WARN_UNUSED mf_err mf__run_statuses_ask(struct mf__run *run,
+                                           const struct mf_folder_entry **v,
+                                           size_t n);
+/* The STATUS of e's folder on one side (target false: the source) asked
+ * ahead, into *st_r, once: true, or false when there is none. It is what
+ * the folder was before this attempt's first folder began: what changes
+ * after it is a change for the next pass. */
+bool mf__run_status_take(struct mf__run *run, const struct mf_folder_entry *e,
+                         bool target, struct mf_store_status *st_r);
+/* The checkpoint of the folder (raw source name) read ahead with the
+ * STATUS (with a Redis: all of them in one round trip), once: true with
+ * *ck_r (the caller owns its pending UIDs) and *found_r, or false. */
+bool mf__run_ckpt_take(struct mf__run *run, const char *folder,
+                       struct mf_checkpoint *ck_r, bool *found_r);
+void mf__run_statuses_free(struct mf__run *run);
+
+/* Whether a folder with nothing of it recorded is settled by STATUS alone
+ * (unchanged.c): its source answers MESSAGES 0 with a UIDVALIDITY, and
+ * there is no checkpoint (found false) or one that never got past UID 0
+ * under the same UIDVALIDITY on both sides, clean, with nothing pending
+ * or left outside a date window. Pure. */
+bool mf__folder_empty_new(const struct mf_checkpoint *ck, bool found,
+                          const struct mf_store_status *src,
+                          const struct mf_store_status *dst);
 
 /* Whether a folder must be visited (unchanged.c): NULL when its
  * checkpoint (found false: none) and the STATUS of both sides now prove
@@ -289,9 +339,11 @@ void mf__run_deleted(struct mf__run *run, const char *folder, uint32_t uid,
 void mf__run_moved(struct mf__run *run, const char *folder, uint32_t uid,
                    uint64_t size, const char *date, const char *subject,
                    const char *from_folder);
-/* Lists a message copied after --repair changed it (what: the change). */
+/* Lists a message copied after --repair changed it (what: the change;
+ * subject, decoded, and message_id may be NULL). */
 void mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
-                      uint64_t size, const char *date, const char *what);
+                      uint64_t size, const char *date, const char *subject,
+                      const char *message_id, const char *what);
 
 /* Lists a folder the target got under another name (folder: the
  * source path; why: the names and the reason) and counts it. */

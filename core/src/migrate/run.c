@@ -6,7 +6,7 @@
  */
 #include "migrate/migrate_int.h"
 
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 #include "mailferry/profile.h"
 #include "mailferry/fence.h"
 #include "mailferry/util.h"
@@ -29,6 +29,9 @@ struct mf__ckpt_mem {
 mf_err
 mf__ckpt_get(struct mf__run *run, const char *folder,
              struct mf_checkpoint *ck_r, bool *found_r) {
+    /* Read ahead with the mailbox's others (statuses.c). */
+    if (mf__run_ckpt_take(run, folder, ck_r, found_r))
+        return MF_E_OK;
     if (run->o->redis) {
         mf_err rc =
             mf_checkpoint_get(run->o->redis, run->o->batch ? run->o->batch : "",
@@ -186,13 +189,17 @@ mf__run_item(struct mf__run *run, bool failed, const char *folder, uint32_t uid,
 
 void
 mf__run_repaired(struct mf__run *run, const char *folder, uint32_t uid,
-                 uint64_t size, const char *date, const char *what) {
+                 uint64_t size, const char *date, const char *subject,
+                 const char *message_id, const char *what) {
+    struct mf_migrate_result *res = run->res;
     struct mf_error e = {.code = MF_E_MESSAGE_REPAIRED};
 
     snprintf(e.detail, sizeof(e.detail), "%s", what);
-    run->res->stats.repaired++;
-    add_item(&run->res->repaired, &run->res->n_repaired, folder, uid, size,
-             date, NULL, &e);
+    res->stats.repaired++;
+    add_item(&res->repaired, &res->n_repaired, folder, uid, size, date, subject,
+             &e);
+    if (message_id)
+        res->repaired[res->n_repaired - 1].message_id = mf_xstrdup(message_id);
 }
 
 void
@@ -275,6 +282,7 @@ mf__run_item_clear(struct mf_migrate_item *it) {
     free(it->folder);
     free(it->date);
     free(it->subject);
+    free(it->message_id);
     memset(it, 0, sizeof(*it));
 }
 

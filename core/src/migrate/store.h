@@ -156,6 +156,13 @@ struct mf_store_ops {
      * send is 0. Optional: NULL when the store cannot. */
     mf_err (*status)(struct mf_store *st, const char *name,
                      struct mf_store_status *status_r);
+    /* Optional: STATUS of the n folders names at once, pipelined (one
+     * round trip for a mailbox's folders): ok_r[i] true with status_r[i]
+     * as status() would give it, or false when the server refused that
+     * one (status() then tells why). Returns MF_E_OK once every answer
+     * came, else the error that broke the store. */
+    mf_err (*statuses)(struct mf_store *st, const char *const *names, size_t n,
+                       struct mf_store_status *status_r, bool *ok_r);
     /* Whether a message with a UID in [first, last] of the selected
      * folder changed (its flags, RFC 7162 section 3.1.4) after modseq:
      * UID FETCH first:last (UID) (CHANGEDSINCE modseq). Only with

@@ -186,6 +186,7 @@ static const struct mf_store_ops imap_ops = {
     .subscribe = mf__store_imap_subscribe,
     .folders = mf__store_imap_folders,
     .status = mf__store_imap_status,
+    .statuses = mf__store_imap_statuses,
     .select = mf__store_imap_select,
     .select_ahead = mf__store_imap_select_ahead,
     .fetch_meta = mf__store_imap_fetch_meta,

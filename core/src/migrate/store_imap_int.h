@@ -125,6 +125,9 @@ mf_err mf__store_imap_select(struct mf_store *st, const char *name,
 void mf__store_imap_select_ahead(struct mf_store *st, const char *name);
 mf_err mf__store_imap_status(struct mf_store *st, const char *name,
                              struct mf_store_status *status_r);
+mf_err mf__store_imap_statuses(struct mf_store *st, const char *const *names,
+                               size_t n, struct mf_store_status *status_r,
+                               bool *ok_r);
 mf_err mf__store_imap_on_vanished(void *ud, const struct mf_imap_response *r);
 mf_err mf__store_imap_vanished(struct mf_store *st, uint32_t last,
                                uint64_t modseq,

@@ -1,6 +1,7 @@
 /*
  * The IMAP store's selected folder (store_imap_int.h): SELECT (also sent
- * ahead, so that it overlaps the engine's work on the source), STATUS,
+ * ahead, so that it overlaps the engine's work on the source), STATUS
+ * (of one folder, or of a mailbox's folders pipelined),
  * and the state that lives as long as the selection: the message count
  * (EXISTS) and the sequence-number-to-UID map.
  *
@@ -304,6 +305,33 @@ mf__store_imap_status(struct mf_store *st, const char *name,
     status_r->messages = info.messages;
     status_r->highestmodseq = st->caps.condstore ? info.highestmodseq : 0;
     return MF_E_OK;
+}
+
+mf_err
+mf__store_imap_statuses(struct mf_store *st, const char *const *names, size_t n,
+                        struct mf_store_status *status_r, bool *ok_r) {
+    struct imap_store *is = mf__store_imap(st);
+    struct mf_imap_status_info *info = mf_xcalloc(n ? n : 1, sizeof(*info));
+    struct mf_error *errs = mf_xcalloc(n ? n : 1, sizeof(*errs));
+    mf_err rc;
+
+    rc = mf_imap_session_status_many(is->s, names, n, info, errs);
+    if (rc != MF_E_OK)
+        rc = mf__store_imap_fail(is, rc);
+    for (size_t i = 0; rc == MF_E_OK && i < n; i++) {
+        ok_r[i] = errs[i].code == MF_E_OK;
+        memset(&status_r[i], 0, sizeof(status_r[i]));
+        if (!ok_r[i])
+            continue;
+        status_r[i].uidvalidity = info[i].uidvalidity;
+        status_r[i].uidnext = info[i].uidnext;
+        status_r[i].messages = info[i].messages;
+        status_r[i].highestmodseq =
+            st->caps.condstore ? info[i].highestmodseq : 0;
+    }
+    free(info);
+    free(errs);
+    return rc;
 }
 
 void

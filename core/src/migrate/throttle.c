@@ -25,6 +25,15 @@
  * the checkpoint); mailbox.c does not count it against --max-attempts when it
  * made progress.
  *
+ * The lowered limit holds for the connections open when it came too:
+ * between APPENDs the writer asks (mf__run_throttle_yield(), while a
+ * lowered limit is in force) whether its target connection is one of
+ * those above it (mf_caps_throttle_over()); if so the attempt ends at
+ * once, paused or not, without counting as an attempt, and the next one
+ * queues for a lease under the limit. Leases are taken wherever a limit
+ * can be lowered: caps, or a profile that throttles
+ * (mf_profile_takes_leases()).
+ *
  * Only the mailbox thread calls these (o->redis is that thread's
  * connection, as for checkpoints).
  */
@@ -100,9 +109,11 @@ mf__run_throttle_until(struct mf__run *run, bool target, bool now) {
         run->pause_checked_ms[side] = t;
         mf__leases_endpoint_id(run->o, target, ep, sizeof(ep));
         if (mf_caps_throttle_get(run->o->redis, ep, &left, &lim, &err) ==
-                MF_E_OK &&
-            t + left > until)
-            until = t + left;
+            MF_E_OK) {
+            run->tlimit[side] = lim;
+            if (t + left > until)
+                until = t + left;
+        }
         /* Kept, so that the checks in between (no Redis read) see it. */
         run->pause_until_ms[side] = until;
     }
@@ -122,4 +133,28 @@ mf__run_throttle_wait(struct mf__run *run, bool target, bool now) {
         mf_sleep_ms(step);
         t = mf_monotonic_ms();
     }
+}
+
+bool
+mf__run_throttle_yield(struct mf__run *run, bool target,
+                       struct mf_error *err_r) {
+    int side = target ? 1 : 0;
+    uint64_t t;
+    unsigned lim;
+
+    if (!run->leases)
+        return false;
+    (void)mf__run_throttle_until(run, target, false); /* run->tlimit */
+    t = mf_monotonic_ms();
+    if (!run->tlimit[side] || t < run->yield_checked_ms[side] + CHECK_MS)
+        return false;
+    run->yield_checked_ms[side] = t;
+    if (!mf__leases_over_limit(run->leases, target, &lim))
+        return false;
+    run->throttled = run->yielded = true;
+    mf_error_set(err_r, MF_E_THROTTLED,
+                 "%s connection closed: the server throttled, and its "
+                 "connections are limited to %u for a while",
+                 target ? "target" : "source", lim);
+    return true;
 }

@@ -21,6 +21,17 @@
  *
  * What STATUS cannot see (a message's flags changed and changed back) is
  * what a full pass would not change either.
+ *
+ * A folder never copied from is settled by STATUS too when the source
+ * says it holds no message (mf__folder_empty_new()): a first pass over
+ * an empty folder has nothing to list, recognise or copy, so the two
+ * STATUS answers are all the checkpoint needs. Its target folder exists
+ * (the mailbox's folders were created before any was copied, and the
+ * target answered STATUS about it). A message that arrives after the
+ * STATUS is above the checkpoint's last UID, 0, and the next pass sees
+ * MESSAGES and UIDNEXT move and copies it. A checkpoint that got past UID
+ * 0, or that saw another UIDVALIDITY, goes the full way: it has copies
+ * and flags to account for.
  */
 #include "migrate/migrate_int.h"
 
@@ -57,4 +68,18 @@ mf__folder_changed(const struct mf_checkpoint *ck, bool found,
     if (dst->highestmodseq != ck->tgt_status.highestmodseq)
         return "target HIGHESTMODSEQ";
     return NULL;
+}
+
+bool
+mf__folder_empty_new(const struct mf_checkpoint *ck, bool found,
+                     const struct mf_store_status *src,
+                     const struct mf_store_status *dst) {
+    if (src->uidvalidity == 0 || src->messages != 0 || dst->uidvalidity == 0)
+        return false;
+    if (!found)
+        return true;
+    return !ck->dirty && ck->n_pending == 0 && ck->last_uid == 0 &&
+           ck->out_messages == 0 && ck->uidvalidity == src->uidvalidity &&
+           (ck->tgt_uidvalidity == 0 ||
+            ck->tgt_uidvalidity == dst->uidvalidity);
 }

@@ -202,21 +202,22 @@ res_init(const struct mf_plan_options *o, const struct mf_plan_request *req,
                                 : MF_MIGRATE_DEFAULT_MAX_MESSAGE_SIZE;
 }
 
-mf_err
-mf_plan_mailbox(const struct mf_plan_options *o,
-                const struct mf_plan_request *req,
-                struct mf_plan_mailbox *res) {
+/* mf_plan_mailbox() (measure: sizes, totals and quota too) and
+ * mf_plan_folders() (the folder plan only). */
+static mf_err
+plan(const struct mf_plan_options *o, const struct mf_plan_request *req,
+     struct mf_plan_mailbox *res, bool measure) {
     struct mf_store *src = NULL;
     struct mf_imap_session *ss = NULL; /* borrowed */
     double t0 = mf_monotonic_s();
     mf_err rc;
 
     res_init(o, req, res);
-    if (o->stop && atomic_load(o->stop)) {
+    if (measure && o->stop && atomic_load(o->stop)) {
         rc = mf_error_set(&res->error, MF_E_CANCELLED, "stopped");
         goto out;
     }
-    if ((rc = build(o, req, res, true, &src, &ss)))
+    if ((rc = build(o, req, res, measure, &src, &ss)) || !measure)
         goto out;
     rc = mf__plan_measure(ss, res);
     mf__plan_totals(res);
@@ -232,17 +233,15 @@ out:
 }
 
 mf_err
+mf_plan_mailbox(const struct mf_plan_options *o,
+                const struct mf_plan_request *req,
+                struct mf_plan_mailbox *res) {
+    return plan(o, req, res, true);
+}
+
+mf_err
 mf_plan_folders(const struct mf_plan_options *o,
                 const struct mf_plan_request *req,
                 struct mf_plan_mailbox *res) {
-    struct mf_store *src = NULL;
-    struct mf_imap_session *ss = NULL; /* borrowed */
-    double t0 = mf_monotonic_s();
-    mf_err rc;
-
-    res_init(o, req, res);
-    rc = build(o, req, res, false, &src, &ss);
-    mf_store_close(&src);
-    res->seconds = mf_monotonic_s() - t0;
-    return rc;
+    return plan(o, req, res, false);
 }

@@ -16,7 +16,7 @@
  */
 #include "preflight/preflight_int.h"
 
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 #include "mailferry/util.h"
 
 #include <arpa/inet.h>

@@ -120,6 +120,7 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
              * milliseconds": the time is usually there. */
             .throttle_default_ms = 60000,
             .throttle_min_connections = 1,
+            .throttles = true,
         },
     [MF_PROFILE_EXCHANGE_ONPREM] =
         {
@@ -136,6 +137,7 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
             .max_connections_per_user = 16,
             .throttle_default_ms = 60000,
             .throttle_min_connections = 1,
+            .throttles = true,
             .admin_login_format = "{domain}/{admin}/{user}",
             .exclude = exchange_nonmail,
             .sasl_plain = true,
@@ -155,6 +157,7 @@ static const struct mf_profile profiles[MF_PROFILE_COUNT] = {
             .max_connections_per_user = 15,
             .throttle_default_ms = 60000,
             .throttle_min_connections = 1,
+            .throttles = true,
             /* Google's "Gmail bandwidth limits" (support.google.com/a/
              * answer/1071518), "POP and IMAP bandwidth limits", per day:
              * "Download via IMAP 2500 MB", "Upload via IMAP 500 MB";
@@ -203,6 +206,17 @@ mf_profile_generic(void) {
 bool
 mf_profile_has_caps(const struct mf_profile *p) {
     return p && (p->max_connections || p->max_connections_per_user);
+}
+
+static bool
+takes_leases(const struct mf_profile *p) {
+    return mf_profile_has_caps(p) || (p && p->throttles);
+}
+
+bool
+mf_profile_takes_leases(const struct mf_profile *src,
+                        const struct mf_profile *tgt) {
+    return takes_leases(src) || takes_leases(tgt);
 }
 
 const struct mf_profile *

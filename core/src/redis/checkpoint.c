@@ -4,6 +4,7 @@
 
 #include "mailferry/util.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,25 @@ out:
     return ok;
 }
 
+/* One stored value (a bulk string, or nil: none) into *ckpt_r. */
+static mf_err
+one_value(const redisReply *v, const char *mailbox, const char *folder,
+          struct mf_checkpoint *ckpt_r, bool *found_r, struct mf_error *err) {
+    memset(ckpt_r, 0, sizeof(*ckpt_r));
+    *found_r = false;
+    if (v->type == REDIS_REPLY_NIL)
+        return MF_E_OK;
+    if (v->type == REDIS_REPLY_STRING &&
+        mf_checkpoint_parse(v->str, v->len, ckpt_r)) {
+        *found_r = true;
+        return MF_E_OK;
+    }
+    memset(ckpt_r, 0, sizeof(*ckpt_r));
+    return mf_error_set(err, MF_E_REDIS,
+                        "checkpoint of %s folder %s is corrupt", mailbox,
+                        folder);
+}
+
 mf_err
 mf_checkpoint_get(struct mf_redis *r, const char *batch, const char *mailbox,
                   const char *folder, struct mf_checkpoint *ckpt_r,
@@ -313,18 +333,47 @@ mf_checkpoint_get(struct mf_redis *r, const char *batch, const char *mailbox,
     if ((rc = words(r, (const char *[]){"HGET", key, folder, NULL}, &reply,
                     err)))
         return rc;
-    if (reply->type == REDIS_REPLY_NIL) {
-        memset(ckpt_r, 0, sizeof(*ckpt_r));
-        *found_r = false;
-    } else if (reply->type == REDIS_REPLY_STRING &&
-               mf_checkpoint_parse(reply->str, reply->len, ckpt_r)) {
-        *found_r = true;
-    } else {
-        rc = mf_error_set(err, MF_E_REDIS,
-                          "checkpoint of %s folder %s is corrupt", mailbox,
-                          folder);
-    }
+    rc = one_value(reply, mailbox, folder, ckpt_r, found_r, err);
     freeReplyObject(reply);
+    return rc;
+}
+
+mf_err
+mf_checkpoint_get_many(struct mf_redis *r, const char *batch,
+                       const char *mailbox, const char *const *folders,
+                       size_t n, struct mf_checkpoint *ckpts_r, bool *found_r,
+                       struct mf_error *err) {
+    char key[1100];
+    const char **argv = mf_xcalloc(n + 2, sizeof(*argv));
+    size_t *argvlen = mf_xcalloc(n + 2, sizeof(*argvlen));
+    redisReply *reply = NULL;
+    size_t got = 0;
+    mf_err rc;
+
+    MF_ASSERT(n > 0 && n < INT_MAX - 2);
+    hash_key(key, sizeof(key), batch, mailbox);
+    argv[0] = "HMGET";
+    argv[1] = key;
+    for (size_t i = 0; i < n; i++)
+        argv[i + 2] = folders[i];
+    for (size_t i = 0; i < n + 2; i++)
+        argvlen[i] = strlen(argv[i]);
+    rc = mf_redis_command_argv(r, (int)(n + 2), argv, argvlen, &reply, err);
+    if (rc == MF_E_OK &&
+        (reply->type != REDIS_REPLY_ARRAY || reply->elements != n))
+        rc = mf_error_set(err, MF_E_REDIS,
+                          "HMGET of %s's checkpoints: not %zu values", mailbox,
+                          n);
+    for (; rc == MF_E_OK && got < n; got++)
+        rc = one_value(reply->element[got], mailbox, folders[got],
+                       &ckpts_r[got], &found_r[got], err);
+    if (rc != MF_E_OK)
+        for (size_t i = 0; i < got; i++)
+            mf_checkpoint_pending_free(&ckpts_r[i]);
+    if (reply)
+        freeReplyObject(reply);
+    free(argv);
+    free(argvlen);
     return rc;
 }
 

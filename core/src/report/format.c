@@ -174,6 +174,41 @@ mf__report_fmt_duration(double seconds, char out[32]) {
         snprintf(out, 32, "%" PRIu64 "s", s);
 }
 
+/* ---------------------------------------------------------------------
+ * HTML pieces
+ * ------------------------------------------------------------------ */
+
+void
+mf__report_html_time(struct mf_buf *out, int64_t t, bool seconds) {
+    char s[40];
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t == 0 || !gmtime_r(&tt, &tm)) {
+        mf_buf_append_str(out, "<span class=\"muted\">&mdash;</span>");
+        return;
+    }
+    strftime(s, sizeof(s), seconds ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d %H:%M",
+             &tm);
+    mf_buf_append_str(out, s);
+}
+
+void
+mf__report_html_count(struct mf_buf *out, uint64_t v) {
+    char s[32];
+
+    mf__report_fmt_count(v, s);
+    mf_buf_append_str(out, s);
+}
+
+void
+mf__report_html_bytes(struct mf_buf *out, double v) {
+    char s[32];
+
+    mf__report_fmt_bytes(v, s);
+    mf_buf_append_str(out, s);
+}
+
 const char *
 mf__report_state_color(enum mf_report_state s) {
     switch (s) {

@@ -135,6 +135,67 @@ text_dup(const char *s) {
     return mf_xstrndup(s, n);
 }
 
+/* The one cleaning of a message's Subject or Message-ID for a report
+ * (mailferry/report.h): controls become a blank (spaces true) or go,
+ * blanks collapse, invalid UTF-8 becomes U+FFFD, and the text is cut at
+ * MF_REPORT_SUBJECT_MAX bytes with U+2026. */
+static char *
+display_dup(const char *s, bool spaces) {
+    static const char ellipsis[] = "\xe2\x80\xa6", fffd[] = "\xef\xbf\xbd";
+    const uint8_t *p = (const uint8_t *)s;
+    size_t n, i = 0, cut = 0;
+    bool blank = false;
+    struct mf_buf out = {0};
+
+    if (!s)
+        return NULL;
+    n = strlen(s);
+    while (i < n) {
+        uint32_t cp = 0xfffd;
+        size_t len = mf_utf8_next(p + i, n - i, &cp);
+        const char *add = (const char *)p + i;
+
+        if (len == 0) { /* an invalid byte */
+            len = 1;
+            add = fffd;
+        }
+        i += len;
+        if (cp <= 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
+            blank = spaces && out.len > 0;
+            continue;
+        }
+        if (add == fffd)
+            len = 3;
+        if (out.len + blank + len > MF_REPORT_SUBJECT_MAX) {
+            out.len = cut; /* room for the ellipsis */
+            mf_buf_append(&out, ellipsis, 3);
+            break;
+        }
+        if (blank)
+            mf_buf_append(&out, " ", 1);
+        blank = false;
+        mf_buf_append(&out, add, len);
+        if (out.len + 3 <= MF_REPORT_SUBJECT_MAX)
+            cut = out.len;
+    }
+    if (out.len == 0) {
+        mf_buf_free(&out);
+        return NULL;
+    }
+    mf_buf_append(&out, "", 1);
+    return (char *)out.data; /* taken over from out */
+}
+
+char *
+mf_report_subject_dup(const char *s) {
+    return display_dup(s, true);
+}
+
+char *
+mf_report_message_id_dup(const char *s) {
+    return display_dup(s, false);
+}
+
 /* A copy of an endpoint URL without the userinfo ("user:pw@") of its
  * authority: reports must never carry credentials (docs/design.md §10). */
 static char *
@@ -270,7 +331,7 @@ mf_report_add_skipped(struct mf_report_batch *b, size_t i,
     c = &m->skipped_items[m->n_skipped_items++];
     *c = *item;
     c->folder = text_dup(item->folder ? item->folder : "");
-    c->subject = text_dup(item->subject);
+    c->subject = mf_report_subject_dup(item->subject);
     c->error_text = item->error_text && item->error_text[0]
                         ? text_dup(item->error_text)
                         : NULL;
@@ -299,6 +360,8 @@ mf_report_add_failed(struct mf_report_batch *b, size_t i,
     c = &(*l.v)[(*l.n)++];
     *c = *item;
     c->folder = text_dup(item->folder ? item->folder : "");
+    c->subject = mf_report_subject_dup(item->subject);
+    c->message_id = mf_report_message_id_dup(item->message_id);
     c->error_text = text_dup(item->error_text);
 }
 
@@ -320,7 +383,7 @@ mf_report_add_difference(struct mf_report_batch *b, size_t i,
     *c = *item;
     c->kind = text_dup(item->kind ? item->kind : "");
     c->folder = text_dup(item->folder ? item->folder : "");
-    c->subject = text_dup(item->subject);
+    c->subject = mf_report_subject_dup(item->subject);
     c->detail = text_dup(item->detail);
 }
 
@@ -366,6 +429,8 @@ mailbox_free(struct mf_report_mailbox *m) {
         struct failed_list l = failed_list(m, (enum mf_report_failed_list)k);
         for (size_t i = 0; i < *l.n; i++) {
             text_free((*l.v)[i].folder);
+            text_free((*l.v)[i].subject);
+            text_free((*l.v)[i].message_id);
             text_free((*l.v)[i].error_text);
         }
         free(*l.v);

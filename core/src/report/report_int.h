@@ -58,8 +58,22 @@ void mf__report_fmt_count(uint64_t v, char out[32]);
 void mf__report_fmt_bytes(double v, char out[32]);
 void mf__report_fmt_duration(double seconds, char out[32]);
 
+/* The same appended to the page: a time as "2024-05-01 10:00" UTC (with
+ * seconds: "2024-05-01 10:00:00 UTC"), or a muted dash for 0; a count;
+ * bytes. */
+void mf__report_html_time(struct mf_buf *out, int64_t t, bool seconds);
+void mf__report_html_count(struct mf_buf *out, uint64_t v);
+void mf__report_html_bytes(struct mf_buf *out, double v);
+
 /* Colour of a state in the page and its charts ("#1a7f37"). */
 const char *mf__report_state_color(enum mf_report_state s);
+
+/* html_items.c: the item tables (failed, repaired, renamed, skipped),
+ * each at most MF_REPORT_HTML_ITEMS_MAX rows; order as from
+ * mf__report_sorted_by_rank(). */
+void mf__report_html_items(struct mf__report_out *o,
+                           const struct mf_report_batch *b, const size_t *order,
+                           const struct mf_report_totals *t);
 
 /* html_verify.c: the "Verified" cell of a mailbox row and the section
  * of verify differences. */

@@ -193,22 +193,6 @@ esc(struct mf_buf *out, const char *s) {
         mf__report_html_escape(out, s);
 }
 
-/* "2024-05-01 10:00" UTC, or a dash. */
-static void
-html_time(struct mf_buf *out, int64_t t, bool seconds) {
-    char s[40];
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (t == 0 || !gmtime_r(&tt, &tm)) {
-        mf_buf_append_str(out, "<span class=\"muted\">&mdash;</span>");
-        return;
-    }
-    strftime(s, sizeof(s), seconds ? "%Y-%m-%d %H:%M:%S UTC" : "%Y-%m-%d %H:%M",
-             &tm);
-    mf_buf_append_str(out, s);
-}
-
 /* "08:05" UTC. */
 static void
 html_clock(struct mf_buf *out, int64_t t) {
@@ -219,22 +203,6 @@ html_clock(struct mf_buf *out, int64_t t) {
     if (!gmtime_r(&tt, &tm))
         return;
     strftime(s, sizeof(s), "%H:%M", &tm);
-    mf_buf_append_str(out, s);
-}
-
-static void
-count(struct mf_buf *out, uint64_t v) {
-    char s[32];
-
-    mf__report_fmt_count(v, s);
-    mf_buf_append_str(out, s);
-}
-
-static void
-bytes(struct mf_buf *out, double v) {
-    char s[32];
-
-    mf__report_fmt_bytes(v, s);
     mf_buf_append_str(out, s);
 }
 
@@ -295,7 +263,7 @@ meta_item(struct mf_buf *out, const char *label, const char *text, int64_t t) {
     if (text)
         esc(out, text[0] ? text : "-");
     else
-        html_time(out, t, false);
+        mf__report_html_time(out, t, false);
     mf_buf_append_str(out, "</dd></div>");
 }
 
@@ -348,19 +316,19 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
     /* Mailboxes */
     mf_buf_append_str(out, "<div class=\"card\"><div class=\"label\">"
                            "Mailboxes</div><div class=\"value\">");
-    count(out, t->mailboxes);
+    mf__report_html_count(out, t->mailboxes);
     mf_buf_append_str(out, "</div><div class=\"sub\"><b>");
-    count(out, done);
+    mf__report_html_count(out, done);
     mf_buf_append_str(out, "</b> finished &middot; ");
     mf_buf_append_str(out, failed ? "<b class=\"bad\">" : "<b>");
-    count(out, failed);
+    mf__report_html_count(out, failed);
     mf_buf_append_str(out, "</b> failed</div></div>");
     /* Messages */
     mf_buf_append_str(out, "<div class=\"card\"><div class=\"label\">"
                            "Messages copied</div><div class=\"value\">");
-    count(out, t->copied_messages);
+    mf__report_html_count(out, t->copied_messages);
     mf_buf_appendf(out, "</div><div class=\"sub\"><b>%.1f%%</b> of ", pct);
-    count(out, t->source_messages);
+    mf__report_html_count(out, t->source_messages);
     mf_buf_appendf(out,
                    "</div><div class=\"bar\"><span "
                    "style=\"width:%.1f%%;background:#2563eb\"></span>"
@@ -370,9 +338,9 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
     pct = percent(t->copied_bytes, t->source_bytes);
     mf_buf_append_str(out, "<div class=\"card\"><div class=\"label\">"
                            "Data copied</div><div class=\"value\">");
-    bytes(out, (double)t->copied_bytes);
+    mf__report_html_bytes(out, (double)t->copied_bytes);
     mf_buf_appendf(out, "</div><div class=\"sub\"><b>%.1f%%</b> of ", pct);
-    bytes(out, (double)t->source_bytes);
+    mf__report_html_bytes(out, (double)t->source_bytes);
     mf_buf_appendf(out,
                    "</div><div class=\"bar\"><span "
                    "style=\"width:%.1f%%;background:#7c3aed\"></span>"
@@ -381,18 +349,18 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
     /* Skipped */
     mf_buf_append_str(out, "<div class=\"card\"><div class=\"label\">"
                            "Skipped messages</div><div class=\"value\">");
-    count(out, skipped);
+    mf__report_html_count(out, skipped);
     mf_buf_append_str(out, "</div><div class=\"sub\">");
-    count(out, t->skipped[MF_REPORT_SKIP_TOO_LARGE]);
+    mf__report_html_count(out, t->skipped[MF_REPORT_SKIP_TOO_LARGE]);
     mf_buf_append_str(out, " too large &middot; ");
-    count(out, t->skipped[MF_REPORT_SKIP_EXCLUDED]);
+    mf__report_html_count(out, t->skipped[MF_REPORT_SKIP_EXCLUDED]);
     mf_buf_append_str(out, " excluded &middot; ");
     mf_buf_append_str(out, t->skipped[MF_REPORT_SKIP_FAILED]
                                ? "<span class=\"bad\">"
                                : "<span>");
-    count(out, t->skipped[MF_REPORT_SKIP_FAILED]);
+    mf__report_html_count(out, t->skipped[MF_REPORT_SKIP_FAILED]);
     mf_buf_append_str(out, " failed</span> &middot; ");
-    count(out, t->skipped[MF_REPORT_SKIP_VANISHED]);
+    mf__report_html_count(out, t->skipped[MF_REPORT_SKIP_VANISHED]);
     mf_buf_append_str(out, " vanished");
     /* The reasons after these four only when they occur. */
     for (int r = MF_REPORT_SKIP_OUTSIDE_WINDOW; r < MF_REPORT_SKIP_REASON_COUNT;
@@ -400,7 +368,7 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
         if (!t->skipped[r])
             continue;
         mf_buf_append_str(out, " &middot; ");
-        count(out, t->skipped[r]);
+        mf__report_html_count(out, t->skipped[r]);
         mf_buf_appendf(out, " %s", reason_words[r]);
     }
     mf_buf_append_str(out, "</div></div>");
@@ -413,7 +381,7 @@ cards(struct mf_buf *out, const struct mf_report_totals *t) {
                    t->elapsed_seconds > 0 ? d : "&mdash;");
     rate(out, t->messages_per_second);
     mf_buf_append_str(out, "</b> msg/s &middot; <b>");
-    bytes(out, t->bytes_per_second);
+    mf__report_html_bytes(out, t->bytes_per_second);
     mf_buf_append_str(out, "/s</b> on average</div></div>");
     mf_buf_append_str(out, "</section>\n");
 }
@@ -458,16 +426,16 @@ mailbox_row(struct mf_buf *out, const struct mf_report_mailbox *m) {
                    "class=\"b-%s\" style=\"width:%.1f%%\"></span></div>"
                    "<div class=\"small\"><span>",
                    mf_report_state_name(m->state), pct);
-    count(out, m->copied_messages);
+    mf__report_html_count(out, m->copied_messages);
     mf_buf_append_str(out, " / ");
-    count(out, m->source_messages);
+    mf__report_html_count(out, m->source_messages);
     mf_buf_appendf(out,
                    "</span><span>%.0f%%</span></div></td>"
                    "<td class=\"num\">",
                    pct);
-    bytes(out, (double)m->copied_bytes);
+    mf__report_html_bytes(out, (double)m->copied_bytes);
     mf_buf_append_str(out, "<div class=\"small\">of ");
-    bytes(out, (double)m->source_bytes);
+    mf__report_html_bytes(out, (double)m->source_bytes);
     mf_buf_appendf(out, "</div></td><td class=\"num\">%" PRIu32,
                    m->folders_copied);
     if (m->folders_excluded)
@@ -475,13 +443,13 @@ mailbox_row(struct mf_buf *out, const struct mf_report_mailbox *m) {
                        m->folders_excluded);
     mf_buf_append_str(out, "</td><td class=\"num\">");
     if (skipped) {
-        count(out, skipped);
+        mf__report_html_count(out, skipped);
         /* Only the reasons that occur, to keep the column narrow. */
         for (int r = 0; r < MF_REPORT_SKIP_REASON_COUNT; r++) {
             if (m->skipped[r] == 0)
                 continue;
             mf_buf_append_str(out, "<div class=\"small\">");
-            count(out, m->skipped[r]);
+            mf__report_html_count(out, m->skipped[r]);
             mf_buf_appendf(out, " %s</div>", reason_words[r]);
         }
     } else {
@@ -497,11 +465,11 @@ mailbox_row(struct mf_buf *out, const struct mf_report_mailbox *m) {
         mf_buf_append_str(out, "<div class=\"small\">");
         rate(out, m->messages_per_second);
         mf_buf_append_str(out, " msg/s &middot; ");
-        bytes(out, m->bytes_per_second);
+        mf__report_html_bytes(out, m->bytes_per_second);
         mf_buf_append_str(out, "/s</div>");
     }
     mf_buf_append_str(out, "</td><td class=\"num\">");
-    html_time(out, m->last_sync, false);
+    mf__report_html_time(out, m->last_sync, false);
     if (m->first_sync && m->first_sync != m->last_sync) {
         /* Only the time when it is the same day: keeps the column
          * narrow. */
@@ -512,7 +480,7 @@ mailbox_row(struct mf_buf *out, const struct mf_report_mailbox *m) {
         if (same_day)
             html_clock(out, m->first_sync);
         else
-            html_time(out, m->first_sync, false);
+            mf__report_html_time(out, m->first_sync, false);
         mf_buf_append_str(out, "</div>");
     }
     mf_buf_append_str(out, "</td><td>");
@@ -541,7 +509,7 @@ mailbox_table(struct mf__report_out *o, const struct mf_report_batch *b,
 
     mf_buf_append_str(out, "<section class=\"panel\"><h2>Mailboxes "
                            "<span class=\"hint\">");
-    count(out, b->n_mailboxes);
+    mf__report_html_count(out, b->n_mailboxes);
     mf_buf_append_str(
         out,
         " &middot; failed first</span></h2>"
@@ -559,187 +527,6 @@ mailbox_table(struct mf__report_out *o, const struct mf_report_batch *b,
         mf_buf_append_str(out, "<tr><td colspan=\"10\" class=\"empty\">"
                                "No mailboxes in this batch.</td></tr>");
     mf_buf_append_str(out, "</tbody></table></div></section>\n");
-}
-
-static void
-more_note(struct mf_buf *out, uint64_t shown, uint64_t total) {
-    if (total <= shown)
-        return;
-    mf_buf_append_str(out, "<div class=\"note\">Showing the first ");
-    count(out, shown);
-    mf_buf_append_str(out, " of ");
-    count(out, total);
-    mf_buf_append_str(out, "; the JSON report lists every item.</div>");
-}
-
-/* The three per-item tables of the failed list's kind: messages that
- * failed, messages --repair changed before the target took them, and
- * folders the target got under another name (issue 13; the last two
- * only when there are some). */
-enum item_kind { ITEMS_FAILED, ITEMS_REPAIRED, ITEMS_RENAMED };
-
-static const struct {
-    const char *title, *hint, *column;
-} item_kinds[] = {
-    [ITEMS_FAILED] = {"Failed messages", "", "Error"},
-    [ITEMS_REPAIRED] = {"Repaired messages",
-                        " copied after --repair changed them", "Changes"},
-    [ITEMS_RENAMED] = {"Renamed folders", " on the target under another name",
-                       "Names and why"},
-};
-
-static const struct mf_report_failed *
-items_of(const struct mf_report_mailbox *m, enum item_kind k, size_t *n_r,
-         uint64_t *unlisted_r) {
-    switch (k) {
-    case ITEMS_FAILED:
-        *n_r = m->n_failed_items, *unlisted_r = m->failed_unlisted;
-        return m->failed_items;
-    case ITEMS_REPAIRED:
-        *n_r = m->n_repaired_items, *unlisted_r = m->repaired_unlisted;
-        return m->repaired_items;
-    case ITEMS_RENAMED:
-        *n_r = m->n_renamed_items, *unlisted_r = m->renamed_unlisted;
-        return m->renamed_items;
-    }
-    return NULL;
-}
-
-/* One table of mailbox, folder, UID and the error, the changes or the
- * names. */
-static void
-item_table(struct mf__report_out *o, const struct mf_report_batch *b,
-           const size_t *order, enum item_kind kind) {
-    struct mf_buf *out = &o->buf;
-    uint64_t total = 0, shown = 0, unlisted;
-    size_t n;
-
-    for (size_t i = 0; i < b->n_mailboxes; i++) {
-        items_of(&b->mailboxes[i], kind, &n, &unlisted);
-        total += n + unlisted;
-    }
-    if (kind != ITEMS_FAILED && total == 0)
-        return;
-    mf_buf_appendf(out, "<section class=\"panel\"><h2>%s <span class=\"hint\">",
-                   item_kinds[kind].title);
-    count(out, total);
-    mf_buf_append_str(out, item_kinds[kind].hint);
-    mf_buf_append_str(out, "</span></h2>");
-    if (total == 0) {
-        mf_buf_append_str(out, "<div class=\"muted\">No message failed to "
-                               "copy.</div></section>\n");
-        return;
-    }
-    mf_buf_appendf(out,
-                   "<div class=\"tw\"><table><thead><tr><th>Mailbox</th>"
-                   "<th>Folder</th><th class=\"num\">UID</th><th>%s</th>"
-                   "</tr></thead><tbody>\n",
-                   item_kinds[kind].column);
-    for (size_t i = 0; i < b->n_mailboxes; i++) {
-        const struct mf_report_mailbox *m = &b->mailboxes[order[i]];
-        const struct mf_report_failed *v = items_of(m, kind, &n, &unlisted);
-
-        for (size_t k = 0; k < n; k++) {
-            const struct mf_report_failed *f = &v[k];
-
-            if (shown == MF_REPORT_HTML_ITEMS_MAX)
-                break;
-            shown++;
-            mf_buf_append_str(out, "<tr><td class=\"em\">");
-            esc(out, m->email);
-            mf_buf_append_str(out, "</td><td class=\"mono\">");
-            esc(out, f->folder);
-            mf_buf_append_str(out, "</td><td class=\"num\">");
-            if (f->uid)
-                mf_buf_appendf(out, "%" PRIu32, f->uid);
-            mf_buf_append_str(out, "</td><td>");
-            if (kind == ITEMS_FAILED)
-                mf_buf_appendf(out, "<span class=\"code\">%s %d</span>",
-                               mf_err_name((mf_err)f->error_code),
-                               f->error_code);
-            esc(out, f->error_text          ? f->error_text
-                     : kind == ITEMS_FAILED ? mf_strerror((mf_err)f->error_code)
-                                            : "");
-            mf_buf_append_str(out, "</td></tr>\n");
-        }
-        mf__report_out_maybe_flush(o);
-    }
-    mf_buf_append_str(out, "</tbody></table></div>");
-    more_note(out, shown, total);
-    mf_buf_append_str(out, "</section>\n");
-}
-
-static void
-skipped_items(struct mf__report_out *o, const struct mf_report_batch *b,
-              const size_t *order, const struct mf_report_totals *t) {
-    struct mf_buf *out = &o->buf;
-    uint64_t total = 0, shown = 0, counted = 0;
-
-    for (size_t i = 0; i < b->n_mailboxes; i++)
-        total +=
-            b->mailboxes[i].n_skipped_items + b->mailboxes[i].skipped_unlisted;
-    mf_buf_append_str(out, "<section class=\"panel\"><h2>Skipped messages "
-                           "<span class=\"hint\">");
-    for (int r = 0; r < MF_REPORT_SKIP_REASON_COUNT; r++)
-        counted += t->skipped[r];
-    count(out, total);
-    mf_buf_append_str(out, " listed &middot; ");
-    count(out, counted);
-    mf_buf_append_str(out, " skipped in all</span></h2>");
-    if (total == 0) {
-        mf_buf_append_str(out, "<div class=\"muted\">No message was "
-                               "skipped.</div></section>\n");
-        return;
-    }
-    mf_buf_append_str(
-        out,
-        "<div class=\"tw\"><table><thead><tr><th>Mailbox</th><th>Folder</th>"
-        "<th class=\"num\">UID</th><th class=\"num\">Size"
-        "</th><th class=\"num\">Date</th><th>Subject</th>"
-        "<th>Reason</th></tr></thead><tbody>\n");
-    for (size_t i = 0; i < b->n_mailboxes; i++) {
-        const struct mf_report_mailbox *m = &b->mailboxes[order[i]];
-
-        for (size_t k = 0; k < m->n_skipped_items; k++) {
-            const struct mf_report_skipped *s = &m->skipped_items[k];
-            const char *reason = mf_report_skip_reason_name(s->reason);
-
-            if (shown == MF_REPORT_HTML_ITEMS_MAX)
-                break;
-            shown++;
-            mf_buf_append_str(out, "<tr><td class=\"em\">");
-            esc(out, m->email);
-            mf_buf_append_str(out, "</td><td class=\"mono\">");
-            esc(out, s->folder);
-            mf_buf_appendf(out,
-                           "</td><td class=\"num\">%" PRIu32 "</td>"
-                           "<td class=\"num\">",
-                           s->uid);
-            bytes(out, (double)s->size);
-            mf_buf_append_str(out, "</td><td class=\"num\">");
-            html_time(out, s->internal_date, false);
-            mf_buf_append_str(out, "</td><td class=\"subj\">");
-            if (s->subject && s->subject[0])
-                esc(out, s->subject);
-            else
-                mf_buf_append_str(out, "<span class=\"muted\">(no subject)"
-                                       "</span>");
-            mf_buf_appendf(out, "</td><td><span class=\"reason %s\">", reason);
-            mf_buf_append_str(
-                out, strcmp(reason, "too_large") == 0 ? "too large" : reason);
-            mf_buf_append_str(out, "</span>");
-            if (s->error_text) { /* moved: from which folder */
-                mf_buf_append_str(out, "<div class=\"small\">");
-                esc(out, s->error_text);
-                mf_buf_append_str(out, "</div>");
-            }
-            mf_buf_append_str(out, "</td></tr>\n");
-        }
-        mf__report_out_maybe_flush(o);
-    }
-    mf_buf_append_str(out, "</tbody></table></div>");
-    more_note(out, shown, total);
-    mf_buf_append_str(out, "</section>\n");
 }
 
 /* The batch's warnings: --rename rules that matched no folder of any
@@ -776,13 +563,10 @@ mf_report_write_html(const struct mf_report_batch *b, FILE *f) {
     charts(&o.buf, b, &t);
     mf__report_out_maybe_flush(&o);
     mailbox_table(&o, b, order);
-    item_table(&o, b, order, ITEMS_FAILED);
-    item_table(&o, b, order, ITEMS_REPAIRED);
-    item_table(&o, b, order, ITEMS_RENAMED);
-    skipped_items(&o, b, order, &t);
+    mf__report_html_items(&o, b, order, &t);
     mf__report_html_verify_section(&o, b, order);
     mf_buf_append_str(&o.buf, "</main>\n<footer>Generated by mailferry on ");
-    html_time(&o.buf, b->generated, true);
+    mf__report_html_time(&o.buf, b->generated, true);
     mf_buf_append_str(&o.buf, ". Reports never contain passwords or tokens."
                               "</footer>\n</body>\n</html>\n");
     free(order);

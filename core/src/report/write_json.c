@@ -103,6 +103,15 @@ samples_arr(struct mf_json *j, const struct mf_report_batch *b) {
     mf_json_array_end(j);
 }
 
+/* What finds a failed or repaired message in the source mailbox. */
+static void
+message_fields(struct mf_json *j, const struct mf_report_failed *f) {
+    MF_JSON_FIELDS(j, f, folder, uid, size);
+    key_time(j, "internal_date", f->internal_date);
+    mf_json_member(j, "subject", f->subject);
+    mf_json_member(j, "message_id", f->message_id);
+}
+
 static void
 items(struct mf_json *j, const struct mf_report_mailbox *m) {
     mf_json_key(j, "skipped_items");
@@ -130,7 +139,7 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
         const struct mf_report_failed *f = &m->failed_items[i];
 
         mf_json_object_begin(j);
-        MF_JSON_FIELDS(j, f, folder, uid);
+        message_fields(j, f);
         error_obj(j, f->error_code, NULL, f->error_text);
         mf_json_object_end(j);
     }
@@ -161,7 +170,7 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
         const struct mf_report_failed *f = &m->repaired_items[i];
 
         mf_json_object_begin(j);
-        MF_JSON_FIELDS(j, f, folder, uid);
+        message_fields(j, f);
         mf_json_member(j, "changes", f->error_text);
         mf_json_object_end(j);
     }

@@ -23,7 +23,7 @@
 #include "migrate/migrate_int.h"
 #include "verify/verify_int.h"
 
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 #include "mailferry/util.h"
 
 #include <stddef.h>

@@ -53,10 +53,11 @@ prepare(const struct mf__worker *w, struct mf__worker_batch *b) {
     }
     mf_error_clear(e);
     /* Caps the admin set, or the profiles' own (leases.c fills them in
-     * where the batch sets none). */
+     * where the batch sets none), or a throttling provider's lowered
+     * limit to enforce (mf_profile_takes_leases()). */
     if (mf_jobs_migrate_caps(&c->source_caps, &c->target_caps, &b->caps) ||
-        mf_profile_has_caps(mf_profile_or_generic(c->source_profile)) ||
-        mf_profile_has_caps(mf_profile_or_generic(c->target_profile))) {
+        mf_profile_takes_leases(mf_profile_or_generic(c->source_profile),
+                                mf_profile_or_generic(c->target_profile))) {
         b->has_caps = true;
         b->caps.redis_url = w->o.redis_url;
         b->caps.egress_ip = w->o.egress_ip;

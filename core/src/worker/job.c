@@ -225,7 +225,7 @@ out:
 /* ------------------------------------------------------------------ */
 
 static char *
-subject_copy(const char *s) {
+listed_text(const char *s) {
     size_t n;
 
     if (!s)
@@ -253,17 +253,19 @@ copy_items(const struct mf_migrate_item *v, size_t n, size_t *budget,
             it->internal_date
                 ? mf_xasprintf("%" PRId64, (int64_t)it->internal_date)
                 : mf_xstrdup("");
-        o->subject = subject_copy(it->subject);
+        o->subject = listed_text(it->subject);
+        o->message_id = listed_text(it->message_id);
         o->error_code = (uint32_t)it->error.code;
         o->error_name = mf_xstrdup(mf_err_name(it->error.code));
         o->error_detail = mf_xstrdup(it->error.detail);
         cost = strlen(o->folder) + strlen(o->internal_date) +
-               strlen(o->subject) + strlen(o->error_name) +
-               strlen(o->error_detail) + 48;
+               strlen(o->subject) + strlen(o->message_id) +
+               strlen(o->error_name) + strlen(o->error_detail) + 48;
         if (cost > *budget) {
             free(o->folder);
             free(o->internal_date);
             free(o->subject);
+            free(o->message_id);
             free(o->error_name);
             free(o->error_detail);
             memset(o, 0, sizeof(*o));

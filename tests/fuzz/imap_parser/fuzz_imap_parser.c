@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 #include "mailferry/mutf7.h"
 
 struct run {

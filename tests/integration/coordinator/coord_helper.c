@@ -61,13 +61,6 @@ kafka_config(const struct opts *o) {
     return c;
 }
 
-static double
-now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 hex(struct mf_buf *b, const uint8_t *p, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -259,7 +252,7 @@ cmd_jobs(const struct opts *o, long n) {
     struct mf_redis *r = NULL;
     struct mf_kafka_consumer *c;
     char group[64];
-    double end = now_s() + o->timeout;
+    double end = mf_monotonic_s() + o->timeout;
     long got = 0;
 
     if (mf_kafka_topics_from_config(cfg, &t, &err))
@@ -272,7 +265,7 @@ cmd_jobs(const struct opts *o, long n) {
     snprintf(group, sizeof(group), "coord-helper-%ld-%ld", (long)getpid(),
              (long)time(NULL));
     c = consumer(o, cfg, o->dlq ? t.dlq : t.jobs, group);
-    while (got < n && now_s() < end) {
+    while (got < n && mf_monotonic_s() < end) {
         struct mf_kafka_message *m = NULL;
         struct mf_envelope env;
         if (mf_kafka_consumer_poll(c, 500, &m, &err) || !m)
@@ -426,7 +419,7 @@ cmd_worker(const struct opts *o, long n) {
     struct mf_kafka_consumer *c;
     struct mf_redis *r = NULL;
     struct mf_error err = {0};
-    double end = now_s() + o->timeout;
+    double end = mf_monotonic_s() + o->timeout;
     long got = 0;
 
     if (mf_kafka_topics_from_config(cfg, &t, &err) ||
@@ -442,7 +435,7 @@ cmd_worker(const struct opts *o, long n) {
         snprintf(group, sizeof(group), "%s-workers", o->prefix);
         c = consumer(o, cfg, t.jobs, group);
     }
-    while (got < n && now_s() < end) {
+    while (got < n && mf_monotonic_s() < end) {
         struct mf_kafka_message *m = NULL;
         struct mf_envelope env;
         struct mf_batch_lease lease;

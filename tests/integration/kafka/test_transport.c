@@ -58,14 +58,6 @@ struct env {
 
 static struct env E;
 
-static double
-now(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sends one line to the devbroker's control FIFO. */
 static void
 control(const char *fmt, ...) {
@@ -275,7 +267,7 @@ flush(struct mf_kafka_producer *p, int timeout_ms) {
  * member has some. Messages that arrive meanwhile are handled. */
 static void
 wait_assigned(struct mf_kafka_consumer **cs, int n, struct batch *b) {
-    double deadline = now() + 40;
+    double deadline = mf_monotonic_s() + 40;
 
     for (;;) {
         size_t sum = 0;
@@ -287,7 +279,7 @@ wait_assigned(struct mf_kafka_consumer **cs, int n, struct batch *b) {
         }
         if (sum == PARTITIONS && each)
             return;
-        if (now() > deadline)
+        if (mf_monotonic_s() > deadline)
             fail_msg("group did not settle: %zu partitions assigned", sum);
     }
 }
@@ -296,12 +288,12 @@ wait_assigned(struct mf_kafka_consumer **cs, int n, struct batch *b) {
 static void
 consume_until(struct mf_kafka_consumer **cs, int n, struct batch *b, int want,
               double seconds) {
-    double deadline = now() + seconds;
+    double deadline = mf_monotonic_s() + seconds;
 
     while (b->total < want) {
         for (int i = 0; i < n; i++)
             poll_one(cs[i], i + 1, b, 50);
-        if (now() > deadline)
+        if (mf_monotonic_s() > deadline)
             fail_msg("consumed %d of %d jobs of %s", b->total, want, b->name);
     }
 }
@@ -329,7 +321,7 @@ test_group(void **state) {
     struct mf_kafka_producer *p = new_producer();
     char group[128];
     int by1 = 0, by2 = 0;
-    double t0 = now();
+    double t0 = mf_monotonic_s();
 
     (void)state;
     snprintf(b.name, sizeof(b.name), "%s-group", E.run);
@@ -338,7 +330,7 @@ test_group(void **state) {
     cs[0] = new_consumer(group, &m1);
     cs[1] = new_consumer(group, &m2);
     wait_assigned(cs, 2, &b);
-    printf("group settled in %.1fs\n", now() - t0);
+    printf("group settled in %.1fs\n", mf_monotonic_s() - t0);
     assert_true(m1.assigned_events > 0 && m2.assigned_events > 0);
     assert_int_equal(m1.partitions + m2.partitions, PARTITIONS);
 
@@ -378,7 +370,7 @@ test_group(void **state) {
         assert_int_equal(b.seen[i], 1);
     close_consumer(&cs[0]);
     mf_kafka_producer_free(&p);
-    printf("group test %.1fs\n", now() - t0);
+    printf("group test %.1fs\n", mf_monotonic_s() - t0);
 }
 
 /* Waits until broker id leads at least one partition of the jobs topic
@@ -388,7 +380,7 @@ wait_leadership(int32_t id, bool want) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[256];
     rd_kafka_t *rk;
-    double deadline = now() + 20;
+    double deadline = mf_monotonic_s() + 20;
 
     assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", E.bootstrap,
                                        errstr, sizeof(errstr)),
@@ -408,7 +400,7 @@ wait_leadership(int32_t id, bool want) {
         }
         if (led >= 0 && (led > 0) == want)
             break;
-        if (now() > deadline)
+        if (mf_monotonic_s() > deadline)
             fail_msg("broker %d %s", (int)id,
                      want ? "never led a partition" : "kept its partitions");
         usleep(200 * 1000);
@@ -423,7 +415,7 @@ test_outage(void **state) {
     struct mf_kafka_consumer *c;
     struct mf_kafka_producer *p = new_producer();
     char group[128];
-    double t0 = now();
+    double t0 = mf_monotonic_s();
 
     (void)state;
     snprintf(b.name, sizeof(b.name), "%s-outage", E.run);
@@ -448,7 +440,8 @@ test_outage(void **state) {
     wait_leadership(1, true);
     produce_jobs(p, &b, 130, 150);
     flush(p, 60000);
-    printf("produced 150 jobs across the outage in %.1fs\n", now() - t0);
+    printf("produced 150 jobs across the outage in %.1fs\n",
+           mf_monotonic_s() - t0);
 
     c = new_consumer(group, &m1);
     consume_until(&c, 1, &b, 150, 60);
@@ -460,7 +453,7 @@ test_outage(void **state) {
     assert_int_equal(b.total, 150);
     close_consumer(&c);
     mf_kafka_producer_free(&p);
-    printf("outage test %.1fs\n", now() - t0);
+    printf("outage test %.1fs\n", mf_monotonic_s() - t0);
 }
 
 static void
@@ -484,7 +477,7 @@ test_pause(void **state) {
     wait_assigned(&c, 1, &b);
     produce_jobs(p, &b, 0, 10);
     flush(p, 30000);
-    for (t = now(); now() < t + 3;)
+    for (t = mf_monotonic_s(); mf_monotonic_s() < t + 3;)
         poll_one(c, 1, &b, 100);
     assert_int_equal(b.total, 0);
     assert_int_equal(mf_kafka_consumer_assigned(c), PARTITIONS);
@@ -499,7 +492,7 @@ test_pause(void **state) {
     flush(p, 30000);
     assert_int_equal(mf_kafka_consumer_lag(c, 2000, &lag1, &err), MF_E_OK);
     assert_int_equal(lag1 - lag0, 10);
-    for (t = now(); now() < t + 2;)
+    for (t = mf_monotonic_s(); mf_monotonic_s() < t + 2;)
         poll_one(c, 1, &b, 100);
     assert_int_equal(b.total, 10);
     assert_int_equal(mf_kafka_consumer_pause(c, false, &err), MF_E_OK);
@@ -525,10 +518,10 @@ test_room(void **state) {
     assert_int_equal(mf_kafka_producer_outq_len(p), 0);
     /* Never fewer than -1 waiting: a timeout, and the producer stays
      * usable. */
-    t = now();
+    t = mf_monotonic_s();
     assert_int_equal(mf_kafka_producer_wait_room(p, -1, 300, &err),
                      MF_E_KAFKA_UNAVAILABLE);
-    assert_true(now() - t >= 0.29);
+    assert_true(mf_monotonic_s() - t >= 0.29);
     assert_non_null(strstr(err.detail, "undelivered after 300 ms"));
     mf_kafka_producer_free(&p);
 }

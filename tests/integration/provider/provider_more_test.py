@@ -36,6 +36,11 @@ provider tests left): users 95, 96 and 34, Redis database 6.
             connection limit and its lifetime under
             --throttle-min-connections and --throttle-window
             (case_throttlelimit).
+  throttleconns  a private Dovecot pair and redis-server: the
+            exchange-online target profile (no caps of its own, no
+            --max-connections flag) lowers its concurrency after
+            throttling: connections above the lowered limit close and
+            the rest queue for it (case_throttleconns).
   multiappend  user 72, no Redis: a target that advertises MULTIAPPEND
             (the emulator passing Dovecot's capabilities on) gets one
             message per APPEND from the gmail and exchange-online
@@ -49,6 +54,7 @@ provider tests left): users 95, 96 and 34, Redis database 6.
             without it the target profile's shows; a wrong word is a
             usage error.
 """
+import imaplib
 import json
 import os
 import sys
@@ -335,6 +341,89 @@ def case_throttlelimit():
             r.close()
 
 
+def fill_fast(port, login, folders, count):
+    """A fresh mailbox of login (user, password) on the Dovecot at port:
+    folders F0.. with count tiny messages each, every APPEND pipelined
+    with LITERAL+ (RFC 7888) in one write, so that filling costs no
+    round trip per message."""
+    c = imaplib.IMAP4("127.0.0.1", port)
+    c.login(*login)
+    out = []
+    for f in range(folders):
+        c.create(f"F{f}")
+        for i in range(count):
+            msg = (f"Subject: {f}/{i}\r\nFrom: a@example.test\r\n"
+                   f"Message-ID: <tc-{login[0]}-{f}-{i}-{RUN_ID}@example."
+                   f"test>\r\n\r\nbody {i}\r\n").encode()
+            out.append(b"x%d APPEND F%d {%d+}\r\n%s\r\n" %
+                       (len(out), f, len(msg), msg))
+    c.send(b"".join(out))
+    done = 0
+    while done < len(out):
+        line = c.readline()
+        if line.startswith(b"x"):
+            if line.split()[1] != b"OK":
+                mt.fail(f"APPEND: {line}")
+            done += 1
+    c.logout()
+
+
+def case_throttleconns():
+    """A private Dovecot pair (users 1-4, 40 small messages each) and
+    redis-server: the embedded pipeline copies 4 mailboxes at once
+    (--concurrency 4) into the Exchange emulator with --target-profile
+    exchange-online and no caps flag; the emulator, a slow target (20 ms
+    per APPEND), throttles its 40th APPEND for 1.5 s. The endpoint's
+    lowered limit (mf:{c:EP}:tlimit, read from Redis) is below the
+    connections open at the throttle, and from the end of the pause on
+    the emulator never sees more connections open at once than that
+    limit (its "phases"); every mailbox is EQUAL by the comparer (each
+    message exactly once). Before the limit was enforced without caps,
+    the other three mailboxes went on and the limit was 1."""
+    sys.path.insert(0, mt.SUPPORT)
+    import pipeline  # noqa: E402
+
+    users = range(1, 5)
+    with pipeline.Pipeline("throttleconns", users=4, kafka=False,
+                           deadline=150) as pl:
+        for n in users:
+            fill_fast(pl.src_port, pipeline.user(n), 8, 8)
+        ex = pt.Emulator("exchange-online", pl.tgt_port,
+                         "--throttle-append-at", "60", "--throttle-ms",
+                         "1500")
+        r = pl.redis_client()
+        try:
+            p = pl.mf("migrate", pl.csv("tc.csv", users), "--source",
+                      pl.source_url(), "--target", ex.url, "--json",
+                      "--target-profile", "exchange-online",
+                      "--concurrency", "4", "--redis", pl.redis_url,
+                      "--batch", f"t-tc-{RUN_ID}", "--master-key-file",
+                      pl.key(), "--report-dir", pl.path("report"))
+            doc = json.loads(p.stdout)
+            st = ex.stats()
+            keys = r.keys("*tlimit*")
+            check(len(keys) == 1, f"one lowered limit: {keys}")
+            lim = int(r.cmd("GET", keys[0]))
+            print(f"     lowered limit {lim}, emulator {st}")
+            check(st["throttled"] == 1 and len(st["phases"]) == 1,
+                  f"one throttling answer: {st}")
+            ph = st["phases"][0]
+            check(ph["at"] > lim >= 1,
+                  f"the limit ({lim}) is below the {ph['at']} connections "
+                  f"open at the throttle")
+            check(ph["after"] is not None and ph["after"] <= lim,
+                  f"after the pause at most {lim} connections at once: "
+                  f"{ph['after']}")
+            for n in users:
+                m = mailbox(doc, n)
+                check(m["state"] == "Synced", f"user{n} Synced: {m}")
+            pl.assert_equal(users)
+            print("ok   every mailbox EQUAL by the comparer")
+        finally:
+            r.close()
+            ex.stop()
+
+
 def case_multiappend():
     """user 72, no Redis: the emulator in front of the target passes
     Dovecot's own CAPABILITY on, MULTIAPPEND included (as a proxy in
@@ -444,6 +533,7 @@ CASES = {
     "profilecaps": case_profilecaps,
     "throttleflags": case_throttleflags,
     "throttlelimit": case_throttlelimit,
+    "throttleconns": case_throttleconns,
     "overrides": case_overrides,
     "fetchpause": case_fetchpause,
     "onprem": case_onprem,

@@ -23,7 +23,13 @@ Online or Gmail. Users 81-86, Redis database 14.
             Command Argument Error. 11"); without --repair each fails
             alone as MESSAGE_MALFORMED naming its defect, the rest is
             copied; with --repair they are fixed, copied, and listed in
-            report.json's repaired_items with what was changed.
+            report.json's repaired_items with what was changed. Each
+            failed and repaired message is listed with what finds it in
+            the source mailbox: its RFC822.SIZE, INTERNALDATE, decoded
+            Subject and Message-ID as the source has them (one Subject is
+            RFC 2047 encoded), in report.json and report.html; the
+            refused run goes through --direct and again through the
+            embedded pipeline (Kafka, Redis, the batch report).
   reencode  user 86: the Exchange emulator stores every message
             re-encoded (other bytes, other RFC822.SIZE); with
             --target-profile exchange-online (lenient fingerprints) a
@@ -47,9 +53,13 @@ Online or Gmail. Users 81-86, Redis database 14.
             comparer's Gmail mode), archived mail in "Archive", nothing
             from Spam or Trash; a second run copies nothing.
 """
+import calendar
+import email
+import email.policy
 import imaplib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -264,13 +274,47 @@ def report_mailbox(n):
     fail(f"{u} not in report.json")
 
 
+def source_headers(n, folder, uid):
+    """What the source says of one message: RFC822.SIZE, INTERNALDATE (Unix
+    time), its decoded Subject (blanks folded) and Message-ID."""
+    c = mt.imap_login(SRC_PORT, n)
+    try:
+        c.select(f'"{folder}"', readonly=True)
+        typ, data = c.uid("FETCH", str(uid), "(RFC822.SIZE INTERNALDATE "
+                          "BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)])")
+    finally:
+        c.logout()
+    meta, hdr = data[0][0].decode(), data[0][1]
+    size = int(re.search(r"RFC822\.SIZE (\d+)", meta).group(1))
+    date = time.mktime(imaplib.Internaldate2tuple(data[0][0]))
+    msg = email.message_from_bytes(hdr, policy=email.policy.default)
+    subject = " ".join(str(msg["subject"]).split()) if msg["subject"] else None
+    mid = str(msg["message-id"]).strip() if msg["message-id"] else None
+    return size, int(date), subject, mid
+
+
+def check_found(n, items, what):
+    """Every item of report.json's list names its message as the source
+    has it."""
+    for f in items:
+        size, date, subject, mid = source_headers(n, f["folder"], f["uid"])
+        when = f["internal_date"]
+        got = (calendar.timegm(time.strptime(when, "%Y-%m-%dT%H:%M:%SZ"))
+               if when else None)
+        check(f["size"] == size and got == date and
+              f["subject"] == subject and f["message_id"] == mid,
+              f"{what} UID {f['uid']} as the source has it: {f} against "
+              f"{(size, date, subject, mid)}")
+
+
 def case_repair():
     corpus(85, 1, messages=6)
     clean_target(85)
     c = mt.imap_login(SRC_PORT, 85)
     long_body = ("word " * 400).replace(" ", "", 1).encode()  # ~2000 bytes
     c.append("INBOX", None, None,
-             b"Subject: long line\r\nMessage-ID: <long-%s@example.test>\r\n"
+             b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= long\r\n\tline\r\n"
+             b"Message-ID: <long-%s@example.test>\r\n"
              b"\r\n" % RUN_ID.encode() + long_body + b"\r\nend\r\n")
     c.append("INBOX", None, None,
              b"Subject: broken header\r\nMessage-ID: <hdr-%s@example.test>"
@@ -295,6 +339,19 @@ def case_repair():
         check("over 998 bytes" in texts and "without a field name" in texts
               and "Command Argument Error. 11" in texts,
               f"each names its defect and the server's words: {texts}")
+        # What finds them: the Subject decoded and unfolded.
+        check(mine[uids[0]]["subject"] == "Grüße long line" and
+              mine[uids[0]]["message_id"] == f"<long-{RUN_ID}@example.test>"
+              and mine[uids[1]]["subject"] == "broken header",
+              f"the refused messages' subjects: {mine}")
+        check_found(85, m["failed_items"], "failed (--direct)")
+        with open(os.path.join(TMP, "report", "report.html"),
+                  encoding="utf-8") as f:
+            html = f.read()
+        check("Grüße long line" in html and
+              f"&lt;long-{RUN_ID}@example.test&gt;" in html,
+              "report.html lists the refused message by subject and "
+              "Message-ID")
         # The corpus has long lines of its own (some in messages big
         # enough to be streamed, which cannot be looked at: IMAP_BAD).
         nfail = len(m["failed_items"])
@@ -306,6 +363,19 @@ def case_repair():
               mt.total_messages(SRC_PORT, 85) - nfail,
               "everything else was copied")
 
+        # The same refusals through the embedded pipeline: the items go
+        # through the worker's result, Kafka, Redis and the batch report.
+        key = os.path.join(TMP, "repair.key")
+        mf("key", "generate", key, check_exit=0)
+        migrate(csv, url(SRC_PORT), ex.url, "--target-profile",
+                "exchange-online", "--redis", REDIS_URL, "--batch",
+                f"t-repair-{RUN_ID}", "--master-key-file", key,
+                direct=False, check_exit=None)
+        m = report_mailbox(85)
+        check(len(m["failed_items"]) == nfail,
+              f"the pipeline lists the same refusals: {m['failed_items']}")
+        check_found(85, m["failed_items"], "failed (pipeline)")
+
         doc = migrate(csv, url(SRC_PORT), ex.url, "--target-profile",
                       "exchange-online", "--repair")
         check(mailbox(doc, 85)["state"] == "Synced", f"{mailbox(doc, 85)}")
@@ -313,14 +383,15 @@ def case_repair():
         rep = sorted(m["repaired_items"], key=lambda x: x["changes"])
         check(len(rep) == nfail and not m["failed_items"],
               f"with --repair every one is copied and listed: {m}")
+        check_found(85, rep, "repaired")
         ours = {r["uid"]: r["changes"] for r in rep if r["folder"] == "INBOX"}
-        check("1 lines over 998 bytes (first: line 4) folded" in
+        check("1 lines over 998 bytes (first: line 5) folded" in
               ours.get(uids[0], "") and "made continuations" in
               ours.get(uids[1], ""), f"what was changed: {rep}")
         check(mt.total_messages(TGT_PORT, 85) ==
               mt.total_messages(SRC_PORT, 85),
               "the repaired messages are on the target, nothing twice")
-        check(ex.stats()["refused"] == 2 * nfail, f"{ex.stats()}")
+        check(ex.stats()["refused"] == 3 * nfail, f"{ex.stats()}")
     finally:
         ex.stop()
 

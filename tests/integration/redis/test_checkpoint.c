@@ -1,8 +1,8 @@
 /*
  * Checkpoints against a real redis-server (fixture "redis"): round trip
- * over TCP and the unix socket, hash-tagged keys, the flags hash's fields
- * (written, read, removed), and a server restart that the client
- * survives (the checkpoint is still there, from the AOF).
+ * over TCP and the unix socket, many read in one HMGET, hash-tagged keys, the
+ * flags hash's fields (written, read, removed), and a server restart that the
+ * client survives (the checkpoint is still there, from the AOF).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,6 +67,30 @@ test_round_trip(void **state) {
     assert_int_equal(
         mf_checkpoint_get(r, "b1", "a@x.org", "Bad", &got, &found, &err),
         MF_E_REDIS);
+    /* Many folders in one HMGET: each as mf_checkpoint_get() reads it,
+     * in the order asked; a corrupt one fails the lot. */
+    {
+        const char *names[] = {"INBOX", "Sent.2024", "Sent.2024"};
+        const char *bad[] = {"Sent.2024", "Bad"};
+        struct mf_checkpoint v[3];
+        bool fv[3] = {true, false, false};
+
+        assert_int_equal(
+            mf_checkpoint_get_many(u, "b1", "a@x.org", names, 3, v, fv, &err),
+            MF_E_OK);
+        assert_false(fv[0]);
+        assert_int_equal(v[0].uidvalidity, 0);
+        for (int i = 1; i < 3; i++) {
+            assert_true(fv[i]);
+            assert_int_equal(v[i].uidvalidity, c.uidvalidity);
+            assert_int_equal(v[i].last_uid, c.last_uid);
+            mf_checkpoint_pending_free(&v[i]);
+        }
+        assert_int_equal(
+            mf_checkpoint_get_many(r, "b1", "a@x.org", bad, 2, v, fv, &err),
+            MF_E_REDIS);
+        assert_non_null(strstr(err.detail, "Bad"));
+    }
     /* A Redis error reply keeps Redis' words. */
     assert_int_equal(mf_redis_command(r, &reply, &err, "NOSUCHCOMMAND"),
                      MF_E_REDIS);

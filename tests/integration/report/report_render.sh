@@ -54,6 +54,11 @@ p = by["jonas.weber@example.com"]
 assert [f["uid"] for f in p["failed_items"]] == [2000, 2037, 2074]
 assert p["failed_items"][2]["folder"] == "Clients/Acme & Sons"
 assert p["failed_items"][0]["error"]["name"] == "MESSAGE_REJECTED"
+# A failed message comes with what finds it in the source mailbox.
+f = p["failed_items"][1]
+assert (f["size"], f["subject"], f["message_id"]) == (
+    109000, "Fwd: scanned invoice 4471", "<2037.sample1@mail.example.com>"), f
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", f["internal_date"])
 a = by["amelia.hughes@example.com"]
 subjects = [s["subject"] for s in a["skipped_items"]]
 assert "<script>alert('pwned')</script> Invoice #4711" in subjects
@@ -95,6 +100,9 @@ assert low.startswith("<!doctype html>") and low.rstrip().endswith("</html>")
 assert "<script" not in low, "unescaped <script>"
 assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in html
 assert "Projects/&lt;img src=x onerror=alert(1)&gt;" in html
+assert ("&lt;script&gt;alert(1)&lt;/script&gt; Status &quot;Acme&quot; "
+        "&amp; Sons<div class=\"small mono\">&lt;2074.sample2@mail."
+        "example.com&gt;</div>") in html
 # No external asset of any kind, and nothing that could fetch one.
 assert not re.search(r"<[a-z][^>]*\s(src|href|srcset|action)\s*=", low)
 assert "@import" not in low and "<link" not in low and "<iframe" not in low

@@ -140,13 +140,23 @@ add_items(struct mf_report_batch *b, size_t idx, int i,
             "[PARSE] Message header line too long",
             "[SERVERBUG] Internal error occurred. Refer to server log for "
             "more information. [2024-05-13 09:41:07]"};
+        static const char *const subject[] = {
+            "All hands: Q2 planning (everyone)", "Fwd: scanned invoice 4471",
+            "<script>alert(1)</script> Status \"Acme\" & Sons"};
         for (int k = 0; k < 3; k++) {
+            char mid[64];
             struct mf_report_failed f = {
                 .folder = k == 2 ? "Clients/Acme & Sons" : "INBOX",
                 .uid = (uint32_t)(2000 + 37 * k),
+                .size = (uint64_t)(18000 + 91000 * k),
+                .internal_date = T0 - 86400 * (3 + 200 * k),
+                .subject = subject[k],
+                .message_id = mid,
                 .error_code = MF_E_MESSAGE_REJECTED,
                 .error_text = why[k],
             };
+            snprintf(mid, sizeof(mid), "<%d.sample%d@mail.example.com>",
+                     2000 + 37 * k, k);
             mf_report_add_failed(b, idx, &f);
         }
         m->skipped[MF_REPORT_SKIP_FAILED] = 3;

@@ -129,8 +129,8 @@ produce_job(struct ctx *c, const struct mf_batch_job *bj, const char *topic) {
     seal_blob(c, bj->email, "target", &mb.target_password);
     if (mf_jobs_build(c->kr, cfg, &mb, bj, &env.job, &err))
         die("build", &err);
-    mf_jobs_blob_free(&mb.password);
-    mf_jobs_blob_free(&mb.target_password);
+    mf_batch_blob_free(&mb.password);
+    mf_batch_blob_free(&mb.target_password);
     mf_batch_config_free(&cfg);
     if (mf_envelope_pack(&env, &buf, &len, &err))
         die("pack", &err);

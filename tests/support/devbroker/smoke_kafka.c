@@ -17,6 +17,8 @@
  */
 #include "testenv.h"
 
+#include "mailferry/util.h"
+
 #include <librdkafka/rdkafka.h>
 
 #include <errno.h>
@@ -54,14 +56,6 @@ die(const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
     exit(1);
-}
-
-static double
-now(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void
@@ -129,7 +123,7 @@ static void
 produce_range(struct smoke *s, int from, int to) {
     rd_kafka_t *rk = new_producer(s);
     int want = s->delivered + (to - from);
-    double t0 = now();
+    double t0 = mf_monotonic_s();
 
     for (int i = from; i < to; i++) {
         char key[32], val[64];
@@ -150,7 +144,7 @@ produce_range(struct smoke *s, int from, int to) {
     if (s->delivery_failed || s->delivered != want)
         die("delivered %d of %d, %d failed", s->delivered, want,
             s->delivery_failed);
-    printf("produced %d..%d in %.1fs\n", from, to - 1, now() - t0);
+    printf("produced %d..%d in %.1fs\n", from, to - 1, mf_monotonic_s() - t0);
     rd_kafka_destroy(rk);
 }
 
@@ -164,7 +158,7 @@ consume_range(struct smoke *s, int from, int to) {
     rd_kafka_resp_err_t err;
     rd_kafka_t *rk;
     int got = 0;
-    double t0 = now(), deadline = now() + 30;
+    double t0 = mf_monotonic_s(), deadline = mf_monotonic_s() + 30;
 
     set(conf, "bootstrap.servers", s->bootstrap);
     set(conf, "group.id", s->group);
@@ -189,7 +183,7 @@ consume_range(struct smoke *s, int from, int to) {
         long idx;
         char *end;
 
-        if (now() > deadline)
+        if (mf_monotonic_s() > deadline)
             die("consumed %d of %d (%d..%d) in 30s", got, to - from, from,
                 to - 1);
         m = rd_kafka_consumer_poll(rk, 500);
@@ -229,7 +223,7 @@ consume_range(struct smoke *s, int from, int to) {
     err = rd_kafka_commit(rk, NULL, 0);
     if (err)
         die("commit: %s", rd_kafka_err2name(err));
-    printf("consumed %d..%d in %.1fs\n", from, to - 1, now() - t0);
+    printf("consumed %d..%d in %.1fs\n", from, to - 1, mf_monotonic_s() - t0);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
 }
@@ -240,7 +234,7 @@ consume_range(struct smoke *s, int from, int to) {
 static void
 wait_leadership(struct smoke *s, int32_t id, bool want_leader) {
     rd_kafka_t *rk = new_producer(s);
-    double deadline = now() + 15;
+    double deadline = mf_monotonic_s() + 15;
 
     for (;;) {
         const struct rd_kafka_metadata *md;
@@ -259,7 +253,7 @@ wait_leadership(struct smoke *s, int32_t id, bool want_leader) {
         }
         if (led >= 0 && (led > 0) == want_leader)
             break;
-        if (now() > deadline)
+        if (mf_monotonic_s() > deadline)
             die("broker %d still %s partitions of %s", (int)id,
                 want_leader ? "leads no" : "leads", TOPIC);
         usleep(200 * 1000);
@@ -271,7 +265,7 @@ int
 main(void) {
     static struct smoke s;
     char cmd[128];
-    double t0 = now();
+    double t0 = mf_monotonic_s();
 
     s.bootstrap = mf_testenv_get("kafka", "KAFKA_BOOTSTRAP");
     s.control = mf_testenv_get("kafka", "KAFKA_CONTROL");
@@ -305,7 +299,8 @@ main(void) {
     for (int i = 0; i < TOTAL; i++)
         if (s.seen[i] != 1)
             die("message %d seen %d times", i, s.seen[i]);
-    printf("ok: %d messages, each exactly once, %.1fs\n", TOTAL, now() - t0);
+    printf("ok: %d messages, each exactly once, %.1fs\n", TOTAL,
+           mf_monotonic_s() - t0);
     free(s.bootstrap);
     free(s.control);
     return 0;

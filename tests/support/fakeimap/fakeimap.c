@@ -54,13 +54,6 @@ fail(struct mf_fakeimap *f, const char *fmt, ...) {
     f->error = mf_xasprintf("fakeimap script line %d: %s", f->lineno, msg);
 }
 
-static long
-now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Reads what is there, waiting up to timeout_ms for something. Returns
  * false on timeout or EOF (f->eof set). */
 static bool
@@ -212,7 +205,7 @@ show(char *out, size_t cap, const uint8_t *p, size_t n) {
 
 static void
 step_expect_line(struct mf_fakeimap *f, const char *pat) {
-    long deadline = now_ms() + f->timeout_ms;
+    long deadline = (long)mf_monotonic_ms() + f->timeout_ms;
 
     for (;;) {
         const uint8_t *p = f->in.data + f->pos;
@@ -228,10 +221,10 @@ step_expect_line(struct mf_fakeimap *f, const char *pat) {
             f->pos += len + 2;
             return;
         }
-        long left = deadline - now_ms();
+        long left = deadline - (long)mf_monotonic_ms();
         if (left <= 0 || !read_more(f, left)) {
             char got[512];
-            if (!f->eof && now_ms() < deadline)
+            if (!f->eof && (long)mf_monotonic_ms() < deadline)
                 continue;
             show(got, sizeof(got), p, avail(f));
             fail(f, "expected C: \"%s\", %s; pending bytes \"%s\"", pat,
@@ -244,13 +237,13 @@ step_expect_line(struct mf_fakeimap *f, const char *pat) {
 static void
 step_expect_bytes(struct mf_fakeimap *f, const char *text) {
     struct mf_buf want = {0};
-    long deadline = now_ms() + f->timeout_ms;
+    long deadline = (long)mf_monotonic_ms() + f->timeout_ms;
 
     expand(f, text, &want);
     while (avail(f) < want.len) {
-        long left = deadline - now_ms();
+        long left = deadline - (long)mf_monotonic_ms();
         if (left <= 0 || !read_more(f, left)) {
-            if (!f->eof && now_ms() < deadline)
+            if (!f->eof && (long)mf_monotonic_ms() < deadline)
                 continue;
             char got[512];
             show(got, sizeof(got), f->in.data + f->pos, avail(f));
@@ -277,7 +270,7 @@ step_expect_fill(struct mf_fakeimap *f, const char *args) {
     struct mf_buf unit = {0};
     char *end;
     unsigned long n = strtoul(args, &end, 10), i = 0;
-    long deadline = now_ms() + f->timeout_ms;
+    long deadline = (long)mf_monotonic_ms() + f->timeout_ms;
 
     while (*end == ' ')
         end++;
@@ -285,9 +278,9 @@ step_expect_fill(struct mf_fakeimap *f, const char *args) {
     MF_ASSERT(unit.len > 0);
     while (i < n) {
         if (avail(f) == 0) {
-            long left = deadline - now_ms();
+            long left = deadline - (long)mf_monotonic_ms();
             if (left <= 0 || (!read_more(f, left) && f->eof) ||
-                now_ms() >= deadline) {
+                (long)mf_monotonic_ms() >= deadline) {
                 if (avail(f) > 0)
                     continue;
                 fail(f, "expected C*: %lu bytes, %s after %lu", n,
@@ -309,10 +302,10 @@ step_expect_fill(struct mf_fakeimap *f, const char *args) {
 
 static void
 step_quiet(struct mf_fakeimap *f, long ms) {
-    long deadline = now_ms() + ms;
+    long deadline = (long)mf_monotonic_ms() + ms;
     long left;
 
-    while (avail(f) == 0 && (left = deadline - now_ms()) > 0)
+    while (avail(f) == 0 && (left = deadline - (long)mf_monotonic_ms()) > 0)
         if (!read_more(f, left) && f->eof)
             break;
     if (avail(f) > 0) {
@@ -362,10 +355,11 @@ step_fill(struct mf_fakeimap *f, const char *args, bool tolerant) {
 /* After the script: the client must close without sending more. */
 static void
 await_close(struct mf_fakeimap *f) {
-    long deadline = now_ms() + f->timeout_ms;
+    long deadline = (long)mf_monotonic_ms() + f->timeout_ms;
     long left;
 
-    while (!f->eof && avail(f) == 0 && (left = deadline - now_ms()) > 0)
+    while (!f->eof && avail(f) == 0 &&
+           (left = deadline - (long)mf_monotonic_ms()) > 0)
         read_more(f, left);
     if (avail(f) > 0) {
         char got[512];

@@ -205,7 +205,33 @@ test_item_codec(void **state) {
     mf__batch_item_encode(&b, &in);
     assert_true(mf__batch_item_decode((char *)b.data, b.len, &store, &out));
     assert_int_equal(strlen(out.subject), 1023);
+    assert_null(out.message_id); /* none given: eight fields, as before */
     free(store);
+    /* A Message-ID is a ninth field, written only when there is one. */
+    in.subject = "refused";
+    in.message_id = "<m1@example.test>";
+    mf_buf_reset(&b);
+    mf__batch_item_encode(&b, &in);
+    assert_true(mf__batch_item_decode((char *)b.data, b.len, &store, &out));
+    assert_string_equal(out.message_id, "<m1@example.test>");
+    assert_string_equal(out.detail, in.detail);
+    free(store);
+    {
+        /* Cut anywhere but after the eighth field: refused. Cut there, it
+         * is the record without a Message-ID. */
+        size_t eight = b.len - strlen("17:<m1@example.test>");
+        for (size_t n = 0; n < b.len; n++) {
+            char *copy = mf_xmemdup(b.data, n);
+            bool ok;
+            store = NULL;
+            ok = mf__batch_item_decode(copy, n, &store, &out);
+            assert_int_equal(ok, n == eight);
+            if (ok)
+                assert_null(out.message_id);
+            free(store);
+            free(copy);
+        }
+    }
     mf_buf_free(&b);
 }
 

@@ -28,6 +28,19 @@ static struct mf_migrate_item skipped = {
     .error = {MF_E_MESSAGE_TOO_LARGE, "52428800 bytes over the limit"},
 };
 
+/* A message the target refused: listed with what finds it, its subject
+ * as reports show it (the line end and the escape character go). */
+static struct mf_migrate_item refused = {
+    .folder = "Sent",
+    .uid = 12,
+    .size = 4096,
+    .date = "06-Mar-2024 09:00:00 +0000",
+    .subject = "Minutes\r\n \x1b[2Jmarch",
+    .message_id = "<m12@example.test>",
+    .error = {MF_E_MESSAGE_MALFORMED,
+              "BAD Command Argument Error. 11; the message has bare LF"},
+};
+
 /* ann synced, bob failed, cid never started. */
 static void
 outcomes(struct mf__direct_outcome v[3]) {
@@ -42,6 +55,7 @@ outcomes(struct mf__direct_outcome v[3]) {
         .bytes_copied = 1500000,
         .messages_present = 1,
         .skipped_too_large = 1,
+        .failed = 1,
         .attempts = 1,
         .throttles = 2,
         .throttle_wait_ms = 1500,
@@ -49,6 +63,8 @@ outcomes(struct mf__direct_outcome v[3]) {
     };
     v[0].result.skipped = &skipped;
     v[0].result.n_skipped = 1;
+    v[0].result.failed = &refused;
+    v[0].result.n_failed = 1;
     v[1].email = "bob@example.test";
     atomic_store(&v[1].done, true);
     v[1].result.stats.attempts = 3;
@@ -92,10 +108,13 @@ test_mailbox_line(void **state) {
     assert_string_equal(
         buf,
         "ok     ann@example.test: folders 3, messages 10, copied 9 (1.5 MB), "
-        "already there 1, skipped 1 (too large 1, vanished 0), failed 0, "
+        "already there 1, skipped 1 (too large 1, vanished 0), failed 1, "
         "flags updated 0, 2.5 s, 4 msgs/s\n"
         "       skipped INBOX UID 7 (52428800 bytes, 05-Mar-2024 15:07:09 "
         "+0100, \"big\"): 52428800 bytes over the limit\n"
+        "       failed Sent UID 12 (4096 bytes, 06-Mar-2024 09:00:00 +0000, "
+        "\"Minutes [2Jmarch\", <m12@example.test>): MESSAGE_MALFORMED: BAD "
+        "Command Argument Error. 11; the message has bare LF\n"
         "FAIL   bob@example.test: folders 0, messages 0, copied 0 (0.0 MB), "
         "already there 0, skipped 0 (too large 0, vanished 0), failed 0, "
         "flags updated 0, 0.0 s, 0 msgs/s, 3 attempts\n"
@@ -123,14 +142,20 @@ test_summary_json(void **state) {
         "\"messages_present\":1,\"skipped_too_large\":1,"
         "\"skipped_vanished\":0,\"outside_window\":0,"
         "\"bytes_outside_window\":0,\"deleted_on_target\":0,"
-        "\"moved_on_target\":0,\"failed\":0,\"flags_updated\":0,"
+        "\"moved_on_target\":0,\"failed\":1,\"flags_updated\":0,"
         "\"uidvalidity_changes\":0,\"attempts\":1,\"throttles\":2,"
         "\"throttle_wait_ms\":1500,\"seconds\":2.5,\"error\":null,"
         "\"skipped\":[{\"folder\":\"INBOX\",\"uid\":7,\"size\":52428800,"
         "\"date\":\"05-Mar-2024 15:07:09 +0100\",\"subject\":\"big\","
+        "\"message_id\":null,"
         "\"code\":\"MESSAGE_TOO_LARGE\",\"number\":400,"
         "\"detail\":\"52428800 bytes over the limit\"}],"
-        "\"failed_items\":[],\"deleted\":[],\"moved\":[]},"
+        "\"failed_items\":[{\"folder\":\"Sent\",\"uid\":12,\"size\":4096,"
+        "\"date\":\"06-Mar-2024 09:00:00 +0000\",\"subject\":\"Minutes"
+        "\\r\\n \\u001b[2Jmarch\",\"message_id\":\"<m12@example.test>\","
+        "\"code\":\"MESSAGE_MALFORMED\",\"number\":314,\"detail\":\"BAD "
+        "Command Argument Error. 11; the message has bare LF\"}],"
+        "\"deleted\":[],\"moved\":[]},"
         "{\"email\":\"bob@example.test\",\"state\":\"Failed\","
         "\"folders_copied\":0,\"folders_excluded\":0,\"folders_created\":0,"
         "\"folders_renamed\":0,\"messages_source\":0,\"bytes_source\":0,"

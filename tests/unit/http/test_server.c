@@ -7,6 +7,7 @@
  * Threaded: run it under -DMF_SANITIZE=ON too.
  */
 #include "mailferry/http.h"
+#include "mailferry/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -129,13 +130,6 @@ teardown(void **state) {
 }
 
 /* ---- a tiny client ----------------------------------------------------- */
-
-static int64_t
-now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A connected client socket; rcvbuf > 0 shrinks its receive buffer (set
  * before connecting, so the TCP window starts small). */
@@ -325,12 +319,12 @@ test_oversized_headers(void **state) {
 static void
 test_slow_clients_dropped(void **state) {
     struct app *a = *state;
-    int64_t t0 = now_ms();
+    int64_t t0 = (int64_t)mf_monotonic_ms();
     int silent = dial(a);
     int drip = dial(a);
     /* Served while the other two hold their connections. */
     assert_int_equal(get_status(a, "/healthz"), 200);
-    assert_true(now_ms() - t0 < 250);
+    assert_true((int64_t)mf_monotonic_ms() - t0 < 250);
 
     /* One byte every 50 ms: each byte is progress, but the deadline
      * counts from the accept, so this client is dropped all the same. */
@@ -344,11 +338,11 @@ test_slow_clients_dropped(void **state) {
             dropped = true; /* EOF arrived */
     }
     assert_true(dropped);
-    int64_t t_drip = now_ms() - t0;
+    int64_t t_drip = (int64_t)mf_monotonic_ms() - t0;
 
     struct mf_buf b = {0};
     assert_int_equal(read_all(silent, &b), 0); /* EOF, no response */
-    int64_t t_silent = now_ms() - t0;
+    int64_t t_silent = (int64_t)mf_monotonic_ms() - t0;
     assert_true(t_silent >= 250 && t_silent < 3000);
     assert_true(t_drip >= 250 && t_drip < 3000);
     assert_int_equal(read_all(drip, &b), 0);
@@ -362,13 +356,13 @@ test_slow_clients_dropped(void **state) {
 static void
 test_connection_limit(void **state) {
     struct app *a = *state;
-    int64_t t0 = now_ms();
+    int64_t t0 = (int64_t)mf_monotonic_ms();
     int held[2 + MF_HTTP_DEFAULT_PROBE_RESERVE];
     for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
         held[i] = dial(a);
     usleep(50000); /* let the server accept them */
     assert_int_equal(get_status(a, "/healthz"), 200);
-    int64_t waited = now_ms() - t0;
+    int64_t waited = (int64_t)mf_monotonic_ms() - t0;
     assert_true(waited >= 200);
     for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
         close(held[i]);
@@ -422,11 +416,11 @@ test_one_client_cannot_starve_probes(void **state) {
     for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
         held[i] = dial_from(a, "127.0.0.1");
     usleep(100000);
-    int64_t t0 = now_ms();
+    int64_t t0 = (int64_t)mf_monotonic_ms();
     assert_int_equal(status_from(a, "127.0.0.2", "/healthz"), 200);
     assert_int_equal(status_from(a, "127.0.0.2", "/readyz"), 200);
     assert_int_equal(status_from(a, "127.0.0.2", "/metrics"), 200);
-    assert_true(now_ms() - t0 < ANSWERED_AT_ONCE_MS);
+    assert_true((int64_t)mf_monotonic_ms() - t0 < ANSWERED_AT_ONCE_MS);
     for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
         close(held[i]);
 }
@@ -444,11 +438,11 @@ test_probes_served_first(void **state) {
         held[i] = dial_from(a, src);
     }
     usleep(100000);
-    int64_t t0 = now_ms();
+    int64_t t0 = (int64_t)mf_monotonic_ms();
     assert_int_equal(status_from(a, "127.0.0.2", "/healthz"), 200);
     assert_int_equal(status_from(a, "127.0.0.2", "/readyz"), 200);
     assert_int_equal(status_from(a, "127.0.0.2", "/metrics"), 503);
-    assert_true(now_ms() - t0 < ANSWERED_AT_ONCE_MS);
+    assert_true((int64_t)mf_monotonic_ms() - t0 < ANSWERED_AT_ONCE_MS);
     for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
         close(held[i]);
 }
@@ -540,9 +534,9 @@ test_stop_with_clients(void **state) {
     int partial = dial(a);
     send_all(partial, "GET /heal", 9);
     usleep(50000);
-    int64_t t0 = now_ms();
+    int64_t t0 = (int64_t)mf_monotonic_ms();
     mf_http_server_stop(&a->srv);
-    assert_true(now_ms() - t0 < 500);
+    assert_true((int64_t)mf_monotonic_ms() - t0 < 500);
     struct mf_buf b = {0};
     assert_int_equal(read_all(idle, &b), 0);
     assert_int_equal(read_all(partial, &b), 0);

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 
 static enum mf_imap_quote_kind
 quote(const char *s, size_t n, bool plus, struct mf_buf *out, size_t *split) {

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 
 /* ================================================================== */
 /* Harness                                                             */

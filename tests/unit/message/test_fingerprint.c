@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "imap/parser.h"
+#include "mailferry/imap_parser.h"
 #include "mailferry/fingerprint.h"
 
 /* ------------------------------------------------------------------ */

@@ -14,6 +14,8 @@
  * message each make the pass visit that folder (and only that one), with
  * the result the full path gives; without CONDSTORE every folder is
  * visited. A folder subscribed on the target is not subscribed again.
+ * An empty source folder is settled by STATUS on the first pass (not
+ * selected, yet created on the target) and copied from once mail comes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -133,6 +135,53 @@ test_decision_each_field(void **state) {
             fail_msg("case %zu: \"%s\", want \"%s\"", i, why ? why : "(skip)",
                      v[i].why);
     }
+}
+
+/* A folder never copied from, settled by STATUS when its source is
+ * empty: with no checkpoint, or one that never got past UID 0 under the
+ * same UIDVALIDITY on both sides. */
+static void
+test_decision_empty_new(void **state) {
+    struct mf_checkpoint ck = {0};
+    struct mf_store_status src = {.uidvalidity = 100, .uidnext = 1};
+    struct mf_store_status dst = {
+        .uidvalidity = 200, .uidnext = 7, .messages = 3};
+    uint32_t pend[1] = {7};
+
+    (void)state;
+    assert_true(mf__folder_empty_new(&ck, false, &src, &dst));
+    src.messages = 1;
+    assert_false(mf__folder_empty_new(&ck, false, &src, &dst));
+    src.messages = 0;
+    src.uidvalidity = 0; /* no UIDVALIDITY: not a STATUS to build on */
+    assert_false(mf__folder_empty_new(&ck, false, &src, &dst));
+    src.uidvalidity = 100;
+    dst.uidvalidity = 0;
+    assert_false(mf__folder_empty_new(&ck, false, &src, &dst));
+    dst.uidvalidity = 200;
+    /* A checkpoint written by a pass over the empty folder. */
+    ck.uidvalidity = 100;
+    ck.tgt_uidvalidity = 200;
+    assert_true(mf__folder_empty_new(&ck, true, &src, &dst));
+    ck.last_uid = 5; /* copied from once: copies and flags to account for */
+    assert_false(mf__folder_empty_new(&ck, true, &src, &dst));
+    ck.last_uid = 0;
+    ck.uidvalidity = 99;
+    assert_false(mf__folder_empty_new(&ck, true, &src, &dst));
+    ck.uidvalidity = 100;
+    ck.tgt_uidvalidity = 199;
+    assert_false(mf__folder_empty_new(&ck, true, &src, &dst));
+    ck.tgt_uidvalidity = 200;
+    ck.dirty = true;
+    assert_false(mf__folder_empty_new(&ck, true, &src, &dst));
+    ck.dirty = false;
+    ck.pending = pend;
+    ck.n_pending = 1;
+    assert_false(mf__folder_empty_new(&ck, true, &src, &dst));
+    ck.pending = NULL;
+    ck.n_pending = 0;
+    ck.out_messages = 2;
+    assert_false(mf__folder_empty_new(&ck, true, &src, &dst));
 }
 
 /* ------------------------------------------------------------------ */
@@ -457,6 +506,51 @@ test_old_checkpoint(void **state) {
     pass_visiting(t, 0);
 }
 
+/* An empty source folder: the first pass neither selects nor lists it
+ * on either side, yet the target has it (created with the others); a
+ * message that arrives later is copied by the next pass, which visits
+ * that folder alone; a pass after that visits none. */
+static void
+test_empty_folder_settled(void **state) {
+    struct t *t = *state;
+    struct mf_mem_folder *empty =
+        mf_mem_folder_add(t->r.env.src, "Empty", 0, true);
+    struct visits a = visits_now(t), b;
+    uint64_t statuses[2], rounds[2];
+
+    expect_pass_ok(t);
+    b = visits_now(t);
+    assert_int_equal(b.src_selects - a.src_selects, 2);
+    assert_int_equal(b.dst_selects - a.dst_selects, 2);
+    assert_int_equal(t->r.res.stats.folders_copied, 3);
+    assert_non_null(mf_mem_folder_find(t->r.env.dst, "Empty"));
+    expect_same(t, "Empty", "Empty");
+    expect_same(t, "Work", "Work");
+    add_msg(empty, "late", 700, "\\Seen", 40);
+    a = visits_now(t);
+    expect_pass_ok(t);
+    b = visits_now(t);
+    assert_int_equal(b.src_selects - a.src_selects, 1);
+    assert_int_equal(t->r.res.stats.messages_copied, 1);
+    expect_same(t, "Empty", "Empty");
+    /* Nothing changed: each side answers STATUS of the three folders in
+     * one round (statuses.c), and nothing else is asked. */
+    a = visits_now(t);
+    statuses[0] = t->r.env.src->stats.statuses;
+    statuses[1] = t->r.env.dst->stats.statuses;
+    rounds[0] = t->r.env.src->stats.status_rounds;
+    rounds[1] = t->r.env.dst->stats.status_rounds;
+    expect_pass_ok(t);
+    b = visits_now(t);
+    assert_int_equal(b.src_selects - a.src_selects, 0);
+    assert_int_equal(b.dst_selects - a.dst_selects, 0);
+    assert_int_equal(t->r.env.src->stats.statuses - statuses[0], 3);
+    assert_int_equal(t->r.env.dst->stats.statuses - statuses[1], 3);
+    assert_int_equal(t->r.env.src->stats.status_rounds - rounds[0], 1);
+    assert_int_equal(t->r.env.dst->stats.status_rounds - rounds[1], 1);
+    assert_int_equal(t->r.res.stats.messages_source, t->in->n + t->work->n + 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -464,6 +558,7 @@ main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_unchanged),
         cmocka_unit_test(test_decision_each_field),
+        cmocka_unit_test(test_decision_empty_new),
         T(test_noop_pass_lists_nothing),
         T(test_flag_change_on_source),
         T(test_flags_refused_visit_again),
@@ -475,6 +570,7 @@ main(void) {
         T(test_pending_forces_visit),
         T(test_no_condstore),
         T(test_old_checkpoint),
+        T(test_empty_folder_settled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

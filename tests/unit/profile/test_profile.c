@@ -75,6 +75,16 @@ test_defaults(void **state) {
     assert_true(mf_profile_has_caps(gm) && mf_profile_has_caps(onp));
     assert_false(mf_profile_has_caps(exo) || mf_profile_has_caps(gen) ||
                  mf_profile_has_caps(NULL));
+    /* Leases also where a provider throttles (Exchange Online has no
+     * caps): its lowered connection limit holds only through them. */
+    assert_true(mf_profile_takes_leases(NULL, exo) &&
+                mf_profile_takes_leases(exo, gen) &&
+                mf_profile_takes_leases(gen, gm) &&
+                mf_profile_takes_leases(onp, NULL));
+    assert_false(mf_profile_takes_leases(gen, NULL) ||
+                 mf_profile_takes_leases(NULL, NULL) ||
+                 mf_profile_takes_leases(mf_profile_get(MF_PROFILE_DOVECOT),
+                                         mf_profile_get(MF_PROFILE_CYRUS)));
     /* Impersonation template: the flag's, else the source profile's. */
     assert_string_equal(mf_profile_login_format(onp, NULL),
                         "{domain}/{admin}/{user}");

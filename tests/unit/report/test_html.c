@@ -63,10 +63,17 @@ test_escaping(void **state) {
                           &(struct mf_report_skipped){
                               "INBOX", 3, 10, 0, "moved", MF_REPORT_SKIP_MOVED,
                               MF_E_MESSAGE_MOVED, "moved from <i>x</i>"});
-    mf_report_add_failed(b, i,
-                         &(struct mf_report_failed){
-                             "Inbox/<img src=x onerror=alert(1)>", 2,
-                             MF_E_MESSAGE_REJECTED, "<script>f()</script>"});
+    mf_report_add_failed(
+        b, i,
+        &(struct mf_report_failed){
+            .folder = "Inbox/<img src=x onerror=alert(1)>",
+            .uid = 2,
+            .size = 61440,
+            .internal_date = 1715590000, /* 2024-05-13 08:46:40 UTC */
+            .subject = "Re: <script>alert('f')</script> & \"q\"\r\n\tnext",
+            .message_id = "<a&b@<svg/onload=x>>",
+            .error_code = MF_E_MESSAGE_REJECTED,
+            .error_text = "<script>f()</script>"});
     html = render(b, MF_REPORT_HTML);
     assert_false(contains_ci(html, "<script"));
     assert_false(contains_ci(html, "<img"));
@@ -78,11 +85,25 @@ test_escaping(void **state) {
                           " &amp; more");
     assert_contains(html, "&lt;SCRIPT&gt;w&lt;/SCRIPT&gt;");
     assert_contains(html, "&lt;script&gt;folder()&lt;/script&gt;");
-    /* A control character and an invalid byte become U+FFFD. */
+    /* In a subject, a control character becomes a blank (folded with
+     * the next) and an invalid byte U+FFFD (mf_report_subject_dup()). */
     assert_contains(html, "&lt;script&gt;alert(&#39;s&#39;)&lt;/script&gt;"
-                          "\xef\xbf\xbd\xef\xbf\xbd");
+                          " \xef\xbf\xbd</td>");
     assert_contains(html, "Inbox/&lt;img src=x onerror=alert(1)&gt;");
     assert_contains(html, "&lt;script&gt;f()&lt;/script&gt;");
+    /* A failed message is listed with what finds it: size, date, the
+     * subject (escaped; its line ends and tab one space) and Message-ID
+     * (escaped). */
+    assert_contains(html, "<th class=\"num\">UID</th><th class=\"num\">"
+                          "Size</th><th class=\"num\">Date</th><th>Subject"
+                          "</th><th>Error</th>");
+    assert_contains(html, "<td class=\"num\">2</td><td class=\"num\">60.0 "
+                          "KiB</td><td class=\"num\">2024-05-13 08:46</td>"
+                          "<td class=\"subj\">Re: &lt;script&gt;alert(&#39;"
+                          "f&#39;)&lt;/script&gt; &amp; &quot;q&quot; next"
+                          "<div class=\"small mono\">&lt;a&amp;b@&lt;svg/"
+                          "onload=x&gt;&gt;</div></td><td><span class=\"code"
+                          "\">MESSAGE_REJECTED 401</span>");
     /* A moved message: counted in the card and the row by its reason's
      * words, listed with where it came from (escaped). */
     assert_contains(html, " &middot; 1 moved on the target</div>");

@@ -99,7 +99,8 @@ test_hostile_strings(void **state) {
                               MF_E_MESSAGE_MOVED, "moved from \"Old\"\x01"});
     mf_report_add_failed(
         b, i,
-        &(struct mf_report_failed){"INBOX", 9, MF_E_MESSAGE_REJECTED, NULL});
+        &(struct mf_report_failed){
+            .folder = "INBOX", .uid = 9, .error_code = MF_E_MESSAGE_REJECTED});
     json = render(b, MF_REPORT_JSON);
     assert_contains(json, "\"name\":\"n\\\"ame\\n\"");
     assert_contains(json, "\"folder\":\"F\\\\o\\u0001ld\\ufffd\",\"uid\":1,"
@@ -109,9 +110,11 @@ test_hostile_strings(void **state) {
     assert_contains(json, "\"subject\":\"m\",\"reason\":\"moved_on_target\","
                           "\"error\":{\"code\":409,\"name\":\"MESSAGE_MOVED\","
                           "\"text\":\"moved from \\\"Old\\\"\\u0001\"}}");
+    /* Nothing known of the message but its UID: nulls and 0. */
     assert_contains(json, "\"failed_items\":[{\"folder\":\"INBOX\",\"uid\":9,"
-                          "\"error\":{\"code\":401,\"name\":"
-                          "\"MESSAGE_REJECTED\",\"text\":null}}]");
+                          "\"size\":0,\"internal_date\":null,\"subject\":"
+                          "null,\"message_id\":null,\"error\":{\"code\":401,"
+                          "\"name\":\"MESSAGE_REJECTED\",\"text\":null}}]");
     assert_contains(json, "\"failed_items\":1,");
     free(json);
     mf_report_free(&b);
@@ -130,17 +133,29 @@ test_repaired(void **state) {
 
     (void)state;
     i = mf_report_add_mailbox(b, &m);
-    mf_report_add_failed(
-        b, i,
-        &(struct mf_report_failed){"INBOX", 4, MF_E_MESSAGE_REPAIRED,
-                                   "12 bare LF line ends made CRLF"});
+    mf_report_add_failed(b, i,
+                         &(struct mf_report_failed){
+                             .folder = "INBOX",
+                             .uid = 4,
+                             .size = 3000,
+                             .internal_date = 1715590000,
+                             .subject =
+                                 "=?utf-8?q?stays_as_given?= Gr\xc3\xbc\xc3\x9f"
+                                 "e",
+                             .message_id = "<r4@example.test>",
+                             .error_code = MF_E_MESSAGE_REPAIRED,
+                             .error_text = "12 bare LF line ends made CRLF"});
     assert_int_equal(b->mailboxes[i].n_failed_items, 0);
     assert_int_equal(b->mailboxes[i].n_repaired_items, 1);
     json = render(b, MF_REPORT_JSON);
     assert_contains(json, "\"failed_items\":[],\"failed_unlisted\":0,"
                           "\"repaired_items\":[{\"folder\":\"INBOX\","
-                          "\"uid\":4,\"changes\":\"12 bare LF line ends "
-                          "made CRLF\"}],\"repaired_unlisted\":0");
+                          "\"uid\":4,\"size\":3000,\"internal_date\":"
+                          "\"2024-05-13T08:46:40Z\",\"subject\":\"=?utf-8?q?"
+                          "stays_as_given?= Gr\xc3\xbc\xc3\x9f"
+                          "e\",\"message_id\":"
+                          "\"<r4@example.test>\",\"changes\":\"12 bare LF line "
+                          "ends made CRLF\"}],\"repaired_unlisted\":0");
     assert_contains(json, "\"failed_items\":0,");
     free(json);
     json = render(b, MF_REPORT_HTML);

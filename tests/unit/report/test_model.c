@@ -8,6 +8,8 @@
 
 #include "report_test.h"
 
+#include "mailferry/util.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -138,8 +140,10 @@ test_totals(void **state) {
     struct mf_report_totals t;
 
     (void)state;
-    mf_report_add_failed(b, 1,
-                         &(struct mf_report_failed){"INBOX", 1, 401, "x"});
+    mf_report_add_failed(
+        b, 1,
+        &(struct mf_report_failed){
+            .folder = "INBOX", .uid = 1, .error_code = 401, .error_text = "x"});
     mf_report_totals(b, &t);
     assert_int_equal(t.mailboxes, 2);
     assert_int_equal(t.by_state[MF_REPORT_SYNCED], 1);
@@ -242,22 +246,104 @@ test_rename_warnings(void **state) {
     mf_report_free(&b);
 }
 
-static double
-now_seconds(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* 10,000 mailboxes with items, in all three formats: linear work, so well
  * under a second on any machine; a quadratic step would take minutes. */
+/* The one display form of a Subject (and a Message-ID) in every report:
+ * no control character, blanks folded, invalid UTF-8 as U+FFFD, cut on
+ * a character boundary with an ellipsis. */
+static void
+test_subject_display(void **state) {
+    static const struct {
+        const char *in, *out; /* out NULL: nothing to show */
+    } v[] = {
+        {"Quarterly report", "Quarterly report"},
+        {"  Re:\tfolded\r\n  subject \x01\x7f ", "Re: folded subject"},
+        {"bell\x07"
+         "and\x1b[31mred",
+         "bell and [31mred"},
+        {"C1 \xc2\x85next line", "C1 next line"},
+        {"bad \xff byte", "bad \xef\xbf\xbd byte"},
+        {"Gr\xc3\xbc\xc3\x9f Gott", "Gr\xc3\xbc\xc3\x9f Gott"},
+        {"", NULL},
+        {" \t\r\n", NULL},
+        {NULL, NULL},
+    };
+    char longer[MF_REPORT_SUBJECT_MAX * 2], *s;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        s = mf_report_subject_dup(v[i].in);
+        if (v[i].out)
+            assert_string_equal(s, v[i].out);
+        else
+            assert_null(s);
+        free(s);
+    }
+    /* Exactly the limit: kept whole. */
+    memset(longer, 'a', MF_REPORT_SUBJECT_MAX);
+    longer[MF_REPORT_SUBJECT_MAX] = '\0';
+    s = mf_report_subject_dup(longer);
+    assert_int_equal(strlen(s), MF_REPORT_SUBJECT_MAX);
+    free(s);
+    /* One more: cut, ending in U+2026, within the limit. */
+    longer[MF_REPORT_SUBJECT_MAX] = 'b';
+    longer[MF_REPORT_SUBJECT_MAX + 1] = '\0';
+    s = mf_report_subject_dup(longer);
+    assert_int_equal(strlen(s), MF_REPORT_SUBJECT_MAX);
+    assert_memory_equal(s + MF_REPORT_SUBJECT_MAX - 3, "\xe2\x80\xa6", 3);
+    free(s);
+    /* Two-byte characters are never split by the cut. */
+    for (size_t i = 0; i + 2 < sizeof(longer); i += 2)
+        memcpy(longer + i, "\xc3\xa9", 2);
+    longer[sizeof(longer) - 1] = '\0';
+    s = mf_report_subject_dup(longer);
+    assert_true(strlen(s) <= MF_REPORT_SUBJECT_MAX);
+    assert_true(mf_utf8_valid((const uint8_t *)s, strlen(s)));
+    assert_memory_equal(s + strlen(s) - 5, "\xc3\xa9\xe2\x80\xa6", 5);
+    free(s);
+    /* A Message-ID keeps no blank at all. */
+    s = mf_report_message_id_dup(" <a b@\r\n example.test>\x01");
+    assert_string_equal(s, "<ab@example.test>");
+    free(s);
+    assert_null(mf_report_message_id_dup(""));
+}
+
+/* A failed item keeps what finds the message, its subject cleaned. */
+static void
+test_failed_item_fields(void **state) {
+    struct mf_report_batch_info info = {.name = "f", .generated = 1};
+    struct mf_report_batch *b = mf_report_new(&info);
+    struct mf_report_mailbox m = {.email = "x@example.test"};
+    const struct mf_report_failed *f;
+    size_t i;
+
+    (void)state;
+    i = mf_report_add_mailbox(b, &m);
+    mf_report_add_failed(b, i,
+                         &(struct mf_report_failed){
+                             .folder = "INBOX",
+                             .uid = 7,
+                             .size = 123456,
+                             .internal_date = 1715590000,
+                             .subject = "Invoice\r\n 2024\x00ignored",
+                             .message_id = "<i7@example.test>",
+                             .error_code = MF_E_MESSAGE_MALFORMED,
+                             .error_text = "BAD Command Argument Error. 11"});
+    assert_int_equal(b->mailboxes[i].n_failed_items, 1);
+    f = &b->mailboxes[i].failed_items[0];
+    assert_int_equal(f->size, 123456);
+    assert_int_equal(f->internal_date, 1715590000);
+    assert_string_equal(f->subject, "Invoice 2024");
+    assert_string_equal(f->message_id, "<i7@example.test>");
+    mf_report_free(&b);
+}
+
 static void
 test_large_batch(void **state) {
     struct mf_report_batch_info info = {
         .name = "big", .generated = T_2024, .started = T_2024 - 3600};
     struct mf_report_batch *b = mf_report_new(&info);
-    double start = now_seconds(), built, elapsed;
+    double start = mf_monotonic_s(), built, elapsed;
     size_t sizes[MF_REPORT_FORMAT_COUNT];
 
     (void)state;
@@ -283,24 +369,27 @@ test_large_batch(void **state) {
                 &(struct mf_report_skipped){"INBOX", s, 1 << 20, T_2024,
                                             "subject <x>",
                                             MF_REPORT_SKIP_TOO_LARGE, 0, NULL});
-        mf_report_add_failed(b, i,
-                             &(struct mf_report_failed){
-                                 "Sent", 9, MF_E_MESSAGE_REJECTED, "refused"});
+        mf_report_add_failed(
+            b, i,
+            &(struct mf_report_failed){.folder = "Sent",
+                                       .uid = 9,
+                                       .error_code = MF_E_MESSAGE_REJECTED,
+                                       .error_text = "refused"});
         mf_report_add_sample(b, &(struct mf_report_sample){T_2024 - 3600 + k,
                                                            900 * (uint64_t)k,
                                                            (uint64_t)k << 20});
     }
-    built = now_seconds();
+    built = mf_monotonic_s();
     for (int fmt = 0; fmt < MF_REPORT_FORMAT_COUNT; fmt++) {
         char *text = render(b, (enum mf_report_format)fmt);
 
         sizes[fmt] = strlen(text);
         free(text);
     }
-    elapsed = now_seconds() - start;
+    elapsed = mf_monotonic_s() - start;
     print_message("10,000 mailboxes: built in %.3f s, written in %.3f s "
                   "(csv %zu, json %zu, html %zu bytes)\n",
-                  built - start, now_seconds() - built, sizes[0], sizes[1],
+                  built - start, mf_monotonic_s() - built, sizes[0], sizes[1],
                   sizes[2]);
     assert_true(elapsed < 10.0);
     /* Every mailbox is in every format; the HTML lists at most
@@ -320,6 +409,8 @@ main(void) {
         cmocka_unit_test(test_copies_and_bounds),
         cmocka_unit_test(test_totals),
         cmocka_unit_test(test_rename_warnings),
+        cmocka_unit_test(test_subject_display),
+        cmocka_unit_test(test_failed_item_fields),
         cmocka_unit_test(test_large_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

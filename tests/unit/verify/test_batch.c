@@ -83,8 +83,8 @@ create(struct t *t, const char *batch, uint32_t caps) {
     if (mf_batch_create(t->r, &c, mb, 2, &err))
         fail_msg("create %s: %s", batch, err.detail);
     for (int i = 0; i < 2; i++) {
-        mf_jobs_blob_free(&mb[i].password);
-        mf_jobs_blob_free(&mb[i].target_password);
+        mf_batch_blob_free(&mb[i].password);
+        mf_batch_blob_free(&mb[i].target_password);
     }
 }
 

@@ -5,7 +5,7 @@
  * a registry they are collected into at each scrape, on the HTTP server
  * of core/src/http.
  */
-#include "jobs/jobs_int.h"
+#include "service/service_int.h"
 
 #include "mailferry/http.h"
 #include "mailferry/metrics.h"

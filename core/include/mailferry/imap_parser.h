@@ -62,8 +62,8 @@
  *   - empty lines between responses are ignored;
  *   - NUL bytes outside literals, bare CR and bare LF are errors.
  */
-#ifndef MF_IMAP_PARSER_H
-#define MF_IMAP_PARSER_H
+#ifndef MAILFERRY_IMAP_PARSER_H
+#define MAILFERRY_IMAP_PARSER_H
 
 #include <stdbool.h>
 #include <stddef.h>

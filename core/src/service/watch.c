@@ -8,7 +8,7 @@
  * from then on (and, after a crash between a change and its POST, may
  * miss that one; the state is always in `batch status`).
  */
-#include "jobs/jobs_int.h"
+#include "service/service_int.h"
 
 #include "mailferry/json.h"
 #include "mailferry/util.h"
@@ -24,18 +24,18 @@ struct watched {
     bool stuck_sent;
 };
 
-struct mf__watch {
+struct mf__service_watch {
     struct watched *v;
     size_t n;
 };
 
-struct mf__watch *
-mf__watch_new(void) {
-    return mf_xcalloc(1, sizeof(struct mf__watch));
+struct mf__service_watch *
+mf__service_watch_new(void) {
+    return mf_xcalloc(1, sizeof(struct mf__service_watch));
 }
 
 void
-mf__watch_free(struct mf__watch **wp) {
+mf__service_watch_free(struct mf__service_watch **wp) {
     if (!wp || !*wp)
         return;
     free((*wp)->v);
@@ -45,7 +45,8 @@ mf__watch_free(struct mf__watch **wp) {
 
 /* The batch's entry; a new one (state unknown) if it had none. */
 static struct watched *
-find(struct mf__watch *w, const char *batch, int64_t now, bool *is_new) {
+find(struct mf__service_watch *w, const char *batch, int64_t now,
+     bool *is_new) {
     struct watched *e;
 
     *is_new = false;
@@ -62,8 +63,9 @@ find(struct mf__watch *w, const char *batch, int64_t now, bool *is_new) {
 }
 
 void
-mf__watch_state(struct mf__watch *w, struct mf_notifier *n, const char *batch,
-                enum mf_batch_state state, int64_t now) {
+mf__service_watch_state(struct mf__service_watch *w, struct mf_notifier *n,
+                        const char *batch, enum mf_batch_state state,
+                        int64_t now) {
     bool is_new;
     struct watched *e = find(w, batch, now, &is_new);
     struct mf_buf b = {0};
@@ -83,7 +85,8 @@ mf__watch_state(struct mf__watch *w, struct mf_notifier *n, const char *batch,
 }
 
 void
-mf__watch_activity(struct mf__watch *w, const char *batch, int64_t now) {
+mf__service_watch_activity(struct mf__service_watch *w, const char *batch,
+                           int64_t now) {
     bool is_new;
     struct watched *e = find(w, batch, now, &is_new);
 
@@ -92,8 +95,8 @@ mf__watch_activity(struct mf__watch *w, const char *batch, int64_t now) {
 }
 
 void
-mf__watch_stuck(struct mf__watch *w, struct mf_notifier *n, int64_t now,
-                uint32_t stuck_after_s) {
+mf__service_watch_stuck(struct mf__service_watch *w, struct mf_notifier *n,
+                        int64_t now, uint32_t stuck_after_s) {
     for (size_t i = 0; stuck_after_s && i < w->n; i++) {
         struct watched *e = &w->v[i];
         char fields[160];
@@ -110,8 +113,8 @@ mf__watch_stuck(struct mf__watch *w, struct mf_notifier *n, int64_t now,
 }
 
 void
-mf__notify_mailbox(struct mf_notifier *n, const char *event,
-                   const struct mf_result *r) {
+mf__service_notify_mailbox(struct mf_notifier *n, const char *event,
+                           const struct mf_result *r) {
     struct mf_buf b = {0};
 
     mf_buf_append_str(&b, "\"mailbox\":");

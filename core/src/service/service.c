@@ -25,7 +25,7 @@
  *
  * Everything here is owned by struct svc on mf_service_run()'s stack.
  */
-#include "jobs/jobs_int.h"
+#include "service/service_int.h"
 
 #include "mailferry/log.h"
 #include "mailferry/util.h"
@@ -69,7 +69,7 @@ struct svc {
     struct pending *retry;    /* deliveries that failed, to produce again */
     struct reissue *reissues; /* batches to reissue Queued jobs of */
     uint32_t scan_ms;
-    struct mf__watch *watch; /* for notifications */
+    struct mf__service_watch *watch; /* for notifications */
 };
 
 static bool
@@ -131,8 +131,8 @@ produce(struct svc *s, const char *batch, const struct mf_batch_job *job,
     snprintf(p->batch, sizeof(p->batch), "%s", batch);
     p->job = *job;
     p->dlq = dlq;
-    rc = mf__jobs_produce_job(
-        &s->jc, NULL, batch, dlq ? s->topics.dlq : s->topics.jobs, job, p, err);
+    rc = mf_jobs_produce_job(&s->jc, NULL, batch,
+                             dlq ? s->topics.dlq : s->topics.jobs, job, p, err);
     if (rc) {
         free(p);
         return rc;
@@ -198,8 +198,8 @@ apply_progress(struct svc *s, const struct mf_progress *p,
     if (rc)
         return rc;
     if (applied)
-        mf__watch_activity(s->watch, p->batch,
-                           (int64_t)mf_monotonic_ms() / 1000);
+        mf__service_watch_activity(s->watch, p->batch,
+                                   (int64_t)mf_monotonic_ms() / 1000);
     atomic_fetch_add(
         applied ? &s->m->progress_applied : &s->m->progress_ignored, 1);
     return MF_E_OK;
@@ -260,13 +260,13 @@ apply_result(struct svc *s, const struct mf_result *r, struct mf_error *err) {
         return rc;
     if (out.applied) {
         int64_t now = (int64_t)mf_monotonic_ms() / 1000;
-        mf__watch_activity(s->watch, r->batch, now);
+        mf__service_watch_activity(s->watch, r->batch, now);
         if (r->outcome == MF_OUTCOME_FAILED || out.dead)
-            mf__notify_mailbox(s->o->notifier, "mailbox.failed", r);
+            mf__service_notify_mailbox(s->o->notifier, "mailbox.failed", r);
         else if (first_pass)
-            mf__notify_mailbox(s->o->notifier, "mailbox.synced", r);
-        mf__watch_state(s->watch, s->o->notifier, r->batch, out.batch_state,
-                        now);
+            mf__service_notify_mailbox(s->o->notifier, "mailbox.synced", r);
+        mf__service_watch_state(s->watch, s->o->notifier, r->batch,
+                                out.batch_state, now);
     }
     if (!out.applied) {
         atomic_fetch_add(&s->m->results_ignored, 1);
@@ -583,10 +583,11 @@ scan(struct svc *s) {
         atomic_store(&s->m->mailboxes[i], l.mailboxes[i]);
     now = redis_now(s);
     for (size_t i = 0; i < l.n; i++)
-        mf__watch_state(s->watch, s->o->notifier, l.v[i], l.state[i],
-                        (int64_t)mf_monotonic_ms() / 1000);
-    mf__watch_stuck(s->watch, s->o->notifier, (int64_t)mf_monotonic_ms() / 1000,
-                    s->o->stuck_after_s ? s->o->stuck_after_s : 3600);
+        mf__service_watch_state(s->watch, s->o->notifier, l.v[i], l.state[i],
+                                (int64_t)mf_monotonic_ms() / 1000);
+    mf__service_watch_stuck(s->watch, s->o->notifier,
+                            (int64_t)mf_monotonic_ms() / 1000,
+                            s->o->stuck_after_s ? s->o->stuck_after_s : 3600);
     for (size_t i = 0; i < l.n && !atomic_load(s->stop); i++) {
         struct mf_log_ctx lc = {l.v[i], NULL, NULL, 0};
         if (s->o->only_batch && strcmp(l.v[i], s->o->only_batch) != 0)
@@ -656,7 +657,7 @@ svc_free(struct svc *s) {
         free(ri);
     }
     mf_redis_free(&s->redis);
-    mf__watch_free(&s->watch);
+    mf__service_watch_free(&s->watch);
 }
 
 mf_err
@@ -682,7 +683,7 @@ mf_service_run(const struct mf_service_options *o, const atomic_bool *stop,
     atomic_store(&s.m->started, (int_fast64_t)time(NULL));
     s.scan_ms =
         o->scan_interval_ms ? o->scan_interval_ms : MF_SERVICE_DEFAULT_SCAN_MS;
-    s.watch = mf__watch_new();
+    s.watch = mf__service_watch_new();
     gethostname(host, sizeof(host) - 1);
     snprintf(s.sender, sizeof(s.sender), "mailferry-coordinator %s", host);
 

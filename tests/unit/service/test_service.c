@@ -1,5 +1,5 @@
 /*
- * The coordinator service (core/src/jobs/service.c) on its own, in this
+ * The coordinator service (core/src/service/service.c) on its own, in this
  * process: mf_service_run() on a thread against librdkafka's mock cluster
  * and a private redis-server child (the embedded default's servers,
  * mailferry/embedded.h), the test standing in for the workers. The
@@ -30,6 +30,7 @@
 #include "mailferry/embedded.h"
 #include "mailferry/envelope.h"
 #include "mailferry/jobs.h"
+#include "mailferry/service.h"
 #include "mailferry/kafka.h"
 #include "mailferry/util.h"
 
@@ -177,8 +178,8 @@ start_batch(struct t *t, const char *batch, const char *email,
     seal(t, batch, email, MF_JOBS_PURPOSE_TARGET, &mb.target_password);
     if (mf_batch_create(t->r, &c, &mb, 1, &err))
         fail_msg("create %s: %s", batch, err.detail);
-    mf_jobs_blob_free(&mb.password);
-    mf_jobs_blob_free(&mb.target_password);
+    mf_batch_blob_free(&mb.password);
+    mf_batch_blob_free(&mb.target_password);
     memset(job_r, 0, sizeof(*job_r));
     assert_int_equal(mf_batch_begin_pass(t->r, batch, MF_BATCH_OP_START,
                                          keep_job, job_r, &st, &err),

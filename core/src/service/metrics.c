@@ -6,7 +6,7 @@
  * without locks. A scrape may see one counter a little ahead of another,
  * which Prometheus tolerates.
  */
-#include "mailferry/jobs.h"
+#include "mailferry/service.h"
 
 #include <stdio.h>
 #include <string.h>

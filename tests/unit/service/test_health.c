@@ -1,5 +1,5 @@
 /*
- * The service's HTTP endpoints (core/src/jobs/health.c): started on a
+ * The service's HTTP endpoints (core/src/service/health.c): started on a
  * free port, /metrics answers with the service's figures and /healthz
  * with the loop's liveness; a bad address fails and leaves nothing.
  */
@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "mailferry/jobs.h"
+#include "mailferry/service.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
