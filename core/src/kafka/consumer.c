@@ -350,7 +350,13 @@ mf_kafka_consumer_free(struct mf_kafka_consumer **c) {
         /* Best effort: the group notices when the session times out. */
     }
     rd_kafka_queue_destroy((*c)->queue);
-    rd_kafka_destroy((*c)->rk);
+    /* The group was left (or tried) above. A plain rd_kafka_destroy()
+     * closes the consumer again when that close failed, and that second
+     * close can block: a worker whose leave timed out in the middle of a
+     * rebalance hung for over 30 s after SIGTERM (integration.e2e.sigterm).
+     * librdkafka's remedy for a failed close is this flag
+     * (confluentinc/librdkafka#1932, rd_kafka_destroy_flags()). */
+    rd_kafka_destroy_flags((*c)->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     free_assign_topics(*c);
     consumer_dealloc(*c);
     *c = NULL;

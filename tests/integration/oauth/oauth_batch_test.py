@@ -370,6 +370,11 @@ def case_fleet(p, env):
             p.append(n, "fleet %d/%d" % (n, i))
     fill(p, SHORT, 35, 20000)  # 7 s at RATE
     fill(p, EARLY, 20, 20000)  # 4 s
+    # A message in a folder after INBOX, so that the source is asked
+    # again after the kick: a pass settles empty folders from STATUS
+    # alone, and the kicked connection would never be used again.
+    for n in (SHORT, EARLY):
+        p.append(n, "after the kick %d" % n, folder="Archive")
     p.create("ofleet", write_csv(p, "fleet.csv", users), *google(env))
     # An Entra batch too, so that a client secret and a certificate are
     # sealed in Redis and Kafka (its app token has no mailbox: Dovecot
