@@ -39,7 +39,8 @@
 
 #include "fakeimap.h"
 
-#include "imap/session.h"
+#include "imap/conn.h"
+#include "mailferry/imap_session.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/migrate.h"
 #include "mailferry/profile.h"
