@@ -997,7 +997,10 @@ def case_stale(c):
               "the new batch's own job is not skipped")
     finally:
         c.prefix = c.tag
-        done.set()
+        # The worker stops before the listener does: its job, refused by
+        # the listener, is between attempts and stops at once; a listener
+        # that no longer accepts would hold it in the server's greeting
+        # for the whole --shutdown-timeout (25 s).
         if w.poll() is None:
             w.send_signal(signal.SIGTERM)
             try:
@@ -1005,6 +1008,7 @@ def case_stale(c):
             except subprocess.TimeoutExpired:
                 w.kill()
                 w.wait()
+        done.set()
         lsn.close()
     secrets_absent(open(log).read(), "the worker log", ["pw-stale"])
 
