@@ -718,8 +718,10 @@ struct mf_json;
 void mf_batch_config_json(struct mf_json *j, const struct mf_batch_config *cfg,
                           const struct mf_batch_mailbox_cfg *mbs, size_t n,
                           bool dry_run);
-/* The same as lines of text on out. */
-void mf_batch_config_print(FILE *out, const struct mf_batch_config *cfg,
+/* The same as lines of text on out, or with json as that object and a
+ * newline. */
+void mf_batch_config_print(FILE *out, bool json,
+                           const struct mf_batch_config *cfg,
                            const struct mf_batch_mailbox_cfg *mbs, size_t n,
                            bool dry_run);
 /* "mailbox_list": [{email, user, target_user}, ...] into the open object
