@@ -147,6 +147,9 @@ finish(struct mf__folder *fr) {
     mf_buf_free(&fr->moved_base);
     mf__flagbase_free(&fr->fb);
     mf_fingerprint_set_free(&fr->rec_set);
+    mf_strv_free(fr->kw, fr->nkw);
+    fr->kw = NULL;
+    fr->nkw = fr->kw_cap = 0;
 }
 
 /* Whether an error stops this folder for good (the messages not copied

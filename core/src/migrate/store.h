@@ -22,7 +22,7 @@
 #ifndef MF_MIGRATE_STORE_H
 #define MF_MIGRATE_STORE_H
 
-#include "imap/session.h"
+#include "mailferry/imap_session.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/err.h"
 
@@ -317,7 +317,7 @@ struct mf_store_imap_options {
     const struct mf_imap_login *login;
     unsigned window; /* commands in flight (0: 32) */
     long timeout_ms; /* no progress this long breaks it (0: 120 s) */
-    /* A command's deadline (session.h "Deadlines"; 0: 300 s). */
+    /* A command's deadline (mailferry/imap_session.h "Deadlines"; 0: 300 s). */
     long command_timeout_ms;
     /* Literals above this stream through the body callbacks instead of
      * being buffered whole (0: 256 KiB). */

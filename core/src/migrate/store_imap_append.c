@@ -8,9 +8,9 @@
  * out as n single-message APPENDs, submitted together: the session keeps
  * up to its window of commands in flight and writes each literal
  * non-synchronising, {n+}, where LITERAL+ allows, or LITERAL- for literals
- * of at most 4096 bytes (RFC 7888 sections 4 and 5; session.h). A larger
- * literal under LITERAL- alone is synchronising: the session then sends
- * nothing more until the server's "+" (RFC 3501 section 7.5), which is
+ * of at most 4096 bytes (RFC 7888 sections 4 and 5; mailferry/imap_session.h).
+ * A larger literal under LITERAL- alone is synchronising: the session then
+ * sends nothing more until the server's "+" (RFC 3501 section 7.5), which is
  * slower but correct.
  *
  * Answers are matched to commands by tag, so they may come in any order.

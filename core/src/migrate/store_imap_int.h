@@ -24,7 +24,7 @@
 
 #include "migrate/store.h"
 
-#include "imap/session.h"
+#include "mailferry/imap_session.h"
 
 #include <stdbool.h>
 #include <stddef.h>
