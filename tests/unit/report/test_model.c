@@ -311,26 +311,14 @@ test_subject_display(void **state) {
 /* A failed item keeps what finds the message, its subject cleaned. */
 static void
 test_failed_item_fields(void **state) {
-    struct mf_report_batch_info info = {.name = "f", .generated = 1};
-    struct mf_report_batch *b = mf_report_new(&info);
-    struct mf_report_mailbox m = {.email = "x@example.test"};
+    struct mf_report_batch *b =
+        batch_with_failed("Invoice\r\n 2024\x00ignored", MF_E_MESSAGE_MALFORMED,
+                          "BAD Command Argument Error. 11");
     const struct mf_report_failed *f;
-    size_t i;
 
     (void)state;
-    i = mf_report_add_mailbox(b, &m);
-    mf_report_add_failed(b, i,
-                         &(struct mf_report_failed){
-                             .folder = "INBOX",
-                             .uid = 7,
-                             .size = 123456,
-                             .internal_date = 1715590000,
-                             .subject = "Invoice\r\n 2024\x00ignored",
-                             .message_id = "<i7@example.test>",
-                             .error_code = MF_E_MESSAGE_MALFORMED,
-                             .error_text = "BAD Command Argument Error. 11"});
-    assert_int_equal(b->mailboxes[i].n_failed_items, 1);
-    f = &b->mailboxes[i].failed_items[0];
+    assert_int_equal(b->mailboxes[0].n_failed_items, 1);
+    f = &b->mailboxes[0].failed_items[0];
     assert_int_equal(f->size, 123456);
     assert_int_equal(f->internal_date, 1715590000);
     assert_string_equal(f->subject, "Invoice 2024");
