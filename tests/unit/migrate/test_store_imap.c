@@ -44,7 +44,7 @@
 #include "mailferry/folderplan.h"
 #include "mailferry/migrate.h"
 #include "mailferry/profile.h"
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

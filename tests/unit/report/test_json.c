@@ -132,8 +132,8 @@ test_repaired(void **state) {
     char *json;
 
     (void)state;
-    assert_int_equal(b->mailboxes[0].n_failed_items, 0);
-    assert_int_equal(b->mailboxes[0].n_repaired_items, 1);
+    assert_int_equal(b->mailboxes[0].failed.n, 0);
+    assert_int_equal(b->mailboxes[0].repaired.n, 1);
     json = render(b, MF_REPORT_JSON);
     assert_contains(json, "\"failed_items\":[],\"failed_unlisted\":0,"
                           "\"repaired_items\":[{\"folder\":\"INBOX\","
