@@ -17,8 +17,8 @@
  * A tagged OK [APPENDUID uidvalidity uid-set] (RFC 4315 section 3) gives
  * the target UIDs. A batch sent as single APPENDs has its done callback
  * run once, when its last command is answered, with each message's own
- * outcome (store.h, mf_store_done.msgs): a NO fails its message alone,
- * and a dropped connection fails the commands not answered yet with the
+ * outcome (mailferry/store.h, mf_store_done.msgs): a NO fails its message
+ * alone, and a dropped connection fails the commands not answered yet with the
  * session's error (the session runs their callbacks), so the engine
  * records exactly the messages whose OK came and nothing else.
  *
