@@ -28,7 +28,7 @@
  * Ownership: main owns the user table (struct user) and every folder's
  * message buffer; worker threads only read them and own their session.
  */
-#include "imap/session.h"
+#include "mailferry/imap_session.h"
 #include "mailferry/csv.h"
 #include "mailferry/endpoint.h"
 #include "mailferry/err.h"

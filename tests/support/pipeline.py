@@ -241,9 +241,15 @@ class Worker(HttpProc):
 class Redis:
     """A tiny RESP client: enough to SCAN, read every type and DUMP."""
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, db=None, user=None, password_file=None):
+        """user and password_file: AUTH as that ACL user; db: SELECT it."""
         self.s = socket.create_connection((host, int(port)), timeout=10)
         self.f = self.s.makefile("rb")
+        if user:
+            with open(password_file) as f:
+                self.cmd("AUTH", user, f.read().strip())
+        if db is not None:
+            self.cmd("SELECT", db)
 
     def close(self):
         self.f.close()

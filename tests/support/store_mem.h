@@ -1,6 +1,6 @@
 /*
- * An in-memory mail server and a store over it (store.h), for unit tests
- * of the migration engine (STYLE.md "The IMAP engine, in layers", 5).
+ * An in-memory mail server and a store over it (mailferry/store.h), for unit
+ * tests of the migration engine (STYLE.md "The IMAP engine, in layers", 5).
  *
  * A struct mf_mem_server holds folders (raw name, attributes,
  * subscription, UIDVALIDITY, UIDNEXT) and their messages (UID, flags,
@@ -34,8 +34,8 @@
  * message is expunged between fetch_meta() and fetch_bodies(); a listing
  * leaves a message out or lists it without its size; a body comes short.
  *
- * Threads: a store is used by one thread at a time (store.h), and so is a
- * server: the engine reads the source on its reader thread and writes the
+ * Threads: a store is used by one thread at a time (mailferry/store.h), and so
+ * is a server: the engine reads the source on its reader thread and writes the
  * target on its own, so source and target must be different servers.
  *
  * Ownership: the server owns its folders and messages; stores borrow the
@@ -44,7 +44,7 @@
 #ifndef MF_MIGRATE_STORE_MEM_H
 #define MF_MIGRATE_STORE_MEM_H
 
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -143,7 +143,18 @@ struct mf_batch_blob {
 /* Wipes and frees a blob's bytes and zeroes it. Accepts an empty blob. */
 void mf_batch_blob_free(struct mf_batch_blob *b);
 
-/* One endpoint's connection caps (docs/design.md §7); 0 means no cap. */
+/* One endpoint's connection caps (docs/design.md §7); 0 means no cap.
+ * MF_BATCH_CAPS lists them, one XX(option, field, max) each: the source
+ * side's option (the target's has "target-" before it), the field here
+ * (also the batch hash field, after "s_" or "t_") and its greatest value.
+ * The batch definition, `batch create`, `batch set` and the batch record
+ * follow it. */
+#define MF_BATCH_CAPS(XX)                                                      \
+    XX("max-connections", max_connections, 1000000)                            \
+    XX("max-connections-per-user", max_connections_per_user, 1000000)          \
+    XX("max-connections-per-ip", max_connections_per_ip, 1000000)              \
+    XX("max-concurrent-mailboxes", max_concurrent_mailboxes, 1000000)          \
+    XX("max-bytes-per-second", max_bytes_per_second, UINT64_MAX / 2)
 struct mf_batch_caps {
     uint32_t max_connections;
     uint32_t max_connections_per_user;
@@ -733,8 +744,10 @@ struct mf_json;
 void mf_batch_config_json(struct mf_json *j, const struct mf_batch_config *cfg,
                           const struct mf_batch_mailbox_cfg *mbs, size_t n,
                           bool dry_run);
-/* The same as lines of text on out. */
-void mf_batch_config_print(FILE *out, const struct mf_batch_config *cfg,
+/* The same as lines of text on out, or with json as that object and a
+ * newline. */
+void mf_batch_config_print(FILE *out, bool json,
+                           const struct mf_batch_config *cfg,
                            const struct mf_batch_mailbox_cfg *mbs, size_t n,
                            bool dry_run);
 /* "mailbox_list": [{email, user, target_user}, ...] into the open object

@@ -153,6 +153,15 @@ struct mf_report_difference {
     const char *detail;              /* what differs, may be NULL */
 };
 
+/* One of a mailbox's lists of items added with mf_report_add_failed():
+ * at most MF_REPORT_ITEMS_MAX listed, the rest counted. */
+struct mf_report_item_list {
+    struct mf_report_failed *items; /* owned */
+    size_t n;
+    uint64_t unlisted; /* added beyond MF_REPORT_ITEMS_MAX */
+    size_t cap_;       /* internal */
+};
+
 /* One mailbox's row. The caller fills one (strings borrowed) and adds it
  * with mf_report_add_mailbox(). */
 struct mf_report_mailbox {
@@ -183,31 +192,22 @@ struct mf_report_mailbox {
     struct mf_report_skipped *skipped_items; /* owned */
     size_t n_skipped_items;
     uint64_t skipped_unlisted; /* added beyond MF_REPORT_ITEMS_MAX */
-    struct mf_report_failed *failed_items; /* owned */
-    size_t n_failed_items;
-    uint64_t failed_unlisted;
+    struct mf_report_item_list failed;
     /* Messages copied after --repair changed them (issue 13): added with
      * mf_report_add_failed() and error_code MF_E_MESSAGE_REPAIRED, which
      * lands them here; error_text says what was changed. */
-    struct mf_report_failed *repaired_items; /* owned */
-    size_t n_repaired_items;
-    uint64_t repaired_unlisted;
+    struct mf_report_item_list repaired;
     /* Folders the target got under another name (issue 13 section 2):
      * error_code MF_E_FOLDER_RENAMED lands them here; error_text holds
      * both names and why. */
-    struct mf_report_failed *renamed_items; /* owned */
-    size_t n_renamed_items;
-    uint64_t renamed_unlisted;
+    struct mf_report_item_list renamed;
     /* The --rename rules that matched no folder of this mailbox (issue 13
      * section 2): error_code MF_E_RENAME_UNMATCHED lands them here;
      * folder is the rule's source path, error_text the warning about the
      * rule (mf_folder_rename_unmatched_why()). Not written per mailbox:
      * mf_report_rename_warnings() makes the batch's warnings of them. */
-    struct mf_report_failed *unmatched_rename_items; /* owned */
-    size_t n_unmatched_rename_items;
-    uint64_t unmatched_rename_unlisted;
-    size_t skipped_cap_, failed_cap_, repaired_cap_, renamed_cap_,
-        unmatched_rename_cap_; /* internal */
+    struct mf_report_item_list unmatched_renames;
+    size_t skipped_cap_; /* internal */
 
     /* The last `mailferry verify` of the mailbox: its verdict, when, and
      * how many differences (verify_error_text: why it failed). The
@@ -331,7 +331,7 @@ void mf_report_stats_extras(const struct mf_migrate_stats *s, char *out,
 
 /* The batch's warnings about --rename rules that matched no folder of
  * any mailbox (issue 13 section 2), as `plan` gives them before a run:
- * a rule listed in the unmatched_rename_items of every mailbox whose
+ * a rule listed in the unmatched_renames of every mailbox whose
  * folders were planned (one that lists any such rule, copied or
  * excluded a folder, or synced) and of at least one. Mailboxes not run
  * yet, or failed before their folders were planned, do not count. Sets

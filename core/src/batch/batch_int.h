@@ -83,7 +83,11 @@ struct mf__batch_argv {
     size_t nkeys;
 };
 void mf__batch_argv_add(struct mf__batch_argv *a, const void *p, size_t len);
+/* s NULL adds "". */
 void mf__batch_argv_adds(struct mf__batch_argv *a, const char *s);
+/* A secret's bytes (none when b->data is NULL). */
+void mf__batch_argv_add_blob(struct mf__batch_argv *a,
+                             const struct mf_batch_blob *b);
 void mf__batch_argv_addu(struct mf__batch_argv *a, uint64_t v);
 void mf__batch_argv_addi(struct mf__batch_argv *a, int64_t v);
 void mf__batch_argv_reset(struct mf__batch_argv *a);

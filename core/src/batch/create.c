@@ -85,27 +85,23 @@ add_field_u(struct mf__batch_argv *a, const char *name, uint64_t v) {
     mf__batch_argv_addu(a, v);
 }
 
+/* One cap of a side's, under its field name with the side's prefix
+ * ("s_" or "t_"). */
 static void
-add_blob(struct mf__batch_argv *a, const struct mf_batch_blob *b) {
-    mf__batch_argv_add(a, b->data ? b->data : (const uint8_t *)"",
-                       b->data ? b->len : 0);
+add_cap(struct mf__batch_argv *a, const char *pfx, const char *name,
+        uint64_t v) {
+    char field[64];
+
+    snprintf(field, sizeof(field), "%s%s", pfx, name);
+    add_field_u(a, field, v);
 }
 
 static void
 add_caps(struct mf__batch_argv *a, const char *pfx,
          const struct mf_batch_caps *c) {
-    char name[64];
-
-    snprintf(name, sizeof(name), "%smax_connections", pfx);
-    add_field_u(a, name, c->max_connections);
-    snprintf(name, sizeof(name), "%smax_connections_per_user", pfx);
-    add_field_u(a, name, c->max_connections_per_user);
-    snprintf(name, sizeof(name), "%smax_connections_per_ip", pfx);
-    add_field_u(a, name, c->max_connections_per_ip);
-    snprintf(name, sizeof(name), "%smax_concurrent_mailboxes", pfx);
-    add_field_u(a, name, c->max_concurrent_mailboxes);
-    snprintf(name, sizeof(name), "%smax_bytes_per_second", pfx);
-    add_field_u(a, name, c->max_bytes_per_second);
+#define ADD_CAP(option, field, max) add_cap(a, pfx, #field, c->field);
+    MF_BATCH_CAPS(ADD_CAP)
+#undef ADD_CAP
 }
 
 /* Runs a command expected inside MULTI: QUEUED or an error. */
@@ -154,7 +150,7 @@ add_oauth(struct mf__batch_argv *a, const char *prefix,
     }
     snprintf(key, sizeof(key), "%skey", prefix);
     mf__batch_argv_adds(a, key);
-    add_blob(a, &o->key);
+    mf__batch_argv_add_blob(a, &o->key);
 }
 
 /* A window's bound, "YYYY-MM-DD"; none is no field. */
@@ -183,11 +179,11 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     add_field(a, "admin_user", c->admin_user);
     add_field(a, "admin_login_format", c->admin_login_format);
     mf__batch_argv_adds(a, "admin_password");
-    add_blob(a, &c->admin_password);
+    mf__batch_argv_add_blob(a, &c->admin_password);
     add_field(a, "target_admin_user", c->target_admin_user);
     add_field(a, "target_admin_login_format", c->target_admin_login_format);
     mf__batch_argv_adds(a, "target_admin_password");
-    add_blob(a, &c->target_admin_password);
+    mf__batch_argv_add_blob(a, &c->target_admin_password);
     add_field(a, "separator_replacement", c->separator_replacement);
     add_field(a, "target_root", c->target_root);
     add_field(a, "s_profile", c->source_profile);
@@ -368,10 +364,10 @@ mf_batch_create_add(struct mf_batch_creator *c,
             const struct mf_batch_mailbox_cfg *mb = &mbs[i + j];
             mf__batch_argv_adds(a, mb->email);
             mf__batch_argv_adds(a, mb->user);
-            add_blob(a, &mb->password);
+            mf__batch_argv_add_blob(a, &mb->password);
             mf__batch_argv_adds(a, mb->user_root);
             mf__batch_argv_adds(a, mb->target_user);
-            add_blob(a, &mb->target_password);
+            mf__batch_argv_add_blob(a, &mb->target_password);
         }
         if ((rc = mf__batch_script_run(c->r, a, &reply, err)))
             break;

@@ -34,19 +34,15 @@ struct cap_flag {
     const char *key;
     size_t offset; /* in struct mf_batch_caps */
     bool u64;
+    uint64_t max;
 };
 
-#define CAPF(k, f)                                                             \
-    { k, offsetof(struct mf_batch_caps, f), false }
-#define CAPF64(k, f)                                                           \
-    { k, offsetof(struct mf_batch_caps, f), true }
-static const struct cap_flag cap_flags[] = {
-    CAPF("max-connections", max_connections),
-    CAPF("max-connections-per-user", max_connections_per_user),
-    CAPF("max-connections-per-ip", max_connections_per_ip),
-    CAPF("max-concurrent-mailboxes", max_concurrent_mailboxes),
-    CAPF64("max-bytes-per-second", max_bytes_per_second),
-};
+#define CAPF(option, field, greatest)                                          \
+    {option, offsetof(struct mf_batch_caps, field),                            \
+     sizeof(((struct mf_batch_caps *)0)->field) == sizeof(uint64_t),           \
+     greatest},
+static const struct cap_flag cap_flags[] = {MF_BATCH_CAPS(CAPF)};
+#undef CAPF
 
 bool
 mf_batchdef_caps_read(const struct mf_config *conf, const char *prefix,
@@ -58,9 +54,9 @@ mf_batchdef_caps_read(const struct mf_config *conf, const char *prefix,
         char *field = (char *)caps + cap_flags[i].offset;
 
         snprintf(key, sizeof(key), "%s%s", prefix, cap_flags[i].key);
-        if (mf_config_get_u64(
-                conf, key, 0, 0, cap_flags[i].u64 ? UINT64_MAX / 2 : 1000000,
-                cap_flags[i].u64 ? MF_UNIT_BYTES : MF_UNIT_NONE, &v, err))
+        if (mf_config_get_u64(conf, key, 0, 0, cap_flags[i].max,
+                              cap_flags[i].u64 ? MF_UNIT_BYTES : MF_UNIT_NONE,
+                              &v, err))
             return false;
         if (cap_flags[i].u64) {
             memcpy(field, &v, sizeof(v));

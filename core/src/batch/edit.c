@@ -50,17 +50,6 @@ state_of(const char *s) {
     return MF_BATCH_CREATED;
 }
 
-static void
-add_blob(struct mf__batch_argv *a, const struct mf_batch_blob *b) {
-    mf__batch_argv_add(a, b->data ? b->data : (const uint8_t *)"",
-                       b->data ? b->len : 0);
-}
-
-static void
-add_str(struct mf__batch_argv *a, const char *s) {
-    mf__batch_argv_adds(a, s ? s : "");
-}
-
 /* The keys of the rows' mailbox records. */
 static void
 add_mailbox_keys(struct mf__batch_argv *a, const char *batch,
@@ -77,11 +66,11 @@ add_mailbox_keys(struct mf__batch_argv *a, const char *batch,
  * UserRoot, target user, target password. */
 static void
 add_logins(struct mf__batch_argv *a, const struct mf_batch_mailbox_cfg *m) {
-    add_str(a, m->user);
-    add_blob(a, &m->password);
-    add_str(a, m->user_root);
-    add_str(a, m->target_user);
-    add_blob(a, &m->target_password);
+    mf__batch_argv_adds(a, m->user);
+    mf__batch_argv_add_blob(a, &m->password);
+    mf__batch_argv_adds(a, m->user_root);
+    mf__batch_argv_adds(a, m->target_user);
+    mf__batch_argv_add_blob(a, &m->target_password);
 }
 
 static mf_err
@@ -107,6 +96,21 @@ check_rows(const char *batch, const struct mf_batch_mailbox_cfg *mbs, size_t n,
                                     mbs[i].email);
     }
     return MF_E_OK;
+}
+
+/* Ends the call in a with the mailboxes emails[0..n) as its last ARGV,
+ * runs it and frees a: the tail of the drop and op scripts' calls. */
+static mf_err
+run_on_emails(struct mf_redis *r, struct mf__batch_argv *a,
+              const char *const *emails, size_t n, redisReply **reply_r,
+              struct mf_error *err) {
+    mf_err rc;
+
+    for (size_t i = 0; i < n; i++)
+        mf__batch_argv_adds(a, emails[i]);
+    rc = mf__batch_script_run(r, a, reply_r, err);
+    mf__batch_argv_free(a);
+    return rc;
 }
 
 /* Runs a script whose refusal lists indexes ({word, i, ...}): those go to
@@ -282,11 +286,7 @@ mf_batch_drop_mailboxes(struct mf_redis *r, const char *batch,
         mf_checkpoint_flags_key(key, sizeof(key), batch, emails[i]);
         mf__batch_argv_adds(&a, key);
     }
-    for (size_t i = 0; i < n; i++)
-        mf__batch_argv_adds(&a, emails[i]);
-    rc = mf__batch_script_run(r, &a, &reply, err);
-    mf__batch_argv_free(&a);
-    if (rc)
+    if ((rc = run_on_emails(r, &a, emails, n, &reply, err)))
         return rc;
     w = mf__batch_reply_word(reply);
     a1 = mf__batch_reply_str(reply, 1, NULL);
@@ -335,11 +335,7 @@ op_chunk(struct mf_redis *r, const char *batch, enum mf_batch_mb_op op,
     }
     mf__batch_argv_adds(&a, op_words[op]);
     mf__batch_argv_adds(&a, batch);
-    for (size_t i = 0; i < n; i++)
-        mf__batch_argv_adds(&a, emails[i]);
-    rc = mf__batch_script_run(r, &a, &reply, err);
-    mf__batch_argv_free(&a);
-    if (rc)
+    if ((rc = run_on_emails(r, &a, emails, n, &reply, err)))
         return rc;
     if (!mf__batch_reply_word(reply) ||
         strcmp(mf__batch_reply_word(reply), "OK") != 0) {

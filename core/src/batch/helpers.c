@@ -145,6 +145,13 @@ mf__batch_argv_adds(struct mf__batch_argv *a, const char *s) {
 }
 
 void
+mf__batch_argv_add_blob(struct mf__batch_argv *a,
+                        const struct mf_batch_blob *b) {
+    mf__batch_argv_add(a, b->data ? b->data : (const uint8_t *)"",
+                       b->data ? b->len : 0);
+}
+
+void
 mf__batch_argv_addu(struct mf__batch_argv *a, uint64_t v) {
     char buf[24];
 

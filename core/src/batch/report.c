@@ -132,7 +132,7 @@ one(void *ud, const struct mf_batch_mailbox *mb) {
     }
     free_lists(lists);
     c->rep->mailboxes[x.i].skipped_unlisted += mb->skipped_unlisted;
-    c->rep->mailboxes[x.i].failed_unlisted += mb->failed_unlisted;
+    c->rep->mailboxes[x.i].failed.unlisted += mb->failed_unlisted;
     return MF_E_OK;
 }
 

@@ -42,19 +42,15 @@ static const struct {
     {"since", "since", 0, 99991231, DAY},
     {"before", "before", 0, 99991231, DAY},
     {"sync-deletes", "sync_deletes", 0, 1, NUMBER},
-/* The connection caps of each side, as `batch create` takes them. */
-#define SETTABLE_CAPS(prefix, pfx)                                             \
-    {prefix "max-connections", pfx "max_connections", 0, 1000000, NUMBER},     \
-        {prefix "max-connections-per-user", pfx "max_connections_per_user", 0, \
-         1000000, NUMBER},                                                     \
-        {prefix "max-connections-per-ip", pfx "max_connections_per_ip", 0,     \
-         1000000, NUMBER},                                                     \
-        {prefix "max-concurrent-mailboxes", pfx "max_concurrent_mailboxes", 0, \
-         1000000, NUMBER},                                                     \
-        {prefix "max-bytes-per-second", pfx "max_bytes_per_second", 0,         \
-         UINT64_MAX / 2, NUMBER},
-    SETTABLE_CAPS("", "s_") SETTABLE_CAPS("target-", "t_")
-#undef SETTABLE_CAPS
+/* The connection caps of each side (MF_BATCH_CAPS), as `batch create`
+ * takes them. */
+#define SETTABLE_SOURCE_CAP(option, field, max)                                \
+    {option, "s_" #field, 0, max, NUMBER},
+#define SETTABLE_TARGET_CAP(option, field, max)                                \
+    {"target-" option, "t_" #field, 0, max, NUMBER},
+    MF_BATCH_CAPS(SETTABLE_SOURCE_CAP) MF_BATCH_CAPS(SETTABLE_TARGET_CAP)
+#undef SETTABLE_SOURCE_CAP
+#undef SETTABLE_TARGET_CAP
 /* The --throttle-* rules; 0: the profile's again. */
 #define SETTABLE_THROTTLE(option, field, min, max, help)                       \
     {option, "thr_" #field, 0, max, NUMBER},

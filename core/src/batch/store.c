@@ -124,20 +124,16 @@ get_oauth(const redisReply *h, const char *prefix, struct mf_batch_oauth *o) {
     mf__batch_hget_blob(h, key, &o->key);
 }
 
+/* A side's caps: the hash fields "<pfx><field>" of MF_BATCH_CAPS. */
 static void
 get_caps(const redisReply *h, const char *pfx, struct mf_batch_caps *c) {
     char name[64];
 
-    snprintf(name, sizeof(name), "%smax_connections", pfx);
-    c->max_connections = (uint32_t)mf__batch_hget_u64(h, name);
-    snprintf(name, sizeof(name), "%smax_connections_per_user", pfx);
-    c->max_connections_per_user = (uint32_t)mf__batch_hget_u64(h, name);
-    snprintf(name, sizeof(name), "%smax_connections_per_ip", pfx);
-    c->max_connections_per_ip = (uint32_t)mf__batch_hget_u64(h, name);
-    snprintf(name, sizeof(name), "%smax_concurrent_mailboxes", pfx);
-    c->max_concurrent_mailboxes = (uint32_t)mf__batch_hget_u64(h, name);
-    snprintf(name, sizeof(name), "%smax_bytes_per_second", pfx);
-    c->max_bytes_per_second = mf__batch_hget_u64(h, name);
+#define GET_CAP(option, field, max)                                            \
+    snprintf(name, sizeof(name), "%s%s", pfx, #field);                         \
+    c->field = mf__batch_hget_u64(h, name);
+    MF_BATCH_CAPS(GET_CAP)
+#undef GET_CAP
 }
 
 static void

@@ -114,6 +114,18 @@ add_cap(struct mf__caps_keys *k, char *key, unsigned limit,
     k->ncaps++;
 }
 
+/* A cap of one login name or IP: key "cap:<kind>:<encoded name>". */
+static void
+add_named_cap(struct mf__caps_keys *k, const char *endpoint, const char *kind,
+              const char *name, unsigned limit, enum mf_caps_cap which) {
+    char *enc = mf__caps_encode(name);
+    char *rest = mf_xasprintf("cap:%s:%s", kind, enc);
+
+    add_cap(k, mf__caps_key(endpoint, rest), limit, which);
+    free(rest);
+    free(enc);
+}
+
 void
 mf__caps_keys_init(struct mf__caps_keys *k, const struct mf_caps_spec *spec) {
     const struct mf_caps_limits *lim = &spec->limits;
@@ -134,22 +146,12 @@ mf__caps_keys_init(struct mf__caps_keys *k, const struct mf_caps_spec *spec) {
      * fleet's connection count is visible (mf_caps_usage_get). */
     add_cap(k, mf__caps_key(e, "cap:total"), lim->max_connections,
             MF_CAPS_CAP_TOTAL);
-    if (lim->max_connections_per_user) {
-        char *enc = mf__caps_encode(spec->user);
-        char *rest = mf_xasprintf("cap:user:%s", enc);
-        add_cap(k, mf__caps_key(e, rest), lim->max_connections_per_user,
-                MF_CAPS_CAP_USER);
-        free(rest);
-        free(enc);
-    }
-    if (lim->max_connections_per_ip) {
-        char *enc = mf__caps_encode(spec->ip);
-        char *rest = mf_xasprintf("cap:ip:%s", enc);
-        add_cap(k, mf__caps_key(e, rest), lim->max_connections_per_ip,
-                MF_CAPS_CAP_IP);
-        free(rest);
-        free(enc);
-    }
+    if (lim->max_connections_per_user)
+        add_named_cap(k, e, "user", spec->user, lim->max_connections_per_user,
+                      MF_CAPS_CAP_USER);
+    if (lim->max_connections_per_ip)
+        add_named_cap(k, e, "ip", spec->ip, lim->max_connections_per_ip,
+                      MF_CAPS_CAP_IP);
 }
 
 void

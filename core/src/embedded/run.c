@@ -272,8 +272,8 @@ print_items(const struct mf_report_batch *rep) {
                 m->skipped_items[k].folder, m->skipped_items[k].uid,
                 (unsigned long long)m->skipped_items[k].size,
                 m->skipped_items[k].subject ? m->skipped_items[k].subject : "");
-        for (size_t k = 0; k < m->n_failed_items && shown < 50; k++, shown++) {
-            const struct mf_report_failed *f = &m->failed_items[k];
+        for (size_t k = 0; k < m->failed.n && shown < 50; k++, shown++) {
+            const struct mf_report_failed *f = &m->failed.items[k];
             printf("       failed %s %s UID %u (%llu bytes, \"%s\"): %s\n",
                    m->email, f->folder, f->uid, (unsigned long long)f->size,
                    f->subject ? f->subject : "",

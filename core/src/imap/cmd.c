@@ -1,8 +1,8 @@
 /*
- * The pure parts of the command layer (session.h): building command specs,
- * mapping status responses to mf_err codes, reading a server-suggested
- * backoff out of free text, and parsing capability lists. No I/O and no
- * session state here, so all of it is unit-testable on its own.
+ * The pure parts of the command layer (mailferry/imap_session.h): building
+ * command specs, mapping status responses to mf_err codes, reading a
+ * server-suggested backoff out of free text, and parsing capability lists. No
+ * I/O and no session state here, so all of it is unit-testable on its own.
  *
  * The status mapping, in one place (RFC 5530 response codes):
  *   OK, PREAUTH                         MF_E_OK
@@ -46,7 +46,7 @@
  *                                       same lock until the next window
  *   BYE otherwise                       MF_E_IMAP_BYE
  */
-#include "imap/session.h"
+#include "mailferry/imap_session.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -12,48 +12,27 @@
  * recv_some/send_some/wait (below) so that it reads and writes at the same
  * time. The blocking send/recv are thin loops over those.
  *
+ * Internal to core/src/imap (and its tests): the options and login
+ * structs are public (mailferry/imap_conn.h); everything else of the
+ * connection is reached through the session (mailferry/imap_session.h).
+ *
  * Ownership: the connection owns its curl handle (or fd). Credentials are
  * borrowed for the duration of mf__imap_conn_open() only and never kept.
  */
 #ifndef MF_IMAP_CONN_H
 #define MF_IMAP_CONN_H
 
-#include "mailferry/endpoint.h"
 #include "mailferry/err.h"
+#include "mailferry/imap_conn.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct mf_imap_login {
-    const char *user;        /* login name, or the admin's for impersonation */
-    const char *password;    /* borrowed; NULL with oauth_token */
-    const char *authzid;     /* SASL PLAIN authorization identity, or NULL */
-    const char *oauth_token; /* XOAUTH2 / OAUTHBEARER bearer token, or NULL */
-    /* Or tokens from here, asked for at each connection (conn_oauth.c). */
-    struct mf_oauth *oauth;    /* borrowed, or NULL */
-    const char *oauth_mailbox; /* whose token; NULL: user */
-    /* The password only as SASL PLAIN, never another mechanism the
-     * server offers (mf_profile.sasl_plain: Exchange Server). */
-    bool sasl_plain;
-};
-
 /* The last SASL continuation the server sent during an OAuth2 login. */
 struct mf__imap_sasl_answer {
     char b64[1024];
 };
-
-struct mf_imap_conn_options {
-    struct mf_endpoint endpoint;
-    const char *ca_file;      /* extra CA bundle, or NULL: system store */
-    bool insecure;            /* skip certificate verification */
-    const char *bind_address; /* local address for outgoing connections */
-    long connect_timeout_ms;  /* covers connect, TLS and login; 0: 30 s */
-    long io_timeout_ms; /* one read or write may wait this long; 0: 120 s */
-};
-
-struct mf_imap_conn;
-struct mf_oauth;
 
 /* Connects, secures and logs in. On success *conn_r is a logged-in
  * connection in the authenticated state. On failure err has the code

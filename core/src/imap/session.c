@@ -1,6 +1,7 @@
 /*
  * The IMAP session: lifecycle, state machine, capabilities and response
- * dispatch (see session.h; session_int.h says which file does what).
+ * dispatch (see mailferry/imap_session.h; session_int.h says which file does
+ * what).
  *
  * Data structures (session_int.h). Commands live in one FIFO list
  * (head..tail) in submit order, which is also send order. send_cur points
@@ -133,7 +134,8 @@ mf__imap_session_complete(struct mf_imap_session *s, struct mf__imap_cmd *c,
         MF_ASSERT(s->send_cur == c);
         s->send_cur = c->next;
     }
-    /* Its sources are not read after the callback (session.h). */
+    /* Its sources are not read after the callback (mailferry/imap_session.h).
+     */
     release_sources(c);
     if (c->cb)
         c->cb(c->ud, res);

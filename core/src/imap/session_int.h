@@ -17,7 +17,8 @@
 #ifndef MF_IMAP_SESSION_INT_H
 #define MF_IMAP_SESSION_INT_H
 
-#include "imap/session.h"
+#include "imap/conn.h"
+#include "mailferry/imap_session.h"
 
 /* ================================================================== */
 /* For session.c, session_submit.c and session_io.c                    */

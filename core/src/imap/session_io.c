@@ -1,5 +1,5 @@
 /*
- * The session's I/O loop (session.h: mf_imap_session_run() and
+ * The session's I/O loop (mailferry/imap_session.h: mf_imap_session_run() and
  * mf_imap_session_wait()): staging queued commands into the output
  * buffer, sending, reading and feeding the parser.
  *
@@ -263,8 +263,9 @@ oldest(const struct mf_imap_session *s) {
     return NULL;
 }
 
-/* Milliseconds left until the oldest command's deadline (session.h
- * "Deadlines"), at most cap; negative when it has passed. */
+/* Milliseconds left until the oldest command's deadline
+ * (mailferry/imap_session.h "Deadlines"), at most cap; negative when it has
+ * passed. */
 static long
 deadline_left(const struct mf_imap_session *s, long cap) {
     const struct mf__imap_cmd *c = oldest(s);

@@ -1,9 +1,9 @@
 /*
- * The synchronous helpers of the session (session.h): SELECT/EXAMINE,
- * LIST, CREATE, SUBSCRIBE, NOOP, CAPABILITY, LOGOUT. Each is a thin
- * wrapper: build a spec, submit, wait, keep the result in the session's
- * "last" slot. They use the session only through session.h and the few
- * accessors of session_int.h.
+ * The synchronous helpers of the session (mailferry/imap_session.h):
+ * SELECT/EXAMINE, LIST, CREATE, SUBSCRIBE, NOOP, CAPABILITY, LOGOUT. Each is a
+ * thin wrapper: build a spec, submit, wait, keep the result in the session's
+ * "last" slot. They use the session only through mailferry/imap_session.h and
+ * the few accessors of session_int.h.
  */
 #include "imap/session_int.h"
 

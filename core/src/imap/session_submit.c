@@ -1,6 +1,6 @@
 /*
- * Submitting a command (session.h: mf_imap_session_submit()): a command
- * spec becomes a queued struct mf__imap_cmd (session_int.h).
+ * Submitting a command (mailferry/imap_session.h: mf_imap_session_submit()): a
+ * command spec becomes a queued struct mf__imap_cmd (session_int.h).
  *
  * A command is rendered once, at submit, into its `out` buffer (tag, text,
  * literal headers, inline literal bytes, CRLF) and cut into parts: bytes

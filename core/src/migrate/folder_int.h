@@ -104,6 +104,11 @@ struct mf__folder {
     struct mf_pipe *pipe;
     struct mf__batch *cur; /* owned: the batch being filled */
     size_t inflight;
+    /* The keywords the target took in this folder (an APPEND that carried
+     * them answered OK), sorted, compared without case; owned: a message
+     * with another goes alone (folder_write.c, kw_fresh()). */
+    char **kw;
+    size_t nkw, kw_cap;
     struct mf_error werr;
     uint32_t werr_retry_ms;
     /* The source's pause (monotonic ms, throttle.c): written by the

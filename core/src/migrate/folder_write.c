@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct outmsg {
     struct mf__folder *fr;
@@ -130,6 +131,76 @@ read_streamed(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
 
 static void batch_done(void *ud, const struct mf_store_done *d);
 
+/* The flags om goes with: the source's; --gmail-labels-as-keywords: with
+ * its other labels as keywords; after keywords_dropped, its system flags
+ * alone. */
+static const char *
+out_flags(struct mf__folder *fr, struct outmsg *om) {
+    const struct mf__msg *m = &fr->list.m[om->idx];
+
+    if (!om->keywords_dropped &&
+        !(fr->run->gmail && fr->run->o->gmail_labels_as_keywords))
+        return m->flags;
+    if (!om->flags.len) {
+        struct mf_fingerprint k;
+        mf__gmail_key(m, &k);
+        mf__gmail_keywords(fr->run->gmail, fr->run->gmail_folder, &k, m->flags,
+                           &om->flags);
+    }
+    return (const char *)om->flags.data;
+}
+
+/* Orders a taken keyword v against the token k (n bytes), without case
+ * (Cyrus's mailbox_user_flag() compares user flags so). */
+static int
+kw_cmp(const char *v, const char *k, size_t n) {
+    int c = strncasecmp(v, k, n);
+    return c ? c : v[n] != '\0';
+}
+
+/* Whether flags ("\Seen $Label1") have a keyword the target has not taken
+ * in this folder; with add, those are taken from now on. Why it matters:
+ * a target may hold a number of keywords per folder (Cyrus 3.6: 100) and
+ * refuse the message that would add one more, and Cyrus 3.6.1's imapd
+ * dies (free(): double free, SIGABRT) when that refusal comes inside a
+ * MULTIAPPEND to a folder that holds messages after two of the command's
+ * messages were taken: the connection closes unanswered, and every
+ * attempt would send that command again. A message with a keyword not
+ * taken yet therefore goes alone (take_whole()): no MULTIAPPEND adds a
+ * keyword, so none is refused for one; that costs one APPEND per new
+ * keyword and folder. */
+static bool
+kw_fresh(struct mf__folder *fr, const char *flags, bool add) {
+    bool fresh = false;
+
+    for (const char *p = flags ? flags : ""; *p;) {
+        size_t n = strcspn(p, " "), lo = 0, hi = fr->nkw;
+        while (n && p[0] != '\\' && lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (kw_cmp(fr->kw[mid], p, n) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (n && p[0] != '\\' &&
+            (lo == fr->nkw || kw_cmp(fr->kw[lo], p, n) != 0)) {
+            fresh = true;
+            if (!add)
+                break;
+            if (fr->nkw == fr->kw_cap) {
+                fr->kw_cap = fr->kw_cap ? fr->kw_cap * 2 : 16;
+                fr->kw = mf_xreallocarray(fr->kw, fr->kw_cap, sizeof(*fr->kw));
+            }
+            memmove(fr->kw + lo + 1, fr->kw + lo,
+                    (fr->nkw - lo) * sizeof(*fr->kw));
+            fr->kw[lo] = mf_xstrndup(p, n);
+            fr->nkw++;
+        }
+        p += n + (p[n] == ' ');
+    }
+    return fresh;
+}
+
 static mf_err
 submit(struct mf__folder *fr, struct mf__batch *b) {
     struct mf_store *dst = fr->run->dst;
@@ -149,18 +220,7 @@ submit(struct mf__folder *fr, struct mf__batch *b) {
     for (size_t i = 0; i < b->n; i++) {
         struct outmsg *om = b->msgs[i];
         const struct mf__msg *m = &fr->list.m[om->idx];
-        am[i].flags = m->flags;
-        /* Gmail by labels: the message's other labels as keywords. */
-        if (fr->run->gmail && fr->run->o->gmail_labels_as_keywords) {
-            struct mf_fingerprint k;
-            mf__gmail_key(m, &k);
-            if (!om->flags.len)
-                mf__gmail_keywords(fr->run->gmail, fr->run->gmail_folder, &k,
-                                   m->flags, &om->flags);
-            am[i].flags = (const char *)om->flags.data;
-        }
-        if (om->keywords_dropped)
-            am[i].flags = (const char *)om->flags.data;
+        am[i].flags = out_flags(fr, om);
         am[i].date = m->date[0] ? m->date : NULL;
         am[i].body.size = om->streamed ? m->size : om->len;
         am[i].body.read = om->streamed ? read_streamed : read_whole;
@@ -426,6 +486,7 @@ settle(struct mf__folder *fr, struct outmsg **msgs, size_t n,
             struct mf__msg *m = &fr->list.m[msgs[i]->idx];
             uint64_t len = msgs[i]->streamed ? m->size : msgs[i]->len;
             m->state = M_DONE;
+            (void)kw_fresh(fr, out_flags(fr, msgs[i]), true);
             if (msgs[i]->repaired)
                 repaired(fr, msgs[i]);
             run->res->stats.messages_copied++;
@@ -512,6 +573,17 @@ take_whole(struct mf__folder *fr, struct mf_pipe_item *it) {
     om->len = it->len;
     it->data = NULL;
     it->len = 0;
+    if (kw_fresh(fr, out_flags(fr, om), false)) {
+        /* A keyword the folder has not taken: alone (kw_fresh()), after
+         * the batch before it, in source order. */
+        struct mf__batch *one = batch_new(fr);
+        batch_add(one, om);
+        if (submit_current(fr) == MF_E_OK)
+            (void)submit(fr, one);
+        else
+            batch_free(one);
+        return;
+    }
     if (!fr->cur)
         fr->cur = batch_new(fr);
     batch_add(fr->cur, om);

@@ -10,7 +10,7 @@
 #include "mailferry/checkpoint.h"
 #include "mailferry/fingerprint.h"
 #include "mailferry/migrate.h"
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -352,6 +352,12 @@ void mf__run_renamed(struct mf__run *run, const char *folder, const char *why);
  * (res->unmatched_renames). */
 void mf__run_unmatched_renames(struct mf__run *run,
                                const struct mf_folder_plan *plan);
+
+/* Whether LIST showed the target folder name (raw, as sent; store.c). */
+bool mf__store_lists_tgt_has(const struct mf_store_lists *l, const char *name);
+/* Whether LIST said the target folder name (raw, as sent) is subscribed. */
+bool mf__store_lists_tgt_subscribed(const struct mf_store_lists *l,
+                                    const char *name);
 
 /* Frees what an item owns. */
 void mf__run_item_clear(struct mf_migrate_item *it);

@@ -123,20 +123,23 @@ mf__pipe_cancelled(struct mf_pipe *p) {
     return c;
 }
 
-size_t
-mf__pipe_bytes(struct mf_pipe *p) {
+/* One of p's byte counts, read under its lock. */
+static size_t
+locked_count(struct mf_pipe *p, const size_t *count) {
     size_t n;
+
     pthread_mutex_lock(&p->mu);
-    n = p->bytes;
+    n = *count;
     pthread_mutex_unlock(&p->mu);
     return n;
 }
 
 size_t
+mf__pipe_bytes(struct mf_pipe *p) {
+    return locked_count(p, &p->bytes);
+}
+
+size_t
 mf__pipe_peak(struct mf_pipe *p) {
-    size_t n;
-    pthread_mutex_lock(&p->mu);
-    n = p->peak;
-    pthread_mutex_unlock(&p->mu);
-    return n;
+    return locked_count(p, &p->peak);
 }

@@ -1,5 +1,6 @@
 /*
- * The IMAP store: the store interface (store.h) over one mf_imap_session.
+ * The IMAP store: the store interface (mailferry/store.h) over one
+ * mf_imap_session.
  *
  * Its work is split by job (store_imap_int.h names the files): folders,
  * reading (SELECT, metadata, bodies), and appending; this file opens and
@@ -137,7 +138,7 @@ mf__store_imap_uid_set_parse(const char *s, uint32_t *out, size_t max,
 }
 
 /* Every queued callback runs now (CANCELLED) and no body source is read
- * again: the caller is about to free them (session.h, abort). */
+ * again: the caller is about to free them (mailferry/imap_session.h, abort). */
 static void
 imap_cancel(struct mf_store *st) {
     struct imap_store *is = mf__store_imap(st);

@@ -8,17 +8,17 @@
  * out as n single-message APPENDs, submitted together: the session keeps
  * up to its window of commands in flight and writes each literal
  * non-synchronising, {n+}, where LITERAL+ allows, or LITERAL- for literals
- * of at most 4096 bytes (RFC 7888 sections 4 and 5; session.h). A larger
- * literal under LITERAL- alone is synchronising: the session then sends
- * nothing more until the server's "+" (RFC 3501 section 7.5), which is
+ * of at most 4096 bytes (RFC 7888 sections 4 and 5; mailferry/imap_session.h).
+ * A larger literal under LITERAL- alone is synchronising: the session then
+ * sends nothing more until the server's "+" (RFC 3501 section 7.5), which is
  * slower but correct.
  *
  * Answers are matched to commands by tag, so they may come in any order.
  * A tagged OK [APPENDUID uidvalidity uid-set] (RFC 4315 section 3) gives
  * the target UIDs. A batch sent as single APPENDs has its done callback
  * run once, when its last command is answered, with each message's own
- * outcome (store.h, mf_store_done.msgs): a NO fails its message alone,
- * and a dropped connection fails the commands not answered yet with the
+ * outcome (mailferry/store.h, mf_store_done.msgs): a NO fails its message
+ * alone, and a dropped connection fails the commands not answered yet with the
  * session's error (the session runs their callbacks), so the engine
  * records exactly the messages whose OK came and nothing else.
  *

@@ -1,6 +1,6 @@
 /*
  * The IMAP store's insides, shared by its files and no one else (tests
- * included: they go through store.h):
+ * included: they go through mailferry/store.h):
  *
  *   store_imap.c          the vtable, opening (NAMESPACE, UserRoot),
  *                         closing, the fence gate, one waited command
@@ -17,14 +17,14 @@
  *
  * struct imap_store owns its session, the sequence map and the queue of
  * pending appends and flag changes; everything a callback gets is
- * borrowed (store.h).
+ * borrowed (mailferry/store.h).
  */
 #ifndef MF_MIGRATE_STORE_IMAP_INT_H
 #define MF_MIGRATE_STORE_IMAP_INT_H
 
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
-#include "imap/session.h"
+#include "mailferry/imap_session.h"
 
 #include <stdbool.h>
 #include <stddef.h>

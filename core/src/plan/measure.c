@@ -253,38 +253,65 @@ add_examine(struct mf_imap_cmd_spec *c, const struct mf_folder_entry *e) {
     mf_imap_cmd_astring(c, e->src_raw, e->src_raw_len);
 }
 
+/* Submits one folder's commands (entry e, callback data ud). */
+typedef mf_err (*folder_cmds_fn)(struct measure *m,
+                                 const struct mf_folder_entry *e,
+                                 struct cmd_ud *ud);
+
+/* Pipelines cmds for every measurable folder of the plan, then drains the
+ * session: the first error, returned after every submitted command has
+ * finished. uds holds a cmd_ud a folder. */
 static mf_err
-measure_fetch(struct measure *m) {
+each_measurable(struct measure *m, struct cmd_ud *uds, folder_cmds_fn cmds) {
     const struct mf_folder_plan *plan = m->res->plan;
     size_t n = mf_folder_plan_count(plan);
-    struct cmd_ud *uds = mf_xcalloc(n ? n : 1, sizeof(*uds));
-    struct mf_imap_untagged_prev prev_exists, prev_fetch;
     mf_err rc = MF_E_OK;
 
-    m->full = true;
-    m->cur = NONE;
-    mf_imap_session_push_untagged(m->s, "EXISTS", on_exists, m, &prev_exists);
-    mf_imap_session_push_untagged(m->s, "FETCH", on_fetch, m, &prev_fetch);
     for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
-        struct mf_imap_cmd_spec c = {0};
 
         if (!mf__plan_measurable(e))
             continue;
         uds[i] = (struct cmd_ud){m, i};
-        add_examine(&c, e);
-        if ((rc = submit(m, &c, examine_done, &uds[i])))
-            break;
-        mf_imap_cmd_text(&c, mf_window_empty(&m->res->window)
-                                 ? "UID FETCH 1:* (UID RFC822.SIZE)"
-                                 : "UID FETCH 1:* (UID RFC822.SIZE "
-                                   "INTERNALDATE)");
-        rc = submit(m, &c, fetch_done, &uds[i]);
+        rc = cmds(m, e, &uds[i]);
     }
     if (rc == MF_E_OK)
         rc = drain(m);
     else
         (void)drain(m); /* let the submitted ones finish */
+    return rc;
+}
+
+/* EXAMINE, then UID FETCH of every message's size (and date when a
+ * window applies). */
+static mf_err
+fetch_cmds(struct measure *m, const struct mf_folder_entry *e,
+           struct cmd_ud *ud) {
+    struct mf_imap_cmd_spec c = {0};
+    mf_err rc;
+
+    add_examine(&c, e);
+    if ((rc = submit(m, &c, examine_done, ud)))
+        return rc;
+    mf_imap_cmd_text(&c, mf_window_empty(&m->res->window)
+                             ? "UID FETCH 1:* (UID RFC822.SIZE)"
+                             : "UID FETCH 1:* (UID RFC822.SIZE "
+                               "INTERNALDATE)");
+    return submit(m, &c, fetch_done, ud);
+}
+
+static mf_err
+measure_fetch(struct measure *m) {
+    size_t n = mf_folder_plan_count(m->res->plan);
+    struct cmd_ud *uds = mf_xcalloc(n ? n : 1, sizeof(*uds));
+    struct mf_imap_untagged_prev prev_exists, prev_fetch;
+    mf_err rc;
+
+    m->full = true;
+    m->cur = NONE;
+    mf_imap_session_push_untagged(m->s, "EXISTS", on_exists, m, &prev_exists);
+    mf_imap_session_push_untagged(m->s, "FETCH", on_fetch, m, &prev_fetch);
+    rc = each_measurable(m, uds, fetch_cmds);
     mf_imap_session_pop_untagged(m->s, &prev_fetch);
     mf_imap_session_pop_untagged(m->s, &prev_exists);
     free(uds);
@@ -427,35 +454,31 @@ measure_oversize(struct measure *m, size_t i) {
     return rc;
 }
 
+/* STATUS name (MESSAGES SIZE), its folder noted in the order sent. */
+static mf_err
+status_cmds(struct measure *m, const struct mf_folder_entry *e,
+            struct cmd_ud *ud) {
+    struct mf_imap_cmd_spec c = {0};
+
+    m->order[m->n_order++] = ud->entry;
+    mf_imap_cmd_text(&c, "STATUS ");
+    mf_imap_cmd_astring(&c, e->src_raw, e->src_raw_len);
+    mf_imap_cmd_text(&c, " (MESSAGES SIZE)");
+    return submit(m, &c, status_done, ud);
+}
+
 static mf_err
 measure_status(struct measure *m) {
-    const struct mf_folder_plan *plan = m->res->plan;
-    size_t n = mf_folder_plan_count(plan);
+    size_t n = mf_folder_plan_count(m->res->plan);
     struct cmd_ud *uds = mf_xcalloc(n ? n : 1, sizeof(*uds));
     struct mf_imap_untagged_prev prev_status, prev_exists, prev_search,
         prev_fetch;
-    mf_err rc = MF_E_OK;
+    mf_err rc;
 
     m->order = mf_xcalloc(n ? n : 1, sizeof(*m->order));
     m->got = mf_xcalloc(n ? n : 1, sizeof(*m->got));
     mf_imap_session_push_untagged(m->s, "STATUS", on_status, m, &prev_status);
-    for (size_t i = 0; i < n && rc == MF_E_OK; i++) {
-        const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
-        struct mf_imap_cmd_spec c = {0};
-
-        if (!mf__plan_measurable(e))
-            continue;
-        uds[i] = (struct cmd_ud){m, i};
-        m->order[m->n_order++] = i;
-        mf_imap_cmd_text(&c, "STATUS ");
-        mf_imap_cmd_astring(&c, e->src_raw, e->src_raw_len);
-        mf_imap_cmd_text(&c, " (MESSAGES SIZE)");
-        rc = submit(m, &c, status_done, &uds[i]);
-    }
-    if (rc == MF_E_OK)
-        rc = drain(m);
-    else
-        (void)drain(m);
+    rc = each_measurable(m, uds, status_cmds);
     mf_imap_session_pop_untagged(m->s, &prev_status);
     if (rc != MF_E_OK)
         goto out;

@@ -6,7 +6,7 @@
 #ifndef MF_PLAN_INT_H
 #define MF_PLAN_INT_H
 
-#include "imap/session.h"
+#include "mailferry/imap_session.h"
 #include "mailferry/plan.h"
 
 #include <stdbool.h>

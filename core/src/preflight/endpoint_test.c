@@ -14,7 +14,7 @@
  */
 #include "preflight/preflight_int.h"
 
-#include "imap/session.h"
+#include "mailferry/imap_session.h"
 #include "mailferry/config.h"
 #include "mailferry/oauth.h"
 #include "mailferry/profile.h"

@@ -3,8 +3,8 @@
  * TCP, TLS with OpenSSL, greeting, CAPABILITY, STARTTLS and a login whose
  * answer we keep word for word.
  *
- * Why not the session (session.h)? libcurl does the connect, TLS and
- * login there and keeps the certificate, the greeting and the server's
+ * Why not the session (mailferry/imap_session.h)? libcurl does the connect, TLS
+ * and login there and keeps the certificate, the greeting and the server's
  * refusal text to itself. The endpoint test must show exactly those.
  * The logins that count (admin, impersonation, the probe) still go
  * through the session, the path the workers use; this one only explains.

@@ -141,8 +141,8 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
 
     mf_json_key(j, "failed_items");
     mf_json_array_begin(j);
-    for (size_t i = 0; i < m->n_failed_items; i++) {
-        const struct mf_report_failed *f = &m->failed_items[i];
+    for (size_t i = 0; i < m->failed.n; i++) {
+        const struct mf_report_failed *f = &m->failed.items[i];
 
         mf_json_object_begin(j);
         message_fields(j, f);
@@ -150,30 +150,30 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
-    mf_json_member(j, "failed_unlisted", m->failed_unlisted);
+    mf_json_member(j, "failed_unlisted", m->failed.unlisted);
 
     /* Folders under another name on the target (issue 13 section 2):
      * only when there are some. */
-    if (m->n_renamed_items + m->renamed_unlisted) {
+    if (m->renamed.n + m->renamed.unlisted) {
         mf_json_key(j, "renamed_folders");
         mf_json_array_begin(j);
-        for (size_t i = 0; i < m->n_renamed_items; i++) {
+        for (size_t i = 0; i < m->renamed.n; i++) {
             mf_json_object_begin(j);
-            mf_json_member(j, "folder", m->renamed_items[i].folder);
-            mf_json_member(j, "detail", m->renamed_items[i].error_text);
+            mf_json_member(j, "folder", m->renamed.items[i].folder);
+            mf_json_member(j, "detail", m->renamed.items[i].error_text);
             mf_json_object_end(j);
         }
         mf_json_array_end(j);
-        mf_json_member(j, "renamed_unlisted", m->renamed_unlisted);
+        mf_json_member(j, "renamed_unlisted", m->renamed.unlisted);
     }
     /* --repair (issue 13): copied, with these changes; only when there
      * are some (reports without repairs read as before). */
-    if (m->n_repaired_items + m->repaired_unlisted == 0)
+    if (m->repaired.n + m->repaired.unlisted == 0)
         return;
     mf_json_key(j, "repaired_items");
     mf_json_array_begin(j);
-    for (size_t i = 0; i < m->n_repaired_items; i++) {
-        const struct mf_report_failed *f = &m->repaired_items[i];
+    for (size_t i = 0; i < m->repaired.n; i++) {
+        const struct mf_report_failed *f = &m->repaired.items[i];
 
         mf_json_object_begin(j);
         message_fields(j, f);
@@ -181,7 +181,7 @@ items(struct mf_json *j, const struct mf_report_mailbox *m) {
         mf_json_object_end(j);
     }
     mf_json_array_end(j);
-    mf_json_member(j, "repaired_unlisted", m->repaired_unlisted);
+    mf_json_member(j, "repaired_unlisted", m->repaired.unlisted);
 }
 
 /* What `mailferry verify` said (mailferry/verify.h). */

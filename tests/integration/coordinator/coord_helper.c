@@ -58,6 +58,13 @@ kafka_config(const struct opts *o) {
     mf_config_set_flag(c, "topic-prefix", o->prefix);
     mf_config_set_flag(c, "kafka.session.timeout.ms", "6000");
     mf_config_set_flag(c, "kafka.allow.auto.create.topics", "true");
+    /* Every partition at once, from the group's committed offsets, as the
+     * embedded default's worker takes them: no group to join, so no 3 s
+     * of the dev broker's initial rebalance delay per command. The fake
+     * workers of a case run one after another, so nobody shares the
+     * partitions; the real worker's group is mailferry-worker's to test
+     * (integration.worker.*, integration.e2e.*). */
+    mf_config_set_flag(c, "kafka-assign", "all");
     return c;
 }
 

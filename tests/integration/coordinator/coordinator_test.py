@@ -23,6 +23,14 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(
+    os.environ.get("MF_SOURCE_DIR",
+                   os.path.join(os.path.dirname(__file__), "..", "..", "..")),
+    "tests", "support"))
+
+import pipeline  # noqa: E402
+from pipeline import Fail, Redis, check, env_file  # noqa: E402
+
 BUILD = os.environ.get("MF_BUILD_DIR", ".")
 RUN = os.environ["MF_TEST_RUN_DIR"]
 MF = os.path.join(BUILD, "bin", "mailferry")
@@ -33,13 +41,7 @@ TARGET_ADMIN_PW = "T4rget-Adm1n-plugh"
 
 
 def envfile(name):
-    out = {}
-    with open(os.path.join(RUN, name + ".env")) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.rstrip("\n").split("=", 1)
-                out[k] = v
-    return out
+    return env_file(os.path.join(RUN, name + ".env"))
 
 
 # MF_TEST_REDIS_FIXTURE=redis_auth: the case against the redis-server
@@ -61,85 +63,15 @@ if REDIS_QUERY:
     REDIS_URL += "?" + REDIS_QUERY
 
 
-class Fail(Exception):
-    pass
-
-
-def check(cond, what):
-    if not cond:
-        raise Fail(what)
-    print("ok:", what)
-
-
 # ---------------------------------------------------------------- redis
 
 
-class Redis:
-    """A tiny RESP client: enough to SCAN, read every type and DUMP."""
-
-    def __init__(self, db):
-        self.s = socket.create_connection(
-            (REDIS["REDIS_HOST"], int(REDIS["REDIS_PORT"])), timeout=10)
-        self.f = self.s.makefile("rb")
-        if "REDIS_ACL_USER" in REDIS:
-            with open(REDIS["REDIS_ACL_PASSWORD_FILE"]) as f:
-                self.cmd("AUTH", REDIS["REDIS_ACL_USER"], f.read().strip())
-        self.cmd("SELECT", db)
-
-    def cmd(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.s.sendall(out)
-        return self.read()
-
-    def read(self):
-        line = self.f.readline()
-        t, rest = line[:1], line[1:-2]
-        if t == b"+":
-            return rest
-        if t == b"-":
-            raise Fail("redis: " + rest.decode())
-        if t == b":":
-            return int(rest)
-        if t == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            data = self.f.read(n + 2)
-            return data[:-2]
-        if t == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        raise Fail("redis: bad reply %r" % line)
-
-    def keys(self, pattern):
-        cur, out = b"0", []
-        while True:
-            cur, batch = self.cmd("SCAN", cur, "MATCH", pattern, "COUNT",
-                                  1000)
-            out += batch
-            if cur == b"0":
-                return out
-
-    def everything(self, pattern):
-        """Every byte stored under the keys matching pattern."""
-        blob = b""
-        for k in self.keys(pattern):
-            t = self.cmd("TYPE", k)
-            if t == b"hash":
-                blob += b"\n".join(self.cmd("HGETALL", k))
-            elif t == b"list":
-                blob += b"\n".join(self.cmd("LRANGE", k, 0, -1))
-            elif t == b"set":
-                blob += b"\n".join(self.cmd("SMEMBERS", k))
-            elif t == b"zset":
-                blob += b"\n".join(self.cmd("ZRANGE", k, 0, -1))
-            elif t == b"string":
-                blob += self.cmd("GET", k)
-            blob += self.cmd("DUMP", k) or b""
-        return blob
+def redis_client(db):
+    """The RESP client of tests/support/pipeline.py on database db, as
+    the case's ACL user when the fixture requires AUTH."""
+    return Redis(REDIS["REDIS_HOST"], REDIS["REDIS_PORT"], db,
+                 REDIS.get("REDIS_ACL_USER"),
+                 REDIS.get("REDIS_ACL_PASSWORD_FILE"))
 
 
 # ---------------------------------------------------------------- runs
@@ -161,7 +93,7 @@ class Case:
         self.serve_log = os.path.join(self.dir, "serve.log")
         self.outputs = []  # everything the CLI printed, for secret checks
         self.batches = []
-        self.redis = Redis(CASE_DB[name])
+        self.redis = redis_client(CASE_DB[name])
         self.mf("key", "generate", self.key, "--key-id", "k1")
         with open(os.path.join(self.dir, "admin.pw"), "w") as f:
             f.write(ADMIN_PW + "\n")
@@ -307,12 +239,9 @@ class Case:
 
 
 def secrets_absent(blob, what, extra=()):
-    if isinstance(blob, str):
-        blob = blob.encode()
-    for s in list(PW.values()) + [ADMIN_PW, TARGET_ADMIN_PW] + list(extra):
-        if s.encode() in blob:
-            raise Fail("%s contains the password %s" % (what, s))
-    print("ok: no password in", what)
+    """No password of the case's mailboxes or admins, nor extra, in blob."""
+    pipeline.secrets_absent(blob, what, list(PW.values()) +
+                            [ADMIN_PW, TARGET_ADMIN_PW] + list(extra))
 
 
 # ---------------------------------------------------------------- cases
@@ -997,7 +926,10 @@ def case_stale(c):
               "the new batch's own job is not skipped")
     finally:
         c.prefix = c.tag
-        done.set()
+        # The worker stops before the listener does: its job, refused by
+        # the listener, is between attempts and stops at once; a listener
+        # that no longer accepts would hold it in the server's greeting
+        # for the whole --shutdown-timeout (25 s).
         if w.poll() is None:
             w.send_signal(signal.SIGTERM)
             try:
@@ -1005,6 +937,7 @@ def case_stale(c):
             except subprocess.TimeoutExpired:
                 w.kill()
                 w.wait()
+        done.set()
         lsn.close()
     secrets_absent(open(log).read(), "the worker log", ["pw-stale"])
 

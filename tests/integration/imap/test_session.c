@@ -129,11 +129,75 @@ big_read(void *ud, uint8_t *buf, size_t cap, size_t *n_r) {
     return MF_E_OK;
 }
 
+/* What a literal sink saw: the literals streamed to it, each checked
+ * byte by byte against big_byte(). */
+struct streamed {
+    int streams;
+    uint64_t pos, total, bad;
+};
+
+static mf_err
+stream_begin(void *ud, const struct mf_imap_literal_info *info) {
+    struct streamed *x = ud;
+    (void)info;
+    x->streams++;
+    x->pos = 0;
+    return MF_E_OK;
+}
+
+static mf_err
+stream_data(void *ud, const uint8_t *p, size_t n) {
+    struct streamed *x = ud;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != big_byte(x->pos + i))
+            x->bad++;
+    x->pos += n;
+    x->total += n;
+    return MF_E_OK;
+}
+
+static mf_err
+stream_end(void *ud) {
+    (void)ud;
+    return MF_E_OK;
+}
+
+/* APPENDs b's body (b->size bytes, 0: BIG_SIZE) to folder; the answer
+ * goes to ap. */
+static void
+submit_append_big(struct mf_imap_session *s, const char *folder, struct big *b,
+                  struct appended *ap) {
+    struct mf_imap_body_source src = {
+        .size = b->size ? b->size : BIG_SIZE, .read = big_read, .ud = b};
+    struct mf_imap_cmd_spec c = {0};
+
+    mf_imap_cmd_text(&c, "APPEND ");
+    mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
+    mf_imap_cmd_text(&c, " ");
+    mf_imap_cmd_source(&c, &src);
+    assert_int_equal(mf_imap_session_submit(s, &c, on_appended, ap, NULL),
+                     MF_E_OK);
+    mf_imap_cmd_clear(&c);
+}
+
+/* Unselects and deletes folder: the server as the test found it. */
+static void
+drop_folder(struct mf_imap_session *s, const char *folder) {
+    struct mf_imap_cmd_spec c = {0};
+
+    mf_imap_cmd_text(&c, "UNSELECT");
+    assert_int_equal(mf_imap_session_submit(s, &c, NULL, NULL, NULL), MF_E_OK);
+    mf_imap_cmd_clear(&c);
+    mf_imap_cmd_text(&c, "DELETE ");
+    mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
+    assert_int_equal(mf_imap_session_submit(s, &c, NULL, NULL, NULL), MF_E_OK);
+    mf_imap_cmd_clear(&c);
+    assert_int_equal(mf_imap_session_run(s, -1), MF_E_OK);
+}
+
 struct fetched {
     int count;
     int ok_bodies, ok_flags, ok_dates;
-    uint64_t streamed, streamed_bad;
-    int streams;
 };
 
 static mf_err
@@ -188,37 +252,13 @@ on_fetch(void *ud, const struct mf_imap_response *r) {
     return MF_E_OK;
 }
 
-static mf_err
-sink_begin(void *ud, const struct mf_imap_literal_info *info) {
-    struct fetched *f = ud;
-    (void)info;
-    f->streams++;
-    f->streamed = 0;
-    return MF_E_OK;
-}
-
-static mf_err
-sink_data(void *ud, const uint8_t *p, size_t n) {
-    struct fetched *f = ud;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != big_byte(f->streamed + i))
-            f->streamed_bad++;
-    f->streamed += n;
-    return MF_E_OK;
-}
-
-static mf_err
-sink_end(void *ud) {
-    (void)ud;
-    return MF_E_OK;
-}
-
 static void
 session_flow(bool tls) {
     struct mf_imap_session *s = open_target(tls);
     struct mf_imap_mailbox_info info;
     struct appended ap[NMSG + 1];
     struct fetched fx = {0};
+    struct streamed streamed = {0};
     struct big big = {0};
     bool inbox = false;
     char folder[64];
@@ -261,19 +301,7 @@ session_flow(bool tls) {
         free(m);
     }
     /* And a 1 MB body from a source. */
-    {
-        struct mf_imap_body_source src = {
-            .size = BIG_SIZE, .read = big_read, .ud = &big};
-        struct mf_imap_cmd_spec c = {0};
-        mf_imap_cmd_text(&c, "APPEND ");
-        mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
-        mf_imap_cmd_text(&c, " ");
-        mf_imap_cmd_source(&c, &src);
-        assert_int_equal(
-            mf_imap_session_submit(s, &c, on_appended, &ap[NMSG], NULL),
-            MF_E_OK);
-        mf_imap_cmd_clear(&c);
-    }
+    submit_append_big(s, folder, &big, &ap[NMSG]);
     assert_int_equal(mf_imap_session_run(s, -1), MF_E_OK);
     for (int i = 0; i <= NMSG; i++) {
         assert_int_equal(ap[i].calls, 1);
@@ -282,7 +310,8 @@ session_flow(bool tls) {
     }
 
     mf_imap_session_on_untagged(s, "FETCH", on_fetch, &fx);
-    mf_imap_session_set_literal_sink(s, sink_begin, sink_data, sink_end, &fx);
+    mf_imap_session_set_literal_sink(s, stream_begin, stream_data, stream_end,
+                                     &streamed);
     {
         struct mf_imap_cmd_spec c = {0};
         struct appended done = {0};
@@ -298,25 +327,12 @@ session_flow(bool tls) {
     assert_int_equal(fx.ok_bodies, NMSG);
     assert_int_equal(fx.ok_flags, NMSG);
     assert_int_equal(fx.ok_dates, NMSG);
-    assert_int_equal(fx.streams, 1);
-    assert_int_equal(fx.streamed, BIG_SIZE);
-    assert_int_equal(fx.streamed_bad, 0);
+    assert_int_equal(streamed.streams, 1);
+    assert_int_equal(streamed.total, BIG_SIZE);
+    assert_int_equal(streamed.bad, 0);
 
-    /* Clean up: leave the mailbox as it was. */
-    {
-        struct mf_imap_cmd_spec c = {0};
-        mf_imap_cmd_text(&c, "UNSELECT");
-        assert_int_equal(mf_imap_session_submit(s, &c, NULL, NULL, NULL),
-                         MF_E_OK);
-        mf_imap_cmd_clear(&c);
-        mf_imap_cmd_text(&c, "DELETE ");
-        mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
-        assert_int_equal(mf_imap_session_submit(s, &c, NULL, NULL, NULL),
-                         MF_E_OK);
-        mf_imap_cmd_clear(&c);
-        assert_int_equal(mf_imap_session_run(s, -1), MF_E_OK);
-        assert_int_equal(mf_imap_session_state(s), MF_IMAP_STATE_AUTHENTICATED);
-    }
+    drop_folder(s, folder);
+    assert_int_equal(mf_imap_session_state(s), MF_IMAP_STATE_AUTHENTICATED);
     assert_int_equal(mf_imap_session_logout(s), MF_E_OK);
     mf_imap_session_free(&s);
 }
@@ -340,59 +356,12 @@ test_session_dovecot_tls(void **state) {
 #define CROSS_SIZE (4 * 1024 * 1024)
 #define CROSS_FETCHES 4
 
-struct cross {
-    int streams;
-    uint64_t pos, total, bad;
-};
-
-static mf_err
-cross_begin(void *ud, const struct mf_imap_literal_info *info) {
-    struct cross *x = ud;
-    (void)info;
-    x->streams++;
-    x->pos = 0;
-    return MF_E_OK;
-}
-
-static mf_err
-cross_data(void *ud, const uint8_t *p, size_t n) {
-    struct cross *x = ud;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != big_byte(x->pos + i))
-            x->bad++;
-    x->pos += n;
-    x->total += n;
-    return MF_E_OK;
-}
-
-static mf_err
-cross_end(void *ud) {
-    (void)ud;
-    return MF_E_OK;
-}
-
-static void
-submit_append_big(struct mf_imap_session *s, const char *folder, struct big *b,
-                  struct appended *ap) {
-    struct mf_imap_body_source src = {
-        .size = CROSS_SIZE, .read = big_read, .ud = b};
-    struct mf_imap_cmd_spec c = {0};
-
-    mf_imap_cmd_text(&c, "APPEND ");
-    mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
-    mf_imap_cmd_text(&c, " ");
-    mf_imap_cmd_source(&c, &src);
-    assert_int_equal(mf_imap_session_submit(s, &c, on_appended, ap, NULL),
-                     MF_E_OK);
-    mf_imap_cmd_clear(&c);
-}
-
 static void
 crossing_streams(bool tls) {
     struct mf_imap_session *s = open_target(tls);
     struct appended first = {0}, second = {0}, fetched[CROSS_FETCHES];
     struct big b1 = {.size = CROSS_SIZE}, b2 = {.size = CROSS_SIZE};
-    struct cross x = {0};
+    struct streamed x = {0};
     char folder[64];
     int small = 8192;
 
@@ -413,7 +382,8 @@ crossing_streams(bool tls) {
     assert_int_equal(first.code, MF_E_OK);
 
     /* 16 MB of FETCH answers, and a 4 MB APPEND pipelined behind them. */
-    mf_imap_session_set_literal_sink(s, cross_begin, cross_data, cross_end, &x);
+    mf_imap_session_set_literal_sink(s, stream_begin, stream_data, stream_end,
+                                     &x);
     for (int i = 0; i < CROSS_FETCHES; i++) {
         struct mf_imap_cmd_spec c = {0};
         mf_imap_cmd_text(&c, "UID FETCH 1 (BODY.PEEK[])");
@@ -432,20 +402,7 @@ crossing_streams(bool tls) {
     assert_int_equal(x.total, (uint64_t)CROSS_FETCHES * CROSS_SIZE);
     assert_int_equal(x.bad, 0);
     mf_imap_session_set_literal_sink(s, NULL, NULL, NULL, NULL);
-
-    {
-        struct mf_imap_cmd_spec c = {0};
-        mf_imap_cmd_text(&c, "UNSELECT");
-        assert_int_equal(mf_imap_session_submit(s, &c, NULL, NULL, NULL),
-                         MF_E_OK);
-        mf_imap_cmd_clear(&c);
-        mf_imap_cmd_text(&c, "DELETE ");
-        mf_imap_cmd_astring(&c, (const uint8_t *)folder, strlen(folder));
-        assert_int_equal(mf_imap_session_submit(s, &c, NULL, NULL, NULL),
-                         MF_E_OK);
-        mf_imap_cmd_clear(&c);
-        assert_int_equal(mf_imap_session_run(s, -1), MF_E_OK);
-    }
+    drop_folder(s, folder);
     assert_int_equal(mf_imap_session_logout(s), MF_E_OK);
     mf_imap_session_free(&s);
 }

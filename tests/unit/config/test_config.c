@@ -7,6 +7,7 @@
 
 #include "mailferry/config.h"
 #include "mailferry/util.h"
+#include "testconf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,25 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *
-write_temp(const char *content) {
-    char *path = mf_xstrdup("/tmp/mf-config-test-XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, strlen(content)),
-                     (ssize_t)strlen(content));
-    close(fd);
-    return path;
-}
-
 static void
 test_precedence(void **state) {
     struct mf_config *c = mf_config_new();
     struct mf_error err = {0};
     enum mf_config_source src;
-    char *path = write_temp("# comment\nmax-connections = 3\n"
-                            "redis = redis://file:1\nname = \" spaced \"\n"
-                            "[kafka]\nsecurity.protocol = SSL\n");
+    char *path = mf_testconf_file(
+        "mf-config-test", "# comment\nmax-connections = 3\n"
+                          "redis = redis://file:1\nname = \" spaced \"\n"
+                          "[kafka]\nsecurity.protocol = SSL\n");
 
     (void)state;
     unsetenv("MAILFERRY_MAX_CONNECTIONS");
@@ -61,7 +52,8 @@ static void
 test_file_errors(void **state) {
     struct mf_config *c = mf_config_new();
     struct mf_error err = {0};
-    char *path = write_temp("good = 1\nthis line has no equals sign\n");
+    char *path = mf_testconf_file("mf-config-test",
+                                  "good = 1\nthis line has no equals sign\n");
 
     (void)state;
     assert_int_equal(mf_config_load_file(c, path, &err), MF_E_CONFIG);
@@ -116,7 +108,7 @@ test_secrets(void **state) {
     struct mf_config *c = mf_config_new();
     struct mf_error err = {0};
     char *secret = NULL;
-    char *path = write_temp("s3cret pass\n");
+    char *path = mf_testconf_file("mf-config-test", "s3cret pass\n");
 
     (void)state;
     mf_config_set_flag(c, "admin-password-file", path);
@@ -150,8 +142,9 @@ test_prefixed(void **state) {
     struct mf_config *c = mf_config_new();
     struct mf_error err = {0};
     struct mf_buf out = {0};
-    char *path = write_temp("[kafka]\nsasl.mechanism = PLAIN\n"
-                            "security.protocol = PLAINTEXT\n");
+    char *path =
+        mf_testconf_file("mf-config-test", "[kafka]\nsasl.mechanism = PLAIN\n"
+                                           "security.protocol = PLAINTEXT\n");
 
     (void)state;
     assert_int_equal(mf_config_load_file(c, path, &err), MF_E_OK);

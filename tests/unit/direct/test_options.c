@@ -16,36 +16,19 @@
 #include "mailferry/direct.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/util.h"
+#include "testconf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* A config with flags "key", "value", ..., NULL; nothing from the
- * environment that the tests read. */
-static struct mf_config *
-flags(const char *first, ...) {
-    struct mf_config *c = mf_config_new();
-    va_list ap;
-
-    unsetenv("MAILFERRY_REDIS");
-    unsetenv("MAILFERRY_MAX_CONNECTIONS");
-    unsetenv("MAILFERRY_ADMIN");
-    unsetenv("MAILFERRY_ADMIN_PASSWORD_FILE");
-    va_start(ap, first);
-    for (const char *k = first; k; k = va_arg(ap, const char *))
-        mf_config_set_flag(c, k, va_arg(ap, const char *));
-    va_end(ap);
-    return c;
-}
-
 #define SERVERS                                                                \
     "source", "imaps://src.test:993", "target", "imap://dst.test:143"
 
 static void
 test_defaults(void **state) {
-    struct mf_config *c = flags(SERVERS, NULL);
+    struct mf_config *c = mf_testconf_flags(SERVERS, NULL);
     struct mf_direct_settings s;
     struct mf_error err = {0};
 
@@ -71,7 +54,7 @@ test_defaults(void **state) {
 
 static void
 test_servers_required(void **state) {
-    struct mf_config *c = flags("source", "imaps://src.test", NULL);
+    struct mf_config *c = mf_testconf_flags("source", "imaps://src.test", NULL);
     struct mf_direct_settings s;
     struct mf_direct_connect dc;
     struct mf_error err = {0};
@@ -87,7 +70,7 @@ test_servers_required(void **state) {
     mf_direct_connect_clear(&dc);
     mf_config_free(&c);
 
-    c = flags("target", "imaps://dst.test", NULL);
+    c = mf_testconf_flags("target", "imaps://dst.test", NULL);
     assert_int_equal(mf_direct_connect_read(c, false, NULL, &dc, &err),
                      MF_E_USAGE);
     assert_string_equal(err.detail, "--source URL is required");
@@ -95,22 +78,11 @@ test_servers_required(void **state) {
     mf_config_free(&c);
 }
 
-static char *
-password_file(const char *content) {
-    char *path = mf_xstrdup("/tmp/mf-direct-options-XXXXXX");
-    int fd = mkstemp(path);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, strlen(content)),
-                     (ssize_t)strlen(content));
-    close(fd);
-    return path;
-}
-
 static void
 test_admins(void **state) {
-    char *pw = password_file("s3cret\n");
-    struct mf_config *c = flags(SERVERS, "target-admin", "tadm", NULL);
+    char *pw = mf_testconf_file("mf-direct-options", "s3cret\n");
+    struct mf_config *c =
+        mf_testconf_flags(SERVERS, "target-admin", "tadm", NULL);
     struct mf_direct_connect dc;
     struct mf_error err = {0};
 
@@ -124,8 +96,8 @@ test_admins(void **state) {
 
     /* The source profile gives the admin's login template unless
      * --admin-login-format does. */
-    c = flags(SERVERS, "admin", "adm", "admin-password-file", pw,
-              "source-profile", "exchange-onprem", NULL);
+    c = mf_testconf_flags(SERVERS, "admin", "adm", "admin-password-file", pw,
+                          "source-profile", "exchange-onprem", NULL);
     assert_int_equal(mf_direct_connect_read(c, true, NULL, &dc, &err), MF_E_OK);
     assert_string_equal(dc.login[0].admin, "adm");
     assert_string_equal(dc.login[0].admin_password, "s3cret");
@@ -136,9 +108,9 @@ test_admins(void **state) {
     assert_null(dc.login[0].admin_password);
     mf_config_free(&c);
 
-    c = flags(SERVERS, "admin", "adm", "admin-password-file", pw,
-              "source-profile", "exchange-onprem", "admin-login-format", "sasl",
-              NULL);
+    c = mf_testconf_flags(SERVERS, "admin", "adm", "admin-password-file", pw,
+                          "source-profile", "exchange-onprem",
+                          "admin-login-format", "sasl", NULL);
     assert_int_equal(mf_direct_connect_read(c, true, NULL, &dc, &err), MF_E_OK);
     assert_string_equal(dc.login[0].admin_format, "sasl");
     mf_direct_connect_clear(&dc);
@@ -151,9 +123,9 @@ test_admins(void **state) {
  * source; the target uses the row's own login. */
 static void
 test_logins(void **state) {
-    char *pw = password_file("s3cret");
-    struct mf_config *c =
-        flags(SERVERS, "admin", "adm", "admin-password-file", pw, NULL);
+    char *pw = mf_testconf_file("mf-direct-options", "s3cret");
+    struct mf_config *c = mf_testconf_flags(SERVERS, "admin", "adm",
+                                            "admin-password-file", pw, NULL);
     struct mf_csv_mailbox row = {
         .email = "ann@x.test", .username = "ann", .password = "annpw"};
     struct mf_direct_settings s;
@@ -180,9 +152,9 @@ test_logins(void **state) {
 
 static void
 test_rules(void **state) {
-    struct mf_config *c =
-        flags(SERVERS, "include", "INBOX,Archive/*", "exclude", "Junk",
-              "rename", "Sent Items=Sent", "target-root", "Old", NULL);
+    struct mf_config *c = mf_testconf_flags(
+        SERVERS, "include", "INBOX,Archive/*", "exclude", "Junk", "rename",
+        "Sent Items=Sent", "target-root", "Old", NULL);
     struct mf_direct_settings s;
     struct mf_error err = {0};
 
@@ -195,7 +167,7 @@ test_rules(void **state) {
     mf_direct_settings_free(&s);
     mf_config_free(&c);
 
-    c = flags(SERVERS, "rename", "NoEquals", NULL);
+    c = mf_testconf_flags(SERVERS, "rename", "NoEquals", NULL);
     assert_int_equal(mf_direct_settings_read(c, &s, &err), MF_E_USAGE);
     assert_non_null(strstr(err.detail, "--rename"));
     mf_direct_settings_free(&s);
@@ -205,7 +177,8 @@ test_rules(void **state) {
 /* Caps are leases in Redis: without --redis they are refused. */
 static void
 test_caps(void **state) {
-    struct mf_config *c = flags(SERVERS, "max-connections", "4", NULL);
+    struct mf_config *c =
+        mf_testconf_flags(SERVERS, "max-connections", "4", NULL);
     struct mf_direct_settings s;
     struct mf_error err = {0};
 
@@ -216,8 +189,9 @@ test_caps(void **state) {
     mf_direct_settings_free(&s);
     mf_config_free(&c);
 
-    c = flags(SERVERS, "max-connections", "4", "redis", "redis://127.0.0.1:1",
-              "lease-ttl", "20s", "max-attempts", "2", "batch", "b1", NULL);
+    c = mf_testconf_flags(SERVERS, "max-connections", "4", "redis",
+                          "redis://127.0.0.1:1", "lease-ttl", "20s",
+                          "max-attempts", "2", "batch", "b1", NULL);
     assert_int_equal(mf_direct_settings_read(c, &s, &err), MF_E_OK);
     assert_ptr_equal(s.opts.caps, &s.caps);
     assert_string_equal(s.caps.redis_url, "redis://127.0.0.1:1");
@@ -229,7 +203,7 @@ test_caps(void **state) {
     mf_config_free(&c);
 
     /* --redis alone (checkpoints there) holds no caps. */
-    c = flags(SERVERS, "redis", "redis://127.0.0.1:1", NULL);
+    c = mf_testconf_flags(SERVERS, "redis", "redis://127.0.0.1:1", NULL);
     assert_int_equal(mf_direct_settings_read(c, &s, &err), MF_E_OK);
     assert_null(s.opts.caps);
     mf_direct_settings_free(&s);
@@ -249,7 +223,8 @@ test_bad_values(void **state) {
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct mf_config *c = flags(SERVERS, cases[i][0], cases[i][1], NULL);
+        struct mf_config *c =
+            mf_testconf_flags(SERVERS, cases[i][0], cases[i][1], NULL);
         memset(&err, 0, sizeof(err));
         assert_int_not_equal(mf_direct_settings_read(c, &s, &err), MF_E_OK);
         assert_true(err.detail[0] != '\0');

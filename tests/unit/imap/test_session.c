@@ -16,7 +16,8 @@
 #include <cmocka.h>
 
 #include "fakeimap.h"
-#include "imap/session.h"
+#include "imap/conn.h"
+#include "mailferry/imap_session.h"
 #include "mailferry/folderplan.h"
 
 #include <stdio.h>

@@ -38,46 +38,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-struct t {
-    struct memenv env;
-    struct mf_migrate_server s_src, s_dst;
-    struct mf_migrate_login login;
-    struct mf_migrate_options o;
-    struct mf_migrate_result res;
-    struct mf__ckpt_mem *mem; /* checkpoints kept across pass() calls */
-};
-
-static int
-setup(void **state) {
-    struct t *t = calloc(1, sizeof(*t));
-
-    t->env.src = mf_mem_server_new('.');
-    t->env.dst = mf_mem_server_new('/');
-    /* The engine tells the sides apart by these pointers. */
-    t->o.source = &t->s_src;
-    t->o.target = &t->s_dst;
-    t->o.backoff_ms = 1;
-    t->o.max_backoff_ms = 5;
-    t->login.user = "user";
-    t->login.password = "secret";
-    *state = t;
-    return 0;
-}
-
-static int
-teardown(void **state) {
-    struct t *t = *state;
-
-    mf_migrate_result_clear(&t->res);
-    mf__ckpt_mem_free(&t->mem);
-    mf_mem_server_free(&t->env.src);
-    mf_mem_server_free(&t->env.dst);
-    free(t);
-    return 0;
-}
-
+/* One run without checkpoints kept from earlier runs. */
 static mf_err
-run(struct t *t) {
+run(struct memrun *t) {
     mf_migrate_result_clear(&t->res);
     return mf__migrate_mailbox_with(&t->o, "user@example.org", &t->login,
                                     &t->login, memenv_open, &t->env, &t->res);
@@ -86,15 +49,12 @@ run(struct t *t) {
 /* One pass with the checkpoints of the earlier passes, as a batch keeps
  * them in Redis. */
 static mf_err
-pass(struct t *t) {
-    mf_migrate_result_clear(&t->res);
-    return mf__migrate_mailbox_mem(&t->o, "user@example.org", &t->login,
-                                   &t->login, memenv_open, &t->env, &t->mem,
-                                   &t->res);
+pass(struct memrun *t) {
+    return memrun_pass(t, NULL, NULL);
 }
 
 static void
-expect_pass_ok(struct t *t) {
+expect_pass_ok(struct memrun *t) {
     mf_err rc = pass(t);
     if (rc != MF_E_OK)
         fail_msg("migrate: %s (%s)", mf_err_name(rc), t->res.error.detail);
@@ -102,7 +62,7 @@ expect_pass_ok(struct t *t) {
 }
 
 static void
-expect_ok(struct t *t) {
+expect_ok(struct memrun *t) {
     mf_err rc = run(t);
     if (rc != MF_E_OK)
         fail_msg("migrate: %s (%s)", mf_err_name(rc), t->res.error.detail);
@@ -110,7 +70,7 @@ expect_ok(struct t *t) {
 }
 
 static void
-expect_same(struct t *t, const char *src, const char *dst) {
+expect_same(struct memrun *t, const char *src, const char *dst) {
     const char *why = folders_differ(mf_mem_folder_find(t->env.src, src),
                                      mf_mem_folder_find(t->env.dst, dst), true);
     if (why)
@@ -149,7 +109,7 @@ total(struct mf_mem_server *srv) {
 /* ------------------------------------------------------------------ */
 
 static void
-make_tree(struct t *t) {
+make_tree(struct memrun *t) {
     fill(t->env.src, "INBOX", 0, true, 10, 300);
     fill(t->env.src, "Sent", MF_FOLDER_ATTR_SENT, true, 5, 800);
     fill(t->env.src, "Drafts", MF_FOLDER_ATTR_DRAFTS, false, 3, 200);
@@ -161,7 +121,7 @@ make_tree(struct t *t) {
 }
 
 static void
-check_tree(struct t *t) {
+check_tree(struct memrun *t) {
     expect_same(t, "INBOX", "INBOX");
     expect_same(t, "Sent", "Sent Items");
     expect_same(t, "Drafts", "Drafts");
@@ -176,7 +136,7 @@ check_tree(struct t *t) {
 
 static void
 test_full_copy(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     uint64_t bytes = 0;
 
     make_tree(t);
@@ -210,7 +170,7 @@ test_full_copy(void **state) {
 
 static void
 test_full_copy_plain_target(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     /* No UIDPLUS, no MULTIAPPEND: one APPEND per message. */
     t->env.dst->caps.uidplus = false;
@@ -224,7 +184,7 @@ test_full_copy_plain_target(void **state) {
 
 static void
 test_rerun_copies_nothing(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     make_tree(t);
     expect_ok(t);
@@ -245,7 +205,7 @@ test_rerun_copies_nothing(void **state) {
  * interrupted attempt: the resume duplicates nothing. */
 static void
 test_reencoding_target(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     make_tree(t);
     t->env.dst->faults.reencode = true;
@@ -268,7 +228,7 @@ test_reencoding_target(void **state) {
  * re-encoding target, the lenient one still pairs them. */
 static void
 test_reencoding_target_flags(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *sf = fill(t->env.src, "INBOX", 0, true, 6, 300);
     struct mf_mem_folder *df;
 
@@ -292,7 +252,7 @@ test_reencoding_target_flags(void **state) {
 
 static void
 test_reencoding_target_resume(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     fill(t->env.src, "INBOX", 0, true, 40, 300);
     mf_mem_folder_add(t->env.dst, "INBOX", 0, true);
@@ -309,7 +269,7 @@ test_reencoding_target_resume(void **state) {
 
 static void
 test_duplicates_stay(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
 
     add_msg(in, "twin", 700, "\\Seen", 5);
@@ -344,7 +304,7 @@ struct cut {
 };
 
 static void
-interrupted(struct t *t, const struct cut *c) {
+interrupted(struct memrun *t, const struct cut *c) {
     struct mf_mem_folder *in;
 
     t->env.dst->caps.uidplus = c->uidplus;
@@ -442,7 +402,7 @@ test_interrupted_second_folder(void **state) {
  * stack frame; write_all() now flushes on every exit.) */
 static void
 test_bye_mid_fetch(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     fill(t->env.src, "INBOX", 0, true, 300, 500);
     t->o.batch_messages = 5;
@@ -467,7 +427,7 @@ test_bye_mid_fetch(void **state) {
  * the prefix.) */
 static void
 test_split_then_disconnect(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
     uint32_t bad = 0;
 
@@ -516,7 +476,7 @@ add_with_poison(struct mf_mem_folder *f, unsigned n, unsigned poison) {
 
 static void
 test_bad_message_alone(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
     uint32_t bad = add_with_poison(in, 120, 37);
 
@@ -547,7 +507,7 @@ test_bad_message_alone(void **state) {
  * own answers. */
 static void
 test_bad_message_alone_singles(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
     uint32_t bad = add_with_poison(in, 120, 37);
 
@@ -571,7 +531,7 @@ test_bad_message_alone_singles(void **state) {
  * flags alone and is listed as repaired, the keywords dropped named. */
 static void
 test_keyword_limit(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
     uint32_t bad = 0;
 
@@ -616,7 +576,7 @@ test_keyword_limit(void **state) {
  * same way; what was not tried is listed all the same. */
 static void
 test_target_refuses_everything(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
     struct mf_mem_folder *arch = mf_mem_folder_add(t->env.src, "Archive", 0, 0);
     mf_err rc;
@@ -648,7 +608,7 @@ test_target_refuses_everything(void **state) {
  * target takes it the mailbox is synced with nothing listed. */
 static void
 test_refused_retried_next_pass(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
     uint32_t bad = add_with_poison(in, 40, 7);
 
@@ -681,7 +641,7 @@ test_refused_retried_next_pass(void **state) {
  * next pass copies exactly what is missing. */
 static void
 test_quota_then_lift(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = fill(t->env.src, "INBOX", 0, 0, 80, 400);
     struct mf_mem_folder *sent = fill(t->env.src, "Sent", 0, 0, 40, 400);
     uint64_t cmds, copied, missing, bytes = 0;
@@ -735,7 +695,7 @@ test_quota_then_lift(void **state) {
  * been raised. */
 static void
 test_size_cap_raised(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
 
     add_msg(in, "small", 1000, "", 1);
@@ -760,7 +720,7 @@ test_size_cap_raised(void **state) {
  * mailbox is not synced. */
 static void
 test_folder_create_refused(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     const struct mf_migrate_item *folder_item = NULL;
     size_t msgs = 0;
 
@@ -797,7 +757,7 @@ test_folder_create_refused(void **state) {
  * answered "already exists" (as every pass to Cyrus did). */
 static void
 test_folder_name_fallback(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     unsigned creates = 0, refused = 0;
 
     fill(t->env.src, "INBOX", 0, 0, 4, 300);
@@ -838,7 +798,7 @@ test_folder_name_fallback(void **state) {
  * that matched and a profile's rule are not. */
 static void
 test_unmatched_renames(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_folder_rules *r = mf_folder_rules_new();
     struct mf_error err;
     char why[256];
@@ -870,7 +830,7 @@ test_unmatched_renames(void **state) {
  * folder is tried. */
 static void
 test_target_without_mailbox(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     fill(t->env.src, "INBOX", 0, 0, 5, 300);
     t->env.dst->faults.no_mailbox = true;
@@ -881,7 +841,7 @@ test_target_without_mailbox(void **state) {
 
 static void
 test_size_cap(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
     uint32_t big;
 
@@ -905,7 +865,7 @@ test_size_cap(void **state) {
 
 static void
 test_appendlimit_wins(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
     uint32_t big;
 
@@ -925,7 +885,7 @@ test_appendlimit_wins(void **state) {
 
 static void
 test_vanished(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = fill(t->env.src, "INBOX", 0, 0, 20, 300);
     uint32_t gone = in->msgs[6].uid;
 
@@ -946,7 +906,7 @@ test_vanished(void **state) {
 
 static void
 test_throttled_open(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     fill(t->env.src, "INBOX", 0, 0, 5, 300);
     t->o.max_backoff_ms = 0; /* 60 s: the hint must not be capped */
@@ -966,7 +926,7 @@ test_throttled_open(void **state) {
  * profile's 30 s; a time over --throttle-pause-max is cut to it. */
 static void
 test_throttle_overrides(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     fill(t->env.src, "INBOX", 0, 0, 5, 300);
     t->o.max_backoff_ms = 0;
@@ -982,7 +942,7 @@ test_throttle_overrides(void **state) {
 
 static void
 test_throttle_pause_max(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     fill(t->env.src, "INBOX", 0, 0, 5, 300);
     t->o.max_backoff_ms = 0;
@@ -998,7 +958,7 @@ test_throttle_pause_max(void **state) {
 /* Six messages of 300 bytes each in the source's INBOX: three fit in a
  * quota of 1000. */
 static void
-six_of_300(struct t *t) {
+six_of_300(struct memrun *t) {
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
 
     for (unsigned i = 0; i < 6; i++) {
@@ -1013,7 +973,7 @@ six_of_300(struct t *t) {
  * and went on where it stopped: not failed, not counted as an attempt,
  * everything once on the target. */
 static void
-expect_waited(struct t *t) {
+expect_waited(struct memrun *t) {
     six_of_300(t);
     t->o.quota.window_s = 1;
     t->o.batch_messages = 1;
@@ -1029,7 +989,7 @@ expect_waited(struct t *t) {
  * 1000 bytes, the rest waits for the next window. */
 static void
 test_quota_waits_for_next_window(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     t->o.quota.upload_bytes = 1000;
     expect_waited(t);
@@ -1040,7 +1000,7 @@ test_quota_waits_for_next_window(void **state) {
  * the mailbox waits a window and goes on, nothing lost or doubled. */
 static void
 test_quota_server_says_used_up(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     t->env.dst->faults.append_fail_at = 3;
     t->env.dst->faults.append_fail_code = MF_E_BANDWIDTH_QUOTA;
@@ -1051,7 +1011,7 @@ test_quota_server_says_used_up(void **state) {
  * mailbox the same way. */
 static void
 test_quota_download(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     t->o.quota.download_bytes = 1000;
     expect_waited(t);
@@ -1085,7 +1045,7 @@ stop_later(void *ud) {
  * here) ends the run at once as stopped, what was copied kept. */
 static void
 test_quota_wait_stops(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     atomic_bool stop = false;
     pthread_t th;
 
@@ -1104,7 +1064,7 @@ test_quota_wait_stops(void **state) {
 
 static void
 test_auth_fails_at_once(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     fill(t->env.src, "INBOX", 0, 0, 5, 300);
     t->env.dst->faults.open_fail_count = 1;
@@ -1120,7 +1080,7 @@ test_auth_fails_at_once(void **state) {
 
 static void
 test_attempts_exhausted(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     fill(t->env.src, "INBOX", 0, 0, 5, 300);
     t->o.max_attempts = 3;
@@ -1133,7 +1093,7 @@ test_attempts_exhausted(void **state) {
 
 static void
 test_stop(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     atomic_bool stop = true;
 
     fill(t->env.src, "INBOX", 0, 0, 5, 300);
@@ -1150,7 +1110,7 @@ test_stop(void **state) {
 
 static void
 test_big_message_streams(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
 
     add_msg(in, "before", 3000, "", 1);
@@ -1168,7 +1128,7 @@ test_big_message_streams(void **state) {
 
 static void
 test_many_messages_small_pipe(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     fill(t->env.src, "INBOX", 0, 0, 5000, 200);
     t->o.pipe_bytes = 4096;
@@ -1183,7 +1143,7 @@ test_many_messages_small_pipe(void **state) {
 int
 main(void) {
     const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, memrun_setup, memrun_teardown)
         T(test_full_copy),
         T(test_target_refuses_everything),
         T(test_full_copy_plain_target),

@@ -25,60 +25,32 @@
 
 #include "memtest.h"
 
-struct t {
-    struct memenv env;
-    struct mf_migrate_server s_src, s_dst;
-    struct mf_migrate_login login;
-    struct mf_migrate_options o;
-    struct mf_migrate_result res;
-    struct mf__ckpt_mem *mem; /* checkpoints across passes */
-};
-
+/* Both servers with "." as the delimiter. */
 static int
 setup(void **state) {
-    struct t *t = calloc(1, sizeof(*t));
+    struct memrun *r;
 
-    t->env.src = mf_mem_server_new('.');
-    t->env.dst = mf_mem_server_new('.');
-    t->o.source = &t->s_src;
-    t->o.target = &t->s_dst;
-    t->o.backoff_ms = 1;
-    t->o.max_backoff_ms = 5;
-    t->login.user = "user";
-    t->login.password = "pw";
-    *state = t;
-    return 0;
-}
-
-static int
-teardown(void **state) {
-    struct t *t = *state;
-
-    mf_migrate_result_clear(&t->res);
-    mf__ckpt_mem_free(&t->mem);
-    mf_mem_server_free(&t->env.src);
-    mf_mem_server_free(&t->env.dst);
-    free(t);
+    memrun_setup(state);
+    r = *state;
+    mf_mem_server_free(&r->env.dst);
+    r->env.dst = mf_mem_server_new('.');
     return 0;
 }
 
 static mf_err
-pass(struct t *t) {
-    mf_migrate_result_clear(&t->res);
-    return mf__migrate_mailbox_mem(&t->o, "user@example.org", &t->login,
-                                   &t->login, memenv_open, &t->env, &t->mem,
-                                   &t->res);
+pass(struct memrun *t) {
+    return memrun_pass(t, NULL, NULL);
 }
 
 static void
-pass_ok(struct t *t) {
+pass_ok(struct memrun *t) {
     mf_err rc = pass(t);
     if (rc != MF_E_OK)
         fail_msg("pass: %s (%s)", mf_err_name(rc), t->res.error.detail);
 }
 
 static void
-same(struct t *t, const char *name) {
+same(struct memrun *t, const char *name) {
     const char *why =
         folders_differ(mf_mem_folder_find(t->env.src, name),
                        mf_mem_folder_find(t->env.dst, name), true);
@@ -87,7 +59,7 @@ same(struct t *t, const char *name) {
 }
 
 static struct mf_mem_folder *
-inbox_of(struct t *t, unsigned n, size_t size) {
+inbox_of(struct memrun *t, unsigned n, size_t size) {
     struct mf_mem_folder *f = mf_mem_folder_find(t->env.src, "INBOX");
     for (unsigned i = 0; i < n; i++) {
         char tag[32];
@@ -100,7 +72,7 @@ inbox_of(struct t *t, unsigned n, size_t size) {
 /* The one failed item with this code (fails the test when there is not
  * exactly one). */
 static const struct mf_migrate_item *
-failed_with(struct t *t, mf_err code) {
+failed_with(struct memrun *t, mf_err code) {
     const struct mf_migrate_item *found = NULL;
     unsigned n = 0;
 
@@ -117,7 +89,7 @@ failed_with(struct t *t, mf_err code) {
 
 /* Whether a failed item has this code and UID. */
 static bool
-has_failed(struct t *t, mf_err code, uint32_t uid) {
+has_failed(struct memrun *t, mf_err code, uint32_t uid) {
     for (size_t i = 0; i < t->res.n_failed; i++)
         if (t->res.failed[i].error.code == code && t->res.failed[i].uid == uid)
             return true;
@@ -130,7 +102,7 @@ has_failed(struct t *t, mf_err code, uint32_t uid) {
 
 static void
 test_unlistable_reported_and_retried(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     inbox_of(t, 6, 400);
     t->env.src->faults.meta_missing_uid = 3;
@@ -151,7 +123,7 @@ test_unlistable_reported_and_retried(void **state) {
 
 static void
 test_short_listing_listed_again(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     inbox_of(t, 8, 300);
     t->env.src->faults.meta_drop_uid = 5;
@@ -163,7 +135,7 @@ test_short_listing_listed_again(void **state) {
 
 static void
 test_short_listing_fails_folder(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
 
     inbox_of(t, 8, 300);
     t->env.src->faults.meta_drop_uid = 5;
@@ -185,7 +157,7 @@ test_short_listing_fails_folder(void **state) {
  * is found by the count from a UID up. */
 static void
 test_short_incremental_listing(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = inbox_of(t, 4, 300);
 
     pass_ok(t);
@@ -204,7 +176,7 @@ test_short_incremental_listing(void **state) {
 
 static void
 test_no_internaldate(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = inbox_of(t, 2, 300);
     const char body[] = "Subject: undated\r\n\r\nno date\r\n";
 
@@ -225,7 +197,7 @@ test_no_internaldate(void **state) {
 /* ------------------------------------------------------------------ */
 
 static void
-short_body(struct t *t, size_t size, unsigned times, bool fails) {
+short_body(struct memrun *t, size_t size, unsigned times, bool fails) {
     inbox_of(t, 5, size);
     t->o.stream_threshold = 4096;
     t->env.src->faults.body_short_uid = 2;
@@ -267,7 +239,7 @@ test_short_streamed_body_fails_message(void **state) {
 
 static void
 test_last_uid_max(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_find(t->env.src, "INBOX");
 
     in->uidnext = 4294967294u;
@@ -284,7 +256,7 @@ test_last_uid_max(void **state) {
 /* A checkpoint rolled back (Redis lost writes, a restore): dirty, at
  * last_uid, with the target mark lowered to mark. */
 static void
-roll_back(struct t *t, uint32_t last_uid, uint32_t mark) {
+roll_back(struct memrun *t, uint32_t last_uid, uint32_t mark) {
     struct mf__run r = {.o = &t->o, .mem = t->mem};
     struct mf_checkpoint ck;
     bool found = false;
@@ -304,7 +276,7 @@ roll_back(struct t *t, uint32_t last_uid, uint32_t mark) {
  * first one's copy is above a (too low) target mark. */
 static void
 test_twin_copied_despite_low_mark(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_find(t->env.src, "INBOX");
 
     add_msg(in, "x", 300, "", 1);
@@ -328,7 +300,7 @@ test_twin_copied_despite_low_mark(void **state) {
  * them: recognised, not copied a third time. */
 static void
 test_copied_twin_not_duplicated(void **state) {
-    struct t *t = *state;
+    struct memrun *t = *state;
     struct mf_mem_folder *in = mf_mem_folder_find(t->env.src, "INBOX");
 
     add_msg(in, "a", 300, "", 1);
@@ -344,7 +316,7 @@ test_copied_twin_not_duplicated(void **state) {
 int
 main(void) {
     const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, memrun_teardown)
         T(test_unlistable_reported_and_retried),
         T(test_short_listing_listed_again),
         T(test_short_listing_fails_folder),

@@ -39,11 +39,12 @@
 
 #include "fakeimap.h"
 
-#include "imap/session.h"
+#include "imap/conn.h"
+#include "mailferry/imap_session.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/migrate.h"
 #include "mailferry/profile.h"
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,12 +365,35 @@ static const struct mf_store_body_cb body_cb = {
     "+0000\" RFC822.SIZE 5)\n"                                                 \
     "S: $3 OK done\n"
 
+/* Opens a store on the login, EXAMINE INBOX and META4, then fetch (the
+ * bodies' UID FETCH and what follows), bodies over 8 bytes streamed;
+ * selects INBOX, lists its four messages and fetches the bodies of
+ * uids[0..n) into b. Returns what fetch_bodies returned; b->log is
+ * NUL-terminated. */
+static mf_err
+fetch_four(struct t *t, const char *fetch, const uint32_t *uids, size_t n,
+           struct bodies *b) {
+    char *script = mf_xasprintf("%s%s", CAPS_PLUS EXAMINE META4, fetch);
+    struct metas ms = {0};
+    struct mf_store_select sel;
+    mf_err rc;
+
+    open_store(t, script, 8);
+    free(script);
+    assert_int_equal(t->st->ops->select(t->st, "INBOX", true, &sel), MF_E_OK);
+    assert_int_equal(t->st->ops->fetch_meta(t->st, 1, 0, 0, on_meta, &ms),
+                     MF_E_OK);
+    assert_int_equal(ms.n, 4);
+    mf_buf_free(&ms.text);
+    rc = t->st->ops->fetch_bodies(t->st, uids, n, &body_cb, b);
+    mf_buf_append(&b->log, "", 1);
+    return rc;
+}
+
 static void
 test_fetch_bodies_streamed_expunge(void **state) {
     struct t t = {0};
-    struct metas ms = {0};
     struct bodies b = {0};
-    struct mf_store_select sel;
     static const uint32_t uids[] = {10, 11, 12, 13};
     (void)state;
 
@@ -377,29 +401,23 @@ test_fetch_bodies_streamed_expunge(void **state) {
      * store must know the UID from the sequence number. Message 1 (UID
      * 10) is expunged after its body came: UID 12 is then number 2. UID
      * 11 never comes. UID 13 is small: buffered, not streamed. */
-    open_store(&t,
-               CAPS_PLUS EXAMINE META4
-               "C: $4 UID FETCH 10:13 (UID BODY.PEEK[])\n"
-               "S: * 1 FETCH (BODY[] {20}\\r\\nfirst message body.. UID 10)\n"
-               "S: * 1 EXPUNGE\n"
-               "S: * 2 FETCH (BODY[] {24}\\r\\nthird message, streamed! "
-               "UID 12)\n"
-               "S: * 3 FETCH (UID 13 BODY[] {5}\\r\\nsmall)\n"
-               "S: $4 OK done\n" LOGOUT,
-               8);
-    assert_int_equal(t.st->ops->select(t.st, "INBOX", true, &sel), MF_E_OK);
-    assert_int_equal(t.st->ops->fetch_meta(t.st, 1, 0, 0, on_meta, &ms),
-                     MF_E_OK);
-    assert_int_equal(ms.n, 4);
-    assert_int_equal(t.st->ops->fetch_bodies(t.st, uids, 4, &body_cb, &b),
-                     MF_E_OK);
-    mf_buf_append(&b.log, "", 1);
+    assert_int_equal(
+        fetch_four(&t,
+                   "C: $4 UID FETCH 10:13 (UID BODY.PEEK[])\n"
+                   "S: * 1 FETCH (BODY[] {20}\\r\\nfirst message body.. "
+                   "UID 10)\n"
+                   "S: * 1 EXPUNGE\n"
+                   "S: * 2 FETCH (BODY[] {24}\\r\\nthird message, streamed! "
+                   "UID 12)\n"
+                   "S: * 3 FETCH (UID 13 BODY[] {5}\\r\\nsmall)\n"
+                   "S: $4 OK done\n" LOGOUT,
+                   uids, 4, &b),
+        MF_E_OK);
     assert_string_equal((char *)b.log.data, "10:20:first message body..;"
                                             "12:24:third message, streamed!;"
                                             "13:5:small;"
                                             "gone 11;");
     mf_buf_free(&b.log);
-    mf_buf_free(&ms.text);
     finish_store(&t);
 }
 
@@ -410,31 +428,24 @@ test_fetch_bodies_streamed_expunge(void **state) {
 static void
 test_streamed_body_uid_checked(void **state) {
     struct t t = {0};
-    struct metas ms = {0};
     struct bodies b = {0};
-    struct mf_store_select sel;
     static const uint32_t uids[] = {10, 11};
     mf_err rc;
     (void)state;
 
-    open_store(&t,
-               CAPS_PLUS EXAMINE META4
-               "C: $4 UID FETCH 10:11 (UID BODY.PEEK[])\n"
-               "S: * 1 FETCH (BODY[] {20}\\r\\nfirst message body.. UID 10)\n"
-               "S: * 2 FETCH (BODY[] {20}\\r\\nthird message body.. UID 12)\n"
-               "S: $4 OK done\n" LOGOUT,
-               8);
-    assert_int_equal(t.st->ops->select(t.st, "INBOX", true, &sel), MF_E_OK);
-    assert_int_equal(t.st->ops->fetch_meta(t.st, 1, 0, 0, on_meta, &ms),
-                     MF_E_OK);
-    rc = t.st->ops->fetch_bodies(t.st, uids, 2, &body_cb, &b);
+    rc = fetch_four(&t,
+                    "C: $4 UID FETCH 10:11 (UID BODY.PEEK[])\n"
+                    "S: * 1 FETCH (BODY[] {20}\\r\\nfirst message body.. UID "
+                    "10)\n"
+                    "S: * 2 FETCH (BODY[] {20}\\r\\nthird message body.. UID "
+                    "12)\n"
+                    "S: $4 OK done\n" LOGOUT,
+                    uids, 2, &b);
     assert_int_equal(rc, MF_E_IMAP_UNEXPECTED);
     assert_non_null(strstr(t.st->error.detail, "UID 12"));
-    mf_buf_append(&b.log, "", 1);
     assert_string_equal((char *)b.log.data, "10:20:first message body..;"
                                             "11:20:third message body..");
     mf_buf_free(&b.log);
-    mf_buf_free(&ms.text);
     mf_store_close(&t.st);
     (void)mf_fakeimap_finish(t.fake);
     mf_fakeimap_free(&t.fake);
@@ -448,27 +459,20 @@ test_fetch_bodies_disconnect_mid_literal(void **state) {
     struct t t = {0};
     struct metas ms = {0};
     struct bodies b = {0};
-    struct mf_store_select sel;
     static const uint32_t uids[] = {10, 11};
     mf_err rc;
     (void)state;
 
-    open_store(&t,
-               CAPS_PLUS EXAMINE META4
-               "C: $4 UID FETCH 10:11 (UID BODY.PEEK[])\n"
-               "S+: * 1 FETCH (UID 10 BODY[] {20}\\r\\nfirst mes\n"
-               "SLEEP 50\n"
-               "CLOSE\n",
-               8);
-    assert_int_equal(t.st->ops->select(t.st, "INBOX", true, &sel), MF_E_OK);
-    assert_int_equal(t.st->ops->fetch_meta(t.st, 1, 0, 0, on_meta, &ms),
-                     MF_E_OK);
-    rc = t.st->ops->fetch_bodies(t.st, uids, 2, &body_cb, &b);
+    rc = fetch_four(&t,
+                    "C: $4 UID FETCH 10:11 (UID BODY.PEEK[])\n"
+                    "S+: * 1 FETCH (UID 10 BODY[] {20}\\r\\nfirst mes\n"
+                    "SLEEP 50\n"
+                    "CLOSE\n",
+                    uids, 2, &b);
     assert_int_not_equal(rc, MF_E_OK);
     assert_int_equal(mf_err_class_of(rc), MF_ERRCLASS_RECONNECT);
     assert_int_equal(t.st->error.code, rc);
     /* Begun, never ended, nothing reported vanished. */
-    mf_buf_append(&b.log, "", 1);
     assert_null(strchr((char *)b.log.data, ';'));
     assert_int_equal(strncmp((char *)b.log.data, "10:20:", 6), 0);
     /* A broken store fails at once, and closes without LOGOUT. */
@@ -482,31 +486,23 @@ test_fetch_bodies_disconnect_mid_literal(void **state) {
 static void
 test_fetch_bodies_bye(void **state) {
     struct t t = {0};
-    struct metas ms = {0};
     struct bodies b = {0};
-    struct mf_store_select sel;
     static const uint32_t uids[] = {10, 11};
     mf_err rc;
     (void)state;
 
-    open_store(&t,
-               CAPS_PLUS EXAMINE META4
-               "C: $4 UID FETCH 10:11 (UID BODY.PEEK[])\n"
-               "S: * 1 FETCH (UID 10 BODY[] {20}\\r\\nfirst message body..)\n"
-               "S: * BYE server shutting down\n"
-               "CLOSE\n",
-               8);
-    assert_int_equal(t.st->ops->select(t.st, "INBOX", true, &sel), MF_E_OK);
-    assert_int_equal(t.st->ops->fetch_meta(t.st, 1, 0, 0, on_meta, &ms),
-                     MF_E_OK);
-    rc = t.st->ops->fetch_bodies(t.st, uids, 2, &body_cb, &b);
+    rc = fetch_four(&t,
+                    "C: $4 UID FETCH 10:11 (UID BODY.PEEK[])\n"
+                    "S: * 1 FETCH (UID 10 BODY[] {20}\\r\\nfirst message "
+                    "body..)\n"
+                    "S: * BYE server shutting down\n"
+                    "CLOSE\n",
+                    uids, 2, &b);
     assert_int_equal(rc, MF_E_IMAP_BYE);
     assert_int_equal(mf_err_class_of(rc), MF_ERRCLASS_RECONNECT);
     assert_non_null(strstr(t.st->error.detail, "shutting down"));
-    mf_buf_append(&b.log, "", 1);
     assert_string_equal((char *)b.log.data, "10:20:first message body..;");
     mf_buf_free(&b.log);
-    mf_buf_free(&ms.text);
     finish_store(&t);
 }
 
@@ -574,6 +570,18 @@ on_done(void *ud, const struct mf_store_done *d) {
         }
     }
     snprintf(r->detail, sizeof(r->detail), "%s", d->error.detail);
+}
+
+/* Queues an APPEND to folder of one message, body, with no flags or
+ * date; its answer goes to d. s reads the body. */
+static void
+append_plain(struct t *t, const char *folder, struct src *s, const char *body,
+             struct done *d) {
+    struct mf_store_append_msg m = {0};
+
+    msg(&m, s, "", NULL, body);
+    assert_int_equal(t->st->ops->append(t->st, folder, &m, 1, on_done, d),
+                     MF_E_OK);
 }
 
 static void
@@ -653,7 +661,6 @@ test_append_sync_literal(void **state) {
 static void
 test_append_errors(void **state) {
     struct t t = {0};
-    struct mf_store_append_msg m = {0};
     struct src s[3];
     struct done d[3] = {{0}};
     (void)state;
@@ -670,15 +677,9 @@ test_append_errors(void **state) {
                          "S: $4 NO [UNAVAILABLE] Busy, try again in 30 "
                          "seconds\n" LOGOUT,
                0);
-    msg(&m, &s[0], "", NULL, "a");
-    assert_int_equal(t.st->ops->append(t.st, "INBOX", &m, 1, on_done, &d[0]),
-                     MF_E_OK);
-    msg(&m, &s[1], "", NULL, "b");
-    assert_int_equal(t.st->ops->append(t.st, "Gone", &m, 1, on_done, &d[1]),
-                     MF_E_OK);
-    msg(&m, &s[2], "", NULL, "c");
-    assert_int_equal(t.st->ops->append(t.st, "INBOX", &m, 1, on_done, &d[2]),
-                     MF_E_OK);
+    append_plain(&t, "INBOX", &s[0], "a", &d[0]);
+    append_plain(&t, "Gone", &s[1], "b", &d[1]);
+    append_plain(&t, "INBOX", &s[2], "c", &d[2]);
     /* Refusals fail their command only; the store goes on. */
     assert_int_equal(t.st->ops->flush(t.st, 0), MF_E_OK);
     assert_int_equal(d[0].calls, 1);
@@ -694,7 +695,6 @@ test_append_errors(void **state) {
 static void
 test_append_disconnect_runs_callbacks(void **state) {
     struct t t = {0};
-    struct mf_store_append_msg m = {0};
     struct src s[2];
     struct done d[2] = {{0}};
     mf_err rc;
@@ -708,12 +708,8 @@ test_append_disconnect_runs_callbacks(void **state) {
                          "S: $2 OK [APPENDUID 1 5] done\n"
                          "CLOSE\n",
                0);
-    msg(&m, &s[0], "", NULL, "a");
-    assert_int_equal(t.st->ops->append(t.st, "INBOX", &m, 1, on_done, &d[0]),
-                     MF_E_OK);
-    msg(&m, &s[1], "", NULL, "b");
-    assert_int_equal(t.st->ops->append(t.st, "INBOX", &m, 1, on_done, &d[1]),
-                     MF_E_OK);
+    append_plain(&t, "INBOX", &s[0], "a", &d[0]);
+    append_plain(&t, "INBOX", &s[1], "b", &d[1]);
     rc = t.st->ops->flush(t.st, 0);
     assert_int_equal(mf_err_class_of(rc), MF_ERRCLASS_RECONNECT);
     /* Each callback ran exactly once: the first confirmed, the second
@@ -743,12 +739,17 @@ test_append_disconnect_runs_callbacks(void **state) {
     "C: $5 APPEND INBOX () {1+}\n"                                             \
     "C: d\n"
 
+/* Queues the four messages of FOUR_APPENDS to INBOX in one call (m and
+ * s hold them); the answer goes to d. */
 static void
-four(struct mf_store_append_msg *m, struct src *s) {
+append_four(struct t *t, struct mf_store_append_msg *m, struct src *s,
+            struct done *d) {
     msg(&m[0], &s[0], "\\Seen", " 1-Jan-2020 00:00:00 +0000", "a");
     msg(&m[1], &s[1], "", NULL, "b");
     msg(&m[2], &s[2], "", NULL, "c");
     msg(&m[3], &s[3], "", NULL, "d");
+    assert_int_equal(t->st->ops->append(t->st, "INBOX", m, 4, on_done, d),
+                     MF_E_OK);
 }
 
 static void
@@ -767,9 +768,7 @@ test_singles_out_of_order(void **state) {
                "S: $3 OK [APPENDUID 9 102] APPEND completed.\n" LOGOUT,
                0);
     assert_false(t.st->caps.multiappend);
-    four(m, s);
-    assert_int_equal(t.st->ops->append(t.st, "INBOX", m, 4, on_done, &d),
-                     MF_E_OK);
+    append_four(&t, m, s, &d);
     assert_int_equal(d.calls, 0);
     assert_int_equal(t.st->ops->flush(t.st, 0), MF_E_OK);
     /* One callback for the batch, each UID with its own message. */
@@ -803,9 +802,7 @@ test_singles_no_in_the_middle(void **state) {
                "C: e\n"
                "S: $6 OK [APPENDUID 9 104] done\n" LOGOUT,
                0);
-    four(m, s);
-    assert_int_equal(t.st->ops->append(t.st, "INBOX", m, 4, on_done, &d),
-                     MF_E_OK);
+    append_four(&t, m, s, &d);
     assert_int_equal(t.st->ops->flush(t.st, 0), MF_E_OK);
     assert_int_equal(d.calls, 1);
     /* The batch's error is the refusal; the others are confirmed. */
@@ -843,9 +840,7 @@ test_singles_drop_in_flight(void **state) {
                CAPS_EXCHANGE FOUR_APPENDS "S: $3 OK [APPENDUID 9 102] done\n"
                                           "CLOSE\n",
                0);
-    four(m, s);
-    assert_int_equal(t.st->ops->append(t.st, "INBOX", m, 4, on_done, &d),
-                     MF_E_OK);
+    append_four(&t, m, s, &d);
     rc = t.st->ops->flush(t.st, 0);
     assert_int_equal(mf_err_class_of(rc), MF_ERRCLASS_RECONNECT);
     /* Exactly once, with the one confirmed message and three failures

@@ -14,29 +14,14 @@
 #include "mailferry/config.h"
 #include "mailferry/plan.h"
 #include "mailferry/util.h"
+#include "testconf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A config with flags "key", "value", ..., NULL; nothing from the
- * environment that the tests read. */
-static struct mf_config *
-flags(const char *first, ...) {
-    struct mf_config *c = mf_config_new();
-    va_list ap;
-
-    unsetenv("MAILFERRY_REDIS");
-    unsetenv("MAILFERRY_FROM_BATCH");
-    va_start(ap, first);
-    for (const char *k = first; k; k = va_arg(ap, const char *))
-        mf_config_set_flag(c, k, va_arg(ap, const char *));
-    va_end(ap);
-    return c;
-}
-
 static void
 test_defaults(void **state) {
-    struct mf_config *c = flags("source", "imaps://src.test", NULL);
+    struct mf_config *c = mf_testconf_flags("source", "imaps://src.test", NULL);
     struct mf_plan_settings s = {0};
     struct mf_error err = {0};
 
@@ -57,11 +42,11 @@ test_defaults(void **state) {
 
 static void
 test_plan_options(void **state) {
-    struct mf_config *c =
-        flags("source", "imaps://src.test", "target", "imaps://dst.test",
-              "concurrency", "9", "max-message-size", "10M", "size-method",
-              "fetch", "include", "INBOX,Work/*", "exclude", "Trash",
-              "separator-replacement", "-", NULL);
+    struct mf_config *c = mf_testconf_flags(
+        "source", "imaps://src.test", "target", "imaps://dst.test",
+        "concurrency", "9", "max-message-size", "10M", "size-method", "fetch",
+        "include", "INBOX,Work/*", "exclude", "Trash", "separator-replacement",
+        "-", NULL);
     struct mf_plan_settings s = {0};
     struct mf_error err = {0};
 
@@ -100,8 +85,8 @@ test_refused(void **state) {
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct mf_config *c = flags("source", "imaps://src.test", cases[i].key,
-                                    cases[i].value, NULL);
+        struct mf_config *c = mf_testconf_flags(
+            "source", "imaps://src.test", cases[i].key, cases[i].value, NULL);
         struct mf_plan_settings s = {0};
 
         mf_err rc;
@@ -125,10 +110,10 @@ test_refused(void **state) {
  * from the options; --connections parsed. */
 static void
 test_batches(void **state) {
-    struct mf_config *c =
-        flags("source", "imaps://src.test", "redis", "redis://127.0.0.1:1",
-              "from-batch", "ignored", "connections", "2,8", "max-connections",
-              "6", "window", "2h", NULL);
+    struct mf_config *c = mf_testconf_flags(
+        "source", "imaps://src.test", "redis", "redis://127.0.0.1:1",
+        "from-batch", "ignored", "connections", "2,8", "max-connections", "6",
+        "window", "2h", NULL);
     struct mf_plan_settings s = {0};
     struct mf_error err = {0};
 

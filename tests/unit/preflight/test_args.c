@@ -13,24 +13,12 @@
 #include "mailferry/config.h"
 #include "mailferry/preflight.h"
 #include "mailferry/util.h"
+#include "testconf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* A config with flags "key", "value", ..., NULL. */
-static struct mf_config *
-flags(const char *first, ...) {
-    struct mf_config *c = mf_config_new();
-    va_list ap;
-
-    va_start(ap, first);
-    for (const char *k = first; k; k = va_arg(ap, const char *))
-        mf_config_set_flag(c, k, va_arg(ap, const char *));
-    va_end(ap);
-    return c;
-}
 
 static void
 test_problems(void **state) {
@@ -57,8 +45,8 @@ test_problems(void **state) {
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct mf_config *c =
-            flags(cases[i].k1, cases[i].v1, cases[i].k2, cases[i].v2, NULL);
+        struct mf_config *c = mf_testconf_flags(cases[i].k1, cases[i].v1,
+                                                cases[i].k2, cases[i].v2, NULL);
         struct mf_preflight_args a;
         struct mf_error err = {0};
 
@@ -74,20 +62,16 @@ test_problems(void **state) {
 
 static void
 test_read(void **state) {
-    char path[] = "/tmp/mf-preflight-args-XXXXXX";
-    int fd = mkstemp(path);
+    char *path = mf_testconf_file("mf-preflight-args", "pw\n");
     struct mf_config *c;
     struct mf_preflight_args a;
     struct mf_error err = {0};
 
     (void)state;
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "pw\n", 3), 3);
-    close(fd);
-    c = flags("source", "imaps://s.test:993", "target", "imap://t.test:143",
-              "user", "ann", "password-file", path, "timeout", "20",
-              "probe-connections", "5", "ca-file", "ca.pem", "insecure", "true",
-              NULL);
+    c = mf_testconf_flags("source", "imaps://s.test:993", "target",
+                          "imap://t.test:143", "user", "ann", "password-file",
+                          path, "timeout", "20", "probe-connections", "5",
+                          "ca-file", "ca.pem", "insecure", "true", NULL);
     assert_int_equal(mf_preflight_args_read(c, &a, &err), MF_PREFLIGHT_ARGS_OK);
     assert_string_equal(a.so.endpoint.host, "s.test");
     assert_int_equal(a.so.endpoint.port, 993);
@@ -106,6 +90,7 @@ test_read(void **state) {
     assert_null(a.user_pw);
     mf_config_free(&c);
     unlink(path);
+    free(path);
 }
 
 int

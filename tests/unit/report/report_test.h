@@ -79,4 +79,29 @@ small_batch(void) {
     return b;
 }
 
+/* A batch with one mailbox, x@example.test, and one failed item in it
+ * with every field set: INBOX, UID 7, 123456 bytes, 2024-05-13T08:46:40Z,
+ * <i7@example.test>, and the subject, error code and text given.
+ * mf_report_add_failed() files it by its code (failed, repaired, renamed
+ * folder, unmatched rule). */
+__attribute__((unused)) static struct mf_report_batch *
+batch_with_failed(const char *subject, mf_err code, const char *text) {
+    struct mf_report_batch_info info = {.name = "f", .generated = 1};
+    struct mf_report_batch *b = mf_report_new(&info);
+    struct mf_report_mailbox m = {.email = "x@example.test"};
+    struct mf_report_failed f = {
+        .folder = "INBOX",
+        .uid = 7,
+        .size = 123456,
+        .internal_date = 1715590000,
+        .subject = subject,
+        .message_id = "<i7@example.test>",
+        .error_code = code,
+        .error_text = text,
+    };
+
+    mf_report_add_failed(b, mf_report_add_mailbox(b, &m), &f);
+    return b;
+}
+
 #endif

@@ -127,36 +127,23 @@ test_hostile_strings(void **state) {
  * a failure. */
 static void
 test_repaired(void **state) {
-    struct mf_report_batch_info info = {.name = "r", .generated = 1};
-    struct mf_report_batch *b = mf_report_new(&info);
-    struct mf_report_mailbox m = {.email = "x@example.test"};
+    struct mf_report_batch *b = batch_with_failed(
+        "=?utf-8?q?stays_as_given?= Gr\xc3\xbc\xc3\x9f"
+        "e",
+        MF_E_MESSAGE_REPAIRED, "12 bare LF line ends made CRLF");
     char *json;
-    size_t i;
 
     (void)state;
-    i = mf_report_add_mailbox(b, &m);
-    mf_report_add_failed(b, i,
-                         &(struct mf_report_failed){
-                             .folder = "INBOX",
-                             .uid = 4,
-                             .size = 3000,
-                             .internal_date = 1715590000,
-                             .subject =
-                                 "=?utf-8?q?stays_as_given?= Gr\xc3\xbc\xc3\x9f"
-                                 "e",
-                             .message_id = "<r4@example.test>",
-                             .error_code = MF_E_MESSAGE_REPAIRED,
-                             .error_text = "12 bare LF line ends made CRLF"});
-    assert_int_equal(b->mailboxes[i].n_failed_items, 0);
-    assert_int_equal(b->mailboxes[i].n_repaired_items, 1);
+    assert_int_equal(b->mailboxes[0].failed.n, 0);
+    assert_int_equal(b->mailboxes[0].repaired.n, 1);
     json = render(b, MF_REPORT_JSON);
     assert_contains(json, "\"failed_items\":[],\"failed_unlisted\":0,"
                           "\"repaired_items\":[{\"folder\":\"INBOX\","
-                          "\"uid\":4,\"size\":3000,\"internal_date\":"
+                          "\"uid\":7,\"size\":123456,\"internal_date\":"
                           "\"2024-05-13T08:46:40Z\",\"subject\":\"=?utf-8?q?"
                           "stays_as_given?= Gr\xc3\xbc\xc3\x9f"
                           "e\",\"message_id\":"
-                          "\"<r4@example.test>\",\"changes\":\"12 bare LF line "
+                          "\"<i7@example.test>\",\"changes\":\"12 bare LF line "
                           "ends made CRLF\"}],\"repaired_unlisted\":0");
     assert_contains(json, "\"failed_items\":0,");
     free(json);

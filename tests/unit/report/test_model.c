@@ -113,8 +113,8 @@ test_copies_and_bounds(void **state) {
     }
     assert_int_equal(b->mailboxes[i].n_skipped_items, MF_REPORT_ITEMS_MAX);
     assert_int_equal(b->mailboxes[i].skipped_unlisted, 5);
-    assert_int_equal(b->mailboxes[i].n_failed_items, MF_REPORT_ITEMS_MAX);
-    assert_int_equal(b->mailboxes[i].failed_unlisted, 5);
+    assert_int_equal(b->mailboxes[i].failed.n, MF_REPORT_ITEMS_MAX);
+    assert_int_equal(b->mailboxes[i].failed.unlisted, 5);
     assert_string_equal(b->mailboxes[i].skipped_items[3].folder, "");
     assert_null(b->mailboxes[i].skipped_items[3].subject);
 
@@ -247,8 +247,8 @@ test_rename_warnings(void **state) {
     unmatched(b, 0, "Beta", beta); /* a's only: c has a Beta */
     unmatched(b, 1, "Nope", nope);
     unmatched(b, 1, "Nope", nope); /* listed twice: warned once */
-    assert_int_equal(b->mailboxes[0].n_unmatched_rename_items, 2);
-    assert_int_equal(b->mailboxes[0].n_failed_items, 0);
+    assert_int_equal(b->mailboxes[0].unmatched_renames.n, 2);
+    assert_int_equal(b->mailboxes[0].failed.n, 0);
     mf_report_totals(b, &t);
     assert_int_equal(t.failed_items, 0);
     assert_int_equal(mf_report_rename_warnings(b, &v), 1);
@@ -354,26 +354,14 @@ test_subject_display(void **state) {
 /* A failed item keeps what finds the message, its subject cleaned. */
 static void
 test_failed_item_fields(void **state) {
-    struct mf_report_batch_info info = {.name = "f", .generated = 1};
-    struct mf_report_batch *b = mf_report_new(&info);
-    struct mf_report_mailbox m = {.email = "x@example.test"};
+    struct mf_report_batch *b =
+        batch_with_failed("Invoice\r\n 2024\x00ignored", MF_E_MESSAGE_MALFORMED,
+                          "BAD Command Argument Error. 11");
     const struct mf_report_failed *f;
-    size_t i;
 
     (void)state;
-    i = mf_report_add_mailbox(b, &m);
-    mf_report_add_failed(b, i,
-                         &(struct mf_report_failed){
-                             .folder = "INBOX",
-                             .uid = 7,
-                             .size = 123456,
-                             .internal_date = 1715590000,
-                             .subject = "Invoice\r\n 2024\x00ignored",
-                             .message_id = "<i7@example.test>",
-                             .error_code = MF_E_MESSAGE_MALFORMED,
-                             .error_text = "BAD Command Argument Error. 11"});
-    assert_int_equal(b->mailboxes[i].n_failed_items, 1);
-    f = &b->mailboxes[i].failed_items[0];
+    assert_int_equal(b->mailboxes[0].failed.n, 1);
+    f = &b->mailboxes[0].failed.items[0];
     assert_int_equal(f->size, 123456);
     assert_int_equal(f->internal_date, 1715590000);
     assert_string_equal(f->subject, "Invoice 2024");

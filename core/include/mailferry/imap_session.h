@@ -1,9 +1,17 @@
 /*
  * IMAP commands and session (layers 2 and 3 of the engine, STYLE.md).
  *
- * A struct mf_imap_session owns one logged-in connection (conn.h) and one
- * response parser (parser.h). It tags commands ("mf1", "mf2", ...: never
- * curl's "A001"), pipelines them and matches the tagged answers.
+ * A struct mf_imap_session owns one logged-in connection
+ * (mailferry/imap_conn.h) and one response parser (mailferry/imap_parser.h).
+ * It tags commands ("mf1", "mf2", ...: never curl's "A001"), pipelines them
+ * and matches the tagged answers.
+ *
+ * Two tiers (STYLE.md): this header is the session's public API, for the
+ * store (core/src/migrate), the plan, preflight and the programs; the
+ * session's internals (its struct, mf__imap_session_*) are in
+ * core/src/imap/session_int.h, the connection's byte I/O
+ * (mf__imap_conn_*) in core/src/imap/conn.h, both for core/src/imap and
+ * its tests only.
  *
  * Commands. A command is built in a struct mf_imap_cmd_spec: a list of
  * segments, each protocol text, literal bytes (copied) or a body source (a
@@ -34,8 +42,8 @@
  *
  * Errors. A tagged NO or BAD fails that command only, with a code chosen
  * from the resp-code and text (see mf_imap_status_to_error() in
- * cmd.c for the table) and detail keeping the server's words. Errors
- * of class RECONNECT (BYE, disconnect, timeout, parse errors) break the
+ * core/src/imap/cmd.c for the table) and detail keeping the server's words.
+ * Errors of class RECONNECT (BYE, disconnect, timeout, parse errors) break the
  * session: state BROKEN, every pending command fails with that error, and
  * later submits fail. A server-suggested backoff ("try again in 30
  * seconds") is parsed into retry_after_ms.
@@ -57,12 +65,12 @@
  * callback receives (responses, arguments, results) is borrowed for the
  * duration of the call.
  */
-#ifndef MF_IMAP_SESSION_H
-#define MF_IMAP_SESSION_H
+#ifndef MAILFERRY_IMAP_SESSION_H
+#define MAILFERRY_IMAP_SESSION_H
 
-#include "imap/conn.h"
-#include "mailferry/imap_parser.h"
 #include "mailferry/err.h"
+#include "mailferry/imap_conn.h"
+#include "mailferry/imap_parser.h"
 #include "mailferry/util.h"
 
 #include <stdbool.h>
@@ -240,7 +248,7 @@ typedef mf_err (*mf_imap_untagged_cb)(void *ud,
 typedef void (*mf_imap_trace_cb)(void *ud, bool sent, const char *line,
                                  size_t len);
 
-/* Connects and logs in (mf__imap_conn_open()), then as
+/* Connects and logs in (core/src/imap/conn.c), then as
  * mf_imap_session_new_on_conn(). opts may be NULL. On failure err has the
  * code and detail and *retry_after_ms_r (may be NULL) any server-suggested
  * backoff. */
@@ -323,7 +331,7 @@ void mf_imap_session_push_untagged(struct mf_imap_session *s,
 void mf_imap_session_pop_untagged(struct mf_imap_session *s,
                                   const struct mf_imap_untagged_prev *prev);
 /* Streams literals larger than the limits' stream_threshold to these
- * callbacks (see parser.h): all three or none; NULL removes. */
+ * callbacks (see mailferry/imap_parser.h): all three or none; NULL removes. */
 void mf_imap_session_set_literal_sink(struct mf_imap_session *s,
                                       mf_imap_literal_begin_cb begin,
                                       mf_imap_literal_data_cb data,
@@ -340,12 +348,12 @@ MF_WARN_UNUSED mf_err mf_imap_session_submit(
     mf_imap_done_cb cb, void *ud, uint32_t *id_r);
 
 /* Drives I/O until every submitted command has completed: reads and
- * writes at the same time, never blocking in one direction (conn.h).
- * timeout_ms bounds how long the connection may make no progress at all,
- * nothing read and nothing written (-1: the session's timeout); when it
- * passes the session breaks with MF_E_TIMEOUT. Returns MF_E_OK, or the
- * error that broke the session. When it returns, bytes of later commands
- * may still be staged; the next run() or wait() sends them. */
+ * writes at the same time, never blocking in one direction
+ * (core/src/imap/conn.h). timeout_ms bounds how long the connection may make no
+ * progress at all, nothing read and nothing written (-1: the session's
+ * timeout); when it passes the session breaks with MF_E_TIMEOUT. Returns
+ * MF_E_OK, or the error that broke the session. When it returns, bytes of later
+ * commands may still be staged; the next run() or wait() sends them. */
 MF_WARN_UNUSED mf_err mf_imap_session_run(struct mf_imap_session *s,
                                           long timeout_ms);
 /* Like mf_imap_session_run(), until command id has completed. */

@@ -16,15 +16,20 @@
  * After an error of class RECONNECT the store is broken: the engine closes
  * it and opens a new one.
  *
+ * Two tiers (STYLE.md): this is the public interface, for the engine
+ * (core/src/migrate, which implements the IMAP store), the plan, verify and
+ * the in-memory fake; what only the engine uses of it is mf__ in
+ * core/src/migrate/migrate_int.h.
+ *
  * Ownership: everything a callback receives is borrowed for the duration
  * of the call.
  */
-#ifndef MF_MIGRATE_STORE_H
-#define MF_MIGRATE_STORE_H
+#ifndef MAILFERRY_STORE_H
+#define MAILFERRY_STORE_H
 
-#include "imap/session.h"
-#include "mailferry/folderplan.h"
 #include "mailferry/err.h"
+#include "mailferry/folderplan.h"
+#include "mailferry/imap_session.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -298,11 +303,6 @@ MF_WARN_UNUSED mf_err mf_store_list_source(struct mf_store *st,
 MF_WARN_UNUSED mf_err mf_store_list_target(struct mf_store *st,
                                            struct mf_store_lists *l);
 void mf_store_lists_free(struct mf_store_lists *l);
-/* Whether LIST showed the target folder name (raw, as sent). */
-bool mf_store_lists_tgt_has(const struct mf_store_lists *l, const char *name);
-/* Whether LIST said the target folder name (raw, as sent) is subscribed. */
-bool mf_store_lists_tgt_subscribed(const struct mf_store_lists *l,
-                                   const char *name);
 
 /* Sets st->error (and retry_after_ms 0) and returns code. */
 mf_err mf_store_fail(struct mf_store *st, mf_err code, const char *fmt, ...)
@@ -317,7 +317,7 @@ struct mf_store_imap_options {
     const struct mf_imap_login *login;
     unsigned window; /* commands in flight (0: 32) */
     long timeout_ms; /* no progress this long breaks it (0: 120 s) */
-    /* A command's deadline (session.h "Deadlines"; 0: 300 s). */
+    /* A command's deadline (mailferry/imap_session.h "Deadlines"; 0: 300 s). */
     long command_timeout_ms;
     /* Literals above this stream through the body callbacks instead of
      * being buffered whole (0: 256 KiB). */
