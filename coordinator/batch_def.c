@@ -44,6 +44,28 @@ exit_for(const char *command, mf_err rc, const struct mf_batchdef *d,
     return MF_EXIT_ERROR;
 }
 
+struct mf_json *
+batch_def_issues_begin(struct mf_json_doc *doc, const char *name,
+                       const char *csv_path) {
+    struct mf_json *j = mf_json_doc_begin(doc);
+
+    mf_json_object_begin(j);
+    mf_json_member(j, "batch", name);
+    mf_json_member(j, "file", csv_path);
+    mf_json_key(j, "errors"), mf_json_array_begin(j);
+    return j;
+}
+
+void
+batch_def_issues_end(struct mf_json_doc *doc, const char *done_key,
+                     uint64_t count) {
+    mf_json_array_end(&doc->j);
+    mf_json_member(&doc->j, done_key, (bool)false);
+    mf_json_member(&doc->j, "error_count", count);
+    mf_json_object_end(&doc->j);
+    mf_json_doc_print(doc, stdout);
+}
+
 int
 batch_def_read(struct cli *cli, const char *command, const char *name,
                const char *csv_path, const struct mf_crypto_keyring *kr,

@@ -43,12 +43,12 @@ int batch_status_result(const char *command, const char *batch, mf_err rc,
 int batch_cli_parse(struct cli *cli, const char *command, const char *usage,
                     const struct mf_option *options, int argc, char **argv,
                     int min_pos, int max_pos);
-/* Prints b (JSON; "{}" when empty) and a newline on stdout, frees b. */
-struct mf_buf;
-void batch_print_json(struct mf_buf *b);
-/* Starts b as a JSON object whose first member is "batch": name. */
-struct mf_json;
-void batch_json_begin(struct mf_json *j, struct mf_buf *b, const char *name);
+/* Parses the line of a command on one batch (`batch set`, `add`,
+ * `update`, `drop`, per-mailbox actions): "expected one batch NAME" for
+ * a missing, extra or malformed name. Returns -1 to go on, else the exit
+ * code. */
+int batch_cli_parse_one(struct cli *cli, const char *command, const char *usage,
+                        const struct mf_option *options, int argc, char **argv);
 
 /* Prints err for command on stderr, with a hint for common cases. */
 void batch_print_error(const char *command, const char *batch,

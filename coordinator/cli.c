@@ -6,6 +6,7 @@
 #include "mailferry/util.h"
 
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,13 +120,21 @@ cli_parse_one(struct cli *cli, const char *command, const char *usage,
         return MF_EXIT_USAGE;
     if (cli->help)
         return MF_EXIT_OK;
-    if (cli->npositional != 1) {
-        fprintf(stderr,
-                "mailferry %s: expected one %s\nusage: mailferry %s %s\n",
-                command, what, command, usage);
-        return MF_EXIT_USAGE;
-    }
+    if (cli->npositional != 1)
+        return cli_usage(command, usage, "expected one %s", what);
     return -1;
+}
+
+int
+cli_usage(const char *command, const char *usage, const char *fmt, ...) {
+    va_list ap;
+
+    fprintf(stderr, "mailferry %s: ", command);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: mailferry %s %s\n", command, usage);
+    return MF_EXIT_USAGE;
 }
 
 static atomic_bool *signal_stop;
@@ -138,7 +147,7 @@ on_signal(int sig) {
 }
 
 void
-cli_catch_signals(atomic_bool *stop) {
+cli_catch_stop(atomic_bool *stop) {
     struct sigaction sa;
 
     signal_stop = stop;
@@ -146,6 +155,11 @@ cli_catch_signals(atomic_bool *stop) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+void
+cli_catch_signals(atomic_bool *stop) {
+    cli_catch_stop(stop);
     signal(SIGPIPE, SIG_IGN);
 }
 

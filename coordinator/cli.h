@@ -75,8 +75,15 @@ int cli_parse_one(struct cli *cli, const char *command, const char *usage,
                   const char *what);
 void cli_free(struct cli *cli);
 
-/* Ctrl-C and SIGTERM set *stop (the work stops at its next boundary);
- * SIGPIPE is ignored (a closed pipe is an error where it is written). */
+/* Prints "mailferry COMMAND: MESSAGE" and the command's usage line on
+ * stderr; returns MF_EXIT_USAGE. */
+int cli_usage(const char *command, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Ctrl-C and SIGTERM set *stop (the work stops at its next boundary). */
+void cli_catch_stop(atomic_bool *stop);
+/* cli_catch_stop(), and SIGPIPE is ignored (a closed pipe is an error
+ * where it is written). */
 void cli_catch_signals(atomic_bool *stop);
 
 /* Prints the usage line and option help of a command to stdout. */

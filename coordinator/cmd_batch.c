@@ -119,14 +119,11 @@ batch_cli_parse(struct cli *cli, const char *command, const char *usage,
         return MF_EXIT_USAGE;
     if (cli->help)
         return MF_EXIT_OK;
-    if (cli->npositional < min_pos || cli->npositional > max_pos) {
-        fprintf(stderr, "mailferry %s: expected %s\nusage: mailferry %s %s\n",
-                command,
-                min_pos == max_pos && min_pos == 1 ? "one batch NAME"
-                                                   : "other arguments",
-                command, usage);
-        return MF_EXIT_USAGE;
-    }
+    if (cli->npositional < min_pos || cli->npositional > max_pos)
+        return cli_usage(command, usage, "expected %s",
+                         min_pos == max_pos && min_pos == 1
+                             ? "one batch NAME"
+                             : "other arguments");
     if (cli->npositional >= 1 && min_pos >= 1 &&
         !mf_batch_name_valid(cli->positional[0])) {
         fprintf(stderr,
@@ -138,17 +135,15 @@ batch_cli_parse(struct cli *cli, const char *command, const char *usage,
     return -1;
 }
 
-void
-batch_json_begin(struct mf_json *j, struct mf_buf *b, const char *name) {
-    mf_json_init(j, b);
-    mf_json_object_begin(j);
-    mf_json_key(j, "batch"), mf_json_string(j, name);
-}
+int
+batch_cli_parse_one(struct cli *cli, const char *command, const char *usage,
+                    const struct mf_option *options, int argc, char **argv) {
+    int exit_code =
+        cli_parse_one(cli, command, usage, options, argc, argv, "batch NAME");
 
-void
-batch_print_json(struct mf_buf *b) {
-    printf("%s\n", b->data ? (char *)b->data : "{}");
-    mf_buf_free(b);
+    if (exit_code < 0 && !mf_batch_name_valid(cli->positional[0]))
+        return cli_usage(command, usage, "expected one batch NAME");
+    return exit_code;
 }
 
 /* ------------------------------------------------------------------ */
@@ -262,112 +257,100 @@ static const struct mf_option no_options[] = {
     {NULL, false, NULL},
 };
 
+/* A batch command that needs Redis only (npos batch names): parses the
+ * line, connects and returns run's exit code. */
+static int
+redis_command(int argc, char **argv, const char *command, const char *usage,
+              const struct mf_option *options, int npos,
+              int (*run)(struct cli *cli, struct mf_redis *r)) {
+    struct cli cli;
+    struct mf_redis *redis = NULL;
+    int exit_code =
+        batch_cli_parse(&cli, command, usage, options, argc, argv, npos, npos);
+
+    if (exit_code < 0)
+        exit_code =
+            batch_cli_redis(&cli, &redis) ? run(&cli, redis) : MF_EXIT_ERROR;
+    mf_redis_free(&redis);
+    cli_free(&cli);
+    return exit_code;
+}
+
+static int
+stop_batch(struct cli *cli, struct mf_redis *r) {
+    const char *name = cli->positional[0];
+    enum mf_batch_state st = MF_BATCH_CREATED;
+    struct mf_error err = {0};
+    char text[128];
+    int exit_code = batch_status_result(
+        "batch stop", name, mf_batch_stop(r, name, &st, &err), &err);
+
+    if (exit_code != MF_EXIT_OK)
+        return exit_code;
+    snprintf(text, sizeof(text), "%s%s", mf_batch_state_name(st),
+             st == MF_BATCH_STOPPING
+                 ? " (workers stop at the next message boundary)"
+                 : "");
+    mf_status_word_print(stdout, cli->json, name, "state",
+                         mf_batch_state_name(st), text);
+    return MF_EXIT_OK;
+}
+
 int
 cmd_batch_stop(int argc, char **argv) {
     static const struct mf_option stop_options[] = {
         {"mailbox", true, "only these mailboxes (EmailAddress[,...])"},
         {NULL, false, NULL},
     };
-    struct cli cli;
-    struct mf_redis *redis = NULL;
-    struct mf_error err = {0};
-    enum mf_batch_state st;
-    char text[128];
-    int exit_code;
-    mf_err rc;
 
     if (batch_mailbox_given(argc, argv))
         return batch_mailbox_action(argc, argv, "batch stop");
-    exit_code = batch_cli_parse(
-        &cli, "batch stop", "NAME [--mailbox EMAIL[,...]] --redis URL [--json]",
-        stop_options, argc, argv, 1, 1);
-    if (exit_code >= 0)
-        goto out;
-    exit_code = MF_EXIT_ERROR;
-    if (!batch_cli_redis(&cli, &redis))
-        goto out;
-    if ((rc = mf_batch_stop(redis, cli.positional[0], &st, &err))) {
-        batch_print_error("batch stop", cli.positional[0], &err);
-        exit_code = batch_exit_code(rc);
-        goto out;
-    }
-    snprintf(text, sizeof(text), "%s%s", mf_batch_state_name(st),
-             st == MF_BATCH_STOPPING
-                 ? " (workers stop at the next message boundary)"
-                 : "");
-    mf_status_word_print(stdout, cli.json, cli.positional[0], "state",
-                         mf_batch_state_name(st), text);
-    exit_code = MF_EXIT_OK;
-out:
-    mf_redis_free(&redis);
-    cli_free(&cli);
-    return exit_code;
+    return redis_command(argc, argv, "batch stop",
+                         "NAME [--mailbox EMAIL[,...]] --redis URL [--json]",
+                         stop_options, 1, stop_batch);
 }
 
-int
-cmd_batch_remove(int argc, char **argv) {
-    struct cli cli;
-    struct mf_redis *redis = NULL;
+static int
+remove_batch(struct cli *cli, struct mf_redis *r) {
+    const char *name = cli->positional[0];
     struct mf_error err = {0};
-    int exit_code;
-    mf_err rc;
+    mf_err rc = mf_batch_remove(r, name, &err);
 
-    exit_code =
-        batch_cli_parse(&cli, "batch remove", "NAME --redis URL [--json]",
-                        no_options, argc, argv, 1, 1);
-    if (exit_code >= 0)
-        goto out;
-    exit_code = MF_EXIT_ERROR;
-    if (!batch_cli_redis(&cli, &redis))
-        goto out;
-    if ((rc = mf_batch_remove(redis, cli.positional[0], &err))) {
-        batch_print_error("batch remove", cli.positional[0], &err);
+    if (rc) {
+        batch_print_error("batch remove", name, &err);
         if (rc == MF_E_STATE)
             fprintf(stderr,
                     "(a running batch cannot be removed: `mailferry "
                     "batch stop %s` first)\n",
-                    cli.positional[0]);
-        exit_code = batch_exit_code(rc);
-        goto out;
+                    name);
+        return batch_exit_code(rc);
     }
-    mf_status_word_print(stdout, cli.json, cli.positional[0], "removed", "true",
-                         "removed");
-    exit_code = MF_EXIT_OK;
-out:
-    mf_redis_free(&redis);
-    cli_free(&cli);
-    return exit_code;
+    mf_status_word_print(stdout, cli->json, name, "removed", "true", "removed");
+    return MF_EXIT_OK;
+}
+
+int
+cmd_batch_remove(int argc, char **argv) {
+    return redis_command(argc, argv, "batch remove",
+                         "NAME --redis URL [--json]", no_options, 1,
+                         remove_batch);
+}
+
+static int
+list_batches(struct cli *cli, struct mf_redis *r) {
+    struct mf_error err = {0};
+
+    return batch_status_result("batch list", NULL,
+                               mf_status_list(r, cli->json, &err), &err);
 }
 
 int
 cmd_batch_list(int argc, char **argv) {
-    struct cli cli;
-    struct mf_redis *redis = NULL;
-    struct mf_error err = {0};
-    int exit_code;
-
-    exit_code = batch_cli_parse(&cli, "batch list", "--redis URL [--json]",
-                                no_options, argc, argv, 0, 0);
-    if (exit_code >= 0)
-        goto out;
-    exit_code = MF_EXIT_ERROR;
-    if (!batch_cli_redis(&cli, &redis))
-        goto out;
-    exit_code = batch_status_result(
-        "batch list", NULL, mf_status_list(redis, cli.json, &err), &err);
-out:
-    mf_redis_free(&redis);
-    cli_free(&cli);
-    return exit_code;
+    return redis_command(argc, argv, "batch list", "--redis URL [--json]",
+                         no_options, 0, list_batches);
 }
 
 static atomic_bool status_stop;
-
-static void
-on_status_signal(int sig) {
-    (void)sig;
-    atomic_store(&status_stop, true);
-}
 
 int
 cmd_batch_status(int argc, char **argv) {
@@ -389,7 +372,6 @@ cmd_batch_status(int argc, char **argv) {
     struct mf_redis *redis = NULL;
     struct mf_error err = {0};
     struct mf_status_options o = {0};
-    struct sigaction sa;
     uint64_t interval;
     int exit_code;
     mf_err rc;
@@ -415,14 +397,10 @@ cmd_batch_status(int argc, char **argv) {
     if (!batch_cli_redis(&cli, &redis))
         goto out;
     if (cli.npositional == 0) {
-        exit_code = batch_status_result(
-            "batch list", NULL, mf_status_list(redis, cli.json, &err), &err);
+        exit_code = list_batches(&cli, redis);
         goto out;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_status_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop(&status_stop);
     rc = mf_status_show(redis, cli.positional[0], &o, &status_stop, &err);
     if (rc == MF_E_USAGE) {
         fprintf(stderr, "mailferry batch status: %s\n", err.detail);
@@ -470,10 +448,7 @@ cmd_batch_report(int argc, char **argv) {
     if (cli.npositional == 3 && strcmp(cli.positional[1], "-o") == 0)
         output = cli.positional[2];
     else if (cli.npositional != 1) {
-        fprintf(stderr,
-                "mailferry batch report: expected NAME [-o FILE]\n"
-                "usage: mailferry batch report %s\n",
-                usage);
+        cli_usage("batch report", usage, "expected NAME [-o FILE]");
         goto out;
     }
     format = mf_config_get(cli.config, "format", NULL);
@@ -485,11 +460,11 @@ cmd_batch_report(int argc, char **argv) {
     exit_code = MF_EXIT_ERROR;
     if (!batch_cli_redis(&cli, &redis))
         goto out;
-    if ((rc = mf_batch_report(redis, cli.positional[0], &rep, &err))) {
-        batch_print_error("batch report", cli.positional[0], &err);
-        exit_code = batch_exit_code(rc);
+    if ((exit_code = batch_status_result(
+             "batch report", cli.positional[0],
+             mf_batch_report(redis, cli.positional[0], &rep, &err), &err)))
         goto out;
-    }
+    exit_code = MF_EXIT_ERROR;
     if (output && strcmp(output, "-") != 0)
         rc = mf_report_write_path(rep, fmt, output, &err);
     else if ((rc = mf_report_write(rep, fmt, stdout)))

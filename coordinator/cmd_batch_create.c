@@ -61,7 +61,6 @@ static const struct mf_option create_options[] = {
  * (mf_plan_batchdef()). */
 static int
 dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
-    const struct mf_batch_config *cfg = &d->cfg;
     struct mf_plan_batch *pb = NULL;
     struct mf_error err = {0};
     uint64_t conc;
@@ -74,56 +73,11 @@ dry_run_plan(struct cli *cli, const struct mf_batchdef *d) {
         fprintf(stderr, "mailferry batch create: %s\n", err.detail);
         goto out;
     }
-    if (cli->json) {
-        struct mf_buf b = {0};
-        struct mf_json j;
-        batch_json_begin(&j, &b, cfg->name);
-        mf_json_key(&j, "dry_run"), mf_json_bool(&j, true);
-        mf_json_key(&j, "source"), mf_json_string(&j, cfg->source);
-        mf_json_key(&j, "target"), mf_json_string(&j, cfg->target);
-        mf_json_key(&j, "mailboxes"), mf_json_u64(&j, d->n);
-        mf_batch_mailbox_list_json(&j, d->mbs, d->n);
-        mf_json_key(&j, "plan");
-        mf_plan_batch_to_json(pb, &j);
-        mf_json_object_end(&j);
-        batch_print_json(&b);
-    } else {
-        mf_batch_config_print(stdout, cfg, d->mbs, d->n, true);
-        printf("\n");
-        mf_plan_batch_print(stdout, pb);
-    }
+    mf_plan_batchdef_print(stdout, cli->json, d, pb);
     exit_code = pb->n_failed ? MF_EXIT_FAIL : MF_EXIT_OK;
 out:
     mf_plan_batch_free(&pb);
     return exit_code;
-}
-
-/* The JSON answer of a CSV with problems (j: NULL without --json). */
-static void
-print_issues_json(struct mf_json *j, struct mf_buf *out,
-                  const struct mf_batchdef *d) {
-    if (!j || !d->issues)
-        return;
-    mf_json_array_end(j);
-    mf_json_key(j, "created"), mf_json_bool(j, false);
-    mf_json_key(j, "error_count"), mf_json_u64(j, d->issues);
-    mf_json_object_end(j);
-    batch_print_json(out);
-}
-
-/* What was created, as text or JSON (core batch/show.c). */
-static void
-print_created(const struct mf_batchdef *d, bool json) {
-    struct mf_buf b = {0};
-    struct mf_json j;
-
-    if (!json) {
-        mf_batch_config_print(stdout, &d->cfg, d->mbs, d->n, false);
-        return;
-    }
-    mf_json_init(&j, &b);
-    mf_batch_config_json(&j, &d->cfg, d->mbs, d->n, false);
-    batch_print_json(&b);
 }
 
 /* Streamed rows into the batch being created. */
@@ -140,9 +94,9 @@ struct create {
     struct mf_crypto_keyring *kr;
     const char *csv;
     bool dry_run;
-    /* With --json: the CSV problems, as a JSON array into out. */
-    struct mf_json j, *issues;
-    struct mf_buf out;
+    /* With --json: the CSV problems, as a JSON array into doc. */
+    struct mf_json_doc doc;
+    struct mf_json *issues;
 };
 
 /* The command line and the key file; -1 to go on, else the exit code. */
@@ -162,13 +116,9 @@ read_command(struct create *c, int argc, char **argv) {
         fprintf(stderr, "mailferry batch create: %s\n", err.detail);
         return MF_EXIT_USAGE;
     }
-    if (!c->csv) {
-        fprintf(stderr,
-                "mailferry batch create: --csv FILE is required\n"
-                "usage: mailferry batch create %s\n",
-                create_usage);
-        return MF_EXIT_USAGE;
-    }
+    if (!c->csv)
+        return cli_usage("batch create", create_usage,
+                         "--csv FILE is required");
     if (!keyfile && !c->dry_run) {
         fprintf(stderr,
                 "mailferry batch create: --master-key-file F is required: "
@@ -192,28 +142,27 @@ store(struct create *c) {
     struct mf_batch_creator *creator = NULL;
     struct mf_error err = {0};
     int exit_code = MF_EXIT_ERROR;
-    mf_err rc;
 
     if (!batch_cli_redis(&c->cli, &redis))
         goto out;
-    if ((rc = mf_batch_create_begin(redis, &c->d.cfg, &creator, &err))) {
-        batch_print_error("batch create", c->d.cfg.name, &err);
-        exit_code = batch_exit_code(rc);
+    if ((exit_code = batch_status_result(
+             "batch create", c->d.cfg.name,
+             mf_batch_create_begin(redis, &c->d.cfg, &creator, &err), &err)))
         goto out;
-    }
     exit_code = batch_def_stream_rows("batch create", c->csv, c->kr, add_rows,
                                       creator, c->issues, &c->d);
     if (exit_code >= 0) {
         mf_batch_create_abort(&creator);
-        print_issues_json(c->issues, &c->out, &c->d);
+        if (c->issues && c->d.issues)
+            batch_def_issues_end(&c->doc, "created", c->d.issues);
         goto out;
     }
-    if ((rc = mf_batch_create_commit(&creator, &err))) {
-        batch_print_error("batch create", c->d.cfg.name, &err);
-        exit_code = batch_exit_code(rc);
+    if ((exit_code =
+             batch_status_result("batch create", c->d.cfg.name,
+                                 mf_batch_create_commit(&creator, &err), &err)))
         goto out;
-    }
-    print_created(&c->d, c->cli.json);
+    mf_batch_config_print(stdout, c->cli.json, &c->d.cfg, c->d.mbs, c->d.n,
+                          false);
     exit_code = MF_EXIT_OK;
 out:
     mf_redis_free(&redis);
@@ -228,26 +177,20 @@ cmd_batch_create(int argc, char **argv) {
     memset(&c, 0, sizeof(c));
     if ((exit_code = read_command(&c, argc, argv)) >= 0)
         goto out;
-    if (c.cli.json) {
-        c.issues = &c.j;
-        batch_json_begin(c.issues, &c.out, c.cli.positional[0]);
-        mf_json_key(c.issues, "file"), mf_json_string(c.issues, c.csv);
-        mf_json_key(c.issues, "errors"), mf_json_array_begin(c.issues);
-    }
+    if (c.cli.json)
+        c.issues = batch_def_issues_begin(&c.doc, c.cli.positional[0], c.csv);
     /* A dry run seals nothing: it keeps the clear passwords to log in
      * and plan (batch_def.h), and wipes them. */
     exit_code =
         batch_def_read(&c.cli, "batch create", c.cli.positional[0], c.csv,
                        c.dry_run ? NULL : c.kr, !c.dry_run, c.issues, &c.d);
-    if (exit_code >= 0)
-        print_issues_json(c.issues, &c.out, &c.d);
-    else if (c.dry_run)
-        exit_code = dry_run_plan(&c.cli, &c.d);
-    else
-        exit_code = store(&c);
+    if (exit_code < 0)
+        exit_code = c.dry_run ? dry_run_plan(&c.cli, &c.d) : store(&c);
+    else if (c.issues && c.d.issues)
+        batch_def_issues_end(&c.doc, "created", c.d.issues);
 out:
     mf_batchdef_free(&c.d);
-    mf_buf_free(&c.out);
+    mf_buf_free(&c.doc.buf);
     mf_crypto_keyring_free(&c.kr);
     cli_free(&c.cli);
     return exit_code;

@@ -60,19 +60,13 @@ edit_free(struct edit *e) {
 static int
 edit_parse(struct edit *e, const char *command, const char *usage,
            const struct mf_option *options, int argc, char **argv) {
+    int exit_code;
+
     memset(e, 0, sizeof(*e));
     e->command = command;
-    if (!cli_parse(&e->cli, command, usage, options, argc, argv))
-        return MF_EXIT_USAGE;
-    if (e->cli.help)
-        return MF_EXIT_OK;
-    if (e->cli.npositional != 1 || !mf_batch_name_valid(e->cli.positional[0])) {
-        fprintf(stderr,
-                "mailferry %s: expected one batch NAME\n"
-                "usage: mailferry %s %s\n",
-                command, command, usage);
-        return MF_EXIT_USAGE;
-    }
+    if ((exit_code = batch_cli_parse_one(&e->cli, command, usage, options, argc,
+                                         argv)) >= 0)
+        return exit_code;
     e->name = e->cli.positional[0];
     e->show = (struct mf_batch_edit_show){.command = command,
                                           .batch = e->name,
@@ -108,16 +102,6 @@ static const struct mf_option csv_options[] = {
     {NULL, false, NULL},
 };
 
-/* Ends the JSON list of a refused CSV and prints it. */
-static void
-errors_end(struct mf_json *j, struct mf_buf *b, uint64_t count) {
-    mf_json_array_end(j);
-    mf_json_key(j, "changed"), mf_json_bool(j, false);
-    mf_json_key(j, "error_count"), mf_json_u64(j, count);
-    mf_json_object_end(j);
-    printf("%s\n", (char *)b->data);
-}
-
 /* Reads and checks the CSV against the stored batch. Returns -1 with d
  * filled, else the exit code. */
 static int
@@ -126,14 +110,13 @@ read_rows(struct edit *e, const char *csv, struct mf_json *issues,
     struct mf_batch_config *cfg = NULL;
     struct mf_error err = {0};
     bool allow = false;
-    mf_err rc;
     int exit_code;
 
     memset(d, 0, sizeof(*d));
-    if ((rc = mf_batch_get(e->redis, e->name, &cfg, &err))) {
-        batch_print_error(e->command, e->name, &err);
-        return batch_exit_code(rc);
-    }
+    if ((exit_code = batch_status_result(
+             e->command, e->name, mf_batch_get(e->redis, e->name, &cfg, &err),
+             &err)))
+        return exit_code;
     if (mf_config_get_bool(e->cli.config, "allow-unknown-columns", false,
                            &allow, &err)) {
         fprintf(stderr, "mailferry %s: %s\n", e->command, err.detail);
@@ -153,7 +136,8 @@ read_rows(struct edit *e, const char *csv, struct mf_json *issues,
 static int
 send_rows(struct edit *e, const char *csv, bool add,
           const struct mf_batchdef *d, struct mf_json *issues,
-          struct mf_buf *eout, uint64_t *jobs_r, enum mf_batch_state *st_r) {
+          struct mf_json_doc *doc, uint64_t *jobs_r,
+          enum mf_batch_state *st_r) {
     struct mf_error err = {0};
     size_t *idx = NULL, n_idx = 0;
     mf_err rc;
@@ -175,7 +159,7 @@ send_rows(struct edit *e, const char *csv, bool add,
                 : "nothing changed: `batch add` adds mailboxes",
             issues);
         if (issues)
-            errors_end(issues, eout, n_idx);
+            batch_def_issues_end(doc, "changed", n_idx);
     } else if (rc) {
         batch_print_error(e->command, e->name, &err);
     }
@@ -195,8 +179,8 @@ static int
 csv_command(int argc, char **argv, const char *command, bool add) {
     struct edit e;
     struct mf_batchdef d = {0};
-    struct mf_buf eout = {0};
-    struct mf_json je, *issues = NULL;
+    struct mf_json_doc doc = {0};
+    struct mf_json *issues = NULL;
     enum mf_batch_state st = MF_BATCH_CREATED;
     uint64_t jobs = 0;
     const char *csv;
@@ -214,20 +198,15 @@ csv_command(int argc, char **argv, const char *command, bool add) {
     }
     if ((exit_code = edit_connect(&e, true)) >= 0)
         goto out;
-    if (e.cli.json) {
-        /* CSV problems as `batch create --json` lists them. */
-        issues = &je;
-        batch_json_begin(issues, &eout, e.name);
-        mf_json_key(issues, "file"), mf_json_string(issues, csv);
-        mf_json_key(issues, "errors"), mf_json_array_begin(issues);
-    }
+    if (e.cli.json) /* CSV problems as `batch create --json` lists them. */
+        issues = batch_def_issues_begin(&doc, e.name, csv);
     if ((exit_code = read_rows(&e, csv, issues, &d)) >= 0) {
         if (issues && d.issues)
-            errors_end(issues, &eout, d.issues);
+            batch_def_issues_end(&doc, "changed", d.issues);
         goto out;
     }
     mf_batch_edit_show_begin(&e.show);
-    if ((exit_code = send_rows(&e, csv, add, &d, issues, &eout, &jobs, &st)) >=
+    if ((exit_code = send_rows(&e, csv, add, &d, issues, &doc, &jobs, &st)) >=
         0)
         goto out;
     if (!e.cli.json)
@@ -239,7 +218,7 @@ csv_command(int argc, char **argv, const char *command, bool add) {
         printf("(they wait for `mailferry batch start %s`)\n", e.name);
     exit_code = MF_EXIT_OK;
 out:
-    mf_buf_free(&eout);
+    mf_buf_free(&doc.buf);
     mf_batchdef_free(&d);
     edit_free(&e);
     return exit_code;
@@ -272,7 +251,6 @@ cmd_batch_drop(int argc, char **argv) {
     char **emails = NULL;
     size_t n = 0;
     int exit_code;
-    mf_err rc;
 
     if ((exit_code = edit_parse(&e, "batch drop",
                                 "NAME --mailbox EMAIL[,...] --redis URL "
@@ -288,12 +266,12 @@ cmd_batch_drop(int argc, char **argv) {
     }
     if ((exit_code = edit_connect(&e, false)) >= 0)
         goto out;
-    if ((rc = mf_batch_drop_mailboxes(
-             e.redis, e.name, (const char *const *)emails, n, &st, &err))) {
-        batch_print_error("batch drop", e.name, &err);
-        exit_code = batch_exit_code(rc);
+    if ((exit_code = batch_status_result(
+             "batch drop", e.name,
+             mf_batch_drop_mailboxes(e.redis, e.name,
+                                     (const char *const *)emails, n, &st, &err),
+             &err)))
         goto out;
-    }
     if (e.cli.json) {
         mf_batch_edit_show_begin(&e.show);
         for (size_t i = 0; i < n; i++) {
@@ -378,11 +356,8 @@ action(int argc, char **argv, const char *command, enum mf_batch_mb_op op) {
         rc = mf_batch_mailboxes_op(
             e.redis, e.name, op, (const char *const *)emails, n,
             mf_batch_edit_show_outcome, &e.show, &st, &err);
-    if (rc) {
-        batch_print_error(command, e.name, &err);
-        exit_code = batch_exit_code(rc);
+    if ((exit_code = batch_status_result(command, e.name, rc, &err)))
         goto out;
-    }
     outcomes_end(&e, jobs, st);
     exit_code = e.show.unknown ? MF_EXIT_FAIL : MF_EXIT_OK;
 out:

@@ -86,21 +86,11 @@ cmd_batch_set(int argc, char **argv) {
     struct cli cli;
     struct mf_redis *redis = NULL;
     const char *name;
-    int exit_code = MF_EXIT_USAGE, changed = 0;
+    int exit_code, changed = 0;
 
-    if (!cli_parse(&cli, "batch set", set_usage, set_options, argc, argv))
+    if ((exit_code = batch_cli_parse_one(&cli, "batch set", set_usage,
+                                         set_options, argc, argv)) >= 0)
         goto out;
-    exit_code = MF_EXIT_OK;
-    if (cli.help)
-        goto out;
-    exit_code = MF_EXIT_USAGE;
-    if (cli.npositional != 1 || !mf_batch_name_valid(cli.positional[0])) {
-        fprintf(stderr,
-                "mailferry batch set: expected one batch NAME\n"
-                "usage: mailferry batch set %s\n",
-                set_usage);
-        goto out;
-    }
     name = cli.positional[0];
     exit_code = MF_EXIT_ERROR;
     if (!batch_cli_redis(&cli, &redis))
@@ -109,11 +99,7 @@ cmd_batch_set(int argc, char **argv) {
                                               &changed)) >= 0)
         goto out;
     if (changed == 0) {
-        fprintf(stderr,
-                "mailferry batch set: nothing to change\n"
-                "usage: mailferry batch set %s\n",
-                set_usage);
-        exit_code = MF_EXIT_USAGE;
+        exit_code = cli_usage("batch set", set_usage, "nothing to change");
         goto out;
     }
     if (cli.json)

@@ -6,7 +6,7 @@
  * and the connections used (the batch's caps and the most mailboxes that
  * ran at once). The figures come from mf_plan_batch_digest()
  * (mailferry/plan.h), the same that `plan --from-batch` estimates from,
- * and the table from mf_plan_compare_print().
+ * and the table or JSON from mf_plan_compare_print().
  *
  * Exit: 0 printed; 2 a wrong command line; 3 Redis unreachable or a batch
  * missing.
@@ -45,11 +45,9 @@ cmd_batch_compare(int argc, char **argv) {
     }
     url = mf_config_get(cli.config, "redis", NULL);
     if (cli.npositional < 2 || !url) {
-        fprintf(stderr,
-                "mailferry batch compare: %s\nusage: mailferry batch "
-                "compare %s\n",
-                !url ? "--redis URL is required" : "give two batches or more",
-                usage);
+        cli_usage("batch compare", usage, "%s",
+                  !url ? "--redis URL is required"
+                       : "give two batches or more");
         goto out;
     }
     exit_code = MF_EXIT_ERROR;
@@ -65,18 +63,7 @@ cmd_batch_compare(int argc, char **argv) {
                     cli.positional[i], err.detail);
             goto out;
         }
-    if (cli.json) {
-        struct mf_buf buf = {0};
-        struct mf_json j;
-
-        mf_json_init(&j, &buf);
-        mf_plan_compare_to_json(d, (size_t)cli.npositional, &j);
-        fwrite(buf.data, 1, buf.len, stdout);
-        fputc('\n', stdout);
-        mf_buf_free(&buf);
-    } else {
-        mf_plan_compare_print(stdout, d, (size_t)cli.npositional);
-    }
+    mf_plan_compare_print(stdout, cli.json, d, (size_t)cli.npositional);
     exit_code = MF_EXIT_OK;
 out:
     free(d);

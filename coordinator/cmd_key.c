@@ -13,37 +13,24 @@
 #include "mailferry/util.h"
 
 #include <stdio.h>
-#include <time.h>
-
-/* What a generated key is called when --key-id is not given:
- * key-YYYYMMDD-HHMMSS (UTC). */
-static void
-default_key_id(char *id, size_t n) {
-    time_t now = time(NULL);
-    struct tm tm;
-
-    gmtime_r(&now, &tm);
-    strftime(id, n, "key-%Y%m%d-%H%M%S", &tm);
-}
 
 static void
 print_generated(bool json, const char *file, const char *key_id, bool rotate) {
-    struct mf_buf b = {0};
-    struct mf_json j;
+    struct mf_json_doc doc;
+    struct mf_json *j;
 
     if (!json) {
         printf("%s: new current key %s%s (keep this file secret; mode 0600)\n",
                file, key_id, rotate ? " on top of the old ones" : "");
         return;
     }
-    mf_json_init(&j, &b);
-    mf_json_object_begin(&j);
-    mf_json_key(&j, "file"), mf_json_string(&j, file);
-    mf_json_key(&j, "key_id"), mf_json_string(&j, key_id);
-    mf_json_key(&j, "rotated"), mf_json_bool(&j, rotate);
-    mf_json_object_end(&j);
-    printf("%s\n", (char *)b.data);
-    mf_buf_free(&b);
+    j = mf_json_doc_begin(&doc);
+    mf_json_object_begin(j);
+    mf_json_member(j, "file", file);
+    mf_json_member(j, "key_id", key_id);
+    mf_json_member(j, "rotated", rotate);
+    mf_json_object_end(j);
+    mf_json_doc_print(&doc, stdout);
 }
 
 int
@@ -62,28 +49,20 @@ cmd_key_generate(int argc, char **argv) {
     char id[MF_CRYPTO_KEY_ID_MAX + 1];
     const char *key_id;
     bool rotate = false;
-    int exit_code = MF_EXIT_USAGE;
+    int exit_code;
     mf_err rc;
 
-    if (!cli_parse(&cli, "key generate", usage, options, argc, argv))
+    if ((exit_code = cli_parse_one(&cli, "key generate", usage, options, argc,
+                                   argv, "FILE")) >= 0)
         goto out;
-    if (cli.help) {
-        exit_code = MF_EXIT_OK;
-        goto out;
-    }
-    if (cli.npositional != 1 ||
-        mf_config_get_bool(cli.config, "rotate", false, &rotate, &err)) {
-        fprintf(stderr,
-                "mailferry key generate: expected one FILE\n"
-                "usage: mailferry key generate %s\n",
-                usage);
+    exit_code = MF_EXIT_USAGE;
+    if (mf_config_get_bool(cli.config, "rotate", false, &rotate, &err)) {
+        cli_usage("key generate", usage, "expected one FILE");
         goto out;
     }
     key_id = mf_config_get(cli.config, "key-id", NULL);
-    if (!key_id) {
-        default_key_id(id, sizeof(id));
-        key_id = id;
-    }
+    if (!key_id)
+        mf_crypto_key_id_default(id), key_id = id;
     if (!mf_crypto_key_id_valid(key_id)) {
         fprintf(stderr,
                 "mailferry key generate: \"%s\" is not a key id: 1 to %d of "

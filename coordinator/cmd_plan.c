@@ -131,24 +131,6 @@ read_forecast(const struct mf_plan_settings *st, struct mf_plan_forecast *f) {
     return MF_EXIT_ERROR;
 }
 
-static void
-print_forecast(const struct cli *cli, const struct mf_plan_batch *b,
-               const struct mf_plan_forecast *f) {
-    struct mf_buf buf = {0};
-    struct mf_json j;
-
-    if (!cli->json) {
-        mf_plan_forecast_print(stdout, b, f);
-        return;
-    }
-    mf_json_init(&j, &buf);
-    mf_plan_forecast_to_json(b, f, mf_config_get(cli->config, "source", NULL),
-                             mf_config_get(cli->config, "target", NULL), &j);
-    fwrite(buf.data, 1, buf.len, stdout);
-    fputc('\n', stdout);
-    mf_buf_free(&buf);
-}
-
 int
 cmd_plan(int argc, char **argv) {
     struct cli cli;
@@ -204,7 +186,9 @@ cmd_plan(int argc, char **argv) {
         fprintf(stderr, "mailferry plan: %s\n", err.detail);
         goto out;
     }
-    print_forecast(&cli, b, &fc);
+    mf_plan_forecast_print(stdout, cli.json, b, &fc,
+                           mf_config_get(cli.config, "source", NULL),
+                           mf_config_get(cli.config, "target", NULL));
     exit_code = b->n_failed ? MF_EXIT_FAIL : MF_EXIT_OK;
 out:
     mf_plan_requests_free(&reqs);

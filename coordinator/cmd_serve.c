@@ -77,13 +77,9 @@ read_options(struct cli *cli, int argc, char **argv, struct serve *sv) {
     sv->o.redis_url = mf_config_get(cli->config, "redis", NULL);
     if (cli->npositional ||
         !mf_config_get(cli->config, "master-key-file", NULL) ||
-        !sv->o.redis_url || !mf_config_get(cli->config, "kafka", NULL)) {
-        fprintf(stderr,
-                "mailferry serve: --kafka, --redis and --master-key-file are "
-                "required\nusage: mailferry serve %s\n",
-                serve_usage);
-        return MF_EXIT_USAGE;
-    }
+        !sv->o.redis_url || !mf_config_get(cli->config, "kafka", NULL))
+        return cli_usage("serve", serve_usage,
+                         "--kafka, --redis and --master-key-file are required");
     if (mf_config_get_u64(cli->config, "scan-interval",
                           MF_SERVICE_DEFAULT_SCAN_S, 1, 3600, MF_UNIT_SECONDS,
                           &scan, &err) ||

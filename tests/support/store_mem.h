@@ -1,6 +1,6 @@
 /*
- * An in-memory mail server and a store over it (store.h), for unit tests
- * of the migration engine (STYLE.md "The IMAP engine, in layers", 5).
+ * An in-memory mail server and a store over it (mailferry/store.h), for unit
+ * tests of the migration engine (STYLE.md "The IMAP engine, in layers", 5).
  *
  * A struct mf_mem_server holds folders (raw name, attributes,
  * subscription, UIDVALIDITY, UIDNEXT) and their messages (UID, flags,
@@ -34,8 +34,8 @@
  * message is expunged between fetch_meta() and fetch_bodies(); a listing
  * leaves a message out or lists it without its size; a body comes short.
  *
- * Threads: a store is used by one thread at a time (store.h), and so is a
- * server: the engine reads the source on its reader thread and writes the
+ * Threads: a store is used by one thread at a time (mailferry/store.h), and so
+ * is a server: the engine reads the source on its reader thread and writes the
  * target on its own, so source and target must be different servers.
  *
  * Ownership: the server owns its folders and messages; stores borrow the
@@ -44,7 +44,7 @@
 #ifndef MF_MIGRATE_STORE_MEM_H
 #define MF_MIGRATE_STORE_MEM_H
 
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -140,6 +140,14 @@ struct mf_mem_faults {
      * its size and bytes differ from what was appended (Message-ID,
      * Subject, From and the date stay). Does not clear itself. */
     bool reencode;
+    /* A UID STORE whose set names this target UID is refused whole (NO),
+     * as a server refuses a set it cannot change all of (0: none). Does
+     * not clear itself. */
+    uint32_t flags_refuse_uid;
+    /* Every append() batch takes this long, as a slow target (a maildir
+     * rescanned at each command): the engine's reader gets ahead of it.
+     * Does not clear itself. */
+    unsigned command_delay_ms;
 };
 
 struct mf_mem_stats {
@@ -149,10 +157,13 @@ struct mf_mem_stats {
      * append_fail_at fault fired (appends already in flight behind it). */
     uint64_t appended_after_fault;
     uint64_t append_cmds;   /* append commands carried out */
+    uint64_t max_append;    /* most messages in one append() batch */
     uint64_t multi_cmds;    /* of them, with more than one message */
     uint64_t quota_refused; /* of them, refused as over quota */
     uint64_t body_bytes;    /* delivered by fetch_bodies() */
-    uint64_t flag_changes;  /* set_flags() carried out */
+    uint64_t flag_changes;  /* messages set_flags() changed */
+    uint64_t flag_cmds;     /* set_flags() commands carried out */
+    uint64_t max_flag_uids; /* most UIDs in one of them */
     uint64_t meta_fetches;  /* fetch_meta() calls */
     unsigned creates, subscribes;
     unsigned creates_refused; /* CREATEs refused (create_refuse_marker) */

@@ -94,6 +94,9 @@ size_t mf_crypto_keyring_count(const struct mf_crypto_keyring *kr);
 
 /* Whether s is a valid key id. */
 bool mf_crypto_key_id_valid(const char *s);
+/* The id a new key gets when none is given: key-YYYYMMDD-HHMMSS of now,
+ * UTC (`key generate` without --key-id). */
+void mf_crypto_key_id_default(char id[MF_CRYPTO_KEY_ID_MAX + 1]);
 
 enum mf_crypto_keyfile_mode {
     /* Create path with one new key; MF_E_EXISTS if it exists. */

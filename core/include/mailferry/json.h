@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Appends s as a JSON string literal (with quotes), escaping control
  * characters, quotes and backslashes; invalid UTF-8 bytes become U+FFFD. */
@@ -36,6 +37,17 @@ void mf_json_i64(struct mf_json *j, int64_t v);
 void mf_json_double(struct mf_json *j, double v);
 void mf_json_bool(struct mf_json *j, bool v);
 void mf_json_null(struct mf_json *j);
+
+/* One JSON document printed whole, the way every --json answer is:
+ * mf_json_doc_begin() gives a writer into d's own buffer, and
+ * mf_json_doc_print() prints the document and a newline on out ("{}" when
+ * nothing was written) and frees the buffer. */
+struct mf_json_doc {
+    struct mf_buf buf; /* owned until mf_json_doc_print() */
+    struct mf_json j;
+};
+struct mf_json *mf_json_doc_begin(struct mf_json_doc *d);
+void mf_json_doc_print(struct mf_json_doc *d, FILE *out);
 
 /* Writes one member "key": v with the writer that fits v's type:
  * bool, double, text (char * or a char array; NULL writes null), long

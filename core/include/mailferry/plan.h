@@ -258,6 +258,13 @@ MF_WARN_UNUSED mf_err mf_plan_batchdef(const struct mf_batchdef *d,
                                        struct mf_plan_batch **batch_r,
                                        struct mf_error *err);
 
+/* What `batch create --dry-run` answers for d and its plan pb: what
+ * would be created (mf_batch_config_print()) and the plan, as text, or as
+ * one JSON object {"batch", "dry_run", "source", "target", "mailboxes",
+ * "mailbox_list", "plan"} and a newline. */
+void mf_plan_batchdef_print(FILE *out, bool json, const struct mf_batchdef *d,
+                            const struct mf_plan_batch *pb);
+
 /* Adds a mailbox's totals into sum (the batch totals). */
 void mf_plan_totals_add(struct mf_plan_totals *sum,
                         const struct mf_plan_totals *t);
@@ -424,8 +431,10 @@ int64_t mf_plan_digest_duration(const struct mf_plan_digest *d);
 void mf_plan_digest_to_json(const struct mf_plan_digest *d, struct mf_json *j);
 /* `batch compare`: n digests side by side, as a table with a column per
  * batch (and a note for each batch still running), or as one JSON object
- * {"batches": [digest...]} (compare.c). */
-void mf_plan_compare_print(FILE *out, const struct mf_plan_digest *d, size_t n);
+ * {"batches": [digest...]} (compare.c); print writes the table, or with
+ * json the object and a newline. */
+void mf_plan_compare_print(FILE *out, bool json, const struct mf_plan_digest *d,
+                           size_t n);
 void mf_plan_compare_to_json(const struct mf_plan_digest *d, size_t n,
                              struct mf_json *j);
 
@@ -466,9 +475,10 @@ MF_WARN_UNUSED mf_err mf_plan_forecast_estimate(
 /* The plan b and, when f (may be NULL) has an estimate, the test batches
  * and the estimate: as text, or as one JSON object {"source", "target",
  * "plan", "from_batches", "estimate"} (source and target: the URLs as
- * given, or NULL). */
-void mf_plan_forecast_print(FILE *out, const struct mf_plan_batch *b,
-                            const struct mf_plan_forecast *f);
+ * given, or NULL; print with json writes it and a newline). */
+void mf_plan_forecast_print(FILE *out, bool json, const struct mf_plan_batch *b,
+                            const struct mf_plan_forecast *f,
+                            const char *source, const char *target);
 void mf_plan_forecast_to_json(const struct mf_plan_batch *b,
                               const struct mf_plan_forecast *f,
                               const char *source, const char *target,

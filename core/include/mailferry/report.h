@@ -21,7 +21,9 @@
  * endpoint URLs lose any user:password@ part when they are copied in.
  *
  * Times are seconds since the Unix epoch (UTC); 0 means "not yet" and is
- * written as an empty CSV field, JSON null or a dash.
+ * written as an empty CSV field, JSON null or a dash. The batch's start
+ * and end, and the throughput samples, are also kept in milliseconds
+ * (*_ms), so that a batch of a second has an elapsed time and a chart.
  */
 #ifndef MAILFERRY_REPORT_H
 #define MAILFERRY_REPORT_H
@@ -151,6 +153,15 @@ struct mf_report_difference {
     const char *detail;              /* what differs, may be NULL */
 };
 
+/* One of a mailbox's lists of items added with mf_report_add_failed():
+ * at most MF_REPORT_ITEMS_MAX listed, the rest counted. */
+struct mf_report_item_list {
+    struct mf_report_failed *items; /* owned */
+    size_t n;
+    uint64_t unlisted; /* added beyond MF_REPORT_ITEMS_MAX */
+    size_t cap_;       /* internal */
+};
+
 /* One mailbox's row. The caller fills one (strings borrowed) and adds it
  * with mf_report_add_mailbox(). */
 struct mf_report_mailbox {
@@ -181,31 +192,22 @@ struct mf_report_mailbox {
     struct mf_report_skipped *skipped_items; /* owned */
     size_t n_skipped_items;
     uint64_t skipped_unlisted; /* added beyond MF_REPORT_ITEMS_MAX */
-    struct mf_report_failed *failed_items; /* owned */
-    size_t n_failed_items;
-    uint64_t failed_unlisted;
+    struct mf_report_item_list failed;
     /* Messages copied after --repair changed them (issue 13): added with
      * mf_report_add_failed() and error_code MF_E_MESSAGE_REPAIRED, which
      * lands them here; error_text says what was changed. */
-    struct mf_report_failed *repaired_items; /* owned */
-    size_t n_repaired_items;
-    uint64_t repaired_unlisted;
+    struct mf_report_item_list repaired;
     /* Folders the target got under another name (issue 13 section 2):
      * error_code MF_E_FOLDER_RENAMED lands them here; error_text holds
      * both names and why. */
-    struct mf_report_failed *renamed_items; /* owned */
-    size_t n_renamed_items;
-    uint64_t renamed_unlisted;
+    struct mf_report_item_list renamed;
     /* The --rename rules that matched no folder of this mailbox (issue 13
      * section 2): error_code MF_E_RENAME_UNMATCHED lands them here;
      * folder is the rule's source path, error_text the warning about the
      * rule (mf_folder_rename_unmatched_why()). Not written per mailbox:
      * mf_report_rename_warnings() makes the batch's warnings of them. */
-    struct mf_report_failed *unmatched_rename_items; /* owned */
-    size_t n_unmatched_rename_items;
-    uint64_t unmatched_rename_unlisted;
-    size_t skipped_cap_, failed_cap_, repaired_cap_, renamed_cap_,
-        unmatched_rename_cap_; /* internal */
+    struct mf_report_item_list unmatched_renames;
+    size_t skipped_cap_; /* internal */
 
     /* The last `mailferry verify` of the mailbox: its verdict, when, and
      * how many differences (verify_error_text: why it failed). The
@@ -224,7 +226,7 @@ struct mf_report_mailbox {
  * so far. The chart plots the rate between consecutive samples, so a
  * missed sample costs resolution, not data. */
 struct mf_report_sample {
-    int64_t time;
+    int64_t time_ms; /* Unix ms */
     uint64_t messages;
     uint64_t bytes;
 };
@@ -240,8 +242,10 @@ struct mf_report_totals {
     uint64_t mailboxes_with_errors; /* error_code != 0 */
     uint64_t failed_items;          /* listed + unlisted */
     uint64_t attempts;
-    /* Wall-clock time of the batch: finished (or generated) - started. */
-    double elapsed_seconds;
+    /* Wall-clock time of the batch: finished_ms (or generated_ms) -
+     * started_ms; 0 when not started. */
+    int64_t elapsed_ms;
+    double elapsed_seconds;                       /* elapsed_ms / 1000 */
     double messages_per_second, bytes_per_second; /* over elapsed */
 };
 
@@ -250,6 +254,8 @@ struct mf_report_batch_info {
     const char *name;
     const char *state; /* the batch state's name (docs/design.md §4) */
     int64_t created, started, finished;
+    /* The same two in ms; 0: started (finished) * 1000. */
+    int64_t started_ms, finished_ms;
     int64_t generated;           /* when the report was made; 0: now */
     const char *source, *target; /* endpoint URLs */
 };
@@ -258,6 +264,7 @@ struct mf_report_batch {
     char *name;  /* owned */
     char *state; /* owned */
     int64_t created, started, finished, generated;
+    int64_t started_ms, finished_ms, generated_ms; /* 0 when the seconds are */
     char *source, *target;               /* owned, without any user:password@ */
     struct mf_report_mailbox *mailboxes; /* owned, n_mailboxes long */
     size_t n_mailboxes;
@@ -324,7 +331,7 @@ void mf_report_stats_extras(const struct mf_migrate_stats *s, char *out,
 
 /* The batch's warnings about --rename rules that matched no folder of
  * any mailbox (issue 13 section 2), as `plan` gives them before a run:
- * a rule listed in the unmatched_rename_items of every mailbox whose
+ * a rule listed in the unmatched_renames of every mailbox whose
  * folders were planned (one that lists any such rule, copied or
  * excluded a folder, or synced) and of at least one. Mailboxes not run
  * yet, or failed before their folders were planned, do not count. Sets

@@ -79,9 +79,15 @@ mf_batch_config_json(struct mf_json *j, const struct mf_batch_config *cfg,
 }
 
 void
-mf_batch_config_print(FILE *out, const struct mf_batch_config *cfg,
+mf_batch_config_print(FILE *out, bool json, const struct mf_batch_config *cfg,
                       const struct mf_batch_mailbox_cfg *mbs, size_t n,
                       bool dry_run) {
+    if (json) {
+        struct mf_json_doc doc;
+        mf_batch_config_json(mf_json_doc_begin(&doc), cfg, mbs, n, dry_run);
+        mf_json_doc_print(&doc, out);
+        return;
+    }
     fprintf(out, "%s batch %s: %zu mailboxes, %s -> %s\n",
             dry_run ? "would create" : "created", cfg->name, n, cfg->source,
             cfg->target);

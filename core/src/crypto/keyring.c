@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
@@ -41,6 +42,15 @@ mf__crypto_ossl_error(struct mf_error *err, mf_err code, const char *what) {
         snprintf(buf, sizeof(buf), "no OpenSSL error");
     ERR_clear_error();
     return mf_error_set(err, code, "%s: %s", what, buf);
+}
+
+void
+mf_crypto_key_id_default(char id[MF_CRYPTO_KEY_ID_MAX + 1]) {
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(id, MF_CRYPTO_KEY_ID_MAX + 1, "key-%Y%m%d-%H%M%S", &tm);
 }
 
 bool

@@ -8,7 +8,7 @@
  */
 #include "mailferry/fence.h"
 
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 #include <string.h>
 #include <time.h>

@@ -26,14 +26,13 @@
  *      and recognises what is on the target, as in step 1 without a
  *      checkpoint, so the rest is copied once.
  *      Skip (and list, with the subject) messages over the size cap.
- *   3. Copy: a reader thread fetches bodies (store.h fetch_bodies) into a
- *      bounded pipe (pipe.h); this thread appends them in batches,
- *      several in flight (one MULTIAPPEND each, or, on a target without
- *      MULTIAPPEND, single APPENDs pipelined by the store, each message
- *      settled by its own answer), or streams a big one as a single
- *      APPEND while its bytes still arrive (its last bytes wait until the
- *      source confirmed its UID). A body whose length is not the listed
- *      RFC822.SIZE is fetched once more, then fails alone
+ *   3. Copy: a reader thread fetches bodies (mailferry/store.h fetch_bodies)
+ * into a bounded pipe (pipe.h); this thread appends them in batches, several in
+ * flight (one MULTIAPPEND each, or, on a target without MULTIAPPEND, single
+ * APPENDs pipelined by the store, each message settled by its own answer), or
+ * streams a big one as a single APPEND while its bytes still arrive (its last
+ * bytes wait until the source confirmed its UID). A body whose length is not
+ * the listed RFC822.SIZE is fetched once more, then fails alone
  *      (MESSAGE_SIZE_MISMATCH).
  *   4. Checkpoint as confirmations come in: last_uid is the UID of the
  *      last message of the longest finished prefix (copied, present,

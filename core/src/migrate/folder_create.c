@@ -103,7 +103,7 @@ out:
 }
 
 /* Creates and subscribes the target folders, each kind in one pipelined
- * round (store.h folders()); folders that cannot be created go into
+ * round (mailferry/store.h folders()); folders that cannot be created go into
  * broken with the server's answer (their messages are listed as not
  * copied) and are not subscribed. A folder the target's LIST (lists)
  * shows subscribed is not subscribed again: a later pass sends nothing
@@ -138,7 +138,7 @@ mf__run_create_folders(struct mf__run *run, struct mf_folder_plan *plan,
             continue;
         /* There under the name a fallback gave it (or its parent) on an
          * earlier pass: listed as renamed, as then, and not created. */
-        if (!e->create_needed || mf_store_lists_tgt_has(lists, e->tgt_wire)) {
+        if (!e->create_needed || mf__store_lists_tgt_has(lists, e->tgt_wire)) {
             if (e->src_path && (e->flags & MF_FOLDER_F_NAME_REFUSED))
                 mf__run_list_renamed(run, e);
             continue;
@@ -187,7 +187,7 @@ mf__run_create_folders(struct mf__run *run, struct mf_folder_plan *plan,
     for (size_t i = 0; i < n; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         if (!skip[i] && e->subscribed &&
-            !mf_store_lists_tgt_subscribed(lists, e->tgt_wire)) {
+            !mf__store_lists_tgt_subscribed(lists, e->tgt_wire)) {
             names[k] = e->tgt_wire;
             at[k++] = i;
         }

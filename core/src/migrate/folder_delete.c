@@ -19,8 +19,8 @@
  *   3. Note their size, date and subject from the target (the report
  *      lists every message removed), then remove exactly those target
  *      UIDs: UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE (RFC 4315
- *      2.1, store.h expunge_uids). The map without them is saved at once,
- *      so a retried folder does not count them twice.
+ *      2.1, mailferry/store.h expunge_uids). The map without them is saved at
+ * once, so a retried folder does not count them twice.
  *   4. At the end of the pass the copies confirmed with APPENDUID join
  *      the map (mf__folder_uidmap_save()).
  *

@@ -1,7 +1,7 @@
 /*
  * Step 3 of a folder's copy, the reader (folder.c): a thread of its own
- * fetches the bodies of fr->todo from the source (store.h fetch_bodies)
- * and pushes them into the bounded pipe (pipe.h) that the writer
+ * fetches the bodies of fr->todo from the source (mailferry/store.h
+ * fetch_bodies) and pushes them into the bounded pipe (pipe.h) that the writer
  * (folder_write.c) drains: a small body whole, a big one in pieces as
  * they arrive, its last bytes held back until the source confirmed its
  * UID. A body whose length is not the listed size is fetched once more,

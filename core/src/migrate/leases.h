@@ -8,7 +8,7 @@
 
 #include "mailferry/caps.h"
 #include "mailferry/migrate.h"
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 struct mf__leases;
 

@@ -7,8 +7,8 @@
  * (a FETCH that came back short with OK) would have them skipped for
  * good once the checkpoint moves past their UIDs. So after listing, the
  * messages listed from start up are counted against the server's own
- * count of that range (store.h count(): EXISTS for the whole folder, a
- * UID-only FETCH of the range). The copy lists a folder a UID window at a
+ * count of that range (mailferry/store.h count(): EXISTS for the whole folder,
+ * a UID-only FETCH of the range). The copy lists a folder a UID window at a
  * time (folder.c), so the check is per window, before anything of it is
  * copied. A short listing is listed once more; if
  * it is still short, the folder is reported incomplete and nothing of it

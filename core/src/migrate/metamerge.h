@@ -24,7 +24,7 @@
 #ifndef MF_MIGRATE_METAMERGE_H
 #define MF_MIGRATE_METAMERGE_H
 
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 #include <stdint.h>
 

@@ -2,7 +2,7 @@
  * STATUS and checkpoints of a mailbox's folders asked ahead
  * (migrate_int.h): before the
  * first folder of an attempt, every folder still to visit is asked on
- * both sides at once, pipelined (store.h statuses()), so that a pass
+ * both sides at once, pipelined (mailferry/store.h statuses()), so that a pass
  * over unchanged or empty folders costs one round trip per side, not
  * two per folder. folder.c step 0 takes each folder's answers when its
  * turn comes (mf__run_status_take()).

@@ -1,5 +1,6 @@
-/* What every store implementation shares (see store.h). */
-#include "migrate/store.h"
+/* What every store implementation shares (see mailferry/store.h). */
+#include "mailferry/store.h"
+#include "migrate/migrate_int.h"
 
 #include "mailferry/util.h"
 
@@ -97,7 +98,7 @@ on_tgt_folder(void *ud, const struct mf_store_folder *f) {
 }
 
 bool
-mf_store_lists_tgt_has(const struct mf_store_lists *l, const char *name) {
+mf__store_lists_tgt_has(const struct mf_store_lists *l, const char *name) {
     size_t n = strlen(name);
 
     for (size_t i = 0; i < l->ntgt; i++)
@@ -107,8 +108,8 @@ mf_store_lists_tgt_has(const struct mf_store_lists *l, const char *name) {
 }
 
 bool
-mf_store_lists_tgt_subscribed(const struct mf_store_lists *l,
-                              const char *name) {
+mf__store_lists_tgt_subscribed(const struct mf_store_lists *l,
+                               const char *name) {
     for (size_t i = 0; i < l->ntgt_subscribed; i++)
         if (strcmp(l->tgt_subscribed[i], name) == 0)
             return true;

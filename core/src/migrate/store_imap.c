@@ -1,5 +1,6 @@
 /*
- * The IMAP store: the store interface (store.h) over one mf_imap_session.
+ * The IMAP store: the store interface (mailferry/store.h) over one
+ * mf_imap_session.
  *
  * Its work is split by job (store_imap_int.h names the files): folders,
  * reading (SELECT, metadata, bodies), and appending; this file opens and

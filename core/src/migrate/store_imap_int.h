@@ -1,6 +1,6 @@
 /*
  * The IMAP store's insides, shared by its files and no one else (tests
- * included: they go through store.h):
+ * included: they go through mailferry/store.h):
  *
  *   store_imap.c          the vtable, opening (NAMESPACE, UserRoot),
  *                         closing, the fence gate, one waited command
@@ -17,12 +17,12 @@
  *
  * struct imap_store owns its session, the sequence map and the queue of
  * pending appends and flag changes; everything a callback gets is
- * borrowed (store.h).
+ * borrowed (mailferry/store.h).
  */
 #ifndef MF_MIGRATE_STORE_IMAP_INT_H
 #define MF_MIGRATE_STORE_IMAP_INT_H
 
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 #include "mailferry/imap_session.h"
 
@@ -167,9 +167,9 @@ mf_err mf__store_imap_fetch_bodies(struct mf_store *st, const uint32_t *uids,
 mf_err mf__store_imap_append(struct mf_store *st, const char *folder,
                              const struct mf_store_append_msg *msgs, size_t n,
                              mf_store_done_cb cb, void *ud);
-mf_err mf__store_imap_set_flags(struct mf_store *st, uint32_t uid,
-                                const char *flags, mf_store_done_cb cb,
-                                void *ud);
+mf_err mf__store_imap_set_flags(struct mf_store *st, const uint32_t *uids,
+                                size_t n, const char *flags,
+                                mf_store_done_cb cb, void *ud);
 mf_err mf__store_imap_flush(struct mf_store *st, size_t max_pending);
 /* Drops the finished entries at the head of the queue; with all, every
  * entry (their callbacks have run: the session was aborted or freed). */

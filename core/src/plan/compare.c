@@ -160,7 +160,14 @@ state_rows(FILE *out, const struct mf_plan_digest *d, size_t n) {
 }
 
 void
-mf_plan_compare_print(FILE *out, const struct mf_plan_digest *d, size_t n) {
+mf_plan_compare_print(FILE *out, bool json, const struct mf_plan_digest *d,
+                      size_t n) {
+    if (json) {
+        struct mf_json_doc doc;
+        mf_plan_compare_to_json(d, n, mf_json_doc_begin(&doc));
+        mf_json_doc_print(&doc, out);
+        return;
+    }
     for (size_t r = 0; r < MF_ARRAY_LEN(rows); r++) {
         if (rows[r].kind == STATES) {
             state_rows(out, d, n);

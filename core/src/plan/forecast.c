@@ -70,8 +70,15 @@ mf_plan_forecast_estimate(struct mf_plan_forecast *f,
 }
 
 void
-mf_plan_forecast_print(FILE *out, const struct mf_plan_batch *b,
-                       const struct mf_plan_forecast *f) {
+mf_plan_forecast_print(FILE *out, bool json, const struct mf_plan_batch *b,
+                       const struct mf_plan_forecast *f, const char *source,
+                       const char *target) {
+    if (json) {
+        struct mf_json_doc doc;
+        mf_plan_forecast_to_json(b, f, source, target, mf_json_doc_begin(&doc));
+        mf_json_doc_print(&doc, out);
+        return;
+    }
     mf_plan_batch_print(out, b);
     if (!f || !f->has_estimate)
         return;

@@ -4,7 +4,7 @@
  * plan exactly as the copy engine does (core/src/migrate/mailbox.c), so
  * that what the plan shows is what a batch would do; then measure.
  *
- * The IMAP store (core/src/migrate/store.h) provides LIST (with the LSUB
+ * The IMAP store (core/include/mailferry/store.h) provides LIST (with the LSUB
  * fallback and special-use attributes), the namespace prefix and the
  * delimiter; the plan keeps a borrowed pointer to the store's session for
  * the STATUS and FETCH commands the store has no operation for. The
@@ -13,7 +13,7 @@
  */
 #include "plan/plan_int.h"
 
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 #include "mailferry/util.h"
 

@@ -80,6 +80,32 @@ requests_batchdef(const struct mf_batchdef *d, struct mf_plan_requests *r) {
     }
 }
 
+void
+mf_plan_batchdef_print(FILE *out, bool json, const struct mf_batchdef *d,
+                       const struct mf_plan_batch *pb) {
+    const struct mf_batch_config *cfg = &d->cfg;
+    struct mf_json_doc doc;
+    struct mf_json *j;
+
+    if (!json) {
+        mf_batch_config_print(out, false, cfg, d->mbs, d->n, true);
+        fprintf(out, "\n");
+        mf_plan_batch_print(out, pb);
+        return;
+    }
+    j = mf_json_doc_begin(&doc);
+    mf_json_object_begin(j);
+    mf_json_member(j, "batch", cfg->name);
+    mf_json_member(j, "dry_run", (bool)true);
+    MF_JSON_FIELDS(j, cfg, source, target);
+    mf_json_member(j, "mailboxes", d->n);
+    mf_batch_mailbox_list_json(j, d->mbs, d->n);
+    mf_json_key(j, "plan");
+    mf_plan_batch_to_json(pb, j);
+    mf_json_object_end(j);
+    mf_json_doc_print(&doc, out);
+}
+
 mf_err
 mf_plan_batchdef(const struct mf_batchdef *d, unsigned concurrency,
                  struct mf_plan_batch **batch_r, struct mf_error *err) {

@@ -45,21 +45,17 @@ static const struct {
                        "Names and why"},
 };
 
-static const struct mf_report_failed *
-items_of(const struct mf_report_mailbox *m, enum item_kind k, size_t *n_r,
-         uint64_t *unlisted_r) {
+static const struct mf_report_item_list *
+items_of(const struct mf_report_mailbox *m, enum item_kind k) {
     switch (k) {
-    case ITEMS_FAILED:
-        *n_r = m->n_failed_items, *unlisted_r = m->failed_unlisted;
-        return m->failed_items;
     case ITEMS_REPAIRED:
-        *n_r = m->n_repaired_items, *unlisted_r = m->repaired_unlisted;
-        return m->repaired_items;
+        return &m->repaired;
     case ITEMS_RENAMED:
-        *n_r = m->n_renamed_items, *unlisted_r = m->renamed_unlisted;
-        return m->renamed_items;
+        return &m->renamed;
+    case ITEMS_FAILED:
+        break;
     }
-    return NULL;
+    return &m->failed;
 }
 
 /* A row's first cells: the mailbox and the folder. */
@@ -107,12 +103,11 @@ static void
 item_table(struct mf__report_out *o, const struct mf_report_batch *b,
            const size_t *order, enum item_kind kind) {
     struct mf_buf *out = &o->buf;
-    uint64_t total = 0, shown = 0, unlisted;
-    size_t n;
+    uint64_t total = 0, shown = 0;
 
     for (size_t i = 0; i < b->n_mailboxes; i++) {
-        items_of(&b->mailboxes[i], kind, &n, &unlisted);
-        total += n + unlisted;
+        const struct mf_report_item_list *l = items_of(&b->mailboxes[i], kind);
+        total += l->n + l->unlisted;
     }
     if (kind != ITEMS_FAILED && total == 0)
         return;
@@ -137,10 +132,10 @@ item_table(struct mf__report_out *o, const struct mf_report_batch *b,
                    item_kinds[kind].column);
     for (size_t i = 0; i < b->n_mailboxes; i++) {
         const struct mf_report_mailbox *m = &b->mailboxes[order[i]];
-        const struct mf_report_failed *v = items_of(m, kind, &n, &unlisted);
+        const struct mf_report_item_list *l = items_of(m, kind);
 
-        for (size_t k = 0; k < n; k++) {
-            const struct mf_report_failed *f = &v[k];
+        for (size_t k = 0; k < l->n; k++) {
+            const struct mf_report_failed *f = &l->items[k];
 
             if (shown == MF_REPORT_HTML_ITEMS_MAX)
                 break;

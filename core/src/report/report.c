@@ -241,38 +241,31 @@ mf_report_new(const struct mf_report_batch_info *info) {
     b->created = info->created;
     b->started = info->started;
     b->finished = info->finished;
-    b->generated = info->generated ? info->generated : (int64_t)time(NULL);
+    b->started_ms = info->started_ms ? info->started_ms : info->started * 1000;
+    b->finished_ms =
+        info->finished_ms ? info->finished_ms : info->finished * 1000;
+    b->generated_ms = info->generated ? info->generated * 1000 : mf_wall_ms();
+    b->generated = b->generated_ms / 1000;
     b->source = endpoint_dup(info->source);
     b->target = endpoint_dup(info->target);
     return b;
 }
 
-/* One of a mailbox's lists of struct mf_report_failed. */
-struct failed_list {
-    struct mf_report_failed **v;
-    size_t *n, *cap;
-    uint64_t *unlisted;
-};
-
-static struct failed_list
+/* The mailbox's list for items of that kind. */
+static struct mf_report_item_list *
 failed_list(struct mf_report_mailbox *m, enum mf_report_failed_list list) {
     switch (list) {
     case MF_REPORT_LIST_RENAMED:
-        return (struct failed_list){&m->renamed_items, &m->n_renamed_items,
-                                    &m->renamed_cap_, &m->renamed_unlisted};
+        return &m->renamed;
     case MF_REPORT_LIST_REPAIRED:
-        return (struct failed_list){&m->repaired_items, &m->n_repaired_items,
-                                    &m->repaired_cap_, &m->repaired_unlisted};
+        return &m->repaired;
     case MF_REPORT_LIST_UNMATCHED_RENAME:
-        return (struct failed_list){
-            &m->unmatched_rename_items, &m->n_unmatched_rename_items,
-            &m->unmatched_rename_cap_, &m->unmatched_rename_unlisted};
+        return &m->unmatched_renames;
     case MF_REPORT_LIST_FAILED:
     case MF_REPORT_LIST_COUNT:
         break;
     }
-    return (struct failed_list){&m->failed_items, &m->n_failed_items,
-                                &m->failed_cap_, &m->failed_unlisted};
+    return &m->failed;
 }
 
 size_t
@@ -292,12 +285,9 @@ mf_report_add_mailbox(struct mf_report_batch *b,
     c->n_skipped_items = 0;
     c->skipped_unlisted = 0;
     c->skipped_cap_ = 0;
-    for (int k = 0; k < MF_REPORT_LIST_COUNT; k++) {
-        struct failed_list l = failed_list(c, (enum mf_report_failed_list)k);
-        *l.v = NULL;
-        *l.n = *l.cap = 0;
-        *l.unlisted = 0;
-    }
+    for (int k = 0; k < MF_REPORT_LIST_COUNT; k++)
+        *failed_list(c, (enum mf_report_failed_list)k) =
+            (struct mf_report_item_list){0};
     c->verify_error_text = text_dup(m->verify_error_text);
     c->diff_items = NULL;
     c->n_diff_items = 0;
@@ -342,7 +332,7 @@ mf_report_add_failed(struct mf_report_batch *b, size_t i,
                      const struct mf_report_failed *item) {
     struct mf_report_mailbox *m;
     struct mf_report_failed *c;
-    struct failed_list l;
+    struct mf_report_item_list *l;
     enum mf_report_failed_list list =
         mf_report_failed_list_of(item->error_code);
 
@@ -352,12 +342,12 @@ mf_report_add_failed(struct mf_report_batch *b, size_t i,
      * travel as items of the failed list (results, Redis) but were no
      * failure: each kind has its own list. */
     l = failed_list(m, list);
-    if (*l.n >= MF_REPORT_ITEMS_MAX) {
-        (*l.unlisted)++;
+    if (l->n >= MF_REPORT_ITEMS_MAX) {
+        l->unlisted++;
         return;
     }
-    grow((void **)l.v, *l.n, l.cap, sizeof(**l.v));
-    c = &(*l.v)[(*l.n)++];
+    grow((void **)&l->items, l->n, &l->cap_, sizeof(*l->items));
+    c = &l->items[l->n++];
     *c = *item;
     c->folder = text_dup(item->folder ? item->folder : "");
     c->subject = mf_report_subject_dup(item->subject);
@@ -426,14 +416,15 @@ mailbox_free(struct mf_report_mailbox *m) {
     }
     free(m->skipped_items);
     for (int k = 0; k < MF_REPORT_LIST_COUNT; k++) {
-        struct failed_list l = failed_list(m, (enum mf_report_failed_list)k);
-        for (size_t i = 0; i < *l.n; i++) {
-            text_free((*l.v)[i].folder);
-            text_free((*l.v)[i].subject);
-            text_free((*l.v)[i].message_id);
-            text_free((*l.v)[i].error_text);
+        struct mf_report_item_list *l =
+            failed_list(m, (enum mf_report_failed_list)k);
+        for (size_t i = 0; i < l->n; i++) {
+            text_free(l->items[i].folder);
+            text_free(l->items[i].subject);
+            text_free(l->items[i].message_id);
+            text_free(l->items[i].error_text);
         }
-        free(*l.v);
+        free(l->items);
     }
     text_free(m->verify_error_text);
     for (size_t i = 0; i < m->n_diff_items; i++) {
@@ -466,9 +457,9 @@ mf_report_free(struct mf_report_batch **bp) {
 /* Whether m lists the unmatched rule with these words. */
 static bool
 lists_rule(const struct mf_report_mailbox *m, const char *why) {
-    for (size_t k = 0; k < m->n_unmatched_rename_items; k++)
-        if (m->unmatched_rename_items[k].error_text &&
-            strcmp(m->unmatched_rename_items[k].error_text, why) == 0)
+    for (size_t k = 0; k < m->unmatched_renames.n; k++)
+        if (m->unmatched_renames.items[k].error_text &&
+            strcmp(m->unmatched_renames.items[k].error_text, why) == 0)
             return true;
     return false;
 }
@@ -477,9 +468,8 @@ lists_rule(const struct mf_report_mailbox *m, const char *why) {
  * says something: it lists one, copied or excluded a folder, or synced. */
 static bool
 planned(const struct mf_report_mailbox *m) {
-    return m->n_unmatched_rename_items || m->folders_copied ||
-           m->folders_excluded || m->state == MF_REPORT_SYNCED ||
-           m->state == MF_REPORT_COMPLETED ||
+    return m->unmatched_renames.n || m->folders_copied || m->folders_excluded ||
+           m->state == MF_REPORT_SYNCED || m->state == MF_REPORT_COMPLETED ||
            m->state == MF_REPORT_INCREMENTAL_SYNCING;
 }
 
@@ -491,8 +481,8 @@ mf_report_rename_warnings(const struct mf_report_batch *b, const char ***v_r) {
     /* Each rule's words once (the rules are few, the mailboxes many). */
     for (size_t i = 0; i < b->n_mailboxes; i++) {
         const struct mf_report_mailbox *m = &b->mailboxes[i];
-        for (size_t k = 0; k < m->n_unmatched_rename_items; k++) {
-            const char *why = m->unmatched_rename_items[k].error_text;
+        for (size_t k = 0; k < m->unmatched_renames.n; k++) {
+            const char *why = m->unmatched_renames.items[k].error_text;
             bool known = !why;
             for (size_t j = 0; j < nseen && !known; j++)
                 known = strcmp(seen[j], why) == 0;
@@ -550,12 +540,13 @@ mf_report_totals(const struct mf_report_batch *b,
             t.skipped[r] += m->skipped[r];
         if (m->error_code != 0)
             t.mailboxes_with_errors++;
-        t.failed_items += m->n_failed_items + m->failed_unlisted;
+        t.failed_items += m->failed.n + m->failed.unlisted;
         t.attempts += m->attempts;
     }
-    end = b->finished ? b->finished : b->generated;
-    if (b->started && end > b->started) {
-        t.elapsed_seconds = (double)(end - b->started);
+    end = b->finished_ms ? b->finished_ms : b->generated_ms;
+    if (b->started_ms && end > b->started_ms) {
+        t.elapsed_ms = end - b->started_ms;
+        t.elapsed_seconds = (double)t.elapsed_ms / 1000;
         t.messages_per_second = (double)t.copied_messages / t.elapsed_seconds;
         t.bytes_per_second = (double)t.copied_bytes / t.elapsed_seconds;
     }

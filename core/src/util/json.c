@@ -55,6 +55,19 @@ mf_json_init(struct mf_json *j, struct mf_buf *out) {
     j->out = out;
 }
 
+struct mf_json *
+mf_json_doc_begin(struct mf_json_doc *d) {
+    memset(&d->buf, 0, sizeof(d->buf));
+    mf_json_init(&d->j, &d->buf);
+    return &d->j;
+}
+
+void
+mf_json_doc_print(struct mf_json_doc *d, FILE *out) {
+    fprintf(out, "%s\n", d->buf.data ? (char *)d->buf.data : "{}");
+    mf_buf_free(&d->buf);
+}
+
 /* Emits the separator before a value (not after a key). */
 static void
 before_value(struct mf_json *j) {

@@ -978,8 +978,8 @@ test_report_keys_secrets(void **state) {
                         "Huge attachment");
     assert_int_equal(rep->mailboxes[0].skipped_items[0].reason,
                      MF_REPORT_SKIP_TOO_LARGE);
-    assert_int_equal(rep->mailboxes[0].n_failed_items, 1);
-    assert_string_equal(rep->mailboxes[0].failed_items[0].error_text,
+    assert_int_equal(rep->mailboxes[0].failed.n, 1);
+    assert_string_equal(rep->mailboxes[0].failed.items[0].error_text,
                         "NO [LIMIT] too big");
     assert_int_equal(rep->mailboxes[1].state, MF_REPORT_FAILED);
     assert_int_equal(rep->mailboxes[1].error_code, MF_E_AUTH);

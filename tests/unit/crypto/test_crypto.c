@@ -363,6 +363,25 @@ teardown_dir(void **state) {
     return 0;
 }
 
+/* The default id is the UTC time of now, a valid id. */
+static void
+test_key_id_default(void **state) {
+    char id[MF_CRYPTO_KEY_ID_MAX + 1];
+    unsigned y, mo, d, h, mi, s;
+    int end = 0;
+
+    (void)state;
+    mf_crypto_key_id_default(id);
+    assert_true(mf_crypto_key_id_valid(id));
+    assert_int_equal(strlen(id), strlen("key-20261207-012345"));
+    assert_int_equal(
+        sscanf(id, "key-%4u%2u%2u-%2u%2u%2u%n", &y, &mo, &d, &h, &mi, &s, &end),
+        6);
+    assert_int_equal(end, (int)strlen(id));
+    assert_true(y >= 2024 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31);
+    assert_true(h < 24 && mi < 60 && s < 61);
+}
+
 static void
 test_keyfile_generate_rotate(void **state) {
     struct dir *d = *state;
@@ -441,6 +460,7 @@ main(void) {
         cmocka_unit_test(test_binding),
         cmocka_unit_test(test_tamper),
         cmocka_unit_test(test_key_ids),
+        cmocka_unit_test(test_key_id_default),
         cmocka_unit_test_setup_teardown(test_keyfile_generate_rotate, setup_dir,
                                         teardown_dir),
     };

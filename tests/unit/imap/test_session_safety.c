@@ -32,7 +32,7 @@
 #include "fakeimap.h"
 
 #include "imap/session_int.h"
-#include "migrate/store.h"
+#include "mailferry/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

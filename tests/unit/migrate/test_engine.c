@@ -19,7 +19,8 @@
  * skip and list; a vanished message is listed; throttled opens are retried
  * after the suggested wait; authentication failures end at once; a stop request
  * cancels; big messages stream through intact; 5,000 messages through a
- * small pipe complete.
+ * small pipe complete; behind a slow target, MULTIAPPEND batches of small
+ * messages grow to 1,000 (50 without MULTIAPPEND).
  *
  * Every comparison is between multisets of (INTERNALDATE, flags, body):
  * see memtest.h.
@@ -481,6 +482,7 @@ test_bad_message_alone(void **state) {
     uint32_t bad = add_with_poison(in, 120, 37);
 
     t->env.dst->faults.reject_marker = "POISON";
+    t->o.batch_messages = 50; /* several batches, as a bigger folder has */
     /* The mailbox is not synced: one message is missing, and the error
      * says which. */
     assert_int_equal(run(t), MF_E_NOT_ALL_COPIED);
@@ -683,6 +685,9 @@ test_quota_then_lift(void **state) {
     (void)in;
     (void)sent;
     t->env.dst->faults.quota_messages = 50;
+    /* Batches smaller than the quota, which counts messages here (a real
+     * one counts bytes, and batch_bytes caps a batch at 1 MiB). */
+    t->o.batch_messages = 50;
     if (pass(t) != MF_E_OVERQUOTA)
         fail_msg("first: %s %s", mf_err_name(t->res.error.code),
                  t->res.error.detail);
@@ -1173,6 +1178,41 @@ test_many_messages_small_pipe(void **state) {
     assert_true(t->env.dst->stats.max_queued <= 4);
 }
 
+/* A target slower than the source (each append command 10 ms, as a
+ * maildir rescanned at every command): the reader gets ahead, and with
+ * the default tuning a MULTIAPPEND takes up to 1,000 small messages, not
+ * 50 (issue 14 item 5: a folder of 1,000,000 tiny messages copied 50 a
+ * command spent about a second a command in Dovecot near its end). */
+static void
+test_slow_target_big_batches(void **state) {
+    struct memrun *t = *state;
+
+    fill(t->env.src, "INBOX", 0, 0, 3000, 100);
+    t->env.dst->faults.command_delay_ms = 10;
+    expect_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 3000);
+    expect_same(t, "INBOX", "INBOX");
+    assert_true(t->env.dst->stats.max_append > 50);
+    assert_true(t->env.dst->stats.max_append <= 1000);
+    /* At most 50 a command, that was 60 commands at least. */
+    assert_true(t->env.dst->stats.append_cmds < 30);
+}
+
+/* Without MULTIAPPEND a batch is that many single APPENDs queued at
+ * once: 50 at most, as tuned for Exchange Online and Gmail. */
+static void
+test_slow_target_singles_batches(void **state) {
+    struct memrun *t = *state;
+
+    fill(t->env.src, "INBOX", 0, 0, 1000, 100);
+    t->env.dst->caps.multiappend = false;
+    t->env.dst->faults.command_delay_ms = 10;
+    expect_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 1000);
+    expect_same(t, "INBOX", "INBOX");
+    assert_int_equal(t->env.dst->stats.max_append, 50);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -1222,6 +1262,8 @@ main(void) {
         T(test_stop),
         T(test_big_message_streams),
         T(test_many_messages_small_pipe),
+        T(test_slow_target_big_batches),
+        T(test_slow_target_singles_batches),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

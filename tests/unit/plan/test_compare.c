@@ -42,7 +42,7 @@ test_table(void **state) {
 
     (void)state;
     digests(d);
-    mf_plan_compare_print(f, d, 2);
+    mf_plan_compare_print(f, false, d, 2);
     fclose(f);
     assert_non_null(strstr(text, "batch"));
     assert_non_null(strstr(text, "pilot1"));
@@ -71,6 +71,20 @@ test_json(void **state) {
     mf_buf_append(&b, "", 1);
     assert_int_equal(strncmp((char *)b.data, "{\"batches\":[{", 13), 0);
     assert_non_null(strstr((char *)b.data, "\"pilot2\""));
+    /* print with json: that object and a newline (`batch compare --json`). */
+    {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+
+        assert_non_null(f);
+        mf_plan_compare_print(f, true, d, 2);
+        fclose(f);
+        assert_int_equal(len, b.len); /* b.len counts the NUL appended */
+        assert_memory_equal(text, b.data, b.len - 1);
+        assert_int_equal(text[len - 1], '\n');
+        free(text);
+    }
     mf_buf_free(&b);
 }
 

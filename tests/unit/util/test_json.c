@@ -7,6 +7,9 @@
 
 #include "mailferry/json.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 static void
 test_structure(void **state) {
     struct mf_buf b = {0};
@@ -96,12 +99,37 @@ test_members(void **state) {
     mf_buf_free(&b);
 }
 
+/* A document prints whole with its newline; an empty one as {}. */
+static void
+test_doc(void **state) {
+    struct mf_json_doc doc;
+    struct mf_json *j;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    (void)state;
+    assert_non_null(f);
+    j = mf_json_doc_begin(&doc);
+    mf_json_object_begin(j);
+    mf_json_member(j, "a", (uint64_t)1);
+    mf_json_object_end(j);
+    mf_json_doc_print(&doc, f);
+    assert_null(doc.buf.data);
+    mf_json_doc_begin(&doc);
+    mf_json_doc_print(&doc, f);
+    fclose(f);
+    assert_string_equal(text, "{\"a\":1}\n{}\n");
+    free(text);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_structure),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_members),
+        cmocka_unit_test(test_doc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,15 +16,20 @@
  * After an error of class RECONNECT the store is broken: the engine closes
  * it and opens a new one.
  *
+ * Two tiers (STYLE.md): this is the public interface, for the engine
+ * (core/src/migrate, which implements the IMAP store), the plan, verify and
+ * the in-memory fake; what only the engine uses of it is mf__ in
+ * core/src/migrate/migrate_int.h.
+ *
  * Ownership: everything a callback receives is borrowed for the duration
  * of the call.
  */
-#ifndef MF_MIGRATE_STORE_H
-#define MF_MIGRATE_STORE_H
+#ifndef MAILFERRY_STORE_H
+#define MAILFERRY_STORE_H
 
-#include "mailferry/imap_session.h"
-#include "mailferry/folderplan.h"
 #include "mailferry/err.h"
+#include "mailferry/folderplan.h"
+#include "mailferry/imap_session.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -225,9 +230,11 @@ struct mf_store_ops {
     mf_err (*vanished)(struct mf_store *st, uint32_t last, uint64_t modseq,
                        void (*cb)(void *ud, uint32_t lo, uint32_t hi),
                        void *ud);
-    /* Queues UID STORE uid FLAGS (flags) in the selected folder. */
-    mf_err (*set_flags)(struct mf_store *st, uint32_t uid, const char *flags,
-                        mf_store_done_cb cb, void *ud);
+    /* Queues one UID STORE uid-set FLAGS (flags) of the n (>= 1) UIDs,
+     * ascending, in the selected folder; cb runs once, with the answer
+     * of the whole command. */
+    mf_err (*set_flags)(struct mf_store *st, const uint32_t *uids, size_t n,
+                        const char *flags, mf_store_done_cb cb, void *ud);
     /* Drives queued commands until at most max_pending are unfinished. */
     mf_err (*flush)(struct mf_store *st, size_t max_pending);
     /* Cancels every queued append and flag change now: their callbacks
@@ -298,11 +305,6 @@ MF_WARN_UNUSED mf_err mf_store_list_source(struct mf_store *st,
 MF_WARN_UNUSED mf_err mf_store_list_target(struct mf_store *st,
                                            struct mf_store_lists *l);
 void mf_store_lists_free(struct mf_store_lists *l);
-/* Whether LIST showed the target folder name (raw, as sent). */
-bool mf_store_lists_tgt_has(const struct mf_store_lists *l, const char *name);
-/* Whether LIST said the target folder name (raw, as sent) is subscribed. */
-bool mf_store_lists_tgt_subscribed(const struct mf_store_lists *l,
-                                   const char *name);
 
 /* Sets st->error (and retry_after_ms 0) and returns code. */
 mf_err mf_store_fail(struct mf_store *st, mf_err code, const char *fmt, ...)
