@@ -690,6 +690,47 @@ contains(const uint8_t *p, size_t n, const char *needle) {
     return false;
 }
 
+/* Puts the keywords of flags (those without a leading '\\') that kw
+ * lacks into it (*n of them, owned); returns how many it has then. */
+static size_t
+keywords_add(char ***kw, size_t *n, const char *flags) {
+    for (const char *p = flags ? flags : ""; *p;) {
+        size_t k = strcspn(p, " "), i = 0;
+        while (k && p[0] != '\\' && i < *n &&
+               !(strncasecmp((*kw)[i], p, k) == 0 && (*kw)[i][k] == '\0'))
+            i++;
+        if (k && p[0] != '\\' && i == *n) {
+            *kw = mf_xreallocarray(*kw, *n + 1, sizeof(**kw));
+            (*kw)[(*n)++] = mf_xstrndup(p, k);
+        }
+        p += k + (p[k] == ' ');
+    }
+    return *n;
+}
+
+/* keyword_limit: the code of an append of o's messages to f, 0 when they
+ * fit; *crash_r when Cyrus 3.6.1 would die on it. */
+static mf_err
+keyword_check(const struct mf_mem_faults *fl, const struct mf_mem_folder *f,
+              const struct op *o, bool *crash_r) {
+    char **kw = NULL;
+    size_t n = 0, i = 0;
+
+    *crash_r = false;
+    if (!fl->keyword_limit || !f)
+        return MF_E_OK;
+    for (size_t j = 0; j < f->n; j++)
+        (void)keywords_add(&kw, &n, f->msgs[j].flags);
+    while (i < o->n &&
+           keywords_add(&kw, &n, o->msgs[i].flags) <= fl->keyword_limit)
+        i++;
+    mf_strv_free(kw, n);
+    if (i == o->n)
+        return MF_E_OK;
+    *crash_r = fl->keyword_limit_crash && o->n > 1 && i >= 2 && f->n > 0;
+    return *crash_r ? MF_E_DISCONNECTED : MF_E_IMAP_NO;
+}
+
 static void
 run_append(struct mem_store *ms, struct op *o) {
     struct mf_mem_server *srv = ms->srv;
@@ -734,6 +775,12 @@ run_append(struct mem_store *ms, struct op *o) {
             code = MF_E_IMAP_NO;
             why = "NO Too many user flags in mailbox";
         }
+    }
+    if (code == MF_E_OK) {
+        bool crash;
+        code = keyword_check(fl, f, o, &crash);
+        why = crash ? "the server closed the connection"
+                    : "NO Too many user flags in mailbox";
     }
     if (code == MF_E_OK && fl->quota_messages &&
         srv->stats.appended + o->n > fl->quota_messages) {

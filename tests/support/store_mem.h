@@ -96,6 +96,16 @@ struct mf_mem_faults {
      * a folder would pass its keyword limit. Borrowed; does not clear
      * itself. */
     const char *flags_refuse_marker;
+    /* A folder takes at most this many keywords (0: no limit), counted
+     * over the messages it holds: an APPEND whose messages would add more
+     * is refused whole, "NO Too many user flags in mailbox", as Cyrus
+     * 3.6 answers past 100. With keyword_limit_crash, as Cyrus 3.6.1's
+     * imapd does (SIGABRT): when the refusal comes inside a MULTIAPPEND to
+     * a folder that holds messages after two or more of the command's
+     * messages fitted, the store breaks unanswered (MF_E_DISCONNECTED).
+     * Neither clears itself. */
+    unsigned keyword_limit;
+    bool keyword_limit_crash;
     /* CREATE of a name containing this is refused (NO [CANNOT], as Cyrus
      * refuses names with '/'). Borrowed; does not clear itself. */
     const char *create_refuse_marker;

@@ -527,6 +527,39 @@ test_bad_message_alone_singles(void **state) {
     expect_same(t, "INBOX", "INBOX");
 }
 
+/* Cyrus 3.6.1's imapd dies when a MULTIAPPEND to a folder that holds
+ * messages is refused for the keyword limit after two of its messages
+ * fitted (the fake's keyword_limit_crash): each attempt lost its
+ * connection there (integration.cyrus.target.keywords in CI). A message
+ * with a keyword the folder has not taken goes alone, so no MULTIAPPEND
+ * is refused for one: the three past the limit fail alone, listed, in
+ * one attempt; messages with keywords taken still go in batches. */
+static void
+test_keyword_limit_multiappend(void **state) {
+    struct memrun *t = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+    char flags[64];
+
+    /* 10 without keywords, 15 with one each ($K10..$K24), 10 with $K10. */
+    for (unsigned i = 0; i < 35; i++) {
+        snprintf(flags, sizeof(flags), "\\Seen $K%u", i < 25 ? i : 10);
+        add_msg(in, i < 25 ? "kw" : "again", 300, i < 10 ? "\\Seen" : flags, i);
+    }
+    t->o.batch_messages = 10;
+    t->env.dst->faults.keyword_limit = 12;
+    t->env.dst->faults.keyword_limit_crash = true;
+    assert_int_equal(run(t), MF_E_NOT_ALL_COPIED);
+    assert_int_equal(t->res.stats.attempts, 1);
+    assert_int_equal(t->env.dst_opens, 1);
+    assert_int_equal(t->res.n_failed, 3);
+    for (size_t i = 0; i < t->res.n_failed; i++) {
+        assert_int_equal(t->res.failed[i].error.code, MF_E_MESSAGE_REJECTED);
+        assert_non_null(strstr(t->res.failed[i].error.detail, "Too many"));
+    }
+    assert_int_equal(t->res.stats.messages_copied, 32);
+    assert_true(t->env.dst->stats.multi_cmds > 0);
+}
+
 /* Cyrus refuses a message whose keyword its folder cannot take ("NO Too
  * many user flags in mailbox", a folder holds 100): without --repair it
  * fails alone, listed; with --repair it goes again once with its system
@@ -1205,6 +1238,7 @@ main(void) {
         T(test_bad_message_alone),
         T(test_bad_message_alone_singles),
         T(test_keyword_limit),
+        T(test_keyword_limit_multiappend),
         T(test_refused_retried_next_pass),
         T(test_quota_then_lift),
         T(test_size_cap_raised),
