@@ -35,6 +35,25 @@ function(mf_integration_test name)
     ENVIRONMENT "MF_TEST_RUN_DIR=${MF_TEST_RUN_DIR};MF_BUILD_DIR=${CMAKE_BINARY_DIR};MF_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
 
+# mf_long_test(<cost> <test>...): the tests start early in a parallel run,
+# the higher <cost> (about their seconds) first. ctest puts every test a
+# fixture's cleanup waits for (each user of a server fixture) before all
+# tests that use none, whatever their COST, so long tests that start their
+# own servers (private pairs: e2e, capsproof, oauth) began last, and a
+# locked chain of them (mf-timing) ran alone at the end while a core idled.
+# They require the fixture "long", which has a cleanup that does nothing
+# (fixture.long.end): that puts them among the fixture users, where COST
+# orders them.
+add_test(NAME fixture.long.end COMMAND ${CMAKE_COMMAND} -E true)
+set_tests_properties(fixture.long.end PROPERTIES
+  FIXTURES_CLEANUP long LABELS "fixture;integration" TIMEOUT 30)
+function(mf_long_test cost)
+  foreach(t ${ARGN})
+    set_property(TEST ${t} APPEND PROPERTY FIXTURES_REQUIRED long)
+    set_property(TEST ${t} PROPERTY COST ${cost})
+  endforeach()
+endfunction()
+
 # Fixture registrations: one file per server kind, each next to its script.
 file(GLOB MF_FIXTURE_FILES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*/fixture.cmake)
 foreach(f ${MF_FIXTURE_FILES})

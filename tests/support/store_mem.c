@@ -180,8 +180,9 @@ struct op {
     char *folder;                     /* owned: append */
     struct mf_store_append_msg *msgs; /* owned array; flags, date owned */
     size_t n;
-    uint32_t uid; /* set_flags */
-    char *flags;  /* owned: set_flags */
+    uint32_t *uids; /* owned: set_flags, nuids of them */
+    size_t nuids;
+    char *flags; /* owned: set_flags */
     mf_store_done_cb cb;
     void *ud;
 };
@@ -230,6 +231,7 @@ op_clear(struct op *o) {
     free(o->msgs);
     free(o->folder);
     free(o->flags);
+    free(o->uids);
     memset(o, 0, sizeof(*o));
 }
 
@@ -635,14 +637,16 @@ mem_append(struct mf_store *st, const char *folder,
 }
 
 static mf_err
-mem_set_flags(struct mf_store *st, uint32_t uid, const char *flags,
-              mf_store_done_cb cb, void *ud) {
+mem_set_flags(struct mf_store *st, const uint32_t *uids, size_t n,
+              const char *flags, mf_store_done_cb cb, void *ud) {
     struct mem_store *ms = MS(st);
     struct op o = {0};
 
+    MF_ASSERT(n >= 1);
     if (ms->broken)
         return broken_error(ms);
-    o.uid = uid;
+    o.uids = mf_xmemdup(uids, n * sizeof(*uids));
+    o.nuids = n;
     o.flags = mf_xstrdup(flags);
     o.cb = cb;
     o.ud = ud;
@@ -684,6 +688,47 @@ contains(const uint8_t *p, size_t n, const char *needle) {
         if (memcmp(p + i, needle, k) == 0)
             return true;
     return false;
+}
+
+/* Puts the keywords of flags (those without a leading '\\') that kw
+ * lacks into it (*n of them, owned); returns how many it has then. */
+static size_t
+keywords_add(char ***kw, size_t *n, const char *flags) {
+    for (const char *p = flags ? flags : ""; *p;) {
+        size_t k = strcspn(p, " "), i = 0;
+        while (k && p[0] != '\\' && i < *n &&
+               !(strncasecmp((*kw)[i], p, k) == 0 && (*kw)[i][k] == '\0'))
+            i++;
+        if (k && p[0] != '\\' && i == *n) {
+            *kw = mf_xreallocarray(*kw, *n + 1, sizeof(**kw));
+            (*kw)[(*n)++] = mf_xstrndup(p, k);
+        }
+        p += k + (p[k] == ' ');
+    }
+    return *n;
+}
+
+/* keyword_limit: the code of an append of o's messages to f, 0 when they
+ * fit; *crash_r when Cyrus 3.6.1 would die on it. */
+static mf_err
+keyword_check(const struct mf_mem_faults *fl, const struct mf_mem_folder *f,
+              const struct op *o, bool *crash_r) {
+    char **kw = NULL;
+    size_t n = 0, i = 0;
+
+    *crash_r = false;
+    if (!fl->keyword_limit || !f)
+        return MF_E_OK;
+    for (size_t j = 0; j < f->n; j++)
+        (void)keywords_add(&kw, &n, f->msgs[j].flags);
+    while (i < o->n &&
+           keywords_add(&kw, &n, o->msgs[i].flags) <= fl->keyword_limit)
+        i++;
+    mf_strv_free(kw, n);
+    if (i == o->n)
+        return MF_E_OK;
+    *crash_r = fl->keyword_limit_crash && o->n > 1 && i >= 2 && f->n > 0;
+    return *crash_r ? MF_E_DISCONNECTED : MF_E_IMAP_NO;
 }
 
 static void
@@ -730,6 +775,12 @@ run_append(struct mem_store *ms, struct op *o) {
             code = MF_E_IMAP_NO;
             why = "NO Too many user flags in mailbox";
         }
+    }
+    if (code == MF_E_OK) {
+        bool crash;
+        code = keyword_check(fl, f, o, &crash);
+        why = crash ? "the server closed the connection"
+                    : "NO Too many user flags in mailbox";
     }
     if (code == MF_E_OK && fl->quota_messages &&
         srv->stats.appended + o->n > fl->quota_messages) {
@@ -844,9 +895,20 @@ run_set_flags(struct mem_store *ms, struct op *o) {
         done_with(o, MF_E_IMAP_NO, "NO Too many user flags in mailbox");
         return;
     }
-    ms->srv->stats.flag_changes++;
-    if ((m = mf_mem_msg_find(ms->sel, o->uid)))
-        mf_mem_msg_set_flags(m, o->flags);
+    /* A server checks the whole set before it changes anything. */
+    for (size_t i = 0; i < o->nuids; i++)
+        if (o->uids[i] == ms->srv->faults.flags_refuse_uid) {
+            done_with(o, MF_E_IMAP_NO, "NO Message is locked");
+            return;
+        }
+    ms->srv->stats.flag_cmds++;
+    if (o->nuids > ms->srv->stats.max_flag_uids)
+        ms->srv->stats.max_flag_uids = o->nuids;
+    for (size_t i = 0; i < o->nuids; i++) {
+        ms->srv->stats.flag_changes++;
+        if ((m = mf_mem_msg_find(ms->sel, o->uids[i])))
+            mf_mem_msg_set_flags(m, o->flags);
+    }
     done_with(o, MF_E_OK, "");
 }
 
@@ -856,6 +918,10 @@ mem_flush(struct mf_store *st, size_t max_pending) {
 
     while (ms->qlen - ms->qhead > max_pending) {
         struct op o = ms->q[ms->qhead++];
+        if (o.append && ms->srv->faults.command_delay_ms)
+            mf_sleep_ms(ms->srv->faults.command_delay_ms);
+        if (o.append && o.n > ms->srv->stats.max_append)
+            ms->srv->stats.max_append = o.n;
         if (ms->broken)
             done_with(&o, ms->broke.code, ms->broke.detail);
         else if (o.append && o.n > 1 && !ms->base.caps.multiappend)

@@ -96,6 +96,16 @@ struct mf_mem_faults {
      * a folder would pass its keyword limit. Borrowed; does not clear
      * itself. */
     const char *flags_refuse_marker;
+    /* A folder takes at most this many keywords (0: no limit), counted
+     * over the messages it holds: an APPEND whose messages would add more
+     * is refused whole, "NO Too many user flags in mailbox", as Cyrus
+     * 3.6 answers past 100. With keyword_limit_crash, as Cyrus 3.6.1's
+     * imapd does (SIGABRT): when the refusal comes inside a MULTIAPPEND to
+     * a folder that holds messages after two or more of the command's
+     * messages fitted, the store breaks unanswered (MF_E_DISCONNECTED).
+     * Neither clears itself. */
+    unsigned keyword_limit;
+    bool keyword_limit_crash;
     /* CREATE of a name containing this is refused (NO [CANNOT], as Cyrus
      * refuses names with '/'). Borrowed; does not clear itself. */
     const char *create_refuse_marker;
@@ -130,6 +140,14 @@ struct mf_mem_faults {
      * its size and bytes differ from what was appended (Message-ID,
      * Subject, From and the date stay). Does not clear itself. */
     bool reencode;
+    /* A UID STORE whose set names this target UID is refused whole (NO),
+     * as a server refuses a set it cannot change all of (0: none). Does
+     * not clear itself. */
+    uint32_t flags_refuse_uid;
+    /* Every append() batch takes this long, as a slow target (a maildir
+     * rescanned at each command): the engine's reader gets ahead of it.
+     * Does not clear itself. */
+    unsigned command_delay_ms;
 };
 
 struct mf_mem_stats {
@@ -139,10 +157,13 @@ struct mf_mem_stats {
      * append_fail_at fault fired (appends already in flight behind it). */
     uint64_t appended_after_fault;
     uint64_t append_cmds;   /* append commands carried out */
+    uint64_t max_append;    /* most messages in one append() batch */
     uint64_t multi_cmds;    /* of them, with more than one message */
     uint64_t quota_refused; /* of them, refused as over quota */
     uint64_t body_bytes;    /* delivered by fetch_bodies() */
-    uint64_t flag_changes;  /* set_flags() carried out */
+    uint64_t flag_changes;  /* messages set_flags() changed */
+    uint64_t flag_cmds;     /* set_flags() commands carried out */
+    uint64_t max_flag_uids; /* most UIDs in one of them */
     uint64_t meta_fetches;  /* fetch_meta() calls */
     unsigned creates, subscribes;
     unsigned creates_refused; /* CREATEs refused (create_refuse_marker) */

@@ -19,12 +19,18 @@
  *   mf:{b:N}:ckpt:<email>            HASH folder checkpoints (checkpoint.h)
  *   mf:{b:N}:claims                  ZSET email -> claim expiry (ms, TIME)
  *   mf:{b:N}:results                 SET "<job_id>#<attempt>" applied
- *   mf:{b:N}:samples                 LIST throughput samples
+ *   mf:{b:N}:samples                 LIST throughput samples, each
+ *                                    "<ms>ms <messages> <bytes>" (older
+ *                                    ones "<seconds> <messages> <bytes>")
  *
  * Every state change is a Lua script that checks the current state and
  * refuses (MF_E_STATE, with the current state in the detail) when the
  * transition is not allowed, so concurrent coordinators and workers never
  * overwrite each other. Times come from Redis TIME, never a host clock.
+ * A time field (started, finished, first_sync, ...) holds Unix seconds
+ * and has a twin <field>_ms in milliseconds, written together; a record
+ * from before the twins has only the seconds, and readers take those
+ * times 1000 (also when a twin disagrees with its seconds).
  *
  * Jobs (docs/design.md §6, "claim, then commit"): each pass over a mailbox
  * (full, incremental, final) is a job with a job id
@@ -232,7 +238,10 @@ struct mf_batch_config {
     /* store: filled by mf_batch_get(), ignored by mf_batch_create(). */
     enum mf_batch_state state;
     int64_t created, started, finished; /* Unix seconds; 0: not yet */
-    int64_t last_pass_finished;         /* for scheduling incremental passes */
+    /* The same in ms: the fields' *_ms twins (Redis TIME), or the seconds
+     * * 1000 for a batch from before them (mf__batch_hget_ms()). */
+    int64_t started_ms, finished_ms;
+    int64_t last_pass_finished; /* for scheduling incremental passes */
     uint64_t n_mailboxes;
     uint64_t counts[MF_MAILBOX_STATE_COUNT]; /* mailboxes by state */
     uint64_t pass;                           /* passes begun */
@@ -304,6 +313,7 @@ struct mf_batch_summary {
     uint64_t n_mailboxes;
     uint64_t counts[MF_MAILBOX_STATE_COUNT];
     int64_t created, started, finished;
+    int64_t started_ms, finished_ms; /* as in struct mf_batch_config */
 };
 /* Calls cb for every batch, sorted by name. A non-zero return from cb
  * stops the walk and is returned. */
@@ -337,6 +347,8 @@ struct mf_batch_mailbox {
     char worker[MF_BATCH_WORKER_MAX]; /* the worker that ran it last */
     int64_t first_sync, last_sync;    /* start of first / last pass */
     int64_t finished;                 /* end of the last pass */
+    /* The same three in ms, as the batch's started_ms. */
+    int64_t first_sync_ms, last_sync_ms, finished_ms;
     /* Totals: copied_* and duration accumulate over passes; the rest
      * come from the last pass that reported them. */
     struct mf_migrate_stats stats;
@@ -695,10 +707,13 @@ MF_WARN_UNUSED mf_err mf_batch_mailbox_items(struct mf_redis *r,
 
 /* One throughput sample: the batch's done counters (messages and bytes
  * copied by finished jobs plus those handled by running ones) at a Redis
- * time, taken when a progress or result was applied; one per second at
- * most, thinned to every other one past MF_BATCH_SAMPLES_MAX. */
+ * time, taken when a pass began and when a progress or result was
+ * applied; one per 100 ms at most (the step doubles as the batch ages:
+ * sample() in lua/prelude.lua), thinned to every other one past
+ * MF_BATCH_SAMPLES_MAX. */
 struct mf_batch_sample {
-    int64_t time; /* Unix seconds, Redis TIME */
+    /* Unix ms, Redis TIME (a sample from before ms: its seconds * 1000) */
+    int64_t time_ms;
     uint64_t messages, bytes;
 };
 typedef mf_err (*mf_batch_sample_cb)(void *ud, const struct mf_batch_sample *s);

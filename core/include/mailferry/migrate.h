@@ -158,7 +158,7 @@ struct mf_migrate_options {
     uint32_t backoff_ms;     /* first backoff (0: 1000); doubles, +-25 % */
     uint32_t max_backoff_ms; /* (0: 60000) */
     /* Tuning (0: defaults). */
-    unsigned batch_messages;    /* per MULTIAPPEND (50) */
+    unsigned batch_messages;    /* per MULTIAPPEND (1000; 50 without) */
     size_t batch_bytes;         /* per MULTIAPPEND (1 MiB) */
     unsigned appends_in_flight; /* MULTIAPPEND commands in flight (4) */
     size_t pipe_bytes;          /* reader-to-writer queue (2 MiB) */

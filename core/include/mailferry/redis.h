@@ -95,6 +95,9 @@ MF_WARN_UNUSED mf_err mf_redis_command(struct mf_redis *r, redisReply **reply_r,
  * so that figures computed against them do not depend on this host's. */
 MF_WARN_UNUSED mf_err mf_redis_time(struct mf_redis *r, int64_t *now_r,
                                     struct mf_error *err);
+/* The same clock in Unix milliseconds, as the scripts' now_ms(). */
+MF_WARN_UNUSED mf_err mf_redis_time_ms(struct mf_redis *r, int64_t *now_r,
+                                       struct mf_error *err);
 
 /* Most commands mf_redis_pipeline() sends at once. */
 #define MF_REDIS_PIPELINE_MAX 1000

@@ -21,7 +21,9 @@
  * endpoint URLs lose any user:password@ part when they are copied in.
  *
  * Times are seconds since the Unix epoch (UTC); 0 means "not yet" and is
- * written as an empty CSV field, JSON null or a dash.
+ * written as an empty CSV field, JSON null or a dash. The batch's start
+ * and end, and the throughput samples, are also kept in milliseconds
+ * (*_ms), so that a batch of a second has an elapsed time and a chart.
  */
 #ifndef MAILFERRY_REPORT_H
 #define MAILFERRY_REPORT_H
@@ -224,7 +226,7 @@ struct mf_report_mailbox {
  * so far. The chart plots the rate between consecutive samples, so a
  * missed sample costs resolution, not data. */
 struct mf_report_sample {
-    int64_t time;
+    int64_t time_ms; /* Unix ms */
     uint64_t messages;
     uint64_t bytes;
 };
@@ -240,8 +242,10 @@ struct mf_report_totals {
     uint64_t mailboxes_with_errors; /* error_code != 0 */
     uint64_t failed_items;          /* listed + unlisted */
     uint64_t attempts;
-    /* Wall-clock time of the batch: finished (or generated) - started. */
-    double elapsed_seconds;
+    /* Wall-clock time of the batch: finished_ms (or generated_ms) -
+     * started_ms; 0 when not started. */
+    int64_t elapsed_ms;
+    double elapsed_seconds;                       /* elapsed_ms / 1000 */
     double messages_per_second, bytes_per_second; /* over elapsed */
 };
 
@@ -250,6 +254,8 @@ struct mf_report_batch_info {
     const char *name;
     const char *state; /* the batch state's name (docs/design.md §4) */
     int64_t created, started, finished;
+    /* The same two in ms; 0: started (finished) * 1000. */
+    int64_t started_ms, finished_ms;
     int64_t generated;           /* when the report was made; 0: now */
     const char *source, *target; /* endpoint URLs */
 };
@@ -258,6 +264,7 @@ struct mf_report_batch {
     char *name;  /* owned */
     char *state; /* owned */
     int64_t created, started, finished, generated;
+    int64_t started_ms, finished_ms, generated_ms; /* 0 when the seconds are */
     char *source, *target;               /* owned, without any user:password@ */
     struct mf_report_mailbox *mailboxes; /* owned, n_mailboxes long */
     size_t n_mailboxes;

@@ -230,9 +230,11 @@ struct mf_store_ops {
     mf_err (*vanished)(struct mf_store *st, uint32_t last, uint64_t modseq,
                        void (*cb)(void *ud, uint32_t lo, uint32_t hi),
                        void *ud);
-    /* Queues UID STORE uid FLAGS (flags) in the selected folder. */
-    mf_err (*set_flags)(struct mf_store *st, uint32_t uid, const char *flags,
-                        mf_store_done_cb cb, void *ud);
+    /* Queues one UID STORE uid-set FLAGS (flags) of the n (>= 1) UIDs,
+     * ascending, in the selected folder; cb runs once, with the answer
+     * of the whole command. */
+    mf_err (*set_flags)(struct mf_store *st, const uint32_t *uids, size_t n,
+                        const char *flags, mf_store_done_cb cb, void *ud);
     /* Drives queued commands until at most max_pending are unfinished. */
     mf_err (*flush)(struct mf_store *st, size_t max_pending);
     /* Cancels every queued append and flag change now: their callbacks

@@ -84,6 +84,8 @@ double mf_monotonic_s(void);
 /* The same clock in whole milliseconds: the one every deadline, lease and
  * rate in the tree reads. */
 uint64_t mf_monotonic_ms(void);
+/* CLOCK_REALTIME in whole milliseconds since the Unix epoch: for dates. */
+int64_t mf_wall_ms(void);
 /* The moment ms milliseconds from now on clock, as
  * pthread_cond_timedwait() takes it: clock is the one the condition
  * variable waits on (CLOCK_REALTIME unless pthread_condattr_setclock()

@@ -161,6 +161,14 @@ long long mf__batch_reply_ll(const redisReply *reply, size_t i);
 const redisReply *mf__batch_hget(const redisReply *h, const char *field);
 uint64_t mf__batch_hget_u64(const redisReply *h, const char *field);
 int64_t mf__batch_hget_i64(const redisReply *h, const char *field);
+/* A time field of an HGETALL reply in ms: its twin <field>_ms when that
+ * agrees with the seconds in <field>, else those seconds * 1000 (a record
+ * from before the twins, or one a writer from before them changed). */
+int64_t mf__batch_hget_ms(const redisReply *h, const char *field);
+/* One element of the samples list ("<ms>ms <messages> <bytes>", or
+ * "<seconds> <messages> <bytes>" from before ms) into *s_r; false (and
+ * *s_r untouched) when it is neither. */
+bool mf__batch_sample_parse(const char *s, struct mf_batch_sample *s_r);
 double mf__batch_hget_double(const redisReply *h, const char *field);
 /* A new string copy of a field, or NULL when absent or empty. */
 char *mf__batch_hget_strdup(const redisReply *h, const char *field);

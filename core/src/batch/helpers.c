@@ -263,6 +263,16 @@ mf__batch_hget_i64(const redisReply *h, const char *field) {
     return v && v->type == REDIS_REPLY_STRING ? strtoll(v->str, NULL, 10) : 0;
 }
 
+int64_t
+mf__batch_hget_ms(const redisReply *h, const char *field) {
+    char twin[64];
+    int64_t s = mf__batch_hget_i64(h, field), ms;
+
+    snprintf(twin, sizeof(twin), "%s_ms", field);
+    ms = mf__batch_hget_i64(h, twin);
+    return ms > 0 && ms / 1000 == s ? ms : s * 1000;
+}
+
 double
 mf__batch_hget_double(const redisReply *h, const char *field) {
     const redisReply *v = mf__batch_hget(h, field);

@@ -164,8 +164,9 @@ mf_batch_begin_pass(struct mf_redis *r, const char *batch, enum mf_batch_op op,
     if ((rc = mf__batch_check_name(batch, err)))
         return rc;
     mf__batch_keys(&k, batch);
-    mf__batch_script_argv(&a, MF__BS_PASS_BEGIN, 1);
+    mf__batch_script_argv(&a, MF__BS_PASS_BEGIN, 2);
     mf__batch_argv_adds(&a, k.batch);
+    mf__batch_argv_adds(&a, k.samples);
     mf__batch_argv_adds(&a, op_names[op]);
     if ((rc = run_ok(r, &a, batch, NULL, op_names[op], &reply, err)))
         return rc;

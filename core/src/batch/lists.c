@@ -3,13 +3,16 @@
  * failed items (mf:{b:N}:mb:<email>:skipped|failed, at most
  * MF_BATCH_ITEMS_MAX each, written by lua/result.lua; its verify
  * differences, :verify_items, are items too) and the batch's
- * throughput samples (mf:{b:N}:samples, "<time> <messages> <bytes>",
- * written by sample() in lua/prelude.lua). The report (report.c) and
+ * throughput samples (mf:{b:N}:samples, "<ms>ms <messages> <bytes>",
+ * or "<seconds> <messages> <bytes>" from before ms, written by sample()
+ * in lua/prelude.lua). The report (report.c) and
  * `batch status` (core/src/status/) read them through these two walks,
  * so the list layouts are parsed in one place.
  */
 #include "batch/batch_int.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +74,37 @@ mf_batch_mailbox_items(struct mf_redis *r, const char *batch, const char *email,
                            ud, err);
 }
 
+bool
+mf__batch_sample_parse(const char *s, struct mf_batch_sample *s_r) {
+    long long v[3];
+    bool ms = false;
+    char *end;
+
+    for (int i = 0; i < 3; i++) {
+        /* The time is a number; a counter may have dipped below zero
+         * (HINCRBY while a job starts over), read as 0. */
+        if (!s || !(isdigit((unsigned char)*s) || (i > 0 && *s == '-')))
+            return false;
+        errno = 0;
+        v[i] = strtoll(s, &end, 10);
+        if (errno || end == s)
+            return false;
+        if (v[i] < 0)
+            v[i] = 0;
+        if (i == 0 && end[0] == 'm' && end[1] == 's')
+            ms = true, end += 2;
+        if (*end != (i < 2 ? ' ' : '\0'))
+            return false;
+        s = end + (i < 2);
+    }
+    if (!ms && v[0] > INT64_MAX / 1000)
+        return false;
+    s_r->time_ms = ms ? v[0] : v[0] * 1000;
+    s_r->messages = (uint64_t)v[1];
+    s_r->bytes = (uint64_t)v[2];
+    return true;
+}
+
 mf_err
 mf_batch_samples(struct mf_redis *r, const char *batch, size_t last,
                  mf_batch_sample_cb cb, void *ud, struct mf_error *err) {
@@ -86,13 +120,9 @@ mf_batch_samples(struct mf_redis *r, const char *batch, size_t last,
     for (size_t j = 0; reply->type == REDIS_REPLY_ARRAY && j < reply->elements;
          j++) {
         struct mf_batch_sample s = {0};
-        long long t, m, b;
-        if (!reply->element[j]->str ||
-            sscanf(reply->element[j]->str, "%lld %lld %lld", &t, &m, &b) != 3)
-            continue;
-        s.time = t;
-        s.messages = m > 0 ? (uint64_t)m : 0;
-        s.bytes = b > 0 ? (uint64_t)b : 0;
+        if (reply->element[j]->type != REDIS_REPLY_STRING ||
+            !mf__batch_sample_parse(reply->element[j]->str, &s))
+            continue; /* a corrupt sample costs only itself */
         if ((rc = cb(ud, &s)))
             break;
     }

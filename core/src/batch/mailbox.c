@@ -88,6 +88,9 @@ mf__batch_mailbox_fill(struct mf_batch_mailbox *mb, const redisReply *h) {
     mb->first_sync = mf__batch_hget_i64(h, "first_sync");
     mb->last_sync = mf__batch_hget_i64(h, "last_sync");
     mb->finished = mf__batch_hget_i64(h, "finished");
+    mb->first_sync_ms = mf__batch_hget_ms(h, "first_sync");
+    mb->last_sync_ms = mf__batch_hget_ms(h, "last_sync");
+    mb->finished_ms = mf__batch_hget_ms(h, "finished");
     s->folders_copied = (uint32_t)mf__batch_hget_u64(h, "folders_copied");
     s->folders_excluded = (uint32_t)mf__batch_hget_u64(h, "folders_excluded");
     s->folders_created = (uint32_t)mf__batch_hget_u64(h, "folders_created");

@@ -140,7 +140,7 @@ static mf_err
 on_sample(void *ud, const struct mf_batch_sample *bs) {
     struct ctx *c = ud;
     struct mf_report_sample s = {
-        .time = bs->time, .messages = bs->messages, .bytes = bs->bytes};
+        .time_ms = bs->time_ms, .messages = bs->messages, .bytes = bs->bytes};
 
     mf_report_add_sample(c->rep, &s);
     return MF_E_OK;
@@ -161,6 +161,8 @@ mf_batch_report(struct mf_redis *r, const char *batch,
     info.created = cfg->created;
     info.started = cfg->started;
     info.finished = cfg->finished;
+    info.started_ms = cfg->started_ms;
+    info.finished_ms = cfg->finished_ms;
     info.source = cfg->source;
     info.target = cfg->target;
     c.rep = mf_report_new(&info);

@@ -243,6 +243,8 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->generation = mf__batch_hget_u64(h, "generation");
     c->started = mf__batch_hget_i64(h, "started");
     c->finished = mf__batch_hget_i64(h, "finished");
+    c->started_ms = mf__batch_hget_ms(h, "started");
+    c->finished_ms = mf__batch_hget_ms(h, "finished");
     c->last_pass_finished = mf__batch_hget_i64(h, "last_pass_finished");
     c->n_mailboxes = mf__batch_hget_u64(h, "n_mailboxes");
     c->pass = mf__batch_hget_u64(h, "pass");
@@ -349,6 +351,8 @@ mf_batch_list(struct mf_redis *r, mf_batch_list_cb cb, void *ud,
             s.created = mf__batch_hget_i64(h, "created");
             s.started = mf__batch_hget_i64(h, "started");
             s.finished = mf__batch_hget_i64(h, "finished");
+            s.started_ms = mf__batch_hget_ms(h, "started");
+            s.finished_ms = mf__batch_hget_ms(h, "finished");
             rc = cb(ud, &s);
         }
         freeReplyObject(h);

@@ -28,7 +28,7 @@ struct mf__direct_outcome {
 void mf__direct_print_mailbox(FILE *out, const struct mf__direct_outcome *o);
 /* Throughput over time, for the report's chart. */
 struct mf__direct_sample {
-    int64_t time; /* Unix seconds */
+    int64_t time_ms; /* Unix ms */
     uint64_t messages, bytes;
 };
 struct mf__direct_samples {
@@ -37,7 +37,8 @@ struct mf__direct_samples {
 };
 
 /* Until finished == n (or stop is set and nothing runs): prints each
- * finished mailbox's line (unless json), records a sample a second and,
+ * finished mailbox's line (unless json), records a sample at the start
+ * and then a second and,
  * unless json or progress_interval_s is 0, shows the progress of
  * mailferry/progress.h as embedded `migrate` does
  * (mf_progress_view_open()): redrawn in place on a terminal (stderr),
@@ -63,7 +64,7 @@ void mf__direct_watch(const struct mf__direct_watch *w,
  * file cannot be written. */
 bool mf__direct_write_reports(const char *dir, const char *batch,
                               const char *source, const char *target,
-                              int64_t started,
+                              int64_t started_ms,
                               const struct mf__direct_outcome *v, size_t n,
                               const struct mf__direct_samples *samples,
                               FILE *out);

@@ -100,7 +100,7 @@ add_mailbox(struct mf_report_batch *b, const struct mf__direct_outcome *o,
 
 bool
 mf__direct_write_reports(const char *dir, const char *batch, const char *source,
-                         const char *target, int64_t started,
+                         const char *target, int64_t started_ms,
                          const struct mf__direct_outcome *v, size_t n,
                          const struct mf__direct_samples *samples, FILE *out) {
     struct mf_report_batch_info info = {0};
@@ -112,15 +112,17 @@ mf__direct_write_reports(const char *dir, const char *batch, const char *source,
         any_failed |= state_of(&v[i]) != MF_REPORT_SYNCED;
     info.name = batch;
     info.state = any_failed ? "SyncedWithErrors" : "Synced";
-    info.created = info.started = started;
-    info.finished = (int64_t)time(NULL);
+    info.created = info.started = started_ms / 1000;
+    info.started_ms = started_ms;
+    info.finished_ms = mf_wall_ms();
+    info.finished = info.finished_ms / 1000;
     info.source = source;
     info.target = target;
     b = mf_report_new(&info);
     for (size_t i = 0; i < n; i++)
-        add_mailbox(b, &v[i], started);
+        add_mailbox(b, &v[i], started_ms / 1000);
     for (size_t i = 0; i < samples->n; i++) {
-        struct mf_report_sample s = {.time = samples->v[i].time,
+        struct mf_report_sample s = {.time_ms = samples->v[i].time_ms,
                                      .messages = samples->v[i].messages,
                                      .bytes = samples->v[i].bytes};
         mf_report_add_sample(b, &s);

@@ -82,7 +82,7 @@ mf_direct_run(const struct mf_direct_options *o) {
     size_t nthreads = o->concurrency < o->n ? o->concurrency : o->n;
     pthread_t *threads = mf_xcalloc(nthreads ? nthreads : 1, sizeof(*threads));
     double t0 = mf_monotonic_s();
-    int64_t started = (int64_t)time(NULL);
+    int64_t started_ms = mf_wall_ms();
     enum mf_direct_verdict v;
 
     pthread_mutex_init(&r.mu, NULL);
@@ -114,7 +114,7 @@ mf_direct_run(const struct mf_direct_options *o) {
             ? MF_DIRECT_OK
             : MF_DIRECT_FAILED;
     if (!mf__direct_write_reports(o->report_dir, o->opts.batch, o->source,
-                                  o->target, started, r.out, o->n, &samples,
+                                  o->target, started_ms, r.out, o->n, &samples,
                                   o->json ? stderr : stdout))
         v = MF_DIRECT_NO_REPORT;
     for (size_t i = 0; i < o->n; i++) {

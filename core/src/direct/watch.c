@@ -124,7 +124,7 @@ sample(struct mf__direct_samples *samples,
        const struct mf_progress_snapshot *s) {
     samples->v =
         mf_xreallocarray(samples->v, samples->n + 1, sizeof(*samples->v));
-    samples->v[samples->n].time = (int64_t)time(NULL);
+    samples->v[samples->n].time_ms = mf_wall_ms();
     samples->v[samples->n].messages = s->messages_done;
     samples->v[samples->n].bytes = s->bytes_done;
     samples->n++;
@@ -140,6 +140,8 @@ mf__direct_watch(const struct mf__direct_watch *w,
 
     if (!w->json && mf_progress_view_open(&view, w->progress_interval_s))
         vp = &view;
+    /* Nothing done yet: the chart's first rate starts here. */
+    sample(samples, &s);
     while (!end) {
         struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000L};
         bool stopping = atomic_load(w->stop);

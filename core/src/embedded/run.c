@@ -619,14 +619,10 @@ run_report(struct run *x) {
                (unsigned long long)tot.by_state[MF_REPORT_STOPPED],
                (unsigned long long)tot.copied_messages,
                (double)tot.copied_bytes / 1e6);
-        /* The batch's times are whole seconds: a batch that started and
-         * settled within one has no elapsed time to divide by (it read
-         * "in 0.0 s, 0 msgs/s"). */
-        if (tot.elapsed_seconds > 0)
-            printf("%.1f s, %.0f msgs/s\n", tot.elapsed_seconds,
-                   tot.messages_per_second);
-        else
-            printf("under a second\n");
+        /* The batch's times are in ms (Redis TIME), so even a batch of
+         * a second has an elapsed time to divide by. */
+        printf("%.2f s, %.0f msgs/s\n", tot.elapsed_seconds,
+               tot.messages_per_second);
     }
     if (!write_reports(x->rep, x->o->report_dir, x->o->json))
         return EXIT_ERROR;

@@ -19,13 +19,27 @@
  * before). Only pairs whose result differs from the target's flags get a
  * UID STORE, pipelined; the result becomes the pair's new flagbase line.
  *
+ * Pairs that want the same flags share one UID STORE of a UID set (issue
+ * 14 item 5): a server may pay for each command in the size of the
+ * folder (Dovecot's maildir rescans it at every command that changed it,
+ * near a second a command at 1,000,000 messages), so a sync that sets
+ * \Flagged on 100,000 messages sends about 100 commands, not 100,000. A
+ * group of pairs (struct group) goes out once it holds GROUP_UIDS of them
+ * (a UID set of at most about 11 KB; Dovecot takes command lines up to
+ * 64 KB), when a pair wants flags that no group has and every group is
+ * taken (the fullest goes), and at the end of the folder.
+ *
  * A STORE the target refuses (a NO or BAD about that message: Cyrus's "NO
  * Too many user flags in mailbox" when a folder would pass its keyword
- * limit) is that message's alone: it is listed as failed (source UID,
- * size, date, the flags wanted and the answer), its flagbase line stays
- * what it was so that the next pass tries again, and the other pairs go
- * on. Only MF__MAX_CONSECUTIVE_REJECTS refusals in a row (a read-only
- * folder, say) or a session in trouble end the sync with that error.
+ * limit) is that message's alone: a refused set is sent again one UID at
+ * a time (FLAGS replaces, so a set the server changed in part is set
+ * again the same), and a message refused alone is listed as failed (source UID,
+ * size, date, the flags wanted and the answer), its flagbase line stays what it
+ * was so that the next pass tries again, and the other pairs go on. Only
+ * MF__MAX_CONSECUTIVE_REJECTS refusals before the target took any STORE of this
+ * sync (a read-only folder, say: once one was taken, refusals are the messages'
+ * own, which with pairs grouped by flags come in a row) or a session in trouble
+ * end the sync with that error; what was not sent by then is not sent.
  */
 #include "migrate/migrate_int.h"
 
@@ -159,15 +173,29 @@ mf__flags_merge(const char *s, const char *sb, const char *t, const char *tb,
     free(ctb);
 }
 
+/* Pairs wanting the same flags, sent as one UID STORE (header). */
+#define GROUPS 8
+#define GROUP_UIDS 1000
+
 struct store_ctx {
     struct mf_error err;
     uint32_t retry_ms;
     uint64_t updated;
-    unsigned refused_in_row;
+    unsigned refused; /* while none was taken */
+};
+
+struct pending;
+
+/* Pairs that want flags, not sent yet; flags NULL: a free group. */
+struct group {
+    char *flags;         /* owned */
+    struct pending **ps; /* owned array of GROUP_UIDS, n of them taken */
+    size_t n;
 };
 
 /* One pair's merge and, when the target's flags are not the result, its
- * UID STORE (64 in flight). */
+ * place in a group of pairs wanting the same flags (64 STOREs in
+ * flight). */
 struct sync_ctx {
     struct mf__run *run;
     const char *label;
@@ -175,16 +203,28 @@ struct sync_ctx {
     struct mf__flagbase *fb; /* borrowed */
     struct mf_buf *base, want;
     struct store_ctx stored;
+    struct group groups[GROUPS];
+    /* Pairs of a refused set, to send again alone. */
+    struct pending **retry; /* owned array, with the pairs */
+    size_t n_retry, cap_retry;
 };
 
-/* A UID STORE in flight: what its answer settles. */
+/* A pair whose flags are to be set: what the STORE's answer settles. */
 struct pending {
     struct sync_ctx *c;
-    uint32_t uid; /* the source's */
+    uint32_t uid;     /* the source's */
+    uint32_t tgt_uid; /* the target's: the one the STORE names */
     uint64_t size;
     char date[40];
     char *src, *want;        /* owned: the flagbase line once stored */
     char *old_src, *old_tgt; /* owned: the line before, or NULL */
+};
+
+/* A UID STORE in flight: the pairs its answer settles. */
+struct sent {
+    struct sync_ctx *c;
+    struct pending **ps; /* owned array, with the pairs */
+    size_t n;
 };
 
 /* Whether the target's answer to one STORE is about that message (it
@@ -217,23 +257,21 @@ pending_free(struct pending *p) {
     free(p);
 }
 
+/* One pair's answer: its new flagbase line, or the refusal listed. */
 static void
-stored(void *ud, const struct mf_store_done *d) {
-    struct pending *p = ud;
+settle(struct pending *p, const struct mf_store_done *d) {
     struct store_ctx *c = &p->c->stored;
 
     if (d->error.code == MF_E_OK) {
         c->updated++;
-        c->refused_in_row = 0;
         mf__flagbase_add(p->c->base, p->uid, p->src, p->want);
     } else {
         /* Not set: the line before stays (none: the next pass merges
          * without one), so the next pass tries again. */
         if (p->old_src)
             mf__flagbase_add(p->c->base, p->uid, p->old_src, p->old_tgt);
-        if (store_refused(d->error.code) &&
-            ++c->refused_in_row < MF__MAX_CONSECUTIVE_REJECTS &&
-            c->err.code == MF_E_OK)
+        if (store_refused(d->error.code) && c->err.code == MF_E_OK &&
+            (c->updated > 0 || ++c->refused < MF__MAX_CONSECUTIVE_REJECTS))
             refused(p, d);
         else if (c->err.code == MF_E_OK) {
             c->err = d->error;
@@ -243,10 +281,165 @@ stored(void *ud, const struct mf_store_done *d) {
     pending_free(p);
 }
 
+static void
+stored(void *ud, const struct mf_store_done *d) {
+    struct sent *t = ud;
+    struct sync_ctx *c = t->c;
+    bool again = t->n > 1 && store_refused(d->error.code);
+
+    for (size_t i = 0; i < t->n; i++) {
+        if (!again) {
+            settle(t->ps[i], d);
+            continue;
+        }
+        if (c->n_retry == c->cap_retry) {
+            c->cap_retry = c->cap_retry ? c->cap_retry * 2 : GROUP_UIDS;
+            c->retry =
+                mf_xreallocarray(c->retry, c->cap_retry, sizeof(*c->retry));
+        }
+        c->retry[c->n_retry++] = t->ps[i];
+    }
+    free(t->ps);
+    free(t);
+}
+
+static int
+cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One UID STORE of the n pairs (they all want flags); they are its
+ * callback's from here on, or freed when it cannot be queued. */
+static mf_err
+send_set(struct sync_ctx *c, const char *flags, struct pending **ps, size_t n) {
+    struct mf_store *st = c->st;
+    uint32_t *uids = mf_xreallocarray(NULL, n, sizeof(*uids));
+    struct sent *t;
+    mf_err rc;
+
+    if (c->stored.err.code != MF_E_OK) { /* the sync has ended */
+        for (size_t i = 0; i < n; i++)
+            pending_free(ps[i]);
+        free(uids);
+        return MF_E_OK;
+    }
+    t = mf_xcalloc(1, sizeof(*t));
+    for (size_t i = 0; i < n; i++)
+        uids[i] = ps[i]->tgt_uid;
+    qsort(uids, n, sizeof(*uids), cmp_u32);
+    t->c = c;
+    t->n = n;
+    t->ps = mf_xmemdup(ps, n * sizeof(*ps));
+    rc = st->ops->set_flags(st, uids, n, flags, stored, t);
+    free(uids);
+    if (rc != MF_E_OK) { /* not queued: stored() never runs */
+        for (size_t i = 0; i < n; i++)
+            pending_free(t->ps[i]);
+        free(t->ps);
+        free(t);
+    } else {
+        rc = st->ops->flush(st, 64);
+    }
+    return rc == MF_E_OK ? MF_E_OK : mf__run_store_error(c->run, st, c->label);
+}
+
+static mf_err
+send_group(struct sync_ctx *c, struct group *g) {
+    mf_err rc = MF_E_OK;
+
+    if (g->n)
+        rc = send_set(c, g->flags, g->ps, g->n);
+    g->n = 0;
+    free(g->flags);
+    g->flags = NULL;
+    return rc;
+}
+
+/* The pairs of refused sets, each in a STORE of its own. */
+static mf_err
+send_retries(struct sync_ctx *c) {
+    mf_err rc = MF_E_OK;
+
+    while (c->n_retry && rc == MF_E_OK) {
+        struct pending **ps = c->retry;
+        size_t n = c->n_retry, i = 0;
+
+        /* Answers coming in meanwhile may refuse more sets. */
+        c->retry = NULL;
+        c->n_retry = c->cap_retry = 0;
+        for (; i < n && rc == MF_E_OK; i++)
+            rc = send_set(c, ps[i]->want, &ps[i], 1);
+        for (; i < n; i++)
+            pending_free(ps[i]);
+        free(ps);
+    }
+    return rc;
+}
+
+/* Puts p in the group wanting its flags: a free one, or the fullest one
+ * sent first to make room. */
+static mf_err
+group_pair(struct sync_ctx *c, struct pending *p) {
+    struct group *g = NULL, *room = NULL;
+    mf_err rc = MF_E_OK;
+
+    for (size_t i = 0; i < GROUPS && !g; i++) {
+        struct group *h = &c->groups[i];
+        if (h->flags && strcmp(h->flags, p->want) == 0)
+            g = h;
+        else if (!room || (room->flags && (!h->flags || h->n > room->n)))
+            room = h; /* a free one, else the fullest */
+    }
+    if (!g) {
+        g = room;
+        if (g->flags && (rc = send_group(c, g)) != MF_E_OK) {
+            pending_free(p);
+            return rc;
+        }
+        g->flags = mf_xstrdup(p->want);
+        if (!g->ps)
+            g->ps = mf_xreallocarray(NULL, GROUP_UIDS, sizeof(*g->ps));
+    }
+    g->ps[g->n++] = p;
+    return g->n == GROUP_UIDS ? send_group(c, g) : MF_E_OK;
+}
+
+/* Every group sent, and every refused set again alone, all answered. */
+static mf_err
+send_all(struct sync_ctx *c) {
+    mf_err rc = MF_E_OK;
+
+    for (size_t i = 0; i < GROUPS && rc == MF_E_OK; i++)
+        rc = send_group(c, &c->groups[i]);
+    while (rc == MF_E_OK) {
+        if ((rc = c->st->ops->flush(c->st, 0)) != MF_E_OK)
+            return mf__run_store_error(c->run, c->st, c->label);
+        if (!c->n_retry)
+            break;
+        rc = send_retries(c);
+    }
+    return rc;
+}
+
+/* What was never sent (the sync ended on an error): its lines stay. */
+static void
+groups_free(struct sync_ctx *c) {
+    for (size_t i = 0; i < GROUPS; i++) {
+        struct group *g = &c->groups[i];
+        for (size_t k = 0; k < g->n; k++)
+            pending_free(g->ps[k]);
+        free(g->ps);
+        free(g->flags);
+    }
+    for (size_t i = 0; i < c->n_retry; i++)
+        pending_free(c->retry[i]);
+    free(c->retry);
+}
+
 static mf_err
 sync_pair(void *ud, const struct mf__msg *s, const struct mf__msg *t) {
     struct sync_ctx *c = ud;
-    struct mf_store *st = c->st;
     const char *want, *bsrc, *btgt;
     struct pending *p;
     mf_err rc;
@@ -265,9 +458,16 @@ sync_pair(void *ud, const struct mf__msg *s, const struct mf__msg *t) {
         mf__flagbase_add(c->base, s->uid, s->flags, want);
         return MF_E_OK;
     }
+    /* Refused sets wait to be sent again alone until every pair before
+     * them was sent and answered (a refusal counts as the target's
+     * refusing everything only while it took nothing), or a group's
+     * worth of them is waiting. */
+    if (c->n_retry >= GROUP_UIDS && (rc = send_all(c)) != MF_E_OK)
+        return rc;
     p = mf_xcalloc(1, sizeof(*p));
     p->c = c;
     p->uid = s->uid;
+    p->tgt_uid = t->uid;
     p->size = s->size;
     snprintf(p->date, sizeof(p->date), "%s", s->date);
     p->src = mf_xstrdup(s->flags ? s->flags : "");
@@ -276,12 +476,7 @@ sync_pair(void *ud, const struct mf__msg *s, const struct mf__msg *t) {
         p->old_src = mf_xstrdup(bsrc);
         p->old_tgt = mf_xstrdup(btgt);
     }
-    rc = st->ops->set_flags(st, t->uid, want, stored, p);
-    if (rc != MF_E_OK)
-        pending_free(p); /* not queued: stored() never runs */
-    else
-        rc = st->ops->flush(st, 64);
-    return rc == MF_E_OK ? MF_E_OK : mf__run_store_error(c->run, st, c->label);
+    return group_pair(c, p);
 }
 
 mf_err
@@ -296,12 +491,13 @@ mf__migrate_flag_sync(struct mf__run *run, const char *label,
         return MF_E_OK;
     /* Both folders in UID windows (pairing.c), not listed whole. */
     rc = mf__pair_folders(run, last_uid, tgt_last, sync_pair, &c);
-    if (rc == MF_E_OK && (rc = c.st->ops->flush(c.st, 0)) != MF_E_OK)
-        rc = mf__run_store_error(run, c.st, label);
+    if (rc == MF_E_OK)
+        rc = send_all(&c);
     /* STOREs still queued answer now (CANCELLED): their callbacks use c
      * and free what they hold. */
     if (rc != MF_E_OK)
         mf_store_cancel(c.st);
+    groups_free(&c);
     if (rc == MF_E_OK && c.stored.err.code != MF_E_OK) {
         run->err = c.stored.err;
         run->retry_after_ms = c.stored.retry_ms;

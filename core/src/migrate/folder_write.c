@@ -587,7 +587,8 @@ take_whole(struct mf__folder *fr, struct mf_pipe_item *it) {
     if (!fr->cur)
         fr->cur = batch_new(fr);
     batch_add(fr->cur, om);
-    if (fr->cur->n >= run->batch_messages || fr->cur->bytes >= run->batch_bytes)
+    if (fr->cur->n >= mf__run_batch_messages(run) ||
+        fr->cur->bytes >= run->batch_bytes)
         (void)submit_current(fr);
 }
 

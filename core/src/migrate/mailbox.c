@@ -579,7 +579,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
     run.open_ud = open_ud;
     run.mem = *mem;
     run.res = res;
-    run.batch_messages = o->batch_messages ? o->batch_messages : 50;
+    run.batch_messages = o->batch_messages;
     run.batch_bytes = o->batch_bytes ? o->batch_bytes : 1024 * 1024;
     run.appends_in_flight = o->appends_in_flight ? o->appends_in_flight : 4;
     run.pipe_bytes = o->pipe_bytes ? o->pipe_bytes : 2 * 1024 * 1024;

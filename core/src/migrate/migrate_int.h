@@ -45,6 +45,21 @@ MF_WARN_UNUSED mf_err mf__migrate_mailbox_mem(
  * the mailbox fails instead of trying every other folder the same way. */
 #define MF__MAX_CONSECUTIVE_REJECTS 10
 
+/* Messages per append batch when the options leave it to the engine
+ * (batch_bytes caps it too). A MULTIAPPEND is one transaction on the
+ * target, and a server may pay for each in the size of the folder:
+ * Dovecot's maildir rescans the folder (readdir of cur/, its uidlist
+ * against the index) at every command that changed it, so a folder of
+ * 1,000,000 tiny messages copied 50 a command cost about a second a
+ * command near its end (issue 14 item 5; docs/benchmarks.md). Batches
+ * only grow to the cap while the target is slower than the source (the
+ * writer sends what it has once the pipe is empty), so a fast target
+ * sees the small batches it always did. Without MULTIAPPEND a batch is
+ * that many single APPENDs queued at once: those keep the smaller
+ * count, as tuned for Exchange Online and Gmail (issue 14 item 2). */
+#define MF__BATCH_MESSAGES_MULTIAPPEND 1000u
+#define MF__BATCH_MESSAGES_SINGLES 50u
+
 /* One mailbox's run: what every folder copy needs. */
 struct mf__run {
     const struct mf_migrate_options *o;
@@ -61,7 +76,7 @@ struct mf__run {
     size_t n_counted;
     /* Resolved tuning. */
     uint64_t max_size;
-    unsigned batch_messages;
+    unsigned batch_messages; /* 0: mf__run_batch_messages() decides */
     size_t batch_bytes;
     unsigned appends_in_flight;
     size_t pipe_bytes;
@@ -449,6 +464,10 @@ int mf__msg_by_fp_uid(const void *a, const void *b);
 /* The UIDs a listing takes at a time (the options' uid_window, or
  * MF_MIGRATE_UID_WINDOW). */
 uint32_t mf__run_uid_window(const struct mf__run *run);
+/* Messages an append batch takes at most: the options' batch_messages,
+ * else MF__BATCH_MESSAGES_MULTIAPPEND or MF__BATCH_MESSAGES_SINGLES by
+ * what the open target announced. */
+unsigned mf__run_batch_messages(const struct mf__run *run);
 /* The next width (UIDs) of a window that listed got messages: wider
  * where UIDs are sparse (a FETCH names UIDs, not messages), narrower
  * again where they are dense, so that a window holds about window

@@ -562,7 +562,7 @@ merge_flags(struct mf__folder *fr, struct mf__msg *m, struct mf__moved *mv) {
     mf__flags_merge(m->flags ? m->flags : "", mv->base_src, mv->tgt_flags,
                     mv->base_tgt, run->o->flag_conflict, &want);
     if (!mf__flags_same((const char *)want.data, mv->tgt_flags)) {
-        rc = dst->ops->set_flags(dst, m->tgt_uid, (const char *)want.data,
+        rc = dst->ops->set_flags(dst, &m->tgt_uid, 1, (const char *)want.data,
                                  flag_done, &err);
         if (rc == MF_E_OK)
             rc = dst->ops->flush(dst, 0);

@@ -384,6 +384,15 @@ mf__msglist_fetch(struct mf__run *run, struct mf_store *st, uint32_t first,
     return MF_E_OK;
 }
 
+unsigned
+mf__run_batch_messages(const struct mf__run *run) {
+    if (run->batch_messages)
+        return run->batch_messages;
+    return run->dst && run->dst->caps.multiappend
+               ? MF__BATCH_MESSAGES_MULTIAPPEND
+               : MF__BATCH_MESSAGES_SINGLES;
+}
+
 uint32_t
 mf__run_uid_window(const struct mf__run *run) {
     return run->o->uid_window ? run->o->uid_window : MF_MIGRATE_UID_WINDOW;

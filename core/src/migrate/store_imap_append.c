@@ -261,14 +261,18 @@ mf__store_imap_append(struct mf_store *st, const char *folder,
 }
 
 mf_err
-mf__store_imap_set_flags(struct mf_store *st, uint32_t uid, const char *flags,
-                         mf_store_done_cb cb, void *ud) {
+mf__store_imap_set_flags(struct mf_store *st, const uint32_t *uids, size_t n,
+                         const char *flags, mf_store_done_cb cb, void *ud) {
     struct imap_store *is = mf__store_imap(st);
     struct mf_imap_cmd_spec c = {0};
-    struct mf__store_pending *p = pending_new(0, 1, cb, ud);
+    struct mf__store_pending *p;
     mf_err rc;
 
-    mf_imap_cmd_textf(&c, "UID STORE %u FLAGS.SILENT (%s)", uid, flags);
+    MF_ASSERT(n >= 1);
+    p = pending_new(0, 1, cb, ud);
+    mf_imap_cmd_text(&c, "UID STORE ");
+    mf__store_imap_add_uid_set(&c, uids, n);
+    mf_imap_cmd_textf(&c, " FLAGS.SILENT (%s)", flags);
     if ((rc = submit_cmd(is, p, &c, 0)) != MF_E_OK) {
         pending_free(p);
         return rc;

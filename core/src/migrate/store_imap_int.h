@@ -167,9 +167,9 @@ mf_err mf__store_imap_fetch_bodies(struct mf_store *st, const uint32_t *uids,
 mf_err mf__store_imap_append(struct mf_store *st, const char *folder,
                              const struct mf_store_append_msg *msgs, size_t n,
                              mf_store_done_cb cb, void *ud);
-mf_err mf__store_imap_set_flags(struct mf_store *st, uint32_t uid,
-                                const char *flags, mf_store_done_cb cb,
-                                void *ud);
+mf_err mf__store_imap_set_flags(struct mf_store *st, const uint32_t *uids,
+                                size_t n, const char *flags,
+                                mf_store_done_cb cb, void *ud);
 mf_err mf__store_imap_flush(struct mf_store *st, size_t max_pending);
 /* Drops the finished entries at the head of the queue; with all, every
  * entry (their callbacks have run: the session was aborted or freed). */

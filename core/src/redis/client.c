@@ -391,18 +391,30 @@ mf_redis_command(struct mf_redis *r, redisReply **reply_r, struct mf_error *err,
 }
 
 mf_err
-mf_redis_time(struct mf_redis *r, int64_t *now_r, struct mf_error *err) {
+mf_redis_time_ms(struct mf_redis *r, int64_t *now_r, struct mf_error *err) {
     redisReply *reply = NULL;
     mf_err rc = mf_redis_command(r, &reply, err, "TIME");
 
     if (rc)
         return rc;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING)
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING)
         rc = mf_error_set(err, MF_E_REDIS, "TIME: unexpected reply");
     else
-        *now_r = strtoll(reply->element[0]->str, NULL, 10);
+        *now_r = strtoll(reply->element[0]->str, NULL, 10) * 1000 +
+                 strtoll(reply->element[1]->str, NULL, 10) / 1000;
     freeReplyObject(reply);
+    return rc;
+}
+
+mf_err
+mf_redis_time(struct mf_redis *r, int64_t *now_r, struct mf_error *err) {
+    int64_t ms;
+    mf_err rc = mf_redis_time_ms(r, &ms, err);
+
+    if (rc == MF_E_OK)
+        *now_r = ms / 1000;
     return rc;
 }
 

@@ -128,12 +128,15 @@ axis_label(char *out, size_t n, double v, double step) {
         snprintf(out, n, "%.2f", v);
 }
 
-/* A round time step for x ticks so that the span has at most 7 of them. */
+/* A round time step in ms for x ticks so that a span (ms) has at most 7
+ * of them: from a tenth of a second, for a batch of a second, to weeks. */
 static int64_t
 time_step(int64_t span) {
-    static const int64_t steps[] = {10,    30,    60,     120,    300,    600,
-                                    900,   1800,  3600,   7200,   10800,  21600,
-                                    43200, 86400, 172800, 604800, 2419200};
+    static const int64_t steps[] = {
+        100,      200,      500,       1000,      2000,      5000,
+        10000,    30000,    60000,     120000,    300000,    600000,
+        900000,   1800000,  3600000,   7200000,   10800000,  21600000,
+        43200000, 86400000, 172800000, 604800000, 2419200000};
 
     for (size_t i = 0; i < MF_ARRAY_LEN(steps); i++)
         if (span / steps[i] <= 6)
@@ -141,8 +144,31 @@ time_step(int64_t span) {
     return span / 6 + 1;
 }
 
+/* A tick's label: the date past a day, the time of day from a minute
+ * (with seconds below one), else seconds since the chart's start
+ * ("0.5s"), which says more than "12:00:00" four times. */
+static void
+time_label(char *out, size_t n, int64_t t_ms, int64_t t0_ms, int64_t step) {
+    time_t tt = (time_t)(t_ms / 1000);
+    struct tm tm;
+
+    if (step < 1000) {
+        snprintf(out, n, "%.1fs", (double)(t_ms - t0_ms) / 1000);
+        return;
+    }
+    if (!gmtime_r(&tt, &tm)) {
+        snprintf(out, n, "?");
+        return;
+    }
+    strftime(out, n,
+             step >= 86400000 ? "%b %d"
+             : step >= 60000  ? "%H:%M"
+                              : "%H:%M:%S",
+             &tm);
+}
+
 struct point {
-    double t;           /* middle of the interval */
+    double t;           /* middle of the interval, Unix ms */
     double msgs, bytes; /* per second over the interval */
 };
 
@@ -161,10 +187,10 @@ rates(const struct mf_report_batch *b, struct point *pts) {
         if (i <= prev)
             continue;
         prev = i;
-        dt = (double)(z->time - a->time);
+        dt = (double)(z->time_ms - a->time_ms) / 1000;
         if (dt <= 0)
             continue;
-        pts[k].t = ((double)a->time + (double)z->time) / 2;
+        pts[k].t = ((double)a->time_ms + (double)z->time_ms) / 2;
         /* Counters that went backwards (a restarted source) rate 0. */
         pts[k].msgs = z->messages > a->messages
                           ? (double)(z->messages - a->messages) / dt
@@ -199,10 +225,10 @@ mf__report_svg_throughput(struct mf_buf *out, const struct mf_report_batch *b) {
         return;
     }
     /* Samples should come in time order; the axis holds them anyway. */
-    t0 = t1 = (double)b->samples[0].time;
+    t0 = t1 = (double)b->samples[0].time_ms;
     for (size_t i = 1; i < b->n_samples; i++) {
-        t0 = fmin(t0, (double)b->samples[i].time);
-        t1 = fmax(t1, (double)b->samples[i].time);
+        t0 = fmin(t0, (double)b->samples[i].time_ms);
+        t1 = fmax(t1, (double)b->samples[i].time_ms);
     }
     for (size_t i = 0; i < k; i++) {
         max_m = fmax(max_m, pts[i].msgs);
@@ -260,21 +286,19 @@ mf__report_svg_throughput(struct mf_buf *out, const struct mf_report_batch *b) {
                    PT + ph / 2, PT + ph / 2, W - 10, PT + ph / 2, W - 10,
                    PT + ph / 2);
 
-    /* Time ticks on round UTC times. */
+    /* Time ticks on round UTC times (ms). */
     if (t1 > t0) {
         int64_t span = (int64_t)(t1 - t0);
         int64_t first;
 
         tstep = time_step(span);
-        first = ((int64_t)t0 + tstep - 1) / tstep * tstep;
+        /* Below a second the ticks count from the start. */
+        first = tstep < 1000 ? (int64_t)t0
+                             : ((int64_t)t0 + tstep - 1) / tstep * tstep;
         for (int64_t t = first; (double)t <= t1; t += tstep) {
-            time_t tt = (time_t)t;
-            struct tm tm;
             double x = X((double)t);
 
-            if (!gmtime_r(&tt, &tm))
-                continue;
-            strftime(lab, sizeof(lab), tstep >= 86400 ? "%b %d" : "%H:%M", &tm);
+            time_label(lab, sizeof(lab), t, (int64_t)t0, tstep);
             mf_buf_appendf(out,
                            "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" "
                            "y2=\"%.1f\" stroke=\"#cbd5e1\"/>"

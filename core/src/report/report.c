@@ -241,7 +241,11 @@ mf_report_new(const struct mf_report_batch_info *info) {
     b->created = info->created;
     b->started = info->started;
     b->finished = info->finished;
-    b->generated = info->generated ? info->generated : (int64_t)time(NULL);
+    b->started_ms = info->started_ms ? info->started_ms : info->started * 1000;
+    b->finished_ms =
+        info->finished_ms ? info->finished_ms : info->finished * 1000;
+    b->generated_ms = info->generated ? info->generated * 1000 : mf_wall_ms();
+    b->generated = b->generated_ms / 1000;
     b->source = endpoint_dup(info->source);
     b->target = endpoint_dup(info->target);
     return b;
@@ -539,9 +543,10 @@ mf_report_totals(const struct mf_report_batch *b,
         t.failed_items += m->failed.n + m->failed.unlisted;
         t.attempts += m->attempts;
     }
-    end = b->finished ? b->finished : b->generated;
-    if (b->started && end > b->started) {
-        t.elapsed_seconds = (double)(end - b->started);
+    end = b->finished_ms ? b->finished_ms : b->generated_ms;
+    if (b->started_ms && end > b->started_ms) {
+        t.elapsed_ms = end - b->started_ms;
+        t.elapsed_seconds = (double)t.elapsed_ms / 1000;
         t.messages_per_second = (double)t.copied_messages / t.elapsed_seconds;
         t.bytes_per_second = (double)t.copied_bytes / t.elapsed_seconds;
     }

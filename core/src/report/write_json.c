@@ -7,16 +7,19 @@
  *
  *   { "report_version": 1,
  *     "batch": { "name", "state", "created", "started", "finished",
- *                "generated", "source", "target" },
- *     "totals": { "mailboxes", "states": { "<State>": n, ... }, ... },
- *     "throughput": [ { "time", "messages", "bytes" }, ... ],
+ *                "started_ms", "finished_ms", "generated", "source",
+ *                "target" },
+ *     "totals": { "mailboxes", "states": { "<State>": n, ... }, ...,
+ *                 "elapsed_ms", "elapsed_seconds", ... },
+ *     "throughput": [ { "time", "time_ms", "messages", "bytes" }, ... ],
  *     "mailboxes": [ { "email", "state", ..., "error": null | { "code",
  *                      "name", "text" }, "skipped_items": [...],
  *                      "failed_items": [...], "verification": {
  *                      "status", "verified_at", "differences",
  *                      "error", "items": [...], "unlisted" } }, ... ] }
  *
- * Times are ISO 8601 UTC strings, or null when not known.
+ * Times are ISO 8601 UTC strings, or null when not known; the *_ms
+ * twins are the same times as Unix milliseconds (numbers).
  */
 #include "report_int.h"
 
@@ -67,6 +70,8 @@ batch_obj(struct mf_json *j, const struct mf_report_batch *b) {
     key_time(j, "created", b->created);
     key_time(j, "started", b->started);
     key_time(j, "finished", b->finished);
+    mf_json_member_or_null(j, "started_ms", b->started_ms, b->started_ms);
+    mf_json_member_or_null(j, "finished_ms", b->finished_ms, b->finished_ms);
     key_time(j, "generated", b->generated);
     MF_JSON_FIELDS(j, b, source, target);
     mf_json_object_end(j);
@@ -86,7 +91,8 @@ totals_obj(struct mf_json *j, const struct mf_report_totals *t) {
                    source_bytes, copied_messages, copied_bytes);
     skipped_counts(j, t->skipped);
     MF_JSON_FIELDS(j, t, mailboxes_with_errors, failed_items, attempts,
-                   elapsed_seconds, messages_per_second, bytes_per_second);
+                   elapsed_ms, elapsed_seconds, messages_per_second,
+                   bytes_per_second);
     mf_json_object_end(j);
 }
 
@@ -96,8 +102,8 @@ samples_arr(struct mf_json *j, const struct mf_report_batch *b) {
     mf_json_array_begin(j);
     for (size_t i = 0; i < b->n_samples; i++) {
         mf_json_object_begin(j);
-        key_time(j, "time", b->samples[i].time);
-        MF_JSON_FIELDS(j, &b->samples[i], messages, bytes);
+        key_time(j, "time", b->samples[i].time_ms / 1000);
+        MF_JSON_FIELDS(j, &b->samples[i], time_ms, messages, bytes);
         mf_json_object_end(j);
     }
     mf_json_array_end(j);

@@ -20,7 +20,8 @@ mf__status_json_header(struct mf_json *j, const struct mf_batch_config *cfg) {
     mf_json_member(j, "batch", cfg->name);
     mf_json_member(j, "state", mf_batch_state_name(cfg->state));
     MF_JSON_FIELDS(j, cfg, pass, source, target, created, started, finished,
-                   max_attempts, max_message_size, repair);
+                   started_ms, finished_ms, max_attempts, max_message_size,
+                   repair);
     mf_json_member(j, "source_profile",
                    mf_profile_or_generic(cfg->source_profile)->name);
     mf_json_member(j, "target_profile", tprof->name);

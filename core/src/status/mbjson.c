@@ -115,7 +115,8 @@ mf__status_mailbox_json(struct mf_json *j, const struct mf_batch_mailbox *mb,
     MF_JSON_FIELDS(j, mb, worker);
     mf_json_member(j, "claimed_by",
                    mb->claim_worker[0] ? mb->claim_worker : NULL);
-    MF_JSON_FIELDS(j, mb, first_sync, last_sync, finished);
+    MF_JSON_FIELDS(j, mb, first_sync, last_sync, finished, first_sync_ms,
+                   last_sync_ms, finished_ms);
     MF_JSON_FIELDS(j, st, messages_source, bytes_source, messages_copied,
                    bytes_copied, messages_present, outside_window,
                    bytes_outside_window, deleted_on_target, moved_on_target);

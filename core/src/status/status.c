@@ -68,7 +68,7 @@ struct failed {
 };
 
 struct snapshot {
-    int64_t now; /* Redis time */
+    int64_t now, now_ms; /* Redis time: s, ms */
     const struct mf_batch_config *cfg;
     const struct mf__status_filter *filter; /* NULL: the summary */
     struct running *run;
@@ -186,7 +186,8 @@ static mf_err
 on_sample(void *ud, const struct mf_batch_sample *bs) {
     struct feed *fd = ud;
 
-    mf_progress_meter_add(fd->m, (double)bs->time, bs->messages, bs->bytes);
+    mf_progress_meter_add(fd->m, (double)bs->time_ms / 1000, bs->messages,
+                          bs->bytes);
     fd->last = *bs;
     return MF_E_OK;
 }
@@ -205,10 +206,10 @@ batch_figures(struct mf_redis *r, struct snapshot *s, struct mf_error *err) {
     if ((rc = mf_batch_samples(r, s->cfg->name, MF_PROGRESS_SAMPLES, on_sample,
                                &fd, err)))
         return rc;
-    if (s->ps.running && fd.last.time && s->now > fd.last.time)
-        mf_progress_meter_add(&m, (double)s->now, fd.last.messages,
+    if (s->ps.running && fd.last.time_ms && s->now_ms > fd.last.time_ms)
+        mf_progress_meter_add(&m, (double)s->now_ms / 1000, fd.last.messages,
                               fd.last.bytes);
-    s->ps.at = (double)s->now;
+    s->ps.at = (double)s->now_ms / 1000;
     mf_progress_figures_compute(&s->ps, &m, &s->f);
     return MF_E_OK;
 }
@@ -243,10 +244,22 @@ print_head(FILE *out, const struct mf_batch_config *cfg, int64_t now) {
 
     mf__status_time(b1, sizeof(b1), cfg->started ? cfg->started : cfg->created,
                     now);
-    fprintf(out, "batch %s: %s, pass %llu, %llu mailboxes, %s %s\n", cfg->name,
+    fprintf(out, "batch %s: %s, pass %llu, %llu mailboxes, %s %s", cfg->name,
             mf_batch_state_name(cfg->state), (unsigned long long)cfg->pass,
             (unsigned long long)cfg->n_mailboxes,
             cfg->started ? "started" : "created", b1);
+    /* A finished batch: how long it ran, in ms (a batch of a second is
+     * not "0s"). */
+    if (cfg->finished_ms && cfg->started_ms &&
+        cfg->finished_ms >= cfg->started_ms) {
+        double ran = (double)(cfg->finished_ms - cfg->started_ms) / 1000;
+        if (ran < 10)
+            snprintf(b1, sizeof(b1), "%.2fs", ran);
+        else
+            mf__status_secs(b1, sizeof(b1), ran);
+        fprintf(out, ", ran %s", b1);
+    }
+    fprintf(out, "\n");
     fprintf(out, " ");
     for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++)
         if (cfg->counts[i])
@@ -615,8 +628,9 @@ mf_status_show(struct mf_redis *r, const char *name,
     if (o->watch)
         return watch_progress(r, name, o->interval_ms, stop, err);
     if ((rc = mf_batch_get(r, name, &cfg, err)) ||
-        (rc = mf_redis_time(r, &s.now, err)))
+        (rc = mf_redis_time_ms(r, &s.now_ms, err)))
         goto out;
+    s.now = s.now_ms / 1000;
     s.cfg = cfg;
     if (o->json) {
         mf_json_init(&j, &b);
@@ -658,7 +672,8 @@ on_batch(void *ud, const struct mf_batch_summary *b) {
         mf_json_member(&l->j, "state", mf_batch_state_name(b->state));
         MF_JSON_FIELDS(&l->j, b, n_mailboxes);
         mf__status_counts_json(&l->j, b->counts);
-        MF_JSON_FIELDS(&l->j, b, created, started, finished);
+        MF_JSON_FIELDS(&l->j, b, created, started, finished, started_ms,
+                       finished_ms);
         mf_json_object_end(&l->j);
         return MF_E_OK;
     }

@@ -67,8 +67,5 @@ mf__worker_now_ms(void) {
 
 uint64_t
 mf__worker_wall_ms(void) {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)mf_wall_ms();
 }

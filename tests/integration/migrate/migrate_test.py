@@ -67,6 +67,7 @@ own) and Redis database 4; so do verify_test.py and rerun_test.py
 kill_resume.
 """
 import atexit
+import calendar
 import imaplib
 import json
 import os
@@ -780,6 +781,33 @@ def mailbox_report(doc, n):
     fail(f"{u} not in the report")
 
 
+def check_ms_report(doc):
+    """A batch of a second or two has its times in ms (the batch
+    record's *_ms fields): an elapsed time, and throughput samples from
+    the pass's start to its last result that make a chart."""
+    b, t, s = doc["batch"], doc["totals"], doc["throughput"]
+    check(b["started_ms"] and b["finished_ms"] and
+          b["started_ms"] // 1000 == int(calendar.timegm(time.strptime(
+              b["started"], "%Y-%m-%dT%H:%M:%SZ"))), f"batch: {b}")
+    check(t["elapsed_ms"] > 0 and
+          t["elapsed_ms"] == b["finished_ms"] - b["started_ms"] and
+          abs(t["elapsed_seconds"] * 1000 - t["elapsed_ms"]) < 1 and
+          t["messages_per_second"] > 0, f"totals: {t}")
+    times = [x["time_ms"] for x in s]
+    check(len(s) >= 2 and times == sorted(set(times)) and
+          b["started_ms"] <= times[0] and times[-1] <= b["finished_ms"] and
+          s[0]["messages"] == 0 and
+          s[-1]["messages"] == t["copied_messages"], f"throughput: {s}")
+    with open(os.path.join(REPORT, "report.json")) as f:
+        check(json.load(f)["totals"]["elapsed_ms"] == t["elapsed_ms"],
+              "report.json differs from the printed report")
+    with open(os.path.join(REPORT, "report.html")) as f:
+        html = f.read()
+    check("No throughput samples" not in html and
+          'aria-label="Throughput over time"' in html, "no chart")
+    print(f"embedded: {t['elapsed_ms']} ms, {len(s)} samples")
+
+
 def case_embedded():
     """The embedded default: a private redis-server, an in-process Kafka,
     the coordinator service and a worker in one process."""
@@ -800,6 +828,7 @@ def case_embedded():
     os.rmdir(tmpdir)
     for f in ("report.csv", "report.json", "report.html", "migrate.log"):
         check(os.path.exists(os.path.join(REPORT, f)), f"no {f}")
+    check_ms_report(doc)
     with open(os.path.join(REPORT, "migrate.log")) as f:
         log = f.read()
     check("pw-user18" not in log and "pw-user19" not in log,

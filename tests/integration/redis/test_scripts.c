@@ -13,6 +13,12 @@
  *     but marks the mailbox synced once;
  *   - settle, the batch state rule, over a table of states and mailbox
  *     counts (its only implementation: there is no C copy to test);
+ *   - times and samples: a pass's start, a claim, a result and the
+ *     settled batch write each time in seconds and its *_ms twin (Redis
+ *     TIME), the two agreeing; throughput samples are "<ms>ms m b", one
+ *     at the pass's start, at most one per 100 ms while the batch is
+ *     young and per a longer step as it ages, after the seconds samples
+ *     an older version left;
  *   - caps lease: acquire, a retried acquire with the same member (no
  *     second entry), another member finds the cap full, release frees it.
  *
@@ -165,6 +171,44 @@ batch_setup(struct mf_redis *r, const char *b, const char *m) {
     freeReplyObject(reply);
 }
 
+/* The keys of a batch "mf:{tag}:<name>:..." with one mailbox m@x.org,
+ * set up by batch_setup(), its results and samples gone. */
+struct bkeys {
+    char b[128], m[128], c[128], res[128], smp[128], sk[160], fl[160];
+};
+
+static void
+bkeys_setup(struct mf_redis *r, struct bkeys *k, const char *name) {
+    snprintf(k->b, sizeof(k->b), "mf:{%s}:%s:batch", tag, name);
+    snprintf(k->m, sizeof(k->m), "mf:{%s}:%s:mb:m@x.org", tag, name);
+    snprintf(k->c, sizeof(k->c), "mf:{%s}:%s:claims", tag, name);
+    snprintf(k->res, sizeof(k->res), "mf:{%s}:%s:results", tag, name);
+    snprintf(k->smp, sizeof(k->smp), "mf:{%s}:%s:samples", tag, name);
+    snprintf(k->sk, sizeof(k->sk), "%s:skipped", k->m);
+    snprintf(k->fl, sizeof(k->fl), "%s:failed", k->m);
+    batch_setup(r, k->b, k->m);
+    cmd(r, "DEL %s %s", k->res, k->smp);
+}
+
+/* The arguments of a synced result of job J attempt 1 (result.lua) into
+ * args[40], NULL-terminated: its stats 1 but messages and bytes copied. */
+static void
+result_args(const char **args, const char *copied, const char *bytes) {
+    size_t n = 0;
+
+    /* job, attempt, worker, outcome, email, error code, name, detail, */
+    args[n++] = "J", args[n++] = "1", args[n++] = "w1";
+    args[n++] = "synced", args[n++] = "m@x.org";
+    args[n++] = "0", args[n++] = "", args[n++] = "";
+    /* the 20 stats of results.c's add_stats() (messages_copied is the
+     * 7th, bytes_copied the 8th), */
+    for (int i = 0; i < 20; i++)
+        args[n++] = i == 6 ? copied : i == 7 ? bytes : "1";
+    /* skipped and failed totals and how many are listed (none). */
+    args[n++] = "0", args[n++] = "0", args[n++] = "0", args[n++] = "0";
+    args[n] = NULL;
+}
+
 static void
 test_claim(void **state) {
     const struct mf_redis_script *claim = mf__batch_script(MF__BS_CLAIM);
@@ -234,40 +278,22 @@ test_result_settle(void **state) {
     const struct mf_redis_script *result = mf__batch_script(MF__BS_RESULT);
     const struct mf_redis_script *settle = mf__batch_script(MF__BS_SETTLE);
     struct mf_redis *r = conn();
-    char b[128], m[128], c[128], res[128], smp[128], sk[160], fl[160];
+    struct bkeys k;
     const char *args[40];
     redisReply *reply;
-    size_t n = 0;
 
     (void)state;
-    snprintf(b, sizeof(b), "mf:{%s}:res:batch", tag);
-    snprintf(m, sizeof(m), "mf:{%s}:res:mb:m@x.org", tag);
-    snprintf(c, sizeof(c), "mf:{%s}:res:claims", tag);
-    snprintf(res, sizeof(res), "mf:{%s}:res:results", tag);
-    snprintf(smp, sizeof(smp), "mf:{%s}:res:samples", tag);
-    snprintf(sk, sizeof(sk), "%s:skipped", m);
-    snprintf(fl, sizeof(fl), "%s:failed", m);
-    batch_setup(r, b, m);
-    cmd(r, "DEL %s %s", res, smp);
+    bkeys_setup(r, &k, "res");
+    const char *b = k.b, *m = k.m, *c = k.c, *res = k.res;
     const char *ckeys[] = {b, m, c, NULL};
-    const char *rkeys[] = {b, m, c, res, smp, sk, fl, NULL};
+    const char *rkeys[] = {b, m, c, res, k.smp, k.sk, k.fl, NULL};
     reply =
         call(r, claim, ckeys,
              (const char *[]){"J", "1", "w1", "60000", "m@x.org", "T", NULL});
     assert_word(reply, "OK");
     freeReplyObject(reply);
 
-    /* job, attempt, worker, outcome, email, error code, name, detail, */
-    args[n++] = "J", args[n++] = "1", args[n++] = "w1";
-    args[n++] = "synced", args[n++] = "m@x.org";
-    args[n++] = "0", args[n++] = "", args[n++] = "";
-    /* the 20 stats of results.c's add_stats() (messages_copied is the
-     * 7th), */
-    for (int i = 0; i < 20; i++)
-        args[n++] = i == 6 ? "5" : "1";
-    /* skipped and failed totals and how many are listed (none). */
-    args[n++] = "0", args[n++] = "0", args[n++] = "0", args[n++] = "0";
-    args[n] = NULL;
+    result_args(args, "5", "1");
     reply = call(r, result, rkeys, args);
     assert_word(reply, "OK");
     assert_string_equal(mf__batch_reply_str(reply, 1, NULL), "J");
@@ -400,6 +426,149 @@ test_settle_vectors(void **state) {
     mf_redis_free(&r);
 }
 
+/* The samples list parsed; fails on an element that does not parse. */
+static size_t
+samples(struct mf_redis *r, const char *key, struct mf_batch_sample *v,
+        size_t max) {
+    struct mf_error err = {0};
+    redisReply *reply = NULL;
+    size_t n = 0;
+
+    assert_int_equal(mf_redis_command(r, &reply, &err, "LRANGE %s 0 -1", key),
+                     MF_E_OK);
+    for (size_t i = 0; i < reply->elements && n < max; i++)
+        if (!mf__batch_sample_parse(reply->element[i]->str, &v[n++]))
+            fail_msg("sample \"%s\"", reply->element[i]->str);
+    freeReplyObject(reply);
+    return n;
+}
+
+static int64_t
+redis_ms(struct mf_redis *r) {
+    struct mf_error err = {0};
+    int64_t ms = 0;
+
+    assert_int_equal(mf_redis_time_ms(r, &ms, &err), MF_E_OK);
+    return ms;
+}
+
+/* field_ms is set, within [lo, hi], and field holds its seconds. */
+static int64_t
+assert_time(struct mf_redis *r, const char *key, const char *field, int64_t lo,
+            int64_t hi) {
+    char twin[64];
+    long long ms;
+
+    snprintf(twin, sizeof(twin), "%s_ms", field);
+    ms = hget_ll(r, key, twin);
+    if (ms < lo || ms > hi)
+        fail_msg("%s %lld not in [%lld, %lld]", twin, ms, (long long)lo,
+                 (long long)hi);
+    assert_int_equal(hget_ll(r, key, field), ms / 1000);
+    return ms;
+}
+
+static void
+test_times_samples(void **state) {
+    const struct mf_redis_script *begin = mf__batch_script(MF__BS_PASS_BEGIN);
+    const struct mf_redis_script *claim = mf__batch_script(MF__BS_CLAIM);
+    const struct mf_redis_script *progress = mf__batch_script(MF__BS_PROGRESS);
+    const struct mf_redis_script *result = mf__batch_script(MF__BS_RESULT);
+    struct mf_redis *r = conn();
+    struct bkeys k;
+    char old[64], seq[8], done[8], at[32];
+    const struct timespec pause = {.tv_nsec = 150 * 1000000L};
+    struct mf_batch_sample v[16];
+    const char *args[40];
+    redisReply *reply;
+    int64_t t0, started, n;
+
+    (void)state;
+    bkeys_setup(r, &k, "tm");
+    const char *b = k.b, *m = k.m, *c = k.c, *smp = k.smp;
+    cmd(r, "HSET %s state %s", b, "Created");
+    /* A sample in seconds, as a version from before ms left it. */
+    t0 = redis_ms(r);
+    snprintf(old, sizeof(old), "%lld 0 0", (long long)(t0 / 1000 - 60));
+    cmd(r, "RPUSH %s %s", smp, old);
+
+    /* The pass begins: started in s and ms, the first sample. */
+    reply = call(r, begin, (const char *[]){b, smp, NULL},
+                 (const char *[]){"start", NULL});
+    assert_word(reply, "OK");
+    freeReplyObject(reply);
+    started = assert_time(r, b, "started", t0, redis_ms(r));
+    assert_int_equal(hget_ll(r, b, "finished_ms"), 0);
+    assert_int_equal(samples(r, smp, v, 16), 2);
+    assert_int_equal(v[0].time_ms, (t0 / 1000 - 60) * 1000);
+    assert_true(v[1].time_ms >= started && v[1].messages == 0);
+    cmd(r, "HDEL %s %s", b, "enqueuing"); /* as the pass's end does */
+
+    /* The claim: first and last pass in s and ms. */
+    reply =
+        call(r, claim, (const char *[]){b, m, c, NULL},
+             (const char *[]){"J", "1", "w1", "60000", "m@x.org", "T", NULL});
+    assert_word(reply, "OK");
+    freeReplyObject(reply);
+    assert_time(r, m, "first_sync", started, redis_ms(r));
+    assert_time(r, m, "last_sync", started, redis_ms(r));
+
+    /* Progress 150 ms apart: a sample each; two at once: one. */
+    for (int i = 1; i <= 3; i++) {
+        if (i < 3)
+            nanosleep(&pause, NULL);
+        snprintf(seq, sizeof(seq), "%d", i);
+        snprintf(done, sizeof(done), "%d", 10 * i);
+        reply =
+            call(r, progress, (const char *[]){b, m, smp, NULL},
+                 (const char *[]){"J", "1", seq, "100", done, done, "1", "0",
+                                  "1000", "1", "1", "", "", "0", NULL});
+        assert_word(reply, "OK");
+        freeReplyObject(reply);
+    }
+    n = (int64_t)samples(r, smp, v, 16);
+    /* The last two were 0-2 ms apart: the same 100 ms step but for the
+     * rare call that crosses a step's end. */
+    assert_true(n == 4 || n == 5);
+    assert_int_equal(v[n - 1].messages, 30);
+    assert_int_equal(v[n - 1].bytes, 30);
+
+    /* The result: the mailbox's end, the batch settles with its end. */
+    nanosleep(&pause, NULL);
+    result_args(args, "40", "4000");
+    reply = call(r, result,
+                 (const char *[]){b, m, c, k.res, smp, k.sk, k.fl, NULL}, args);
+    assert_word(reply, "OK");
+    assert_string_equal(mf__batch_reply_str(reply, 5, NULL), "Synced");
+    freeReplyObject(reply);
+    assert_time(r, m, "finished", started, redis_ms(r));
+    assert_time(r, b, "finished", started, redis_ms(r));
+    assert_time(r, b, "last_pass_finished", started, redis_ms(r));
+    assert_int_equal((int64_t)samples(r, smp, v, 16), n + 1);
+    assert_int_equal(v[n].messages, 40);
+    assert_int_equal(v[n].bytes, 4000);
+    for (int64_t i = 1; i <= n; i++)
+        assert_true(v[i].time_ms > v[i - 1].time_ms);
+
+    /* A batch that has run for 2000 steps of 102.4 s: the step is that
+     * long, and a sample within it replaces the last one. */
+    t0 = redis_ms(r);
+    snprintf(at, sizeof(at), "%lld", (long long)(t0 - 2000LL * 102400000));
+    cmd(r, "HSET %s started_ms %s", b, at);
+    cmd(r, "HSET %s state %s", b, "Syncing");
+    cmd(r, "HSET %s state %s", m, "Syncing");
+    snprintf(old, sizeof(old), "%lldms 40 4000", (long long)t0);
+    cmd(r, "RPUSH %s %s", smp, old);
+    reply = call(r, progress, (const char *[]){b, m, smp, NULL},
+                 (const char *[]){"J", "1", "4", "100", "5", "5", "1", "0",
+                                  "1000", "1", "1", "", "", "0", NULL});
+    assert_word(reply, "OK");
+    freeReplyObject(reply);
+    assert_int_equal((int64_t)samples(r, smp, v, 16), n + 2);
+    assert_int_equal(v[n + 1].messages, 45);
+    mf_redis_free(&r);
+}
+
 static void
 test_caps_lease(void **state) {
     struct mf_redis *r = conn();
@@ -458,6 +627,7 @@ main(void) {
         cmocka_unit_test(test_claim),
         cmocka_unit_test(test_result_settle),
         cmocka_unit_test(test_settle_vectors),
+        cmocka_unit_test(test_times_samples),
         cmocka_unit_test(test_caps_lease),
     };
     int rc;

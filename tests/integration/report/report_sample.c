@@ -278,7 +278,7 @@ build(void) {
 
             acc += w[k] / sum;
             acc_b += wb[k] / sum_b;
-            s.time = STARTED + 60 * k;
+            s.time_ms = (STARTED + 60 * (int64_t)k) * 1000;
             s.messages = (uint64_t)llround(fmin(1, acc) * (double)total_copied);
             s.bytes = (uint64_t)llround(fmin(1, acc_b) * (double)total_bytes);
             mf_report_add_sample(b, &s);

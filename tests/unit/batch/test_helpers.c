@@ -4,7 +4,8 @@
  * mf_batch_verify_claim() (a lease filled from good ones, every bad one
  * refused with the caller's word before Redis is asked), and a binary
  * field of an HGETALL reply copied (mf__batch_hget_blob(), for the
- * sealed passwords of batch and mailbox records).
+ * sealed passwords of batch and mailbox records), time fields read in
+ * ms with their seconds as the fallback, and the samples list parsed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -93,9 +94,101 @@ test_hget_blob(void **state) {
     assert_int_equal(b.len, 0);
 }
 
+/* An HGETALL reply of up to 4 fields from "name", "value", ... */
+struct hash {
+    redisReply el[8];
+    redisReply *els[8];
+    redisReply h;
+};
+
+static const redisReply *
+hash(struct hash *x, size_t n, const char *const *kv) {
+    for (size_t i = 0; i < 2 * n; i++) {
+        x->el[i] = (redisReply){.type = REDIS_REPLY_STRING,
+                                .str = (char *)kv[i],
+                                .len = strlen(kv[i])};
+        x->els[i] = &x->el[i];
+    }
+    x->h = (redisReply){
+        .type = REDIS_REPLY_ARRAY, .elements = 2 * n, .element = x->els};
+    return &x->h;
+}
+
+/* A time field in ms: the twin when it agrees with the seconds; the
+ * seconds * 1000 for a record from before the twins, or one whose
+ * seconds a writer from before them changed since. */
+static void
+test_hget_ms(void **state) {
+    struct hash x;
+
+    (void)state;
+    /* A record from before the twins. */
+    assert_int_equal(
+        mf__batch_hget_ms(
+            hash(&x, 1, (const char *[]){"started", "1714557600"}), "started"),
+        1714557600000LL);
+    /* A new record. */
+    assert_int_equal(
+        mf__batch_hget_ms(hash(&x, 2,
+                               (const char *[]){"started", "1714557600",
+                                                "started_ms", "1714557600250"}),
+                          "started"),
+        1714557600250LL);
+    /* The seconds were written again without the twin. */
+    assert_int_equal(mf__batch_hget_ms(
+                         hash(&x, 2,
+                              (const char *[]){"finished", "1714557700",
+                                               "finished_ms", "1714557600250"}),
+                         "finished"),
+                     1714557700000LL);
+    /* Not yet, and absent. */
+    assert_int_equal(
+        mf__batch_hget_ms(
+            hash(&x, 2, (const char *[]){"finished", "0", "finished_ms", "0"}),
+            "finished"),
+        0);
+    assert_int_equal(
+        mf__batch_hget_ms(hash(&x, 1, (const char *[]){"started", "5"}),
+                          "finished"),
+        0);
+}
+
+/* The samples list: "<ms>ms <messages> <bytes>", or the seconds of the
+ * samples from before ms; a counter below zero reads 0; anything else
+ * is refused and leaves the output alone. */
+static void
+test_sample_parse(void **state) {
+    static const char *const bad[] = {
+        "",         "x 1 2",  "1 2",     "1 2 3 4",
+        "1ms2 3 4", "1 2 3 ", "-5 1 2",  "1 2 x",
+        "1s 2 3",   " 1 2 3", "1 2 3\n", "99999999999999999999 1 2"};
+    struct mf_batch_sample s = {0};
+
+    (void)state;
+    assert_true(mf__batch_sample_parse("1714557600250ms 10 2048", &s));
+    assert_int_equal(s.time_ms, 1714557600250LL);
+    assert_int_equal(s.messages, 10);
+    assert_int_equal(s.bytes, 2048);
+    assert_true(mf__batch_sample_parse("1714557600 7 9", &s));
+    assert_int_equal(s.time_ms, 1714557600000LL);
+    assert_int_equal(s.messages, 7);
+    assert_int_equal(s.bytes, 9);
+    assert_true(mf__batch_sample_parse("1714557600250ms -3 -1", &s));
+    assert_int_equal(s.messages, 0);
+    assert_int_equal(s.bytes, 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        s = (struct mf_batch_sample){.time_ms = 42};
+        if (mf__batch_sample_parse(bad[i], &s))
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_int_equal(s.time_ms, 42);
+    }
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hget_ms),
+        cmocka_unit_test(test_sample_parse),
         cmocka_unit_test(test_hget_blob),
         cmocka_unit_test(test_fills_the_lease),
         cmocka_unit_test(test_refusals),

@@ -365,19 +365,21 @@ static const struct mf_store_body_cb body_cb = {
     "+0000\" RFC822.SIZE 5)\n"                                                 \
     "S: $3 OK done\n"
 
-/* Opens a store on the login, EXAMINE INBOX and META4, then fetch (the
- * bodies' UID FETCH and what follows), bodies over 8 bytes streamed;
- * selects INBOX, lists its four messages and fetches the bodies of
- * uids[0..n) into b. Returns what fetch_bodies returned; b->log is
- * NUL-terminated. */
+/* Opens a store on the login, EXAMINE INBOX and META4, bodies over 8
+ * bytes streamed; selects INBOX, lists its four messages and fetches the
+ * bodies of the first n (UIDs 10 to 9 + n) into b, the server answering
+ * with answers (the script after the UID FETCH). Returns what
+ * fetch_bodies returned; b->log is NUL-terminated. */
 static mf_err
-fetch_four(struct t *t, const char *fetch, const uint32_t *uids, size_t n,
-           struct bodies *b) {
-    char *script = mf_xasprintf("%s%s", CAPS_PLUS EXAMINE META4, fetch);
+fetch_first(struct t *t, unsigned n, const char *answers, struct bodies *b) {
+    static const uint32_t uids[] = {10, 11, 12, 13};
+    char *script = mf_xasprintf("%sC: $4 UID FETCH 10:%u (UID BODY.PEEK[])\n%s",
+                                CAPS_PLUS EXAMINE META4, 9 + n, answers);
     struct metas ms = {0};
     struct mf_store_select sel;
     mf_err rc;
 
+    assert_true(n <= MF_ARRAY_LEN(uids));
     open_store(t, script, 8);
     free(script);
     assert_int_equal(t->st->ops->select(t->st, "INBOX", true, &sel), MF_E_OK);
@@ -394,7 +396,6 @@ static void
 test_fetch_bodies_streamed_expunge(void **state) {
     struct t t = {0};
     struct bodies b = {0};
-    static const uint32_t uids[] = {10, 11, 12, 13};
     (void)state;
 
     /* Bodies over 8 bytes stream; the UID comes after the body, so the
@@ -402,16 +403,15 @@ test_fetch_bodies_streamed_expunge(void **state) {
      * 10) is expunged after its body came: UID 12 is then number 2. UID
      * 11 never comes. UID 13 is small: buffered, not streamed. */
     assert_int_equal(
-        fetch_four(&t,
-                   "C: $4 UID FETCH 10:13 (UID BODY.PEEK[])\n"
-                   "S: * 1 FETCH (BODY[] {20}\\r\\nfirst message body.. "
-                   "UID 10)\n"
-                   "S: * 1 EXPUNGE\n"
-                   "S: * 2 FETCH (BODY[] {24}\\r\\nthird message, streamed! "
-                   "UID 12)\n"
-                   "S: * 3 FETCH (UID 13 BODY[] {5}\\r\\nsmall)\n"
-                   "S: $4 OK done\n" LOGOUT,
-                   uids, 4, &b),
+        fetch_first(&t, 4,
+                    "S: * 1 FETCH (BODY[] {20}\\r\\nfirst message body.. "
+                    "UID 10)\n"
+                    "S: * 1 EXPUNGE\n"
+                    "S: * 2 FETCH (BODY[] {24}\\r\\nthird message, streamed! "
+                    "UID 12)\n"
+                    "S: * 3 FETCH (UID 13 BODY[] {5}\\r\\nsmall)\n"
+                    "S: $4 OK done\n" LOGOUT,
+                    &b),
         MF_E_OK);
     assert_string_equal((char *)b.log.data, "10:20:first message body..;"
                                             "12:24:third message, streamed!;"
@@ -429,18 +429,16 @@ static void
 test_streamed_body_uid_checked(void **state) {
     struct t t = {0};
     struct bodies b = {0};
-    static const uint32_t uids[] = {10, 11};
     mf_err rc;
     (void)state;
 
-    rc = fetch_four(&t,
-                    "C: $4 UID FETCH 10:11 (UID BODY.PEEK[])\n"
-                    "S: * 1 FETCH (BODY[] {20}\\r\\nfirst message body.. UID "
-                    "10)\n"
-                    "S: * 2 FETCH (BODY[] {20}\\r\\nthird message body.. UID "
-                    "12)\n"
-                    "S: $4 OK done\n" LOGOUT,
-                    uids, 2, &b);
+    rc = fetch_first(&t, 2,
+                     "S: * 1 FETCH (BODY[] {20}\\r\\nfirst message body.. UID "
+                     "10)\n"
+                     "S: * 2 FETCH (BODY[] {20}\\r\\nthird message body.. UID "
+                     "12)\n"
+                     "S: $4 OK done\n" LOGOUT,
+                     &b);
     assert_int_equal(rc, MF_E_IMAP_UNEXPECTED);
     assert_non_null(strstr(t.st->error.detail, "UID 12"));
     assert_string_equal((char *)b.log.data, "10:20:first message body..;"
@@ -459,16 +457,14 @@ test_fetch_bodies_disconnect_mid_literal(void **state) {
     struct t t = {0};
     struct metas ms = {0};
     struct bodies b = {0};
-    static const uint32_t uids[] = {10, 11};
     mf_err rc;
     (void)state;
 
-    rc = fetch_four(&t,
-                    "C: $4 UID FETCH 10:11 (UID BODY.PEEK[])\n"
-                    "S+: * 1 FETCH (UID 10 BODY[] {20}\\r\\nfirst mes\n"
-                    "SLEEP 50\n"
-                    "CLOSE\n",
-                    uids, 2, &b);
+    rc = fetch_first(&t, 2,
+                     "S+: * 1 FETCH (UID 10 BODY[] {20}\\r\\nfirst mes\n"
+                     "SLEEP 50\n"
+                     "CLOSE\n",
+                     &b);
     assert_int_not_equal(rc, MF_E_OK);
     assert_int_equal(mf_err_class_of(rc), MF_ERRCLASS_RECONNECT);
     assert_int_equal(t.st->error.code, rc);
@@ -487,17 +483,15 @@ static void
 test_fetch_bodies_bye(void **state) {
     struct t t = {0};
     struct bodies b = {0};
-    static const uint32_t uids[] = {10, 11};
     mf_err rc;
     (void)state;
 
-    rc = fetch_four(&t,
-                    "C: $4 UID FETCH 10:11 (UID BODY.PEEK[])\n"
-                    "S: * 1 FETCH (UID 10 BODY[] {20}\\r\\nfirst message "
-                    "body..)\n"
-                    "S: * BYE server shutting down\n"
-                    "CLOSE\n",
-                    uids, 2, &b);
+    rc = fetch_first(&t, 2,
+                     "S: * 1 FETCH (UID 10 BODY[] {20}\\r\\nfirst message "
+                     "body..)\n"
+                     "S: * BYE server shutting down\n"
+                     "CLOSE\n",
+                     &b);
     assert_int_equal(rc, MF_E_IMAP_BYE);
     assert_int_equal(mf_err_class_of(rc), MF_ERRCLASS_RECONNECT);
     assert_non_null(strstr(t.st->error.detail, "shutting down"));

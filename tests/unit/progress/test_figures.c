@@ -258,6 +258,27 @@ test_unsized_running_bytes(void **state) {
     assert_true(f.messages.known);
 }
 
+/* A 10 s meter whose counters went from msgs and bytes at 0 s to 100
+ * messages and 1000 bytes at 10 s. */
+static void
+meter_to_100(struct mf_progress_meter *m, uint64_t msgs, uint64_t bytes) {
+    mf_progress_meter_init(m, 10);
+    mf_progress_meter_add(m, 0, msgs, bytes);
+    mf_progress_meter_add(m, 10, 100, 1000);
+}
+
+/* At 10 s, 100 messages and 1000 bytes done, one mailbox running with
+ * 50 messages and 2000 bytes left. */
+static struct mf_progress_snapshot
+running_at_10(void) {
+    struct mf_progress_snapshot s = snap(10, 100, 1000);
+
+    s.running_n = 1;
+    s.run_messages_left = 50;
+    s.run_bytes_left = 2000;
+    return s;
+}
+
 static void
 test_eta(void **state) {
     struct mf_progress_meter m;
@@ -265,15 +286,10 @@ test_eta(void **state) {
     struct mf_progress_figures f;
 
     (void)state;
-    mf_progress_meter_init(&m, 10);
-    mf_progress_meter_add(&m, 0, 0, 0);
-    mf_progress_meter_add(&m, 10, 100, 1000);
+    meter_to_100(&m, 0, 0);
     /* 10 msgs/s, 100 B/s. Left: 50 messages (5 s), 2000 bytes (20 s):
      * the slower decides, 20 s. */
-    s = snap(10, 100, 1000);
-    s.running_n = 1;
-    s.run_messages_left = 50;
-    s.run_bytes_left = 2000;
+    s = running_at_10();
     mf_progress_figures_compute(&s, &m, &f);
     assert_true(f.eta_known);
     assert_close(f.eta_s, 20);
@@ -288,21 +304,14 @@ test_eta(void **state) {
     assert_close(f.eta_s, 5);
     /* Nothing moved over the window (a zero rate) with work left: no
      * ETA rather than an infinite one. */
-    mf_progress_meter_init(&m, 10);
-    mf_progress_meter_add(&m, 0, 100, 1000);
-    mf_progress_meter_add(&m, 10, 100, 1000);
-    s = snap(10, 100, 1000);
-    s.running_n = 1;
-    s.run_messages_left = 50;
-    s.run_bytes_left = 2000;
+    meter_to_100(&m, 100, 1000);
+    s = running_at_10();
     mf_progress_figures_compute(&s, &m, &f);
     assert_true(f.rate_known);
     assert_close(f.messages_per_s, 0);
     assert_false(f.eta_known);
     /* Total unknown (queued, nothing measured): no ETA either. */
-    mf_progress_meter_init(&m, 10);
-    mf_progress_meter_add(&m, 0, 0, 0);
-    mf_progress_meter_add(&m, 10, 100, 1000);
+    meter_to_100(&m, 0, 0);
     s = snap(10, 100, 1000);
     s.queued = 3;
     mf_progress_figures_compute(&s, &m, &f);

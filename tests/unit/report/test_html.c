@@ -124,7 +124,8 @@ test_self_contained(void **state) {
     (void)state;
     for (int k = 0; k <= 10; k++)
         mf_report_add_sample(
-            b, &(struct mf_report_sample){T_2024 + 60 * k, 10 * (uint64_t)k * k,
+            b, &(struct mf_report_sample){(T_2024 + 60 * k) * 1000LL,
+                                          10 * (uint64_t)k * k,
                                           1000 * (uint64_t)k * k});
     html = render(b, MF_REPORT_HTML);
     assert_memory_equal(html, "<!DOCTYPE html>", 15);
@@ -216,6 +217,43 @@ test_item_rows_bounded(void **state) {
     mf_report_free(&b);
 }
 
+/* A batch of a second, with samples a few hundred ms apart: an elapsed
+ * time, a chart whose ticks count tenths of a second, no "no samples". */
+static void
+test_short_batch_chart(void **state) {
+    struct mf_report_batch_info info = {.name = "demo",
+                                        .started = T_2024,
+                                        .finished = T_2024 + 1,
+                                        .started_ms = T_2024 * 1000LL,
+                                        .finished_ms = T_2024 * 1000LL + 1200,
+                                        .generated = T_2024 + 5};
+    struct mf_report_batch *b = mf_report_new(&info);
+    static const int64_t at[] = {0, 250, 600, 1200};
+    static const uint64_t done[] = {0, 100, 300, 500};
+    char *html;
+
+    (void)state;
+    mf_report_add_mailbox(
+        b, &(struct mf_report_mailbox){.email = "a@x", .copied_messages = 500});
+    for (size_t k = 0; k < 4; k++)
+        mf_report_add_sample(
+            b, &(struct mf_report_sample){T_2024 * 1000LL + at[k], done[k],
+                                          done[k] << 20});
+    html = render(b, MF_REPORT_HTML);
+    assert_null(strstr(html, "No throughput samples"));
+    assert_contains(html, "aria-label=\"Throughput over time\"");
+    assert_contains(html, "Elapsed</div><div class=\"value\">1.2s<");
+    /* 500 msg / 1.2 s */
+    assert_contains(html, "<b>417</b> msg/s");
+    assert_contains(html, ">0.0s</text>");
+    assert_contains(html, ">0.6s</text>");
+    assert_contains(html, ">1.2s</text>");
+    /* The messages/s line, drawn. */
+    assert_contains(html, "stroke=\"#2563eb\"");
+    free(html);
+    mf_report_free(&b);
+}
+
 static void
 test_empty(void **state) {
     struct mf_report_batch_info info = {0};
@@ -241,6 +279,7 @@ main(void) {
         cmocka_unit_test(test_self_contained),
         cmocka_unit_test(test_failed_first),
         cmocka_unit_test(test_item_rows_bounded),
+        cmocka_unit_test(test_short_batch_chart),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,16 +23,17 @@ test_document(void **state) {
     char *json;
 
     (void)state;
-    mf_report_add_sample(b, &(struct mf_report_sample){T_2024, 0, 0});
-    mf_report_add_sample(b,
-                         &(struct mf_report_sample){T_2024 + 60, 98, 490000});
+    mf_report_add_sample(b, &(struct mf_report_sample){T_2024 * 1000LL, 0, 0});
+    mf_report_add_sample(
+        b, &(struct mf_report_sample){(T_2024 + 60) * 1000LL, 98, 490000});
     json = render(b, MF_REPORT_JSON);
     assert_memory_equal(json, "{\"report_version\":1,\"batch\":{", 29);
     assert_contains(json,
                     "\"batch\":{\"name\":\"wave 1\",\"state\":"
                     "\"SyncedWithErrors\",\"created\":\"2024-05-01T09:50:00Z\","
                     "\"started\":\"2024-05-01T10:00:00Z\",\"finished\":"
-                    "\"2024-05-01T11:00:00Z\",\"generated\":"
+                    "\"2024-05-01T11:00:00Z\",\"started_ms\":1714557600000,"
+                    "\"finished_ms\":1714561200000,\"generated\":"
                     "\"2024-05-01T11:01:40Z\",\"source\":"
                     "\"imaps://src.example.test:993\",\"target\":"
                     "\"imap://dst.example.test/?tls=off\"}");
@@ -47,10 +48,11 @@ test_document(void **state) {
                           "\"deleted_on_target\":0,\"moved_on_target\":0},"
                           "\"mailboxes_with_errors\":1,"
                           "\"failed_items\":0,\"attempts\":4,"
-                          "\"elapsed_seconds\":3600,");
+                          "\"elapsed_ms\":3600000,\"elapsed_seconds\":3600,");
     assert_contains(json, "\"throughput\":[{\"time\":\"2024-05-01T10:00:00Z\","
-                          "\"messages\":0,\"bytes\":0},{\"time\":"
-                          "\"2024-05-01T10:01:00Z\",\"messages\":98,"
+                          "\"time_ms\":1714557600000,\"messages\":0,"
+                          "\"bytes\":0},{\"time\":\"2024-05-01T10:01:00Z\","
+                          "\"time_ms\":1714557660000,\"messages\":98,"
                           "\"bytes\":490000}]");
     assert_contains(json, "{\"email\":\"alice@example.test\",\"state\":"
                           "\"Synced\",\"folders_copied\":5,");

@@ -10,6 +10,7 @@
 
 #include "mailferry/util.h"
 
+#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -124,11 +125,11 @@ test_copies_and_bounds(void **state) {
             b, &(struct mf_report_sample){1000 + t, (uint64_t)t, (uint64_t)t});
     assert_true(b->n_samples <= MF_REPORT_SAMPLES_MAX);
     assert_true(b->n_samples >= MF_REPORT_SAMPLES_MAX / 2);
-    assert_int_equal(b->samples[0].time, 1000);
-    assert_int_equal(b->samples[b->n_samples - 1].time,
+    assert_int_equal(b->samples[0].time_ms, 1000);
+    assert_int_equal(b->samples[b->n_samples - 1].time_ms,
                      1000 + 3 * MF_REPORT_SAMPLES_MAX - 1);
     for (size_t k = 1; k < b->n_samples; k++)
-        assert_true(b->samples[k].time > b->samples[k - 1].time);
+        assert_true(b->samples[k].time_ms > b->samples[k - 1].time_ms);
     mf_report_free(&b);
     mf_report_free(&b); /* NULL is fine */
     mf_report_free(NULL);
@@ -156,6 +157,48 @@ test_totals(void **state) {
     assert_int_equal(t.attempts, 4);
     assert_true(t.elapsed_seconds == 3600);
     assert_true(t.messages_per_second == 98.0 / 3600);
+    mf_report_free(&b);
+}
+
+/* The batch's elapsed time in ms: from the *_ms times when given, else
+ * from the seconds; a batch of a second has one to divide by. */
+static void
+test_elapsed_ms(void **state) {
+    struct mf_report_batch_info info = {
+        .name = "short",
+        .started = T_2024,
+        .finished = T_2024 + 1,
+        .started_ms = T_2024 * 1000LL + 250,
+        .finished_ms = T_2024 * 1000LL + 1484,
+        .generated = T_2024 + 10,
+    };
+    struct mf_report_batch *b = mf_report_new(&info);
+    struct mf_report_totals t;
+
+    (void)state;
+    mf_report_add_mailbox(
+        b, &(struct mf_report_mailbox){.email = "a@x", .copied_messages = 617});
+    mf_report_totals(b, &t);
+    assert_int_equal(t.elapsed_ms, 1234);
+    assert_true(fabs(t.elapsed_seconds - 1.234) < 1e-9);
+    assert_true(fabs(t.messages_per_second - 500) < 1e-9);
+    mf_report_free(&b);
+
+    /* A record from before ms: the seconds, also within one second. */
+    info.started_ms = info.finished_ms = 0;
+    info.finished = T_2024;
+    b = mf_report_new(&info);
+    assert_int_equal(b->started_ms, T_2024 * 1000LL);
+    mf_report_totals(b, &t);
+    assert_int_equal(t.elapsed_ms, 0);
+    assert_true(t.elapsed_seconds == 0 && t.messages_per_second == 0);
+    mf_report_free(&b);
+
+    /* Still running: up to the report's generation. */
+    info.finished = 0;
+    b = mf_report_new(&info);
+    mf_report_totals(b, &t);
+    assert_int_equal(t.elapsed_ms, 10000);
     mf_report_free(&b);
 }
 
@@ -363,9 +406,9 @@ test_large_batch(void **state) {
                                        .uid = 9,
                                        .error_code = MF_E_MESSAGE_REJECTED,
                                        .error_text = "refused"});
-        mf_report_add_sample(b, &(struct mf_report_sample){T_2024 - 3600 + k,
-                                                           900 * (uint64_t)k,
-                                                           (uint64_t)k << 20});
+        mf_report_add_sample(b, &(struct mf_report_sample){
+                                    (T_2024 - 3600 + k) * 1000LL,
+                                    900 * (uint64_t)k, (uint64_t)k << 20});
     }
     built = mf_monotonic_s();
     for (int fmt = 0; fmt < MF_REPORT_FORMAT_COUNT; fmt++) {
@@ -396,6 +439,7 @@ main(void) {
         cmocka_unit_test(test_endpoint_credentials_dropped),
         cmocka_unit_test(test_copies_and_bounds),
         cmocka_unit_test(test_totals),
+        cmocka_unit_test(test_elapsed_ms),
         cmocka_unit_test(test_rename_warnings),
         cmocka_unit_test(test_subject_display),
         cmocka_unit_test(test_failed_item_fields),

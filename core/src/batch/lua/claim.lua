@@ -38,12 +38,12 @@ end
 local to = 'Syncing'
 if f[6] ~= 'full' and f[7] == '1' then to = 'IncrementalSyncing' end
 local exp = now + tonumber(ARGV[4])
-local t = math.floor(now / 1000)
 drop_progress(b, m)
 mb_set(b, m, to)
 redis.call('HSET', m, 'claim_worker', ARGV[3], 'claim_expiry', exp,
-  'claim_token', token, 'worker', ARGV[3], 'last_sync', t, 'released', 0)
-if num(f[8]) == 0 then redis.call('HSET', m, 'first_sync', t) end
+  'claim_token', token, 'worker', ARGV[3], 'released', 0)
+set_times(m, now, 'last_sync')
+if num(f[8]) == 0 then set_times(m, now, 'first_sync') end
 redis.call('HINCRBY', m, 'attempts_total', 1)
 redis.call('ZADD', c, exp, ARGV[5])
 return {'OK', exp, 0}

@@ -48,7 +48,9 @@ for i = 4, #KEYS do
   end
 end
 local after = redis.call('HINCRBY', b, 'n_mailboxes', #KEYS - 3)
-if to ~= st then redis.call('HSET', b, 'state', to, 'finished', 0) end
+if to ~= st then
+  redis.call('HSET', b, 'state', to, 'finished', 0, 'finished_ms', 0)
+end
 redis.call('RPUSH', changes, math.floor(now_ms() / 1000) ..
   ' add-mailboxes ' .. before .. ' ' .. after)
 return out

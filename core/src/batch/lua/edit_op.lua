@@ -72,7 +72,8 @@ for i = 2, #KEYS do
   for k = 1, 4 do out[#out + 1] = j[k] end
 end
 if picked > 0 and to ~= st then
-  redis.call('HSET', b, 'state', to, 'finished', 0)
+  redis.call('HSET', b, 'state', to, 'finished', 0,
+    'finished_ms', 0)
 end
 out[2] = settle(b)
 return out

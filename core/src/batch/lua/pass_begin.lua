@@ -1,6 +1,6 @@
 -- Begins a pass: moves the batch to its running state and sets the
 -- "enqueuing" mark (see jobs.c).
--- KEYS: batch.  ARGV: op ("start", "sync", "complete").
+-- KEYS: batch, samples.  ARGV: op ("start", "sync", "complete").
 local b, op = KEYS[1], ARGV[1]
 local cur = redis.call('HGET', b, 'state')
 if not cur then return {'NOTFOUND'} end
@@ -20,8 +20,11 @@ if not to then
   end
   return {'STATE', cur}
 end
-redis.call('HSET', b, 'state', to, 'enqueuing', op, 'finished', 0)
+redis.call('HSET', b, 'state', to, 'enqueuing', op, 'finished', 0,
+           'finished_ms', 0)
 if num(redis.call('HGET', b, 'started')) == 0 then
-  redis.call('HSET', b, 'started', math.floor(now_ms() / 1000))
+  set_times(b, now_ms(), 'started')
 end
+-- The pass's first throughput sample: the chart's rate starts here.
+sample(b, KEYS[2])
 return {'OK', to, redis.call('HINCRBY', b, 'pass', 1)}

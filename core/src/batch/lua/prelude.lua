@@ -7,6 +7,13 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function num(v) return tonumber(v) or 0 end
+-- Sets each named time field of hash k to t (ms): the field in seconds,
+-- as readers from before the twins know it, and its <name>_ms twin.
+local function set_times(k, t, ...)
+  for _, name in ipairs({...}) do
+    redis.call('HSET', k, name, math.floor(t / 1000), name .. '_ms', t)
+  end
+end
 local function running(s)
   return s == 'Syncing' or s == 'IncrementalSyncing'
 end
@@ -40,8 +47,7 @@ local function settle(b)
   if to ~= st then
     redis.call('HSET', b, 'state', to)
     if to ~= 'Stopped' then
-      local t = math.floor(now_ms() / 1000)
-      redis.call('HSET', b, 'finished', t, 'last_pass_finished', t)
+      set_times(b, now_ms(), 'finished', 'last_pass_finished')
     end
   end
   return to
@@ -53,14 +59,28 @@ local function drop_progress(b, m)
   redis.call('HSET', m, 'p_key', '', 'p_seq', 0, 'p_messages', 0,
              'p_bytes', 0)
 end
+-- One throughput sample "<ms>ms <messages> <bytes>" (before the ms
+-- twins: "<seconds> <messages> <bytes>"), at most one a step: 100 ms,
+-- doubled while the batch has run for more than 2000 steps, so a batch
+-- of a second has a chart and one of days about 2000 samples.
 local function sample(b, s)
-  local t = math.floor(now_ms() / 1000)
-  local v = t .. ' ' .. num(redis.call('HGET', b, 't_messages')) ..
-            ' ' .. num(redis.call('HGET', b, 't_bytes'))
+  local t = now_ms()
+  local f = redis.call('HMGET', b, 'started_ms', 'started', 't_messages',
+                       't_bytes')
+  local start, step = num(f[1]), 100
+  if start <= 0 then start = num(f[2]) * 1000 end
+  while start > 0 and (t - start) / step > 2000 do step = step * 2 end
+  -- The counters as Redis holds them: a Lua number prints 14 digits.
+  local v = t .. 'ms ' .. (f[3] or '0') .. ' ' .. (f[4] or '0')
   local last = redis.call('LINDEX', s, -1)
-  if last and string.match(last, '^(%d+)') == tostring(t) then
-    redis.call('LSET', s, -1, v)
-    return
+  if last then
+    local lt, unit = string.match(last, '^(%d+)(m?s?) ')
+    lt = tonumber(lt)
+    if lt and unit ~= 'ms' then lt = lt * 1000 end
+    if lt and math.floor(lt / step) == math.floor(t / step) then
+      redis.call('LSET', s, -1, v)
+      return
+    end
   end
   redis.call('RPUSH', s, v)
   if redis.call('LLEN', s) > SAMPLES_MAX then

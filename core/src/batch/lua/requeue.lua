@@ -26,7 +26,8 @@ if lost >= maxa then
   redis.call('HSET', m, 'error_code', 502, 'error_name', 'LEASE_LOST',
     'error_detail', 'worker lost: ' .. (f[8] or '?') ..
     ' stopped renewing its claim (attempt ' .. f[3] .. ' of ' ..
-    maxa .. ')', 'finished', math.floor(now_ms() / 1000))
+    maxa .. ')')
+  set_times(m, now_ms(), 'finished')
   return {'DEAD', f[2], f[3], f[4], f[5], settle(b)}
 end
 local a = redis.call('HINCRBY', m, 'attempt', 1)

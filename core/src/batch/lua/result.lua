@@ -53,7 +53,8 @@ elseif outcome == 'synced' then
 end
 redis.call('ZREM', KEYS[3], ARGV[5])
 redis.call('HSET', m, 'claim_worker', '', 'claim_expiry', 0, 'worker',
-  ARGV[3], 'finished', math.floor(now_ms() / 1000))
+  ARGV[3])
+set_times(m, now_ms(), 'finished')
 local to, ret = 'Failed', {'OK', f[2], f[3], f[8], f[4]}
 if outcome == 'synced' then
   if f[4] == 'final' then to = 'Completed' else to = 'Synced' end
