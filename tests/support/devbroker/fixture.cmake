@@ -17,8 +17,11 @@ set_tests_properties(fixture.kafka.start PROPERTIES
 add_executable(smoke_kafka ${CMAKE_CURRENT_LIST_DIR}/smoke_kafka.c)
 target_link_libraries(smoke_kafka PRIVATE mf_testsupport PkgConfig::RDKAFKA
   mf_flags)
+# Label nosan: not in the sanitizer run (scripts/test). It runs no
+# mailferry code, only librdkafka against the dev broker, which every
+# Kafka test of that run uses anyway; its three group joins cost 13 s.
 mf_integration_test(kafka.smoke COMMAND smoke_kafka
-  FIXTURES kafka LABELS kafka TIMEOUT 90)
+  FIXTURES kafka LABELS kafka nosan TIMEOUT 90)
 # It reads the whole jobs topic and controls the brokers: it must not run
 # beside other tests that use the dev broker.
 set_tests_properties(integration.kafka.smoke PROPERTIES
