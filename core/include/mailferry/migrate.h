@@ -335,4 +335,63 @@ MF_WARN_UNUSED mf_err mf_migrate_mailbox(const struct mf_migrate_options *o,
                                          struct mf_migrate_result *res);
 void mf_migrate_result_clear(struct mf_migrate_result *res);
 
+/* ------------------------------------------------------------------ */
+/* Both sides of a mailbox, opened as the engine opens them            */
+/* ------------------------------------------------------------------ */
+
+struct mf_store;
+
+/* Opens one side's store (target false: the source) in place of the IMAP
+ * store (mailferry/store.h): unit tests pass the in-memory one. On
+ * failure err and *retry_ms_r say why. */
+typedef mf_err (*mf_migrate_open_fn)(void *ud, bool target,
+                                     const struct mf_migrate_login *login,
+                                     struct mf_store **st_r,
+                                     struct mf_error *err,
+                                     uint32_t *retry_ms_r);
+
+/* One mailbox's two servers, connected as an attempt of
+ * mf_migrate_mailbox() connects (a slot in the source's mailbox cap and
+ * each side's connection lease, the job's fence, the throttling pauses),
+ * for a reader that must see both sides the way the migration mapped
+ * them: `mailferry verify`. It copies nothing and writes no checkpoint. */
+struct mf_migrate_sides;
+
+/* Connects both sides for mailbox (src and dst: the logins, borrowed
+ * until mf_migrate_sides_close(), as are o and mailbox). open NULL: the
+ * IMAP store. On failure nothing stays held and err says why. */
+MF_WARN_UNUSED mf_err mf_migrate_sides_open(
+    const struct mf_migrate_options *o, const char *mailbox,
+    const struct mf_migrate_login *src, const struct mf_migrate_login *dst,
+    mf_migrate_open_fn open, void *open_ud, struct mf_migrate_sides **sd_r,
+    struct mf_error *err);
+/* The folder plan the engine makes of both sides (LIST of each, the
+ * options' rules); *plan_r is the caller's (mf_folder_plan_free()). */
+MF_WARN_UNUSED mf_err mf_migrate_sides_plan(struct mf_migrate_sides *sd,
+                                            struct mf_folder_plan **plan_r,
+                                            struct mf_error *err);
+/* One side's store (target false: the source); borrowed from sd. */
+struct mf_store *mf_migrate_sides_store(struct mf_migrate_sides *sd,
+                                        bool target);
+/* The largest message the engine copies (the options' cap, else the
+ * target profile's). */
+uint64_t mf_migrate_sides_max_message_size(const struct mf_migrate_sides *sd);
+/* Moves plan entry i (and those below it) to the conservative name the
+ * engine gives a folder whose name the target refused
+ * (mf_folder_plan_fallback()): true when the entry has a new name. */
+bool mf_migrate_sides_fallback(struct mf_migrate_sides *sd,
+                               struct mf_folder_plan *plan, size_t i);
+/* Takes bytes read from one side from its bandwidth cap, sleeping as the
+ * cap tells (nothing without caps). */
+void mf_migrate_sides_bandwidth(struct mf_migrate_sides *sd, bool target,
+                                uint64_t bytes);
+/* A side's store failed at what: its error into *err as the engine words
+ * it ("what: the server's words"), with the engine's side effects (a
+ * throttled server is paused, a used-up quota noted). Returns the code. */
+mf_err mf_migrate_sides_store_error(struct mf_migrate_sides *sd, bool target,
+                                    const char *what, struct mf_error *err);
+/* Closes both stores, then gives the leases back; accepts NULL; sets *sd
+ * to NULL. */
+void mf_migrate_sides_close(struct mf_migrate_sides **sd);
+
 #endif

@@ -548,7 +548,7 @@ mf__migrate_mailbox_with(const struct mf_migrate_options *o,
                          const char *mailbox,
                          const struct mf_migrate_login *src,
                          const struct mf_migrate_login *dst,
-                         mf__store_open_fn open, void *open_ud,
+                         mf_migrate_open_fn open, void *open_ud,
                          struct mf_migrate_result *res) {
     struct mf__ckpt_mem *mem = NULL;
     mf_err rc =
@@ -561,7 +561,7 @@ mf_err
 mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
                         const struct mf_migrate_login *src,
                         const struct mf_migrate_login *dst,
-                        mf__store_open_fn open, void *open_ud,
+                        mf_migrate_open_fn open, void *open_ud,
                         struct mf__ckpt_mem **mem,
                         struct mf_migrate_result *res) {
     struct mf__run run = {0};
@@ -673,7 +673,7 @@ mf_migrate_result_clear(struct mf_migrate_result *res) {
 }
 
 /* ------------------------------------------------------------------ */
-/* For `mailferry verify` (core/src/verify/verify.c)                   */
+/* For mf_migrate_sides (sides.c: `mailferry verify`)                 */
 /* ------------------------------------------------------------------ */
 
 mf_err

@@ -19,25 +19,17 @@ struct mf__ckpt_mem;     /* run.c */
 struct mf__leases;       /* leases.c */
 struct mf__status_ahead; /* statuses.c */
 
-/* Opens one side's store (target false: the source). The engine uses
- * the IMAP store; unit tests pass the in-memory one. On failure err and
- * *retry_ms_r say why. */
-typedef mf_err (*mf__store_open_fn)(void *ud, bool target,
-                                    const struct mf_migrate_login *login,
-                                    struct mf_store **st_r,
-                                    struct mf_error *err, uint32_t *retry_ms_r);
-
 /* mf_migrate_mailbox() with the stores opened by open (tests). */
 MF_WARN_UNUSED mf_err mf__migrate_mailbox_with(
     const struct mf_migrate_options *o, const char *mailbox,
     const struct mf_migrate_login *src, const struct mf_migrate_login *dst,
-    mf__store_open_fn open, void *open_ud, struct mf_migrate_result *res);
+    mf_migrate_open_fn open, void *open_ud, struct mf_migrate_result *res);
 /* The same with the in-memory checkpoints (no Redis) kept in *mem across
  * calls, as Redis keeps them across passes (tests of later passes). */
 MF_WARN_UNUSED mf_err mf__migrate_mailbox_mem(
     const struct mf_migrate_options *o, const char *mailbox,
     const struct mf_migrate_login *src, const struct mf_migrate_login *dst,
-    mf__store_open_fn open, void *open_ud, struct mf__ckpt_mem **mem,
+    mf_migrate_open_fn open, void *open_ud, struct mf__ckpt_mem **mem,
     struct mf_migrate_result *res);
 
 /* After this many messages refused in a row the target is not refusing a
@@ -64,7 +56,7 @@ MF_WARN_UNUSED mf_err mf__migrate_mailbox_mem(
 struct mf__run {
     const struct mf_migrate_options *o;
     const char *mailbox;
-    mf__store_open_fn open; /* NULL: the IMAP store */
+    mf_migrate_open_fn open; /* NULL: the IMAP store */
     void *open_ud;
     struct mf_store *src, *dst; /* open while copying */
     struct mf_migrate_result *res;
@@ -517,7 +509,7 @@ MF_WARN_UNUSED mf_err mf__recognise_twins(
     const uint32_t *pending, size_t npending, uint32_t tgt_from, bool *done_r);
 /* One side's store opened as an attempt opens it (under the caps'
  * connection lease), and the folder plan of run->src and run->dst: for
- * `mailferry verify` (core/src/verify/verify.c), which reads both sides
+ * mf_migrate_sides (sides.c, `mailferry verify`), which reads both sides
  * the way the migration mapped them. */
 MF_WARN_UNUSED mf_err mf__run_open(struct mf__run *run, bool target,
                                    const struct mf_migrate_login *login,

@@ -1,8 +1,8 @@
 /*
  * Verifying one mailbox against its two servers (mailferry/verify.h):
  * both sides opened as the migration opens them (the same logins, under
- * the same fleet caps: migrate_int.h's mf__run_open), the same folder
- * plan (mf__run_plan), then per planned folder:
+ * the same fleet caps: mailferry/migrate.h's mf_migrate_sides_open()), the
+ * same folder plan (mf_migrate_sides_plan()), then per planned folder:
  *
  *   EXAMINE on both sides (RFC 3501 6.3.2: read-only, so nothing of the
  *   admin's check touches \Recent or \Seen);
@@ -18,9 +18,8 @@
  * it is "not verified", never "equal". Nothing is retried: run it again.
  */
 #include "mailferry/fingerprint.h"
+#include "mailferry/store.h"
 #include "mailferry/verify.h"
-#include "migrate/leases.h"
-#include "migrate/migrate_int.h"
 #include "verify/verify_int.h"
 
 #include "mailferry/imap_parser.h"
@@ -119,7 +118,7 @@ listing_window(struct listing *l, const struct mf_window *w) {
 
 struct hashing {
     struct listing *l;
-    struct mf__leases *leases;
+    struct mf_migrate_sides *sd;
     bool target;
     EVP_MD_CTX *ctx;
     struct mf_verify_msg *cur; /* the message being received, or NULL */
@@ -151,7 +150,7 @@ h_data(void *ud, const uint8_t *p, size_t n) {
     int ok = EVP_DigestUpdate(h->ctx, p, n);
 
     MF_ASSERT(ok == 1);
-    mf__leases_bandwidth(h->leases, h->target, n);
+    mf_migrate_sides_bandwidth(h->sd, h->target, n);
     return MF_E_OK;
 }
 
@@ -184,14 +183,15 @@ by_u32(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Hashes the bodies of the listed UIDs (sorted here) of st's selected
- * folder into l. */
+/* Hashes the bodies of the listed UIDs (sorted here) of one side's
+ * selected folder into l; a store's error goes into *err. */
 static mf_err
-hash_bodies(struct mf__run *run, struct mf_store *st, bool target,
-            struct listing *l, uint32_t *uids, size_t n) {
+hash_bodies(struct mf_migrate_sides *sd, bool target, struct listing *l,
+            uint32_t *uids, size_t n, struct mf_error *err) {
     static const struct mf_store_body_cb cb = {h_begin, h_data, h_end,
                                                h_vanished};
-    struct hashing h = {.l = l, .leases = run->leases, .target = target};
+    struct mf_store *st = mf_migrate_sides_store(sd, target);
+    struct hashing h = {.l = l, .sd = sd, .target = target};
     mf_err rc = MF_E_OK;
 
     if (n == 0)
@@ -203,8 +203,9 @@ hash_bodies(struct mf__run *run, struct mf_store *st, bool target,
     for (size_t i = 0; i < n && rc == MF_E_OK; i += 100) {
         size_t k = n - i < 100 ? n - i : 100;
         if ((rc = st->ops->fetch_bodies(st, uids + i, k, &cb, &h)))
-            rc = mf__run_store_error(
-                run, st, target ? "target BODY.PEEK[]" : "source BODY.PEEK[]");
+            rc = mf_migrate_sides_store_error(
+                sd, target,
+                target ? "target BODY.PEEK[]" : "source BODY.PEEK[]", err);
     }
     EVP_MD_CTX_free(h.ctx);
     return rc;
@@ -230,23 +231,27 @@ folder_only(mf_err code) {
  * the planned name: the entry (and those below it) then moves to that
  * name and is opened once more. */
 static mf_err
-select_target(struct mf__run *run, struct mf_folder_plan *plan, size_t i,
-              struct mf_store_select *sel) {
-    struct mf_store *dst = run->dst;
+select_target(struct mf_migrate_sides *sd, struct mf_folder_plan *plan,
+              size_t i, struct mf_store_select *sel) {
+    struct mf_store *dst = mf_migrate_sides_store(sd, true);
     mf_err rc = dst->ops->select(dst, mf_folder_plan_entry(plan, i)->tgt_wire,
                                  true, sel);
 
-    if (rc == MF_E_OK || !mf__run_name_fallback(run, plan, i))
+    if (rc == MF_E_OK || !mf_migrate_sides_fallback(sd, plan, i))
         return rc;
     return dst->ops->select(dst, mf_folder_plan_entry(plan, i)->tgt_wire, true,
                             sel);
 }
 
+/* Compares one planned folder into res; an error that stops the mailbox
+ * is returned, its words in *err. */
 static mf_err
-one_folder(struct mf__run *run, const struct mf_verify_options *o,
-           struct mf_folder_plan *plan, size_t at,
-           struct mf_verify_result *res) {
+one_folder(struct mf_migrate_sides *sd, const struct mf_verify_options *o,
+           struct mf_folder_plan *plan, size_t at, struct mf_verify_result *res,
+           struct mf_error *err) {
     const struct mf_folder_entry *e = mf_folder_plan_entry(plan, at);
+    struct mf_store *s = mf_migrate_sides_store(sd, false);
+    struct mf_store *t = mf_migrate_sides_store(sd, true);
     char *src_name = mf_xstrndup((const char *)e->src_raw, e->src_raw_len);
     char *label = e->src_path ? mf_xstrdup(e->src_path) : mf_xstrdup(src_name);
     struct listing src = {0}, tgt = {0};
@@ -257,25 +262,24 @@ one_folder(struct mf__run *run, const struct mf_verify_options *o,
     size_t npick = 0;
     mf_err rc;
 
-    if ((rc = run->src->ops->select(run->src, src_name, true, &sel)) ||
-        (rc = run->src->ops->fetch_meta(run->src, 1, 0, META, on_meta, &src))) {
-        rc = mf__run_store_error(run, run->src, label);
+    if ((rc = s->ops->select(s, src_name, true, &sel)) ||
+        (rc = s->ops->fetch_meta(s, 1, 0, META, on_meta, &src))) {
+        rc = mf_migrate_sides_store_error(sd, false, label, err);
         if (folder_only(rc)) {
             mf_verify_add(res, MF_VERIFY_FOLDER, label, 0, 0, NULL,
-                          run->err.detail);
+                          err->detail);
             rc = MF_E_OK;
         }
         goto out;
     }
-    if ((rc = select_target(run, plan, at, &sel)) ||
-        (rc = run->dst->ops->fetch_meta(run->dst, 1, 0, META, on_meta, &tgt))) {
+    if ((rc = select_target(sd, plan, at, &sel)) ||
+        (rc = t->ops->fetch_meta(t, 1, 0, META, on_meta, &tgt))) {
         char detail[300];
-        rc = mf__run_store_error(run, run->dst, e->tgt_name);
+        rc = mf_migrate_sides_store_error(sd, true, e->tgt_name, err);
         if (!folder_only(rc))
             goto out;
         /* The target cannot show this folder: all of it is missing. */
-        snprintf(detail, sizeof(detail), "target folder: %.280s",
-                 run->err.detail);
+        snprintf(detail, sizeof(detail), "target folder: %.280s", err->detail);
         res->folders++;
         res->src_messages += src.n;
         for (size_t i = 0; i < src.n; i++)
@@ -304,13 +308,13 @@ one_folder(struct mf__run *run, const struct mf_verify_options *o,
         npick = 0;
         for (size_t i = 0; i < src.n; i++)
             if (want[i] && src.m[i].size == tgt.m[sp[i]].size &&
-                src.m[i].size <= run->max_size) {
+                src.m[i].size <= mf_migrate_sides_max_message_size(sd)) {
                 su[npick] = src.m[i].uid;
                 tu[npick++] = tgt.m[sp[i]].uid;
             }
         /* Each side's connection still has its folder open. */
-        if ((rc = hash_bodies(run, run->dst, true, &tgt, tu, npick)) ||
-            (rc = hash_bodies(run, run->src, false, &src, su, npick)))
+        if ((rc = hash_bodies(sd, true, &tgt, tu, npick, err)) ||
+            (rc = hash_bodies(sd, false, &src, su, npick, err)))
             goto out;
     }
     mf_verify_compare(label, src.m, src.n, tgt.m, tgt.n, res);
@@ -344,48 +348,33 @@ mf_err
 mf__verify_mailbox_with(const struct mf_verify_options *o, const char *mailbox,
                         const struct mf_migrate_login *src_login,
                         const struct mf_migrate_login *dst_login,
-                        mf__store_open_fn open, void *open_ud,
+                        mf_migrate_open_fn open, void *open_ud,
                         struct mf_verify_result *res) {
     const struct mf_migrate_options *mo = o->migrate;
-    struct mf_migrate_result mres = {0};
-    struct mf__run run = {0};
+    struct mf_migrate_sides *sd = NULL;
     struct mf_folder_plan *plan = NULL;
+    struct mf_error err = {0};
     mf_err rc;
 
     memset(res, 0, sizeof(*res));
-    run.o = mo;
-    run.mailbox = mailbox;
-    run.res = &mres;
-    run.open = open;
-    run.open_ud = open_ud;
-    run.stream_threshold = 256 * 1024;
-    run.max_size = mf__run_max_message_size(mo);
-    if ((rc = mf__leases_new(mo, &run.leases, &run.err)) ||
-        (rc = mf__leases_mailbox(run.leases, &run.err)) ||
-        (rc = mf__run_open(&run, false, src_login, &run.src)) ||
-        (rc = mf__run_open(&run, true, dst_login, &run.dst)) ||
-        (rc = mf__run_plan(&run, &plan)))
+    if ((rc = mf_migrate_sides_open(mo, mailbox, src_login, dst_login, open,
+                                    open_ud, &sd, &err)) ||
+        (rc = mf_migrate_sides_plan(sd, &plan, &err)))
         goto out;
     for (size_t i = 0; i < mf_folder_plan_count(plan) && rc == MF_E_OK; i++) {
         const struct mf_folder_entry *e = mf_folder_plan_entry(plan, i);
         if (e->action != MF_FOLDER_COPY || !e->src_raw)
             continue;
         if (mo->stop && atomic_load(mo->stop))
-            rc = mf_error_set(&run.err, MF_E_CANCELLED, "stopped");
+            rc = mf_error_set(&err, MF_E_CANCELLED, "stopped");
         else
-            rc = one_folder(&run, o, plan, i, res);
+            rc = one_folder(sd, o, plan, i, res, &err);
     }
 out:
     mf_folder_plan_free(&plan);
-    mf__leases_attach(run.leases, false, NULL);
-    mf__leases_attach(run.leases, true, NULL);
-    mf_store_close(&run.src);
-    mf_store_close(&run.dst);
-    mf__leases_release_connections(run.leases, true, true);
-    mf__leases_free(&run.leases);
-    mf_migrate_result_clear(&mres);
+    mf_migrate_sides_close(&sd);
     if (rc != MF_E_OK) {
-        res->error = run.err;
+        res->error = err;
         if (res->error.code == MF_E_OK)
             res->error.code = rc;
     }

@@ -86,7 +86,7 @@ memrun_teardown(void **state) {
 
 /* One pass; open NULL: stores over r->env. */
 static inline mf_err
-memrun_pass(struct memrun *r, mf__store_open_fn open, void *ud) {
+memrun_pass(struct memrun *r, mf_migrate_open_fn open, void *ud) {
     mf_migrate_result_clear(&r->res);
     return mf__migrate_mailbox_mem(&r->o, "user@example.org", &r->login,
                                    &r->login, open ? open : memenv_open,
