@@ -281,19 +281,12 @@ stop_batch(struct cli *cli, struct mf_redis *r) {
     const char *name = cli->positional[0];
     enum mf_batch_state st = MF_BATCH_CREATED;
     struct mf_error err = {0};
-    char text[128];
     int exit_code = batch_status_result(
         "batch stop", name, mf_batch_stop(r, name, &st, &err), &err);
 
-    if (exit_code != MF_EXIT_OK)
-        return exit_code;
-    snprintf(text, sizeof(text), "%s%s", mf_batch_state_name(st),
-             st == MF_BATCH_STOPPING
-                 ? " (workers stop at the next message boundary)"
-                 : "");
-    mf_status_word_print(stdout, cli->json, name, "state",
-                         mf_batch_state_name(st), text);
-    return MF_EXIT_OK;
+    if (exit_code == MF_EXIT_OK)
+        mf_status_stop_print(stdout, cli->json, name, st);
+    return exit_code;
 }
 
 int

@@ -85,11 +85,10 @@ edit_connect(struct edit *e, bool jobs) {
     return batch_cli_redis(&e->cli, &e->redis) ? -1 : MF_EXIT_ERROR;
 }
 
-/* Ends the outcome list and prints the summary. */
-static void
-outcomes_end(struct edit *e, uint64_t jobs, enum mf_batch_state st) {
-    mf_batch_edit_show_end(&e->show, jobs,
-                           e->link.producer ? e->link.topics.jobs : NULL, st);
+/* The topic the command's jobs went to, or NULL without jobs. */
+static const char *
+jobs_topic(const struct edit *e) {
+    return e->link.producer ? e->link.topics.jobs : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -209,13 +208,7 @@ csv_command(int argc, char **argv, const char *command, bool add) {
     if ((exit_code = send_rows(&e, csv, add, &d, issues, &doc, &jobs, &st)) >=
         0)
         goto out;
-    if (!e.cli.json)
-        printf("batch %s: %s %zu mailbox%s\n", e.name,
-               add ? "added" : "new logins and passwords for", d.n,
-               d.n == 1 ? "" : "es");
-    outcomes_end(&e, jobs, st);
-    if (add && !jobs && !e.cli.json)
-        printf("(they wait for `mailferry batch start %s`)\n", e.name);
+    mf_batch_edit_show_rows_end(&e.show, add, d.n, jobs, jobs_topic(&e), st);
     exit_code = MF_EXIT_OK;
 out:
     mf_buf_free(&doc.buf);
@@ -272,18 +265,7 @@ cmd_batch_drop(int argc, char **argv) {
                                      (const char *const *)emails, n, &st, &err),
              &err)))
         goto out;
-    if (e.cli.json) {
-        mf_batch_edit_show_begin(&e.show);
-        for (size_t i = 0; i < n; i++) {
-            struct mf_batch_mb_outcome o = {emails[i], "dropped", "", NULL};
-            (void)mf_batch_edit_show_outcome(&e.show, &o);
-        }
-        outcomes_end(&e, 0, st);
-    } else {
-        printf("batch %s: dropped %zu mailbox%s (their copied mail stays on "
-               "the target); state %s\n",
-               e.name, n, n == 1 ? "" : "es", mf_batch_state_name(st));
-    }
+    mf_batch_edit_show_dropped(&e.show, (const char *const *)emails, n, st);
     exit_code = MF_EXIT_OK;
 out:
     mf_strv_free(emails, n);
@@ -358,7 +340,7 @@ action(int argc, char **argv, const char *command, enum mf_batch_mb_op op) {
             mf_batch_edit_show_outcome, &e.show, &st, &err);
     if ((exit_code = batch_status_result(command, e.name, rc, &err)))
         goto out;
-    outcomes_end(&e, jobs, st);
+    mf_batch_edit_show_end(&e.show, jobs, jobs_topic(&e), st);
     exit_code = e.show.unknown ? MF_EXIT_FAIL : MF_EXIT_OK;
 out:
     mf_strv_free(emails, n);

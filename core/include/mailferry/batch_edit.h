@@ -163,6 +163,18 @@ mf_err mf_batch_edit_show_outcome(void *ud,
 void mf_batch_edit_show_end(struct mf_batch_edit_show *s, uint64_t jobs,
                             const char *topic, enum mf_batch_state st);
 void mf_batch_edit_show_free(struct mf_batch_edit_show *s);
+/* `batch add` and `update` after their rows went in: "batch NAME: added
+ * N mailboxes" (or "new logins and passwords for N mailboxes"; not with
+ * json), mf_batch_edit_show_end(), and, for added mailboxes of which none
+ * was queued, that they wait for `batch start`. */
+void mf_batch_edit_show_rows_end(struct mf_batch_edit_show *s, bool add,
+                                 size_t n, uint64_t jobs, const char *topic,
+                                 enum mf_batch_state st);
+/* `batch drop`: the n mailboxes taken out and the state after, as one
+ * line, or with json as the outcomes ("dropped") with no jobs. */
+void mf_batch_edit_show_dropped(struct mf_batch_edit_show *s,
+                                const char *const *emails, size_t n,
+                                enum mf_batch_state st);
 
 /* The CSV lines of the rows at idx that the store refused with code (a
  * mailbox already in the batch, or not in it): as JSON error objects into

@@ -68,5 +68,9 @@ void mf_status_pass_print(FILE *out, bool json, const char *batch,
                           const char *topic);
 void mf_status_word_print(FILE *out, bool json, const char *batch,
                           const char *key, const char *value, const char *text);
+/* `batch stop`'s answer: the state it left the batch in ("batch NAME:
+ * Stopping (workers stop at the next message boundary)", or {"state"}). */
+void mf_status_stop_print(FILE *out, bool json, const char *batch,
+                          enum mf_batch_state st);
 
 #endif

@@ -70,6 +70,39 @@ mf_batch_edit_show_free(struct mf_batch_edit_show *s) {
 }
 
 void
+mf_batch_edit_show_rows_end(struct mf_batch_edit_show *s, bool add, size_t n,
+                            uint64_t jobs, const char *topic,
+                            enum mf_batch_state st) {
+    if (!s->json)
+        fprintf(s->out, "batch %s: %s %zu mailbox%s\n", s->batch,
+                add ? "added" : "new logins and passwords for", n,
+                n == 1 ? "" : "es");
+    mf_batch_edit_show_end(s, jobs, topic, st);
+    if (add && !jobs && !s->json)
+        fprintf(s->out, "(they wait for `mailferry batch start %s`)\n",
+                s->batch);
+}
+
+void
+mf_batch_edit_show_dropped(struct mf_batch_edit_show *s,
+                           const char *const *emails, size_t n,
+                           enum mf_batch_state st) {
+    if (!s->json) {
+        fprintf(s->out,
+                "batch %s: dropped %zu mailbox%s (their copied mail stays on "
+                "the target); state %s\n",
+                s->batch, n, n == 1 ? "" : "es", mf_batch_state_name(st));
+        return;
+    }
+    mf_batch_edit_show_begin(s);
+    for (size_t i = 0; i < n; i++) {
+        const struct mf_batch_mb_outcome o = {emails[i], "dropped", "", NULL};
+        (void)mf_batch_edit_show_outcome(s, &o);
+    }
+    mf_batch_edit_show_end(s, 0, NULL, st);
+}
+
+void
 mf_batch_edit_show_refused(FILE *err, const char *csv,
                            const struct mf_batchdef *d, const size_t *idx,
                            size_t n, mf_err code, const char *what,

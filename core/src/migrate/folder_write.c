@@ -576,12 +576,23 @@ take_whole(struct mf__folder *fr, struct mf_pipe_item *it) {
     if (kw_fresh(fr, out_flags(fr, om), false)) {
         /* A keyword the folder has not taken: alone (kw_fresh()), after
          * the batch before it, in source order. */
+        struct mf_store *dst = run->dst;
         struct mf__batch *one = batch_new(fr);
         batch_add(one, om);
-        if (submit_current(fr) == MF_E_OK)
-            (void)submit(fr, one);
-        else
+        if (submit_current(fr) != MF_E_OK) {
             batch_free(one);
+            return;
+        }
+        /* Two commands from one message: the batch before may have taken
+         * the last place in flight (appends_in_flight bounds what the
+         * target has queued). */
+        if (fr->inflight >= run->appends_in_flight &&
+            dst->ops->flush(dst, fr->inflight - 1) != MF_E_OK) {
+            mf__folder_set_werr(fr, &dst->error, dst->retry_after_ms);
+            batch_free(one);
+            return;
+        }
+        (void)submit(fr, one);
         return;
     }
     if (!fr->cur)

@@ -57,3 +57,16 @@ mf_status_word_print(FILE *out, bool json, const char *batch, const char *key,
     else
         fprintf(out, "batch %s: %s\n", batch, text);
 }
+
+void
+mf_status_stop_print(FILE *out, bool json, const char *batch,
+                     enum mf_batch_state st) {
+    char text[128];
+
+    snprintf(text, sizeof(text), "%s%s", mf_batch_state_name(st),
+             st == MF_BATCH_STOPPING
+                 ? " (workers stop at the next message boundary)"
+                 : "");
+    mf_status_word_print(out, json, batch, "state", mf_batch_state_name(st),
+                         text);
+}

@@ -120,12 +120,54 @@ test_refused(void **state) {
     free(err);
 }
 
+/* `batch add`'s summary and wait hint, `update`'s summary, `drop` as a
+ * line and as JSON outcomes. */
+static void
+test_rows_and_dropped(void **state) {
+    const char *const emails[2] = {"a@example.test", "b@example.test"};
+    struct mf_batch_edit_show s;
+    struct streams st;
+
+    (void)state;
+    open_streams(&st, &s, false);
+    mf_batch_edit_show_rows_end(&s, true, 2, 0, "mf.jobs", MF_BATCH_CREATED);
+    mf_batch_edit_show_rows_end(&s, false, 1, 1, "mf.jobs", MF_BATCH_SYNCING);
+    mf_batch_edit_show_dropped(&s, emails, 1, MF_BATCH_SYNCED);
+    close_streams(&st);
+    assert_string_equal(st.out,
+                        "batch b1: added 2 mailboxes\n"
+                        "batch b1: 0 jobs queued; state Created\n"
+                        "(they wait for `mailferry batch start b1`)\n"
+                        "batch b1: new logins and passwords for 1 mailbox\n"
+                        "batch b1: 1 job queued; state Syncing\n"
+                        "batch b1: dropped 1 mailbox (their copied mail stays "
+                        "on the target); state Synced\n");
+    mf_batch_edit_show_free(&s);
+    free(st.out);
+    free(st.err);
+
+    open_streams(&st, &s, true);
+    mf_batch_edit_show_dropped(&s, emails, 2, MF_BATCH_SYNCED);
+    close_streams(&st);
+    assert_string_equal(st.out,
+                        "{\"batch\":\"b1\",\"mailboxes\":["
+                        "{\"email\":\"a@example.test\",\"outcome\":\"dropped\","
+                        "\"was\":\"\",\"job\":null},"
+                        "{\"email\":\"b@example.test\",\"outcome\":\"dropped\","
+                        "\"was\":\"\",\"job\":null}],"
+                        "\"jobs\":0,\"topic\":null,\"state\":\"Synced\"}\n");
+    mf_batch_edit_show_free(&s);
+    free(st.out);
+    free(st.err);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_rows_and_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

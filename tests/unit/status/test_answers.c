@@ -25,6 +25,9 @@ test_answers(void **state) {
     mf_status_pass_print(f, true, "b1", MF_BATCH_SYNCING, 3, "mf.jobs");
     mf_status_word_print(f, false, "b1", "removed", "true", "removed");
     mf_status_word_print(f, true, "b1", "removed", "true", "removed");
+    mf_status_stop_print(f, false, "b1", MF_BATCH_STOPPING);
+    mf_status_stop_print(f, false, "b1", MF_BATCH_STOPPED);
+    mf_status_stop_print(f, true, "b1", MF_BATCH_STOPPING);
     fclose(f);
     assert_string_equal(text,
                         "batch b1: 1 job queued on mf.jobs; state Syncing\n"
@@ -32,7 +35,11 @@ test_answers(void **state) {
                         "{\"batch\":\"b1\",\"state\":\"Syncing\",\"jobs\":3,"
                         "\"topic\":\"mf.jobs\"}\n"
                         "batch b1: removed\n"
-                        "{\"batch\":\"b1\",\"removed\":\"true\"}\n");
+                        "{\"batch\":\"b1\",\"removed\":\"true\"}\n"
+                        "batch b1: Stopping (workers stop at the next message "
+                        "boundary)\n"
+                        "batch b1: Stopped\n"
+                        "{\"batch\":\"b1\",\"state\":\"Stopping\"}\n");
     free(text);
 }
 
