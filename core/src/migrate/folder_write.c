@@ -592,6 +592,13 @@ take_whole(struct mf__folder *fr, struct mf_pipe_item *it) {
             batch_free(one);
             return;
         }
+        /* The answers read meanwhile may have stopped the folder (a full
+         * target: OVERQUOTA): nothing more goes out, the message stays
+         * listed as not copied, like the rest. */
+        if (fr->werr.code != MF_E_OK) {
+            batch_free(one);
+            return;
+        }
         (void)submit(fr, one);
         return;
     }
