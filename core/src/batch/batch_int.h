@@ -108,9 +108,30 @@ MF_WARN_UNUSED mf_err mf__batch_exists(struct mf_redis *r, const char *key,
                                        bool *yes_r, struct mf_error *err);
 /* SADD or SREM of name in the global index (best effort). */
 void mf__batch_index_op(struct mf_redis *r, const char *op, const char *name);
+/* The batch hash's text fields, XX(member of struct mf_batch_config,
+ * "hash field"), and its sealed secrets (struct mf_batch_blob) likewise:
+ * create.c writes them, store.c reads and frees them. "name" is written
+ * too but read from the key. */
+#define MF__BATCH_TEXT_FIELDS(XX)                                              \
+    XX(source, "source")                                                       \
+    XX(target, "target")                                                       \
+    XX(ca_file, "ca_file")                                                     \
+    XX(admin_user, "admin_user")                                               \
+    XX(admin_login_format, "admin_login_format")                               \
+    XX(target_admin_user, "target_admin_user")                                 \
+    XX(target_admin_login_format, "target_admin_login_format")                 \
+    XX(separator_replacement, "separator_replacement")                         \
+    XX(target_root, "target_root")                                             \
+    XX(source_profile, "s_profile")                                            \
+    XX(target_profile, "t_profile")                                            \
+    XX(fingerprint, "fp_mode")                                                 \
+    XX(gmail_archive_folder, "gmail_archive")
+#define MF__BATCH_SECRET_FIELDS(XX)                                            \
+    XX(admin_password, "admin_password")                                       \
+    XX(target_admin_password, "target_admin_password")
 /* One side's OAuth2 settings, field by field (absent when the side has
  * none). */
-#define MF__BATCH_OAUTH_FIELDS 7
+#define MF__BATCH_OAUTH_FIELDS 7 /* MF_BATCH_OAUTH_TEXT's */
 extern const char *const mf__batch_oauth_fields[MF__BATCH_OAUTH_FIELDS];
 char **mf__batch_oauth_field(struct mf_batch_oauth *o, size_t i);
 

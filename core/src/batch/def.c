@@ -24,8 +24,6 @@
 #include "mailferry/util.h"
 #include "mailferry/window.h"
 
-#include <openssl/crypto.h>
-
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,13 +139,6 @@ keep_clear(const char *secret, struct mf_batch_blob *b) {
 }
 
 static void
-blob_wipe_free(struct mf_batch_blob *b) {
-    if (b->data)
-        OPENSSL_cleanse(b->data, b->len);
-    mf_batch_blob_free(b);
-}
-
-static void
 seal(struct create *c, const char *email, const char *purpose,
      const char *secret, struct mf_batch_blob *b) {
     struct mf_error err = {0};
@@ -172,8 +163,8 @@ mbs_free(struct mf_batch_mailbox_cfg *v, size_t n) {
         free(v[i].user);
         free(v[i].user_root);
         free(v[i].target_user);
-        blob_wipe_free(&v[i].password);
-        blob_wipe_free(&v[i].target_password);
+        mf_batch_blob_free(&v[i].password);
+        mf_batch_blob_free(&v[i].target_password);
     }
     free(v);
 }
@@ -560,12 +551,12 @@ mf_batchdef_free(struct mf_batchdef *d) {
     mf_strv_free(d->cfg.exclude, d->cfg.n_exclude);
     mf_strv_free(d->cfg.rename, d->cfg.n_rename);
     mf_strv_free(d->cfg.presets, d->cfg.n_presets);
-    blob_wipe_free(&d->cfg.admin_password);
-    blob_wipe_free(&d->cfg.target_admin_password);
+    mf_batch_blob_free(&d->cfg.admin_password);
+    mf_batch_blob_free(&d->cfg.target_admin_password);
     mbs_free(d->mbs, d->n);
     free(d->lines);
-    mf_jobs_oauth_clear(&d->cfg.source_oauth);
-    mf_jobs_oauth_clear(&d->cfg.target_oauth);
+    mf_batch_oauth_clear(&d->cfg.source_oauth);
+    mf_batch_oauth_clear(&d->cfg.target_oauth);
     mf_oauth_free(&d->oauth[0]);
     mf_oauth_free(&d->oauth[1]);
     memset(d, 0, sizeof(*d));
