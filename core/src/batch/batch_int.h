@@ -264,4 +264,11 @@ MF_WARN_UNUSED mf_err mf__batch_verify_load(struct mf_redis *r,
                                             struct mf_report_batch *rep,
                                             size_t i, struct mf_error *err);
 
+/* The unit a connection cap option (MF_BATCH_CAPS, with or without
+ * "target-") is read with, the one rule for `batch create` and `batch
+ * set` (def.c): bytes (k/M/G) for --max-bytes-per-second, a plain number
+ * for the counts. false when option is no cap. */
+enum mf_config_unit;
+bool mf__batch_cap_unit(const char *option, enum mf_config_unit *unit_r);
+
 #endif
