@@ -13,6 +13,7 @@
  */
 #include "mailferry/batchdef.h"
 
+#include "batch/batch_int.h"
 #include "mailferry/config.h"
 #include "mailferry/csv.h"
 #include "mailferry/profile.h"
@@ -42,6 +43,24 @@ struct cap_flag {
 static const struct cap_flag cap_flags[] = {MF_BATCH_CAPS(CAPF)};
 #undef CAPF
 
+/* A rate is bytes (k/M/G), a count a plain number. */
+static enum mf_config_unit
+cap_unit(const struct cap_flag *f) {
+    return f->u64 ? MF_UNIT_BYTES : MF_UNIT_NONE;
+}
+
+bool
+mf__batch_cap_unit(const char *option, enum mf_config_unit *unit_r) {
+    if (strncmp(option, "target-", 7) == 0)
+        option += 7;
+    for (size_t i = 0; i < MF_ARRAY_LEN(cap_flags); i++)
+        if (strcmp(cap_flags[i].key, option) == 0) {
+            *unit_r = cap_unit(&cap_flags[i]);
+            return true;
+        }
+    return false;
+}
+
 bool
 mf_batchdef_caps_read(const struct mf_config *conf, const char *prefix,
                       struct mf_batch_caps *caps, struct mf_error *err) {
@@ -53,8 +72,7 @@ mf_batchdef_caps_read(const struct mf_config *conf, const char *prefix,
 
         snprintf(key, sizeof(key), "%s%s", prefix, cap_flags[i].key);
         if (mf_config_get_u64(conf, key, 0, 0, cap_flags[i].max,
-                              cap_flags[i].u64 ? MF_UNIT_BYTES : MF_UNIT_NONE,
-                              &v, err))
+                              cap_unit(&cap_flags[i]), &v, err))
             return false;
         if (cap_flags[i].u64) {
             memcpy(field, &v, sizeof(v));
