@@ -351,6 +351,12 @@ test_slow_clients_dropped(void **state) {
     assert_int_equal(get_status(a, "/healthz"), 200);
 }
 
+static void
+close_all(const int *fds, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        close(fds[i]);
+}
+
 /* With max_conns 2 and the probe slots held by silent clients, the next
  * waits in the backlog and is served once the timeout frees a slot. */
 static void
@@ -364,8 +370,7 @@ test_connection_limit(void **state) {
     assert_int_equal(get_status(a, "/healthz"), 200);
     int64_t waited = (int64_t)mf_monotonic_ms() - t0;
     assert_true(waited >= 200);
-    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
-        close(held[i]);
+    close_all(held, MF_ARRAY_LEN(held));
 }
 
 /* A client socket bound to source address src (any 127/8 address is
@@ -406,6 +411,18 @@ status_from(const struct app *a, const char *src, const char *path) {
  * 1 s bound failed once with other builds running). */
 #define ANSWERED_AT_ONCE_MS (MF_HTTP_DEFAULT_TIMEOUT_MS / 2)
 
+/* Another client (127.0.0.2) asks for the three endpoints: /healthz and
+ * /readyz answer 200, /metrics metrics_status, all at once. */
+static void
+probes_answer_at_once(const struct app *a, int metrics_status) {
+    int64_t t0 = (int64_t)mf_monotonic_ms();
+
+    assert_int_equal(status_from(a, "127.0.0.2", "/healthz"), 200);
+    assert_int_equal(status_from(a, "127.0.0.2", "/readyz"), 200);
+    assert_int_equal(status_from(a, "127.0.0.2", "/metrics"), metrics_status);
+    assert_true((int64_t)mf_monotonic_ms() - t0 < ANSWERED_AT_ONCE_MS);
+}
+
 /* Issue 17 item 5: one client holding many slow connections (the default
  * pool of 64 and more) does not stop /healthz answering another client at
  * once: it gets its share (8) and the rest of its connections are closed. */
@@ -416,13 +433,8 @@ test_one_client_cannot_starve_probes(void **state) {
     for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
         held[i] = dial_from(a, "127.0.0.1");
     usleep(100000);
-    int64_t t0 = (int64_t)mf_monotonic_ms();
-    assert_int_equal(status_from(a, "127.0.0.2", "/healthz"), 200);
-    assert_int_equal(status_from(a, "127.0.0.2", "/readyz"), 200);
-    assert_int_equal(status_from(a, "127.0.0.2", "/metrics"), 200);
-    assert_true((int64_t)mf_monotonic_ms() - t0 < ANSWERED_AT_ONCE_MS);
-    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
-        close(held[i]);
+    probes_answer_at_once(a, 200);
+    close_all(held, MF_ARRAY_LEN(held));
 }
 
 /* Many clients holding every regular slot: probes still answer from the
@@ -438,13 +450,8 @@ test_probes_served_first(void **state) {
         held[i] = dial_from(a, src);
     }
     usleep(100000);
-    int64_t t0 = (int64_t)mf_monotonic_ms();
-    assert_int_equal(status_from(a, "127.0.0.2", "/healthz"), 200);
-    assert_int_equal(status_from(a, "127.0.0.2", "/readyz"), 200);
-    assert_int_equal(status_from(a, "127.0.0.2", "/metrics"), 503);
-    assert_true((int64_t)mf_monotonic_ms() - t0 < ANSWERED_AT_ONCE_MS);
-    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
-        close(held[i]);
+    probes_answer_at_once(a, 503);
+    close_all(held, MF_ARRAY_LEN(held));
 }
 
 struct worker_arg {

@@ -12,6 +12,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The address of url, which must parse. */
+static struct mf_redis_address
+parse_ok(const char *url) {
+    struct mf_redis_address a;
+    struct mf_error err = {0};
+    mf_err rc = mf_redis_address_parse(url, &a, &err);
+
+    if (rc != MF_E_OK)
+        fail_msg("%s: %s (%s)", url, mf_err_name(rc), err.detail);
+    return a;
+}
+
+/* Every URL of bad[n] must be refused as MF_E_CONFIG; *err holds the
+ * last refusal. */
+static void
+expect_refused(const char *const *bad, size_t n, struct mf_error *err) {
+    struct mf_redis_address a;
+
+    for (size_t i = 0; i < n; i++)
+        if (mf_redis_address_parse(bad[i], &a, err) != MF_E_CONFIG)
+            fail_msg("accepted %s", bad[i]);
+}
+
 static void
 test_urls(void **state) {
     struct mf_redis_address a;
@@ -22,22 +45,17 @@ test_urls(void **state) {
     };
 
     (void)state;
-    assert_int_equal(mf_redis_address_parse("redis://127.0.0.1:7000", &a, &err),
-                     MF_E_OK);
+    a = parse_ok("redis://127.0.0.1:7000");
     assert_string_equal(a.host, "127.0.0.1");
     assert_int_equal(a.port, 7000);
     assert_int_equal(a.db, 0);
     assert_string_equal(a.path, "");
-    assert_int_equal(mf_redis_address_parse("redis://redis/3", &a, &err),
-                     MF_E_OK);
+    a = parse_ok("redis://redis/3");
     assert_int_equal(a.port, 6379);
     assert_int_equal(a.db, 3);
-    assert_int_equal(
-        mf_redis_address_parse("unix:///run/mf/redis.sock", &a, &err), MF_E_OK);
+    a = parse_ok("unix:///run/mf/redis.sock");
     assert_string_equal(a.path, "/run/mf/redis.sock");
-    for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++)
-        if (mf_redis_address_parse(bad[i], &a, &err) != MF_E_CONFIG)
-            fail_msg("accepted %s", bad[i]);
+    expect_refused(bad, MF_ARRAY_LEN(bad), &err);
 }
 
 /* Issue 17 item 3: AUTH with an ACL user and a password file; never a
@@ -56,30 +74,20 @@ test_auth_urls(void **state) {
 
     (void)state;
     unsetenv("MAILFERRY_REDIS_PASSWORD_FILE");
-    assert_int_equal(
-        mf_redis_address_parse("redis://alice@redis:7000/2?password-file=/s/pw",
-                               &a, &err),
-        MF_E_OK);
+    a = parse_ok("redis://alice@redis:7000/2?password-file=/s/pw");
     assert_string_equal(a.user, "alice");
     assert_string_equal(a.host, "redis");
     assert_int_equal(a.port, 7000);
     assert_int_equal(a.db, 2);
     assert_string_equal(a.password_file, "/s/pw");
-    assert_int_equal(
-        mf_redis_address_parse("redis://h?password-file=/s/pw", &a, &err),
-        MF_E_OK);
+    a = parse_ok("redis://h?password-file=/s/pw");
     assert_string_equal(a.user, "");
     assert_string_equal(a.password_file, "/s/pw");
-    assert_int_equal(
-        mf_redis_address_parse("unix:///run/r.sock?user=bob&password-file=/p",
-                               &a, &err),
-        MF_E_OK);
+    a = parse_ok("unix:///run/r.sock?user=bob&password-file=/p");
     assert_string_equal(a.path, "/run/r.sock");
     assert_string_equal(a.user, "bob");
     assert_string_equal(a.password_file, "/p");
-    for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++)
-        if (mf_redis_address_parse(bad[i], &a, &err) != MF_E_CONFIG)
-            fail_msg("accepted %s", bad[i]);
+    expect_refused(bad, MF_ARRAY_LEN(bad), &err);
     assert_null(strstr(err.detail, "secret"));
 }
 
