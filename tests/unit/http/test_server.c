@@ -179,6 +179,18 @@ read_all(int fd, struct mf_buf *out) {
     }
 }
 
+/* A client with a small (32 KB) receive buffer that has asked for path
+ * and not read yet; its socket. */
+static int
+ask_slow_reader(const struct app *a, const char *path) {
+    char req[128];
+    int fd = dial_rcvbuf(a, 32768);
+
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n\r\n", path);
+    send_all(fd, req, strlen(req));
+    return fd;
+}
+
 struct reply {
     int status;
     char *head; /* owned: status line and headers */
@@ -500,9 +512,7 @@ test_concurrent(void **state) {
 static void
 test_big_response(void **state) {
     struct app *a = *state;
-    int fd = dial_rcvbuf(a, 32768);
-    const char *req = "GET /big HTTP/1.1\r\n\r\n";
-    send_all(fd, req, strlen(req));
+    int fd = ask_slow_reader(a, "/big");
     usleep(100000);
     struct mf_buf b = {0};
     assert_true(read_all(fd, &b) > 0);
@@ -520,9 +530,7 @@ test_big_response(void **state) {
 static void
 test_non_reader_dropped(void **state) {
     struct app *a = *state;
-    int fd = dial_rcvbuf(a, 32768);
-    const char *req = "GET /huge HTTP/1.1\r\n\r\n";
-    send_all(fd, req, strlen(req));
+    int fd = ask_slow_reader(a, "/huge");
     assert_int_equal(get_status(a, "/healthz"), 200);
     usleep(800000);
     struct mf_buf b = {0};

@@ -91,6 +91,17 @@ test_auth_urls(void **state) {
     assert_null(strstr(err.detail, "secret"));
 }
 
+/* Formats c, which must read want, and parses that back into *d. */
+static void
+format_parse(const struct mf_checkpoint *c, const char *want,
+             struct mf_checkpoint *d) {
+    char *buf = mf_checkpoint_format(c);
+
+    assert_string_equal(buf, want);
+    assert_true(mf_checkpoint_parse(buf, strlen(buf), d));
+    free(buf);
+}
+
 static void
 test_checkpoint_codec(void **state) {
     uint32_t pend[] = {3, 9, 17};
@@ -140,10 +151,7 @@ test_checkpoint_codec(void **state) {
     struct mf_checkpoint old = {0};
 
     (void)state;
-    buf = mf_checkpoint_format(&c);
-    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 3,9,17");
-    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
-    free(buf);
+    format_parse(&c, "4294967295 17 dirty 9 88 123456789012 3,9,17", &d);
     assert_int_equal(c.uidvalidity, d.uidvalidity);
     assert_int_equal(c.last_uid, d.last_uid);
     assert_int_equal(c.dirty, d.dirty);
@@ -156,11 +164,8 @@ test_checkpoint_codec(void **state) {
     assert_null(d.pending);
     /* No pending UIDs: "-". */
     c.n_pending = 0;
-    buf = mf_checkpoint_format(&c);
-    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 -");
-    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
+    format_parse(&c, "4294967295 17 dirty 9 88 123456789012 -", &d);
     assert_int_equal(d.n_pending, 0);
-    free(buf);
     /* Values written before the target, size and pending fields existed
      * still parse. */
     assert_true(mf_checkpoint_parse("5 6 clean", 9, &old));
@@ -178,12 +183,11 @@ test_checkpoint_codec(void **state) {
     c.tgt_status.uidnext = 90;
     c.tgt_status.messages = 0;
     c.tgt_status.highestmodseq = 0;
-    buf = mf_checkpoint_format(&c);
-    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 - "
-                             "st1:18,4294967295,18446744073709551615,90,0,0");
     memset(&d, 0, sizeof(d));
-    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
-    free(buf);
+    format_parse(&c,
+                 "4294967295 17 dirty 9 88 123456789012 - "
+                 "st1:18,4294967295,18446744073709551615,90,0,0",
+                 &d);
     assert_true(d.has_status);
     assert_int_equal(d.src_status.uidnext, 18);
     assert_int_equal(d.src_status.messages, 4294967295u);
@@ -201,13 +205,12 @@ test_checkpoint_codec(void **state) {
     c.window.since = 20260301;
     c.out_messages = 12;
     c.out_bytes = 18446744073709551615ull;
-    buf = mf_checkpoint_format(&c);
-    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 - "
-                             "st1:18,4294967295,18446744073709551615,90,0,0 "
-                             "win1:20260301,0,12,18446744073709551615");
     memset(&d, 0, sizeof(d));
-    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
-    free(buf);
+    format_parse(&c,
+                 "4294967295 17 dirty 9 88 123456789012 - "
+                 "st1:18,4294967295,18446744073709551615,90,0,0 "
+                 "win1:20260301,0,12,18446744073709551615",
+                 &d);
     assert_true(d.has_status);
     assert_int_equal(d.window.since, 20260301);
     assert_int_equal(d.window.before, 0);
