@@ -18,18 +18,19 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *path; /* owned: the file write_csv() wrote */
+/* owned: the file write_csv() wrote last, kept after remove_csv() as the
+ * name of a missing file */
+static char *path;
 
 static void
 write_csv(const char *text) {
+    free(path);
     path = mf_testconf_file("mf_test_validate", text);
 }
 
 static void
 remove_csv(void) {
     unlink(path);
-    free(path);
-    path = NULL;
 }
 
 /* Runs mf_csv_validate() into a new string *out_r (free it). */
