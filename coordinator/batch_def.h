@@ -31,13 +31,14 @@
         {"max-concurrent-mailboxes", true,                                     \
          "mailboxes in progress, fleet-wide"},                                 \
         {"max-bytes-per-second", true,                                         \
-         "bytes per second read from the source"},                             \
+         "bytes per second read from the source (k/M/G)"},                     \
         {"target-max-connections", true,                                       \
          "as --max-connections, for the target"},                              \
         {"target-max-connections-per-user", true, "for the target"},           \
         {"target-max-connections-per-ip", true, "for the target"},             \
         {"target-max-concurrent-mailboxes", true, "for the target"}, {         \
-        "target-max-bytes-per-second", true, "bytes per second to the target"  \
+        "target-max-bytes-per-second", true,                                   \
+            "bytes per second to the target (k/M/G)"                           \
     }
 
 /* The folder rule lists (`batch create`, `batch set`). */

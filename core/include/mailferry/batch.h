@@ -179,6 +179,19 @@ struct mf_batch_oauth {
     char *key_kind; /* "client-secret", "certificate", "service-account" */
     struct mf_batch_blob key; /* SEALED */
 };
+/* The text fields of struct mf_batch_oauth, XX(member), in the order the
+ * batch stores them and a sealed key's purpose binds them
+ * (core/src/jobs/oauth.c): never reorder, or stored keys stop opening. */
+#define MF_BATCH_OAUTH_TEXT(XX)                                                \
+    XX(provider)                                                               \
+    XX(tenant)                                                                 \
+    XX(client_id)                                                              \
+    XX(token_url)                                                              \
+    XX(scope)                                                                  \
+    XX(token_file)                                                             \
+    XX(key_kind)
+/* Frees o's strings, wipes and frees its key, zeroes it. */
+void mf_batch_oauth_clear(struct mf_batch_oauth *o);
 
 /* A batch's configuration. For mf_batch_create() every pointer is
  * borrowed (NULL reads as empty) and the fields marked "store" are

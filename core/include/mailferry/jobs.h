@@ -223,7 +223,7 @@ MF_WARN_UNUSED mf_err mf_jobs_oauth_seal(const struct mf_crypto_keyring *kr,
                                          const void *material, size_t len,
                                          struct mf_error *err);
 struct mf_oauth_config;
-/* Fills o (all new strings; release with mf_jobs_oauth_clear()) with
+/* Fills o (all new strings; release with mf_batch_oauth_clear()) with
  * the settings of oc as a batch stores them for the side purpose, reads
  * the key file oc names and seals it with mf_jobs_oauth_seal(); kr NULL
  * (a dry run) reads and seals nothing. A token file must be an absolute
@@ -234,7 +234,6 @@ MF_WARN_UNUSED mf_err mf_jobs_oauth_define(const struct mf_crypto_keyring *kr,
                                            const struct mf_oauth_config *oc,
                                            struct mf_batch_oauth *o,
                                            struct mf_error *err);
-void mf_jobs_oauth_clear(struct mf_batch_oauth *o);
 /* A token source for one side of a job whose credentials say oauth:
  * secret is that side's secret as mf_jobs_open_secret() opened it (the
  * key material, or the token file's path); *o_r is new

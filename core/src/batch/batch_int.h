@@ -90,6 +90,13 @@ void mf__batch_argv_add_blob(struct mf__batch_argv *a,
                              const struct mf_batch_blob *b);
 void mf__batch_argv_addu(struct mf__batch_argv *a, uint64_t v);
 void mf__batch_argv_addi(struct mf__batch_argv *a, int64_t v);
+/* Adds every key one mailbox of batch owns: its record first, then its
+ * item lists, verification keys, checkpoint and flag state. The keys
+ * that removing a batch unlinks and lua/edit_drop.lua deletes (its
+ * KEYS_PER is MF__BATCH_MB_KEYS). */
+#define MF__BATCH_MB_KEYS 8
+void mf__batch_argv_add_mb_keys(struct mf__batch_argv *a, const char *batch,
+                                const char *email);
 void mf__batch_argv_reset(struct mf__batch_argv *a);
 /* Resets and frees the vector's storage (reusable afterwards). */
 void mf__batch_argv_free(struct mf__batch_argv *a);
@@ -108,9 +115,30 @@ MF_WARN_UNUSED mf_err mf__batch_exists(struct mf_redis *r, const char *key,
                                        bool *yes_r, struct mf_error *err);
 /* SADD or SREM of name in the global index (best effort). */
 void mf__batch_index_op(struct mf_redis *r, const char *op, const char *name);
+/* The batch hash's text fields, XX(member of struct mf_batch_config,
+ * "hash field"), and its sealed secrets (struct mf_batch_blob) likewise:
+ * create.c writes them, store.c reads and frees them. "name" is written
+ * too but read from the key. */
+#define MF__BATCH_TEXT_FIELDS(XX)                                              \
+    XX(source, "source")                                                       \
+    XX(target, "target")                                                       \
+    XX(ca_file, "ca_file")                                                     \
+    XX(admin_user, "admin_user")                                               \
+    XX(admin_login_format, "admin_login_format")                               \
+    XX(target_admin_user, "target_admin_user")                                 \
+    XX(target_admin_login_format, "target_admin_login_format")                 \
+    XX(separator_replacement, "separator_replacement")                         \
+    XX(target_root, "target_root")                                             \
+    XX(source_profile, "s_profile")                                            \
+    XX(target_profile, "t_profile")                                            \
+    XX(fingerprint, "fp_mode")                                                 \
+    XX(gmail_archive_folder, "gmail_archive")
+#define MF__BATCH_SECRET_FIELDS(XX)                                            \
+    XX(admin_password, "admin_password")                                       \
+    XX(target_admin_password, "target_admin_password")
 /* One side's OAuth2 settings, field by field (absent when the side has
  * none). */
-#define MF__BATCH_OAUTH_FIELDS 7
+#define MF__BATCH_OAUTH_FIELDS 7 /* MF_BATCH_OAUTH_TEXT's */
 extern const char *const mf__batch_oauth_fields[MF__BATCH_OAUTH_FIELDS];
 char **mf__batch_oauth_field(struct mf_batch_oauth *o, size_t i);
 
@@ -235,5 +263,12 @@ MF_WARN_UNUSED mf_err mf__batch_verify_load(struct mf_redis *r,
                                             const redisReply *verify,
                                             struct mf_report_batch *rep,
                                             size_t i, struct mf_error *err);
+
+/* The unit a connection cap option (MF_BATCH_CAPS, with or without
+ * "target-") is read with, the one rule for `batch create` and `batch
+ * set` (def.c): bytes (k/M/G) for --max-bytes-per-second, a plain number
+ * for the counts. false when option is no cap. */
+enum mf_config_unit;
+bool mf__batch_cap_unit(const char *option, enum mf_config_unit *unit_r);
 
 #endif

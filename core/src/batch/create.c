@@ -172,23 +172,15 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     mf__batch_argv_adds(a, k->batch);
     add_field(a, "name", c->name);
     add_field(a, "state", "Created");
-    add_field(a, "source", c->source);
-    add_field(a, "target", c->target);
-    add_field(a, "ca_file", c->ca_file);
+#define ADD_TEXT(member, field) add_field(a, field, c->member);
+    MF__BATCH_TEXT_FIELDS(ADD_TEXT)
+#undef ADD_TEXT
+#define ADD_SECRET(member, field)                                              \
+    mf__batch_argv_adds(a, field);                                             \
+    mf__batch_argv_add_blob(a, &c->member);
+    MF__BATCH_SECRET_FIELDS(ADD_SECRET)
+#undef ADD_SECRET
     add_field_u(a, "insecure", c->insecure);
-    add_field(a, "admin_user", c->admin_user);
-    add_field(a, "admin_login_format", c->admin_login_format);
-    mf__batch_argv_adds(a, "admin_password");
-    mf__batch_argv_add_blob(a, &c->admin_password);
-    add_field(a, "target_admin_user", c->target_admin_user);
-    add_field(a, "target_admin_login_format", c->target_admin_login_format);
-    mf__batch_argv_adds(a, "target_admin_password");
-    mf__batch_argv_add_blob(a, &c->target_admin_password);
-    add_field(a, "separator_replacement", c->separator_replacement);
-    add_field(a, "target_root", c->target_root);
-    add_field(a, "s_profile", c->source_profile);
-    add_field(a, "t_profile", c->target_profile);
-    add_field(a, "fp_mode", c->fingerprint);
 #define ADD_THROTTLE(option, field, min, max, help)                            \
     if (c->throttle.field)                                                     \
         add_field_u(a, "thr_" #field, c->throttle.field);
@@ -200,7 +192,6 @@ queue_batch_hash(struct mf__batch_argv *a, const struct mf__batch_keys *k,
     MF_QUOTA_FLAGS(ADD_QUOTA)
 #undef ADD_QUOTA
     add_field_u(a, "repair", c->repair);
-    add_field(a, "gmail_archive", c->gmail_archive_folder);
     add_field_u(a, "gmail_keywords", c->gmail_labels_as_keywords);
     add_field_u(a, "max_message_size", c->max_message_size);
     add_caps(a, "s_", &c->source_caps);

@@ -13,6 +13,7 @@
  */
 #include "mailferry/batchdef.h"
 
+#include "batch/batch_int.h"
 #include "mailferry/config.h"
 #include "mailferry/csv.h"
 #include "mailferry/profile.h"
@@ -22,8 +23,6 @@
 #include "mailferry/oauth.h"
 #include "mailferry/util.h"
 #include "mailferry/window.h"
-
-#include <openssl/crypto.h>
 
 #include <stddef.h>
 #include <stdio.h>
@@ -44,6 +43,24 @@ struct cap_flag {
 static const struct cap_flag cap_flags[] = {MF_BATCH_CAPS(CAPF)};
 #undef CAPF
 
+/* A rate is bytes (k/M/G), a count a plain number. */
+static enum mf_config_unit
+cap_unit(const struct cap_flag *f) {
+    return f->u64 ? MF_UNIT_BYTES : MF_UNIT_NONE;
+}
+
+bool
+mf__batch_cap_unit(const char *option, enum mf_config_unit *unit_r) {
+    if (strncmp(option, "target-", 7) == 0)
+        option += 7;
+    for (size_t i = 0; i < MF_ARRAY_LEN(cap_flags); i++)
+        if (strcmp(cap_flags[i].key, option) == 0) {
+            *unit_r = cap_unit(&cap_flags[i]);
+            return true;
+        }
+    return false;
+}
+
 bool
 mf_batchdef_caps_read(const struct mf_config *conf, const char *prefix,
                       struct mf_batch_caps *caps, struct mf_error *err) {
@@ -55,8 +72,7 @@ mf_batchdef_caps_read(const struct mf_config *conf, const char *prefix,
 
         snprintf(key, sizeof(key), "%s%s", prefix, cap_flags[i].key);
         if (mf_config_get_u64(conf, key, 0, 0, cap_flags[i].max,
-                              cap_flags[i].u64 ? MF_UNIT_BYTES : MF_UNIT_NONE,
-                              &v, err))
+                              cap_unit(&cap_flags[i]), &v, err))
             return false;
         if (cap_flags[i].u64) {
             memcpy(field, &v, sizeof(v));
@@ -123,13 +139,6 @@ keep_clear(const char *secret, struct mf_batch_blob *b) {
 }
 
 static void
-blob_wipe_free(struct mf_batch_blob *b) {
-    if (b->data)
-        OPENSSL_cleanse(b->data, b->len);
-    mf_batch_blob_free(b);
-}
-
-static void
 seal(struct create *c, const char *email, const char *purpose,
      const char *secret, struct mf_batch_blob *b) {
     struct mf_error err = {0};
@@ -154,8 +163,8 @@ mbs_free(struct mf_batch_mailbox_cfg *v, size_t n) {
         free(v[i].user);
         free(v[i].user_root);
         free(v[i].target_user);
-        blob_wipe_free(&v[i].password);
-        blob_wipe_free(&v[i].target_password);
+        mf_batch_blob_free(&v[i].password);
+        mf_batch_blob_free(&v[i].target_password);
     }
     free(v);
 }
@@ -542,12 +551,12 @@ mf_batchdef_free(struct mf_batchdef *d) {
     mf_strv_free(d->cfg.exclude, d->cfg.n_exclude);
     mf_strv_free(d->cfg.rename, d->cfg.n_rename);
     mf_strv_free(d->cfg.presets, d->cfg.n_presets);
-    blob_wipe_free(&d->cfg.admin_password);
-    blob_wipe_free(&d->cfg.target_admin_password);
+    mf_batch_blob_free(&d->cfg.admin_password);
+    mf_batch_blob_free(&d->cfg.target_admin_password);
     mbs_free(d->mbs, d->n);
     free(d->lines);
-    mf_jobs_oauth_clear(&d->cfg.source_oauth);
-    mf_jobs_oauth_clear(&d->cfg.target_oauth);
+    mf_batch_oauth_clear(&d->cfg.source_oauth);
+    mf_batch_oauth_clear(&d->cfg.target_oauth);
     mf_oauth_free(&d->oauth[0]);
     mf_oauth_free(&d->oauth[1]);
     memset(d, 0, sizeof(*d));

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The unit each settable option is read with. */
+/* The unit each settable option is read with: a cap's is the one
+ * `batch create` reads it with (def.c), so --max-bytes-per-second takes
+ * 512k or 10M in both. */
 static enum mf_config_unit
 unit_of(const char *option) {
     static const struct {
@@ -25,12 +27,14 @@ unit_of(const char *option) {
         enum mf_config_unit unit;
     } units[] = {{"max-message-size", MF_UNIT_BYTES},
                  {"incremental-every", MF_UNIT_SECONDS},
-                 {"max-bytes-per-second", MF_UNIT_BYTES},
-                 {"target-max-bytes-per-second", MF_UNIT_BYTES},
 #define QUOTA_UNIT(option, field, min, max, unit, help) {option, unit},
                  MF_QUOTA_FLAGS(QUOTA_UNIT)
 #undef QUOTA_UNIT
     };
+    enum mf_config_unit unit;
+
+    if (mf__batch_cap_unit(option, &unit))
+        return unit;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
         if (strcmp(units[i].option, option) == 0)
             return units[i].unit;

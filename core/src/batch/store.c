@@ -11,7 +11,6 @@
  */
 #include "batch/batch_int.h"
 
-#include "mailferry/checkpoint.h"
 #include "mailferry/util.h"
 
 #include <inttypes.h>
@@ -52,14 +51,16 @@ mf__batch_simple(struct mf_redis *r, struct mf__batch_argv *a, long long *int_r,
 }
 
 /* One side's OAuth2 settings (absent when the side has none). */
+#define OAUTH_NAME(member) #member,
 const char *const mf__batch_oauth_fields[MF__BATCH_OAUTH_FIELDS] = {
-    "provider", "tenant",     "client_id", "token_url",
-    "scope",    "token_file", "key_kind"};
+    MF_BATCH_OAUTH_TEXT(OAUTH_NAME)};
+#undef OAUTH_NAME
 
 char **
 mf__batch_oauth_field(struct mf_batch_oauth *o, size_t i) {
-    char **f[] = {&o->provider, &o->tenant,     &o->client_id, &o->token_url,
-                  &o->scope,    &o->token_file, &o->key_kind};
+#define OAUTH_MEMBER(member) &o->member,
+    char **f[MF__BATCH_OAUTH_FIELDS] = {MF_BATCH_OAUTH_TEXT(OAUTH_MEMBER)};
+#undef OAUTH_MEMBER
     return f[i];
 }
 
@@ -199,23 +200,13 @@ mf_batch_get(struct mf_redis *r, const char *name,
     }
     c = mf_xcalloc(1, sizeof(*c));
     c->name = mf_xstrdup(name);
-    c->source = mf__batch_hget_strdup(h, "source");
-    c->target = mf__batch_hget_strdup(h, "target");
-    c->ca_file = mf__batch_hget_strdup(h, "ca_file");
+#define GET_TEXT(member, field) c->member = mf__batch_hget_strdup(h, field);
+    MF__BATCH_TEXT_FIELDS(GET_TEXT)
+#undef GET_TEXT
+#define GET_SECRET(member, field) mf__batch_hget_blob(h, field, &c->member);
+    MF__BATCH_SECRET_FIELDS(GET_SECRET)
+#undef GET_SECRET
     c->insecure = mf__batch_hget_u64(h, "insecure") != 0;
-    c->admin_user = mf__batch_hget_strdup(h, "admin_user");
-    c->admin_login_format = mf__batch_hget_strdup(h, "admin_login_format");
-    mf__batch_hget_blob(h, "admin_password", &c->admin_password);
-    c->target_admin_user = mf__batch_hget_strdup(h, "target_admin_user");
-    c->target_admin_login_format =
-        mf__batch_hget_strdup(h, "target_admin_login_format");
-    mf__batch_hget_blob(h, "target_admin_password", &c->target_admin_password);
-    c->separator_replacement =
-        mf__batch_hget_strdup(h, "separator_replacement");
-    c->target_root = mf__batch_hget_strdup(h, "target_root");
-    c->source_profile = mf__batch_hget_strdup(h, "s_profile");
-    c->target_profile = mf__batch_hget_strdup(h, "t_profile");
-    c->fingerprint = mf__batch_hget_strdup(h, "fp_mode");
 #define GET_THROTTLE(option, field, min, max, help)                            \
     c->throttle.field = (uint32_t)mf__batch_hget_u64(h, "thr_" #field);
     MF_THROTTLE_FLAGS(GET_THROTTLE)
@@ -225,7 +216,6 @@ mf_batch_get(struct mf_redis *r, const char *name,
     MF_QUOTA_FLAGS(GET_QUOTA)
 #undef GET_QUOTA
     c->repair = mf__batch_hget_u64(h, "repair") != 0;
-    c->gmail_archive_folder = mf__batch_hget_strdup(h, "gmail_archive");
     c->gmail_labels_as_keywords = mf__batch_hget_u64(h, "gmail_keywords") != 0;
     c->max_message_size = mf__batch_hget_u64(h, "max_message_size");
     get_caps(h, "s_", &c->source_caps);
@@ -273,11 +263,12 @@ mf_batch_blob_free(struct mf_batch_blob *b) {
     b->len = 0;
 }
 
-static void
-free_oauth(struct mf_batch_oauth *o) {
+void
+mf_batch_oauth_clear(struct mf_batch_oauth *o) {
     for (size_t i = 0; i < MF__BATCH_OAUTH_FIELDS; i++)
         free(*mf__batch_oauth_field(o, i));
     mf_batch_blob_free(&o->key);
+    memset(o, 0, sizeof(*o));
 }
 
 static void
@@ -294,27 +285,18 @@ mf_batch_config_free(struct mf_batch_config **cp) {
     if (!c)
         return;
     free(c->name);
-    free(c->source);
-    free(c->target);
-    free(c->ca_file);
-    free(c->admin_user);
-    free(c->admin_login_format);
-    mf_batch_blob_free(&c->admin_password);
-    free(c->target_admin_user);
-    free(c->target_admin_login_format);
-    mf_batch_blob_free(&c->target_admin_password);
+#define FREE_TEXT(member, field) free(c->member);
+    MF__BATCH_TEXT_FIELDS(FREE_TEXT)
+#undef FREE_TEXT
+#define FREE_SECRET(member, field) mf_batch_blob_free(&c->member);
+    MF__BATCH_SECRET_FIELDS(FREE_SECRET)
+#undef FREE_SECRET
     free_strv(c->include, c->n_include);
     free_strv(c->exclude, c->n_exclude);
     free_strv(c->rename, c->n_rename);
     free_strv(c->presets, c->n_presets);
-    free(c->separator_replacement);
-    free(c->target_root);
-    free(c->source_profile);
-    free(c->target_profile);
-    free(c->fingerprint);
-    free(c->gmail_archive_folder);
-    free_oauth(&c->source_oauth);
-    free_oauth(&c->target_oauth);
+    mf_batch_oauth_clear(&c->source_oauth);
+    mf_batch_oauth_clear(&c->target_oauth);
     free(c);
     *cp = NULL;
 }
@@ -368,7 +350,6 @@ mf_batch_remove(struct mf_redis *r, const char *name, struct mf_error *err) {
     struct mf__batch_keys k;
     struct mf__batch_argv a = {0};
     redisReply *reply = NULL;
-    char key[MF__BATCH_KEY_MAX];
     bool there = false;
     mf_err rc;
 
@@ -394,25 +375,8 @@ mf_batch_remove(struct mf_redis *r, const char *name, struct mf_error *err) {
             break;
         mf__batch_argv_reset(&a);
         mf__batch_argv_adds(&a, "UNLINK");
-        for (size_t i = 0; i < m; i++) {
-            const char *e = reply->element[i]->str;
-            mf__batch_mb_key(key, sizeof(key), name, e, "");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_mb_key(key, sizeof(key), name, e, ":skipped");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_mb_key(key, sizeof(key), name, e, ":failed");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_mb_key(key, sizeof(key), name, e, ":verify");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_mb_key(key, sizeof(key), name, e, ":verify_items");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_mb_key(key, sizeof(key), name, e, ":verify_claim");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_ckpt_key(key, sizeof(key), name, e);
-            mf__batch_argv_adds(&a, key);
-            mf_checkpoint_flags_key(key, sizeof(key), name, e);
-            mf__batch_argv_adds(&a, key);
-        }
+        for (size_t i = 0; i < m; i++)
+            mf__batch_argv_add_mb_keys(&a, name, reply->element[i]->str);
         freeReplyObject(reply);
         reply = NULL;
         if ((rc = mf__batch_simple(r, &a, NULL, err)))

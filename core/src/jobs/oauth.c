@@ -44,13 +44,9 @@ void
 mf__jobs_oauth_bind(struct mf_buf *b, const struct mf_batch_oauth *o) {
     if (!o)
         return;
-    mf__jobs_bind_put(b, "oauth.provider", o->provider);
-    mf__jobs_bind_put(b, "oauth.tenant", o->tenant);
-    mf__jobs_bind_put(b, "oauth.client_id", o->client_id);
-    mf__jobs_bind_put(b, "oauth.token_url", o->token_url);
-    mf__jobs_bind_put(b, "oauth.scope", o->scope);
-    mf__jobs_bind_put(b, "oauth.token_file", o->token_file);
-    mf__jobs_bind_put(b, "oauth.key_kind", o->key_kind);
+#define BIND(member) mf__jobs_bind_put(b, "oauth." #member, o->member);
+    MF_BATCH_OAUTH_TEXT(BIND)
+#undef BIND
 }
 
 /* What the stored key is sealed for: "<side>-oauth" and the settings. */
@@ -187,17 +183,4 @@ mf_jobs_oauth_define(const struct mf_crypto_keyring *kr, const char *batch,
                             err);
     mf_secret_free(&material);
     return rc;
-}
-
-void
-mf_jobs_oauth_clear(struct mf_batch_oauth *o) {
-    free(o->provider);
-    free(o->tenant);
-    free(o->client_id);
-    free(o->token_url);
-    free(o->scope);
-    free(o->token_file);
-    free(o->key_kind);
-    mf_batch_blob_free(&o->key);
-    memset(o, 0, sizeof(*o));
 }

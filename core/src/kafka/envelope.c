@@ -34,6 +34,94 @@ typedef Mailferry__V1__Item PbItem;
 typedef Mailferry__V1__DateWindow PbWindow;
 
 /* ------------------------------------------------------------------ */
+/* Fields                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The fields that travel as they are, each listed once for packing,
+ * unpacking and clearing: T(name) is text (an owned char * in the typed
+ * struct, "" on the wire for NULL), N(name) a number or bool copied as it
+ * is. The typed and the generated structs use the same names. Fields
+ * that need more (an enum cast, a check, a nested message) are handled
+ * by hand beside the expansions. */
+#define JOB_FIELDS(T, N)                                                       \
+    T(batch)                                                                   \
+    T(mailbox)                                                                 \
+    T(job_id)                                                                  \
+    N(attempt)                                                                 \
+    N(pass)                                                                    \
+    T(user_root)                                                               \
+    N(batch_generation)                                                        \
+    N(verify_sample)                                                           \
+    T(source_profile)                                                          \
+    T(target_profile)                                                          \
+    T(fingerprint)
+
+#define PROGRESS_FIELDS(T, N)                                                  \
+    T(batch)                                                                   \
+    T(mailbox)                                                                 \
+    T(job_id)                                                                  \
+    N(attempt)                                                                 \
+    T(worker)                                                                  \
+    T(current_folder)                                                          \
+    N(sequence)                                                                \
+    N(source_connections)                                                      \
+    N(target_connections)
+
+#define RESULT_FIELDS(T, N)                                                    \
+    T(batch)                                                                   \
+    T(mailbox)                                                                 \
+    T(job_id)                                                                  \
+    N(attempt)                                                                 \
+    T(worker)                                                                  \
+    N(error_code)                                                              \
+    T(error_name)                                                              \
+    T(error_detail)                                                            \
+    N(started_at_ms)                                                           \
+    N(finished_at_ms)
+
+#define ITEM_FIELDS(T, N)                                                      \
+    T(folder)                                                                  \
+    N(uid)                                                                     \
+    N(size)                                                                    \
+    T(internal_date)                                                           \
+    T(subject)                                                                 \
+    T(message_id)                                                              \
+    N(error_code)                                                              \
+    T(error_name)                                                              \
+    T(error_detail)
+
+#define COUNTERS_FIELDS(N)                                                     \
+    N(folders_total)                                                           \
+    N(folders_done)                                                            \
+    N(folders_excluded)                                                        \
+    N(messages_source)                                                         \
+    N(bytes_source)                                                            \
+    N(messages_copied)                                                         \
+    N(bytes_copied)                                                            \
+    N(messages_skipped_too_large)                                              \
+    N(messages_skipped_excluded)                                               \
+    N(messages_failed)                                                         \
+    N(flags_updated)                                                           \
+    N(messages_already_present)                                                \
+    N(lease_wait_ms)                                                           \
+    N(throttles)                                                               \
+    N(throttle_wait_ms)                                                        \
+    N(bytes_failed)                                                            \
+    N(pass_complete)                                                           \
+    N(messages_outside_window)                                                 \
+    N(bytes_outside_window)                                                    \
+    N(messages_deleted_on_target)                                              \
+    N(messages_moved_on_target)
+
+/* The expansions, between a typed struct *x and a generated one *pb. */
+#define FREE_T(f) free(x->f);
+#define PACK_T(f) pb->f = s(x->f);
+#define UNPACK_T(f) x->f = dup(pb->f);
+#define PACK_N(f) pb->f = x->f;
+#define UNPACK_N(f) x->f = pb->f;
+#define SKIP_N(f)
+
+/* ------------------------------------------------------------------ */
 /* Clearing                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -47,56 +135,40 @@ clear_credentials(struct mf_job_credentials *c) {
 static void
 clear_items(struct mf_result_item *items, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        free(items[i].folder);
-        free(items[i].internal_date);
-        free(items[i].subject);
-        free(items[i].message_id);
-        free(items[i].error_name);
-        free(items[i].error_detail);
+        struct mf_result_item *x = &items[i];
+        ITEM_FIELDS(FREE_T, SKIP_N)
     }
     free(items);
 }
 
 static void
-clear_job(struct mf_job *j) {
-    free(j->batch);
-    free(j->mailbox);
-    free(j->job_id);
-    free(j->user_root);
-    free(j->source_profile);
-    free(j->target_profile);
-    free(j->fingerprint);
-    clear_credentials(&j->source);
-    clear_credentials(&j->target);
+clear_job(struct mf_job *x) {
+    JOB_FIELDS(FREE_T, SKIP_N)
+    clear_credentials(&x->source);
+    clear_credentials(&x->target);
+}
+
+static void
+clear_progress(struct mf_progress *x) {
+    PROGRESS_FIELDS(FREE_T, SKIP_N)
+}
+
+static void
+clear_result(struct mf_result *x) {
+    RESULT_FIELDS(FREE_T, SKIP_N)
+    clear_items(x->skipped, x->nskipped);
+    clear_items(x->failed, x->nfailed);
 }
 
 void
 mf_envelope_clear(struct mf_envelope *env) {
-    struct mf_job *j;
-    struct mf_progress *p;
-    struct mf_result *r;
-
     if (!env)
         return;
-    j = &env->job;
-    p = &env->progress;
-    r = &env->result;
     free(env->message_id);
     free(env->sender);
-    clear_job(j);
-    free(p->batch);
-    free(p->mailbox);
-    free(p->job_id);
-    free(p->worker);
-    free(p->current_folder);
-    free(r->batch);
-    free(r->mailbox);
-    free(r->job_id);
-    free(r->worker);
-    free(r->error_name);
-    free(r->error_detail);
-    clear_items(r->skipped, r->nskipped);
-    clear_items(r->failed, r->nfailed);
+    clear_job(&env->job);
+    clear_progress(&env->progress);
+    clear_result(&env->result);
     memset(env, 0, sizeof(*env));
 }
 
@@ -145,27 +217,7 @@ pb_credentials(PbCredentials *pb, PbSealed *sealed,
 static void
 pb_counters(PbCounters *pb, const struct mf_counters *x) {
     mailferry__v1__counters__init(pb);
-    pb->folders_total = x->folders_total;
-    pb->folders_done = x->folders_done;
-    pb->folders_excluded = x->folders_excluded;
-    pb->messages_source = x->messages_source;
-    pb->bytes_source = x->bytes_source;
-    pb->messages_copied = x->messages_copied;
-    pb->bytes_copied = x->bytes_copied;
-    pb->messages_skipped_too_large = x->messages_skipped_too_large;
-    pb->messages_skipped_excluded = x->messages_skipped_excluded;
-    pb->messages_failed = x->messages_failed;
-    pb->flags_updated = x->flags_updated;
-    pb->messages_already_present = x->messages_already_present;
-    pb->lease_wait_ms = x->lease_wait_ms;
-    pb->throttles = x->throttles;
-    pb->throttle_wait_ms = x->throttle_wait_ms;
-    pb->bytes_failed = x->bytes_failed;
-    pb->pass_complete = x->pass_complete;
-    pb->messages_outside_window = x->messages_outside_window;
-    pb->bytes_outside_window = x->bytes_outside_window;
-    pb->messages_deleted_on_target = x->messages_deleted_on_target;
-    pb->messages_moved_on_target = x->messages_moved_on_target;
+    COUNTERS_FIELDS(PACK_N)
 }
 
 /* A Job and the messages it points at, all on the packer's stack. */
@@ -177,53 +229,48 @@ struct pb_job {
 };
 
 static void
-pb_job(struct pb_job *p, const struct mf_job *j) {
-    PbJob *pj = &p->job;
+pb_job(struct pb_job *p, const struct mf_job *x) {
+    PbJob *pb = &p->job;
 
-    mailferry__v1__job__init(pj);
-    pj->batch = s(j->batch);
-    pj->mailbox = s(j->mailbox);
-    pj->job_id = s(j->job_id);
-    pj->attempt = j->attempt;
-    pj->kind = (Mailferry__V1__JobKind)j->kind;
-    pj->pass = j->pass;
-    pb_credentials(&p->source, &p->source_pw, &j->source);
-    pb_credentials(&p->target, &p->target_pw, &j->target);
-    pj->source = &p->source;
-    pj->target = &p->target;
-    pj->user_root = s(j->user_root);
-    pj->batch_generation = j->batch_generation;
-    pj->verify_sample = j->verify_sample;
-    pj->source_profile = s(j->source_profile);
-    pj->target_profile = s(j->target_profile);
-    pj->fingerprint = s(j->fingerprint);
-    if (j->has_window) {
+    mailferry__v1__job__init(pb);
+    JOB_FIELDS(PACK_T, PACK_N)
+    pb->kind = (Mailferry__V1__JobKind)x->kind;
+    pb_credentials(&p->source, &p->source_pw, &x->source);
+    pb_credentials(&p->target, &p->target_pw, &x->target);
+    pb->source = &p->source;
+    pb->target = &p->target;
+    if (x->has_window) {
         mailferry__v1__date_window__init(&p->window);
-        p->window.since = j->window.since;
-        p->window.before = j->window.before;
-        pj->window = &p->window;
+        p->window.since = x->window.since;
+        p->window.before = x->window.before;
+        pb->window = &p->window;
     }
+}
+
+static void
+pb_progress(PbProgress *pb, PbCounters *counters, const struct mf_progress *x) {
+    mailferry__v1__progress__init(pb);
+    PROGRESS_FIELDS(PACK_T, PACK_N)
+    pb_counters(counters, &x->counters);
+    pb->counters = counters;
+    pb->waiting_for = x->waiting_for;
+    pb->waiting_cap = x->waiting_cap;
+    pb->waiting_ms = x->waiting_ms;
 }
 
 /* A new array of n Items and one of n pointers to them (freed by the
  * caller: *items_r and the return value). */
 static PbItem **
-pb_items(const struct mf_result_item *x, size_t n, PbItem **items_r) {
+pb_items(const struct mf_result_item *v, size_t n, PbItem **items_r) {
     PbItem *items = mf_xcalloc(n ? n : 1, sizeof(*items));
     PbItem **ptrs = mf_xcalloc(n ? n : 1, sizeof(*ptrs));
 
     for (size_t i = 0; i < n; i++) {
-        mailferry__v1__item__init(&items[i]);
-        items[i].folder = s(x[i].folder);
-        items[i].uid = x[i].uid;
-        items[i].size = x[i].size;
-        items[i].internal_date = s(x[i].internal_date);
-        items[i].subject = s(x[i].subject);
-        items[i].message_id = s(x[i].message_id);
-        items[i].error_code = x[i].error_code;
-        items[i].error_name = s(x[i].error_name);
-        items[i].error_detail = s(x[i].error_detail);
-        ptrs[i] = &items[i];
+        const struct mf_result_item *x = &v[i];
+        PbItem *pb = &items[i];
+        mailferry__v1__item__init(pb);
+        ITEM_FIELDS(PACK_T, PACK_N)
+        ptrs[i] = pb;
     }
     *items_r = items;
     return ptrs;
@@ -257,47 +304,23 @@ mf_envelope_pack(const struct mf_envelope *env, uint8_t **buf_r, size_t *len_r,
         pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_JOB;
         pe.job = &pj.job;
         break;
-    case MF_ENVELOPE_PROGRESS: {
-        const struct mf_progress *p = &env->progress;
-        mailferry__v1__progress__init(&pp);
-        pp.batch = s(p->batch);
-        pp.mailbox = s(p->mailbox);
-        pp.job_id = s(p->job_id);
-        pp.attempt = p->attempt;
-        pp.worker = s(p->worker);
-        pp.current_folder = s(p->current_folder);
-        pb_counters(&pc, &p->counters);
-        pp.counters = &pc;
-        pp.sequence = p->sequence;
-        pp.source_connections = p->source_connections;
-        pp.target_connections = p->target_connections;
-        pp.waiting_for = p->waiting_for;
-        pp.waiting_cap = p->waiting_cap;
-        pp.waiting_ms = p->waiting_ms;
+    case MF_ENVELOPE_PROGRESS:
+        pb_progress(&pp, &pc, &env->progress);
         pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_PROGRESS;
         pe.progress = &pp;
         break;
-    }
     case MF_ENVELOPE_RESULT: {
-        const struct mf_result *r = &env->result;
-        mailferry__v1__result__init(&pr);
-        pr.batch = s(r->batch);
-        pr.mailbox = s(r->mailbox);
-        pr.job_id = s(r->job_id);
-        pr.attempt = r->attempt;
-        pr.worker = s(r->worker);
-        pr.outcome = (Mailferry__V1__Outcome)r->outcome;
-        pb_counters(&pc, &r->counters);
-        pr.counters = &pc;
-        pr.error_code = r->error_code;
-        pr.error_name = s(r->error_name);
-        pr.error_detail = s(r->error_detail);
-        pr.started_at_ms = r->started_at_ms;
-        pr.finished_at_ms = r->finished_at_ms;
-        pr.n_skipped = r->nskipped;
-        pr.skipped = pb_items(r->skipped, r->nskipped, &skipped);
-        pr.n_failed = r->nfailed;
-        pr.failed = pb_items(r->failed, r->nfailed, &failed);
+        const struct mf_result *x = &env->result;
+        PbResult *pb = &pr;
+        mailferry__v1__result__init(pb);
+        RESULT_FIELDS(PACK_T, PACK_N)
+        pb->outcome = (Mailferry__V1__Outcome)x->outcome;
+        pb_counters(&pc, &x->counters);
+        pb->counters = &pc;
+        pb->n_skipped = x->nskipped;
+        pb->skipped = pb_items(x->skipped, x->nskipped, &skipped);
+        pb->n_failed = x->nfailed;
+        pb->failed = pb_items(x->failed, x->nfailed, &failed);
         pe.body_case = MAILFERRY__V1__ENVELOPE__BODY_RESULT;
         pe.result = &pr;
         break;
@@ -437,45 +460,19 @@ un_counters(const PbCounters *pb, struct mf_counters *x) {
     memset(x, 0, sizeof(*x));
     if (!pb)
         return;
-    x->folders_total = pb->folders_total;
-    x->folders_done = pb->folders_done;
-    x->folders_excluded = pb->folders_excluded;
-    x->messages_source = pb->messages_source;
-    x->bytes_source = pb->bytes_source;
-    x->messages_copied = pb->messages_copied;
-    x->bytes_copied = pb->bytes_copied;
-    x->messages_skipped_too_large = pb->messages_skipped_too_large;
-    x->messages_skipped_excluded = pb->messages_skipped_excluded;
-    x->messages_failed = pb->messages_failed;
-    x->flags_updated = pb->flags_updated;
-    x->messages_already_present = pb->messages_already_present;
-    x->lease_wait_ms = pb->lease_wait_ms;
-    x->throttles = pb->throttles;
-    x->throttle_wait_ms = pb->throttle_wait_ms;
-    x->bytes_failed = pb->bytes_failed;
-    x->pass_complete = pb->pass_complete;
-    x->messages_outside_window = pb->messages_outside_window;
-    x->bytes_outside_window = pb->bytes_outside_window;
-    x->messages_deleted_on_target = pb->messages_deleted_on_target;
-    x->messages_moved_on_target = pb->messages_moved_on_target;
+    COUNTERS_FIELDS(UNPACK_N)
 }
 
 static struct mf_result_item *
-un_items(PbItem *const *pb, size_t n) {
-    struct mf_result_item *x = mf_xcalloc(n ? n : 1, sizeof(*x));
+un_items(PbItem *const *v, size_t n) {
+    struct mf_result_item *items = mf_xcalloc(n ? n : 1, sizeof(*items));
 
     for (size_t i = 0; i < n; i++) {
-        x[i].folder = dup(pb[i]->folder);
-        x[i].uid = pb[i]->uid;
-        x[i].size = pb[i]->size;
-        x[i].internal_date = dup(pb[i]->internal_date);
-        x[i].subject = dup(pb[i]->subject);
-        x[i].message_id = dup(pb[i]->message_id);
-        x[i].error_code = pb[i]->error_code;
-        x[i].error_name = dup(pb[i]->error_name);
-        x[i].error_detail = dup(pb[i]->error_detail);
+        const PbItem *pb = v[i];
+        struct mf_result_item *x = &items[i];
+        ITEM_FIELDS(UNPACK_T, UNPACK_N)
     }
-    return x;
+    return items;
 }
 
 /* Batch and mailbox must be there: they key every record. */
@@ -501,18 +498,8 @@ un_job(const PbJob *pb, struct mf_job *x, struct mf_error *err) {
         pb->kind > MAILFERRY__V1__JOB_KIND__JOB_KIND_VERIFY)
         return mf_error_set(err, MF_E_ENVELOPE, "unknown job kind %d",
                             (int)pb->kind);
-    x->batch = dup(pb->batch);
-    x->mailbox = dup(pb->mailbox);
-    x->job_id = dup(pb->job_id);
-    x->attempt = pb->attempt;
+    JOB_FIELDS(UNPACK_T, UNPACK_N)
     x->kind = (enum mf_job_kind)pb->kind;
-    x->pass = pb->pass;
-    x->user_root = dup(pb->user_root);
-    x->batch_generation = pb->batch_generation;
-    x->verify_sample = pb->verify_sample;
-    x->source_profile = dup(pb->source_profile);
-    x->target_profile = dup(pb->target_profile);
-    x->fingerprint = dup(pb->fingerprint);
     /* A mode the worker would not know: refused here, not guessed. */
     if (!fingerprint_known(x->fingerprint))
         return mf_error_set(err, MF_E_ENVELOPE,
@@ -544,16 +531,8 @@ un_progress(const PbProgress *pb, struct mf_progress *x, struct mf_error *err) {
 
     if (rc != MF_E_OK)
         return rc;
-    x->batch = dup(pb->batch);
-    x->mailbox = dup(pb->mailbox);
-    x->job_id = dup(pb->job_id);
-    x->attempt = pb->attempt;
-    x->worker = dup(pb->worker);
-    x->current_folder = dup(pb->current_folder);
+    PROGRESS_FIELDS(UNPACK_T, UNPACK_N)
     un_counters(pb->counters, &x->counters);
-    x->sequence = pb->sequence;
-    x->source_connections = pb->source_connections;
-    x->target_connections = pb->target_connections;
     /* Values of a newer writer that this one does not know: none. */
     x->waiting_for =
         pb->waiting_for < MF_ENVELOPE_WAIT_MAX ? pb->waiting_for : 0;
@@ -574,18 +553,9 @@ un_result(const PbResult *pb, struct mf_result *x, struct mf_error *err) {
         pb->outcome > MAILFERRY__V1__OUTCOME__OUTCOME_RETRY)
         return mf_error_set(err, MF_E_ENVELOPE, "unknown outcome %d",
                             (int)pb->outcome);
-    x->batch = dup(pb->batch);
-    x->mailbox = dup(pb->mailbox);
-    x->job_id = dup(pb->job_id);
-    x->attempt = pb->attempt;
-    x->worker = dup(pb->worker);
+    RESULT_FIELDS(UNPACK_T, UNPACK_N)
     x->outcome = (enum mf_outcome)pb->outcome;
     un_counters(pb->counters, &x->counters);
-    x->error_code = pb->error_code;
-    x->error_name = dup(pb->error_name);
-    x->error_detail = dup(pb->error_detail);
-    x->started_at_ms = pb->started_at_ms;
-    x->finished_at_ms = pb->finished_at_ms;
     x->skipped = un_items(pb->skipped, pb->n_skipped);
     x->nskipped = pb->n_skipped;
     x->failed = un_items(pb->failed, pb->n_failed);

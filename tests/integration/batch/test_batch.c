@@ -21,7 +21,7 @@
 #include "mailferry/checkpoint.h"
 #include "mailferry/jobs.h"
 #include "mailferry/util.h"
-#include "testenv.h"
+#include "itest.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -31,23 +31,6 @@
 #include <unistd.h>
 
 #define PLAINTEXT "Plain-Text-Secret-42"
-
-static char prefix[32];
-static char *url;
-
-static struct mf_redis *
-conn(void) {
-    struct mf_redis *r = NULL;
-    struct mf_error err = {0};
-
-    assert_int_equal(mf_redis_connect(url, 0, &r, &err), MF_E_OK);
-    return r;
-}
-
-static void
-bname(char *out, size_t n, const char *what) {
-    snprintf(out, n, "%s-%s", prefix, what);
-}
 
 /* Stands in for the crypto module: "SEALED:" + random bytes (with NULs). */
 static void
@@ -260,7 +243,7 @@ count_keys(struct mf_redis *r, const char *name) {
 
 static void
 test_crud(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_config *c = NULL;
     struct mf_batch_mailbox *mb;
     struct mf_error err = {0};
@@ -270,7 +253,7 @@ test_crud(void **state) {
     redisReply *reply = NULL;
 
     (void)state;
-    bname(name, sizeof(name), "crud");
+    mf_itest_name(name, sizeof(name), "crud");
     create(r, name, 3, 0);
     assert_int_equal(mf_batch_get(r, name, &c, &err), MF_E_OK);
     assert_string_equal(c->source, "imaps://src.example:993");
@@ -303,7 +286,7 @@ test_crud(void **state) {
                                                {.email = "d@x.org"}};
         char other[80];
         assert_int_equal(mf_batch_create(r, &c2, rows, 1, &err), MF_E_EXISTS);
-        bname(other, sizeof(other), "dup");
+        mf_itest_name(other, sizeof(other), "dup");
         c2.name = other;
         assert_int_equal(mf_batch_create(r, &c2, rows, 2, &err),
                          MF_E_INVALID_ARGUMENT);
@@ -350,7 +333,7 @@ test_crud(void **state) {
 /* Every batch and mailbox transition against Redis, by the tables. */
 static void
 test_transitions(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf__batch_keys k;
     char name[80], mkey[MF__BATCH_KEY_MAX];
     struct mf_error err = {0};
@@ -358,7 +341,7 @@ test_transitions(void **state) {
     int refused = 0, allowed = 0;
 
     (void)state;
-    bname(name, sizeof(name), "trans");
+    mf_itest_name(name, sizeof(name), "trans");
     create(r, name, 1, 0);
     mf__batch_keys(&k, name);
     mf__batch_mb_key(mkey, sizeof(mkey), name, "m0@x.org", "");
@@ -432,7 +415,7 @@ racer(void *arg) {
     struct mf_batch_lease l;
     char worker[32];
 
-    if (mf_redis_connect(url, 0, &r, &err) != MF_E_OK) {
+    if (mf_redis_connect(mf_itest_redis_url(), 0, &r, &err) != MF_E_OK) {
         x->rc = MF_E_REDIS_UNAVAILABLE;
         return NULL;
     }
@@ -448,7 +431,7 @@ racer(void *arg) {
 static void
 test_claim_race(void **state) {
     enum { N = 8 };
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct race x[N];
     pthread_t th[N];
     pthread_barrier_t barrier;
@@ -460,7 +443,7 @@ test_claim_race(void **state) {
     int won = 0, claimed = 0;
 
     (void)state;
-    bname(name, sizeof(name), "race");
+    mf_itest_name(name, sizeof(name), "race");
     create(r, name, 1, 0);
     assert_int_equal(begin(r, name, MF_BATCH_OP_START, &job, NULL), 1);
     assert_int_equal(job.attempt, 1);
@@ -516,7 +499,7 @@ count_q(void *ud, const struct mf_batch_job *job) {
 static void
 test_large(void **state) {
     enum { N = 3 * MF__BATCH_CHUNK + 7 };
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_config *c = NULL;
     struct mf_error err = {0};
     enum mf_batch_state st;
@@ -524,7 +507,7 @@ test_large(void **state) {
     int n = 0;
 
     (void)state;
-    bname(name, sizeof(name), "large");
+    mf_itest_name(name, sizeof(name), "large");
     create(r, name, N, 0);
     assert_int_equal(begin(r, name, MF_BATCH_OP_START, NULL, &st), N);
     assert_int_equal(st, MF_BATCH_SYNCING);
@@ -582,7 +565,7 @@ expired(struct mf_redis *r, const char *name) {
  * graceful release is requeued at once and does not count. */
 static void
 test_expiry_requeue(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_lease l, l2;
     struct mf_batch_job job;
     struct mf_batch_mailbox *mb;
@@ -593,7 +576,7 @@ test_expiry_requeue(void **state) {
     bool dead = true;
 
     (void)state;
-    bname(name, sizeof(name), "expiry");
+    mf_itest_name(name, sizeof(name), "expiry");
     create(r, name, 2, 3);
     assert_int_equal(begin(r, name, MF_BATCH_OP_START, NULL, NULL), 2);
     claim_job(r, name, "m0@x.org", "w1", 150, &l);
@@ -690,7 +673,7 @@ progress(struct mf_redis *r, const char *name, const struct mf_batch_lease *l,
 /* Old progress is ignored; a result is applied once. */
 static void
 test_progress_and_result_once(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_lease l;
     struct mf_batch_mailbox *mb;
     struct mf_batch_applied ap;
@@ -698,7 +681,7 @@ test_progress_and_result_once(void **state) {
     char name[80];
 
     (void)state;
-    bname(name, sizeof(name), "once");
+    mf_itest_name(name, sizeof(name), "once");
     create(r, name, 1, 0);
     begin(r, name, MF_BATCH_OP_START, NULL, NULL);
     claim_job(r, name, "m0@x.org", "w1", 60000, &l);
@@ -746,7 +729,7 @@ test_progress_and_result_once(void **state) {
 /* Full pass with an error, incremental pass, final pass. */
 static void
 test_passes(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_lease l0, l1;
     struct mf_batch_mailbox *mb;
     struct mf_batch_applied ap;
@@ -756,7 +739,7 @@ test_passes(void **state) {
     char name[80];
 
     (void)state;
-    bname(name, sizeof(name), "passes");
+    mf_itest_name(name, sizeof(name), "passes");
     create(r, name, 2, 0);
     assert_int_equal(
         mf_batch_begin_pass(r, name, MF_BATCH_OP_SYNC, NULL, NULL, NULL, &err),
@@ -830,7 +813,7 @@ test_passes(void **state) {
 /* Stop with a mailbox running, resume, a transient failure (retry). */
 static void
 test_stop_resume(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_lease l0, l1, l2;
     struct mf_batch_mailbox *mb;
     struct mf_batch_applied ap;
@@ -840,7 +823,7 @@ test_stop_resume(void **state) {
     bool stop = true;
 
     (void)state;
-    bname(name, sizeof(name), "stop");
+    mf_itest_name(name, sizeof(name), "stop");
     create(r, name, 3, 0);
     begin(r, name, MF_BATCH_OP_START, NULL, NULL);
     assert_int_equal(mf_batch_stop_requested(r, name, &stop, &err), MF_E_OK);
@@ -942,7 +925,7 @@ dump_key(struct mf_redis *r, const char *key, void *ud) {
 /* The report from the records; hash tags; nothing in the clear. */
 static void
 test_report_keys_secrets(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_lease l0, l1;
     struct mf_batch_applied ap;
     struct mf_report_batch *rep = NULL;
@@ -954,7 +937,7 @@ test_report_keys_secrets(void **state) {
     FILE *f;
 
     (void)state;
-    bname(name, sizeof(name), "report");
+    mf_itest_name(name, sizeof(name), "report");
     create(r, name, 2, 0);
     begin(r, name, MF_BATCH_OP_START, NULL, NULL);
     claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
@@ -1012,7 +995,7 @@ test_report_keys_secrets(void **state) {
 /* Envelope bodies as the coordinator decodes them. */
 static void
 test_envelope(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_lease l;
     struct mf_batch_mailbox *mb;
     struct mf_batch_applied ap;
@@ -1029,7 +1012,7 @@ test_envelope(void **state) {
     struct mf_result res = {0};
 
     (void)state;
-    bname(name, sizeof(name), "env");
+    mf_itest_name(name, sizeof(name), "env");
     create(r, name, 1, 0);
     begin(r, name, MF_BATCH_OP_START, NULL, NULL);
     claim_job(r, name, "m0@x.org", "w1", 60000, &l);
@@ -1082,7 +1065,7 @@ test_envelope(void **state) {
  * creation second as its generation. */
 static void
 test_generation(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_config *c1 = NULL, *c2 = NULL;
     struct mf_error err = {0};
     redisReply *reply = NULL;
@@ -1091,7 +1074,7 @@ test_generation(void **state) {
     uint64_t g1, g2;
 
     (void)state;
-    bname(name, sizeof(name), "gen");
+    mf_itest_name(name, sizeof(name), "gen");
     create(r, name, 2, 3);
     assert_int_equal(mf_batch_get(r, name, &c1, &err), MF_E_OK);
     assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
@@ -1141,24 +1124,12 @@ main(void) {
         cmocka_unit_test(test_envelope),
         cmocka_unit_test(test_generation),
     };
-    const char *fixture;
-    int rc;
 
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
-    snprintf(prefix, sizeof(prefix), "t%ld-%d", (long)time(NULL),
-             (int)getpid());
-    /* MF_TEST_REDIS_FIXTURE=redis_auth: the same suite against the
-     * server that requires AUTH (integration.batch.records_auth). */
-    fixture = mf_testenv_redis_fixture();
-    url = mf_testenv_redis("REDIS_URL");
-    if (!url) {
-        fprintf(stderr, "no %s fixture (REDIS_URL)\n", fixture);
-        return 1;
-    }
     sealed(blob_a, sizeof(blob_a));
     sealed(blob_b, sizeof(blob_b));
     sealed(blob_admin, sizeof(blob_admin));
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    free(url);
-    return rc;
+    /* MF_TEST_REDIS_FIXTURE=redis_auth: the same suite against the
+     * server that requires AUTH (integration.batch.records_auth). */
+    return MF_ITEST_REDIS_RUN(tests, MF_ITEST_DB_DEFAULT, "t");
 }

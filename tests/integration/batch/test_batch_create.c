@@ -16,7 +16,7 @@
 
 #include "batch/batch_int.h"
 #include "mailferry/util.h"
-#include "testenv.h"
+#include "itest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,18 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char prefix[32];
-static char *url;
 static uint8_t blob[24] = "SEALED:x";
-
-static struct mf_redis *
-conn(void) {
-    struct mf_redis *r = NULL;
-    struct mf_error err = {0};
-
-    assert_int_equal(mf_redis_connect(url, 0, &r, &err), MF_E_OK);
-    return r;
-}
 
 /* n rows e<first + i>@x.org (emails owned by the caller's *emails). */
 static struct mf_batch_mailbox_cfg *
@@ -77,7 +66,7 @@ count_cb(void *ud, const struct mf_batch_mailbox *mb) {
 
 static void
 test_streamed(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_config cfg = {.source = "imap://a", .target = "imap://b"};
     struct mf_batch_creator *c = NULL;
     struct mf_batch_config *got = NULL;
@@ -87,7 +76,7 @@ test_streamed(void **state) {
     size_t n = 0;
 
     (void)state;
-    snprintf(name, sizeof(name), "%s-stream", prefix);
+    mf_itest_name(name, sizeof(name), "stream");
     cfg.name = name;
     assert_int_equal(mf_batch_create_begin(r, &cfg, &c, &err), MF_E_OK);
     /* 150 + 150 + 150: the second call crosses the 200-row chunk. */
@@ -109,7 +98,7 @@ test_streamed(void **state) {
 
 static void
 test_duplicate_later_chunk(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_config cfg = {.source = "imap://a", .target = "imap://b"};
     struct mf_batch_creator *c = NULL, *c2 = NULL;
     struct mf_batch_config *got = NULL;
@@ -119,7 +108,7 @@ test_duplicate_later_chunk(void **state) {
     struct mf_batch_mailbox_cfg *v = rows(0, 300, &emails);
 
     (void)state;
-    snprintf(name, sizeof(name), "%s-dup", prefix);
+    mf_itest_name(name, sizeof(name), "dup");
     cfg.name = name;
     v[250].email = emails[10]; /* row 251 repeats row 11 */
     assert_int_equal(mf_batch_create_begin(r, &cfg, &c, &err), MF_E_OK);
@@ -148,7 +137,7 @@ test_duplicate_later_chunk(void **state) {
  * the next create of the name clears them and stores only its own. */
 static void
 test_interrupted_leftovers(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_config cfg = {.source = "imap://a", .target = "imap://b"};
     struct mf_batch_config *got = NULL;
     struct mf_batch_mailbox *mb = NULL;
@@ -160,7 +149,7 @@ test_interrupted_leftovers(void **state) {
     size_t n = 0;
 
     (void)state;
-    snprintf(name, sizeof(name), "%s-left", prefix);
+    mf_itest_name(name, sizeof(name), "left");
     cfg.name = name;
     mf__batch_keys(&k, name);
     mf__batch_mb_key(key, sizeof(key), name, "old@x.org", "");
@@ -190,7 +179,7 @@ test_interrupted_leftovers(void **state) {
 
 static void
 test_cfg_get_many(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_batch_config cfg = {.source = "imap://a", .target = "imap://b"};
     struct mf_batch_mailbox *mbs[3] = {0};
     struct mf_error err = {0};
@@ -199,7 +188,7 @@ test_cfg_get_many(void **state) {
     const char *ask[3] = {"e202@x.org", "e200@x.org", "e201@x.org"};
 
     (void)state;
-    snprintf(name, sizeof(name), "%s-cfg", prefix);
+    mf_itest_name(name, sizeof(name), "cfg");
     cfg.name = name;
     v[1].user = "login-201";
     v[1].user_root = "shared/201";
@@ -240,13 +229,6 @@ main(void) {
         cmocka_unit_test(test_interrupted_leftovers),
         cmocka_unit_test(test_cfg_get_many),
     };
-    int rc;
 
-    snprintf(prefix, sizeof(prefix), "c%ld-%d", (long)time(NULL),
-             (int)getpid());
-    if (!(url = mf_testenv_redis_url(8))) /* issue 14's database */
-        return 1;
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    free(url);
-    return rc;
+    return MF_ITEST_REDIS_RUN(tests, 8, "c"); /* issue 14's database */
 }

@@ -18,7 +18,7 @@
 #include "batch/batch_int.h"
 #include "mailferry/batch_edit.h"
 #include "mailferry/util.h"
-#include "testenv.h"
+#include "itest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,19 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static char prefix[32];
-static char *url;
 static uint8_t blob[32] = "SEALED:old";
 static uint8_t blob2[32] = "SEALED:new";
-
-static struct mf_redis *
-conn(void) {
-    struct mf_redis *r = NULL;
-    struct mf_error err = {0};
-
-    assert_int_equal(mf_redis_connect(url, 0, &r, &err), MF_E_OK);
-    return r;
-}
 
 static void
 row(struct mf_batch_mailbox_cfg *m, const char *email, uint8_t *pw) {
@@ -57,7 +46,7 @@ create(struct mf_redis *r, char *name, size_t n, const char *what) {
     struct mf_batch_mailbox_cfg mbs[2];
     struct mf_error err = {0};
 
-    snprintf(name, n, "%s-%s", prefix, what);
+    mf_itest_name(name, n, what);
     c.name = name;
     row(&mbs[0], "a@x", blob);
     row(&mbs[1], "b@x", blob);
@@ -165,7 +154,7 @@ op(struct mf_redis *r, const char *name, enum mf_batch_mb_op o,
 
 static void
 test_add(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     char name[64];
     struct mf_batch_mailbox_cfg rows[2];
     struct mf_batch_job jobs[2] = {0};
@@ -250,7 +239,7 @@ test_add(void **state) {
 
 static void
 test_update_stop_retry(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     char name[64];
     struct mf_batch_mailbox_cfg rows[2];
     struct mf_batch_lease la, lb, stale;
@@ -367,7 +356,7 @@ keys_of(struct mf_redis *r, const char *name, const char *email) {
 
 static void
 test_drop(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     char name[64];
     struct mf_batch_lease la, lb;
     struct mf_error err = {0};
@@ -413,7 +402,7 @@ test_drop(void **state) {
  * Stopped, not requeued. */
 static void
 test_stop_lost_worker(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     char name[64];
     struct mf_batch_mailbox *m;
     struct mf_batch_lease l;
@@ -453,13 +442,6 @@ main(void) {
         cmocka_unit_test(test_drop),
         cmocka_unit_test(test_stop_lost_worker),
     };
-    int rc;
 
-    snprintf(prefix, sizeof(prefix), "te%ld-%d", (long)time(NULL),
-             (int)getpid());
-    if (!(url = mf_testenv_redis_url(12))) /* issue 16's database */
-        return 1;
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    free(url);
-    return rc;
+    return MF_ITEST_REDIS_RUN(tests, 12, "te"); /* issue 16's database */
 }

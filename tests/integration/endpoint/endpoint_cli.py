@@ -10,36 +10,19 @@ and that no password ever shows up in the output.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 
-RUN_DIR = os.environ["MF_TEST_RUN_DIR"]
 MAILFERRY = os.path.join(os.environ["MF_BUILD_DIR"], "bin", "mailferry")
-FAILURES = []
+sys.path.insert(0, os.path.join(os.environ["MF_SOURCE_DIR"], "tests",
+                                "support"))
+from itestlib import check, fixture_env, free_port, verdict  # noqa: E402
 
 # Exit codes (docs/preflight.md).
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 EXIT_CONNECT, EXIT_TLS, EXIT_AUTH = 4, 5, 6
 EXIT_DNS_TTL = 4
-
-
-def load_env(name):
-    env = {}
-    with open(os.path.join(RUN_DIR, name + ".env"), encoding="utf-8") as f:
-        for line in f:
-            key, sep, value = line.rstrip("\n").partition("=")
-            if sep:
-                env[key] = value
-    return env
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        FAILURES.append(what)
-    return cond
 
 
 SECRETS = []
@@ -64,17 +47,9 @@ def run_json(*args):
     return rc, doc
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Dovecot:
     def __init__(self, tmp):
-        self.env = load_env("dovecot")
+        self.env = fixture_env("dovecot")
         e = self.env
         self.imaps = "imaps://127.0.0.1:%s" % e["SOURCE_IMAPS_PORT"]
         self.imap = "imap://127.0.0.1:%s" % e["SOURCE_IMAP_PORT"]
@@ -334,7 +309,7 @@ def mode_probe(tmp):
 
 
 def mode_dns(tmp):
-    e = load_env("dns")
+    e = fixture_env("dns")
     srv = e["DNS_SERVER"]
     low, high = e["LOW_TTL_DOMAIN"], e["HIGH_TTL_DOMAIN"]
     rc, out, _ = run("endpoint", "dns", low, "--server", srv)
@@ -393,11 +368,7 @@ def main():
         return 2
     with tempfile.TemporaryDirectory(prefix="mailferry-endpoint.") as tmp:
         modes[sys.argv[1]](tmp)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

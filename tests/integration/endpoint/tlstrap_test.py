@@ -26,14 +26,8 @@ BUILD = os.environ["MF_BUILD_DIR"]
 SOURCE = os.environ["MF_SOURCE_DIR"]
 MAILFERRY = os.path.join(BUILD, "bin", "mailferry")
 TRAP = os.path.join(SOURCE, "tests", "support", "tlstrap", "tlstrap.py")
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
-    return cond
+sys.path.insert(0, os.path.join(SOURCE, "tests", "support"))
+from itestlib import check, verdict  # noqa: E402
 
 
 def openssl(*args):
@@ -234,10 +228,7 @@ def main():
         case_probe(tmp, pw)
         case_migrate_plan(tmp, 0)
         case_migrate_plan(tmp, 1)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

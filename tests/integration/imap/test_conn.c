@@ -13,7 +13,7 @@
 
 #include "imap/conn.h"
 #include "mailferry/util.h"
-#include "testenv.h"
+#include "itest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,22 +26,14 @@ struct env {
 };
 static struct env E;
 
-static char *
-need(const char *key) {
-    char *v = mf_testenv_get("dovecot", key);
-    if (!v)
-        fail_msg("dovecot.env has no %s (is the fixture running?)", key);
-    return v;
-}
-
 static int
 setup(void **state) {
     (void)state;
-    E.port = need("SOURCE_IMAP_PORT");
-    E.tls_port = need("SOURCE_IMAPS_PORT");
-    E.ca = need("CA_FILE");
-    E.master = need("MASTER_USER");
-    E.master_pw = need("MASTER_PASSWORD");
+    E.port = mf_itest_dovecot("SOURCE_IMAP_PORT");
+    E.tls_port = mf_itest_dovecot("SOURCE_IMAPS_PORT");
+    E.ca = mf_itest_dovecot("CA_FILE");
+    E.master = mf_itest_dovecot("MASTER_USER");
+    E.master_pw = mf_itest_dovecot("MASTER_PASSWORD");
     return 0;
 }
 

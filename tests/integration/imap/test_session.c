@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "imap/session_int.h"
-#include "testenv.h"
+#include "itest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,14 +26,6 @@
 
 #define NMSG 20
 #define BIG_SIZE (1024 * 1024)
-
-static char *
-need(const char *key) {
-    char *v = mf_testenv_get("dovecot", key);
-    if (!v)
-        fail_msg("dovecot.env has no %s (is the fixture running?)", key);
-    return v;
-}
 
 static void
 stderr_trace(void *ud, bool sent, const char *line, size_t len) {
@@ -49,8 +41,9 @@ open_target(bool tls) {
     struct mf_imap_session_options so = {.window = 8, .timeout_ms = 10000};
     struct mf_imap_session *s = NULL;
     struct mf_error err = {0};
-    char *port = need(tls ? "TARGET_IMAPS_PORT" : "TARGET_IMAP_PORT");
-    char *ca = tls ? need("CA_FILE") : NULL;
+    char *port =
+        mf_itest_dovecot(tls ? "TARGET_IMAPS_PORT" : "TARGET_IMAP_PORT");
+    char *ca = tls ? mf_itest_dovecot("CA_FILE") : NULL;
     char *url = tls ? mf_xasprintf("imaps://127.0.0.1:%s/", port)
                     : mf_xasprintf("imap://127.0.0.1:%s/?tls=off", port);
 

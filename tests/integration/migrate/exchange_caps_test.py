@@ -37,35 +37,15 @@ BUILD = os.environ["MF_BUILD_DIR"]
 MF = os.path.join(BUILD, "bin", "mailferry")
 SUPPORT = os.path.join(SRC_DIR, "tests", "support")
 FIXTURE = os.path.join(SUPPORT, "dovecot", "fixture")
+sys.path.insert(0, SUPPORT)
+from itestlib import (FAILURES, check, csv_for, fixture_env,  # noqa: E402
+                      load_env, user, verdict)
 EXCHANGE = ("IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS MOVE ID "
             "UNSELECT CHILDREN IDLE NAMESPACE LITERAL+")
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
-    return cond
-
-
-def load_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            k, sep, v = line.rstrip("\n").partition("=")
-            if sep:
-                env[k] = v
-    return env
-
-
-def user(n):
-    return "user%02d@example.test" % n, "pw-user%02d" % n
 
 
 def main(case):
-    redis_url = load_env(os.path.join(os.environ["MF_TEST_RUN_DIR"],
-                                      "redis.env"))["REDIS_URL"] + "/13"
+    redis_url = fixture_env("redis")["REDIS_URL"] + "/13"
     batch = "exchange-%d-%d" % (os.getpid(), int(time.time()))
     run = tempfile.mkdtemp(prefix="mailferry-exchange.")
     env = dict(os.environ, MF_TEST_RUN_DIR=run, MF_DOVECOT_USERS="64",
@@ -97,15 +77,6 @@ def main(case):
              "--profile", "small", "--clean", "-j", "2"],
             env=env, check=True, stdout=subprocess.DEVNULL)
 
-        def csv_for(users, name):
-            path = os.path.join(run, name + ".csv")
-            with open(path, "w") as f:
-                f.write("EmailAddress,UserName,Password\n")
-                for n in users:
-                    u, p = user(n)
-                    f.write("%s,%s,%s\n" % (u, u, p))
-            return path
-
         def migrate(csv, *extra):
             p = subprocess.run(
                 [MF, "migrate", csv, "--source", src, "--target", dst,
@@ -136,13 +107,13 @@ def main(case):
                 what, n, c.stdout[-2000:], c.stderr[-2000:]))
 
         if case == "embedded":
-            p, doc = migrate(csv_for([63], "embedded"))
+            p, doc = migrate(csv_for(run, [63], "embedded"))
             check(p.returncode == 0, "the embedded migrate exits 0\n"
                   + p.stdout[-3000:] + p.stderr[-3000:])
             compare(63, "the embedded migrate")
             return 1 if FAILURES else 0
 
-        csv = csv_for([61, 62], "direct")
+        csv = csv_for(run, [61, 62], "direct")
         p, doc = migrate(csv, "--direct", "--concurrency", "2")
         check(p.returncode == 0, "migrate --direct exits 0\n" + p.stdout[-3000:]
               + p.stderr[-3000:])
@@ -159,7 +130,7 @@ def main(case):
             "a re-run recognises everything and copies nothing: %s"
             % [mailbox(doc, n) for n in (61, 62)])
 
-        csv = csv_for([64], "incremental")
+        csv = csv_for(run, [64], "incremental")
         ckpt = ("--redis", redis_url, "--batch", batch)
         p, doc = migrate(csv, "--direct", *ckpt)
         check(p.returncode == 0, "first pass of user64 exits 0\n"
@@ -188,10 +159,7 @@ def main(case):
         if started:
             subprocess.run([FIXTURE, "stop"], env=env)
         shutil.rmtree(run, ignore_errors=True)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

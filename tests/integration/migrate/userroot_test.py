@@ -28,24 +28,8 @@ BUILD = os.environ["MF_BUILD_DIR"]
 MF = os.path.join(BUILD, "bin", "mailferry")
 SUPPORT = os.path.join(SRC_DIR, "tests", "support")
 FIXTURE = os.path.join(SUPPORT, "dovecot", "fixture")
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
-    return cond
-
-
-def load_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            k, sep, v = line.rstrip("\n").partition("=")
-            if sep:
-                env[k] = v
-    return env
+sys.path.insert(0, SUPPORT)
+from itestlib import check, load_env, verdict  # noqa: E402
 
 
 def fill(port):
@@ -150,11 +134,7 @@ def main():
         if started:
             subprocess.run([FIXTURE, "stop"], env=env)
         shutil.rmtree(run, ignore_errors=True)
-    if FAILURES:
-        print("FAILED: %d checks" % len(FAILURES))
-        return 1
-    print("PASS")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -37,26 +37,10 @@ MAILFERRY = os.path.join(os.environ["MF_BUILD_DIR"], "bin", "mailferry")
 GEN_CORPUS = os.path.join(SRC_DIR, "tests", "support", "dovecot",
                           "gen_corpus.py")
 MKBATCH = sys.argv[2] if len(sys.argv) > 2 else None
-FAILURES = []
+sys.path.insert(0, os.path.join(SRC_DIR, "tests", "support"))
+from itestlib import check, fixture_env, verdict  # noqa: E402
 SECRETS = []
 MIB = 1024 * 1024
-
-
-def load_env(name):
-    env = {}
-    with open(os.path.join(RUN_DIR, name + ".env"), encoding="utf-8") as f:
-        for line in f:
-            key, sep, value = line.rstrip("\n").partition("=")
-            if sep:
-                env[key] = value
-    return env
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
-    return cond
 
 
 def run(*args, timeout=150):
@@ -79,7 +63,7 @@ def run_json(*args):
 
 class Dovecot:
     def __init__(self, tmp):
-        self.env = e = load_env("dovecot")
+        self.env = e = fixture_env("dovecot")
         self.tmp = tmp
         self.plain = "imap://127.0.0.1:%s/?tls=off" % e["SOURCE_IMAP_PORT"]
         self.imaps = "imaps://127.0.0.1:%s" % e["SOURCE_IMAPS_PORT"]
@@ -528,7 +512,7 @@ def close(a, b):
 
 def case_estimate(tmp):
     d = Dovecot(tmp)
-    r = load_env("redis")
+    r = fixture_env("redis")
     url = r["REDIS_URL"]
     pre = "plan-est-%d" % os.getpid()
     man = d.corpus(39, 1)
@@ -653,7 +637,7 @@ def case_estimate(tmp):
 
 
 def case_compare(tmp):
-    r = load_env("redis")
+    r = fixture_env("redis")
     url = r["REDIS_URL"]
     pre = "plan-cmp-%d" % os.getpid()
     # A: 4 mailboxes, 2 at a time, caps 8 connections / 2 mailboxes.
@@ -728,11 +712,7 @@ def main():
         sys.exit("usage: plan_test.py %s PLAN_MKBATCH" % "|".join(cases))
     with tempfile.TemporaryDirectory(prefix="mailferry-plan-") as tmp:
         cases[case](tmp)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -34,25 +34,13 @@
 #include "batch/batch_int.h"
 #include "caps/caps_int.h"
 #include "mailferry/util.h"
-#include "testenv.h"
+#include "itest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static char tag[48];
-static char *url;
-
-static struct mf_redis *
-conn(void) {
-    struct mf_redis *r = NULL;
-    struct mf_error err = {0};
-
-    assert_int_equal(mf_redis_connect(url, 0, &r, &err), MF_E_OK);
-    return r;
-}
 
 /* Runs s with the NULL-terminated keys and args; fails on an error. */
 static redisReply *
@@ -114,7 +102,7 @@ test_runner(void **state) {
         "test/boom.lua", boom_text, sizeof(boom_text) - 1,
         "0000000000000000000000000000000000000000"};
     const struct mf_redis_script *settle = mf__batch_script(MF__BS_SETTLE);
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_error err = {0};
     redisReply *reply = NULL;
     const char *argv[] = {"x"};
@@ -123,7 +111,7 @@ test_runner(void **state) {
     (void)state;
     /* Forget every script: the next call must load it itself. */
     cmd(r, "SCRIPT FLUSH", NULL, NULL);
-    snprintf(key, sizeof(key), "mf:{%s}:batch", tag);
+    snprintf(key, sizeof(key), "mf:{%s}:batch", mf_itest_prefix());
     reply =
         call(r, settle, (const char *[]){key, NULL}, (const char *[]){NULL});
     assert_word(reply, "OK");
@@ -171,7 +159,7 @@ batch_setup(struct mf_redis *r, const char *b, const char *m) {
     freeReplyObject(reply);
 }
 
-/* The keys of a batch "mf:{tag}:<name>:..." with one mailbox m@x.org,
+/* The keys of a batch "mf:{<prefix>}:<name>:..." with one mailbox m@x.org,
  * set up by batch_setup(), its results and samples gone. */
 struct bkeys {
     char b[128], m[128], c[128], res[128], smp[128], sk[160], fl[160];
@@ -179,11 +167,14 @@ struct bkeys {
 
 static void
 bkeys_setup(struct mf_redis *r, struct bkeys *k, const char *name) {
-    snprintf(k->b, sizeof(k->b), "mf:{%s}:%s:batch", tag, name);
-    snprintf(k->m, sizeof(k->m), "mf:{%s}:%s:mb:m@x.org", tag, name);
-    snprintf(k->c, sizeof(k->c), "mf:{%s}:%s:claims", tag, name);
-    snprintf(k->res, sizeof(k->res), "mf:{%s}:%s:results", tag, name);
-    snprintf(k->smp, sizeof(k->smp), "mf:{%s}:%s:samples", tag, name);
+    snprintf(k->b, sizeof(k->b), "mf:{%s}:%s:batch", mf_itest_prefix(), name);
+    snprintf(k->m, sizeof(k->m), "mf:{%s}:%s:mb:m@x.org", mf_itest_prefix(),
+             name);
+    snprintf(k->c, sizeof(k->c), "mf:{%s}:%s:claims", mf_itest_prefix(), name);
+    snprintf(k->res, sizeof(k->res), "mf:{%s}:%s:results", mf_itest_prefix(),
+             name);
+    snprintf(k->smp, sizeof(k->smp), "mf:{%s}:%s:samples", mf_itest_prefix(),
+             name);
     snprintf(k->sk, sizeof(k->sk), "%s:skipped", k->m);
     snprintf(k->fl, sizeof(k->fl), "%s:failed", k->m);
     batch_setup(r, k->b, k->m);
@@ -212,14 +203,14 @@ result_args(const char **args, const char *copied, const char *bytes) {
 static void
 test_claim(void **state) {
     const struct mf_redis_script *claim = mf__batch_script(MF__BS_CLAIM);
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     char b[128], m[128], c[128];
     redisReply *one, *two, *reply;
 
     (void)state;
-    snprintf(b, sizeof(b), "mf:{%s}:claim:batch", tag);
-    snprintf(m, sizeof(m), "mf:{%s}:claim:mb:m@x.org", tag);
-    snprintf(c, sizeof(c), "mf:{%s}:claim:claims", tag);
+    snprintf(b, sizeof(b), "mf:{%s}:claim:batch", mf_itest_prefix());
+    snprintf(m, sizeof(m), "mf:{%s}:claim:mb:m@x.org", mf_itest_prefix());
+    snprintf(c, sizeof(c), "mf:{%s}:claim:claims", mf_itest_prefix());
     batch_setup(r, b, m);
     const char *keys[] = {b, m, c, NULL};
 #define CLAIM(worker, attempt, token)                                          \
@@ -277,7 +268,7 @@ test_result_settle(void **state) {
     const struct mf_redis_script *claim = mf__batch_script(MF__BS_CLAIM);
     const struct mf_redis_script *result = mf__batch_script(MF__BS_RESULT);
     const struct mf_redis_script *settle = mf__batch_script(MF__BS_SETTLE);
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct bkeys k;
     const char *args[40];
     redisReply *reply;
@@ -370,13 +361,13 @@ test_settle_vectors(void **state) {
         {MF_BATCH_SYNCED, {0, 0, 4, 0, 0, 0, 0}, MF_BATCH_SYNCED},
     };
     const struct mf_redis_script *settle = mf__batch_script(MF__BS_SETTLE);
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct mf_error err = {0};
     redisReply *reply = NULL;
     char b[128];
 
     (void)state;
-    snprintf(b, sizeof(b), "mf:{%s}:settle:batch", tag);
+    snprintf(b, sizeof(b), "mf:{%s}:settle:batch", mf_itest_prefix());
     for (size_t i = 0; i < MF_ARRAY_LEN(v); i++) {
         uint64_t total = 0;
         const char *got;
@@ -474,7 +465,7 @@ test_times_samples(void **state) {
     const struct mf_redis_script *claim = mf__batch_script(MF__BS_CLAIM);
     const struct mf_redis_script *progress = mf__batch_script(MF__BS_PROGRESS);
     const struct mf_redis_script *result = mf__batch_script(MF__BS_RESULT);
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     struct bkeys k;
     char old[64], seq[8], done[8], at[32];
     const struct timespec pause = {.tv_nsec = 150 * 1000000L};
@@ -571,18 +562,18 @@ test_times_samples(void **state) {
 
 static void
 test_caps_lease(void **state) {
-    struct mf_redis *r = conn();
+    struct mf_redis *r = mf_itest_redis();
     char q[128], qexp[128], qinfo[128], qseq[128], cap[128], wake[128];
     redisReply *one, *two, *reply;
     struct mf_error err = {0};
 
     (void)state;
-    snprintf(q, sizeof(q), "mf:{%s}:q", tag);
-    snprintf(qexp, sizeof(qexp), "mf:{%s}:qexp", tag);
-    snprintf(qinfo, sizeof(qinfo), "mf:{%s}:qinfo", tag);
-    snprintf(qseq, sizeof(qseq), "mf:{%s}:qseq", tag);
-    snprintf(cap, sizeof(cap), "mf:{%s}:cap:total", tag);
-    snprintf(wake, sizeof(wake), "mf:{%s}:wake:", tag);
+    snprintf(q, sizeof(q), "mf:{%s}:q", mf_itest_prefix());
+    snprintf(qexp, sizeof(qexp), "mf:{%s}:qexp", mf_itest_prefix());
+    snprintf(qinfo, sizeof(qinfo), "mf:{%s}:qinfo", mf_itest_prefix());
+    snprintf(qseq, sizeof(qseq), "mf:{%s}:qseq", mf_itest_prefix());
+    snprintf(cap, sizeof(cap), "mf:{%s}:cap:total", mf_itest_prefix());
+    snprintf(wake, sizeof(wake), "mf:{%s}:wake:", mf_itest_prefix());
     const char *keys[] = {q, qexp, qinfo, qseq, cap, NULL};
 #define LEASE(op, member, waiter)                                              \
     call(r, mf__caps_lease_script, keys,                                       \
@@ -630,16 +621,6 @@ main(void) {
         cmocka_unit_test(test_times_samples),
         cmocka_unit_test(test_caps_lease),
     };
-    int rc;
 
-    url = mf_testenv_get("redis", "REDIS_URL");
-    if (!url) {
-        fprintf(stderr, "no redis fixture\n");
-        return 1;
-    }
-    snprintf(tag, sizeof(tag), "t:scripts-%ld-%ld", (long)getpid(),
-             (long)time(NULL));
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    free(url);
-    return rc;
+    return MF_ITEST_REDIS_RUN(tests, MF_ITEST_DB_DEFAULT, "t:scripts-");
 }

@@ -20,22 +20,9 @@ BUILD = os.environ["MF_BUILD_DIR"]
 MAILFERRY = os.path.join(BUILD, "bin", "mailferry")
 PASSWORD = "redis-requirepass-Secret-17"
 ACL_PASSWORD = "redis-acl-Secret-17"
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
-    return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.join(os.environ["MF_SOURCE_DIR"], "tests",
+                                "support"))
+from itestlib import check, free_port, verdict  # noqa: E402
 
 
 def start_redis(tmp):
@@ -146,10 +133,7 @@ def main():
         finally:
             redis.send_signal(signal.SIGTERM)
             redis.wait(timeout=10)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    return 0
+    return verdict()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
  * Options applied to a stored batch (core/src/batch/settings_apply.c,
  * mf_batch_settings_check_window() and mf_batch_setting_apply()) against
  * a private redis-server child: each option given is read as the command
- * line writes it (a number, a word, a day, on/off, a rule list) and set;
+ * line writes it (a number, a size or rate with k/M/G as `batch create`
+ * reads it, a word, a day, on/off, a rule list) and set;
  * an option not given or not settable is left alone; a window with no
  * day inside is refused; a value that does not read names its option.
  */
@@ -63,8 +64,17 @@ teardown(void **state) {
 
 /* The options a command would try, in its order. */
 static const char *const options[] = {
-    "max-message-size", "max-attempts", "flag-conflict", "since",
-    "before",           "sync-deletes", "include",       "csv",
+    "max-message-size",
+    "max-attempts",
+    "flag-conflict",
+    "since",
+    "before",
+    "sync-deletes",
+    "max-connections",
+    "max-bytes-per-second",
+    "target-max-bytes-per-second",
+    "include",
+    "csv",
 };
 
 /* Checks the window, then applies every option; what was set goes into
@@ -121,6 +131,48 @@ test_apply(void **state) {
     mf_batch_config_free(&cfg);
 }
 
+/* The caps read with the unit `batch create` reads them with (def.c):
+ * a byte rate takes k/M/G, a count does not. */
+static void
+test_caps_units(void **state) {
+    struct t *t = *state;
+    struct mf_batch_config *cfg = NULL;
+    struct mf_error err = {0};
+    int changed = -1;
+
+    mf_config_set_flag(t->conf, "max-connections", "12");
+    mf_config_set_flag(t->conf, "max-bytes-per-second", "10M");
+    mf_config_set_flag(t->conf, "target-max-bytes-per-second", "512k");
+    assert_int_equal(apply(t, "set1", &changed, &err), MF_E_OK);
+    assert_int_equal(changed, 3);
+    assert_string_equal(t->heard, "max-connections=12;"
+                                  "max-bytes-per-second=10485760;"
+                                  "target-max-bytes-per-second=524288;");
+    assert_int_equal(mf_batch_get(t->r, "set1", &cfg, &err), MF_E_OK);
+    assert_int_equal(cfg->source_caps.max_connections, 12);
+    assert_int_equal(cfg->source_caps.max_bytes_per_second, 10 << 20);
+    assert_int_equal(cfg->target_caps.max_bytes_per_second, 512 << 10);
+    mf_batch_config_free(&cfg);
+
+    mf_config_free(&t->conf);
+    t->conf = mf_config_new();
+    mf_config_set_flag(t->conf, "max-bytes-per-second", "1g");
+    assert_int_equal(apply(t, "set1", &changed, &err), MF_E_OK);
+    assert_string_equal(t->heard, "max-bytes-per-second=1073741824;");
+
+    /* A count has no unit; nor has a rate another one's. */
+    mf_config_free(&t->conf);
+    t->conf = mf_config_new();
+    mf_config_set_flag(t->conf, "max-connections", "2k");
+    assert_int_equal(apply(t, "set1", &changed, &err), MF_E_CONFIG);
+    assert_non_null(strstr(err.detail, "max-connections"));
+    mf_config_free(&t->conf);
+    t->conf = mf_config_new();
+    mf_config_set_flag(t->conf, "target-max-bytes-per-second", "10h");
+    assert_int_equal(apply(t, "set1", &changed, &err), MF_E_CONFIG);
+    assert_non_null(strstr(err.detail, "target-max-bytes-per-second"));
+}
+
 static void
 test_refusals(void **state) {
     struct t *t = *state;
@@ -149,6 +201,7 @@ int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_caps_units, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,8 +69,8 @@ static int
 teardown(void **state) {
     struct fx *f = *state;
 
-    mf_jobs_oauth_clear(&f->cfg.source_oauth);
-    mf_jobs_oauth_clear(&f->cfg.target_oauth);
+    mf_batch_oauth_clear(&f->cfg.source_oauth);
+    mf_batch_oauth_clear(&f->cfg.target_oauth);
     mf_crypto_keyring_free(&f->kr);
     free(f);
     return 0;
@@ -256,7 +256,7 @@ test_define(void **state) {
     assert_int_equal(mf_jobs_oauth_define(NULL, BATCH, MF_JOBS_PURPOSE_SOURCE,
                                           &oc, &o, &err),
                      MF_E_USAGE);
-    mf_jobs_oauth_clear(&o);
+    mf_batch_oauth_clear(&o);
     oc.provider = MF_OAUTH_GOOGLE;
     oc.token_file = NULL;
     oc.service_account_file = "/nonexistent/sa.json";
@@ -267,7 +267,7 @@ test_define(void **state) {
     assert_string_equal(o.provider, "google");
     assert_string_equal(o.key_kind, "service-account");
     assert_int_equal(o.key.len, 0);
-    mf_jobs_oauth_clear(&o);
+    mf_batch_oauth_clear(&o);
 }
 
 int
