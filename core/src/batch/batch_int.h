@@ -90,6 +90,13 @@ void mf__batch_argv_add_blob(struct mf__batch_argv *a,
                              const struct mf_batch_blob *b);
 void mf__batch_argv_addu(struct mf__batch_argv *a, uint64_t v);
 void mf__batch_argv_addi(struct mf__batch_argv *a, int64_t v);
+/* Adds every key one mailbox of batch owns: its record first, then its
+ * item lists, verification keys, checkpoint and flag state. The keys
+ * that removing a batch unlinks and lua/edit_drop.lua deletes (its
+ * KEYS_PER is MF__BATCH_MB_KEYS). */
+#define MF__BATCH_MB_KEYS 8
+void mf__batch_argv_add_mb_keys(struct mf__batch_argv *a, const char *batch,
+                                const char *email);
 void mf__batch_argv_reset(struct mf__batch_argv *a);
 /* Resets and frees the vector's storage (reusable afterwards). */
 void mf__batch_argv_free(struct mf__batch_argv *a);

@@ -15,7 +15,6 @@
 
 #include "batch_lua.h"
 #include "mailferry/batch_edit.h"
-#include "mailferry/checkpoint.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -255,12 +254,9 @@ mf_err
 mf_batch_drop_mailboxes(struct mf_redis *r, const char *batch,
                         const char *const *emails, size_t n,
                         enum mf_batch_state *state_r, struct mf_error *err) {
-    static const char *const suffixes[] = {
-        "", ":skipped", ":failed", ":verify", ":verify_items", ":verify_claim"};
     struct mf__batch_keys k;
     struct mf__batch_argv a = {0};
     redisReply *reply = NULL;
-    char key[MF__BATCH_KEY_MAX];
     const char *w, *a1, *a2;
     mf_err rc;
 
@@ -269,23 +265,13 @@ mf_batch_drop_mailboxes(struct mf_redis *r, const char *batch,
     if (n == 0)
         return mf_error_set(err, MF_E_INVALID_ARGUMENT, "no mailbox given");
     mf__batch_keys(&k, batch);
-    /* Per mailbox: the six mb: keys, the checkpoints, the flag state
-     * (edit_drop.lua's KEYS_PER). */
-    script_argv(&a, &mf__batch_lua_edit_drop, 4 + 8 * n);
+    script_argv(&a, &mf__batch_lua_edit_drop, 4 + MF__BATCH_MB_KEYS * n);
     mf__batch_argv_adds(&a, k.batch);
     mf__batch_argv_adds(&a, k.mailboxes);
     mf__batch_argv_adds(&a, k.claims);
     mf__batch_argv_adds(&a, k.changes);
-    for (size_t i = 0; i < n; i++) {
-        for (size_t s = 0; s < MF_ARRAY_LEN(suffixes); s++) {
-            mf__batch_mb_key(key, sizeof(key), batch, emails[i], suffixes[s]);
-            mf__batch_argv_adds(&a, key);
-        }
-        mf__batch_ckpt_key(key, sizeof(key), batch, emails[i]);
-        mf__batch_argv_adds(&a, key);
-        mf_checkpoint_flags_key(key, sizeof(key), batch, emails[i]);
-        mf__batch_argv_adds(&a, key);
-    }
+    for (size_t i = 0; i < n; i++)
+        mf__batch_argv_add_mb_keys(&a, batch, emails[i]);
     if ((rc = run_on_emails(r, &a, emails, n, &reply, err)))
         return rc;
     w = mf__batch_reply_word(reply);

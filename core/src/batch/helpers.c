@@ -5,9 +5,11 @@
  */
 #include "batch/batch_int.h"
 
+#include "mailferry/checkpoint.h"
 #include "mailferry/profile.h"
 #include "mailferry/util.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,6 +69,25 @@ mf__batch_ckpt_key(char *out, size_t n, const char *batch, const char *email) {
 void
 mf__batch_index_key(char *out, size_t n) {
     mf_redis_key(out, n, "batches", "index");
+}
+
+void
+mf__batch_argv_add_mb_keys(struct mf__batch_argv *a, const char *batch,
+                           const char *email) {
+    static const char *const suffixes[] = {
+        "", ":skipped", ":failed", ":verify", ":verify_items", ":verify_claim"};
+    char key[MF__BATCH_KEY_MAX];
+
+    static_assert(MF_ARRAY_LEN(suffixes) + 2 == MF__BATCH_MB_KEYS,
+                  "MF__BATCH_MB_KEYS counts the keys added here");
+    for (size_t s = 0; s < MF_ARRAY_LEN(suffixes); s++) {
+        mf__batch_mb_key(key, sizeof(key), batch, email, suffixes[s]);
+        mf__batch_argv_adds(a, key);
+    }
+    mf__batch_ckpt_key(key, sizeof(key), batch, email);
+    mf__batch_argv_adds(a, key);
+    mf_checkpoint_flags_key(key, sizeof(key), batch, email);
+    mf__batch_argv_adds(a, key);
 }
 
 bool

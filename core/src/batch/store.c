@@ -11,7 +11,6 @@
  */
 #include "batch/batch_int.h"
 
-#include "mailferry/checkpoint.h"
 #include "mailferry/util.h"
 
 #include <inttypes.h>
@@ -351,7 +350,6 @@ mf_batch_remove(struct mf_redis *r, const char *name, struct mf_error *err) {
     struct mf__batch_keys k;
     struct mf__batch_argv a = {0};
     redisReply *reply = NULL;
-    char key[MF__BATCH_KEY_MAX];
     bool there = false;
     mf_err rc;
 
@@ -377,25 +375,8 @@ mf_batch_remove(struct mf_redis *r, const char *name, struct mf_error *err) {
             break;
         mf__batch_argv_reset(&a);
         mf__batch_argv_adds(&a, "UNLINK");
-        for (size_t i = 0; i < m; i++) {
-            const char *e = reply->element[i]->str;
-            mf__batch_mb_key(key, sizeof(key), name, e, "");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_mb_key(key, sizeof(key), name, e, ":skipped");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_mb_key(key, sizeof(key), name, e, ":failed");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_mb_key(key, sizeof(key), name, e, ":verify");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_mb_key(key, sizeof(key), name, e, ":verify_items");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_mb_key(key, sizeof(key), name, e, ":verify_claim");
-            mf__batch_argv_adds(&a, key);
-            mf__batch_ckpt_key(key, sizeof(key), name, e);
-            mf__batch_argv_adds(&a, key);
-            mf_checkpoint_flags_key(key, sizeof(key), name, e);
-            mf__batch_argv_adds(&a, key);
-        }
+        for (size_t i = 0; i < m; i++)
+            mf__batch_argv_add_mb_keys(&a, name, reply->element[i]->str);
         freeReplyObject(reply);
         reply = NULL;
         if ((rc = mf__batch_simple(r, &a, NULL, err)))

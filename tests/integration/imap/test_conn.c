@@ -88,6 +88,21 @@ command(struct mf_imap_conn *c, const char *cmd) {
     }
 }
 
+/* Logs in with open_as() (which must succeed), runs cmd with command()
+ * and closes: cmd's answer, which the caller frees. */
+static char *
+login_command(const char *url, const char *ca, const char *user, const char *pw,
+              const char *authzid, const char *cmd) {
+    struct mf_imap_conn *c = NULL;
+    struct mf_error err = {0};
+    char *out;
+
+    assert_int_equal(open_as(url, ca, user, pw, authzid, &c, &err), MF_E_OK);
+    out = command(c, cmd);
+    mf__imap_conn_free(&c);
+    return out;
+}
+
 static char *
 url(const char *scheme, const char *port, const char *suffix) {
     return mf_xasprintf("%s://127.0.0.1:%s%s", scheme, port, suffix);
@@ -126,21 +141,14 @@ test_tls_modes(void **state) {
     char *out;
 
     (void)state;
-    assert_int_equal(open_as(imaps, E.ca, "user01@example.test", "pw-user01",
-                             NULL, &c, &err),
-                     MF_E_OK);
-    out = command(c, "NOOP");
+    out = login_command(imaps, E.ca, "user01@example.test", "pw-user01", NULL,
+                        "NOOP");
     assert_non_null(strstr(out, "mf1 OK"));
     free(out);
-    mf__imap_conn_free(&c);
-
-    assert_int_equal(open_as(starttls, E.ca, "user01@example.test", "pw-user01",
-                             NULL, &c, &err),
-                     MF_E_OK);
-    out = command(c, "NOOP");
+    out = login_command(starttls, E.ca, "user01@example.test", "pw-user01",
+                        NULL, "NOOP");
     assert_non_null(strstr(out, "mf1 OK"));
     free(out);
-    mf__imap_conn_free(&c);
 
     /* The fixture's CA is not in the system store: verification fails. */
     assert_int_equal(open_as(imaps, NULL, "user01@example.test", "pw-user01",
@@ -161,39 +169,29 @@ test_tls_modes(void **state) {
     free(starttls);
 }
 
+/* The marker folders test_plain_login_and_command() leaves. */
+#define MARKERS "LIST \"\" mfconn-marker*"
+
 static void
 test_impersonation(void **state) {
-    struct mf_imap_conn *c = NULL;
-    struct mf_error err = {0};
     char *u = url("imap", E.port, "/?tls=off");
     char *login = mf_xasprintf("user01@example.test*%s", E.master);
     char *out;
 
     (void)state;
     /* SASL PLAIN: authcid = admin, authzid = the user. */
-    assert_int_equal(open_as(u, NULL, E.master, E.master_pw,
-                             "user01@example.test", &c, &err),
-                     MF_E_OK);
-    out = command(c, "LIST \"\" mfconn-marker*");
+    out = login_command(u, NULL, E.master, E.master_pw, "user01@example.test",
+                        MARKERS);
     assert_non_null(strstr(out, "mfconn-marker-user01"));
     free(out);
-    mf__imap_conn_free(&c);
-
-    assert_int_equal(open_as(u, NULL, E.master, E.master_pw,
-                             "user02@example.test", &c, &err),
-                     MF_E_OK);
-    out = command(c, "LIST \"\" mfconn-marker*");
+    out = login_command(u, NULL, E.master, E.master_pw, "user02@example.test",
+                        MARKERS);
     assert_null(strstr(out, "mfconn-marker-user01"));
     free(out);
-    mf__imap_conn_free(&c);
-
     /* Dovecot's user*admin form. */
-    assert_int_equal(open_as(u, NULL, login, E.master_pw, NULL, &c, &err),
-                     MF_E_OK);
-    out = command(c, "LIST \"\" mfconn-marker*");
+    out = login_command(u, NULL, login, E.master_pw, NULL, MARKERS);
     assert_non_null(strstr(out, "mfconn-marker-user01"));
     free(out);
-    mf__imap_conn_free(&c);
     free(login);
     free(u);
 }

@@ -85,17 +85,12 @@ SRC_DIR = os.environ["MF_SOURCE_DIR"]
 BUILD = os.environ["MF_BUILD_DIR"]
 SUPPORT = os.path.join(SRC_DIR, "tests", "support")
 MAILFERRY = os.path.join(BUILD, "bin", "mailferry")
-
-
-def env_file(name):
-    out = {}
-    with open(os.path.join(RUN, name + ".env")) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.rstrip("\n").split("=", 1)
-                out[k] = v
-    return out
-
+sys.path.insert(0, SUPPORT)
+import itestlib  # noqa: E402
+# The other cases' scripts use these as mt.env_file, mt.check, ...
+from itestlib import fail, user  # noqa: E402
+from itestlib import fixture_env as env_file  # noqa: E402
+from itestlib import must as check  # noqa: E402
 
 DOV = env_file("dovecot")
 REDIS = env_file("redis")
@@ -141,28 +136,8 @@ if not os.environ.get("MF_KEEP_TEST_DIRS"):
 REPORT = os.path.join(TMP, "report")
 
 
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def user(n):
-    return f"user{n:02d}@example.test", f"pw-user{n:02d}"
-
-
 def csv_for(users, name):
-    path = os.path.join(TMP, name + ".csv")
-    with open(path, "w") as f:
-        f.write("EmailAddress,UserName,Password\n")
-        for n in users:
-            u, p = user(n)
-            f.write(f"{u},{u},{p}\n")
-    return path
+    return itestlib.csv_for(TMP, users, name)
 
 
 def users_of(case, dovecot):

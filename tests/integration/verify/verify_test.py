@@ -42,16 +42,7 @@ TMP = mt.TMP  # removed when the test exits (migrate_test.py)
 # (migrate_test.py), 90, 91, 92 in those roles.
 USERS = mt.users_of("verify", [49, 50, 51])
 U49, U50, U51 = USERS
-
-
-def fail(msg):
-    print("FAIL: " + msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
+check, fail = mt.check, mt.fail
 
 
 def corpus():

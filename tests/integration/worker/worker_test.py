@@ -55,15 +55,8 @@ CLAIM_TTL = 3
 SHUTDOWN_TIMEOUT = 10
 BPS = 1000000  # source bytes per second, fleet-wide
 
-
-def env_file(name):
-    out = {}
-    with open(os.path.join(RUN, name + ".env")) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.rstrip("\n").split("=", 1)
-                out[k] = v
-    return out
+sys.path.insert(0, SUPPORT)
+from itestlib import fixture_env as env_file  # noqa: E402
 
 
 DOV = env_file("dovecot")
