@@ -41,6 +41,30 @@ def write_env(path, env):
     os.replace(tmp, path)
 
 
+def add_server_args(p):
+    """The argparse options of the tools that talk to one server of a
+    fixture's env file: --env, --server, --host, --port, --tls, --ca-file
+    (read back by server_address())."""
+    p.add_argument("--env", help="the fixture's env file (dovecot.env)")
+    p.add_argument("--server", choices=["source", "target"],
+                   default="source", help="which server of the env file")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--tls", choices=["none", "starttls", "imaps"],
+                   default="none")
+    p.add_argument("--ca-file")
+
+
+def server_address(args, env):
+    """(host, port, ca_file) of the server add_server_args() chose: the
+    options where given, else its entries in env (port 0: neither)."""
+    r = args.server.upper()
+    port_key = "_IMAPS_PORT" if args.tls == "imaps" else "_IMAP_PORT"
+    host = args.host or env.get(r + "_HOST", "127.0.0.1")
+    port = args.port or int(env.get(r + port_key, "0"))
+    return host, port, args.ca_file or env.get("CA_FILE")
+
+
 def mail_ids():
     """uid/gid that owns the mail. Dovecot refuses uid 0 for mail and
     Cyrus will not run as root, so as root we use (and create once) a

@@ -3,8 +3,11 @@
 
 #include "testenv.h"
 
+#include "mailferry/util.h"
+
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,6 +29,36 @@ mf_testredis_start(struct mf_testredis *tr, const char *name) {
         return false;
     }
     return true;
+}
+
+int
+mf_testredis_setup(void **state, const char *name, bool keyring) {
+    struct mf_testredis *tr = mf_xcalloc(1, sizeof(*tr));
+
+    *state = NULL;
+    if (!mf_testredis_start(tr, name)) {
+        free(tr);
+        return -1;
+    }
+    if (keyring && !mf_testredis_keyring(tr)) {
+        mf_testredis_stop(tr);
+        free(tr);
+        return -1;
+    }
+    *state = tr;
+    return 0;
+}
+
+int
+mf_testredis_teardown(void **state) {
+    struct mf_testredis *tr = *state;
+
+    if (tr) {
+        mf_testredis_stop(tr);
+        free(tr);
+    }
+    *state = NULL;
+    return 0;
 }
 
 bool

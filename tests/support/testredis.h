@@ -42,4 +42,14 @@ bool mf_testredis_keyring(struct mf_testredis *tr);
  * Safe on a zeroed or stopped struct. */
 void mf_testredis_stop(struct mf_testredis *tr);
 
+/* As a cmocka setup's state: mf_testredis_start() (and, when keyring,
+ * mf_testredis_keyring()) on a new struct into *state. Returns 0, or -1
+ * (which fails the test) with the reason on stderr, nothing left behind
+ * and *state NULL. */
+int mf_testredis_setup(void **state, const char *name, bool keyring);
+
+/* cmocka teardown of mf_testredis_setup(): mf_testredis_stop() and free
+ * of *state (NULL is fine). Returns 0. */
+int mf_testredis_teardown(void **state);
+
 #endif

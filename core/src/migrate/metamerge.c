@@ -8,13 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An incomplete message: the items so far, as mf__meta_items, but with
+ * m's strings owned (NULL: NIL or not yet known). */
 struct part {
-    uint32_t uid;
-    unsigned have;
-    uint64_t size;
-    char *date; /* owned; NULL: NIL or not yet known */
-    char *flags, *message_id, *subject, *from; /* owned */
-    uint64_t gm_msgid;
+    struct mf__meta_items it;
 };
 
 struct mf__meta_merge {
@@ -36,11 +33,11 @@ mf__meta_merge_new(unsigned need) {
 
 static void
 part_clear(struct part *p) {
-    free(p->date);
-    free(p->flags);
-    free(p->message_id);
-    free(p->subject);
-    free(p->from);
+    free((char *)p->it.m.date);
+    free((char *)p->it.m.flags);
+    free((char *)p->it.m.message_id);
+    free((char *)p->it.m.subject);
+    free((char *)p->it.m.from);
     memset(p, 0, sizeof(*p));
 }
 
@@ -76,69 +73,54 @@ static mf_err
 deliver(struct mf__meta_merge *mm, const struct mf__meta_items *it,
         mf_store_meta_cb cb, void *ud) {
     const unsigned items = MF__META_SIZE | MF__META_DATE | MF__META_FLAGS;
-    struct mf_store_meta m = {0};
+    struct mf_store_meta m = it->m;
 
     if (mm->ndone == mm->capdone) {
         mm->capdone = mm->capdone ? mm->capdone * 2 : 256;
         mm->done = mf_xreallocarray(mm->done, mm->capdone, sizeof(*mm->done));
     }
-    if (mm->ndone && mm->done[mm->ndone - 1] > it->uid)
+    if (mm->ndone && mm->done[mm->ndone - 1] > m.uid)
         mm->sorted = false;
-    mm->done[mm->ndone++] = it->uid;
-    m.uid = it->uid;
+    mm->done[mm->ndone++] = m.uid;
+    m.missing = 0;
     if ((it->have & items) != items) {
-        m.missing = (it->have & MF__META_SIZE ? 0 : MF_STORE_MISSING_SIZE) |
-                    (it->have & MF__META_DATE ? 0 : MF_STORE_MISSING_DATE) |
-                    (it->have & MF__META_FLAGS ? 0 : MF_STORE_MISSING_FLAGS);
-        return cb(ud, &m);
+        /* Incomplete: the uid and what it lacks, nothing half known. */
+        m = (struct mf_store_meta){
+            .uid = m.uid,
+            .missing =
+                (it->have & MF__META_SIZE ? 0 : MF_STORE_MISSING_SIZE) |
+                (it->have & MF__META_DATE ? 0 : MF_STORE_MISSING_DATE) |
+                (it->have & MF__META_FLAGS ? 0 : MF_STORE_MISSING_FLAGS)};
     }
-    m.size = it->size;
-    m.date = it->date;
-    m.flags = it->flags;
-    m.message_id = it->message_id;
-    m.subject = it->subject;
-    m.from = it->from;
-    m.gm_msgid = it->gm_msgid;
     return cb(ud, &m);
 }
 
+/* A part's strings are owned (struct part): replaced by a copy. */
 static void
-set_str(char **dst, const char *src) {
-    free(*dst);
+set_str(const char **dst, const char *src) {
+    free((char *)*dst);
     *dst = src ? mf_xstrdup(src) : NULL;
 }
 
 /* Merges it into p (later items win). */
 static void
 part_merge(struct part *p, const struct mf__meta_items *it) {
+    struct mf_store_meta *m = &p->it.m;
+
     if (it->have & MF__META_SIZE)
-        p->size = it->size;
+        m->size = it->m.size;
     if (it->have & MF__META_DATE)
-        set_str(&p->date, it->date);
+        set_str(&m->date, it->m.date);
     if (it->have & MF__META_FLAGS)
-        set_str(&p->flags, it->flags);
+        set_str(&m->flags, it->m.flags);
     if (it->have & MF__META_HEADER) {
-        set_str(&p->message_id, it->message_id);
-        set_str(&p->subject, it->subject);
-        set_str(&p->from, it->from);
+        set_str(&m->message_id, it->m.message_id);
+        set_str(&m->subject, it->m.subject);
+        set_str(&m->from, it->m.from);
     }
     if (it->have & MF__META_GMID)
-        p->gm_msgid = it->gm_msgid;
-    p->have |= it->have;
-}
-
-static struct mf__meta_items
-part_items(const struct part *p) {
-    struct mf__meta_items it = {.uid = p->uid,
-                                .have = p->have,
-                                .size = p->size,
-                                .date = p->date,
-                                .flags = p->flags,
-                                .message_id = p->message_id,
-                                .subject = p->subject,
-                                .from = p->from,
-                                .gm_msgid = p->gm_msgid};
-    return it;
+        m->gm_msgid = it->m.gm_msgid;
+    p->it.have |= it->have;
 }
 
 static void
@@ -153,13 +135,12 @@ mf__meta_merge_add(struct mf__meta_merge *mm, const struct mf__meta_items *it,
                    mf_store_meta_cb cb, void *ud) {
     size_t i = mm->np;
     struct part *p;
-    struct mf__meta_items all;
     mf_err rc;
 
-    while (i > 0 && mm->p[i - 1].uid != it->uid)
+    while (i > 0 && mm->p[i - 1].it.m.uid != it->m.uid)
         i--;
     if (i == 0) {
-        if (delivered(mm, it->uid))
+        if (delivered(mm, it->m.uid))
             return MF_E_OK; /* a late unsolicited FETCH */
         if ((it->have & mm->need) == mm->need)
             return deliver(mm, it, cb, ud); /* the usual case */
@@ -169,15 +150,14 @@ mf__meta_merge_add(struct mf__meta_merge *mm, const struct mf__meta_items *it,
         }
         p = &mm->p[mm->np++];
         memset(p, 0, sizeof(*p));
-        p->uid = it->uid;
+        p->it.m.uid = it->m.uid;
         i = mm->np;
     }
     p = &mm->p[i - 1];
     part_merge(p, it);
-    if ((p->have & mm->need) != mm->need)
+    if ((p->it.have & mm->need) != mm->need)
         return MF_E_OK;
-    all = part_items(p);
-    rc = deliver(mm, &all, cb, ud);
+    rc = deliver(mm, &p->it, cb, ud);
     part_remove(mm, i - 1);
     return rc;
 }
@@ -185,7 +165,7 @@ mf__meta_merge_add(struct mf__meta_merge *mm, const struct mf__meta_items *it,
 static int
 by_uid(const void *a, const void *b) {
     const struct part *x = a, *y = b;
-    return x->uid < y->uid ? -1 : x->uid > y->uid;
+    return x->it.m.uid < y->it.m.uid ? -1 : x->it.m.uid > y->it.m.uid;
 }
 
 mf_err
@@ -196,8 +176,7 @@ mf__meta_merge_finish(struct mf__meta_merge *mm, mf_store_meta_cb cb,
     if (mm->np)
         qsort(mm->p, mm->np, sizeof(*mm->p), by_uid);
     for (size_t i = 0; i < mm->np && rc == MF_E_OK; i++) {
-        struct mf__meta_items it = part_items(&mm->p[i]);
-        rc = deliver(mm, &it, cb, ud);
+        rc = deliver(mm, &mm->p[i].it, cb, ud);
     }
     while (mm->np)
         part_remove(mm, mm->np - 1);

@@ -35,17 +35,13 @@
 #define MF__META_HEADER (1u << 3)
 #define MF__META_GMID (1u << 4)
 
-/* What one FETCH response said about a message; strings borrowed. */
+/* What one FETCH response said about a message: the fields of m that
+ * the have bits name (date NULL for NIL; message_id, subject and from
+ * with MF__META_HEADER, each may be NULL), m.uid always; m.missing is
+ * not used. Strings borrowed. */
 struct mf__meta_items {
-    uint32_t uid;
     unsigned have;
-    uint64_t size;
-    const char *date; /* with MF__META_DATE: NULL for NIL */
-    const char *flags;
-    const char *message_id; /* with MF__META_HEADER, may be NULL */
-    const char *subject;    /* with MF__META_HEADER, may be NULL */
-    const char *from;       /* with MF__META_HEADER, may be NULL */
-    uint64_t gm_msgid;      /* with MF__META_GMID */
+    struct mf_store_meta m;
 };
 
 struct mf__meta_merge;

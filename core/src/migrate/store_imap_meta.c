@@ -124,37 +124,37 @@ on_meta_fetch(void *ud, const struct mf_imap_response *r) {
         !mf_imap_arg_as_list(&r->args[0], &items, &n))
         return MF_E_OK;
     if ((a = mf_imap_args_find(items, n, "UID"))) {
-        if (!mf_imap_arg_as_u32(a, &it.uid) || it.uid == 0)
+        if (!mf_imap_arg_as_u32(a, &it.m.uid) || it.m.uid == 0)
             return MF_E_OK;
-        mf__store_imap_map_put(is, r->number, it.uid);
-    } else if ((it.uid = mf__store_imap_map_uid(is, r->number)) == 0) {
+        mf__store_imap_map_put(is, r->number, it.m.uid);
+    } else if ((it.m.uid = mf__store_imap_map_uid(is, r->number)) == 0) {
         return MF_E_OK;
     }
     /* "n:*" always includes the last message (RFC 3501 6.4.8). */
-    if (it.uid < is->mfirst || (is->mlast && it.uid > is->mlast))
+    if (it.m.uid < is->mfirst || (is->mlast && it.m.uid > is->mlast))
         return MF_E_OK;
     if ((a = mf_imap_args_find(items, n, "RFC822.SIZE")) &&
-        mf_imap_arg_as_u64(a, &it.size))
+        mf_imap_arg_as_u64(a, &it.m.size))
         it.have |= MF__META_SIZE;
     /* INTERNALDATE NIL: copied without a date (the target's "now"),
      * never as the text "NIL". */
     if ((a = mf_imap_args_find(items, n, "INTERNALDATE")) &&
-        (mf_imap_arg_is_nil(a) || mf_imap_arg_as_astring(a, &it.date)))
+        (mf_imap_arg_is_nil(a) || mf_imap_arg_as_astring(a, &it.m.date)))
         it.have |= MF__META_DATE;
     if ((a = mf_imap_args_find(items, n, "FLAGS")) && render_flags(a, &flags)) {
-        it.flags = (const char *)flags.data;
+        it.m.flags = (const char *)flags.data;
         it.have |= MF__META_FLAGS;
     }
     /* developers.google.com/gmail/imap/imap-extensions: X-GM-MSGID is
      * a 64-bit number, the same in every label folder. */
     if ((a = mf_imap_args_find(items, n, "X-GM-MSGID")) &&
-        mf_imap_arg_as_u64(a, &it.gm_msgid))
+        mf_imap_arg_as_u64(a, &it.m.gm_msgid))
         it.have |= MF__META_GMID;
     if ((a = find_header_item(items, n))) {
-        scan_header(is, a, &subject, &it.message_id, &it.from);
+        scan_header(is, a, &subject, &it.m.message_id, &it.m.from);
         if (subject.len) {
             mf_buf_append(&subject, "", 1);
-            it.subject = (const char *)subject.data;
+            it.m.subject = (const char *)subject.data;
         }
         it.have |= MF__META_HEADER;
     }

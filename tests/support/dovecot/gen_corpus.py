@@ -45,7 +45,8 @@ import time
 
 # Modified UTF-7 lives in tests/support/mutf7.py, shared with imapcompare.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from fixturelib import read_env  # noqa: E402
+from fixturelib import (add_server_args, read_env,  # noqa: E402
+                        server_address)
 from mutf7 import mutf7_decode, mutf7_encode  # noqa: E402
 
 
@@ -658,15 +659,8 @@ def gen_user(a, idx, user, password):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--env", help="dovecot.env (default "
-                   "$MF_TEST_RUN_DIR/dovecot.env when present)")
-    p.add_argument("--server", choices=["source", "target"],
-                   default="source", help="which server of the env file")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--tls", choices=["none", "starttls", "imaps"],
-                   default="none")
-    p.add_argument("--ca-file")
+    # --env defaults to $MF_TEST_RUN_DIR/dovecot.env when present.
+    add_server_args(p)
     p.add_argument("--seed", default="1")
     p.add_argument("--profile", choices=["small", "bench"], default="small")
     p.add_argument("--users", type=int, default=3,
@@ -705,10 +699,7 @@ def main(argv=None):
             env_file = cand
     if env_file:
         env = read_env(env_file)
-    R = args.server.upper()
-    port_key = "_IMAPS_PORT" if args.tls == "imaps" else "_IMAP_PORT"
-    host = args.host or env.get(R + "_HOST", "127.0.0.1")
-    port = args.port or int(env.get(R + port_key, "0"))
+    host, port, ca_file = server_address(args, env)
     if not port:
         sys.exit("gen_corpus: no --port and no dovecot.env")
     ufmt = args.user_format or env.get("USER_FORMAT", "user%02d@example.test")
@@ -721,7 +712,7 @@ def main(argv=None):
     mpu = args.messages_per_user or (50 if args.profile == "small" else 1000)
     a = {
         "host": host, "port": port, "tls": args.tls,
-        "ca_file": args.ca_file or env.get("CA_FILE"),
+        "ca_file": ca_file,
         "seed": str(args.seed), "profile": args.profile,
         "messages_per_user": mpu, "big_fraction": args.big_fraction,
         "big": args.big,

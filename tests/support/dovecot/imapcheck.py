@@ -25,7 +25,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
-from fixturelib import read_env  # noqa: E402
+from fixturelib import (add_server_args, read_env,  # noqa: E402
+                        server_address)
 
 
 def connect(host, port, tls, ca_file, server_name=None):
@@ -81,14 +82,7 @@ def separator(m):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="IMAP login check")
-    p.add_argument("--env")
-    p.add_argument("--server", choices=["source", "target"],
-                   default="source")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--tls", choices=["none", "starttls", "imaps"],
-                   default="none")
-    p.add_argument("--ca-file")
+    add_server_args(p)
     p.add_argument("--server-name", help="name to verify in the cert")
     p.add_argument("--user", required=True)
     p.add_argument("--password")
@@ -106,11 +100,7 @@ def main(argv=None):
     a = p.parse_args(argv)
 
     env = read_env(a.env) if a.env else {}
-    R = a.server.upper()
-    host = a.host or env.get(R + "_HOST", "127.0.0.1")
-    port = a.port or int(env.get(
-        R + ("_IMAPS_PORT" if a.tls == "imaps" else "_IMAP_PORT"), "0"))
-    ca_file = a.ca_file or env.get("CA_FILE")
+    host, port, ca_file = server_address(a, env)
     master = a.master or env.get("MASTER_USER")
     master_password = a.master_password or env.get("MASTER_PASSWORD")
     sep = a.master_separator or env.get("MASTER_SEPARATOR", "*")

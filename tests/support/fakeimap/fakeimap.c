@@ -471,3 +471,15 @@ mf_fakeimap_free(struct mf_fakeimap **fp) {
     free(f);
     *fp = NULL;
 }
+
+mf_err
+mf_fakeimap_submit_text(struct mf_imap_session *s, const char *text,
+                        mf_imap_done_cb cb, void *ud, uint32_t *id_r) {
+    struct mf_imap_cmd_spec c = {0};
+    mf_err rc;
+
+    mf_imap_cmd_text(&c, text);
+    rc = mf_imap_session_submit(s, &c, cb, ud, id_r);
+    mf_imap_cmd_clear(&c);
+    return rc;
+}

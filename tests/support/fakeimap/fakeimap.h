@@ -39,6 +39,8 @@
 #ifndef MF_FAKEIMAP_H
 #define MF_FAKEIMAP_H
 
+#include "mailferry/imap_session.h"
+
 struct mf_fakeimap;
 
 /* Starts playing script (copied) on a new socketpair; *client_fd_r is the
@@ -57,5 +59,10 @@ const char *mf_fakeimap_received(struct mf_fakeimap *f);
 
 /* Finishes if needed and frees; accepts NULL; sets *f to NULL. */
 void mf_fakeimap_free(struct mf_fakeimap **f);
+
+/* Submits the command text (mf_imap_cmd_text()) on the session under
+ * test: mf_imap_session_submit()'s result, cb and *id_r as there. */
+mf_err mf_fakeimap_submit_text(struct mf_imap_session *s, const char *text,
+                               mf_imap_done_cb cb, void *ud, uint32_t *id_r);
 
 #endif

@@ -6,7 +6,6 @@ each for the error cases. `OAuthEnv(dir)` makes them and starts the
 server; `stop()` ends it (TERM, then KILL), by its PID only.
 """
 
-import base64
 import contextlib
 import json
 import os
@@ -21,19 +20,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 import datetime
 
+# The server's own base64url (JWT segments), under the names the tests use.
+from tokenserver import b64url as b64u, unb64url as unb64u  # noqa: F401
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TENANT = "contoso-test"
 CLIENT_ID = "00000000-aaaa-bbbb-cccc-000000000012"
 SECRET = "entra-secret-Zq8~do-not-log"
 SA_EMAIL = "mailferry@test-project.iam.gserviceaccount.com"
-
-
-def b64u(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64u(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
 def _key():

@@ -29,28 +29,10 @@
 
 #define TTL_MS 300 /* short leases: expiry within the test */
 
-struct t {
-    struct mf_testredis redis;
-    struct mf_redis *r; /* borrowed: redis.r */
-};
-
+/* The state of every test: a private redis-server and its client (r). */
 static int
 setup(void **state) {
-    struct t *t = mf_xcalloc(1, sizeof(*t));
-
-    assert_true(mf_testredis_start(&t->redis, "mf_test_lease"));
-    t->r = t->redis.r;
-    *state = t;
-    return 0;
-}
-
-static int
-teardown(void **state) {
-    struct t *t = *state;
-
-    mf_testredis_stop(&t->redis);
-    free(t);
-    return 0;
+    return mf_testredis_setup(state, "mf_test_lease", false);
 }
 
 static struct mf_caps_spec
@@ -65,7 +47,8 @@ spec(const char *endpoint, unsigned max_connections) {
 
 /* One acquire attempt: the lease, or NULL with the full cap in *full_r. */
 static struct mf_caps_lease *
-try_acquire(struct t *t, struct mf_caps_waiter *w, enum mf_caps_cap *full_r) {
+try_acquire(struct mf_testredis *t, struct mf_caps_waiter *w,
+            enum mf_caps_cap *full_r) {
     struct mf_caps_lease *l = NULL;
     enum mf_caps_cap full = MF_CAPS_CAP_NONE;
     struct mf_error err = {0};
@@ -78,7 +61,7 @@ try_acquire(struct t *t, struct mf_caps_waiter *w, enum mf_caps_cap *full_r) {
 }
 
 static struct mf_caps_usage
-usage(struct t *t, const char *endpoint) {
+usage(struct mf_testredis *t, const char *endpoint) {
     struct mf_caps_usage u;
     struct mf_error err = {0};
     assert_int_equal(mf_caps_usage_get(t->r, endpoint, &u, &err), MF_E_OK);
@@ -86,7 +69,7 @@ usage(struct t *t, const char *endpoint) {
 }
 
 static void
-release(struct t *t, struct mf_caps_lease **l) {
+release(struct mf_testredis *t, struct mf_caps_lease **l) {
     struct mf_error err = {0};
     assert_int_equal(mf_caps_release(t->r, l, &err), MF_E_OK);
     assert_null(*l);
@@ -96,7 +79,7 @@ release(struct t *t, struct mf_caps_lease **l) {
 
 static void
 test_acquire_full_release(void **state) {
-    struct t *t = *state;
+    struct mf_testredis *t = *state;
     struct mf_caps_spec s = spec("acq.example:993", 2);
     struct mf_caps_waiter *w1 = mf_caps_waiter_new(&s);
     struct mf_caps_waiter *w2 = mf_caps_waiter_new(&s);
@@ -138,7 +121,7 @@ test_acquire_full_release(void **state) {
  * taken until the TTL runs out, then free again; its renewal fails. */
 static void
 test_expiry(void **state) {
-    struct t *t = *state;
+    struct mf_testredis *t = *state;
     struct mf_caps_spec s = spec("exp.example:993", 1);
     struct mf_caps_waiter *dead = mf_caps_waiter_new(&s);
     struct mf_caps_waiter *next = mf_caps_waiter_new(&s);
@@ -169,7 +152,7 @@ test_expiry(void **state) {
  * be gone (the TTL). */
 static void
 test_renew_and_schedule(void **state) {
-    struct t *t = *state;
+    struct mf_testredis *t = *state;
     struct mf_caps_spec s = spec("renew.example:993", 1);
     struct mf_caps_waiter *w = mf_caps_waiter_new(&s);
     struct mf_caps_waiter *other = mf_caps_waiter_new(&s);
@@ -201,7 +184,7 @@ test_renew_and_schedule(void **state) {
  * is out of the way at once. */
 static void
 test_waiters_in_order(void **state) {
-    struct t *t = *state;
+    struct mf_testredis *t = *state;
     struct mf_caps_spec s = spec("line.example:993", 1);
     struct mf_caps_waiter *holder = mf_caps_waiter_new(&s);
     struct mf_caps_waiter *first = mf_caps_waiter_new(&s);
@@ -255,10 +238,10 @@ wait_thread(void *ud) {
  * woken by the release rather than by its wake period. */
 static void
 test_wait_woken_by_release(void **state) {
-    struct t *t = *state;
+    struct mf_testredis *t = *state;
     struct mf_caps_spec s = spec("wake.example:993", 1);
     struct mf_caps_waiter *holder = mf_caps_waiter_new(&s);
-    struct blocked b = {.url = mf_testredis_url(&t->redis)};
+    struct blocked b = {.url = mf_testredis_url(t)};
     struct mf_caps_lease *l = try_acquire(t, holder, NULL);
     pthread_t th;
 
@@ -290,5 +273,5 @@ main(void) {
         cmocka_unit_test(test_waiters_in_order),
         cmocka_unit_test(test_wait_woken_by_release),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, mf_testredis_teardown);
 }

@@ -12,6 +12,7 @@
 
 #include "mailferry/crypto.h"
 #include "mailferry/util.h"
+#include "unittest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,26 +26,6 @@
 #define KEY_HEX                                                                \
     "k0:a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5"
 
-static struct mf_crypto_keyring *
-ring(const char *text) {
-    struct mf_crypto_keyring *kr = NULL;
-    struct mf_error err = {0};
-
-    if (mf_crypto_keyring_parse(text, strlen(text), &kr, &err) != MF_E_OK)
-        fail_msg("parse: %s", err.detail);
-    return kr;
-}
-
-static bool
-contains(const uint8_t *hay, size_t n, const char *needle) {
-    size_t m = strlen(needle);
-
-    for (size_t i = 0; m <= n && i <= n - m; i++)
-        if (memcmp(hay + i, needle, m) == 0)
-            return true;
-    return false;
-}
-
 /* ------------------------------------------------------------------ */
 
 static void
@@ -52,7 +33,7 @@ test_keyfile_parse(void **state) {
     struct mf_crypto_keyring *kr;
 
     (void)state;
-    kr = ring("# comment\n\n  " KEY_B64 "  \r\n" KEY_HEX "\n");
+    kr = mf_test_keyring("# comment\n\n  " KEY_B64 "  \r\n" KEY_HEX "\n");
     assert_int_equal(mf_crypto_keyring_count(kr), 2);
     assert_string_equal(mf_crypto_keyring_current_id(kr), "k1");
     mf_crypto_keyring_free(&kr);
@@ -60,7 +41,7 @@ test_keyfile_parse(void **state) {
     mf_crypto_keyring_free(&kr); /* NULL is fine */
 
     /* Base64 without padding is the same key. */
-    kr = ring("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+    kr = mf_test_keyring("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
     assert_string_equal(mf_crypto_keyring_current_id(kr), "k1");
     mf_crypto_keyring_free(&kr);
 }
@@ -134,7 +115,7 @@ test_keyfile_parse_errors(void **state) {
 
 static void
 test_round_trip(void **state) {
-    struct mf_crypto_keyring *kr = ring(KEY_B64 "\n" KEY_HEX "\n");
+    struct mf_crypto_keyring *kr = mf_test_keyring(KEY_B64 "\n" KEY_HEX "\n");
     struct mf_sealed_secret s;
     struct mf_crypto_secret *out = NULL;
     struct mf_error err = {0};
@@ -147,8 +128,8 @@ test_round_trip(void **state) {
     assert_string_equal(s.master_key_id, "k1");
     assert_int_equal(s.ciphertext_len, strlen(pw));
     /* No plaintext in any sealed field. */
-    assert_false(contains(s.ciphertext, s.ciphertext_len, "correct"));
-    assert_false(contains((const uint8_t *)&s, sizeof(s), "correct"));
+    assert_false(mf_test_contains(s.ciphertext, s.ciphertext_len, "correct"));
+    assert_false(mf_test_contains((const uint8_t *)&s, sizeof(s), "correct"));
     assert_int_equal(
         mf_crypto_open(kr, "b1", "alice@example.org", "source", &s, &out, &err),
         MF_E_OK);
@@ -217,7 +198,7 @@ test_round_trip(void **state) {
 
 static void
 test_binding(void **state) {
-    struct mf_crypto_keyring *kr = ring(KEY_B64);
+    struct mf_crypto_keyring *kr = mf_test_keyring(KEY_B64);
     struct mf_sealed_secret s;
     struct mf_crypto_secret *out = NULL;
     struct mf_error err = {0};
@@ -249,7 +230,7 @@ test_binding(void **state) {
 /* Flips one bit at a time in every field; every flip must fail. */
 static void
 test_tamper(void **state) {
-    struct mf_crypto_keyring *kr = ring(KEY_B64);
+    struct mf_crypto_keyring *kr = mf_test_keyring(KEY_B64);
     struct mf_sealed_secret s, t;
     struct mf_crypto_secret *out = NULL;
     struct mf_error err = {0};
@@ -301,8 +282,9 @@ test_tamper(void **state) {
 
 static void
 test_key_ids(void **state) {
-    struct mf_crypto_keyring *a = ring(KEY_B64), *b = ring(KEY_HEX);
-    struct mf_crypto_keyring *c = ring(
+    struct mf_crypto_keyring *a = mf_test_keyring(KEY_B64),
+                             *b = mf_test_keyring(KEY_HEX);
+    struct mf_crypto_keyring *c = mf_test_keyring(
         "k1:a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5");
     struct mf_sealed_secret s;
     struct mf_crypto_secret *out = NULL;

@@ -13,6 +13,7 @@
 #include "mailferry/csv.h"
 #include "mailferry/json.h"
 #include "mailferry/util.h"
+#include "testconf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,21 +26,6 @@ count_issue(void *ud, const struct mf_csv_issue *is) {
     (*(int *)ud)++;
 }
 
-static char *
-write_tmp(const char *text) {
-    static char path[4096];
-    const char *tmp = getenv("TMPDIR");
-    int fd;
-
-    snprintf(path, sizeof(path), "%s/mf_test_load_XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    return path;
-}
-
 static void
 test_load(void **state) {
     const char *csv =
@@ -47,7 +33,7 @@ test_load(void **state) {
         "a@example.test,alice,pw1,,\r\n"
         "not-an-address,bob,pw2,,\r\n"
         "c@example.test,carol,pw3,carol-t,tpw\r\n";
-    char *path = write_tmp(csv);
+    char *path = mf_testconf_file("mf_test_load", csv);
     struct mf_csv_mailbox *rows = NULL;
     struct mf_csv_stats stats;
     struct mf_error err = {0};
@@ -59,6 +45,7 @@ test_load(void **state) {
         mf_csv_load(path, NULL, count_issue, &issues, &rows, &n, &stats, &err),
         MF_E_OK);
     unlink(path);
+    free(path);
     assert_int_equal(issues, 1);
     assert_int_equal(n, 2);
     assert_int_equal(rows[0].line, 2);

@@ -11,25 +11,26 @@
 #include <cmocka.h>
 
 #include "mailferry/csv.h"
+#include "testconf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static char path[4096];
+/* owned: the file write_csv() wrote last, kept after remove_csv() as the
+ * name of a missing file */
+static char *path;
 
 static void
 write_csv(const char *text) {
-    const char *tmp = getenv("TMPDIR");
-    int fd;
+    free(path);
+    path = mf_testconf_file("mf_test_validate", text);
+}
 
-    snprintf(path, sizeof(path), "%s/mf_test_validate_XXXXXX",
-             tmp && *tmp ? tmp : "/tmp");
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+static void
+remove_csv(void) {
+    unlink(path);
 }
 
 /* Runs mf_csv_validate() into a new string *out_r (free it). */
@@ -55,7 +56,7 @@ test_text(void **state) {
     assert_int_equal(validate(false, &out), MF_E_OK);
     assert_non_null(strstr(out, ": 1 rows, 1 mailboxes, 0 errors: valid\n"));
     free(out);
-    unlink(path);
+    remove_csv();
 
     write_csv("EmailAddress,UserName,Password\r\n"
               "not-an-address,bob,pw2\r\n");
@@ -63,7 +64,7 @@ test_text(void **state) {
     assert_non_null(strstr(out, ":2:"));
     assert_non_null(strstr(out, "1 errors: INVALID\n"));
     free(out);
-    unlink(path);
+    remove_csv();
 }
 
 static void
@@ -79,7 +80,7 @@ test_json_and_missing(void **state) {
     assert_non_null(strstr(out, "\"valid\":false"));
     assert_non_null(strstr(out, "\"error_count\":1"));
     free(out);
-    unlink(path);
+    remove_csv();
 
     assert_int_equal(validate(true, &out), MF_E_IO);
     assert_string_equal(out, "");

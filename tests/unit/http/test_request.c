@@ -21,46 +21,56 @@ struct vec {
     int minor;
 };
 
+/* A head the parser must accept as method, path and HTTP/1.minor, refuse
+ * with status, or wait on for more bytes. */
+#define DONE(in, method, path, minor)                                          \
+    { in, MF__HTTP_DONE, 0, method, path, minor }
+#define ERROR(in, status)                                                      \
+    { in, MF__HTTP_ERROR, status, NULL, NULL, 0 }
+#define MORE(in)                                                               \
+    { in, MF__HTTP_MORE, 0, NULL, NULL, 0 }
+
 static const struct vec vecs[] = {
-    {"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", MF__HTTP_DONE, 0, "GET",
-     "/metrics", 1},
-    {"HEAD /healthz HTTP/1.0\r\n\r\n", MF__HTTP_DONE, 0, "HEAD", "/healthz", 0},
-    {"GET /readyz?verbose=1#x HTTP/1.1\r\nA: b\r\nC:\r\n\r\n", MF__HTTP_DONE, 0,
-     "GET", "/readyz", 1},
+    DONE("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", "GET", "/metrics", 1),
+    DONE("HEAD /healthz HTTP/1.0\r\n\r\n", "HEAD", "/healthz", 0),
+    DONE("GET /readyz?verbose=1#x HTTP/1.1\r\nA: b\r\nC:\r\n\r\n", "GET",
+         "/readyz", 1),
     /* bare LF line endings (RFC 9112 §2.2) */
-    {"GET / HTTP/1.1\nHost: x\n\n", MF__HTTP_DONE, 0, "GET", "/", 1},
+    DONE("GET / HTTP/1.1\nHost: x\n\n", "GET", "/", 1),
     /* empty lines before the request line are ignored */
-    {"\r\n\r\nGET /a HTTP/1.1\r\n\r\n", MF__HTTP_DONE, 0, "GET", "/a", 1},
+    DONE("\r\n\r\nGET /a HTTP/1.1\r\n\r\n", "GET", "/a", 1),
     /* absolute-form */
-    {"GET http://h:9090/metrics?x HTTP/1.1\r\n\r\n", MF__HTTP_DONE, 0, "GET",
-     "/metrics", 1},
-    {"GET http://h:9090 HTTP/1.1\r\n\r\n", MF__HTTP_DONE, 0, "GET", "/", 1},
-    {"POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\n", MF__HTTP_DONE, 0,
-     "POST", "/metrics", 1},
-    {"OPTIONS * HTTP/1.1\r\n\r\n", MF__HTTP_DONE, 0, "OPTIONS", "*", 1},
+    DONE("GET http://h:9090/metrics?x HTTP/1.1\r\n\r\n", "GET", "/metrics", 1),
+    DONE("GET http://h:9090 HTTP/1.1\r\n\r\n", "GET", "/", 1),
+    DONE("POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\n", "POST",
+         "/metrics", 1),
+    DONE("OPTIONS * HTTP/1.1\r\n\r\n", "OPTIONS", "*", 1),
     /* errors */
-    {"GET /metrics HTTP/2.0\r\n\r\n", MF__HTTP_ERROR, 505, 0, 0, 0},
-    {"GET /metrics\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"GET  /metrics HTTP/1.1\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"GET /metrics HTTP/1.1 \r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"GET /metrics http/1.1\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"GET metrics HTTP/1.1\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"G(T / HTTP/1.1\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"GET /\x7f HTTP/1.1\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"GET /\xc3\xa9 HTTP/1.1\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"AVERYLONGMETHODNAME / HTTP/1.1\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"GET / HTTP/1.1\r\nHost x\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"GET / HTTP/1.1\r\nHost : x\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"GET / HTTP/1.1\r\nA: b\r\n  folded\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0,
-     0},
-    {"GET / HTTP/1.1\r\n: empty name\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
-    {"GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", MF__HTTP_ERROR, 400, 0, 0, 0},
+    ERROR("GET /metrics HTTP/2.0\r\n\r\n", 505),
+    ERROR("GET /metrics\r\n\r\n", 400),
+    ERROR("GET  /metrics HTTP/1.1\r\n\r\n", 400),
+    ERROR("GET /metrics HTTP/1.1 \r\n\r\n", 400),
+    ERROR("GET /metrics http/1.1\r\n\r\n", 400),
+    ERROR("GET metrics HTTP/1.1\r\n\r\n", 400),
+    ERROR("G(T / HTTP/1.1\r\n\r\n", 400),
+    ERROR("GET /\x7f HTTP/1.1\r\n\r\n", 400),
+    ERROR("GET /\xc3\xa9 HTTP/1.1\r\n\r\n", 400),
+    ERROR("AVERYLONGMETHODNAME / HTTP/1.1\r\n\r\n", 400),
+    ERROR("GET / HTTP/1.1\r\nHost x\r\n\r\n", 400),
+    ERROR("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+    ERROR("GET / HTTP/1.1\r\nA: b\r\n  folded\r\n\r\n", 400),
+    ERROR("GET / HTTP/1.1\r\n: empty name\r\n\r\n", 400),
+    ERROR("GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", 400),
     /* incomplete */
-    {"GET / HTTP/1.1\r\n", MF__HTTP_MORE, 0, 0, 0, 0},
-    {"GET / HTTP/1.1\r\nHost: x\r\n\r", MF__HTTP_MORE, 0, 0, 0, 0},
-    {"", MF__HTTP_MORE, 0, 0, 0, 0},
-    {"\r\n", MF__HTTP_MORE, 0, 0, 0, 0},
+    MORE("GET / HTTP/1.1\r\n"),
+    MORE("GET / HTTP/1.1\r\nHost: x\r\n\r"),
+    MORE(""),
+    MORE("\r\n"),
 };
+
+#undef DONE
+#undef ERROR
+#undef MORE
 
 static void
 check(const struct vec *v, const struct mf__http_req *r, const char *how) {

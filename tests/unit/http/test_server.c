@@ -179,6 +179,18 @@ read_all(int fd, struct mf_buf *out) {
     }
 }
 
+/* A client with a small (32 KB) receive buffer that has asked for path
+ * and not read yet; its socket. */
+static int
+ask_slow_reader(const struct app *a, const char *path) {
+    char req[128];
+    int fd = dial_rcvbuf(a, 32768);
+
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\n\r\n", path);
+    send_all(fd, req, strlen(req));
+    return fd;
+}
+
 struct reply {
     int status;
     char *head; /* owned: status line and headers */
@@ -351,6 +363,12 @@ test_slow_clients_dropped(void **state) {
     assert_int_equal(get_status(a, "/healthz"), 200);
 }
 
+static void
+close_all(const int *fds, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        close(fds[i]);
+}
+
 /* With max_conns 2 and the probe slots held by silent clients, the next
  * waits in the backlog and is served once the timeout frees a slot. */
 static void
@@ -364,8 +382,7 @@ test_connection_limit(void **state) {
     assert_int_equal(get_status(a, "/healthz"), 200);
     int64_t waited = (int64_t)mf_monotonic_ms() - t0;
     assert_true(waited >= 200);
-    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
-        close(held[i]);
+    close_all(held, MF_ARRAY_LEN(held));
 }
 
 /* A client socket bound to source address src (any 127/8 address is
@@ -406,6 +423,18 @@ status_from(const struct app *a, const char *src, const char *path) {
  * 1 s bound failed once with other builds running). */
 #define ANSWERED_AT_ONCE_MS (MF_HTTP_DEFAULT_TIMEOUT_MS / 2)
 
+/* Another client (127.0.0.2) asks for the three endpoints: /healthz and
+ * /readyz answer 200, /metrics metrics_status, all at once. */
+static void
+probes_answer_at_once(const struct app *a, int metrics_status) {
+    int64_t t0 = (int64_t)mf_monotonic_ms();
+
+    assert_int_equal(status_from(a, "127.0.0.2", "/healthz"), 200);
+    assert_int_equal(status_from(a, "127.0.0.2", "/readyz"), 200);
+    assert_int_equal(status_from(a, "127.0.0.2", "/metrics"), metrics_status);
+    assert_true((int64_t)mf_monotonic_ms() - t0 < ANSWERED_AT_ONCE_MS);
+}
+
 /* Issue 17 item 5: one client holding many slow connections (the default
  * pool of 64 and more) does not stop /healthz answering another client at
  * once: it gets its share (8) and the rest of its connections are closed. */
@@ -416,13 +445,8 @@ test_one_client_cannot_starve_probes(void **state) {
     for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
         held[i] = dial_from(a, "127.0.0.1");
     usleep(100000);
-    int64_t t0 = (int64_t)mf_monotonic_ms();
-    assert_int_equal(status_from(a, "127.0.0.2", "/healthz"), 200);
-    assert_int_equal(status_from(a, "127.0.0.2", "/readyz"), 200);
-    assert_int_equal(status_from(a, "127.0.0.2", "/metrics"), 200);
-    assert_true((int64_t)mf_monotonic_ms() - t0 < ANSWERED_AT_ONCE_MS);
-    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
-        close(held[i]);
+    probes_answer_at_once(a, 200);
+    close_all(held, MF_ARRAY_LEN(held));
 }
 
 /* Many clients holding every regular slot: probes still answer from the
@@ -438,13 +462,8 @@ test_probes_served_first(void **state) {
         held[i] = dial_from(a, src);
     }
     usleep(100000);
-    int64_t t0 = (int64_t)mf_monotonic_ms();
-    assert_int_equal(status_from(a, "127.0.0.2", "/healthz"), 200);
-    assert_int_equal(status_from(a, "127.0.0.2", "/readyz"), 200);
-    assert_int_equal(status_from(a, "127.0.0.2", "/metrics"), 503);
-    assert_true((int64_t)mf_monotonic_ms() - t0 < ANSWERED_AT_ONCE_MS);
-    for (size_t i = 0; i < MF_ARRAY_LEN(held); i++)
-        close(held[i]);
+    probes_answer_at_once(a, 503);
+    close_all(held, MF_ARRAY_LEN(held));
 }
 
 struct worker_arg {
@@ -493,9 +512,7 @@ test_concurrent(void **state) {
 static void
 test_big_response(void **state) {
     struct app *a = *state;
-    int fd = dial_rcvbuf(a, 32768);
-    const char *req = "GET /big HTTP/1.1\r\n\r\n";
-    send_all(fd, req, strlen(req));
+    int fd = ask_slow_reader(a, "/big");
     usleep(100000);
     struct mf_buf b = {0};
     assert_true(read_all(fd, &b) > 0);
@@ -513,9 +530,7 @@ test_big_response(void **state) {
 static void
 test_non_reader_dropped(void **state) {
     struct app *a = *state;
-    int fd = dial_rcvbuf(a, 32768);
-    const char *req = "GET /huge HTTP/1.1\r\n\r\n";
-    send_all(fd, req, strlen(req));
+    int fd = ask_slow_reader(a, "/huge");
     assert_int_equal(get_status(a, "/healthz"), 200);
     usleep(800000);
     struct mf_buf b = {0};

@@ -74,6 +74,20 @@ test_quote_astring(void **state) {
     mf_buf_free(&b);
 }
 
+/* Fails unless every field of got is want's. */
+static void
+expect_dt(const struct mf_imap_datetime *got, struct mf_imap_datetime want) {
+    const struct mf_imap_datetime *w = &want;
+
+    if (got->year != w->year || got->month != w->month || got->day != w->day ||
+        got->hour != w->hour || got->min != w->min || got->sec != w->sec ||
+        got->tz_minutes != w->tz_minutes)
+        fail_msg("got %d-%d-%d %d:%d:%d %+d, want %d-%d-%d %d:%d:%d %+d",
+                 got->year, got->month, got->day, got->hour, got->min, got->sec,
+                 got->tz_minutes, w->year, w->month, w->day, w->hour, w->min,
+                 w->sec, w->tz_minutes);
+}
+
 static void
 test_datetime_parse(void **state) {
     struct mf_imap_datetime dt;
@@ -81,13 +95,7 @@ test_datetime_parse(void **state) {
 
     const char *s = " 5-Mar-2024 14:07:09 +0100";
     assert_int_equal(mf_imap_datetime_parse(s, strlen(s), &dt), MF_E_OK);
-    assert_int_equal(dt.year, 2024);
-    assert_int_equal(dt.month, 3);
-    assert_int_equal(dt.day, 5);
-    assert_int_equal(dt.hour, 14);
-    assert_int_equal(dt.min, 7);
-    assert_int_equal(dt.sec, 9);
-    assert_int_equal(dt.tz_minutes, 60);
+    expect_dt(&dt, (struct mf_imap_datetime){2024, 3, 5, 14, 7, 9, 60});
 
     s = "29-feb-2024 23:59:60 -0530";
     assert_int_equal(mf_imap_datetime_parse(s, strlen(s), &dt), MF_E_OK);
@@ -171,13 +179,7 @@ test_unix(void **state) {
     assert_int_equal(mf_imap_datetime_to_unix(&dt), 1000000000);
 
     mf_imap_datetime_from_unix(1000000000, -330, &dt);
-    assert_int_equal(dt.year, 2001);
-    assert_int_equal(dt.month, 9);
-    assert_int_equal(dt.day, 8);
-    assert_int_equal(dt.hour, 20);
-    assert_int_equal(dt.min, 16);
-    assert_int_equal(dt.sec, 40);
-    assert_int_equal(dt.tz_minutes, -330);
+    expect_dt(&dt, (struct mf_imap_datetime){2001, 9, 8, 20, 16, 40, -330});
 
     /* Before the epoch, and a sweep that must round-trip. */
     mf_imap_datetime_from_unix(-1, 0, &dt);

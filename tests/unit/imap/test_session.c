@@ -131,12 +131,10 @@ rec_done(void *ud, const struct mf_imap_result *res) {
 
 static uint32_t
 submit_text(struct mf_imap_session *s, const char *text, struct rec *r) {
-    struct mf_imap_cmd_spec c = {0};
     uint32_t id = 0;
 
-    mf_imap_cmd_text(&c, text);
-    assert_int_equal(mf_imap_session_submit(s, &c, rec_done, r, &id), MF_E_OK);
-    mf_imap_cmd_clear(&c);
+    assert_int_equal(mf_fakeimap_submit_text(s, text, rec_done, r, &id),
+                     MF_E_OK);
     return id;
 }
 

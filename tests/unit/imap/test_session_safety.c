@@ -190,13 +190,10 @@ submit_append(struct t *t, struct result *r, uint64_t size) {
 
 static uint32_t
 submit_text(struct t *t, const char *text, struct result *r) {
-    struct mf_imap_cmd_spec c = {0};
     uint32_t id = 0;
 
-    mf_imap_cmd_text(&c, text);
-    assert_int_equal(mf_imap_session_submit(t->s, &c, on_done, r, &id),
+    assert_int_equal(mf_fakeimap_submit_text(t->s, text, on_done, r, &id),
                      MF_E_OK);
-    mf_imap_cmd_clear(&c);
     return id;
 }
 

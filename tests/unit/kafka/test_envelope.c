@@ -13,6 +13,7 @@
 #include "mailferry/crypto.h"
 #include "mailferry/envelope.h"
 #include "mailferry/util.h"
+#include "unittest.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,7 @@
 
 static struct mf_crypto_keyring *
 ring(void) {
-    struct mf_crypto_keyring *kr = NULL;
-    struct mf_error err = {0};
-
-    assert_int_equal(mf_crypto_keyring_parse(KEYS, strlen(KEYS), &kr, &err),
-                     MF_E_OK);
-    return kr;
+    return mf_test_keyring(KEYS);
 }
 
 static void
@@ -77,16 +73,6 @@ unpack(const uint8_t *buf, size_t len, struct mf_envelope *out,
     return mf_envelope_unpack(buf, len, 0, out, err);
 }
 
-static bool
-contains(const uint8_t *hay, size_t n, const char *needle) {
-    size_t m = strlen(needle);
-
-    for (size_t i = 0; m <= n && i <= n - m; i++)
-        if (memcmp(hay + i, needle, m) == 0)
-            return true;
-    return false;
-}
-
 /* ------------------------------------------------------------------ */
 
 static void
@@ -101,7 +87,7 @@ test_job_round_trip(void **state) {
     (void)state;
     make_job(&in, kr);
     pack(&in, &buf, &len);
-    assert_false(contains(buf, len, PASSWORD));
+    assert_false(mf_test_contains(buf, len, PASSWORD));
     assert_int_equal(unpack(buf, len, &out, &err), MF_E_OK);
     assert_int_equal(out.schema_version, MF_ENVELOPE_SCHEMA_VERSION);
     assert_int_equal(strlen(out.message_id), 32);

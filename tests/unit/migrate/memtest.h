@@ -7,6 +7,13 @@
 #ifndef MF_TEST_MEMTEST_H
 #define MF_TEST_MEMTEST_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
 #include "mailferry/util.h"
 #include "migrate/migrate_int.h"
 #include "store_mem.h"
@@ -84,6 +91,18 @@ memrun_teardown(void **state) {
     return 0;
 }
 
+/* A test state of size bytes (at least a struct memrun) whose first
+ * member is its struct memrun, initialised; memrun_teardown() frees it. */
+static inline void *
+memrun_state_new(size_t size) {
+    struct memrun *r;
+
+    assert_true(size >= sizeof(*r));
+    r = calloc(1, size);
+    memrun_init(r);
+    return r;
+}
+
 /* One pass; open NULL: stores over r->env. */
 static inline mf_err
 memrun_pass(struct memrun *r, mf_migrate_open_fn open, void *ud) {
@@ -91,6 +110,22 @@ memrun_pass(struct memrun *r, mf_migrate_open_fn open, void *ud) {
     return mf__migrate_mailbox_mem(&r->o, "user@example.org", &r->login,
                                    &r->login, open ? open : memenv_open,
                                    open ? ud : &r->env, &r->mem, &r->res);
+}
+
+/* One pass over r->env that must succeed: anything else fails the test
+ * with the error's name and detail. */
+static inline void
+memrun_pass_ok(struct memrun *r) {
+    mf_err rc = memrun_pass(r, NULL, NULL);
+    if (rc != MF_E_OK)
+        fail_msg("migrate: %s (%s)", mf_err_name(rc), r->res.error.detail);
+}
+
+/* memrun_pass_ok(), and the pass must have completed. */
+static inline void
+memrun_expect_complete(struct memrun *r) {
+    memrun_pass_ok(r);
+    assert_true(r->res.stats.pass_complete);
 }
 
 /* A folder's checkpoint as the passes left it (*ck_r owns its pending
@@ -254,6 +289,16 @@ folders_differ(const struct mf_mem_folder *a, const struct mf_mem_folder *b,
     keys_free(ka, a->n);
     keys_free(kb, b->n);
     return res;
+}
+
+/* Fails the test unless the source's folder src and the target's folder
+ * dst hold the same messages, flags included. */
+static inline void
+memrun_expect_same(struct memrun *r, const char *src, const char *dst) {
+    const char *why = folders_differ(mf_mem_folder_find(r->env.src, src),
+                                     mf_mem_folder_find(r->env.dst, dst), true);
+    if (why)
+        fail_msg("%s -> %s: %s", src, dst, why);
 }
 
 #endif

@@ -83,19 +83,13 @@ setup(void **state) {
 
 static void
 expect_pass_ok(struct memrun *r) {
-    mf_err rc = memrun_pass(r, NULL, NULL);
-    if (rc != MF_E_OK)
-        fail_msg("migrate: %s (%s)", mf_err_name(rc), r->res.error.detail);
+    memrun_pass_ok(r);
     assert_int_equal(r->res.stats.failed, 0);
 }
 
 static void
 expect_same(struct memrun *r, const char *folder) {
-    const char *why =
-        folders_differ(mf_mem_folder_find(r->env.src, folder),
-                       mf_mem_folder_find(r->env.dst, folder), true);
-    if (why)
-        fail_msg("%s: %s", folder, why);
+    memrun_expect_same(r, folder, folder);
 }
 
 static void

@@ -55,27 +55,11 @@ pass(struct memrun *t) {
 }
 
 static void
-expect_pass_ok(struct memrun *t) {
-    mf_err rc = pass(t);
-    if (rc != MF_E_OK)
-        fail_msg("migrate: %s (%s)", mf_err_name(rc), t->res.error.detail);
-    assert_true(t->res.stats.pass_complete);
-}
-
-static void
 expect_ok(struct memrun *t) {
     mf_err rc = run(t);
     if (rc != MF_E_OK)
         fail_msg("migrate: %s (%s)", mf_err_name(rc), t->res.error.detail);
     assert_int_equal(t->res.error.code, MF_E_OK);
-}
-
-static void
-expect_same(struct memrun *t, const char *src, const char *dst) {
-    const char *why = folders_differ(mf_mem_folder_find(t->env.src, src),
-                                     mf_mem_folder_find(t->env.dst, dst), true);
-    if (why)
-        fail_msg("%s -> %s: %s", src, dst, why);
 }
 
 static struct mf_mem_folder *
@@ -123,12 +107,12 @@ make_tree(struct memrun *t) {
 
 static void
 check_tree(struct memrun *t) {
-    expect_same(t, "INBOX", "INBOX");
-    expect_same(t, "Sent", "Sent Items");
-    expect_same(t, "Drafts", "Drafts");
-    expect_same(t, "Archive", "Archive");
-    expect_same(t, "Archive.2019", "Archive/2019");
-    expect_same(t, "Archive.2019.Q1", "Archive/2019/Q1");
+    memrun_expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "Sent", "Sent Items");
+    memrun_expect_same(t, "Drafts", "Drafts");
+    memrun_expect_same(t, "Archive", "Archive");
+    memrun_expect_same(t, "Archive.2019", "Archive/2019");
+    memrun_expect_same(t, "Archive.2019.Q1", "Archive/2019/Q1");
     /* Mapped by special use, not created by name. */
     assert_null(mf_mem_folder_find(t->env.dst, "Sent"));
     assert_int_equal(t->env.dst->nfolders, 6);
@@ -236,9 +220,9 @@ test_reencoding_target_flags(void **state) {
     mf_mem_folder_add(t->env.dst, "INBOX", 0, true);
     t->env.dst->faults.reencode = true;
     t->o.target_profile = mf_profile_get(MF_PROFILE_EXCHANGE_ONLINE);
-    expect_pass_ok(t);
+    memrun_expect_complete(t);
     mf_mem_msg_set_flags(&sf->msgs[2], "\\Seen \\Answered $Later");
-    expect_pass_ok(t);
+    memrun_expect_complete(t);
     assert_int_equal(t->res.stats.messages_copied, 0);
     assert_int_equal(t->res.stats.flags_updated, 1);
     df = mf_mem_folder_find(t->env.dst, "INBOX");
@@ -277,18 +261,18 @@ test_duplicates_stay(void **state) {
     add_msg(in, "other", 700, "", 6);
     add_msg(in, "twin", 700, "\\Seen", 5);
     expect_ok(t);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
     assert_int_equal(mf_mem_folder_find(t->env.dst, "INBOX")->n, 3);
 
     expect_ok(t);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
     assert_int_equal(t->res.stats.messages_copied, 0);
     assert_int_equal(t->res.stats.messages_present, 3);
 
     /* A third copy in the source: exactly one more on the target. */
     add_msg(in, "twin", 700, "\\Seen", 5);
     expect_ok(t);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
     assert_int_equal(t->res.stats.messages_copied, 1);
     assert_int_equal(t->res.stats.messages_present, 3);
     assert_int_equal(mf_mem_folder_find(t->env.dst, "INBOX")->n, 4);
@@ -329,8 +313,8 @@ interrupted(struct memrun *t, const struct cut *c) {
     /* A throttled attempt that made progress is not counted (throttle.c). */
     assert_int_equal(t->res.stats.attempts, c->code == MF_E_THROTTLED ? 1 : 2);
     assert_int_equal(t->env.dst_opens, 2);
-    expect_same(t, "INBOX", "INBOX");
-    expect_same(t, "Archive", "Archive");
+    memrun_expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "Archive", "Archive");
     assert_int_equal(t->res.n_failed, 0);
     /* Committed, or confirmed after the failed one: recognised, not
      * copied again. Whether any append was still in flight behind the
@@ -412,7 +396,7 @@ test_bye_mid_fetch(void **state) {
     t->env.src->faults.fetch_break_after = 40000;
     expect_ok(t);
     assert_int_equal(t->res.stats.attempts, 2);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
     assert_int_equal(t->env.dst->stats.appended, 300);
     /* The retried folder's messages are counted once. */
     assert_int_equal(t->res.stats.messages_source, 300);
@@ -452,7 +436,7 @@ test_split_then_disconnect(void **state) {
     assert_int_equal(t->res.failed[0].uid, bad);
     /* Every message but the bad one, once. */
     assert_true(mf_mem_msg_remove(in, bad));
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 /* ------------------------------------------------------------------ */
@@ -501,7 +485,7 @@ test_bad_message_alone(void **state) {
     /* It was in a MULTIAPPEND batch of 50. */
     assert_true(t->env.dst->stats.multi_cmds >= 2);
     assert_true(mf_mem_msg_remove(in, bad));
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 /* Without MULTIAPPEND the batch of 50 is 50 single APPENDs: the refused
@@ -524,7 +508,7 @@ test_bad_message_alone_singles(void **state) {
     /* One command per message: the refused one was not sent twice. */
     assert_int_equal(t->env.dst->stats.append_cmds, 120);
     assert_true(mf_mem_msg_remove(in, bad));
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 /* Cyrus 3.6.1's imapd dies when a MULTIAPPEND to a folder that holds
@@ -659,15 +643,15 @@ test_refused_retried_next_pass(void **state) {
     assert_int_equal(t->res.stats.messages_source, 40);
     /* The target takes it now. */
     t->env.dst->faults.reject_marker = NULL;
-    expect_pass_ok(t);
+    memrun_expect_complete(t);
     assert_int_equal(t->res.n_failed, 0);
     assert_int_equal(t->res.stats.failed, 0);
     assert_int_equal(t->res.stats.messages_copied, 1);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
     /* And it stays done. */
-    expect_pass_ok(t);
+    memrun_expect_complete(t);
     assert_int_equal(t->res.stats.messages_copied, 0);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 /* A full target ([OVERQUOTA], RFC 5530) is its own error: the refused
@@ -722,11 +706,11 @@ test_quota_then_lift(void **state) {
     missing = t->res.n_failed;
     /* Lifted: exactly the missing ones are copied. */
     t->env.dst->faults.quota_messages = 0;
-    expect_pass_ok(t);
+    memrun_expect_complete(t);
     assert_int_equal(t->res.stats.messages_copied, missing);
     assert_int_equal(t->res.n_failed, 0);
-    expect_same(t, "INBOX", "INBOX");
-    expect_same(t, "Sent", "Sent");
+    memrun_expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "Sent", "Sent");
 }
 
 /* A message over the size cap is copied by a later pass once the cap has
@@ -740,16 +724,16 @@ test_size_cap_raised(void **state) {
     add_msg(in, "big", 6000, "\\Seen", 2);
     add_msg(in, "small2", 1000, "", 3);
     t->o.max_message_size = 5000;
-    expect_pass_ok(t);
+    memrun_expect_complete(t);
     assert_int_equal(t->res.n_skipped, 1);
-    expect_pass_ok(t);
+    memrun_expect_complete(t);
     assert_int_equal(t->res.n_skipped, 1); /* still listed */
     assert_int_equal(t->res.stats.skipped_too_large, 1);
     t->o.max_message_size = 100000;
-    expect_pass_ok(t);
+    memrun_expect_complete(t);
     assert_int_equal(t->res.n_skipped, 0);
     assert_int_equal(t->res.stats.messages_copied, 1);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 /* A folder the target refuses to create, under its name and then under
@@ -785,7 +769,7 @@ test_folder_create_refused(void **state) {
     assert_non_null(folder_item);
     assert_int_equal(msgs, 12);
     assert_int_equal(t->res.n_renamed, 0);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 /* A target that refuses a folder by its name gets it once more under a
@@ -823,9 +807,9 @@ test_folder_name_fallback(void **state) {
         }
         assert_string_equal(t->res.renamed[0].folder, "Bad*Name");
         assert_string_equal(t->res.renamed[1].folder, "Bad*Name/Sub");
-        expect_same(t, "Bad*Name", "Bad_Name");
-        expect_same(t, "Bad*Name.Sub", "Bad_Name/Sub");
-        expect_same(t, "INBOX", "INBOX");
+        memrun_expect_same(t, "Bad*Name", "Bad_Name");
+        memrun_expect_same(t, "Bad*Name.Sub", "Bad_Name/Sub");
+        memrun_expect_same(t, "INBOX", "INBOX");
     }
     assert_int_equal(t->res.stats.messages_copied, 0);
     assert_null(mf_mem_folder_find(t->env.dst, "Bad*Name"));
@@ -850,7 +834,7 @@ test_unmatched_renames(void **state) {
     fill(t->env.src, "INBOX", 0, 0, 2, 300);
     fill(t->env.src, "Work", 0, 0, 2, 300);
     for (int pass_no = 0; pass_no < 2; pass_no++) {
-        expect_pass_ok(t);
+        memrun_expect_complete(t);
         assert_int_equal(t->res.n_unmatched_renames, 1);
         assert_string_equal(t->res.unmatched_renames[0].folder, "Nope");
         assert_int_equal(t->res.unmatched_renames[0].error.code,
@@ -859,7 +843,7 @@ test_unmatched_renames(void **state) {
         assert_string_equal(t->res.unmatched_renames[0].error.detail, why);
         assert_int_equal(t->res.n_failed, 0);
     }
-    expect_same(t, "Work", "Job");
+    memrun_expect_same(t, "Work", "Job");
     t->o.rules = NULL;
     mf_folder_rules_free(&r);
 }
@@ -898,7 +882,7 @@ test_size_cap(void **state) {
     assert_int_equal(t->res.skipped[0].error.code, MF_E_MESSAGE_TOO_LARGE);
     assert_int_equal(mf_mem_folder_find(t->env.dst, "INBOX")->n, 2);
     assert_true(mf_mem_msg_remove(in, big));
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 static void
@@ -935,7 +919,7 @@ test_vanished(void **state) {
     assert_int_equal(t->res.skipped[0].uid, gone);
     assert_int_equal(t->res.skipped[0].error.code, MF_E_MESSAGE_GONE);
     assert_int_equal(t->res.stats.messages_copied, 19);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 /* ------------------------------------------------------------------ */
@@ -956,7 +940,7 @@ test_throttled_open(void **state) {
     assert_int_equal(t->env.src_opens, 3);
     /* Two waits of the suggested 150 ms, not the 1 ms backoff. */
     assert_true(t->res.stats.seconds >= 0.29);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 /* The admin's --throttle-* rules over the profile's (issue 13): without
@@ -975,7 +959,7 @@ test_throttle_overrides(void **state) {
     t->env.src->faults.open_retry_after_ms = 0;
     expect_ok(t);
     assert_true(t->res.stats.seconds >= 0.11 && t->res.stats.seconds < 20);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 static void
@@ -990,7 +974,7 @@ test_throttle_pause_max(void **state) {
     t->env.src->faults.open_retry_after_ms = 600000; /* 10 min asked */
     expect_ok(t);
     assert_true(t->res.stats.seconds >= 0.14 && t->res.stats.seconds < 20);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 /* Six messages of 300 bytes each in the source's INBOX: three fit in a
@@ -1019,7 +1003,7 @@ expect_waited(struct memrun *t) {
     assert_int_equal(t->res.stats.attempts, 1);
     assert_int_equal(t->res.stats.messages_copied, 6);
     assert_true(t->res.stats.seconds >= 0.9 && t->res.stats.seconds < 20);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
 }
 
 /* A daily upload quota (issue 13, core/src/migrate/quota.c; the run's
@@ -1160,7 +1144,7 @@ test_big_message_streams(void **state) {
     t->o.pipe_bytes = 8192;
     t->env.src->chunk = 1000;
     expect_ok(t);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
     assert_int_equal(t->res.stats.messages_copied, 5);
 }
 
@@ -1173,7 +1157,7 @@ test_many_messages_small_pipe(void **state) {
     t->o.stream_threshold = 4096;
     expect_ok(t);
     assert_int_equal(t->res.stats.messages_copied, 5000);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
     /* appends_in_flight (4) bounds what the target has queued. */
     assert_true(t->env.dst->stats.max_queued <= 4);
 }
@@ -1191,7 +1175,7 @@ test_slow_target_big_batches(void **state) {
     t->env.dst->faults.command_delay_ms = 10;
     expect_ok(t);
     assert_int_equal(t->res.stats.messages_copied, 3000);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
     assert_true(t->env.dst->stats.max_append > 50);
     assert_true(t->env.dst->stats.max_append <= 1000);
     /* At most 50 a command, that was 60 commands at least. */
@@ -1209,7 +1193,7 @@ test_slow_target_singles_batches(void **state) {
     t->env.dst->faults.command_delay_ms = 10;
     expect_ok(t);
     assert_int_equal(t->res.stats.messages_copied, 1000);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(t, "INBOX", "INBOX");
     assert_int_equal(t->env.dst->stats.max_append, 50);
 }
 

@@ -23,17 +23,16 @@
 #include "memtest.h"
 
 struct t {
-    struct memrun r;
+    struct memrun r; /* first: memrun_teardown() frees the state */
     struct mf_mem_folder *sf, *df;
 };
 
 static int
 setup(void **state) {
-    struct t *t = calloc(1, sizeof(*t));
+    struct t *t = memrun_state_new(sizeof(*t));
     static const char *flags[] = {"", "\\Flagged",        "\\Seen", "\\Seen",
                                   "", "\\Seen \\Flagged", "$Later"};
 
-    memrun_init(&t->r);
     t->sf = mf_mem_folder_add(t->r.env.src, "INBOX", 0, 0);
     for (unsigned i = 0; i < 7; i++) {
         char tag[16];
@@ -44,20 +43,9 @@ setup(void **state) {
     return 0;
 }
 
-static int
-teardown(void **state) {
-    struct t *t = *state;
-
-    memrun_clear(&t->r);
-    free(t);
-    return 0;
-}
-
 static void
 pass_ok(struct t *t) {
-    mf_err rc = memrun_pass(&t->r, NULL, NULL);
-    if (rc != MF_E_OK)
-        fail_msg("migrate: %s (%s)", mf_err_name(rc), t->r.res.error.detail);
+    memrun_pass_ok(&t->r);
     t->df = mf_mem_folder_find(t->r.env.dst, "INBOX");
 }
 
@@ -139,7 +127,7 @@ test_conflict_source(void **state) {
 int
 main(void) {
     const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, memrun_teardown)
         T(test_both_sides),
         T(test_conflict_default_target),
         T(test_conflict_source),

@@ -44,18 +44,12 @@ pass(struct memrun *t) {
 
 static void
 pass_ok(struct memrun *t) {
-    mf_err rc = pass(t);
-    if (rc != MF_E_OK)
-        fail_msg("pass: %s (%s)", mf_err_name(rc), t->res.error.detail);
+    memrun_pass_ok(t);
 }
 
 static void
 same(struct memrun *t, const char *name) {
-    const char *why =
-        folders_differ(mf_mem_folder_find(t->env.src, name),
-                       mf_mem_folder_find(t->env.dst, name), true);
-    if (why)
-        fail_msg("%s: %s", name, why);
+    memrun_expect_same(t, name, name);
 }
 
 static struct mf_mem_folder *

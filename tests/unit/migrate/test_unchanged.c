@@ -189,16 +189,15 @@ test_decision_empty_new(void **state) {
 /* ------------------------------------------------------------------ */
 
 struct t {
-    struct memrun r;
+    struct memrun r; /* first: memrun_teardown() frees the state */
     struct mf_mem_folder *in, *work; /* on the source */
 };
 
 static int
 setup(void **state) {
-    struct t *t = calloc(1, sizeof(*t));
+    struct t *t = memrun_state_new(sizeof(*t));
     char tag[32];
 
-    memrun_init(&t->r);
     t->in = mf_mem_folder_find(t->r.env.src, "INBOX");
     t->work = mf_mem_folder_add(t->r.env.src, "Work", 0, true);
     for (unsigned i = 0; i < 12; i++) {
@@ -213,39 +212,13 @@ setup(void **state) {
     return 0;
 }
 
-static int
-teardown(void **state) {
-    struct t *t = *state;
-
-    memrun_clear(&t->r);
-    free(t);
-    return 0;
-}
-
-static void
-expect_pass_ok(struct t *t) {
-    mf_err rc = memrun_pass(&t->r, NULL, NULL);
-    if (rc != MF_E_OK)
-        fail_msg("migrate: %s (%s)", mf_err_name(rc), t->r.res.error.detail);
-    assert_true(t->r.res.stats.pass_complete);
-}
-
-static void
-expect_same(struct t *t, const char *src, const char *dst) {
-    const char *why =
-        folders_differ(mf_mem_folder_find(t->r.env.src, src),
-                       mf_mem_folder_find(t->r.env.dst, dst), true);
-    if (why)
-        fail_msg("%s", why);
-}
-
 /* The first pass, then a pass that must find nothing to do. */
 static void
 first_passes(struct t *t) {
-    expect_pass_ok(t);
+    memrun_expect_complete(&t->r);
     assert_int_equal(t->r.res.stats.messages_copied, 17);
-    expect_same(t, "INBOX", "INBOX");
-    expect_same(t, "Work", "Work");
+    memrun_expect_same(&t->r, "INBOX", "INBOX");
+    memrun_expect_same(&t->r, "Work", "Work");
 }
 
 /* The folders a pass selected on the source (EXAMINE) and on the target,
@@ -267,7 +240,7 @@ static void
 pass_visiting(struct t *t, uint64_t folders) {
     struct visits a = visits_now(t), b;
 
-    expect_pass_ok(t);
+    memrun_expect_complete(&t->r);
     b = visits_now(t);
     if (b.src_selects - a.src_selects != folders ||
         b.dst_selects - a.dst_selects != folders)
@@ -294,8 +267,8 @@ test_noop_pass_lists_nothing(void **state) {
     assert_int_equal(t->r.res.stats.messages_copied, 0);
     assert_true(t->r.env.src->stats.statuses > statuses);
     pass_visiting(t, 0);
-    expect_same(t, "INBOX", "INBOX");
-    expect_same(t, "Work", "Work");
+    memrun_expect_same(&t->r, "INBOX", "INBOX");
+    memrun_expect_same(&t->r, "Work", "Work");
 }
 
 static void
@@ -306,7 +279,7 @@ test_flag_change_on_source(void **state) {
     mf_mem_msg_set_flags(&t->work->msgs[2], "\\Flagged \\Seen");
     pass_visiting(t, 1);
     assert_int_equal(t->r.res.stats.flags_updated, 1);
-    expect_same(t, "Work", "Work");
+    memrun_expect_same(&t->r, "Work", "Work");
     pass_visiting(t, 0);
 }
 
@@ -332,7 +305,7 @@ test_flags_refused_visit_again(void **state) {
     t->r.env.dst->faults.flags_refuse_marker = NULL;
     pass_visiting(t, 1);
     assert_int_equal(t->r.res.stats.flags_updated, 1);
-    expect_same(t, "Work", "Work");
+    memrun_expect_same(&t->r, "Work", "Work");
     pass_visiting(t, 0);
 }
 
@@ -352,7 +325,7 @@ test_new_message(void **state) {
     assert_int_equal(t->r.res.stats.messages_copied, 1);
     assert_int_equal(t->r.env.src->stats.changed_since, asked + 1);
     assert_int_equal(t->r.env.dst->stats.meta_fetches, dst_fetches);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(&t->r, "INBOX", "INBOX");
     pass_visiting(t, 0);
     /* New mail and a flag changed on an older message: the flag sync
      * runs and carries it over. */
@@ -361,7 +334,7 @@ test_new_message(void **state) {
     pass_visiting(t, 1);
     assert_int_equal(t->r.res.stats.messages_copied, 1);
     assert_int_equal(t->r.res.stats.flags_updated, 1);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(&t->r, "INBOX", "INBOX");
     /* New mail and a flag changed on the target: the flag sync runs (the
      * target's HIGHESTMODSEQ moved) and keeps the target's change. */
     add_msg(t->in, "latest", 800, "", 52);
@@ -405,7 +378,7 @@ test_uidvalidity_source(void **state) {
     assert_int_equal(t->r.res.stats.uidvalidity_changes, 1);
     assert_int_equal(t->r.res.stats.messages_copied, 0);
     assert_int_equal(t->r.res.stats.messages_present, t->in->n);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(&t->r, "INBOX", "INBOX");
     pass_visiting(t, 0);
 }
 
@@ -418,7 +391,7 @@ test_uidvalidity_target(void **state) {
     pass_visiting(t, 1);
     assert_int_equal(t->r.res.stats.uidvalidity_changes, 1);
     assert_int_equal(t->r.res.stats.messages_copied, 0);
-    expect_same(t, "Work", "Work");
+    memrun_expect_same(&t->r, "Work", "Work");
     pass_visiting(t, 0);
 }
 
@@ -459,7 +432,7 @@ test_pending_forces_visit(void **state) {
     t->r.env.dst->faults.reject_marker = NULL;
     pass_visiting(t, 1);
     assert_int_equal(t->r.res.stats.messages_copied, 1);
-    expect_same(t, "Work", "Work");
+    memrun_expect_same(&t->r, "Work", "Work");
     pass_visiting(t, 0);
 }
 
@@ -478,7 +451,7 @@ test_no_condstore(void **state) {
     mf_mem_msg_set_flags(&t->in->msgs[0], "$Later");
     pass_visiting(t, 2);
     assert_int_equal(t->r.res.stats.flags_updated, 1);
-    expect_same(t, "INBOX", "INBOX");
+    memrun_expect_same(&t->r, "INBOX", "INBOX");
 }
 
 /* A checkpoint written by a version that recorded no STATUS: the first
@@ -518,21 +491,21 @@ test_empty_folder_settled(void **state) {
     struct visits a = visits_now(t), b;
     uint64_t statuses[2], rounds[2];
 
-    expect_pass_ok(t);
+    memrun_expect_complete(&t->r);
     b = visits_now(t);
     assert_int_equal(b.src_selects - a.src_selects, 2);
     assert_int_equal(b.dst_selects - a.dst_selects, 2);
     assert_int_equal(t->r.res.stats.folders_copied, 3);
     assert_non_null(mf_mem_folder_find(t->r.env.dst, "Empty"));
-    expect_same(t, "Empty", "Empty");
-    expect_same(t, "Work", "Work");
+    memrun_expect_same(&t->r, "Empty", "Empty");
+    memrun_expect_same(&t->r, "Work", "Work");
     add_msg(empty, "late", 700, "\\Seen", 40);
     a = visits_now(t);
-    expect_pass_ok(t);
+    memrun_expect_complete(&t->r);
     b = visits_now(t);
     assert_int_equal(b.src_selects - a.src_selects, 1);
     assert_int_equal(t->r.res.stats.messages_copied, 1);
-    expect_same(t, "Empty", "Empty");
+    memrun_expect_same(&t->r, "Empty", "Empty");
     /* Nothing changed: each side answers STATUS of the three folders in
      * one round (statuses.c), and nothing else is asked. */
     a = visits_now(t);
@@ -540,7 +513,7 @@ test_empty_folder_settled(void **state) {
     statuses[1] = t->r.env.dst->stats.statuses;
     rounds[0] = t->r.env.src->stats.status_rounds;
     rounds[1] = t->r.env.dst->stats.status_rounds;
-    expect_pass_ok(t);
+    memrun_expect_complete(&t->r);
     b = visits_now(t);
     assert_int_equal(b.src_selects - a.src_selects, 0);
     assert_int_equal(b.dst_selects - a.dst_selects, 0);
@@ -551,7 +524,7 @@ test_empty_folder_settled(void **state) {
     assert_int_equal(t->r.res.stats.messages_source, t->in->n + t->work->n + 1);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, memrun_teardown)
 
 int
 main(void) {

@@ -105,10 +105,7 @@ test_place(void **state) {
 
 static void
 expect_pass_ok(struct memrun *r) {
-    mf_err rc = memrun_pass(r, NULL, NULL);
-    if (rc != MF_E_OK)
-        fail_msg("migrate: %s (%s)", mf_err_name(rc), r->res.error.detail);
-    assert_true(r->res.stats.pass_complete);
+    memrun_expect_complete(r);
     assert_int_equal(r->res.stats.failed, 0);
 }
 

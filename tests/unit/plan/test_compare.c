@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "mailferry/plan.h"
+#include "unittest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,17 +45,14 @@ test_table(void **state) {
     digests(d);
     mf_plan_compare_print(f, false, d, 2);
     fclose(f);
-    assert_non_null(strstr(text, "batch"));
-    assert_non_null(strstr(text, "pilot1"));
-    assert_non_null(strstr(text, "pilot2"));
-    assert_non_null(strstr(text, "  Synced"));
-    assert_null(strstr(text, "  Failed"));
-    assert_non_null(strstr(text, "3000 (3.0 KB)"));
-    assert_non_null(strstr(text, "cap: connections"));
-    assert_non_null(strstr(text, "none"));
-    assert_non_null(
-        strstr(text, "note: pilot2 is Running; its figures may still change"));
-    assert_null(strstr(text, "note: pilot1"));
+    mf_test_assert_has_all(
+        text,
+        (const char *const[]){
+            "batch", "pilot1", "pilot2", "  Synced", "3000 (3.0 KB)",
+            "cap: connections", "none",
+            "note: pilot2 is Running; its figures may still change", NULL});
+    mf_test_assert_has_none(
+        text, (const char *const[]){"  Failed", "note: pilot1", NULL});
     free(text);
 }
 

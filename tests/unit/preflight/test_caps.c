@@ -10,41 +10,66 @@
 
 #include <string.h>
 
+/* One call's two arguments and the answer it must give. */
+struct pair {
+    const char *a, *b;
+    bool want;
+};
+
+static void
+check_pairs(bool (*fn)(const char *, const char *), const char *what,
+            const struct pair *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (fn(p[i].a, p[i].b) != p[i].want)
+            fail_msg("%s(\"%s\", \"%s\") is %s", what, p[i].a, p[i].b,
+                     p[i].want ? "false" : "true");
+}
+
 static void
 test_matches(void **state) {
+    static const struct pair pairs[] = {
+        {"LITERAL+", "LITERAL+", true},
+        {"literal+", "LITERAL+", true},
+        {"APPENDLIMIT=35651584", "APPENDLIMIT", true},
+        {"APPENDLIMIT", "APPENDLIMIT", true},
+        {"STATUS=SIZE", "STATUS=SIZE", true},
+        {"AUTH=PLAIN", "AUTH=PLAIN", true},
+        {"AUTH=PLAIN", "AUTH", false},
+        {"STATUS=SIZE", "STATUS", false},
+        {"LITERAL-", "LITERAL+", false},
+        {"IDLE", "ID", false},
+        {"ID", "IDLE", false},
+        {"UIDPLUSX", "UIDPLUS", false},
+    };
+
     (void)state;
-    assert_true(mf_preflight_cap_matches("LITERAL+", "LITERAL+"));
-    assert_true(mf_preflight_cap_matches("literal+", "LITERAL+"));
-    assert_true(
-        mf_preflight_cap_matches("APPENDLIMIT=35651584", "APPENDLIMIT"));
-    assert_true(mf_preflight_cap_matches("APPENDLIMIT", "APPENDLIMIT"));
-    assert_true(mf_preflight_cap_matches("STATUS=SIZE", "STATUS=SIZE"));
-    assert_true(mf_preflight_cap_matches("AUTH=PLAIN", "AUTH=PLAIN"));
-    assert_false(mf_preflight_cap_matches("AUTH=PLAIN", "AUTH"));
-    assert_false(mf_preflight_cap_matches("STATUS=SIZE", "STATUS"));
-    assert_false(mf_preflight_cap_matches("LITERAL-", "LITERAL+"));
-    assert_false(mf_preflight_cap_matches("IDLE", "ID"));
-    assert_false(mf_preflight_cap_matches("ID", "IDLE"));
-    assert_false(mf_preflight_cap_matches("UIDPLUSX", "UIDPLUS"));
+    check_pairs(mf_preflight_cap_matches, "cap_matches", pairs,
+                MF_ARRAY_LEN(pairs));
 }
 
 static void
 test_have(void **state) {
-    const char *dovecot =
-        "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ "
-        "STARTTLS AUTH=PLAIN AUTH=LOGIN";
+#define DOVECOT                                                                \
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ "               \
+    "STARTTLS AUTH=PLAIN AUTH=LOGIN"
+    static const struct pair pairs[] = {
+        {DOVECOT, "IMAP4REV1", true},
+        {DOVECOT, "STARTTLS", true},
+        {DOVECOT, "AUTH=PLAIN", true},
+        {DOVECOT, "AUTH=LOGIN", true},
+        {DOVECOT, "ID", true},
+        {DOVECOT, "LOGINDISABLED", false},
+        {DOVECOT, "AUTH=XOAUTH2", false},
+        {DOVECOT, "SASL", false},
+        {"", "ID", false},
+        {"  ID  ", "ID", true},
+        {"X APPENDLIMIT=10", "APPENDLIMIT", true},
+    };
+#undef DOVECOT
+
     (void)state;
-    assert_true(mf_preflight_caps_have(dovecot, "IMAP4REV1"));
-    assert_true(mf_preflight_caps_have(dovecot, "STARTTLS"));
-    assert_true(mf_preflight_caps_have(dovecot, "AUTH=PLAIN"));
-    assert_true(mf_preflight_caps_have(dovecot, "AUTH=LOGIN"));
-    assert_true(mf_preflight_caps_have(dovecot, "ID"));
-    assert_false(mf_preflight_caps_have(dovecot, "LOGINDISABLED"));
-    assert_false(mf_preflight_caps_have(dovecot, "AUTH=XOAUTH2"));
-    assert_false(mf_preflight_caps_have(dovecot, "SASL"));
-    assert_false(mf_preflight_caps_have("", "ID"));
-    assert_true(mf_preflight_caps_have("  ID  ", "ID"));
-    assert_true(mf_preflight_caps_have("X APPENDLIMIT=10", "APPENDLIMIT"));
+    check_pairs(mf_preflight_caps_have, "caps_have", pairs,
+                MF_ARRAY_LEN(pairs));
 }
 
 static void

@@ -14,6 +14,7 @@
 
 #include "mailferry/progress.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
@@ -34,6 +35,44 @@ snap(double at, uint64_t done, uint64_t bytes) {
     s.messages_done = done;
     s.bytes_done = bytes;
     return s;
+}
+
+/* A meter, the snapshot figures are computed from, and the figures. */
+struct fig {
+    struct mf_progress_meter m;
+    struct mf_progress_snapshot s;
+    struct mf_progress_figures f;
+};
+
+/* A meter of a window of seconds with its first sample: 0 s, nothing
+ * done. */
+static void
+fig_start(struct fig *x, double window) {
+    memset(x, 0, sizeof(*x));
+    mf_progress_meter_init(&x->m, window);
+    mf_progress_meter_add(&x->m, 0, 0, 0);
+}
+
+/* Adds the sample (at, done, bytes) to the meter, then computes the
+ * figures of snap(at, done, bytes) with it. */
+static void
+fig_sample(struct fig *x, double at, uint64_t done, uint64_t bytes) {
+    mf_progress_meter_add(&x->m, at, done, bytes);
+    x->s = snap(at, done, bytes);
+    mf_progress_figures_compute(&x->s, &x->m, &x->f);
+}
+
+/* Computes f from s without a meter: the planned messages must be
+ * planned, and estimated or not. */
+static void
+expect_planned(const struct mf_progress_snapshot *s,
+               struct mf_progress_figures *f, uint64_t planned,
+               bool estimated) {
+    mf_progress_figures_compute(s, NULL, f);
+    assert_int_equal(f->messages.planned, planned);
+    if (f->messages.estimated != estimated)
+        fail_msg("%" PRIu64 " messages planned %s", planned,
+                 estimated ? "not estimated" : "estimated");
 }
 
 static void
@@ -67,93 +106,81 @@ test_no_data(void **state) {
 
 static void
 test_rate_window(void **state) {
-    struct mf_progress_meter m;
-    struct mf_progress_snapshot s;
-    struct mf_progress_figures f;
+    struct fig x;
 
     (void)state;
-    mf_progress_meter_init(&m, 10);
+    fig_start(&x, 10);
     /* A burst first: 1000 messages in the first second, then 5 a
      * second for 30 s. The window of 10 s sees only the steady part:
      * samples t = 21..31, 50 messages and 5000 bytes over 10 s. */
-    mf_progress_meter_add(&m, 0, 0, 0);
-    for (int t = 1; t <= 31; t++)
-        mf_progress_meter_add(&m, t, 1000 + 5 * (uint64_t)(t - 1),
+    for (int t = 1; t <= 30; t++)
+        mf_progress_meter_add(&x.m, t, 1000 + 5 * (uint64_t)(t - 1),
                               100000 + 500 * (uint64_t)(t - 1));
-    s = snap(31, 1150, 115000);
-    mf_progress_figures_compute(&s, &m, &f);
-    assert_true(f.rate_known);
-    assert_close(f.messages_per_s, 5);
-    assert_close(f.bytes_per_s, 500);
-    assert_close(f.elapsed_s, 31);
+    fig_sample(&x, 31, 1000 + 5 * 30, 100000 + 500 * 30);
+    assert_true(x.f.rate_known);
+    assert_close(x.f.messages_per_s, 5);
+    assert_close(x.f.bytes_per_s, 500);
+    assert_close(x.f.elapsed_s, 31);
     /* Nothing left: the ETA is 0, and known. */
-    assert_true(f.eta_known);
-    assert_close(f.eta_s, 0);
+    assert_true(x.f.eta_known);
+    assert_close(x.f.eta_s, 0);
 }
 
 static void
 test_rate_irregular_and_reset(void **state) {
-    struct mf_progress_meter m;
-    struct mf_progress_snapshot s;
-    struct mf_progress_figures f;
+    struct fig x;
 
     (void)state;
-    mf_progress_meter_init(&m, 10);
+    fig_start(&x, 10);
     /* Samples at 0, 4, 12 and 15: the oldest inside the window (15 - 10
      * = 5) is t = 12; 30 messages over 3 s = 10/s. */
-    mf_progress_meter_add(&m, 0, 0, 0);
-    mf_progress_meter_add(&m, 4, 100, 0);
-    mf_progress_meter_add(&m, 12, 170, 0);
-    mf_progress_meter_add(&m, 15, 200, 0);
-    s = snap(15, 200, 0);
-    mf_progress_figures_compute(&s, &m, &f);
-    assert_close(f.messages_per_s, 10);
+    mf_progress_meter_add(&x.m, 4, 100, 0);
+    mf_progress_meter_add(&x.m, 12, 170, 0);
+    fig_sample(&x, 15, 200, 0);
+    assert_close(x.f.messages_per_s, 10);
     /* A counter that went back (an attempt started over) restarts the
      * window: one sample, no rate, never a negative one. */
-    mf_progress_meter_add(&m, 16, 150, 0);
-    s = snap(16, 150, 0);
-    mf_progress_figures_compute(&s, &m, &f);
-    assert_false(f.rate_known);
-    mf_progress_meter_add(&m, 18, 170, 0);
-    s = snap(18, 170, 0);
-    mf_progress_figures_compute(&s, &m, &f);
-    assert_close(f.messages_per_s, 10); /* 20 over 2 s */
+    fig_sample(&x, 16, 150, 0);
+    assert_false(x.f.rate_known);
+    fig_sample(&x, 18, 170, 0);
+    assert_close(x.f.messages_per_s, 10); /* 20 over 2 s */
     /* The elapsed time counts from the very first sample. */
-    assert_close(f.elapsed_s, 18);
+    assert_close(x.f.elapsed_s, 18);
 }
 
 static void
 test_ring_wraps(void **state) {
-    struct mf_progress_meter m;
-    struct mf_progress_snapshot s;
-    struct mf_progress_figures f;
+    struct fig x;
+    const int n = 3 * MF_PROGRESS_SAMPLES;
 
     (void)state;
     /* More samples than the ring holds, every 0.1 s, 1 message each:
      * 10 a second whatever was dropped. */
-    mf_progress_meter_init(&m, 5);
-    for (int i = 0; i < 3 * MF_PROGRESS_SAMPLES; i++)
-        mf_progress_meter_add(&m, i * 0.1, (uint64_t)i, 2 * (uint64_t)i);
-    assert_int_equal(m.n, MF_PROGRESS_SAMPLES);
-    s = snap((3 * MF_PROGRESS_SAMPLES - 1) * 0.1, 3 * MF_PROGRESS_SAMPLES - 1,
-             0);
-    mf_progress_figures_compute(&s, &m, &f);
-    assert_true(fabs(f.messages_per_s - 10) < 1e-6);
-    assert_true(fabs(f.bytes_per_s - 20) < 1e-6);
+    fig_start(&x, 5);
+    for (int i = 1; i < n; i++) /* i = 0 is fig_start()'s */
+        mf_progress_meter_add(&x.m, i * 0.1, (uint64_t)i, 2 * (uint64_t)i);
+    assert_int_equal(x.m.n, MF_PROGRESS_SAMPLES);
+    x.s = snap((n - 1) * 0.1, (uint64_t)(n - 1), 0);
+    mf_progress_figures_compute(&x.s, &x.m, &x.f);
+    assert_true(fabs(x.f.messages_per_s - 10) < 1e-6);
+    assert_true(fabs(x.f.bytes_per_s - 20) < 1e-6);
 }
 
 static void
 test_totals(void **state) {
-    struct mf_progress_snapshot s = snap(0, 300, 30000);
+    /* snap(0, 300, 30000) with one mailbox of each state. */
+    struct mf_progress_snapshot s = {.mailboxes = 4,
+                                     .messages_done = 300,
+                                     .bytes_done = 30000,
+                                     .finished = 1,
+                                     .running_n = 1,
+                                     .queued = 2,
+                                     .failed = 1,
+                                     .run_messages_left = 100,
+                                     .run_bytes_left = 10000};
     struct mf_progress_figures f;
 
     (void)state;
-    s.finished = 1;
-    s.running_n = 1;
-    s.queued = 2;
-    s.failed = 1;
-    s.run_messages_left = 100;
-    s.run_bytes_left = 10000;
     /* Two queued mailboxes, neither measured, and nothing measured
      * anywhere: the planned total cannot be told. */
     mf_progress_figures_compute(&s, NULL, &f);
@@ -182,28 +209,20 @@ test_totals(void **state) {
     s.queued_sized = 1;
     s.queued_messages = 50;
     s.queued_bytes = 5000;
-    mf_progress_figures_compute(&s, NULL, &f);
-    assert_int_equal(f.messages.planned, 650);
-    assert_true(f.messages.estimated);
+    expect_planned(&s, &f, 650, true);
     /* Both measured, and no job still listing: exact. 300+100+50 = 450. */
     s.queued_sized = 2;
-    mf_progress_figures_compute(&s, NULL, &f);
-    assert_int_equal(f.messages.planned, 450);
-    assert_false(f.messages.estimated);
+    expect_planned(&s, &f, 450, false);
     assert_false(f.bytes.estimated);
     assert_int_equal(f.bytes.planned, 45000);
     /* A running job still listing folders: a lower bound, "~". */
     s.listing = true;
-    mf_progress_figures_compute(&s, NULL, &f);
-    assert_int_equal(f.messages.planned, 450);
-    assert_true(f.messages.estimated);
+    expect_planned(&s, &f, 450, true);
     /* A job that has not published its plan yet is as unknown as an
      * unmeasured queued mailbox: the average stands in (200). */
     s.run_unplanned = 1;
     s.listing = false;
-    mf_progress_figures_compute(&s, NULL, &f);
-    assert_int_equal(f.messages.planned, 650);
-    assert_true(f.messages.estimated);
+    expect_planned(&s, &f, 650, true);
     s.sized = 0;
     mf_progress_figures_compute(&s, NULL, &f);
     assert_false(f.messages.known);
@@ -238,9 +257,7 @@ test_unsized_running_bytes(void **state) {
     s.running_n = 1;
     s.run_messages_left = 5;
     s.run_unsized_left = 5;
-    mf_progress_figures_compute(&s, NULL, &f);
-    assert_int_equal(f.messages.planned, 15);
-    assert_false(f.messages.estimated);
+    expect_planned(&s, &f, 15, false);
     assert_int_equal(f.bytes.planned, 1500);
     assert_true(f.bytes.estimated);
     /* With a measured average (250 bytes a message) that one counts. */

@@ -12,6 +12,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The address of url, which must parse. */
+static struct mf_redis_address
+parse_ok(const char *url) {
+    struct mf_redis_address a;
+    struct mf_error err = {0};
+    mf_err rc = mf_redis_address_parse(url, &a, &err);
+
+    if (rc != MF_E_OK)
+        fail_msg("%s: %s (%s)", url, mf_err_name(rc), err.detail);
+    return a;
+}
+
+/* Every URL of bad[n] must be refused as MF_E_CONFIG; *err holds the
+ * last refusal. */
+static void
+expect_refused(const char *const *bad, size_t n, struct mf_error *err) {
+    struct mf_redis_address a;
+
+    for (size_t i = 0; i < n; i++)
+        if (mf_redis_address_parse(bad[i], &a, err) != MF_E_CONFIG)
+            fail_msg("accepted %s", bad[i]);
+}
+
 static void
 test_urls(void **state) {
     struct mf_redis_address a;
@@ -22,22 +45,17 @@ test_urls(void **state) {
     };
 
     (void)state;
-    assert_int_equal(mf_redis_address_parse("redis://127.0.0.1:7000", &a, &err),
-                     MF_E_OK);
+    a = parse_ok("redis://127.0.0.1:7000");
     assert_string_equal(a.host, "127.0.0.1");
     assert_int_equal(a.port, 7000);
     assert_int_equal(a.db, 0);
     assert_string_equal(a.path, "");
-    assert_int_equal(mf_redis_address_parse("redis://redis/3", &a, &err),
-                     MF_E_OK);
+    a = parse_ok("redis://redis/3");
     assert_int_equal(a.port, 6379);
     assert_int_equal(a.db, 3);
-    assert_int_equal(
-        mf_redis_address_parse("unix:///run/mf/redis.sock", &a, &err), MF_E_OK);
+    a = parse_ok("unix:///run/mf/redis.sock");
     assert_string_equal(a.path, "/run/mf/redis.sock");
-    for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++)
-        if (mf_redis_address_parse(bad[i], &a, &err) != MF_E_CONFIG)
-            fail_msg("accepted %s", bad[i]);
+    expect_refused(bad, MF_ARRAY_LEN(bad), &err);
 }
 
 /* Issue 17 item 3: AUTH with an ACL user and a password file; never a
@@ -56,31 +74,32 @@ test_auth_urls(void **state) {
 
     (void)state;
     unsetenv("MAILFERRY_REDIS_PASSWORD_FILE");
-    assert_int_equal(
-        mf_redis_address_parse("redis://alice@redis:7000/2?password-file=/s/pw",
-                               &a, &err),
-        MF_E_OK);
+    a = parse_ok("redis://alice@redis:7000/2?password-file=/s/pw");
     assert_string_equal(a.user, "alice");
     assert_string_equal(a.host, "redis");
     assert_int_equal(a.port, 7000);
     assert_int_equal(a.db, 2);
     assert_string_equal(a.password_file, "/s/pw");
-    assert_int_equal(
-        mf_redis_address_parse("redis://h?password-file=/s/pw", &a, &err),
-        MF_E_OK);
+    a = parse_ok("redis://h?password-file=/s/pw");
     assert_string_equal(a.user, "");
     assert_string_equal(a.password_file, "/s/pw");
-    assert_int_equal(
-        mf_redis_address_parse("unix:///run/r.sock?user=bob&password-file=/p",
-                               &a, &err),
-        MF_E_OK);
+    a = parse_ok("unix:///run/r.sock?user=bob&password-file=/p");
     assert_string_equal(a.path, "/run/r.sock");
     assert_string_equal(a.user, "bob");
     assert_string_equal(a.password_file, "/p");
-    for (size_t i = 0; i < MF_ARRAY_LEN(bad); i++)
-        if (mf_redis_address_parse(bad[i], &a, &err) != MF_E_CONFIG)
-            fail_msg("accepted %s", bad[i]);
+    expect_refused(bad, MF_ARRAY_LEN(bad), &err);
     assert_null(strstr(err.detail, "secret"));
+}
+
+/* Formats c, which must read want, and parses that back into *d. */
+static void
+format_parse(const struct mf_checkpoint *c, const char *want,
+             struct mf_checkpoint *d) {
+    char *buf = mf_checkpoint_format(c);
+
+    assert_string_equal(buf, want);
+    assert_true(mf_checkpoint_parse(buf, strlen(buf), d));
+    free(buf);
 }
 
 static void
@@ -132,10 +151,7 @@ test_checkpoint_codec(void **state) {
     struct mf_checkpoint old = {0};
 
     (void)state;
-    buf = mf_checkpoint_format(&c);
-    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 3,9,17");
-    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
-    free(buf);
+    format_parse(&c, "4294967295 17 dirty 9 88 123456789012 3,9,17", &d);
     assert_int_equal(c.uidvalidity, d.uidvalidity);
     assert_int_equal(c.last_uid, d.last_uid);
     assert_int_equal(c.dirty, d.dirty);
@@ -148,11 +164,8 @@ test_checkpoint_codec(void **state) {
     assert_null(d.pending);
     /* No pending UIDs: "-". */
     c.n_pending = 0;
-    buf = mf_checkpoint_format(&c);
-    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 -");
-    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
+    format_parse(&c, "4294967295 17 dirty 9 88 123456789012 -", &d);
     assert_int_equal(d.n_pending, 0);
-    free(buf);
     /* Values written before the target, size and pending fields existed
      * still parse. */
     assert_true(mf_checkpoint_parse("5 6 clean", 9, &old));
@@ -170,12 +183,11 @@ test_checkpoint_codec(void **state) {
     c.tgt_status.uidnext = 90;
     c.tgt_status.messages = 0;
     c.tgt_status.highestmodseq = 0;
-    buf = mf_checkpoint_format(&c);
-    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 - "
-                             "st1:18,4294967295,18446744073709551615,90,0,0");
     memset(&d, 0, sizeof(d));
-    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
-    free(buf);
+    format_parse(&c,
+                 "4294967295 17 dirty 9 88 123456789012 - "
+                 "st1:18,4294967295,18446744073709551615,90,0,0",
+                 &d);
     assert_true(d.has_status);
     assert_int_equal(d.src_status.uidnext, 18);
     assert_int_equal(d.src_status.messages, 4294967295u);
@@ -193,13 +205,12 @@ test_checkpoint_codec(void **state) {
     c.window.since = 20260301;
     c.out_messages = 12;
     c.out_bytes = 18446744073709551615ull;
-    buf = mf_checkpoint_format(&c);
-    assert_string_equal(buf, "4294967295 17 dirty 9 88 123456789012 - "
-                             "st1:18,4294967295,18446744073709551615,90,0,0 "
-                             "win1:20260301,0,12,18446744073709551615");
     memset(&d, 0, sizeof(d));
-    assert_true(mf_checkpoint_parse(buf, strlen(buf), &d));
-    free(buf);
+    format_parse(&c,
+                 "4294967295 17 dirty 9 88 123456789012 - "
+                 "st1:18,4294967295,18446744073709551615,90,0,0 "
+                 "win1:20260301,0,12,18446744073709551615",
+                 &d);
     assert_true(d.has_status);
     assert_int_equal(d.window.since, 20260301);
     assert_int_equal(d.window.before, 0);

@@ -23,37 +23,17 @@
 #include <string.h>
 #include <unistd.h>
 
-struct t {
-    struct mf_testredis redis;
-    struct mf_crypto_keyring *kr; /* borrowed: redis.kr */
-    struct mf_redis *r;           /* borrowed: redis.r */
-};
-
+/* The state of every test: a private redis-server and its client (r), and a key
+ * ring (kr). */
 static int
 setup(void **state) {
-    struct t *t = mf_xcalloc(1, sizeof(*t));
-
-    assert_true(mf_testredis_start(&t->redis, "mf_test_vbatch"));
-    assert_true(mf_testredis_keyring(&t->redis));
-    t->kr = t->redis.kr;
-    t->r = t->redis.r;
-    *state = t;
-    return 0;
-}
-
-static int
-teardown(void **state) {
-    struct t *t = *state;
-
-    mf_testredis_stop(&t->redis);
-    free(t);
-    return 0;
+    return mf_testredis_setup(state, "mf_test_vbatch", true);
 }
 
 /* Creates batch with two mailboxes, their passwords "pw-<user>", and
  * a source connection cap of caps (0: none). */
 static void
-create(struct t *t, const char *batch, uint32_t caps) {
+create(struct mf_testredis *t, const char *batch, uint32_t caps) {
     struct mf_batch_config c = {
         .name = (char *)batch,
         .source = "imap://src.example:143",
@@ -89,7 +69,7 @@ create(struct t *t, const char *batch, uint32_t caps) {
 }
 
 static void
-load(struct t *t, const char *batch, struct mf_verify_batch *b) {
+load(struct mf_testredis *t, const char *batch, struct mf_verify_batch *b) {
     struct mf_error err = {0};
 
     memset(b, 0, sizeof(*b));
@@ -104,7 +84,7 @@ load(struct t *t, const char *batch, struct mf_verify_batch *b) {
 
 static void
 test_logins_opened_per_mailbox(void **state) {
-    struct t *t = *state;
+    struct mf_testredis *t = *state;
     struct mf_verify_batch b;
     struct mf_verify_run r = {0};
     struct mf_migrate_login src, dst;
@@ -139,7 +119,7 @@ test_logins_opened_per_mailbox(void **state) {
 
 static void
 test_caps_as_this_process(void **state) {
-    struct t *t = *state;
+    struct mf_testredis *t = *state;
     struct mf_verify_batch b;
     char prefix[80];
 
@@ -156,7 +136,7 @@ test_caps_as_this_process(void **state) {
 
 static void
 test_missing_batch(void **state) {
-    struct t *t = *state;
+    struct mf_testredis *t = *state;
     struct mf_verify_batch b = {.redis = t->r, .kr = t->kr, .batch = "nope"};
     struct mf_error err = {0};
 
@@ -171,5 +151,5 @@ main(void) {
         cmocka_unit_test(test_caps_as_this_process),
         cmocka_unit_test(test_missing_batch),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, mf_testredis_teardown);
 }
