@@ -1,7 +1,8 @@
 /*
  * `batch status` text for a person (status_int.h): sizes, durations and
- * times, error tallies, one mailbox's detail block (--mailbox) and its
- * one-line form (--state lists). Pure: records and times in, text out.
+ * times, the summary's head, error tallies, one mailbox's detail block
+ * (--mailbox) and its one-line form (--state lists). Pure: records and times
+ * in, text out.
  *
  * A mailbox's skipped messages are counted by reason through the
  * report's mapping (mf_report_mailbox_stats(), the one rule the report
@@ -59,6 +60,37 @@ mf__status_time(char *out, size_t n, int64_t t, int64_t now) {
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, now >= t ? rel : "in",
              now >= t ? "ago" : rel);
+}
+
+void
+mf__status_head(FILE *out, const struct mf_batch_config *cfg, int64_t now) {
+    char b1[128];
+
+    mf__status_time(b1, sizeof(b1), cfg->started ? cfg->started : cfg->created,
+                    now);
+    fprintf(out, "batch %s: %s, pass %llu, %llu mailboxes, %s %s", cfg->name,
+            mf_batch_state_name(cfg->state), (unsigned long long)cfg->pass,
+            (unsigned long long)cfg->n_mailboxes,
+            cfg->started ? "started" : "created", b1);
+    /* A finished batch: how long it ran, in ms (a batch of a second is
+     * not "0s"). */
+    if (cfg->finished_ms && cfg->started_ms &&
+        cfg->finished_ms >= cfg->started_ms) {
+        double ran = (double)(cfg->finished_ms - cfg->started_ms) / 1000;
+        if (ran < 10)
+            snprintf(b1, sizeof(b1), "%.2fs", ran);
+        else
+            mf__status_secs(b1, sizeof(b1), ran);
+        fprintf(out, ", ran %s", b1);
+    }
+    fprintf(out, "\n");
+    fprintf(out, " ");
+    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++)
+        if (cfg->counts[i])
+            fprintf(out, " %s %llu",
+                    mf_mailbox_state_name((enum mf_mailbox_state)i),
+                    (unsigned long long)cfg->counts[i]);
+    fprintf(out, "\n");
 }
 
 /* ------------------------------------------------------------------ */

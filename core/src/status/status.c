@@ -239,37 +239,6 @@ bar(char *out, size_t n, double frac) {
 }
 
 static void
-print_head(FILE *out, const struct mf_batch_config *cfg, int64_t now) {
-    char b1[128];
-
-    mf__status_time(b1, sizeof(b1), cfg->started ? cfg->started : cfg->created,
-                    now);
-    fprintf(out, "batch %s: %s, pass %llu, %llu mailboxes, %s %s", cfg->name,
-            mf_batch_state_name(cfg->state), (unsigned long long)cfg->pass,
-            (unsigned long long)cfg->n_mailboxes,
-            cfg->started ? "started" : "created", b1);
-    /* A finished batch: how long it ran, in ms (a batch of a second is
-     * not "0s"). */
-    if (cfg->finished_ms && cfg->started_ms &&
-        cfg->finished_ms >= cfg->started_ms) {
-        double ran = (double)(cfg->finished_ms - cfg->started_ms) / 1000;
-        if (ran < 10)
-            snprintf(b1, sizeof(b1), "%.2fs", ran);
-        else
-            mf__status_secs(b1, sizeof(b1), ran);
-        fprintf(out, ", ran %s", b1);
-    }
-    fprintf(out, "\n");
-    fprintf(out, " ");
-    for (int i = 0; i < MF_MAILBOX_STATE_COUNT; i++)
-        if (cfg->counts[i])
-            fprintf(out, " %s %llu",
-                    mf_mailbox_state_name((enum mf_mailbox_state)i),
-                    (unsigned long long)cfg->counts[i]);
-    fprintf(out, "\n");
-}
-
-static void
 print_figures(FILE *out, const struct snapshot *s) {
     const struct mf_progress_figures *f = &s->f;
     char b1[128], b2[64], b3[64];
@@ -396,7 +365,7 @@ print_failed(FILE *out, const struct mf_batch_config *cfg,
 static void
 print_text(FILE *out, const struct mf_batch_config *cfg,
            const struct snapshot *s) {
-    print_head(out, cfg, s->now);
+    mf__status_head(out, cfg, s->now);
     print_figures(out, s);
     print_extras(out, cfg, s);
     if (s->waiting)
@@ -513,7 +482,7 @@ show_walk(struct mf_redis *r, const struct mf_batch_config *cfg,
         mf_json_array_begin(j);
         s->j = j;
     } else if (filter) {
-        print_head(stdout, cfg, s->now);
+        mf__status_head(stdout, cfg, s->now);
         fprintf(stdout, "  mailboxes in %s:\n", o->states);
     }
     if ((rc = mf_progress_read(r, cfg->name, on_mailbox, s, &s->ps, err)) ||
@@ -592,7 +561,7 @@ show_named(struct mf_redis *r, const struct mf_batch_config *cfg,
         mf_json_key(j, "mailboxes");
         mf_json_array_begin(j);
     } else if (!rc) {
-        print_head(stdout, cfg, now);
+        mf__status_head(stdout, cfg, now);
     }
     for (size_t i = 0; !rc && i < n; i++)
         rc = show_one(r, cfg, mbs[i], filter, now, j, err);

@@ -121,6 +121,11 @@ void mf__status_bytes(char *out, size_t n, uint64_t v);
 void mf__status_secs(char *out, size_t n, double secs);
 /* "2026-12-06 09:30:01 UTC (3m05s ago)", "-" for 0. */
 void mf__status_time(char *out, size_t n, int64_t t, int64_t now);
+/* The summary's first two lines: "batch NAME: STATE, pass N, M
+ * mailboxes, started TIME" and, once the batch finished, ", ran 1.32s"
+ * (from started_ms and finished_ms: a batch of a second is not "0s");
+ * then the counts by mailbox state. */
+void mf__status_head(FILE *out, const struct mf_batch_config *cfg, int64_t now);
 
 /* A running mailbox's figures by the one rule of progress/figures.c: its
  * counters since its pass began (mb->last_sync) as a one-mailbox

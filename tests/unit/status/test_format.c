@@ -267,6 +267,51 @@ test_times(void **state) {
     assert_string_equal(out, "1d02h");
 }
 
+/* The summary's head: how long a finished batch ran, from its ms (a
+ * batch of 1.32 s says so, not "0s"; ten seconds and more as the other
+ * durations), nothing while it runs or when its times disagree. */
+static void
+test_head(void **state) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    (void)state;
+    reset();
+    cfg.pass = 2;
+    cfg.n_mailboxes = 3;
+    cfg.counts[MF_MAILBOX_SYNCED] = 2;
+    cfg.counts[MF_MAILBOX_FAILED] = 1;
+    cfg.started = NOW - 185;
+    cfg.started_ms = cfg.started * 1000 + 250;
+    cfg.finished_ms = cfg.started_ms + 1320;
+    mf__status_head(f, &cfg, NOW);
+    cfg.finished_ms = cfg.started_ms + 754400;
+    mf__status_head(f, &cfg, NOW);
+    cfg.finished_ms = cfg.started_ms - 1;
+    mf__status_head(f, &cfg, NOW);
+    cfg.finished_ms = 0;
+    cfg.state = MF_BATCH_SYNCING;
+    mf__status_head(f, &cfg, NOW);
+    fclose(f);
+    assert_string_equal(text,
+                        "batch wave1: SyncedWithErrors, pass 2, 3 mailboxes, "
+                        "started 2026-12-06 09:56:55 UTC (3m05s ago), "
+                        "ran 1.32s\n"
+                        "  Synced 2 Failed 1\n"
+                        "batch wave1: SyncedWithErrors, pass 2, 3 mailboxes, "
+                        "started 2026-12-06 09:56:55 UTC (3m05s ago), "
+                        "ran 12m34s\n"
+                        "  Synced 2 Failed 1\n"
+                        "batch wave1: SyncedWithErrors, pass 2, 3 mailboxes, "
+                        "started 2026-12-06 09:56:55 UTC (3m05s ago)\n"
+                        "  Synced 2 Failed 1\n"
+                        "batch wave1: Syncing, pass 2, 3 mailboxes, "
+                        "started 2026-12-06 09:56:55 UTC (3m05s ago)\n"
+                        "  Synced 2 Failed 1\n");
+    free(text);
+}
+
 /* A running mailbox: 40 of 100 messages in 20 s, 4 of 10 MB: 2 msgs/s,
  * and by the progress rule the slower of messages (30 s) and bytes
  * (6 MB at 200 KB/s: 30 s) decides. */
@@ -488,6 +533,7 @@ main(void) {
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_codes),
         cmocka_unit_test(test_times),
+        cmocka_unit_test(test_head),
         cmocka_unit_test(test_mailbox_figures),
         cmocka_unit_test(test_mailbox_text),
         cmocka_unit_test(test_mailbox_line_and_json),
