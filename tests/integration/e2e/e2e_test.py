@@ -180,6 +180,16 @@ def busy_worker(p, b, ws):
     return email, m, w, [e for e, _ in p.in_flight(b, worker=w, min_done=0)]
 
 
+def moved_off(p, b, email, w, what):
+    """Waits (60 s at most) until mailbox email of b is claimed by a
+    worker other than w, or Synced; its record."""
+    def moved():
+        mb = p.mailbox(p.status(b), email)
+        return mb if (mb["claimed_by"] and mb["claimed_by"] != w.id) \
+            or mb["state"] == "Synced" else None
+    return p.wait(moved, 60, f"{email} {what}")
+
+
 def case_stopstart(p):
     users = [1, 2, 3, 4]
     b = "stopstart"
@@ -240,13 +250,7 @@ def case_kill9(p):
     log(f"kill -9 {victim_w.id} in the middle of {victims} "
         f"({m['progress']['messages_done']}/"
         f"{m['progress']['messages_total']} messages)")
-
-    def reclaimed():
-        st = p.status(b)
-        mb = p.mailbox(st, email)
-        return mb if (mb["claimed_by"] and mb["claimed_by"] != victim_w.id) \
-            or mb["state"] == "Synced" else None
-    mb = p.wait(reclaimed, 60, f"{email} reclaimed")
+    mb = moved_off(p, b, email, victim_w, "reclaimed")
     log(f"{email} running again on {mb['claimed_by'] or mb['worker']} "
         f"{time.time() - t0:.1f} s after the kill (claim TTL 6 s), "
         f"attempt {mb['attempt']}")
@@ -299,11 +303,7 @@ def case_zombie(p):
         f"({m['progress']['messages_done']}/"
         f"{m['progress']['messages_total']} messages)")
     try:
-        def taken_over():
-            mb = p.mailbox(p.status(b), email)
-            return mb if (mb["claimed_by"] and mb["claimed_by"] != zw.id) \
-                or mb["state"] == "Synced" else None
-        mb = p.wait(taken_over, 60, f"{email} taken over")
+        mb = moved_off(p, b, email, zw, "taken over")
         log(f"{email} taken over by {mb['claimed_by'] or mb['worker']} "
             f"{time.time() - t0:.1f} s after the SIGSTOP, attempt "
             f"{mb['attempt']}")

@@ -354,6 +354,23 @@ def start_a_then_b(broker, key, h, claim_ttl=CLAIM_TTL):
     return a, b
 
 
+def finished_on_b(h, u, b):
+    """Mailbox u's last applied synced result came from worker b."""
+    fin = h.find(lambda e: e["event"] == "result" and e["mailbox"] == u
+                 and e["outcome"] == "synced" and e["applied"])
+    check(fin and fin[-1]["worker"] == b.name,
+          f"{u} did not finish on worker b: {fin}")
+
+
+def b_finishes(users, h, a, b):
+    """Worker b exits cleanly on SIGTERM; the users' mailboxes are equal
+    on both sides and no password is in the clear anywhere."""
+    b.proc.send_signal(signal.SIGTERM)
+    check(b.proc.wait(timeout=60) == 0, "worker b did not exit cleanly")
+    assert_equal(users)
+    no_clear_passwords(users, h, [a, b])
+
+
 def case_kill():
     users = [20, 21, 22, 23]
     broker, key, h = setup("kill", users)
@@ -376,14 +393,8 @@ def case_kill():
     check({e["mailbox"] for e in expired} >= victims,
           f"not every job of the dead worker was requeued: {expired}")
     for u in victims:
-        fin = h.find(lambda e: e["event"] == "result" and e["mailbox"] == u
-                     and e["outcome"] == "synced" and e["applied"])
-        check(fin and fin[-1]["worker"] == b.name,
-              f"{u} did not finish on worker b: {fin}")
-    b.proc.send_signal(signal.SIGTERM)
-    check(b.proc.wait(timeout=60) == 0, "worker b did not exit cleanly")
-    assert_equal(users)
-    no_clear_passwords(users, h, [a, b])
+        finished_on_b(h, u, b)
+    b_finishes(users, h, a, b)
 
 
 def case_sigterm():
@@ -414,10 +425,7 @@ def case_sigterm():
         u = user(n)[0]
         check(st[u]["state"] == "Synced", f"{u}: {st[u]}")
     for u in victims:
-        fin = h.find(lambda e: e["event"] == "result" and e["mailbox"] == u
-                     and e["outcome"] == "synced" and e["applied"])
-        check(fin and fin[-1]["worker"] == b.name,
-              f"{u} did not finish on worker b: {fin}")
+        finished_on_b(h, u, b)
         check(st[u]["attempt"] >= 2, f"{u} was not handed back: {st[u]}")
         # Handed back at once, not after the claim expired.
         starts = [e["t"] - t0 for e in b.events("job.start")
@@ -425,10 +433,7 @@ def case_sigterm():
         check(starts and min(starts) < 15,
               f"{u} did not restart on b at once: {starts}")
         log(f"{u} restarted on b {min(starts):.1f} s after SIGTERM")
-    b.proc.send_signal(signal.SIGTERM)
-    check(b.proc.wait(timeout=60) == 0, "worker b did not exit cleanly")
-    assert_equal(users)
-    no_clear_passwords(users, h, [a, b])
+    b_finishes(users, h, a, b)
 
 
 def case_stop():
