@@ -66,7 +66,7 @@ static struct mf_folder_plan *
 build(const struct setup *su) {
     struct mf_folder_src src[256];
     struct mf_folder_tgt tgt[64];
-    struct mf_folder_plan_input in = {0};
+    struct mf_folder_plan_input in;
     struct mf_folder_plan *plan = NULL;
     struct mf_error err = {0};
     size_t ns = 0, nt = 0;
@@ -83,17 +83,17 @@ build(const struct setup *su) {
         tgt[nt].len = strlen(su->tgt[nt].name);
         tgt[nt].attrs = su->tgt[nt].attrs;
     }
-    in.src = src;
-    in.n_src = ns;
-    in.src_prefix = su->src_prefix;
-    in.tgt = tgt;
-    in.n_tgt = nt;
-    in.tgt_delim = su->tgt_delim;
-    in.tgt_prefix = su->tgt_prefix;
-    in.tgt_case_insensitive = su->ci;
-    in.tgt_utf8 = su->tgt_utf8;
-    in.rules = su->rules;
-    in.tgt_names = su->names;
+    in = (struct mf_folder_plan_input){.src = src,
+                                       .n_src = ns,
+                                       .src_prefix = su->src_prefix,
+                                       .tgt = tgt,
+                                       .n_tgt = nt,
+                                       .tgt_delim = su->tgt_delim,
+                                       .tgt_prefix = su->tgt_prefix,
+                                       .tgt_case_insensitive = su->ci,
+                                       .tgt_utf8 = su->tgt_utf8,
+                                       .rules = su->rules,
+                                       .tgt_names = su->names};
     if (mf_folder_plan_build(&in, &plan, &err) != MF_E_OK)
         fail_msg("plan build failed: %s", err.detail);
     return plan;

@@ -614,27 +614,23 @@ test_addresses(void **state) {
         assert_int_equal(err.code, MF_E_IO);
 }
 
+/* A test run against a server that setup_fn starts and teardown stops. */
+#define T(f, setup_fn) cmocka_unit_test_setup_teardown(f, setup_fn, teardown)
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_probes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_methods, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_oversized_headers, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_slow_clients_dropped, setup_short,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_connection_limit, setup_two_conns,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_one_client_cannot_starve_probes,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_probes_served_first, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_big_response, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_non_reader_dropped, setup_short,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_stop_with_clients, setup,
-                                        teardown),
+        T(test_probes, setup),
+        T(test_methods, setup),
+        T(test_oversized_headers, setup),
+        T(test_slow_clients_dropped, setup_short),
+        T(test_connection_limit, setup_two_conns),
+        T(test_one_client_cannot_starve_probes, setup),
+        T(test_probes_served_first, setup),
+        T(test_concurrent, setup),
+        T(test_big_response, setup),
+        T(test_non_reader_dropped, setup_short),
+        T(test_stop_with_clients, setup),
         cmocka_unit_test(test_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
