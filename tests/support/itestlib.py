@@ -13,13 +13,22 @@ Two kinds of check, as the scripts have always had them:
 Scripts import it after putting tests/support on sys.path.
 """
 
+import contextlib
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
+import urllib.error
+import urllib.request
 
 from fixturelib import free_port
 
 __all__ = ["FAILURES", "check", "verdict", "fail", "must", "load_env",
-           "fixture_env", "user", "csv_for", "free_port"]
+           "fixture_env", "user", "csv_for", "free_port", "Fail", "run_cli",
+           "http_get", "private_dovecot", "expunge_all"]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 FAILURES = []
 
@@ -48,6 +57,72 @@ def fail(msg):
 def must(cond, msg):
     if not cond:
         fail(msg)
+
+
+class Fail(Exception):
+    """A test expectation that does not hold (pipeline.py's scripts)."""
+
+
+def run_cli(argv, env, outputs, expect=0, timeout=120, tail=None):
+    """Runs argv (str() of each) with env; appends its stdout + stderr to
+    outputs (for the secret checks) and raises Fail unless it exits with
+    expect (None: any status), quoting the last tail characters of each
+    stream (all of them without tail). The CompletedProcess."""
+    argv = [str(a) for a in argv]
+    p = subprocess.run(argv, env=env, capture_output=True, text=True,
+                       timeout=timeout)
+    outputs.append(p.stdout + p.stderr)
+    if expect is not None and p.returncode != expect:
+        cut = -tail if tail else 0
+        raise Fail("%s %s: exit %d, expected %d\n%s%s" %
+                   (os.path.basename(argv[0]), " ".join(argv[1:]),
+                    p.returncode, expect, p.stdout[cut:], p.stderr[cut:]))
+    return p
+
+
+def http_get(port, path):
+    """(status, body) of GET http://127.0.0.1:port/path, error statuses
+    included."""
+    url = "http://127.0.0.1:%d%s" % (port, path)
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+@contextlib.contextmanager
+def private_dovecot(prefix, **settings):
+    """A private Dovecot pair (tests/support/dovecot/fixture) in a new
+    directory, started with the MF_DOVECOT_* settings given: yields
+    (its directory, the environment that names it, its dovecot.env);
+    stopped and removed afterwards."""
+    run = tempfile.mkdtemp(prefix=prefix)
+    env = dict(os.environ, MF_TEST_RUN_DIR=run, **settings)
+    fixture = os.path.join(HERE, "dovecot", "fixture")
+    started = False
+    try:
+        subprocess.run([fixture, "start"], env=env, check=True)
+        started = True
+        yield run, env, load_env(os.path.join(run, "dovecot.env"))
+    finally:
+        if started:
+            subprocess.run([fixture, "stop"], env=env)
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def expunge_all(c, names):
+    """Empties the folders of names, (name, noselect) pairs, on the
+    imaplib connection c (the \\Noselect ones are skipped)."""
+    for name, noselect in names:
+        if noselect:
+            continue
+        typ, data = c.select(name)
+        if typ == "OK" and int(data[0]) > 0:
+            c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
+            c.expunge()
+        if typ == "OK":
+            c.close()
 
 
 def load_env(path):

@@ -61,8 +61,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC_DIR = os.environ.get("MF_SOURCE_DIR",
@@ -78,8 +76,8 @@ PY = "/usr/bin/python3"
 RUNNING_STATES = ("Syncing", "IncrementalSyncing", "Completing", "Stopping")
 
 
-class Fail(Exception):
-    """A test expectation that does not hold."""
+sys.path.insert(0, HERE)
+from itestlib import Fail, http_get, run_cli  # noqa: E402
 
 
 def log(msg):
@@ -206,12 +204,7 @@ class HttpProc(Proc):
         return int(m.group(1) or m.group(2))
 
     def get(self, path):
-        url = f"http://127.0.0.1:{self.http_port()}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=10) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        return http_get(self.http_port(), path)
 
     def metrics(self):
         """{'name{labels}': value} of /metrics."""
@@ -569,14 +562,8 @@ class Pipeline:
         return path
 
     def mf(self, *args, expect=0, timeout=120):
-        p = subprocess.run([MAILFERRY] + [str(a) for a in args], env=self.env,
-                           capture_output=True, text=True, timeout=timeout)
-        self.outputs.append(p.stdout + p.stderr)
-        if expect is not None and p.returncode != expect:
-            raise Fail("mailferry %s: exit %d, expected %d\n%s%s" %
-                       (" ".join(map(str, args)), p.returncode, expect,
-                        p.stdout[-3000:], p.stderr[-3000:]))
-        return p
+        return run_cli([MAILFERRY, *args], self.env, self.outputs,
+                       expect=expect, timeout=timeout, tail=3000)
 
     def mfj(self, *args, expect=0, timeout=120):
         p = self.mf(*args, "--json", expect=expect, timeout=timeout)

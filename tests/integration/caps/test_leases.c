@@ -43,6 +43,15 @@ try_once(struct mf_redis *r, struct mf_caps_waiter *w,
     return l;
 }
 
+/* w gets no lease: cap is the one that is full. */
+static void
+refused(struct mf_redis *r, struct mf_caps_waiter *w, enum mf_caps_cap cap) {
+    enum mf_caps_cap full;
+
+    assert_null(try_once(r, w, &full));
+    assert_int_equal(full, cap);
+}
+
 static void
 test_all_or_nothing(void **state) {
     struct mf_redis *r = ct_connect();
@@ -54,7 +63,7 @@ test_all_or_nothing(void **state) {
     struct mf_caps_waiter *wa2 = mf_caps_waiter_new(&sa);
     struct mf_caps_waiter *wb = mf_caps_waiter_new(&sb);
     struct mf_caps_waiter *wc = mf_caps_waiter_new(&sc);
-    struct mf_caps_lease *la, *lb, *x;
+    struct mf_caps_lease *la, *lb;
     struct mf_caps_usage u;
     struct mf_error err = {0};
     enum mf_caps_cap full;
@@ -65,18 +74,14 @@ test_all_or_nothing(void **state) {
     assert_int_equal(full, MF_CAPS_CAP_NONE);
     /* Same IP again: the per-IP cap (1) is full; the total and per-user
      * caps must not have been touched. */
-    x = try_once(r, wa2, &full);
-    assert_null(x);
-    assert_int_equal(full, MF_CAPS_CAP_IP);
+    refused(r, wa2, MF_CAPS_CAP_IP);
     assert_int_equal(ct_zcard(r, ep, "total"), 1);
     assert_int_equal(ct_zcard(r, ep, "user:alice"), 1);
     assert_int_equal(ct_zcard(r, ep, "ip:10.0.0.1"), 1);
     /* The queued waiter wa2 reserves one total and one alice slot, so of
      * total 3 and per-user 2 only... the user cap is now full for
      * newcomers: 1 held + 1 reserved = 2. */
-    x = try_once(r, wb, &full);
-    assert_null(x);
-    assert_int_equal(full, MF_CAPS_CAP_USER);
+    refused(r, wb, MF_CAPS_CAP_USER);
     assert_int_equal(ct_zcard(r, ep, "total"), 1);
     assert_int_equal(ct_zcard(r, ep, "ip:10.0.0.2"), 0);
     /* Once wa2 leaves the line, wb fits (another IP, user has room). */
@@ -86,9 +91,7 @@ test_all_or_nothing(void **state) {
     assert_non_null(lb);
     assert_int_equal(ct_zcard(r, ep, "total"), 2);
     /* Now the user cap (2) is full: a third IP gets nothing anywhere. */
-    x = try_once(r, wc, &full);
-    assert_null(x);
-    assert_int_equal(full, MF_CAPS_CAP_USER);
+    refused(r, wc, MF_CAPS_CAP_USER);
     assert_int_equal(ct_zcard(r, ep, "total"), 2);
     assert_int_equal(ct_zcard(r, ep, "ip:10.0.0.3"), 0);
     assert_int_equal(mf_caps_cancel(r, wc, &err), MF_E_OK);
@@ -113,8 +116,7 @@ test_all_or_nothing(void **state) {
     struct mf_caps_lease *m2 = try_once(r, wm, NULL);
     assert_non_null(m1);
     assert_non_null(m2);
-    assert_null(try_once(r, wm, &full));
-    assert_int_equal(full, MF_CAPS_CAP_MAILBOXES);
+    refused(r, wm, MF_CAPS_CAP_MAILBOXES);
     assert_int_equal(mf_caps_usage_get(r, ep, &u, &err), MF_E_OK);
     assert_int_equal(u.mailboxes, 2);
     assert_int_equal(u.waiters, 1);
@@ -158,7 +160,6 @@ test_expiry_and_reclaim(void **state) {
     struct mf_caps_waiter *w1, *w2;
     struct mf_caps_lease *dead, *l = NULL;
     struct mf_error err = {0};
-    enum mf_caps_cap full;
     uint64_t t0, got;
 
     (void)state;
@@ -174,8 +175,7 @@ test_expiry_and_reclaim(void **state) {
     assert_true(mf_caps_lease_next_ms(dead, t0) <= 334);
     assert_true(mf_caps_lease_due(dead, t0 + 340));
     assert_true(mf_caps_lease_expired(dead, t0 + 1000));
-    assert_null(try_once(r, w2, &full));
-    assert_int_equal(full, MF_CAPS_CAP_TOTAL);
+    refused(r, w2, MF_CAPS_CAP_TOTAL);
     assert_int_equal(mf_caps_wait(r, w2, 5000, &l, &err), MF_E_OK);
     got = mf_caps_now_ms();
     assert_non_null(l);

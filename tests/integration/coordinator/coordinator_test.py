@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(
     "tests", "support"))
 
 import pipeline  # noqa: E402
-from pipeline import Fail, Redis, check, env_file  # noqa: E402
+from pipeline import Fail, Redis, check, env_file, run_cli  # noqa: E402
 
 BUILD = os.environ.get("MF_BUILD_DIR", ".")
 RUN = os.environ["MF_TEST_RUN_DIR"]
@@ -104,14 +104,8 @@ class Case:
         return os.path.join(self.dir, name)
 
     def mf(self, *args, expect=0, timeout=120):
-        p = subprocess.run([MF] + [str(a) for a in args], env=self.env,
-                           capture_output=True, text=True, timeout=timeout)
-        self.outputs.append(p.stdout + p.stderr)
-        if expect is not None and p.returncode != expect:
-            raise Fail("mailferry %s: exit %d, expected %d\n%s%s" %
-                       (" ".join(map(str, args)), p.returncode, expect,
-                        p.stdout, p.stderr))
-        return p
+        return run_cli([MF, *args], self.env, self.outputs, expect=expect,
+                       timeout=timeout)
 
     def mfj(self, *args, expect=0):
         p = self.mf(*args, "--json", expect=expect)

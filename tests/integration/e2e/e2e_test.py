@@ -159,12 +159,31 @@ def mid_copy(p, b, fraction, timeout=120):
     return p.wait(enough, timeout, f"{fraction:.0%} of the batch copied")
 
 
+def served_batch(p, b, users, rate, messages=300, corpus=(), create=()):
+    """Batch b of users, each with a corpus of messages (corpus: more
+    gen_corpus.py arguments), created at rate bytes per second (create:
+    more `batch create` arguments) and a serve running: the serve."""
+    p.corpus(users[0], len(users), messages, extra=corpus)
+    p.create(b, p.csv(b + ".csv", users), "--max-bytes-per-second", rate,
+             *create)
+    return p.serve()
+
+
+def busy_worker(p, b, ws):
+    """Waits for a mailbox of b in flight (20 messages done); the
+    mailbox (email, its record), the worker of ws that runs it and every
+    mailbox that worker has in flight."""
+    running = p.wait(lambda: p.in_flight(b, min_done=20), 120,
+                     "a mailbox in flight")
+    email, m = running[0]
+    w = [w for w in ws if w.id == m["claimed_by"]][0]
+    return email, m, w, [e for e, _ in p.in_flight(b, worker=w, min_done=0)]
+
+
 def case_stopstart(p):
     users = [1, 2, 3, 4]
     b = "stopstart"
-    p.corpus(1, 4, 300)
-    p.create(b, p.csv("s.csv", users), "--max-bytes-per-second", "4000000")
-    p.serve()
+    served_batch(p, b, users, "4000000")
     p.workers(2, slots=2)
     p.start(b)
     mid_copy(p, b, 0.25)
@@ -209,18 +228,12 @@ def case_kill9(p):
     k = KILL9
     users = k["users"]
     b = "kill9"
-    p.corpus(users[0], len(users), k["messages"], extra=k["corpus"])
-    p.create(b, p.csv("k.csv", users), "--max-bytes-per-second", k["rate"],
-             *p.ca_args())
-    p.serve()
+    served_batch(p, b, users, k["rate"], k["messages"], corpus=k["corpus"],
+                 create=p.ca_args())
     ws = p.workers(k["workers"], slots=k["slots"], claim_ttl="6s")
     p.start(b)
     victim_w = None
-    running = p.wait(lambda: p.in_flight(b, min_done=20), 120,
-                     "a mailbox in flight")
-    email, m = running[0]
-    victim_w = [w for w in ws if w.id == m["claimed_by"]][0]
-    victims = [e for e, _ in p.in_flight(b, worker=victim_w, min_done=0)]
+    email, m, victim_w, victims = busy_worker(p, b, ws)
     os.kill(victim_w.pid, signal.SIGKILL)
     victim_w.proc.wait()
     t0 = time.time()
@@ -276,16 +289,10 @@ def no_regression(before, after, what):
 def case_zombie(p):
     users = [1, 2, 3, 4]
     b = "zombie"
-    p.corpus(1, 4, 300)
-    p.create(b, p.csv("z.csv", users), "--max-bytes-per-second", "4000000")
-    p.serve()
+    served_batch(p, b, users, "4000000")
     ws = p.workers(3, slots=2, claim_ttl="6s")
     p.start(b)
-    running = p.wait(lambda: p.in_flight(b, min_done=20), 120,
-                     "a mailbox in flight")
-    email, m = running[0]
-    zw = [w for w in ws if w.id == m["claimed_by"]][0]
-    victims = [e for e, _ in p.in_flight(b, worker=zw, min_done=0)]
+    email, m, zw, victims = busy_worker(p, b, ws)
     os.kill(zw.pid, signal.SIGSTOP)
     t0 = time.time()
     log(f"SIGSTOP {zw.id} in the middle of {victims} "
@@ -336,9 +343,7 @@ def case_sigterm(p):
     users = [1, 2, 3, 4]
     b = "sigterm"
     shutdown = 10
-    p.corpus(1, 4, 300)
-    p.create(b, p.csv("t.csv", users), "--max-bytes-per-second", "4000000")
-    svc = p.serve()
+    svc = served_batch(p, b, users, "4000000")
     ws = p.workers(3, slots=2, claim_ttl="30s",
                    shutdown_timeout=f"{shutdown}s")
     for w in ws:
@@ -350,11 +355,7 @@ def case_sigterm(p):
     check(True, "every worker answers /readyz 200")
     m0 = {w.id: w.metrics() for w in ws}
     p.start(b)
-    running = p.wait(lambda: p.in_flight(b, min_done=20), 120,
-                     "a mailbox in flight")
-    email, m = running[0]
-    vw = [w for w in ws if w.id == m["claimed_by"]][0]
-    victims = [e for e, _ in p.in_flight(b, worker=vw, min_done=0)]
+    email, m, vw, victims = busy_worker(p, b, ws)
     mv = vw.metrics()
     # Messages and bytes are counted when a job ends; while it runs, the
     # job counters and the busy slots move.
@@ -418,9 +419,7 @@ def case_sigterm(p):
 def case_outage(p):
     users = [1, 2, 3, 4, 5, 6]
     b = "outage"
-    p.corpus(1, 6, 250)
-    p.create(b, p.csv("o.csv", users), "--max-bytes-per-second", "3000000")
-    s = p.serve()
+    s = served_batch(p, b, users, "3000000", 250)
     ws = p.workers(2, slots=3)
     p.start(b)
     mid_copy(p, b, 0.10)

@@ -26,20 +26,17 @@ direct|embedded`:
 import imaplib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 SRC_DIR = os.environ["MF_SOURCE_DIR"]
 BUILD = os.environ["MF_BUILD_DIR"]
 MF = os.path.join(BUILD, "bin", "mailferry")
 SUPPORT = os.path.join(SRC_DIR, "tests", "support")
-FIXTURE = os.path.join(SUPPORT, "dovecot", "fixture")
 sys.path.insert(0, SUPPORT)
 from itestlib import (FAILURES, check, csv_for, fixture_env,  # noqa: E402
-                      load_env, user, verdict)
+                      private_dovecot, user, verdict)
 EXCHANGE = ("IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS MOVE ID "
             "UNSELECT CHILDREN IDLE NAMESPACE LITERAL+")
 
@@ -47,14 +44,9 @@ EXCHANGE = ("IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS MOVE ID "
 def main(case):
     redis_url = fixture_env("redis")["REDIS_URL"] + "/13"
     batch = "exchange-%d-%d" % (os.getpid(), int(time.time()))
-    run = tempfile.mkdtemp(prefix="mailferry-exchange.")
-    env = dict(os.environ, MF_TEST_RUN_DIR=run, MF_DOVECOT_USERS="64",
-               MF_DOVECOT_TARGET_CAPABILITY=EXCHANGE)
-    started = False
-    try:
-        subprocess.run([FIXTURE, "start"], env=env, check=True)
-        started = True
-        d = load_env(os.path.join(run, "dovecot.env"))
+    with private_dovecot(
+            "mailferry-exchange.", MF_DOVECOT_USERS="64",
+            MF_DOVECOT_TARGET_CAPABILITY=EXCHANGE) as (run, env, d):
         sport, tport = int(d["SOURCE_IMAP_PORT"]), int(d["TARGET_IMAP_PORT"])
         src = "imap://127.0.0.1:%d/?tls=off" % sport
         dst = "imap://127.0.0.1:%d/?tls=off" % tport
@@ -155,10 +147,6 @@ def main(case):
               "the next pass copies the 3 new messages and one flag "
               "change: %s" % m)
         compare(64, "the next pass")
-    finally:
-        if started:
-            subprocess.run([FIXTURE, "stop"], env=env)
-        shutil.rmtree(run, ignore_errors=True)
     return verdict()
 
 

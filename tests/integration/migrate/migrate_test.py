@@ -205,12 +205,12 @@ def assert_equal(n):
     return doc
 
 
-def mailbox(doc, n):
+def mailbox(doc, n, where="the JSON output"):
     u, _ = user(n)
     for m in doc["mailboxes"]:
         if m["email"] == u:
             return m
-    fail(f"{u} not in the JSON output")
+    fail(f"{u} not in {where}")
 
 
 LIST_RE = re.compile(r'^\((.*?)\) (NIL|"(?:[^"\\]|\\.)*") (.*)$')
@@ -280,15 +280,7 @@ def empty_mailbox(c):
             attrs = set(m.group(1).lower().split())
             names.append((m.group(3), "\\noselect" in attrs,
                           bool(attrs & SPECIAL_USE)))
-    for name, noselect, _ in names:
-        if noselect:
-            continue
-        typ, data = c.select(name)
-        if typ == "OK" and int(data[0]) > 0:
-            c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
-            c.expunge()
-        if typ == "OK":
-            c.close()
+    itestlib.expunge_all(c, [(name, noselect) for name, noselect, _ in names])
     # Special-use folders stay, emptied: Cyrus makes them only with
     # the user's INBOX, at the first login.
     for name, _, special in sorted(names, key=lambda x: -len(x[0])):
@@ -749,11 +741,7 @@ def redis_servers(tmpdir):
 
 
 def mailbox_report(doc, n):
-    u, _ = user(n)
-    for m in doc["mailboxes"]:
-        if m["email"] == u:
-            return m
-    fail(f"{u} not in the report")
+    return mailbox(doc, n, "the report")
 
 
 def check_ms_report(doc):

@@ -17,19 +17,16 @@ with folders, flags and a subfolder; then
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import imaplib
 
 SRC_DIR = os.environ["MF_SOURCE_DIR"]
 BUILD = os.environ["MF_BUILD_DIR"]
 MF = os.path.join(BUILD, "bin", "mailferry")
 SUPPORT = os.path.join(SRC_DIR, "tests", "support")
-FIXTURE = os.path.join(SUPPORT, "dovecot", "fixture")
 sys.path.insert(0, SUPPORT)
-from itestlib import check, load_env, verdict  # noqa: E402
+from itestlib import check, private_dovecot, verdict  # noqa: E402
 
 
 def fill(port):
@@ -54,14 +51,8 @@ def fill(port):
 
 
 def main():
-    run = tempfile.mkdtemp(prefix="mailferry-userroot.")
-    env = dict(os.environ, MF_TEST_RUN_DIR=run, MF_DOVECOT_SHARED="1",
-               MF_DOVECOT_USERS="8")
-    started = False
-    try:
-        subprocess.run([FIXTURE, "start"], env=env, check=True)
-        started = True
-        d = load_env(os.path.join(run, "dovecot.env"))
+    with private_dovecot("mailferry-userroot.", MF_DOVECOT_SHARED="1",
+                         MF_DOVECOT_USERS="8") as (run, env, d):
         shared_port = int(d["TARGET_IMAP_PORT"])
         other_port = int(d["SOURCE_IMAP_PORT"])
         src = "imap://127.0.0.1:%d/?tls=off" % shared_port
@@ -130,10 +121,6 @@ def main():
               and "shared/nobody@example.test/x" in p.stdout + p.stderr,
               "an unknown UserRoot fails its mailbox and names the root\n"
               + p.stdout + p.stderr)
-    finally:
-        if started:
-            subprocess.run([FIXTURE, "stop"], env=env)
-        shutil.rmtree(run, ignore_errors=True)
     return verdict()
 
 

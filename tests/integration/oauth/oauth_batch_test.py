@@ -43,10 +43,8 @@ import imaplib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 SRC = os.environ.get("MF_SOURCE_DIR",
@@ -505,29 +503,19 @@ def case_fleet(p, env):
 
 def main():
     case = sys.argv[1]
-    run = os.environ["MF_TEST_RUN_DIR"]
-    os.makedirs(run, exist_ok=True)
-    d = tempfile.mkdtemp(prefix="mf-oauthb.", dir=run)
-    os.chmod(d, 0o755)  # Dovecot's auth process reads the CA and conf
-    env = None
-    try:
-        env = oauthenv.OAuthEnv(
-            d, lifetime=LIFETIME if case == "fleet" else 3600,
+    fleet = case == "fleet"
+    with oauthenv.test_dir("mf-oauthb.") as d, oauthenv.OAuthEnv(
+            d, lifetime=LIFETIME if fleet else 3600,
             revoked=[user(6)[0]] if case == "batch" else [],
             refuse_always=[user(7)[0]] if case == "batch" else [],
-            lifetimes={user(SHORT)[0]: SHORT_LIFE} if case == "fleet"
-            else {})
+            lifetimes={user(SHORT)[0]: SHORT_LIFE} if fleet
+            else {}) as env:
         os.environ["MF_DOVECOT_OAUTH2_CONF"] = env.dovecot_conf()
-        fleet = case == "fleet"
         with Pipeline("oauth-" + case, users=10, redis=fleet, kafka=fleet,
                       deadline=280) as p:
             {"batch": case_batch, "fleet": case_fleet}[case](p, env)
-        log("passed: %s" % case)
-        return 0
-    finally:
-        if env:
-            env.stop()
-        shutil.rmtree(d, ignore_errors=True)
+    log("passed: %s" % case)
+    return 0
 
 
 if __name__ == "__main__":

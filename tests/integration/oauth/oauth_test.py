@@ -18,10 +18,8 @@
 """
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 SRC = os.environ.get("MF_SOURCE_DIR",
                      os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -365,26 +363,15 @@ def case_expiry(d):
 
 def main():
     case = sys.argv[1] if len(sys.argv) > 1 else "mint"
-    run = os.environ.get("MF_TEST_RUN_DIR")
-    if run:
-        os.makedirs(run, exist_ok=True)
-    d = tempfile.mkdtemp(prefix="mf-oauth.", dir=run)
-    os.chmod(d, 0o755)  # Dovecot's auth process reads the CA and conf
-    env = None
-    try:
-        env = oauthenv.OAuthEnv(
+    with oauthenv.test_dir("mf-oauth.") as d, oauthenv.OAuthEnv(
             d, revoked=["revoked@example.test"],
             refuse_first=["user03@example.test"],
-            refuse_always=["user04@example.test"])
+            refuse_always=["user04@example.test"]) as env:
         {"mint": case_mint, "dovecot": case_dovecot}[case](env)
         if case == "mint":
             case_expiry(d)
-        log("passed: %s" % case)
-        return 0
-    finally:
-        if env:
-            env.stop()
-        shutil.rmtree(d, ignore_errors=True)
+    log("passed: %s" % case)
+    return 0
 
 
 if __name__ == "__main__":

@@ -91,6 +91,13 @@ assert_word(const redisReply *reply, const char *word) {
         fail_msg("expected %s, got %s", word, w ? w : "(no word)");
 }
 
+/* assert_word(), then frees the reply. */
+static void
+reply_says(redisReply *reply, const char *word) {
+    assert_word(reply, word);
+    freeReplyObject(reply);
+}
+
 /* ------------------------------------------------------------------ */
 
 static void
@@ -112,10 +119,9 @@ test_runner(void **state) {
     /* Forget every script: the next call must load it itself. */
     cmd(r, "SCRIPT FLUSH", NULL, NULL);
     snprintf(key, sizeof(key), "mf:{%s}:batch", mf_itest_prefix());
-    reply =
-        call(r, settle, (const char *[]){key, NULL}, (const char *[]){NULL});
-    assert_word(reply, "OK");
-    freeReplyObject(reply);
+    reply_says(
+        call(r, settle, (const char *[]){key, NULL}, (const char *[]){NULL}),
+        "OK");
     assert_int_equal(
         mf_redis_command(r, &reply, &err, "SCRIPT EXISTS %s", settle->sha1),
         MF_E_OK);
@@ -206,6 +212,8 @@ test_claim(void **state) {
     struct mf_redis *r = mf_itest_redis();
     char b[128], m[128], c[128];
     redisReply *one, *two, *reply;
+    static const char *const others[][3] = {
+        {"w1", "1", "T2"}, {"w1", "1", ""}, {"w2", "1", "T1"}};
 
     (void)state;
     snprintf(b, sizeof(b), "mf:{%s}:claim:batch", mf_itest_prefix());
@@ -232,15 +240,8 @@ test_claim(void **state) {
     assert_int_equal(hget_ll(r, b, "n:Syncing"), 1);
     assert_int_equal(hget_ll(r, b, "n:Queued"), 0);
     /* Anyone else, or no token, finds it claimed. */
-    reply = CLAIM("w1", "1", "T2");
-    assert_word(reply, "CLAIMED");
-    freeReplyObject(reply);
-    reply = CLAIM("w1", "1", "");
-    assert_word(reply, "CLAIMED");
-    freeReplyObject(reply);
-    reply = CLAIM("w2", "1", "T1");
-    assert_word(reply, "CLAIMED");
-    freeReplyObject(reply);
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        reply_says(CLAIM(others[i][0], others[i][1], others[i][2]), "CLAIMED");
     /* Our own claim, expired but not requeued yet, is extended. */
     cmd(r, "HSET %s claim_expiry %s", m, "1");
     reply = CLAIM("w1", "1", "T1");
@@ -252,13 +253,9 @@ test_claim(void **state) {
     assert_int_equal(hget_ll(r, m, "attempts_total"), 1);
     /* Once released, the token no longer brings the claim back. */
     cmd(r, "HSET %s claim_expiry 0 released %s", m, "1");
-    reply = CLAIM("w1", "1", "T1");
-    assert_word(reply, "STATE");
-    freeReplyObject(reply);
+    reply_says(CLAIM("w1", "1", "T1"), "STATE");
     /* Another attempt is stale. */
-    reply = CLAIM("w1", "2", "T3");
-    assert_word(reply, "STALE");
-    freeReplyObject(reply);
+    reply_says(CLAIM("w1", "2", "T3"), "STALE");
 #undef CLAIM
     mf_redis_free(&r);
 }
@@ -278,11 +275,10 @@ test_result_settle(void **state) {
     const char *b = k.b, *m = k.m, *c = k.c, *res = k.res;
     const char *ckeys[] = {b, m, c, NULL};
     const char *rkeys[] = {b, m, c, res, k.smp, k.sk, k.fl, NULL};
-    reply =
+    reply_says(
         call(r, claim, ckeys,
-             (const char *[]){"J", "1", "w1", "60000", "m@x.org", "T", NULL});
-    assert_word(reply, "OK");
-    freeReplyObject(reply);
+             (const char *[]){"J", "1", "w1", "60000", "m@x.org", "T", NULL}),
+        "OK");
 
     result_args(args, "5", "1");
     reply = call(r, result, rkeys, args);
@@ -298,9 +294,7 @@ test_result_settle(void **state) {
     assert_int_equal(hget_ll(r, m, "synced_once"), 1);
     assert_int_equal(hget_ll(r, b, "n:Synced"), 1);
     /* The same result again changes nothing. */
-    reply = call(r, result, rkeys, args);
-    assert_word(reply, "DUP");
-    freeReplyObject(reply);
+    reply_says(call(r, result, rkeys, args), "DUP");
     assert_int_equal(hget_ll(r, m, "messages_copied"), 5);
     reply = call(r, settle, (const char *[]){b, NULL}, (const char *[]){NULL});
     assert_word(reply, "OK");
@@ -311,11 +305,10 @@ test_result_settle(void **state) {
      * incremental) and its counters replace the old ones. */
     batch_setup(r, b, m);
     cmd(r, "DEL %s %s", res, c);
-    reply =
+    reply_says(
         call(r, claim, ckeys,
-             (const char *[]){"J", "1", "w1", "60000", "m@x.org", "T", NULL});
-    assert_word(reply, "OK");
-    freeReplyObject(reply);
+             (const char *[]){"J", "1", "w1", "60000", "m@x.org", "T", NULL}),
+        "OK");
     args[3] = "incomplete";
     args[5] = "403", args[6] = "NOT_ALL_COPIED", args[7] = "2 left";
     reply = call(r, result, rkeys, args);
@@ -484,10 +477,9 @@ test_times_samples(void **state) {
     cmd(r, "RPUSH %s %s", smp, old);
 
     /* The pass begins: started in s and ms, the first sample. */
-    reply = call(r, begin, (const char *[]){b, smp, NULL},
-                 (const char *[]){"start", NULL});
-    assert_word(reply, "OK");
-    freeReplyObject(reply);
+    reply_says(call(r, begin, (const char *[]){b, smp, NULL},
+                    (const char *[]){"start", NULL}),
+               "OK");
     started = assert_time(r, b, "started", t0, redis_ms(r));
     assert_int_equal(hget_ll(r, b, "finished_ms"), 0);
     assert_int_equal(samples(r, smp, v, 16), 2);
@@ -496,11 +488,10 @@ test_times_samples(void **state) {
     cmd(r, "HDEL %s %s", b, "enqueuing"); /* as the pass's end does */
 
     /* The claim: first and last pass in s and ms. */
-    reply =
+    reply_says(
         call(r, claim, (const char *[]){b, m, c, NULL},
-             (const char *[]){"J", "1", "w1", "60000", "m@x.org", "T", NULL});
-    assert_word(reply, "OK");
-    freeReplyObject(reply);
+             (const char *[]){"J", "1", "w1", "60000", "m@x.org", "T", NULL}),
+        "OK");
     assert_time(r, m, "first_sync", started, redis_ms(r));
     assert_time(r, m, "last_sync", started, redis_ms(r));
 
@@ -550,11 +541,10 @@ test_times_samples(void **state) {
     cmd(r, "HSET %s state %s", m, "Syncing");
     snprintf(old, sizeof(old), "%lldms 40 4000", (long long)t0);
     cmd(r, "RPUSH %s %s", smp, old);
-    reply = call(r, progress, (const char *[]){b, m, smp, NULL},
-                 (const char *[]){"J", "1", "4", "100", "5", "5", "1", "0",
-                                  "1000", "1", "1", "", "", "0", NULL});
-    assert_word(reply, "OK");
-    freeReplyObject(reply);
+    reply_says(call(r, progress, (const char *[]){b, m, smp, NULL},
+                    (const char *[]){"J", "1", "4", "100", "5", "5", "1", "0",
+                                     "1000", "1", "1", "", "", "0", NULL}),
+               "OK");
     assert_int_equal((int64_t)samples(r, smp, v, 16), n + 2);
     assert_int_equal(v[n + 1].messages, 45);
     mf_redis_free(&r);

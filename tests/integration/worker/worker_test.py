@@ -37,8 +37,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
 RUN = os.environ["MF_TEST_RUN_DIR"]
 SRC_DIR = os.environ["MF_SOURCE_DIR"]
@@ -56,6 +54,7 @@ SHUTDOWN_TIMEOUT = 10
 BPS = 1000000  # source bytes per second, fleet-wide
 
 sys.path.insert(0, SUPPORT)
+from itestlib import expunge_all, http_get  # noqa: E402
 from itestlib import fixture_env as env_file  # noqa: E402
 
 
@@ -160,12 +159,7 @@ class Worker:
         fail(f"{self.name} does not serve HTTP")
 
     def get(self, path):
-        url = f"http://127.0.0.1:{self.http_port()}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=10) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
+        return http_get(self.http_port(), path)
 
     def metric(self, name, labels=""):
         status, text = self.get("/metrics")
@@ -279,15 +273,7 @@ def clean_target(users):
             m = LIST_RE.match(line.decode()) if isinstance(line, bytes) else None
             if m:
                 names.append((m.group(3), "\\noselect" in m.group(1).lower()))
-        for name, noselect in names:
-            if noselect:
-                continue
-            typ, d = c.select(name)
-            if typ == "OK" and int(d[0]) > 0:
-                c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
-                c.expunge()
-            if typ == "OK":
-                c.close()
+        expunge_all(c, names)
         for name, _ in sorted(names, key=lambda x: -len(x[0])):
             if name.strip('"').upper() != "INBOX":
                 c.delete(name)

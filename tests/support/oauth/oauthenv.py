@@ -6,9 +6,12 @@ each for the error cases. `OAuthEnv(dir)` makes them and starts the
 server; `stop()` ends it (TERM, then KILL), by its PID only.
 """
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 
 from cryptography import x509
@@ -210,6 +213,12 @@ class OAuthEnv:
         except FileNotFoundError:
             return []
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -219,6 +228,22 @@ class OAuthEnv:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+@contextlib.contextmanager
+def test_dir(prefix):
+    """A new directory under $MF_TEST_RUN_DIR (the system's temporary
+    directory without it) that Dovecot's auth process can read (the CA
+    and the conf); removed, with all in it, afterwards."""
+    run = os.environ.get("MF_TEST_RUN_DIR")
+    if run:
+        os.makedirs(run, exist_ok=True)
+    d = tempfile.mkdtemp(prefix=prefix, dir=run)
+    os.chmod(d, 0o755)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
