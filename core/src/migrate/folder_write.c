@@ -558,6 +558,26 @@ batch_done(void *ud, const struct mf_store_done *d) {
     mf__folder_advance(fr, false);
 }
 
+/* Sends the batch being filled ahead of a message that goes as a command
+ * of its own (a keyword the folder has not taken, a streamed body), and
+ * makes room for that command: the writer took the message because one
+ * more command fitted in flight, and the batch may have taken that place
+ * (appends_in_flight bounds what the target has queued). false when the
+ * folder stopped, sending or by an answer read while waiting (a full
+ * target: OVERQUOTA): then nothing more goes out, and the message stays
+ * listed as not copied, like the rest. */
+static bool
+close_batch(struct mf__folder *fr) {
+    struct mf_store *dst = fr->run->dst;
+
+    if (submit_current(fr) != MF_E_OK)
+        return false;
+    if (fr->inflight >= fr->run->appends_in_flight &&
+        dst->ops->flush(dst, fr->inflight - 1) != MF_E_OK)
+        mf__folder_set_werr(fr, &dst->error, dst->retry_after_ms);
+    return fr->werr.code == MF_E_OK;
+}
+
 static void
 take_whole(struct mf__folder *fr, struct mf_pipe_item *it) {
     struct mf__run *run = fr->run;
@@ -576,30 +596,12 @@ take_whole(struct mf__folder *fr, struct mf_pipe_item *it) {
     if (kw_fresh(fr, out_flags(fr, om), false)) {
         /* A keyword the folder has not taken: alone (kw_fresh()), after
          * the batch before it, in source order. */
-        struct mf_store *dst = run->dst;
         struct mf__batch *one = batch_new(fr);
         batch_add(one, om);
-        if (submit_current(fr) != MF_E_OK) {
+        if (close_batch(fr))
+            (void)submit(fr, one);
+        else
             batch_free(one);
-            return;
-        }
-        /* Two commands from one message: the batch before may have taken
-         * the last place in flight (appends_in_flight bounds what the
-         * target has queued). */
-        if (fr->inflight >= run->appends_in_flight &&
-            dst->ops->flush(dst, fr->inflight - 1) != MF_E_OK) {
-            mf__folder_set_werr(fr, &dst->error, dst->retry_after_ms);
-            batch_free(one);
-            return;
-        }
-        /* The answers read meanwhile may have stopped the folder (a full
-         * target: OVERQUOTA): nothing more goes out, the message stays
-         * listed as not copied, like the rest. */
-        if (fr->werr.code != MF_E_OK) {
-            batch_free(one);
-            return;
-        }
-        (void)submit(fr, one);
         return;
     }
     if (!fr->cur)
@@ -624,7 +626,7 @@ take_streamed(struct mf__folder *fr, struct mf_pipe_item *it) {
             "the source sent a message body that was not asked for");
         return;
     }
-    if (submit_current(fr) != MF_E_OK)
+    if (!close_batch(fr))
         return;
     m->size = it->size; /* the literal's real size */
     om = mf_xcalloc(1, sizeof(*om));

@@ -184,37 +184,6 @@ test_only_mailferrys(void **state) {
     assert_int_equal(tin->n, 2);
 }
 
-static void
-test_moved(void **state) {
-    struct memrun *r = *state;
-    struct mf_mem_folder *in = mf_mem_folder_add(r->env.src, "INBOX", 0, 0);
-    struct mf_mem_folder *arch = mf_mem_folder_add(r->env.src, "Archive", 0, 0);
-    struct mf_mem_msg *m;
-    uint32_t uid;
-
-    for (unsigned i = 0; i < 4; i++) {
-        char tag[16];
-        snprintf(tag, sizeof(tag), "i%u", i);
-        add_msg(in, tag, 300 + i, "", i);
-    }
-    add_msg(arch, "old", 280, "\\Seen", 9);
-    expect_pass_ok(r);
-    /* The user moves i2 to Archive on the source. */
-    m = &in->msgs[2];
-    uid = mf_mem_msg_add(arch, "\\Seen", m->date, m->body, m->len);
-    assert_true(uid > 0);
-    assert_true(mf_mem_msg_remove(in, in->msgs[2].uid));
-    expect_pass_ok(r);
-    /* A target without MOVE: removed from INBOX, copied to Archive. */
-    assert_int_equal(r->res.stats.deleted_on_target, 1);
-    assert_int_equal(r->res.stats.moved_on_target, 0);
-    assert_int_equal(r->res.stats.messages_copied, 1);
-    assert_int_equal(r->env.dst->stats.moved, 0);
-    assert_int_equal(r->env.dst->stats.appended, 6);
-    expect_same(r, "INBOX");
-    expect_same(r, "Archive");
-}
-
 /* Moves a message from one source folder to another, as a mail client
  * does: a new UID there, the flags given. */
 static uint32_t
@@ -226,24 +195,52 @@ move_src(struct mf_mem_folder *from, size_t i, struct mf_mem_folder *to,
     return uid;
 }
 
+/* Where the move tests start: the source's INBOX with i0..i3 and its
+ * Archive with one seen message, copied by a first pass. */
+static void
+inbox_and_archive(struct memrun *r, struct mf_mem_folder **in_r,
+                  struct mf_mem_folder **arch_r) {
+    *in_r = mf_mem_folder_add(r->env.src, "INBOX", 0, 0);
+    *arch_r = mf_mem_folder_add(r->env.src, "Archive", 0, 0);
+    for (unsigned i = 0; i < 4; i++) {
+        char tag[16];
+        snprintf(tag, sizeof(tag), "i%u", i);
+        add_msg(*in_r, tag, 300 + i, "", i);
+    }
+    add_msg(*arch_r, "old", 280, "\\Seen", 9);
+    expect_pass_ok(r);
+}
+
+static void
+test_moved(void **state) {
+    struct memrun *r = *state;
+    struct mf_mem_folder *in, *arch;
+
+    inbox_and_archive(r, &in, &arch);
+    /* The user moves i2 to Archive on the source. */
+    assert_true(move_src(in, 2, arch, "\\Seen") > 0);
+    expect_pass_ok(r);
+    /* A target without MOVE: removed from INBOX, copied to Archive. */
+    assert_int_equal(r->res.stats.deleted_on_target, 1);
+    assert_int_equal(r->res.stats.moved_on_target, 0);
+    assert_int_equal(r->res.stats.messages_copied, 1);
+    assert_int_equal(r->env.dst->stats.moved, 0);
+    assert_int_equal(r->env.dst->stats.appended, 6);
+    expect_same(r, "INBOX");
+    expect_same(r, "Archive");
+}
+
 /* With MOVE on the target: UID MOVE, nothing appended, the source's new
  * flags merged in, listed; the new folder's map knows the copy (a later
  * expunge there removes it). */
 static void
 test_moved_on_target(void **state) {
     struct memrun *r = *state;
-    struct mf_mem_folder *in = mf_mem_folder_add(r->env.src, "INBOX", 0, 0);
-    struct mf_mem_folder *arch = mf_mem_folder_add(r->env.src, "Archive", 0, 0);
+    struct mf_mem_folder *in, *arch;
     uint32_t uid;
 
     r->env.dst->caps.move = true;
-    for (unsigned i = 0; i < 4; i++) {
-        char tag[16];
-        snprintf(tag, sizeof(tag), "i%u", i);
-        add_msg(in, tag, 300 + i, "", i);
-    }
-    add_msg(arch, "old", 280, "\\Seen", 9);
-    expect_pass_ok(r);
+    inbox_and_archive(r, &in, &arch);
     uid = move_src(in, 2, arch, "\\Seen \\Flagged");
     expect_pass_ok(r);
     assert_int_equal(r->res.stats.moved_on_target, 1);

@@ -1162,6 +1162,29 @@ test_many_messages_small_pipe(void **state) {
     assert_true(t->env.dst->stats.max_queued <= 4);
 }
 
+/* A big message streams as a command of its own after the batch being
+ * filled, as one with a new keyword goes alone: the batch may have taken
+ * the last place in flight, and the writer waits for an answer before
+ * the streamed APPEND (close_batch()). Every fifth message streams,
+ * batches of 3: the BEGIN mostly comes with one small message open and
+ * a batch in flight, which made 3 commands queued where 2 are allowed. */
+static void
+test_streamed_keeps_in_flight(void **state) {
+    struct memrun *t = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+
+    for (unsigned i = 0; i < 300; i++)
+        add_msg(in, "m", i % 5 == 4 ? 6000 : 300, "\\Seen", i + 1);
+    t->o.stream_threshold = 4096;
+    t->o.batch_messages = 3;
+    t->o.appends_in_flight = 2;
+    t->env.dst->faults.command_delay_ms = 1;
+    expect_ok(t);
+    assert_int_equal(t->res.stats.messages_copied, 300);
+    memrun_expect_same(t, "INBOX", "INBOX");
+    assert_true(t->env.dst->stats.max_queued <= 2);
+}
+
 /* A target slower than the source (each append command 10 ms, as a
  * maildir rescanned at every command): the reader gets ahead, and with
  * the default tuning a MULTIAPPEND takes up to 1,000 small messages, not
@@ -1246,6 +1269,7 @@ main(void) {
         T(test_stop),
         T(test_big_message_streams),
         T(test_many_messages_small_pipe),
+        T(test_streamed_keeps_in_flight),
         T(test_slow_target_big_batches),
         T(test_slow_target_singles_batches),
 #undef T
