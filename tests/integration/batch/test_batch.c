@@ -110,6 +110,16 @@ begin(struct mf_redis *r, const char *name, enum mf_batch_op op,
     return (int)j[0].pass;
 }
 
+/* Batch "<prefix>-<what>" (into name) made by create() with its first
+ * pass begun: begin()'s count. */
+static int
+started(struct mf_redis *r, char *name, size_t size, const char *what, size_t n,
+        uint32_t max_attempts) {
+    mf_itest_name(name, size, what);
+    create(r, name, n, max_attempts);
+    return begin(r, name, MF_BATCH_OP_START, NULL, NULL);
+}
+
 static struct mf_batch_mailbox *
 mb_get(struct mf_redis *r, const char *name, const char *email) {
     struct mf_batch_mailbox *mb = NULL;
@@ -576,9 +586,7 @@ test_expiry_requeue(void **state) {
     bool dead = true;
 
     (void)state;
-    mf_itest_name(name, sizeof(name), "expiry");
-    create(r, name, 2, 3);
-    assert_int_equal(begin(r, name, MF_BATCH_OP_START, NULL, NULL), 2);
+    assert_int_equal(started(r, name, sizeof(name), "expiry", 2, 3), 2);
     claim_job(r, name, "m0@x.org", "w1", 150, &l);
     snprintf(job1, sizeof(job1), "%s", l.job_id);
     assert_int_equal(expired(r, name).n, 0);
@@ -681,9 +689,7 @@ test_progress_and_result_once(void **state) {
     char name[80];
 
     (void)state;
-    mf_itest_name(name, sizeof(name), "once");
-    create(r, name, 1, 0);
-    begin(r, name, MF_BATCH_OP_START, NULL, NULL);
+    started(r, name, sizeof(name), "once", 1, 0);
     claim_job(r, name, "m0@x.org", "w1", 60000, &l);
     assert_true(progress(r, name, &l, 1, 2, 20));
     assert_false(progress(r, name, &l, 1, 1, 10)); /* older */
@@ -823,9 +829,7 @@ test_stop_resume(void **state) {
     bool stop = true;
 
     (void)state;
-    mf_itest_name(name, sizeof(name), "stop");
-    create(r, name, 3, 0);
-    begin(r, name, MF_BATCH_OP_START, NULL, NULL);
+    started(r, name, sizeof(name), "stop", 3, 0);
     assert_int_equal(mf_batch_stop_requested(r, name, &stop, &err), MF_E_OK);
     assert_false(stop);
     claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
@@ -937,9 +941,7 @@ test_report_keys_secrets(void **state) {
     FILE *f;
 
     (void)state;
-    mf_itest_name(name, sizeof(name), "report");
-    create(r, name, 2, 0);
-    begin(r, name, MF_BATCH_OP_START, NULL, NULL);
+    started(r, name, sizeof(name), "report", 2, 0);
     claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
     claim_job(r, name, "m1@x.org", "w2", 60000, &l1);
     assert_true(progress(r, name, &l0, 1, 1, 5));
@@ -1012,9 +1014,7 @@ test_envelope(void **state) {
     struct mf_result res = {0};
 
     (void)state;
-    mf_itest_name(name, sizeof(name), "env");
-    create(r, name, 1, 0);
-    begin(r, name, MF_BATCH_OP_START, NULL, NULL);
+    started(r, name, sizeof(name), "env", 1, 0);
     claim_job(r, name, "m0@x.org", "w1", 60000, &l);
     p.batch = name, p.mailbox = "m0@x.org", p.job_id = l.job_id;
     p.attempt = 1, p.sequence = 1, p.counters.messages_copied = 3;
