@@ -362,11 +362,24 @@ def finished_on_b(h, u, b):
           f"{u} did not finish on worker b: {fin}")
 
 
-def b_finishes(users, h, a, b):
-    """Worker b exits cleanly on SIGTERM; the users' mailboxes are equal
-    on both sides and no password is in the clear anywhere."""
-    b.proc.send_signal(signal.SIGTERM)
-    check(b.proc.wait(timeout=60) == 0, "worker b did not exit cleanly")
+def all_synced(h, users):
+    """The batch settled (at most 300 s) with every mailbox Synced; the
+    mailboxes' states."""
+    check(h.wait_served(300) == 0, "the batch did not settle")
+    st = h.states()
+    for n in users:
+        u = user(n)[0]
+        check(st[u]["state"] == "Synced", f"{u}: {st[u]}")
+    return st
+
+
+def finish(users, h, a, b, stopping):
+    """The workers stopping exit cleanly on SIGTERM; the users' mailboxes
+    are equal on both sides and no password is in the clear anywhere."""
+    for w in stopping:
+        w.proc.send_signal(signal.SIGTERM)
+        check(w.proc.wait(timeout=60) == 0,
+              f"worker {w.name} did not exit cleanly")
     assert_equal(users)
     no_clear_passwords(users, h, [a, b])
 
@@ -379,11 +392,7 @@ def case_kill():
     a.proc.kill()
     a.proc.wait()
     log(f"killed worker a (-9) in the middle of {sorted(victims)}")
-    check(h.wait_served(300) == 0, "the batch did not settle")
-    st = h.states()
-    for n in users:
-        u = user(n)[0]
-        check(st[u]["state"] == "Synced", f"{u}: {st[u]}")
+    all_synced(h, users)
     # A job a finished just before the kill is no victim: its result
     # may even arrive after the kill (sent, then killed).
     victims -= {e["mailbox"] for e in h.find(
@@ -394,7 +403,7 @@ def case_kill():
           f"not every job of the dead worker was requeued: {expired}")
     for u in victims:
         finished_on_b(h, u, b)
-    b_finishes(users, h, a, b)
+    finish(users, h, a, b, [b])
 
 
 def case_sigterm():
@@ -419,11 +428,7 @@ def case_sigterm():
     text = a.text()
     check("job.handback" in text, "worker a handed no job back")
     check("left the group" in text, "worker a did not leave the group")
-    check(h.wait_served(300) == 0, "the batch did not settle")
-    st = h.states()
-    for n in users:
-        u = user(n)[0]
-        check(st[u]["state"] == "Synced", f"{u}: {st[u]}")
+    st = all_synced(h, users)
     for u in victims:
         finished_on_b(h, u, b)
         check(st[u]["attempt"] >= 2, f"{u} was not handed back: {st[u]}")
@@ -433,7 +438,7 @@ def case_sigterm():
         check(starts and min(starts) < 15,
               f"{u} did not restart on b at once: {starts}")
         log(f"{u} restarted on b {min(starts):.1f} s after SIGTERM")
-    b_finishes(users, h, a, b)
+    finish(users, h, a, b, [b])
 
 
 def case_stop():
@@ -488,11 +493,7 @@ def case_stop():
                            '{outcome="stopped"}') or 0 for w in (a, b))
     check(stopped >= 1, f"metrics say {stopped} jobs stopped")
     log(f"metrics: {copied:.0f} messages copied, {stopped:.0f} stopped")
-    for w in (a, b):
-        w.proc.send_signal(signal.SIGTERM)
-        check(w.proc.wait(timeout=60) == 0, f"{w.name} did not exit cleanly")
-    assert_equal(users)
-    no_clear_passwords(users, h, [a, b])
+    finish(users, h, a, b, [a, b])
 
 
 def case_redis():
@@ -508,16 +509,8 @@ def case_redis():
                    check=True, stdout=subprocess.DEVNULL)
     for w in (a, b):
         check(w.proc.poll() is None, f"{w.name} died with Redis away")
-    check(h.wait_served(300) == 0, "the batch did not settle")
-    st = h.states()
-    for n in users:
-        u = user(n)[0]
-        check(st[u]["state"] == "Synced", f"{u}: {st[u]}")
-    for w in (a, b):
-        w.proc.send_signal(signal.SIGTERM)
-        check(w.proc.wait(timeout=60) == 0, f"{w.name} did not exit cleanly")
-    assert_equal(users)
-    no_clear_passwords(users, h, [a, b])
+    all_synced(h, users)
+    finish(users, h, a, b, [a, b])
 
 
 def main():
