@@ -148,12 +148,13 @@ def user(n):
 
 
 def csv_for(directory, users, name):
-    """directory/name.csv: a batch of the given fixture users (numbers),
+    """directory/name.csv: a batch of the given fixture users (numbers,
+    or (login, password) pairs of accounts outside the numbered ones),
     each with its login as user name; the path."""
     path = os.path.join(directory, name + ".csv")
     with open(path, "w") as f:
         f.write("EmailAddress,UserName,Password\n")
         for n in users:
-            u, p = user(n)
+            u, p = n if isinstance(n, tuple) else user(n)
             f.write("%s,%s,%s\n" % (u, u, p))
     return path
