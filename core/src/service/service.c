@@ -271,8 +271,12 @@ apply_result(struct svc *s, const struct mf_result *r, struct mf_error *err) {
     }
     if (!out.applied) {
         atomic_fetch_add(&s->m->results_ignored, 1);
-        mf_log(MF_LOG_DEBUG, &lc, "result.ignored",
-               "duplicate or stale result (%s)", mf_outcome_name(r->outcome));
+        /* A handed-back job's STOPPED record is always stale; any other
+         * ignored result is worth a line (a lost result is found by
+         * its claim, requeue_expired()). */
+        mf_log(r->outcome == MF_OUTCOME_STOPPED ? MF_LOG_DEBUG : MF_LOG_INFO,
+               &lc, "result.ignored", "duplicate or stale result (%s by %s)",
+               mf_outcome_name(r->outcome), r->worker);
         if (r->outcome == MF_OUTCOME_RETRY)
             return reproduce_if_lost(s, r, err);
         return MF_E_OK;

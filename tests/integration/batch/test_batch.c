@@ -579,7 +579,10 @@ expired(struct mf_redis *r, const char *name) {
  * late result is then stale. Lost results count toward max_attempts. */
 static void
 test_result_lost(void **state) {
-    enum { TTL = 40, WAIT_US = (MF_BATCH_RESULT_WAIT_TTLS * TTL + 100) * 1000 };
+    enum {
+        TTL = 100,
+        WAIT_US = (MF_BATCH_RESULT_WAIT_TTLS * TTL + 100) * 1000
+    };
     struct mf_redis *r = mf_itest_redis();
     struct mf_batch_lease l;
     struct mf_batch_mailbox *mb;

@@ -497,14 +497,14 @@ def case_retry(c):
     c.create(b3, c.csv("u3.csv", [36]), "--max-attempts", "3")
     c.op("start", b3)
     t0 = time.time()
-    c.helper("worker", 1, "--lose-result", "--ttl-ms", 300)
+    c.helper("worker", 1, "--lose-result", "--ttl-ms", 1000)
     check(c.mailbox(c.status(b3), "user36@example.test")["state"] ==
           "Syncing", "the mailbox waits for the finished job's result")
     claims = c.helper("--timeout", "30", "worker", 1)
     waited = time.time() - t0
     check(claims[-1]["attempt"] == 2 and claims[-1]["claimed"] and
-          waited >= 3, f"the job whose result was lost runs again as "
-          f"attempt 2, {waited:.1f} s later (result wait 3 s)")
+          waited >= 10, f"the job whose result was lost runs again as "
+          f"attempt 2, {waited:.1f} s later (result wait 10 s)")
     st = c.wait_state(b3, "Synced")
     check(c.mailbox(st, "user36@example.test")["attempt"] == 2,
           "attempt 2 synced")
