@@ -208,7 +208,9 @@ struct mf_batch_config {
     char *target_admin_login_format;
     struct mf_batch_blob target_admin_password; /* SEALED */
     /* Folder rules as the admin wrote them; workers re-parse them with
-     * the mf_folder_rules_parse_*() helpers. */
+     * the mf_folder_rules_parse_*() helpers. Each list is one row of the
+     * batch module's table (core/src/batch/helpers.c), which every path
+     * that reads, stores, shows or frees them walks. */
     char **include;
     size_t n_include;
     char **exclude;

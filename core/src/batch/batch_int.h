@@ -37,6 +37,39 @@ MF_WARN_UNUSED mf_err mf__batch_walk(struct mf_redis *r, const char *batch,
 /* Key buffer size: "mf:{b:<64>}:mb:<320>:skipped" fits easily. */
 #define MF__BATCH_KEY_MAX 512
 
+/* The batch's folder rule lists, each described once (helpers.c's
+ * mf__batch_rule_lists[]), and every path walks this table: `batch
+ * create` reads each from its option (def.c) and RPUSHes it (create.c),
+ * mf_batch_get() reads it back and mf_batch_config_free() frees it
+ * (store.c), the workers parse it (mf_batch_config_rules()), `batch
+ * create` shows it (show.c) and `batch set` replaces the settable ones
+ * (settings.c). Index l of the table is list[l] of struct mf__batch_keys.
+ * The items are the admin's words, one per LIST element, in order. */
+#define MF__BATCH_RULE_LISTS 4
+struct mf_folder_rules;
+struct mf__batch_rule_list {
+    const char *option;  /* --<option> and the definition file's key */
+    const char *key;     /* the LIST "mf:{b:N}:<key>" */
+    const char *json;    /* the key of `batch create --json`'s array */
+    size_t items, count; /* offsetof(struct mf_batch_config, ...) of the
+                          * char ** and of its size_t length */
+    /* Adds one item to rules, as a worker reads it. */
+    mf_err (*parse)(struct mf_folder_rules *rules, const char *item,
+                    struct mf_error *err);
+    bool settable; /* `batch set --<option>` replaces the list */
+    bool shown;    /* `batch create` lists it as "  <option> ITEM" */
+};
+extern const struct mf__batch_rule_list
+    mf__batch_rule_lists[MF__BATCH_RULE_LISTS];
+/* List l of c: its items (*n_r of them; NULL when none). The pointers
+ * are c's own, so that a caller may replace or free them. */
+char ***mf__batch_rule_items(struct mf_batch_config *c, size_t l, size_t **n_r);
+/* List l of c, read only: its items, *n_r of them. */
+char *const *mf__batch_rule_view(const struct mf_batch_config *c, size_t l,
+                                 size_t *n_r);
+/* Frees every rule list of c and empties it. */
+void mf__batch_rule_lists_free(struct mf_batch_config *c);
+
 /* The batch-level keys. */
 struct mf__batch_keys {
     char batch[MF__BATCH_KEY_MAX];     /* HASH */
@@ -46,7 +79,7 @@ struct mf__batch_keys {
     char samples[MF__BATCH_KEY_MAX];   /* LIST */
     char changes[MF__BATCH_KEY_MAX];   /* LIST: mf_batch_set() history */
     char mb_prefix[MF__BATCH_KEY_MAX]; /* "mf:{b:N}:mb:" */
-    char list[4][MF__BATCH_KEY_MAX];   /* include exclude rename preset */
+    char list[MF__BATCH_RULE_LISTS][MF__BATCH_KEY_MAX]; /* LIST: the rules */
 };
 void mf__batch_keys(struct mf__batch_keys *k, const char *batch);
 /* "mf:{b:N}:mb:<email><suffix>" (suffix "" / ":skipped" / ":failed"). */

@@ -218,18 +218,18 @@ static mf_err
 queue_lists(struct mf_redis *r, struct mf__batch_argv *a,
             const struct mf__batch_keys *k, const struct mf_batch_config *c,
             struct mf_error *err) {
-    char *const *v[4] = {c->include, c->exclude, c->rename, c->presets};
-    size_t nv[4] = {c->n_include, c->n_exclude, c->n_rename, c->n_presets};
     mf_err rc;
 
-    for (int l = 0; l < 4; l++) {
-        if (nv[l] == 0)
+    for (size_t l = 0; l < MF__BATCH_RULE_LISTS; l++) {
+        size_t n;
+        char *const *v = mf__batch_rule_view(c, l, &n);
+        if (n == 0)
             continue;
         mf__batch_argv_reset(a);
         mf__batch_argv_adds(a, "RPUSH");
         mf__batch_argv_adds(a, k->list[l]);
-        for (size_t i = 0; i < nv[l]; i++)
-            mf__batch_argv_adds(a, v[l][i]);
+        for (size_t i = 0; i < n; i++)
+            mf__batch_argv_adds(a, v[i]);
         if ((rc = queue(r, a, err)))
             return rc;
     }

@@ -406,14 +406,12 @@ read_def(const struct mf_config *conf, const char *name, const char *csv_path,
     if (!mf_jobs_login_format_valid(cfg->admin_login_format, err) ||
         !mf_jobs_login_format_valid(cfg->target_admin_login_format, err))
         return usage(err);
-    cfg->include =
-        mf_strv_split(mf_config_get(conf, "include", NULL), &cfg->n_include);
-    cfg->exclude =
-        mf_strv_split(mf_config_get(conf, "exclude", NULL), &cfg->n_exclude);
-    cfg->rename =
-        mf_strv_split(mf_config_get(conf, "rename", NULL), &cfg->n_rename);
-    cfg->presets =
-        mf_strv_split(mf_config_get(conf, "preset", NULL), &cfg->n_presets);
+    for (size_t l = 0; l < MF__BATCH_RULE_LISTS; l++) {
+        size_t *n;
+        char ***items = mf__batch_rule_items(cfg, l, &n);
+        *items = mf_strv_split(
+            mf_config_get(conf, mf__batch_rule_lists[l].option, NULL), n);
+    }
     cfg->separator_replacement =
         (char *)mf_config_get(conf, "separator-replacement", NULL);
     cfg->target_root = (char *)mf_config_get(conf, "target-root", NULL);
@@ -547,10 +545,7 @@ mf_batchdef_stream_rows(struct mf_batchdef *d, const char *csv_path,
 
 void
 mf_batchdef_free(struct mf_batchdef *d) {
-    mf_strv_free(d->cfg.include, d->cfg.n_include);
-    mf_strv_free(d->cfg.exclude, d->cfg.n_exclude);
-    mf_strv_free(d->cfg.rename, d->cfg.n_rename);
-    mf_strv_free(d->cfg.presets, d->cfg.n_presets);
+    mf__batch_rule_lists_free(&d->cfg);
     mf_batch_blob_free(&d->cfg.admin_password);
     mf_batch_blob_free(&d->cfg.target_admin_password);
     mbs_free(d->mbs, d->n);

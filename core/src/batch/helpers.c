@@ -1,7 +1,8 @@
 /*
  * Small pieces the files of the batch module share (batch_int.h): key
- * names, a binary-safe argument vector, reply accessors, the item codec
- * and the translation of a script's refusal into an mf_err.
+ * names, the table of folder rule lists, a binary-safe argument vector,
+ * reply accessors, the item codec and the translation of a script's
+ * refusal into an mf_err.
  */
 #include "batch/batch_int.h"
 
@@ -12,6 +13,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +32,6 @@ bkey(char *out, size_t n, const char *batch, const char *rest) {
 
 void
 mf__batch_keys(struct mf__batch_keys *k, const char *batch) {
-    static const char *const lists[4] = {"list:include", "list:exclude",
-                                         "list:rename", "list:preset"};
-
     bkey(k->batch, sizeof(k->batch), batch, "batch");
     bkey(k->mailboxes, sizeof(k->mailboxes), batch, "mailboxes");
     bkey(k->claims, sizeof(k->claims), batch, "claims");
@@ -40,8 +39,9 @@ mf__batch_keys(struct mf__batch_keys *k, const char *batch) {
     bkey(k->samples, sizeof(k->samples), batch, "samples");
     bkey(k->changes, sizeof(k->changes), batch, "changes");
     bkey(k->mb_prefix, sizeof(k->mb_prefix), batch, "mb:");
-    for (int i = 0; i < 4; i++)
-        bkey(k->list[i], sizeof(k->list[i]), batch, lists[i]);
+    for (size_t l = 0; l < MF__BATCH_RULE_LISTS; l++)
+        bkey(k->list[l], sizeof(k->list[l]), batch,
+             mf__batch_rule_lists[l].key);
 }
 
 void
@@ -482,14 +482,65 @@ mf__batch_refused(struct mf_error *err, const redisReply *reply,
 /* Folder rules                                                       */
 /* ------------------------------------------------------------------ */
 
+#define RULE_LIST(member, opt, word, json_key, parse_fn, set, show)            \
+    {                                                                          \
+        .option = opt, .key = "list:" word, .json = json_key,                  \
+        .items = offsetof(struct mf_batch_config, member),                     \
+        .count = offsetof(struct mf_batch_config, n_##member),                 \
+        .parse = parse_fn, .settable = set, .shown = show                      \
+    }
+const struct mf__batch_rule_list mf__batch_rule_lists[MF__BATCH_RULE_LISTS] = {
+    RULE_LIST(include, "include", "include", "include",
+              mf_folder_rules_parse_include, true, true),
+    RULE_LIST(exclude, "exclude", "exclude", "exclude",
+              mf_folder_rules_parse_exclude, true, true),
+    RULE_LIST(rename, "rename", "rename", "rename",
+              mf_folder_rules_parse_rename, true, true),
+    /* Presets are chosen at create time only, and `batch create`'s text
+     * has never listed them (its JSON does). */
+    RULE_LIST(presets, "preset", "preset", "presets",
+              mf_folder_rules_parse_preset, false, false),
+};
+#undef RULE_LIST
+
+char ***
+mf__batch_rule_items(struct mf_batch_config *c, size_t l, size_t **n_r) {
+    assert(l < MF__BATCH_RULE_LISTS);
+    *n_r = (size_t *)((char *)c + mf__batch_rule_lists[l].count);
+    return (char ***)((char *)c + mf__batch_rule_lists[l].items);
+}
+
+char *const *
+mf__batch_rule_view(const struct mf_batch_config *c, size_t l, size_t *n_r) {
+    assert(l < MF__BATCH_RULE_LISTS);
+    *n_r = *(const size_t *)((const char *)c + mf__batch_rule_lists[l].count);
+    return *(char **const *)((const char *)c + mf__batch_rule_lists[l].items);
+}
+
+void
+mf__batch_rule_lists_free(struct mf_batch_config *c) {
+    for (size_t l = 0; l < MF__BATCH_RULE_LISTS; l++) {
+        size_t *n;
+        char ***v = mf__batch_rule_items(c, l, &n);
+        mf_strv_free(*v, *n);
+        *v = NULL;
+        *n = 0;
+    }
+}
+
+/* Every rule list of c into rules, in the table's order (empty items
+ * skipped), as the workers read them. */
 static mf_err
-add_rules(struct mf_folder_rules *rules, char *const *v, size_t n,
-          mf_err (*parse)(struct mf_folder_rules *, const char *,
-                          struct mf_error *),
-          struct mf_error *err) {
-    for (size_t i = 0; i < n; i++)
-        if (v[i] && *v[i] && parse(rules, v[i], err) != MF_E_OK)
-            return err->code ? err->code : MF_E_CONFIG;
+add_rule_lists(struct mf_folder_rules *rules, const struct mf_batch_config *c,
+               struct mf_error *err) {
+    for (size_t l = 0; l < MF__BATCH_RULE_LISTS; l++) {
+        size_t n;
+        char *const *v = mf__batch_rule_view(c, l, &n);
+        for (size_t i = 0; i < n; i++)
+            if (v[i] && *v[i] &&
+                mf__batch_rule_lists[l].parse(rules, v[i], err) != MF_E_OK)
+                return err->code ? err->code : MF_E_CONFIG;
+    }
     return MF_E_OK;
 }
 
@@ -502,14 +553,7 @@ mf_batch_config_rules(const struct mf_batch_config *c,
 
     if ((rc = mf_profile_find(c->source_profile, &src, err)) ||
         (rc = mf_profile_folder_rules(src, c->gmail_archive_folder, r, err)) ||
-        (rc = add_rules(r, c->include, c->n_include,
-                        mf_folder_rules_parse_include, err)) ||
-        (rc = add_rules(r, c->exclude, c->n_exclude,
-                        mf_folder_rules_parse_exclude, err)) ||
-        (rc = add_rules(r, c->rename, c->n_rename, mf_folder_rules_parse_rename,
-                        err)) ||
-        (rc = add_rules(r, c->presets, c->n_presets,
-                        mf_folder_rules_parse_preset, err)) ||
+        (rc = add_rule_lists(r, c, err)) ||
         (c->separator_replacement && *c->separator_replacement &&
          (rc = mf_folder_rules_parse_separator_replacement(
               r, c->separator_replacement, err))) ||

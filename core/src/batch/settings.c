@@ -79,15 +79,15 @@ changes_key(char *out, size_t n, const char *batch) {
     snprintf(out, n, "%s", k.changes);
 }
 
-/* The folder rule lists that may change (indexes into mf__batch_keys'
- * list[]): as a comma list, like `batch create --include` takes them. */
-static const char *const rule_options[] = {"include", "exclude", "rename"};
-
+/* The folder rule list that may change by this option (its index in
+ * mf__batch_rule_lists[] and mf__batch_keys' list[]), or -1. Its value
+ * is a comma list, like `batch create --include` takes it. */
 static int
 rule_index(const char *option) {
-    for (size_t i = 0; i < MF_ARRAY_LEN(rule_options); i++)
-        if (strcmp(rule_options[i], option) == 0)
-            return (int)i;
+    for (size_t l = 0; l < MF__BATCH_RULE_LISTS; l++)
+        if (mf__batch_rule_lists[l].settable &&
+            strcmp(mf__batch_rule_lists[l].option, option) == 0)
+            return (int)l;
     return -1;
 }
 
@@ -356,10 +356,7 @@ mf_batch_set_rules(struct mf_redis *r, const char *batch, const char *option,
     /* Checked the way `batch create` checks them: the batch's other
      * rules with this list replaced, parsed as the workers will. */
     items = mf_strv_split(value, &n);
-    list = l == 0 ? &cfg->include : l == 1 ? &cfg->exclude : &cfg->rename;
-    nlist = l == 0   ? &cfg->n_include
-            : l == 1 ? &cfg->n_exclude
-                     : &cfg->n_rename;
+    list = mf__batch_rule_items(cfg, (size_t)l, &nlist);
     mf_strv_free(*list, *nlist);
     *list = items;
     *nlist = n;

@@ -3,7 +3,7 @@
  * without secrets: the batch's definition as text or JSON, and its
  * mailboxes' logins. Pure output over a struct mf_batch_config.
  */
-#include "mailferry/batch.h"
+#include "batch/batch_int.h"
 #include "mailferry/json.h"
 #include "mailferry/migrate.h"
 #include "mailferry/profile.h"
@@ -12,13 +12,29 @@
 
 #include <stdio.h>
 
+/* Every folder rule list of cfg as an array of its items. */
 static void
-json_strv(struct mf_json *j, const char *key, char **v, size_t n) {
-    mf_json_key(j, key);
-    mf_json_array_begin(j);
-    for (size_t i = 0; i < n; i++)
-        mf_json_string(j, v[i]);
-    mf_json_array_end(j);
+json_rule_lists(struct mf_json *j, const struct mf_batch_config *cfg) {
+    for (size_t l = 0; l < MF__BATCH_RULE_LISTS; l++) {
+        size_t n;
+        char *const *v = mf__batch_rule_view(cfg, l, &n);
+        mf_json_key(j, mf__batch_rule_lists[l].json);
+        mf_json_array_begin(j);
+        for (size_t i = 0; i < n; i++)
+            mf_json_string(j, v[i]);
+        mf_json_array_end(j);
+    }
+}
+
+/* The folder rule lists that the text shows, a line per item. */
+static void
+text_rule_lists(FILE *out, const struct mf_batch_config *cfg) {
+    for (size_t l = 0; l < MF__BATCH_RULE_LISTS; l++) {
+        size_t n;
+        char *const *v = mf__batch_rule_view(cfg, l, &n);
+        for (size_t i = 0; mf__batch_rule_lists[l].shown && i < n; i++)
+            fprintf(out, "  %s %s\n", mf__batch_rule_lists[l].option, v[i]);
+    }
 }
 
 static void
@@ -56,10 +72,7 @@ mf_batch_config_json(struct mf_json *j, const struct mf_batch_config *cfg,
     mf_json_member(j, "admin", cfg->admin_user);
     mf_json_member(j, "target_admin", cfg->target_admin_user);
     mf_status_oauth_json(j, cfg);
-    json_strv(j, "include", cfg->include, cfg->n_include);
-    json_strv(j, "exclude", cfg->exclude, cfg->n_exclude);
-    json_strv(j, "rename", cfg->rename, cfg->n_rename);
-    json_strv(j, "presets", cfg->presets, cfg->n_presets);
+    json_rule_lists(j, cfg);
     MF_JSON_FIELDS(j, cfg, max_message_size);
     mf_json_member(j, "source_profile",
                    mf_profile_or_generic(cfg->source_profile)->name);
@@ -99,12 +112,7 @@ mf_batch_config_print(FILE *out, bool json, const struct mf_batch_config *cfg,
                 cfg->target_admin_login_format ? cfg->target_admin_login_format
                                                : "sasl");
     mf_status_oauth_text(out, cfg);
-    for (size_t i = 0; i < cfg->n_include; i++)
-        fprintf(out, "  include %s\n", cfg->include[i]);
-    for (size_t i = 0; i < cfg->n_exclude; i++)
-        fprintf(out, "  exclude %s\n", cfg->exclude[i]);
-    for (size_t i = 0; i < cfg->n_rename; i++)
-        fprintf(out, "  rename %s\n", cfg->rename[i]);
+    text_rule_lists(out, cfg);
     fprintf(out, "  max attempts %u, incremental passes %s%llus\n",
             cfg->max_attempts ? cfg->max_attempts : MF_BATCH_DEFAULT_ATTEMPTS,
             cfg->incremental_every ? "every " : "never: ",

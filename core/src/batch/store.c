@@ -184,8 +184,6 @@ mf_batch_get(struct mf_redis *r, const char *name,
     struct mf__batch_keys k;
     struct mf_batch_config *c;
     redisReply *h = NULL;
-    char ***lists[4];
-    size_t *nlists[4];
     mf_err rc;
 
     if ((rc = mf__batch_check_name(name, err)))
@@ -240,15 +238,14 @@ mf_batch_get(struct mf_redis *r, const char *name,
     c->pass = mf__batch_hget_u64(h, "pass");
     get_counts(h, c->counts);
     freeReplyObject(h);
-    lists[0] = &c->include, nlists[0] = &c->n_include;
-    lists[1] = &c->exclude, nlists[1] = &c->n_exclude;
-    lists[2] = &c->rename, nlists[2] = &c->n_rename;
-    lists[3] = &c->presets, nlists[3] = &c->n_presets;
-    for (int l = 0; l < 4; l++)
-        if ((rc = get_list(r, k.list[l], lists[l], nlists[l], err))) {
+    for (size_t l = 0; l < MF__BATCH_RULE_LISTS; l++) {
+        size_t *n;
+        char ***v = mf__batch_rule_items(c, l, &n);
+        if ((rc = get_list(r, k.list[l], v, n, err))) {
             mf_batch_config_free(&c);
             return rc;
         }
+    }
     *cfg_r = c;
     return MF_E_OK;
 }
@@ -271,13 +268,6 @@ mf_batch_oauth_clear(struct mf_batch_oauth *o) {
     memset(o, 0, sizeof(*o));
 }
 
-static void
-free_strv(char **v, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 void
 mf_batch_config_free(struct mf_batch_config **cp) {
     struct mf_batch_config *c = *cp;
@@ -291,10 +281,7 @@ mf_batch_config_free(struct mf_batch_config **cp) {
 #define FREE_SECRET(member, field) mf_batch_blob_free(&c->member);
     MF__BATCH_SECRET_FIELDS(FREE_SECRET)
 #undef FREE_SECRET
-    free_strv(c->include, c->n_include);
-    free_strv(c->exclude, c->n_exclude);
-    free_strv(c->rename, c->n_rename);
-    free_strv(c->presets, c->n_presets);
+    mf__batch_rule_lists_free(c);
     mf_batch_oauth_clear(&c->source_oauth);
     mf_batch_oauth_clear(&c->target_oauth);
     free(c);
