@@ -177,6 +177,43 @@ def children_of(pid):
     return out
 
 
+def tree_cpu(pid):
+    """CPU seconds used so far by pid and every process under it: each
+    one's utime + stime + cutime + cstime (a reaped child's time is in its
+    parent's cutime/cstime, a live one's in its own, so nothing counts
+    twice). 0.0 when pid is gone."""
+    stats = {}
+    for ent in os.listdir("/proc"):
+        if not ent.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % ent) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # fields[0] is field 3 (state): ppid is 4, utime..cstime 14..17.
+        stats[int(ent)] = (int(fields[1]),
+                           sum(int(x) for x in fields[11:15]))
+    children = {}
+    for p, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(p)
+    ticks, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            ticks += stats[p][1]
+            todo += children.get(p, [])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def busy_cpu():
+    """CPU seconds the whole machine has spent busy since boot (all CPUs:
+    /proc/stat's user, nice, system, irq, softirq and steal)."""
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    return (sum(cpu[:3]) + sum(cpu[5:8])) / os.sysconf("SC_CLK_TCK")
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)

@@ -532,6 +532,7 @@ struct mf_batch_lease {
     int64_t expiry_ms;   /* Redis TIME, ms */
     bool stop_requested; /* as of the last claim or renew */
     bool verify;         /* a verify job's claim (mf_batch_verify_claim()) */
+    int64_t ttl_ms;      /* as claimed (mf_batch_release()'s result wait) */
 };
 
 /* Hex digits in a claim token (mf_batch_claim_token()). */
@@ -569,12 +570,20 @@ void mf_batch_record_key(char *out, size_t n, const char *batch,
 MF_WARN_UNUSED mf_err mf_batch_renew(struct mf_redis *r,
                                      struct mf_batch_lease *lease,
                                      int64_t ttl_ms, struct mf_error *err);
+/* How long a finished job's claim waits for its result, in claim TTLs
+ * (mf_batch_release()). */
+#define MF_BATCH_RESULT_WAIT_TTLS 10
+
 /* Gives the claim up. finished: the worker has published the job's
- * result, so the coordinator must not requeue it (the claim leaves the
- * expiry set; the mailbox stays running until the result is applied).
- * !finished: the worker gives up without a result (shutdown): the claim
- * expires now, so the coordinator requeues it at once without counting
- * a lost worker. A claim that is no longer ours is left alone. */
+ * result. The claim stays, renewed by nobody, until the result is applied
+ * (mf_batch_apply_result() removes it) or MF_BATCH_RESULT_WAIT_TTLS times
+ * lease->ttl_ms pass: then it is expired with result_due set, and the
+ * service requeues the job as one whose result was lost, so that no
+ * mailbox waits forever for a result that never comes. The mailbox stays
+ * running meanwhile. !finished: the worker gives up without a result
+ * (shutdown): the claim expires now, so the coordinator requeues it at
+ * once without counting a lost worker. A claim that is no longer ours is
+ * left alone. */
 MF_WARN_UNUSED mf_err mf_batch_release(struct mf_redis *r,
                                        const struct mf_batch_lease *lease,
                                        bool finished, struct mf_error *err);
@@ -584,8 +593,9 @@ struct mf_batch_expired {
     const char *email;  /* borrowed: valid during the callback */
     const char *job_id; /* borrowed */
     uint32_t attempt;
-    const char *worker; /* borrowed */
+    const char *worker; /* borrowed; the finished job's worker if result_due */
     int64_t expiry_ms;
+    bool result_due; /* a finished job's claim: its result has not come */
 };
 typedef mf_err (*mf_batch_expired_cb)(void *ud,
                                       const struct mf_batch_expired *e);
@@ -596,18 +606,26 @@ MF_WARN_UNUSED mf_err mf_batch_expired_claims(struct mf_redis *r,
                                               mf_batch_expired_cb cb, void *ud,
                                               struct mf_error *err);
 
+/* What mf_batch_requeue() did. */
+struct mf_batch_requeued {
+    struct mf_batch_job job; /* to produce; attempt 0: nothing to produce */
+    bool dead;               /* attempts exhausted: dead-letter job */
+    bool result_lost;        /* the claim was a finished job's (result_due) */
+};
+
 /* Requeues an expired claim: the next attempt of the same job, mailbox
- * Queued, *job_r filled for the caller to produce, *dead_r false. When
- * the job already had max_attempts lost workers, the mailbox is Failed
- * (MF_E_LEASE_LOST "worker lost") instead, *dead_r true: the caller
+ * Queued, out->job filled for the caller to produce. When the job already
+ * had max_attempts lost workers (or lost results), the mailbox is Failed
+ * (MF_E_LEASE_LOST "worker lost") instead, out->dead true: the caller
  * dead-letters the job. When the batch is Stopping, the mailbox becomes
- * Stopped instead and job_r->attempt is 0 (nothing to produce). The
- * batch then settles. MF_E_CLAIMED if the
- * claim is live again (renewed meanwhile), MF_E_STATE if there is no
- * expired claim. */
+ * Stopped instead and out->job.attempt is 0 (nothing to produce). The
+ * batch then settles. A finished job's claim (result_due) is requeued only
+ * when results_current says the caller has read every result published so
+ * far: else MF_E_CLAIMED, as when the claim is live again (renewed
+ * meanwhile). MF_E_STATE if there is no expired claim. */
 MF_WARN_UNUSED mf_err mf_batch_requeue(struct mf_redis *r, const char *batch,
-                                       const char *email,
-                                       struct mf_batch_job *job_r, bool *dead_r,
+                                       const char *email, bool results_current,
+                                       struct mf_batch_requeued *out,
                                        struct mf_error *err);
 
 /* ------------------------------------------------------------------ */

@@ -38,6 +38,7 @@ struct mf_service_metrics {
     atomic_uint_fast64_t jobs_requeued;    /* RETRY results and lost workers */
     atomic_uint_fast64_t jobs_dead_lettered;
     atomic_uint_fast64_t claims_expired; /* lost workers found */
+    atomic_uint_fast64_t results_lost;   /* finished jobs requeued unheard */
     atomic_uint_fast64_t passes_scheduled;
     atomic_uint_fast64_t messages_copied; /* from applied results */
     atomic_uint_fast64_t bytes_copied;

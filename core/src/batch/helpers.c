@@ -132,6 +132,7 @@ mf__batch_lease_init(struct mf_batch_lease *l, const char *what,
     snprintf(l->job_id, sizeof(l->job_id), "%s", job_id);
     snprintf(l->worker, sizeof(l->worker), "%s", worker_id);
     l->attempt = attempt;
+    l->ttl_ms = ttl_ms;
     return MF_E_OK;
 }
 

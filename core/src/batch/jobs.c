@@ -356,6 +356,7 @@ mf_batch_release(struct mf_redis *r, const struct mf_batch_lease *lease,
     }
     claim_argv(&a, MF__BS_RELEASE, lease->batch, lease->email, lease->job_id,
                lease->attempt, lease->worker, finished ? 1 : 0);
+    mf__batch_argv_addi(&a, MF_BATCH_RESULT_WAIT_TTLS * lease->ttl_ms);
     if ((rc = run_ok(r, &a, lease->batch, lease->email, "release the claim",
                      &reply, err)))
         return rc;
@@ -380,13 +381,14 @@ mf_batch_expired_claims(struct mf_redis *r, const char *batch,
     mf__batch_argv_adds(&a, k.mb_prefix);
     if ((rc = run_ok(r, &a, batch, NULL, "list expired claims", &reply, err)))
         return rc;
-    for (size_t i = 1; i + 4 < reply->elements && !rc; i += 5) {
+    for (size_t i = 1; i + 5 < reply->elements && !rc; i += 6) {
         struct mf_batch_expired e = {
             .email = mf__batch_reply_str(reply, i, NULL),
             .job_id = mf__batch_reply_str(reply, i + 1, NULL),
             .attempt = (uint32_t)mf__batch_reply_ll(reply, i + 2),
             .worker = mf__batch_reply_str(reply, i + 3, NULL),
             .expiry_ms = mf__batch_reply_ll(reply, i + 4),
+            .result_due = mf__batch_reply_ll(reply, i + 5) == 2,
         };
         rc = cb(ud, &e);
     }
@@ -396,7 +398,7 @@ mf_batch_expired_claims(struct mf_redis *r, const char *batch,
 
 mf_err
 mf_batch_requeue(struct mf_redis *r, const char *batch, const char *email,
-                 struct mf_batch_job *job_r, bool *dead_r,
+                 bool results_current, struct mf_batch_requeued *out,
                  struct mf_error *err) {
     struct mf__batch_keys k;
     struct mf__batch_argv a = {0};
@@ -405,6 +407,7 @@ mf_batch_requeue(struct mf_redis *r, const char *batch, const char *email,
     const char *w;
     mf_err rc;
 
+    memset(out, 0, sizeof(*out));
     if ((rc = mf__batch_check_name(batch, err)))
         return rc;
     mf__batch_keys(&k, batch);
@@ -414,6 +417,7 @@ mf_batch_requeue(struct mf_redis *r, const char *batch, const char *email,
     mf__batch_argv_adds(&a, key);
     mf__batch_argv_adds(&a, k.claims);
     mf__batch_argv_adds(&a, email);
+    mf__batch_argv_addi(&a, results_current ? 1 : 0);
     rc = mf__batch_script_run(r, &a, &reply, err);
     mf__batch_argv_free(&a);
     if (rc)
@@ -423,19 +427,25 @@ mf_batch_requeue(struct mf_redis *r, const char *batch, const char *email,
         rc = mf_error_set(err, MF_E_CLAIMED,
                           "batch %s mailbox %s: the claim is live again", batch,
                           email);
+    else if (w && strcmp(w, "WAIT") == 0)
+        rc = mf_error_set(err, MF_E_CLAIMED,
+                          "batch %s mailbox %s: the finished job's result may "
+                          "still be on its way",
+                          batch, email);
     else if (w && strcmp(w, "NOCLAIM") == 0)
         rc = mf_error_set(err, MF_E_STATE,
                           "batch %s mailbox %s: no expired claim to requeue",
                           batch, email);
     else if (w && (!strcmp(w, "OK") || !strcmp(w, "DEAD") ||
                    !strcmp(w, "STOPPED"))) {
-        fill_job(job_r, email, mf__batch_reply_str(reply, 1, NULL),
+        fill_job(&out->job, email, mf__batch_reply_str(reply, 1, NULL),
                  mf__batch_reply_str(reply, 3, NULL),
                  mf__batch_reply_str(reply, 2, NULL),
                  mf__batch_reply_str(reply, 4, NULL));
-        *dead_r = strcmp(w, "DEAD") == 0;
+        out->dead = strcmp(w, "DEAD") == 0;
+        out->result_lost = mf__batch_reply_ll(reply, 6) == 1;
         if (strcmp(w, "STOPPED") == 0)
-            job_r->attempt = 0; /* nothing to produce */
+            out->job.attempt = 0; /* nothing to produce */
     } else
         rc = mf__batch_refused(err, reply, batch, email, "requeue");
     freeReplyObject(reply);

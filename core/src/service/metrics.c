@@ -23,6 +23,7 @@ mf_service_metrics_init(struct mf_service_metrics *m) {
     atomic_init(&m->jobs_requeued, 0);
     atomic_init(&m->jobs_dead_lettered, 0);
     atomic_init(&m->claims_expired, 0);
+    atomic_init(&m->results_lost, 0);
     atomic_init(&m->passes_scheduled, 0);
     atomic_init(&m->messages_copied, 0);
     atomic_init(&m->bytes_copied, 0);
@@ -62,6 +63,8 @@ static const struct {
       "Jobs sent to the dead-letter topic."),
     C("claims_expired_total", claims_expired,
       "Job claims that expired (lost workers)."),
+    C("results_lost_total", results_lost,
+      "Finished jobs requeued because their result never arrived."),
     C("passes_scheduled_total", passes_scheduled,
       "Incremental passes begun by the schedule."),
     C("messages_copied_total", messages_copied,

@@ -40,6 +40,7 @@
 #define RETRY_WAIT_MS 1000
 #define POLL_MS 100 /* default of mf_service_options.poll_ms */
 #define MAX_EXPIRED 1000
+#define LAG_TIMEOUT_MS 2000 /* results_current(): one broker round */
 
 /* A job on its way to Kafka; the delivery callback frees it, or keeps it
  * on the retry list when Kafka gave up on it. */
@@ -270,8 +271,12 @@ apply_result(struct svc *s, const struct mf_result *r, struct mf_error *err) {
     }
     if (!out.applied) {
         atomic_fetch_add(&s->m->results_ignored, 1);
-        mf_log(MF_LOG_DEBUG, &lc, "result.ignored",
-               "duplicate or stale result (%s)", mf_outcome_name(r->outcome));
+        /* A handed-back job's STOPPED record is always stale; any other
+         * ignored result is worth a line (a lost result is found by
+         * its claim, requeue_expired()). */
+        mf_log(r->outcome == MF_OUTCOME_STOPPED ? MF_LOG_DEBUG : MF_LOG_INFO,
+               &lc, "result.ignored", "duplicate or stale result (%s by %s)",
+               mf_outcome_name(r->outcome), r->worker);
         if (r->outcome == MF_OUTCOME_RETRY)
             return reproduce_if_lost(s, r, err);
         return MF_E_OK;
@@ -419,6 +424,7 @@ on_batch(void *ud, const struct mf_batch_summary *b) {
 struct expired_list {
     char (*email)[MF_BATCH_EMAIL_MAX + 1];
     size_t n;
+    bool result_due; /* one is a finished job's claim waiting for its result */
 };
 
 static mf_err
@@ -429,50 +435,83 @@ on_expired(void *ud, const struct mf_batch_expired *e) {
         return MF_E_OK;
     l->email = mf_xreallocarray(l->email, l->n + 1, sizeof(*l->email));
     snprintf(l->email[l->n++], sizeof(l->email[0]), "%s", e->email);
+    l->result_due |= e->result_due;
     return MF_E_OK;
+}
+
+/* True when this service has read every result published so far on its
+ * partitions of the results topic (the brokers asked; a message being
+ * held for an outage is then read but not applied, and its requeue fails
+ * on the same outage). A finished job whose claim outlived its result
+ * wait lost its result only then: after an outage of the service's own,
+ * the results that piled up are applied first. With several services in
+ * the group, each sees its own partitions: the result wait
+ * (MF_BATCH_RESULT_WAIT_TTLS claim TTLs) covers the others. */
+static bool
+results_current(struct svc *s) {
+    struct mf_error err = {0};
+    uint64_t lag = 0;
+
+    if (mf_kafka_consumer_assigned(s->consumer) == 0)
+        return false;
+    if (mf_kafka_consumer_lag(s->consumer, LAG_TIMEOUT_MS, &lag, &err)) {
+        mf_log(MF_LOG_DEBUG, NULL, "consumer.lag", "%s", err.detail);
+        return false;
+    }
+    return lag == 0;
+}
+
+static void
+log_requeued(struct svc *s, const char *batch, const char *email,
+             const struct mf_batch_requeued *q) {
+    struct mf_log_ctx lc = {batch, email, q->job.job_id, q->job.attempt};
+    const char *what = q->result_lost ? "a finished job's result never arrived"
+                                      : "worker lost";
+
+    atomic_fetch_add(&s->m->claims_expired, 1);
+    if (q->result_lost)
+        atomic_fetch_add(&s->m->results_lost, 1);
+    if (q->job.attempt == 0)
+        mf_log(MF_LOG_INFO, &lc, "claim.expired",
+               "%s while the batch stops: mailbox Stopped", what);
+    else if (q->dead) {
+        atomic_fetch_add(&s->m->jobs_dead_lettered, 1);
+        mf_log(MF_LOG_WARN, &lc, "job.dead",
+               "%s and attempts exhausted: mailbox Failed, job to %s", what,
+               s->topics.dlq);
+    } else {
+        atomic_fetch_add(&s->m->jobs_requeued, 1);
+        mf_log(q->result_lost ? MF_LOG_WARN : MF_LOG_INFO, &lc, "claim.expired",
+               "%s: attempt %u queued", what, q->job.attempt);
+    }
 }
 
 static mf_err
 requeue_expired(struct svc *s, const char *batch, struct mf_error *err) {
     struct expired_list l = {0};
-    bool produced = false;
+    bool produced = false, current = false;
     mf_err rc;
 
     if ((rc = mf_batch_expired_claims(s->redis, batch, on_expired, &l, err)))
         goto out;
+    if (l.result_due)
+        current = results_current(s);
     for (size_t i = 0; i < l.n && !rc; i++) {
-        struct mf_batch_job job;
-        struct mf_log_ctx lc = {batch, l.email[i], NULL, 0};
-        bool dead = false;
+        struct mf_batch_requeued q;
 
-        rc = mf_batch_requeue(s->redis, batch, l.email[i], &job, &dead, err);
+        rc = mf_batch_requeue(s->redis, batch, l.email[i], current, &q, err);
         if (rc == MF_E_CLAIMED || rc == MF_E_STATE || rc == MF_E_NOT_FOUND) {
-            /* Renewed meanwhile, or another service got there first. */
+            /* Renewed meanwhile, another service got there first, or a
+             * result that may still come. */
             rc = MF_E_OK;
             continue;
         }
         if (rc)
             break;
-        atomic_fetch_add(&s->m->claims_expired, 1);
-        lc.job = job.job_id;
-        lc.attempt = job.attempt;
-        if (job.attempt == 0) {
-            mf_log(MF_LOG_INFO, &lc, "claim.expired",
-                   "worker lost while the batch stops: mailbox Stopped");
+        log_requeued(s, batch, l.email[i], &q);
+        if (q.job.attempt == 0)
             continue;
-        }
-        if (dead) {
-            atomic_fetch_add(&s->m->jobs_dead_lettered, 1);
-            mf_log(MF_LOG_WARN, &lc, "job.dead",
-                   "worker lost and attempts exhausted: mailbox Failed, "
-                   "job to %s",
-                   s->topics.dlq);
-        } else {
-            atomic_fetch_add(&s->m->jobs_requeued, 1);
-            mf_log(MF_LOG_INFO, &lc, "claim.expired",
-                   "worker lost: attempt %u queued", job.attempt);
-        }
-        rc = produce(s, batch, &job, dead, err);
+        rc = produce(s, batch, &q.job, q.dead, err);
         produced |= rc == MF_E_OK;
     }
 out:

@@ -417,17 +417,16 @@ static void
 hand_back(struct mf__worker_job *j, struct mf_redis **r,
           const struct mf_migrate_result *res) {
     struct mf__worker *w = j->w;
-    struct mf_batch_job next;
+    struct mf_batch_requeued q;
     struct mf_envelope env;
     struct mf_error err = {0};
-    bool dead = false;
     mf_err rc;
 
     release(j, r, false);
     if (!*r)
         return;
-    rc = mf_batch_requeue(*r, j->env.job.batch, j->env.job.mailbox, &next,
-                          &dead, &err);
+    rc = mf_batch_requeue(*r, j->env.job.batch, j->env.job.mailbox, false, &q,
+                          &err);
     if (rc != MF_E_OK) {
         /* Someone requeued it already, or Redis is away: the coordinator
          * finds the released claim. */
@@ -435,14 +434,14 @@ hand_back(struct mf__worker_job *j, struct mf_redis **r,
                "not requeued here (%s): %s", mf_err_name(rc), err.detail);
         return;
     }
-    if (next.attempt == 0) {
+    if (q.job.attempt == 0) {
         mf_log(MF_LOG_INFO, &j->log, "job.handback",
                "the batch is stopping: mailbox Stopped");
         return;
     }
-    rc = job_copy(&j->env.job, next.attempt, w->sender, &env, &err);
+    rc = job_copy(&j->env.job, q.job.attempt, w->sender, &env, &err);
     if (rc == MF_E_OK)
-        rc = mf__worker_publish(w, dead ? w->topics.dlq : w->topics.jobs,
+        rc = mf__worker_publish(w, q.dead ? w->topics.dlq : w->topics.jobs,
                                 j->env.job.batch, j->env.job.mailbox, &env,
                                 wait_ms(w), &err);
     mf_envelope_clear(&env);
@@ -454,14 +453,14 @@ hand_back(struct mf__worker_job *j, struct mf_redis **r,
     atomic_fetch_add(&w->stats->jobs_requeued, 1);
     mf_log(MF_LOG_INFO, &j->log, "job.handback",
            "worker shutdown: %s as attempt %u",
-           dead ? "dead-lettered" : "re-produced", next.attempt);
+           q.dead ? "dead-lettered" : "re-produced", q.job.attempt);
     /* For the record: a STOPPED result of the attempt that stopped. Its
      * attempt is no longer current, so folding it changes no state. */
     {
         struct mf_error why;
         struct mf_envelope renv;
         mf_error_set(&why, MF_E_CANCELLED,
-                     "worker shutdown; continued as attempt %u", next.attempt);
+                     "worker shutdown; continued as attempt %u", q.job.attempt);
         fill_result(j, MF_OUTCOME_STOPPED, res, &why, &renv);
         if (mf__worker_publish(w, w->topics.results, j->env.job.batch,
                                j->env.job.mailbox, &renv, 0, &err) != MF_E_OK)

@@ -547,6 +547,7 @@ struct exp_ctx {
     char email[64];
     uint32_t attempt;
     char worker[64];
+    bool result_due;
 };
 
 static mf_err
@@ -557,6 +558,7 @@ exp_cb(void *ud, const struct mf_batch_expired *e) {
     snprintf(x->email, sizeof(x->email), "%s", e->email);
     snprintf(x->worker, sizeof(x->worker), "%s", e->worker);
     x->attempt = e->attempt;
+    x->result_due = e->result_due;
     return MF_E_OK;
 }
 
@@ -570,6 +572,72 @@ expired(struct mf_redis *r, const char *name) {
     return x;
 }
 
+/* A finished job whose result never reaches the service (lost between
+ * the worker and the service): its claim outlives the release by
+ * MF_BATCH_RESULT_WAIT_TTLS claim TTLs, then is requeued as a lost
+ * result, but only by a caller that has read every result so far; the
+ * late result is then stale. Lost results count toward max_attempts. */
+static void
+test_result_lost(void **state) {
+    enum {
+        TTL = 100,
+        WAIT_US = (MF_BATCH_RESULT_WAIT_TTLS * TTL + 100) * 1000
+    };
+    struct mf_redis *r = mf_itest_redis();
+    struct mf_batch_lease l;
+    struct mf_batch_mailbox *mb;
+    struct mf_batch_applied ap;
+    struct mf_batch_requeued q;
+    struct mf_error err = {0};
+    struct exp_ctx x;
+    char name[80];
+
+    (void)state;
+    assert_int_equal(started(r, name, sizeof(name), "rlost", 1, 2), 1);
+    claim_job(r, name, "m0@x.org", "w1", TTL, &l);
+    assert_int_equal(mf_batch_release(r, &l, true, &err), MF_E_OK);
+    usleep(3 * TTL * 1000); /* past the claim's own TTL */
+    assert_int_equal(expired(r, name).n, 0);
+    usleep(WAIT_US);
+    x = expired(r, name);
+    assert_int_equal(x.n, 1);
+    assert_true(x.result_due);
+    assert_string_equal(x.worker, "w1");
+    /* Maybe still on its way: not for a service behind on results. */
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", false, &q, &err),
+                     MF_E_CLAIMED);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_SYNCING);
+    mf_batch_mailbox_free(&mb);
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", true, &q, &err),
+                     MF_E_OK);
+    assert_true(q.result_lost);
+    assert_false(q.dead);
+    assert_int_equal(q.job.attempt, 2);
+    /* The result comes after all: attempt 1 is no longer current. */
+    result(r, name, &l, MF_OUTCOME_SYNCED, 10, &ap);
+    assert_false(ap.applied);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_QUEUED);
+    mf_batch_mailbox_free(&mb);
+    /* Attempt 2 loses its result too: max_attempts 2, Failed. */
+    claim_job(r, name, "m0@x.org", "w2", TTL, &l);
+    assert_int_equal(mf_batch_release(r, &l, true, &err), MF_E_OK);
+    usleep(WAIT_US);
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", true, &q, &err),
+                     MF_E_OK);
+    assert_true(q.result_lost);
+    assert_true(q.dead);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->state, MF_MAILBOX_FAILED);
+    assert_int_equal(mb->error_code, MF_E_LEASE_LOST);
+    assert_non_null(strstr(mb->error_detail, "w2 finished, but its result"));
+    mf_batch_mailbox_free(&mb);
+    assert_int_equal(bstate(r, name), MF_BATCH_SYNCED_WITH_ERRORS);
+    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
+    mf_redis_free(&r);
+}
+
 /* Expiry -> found -> requeued with the next attempt; stale attempts are
  * refused; after max attempts the mailbox is Failed ("worker lost"). A
  * graceful release is requeued at once and does not count. */
@@ -577,13 +645,12 @@ static void
 test_expiry_requeue(void **state) {
     struct mf_redis *r = mf_itest_redis();
     struct mf_batch_lease l, l2;
-    struct mf_batch_job job;
     struct mf_batch_mailbox *mb;
     struct mf_batch_applied ap;
     struct mf_error err = {0};
     struct exp_ctx x;
     char name[80], job1[MF_BATCH_JOB_ID_MAX];
-    bool dead = true;
+    struct mf_batch_requeued q;
 
     (void)state;
     assert_int_equal(started(r, name, sizeof(name), "expiry", 2, 3), 2);
@@ -598,12 +665,12 @@ test_expiry_requeue(void **state) {
     assert_int_equal(x.attempt, 1);
     /* The old holder finds out. */
     assert_int_equal(mf_batch_renew(r, &l, 1000, &err), MF_E_LEASE_LOST);
-    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", false, &q, &err),
                      MF_E_OK);
-    assert_false(dead);
-    assert_int_equal(job.attempt, 2);
-    assert_string_equal(job.job_id, job1);
-    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
+    assert_false(q.dead);
+    assert_int_equal(q.job.attempt, 2);
+    assert_string_equal(q.job.job_id, job1);
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", false, &q, &err),
                      MF_E_STATE);
     /* The stale attempt 1 (a re-delivered Kafka message) must not run. */
     assert_int_equal(mf_batch_claim(r, name, "m0@x.org", job1, 1, "w9", NULL,
@@ -616,17 +683,17 @@ test_expiry_requeue(void **state) {
     assert_int_equal(mf_batch_claim(r, name, "m0@x.org", job1, 2, "w9", NULL,
                                     1000, &l2, &err),
                      MF_E_CLAIMED);
-    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", false, &q, &err),
                      MF_E_CLAIMED);
     usleep(300 * 1000);
-    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", false, &q, &err),
                      MF_E_OK);
-    assert_int_equal(job.attempt, 3);
+    assert_int_equal(q.job.attempt, 3);
     claim_job(r, name, "m0@x.org", "w3", 150, &l);
     usleep(300 * 1000);
-    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", &job, &dead, &err),
+    assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", false, &q, &err),
                      MF_E_OK);
-    assert_true(dead);
+    assert_true(q.dead);
     mb = mb_get(r, name, "m0@x.org");
     assert_int_equal(mb->state, MF_MAILBOX_FAILED);
     assert_int_equal(mb->error_code, MF_E_LEASE_LOST);
@@ -641,10 +708,10 @@ test_expiry_requeue(void **state) {
         assert_int_equal(mf_batch_release(r, &l, false, &err), MF_E_OK);
         x = expired(r, name);
         assert_int_equal(x.n, 1);
-        assert_int_equal(
-            mf_batch_requeue(r, name, "m1@x.org", &job, &dead, &err), MF_E_OK);
-        assert_false(dead);
-        assert_int_equal(job.attempt, (uint32_t)i + 2);
+        assert_int_equal(mf_batch_requeue(r, name, "m1@x.org", false, &q, &err),
+                         MF_E_OK);
+        assert_false(q.dead);
+        assert_int_equal(q.job.attempt, (uint32_t)i + 2);
     }
     /* A finished job's claim is not requeued while its result travels. */
     claim_job(r, name, "m1@x.org", "w4", 100, &l);
@@ -1117,6 +1184,7 @@ main(void) {
         cmocka_unit_test(test_claim_race),
         cmocka_unit_test(test_large),
         cmocka_unit_test(test_expiry_requeue),
+        cmocka_unit_test(test_result_lost),
         cmocka_unit_test(test_progress_and_result_once),
         cmocka_unit_test(test_passes),
         cmocka_unit_test(test_stop_resume),

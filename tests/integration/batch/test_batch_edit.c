@@ -406,9 +406,8 @@ test_stop_lost_worker(void **state) {
     char name[64];
     struct mf_batch_mailbox *m;
     struct mf_batch_lease l;
-    struct mf_batch_job job;
+    struct mf_batch_requeued q;
     struct mf_error err = {0};
-    bool dead = true;
     const char *a[] = {"a@x"};
 
     (void)state;
@@ -423,10 +422,10 @@ test_stop_lost_worker(void **state) {
     mf_batch_mailbox_free(&m);
     op(r, name, MF_BATCH_MB_STOP, a, 1, MF_E_OK);
     usleep(150 * 1000);
-    assert_int_equal(mf_batch_requeue(r, name, "a@x", &job, &dead, &err),
+    assert_int_equal(mf_batch_requeue(r, name, "a@x", false, &q, &err),
                      MF_E_OK);
-    assert_int_equal(job.attempt, 0); /* nothing to produce */
-    assert_false(dead);
+    assert_int_equal(q.job.attempt, 0); /* nothing to produce */
+    assert_false(q.dead);
     assert_int_equal(mstate(r, name, "a@x"), MF_MAILBOX_STOPPED);
     assert_int_equal(mstate(r, name, "b@x"), MF_MAILBOX_QUEUED);
     assert_int_equal(mf_batch_stop(r, name, NULL, &err), MF_E_OK);

@@ -9,12 +9,14 @@
  *       with --open, whether each sealed password opens for its mailbox
  *       and purpose and what it holds (the test compares it).
  *   coord_helper COMMON worker N [--outcome O] [--die-after-claim]
- *                [--ttl-ms T] [--messages M] [--worker ID]
+ *                [--lose-result] [--ttl-ms T] [--messages M] [--worker ID]
  *       a fake worker: consumes jobs (group "<prefix>-workers"),
  *       claims each (mf_batch_claim), commits, publishes a progress and a
  *       result with outcome O (synced) and releases the claim; with
  *       --die-after-claim it claims and exits without a result (a worker
- *       killed mid-job). Stops after N jobs it claimed.
+ *       killed mid-job); with --lose-result it releases the claim as
+ *       finished without publishing the result (a result lost on its
+ *       way to the service). Stops after N jobs it claimed.
  *   coord_helper COMMON result BATCH MAILBOX JOB_ID ATTEMPT OUTCOME [--dup]
  *       publishes one result (twice with --dup).
  *   coord_helper COMMON produce KEY HEX
@@ -44,7 +46,7 @@
 struct opts {
     const char *kafka, *redis, *prefix, *open_key, *outcome, *worker;
     int timeout;
-    bool dlq, die_after_claim, dup;
+    bool dlq, die_after_claim, lose_result, dup;
     long ttl_ms;
     uint64_t messages;
     const char *pos[8];
@@ -466,7 +468,11 @@ cmd_worker(const struct opts *o, long n) {
         fflush(stdout);
         if (rc == MF_E_OK) {
             got++;
-            if (!o->die_after_claim) {
+            if (o->lose_result) {
+                /* At once: the claim's TTL is short in these tests. */
+                if (mf_batch_release(r, &lease, true, &err))
+                    fprintf(stderr, "coord_helper: release: %s\n", err.detail);
+            } else if (!o->die_after_claim) {
                 struct mf_envelope pe;
                 mf_envelope_init(&pe, MF_ENVELOPE_PROGRESS, "coord-helper");
                 pe.progress.batch = mf_xstrdup(env.job.batch);
@@ -533,6 +539,8 @@ main(int argc, char **argv) {
             o.dup = true;
         else if (!strcmp(a, "--die-after-claim"))
             o.die_after_claim = true;
+        else if (!strcmp(a, "--lose-result"))
+            o.lose_result = true;
         else if (o.npos < 8)
             o.pos[o.npos++] = a;
     }

@@ -490,11 +490,33 @@ def case_retry(c):
     st = c.wait_state(b2, "Synced")
     check(c.mailbox(st, "user35@example.test")["attempt"] == 2,
           "attempt 2 synced")
+    # A finished job whose result never reaches the service (the worker
+    # released its claim as finished, the result was lost on its way):
+    # the claim waits 10 claim TTLs for it, then the job runs again.
+    b3 = c.tag + "-l"
+    c.create(b3, c.csv("u3.csv", [36]), "--max-attempts", "3")
+    c.op("start", b3)
+    t0 = time.time()
+    c.helper("worker", 1, "--lose-result", "--ttl-ms", 1000)
+    check(c.mailbox(c.status(b3), "user36@example.test")["state"] ==
+          "Syncing", "the mailbox waits for the finished job's result")
+    claims = c.helper("--timeout", "30", "worker", 1)
+    waited = time.time() - t0
+    check(claims[-1]["attempt"] == 2 and claims[-1]["claimed"] and
+          waited >= 10, f"the job whose result was lost runs again as "
+          f"attempt 2, {waited:.1f} s later (result wait 10 s)")
+    st = c.wait_state(b3, "Synced")
+    check(c.mailbox(st, "user36@example.test")["attempt"] == 2,
+          "attempt 2 synced")
+    with open(c.serve_log) as f:
+        check("a finished job's result never arrived: attempt 2 queued"
+              in f.read(), "serve logs the lost result")
     m = c.metrics()
-    check(m["mailferry_coordinator_jobs_requeued_total"] >= 2 and
+    check(m["mailferry_coordinator_jobs_requeued_total"] >= 3 and
           m["mailferry_coordinator_jobs_dead_lettered_total"] == 1 and
-          m["mailferry_coordinator_claims_expired_total"] == 2,
-          "metrics: requeued, dead-lettered, expired claims")
+          m["mailferry_coordinator_claims_expired_total"] == 3 and
+          m["mailferry_coordinator_results_lost_total"] == 1,
+          "metrics: requeued, dead-lettered, expired claims, lost results")
     c.stop_serve()
 
 

@@ -319,11 +319,11 @@ fold_progress(struct ctx *c, const struct mf_progress *p) {
 static mf_err
 on_expired(void *ud, const struct mf_batch_expired *e) {
     struct ctx *c = ud;
-    struct mf_batch_job job;
+    struct mf_batch_requeued q;
     struct mf_error err = {0};
-    bool dead = false;
 
-    if (mf_batch_requeue(c->r, c->batch, e->email, &job, &dead, &err)) {
+    /* This harness folds every result as it comes: it is current. */
+    if (mf_batch_requeue(c->r, c->batch, e->email, true, &q, &err)) {
         printf("{\"event\":\"requeue_skipped\",\"mailbox\":\"%s\",\"why\":"
                "\"%s\"}\n",
                e->email, mf_err_name(err.code));
@@ -331,10 +331,10 @@ on_expired(void *ud, const struct mf_batch_expired *e) {
     }
     printf("{\"event\":\"expired\",\"mailbox\":\"%s\",\"worker\":\"%s\","
            "\"attempt\":%u,\"next\":%u,\"dead\":%s}\n",
-           e->email, e->worker, e->attempt, job.attempt,
-           dead ? "true" : "false");
-    if (job.attempt)
-        produce_job(c, &job, dead ? c->topics.dlq : NULL);
+           e->email, e->worker, e->attempt, q.job.attempt,
+           q.dead ? "true" : "false");
+    if (q.job.attempt)
+        produce_job(c, &q.job, q.dead ? c->topics.dlq : NULL);
     return MF_E_OK;
 }
 
