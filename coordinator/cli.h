@@ -27,14 +27,6 @@ enum {
     MF_EXIT_ERROR = 3, /* the command could not run (I/O, server, config) */
 };
 
-/* An option of the --throttle-* table (MF_THROTTLE_FLAGS in
- * mailferry/profile.h): MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION). */
-#define CLI_THROTTLE_OPTION(option, field, min, max, help) {option, true, help},
-/* An option of the --quota-* table (MF_QUOTA_FLAGS in mailferry/profile.h):
- * MF_QUOTA_FLAGS(CLI_QUOTA_OPTION). */
-#define CLI_QUOTA_OPTION(option, field, min, max, unit, help)                  \
-    {option, true, help},
-
 #define CLI_MAX_POSITIONAL 8
 
 struct cli {
@@ -52,14 +44,6 @@ extern const struct mf_option cli_common_options[];
  * accepts them (so one alias or config file serves all) and reads the
  * ones it uses with mf_config_get(). No command's own table lists them. */
 extern const struct mf_option cli_connection_options[];
-
-/* --rename's help, one text for every command that takes it: the path
- * syntax of docs/batches.md ("Folder rules"). */
-#define CLI_RENAME_HELP                                                        \
-    "OLD=NEW folder renames (comma list): paths with '/' between levels; a "   \
-    "'/' inside a source folder's name is written \\/ "                        \
-    "('Reports 2024\\/25=Reports/2024-25'), an '=' in OLD as \\=; a rule "     \
-    "that matches no folder of any mailbox is warned about"
 
 /* Parses argv (after the command words) against options and the common
  * options. On a usage error prints it with the command's usage line and

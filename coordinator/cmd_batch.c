@@ -12,7 +12,6 @@
  */
 #include "batch_def.h"
 #include "batch_status.h"
-#include "cli_login.h"
 #include "cli.h"
 #include "commands.h"
 #include "mailferry/profile.h"

@@ -10,7 +10,6 @@
  */
 #include "batch_def.h"
 #include "batch_status.h"
-#include "cli_login.h"
 #include "cli.h"
 #include "commands.h"
 #include "mailferry/profile.h"
@@ -26,6 +25,7 @@
 #include "mailferry/migrate.h"
 #include "mailferry/plan.h"
 #include "mailferry/report.h"
+#include "mailferry/oauth.h"
 #include "mailferry/util.h"
 
 #include <signal.h>
@@ -50,7 +50,7 @@ static const char create_usage[] =
 
 static const struct mf_option create_options[] = {
     {"csv", true, "the batch CSV (see `mailferry csv validate`)"},
-    BATCH_DEF_OPTIONS CLI_OAUTH_OPTIONS,
+    MF_BATCHDEF_OPTIONS MF_OAUTH_OPTIONS,
     {"dry-run", false, "check everything and print what would be created"},
     {NULL, false, NULL},
 };

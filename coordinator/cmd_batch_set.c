@@ -44,12 +44,12 @@ static const struct mf_option set_options[] = {
      "on: incremental passes also remove from the target what the source "
      "expunged (only what mailferry put there); off: never"},
     /* 0 lifts a cap. */
-    BATCH_CAPS_OPTIONS,
+    MF_BATCHDEF_CAPS_OPTIONS,
     /* A comma list replaces the batch's list; "" empties it. */
-    BATCH_RULE_OPTIONS,
+    MF_BATCHDEF_RULE_OPTIONS,
     /* 0 gives a rule back to the profile. */
-    MF_THROTTLE_FLAGS(CLI_THROTTLE_OPTION)
-        MF_QUOTA_FLAGS(CLI_QUOTA_OPTION){NULL, false, NULL},
+    MF_THROTTLE_FLAGS(MF_THROTTLE_OPTION)
+        MF_QUOTA_FLAGS(MF_QUOTA_OPTION){NULL, false, NULL},
 };
 
 int

@@ -18,7 +18,7 @@
 #include "mailferry/crypto.h"
 #include "mailferry/jobs.h"
 #include "mailferry/util.h"
-#include "verify_run.h"
+#include "mailferry/verify.h"
 
 #include <stdio.h>
 
@@ -28,8 +28,8 @@ static const char usage[] =
     "[--json]";
 
 static const struct mf_option options[] = {
-    VERIFY_RUN_OPTIONS{"bind-address", true,
-                       "local address for outgoing connections"},
+    MF_VERIFY_RUN_OPTIONS{"bind-address", true,
+                          "local address for outgoing connections"},
     {"egress-ip", true, "this process's address for the per-IP caps"},
     {"lease-ttl", true, "lifetime of a connection lease (30s)"},
     {"wait", false, "with --kafka: wait for every verdict and print them"},
@@ -81,10 +81,12 @@ read_command(struct cli *cli, int argc, char **argv, uint64_t *concurrency_r,
         fprintf(stderr, "usage: mailferry batch verify %s\n", usage);
         return MF_EXIT_USAGE;
     }
-    if (!verify_read_options(cli, "batch verify", concurrency_r, &r->vo) ||
+    if (mf_verify_options_read(cli->config, concurrency_r, &r->vo, &err) ||
         mf_config_get_u64(cli->config, "lease-ttl", 30, 1, 3600,
-                          MF_UNIT_SECONDS, &ttl, &err))
+                          MF_UNIT_SECONDS, &ttl, &err)) {
+        fprintf(stderr, "mailferry batch verify: %s\n", err.detail);
         return MF_EXIT_USAGE;
+    }
     b->lease_ttl_ms = (long)ttl * 1000;
     b->batch = cli->positional[0];
     b->stop = &stop_flag;

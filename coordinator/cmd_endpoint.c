@@ -15,9 +15,9 @@
  *                  1 the lookup failed or found no MX record.
  */
 #include "cli.h"
-#include "cli_login.h"
 #include "commands.h"
 
+#include "mailferry/oauth.h"
 #include "mailferry/preflight.h"
 #include "mailferry/util.h"
 
@@ -64,7 +64,7 @@ static const struct mf_option test_options[] = {
      "the target's kind (generic, exchange-online, gmail, dovecot, cyrus, "
      "...; default: the one --target looks like): warn about every folder "
      "name of the --as/--user mailbox that the target refuses"},
-    CLI_OAUTH_OPTIONS,
+    MF_OAUTH_OPTIONS,
     {NULL, false, NULL},
 };
 

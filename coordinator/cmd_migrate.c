@@ -23,6 +23,7 @@
 #include "mailferry/direct.h"
 #include "mailferry/embedded.h"
 #include "mailferry/migrate.h"
+#include "mailferry/oauth.h"
 #include "mailferry/util.h"
 
 #include <signal.h>
@@ -37,9 +38,9 @@ static const char usage[] =
     "[--json]";
 
 static const struct mf_option options[] = {
-    BATCH_DEF_OPTIONS{"concurrency", true,
-                      "mailboxes migrated at the same time (default " MF_STR(
-                          MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
+    MF_BATCHDEF_OPTIONS{"concurrency", true,
+                        "mailboxes migrated at the same time (default " MF_STR(
+                            MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
     {"batch", true,
      "batch name (default migrate-<time>); with --redis and "
      "--master-key-file a second run of the same batch is an incremental "
@@ -62,7 +63,7 @@ static const struct mf_option options[] = {
     {"report-dir", true,
      "write report.csv, report.json and report.html "
      "here (default ./mailferry-report)"},
-    CLI_OAUTH_OPTIONS,
+    MF_OAUTH_OPTIONS,
     {"direct", false,
      "run the copy engine alone, without the batch pipeline (no Kafka; "
      "checkpoints in --redis or in memory): for debugging and benchmarks"},

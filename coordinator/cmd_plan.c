@@ -51,7 +51,7 @@ static const struct mf_option options[] = {
     {"concurrency", true,
      "mailboxes planned at the same time (default " MF_STR(
          MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
-    BATCH_LOGIN_OPTIONS,
+    MF_BATCHDEF_LOGIN_OPTIONS,
     {"bind-address", true, "local address for outgoing connections"},
     {"max-message-size", true,
      "messages larger than this would be skipped (35M; the target's "
@@ -60,7 +60,7 @@ static const struct mf_option options[] = {
      "copy only folders matching these patterns (comma separated, e.g. "
      "INBOX,Archive/*)"},
     {"exclude", true, "do not copy folders matching these patterns"},
-    {"rename", true, CLI_RENAME_HELP},
+    {"rename", true, MF_FOLDER_RENAME_HELP},
     {"separator-replacement", true,
      "replaces the target's hierarchy separator inside folder names (_)"},
     {"size-method", true,
@@ -80,10 +80,10 @@ static const struct mf_option options[] = {
     {"max-connections", true,
      "connections the source tolerates: never suggest more"},
     {"window", true, "suggest batch sizes that finish within this (8h)"},
-    CLI_PROFILE_OPTIONS,
+    MF_PROFILE_OPTIONS,
     {"gmail-archive-folder", true,
      "with --source-profile gmail: where mail only in All Mail goes"},
-    CLI_OAUTH_OPTIONS,
+    MF_OAUTH_OPTIONS,
     {NULL, false, NULL},
 };
 

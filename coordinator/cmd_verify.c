@@ -25,9 +25,9 @@
 #include "cli_direct.h"
 #include "commands.h"
 #include "mailferry/batch.h"
+#include "mailferry/oauth.h"
 #include "mailferry/util.h"
 #include "mailferry/verify.h"
-#include "verify_run.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,7 +40,7 @@ static const char usage[] =
     "[--target-admin USER --target-admin-password-file F] [--json]";
 
 static const struct mf_option options[] = {
-    BATCH_DEF_OPTIONS VERIFY_RUN_OPTIONS CLI_OAUTH_OPTIONS,
+    MF_BATCHDEF_OPTIONS MF_VERIFY_RUN_OPTIONS MF_OAUTH_OPTIONS,
     {"batch", true,
      "store each mailbox's result in this batch (with --redis): `batch "
      "report` then shows it"},
@@ -75,8 +75,10 @@ cmd_verify(int argc, char **argv) {
     if ((exit_code = cli_direct_read(&cli, "verify", &d)) != -1)
         goto out;
     exit_code = MF_EXIT_USAGE;
-    if (!verify_read_options(&cli, "verify", &concurrency, &r.vo))
+    if (mf_verify_options_read(cli.config, &concurrency, &r.vo, &err)) {
+        fprintf(stderr, "mailferry verify: %s\n", err.detail);
         goto out;
+    }
     batch = mf_config_get(cli.config, "batch", NULL);
     if (batch && !d.redis_url) {
         fprintf(stderr, "mailferry verify: --batch needs --redis URL\n");

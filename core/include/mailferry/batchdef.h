@@ -7,9 +7,10 @@
  * an existing batch, and the embedded `migrate` creates its batch from it
  * before it runs it (core/src/batch/def.c explains the sealing).
  *
- * The programs own the option table (which options exist and their help
- * text) and how a problem is shown; this module owns what the options
- * mean.
+ * This module owns what the options mean and, at the end of this file,
+ * their option table entries (name and help, MF_BATCHDEF_OPTIONS), so
+ * that a name is written once, beside its reader; the programs choose
+ * which entries each command takes and how a problem is shown.
  */
 #ifndef MAILFERRY_BATCHDEF_H
 #define MAILFERRY_BATCHDEF_H
@@ -18,6 +19,10 @@
 #include "mailferry/crypto.h"
 #include "mailferry/csv.h"
 #include "mailferry/err.h"
+#include "mailferry/folderplan.h"
+#include "mailferry/migrate.h"
+#include "mailferry/profile.h"
+#include "mailferry/util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -116,5 +121,114 @@ bool mf_batchdef_window_read(const struct mf_config *conf, struct mf_window *w,
  * one does not read. */
 bool mf_batchdef_caps_read(const struct mf_config *conf, const char *prefix,
                            struct mf_batch_caps *caps, struct mf_error *err);
+
+/* The programs' option table entries (struct mf_option,
+ * mailferry/args.h) for the options mf_batchdef_read() and
+ * mf_batch_setting_apply() read: each name is read here and described
+ * here, once. The connection caps of both sides (`batch create`, `batch
+ * set`; mf_batchdef_caps_read()): */
+#define MF_BATCHDEF_CAPS_OPTIONS                                               \
+    {"max-connections", true, "connections to the source, fleet-wide"},        \
+        {"max-connections-per-user", true,                                     \
+         "connections to the source per login name"},                          \
+        {"max-connections-per-ip", true,                                       \
+         "connections to the source per egress IP"},                           \
+        {"max-concurrent-mailboxes", true,                                     \
+         "mailboxes in progress, fleet-wide"},                                 \
+        {"max-bytes-per-second", true,                                         \
+         "bytes per second read from the source (k/M/G)"},                     \
+        {"target-max-connections", true,                                       \
+         "as --max-connections, for the target"},                              \
+        {"target-max-connections-per-user", true, "for the target"},           \
+        {"target-max-connections-per-ip", true, "for the target"},             \
+        {"target-max-concurrent-mailboxes", true, "for the target"}, {         \
+        "target-max-bytes-per-second", true,                                   \
+            "bytes per second to the target (k/M/G)"                           \
+    }
+
+/* The folder rule lists (`batch create`, `batch set`;
+ * core/src/batch/helpers.c's table; `--preset` is in MF_BATCHDEF_OPTIONS,
+ * create only). */
+#define MF_BATCHDEF_RULE_OPTIONS                                               \
+    {"include", true,                                                          \
+     "copy only folders matching these patterns (comma list)"},                \
+        {"exclude", true, "do not copy folders matching these patterns"}, {    \
+        "rename", true, MF_FOLDER_RENAME_HELP                                  \
+    }
+
+/* The admins and certificate options of the commands that log in to both
+ * servers (`batch create`, `migrate`, `verify`, `plan`;
+ * mf_direct_connect_read() reads them for the last three). */
+#define MF_BATCHDEF_LOGIN_OPTIONS                                              \
+    {"admin", true, "source admin who logs in on behalf of each user"},        \
+        {"admin-password-file", true,                                          \
+         "file holding the source admin's password"},                          \
+        {"admin-login-format", true,                                           \
+         "sasl (default: SASL PLAIN with authzid) or a template such as "      \
+         "{user}*{admin} or {domain}/{admin}/{user}"},                         \
+        {"target-admin", true,                                                 \
+         "target admin who logs in on behalf of each user"},                   \
+        {"target-admin-password-file", true,                                   \
+         "file holding the target admin's password"},                          \
+        {"target-admin-login-format", true, "as --admin-login-format"},        \
+        {"ca-file", true, "trust this CA bundle as well (PEM)"}, {             \
+        "insecure", false, "do not verify certificates (lab servers only)"     \
+    }
+
+/* The options that define a batch (mf_batchdef_read()), for a command's
+ * option table: `batch create`, `migrate` and `verify` take them all. */
+#define MF_BATCHDEF_OPTIONS                                                    \
+    {"source", true,                                                           \
+     "source server: imaps://host[:port], imap://host[:port] "                 \
+     "(STARTTLS) or imap://host:port/?tls=off"},                               \
+        {"target", true, "target server, same forms"},                         \
+        MF_BATCHDEF_LOGIN_OPTIONS, MF_BATCHDEF_RULE_OPTIONS,                   \
+        {"preset", true, "folder presets (comma list), e.g. gmail-virtual"},   \
+        {"target-root", true, "put every folder under this target folder"},    \
+        {"separator-replacement", true,                                        \
+         "replaces the target's hierarchy separator inside folder names (_)"}, \
+        {"max-message-size", true, "skip messages larger than this (35M)"},    \
+        MF_BATCHDEF_CAPS_OPTIONS,                                              \
+        {"max-attempts", true,                                                 \
+         "tries per job before the mailbox fails (default " MF_STR(            \
+             MF_BATCH_DEFAULT_ATTEMPTS) " per pass; with migrate --direct, "   \
+                                        "per mailbox: " MF_STR(                \
+                                            MF_MIGRATE_DEFAULT_ATTEMPTS) ")"}, \
+        {"incremental-every", true,                                            \
+         "`mailferry serve` runs an incremental pass this long after the "     \
+         "last "                                                               \
+         "one ended (e.g. 24h; default: never)"},                              \
+        {"flag-conflict", true,                                                \
+         "a flag changed on both the source and the target since the last "    \
+         "pass: source or target wins (target)"},                              \
+        {"since", true,                                                        \
+         "pre-staging: copy only messages whose INTERNALDATE is on or after "  \
+         "this day (YYYY-MM-DD, day granularity); a later pass with an "       \
+         "earlier day or none copies the rest"},                               \
+        {"sync-deletes", false,                                                \
+         "incremental passes also remove from the target what was expunged "   \
+         "on the source since the last pass (only what mailferry put there; "  \
+         "needs UIDPLUS on the target)"},                                      \
+        {"before", true,                                                       \
+         "copy only messages whose INTERNALDATE is before this day "           \
+         "(YYYY-MM-DD)"},                                                      \
+        {"allow-unknown-columns", false,                                       \
+         "ignore CSV columns mailferry ignores"},                              \
+        MF_PROFILE_OPTIONS,                                                    \
+        {"gmail-archive-folder", true,                                         \
+         "with --source-profile gmail: the target folder of mail that is "     \
+         "only in [Gmail]/All Mail (Archive)"},                                \
+        {"gmail-labels-as-keywords", false,                                    \
+         "with --source-profile gmail: a message's other labels become "       \
+         "keywords on it"},                                                    \
+        {"fingerprint", true,                                                  \
+         "strict or lenient: how a message already on the target is "          \
+         "recognised; default: the target profile's (docs/profiles.md)"},      \
+        {"repair", false,                                                      \
+         "fix what a target refuses in a message (bare LF, long lines, "       \
+         "broken headers) and list it; default: the message fails alone"},     \
+        MF_THROTTLE_FLAGS(MF_THROTTLE_OPTION) MF_QUOTA_FLAGS(MF_QUOTA_OPTION)  \
+                                                                               \
+        /* end of MF_BATCHDEF_OPTIONS */
 
 #endif

@@ -176,6 +176,14 @@ MF_WARN_UNUSED mf_err mf_folder_rules_parse_exclude(
  * side may contain wildcards or an empty level. */
 MF_WARN_UNUSED mf_err mf_folder_rules_parse_rename(
     struct mf_folder_rules *rules, const char *spec, struct mf_error *err);
+/* --rename's help (an option table entry's, mailferry/args.h), one
+ * text for every command that takes it: the path syntax of docs/batches.md
+ * ("Folder rules"). */
+#define MF_FOLDER_RENAME_HELP                                                  \
+    "OLD=NEW folder renames (comma list): paths with '/' between levels; a "   \
+    "'/' inside a source folder's name is written \\/ "                        \
+    "('Reports 2024\\/25=Reports/2024-25'), an '=' in OLD as \\=; a rule "     \
+    "that matches no folder of any mailbox is warned about"
 /* --separator-replacement S: one or more characters (at most
  * MF_FOLDER_REPLACEMENT_MAX bytes), no "*", "%" or controls. Whether it
  * contains the target's delimiter is checked when the plan is built. */

@@ -129,4 +129,32 @@ bool mf_oauth_expired(const char *token, int64_t now);
  * when b64 holds nothing readable. */
 void mf_oauth_sasl_error_text(const char *b64, char *out, size_t cap);
 
+/* The option table entries (struct mf_option, mailferry/args.h) that
+ * mf_oauth_from_config() reads, for the programs' tables: OAuth2 for one
+ * side ("source" or "target"), --<side>-oauth-token-file F, or
+ * --<side>-oauth-provider entra|google with the provider's options. */
+#define MF_OAUTH_SIDE_OPTIONS(side, who)                                       \
+    {side "-oauth-token-file", true,                                           \
+     who " OAuth2 bearer tokens: one token, or lines \"EmailAddress TOKEN\" "  \
+         "(read again at each connection)"},                                   \
+        {side "-oauth-provider", true,                                         \
+         "mint " who " tokens: entra (client credentials) or google "          \
+         "(service account)"},                                                 \
+        {side "-oauth-tenant", true, "Entra tenant id or domain"},             \
+        {side "-oauth-client-id", true, "Entra application (client) id"},      \
+        {side "-oauth-client-secret-file", true,                               \
+         "file holding the Entra client secret"},                              \
+        {side "-oauth-certificate-file", true,                                 \
+         "PEM file with the Entra app's certificate and private key"},         \
+        {side "-oauth-service-account-file", true,                             \
+         "Google service account JSON key (domain-wide delegation)"},          \
+    {                                                                          \
+        side "-oauth-token-url", true,                                         \
+            "token endpoint instead of the provider's (sovereign clouds, "     \
+            "tests)"                                                           \
+    }
+#define MF_OAUTH_OPTIONS                                                       \
+    MF_OAUTH_SIDE_OPTIONS("source", "source"),                                 \
+        MF_OAUTH_SIDE_OPTIONS("target", "target")
+
 #endif

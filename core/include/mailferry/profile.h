@@ -273,4 +273,23 @@ struct mf_profile_guess {
 void mf_profile_detect(const char *greeting, const char *caps, const char *id,
                        struct mf_profile_guess *g);
 
+/* The option table entries (struct mf_option, mailferry/args.h) of
+ * --source-profile and --target-profile (mf_batchdef_profiles_read()),
+ * for the tables of the commands that connect. */
+#define MF_PROFILE_OPTIONS                                                     \
+    {"source-profile", true,                                                   \
+     "the source server's kind: generic (default), exchange-online, "          \
+     "exchange-onprem, gmail, dovecot or cyrus (docs/profiles.md)"},           \
+    {                                                                          \
+        "target-profile", true, "the target server's kind, same words"         \
+    }
+
+/* An option of the --throttle-* table (MF_THROTTLE_FLAGS above):
+ * MF_THROTTLE_FLAGS(MF_THROTTLE_OPTION). */
+#define MF_THROTTLE_OPTION(option, field, min, max, help) {option, true, help},
+/* An option of the --quota-* table (MF_QUOTA_FLAGS above):
+ * MF_QUOTA_FLAGS(MF_QUOTA_OPTION). */
+#define MF_QUOTA_OPTION(option, field, min, max, unit, help)                   \
+    {option, true, help},
+
 #endif

@@ -313,4 +313,25 @@ struct mf_verify_csv {
 void mf_verify_csv_run(struct mf_verify_csv *c, struct mf_verify_run *r);
 void mf_verify_csv_free(struct mf_verify_csv *c);
 
+/* Reads the options of MF_VERIFY_RUN_OPTIONS from c: --concurrency
+ * into *concurrency_r (default MF_MIGRATE_DEFAULT_CONCURRENCY, 1 to
+ * 256), --sample and --deep (every message) into vo->sample.
+ * The error of mf_config_get_u64() or mf_config_get_bool() (err names
+ * the option) when one does not read; nothing is changed then. */
+MF_WARN_UNUSED mf_err mf_verify_options_read(const struct mf_config *c,
+                                             uint64_t *concurrency_r,
+                                             struct mf_verify_options *vo,
+                                             struct mf_error *err);
+
+/* Their option table entries (struct mf_option, mailferry/args.h), for
+ * the tables of `verify` and `batch verify`. */
+#define MF_VERIFY_RUN_OPTIONS                                                  \
+    {"concurrency", true,                                                      \
+     "mailboxes verified at the same time (default " MF_STR(                   \
+         MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},                                 \
+        {"sample", true,                                                       \
+         "also compare the bodies (SHA-256 of BODY.PEEK[]) of N messages per " \
+         "folder, spread over it (default 0: sizes only)"},                    \
+        {"deep", false, "compare the bodies of every message"},
+
 #endif

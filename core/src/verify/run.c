@@ -1,10 +1,12 @@
 /*
  * Running and printing verifications (mailferry/verify.h,
  * mf_verify_run_go()): `mailferry verify` and `batch verify` without
- * --kafka.
+ * --kafka; and the options both read the same way
+ * (mf_verify_options_read()).
  */
 #include "mailferry/verify.h"
 
+#include "mailferry/config.h"
 #include "mailferry/json.h"
 #include "mailferry/util.h"
 
@@ -13,6 +15,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+mf_err
+mf_verify_options_read(const struct mf_config *c, uint64_t *concurrency_r,
+                       struct mf_verify_options *vo, struct mf_error *err) {
+    uint64_t concurrency, sample;
+    bool deep = false;
+    mf_err rc;
+
+    if ((rc =
+             mf_config_get_u64(c, "concurrency", MF_MIGRATE_DEFAULT_CONCURRENCY,
+                               1, 256, MF_UNIT_NONE, &concurrency, err)) ||
+        (rc = mf_config_get_u64(c, "sample", 0, 0, UINT32_MAX, MF_UNIT_NONE,
+                                &sample, err)) ||
+        (rc = mf_config_get_bool(c, "deep", false, &deep, err)))
+        return rc;
+    *concurrency_r = concurrency;
+    vo->sample = deep ? SIZE_MAX : (size_t)sample;
+    return MF_E_OK;
+}
 
 static void *
 worker(void *arg) {
