@@ -123,6 +123,24 @@ mf_redis_child_url(const struct mf_redis_child *c) {
     return c->url;
 }
 
+/* SHUTDOWN NOSAVE: redis-server exits at once, where SIGTERM waits for
+ * its next serverCron, up to 100 ms at the default hz of 10 (37-122 ms
+ * of every `mailferry migrate`'s stop, measured). Best effort: SIGTERM
+ * follows. */
+static void
+ask_shutdown(const struct mf_redis_child *c) {
+    struct mf_redis *r = NULL;
+    redisReply *reply = NULL;
+    struct mf_error e;
+
+    if (mf_redis_connect(c->url, 1000, &r, &e) != MF_E_OK)
+        return;
+    /* No reply: the server closes the connection as it exits. */
+    if (mf_redis_command(r, &reply, &e, "SHUTDOWN NOSAVE") == MF_E_OK)
+        freeReplyObject(reply);
+    mf_redis_free(&r);
+}
+
 void
 mf_redis_child_stop(struct mf_redis_child **cp) {
     struct mf_redis_child *c = *cp;
@@ -133,6 +151,7 @@ mf_redis_child_stop(struct mf_redis_child **cp) {
     if (c->pid > 0) {
         long wait = 1;
 
+        ask_shutdown(c);
         kill(c->pid, SIGTERM);
         for (uint64_t end = mf_monotonic_ms() + 5000;
              mf_monotonic_ms() < end;) {
