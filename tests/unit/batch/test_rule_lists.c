@@ -91,8 +91,9 @@ assert_lists(const struct mf_batch_config *cfg) {
 }
 
 /* The definition of batch name read from options that give all four
- * lists, and a one-row CSV in the test's directory. */
-static void
+ * lists, and a one-row CSV in the test's directory. The definition
+ * borrows its strings from the options returned: free them after it. */
+static struct mf_config *
 read_definition(struct mf_testredis *tr, const char *name,
                 struct mf_batchdef *d) {
     char csv[400];
@@ -113,7 +114,7 @@ read_definition(struct mf_testredis *tr, const char *name,
     if (mf_batchdef_read(conf, name, csv, tr->kr, NULL, NULL, d, &err))
         fail_msg("definition: %s", err.detail);
     assert_int_equal(remove(csv), 0);
-    mf_config_free(&conf);
+    return conf;
 }
 
 /* What mf_batch_config_print() prints for cfg; the caller frees it. */
@@ -162,13 +163,15 @@ test_round_trip(void **state) {
     struct mf_batch_config *got = NULL;
     struct mf_folder_rules *rules = NULL;
     struct mf_error err = {0};
+    struct mf_config *conf;
     char *text, *json;
 
-    read_definition(tr, "rules1", &d);
+    conf = read_definition(tr, "rules1", &d);
     assert_lists(&d.cfg);
     if (mf_batch_create(tr->r, &d.cfg, d.mbs, d.n, &err))
         fail_msg("create: %s", err.detail);
     mf_batchdef_free(&d);
+    mf_config_free(&conf);
 
     /* Stored as before: one LIST per rule list, the items in order. */
     for (size_t l = 0; l < N_LISTS; l++) {
