@@ -36,10 +36,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import provider_test as pt  # noqa: E402
+from provider_test import TMP, RUN_ID, SRC_PORT, TGT_PORT  # noqa: E402
+from provider_test import check, mailbox, mf, mt  # noqa: E402
 
-mt = pt.mt
-check, mailbox, mf = pt.check, pt.mailbox, pt.mf
-TMP, RUN_ID, SRC_PORT, TGT_PORT = pt.TMP, pt.RUN_ID, pt.SRC_PORT, pt.TGT_PORT
 REDIS_URL = mt.REDIS["REDIS_URL"] + "/11"
 WINDOW_S = 2
 DEADLINE_S = 120
