@@ -122,6 +122,13 @@ MF_WARN_UNUSED mf_err mf_checkpoint_put_claimed(
     struct mf_redis *r, const char *batch, const char *mailbox,
     const char *folder, const struct mf_checkpoint *ckpt,
     const struct mf_checkpoint_claim *claim, struct mf_error *err);
+/* mf_checkpoint_put_claimed() of n (> 0) folders of one mailbox in one
+ * script call, under one test of the claim: all written, or none
+ * (MF_E_FENCED). */
+MF_WARN_UNUSED mf_err mf_checkpoint_put_claimed_many(
+    struct mf_redis *r, const char *batch, const char *mailbox,
+    const char *const *folders, const struct mf_checkpoint *ckpts, size_t n,
+    const struct mf_checkpoint_claim *claim, struct mf_error *err);
 /* Flags last synced (three-way flag merge, flagsync.c): lines
  * "<source uid>\t<source flags>\t<target flags>\n" in ascending UID
  * order, the flags each side had when mailferry last made them agree.

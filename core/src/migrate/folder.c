@@ -340,7 +340,8 @@ settle_empty(struct mf__folder *fr) {
     mf__folder_leave_outside(fr, 0, mf__folder_stats_source(fr, 0, 0));
     mf_log(MF_LOG_DEBUG, &(struct mf_log_ctx){.mailbox = fr->run->mailbox},
            "folder.empty", "%s", fr->label);
-    return mf__folder_ckpt_write(fr, ck, false) ? MF_E_OK : fr->run->err.code;
+    /* Nothing to redo if it is lost: written with the next ones. */
+    return mf__folder_ckpt_write_later(fr, ck) ? MF_E_OK : fr->run->err.code;
 }
 
 /* Step 0: a folder whose STATUS on both sides is what the checkpoint

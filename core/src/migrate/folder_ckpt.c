@@ -90,12 +90,10 @@ ckpt_lower_mark(const struct mf__folder *fr, struct mf_checkpoint *ck) {
     }
 }
 
-/* Writes the checkpoint ck (dirty: messages above last_uid may be on the
- * target) with fr's pending UIDs. Returns false (error in run->err) when
- * the write failed. */
-bool
-mf__folder_ckpt_write(struct mf__folder *fr, struct mf_checkpoint ck,
-                      bool dirty) {
+/* mf__folder_ckpt_write(), or mf__folder_ckpt_write_later() (later). */
+static bool
+ckpt_write(struct mf__folder *fr, struct mf_checkpoint ck, bool dirty,
+           bool later) {
     uint32_t *scratch = NULL;
     bool ok;
 
@@ -107,9 +105,24 @@ mf__folder_ckpt_write(struct mf__folder *fr, struct mf_checkpoint ck,
         ck.has_status = false;
     if (dirty)
         ckpt_lower_mark(fr, &ck);
-    ok = mf__ckpt_put(fr->run, fr->src_name, &ck) == MF_E_OK;
+    ok = (later ? mf__ckpt_put_later(fr->run, fr->src_name, &ck)
+                : mf__ckpt_put(fr->run, fr->src_name, &ck)) == MF_E_OK;
     free(scratch);
     return ok;
+}
+
+/* Writes the checkpoint ck (dirty: messages above last_uid may be on the
+ * target) with fr's pending UIDs. Returns false (error in run->err) when
+ * the write failed. */
+bool
+mf__folder_ckpt_write(struct mf__folder *fr, struct mf_checkpoint ck,
+                      bool dirty) {
+    return ckpt_write(fr, ck, dirty, false);
+}
+
+bool
+mf__folder_ckpt_write_later(struct mf__folder *fr, struct mf_checkpoint ck) {
+    return ckpt_write(fr, ck, false, true);
 }
 
 /* Moves the finished prefix on and writes a dirty checkpoint when it has

@@ -209,6 +209,10 @@ void mf__folder_write_all(struct mf__folder *fr);
  * the write failed. */
 bool mf__folder_ckpt_write(struct mf__folder *fr, struct mf_checkpoint ck,
                            bool dirty);
+/* The clean checkpoint of a folder settled without a copy, written with
+ * the next ones (mf__ckpt_put_later()); false: the write failed. */
+bool mf__folder_ckpt_write_later(struct mf__folder *fr,
+                                 struct mf_checkpoint ck);
 /* Moves the finished prefix on and writes a dirty checkpoint when it has
  * moved enough (or force). */
 void mf__folder_advance(struct mf__folder *fr, bool force);

@@ -432,6 +432,17 @@ attempt(struct mf__run *run, const struct mf_migrate_login *src_login,
             goto out;
     }
 out:
+    /* The empty folders' checkpoints that wait (folder.c), whatever
+     * ended the attempt: those folders are done. An earlier error
+     * stands; what is not written waits for the next attempt's. */
+    {
+        struct mf_error ferr = {0};
+        mf_err frc = mf__ckpt_flush(run, &ferr);
+        if (rc == MF_E_OK && frc != MF_E_OK) {
+            run->err = ferr;
+            rc = frc;
+        }
+    }
     free(order);
     mf__run_statuses_free(run);
     mf__gmail_free(&run->gmail);
@@ -636,6 +647,8 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
         rc = pass_verdict(&run);
     }
 done:
+    /* Left only when every attempt failed: that pass is not synced. */
+    mf__ckpt_later_drop(&run);
     res->stats.lease_wait_ms = mf__leases_waited_ms(run.leases);
     mf__leases_free(&run.leases);
     if (rc != MF_E_OK) {

@@ -52,6 +52,15 @@ MF_WARN_UNUSED mf_err mf__migrate_mailbox_mem(
 #define MF__BATCH_MESSAGES_MULTIAPPEND 1000u
 #define MF__BATCH_MESSAGES_SINGLES 50u
 
+/* Clean checkpoints of settled empty folders waiting to be written in
+ * one claimed call (mf__ckpt_put_later()); at most this many wait. */
+#define MF__CKPT_LATER_MAX 32
+struct mf__ckpt_later {
+    char *folders[MF__CKPT_LATER_MAX];
+    struct mf_checkpoint ck[MF__CKPT_LATER_MAX]; /* no pending UIDs */
+    size_t n;
+};
+
 /* One mailbox's run: what every folder copy needs. */
 struct mf__run {
     const struct mf_migrate_options *o;
@@ -60,7 +69,8 @@ struct mf__run {
     void *open_ud;
     struct mf_store *src, *dst; /* open while copying */
     struct mf_migrate_result *res;
-    struct mf__ckpt_mem *mem;  /* checkpoints when there is no Redis */
+    struct mf__ckpt_mem *mem; /* checkpoints when there is no Redis */
+    struct mf__ckpt_later later;
     struct mf__leases *leases; /* caps; NULL: none */
     /* Raw names of the folders whose source messages were counted in
      * res->stats (a retried folder is not counted twice). */
@@ -329,6 +339,19 @@ MF_WARN_UNUSED mf_err mf__ckpt_get(struct mf__run *run, const char *folder,
                                    struct mf_checkpoint *ck_r, bool *found_r);
 MF_WARN_UNUSED mf_err mf__ckpt_put(struct mf__run *run, const char *folder,
                                    const struct mf_checkpoint *ck);
+/* mf__ckpt_put() of a clean checkpoint without pending UIDs, which may
+ * wait for the next ones: with Redis and a claim, it is written with
+ * them in one claimed write (MF__CKPT_LATER_MAX at a time), at the latest
+ * by mf__ckpt_flush() when the attempt ends. A job over many empty
+ * folders then costs one script call, not one per folder. */
+MF_WARN_UNUSED mf_err mf__ckpt_put_later(struct mf__run *run,
+                                         const char *folder,
+                                         const struct mf_checkpoint *ck);
+/* Writes the checkpoints waiting (none: MF_E_OK); error in *err, and
+ * they wait on. */
+MF_WARN_UNUSED mf_err mf__ckpt_flush(struct mf__run *run, struct mf_error *err);
+/* Forgets the checkpoints waiting (the mailbox's run is over). */
+void mf__ckpt_later_drop(struct mf__run *run);
 void mf__ckpt_mem_free(struct mf__ckpt_mem **m);
 
 /* Adds a skipped (failed false) or failed message to the result. */

@@ -125,20 +125,25 @@ mf__flagbase_del(struct mf__run *run, const char *field) {
     return MF_E_OK;
 }
 
+/* A job that lost its claim moves no checkpoint: the local test saves a
+ * round trip, the claimed write is the one that counts (another worker
+ * may have taken the mailbox over while this one was away). */
+static mf_err
+claim_gone(const char *folder, struct mf_error *err) {
+    return mf_error_set(err, MF_E_FENCED,
+                        "checkpoint of folder %.100s not written: the claim "
+                        "on this job is gone",
+                        folder);
+}
+
 mf_err
 mf__ckpt_put(struct mf__run *run, const char *folder,
              const struct mf_checkpoint *ck) {
     struct mf__ckpt_mem *m;
     const char *batch = run->o->batch ? run->o->batch : "";
 
-    /* A job that lost its claim moves no checkpoint: the local test saves
-     * a round trip, the claimed write is the one that counts (another
-     * worker may have taken the mailbox over while this one was away). */
     if (!mf_fence_holds(run->o->fence))
-        return mf_error_set(&run->err, MF_E_FENCED,
-                            "checkpoint of folder %.100s not written: the "
-                            "claim on this job is gone",
-                            folder);
+        return claim_gone(folder, &run->err);
     if (run->o->redis && run->o->fence)
         return mf_checkpoint_put_claimed(run->o->redis, batch, run->mailbox,
                                          folder, ck, &run->o->fence->claim,
@@ -153,6 +158,55 @@ mf__ckpt_put(struct mf__run *run, const char *folder,
                                                ck->n_pending * sizeof(uint32_t))
                                   : NULL;
     return MF_E_OK;
+}
+
+mf_err
+mf__ckpt_put_later(struct mf__run *run, const char *folder,
+                   const struct mf_checkpoint *ck) {
+    struct mf__ckpt_later *l = &run->later;
+    mf_err rc;
+
+    if (!run->o->redis || !run->o->fence || ck->dirty || ck->n_pending)
+        return mf__ckpt_put(run, folder, ck);
+    if (!mf_fence_holds(run->o->fence))
+        return claim_gone(folder, &run->err);
+    if (l->n == MF__CKPT_LATER_MAX &&
+        (rc = mf__ckpt_flush(run, &run->err)) != MF_E_OK)
+        return rc;
+    l->folders[l->n] = mf_xstrdup(folder);
+    l->ck[l->n] = *ck;
+    l->ck[l->n].pending = NULL;
+    l->n++;
+    return MF_E_OK;
+}
+
+/* On failure they stay: their folders are done (the next attempt skips
+ * them), so the next attempt's flush writes them. */
+mf_err
+mf__ckpt_flush(struct mf__run *run, struct mf_error *err) {
+    struct mf__ckpt_later *l = &run->later;
+    const char *batch = run->o->batch ? run->o->batch : "";
+    mf_err rc;
+
+    if (!l->n)
+        return MF_E_OK;
+    if (!mf_fence_holds(run->o->fence))
+        return claim_gone(l->folders[0], err);
+    rc = mf_checkpoint_put_claimed_many(run->o->redis, batch, run->mailbox,
+                                        (const char *const *)l->folders, l->ck,
+                                        l->n, &run->o->fence->claim, err);
+    if (rc == MF_E_OK)
+        mf__ckpt_later_drop(run);
+    return rc;
+}
+
+void
+mf__ckpt_later_drop(struct mf__run *run) {
+    struct mf__ckpt_later *l = &run->later;
+
+    for (size_t i = 0; i < l->n; i++)
+        free(l->folders[i]);
+    l->n = 0;
 }
 
 void

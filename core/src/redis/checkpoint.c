@@ -377,56 +377,72 @@ mf_checkpoint_get_many(struct mf_redis *r, const char *batch,
     return rc;
 }
 
-/* HSET of the checkpoint, or with claim lua/checkpoint_put_claimed.lua. */
+/* The FENCED answer of lua/checkpoint_put_claimed.lua as an error. */
+static mf_err
+fenced(const redisReply *reply, const char *mailbox, const char *folder,
+       size_t n, const struct mf_checkpoint_claim *claim,
+       struct mf_error *err) {
+    const char *v[3] = {"", "", ""};
+
+    for (size_t i = 1; i < reply->elements && i < 4; i++)
+        if (reply->element[i]->type == REDIS_REPLY_STRING)
+            v[i - 1] = reply->element[i]->str;
+    return mf_error_set(err, MF_E_FENCED,
+                        "checkpoint of %.80s folder %.60s%s not written: the "
+                        "claim is job %.40s attempt %.10s of worker '%.60s', "
+                        "not attempt %u of ours, or expired",
+                        mailbox, folder, n > 1 ? " and others" : "", v[0], v[1],
+                        v[2], claim->attempt);
+}
+
+/* HSET of n checkpoints, or with claim lua/checkpoint_put_claimed.lua
+ * (one call for all n). */
 static mf_err
 put(struct mf_redis *r, const char *batch, const char *mailbox,
-    const char *folder, const struct mf_checkpoint *ckpt,
+    const char *const *folders, const struct mf_checkpoint *ckpts, size_t n,
     const struct mf_checkpoint_claim *claim, struct mf_error *err) {
-    char key[1100], attempt[16], *value;
-    const char *argv[10];
-    size_t argvlen[10];
-    int argc = 0;
+    char key[1100], attempt[16];
+    size_t argc = 0, max = 5 + 2 * n;
+    const char **argv = mf_xcalloc(max, sizeof(*argv));
+    size_t *argvlen = mf_xcalloc(max, sizeof(*argvlen));
+    char **values = mf_xcalloc(n, sizeof(*values));
     redisReply *reply = NULL;
     mf_err rc;
 
-    MF_ASSERT(ckpt->uidvalidity != 0);
+    MF_ASSERT(n > 0);
     hash_key(key, sizeof(key), batch, mailbox);
-    value = mf_checkpoint_format(ckpt);
     if (claim) {
         snprintf(attempt, sizeof(attempt), "%u", claim->attempt);
         argv[argc++] = key, argv[argc++] = claim->record_key;
+        argv[argc++] = claim->job_id, argv[argc++] = attempt;
+        argv[argc++] = claim->worker;
     } else {
         argv[argc++] = "HSET", argv[argc++] = key;
     }
-    argv[argc++] = folder, argv[argc++] = value;
-    if (claim) {
-        argv[argc++] = claim->job_id, argv[argc++] = attempt;
-        argv[argc++] = claim->worker;
+    for (size_t i = 0; i < n; i++) {
+        MF_ASSERT(ckpts[i].uidvalidity != 0);
+        values[i] = mf_checkpoint_format(&ckpts[i]);
+        argv[argc++] = folders[i], argv[argc++] = values[i];
     }
-    for (int i = 0; i < argc; i++)
+    for (size_t i = 0; i < argc; i++)
         argvlen[i] = strlen(argv[i]);
     if (claim)
         rc = mf_redis_script_run(r, &mf__redis_lua_checkpoint_put_claimed, 2,
-                                 (size_t)argc - 2, argv, argvlen, &reply, err);
+                                 argc - 2, argv, argvlen, &reply, err);
     else
-        rc = mf_redis_command_argv(r, argc, argv, argvlen, &reply, err);
-    free(value);
+        rc = mf_redis_command_argv(r, (int)argc, argv, argvlen, &reply, err);
+    for (size_t i = 0; i < n; i++)
+        free(values[i]);
+    free(values);
+    free(argv);
+    free(argvlen);
     if (rc)
         return rc;
     if (claim && (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
-                  reply->element[0]->type != REDIS_REPLY_STRING)) {
+                  reply->element[0]->type != REDIS_REPLY_STRING))
         rc = mf_error_set(err, MF_E_REDIS, "checkpoint write: odd reply");
-    } else if (claim && strcmp(reply->element[0]->str, "FENCED") == 0) {
-        const char *v[3] = {"", "", ""};
-        for (size_t i = 1; i < reply->elements && i < 4; i++)
-            if (reply->element[i]->type == REDIS_REPLY_STRING)
-                v[i - 1] = reply->element[i]->str;
-        rc = mf_error_set(err, MF_E_FENCED,
-                          "checkpoint of %.80s folder %.60s not written: the "
-                          "claim is job %.40s attempt %.10s of worker '%.60s', "
-                          "not attempt %u of ours, or expired",
-                          mailbox, folder, v[0], v[1], v[2], claim->attempt);
-    }
+    else if (claim && strcmp(reply->element[0]->str, "FENCED") == 0)
+        rc = fenced(reply, mailbox, folders[0], n, claim, err);
     freeReplyObject(reply);
     return rc;
 }
@@ -435,7 +451,7 @@ mf_err
 mf_checkpoint_put(struct mf_redis *r, const char *batch, const char *mailbox,
                   const char *folder, const struct mf_checkpoint *ckpt,
                   struct mf_error *err) {
-    return put(r, batch, mailbox, folder, ckpt, NULL, err);
+    return put(r, batch, mailbox, &folder, ckpt, 1, NULL, err);
 }
 
 mf_err
@@ -444,7 +460,16 @@ mf_checkpoint_put_claimed(struct mf_redis *r, const char *batch,
                           const struct mf_checkpoint *ckpt,
                           const struct mf_checkpoint_claim *claim,
                           struct mf_error *err) {
-    return put(r, batch, mailbox, folder, ckpt, claim, err);
+    return put(r, batch, mailbox, &folder, ckpt, 1, claim, err);
+}
+
+mf_err
+mf_checkpoint_put_claimed_many(struct mf_redis *r, const char *batch,
+                               const char *mailbox, const char *const *folders,
+                               const struct mf_checkpoint *ckpts, size_t n,
+                               const struct mf_checkpoint_claim *claim,
+                               struct mf_error *err) {
+    return put(r, batch, mailbox, folders, ckpts, n, claim, err);
 }
 
 mf_err

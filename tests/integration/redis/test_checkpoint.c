@@ -257,6 +257,55 @@ test_claimed_put(void **state) {
     free(url);
 }
 
+/* Several folders in one claimed write (the empty folders of a job):
+ * all of them under a live claim, none of them under another's. */
+static void
+test_claimed_put_many(void **state) {
+    char *url = mf_testenv_redis("REDIS_URL");
+    const char *key = "mf:{b:b4}:mb:z@x.org";
+    const char *folders[3] = {"INBOX", "Sent", "Trash"};
+    struct mf_checkpoint_claim claim = {
+        .record_key = key, .job_id = "j1", .attempt = 1, .worker = "w1"};
+    struct mf_checkpoint c[3] = {{.uidvalidity = 7, .last_uid = 0},
+                                 {.uidvalidity = 8, .last_uid = 0},
+                                 {.uidvalidity = 9, .last_uid = 0}};
+    struct mf_checkpoint got[3];
+    bool found[3];
+    struct mf_redis *r = NULL;
+    struct mf_error err = {0};
+
+    (void)state;
+    assert_int_equal(mf_redis_connect(url, 2000, &r, &err), MF_E_OK);
+    assert_int_equal(mf_checkpoint_clear(r, "b4", "z@x.org", &err), MF_E_OK);
+    /* Another worker's claim: nothing written. */
+    set_claim(r, key, "1", "w2", 30);
+    assert_int_equal(mf_checkpoint_put_claimed_many(r, "b4", "z@x.org", folders,
+                                                    c, 3, &claim, &err),
+                     MF_E_FENCED);
+    assert_non_null(strstr(err.detail, "w2"));
+    assert_int_equal(mf_checkpoint_get_many(r, "b4", "z@x.org", folders, 3, got,
+                                            found, &err),
+                     MF_E_OK);
+    for (size_t i = 0; i < 3; i++)
+        assert_false(found[i]);
+    /* Ours: every one, each with its own value. */
+    set_claim(r, key, "1", "w1", 30);
+    assert_int_equal(mf_checkpoint_put_claimed_many(r, "b4", "z@x.org", folders,
+                                                    c, 3, &claim, &err),
+                     MF_E_OK);
+    assert_int_equal(mf_checkpoint_get_many(r, "b4", "z@x.org", folders, 3, got,
+                                            found, &err),
+                     MF_E_OK);
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(found[i]);
+        assert_int_equal(got[i].uidvalidity, c[i].uidvalidity);
+        assert_false(got[i].dirty);
+        mf_checkpoint_pending_free(&got[i]);
+    }
+    mf_redis_free(&r);
+    free(url);
+}
+
 static void
 test_unreachable(void **state) {
     struct mf_redis *r = NULL;
@@ -274,6 +323,7 @@ main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_claimed_put),
+        cmocka_unit_test(test_claimed_put_many),
         cmocka_unit_test(test_flags_fields),
         cmocka_unit_test(test_survives_restart),
         cmocka_unit_test(test_unreachable),
