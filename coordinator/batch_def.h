@@ -45,15 +45,6 @@ int batch_def_read_rows(const char *command, const char *name,
                         const struct mf_crypto_keyring *kr,
                         struct mf_json *issues_json, struct mf_batchdef *d);
 
-/* With --json, `batch create`, `add` and `update` answer a CSV with
- * problems as {"batch", "file", "errors": [...], done_key: false,
- * "error_count"}: begin opens it in doc up to the list and returns the
- * writer for batch_def_read(); end closes it with count and prints it. */
-struct mf_json *batch_def_issues_begin(struct mf_json_doc *doc,
-                                       const char *name, const char *csv_path);
-void batch_def_issues_end(struct mf_json_doc *doc, const char *done_key,
-                          uint64_t count);
-
 /* Applies to the existing batch name the options given in cli that may
  * change over a batch's life (`batch set`: mf_batch_setting_known()), so
  * that running a batch again with, e.g., a raised --max-message-size or

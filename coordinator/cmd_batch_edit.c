@@ -158,7 +158,7 @@ send_rows(struct edit *e, const char *csv, bool add,
                 : "nothing changed: `batch add` adds mailboxes",
             issues);
         if (issues)
-            batch_def_issues_end(doc, "changed", n_idx);
+            mf_batchdef_issues_end(doc, "changed", n_idx, stdout);
     } else if (rc) {
         batch_print_error(e->command, e->name, &err);
     }
@@ -198,10 +198,10 @@ csv_command(int argc, char **argv, const char *command, bool add) {
     if ((exit_code = edit_connect(&e, true)) >= 0)
         goto out;
     if (e.cli.json) /* CSV problems as `batch create --json` lists them. */
-        issues = batch_def_issues_begin(&doc, e.name, csv);
+        issues = mf_batchdef_issues_begin(&doc, e.name, csv);
     if ((exit_code = read_rows(&e, csv, issues, &d)) >= 0) {
         if (issues && d.issues)
-            batch_def_issues_end(&doc, "changed", d.issues);
+            mf_batchdef_issues_end(&doc, "changed", d.issues, stdout);
         goto out;
     }
     mf_batch_edit_show_begin(&e.show);

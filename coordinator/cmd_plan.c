@@ -17,7 +17,6 @@
  */
 #include "batch_def.h"
 #include "cli.h"
-#include "cli_direct.h"
 #include "commands.h"
 #include "mailferry/profile.h"
 #include "mailferry/batchdef.h"
@@ -135,7 +134,7 @@ int
 cmd_plan(int argc, char **argv) {
     struct cli cli;
     struct mf_plan_settings st = {0};
-    struct cli_csv rows = {0};
+    struct mf_csv_rows rows = {0};
     struct mf_plan_requests reqs = {0};
     struct mf_plan_batch *b = NULL;
     struct mf_plan_forecast fc = {0};
@@ -194,7 +193,7 @@ out:
     mf_plan_requests_free(&reqs);
     mf_plan_forecast_clear(&fc);
     mf_plan_batch_free(&b);
-    cli_csv_free(&rows);
+    mf_csv_rows_free(&rows);
     mf_plan_settings_free(&st);
     cli_free(&cli);
     return exit_code;

@@ -27,8 +27,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct mf_config;
+struct mf_json_doc;
 struct mf_oauth;
 
 struct mf_batchdef {
@@ -101,6 +103,17 @@ MF_WARN_UNUSED mf_err mf_batchdef_stream_rows(
     mf_batchdef_issue_cb on_issue, void *ud, struct mf_error *err);
 /* Wipes and frees everything d owns and zeroes it. */
 void mf_batchdef_free(struct mf_batchdef *d);
+
+/* With --json, `batch create`, `add` and `update` answer a CSV with
+ * problems as {"batch", "file", "errors": [...], done_key: false,
+ * "error_count"}: begin opens it in doc up to the list and returns the
+ * writer for the problems (struct mf_csv_shown's j); end closes it with
+ * count and prints it on out (core/src/batch/edit_show.c). */
+struct mf_json *mf_batchdef_issues_begin(struct mf_json_doc *doc,
+                                         const char *name,
+                                         const char *csv_path);
+void mf_batchdef_issues_end(struct mf_json_doc *doc, const char *done_key,
+                            uint64_t count, FILE *out);
 
 /* Two option groups the direct commands (migrate --direct, plan, verify)
  * read as a batch does. The server profiles (source-profile,
