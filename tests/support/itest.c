@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "itest.h"
+#include "mailferry/batch.h"
 #include "mailferry/util.h"
 #include "testenv.h"
 
@@ -64,6 +65,16 @@ mf_itest_redis(void) {
 void
 mf_itest_name(char *out, size_t n, const char *what) {
     snprintf(out, n, "%s-%s", prefix, what);
+}
+
+void
+mf_itest_batch_end(struct mf_redis **r, const char *name) {
+    struct mf_error err = {0};
+    mf_err rc = mf_batch_remove(*r, name, &err);
+
+    if (rc != MF_E_OK)
+        fail_msg("remove %s: %s %s", name, mf_err_name(rc), err.detail);
+    mf_redis_free(r);
 }
 
 char *

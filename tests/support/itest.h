@@ -38,6 +38,10 @@ struct mf_redis *mf_itest_redis(void);
 /* "<prefix>-<what>" into out (a batch or key name of this run). */
 void mf_itest_name(char *out, size_t n, const char *what);
 
+/* The end of a batch test: removes batch name (failing the test unless
+ * mf_batch_remove() returns MF_E_OK), then frees *r and sets it NULL. */
+void mf_itest_batch_end(struct mf_redis **r, const char *name);
+
 /* The value of key in dovecot.env, as a new string the caller frees;
  * fails the running test when the file or key is missing. */
 char *mf_itest_dovecot(const char *key);

@@ -404,9 +404,8 @@ test_transitions(void **state) {
     assert_int_equal(mf_batch_mailbox_set_state(r, name, "nobody@x.org",
                                                 MF_MAILBOX_QUEUED, &err),
                      MF_E_NOT_FOUND);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
     (void)refused;
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 struct race {
@@ -483,8 +482,7 @@ test_claim_race(void **state) {
                                                 MF_MAILBOX_STOPPED, &err),
                      MF_E_OK);
     assert_int_equal(bstate(r, name), MF_BATCH_STOPPED);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 static mf_err
@@ -634,8 +632,7 @@ test_result_lost(void **state) {
     assert_non_null(strstr(mb->error_detail, "w2 finished, but its result"));
     mf_batch_mailbox_free(&mb);
     assert_int_equal(bstate(r, name), MF_BATCH_SYNCED_WITH_ERRORS);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 /* Expiry -> found -> requeued with the next attempt; stale attempts are
@@ -721,8 +718,7 @@ test_expiry_requeue(void **state) {
     result(r, name, &l, MF_OUTCOME_SYNCED, 10, &ap);
     assert_true(ap.applied);
     assert_int_equal(ap.batch_state, MF_BATCH_SYNCED_WITH_ERRORS);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 static bool
@@ -752,7 +748,6 @@ test_progress_and_result_once(void **state) {
     struct mf_batch_lease l;
     struct mf_batch_mailbox *mb;
     struct mf_batch_applied ap;
-    struct mf_error err = {0};
     char name[80];
 
     (void)state;
@@ -795,8 +790,26 @@ test_progress_and_result_once(void **state) {
     /* Progress after the result is ignored too. */
     assert_false(progress(r, name, &l, 1, 10, 50));
     assert_int_equal(bstate(r, name), MF_BATCH_SYNCED);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
+}
+
+/* A pass of the two-mailbox batch: w1 claims m0@x.org, w2 m1@x.org, and
+ * their results come in, m0's first (outcome o0, copied0 messages copied),
+ * then m1's; fails unless the batch is in state after0 after m0's result
+ * and in after1 after m1's. */
+static void
+both_results(struct mf_redis *r, const char *name, enum mf_outcome o0,
+             uint64_t copied0, enum mf_batch_state after0, enum mf_outcome o1,
+             uint64_t copied1, enum mf_batch_state after1) {
+    struct mf_batch_lease l0, l1;
+    struct mf_batch_applied ap;
+
+    claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
+    claim_job(r, name, "m1@x.org", "w2", 60000, &l1);
+    result(r, name, &l0, o0, copied0, &ap);
+    assert_int_equal(ap.batch_state, after0);
+    result(r, name, &l1, o1, copied1, &ap);
+    assert_int_equal(ap.batch_state, after1);
 }
 
 /* Full pass with an error, incremental pass, final pass. */
@@ -824,12 +837,8 @@ test_passes(void **state) {
     assert_int_equal(
         mf_batch_begin_pass(r, name, MF_BATCH_OP_START, NULL, NULL, NULL, &err),
         MF_E_STATE);
-    claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
-    claim_job(r, name, "m1@x.org", "w2", 60000, &l1);
-    result(r, name, &l0, MF_OUTCOME_SYNCED, 10, &ap);
-    assert_int_equal(ap.batch_state, MF_BATCH_SYNCING);
-    result(r, name, &l1, MF_OUTCOME_FAILED, 1, &ap);
-    assert_int_equal(ap.batch_state, MF_BATCH_SYNCED_WITH_ERRORS);
+    both_results(r, name, MF_OUTCOME_SYNCED, 10, MF_BATCH_SYNCING,
+                 MF_OUTCOME_FAILED, 1, MF_BATCH_SYNCED_WITH_ERRORS);
     mb = mb_get(r, name, "m1@x.org");
     assert_int_equal(mb->state, MF_MAILBOX_FAILED);
     assert_int_equal(mb->error_code, MF_E_AUTH);
@@ -867,20 +876,15 @@ test_passes(void **state) {
     assert_int_equal(begin(r, name, MF_BATCH_OP_COMPLETE, &job, &st), 2);
     assert_int_equal(st, MF_BATCH_COMPLETING);
     assert_int_equal(job.kind, MF_JOB_KIND_FINAL);
-    claim_job(r, name, "m0@x.org", "w1", 60000, &l0);
-    claim_job(r, name, "m1@x.org", "w2", 60000, &l1);
-    result(r, name, &l0, MF_OUTCOME_SYNCED, 1, &ap);
-    assert_int_equal(ap.batch_state, MF_BATCH_COMPLETING);
-    result(r, name, &l1, MF_OUTCOME_SYNCED, 1, &ap);
-    assert_int_equal(ap.batch_state, MF_BATCH_COMPLETED);
+    both_results(r, name, MF_OUTCOME_SYNCED, 1, MF_BATCH_COMPLETING,
+                 MF_OUTCOME_SYNCED, 1, MF_BATCH_COMPLETED);
     mb = mb_get(r, name, "m1@x.org");
     assert_int_equal(mb->state, MF_MAILBOX_COMPLETED);
     mf_batch_mailbox_free(&mb);
     assert_int_equal(
         mf_batch_begin_pass(r, name, MF_BATCH_OP_SYNC, NULL, NULL, NULL, &err),
         MF_E_STATE);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 /* Stop with a mailbox running, resume, a transient failure (retry). */
@@ -955,8 +959,7 @@ test_stop_resume(void **state) {
     mb = mb_get(r, name, "m0@x.org");
     assert_int_equal(mb->stats.messages_copied, 2 + 1 + 1);
     mf_batch_mailbox_free(&mb);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 struct dump {
@@ -1122,8 +1125,7 @@ test_envelope(void **state) {
         assert_int_equal(rep->mailboxes[0].skipped[MF_REPORT_SKIP_EXCLUDED], 4);
         mf_report_free(&rep);
     }
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 /* Issue 17 item 2: a batch removed and created again under the same
@@ -1172,8 +1174,7 @@ test_generation(void **state) {
     assert_true(mf_jobs_batch_generation(c2) == (uint64_t)c2->created);
     mf_batch_config_free(&c1);
     mf_batch_config_free(&c2);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 int

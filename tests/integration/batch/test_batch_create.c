@@ -91,9 +91,8 @@ test_streamed(void **state) {
     assert_int_equal(mf_batch_foreach_mailbox(r, name, count_cb, &n, &err),
                      MF_E_OK);
     assert_int_equal(n, 450);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
     rows_free(v, emails, 450);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 static void
@@ -128,9 +127,8 @@ test_duplicate_later_chunk(void **state) {
     assert_int_equal(mf_batch_get(r, name, &got, &err), MF_E_NOT_FOUND);
     /* The name is free again. */
     assert_int_equal(mf_batch_create(r, &cfg, v, 200, &err), MF_E_OK);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
     rows_free(v, emails, 300);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 /* A create that died after writing rows (its creating key expired):
@@ -172,9 +170,8 @@ test_interrupted_leftovers(void **state) {
     assert_int_equal(n, 3);
     assert_int_equal(mf_batch_mailbox_get(r, name, "old@x.org", &mb, &err),
                      MF_E_NOT_FOUND);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
     rows_free(v, emails, 3);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 static void
@@ -216,9 +213,8 @@ test_cfg_get_many(void **state) {
                      MF_E_NOT_FOUND);
     for (size_t i = 0; i < 3; i++)
         assert_null(mbs[i]);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
     rows_free(v, emails, 3);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 int

@@ -62,6 +62,25 @@ count_job(void *ud, const struct mf_batch_job *j) {
     return MF_E_OK;
 }
 
+/* Adds mailbox email to batch name, failing the test unless that works;
+ * returns how many jobs the add queued, the last into *last (NULL: not
+ * wanted), the batch's state into *st. */
+static uint64_t
+add_one(struct mf_redis *r, const char *name, const char *email,
+        struct mf_batch_job *last, enum mf_batch_state *st) {
+    struct mf_batch_mailbox_cfg m;
+    struct mf_batch_job j[2] = {0};
+    struct mf_error err = {0};
+
+    row(&m, email, blob);
+    assert_int_equal(mf_batch_add_mailboxes(r, name, &m, 1, count_job, j, NULL,
+                                            NULL, st, &err),
+                     MF_E_OK);
+    if (last)
+        *last = j[1];
+    return j[0].pass;
+}
+
 static enum mf_batch_state
 bstate(struct mf_redis *r, const char *name, uint64_t *n_r) {
     struct mf_batch_config *c = NULL;
@@ -157,7 +176,7 @@ test_add(void **state) {
     struct mf_redis *r = mf_itest_redis();
     char name[64];
     struct mf_batch_mailbox_cfg rows[2];
-    struct mf_batch_job jobs[2] = {0};
+    struct mf_batch_job jobs[2] = {0}, job;
     struct mf_batch_lease l;
     struct mf_error err = {0};
     enum mf_batch_state st;
@@ -167,11 +186,7 @@ test_add(void **state) {
     (void)state;
     create(r, name, sizeof(name), "add");
     /* Created: the new mailbox waits for start, no job. */
-    row(&rows[0], "c@x", blob);
-    assert_int_equal(mf_batch_add_mailboxes(r, name, rows, 1, count_job, jobs,
-                                            NULL, NULL, &st, &err),
-                     MF_E_OK);
-    assert_int_equal(jobs[0].pass, 0);
+    assert_int_equal(add_one(r, name, "c@x", NULL, &st), 0);
     assert_int_equal(bstate(r, name, &n), MF_BATCH_CREATED);
     assert_int_equal(n, 3);
     /* One already there refuses the call; the other row is not added. */
@@ -196,14 +211,9 @@ test_add(void **state) {
                                          jobs, &st, &err),
                      MF_E_OK);
     assert_int_equal(jobs[0].pass, 3);
-    row(&rows[0], "d@x", blob);
-    jobs[0].pass = 0;
-    assert_int_equal(mf_batch_add_mailboxes(r, name, rows, 1, count_job, jobs,
-                                            NULL, NULL, &st, &err),
-                     MF_E_OK);
-    assert_int_equal(jobs[0].pass, 1);
-    assert_string_equal(jobs[1].email, "d@x");
-    assert_int_equal(jobs[1].kind, MF_JOB_KIND_INITIAL);
+    assert_int_equal(add_one(r, name, "d@x", &job, &st), 1);
+    assert_string_equal(job.email, "d@x");
+    assert_int_equal(job.kind, MF_JOB_KIND_INITIAL);
     assert_int_equal(st, MF_BATCH_SYNCING);
     /* Every mailbox done: Synced; an added one runs it again. */
     const char *all[] = {"a@x", "b@x", "c@x", "d@x"};
@@ -212,12 +222,7 @@ test_add(void **state) {
         finish(r, name, &l, MF_OUTCOME_SYNCED, 0);
     }
     assert_int_equal(bstate(r, name, NULL), MF_BATCH_SYNCED);
-    row(&rows[0], "e@x", blob);
-    jobs[0].pass = 0;
-    assert_int_equal(mf_batch_add_mailboxes(r, name, rows, 1, count_job, jobs,
-                                            NULL, NULL, &st, &err),
-                     MF_E_OK);
-    assert_int_equal(jobs[0].pass, 1);
+    assert_int_equal(add_one(r, name, "e@x", NULL, &st), 1);
     assert_int_equal(st, MF_BATCH_INCREMENTAL_SYNCING);
     claim(r, name, "e@x", &l);
     finish(r, name, &l, MF_OUTCOME_SYNCED, 0);
@@ -233,8 +238,7 @@ test_add(void **state) {
                      MF_E_STATE);
     assert_int_equal(mf_batch_stop(r, name, &st, &err), MF_E_OK);
     assert_int_equal(st, MF_BATCH_STOPPED);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 static void
@@ -336,8 +340,7 @@ test_update_stop_retry(void **state) {
     assert_int_equal(mstate(r, name, "a@x"), MF_MAILBOX_SYNCED);
     claim(r, name, "b@x", &lb);
     finish(r, name, &lb, MF_OUTCOME_SYNCED, 0);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 static size_t
@@ -394,8 +397,7 @@ test_drop(void **state) {
     assert_int_not_equal(
         mf_batch_claim(r, name, "b@x", "x", 1, "w", NULL, 1000, &lb, &err),
         MF_E_OK);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 /* A worker lost while its mailbox was being stopped: the mailbox ends
@@ -429,8 +431,7 @@ test_stop_lost_worker(void **state) {
     assert_int_equal(mstate(r, name, "a@x"), MF_MAILBOX_STOPPED);
     assert_int_equal(mstate(r, name, "b@x"), MF_MAILBOX_QUEUED);
     assert_int_equal(mf_batch_stop(r, name, NULL, &err), MF_E_OK);
-    assert_int_equal(mf_batch_remove(r, name, &err), MF_E_OK);
-    mf_redis_free(&r);
+    mf_itest_batch_end(&r, name);
 }
 
 int

@@ -61,10 +61,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import provider_test as pt  # noqa: E402
+from provider_test import TMP, RUN_ID, SRC_PORT, TGT_PORT  # noqa: E402
+from provider_test import check, migrate, mailbox, mt  # noqa: E402
 
-mt = pt.mt
-check, migrate, mailbox = pt.check, pt.migrate, pt.mailbox
-TMP, RUN_ID, SRC_PORT, TGT_PORT = pt.TMP, pt.RUN_ID, pt.SRC_PORT, pt.TGT_PORT
 REDIS_URL = mt.REDIS["REDIS_URL"] + "/6"
 # A FETCH that reaches the emulator this long after its throttling answer
 # was sent did not honour the pause (the pause travels through the

@@ -211,6 +211,16 @@ inbox_and_archive(struct memrun *r, struct mf_mem_folder **in_r,
     expect_pass_ok(r);
 }
 
+/* What the last pass did on the target: messages removed there, moved
+ * there and copied. */
+static void
+expect_target_did(struct memrun *r, uint64_t deleted, uint64_t moved,
+                  uint64_t copied) {
+    assert_int_equal(r->res.stats.deleted_on_target, deleted);
+    assert_int_equal(r->res.stats.moved_on_target, moved);
+    assert_int_equal(r->res.stats.messages_copied, copied);
+}
+
 static void
 test_moved(void **state) {
     struct memrun *r = *state;
@@ -221,9 +231,7 @@ test_moved(void **state) {
     assert_true(move_src(in, 2, arch, "\\Seen") > 0);
     expect_pass_ok(r);
     /* A target without MOVE: removed from INBOX, copied to Archive. */
-    assert_int_equal(r->res.stats.deleted_on_target, 1);
-    assert_int_equal(r->res.stats.moved_on_target, 0);
-    assert_int_equal(r->res.stats.messages_copied, 1);
+    expect_target_did(r, 1, 0, 1);
     assert_int_equal(r->env.dst->stats.moved, 0);
     assert_int_equal(r->env.dst->stats.appended, 6);
     expect_same(r, "INBOX");
@@ -243,9 +251,7 @@ test_moved_on_target(void **state) {
     inbox_and_archive(r, &in, &arch);
     uid = move_src(in, 2, arch, "\\Seen \\Flagged");
     expect_pass_ok(r);
-    assert_int_equal(r->res.stats.moved_on_target, 1);
-    assert_int_equal(r->res.stats.deleted_on_target, 0);
-    assert_int_equal(r->res.stats.messages_copied, 0);
+    expect_target_did(r, 0, 1, 0);
     assert_int_equal(r->env.dst->stats.moved, 1);
     assert_int_equal(r->env.dst->stats.appended, 5);
     assert_int_equal(r->env.dst->stats.expunged, 0);
@@ -283,9 +289,7 @@ test_moved_twins(void **state) {
     (void)move_src(in, 0, arch, "");
     assert_true(mf_mem_msg_remove(in, in->msgs[0].uid));
     expect_pass_ok(r);
-    assert_int_equal(r->res.stats.moved_on_target, 1);
-    assert_int_equal(r->res.stats.deleted_on_target, 1);
-    assert_int_equal(r->res.stats.messages_copied, 0);
+    expect_target_did(r, 1, 1, 0);
     expect_same(r, "INBOX");
     expect_same(r, "Archive");
 }
