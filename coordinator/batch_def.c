@@ -47,16 +47,14 @@ batch_def_read(struct cli *cli, const char *command, const char *name,
 }
 
 int
-batch_def_read_rows(const char *command, const char *name, const char *csv_path,
-                    const struct mf_batch_config *cfg,
-                    bool allow_unknown_columns,
+batch_def_read_rows(struct cli *cli, const char *command, const char *name,
+                    const char *csv_path, const struct mf_batch_config *cfg,
                     const struct mf_crypto_keyring *kr,
                     struct mf_json *issues_json, struct mf_batchdef *d) {
     struct mf_csv_shown s = {csv_path, issues_json, stderr, 0};
     struct mf_error err = {0};
-    mf_err rc =
-        mf_batchdef_read_rows(name, csv_path, cfg, allow_unknown_columns, kr,
-                              mf_csv_issue_show, &s, d, &err);
+    mf_err rc = mf_batchdef_read_rows(cli->config, name, csv_path, cfg, kr,
+                                      mf_csv_issue_show, &s, d, &err);
 
     return exit_for(command, rc, d, &err);
 }

@@ -39,9 +39,8 @@ int batch_def_stream_rows(const char *command, const char *csv_path,
                           struct mf_json *issues_json, struct mf_batchdef *d);
 /* mf_batchdef_read_rows() for command (`batch add`, `batch update`), the
  * problems shown and the returns as batch_def_read(). */
-int batch_def_read_rows(const char *command, const char *name,
+int batch_def_read_rows(struct cli *cli, const char *command, const char *name,
                         const char *csv_path, const struct mf_batch_config *cfg,
-                        bool allow_unknown_columns,
                         const struct mf_crypto_keyring *kr,
                         struct mf_json *issues_json, struct mf_batchdef *d);
 

@@ -108,7 +108,6 @@ read_rows(struct edit *e, const char *csv, struct mf_json *issues,
           struct mf_batchdef *d) {
     struct mf_batch_config *cfg = NULL;
     struct mf_error err = {0};
-    bool allow = false;
     int exit_code;
 
     memset(d, 0, sizeof(*d));
@@ -116,13 +115,7 @@ read_rows(struct edit *e, const char *csv, struct mf_json *issues,
              e->command, e->name, mf_batch_get(e->redis, e->name, &cfg, &err),
              &err)))
         return exit_code;
-    if (mf_config_get_bool(e->cli.config, "allow-unknown-columns", false,
-                           &allow, &err)) {
-        fprintf(stderr, "mailferry %s: %s\n", e->command, err.detail);
-        mf_batch_config_free(&cfg);
-        return MF_EXIT_USAGE;
-    }
-    exit_code = batch_def_read_rows(e->command, e->name, csv, cfg, allow,
+    exit_code = batch_def_read_rows(&e->cli, e->command, e->name, csv, cfg,
                                     e->link.kr, issues, d);
     mf_batch_config_free(&cfg);
     return exit_code;

@@ -78,11 +78,12 @@ MF_WARN_UNUSED mf_err mf_batchdef_read(const struct mf_config *conf,
 /* The CSV part of mf_batchdef_read() alone, for rows added to or changed
  * in an existing batch (`batch add`, `batch update`): cfg, the batch's
  * configuration, says which passwords a row needs (none for a side with
- * an admin or OAuth2 settings, mf_jobs_oauth_side()). Fills d->mbs,
- * d->lines and d->issues only. Same errors. */
+ * an admin or OAuth2 settings, mf_jobs_oauth_side()); conf gives
+ * --allow-unknown-columns. Fills d->mbs, d->lines and d->issues only.
+ * Same errors. */
 MF_WARN_UNUSED mf_err mf_batchdef_read_rows(
-    const char *name, const char *csv_path, const struct mf_batch_config *cfg,
-    bool allow_unknown_columns, const struct mf_crypto_keyring *kr,
+    const struct mf_config *conf, const char *name, const char *csv_path,
+    const struct mf_batch_config *cfg, const struct mf_crypto_keyring *kr,
     mf_batchdef_issue_cb on_issue, void *ud, struct mf_batchdef *d,
     struct mf_error *err);
 /* Streaming, for a CSV of any length in the same memory: first
