@@ -196,4 +196,20 @@ MF_WARN_UNUSED mf_err mf_csv_validate(const char *path,
                                       const struct mf_csv_options *o, bool json,
                                       FILE *out, struct mf_error *err);
 
+/* Its options from conf into o (zeroed first): --allow-unknown-columns,
+ * --password-optional, --max-rows (1 to 2^32-1) and --max-bytes (k/M/G),
+ * the limits MF_CSV_DEFAULT_MAX_ROWS and _BYTES when absent. The error of
+ * mf_config_get_bool() or _u64() for the first option that does not read
+ * (err names it); o is then incomplete. */
+MF_WARN_UNUSED mf_err mf_csv_validate_options_read(const struct mf_config *conf,
+                                                   struct mf_csv_options *o,
+                                                   struct mf_error *err);
+/* Their option table entries (struct mf_option, mailferry/args.h). */
+#define MF_CSV_VALIDATE_OPTIONS                                                \
+    {"allow-unknown-columns", false, "ignore columns mailferry does not use"}, \
+        {"password-optional", false,                                           \
+         "the Password column may be empty (admin credentials will be used)"}, \
+        {"max-rows", true, "most mailbox rows accepted (default 50000)"},      \
+        {"max-bytes", true, "largest file accepted (default 10000000)"},
+
 #endif
