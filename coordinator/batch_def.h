@@ -39,20 +39,10 @@ int batch_def_stream_rows(const char *command, const char *csv_path,
                           struct mf_json *issues_json, struct mf_batchdef *d);
 /* mf_batchdef_read_rows() for command (`batch add`, `batch update`), the
  * problems shown and the returns as batch_def_read(). */
-int batch_def_read_rows(const char *command, const char *name,
+int batch_def_read_rows(struct cli *cli, const char *command, const char *name,
                         const char *csv_path, const struct mf_batch_config *cfg,
-                        bool allow_unknown_columns,
                         const struct mf_crypto_keyring *kr,
                         struct mf_json *issues_json, struct mf_batchdef *d);
-
-/* With --json, `batch create`, `add` and `update` answer a CSV with
- * problems as {"batch", "file", "errors": [...], done_key: false,
- * "error_count"}: begin opens it in doc up to the list and returns the
- * writer for batch_def_read(); end closes it with count and prints it. */
-struct mf_json *batch_def_issues_begin(struct mf_json_doc *doc,
-                                       const char *name, const char *csv_path);
-void batch_def_issues_end(struct mf_json_doc *doc, const char *done_key,
-                          uint64_t count);
 
 /* Applies to the existing batch name the options given in cli that may
  * change over a batch's life (`batch set`: mf_batch_setting_known()), so

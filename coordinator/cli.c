@@ -1,4 +1,5 @@
-/* Option parsing for the coordinator's commands (see cli.h). */
+/* Option parsing for the coordinator's commands, and the CSV and
+ * settings of the commands that connect themselves (see cli.h). */
 #include "cli.h"
 
 #include "mailferry/args.h"
@@ -166,4 +167,29 @@ cli_catch_signals(atomic_bool *stop) {
 void
 cli_free(struct cli *cli) {
     mf_config_free(&cli->config);
+}
+
+int
+cli_csv_load(struct cli *cli, const char *command, const char *path,
+             bool password_optional, struct mf_csv_rows *l) {
+    struct mf_error err = {0};
+    mf_err rc = mf_csv_rows_load(cli->config, path, password_optional, l, &err);
+
+    if (rc == MF_E_OK)
+        return -1;
+    fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+    return rc == MF_E_USAGE ? MF_EXIT_USAGE
+           : rc == MF_E_IO  ? MF_EXIT_ERROR
+                            : MF_EXIT_FAIL;
+}
+
+int
+cli_direct_read(struct cli *cli, const char *command,
+                struct mf_direct_settings *d) {
+    struct mf_error err = {0};
+
+    if (mf_direct_settings_read(cli->config, d, &err) == MF_E_OK)
+        return -1;
+    fprintf(stderr, "mailferry %s: %s\n", command, err.detail);
+    return MF_EXIT_USAGE;
 }

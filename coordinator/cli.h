@@ -15,6 +15,8 @@
 
 #include "mailferry/args.h"
 #include "mailferry/config.h"
+#include "mailferry/csv.h"
+#include "mailferry/direct.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -73,5 +75,16 @@ void cli_catch_signals(atomic_bool *stop);
 /* Prints the usage line and option help of a command to stdout. */
 void cli_print_help(const char *command, const char *usage,
                     const struct mf_option *options);
+
+/* The commands that connect to the servers themselves (`migrate
+ * --direct`, `verify`, `plan`): mf_csv_rows_load() of the CSV at path
+ * (free l with mf_csv_rows_free() in any case) and
+ * mf_direct_settings_read() (free d with mf_direct_settings_free() in any
+ * case) for command. Each returns -1 when read, else the exit code, the
+ * reason printed with command in front. */
+int cli_csv_load(struct cli *cli, const char *command, const char *path,
+                 bool password_optional, struct mf_csv_rows *l);
+int cli_direct_read(struct cli *cli, const char *command,
+                    struct mf_direct_settings *d);
 
 #endif

@@ -154,7 +154,7 @@ store(struct create *c) {
     if (exit_code >= 0) {
         mf_batch_create_abort(&creator);
         if (c->issues && c->d.issues)
-            batch_def_issues_end(&c->doc, "created", c->d.issues);
+            mf_batchdef_issues_end(&c->doc, "created", c->d.issues, stdout);
         goto out;
     }
     if ((exit_code =
@@ -178,7 +178,7 @@ cmd_batch_create(int argc, char **argv) {
     if ((exit_code = read_command(&c, argc, argv)) >= 0)
         goto out;
     if (c.cli.json)
-        c.issues = batch_def_issues_begin(&c.doc, c.cli.positional[0], c.csv);
+        c.issues = mf_batchdef_issues_begin(&c.doc, c.cli.positional[0], c.csv);
     /* A dry run seals nothing: it keeps the clear passwords to log in
      * and plan (batch_def.h), and wipes them. */
     exit_code =
@@ -187,7 +187,7 @@ cmd_batch_create(int argc, char **argv) {
     if (exit_code < 0)
         exit_code = c.dry_run ? dry_run_plan(&c.cli, &c.d) : store(&c);
     else if (c.issues && c.d.issues)
-        batch_def_issues_end(&c.doc, "created", c.d.issues);
+        mf_batchdef_issues_end(&c.doc, "created", c.d.issues, stdout);
 out:
     mf_batchdef_free(&c.d);
     mf_buf_free(&c.doc.buf);

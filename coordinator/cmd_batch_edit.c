@@ -108,7 +108,6 @@ read_rows(struct edit *e, const char *csv, struct mf_json *issues,
           struct mf_batchdef *d) {
     struct mf_batch_config *cfg = NULL;
     struct mf_error err = {0};
-    bool allow = false;
     int exit_code;
 
     memset(d, 0, sizeof(*d));
@@ -116,13 +115,7 @@ read_rows(struct edit *e, const char *csv, struct mf_json *issues,
              e->command, e->name, mf_batch_get(e->redis, e->name, &cfg, &err),
              &err)))
         return exit_code;
-    if (mf_config_get_bool(e->cli.config, "allow-unknown-columns", false,
-                           &allow, &err)) {
-        fprintf(stderr, "mailferry %s: %s\n", e->command, err.detail);
-        mf_batch_config_free(&cfg);
-        return MF_EXIT_USAGE;
-    }
-    exit_code = batch_def_read_rows(e->command, e->name, csv, cfg, allow,
+    exit_code = batch_def_read_rows(&e->cli, e->command, e->name, csv, cfg,
                                     e->link.kr, issues, d);
     mf_batch_config_free(&cfg);
     return exit_code;
@@ -158,7 +151,7 @@ send_rows(struct edit *e, const char *csv, bool add,
                 : "nothing changed: `batch add` adds mailboxes",
             issues);
         if (issues)
-            batch_def_issues_end(doc, "changed", n_idx);
+            mf_batchdef_issues_end(doc, "changed", n_idx, stdout);
     } else if (rc) {
         batch_print_error(e->command, e->name, &err);
     }
@@ -198,10 +191,10 @@ csv_command(int argc, char **argv, const char *command, bool add) {
     if ((exit_code = edit_connect(&e, true)) >= 0)
         goto out;
     if (e.cli.json) /* CSV problems as `batch create --json` lists them. */
-        issues = batch_def_issues_begin(&doc, e.name, csv);
+        issues = mf_batchdef_issues_begin(&doc, e.name, csv);
     if ((exit_code = read_rows(&e, csv, issues, &d)) >= 0) {
         if (issues && d.issues)
-            batch_def_issues_end(&doc, "changed", d.issues);
+            mf_batchdef_issues_end(&doc, "changed", d.issues, stdout);
         goto out;
     }
     mf_batch_edit_show_begin(&e.show);

@@ -17,7 +17,6 @@
 #include "cli.h"
 #include "commands.h"
 
-#include "mailferry/oauth.h"
 #include "mailferry/preflight.h"
 #include "mailferry/util.h"
 
@@ -43,29 +42,7 @@ static const char test_usage[] =
     "[--source-oauth-... / --target-oauth-... with --user MAILBOX] [--json]";
 
 static const struct mf_option test_options[] = {
-    {"source", true,
-     "source endpoint: imaps://host:port, imap://host:port "
-     "(STARTTLS) or imap://host:port/?tls=off"},
-    {"target", true, "target endpoint, checked the same way"},
-    {"admin", true, "source admin account (impersonates users)"},
-    {"admin-password-file", true, "file holding the source admin's password"},
-    {"as", true, "log in as this user through the admin (SASL PLAIN authzid)"},
-    {"user", true, "also log in as this user with its own password"},
-    {"password-file", true, "file holding --user's password"},
-    {"target-admin", true, "target admin account"},
-    {"target-admin-password-file", true,
-     "file holding the target admin's password"},
-    {"ca-file", true, "trust this CA bundle instead of the system store"},
-    {"insecure", false, "accept any certificate (with a warning)"},
-    {"probe-connections", true,
-     "open up to N concurrent logins on the source to find its limit"},
-    {"timeout", true, "seconds per connection, login included (default 15)"},
-    {"target-profile", true,
-     "the target's kind (generic, exchange-online, gmail, dovecot, cyrus, "
-     "...; default: the one --target looks like): warn about every folder "
-     "name of the --as/--user mailbox that the target refuses"},
-    MF_OAUTH_OPTIONS,
-    {NULL, false, NULL},
+    MF_PREFLIGHT_TEST_OPTIONS{NULL, false, NULL},
 };
 
 static int

@@ -17,7 +17,6 @@
  */
 #include "batch_def.h"
 #include "cli.h"
-#include "cli_direct.h"
 #include "commands.h"
 #include "mailferry/csv.h"
 #include "mailferry/direct.h"
@@ -156,7 +155,7 @@ static int
 direct(struct cli *cli, const struct run *r) {
     struct mf_direct_settings d = {0};
     struct mf_direct_options o = {0};
-    struct cli_csv load = {0};
+    struct mf_csv_rows load = {0};
     struct mf_error err = {0};
     int exit_code;
 
@@ -200,7 +199,7 @@ direct(struct cli *cli, const struct run *r) {
         break;
     }
 out:
-    cli_csv_free(&load);
+    mf_csv_rows_free(&load);
     mf_direct_settings_free(&d);
     return exit_code;
 }

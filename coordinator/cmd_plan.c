@@ -15,15 +15,9 @@
  * command could not run (CSV unreadable, Redis unreachable, a test batch
  * missing or without a Synced mailbox to measure).
  */
-#include "batch_def.h"
 #include "cli.h"
-#include "cli_direct.h"
 #include "commands.h"
-#include "mailferry/profile.h"
-#include "mailferry/batchdef.h"
 #include "mailferry/csv.h"
-#include "mailferry/json.h"
-#include "mailferry/oauth.h"
 #include "mailferry/plan.h"
 #include "mailferry/util.h"
 
@@ -42,49 +36,7 @@ static const char usage[] =
     "--redis URL [--connections 1,2,4] [--window 8h]] [--json]";
 
 static const struct mf_option options[] = {
-    {"source", true,
-     "source server: imaps://host[:port], imap://host[:port] "
-     "(STARTTLS) or imap://host:port/?tls=off"},
-    {"target", true,
-     "target server (for its separator, special-use folders and "
-     "APPENDLIMIT); without it the plan assumes \"/\" and no special-use"},
-    {"concurrency", true,
-     "mailboxes planned at the same time (default " MF_STR(
-         MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},
-    MF_BATCHDEF_LOGIN_OPTIONS,
-    {"bind-address", true, "local address for outgoing connections"},
-    {"max-message-size", true,
-     "messages larger than this would be skipped (35M; the target's "
-     "APPENDLIMIT lowers it)"},
-    {"include", true,
-     "copy only folders matching these patterns (comma separated, e.g. "
-     "INBOX,Archive/*)"},
-    {"exclude", true, "do not copy folders matching these patterns"},
-    {"rename", true, MF_FOLDER_RENAME_HELP},
-    {"separator-replacement", true,
-     "replaces the target's hierarchy separator inside folder names (_)"},
-    {"size-method", true,
-     "auto (STATUS=SIZE when offered, else FETCH), status or fetch"},
-    {"since", true,
-     "count apart the messages whose INTERNALDATE is before this day "
-     "(YYYY-MM-DD): what a pre-staging pass leaves for later"},
-    {"before", true,
-     "count apart the messages whose INTERNALDATE is on or after this day "
-     "(YYYY-MM-DD)"},
-    {"allow-unknown-columns", false, "ignore CSV columns mailferry ignores"},
-    {"from-batch", true,
-     "estimate from this finished test batch (repeatable, or comma "
-     "separated)"},
-    {"connections", true,
-     "connection counts to estimate (default 1,2,4,8,16,32)"},
-    {"max-connections", true,
-     "connections the source tolerates: never suggest more"},
-    {"window", true, "suggest batch sizes that finish within this (8h)"},
-    MF_PROFILE_OPTIONS,
-    {"gmail-archive-folder", true,
-     "with --source-profile gmail: where mail only in All Mail goes"},
-    MF_OAUTH_OPTIONS,
-    {NULL, false, NULL},
+    MF_PLAN_OPTIONS{NULL, false, NULL},
 };
 
 /* ------------------------------------------------------------------ */
@@ -135,7 +87,7 @@ int
 cmd_plan(int argc, char **argv) {
     struct cli cli;
     struct mf_plan_settings st = {0};
-    struct cli_csv rows = {0};
+    struct mf_csv_rows rows = {0};
     struct mf_plan_requests reqs = {0};
     struct mf_plan_batch *b = NULL;
     struct mf_plan_forecast fc = {0};
@@ -194,7 +146,7 @@ out:
     mf_plan_requests_free(&reqs);
     mf_plan_forecast_clear(&fc);
     mf_plan_batch_free(&b);
-    cli_csv_free(&rows);
+    mf_csv_rows_free(&rows);
     mf_plan_settings_free(&st);
     cli_free(&cli);
     return exit_code;

@@ -22,7 +22,6 @@
  */
 #include "cli.h"
 #include "batch_def.h"
-#include "cli_direct.h"
 #include "commands.h"
 #include "mailferry/batch.h"
 #include "mailferry/oauth.h"
@@ -62,7 +61,7 @@ cmd_verify(int argc, char **argv) {
     struct mf_direct_settings d = {0};
     struct mf_verify_csv vc = {0};
     struct mf_verify_run r = {0};
-    struct cli_csv load = {0};
+    struct mf_csv_rows load = {0};
     struct mf_error err = {0};
     uint64_t concurrency;
     struct mf_redis *redis = NULL;
@@ -114,7 +113,7 @@ cmd_verify(int argc, char **argv) {
 out:
     mf_verify_run_free(&r);
     mf_verify_csv_free(&vc);
-    cli_csv_free(&load);
+    mf_csv_rows_free(&load);
     mf_direct_settings_free(&d);
     mf_redis_free(&redis);
     cli_free(&cli);

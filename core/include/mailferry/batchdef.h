@@ -27,8 +27,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct mf_config;
+struct mf_json_doc;
 struct mf_oauth;
 
 struct mf_batchdef {
@@ -76,11 +78,12 @@ MF_WARN_UNUSED mf_err mf_batchdef_read(const struct mf_config *conf,
 /* The CSV part of mf_batchdef_read() alone, for rows added to or changed
  * in an existing batch (`batch add`, `batch update`): cfg, the batch's
  * configuration, says which passwords a row needs (none for a side with
- * an admin or OAuth2 settings, mf_jobs_oauth_side()). Fills d->mbs,
- * d->lines and d->issues only. Same errors. */
+ * an admin or OAuth2 settings, mf_jobs_oauth_side()); conf gives
+ * --allow-unknown-columns. Fills d->mbs, d->lines and d->issues only.
+ * Same errors. */
 MF_WARN_UNUSED mf_err mf_batchdef_read_rows(
-    const char *name, const char *csv_path, const struct mf_batch_config *cfg,
-    bool allow_unknown_columns, const struct mf_crypto_keyring *kr,
+    const struct mf_config *conf, const char *name, const char *csv_path,
+    const struct mf_batch_config *cfg, const struct mf_crypto_keyring *kr,
     mf_batchdef_issue_cb on_issue, void *ud, struct mf_batchdef *d,
     struct mf_error *err);
 /* Streaming, for a CSV of any length in the same memory: first
@@ -101,6 +104,17 @@ MF_WARN_UNUSED mf_err mf_batchdef_stream_rows(
     mf_batchdef_issue_cb on_issue, void *ud, struct mf_error *err);
 /* Wipes and frees everything d owns and zeroes it. */
 void mf_batchdef_free(struct mf_batchdef *d);
+
+/* With --json, `batch create`, `add` and `update` answer a CSV with
+ * problems as {"batch", "file", "errors": [...], done_key: false,
+ * "error_count"}: begin opens it in doc up to the list and returns the
+ * writer for the problems (struct mf_csv_shown's j); end closes it with
+ * count and prints it on out (core/src/batch/edit_show.c). */
+struct mf_json *mf_batchdef_issues_begin(struct mf_json_doc *doc,
+                                         const char *name,
+                                         const char *csv_path);
+void mf_batchdef_issues_end(struct mf_json_doc *doc, const char *done_key,
+                            uint64_t count, FILE *out);
 
 /* Two option groups the direct commands (migrate --direct, plan, verify)
  * read as a batch does. The server profiles (source-profile,

@@ -147,6 +147,38 @@ void mf_csv_issue_json(struct mf_json *j, const struct mf_csv_issue *is);
 void mf_csv_issue_print(FILE *f, const char *path,
                         const struct mf_csv_issue *is);
 
+/* Where a command shows the problems of the CSV at path, as the loaders'
+ * on_issue (mf_csv_issue_show() with this as ud): JSON objects into j
+ * (an array open there) when j is not NULL, else lines on f; n counts
+ * them. */
+struct mf_csv_shown {
+    const char *path;  /* borrowed */
+    struct mf_json *j; /* borrowed, or NULL */
+    FILE *f;
+    uint64_t n;
+};
+void mf_csv_issue_show(void *shown, const struct mf_csv_issue *is);
+
+/* The rows of a command that connects itself (`migrate --direct`,
+ * `plan`, `verify`), loaded with mf_csv_rows_load(). */
+struct mf_csv_rows {
+    struct mf_csv_mailbox *rows; /* owned, n; passwords wiped when freed */
+    size_t n;
+    struct mf_csv_shown shown; /* its problems, shown on stderr */
+};
+struct mf_config;
+/* mf_csv_load() of the file at path with --allow-unknown-columns read
+ * from conf (and password_optional: admin credentials given), every
+ * problem shown on stderr as a line. l is overwritten; free it with
+ * mf_csv_rows_free() in any case. Errors: MF_E_USAGE (the option does
+ * not read), MF_E_IO (unreadable), or the first problem's code with err
+ * "PATH has N errors; nothing done (see `mailferry csv validate`)". */
+MF_WARN_UNUSED mf_err mf_csv_rows_load(const struct mf_config *conf,
+                                       const char *path, bool password_optional,
+                                       struct mf_csv_rows *l,
+                                       struct mf_error *err);
+void mf_csv_rows_free(struct mf_csv_rows *l);
+
 /* True when s looks like a deliverable address: local@domain, each part
  * within RFC 5321 lengths, dot-atom local part (UTF-8 allowed, RFC 6531),
  * domain of letter-digit-hyphen labels (UTF-8 allowed) with at least one
@@ -163,5 +195,21 @@ bool mf_csv_address_valid(const char *s, const char **reason_r);
 MF_WARN_UNUSED mf_err mf_csv_validate(const char *path,
                                       const struct mf_csv_options *o, bool json,
                                       FILE *out, struct mf_error *err);
+
+/* Its options from conf into o (zeroed first): --allow-unknown-columns,
+ * --password-optional, --max-rows (1 to 2^32-1) and --max-bytes (k/M/G),
+ * the limits MF_CSV_DEFAULT_MAX_ROWS and _BYTES when absent. The error of
+ * mf_config_get_bool() or _u64() for the first option that does not read
+ * (err names it); o is then incomplete. */
+MF_WARN_UNUSED mf_err mf_csv_validate_options_read(const struct mf_config *conf,
+                                                   struct mf_csv_options *o,
+                                                   struct mf_error *err);
+/* Their option table entries (struct mf_option, mailferry/args.h). */
+#define MF_CSV_VALIDATE_OPTIONS                                                \
+    {"allow-unknown-columns", false, "ignore columns mailferry does not use"}, \
+        {"password-optional", false,                                           \
+         "the Password column may be empty (admin credentials will be used)"}, \
+        {"max-rows", true, "most mailbox rows accepted (default 50000)"},      \
+        {"max-bytes", true, "largest file accepted (default 10000000)"},
 
 #endif

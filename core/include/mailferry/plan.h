@@ -32,11 +32,13 @@
 #define MAILFERRY_PLAN_H
 
 #include "mailferry/batch.h"
+#include "mailferry/batchdef.h"
 #include "mailferry/direct.h"
 #include "mailferry/err.h"
 #include "mailferry/folderplan.h"
 #include "mailferry/json.h"
 #include "mailferry/migrate.h"
+#include "mailferry/oauth.h"
 #include "mailferry/profile.h"
 #include "mailferry/window.h"
 #include "mailferry/redis.h"
@@ -521,5 +523,54 @@ MF_WARN_UNUSED mf_err mf_plan_settings_read(const struct mf_config *conf,
                                             struct mf_plan_settings *s,
                                             struct mf_error *err);
 void mf_plan_settings_free(struct mf_plan_settings *s);
+
+/* `plan`'s option table entries (struct mf_option, mailferry/args.h):
+ * what mf_plan_settings_read() reads, with --allow-unknown-columns of
+ * the CSV (mf_csv_rows_load()). */
+#define MF_PLAN_OPTIONS                                                        \
+    {"source", true,                                                           \
+     "source server: imaps://host[:port], imap://host[:port] "                 \
+     "(STARTTLS) or imap://host:port/?tls=off"},                               \
+        {"target", true,                                                       \
+         "target server (for its separator, special-use folders and "          \
+         "APPENDLIMIT); without it the plan assumes \"/\" and no "             \
+         "special-use"},                                                       \
+        {"concurrency", true,                                                  \
+         "mailboxes planned at the same time (default " MF_STR(                \
+             MF_MIGRATE_DEFAULT_CONCURRENCY) ")"},                             \
+        MF_BATCHDEF_LOGIN_OPTIONS,                                             \
+        {"bind-address", true, "local address for outgoing connections"},      \
+        {"max-message-size", true,                                             \
+         "messages larger than this would be skipped (35M; the target's "      \
+         "APPENDLIMIT lowers it)"},                                            \
+        {"include", true,                                                      \
+         "copy only folders matching these patterns (comma separated, e.g. "   \
+         "INBOX,Archive/*)"},                                                  \
+        {"exclude", true, "do not copy folders matching these patterns"},      \
+        {"rename", true, MF_FOLDER_RENAME_HELP},                               \
+        {"separator-replacement", true,                                        \
+         "replaces the target's hierarchy separator inside folder names (_)"}, \
+        {"size-method", true,                                                  \
+         "auto (STATUS=SIZE when offered, else FETCH), status or fetch"},      \
+        {"since", true,                                                        \
+         "count apart the messages whose INTERNALDATE is before this day "     \
+         "(YYYY-MM-DD): what a pre-staging pass leaves for later"},            \
+        {"before", true,                                                       \
+         "count apart the messages whose INTERNALDATE is on or after this "    \
+         "day (YYYY-MM-DD)"},                                                  \
+        {"allow-unknown-columns", false,                                       \
+         "ignore CSV columns mailferry ignores"},                              \
+        {"from-batch", true,                                                   \
+         "estimate from this finished test batch (repeatable, or comma "       \
+         "separated)"},                                                        \
+        {"connections", true,                                                  \
+         "connection counts to estimate (default 1,2,4,8,16,32)"},             \
+        {"max-connections", true,                                              \
+         "connections the source tolerates: never suggest more"},              \
+        {"window", true, "suggest batch sizes that finish within this (8h)"},  \
+        MF_PROFILE_OPTIONS,                                                    \
+        {"gmail-archive-folder", true,                                         \
+         "with --source-profile gmail: where mail only in All Mail goes"},     \
+        MF_OAUTH_OPTIONS,
 
 #endif

@@ -29,6 +29,7 @@
 
 #include "mailferry/endpoint.h"
 #include "mailferry/err.h"
+#include "mailferry/oauth.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -363,6 +364,36 @@ enum mf_preflight_args_problem
 mf_preflight_args_read(const struct mf_config *conf,
                        struct mf_preflight_args *a, struct mf_error *err);
 void mf_preflight_args_free(struct mf_preflight_args *a);
+
+/* Their option table entries (struct mf_option, mailferry/args.h), for
+ * `endpoint test`. */
+#define MF_PREFLIGHT_TEST_OPTIONS                                              \
+    {"source", true,                                                           \
+     "source endpoint: imaps://host:port, imap://host:port "                   \
+     "(STARTTLS) or imap://host:port/?tls=off"},                               \
+        {"target", true, "target endpoint, checked the same way"},             \
+        {"admin", true, "source admin account (impersonates users)"},          \
+        {"admin-password-file", true,                                          \
+         "file holding the source admin's password"},                          \
+        {"as", true,                                                           \
+         "log in as this user through the admin (SASL PLAIN authzid)"},        \
+        {"user", true, "also log in as this user with its own password"},      \
+        {"password-file", true, "file holding --user's password"},             \
+        {"target-admin", true, "target admin account"},                        \
+        {"target-admin-password-file", true,                                   \
+         "file holding the target admin's password"},                          \
+        {"ca-file", true, "trust this CA bundle instead of the system store"}, \
+        {"insecure", false, "accept any certificate (with a warning)"},        \
+        {"probe-connections", true,                                            \
+         "open up to N concurrent logins on the source to find its limit"},    \
+        {"timeout", true,                                                      \
+         "seconds per connection, login included (default 15)"},               \
+        {"target-profile", true,                                               \
+         "the target's kind (generic, exchange-online, gmail, dovecot, "       \
+         "cyrus, ...; default: the one --target looks like): warn about "      \
+         "every folder name of the --as/--user mailbox that the target "       \
+         "refuses"},                                                           \
+        MF_OAUTH_OPTIONS,
 
 /* ------------------------------------------------------------------ */
 /* What the commands print (show.c, dnsshow.c)                        */

@@ -517,13 +517,14 @@ read_rows(const char *name, const char *csv_path,
 }
 
 mf_err
-mf_batchdef_read_rows(const char *name, const char *csv_path,
-                      const struct mf_batch_config *cfg,
-                      bool allow_unknown_columns,
+mf_batchdef_read_rows(const struct mf_config *conf, const char *name,
+                      const char *csv_path, const struct mf_batch_config *cfg,
                       const struct mf_crypto_keyring *kr,
                       mf_batchdef_issue_cb on_issue, void *ud,
                       struct mf_batchdef *d, struct mf_error *err) {
-    d->allow_unknown_columns = allow_unknown_columns;
+    if (mf_config_get_bool(conf, "allow-unknown-columns", false,
+                           &d->allow_unknown_columns, err))
+        return usage(err);
     return read_rows(name, csv_path, cfg, kr,
                      &(struct create){.on_issue = on_issue, .ud = ud}, d, err);
 }

@@ -1,14 +1,17 @@
 /*
  * What the batch edit commands print (mailferry/batch_edit.h): each
  * mailbox's outcome as a line or a JSON object, the jobs queued and the
- * state after, and the CSV lines of rows the store refused. Pure output:
+ * state after, the CSV lines of rows the store refused, and (for create
+ * as well) the JSON answer to a CSV with problems. Pure output:
  * the commands choose the streams and the exit code.
  */
 #include "batch/batch_int.h"
 
 #include "mailferry/batch_edit.h"
 #include "mailferry/batchdef.h"
+#include "mailferry/json.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void
@@ -121,4 +124,26 @@ mf_batch_edit_show_refused(FILE *err, const char *csv,
                 (unsigned long long)d->lines[idx[i]], mf_strerror(code),
                 d->mbs[idx[i]].email, mf_err_name(code));
     fprintf(err, "(%s)\n", what);
+}
+
+struct mf_json *
+mf_batchdef_issues_begin(struct mf_json_doc *doc, const char *name,
+                         const char *csv_path) {
+    struct mf_json *j = mf_json_doc_begin(doc);
+
+    mf_json_object_begin(j);
+    mf_json_member(j, "batch", name);
+    mf_json_member(j, "file", csv_path);
+    mf_json_key(j, "errors"), mf_json_array_begin(j);
+    return j;
+}
+
+void
+mf_batchdef_issues_end(struct mf_json_doc *doc, const char *done_key,
+                       uint64_t count, FILE *out) {
+    mf_json_array_end(&doc->j);
+    mf_json_member(&doc->j, done_key, (bool)false);
+    mf_json_member(&doc->j, "error_count", count);
+    mf_json_object_end(&doc->j);
+    mf_json_doc_print(doc, out);
 }

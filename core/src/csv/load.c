@@ -2,15 +2,18 @@
  * The CSV as the commands use it (csv.h, "Loading and reporting"): the
  * one loader that keeps every valid row (owned copies; the passwords are
  * secrets, wiped when the rows are freed), and the one way a problem is
- * shown, as a JSON object or as a compiler-style line, so that `csv
- * validate`, `batch create`, `migrate`, `plan` and `verify` all say the
- * same thing about the same file.
+ * shown, as a JSON object or as a compiler-style line
+ * (mf_csv_issue_show() picks one for a command), so that `csv validate`,
+ * `batch create`, `migrate`, `plan` and `verify` all say the same thing
+ * about the same file; and the rows of a command that connects itself
+ * (mf_csv_rows_load()), its option read and its problems shown.
  */
 #include "csv/csv_int.h"
 
 #include "mailferry/config.h"
 #include "mailferry/json.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,4 +108,46 @@ mf_csv_issue_print(FILE *f, const char *path, const struct mf_csv_issue *is) {
     if (is->column_name)
         fprintf(f, " in %s", is->column_name);
     fprintf(f, ": %s [%s]\n", is->detail, mf_err_name(is->code));
+}
+
+void
+mf_csv_issue_show(void *shown, const struct mf_csv_issue *is) {
+    struct mf_csv_shown *s = shown;
+
+    s->n++;
+    if (s->j)
+        mf_csv_issue_json(s->j, is);
+    else
+        mf_csv_issue_print(s->f, s->path, is);
+}
+
+mf_err
+mf_csv_rows_load(const struct mf_config *conf, const char *path,
+                 bool password_optional, struct mf_csv_rows *l,
+                 struct mf_error *err) {
+    struct mf_csv_options copt = {.password_optional = password_optional};
+    struct mf_csv_stats cstats;
+    mf_err rc;
+
+    memset(l, 0, sizeof(*l));
+    l->shown = (struct mf_csv_shown){.path = path, .f = stderr};
+    if (mf_config_get_bool(conf, "allow-unknown-columns", false,
+                           &copt.allow_unknown_columns, err)) {
+        err->code = MF_E_USAGE;
+        return MF_E_USAGE;
+    }
+    rc = mf_csv_load(path, &copt, mf_csv_issue_show, &l->shown, &l->rows, &l->n,
+                     &cstats, err);
+    if (rc == MF_E_OK || rc == MF_E_IO)
+        return rc;
+    return mf_error_set(err, rc,
+                        "%s has %llu errors; nothing done (see `mailferry "
+                        "csv validate`)",
+                        path, (unsigned long long)l->shown.n);
+}
+
+void
+mf_csv_rows_free(struct mf_csv_rows *l) {
+    mf_csv_mailboxes_free(&l->rows, l->n);
+    memset(l, 0, sizeof(*l));
 }

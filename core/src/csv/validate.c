@@ -1,28 +1,32 @@
 /*
  * `mailferry csv validate` (mf_csv_validate(), mailferry/csv.h): the
  * parser run over a file for its problems only, each shown as it is
- * found, then what the file holds, as text or one JSON object.
+ * found, then what the file holds, as text or one JSON object; and its
+ * options.
  */
 #include "csv/csv_int.h"
 
+#include "mailferry/config.h"
 #include "mailferry/json.h"
 
 #include <stdio.h>
+#include <string.h>
 
-struct validate {
-    const char *path;
-    FILE *out;
-    struct mf_json *j; /* NULL: text */
-};
+mf_err
+mf_csv_validate_options_read(const struct mf_config *conf,
+                             struct mf_csv_options *o, struct mf_error *err) {
+    mf_err rc;
 
-static void
-on_issue(void *ud, const struct mf_csv_issue *is) {
-    struct validate *v = ud;
-
-    if (v->j)
-        mf_csv_issue_json(v->j, is);
-    else
-        mf_csv_issue_print(v->out, v->path, is);
+    memset(o, 0, sizeof(*o));
+    if ((rc = mf_config_get_bool(conf, "allow-unknown-columns", false,
+                                 &o->allow_unknown_columns, err)) ||
+        (rc = mf_config_get_bool(conf, "password-optional", false,
+                                 &o->password_optional, err)) ||
+        (rc = mf_config_get_u64(conf, "max-rows", MF_CSV_DEFAULT_MAX_ROWS, 1,
+                                UINT32_MAX, MF_UNIT_NONE, &o->max_rows, err)))
+        return rc;
+    return mf_config_get_u64(conf, "max-bytes", MF_CSV_DEFAULT_MAX_BYTES, 1,
+                             UINT64_MAX / 2, MF_UNIT_BYTES, &o->max_bytes, err);
 }
 
 static void
@@ -39,11 +43,11 @@ summary_json(struct mf_json *j, mf_err rc, const struct mf_csv_stats *st) {
 mf_err
 mf_csv_validate(const char *path, const struct mf_csv_options *o, bool json,
                 FILE *out, struct mf_error *err) {
-    struct mf_csv_callbacks cb = {.on_issue = on_issue};
+    struct mf_csv_callbacks cb = {.on_issue = mf_csv_issue_show};
     struct mf_csv_stats st = {0};
     struct mf_buf buf = {0};
     struct mf_json j;
-    struct validate v = {path, out, json ? &j : NULL};
+    struct mf_csv_shown v = {path, json ? &j : NULL, out, 0};
     mf_err rc;
 
     if (json) {

@@ -3,7 +3,7 @@
  * line per mailbox ("was" only when there was a state), a mailbox not in
  * the batch on the error stream and counted, the summary line; with
  * --json one object with every outcome, the jobs, topic and state; the
- * CSV lines of refused rows.
+ * CSV lines of refused rows; the JSON answer to a CSV with problems.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 
 #include "mailferry/batch_edit.h"
 #include "mailferry/batchdef.h"
+#include "mailferry/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,34 @@ test_rows_and_dropped(void **state) {
     free(st.err);
 }
 
+/* `batch create --json` (and add, update) with a CSV with problems. */
+static void
+test_issues_json(void **state) {
+    struct mf_csv_issue is = {.line = 2,
+                              .column = 1,
+                              .column_name = "EmailAddress",
+                              .code = MF_E_CSV_EMPTY_FIELD,
+                              .detail = "empty"};
+    struct mf_json_doc doc = {0};
+    struct mf_csv_shown s = {.path = "m.csv"};
+    char *out = NULL;
+    size_t nout = 0;
+    FILE *f = open_memstream(&out, &nout);
+
+    (void)state;
+    s.j = mf_batchdef_issues_begin(&doc, "b1", "m.csv");
+    mf_csv_issue_show(&s, &is);
+    mf_batchdef_issues_end(&doc, "created", s.n, f);
+    fclose(f);
+    assert_string_equal(
+        out, "{\"batch\":\"b1\",\"file\":\"m.csv\",\"errors\":[{\"line\":2,"
+             "\"column\":1,\"column_name\":\"EmailAddress\",\"code\":"
+             "\"CSV_EMPTY_FIELD\",\"number\":104,\"message\":\"required field "
+             "is empty\",\"detail\":\"empty\"}],\"created\":false,"
+             "\"error_count\":1}\n");
+    free(out);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -168,6 +197,7 @@ main(void) {
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_rows_and_dropped),
+        cmocka_unit_test(test_issues_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * The CSV loader and problem reporting (core/src/csv/load.c): valid rows
  * are kept as owned copies with their line (empty optional fields NULL),
  * an invalid row is reported and left out, an unreadable file is MF_E_IO
- * with nothing kept, and a problem reads the same as a line and as JSON.
+ * with nothing kept, and a problem reads the same as a line and as JSON;
+ * a command's rows (mf_csv_rows_load()) read --allow-unknown-columns,
+ * count the problems shown and say how many in the error.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "mailferry/config.h"
 #include "mailferry/csv.h"
 #include "mailferry/json.h"
 #include "mailferry/util.h"
@@ -90,11 +93,97 @@ test_issue_forms(void **state) {
     mf_buf_free(&b);
 }
 
+static void
+test_rows_load(void **state) {
+    char *path = mf_testconf_file("mf_test_rows",
+                                  "EmailAddress,UserName,Password,Extra\r\n"
+                                  "a@example.test,alice,pw1,x\r\n"
+                                  ",bob,pw2,y\r\n");
+    struct mf_config *c =
+        mf_testconf_flags("allow-unknown-columns", "maybe", NULL);
+    struct mf_csv_rows l;
+    struct mf_error err = {0};
+    char want[600];
+
+    (void)state;
+    assert_int_equal(mf_csv_rows_load(c, path, false, &l, &err), MF_E_USAGE);
+    assert_non_null(strstr(err.detail, "allow-unknown-columns"));
+    mf_csv_rows_free(&l);
+    mf_config_free(&c);
+
+    /* Without the option the Extra column is a problem too: 2 of them. */
+    c = mf_testconf_flags(NULL);
+    assert_int_equal(mf_csv_rows_load(c, path, false, &l, &err),
+                     MF_E_CSV_UNKNOWN_COLUMN);
+    assert_int_equal(l.shown.n, 2);
+    assert_int_equal(l.n, 1);
+    snprintf(want, sizeof(want),
+             "%s has 2 errors; nothing done (see `mailferry csv validate`)",
+             path);
+    assert_string_equal(err.detail, want);
+    mf_csv_rows_free(&l);
+    assert_null(l.rows);
+    mf_config_free(&c);
+
+    c = mf_testconf_flags("allow-unknown-columns", "true", NULL);
+    assert_int_equal(mf_csv_rows_load(c, "/nonexistent/x.csv", false, &l, &err),
+                     MF_E_IO);
+    assert_int_equal(mf_csv_rows_load(c, path, false, &l, &err),
+                     MF_E_CSV_EMPTY_FIELD);
+    assert_int_equal(l.shown.n, 1);
+    mf_csv_rows_free(&l);
+    mf_config_free(&c);
+    unlink(path);
+    free(path);
+}
+
+/* mf_csv_issue_show() counts and writes each problem in the form asked. */
+static void
+test_issue_show(void **state) {
+    struct mf_csv_issue is = {.line = 2,
+                              .column = 3,
+                              .column_name = "Password",
+                              .code = MF_E_CSV_EMPTY_FIELD,
+                              .detail = "empty"};
+    char *text = NULL;
+    size_t ntext = 0;
+    struct mf_buf b = {0};
+    struct mf_json j;
+    struct mf_csv_shown s = {.path = "y.csv"};
+
+    (void)state;
+    s.f = open_memstream(&text, &ntext);
+    mf_csv_issue_show(&s, &is);
+    mf_csv_issue_show(&s, &is);
+    fclose(s.f);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(text, "y.csv:2:3: error: required field is empty in "
+                              "Password: empty [CSV_EMPTY_FIELD]\n"
+                              "y.csv:2:3: error: required field is empty in "
+                              "Password: empty [CSV_EMPTY_FIELD]\n");
+    free(text);
+    mf_json_init(&j, &b);
+    s = (struct mf_csv_shown){.path = "y.csv", .j = &j};
+    mf_json_array_begin(&j);
+    mf_csv_issue_show(&s, &is);
+    mf_json_array_end(&j);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(
+        (char *)b.data,
+        "[{\"line\":2,\"column\":3,\"column_name\":\"Password\","
+        "\"code\":\"CSV_EMPTY_FIELD\",\"number\":104,"
+        "\"message\":\"required field is empty\","
+        "\"detail\":\"empty\"}]");
+    mf_buf_free(&b);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_issue_forms),
+        cmocka_unit_test(test_rows_load),
+        cmocka_unit_test(test_issue_show),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

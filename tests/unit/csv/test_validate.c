@@ -2,7 +2,8 @@
  * `csv validate` (core/src/csv/validate.c): a valid file gives one
  * summary line; an invalid one its problems as FILE:LINE:COL lines, then
  * the summary saying INVALID; --json one object with the problems and
- * the figures; a missing file MF_E_IO and nothing written.
+ * the figures; a missing file MF_E_IO and nothing written; its options
+ * read with their defaults, a bad one named.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "mailferry/config.h"
 #include "mailferry/csv.h"
 #include "testconf.h"
 
@@ -87,11 +89,41 @@ test_json_and_missing(void **state) {
     free(out);
 }
 
+static void
+test_options(void **state) {
+    struct mf_config *c = mf_testconf_flags(NULL);
+    struct mf_csv_options o;
+    struct mf_error err = {0};
+
+    (void)state;
+    assert_int_equal(mf_csv_validate_options_read(c, &o, &err), MF_E_OK);
+    assert_int_equal(o.max_rows, MF_CSV_DEFAULT_MAX_ROWS);
+    assert_int_equal(o.max_bytes, MF_CSV_DEFAULT_MAX_BYTES);
+    assert_false(o.allow_unknown_columns);
+    assert_false(o.password_optional);
+    mf_config_free(&c);
+
+    c = mf_testconf_flags("allow-unknown-columns", "true", "password-optional",
+                          "true", "max-rows", "7", "max-bytes", "2k", NULL);
+    assert_int_equal(mf_csv_validate_options_read(c, &o, &err), MF_E_OK);
+    assert_int_equal(o.max_rows, 7);
+    assert_int_equal(o.max_bytes, 2048);
+    assert_true(o.allow_unknown_columns);
+    assert_true(o.password_optional);
+    mf_config_free(&c);
+
+    c = mf_testconf_flags("max-rows", "0", NULL);
+    assert_int_not_equal(mf_csv_validate_options_read(c, &o, &err), MF_E_OK);
+    assert_non_null(strstr(err.detail, "max-rows"));
+    mf_config_free(&c);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_json_and_missing),
+        cmocka_unit_test(test_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
