@@ -233,7 +233,7 @@ keeper_main(void *arg) {
 
 bool
 mf__worker_keeper_start(struct mf__worker_job *j) {
-    return pthread_create(&j->keeper, NULL, keeper_main, j) == 0;
+    return mf__runner_start(j->keeper, keeper_main, j);
 }
 
 void
@@ -242,5 +242,5 @@ mf__worker_keeper_stop(struct mf__worker_job *j) {
     j->keeper_quit = true;
     pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mu);
-    pthread_join(j->keeper, NULL);
+    mf__runner_join(j->keeper);
 }

@@ -280,7 +280,9 @@ start_job(struct loop *l, struct mf_envelope *env, struct mf__worker_batch *b,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&j->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (pthread_create(&j->thread, NULL, mf__worker_job_main, j) != 0) {
+    j->runner = &w->slots[slot].run;
+    j->keeper = &w->slots[slot].keep;
+    if (!mf__runner_start(j->runner, mf__worker_job_main, j)) {
         mf_log(MF_LOG_ERROR, &j->log, "job.start", "cannot start a thread");
         mf__worker_job_free(&j);
         return false;
@@ -397,7 +399,7 @@ reap(struct mf__worker *w) {
         if (!j)
             continue;
         if (atomic_load(&j->done)) {
-            pthread_join(j->thread, NULL);
+            mf__runner_join(j->runner);
             mf__worker_job_free(&w->slots[i].job);
             atomic_fetch_sub(&w->stats->slots_busy, 1);
         } else {
@@ -606,7 +608,7 @@ shutdown_jobs(struct loop *l) {
         atomic_store(&j->abandoned, true);
         mf_log(MF_LOG_ERROR, &j->log, "job.abandoned",
                "did not stop within the shutdown timeout");
-        pthread_detach(j->thread);
+        /* Its runners stay busy, leaked with w (mf_worker_run()). */
         w->slots[i].job = NULL;
     }
     return n;
@@ -726,6 +728,10 @@ out:
         /* Abandoned slot threads still use the producer, the cache and
          * this struct: leave them to the process exit. */
         return rc;
+    }
+    for (size_t i = 0; w->slots && i < w->o.slots; i++) {
+        mf__runner_end(&w->slots[i].run);
+        mf__runner_end(&w->slots[i].keep);
     }
     mf__worker_cache_clear(w);
     mf__worker_oauth_clear(w);

@@ -4,6 +4,7 @@
  *   run.c      the main loop: consumer, claims, commits, pause, shutdown
  *   job.c      one job in a slot thread: credentials, engine, outcome
  *   keeper.c   the claim renewal and progress thread of a running job
+ *   runner.c   the threads a slot keeps from one job to the next
  *   publish.c  envelopes to Kafka and waiting for their delivery
  *   bcache.c   batch configurations from Redis, cached, turned into the
  *              engine's options
@@ -13,7 +14,7 @@
  *
  * Ownership: struct mf__worker belongs to mf_worker_run() and outlives
  * every job; a struct mf__worker_job belongs to the main loop, which frees
- * it after joining its thread; a struct mf__worker_batch is reference
+ * it after joining its slot's runner; a struct mf__worker_batch is reference
  * counted (the cache holds one reference, each job another).
  */
 #ifndef MF_WORKER_INT_H
@@ -75,6 +76,18 @@ struct mf__worker_oauth {
     size_t n;
 };
 
+/* A thread that runs one function at a time, kept from one job to the
+ * next (runner.c). Zeroed: not started yet. */
+struct mf__runner {
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    void *(*fn)(void *); /* under mu */
+    void *arg;           /* under mu */
+    bool busy, quit;     /* under mu */
+};
+
 struct mf__worker_job {
     struct mf__worker *w;           /* borrowed */
     struct mf_envelope env;         /* owned: the job as received */
@@ -94,10 +107,10 @@ struct mf__worker_job {
      * the rest each second, the slot thread the last of it once the
      * keeper has ended (mf__worker_count_progress). */
     uint64_t counted_messages, counted_bytes;
-    uint64_t started_at_ms; /* wall clock */
-    pthread_t thread;
-    /* The keeper thread and how to wake it. */
-    pthread_t keeper;
+    uint64_t started_at_ms;    /* wall clock */
+    struct mf__runner *runner; /* the slot's, running mf__worker_job_main */
+    /* The keeper (the slot's other runner) and how to wake it. */
+    struct mf__runner *keeper;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool keeper_quit; /* under mu */
@@ -105,7 +118,8 @@ struct mf__worker_job {
 };
 
 struct mf__worker_slot {
-    struct mf__worker_job *job; /* NULL: free */
+    struct mf__worker_job *job;  /* NULL: free */
+    struct mf__runner run, keep; /* the job's thread and its keeper's */
 };
 
 struct mf__worker {
@@ -205,6 +219,16 @@ void mf__worker_progress_counters(struct mf__worker_job *j,
  * job.redis, or when quiet (the keeper, every renewal) only counted. */
 bool mf__worker_job_redis(struct mf__worker_job *j, struct mf_redis **r,
                           bool quiet);
+
+/* runner.c */
+/* Runs fn(arg) on t's thread, starting the thread the first time; t must
+ * not be busy. false: no thread could be started. */
+MF_WARN_UNUSED bool mf__runner_start(struct mf__runner *t, void *(*fn)(void *),
+                                     void *arg);
+/* Waits until the function started last has returned. */
+void mf__runner_join(struct mf__runner *t);
+/* Ends t's thread (not busy), if it was started. */
+void mf__runner_end(struct mf__runner *t);
 
 /* run.c */
 /* Ends the main loop's wait for Kafka now (any thread): a slot is free. */
