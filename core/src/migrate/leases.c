@@ -439,9 +439,15 @@ mf__leases_connection(struct mf__leases *l, bool target, const char *user,
                       struct mf_error *err) {
     struct mf_caps_spec spec = {0};
     int side = target ? 1 : 0;
+    bool held;
 
     if (!l)
         return MF_E_OK;
+    pthread_mutex_lock(&l->mu);
+    held = l->slot[target ? SLOT_TARGET : SLOT_SOURCE].lease != NULL;
+    pthread_mutex_unlock(&l->mu);
+    if (held)
+        return MF_E_OK; /* a connection replaced under its lease */
     spec.endpoint = l->ep[side];
     spec.kind = MF_CAPS_CONNECTION;
     spec.limits = target ? l->caps->target : l->caps->source;
@@ -510,6 +516,12 @@ mf__leases_release_connections(struct mf__leases *l, bool source, bool target) {
     for (int side = 0; side < 2; side++)
         if (lease[side])
             (void)mf_caps_release(l->r, &lease[side], &err);
+}
+
+void
+mf__leases_reconnect_grace(const struct mf__leases *l) {
+    if (l)
+        nap_ms(RELEASE_GRACE_MS);
 }
 
 void

@@ -22,7 +22,8 @@ void mf__leases_free(struct mf__leases **l);
 /* Waits for a slot in the source's mailbox cap (when it has one). */
 MF_WARN_UNUSED mf_err mf__leases_mailbox(struct mf__leases *l,
                                          struct mf_error *err);
-/* Waits for a connection lease on one side for login name user. Returns
+/* Waits for a connection lease on one side for login name user; a side
+ * that still holds one (its connection replaced) keeps it. Returns
  * MF_E_CANCELLED when the run is stopped meanwhile. */
 MF_WARN_UNUSED mf_err mf__leases_connection(struct mf__leases *l, bool target,
                                             const char *user,
@@ -33,6 +34,9 @@ void mf__leases_attach(struct mf__leases *l, bool target, struct mf_store *st);
  * stores were closed (and a short grace: see leases.c). */
 void mf__leases_release_connections(struct mf__leases *l, bool source,
                                     bool target);
+/* After a store was closed to be replaced under the lease it had: the
+ * wait the server needs to count it gone (see leases.c). */
+void mf__leases_reconnect_grace(const struct mf__leases *l);
 /* Takes bytes from the side's bandwidth bucket, sleeping as told. */
 void mf__leases_bandwidth(struct mf__leases *l, bool target, uint64_t bytes);
 /* The endpoint id of one side in the caps ("src:host:port"), also when

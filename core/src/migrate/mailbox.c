@@ -287,14 +287,17 @@ one_folder(struct mf__run *run, const struct mf_folder_entry *e,
     return rc;
 }
 
-/* Replaces the source connection (see run->reopen_source). */
+/* Replaces the source connection (see run->reopen_source) under the
+ * lease it had: released and asked for again while the target's is held,
+ * it could wait forever on a job that holds a source lease and waits for
+ * a target one (every other path takes the source's first). */
 static mf_err
 reopen_source(struct mf__run *run, const struct mf_migrate_login *login) {
     run->reopen_source = false;
     mf__leases_attach(run->leases, false, NULL);
     mf_fence_attach(run->o->fence, 0, NULL);
     mf_store_close(&run->src);
-    mf__leases_release_connections(run->leases, true, false);
+    mf__leases_reconnect_grace(run->leases);
     return open_side(run, run->o->source, login, "source", &run->src);
 }
 
@@ -612,6 +615,9 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
         run.retry_after_ms = 0;
         run.throttled = run.yielded = false;
         memset(run.over, 0, sizeof(run.over));
+        /* A FETCH the last attempt cut off was on a connection it
+         * closed: this attempt's is new. */
+        run.reopen_source = false;
         rc = attempt(&run, src, dst, &done);
         /* A server that throttles a mailbox that still moves is pacing
          * it, not failing it: that attempt is not counted, and the pause
