@@ -190,7 +190,7 @@ const char *mf_caps_lease_id(const struct mf_caps_lease *l);
 uint64_t mf_caps_lease_waited_ms(const struct mf_caps_lease *l);
 
 /* ------------------------------------------------------------------ */
-/* Throttling (core/src/caps/throttle.c)                               */
+/* Throttling and lowered caps (core/src/caps/throttle.c)              */
 /* ------------------------------------------------------------------ */
 
 /* A server answered a command on endpoint with throttling (Exchange's
@@ -206,23 +206,51 @@ MF_WARN_UNUSED mf_err mf_caps_throttle_note(
     struct mf_redis *r, const char *endpoint, uint32_t pause_ms, unsigned cap,
     unsigned floor, uint32_t window_ms, uint32_t *pause_r, unsigned *limit_r,
     struct mf_error *err);
-/* The endpoint's pause left (0: none) and lowered limit (0: none). */
+/* Who asks about the limits in force: the names the connection's leases
+ * carry. NULL: none (a name never written). */
+struct mf_caps_asker {
+    const char *batch; /* its caps as `batch set` left them */
+    const char *user;  /* login name: the per-user cap's entry */
+    const char *ip;    /* egress IP: the per-IP cap's entry */
+};
+/* The limits in force on an endpoint beyond a job's own caps (0: none). */
+struct mf_caps_in_force {
+    uint32_t pause_ms; /* the endpoint's throttling pause left */
+    /* The lower of the throttled limit and the batch's configured total
+     * cap (throttled: it is the throttled one); the configured per-user
+     * and per-IP caps. */
+    unsigned total, per_user, per_ip;
+    bool throttled;
+    /* mf_caps_throttle_over() only: the cap the lease is above
+     * (MF_CAPS_CAP_NONE: none) and that cap's limit. */
+    enum mf_caps_cap over;
+    unsigned over_limit;
+};
+/* The endpoint's pause and the limits in force for who (*f_r). */
 MF_WARN_UNUSED mf_err mf_caps_throttle_get(struct mf_redis *r,
                                            const char *endpoint,
-                                           uint32_t *pause_r, unsigned *limit_r,
+                                           const struct mf_caps_asker *who,
+                                           struct mf_caps_in_force *f_r,
                                            struct mf_error *err);
-/* Whether the connection holding lease_id (mf_caps_lease_id()) in the
- * endpoint's total cap is one of those above its lowered limit (*over_r),
- * which then closes and queues for a lease again: the live leases ranked
- * by expiry, those from rank *limit_r on (0: no lowered limit, never
- * over). Holders asking meanwhile still count the leases of those that
- * are closing until they are released, so a few more may close than
+/* The same in one round trip, and whether the connection holding
+ * lease_id (mf_caps_lease_id()) is one of those above a limit in force
+ * (f_r->over), which then closes and queues for a lease again: in each
+ * cap with a limit in force (total; per user and per IP when the lease
+ * is in those caps), the live leases ranked by expiry, those from rank
+ * limit on. Holders asking meanwhile still count the leases of those
+ * that are closing until they are released, so a few more may close than
  * needed; none stays above the limit. */
-MF_WARN_UNUSED mf_err mf_caps_throttle_over(struct mf_redis *r,
-                                            const char *endpoint,
-                                            const char *lease_id,
-                                            unsigned *limit_r, bool *over_r,
-                                            struct mf_error *err);
+MF_WARN_UNUSED mf_err mf_caps_throttle_over(
+    struct mf_redis *r, const char *endpoint, const struct mf_caps_asker *who,
+    const char *lease_id, struct mf_caps_in_force *f_r, struct mf_error *err);
+/* Records a batch's connection caps on endpoint (lim NULL or all 0: no
+ * cap, the record is removed) for the connections its jobs have open:
+ * mf_caps_throttle_get() and _over() apply them from the next call on. */
+MF_WARN_UNUSED mf_err mf_caps_configured_set(struct mf_redis *r,
+                                             const char *endpoint,
+                                             const char *batch,
+                                             const struct mf_caps_limits *lim,
+                                             struct mf_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Daily bandwidth quotas per user (core/src/caps/quota.c)            */

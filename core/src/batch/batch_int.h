@@ -304,4 +304,12 @@ MF_WARN_UNUSED mf_err mf__batch_verify_load(struct mf_redis *r,
 enum mf_config_unit;
 bool mf__batch_cap_unit(const char *option, enum mf_config_unit *unit_r);
 
+/* Records cfg's connection caps (none: that it has none changed yet)
+ * beside each side's leases for the jobs running (mf_caps_configured_set();
+ * settings.c): `batch set` of a cap, and a create, which forgets what a
+ * removed batch of that name left. */
+MF_WARN_UNUSED mf_err mf__batch_caps_record(struct mf_redis *r,
+                                            const struct mf_batch_config *cfg,
+                                            bool none, struct mf_error *err);
+
 #endif

@@ -478,6 +478,14 @@ mf_batch_create_commit(struct mf_batch_creator **cp, struct mf_error *err) {
         mf_batch_create_abort(cp);
         return rc;
     }
+    {
+        /* Caps a removed batch of this name lowered are not this one's.
+         * The batch exists now: a failure here does not undo it. */
+        struct mf_error ignored;
+        if (mf__batch_caps_record(c->r, c->cfg, true, &ignored) != MF_E_OK) {
+            /* Redis away: the next `batch set` of a cap writes them. */
+        }
+    }
     mf__batch_argv_free(&c->a);
     free(c);
     *cp = NULL;

@@ -11,10 +11,16 @@
  * in one MULTI/EXEC under WATCH, so that status never shows a change that did
  * not happen; setting the value an option already holds changes nothing.
  * Workers read the configuration at each job (their cache lives a few
- * seconds), so the next pass uses the new value.
+ * seconds), so the next pass uses the new value. A connection cap is
+ * also recorded beside each side's leases (mf_caps_configured_set()),
+ * where the jobs already running read it: a lowered one closes their
+ * connections above it within a fraction of a second
+ * (core/src/caps/throttle.c).
  */
 #include "batch/batch_int.h"
 
+#include "mailferry/caps.h"
+#include "mailferry/endpoint.h"
 #include "mailferry/util.h"
 
 #include <stdio.h>
@@ -290,6 +296,45 @@ set_change(struct mf_redis *r, const char *batch, const struct change *ch,
 }
 
 mf_err
+mf__batch_caps_record(struct mf_redis *r, const struct mf_batch_config *cfg,
+                      bool none, struct mf_error *err) {
+    for (int side = 0; side < 2; side++) {
+        const struct mf_batch_caps *c =
+            side ? &cfg->target_caps : &cfg->source_caps;
+        struct mf_caps_limits lim = {0};
+        struct mf_endpoint ep;
+        char id[MF_CAPS_ENDPOINT_MAX];
+        mf_err rc;
+
+        if ((rc =
+                 mf_endpoint_parse(side ? cfg->target : cfg->source, &ep, err)))
+            return rc;
+        if (!none) {
+            lim.max_connections = c->max_connections;
+            lim.max_connections_per_user = c->max_connections_per_user;
+            lim.max_connections_per_ip = c->max_connections_per_ip;
+        }
+        mf_caps_endpoint_id(ep.host, ep.port, side == 1, id, sizeof(id));
+        if ((rc = mf_caps_configured_set(r, id, cfg->name, &lim, err)))
+            return rc;
+    }
+    return MF_E_OK;
+}
+
+/* After a connection cap changed: the batch's caps for its running jobs. */
+static mf_err
+record_caps(struct mf_redis *r, const char *batch, struct mf_error *err) {
+    struct mf_batch_config *cfg = NULL;
+    mf_err rc;
+
+    if ((rc = mf_batch_get(r, batch, &cfg, err)))
+        return rc;
+    rc = mf__batch_caps_record(r, cfg, false, err);
+    mf_batch_config_free(&cfg);
+    return rc;
+}
+
+mf_err
 mf_batch_set(struct mf_redis *r, const char *batch, const char *option,
              uint64_t value, struct mf_error *err) {
     mf_err rc;
@@ -323,7 +368,12 @@ mf_batch_set(struct mf_redis *r, const char *batch, const char *option,
             snprintf(text, sizeof(text), "%llu", (unsigned long long)value);
             break;
         }
-        return set_change(r, batch, &ch, err);
+        if ((rc = set_change(r, batch, &ch, err)))
+            return rc;
+        /* max-connections, -per-user, -per-ip, of either side. */
+        if (strstr(option, "max-connections"))
+            return record_caps(r, batch, err);
+        return MF_E_OK;
     }
     return mf_error_set(err, MF_E_USAGE,
                         "--%s cannot be changed on an existing batch", option);

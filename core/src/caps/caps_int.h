@@ -19,6 +19,9 @@
  *                                pauses the endpoint (PTTL: time left)
  *   mf:{c:EP}:tlimit             STRING the lowered connection limit
  *                                (throttle.c)
+ *   mf:{c:EP}:conf:<batch>       HASH total, user, ip: a batch's
+ *                                connection caps as `batch set` left
+ *                                them, for its running jobs (throttle.c)
  *   mf:{c:EP}:quota:<dl|ul>:<user>  HASH used, full: a user's count in
  *                                its quota window (PTTL: the time left;
  *                                quota.c)

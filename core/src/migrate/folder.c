@@ -555,8 +555,15 @@ mf__migrate_folder(struct mf__run *run, const struct mf_folder_entry *e,
 
     if ((rc = mf__ckpt_get(run, fr.src_name, &fr.ck, &found)))
         goto out;
-    /* Not a command to a source the fleet paused (throttle.c). */
+    /* Not a command to a source the fleet paused; and a connection
+     * above a limit lowered while it was open closes here too, as
+     * between APPENDs (throttle.c). */
     mf__run_throttle_wait(run, false, false);
+    if (mf__run_throttle_yield(run, false, &run->err) ||
+        mf__run_throttle_yield(run, true, &run->err)) {
+        rc = run->err.code;
+        goto out;
+    }
     if (!refusal) {
         if ((rc = check_unchanged(&fr, found, &skip)) != MF_E_OK || skip)
             goto out;

@@ -728,11 +728,12 @@ mf__folder_write_all(struct mf__folder *fr) {
                                          "stopped at a message boundary");
                 break;
             }
-            /* A connection above the target's lowered limit closes,
-             * paused or not; nothing more to a target the fleet paused
-             * (throttle.c), and the source's pause handed to the
-             * reader. */
-            if (mf__run_throttle_yield(run, true, &fr->werr))
+            /* A connection above a lowered limit (throttling, or a cap
+             * lowered by the admin) closes, paused or not, on either
+             * side; nothing more to a target the fleet paused
+             * (throttle.c), and the source's pause handed to the reader. */
+            if (mf__run_throttle_yield(run, true, &fr->werr) ||
+                mf__run_throttle_yield(run, false, &fr->werr))
                 break;
             mf__run_throttle_wait(run, true, false);
             atomic_store(&fr->src_pause_until,

@@ -68,6 +68,8 @@ struct mf__leases {
     struct mf_redis *bw_r;   /* reader thread (source bandwidth) */
     char ep[2][MF_CAPS_ENDPOINT_MAX];
     char ip[2][64];
+    const char *batch; /* borrowed from the options, or NULL */
+    char *user[2];     /* owned: each side's login, from its first lease */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct slot slot[NSLOTS];
@@ -287,6 +289,7 @@ mf__leases_new(const struct mf_migrate_options *o, struct mf__leases **l_r,
     l->caps = &l->caps_v;
     l->stop = o->stop;
     l->progress = o->progress;
+    l->batch = o->batch;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     mf__leases_endpoint_id(o, false, l->ep[0], sizeof(l->ep[0]));
@@ -337,6 +340,8 @@ mf__leases_free(struct mf__leases **lp) {
     mf_redis_free(&l->r);
     mf_redis_free(&l->keep_r);
     mf_redis_free(&l->bw_r);
+    free(l->user[0]);
+    free(l->user[1]);
     pthread_cond_destroy(&l->cv);
     pthread_mutex_destroy(&l->mu);
     free(l);
@@ -414,6 +419,21 @@ mf__leases_mailbox(struct mf__leases *l, struct mf_error *err) {
     return acquire(l, SLOT_MAILBOX, &spec, err);
 }
 
+/* Who one side's connection is, for the limits in force. */
+static struct mf_caps_asker
+asker(const struct mf__leases *l, int side) {
+    struct mf_caps_asker who = {
+        .batch = l->batch, .user = l->user[side], .ip = l->ip[side]};
+    return who;
+}
+
+/* A cap lowered to lim (0: not lowered). */
+static void
+lower(unsigned *cap, unsigned lim) {
+    if (lim && (*cap == 0 || lim < *cap))
+        *cap = lim;
+}
+
 mf_err
 mf__leases_connection(struct mf__leases *l, bool target, const char *user,
                       struct mf_error *err) {
@@ -426,18 +446,22 @@ mf__leases_connection(struct mf__leases *l, bool target, const char *user,
     spec.kind = MF_CAPS_CONNECTION;
     spec.limits = target ? l->caps->target : l->caps->source;
     spec.limits.max_concurrent_mailboxes = 0;
+    if (user && !l->user[side])
+        l->user[side] = mf_xstrdup(user);
     {
         /* A server that throttled has its connection limit lowered for a
-         * while (core/src/caps/throttle.c): within the cap, never above. */
-        uint32_t left;
-        unsigned lim;
+         * while, and the admin may have lowered the batch's caps since
+         * the job started (core/src/caps/throttle.c): within the job's
+         * caps, never above. */
+        struct mf_caps_asker who = asker(l, side);
+        struct mf_caps_in_force f;
         struct mf_error e2;
-        if (mf_caps_throttle_get(l->r, spec.endpoint, &left, &lim, &e2) ==
-                MF_E_OK &&
-            lim > 0 &&
-            (spec.limits.max_connections == 0 ||
-             lim < spec.limits.max_connections))
-            spec.limits.max_connections = lim;
+        if (mf_caps_throttle_get(l->r, spec.endpoint, &who, &f, &e2) ==
+            MF_E_OK) {
+            lower(&spec.limits.max_connections, f.total);
+            lower(&spec.limits.max_connections_per_user, f.per_user);
+            lower(&spec.limits.max_connections_per_ip, f.per_ip);
+        }
     }
     spec.user = spec.limits.max_connections_per_user ? user : NULL;
     spec.ip = spec.limits.max_connections_per_ip ? l->ip[side] : NULL;
@@ -510,26 +534,31 @@ mf__leases_bandwidth(struct mf__leases *l, bool target, uint64_t bytes) {
 }
 
 bool
-mf__leases_over_limit(struct mf__leases *l, bool target, unsigned *limit_r) {
-    struct slot *s;
+mf__leases_in_force(struct mf__leases *l, bool target,
+                    struct mf_caps_in_force *f_r) {
+    int side = target ? 1 : 0;
     char *id = NULL;
-    bool over = false;
+    bool ok;
     struct mf_error err;
 
-    *limit_r = 0;
     if (!l)
         return false;
     /* The keeper frees a lost lease: its id is copied under the lock. */
     pthread_mutex_lock(&l->mu);
-    s = &l->slot[target ? SLOT_TARGET : SLOT_SOURCE];
-    if (s->lease)
-        id = mf_xstrdup(mf_caps_lease_id(s->lease));
+    if (l->slot[target ? SLOT_TARGET : SLOT_SOURCE].lease)
+        id = mf_xstrdup(mf_caps_lease_id(
+            l->slot[target ? SLOT_TARGET : SLOT_SOURCE].lease));
     pthread_mutex_unlock(&l->mu);
-    if (id && mf_caps_throttle_over(l->r, l->ep[target ? 1 : 0], id, limit_r,
-                                    &over, &err) != MF_E_OK)
-        over = false; /* Redis away: the leases still hold new ones */
+    if (!id)
+        return false;
+    {
+        struct mf_caps_asker who = asker(l, side);
+        /* Redis away: the leases still hold new ones. */
+        ok = mf_caps_throttle_over(l->r, l->ep[side], &who, id, f_r, &err) ==
+             MF_E_OK;
+    }
     free(id);
-    return over;
+    return ok;
 }
 
 uint64_t

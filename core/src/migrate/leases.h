@@ -42,12 +42,13 @@ void mf__leases_endpoint_id(const struct mf_migrate_options *o, bool target,
 /* The side's fleet-wide connection cap (with the profile's default), 0
  * when none or l is NULL. */
 unsigned mf__leases_cap(const struct mf__leases *l, bool target);
-/* Whether the side's connection is one of those above the endpoint's
- * connection limit, lowered after throttling (mf_caps_throttle_over()):
- * it should close, and queue for a lease again. False without a lease
- * or when Redis cannot tell. *limit_r: the lowered limit (0: none). */
-bool mf__leases_over_limit(struct mf__leases *l, bool target,
-                           unsigned *limit_r);
+/* While the side holds a connection lease: the endpoint's pause and the
+ * limits in force, and whether its connection is one of those above
+ * them (f_r->over: it should close, and queue for a lease again), in one
+ * Redis round trip (mf_caps_throttle_over()). False without a lease or
+ * when Redis cannot tell. */
+bool mf__leases_in_force(struct mf__leases *l, bool target,
+                         struct mf_caps_in_force *f_r);
 /* Total time spent waiting for leases. */
 uint64_t mf__leases_waited_ms(const struct mf__leases *l);
 

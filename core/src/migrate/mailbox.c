@@ -611,6 +611,7 @@ mf__migrate_mailbox_mem(const struct mf_migrate_options *o, const char *mailbox,
         res->stats.attempts = n;
         run.retry_after_ms = 0;
         run.throttled = run.yielded = false;
+        memset(run.over, 0, sizeof(run.over));
         rc = attempt(&run, src, dst, &done);
         /* A server that throttles a mailbox that still moves is pacing
          * it, not failing it: that attempt is not counted, and the pause

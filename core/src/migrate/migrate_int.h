@@ -97,10 +97,9 @@ struct mf__run {
     /* Throttling (throttle.c), per side (0 source, 1 target): this run's
      * pause (monotonic ms), and when the fleet's pause was last read. */
     uint64_t pause_until_ms[2], pause_checked_ms[2];
-    /* The endpoint's lowered connection limit as last read (0: none),
-     * and when this run last asked whether it is above it. */
-    unsigned tlimit[2];
-    uint64_t yield_checked_ms[2];
+    /* The last read of the limits in force found this side's connection
+     * above one of them (throttle.c): which, until the attempt ends. */
+    struct mf_caps_in_force over[2];
     bool throttled; /* the server throttled during this attempt */
     /* This attempt gave its connection up to a lowered limit. */
     bool yielded;
@@ -185,10 +184,11 @@ uint32_t mf__run_throttled(struct mf__run *run, bool target, uint32_t retry_ms);
  * on a stop request. */
 void mf__run_throttle_wait(struct mf__run *run, bool target, bool now);
 /* True (with the error that ends the attempt in *err_r) when the side's
- * connection is one of those above the endpoint's connection limit,
- * lowered after throttling: the attempt ends and the next one queues for
- * a lease under that limit. Asks Redis at most every 200 ms, and only
- * while a lowered limit holds. */
+ * connection is one of those above a connection limit lowered while it
+ * was open (after throttling, or the admin's `batch set`): the attempt
+ * ends and the next one queues for a lease under that limit. Asks Redis
+ * at most every 200 ms per side (mf__run_throttle_until()'s read), and
+ * only while the side holds a lease. */
 bool mf__run_throttle_yield(struct mf__run *run, bool target,
                             struct mf_error *err_r);
 /* Daily bandwidth quotas (quota.c). The rules of a run, and whose

@@ -25,14 +25,21 @@
  * the checkpoint); mailbox.c does not count it against --max-attempts when it
  * made progress.
  *
- * The lowered limit holds for the connections open when it came too:
- * between APPENDs the writer asks (mf__run_throttle_yield(), while a
- * lowered limit is in force) whether its target connection is one of
- * those above it (mf_caps_throttle_over()); if so the attempt ends at
- * once, paused or not, without counting as an attempt, and the next one
- * queues for a lease under the limit. Leases are taken wherever a limit
- * can be lowered: caps, or a profile that throttles
- * (mf_profile_takes_leases()).
+ * The lowered limit holds for the connections open when it came too,
+ * and so does a connection cap the admin lowered with `batch set` while
+ * the job ran (the batch's caps as recorded in Redis for its running
+ * jobs, core/src/caps/throttle.c): the read of the fleet's pause, for a
+ * side that holds a lease, is mf_caps_throttle_over(), which also says
+ * whether its connection is one of those above a limit in force (one
+ * round trip per side every CHECK_MS; none without caps). If so
+ * mf__run_throttle_yield() ends the attempt at once, paused or not,
+ * without counting it, with a log line that says why; the next attempt
+ * queues for a lease under the limit. It is asked between APPENDs by the
+ * writer, for the target and for the source (the writer reads for the
+ * reader; ending the attempt cancels the reader's FETCH, as any error
+ * does, and the messages confirmed stay checkpointed), and before each
+ * folder. Leases are taken wherever a limit can be lowered: caps, or a
+ * profile that throttles (mf_profile_takes_leases()).
  *
  * Only the mailbox thread calls these (o->redis is that thread's
  * connection, as for checkpoints).
@@ -41,8 +48,11 @@
 #include "migrate/migrate_int.h"
 
 #include "mailferry/caps.h"
+#include "mailferry/log.h"
 #include "mailferry/profile.h"
 #include "mailferry/util.h"
+
+#include <string.h>
 
 /* How often the writer looks at the fleet's pause between APPENDs. */
 #define CHECK_MS 200
@@ -100,19 +110,27 @@ mf__run_throttle_until(struct mf__run *run, bool target, bool now) {
     int side = target ? 1 : 0;
     uint64_t t = mf_monotonic_ms(), until = run->pause_until_ms[side];
 
-    if (run->o->redis && (now || t >= run->pause_checked_ms[side] + CHECK_MS)) {
+    if ((run->o->redis || run->leases) &&
+        (now || t >= run->pause_checked_ms[side] + CHECK_MS)) {
         char ep[MF_CAPS_ENDPOINT_MAX];
-        uint32_t left = 0;
-        unsigned lim;
+        struct mf_caps_in_force f;
         struct mf_error err;
+        bool got;
 
         run->pause_checked_ms[side] = t;
-        mf__leases_endpoint_id(run->o, target, ep, sizeof(ep));
-        if (mf_caps_throttle_get(run->o->redis, ep, &left, &lim, &err) ==
-            MF_E_OK) {
-            run->tlimit[side] = lim;
-            if (t + left > until)
-                until = t + left;
+        /* A side that holds a lease learns the pause and whether it is
+         * above a limit in force in one round trip; else the pause. */
+        got = mf__leases_in_force(run->leases, target, &f);
+        if (!got && run->o->redis) {
+            mf__leases_endpoint_id(run->o, target, ep, sizeof(ep));
+            got = mf_caps_throttle_get(run->o->redis, ep, NULL, &f, &err) ==
+                  MF_E_OK;
+        }
+        if (got) {
+            if (f.over != MF_CAPS_CAP_NONE)
+                run->over[side] = f;
+            if (t + f.pause_ms > until)
+                until = t + f.pause_ms;
         }
         /* Kept, so that the checks in between (no Redis read) see it. */
         run->pause_until_ms[side] = until;
@@ -139,22 +157,36 @@ bool
 mf__run_throttle_yield(struct mf__run *run, bool target,
                        struct mf_error *err_r) {
     int side = target ? 1 : 0;
-    uint64_t t;
-    unsigned lim;
+    const char *name = target ? "target" : "source";
+    struct mf_caps_in_force f;
 
     if (!run->leases)
         return false;
-    (void)mf__run_throttle_until(run, target, false); /* run->tlimit */
-    t = mf_monotonic_ms();
-    if (!run->tlimit[side] || t < run->yield_checked_ms[side] + CHECK_MS)
+    (void)mf__run_throttle_until(run, target, false); /* run->over */
+    f = run->over[side];
+    if (f.over == MF_CAPS_CAP_NONE)
         return false;
-    run->yield_checked_ms[side] = t;
-    if (!mf__leases_over_limit(run->leases, target, &lim))
-        return false;
+    memset(&run->over[side], 0, sizeof(run->over[side]));
     run->throttled = run->yielded = true;
-    mf_error_set(err_r, MF_E_THROTTLED,
-                 "%s connection closed: the server throttled, and its "
-                 "connections are limited to %u for a while",
-                 target ? "target" : "source", lim);
+    if (f.over == MF_CAPS_CAP_TOTAL && f.throttled)
+        mf_error_set(err_r, MF_E_THROTTLED,
+                     "%s connection closed: the server throttled, and its "
+                     "connections are limited to %u for a while",
+                     name, f.over_limit);
+    else
+        mf_error_set(err_r, MF_E_THROTTLED,
+                     "%s connection closed: the batch's %s connection cap "
+                     "is %u now, and this one was above it",
+                     name,
+                     f.over == MF_CAPS_CAP_TOTAL ? "total"
+                                                 : mf_caps_cap_name(f.over),
+                     f.over_limit);
+    /* The messages copied stay checkpointed; the next attempt queues
+     * for a lease under the limit and is not counted. */
+    mf_log(
+        MF_LOG_INFO,
+        &(struct mf_log_ctx){.batch = run->o->batch, .mailbox = run->mailbox},
+        "caps.lowered", "%s; it queues for a connection slot again",
+        err_r->detail);
     return true;
 }

@@ -1,8 +1,9 @@
 /*
  * Connection leases against a real redis-server (fixture "redis"):
  * all-or-nothing acquisition, expiry and reclaim, a lost lease, FIFO
- * fairness without busy polling, and an unreachable Redis (a private
- * redis-server this test starts and stops itself).
+ * fairness without busy polling, an unreachable Redis (a private
+ * redis-server this test starts and stops itself), and caps lowered
+ * while leases are held (mf_caps_configured_set(), lua/throttle.lua).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -593,6 +594,85 @@ test_unreachable(void **state) {
     rmdir(dir);
 }
 
+/* How many of the n leases are above a limit in force for who, all of
+ * them above the same cap (*cap_r) and limit (*lim_r). */
+static int
+count_over(struct mf_redis *r, const char *ep, const struct mf_caps_asker *who,
+           struct mf_caps_lease **l, int n, enum mf_caps_cap *cap_r,
+           unsigned *lim_r) {
+    struct mf_error err = {0};
+    int over = 0;
+
+    *cap_r = MF_CAPS_CAP_NONE;
+    *lim_r = 0;
+    for (int i = 0; i < n; i++) {
+        struct mf_caps_in_force f;
+        assert_int_equal(
+            mf_caps_throttle_over(r, ep, who, mf_caps_lease_id(l[i]), &f, &err),
+            MF_E_OK);
+        if (f.over == MF_CAPS_CAP_NONE)
+            continue;
+        assert_true(*cap_r == MF_CAPS_CAP_NONE || *cap_r == f.over);
+        *cap_r = f.over;
+        *lim_r = f.over_limit;
+        over++;
+    }
+    return over;
+}
+
+static void
+test_lowered_caps(void **state) {
+    struct mf_redis *r = ct_connect();
+    char *ep = ct_endpoint("lowered");
+    struct mf_caps_spec s = conn_spec(ep, "bob", "10.0.0.9", 4, 4, 0);
+    struct mf_caps_waiter *w = mf_caps_waiter_new(&s);
+    struct mf_caps_asker who = {.batch = "b1", .user = "bob", .ip = "10.0.0.9"};
+    struct mf_caps_asker other = {.batch = "b2", .user = "bob"};
+    struct mf_caps_limits user1 = {.max_connections_per_user = 1};
+    struct mf_caps_limits total2 = {.max_connections = 2};
+    struct mf_caps_lease *l[3];
+    struct mf_caps_in_force f;
+    struct mf_error err = {0};
+    enum mf_caps_cap cap;
+    unsigned lim;
+
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        assert_non_null(l[i] = try_once(r, w, NULL));
+    /* Nothing lowered: no limit in force, none above. */
+    assert_int_equal(mf_caps_throttle_get(r, ep, &who, &f, &err), MF_E_OK);
+    assert_int_equal(f.total + f.per_user + f.per_ip, 0);
+    assert_int_equal(count_over(r, ep, &who, l, 3, &cap, &lim), 0);
+    /* The batch's per-user cap lowered to 1: two of bob's three close. */
+    assert_int_equal(mf_caps_configured_set(r, ep, "b1", &user1, &err),
+                     MF_E_OK);
+    assert_int_equal(mf_caps_throttle_get(r, ep, &who, &f, &err), MF_E_OK);
+    assert_int_equal(f.per_user, 1);
+    assert_int_equal(f.total, 0);
+    assert_int_equal(count_over(r, ep, &who, l, 3, &cap, &lim), 2);
+    assert_int_equal(cap, MF_CAPS_CAP_USER);
+    assert_int_equal(lim, 1);
+    /* Another batch's caps are its own. */
+    assert_int_equal(count_over(r, ep, &other, l, 3, &cap, &lim), 0);
+    /* The total cap lowered to 2 (per user lifted): one closes. */
+    assert_int_equal(mf_caps_configured_set(r, ep, "b1", &total2, &err),
+                     MF_E_OK);
+    assert_int_equal(count_over(r, ep, &who, l, 3, &cap, &lim), 1);
+    assert_int_equal(cap, MF_CAPS_CAP_TOTAL);
+    assert_int_equal(lim, 2);
+    assert_int_equal(mf_caps_throttle_get(r, ep, &who, &f, &err), MF_E_OK);
+    assert_int_equal(f.total, 2);
+    assert_false(f.throttled);
+    /* No caps: the record goes, and nothing is above a limit. */
+    assert_int_equal(mf_caps_configured_set(r, ep, "b1", NULL, &err), MF_E_OK);
+    assert_int_equal(count_over(r, ep, &who, l, 3, &cap, &lim), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mf_caps_release(r, &l[i], &err), MF_E_OK);
+    mf_caps_waiter_free(&w);
+    mf_redis_free(&r);
+    free(ep);
+}
+
 int
 main(void) {
     const struct CMUnitTest tests[] = {
@@ -604,6 +684,7 @@ main(void) {
         cmocka_unit_test(test_churn),
         cmocka_unit_test(test_no_starvation),
         cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_lowered_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

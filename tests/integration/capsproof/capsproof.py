@@ -28,6 +28,14 @@ source is the proxy; the comparer reads the source directly.
             workers: the measured rate (bytes copied over the span from
             the first job start to the last job end, from the workers'
             logs) within +-10 % of it; EQUAL
+  lowered   the embedded migrate (no Kafka) copies 4 mailboxes at once
+            under caps of 4 connections a side and a bandwidth cap that
+            makes it last; once more than one connection is open on each
+            side, `batch set --max-connections 1 --target-max-connections
+            1`: within 3 s the proxy sees at most 1 source connection and
+            Redis holds at most 1 live target lease, and it stays so to
+            the end; the jobs that gave theirs up say why in the log
+            (caps.lowered); every mailbox Synced and EQUAL
 
 Prints the measured peaks and rates.
 """
@@ -36,6 +44,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -278,9 +287,86 @@ def case_bandwidth(p):
     p.assert_equal(users)
 
 
+def live_leases(r, key):
+    """Live leases (expiry after Redis' now) in a cap's ZSET."""
+    sec, usec = r.cmd("TIME")
+    now = int(sec) * 1000 + int(usec) // 1000
+    return int(r.cmd("ZCOUNT", key, f"({now}", "+inf"))
+
+
+def case_lowered(p):
+    users = [1, 2, 3, 4]
+    b = "lowered"
+    p.corpus(1, 4, 60)
+    proxy = Proxy(p)
+    r = p.redis_client()
+    tkey = f"mf:{{c:dst:127.0.0.1:{p.tgt_port}}}:cap:total"
+    out, err = open(p.path("migrate.out"), "w"), open(p.path("migrate.err"),
+                                                      "w")
+    mig = subprocess.Popen(
+        [os.path.join(p.env["MF_BUILD_DIR"], "bin", "mailferry"), "migrate",
+         p.csv("l.csv", users), "--source", proxy.url, "--target",
+         p.target_url(), "--redis", p.redis_url, "--batch", b,
+         "--master-key-file", p.key(), "--concurrency", "4",
+         "--max-connections", "4", "--target-max-connections", "4",
+         "--max-bytes-per-second", "1M", "--json", "--no-progress",
+         "--report-dir", p.path("report")],
+        env=p.env, stdout=out, stderr=err)
+    try:
+        def counts():
+            return proxy.read()["current"], live_leases(r, tkey)
+
+        p.wait(lambda: min(counts()) >= 2 or mig.poll() is not None, 30,
+               "more than one connection open on each side")
+        check(mig.poll() is None, "the migrate still runs")
+        before = counts()
+        p.mf("batch", "set", b, "--redis", p.redis_url, "--max-connections",
+             "1", "--target-max-connections", "1")
+        lowered = time.time()
+        down = None
+        after = (0, 0)
+        while mig.poll() is None:
+            c = counts()
+            t = time.time() - lowered
+            if down is None and max(c) <= 1:
+                down = t
+            if down is not None:
+                after = (max(after[0], c[0]), max(after[1], c[1]))
+            time.sleep(0.05)
+        left = time.time() - lowered
+    finally:
+        if mig.poll() is None:
+            mig.kill()
+        mig.wait()
+        out.close()
+        err.close()
+        r.close()
+    print(f"lowered: before the change {before[0]} source connections and "
+          f"{before[1]} target leases (caps 4); after `batch set` to 1, at "
+          f"most 1 of each after {down if down is None else round(down, 2)}"
+          f" s; from then on at most {after[0]} source connections and "
+          f"{after[1]} target leases; the migrate ran {left:.1f} s more")
+    check(mig.returncode == 0, f"migrate exit {mig.returncode}")
+    check(down is not None and down <= 3.0,
+          "at most 1 connection a side within 3 s of the change")
+    check(after[0] <= 1 and after[1] <= 1, "and at most 1 to the end")
+    with open(p.path("report/migrate.log")) as f:
+        why = [ln for ln in f if "caps.lowered" in ln]
+    check(why, "the log says why a connection closed")
+    print(f"lowered: {len(why)} connection(s) given up, e.g. "
+          f"{why[0].strip()}")
+    with open(p.path("migrate.out")) as f:
+        doc = json.load(f)
+    states = {m["email"]: m["state"] for m in doc["mailboxes"]}
+    check(len(states) == 4 and set(states.values()) == {"Synced"},
+          f"every mailbox Synced: {states}")
+    p.assert_equal(users)
+
+
 CASES = {"peers": (case_peers, 30, None), "admin": (case_admin, 30, 3),
          "killed": (case_killed, 12, None),
-         "bandwidth": (case_bandwidth, 3, None)}
+         "bandwidth": (case_bandwidth, 3, None),
+         "lowered": (case_lowered, 4, None, False)}
 
 
 def main():
@@ -288,10 +374,10 @@ def main():
         print("usage: capsproof.py " + "|".join(CASES))
         return 2
     name = sys.argv[1]
-    fn, users, max_userip = CASES[name]
+    fn, users, max_userip, *kafka = CASES[name]
     try:
-        with Pipeline("caps-" + name, users=users,
-                      max_userip=max_userip, deadline=270) as p:
+        with Pipeline("caps-" + name, users=users, max_userip=max_userip,
+                      kafka=kafka[0] if kafka else True, deadline=270) as p:
             fn(p)
     except Fail as e:
         print(f"FAIL: {e}", flush=True)
