@@ -10,7 +10,7 @@
  * program is small: it forks (a child with a fresh, tiny high-water mark),
  * execs the command, reaps it with wait4() and writes
  *
- *   exit=<code> utime=<s> stime=<s> maxrss_kb=<kb>
+ *   exit=<code> utime=<s> stime=<s> maxrss_kb=<kb> minflt=<page faults>
  *
  * to the result file. Its own exit status is the command's (128 + signal
  * when it was killed, 127 when it could not be run).
@@ -81,9 +81,12 @@ main(int argc, char **argv) {
         perror(argv[1]);
         return 127;
     }
-    fprintf(out, "exit=%d utime=%ld.%06ld stime=%ld.%06ld maxrss_kb=%ld\n",
+    fprintf(out,
+            "exit=%d utime=%ld.%06ld stime=%ld.%06ld maxrss_kb=%ld "
+            "minflt=%ld\n",
             code, (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec,
-            (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec, ru.ru_maxrss);
+            (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec, ru.ru_maxrss,
+            ru.ru_minflt);
     if (fclose(out) != 0) {
         perror(argv[1]);
         return 127;

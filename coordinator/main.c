@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "commands.h"
+#include "mailferry/util.h"
 #include "mailferry/version.h"
 
 #include <stdio.h>
@@ -80,6 +81,7 @@ usage(FILE *out) {
 
 int
 main(int argc, char **argv) {
+    mf_malloc_tune();
     if (argc < 2) {
         usage(stderr);
         return MF_EXIT_USAGE;

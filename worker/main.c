@@ -249,6 +249,7 @@ main(int argc, char **argv) {
     int code;
     mf_err rc;
 
+    mf_malloc_tune();
     if ((code = read_general(cfg, argc, argv)) >= 0 ||
         (code = read_worker_options(cfg, &o)) >= 0)
         goto out;

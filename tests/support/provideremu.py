@@ -185,8 +185,10 @@ impersonations, names_refused (a list), overquota (answers),
 quota_violations, uploaded (the message bytes stored, all windows),
 downloaded (BODY[] bytes sent to the client, all windows), dl_overquota
 (body FETCHes answered with the download quota's words), dl_violations,
-toobig, append_max, conns (open now), conns_max (the most open at once),
-phases (above).
+toobig, append_max, append_queue_max (the most APPENDs one connection
+had sent, read whole, and not yet seen answered: what a client queued on
+the server, the figure appends_in_flight bounds), conns (open now),
+conns_max (the most open at once), phases (above).
 
 Literals: every synchronising literal from the client is answered "+"
 here and sent upstream as LITERAL+ ({n+}, RFC 7888), so whole APPEND
@@ -271,7 +273,7 @@ class Stats:
                   "names_refused": [], "overquota": 0,
                   "quota_violations": 0, "uploaded": 0,
                   "downloaded": 0, "dl_overquota": 0, "dl_violations": 0,
-                  "toobig": 0, "append_max": 0,
+                  "toobig": 0, "append_max": 0, "append_queue_max": 0,
                   "conns": 0, "conns_max": 0, "phases": []}
         self.pause_from = 0.0   # monotonic s: the last throttling answer
         self.pause_until = 0.0
@@ -291,6 +293,12 @@ class Stats:
             if ph["after"] is not None:
                 ph["after"] = max(ph["after"], v["conns"])
         self.save()
+
+    def appends_open(self, n):
+        """One connection has n APPENDs received and not answered."""
+        if n > self.v["append_queue_max"]:
+            self.v["append_queue_max"] = n
+            self.save()
 
     def throttle(self, ms):
         """A throttling answer of ms goes out: a new phase, whose "after"
@@ -399,6 +407,7 @@ class Conn:
         Conn.count += 1
         self.id = Conn.count
         self.fake = {}  # tag: the tagged answer that replaces upstream's
+        self.open_appends = set()  # tags of APPENDs not answered yet
         self.auth_next = False
 
     async def run(self):
@@ -469,6 +478,7 @@ class Conn:
                     break
                 if tag in self.fake:
                     line = tag + b" " + self.fake.pop(tag) + b"\r\n"
+                self.open_appends.discard(tag)
                 fixed = self.fix_line(line)
                 if fixed is not None:
                     self.cw.write(fixed)
@@ -538,6 +548,10 @@ class Conn:
                 parts = await self.read_command()
                 if parts is None:
                     break
+                words = parts[0].split(b" ", 2)
+                if len(words) > 2 and words[1].upper() == b"APPEND":
+                    self.open_appends.add(words[0])
+                    self.a.stats.appends_open(len(self.open_appends))
                 await q.put((time.monotonic(), parts))
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -587,6 +601,7 @@ class Conn:
                 answer = self.judge_append(parts)
                 if answer:
                     self.cw.write(tag + b" " + answer + b"\r\n")
+                    self.open_appends.discard(tag)
                     await self.cw.drain()
                     continue
                 if self.a.reencode:

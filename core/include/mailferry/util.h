@@ -110,6 +110,11 @@ size_t mf_utf8_fit(char *out, size_t n, const char *s, size_t width);
  * without splitting a UTF-8 sequence: strlen(s) when it fits. */
 size_t mf_utf8_cut(const char *s, size_t max);
 
+/* Sets up glibc's malloc for a process of many threads that move message
+ * bodies between them (call first thing in main()): one arena per CPU
+ * (util.c says why). */
+void mf_malloc_tune(void);
+
 /* Splits a comma list (NULL reads as empty) into a new array of *n_r new
  * strings, empty items left out; NULL when there is none. Free it with
  * mf_strv_free(). */

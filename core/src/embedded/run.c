@@ -176,12 +176,17 @@ wait_batch(struct mf_redis *r, const char *name, const atomic_bool *stop,
     struct mf_progress_snapshot snap = {0};
     bool stopping = false;
     time_t last = 0;
+    uint64_t started = mf_monotonic_ms();
     mf_err rc = MF_E_OK;
 
     for (;;) {
-        /* The batch's state is one HGET: reading it often costs little
-         * and tells the end of a short pass at once. */
-        struct timespec tick = {0, 20 * 1000 * 1000};
+        /* The batch's state is one HGET. Read every 20 ms for the first
+         * two seconds, it tells the end of a short pass (a no-op one) at
+         * once; after that every 100 ms: a longer pass ends at most 80 ms
+         * later, and a copy no longer pays 50 Redis round trips a second
+         * for it (a fifth of those of a 20 x 500 copy). */
+        long ms = mf_monotonic_ms() - started < 2000 ? 20 : 100;
+        struct timespec tick = {0, ms * 1000 * 1000};
         enum mf_batch_state st;
 
         if (atomic_load(stop) && !stopping) {

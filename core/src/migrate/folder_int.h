@@ -7,6 +7,7 @@
  *                   recognition on the target, the size cap, source totals)
  *   folder_read.c   step 3, the reader thread: bodies into the pipe
  *   folder_write.c  step 3, the writer: MULTIAPPEND batches, confirmations
+ *   folder_keywords.c  the keywords the target folder took (the writer's)
  *   folder_ckpt.c   step 4: checkpoints as confirmations come in
  *
  * struct mf__folder lives on mf__migrate_folder()'s stack for the whole
@@ -104,9 +105,14 @@ struct mf__folder {
     struct mf_pipe *pipe;
     struct mf__batch *cur; /* owned: the batch being filled */
     size_t inflight;
+    /* Commands of one message to send again (a MULTIAPPEND refused as a
+     * whole, split; a message --repair changed), in the order they were
+     * refused; owned until submitted: the writer loop sends them first,
+     * within appends_in_flight (folder_write.c). */
+    struct mf__batch *resend, *resend_tail;
     /* The keywords the target took in this folder (an APPEND that carried
      * them answered OK), sorted, compared without case; owned: a message
-     * with another goes alone (folder_write.c, kw_fresh()). */
+     * with another goes alone (folder_keywords.c). */
     char **kw;
     size_t nkw, kw_cap;
     struct mf_error werr;
@@ -202,6 +208,11 @@ void mf__folder_fail_message(struct mf__folder *fr, struct mf__msg *m,
 /* The writer loop: runs until the reader is done and every append is
  * confirmed, or until an error or a stop request. */
 void mf__folder_write_all(struct mf__folder *fr);
+
+/* folder_keywords.c */
+/* Whether flags ("\Seen $Label1") have a keyword the target has not
+ * taken in fr's folder; with add, those are taken from now on. */
+bool mf__folder_kw_fresh(struct mf__folder *fr, const char *flags, bool add);
 
 /* folder_ckpt.c */
 /* Writes the checkpoint ck (dirty: messages above last_uid may be on the

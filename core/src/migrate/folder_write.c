@@ -9,9 +9,22 @@
  * retried one message at a time, so that a bad message fails alone;
  * [OVERQUOTA] fails the batch and stops the folder.
  *
+ * appends_in_flight bounds every command the target has queued, resends
+ * included (Exchange Online and Gmail throttle sessions with many queued),
+ * so an answer's callback sends nothing: what goes again (each message of
+ * a refused MULTIAPPEND; one --repair changed) joins fr->resend, a command
+ * of one message each, in the order refused; the writer loop sends them
+ * first, one at a time while fewer than appends_in_flight are in flight,
+ * and does not end before they are sent and answered.
+ *
  * Ownership: a struct mf__batch owns its outmsgs, and each outmsg its
- * body; a submitted batch belongs to the store until its done callback
- * (batch_done) ran.
+ * body; fr->cur and the batches on fr->resend belong to the folder; a
+ * submitted batch belongs to the store until its done callback
+ * (batch_done) ran. Whatever is on fr->resend when the writer ends (an
+ * error, a stop) is freed unsent, and its messages go back to M_LISTED:
+ * they are not on the target, so the checkpoint stays before them and a
+ * folder stopped for good lists them as not copied, as it does the
+ * messages the reader had not handed over yet.
  */
 #include "migrate/folder_int.h"
 #include "migrate/leases.h"
@@ -25,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 struct outmsg {
     struct mf__folder *fr;
@@ -52,6 +64,7 @@ struct mf__batch {
     struct mf__folder *fr;
     struct outmsg **msgs; /* owned */
     size_t n, cap, bytes;
+    struct mf__batch *next; /* on fr->resend */
 };
 
 static struct mf__msg *
@@ -150,57 +163,6 @@ out_flags(struct mf__folder *fr, struct outmsg *om) {
     return (const char *)om->flags.data;
 }
 
-/* Orders a taken keyword v against the token k (n bytes), without case
- * (Cyrus's mailbox_user_flag() compares user flags so). */
-static int
-kw_cmp(const char *v, const char *k, size_t n) {
-    int c = strncasecmp(v, k, n);
-    return c ? c : v[n] != '\0';
-}
-
-/* Whether flags ("\Seen $Label1") have a keyword the target has not taken
- * in this folder; with add, those are taken from now on. Why it matters:
- * a target may hold a number of keywords per folder (Cyrus 3.6: 100) and
- * refuse the message that would add one more, and Cyrus 3.6.1's imapd
- * dies (free(): double free, SIGABRT) when that refusal comes inside a
- * MULTIAPPEND to a folder that holds messages after two of the command's
- * messages were taken: the connection closes unanswered, and every
- * attempt would send that command again. A message with a keyword not
- * taken yet therefore goes alone (take_whole()): no MULTIAPPEND adds a
- * keyword, so none is refused for one; that costs one APPEND per new
- * keyword and folder. */
-static bool
-kw_fresh(struct mf__folder *fr, const char *flags, bool add) {
-    bool fresh = false;
-
-    for (const char *p = flags ? flags : ""; *p;) {
-        size_t n = strcspn(p, " "), lo = 0, hi = fr->nkw;
-        while (n && p[0] != '\\' && lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (kw_cmp(fr->kw[mid], p, n) < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (n && p[0] != '\\' &&
-            (lo == fr->nkw || kw_cmp(fr->kw[lo], p, n) != 0)) {
-            fresh = true;
-            if (!add)
-                break;
-            if (fr->nkw == fr->kw_cap) {
-                fr->kw_cap = fr->kw_cap ? fr->kw_cap * 2 : 16;
-                fr->kw = mf_xreallocarray(fr->kw, fr->kw_cap, sizeof(*fr->kw));
-            }
-            memmove(fr->kw + lo + 1, fr->kw + lo,
-                    (fr->nkw - lo) * sizeof(*fr->kw));
-            fr->kw[lo] = mf_xstrndup(p, n);
-            fr->nkw++;
-        }
-        p += n + (p[n] == ' ');
-    }
-    return fresh;
-}
-
 static mf_err
 submit(struct mf__folder *fr, struct mf__batch *b) {
     struct mf_store *dst = fr->run->dst;
@@ -270,6 +232,46 @@ batch_add(struct mf__batch *b, struct outmsg *om) {
     b->bytes += om->len;
 }
 
+/* Queues om to go again as a command of its own (taken over): the writer
+ * loop sends it when a place in flight is free (resend_next()). */
+static void
+resend_later(struct mf__folder *fr, struct outmsg *om) {
+    struct mf__batch *one = batch_new(fr);
+
+    batch_add(one, om);
+    if (fr->resend_tail)
+        fr->resend_tail->next = one;
+    else
+        fr->resend = one;
+    fr->resend_tail = one;
+}
+
+/* Sends the first queued resend. */
+static void
+resend_next(struct mf__folder *fr) {
+    struct mf__batch *b = fr->resend;
+
+    fr->resend = b->next;
+    if (!fr->resend)
+        fr->resend_tail = NULL;
+    b->next = NULL;
+    (void)submit(fr, b); /* a failure is in werr: the attempt ends */
+}
+
+/* Frees the resends not sent (the writer ended): their messages are not
+ * on the target. */
+static void
+resend_drop(struct mf__folder *fr) {
+    while (fr->resend) {
+        struct mf__batch *b = fr->resend;
+        fr->resend = b->next;
+        for (size_t i = 0; i < b->n; i++)
+            fr->list.m[b->msgs[i]->idx].state = M_LISTED;
+        batch_free(b);
+    }
+    fr->resend_tail = NULL;
+}
+
 /* Reads once what finds a message held whole in the source mailbox, for
  * the failed and repaired lists: its Subject (decoded) and Message-ID,
  * each left NULL when there is none or the message was streamed. Called
@@ -334,13 +336,13 @@ form_refusal(mf_err code) {
 
 /* One message the target refused (answer d): when it has defects strict
  * servers refuse (mailferry/repair.h) and --repair is on, they are fixed
- * and the message goes again, once. True when it was handed on so. */
+ * and the message goes again, once (queued: resend_later()). True when
+ * it was handed on so. */
 static bool
 repair_resubmit(struct mf__folder *fr, struct outmsg *om,
                 const struct mf_store_done *d) {
     struct mf_repair r;
     struct mf_buf out = {0};
-    struct mf__batch *one;
 
     if (!fr->run->o->repair || om->streamed || om->repaired ||
         !form_refusal(d->error.code) || !mf_repair_check(om->data, om->len, &r))
@@ -353,9 +355,7 @@ repair_resubmit(struct mf__folder *fr, struct outmsg *om,
     om->len = out.len;
     om->off = 0;
     om->repaired = true;
-    one = batch_new(fr);
-    batch_add(one, om);
-    (void)submit(fr, one); /* a failure is in werr: the attempt ends */
+    resend_later(fr, om);
     return true;
 }
 
@@ -370,7 +370,7 @@ keyword_limit(const struct mf_store_done *d) {
 }
 
 /* With --repair, a message the target refused for its keywords goes
- * again, once, with its system flags alone (the keywords dropped are
+ * again (queued), once, with its system flags alone (the keywords dropped are
  * listed with it in the report's repaired messages). True when it was
  * handed on so. */
 static bool
@@ -380,7 +380,6 @@ keywords_resubmit(struct mf__folder *fr, struct outmsg *om,
     const char *flags = om->flags.len ? (const char *)om->flags.data
                                       : (m->flags ? m->flags : "");
     struct mf_buf sys = {0}, kw = {0};
-    struct mf__batch *one;
 
     if (!fr->run->o->repair || om->streamed || om->repaired ||
         !keyword_limit(d))
@@ -408,9 +407,7 @@ keywords_resubmit(struct mf__folder *fr, struct outmsg *om,
     om->keywords_dropped = true;
     om->repaired = true;
     mf_buf_free(&kw);
-    one = batch_new(fr);
-    batch_add(one, om);
-    (void)submit(fr, one); /* a failure is in werr: the attempt ends */
+    resend_later(fr, om);
     return true;
 }
 
@@ -469,7 +466,8 @@ refuse_all(struct mf__folder *fr, struct outmsg **msgs, size_t n,
 
 /* Settles the n messages msgs that went out in one command by its answer
  * d. A message is DONE (recorded) only on its command's own OK; one handed
- * on to a resubmit of its own is set to NULL in msgs. */
+ * on to a resend of its own (queued, sent by the writer loop) is set to
+ * NULL in msgs. */
 static void
 settle(struct mf__folder *fr, struct outmsg **msgs, size_t n,
        const struct mf_store_done *d) {
@@ -486,7 +484,7 @@ settle(struct mf__folder *fr, struct outmsg **msgs, size_t n,
             struct mf__msg *m = &fr->list.m[msgs[i]->idx];
             uint64_t len = msgs[i]->streamed ? m->size : msgs[i]->len;
             m->state = M_DONE;
-            (void)kw_fresh(fr, out_flags(fr, msgs[i]), true);
+            (void)mf__folder_kw_fresh(fr, out_flags(fr, msgs[i]), true);
             if (msgs[i]->repaired)
                 repaired(fr, msgs[i]);
             run->res->stats.messages_copied++;
@@ -509,13 +507,13 @@ settle(struct mf__folder *fr, struct outmsg **msgs, size_t n,
          * unconfirmed and the next attempt resumes before them. */
         mf__folder_set_werr(fr, &d->error, d->retry_after_ms);
     } else if (n > 1) {
-        /* MULTIAPPEND is all or nothing (RFC 3502): find the bad one. */
+        /* MULTIAPPEND is all or nothing (RFC 3502): find the bad one,
+         * each message a command of its own, queued: sent from here, n
+         * (up to a batch's 50 and more) would go on top of those in
+         * flight. */
         for (size_t i = 0; i < n; i++) {
-            struct mf__batch *one = batch_new(fr);
-            batch_add(one, msgs[i]);
+            resend_later(fr, msgs[i]);
             msgs[i] = NULL;
-            if (submit(fr, one) != MF_E_OK)
-                break;
         }
     } else if (repair_resubmit(fr, msgs[0], d) ||
                keywords_resubmit(fr, msgs[0], d)) {
@@ -593,9 +591,9 @@ take_whole(struct mf__folder *fr, struct mf_pipe_item *it) {
     om->len = it->len;
     it->data = NULL;
     it->len = 0;
-    if (kw_fresh(fr, out_flags(fr, om), false)) {
-        /* A keyword the folder has not taken: alone (kw_fresh()), after
-         * the batch before it, in source order. */
+    if (mf__folder_kw_fresh(fr, out_flags(fr, om), false)) {
+        /* A keyword the folder has not taken: alone (folder_keywords.c),
+         * after the batch before it, in source order. */
         struct mf__batch *one = batch_new(fr);
         batch_add(one, om);
         if (close_batch(fr))
@@ -705,42 +703,56 @@ stop_requested(const struct mf__folder *fr) {
 }
 
 /* The writer loop: runs until the reader is done and every append is
- * confirmed, or until an error or a stop request. */
+ * confirmed, or until an error or a stop request. Queued resends go out
+ * first, one command each while fewer than appends_in_flight are in
+ * flight; the pipe is read only when none waits. Once the reader is done
+ * the loop sends what is left and waits for the answers one at a time,
+ * as an answer may queue a resend. */
 void
 mf__folder_write_all(struct mf__folder *fr) {
     struct mf__run *run = fr->run;
     struct mf_store *dst = run->dst;
     bool reader_done = false;
 
-    while (fr->werr.code == MF_E_OK && !reader_done) {
+    while (fr->werr.code == MF_E_OK) {
         struct mf_pipe_item *it = NULL;
-        bool idle = fr->inflight == 0 && (!fr->cur || fr->cur->n == 0);
+        bool idle =
+            fr->inflight == 0 && (!fr->cur || fr->cur->n == 0) && !fr->resend;
+        bool room = fr->inflight < run->appends_in_flight;
 
-        if (stop_requested(fr)) {
-            mf__folder_set_werr_code(fr, MF_E_CANCELLED,
-                                     "stopped at a message boundary");
-            break;
+        /* A stop or a pause holds back what is still to be sent; the
+         * answers to what went out are waited for below, as ever. */
+        if (!reader_done || fr->resend) {
+            if (stop_requested(fr)) {
+                mf__folder_set_werr_code(fr, MF_E_CANCELLED,
+                                         "stopped at a message boundary");
+                break;
+            }
+            /* A connection above a lowered limit (throttling, or a cap
+             * lowered by the admin) closes, paused or not, on either
+             * side; nothing more to a target the fleet paused
+             * (throttle.c), and the source's pause handed to the reader. */
+            if (mf__run_throttle_yield(run, true, &fr->werr) ||
+                mf__run_throttle_yield(run, false, &fr->werr))
+                break;
+            mf__run_throttle_wait(run, true, false);
+            atomic_store(&fr->src_pause_until,
+                         mf__run_throttle_until(run, false, false));
         }
-        /* A connection above a lowered limit (throttling, or a cap
-         * lowered by the admin) closes, paused or not, on either side;
-         * nothing more to a target the fleet paused (throttle.c), and
-         * the source's pause handed to the reader. */
-        if (mf__run_throttle_yield(run, true, &fr->werr) ||
-            mf__run_throttle_yield(run, false, &fr->werr))
-            break;
-        mf__run_throttle_wait(run, true, false);
-        atomic_store(&fr->src_pause_until,
-                     mf__run_throttle_until(run, false, false));
-        if (fr->inflight < run->appends_in_flight)
+        if (room && fr->resend) {
+            resend_next(fr);
+            continue;
+        }
+        if (room && !reader_done)
             it = mf__pipe_pop(fr->pipe, idle);
         if (!it) {
-            if (fr->cur && fr->cur->n)
+            if (room && fr->cur && fr->cur->n)
                 (void)submit_current(fr);
             else if (fr->inflight > 0 &&
                      dst->ops->flush(dst, fr->inflight - 1) != MF_E_OK)
                 mf__folder_set_werr(fr, &dst->error, dst->retry_after_ms);
             else if (idle)
-                break; /* cancelled pipe */
+                break; /* all sent and answered, or a cancelled pipe */
             continue;
         }
         switch (it->kind) {
@@ -774,9 +786,8 @@ mf__folder_write_all(struct mf__folder *fr) {
         mf__pipe_item_free(&it);
     }
     /* Whatever ended the loop, every append in flight must finish here:
-     * their callbacks use this frame. */
-    if (fr->werr.code == MF_E_OK)
-        (void)submit_current(fr);
+     * their callbacks use this frame. (An error ended it, or all is sent
+     * and answered.) */
     if (dst->ops->flush(dst, 0) != MF_E_OK)
         mf__folder_set_werr(fr, &dst->error, dst->retry_after_ms);
     /* However the folder ended (a refusal, a stop, a lost lease, BYE, a
@@ -785,4 +796,5 @@ mf__folder_write_all(struct mf__folder *fr) {
     mf_store_cancel(dst);
     batch_free(fr->cur);
     fr->cur = NULL;
+    resend_drop(fr);
 }

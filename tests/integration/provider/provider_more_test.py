@@ -41,6 +41,9 @@ provider tests left): users 95, 96 and 34, Redis database 6.
             --max-connections flag) lowers its concurrency after
             throttling: connections above the lowered limit close and
             the rest queue for it (case_throttleconns).
+  resends  user 127, no Redis: the messages of MULTIAPPENDs the target
+            refuses go again one per APPEND within appends_in_flight
+            (case_resends).
   multiappend  user 72, no Redis: a target that advertises MULTIAPPEND
             (the emulator passing Dovecot's capabilities on) gets one
             message per APPEND from the gmail and exchange-online
@@ -456,6 +459,63 @@ def case_multiappend():
         ex.stop()
 
 
+def case_resends():
+    """user 127, no Redis: the emulator passes Dovecot's MULTIAPPEND on and
+    refuses every APPEND of several messages (BAD), and with
+    --refuse-malformed the message with a header line that is no field
+    (Dovecot serves bare LFs as CRLF); each APPEND waits
+    20 ms there (a slow target: commands queue). The messages of each
+    refused MULTIAPPEND go again one per APPEND, and the target never has
+    more than appends_in_flight (4, the default; no option sets it) APPENDs
+    received and not answered (the emulator's append_queue_max: they went
+    out from the answer's callback, all at once, before); every good
+    message is on the target once, the bad one is listed as failed."""
+    n = 127
+    mt.clean_target(n, port=SRC_PORT)
+    mt.clean_target(n)
+    c = mt.imap_login(SRC_PORT, n)
+    for i in range(81):
+        bad = b"this line is no field\r\n" if i == 40 else b""
+        c.append("INBOX", None, None,
+                 b"Subject: resend %d\r\nFrom: a@example.test\r\n"
+                 b"Message-ID: <rs-%d-%s@example.test>\r\n%s\r\nbody\r\n"
+                 % (i, i, RUN_ID.encode(), bad))
+    c.select("INBOX", readonly=True)
+    bad = int(c.uid("SEARCH", "SUBJECT", '"resend 40"')[1][0].split()[-1])
+    c.logout()
+    ex = pt.Emulator("dovecot", TGT_PORT, "--refuse-malformed",
+                     "--append-delay-ms", "20")
+    try:
+        csv = mt.csv_for([n], "resends")
+        migrate(csv, pt.url(SRC_PORT), ex.url, check_exit=1)
+        st = ex.stats()
+        print(f"the emulator's stats: {st}")
+        check(st["multiappends"] >= 1 and
+              st["appends"] == st["multiappends"] + 81 and
+              st["refused"] == 1,
+              f"MULTIAPPENDs refused, then each message alone once, the "
+              f"bad one refused: {st}")
+        check(st["append_queue_max"] <= 4,
+              f"at most appends_in_flight (4) APPENDs queued on the "
+              f"target: {st['append_queue_max']}")
+        m = pt.report_mailbox(n)
+        check([(f["uid"], f["error"]["code"]) for f in m["failed_items"]]
+              == [(bad, 314)],
+              f"the bad message is listed, MESSAGE_MALFORMED: "
+              f"{m['failed_items']}")
+        t = mt.imap_login(TGT_PORT, n)
+        t.select("INBOX", readonly=True)
+        typ, data = t.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS "
+                                   "(MESSAGE-ID)])")
+        t.logout()
+        got = sorted(x[1].split(b"<", 1)[1].split(b"-", 2)[1]
+                     for x in data if isinstance(x, tuple))
+        check(got == sorted(b"%d" % i for i in range(81) if i != 40),
+              f"every good message on the target once: {got}")
+    finally:
+        ex.stop()
+
+
 def case_profilecaps():
     """user 72, `migrate --direct --redis` on a private redis-server: the
     gmail source profile's cap of 15 connections per login reaches the
@@ -529,6 +589,7 @@ def case_profilecaps():
 
 CASES = {
     "multiappend": case_multiappend,
+    "resends": case_resends,
     "profilecaps": case_profilecaps,
     "throttleflags": case_throttleflags,
     "throttlelimit": case_throttlelimit,

@@ -484,6 +484,11 @@ test_bad_message_alone(void **state) {
     assert_int_equal(t->res.stats.messages_copied, 119);
     /* It was in a MULTIAPPEND batch of 50. */
     assert_true(t->env.dst->stats.multi_cmds >= 2);
+    /* Its batch's 50 went again one by one within appends_in_flight (4),
+     * as every command does (Exchange Online and Gmail throttle sessions
+     * with many queued): sent from the refusal's callback, all at once,
+     * they made 52 queued. */
+    assert_in_range(t->env.dst->stats.max_queued, 1, 4);
     assert_true(mf_mem_msg_remove(in, bad));
     memrun_expect_same(t, "INBOX", "INBOX");
 }
@@ -509,6 +514,38 @@ test_bad_message_alone_singles(void **state) {
     assert_int_equal(t->env.dst->stats.append_cmds, 120);
     assert_true(mf_mem_msg_remove(in, bad));
     memrun_expect_same(t, "INBOX", "INBOX");
+}
+
+/* appends_in_flight bounds --repair's resends as well: a batch of single
+ * APPENDs (no MULTIAPPEND) whose answer refuses 5 messages with bare LFs
+ * handed 5 repaired ones on at once, from its callback (max_queued 6 with
+ * a limit of 2); they fail alone (the target refuses them for their
+ * POISON all the same). */
+static void
+test_repair_keeps_in_flight(void **state) {
+    struct memrun *t = *state;
+    struct mf_mem_folder *in = mf_mem_folder_add(t->env.src, "INBOX", 0, 0);
+
+    for (unsigned i = 0; i < 60; i++) {
+        char date[64], body[160];
+        int n = snprintf(body, sizeof(body),
+                         "Message-ID: <r%u@test.example>\r\nSubject: %s %u"
+                         "\r\n\r\nline one\n%s\r\n",
+                         i, i % 10 == 3 ? "POISON" : "ok", i,
+                         i % 10 == 3 ? "bare LF before" : "line two");
+        test_date(i, date, sizeof(date));
+        (void)mf_mem_msg_add(in, "", date, (const uint8_t *)body, (size_t)n);
+    }
+    t->env.dst->caps.multiappend = false;
+    t->env.dst->faults.reject_marker = "POISON";
+    t->o.repair = true;
+    t->o.appends_in_flight = 2;
+    assert_int_equal(run(t), MF_E_NOT_ALL_COPIED);
+    assert_int_equal(t->res.n_failed, 6);
+    assert_int_equal(t->res.stats.messages_copied, 54);
+    /* Each refused twice: as it was, and repaired. */
+    assert_int_equal(t->env.dst->stats.append_cmds, 60 + 6);
+    assert_in_range(t->env.dst->stats.max_queued, 1, 2);
 }
 
 /* Cyrus 3.6.1's imapd dies when a MULTIAPPEND to a folder that holds
@@ -1244,6 +1281,7 @@ main(void) {
         T(test_split_then_disconnect),
         T(test_bad_message_alone),
         T(test_bad_message_alone_singles),
+        T(test_repair_keeps_in_flight),
         T(test_keyword_limit),
         T(test_keyword_limit_multiappend),
         T(test_refused_retried_next_pass),
