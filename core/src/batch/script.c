@@ -15,8 +15,9 @@
  *                 Completing -> Completed when all are Completed, else
  *                 CompletedWithErrors; Stopping -> Stopped. The only
  *                 copy of this rule (tested by integration.redis.scripts);
- *   drop_progress() takes a job attempt's live progress back out of the
- *                 batch totals behind the throughput chart;
+ *   fold_progress() keeps what an attempt that ended without a result
+ *                 copied in the mailbox's counts (and the batch's
+ *                 totals behind the throughput chart keep it too);
  *   sample()      appends a throughput sample (one per second at most;
  *                 thinned to half when MF_BATCH_SAMPLES_MAX is reached).
  *

@@ -635,9 +635,14 @@ test_result_lost(void **state) {
     mf_itest_batch_end(&r, name);
 }
 
+static bool progress(struct mf_redis *r, const char *name,
+                     const struct mf_batch_lease *l, uint32_t attempt,
+                     uint64_t seq, uint64_t done);
+
 /* Expiry -> found -> requeued with the next attempt; stale attempts are
  * refused; after max attempts the mailbox is Failed ("worker lost"). A
- * graceful release is requeued at once and does not count. */
+ * graceful release is requeued at once and does not count. What a lost
+ * attempt copied (its last progress) stays in the mailbox's counts. */
 static void
 test_expiry_requeue(void **state) {
     struct mf_redis *r = mf_itest_redis();
@@ -653,6 +658,7 @@ test_expiry_requeue(void **state) {
     assert_int_equal(started(r, name, sizeof(name), "expiry", 2, 3), 2);
     claim_job(r, name, "m0@x.org", "w1", 150, &l);
     snprintf(job1, sizeof(job1), "%s", l.job_id);
+    assert_true(progress(r, name, &l, 1, 1, 30));
     assert_int_equal(expired(r, name).n, 0);
     usleep(300 * 1000);
     x = expired(r, name);
@@ -667,6 +673,11 @@ test_expiry_requeue(void **state) {
     assert_false(q.dead);
     assert_int_equal(q.job.attempt, 2);
     assert_string_equal(q.job.job_id, job1);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->stats.messages_copied, 30);
+    assert_int_equal(mb->stats.bytes_copied, 30000);
+    assert_int_equal(mb->messages_done, 0);
+    mf_batch_mailbox_free(&mb);
     assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", false, &q, &err),
                      MF_E_STATE);
     /* The stale attempt 1 (a re-delivered Kafka message) must not run. */
@@ -677,6 +688,7 @@ test_expiry_requeue(void **state) {
     /* Attempt 2: live claim excludes others. */
     claim_job(r, name, "m0@x.org", "w2", 150, &l);
     assert_int_equal(l.attempt, 2);
+    assert_true(progress(r, name, &l, 2, 1, 20));
     assert_int_equal(mf_batch_claim(r, name, "m0@x.org", job1, 2, "w9", NULL,
                                     1000, &l2, &err),
                      MF_E_CLAIMED);
@@ -686,6 +698,9 @@ test_expiry_requeue(void **state) {
     assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", false, &q, &err),
                      MF_E_OK);
     assert_int_equal(q.job.attempt, 3);
+    mb = mb_get(r, name, "m0@x.org");
+    assert_int_equal(mb->stats.messages_copied, 30 + 20);
+    mf_batch_mailbox_free(&mb);
     claim_job(r, name, "m0@x.org", "w3", 150, &l);
     usleep(300 * 1000);
     assert_int_equal(mf_batch_requeue(r, name, "m0@x.org", false, &q, &err),

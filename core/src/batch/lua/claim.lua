@@ -38,7 +38,7 @@ end
 local to = 'Syncing'
 if f[6] ~= 'full' and f[7] == '1' then to = 'IncrementalSyncing' end
 local exp = now + tonumber(ARGV[4])
-drop_progress(b, m)
+fold_progress(m)
 mb_set(b, m, to)
 redis.call('HSET', m, 'claim_worker', ARGV[3], 'claim_expiry', exp,
   'claim_token', token, 'worker', ARGV[3], 'released', 0)

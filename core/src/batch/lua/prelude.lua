@@ -52,10 +52,19 @@ local function settle(b)
   end
   return to
 end
-local function drop_progress(b, m)
+-- The progress of an attempt that ended without a result (its worker was
+-- lost, or its result never reached the service), when the job is queued
+-- again or claimed anew: what it copied stays counted, in the mailbox's
+-- messages_copied and in the batch's running total. Those messages are on
+-- the target, most of them checkpointed, so the next attempt neither
+-- copies them nor finds them there; dropped, the report of a mailbox
+-- whose worker was lost said it copied fewer than it holds. A message
+-- the lost attempt copied after its last checkpoint is found on the
+-- target by the next attempt and counted there as present as well.
+local function fold_progress(m)
   local p = redis.call('HMGET', m, 'p_messages', 'p_bytes')
-  redis.call('HINCRBY', b, 't_messages', 0 - num(p[1]))
-  redis.call('HINCRBY', b, 't_bytes', 0 - num(p[2]))
+  redis.call('HINCRBY', m, 'messages_copied', num(p[1]))
+  redis.call('HINCRBY', m, 'bytes_copied', num(p[2]))
   redis.call('HSET', m, 'p_key', '', 'p_seq', 0, 'p_messages', 0,
              'p_bytes', 0)
 end

@@ -18,7 +18,7 @@ redis.call('ZREM', c, ARGV[1])
 if not running(f[1]) then return {'NOCLAIM'} end
 redis.call('HSET', m, 'claim_worker', '', 'claim_expiry', 0,
            'released', 0)
-drop_progress(b, m)
+fold_progress(m)
 local lost = num(f[7])
 if f[6] ~= '1' then lost = redis.call('HINCRBY', m, 'lost', 1) end
 local maxa = num(redis.call('HGET', b, 'max_attempts'))
