@@ -386,10 +386,14 @@ test_connection_limit(void **state) {
 }
 
 /* A client socket bound to source address src (any 127/8 address is
- * local on Linux), so that tests can play several clients. */
+ * local on Linux), so that tests can play several clients. Its port is
+ * chosen at connect() (IP_BIND_ADDRESS_NO_PORT), which only needs the
+ * four-tuple to be unused: bind() with port 0 picks a port no socket on
+ * src holds, TIME_WAIT ones included, and failed in local CI with the
+ * loopback full of closed test connections. */
 static int
 dial_from(const struct app *a, const char *src) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     struct sockaddr_in me = {.sin_family = AF_INET};
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons(mf_http_server_port(a->srv)),
@@ -397,6 +401,9 @@ dial_from(const struct app *a, const char *src) {
     struct timeval tv = {.tv_sec = 10};
     assert_true(fd >= 0);
     assert_int_equal(inet_pton(AF_INET, src, &me.sin_addr), 1);
+    assert_int_equal(
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)),
+        0);
     assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
