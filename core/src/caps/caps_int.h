@@ -52,6 +52,11 @@ char *mf__caps_key(const char *endpoint, const char *rest);
 /* Percent-encodes every byte outside [A-Za-z0-9._@+-] so that names never
  * contain the separators of qinfo or a hash tag. Returns a new string. */
 char *mf__caps_encode(const char *s);
+/* "mf:{c:<endpoint>}:<kind>:<encoded name>" as a new string: the key of
+ * one login name's or IP's record ("cap:user", "quota:ul", "conf" of a
+ * batch...); a NULL name reads as empty, a key nothing ever writes. */
+char *mf__caps_named_key(const char *endpoint, const char *kind,
+                         const char *name);
 /* Fills k for a checked spec. */
 void mf__caps_keys_init(struct mf__caps_keys *k,
                         const struct mf_caps_spec *spec);

@@ -114,16 +114,15 @@ add_cap(struct mf__caps_keys *k, char *key, unsigned limit,
     k->ncaps++;
 }
 
-/* A cap of one login name or IP: key "cap:<kind>:<encoded name>". */
-static void
-add_named_cap(struct mf__caps_keys *k, const char *endpoint, const char *kind,
-              const char *name, unsigned limit, enum mf_caps_cap which) {
-    char *enc = mf__caps_encode(name);
-    char *rest = mf_xasprintf("cap:%s:%s", kind, enc);
+char *
+mf__caps_named_key(const char *endpoint, const char *kind, const char *name) {
+    char *enc = mf__caps_encode(name ? name : "");
+    char *rest = mf_xasprintf("%s:%s", kind, enc);
+    char *key = mf__caps_key(endpoint, rest);
 
-    add_cap(k, mf__caps_key(endpoint, rest), limit, which);
     free(rest);
     free(enc);
+    return key;
 }
 
 void
@@ -147,11 +146,11 @@ mf__caps_keys_init(struct mf__caps_keys *k, const struct mf_caps_spec *spec) {
     add_cap(k, mf__caps_key(e, "cap:total"), lim->max_connections,
             MF_CAPS_CAP_TOTAL);
     if (lim->max_connections_per_user)
-        add_named_cap(k, e, "user", spec->user, lim->max_connections_per_user,
-                      MF_CAPS_CAP_USER);
+        add_cap(k, mf__caps_named_key(e, "cap:user", spec->user),
+                lim->max_connections_per_user, MF_CAPS_CAP_USER);
     if (lim->max_connections_per_ip)
-        add_named_cap(k, e, "ip", spec->ip, lim->max_connections_per_ip,
-                      MF_CAPS_CAP_IP);
+        add_cap(k, mf__caps_named_key(e, "cap:ip", spec->ip),
+                lim->max_connections_per_ip, MF_CAPS_CAP_IP);
 }
 
 void

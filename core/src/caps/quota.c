@@ -59,7 +59,7 @@ mf_caps_quota_shared(struct mf_redis *r, const char *endpoint, const char *user,
                      struct mf_error *err) {
     struct mf_caps_spec spec = {.endpoint = endpoint,
                                 .kind = MF_CAPS_CONNECTION};
-    char a[3][24], *enc, *rest, *key;
+    char a[3][24], *key;
     const char *args[4];
     redisReply *reply = NULL;
     long long wait, used;
@@ -73,11 +73,7 @@ mf_caps_quota_shared(struct mf_redis *r, const char *endpoint, const char *user,
              (unsigned long long)(window_ms ? window_ms : 1));
     args[0] = fill ? "fill" : "take", args[1] = a[0], args[2] = a[1];
     args[3] = a[2];
-    enc = mf__caps_encode(user ? user : "");
-    rest = mf_xasprintf("quota:%s:%s", upload ? "ul" : "dl", enc);
-    key = mf__caps_key(endpoint, rest);
-    free(enc);
-    free(rest);
+    key = mf__caps_named_key(endpoint, upload ? "quota:ul" : "quota:dl", user);
     rc = mf__caps_script_run(r, mf__caps_quota_script, 1, (const char **)&key,
                              4, args, &reply, err);
     free(key);

@@ -44,19 +44,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The key of a name under an endpoint ("cap:user:<encoded>"); a NULL or
- * empty name gives a key nothing ever writes. */
-static char *
-named_key(const char *endpoint, const char *kind, const char *name) {
-    char *enc = mf__caps_encode(name ? name : "");
-    char *rest = mf_xasprintf("%s:%s", kind, enc);
-    char *key = mf__caps_key(endpoint, rest);
-
-    free(rest);
-    free(enc);
-    return key;
-}
-
 /* An integer of the reply, clamped to a connection count. */
 static bool
 reply_count(const redisReply *reply, size_t i, unsigned *v_r) {
@@ -103,9 +90,9 @@ run(struct mf_redis *r, const char *endpoint, const char *op, uint32_t pause_ms,
     keys[1] = mf__caps_key(endpoint, "tlimit");
     keys[2] = mf__caps_key(endpoint, "cap:total");
     if (f_r) {
-        keys[3] = named_key(endpoint, "conf", who->batch);
-        keys[4] = named_key(endpoint, "cap:user", who->user);
-        keys[5] = named_key(endpoint, "cap:ip", who->ip);
+        keys[3] = mf__caps_named_key(endpoint, "conf", who->batch);
+        keys[4] = mf__caps_named_key(endpoint, "cap:user", who->user);
+        keys[5] = mf__caps_named_key(endpoint, "cap:ip", who->ip);
     }
     rc = mf__caps_script_run(r, mf__caps_throttle_script, nkeys, keys, 6, args,
                              &reply, err);
@@ -185,7 +172,7 @@ mf_caps_configured_set(struct mf_redis *r, const char *endpoint,
     if (!batch || !*batch)
         return mf_error_set(err, MF_E_INVALID_ARGUMENT,
                             "caps: configured caps need a batch name");
-    key = named_key(endpoint, "conf", batch);
+    key = mf__caps_named_key(endpoint, "conf", batch);
     if (!lim || (!lim->max_connections && !lim->max_connections_per_user &&
                  !lim->max_connections_per_ip))
         rc = mf_redis_command(r, &reply, err, "DEL %s", key);

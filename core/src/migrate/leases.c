@@ -549,6 +549,7 @@ bool
 mf__leases_in_force(struct mf__leases *l, bool target,
                     struct mf_caps_in_force *f_r) {
     int side = target ? 1 : 0;
+    const struct slot *s;
     char *id = NULL;
     bool ok;
     struct mf_error err;
@@ -557,9 +558,9 @@ mf__leases_in_force(struct mf__leases *l, bool target,
         return false;
     /* The keeper frees a lost lease: its id is copied under the lock. */
     pthread_mutex_lock(&l->mu);
-    if (l->slot[target ? SLOT_TARGET : SLOT_SOURCE].lease)
-        id = mf_xstrdup(mf_caps_lease_id(
-            l->slot[target ? SLOT_TARGET : SLOT_SOURCE].lease));
+    s = &l->slot[target ? SLOT_TARGET : SLOT_SOURCE];
+    if (s->lease)
+        id = mf_xstrdup(mf_caps_lease_id(s->lease));
     pthread_mutex_unlock(&l->mu);
     if (!id)
         return false;
